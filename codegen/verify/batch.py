@@ -28,7 +28,8 @@ take the scenario's values and `start` = 1.
 At rising edge e = 1, 2, ... of the scenario, with the model's outputs (`m_valid`,
 `m_we`, `m_addr`, `m_wdata`, `m_size`) and the memory's own outputs (`m_ready`...)
 as they were just before the edge (the model updates at the edge and sees the
-memory's outputs of before it):
+memory's outputs of before it; its requests may depend combinationally on `start`,
+`m_rvalid` and `m_rdata` of that cycle, so a testbench reads them once those settled):
   1. if `m_valid` and `m_ready`: the request is accepted. Its size is 2^m_size bytes
      (8 when the model has no `m_size`). A read returns the image's value at the
      address (0 when absent) masked to the size; a write stores `m_wdata` masked to

@@ -158,6 +158,11 @@ reg [7:0] walker_unit_io0_fault_k;
 reg [2:0] walker_unit_io0_flevel;
 reg [63:0] walker_unit_io0_le;
 reg [2:0] walker_unit_io0_lvl;
+reg [63:0] walker_unit_io0_m_addr_h;
+reg [2:0] walker_unit_io0_m_size_h;
+reg walker_unit_io0_m_valid_h;
+reg [63:0] walker_unit_io0_m_wdata_h;
+reg walker_unit_io0_m_we_h;
 reg walker_unit_io0_pend_1;
 reg walker_unit_io0_pend_2;
 reg walker_unit_io0_pend_3;
@@ -2522,6 +2527,2914 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_m_addr, unit_io_m_size,
     end
 end
 
+always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr, unit_io_k_write, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) begin: walker_unit_io0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [7-1:0] ps5_0;
+    reg [6-1:0] ps5_1;
+    reg [6-1:0] ps5_2;
+    reg [6-1:0] ps5_3;
+    reg [6-1:0] ps5_4;
+    reg [6-1:0] ps5_5;
+    reg [6-1:0] ps5_6;
+    reg [6-1:0] ps5_7;
+    reg [6-1:0] ps5_8;
+    reg [6-1:0] ps5_9;
+    reg [6-1:0] ps5_10;
+    reg [6-1:0] ps5_11;
+    reg [6-1:0] ps5_12;
+    reg [6-1:0] ps5_13;
+    reg [6-1:0] ps5_14;
+    reg [6-1:0] ps5_15;
+    reg [6-1:0] ps5_16;
+    reg [6-1:0] ps5_17;
+    reg [6-1:0] ps5_18;
+    reg [6-1:0] ps5_19;
+    reg [6-1:0] ps5_20;
+    reg [6-1:0] ps5_21;
+    reg [6-1:0] ps5_22;
+    reg [6-1:0] ps5_23;
+    reg [6-1:0] ps5_24;
+    reg [6-1:0] ps5_25;
+    reg [6-1:0] ps5_26;
+    reg [6-1:0] ps5_27;
+    reg [6-1:0] ps5_28;
+    reg [6-1:0] ps5_29;
+    reg [6-1:0] ps5_30;
+    reg [6-1:0] ps5_31;
+    reg [6-1:0] ps5_32;
+    reg [6-1:0] ps5_33;
+    reg [6-1:0] ps5_34;
+    reg [6-1:0] ps5_35;
+    reg [6-1:0] ps5_36;
+    reg [6-1:0] ps5_37;
+    reg [6-1:0] ps5_38;
+    reg [6-1:0] ps5_39;
+    reg [6-1:0] ps5_40;
+    reg [7-1:0] ps5_41;
+    reg [64-1:0] leaf_pa;
+    reg [7-1:0] ps4_0;
+    reg [6-1:0] ps4_1;
+    reg [6-1:0] ps4_2;
+    reg [6-1:0] ps4_3;
+    reg [6-1:0] ps4_4;
+    reg [6-1:0] ps4_5;
+    reg [6-1:0] ps4_6;
+    reg [6-1:0] ps4_7;
+    reg [6-1:0] ps4_8;
+    reg [6-1:0] ps4_9;
+    reg [6-1:0] ps4_10;
+    reg [6-1:0] ps4_11;
+    reg [6-1:0] ps4_12;
+    reg [6-1:0] ps4_13;
+    reg [6-1:0] ps4_14;
+    reg [6-1:0] ps4_15;
+    reg [6-1:0] ps4_16;
+    reg [6-1:0] ps4_17;
+    reg [6-1:0] ps4_18;
+    reg [6-1:0] ps4_19;
+    reg [6-1:0] ps4_20;
+    reg [6-1:0] ps4_21;
+    reg [6-1:0] ps4_22;
+    reg [6-1:0] ps4_23;
+    reg [6-1:0] ps4_24;
+    reg [6-1:0] ps4_25;
+    reg [6-1:0] ps4_26;
+    reg [6-1:0] ps4_27;
+    reg [6-1:0] ps4_28;
+    reg [6-1:0] ps4_29;
+    reg [6-1:0] ps4_30;
+    reg [6-1:0] ps4_31;
+    reg [6-1:0] ps4_32;
+    reg [6-1:0] ps4_33;
+    reg [6-1:0] ps4_34;
+    reg [6-1:0] ps4_35;
+    reg [6-1:0] ps4_36;
+    reg [6-1:0] ps4_37;
+    reg [6-1:0] ps4_38;
+    reg [6-1:0] ps4_39;
+    reg [6-1:0] ps4_40;
+    reg [7-1:0] ps4_41;
+    reg [7-1:0] ps3_0;
+    reg [6-1:0] ps3_1;
+    reg [6-1:0] ps3_2;
+    reg [6-1:0] ps3_3;
+    reg [6-1:0] ps3_4;
+    reg [6-1:0] ps3_5;
+    reg [6-1:0] ps3_6;
+    reg [6-1:0] ps3_7;
+    reg [6-1:0] ps3_8;
+    reg [6-1:0] ps3_9;
+    reg [6-1:0] ps3_10;
+    reg [6-1:0] ps3_11;
+    reg [6-1:0] ps3_12;
+    reg [6-1:0] ps3_13;
+    reg [6-1:0] ps3_14;
+    reg [6-1:0] ps3_15;
+    reg [6-1:0] ps3_16;
+    reg [6-1:0] ps3_17;
+    reg [6-1:0] ps3_18;
+    reg [6-1:0] ps3_19;
+    reg [6-1:0] ps3_20;
+    reg [6-1:0] ps3_21;
+    reg [6-1:0] ps3_22;
+    reg [6-1:0] ps3_23;
+    reg [6-1:0] ps3_24;
+    reg [6-1:0] ps3_25;
+    reg [6-1:0] ps3_26;
+    reg [6-1:0] ps3_27;
+    reg [6-1:0] ps3_28;
+    reg [6-1:0] ps3_29;
+    reg [6-1:0] ps3_30;
+    reg [6-1:0] ps3_31;
+    reg [6-1:0] ps3_32;
+    reg [6-1:0] ps3_33;
+    reg [6-1:0] ps3_34;
+    reg [6-1:0] ps3_35;
+    reg [6-1:0] ps3_36;
+    reg [6-1:0] ps3_37;
+    reg [6-1:0] ps3_38;
+    reg [6-1:0] ps3_39;
+    reg [6-1:0] ps3_40;
+    reg [7-1:0] ps3_41;
+    reg [7-1:0] ps2_0;
+    reg [6-1:0] ps2_1;
+    reg [6-1:0] ps2_2;
+    reg [6-1:0] ps2_3;
+    reg [6-1:0] ps2_4;
+    reg [6-1:0] ps2_5;
+    reg [6-1:0] ps2_6;
+    reg [6-1:0] ps2_7;
+    reg [6-1:0] ps2_8;
+    reg [6-1:0] ps2_9;
+    reg [6-1:0] ps2_10;
+    reg [6-1:0] ps2_11;
+    reg [6-1:0] ps2_12;
+    reg [6-1:0] ps2_13;
+    reg [6-1:0] ps2_14;
+    reg [6-1:0] ps2_15;
+    reg [6-1:0] ps2_16;
+    reg [6-1:0] ps2_17;
+    reg [6-1:0] ps2_18;
+    reg [6-1:0] ps2_19;
+    reg [6-1:0] ps2_20;
+    reg [6-1:0] ps2_21;
+    reg [6-1:0] ps2_22;
+    reg [6-1:0] ps2_23;
+    reg [6-1:0] ps2_24;
+    reg [6-1:0] ps2_25;
+    reg [6-1:0] ps2_26;
+    reg [6-1:0] ps2_27;
+    reg [6-1:0] ps2_28;
+    reg [6-1:0] ps2_29;
+    reg [6-1:0] ps2_30;
+    reg [6-1:0] ps2_31;
+    reg [6-1:0] ps2_32;
+    reg [6-1:0] ps2_33;
+    reg [6-1:0] ps2_34;
+    reg [6-1:0] ps2_35;
+    reg [6-1:0] ps2_36;
+    reg [6-1:0] ps2_37;
+    reg [6-1:0] ps2_38;
+    reg [6-1:0] ps2_39;
+    reg [6-1:0] ps2_40;
+    reg [7-1:0] ps2_41;
+    reg [7-1:0] ps1_0;
+    reg [6-1:0] ps1_1;
+    reg [6-1:0] ps1_2;
+    reg [6-1:0] ps1_3;
+    reg [6-1:0] ps1_4;
+    reg [6-1:0] ps1_5;
+    reg [6-1:0] ps1_6;
+    reg [6-1:0] ps1_7;
+    reg [6-1:0] ps1_8;
+    reg [6-1:0] ps1_9;
+    reg [6-1:0] ps1_10;
+    reg [6-1:0] ps1_11;
+    reg [6-1:0] ps1_12;
+    reg [6-1:0] ps1_13;
+    reg [6-1:0] ps1_14;
+    reg [6-1:0] ps1_15;
+    reg [6-1:0] ps1_16;
+    reg [6-1:0] ps1_17;
+    reg [6-1:0] ps1_18;
+    reg [6-1:0] ps1_19;
+    reg [6-1:0] ps1_20;
+    reg [6-1:0] ps1_21;
+    reg [6-1:0] ps1_22;
+    reg [6-1:0] ps1_23;
+    reg [6-1:0] ps1_24;
+    reg [6-1:0] ps1_25;
+    reg [6-1:0] ps1_26;
+    reg [6-1:0] ps1_27;
+    reg [6-1:0] ps1_28;
+    reg [6-1:0] ps1_29;
+    reg [6-1:0] ps1_30;
+    reg [6-1:0] ps1_31;
+    reg [6-1:0] ps1_32;
+    reg [6-1:0] ps1_33;
+    reg [6-1:0] ps1_34;
+    reg [6-1:0] ps1_35;
+    reg [6-1:0] ps1_36;
+    reg [6-1:0] ps1_37;
+    reg [6-1:0] ps1_38;
+    reg [6-1:0] ps1_39;
+    reg [6-1:0] ps1_40;
+    reg [7-1:0] ps1_41;
+    unit_io_m_valid = walker_unit_io0_m_valid_h;
+    unit_io_m_we = walker_unit_io0_m_we_h;
+    unit_io_m_size = walker_unit_io0_m_size_h;
+    unit_io_m_addr = walker_unit_io0_m_addr_h;
+    unit_io_m_wdata = walker_unit_io0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_io_done) begin
+    end
+    case (walker_unit_io0_st)
+        3'b000: begin
+            if (unit_io_start) begin
+                if ((unit_io_r_HPT[12-1:9] == 6)) begin
+                    unit_io_m_valid = 1'b1;
+                    unit_io_m_we = 1'b0;
+                    unit_io_m_size = 3;
+                    unit_io_m_addr = ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {54'h0, unit_io_i_addr[64-1:57], 3'h0});
+                end
+                else if ((unit_io_r_HPT[12-1:9] == 5)) begin
+                    unit_io_m_valid = 1'b1;
+                    unit_io_m_we = 1'b0;
+                    unit_io_m_size = 3;
+                    unit_io_m_addr = ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_io_r_HPT[12-1:9] == 4)) begin
+                    unit_io_m_valid = 1'b1;
+                    unit_io_m_we = 1'b0;
+                    unit_io_m_size = 3;
+                    unit_io_m_addr = ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
+                end
+                else if ((unit_io_r_HPT[12-1:9] == 3)) begin
+                    unit_io_m_valid = 1'b1;
+                    unit_io_m_we = 1'b0;
+                    unit_io_m_size = 3;
+                    unit_io_m_addr = ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
+                end
+                else if ((unit_io_r_HPT[12-1:9] == 2)) begin
+                    unit_io_m_valid = 1'b1;
+                    unit_io_m_we = 1'b0;
+                    unit_io_m_size = 3;
+                    unit_io_m_addr = ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
+                end
+                else begin
+                    unit_io_m_valid = 1'b1;
+                    unit_io_m_we = 1'b0;
+                    unit_io_m_size = 3;
+                    unit_io_m_addr = ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_io0_lvl)
+                    'h6: begin
+                        if ((!m_rdata[0])) begin
+                        end
+                        else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                        end
+                        else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (6 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 6)))) begin
+                        end
+                        else if ((((m_rdata[12-1:9] == 1) && (unit_io_i_addr[57-1:21] != 0)) || ((m_rdata[12-1:9] == 2) && (unit_io_i_addr[57-1:30] != 0)) || ((m_rdata[12-1:9] == 3) && (unit_io_i_addr[57-1:39] != 0)) || ((m_rdata[12-1:9] == 4) && (unit_io_i_addr[57-1:48] != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                            v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                            if ((m_rdata[12-1:9] == 5)) begin
+                                unit_io_m_valid = 1'b1;
+                                unit_io_m_we = 1'b0;
+                                unit_io_m_size = 3;
+                                unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
+                            end
+                            else if ((m_rdata[12-1:9] == 4)) begin
+                                unit_io_m_valid = 1'b1;
+                                unit_io_m_we = 1'b0;
+                                unit_io_m_size = 3;
+                                unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
+                            end
+                            else if ((m_rdata[12-1:9] == 3)) begin
+                                unit_io_m_valid = 1'b1;
+                                unit_io_m_we = 1'b0;
+                                unit_io_m_size = 3;
+                                unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
+                            end
+                            else if ((m_rdata[12-1:9] == 2)) begin
+                                unit_io_m_valid = 1'b1;
+                                unit_io_m_we = 1'b0;
+                                unit_io_m_size = 3;
+                                unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
+                            end
+                            else if ((m_rdata[12-1:9] == 1)) begin
+                                unit_io_m_valid = 1'b1;
+                                unit_io_m_we = 1'b0;
+                                unit_io_m_size = 3;
+                                unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                            end
+                            else begin
+                                unit_io_m_valid = 1'b1;
+                                unit_io_m_we = 1'b0;
+                                unit_io_m_size = 3;
+                                unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
+                            end
+                        end
+                    end
+                    'h5: begin
+                        if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                            end
+                            else if (((m_rdata[12-1:9] == 7) && (!((((((5 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((5 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((5 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((5 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((5 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (5 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 5)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                end
+                                else begin
+                                    ps5_0 = 7'h0;
+                                    ps5_1 = 6'h0;
+                                    ps5_2 = 6'h0;
+                                    ps5_3 = 6'h0;
+                                    ps5_4 = 6'h0;
+                                    ps5_5 = 6'h0;
+                                    ps5_6 = 6'h0;
+                                    ps5_7 = 6'h0;
+                                    ps5_8 = 6'h0;
+                                    ps5_9 = 6'h0;
+                                    ps5_10 = 6'h0;
+                                    ps5_11 = 6'h0;
+                                    ps5_12 = 6'h0;
+                                    ps5_13 = 6'h0;
+                                    ps5_14 = 6'h0;
+                                    ps5_15 = 6'h0;
+                                    ps5_16 = 6'h0;
+                                    ps5_17 = 6'h0;
+                                    ps5_18 = 6'h0;
+                                    ps5_19 = 6'h0;
+                                    ps5_20 = 6'h0;
+                                    ps5_21 = 6'h0;
+                                    ps5_22 = 6'h0;
+                                    ps5_23 = 6'h0;
+                                    ps5_24 = 6'h0;
+                                    ps5_25 = 6'h0;
+                                    ps5_26 = 6'h0;
+                                    ps5_27 = 6'h0;
+                                    ps5_28 = 6'h0;
+                                    ps5_29 = 6'h0;
+                                    ps5_30 = 6'h0;
+                                    ps5_31 = 6'h0;
+                                    ps5_32 = 6'h0;
+                                    ps5_33 = 6'h0;
+                                    ps5_34 = 6'h0;
+                                    ps5_35 = 6'h0;
+                                    ps5_36 = 6'h0;
+                                    ps5_37 = 6'h0;
+                                    ps5_38 = 6'h0;
+                                    ps5_39 = 6'h0;
+                                    ps5_40 = 6'h0;
+                                    if ((!m_rdata[51])) begin
+                                        ps5_40 = 39;
+                                    end
+                                    else begin
+                                        ps5_40 = 40;
+                                    end
+                                    if ((!m_rdata[50])) begin
+                                        ps5_39 = 38;
+                                    end
+                                    else begin
+                                        ps5_39 = ps5_40;
+                                    end
+                                    if ((!m_rdata[49])) begin
+                                        ps5_38 = 37;
+                                    end
+                                    else begin
+                                        ps5_38 = ps5_39;
+                                    end
+                                    if ((!m_rdata[48])) begin
+                                        ps5_37 = 36;
+                                    end
+                                    else begin
+                                        ps5_37 = ps5_38;
+                                    end
+                                    if ((!m_rdata[47])) begin
+                                        ps5_36 = 35;
+                                    end
+                                    else begin
+                                        ps5_36 = ps5_37;
+                                    end
+                                    if ((!m_rdata[46])) begin
+                                        ps5_35 = 34;
+                                    end
+                                    else begin
+                                        ps5_35 = ps5_36;
+                                    end
+                                    if ((!m_rdata[45])) begin
+                                        ps5_34 = 33;
+                                    end
+                                    else begin
+                                        ps5_34 = ps5_35;
+                                    end
+                                    if ((!m_rdata[44])) begin
+                                        ps5_33 = 32;
+                                    end
+                                    else begin
+                                        ps5_33 = ps5_34;
+                                    end
+                                    if ((!m_rdata[43])) begin
+                                        ps5_32 = 31;
+                                    end
+                                    else begin
+                                        ps5_32 = ps5_33;
+                                    end
+                                    if ((!m_rdata[42])) begin
+                                        ps5_31 = 30;
+                                    end
+                                    else begin
+                                        ps5_31 = ps5_32;
+                                    end
+                                    if ((!m_rdata[41])) begin
+                                        ps5_30 = 29;
+                                    end
+                                    else begin
+                                        ps5_30 = ps5_31;
+                                    end
+                                    if ((!m_rdata[40])) begin
+                                        ps5_29 = 28;
+                                    end
+                                    else begin
+                                        ps5_29 = ps5_30;
+                                    end
+                                    if ((!m_rdata[39])) begin
+                                        ps5_28 = 27;
+                                    end
+                                    else begin
+                                        ps5_28 = ps5_29;
+                                    end
+                                    if ((!m_rdata[38])) begin
+                                        ps5_27 = 26;
+                                    end
+                                    else begin
+                                        ps5_27 = ps5_28;
+                                    end
+                                    if ((!m_rdata[37])) begin
+                                        ps5_26 = 25;
+                                    end
+                                    else begin
+                                        ps5_26 = ps5_27;
+                                    end
+                                    if ((!m_rdata[36])) begin
+                                        ps5_25 = 24;
+                                    end
+                                    else begin
+                                        ps5_25 = ps5_26;
+                                    end
+                                    if ((!m_rdata[35])) begin
+                                        ps5_24 = 23;
+                                    end
+                                    else begin
+                                        ps5_24 = ps5_25;
+                                    end
+                                    if ((!m_rdata[34])) begin
+                                        ps5_23 = 22;
+                                    end
+                                    else begin
+                                        ps5_23 = ps5_24;
+                                    end
+                                    if ((!m_rdata[33])) begin
+                                        ps5_22 = 21;
+                                    end
+                                    else begin
+                                        ps5_22 = ps5_23;
+                                    end
+                                    if ((!m_rdata[32])) begin
+                                        ps5_21 = 20;
+                                    end
+                                    else begin
+                                        ps5_21 = ps5_22;
+                                    end
+                                    if ((!m_rdata[31])) begin
+                                        ps5_20 = 19;
+                                    end
+                                    else begin
+                                        ps5_20 = ps5_21;
+                                    end
+                                    if ((!m_rdata[30])) begin
+                                        ps5_19 = 18;
+                                    end
+                                    else begin
+                                        ps5_19 = ps5_20;
+                                    end
+                                    if ((!m_rdata[29])) begin
+                                        ps5_18 = 17;
+                                    end
+                                    else begin
+                                        ps5_18 = ps5_19;
+                                    end
+                                    if ((!m_rdata[28])) begin
+                                        ps5_17 = 16;
+                                    end
+                                    else begin
+                                        ps5_17 = ps5_18;
+                                    end
+                                    if ((!m_rdata[27])) begin
+                                        ps5_16 = 15;
+                                    end
+                                    else begin
+                                        ps5_16 = ps5_17;
+                                    end
+                                    if ((!m_rdata[26])) begin
+                                        ps5_15 = 14;
+                                    end
+                                    else begin
+                                        ps5_15 = ps5_16;
+                                    end
+                                    if ((!m_rdata[25])) begin
+                                        ps5_14 = 13;
+                                    end
+                                    else begin
+                                        ps5_14 = ps5_15;
+                                    end
+                                    if ((!m_rdata[24])) begin
+                                        ps5_13 = 12;
+                                    end
+                                    else begin
+                                        ps5_13 = ps5_14;
+                                    end
+                                    if ((!m_rdata[23])) begin
+                                        ps5_12 = 11;
+                                    end
+                                    else begin
+                                        ps5_12 = ps5_13;
+                                    end
+                                    if ((!m_rdata[22])) begin
+                                        ps5_11 = 10;
+                                    end
+                                    else begin
+                                        ps5_11 = ps5_12;
+                                    end
+                                    if ((!m_rdata[21])) begin
+                                        ps5_10 = 9;
+                                    end
+                                    else begin
+                                        ps5_10 = ps5_11;
+                                    end
+                                    if ((!m_rdata[20])) begin
+                                        ps5_9 = 8;
+                                    end
+                                    else begin
+                                        ps5_9 = ps5_10;
+                                    end
+                                    if ((!m_rdata[19])) begin
+                                        ps5_8 = 7;
+                                    end
+                                    else begin
+                                        ps5_8 = ps5_9;
+                                    end
+                                    if ((!m_rdata[18])) begin
+                                        ps5_7 = 6;
+                                    end
+                                    else begin
+                                        ps5_7 = ps5_8;
+                                    end
+                                    if ((!m_rdata[17])) begin
+                                        ps5_6 = 5;
+                                    end
+                                    else begin
+                                        ps5_6 = ps5_7;
+                                    end
+                                    if ((!m_rdata[16])) begin
+                                        ps5_5 = 4;
+                                    end
+                                    else begin
+                                        ps5_5 = ps5_6;
+                                    end
+                                    if ((!m_rdata[15])) begin
+                                        ps5_4 = 3;
+                                    end
+                                    else begin
+                                        ps5_4 = ps5_5;
+                                    end
+                                    if ((!m_rdata[14])) begin
+                                        ps5_3 = 2;
+                                    end
+                                    else begin
+                                        ps5_3 = ps5_4;
+                                    end
+                                    if ((!m_rdata[13])) begin
+                                        ps5_2 = 1;
+                                    end
+                                    else begin
+                                        ps5_2 = ps5_3;
+                                    end
+                                    if ((!m_rdata[12])) begin
+                                        ps5_1 = 0;
+                                    end
+                                    else begin
+                                        ps5_1 = ps5_2;
+                                    end
+                                    ps5_41 = 7'h0;
+                                    ps5_41 = (13 + {1'h0, ps5_1});
+                                    if ((m_rdata[12-1:9] == 7)) begin
+                                        ps5_0 = ps5_41;
+                                    end
+                                    else begin
+                                        ps5_0 = 48;
+                                    end
+                                    leaf_pa = 64'h0;
+                                    case (ps5_0)
+                                        'hc: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
+                                        end
+                                        'hd: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
+                                        end
+                                        'he: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
+                                        end
+                                        'hf: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
+                                        end
+                                        'h10: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
+                                        end
+                                        'h11: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
+                                        end
+                                        'h12: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
+                                        end
+                                        'h13: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
+                                        end
+                                        'h14: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
+                                        end
+                                        'h15: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
+                                        end
+                                        'h16: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
+                                        end
+                                        'h17: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
+                                        end
+                                        'h18: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
+                                        end
+                                        'h19: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
+                                        end
+                                        'h1a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
+                                        end
+                                        'h1b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
+                                        end
+                                        'h1c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
+                                        end
+                                        'h1d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
+                                        end
+                                        'h1e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
+                                        end
+                                        'h1f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
+                                        end
+                                        'h20: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
+                                        end
+                                        'h21: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
+                                        end
+                                        'h22: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
+                                        end
+                                        'h23: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
+                                        end
+                                        'h24: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
+                                        end
+                                        'h25: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
+                                        end
+                                        'h26: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
+                                        end
+                                        'h27: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
+                                        end
+                                        'h28: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
+                                        end
+                                        'h29: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
+                                        end
+                                        'h2a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
+                                        end
+                                        'h2b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
+                                        end
+                                        'h2c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
+                                        end
+                                        'h2d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
+                                        end
+                                        'h2e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
+                                        end
+                                        'h2f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
+                                        end
+                                        'h30: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
+                                        end
+                                        'h31: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
+                                        end
+                                        'h32: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
+                                        end
+                                        'h33: begin
+                                            leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
+                                        end
+                                        'h34: begin
+                                            leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
+                                        end
+                                        'h35: begin
+                                            leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
+                                        end
+                                        'h36: begin
+                                            leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
+                                        end
+                                        'h37: begin
+                                            leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
+                                        end
+                                        'h38: begin
+                                            leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
+                                        end
+                                        'h39: begin
+                                            leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
+                                        end
+                                        'h3a: begin
+                                            leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
+                                        end
+                                        'h3b: begin
+                                            leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
+                                        end
+                                        'h3c: begin
+                                            leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
+                                        end
+                                        'h3d: begin
+                                            leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
+                                        end
+                                        'h3e: begin
+                                            leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
+                                        end
+                                        'h3f: begin
+                                            leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
+                                        end
+                                        'h40: begin
+                                            leaf_pa = {unit_io_i_addr[64-1:0]};
+                                        end
+                                        default: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
+                                        end
+                                    endcase
+                                    if ((pending || walker_unit_io0_pend_6 || walker_unit_io0_pend_5 || walker_unit_io0_pend_4 || walker_unit_io0_pend_3 || walker_unit_io0_pend_2 || walker_unit_io0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (5 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 5)))) begin
+                            end
+                            else if ((((m_rdata[12-1:9] == 1) && (unit_io_i_addr[48-1:21] != 0)) || ((m_rdata[12-1:9] == 2) && (unit_io_i_addr[48-1:30] != 0)) || ((m_rdata[12-1:9] == 3) && (unit_io_i_addr[48-1:39] != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if ((m_rdata[12-1:9] == 4)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
+                                end
+                                else if ((m_rdata[12-1:9] == 3)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
+                                end
+                                else if ((m_rdata[12-1:9] == 2)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
+                                end
+                                else if ((m_rdata[12-1:9] == 1)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                                end
+                                else begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
+                                end
+                            end
+                        end
+                    end
+                    'h4: begin
+                        if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                            end
+                            else if (((m_rdata[12-1:9] == 7) && (!((((((4 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((4 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((4 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((4 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((4 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (4 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 4)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                end
+                                else begin
+                                    ps4_0 = 7'h0;
+                                    ps4_1 = 6'h0;
+                                    ps4_2 = 6'h0;
+                                    ps4_3 = 6'h0;
+                                    ps4_4 = 6'h0;
+                                    ps4_5 = 6'h0;
+                                    ps4_6 = 6'h0;
+                                    ps4_7 = 6'h0;
+                                    ps4_8 = 6'h0;
+                                    ps4_9 = 6'h0;
+                                    ps4_10 = 6'h0;
+                                    ps4_11 = 6'h0;
+                                    ps4_12 = 6'h0;
+                                    ps4_13 = 6'h0;
+                                    ps4_14 = 6'h0;
+                                    ps4_15 = 6'h0;
+                                    ps4_16 = 6'h0;
+                                    ps4_17 = 6'h0;
+                                    ps4_18 = 6'h0;
+                                    ps4_19 = 6'h0;
+                                    ps4_20 = 6'h0;
+                                    ps4_21 = 6'h0;
+                                    ps4_22 = 6'h0;
+                                    ps4_23 = 6'h0;
+                                    ps4_24 = 6'h0;
+                                    ps4_25 = 6'h0;
+                                    ps4_26 = 6'h0;
+                                    ps4_27 = 6'h0;
+                                    ps4_28 = 6'h0;
+                                    ps4_29 = 6'h0;
+                                    ps4_30 = 6'h0;
+                                    ps4_31 = 6'h0;
+                                    ps4_32 = 6'h0;
+                                    ps4_33 = 6'h0;
+                                    ps4_34 = 6'h0;
+                                    ps4_35 = 6'h0;
+                                    ps4_36 = 6'h0;
+                                    ps4_37 = 6'h0;
+                                    ps4_38 = 6'h0;
+                                    ps4_39 = 6'h0;
+                                    ps4_40 = 6'h0;
+                                    if ((!m_rdata[51])) begin
+                                        ps4_40 = 39;
+                                    end
+                                    else begin
+                                        ps4_40 = 40;
+                                    end
+                                    if ((!m_rdata[50])) begin
+                                        ps4_39 = 38;
+                                    end
+                                    else begin
+                                        ps4_39 = ps4_40;
+                                    end
+                                    if ((!m_rdata[49])) begin
+                                        ps4_38 = 37;
+                                    end
+                                    else begin
+                                        ps4_38 = ps4_39;
+                                    end
+                                    if ((!m_rdata[48])) begin
+                                        ps4_37 = 36;
+                                    end
+                                    else begin
+                                        ps4_37 = ps4_38;
+                                    end
+                                    if ((!m_rdata[47])) begin
+                                        ps4_36 = 35;
+                                    end
+                                    else begin
+                                        ps4_36 = ps4_37;
+                                    end
+                                    if ((!m_rdata[46])) begin
+                                        ps4_35 = 34;
+                                    end
+                                    else begin
+                                        ps4_35 = ps4_36;
+                                    end
+                                    if ((!m_rdata[45])) begin
+                                        ps4_34 = 33;
+                                    end
+                                    else begin
+                                        ps4_34 = ps4_35;
+                                    end
+                                    if ((!m_rdata[44])) begin
+                                        ps4_33 = 32;
+                                    end
+                                    else begin
+                                        ps4_33 = ps4_34;
+                                    end
+                                    if ((!m_rdata[43])) begin
+                                        ps4_32 = 31;
+                                    end
+                                    else begin
+                                        ps4_32 = ps4_33;
+                                    end
+                                    if ((!m_rdata[42])) begin
+                                        ps4_31 = 30;
+                                    end
+                                    else begin
+                                        ps4_31 = ps4_32;
+                                    end
+                                    if ((!m_rdata[41])) begin
+                                        ps4_30 = 29;
+                                    end
+                                    else begin
+                                        ps4_30 = ps4_31;
+                                    end
+                                    if ((!m_rdata[40])) begin
+                                        ps4_29 = 28;
+                                    end
+                                    else begin
+                                        ps4_29 = ps4_30;
+                                    end
+                                    if ((!m_rdata[39])) begin
+                                        ps4_28 = 27;
+                                    end
+                                    else begin
+                                        ps4_28 = ps4_29;
+                                    end
+                                    if ((!m_rdata[38])) begin
+                                        ps4_27 = 26;
+                                    end
+                                    else begin
+                                        ps4_27 = ps4_28;
+                                    end
+                                    if ((!m_rdata[37])) begin
+                                        ps4_26 = 25;
+                                    end
+                                    else begin
+                                        ps4_26 = ps4_27;
+                                    end
+                                    if ((!m_rdata[36])) begin
+                                        ps4_25 = 24;
+                                    end
+                                    else begin
+                                        ps4_25 = ps4_26;
+                                    end
+                                    if ((!m_rdata[35])) begin
+                                        ps4_24 = 23;
+                                    end
+                                    else begin
+                                        ps4_24 = ps4_25;
+                                    end
+                                    if ((!m_rdata[34])) begin
+                                        ps4_23 = 22;
+                                    end
+                                    else begin
+                                        ps4_23 = ps4_24;
+                                    end
+                                    if ((!m_rdata[33])) begin
+                                        ps4_22 = 21;
+                                    end
+                                    else begin
+                                        ps4_22 = ps4_23;
+                                    end
+                                    if ((!m_rdata[32])) begin
+                                        ps4_21 = 20;
+                                    end
+                                    else begin
+                                        ps4_21 = ps4_22;
+                                    end
+                                    if ((!m_rdata[31])) begin
+                                        ps4_20 = 19;
+                                    end
+                                    else begin
+                                        ps4_20 = ps4_21;
+                                    end
+                                    if ((!m_rdata[30])) begin
+                                        ps4_19 = 18;
+                                    end
+                                    else begin
+                                        ps4_19 = ps4_20;
+                                    end
+                                    if ((!m_rdata[29])) begin
+                                        ps4_18 = 17;
+                                    end
+                                    else begin
+                                        ps4_18 = ps4_19;
+                                    end
+                                    if ((!m_rdata[28])) begin
+                                        ps4_17 = 16;
+                                    end
+                                    else begin
+                                        ps4_17 = ps4_18;
+                                    end
+                                    if ((!m_rdata[27])) begin
+                                        ps4_16 = 15;
+                                    end
+                                    else begin
+                                        ps4_16 = ps4_17;
+                                    end
+                                    if ((!m_rdata[26])) begin
+                                        ps4_15 = 14;
+                                    end
+                                    else begin
+                                        ps4_15 = ps4_16;
+                                    end
+                                    if ((!m_rdata[25])) begin
+                                        ps4_14 = 13;
+                                    end
+                                    else begin
+                                        ps4_14 = ps4_15;
+                                    end
+                                    if ((!m_rdata[24])) begin
+                                        ps4_13 = 12;
+                                    end
+                                    else begin
+                                        ps4_13 = ps4_14;
+                                    end
+                                    if ((!m_rdata[23])) begin
+                                        ps4_12 = 11;
+                                    end
+                                    else begin
+                                        ps4_12 = ps4_13;
+                                    end
+                                    if ((!m_rdata[22])) begin
+                                        ps4_11 = 10;
+                                    end
+                                    else begin
+                                        ps4_11 = ps4_12;
+                                    end
+                                    if ((!m_rdata[21])) begin
+                                        ps4_10 = 9;
+                                    end
+                                    else begin
+                                        ps4_10 = ps4_11;
+                                    end
+                                    if ((!m_rdata[20])) begin
+                                        ps4_9 = 8;
+                                    end
+                                    else begin
+                                        ps4_9 = ps4_10;
+                                    end
+                                    if ((!m_rdata[19])) begin
+                                        ps4_8 = 7;
+                                    end
+                                    else begin
+                                        ps4_8 = ps4_9;
+                                    end
+                                    if ((!m_rdata[18])) begin
+                                        ps4_7 = 6;
+                                    end
+                                    else begin
+                                        ps4_7 = ps4_8;
+                                    end
+                                    if ((!m_rdata[17])) begin
+                                        ps4_6 = 5;
+                                    end
+                                    else begin
+                                        ps4_6 = ps4_7;
+                                    end
+                                    if ((!m_rdata[16])) begin
+                                        ps4_5 = 4;
+                                    end
+                                    else begin
+                                        ps4_5 = ps4_6;
+                                    end
+                                    if ((!m_rdata[15])) begin
+                                        ps4_4 = 3;
+                                    end
+                                    else begin
+                                        ps4_4 = ps4_5;
+                                    end
+                                    if ((!m_rdata[14])) begin
+                                        ps4_3 = 2;
+                                    end
+                                    else begin
+                                        ps4_3 = ps4_4;
+                                    end
+                                    if ((!m_rdata[13])) begin
+                                        ps4_2 = 1;
+                                    end
+                                    else begin
+                                        ps4_2 = ps4_3;
+                                    end
+                                    if ((!m_rdata[12])) begin
+                                        ps4_1 = 0;
+                                    end
+                                    else begin
+                                        ps4_1 = ps4_2;
+                                    end
+                                    ps4_41 = 7'h0;
+                                    ps4_41 = (13 + {1'h0, ps4_1});
+                                    if ((m_rdata[12-1:9] == 7)) begin
+                                        ps4_0 = ps4_41;
+                                    end
+                                    else begin
+                                        ps4_0 = 39;
+                                    end
+                                    leaf_pa = 64'h0;
+                                    case (ps4_0)
+                                        'hc: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
+                                        end
+                                        'hd: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
+                                        end
+                                        'he: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
+                                        end
+                                        'hf: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
+                                        end
+                                        'h10: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
+                                        end
+                                        'h11: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
+                                        end
+                                        'h12: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
+                                        end
+                                        'h13: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
+                                        end
+                                        'h14: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
+                                        end
+                                        'h15: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
+                                        end
+                                        'h16: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
+                                        end
+                                        'h17: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
+                                        end
+                                        'h18: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
+                                        end
+                                        'h19: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
+                                        end
+                                        'h1a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
+                                        end
+                                        'h1b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
+                                        end
+                                        'h1c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
+                                        end
+                                        'h1d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
+                                        end
+                                        'h1e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
+                                        end
+                                        'h1f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
+                                        end
+                                        'h20: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
+                                        end
+                                        'h21: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
+                                        end
+                                        'h22: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
+                                        end
+                                        'h23: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
+                                        end
+                                        'h24: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
+                                        end
+                                        'h25: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
+                                        end
+                                        'h26: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
+                                        end
+                                        'h27: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
+                                        end
+                                        'h28: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
+                                        end
+                                        'h29: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
+                                        end
+                                        'h2a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
+                                        end
+                                        'h2b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
+                                        end
+                                        'h2c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
+                                        end
+                                        'h2d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
+                                        end
+                                        'h2e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
+                                        end
+                                        'h2f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
+                                        end
+                                        'h30: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
+                                        end
+                                        'h31: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
+                                        end
+                                        'h32: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
+                                        end
+                                        'h33: begin
+                                            leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
+                                        end
+                                        'h34: begin
+                                            leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
+                                        end
+                                        'h35: begin
+                                            leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
+                                        end
+                                        'h36: begin
+                                            leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
+                                        end
+                                        'h37: begin
+                                            leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
+                                        end
+                                        'h38: begin
+                                            leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
+                                        end
+                                        'h39: begin
+                                            leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
+                                        end
+                                        'h3a: begin
+                                            leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
+                                        end
+                                        'h3b: begin
+                                            leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
+                                        end
+                                        'h3c: begin
+                                            leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
+                                        end
+                                        'h3d: begin
+                                            leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
+                                        end
+                                        'h3e: begin
+                                            leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
+                                        end
+                                        'h3f: begin
+                                            leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
+                                        end
+                                        'h40: begin
+                                            leaf_pa = {unit_io_i_addr[64-1:0]};
+                                        end
+                                        default: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
+                                        end
+                                    endcase
+                                    if ((pending || walker_unit_io0_pend_6 || walker_unit_io0_pend_5 || walker_unit_io0_pend_4 || walker_unit_io0_pend_3 || walker_unit_io0_pend_2 || walker_unit_io0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (4 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 4)))) begin
+                            end
+                            else if ((((m_rdata[12-1:9] == 1) && (unit_io_i_addr[39-1:21] != 0)) || ((m_rdata[12-1:9] == 2) && (unit_io_i_addr[39-1:30] != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if ((m_rdata[12-1:9] == 3)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
+                                end
+                                else if ((m_rdata[12-1:9] == 2)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
+                                end
+                                else if ((m_rdata[12-1:9] == 1)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                                end
+                                else begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
+                                end
+                            end
+                        end
+                    end
+                    'h3: begin
+                        if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                            end
+                            else if (((m_rdata[12-1:9] == 7) && (!((((((3 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((3 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((3 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((3 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((3 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (3 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 3)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                end
+                                else begin
+                                    ps3_0 = 7'h0;
+                                    ps3_1 = 6'h0;
+                                    ps3_2 = 6'h0;
+                                    ps3_3 = 6'h0;
+                                    ps3_4 = 6'h0;
+                                    ps3_5 = 6'h0;
+                                    ps3_6 = 6'h0;
+                                    ps3_7 = 6'h0;
+                                    ps3_8 = 6'h0;
+                                    ps3_9 = 6'h0;
+                                    ps3_10 = 6'h0;
+                                    ps3_11 = 6'h0;
+                                    ps3_12 = 6'h0;
+                                    ps3_13 = 6'h0;
+                                    ps3_14 = 6'h0;
+                                    ps3_15 = 6'h0;
+                                    ps3_16 = 6'h0;
+                                    ps3_17 = 6'h0;
+                                    ps3_18 = 6'h0;
+                                    ps3_19 = 6'h0;
+                                    ps3_20 = 6'h0;
+                                    ps3_21 = 6'h0;
+                                    ps3_22 = 6'h0;
+                                    ps3_23 = 6'h0;
+                                    ps3_24 = 6'h0;
+                                    ps3_25 = 6'h0;
+                                    ps3_26 = 6'h0;
+                                    ps3_27 = 6'h0;
+                                    ps3_28 = 6'h0;
+                                    ps3_29 = 6'h0;
+                                    ps3_30 = 6'h0;
+                                    ps3_31 = 6'h0;
+                                    ps3_32 = 6'h0;
+                                    ps3_33 = 6'h0;
+                                    ps3_34 = 6'h0;
+                                    ps3_35 = 6'h0;
+                                    ps3_36 = 6'h0;
+                                    ps3_37 = 6'h0;
+                                    ps3_38 = 6'h0;
+                                    ps3_39 = 6'h0;
+                                    ps3_40 = 6'h0;
+                                    if ((!m_rdata[51])) begin
+                                        ps3_40 = 39;
+                                    end
+                                    else begin
+                                        ps3_40 = 40;
+                                    end
+                                    if ((!m_rdata[50])) begin
+                                        ps3_39 = 38;
+                                    end
+                                    else begin
+                                        ps3_39 = ps3_40;
+                                    end
+                                    if ((!m_rdata[49])) begin
+                                        ps3_38 = 37;
+                                    end
+                                    else begin
+                                        ps3_38 = ps3_39;
+                                    end
+                                    if ((!m_rdata[48])) begin
+                                        ps3_37 = 36;
+                                    end
+                                    else begin
+                                        ps3_37 = ps3_38;
+                                    end
+                                    if ((!m_rdata[47])) begin
+                                        ps3_36 = 35;
+                                    end
+                                    else begin
+                                        ps3_36 = ps3_37;
+                                    end
+                                    if ((!m_rdata[46])) begin
+                                        ps3_35 = 34;
+                                    end
+                                    else begin
+                                        ps3_35 = ps3_36;
+                                    end
+                                    if ((!m_rdata[45])) begin
+                                        ps3_34 = 33;
+                                    end
+                                    else begin
+                                        ps3_34 = ps3_35;
+                                    end
+                                    if ((!m_rdata[44])) begin
+                                        ps3_33 = 32;
+                                    end
+                                    else begin
+                                        ps3_33 = ps3_34;
+                                    end
+                                    if ((!m_rdata[43])) begin
+                                        ps3_32 = 31;
+                                    end
+                                    else begin
+                                        ps3_32 = ps3_33;
+                                    end
+                                    if ((!m_rdata[42])) begin
+                                        ps3_31 = 30;
+                                    end
+                                    else begin
+                                        ps3_31 = ps3_32;
+                                    end
+                                    if ((!m_rdata[41])) begin
+                                        ps3_30 = 29;
+                                    end
+                                    else begin
+                                        ps3_30 = ps3_31;
+                                    end
+                                    if ((!m_rdata[40])) begin
+                                        ps3_29 = 28;
+                                    end
+                                    else begin
+                                        ps3_29 = ps3_30;
+                                    end
+                                    if ((!m_rdata[39])) begin
+                                        ps3_28 = 27;
+                                    end
+                                    else begin
+                                        ps3_28 = ps3_29;
+                                    end
+                                    if ((!m_rdata[38])) begin
+                                        ps3_27 = 26;
+                                    end
+                                    else begin
+                                        ps3_27 = ps3_28;
+                                    end
+                                    if ((!m_rdata[37])) begin
+                                        ps3_26 = 25;
+                                    end
+                                    else begin
+                                        ps3_26 = ps3_27;
+                                    end
+                                    if ((!m_rdata[36])) begin
+                                        ps3_25 = 24;
+                                    end
+                                    else begin
+                                        ps3_25 = ps3_26;
+                                    end
+                                    if ((!m_rdata[35])) begin
+                                        ps3_24 = 23;
+                                    end
+                                    else begin
+                                        ps3_24 = ps3_25;
+                                    end
+                                    if ((!m_rdata[34])) begin
+                                        ps3_23 = 22;
+                                    end
+                                    else begin
+                                        ps3_23 = ps3_24;
+                                    end
+                                    if ((!m_rdata[33])) begin
+                                        ps3_22 = 21;
+                                    end
+                                    else begin
+                                        ps3_22 = ps3_23;
+                                    end
+                                    if ((!m_rdata[32])) begin
+                                        ps3_21 = 20;
+                                    end
+                                    else begin
+                                        ps3_21 = ps3_22;
+                                    end
+                                    if ((!m_rdata[31])) begin
+                                        ps3_20 = 19;
+                                    end
+                                    else begin
+                                        ps3_20 = ps3_21;
+                                    end
+                                    if ((!m_rdata[30])) begin
+                                        ps3_19 = 18;
+                                    end
+                                    else begin
+                                        ps3_19 = ps3_20;
+                                    end
+                                    if ((!m_rdata[29])) begin
+                                        ps3_18 = 17;
+                                    end
+                                    else begin
+                                        ps3_18 = ps3_19;
+                                    end
+                                    if ((!m_rdata[28])) begin
+                                        ps3_17 = 16;
+                                    end
+                                    else begin
+                                        ps3_17 = ps3_18;
+                                    end
+                                    if ((!m_rdata[27])) begin
+                                        ps3_16 = 15;
+                                    end
+                                    else begin
+                                        ps3_16 = ps3_17;
+                                    end
+                                    if ((!m_rdata[26])) begin
+                                        ps3_15 = 14;
+                                    end
+                                    else begin
+                                        ps3_15 = ps3_16;
+                                    end
+                                    if ((!m_rdata[25])) begin
+                                        ps3_14 = 13;
+                                    end
+                                    else begin
+                                        ps3_14 = ps3_15;
+                                    end
+                                    if ((!m_rdata[24])) begin
+                                        ps3_13 = 12;
+                                    end
+                                    else begin
+                                        ps3_13 = ps3_14;
+                                    end
+                                    if ((!m_rdata[23])) begin
+                                        ps3_12 = 11;
+                                    end
+                                    else begin
+                                        ps3_12 = ps3_13;
+                                    end
+                                    if ((!m_rdata[22])) begin
+                                        ps3_11 = 10;
+                                    end
+                                    else begin
+                                        ps3_11 = ps3_12;
+                                    end
+                                    if ((!m_rdata[21])) begin
+                                        ps3_10 = 9;
+                                    end
+                                    else begin
+                                        ps3_10 = ps3_11;
+                                    end
+                                    if ((!m_rdata[20])) begin
+                                        ps3_9 = 8;
+                                    end
+                                    else begin
+                                        ps3_9 = ps3_10;
+                                    end
+                                    if ((!m_rdata[19])) begin
+                                        ps3_8 = 7;
+                                    end
+                                    else begin
+                                        ps3_8 = ps3_9;
+                                    end
+                                    if ((!m_rdata[18])) begin
+                                        ps3_7 = 6;
+                                    end
+                                    else begin
+                                        ps3_7 = ps3_8;
+                                    end
+                                    if ((!m_rdata[17])) begin
+                                        ps3_6 = 5;
+                                    end
+                                    else begin
+                                        ps3_6 = ps3_7;
+                                    end
+                                    if ((!m_rdata[16])) begin
+                                        ps3_5 = 4;
+                                    end
+                                    else begin
+                                        ps3_5 = ps3_6;
+                                    end
+                                    if ((!m_rdata[15])) begin
+                                        ps3_4 = 3;
+                                    end
+                                    else begin
+                                        ps3_4 = ps3_5;
+                                    end
+                                    if ((!m_rdata[14])) begin
+                                        ps3_3 = 2;
+                                    end
+                                    else begin
+                                        ps3_3 = ps3_4;
+                                    end
+                                    if ((!m_rdata[13])) begin
+                                        ps3_2 = 1;
+                                    end
+                                    else begin
+                                        ps3_2 = ps3_3;
+                                    end
+                                    if ((!m_rdata[12])) begin
+                                        ps3_1 = 0;
+                                    end
+                                    else begin
+                                        ps3_1 = ps3_2;
+                                    end
+                                    ps3_41 = 7'h0;
+                                    ps3_41 = (13 + {1'h0, ps3_1});
+                                    if ((m_rdata[12-1:9] == 7)) begin
+                                        ps3_0 = ps3_41;
+                                    end
+                                    else begin
+                                        ps3_0 = 30;
+                                    end
+                                    leaf_pa = 64'h0;
+                                    case (ps3_0)
+                                        'hc: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
+                                        end
+                                        'hd: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
+                                        end
+                                        'he: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
+                                        end
+                                        'hf: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
+                                        end
+                                        'h10: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
+                                        end
+                                        'h11: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
+                                        end
+                                        'h12: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
+                                        end
+                                        'h13: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
+                                        end
+                                        'h14: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
+                                        end
+                                        'h15: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
+                                        end
+                                        'h16: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
+                                        end
+                                        'h17: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
+                                        end
+                                        'h18: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
+                                        end
+                                        'h19: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
+                                        end
+                                        'h1a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
+                                        end
+                                        'h1b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
+                                        end
+                                        'h1c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
+                                        end
+                                        'h1d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
+                                        end
+                                        'h1e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
+                                        end
+                                        'h1f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
+                                        end
+                                        'h20: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
+                                        end
+                                        'h21: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
+                                        end
+                                        'h22: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
+                                        end
+                                        'h23: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
+                                        end
+                                        'h24: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
+                                        end
+                                        'h25: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
+                                        end
+                                        'h26: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
+                                        end
+                                        'h27: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
+                                        end
+                                        'h28: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
+                                        end
+                                        'h29: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
+                                        end
+                                        'h2a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
+                                        end
+                                        'h2b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
+                                        end
+                                        'h2c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
+                                        end
+                                        'h2d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
+                                        end
+                                        'h2e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
+                                        end
+                                        'h2f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
+                                        end
+                                        'h30: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
+                                        end
+                                        'h31: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
+                                        end
+                                        'h32: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
+                                        end
+                                        'h33: begin
+                                            leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
+                                        end
+                                        'h34: begin
+                                            leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
+                                        end
+                                        'h35: begin
+                                            leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
+                                        end
+                                        'h36: begin
+                                            leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
+                                        end
+                                        'h37: begin
+                                            leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
+                                        end
+                                        'h38: begin
+                                            leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
+                                        end
+                                        'h39: begin
+                                            leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
+                                        end
+                                        'h3a: begin
+                                            leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
+                                        end
+                                        'h3b: begin
+                                            leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
+                                        end
+                                        'h3c: begin
+                                            leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
+                                        end
+                                        'h3d: begin
+                                            leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
+                                        end
+                                        'h3e: begin
+                                            leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
+                                        end
+                                        'h3f: begin
+                                            leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
+                                        end
+                                        'h40: begin
+                                            leaf_pa = {unit_io_i_addr[64-1:0]};
+                                        end
+                                        default: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
+                                        end
+                                    endcase
+                                    if ((pending || walker_unit_io0_pend_6 || walker_unit_io0_pend_5 || walker_unit_io0_pend_4 || walker_unit_io0_pend_3 || walker_unit_io0_pend_2 || walker_unit_io0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (3 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 3)))) begin
+                            end
+                            else if (((m_rdata[12-1:9] == 1) && (unit_io_i_addr[30-1:21] != 0))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if ((m_rdata[12-1:9] == 2)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
+                                end
+                                else if ((m_rdata[12-1:9] == 1)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                                end
+                                else begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
+                                end
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                            end
+                            else if (((m_rdata[12-1:9] == 7) && (!((((((2 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((2 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((2 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((2 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((2 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (2 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 2)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                end
+                                else begin
+                                    ps2_0 = 7'h0;
+                                    ps2_1 = 6'h0;
+                                    ps2_2 = 6'h0;
+                                    ps2_3 = 6'h0;
+                                    ps2_4 = 6'h0;
+                                    ps2_5 = 6'h0;
+                                    ps2_6 = 6'h0;
+                                    ps2_7 = 6'h0;
+                                    ps2_8 = 6'h0;
+                                    ps2_9 = 6'h0;
+                                    ps2_10 = 6'h0;
+                                    ps2_11 = 6'h0;
+                                    ps2_12 = 6'h0;
+                                    ps2_13 = 6'h0;
+                                    ps2_14 = 6'h0;
+                                    ps2_15 = 6'h0;
+                                    ps2_16 = 6'h0;
+                                    ps2_17 = 6'h0;
+                                    ps2_18 = 6'h0;
+                                    ps2_19 = 6'h0;
+                                    ps2_20 = 6'h0;
+                                    ps2_21 = 6'h0;
+                                    ps2_22 = 6'h0;
+                                    ps2_23 = 6'h0;
+                                    ps2_24 = 6'h0;
+                                    ps2_25 = 6'h0;
+                                    ps2_26 = 6'h0;
+                                    ps2_27 = 6'h0;
+                                    ps2_28 = 6'h0;
+                                    ps2_29 = 6'h0;
+                                    ps2_30 = 6'h0;
+                                    ps2_31 = 6'h0;
+                                    ps2_32 = 6'h0;
+                                    ps2_33 = 6'h0;
+                                    ps2_34 = 6'h0;
+                                    ps2_35 = 6'h0;
+                                    ps2_36 = 6'h0;
+                                    ps2_37 = 6'h0;
+                                    ps2_38 = 6'h0;
+                                    ps2_39 = 6'h0;
+                                    ps2_40 = 6'h0;
+                                    if ((!m_rdata[51])) begin
+                                        ps2_40 = 39;
+                                    end
+                                    else begin
+                                        ps2_40 = 40;
+                                    end
+                                    if ((!m_rdata[50])) begin
+                                        ps2_39 = 38;
+                                    end
+                                    else begin
+                                        ps2_39 = ps2_40;
+                                    end
+                                    if ((!m_rdata[49])) begin
+                                        ps2_38 = 37;
+                                    end
+                                    else begin
+                                        ps2_38 = ps2_39;
+                                    end
+                                    if ((!m_rdata[48])) begin
+                                        ps2_37 = 36;
+                                    end
+                                    else begin
+                                        ps2_37 = ps2_38;
+                                    end
+                                    if ((!m_rdata[47])) begin
+                                        ps2_36 = 35;
+                                    end
+                                    else begin
+                                        ps2_36 = ps2_37;
+                                    end
+                                    if ((!m_rdata[46])) begin
+                                        ps2_35 = 34;
+                                    end
+                                    else begin
+                                        ps2_35 = ps2_36;
+                                    end
+                                    if ((!m_rdata[45])) begin
+                                        ps2_34 = 33;
+                                    end
+                                    else begin
+                                        ps2_34 = ps2_35;
+                                    end
+                                    if ((!m_rdata[44])) begin
+                                        ps2_33 = 32;
+                                    end
+                                    else begin
+                                        ps2_33 = ps2_34;
+                                    end
+                                    if ((!m_rdata[43])) begin
+                                        ps2_32 = 31;
+                                    end
+                                    else begin
+                                        ps2_32 = ps2_33;
+                                    end
+                                    if ((!m_rdata[42])) begin
+                                        ps2_31 = 30;
+                                    end
+                                    else begin
+                                        ps2_31 = ps2_32;
+                                    end
+                                    if ((!m_rdata[41])) begin
+                                        ps2_30 = 29;
+                                    end
+                                    else begin
+                                        ps2_30 = ps2_31;
+                                    end
+                                    if ((!m_rdata[40])) begin
+                                        ps2_29 = 28;
+                                    end
+                                    else begin
+                                        ps2_29 = ps2_30;
+                                    end
+                                    if ((!m_rdata[39])) begin
+                                        ps2_28 = 27;
+                                    end
+                                    else begin
+                                        ps2_28 = ps2_29;
+                                    end
+                                    if ((!m_rdata[38])) begin
+                                        ps2_27 = 26;
+                                    end
+                                    else begin
+                                        ps2_27 = ps2_28;
+                                    end
+                                    if ((!m_rdata[37])) begin
+                                        ps2_26 = 25;
+                                    end
+                                    else begin
+                                        ps2_26 = ps2_27;
+                                    end
+                                    if ((!m_rdata[36])) begin
+                                        ps2_25 = 24;
+                                    end
+                                    else begin
+                                        ps2_25 = ps2_26;
+                                    end
+                                    if ((!m_rdata[35])) begin
+                                        ps2_24 = 23;
+                                    end
+                                    else begin
+                                        ps2_24 = ps2_25;
+                                    end
+                                    if ((!m_rdata[34])) begin
+                                        ps2_23 = 22;
+                                    end
+                                    else begin
+                                        ps2_23 = ps2_24;
+                                    end
+                                    if ((!m_rdata[33])) begin
+                                        ps2_22 = 21;
+                                    end
+                                    else begin
+                                        ps2_22 = ps2_23;
+                                    end
+                                    if ((!m_rdata[32])) begin
+                                        ps2_21 = 20;
+                                    end
+                                    else begin
+                                        ps2_21 = ps2_22;
+                                    end
+                                    if ((!m_rdata[31])) begin
+                                        ps2_20 = 19;
+                                    end
+                                    else begin
+                                        ps2_20 = ps2_21;
+                                    end
+                                    if ((!m_rdata[30])) begin
+                                        ps2_19 = 18;
+                                    end
+                                    else begin
+                                        ps2_19 = ps2_20;
+                                    end
+                                    if ((!m_rdata[29])) begin
+                                        ps2_18 = 17;
+                                    end
+                                    else begin
+                                        ps2_18 = ps2_19;
+                                    end
+                                    if ((!m_rdata[28])) begin
+                                        ps2_17 = 16;
+                                    end
+                                    else begin
+                                        ps2_17 = ps2_18;
+                                    end
+                                    if ((!m_rdata[27])) begin
+                                        ps2_16 = 15;
+                                    end
+                                    else begin
+                                        ps2_16 = ps2_17;
+                                    end
+                                    if ((!m_rdata[26])) begin
+                                        ps2_15 = 14;
+                                    end
+                                    else begin
+                                        ps2_15 = ps2_16;
+                                    end
+                                    if ((!m_rdata[25])) begin
+                                        ps2_14 = 13;
+                                    end
+                                    else begin
+                                        ps2_14 = ps2_15;
+                                    end
+                                    if ((!m_rdata[24])) begin
+                                        ps2_13 = 12;
+                                    end
+                                    else begin
+                                        ps2_13 = ps2_14;
+                                    end
+                                    if ((!m_rdata[23])) begin
+                                        ps2_12 = 11;
+                                    end
+                                    else begin
+                                        ps2_12 = ps2_13;
+                                    end
+                                    if ((!m_rdata[22])) begin
+                                        ps2_11 = 10;
+                                    end
+                                    else begin
+                                        ps2_11 = ps2_12;
+                                    end
+                                    if ((!m_rdata[21])) begin
+                                        ps2_10 = 9;
+                                    end
+                                    else begin
+                                        ps2_10 = ps2_11;
+                                    end
+                                    if ((!m_rdata[20])) begin
+                                        ps2_9 = 8;
+                                    end
+                                    else begin
+                                        ps2_9 = ps2_10;
+                                    end
+                                    if ((!m_rdata[19])) begin
+                                        ps2_8 = 7;
+                                    end
+                                    else begin
+                                        ps2_8 = ps2_9;
+                                    end
+                                    if ((!m_rdata[18])) begin
+                                        ps2_7 = 6;
+                                    end
+                                    else begin
+                                        ps2_7 = ps2_8;
+                                    end
+                                    if ((!m_rdata[17])) begin
+                                        ps2_6 = 5;
+                                    end
+                                    else begin
+                                        ps2_6 = ps2_7;
+                                    end
+                                    if ((!m_rdata[16])) begin
+                                        ps2_5 = 4;
+                                    end
+                                    else begin
+                                        ps2_5 = ps2_6;
+                                    end
+                                    if ((!m_rdata[15])) begin
+                                        ps2_4 = 3;
+                                    end
+                                    else begin
+                                        ps2_4 = ps2_5;
+                                    end
+                                    if ((!m_rdata[14])) begin
+                                        ps2_3 = 2;
+                                    end
+                                    else begin
+                                        ps2_3 = ps2_4;
+                                    end
+                                    if ((!m_rdata[13])) begin
+                                        ps2_2 = 1;
+                                    end
+                                    else begin
+                                        ps2_2 = ps2_3;
+                                    end
+                                    if ((!m_rdata[12])) begin
+                                        ps2_1 = 0;
+                                    end
+                                    else begin
+                                        ps2_1 = ps2_2;
+                                    end
+                                    ps2_41 = 7'h0;
+                                    ps2_41 = (13 + {1'h0, ps2_1});
+                                    if ((m_rdata[12-1:9] == 7)) begin
+                                        ps2_0 = ps2_41;
+                                    end
+                                    else begin
+                                        ps2_0 = 21;
+                                    end
+                                    leaf_pa = 64'h0;
+                                    case (ps2_0)
+                                        'hc: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
+                                        end
+                                        'hd: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
+                                        end
+                                        'he: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
+                                        end
+                                        'hf: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
+                                        end
+                                        'h10: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
+                                        end
+                                        'h11: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
+                                        end
+                                        'h12: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
+                                        end
+                                        'h13: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
+                                        end
+                                        'h14: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
+                                        end
+                                        'h15: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
+                                        end
+                                        'h16: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
+                                        end
+                                        'h17: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
+                                        end
+                                        'h18: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
+                                        end
+                                        'h19: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
+                                        end
+                                        'h1a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
+                                        end
+                                        'h1b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
+                                        end
+                                        'h1c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
+                                        end
+                                        'h1d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
+                                        end
+                                        'h1e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
+                                        end
+                                        'h1f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
+                                        end
+                                        'h20: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
+                                        end
+                                        'h21: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
+                                        end
+                                        'h22: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
+                                        end
+                                        'h23: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
+                                        end
+                                        'h24: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
+                                        end
+                                        'h25: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
+                                        end
+                                        'h26: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
+                                        end
+                                        'h27: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
+                                        end
+                                        'h28: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
+                                        end
+                                        'h29: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
+                                        end
+                                        'h2a: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
+                                        end
+                                        'h2b: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
+                                        end
+                                        'h2c: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
+                                        end
+                                        'h2d: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
+                                        end
+                                        'h2e: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
+                                        end
+                                        'h2f: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
+                                        end
+                                        'h30: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
+                                        end
+                                        'h31: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
+                                        end
+                                        'h32: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
+                                        end
+                                        'h33: begin
+                                            leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
+                                        end
+                                        'h34: begin
+                                            leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
+                                        end
+                                        'h35: begin
+                                            leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
+                                        end
+                                        'h36: begin
+                                            leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
+                                        end
+                                        'h37: begin
+                                            leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
+                                        end
+                                        'h38: begin
+                                            leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
+                                        end
+                                        'h39: begin
+                                            leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
+                                        end
+                                        'h3a: begin
+                                            leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
+                                        end
+                                        'h3b: begin
+                                            leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
+                                        end
+                                        'h3c: begin
+                                            leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
+                                        end
+                                        'h3d: begin
+                                            leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
+                                        end
+                                        'h3e: begin
+                                            leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
+                                        end
+                                        'h3f: begin
+                                            leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
+                                        end
+                                        'h40: begin
+                                            leaf_pa = {unit_io_i_addr[64-1:0]};
+                                        end
+                                        default: begin
+                                            leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
+                                        end
+                                    endcase
+                                    if ((pending || walker_unit_io0_pend_6 || walker_unit_io0_pend_5 || walker_unit_io0_pend_4 || walker_unit_io0_pend_3 || walker_unit_io0_pend_2 || walker_unit_io0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (2 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 2)))) begin
+                            end
+                            else if (1'b0) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                                v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                if ((m_rdata[12-1:9] == 1)) begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                                end
+                                else begin
+                                    unit_io_m_valid = 1'b1;
+                                    unit_io_m_we = 1'b0;
+                                    unit_io_m_size = 3;
+                                    unit_io_m_addr = ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
+                                end
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!m_rdata[0])) begin
+                        end
+                        else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                        end
+                        else if (((m_rdata[12-1:9] == 7) && (!((((((1 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((1 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((1 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((1 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((1 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                        end
+                        else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (1 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 1)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io0_a_r && m_rdata[61]);
+                            v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                            if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                            end
+                            else begin
+                                ps1_0 = 7'h0;
+                                ps1_1 = 6'h0;
+                                ps1_2 = 6'h0;
+                                ps1_3 = 6'h0;
+                                ps1_4 = 6'h0;
+                                ps1_5 = 6'h0;
+                                ps1_6 = 6'h0;
+                                ps1_7 = 6'h0;
+                                ps1_8 = 6'h0;
+                                ps1_9 = 6'h0;
+                                ps1_10 = 6'h0;
+                                ps1_11 = 6'h0;
+                                ps1_12 = 6'h0;
+                                ps1_13 = 6'h0;
+                                ps1_14 = 6'h0;
+                                ps1_15 = 6'h0;
+                                ps1_16 = 6'h0;
+                                ps1_17 = 6'h0;
+                                ps1_18 = 6'h0;
+                                ps1_19 = 6'h0;
+                                ps1_20 = 6'h0;
+                                ps1_21 = 6'h0;
+                                ps1_22 = 6'h0;
+                                ps1_23 = 6'h0;
+                                ps1_24 = 6'h0;
+                                ps1_25 = 6'h0;
+                                ps1_26 = 6'h0;
+                                ps1_27 = 6'h0;
+                                ps1_28 = 6'h0;
+                                ps1_29 = 6'h0;
+                                ps1_30 = 6'h0;
+                                ps1_31 = 6'h0;
+                                ps1_32 = 6'h0;
+                                ps1_33 = 6'h0;
+                                ps1_34 = 6'h0;
+                                ps1_35 = 6'h0;
+                                ps1_36 = 6'h0;
+                                ps1_37 = 6'h0;
+                                ps1_38 = 6'h0;
+                                ps1_39 = 6'h0;
+                                ps1_40 = 6'h0;
+                                if ((!m_rdata[51])) begin
+                                    ps1_40 = 39;
+                                end
+                                else begin
+                                    ps1_40 = 40;
+                                end
+                                if ((!m_rdata[50])) begin
+                                    ps1_39 = 38;
+                                end
+                                else begin
+                                    ps1_39 = ps1_40;
+                                end
+                                if ((!m_rdata[49])) begin
+                                    ps1_38 = 37;
+                                end
+                                else begin
+                                    ps1_38 = ps1_39;
+                                end
+                                if ((!m_rdata[48])) begin
+                                    ps1_37 = 36;
+                                end
+                                else begin
+                                    ps1_37 = ps1_38;
+                                end
+                                if ((!m_rdata[47])) begin
+                                    ps1_36 = 35;
+                                end
+                                else begin
+                                    ps1_36 = ps1_37;
+                                end
+                                if ((!m_rdata[46])) begin
+                                    ps1_35 = 34;
+                                end
+                                else begin
+                                    ps1_35 = ps1_36;
+                                end
+                                if ((!m_rdata[45])) begin
+                                    ps1_34 = 33;
+                                end
+                                else begin
+                                    ps1_34 = ps1_35;
+                                end
+                                if ((!m_rdata[44])) begin
+                                    ps1_33 = 32;
+                                end
+                                else begin
+                                    ps1_33 = ps1_34;
+                                end
+                                if ((!m_rdata[43])) begin
+                                    ps1_32 = 31;
+                                end
+                                else begin
+                                    ps1_32 = ps1_33;
+                                end
+                                if ((!m_rdata[42])) begin
+                                    ps1_31 = 30;
+                                end
+                                else begin
+                                    ps1_31 = ps1_32;
+                                end
+                                if ((!m_rdata[41])) begin
+                                    ps1_30 = 29;
+                                end
+                                else begin
+                                    ps1_30 = ps1_31;
+                                end
+                                if ((!m_rdata[40])) begin
+                                    ps1_29 = 28;
+                                end
+                                else begin
+                                    ps1_29 = ps1_30;
+                                end
+                                if ((!m_rdata[39])) begin
+                                    ps1_28 = 27;
+                                end
+                                else begin
+                                    ps1_28 = ps1_29;
+                                end
+                                if ((!m_rdata[38])) begin
+                                    ps1_27 = 26;
+                                end
+                                else begin
+                                    ps1_27 = ps1_28;
+                                end
+                                if ((!m_rdata[37])) begin
+                                    ps1_26 = 25;
+                                end
+                                else begin
+                                    ps1_26 = ps1_27;
+                                end
+                                if ((!m_rdata[36])) begin
+                                    ps1_25 = 24;
+                                end
+                                else begin
+                                    ps1_25 = ps1_26;
+                                end
+                                if ((!m_rdata[35])) begin
+                                    ps1_24 = 23;
+                                end
+                                else begin
+                                    ps1_24 = ps1_25;
+                                end
+                                if ((!m_rdata[34])) begin
+                                    ps1_23 = 22;
+                                end
+                                else begin
+                                    ps1_23 = ps1_24;
+                                end
+                                if ((!m_rdata[33])) begin
+                                    ps1_22 = 21;
+                                end
+                                else begin
+                                    ps1_22 = ps1_23;
+                                end
+                                if ((!m_rdata[32])) begin
+                                    ps1_21 = 20;
+                                end
+                                else begin
+                                    ps1_21 = ps1_22;
+                                end
+                                if ((!m_rdata[31])) begin
+                                    ps1_20 = 19;
+                                end
+                                else begin
+                                    ps1_20 = ps1_21;
+                                end
+                                if ((!m_rdata[30])) begin
+                                    ps1_19 = 18;
+                                end
+                                else begin
+                                    ps1_19 = ps1_20;
+                                end
+                                if ((!m_rdata[29])) begin
+                                    ps1_18 = 17;
+                                end
+                                else begin
+                                    ps1_18 = ps1_19;
+                                end
+                                if ((!m_rdata[28])) begin
+                                    ps1_17 = 16;
+                                end
+                                else begin
+                                    ps1_17 = ps1_18;
+                                end
+                                if ((!m_rdata[27])) begin
+                                    ps1_16 = 15;
+                                end
+                                else begin
+                                    ps1_16 = ps1_17;
+                                end
+                                if ((!m_rdata[26])) begin
+                                    ps1_15 = 14;
+                                end
+                                else begin
+                                    ps1_15 = ps1_16;
+                                end
+                                if ((!m_rdata[25])) begin
+                                    ps1_14 = 13;
+                                end
+                                else begin
+                                    ps1_14 = ps1_15;
+                                end
+                                if ((!m_rdata[24])) begin
+                                    ps1_13 = 12;
+                                end
+                                else begin
+                                    ps1_13 = ps1_14;
+                                end
+                                if ((!m_rdata[23])) begin
+                                    ps1_12 = 11;
+                                end
+                                else begin
+                                    ps1_12 = ps1_13;
+                                end
+                                if ((!m_rdata[22])) begin
+                                    ps1_11 = 10;
+                                end
+                                else begin
+                                    ps1_11 = ps1_12;
+                                end
+                                if ((!m_rdata[21])) begin
+                                    ps1_10 = 9;
+                                end
+                                else begin
+                                    ps1_10 = ps1_11;
+                                end
+                                if ((!m_rdata[20])) begin
+                                    ps1_9 = 8;
+                                end
+                                else begin
+                                    ps1_9 = ps1_10;
+                                end
+                                if ((!m_rdata[19])) begin
+                                    ps1_8 = 7;
+                                end
+                                else begin
+                                    ps1_8 = ps1_9;
+                                end
+                                if ((!m_rdata[18])) begin
+                                    ps1_7 = 6;
+                                end
+                                else begin
+                                    ps1_7 = ps1_8;
+                                end
+                                if ((!m_rdata[17])) begin
+                                    ps1_6 = 5;
+                                end
+                                else begin
+                                    ps1_6 = ps1_7;
+                                end
+                                if ((!m_rdata[16])) begin
+                                    ps1_5 = 4;
+                                end
+                                else begin
+                                    ps1_5 = ps1_6;
+                                end
+                                if ((!m_rdata[15])) begin
+                                    ps1_4 = 3;
+                                end
+                                else begin
+                                    ps1_4 = ps1_5;
+                                end
+                                if ((!m_rdata[14])) begin
+                                    ps1_3 = 2;
+                                end
+                                else begin
+                                    ps1_3 = ps1_4;
+                                end
+                                if ((!m_rdata[13])) begin
+                                    ps1_2 = 1;
+                                end
+                                else begin
+                                    ps1_2 = ps1_3;
+                                end
+                                if ((!m_rdata[12])) begin
+                                    ps1_1 = 0;
+                                end
+                                else begin
+                                    ps1_1 = ps1_2;
+                                end
+                                ps1_41 = 7'h0;
+                                ps1_41 = (13 + {1'h0, ps1_1});
+                                if ((m_rdata[12-1:9] == 7)) begin
+                                    ps1_0 = ps1_41;
+                                end
+                                else begin
+                                    ps1_0 = 12;
+                                end
+                                leaf_pa = 64'h0;
+                                case (ps1_0)
+                                    'hc: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:12], unit_io_i_addr[12-1:0]};
+                                    end
+                                    'hd: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:13], unit_io_i_addr[13-1:0]};
+                                    end
+                                    'he: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:14], unit_io_i_addr[14-1:0]};
+                                    end
+                                    'hf: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:15], unit_io_i_addr[15-1:0]};
+                                    end
+                                    'h10: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:16], unit_io_i_addr[16-1:0]};
+                                    end
+                                    'h11: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:17], unit_io_i_addr[17-1:0]};
+                                    end
+                                    'h12: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:18], unit_io_i_addr[18-1:0]};
+                                    end
+                                    'h13: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:19], unit_io_i_addr[19-1:0]};
+                                    end
+                                    'h14: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:20], unit_io_i_addr[20-1:0]};
+                                    end
+                                    'h15: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:21], unit_io_i_addr[21-1:0]};
+                                    end
+                                    'h16: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:22], unit_io_i_addr[22-1:0]};
+                                    end
+                                    'h17: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:23], unit_io_i_addr[23-1:0]};
+                                    end
+                                    'h18: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:24], unit_io_i_addr[24-1:0]};
+                                    end
+                                    'h19: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:25], unit_io_i_addr[25-1:0]};
+                                    end
+                                    'h1a: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:26], unit_io_i_addr[26-1:0]};
+                                    end
+                                    'h1b: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:27], unit_io_i_addr[27-1:0]};
+                                    end
+                                    'h1c: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:28], unit_io_i_addr[28-1:0]};
+                                    end
+                                    'h1d: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:29], unit_io_i_addr[29-1:0]};
+                                    end
+                                    'h1e: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:30], unit_io_i_addr[30-1:0]};
+                                    end
+                                    'h1f: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:31], unit_io_i_addr[31-1:0]};
+                                    end
+                                    'h20: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:32], unit_io_i_addr[32-1:0]};
+                                    end
+                                    'h21: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:33], unit_io_i_addr[33-1:0]};
+                                    end
+                                    'h22: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:34], unit_io_i_addr[34-1:0]};
+                                    end
+                                    'h23: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:35], unit_io_i_addr[35-1:0]};
+                                    end
+                                    'h24: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:36], unit_io_i_addr[36-1:0]};
+                                    end
+                                    'h25: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:37], unit_io_i_addr[37-1:0]};
+                                    end
+                                    'h26: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:38], unit_io_i_addr[38-1:0]};
+                                    end
+                                    'h27: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:39], unit_io_i_addr[39-1:0]};
+                                    end
+                                    'h28: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:40], unit_io_i_addr[40-1:0]};
+                                    end
+                                    'h29: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:41], unit_io_i_addr[41-1:0]};
+                                    end
+                                    'h2a: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:42], unit_io_i_addr[42-1:0]};
+                                    end
+                                    'h2b: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:43], unit_io_i_addr[43-1:0]};
+                                    end
+                                    'h2c: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:44], unit_io_i_addr[44-1:0]};
+                                    end
+                                    'h2d: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:45], unit_io_i_addr[45-1:0]};
+                                    end
+                                    'h2e: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:46], unit_io_i_addr[46-1:0]};
+                                    end
+                                    'h2f: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:47], unit_io_i_addr[47-1:0]};
+                                    end
+                                    'h30: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:48], unit_io_i_addr[48-1:0]};
+                                    end
+                                    'h31: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:49], unit_io_i_addr[49-1:0]};
+                                    end
+                                    'h32: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:50], unit_io_i_addr[50-1:0]};
+                                    end
+                                    'h33: begin
+                                        leaf_pa = {12'h0, m_rdata[51], unit_io_i_addr[51-1:0]};
+                                    end
+                                    'h34: begin
+                                        leaf_pa = {12'h0, unit_io_i_addr[52-1:0]};
+                                    end
+                                    'h35: begin
+                                        leaf_pa = {11'h0, unit_io_i_addr[53-1:0]};
+                                    end
+                                    'h36: begin
+                                        leaf_pa = {10'h0, unit_io_i_addr[54-1:0]};
+                                    end
+                                    'h37: begin
+                                        leaf_pa = {9'h0, unit_io_i_addr[55-1:0]};
+                                    end
+                                    'h38: begin
+                                        leaf_pa = {8'h0, unit_io_i_addr[56-1:0]};
+                                    end
+                                    'h39: begin
+                                        leaf_pa = {7'h0, unit_io_i_addr[57-1:0]};
+                                    end
+                                    'h3a: begin
+                                        leaf_pa = {6'h0, unit_io_i_addr[58-1:0]};
+                                    end
+                                    'h3b: begin
+                                        leaf_pa = {5'h0, unit_io_i_addr[59-1:0]};
+                                    end
+                                    'h3c: begin
+                                        leaf_pa = {4'h0, unit_io_i_addr[60-1:0]};
+                                    end
+                                    'h3d: begin
+                                        leaf_pa = {3'h0, unit_io_i_addr[61-1:0]};
+                                    end
+                                    'h3e: begin
+                                        leaf_pa = {2'h0, unit_io_i_addr[62-1:0]};
+                                    end
+                                    'h3f: begin
+                                        leaf_pa = {1'h0, unit_io_i_addr[63-1:0]};
+                                    end
+                                    'h40: begin
+                                        leaf_pa = {unit_io_i_addr[64-1:0]};
+                                    end
+                                    default: begin
+                                        leaf_pa = {12'h0, m_rdata[52-1:12], 12'h0};
+                                    end
+                                endcase
+                                if ((pending || walker_unit_io0_pend_6 || walker_unit_io0_pend_5 || walker_unit_io0_pend_4 || walker_unit_io0_pend_3 || walker_unit_io0_pend_2 || walker_unit_io0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+        end
+        3'b011: begin
+            if (walker_unit_io0_pend_6) begin
+                unit_io_m_valid = 1'b1;
+                unit_io_m_we = 1'b1;
+                unit_io_m_size = 3;
+                unit_io_m_addr = walker_unit_io0_sa_6;
+                unit_io_m_wdata = walker_unit_io0_se_6;
+            end
+            else if (walker_unit_io0_pend_5) begin
+                unit_io_m_valid = 1'b1;
+                unit_io_m_we = 1'b1;
+                unit_io_m_size = 3;
+                unit_io_m_addr = walker_unit_io0_sa_5;
+                unit_io_m_wdata = walker_unit_io0_se_5;
+            end
+            else if (walker_unit_io0_pend_4) begin
+                unit_io_m_valid = 1'b1;
+                unit_io_m_we = 1'b1;
+                unit_io_m_size = 3;
+                unit_io_m_addr = walker_unit_io0_sa_4;
+                unit_io_m_wdata = walker_unit_io0_se_4;
+            end
+            else if (walker_unit_io0_pend_3) begin
+                unit_io_m_valid = 1'b1;
+                unit_io_m_we = 1'b1;
+                unit_io_m_size = 3;
+                unit_io_m_addr = walker_unit_io0_sa_3;
+                unit_io_m_wdata = walker_unit_io0_se_3;
+            end
+            else if (walker_unit_io0_pend_2) begin
+                unit_io_m_valid = 1'b1;
+                unit_io_m_we = 1'b1;
+                unit_io_m_size = 3;
+                unit_io_m_addr = walker_unit_io0_sa_2;
+                unit_io_m_wdata = walker_unit_io0_se_2;
+            end
+            else if (walker_unit_io0_pend_1) begin
+                unit_io_m_valid = 1'b1;
+                unit_io_m_we = 1'b1;
+                unit_io_m_size = 3;
+                unit_io_m_addr = walker_unit_io0_sa_1;
+                unit_io_m_wdata = walker_unit_io0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
 always @(posedge clk) begin: walker_unit_io0_fsm
     reg pending;
     reg v_r;
@@ -2746,11 +5659,11 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         walker_unit_io0_flevel <= 0;
         walker_unit_io0_le <= 0;
         walker_unit_io0_lvl <= 0;
-        unit_io_m_addr <= 0;
-        unit_io_m_size <= 0;
-        unit_io_m_valid <= 0;
-        unit_io_m_wdata <= 0;
-        unit_io_m_we <= 0;
+        walker_unit_io0_m_addr_h <= 0;
+        walker_unit_io0_m_size_h <= 0;
+        walker_unit_io0_m_valid_h <= 0;
+        walker_unit_io0_m_wdata_h <= 0;
+        walker_unit_io0_m_we_h <= 0;
         unit_io_o_aux <= 0;
         unit_io_o_level <= 0;
         unit_io_o_pa <= 0;
@@ -2767,6 +5680,11 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         walker_unit_io0_st <= 3'b000;
     end
     else begin
+        walker_unit_io0_m_valid_h <= (unit_io_m_valid && (!m_ready));
+        walker_unit_io0_m_we_h <= unit_io_m_we;
+        walker_unit_io0_m_size_h <= unit_io_m_size;
+        walker_unit_io0_m_addr_h <= unit_io_m_addr;
+        walker_unit_io0_m_wdata_h <= unit_io_m_wdata;
         pending = 1'b0;
         v_r = (0 != 0);
         v_w = (0 != 0);
@@ -2785,55 +5703,31 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                     walker_unit_io0_pend_2 <= 1'b0;
                     walker_unit_io0_pend_1 <= 1'b0;
                     if ((unit_io_r_HPT[12-1:9] == 6)) begin
-                        unit_io_m_valid <= 1'b1;
-                        unit_io_m_we <= 1'b0;
-                        unit_io_m_size <= 3;
-                        unit_io_m_addr <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {54'h0, unit_io_i_addr[64-1:57], 3'h0});
                         walker_unit_io0_ea <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {54'h0, unit_io_i_addr[64-1:57], 3'h0});
                         walker_unit_io0_st <= 3'b001;
                         walker_unit_io0_lvl <= 6;
                     end
                     else if ((unit_io_r_HPT[12-1:9] == 5)) begin
-                        unit_io_m_valid <= 1'b1;
-                        unit_io_m_we <= 1'b0;
-                        unit_io_m_size <= 3;
-                        unit_io_m_addr <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                         walker_unit_io0_ea <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                         walker_unit_io0_st <= 3'b001;
                         walker_unit_io0_lvl <= 5;
                     end
                     else if ((unit_io_r_HPT[12-1:9] == 4)) begin
-                        unit_io_m_valid <= 1'b1;
-                        unit_io_m_we <= 1'b0;
-                        unit_io_m_size <= 3;
-                        unit_io_m_addr <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                         walker_unit_io0_ea <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                         walker_unit_io0_st <= 3'b001;
                         walker_unit_io0_lvl <= 4;
                     end
                     else if ((unit_io_r_HPT[12-1:9] == 3)) begin
-                        unit_io_m_valid <= 1'b1;
-                        unit_io_m_we <= 1'b0;
-                        unit_io_m_size <= 3;
-                        unit_io_m_addr <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                         walker_unit_io0_ea <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                         walker_unit_io0_st <= 3'b001;
                         walker_unit_io0_lvl <= 3;
                     end
                     else if ((unit_io_r_HPT[12-1:9] == 2)) begin
-                        unit_io_m_valid <= 1'b1;
-                        unit_io_m_we <= 1'b0;
-                        unit_io_m_size <= 3;
-                        unit_io_m_addr <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                         walker_unit_io0_ea <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                         walker_unit_io0_st <= 3'b001;
                         walker_unit_io0_lvl <= 2;
                     end
                     else begin
-                        unit_io_m_valid <= 1'b1;
-                        unit_io_m_we <= 1'b0;
-                        unit_io_m_size <= 3;
-                        unit_io_m_addr <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                         walker_unit_io0_ea <= ({12'h0, unit_io_r_HPT[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                         walker_unit_io0_st <= 3'b001;
                         walker_unit_io0_lvl <= 1;
@@ -2841,9 +5735,6 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                 end
             end
             3'b001: begin
-                if ((unit_io_m_valid && m_ready)) begin
-                    unit_io_m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
                     walker_unit_io0_le <= m_rdata;
                     case (walker_unit_io0_lvl)
@@ -2874,55 +5765,31 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                 walker_unit_io0_a_w <= v_w;
                                 if ((m_rdata[12-1:9] == 5)) begin
-                                    unit_io_m_valid <= 1'b1;
-                                    unit_io_m_we <= 1'b0;
-                                    unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 5;
                                 end
                                 else if ((m_rdata[12-1:9] == 4)) begin
-                                    unit_io_m_valid <= 1'b1;
-                                    unit_io_m_we <= 1'b0;
-                                    unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 4;
                                 end
                                 else if ((m_rdata[12-1:9] == 3)) begin
-                                    unit_io_m_valid <= 1'b1;
-                                    unit_io_m_we <= 1'b0;
-                                    unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 3;
                                 end
                                 else if ((m_rdata[12-1:9] == 2)) begin
-                                    unit_io_m_valid <= 1'b1;
-                                    unit_io_m_we <= 1'b0;
-                                    unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 2;
                                 end
                                 else if ((m_rdata[12-1:9] == 1)) begin
-                                    unit_io_m_valid <= 1'b1;
-                                    unit_io_m_we <= 1'b0;
-                                    unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 1;
                                 end
                                 else begin
-                                    unit_io_m_valid <= 1'b1;
-                                    unit_io_m_we <= 1'b0;
-                                    unit_io_m_size <= 3;
-                                    unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
                                     walker_unit_io0_lvl <= 5;
@@ -3457,46 +6324,26 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
                                     if ((m_rdata[12-1:9] == 4)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 4;
                                     end
                                     else if ((m_rdata[12-1:9] == 3)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 3;
                                     end
                                     else if ((m_rdata[12-1:9] == 2)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
                                     else if ((m_rdata[12-1:9] == 1)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
                                     else begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 4;
@@ -4032,37 +6879,21 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
                                     if ((m_rdata[12-1:9] == 3)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 3;
                                     end
                                     else if ((m_rdata[12-1:9] == 2)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
                                     else if ((m_rdata[12-1:9] == 1)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
                                     else begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 3;
@@ -4598,28 +7429,16 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
                                     if ((m_rdata[12-1:9] == 2)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
                                     end
                                     else if ((m_rdata[12-1:9] == 1)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
                                     else begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 2;
@@ -5155,19 +7974,11 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
                                     if ((m_rdata[12-1:9] == 1)) begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
                                     end
                                     else begin
-                                        unit_io_m_valid <= 1'b1;
-                                        unit_io_m_we <= 1'b0;
-                                        unit_io_m_size <= 3;
-                                        unit_io_m_addr <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
                                         walker_unit_io0_lvl <= 1;
@@ -5691,56 +8502,26 @@ always @(posedge clk) begin: walker_unit_io0_fsm
             3'b011: begin
                 if (walker_unit_io0_pend_6) begin
                     walker_unit_io0_pend_6 <= 1'b0;
-                    unit_io_m_valid <= 1'b1;
-                    unit_io_m_we <= 1'b1;
-                    unit_io_m_size <= 3;
-                    unit_io_m_addr <= walker_unit_io0_sa_6;
-                    unit_io_m_wdata <= walker_unit_io0_se_6;
                     walker_unit_io0_st <= 3'b100;
                 end
                 else if (walker_unit_io0_pend_5) begin
                     walker_unit_io0_pend_5 <= 1'b0;
-                    unit_io_m_valid <= 1'b1;
-                    unit_io_m_we <= 1'b1;
-                    unit_io_m_size <= 3;
-                    unit_io_m_addr <= walker_unit_io0_sa_5;
-                    unit_io_m_wdata <= walker_unit_io0_se_5;
                     walker_unit_io0_st <= 3'b100;
                 end
                 else if (walker_unit_io0_pend_4) begin
                     walker_unit_io0_pend_4 <= 1'b0;
-                    unit_io_m_valid <= 1'b1;
-                    unit_io_m_we <= 1'b1;
-                    unit_io_m_size <= 3;
-                    unit_io_m_addr <= walker_unit_io0_sa_4;
-                    unit_io_m_wdata <= walker_unit_io0_se_4;
                     walker_unit_io0_st <= 3'b100;
                 end
                 else if (walker_unit_io0_pend_3) begin
                     walker_unit_io0_pend_3 <= 1'b0;
-                    unit_io_m_valid <= 1'b1;
-                    unit_io_m_we <= 1'b1;
-                    unit_io_m_size <= 3;
-                    unit_io_m_addr <= walker_unit_io0_sa_3;
-                    unit_io_m_wdata <= walker_unit_io0_se_3;
                     walker_unit_io0_st <= 3'b100;
                 end
                 else if (walker_unit_io0_pend_2) begin
                     walker_unit_io0_pend_2 <= 1'b0;
-                    unit_io_m_valid <= 1'b1;
-                    unit_io_m_we <= 1'b1;
-                    unit_io_m_size <= 3;
-                    unit_io_m_addr <= walker_unit_io0_sa_2;
-                    unit_io_m_wdata <= walker_unit_io0_se_2;
                     walker_unit_io0_st <= 3'b100;
                 end
                 else if (walker_unit_io0_pend_1) begin
                     walker_unit_io0_pend_1 <= 1'b0;
-                    unit_io_m_valid <= 1'b1;
-                    unit_io_m_we <= 1'b1;
-                    unit_io_m_size <= 3;
-                    unit_io_m_addr <= walker_unit_io0_sa_1;
-                    unit_io_m_wdata <= walker_unit_io0_se_1;
                     walker_unit_io0_st <= 3'b100;
                 end
                 else begin
@@ -5750,11 +8531,7 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                 end
             end
             3'b100: begin
-                if ((unit_io_m_valid && m_ready)) begin
-                    unit_io_m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
-                    unit_io_m_we <= 1'b0;
                     walker_unit_io0_st <= 3'b011;
                 end
             end

@@ -134,6 +134,11 @@ signal walker_unit_io0_fault_k: unsigned(7 downto 0);
 signal walker_unit_io0_flevel: unsigned(2 downto 0);
 signal walker_unit_io0_le: unsigned(63 downto 0);
 signal walker_unit_io0_lvl: unsigned(2 downto 0);
+signal walker_unit_io0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_io0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_io0_m_valid_h: std_logic;
+signal walker_unit_io0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_io0_m_we_h: std_logic;
 signal walker_unit_io0_pend_1: std_logic;
 signal walker_unit_io0_pend_2: std_logic;
 signal walker_unit_io0_pend_3: std_logic;
@@ -2408,6 +2413,2406 @@ begin
     end if;
 end process port_mux;
 
+walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr, unit_io_k_write, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable ps5_0: unsigned(6 downto 0);
+    variable ps5_1: unsigned(5 downto 0);
+    variable ps5_2: unsigned(5 downto 0);
+    variable ps5_3: unsigned(5 downto 0);
+    variable ps5_4: unsigned(5 downto 0);
+    variable ps5_5: unsigned(5 downto 0);
+    variable ps5_6: unsigned(5 downto 0);
+    variable ps5_7: unsigned(5 downto 0);
+    variable ps5_8: unsigned(5 downto 0);
+    variable ps5_9: unsigned(5 downto 0);
+    variable ps5_10: unsigned(5 downto 0);
+    variable ps5_11: unsigned(5 downto 0);
+    variable ps5_12: unsigned(5 downto 0);
+    variable ps5_13: unsigned(5 downto 0);
+    variable ps5_14: unsigned(5 downto 0);
+    variable ps5_15: unsigned(5 downto 0);
+    variable ps5_16: unsigned(5 downto 0);
+    variable ps5_17: unsigned(5 downto 0);
+    variable ps5_18: unsigned(5 downto 0);
+    variable ps5_19: unsigned(5 downto 0);
+    variable ps5_20: unsigned(5 downto 0);
+    variable ps5_21: unsigned(5 downto 0);
+    variable ps5_22: unsigned(5 downto 0);
+    variable ps5_23: unsigned(5 downto 0);
+    variable ps5_24: unsigned(5 downto 0);
+    variable ps5_25: unsigned(5 downto 0);
+    variable ps5_26: unsigned(5 downto 0);
+    variable ps5_27: unsigned(5 downto 0);
+    variable ps5_28: unsigned(5 downto 0);
+    variable ps5_29: unsigned(5 downto 0);
+    variable ps5_30: unsigned(5 downto 0);
+    variable ps5_31: unsigned(5 downto 0);
+    variable ps5_32: unsigned(5 downto 0);
+    variable ps5_33: unsigned(5 downto 0);
+    variable ps5_34: unsigned(5 downto 0);
+    variable ps5_35: unsigned(5 downto 0);
+    variable ps5_36: unsigned(5 downto 0);
+    variable ps5_37: unsigned(5 downto 0);
+    variable ps5_38: unsigned(5 downto 0);
+    variable ps5_39: unsigned(5 downto 0);
+    variable ps5_40: unsigned(5 downto 0);
+    variable ps5_41: unsigned(6 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable ps4_0: unsigned(6 downto 0);
+    variable ps4_1: unsigned(5 downto 0);
+    variable ps4_2: unsigned(5 downto 0);
+    variable ps4_3: unsigned(5 downto 0);
+    variable ps4_4: unsigned(5 downto 0);
+    variable ps4_5: unsigned(5 downto 0);
+    variable ps4_6: unsigned(5 downto 0);
+    variable ps4_7: unsigned(5 downto 0);
+    variable ps4_8: unsigned(5 downto 0);
+    variable ps4_9: unsigned(5 downto 0);
+    variable ps4_10: unsigned(5 downto 0);
+    variable ps4_11: unsigned(5 downto 0);
+    variable ps4_12: unsigned(5 downto 0);
+    variable ps4_13: unsigned(5 downto 0);
+    variable ps4_14: unsigned(5 downto 0);
+    variable ps4_15: unsigned(5 downto 0);
+    variable ps4_16: unsigned(5 downto 0);
+    variable ps4_17: unsigned(5 downto 0);
+    variable ps4_18: unsigned(5 downto 0);
+    variable ps4_19: unsigned(5 downto 0);
+    variable ps4_20: unsigned(5 downto 0);
+    variable ps4_21: unsigned(5 downto 0);
+    variable ps4_22: unsigned(5 downto 0);
+    variable ps4_23: unsigned(5 downto 0);
+    variable ps4_24: unsigned(5 downto 0);
+    variable ps4_25: unsigned(5 downto 0);
+    variable ps4_26: unsigned(5 downto 0);
+    variable ps4_27: unsigned(5 downto 0);
+    variable ps4_28: unsigned(5 downto 0);
+    variable ps4_29: unsigned(5 downto 0);
+    variable ps4_30: unsigned(5 downto 0);
+    variable ps4_31: unsigned(5 downto 0);
+    variable ps4_32: unsigned(5 downto 0);
+    variable ps4_33: unsigned(5 downto 0);
+    variable ps4_34: unsigned(5 downto 0);
+    variable ps4_35: unsigned(5 downto 0);
+    variable ps4_36: unsigned(5 downto 0);
+    variable ps4_37: unsigned(5 downto 0);
+    variable ps4_38: unsigned(5 downto 0);
+    variable ps4_39: unsigned(5 downto 0);
+    variable ps4_40: unsigned(5 downto 0);
+    variable ps4_41: unsigned(6 downto 0);
+    variable ps3_0: unsigned(6 downto 0);
+    variable ps3_1: unsigned(5 downto 0);
+    variable ps3_2: unsigned(5 downto 0);
+    variable ps3_3: unsigned(5 downto 0);
+    variable ps3_4: unsigned(5 downto 0);
+    variable ps3_5: unsigned(5 downto 0);
+    variable ps3_6: unsigned(5 downto 0);
+    variable ps3_7: unsigned(5 downto 0);
+    variable ps3_8: unsigned(5 downto 0);
+    variable ps3_9: unsigned(5 downto 0);
+    variable ps3_10: unsigned(5 downto 0);
+    variable ps3_11: unsigned(5 downto 0);
+    variable ps3_12: unsigned(5 downto 0);
+    variable ps3_13: unsigned(5 downto 0);
+    variable ps3_14: unsigned(5 downto 0);
+    variable ps3_15: unsigned(5 downto 0);
+    variable ps3_16: unsigned(5 downto 0);
+    variable ps3_17: unsigned(5 downto 0);
+    variable ps3_18: unsigned(5 downto 0);
+    variable ps3_19: unsigned(5 downto 0);
+    variable ps3_20: unsigned(5 downto 0);
+    variable ps3_21: unsigned(5 downto 0);
+    variable ps3_22: unsigned(5 downto 0);
+    variable ps3_23: unsigned(5 downto 0);
+    variable ps3_24: unsigned(5 downto 0);
+    variable ps3_25: unsigned(5 downto 0);
+    variable ps3_26: unsigned(5 downto 0);
+    variable ps3_27: unsigned(5 downto 0);
+    variable ps3_28: unsigned(5 downto 0);
+    variable ps3_29: unsigned(5 downto 0);
+    variable ps3_30: unsigned(5 downto 0);
+    variable ps3_31: unsigned(5 downto 0);
+    variable ps3_32: unsigned(5 downto 0);
+    variable ps3_33: unsigned(5 downto 0);
+    variable ps3_34: unsigned(5 downto 0);
+    variable ps3_35: unsigned(5 downto 0);
+    variable ps3_36: unsigned(5 downto 0);
+    variable ps3_37: unsigned(5 downto 0);
+    variable ps3_38: unsigned(5 downto 0);
+    variable ps3_39: unsigned(5 downto 0);
+    variable ps3_40: unsigned(5 downto 0);
+    variable ps3_41: unsigned(6 downto 0);
+    variable ps2_0: unsigned(6 downto 0);
+    variable ps2_1: unsigned(5 downto 0);
+    variable ps2_2: unsigned(5 downto 0);
+    variable ps2_3: unsigned(5 downto 0);
+    variable ps2_4: unsigned(5 downto 0);
+    variable ps2_5: unsigned(5 downto 0);
+    variable ps2_6: unsigned(5 downto 0);
+    variable ps2_7: unsigned(5 downto 0);
+    variable ps2_8: unsigned(5 downto 0);
+    variable ps2_9: unsigned(5 downto 0);
+    variable ps2_10: unsigned(5 downto 0);
+    variable ps2_11: unsigned(5 downto 0);
+    variable ps2_12: unsigned(5 downto 0);
+    variable ps2_13: unsigned(5 downto 0);
+    variable ps2_14: unsigned(5 downto 0);
+    variable ps2_15: unsigned(5 downto 0);
+    variable ps2_16: unsigned(5 downto 0);
+    variable ps2_17: unsigned(5 downto 0);
+    variable ps2_18: unsigned(5 downto 0);
+    variable ps2_19: unsigned(5 downto 0);
+    variable ps2_20: unsigned(5 downto 0);
+    variable ps2_21: unsigned(5 downto 0);
+    variable ps2_22: unsigned(5 downto 0);
+    variable ps2_23: unsigned(5 downto 0);
+    variable ps2_24: unsigned(5 downto 0);
+    variable ps2_25: unsigned(5 downto 0);
+    variable ps2_26: unsigned(5 downto 0);
+    variable ps2_27: unsigned(5 downto 0);
+    variable ps2_28: unsigned(5 downto 0);
+    variable ps2_29: unsigned(5 downto 0);
+    variable ps2_30: unsigned(5 downto 0);
+    variable ps2_31: unsigned(5 downto 0);
+    variable ps2_32: unsigned(5 downto 0);
+    variable ps2_33: unsigned(5 downto 0);
+    variable ps2_34: unsigned(5 downto 0);
+    variable ps2_35: unsigned(5 downto 0);
+    variable ps2_36: unsigned(5 downto 0);
+    variable ps2_37: unsigned(5 downto 0);
+    variable ps2_38: unsigned(5 downto 0);
+    variable ps2_39: unsigned(5 downto 0);
+    variable ps2_40: unsigned(5 downto 0);
+    variable ps2_41: unsigned(6 downto 0);
+    variable ps1_0: unsigned(6 downto 0);
+    variable ps1_1: unsigned(5 downto 0);
+    variable ps1_2: unsigned(5 downto 0);
+    variable ps1_3: unsigned(5 downto 0);
+    variable ps1_4: unsigned(5 downto 0);
+    variable ps1_5: unsigned(5 downto 0);
+    variable ps1_6: unsigned(5 downto 0);
+    variable ps1_7: unsigned(5 downto 0);
+    variable ps1_8: unsigned(5 downto 0);
+    variable ps1_9: unsigned(5 downto 0);
+    variable ps1_10: unsigned(5 downto 0);
+    variable ps1_11: unsigned(5 downto 0);
+    variable ps1_12: unsigned(5 downto 0);
+    variable ps1_13: unsigned(5 downto 0);
+    variable ps1_14: unsigned(5 downto 0);
+    variable ps1_15: unsigned(5 downto 0);
+    variable ps1_16: unsigned(5 downto 0);
+    variable ps1_17: unsigned(5 downto 0);
+    variable ps1_18: unsigned(5 downto 0);
+    variable ps1_19: unsigned(5 downto 0);
+    variable ps1_20: unsigned(5 downto 0);
+    variable ps1_21: unsigned(5 downto 0);
+    variable ps1_22: unsigned(5 downto 0);
+    variable ps1_23: unsigned(5 downto 0);
+    variable ps1_24: unsigned(5 downto 0);
+    variable ps1_25: unsigned(5 downto 0);
+    variable ps1_26: unsigned(5 downto 0);
+    variable ps1_27: unsigned(5 downto 0);
+    variable ps1_28: unsigned(5 downto 0);
+    variable ps1_29: unsigned(5 downto 0);
+    variable ps1_30: unsigned(5 downto 0);
+    variable ps1_31: unsigned(5 downto 0);
+    variable ps1_32: unsigned(5 downto 0);
+    variable ps1_33: unsigned(5 downto 0);
+    variable ps1_34: unsigned(5 downto 0);
+    variable ps1_35: unsigned(5 downto 0);
+    variable ps1_36: unsigned(5 downto 0);
+    variable ps1_37: unsigned(5 downto 0);
+    variable ps1_38: unsigned(5 downto 0);
+    variable ps1_39: unsigned(5 downto 0);
+    variable ps1_40: unsigned(5 downto 0);
+    variable ps1_41: unsigned(6 downto 0);
+begin
+    unit_io_m_valid <= walker_unit_io0_m_valid_h;
+    unit_io_m_we <= walker_unit_io0_m_we_h;
+    unit_io_m_size <= walker_unit_io0_m_size_h;
+    unit_io_m_addr <= walker_unit_io0_m_addr_h;
+    unit_io_m_wdata <= walker_unit_io0_m_wdata_h;
+    pending := '0';
+    v_r := '0';
+    v_w := '0';
+    if bool(unit_io_done) then
+        null;
+    end if;
+    case walker_unit_io0_st is
+        when IDLE =>
+            if bool(unit_io_start) then
+                if (unit_io_r_HPT(12-1 downto 9) = 6) then
+                    unit_io_m_valid <= '1';
+                    unit_io_m_we <= '0';
+                    unit_io_m_size <= to_unsigned(3, 3);
+                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
+                elsif (unit_io_r_HPT(12-1 downto 9) = 5) then
+                    unit_io_m_valid <= '1';
+                    unit_io_m_we <= '0';
+                    unit_io_m_size <= to_unsigned(3, 3);
+                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                elsif (unit_io_r_HPT(12-1 downto 9) = 4) then
+                    unit_io_m_valid <= '1';
+                    unit_io_m_we <= '0';
+                    unit_io_m_size <= to_unsigned(3, 3);
+                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                elsif (unit_io_r_HPT(12-1 downto 9) = 3) then
+                    unit_io_m_valid <= '1';
+                    unit_io_m_we <= '0';
+                    unit_io_m_size <= to_unsigned(3, 3);
+                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                elsif (unit_io_r_HPT(12-1 downto 9) = 2) then
+                    unit_io_m_valid <= '1';
+                    unit_io_m_we <= '0';
+                    unit_io_m_size <= to_unsigned(3, 3);
+                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                else
+                    unit_io_m_valid <= '1';
+                    unit_io_m_we <= '0';
+                    unit_io_m_size <= to_unsigned(3, 3);
+                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                if (walker_unit_io0_lvl = 6) then
+                    if (not bool(m_rdata(0))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        null;
+                    elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
+                        null;
+                    elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (unit_io_i_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (unit_io_i_addr(57-1 downto 48) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                        v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        if (m_rdata(12-1 downto 9) = 5) then
+                            unit_io_m_valid <= '1';
+                            unit_io_m_we <= '0';
+                            unit_io_m_size <= to_unsigned(3, 3);
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        elsif (m_rdata(12-1 downto 9) = 4) then
+                            unit_io_m_valid <= '1';
+                            unit_io_m_we <= '0';
+                            unit_io_m_size <= to_unsigned(3, 3);
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        elsif (m_rdata(12-1 downto 9) = 3) then
+                            unit_io_m_valid <= '1';
+                            unit_io_m_we <= '0';
+                            unit_io_m_size <= to_unsigned(3, 3);
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        elsif (m_rdata(12-1 downto 9) = 2) then
+                            unit_io_m_valid <= '1';
+                            unit_io_m_we <= '0';
+                            unit_io_m_size <= to_unsigned(3, 3);
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        elsif (m_rdata(12-1 downto 9) = 1) then
+                            unit_io_m_valid <= '1';
+                            unit_io_m_we <= '0';
+                            unit_io_m_size <= to_unsigned(3, 3);
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        else
+                            unit_io_m_valid <= '1';
+                            unit_io_m_we <= '0';
+                            unit_io_m_size <= to_unsigned(3, 3);
+                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_io0_lvl = 5) then
+                    if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                null;
+                            else
+                                ps5_0 := to_unsigned(0, 7);
+                                ps5_1 := to_unsigned(0, 6);
+                                ps5_2 := to_unsigned(0, 6);
+                                ps5_3 := to_unsigned(0, 6);
+                                ps5_4 := to_unsigned(0, 6);
+                                ps5_5 := to_unsigned(0, 6);
+                                ps5_6 := to_unsigned(0, 6);
+                                ps5_7 := to_unsigned(0, 6);
+                                ps5_8 := to_unsigned(0, 6);
+                                ps5_9 := to_unsigned(0, 6);
+                                ps5_10 := to_unsigned(0, 6);
+                                ps5_11 := to_unsigned(0, 6);
+                                ps5_12 := to_unsigned(0, 6);
+                                ps5_13 := to_unsigned(0, 6);
+                                ps5_14 := to_unsigned(0, 6);
+                                ps5_15 := to_unsigned(0, 6);
+                                ps5_16 := to_unsigned(0, 6);
+                                ps5_17 := to_unsigned(0, 6);
+                                ps5_18 := to_unsigned(0, 6);
+                                ps5_19 := to_unsigned(0, 6);
+                                ps5_20 := to_unsigned(0, 6);
+                                ps5_21 := to_unsigned(0, 6);
+                                ps5_22 := to_unsigned(0, 6);
+                                ps5_23 := to_unsigned(0, 6);
+                                ps5_24 := to_unsigned(0, 6);
+                                ps5_25 := to_unsigned(0, 6);
+                                ps5_26 := to_unsigned(0, 6);
+                                ps5_27 := to_unsigned(0, 6);
+                                ps5_28 := to_unsigned(0, 6);
+                                ps5_29 := to_unsigned(0, 6);
+                                ps5_30 := to_unsigned(0, 6);
+                                ps5_31 := to_unsigned(0, 6);
+                                ps5_32 := to_unsigned(0, 6);
+                                ps5_33 := to_unsigned(0, 6);
+                                ps5_34 := to_unsigned(0, 6);
+                                ps5_35 := to_unsigned(0, 6);
+                                ps5_36 := to_unsigned(0, 6);
+                                ps5_37 := to_unsigned(0, 6);
+                                ps5_38 := to_unsigned(0, 6);
+                                ps5_39 := to_unsigned(0, 6);
+                                ps5_40 := to_unsigned(0, 6);
+                                if (not bool(m_rdata(51))) then
+                                    ps5_40 := to_unsigned(39, 6);
+                                else
+                                    ps5_40 := to_unsigned(40, 6);
+                                end if;
+                                if (not bool(m_rdata(50))) then
+                                    ps5_39 := to_unsigned(38, 6);
+                                else
+                                    ps5_39 := ps5_40;
+                                end if;
+                                if (not bool(m_rdata(49))) then
+                                    ps5_38 := to_unsigned(37, 6);
+                                else
+                                    ps5_38 := ps5_39;
+                                end if;
+                                if (not bool(m_rdata(48))) then
+                                    ps5_37 := to_unsigned(36, 6);
+                                else
+                                    ps5_37 := ps5_38;
+                                end if;
+                                if (not bool(m_rdata(47))) then
+                                    ps5_36 := to_unsigned(35, 6);
+                                else
+                                    ps5_36 := ps5_37;
+                                end if;
+                                if (not bool(m_rdata(46))) then
+                                    ps5_35 := to_unsigned(34, 6);
+                                else
+                                    ps5_35 := ps5_36;
+                                end if;
+                                if (not bool(m_rdata(45))) then
+                                    ps5_34 := to_unsigned(33, 6);
+                                else
+                                    ps5_34 := ps5_35;
+                                end if;
+                                if (not bool(m_rdata(44))) then
+                                    ps5_33 := to_unsigned(32, 6);
+                                else
+                                    ps5_33 := ps5_34;
+                                end if;
+                                if (not bool(m_rdata(43))) then
+                                    ps5_32 := to_unsigned(31, 6);
+                                else
+                                    ps5_32 := ps5_33;
+                                end if;
+                                if (not bool(m_rdata(42))) then
+                                    ps5_31 := to_unsigned(30, 6);
+                                else
+                                    ps5_31 := ps5_32;
+                                end if;
+                                if (not bool(m_rdata(41))) then
+                                    ps5_30 := to_unsigned(29, 6);
+                                else
+                                    ps5_30 := ps5_31;
+                                end if;
+                                if (not bool(m_rdata(40))) then
+                                    ps5_29 := to_unsigned(28, 6);
+                                else
+                                    ps5_29 := ps5_30;
+                                end if;
+                                if (not bool(m_rdata(39))) then
+                                    ps5_28 := to_unsigned(27, 6);
+                                else
+                                    ps5_28 := ps5_29;
+                                end if;
+                                if (not bool(m_rdata(38))) then
+                                    ps5_27 := to_unsigned(26, 6);
+                                else
+                                    ps5_27 := ps5_28;
+                                end if;
+                                if (not bool(m_rdata(37))) then
+                                    ps5_26 := to_unsigned(25, 6);
+                                else
+                                    ps5_26 := ps5_27;
+                                end if;
+                                if (not bool(m_rdata(36))) then
+                                    ps5_25 := to_unsigned(24, 6);
+                                else
+                                    ps5_25 := ps5_26;
+                                end if;
+                                if (not bool(m_rdata(35))) then
+                                    ps5_24 := to_unsigned(23, 6);
+                                else
+                                    ps5_24 := ps5_25;
+                                end if;
+                                if (not bool(m_rdata(34))) then
+                                    ps5_23 := to_unsigned(22, 6);
+                                else
+                                    ps5_23 := ps5_24;
+                                end if;
+                                if (not bool(m_rdata(33))) then
+                                    ps5_22 := to_unsigned(21, 6);
+                                else
+                                    ps5_22 := ps5_23;
+                                end if;
+                                if (not bool(m_rdata(32))) then
+                                    ps5_21 := to_unsigned(20, 6);
+                                else
+                                    ps5_21 := ps5_22;
+                                end if;
+                                if (not bool(m_rdata(31))) then
+                                    ps5_20 := to_unsigned(19, 6);
+                                else
+                                    ps5_20 := ps5_21;
+                                end if;
+                                if (not bool(m_rdata(30))) then
+                                    ps5_19 := to_unsigned(18, 6);
+                                else
+                                    ps5_19 := ps5_20;
+                                end if;
+                                if (not bool(m_rdata(29))) then
+                                    ps5_18 := to_unsigned(17, 6);
+                                else
+                                    ps5_18 := ps5_19;
+                                end if;
+                                if (not bool(m_rdata(28))) then
+                                    ps5_17 := to_unsigned(16, 6);
+                                else
+                                    ps5_17 := ps5_18;
+                                end if;
+                                if (not bool(m_rdata(27))) then
+                                    ps5_16 := to_unsigned(15, 6);
+                                else
+                                    ps5_16 := ps5_17;
+                                end if;
+                                if (not bool(m_rdata(26))) then
+                                    ps5_15 := to_unsigned(14, 6);
+                                else
+                                    ps5_15 := ps5_16;
+                                end if;
+                                if (not bool(m_rdata(25))) then
+                                    ps5_14 := to_unsigned(13, 6);
+                                else
+                                    ps5_14 := ps5_15;
+                                end if;
+                                if (not bool(m_rdata(24))) then
+                                    ps5_13 := to_unsigned(12, 6);
+                                else
+                                    ps5_13 := ps5_14;
+                                end if;
+                                if (not bool(m_rdata(23))) then
+                                    ps5_12 := to_unsigned(11, 6);
+                                else
+                                    ps5_12 := ps5_13;
+                                end if;
+                                if (not bool(m_rdata(22))) then
+                                    ps5_11 := to_unsigned(10, 6);
+                                else
+                                    ps5_11 := ps5_12;
+                                end if;
+                                if (not bool(m_rdata(21))) then
+                                    ps5_10 := to_unsigned(9, 6);
+                                else
+                                    ps5_10 := ps5_11;
+                                end if;
+                                if (not bool(m_rdata(20))) then
+                                    ps5_9 := to_unsigned(8, 6);
+                                else
+                                    ps5_9 := ps5_10;
+                                end if;
+                                if (not bool(m_rdata(19))) then
+                                    ps5_8 := to_unsigned(7, 6);
+                                else
+                                    ps5_8 := ps5_9;
+                                end if;
+                                if (not bool(m_rdata(18))) then
+                                    ps5_7 := to_unsigned(6, 6);
+                                else
+                                    ps5_7 := ps5_8;
+                                end if;
+                                if (not bool(m_rdata(17))) then
+                                    ps5_6 := to_unsigned(5, 6);
+                                else
+                                    ps5_6 := ps5_7;
+                                end if;
+                                if (not bool(m_rdata(16))) then
+                                    ps5_5 := to_unsigned(4, 6);
+                                else
+                                    ps5_5 := ps5_6;
+                                end if;
+                                if (not bool(m_rdata(15))) then
+                                    ps5_4 := to_unsigned(3, 6);
+                                else
+                                    ps5_4 := ps5_5;
+                                end if;
+                                if (not bool(m_rdata(14))) then
+                                    ps5_3 := to_unsigned(2, 6);
+                                else
+                                    ps5_3 := ps5_4;
+                                end if;
+                                if (not bool(m_rdata(13))) then
+                                    ps5_2 := to_unsigned(1, 6);
+                                else
+                                    ps5_2 := ps5_3;
+                                end if;
+                                if (not bool(m_rdata(12))) then
+                                    ps5_1 := to_unsigned(0, 6);
+                                else
+                                    ps5_1 := ps5_2;
+                                end if;
+                                ps5_41 := to_unsigned(0, 7);
+                                ps5_41 := (13 + unsigned'(to_unsigned(0, 1) & ps5_1));
+                                if (m_rdata(12-1 downto 9) = 7) then
+                                    ps5_0 := ps5_41;
+                                else
+                                    ps5_0 := to_unsigned(48, 7);
+                                end if;
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                case ps5_0 is
+                                    when "0001100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & unit_io_i_addr(12-1 downto 0));
+                                    when "0001101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 13) & unit_io_i_addr(13-1 downto 0));
+                                    when "0001110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 14) & unit_io_i_addr(14-1 downto 0));
+                                    when "0001111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 15) & unit_io_i_addr(15-1 downto 0));
+                                    when "0010000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 16) & unit_io_i_addr(16-1 downto 0));
+                                    when "0010001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 17) & unit_io_i_addr(17-1 downto 0));
+                                    when "0010010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 18) & unit_io_i_addr(18-1 downto 0));
+                                    when "0010011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 19) & unit_io_i_addr(19-1 downto 0));
+                                    when "0010100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 20) & unit_io_i_addr(20-1 downto 0));
+                                    when "0010101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 21) & unit_io_i_addr(21-1 downto 0));
+                                    when "0010110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 22) & unit_io_i_addr(22-1 downto 0));
+                                    when "0010111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 23) & unit_io_i_addr(23-1 downto 0));
+                                    when "0011000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 24) & unit_io_i_addr(24-1 downto 0));
+                                    when "0011001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 25) & unit_io_i_addr(25-1 downto 0));
+                                    when "0011010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 26) & unit_io_i_addr(26-1 downto 0));
+                                    when "0011011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 27) & unit_io_i_addr(27-1 downto 0));
+                                    when "0011100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 28) & unit_io_i_addr(28-1 downto 0));
+                                    when "0011101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 29) & unit_io_i_addr(29-1 downto 0));
+                                    when "0011110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 30) & unit_io_i_addr(30-1 downto 0));
+                                    when "0011111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 31) & unit_io_i_addr(31-1 downto 0));
+                                    when "0100000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 32) & unit_io_i_addr(32-1 downto 0));
+                                    when "0100001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 33) & unit_io_i_addr(33-1 downto 0));
+                                    when "0100010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 34) & unit_io_i_addr(34-1 downto 0));
+                                    when "0100011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 35) & unit_io_i_addr(35-1 downto 0));
+                                    when "0100100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 36) & unit_io_i_addr(36-1 downto 0));
+                                    when "0100101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 37) & unit_io_i_addr(37-1 downto 0));
+                                    when "0100110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 38) & unit_io_i_addr(38-1 downto 0));
+                                    when "0100111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 39) & unit_io_i_addr(39-1 downto 0));
+                                    when "0101000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 40) & unit_io_i_addr(40-1 downto 0));
+                                    when "0101001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 41) & unit_io_i_addr(41-1 downto 0));
+                                    when "0101010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 42) & unit_io_i_addr(42-1 downto 0));
+                                    when "0101011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 43) & unit_io_i_addr(43-1 downto 0));
+                                    when "0101100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 44) & unit_io_i_addr(44-1 downto 0));
+                                    when "0101101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 45) & unit_io_i_addr(45-1 downto 0));
+                                    when "0101110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 46) & unit_io_i_addr(46-1 downto 0));
+                                    when "0101111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 47) & unit_io_i_addr(47-1 downto 0));
+                                    when "0110000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 48) & unit_io_i_addr(48-1 downto 0));
+                                    when "0110001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 49) & unit_io_i_addr(49-1 downto 0));
+                                    when "0110010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 50) & unit_io_i_addr(50-1 downto 0));
+                                    when "0110011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(51) & unit_io_i_addr(51-1 downto 0));
+                                    when "0110100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & unit_io_i_addr(52-1 downto 0));
+                                    when "0110101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 11) & unit_io_i_addr(53-1 downto 0));
+                                    when "0110110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 10) & unit_io_i_addr(54-1 downto 0));
+                                    when "0110111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 9) & unit_io_i_addr(55-1 downto 0));
+                                    when "0111000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 8) & unit_io_i_addr(56-1 downto 0));
+                                    when "0111001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 7) & unit_io_i_addr(57-1 downto 0));
+                                    when "0111010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 6) & unit_io_i_addr(58-1 downto 0));
+                                    when "0111011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 5) & unit_io_i_addr(59-1 downto 0));
+                                    when "0111100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 4) & unit_io_i_addr(60-1 downto 0));
+                                    when "0111101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 3) & unit_io_i_addr(61-1 downto 0));
+                                    when "0111110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 2) & unit_io_i_addr(62-1 downto 0));
+                                    when "0111111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 1) & unit_io_i_addr(63-1 downto 0));
+                                    when "1000000" =>
+                                        leaf_pa := unsigned'(unit_io_i_addr(64-1 downto 0));
+                                    when others =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                end case;
+                                if (bool(pending) or bool(walker_unit_io0_pend_6) or bool(walker_unit_io0_pend_5) or bool(walker_unit_io0_pend_4) or bool(walker_unit_io0_pend_3) or bool(walker_unit_io0_pend_2) or bool(walker_unit_io0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                            null;
+                        elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (unit_io_i_addr(48-1 downto 39) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if (m_rdata(12-1 downto 9) = 4) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            elsif (m_rdata(12-1 downto 9) = 3) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (m_rdata(12-1 downto 9) = 2) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (m_rdata(12-1 downto 9) = 1) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            else
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    end if;
+                elsif (walker_unit_io0_lvl = 4) then
+                    if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                null;
+                            else
+                                ps4_0 := to_unsigned(0, 7);
+                                ps4_1 := to_unsigned(0, 6);
+                                ps4_2 := to_unsigned(0, 6);
+                                ps4_3 := to_unsigned(0, 6);
+                                ps4_4 := to_unsigned(0, 6);
+                                ps4_5 := to_unsigned(0, 6);
+                                ps4_6 := to_unsigned(0, 6);
+                                ps4_7 := to_unsigned(0, 6);
+                                ps4_8 := to_unsigned(0, 6);
+                                ps4_9 := to_unsigned(0, 6);
+                                ps4_10 := to_unsigned(0, 6);
+                                ps4_11 := to_unsigned(0, 6);
+                                ps4_12 := to_unsigned(0, 6);
+                                ps4_13 := to_unsigned(0, 6);
+                                ps4_14 := to_unsigned(0, 6);
+                                ps4_15 := to_unsigned(0, 6);
+                                ps4_16 := to_unsigned(0, 6);
+                                ps4_17 := to_unsigned(0, 6);
+                                ps4_18 := to_unsigned(0, 6);
+                                ps4_19 := to_unsigned(0, 6);
+                                ps4_20 := to_unsigned(0, 6);
+                                ps4_21 := to_unsigned(0, 6);
+                                ps4_22 := to_unsigned(0, 6);
+                                ps4_23 := to_unsigned(0, 6);
+                                ps4_24 := to_unsigned(0, 6);
+                                ps4_25 := to_unsigned(0, 6);
+                                ps4_26 := to_unsigned(0, 6);
+                                ps4_27 := to_unsigned(0, 6);
+                                ps4_28 := to_unsigned(0, 6);
+                                ps4_29 := to_unsigned(0, 6);
+                                ps4_30 := to_unsigned(0, 6);
+                                ps4_31 := to_unsigned(0, 6);
+                                ps4_32 := to_unsigned(0, 6);
+                                ps4_33 := to_unsigned(0, 6);
+                                ps4_34 := to_unsigned(0, 6);
+                                ps4_35 := to_unsigned(0, 6);
+                                ps4_36 := to_unsigned(0, 6);
+                                ps4_37 := to_unsigned(0, 6);
+                                ps4_38 := to_unsigned(0, 6);
+                                ps4_39 := to_unsigned(0, 6);
+                                ps4_40 := to_unsigned(0, 6);
+                                if (not bool(m_rdata(51))) then
+                                    ps4_40 := to_unsigned(39, 6);
+                                else
+                                    ps4_40 := to_unsigned(40, 6);
+                                end if;
+                                if (not bool(m_rdata(50))) then
+                                    ps4_39 := to_unsigned(38, 6);
+                                else
+                                    ps4_39 := ps4_40;
+                                end if;
+                                if (not bool(m_rdata(49))) then
+                                    ps4_38 := to_unsigned(37, 6);
+                                else
+                                    ps4_38 := ps4_39;
+                                end if;
+                                if (not bool(m_rdata(48))) then
+                                    ps4_37 := to_unsigned(36, 6);
+                                else
+                                    ps4_37 := ps4_38;
+                                end if;
+                                if (not bool(m_rdata(47))) then
+                                    ps4_36 := to_unsigned(35, 6);
+                                else
+                                    ps4_36 := ps4_37;
+                                end if;
+                                if (not bool(m_rdata(46))) then
+                                    ps4_35 := to_unsigned(34, 6);
+                                else
+                                    ps4_35 := ps4_36;
+                                end if;
+                                if (not bool(m_rdata(45))) then
+                                    ps4_34 := to_unsigned(33, 6);
+                                else
+                                    ps4_34 := ps4_35;
+                                end if;
+                                if (not bool(m_rdata(44))) then
+                                    ps4_33 := to_unsigned(32, 6);
+                                else
+                                    ps4_33 := ps4_34;
+                                end if;
+                                if (not bool(m_rdata(43))) then
+                                    ps4_32 := to_unsigned(31, 6);
+                                else
+                                    ps4_32 := ps4_33;
+                                end if;
+                                if (not bool(m_rdata(42))) then
+                                    ps4_31 := to_unsigned(30, 6);
+                                else
+                                    ps4_31 := ps4_32;
+                                end if;
+                                if (not bool(m_rdata(41))) then
+                                    ps4_30 := to_unsigned(29, 6);
+                                else
+                                    ps4_30 := ps4_31;
+                                end if;
+                                if (not bool(m_rdata(40))) then
+                                    ps4_29 := to_unsigned(28, 6);
+                                else
+                                    ps4_29 := ps4_30;
+                                end if;
+                                if (not bool(m_rdata(39))) then
+                                    ps4_28 := to_unsigned(27, 6);
+                                else
+                                    ps4_28 := ps4_29;
+                                end if;
+                                if (not bool(m_rdata(38))) then
+                                    ps4_27 := to_unsigned(26, 6);
+                                else
+                                    ps4_27 := ps4_28;
+                                end if;
+                                if (not bool(m_rdata(37))) then
+                                    ps4_26 := to_unsigned(25, 6);
+                                else
+                                    ps4_26 := ps4_27;
+                                end if;
+                                if (not bool(m_rdata(36))) then
+                                    ps4_25 := to_unsigned(24, 6);
+                                else
+                                    ps4_25 := ps4_26;
+                                end if;
+                                if (not bool(m_rdata(35))) then
+                                    ps4_24 := to_unsigned(23, 6);
+                                else
+                                    ps4_24 := ps4_25;
+                                end if;
+                                if (not bool(m_rdata(34))) then
+                                    ps4_23 := to_unsigned(22, 6);
+                                else
+                                    ps4_23 := ps4_24;
+                                end if;
+                                if (not bool(m_rdata(33))) then
+                                    ps4_22 := to_unsigned(21, 6);
+                                else
+                                    ps4_22 := ps4_23;
+                                end if;
+                                if (not bool(m_rdata(32))) then
+                                    ps4_21 := to_unsigned(20, 6);
+                                else
+                                    ps4_21 := ps4_22;
+                                end if;
+                                if (not bool(m_rdata(31))) then
+                                    ps4_20 := to_unsigned(19, 6);
+                                else
+                                    ps4_20 := ps4_21;
+                                end if;
+                                if (not bool(m_rdata(30))) then
+                                    ps4_19 := to_unsigned(18, 6);
+                                else
+                                    ps4_19 := ps4_20;
+                                end if;
+                                if (not bool(m_rdata(29))) then
+                                    ps4_18 := to_unsigned(17, 6);
+                                else
+                                    ps4_18 := ps4_19;
+                                end if;
+                                if (not bool(m_rdata(28))) then
+                                    ps4_17 := to_unsigned(16, 6);
+                                else
+                                    ps4_17 := ps4_18;
+                                end if;
+                                if (not bool(m_rdata(27))) then
+                                    ps4_16 := to_unsigned(15, 6);
+                                else
+                                    ps4_16 := ps4_17;
+                                end if;
+                                if (not bool(m_rdata(26))) then
+                                    ps4_15 := to_unsigned(14, 6);
+                                else
+                                    ps4_15 := ps4_16;
+                                end if;
+                                if (not bool(m_rdata(25))) then
+                                    ps4_14 := to_unsigned(13, 6);
+                                else
+                                    ps4_14 := ps4_15;
+                                end if;
+                                if (not bool(m_rdata(24))) then
+                                    ps4_13 := to_unsigned(12, 6);
+                                else
+                                    ps4_13 := ps4_14;
+                                end if;
+                                if (not bool(m_rdata(23))) then
+                                    ps4_12 := to_unsigned(11, 6);
+                                else
+                                    ps4_12 := ps4_13;
+                                end if;
+                                if (not bool(m_rdata(22))) then
+                                    ps4_11 := to_unsigned(10, 6);
+                                else
+                                    ps4_11 := ps4_12;
+                                end if;
+                                if (not bool(m_rdata(21))) then
+                                    ps4_10 := to_unsigned(9, 6);
+                                else
+                                    ps4_10 := ps4_11;
+                                end if;
+                                if (not bool(m_rdata(20))) then
+                                    ps4_9 := to_unsigned(8, 6);
+                                else
+                                    ps4_9 := ps4_10;
+                                end if;
+                                if (not bool(m_rdata(19))) then
+                                    ps4_8 := to_unsigned(7, 6);
+                                else
+                                    ps4_8 := ps4_9;
+                                end if;
+                                if (not bool(m_rdata(18))) then
+                                    ps4_7 := to_unsigned(6, 6);
+                                else
+                                    ps4_7 := ps4_8;
+                                end if;
+                                if (not bool(m_rdata(17))) then
+                                    ps4_6 := to_unsigned(5, 6);
+                                else
+                                    ps4_6 := ps4_7;
+                                end if;
+                                if (not bool(m_rdata(16))) then
+                                    ps4_5 := to_unsigned(4, 6);
+                                else
+                                    ps4_5 := ps4_6;
+                                end if;
+                                if (not bool(m_rdata(15))) then
+                                    ps4_4 := to_unsigned(3, 6);
+                                else
+                                    ps4_4 := ps4_5;
+                                end if;
+                                if (not bool(m_rdata(14))) then
+                                    ps4_3 := to_unsigned(2, 6);
+                                else
+                                    ps4_3 := ps4_4;
+                                end if;
+                                if (not bool(m_rdata(13))) then
+                                    ps4_2 := to_unsigned(1, 6);
+                                else
+                                    ps4_2 := ps4_3;
+                                end if;
+                                if (not bool(m_rdata(12))) then
+                                    ps4_1 := to_unsigned(0, 6);
+                                else
+                                    ps4_1 := ps4_2;
+                                end if;
+                                ps4_41 := to_unsigned(0, 7);
+                                ps4_41 := (13 + unsigned'(to_unsigned(0, 1) & ps4_1));
+                                if (m_rdata(12-1 downto 9) = 7) then
+                                    ps4_0 := ps4_41;
+                                else
+                                    ps4_0 := to_unsigned(39, 7);
+                                end if;
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                case ps4_0 is
+                                    when "0001100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & unit_io_i_addr(12-1 downto 0));
+                                    when "0001101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 13) & unit_io_i_addr(13-1 downto 0));
+                                    when "0001110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 14) & unit_io_i_addr(14-1 downto 0));
+                                    when "0001111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 15) & unit_io_i_addr(15-1 downto 0));
+                                    when "0010000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 16) & unit_io_i_addr(16-1 downto 0));
+                                    when "0010001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 17) & unit_io_i_addr(17-1 downto 0));
+                                    when "0010010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 18) & unit_io_i_addr(18-1 downto 0));
+                                    when "0010011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 19) & unit_io_i_addr(19-1 downto 0));
+                                    when "0010100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 20) & unit_io_i_addr(20-1 downto 0));
+                                    when "0010101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 21) & unit_io_i_addr(21-1 downto 0));
+                                    when "0010110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 22) & unit_io_i_addr(22-1 downto 0));
+                                    when "0010111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 23) & unit_io_i_addr(23-1 downto 0));
+                                    when "0011000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 24) & unit_io_i_addr(24-1 downto 0));
+                                    when "0011001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 25) & unit_io_i_addr(25-1 downto 0));
+                                    when "0011010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 26) & unit_io_i_addr(26-1 downto 0));
+                                    when "0011011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 27) & unit_io_i_addr(27-1 downto 0));
+                                    when "0011100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 28) & unit_io_i_addr(28-1 downto 0));
+                                    when "0011101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 29) & unit_io_i_addr(29-1 downto 0));
+                                    when "0011110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 30) & unit_io_i_addr(30-1 downto 0));
+                                    when "0011111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 31) & unit_io_i_addr(31-1 downto 0));
+                                    when "0100000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 32) & unit_io_i_addr(32-1 downto 0));
+                                    when "0100001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 33) & unit_io_i_addr(33-1 downto 0));
+                                    when "0100010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 34) & unit_io_i_addr(34-1 downto 0));
+                                    when "0100011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 35) & unit_io_i_addr(35-1 downto 0));
+                                    when "0100100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 36) & unit_io_i_addr(36-1 downto 0));
+                                    when "0100101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 37) & unit_io_i_addr(37-1 downto 0));
+                                    when "0100110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 38) & unit_io_i_addr(38-1 downto 0));
+                                    when "0100111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 39) & unit_io_i_addr(39-1 downto 0));
+                                    when "0101000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 40) & unit_io_i_addr(40-1 downto 0));
+                                    when "0101001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 41) & unit_io_i_addr(41-1 downto 0));
+                                    when "0101010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 42) & unit_io_i_addr(42-1 downto 0));
+                                    when "0101011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 43) & unit_io_i_addr(43-1 downto 0));
+                                    when "0101100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 44) & unit_io_i_addr(44-1 downto 0));
+                                    when "0101101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 45) & unit_io_i_addr(45-1 downto 0));
+                                    when "0101110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 46) & unit_io_i_addr(46-1 downto 0));
+                                    when "0101111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 47) & unit_io_i_addr(47-1 downto 0));
+                                    when "0110000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 48) & unit_io_i_addr(48-1 downto 0));
+                                    when "0110001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 49) & unit_io_i_addr(49-1 downto 0));
+                                    when "0110010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 50) & unit_io_i_addr(50-1 downto 0));
+                                    when "0110011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(51) & unit_io_i_addr(51-1 downto 0));
+                                    when "0110100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & unit_io_i_addr(52-1 downto 0));
+                                    when "0110101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 11) & unit_io_i_addr(53-1 downto 0));
+                                    when "0110110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 10) & unit_io_i_addr(54-1 downto 0));
+                                    when "0110111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 9) & unit_io_i_addr(55-1 downto 0));
+                                    when "0111000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 8) & unit_io_i_addr(56-1 downto 0));
+                                    when "0111001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 7) & unit_io_i_addr(57-1 downto 0));
+                                    when "0111010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 6) & unit_io_i_addr(58-1 downto 0));
+                                    when "0111011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 5) & unit_io_i_addr(59-1 downto 0));
+                                    when "0111100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 4) & unit_io_i_addr(60-1 downto 0));
+                                    when "0111101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 3) & unit_io_i_addr(61-1 downto 0));
+                                    when "0111110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 2) & unit_io_i_addr(62-1 downto 0));
+                                    when "0111111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 1) & unit_io_i_addr(63-1 downto 0));
+                                    when "1000000" =>
+                                        leaf_pa := unsigned'(unit_io_i_addr(64-1 downto 0));
+                                    when others =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                end case;
+                                if (bool(pending) or bool(walker_unit_io0_pend_6) or bool(walker_unit_io0_pend_5) or bool(walker_unit_io0_pend_4) or bool(walker_unit_io0_pend_3) or bool(walker_unit_io0_pend_2) or bool(walker_unit_io0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                            null;
+                        elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(39-1 downto 30) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if (m_rdata(12-1 downto 9) = 3) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (m_rdata(12-1 downto 9) = 2) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (m_rdata(12-1 downto 9) = 1) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            else
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    end if;
+                elsif (walker_unit_io0_lvl = 3) then
+                    if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                null;
+                            else
+                                ps3_0 := to_unsigned(0, 7);
+                                ps3_1 := to_unsigned(0, 6);
+                                ps3_2 := to_unsigned(0, 6);
+                                ps3_3 := to_unsigned(0, 6);
+                                ps3_4 := to_unsigned(0, 6);
+                                ps3_5 := to_unsigned(0, 6);
+                                ps3_6 := to_unsigned(0, 6);
+                                ps3_7 := to_unsigned(0, 6);
+                                ps3_8 := to_unsigned(0, 6);
+                                ps3_9 := to_unsigned(0, 6);
+                                ps3_10 := to_unsigned(0, 6);
+                                ps3_11 := to_unsigned(0, 6);
+                                ps3_12 := to_unsigned(0, 6);
+                                ps3_13 := to_unsigned(0, 6);
+                                ps3_14 := to_unsigned(0, 6);
+                                ps3_15 := to_unsigned(0, 6);
+                                ps3_16 := to_unsigned(0, 6);
+                                ps3_17 := to_unsigned(0, 6);
+                                ps3_18 := to_unsigned(0, 6);
+                                ps3_19 := to_unsigned(0, 6);
+                                ps3_20 := to_unsigned(0, 6);
+                                ps3_21 := to_unsigned(0, 6);
+                                ps3_22 := to_unsigned(0, 6);
+                                ps3_23 := to_unsigned(0, 6);
+                                ps3_24 := to_unsigned(0, 6);
+                                ps3_25 := to_unsigned(0, 6);
+                                ps3_26 := to_unsigned(0, 6);
+                                ps3_27 := to_unsigned(0, 6);
+                                ps3_28 := to_unsigned(0, 6);
+                                ps3_29 := to_unsigned(0, 6);
+                                ps3_30 := to_unsigned(0, 6);
+                                ps3_31 := to_unsigned(0, 6);
+                                ps3_32 := to_unsigned(0, 6);
+                                ps3_33 := to_unsigned(0, 6);
+                                ps3_34 := to_unsigned(0, 6);
+                                ps3_35 := to_unsigned(0, 6);
+                                ps3_36 := to_unsigned(0, 6);
+                                ps3_37 := to_unsigned(0, 6);
+                                ps3_38 := to_unsigned(0, 6);
+                                ps3_39 := to_unsigned(0, 6);
+                                ps3_40 := to_unsigned(0, 6);
+                                if (not bool(m_rdata(51))) then
+                                    ps3_40 := to_unsigned(39, 6);
+                                else
+                                    ps3_40 := to_unsigned(40, 6);
+                                end if;
+                                if (not bool(m_rdata(50))) then
+                                    ps3_39 := to_unsigned(38, 6);
+                                else
+                                    ps3_39 := ps3_40;
+                                end if;
+                                if (not bool(m_rdata(49))) then
+                                    ps3_38 := to_unsigned(37, 6);
+                                else
+                                    ps3_38 := ps3_39;
+                                end if;
+                                if (not bool(m_rdata(48))) then
+                                    ps3_37 := to_unsigned(36, 6);
+                                else
+                                    ps3_37 := ps3_38;
+                                end if;
+                                if (not bool(m_rdata(47))) then
+                                    ps3_36 := to_unsigned(35, 6);
+                                else
+                                    ps3_36 := ps3_37;
+                                end if;
+                                if (not bool(m_rdata(46))) then
+                                    ps3_35 := to_unsigned(34, 6);
+                                else
+                                    ps3_35 := ps3_36;
+                                end if;
+                                if (not bool(m_rdata(45))) then
+                                    ps3_34 := to_unsigned(33, 6);
+                                else
+                                    ps3_34 := ps3_35;
+                                end if;
+                                if (not bool(m_rdata(44))) then
+                                    ps3_33 := to_unsigned(32, 6);
+                                else
+                                    ps3_33 := ps3_34;
+                                end if;
+                                if (not bool(m_rdata(43))) then
+                                    ps3_32 := to_unsigned(31, 6);
+                                else
+                                    ps3_32 := ps3_33;
+                                end if;
+                                if (not bool(m_rdata(42))) then
+                                    ps3_31 := to_unsigned(30, 6);
+                                else
+                                    ps3_31 := ps3_32;
+                                end if;
+                                if (not bool(m_rdata(41))) then
+                                    ps3_30 := to_unsigned(29, 6);
+                                else
+                                    ps3_30 := ps3_31;
+                                end if;
+                                if (not bool(m_rdata(40))) then
+                                    ps3_29 := to_unsigned(28, 6);
+                                else
+                                    ps3_29 := ps3_30;
+                                end if;
+                                if (not bool(m_rdata(39))) then
+                                    ps3_28 := to_unsigned(27, 6);
+                                else
+                                    ps3_28 := ps3_29;
+                                end if;
+                                if (not bool(m_rdata(38))) then
+                                    ps3_27 := to_unsigned(26, 6);
+                                else
+                                    ps3_27 := ps3_28;
+                                end if;
+                                if (not bool(m_rdata(37))) then
+                                    ps3_26 := to_unsigned(25, 6);
+                                else
+                                    ps3_26 := ps3_27;
+                                end if;
+                                if (not bool(m_rdata(36))) then
+                                    ps3_25 := to_unsigned(24, 6);
+                                else
+                                    ps3_25 := ps3_26;
+                                end if;
+                                if (not bool(m_rdata(35))) then
+                                    ps3_24 := to_unsigned(23, 6);
+                                else
+                                    ps3_24 := ps3_25;
+                                end if;
+                                if (not bool(m_rdata(34))) then
+                                    ps3_23 := to_unsigned(22, 6);
+                                else
+                                    ps3_23 := ps3_24;
+                                end if;
+                                if (not bool(m_rdata(33))) then
+                                    ps3_22 := to_unsigned(21, 6);
+                                else
+                                    ps3_22 := ps3_23;
+                                end if;
+                                if (not bool(m_rdata(32))) then
+                                    ps3_21 := to_unsigned(20, 6);
+                                else
+                                    ps3_21 := ps3_22;
+                                end if;
+                                if (not bool(m_rdata(31))) then
+                                    ps3_20 := to_unsigned(19, 6);
+                                else
+                                    ps3_20 := ps3_21;
+                                end if;
+                                if (not bool(m_rdata(30))) then
+                                    ps3_19 := to_unsigned(18, 6);
+                                else
+                                    ps3_19 := ps3_20;
+                                end if;
+                                if (not bool(m_rdata(29))) then
+                                    ps3_18 := to_unsigned(17, 6);
+                                else
+                                    ps3_18 := ps3_19;
+                                end if;
+                                if (not bool(m_rdata(28))) then
+                                    ps3_17 := to_unsigned(16, 6);
+                                else
+                                    ps3_17 := ps3_18;
+                                end if;
+                                if (not bool(m_rdata(27))) then
+                                    ps3_16 := to_unsigned(15, 6);
+                                else
+                                    ps3_16 := ps3_17;
+                                end if;
+                                if (not bool(m_rdata(26))) then
+                                    ps3_15 := to_unsigned(14, 6);
+                                else
+                                    ps3_15 := ps3_16;
+                                end if;
+                                if (not bool(m_rdata(25))) then
+                                    ps3_14 := to_unsigned(13, 6);
+                                else
+                                    ps3_14 := ps3_15;
+                                end if;
+                                if (not bool(m_rdata(24))) then
+                                    ps3_13 := to_unsigned(12, 6);
+                                else
+                                    ps3_13 := ps3_14;
+                                end if;
+                                if (not bool(m_rdata(23))) then
+                                    ps3_12 := to_unsigned(11, 6);
+                                else
+                                    ps3_12 := ps3_13;
+                                end if;
+                                if (not bool(m_rdata(22))) then
+                                    ps3_11 := to_unsigned(10, 6);
+                                else
+                                    ps3_11 := ps3_12;
+                                end if;
+                                if (not bool(m_rdata(21))) then
+                                    ps3_10 := to_unsigned(9, 6);
+                                else
+                                    ps3_10 := ps3_11;
+                                end if;
+                                if (not bool(m_rdata(20))) then
+                                    ps3_9 := to_unsigned(8, 6);
+                                else
+                                    ps3_9 := ps3_10;
+                                end if;
+                                if (not bool(m_rdata(19))) then
+                                    ps3_8 := to_unsigned(7, 6);
+                                else
+                                    ps3_8 := ps3_9;
+                                end if;
+                                if (not bool(m_rdata(18))) then
+                                    ps3_7 := to_unsigned(6, 6);
+                                else
+                                    ps3_7 := ps3_8;
+                                end if;
+                                if (not bool(m_rdata(17))) then
+                                    ps3_6 := to_unsigned(5, 6);
+                                else
+                                    ps3_6 := ps3_7;
+                                end if;
+                                if (not bool(m_rdata(16))) then
+                                    ps3_5 := to_unsigned(4, 6);
+                                else
+                                    ps3_5 := ps3_6;
+                                end if;
+                                if (not bool(m_rdata(15))) then
+                                    ps3_4 := to_unsigned(3, 6);
+                                else
+                                    ps3_4 := ps3_5;
+                                end if;
+                                if (not bool(m_rdata(14))) then
+                                    ps3_3 := to_unsigned(2, 6);
+                                else
+                                    ps3_3 := ps3_4;
+                                end if;
+                                if (not bool(m_rdata(13))) then
+                                    ps3_2 := to_unsigned(1, 6);
+                                else
+                                    ps3_2 := ps3_3;
+                                end if;
+                                if (not bool(m_rdata(12))) then
+                                    ps3_1 := to_unsigned(0, 6);
+                                else
+                                    ps3_1 := ps3_2;
+                                end if;
+                                ps3_41 := to_unsigned(0, 7);
+                                ps3_41 := (13 + unsigned'(to_unsigned(0, 1) & ps3_1));
+                                if (m_rdata(12-1 downto 9) = 7) then
+                                    ps3_0 := ps3_41;
+                                else
+                                    ps3_0 := to_unsigned(30, 7);
+                                end if;
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                case ps3_0 is
+                                    when "0001100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & unit_io_i_addr(12-1 downto 0));
+                                    when "0001101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 13) & unit_io_i_addr(13-1 downto 0));
+                                    when "0001110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 14) & unit_io_i_addr(14-1 downto 0));
+                                    when "0001111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 15) & unit_io_i_addr(15-1 downto 0));
+                                    when "0010000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 16) & unit_io_i_addr(16-1 downto 0));
+                                    when "0010001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 17) & unit_io_i_addr(17-1 downto 0));
+                                    when "0010010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 18) & unit_io_i_addr(18-1 downto 0));
+                                    when "0010011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 19) & unit_io_i_addr(19-1 downto 0));
+                                    when "0010100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 20) & unit_io_i_addr(20-1 downto 0));
+                                    when "0010101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 21) & unit_io_i_addr(21-1 downto 0));
+                                    when "0010110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 22) & unit_io_i_addr(22-1 downto 0));
+                                    when "0010111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 23) & unit_io_i_addr(23-1 downto 0));
+                                    when "0011000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 24) & unit_io_i_addr(24-1 downto 0));
+                                    when "0011001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 25) & unit_io_i_addr(25-1 downto 0));
+                                    when "0011010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 26) & unit_io_i_addr(26-1 downto 0));
+                                    when "0011011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 27) & unit_io_i_addr(27-1 downto 0));
+                                    when "0011100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 28) & unit_io_i_addr(28-1 downto 0));
+                                    when "0011101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 29) & unit_io_i_addr(29-1 downto 0));
+                                    when "0011110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 30) & unit_io_i_addr(30-1 downto 0));
+                                    when "0011111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 31) & unit_io_i_addr(31-1 downto 0));
+                                    when "0100000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 32) & unit_io_i_addr(32-1 downto 0));
+                                    when "0100001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 33) & unit_io_i_addr(33-1 downto 0));
+                                    when "0100010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 34) & unit_io_i_addr(34-1 downto 0));
+                                    when "0100011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 35) & unit_io_i_addr(35-1 downto 0));
+                                    when "0100100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 36) & unit_io_i_addr(36-1 downto 0));
+                                    when "0100101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 37) & unit_io_i_addr(37-1 downto 0));
+                                    when "0100110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 38) & unit_io_i_addr(38-1 downto 0));
+                                    when "0100111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 39) & unit_io_i_addr(39-1 downto 0));
+                                    when "0101000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 40) & unit_io_i_addr(40-1 downto 0));
+                                    when "0101001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 41) & unit_io_i_addr(41-1 downto 0));
+                                    when "0101010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 42) & unit_io_i_addr(42-1 downto 0));
+                                    when "0101011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 43) & unit_io_i_addr(43-1 downto 0));
+                                    when "0101100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 44) & unit_io_i_addr(44-1 downto 0));
+                                    when "0101101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 45) & unit_io_i_addr(45-1 downto 0));
+                                    when "0101110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 46) & unit_io_i_addr(46-1 downto 0));
+                                    when "0101111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 47) & unit_io_i_addr(47-1 downto 0));
+                                    when "0110000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 48) & unit_io_i_addr(48-1 downto 0));
+                                    when "0110001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 49) & unit_io_i_addr(49-1 downto 0));
+                                    when "0110010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 50) & unit_io_i_addr(50-1 downto 0));
+                                    when "0110011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(51) & unit_io_i_addr(51-1 downto 0));
+                                    when "0110100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & unit_io_i_addr(52-1 downto 0));
+                                    when "0110101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 11) & unit_io_i_addr(53-1 downto 0));
+                                    when "0110110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 10) & unit_io_i_addr(54-1 downto 0));
+                                    when "0110111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 9) & unit_io_i_addr(55-1 downto 0));
+                                    when "0111000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 8) & unit_io_i_addr(56-1 downto 0));
+                                    when "0111001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 7) & unit_io_i_addr(57-1 downto 0));
+                                    when "0111010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 6) & unit_io_i_addr(58-1 downto 0));
+                                    when "0111011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 5) & unit_io_i_addr(59-1 downto 0));
+                                    when "0111100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 4) & unit_io_i_addr(60-1 downto 0));
+                                    when "0111101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 3) & unit_io_i_addr(61-1 downto 0));
+                                    when "0111110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 2) & unit_io_i_addr(62-1 downto 0));
+                                    when "0111111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 1) & unit_io_i_addr(63-1 downto 0));
+                                    when "1000000" =>
+                                        leaf_pa := unsigned'(unit_io_i_addr(64-1 downto 0));
+                                    when others =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                end case;
+                                if (bool(pending) or bool(walker_unit_io0_pend_6) or bool(walker_unit_io0_pend_5) or bool(walker_unit_io0_pend_4) or bool(walker_unit_io0_pend_3) or bool(walker_unit_io0_pend_2) or bool(walker_unit_io0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                            null;
+                        elsif ((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(30-1 downto 21) /= 0)) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if (m_rdata(12-1 downto 9) = 2) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (m_rdata(12-1 downto 9) = 1) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            else
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    end if;
+                elsif (walker_unit_io0_lvl = 2) then
+                    if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                null;
+                            else
+                                ps2_0 := to_unsigned(0, 7);
+                                ps2_1 := to_unsigned(0, 6);
+                                ps2_2 := to_unsigned(0, 6);
+                                ps2_3 := to_unsigned(0, 6);
+                                ps2_4 := to_unsigned(0, 6);
+                                ps2_5 := to_unsigned(0, 6);
+                                ps2_6 := to_unsigned(0, 6);
+                                ps2_7 := to_unsigned(0, 6);
+                                ps2_8 := to_unsigned(0, 6);
+                                ps2_9 := to_unsigned(0, 6);
+                                ps2_10 := to_unsigned(0, 6);
+                                ps2_11 := to_unsigned(0, 6);
+                                ps2_12 := to_unsigned(0, 6);
+                                ps2_13 := to_unsigned(0, 6);
+                                ps2_14 := to_unsigned(0, 6);
+                                ps2_15 := to_unsigned(0, 6);
+                                ps2_16 := to_unsigned(0, 6);
+                                ps2_17 := to_unsigned(0, 6);
+                                ps2_18 := to_unsigned(0, 6);
+                                ps2_19 := to_unsigned(0, 6);
+                                ps2_20 := to_unsigned(0, 6);
+                                ps2_21 := to_unsigned(0, 6);
+                                ps2_22 := to_unsigned(0, 6);
+                                ps2_23 := to_unsigned(0, 6);
+                                ps2_24 := to_unsigned(0, 6);
+                                ps2_25 := to_unsigned(0, 6);
+                                ps2_26 := to_unsigned(0, 6);
+                                ps2_27 := to_unsigned(0, 6);
+                                ps2_28 := to_unsigned(0, 6);
+                                ps2_29 := to_unsigned(0, 6);
+                                ps2_30 := to_unsigned(0, 6);
+                                ps2_31 := to_unsigned(0, 6);
+                                ps2_32 := to_unsigned(0, 6);
+                                ps2_33 := to_unsigned(0, 6);
+                                ps2_34 := to_unsigned(0, 6);
+                                ps2_35 := to_unsigned(0, 6);
+                                ps2_36 := to_unsigned(0, 6);
+                                ps2_37 := to_unsigned(0, 6);
+                                ps2_38 := to_unsigned(0, 6);
+                                ps2_39 := to_unsigned(0, 6);
+                                ps2_40 := to_unsigned(0, 6);
+                                if (not bool(m_rdata(51))) then
+                                    ps2_40 := to_unsigned(39, 6);
+                                else
+                                    ps2_40 := to_unsigned(40, 6);
+                                end if;
+                                if (not bool(m_rdata(50))) then
+                                    ps2_39 := to_unsigned(38, 6);
+                                else
+                                    ps2_39 := ps2_40;
+                                end if;
+                                if (not bool(m_rdata(49))) then
+                                    ps2_38 := to_unsigned(37, 6);
+                                else
+                                    ps2_38 := ps2_39;
+                                end if;
+                                if (not bool(m_rdata(48))) then
+                                    ps2_37 := to_unsigned(36, 6);
+                                else
+                                    ps2_37 := ps2_38;
+                                end if;
+                                if (not bool(m_rdata(47))) then
+                                    ps2_36 := to_unsigned(35, 6);
+                                else
+                                    ps2_36 := ps2_37;
+                                end if;
+                                if (not bool(m_rdata(46))) then
+                                    ps2_35 := to_unsigned(34, 6);
+                                else
+                                    ps2_35 := ps2_36;
+                                end if;
+                                if (not bool(m_rdata(45))) then
+                                    ps2_34 := to_unsigned(33, 6);
+                                else
+                                    ps2_34 := ps2_35;
+                                end if;
+                                if (not bool(m_rdata(44))) then
+                                    ps2_33 := to_unsigned(32, 6);
+                                else
+                                    ps2_33 := ps2_34;
+                                end if;
+                                if (not bool(m_rdata(43))) then
+                                    ps2_32 := to_unsigned(31, 6);
+                                else
+                                    ps2_32 := ps2_33;
+                                end if;
+                                if (not bool(m_rdata(42))) then
+                                    ps2_31 := to_unsigned(30, 6);
+                                else
+                                    ps2_31 := ps2_32;
+                                end if;
+                                if (not bool(m_rdata(41))) then
+                                    ps2_30 := to_unsigned(29, 6);
+                                else
+                                    ps2_30 := ps2_31;
+                                end if;
+                                if (not bool(m_rdata(40))) then
+                                    ps2_29 := to_unsigned(28, 6);
+                                else
+                                    ps2_29 := ps2_30;
+                                end if;
+                                if (not bool(m_rdata(39))) then
+                                    ps2_28 := to_unsigned(27, 6);
+                                else
+                                    ps2_28 := ps2_29;
+                                end if;
+                                if (not bool(m_rdata(38))) then
+                                    ps2_27 := to_unsigned(26, 6);
+                                else
+                                    ps2_27 := ps2_28;
+                                end if;
+                                if (not bool(m_rdata(37))) then
+                                    ps2_26 := to_unsigned(25, 6);
+                                else
+                                    ps2_26 := ps2_27;
+                                end if;
+                                if (not bool(m_rdata(36))) then
+                                    ps2_25 := to_unsigned(24, 6);
+                                else
+                                    ps2_25 := ps2_26;
+                                end if;
+                                if (not bool(m_rdata(35))) then
+                                    ps2_24 := to_unsigned(23, 6);
+                                else
+                                    ps2_24 := ps2_25;
+                                end if;
+                                if (not bool(m_rdata(34))) then
+                                    ps2_23 := to_unsigned(22, 6);
+                                else
+                                    ps2_23 := ps2_24;
+                                end if;
+                                if (not bool(m_rdata(33))) then
+                                    ps2_22 := to_unsigned(21, 6);
+                                else
+                                    ps2_22 := ps2_23;
+                                end if;
+                                if (not bool(m_rdata(32))) then
+                                    ps2_21 := to_unsigned(20, 6);
+                                else
+                                    ps2_21 := ps2_22;
+                                end if;
+                                if (not bool(m_rdata(31))) then
+                                    ps2_20 := to_unsigned(19, 6);
+                                else
+                                    ps2_20 := ps2_21;
+                                end if;
+                                if (not bool(m_rdata(30))) then
+                                    ps2_19 := to_unsigned(18, 6);
+                                else
+                                    ps2_19 := ps2_20;
+                                end if;
+                                if (not bool(m_rdata(29))) then
+                                    ps2_18 := to_unsigned(17, 6);
+                                else
+                                    ps2_18 := ps2_19;
+                                end if;
+                                if (not bool(m_rdata(28))) then
+                                    ps2_17 := to_unsigned(16, 6);
+                                else
+                                    ps2_17 := ps2_18;
+                                end if;
+                                if (not bool(m_rdata(27))) then
+                                    ps2_16 := to_unsigned(15, 6);
+                                else
+                                    ps2_16 := ps2_17;
+                                end if;
+                                if (not bool(m_rdata(26))) then
+                                    ps2_15 := to_unsigned(14, 6);
+                                else
+                                    ps2_15 := ps2_16;
+                                end if;
+                                if (not bool(m_rdata(25))) then
+                                    ps2_14 := to_unsigned(13, 6);
+                                else
+                                    ps2_14 := ps2_15;
+                                end if;
+                                if (not bool(m_rdata(24))) then
+                                    ps2_13 := to_unsigned(12, 6);
+                                else
+                                    ps2_13 := ps2_14;
+                                end if;
+                                if (not bool(m_rdata(23))) then
+                                    ps2_12 := to_unsigned(11, 6);
+                                else
+                                    ps2_12 := ps2_13;
+                                end if;
+                                if (not bool(m_rdata(22))) then
+                                    ps2_11 := to_unsigned(10, 6);
+                                else
+                                    ps2_11 := ps2_12;
+                                end if;
+                                if (not bool(m_rdata(21))) then
+                                    ps2_10 := to_unsigned(9, 6);
+                                else
+                                    ps2_10 := ps2_11;
+                                end if;
+                                if (not bool(m_rdata(20))) then
+                                    ps2_9 := to_unsigned(8, 6);
+                                else
+                                    ps2_9 := ps2_10;
+                                end if;
+                                if (not bool(m_rdata(19))) then
+                                    ps2_8 := to_unsigned(7, 6);
+                                else
+                                    ps2_8 := ps2_9;
+                                end if;
+                                if (not bool(m_rdata(18))) then
+                                    ps2_7 := to_unsigned(6, 6);
+                                else
+                                    ps2_7 := ps2_8;
+                                end if;
+                                if (not bool(m_rdata(17))) then
+                                    ps2_6 := to_unsigned(5, 6);
+                                else
+                                    ps2_6 := ps2_7;
+                                end if;
+                                if (not bool(m_rdata(16))) then
+                                    ps2_5 := to_unsigned(4, 6);
+                                else
+                                    ps2_5 := ps2_6;
+                                end if;
+                                if (not bool(m_rdata(15))) then
+                                    ps2_4 := to_unsigned(3, 6);
+                                else
+                                    ps2_4 := ps2_5;
+                                end if;
+                                if (not bool(m_rdata(14))) then
+                                    ps2_3 := to_unsigned(2, 6);
+                                else
+                                    ps2_3 := ps2_4;
+                                end if;
+                                if (not bool(m_rdata(13))) then
+                                    ps2_2 := to_unsigned(1, 6);
+                                else
+                                    ps2_2 := ps2_3;
+                                end if;
+                                if (not bool(m_rdata(12))) then
+                                    ps2_1 := to_unsigned(0, 6);
+                                else
+                                    ps2_1 := ps2_2;
+                                end if;
+                                ps2_41 := to_unsigned(0, 7);
+                                ps2_41 := (13 + unsigned'(to_unsigned(0, 1) & ps2_1));
+                                if (m_rdata(12-1 downto 9) = 7) then
+                                    ps2_0 := ps2_41;
+                                else
+                                    ps2_0 := to_unsigned(21, 7);
+                                end if;
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                case ps2_0 is
+                                    when "0001100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & unit_io_i_addr(12-1 downto 0));
+                                    when "0001101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 13) & unit_io_i_addr(13-1 downto 0));
+                                    when "0001110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 14) & unit_io_i_addr(14-1 downto 0));
+                                    when "0001111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 15) & unit_io_i_addr(15-1 downto 0));
+                                    when "0010000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 16) & unit_io_i_addr(16-1 downto 0));
+                                    when "0010001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 17) & unit_io_i_addr(17-1 downto 0));
+                                    when "0010010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 18) & unit_io_i_addr(18-1 downto 0));
+                                    when "0010011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 19) & unit_io_i_addr(19-1 downto 0));
+                                    when "0010100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 20) & unit_io_i_addr(20-1 downto 0));
+                                    when "0010101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 21) & unit_io_i_addr(21-1 downto 0));
+                                    when "0010110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 22) & unit_io_i_addr(22-1 downto 0));
+                                    when "0010111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 23) & unit_io_i_addr(23-1 downto 0));
+                                    when "0011000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 24) & unit_io_i_addr(24-1 downto 0));
+                                    when "0011001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 25) & unit_io_i_addr(25-1 downto 0));
+                                    when "0011010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 26) & unit_io_i_addr(26-1 downto 0));
+                                    when "0011011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 27) & unit_io_i_addr(27-1 downto 0));
+                                    when "0011100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 28) & unit_io_i_addr(28-1 downto 0));
+                                    when "0011101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 29) & unit_io_i_addr(29-1 downto 0));
+                                    when "0011110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 30) & unit_io_i_addr(30-1 downto 0));
+                                    when "0011111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 31) & unit_io_i_addr(31-1 downto 0));
+                                    when "0100000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 32) & unit_io_i_addr(32-1 downto 0));
+                                    when "0100001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 33) & unit_io_i_addr(33-1 downto 0));
+                                    when "0100010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 34) & unit_io_i_addr(34-1 downto 0));
+                                    when "0100011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 35) & unit_io_i_addr(35-1 downto 0));
+                                    when "0100100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 36) & unit_io_i_addr(36-1 downto 0));
+                                    when "0100101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 37) & unit_io_i_addr(37-1 downto 0));
+                                    when "0100110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 38) & unit_io_i_addr(38-1 downto 0));
+                                    when "0100111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 39) & unit_io_i_addr(39-1 downto 0));
+                                    when "0101000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 40) & unit_io_i_addr(40-1 downto 0));
+                                    when "0101001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 41) & unit_io_i_addr(41-1 downto 0));
+                                    when "0101010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 42) & unit_io_i_addr(42-1 downto 0));
+                                    when "0101011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 43) & unit_io_i_addr(43-1 downto 0));
+                                    when "0101100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 44) & unit_io_i_addr(44-1 downto 0));
+                                    when "0101101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 45) & unit_io_i_addr(45-1 downto 0));
+                                    when "0101110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 46) & unit_io_i_addr(46-1 downto 0));
+                                    when "0101111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 47) & unit_io_i_addr(47-1 downto 0));
+                                    when "0110000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 48) & unit_io_i_addr(48-1 downto 0));
+                                    when "0110001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 49) & unit_io_i_addr(49-1 downto 0));
+                                    when "0110010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 50) & unit_io_i_addr(50-1 downto 0));
+                                    when "0110011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(51) & unit_io_i_addr(51-1 downto 0));
+                                    when "0110100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & unit_io_i_addr(52-1 downto 0));
+                                    when "0110101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 11) & unit_io_i_addr(53-1 downto 0));
+                                    when "0110110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 10) & unit_io_i_addr(54-1 downto 0));
+                                    when "0110111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 9) & unit_io_i_addr(55-1 downto 0));
+                                    when "0111000" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 8) & unit_io_i_addr(56-1 downto 0));
+                                    when "0111001" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 7) & unit_io_i_addr(57-1 downto 0));
+                                    when "0111010" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 6) & unit_io_i_addr(58-1 downto 0));
+                                    when "0111011" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 5) & unit_io_i_addr(59-1 downto 0));
+                                    when "0111100" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 4) & unit_io_i_addr(60-1 downto 0));
+                                    when "0111101" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 3) & unit_io_i_addr(61-1 downto 0));
+                                    when "0111110" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 2) & unit_io_i_addr(62-1 downto 0));
+                                    when "0111111" =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 1) & unit_io_i_addr(63-1 downto 0));
+                                    when "1000000" =>
+                                        leaf_pa := unsigned'(unit_io_i_addr(64-1 downto 0));
+                                    when others =>
+                                        leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                end case;
+                                if (bool(pending) or bool(walker_unit_io0_pend_6) or bool(walker_unit_io0_pend_5) or bool(walker_unit_io0_pend_4) or bool(walker_unit_io0_pend_3) or bool(walker_unit_io0_pend_2) or bool(walker_unit_io0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            null;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                            null;
+                        elsif False then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                            v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            if (m_rdata(12-1 downto 9) = 1) then
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            else
+                                unit_io_m_valid <= '1';
+                                unit_io_m_we <= '0';
+                                unit_io_m_size <= to_unsigned(3, 3);
+                                unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    end if;
+                elsif (walker_unit_io0_lvl = 1) then
+                    if (not bool(m_rdata(0))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        null;
+                    elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                        null;
+                    elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
+                        v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                            null;
+                        else
+                            ps1_0 := to_unsigned(0, 7);
+                            ps1_1 := to_unsigned(0, 6);
+                            ps1_2 := to_unsigned(0, 6);
+                            ps1_3 := to_unsigned(0, 6);
+                            ps1_4 := to_unsigned(0, 6);
+                            ps1_5 := to_unsigned(0, 6);
+                            ps1_6 := to_unsigned(0, 6);
+                            ps1_7 := to_unsigned(0, 6);
+                            ps1_8 := to_unsigned(0, 6);
+                            ps1_9 := to_unsigned(0, 6);
+                            ps1_10 := to_unsigned(0, 6);
+                            ps1_11 := to_unsigned(0, 6);
+                            ps1_12 := to_unsigned(0, 6);
+                            ps1_13 := to_unsigned(0, 6);
+                            ps1_14 := to_unsigned(0, 6);
+                            ps1_15 := to_unsigned(0, 6);
+                            ps1_16 := to_unsigned(0, 6);
+                            ps1_17 := to_unsigned(0, 6);
+                            ps1_18 := to_unsigned(0, 6);
+                            ps1_19 := to_unsigned(0, 6);
+                            ps1_20 := to_unsigned(0, 6);
+                            ps1_21 := to_unsigned(0, 6);
+                            ps1_22 := to_unsigned(0, 6);
+                            ps1_23 := to_unsigned(0, 6);
+                            ps1_24 := to_unsigned(0, 6);
+                            ps1_25 := to_unsigned(0, 6);
+                            ps1_26 := to_unsigned(0, 6);
+                            ps1_27 := to_unsigned(0, 6);
+                            ps1_28 := to_unsigned(0, 6);
+                            ps1_29 := to_unsigned(0, 6);
+                            ps1_30 := to_unsigned(0, 6);
+                            ps1_31 := to_unsigned(0, 6);
+                            ps1_32 := to_unsigned(0, 6);
+                            ps1_33 := to_unsigned(0, 6);
+                            ps1_34 := to_unsigned(0, 6);
+                            ps1_35 := to_unsigned(0, 6);
+                            ps1_36 := to_unsigned(0, 6);
+                            ps1_37 := to_unsigned(0, 6);
+                            ps1_38 := to_unsigned(0, 6);
+                            ps1_39 := to_unsigned(0, 6);
+                            ps1_40 := to_unsigned(0, 6);
+                            if (not bool(m_rdata(51))) then
+                                ps1_40 := to_unsigned(39, 6);
+                            else
+                                ps1_40 := to_unsigned(40, 6);
+                            end if;
+                            if (not bool(m_rdata(50))) then
+                                ps1_39 := to_unsigned(38, 6);
+                            else
+                                ps1_39 := ps1_40;
+                            end if;
+                            if (not bool(m_rdata(49))) then
+                                ps1_38 := to_unsigned(37, 6);
+                            else
+                                ps1_38 := ps1_39;
+                            end if;
+                            if (not bool(m_rdata(48))) then
+                                ps1_37 := to_unsigned(36, 6);
+                            else
+                                ps1_37 := ps1_38;
+                            end if;
+                            if (not bool(m_rdata(47))) then
+                                ps1_36 := to_unsigned(35, 6);
+                            else
+                                ps1_36 := ps1_37;
+                            end if;
+                            if (not bool(m_rdata(46))) then
+                                ps1_35 := to_unsigned(34, 6);
+                            else
+                                ps1_35 := ps1_36;
+                            end if;
+                            if (not bool(m_rdata(45))) then
+                                ps1_34 := to_unsigned(33, 6);
+                            else
+                                ps1_34 := ps1_35;
+                            end if;
+                            if (not bool(m_rdata(44))) then
+                                ps1_33 := to_unsigned(32, 6);
+                            else
+                                ps1_33 := ps1_34;
+                            end if;
+                            if (not bool(m_rdata(43))) then
+                                ps1_32 := to_unsigned(31, 6);
+                            else
+                                ps1_32 := ps1_33;
+                            end if;
+                            if (not bool(m_rdata(42))) then
+                                ps1_31 := to_unsigned(30, 6);
+                            else
+                                ps1_31 := ps1_32;
+                            end if;
+                            if (not bool(m_rdata(41))) then
+                                ps1_30 := to_unsigned(29, 6);
+                            else
+                                ps1_30 := ps1_31;
+                            end if;
+                            if (not bool(m_rdata(40))) then
+                                ps1_29 := to_unsigned(28, 6);
+                            else
+                                ps1_29 := ps1_30;
+                            end if;
+                            if (not bool(m_rdata(39))) then
+                                ps1_28 := to_unsigned(27, 6);
+                            else
+                                ps1_28 := ps1_29;
+                            end if;
+                            if (not bool(m_rdata(38))) then
+                                ps1_27 := to_unsigned(26, 6);
+                            else
+                                ps1_27 := ps1_28;
+                            end if;
+                            if (not bool(m_rdata(37))) then
+                                ps1_26 := to_unsigned(25, 6);
+                            else
+                                ps1_26 := ps1_27;
+                            end if;
+                            if (not bool(m_rdata(36))) then
+                                ps1_25 := to_unsigned(24, 6);
+                            else
+                                ps1_25 := ps1_26;
+                            end if;
+                            if (not bool(m_rdata(35))) then
+                                ps1_24 := to_unsigned(23, 6);
+                            else
+                                ps1_24 := ps1_25;
+                            end if;
+                            if (not bool(m_rdata(34))) then
+                                ps1_23 := to_unsigned(22, 6);
+                            else
+                                ps1_23 := ps1_24;
+                            end if;
+                            if (not bool(m_rdata(33))) then
+                                ps1_22 := to_unsigned(21, 6);
+                            else
+                                ps1_22 := ps1_23;
+                            end if;
+                            if (not bool(m_rdata(32))) then
+                                ps1_21 := to_unsigned(20, 6);
+                            else
+                                ps1_21 := ps1_22;
+                            end if;
+                            if (not bool(m_rdata(31))) then
+                                ps1_20 := to_unsigned(19, 6);
+                            else
+                                ps1_20 := ps1_21;
+                            end if;
+                            if (not bool(m_rdata(30))) then
+                                ps1_19 := to_unsigned(18, 6);
+                            else
+                                ps1_19 := ps1_20;
+                            end if;
+                            if (not bool(m_rdata(29))) then
+                                ps1_18 := to_unsigned(17, 6);
+                            else
+                                ps1_18 := ps1_19;
+                            end if;
+                            if (not bool(m_rdata(28))) then
+                                ps1_17 := to_unsigned(16, 6);
+                            else
+                                ps1_17 := ps1_18;
+                            end if;
+                            if (not bool(m_rdata(27))) then
+                                ps1_16 := to_unsigned(15, 6);
+                            else
+                                ps1_16 := ps1_17;
+                            end if;
+                            if (not bool(m_rdata(26))) then
+                                ps1_15 := to_unsigned(14, 6);
+                            else
+                                ps1_15 := ps1_16;
+                            end if;
+                            if (not bool(m_rdata(25))) then
+                                ps1_14 := to_unsigned(13, 6);
+                            else
+                                ps1_14 := ps1_15;
+                            end if;
+                            if (not bool(m_rdata(24))) then
+                                ps1_13 := to_unsigned(12, 6);
+                            else
+                                ps1_13 := ps1_14;
+                            end if;
+                            if (not bool(m_rdata(23))) then
+                                ps1_12 := to_unsigned(11, 6);
+                            else
+                                ps1_12 := ps1_13;
+                            end if;
+                            if (not bool(m_rdata(22))) then
+                                ps1_11 := to_unsigned(10, 6);
+                            else
+                                ps1_11 := ps1_12;
+                            end if;
+                            if (not bool(m_rdata(21))) then
+                                ps1_10 := to_unsigned(9, 6);
+                            else
+                                ps1_10 := ps1_11;
+                            end if;
+                            if (not bool(m_rdata(20))) then
+                                ps1_9 := to_unsigned(8, 6);
+                            else
+                                ps1_9 := ps1_10;
+                            end if;
+                            if (not bool(m_rdata(19))) then
+                                ps1_8 := to_unsigned(7, 6);
+                            else
+                                ps1_8 := ps1_9;
+                            end if;
+                            if (not bool(m_rdata(18))) then
+                                ps1_7 := to_unsigned(6, 6);
+                            else
+                                ps1_7 := ps1_8;
+                            end if;
+                            if (not bool(m_rdata(17))) then
+                                ps1_6 := to_unsigned(5, 6);
+                            else
+                                ps1_6 := ps1_7;
+                            end if;
+                            if (not bool(m_rdata(16))) then
+                                ps1_5 := to_unsigned(4, 6);
+                            else
+                                ps1_5 := ps1_6;
+                            end if;
+                            if (not bool(m_rdata(15))) then
+                                ps1_4 := to_unsigned(3, 6);
+                            else
+                                ps1_4 := ps1_5;
+                            end if;
+                            if (not bool(m_rdata(14))) then
+                                ps1_3 := to_unsigned(2, 6);
+                            else
+                                ps1_3 := ps1_4;
+                            end if;
+                            if (not bool(m_rdata(13))) then
+                                ps1_2 := to_unsigned(1, 6);
+                            else
+                                ps1_2 := ps1_3;
+                            end if;
+                            if (not bool(m_rdata(12))) then
+                                ps1_1 := to_unsigned(0, 6);
+                            else
+                                ps1_1 := ps1_2;
+                            end if;
+                            ps1_41 := to_unsigned(0, 7);
+                            ps1_41 := (13 + unsigned'(to_unsigned(0, 1) & ps1_1));
+                            if (m_rdata(12-1 downto 9) = 7) then
+                                ps1_0 := ps1_41;
+                            else
+                                ps1_0 := to_unsigned(12, 7);
+                            end if;
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            case ps1_0 is
+                                when "0001100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & unit_io_i_addr(12-1 downto 0));
+                                when "0001101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 13) & unit_io_i_addr(13-1 downto 0));
+                                when "0001110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 14) & unit_io_i_addr(14-1 downto 0));
+                                when "0001111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 15) & unit_io_i_addr(15-1 downto 0));
+                                when "0010000" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 16) & unit_io_i_addr(16-1 downto 0));
+                                when "0010001" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 17) & unit_io_i_addr(17-1 downto 0));
+                                when "0010010" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 18) & unit_io_i_addr(18-1 downto 0));
+                                when "0010011" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 19) & unit_io_i_addr(19-1 downto 0));
+                                when "0010100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 20) & unit_io_i_addr(20-1 downto 0));
+                                when "0010101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 21) & unit_io_i_addr(21-1 downto 0));
+                                when "0010110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 22) & unit_io_i_addr(22-1 downto 0));
+                                when "0010111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 23) & unit_io_i_addr(23-1 downto 0));
+                                when "0011000" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 24) & unit_io_i_addr(24-1 downto 0));
+                                when "0011001" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 25) & unit_io_i_addr(25-1 downto 0));
+                                when "0011010" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 26) & unit_io_i_addr(26-1 downto 0));
+                                when "0011011" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 27) & unit_io_i_addr(27-1 downto 0));
+                                when "0011100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 28) & unit_io_i_addr(28-1 downto 0));
+                                when "0011101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 29) & unit_io_i_addr(29-1 downto 0));
+                                when "0011110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 30) & unit_io_i_addr(30-1 downto 0));
+                                when "0011111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 31) & unit_io_i_addr(31-1 downto 0));
+                                when "0100000" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 32) & unit_io_i_addr(32-1 downto 0));
+                                when "0100001" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 33) & unit_io_i_addr(33-1 downto 0));
+                                when "0100010" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 34) & unit_io_i_addr(34-1 downto 0));
+                                when "0100011" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 35) & unit_io_i_addr(35-1 downto 0));
+                                when "0100100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 36) & unit_io_i_addr(36-1 downto 0));
+                                when "0100101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 37) & unit_io_i_addr(37-1 downto 0));
+                                when "0100110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 38) & unit_io_i_addr(38-1 downto 0));
+                                when "0100111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 39) & unit_io_i_addr(39-1 downto 0));
+                                when "0101000" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 40) & unit_io_i_addr(40-1 downto 0));
+                                when "0101001" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 41) & unit_io_i_addr(41-1 downto 0));
+                                when "0101010" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 42) & unit_io_i_addr(42-1 downto 0));
+                                when "0101011" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 43) & unit_io_i_addr(43-1 downto 0));
+                                when "0101100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 44) & unit_io_i_addr(44-1 downto 0));
+                                when "0101101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 45) & unit_io_i_addr(45-1 downto 0));
+                                when "0101110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 46) & unit_io_i_addr(46-1 downto 0));
+                                when "0101111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 47) & unit_io_i_addr(47-1 downto 0));
+                                when "0110000" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 48) & unit_io_i_addr(48-1 downto 0));
+                                when "0110001" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 49) & unit_io_i_addr(49-1 downto 0));
+                                when "0110010" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 50) & unit_io_i_addr(50-1 downto 0));
+                                when "0110011" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(51) & unit_io_i_addr(51-1 downto 0));
+                                when "0110100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & unit_io_i_addr(52-1 downto 0));
+                                when "0110101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 11) & unit_io_i_addr(53-1 downto 0));
+                                when "0110110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 10) & unit_io_i_addr(54-1 downto 0));
+                                when "0110111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 9) & unit_io_i_addr(55-1 downto 0));
+                                when "0111000" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 8) & unit_io_i_addr(56-1 downto 0));
+                                when "0111001" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 7) & unit_io_i_addr(57-1 downto 0));
+                                when "0111010" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 6) & unit_io_i_addr(58-1 downto 0));
+                                when "0111011" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 5) & unit_io_i_addr(59-1 downto 0));
+                                when "0111100" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 4) & unit_io_i_addr(60-1 downto 0));
+                                when "0111101" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 3) & unit_io_i_addr(61-1 downto 0));
+                                when "0111110" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 2) & unit_io_i_addr(62-1 downto 0));
+                                when "0111111" =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 1) & unit_io_i_addr(63-1 downto 0));
+                                when "1000000" =>
+                                    leaf_pa := unsigned'(unit_io_i_addr(64-1 downto 0));
+                                when others =>
+                                    leaf_pa := unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            end case;
+                            if (bool(pending) or bool(walker_unit_io0_pend_6) or bool(walker_unit_io0_pend_5) or bool(walker_unit_io0_pend_4) or bool(walker_unit_io0_pend_3) or bool(walker_unit_io0_pend_2) or bool(walker_unit_io0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            null;
+        when ADREQ =>
+            if bool(walker_unit_io0_pend_6) then
+                unit_io_m_valid <= '1';
+                unit_io_m_we <= '1';
+                unit_io_m_size <= to_unsigned(3, 3);
+                unit_io_m_addr <= walker_unit_io0_sa_6;
+                unit_io_m_wdata <= walker_unit_io0_se_6;
+            elsif bool(walker_unit_io0_pend_5) then
+                unit_io_m_valid <= '1';
+                unit_io_m_we <= '1';
+                unit_io_m_size <= to_unsigned(3, 3);
+                unit_io_m_addr <= walker_unit_io0_sa_5;
+                unit_io_m_wdata <= walker_unit_io0_se_5;
+            elsif bool(walker_unit_io0_pend_4) then
+                unit_io_m_valid <= '1';
+                unit_io_m_we <= '1';
+                unit_io_m_size <= to_unsigned(3, 3);
+                unit_io_m_addr <= walker_unit_io0_sa_4;
+                unit_io_m_wdata <= walker_unit_io0_se_4;
+            elsif bool(walker_unit_io0_pend_3) then
+                unit_io_m_valid <= '1';
+                unit_io_m_we <= '1';
+                unit_io_m_size <= to_unsigned(3, 3);
+                unit_io_m_addr <= walker_unit_io0_sa_3;
+                unit_io_m_wdata <= walker_unit_io0_se_3;
+            elsif bool(walker_unit_io0_pend_2) then
+                unit_io_m_valid <= '1';
+                unit_io_m_we <= '1';
+                unit_io_m_size <= to_unsigned(3, 3);
+                unit_io_m_addr <= walker_unit_io0_sa_2;
+                unit_io_m_wdata <= walker_unit_io0_se_2;
+            elsif bool(walker_unit_io0_pend_1) then
+                unit_io_m_valid <= '1';
+                unit_io_m_we <= '1';
+                unit_io_m_size <= to_unsigned(3, 3);
+                unit_io_m_addr <= walker_unit_io0_sa_1;
+                unit_io_m_wdata <= walker_unit_io0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_io_m_we <= '0';
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_io0_logic;
+
 walker_unit_io0_fsm: process (clk) is
     variable pending: std_logic;
     variable v_r: std_logic;
@@ -2634,11 +5039,11 @@ begin
             walker_unit_io0_flevel <= to_unsigned(0, 3);
             walker_unit_io0_le <= to_unsigned(0, 64);
             walker_unit_io0_lvl <= to_unsigned(0, 3);
-            unit_io_m_addr <= to_unsigned(0, 64);
-            unit_io_m_size <= to_unsigned(0, 3);
-            unit_io_m_valid <= '0';
-            unit_io_m_wdata <= to_unsigned(0, 64);
-            unit_io_m_we <= '0';
+            walker_unit_io0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_io0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_io0_m_valid_h <= '0';
+            walker_unit_io0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_io0_m_we_h <= '0';
             unit_io_o_aux <= to_unsigned(0, 3);
             unit_io_o_level <= to_unsigned(0, 3);
             unit_io_o_pa <= to_unsigned(0, 64);
@@ -2654,6 +5059,11 @@ begin
             walker_unit_io0_pend_6 <= '0';
             walker_unit_io0_st <= IDLE;
         else
+            walker_unit_io0_m_valid_h <= stdl(bool(unit_io_m_valid) and (not bool(m_ready)));
+            walker_unit_io0_m_we_h <= unit_io_m_we;
+            walker_unit_io0_m_size_h <= unit_io_m_size;
+            walker_unit_io0_m_addr_h <= unit_io_m_addr;
+            walker_unit_io0_m_wdata_h <= unit_io_m_wdata;
             pending := '0';
             v_r := '0';
             v_w := '0';
@@ -2672,59 +5082,32 @@ begin
                         walker_unit_io0_pend_2 <= '0';
                         walker_unit_io0_pend_1 <= '0';
                         if (unit_io_r_HPT(12-1 downto 9) = 6) then
-                            unit_io_m_valid <= '1';
-                            unit_io_m_we <= '0';
-                            unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
                             walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000") & unit_io_i_addr(64-1 downto 57) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(6, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 5) then
-                            unit_io_m_valid <= '1';
-                            unit_io_m_we <= '0';
-                            unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(5, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 4) then
-                            unit_io_m_valid <= '1';
-                            unit_io_m_we <= '0';
-                            unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(4, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 3) then
-                            unit_io_m_valid <= '1';
-                            unit_io_m_we <= '0';
-                            unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(3, 3);
                         elsif (unit_io_r_HPT(12-1 downto 9) = 2) then
-                            unit_io_m_valid <= '1';
-                            unit_io_m_we <= '0';
-                            unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(2, 3);
                         else
-                            unit_io_m_valid <= '1';
-                            unit_io_m_we <= '0';
-                            unit_io_m_size <= to_unsigned(3, 3);
-                            unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_unit_io0_st <= MWAIT;
                             walker_unit_io0_lvl <= to_unsigned(1, 3);
                         end if;
                     end if;
                 when MWAIT =>
-                    if (bool(unit_io_m_valid) and bool(m_ready)) then
-                        unit_io_m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
                         walker_unit_io0_le <= m_rdata;
                         if (walker_unit_io0_lvl = 6) then
@@ -2750,50 +5133,26 @@ begin
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
                                 if (m_rdata(12-1 downto 9) = 5) then
-                                    unit_io_m_valid <= '1';
-                                    unit_io_m_we <= '0';
-                                    unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(5, 3);
                                 elsif (m_rdata(12-1 downto 9) = 4) then
-                                    unit_io_m_valid <= '1';
-                                    unit_io_m_we <= '0';
-                                    unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(4, 3);
                                 elsif (m_rdata(12-1 downto 9) = 3) then
-                                    unit_io_m_valid <= '1';
-                                    unit_io_m_we <= '0';
-                                    unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(3, 3);
                                 elsif (m_rdata(12-1 downto 9) = 2) then
-                                    unit_io_m_valid <= '1';
-                                    unit_io_m_we <= '0';
-                                    unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(2, 3);
                                 elsif (m_rdata(12-1 downto 9) = 1) then
-                                    unit_io_m_valid <= '1';
-                                    unit_io_m_we <= '0';
-                                    unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(1, 3);
                                 else
-                                    unit_io_m_valid <= '1';
-                                    unit_io_m_we <= '0';
-                                    unit_io_m_size <= to_unsigned(3, 3);
-                                    unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
                                     walker_unit_io0_lvl <= to_unsigned(5, 3);
@@ -3221,42 +5580,22 @@ begin
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
                                     if (m_rdata(12-1 downto 9) = 4) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(4, 3);
                                     elsif (m_rdata(12-1 downto 9) = 3) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     elsif (m_rdata(12-1 downto 9) = 2) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(4, 3);
@@ -3685,34 +6024,18 @@ begin
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
                                     if (m_rdata(12-1 downto 9) = 3) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
                                     elsif (m_rdata(12-1 downto 9) = 2) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(3, 3);
@@ -4141,26 +6464,14 @@ begin
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
                                     if (m_rdata(12-1 downto 9) = 2) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
                                     elsif (m_rdata(12-1 downto 9) = 1) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(2, 3);
@@ -4589,18 +6900,10 @@ begin
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
                                     if (m_rdata(12-1 downto 9) = 1) then
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
                                     else
-                                        unit_io_m_valid <= '1';
-                                        unit_io_m_we <= '0';
-                                        unit_io_m_size <= to_unsigned(3, 3);
-                                        unit_io_m_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
                                         walker_unit_io0_lvl <= to_unsigned(1, 3);
@@ -5019,51 +7322,21 @@ begin
                 when ADREQ =>
                     if bool(walker_unit_io0_pend_6) then
                         walker_unit_io0_pend_6 <= '0';
-                        unit_io_m_valid <= '1';
-                        unit_io_m_we <= '1';
-                        unit_io_m_size <= to_unsigned(3, 3);
-                        unit_io_m_addr <= walker_unit_io0_sa_6;
-                        unit_io_m_wdata <= walker_unit_io0_se_6;
                         walker_unit_io0_st <= ADWAIT;
                     elsif bool(walker_unit_io0_pend_5) then
                         walker_unit_io0_pend_5 <= '0';
-                        unit_io_m_valid <= '1';
-                        unit_io_m_we <= '1';
-                        unit_io_m_size <= to_unsigned(3, 3);
-                        unit_io_m_addr <= walker_unit_io0_sa_5;
-                        unit_io_m_wdata <= walker_unit_io0_se_5;
                         walker_unit_io0_st <= ADWAIT;
                     elsif bool(walker_unit_io0_pend_4) then
                         walker_unit_io0_pend_4 <= '0';
-                        unit_io_m_valid <= '1';
-                        unit_io_m_we <= '1';
-                        unit_io_m_size <= to_unsigned(3, 3);
-                        unit_io_m_addr <= walker_unit_io0_sa_4;
-                        unit_io_m_wdata <= walker_unit_io0_se_4;
                         walker_unit_io0_st <= ADWAIT;
                     elsif bool(walker_unit_io0_pend_3) then
                         walker_unit_io0_pend_3 <= '0';
-                        unit_io_m_valid <= '1';
-                        unit_io_m_we <= '1';
-                        unit_io_m_size <= to_unsigned(3, 3);
-                        unit_io_m_addr <= walker_unit_io0_sa_3;
-                        unit_io_m_wdata <= walker_unit_io0_se_3;
                         walker_unit_io0_st <= ADWAIT;
                     elsif bool(walker_unit_io0_pend_2) then
                         walker_unit_io0_pend_2 <= '0';
-                        unit_io_m_valid <= '1';
-                        unit_io_m_we <= '1';
-                        unit_io_m_size <= to_unsigned(3, 3);
-                        unit_io_m_addr <= walker_unit_io0_sa_2;
-                        unit_io_m_wdata <= walker_unit_io0_se_2;
                         walker_unit_io0_st <= ADWAIT;
                     elsif bool(walker_unit_io0_pend_1) then
                         walker_unit_io0_pend_1 <= '0';
-                        unit_io_m_valid <= '1';
-                        unit_io_m_we <= '1';
-                        unit_io_m_size <= to_unsigned(3, 3);
-                        unit_io_m_addr <= walker_unit_io0_sa_1;
-                        unit_io_m_wdata <= walker_unit_io0_se_1;
                         walker_unit_io0_st <= ADWAIT;
                     else
                         unit_io_o_status <= to_unsigned(0, 8);
@@ -5071,11 +7344,7 @@ begin
                         walker_unit_io0_st <= IDLE;
                     end if;
                 when ADWAIT =>
-                    if (bool(unit_io_m_valid) and bool(m_ready)) then
-                        unit_io_m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
-                        unit_io_m_we <= '0';
                         walker_unit_io0_st <= ADREQ;
                     end if;
                 when others =>

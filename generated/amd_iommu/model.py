@@ -60,8 +60,1956 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
+    m_we_h = Signal(m_we.val)  # the last request's, held
+    m_size_h = Signal(m_size.val)  # the last request's, held
+    m_addr_h = Signal(m_addr.val)  # the last request's, held
+    m_wdata_h = Signal(m_wdata.val)  # the last request's, held
+    m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
+    @always_comb
+    def logic():
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
+        m_valid.next = m_valid_h
+        m_we.next = m_we_h
+        m_size.next = m_size_h
+        m_addr.next = m_addr_h
+        m_wdata.next = m_wdata_h
+        pending = False
+        v_r = bool(0)
+        v_w = bool(0)
+        if done:
+            pass
+        if st == S.IDLE:
+            if start:
+                if (r_HPT[12:9]) == 6:  # spec: specs/amd_iommu.vspec:219
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
+                elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                else:  # spec: specs/amd_iommu.vspec:219
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+        elif st == S.MWAIT:
+            if m_rvalid:
+                if lvl == 6:  # spec: specs/amd_iommu.vspec:230 level l6
+                    if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                        pass
+                    elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                        pass
+                    elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (6 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 6))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                        pass
+                    elif (((m_rdata[12:9] == 1) and (i_addr[57:21] != 0)) or ((m_rdata[12:9] == 2) and (i_addr[57:30] != 0)) or ((m_rdata[12:9] == 3) and (i_addr[57:39] != 0)) or ((m_rdata[12:9] == 4) and (i_addr[57:48] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
+                        pass
+                    else:
+                        v_r = (a_r and m_rdata[61])
+                        v_w = (a_w and m_rdata[62])
+                        # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
+                        if m_rdata[12:9] == 5:  # next level, spec: specs/amd_iommu.vspec:222
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                        elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                        elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                        else:
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                elif lvl == 5:  # spec: specs/amd_iommu.vspec:234 level l5
+                    if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((m_rdata[12:9] == 7) and (not ((((((5 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((5 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((5 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((5 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((5 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (5 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 5))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
+                                pass
+                            else:
+                                ps5_0 = intbv(0)[7:]
+                                ps5_1 = intbv(0)[6:]
+                                ps5_2 = intbv(0)[6:]
+                                ps5_3 = intbv(0)[6:]
+                                ps5_4 = intbv(0)[6:]
+                                ps5_5 = intbv(0)[6:]
+                                ps5_6 = intbv(0)[6:]
+                                ps5_7 = intbv(0)[6:]
+                                ps5_8 = intbv(0)[6:]
+                                ps5_9 = intbv(0)[6:]
+                                ps5_10 = intbv(0)[6:]
+                                ps5_11 = intbv(0)[6:]
+                                ps5_12 = intbv(0)[6:]
+                                ps5_13 = intbv(0)[6:]
+                                ps5_14 = intbv(0)[6:]
+                                ps5_15 = intbv(0)[6:]
+                                ps5_16 = intbv(0)[6:]
+                                ps5_17 = intbv(0)[6:]
+                                ps5_18 = intbv(0)[6:]
+                                ps5_19 = intbv(0)[6:]
+                                ps5_20 = intbv(0)[6:]
+                                ps5_21 = intbv(0)[6:]
+                                ps5_22 = intbv(0)[6:]
+                                ps5_23 = intbv(0)[6:]
+                                ps5_24 = intbv(0)[6:]
+                                ps5_25 = intbv(0)[6:]
+                                ps5_26 = intbv(0)[6:]
+                                ps5_27 = intbv(0)[6:]
+                                ps5_28 = intbv(0)[6:]
+                                ps5_29 = intbv(0)[6:]
+                                ps5_30 = intbv(0)[6:]
+                                ps5_31 = intbv(0)[6:]
+                                ps5_32 = intbv(0)[6:]
+                                ps5_33 = intbv(0)[6:]
+                                ps5_34 = intbv(0)[6:]
+                                ps5_35 = intbv(0)[6:]
+                                ps5_36 = intbv(0)[6:]
+                                ps5_37 = intbv(0)[6:]
+                                ps5_38 = intbv(0)[6:]
+                                ps5_39 = intbv(0)[6:]
+                                ps5_40 = intbv(0)[6:]
+                                if (not m_rdata[51]):
+                                    ps5_40[:] = 0x27
+                                else:
+                                    ps5_40[:] = 0x28
+                                if (not m_rdata[50]):
+                                    ps5_39[:] = 0x26
+                                else:
+                                    ps5_39[:] = ps5_40
+                                if (not m_rdata[49]):
+                                    ps5_38[:] = 0x25
+                                else:
+                                    ps5_38[:] = ps5_39
+                                if (not m_rdata[48]):
+                                    ps5_37[:] = 0x24
+                                else:
+                                    ps5_37[:] = ps5_38
+                                if (not m_rdata[47]):
+                                    ps5_36[:] = 0x23
+                                else:
+                                    ps5_36[:] = ps5_37
+                                if (not m_rdata[46]):
+                                    ps5_35[:] = 0x22
+                                else:
+                                    ps5_35[:] = ps5_36
+                                if (not m_rdata[45]):
+                                    ps5_34[:] = 0x21
+                                else:
+                                    ps5_34[:] = ps5_35
+                                if (not m_rdata[44]):
+                                    ps5_33[:] = 0x20
+                                else:
+                                    ps5_33[:] = ps5_34
+                                if (not m_rdata[43]):
+                                    ps5_32[:] = 0x1f
+                                else:
+                                    ps5_32[:] = ps5_33
+                                if (not m_rdata[42]):
+                                    ps5_31[:] = 0x1e
+                                else:
+                                    ps5_31[:] = ps5_32
+                                if (not m_rdata[41]):
+                                    ps5_30[:] = 0x1d
+                                else:
+                                    ps5_30[:] = ps5_31
+                                if (not m_rdata[40]):
+                                    ps5_29[:] = 0x1c
+                                else:
+                                    ps5_29[:] = ps5_30
+                                if (not m_rdata[39]):
+                                    ps5_28[:] = 0x1b
+                                else:
+                                    ps5_28[:] = ps5_29
+                                if (not m_rdata[38]):
+                                    ps5_27[:] = 0x1a
+                                else:
+                                    ps5_27[:] = ps5_28
+                                if (not m_rdata[37]):
+                                    ps5_26[:] = 0x19
+                                else:
+                                    ps5_26[:] = ps5_27
+                                if (not m_rdata[36]):
+                                    ps5_25[:] = 0x18
+                                else:
+                                    ps5_25[:] = ps5_26
+                                if (not m_rdata[35]):
+                                    ps5_24[:] = 0x17
+                                else:
+                                    ps5_24[:] = ps5_25
+                                if (not m_rdata[34]):
+                                    ps5_23[:] = 0x16
+                                else:
+                                    ps5_23[:] = ps5_24
+                                if (not m_rdata[33]):
+                                    ps5_22[:] = 0x15
+                                else:
+                                    ps5_22[:] = ps5_23
+                                if (not m_rdata[32]):
+                                    ps5_21[:] = 0x14
+                                else:
+                                    ps5_21[:] = ps5_22
+                                if (not m_rdata[31]):
+                                    ps5_20[:] = 0x13
+                                else:
+                                    ps5_20[:] = ps5_21
+                                if (not m_rdata[30]):
+                                    ps5_19[:] = 0x12
+                                else:
+                                    ps5_19[:] = ps5_20
+                                if (not m_rdata[29]):
+                                    ps5_18[:] = 0x11
+                                else:
+                                    ps5_18[:] = ps5_19
+                                if (not m_rdata[28]):
+                                    ps5_17[:] = 0x10
+                                else:
+                                    ps5_17[:] = ps5_18
+                                if (not m_rdata[27]):
+                                    ps5_16[:] = 0xf
+                                else:
+                                    ps5_16[:] = ps5_17
+                                if (not m_rdata[26]):
+                                    ps5_15[:] = 0xe
+                                else:
+                                    ps5_15[:] = ps5_16
+                                if (not m_rdata[25]):
+                                    ps5_14[:] = 0xd
+                                else:
+                                    ps5_14[:] = ps5_15
+                                if (not m_rdata[24]):
+                                    ps5_13[:] = 0xc
+                                else:
+                                    ps5_13[:] = ps5_14
+                                if (not m_rdata[23]):
+                                    ps5_12[:] = 0xb
+                                else:
+                                    ps5_12[:] = ps5_13
+                                if (not m_rdata[22]):
+                                    ps5_11[:] = 0xa
+                                else:
+                                    ps5_11[:] = ps5_12
+                                if (not m_rdata[21]):
+                                    ps5_10[:] = 9
+                                else:
+                                    ps5_10[:] = ps5_11
+                                if (not m_rdata[20]):
+                                    ps5_9[:] = 8
+                                else:
+                                    ps5_9[:] = ps5_10
+                                if (not m_rdata[19]):
+                                    ps5_8[:] = 7
+                                else:
+                                    ps5_8[:] = ps5_9
+                                if (not m_rdata[18]):
+                                    ps5_7[:] = 6
+                                else:
+                                    ps5_7[:] = ps5_8
+                                if (not m_rdata[17]):
+                                    ps5_6[:] = 5
+                                else:
+                                    ps5_6[:] = ps5_7
+                                if (not m_rdata[16]):
+                                    ps5_5[:] = 4
+                                else:
+                                    ps5_5[:] = ps5_6
+                                if (not m_rdata[15]):
+                                    ps5_4[:] = 3
+                                else:
+                                    ps5_4[:] = ps5_5
+                                if (not m_rdata[14]):
+                                    ps5_3[:] = 2
+                                else:
+                                    ps5_3[:] = ps5_4
+                                if (not m_rdata[13]):
+                                    ps5_2[:] = 1
+                                else:
+                                    ps5_2[:] = ps5_3
+                                if (not m_rdata[12]):
+                                    ps5_1[:] = 0
+                                else:
+                                    ps5_1[:] = ps5_2
+                                ps5_41 = intbv(0)[7:]
+                                ps5_41[:] = 0xd + concat(intbv(0)[1:], ps5_1)
+                                if (m_rdata[12:9] == 7):
+                                    ps5_0[:] = ps5_41
+                                else:
+                                    ps5_0[:] = 0x30
+                                leaf_pa = intbv(0)[64:]
+                                if ps5_0 == 12:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
+                                elif ps5_0 == 13:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
+                                elif ps5_0 == 14:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
+                                elif ps5_0 == 15:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
+                                elif ps5_0 == 16:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
+                                elif ps5_0 == 17:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
+                                elif ps5_0 == 18:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
+                                elif ps5_0 == 19:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
+                                elif ps5_0 == 20:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
+                                elif ps5_0 == 21:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
+                                elif ps5_0 == 22:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
+                                elif ps5_0 == 23:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
+                                elif ps5_0 == 24:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
+                                elif ps5_0 == 25:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
+                                elif ps5_0 == 26:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
+                                elif ps5_0 == 27:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
+                                elif ps5_0 == 28:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
+                                elif ps5_0 == 29:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
+                                elif ps5_0 == 30:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
+                                elif ps5_0 == 31:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
+                                elif ps5_0 == 32:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
+                                elif ps5_0 == 33:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
+                                elif ps5_0 == 34:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
+                                elif ps5_0 == 35:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
+                                elif ps5_0 == 36:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
+                                elif ps5_0 == 37:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
+                                elif ps5_0 == 38:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
+                                elif ps5_0 == 39:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
+                                elif ps5_0 == 40:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
+                                elif ps5_0 == 41:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
+                                elif ps5_0 == 42:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
+                                elif ps5_0 == 43:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
+                                elif ps5_0 == 44:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
+                                elif ps5_0 == 45:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
+                                elif ps5_0 == 46:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
+                                elif ps5_0 == 47:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
+                                elif ps5_0 == 48:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
+                                elif ps5_0 == 49:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
+                                elif ps5_0 == 50:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
+                                elif ps5_0 == 51:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
+                                elif ps5_0 == 52:
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
+                                elif ps5_0 == 53:
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
+                                elif ps5_0 == 54:
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
+                                elif ps5_0 == 55:
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
+                                elif ps5_0 == 56:
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
+                                elif ps5_0 == 57:
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
+                                elif ps5_0 == 58:
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
+                                elif ps5_0 == 59:
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
+                                elif ps5_0 == 60:
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
+                                elif ps5_0 == 61:
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
+                                elif ps5_0 == 62:
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
+                                elif ps5_0 == 63:
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
+                                elif ps5_0 == 64:
+                                    leaf_pa[:] = concat(i_addr[64:0])
+                                else:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
+                                if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+                    else:
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (5 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 5))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        elif (((m_rdata[12:9] == 1) and (i_addr[48:21] != 0)) or ((m_rdata[12:9] == 2) and (i_addr[48:30] != 0)) or ((m_rdata[12:9] == 3) and (i_addr[48:39] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
+                            if m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            else:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                elif lvl == 4:  # spec: specs/amd_iommu.vspec:239 level l4
+                    if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((m_rdata[12:9] == 7) and (not ((((((4 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((4 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((4 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((4 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((4 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (4 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 4))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
+                                pass
+                            else:
+                                ps4_0 = intbv(0)[7:]
+                                ps4_1 = intbv(0)[6:]
+                                ps4_2 = intbv(0)[6:]
+                                ps4_3 = intbv(0)[6:]
+                                ps4_4 = intbv(0)[6:]
+                                ps4_5 = intbv(0)[6:]
+                                ps4_6 = intbv(0)[6:]
+                                ps4_7 = intbv(0)[6:]
+                                ps4_8 = intbv(0)[6:]
+                                ps4_9 = intbv(0)[6:]
+                                ps4_10 = intbv(0)[6:]
+                                ps4_11 = intbv(0)[6:]
+                                ps4_12 = intbv(0)[6:]
+                                ps4_13 = intbv(0)[6:]
+                                ps4_14 = intbv(0)[6:]
+                                ps4_15 = intbv(0)[6:]
+                                ps4_16 = intbv(0)[6:]
+                                ps4_17 = intbv(0)[6:]
+                                ps4_18 = intbv(0)[6:]
+                                ps4_19 = intbv(0)[6:]
+                                ps4_20 = intbv(0)[6:]
+                                ps4_21 = intbv(0)[6:]
+                                ps4_22 = intbv(0)[6:]
+                                ps4_23 = intbv(0)[6:]
+                                ps4_24 = intbv(0)[6:]
+                                ps4_25 = intbv(0)[6:]
+                                ps4_26 = intbv(0)[6:]
+                                ps4_27 = intbv(0)[6:]
+                                ps4_28 = intbv(0)[6:]
+                                ps4_29 = intbv(0)[6:]
+                                ps4_30 = intbv(0)[6:]
+                                ps4_31 = intbv(0)[6:]
+                                ps4_32 = intbv(0)[6:]
+                                ps4_33 = intbv(0)[6:]
+                                ps4_34 = intbv(0)[6:]
+                                ps4_35 = intbv(0)[6:]
+                                ps4_36 = intbv(0)[6:]
+                                ps4_37 = intbv(0)[6:]
+                                ps4_38 = intbv(0)[6:]
+                                ps4_39 = intbv(0)[6:]
+                                ps4_40 = intbv(0)[6:]
+                                if (not m_rdata[51]):
+                                    ps4_40[:] = 0x27
+                                else:
+                                    ps4_40[:] = 0x28
+                                if (not m_rdata[50]):
+                                    ps4_39[:] = 0x26
+                                else:
+                                    ps4_39[:] = ps4_40
+                                if (not m_rdata[49]):
+                                    ps4_38[:] = 0x25
+                                else:
+                                    ps4_38[:] = ps4_39
+                                if (not m_rdata[48]):
+                                    ps4_37[:] = 0x24
+                                else:
+                                    ps4_37[:] = ps4_38
+                                if (not m_rdata[47]):
+                                    ps4_36[:] = 0x23
+                                else:
+                                    ps4_36[:] = ps4_37
+                                if (not m_rdata[46]):
+                                    ps4_35[:] = 0x22
+                                else:
+                                    ps4_35[:] = ps4_36
+                                if (not m_rdata[45]):
+                                    ps4_34[:] = 0x21
+                                else:
+                                    ps4_34[:] = ps4_35
+                                if (not m_rdata[44]):
+                                    ps4_33[:] = 0x20
+                                else:
+                                    ps4_33[:] = ps4_34
+                                if (not m_rdata[43]):
+                                    ps4_32[:] = 0x1f
+                                else:
+                                    ps4_32[:] = ps4_33
+                                if (not m_rdata[42]):
+                                    ps4_31[:] = 0x1e
+                                else:
+                                    ps4_31[:] = ps4_32
+                                if (not m_rdata[41]):
+                                    ps4_30[:] = 0x1d
+                                else:
+                                    ps4_30[:] = ps4_31
+                                if (not m_rdata[40]):
+                                    ps4_29[:] = 0x1c
+                                else:
+                                    ps4_29[:] = ps4_30
+                                if (not m_rdata[39]):
+                                    ps4_28[:] = 0x1b
+                                else:
+                                    ps4_28[:] = ps4_29
+                                if (not m_rdata[38]):
+                                    ps4_27[:] = 0x1a
+                                else:
+                                    ps4_27[:] = ps4_28
+                                if (not m_rdata[37]):
+                                    ps4_26[:] = 0x19
+                                else:
+                                    ps4_26[:] = ps4_27
+                                if (not m_rdata[36]):
+                                    ps4_25[:] = 0x18
+                                else:
+                                    ps4_25[:] = ps4_26
+                                if (not m_rdata[35]):
+                                    ps4_24[:] = 0x17
+                                else:
+                                    ps4_24[:] = ps4_25
+                                if (not m_rdata[34]):
+                                    ps4_23[:] = 0x16
+                                else:
+                                    ps4_23[:] = ps4_24
+                                if (not m_rdata[33]):
+                                    ps4_22[:] = 0x15
+                                else:
+                                    ps4_22[:] = ps4_23
+                                if (not m_rdata[32]):
+                                    ps4_21[:] = 0x14
+                                else:
+                                    ps4_21[:] = ps4_22
+                                if (not m_rdata[31]):
+                                    ps4_20[:] = 0x13
+                                else:
+                                    ps4_20[:] = ps4_21
+                                if (not m_rdata[30]):
+                                    ps4_19[:] = 0x12
+                                else:
+                                    ps4_19[:] = ps4_20
+                                if (not m_rdata[29]):
+                                    ps4_18[:] = 0x11
+                                else:
+                                    ps4_18[:] = ps4_19
+                                if (not m_rdata[28]):
+                                    ps4_17[:] = 0x10
+                                else:
+                                    ps4_17[:] = ps4_18
+                                if (not m_rdata[27]):
+                                    ps4_16[:] = 0xf
+                                else:
+                                    ps4_16[:] = ps4_17
+                                if (not m_rdata[26]):
+                                    ps4_15[:] = 0xe
+                                else:
+                                    ps4_15[:] = ps4_16
+                                if (not m_rdata[25]):
+                                    ps4_14[:] = 0xd
+                                else:
+                                    ps4_14[:] = ps4_15
+                                if (not m_rdata[24]):
+                                    ps4_13[:] = 0xc
+                                else:
+                                    ps4_13[:] = ps4_14
+                                if (not m_rdata[23]):
+                                    ps4_12[:] = 0xb
+                                else:
+                                    ps4_12[:] = ps4_13
+                                if (not m_rdata[22]):
+                                    ps4_11[:] = 0xa
+                                else:
+                                    ps4_11[:] = ps4_12
+                                if (not m_rdata[21]):
+                                    ps4_10[:] = 9
+                                else:
+                                    ps4_10[:] = ps4_11
+                                if (not m_rdata[20]):
+                                    ps4_9[:] = 8
+                                else:
+                                    ps4_9[:] = ps4_10
+                                if (not m_rdata[19]):
+                                    ps4_8[:] = 7
+                                else:
+                                    ps4_8[:] = ps4_9
+                                if (not m_rdata[18]):
+                                    ps4_7[:] = 6
+                                else:
+                                    ps4_7[:] = ps4_8
+                                if (not m_rdata[17]):
+                                    ps4_6[:] = 5
+                                else:
+                                    ps4_6[:] = ps4_7
+                                if (not m_rdata[16]):
+                                    ps4_5[:] = 4
+                                else:
+                                    ps4_5[:] = ps4_6
+                                if (not m_rdata[15]):
+                                    ps4_4[:] = 3
+                                else:
+                                    ps4_4[:] = ps4_5
+                                if (not m_rdata[14]):
+                                    ps4_3[:] = 2
+                                else:
+                                    ps4_3[:] = ps4_4
+                                if (not m_rdata[13]):
+                                    ps4_2[:] = 1
+                                else:
+                                    ps4_2[:] = ps4_3
+                                if (not m_rdata[12]):
+                                    ps4_1[:] = 0
+                                else:
+                                    ps4_1[:] = ps4_2
+                                ps4_41 = intbv(0)[7:]
+                                ps4_41[:] = 0xd + concat(intbv(0)[1:], ps4_1)
+                                if (m_rdata[12:9] == 7):
+                                    ps4_0[:] = ps4_41
+                                else:
+                                    ps4_0[:] = 0x27
+                                leaf_pa = intbv(0)[64:]
+                                if ps4_0 == 12:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
+                                elif ps4_0 == 13:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
+                                elif ps4_0 == 14:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
+                                elif ps4_0 == 15:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
+                                elif ps4_0 == 16:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
+                                elif ps4_0 == 17:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
+                                elif ps4_0 == 18:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
+                                elif ps4_0 == 19:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
+                                elif ps4_0 == 20:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
+                                elif ps4_0 == 21:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
+                                elif ps4_0 == 22:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
+                                elif ps4_0 == 23:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
+                                elif ps4_0 == 24:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
+                                elif ps4_0 == 25:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
+                                elif ps4_0 == 26:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
+                                elif ps4_0 == 27:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
+                                elif ps4_0 == 28:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
+                                elif ps4_0 == 29:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
+                                elif ps4_0 == 30:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
+                                elif ps4_0 == 31:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
+                                elif ps4_0 == 32:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
+                                elif ps4_0 == 33:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
+                                elif ps4_0 == 34:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
+                                elif ps4_0 == 35:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
+                                elif ps4_0 == 36:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
+                                elif ps4_0 == 37:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
+                                elif ps4_0 == 38:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
+                                elif ps4_0 == 39:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
+                                elif ps4_0 == 40:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
+                                elif ps4_0 == 41:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
+                                elif ps4_0 == 42:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
+                                elif ps4_0 == 43:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
+                                elif ps4_0 == 44:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
+                                elif ps4_0 == 45:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
+                                elif ps4_0 == 46:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
+                                elif ps4_0 == 47:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
+                                elif ps4_0 == 48:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
+                                elif ps4_0 == 49:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
+                                elif ps4_0 == 50:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
+                                elif ps4_0 == 51:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
+                                elif ps4_0 == 52:
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
+                                elif ps4_0 == 53:
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
+                                elif ps4_0 == 54:
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
+                                elif ps4_0 == 55:
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
+                                elif ps4_0 == 56:
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
+                                elif ps4_0 == 57:
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
+                                elif ps4_0 == 58:
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
+                                elif ps4_0 == 59:
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
+                                elif ps4_0 == 60:
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
+                                elif ps4_0 == 61:
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
+                                elif ps4_0 == 62:
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
+                                elif ps4_0 == 63:
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
+                                elif ps4_0 == 64:
+                                    leaf_pa[:] = concat(i_addr[64:0])
+                                else:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
+                                if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+                    else:
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (4 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 4))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        elif (((m_rdata[12:9] == 1) and (i_addr[39:21] != 0)) or ((m_rdata[12:9] == 2) and (i_addr[39:30] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
+                            if m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            else:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                elif lvl == 3:  # spec: specs/amd_iommu.vspec:244 level l3
+                    if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((m_rdata[12:9] == 7) and (not ((((((3 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((3 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((3 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((3 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((3 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (3 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 3))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
+                                pass
+                            else:
+                                ps3_0 = intbv(0)[7:]
+                                ps3_1 = intbv(0)[6:]
+                                ps3_2 = intbv(0)[6:]
+                                ps3_3 = intbv(0)[6:]
+                                ps3_4 = intbv(0)[6:]
+                                ps3_5 = intbv(0)[6:]
+                                ps3_6 = intbv(0)[6:]
+                                ps3_7 = intbv(0)[6:]
+                                ps3_8 = intbv(0)[6:]
+                                ps3_9 = intbv(0)[6:]
+                                ps3_10 = intbv(0)[6:]
+                                ps3_11 = intbv(0)[6:]
+                                ps3_12 = intbv(0)[6:]
+                                ps3_13 = intbv(0)[6:]
+                                ps3_14 = intbv(0)[6:]
+                                ps3_15 = intbv(0)[6:]
+                                ps3_16 = intbv(0)[6:]
+                                ps3_17 = intbv(0)[6:]
+                                ps3_18 = intbv(0)[6:]
+                                ps3_19 = intbv(0)[6:]
+                                ps3_20 = intbv(0)[6:]
+                                ps3_21 = intbv(0)[6:]
+                                ps3_22 = intbv(0)[6:]
+                                ps3_23 = intbv(0)[6:]
+                                ps3_24 = intbv(0)[6:]
+                                ps3_25 = intbv(0)[6:]
+                                ps3_26 = intbv(0)[6:]
+                                ps3_27 = intbv(0)[6:]
+                                ps3_28 = intbv(0)[6:]
+                                ps3_29 = intbv(0)[6:]
+                                ps3_30 = intbv(0)[6:]
+                                ps3_31 = intbv(0)[6:]
+                                ps3_32 = intbv(0)[6:]
+                                ps3_33 = intbv(0)[6:]
+                                ps3_34 = intbv(0)[6:]
+                                ps3_35 = intbv(0)[6:]
+                                ps3_36 = intbv(0)[6:]
+                                ps3_37 = intbv(0)[6:]
+                                ps3_38 = intbv(0)[6:]
+                                ps3_39 = intbv(0)[6:]
+                                ps3_40 = intbv(0)[6:]
+                                if (not m_rdata[51]):
+                                    ps3_40[:] = 0x27
+                                else:
+                                    ps3_40[:] = 0x28
+                                if (not m_rdata[50]):
+                                    ps3_39[:] = 0x26
+                                else:
+                                    ps3_39[:] = ps3_40
+                                if (not m_rdata[49]):
+                                    ps3_38[:] = 0x25
+                                else:
+                                    ps3_38[:] = ps3_39
+                                if (not m_rdata[48]):
+                                    ps3_37[:] = 0x24
+                                else:
+                                    ps3_37[:] = ps3_38
+                                if (not m_rdata[47]):
+                                    ps3_36[:] = 0x23
+                                else:
+                                    ps3_36[:] = ps3_37
+                                if (not m_rdata[46]):
+                                    ps3_35[:] = 0x22
+                                else:
+                                    ps3_35[:] = ps3_36
+                                if (not m_rdata[45]):
+                                    ps3_34[:] = 0x21
+                                else:
+                                    ps3_34[:] = ps3_35
+                                if (not m_rdata[44]):
+                                    ps3_33[:] = 0x20
+                                else:
+                                    ps3_33[:] = ps3_34
+                                if (not m_rdata[43]):
+                                    ps3_32[:] = 0x1f
+                                else:
+                                    ps3_32[:] = ps3_33
+                                if (not m_rdata[42]):
+                                    ps3_31[:] = 0x1e
+                                else:
+                                    ps3_31[:] = ps3_32
+                                if (not m_rdata[41]):
+                                    ps3_30[:] = 0x1d
+                                else:
+                                    ps3_30[:] = ps3_31
+                                if (not m_rdata[40]):
+                                    ps3_29[:] = 0x1c
+                                else:
+                                    ps3_29[:] = ps3_30
+                                if (not m_rdata[39]):
+                                    ps3_28[:] = 0x1b
+                                else:
+                                    ps3_28[:] = ps3_29
+                                if (not m_rdata[38]):
+                                    ps3_27[:] = 0x1a
+                                else:
+                                    ps3_27[:] = ps3_28
+                                if (not m_rdata[37]):
+                                    ps3_26[:] = 0x19
+                                else:
+                                    ps3_26[:] = ps3_27
+                                if (not m_rdata[36]):
+                                    ps3_25[:] = 0x18
+                                else:
+                                    ps3_25[:] = ps3_26
+                                if (not m_rdata[35]):
+                                    ps3_24[:] = 0x17
+                                else:
+                                    ps3_24[:] = ps3_25
+                                if (not m_rdata[34]):
+                                    ps3_23[:] = 0x16
+                                else:
+                                    ps3_23[:] = ps3_24
+                                if (not m_rdata[33]):
+                                    ps3_22[:] = 0x15
+                                else:
+                                    ps3_22[:] = ps3_23
+                                if (not m_rdata[32]):
+                                    ps3_21[:] = 0x14
+                                else:
+                                    ps3_21[:] = ps3_22
+                                if (not m_rdata[31]):
+                                    ps3_20[:] = 0x13
+                                else:
+                                    ps3_20[:] = ps3_21
+                                if (not m_rdata[30]):
+                                    ps3_19[:] = 0x12
+                                else:
+                                    ps3_19[:] = ps3_20
+                                if (not m_rdata[29]):
+                                    ps3_18[:] = 0x11
+                                else:
+                                    ps3_18[:] = ps3_19
+                                if (not m_rdata[28]):
+                                    ps3_17[:] = 0x10
+                                else:
+                                    ps3_17[:] = ps3_18
+                                if (not m_rdata[27]):
+                                    ps3_16[:] = 0xf
+                                else:
+                                    ps3_16[:] = ps3_17
+                                if (not m_rdata[26]):
+                                    ps3_15[:] = 0xe
+                                else:
+                                    ps3_15[:] = ps3_16
+                                if (not m_rdata[25]):
+                                    ps3_14[:] = 0xd
+                                else:
+                                    ps3_14[:] = ps3_15
+                                if (not m_rdata[24]):
+                                    ps3_13[:] = 0xc
+                                else:
+                                    ps3_13[:] = ps3_14
+                                if (not m_rdata[23]):
+                                    ps3_12[:] = 0xb
+                                else:
+                                    ps3_12[:] = ps3_13
+                                if (not m_rdata[22]):
+                                    ps3_11[:] = 0xa
+                                else:
+                                    ps3_11[:] = ps3_12
+                                if (not m_rdata[21]):
+                                    ps3_10[:] = 9
+                                else:
+                                    ps3_10[:] = ps3_11
+                                if (not m_rdata[20]):
+                                    ps3_9[:] = 8
+                                else:
+                                    ps3_9[:] = ps3_10
+                                if (not m_rdata[19]):
+                                    ps3_8[:] = 7
+                                else:
+                                    ps3_8[:] = ps3_9
+                                if (not m_rdata[18]):
+                                    ps3_7[:] = 6
+                                else:
+                                    ps3_7[:] = ps3_8
+                                if (not m_rdata[17]):
+                                    ps3_6[:] = 5
+                                else:
+                                    ps3_6[:] = ps3_7
+                                if (not m_rdata[16]):
+                                    ps3_5[:] = 4
+                                else:
+                                    ps3_5[:] = ps3_6
+                                if (not m_rdata[15]):
+                                    ps3_4[:] = 3
+                                else:
+                                    ps3_4[:] = ps3_5
+                                if (not m_rdata[14]):
+                                    ps3_3[:] = 2
+                                else:
+                                    ps3_3[:] = ps3_4
+                                if (not m_rdata[13]):
+                                    ps3_2[:] = 1
+                                else:
+                                    ps3_2[:] = ps3_3
+                                if (not m_rdata[12]):
+                                    ps3_1[:] = 0
+                                else:
+                                    ps3_1[:] = ps3_2
+                                ps3_41 = intbv(0)[7:]
+                                ps3_41[:] = 0xd + concat(intbv(0)[1:], ps3_1)
+                                if (m_rdata[12:9] == 7):
+                                    ps3_0[:] = ps3_41
+                                else:
+                                    ps3_0[:] = 0x1e
+                                leaf_pa = intbv(0)[64:]
+                                if ps3_0 == 12:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
+                                elif ps3_0 == 13:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
+                                elif ps3_0 == 14:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
+                                elif ps3_0 == 15:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
+                                elif ps3_0 == 16:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
+                                elif ps3_0 == 17:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
+                                elif ps3_0 == 18:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
+                                elif ps3_0 == 19:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
+                                elif ps3_0 == 20:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
+                                elif ps3_0 == 21:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
+                                elif ps3_0 == 22:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
+                                elif ps3_0 == 23:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
+                                elif ps3_0 == 24:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
+                                elif ps3_0 == 25:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
+                                elif ps3_0 == 26:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
+                                elif ps3_0 == 27:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
+                                elif ps3_0 == 28:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
+                                elif ps3_0 == 29:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
+                                elif ps3_0 == 30:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
+                                elif ps3_0 == 31:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
+                                elif ps3_0 == 32:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
+                                elif ps3_0 == 33:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
+                                elif ps3_0 == 34:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
+                                elif ps3_0 == 35:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
+                                elif ps3_0 == 36:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
+                                elif ps3_0 == 37:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
+                                elif ps3_0 == 38:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
+                                elif ps3_0 == 39:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
+                                elif ps3_0 == 40:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
+                                elif ps3_0 == 41:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
+                                elif ps3_0 == 42:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
+                                elif ps3_0 == 43:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
+                                elif ps3_0 == 44:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
+                                elif ps3_0 == 45:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
+                                elif ps3_0 == 46:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
+                                elif ps3_0 == 47:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
+                                elif ps3_0 == 48:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
+                                elif ps3_0 == 49:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
+                                elif ps3_0 == 50:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
+                                elif ps3_0 == 51:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
+                                elif ps3_0 == 52:
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
+                                elif ps3_0 == 53:
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
+                                elif ps3_0 == 54:
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
+                                elif ps3_0 == 55:
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
+                                elif ps3_0 == 56:
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
+                                elif ps3_0 == 57:
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
+                                elif ps3_0 == 58:
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
+                                elif ps3_0 == 59:
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
+                                elif ps3_0 == 60:
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
+                                elif ps3_0 == 61:
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
+                                elif ps3_0 == 62:
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
+                                elif ps3_0 == 63:
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
+                                elif ps3_0 == 64:
+                                    leaf_pa[:] = concat(i_addr[64:0])
+                                else:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
+                                if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+                    else:
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (3 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 3))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        elif (((m_rdata[12:9] == 1) and (i_addr[30:21] != 0))):  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
+                            if m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            else:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                elif lvl == 2:  # spec: specs/amd_iommu.vspec:249 level l2
+                    if ((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)):  # leaf pte, spec: specs/amd_iommu.vspec:203
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((m_rdata[12:9] == 7) and (not ((((((2 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((2 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((2 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((2 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((2 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (2 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 2))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
+                                pass
+                            else:
+                                ps2_0 = intbv(0)[7:]
+                                ps2_1 = intbv(0)[6:]
+                                ps2_2 = intbv(0)[6:]
+                                ps2_3 = intbv(0)[6:]
+                                ps2_4 = intbv(0)[6:]
+                                ps2_5 = intbv(0)[6:]
+                                ps2_6 = intbv(0)[6:]
+                                ps2_7 = intbv(0)[6:]
+                                ps2_8 = intbv(0)[6:]
+                                ps2_9 = intbv(0)[6:]
+                                ps2_10 = intbv(0)[6:]
+                                ps2_11 = intbv(0)[6:]
+                                ps2_12 = intbv(0)[6:]
+                                ps2_13 = intbv(0)[6:]
+                                ps2_14 = intbv(0)[6:]
+                                ps2_15 = intbv(0)[6:]
+                                ps2_16 = intbv(0)[6:]
+                                ps2_17 = intbv(0)[6:]
+                                ps2_18 = intbv(0)[6:]
+                                ps2_19 = intbv(0)[6:]
+                                ps2_20 = intbv(0)[6:]
+                                ps2_21 = intbv(0)[6:]
+                                ps2_22 = intbv(0)[6:]
+                                ps2_23 = intbv(0)[6:]
+                                ps2_24 = intbv(0)[6:]
+                                ps2_25 = intbv(0)[6:]
+                                ps2_26 = intbv(0)[6:]
+                                ps2_27 = intbv(0)[6:]
+                                ps2_28 = intbv(0)[6:]
+                                ps2_29 = intbv(0)[6:]
+                                ps2_30 = intbv(0)[6:]
+                                ps2_31 = intbv(0)[6:]
+                                ps2_32 = intbv(0)[6:]
+                                ps2_33 = intbv(0)[6:]
+                                ps2_34 = intbv(0)[6:]
+                                ps2_35 = intbv(0)[6:]
+                                ps2_36 = intbv(0)[6:]
+                                ps2_37 = intbv(0)[6:]
+                                ps2_38 = intbv(0)[6:]
+                                ps2_39 = intbv(0)[6:]
+                                ps2_40 = intbv(0)[6:]
+                                if (not m_rdata[51]):
+                                    ps2_40[:] = 0x27
+                                else:
+                                    ps2_40[:] = 0x28
+                                if (not m_rdata[50]):
+                                    ps2_39[:] = 0x26
+                                else:
+                                    ps2_39[:] = ps2_40
+                                if (not m_rdata[49]):
+                                    ps2_38[:] = 0x25
+                                else:
+                                    ps2_38[:] = ps2_39
+                                if (not m_rdata[48]):
+                                    ps2_37[:] = 0x24
+                                else:
+                                    ps2_37[:] = ps2_38
+                                if (not m_rdata[47]):
+                                    ps2_36[:] = 0x23
+                                else:
+                                    ps2_36[:] = ps2_37
+                                if (not m_rdata[46]):
+                                    ps2_35[:] = 0x22
+                                else:
+                                    ps2_35[:] = ps2_36
+                                if (not m_rdata[45]):
+                                    ps2_34[:] = 0x21
+                                else:
+                                    ps2_34[:] = ps2_35
+                                if (not m_rdata[44]):
+                                    ps2_33[:] = 0x20
+                                else:
+                                    ps2_33[:] = ps2_34
+                                if (not m_rdata[43]):
+                                    ps2_32[:] = 0x1f
+                                else:
+                                    ps2_32[:] = ps2_33
+                                if (not m_rdata[42]):
+                                    ps2_31[:] = 0x1e
+                                else:
+                                    ps2_31[:] = ps2_32
+                                if (not m_rdata[41]):
+                                    ps2_30[:] = 0x1d
+                                else:
+                                    ps2_30[:] = ps2_31
+                                if (not m_rdata[40]):
+                                    ps2_29[:] = 0x1c
+                                else:
+                                    ps2_29[:] = ps2_30
+                                if (not m_rdata[39]):
+                                    ps2_28[:] = 0x1b
+                                else:
+                                    ps2_28[:] = ps2_29
+                                if (not m_rdata[38]):
+                                    ps2_27[:] = 0x1a
+                                else:
+                                    ps2_27[:] = ps2_28
+                                if (not m_rdata[37]):
+                                    ps2_26[:] = 0x19
+                                else:
+                                    ps2_26[:] = ps2_27
+                                if (not m_rdata[36]):
+                                    ps2_25[:] = 0x18
+                                else:
+                                    ps2_25[:] = ps2_26
+                                if (not m_rdata[35]):
+                                    ps2_24[:] = 0x17
+                                else:
+                                    ps2_24[:] = ps2_25
+                                if (not m_rdata[34]):
+                                    ps2_23[:] = 0x16
+                                else:
+                                    ps2_23[:] = ps2_24
+                                if (not m_rdata[33]):
+                                    ps2_22[:] = 0x15
+                                else:
+                                    ps2_22[:] = ps2_23
+                                if (not m_rdata[32]):
+                                    ps2_21[:] = 0x14
+                                else:
+                                    ps2_21[:] = ps2_22
+                                if (not m_rdata[31]):
+                                    ps2_20[:] = 0x13
+                                else:
+                                    ps2_20[:] = ps2_21
+                                if (not m_rdata[30]):
+                                    ps2_19[:] = 0x12
+                                else:
+                                    ps2_19[:] = ps2_20
+                                if (not m_rdata[29]):
+                                    ps2_18[:] = 0x11
+                                else:
+                                    ps2_18[:] = ps2_19
+                                if (not m_rdata[28]):
+                                    ps2_17[:] = 0x10
+                                else:
+                                    ps2_17[:] = ps2_18
+                                if (not m_rdata[27]):
+                                    ps2_16[:] = 0xf
+                                else:
+                                    ps2_16[:] = ps2_17
+                                if (not m_rdata[26]):
+                                    ps2_15[:] = 0xe
+                                else:
+                                    ps2_15[:] = ps2_16
+                                if (not m_rdata[25]):
+                                    ps2_14[:] = 0xd
+                                else:
+                                    ps2_14[:] = ps2_15
+                                if (not m_rdata[24]):
+                                    ps2_13[:] = 0xc
+                                else:
+                                    ps2_13[:] = ps2_14
+                                if (not m_rdata[23]):
+                                    ps2_12[:] = 0xb
+                                else:
+                                    ps2_12[:] = ps2_13
+                                if (not m_rdata[22]):
+                                    ps2_11[:] = 0xa
+                                else:
+                                    ps2_11[:] = ps2_12
+                                if (not m_rdata[21]):
+                                    ps2_10[:] = 9
+                                else:
+                                    ps2_10[:] = ps2_11
+                                if (not m_rdata[20]):
+                                    ps2_9[:] = 8
+                                else:
+                                    ps2_9[:] = ps2_10
+                                if (not m_rdata[19]):
+                                    ps2_8[:] = 7
+                                else:
+                                    ps2_8[:] = ps2_9
+                                if (not m_rdata[18]):
+                                    ps2_7[:] = 6
+                                else:
+                                    ps2_7[:] = ps2_8
+                                if (not m_rdata[17]):
+                                    ps2_6[:] = 5
+                                else:
+                                    ps2_6[:] = ps2_7
+                                if (not m_rdata[16]):
+                                    ps2_5[:] = 4
+                                else:
+                                    ps2_5[:] = ps2_6
+                                if (not m_rdata[15]):
+                                    ps2_4[:] = 3
+                                else:
+                                    ps2_4[:] = ps2_5
+                                if (not m_rdata[14]):
+                                    ps2_3[:] = 2
+                                else:
+                                    ps2_3[:] = ps2_4
+                                if (not m_rdata[13]):
+                                    ps2_2[:] = 1
+                                else:
+                                    ps2_2[:] = ps2_3
+                                if (not m_rdata[12]):
+                                    ps2_1[:] = 0
+                                else:
+                                    ps2_1[:] = ps2_2
+                                ps2_41 = intbv(0)[7:]
+                                ps2_41[:] = 0xd + concat(intbv(0)[1:], ps2_1)
+                                if (m_rdata[12:9] == 7):
+                                    ps2_0[:] = ps2_41
+                                else:
+                                    ps2_0[:] = 0x15
+                                leaf_pa = intbv(0)[64:]
+                                if ps2_0 == 12:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
+                                elif ps2_0 == 13:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
+                                elif ps2_0 == 14:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
+                                elif ps2_0 == 15:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
+                                elif ps2_0 == 16:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
+                                elif ps2_0 == 17:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
+                                elif ps2_0 == 18:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
+                                elif ps2_0 == 19:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
+                                elif ps2_0 == 20:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
+                                elif ps2_0 == 21:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
+                                elif ps2_0 == 22:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
+                                elif ps2_0 == 23:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
+                                elif ps2_0 == 24:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
+                                elif ps2_0 == 25:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
+                                elif ps2_0 == 26:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
+                                elif ps2_0 == 27:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
+                                elif ps2_0 == 28:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
+                                elif ps2_0 == 29:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
+                                elif ps2_0 == 30:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
+                                elif ps2_0 == 31:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
+                                elif ps2_0 == 32:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
+                                elif ps2_0 == 33:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
+                                elif ps2_0 == 34:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
+                                elif ps2_0 == 35:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
+                                elif ps2_0 == 36:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
+                                elif ps2_0 == 37:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
+                                elif ps2_0 == 38:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
+                                elif ps2_0 == 39:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
+                                elif ps2_0 == 40:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
+                                elif ps2_0 == 41:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
+                                elif ps2_0 == 42:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
+                                elif ps2_0 == 43:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
+                                elif ps2_0 == 44:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
+                                elif ps2_0 == 45:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
+                                elif ps2_0 == 46:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
+                                elif ps2_0 == 47:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
+                                elif ps2_0 == 48:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
+                                elif ps2_0 == 49:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
+                                elif ps2_0 == 50:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
+                                elif ps2_0 == 51:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
+                                elif ps2_0 == 52:
+                                    leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
+                                elif ps2_0 == 53:
+                                    leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
+                                elif ps2_0 == 54:
+                                    leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
+                                elif ps2_0 == 55:
+                                    leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
+                                elif ps2_0 == 56:
+                                    leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
+                                elif ps2_0 == 57:
+                                    leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
+                                elif ps2_0 == 58:
+                                    leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
+                                elif ps2_0 == 59:
+                                    leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
+                                elif ps2_0 == 60:
+                                    leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
+                                elif ps2_0 == 61:
+                                    leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
+                                elif ps2_0 == 62:
+                                    leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
+                                elif ps2_0 == 63:
+                                    leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
+                                elif ps2_0 == 64:
+                                    leaf_pa[:] = concat(i_addr[64:0])
+                                else:
+                                    leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
+                                if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+                    else:
+                        if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0x1ff0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                            pass
+                        elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (2 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 2))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                            pass
+                        elif False:  # spec: specs/amd_iommu.vspec:280 fault skipped_bits
+                            pass
+                        else:
+                            v_r = (a_r and m_rdata[61])
+                            v_w = (a_w and m_rdata[62])
+                            # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
+                            if m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            else:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                elif lvl == 1:  # spec: specs/amd_iommu.vspec:254 level l1
+                    if (not m_rdata[0]):  # spec: specs/amd_iommu.vspec:263 fault not_present
+                        pass
+                    elif (((m_rdata & intbv(0x7f0000000000000)[64:]) != 0)):  # spec: specs/amd_iommu.vspec:264 fault reserved
+                        pass
+                    elif ((m_rdata[12:9] == 7) and (not ((((((1 == 1) and (((m_rdata[52:12] + 1) & 0xff) != 0)) or (((1 == 2) and (((m_rdata[52:12] + 1) & 0x1ff) == 0)) and (((m_rdata[52:12] + 1) & 0x1ffff) != 0))) or (((1 == 3) and (((m_rdata[52:12] + 1) & 0x3ffff) == 0)) and (((m_rdata[52:12] + 1) & 0x3ffffff) != 0))) or (((1 == 4) and (((m_rdata[52:12] + 1) & 0x7ffffff) == 0)) and (((m_rdata[52:12] + 1) & intbv(0x7ffffffff)[41:]) != 0))) or ((1 == 5) and (((m_rdata[52:12] + 1) & intbv(0xfffffffff)[41:]) == 0))))):  # spec: specs/amd_iommu.vspec:269 fault page_size
+                        pass
+                    elif ((((m_rdata[12:9] == 0) or (m_rdata[12:9] == 7)) and (1 == 6)) or (((m_rdata[12:9] != 0) and (m_rdata[12:9] != 7)) and (m_rdata[12:9] >= 1))):  # spec: specs/amd_iommu.vspec:277 fault bad_level
+                        pass
+                    else:
+                        v_r = (a_r and m_rdata[61])
+                        v_w = (a_w and m_rdata[62])
+                        if ((k_write and (not v_w)) or ((not k_write) and (not v_r))):  # spec: specs/amd_iommu.vspec:287 check permission
+                            pass
+                        else:
+                            ps1_0 = intbv(0)[7:]
+                            ps1_1 = intbv(0)[6:]
+                            ps1_2 = intbv(0)[6:]
+                            ps1_3 = intbv(0)[6:]
+                            ps1_4 = intbv(0)[6:]
+                            ps1_5 = intbv(0)[6:]
+                            ps1_6 = intbv(0)[6:]
+                            ps1_7 = intbv(0)[6:]
+                            ps1_8 = intbv(0)[6:]
+                            ps1_9 = intbv(0)[6:]
+                            ps1_10 = intbv(0)[6:]
+                            ps1_11 = intbv(0)[6:]
+                            ps1_12 = intbv(0)[6:]
+                            ps1_13 = intbv(0)[6:]
+                            ps1_14 = intbv(0)[6:]
+                            ps1_15 = intbv(0)[6:]
+                            ps1_16 = intbv(0)[6:]
+                            ps1_17 = intbv(0)[6:]
+                            ps1_18 = intbv(0)[6:]
+                            ps1_19 = intbv(0)[6:]
+                            ps1_20 = intbv(0)[6:]
+                            ps1_21 = intbv(0)[6:]
+                            ps1_22 = intbv(0)[6:]
+                            ps1_23 = intbv(0)[6:]
+                            ps1_24 = intbv(0)[6:]
+                            ps1_25 = intbv(0)[6:]
+                            ps1_26 = intbv(0)[6:]
+                            ps1_27 = intbv(0)[6:]
+                            ps1_28 = intbv(0)[6:]
+                            ps1_29 = intbv(0)[6:]
+                            ps1_30 = intbv(0)[6:]
+                            ps1_31 = intbv(0)[6:]
+                            ps1_32 = intbv(0)[6:]
+                            ps1_33 = intbv(0)[6:]
+                            ps1_34 = intbv(0)[6:]
+                            ps1_35 = intbv(0)[6:]
+                            ps1_36 = intbv(0)[6:]
+                            ps1_37 = intbv(0)[6:]
+                            ps1_38 = intbv(0)[6:]
+                            ps1_39 = intbv(0)[6:]
+                            ps1_40 = intbv(0)[6:]
+                            if (not m_rdata[51]):
+                                ps1_40[:] = 0x27
+                            else:
+                                ps1_40[:] = 0x28
+                            if (not m_rdata[50]):
+                                ps1_39[:] = 0x26
+                            else:
+                                ps1_39[:] = ps1_40
+                            if (not m_rdata[49]):
+                                ps1_38[:] = 0x25
+                            else:
+                                ps1_38[:] = ps1_39
+                            if (not m_rdata[48]):
+                                ps1_37[:] = 0x24
+                            else:
+                                ps1_37[:] = ps1_38
+                            if (not m_rdata[47]):
+                                ps1_36[:] = 0x23
+                            else:
+                                ps1_36[:] = ps1_37
+                            if (not m_rdata[46]):
+                                ps1_35[:] = 0x22
+                            else:
+                                ps1_35[:] = ps1_36
+                            if (not m_rdata[45]):
+                                ps1_34[:] = 0x21
+                            else:
+                                ps1_34[:] = ps1_35
+                            if (not m_rdata[44]):
+                                ps1_33[:] = 0x20
+                            else:
+                                ps1_33[:] = ps1_34
+                            if (not m_rdata[43]):
+                                ps1_32[:] = 0x1f
+                            else:
+                                ps1_32[:] = ps1_33
+                            if (not m_rdata[42]):
+                                ps1_31[:] = 0x1e
+                            else:
+                                ps1_31[:] = ps1_32
+                            if (not m_rdata[41]):
+                                ps1_30[:] = 0x1d
+                            else:
+                                ps1_30[:] = ps1_31
+                            if (not m_rdata[40]):
+                                ps1_29[:] = 0x1c
+                            else:
+                                ps1_29[:] = ps1_30
+                            if (not m_rdata[39]):
+                                ps1_28[:] = 0x1b
+                            else:
+                                ps1_28[:] = ps1_29
+                            if (not m_rdata[38]):
+                                ps1_27[:] = 0x1a
+                            else:
+                                ps1_27[:] = ps1_28
+                            if (not m_rdata[37]):
+                                ps1_26[:] = 0x19
+                            else:
+                                ps1_26[:] = ps1_27
+                            if (not m_rdata[36]):
+                                ps1_25[:] = 0x18
+                            else:
+                                ps1_25[:] = ps1_26
+                            if (not m_rdata[35]):
+                                ps1_24[:] = 0x17
+                            else:
+                                ps1_24[:] = ps1_25
+                            if (not m_rdata[34]):
+                                ps1_23[:] = 0x16
+                            else:
+                                ps1_23[:] = ps1_24
+                            if (not m_rdata[33]):
+                                ps1_22[:] = 0x15
+                            else:
+                                ps1_22[:] = ps1_23
+                            if (not m_rdata[32]):
+                                ps1_21[:] = 0x14
+                            else:
+                                ps1_21[:] = ps1_22
+                            if (not m_rdata[31]):
+                                ps1_20[:] = 0x13
+                            else:
+                                ps1_20[:] = ps1_21
+                            if (not m_rdata[30]):
+                                ps1_19[:] = 0x12
+                            else:
+                                ps1_19[:] = ps1_20
+                            if (not m_rdata[29]):
+                                ps1_18[:] = 0x11
+                            else:
+                                ps1_18[:] = ps1_19
+                            if (not m_rdata[28]):
+                                ps1_17[:] = 0x10
+                            else:
+                                ps1_17[:] = ps1_18
+                            if (not m_rdata[27]):
+                                ps1_16[:] = 0xf
+                            else:
+                                ps1_16[:] = ps1_17
+                            if (not m_rdata[26]):
+                                ps1_15[:] = 0xe
+                            else:
+                                ps1_15[:] = ps1_16
+                            if (not m_rdata[25]):
+                                ps1_14[:] = 0xd
+                            else:
+                                ps1_14[:] = ps1_15
+                            if (not m_rdata[24]):
+                                ps1_13[:] = 0xc
+                            else:
+                                ps1_13[:] = ps1_14
+                            if (not m_rdata[23]):
+                                ps1_12[:] = 0xb
+                            else:
+                                ps1_12[:] = ps1_13
+                            if (not m_rdata[22]):
+                                ps1_11[:] = 0xa
+                            else:
+                                ps1_11[:] = ps1_12
+                            if (not m_rdata[21]):
+                                ps1_10[:] = 9
+                            else:
+                                ps1_10[:] = ps1_11
+                            if (not m_rdata[20]):
+                                ps1_9[:] = 8
+                            else:
+                                ps1_9[:] = ps1_10
+                            if (not m_rdata[19]):
+                                ps1_8[:] = 7
+                            else:
+                                ps1_8[:] = ps1_9
+                            if (not m_rdata[18]):
+                                ps1_7[:] = 6
+                            else:
+                                ps1_7[:] = ps1_8
+                            if (not m_rdata[17]):
+                                ps1_6[:] = 5
+                            else:
+                                ps1_6[:] = ps1_7
+                            if (not m_rdata[16]):
+                                ps1_5[:] = 4
+                            else:
+                                ps1_5[:] = ps1_6
+                            if (not m_rdata[15]):
+                                ps1_4[:] = 3
+                            else:
+                                ps1_4[:] = ps1_5
+                            if (not m_rdata[14]):
+                                ps1_3[:] = 2
+                            else:
+                                ps1_3[:] = ps1_4
+                            if (not m_rdata[13]):
+                                ps1_2[:] = 1
+                            else:
+                                ps1_2[:] = ps1_3
+                            if (not m_rdata[12]):
+                                ps1_1[:] = 0
+                            else:
+                                ps1_1[:] = ps1_2
+                            ps1_41 = intbv(0)[7:]
+                            ps1_41[:] = 0xd + concat(intbv(0)[1:], ps1_1)
+                            if (m_rdata[12:9] == 7):
+                                ps1_0[:] = ps1_41
+                            else:
+                                ps1_0[:] = 0xc
+                            leaf_pa = intbv(0)[64:]
+                            if ps1_0 == 12:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], i_addr[12:0])
+                            elif ps1_0 == 13:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:13], i_addr[13:0])
+                            elif ps1_0 == 14:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:14], i_addr[14:0])
+                            elif ps1_0 == 15:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:15], i_addr[15:0])
+                            elif ps1_0 == 16:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:16], i_addr[16:0])
+                            elif ps1_0 == 17:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:17], i_addr[17:0])
+                            elif ps1_0 == 18:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:18], i_addr[18:0])
+                            elif ps1_0 == 19:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:19], i_addr[19:0])
+                            elif ps1_0 == 20:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:20], i_addr[20:0])
+                            elif ps1_0 == 21:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:21], i_addr[21:0])
+                            elif ps1_0 == 22:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:22], i_addr[22:0])
+                            elif ps1_0 == 23:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:23], i_addr[23:0])
+                            elif ps1_0 == 24:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:24], i_addr[24:0])
+                            elif ps1_0 == 25:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:25], i_addr[25:0])
+                            elif ps1_0 == 26:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:26], i_addr[26:0])
+                            elif ps1_0 == 27:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:27], i_addr[27:0])
+                            elif ps1_0 == 28:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:28], i_addr[28:0])
+                            elif ps1_0 == 29:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:29], i_addr[29:0])
+                            elif ps1_0 == 30:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:30], i_addr[30:0])
+                            elif ps1_0 == 31:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:31], i_addr[31:0])
+                            elif ps1_0 == 32:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:32], i_addr[32:0])
+                            elif ps1_0 == 33:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:33], i_addr[33:0])
+                            elif ps1_0 == 34:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:34], i_addr[34:0])
+                            elif ps1_0 == 35:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:35], i_addr[35:0])
+                            elif ps1_0 == 36:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:36], i_addr[36:0])
+                            elif ps1_0 == 37:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:37], i_addr[37:0])
+                            elif ps1_0 == 38:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:38], i_addr[38:0])
+                            elif ps1_0 == 39:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:39], i_addr[39:0])
+                            elif ps1_0 == 40:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:40], i_addr[40:0])
+                            elif ps1_0 == 41:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:41], i_addr[41:0])
+                            elif ps1_0 == 42:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:42], i_addr[42:0])
+                            elif ps1_0 == 43:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:43], i_addr[43:0])
+                            elif ps1_0 == 44:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:44], i_addr[44:0])
+                            elif ps1_0 == 45:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:45], i_addr[45:0])
+                            elif ps1_0 == 46:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:46], i_addr[46:0])
+                            elif ps1_0 == 47:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:47], i_addr[47:0])
+                            elif ps1_0 == 48:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:48], i_addr[48:0])
+                            elif ps1_0 == 49:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:49], i_addr[49:0])
+                            elif ps1_0 == 50:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:50], i_addr[50:0])
+                            elif ps1_0 == 51:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[51], i_addr[51:0])
+                            elif ps1_0 == 52:
+                                leaf_pa[:] = concat(intbv(0)[12:], i_addr[52:0])
+                            elif ps1_0 == 53:
+                                leaf_pa[:] = concat(intbv(0)[11:], i_addr[53:0])
+                            elif ps1_0 == 54:
+                                leaf_pa[:] = concat(intbv(0)[10:], i_addr[54:0])
+                            elif ps1_0 == 55:
+                                leaf_pa[:] = concat(intbv(0)[9:], i_addr[55:0])
+                            elif ps1_0 == 56:
+                                leaf_pa[:] = concat(intbv(0)[8:], i_addr[56:0])
+                            elif ps1_0 == 57:
+                                leaf_pa[:] = concat(intbv(0)[7:], i_addr[57:0])
+                            elif ps1_0 == 58:
+                                leaf_pa[:] = concat(intbv(0)[6:], i_addr[58:0])
+                            elif ps1_0 == 59:
+                                leaf_pa[:] = concat(intbv(0)[5:], i_addr[59:0])
+                            elif ps1_0 == 60:
+                                leaf_pa[:] = concat(intbv(0)[4:], i_addr[60:0])
+                            elif ps1_0 == 61:
+                                leaf_pa[:] = concat(intbv(0)[3:], i_addr[61:0])
+                            elif ps1_0 == 62:
+                                leaf_pa[:] = concat(intbv(0)[2:], i_addr[62:0])
+                            elif ps1_0 == 63:
+                                leaf_pa[:] = concat(intbv(0)[1:], i_addr[63:0])
+                            elif ps1_0 == 64:
+                                leaf_pa[:] = concat(i_addr[64:0])
+                            else:
+                                leaf_pa[:] = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:])
+                            if pending or pend_6 or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                pass
+                            else:
+                                pass
+        elif st == S.FAULT:
+            pass
+        elif st == S.ADREQ:
+            if pend_6:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_6
+                m_wdata.next = se_6
+            elif pend_5:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_5
+                m_wdata.next = se_5
+            elif pend_4:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_4
+                m_wdata.next = se_4
+            elif pend_3:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_3
+                m_wdata.next = se_3
+            elif pend_2:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_2
+                m_wdata.next = se_2
+            elif pend_1:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_1
+                m_wdata.next = se_1
+            else:
+                pass
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                m_we.next = False
+        else:
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
+        m_valid_h.next = m_valid and not m_ready
+        m_we_h.next = m_we
+        m_size_h.next = m_size
+        m_addr_h.next = m_addr
+        m_wdata_h.next = m_wdata
         pending = False
         v_r = bool(0)
         v_w = bool(0)
@@ -78,56 +2026,30 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                 pend_2.next = False
                 pend_1.next = False
                 if (r_HPT[12:9]) == 6:  # spec: specs/amd_iommu.vspec:219
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
                     ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[54:], i_addr[64:57], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 6
                 elif (r_HPT[12:9]) == 5:  # spec: specs/amd_iommu.vspec:219
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 5
                 elif (r_HPT[12:9]) == 4:  # spec: specs/amd_iommu.vspec:219
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
                 elif (r_HPT[12:9]) == 3:  # spec: specs/amd_iommu.vspec:219
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
                 elif (r_HPT[12:9]) == 2:  # spec: specs/amd_iommu.vspec:219
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                     ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 2
                 else:  # spec: specs/amd_iommu.vspec:219
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                     ea.next = concat(intbv(0)[12:], r_HPT[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 1
         elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
                 le.next = m_rdata
                 if lvl == 6:  # spec: specs/amd_iommu.vspec:230 level l6
@@ -154,50 +2076,26 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                         a_w.next = v_w
                         # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                         if m_rdata[12:9] == 5:  # next level, spec: specs/amd_iommu.vspec:222
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 5
                         elif m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
                         elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
                         elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
                         elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
                         else:
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 5
@@ -578,42 +2476,22 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             a_w.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 4:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
                             elif m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
@@ -994,34 +2872,18 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             a_w.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 3:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
                             elif m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 3
@@ -1402,26 +3264,14 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             a_w.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 2:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
                             elif m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
@@ -1802,18 +3652,10 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                             a_w.next = v_w
                             # pointer ADDR of pde, spec: specs/amd_iommu.vspec:199
                             if m_rdata[12:9] == 1:  # next level, spec: specs/amd_iommu.vspec:222
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
                             else:
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[12:], m_rdata[52:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -2181,65 +4023,32 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
         elif st == S.ADREQ:
             if pend_6:
                 pend_6.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_6
-                m_wdata.next = se_6
                 st.next = S.ADWAIT
             elif pend_5:
                 pend_5.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_5
-                m_wdata.next = se_5
                 st.next = S.ADWAIT
             elif pend_4:
                 pend_4.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_4
-                m_wdata.next = se_4
                 st.next = S.ADWAIT
             elif pend_3:
                 pend_3.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_3
-                m_wdata.next = se_3
                 st.next = S.ADWAIT
             elif pend_2:
                 pend_2.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_2
-                m_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_1
-                m_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.ADREQ
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+    return logic, fsm
 
 
 @block

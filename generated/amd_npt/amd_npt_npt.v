@@ -160,6 +160,11 @@ reg [7:0] walker_host0_fault_k;
 reg [2:0] walker_host0_flevel;
 reg [63:0] walker_host0_le;
 reg [2:0] walker_host0_lvl;
+reg [63:0] walker_host0_m_addr_h;
+reg [2:0] walker_host0_m_size_h;
+reg walker_host0_m_valid_h;
+reg [63:0] walker_host0_m_wdata_h;
+reg walker_host0_m_we_h;
 reg walker_host0_pend_1;
 reg walker_host0_pend_2;
 reg walker_host0_pend_3;
@@ -181,6 +186,9 @@ reg walker_guest0_a_us;
 reg walker_guest0_a_xd;
 reg [7:0] walker_guest0_fault_k;
 reg [2:0] walker_guest0_flevel;
+reg walker_guest0_hk_fetch_h;
+reg walker_guest0_hk_user_h;
+reg walker_guest0_hk_write_h;
 reg [2:0] walker_guest0_lvl;
 reg walker_guest0_pend_1;
 reg walker_guest0_pend_2;
@@ -201,6 +209,11 @@ reg [63:0] walker_guest0_sg_1;
 reg [63:0] walker_guest0_sg_2;
 reg [63:0] walker_guest0_sg_3;
 reg [2:0] walker_guest0_st;
+reg [63:0] walker_guest0_x_addr_h;
+reg walker_guest0_x_on_table_h;
+reg walker_guest0_x_pwrite_h;
+reg [63:0] walker_guest0_x_waddr_h;
+reg [63:0] walker_guest0_x_wdata_h;
 reg [2:0] cache_tlb0_c_acc;
 reg cache_tlb0_c_glob;
 reg [3:0] cache_tlb0_c_set;
@@ -274,6 +287,691 @@ assign walker_guest0_sa_5 = 64'd0;
 assign walker_guest0_se_4 = 64'd0;
 assign walker_guest0_se_5 = 64'd0;
 
+always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker_host0_ea, x_addr, hk_fetch, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_PKRU, hb_RFLAGS, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_waddr, x_wdata) begin: walker_host0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    m_valid = walker_host0_m_valid_h;
+    m_we = walker_host0_m_we_h;
+    m_size = walker_host0_m_size_h;
+    m_addr = walker_host0_m_addr_h;
+    m_wdata = walker_host0_m_wdata_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_rw = (0 != 0);
+    v_us = (0 != 0);
+    v_xd = (0 != 0);
+    if (x_done) begin
+    end
+    if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
+        if ((walker_host0_st == 4'b0111)) begin
+        end
+        if (x_valid) begin
+            if (x_pwrite) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = x_waddr;
+                m_wdata = x_wdata;
+            end
+            else begin
+                if (x_off) begin
+                    if (x_table) begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = x_addr;
+                    end
+                    else begin
+                    end
+                end
+                else begin
+                    in0 = 64'h0;
+                    in1 = 64'h0;
+                    in2 = 64'h0;
+                    in2 = x_addr;
+                    in3 = 57'h0;
+                    in3 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = 64'h0;
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = 57'h0;
+                    in5 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in6 = 64'h0;
+                    in7 = 64'h0;
+                    in7 = x_addr;
+                    in8 = 48'h0;
+                    in8 = (x_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = 64'h0;
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = 48'h0;
+                    in10 = (x_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if (hb_CR4[12]) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((hb_CR4[5] && (x_addr != in0))) begin
+                    end
+                    else begin
+                        if (hb_CR4[12]) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                        end
+                        else begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        end
+                    end
+                end
+            end
+        end
+    end
+    else if ((walker_host0_st == 4'b0001)) begin
+        if (m_rvalid) begin
+            used = 1'b0;
+            if ((walker_host0_lvl == 5)) begin
+                uok = 1'b1;
+                if ((!m_rdata[0])) begin
+                    uok = 1'b0;
+                end
+                if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    uok = 1'b0;
+                end
+                if (uok) begin
+                    uw = m_rdata;
+                    uw[5] = 1'b1;
+                    if ((uw != m_rdata)) begin
+                        used = 1'b1;
+                    end
+                end
+            end
+            if ((walker_host0_lvl == 4)) begin
+                uok = 1'b1;
+                if ((!m_rdata[0])) begin
+                    uok = 1'b0;
+                end
+                if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    uok = 1'b0;
+                end
+                if (uok) begin
+                    uw = m_rdata;
+                    uw[5] = 1'b1;
+                    if ((uw != m_rdata)) begin
+                        used = 1'b1;
+                    end
+                end
+            end
+            if ((walker_host0_lvl == 3)) begin
+                if ((m_rdata[7] && 1'b1)) begin
+                end
+                else begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+            end
+            if ((walker_host0_lvl == 2)) begin
+                if (m_rdata[7]) begin
+                end
+                else begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+            end
+            if (used) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_host0_ea;
+                m_wdata = uw;
+            end
+            else begin
+                case (walker_host0_lvl)
+                    'h5: begin
+                        if ((!m_rdata[0])) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && m_rdata[1]);
+                            v_us = (walker_host0_a_us && m_rdata[2]);
+                            v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if ((!m_rdata[0])) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && m_rdata[1]);
+                            v_us = (walker_host0_a_us && m_rdata[2]);
+                            v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                if ((hk_user && (!v_us))) begin
+                                end
+                                else if (((hk_user && hk_write) && (!v_rw))) begin
+                                end
+                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                end
+                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                end
+                                else if ((hk_fetch && v_xd)) begin
+                                end
+                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                end
+                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (hk_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            m_valid = 1'b1;
+                                            m_we = 1'b0;
+                                            m_size = 3;
+                                            m_addr = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (m_rdata[7]) begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                if ((hk_user && (!v_us))) begin
+                                end
+                                else if (((hk_user && hk_write) && (!v_rw))) begin
+                                end
+                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                end
+                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                end
+                                else if ((hk_fetch && v_xd)) begin
+                                end
+                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                end
+                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (hk_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            m_valid = 1'b1;
+                                            m_we = 1'b0;
+                                            m_size = 3;
+                                            m_addr = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!m_rdata[0])) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && m_rdata[1]);
+                            v_us = (walker_host0_a_us && m_rdata[2]);
+                            v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                            if ((hk_user && (!v_us))) begin
+                            end
+                            else if (((hk_user && hk_write) && (!v_rw))) begin
+                            end
+                            else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                            end
+                            else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                            end
+                            else if ((hk_fetch && v_xd)) begin
+                            end
+                            else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                            end
+                            else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = m_rdata;
+                                uw[5] = 1'b1;
+                                if (hk_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        m_valid = 1'b1;
+                                        m_we = 1'b0;
+                                        m_size = 3;
+                                        m_addr = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+    end
+    else if ((walker_host0_st == 4'b0010)) begin
+    end
+    else if ((walker_host0_st == 4'b0011)) begin
+        if (walker_host0_pend_5) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_5;
+            m_wdata = walker_host0_se_5;
+        end
+        else if (walker_host0_pend_4) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_4;
+            m_wdata = walker_host0_se_4;
+        end
+        else if (walker_host0_pend_3) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_3;
+            m_wdata = walker_host0_se_3;
+        end
+        else if (walker_host0_pend_2) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_2;
+            m_wdata = walker_host0_se_2;
+        end
+        else if (walker_host0_pend_1) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_1;
+            m_wdata = walker_host0_se_1;
+        end
+        else begin
+            if (x_table) begin
+                m_valid = 1'b1;
+                m_we = 1'b0;
+                m_size = 3;
+                m_addr = x_pa;
+            end
+            else begin
+            end
+        end
+    end
+    else if ((walker_host0_st == 4'b0100)) begin
+        if (m_rvalid) begin
+            m_we = 1'b0;
+        end
+    end
+    else if ((walker_host0_st == 4'b0101)) begin
+        if (m_rvalid) begin
+            m_we = 1'b0;
+        end
+    end
+    else if ((walker_host0_st == 4'b0110)) begin
+        case (walker_host0_lvl)
+            'h5: begin
+                if ((!walker_host0_le[0])) begin
+                end
+                else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                end
+                else begin
+                    v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                    v_us = (walker_host0_a_us && walker_host0_le[2]);
+                    v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                    m_valid = 1'b1;
+                    m_we = 1'b0;
+                    m_size = 3;
+                    m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                end
+            end
+            'h4: begin
+                if ((!walker_host0_le[0])) begin
+                end
+                else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                end
+                else begin
+                    v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                    v_us = (walker_host0_a_us && walker_host0_le[2]);
+                    v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                    m_valid = 1'b1;
+                    m_we = 1'b0;
+                    m_size = 3;
+                    m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                end
+            end
+            'h3: begin
+                if ((walker_host0_le[7] && 1'b1)) begin
+                    if ((!walker_host0_le[0])) begin
+                    end
+                    else if ((((walker_host0_le & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        if ((hk_user && (!v_us))) begin
+                        end
+                        else if (((hk_user && hk_write) && (!v_rw))) begin
+                        end
+                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                        end
+                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                        end
+                        else if ((hk_fetch && v_xd)) begin
+                        end
+                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                        end
+                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            uw[5] = 1'b1;
+                            if (hk_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                pending = 1'b1;
+                            end
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                            end
+                            else begin
+                                if (x_table) begin
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 3;
+                                    m_addr = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                end
+                else begin
+                    if ((!walker_host0_le[0])) begin
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                    end
+                end
+            end
+            'h2: begin
+                if (walker_host0_le[7]) begin
+                    if ((!walker_host0_le[0])) begin
+                    end
+                    else if ((((walker_host0_le & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        if ((hk_user && (!v_us))) begin
+                        end
+                        else if (((hk_user && hk_write) && (!v_rw))) begin
+                        end
+                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                        end
+                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                        end
+                        else if ((hk_fetch && v_xd)) begin
+                        end
+                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                        end
+                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            uw[5] = 1'b1;
+                            if (hk_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                pending = 1'b1;
+                            end
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                            end
+                            else begin
+                                if (x_table) begin
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 3;
+                                    m_addr = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                end
+                else begin
+                    if ((!walker_host0_le[0])) begin
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                    end
+                end
+            end
+            'h1: begin
+                if ((!walker_host0_le[0])) begin
+                end
+                else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                end
+                else begin
+                    v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                    v_us = (walker_host0_a_us && walker_host0_le[2]);
+                    v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                    if ((hk_user && (!v_us))) begin
+                    end
+                    else if (((hk_user && hk_write) && (!v_rw))) begin
+                    end
+                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                    end
+                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                    end
+                    else if ((hk_fetch && v_xd)) begin
+                    end
+                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                    end
+                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                    end
+                    else begin
+                        uw = walker_host0_le;
+                        uw[5] = 1'b1;
+                        if (hk_write) begin
+                            uw[6] = 1'b1;
+                        end
+                        if ((uw != walker_host0_le)) begin
+                            pending = 1'b1;
+                        end
+                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                        end
+                        else begin
+                            if (x_table) begin
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            end
+                            else begin
+                            end
+                        end
+                    end
+                end
+            end
+        endcase
+    end
+    else if ((walker_host0_st == 4'b0111)) begin
+    end
+    else if ((walker_host0_st == 4'b1000)) begin
+        if (m_rvalid) begin
+            m_we = 1'b0;
+        end
+    end
+    else begin
+    end
+end
+
 always @(posedge clk) begin: walker_host0_fsm
     reg pending;
     reg [64-1:0] uw;
@@ -303,11 +1001,11 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_flevel <= 0;
         walker_host0_le <= 0;
         walker_host0_lvl <= 0;
-        m_addr <= 0;
-        m_size <= 0;
-        m_valid <= 0;
-        m_wdata <= 0;
-        m_we <= 0;
+        walker_host0_m_addr_h <= 0;
+        walker_host0_m_size_h <= 0;
+        walker_host0_m_valid_h <= 0;
+        walker_host0_m_wdata_h <= 0;
+        walker_host0_m_we_h <= 0;
         x_aux <= 0;
         x_level <= 0;
         x_pa <= 0;
@@ -329,6 +1027,11 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_st <= 4'b0000;
     end
     else begin
+        walker_host0_m_valid_h <= (m_valid && (!m_ready));
+        walker_host0_m_we_h <= m_we;
+        walker_host0_m_size_h <= m_size;
+        walker_host0_m_addr_h <= m_addr;
+        walker_host0_m_wdata_h <= m_wdata;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -339,498 +1042,235 @@ always @(posedge clk) begin: walker_host0_fsm
         if (x_done) begin
             x_done <= 1'b0;
         end
-        case (walker_host0_st)
-            4'b0000: begin
-                if (x_valid) begin
-                    if (x_pwrite) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 3;
-                        m_addr <= x_waddr;
-                        m_wdata <= x_wdata;
-                        walker_host0_st <= 4'b1000;
-                    end
-                    else begin
-                        if (x_off) begin
-                            x_level <= 7;
-                            x_aux <= 0;
-                            x_pa <= x_addr;
-                            if (x_table) begin
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= x_addr;
-                                walker_host0_st <= 4'b0111;
-                            end
-                            else begin
-                                x_status <= 0;
-                                x_done <= 1'b1;
-                                walker_host0_st <= 4'b0000;
-                            end
+        if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
+            if ((walker_host0_st == 4'b0111)) begin
+                x_status <= 0;
+                walker_host0_st <= 4'b0000;
+            end
+            if (x_valid) begin
+                if (x_pwrite) begin
+                    walker_host0_st <= 4'b1000;
+                end
+                else begin
+                    if (x_off) begin
+                        x_level <= 7;
+                        x_aux <= 0;
+                        x_pa <= x_addr;
+                        if (x_table) begin
+                            walker_host0_st <= 4'b0111;
                         end
                         else begin
-                            walker_host0_a_rw <= 1'b1;
-                            walker_host0_a_us <= 1'b1;
-                            walker_host0_a_xd <= 1'b0;
-                            walker_host0_pend_5 <= 1'b0;
-                            walker_host0_pend_4 <= 1'b0;
-                            walker_host0_pend_3 <= 1'b0;
-                            walker_host0_pend_2 <= 1'b0;
-                            walker_host0_pend_1 <= 1'b0;
-                            walker_host0_le <= 0;
-                            in0 = 64'h0;
-                            in1 = 64'h0;
-                            in2 = 64'h0;
-                            in2 = x_addr;
-                            in3 = 57'h0;
-                            in3 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
-                            in4 = 64'h0;
-                            in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                            in5 = 57'h0;
-                            in5 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
-                            if ((((in2 >>> 56) & 1) == 1)) begin
-                                in1 = in4;
-                            end
-                            else begin
-                                in1 = {7'h0, in5};
-                            end
-                            in6 = 64'h0;
-                            in7 = 64'h0;
-                            in7 = x_addr;
-                            in8 = 48'h0;
-                            in8 = (x_addr[48-1:0] & 48'hffffffffffff);
-                            in9 = 64'h0;
-                            in9 = ({16'h0, in8} | 64'hffff000000000000);
-                            in10 = 48'h0;
-                            in10 = (x_addr[48-1:0] & 48'hffffffffffff);
-                            if ((((in7 >>> 47) & 1) == 1)) begin
-                                in6 = in9;
-                            end
-                            else begin
-                                in6 = {16'h0, in10};
-                            end
+                            x_status <= 0;
+                            x_done <= 1'b1;
+                            walker_host0_st <= 4'b0000;
+                        end
+                    end
+                    else begin
+                        walker_host0_a_rw <= 1'b1;
+                        walker_host0_a_us <= 1'b1;
+                        walker_host0_a_xd <= 1'b0;
+                        walker_host0_pend_5 <= 1'b0;
+                        walker_host0_pend_4 <= 1'b0;
+                        walker_host0_pend_3 <= 1'b0;
+                        walker_host0_pend_2 <= 1'b0;
+                        walker_host0_pend_1 <= 1'b0;
+                        walker_host0_le <= 0;
+                        in0 = 64'h0;
+                        in1 = 64'h0;
+                        in2 = 64'h0;
+                        in2 = x_addr;
+                        in3 = 57'h0;
+                        in3 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                        in4 = 64'h0;
+                        in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                        in5 = 57'h0;
+                        in5 = (x_addr[57-1:0] & 57'h1ffffffffffffff);
+                        if ((((in2 >>> 56) & 1) == 1)) begin
+                            in1 = in4;
+                        end
+                        else begin
+                            in1 = {7'h0, in5};
+                        end
+                        in6 = 64'h0;
+                        in7 = 64'h0;
+                        in7 = x_addr;
+                        in8 = 48'h0;
+                        in8 = (x_addr[48-1:0] & 48'hffffffffffff);
+                        in9 = 64'h0;
+                        in9 = ({16'h0, in8} | 64'hffff000000000000);
+                        in10 = 48'h0;
+                        in10 = (x_addr[48-1:0] & 48'hffffffffffff);
+                        if ((((in7 >>> 47) & 1) == 1)) begin
+                            in6 = in9;
+                        end
+                        else begin
+                            in6 = {16'h0, in10};
+                        end
+                        if (hb_CR4[12]) begin
+                            in0 = in1;
+                        end
+                        else begin
+                            in0 = in6;
+                        end
+                        if ((hb_CR4[5] && (x_addr != in0))) begin
+                            walker_host0_fault_k <= 10;
+                            walker_host0_flevel <= 0;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
                             if (hb_CR4[12]) begin
-                                in0 = in1;
+                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 5;
                             end
                             else begin
-                                in0 = in6;
-                            end
-                            if ((hb_CR4[5] && (x_addr != in0))) begin
-                                walker_host0_fault_k <= 10;
-                                walker_host0_flevel <= 0;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                if (hb_CR4[12]) begin
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                    walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                    walker_host0_st <= 4'b0001;
-                                    walker_host0_lvl <= 5;
-                                end
-                                else begin
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                    walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                    walker_host0_st <= 4'b0001;
-                                    walker_host0_lvl <= 4;
-                                end
+                                walker_host0_ea <= ({16'h0, hb_CR3[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
                             end
                         end
                     end
                 end
             end
-            4'b0001: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+        end
+        else if ((walker_host0_st == 4'b0001)) begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_host0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
                 end
-                if (m_rvalid) begin
-                    used = 1'b0;
-                    if ((walker_host0_lvl == 5)) begin
-                        uok = 1'b1;
-                        if ((!m_rdata[0])) begin
-                            uok = 1'b0;
-                        end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                            uok = 1'b0;
-                        end
-                        if (uok) begin
-                            uw = m_rdata;
-                            uw[5] = 1'b1;
-                            if ((uw != m_rdata)) begin
-                                used = 1'b1;
-                            end
+                if ((walker_host0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
                         end
                     end
-                    if ((walker_host0_lvl == 4)) begin
-                        uok = 1'b1;
-                        if ((!m_rdata[0])) begin
-                            uok = 1'b0;
-                        end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                            uok = 1'b0;
-                        end
-                        if (uok) begin
-                            uw = m_rdata;
-                            uw[5] = 1'b1;
-                            if ((uw != m_rdata)) begin
-                                used = 1'b1;
-                            end
-                        end
-                    end
-                    if ((walker_host0_lvl == 3)) begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                        end
-                        else begin
-                            uok = 1'b1;
-                            if ((!m_rdata[0])) begin
-                                uok = 1'b0;
-                            end
-                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                uok = 1'b0;
-                            end
-                            if (uok) begin
-                                uw = m_rdata;
-                                uw[5] = 1'b1;
-                                if ((uw != m_rdata)) begin
-                                    used = 1'b1;
-                                end
-                            end
-                        end
-                    end
-                    if ((walker_host0_lvl == 2)) begin
-                        if (m_rdata[7]) begin
-                        end
-                        else begin
-                            uok = 1'b1;
-                            if ((!m_rdata[0])) begin
-                                uok = 1'b0;
-                            end
-                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                uok = 1'b0;
-                            end
-                            if (uok) begin
-                                uw = m_rdata;
-                                uw[5] = 1'b1;
-                                if ((uw != m_rdata)) begin
-                                    used = 1'b1;
-                                end
-                            end
-                        end
-                    end
-                    if (used) begin
-                        walker_host0_le <= uw;
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 3;
-                        m_addr <= walker_host0_ea;
-                        m_wdata <= uw;
-                        walker_host0_st <= 4'b0101;
+                end
+                if ((walker_host0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
                     end
                     else begin
-                        walker_host0_le <= m_rdata;
-                        case (walker_host0_lvl)
-                            'h5: begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    walker_host0_le <= uw;
+                    walker_host0_st <= 4'b0101;
+                end
+                else begin
+                    walker_host0_le <= m_rdata;
+                    case (walker_host0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
                                 if ((!m_rdata[0])) begin
                                     walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 5;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 5;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                    walker_host0_a_rw <= v_rw;
-                                    v_us = (walker_host0_a_us && m_rdata[2]);
-                                    walker_host0_a_us <= v_us;
-                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                    walker_host0_a_xd <= v_xd;
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                    walker_host0_st <= 4'b0001;
-                                    walker_host0_lvl <= 4;
-                                end
-                            end
-                            'h4: begin
-                                if ((!m_rdata[0])) begin
-                                    walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 4;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 4;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                    walker_host0_a_rw <= v_rw;
-                                    v_us = (walker_host0_a_us && m_rdata[2]);
-                                    walker_host0_a_us <= v_us;
-                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                    walker_host0_a_xd <= v_xd;
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                                    walker_host0_st <= 4'b0001;
-                                    walker_host0_lvl <= 3;
-                                end
-                            end
-                            'h3: begin
-                                if ((m_rdata[7] && 1'b1)) begin
-                                    if ((!m_rdata[0])) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                        walker_host0_a_rw <= v_rw;
-                                        v_us = (walker_host0_a_us && m_rdata[2]);
-                                        walker_host0_a_us <= v_us;
-                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                        walker_host0_a_xd <= v_xd;
-                                        if ((hk_user && (!v_us))) begin
-                                            walker_host0_fault_k <= 3;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if (((hk_user && hk_write) && (!v_rw))) begin
-                                            walker_host0_fault_k <= 4;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                            walker_host0_fault_k <= 5;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                            walker_host0_fault_k <= 6;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((hk_fetch && v_xd)) begin
-                                            walker_host0_fault_k <= 7;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                            walker_host0_fault_k <= 8;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                            walker_host0_fault_k <= 9;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else begin
-                                            uw = m_rdata;
-                                            uw[5] = 1'b1;
-                                            if (hk_write) begin
-                                                uw[6] = 1'b1;
-                                            end
-                                            if ((uw != m_rdata)) begin
-                                                walker_host0_pend_3 <= 1'b1;
-                                                pending = 1'b1;
-                                            end
-                                            walker_host0_se_3 <= uw;
-                                            walker_host0_sa_3 <= walker_host0_ea;
-                                            x_level <= 3;
-                                            x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                            x_aux <= 0;
-                                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                                walker_host0_st <= 4'b0011;
-                                            end
-                                            else begin
-                                                if (x_table) begin
-                                                    m_valid <= 1'b1;
-                                                    m_we <= 1'b0;
-                                                    m_size <= 3;
-                                                    m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                                    walker_host0_st <= 4'b0111;
-                                                end
-                                                else begin
-                                                    x_status <= 0;
-                                                    x_done <= 1'b1;
-                                                    walker_host0_st <= 4'b0000;
-                                                end
-                                            end
-                                        end
-                                    end
-                                end
-                                else begin
-                                    if ((!m_rdata[0])) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                        walker_host0_a_rw <= v_rw;
-                                        v_us = (walker_host0_a_us && m_rdata[2]);
-                                        walker_host0_a_us <= v_us;
-                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                        walker_host0_a_xd <= v_xd;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                        walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                        walker_host0_st <= 4'b0001;
-                                        walker_host0_lvl <= 2;
-                                    end
-                                end
-                            end
-                            'h2: begin
-                                if (m_rdata[7]) begin
-                                    if ((!m_rdata[0])) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                        walker_host0_a_rw <= v_rw;
-                                        v_us = (walker_host0_a_us && m_rdata[2]);
-                                        walker_host0_a_us <= v_us;
-                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                        walker_host0_a_xd <= v_xd;
-                                        if ((hk_user && (!v_us))) begin
-                                            walker_host0_fault_k <= 3;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if (((hk_user && hk_write) && (!v_rw))) begin
-                                            walker_host0_fault_k <= 4;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                            walker_host0_fault_k <= 5;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                            walker_host0_fault_k <= 6;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((hk_fetch && v_xd)) begin
-                                            walker_host0_fault_k <= 7;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                            walker_host0_fault_k <= 8;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                            walker_host0_fault_k <= 9;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else begin
-                                            uw = m_rdata;
-                                            uw[5] = 1'b1;
-                                            if (hk_write) begin
-                                                uw[6] = 1'b1;
-                                            end
-                                            if ((uw != m_rdata)) begin
-                                                walker_host0_pend_2 <= 1'b1;
-                                                pending = 1'b1;
-                                            end
-                                            walker_host0_se_2 <= uw;
-                                            walker_host0_sa_2 <= walker_host0_ea;
-                                            x_level <= 2;
-                                            x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                            x_aux <= 0;
-                                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                                walker_host0_st <= 4'b0011;
-                                            end
-                                            else begin
-                                                if (x_table) begin
-                                                    m_valid <= 1'b1;
-                                                    m_we <= 1'b0;
-                                                    m_size <= 3;
-                                                    m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                                    walker_host0_st <= 4'b0111;
-                                                end
-                                                else begin
-                                                    x_status <= 0;
-                                                    x_done <= 1'b1;
-                                                    walker_host0_st <= 4'b0000;
-                                                end
-                                            end
-                                        end
-                                    end
-                                end
-                                else begin
-                                    if ((!m_rdata[0])) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_rw = (walker_host0_a_rw && m_rdata[1]);
-                                        walker_host0_a_rw <= v_rw;
-                                        v_us = (walker_host0_a_us && m_rdata[2]);
-                                        walker_host0_a_us <= v_us;
-                                        v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
-                                        walker_host0_a_xd <= v_xd;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                        walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                        walker_host0_st <= 4'b0001;
-                                        walker_host0_lvl <= 1;
-                                    end
-                                end
-                            end
-                            'h1: begin
-                                if ((!m_rdata[0])) begin
-                                    walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
-                                    walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 1;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else begin
@@ -842,37 +1282,37 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_xd <= v_xd;
                                     if ((hk_user && (!v_us))) begin
                                         walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if (((hk_user && hk_write) && (!v_rw))) begin
                                         walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
                                         walker_host0_fault_k <= 5;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
                                         walker_host0_fault_k <= 6;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if ((hk_fetch && v_xd)) begin
                                         walker_host0_fault_k <= 7;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
                                         walker_host0_fault_k <= 8;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
                                         walker_host0_fault_k <= 9;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else begin
@@ -882,23 +1322,19 @@ always @(posedge clk) begin: walker_host0_fsm
                                             uw[6] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_host0_pend_1 <= 1'b1;
+                                            walker_host0_pend_3 <= 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_host0_se_1 <= uw;
-                                        walker_host0_sa_1 <= walker_host0_ea;
-                                        x_level <= 1;
-                                        x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                        walker_host0_se_3 <= uw;
+                                        walker_host0_sa_3 <= walker_host0_ea;
+                                        x_level <= 3;
+                                        x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                         x_aux <= 0;
                                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                             walker_host0_st <= 4'b0011;
                                         end
                                         else begin
                                             if (x_table) begin
-                                                m_valid <= 1'b1;
-                                                m_we <= 1'b0;
-                                                m_size <= 3;
-                                                m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                                 walker_host0_st <= 4'b0111;
                                             end
                                             else begin
@@ -910,405 +1346,344 @@ always @(posedge clk) begin: walker_host0_fsm
                                     end
                                 end
                             end
-                        endcase
-                    end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    if ((hk_user && (!v_us))) begin
+                                        walker_host0_fault_k <= 3;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((hk_user && hk_write) && (!v_rw))) begin
+                                        walker_host0_fault_k <= 4;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                        walker_host0_fault_k <= 5;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && v_xd)) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                        walker_host0_fault_k <= 9;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (hk_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_2 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_2 <= uw;
+                                        walker_host0_sa_2 <= walker_host0_ea;
+                                        x_level <= 2;
+                                        x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
+                                        end
+                                        else begin
+                                            if (x_table) begin
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                    walker_host0_a_rw <= v_rw;
+                                    v_us = (walker_host0_a_us && m_rdata[2]);
+                                    walker_host0_a_us <= v_us;
+                                    v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                    walker_host0_a_xd <= v_xd;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_rw = (walker_host0_a_rw && m_rdata[1]);
+                                walker_host0_a_rw <= v_rw;
+                                v_us = (walker_host0_a_us && m_rdata[2]);
+                                walker_host0_a_us <= v_us;
+                                v_xd = (walker_host0_a_xd || (m_rdata[63] && hb_EFER[11]));
+                                walker_host0_a_xd <= v_xd;
+                                if ((hk_user && (!v_us))) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((hk_user && hk_write) && (!v_rw))) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                    walker_host0_fault_k <= 6;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_fetch && v_xd)) begin
+                                    walker_host0_fault_k <= 7;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                    walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                    walker_host0_fault_k <= 9;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (hk_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_host0_pend_1 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_host0_se_1 <= uw;
+                                    walker_host0_sa_1 <= walker_host0_ea;
+                                    x_level <= 1;
+                                    x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    x_aux <= 0;
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                        walker_host0_st <= 4'b0011;
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            walker_host0_st <= 4'b0111;
+                                        end
+                                        else begin
+                                            x_status <= 0;
+                                            x_done <= 1'b1;
+                                            walker_host0_st <= 4'b0000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                    endcase
                 end
             end
-            4'b0010: begin
-                x_status <= walker_host0_fault_k;
-                x_level <= walker_host0_flevel;
-                x_aux <= 0;
-                h_r_vector <= 14;
-                h_r_error_code <= 0;
-                h_r_error_code[0] <= (walker_host0_fault_k[4-1:0] != 1);
-                h_r_error_code[1] <= hk_write;
-                h_r_error_code[2] <= hk_user;
-                h_r_error_code[3] <= (walker_host0_fault_k[4-1:0] == 2);
-                h_r_error_code[4] <= (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
-                h_r_error_code[5] <= (((walker_host0_fault_k > 2) && (walker_host0_fault_k <= 9)) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
-                h_r_cr2 <= x_addr;
-                x_done <= 1'b1;
-                walker_host0_st <= 4'b0000;
+        end
+        else if ((walker_host0_st == 4'b0010)) begin
+            x_status <= walker_host0_fault_k;
+            x_level <= walker_host0_flevel;
+            x_aux <= 0;
+            h_r_vector <= 14;
+            h_r_error_code <= 0;
+            h_r_error_code[0] <= (walker_host0_fault_k[4-1:0] != 1);
+            h_r_error_code[1] <= hk_write;
+            h_r_error_code[2] <= hk_user;
+            h_r_error_code[3] <= (walker_host0_fault_k[4-1:0] == 2);
+            h_r_error_code[4] <= (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
+            h_r_error_code[5] <= (((walker_host0_fault_k > 2) && (walker_host0_fault_k <= 9)) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
+            h_r_cr2 <= x_addr;
+            x_done <= 1'b1;
+            walker_host0_st <= 4'b0000;
+        end
+        else if ((walker_host0_st == 4'b0011)) begin
+            if (walker_host0_pend_5) begin
+                walker_host0_pend_5 <= 1'b0;
+                walker_host0_st <= 4'b0100;
             end
-            4'b0011: begin
-                if (walker_host0_pend_5) begin
-                    walker_host0_pend_5 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_5;
-                    m_wdata <= walker_host0_se_5;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_4) begin
-                    walker_host0_pend_4 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_4;
-                    m_wdata <= walker_host0_se_4;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_3) begin
-                    walker_host0_pend_3 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_3;
-                    m_wdata <= walker_host0_se_3;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_2) begin
-                    walker_host0_pend_2 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_2;
-                    m_wdata <= walker_host0_se_2;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_1) begin
-                    walker_host0_pend_1 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_1;
-                    m_wdata <= walker_host0_se_1;
-                    walker_host0_st <= 4'b0100;
+            else if (walker_host0_pend_4) begin
+                walker_host0_pend_4 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_3) begin
+                walker_host0_pend_3 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_2) begin
+                walker_host0_pend_2 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_1) begin
+                walker_host0_pend_1 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else begin
+                if (x_table) begin
+                    walker_host0_st <= 4'b0111;
                 end
                 else begin
-                    if (x_table) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b0;
-                        m_size <= 3;
-                        m_addr <= x_pa;
-                        walker_host0_st <= 4'b0111;
+                    x_status <= 0;
+                    x_done <= 1'b1;
+                    walker_host0_st <= 4'b0000;
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0100)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0011;
+            end
+        end
+        else if ((walker_host0_st == 4'b0101)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0110;
+            end
+        end
+        else if ((walker_host0_st == 4'b0110)) begin
+            walker_host0_le <= walker_host0_le;
+            case (walker_host0_lvl)
+                'h5: begin
+                    if ((!walker_host0_le[0])) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        x_status <= 0;
-                        x_done <= 1'b1;
-                        walker_host0_st <= 4'b0000;
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        walker_host0_a_rw <= v_rw;
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        walker_host0_a_us <= v_us;
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        walker_host0_a_xd <= v_xd;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 4;
                     end
                 end
-            end
-            4'b0100: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+                'h4: begin
+                    if ((!walker_host0_le[0])) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        walker_host0_a_rw <= v_rw;
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        walker_host0_a_us <= v_us;
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        walker_host0_a_xd <= v_xd;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 3;
+                    end
                 end
-                if (m_rvalid) begin
-                    m_we <= 1'b0;
-                    walker_host0_st <= 4'b0011;
-                end
-            end
-            4'b0101: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
-                if (m_rvalid) begin
-                    m_we <= 1'b0;
-                    walker_host0_st <= 4'b0110;
-                end
-            end
-            4'b0110: begin
-                walker_host0_le <= walker_host0_le;
-                case (walker_host0_lvl)
-                    'h5: begin
+                'h3: begin
+                    if ((walker_host0_le[7] && 1'b1)) begin
                         if ((!walker_host0_le[0])) begin
                             walker_host0_fault_k <= 1;
-                            walker_host0_flevel <= 5;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
-                        else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((walker_host0_le & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
                             walker_host0_fault_k <= 2;
-                            walker_host0_flevel <= 5;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else begin
-                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                            walker_host0_a_rw <= v_rw;
-                            v_us = (walker_host0_a_us && walker_host0_le[2]);
-                            walker_host0_a_us <= v_us;
-                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                            walker_host0_a_xd <= v_xd;
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 4;
-                        end
-                    end
-                    'h4: begin
-                        if ((!walker_host0_le[0])) begin
-                            walker_host0_fault_k <= 1;
-                            walker_host0_flevel <= 4;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_host0_fault_k <= 2;
-                            walker_host0_flevel <= 4;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else begin
-                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                            walker_host0_a_rw <= v_rw;
-                            v_us = (walker_host0_a_us && walker_host0_le[2]);
-                            walker_host0_a_us <= v_us;
-                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                            walker_host0_a_xd <= v_xd;
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 3;
-                        end
-                    end
-                    'h3: begin
-                        if ((walker_host0_le[7] && 1'b1)) begin
-                            if ((!walker_host0_le[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le & 64'hf00003fffe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && walker_host0_le[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                if ((hk_user && (!v_us))) begin
-                                    walker_host0_fault_k <= 3;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((hk_user && hk_write) && (!v_rw))) begin
-                                    walker_host0_fault_k <= 4;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                    walker_host0_fault_k <= 5;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                    walker_host0_fault_k <= 6;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((hk_fetch && v_xd)) begin
-                                    walker_host0_fault_k <= 7;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                    walker_host0_fault_k <= 8;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                    walker_host0_fault_k <= 9;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    uw = walker_host0_le;
-                                    uw[5] = 1'b1;
-                                    if (hk_write) begin
-                                        uw[6] = 1'b1;
-                                    end
-                                    if ((uw != walker_host0_le)) begin
-                                        walker_host0_pend_3 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    walker_host0_se_3 <= uw;
-                                    walker_host0_sa_3 <= walker_host0_ea;
-                                    x_level <= 3;
-                                    x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                    x_aux <= 0;
-                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st <= 4'b0011;
-                                    end
-                                    else begin
-                                        if (x_table) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b0;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                            walker_host0_st <= 4'b0111;
-                                        end
-                                        else begin
-                                            x_status <= 0;
-                                            x_done <= 1'b1;
-                                            walker_host0_st <= 4'b0000;
-                                        end
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if ((!walker_host0_le[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && walker_host0_le[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 2;
-                            end
-                        end
-                    end
-                    'h2: begin
-                        if (walker_host0_le[7]) begin
-                            if ((!walker_host0_le[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && walker_host0_le[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                if ((hk_user && (!v_us))) begin
-                                    walker_host0_fault_k <= 3;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((hk_user && hk_write) && (!v_rw))) begin
-                                    walker_host0_fault_k <= 4;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
-                                    walker_host0_fault_k <= 5;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
-                                    walker_host0_fault_k <= 6;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((hk_fetch && v_xd)) begin
-                                    walker_host0_fault_k <= 7;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
-                                    walker_host0_fault_k <= 8;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
-                                    walker_host0_fault_k <= 9;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    uw = walker_host0_le;
-                                    uw[5] = 1'b1;
-                                    if (hk_write) begin
-                                        uw[6] = 1'b1;
-                                    end
-                                    if ((uw != walker_host0_le)) begin
-                                        walker_host0_pend_2 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    walker_host0_se_2 <= uw;
-                                    walker_host0_sa_2 <= walker_host0_ea;
-                                    x_level <= 2;
-                                    x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                    x_aux <= 0;
-                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st <= 4'b0011;
-                                    end
-                                    else begin
-                                        if (x_table) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b0;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                            walker_host0_st <= 4'b0111;
-                                        end
-                                        else begin
-                                            x_status <= 0;
-                                            x_done <= 1'b1;
-                                            walker_host0_st <= 4'b0000;
-                                        end
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if ((!walker_host0_le[0])) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_rw = (walker_host0_a_rw && walker_host0_le[1]);
-                                walker_host0_a_rw <= v_rw;
-                                v_us = (walker_host0_a_us && walker_host0_le[2]);
-                                walker_host0_a_us <= v_us;
-                                v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
-                                walker_host0_a_xd <= v_xd;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 1;
-                            end
-                        end
-                    end
-                    'h1: begin
-                        if ((!walker_host0_le[0])) begin
-                            walker_host0_fault_k <= 1;
-                            walker_host0_flevel <= 1;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
-                            walker_host0_fault_k <= 2;
-                            walker_host0_flevel <= 1;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
                         else begin
@@ -1320,37 +1695,37 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_a_xd <= v_xd;
                             if ((hk_user && (!v_us))) begin
                                 walker_host0_fault_k <= 3;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if (((hk_user && hk_write) && (!v_rw))) begin
                                 walker_host0_fault_k <= 4;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
                                 walker_host0_fault_k <= 5;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
                                 walker_host0_fault_k <= 6;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if ((hk_fetch && v_xd)) begin
                                 walker_host0_fault_k <= 7;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
                                 walker_host0_fault_k <= 8;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
                                 walker_host0_fault_k <= 9;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else begin
@@ -1360,23 +1735,19 @@ always @(posedge clk) begin: walker_host0_fsm
                                     uw[6] = 1'b1;
                                 end
                                 if ((uw != walker_host0_le)) begin
-                                    walker_host0_pend_1 <= 1'b1;
+                                    walker_host0_pend_3 <= 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_host0_se_1 <= uw;
-                                walker_host0_sa_1 <= walker_host0_ea;
-                                x_level <= 1;
-                                x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                                walker_host0_se_3 <= uw;
+                                walker_host0_sa_3 <= walker_host0_ea;
+                                x_level <= 3;
+                                x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
                                 x_aux <= 0;
                                 if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                     walker_host0_st <= 4'b0011;
                                 end
                                 else begin
                                     if (x_table) begin
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
                                         walker_host0_st <= 4'b0111;
                                     end
                                     else begin
@@ -1388,36 +1759,910 @@ always @(posedge clk) begin: walker_host0_fsm
                             end
                         end
                     end
-                endcase
-            end
-            4'b0111: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+                    else begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 2;
+                        end
+                    end
                 end
-                if (m_rvalid) begin
-                    x_status <= 0;
-                    walker_host0_st <= 4'b0000;
+                'h2: begin
+                    if (walker_host0_le[7]) begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf0000001fe000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            if ((hk_user && (!v_us))) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((hk_user && hk_write) && (!v_rw))) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                                walker_host0_fault_k <= 5;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && v_xd)) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                                walker_host0_fault_k <= 9;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                uw[5] = 1'b1;
+                                if (hk_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_2 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_2 <= uw;
+                                walker_host0_sa_2 <= walker_host0_ea;
+                                x_level <= 2;
+                                x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!walker_host0_le[0])) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                            walker_host0_a_rw <= v_rw;
+                            v_us = (walker_host0_a_us && walker_host0_le[2]);
+                            walker_host0_a_us <= v_us;
+                            v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                            walker_host0_a_xd <= v_xd;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 1;
+                        end
+                    end
                 end
-            end
-            4'b1000: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+                'h1: begin
+                    if ((!walker_host0_le[0])) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000000) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_rw = (walker_host0_a_rw && walker_host0_le[1]);
+                        walker_host0_a_rw <= v_rw;
+                        v_us = (walker_host0_a_us && walker_host0_le[2]);
+                        walker_host0_a_us <= v_us;
+                        v_xd = (walker_host0_a_xd || (walker_host0_le[63] && hb_EFER[11]));
+                        walker_host0_a_xd <= v_xd;
+                        if ((hk_user && (!v_us))) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((hk_user && hk_write) && (!v_rw))) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((((!hk_user) && hk_write) && (!v_rw)) && hb_CR0[16])) begin
+                            walker_host0_fault_k <= 5;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((((!hk_user) && (!hk_fetch)) && v_us) && hb_CR4[21]) && (!hb_RFLAGS[18]))) begin
+                            walker_host0_fault_k <= 6;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((hk_fetch && v_xd)) begin
+                            walker_host0_fault_k <= 7;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((((!hk_user) && hk_fetch) && v_us) && hb_CR4[20])) begin
+                            walker_host0_fault_k <= 8;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((hb_CR4[22] && v_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16]))))) begin
+                            walker_host0_fault_k <= 9;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            uw[5] = 1'b1;
+                            if (hk_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                walker_host0_pend_1 <= 1'b1;
+                                pending = 1'b1;
+                            end
+                            walker_host0_se_1 <= uw;
+                            walker_host0_sa_1 <= walker_host0_ea;
+                            x_level <= 1;
+                            x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            x_aux <= 0;
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                walker_host0_st <= 4'b0011;
+                            end
+                            else begin
+                                if (x_table) begin
+                                    walker_host0_st <= 4'b0111;
+                                end
+                                else begin
+                                    x_status <= 0;
+                                    x_done <= 1'b1;
+                                    walker_host0_st <= 4'b0000;
+                                end
+                            end
+                        end
+                    end
                 end
-                if (m_rvalid) begin
-                    m_we <= 1'b0;
-                    x_status <= 0;
-                    x_done <= 1'b1;
-                    walker_host0_st <= 4'b0000;
-                end
-            end
-            default: begin
+            endcase
+        end
+        else if ((walker_host0_st == 4'b0111)) begin
+        end
+        else if ((walker_host0_st == 4'b1000)) begin
+            if (m_rvalid) begin
+                x_status <= 0;
+                x_done <= 1'b1;
                 walker_host0_st <= 4'b0000;
             end
-        endcase
+        end
+        else begin
+            walker_host0_st <= 4'b0000;
+        end
     end
 end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
+
+always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, walker_guest0_hk_fetch_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    x_valid = 1'b0;
+    x_pwrite = walker_guest0_x_pwrite_h;
+    x_addr = walker_guest0_x_addr_h;
+    x_waddr = walker_guest0_x_waddr_h;
+    x_wdata = walker_guest0_x_wdata_h;
+    x_on_table = walker_guest0_x_on_table_h;
+    hk_write = walker_guest0_hk_write_h;
+    hk_user = walker_guest0_hk_user_h;
+    hk_fetch = walker_guest0_hk_fetch_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_rw = (0 != 0);
+    v_us = (0 != 0);
+    v_xd = (0 != 0);
+    if (w_done) begin
+    end
+    case (walker_guest0_st)
+        3'b000: begin
+            if (w_start) begin
+                in0 = 64'h0;
+                in1 = 64'h0;
+                in2 = 64'h0;
+                in2 = i_addr;
+                in3 = 57'h0;
+                in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = 64'h0;
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = 57'h0;
+                in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in6 = 64'h0;
+                in7 = 64'h0;
+                in7 = i_addr;
+                in8 = 48'h0;
+                in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = 64'h0;
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = 48'h0;
+                in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if (r_CR4[12]) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((r_CR4[5] && (i_addr != in0))) begin
+                end
+                else begin
+                    if (r_CR4[12]) begin
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                        x_on_table = 1'b1;
+                        hk_write = 1'b1;
+                        hk_user = 1'b1;
+                        hk_fetch = 1'b0;
+                    end
+                    else begin
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        x_on_table = 1'b1;
+                        hk_write = 1'b1;
+                        hk_user = 1'b1;
+                        hk_fetch = 1'b0;
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (x_rnow) begin
+                used = 1'b0;
+                if ((walker_guest0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_guest0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_guest0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_guest0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    x_valid = 1'b1;
+                    x_wdata = uw;
+                    x_pwrite = 1'b1;
+                    x_waddr = x_pa;
+                end
+                else begin
+                    case (walker_guest0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                v_us = (walker_guest0_a_us && m_rdata[2]);
+                                v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                x_on_table = 1'b1;
+                                hk_write = 1'b1;
+                                hk_user = 1'b1;
+                                hk_fetch = 1'b0;
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                v_us = (walker_guest0_a_us && m_rdata[2]);
+                                v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                x_on_table = 1'b1;
+                                hk_write = 1'b1;
+                                hk_user = 1'b1;
+                                hk_fetch = 1'b0;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        x_valid = 1'b1;
+                                        x_pwrite = 1'b0;
+                                        x_addr = {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
+                                        x_on_table = 1'b0;
+                                        hk_write = k_write;
+                                        hk_user = 1'b1;
+                                        hk_fetch = k_fetch;
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    x_valid = 1'b1;
+                                    x_pwrite = 1'b0;
+                                    x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                    x_on_table = 1'b1;
+                                    hk_write = 1'b1;
+                                    hk_user = 1'b1;
+                                    hk_fetch = 1'b0;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        x_valid = 1'b1;
+                                        x_pwrite = 1'b0;
+                                        x_addr = {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
+                                        x_on_table = 1'b0;
+                                        hk_write = k_write;
+                                        hk_user = 1'b1;
+                                        hk_fetch = k_fetch;
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    x_valid = 1'b1;
+                                    x_pwrite = 1'b0;
+                                    x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                    x_on_table = 1'b1;
+                                    hk_write = 1'b1;
+                                    hk_user = 1'b1;
+                                    hk_fetch = 1'b0;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                v_us = (walker_guest0_a_us && m_rdata[2]);
+                                v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                if ((k_user && (!v_us))) begin
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    x_valid = 1'b1;
+                                    x_pwrite = 1'b0;
+                                    x_addr = {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
+                                    x_on_table = 1'b0;
+                                    hk_write = k_write;
+                                    hk_user = 1'b1;
+                                    hk_fetch = k_fetch;
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            else if (x_done) begin
+                if ((x_status != 0)) begin
+                end
+                else begin
+                    if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
+                    end
+                    else begin
+                    end
+                end
+            end
+        end
+        3'b010: begin
+            if (walker_guest0_x_on_table_h) begin
+            end
+            else begin
+            end
+        end
+        3'b011: begin
+        end
+        3'b100: begin
+            if (walker_guest0_pend_5) begin
+                x_valid = 1'b1;
+                x_pwrite = 1'b1;
+                x_waddr = walker_guest0_sa_5;
+                x_wdata = walker_guest0_se_5;
+            end
+            else if (walker_guest0_pend_4) begin
+                x_valid = 1'b1;
+                x_pwrite = 1'b1;
+                x_waddr = walker_guest0_sa_4;
+                x_wdata = walker_guest0_se_4;
+            end
+            else if (walker_guest0_pend_3) begin
+                x_valid = 1'b1;
+                x_pwrite = 1'b1;
+                x_waddr = walker_guest0_sa_3;
+                x_wdata = walker_guest0_se_3;
+            end
+            else if (walker_guest0_pend_2) begin
+                x_valid = 1'b1;
+                x_pwrite = 1'b1;
+                x_waddr = walker_guest0_sa_2;
+                x_wdata = walker_guest0_se_2;
+            end
+            else if (walker_guest0_pend_1) begin
+                x_valid = 1'b1;
+                x_pwrite = 1'b1;
+                x_waddr = walker_guest0_sa_1;
+                x_wdata = walker_guest0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b101: begin
+            if (x_done) begin
+                if ((x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b110: begin
+            if (x_done) begin
+                if ((x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b111: begin
+            case (walker_guest0_lvl)
+                'h5: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_guest0_a_rw && le[1]);
+                        v_us = (walker_guest0_a_us && le[2]);
+                        v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        x_on_table = 1'b1;
+                        hk_write = 1'b1;
+                        hk_user = 1'b1;
+                        hk_fetch = 1'b0;
+                    end
+                end
+                'h4: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000080) != 0) || (1'b1 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_guest0_a_rw && le[1]);
+                        v_us = (walker_guest0_a_us && le[2]);
+                        v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                        x_on_table = 1'b1;
+                        hk_write = 1'b1;
+                        hk_user = 1'b1;
+                        hk_fetch = 1'b0;
+                    end
+                end
+                'h3: begin
+                    if ((le[7] && 1'b1)) begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != le)) begin
+                                    pending = 1'b1;
+                                end
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = {16'h0, le[48-1:30], i_addr[30-1:0]};
+                                x_on_table = 1'b0;
+                                hk_write = k_write;
+                                hk_user = 1'b1;
+                                hk_fetch = k_fetch;
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)) || (1'b0 && ((le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                            x_on_table = 1'b1;
+                            hk_write = 1'b1;
+                            hk_user = 1'b1;
+                            hk_fetch = 1'b0;
+                        end
+                    end
+                end
+                'h2: begin
+                    if (le[7]) begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != le)) begin
+                                    pending = 1'b1;
+                                end
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = {16'h0, le[48-1:21], i_addr[21-1:0]};
+                                x_on_table = 1'b0;
+                                hk_write = k_write;
+                                hk_user = 1'b1;
+                                hk_fetch = k_fetch;
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                            x_on_table = 1'b1;
+                            hk_write = 1'b1;
+                            hk_user = 1'b1;
+                            hk_fetch = 1'b0;
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_guest0_a_rw && le[1]);
+                        v_us = (walker_guest0_a_us && le[2]);
+                        v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        if ((k_user && (!v_us))) begin
+                        end
+                        else if (((k_user && k_write) && (!v_rw))) begin
+                        end
+                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                        end
+                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                        end
+                        else if ((k_fetch && v_xd)) begin
+                        end
+                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                        end
+                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                        end
+                        else begin
+                            uw = le;
+                            uw[5] = 1'b1;
+                            if (k_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != le)) begin
+                                pending = 1'b1;
+                            end
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = {16'h0, le[48-1:12], i_addr[12-1:0]};
+                            x_on_table = 1'b0;
+                            hk_write = k_write;
+                            hk_user = 1'b1;
+                            hk_fetch = k_fetch;
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
 
 always @(posedge clk) begin: walker_guest0_fsm
     reg pending;
@@ -1445,9 +2690,9 @@ always @(posedge clk) begin: walker_guest0_fsm
         w_done <= 0;
         walker_guest0_fault_k <= 0;
         walker_guest0_flevel <= 0;
-        hk_fetch <= 0;
-        hk_user <= 0;
-        hk_write <= 0;
+        walker_guest0_hk_fetch_h <= 0;
+        walker_guest0_hk_user_h <= 0;
+        walker_guest0_hk_write_h <= 0;
         le <= 0;
         walker_guest0_lvl <= 0;
         w_aux <= 0;
@@ -1477,14 +2722,21 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_sg_2 <= 0;
         walker_guest0_sg_3 <= 0;
         walker_guest0_st <= 3'b000;
-        x_addr <= 0;
-        x_on_table <= 0;
-        x_pwrite <= 0;
-        x_valid <= 0;
-        x_waddr <= 0;
-        x_wdata <= 0;
+        walker_guest0_x_addr_h <= 0;
+        walker_guest0_x_on_table_h <= 0;
+        walker_guest0_x_pwrite_h <= 0;
+        walker_guest0_x_waddr_h <= 0;
+        walker_guest0_x_wdata_h <= 0;
     end
     else begin
+        walker_guest0_x_pwrite_h <= x_pwrite;
+        walker_guest0_x_addr_h <= x_addr;
+        walker_guest0_x_waddr_h <= x_waddr;
+        walker_guest0_x_wdata_h <= x_wdata;
+        walker_guest0_x_on_table_h <= x_on_table;
+        walker_guest0_hk_write_h <= hk_write;
+        walker_guest0_hk_user_h <= hk_user;
+        walker_guest0_hk_fetch_h <= hk_fetch;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -1551,24 +2803,10 @@ always @(posedge clk) begin: walker_guest0_fsm
                     end
                     else begin
                         if (r_CR4[12]) begin
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                            x_on_table <= 1'b1;
-                            hk_write <= 1'b1;
-                            hk_user <= 1'b1;
-                            hk_fetch <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 5;
                         end
                         else begin
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                            x_on_table <= 1'b1;
-                            hk_write <= 1'b1;
-                            hk_user <= 1'b1;
-                            hk_fetch <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 4;
                         end
@@ -1576,9 +2814,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b001: begin
-                if (x_valid) begin
-                    x_valid <= 1'b0;
-                end
                 if (x_rnow) begin
                     used = 1'b0;
                     if ((walker_guest0_lvl == 5)) begin
@@ -1655,10 +2890,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                     end
                     if (used) begin
                         le <= uw;
-                        x_valid <= 1'b1;
-                        x_wdata <= uw;
-                        x_pwrite <= 1'b1;
-                        x_waddr <= x_pa;
                         walker_guest0_st <= 3'b110;
                     end
                     else begin
@@ -1682,13 +2913,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                    x_on_table <= 1'b1;
-                                    hk_write <= 1'b1;
-                                    hk_user <= 1'b1;
-                                    hk_fetch <= 1'b0;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 4;
                                 end
@@ -1711,13 +2935,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                    x_on_table <= 1'b1;
-                                    hk_write <= 1'b1;
-                                    hk_user <= 1'b1;
-                                    hk_fetch <= 1'b0;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 3;
                                 end
@@ -1788,15 +3005,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             end
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
-                                            walker_guest0_sg_3 <= x_addr;
+                                            walker_guest0_sg_3 <= walker_guest0_x_addr_h;
                                             w_level <= 3;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
-                                            x_on_table <= 1'b0;
-                                            hk_write <= k_write;
-                                            hk_user <= 1'b1;
-                                            hk_fetch <= k_fetch;
                                             walker_guest0_st <= 3'b001;
                                         end
                                     end
@@ -1819,13 +3029,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        hk_write <= 1'b1;
-                                        hk_user <= 1'b1;
-                                        hk_fetch <= 1'b0;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 2;
                                     end
@@ -1897,15 +3100,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             end
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
-                                            walker_guest0_sg_2 <= x_addr;
+                                            walker_guest0_sg_2 <= walker_guest0_x_addr_h;
                                             w_level <= 2;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
-                                            x_on_table <= 1'b0;
-                                            hk_write <= k_write;
-                                            hk_user <= 1'b1;
-                                            hk_fetch <= k_fetch;
                                             walker_guest0_st <= 3'b001;
                                         end
                                     end
@@ -1928,13 +3124,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        hk_write <= 1'b1;
-                                        hk_user <= 1'b1;
-                                        hk_fetch <= 1'b0;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 1;
                                     end
@@ -2005,15 +3194,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
-                                        walker_guest0_sg_1 <= x_addr;
+                                        walker_guest0_sg_1 <= walker_guest0_x_addr_h;
                                         w_level <= 1;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
-                                        x_on_table <= 1'b0;
-                                        hk_write <= k_write;
-                                        hk_user <= 1'b1;
-                                        hk_fetch <= k_fetch;
                                         walker_guest0_st <= 3'b001;
                                     end
                                 end
@@ -2042,7 +3224,7 @@ always @(posedge clk) begin: walker_guest0_fsm
             3'b010: begin
                 w_status <= (64 + x_status);
                 w_level <= x_level;
-                if (x_on_table) begin
+                if (walker_guest0_x_on_table_h) begin
                     w_aux <= walker_guest0_lvl;
                 end
                 else begin
@@ -2051,9 +3233,9 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_n_exitcode <= 1024;
                 o_n_exitinfo1 <= 0;
                 o_n_exitinfo1[32-1:0] <= h_r_error_code;
-                o_n_exitinfo1[32] <= (!x_on_table);
-                o_n_exitinfo1[33] <= x_on_table;
-                o_n_exitinfo2 <= x_addr;
+                o_n_exitinfo1[32] <= (!walker_guest0_x_on_table_h);
+                o_n_exitinfo1[33] <= walker_guest0_x_on_table_h;
+                o_n_exitinfo2 <= walker_guest0_x_addr_h;
                 w_done <= 1'b1;
                 walker_guest0_st <= 3'b000;
             end
@@ -2078,42 +3260,22 @@ always @(posedge clk) begin: walker_guest0_fsm
             3'b100: begin
                 if (walker_guest0_pend_5) begin
                     walker_guest0_pend_5 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_pwrite <= 1'b1;
-                    x_waddr <= walker_guest0_sa_5;
-                    x_wdata <= walker_guest0_se_5;
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_4) begin
                     walker_guest0_pend_4 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_pwrite <= 1'b1;
-                    x_waddr <= walker_guest0_sa_4;
-                    x_wdata <= walker_guest0_se_4;
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_3) begin
                     walker_guest0_pend_3 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_pwrite <= 1'b1;
-                    x_waddr <= walker_guest0_sa_3;
-                    x_wdata <= walker_guest0_se_3;
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_2) begin
                     walker_guest0_pend_2 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_pwrite <= 1'b1;
-                    x_waddr <= walker_guest0_sa_2;
-                    x_wdata <= walker_guest0_se_2;
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_1) begin
                     walker_guest0_pend_1 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_pwrite <= 1'b1;
-                    x_waddr <= walker_guest0_sa_1;
-                    x_wdata <= walker_guest0_se_1;
                     walker_guest0_st <= 3'b101;
                 end
                 else begin
@@ -2123,9 +3285,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b101: begin
-                if (x_valid) begin
-                    x_valid <= 1'b0;
-                end
                 if (x_done) begin
                     if ((x_status != 0)) begin
                         walker_guest0_st <= 3'b010;
@@ -2136,9 +3295,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b110: begin
-                if (x_valid) begin
-                    x_valid <= 1'b0;
-                end
                 if (x_done) begin
                     if ((x_status != 0)) begin
                         walker_guest0_st <= 3'b010;
@@ -2169,13 +3325,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                            x_on_table <= 1'b1;
-                            hk_write <= 1'b1;
-                            hk_user <= 1'b1;
-                            hk_fetch <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 4;
                         end
@@ -2198,13 +3347,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                            x_on_table <= 1'b1;
-                            hk_write <= 1'b1;
-                            hk_user <= 1'b1;
-                            hk_fetch <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 3;
                         end
@@ -2275,15 +3417,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
-                                    walker_guest0_sg_3 <= x_addr;
+                                    walker_guest0_sg_3 <= walker_guest0_x_addr_h;
                                     w_level <= 3;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, le[48-1:30], i_addr[30-1:0]};
-                                    x_on_table <= 1'b0;
-                                    hk_write <= k_write;
-                                    hk_user <= 1'b1;
-                                    hk_fetch <= k_fetch;
                                     walker_guest0_st <= 3'b001;
                                 end
                             end
@@ -2306,13 +3441,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
-                                x_valid <= 1'b1;
-                                x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                x_on_table <= 1'b1;
-                                hk_write <= 1'b1;
-                                hk_user <= 1'b1;
-                                hk_fetch <= 1'b0;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 2;
                             end
@@ -2384,15 +3512,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
-                                    walker_guest0_sg_2 <= x_addr;
+                                    walker_guest0_sg_2 <= walker_guest0_x_addr_h;
                                     w_level <= 2;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, le[48-1:21], i_addr[21-1:0]};
-                                    x_on_table <= 1'b0;
-                                    hk_write <= k_write;
-                                    hk_user <= 1'b1;
-                                    hk_fetch <= k_fetch;
                                     walker_guest0_st <= 3'b001;
                                 end
                             end
@@ -2415,13 +3536,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
-                                x_valid <= 1'b1;
-                                x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                x_on_table <= 1'b1;
-                                hk_write <= 1'b1;
-                                hk_user <= 1'b1;
-                                hk_fetch <= 1'b0;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 1;
                             end
@@ -2492,15 +3606,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 end
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
-                                walker_guest0_sg_1 <= x_addr;
+                                walker_guest0_sg_1 <= walker_guest0_x_addr_h;
                                 w_level <= 1;
-                                x_valid <= 1'b1;
-                                x_pwrite <= 1'b0;
-                                x_addr <= {16'h0, le[48-1:12], i_addr[12-1:0]};
-                                x_on_table <= 1'b0;
-                                hk_write <= k_write;
-                                hk_user <= 1'b1;
-                                hk_fetch <= k_fetch;
                                 walker_guest0_st <= 3'b001;
                             end
                         end

@@ -55,8 +55,571 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
+    m_we_h = Signal(m_we.val)  # the last request's, held
+    m_size_h = Signal(m_size.val)  # the last request's, held
+    m_addr_h = Signal(m_addr.val)  # the last request's, held
+    m_wdata_h = Signal(m_wdata.val)  # the last request's, held
+    m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
+    @always_comb
+    def logic():
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
+        m_valid.next = m_valid_h
+        m_we.next = m_we_h
+        m_size.next = m_size_h
+        m_addr.next = m_addr_h
+        m_wdata.next = m_wdata_h
+        pending = False
+        uw = intbv(0)[64:]  # an entry with its updates
+        used = False
+        uok = False
+        v_rw = bool(0)
+        v_us = bool(0)
+        v_xd = bool(0)
+        if done:
+            pass
+        if st == S.IDLE or (st == S.PREAD and m_rvalid):
+            if st == S.PREAD:  # the guest takes its entry now (x_rnow); its next request starts at once
+                pass
+            if start:
+                if x_pwrite:
+                    m_valid.next = True
+                    m_we.next = True
+                    m_size.next = 3
+                    m_addr.next = x_waddr
+                    m_wdata.next = x_wdata
+                else:
+                    if (x_off):  # the stage is switched off: the input passes through
+                        if x_table:
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = i_addr
+                        else:
+                            pass
+                    else:
+                        in0 = intbv(0)[64:]
+                        in1 = intbv(0)[64:]
+                        in2 = intbv(0)[64:]
+                        in2[:] = i_addr
+                        in3 = intbv(0)[57:]
+                        in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                        in4 = intbv(0)[64:]
+                        in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
+                        in5 = intbv(0)[57:]
+                        in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                        if (((in2 >> 56) & 1) == 1):
+                            in1[:] = in4
+                        else:
+                            in1[:] = concat(intbv(0)[7:], in5)
+                        in6 = intbv(0)[64:]
+                        in7 = intbv(0)[64:]
+                        in7[:] = i_addr
+                        in8 = intbv(0)[48:]
+                        in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                        in9 = intbv(0)[64:]
+                        in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
+                        in10 = intbv(0)[48:]
+                        in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                        if (((in7 >> 47) & 1) == 1):
+                            in6[:] = in9
+                        else:
+                            in6[:] = concat(intbv(0)[16:], in10)
+                        if r_CR4[12]:
+                            in0[:] = in1
+                        else:
+                            in0[:] = in6
+                        if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:276 input fault non_canonical
+                            pass
+                        else:
+                            if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            else:  # spec: specs/x86_64_paging.vspec:242
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+        elif st == S.MWAIT:
+            if m_rvalid:
+                used = False
+                if lvl == 5:
+                    uok = True
+                    if (not m_rdata[0]):
+                        uok = False
+                    if (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = m_rdata
+                        uw[5] = True
+                        if uw != m_rdata:
+                            used = True
+                if lvl == 4:
+                    uok = True
+                    if (not m_rdata[0]):
+                        uok = False
+                    if (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or (True and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = m_rdata
+                        uw[5] = True
+                        if uw != m_rdata:
+                            used = True
+                if lvl == 3:
+                    if (m_rdata[7] and True):
+                        pass
+                    else:
+                        uok = True
+                        if (not m_rdata[0]):
+                            uok = False
+                        if (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((m_rdata & 0x80) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            uw[5] = True
+                            if uw != m_rdata:
+                                used = True
+                if lvl == 2:
+                    if m_rdata[7]:
+                        pass
+                    else:
+                        uok = True
+                        if (not m_rdata[0]):
+                            uok = False
+                        if (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            uw[5] = True
+                            if uw != m_rdata:
+                                used = True
+                if used:
+                    m_valid.next = True
+                    m_we.next = True
+                    m_size.next = 3
+                    m_addr.next = ea
+                    m_wdata.next = uw
+                else:
+                    if lvl == 5:  # spec: specs/x86_64_paging.vspec:246 level pml5
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                            # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or (True and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                            # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
+                        if (m_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:90
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                    pass
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                    pass
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * m_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * m_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                    pass
+                                else:
+                                    uw[:] = m_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != m_rdata:
+                                        pending = True
+                                    if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                        pass
+                                    else:
+                                        if x_table:
+                                            m_valid.next = True
+                                            m_we.next = False
+                                            m_size.next = 3
+                                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
+                                        else:
+                                            pass
+                        else:
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
+                        if m_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:110
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                    pass
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                    pass
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * m_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * m_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                    pass
+                                else:
+                                    uw[:] = m_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != m_rdata:
+                                        pending = True
+                                    if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                        pass
+                                    else:
+                                        if x_table:
+                                            m_valid.next = True
+                                            m_we.next = False
+                                            m_size.next = 3
+                                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
+                                        else:
+                                            pass
+                        else:
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                pass
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                pass
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                pass
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                pass
+                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                pass
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                pass
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * m_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * m_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                pass
+                            else:
+                                uw[:] = m_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != m_rdata:
+                                    pending = True
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    if x_table:
+                                        m_valid.next = True
+                                        m_we.next = False
+                                        m_size.next = 3
+                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
+                                    else:
+                                        pass
+        elif st == S.FAULT:
+            pass
+        elif st == S.ADREQ:
+            if pend_5:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_5
+                m_wdata.next = se_5
+            elif pend_4:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_4
+                m_wdata.next = se_4
+            elif pend_3:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_3
+                m_wdata.next = se_3
+            elif pend_2:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_2
+                m_wdata.next = se_2
+            elif pend_1:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_1
+                m_wdata.next = se_1
+            else:
+                if x_table:
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = o_pa
+                else:
+                    pass
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                m_we.next = False
+        elif st == S.UWAIT:
+            if m_rvalid:
+                m_we.next = False
+        elif st == S.PROC:
+            if lvl == 5:  # spec: specs/x86_64_paging.vspec:246 level pml5
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+            elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or (True and ((le & 0x100) != 0)) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+            elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
+                if (le[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:90
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                            pass
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                            pass
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                pass
+                            else:
+                                if x_table:
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
+                                else:
+                                    pass
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((le & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+            elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
+                if le[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:110
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                            pass
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                            pass
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                pass
+                            else:
+                                if x_table:
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
+                                else:
+                                    pass
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+            elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                        pass
+                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                        pass
+                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                        pass
+                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                        pass
+                    elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                        pass
+                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                        pass
+                    elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                        pass
+                    else:
+                        uw[:] = le
+                        uw[5] = True
+                        if k_write:
+                            uw[6] = True
+                        if uw != le:
+                            pending = True
+                        if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                            pass
+                        else:
+                            if x_table:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
+                            else:
+                                pass
+        elif st == S.PREAD:
+            pass  # the entry arrives in the IDLE branch above (x_rnow); no `done`
+        elif st == S.PWRITE:
+            if m_rvalid:
+                m_we.next = False
+        else:
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
+        m_valid_h.next = m_valid and not m_ready
+        m_we_h.next = m_we
+        m_size_h.next = m_size
+        m_addr_h.next = m_addr
+        m_wdata_h.next = m_wdata
         pending = False
         uw = intbv(0)[64:]  # an entry with its updates
         used = False
@@ -66,14 +629,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
         v_xd = bool(0)
         if done:
             done.next = False
-        if st == S.IDLE:
+        if st == S.IDLE or (st == S.PREAD and m_rvalid):
+            if st == S.PREAD:  # the guest takes its entry now (x_rnow); its next request starts at once
+                o_status.next = 0
+                st.next = S.IDLE
             if start:
                 if x_pwrite:
-                    m_valid.next = True
-                    m_we.next = True
-                    m_size.next = 3
-                    m_addr.next = x_waddr
-                    m_wdata.next = x_wdata
                     st.next = S.PWRITE
                 else:
                     if (x_off):  # the stage is switched off: the input passes through
@@ -81,10 +642,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         o_aux.next = 0
                         o_pa.next = i_addr
                         if x_table:
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = i_addr
                             st.next = S.PREAD
                         else:
                             o_status.next = 0
@@ -137,24 +694,14 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             st.next = S.FAULT
                         else:
                             if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 5
                             else:  # spec: specs/x86_64_paging.vspec:242
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 4
         elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
                 used = False
                 if lvl == 5:
@@ -209,11 +756,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 used = True
                 if used:
                     le.next = uw
-                    m_valid.next = True
-                    m_we.next = True
-                    m_size.next = 3
-                    m_addr.next = ea
-                    m_wdata.next = uw
                     st.next = S.UWAIT
                 else:
                     le.next = m_rdata
@@ -234,10 +776,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
@@ -258,10 +796,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
@@ -327,10 +861,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                         st.next = S.ADREQ
                                     else:
                                         if x_table:
-                                            m_valid.next = True
-                                            m_we.next = False
-                                            m_size.next = 3
-                                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                             st.next = S.PREAD
                                         else:
                                             o_status.next = 0
@@ -353,10 +883,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
@@ -422,10 +948,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                         st.next = S.ADREQ
                                     else:
                                         if x_table:
-                                            m_valid.next = True
-                                            m_we.next = False
-                                            m_size.next = 3
-                                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                             st.next = S.PREAD
                                         else:
                                             o_status.next = 0
@@ -448,10 +970,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -516,10 +1034,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     st.next = S.ADREQ
                                 else:
                                     if x_table:
-                                        m_valid.next = True
-                                        m_we.next = False
-                                        m_size.next = 3
-                                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                                         st.next = S.PREAD
                                     else:
                                         o_status.next = 0
@@ -543,66 +1057,31 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
         elif st == S.ADREQ:
             if pend_5:
                 pend_5.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_5
-                m_wdata.next = se_5
                 st.next = S.ADWAIT
             elif pend_4:
                 pend_4.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_4
-                m_wdata.next = se_4
                 st.next = S.ADWAIT
             elif pend_3:
                 pend_3.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_3
-                m_wdata.next = se_3
                 st.next = S.ADWAIT
             elif pend_2:
                 pend_2.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_2
-                m_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_1
-                m_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 if x_table:
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = o_pa
                     st.next = S.PREAD
                 else:
                     o_status.next = 0
                     done.next = True
                     st.next = S.IDLE
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.ADREQ
         elif st == S.UWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.PROC
         elif st == S.PROC:
             le.next = le
@@ -623,10 +1102,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
@@ -647,10 +1122,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
@@ -716,10 +1187,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 st.next = S.ADREQ
                             else:
                                 if x_table:
-                                    m_valid.next = True
-                                    m_we.next = False
-                                    m_size.next = 3
-                                    m_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
                                     st.next = S.PREAD
                                 else:
                                     o_status.next = 0
@@ -742,10 +1209,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 2
@@ -811,10 +1274,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 st.next = S.ADREQ
                             else:
                                 if x_table:
-                                    m_valid.next = True
-                                    m_we.next = False
-                                    m_size.next = 3
-                                    m_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
                                     st.next = S.PREAD
                                 else:
                                     o_status.next = 0
@@ -837,10 +1296,6 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 1
@@ -905,26 +1360,15 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             st.next = S.ADREQ
                         else:
                             if x_table:
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
                                 st.next = S.PREAD
                             else:
                                 o_status.next = 0
                                 done.next = True
                                 st.next = S.IDLE
         elif st == S.PREAD:
-            if m_valid and m_ready:
-                m_valid.next = False
-            if m_rvalid:  # the guest takes the entry from m_rdata in this cycle (x_rnow); no `done`
-                o_status.next = 0
-                st.next = S.IDLE
+            pass  # the entry arrives in the IDLE branch above (x_rnow); no `done`
         elif st == S.PWRITE:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
@@ -935,7 +1379,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
         """A guest entry's read answers in this cycle: the guest walker takes m_rdata now,
         not one cycle later after a `done` (no idle cycle in the hand-off)."""
         x_rnow.next = st == S.PREAD and m_rvalid
-    return fsm, read_now
+    return logic, fsm, read_now
 
 
 @block
@@ -973,8 +1417,577 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
     sg_1 = Signal(intbv(0)[64:])  # its guest-physical address
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
+    x_pwrite_h = Signal(x_pwrite.val)  # the last request's, held
+    x_addr_h = Signal(x_addr.val)  # the last request's, held
+    x_waddr_h = Signal(x_waddr.val)  # the last request's, held
+    x_wdata_h = Signal(x_wdata.val)  # the last request's, held
+    x_on_table_h = Signal(x_on_table.val)  # the last request's, held
+    hk_write_h = Signal(hk_write.val)  # the last request's, held
+    hk_user_h = Signal(hk_user.val)  # the last request's, held
+    hk_fetch_h = Signal(hk_fetch.val)  # the last request's, held
+    @always_comb
+    def logic():
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
+        x_valid.next = False  # a one-cycle pulse: the host walker is idle when asked
+        x_pwrite.next = x_pwrite_h
+        x_addr.next = x_addr_h
+        x_waddr.next = x_waddr_h
+        x_wdata.next = x_wdata_h
+        x_on_table.next = x_on_table_h
+        hk_write.next = hk_write_h
+        hk_user.next = hk_user_h
+        hk_fetch.next = hk_fetch_h
+        pending = False
+        uw = intbv(0)[64:]  # an entry with its updates
+        used = False
+        uok = False
+        v_rw = bool(0)
+        v_us = bool(0)
+        v_xd = bool(0)
+        if done:
+            pass
+        if st == S.IDLE:
+            if start:
+                in0 = intbv(0)[64:]
+                in1 = intbv(0)[64:]
+                in2 = intbv(0)[64:]
+                in2[:] = i_addr
+                in3 = intbv(0)[57:]
+                in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                in4 = intbv(0)[64:]
+                in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
+                in5 = intbv(0)[57:]
+                in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                if (((in2 >> 56) & 1) == 1):
+                    in1[:] = in4
+                else:
+                    in1[:] = concat(intbv(0)[7:], in5)
+                in6 = intbv(0)[64:]
+                in7 = intbv(0)[64:]
+                in7[:] = i_addr
+                in8 = intbv(0)[48:]
+                in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                in9 = intbv(0)[64:]
+                in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
+                in10 = intbv(0)[48:]
+                in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                if (((in7 >> 47) & 1) == 1):
+                    in6[:] = in9
+                else:
+                    in6[:] = concat(intbv(0)[16:], in10)
+                if r_CR4[12]:
+                    in0[:] = in1
+                else:
+                    in0[:] = in6
+                if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:276 input fault non_canonical
+                    pass
+                else:
+                    if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
+                        x_valid.next = True
+                        x_pwrite.next = False
+                        x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                        x_on_table.next = True
+                        hk_write.next = True
+                        hk_user.next = True
+                        hk_fetch.next = False
+                    else:  # spec: specs/x86_64_paging.vspec:242
+                        x_valid.next = True
+                        x_pwrite.next = False
+                        x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        x_on_table.next = True
+                        hk_write.next = True
+                        hk_user.next = True
+                        hk_fetch.next = False
+        elif st == S.XWAIT:
+            if x_rnow:  # the host's read of the entry answers now: take it from the memory port
+                used = False
+                if lvl == 5:
+                    uok = True
+                    if (not x_rdata[0]):
+                        uok = False
+                    if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = x_rdata
+                        uw[5] = True
+                        if uw != x_rdata:
+                            used = True
+                if lvl == 4:
+                    uok = True
+                    if (not x_rdata[0]):
+                        uok = False
+                    if (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (True and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = x_rdata
+                        uw[5] = True
+                        if uw != x_rdata:
+                            used = True
+                if lvl == 3:
+                    if (x_rdata[7] and True):
+                        pass
+                    else:
+                        uok = True
+                        if (not x_rdata[0]):
+                            uok = False
+                        if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = x_rdata
+                            uw[5] = True
+                            if uw != x_rdata:
+                                used = True
+                if lvl == 2:
+                    if x_rdata[7]:
+                        pass
+                    else:
+                        uok = True
+                        if (not x_rdata[0]):
+                            uok = False
+                        if (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = x_rdata
+                            uw[5] = True
+                            if uw != x_rdata:
+                                used = True
+                if used:
+                    x_valid.next = True
+                    x_wdata.next = uw
+                    x_pwrite.next = True
+                    x_waddr.next = x_pa
+                else:
+                    if lvl == 5:  # spec: specs/x86_64_paging.vspec:246 level pml5
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            v_us = (a_us and x_rdata[2])
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            x_on_table.next = True
+                            hk_write.next = True
+                            hk_user.next = True
+                            hk_fetch.next = False
+                    elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((x_rdata & intbv(0xf000000000080)[64:]) != 0) or (True and ((x_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            v_us = (a_us and x_rdata[2])
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            x_on_table.next = True
+                            hk_write.next = True
+                            hk_user.next = True
+                            hk_fetch.next = False
+                    elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
+                        if (x_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:90
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((x_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                v_us = (a_us and x_rdata[2])
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                    pass
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                    pass
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                    pass
+                                else:
+                                    uw[:] = x_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != x_rdata:
+                                        pending = True
+                                    x_valid.next = True
+                                    x_pwrite.next = False
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
+                                    x_on_table.next = False
+                                    hk_write.next = k_write
+                                    hk_user.next = True
+                                    hk_fetch.next = k_fetch
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((x_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                v_us = (a_us and x_rdata[2])
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                x_on_table.next = True
+                                hk_write.next = True
+                                hk_user.next = True
+                                hk_fetch.next = False
+                    elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
+                        if x_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:110
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((x_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                v_us = (a_us and x_rdata[2])
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                    pass
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                    pass
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                    pass
+                                else:
+                                    uw[:] = x_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != x_rdata:
+                                        pending = True
+                                    x_valid.next = True
+                                    x_pwrite.next = False
+                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
+                                    x_on_table.next = False
+                                    hk_write.next = k_write
+                                    hk_user.next = True
+                                    hk_fetch.next = k_fetch
+                        else:
+                            if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and x_rdata[1])
+                                v_us = (a_us and x_rdata[2])
+                                v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                                # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                x_on_table.next = True
+                                hk_write.next = True
+                                hk_user.next = True
+                                hk_fetch.next = False
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
+                        if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((x_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((x_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and x_rdata[1])
+                            v_us = (a_us and x_rdata[2])
+                            v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                pass
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                pass
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                pass
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                pass
+                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                pass
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                pass
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * x_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * x_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                pass
+                            else:
+                                uw[:] = x_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != x_rdata:
+                                    pending = True
+                                x_valid.next = True
+                                x_pwrite.next = False
+                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
+                                x_on_table.next = False
+                                hk_write.next = k_write
+                                hk_user.next = True
+                                hk_fetch.next = k_fetch
+            elif x_done:  # a host fault, or the final address (an entry read ends by x_rnow)
+                if x_status != 0:
+                    pass
+                else:
+                    if False or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                        pass
+                    else:
+                        pass
+        elif st == S.NFAULT:
+            if x_on_table_h:
+                pass
+            else:
+                pass
+        elif st == S.FAULT:
+            pass
+        elif st == S.ADREQ:
+            if pend_5:
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_5
+                x_wdata.next = se_5
+            elif pend_4:
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_4
+                x_wdata.next = se_4
+            elif pend_3:
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_3
+                x_wdata.next = se_3
+            elif pend_2:
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_2
+                x_wdata.next = se_2
+            elif pend_1:
+                x_valid.next = True
+                x_pwrite.next = True
+                x_waddr.next = sa_1
+                x_wdata.next = se_1
+            else:
+                pass
+        elif st == S.ADWAIT:
+            if x_done:
+                if x_status != 0:
+                    pass
+                else:
+                    pass
+        elif st == S.UWAIT:
+            if x_done:
+                if x_status != 0:
+                    pass
+                else:
+                    pass
+        elif st == S.PROC:
+            if lvl == 5:  # spec: specs/x86_64_paging.vspec:246 level pml5
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                    x_valid.next = True
+                    x_pwrite.next = False
+                    x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    x_on_table.next = True
+                    hk_write.next = True
+                    hk_user.next = True
+                    hk_fetch.next = False
+            elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or (True and ((le & 0x100) != 0)) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                    x_valid.next = True
+                    x_pwrite.next = False
+                    x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    x_on_table.next = True
+                    hk_write.next = True
+                    hk_user.next = True
+                    hk_fetch.next = False
+            elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
+                if (le[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:90
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                            pass
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                            pass
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
+                            x_on_table.next = False
+                            hk_write.next = k_write
+                            hk_user.next = True
+                            hk_fetch.next = k_fetch
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((le & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                        x_valid.next = True
+                        x_pwrite.next = False
+                        x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                        x_on_table.next = True
+                        hk_write.next = True
+                        hk_user.next = True
+                        hk_fetch.next = False
+            elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
+                if le[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:110
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                            pass
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                            pass
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
+                            x_on_table.next = False
+                            hk_write.next = k_write
+                            hk_user.next = True
+                            hk_fetch.next = k_fetch
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                        x_valid.next = True
+                        x_pwrite.next = False
+                        x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                        x_on_table.next = True
+                        hk_write.next = True
+                        hk_user.next = True
+                        hk_fetch.next = False
+            elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                        pass
+                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                        pass
+                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                        pass
+                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                        pass
+                    elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                        pass
+                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                        pass
+                    elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                        pass
+                    else:
+                        uw[:] = le
+                        uw[5] = True
+                        if k_write:
+                            uw[6] = True
+                        if uw != le:
+                            pending = True
+                        x_valid.next = True
+                        x_pwrite.next = False
+                        x_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
+                        x_on_table.next = False
+                        hk_write.next = k_write
+                        hk_user.next = True
+                        hk_fetch.next = k_fetch
+        else:
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
+        x_pwrite_h.next = x_pwrite
+        x_addr_h.next = x_addr
+        x_waddr_h.next = x_waddr
+        x_wdata_h.next = x_wdata
+        x_on_table_h.next = x_on_table
+        hk_write_h.next = hk_write
+        hk_user_h.next = hk_user
+        hk_fetch_h.next = hk_fetch
         pending = False
         uw = intbv(0)[64:]  # an entry with its updates
         used = False
@@ -1032,28 +2045,12 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     st.next = S.FAULT
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                        x_on_table.next = True
-                        hk_write.next = True
-                        hk_user.next = True
-                        hk_fetch.next = False
                         st.next = S.XWAIT
                         lvl.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:242
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                        x_on_table.next = True
-                        hk_write.next = True
-                        hk_user.next = True
-                        hk_fetch.next = False
                         st.next = S.XWAIT
                         lvl.next = 4
         elif st == S.XWAIT:
-            if x_valid:
-                x_valid.next = False
             if x_rnow:  # the host's read of the entry answers now: take it from the memory port
                 used = False
                 if lvl == 5:
@@ -1108,10 +2105,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 used = True
                 if used:
                     le.next = uw
-                    x_valid.next = True
-                    x_wdata.next = uw
-                    x_pwrite.next = True
-                    x_waddr.next = x_pa
                     st.next = S.UWAIT
                 else:
                     le.next = x_rdata
@@ -1132,13 +2125,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
-                            x_valid.next = True
-                            x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            x_on_table.next = True
-                            hk_write.next = True
-                            hk_user.next = True
-                            hk_fetch.next = False
                             st.next = S.XWAIT
                             lvl.next = 4
                     elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
@@ -1158,13 +2144,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
-                            x_valid.next = True
-                            x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                            x_on_table.next = True
-                            hk_write.next = True
-                            hk_user.next = True
-                            hk_fetch.next = False
                             st.next = S.XWAIT
                             lvl.next = 3
                     elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
@@ -1222,15 +2201,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                         pending = True
                                     se_3.next = uw
                                     sa_3.next = x_pa
-                                    sg_3.next = x_addr
+                                    sg_3.next = x_addr_h
                                     o_level.next = 3
-                                    x_valid.next = True
-                                    x_pwrite.next = False
-                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:30], i_addr[30:0])
-                                    x_on_table.next = False
-                                    hk_write.next = k_write
-                                    hk_user.next = True
-                                    hk_fetch.next = k_fetch
                                     st.next = S.XWAIT
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
@@ -1249,13 +2221,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
-                                x_valid.next = True
-                                x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                                x_on_table.next = True
-                                hk_write.next = True
-                                hk_user.next = True
-                                hk_fetch.next = False
                                 st.next = S.XWAIT
                                 lvl.next = 2
                     elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
@@ -1313,15 +2278,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                         pending = True
                                     se_2.next = uw
                                     sa_2.next = x_pa
-                                    sg_2.next = x_addr
+                                    sg_2.next = x_addr_h
                                     o_level.next = 2
-                                    x_valid.next = True
-                                    x_pwrite.next = False
-                                    x_addr.next = concat(intbv(0)[16:], x_rdata[48:21], i_addr[21:0])
-                                    x_on_table.next = False
-                                    hk_write.next = k_write
-                                    hk_user.next = True
-                                    hk_fetch.next = k_fetch
                                     st.next = S.XWAIT
                         else:
                             if (not x_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
@@ -1340,13 +2298,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
-                                x_valid.next = True
-                                x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                                x_on_table.next = True
-                                hk_write.next = True
-                                hk_user.next = True
-                                hk_fetch.next = False
                                 st.next = S.XWAIT
                                 lvl.next = 1
                     elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
@@ -1403,15 +2354,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                     pending = True
                                 se_1.next = uw
                                 sa_1.next = x_pa
-                                sg_1.next = x_addr
+                                sg_1.next = x_addr_h
                                 o_level.next = 1
-                                x_valid.next = True
-                                x_pwrite.next = False
-                                x_addr.next = concat(intbv(0)[16:], x_rdata[48:12], i_addr[12:0])
-                                x_on_table.next = False
-                                hk_write.next = k_write
-                                hk_user.next = True
-                                hk_fetch.next = k_fetch
                                 st.next = S.XWAIT
             elif x_done:  # a host fault, or the final address (an entry read ends by x_rnow)
                 if x_status != 0:
@@ -1428,16 +2372,16 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         elif st == S.NFAULT:
             o_status.next = NESTED_BASE + x_status
             o_level.next = x_level
-            if x_on_table:
+            if x_on_table_h:
                 o_aux.next = lvl
             else:
                 o_aux.next = NO_LEVEL  # the final address: no guest level
             o_n_exitcode.next = 0x400
             o_n_exitinfo1.next = 0
             o_n_exitinfo1.next[32:0] = h_r_error_code
-            o_n_exitinfo1.next[32] = (not x_on_table)
-            o_n_exitinfo1.next[33] = x_on_table
-            o_n_exitinfo2.next = x_addr
+            o_n_exitinfo1.next[32] = (not x_on_table_h)
+            o_n_exitinfo1.next[33] = x_on_table_h
+            o_n_exitinfo2.next = x_addr_h
             done.next = True
             st.next = S.IDLE
         elif st == S.FAULT:
@@ -1460,54 +2404,30 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         elif st == S.ADREQ:
             if pend_5:
                 pend_5.next = False
-                x_valid.next = True
-                x_pwrite.next = True
-                x_waddr.next = sa_5
-                x_wdata.next = se_5
                 st.next = S.ADWAIT
             elif pend_4:
                 pend_4.next = False
-                x_valid.next = True
-                x_pwrite.next = True
-                x_waddr.next = sa_4
-                x_wdata.next = se_4
                 st.next = S.ADWAIT
             elif pend_3:
                 pend_3.next = False
-                x_valid.next = True
-                x_pwrite.next = True
-                x_waddr.next = sa_3
-                x_wdata.next = se_3
                 st.next = S.ADWAIT
             elif pend_2:
                 pend_2.next = False
-                x_valid.next = True
-                x_pwrite.next = True
-                x_waddr.next = sa_2
-                x_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                x_valid.next = True
-                x_pwrite.next = True
-                x_waddr.next = sa_1
-                x_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
         elif st == S.ADWAIT:
-            if x_valid:
-                x_valid.next = False
             if x_done:
                 if x_status != 0:
                     st.next = S.NFAULT
                 else:
                     st.next = S.ADREQ
         elif st == S.UWAIT:
-            if x_valid:
-                x_valid.next = False
             if x_done:
                 if x_status != 0:
                     st.next = S.NFAULT
@@ -1532,13 +2452,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
-                    x_valid.next = True
-                    x_pwrite.next = False
-                    x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                    x_on_table.next = True
-                    hk_write.next = True
-                    hk_user.next = True
-                    hk_fetch.next = False
                     st.next = S.XWAIT
                     lvl.next = 4
             elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
@@ -1558,13 +2471,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
-                    x_valid.next = True
-                    x_pwrite.next = False
-                    x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
-                    x_on_table.next = True
-                    hk_write.next = True
-                    hk_user.next = True
-                    hk_fetch.next = False
                     st.next = S.XWAIT
                     lvl.next = 3
             elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
@@ -1622,15 +2528,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 pending = True
                             se_3.next = uw
                             sa_3.next = x_pa
-                            sg_3.next = x_addr
+                            sg_3.next = x_addr_h
                             o_level.next = 3
-                            x_valid.next = True
-                            x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
-                            x_on_table.next = False
-                            hk_write.next = k_write
-                            hk_user.next = True
-                            hk_fetch.next = k_fetch
                             st.next = S.XWAIT
                 else:
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
@@ -1649,13 +2548,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
-                        x_on_table.next = True
-                        hk_write.next = True
-                        hk_user.next = True
-                        hk_fetch.next = False
                         st.next = S.XWAIT
                         lvl.next = 2
             elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
@@ -1713,15 +2605,8 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 pending = True
                             se_2.next = uw
                             sa_2.next = x_pa
-                            sg_2.next = x_addr
+                            sg_2.next = x_addr_h
                             o_level.next = 2
-                            x_valid.next = True
-                            x_pwrite.next = False
-                            x_addr.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
-                            x_on_table.next = False
-                            hk_write.next = k_write
-                            hk_user.next = True
-                            hk_fetch.next = k_fetch
                             st.next = S.XWAIT
                 else:
                     if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
@@ -1740,13 +2625,6 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
-                        x_on_table.next = True
-                        hk_write.next = True
-                        hk_user.next = True
-                        hk_fetch.next = False
                         st.next = S.XWAIT
                         lvl.next = 1
             elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
@@ -1803,19 +2681,12 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             pending = True
                         se_1.next = uw
                         sa_1.next = x_pa
-                        sg_1.next = x_addr
+                        sg_1.next = x_addr_h
                         o_level.next = 1
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
-                        x_on_table.next = False
-                        hk_write.next = k_write
-                        hk_user.next = True
-                        hk_fetch.next = k_fetch
                         st.next = S.XWAIT
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+    return logic, fsm
 
 
 @block

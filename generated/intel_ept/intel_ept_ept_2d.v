@@ -157,6 +157,11 @@ reg [7:0] walker_host0_fault_k;
 reg [2:0] walker_host0_flevel;
 reg [63:0] walker_host0_le;
 reg [2:0] walker_host0_lvl;
+reg [63:0] walker_host0_m_addr_h;
+reg [2:0] walker_host0_m_size_h;
+reg walker_host0_m_valid_h;
+reg [63:0] walker_host0_m_wdata_h;
+reg walker_host0_m_we_h;
 reg walker_host0_pend_1;
 reg walker_host0_pend_2;
 reg walker_host0_pend_3;
@@ -178,6 +183,10 @@ reg walker_guest0_a_us;
 reg walker_guest0_a_xd;
 reg [7:0] walker_guest0_fault_k;
 reg [2:0] walker_guest0_flevel;
+reg walker_guest0_hk_fetch_h;
+reg walker_guest0_hk_read_h;
+reg walker_guest0_hk_user_h;
+reg walker_guest0_hk_write_h;
 reg [2:0] walker_guest0_lvl;
 reg walker_guest0_pend_1;
 reg walker_guest0_pend_2;
@@ -200,6 +209,12 @@ reg [63:0] walker_guest0_sg_3;
 wire [63:0] walker_guest0_sg_4;
 wire [63:0] walker_guest0_sg_5;
 reg [2:0] walker_guest0_st;
+reg [63:0] walker_guest0_x_addr_h;
+reg walker_guest0_x_on_table_h;
+reg walker_guest0_x_pwrite_h;
+reg walker_guest0_x_update_h;
+reg [63:0] walker_guest0_x_waddr_h;
+reg [63:0] walker_guest0_x_wdata_h;
 reg [2:0] cache_tlb0_c_acc;
 reg cache_tlb0_c_glob;
 reg [2:0] cache_tlb0_c_set;
@@ -331,6 +346,783 @@ assign walker_guest0_se_5 = 64'd0;
 assign walker_guest0_sg_4 = 64'd0;
 assign walker_guest0_sg_5 = 64'd0;
 
+always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_r;
+    reg v_w;
+    reg v_x;
+    reg v_xu;
+    reg [6-1:0] rs0;
+    m_valid = walker_host0_m_valid_h;
+    m_we = walker_host0_m_we_h;
+    m_size = walker_host0_m_size_h;
+    m_addr = walker_host0_m_addr_h;
+    m_wdata = walker_host0_m_wdata_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    v_x = (0 != 0);
+    v_xu = (0 != 0);
+    if (x_done) begin
+    end
+    if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
+        if ((walker_host0_st == 4'b0111)) begin
+        end
+        if (x_valid) begin
+            if (x_pwrite) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = x_waddr;
+                m_wdata = x_wdata;
+            end
+            else begin
+                if (x_off) begin
+                    if (x_table) begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = x_addr;
+                    end
+                    else if (x_update) begin
+                        m_valid = 1'b1;
+                        m_we = 1'b1;
+                        m_size = 3;
+                        m_addr = x_addr;
+                        m_wdata = x_wdata;
+                    end
+                    else begin
+                    end
+                end
+                else begin
+                    if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                    end
+                    else begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                    end
+                end
+            end
+        end
+    end
+    else if ((walker_host0_st == 4'b0001)) begin
+        if (m_rvalid) begin
+            used = 1'b0;
+            if ((walker_host0_lvl == 5)) begin
+                uok = 1'b1;
+                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                    uok = 1'b0;
+                end
+                if ((m_rdata[1] && (!m_rdata[0]))) begin
+                    uok = 1'b0;
+                end
+                if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                    uok = 1'b0;
+                end
+                if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                    uok = 1'b0;
+                end
+                if (uok) begin
+                    uw = m_rdata;
+                    if (hb_EPTP[6]) begin
+                        uw[8] = 1'b1;
+                    end
+                    if ((uw != m_rdata)) begin
+                        used = 1'b1;
+                    end
+                end
+            end
+            if ((walker_host0_lvl == 4)) begin
+                uok = 1'b1;
+                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                    uok = 1'b0;
+                end
+                if ((m_rdata[1] && (!m_rdata[0]))) begin
+                    uok = 1'b0;
+                end
+                if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                    uok = 1'b0;
+                end
+                if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                    uok = 1'b0;
+                end
+                if (uok) begin
+                    uw = m_rdata;
+                    if (hb_EPTP[6]) begin
+                        uw[8] = 1'b1;
+                    end
+                    if ((uw != m_rdata)) begin
+                        used = 1'b1;
+                    end
+                end
+            end
+            if ((walker_host0_lvl == 3)) begin
+                if ((m_rdata[7] && 1'b1)) begin
+                end
+                else begin
+                    uok = 1'b1;
+                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        uok = 1'b0;
+                    end
+                    if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+            end
+            if ((walker_host0_lvl == 2)) begin
+                if (m_rdata[7]) begin
+                end
+                else begin
+                    uok = 1'b1;
+                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        uok = 1'b0;
+                    end
+                    if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        uok = 1'b0;
+                    end
+                    if (((m_rdata & 64'hf000000000078) != 0)) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+            end
+            if (used) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_host0_ea;
+                m_wdata = uw;
+            end
+            else begin
+                case (walker_host0_lvl)
+                    'h5: begin
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        end
+                        else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        end
+                        else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        end
+                        else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && m_rdata[0]);
+                            v_w = (walker_host0_a_w && m_rdata[1]);
+                            v_x = (walker_host0_a_x && m_rdata[2]);
+                            v_xu = (walker_host0_a_xu && m_rdata[10]);
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        end
+                        else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        end
+                        else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        end
+                        else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && m_rdata[0]);
+                            v_w = (walker_host0_a_w && m_rdata[1]);
+                            v_x = (walker_host0_a_x && m_rdata[2]);
+                            v_xu = (walker_host0_a_xu && m_rdata[10]);
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            end
+                            else if (((m_rdata & 64'hf00003ffff000) != 0)) begin
+                            end
+                            else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                if ((hk_read && (!v_r))) begin
+                                end
+                                else if ((hk_write && (!v_w))) begin
+                                end
+                                else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    if (hb_EPTP[6]) begin
+                                        uw[8] = 1'b1;
+                                    end
+                                    if ((hb_EPTP[6] && hk_write)) begin
+                                        uw[9] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            m_valid = 1'b1;
+                                            m_we = 1'b0;
+                                            m_size = 3;
+                                            m_addr = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                        end
+                                        else if (x_update) begin
+                                            m_valid = 1'b1;
+                                            m_we = 1'b1;
+                                            m_size = 3;
+                                            m_addr = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                            m_wdata = x_wdata;
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (m_rdata[7]) begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            end
+                            else if (((m_rdata & 64'hf0000001ff000) != 0)) begin
+                            end
+                            else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                if ((hk_read && (!v_r))) begin
+                                end
+                                else if ((hk_write && (!v_w))) begin
+                                end
+                                else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    if (hb_EPTP[6]) begin
+                                        uw[8] = 1'b1;
+                                    end
+                                    if ((hb_EPTP[6] && hk_write)) begin
+                                        uw[9] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            m_valid = 1'b1;
+                                            m_we = 1'b0;
+                                            m_size = 3;
+                                            m_addr = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        end
+                                        else if (x_update) begin
+                                            m_valid = 1'b1;
+                                            m_we = 1'b1;
+                                            m_size = 3;
+                                            m_addr = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                            m_wdata = x_wdata;
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            end
+                            else if (((m_rdata & 64'hf000000000078) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        end
+                        else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        end
+                        else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        end
+                        else if (((m_rdata & 64'hf000000000000) != 0)) begin
+                        end
+                        else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && m_rdata[0]);
+                            v_w = (walker_host0_a_w && m_rdata[1]);
+                            v_x = (walker_host0_a_x && m_rdata[2]);
+                            v_xu = (walker_host0_a_xu && m_rdata[10]);
+                            if ((hk_read && (!v_r))) begin
+                            end
+                            else if ((hk_write && (!v_w))) begin
+                            end
+                            else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                            end
+                            else begin
+                                uw = m_rdata;
+                                if (hb_EPTP[6]) begin
+                                    uw[8] = 1'b1;
+                                end
+                                if ((hb_EPTP[6] && hk_write)) begin
+                                    uw[9] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        m_valid = 1'b1;
+                                        m_we = 1'b0;
+                                        m_size = 3;
+                                        m_addr = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    end
+                                    else if (x_update) begin
+                                        m_valid = 1'b1;
+                                        m_we = 1'b1;
+                                        m_size = 3;
+                                        m_addr = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                        m_wdata = x_wdata;
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+    end
+    else if ((walker_host0_st == 4'b0010)) begin
+        rs0 = 6'h0;
+        if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
+            rs0 = 49;
+        end
+        else begin
+            rs0 = 48;
+        end
+    end
+    else if ((walker_host0_st == 4'b0011)) begin
+        if (walker_host0_pend_5) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_5;
+            m_wdata = walker_host0_se_5;
+        end
+        else if (walker_host0_pend_4) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_4;
+            m_wdata = walker_host0_se_4;
+        end
+        else if (walker_host0_pend_3) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_3;
+            m_wdata = walker_host0_se_3;
+        end
+        else if (walker_host0_pend_2) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_2;
+            m_wdata = walker_host0_se_2;
+        end
+        else if (walker_host0_pend_1) begin
+            m_valid = 1'b1;
+            m_we = 1'b1;
+            m_size = 3;
+            m_addr = walker_host0_sa_1;
+            m_wdata = walker_host0_se_1;
+        end
+        else begin
+            if (x_table) begin
+                m_valid = 1'b1;
+                m_we = 1'b0;
+                m_size = 3;
+                m_addr = x_pa;
+            end
+            else if (x_update) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = x_pa;
+                m_wdata = x_wdata;
+            end
+            else begin
+            end
+        end
+    end
+    else if ((walker_host0_st == 4'b0100)) begin
+        if (m_rvalid) begin
+            m_we = 1'b0;
+        end
+    end
+    else if ((walker_host0_st == 4'b0101)) begin
+        if (m_rvalid) begin
+            m_we = 1'b0;
+        end
+    end
+    else if ((walker_host0_st == 4'b0110)) begin
+        case (walker_host0_lvl)
+            'h5: begin
+                if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                end
+                else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                end
+                else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                end
+                else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                end
+                else begin
+                    v_r = (walker_host0_a_r && walker_host0_le[0]);
+                    v_w = (walker_host0_a_w && walker_host0_le[1]);
+                    v_x = (walker_host0_a_x && walker_host0_le[2]);
+                    v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                    m_valid = 1'b1;
+                    m_we = 1'b0;
+                    m_size = 3;
+                    m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                end
+            end
+            'h4: begin
+                if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                end
+                else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                end
+                else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                end
+                else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                end
+                else begin
+                    v_r = (walker_host0_a_r && walker_host0_le[0]);
+                    v_w = (walker_host0_a_w && walker_host0_le[1]);
+                    v_x = (walker_host0_a_x && walker_host0_le[2]);
+                    v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                    m_valid = 1'b1;
+                    m_we = 1'b0;
+                    m_size = 3;
+                    m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                end
+            end
+            'h3: begin
+                if ((walker_host0_le[7] && 1'b1)) begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                    end
+                    else if (((walker_host0_le & 64'hf00003ffff000) != 0)) begin
+                    end
+                    else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        if ((hk_read && (!v_r))) begin
+                        end
+                        else if ((hk_write && (!v_w))) begin
+                        end
+                        else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((hb_EPTP[6] && hk_write)) begin
+                                uw[9] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                pending = 1'b1;
+                            end
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                            end
+                            else begin
+                                if (x_table) begin
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 3;
+                                    m_addr = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                end
+                                else if (x_update) begin
+                                    m_valid = 1'b1;
+                                    m_we = 1'b1;
+                                    m_size = 3;
+                                    m_addr = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                    m_wdata = x_wdata;
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                end
+                else begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                    end
+                    else if ((((walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                    end
+                end
+            end
+            'h2: begin
+                if (walker_host0_le[7]) begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                    end
+                    else if (((walker_host0_le & 64'hf0000001ff000) != 0)) begin
+                    end
+                    else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        if ((hk_read && (!v_r))) begin
+                        end
+                        else if ((hk_write && (!v_w))) begin
+                        end
+                        else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((hb_EPTP[6] && hk_write)) begin
+                                uw[9] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                pending = 1'b1;
+                            end
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                            end
+                            else begin
+                                if (x_table) begin
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 3;
+                                    m_addr = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                end
+                                else if (x_update) begin
+                                    m_valid = 1'b1;
+                                    m_we = 1'b1;
+                                    m_size = 3;
+                                    m_addr = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                    m_wdata = x_wdata;
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                end
+                else begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                    end
+                    else if (((walker_host0_le & 64'hf000000000078) != 0)) begin
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                    end
+                end
+            end
+            'h1: begin
+                if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                end
+                else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                end
+                else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                end
+                else if (((walker_host0_le & 64'hf000000000000) != 0)) begin
+                end
+                else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                end
+                else begin
+                    v_r = (walker_host0_a_r && walker_host0_le[0]);
+                    v_w = (walker_host0_a_w && walker_host0_le[1]);
+                    v_x = (walker_host0_a_x && walker_host0_le[2]);
+                    v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                    if ((hk_read && (!v_r))) begin
+                    end
+                    else if ((hk_write && (!v_w))) begin
+                    end
+                    else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                    end
+                    else begin
+                        uw = walker_host0_le;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
+                        end
+                        if ((hb_EPTP[6] && hk_write)) begin
+                            uw[9] = 1'b1;
+                        end
+                        if ((uw != walker_host0_le)) begin
+                            pending = 1'b1;
+                        end
+                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                        end
+                        else begin
+                            if (x_table) begin
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            end
+                            else if (x_update) begin
+                                m_valid = 1'b1;
+                                m_we = 1'b1;
+                                m_size = 3;
+                                m_addr = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                                m_wdata = x_wdata;
+                            end
+                            else begin
+                            end
+                        end
+                    end
+                end
+            end
+        endcase
+    end
+    else if ((walker_host0_st == 4'b0111)) begin
+    end
+    else if ((walker_host0_st == 4'b1000)) begin
+        if (m_rvalid) begin
+            m_we = 1'b0;
+        end
+    end
+    else begin
+    end
+end
+
 always @(posedge clk) begin: walker_host0_fsm
     reg pending;
     reg [64-1:0] uw;
@@ -352,11 +1144,11 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_flevel <= 0;
         walker_host0_le <= 0;
         walker_host0_lvl <= 0;
-        m_addr <= 0;
-        m_size <= 0;
-        m_valid <= 0;
-        m_wdata <= 0;
-        m_we <= 0;
+        walker_host0_m_addr_h <= 0;
+        walker_host0_m_size_h <= 0;
+        walker_host0_m_valid_h <= 0;
+        walker_host0_m_wdata_h <= 0;
+        walker_host0_m_we_h <= 0;
         x_aux <= 0;
         x_level <= 0;
         x_pa <= 0;
@@ -378,6 +1170,11 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_st <= 4'b0000;
     end
     else begin
+        walker_host0_m_valid_h <= (m_valid && (!m_ready));
+        walker_host0_m_we_h <= m_we;
+        walker_host0_m_size_h <= m_size;
+        walker_host0_m_addr_h <= m_addr;
+        walker_host0_m_wdata_h <= m_wdata;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -389,571 +1186,265 @@ always @(posedge clk) begin: walker_host0_fsm
         if (x_done) begin
             x_done <= 1'b0;
         end
-        case (walker_host0_st)
-            4'b0000: begin
-                if (x_valid) begin
-                    if (x_pwrite) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 3;
-                        m_addr <= x_waddr;
-                        m_wdata <= x_wdata;
-                        walker_host0_st <= 4'b1000;
-                    end
-                    else begin
-                        if (x_off) begin
-                            x_level <= 7;
-                            x_aux <= 0;
-                            x_pa <= x_addr;
-                            if (x_table) begin
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= x_addr;
-                                walker_host0_st <= 4'b0111;
-                            end
-                            else if (x_update) begin
-                                m_valid <= 1'b1;
-                                m_we <= 1'b1;
-                                m_size <= 3;
-                                m_addr <= x_addr;
-                                m_wdata <= x_wdata;
-                                walker_host0_st <= 4'b1000;
-                            end
-                            else begin
-                                x_status <= 0;
-                                x_done <= 1'b1;
-                                walker_host0_st <= 4'b0000;
-                            end
+        if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
+            if ((walker_host0_st == 4'b0111)) begin
+                x_status <= 0;
+                walker_host0_st <= 4'b0000;
+            end
+            if (x_valid) begin
+                if (x_pwrite) begin
+                    walker_host0_st <= 4'b1000;
+                end
+                else begin
+                    if (x_off) begin
+                        x_level <= 7;
+                        x_aux <= 0;
+                        x_pa <= x_addr;
+                        if (x_table) begin
+                            walker_host0_st <= 4'b0111;
+                        end
+                        else if (x_update) begin
+                            walker_host0_st <= 4'b1000;
                         end
                         else begin
-                            walker_host0_a_r <= 1'b1;
-                            walker_host0_a_w <= 1'b1;
-                            walker_host0_a_x <= 1'b1;
-                            walker_host0_a_xu <= 1'b1;
-                            walker_host0_pend_5 <= 1'b0;
-                            walker_host0_pend_4 <= 1'b0;
-                            walker_host0_pend_3 <= 1'b0;
-                            walker_host0_pend_2 <= 1'b0;
-                            walker_host0_pend_1 <= 1'b0;
-                            if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 5;
-                            end
-                            else begin
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 4;
-                            end
+                            x_status <= 0;
+                            x_done <= 1'b1;
+                            walker_host0_st <= 4'b0000;
+                        end
+                    end
+                    else begin
+                        walker_host0_a_r <= 1'b1;
+                        walker_host0_a_w <= 1'b1;
+                        walker_host0_a_x <= 1'b1;
+                        walker_host0_a_xu <= 1'b1;
+                        walker_host0_pend_5 <= 1'b0;
+                        walker_host0_pend_4 <= 1'b0;
+                        walker_host0_pend_3 <= 1'b0;
+                        walker_host0_pend_2 <= 1'b0;
+                        walker_host0_pend_1 <= 1'b0;
+                        if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
+                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 5;
+                        end
+                        else begin
+                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 4;
                         end
                     end
                 end
             end
-            4'b0001: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+        end
+        else if ((walker_host0_st == 4'b0001)) begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_host0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        uok = 1'b0;
+                    end
+                    if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        uok = 1'b0;
+                    end
+                    if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
                 end
-                if (m_rvalid) begin
-                    used = 1'b0;
-                    if ((walker_host0_lvl == 5)) begin
-                        uok = 1'b1;
-                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                            uok = 1'b0;
+                if ((walker_host0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                        uok = 1'b0;
+                    end
+                    if ((m_rdata[1] && (!m_rdata[0]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                        uok = 1'b0;
+                    end
+                    if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if (hb_EPTP[6]) begin
+                            uw[8] = 1'b1;
                         end
-                        if ((m_rdata[1] && (!m_rdata[0]))) begin
-                            uok = 1'b0;
-                        end
-                        if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                            uok = 1'b0;
-                        end
-                        if (((m_rdata & 64'hf0000000000f8) != 0)) begin
-                            uok = 1'b0;
-                        end
-                        if (uok) begin
-                            uw = m_rdata;
-                            if (hb_EPTP[6]) begin
-                                uw[8] = 1'b1;
-                            end
-                            if ((uw != m_rdata)) begin
-                                used = 1'b1;
-                            end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
                         end
                     end
-                    if ((walker_host0_lvl == 4)) begin
-                        uok = 1'b1;
-                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                            uok = 1'b0;
-                        end
-                        if ((m_rdata[1] && (!m_rdata[0]))) begin
-                            uok = 1'b0;
-                        end
-                        if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                            uok = 1'b0;
-                        end
-                        if (((m_rdata & 64'hf0000000000f8) != 0)) begin
-                            uok = 1'b0;
-                        end
-                        if (uok) begin
-                            uw = m_rdata;
-                            if (hb_EPTP[6]) begin
-                                uw[8] = 1'b1;
-                            end
-                            if ((uw != m_rdata)) begin
-                                used = 1'b1;
-                            end
-                        end
-                    end
-                    if ((walker_host0_lvl == 3)) begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                        end
-                        else begin
-                            uok = 1'b1;
-                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                uok = 1'b0;
-                            end
-                            if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                uok = 1'b0;
-                            end
-                            if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                uok = 1'b0;
-                            end
-                            if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                uok = 1'b0;
-                            end
-                            if (uok) begin
-                                uw = m_rdata;
-                                if (hb_EPTP[6]) begin
-                                    uw[8] = 1'b1;
-                                end
-                                if ((uw != m_rdata)) begin
-                                    used = 1'b1;
-                                end
-                            end
-                        end
-                    end
-                    if ((walker_host0_lvl == 2)) begin
-                        if (m_rdata[7]) begin
-                        end
-                        else begin
-                            uok = 1'b1;
-                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                uok = 1'b0;
-                            end
-                            if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                uok = 1'b0;
-                            end
-                            if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                uok = 1'b0;
-                            end
-                            if (((m_rdata & 64'hf000000000078) != 0)) begin
-                                uok = 1'b0;
-                            end
-                            if (uok) begin
-                                uw = m_rdata;
-                                if (hb_EPTP[6]) begin
-                                    uw[8] = 1'b1;
-                                end
-                                if ((uw != m_rdata)) begin
-                                    used = 1'b1;
-                                end
-                            end
-                        end
-                    end
-                    if (used) begin
-                        walker_host0_le <= uw;
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 3;
-                        m_addr <= walker_host0_ea;
-                        m_wdata <= uw;
-                        walker_host0_st <= 4'b0101;
+                end
+                if ((walker_host0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
                     end
                     else begin
-                        walker_host0_le <= m_rdata;
-                        case (walker_host0_lvl)
-                            'h5: begin
+                        uok = 1'b1;
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            uok = 1'b0;
+                        end
+                        if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_host0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                            uok = 1'b0;
+                        end
+                        if ((m_rdata[1] && (!m_rdata[0]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata & 64'hf000000000078) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    walker_host0_le <= uw;
+                    walker_host0_st <= 4'b0101;
+                end
+                else begin
+                    walker_host0_le <= m_rdata;
+                    case (walker_host0_lvl)
+                        'h5: begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 5;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                walker_host0_a_r <= v_r;
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                walker_host0_a_w <= v_w;
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                walker_host0_a_x <= v_x;
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 4;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                walker_host0_a_r <= v_r;
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                walker_host0_a_w <= v_w;
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                walker_host0_a_x <= v_x;
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
                                 if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
                                     walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 5;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else if ((m_rdata[1] && (!m_rdata[0]))) begin
                                     walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 5;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
                                     walker_host0_fault_k <= 3;
-                                    walker_host0_flevel <= 5;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
-                                else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
+                                else if (((m_rdata & 64'hf00003ffff000) != 0)) begin
                                     walker_host0_fault_k <= 4;
-                                    walker_host0_flevel <= 5;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    v_r = (walker_host0_a_r && m_rdata[0]);
-                                    walker_host0_a_r <= v_r;
-                                    v_w = (walker_host0_a_w && m_rdata[1]);
-                                    walker_host0_a_w <= v_w;
-                                    v_x = (walker_host0_a_x && m_rdata[2]);
-                                    walker_host0_a_x <= v_x;
-                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                    walker_host0_a_xu <= v_xu;
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                                    walker_host0_st <= 4'b0001;
-                                    walker_host0_lvl <= 4;
-                                end
-                            end
-                            'h4: begin
-                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                    walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 4;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                    walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 4;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                    walker_host0_fault_k <= 3;
-                                    walker_host0_flevel <= 4;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
-                                    walker_host0_fault_k <= 4;
-                                    walker_host0_flevel <= 4;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    v_r = (walker_host0_a_r && m_rdata[0]);
-                                    walker_host0_a_r <= v_r;
-                                    v_w = (walker_host0_a_w && m_rdata[1]);
-                                    walker_host0_a_w <= v_w;
-                                    v_x = (walker_host0_a_x && m_rdata[2]);
-                                    walker_host0_a_x <= v_x;
-                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                    walker_host0_a_xu <= v_xu;
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                                    walker_host0_st <= 4'b0001;
-                                    walker_host0_lvl <= 3;
-                                end
-                            end
-                            'h3: begin
-                                if ((m_rdata[7] && 1'b1)) begin
-                                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                        walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if (((m_rdata & 64'hf00003ffff000) != 0)) begin
-                                        walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
-                                        walker_host0_fault_k <= 5;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_r = (walker_host0_a_r && m_rdata[0]);
-                                        walker_host0_a_r <= v_r;
-                                        v_w = (walker_host0_a_w && m_rdata[1]);
-                                        walker_host0_a_w <= v_w;
-                                        v_x = (walker_host0_a_x && m_rdata[2]);
-                                        walker_host0_a_x <= v_x;
-                                        v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                        walker_host0_a_xu <= v_xu;
-                                        if ((hk_read && (!v_r))) begin
-                                            walker_host0_fault_k <= 6;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((hk_write && (!v_w))) begin
-                                            walker_host0_fault_k <= 7;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                            walker_host0_fault_k <= 8;
-                                            walker_host0_flevel <= 3;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else begin
-                                            uw = m_rdata;
-                                            if (hb_EPTP[6]) begin
-                                                uw[8] = 1'b1;
-                                            end
-                                            if ((hb_EPTP[6] && hk_write)) begin
-                                                uw[9] = 1'b1;
-                                            end
-                                            if ((uw != m_rdata)) begin
-                                                walker_host0_pend_3 <= 1'b1;
-                                                pending = 1'b1;
-                                            end
-                                            walker_host0_se_3 <= uw;
-                                            walker_host0_sa_3 <= walker_host0_ea;
-                                            x_level <= 3;
-                                            x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                            x_aux <= 0;
-                                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                                walker_host0_st <= 4'b0011;
-                                            end
-                                            else begin
-                                                if (x_table) begin
-                                                    m_valid <= 1'b1;
-                                                    m_we <= 1'b0;
-                                                    m_size <= 3;
-                                                    m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                                    walker_host0_st <= 4'b0111;
-                                                end
-                                                else if (x_update) begin
-                                                    m_valid <= 1'b1;
-                                                    m_we <= 1'b1;
-                                                    m_size <= 3;
-                                                    m_addr <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
-                                                    m_wdata <= x_wdata;
-                                                    walker_host0_st <= 4'b1000;
-                                                end
-                                                else begin
-                                                    x_status <= 0;
-                                                    x_done <= 1'b1;
-                                                    walker_host0_st <= 4'b0000;
-                                                end
-                                            end
-                                        end
-                                    end
-                                end
-                                else begin
-                                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                        walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                        walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 3;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_r = (walker_host0_a_r && m_rdata[0]);
-                                        walker_host0_a_r <= v_r;
-                                        v_w = (walker_host0_a_w && m_rdata[1]);
-                                        walker_host0_a_w <= v_w;
-                                        v_x = (walker_host0_a_x && m_rdata[2]);
-                                        walker_host0_a_x <= v_x;
-                                        v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                        walker_host0_a_xu <= v_xu;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                        walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                        walker_host0_st <= 4'b0001;
-                                        walker_host0_lvl <= 2;
-                                    end
-                                end
-                            end
-                            'h2: begin
-                                if (m_rdata[7]) begin
-                                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                        walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if (((m_rdata & 64'hf0000001ff000) != 0)) begin
-                                        walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
-                                        walker_host0_fault_k <= 5;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_r = (walker_host0_a_r && m_rdata[0]);
-                                        walker_host0_a_r <= v_r;
-                                        v_w = (walker_host0_a_w && m_rdata[1]);
-                                        walker_host0_a_w <= v_w;
-                                        v_x = (walker_host0_a_x && m_rdata[2]);
-                                        walker_host0_a_x <= v_x;
-                                        v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                        walker_host0_a_xu <= v_xu;
-                                        if ((hk_read && (!v_r))) begin
-                                            walker_host0_fault_k <= 6;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((hk_write && (!v_w))) begin
-                                            walker_host0_fault_k <= 7;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                            walker_host0_fault_k <= 8;
-                                            walker_host0_flevel <= 2;
-                                            walker_host0_st <= 4'b0010;
-                                        end
-                                        else begin
-                                            uw = m_rdata;
-                                            if (hb_EPTP[6]) begin
-                                                uw[8] = 1'b1;
-                                            end
-                                            if ((hb_EPTP[6] && hk_write)) begin
-                                                uw[9] = 1'b1;
-                                            end
-                                            if ((uw != m_rdata)) begin
-                                                walker_host0_pend_2 <= 1'b1;
-                                                pending = 1'b1;
-                                            end
-                                            walker_host0_se_2 <= uw;
-                                            walker_host0_sa_2 <= walker_host0_ea;
-                                            x_level <= 2;
-                                            x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                            x_aux <= 0;
-                                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                                walker_host0_st <= 4'b0011;
-                                            end
-                                            else begin
-                                                if (x_table) begin
-                                                    m_valid <= 1'b1;
-                                                    m_we <= 1'b0;
-                                                    m_size <= 3;
-                                                    m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                                    walker_host0_st <= 4'b0111;
-                                                end
-                                                else if (x_update) begin
-                                                    m_valid <= 1'b1;
-                                                    m_we <= 1'b1;
-                                                    m_size <= 3;
-                                                    m_addr <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
-                                                    m_wdata <= x_wdata;
-                                                    walker_host0_st <= 4'b1000;
-                                                end
-                                                else begin
-                                                    x_status <= 0;
-                                                    x_done <= 1'b1;
-                                                    walker_host0_st <= 4'b0000;
-                                                end
-                                            end
-                                        end
-                                    end
-                                end
-                                else begin
-                                    if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                        walker_host0_fault_k <= 1;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                        walker_host0_fault_k <= 2;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                        walker_host0_fault_k <= 3;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else if (((m_rdata & 64'hf000000000078) != 0)) begin
-                                        walker_host0_fault_k <= 4;
-                                        walker_host0_flevel <= 2;
-                                        walker_host0_st <= 4'b0010;
-                                    end
-                                    else begin
-                                        v_r = (walker_host0_a_r && m_rdata[0]);
-                                        walker_host0_a_r <= v_r;
-                                        v_w = (walker_host0_a_w && m_rdata[1]);
-                                        walker_host0_a_w <= v_w;
-                                        v_x = (walker_host0_a_x && m_rdata[2]);
-                                        walker_host0_a_x <= v_x;
-                                        v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                        walker_host0_a_xu <= v_xu;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                        walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                        walker_host0_st <= 4'b0001;
-                                        walker_host0_lvl <= 1;
-                                    end
-                                end
-                            end
-                            'h1: begin
-                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
-                                    walker_host0_fault_k <= 1;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
-                                    walker_host0_fault_k <= 2;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
-                                    walker_host0_fault_k <= 3;
-                                    walker_host0_flevel <= 1;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if (((m_rdata & 64'hf000000000000) != 0)) begin
-                                    walker_host0_fault_k <= 4;
-                                    walker_host0_flevel <= 1;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                                     walker_host0_fault_k <= 5;
-                                    walker_host0_flevel <= 1;
+                                    walker_host0_flevel <= 3;
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else begin
@@ -967,17 +1458,17 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_xu <= v_xu;
                                     if ((hk_read && (!v_r))) begin
                                         walker_host0_fault_k <= 6;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if ((hk_write && (!v_w))) begin
                                         walker_host0_fault_k <= 7;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                         walker_host0_fault_k <= 8;
-                                        walker_host0_flevel <= 1;
+                                        walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
                                     else begin
@@ -989,31 +1480,22 @@ always @(posedge clk) begin: walker_host0_fsm
                                             uw[9] = 1'b1;
                                         end
                                         if ((uw != m_rdata)) begin
-                                            walker_host0_pend_1 <= 1'b1;
+                                            walker_host0_pend_3 <= 1'b1;
                                             pending = 1'b1;
                                         end
-                                        walker_host0_se_1 <= uw;
-                                        walker_host0_sa_1 <= walker_host0_ea;
-                                        x_level <= 1;
-                                        x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                        walker_host0_se_3 <= uw;
+                                        walker_host0_sa_3 <= walker_host0_ea;
+                                        x_level <= 3;
+                                        x_pa <= {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                         x_aux <= 0;
                                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                             walker_host0_st <= 4'b0011;
                                         end
                                         else begin
                                             if (x_table) begin
-                                                m_valid <= 1'b1;
-                                                m_we <= 1'b0;
-                                                m_size <= 3;
-                                                m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                                 walker_host0_st <= 4'b0111;
                                             end
                                             else if (x_update) begin
-                                                m_valid <= 1'b1;
-                                                m_we <= 1'b1;
-                                                m_size <= 3;
-                                                m_addr <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
-                                                m_wdata <= x_wdata;
                                                 walker_host0_st <= 4'b1000;
                                             end
                                             else begin
@@ -1025,498 +1507,422 @@ always @(posedge clk) begin: walker_host0_fsm
                                     end
                                 end
                             end
-                        endcase
-                    end
+                            else begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 3;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((m_rdata & 64'hf0000001ff000) != 0)) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                                    walker_host0_fault_k <= 5;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    if ((hk_read && (!v_r))) begin
+                                        walker_host0_fault_k <= 6;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_write && (!v_w))) begin
+                                        walker_host0_fault_k <= 7;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                        walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        if (hb_EPTP[6]) begin
+                                            uw[8] = 1'b1;
+                                        end
+                                        if ((hb_EPTP[6] && hk_write)) begin
+                                            uw[9] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_host0_pend_2 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_host0_se_2 <= uw;
+                                        walker_host0_sa_2 <= walker_host0_ea;
+                                        x_level <= 2;
+                                        x_pa <= {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        x_aux <= 0;
+                                        if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                            walker_host0_st <= 4'b0011;
+                                        end
+                                        else begin
+                                            if (x_table) begin
+                                                walker_host0_st <= 4'b0111;
+                                            end
+                                            else if (x_update) begin
+                                                walker_host0_st <= 4'b1000;
+                                            end
+                                            else begin
+                                                x_status <= 0;
+                                                x_done <= 1'b1;
+                                                walker_host0_st <= 4'b0000;
+                                            end
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                    walker_host0_fault_k <= 1;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                    walker_host0_fault_k <= 2;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                    walker_host0_fault_k <= 3;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if (((m_rdata & 64'hf000000000078) != 0)) begin
+                                    walker_host0_fault_k <= 4;
+                                    walker_host0_flevel <= 2;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    v_r = (walker_host0_a_r && m_rdata[0]);
+                                    walker_host0_a_r <= v_r;
+                                    v_w = (walker_host0_a_w && m_rdata[1]);
+                                    walker_host0_a_w <= v_w;
+                                    v_x = (walker_host0_a_x && m_rdata[2]);
+                                    walker_host0_a_x <= v_x;
+                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                                    walker_host0_st <= 4'b0001;
+                                    walker_host0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((((!m_rdata[0]) && (!m_rdata[1])) && (!m_rdata[2])) && (!(1'b1 && m_rdata[10])))) begin
+                                walker_host0_fault_k <= 1;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((m_rdata[1] && (!m_rdata[0]))) begin
+                                walker_host0_fault_k <= 2;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[2] && (!m_rdata[0])) && (!m_rdata[1])) && 1'b1)) begin
+                                walker_host0_fault_k <= 3;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if (((m_rdata & 64'hf000000000000) != 0)) begin
+                                walker_host0_fault_k <= 4;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
+                                walker_host0_fault_k <= 5;
+                                walker_host0_flevel <= 1;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                v_r = (walker_host0_a_r && m_rdata[0]);
+                                walker_host0_a_r <= v_r;
+                                v_w = (walker_host0_a_w && m_rdata[1]);
+                                walker_host0_a_w <= v_w;
+                                v_x = (walker_host0_a_x && m_rdata[2]);
+                                walker_host0_a_x <= v_x;
+                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                walker_host0_a_xu <= v_xu;
+                                if ((hk_read && (!v_r))) begin
+                                    walker_host0_fault_k <= 6;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_write && (!v_w))) begin
+                                    walker_host0_fault_k <= 7;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                    walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    if (hb_EPTP[6]) begin
+                                        uw[8] = 1'b1;
+                                    end
+                                    if ((hb_EPTP[6] && hk_write)) begin
+                                        uw[9] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_host0_pend_1 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_host0_se_1 <= uw;
+                                    walker_host0_sa_1 <= walker_host0_ea;
+                                    x_level <= 1;
+                                    x_pa <= {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    x_aux <= 0;
+                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                        walker_host0_st <= 4'b0011;
+                                    end
+                                    else begin
+                                        if (x_table) begin
+                                            walker_host0_st <= 4'b0111;
+                                        end
+                                        else if (x_update) begin
+                                            walker_host0_st <= 4'b1000;
+                                        end
+                                        else begin
+                                            x_status <= 0;
+                                            x_done <= 1'b1;
+                                            walker_host0_st <= 4'b0000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                    endcase
                 end
             end
-            4'b0010: begin
-                x_status <= walker_host0_fault_k;
-                x_level <= walker_host0_flevel;
-                x_aux <= 0;
-                rs0 = 6'h0;
-                if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
-                    rs0 = 49;
-                end
-                else begin
-                    rs0 = 48;
-                end
-                h_r_exit_reason <= {10'h0, rs0};
-                h_r_qualification <= 0;
-                h_r_qualification[0] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
-                h_r_qualification[1] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
-                h_r_qualification[2] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
-                h_r_qualification[3] <= ((walker_host0_fault_k > 5) && walker_host0_a_r);
-                h_r_qualification[4] <= ((walker_host0_fault_k > 5) && walker_host0_a_w);
-                h_r_qualification[5] <= ((walker_host0_fault_k > 5) && walker_host0_a_x);
-                h_r_qualification[6] <= (((walker_host0_fault_k > 5) && 1'b1) && walker_host0_a_xu);
-                h_r_gpa <= x_addr;
-                x_done <= 1'b1;
-                walker_host0_st <= 4'b0000;
+        end
+        else if ((walker_host0_st == 4'b0010)) begin
+            x_status <= walker_host0_fault_k;
+            x_level <= walker_host0_flevel;
+            x_aux <= 0;
+            rs0 = 6'h0;
+            if (((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) begin
+                rs0 = 49;
             end
-            4'b0011: begin
-                if (walker_host0_pend_5) begin
-                    walker_host0_pend_5 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_5;
-                    m_wdata <= walker_host0_se_5;
-                    walker_host0_st <= 4'b0100;
+            else begin
+                rs0 = 48;
+            end
+            h_r_exit_reason <= {10'h0, rs0};
+            h_r_qualification <= 0;
+            h_r_qualification[0] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
+            h_r_qualification[1] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
+            h_r_qualification[2] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
+            h_r_qualification[3] <= ((walker_host0_fault_k > 5) && walker_host0_a_r);
+            h_r_qualification[4] <= ((walker_host0_fault_k > 5) && walker_host0_a_w);
+            h_r_qualification[5] <= ((walker_host0_fault_k > 5) && walker_host0_a_x);
+            h_r_qualification[6] <= (((walker_host0_fault_k > 5) && 1'b1) && walker_host0_a_xu);
+            h_r_gpa <= x_addr;
+            x_done <= 1'b1;
+            walker_host0_st <= 4'b0000;
+        end
+        else if ((walker_host0_st == 4'b0011)) begin
+            if (walker_host0_pend_5) begin
+                walker_host0_pend_5 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_4) begin
+                walker_host0_pend_4 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_3) begin
+                walker_host0_pend_3 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_2) begin
+                walker_host0_pend_2 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else if (walker_host0_pend_1) begin
+                walker_host0_pend_1 <= 1'b0;
+                walker_host0_st <= 4'b0100;
+            end
+            else begin
+                if (x_table) begin
+                    walker_host0_st <= 4'b0111;
                 end
-                else if (walker_host0_pend_4) begin
-                    walker_host0_pend_4 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_4;
-                    m_wdata <= walker_host0_se_4;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_3) begin
-                    walker_host0_pend_3 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_3;
-                    m_wdata <= walker_host0_se_3;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_2) begin
-                    walker_host0_pend_2 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_2;
-                    m_wdata <= walker_host0_se_2;
-                    walker_host0_st <= 4'b0100;
-                end
-                else if (walker_host0_pend_1) begin
-                    walker_host0_pend_1 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_host0_sa_1;
-                    m_wdata <= walker_host0_se_1;
-                    walker_host0_st <= 4'b0100;
+                else if (x_update) begin
+                    walker_host0_st <= 4'b1000;
                 end
                 else begin
-                    if (x_table) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b0;
-                        m_size <= 3;
-                        m_addr <= x_pa;
-                        walker_host0_st <= 4'b0111;
+                    x_status <= 0;
+                    x_done <= 1'b1;
+                    walker_host0_st <= 4'b0000;
+                end
+            end
+        end
+        else if ((walker_host0_st == 4'b0100)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0011;
+            end
+        end
+        else if ((walker_host0_st == 4'b0101)) begin
+            if (m_rvalid) begin
+                walker_host0_st <= 4'b0110;
+            end
+        end
+        else if ((walker_host0_st == 4'b0110)) begin
+            walker_host0_le <= walker_host0_le;
+            case (walker_host0_lvl)
+                'h5: begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
                     end
-                    else if (x_update) begin
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 3;
-                        m_addr <= x_pa;
-                        m_wdata <= x_wdata;
-                        walker_host0_st <= 4'b1000;
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                        walker_host0_fault_k <= 3;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                        walker_host0_fault_k <= 4;
+                        walker_host0_flevel <= 5;
+                        walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        x_status <= 0;
-                        x_done <= 1'b1;
-                        walker_host0_st <= 4'b0000;
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        walker_host0_a_r <= v_r;
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        walker_host0_a_w <= v_w;
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        walker_host0_a_x <= v_x;
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 4;
                     end
                 end
-            end
-            4'b0100: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+                'h4: begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                        walker_host0_fault_k <= 3;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                        walker_host0_fault_k <= 4;
+                        walker_host0_flevel <= 4;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        walker_host0_a_r <= v_r;
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        walker_host0_a_w <= v_w;
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        walker_host0_a_x <= v_x;
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
+                        walker_host0_st <= 4'b0001;
+                        walker_host0_lvl <= 3;
+                    end
                 end
-                if (m_rvalid) begin
-                    m_we <= 1'b0;
-                    walker_host0_st <= 4'b0011;
-                end
-            end
-            4'b0101: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
-                if (m_rvalid) begin
-                    m_we <= 1'b0;
-                    walker_host0_st <= 4'b0110;
-                end
-            end
-            4'b0110: begin
-                walker_host0_le <= walker_host0_le;
-                case (walker_host0_lvl)
-                    'h5: begin
+                'h3: begin
+                    if ((walker_host0_le[7] && 1'b1)) begin
                         if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
                             walker_host0_fault_k <= 1;
-                            walker_host0_flevel <= 5;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
                         else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
                             walker_host0_fault_k <= 2;
-                            walker_host0_flevel <= 5;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
                         else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
                             walker_host0_fault_k <= 3;
-                            walker_host0_flevel <= 5;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
-                        else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
+                        else if (((walker_host0_le & 64'hf00003ffff000) != 0)) begin
                             walker_host0_fault_k <= 4;
-                            walker_host0_flevel <= 5;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else begin
-                            v_r = (walker_host0_a_r && walker_host0_le[0]);
-                            walker_host0_a_r <= v_r;
-                            v_w = (walker_host0_a_w && walker_host0_le[1]);
-                            walker_host0_a_w <= v_w;
-                            v_x = (walker_host0_a_x && walker_host0_le[2]);
-                            walker_host0_a_x <= v_x;
-                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                            walker_host0_a_xu <= v_xu;
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 4;
-                        end
-                    end
-                    'h4: begin
-                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                            walker_host0_fault_k <= 1;
-                            walker_host0_flevel <= 4;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                            walker_host0_fault_k <= 2;
-                            walker_host0_flevel <= 4;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                            walker_host0_fault_k <= 3;
-                            walker_host0_flevel <= 4;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
-                            walker_host0_fault_k <= 4;
-                            walker_host0_flevel <= 4;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else begin
-                            v_r = (walker_host0_a_r && walker_host0_le[0]);
-                            walker_host0_a_r <= v_r;
-                            v_w = (walker_host0_a_w && walker_host0_le[1]);
-                            walker_host0_a_w <= v_w;
-                            v_x = (walker_host0_a_x && walker_host0_le[2]);
-                            walker_host0_a_x <= v_x;
-                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                            walker_host0_a_xu <= v_xu;
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 3;
-                        end
-                    end
-                    'h3: begin
-                        if ((walker_host0_le[7] && 1'b1)) begin
-                            if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                                walker_host0_fault_k <= 3;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if (((walker_host0_le & 64'hf00003ffff000) != 0)) begin
-                                walker_host0_fault_k <= 4;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
-                                walker_host0_fault_k <= 5;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_r = (walker_host0_a_r && walker_host0_le[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && walker_host0_le[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && walker_host0_le[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                                walker_host0_a_xu <= v_xu;
-                                if ((hk_read && (!v_r))) begin
-                                    walker_host0_fault_k <= 6;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((hk_write && (!v_w))) begin
-                                    walker_host0_fault_k <= 7;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                    walker_host0_fault_k <= 8;
-                                    walker_host0_flevel <= 3;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    uw = walker_host0_le;
-                                    if (hb_EPTP[6]) begin
-                                        uw[8] = 1'b1;
-                                    end
-                                    if ((hb_EPTP[6] && hk_write)) begin
-                                        uw[9] = 1'b1;
-                                    end
-                                    if ((uw != walker_host0_le)) begin
-                                        walker_host0_pend_3 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    walker_host0_se_3 <= uw;
-                                    walker_host0_sa_3 <= walker_host0_ea;
-                                    x_level <= 3;
-                                    x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                    x_aux <= 0;
-                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st <= 4'b0011;
-                                    end
-                                    else begin
-                                        if (x_table) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b0;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                            walker_host0_st <= 4'b0111;
-                                        end
-                                        else if (x_update) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b1;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
-                                            m_wdata <= x_wdata;
-                                            walker_host0_st <= 4'b1000;
-                                        end
-                                        else begin
-                                            x_status <= 0;
-                                            x_done <= 1'b1;
-                                            walker_host0_st <= 4'b0000;
-                                        end
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                                walker_host0_fault_k <= 3;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
-                                walker_host0_fault_k <= 4;
-                                walker_host0_flevel <= 3;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_r = (walker_host0_a_r && walker_host0_le[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && walker_host0_le[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && walker_host0_le[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                                walker_host0_a_xu <= v_xu;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 2;
-                            end
-                        end
-                    end
-                    'h2: begin
-                        if (walker_host0_le[7]) begin
-                            if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                                walker_host0_fault_k <= 3;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if (((walker_host0_le & 64'hf0000001ff000) != 0)) begin
-                                walker_host0_fault_k <= 4;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
-                                walker_host0_fault_k <= 5;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_r = (walker_host0_a_r && walker_host0_le[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && walker_host0_le[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && walker_host0_le[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                                walker_host0_a_xu <= v_xu;
-                                if ((hk_read && (!v_r))) begin
-                                    walker_host0_fault_k <= 6;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((hk_write && (!v_w))) begin
-                                    walker_host0_fault_k <= 7;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
-                                    walker_host0_fault_k <= 8;
-                                    walker_host0_flevel <= 2;
-                                    walker_host0_st <= 4'b0010;
-                                end
-                                else begin
-                                    uw = walker_host0_le;
-                                    if (hb_EPTP[6]) begin
-                                        uw[8] = 1'b1;
-                                    end
-                                    if ((hb_EPTP[6] && hk_write)) begin
-                                        uw[9] = 1'b1;
-                                    end
-                                    if ((uw != walker_host0_le)) begin
-                                        walker_host0_pend_2 <= 1'b1;
-                                        pending = 1'b1;
-                                    end
-                                    walker_host0_se_2 <= uw;
-                                    walker_host0_sa_2 <= walker_host0_ea;
-                                    x_level <= 2;
-                                    x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                    x_aux <= 0;
-                                    if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
-                                        walker_host0_st <= 4'b0011;
-                                    end
-                                    else begin
-                                        if (x_table) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b0;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                            walker_host0_st <= 4'b0111;
-                                        end
-                                        else if (x_update) begin
-                                            m_valid <= 1'b1;
-                                            m_we <= 1'b1;
-                                            m_size <= 3;
-                                            m_addr <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
-                                            m_wdata <= x_wdata;
-                                            walker_host0_st <= 4'b1000;
-                                        end
-                                        else begin
-                                            x_status <= 0;
-                                            x_done <= 1'b1;
-                                            walker_host0_st <= 4'b0000;
-                                        end
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                                walker_host0_fault_k <= 1;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                                walker_host0_fault_k <= 2;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                                walker_host0_fault_k <= 3;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else if (((walker_host0_le & 64'hf000000000078) != 0)) begin
-                                walker_host0_fault_k <= 4;
-                                walker_host0_flevel <= 2;
-                                walker_host0_st <= 4'b0010;
-                            end
-                            else begin
-                                v_r = (walker_host0_a_r && walker_host0_le[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && walker_host0_le[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && walker_host0_le[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                                walker_host0_a_xu <= v_xu;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
-                                walker_host0_st <= 4'b0001;
-                                walker_host0_lvl <= 1;
-                            end
-                        end
-                    end
-                    'h1: begin
-                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
-                            walker_host0_fault_k <= 1;
-                            walker_host0_flevel <= 1;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
-                            walker_host0_fault_k <= 2;
-                            walker_host0_flevel <= 1;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
-                            walker_host0_fault_k <= 3;
-                            walker_host0_flevel <= 1;
-                            walker_host0_st <= 4'b0010;
-                        end
-                        else if (((walker_host0_le & 64'hf000000000000) != 0)) begin
-                            walker_host0_fault_k <= 4;
-                            walker_host0_flevel <= 1;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
                         else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
                             walker_host0_fault_k <= 5;
-                            walker_host0_flevel <= 1;
+                            walker_host0_flevel <= 3;
                             walker_host0_st <= 4'b0010;
                         end
                         else begin
@@ -1530,17 +1936,17 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_a_xu <= v_xu;
                             if ((hk_read && (!v_r))) begin
                                 walker_host0_fault_k <= 6;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if ((hk_write && (!v_w))) begin
                                 walker_host0_fault_k <= 7;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                 walker_host0_fault_k <= 8;
-                                walker_host0_flevel <= 1;
+                                walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
                             else begin
@@ -1552,31 +1958,22 @@ always @(posedge clk) begin: walker_host0_fsm
                                     uw[9] = 1'b1;
                                 end
                                 if ((uw != walker_host0_le)) begin
-                                    walker_host0_pend_1 <= 1'b1;
+                                    walker_host0_pend_3 <= 1'b1;
                                     pending = 1'b1;
                                 end
-                                walker_host0_se_1 <= uw;
-                                walker_host0_sa_1 <= walker_host0_ea;
-                                x_level <= 1;
-                                x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                                walker_host0_se_3 <= uw;
+                                walker_host0_sa_3 <= walker_host0_ea;
+                                x_level <= 3;
+                                x_pa <= {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
                                 x_aux <= 0;
                                 if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                     walker_host0_st <= 4'b0011;
                                 end
                                 else begin
                                     if (x_table) begin
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
                                         walker_host0_st <= 4'b0111;
                                     end
                                     else if (x_update) begin
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b1;
-                                        m_size <= 3;
-                                        m_addr <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
-                                        m_wdata <= x_wdata;
                                         walker_host0_st <= 4'b1000;
                                     end
                                     else begin
@@ -1588,36 +1985,1051 @@ always @(posedge clk) begin: walker_host0_fsm
                             end
                         end
                     end
-                endcase
-            end
-            4'b0111: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+                    else begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 3;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 2;
+                        end
+                    end
                 end
-                if (m_rvalid) begin
-                    x_status <= 0;
-                    walker_host0_st <= 4'b0000;
+                'h2: begin
+                    if (walker_host0_le[7]) begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((walker_host0_le & 64'hf0000001ff000) != 0)) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                            walker_host0_fault_k <= 5;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            if ((hk_read && (!v_r))) begin
+                                walker_host0_fault_k <= 6;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_write && (!v_w))) begin
+                                walker_host0_fault_k <= 7;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else begin
+                                uw = walker_host0_le;
+                                if (hb_EPTP[6]) begin
+                                    uw[8] = 1'b1;
+                                end
+                                if ((hb_EPTP[6] && hk_write)) begin
+                                    uw[9] = 1'b1;
+                                end
+                                if ((uw != walker_host0_le)) begin
+                                    walker_host0_pend_2 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_host0_se_2 <= uw;
+                                walker_host0_sa_2 <= walker_host0_ea;
+                                x_level <= 2;
+                                x_pa <= {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                x_aux <= 0;
+                                if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                    walker_host0_st <= 4'b0011;
+                                end
+                                else begin
+                                    if (x_table) begin
+                                        walker_host0_st <= 4'b0111;
+                                    end
+                                    else if (x_update) begin
+                                        walker_host0_st <= 4'b1000;
+                                    end
+                                    else begin
+                                        x_status <= 0;
+                                        x_done <= 1'b1;
+                                        walker_host0_st <= 4'b0000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                            walker_host0_fault_k <= 1;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                            walker_host0_fault_k <= 2;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                            walker_host0_fault_k <= 3;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if (((walker_host0_le & 64'hf000000000078) != 0)) begin
+                            walker_host0_fault_k <= 4;
+                            walker_host0_flevel <= 2;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            v_r = (walker_host0_a_r && walker_host0_le[0]);
+                            walker_host0_a_r <= v_r;
+                            v_w = (walker_host0_a_w && walker_host0_le[1]);
+                            walker_host0_a_w <= v_w;
+                            v_x = (walker_host0_a_x && walker_host0_le[2]);
+                            walker_host0_a_x <= v_x;
+                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
+                            walker_host0_st <= 4'b0001;
+                            walker_host0_lvl <= 1;
+                        end
+                    end
                 end
-            end
-            4'b1000: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
+                'h1: begin
+                    if (((((!walker_host0_le[0]) && (!walker_host0_le[1])) && (!walker_host0_le[2])) && (!(1'b1 && walker_host0_le[10])))) begin
+                        walker_host0_fault_k <= 1;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((walker_host0_le[1] && (!walker_host0_le[0]))) begin
+                        walker_host0_fault_k <= 2;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[2] && (!walker_host0_le[0])) && (!walker_host0_le[1])) && 1'b1)) begin
+                        walker_host0_fault_k <= 3;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if (((walker_host0_le & 64'hf000000000000) != 0)) begin
+                        walker_host0_fault_k <= 4;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
+                        walker_host0_fault_k <= 5;
+                        walker_host0_flevel <= 1;
+                        walker_host0_st <= 4'b0010;
+                    end
+                    else begin
+                        v_r = (walker_host0_a_r && walker_host0_le[0]);
+                        walker_host0_a_r <= v_r;
+                        v_w = (walker_host0_a_w && walker_host0_le[1]);
+                        walker_host0_a_w <= v_w;
+                        v_x = (walker_host0_a_x && walker_host0_le[2]);
+                        walker_host0_a_x <= v_x;
+                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        walker_host0_a_xu <= v_xu;
+                        if ((hk_read && (!v_r))) begin
+                            walker_host0_fault_k <= 6;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((hk_write && (!v_w))) begin
+                            walker_host0_fault_k <= 7;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                            walker_host0_fault_k <= 8;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else begin
+                            uw = walker_host0_le;
+                            if (hb_EPTP[6]) begin
+                                uw[8] = 1'b1;
+                            end
+                            if ((hb_EPTP[6] && hk_write)) begin
+                                uw[9] = 1'b1;
+                            end
+                            if ((uw != walker_host0_le)) begin
+                                walker_host0_pend_1 <= 1'b1;
+                                pending = 1'b1;
+                            end
+                            walker_host0_se_1 <= uw;
+                            walker_host0_sa_1 <= walker_host0_ea;
+                            x_level <= 1;
+                            x_pa <= {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            x_aux <= 0;
+                            if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
+                                walker_host0_st <= 4'b0011;
+                            end
+                            else begin
+                                if (x_table) begin
+                                    walker_host0_st <= 4'b0111;
+                                end
+                                else if (x_update) begin
+                                    walker_host0_st <= 4'b1000;
+                                end
+                                else begin
+                                    x_status <= 0;
+                                    x_done <= 1'b1;
+                                    walker_host0_st <= 4'b0000;
+                                end
+                            end
+                        end
+                    end
                 end
-                if (m_rvalid) begin
-                    m_we <= 1'b0;
-                    x_status <= 0;
-                    x_done <= 1'b1;
-                    walker_host0_st <= 4'b0000;
-                end
-            end
-            default: begin
+            endcase
+        end
+        else if ((walker_host0_st == 4'b0111)) begin
+        end
+        else if ((walker_host0_st == 4'b1000)) begin
+            if (m_rvalid) begin
+                x_status <= 0;
+                x_done <= 1'b1;
                 walker_host0_st <= 4'b0000;
             end
-        endcase
+        end
+        else begin
+            walker_host0_st <= 4'b0000;
+        end
     end
 end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
+
+always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] ns0;
+    x_valid = 1'b0;
+    x_pwrite = walker_guest0_x_pwrite_h;
+    x_addr = walker_guest0_x_addr_h;
+    x_waddr = walker_guest0_x_waddr_h;
+    x_wdata = walker_guest0_x_wdata_h;
+    x_on_table = walker_guest0_x_on_table_h;
+    x_update = walker_guest0_x_update_h;
+    hk_read = walker_guest0_hk_read_h;
+    hk_write = walker_guest0_hk_write_h;
+    hk_fetch = walker_guest0_hk_fetch_h;
+    hk_user = walker_guest0_hk_user_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_rw = (0 != 0);
+    v_us = (0 != 0);
+    v_xd = (0 != 0);
+    if (w_done) begin
+    end
+    case (walker_guest0_st)
+        3'b000: begin
+            if (w_start) begin
+                in0 = 64'h0;
+                in1 = 64'h0;
+                in2 = 64'h0;
+                in2 = i_addr;
+                in3 = 57'h0;
+                in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = 64'h0;
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = 57'h0;
+                in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in6 = 64'h0;
+                in7 = 64'h0;
+                in7 = i_addr;
+                in8 = 48'h0;
+                in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = 64'h0;
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = 48'h0;
+                in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if (r_CR4[12]) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((r_CR4[5] && (i_addr != in0))) begin
+                end
+                else begin
+                    if (r_CR4[12]) begin
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                        x_on_table = 1'b1;
+                        x_update = 1'b0;
+                        hk_read = 1'b1;
+                        hk_write = r_EPTP[6];
+                        hk_fetch = 1'b0;
+                        hk_user = 1'b0;
+                    end
+                    else begin
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        x_on_table = 1'b1;
+                        x_update = 1'b0;
+                        hk_read = 1'b1;
+                        hk_write = r_EPTP[6];
+                        hk_fetch = 1'b0;
+                        hk_user = 1'b0;
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (x_rnow) begin
+                used = 1'b0;
+                if ((walker_guest0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_guest0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_guest0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_guest0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    x_valid = 1'b1;
+                    x_wdata = uw;
+                    if ((!r_EPTP[6])) begin
+                        x_pwrite = 1'b0;
+                        x_update = 1'b1;
+                        x_on_table = 1'b1;
+                        hk_read = 1'b0;
+                        hk_write = 1'b1;
+                        hk_fetch = 1'b0;
+                        hk_user = 1'b0;
+                    end
+                    else begin
+                        x_pwrite = 1'b1;
+                        x_waddr = x_pa;
+                    end
+                end
+                else begin
+                    case (walker_guest0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                v_us = (walker_guest0_a_us && m_rdata[2]);
+                                v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                x_on_table = 1'b1;
+                                x_update = 1'b0;
+                                hk_read = 1'b1;
+                                hk_write = r_EPTP[6];
+                                hk_fetch = 1'b0;
+                                hk_user = 1'b0;
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                v_us = (walker_guest0_a_us && m_rdata[2]);
+                                v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                                x_on_table = 1'b1;
+                                x_update = 1'b0;
+                                hk_read = 1'b1;
+                                hk_write = r_EPTP[6];
+                                hk_fetch = 1'b0;
+                                hk_user = 1'b0;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        x_valid = 1'b1;
+                                        x_pwrite = 1'b0;
+                                        x_addr = {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
+                                        x_on_table = 1'b0;
+                                        x_update = 1'b0;
+                                        hk_read = ((!k_write) && (!k_fetch));
+                                        hk_write = k_write;
+                                        hk_fetch = k_fetch;
+                                        hk_user = v_us;
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    x_valid = 1'b1;
+                                    x_pwrite = 1'b0;
+                                    x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                    x_on_table = 1'b1;
+                                    x_update = 1'b0;
+                                    hk_read = 1'b1;
+                                    hk_write = r_EPTP[6];
+                                    hk_fetch = 1'b0;
+                                    hk_user = 1'b0;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        x_valid = 1'b1;
+                                        x_pwrite = 1'b0;
+                                        x_addr = {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
+                                        x_on_table = 1'b0;
+                                        x_update = 1'b0;
+                                        hk_read = ((!k_write) && (!k_fetch));
+                                        hk_write = k_write;
+                                        hk_fetch = k_fetch;
+                                        hk_user = v_us;
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                    v_us = (walker_guest0_a_us && m_rdata[2]);
+                                    v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    x_valid = 1'b1;
+                                    x_pwrite = 1'b0;
+                                    x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                    x_on_table = 1'b1;
+                                    x_update = 1'b0;
+                                    hk_read = 1'b1;
+                                    hk_write = r_EPTP[6];
+                                    hk_fetch = 1'b0;
+                                    hk_user = 1'b0;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_guest0_a_rw && m_rdata[1]);
+                                v_us = (walker_guest0_a_us && m_rdata[2]);
+                                v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                if ((k_user && (!v_us))) begin
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    x_valid = 1'b1;
+                                    x_pwrite = 1'b0;
+                                    x_addr = {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
+                                    x_on_table = 1'b0;
+                                    x_update = 1'b0;
+                                    hk_read = ((!k_write) && (!k_fetch));
+                                    hk_write = k_write;
+                                    hk_fetch = k_fetch;
+                                    hk_user = v_us;
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            else if (x_done) begin
+                if ((x_status != 0)) begin
+                end
+                else begin
+                    if ((1'b0 || walker_guest0_pend_5 || walker_guest0_pend_4 || walker_guest0_pend_3 || walker_guest0_pend_2 || walker_guest0_pend_1)) begin
+                    end
+                    else begin
+                    end
+                end
+            end
+        end
+        3'b010: begin
+            if (walker_guest0_x_on_table_h) begin
+            end
+            else begin
+            end
+            ns0 = 64'h0;
+            if ((h_r_exit_reason == 48)) begin
+                ns0 = i_addr;
+            end
+            else begin
+                ns0 = 0;
+            end
+        end
+        3'b011: begin
+        end
+        3'b100: begin
+            if (walker_guest0_pend_5) begin
+                x_valid = 1'b1;
+                x_wdata = walker_guest0_se_5;
+                if ((!r_EPTP[6])) begin
+                    x_pwrite = 1'b0;
+                    x_update = 1'b1;
+                    x_addr = walker_guest0_sg_5;
+                    x_on_table = 1'b1;
+                    hk_read = 1'b0;
+                    hk_write = 1'b1;
+                    hk_fetch = 1'b0;
+                    hk_user = 1'b0;
+                end
+                else begin
+                    x_pwrite = 1'b1;
+                    x_waddr = walker_guest0_sa_5;
+                end
+            end
+            else if (walker_guest0_pend_4) begin
+                x_valid = 1'b1;
+                x_wdata = walker_guest0_se_4;
+                if ((!r_EPTP[6])) begin
+                    x_pwrite = 1'b0;
+                    x_update = 1'b1;
+                    x_addr = walker_guest0_sg_4;
+                    x_on_table = 1'b1;
+                    hk_read = 1'b0;
+                    hk_write = 1'b1;
+                    hk_fetch = 1'b0;
+                    hk_user = 1'b0;
+                end
+                else begin
+                    x_pwrite = 1'b1;
+                    x_waddr = walker_guest0_sa_4;
+                end
+            end
+            else if (walker_guest0_pend_3) begin
+                x_valid = 1'b1;
+                x_wdata = walker_guest0_se_3;
+                if ((!r_EPTP[6])) begin
+                    x_pwrite = 1'b0;
+                    x_update = 1'b1;
+                    x_addr = walker_guest0_sg_3;
+                    x_on_table = 1'b1;
+                    hk_read = 1'b0;
+                    hk_write = 1'b1;
+                    hk_fetch = 1'b0;
+                    hk_user = 1'b0;
+                end
+                else begin
+                    x_pwrite = 1'b1;
+                    x_waddr = walker_guest0_sa_3;
+                end
+            end
+            else if (walker_guest0_pend_2) begin
+                x_valid = 1'b1;
+                x_wdata = walker_guest0_se_2;
+                if ((!r_EPTP[6])) begin
+                    x_pwrite = 1'b0;
+                    x_update = 1'b1;
+                    x_addr = walker_guest0_sg_2;
+                    x_on_table = 1'b1;
+                    hk_read = 1'b0;
+                    hk_write = 1'b1;
+                    hk_fetch = 1'b0;
+                    hk_user = 1'b0;
+                end
+                else begin
+                    x_pwrite = 1'b1;
+                    x_waddr = walker_guest0_sa_2;
+                end
+            end
+            else if (walker_guest0_pend_1) begin
+                x_valid = 1'b1;
+                x_wdata = walker_guest0_se_1;
+                if ((!r_EPTP[6])) begin
+                    x_pwrite = 1'b0;
+                    x_update = 1'b1;
+                    x_addr = walker_guest0_sg_1;
+                    x_on_table = 1'b1;
+                    hk_read = 1'b0;
+                    hk_write = 1'b1;
+                    hk_fetch = 1'b0;
+                    hk_user = 1'b0;
+                end
+                else begin
+                    x_pwrite = 1'b1;
+                    x_waddr = walker_guest0_sa_1;
+                end
+            end
+            else begin
+            end
+        end
+        3'b101: begin
+            if (x_done) begin
+                if ((x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b110: begin
+            if (x_done) begin
+                if ((x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b111: begin
+            case (walker_guest0_lvl)
+                'h5: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_guest0_a_rw && le[1]);
+                        v_us = (walker_guest0_a_us && le[2]);
+                        v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        x_on_table = 1'b1;
+                        x_update = 1'b0;
+                        hk_read = 1'b1;
+                        hk_write = r_EPTP[6];
+                        hk_fetch = 1'b0;
+                        hk_user = 1'b0;
+                    end
+                end
+                'h4: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_guest0_a_rw && le[1]);
+                        v_us = (walker_guest0_a_us && le[2]);
+                        v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        x_valid = 1'b1;
+                        x_pwrite = 1'b0;
+                        x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                        x_on_table = 1'b1;
+                        x_update = 1'b0;
+                        hk_read = 1'b1;
+                        hk_write = r_EPTP[6];
+                        hk_fetch = 1'b0;
+                        hk_user = 1'b0;
+                    end
+                end
+                'h3: begin
+                    if ((le[7] && 1'b1)) begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != le)) begin
+                                    pending = 1'b1;
+                                end
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = {16'h0, le[48-1:30], i_addr[30-1:0]};
+                                x_on_table = 1'b0;
+                                x_update = 1'b0;
+                                hk_read = ((!k_write) && (!k_fetch));
+                                hk_write = k_write;
+                                hk_fetch = k_fetch;
+                                hk_user = v_us;
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)) || (1'b0 && ((le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                    end
+                end
+                'h2: begin
+                    if (le[7]) begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != le)) begin
+                                    pending = 1'b1;
+                                end
+                                x_valid = 1'b1;
+                                x_pwrite = 1'b0;
+                                x_addr = {16'h0, le[48-1:21], i_addr[21-1:0]};
+                                x_on_table = 1'b0;
+                                x_update = 1'b0;
+                                hk_read = ((!k_write) && (!k_fetch));
+                                hk_write = k_write;
+                                hk_fetch = k_fetch;
+                                hk_user = v_us;
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_guest0_a_rw && le[1]);
+                            v_us = (walker_guest0_a_us && le[2]);
+                            v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_guest0_a_rw && le[1]);
+                        v_us = (walker_guest0_a_us && le[2]);
+                        v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        if ((k_user && (!v_us))) begin
+                        end
+                        else if (((k_user && k_write) && (!v_rw))) begin
+                        end
+                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                        end
+                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                        end
+                        else if ((k_fetch && v_xd)) begin
+                        end
+                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                        end
+                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                        end
+                        else begin
+                            uw = le;
+                            uw[5] = 1'b1;
+                            if (k_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != le)) begin
+                                pending = 1'b1;
+                            end
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = {16'h0, le[48-1:12], i_addr[12-1:0]};
+                            x_on_table = 1'b0;
+                            x_update = 1'b0;
+                            hk_read = ((!k_write) && (!k_fetch));
+                            hk_write = k_write;
+                            hk_fetch = k_fetch;
+                            hk_user = v_us;
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
 
 always @(posedge clk) begin: walker_guest0_fsm
     reg pending;
@@ -1646,10 +3058,10 @@ always @(posedge clk) begin: walker_guest0_fsm
         w_done <= 0;
         walker_guest0_fault_k <= 0;
         walker_guest0_flevel <= 0;
-        hk_fetch <= 0;
-        hk_read <= 0;
-        hk_user <= 0;
-        hk_write <= 0;
+        walker_guest0_hk_fetch_h <= 0;
+        walker_guest0_hk_read_h <= 0;
+        walker_guest0_hk_user_h <= 0;
+        walker_guest0_hk_write_h <= 0;
         le <= 0;
         walker_guest0_lvl <= 0;
         w_aux <= 0;
@@ -1680,15 +3092,24 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_sg_2 <= 0;
         walker_guest0_sg_3 <= 0;
         walker_guest0_st <= 3'b000;
-        x_addr <= 0;
-        x_on_table <= 0;
-        x_pwrite <= 0;
-        x_update <= 0;
-        x_valid <= 0;
-        x_waddr <= 0;
-        x_wdata <= 0;
+        walker_guest0_x_addr_h <= 0;
+        walker_guest0_x_on_table_h <= 0;
+        walker_guest0_x_pwrite_h <= 0;
+        walker_guest0_x_update_h <= 0;
+        walker_guest0_x_waddr_h <= 0;
+        walker_guest0_x_wdata_h <= 0;
     end
     else begin
+        walker_guest0_x_pwrite_h <= x_pwrite;
+        walker_guest0_x_addr_h <= x_addr;
+        walker_guest0_x_waddr_h <= x_waddr;
+        walker_guest0_x_wdata_h <= x_wdata;
+        walker_guest0_x_on_table_h <= x_on_table;
+        walker_guest0_x_update_h <= x_update;
+        walker_guest0_hk_read_h <= hk_read;
+        walker_guest0_hk_write_h <= hk_write;
+        walker_guest0_hk_fetch_h <= hk_fetch;
+        walker_guest0_hk_user_h <= hk_user;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -1755,28 +3176,10 @@ always @(posedge clk) begin: walker_guest0_fsm
                     end
                     else begin
                         if (r_CR4[12]) begin
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                            x_on_table <= 1'b1;
-                            x_update <= 1'b0;
-                            hk_read <= 1'b1;
-                            hk_write <= r_EPTP[6];
-                            hk_fetch <= 1'b0;
-                            hk_user <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 5;
                         end
                         else begin
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                            x_on_table <= 1'b1;
-                            x_update <= 1'b0;
-                            hk_read <= 1'b1;
-                            hk_write <= r_EPTP[6];
-                            hk_fetch <= 1'b0;
-                            hk_user <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 4;
                         end
@@ -1784,9 +3187,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b001: begin
-                if (x_valid) begin
-                    x_valid <= 1'b0;
-                end
                 if (x_rnow) begin
                     used = 1'b0;
                     if ((walker_guest0_lvl == 5)) begin
@@ -1863,20 +3263,9 @@ always @(posedge clk) begin: walker_guest0_fsm
                     end
                     if (used) begin
                         le <= uw;
-                        x_valid <= 1'b1;
-                        x_wdata <= uw;
                         if ((!r_EPTP[6])) begin
-                            x_pwrite <= 1'b0;
-                            x_update <= 1'b1;
-                            x_on_table <= 1'b1;
-                            hk_read <= 1'b0;
-                            hk_write <= 1'b1;
-                            hk_fetch <= 1'b0;
-                            hk_user <= 1'b0;
                         end
                         else begin
-                            x_pwrite <= 1'b1;
-                            x_waddr <= x_pa;
                         end
                         walker_guest0_st <= 3'b110;
                     end
@@ -1901,15 +3290,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                                    x_on_table <= 1'b1;
-                                    x_update <= 1'b0;
-                                    hk_read <= 1'b1;
-                                    hk_write <= r_EPTP[6];
-                                    hk_fetch <= 1'b0;
-                                    hk_user <= 1'b0;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 4;
                                 end
@@ -1932,15 +3312,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                                    x_on_table <= 1'b1;
-                                    x_update <= 1'b0;
-                                    hk_read <= 1'b1;
-                                    hk_write <= r_EPTP[6];
-                                    hk_fetch <= 1'b0;
-                                    hk_user <= 1'b0;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 3;
                                 end
@@ -2011,17 +3382,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             end
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
-                                            walker_guest0_sg_3 <= x_addr;
+                                            walker_guest0_sg_3 <= walker_guest0_x_addr_h;
                                             w_level <= 3;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, m_rdata[48-1:30], i_addr[30-1:0]};
-                                            x_on_table <= 1'b0;
-                                            x_update <= 1'b0;
-                                            hk_read <= ((!k_write) && (!k_fetch));
-                                            hk_write <= k_write;
-                                            hk_fetch <= k_fetch;
-                                            hk_user <= v_us;
                                             walker_guest0_st <= 3'b001;
                                         end
                                     end
@@ -2044,15 +3406,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        x_update <= 1'b0;
-                                        hk_read <= 1'b1;
-                                        hk_write <= r_EPTP[6];
-                                        hk_fetch <= 1'b0;
-                                        hk_user <= 1'b0;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 2;
                                     end
@@ -2124,17 +3477,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                             end
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
-                                            walker_guest0_sg_2 <= x_addr;
+                                            walker_guest0_sg_2 <= walker_guest0_x_addr_h;
                                             w_level <= 2;
-                                            x_valid <= 1'b1;
-                                            x_pwrite <= 1'b0;
-                                            x_addr <= {16'h0, m_rdata[48-1:21], i_addr[21-1:0]};
-                                            x_on_table <= 1'b0;
-                                            x_update <= 1'b0;
-                                            hk_read <= ((!k_write) && (!k_fetch));
-                                            hk_write <= k_write;
-                                            hk_fetch <= k_fetch;
-                                            hk_user <= v_us;
                                             walker_guest0_st <= 3'b001;
                                         end
                                     end
@@ -2157,15 +3501,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                        x_on_table <= 1'b1;
-                                        x_update <= 1'b0;
-                                        hk_read <= 1'b1;
-                                        hk_write <= r_EPTP[6];
-                                        hk_fetch <= 1'b0;
-                                        hk_user <= 1'b0;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 1;
                                     end
@@ -2236,17 +3571,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         end
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
-                                        walker_guest0_sg_1 <= x_addr;
+                                        walker_guest0_sg_1 <= walker_guest0_x_addr_h;
                                         w_level <= 1;
-                                        x_valid <= 1'b1;
-                                        x_pwrite <= 1'b0;
-                                        x_addr <= {16'h0, m_rdata[48-1:12], i_addr[12-1:0]};
-                                        x_on_table <= 1'b0;
-                                        x_update <= 1'b0;
-                                        hk_read <= ((!k_write) && (!k_fetch));
-                                        hk_write <= k_write;
-                                        hk_fetch <= k_fetch;
-                                        hk_user <= v_us;
                                         walker_guest0_st <= 3'b001;
                                     end
                                 end
@@ -2275,7 +3601,7 @@ always @(posedge clk) begin: walker_guest0_fsm
             3'b010: begin
                 w_status <= (64 + x_status);
                 w_level <= x_level;
-                if (x_on_table) begin
+                if (walker_guest0_x_on_table_h) begin
                     w_aux <= walker_guest0_lvl;
                 end
                 else begin
@@ -2285,7 +3611,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_n_qualification <= 0;
                 o_n_qualification[7-1:0] <= h_r_qualification[7-1:0];
                 o_n_qualification[7] <= (h_r_exit_reason == 48);
-                o_n_qualification[8] <= ((h_r_exit_reason == 48) && (!x_on_table));
+                o_n_qualification[8] <= ((h_r_exit_reason == 48) && (!walker_guest0_x_on_table_h));
                 o_n_guest_physical_address <= h_r_gpa;
                 ns0 = 64'h0;
                 if ((h_r_exit_reason == 48)) begin
@@ -2319,106 +3645,46 @@ always @(posedge clk) begin: walker_guest0_fsm
             3'b100: begin
                 if (walker_guest0_pend_5) begin
                     walker_guest0_pend_5 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_wdata <= walker_guest0_se_5;
                     if ((!r_EPTP[6])) begin
-                        x_pwrite <= 1'b0;
-                        x_update <= 1'b1;
-                        x_addr <= walker_guest0_sg_5;
-                        x_on_table <= 1'b1;
-                        hk_read <= 1'b0;
-                        hk_write <= 1'b1;
-                        hk_fetch <= 1'b0;
-                        hk_user <= 1'b0;
                         walker_guest0_lvl <= 5;
                     end
                     else begin
-                        x_pwrite <= 1'b1;
-                        x_waddr <= walker_guest0_sa_5;
                     end
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_4) begin
                     walker_guest0_pend_4 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_wdata <= walker_guest0_se_4;
                     if ((!r_EPTP[6])) begin
-                        x_pwrite <= 1'b0;
-                        x_update <= 1'b1;
-                        x_addr <= walker_guest0_sg_4;
-                        x_on_table <= 1'b1;
-                        hk_read <= 1'b0;
-                        hk_write <= 1'b1;
-                        hk_fetch <= 1'b0;
-                        hk_user <= 1'b0;
                         walker_guest0_lvl <= 4;
                     end
                     else begin
-                        x_pwrite <= 1'b1;
-                        x_waddr <= walker_guest0_sa_4;
                     end
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_3) begin
                     walker_guest0_pend_3 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_wdata <= walker_guest0_se_3;
                     if ((!r_EPTP[6])) begin
-                        x_pwrite <= 1'b0;
-                        x_update <= 1'b1;
-                        x_addr <= walker_guest0_sg_3;
-                        x_on_table <= 1'b1;
-                        hk_read <= 1'b0;
-                        hk_write <= 1'b1;
-                        hk_fetch <= 1'b0;
-                        hk_user <= 1'b0;
                         walker_guest0_lvl <= 3;
                     end
                     else begin
-                        x_pwrite <= 1'b1;
-                        x_waddr <= walker_guest0_sa_3;
                     end
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_2) begin
                     walker_guest0_pend_2 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_wdata <= walker_guest0_se_2;
                     if ((!r_EPTP[6])) begin
-                        x_pwrite <= 1'b0;
-                        x_update <= 1'b1;
-                        x_addr <= walker_guest0_sg_2;
-                        x_on_table <= 1'b1;
-                        hk_read <= 1'b0;
-                        hk_write <= 1'b1;
-                        hk_fetch <= 1'b0;
-                        hk_user <= 1'b0;
                         walker_guest0_lvl <= 2;
                     end
                     else begin
-                        x_pwrite <= 1'b1;
-                        x_waddr <= walker_guest0_sa_2;
                     end
                     walker_guest0_st <= 3'b101;
                 end
                 else if (walker_guest0_pend_1) begin
                     walker_guest0_pend_1 <= 1'b0;
-                    x_valid <= 1'b1;
-                    x_wdata <= walker_guest0_se_1;
                     if ((!r_EPTP[6])) begin
-                        x_pwrite <= 1'b0;
-                        x_update <= 1'b1;
-                        x_addr <= walker_guest0_sg_1;
-                        x_on_table <= 1'b1;
-                        hk_read <= 1'b0;
-                        hk_write <= 1'b1;
-                        hk_fetch <= 1'b0;
-                        hk_user <= 1'b0;
                         walker_guest0_lvl <= 1;
                     end
                     else begin
-                        x_pwrite <= 1'b1;
-                        x_waddr <= walker_guest0_sa_1;
                     end
                     walker_guest0_st <= 3'b101;
                 end
@@ -2429,9 +3695,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b101: begin
-                if (x_valid) begin
-                    x_valid <= 1'b0;
-                end
                 if (x_done) begin
                     if ((x_status != 0)) begin
                         walker_guest0_st <= 3'b010;
@@ -2442,9 +3705,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                 end
             end
             3'b110: begin
-                if (x_valid) begin
-                    x_valid <= 1'b0;
-                end
                 if (x_done) begin
                     if ((x_status != 0)) begin
                         walker_guest0_st <= 3'b010;
@@ -2475,15 +3735,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                            x_on_table <= 1'b1;
-                            x_update <= 1'b0;
-                            hk_read <= 1'b1;
-                            hk_write <= r_EPTP[6];
-                            hk_fetch <= 1'b0;
-                            hk_user <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 4;
                         end
@@ -2506,15 +3757,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
-                            x_valid <= 1'b1;
-                            x_pwrite <= 1'b0;
-                            x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
-                            x_on_table <= 1'b1;
-                            x_update <= 1'b0;
-                            hk_read <= 1'b1;
-                            hk_write <= r_EPTP[6];
-                            hk_fetch <= 1'b0;
-                            hk_user <= 1'b0;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 3;
                         end
@@ -2585,17 +3827,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
-                                    walker_guest0_sg_3 <= x_addr;
+                                    walker_guest0_sg_3 <= walker_guest0_x_addr_h;
                                     w_level <= 3;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, le[48-1:30], i_addr[30-1:0]};
-                                    x_on_table <= 1'b0;
-                                    x_update <= 1'b0;
-                                    hk_read <= ((!k_write) && (!k_fetch));
-                                    hk_write <= k_write;
-                                    hk_fetch <= k_fetch;
-                                    hk_user <= v_us;
                                     walker_guest0_st <= 3'b001;
                                 end
                             end
@@ -2618,15 +3851,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
-                                x_valid <= 1'b1;
-                                x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
-                                x_on_table <= 1'b1;
-                                x_update <= 1'b0;
-                                hk_read <= 1'b1;
-                                hk_write <= r_EPTP[6];
-                                hk_fetch <= 1'b0;
-                                hk_user <= 1'b0;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 2;
                             end
@@ -2698,17 +3922,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     end
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
-                                    walker_guest0_sg_2 <= x_addr;
+                                    walker_guest0_sg_2 <= walker_guest0_x_addr_h;
                                     w_level <= 2;
-                                    x_valid <= 1'b1;
-                                    x_pwrite <= 1'b0;
-                                    x_addr <= {16'h0, le[48-1:21], i_addr[21-1:0]};
-                                    x_on_table <= 1'b0;
-                                    x_update <= 1'b0;
-                                    hk_read <= ((!k_write) && (!k_fetch));
-                                    hk_write <= k_write;
-                                    hk_fetch <= k_fetch;
-                                    hk_user <= v_us;
                                     walker_guest0_st <= 3'b001;
                                 end
                             end
@@ -2731,15 +3946,6 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
-                                x_valid <= 1'b1;
-                                x_pwrite <= 1'b0;
-                                x_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
-                                x_on_table <= 1'b1;
-                                x_update <= 1'b0;
-                                hk_read <= 1'b1;
-                                hk_write <= r_EPTP[6];
-                                hk_fetch <= 1'b0;
-                                hk_user <= 1'b0;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 1;
                             end
@@ -2810,17 +4016,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 end
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
-                                walker_guest0_sg_1 <= x_addr;
+                                walker_guest0_sg_1 <= walker_guest0_x_addr_h;
                                 w_level <= 1;
-                                x_valid <= 1'b1;
-                                x_pwrite <= 1'b0;
-                                x_addr <= {16'h0, le[48-1:12], i_addr[12-1:0]};
-                                x_on_table <= 1'b0;
-                                x_update <= 1'b0;
-                                hk_read <= ((!k_write) && (!k_fetch));
-                                hk_write <= k_write;
-                                hk_fetch <= k_fetch;
-                                hk_user <= v_us;
                                 walker_guest0_st <= 3'b001;
                             end
                         end

@@ -126,6 +126,11 @@ signal walker_host0_fault_k: unsigned(7 downto 0);
 signal walker_host0_flevel: unsigned(2 downto 0);
 signal walker_host0_le: unsigned(63 downto 0);
 signal walker_host0_lvl: unsigned(2 downto 0);
+signal walker_host0_m_addr_h: unsigned(63 downto 0);
+signal walker_host0_m_size_h: unsigned(2 downto 0);
+signal walker_host0_m_valid_h: std_logic;
+signal walker_host0_m_wdata_h: unsigned(63 downto 0);
+signal walker_host0_m_we_h: std_logic;
 signal walker_host0_pend_1: std_logic;
 signal walker_host0_pend_2: std_logic;
 signal walker_host0_pend_3: std_logic;
@@ -147,6 +152,10 @@ signal walker_guest0_a_us: std_logic;
 signal walker_guest0_a_xd: std_logic;
 signal walker_guest0_fault_k: unsigned(7 downto 0);
 signal walker_guest0_flevel: unsigned(2 downto 0);
+signal walker_guest0_hk_fetch_h: std_logic;
+signal walker_guest0_hk_read_h: std_logic;
+signal walker_guest0_hk_user_h: std_logic;
+signal walker_guest0_hk_write_h: std_logic;
 signal walker_guest0_lvl: unsigned(2 downto 0);
 signal walker_guest0_pend_1: std_logic;
 signal walker_guest0_pend_2: std_logic;
@@ -169,6 +178,12 @@ signal walker_guest0_sg_3: unsigned(63 downto 0);
 signal walker_guest0_sg_4: unsigned(63 downto 0);
 signal walker_guest0_sg_5: unsigned(63 downto 0);
 signal walker_guest0_st: t_enum_S_2;
+signal walker_guest0_x_addr_h: unsigned(63 downto 0);
+signal walker_guest0_x_on_table_h: std_logic;
+signal walker_guest0_x_pwrite_h: std_logic;
+signal walker_guest0_x_update_h: std_logic;
+signal walker_guest0_x_waddr_h: unsigned(63 downto 0);
+signal walker_guest0_x_wdata_h: unsigned(63 downto 0);
 signal cache_tlb0_c_acc: unsigned(2 downto 0);
 signal cache_tlb0_c_glob: std_logic;
 signal cache_tlb0_c_set: unsigned(2 downto 0);
@@ -391,6 +406,745 @@ walker_guest0_se_5 <= unsigned'("00000000000000000000000000000000000000000000000
 walker_guest0_sg_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
+walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable v_x: std_logic;
+    variable v_xu: std_logic;
+    variable rs0: unsigned(5 downto 0);
+begin
+    m_valid <= walker_host0_m_valid_h;
+    m_we <= walker_host0_m_we_h;
+    m_size <= walker_host0_m_size_h;
+    m_addr <= walker_host0_m_addr_h;
+    m_wdata <= walker_host0_m_wdata_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_r := '0';
+    v_w := '0';
+    v_x := '0';
+    v_xu := '0';
+    if bool(x_done) then
+        null;
+    end if;
+    if ((walker_host0_st = IDLE) or ((walker_host0_st = PREAD) and bool(m_rvalid))) then
+        if (walker_host0_st = PREAD) then
+            null;
+        end if;
+        if bool(x_valid) then
+            if bool(x_pwrite) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= x_waddr;
+                m_wdata <= x_wdata;
+            else
+                if bool(x_off) then
+                    if bool(x_table) then
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= x_addr;
+                    elsif bool(x_update) then
+                        m_valid <= '1';
+                        m_we <= '1';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= x_addr;
+                        m_wdata <= x_wdata;
+                    else
+                        null;
+                    end if;
+                else
+                    if ((hb_EPTP(6-1 downto 3) = 4) and True) then
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    else
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            end if;
+        end if;
+    elsif (walker_host0_st = MWAIT) then
+        if bool(m_rvalid) then
+            used := '0';
+            if (walker_host0_lvl = 5) then
+                uok := '1';
+                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                    uok := '0';
+                end if;
+                if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                    uok := '0';
+                end if;
+                if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                    uok := '0';
+                end if;
+                if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                    uok := '0';
+                end if;
+                if bool(uok) then
+                    uw := m_rdata;
+                    if bool(hb_EPTP(6)) then
+                        uw(8) := '1';
+                    end if;
+                    if (uw /= m_rdata) then
+                        used := '1';
+                    end if;
+                end if;
+            end if;
+            if (walker_host0_lvl = 4) then
+                uok := '1';
+                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                    uok := '0';
+                end if;
+                if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                    uok := '0';
+                end if;
+                if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                    uok := '0';
+                end if;
+                if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                    uok := '0';
+                end if;
+                if bool(uok) then
+                    uw := m_rdata;
+                    if bool(hb_EPTP(6)) then
+                        uw(8) := '1';
+                    end if;
+                    if (uw /= m_rdata) then
+                        used := '1';
+                    end if;
+                end if;
+            end if;
+            if (walker_host0_lvl = 3) then
+                if (bool(m_rdata(7)) and True) then
+                    null;
+                else
+                    uok := '1';
+                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                        uok := '0';
+                    end if;
+                    if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                        uok := '0';
+                    end if;
+                    if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if bool(hb_EPTP(6)) then
+                            uw(8) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+            end if;
+            if (walker_host0_lvl = 2) then
+                if bool(m_rdata(7)) then
+                    null;
+                else
+                    uok := '1';
+                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                        uok := '0';
+                    end if;
+                    if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                        uok := '0';
+                    end if;
+                    if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                        uok := '0';
+                    end if;
+                    if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if bool(hb_EPTP(6)) then
+                            uw(8) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+            end if;
+            if bool(used) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= walker_host0_ea;
+                m_wdata <= uw;
+            else
+                if (walker_host0_lvl = 5) then
+                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                        null;
+                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                        null;
+                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_host0_lvl = 4) then
+                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                        null;
+                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                        null;
+                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_host0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            null;
+                        elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            null;
+                        elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
+                            null;
+                        elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            if (bool(hk_read) and (not bool(v_r))) then
+                                null;
+                            elsif (bool(hk_write) and (not bool(v_w))) then
+                                null;
+                            elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                null;
+                            else
+                                uw := m_rdata;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                    uw(9) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
+                                if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                    null;
+                                else
+                                    if bool(x_table) then
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
+                                    elsif bool(x_update) then
+                                        m_valid <= '1';
+                                        m_we <= '1';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
+                                        m_wdata <= x_wdata;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            null;
+                        elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            null;
+                        elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_host0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            null;
+                        elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            null;
+                        elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
+                            null;
+                        elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            if (bool(hk_read) and (not bool(v_r))) then
+                                null;
+                            elsif (bool(hk_write) and (not bool(v_w))) then
+                                null;
+                            elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                null;
+                            else
+                                uw := m_rdata;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                    uw(9) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
+                                if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                    null;
+                                else
+                                    if bool(x_table) then
+                                        m_valid <= '1';
+                                        m_we <= '0';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                    elsif bool(x_update) then
+                                        m_valid <= '1';
+                                        m_we <= '1';
+                                        m_size <= to_unsigned(3, 3);
+                                        m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                        m_wdata <= x_wdata;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            null;
+                        elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            null;
+                        elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            null;
+                        elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_host0_lvl = 1) then
+                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                        null;
+                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                        null;
+                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                        null;
+                    elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                        if (bool(hk_read) and (not bool(v_r))) then
+                            null;
+                        elsif (bool(hk_write) and (not bool(v_w))) then
+                            null;
+                        elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                            null;
+                        else
+                            uw := m_rdata;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                uw(9) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
+                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                null;
+                            else
+                                if bool(x_table) then
+                                    m_valid <= '1';
+                                    m_we <= '0';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                elsif bool(x_update) then
+                                    m_valid <= '1';
+                                    m_we <= '1';
+                                    m_size <= to_unsigned(3, 3);
+                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                    m_wdata <= x_wdata;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        end if;
+    elsif (walker_host0_st = FAULT) then
+        rs0 := to_unsigned(0, 6);
+        if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
+            rs0 := to_unsigned(49, 6);
+        else
+            rs0 := to_unsigned(48, 6);
+        end if;
+    elsif (walker_host0_st = ADREQ) then
+        if bool(walker_host0_pend_5) then
+            m_valid <= '1';
+            m_we <= '1';
+            m_size <= to_unsigned(3, 3);
+            m_addr <= walker_host0_sa_5;
+            m_wdata <= walker_host0_se_5;
+        elsif bool(walker_host0_pend_4) then
+            m_valid <= '1';
+            m_we <= '1';
+            m_size <= to_unsigned(3, 3);
+            m_addr <= walker_host0_sa_4;
+            m_wdata <= walker_host0_se_4;
+        elsif bool(walker_host0_pend_3) then
+            m_valid <= '1';
+            m_we <= '1';
+            m_size <= to_unsigned(3, 3);
+            m_addr <= walker_host0_sa_3;
+            m_wdata <= walker_host0_se_3;
+        elsif bool(walker_host0_pend_2) then
+            m_valid <= '1';
+            m_we <= '1';
+            m_size <= to_unsigned(3, 3);
+            m_addr <= walker_host0_sa_2;
+            m_wdata <= walker_host0_se_2;
+        elsif bool(walker_host0_pend_1) then
+            m_valid <= '1';
+            m_we <= '1';
+            m_size <= to_unsigned(3, 3);
+            m_addr <= walker_host0_sa_1;
+            m_wdata <= walker_host0_se_1;
+        else
+            if bool(x_table) then
+                m_valid <= '1';
+                m_we <= '0';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= x_pa;
+            elsif bool(x_update) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= x_pa;
+                m_wdata <= x_wdata;
+            else
+                null;
+            end if;
+        end if;
+    elsif (walker_host0_st = ADWAIT) then
+        if bool(m_rvalid) then
+            m_we <= '0';
+        end if;
+    elsif (walker_host0_st = UWAIT) then
+        if bool(m_rvalid) then
+            m_we <= '0';
+        end if;
+    elsif (walker_host0_st = PROC) then
+        if (walker_host0_lvl = 5) then
+            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                null;
+            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                null;
+            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                null;
+            elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                null;
+            else
+                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                m_valid <= '1';
+                m_we <= '0';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+            end if;
+        elsif (walker_host0_lvl = 4) then
+            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                null;
+            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                null;
+            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                null;
+            elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                null;
+            else
+                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                m_valid <= '1';
+                m_we <= '0';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+            end if;
+        elsif (walker_host0_lvl = 3) then
+            if (bool(walker_host0_le(7)) and True) then
+                if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                    null;
+                elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                    null;
+                elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                    null;
+                elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
+                    null;
+                elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                    null;
+                else
+                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    if (bool(hk_read) and (not bool(v_r))) then
+                        null;
+                    elsif (bool(hk_write) and (not bool(v_w))) then
+                        null;
+                    elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                        null;
+                    else
+                        uw := walker_host0_le;
+                        if bool(hb_EPTP(6)) then
+                            uw(8) := '1';
+                        end if;
+                        if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                            uw(9) := '1';
+                        end if;
+                        if (uw /= walker_host0_le) then
+                            pending := '1';
+                        end if;
+                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                            null;
+                        else
+                            if bool(x_table) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                            elsif bool(x_update) then
+                                m_valid <= '1';
+                                m_we <= '1';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                                m_wdata <= x_wdata;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            else
+                if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                    null;
+                elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                    null;
+                elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                    null;
+                elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
+                    null;
+                else
+                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    m_valid <= '1';
+                    m_we <= '0';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        elsif (walker_host0_lvl = 2) then
+            if bool(walker_host0_le(7)) then
+                if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                    null;
+                elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                    null;
+                elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                    null;
+                elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
+                    null;
+                elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                    null;
+                else
+                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    if (bool(hk_read) and (not bool(v_r))) then
+                        null;
+                    elsif (bool(hk_write) and (not bool(v_w))) then
+                        null;
+                    elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                        null;
+                    else
+                        uw := walker_host0_le;
+                        if bool(hb_EPTP(6)) then
+                            uw(8) := '1';
+                        end if;
+                        if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                            uw(9) := '1';
+                        end if;
+                        if (uw /= walker_host0_le) then
+                            pending := '1';
+                        end if;
+                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                            null;
+                        else
+                            if bool(x_table) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                            elsif bool(x_update) then
+                                m_valid <= '1';
+                                m_we <= '1';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                                m_wdata <= x_wdata;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            else
+                if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                    null;
+                elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                    null;
+                elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                    null;
+                elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                    null;
+                else
+                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    m_valid <= '1';
+                    m_we <= '0';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        elsif (walker_host0_lvl = 1) then
+            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                null;
+            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                null;
+            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                null;
+            elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                null;
+            elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                null;
+            else
+                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                if (bool(hk_read) and (not bool(v_r))) then
+                    null;
+                elsif (bool(hk_write) and (not bool(v_w))) then
+                    null;
+                elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                    null;
+                else
+                    uw := walker_host0_le;
+                    if bool(hb_EPTP(6)) then
+                        uw(8) := '1';
+                    end if;
+                    if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                        uw(9) := '1';
+                    end if;
+                    if (uw /= walker_host0_le) then
+                        pending := '1';
+                    end if;
+                    if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                        null;
+                    else
+                        if bool(x_table) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                        elsif bool(x_update) then
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                            m_wdata <= x_wdata;
+                        else
+                            null;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        end if;
+    elsif (walker_host0_st = PREAD) then
+        null;
+    elsif (walker_host0_st = PWRITE) then
+        if bool(m_rvalid) then
+            m_we <= '0';
+        end if;
+    else
+        null;
+    end if;
+end process walker_host0_logic;
+
 walker_host0_fsm: process (clk) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
@@ -414,11 +1168,11 @@ begin
             walker_host0_flevel <= to_unsigned(0, 3);
             walker_host0_le <= to_unsigned(0, 64);
             walker_host0_lvl <= to_unsigned(0, 3);
-            m_addr <= to_unsigned(0, 64);
-            m_size <= to_unsigned(0, 3);
-            m_valid <= '0';
-            m_wdata <= to_unsigned(0, 64);
-            m_we <= '0';
+            walker_host0_m_addr_h <= to_unsigned(0, 64);
+            walker_host0_m_size_h <= to_unsigned(0, 3);
+            walker_host0_m_valid_h <= '0';
+            walker_host0_m_wdata_h <= to_unsigned(0, 64);
+            walker_host0_m_we_h <= '0';
             x_aux <= to_unsigned(0, 3);
             x_level <= to_unsigned(0, 3);
             x_pa <= to_unsigned(0, 64);
@@ -439,6 +1193,11 @@ begin
             walker_host0_se_3 <= to_unsigned(0, 64);
             walker_host0_st <= IDLE;
         else
+            walker_host0_m_valid_h <= stdl(bool(m_valid) and (not bool(m_ready)));
+            walker_host0_m_we_h <= m_we;
+            walker_host0_m_size_h <= m_size;
+            walker_host0_m_addr_h <= m_addr;
+            walker_host0_m_wdata_h <= m_wdata;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -450,515 +1209,243 @@ begin
             if bool(x_done) then
                 x_done <= '0';
             end if;
-            case walker_host0_st is
-                when IDLE =>
-                    if bool(x_valid) then
-                        if bool(x_pwrite) then
-                            m_valid <= '1';
-                            m_we <= '1';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= x_waddr;
-                            m_wdata <= x_wdata;
-                            walker_host0_st <= PWRITE;
-                        else
-                            if bool(x_off) then
-                                x_level <= to_unsigned(7, 3);
-                                x_aux <= to_unsigned(0, 3);
-                                x_pa <= x_addr;
-                                if bool(x_table) then
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= x_addr;
-                                    walker_host0_st <= PREAD;
-                                elsif bool(x_update) then
-                                    m_valid <= '1';
-                                    m_we <= '1';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= x_addr;
-                                    m_wdata <= x_wdata;
-                                    walker_host0_st <= PWRITE;
-                                else
-                                    x_status <= to_unsigned(0, 8);
-                                    x_done <= '1';
-                                    walker_host0_st <= IDLE;
-                                end if;
+            if ((walker_host0_st = IDLE) or ((walker_host0_st = PREAD) and bool(m_rvalid))) then
+                if (walker_host0_st = PREAD) then
+                    x_status <= to_unsigned(0, 8);
+                    walker_host0_st <= IDLE;
+                end if;
+                if bool(x_valid) then
+                    if bool(x_pwrite) then
+                        walker_host0_st <= PWRITE;
+                    else
+                        if bool(x_off) then
+                            x_level <= to_unsigned(7, 3);
+                            x_aux <= to_unsigned(0, 3);
+                            x_pa <= x_addr;
+                            if bool(x_table) then
+                                walker_host0_st <= PREAD;
+                            elsif bool(x_update) then
+                                walker_host0_st <= PWRITE;
                             else
-                                walker_host0_a_r <= '1';
-                                walker_host0_a_w <= '1';
-                                walker_host0_a_x <= '1';
-                                walker_host0_a_xu <= '1';
-                                walker_host0_pend_5 <= '0';
-                                walker_host0_pend_4 <= '0';
-                                walker_host0_pend_3 <= '0';
-                                walker_host0_pend_2 <= '0';
-                                walker_host0_pend_1 <= '0';
-                                if ((hb_EPTP(6-1 downto 3) = 4) and True) then
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(5, 3);
-                                else
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                x_status <= to_unsigned(0, 8);
+                                x_done <= '1';
+                                walker_host0_st <= IDLE;
+                            end if;
+                        else
+                            walker_host0_a_r <= '1';
+                            walker_host0_a_w <= '1';
+                            walker_host0_a_x <= '1';
+                            walker_host0_a_xu <= '1';
+                            walker_host0_pend_5 <= '0';
+                            walker_host0_pend_4 <= '0';
+                            walker_host0_pend_3 <= '0';
+                            walker_host0_pend_2 <= '0';
+                            walker_host0_pend_1 <= '0';
+                            if ((hb_EPTP(6-1 downto 3) = 4) and True) then
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif (walker_host0_st = MWAIT) then
+                if bool(m_rvalid) then
+                    used := '0';
+                    if (walker_host0_lvl = 5) then
+                        uok := '1';
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            uok := '0';
+                        end if;
+                        if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            uok := '0';
+                        end if;
+                        if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                    if (walker_host0_lvl = 4) then
+                        uok := '1';
+                        if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                            uok := '0';
+                        end if;
+                        if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                            uok := '0';
+                        end if;
+                        if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                    if (walker_host0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            null;
+                        else
+                            uok := '1';
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                uok := '0';
+                            end if;
+                            if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                uok := '0';
+                            end if;
+                            if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
                                 end if;
                             end if;
                         end if;
                     end if;
-                when MWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
+                    if (walker_host0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            null;
+                        else
+                            uok := '1';
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                uok := '0';
+                            end if;
+                            if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                uok := '0';
+                            end if;
+                            if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                uok := '0';
+                            end if;
+                            if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
                     end if;
-                    if bool(m_rvalid) then
-                        used := '0';
+                    if bool(used) then
+                        walker_host0_le <= uw;
+                        walker_host0_st <= UWAIT;
+                    else
+                        walker_host0_le <= m_rdata;
                         if (walker_host0_lvl = 5) then
-                            uok := '1';
                             if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                uok := '0';
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(5, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                walker_host0_a_w <= v_w;
+                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                walker_host0_a_x <= v_x;
+                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(4, 3);
                             end if;
-                            if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                uok := '0';
-                            end if;
-                            if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                uok := '0';
-                            end if;
-                            if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                                uok := '0';
-                            end if;
-                            if bool(uok) then
-                                uw := m_rdata;
-                                if bool(hb_EPTP(6)) then
-                                    uw(8) := '1';
-                                end if;
-                                if (uw /= m_rdata) then
-                                    used := '1';
-                                end if;
-                            end if;
-                        end if;
-                        if (walker_host0_lvl = 4) then
-                            uok := '1';
+                        elsif (walker_host0_lvl = 4) then
                             if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                uok := '0';
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(4, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                walker_host0_a_w <= v_w;
+                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                walker_host0_a_x <= v_x;
+                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                walker_host0_a_xu <= v_xu;
+                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_host0_st <= MWAIT;
+                                walker_host0_lvl <= to_unsigned(3, 3);
                             end if;
-                            if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                uok := '0';
-                            end if;
-                            if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                uok := '0';
-                            end if;
-                            if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                                uok := '0';
-                            end if;
-                            if bool(uok) then
-                                uw := m_rdata;
-                                if bool(hb_EPTP(6)) then
-                                    uw(8) := '1';
-                                end if;
-                                if (uw /= m_rdata) then
-                                    used := '1';
-                                end if;
-                            end if;
-                        end if;
-                        if (walker_host0_lvl = 3) then
+                        elsif (walker_host0_lvl = 3) then
                             if (bool(m_rdata(7)) and True) then
-                                null;
-                            else
-                                uok := '1';
-                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                    uok := '0';
-                                end if;
-                                if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                    uok := '0';
-                                end if;
-                                if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                    uok := '0';
-                                end if;
-                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                    uok := '0';
-                                end if;
-                                if bool(uok) then
-                                    uw := m_rdata;
-                                    if bool(hb_EPTP(6)) then
-                                        uw(8) := '1';
-                                    end if;
-                                    if (uw /= m_rdata) then
-                                        used := '1';
-                                    end if;
-                                end if;
-                            end if;
-                        end if;
-                        if (walker_host0_lvl = 2) then
-                            if bool(m_rdata(7)) then
-                                null;
-                            else
-                                uok := '1';
-                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                    uok := '0';
-                                end if;
-                                if (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                    uok := '0';
-                                end if;
-                                if (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                    uok := '0';
-                                end if;
-                                if ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
-                                    uok := '0';
-                                end if;
-                                if bool(uok) then
-                                    uw := m_rdata;
-                                    if bool(hb_EPTP(6)) then
-                                        uw(8) := '1';
-                                    end if;
-                                    if (uw /= m_rdata) then
-                                        used := '1';
-                                    end if;
-                                end if;
-                            end if;
-                        end if;
-                        if bool(used) then
-                            walker_host0_le <= uw;
-                            m_valid <= '1';
-                            m_we <= '1';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= walker_host0_ea;
-                            m_wdata <= uw;
-                            walker_host0_st <= UWAIT;
-                        else
-                            walker_host0_le <= m_rdata;
-                            if (walker_host0_lvl = 5) then
                                 if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
                                     walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(5, 3);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
                                     walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(5, 3);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
                                     walker_host0_fault_k <= to_unsigned(3, 8);
-                                    walker_host0_flevel <= to_unsigned(5, 3);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
                                     walker_host0_fault_k <= to_unsigned(4, 8);
-                                    walker_host0_flevel <= to_unsigned(5, 3);
-                                    walker_host0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                    walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                    walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                    walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                    walker_host0_a_xu <= v_xu;
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(4, 3);
-                                end if;
-                            elsif (walker_host0_lvl = 4) then
-                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                    walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(4, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                    walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(4, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                    walker_host0_fault_k <= to_unsigned(3, 8);
-                                    walker_host0_flevel <= to_unsigned(4, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                                    walker_host0_fault_k <= to_unsigned(4, 8);
-                                    walker_host0_flevel <= to_unsigned(4, 3);
-                                    walker_host0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                    walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                    walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                    walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                    walker_host0_a_xu <= v_xu;
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(3, 3);
-                                end if;
-                            elsif (walker_host0_lvl = 3) then
-                                if (bool(m_rdata(7)) and True) then
-                                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                        walker_host0_fault_k <= to_unsigned(1, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                        walker_host0_fault_k <= to_unsigned(2, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                        walker_host0_fault_k <= to_unsigned(3, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
-                                        walker_host0_fault_k <= to_unsigned(4, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
-                                        walker_host0_fault_k <= to_unsigned(5, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    else
-                                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                        walker_host0_a_r <= v_r;
-                                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                        walker_host0_a_w <= v_w;
-                                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                        walker_host0_a_x <= v_x;
-                                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                        walker_host0_a_xu <= v_xu;
-                                        if (bool(hk_read) and (not bool(v_r))) then
-                                            walker_host0_fault_k <= to_unsigned(6, 8);
-                                            walker_host0_flevel <= to_unsigned(3, 3);
-                                            walker_host0_st <= FAULT;
-                                        elsif (bool(hk_write) and (not bool(v_w))) then
-                                            walker_host0_fault_k <= to_unsigned(7, 8);
-                                            walker_host0_flevel <= to_unsigned(3, 3);
-                                            walker_host0_st <= FAULT;
-                                        elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                                            walker_host0_fault_k <= to_unsigned(8, 8);
-                                            walker_host0_flevel <= to_unsigned(3, 3);
-                                            walker_host0_st <= FAULT;
-                                        else
-                                            uw := m_rdata;
-                                            if bool(hb_EPTP(6)) then
-                                                uw(8) := '1';
-                                            end if;
-                                            if (bool(hb_EPTP(6)) and bool(hk_write)) then
-                                                uw(9) := '1';
-                                            end if;
-                                            if (uw /= m_rdata) then
-                                                walker_host0_pend_3 <= '1';
-                                                pending := '1';
-                                            end if;
-                                            walker_host0_se_3 <= uw;
-                                            walker_host0_sa_3 <= walker_host0_ea;
-                                            x_level <= to_unsigned(3, 3);
-                                            x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                            x_aux <= to_unsigned(0, 3);
-                                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                                walker_host0_st <= ADREQ;
-                                            else
-                                                if bool(x_table) then
-                                                    m_valid <= '1';
-                                                    m_we <= '0';
-                                                    m_size <= to_unsigned(3, 3);
-                                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                                    walker_host0_st <= PREAD;
-                                                elsif bool(x_update) then
-                                                    m_valid <= '1';
-                                                    m_we <= '1';
-                                                    m_size <= to_unsigned(3, 3);
-                                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
-                                                    m_wdata <= x_wdata;
-                                                    walker_host0_st <= PWRITE;
-                                                else
-                                                    x_status <= to_unsigned(0, 8);
-                                                    x_done <= '1';
-                                                    walker_host0_st <= IDLE;
-                                                end if;
-                                            end if;
-                                        end if;
-                                    end if;
-                                else
-                                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                        walker_host0_fault_k <= to_unsigned(1, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                        walker_host0_fault_k <= to_unsigned(2, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                        walker_host0_fault_k <= to_unsigned(3, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                        walker_host0_fault_k <= to_unsigned(4, 8);
-                                        walker_host0_flevel <= to_unsigned(3, 3);
-                                        walker_host0_st <= FAULT;
-                                    else
-                                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                        walker_host0_a_r <= v_r;
-                                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                        walker_host0_a_w <= v_w;
-                                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                        walker_host0_a_x <= v_x;
-                                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                        walker_host0_a_xu <= v_xu;
-                                        m_valid <= '1';
-                                        m_we <= '0';
-                                        m_size <= to_unsigned(3, 3);
-                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                        walker_host0_st <= MWAIT;
-                                        walker_host0_lvl <= to_unsigned(2, 3);
-                                    end if;
-                                end if;
-                            elsif (walker_host0_lvl = 2) then
-                                if bool(m_rdata(7)) then
-                                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                        walker_host0_fault_k <= to_unsigned(1, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                        walker_host0_fault_k <= to_unsigned(2, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                        walker_host0_fault_k <= to_unsigned(3, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
-                                        walker_host0_fault_k <= to_unsigned(4, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
-                                        walker_host0_fault_k <= to_unsigned(5, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    else
-                                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                        walker_host0_a_r <= v_r;
-                                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                        walker_host0_a_w <= v_w;
-                                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                        walker_host0_a_x <= v_x;
-                                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                        walker_host0_a_xu <= v_xu;
-                                        if (bool(hk_read) and (not bool(v_r))) then
-                                            walker_host0_fault_k <= to_unsigned(6, 8);
-                                            walker_host0_flevel <= to_unsigned(2, 3);
-                                            walker_host0_st <= FAULT;
-                                        elsif (bool(hk_write) and (not bool(v_w))) then
-                                            walker_host0_fault_k <= to_unsigned(7, 8);
-                                            walker_host0_flevel <= to_unsigned(2, 3);
-                                            walker_host0_st <= FAULT;
-                                        elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                                            walker_host0_fault_k <= to_unsigned(8, 8);
-                                            walker_host0_flevel <= to_unsigned(2, 3);
-                                            walker_host0_st <= FAULT;
-                                        else
-                                            uw := m_rdata;
-                                            if bool(hb_EPTP(6)) then
-                                                uw(8) := '1';
-                                            end if;
-                                            if (bool(hb_EPTP(6)) and bool(hk_write)) then
-                                                uw(9) := '1';
-                                            end if;
-                                            if (uw /= m_rdata) then
-                                                walker_host0_pend_2 <= '1';
-                                                pending := '1';
-                                            end if;
-                                            walker_host0_se_2 <= uw;
-                                            walker_host0_sa_2 <= walker_host0_ea;
-                                            x_level <= to_unsigned(2, 3);
-                                            x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                            x_aux <= to_unsigned(0, 3);
-                                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                                walker_host0_st <= ADREQ;
-                                            else
-                                                if bool(x_table) then
-                                                    m_valid <= '1';
-                                                    m_we <= '0';
-                                                    m_size <= to_unsigned(3, 3);
-                                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                                    walker_host0_st <= PREAD;
-                                                elsif bool(x_update) then
-                                                    m_valid <= '1';
-                                                    m_we <= '1';
-                                                    m_size <= to_unsigned(3, 3);
-                                                    m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
-                                                    m_wdata <= x_wdata;
-                                                    walker_host0_st <= PWRITE;
-                                                else
-                                                    x_status <= to_unsigned(0, 8);
-                                                    x_done <= '1';
-                                                    walker_host0_st <= IDLE;
-                                                end if;
-                                            end if;
-                                        end if;
-                                    end if;
-                                else
-                                    if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                        walker_host0_fault_k <= to_unsigned(1, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                        walker_host0_fault_k <= to_unsigned(2, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                        walker_host0_fault_k <= to_unsigned(3, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
-                                        walker_host0_fault_k <= to_unsigned(4, 8);
-                                        walker_host0_flevel <= to_unsigned(2, 3);
-                                        walker_host0_st <= FAULT;
-                                    else
-                                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                        walker_host0_a_r <= v_r;
-                                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                        walker_host0_a_w <= v_w;
-                                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                        walker_host0_a_x <= v_x;
-                                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                        walker_host0_a_xu <= v_xu;
-                                        m_valid <= '1';
-                                        m_we <= '0';
-                                        m_size <= to_unsigned(3, 3);
-                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                        walker_host0_st <= MWAIT;
-                                        walker_host0_lvl <= to_unsigned(1, 3);
-                                    end if;
-                                end if;
-                            elsif (walker_host0_lvl = 1) then
-                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
-                                    walker_host0_fault_k <= to_unsigned(1, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
-                                    walker_host0_fault_k <= to_unsigned(2, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
-                                    walker_host0_fault_k <= to_unsigned(3, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
-                                    walker_host0_fault_k <= to_unsigned(4, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                                     walker_host0_fault_k <= to_unsigned(5, 8);
-                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 else
                                     v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
@@ -971,15 +1458,15 @@ begin
                                     walker_host0_a_xu <= v_xu;
                                     if (bool(hk_read) and (not bool(v_r))) then
                                         walker_host0_fault_k <= to_unsigned(6, 8);
-                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
                                     elsif (bool(hk_write) and (not bool(v_w))) then
                                         walker_host0_fault_k <= to_unsigned(7, 8);
-                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
                                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                         walker_host0_fault_k <= to_unsigned(8, 8);
-                                        walker_host0_flevel <= to_unsigned(1, 3);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
                                     else
                                         uw := m_rdata;
@@ -990,29 +1477,20 @@ begin
                                             uw(9) := '1';
                                         end if;
                                         if (uw /= m_rdata) then
-                                            walker_host0_pend_1 <= '1';
+                                            walker_host0_pend_3 <= '1';
                                             pending := '1';
                                         end if;
-                                        walker_host0_se_1 <= uw;
-                                        walker_host0_sa_1 <= walker_host0_ea;
-                                        x_level <= to_unsigned(1, 3);
-                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                        walker_host0_se_3 <= uw;
+                                        walker_host0_sa_3 <= walker_host0_ea;
+                                        x_level <= to_unsigned(3, 3);
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                         x_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                             walker_host0_st <= ADREQ;
                                         else
                                             if bool(x_table) then
-                                                m_valid <= '1';
-                                                m_we <= '0';
-                                                m_size <= to_unsigned(3, 3);
-                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                                 walker_host0_st <= PREAD;
                                             elsif bool(x_update) then
-                                                m_valid <= '1';
-                                                m_we <= '1';
-                                                m_size <= to_unsigned(3, 3);
-                                                m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
-                                                m_wdata <= x_wdata;
                                                 walker_host0_st <= PWRITE;
                                             else
                                                 x_status <= to_unsigned(0, 8);
@@ -1022,253 +1500,208 @@ begin
                                         end if;
                                     end if;
                                 end if;
-                            end if;
-                        end if;
-                    end if;
-                when FAULT =>
-                    x_status <= walker_host0_fault_k;
-                    x_level <= walker_host0_flevel;
-                    x_aux <= to_unsigned(0, 3);
-                    rs0 := to_unsigned(0, 6);
-                    if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
-                        rs0 := to_unsigned(49, 6);
-                    else
-                        rs0 := to_unsigned(48, 6);
-                    end if;
-                    h_r_exit_reason <= unsigned'(to_unsigned(0, 10) & rs0);
-                    h_r_qualification <= to_unsigned(0, 64);
-                    h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
-                    h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
-                    h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
-                    h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
-                    h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
-                    h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
-                    h_r_qualification(6) <= stdl(((walker_host0_fault_k > 5) and True) and bool(walker_host0_a_xu));
-                    h_r_gpa <= x_addr;
-                    x_done <= '1';
-                    walker_host0_st <= IDLE;
-                when ADREQ =>
-                    if bool(walker_host0_pend_5) then
-                        walker_host0_pend_5 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_host0_sa_5;
-                        m_wdata <= walker_host0_se_5;
-                        walker_host0_st <= ADWAIT;
-                    elsif bool(walker_host0_pend_4) then
-                        walker_host0_pend_4 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_host0_sa_4;
-                        m_wdata <= walker_host0_se_4;
-                        walker_host0_st <= ADWAIT;
-                    elsif bool(walker_host0_pend_3) then
-                        walker_host0_pend_3 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_host0_sa_3;
-                        m_wdata <= walker_host0_se_3;
-                        walker_host0_st <= ADWAIT;
-                    elsif bool(walker_host0_pend_2) then
-                        walker_host0_pend_2 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_host0_sa_2;
-                        m_wdata <= walker_host0_se_2;
-                        walker_host0_st <= ADWAIT;
-                    elsif bool(walker_host0_pend_1) then
-                        walker_host0_pend_1 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_host0_sa_1;
-                        m_wdata <= walker_host0_se_1;
-                        walker_host0_st <= ADWAIT;
-                    else
-                        if bool(x_table) then
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= x_pa;
-                            walker_host0_st <= PREAD;
-                        elsif bool(x_update) then
-                            m_valid <= '1';
-                            m_we <= '1';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= x_pa;
-                            m_wdata <= x_wdata;
-                            walker_host0_st <= PWRITE;
-                        else
-                            x_status <= to_unsigned(0, 8);
-                            x_done <= '1';
-                            walker_host0_st <= IDLE;
-                        end if;
-                    end if;
-                when ADWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
-                    if bool(m_rvalid) then
-                        m_we <= '0';
-                        walker_host0_st <= ADREQ;
-                    end if;
-                when UWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
-                    if bool(m_rvalid) then
-                        m_we <= '0';
-                        walker_host0_st <= PROC;
-                    end if;
-                when PROC =>
-                    walker_host0_le <= walker_host0_le;
-                    if (walker_host0_lvl = 5) then
-                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                            walker_host0_fault_k <= to_unsigned(1, 8);
-                            walker_host0_flevel <= to_unsigned(5, 3);
-                            walker_host0_st <= FAULT;
-                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                            walker_host0_fault_k <= to_unsigned(2, 8);
-                            walker_host0_flevel <= to_unsigned(5, 3);
-                            walker_host0_st <= FAULT;
-                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                            walker_host0_fault_k <= to_unsigned(3, 8);
-                            walker_host0_flevel <= to_unsigned(5, 3);
-                            walker_host0_st <= FAULT;
-                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                            walker_host0_fault_k <= to_unsigned(4, 8);
-                            walker_host0_flevel <= to_unsigned(5, 3);
-                            walker_host0_st <= FAULT;
-                        else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                            walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                            walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                            walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                            walker_host0_a_xu <= v_xu;
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            walker_host0_st <= MWAIT;
-                            walker_host0_lvl <= to_unsigned(4, 3);
-                        end if;
-                    elsif (walker_host0_lvl = 4) then
-                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                            walker_host0_fault_k <= to_unsigned(1, 8);
-                            walker_host0_flevel <= to_unsigned(4, 3);
-                            walker_host0_st <= FAULT;
-                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                            walker_host0_fault_k <= to_unsigned(2, 8);
-                            walker_host0_flevel <= to_unsigned(4, 3);
-                            walker_host0_st <= FAULT;
-                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                            walker_host0_fault_k <= to_unsigned(3, 8);
-                            walker_host0_flevel <= to_unsigned(4, 3);
-                            walker_host0_st <= FAULT;
-                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
-                            walker_host0_fault_k <= to_unsigned(4, 8);
-                            walker_host0_flevel <= to_unsigned(4, 3);
-                            walker_host0_st <= FAULT;
-                        else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                            walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                            walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                            walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                            walker_host0_a_xu <= v_xu;
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            walker_host0_st <= MWAIT;
-                            walker_host0_lvl <= to_unsigned(3, 3);
-                        end if;
-                    elsif (walker_host0_lvl = 3) then
-                        if (bool(walker_host0_le(7)) and True) then
-                            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                                walker_host0_fault_k <= to_unsigned(3, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
-                                walker_host0_fault_k <= to_unsigned(4, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
-                                walker_host0_fault_k <= to_unsigned(5, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                                walker_host0_a_xu <= v_xu;
-                                if (bool(hk_read) and (not bool(v_r))) then
-                                    walker_host0_fault_k <= to_unsigned(6, 8);
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
                                     walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
-                                elsif (bool(hk_write) and (not bool(v_w))) then
-                                    walker_host0_fault_k <= to_unsigned(7, 8);
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
                                     walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
-                                elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                                    walker_host0_fault_k <= to_unsigned(8, 8);
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(3, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
                                     walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 else
-                                    uw := walker_host0_le;
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_host0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                                    walker_host0_fault_k <= to_unsigned(5, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    if (bool(hk_read) and (not bool(v_r))) then
+                                        walker_host0_fault_k <= to_unsigned(6, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_write) and (not bool(v_w))) then
+                                        walker_host0_fault_k <= to_unsigned(7, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                        walker_host0_fault_k <= to_unsigned(8, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    else
+                                        uw := m_rdata;
+                                        if bool(hb_EPTP(6)) then
+                                            uw(8) := '1';
+                                        end if;
+                                        if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                            uw(9) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_host0_pend_2 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_host0_se_2 <= uw;
+                                        walker_host0_sa_2 <= walker_host0_ea;
+                                        x_level <= to_unsigned(2, 3);
+                                        x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                        x_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                            walker_host0_st <= ADREQ;
+                                        else
+                                            if bool(x_table) then
+                                                walker_host0_st <= PREAD;
+                                            elsif bool(x_update) then
+                                                walker_host0_st <= PWRITE;
+                                            else
+                                                x_status <= to_unsigned(0, 8);
+                                                x_done <= '1';
+                                                walker_host0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                    walker_host0_fault_k <= to_unsigned(1, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                    walker_host0_fault_k <= to_unsigned(2, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                    walker_host0_fault_k <= to_unsigned(3, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                                    walker_host0_fault_k <= to_unsigned(4, 8);
+                                    walker_host0_flevel <= to_unsigned(2, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                    walker_host0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                    walker_host0_a_w <= v_w;
+                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                    walker_host0_a_x <= v_x;
+                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                    walker_host0_a_xu <= v_xu;
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_host0_lvl = 1) then
+                            if ((((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) and (not bool(m_rdata(2)))) and (not (True and bool(m_rdata(10))))) then
+                                walker_host0_fault_k <= to_unsigned(1, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(m_rdata(1)) and (not bool(m_rdata(0)))) then
+                                walker_host0_fault_k <= to_unsigned(2, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((bool(m_rdata(2)) and (not bool(m_rdata(0)))) and (not bool(m_rdata(1)))) and True) then
+                                walker_host0_fault_k <= to_unsigned(3, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                                walker_host0_fault_k <= to_unsigned(4, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
+                                walker_host0_fault_k <= to_unsigned(5, 8);
+                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
+                                walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
+                                walker_host0_a_w <= v_w;
+                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
+                                walker_host0_a_x <= v_x;
+                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                                walker_host0_a_xu <= v_xu;
+                                if (bool(hk_read) and (not bool(v_r))) then
+                                    walker_host0_fault_k <= to_unsigned(6, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(hk_write) and (not bool(v_w))) then
+                                    walker_host0_fault_k <= to_unsigned(7, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                    walker_host0_fault_k <= to_unsigned(8, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                else
+                                    uw := m_rdata;
                                     if bool(hb_EPTP(6)) then
                                         uw(8) := '1';
                                     end if;
                                     if (bool(hb_EPTP(6)) and bool(hk_write)) then
                                         uw(9) := '1';
                                     end if;
-                                    if (uw /= walker_host0_le) then
-                                        walker_host0_pend_3 <= '1';
+                                    if (uw /= m_rdata) then
+                                        walker_host0_pend_1 <= '1';
                                         pending := '1';
                                     end if;
-                                    walker_host0_se_3 <= uw;
-                                    walker_host0_sa_3 <= walker_host0_ea;
-                                    x_level <= to_unsigned(3, 3);
-                                    x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                                    walker_host0_se_1 <= uw;
+                                    walker_host0_sa_1 <= walker_host0_ea;
+                                    x_level <= to_unsigned(1, 3);
+                                    x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                     x_aux <= to_unsigned(0, 3);
                                     if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                         walker_host0_st <= ADREQ;
                                     else
                                         if bool(x_table) then
-                                            m_valid <= '1';
-                                            m_we <= '0';
-                                            m_size <= to_unsigned(3, 3);
-                                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
                                             walker_host0_st <= PREAD;
                                         elsif bool(x_update) then
-                                            m_valid <= '1';
-                                            m_we <= '1';
-                                            m_size <= to_unsigned(3, 3);
-                                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
-                                            m_wdata <= x_wdata;
                                             walker_host0_st <= PWRITE;
                                         else
                                             x_status <= to_unsigned(0, 8);
@@ -1278,180 +1711,149 @@ begin
                                     end if;
                                 end if;
                             end if;
-                        else
-                            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                                walker_host0_fault_k <= to_unsigned(3, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
-                                walker_host0_fault_k <= to_unsigned(4, 8);
-                                walker_host0_flevel <= to_unsigned(3, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                                walker_host0_a_xu <= v_xu;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(2, 3);
-                            end if;
                         end if;
-                    elsif (walker_host0_lvl = 2) then
-                        if bool(walker_host0_le(7)) then
-                            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                                walker_host0_fault_k <= to_unsigned(3, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
-                                walker_host0_fault_k <= to_unsigned(4, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
-                                walker_host0_fault_k <= to_unsigned(5, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                                walker_host0_a_xu <= v_xu;
-                                if (bool(hk_read) and (not bool(v_r))) then
-                                    walker_host0_fault_k <= to_unsigned(6, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (bool(hk_write) and (not bool(v_w))) then
-                                    walker_host0_fault_k <= to_unsigned(7, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
-                                    walker_host0_st <= FAULT;
-                                elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
-                                    walker_host0_fault_k <= to_unsigned(8, 8);
-                                    walker_host0_flevel <= to_unsigned(2, 3);
-                                    walker_host0_st <= FAULT;
-                                else
-                                    uw := walker_host0_le;
-                                    if bool(hb_EPTP(6)) then
-                                        uw(8) := '1';
-                                    end if;
-                                    if (bool(hb_EPTP(6)) and bool(hk_write)) then
-                                        uw(9) := '1';
-                                    end if;
-                                    if (uw /= walker_host0_le) then
-                                        walker_host0_pend_2 <= '1';
-                                        pending := '1';
-                                    end if;
-                                    walker_host0_se_2 <= uw;
-                                    walker_host0_sa_2 <= walker_host0_ea;
-                                    x_level <= to_unsigned(2, 3);
-                                    x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
-                                    x_aux <= to_unsigned(0, 3);
-                                    if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
-                                        walker_host0_st <= ADREQ;
-                                    else
-                                        if bool(x_table) then
-                                            m_valid <= '1';
-                                            m_we <= '0';
-                                            m_size <= to_unsigned(3, 3);
-                                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
-                                            walker_host0_st <= PREAD;
-                                        elsif bool(x_update) then
-                                            m_valid <= '1';
-                                            m_we <= '1';
-                                            m_size <= to_unsigned(3, 3);
-                                            m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
-                                            m_wdata <= x_wdata;
-                                            walker_host0_st <= PWRITE;
-                                        else
-                                            x_status <= to_unsigned(0, 8);
-                                            x_done <= '1';
-                                            walker_host0_st <= IDLE;
-                                        end if;
-                                    end if;
-                                end if;
-                            end if;
-                        else
-                            if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
-                                walker_host0_fault_k <= to_unsigned(1, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
-                                walker_host0_fault_k <= to_unsigned(2, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
-                                walker_host0_fault_k <= to_unsigned(3, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
-                                walker_host0_fault_k <= to_unsigned(4, 8);
-                                walker_host0_flevel <= to_unsigned(2, 3);
-                                walker_host0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                                walker_host0_a_xu <= v_xu;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(1, 3);
-                            end if;
-                        end if;
-                    elsif (walker_host0_lvl = 1) then
+                    end if;
+                end if;
+            elsif (walker_host0_st = FAULT) then
+                x_status <= walker_host0_fault_k;
+                x_level <= walker_host0_flevel;
+                x_aux <= to_unsigned(0, 3);
+                rs0 := to_unsigned(0, 6);
+                if ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5)) then
+                    rs0 := to_unsigned(49, 6);
+                else
+                    rs0 := to_unsigned(48, 6);
+                end if;
+                h_r_exit_reason <= unsigned'(to_unsigned(0, 10) & rs0);
+                h_r_qualification <= to_unsigned(0, 64);
+                h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
+                h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
+                h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
+                h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
+                h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
+                h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
+                h_r_qualification(6) <= stdl(((walker_host0_fault_k > 5) and True) and bool(walker_host0_a_xu));
+                h_r_gpa <= x_addr;
+                x_done <= '1';
+                walker_host0_st <= IDLE;
+            elsif (walker_host0_st = ADREQ) then
+                if bool(walker_host0_pend_5) then
+                    walker_host0_pend_5 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_4) then
+                    walker_host0_pend_4 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_3) then
+                    walker_host0_pend_3 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_2) then
+                    walker_host0_pend_2 <= '0';
+                    walker_host0_st <= ADWAIT;
+                elsif bool(walker_host0_pend_1) then
+                    walker_host0_pend_1 <= '0';
+                    walker_host0_st <= ADWAIT;
+                else
+                    if bool(x_table) then
+                        walker_host0_st <= PREAD;
+                    elsif bool(x_update) then
+                        walker_host0_st <= PWRITE;
+                    else
+                        x_status <= to_unsigned(0, 8);
+                        x_done <= '1';
+                        walker_host0_st <= IDLE;
+                    end if;
+                end if;
+            elsif (walker_host0_st = ADWAIT) then
+                if bool(m_rvalid) then
+                    walker_host0_st <= ADREQ;
+                end if;
+            elsif (walker_host0_st = UWAIT) then
+                if bool(m_rvalid) then
+                    walker_host0_st <= PROC;
+                end if;
+            elsif (walker_host0_st = PROC) then
+                walker_host0_le <= walker_host0_le;
+                if (walker_host0_lvl = 5) then
+                    if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                        walker_host0_fault_k <= to_unsigned(1, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                        walker_host0_fault_k <= to_unsigned(2, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                        walker_host0_fault_k <= to_unsigned(3, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                        walker_host0_fault_k <= to_unsigned(4, 8);
+                        walker_host0_flevel <= to_unsigned(5, 3);
+                        walker_host0_st <= FAULT;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                        walker_host0_a_r <= v_r;
+                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                        walker_host0_a_w <= v_w;
+                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                        walker_host0_a_x <= v_x;
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        walker_host0_st <= MWAIT;
+                        walker_host0_lvl <= to_unsigned(4, 3);
+                    end if;
+                elsif (walker_host0_lvl = 4) then
+                    if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                        walker_host0_fault_k <= to_unsigned(1, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                        walker_host0_fault_k <= to_unsigned(2, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                        walker_host0_fault_k <= to_unsigned(3, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
+                        walker_host0_fault_k <= to_unsigned(4, 8);
+                        walker_host0_flevel <= to_unsigned(4, 3);
+                        walker_host0_st <= FAULT;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                        walker_host0_a_r <= v_r;
+                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                        walker_host0_a_w <= v_w;
+                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                        walker_host0_a_x <= v_x;
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                        walker_host0_a_xu <= v_xu;
+                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        walker_host0_st <= MWAIT;
+                        walker_host0_lvl <= to_unsigned(3, 3);
+                    end if;
+                elsif (walker_host0_lvl = 3) then
+                    if (bool(walker_host0_le(7)) and True) then
                         if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
                             walker_host0_fault_k <= to_unsigned(1, 8);
-                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
                         elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
                             walker_host0_fault_k <= to_unsigned(2, 8);
-                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
                         elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
                             walker_host0_fault_k <= to_unsigned(3, 8);
-                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
-                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) then
                             walker_host0_fault_k <= to_unsigned(4, 8);
-                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
                         elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
                             walker_host0_fault_k <= to_unsigned(5, 8);
-                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
                         else
                             v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
@@ -1464,15 +1866,15 @@ begin
                             walker_host0_a_xu <= v_xu;
                             if (bool(hk_read) and (not bool(v_r))) then
                                 walker_host0_fault_k <= to_unsigned(6, 8);
-                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_flevel <= to_unsigned(3, 3);
                                 walker_host0_st <= FAULT;
                             elsif (bool(hk_write) and (not bool(v_w))) then
                                 walker_host0_fault_k <= to_unsigned(7, 8);
-                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_flevel <= to_unsigned(3, 3);
                                 walker_host0_st <= FAULT;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                 walker_host0_fault_k <= to_unsigned(8, 8);
-                                walker_host0_flevel <= to_unsigned(1, 3);
+                                walker_host0_flevel <= to_unsigned(3, 3);
                                 walker_host0_st <= FAULT;
                             else
                                 uw := walker_host0_le;
@@ -1483,29 +1885,20 @@ begin
                                     uw(9) := '1';
                                 end if;
                                 if (uw /= walker_host0_le) then
-                                    walker_host0_pend_1 <= '1';
+                                    walker_host0_pend_3 <= '1';
                                     pending := '1';
                                 end if;
-                                walker_host0_se_1 <= uw;
-                                walker_host0_sa_1 <= walker_host0_ea;
-                                x_level <= to_unsigned(1, 3);
-                                x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                                walker_host0_se_3 <= uw;
+                                walker_host0_sa_3 <= walker_host0_ea;
+                                x_level <= to_unsigned(3, 3);
+                                x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
                                 x_aux <= to_unsigned(0, 3);
                                 if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                     walker_host0_st <= ADREQ;
                                 else
                                     if bool(x_table) then
-                                        m_valid <= '1';
-                                        m_we <= '0';
-                                        m_size <= to_unsigned(3, 3);
-                                        m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
                                         walker_host0_st <= PREAD;
                                     elsif bool(x_update) then
-                                        m_valid <= '1';
-                                        m_we <= '1';
-                                        m_size <= to_unsigned(3, 3);
-                                        m_addr <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
-                                        m_wdata <= x_wdata;
                                         walker_host0_st <= PWRITE;
                                     else
                                         x_status <= to_unsigned(0, 8);
@@ -1515,33 +1908,982 @@ begin
                                 end if;
                             end if;
                         end if;
+                    else
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(3, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            walker_host0_st <= MWAIT;
+                            walker_host0_lvl <= to_unsigned(2, 3);
+                        end if;
                     end if;
-                when PREAD =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
+                elsif (walker_host0_lvl = 2) then
+                    if bool(walker_host0_le(7)) then
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                            walker_host0_fault_k <= to_unsigned(5, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            if (bool(hk_read) and (not bool(v_r))) then
+                                walker_host0_fault_k <= to_unsigned(6, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_write) and (not bool(v_w))) then
+                                walker_host0_fault_k <= to_unsigned(7, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                walker_host0_fault_k <= to_unsigned(8, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            else
+                                uw := walker_host0_le;
+                                if bool(hb_EPTP(6)) then
+                                    uw(8) := '1';
+                                end if;
+                                if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                    uw(9) := '1';
+                                end if;
+                                if (uw /= walker_host0_le) then
+                                    walker_host0_pend_2 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_host0_se_2 <= uw;
+                                walker_host0_sa_2 <= walker_host0_ea;
+                                x_level <= to_unsigned(2, 3);
+                                x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                                x_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                    walker_host0_st <= ADREQ;
+                                else
+                                    if bool(x_table) then
+                                        walker_host0_st <= PREAD;
+                                    elsif bool(x_update) then
+                                        walker_host0_st <= PWRITE;
+                                    else
+                                        x_status <= to_unsigned(0, 8);
+                                        x_done <= '1';
+                                        walker_host0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                            walker_host0_fault_k <= to_unsigned(1, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                            walker_host0_fault_k <= to_unsigned(2, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                            walker_host0_fault_k <= to_unsigned(3, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
+                            walker_host0_fault_k <= to_unsigned(4, 8);
+                            walker_host0_flevel <= to_unsigned(2, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                            walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                            walker_host0_a_w <= v_w;
+                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                            walker_host0_a_x <= v_x;
+                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                            walker_host0_a_xu <= v_xu;
+                            walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            walker_host0_st <= MWAIT;
+                            walker_host0_lvl <= to_unsigned(1, 3);
+                        end if;
                     end if;
-                    if bool(m_rvalid) then
-                        x_status <= to_unsigned(0, 8);
-                        walker_host0_st <= IDLE;
+                elsif (walker_host0_lvl = 1) then
+                    if ((((not bool(walker_host0_le(0))) and (not bool(walker_host0_le(1)))) and (not bool(walker_host0_le(2)))) and (not (True and bool(walker_host0_le(10))))) then
+                        walker_host0_fault_k <= to_unsigned(1, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (bool(walker_host0_le(1)) and (not bool(walker_host0_le(0)))) then
+                        walker_host0_fault_k <= to_unsigned(2, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((bool(walker_host0_le(2)) and (not bool(walker_host0_le(0)))) and (not bool(walker_host0_le(1)))) and True) then
+                        walker_host0_fault_k <= to_unsigned(3, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) then
+                        walker_host0_fault_k <= to_unsigned(4, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
+                        walker_host0_fault_k <= to_unsigned(5, 8);
+                        walker_host0_flevel <= to_unsigned(1, 3);
+                        walker_host0_st <= FAULT;
+                    else
+                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
+                        walker_host0_a_r <= v_r;
+                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
+                        walker_host0_a_w <= v_w;
+                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
+                        walker_host0_a_x <= v_x;
+                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                        walker_host0_a_xu <= v_xu;
+                        if (bool(hk_read) and (not bool(v_r))) then
+                            walker_host0_fault_k <= to_unsigned(6, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(hk_write) and (not bool(v_w))) then
+                            walker_host0_fault_k <= to_unsigned(7, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                            walker_host0_fault_k <= to_unsigned(8, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        else
+                            uw := walker_host0_le;
+                            if bool(hb_EPTP(6)) then
+                                uw(8) := '1';
+                            end if;
+                            if (bool(hb_EPTP(6)) and bool(hk_write)) then
+                                uw(9) := '1';
+                            end if;
+                            if (uw /= walker_host0_le) then
+                                walker_host0_pend_1 <= '1';
+                                pending := '1';
+                            end if;
+                            walker_host0_se_1 <= uw;
+                            walker_host0_sa_1 <= walker_host0_ea;
+                            x_level <= to_unsigned(1, 3);
+                            x_pa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                            x_aux <= to_unsigned(0, 3);
+                            if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
+                                walker_host0_st <= ADREQ;
+                            else
+                                if bool(x_table) then
+                                    walker_host0_st <= PREAD;
+                                elsif bool(x_update) then
+                                    walker_host0_st <= PWRITE;
+                                else
+                                    x_status <= to_unsigned(0, 8);
+                                    x_done <= '1';
+                                    walker_host0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
                     end if;
-                when PWRITE =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
-                    if bool(m_rvalid) then
-                        m_we <= '0';
-                        x_status <= to_unsigned(0, 8);
-                        x_done <= '1';
-                        walker_host0_st <= IDLE;
-                    end if;
-                when others =>
+                end if;
+            elsif (walker_host0_st = PREAD) then
+                null;
+            elsif (walker_host0_st = PWRITE) then
+                if bool(m_rvalid) then
+                    x_status <= to_unsigned(0, 8);
+                    x_done <= '1';
                     walker_host0_st <= IDLE;
-            end case;
+                end if;
+            else
+                walker_host0_st <= IDLE;
+            end if;
         end if;
     end if;
 end process walker_host0_fsm;
 
 x_rnow <= stdl((walker_host0_st = PREAD) and bool(m_rvalid));
+
+walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_rw: std_logic;
+    variable v_us: std_logic;
+    variable v_xd: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable ns0: unsigned(63 downto 0);
+begin
+    x_valid <= '0';
+    x_pwrite <= walker_guest0_x_pwrite_h;
+    x_addr <= walker_guest0_x_addr_h;
+    x_waddr <= walker_guest0_x_waddr_h;
+    x_wdata <= walker_guest0_x_wdata_h;
+    x_on_table <= walker_guest0_x_on_table_h;
+    x_update <= walker_guest0_x_update_h;
+    hk_read <= walker_guest0_hk_read_h;
+    hk_write <= walker_guest0_hk_write_h;
+    hk_fetch <= walker_guest0_hk_fetch_h;
+    hk_user <= walker_guest0_hk_user_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_rw := '0';
+    v_us := '0';
+    v_xd := '0';
+    if bool(w_done) then
+        null;
+    end if;
+    case walker_guest0_st is
+        when IDLE =>
+            if bool(w_start) then
+                in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := i_addr;
+                in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in3 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in5 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                    in1 := in4;
+                else
+                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                end if;
+                in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := i_addr;
+                in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                in8 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                in10 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                    in6 := in9;
+                else
+                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                end if;
+                if bool(r_CR4(12)) then
+                    in0 := in1;
+                else
+                    in0 := in6;
+                end if;
+                if (bool(r_CR4(5)) and (i_addr /= in0)) then
+                    null;
+                else
+                    if bool(r_CR4(12)) then
+                        x_valid <= '1';
+                        x_pwrite <= '0';
+                        x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        x_on_table <= '1';
+                        x_update <= '0';
+                        hk_read <= '1';
+                        hk_write <= r_EPTP(6);
+                        hk_fetch <= '0';
+                        hk_user <= '0';
+                    else
+                        x_valid <= '1';
+                        x_pwrite <= '0';
+                        x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        x_on_table <= '1';
+                        x_update <= '0';
+                        hk_read <= '1';
+                        hk_write <= r_EPTP(6);
+                        hk_fetch <= '0';
+                        hk_user <= '0';
+                    end if;
+                end if;
+            end if;
+        when XWAIT =>
+            if bool(x_rnow) then
+                used := '0';
+                if (walker_guest0_lvl = 5) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        uw(5) := '1';
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_guest0_lvl = 4) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        uw(5) := '1';
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_guest0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        null;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            uw(5) := '1';
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_guest0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        null;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            uw(5) := '1';
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    x_valid <= '1';
+                    x_wdata <= uw;
+                    if (not bool(r_EPTP(6))) then
+                        x_pwrite <= '0';
+                        x_update <= '1';
+                        x_on_table <= '1';
+                        hk_read <= '0';
+                        hk_write <= '1';
+                        hk_fetch <= '0';
+                        hk_user <= '0';
+                    else
+                        x_pwrite <= '1';
+                        x_waddr <= x_pa;
+                    end if;
+                else
+                    if (walker_guest0_lvl = 5) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        end if;
+                    elsif (walker_guest0_lvl = 4) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        end if;
+                    elsif (walker_guest0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    null;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    null;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    null;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    null;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    null;
+                                else
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        pending := '1';
+                                    end if;
+                                    x_valid <= '1';
+                                    x_pwrite <= '0';
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
+                                    x_on_table <= '0';
+                                    x_update <= '0';
+                                    hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                                    hk_write <= k_write;
+                                    hk_fetch <= k_fetch;
+                                    hk_user <= v_us;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                x_on_table <= '1';
+                                x_update <= '0';
+                                hk_read <= '1';
+                                hk_write <= r_EPTP(6);
+                                hk_fetch <= '0';
+                                hk_user <= '0';
+                            end if;
+                        end if;
+                    elsif (walker_guest0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    null;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    null;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    null;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    null;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    null;
+                                else
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        pending := '1';
+                                    end if;
+                                    x_valid <= '1';
+                                    x_pwrite <= '0';
+                                    x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
+                                    x_on_table <= '0';
+                                    x_update <= '0';
+                                    hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                                    hk_write <= k_write;
+                                    hk_fetch <= k_fetch;
+                                    hk_user <= v_us;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                x_on_table <= '1';
+                                x_update <= '0';
+                                hk_read <= '1';
+                                hk_write <= r_EPTP(6);
+                                hk_fetch <= '0';
+                                hk_user <= '0';
+                            end if;
+                        end if;
+                    elsif (walker_guest0_lvl = 1) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            if (bool(k_user) and (not bool(v_us))) then
+                                null;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                null;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                null;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                null;
+                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                null;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                null;
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                null;
+                            else
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
+                                x_valid <= '1';
+                                x_pwrite <= '0';
+                                x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
+                                x_on_table <= '0';
+                                x_update <= '0';
+                                hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                                hk_write <= k_write;
+                                hk_fetch <= k_fetch;
+                                hk_user <= v_us;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif bool(x_done) then
+                if (x_status /= 0) then
+                    null;
+                else
+                    if (False or bool(walker_guest0_pend_5) or bool(walker_guest0_pend_4) or bool(walker_guest0_pend_3) or bool(walker_guest0_pend_2) or bool(walker_guest0_pend_1)) then
+                        null;
+                    else
+                        null;
+                    end if;
+                end if;
+            end if;
+        when NFAULT =>
+            if bool(walker_guest0_x_on_table_h) then
+                null;
+            else
+                null;
+            end if;
+            ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            if (h_r_exit_reason = 48) then
+                ns0 := i_addr;
+            else
+                ns0 := to_unsigned(0, 64);
+            end if;
+        when FAULT =>
+            null;
+        when ADREQ =>
+            if bool(walker_guest0_pend_5) then
+                x_valid <= '1';
+                x_wdata <= walker_guest0_se_5;
+                if (not bool(r_EPTP(6))) then
+                    x_pwrite <= '0';
+                    x_update <= '1';
+                    x_addr <= walker_guest0_sg_5;
+                    x_on_table <= '1';
+                    hk_read <= '0';
+                    hk_write <= '1';
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                else
+                    x_pwrite <= '1';
+                    x_waddr <= walker_guest0_sa_5;
+                end if;
+            elsif bool(walker_guest0_pend_4) then
+                x_valid <= '1';
+                x_wdata <= walker_guest0_se_4;
+                if (not bool(r_EPTP(6))) then
+                    x_pwrite <= '0';
+                    x_update <= '1';
+                    x_addr <= walker_guest0_sg_4;
+                    x_on_table <= '1';
+                    hk_read <= '0';
+                    hk_write <= '1';
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                else
+                    x_pwrite <= '1';
+                    x_waddr <= walker_guest0_sa_4;
+                end if;
+            elsif bool(walker_guest0_pend_3) then
+                x_valid <= '1';
+                x_wdata <= walker_guest0_se_3;
+                if (not bool(r_EPTP(6))) then
+                    x_pwrite <= '0';
+                    x_update <= '1';
+                    x_addr <= walker_guest0_sg_3;
+                    x_on_table <= '1';
+                    hk_read <= '0';
+                    hk_write <= '1';
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                else
+                    x_pwrite <= '1';
+                    x_waddr <= walker_guest0_sa_3;
+                end if;
+            elsif bool(walker_guest0_pend_2) then
+                x_valid <= '1';
+                x_wdata <= walker_guest0_se_2;
+                if (not bool(r_EPTP(6))) then
+                    x_pwrite <= '0';
+                    x_update <= '1';
+                    x_addr <= walker_guest0_sg_2;
+                    x_on_table <= '1';
+                    hk_read <= '0';
+                    hk_write <= '1';
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                else
+                    x_pwrite <= '1';
+                    x_waddr <= walker_guest0_sa_2;
+                end if;
+            elsif bool(walker_guest0_pend_1) then
+                x_valid <= '1';
+                x_wdata <= walker_guest0_se_1;
+                if (not bool(r_EPTP(6))) then
+                    x_pwrite <= '0';
+                    x_update <= '1';
+                    x_addr <= walker_guest0_sg_1;
+                    x_on_table <= '1';
+                    hk_read <= '0';
+                    hk_write <= '1';
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                else
+                    x_pwrite <= '1';
+                    x_waddr <= walker_guest0_sa_1;
+                end if;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(x_done) then
+                if (x_status /= 0) then
+                    null;
+                else
+                    null;
+                end if;
+            end if;
+        when UWAIT =>
+            if bool(x_done) then
+                if (x_status /= 0) then
+                    null;
+                else
+                    null;
+                end if;
+            end if;
+        when PROC =>
+            if (walker_guest0_lvl = 5) then
+                if (not bool(le(0))) then
+                    null;
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                    v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    x_valid <= '1';
+                    x_pwrite <= '0';
+                    x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    x_on_table <= '1';
+                    x_update <= '0';
+                    hk_read <= '1';
+                    hk_write <= r_EPTP(6);
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                end if;
+            elsif (walker_guest0_lvl = 4) then
+                if (not bool(le(0))) then
+                    null;
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                    v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    x_valid <= '1';
+                    x_pwrite <= '0';
+                    x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    x_on_table <= '1';
+                    x_update <= '0';
+                    hk_read <= '1';
+                    hk_write <= r_EPTP(6);
+                    hk_fetch <= '0';
+                    hk_user <= '0';
+                end if;
+            elsif (walker_guest0_lvl = 3) then
+                if (bool(le(7)) and True) then
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        if (bool(k_user) and (not bool(v_us))) then
+                            null;
+                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                            null;
+                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                            null;
+                        elsif (bool(k_fetch) and bool(v_xd)) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                            null;
+                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                            null;
+                        else
+                            uw := le;
+                            uw(5) := '1';
+                            if bool(k_write) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= le) then
+                                pending := '1';
+                            end if;
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 30) & i_addr(30-1 downto 0));
+                            x_on_table <= '0';
+                            x_update <= '0';
+                            hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                            hk_write <= k_write;
+                            hk_fetch <= k_fetch;
+                            hk_user <= v_us;
+                        end if;
+                    end if;
+                else
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((le and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        x_valid <= '1';
+                        x_pwrite <= '0';
+                        x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        x_on_table <= '1';
+                        x_update <= '0';
+                        hk_read <= '1';
+                        hk_write <= r_EPTP(6);
+                        hk_fetch <= '0';
+                        hk_user <= '0';
+                    end if;
+                end if;
+            elsif (walker_guest0_lvl = 2) then
+                if bool(le(7)) then
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        if (bool(k_user) and (not bool(v_us))) then
+                            null;
+                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                            null;
+                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                            null;
+                        elsif (bool(k_fetch) and bool(v_xd)) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                            null;
+                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                            null;
+                        else
+                            uw := le;
+                            uw(5) := '1';
+                            if bool(k_write) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= le) then
+                                pending := '1';
+                            end if;
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 21) & i_addr(21-1 downto 0));
+                            x_on_table <= '0';
+                            x_update <= '0';
+                            hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                            hk_write <= k_write;
+                            hk_fetch <= k_fetch;
+                            hk_user <= v_us;
+                        end if;
+                    end if;
+                else
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        x_valid <= '1';
+                        x_pwrite <= '0';
+                        x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        x_on_table <= '1';
+                        x_update <= '0';
+                        hk_read <= '1';
+                        hk_write <= r_EPTP(6);
+                        hk_fetch <= '0';
+                        hk_user <= '0';
+                    end if;
+                end if;
+            elsif (walker_guest0_lvl = 1) then
+                if (not bool(le(0))) then
+                    null;
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
+                    v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
+                    v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    if (bool(k_user) and (not bool(v_us))) then
+                        null;
+                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                        null;
+                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                        null;
+                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                        null;
+                    elsif (bool(k_fetch) and bool(v_xd)) then
+                        null;
+                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                        null;
+                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                        null;
+                    else
+                        uw := le;
+                        uw(5) := '1';
+                        if bool(k_write) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= le) then
+                            pending := '1';
+                        end if;
+                        x_valid <= '1';
+                        x_pwrite <= '0';
+                        x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & i_addr(12-1 downto 0));
+                        x_on_table <= '0';
+                        x_update <= '0';
+                        hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
+                        hk_write <= k_write;
+                        hk_fetch <= k_fetch;
+                        hk_user <= v_us;
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_guest0_logic;
 
 walker_guest0_fsm: process (clk) is
     variable pending: std_logic;
@@ -1572,10 +2914,10 @@ begin
             w_done <= '0';
             walker_guest0_fault_k <= to_unsigned(0, 8);
             walker_guest0_flevel <= to_unsigned(0, 3);
-            hk_fetch <= '0';
-            hk_read <= '0';
-            hk_user <= '0';
-            hk_write <= '0';
+            walker_guest0_hk_fetch_h <= '0';
+            walker_guest0_hk_read_h <= '0';
+            walker_guest0_hk_user_h <= '0';
+            walker_guest0_hk_write_h <= '0';
             le <= to_unsigned(0, 64);
             walker_guest0_lvl <= to_unsigned(0, 3);
             w_aux <= to_unsigned(0, 3);
@@ -1606,14 +2948,23 @@ begin
             walker_guest0_sg_2 <= to_unsigned(0, 64);
             walker_guest0_sg_3 <= to_unsigned(0, 64);
             walker_guest0_st <= IDLE;
-            x_addr <= to_unsigned(0, 64);
-            x_on_table <= '0';
-            x_pwrite <= '0';
-            x_update <= '0';
-            x_valid <= '0';
-            x_waddr <= to_unsigned(0, 64);
-            x_wdata <= to_unsigned(0, 64);
+            walker_guest0_x_addr_h <= to_unsigned(0, 64);
+            walker_guest0_x_on_table_h <= '0';
+            walker_guest0_x_pwrite_h <= '0';
+            walker_guest0_x_update_h <= '0';
+            walker_guest0_x_waddr_h <= to_unsigned(0, 64);
+            walker_guest0_x_wdata_h <= to_unsigned(0, 64);
         else
+            walker_guest0_x_pwrite_h <= x_pwrite;
+            walker_guest0_x_addr_h <= x_addr;
+            walker_guest0_x_waddr_h <= x_waddr;
+            walker_guest0_x_wdata_h <= x_wdata;
+            walker_guest0_x_on_table_h <= x_on_table;
+            walker_guest0_x_update_h <= x_update;
+            walker_guest0_hk_read_h <= hk_read;
+            walker_guest0_hk_write_h <= hk_write;
+            walker_guest0_hk_fetch_h <= hk_fetch;
+            walker_guest0_hk_user_h <= hk_user;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -1676,36 +3027,15 @@ begin
                             walker_guest0_st <= FAULT;
                         else
                             if bool(r_CR4(12)) then
-                                x_valid <= '1';
-                                x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                x_on_table <= '1';
-                                x_update <= '0';
-                                hk_read <= '1';
-                                hk_write <= r_EPTP(6);
-                                hk_fetch <= '0';
-                                hk_user <= '0';
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(5, 3);
                             else
-                                x_valid <= '1';
-                                x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                x_on_table <= '1';
-                                x_update <= '0';
-                                hk_read <= '1';
-                                hk_write <= r_EPTP(6);
-                                hk_fetch <= '0';
-                                hk_user <= '0';
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(4, 3);
                             end if;
                         end if;
                     end if;
                 when XWAIT =>
-                    if bool(x_valid) then
-                        x_valid <= '0';
-                    end if;
                     if bool(x_rnow) then
                         used := '0';
                         if (walker_guest0_lvl = 5) then
@@ -1782,19 +3112,10 @@ begin
                         end if;
                         if bool(used) then
                             le <= uw;
-                            x_valid <= '1';
-                            x_wdata <= uw;
                             if (not bool(r_EPTP(6))) then
-                                x_pwrite <= '0';
-                                x_update <= '1';
-                                x_on_table <= '1';
-                                hk_read <= '0';
-                                hk_write <= '1';
-                                hk_fetch <= '0';
-                                hk_user <= '0';
+                                null;
                             else
-                                x_pwrite <= '1';
-                                x_waddr <= x_pa;
+                                null;
                             end if;
                             walker_guest0_st <= UWAIT;
                         else
@@ -1815,15 +3136,6 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
-                                    x_valid <= '1';
-                                    x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    x_on_table <= '1';
-                                    x_update <= '0';
-                                    hk_read <= '1';
-                                    hk_write <= r_EPTP(6);
-                                    hk_fetch <= '0';
-                                    hk_user <= '0';
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(4, 3);
                                 end if;
@@ -1843,15 +3155,6 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
-                                    x_valid <= '1';
-                                    x_pwrite <= '0';
-                                    x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                    x_on_table <= '1';
-                                    x_update <= '0';
-                                    hk_read <= '1';
-                                    hk_write <= r_EPTP(6);
-                                    hk_fetch <= '0';
-                                    hk_user <= '0';
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(3, 3);
                                 end if;
@@ -1912,17 +3215,8 @@ begin
                                             end if;
                                             walker_guest0_se_3 <= uw;
                                             walker_guest0_sa_3 <= x_pa;
-                                            walker_guest0_sg_3 <= x_addr;
+                                            walker_guest0_sg_3 <= walker_guest0_x_addr_h;
                                             w_level <= to_unsigned(3, 3);
-                                            x_valid <= '1';
-                                            x_pwrite <= '0';
-                                            x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & i_addr(30-1 downto 0));
-                                            x_on_table <= '0';
-                                            x_update <= '0';
-                                            hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                            hk_write <= k_write;
-                                            hk_fetch <= k_fetch;
-                                            hk_user <= v_us;
                                             walker_guest0_st <= XWAIT;
                                         end if;
                                     end if;
@@ -1942,15 +3236,6 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                        x_on_table <= '1';
-                                        x_update <= '0';
-                                        hk_read <= '1';
-                                        hk_write <= r_EPTP(6);
-                                        hk_fetch <= '0';
-                                        hk_user <= '0';
                                         walker_guest0_st <= XWAIT;
                                         walker_guest0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -2012,17 +3297,8 @@ begin
                                             end if;
                                             walker_guest0_se_2 <= uw;
                                             walker_guest0_sa_2 <= x_pa;
-                                            walker_guest0_sg_2 <= x_addr;
+                                            walker_guest0_sg_2 <= walker_guest0_x_addr_h;
                                             w_level <= to_unsigned(2, 3);
-                                            x_valid <= '1';
-                                            x_pwrite <= '0';
-                                            x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & i_addr(21-1 downto 0));
-                                            x_on_table <= '0';
-                                            x_update <= '0';
-                                            hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                            hk_write <= k_write;
-                                            hk_fetch <= k_fetch;
-                                            hk_user <= v_us;
                                             walker_guest0_st <= XWAIT;
                                         end if;
                                     end if;
@@ -2042,15 +3318,6 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                        x_on_table <= '1';
-                                        x_update <= '0';
-                                        hk_read <= '1';
-                                        hk_write <= r_EPTP(6);
-                                        hk_fetch <= '0';
-                                        hk_user <= '0';
                                         walker_guest0_st <= XWAIT;
                                         walker_guest0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -2111,17 +3378,8 @@ begin
                                         end if;
                                         walker_guest0_se_1 <= uw;
                                         walker_guest0_sa_1 <= x_pa;
-                                        walker_guest0_sg_1 <= x_addr;
+                                        walker_guest0_sg_1 <= walker_guest0_x_addr_h;
                                         w_level <= to_unsigned(1, 3);
-                                        x_valid <= '1';
-                                        x_pwrite <= '0';
-                                        x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & i_addr(12-1 downto 0));
-                                        x_on_table <= '0';
-                                        x_update <= '0';
-                                        hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                        hk_write <= k_write;
-                                        hk_fetch <= k_fetch;
-                                        hk_user <= v_us;
                                         walker_guest0_st <= XWAIT;
                                     end if;
                                 end if;
@@ -2145,7 +3403,7 @@ begin
                 when NFAULT =>
                     w_status <= (64 + x_status);
                     w_level <= x_level;
-                    if bool(x_on_table) then
+                    if bool(walker_guest0_x_on_table_h) then
                         w_aux <= walker_guest0_lvl;
                     else
                         w_aux <= to_unsigned(7, 3);
@@ -2154,7 +3412,7 @@ begin
                     o_n_qualification <= to_unsigned(0, 64);
                     o_n_qualification(7-1 downto 0) <= h_r_qualification(7-1 downto 0);
                     o_n_qualification(7) <= stdl(h_r_exit_reason = 48);
-                    o_n_qualification(8) <= stdl((h_r_exit_reason = 48) and (not bool(x_on_table)));
+                    o_n_qualification(8) <= stdl((h_r_exit_reason = 48) and (not bool(walker_guest0_x_on_table_h)));
                     o_n_guest_physical_address <= h_r_gpa;
                     ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     if (h_r_exit_reason = 48) then
@@ -2185,97 +3443,42 @@ begin
                 when ADREQ =>
                     if bool(walker_guest0_pend_5) then
                         walker_guest0_pend_5 <= '0';
-                        x_valid <= '1';
-                        x_wdata <= walker_guest0_se_5;
                         if (not bool(r_EPTP(6))) then
-                            x_pwrite <= '0';
-                            x_update <= '1';
-                            x_addr <= walker_guest0_sg_5;
-                            x_on_table <= '1';
-                            hk_read <= '0';
-                            hk_write <= '1';
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_lvl <= to_unsigned(5, 3);
                         else
-                            x_pwrite <= '1';
-                            x_waddr <= walker_guest0_sa_5;
+                            null;
                         end if;
                         walker_guest0_st <= ADWAIT;
                     elsif bool(walker_guest0_pend_4) then
                         walker_guest0_pend_4 <= '0';
-                        x_valid <= '1';
-                        x_wdata <= walker_guest0_se_4;
                         if (not bool(r_EPTP(6))) then
-                            x_pwrite <= '0';
-                            x_update <= '1';
-                            x_addr <= walker_guest0_sg_4;
-                            x_on_table <= '1';
-                            hk_read <= '0';
-                            hk_write <= '1';
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_lvl <= to_unsigned(4, 3);
                         else
-                            x_pwrite <= '1';
-                            x_waddr <= walker_guest0_sa_4;
+                            null;
                         end if;
                         walker_guest0_st <= ADWAIT;
                     elsif bool(walker_guest0_pend_3) then
                         walker_guest0_pend_3 <= '0';
-                        x_valid <= '1';
-                        x_wdata <= walker_guest0_se_3;
                         if (not bool(r_EPTP(6))) then
-                            x_pwrite <= '0';
-                            x_update <= '1';
-                            x_addr <= walker_guest0_sg_3;
-                            x_on_table <= '1';
-                            hk_read <= '0';
-                            hk_write <= '1';
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_lvl <= to_unsigned(3, 3);
                         else
-                            x_pwrite <= '1';
-                            x_waddr <= walker_guest0_sa_3;
+                            null;
                         end if;
                         walker_guest0_st <= ADWAIT;
                     elsif bool(walker_guest0_pend_2) then
                         walker_guest0_pend_2 <= '0';
-                        x_valid <= '1';
-                        x_wdata <= walker_guest0_se_2;
                         if (not bool(r_EPTP(6))) then
-                            x_pwrite <= '0';
-                            x_update <= '1';
-                            x_addr <= walker_guest0_sg_2;
-                            x_on_table <= '1';
-                            hk_read <= '0';
-                            hk_write <= '1';
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_lvl <= to_unsigned(2, 3);
                         else
-                            x_pwrite <= '1';
-                            x_waddr <= walker_guest0_sa_2;
+                            null;
                         end if;
                         walker_guest0_st <= ADWAIT;
                     elsif bool(walker_guest0_pend_1) then
                         walker_guest0_pend_1 <= '0';
-                        x_valid <= '1';
-                        x_wdata <= walker_guest0_se_1;
                         if (not bool(r_EPTP(6))) then
-                            x_pwrite <= '0';
-                            x_update <= '1';
-                            x_addr <= walker_guest0_sg_1;
-                            x_on_table <= '1';
-                            hk_read <= '0';
-                            hk_write <= '1';
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_lvl <= to_unsigned(1, 3);
                         else
-                            x_pwrite <= '1';
-                            x_waddr <= walker_guest0_sa_1;
+                            null;
                         end if;
                         walker_guest0_st <= ADWAIT;
                     else
@@ -2284,9 +3487,6 @@ begin
                         walker_guest0_st <= IDLE;
                     end if;
                 when ADWAIT =>
-                    if bool(x_valid) then
-                        x_valid <= '0';
-                    end if;
                     if bool(x_done) then
                         if (x_status /= 0) then
                             walker_guest0_st <= NFAULT;
@@ -2295,9 +3495,6 @@ begin
                         end if;
                     end if;
                 when UWAIT =>
-                    if bool(x_valid) then
-                        x_valid <= '0';
-                    end if;
                     if bool(x_done) then
                         if (x_status /= 0) then
                             walker_guest0_st <= NFAULT;
@@ -2323,15 +3520,6 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
-                            x_valid <= '1';
-                            x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            x_on_table <= '1';
-                            x_update <= '0';
-                            hk_read <= '1';
-                            hk_write <= r_EPTP(6);
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_st <= XWAIT;
                             walker_guest0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -2351,15 +3539,6 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
-                            x_valid <= '1';
-                            x_pwrite <= '0';
-                            x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            x_on_table <= '1';
-                            x_update <= '0';
-                            hk_read <= '1';
-                            hk_write <= r_EPTP(6);
-                            hk_fetch <= '0';
-                            hk_user <= '0';
                             walker_guest0_st <= XWAIT;
                             walker_guest0_lvl <= to_unsigned(3, 3);
                         end if;
@@ -2420,17 +3599,8 @@ begin
                                     end if;
                                     walker_guest0_se_3 <= uw;
                                     walker_guest0_sa_3 <= x_pa;
-                                    walker_guest0_sg_3 <= x_addr;
+                                    walker_guest0_sg_3 <= walker_guest0_x_addr_h;
                                     w_level <= to_unsigned(3, 3);
-                                    x_valid <= '1';
-                                    x_pwrite <= '0';
-                                    x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 30) & i_addr(30-1 downto 0));
-                                    x_on_table <= '0';
-                                    x_update <= '0';
-                                    hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                    hk_write <= k_write;
-                                    hk_fetch <= k_fetch;
-                                    hk_user <= v_us;
                                     walker_guest0_st <= XWAIT;
                                 end if;
                             end if;
@@ -2450,15 +3620,6 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
-                                x_valid <= '1';
-                                x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                x_on_table <= '1';
-                                x_update <= '0';
-                                hk_read <= '1';
-                                hk_write <= r_EPTP(6);
-                                hk_fetch <= '0';
-                                hk_user <= '0';
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -2520,17 +3681,8 @@ begin
                                     end if;
                                     walker_guest0_se_2 <= uw;
                                     walker_guest0_sa_2 <= x_pa;
-                                    walker_guest0_sg_2 <= x_addr;
+                                    walker_guest0_sg_2 <= walker_guest0_x_addr_h;
                                     w_level <= to_unsigned(2, 3);
-                                    x_valid <= '1';
-                                    x_pwrite <= '0';
-                                    x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 21) & i_addr(21-1 downto 0));
-                                    x_on_table <= '0';
-                                    x_update <= '0';
-                                    hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                    hk_write <= k_write;
-                                    hk_fetch <= k_fetch;
-                                    hk_user <= v_us;
                                     walker_guest0_st <= XWAIT;
                                 end if;
                             end if;
@@ -2550,15 +3702,6 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
-                                x_valid <= '1';
-                                x_pwrite <= '0';
-                                x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                x_on_table <= '1';
-                                x_update <= '0';
-                                hk_read <= '1';
-                                hk_write <= r_EPTP(6);
-                                hk_fetch <= '0';
-                                hk_user <= '0';
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -2619,17 +3762,8 @@ begin
                                 end if;
                                 walker_guest0_se_1 <= uw;
                                 walker_guest0_sa_1 <= x_pa;
-                                walker_guest0_sg_1 <= x_addr;
+                                walker_guest0_sg_1 <= walker_guest0_x_addr_h;
                                 w_level <= to_unsigned(1, 3);
-                                x_valid <= '1';
-                                x_pwrite <= '0';
-                                x_addr <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & i_addr(12-1 downto 0));
-                                x_on_table <= '0';
-                                x_update <= '0';
-                                hk_read <= stdl((not bool(k_write)) and (not bool(k_fetch)));
-                                hk_write <= k_write;
-                                hk_fetch <= k_fetch;
-                                hk_user <= v_us;
                                 walker_guest0_st <= XWAIT;
                             end if;
                         end if;

@@ -157,6 +157,11 @@ reg [7:0] walker_unit_sl0_fault_k;
 reg [2:0] walker_unit_sl0_flevel;
 reg [63:0] walker_unit_sl0_le;
 reg [2:0] walker_unit_sl0_lvl;
+reg [63:0] walker_unit_sl0_m_addr_h;
+reg [2:0] walker_unit_sl0_m_size_h;
+reg walker_unit_sl0_m_valid_h;
+reg [63:0] walker_unit_sl0_m_wdata_h;
+reg walker_unit_sl0_m_we_h;
 reg walker_unit_sl0_pend_1;
 reg walker_unit_sl0_pend_2;
 reg walker_unit_sl0_pend_3;
@@ -1989,6 +1994,228 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
     end
 end
 
+always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
+    reg pending;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    unit_sl_m_valid = walker_unit_sl0_m_valid_h;
+    unit_sl_m_we = walker_unit_sl0_m_we_h;
+    unit_sl_m_size = walker_unit_sl0_m_size_h;
+    unit_sl_m_addr = walker_unit_sl0_m_addr_h;
+    unit_sl_m_wdata = walker_unit_sl0_m_wdata_h;
+    pending = 1'b0;
+    if (unit_sl_done) begin
+    end
+    case (walker_unit_sl0_st)
+        3'b000: begin
+            if (unit_sl_start) begin
+                if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_sl_m_valid = 1'b1;
+                    unit_sl_m_we = 1'b0;
+                    unit_sl_m_size = 3;
+                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_sl_m_valid = 1'b1;
+                    unit_sl_m_we = 1'b0;
+                    unit_sl_m_size = 3;
+                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_sl_m_valid = 1'b1;
+                    unit_sl_m_we = 1'b0;
+                    unit_sl_m_size = 3;
+                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_sl0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            unit_sl_m_valid = 1'b1;
+                            unit_sl_m_we = 1'b0;
+                            unit_sl_m_size = 3;
+                            unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            unit_sl_m_valid = 1'b1;
+                            unit_sl_m_we = 1'b0;
+                            unit_sl_m_size = 3;
+                            unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            end
+                            else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                if (1'b1) begin
+                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                unit_sl_m_valid = 1'b1;
+                                unit_sl_m_we = 1'b0;
+                                unit_sl_m_size = 3;
+                                unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            end
+                            else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                if (1'b1) begin
+                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                unit_sl_m_valid = 1'b1;
+                                unit_sl_m_we = 1'b0;
+                                unit_sl_m_size = 3;
+                                unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            if (1'b1) begin
+                                if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            if (unit_sl_r_SL_WALK[3]) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 6;
+            end
+            if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
+                rs1 = 0;
+            end
+            else begin
+                rs1 = rs2;
+            end
+            if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
+                rs0 = 12;
+            end
+            else begin
+                rs0 = {1'h0, rs1};
+            end
+        end
+        3'b011: begin
+            if (walker_unit_sl0_pend_5) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_5;
+                unit_sl_m_wdata = walker_unit_sl0_se_5;
+            end
+            else if (walker_unit_sl0_pend_4) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_4;
+                unit_sl_m_wdata = walker_unit_sl0_se_4;
+            end
+            else if (walker_unit_sl0_pend_3) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_3;
+                unit_sl_m_wdata = walker_unit_sl0_se_3;
+            end
+            else if (walker_unit_sl0_pend_2) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_2;
+                unit_sl_m_wdata = walker_unit_sl0_se_2;
+            end
+            else if (walker_unit_sl0_pend_1) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_1;
+                unit_sl_m_wdata = walker_unit_sl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_sl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
 always @(posedge clk) begin: walker_unit_sl0_fsm
     reg pending;
     reg [4-1:0] rs0;
@@ -2001,11 +2228,11 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         walker_unit_sl0_flevel <= 0;
         walker_unit_sl0_le <= 0;
         walker_unit_sl0_lvl <= 0;
-        unit_sl_m_addr <= 0;
-        unit_sl_m_size <= 0;
-        unit_sl_m_valid <= 0;
-        unit_sl_m_wdata <= 0;
-        unit_sl_m_we <= 0;
+        walker_unit_sl0_m_addr_h <= 0;
+        walker_unit_sl0_m_size_h <= 0;
+        walker_unit_sl0_m_valid_h <= 0;
+        walker_unit_sl0_m_wdata_h <= 0;
+        walker_unit_sl0_m_we_h <= 0;
         unit_sl_o_aux <= 0;
         unit_sl_o_level <= 0;
         unit_sl_o_pa <= 0;
@@ -2019,6 +2246,11 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         walker_unit_sl0_st <= 3'b000;
     end
     else begin
+        walker_unit_sl0_m_valid_h <= (unit_sl_m_valid && (!m_ready));
+        walker_unit_sl0_m_we_h <= unit_sl_m_we;
+        walker_unit_sl0_m_size_h <= unit_sl_m_size;
+        walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
+        walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
         pending = 1'b0;
         if (unit_sl_done) begin
             unit_sl_done <= 1'b0;
@@ -2032,28 +2264,16 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                     walker_unit_sl0_pend_2 <= 1'b0;
                     walker_unit_sl0_pend_1 <= 1'b0;
                     if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
-                        unit_sl_m_valid <= 1'b1;
-                        unit_sl_m_we <= 1'b0;
-                        unit_sl_m_size <= 3;
-                        unit_sl_m_addr <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
                         walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
                         walker_unit_sl0_st <= 3'b001;
                         walker_unit_sl0_lvl <= 5;
                     end
                     else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
-                        unit_sl_m_valid <= 1'b1;
-                        unit_sl_m_we <= 1'b0;
-                        unit_sl_m_size <= 3;
-                        unit_sl_m_addr <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
                         walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
                         walker_unit_sl0_st <= 3'b001;
                         walker_unit_sl0_lvl <= 4;
                     end
                     else begin
-                        unit_sl_m_valid <= 1'b1;
-                        unit_sl_m_we <= 1'b0;
-                        unit_sl_m_size <= 3;
-                        unit_sl_m_addr <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
                         walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
                         walker_unit_sl0_st <= 3'b001;
                         walker_unit_sl0_lvl <= 3;
@@ -2061,9 +2281,6 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                 end
             end
             3'b001: begin
-                if ((unit_sl_m_valid && m_ready)) begin
-                    unit_sl_m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
                     walker_unit_sl0_le <= m_rdata;
                     case (walker_unit_sl0_lvl)
@@ -2084,10 +2301,6 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
-                                unit_sl_m_valid <= 1'b1;
-                                unit_sl_m_we <= 1'b0;
-                                unit_sl_m_size <= 3;
-                                unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
                                 walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 4;
@@ -2110,10 +2323,6 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
-                                unit_sl_m_valid <= 1'b1;
-                                unit_sl_m_we <= 1'b0;
-                                unit_sl_m_size <= 3;
-                                unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
                                 walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 3;
@@ -2169,10 +2378,6 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    unit_sl_m_valid <= 1'b1;
-                                    unit_sl_m_we <= 1'b0;
-                                    unit_sl_m_size <= 3;
-                                    unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
                                     walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 2;
@@ -2229,10 +2434,6 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    unit_sl_m_valid <= 1'b1;
-                                    unit_sl_m_we <= 1'b0;
-                                    unit_sl_m_size <= 3;
-                                    unit_sl_m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
                                     walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 1;
@@ -2306,47 +2507,22 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
             3'b011: begin
                 if (walker_unit_sl0_pend_5) begin
                     walker_unit_sl0_pend_5 <= 1'b0;
-                    unit_sl_m_valid <= 1'b1;
-                    unit_sl_m_we <= 1'b1;
-                    unit_sl_m_size <= 3;
-                    unit_sl_m_addr <= walker_unit_sl0_sa_5;
-                    unit_sl_m_wdata <= walker_unit_sl0_se_5;
                     walker_unit_sl0_st <= 3'b100;
                 end
                 else if (walker_unit_sl0_pend_4) begin
                     walker_unit_sl0_pend_4 <= 1'b0;
-                    unit_sl_m_valid <= 1'b1;
-                    unit_sl_m_we <= 1'b1;
-                    unit_sl_m_size <= 3;
-                    unit_sl_m_addr <= walker_unit_sl0_sa_4;
-                    unit_sl_m_wdata <= walker_unit_sl0_se_4;
                     walker_unit_sl0_st <= 3'b100;
                 end
                 else if (walker_unit_sl0_pend_3) begin
                     walker_unit_sl0_pend_3 <= 1'b0;
-                    unit_sl_m_valid <= 1'b1;
-                    unit_sl_m_we <= 1'b1;
-                    unit_sl_m_size <= 3;
-                    unit_sl_m_addr <= walker_unit_sl0_sa_3;
-                    unit_sl_m_wdata <= walker_unit_sl0_se_3;
                     walker_unit_sl0_st <= 3'b100;
                 end
                 else if (walker_unit_sl0_pend_2) begin
                     walker_unit_sl0_pend_2 <= 1'b0;
-                    unit_sl_m_valid <= 1'b1;
-                    unit_sl_m_we <= 1'b1;
-                    unit_sl_m_size <= 3;
-                    unit_sl_m_addr <= walker_unit_sl0_sa_2;
-                    unit_sl_m_wdata <= walker_unit_sl0_se_2;
                     walker_unit_sl0_st <= 3'b100;
                 end
                 else if (walker_unit_sl0_pend_1) begin
                     walker_unit_sl0_pend_1 <= 1'b0;
-                    unit_sl_m_valid <= 1'b1;
-                    unit_sl_m_we <= 1'b1;
-                    unit_sl_m_size <= 3;
-                    unit_sl_m_addr <= walker_unit_sl0_sa_1;
-                    unit_sl_m_wdata <= walker_unit_sl0_se_1;
                     walker_unit_sl0_st <= 3'b100;
                 end
                 else begin
@@ -2356,11 +2532,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                 end
             end
             3'b100: begin
-                if ((unit_sl_m_valid && m_ready)) begin
-                    unit_sl_m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
-                    unit_sl_m_we <= 1'b0;
                     walker_unit_sl0_st <= 3'b011;
                 end
             end

@@ -129,6 +129,11 @@ signal walker_unit_sl0_fault_k: unsigned(7 downto 0);
 signal walker_unit_sl0_flevel: unsigned(2 downto 0);
 signal walker_unit_sl0_le: unsigned(63 downto 0);
 signal walker_unit_sl0_lvl: unsigned(2 downto 0);
+signal walker_unit_sl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_sl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_sl0_m_valid_h: std_logic;
+signal walker_unit_sl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_sl0_m_we_h: std_logic;
 signal walker_unit_sl0_pend_1: std_logic;
 signal walker_unit_sl0_pend_2: std_logic;
 signal walker_unit_sl0_pend_3: std_logic;
@@ -1892,6 +1897,211 @@ begin
     end if;
 end process port_mux;
 
+walker_unit_sl0_logic: process (unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
+    variable pending: std_logic;
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+begin
+    unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
+    unit_sl_m_we <= walker_unit_sl0_m_we_h;
+    unit_sl_m_size <= walker_unit_sl0_m_size_h;
+    unit_sl_m_addr <= walker_unit_sl0_m_addr_h;
+    unit_sl_m_wdata <= walker_unit_sl0_m_wdata_h;
+    pending := '0';
+    if bool(unit_sl_done) then
+        null;
+    end if;
+    case walker_unit_sl0_st is
+        when IDLE =>
+            if bool(unit_sl_start) then
+                if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
+                    unit_sl_m_valid <= '1';
+                    unit_sl_m_we <= '0';
+                    unit_sl_m_size <= to_unsigned(3, 3);
+                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                    unit_sl_m_valid <= '1';
+                    unit_sl_m_we <= '0';
+                    unit_sl_m_size <= to_unsigned(3, 3);
+                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                else
+                    unit_sl_m_valid <= '1';
+                    unit_sl_m_we <= '0';
+                    unit_sl_m_size <= to_unsigned(3, 3);
+                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                if (walker_unit_sl0_lvl = 5) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        unit_sl_m_valid <= '1';
+                        unit_sl_m_we <= '0';
+                        unit_sl_m_size <= to_unsigned(3, 3);
+                        unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_sl0_lvl = 4) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        unit_sl_m_valid <= '1';
+                        unit_sl_m_we <= '0';
+                        unit_sl_m_size <= to_unsigned(3, 3);
+                        unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_sl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            if True then
+                                if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            unit_sl_m_valid <= '1';
+                            unit_sl_m_we <= '0';
+                            unit_sl_m_size <= to_unsigned(3, 3);
+                            unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_sl0_lvl = 2) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            if True then
+                                if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            unit_sl_m_valid <= '1';
+                            unit_sl_m_we <= '0';
+                            unit_sl_m_size <= to_unsigned(3, 3);
+                            unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_sl0_lvl = 1) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        if True then
+                            if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 4);
+            rs1 := to_unsigned(0, 3);
+            rs2 := to_unsigned(0, 3);
+            if bool(unit_sl_r_SL_WALK(3)) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := to_unsigned(6, 3);
+            end if;
+            if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
+                rs1 := to_unsigned(0, 3);
+            else
+                rs1 := rs2;
+            end if;
+            if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
+                rs0 := to_unsigned(12, 4);
+            else
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            end if;
+        when ADREQ =>
+            if bool(walker_unit_sl0_pend_5) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_5;
+                unit_sl_m_wdata <= walker_unit_sl0_se_5;
+            elsif bool(walker_unit_sl0_pend_4) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_4;
+                unit_sl_m_wdata <= walker_unit_sl0_se_4;
+            elsif bool(walker_unit_sl0_pend_3) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_3;
+                unit_sl_m_wdata <= walker_unit_sl0_se_3;
+            elsif bool(walker_unit_sl0_pend_2) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_2;
+                unit_sl_m_wdata <= walker_unit_sl0_se_2;
+            elsif bool(walker_unit_sl0_pend_1) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_1;
+                unit_sl_m_wdata <= walker_unit_sl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_sl_m_we <= '0';
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_sl0_logic;
+
 walker_unit_sl0_fsm: process (clk) is
     variable pending: std_logic;
     variable rs0: unsigned(3 downto 0);
@@ -1906,11 +2116,11 @@ begin
             walker_unit_sl0_flevel <= to_unsigned(0, 3);
             walker_unit_sl0_le <= to_unsigned(0, 64);
             walker_unit_sl0_lvl <= to_unsigned(0, 3);
-            unit_sl_m_addr <= to_unsigned(0, 64);
-            unit_sl_m_size <= to_unsigned(0, 3);
-            unit_sl_m_valid <= '0';
-            unit_sl_m_wdata <= to_unsigned(0, 64);
-            unit_sl_m_we <= '0';
+            walker_unit_sl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_sl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_sl0_m_valid_h <= '0';
+            walker_unit_sl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_sl0_m_we_h <= '0';
             unit_sl_o_aux <= to_unsigned(0, 3);
             unit_sl_o_level <= to_unsigned(0, 3);
             unit_sl_o_pa <= to_unsigned(0, 64);
@@ -1923,6 +2133,11 @@ begin
             walker_unit_sl0_pend_5 <= '0';
             walker_unit_sl0_st <= IDLE;
         else
+            walker_unit_sl0_m_valid_h <= stdl(bool(unit_sl_m_valid) and (not bool(m_ready)));
+            walker_unit_sl0_m_we_h <= unit_sl_m_we;
+            walker_unit_sl0_m_size_h <= unit_sl_m_size;
+            walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
+            walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
             pending := '0';
             if bool(unit_sl_done) then
                 unit_sl_done <= '0';
@@ -1936,35 +2151,20 @@ begin
                         walker_unit_sl0_pend_2 <= '0';
                         walker_unit_sl0_pend_1 <= '0';
                         if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
-                            unit_sl_m_valid <= '1';
-                            unit_sl_m_we <= '0';
-                            unit_sl_m_size <= to_unsigned(3, 3);
-                            unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                             walker_unit_sl0_st <= MWAIT;
                             walker_unit_sl0_lvl <= to_unsigned(5, 3);
                         elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
-                            unit_sl_m_valid <= '1';
-                            unit_sl_m_we <= '0';
-                            unit_sl_m_size <= to_unsigned(3, 3);
-                            unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_unit_sl0_st <= MWAIT;
                             walker_unit_sl0_lvl <= to_unsigned(4, 3);
                         else
-                            unit_sl_m_valid <= '1';
-                            unit_sl_m_we <= '0';
-                            unit_sl_m_size <= to_unsigned(3, 3);
-                            unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_unit_sl0_st <= MWAIT;
                             walker_unit_sl0_lvl <= to_unsigned(3, 3);
                         end if;
                     end if;
                 when MWAIT =>
-                    if (bool(unit_sl_m_valid) and bool(m_ready)) then
-                        unit_sl_m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
                         walker_unit_sl0_le <= m_rdata;
                         if (walker_unit_sl0_lvl = 5) then
@@ -1981,10 +2181,6 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
-                                unit_sl_m_valid <= '1';
-                                unit_sl_m_we <= '0';
-                                unit_sl_m_size <= to_unsigned(3, 3);
-                                unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(4, 3);
@@ -2003,10 +2199,6 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
-                                unit_sl_m_valid <= '1';
-                                unit_sl_m_we <= '0';
-                                unit_sl_m_size <= to_unsigned(3, 3);
-                                unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(3, 3);
@@ -2053,10 +2245,6 @@ begin
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
-                                    unit_sl_m_valid <= '1';
-                                    unit_sl_m_we <= '0';
-                                    unit_sl_m_size <= to_unsigned(3, 3);
-                                    unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(2, 3);
@@ -2104,10 +2292,6 @@ begin
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
-                                    unit_sl_m_valid <= '1';
-                                    unit_sl_m_we <= '0';
-                                    unit_sl_m_size <= to_unsigned(3, 3);
-                                    unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(1, 3);
@@ -2170,43 +2354,18 @@ begin
                 when ADREQ =>
                     if bool(walker_unit_sl0_pend_5) then
                         walker_unit_sl0_pend_5 <= '0';
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '1';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= walker_unit_sl0_sa_5;
-                        unit_sl_m_wdata <= walker_unit_sl0_se_5;
                         walker_unit_sl0_st <= ADWAIT;
                     elsif bool(walker_unit_sl0_pend_4) then
                         walker_unit_sl0_pend_4 <= '0';
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '1';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= walker_unit_sl0_sa_4;
-                        unit_sl_m_wdata <= walker_unit_sl0_se_4;
                         walker_unit_sl0_st <= ADWAIT;
                     elsif bool(walker_unit_sl0_pend_3) then
                         walker_unit_sl0_pend_3 <= '0';
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '1';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= walker_unit_sl0_sa_3;
-                        unit_sl_m_wdata <= walker_unit_sl0_se_3;
                         walker_unit_sl0_st <= ADWAIT;
                     elsif bool(walker_unit_sl0_pend_2) then
                         walker_unit_sl0_pend_2 <= '0';
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '1';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= walker_unit_sl0_sa_2;
-                        unit_sl_m_wdata <= walker_unit_sl0_se_2;
                         walker_unit_sl0_st <= ADWAIT;
                     elsif bool(walker_unit_sl0_pend_1) then
                         walker_unit_sl0_pend_1 <= '0';
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '1';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= walker_unit_sl0_sa_1;
-                        unit_sl_m_wdata <= walker_unit_sl0_se_1;
                         walker_unit_sl0_st <= ADWAIT;
                     else
                         unit_sl_o_status <= to_unsigned(0, 8);
@@ -2214,11 +2373,7 @@ begin
                         walker_unit_sl0_st <= IDLE;
                     end if;
                 when ADWAIT =>
-                    if (bool(unit_sl_m_valid) and bool(m_ready)) then
-                        unit_sl_m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
-                        unit_sl_m_we <= '0';
                         walker_unit_sl0_st <= ADREQ;
                     end if;
                 when others =>

@@ -55,8 +55,196 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
+    m_we_h = Signal(m_we.val)  # the last request's, held
+    m_size_h = Signal(m_size.val)  # the last request's, held
+    m_addr_h = Signal(m_addr.val)  # the last request's, held
+    m_wdata_h = Signal(m_wdata.val)  # the last request's, held
+    m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
+    @always_comb
+    def logic():
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
+        m_valid.next = m_valid_h
+        m_we.next = m_we_h
+        m_size.next = m_size_h
+        m_addr.next = m_addr_h
+        m_wdata.next = m_wdata_h
+        pending = False
+        if done:
+            pass
+        if st == S.IDLE:
+            if start:
+                if (r_SL_WALK[3:0] == 3):  # spec: specs/intel_vtd.vspec:262
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                elif (r_SL_WALK[3:0] == 2):  # spec: specs/intel_vtd.vspec:262
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                else:  # spec: specs/intel_vtd.vspec:262
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+        elif st == S.MWAIT:
+            if m_rvalid:
+                if lvl == 5:  # spec: specs/intel_vtd.vspec:267 level sl_pml5
+                    if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                        pass
+                    elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                        pass
+                    elif (((m_rdata & intbv(0x400f000000000880)[64:]) != 0)):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                        pass
+                    else:
+                        # pointer ADDR of sl_pml5e, spec: specs/intel_vtd.vspec:190
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                elif lvl == 4:  # spec: specs/intel_vtd.vspec:271 level sl_pml4
+                    if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                        pass
+                    elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                        pass
+                    elif (((m_rdata & intbv(0x400f000000000880)[64:]) != 0)):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                        pass
+                    else:
+                        # pointer ADDR of sl_pml4e, spec: specs/intel_vtd.vspec:194
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                elif lvl == 3:  # spec: specs/intel_vtd.vspec:275 level sl_pdpt
+                    if (m_rdata[7] and True):  # leaf sl_pdpe_1g, spec: specs/intel_vtd.vspec:216
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            pass
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            pass
+                        elif (((m_rdata & intbv(0xf00003ffff000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            pass
+                        else:
+                            if True:
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+                    else:
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            pass
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            pass
+                        elif (((m_rdata & intbv(0x400f000000000800)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            pass
+                        else:
+                            # pointer ADDR of sl_pdpe, spec: specs/intel_vtd.vspec:198
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                elif lvl == 2:  # spec: specs/intel_vtd.vspec:280 level sl_pd
+                    if (m_rdata[7] and True):  # leaf sl_pde_2m, spec: specs/intel_vtd.vspec:222
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            pass
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            pass
+                        elif (((m_rdata & intbv(0xf0000001ff000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            pass
+                        else:
+                            if True:
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+                    else:
+                        if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                            pass
+                        elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                            pass
+                        elif (((m_rdata & intbv(0x400f000000000800)[64:]) != 0) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                            pass
+                        else:
+                            # pointer ADDR of sl_pde, spec: specs/intel_vtd.vspec:202
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                elif lvl == 1:  # spec: specs/intel_vtd.vspec:285 level sl_pt
+                    if ((not m_rdata[0]) and (not m_rdata[1])):  # spec: specs/intel_vtd.vspec:290 fault not_present
+                        pass
+                    elif ((r_SL_WALK[3] and (not m_rdata[1])) or ((not r_SL_WALK[3]) and (not m_rdata[0]))):  # spec: specs/intel_vtd.vspec:293 fault denied
+                        pass
+                    elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or (False and ((m_rdata & 0x800) != 0)) or (False and ((m_rdata & intbv(0x4000000000000000)[64:]) != 0))):  # spec: specs/intel_vtd.vspec:295 fault reserved
+                        pass
+                    else:
+                        if True:
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                pass
+                            else:
+                                pass
+        elif st == S.FAULT:
+            rs0 = intbv(0)[4:]
+            rs1 = intbv(0)[3:]
+            rs2 = intbv(0)[3:]
+            if r_SL_WALK[3]:
+                rs2[:] = 5
+            else:
+                rs2[:] = 6
+            if (fault_k[2:] == 0):
+                rs1[:] = 0
+            else:
+                rs1[:] = rs2
+            if (fault_k[2:] == 3):
+                rs0[:] = 0xc
+            else:
+                rs0[:] = concat(intbv(0)[1:], rs1)
+        elif st == S.ADREQ:
+            if pend_5:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_5
+                m_wdata.next = se_5
+            elif pend_4:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_4
+                m_wdata.next = se_4
+            elif pend_3:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_3
+                m_wdata.next = se_3
+            elif pend_2:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_2
+                m_wdata.next = se_2
+            elif pend_1:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_1
+                m_wdata.next = se_1
+            else:
+                pass
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                m_we.next = False
+        else:
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
+        m_valid_h.next = m_valid and not m_ready
+        m_we_h.next = m_we
+        m_size_h.next = m_size
+        m_addr_h.next = m_addr
+        m_wdata_h.next = m_wdata
         pending = False
         if done:
             done.next = False
@@ -68,32 +256,18 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                 pend_2.next = False
                 pend_1.next = False
                 if (r_SL_WALK[3:0] == 3):  # spec: specs/intel_vtd.vspec:262
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     ea.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 5
                 elif (r_SL_WALK[3:0] == 2):  # spec: specs/intel_vtd.vspec:262
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     ea.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
                 else:  # spec: specs/intel_vtd.vspec:262
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     ea.next = concat(r_SL_WALK[64:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
         elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
                 le.next = m_rdata
                 if lvl == 5:  # spec: specs/intel_vtd.vspec:267 level sl_pml5
@@ -111,10 +285,6 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         st.next = S.FAULT
                     else:
                         # pointer ADDR of sl_pml5e, spec: specs/intel_vtd.vspec:190
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
@@ -133,10 +303,6 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                         st.next = S.FAULT
                     else:
                         # pointer ADDR of sl_pml4e, spec: specs/intel_vtd.vspec:194
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 3
@@ -180,10 +346,6 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             st.next = S.FAULT
                         else:
                             # pointer ADDR of sl_pdpe, spec: specs/intel_vtd.vspec:198
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 2
@@ -227,10 +389,6 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
                             st.next = S.FAULT
                         else:
                             # pointer ADDR of sl_pde, spec: specs/intel_vtd.vspec:202
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 1
@@ -283,57 +441,29 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
         elif st == S.ADREQ:
             if pend_5:
                 pend_5.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_5
-                m_wdata.next = se_5
                 st.next = S.ADWAIT
             elif pend_4:
                 pend_4.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_4
-                m_wdata.next = se_4
                 st.next = S.ADWAIT
             elif pend_3:
                 pend_3.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_3
-                m_wdata.next = se_3
                 st.next = S.ADWAIT
             elif pend_2:
                 pend_2.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_2
-                m_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_1
-                m_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.ADREQ
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+    return logic, fsm
 
 
 @block

@@ -52,8 +52,506 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[64:])
+    m_we_h = Signal(m_we.val)  # the last request's, held
+    m_size_h = Signal(m_size.val)  # the last request's, held
+    m_addr_h = Signal(m_addr.val)  # the last request's, held
+    m_wdata_h = Signal(m_wdata.val)  # the last request's, held
+    m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
+    @always_comb
+    def logic():
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
+        m_valid.next = m_valid_h
+        m_we.next = m_we_h
+        m_size.next = m_size_h
+        m_addr.next = m_addr_h
+        m_wdata.next = m_wdata_h
+        pending = False
+        uw = intbv(0)[64:]  # an entry with its updates
+        used = False
+        uok = False
+        v_rw = bool(0)
+        v_us = bool(0)
+        v_xd = bool(0)
+        if done:
+            pass
+        if st == S.IDLE:
+            if start:
+                in0 = intbv(0)[64:]
+                in1 = intbv(0)[64:]
+                in2 = intbv(0)[64:]
+                in2[:] = i_addr
+                in3 = intbv(0)[57:]
+                in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                in4 = intbv(0)[64:]
+                in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
+                in5 = intbv(0)[57:]
+                in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
+                if (((in2 >> 56) & 1) == 1):
+                    in1[:] = in4
+                else:
+                    in1[:] = concat(intbv(0)[7:], in5)
+                in6 = intbv(0)[64:]
+                in7 = intbv(0)[64:]
+                in7[:] = i_addr
+                in8 = intbv(0)[48:]
+                in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                in9 = intbv(0)[64:]
+                in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
+                in10 = intbv(0)[48:]
+                in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
+                if (((in7 >> 47) & 1) == 1):
+                    in6[:] = in9
+                else:
+                    in6[:] = concat(intbv(0)[16:], in10)
+                if r_CR4[12]:
+                    in0[:] = in1
+                else:
+                    in0[:] = in6
+                if (r_CR4[5] and (i_addr != in0)):  # spec: specs/x86_64_paging.vspec:276 input fault non_canonical
+                    pass
+                else:
+                    if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    else:  # spec: specs/x86_64_paging.vspec:242
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+        elif st == S.MWAIT:
+            if m_rvalid:
+                used = False
+                if lvl == 5:
+                    uok = True
+                    if (not m_rdata[0]):
+                        uok = False
+                    if (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = m_rdata
+                        uw[5] = True
+                        if uw != m_rdata:
+                            used = True
+                if lvl == 4:
+                    uok = True
+                    if (not m_rdata[0]):
+                        uok = False
+                    if (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                        uok = False
+                    if uok:
+                        uw[:] = m_rdata
+                        uw[5] = True
+                        if uw != m_rdata:
+                            used = True
+                if lvl == 3:
+                    if (m_rdata[7] and True):
+                        pass
+                    else:
+                        uok = True
+                        if (not m_rdata[0]):
+                            uok = False
+                        if (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((m_rdata & 0x80) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            uw[5] = True
+                            if uw != m_rdata:
+                                used = True
+                if lvl == 2:
+                    if m_rdata[7]:
+                        pass
+                    else:
+                        uok = True
+                        if (not m_rdata[0]):
+                            uok = False
+                        if (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            uw[5] = True
+                            if uw != m_rdata:
+                                used = True
+                if used:
+                    m_valid.next = True
+                    m_we.next = True
+                    m_size.next = 3
+                    m_addr.next = ea
+                    m_wdata.next = uw
+                else:
+                    if lvl == 5:  # spec: specs/x86_64_paging.vspec:246 level pml5
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                            # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0xf000000000080)[64:]) != 0) or (False and ((m_rdata & 0x100) != 0)) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                            # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
+                        if (m_rdata[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:90
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                    pass
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                    pass
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * m_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * m_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                    pass
+                                else:
+                                    uw[:] = m_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != m_rdata:
+                                        pending = True
+                                    if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                        pass
+                                    else:
+                                        pass
+                        else:
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((m_rdata & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
+                        if m_rdata[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:110
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                    pass
+                                elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                    pass
+                                elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * m_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * m_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                    pass
+                                else:
+                                    uw[:] = m_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != m_rdata:
+                                        pending = True
+                                    if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                        pass
+                                    else:
+                                        pass
+                        else:
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                                pass
+                            elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                                # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                            pass
+                        elif (((m_rdata & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((m_rdata & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                                pass
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                                pass
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                                pass
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                                pass
+                            elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                                pass
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                                pass
+                            elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * m_rdata[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * m_rdata[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                                pass
+                            else:
+                                uw[:] = m_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != m_rdata:
+                                    pending = True
+                                if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+        elif st == S.FAULT:
+            pass
+        elif st == S.ADREQ:
+            if pend_5:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_5
+                m_wdata.next = se_5
+            elif pend_4:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_4
+                m_wdata.next = se_4
+            elif pend_3:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_3
+                m_wdata.next = se_3
+            elif pend_2:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_2
+                m_wdata.next = se_2
+            elif pend_1:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 3
+                m_addr.next = sa_1
+                m_wdata.next = se_1
+            else:
+                pass
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                m_we.next = False
+        elif st == S.UWAIT:
+            if m_rvalid:
+                m_we.next = False
+        elif st == S.PROC:
+            if lvl == 5:  # spec: specs/x86_64_paging.vspec:246 level pml5
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+            elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000080)[64:]) != 0) or (False and ((le & 0x100) != 0)) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+            elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
+                if (le[7] and True):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:90
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf00003fffe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                            pass
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                            pass
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                pass
+                            else:
+                                pass
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0)) or (False and ((le & 0x80) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+            elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
+                if le[7]:  # leaf pde_2m, spec: specs/x86_64_paging.vspec:110
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf0000001fe000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                            pass
+                        elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                            pass
+                        elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                                pass
+                            else:
+                                pass
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                        pass
+                    elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        v_xd = (a_xd or (le[63] and r_EFER[11]))
+                        # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+            elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:280 fault not_present
+                    pass
+                elif (((le & intbv(0xf000000000000)[64:]) != 0) or ((not r_EFER[11]) and ((le & intbv(0x8000000000000000)[64:]) != 0))):  # spec: specs/x86_64_paging.vspec:281 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    v_xd = (a_xd or (le[63] and r_EFER[11]))
+                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:289 check user_supervisor
+                        pass
+                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:290 check user_write
+                        pass
+                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:291 check supervisor_write
+                        pass
+                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:292 check smap
+                        pass
+                    elif (k_fetch and v_xd):  # spec: specs/x86_64_paging.vspec:293 check execute_disable
+                        pass
+                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:294 check smep
+                        pass
+                    elif (((r_CR4[22] and v_us) and (not k_fetch)) and ((((r_PKRU >> (2 * le[63:59])) & 1) == 1) or (((((r_PKRU >> ((2 * le[63:59]) + 1)) & 1) == 1) and k_write) and (k_user or r_CR0[16])))):  # spec: specs/x86_64_paging.vspec:299 check protection_key
+                        pass
+                    else:
+                        uw[:] = le
+                        uw[5] = True
+                        if k_write:
+                            uw[6] = True
+                        if uw != le:
+                            pending = True
+                        if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
+                            pass
+                        else:
+                            pass
+        else:
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
+        m_valid_h.next = m_valid and not m_ready
+        m_we_h.next = m_we
+        m_size_h.next = m_size
+        m_addr_h.next = m_addr
+        m_wdata_h.next = m_wdata
         pending = False
         uw = intbv(0)[64:]  # an entry with its updates
         used = False
@@ -111,24 +609,14 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     st.next = S.FAULT
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:242
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 4
         elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
                 used = False
                 if lvl == 5:
@@ -183,11 +671,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 used = True
                 if used:
                     le.next = uw
-                    m_valid.next = True
-                    m_we.next = True
-                    m_size.next = 3
-                    m_addr.next = ea
-                    m_wdata.next = uw
                     st.next = S.UWAIT
                 else:
                     le.next = m_rdata
@@ -208,10 +691,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
@@ -232,10 +711,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
@@ -320,10 +795,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
@@ -408,10 +879,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -498,59 +965,28 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
         elif st == S.ADREQ:
             if pend_5:
                 pend_5.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_5
-                m_wdata.next = se_5
                 st.next = S.ADWAIT
             elif pend_4:
                 pend_4.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_4
-                m_wdata.next = se_4
                 st.next = S.ADWAIT
             elif pend_3:
                 pend_3.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_3
-                m_wdata.next = se_3
                 st.next = S.ADWAIT
             elif pend_2:
                 pend_2.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_2
-                m_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 3
-                m_addr.next = sa_1
-                m_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.ADREQ
         elif st == S.UWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.PROC
         elif st == S.PROC:
             le.next = le
@@ -571,10 +1007,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
@@ -595,10 +1027,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
-                    m_valid.next = True
-                    m_we.next = False
-                    m_size.next = 3
-                    m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
@@ -683,10 +1111,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 2
@@ -771,10 +1195,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 1
@@ -843,7 +1263,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             st.next = S.IDLE
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+    return logic, fsm
 
 
 @block

@@ -112,6 +112,11 @@ reg [63:0] walker_top0_ea;
 reg [7:0] walker_top0_fault_k;
 reg [2:0] walker_top0_flevel;
 reg [2:0] walker_top0_lvl;
+reg [63:0] walker_top0_m_addr_h;
+reg [2:0] walker_top0_m_size_h;
+reg walker_top0_m_valid_h;
+reg [63:0] walker_top0_m_wdata_h;
+reg walker_top0_m_we_h;
 reg walker_top0_pend_1;
 reg walker_top0_pend_2;
 reg walker_top0_pend_3;
@@ -190,6 +195,607 @@ assign walker_top0_sa_5 = 64'd0;
 assign walker_top0_se_4 = 64'd0;
 assign walker_top0_se_5 = 64'd0;
 
+always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, w_start) begin: walker_top0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    reg v_xd;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    m_valid = walker_top0_m_valid_h;
+    m_we = walker_top0_m_we_h;
+    m_size = walker_top0_m_size_h;
+    m_addr = walker_top0_m_addr_h;
+    m_wdata = walker_top0_m_wdata_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_rw = (0 != 0);
+    v_us = (0 != 0);
+    v_xd = (0 != 0);
+    if (w_done) begin
+    end
+    case (walker_top0_st)
+        3'b000: begin
+            if (w_start) begin
+                in0 = 64'h0;
+                in1 = 64'h0;
+                in2 = 64'h0;
+                in2 = i_addr;
+                in3 = 57'h0;
+                in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = 64'h0;
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = 57'h0;
+                in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in6 = 64'h0;
+                in7 = 64'h0;
+                in7 = i_addr;
+                in8 = 48'h0;
+                in8 = (i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = 64'h0;
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = 48'h0;
+                in10 = (i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if (r_CR4[12]) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((r_CR4[5] && (i_addr != in0))) begin
+                end
+                else begin
+                    if (r_CR4[12]) begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                    end
+                    else begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_top0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_top0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        uw[5] = 1'b1;
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_top0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_top0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    m_valid = 1'b1;
+                    m_we = 1'b1;
+                    m_size = 3;
+                    m_addr = walker_top0_ea;
+                    m_wdata = uw;
+                end
+                else begin
+                    case (walker_top0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                v_us = (walker_top0_a_us && m_rdata[2]);
+                                v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                v_us = (walker_top0_a_us && m_rdata[2]);
+                                v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                m_valid = 1'b1;
+                                m_we = 1'b0;
+                                m_size = 3;
+                                m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 3;
+                                    m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if ((k_fetch && v_xd)) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 3;
+                                    m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                v_us = (walker_top0_a_us && m_rdata[2]);
+                                v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                if ((k_user && (!v_us))) begin
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                end
+                                else if ((k_fetch && v_xd)) begin
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                end
+                                else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * m_rdata[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * m_rdata[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+        end
+        3'b010: begin
+        end
+        3'b011: begin
+            if (walker_top0_pend_5) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_top0_sa_5;
+                m_wdata = walker_top0_se_5;
+            end
+            else if (walker_top0_pend_4) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_top0_sa_4;
+                m_wdata = walker_top0_se_4;
+            end
+            else if (walker_top0_pend_3) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_top0_sa_3;
+                m_wdata = walker_top0_se_3;
+            end
+            else if (walker_top0_pend_2) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_top0_sa_2;
+                m_wdata = walker_top0_se_2;
+            end
+            else if (walker_top0_pend_1) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 3;
+                m_addr = walker_top0_sa_1;
+                m_wdata = walker_top0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                m_we = 1'b0;
+            end
+        end
+        3'b101: begin
+            if (m_rvalid) begin
+                m_we = 1'b0;
+            end
+        end
+        3'b110: begin
+            case (walker_top0_lvl)
+                'h5: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_top0_a_rw && le[1]);
+                        v_us = (walker_top0_a_us && le[2]);
+                        v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                    end
+                end
+                'h4: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_top0_a_rw && le[1]);
+                        v_us = (walker_top0_a_us && le[2]);
+                        v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 3;
+                        m_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
+                    end
+                end
+                'h3: begin
+                    if ((le[7] && 1'b1)) begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf00003fffe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && le[1]);
+                            v_us = (walker_top0_a_us && le[2]);
+                            v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != le)) begin
+                                    pending = 1'b1;
+                                end
+                                if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)) || (1'b0 && ((le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && le[1]);
+                            v_us = (walker_top0_a_us && le[2]);
+                            v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                    end
+                end
+                'h2: begin
+                    if (le[7]) begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf0000001fe000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && le[1]);
+                            v_us = (walker_top0_a_us && le[2]);
+                            v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if ((k_fetch && v_xd)) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                            end
+                            else begin
+                                uw = le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != le)) begin
+                                    pending = 1'b1;
+                                end
+                                if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!le[0])) begin
+                        end
+                        else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && le[1]);
+                            v_us = (walker_top0_a_us && le[2]);
+                            v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!le[0])) begin
+                    end
+                    else if ((((le & 64'hf000000000000) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_rw = (walker_top0_a_rw && le[1]);
+                        v_us = (walker_top0_a_us && le[2]);
+                        v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
+                        if ((k_user && (!v_us))) begin
+                        end
+                        else if (((k_user && k_write) && (!v_rw))) begin
+                        end
+                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                        end
+                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                        end
+                        else if ((k_fetch && v_xd)) begin
+                        end
+                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                        end
+                        else if ((((r_CR4[22] && v_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16]))))) begin
+                        end
+                        else begin
+                            uw = le;
+                            uw[5] = 1'b1;
+                            if (k_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != le)) begin
+                                pending = 1'b1;
+                            end
+                            if ((pending || walker_top0_pend_5 || walker_top0_pend_4 || walker_top0_pend_3 || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                            end
+                            else begin
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
+
 always @(posedge clk) begin: walker_top0_fsm
     reg pending;
     reg [64-1:0] uw;
@@ -219,11 +825,11 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_flevel <= 0;
         le <= 0;
         walker_top0_lvl <= 0;
-        m_addr <= 0;
-        m_size <= 0;
-        m_valid <= 0;
-        m_wdata <= 0;
-        m_we <= 0;
+        walker_top0_m_addr_h <= 0;
+        walker_top0_m_size_h <= 0;
+        walker_top0_m_valid_h <= 0;
+        walker_top0_m_wdata_h <= 0;
+        walker_top0_m_we_h <= 0;
         w_aux <= 0;
         w_level <= 0;
         w_pa <= 0;
@@ -247,6 +853,11 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_st <= 3'b000;
     end
     else begin
+        walker_top0_m_valid_h <= (m_valid && (!m_ready));
+        walker_top0_m_we_h <= m_we;
+        walker_top0_m_size_h <= m_size;
+        walker_top0_m_addr_h <= m_addr;
+        walker_top0_m_wdata_h <= m_wdata;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -313,19 +924,11 @@ always @(posedge clk) begin: walker_top0_fsm
                     end
                     else begin
                         if (r_CR4[12]) begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
                             walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 5;
                         end
                         else begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 4;
@@ -334,9 +937,6 @@ always @(posedge clk) begin: walker_top0_fsm
                 end
             end
             3'b001: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
                     used = 1'b0;
                     if ((walker_top0_lvl == 5)) begin
@@ -413,11 +1013,6 @@ always @(posedge clk) begin: walker_top0_fsm
                     end
                     if (used) begin
                         le <= uw;
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 3;
-                        m_addr <= walker_top0_ea;
-                        m_wdata <= uw;
                         walker_top0_st <= 3'b101;
                     end
                     else begin
@@ -441,10 +1036,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                     walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 4;
@@ -468,10 +1059,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
-                                    m_valid <= 1'b1;
-                                    m_we <= 1'b0;
-                                    m_size <= 3;
-                                    m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                                     walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 3;
@@ -575,10 +1162,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                         walker_top0_a_us <= v_us;
                                         v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_top0_a_xd <= v_xd;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                         walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                         walker_top0_st <= 3'b001;
                                         walker_top0_lvl <= 2;
@@ -683,10 +1266,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                         walker_top0_a_us <= v_us;
                                         v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_top0_a_xd <= v_xd;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 3;
-                                        m_addr <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                         walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                         walker_top0_st <= 3'b001;
                                         walker_top0_lvl <= 1;
@@ -797,47 +1376,22 @@ always @(posedge clk) begin: walker_top0_fsm
             3'b011: begin
                 if (walker_top0_pend_5) begin
                     walker_top0_pend_5 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_top0_sa_5;
-                    m_wdata <= walker_top0_se_5;
                     walker_top0_st <= 3'b100;
                 end
                 else if (walker_top0_pend_4) begin
                     walker_top0_pend_4 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_top0_sa_4;
-                    m_wdata <= walker_top0_se_4;
                     walker_top0_st <= 3'b100;
                 end
                 else if (walker_top0_pend_3) begin
                     walker_top0_pend_3 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_top0_sa_3;
-                    m_wdata <= walker_top0_se_3;
                     walker_top0_st <= 3'b100;
                 end
                 else if (walker_top0_pend_2) begin
                     walker_top0_pend_2 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_top0_sa_2;
-                    m_wdata <= walker_top0_se_2;
                     walker_top0_st <= 3'b100;
                 end
                 else if (walker_top0_pend_1) begin
                     walker_top0_pend_1 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 3;
-                    m_addr <= walker_top0_sa_1;
-                    m_wdata <= walker_top0_se_1;
                     walker_top0_st <= 3'b100;
                 end
                 else begin
@@ -847,20 +1401,12 @@ always @(posedge clk) begin: walker_top0_fsm
                 end
             end
             3'b100: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
-                    m_we <= 1'b0;
                     walker_top0_st <= 3'b011;
                 end
             end
             3'b101: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
-                    m_we <= 1'b0;
                     walker_top0_st <= 3'b110;
                 end
             end
@@ -885,10 +1431,6 @@ always @(posedge clk) begin: walker_top0_fsm
                             walker_top0_a_us <= v_us;
                             v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                             walker_top0_a_xd <= v_xd;
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 4;
@@ -912,10 +1454,6 @@ always @(posedge clk) begin: walker_top0_fsm
                             walker_top0_a_us <= v_us;
                             v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                             walker_top0_a_xd <= v_xd;
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 3;
-                            m_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                             walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 3;
@@ -1019,10 +1557,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_a_us <= v_us;
                                 v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                                 walker_top0_a_xd <= v_xd;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                 walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 2;
@@ -1127,10 +1661,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_a_us <= v_us;
                                 v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                                 walker_top0_a_xd <= v_xd;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 3;
-                                m_addr <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                 walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 1;

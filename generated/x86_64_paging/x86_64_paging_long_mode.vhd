@@ -81,6 +81,11 @@ signal walker_top0_ea: unsigned(63 downto 0);
 signal walker_top0_fault_k: unsigned(7 downto 0);
 signal walker_top0_flevel: unsigned(2 downto 0);
 signal walker_top0_lvl: unsigned(2 downto 0);
+signal walker_top0_m_addr_h: unsigned(63 downto 0);
+signal walker_top0_m_size_h: unsigned(2 downto 0);
+signal walker_top0_m_valid_h: std_logic;
+signal walker_top0_m_wdata_h: unsigned(63 downto 0);
+signal walker_top0_m_we_h: std_logic;
 signal walker_top0_pend_1: std_logic;
 signal walker_top0_pend_2: std_logic;
 signal walker_top0_pend_3: std_logic;
@@ -193,6 +198,584 @@ walker_top0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000
 walker_top0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_top0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
+walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, w_start) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_rw: std_logic;
+    variable v_us: std_logic;
+    variable v_xd: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+begin
+    m_valid <= walker_top0_m_valid_h;
+    m_we <= walker_top0_m_we_h;
+    m_size <= walker_top0_m_size_h;
+    m_addr <= walker_top0_m_addr_h;
+    m_wdata <= walker_top0_m_wdata_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_rw := '0';
+    v_us := '0';
+    v_xd := '0';
+    if bool(w_done) then
+        null;
+    end if;
+    case walker_top0_st is
+        when IDLE =>
+            if bool(w_start) then
+                in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := i_addr;
+                in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in3 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in5 := (i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                    in1 := in4;
+                else
+                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                end if;
+                in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := i_addr;
+                in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                in8 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                in10 := (i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                    in6 := in9;
+                else
+                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                end if;
+                if bool(r_CR4(12)) then
+                    in0 := in1;
+                else
+                    in0 := in6;
+                end if;
+                if (bool(r_CR4(5)) and (i_addr /= in0)) then
+                    null;
+                else
+                    if bool(r_CR4(12)) then
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    else
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                used := '0';
+                if (walker_top0_lvl = 5) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        uw(5) := '1';
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_top0_lvl = 4) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        uw(5) := '1';
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_top0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        null;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            uw(5) := '1';
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_top0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        null;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            uw(5) := '1';
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    m_valid <= '1';
+                    m_we <= '1';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= walker_top0_ea;
+                    m_wdata <= uw;
+                else
+                    if (walker_top0_lvl = 5) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_top0_lvl = 4) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_top0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    null;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    null;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    null;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    null;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    null;
+                                else
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        pending := '1';
+                                    end if;
+                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    null;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    null;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    null;
+                                elsif (bool(k_fetch) and bool(v_xd)) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    null;
+                                elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                    null;
+                                else
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        pending := '1';
+                                    end if;
+                                    if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 1) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                            v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            if (bool(k_user) and (not bool(v_us))) then
+                                null;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                null;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                null;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                null;
+                            elsif (bool(k_fetch) and bool(v_xd)) then
+                                null;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                null;
+                            elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * m_rdata(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * m_rdata(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                                null;
+                            else
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
+                                if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            null;
+        when ADREQ =>
+            if bool(walker_top0_pend_5) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= walker_top0_sa_5;
+                m_wdata <= walker_top0_se_5;
+            elsif bool(walker_top0_pend_4) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= walker_top0_sa_4;
+                m_wdata <= walker_top0_se_4;
+            elsif bool(walker_top0_pend_3) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= walker_top0_sa_3;
+                m_wdata <= walker_top0_se_3;
+            elsif bool(walker_top0_pend_2) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= walker_top0_sa_2;
+                m_wdata <= walker_top0_se_2;
+            elsif bool(walker_top0_pend_1) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= walker_top0_sa_1;
+                m_wdata <= walker_top0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                m_we <= '0';
+            end if;
+        when UWAIT =>
+            if bool(m_rvalid) then
+                m_we <= '0';
+            end if;
+        when PROC =>
+            if (walker_top0_lvl = 5) then
+                if (not bool(le(0))) then
+                    null;
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                    v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    m_valid <= '1';
+                    m_we <= '0';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_top0_lvl = 4) then
+                if (not bool(le(0))) then
+                    null;
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                    v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    m_valid <= '1';
+                    m_we <= '0';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_top0_lvl = 3) then
+                if (bool(le(7)) and True) then
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000111111111111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        if (bool(k_user) and (not bool(v_us))) then
+                            null;
+                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                            null;
+                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                            null;
+                        elsif (bool(k_fetch) and bool(v_xd)) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                            null;
+                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                            null;
+                        else
+                            uw := le;
+                            uw(5) := '1';
+                            if bool(k_write) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= le) then
+                                pending := '1';
+                            end if;
+                            if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((le and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_top0_lvl = 2) then
+                if bool(le(7)) then
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000000000000111111110000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        if (bool(k_user) and (not bool(v_us))) then
+                            null;
+                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                            null;
+                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                            null;
+                        elsif (bool(k_fetch) and bool(v_xd)) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                            null;
+                        elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                            null;
+                        else
+                            uw := le;
+                            uw(5) := '1';
+                            if bool(k_write) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= le) then
+                                pending := '1';
+                            end if;
+                            if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if (not bool(le(0))) then
+                        null;
+                    elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                        v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                        v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_top0_lvl = 1) then
+                if (not bool(le(0))) then
+                    null;
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
+                    v_us := stdl(bool(walker_top0_a_us) and bool(le(2)));
+                    v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    if (bool(k_user) and (not bool(v_us))) then
+                        null;
+                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                        null;
+                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                        null;
+                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                        null;
+                    elsif (bool(k_fetch) and bool(v_xd)) then
+                        null;
+                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                        null;
+                    elsif (((bool(r_CR4(22)) and bool(v_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))) then
+                        null;
+                    else
+                        uw := le;
+                        uw(5) := '1';
+                        if bool(k_write) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= le) then
+                            pending := '1';
+                        end if;
+                        if (bool(pending) or bool(walker_top0_pend_5) or bool(walker_top0_pend_4) or bool(walker_top0_pend_3) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                            null;
+                        else
+                            null;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_top0_logic;
+
 walker_top0_fsm: process (clk) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
@@ -224,11 +807,11 @@ begin
             walker_top0_flevel <= to_unsigned(0, 3);
             le <= to_unsigned(0, 64);
             walker_top0_lvl <= to_unsigned(0, 3);
-            m_addr <= to_unsigned(0, 64);
-            m_size <= to_unsigned(0, 3);
-            m_valid <= '0';
-            m_wdata <= to_unsigned(0, 64);
-            m_we <= '0';
+            walker_top0_m_addr_h <= to_unsigned(0, 64);
+            walker_top0_m_size_h <= to_unsigned(0, 3);
+            walker_top0_m_valid_h <= '0';
+            walker_top0_m_wdata_h <= to_unsigned(0, 64);
+            walker_top0_m_we_h <= '0';
             w_aux <= to_unsigned(0, 3);
             w_level <= to_unsigned(0, 3);
             w_pa <= to_unsigned(0, 64);
@@ -251,6 +834,11 @@ begin
             walker_top0_se_3 <= to_unsigned(0, 64);
             walker_top0_st <= IDLE;
         else
+            walker_top0_m_valid_h <= stdl(bool(m_valid) and (not bool(m_ready)));
+            walker_top0_m_we_h <= m_we;
+            walker_top0_m_size_h <= m_size;
+            walker_top0_m_addr_h <= m_addr;
+            walker_top0_m_wdata_h <= m_wdata;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -313,18 +901,10 @@ begin
                             walker_top0_st <= FAULT;
                         else
                             if bool(r_CR4(12)) then
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                 walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(5, 3);
                             else
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(4, 3);
@@ -332,9 +912,6 @@ begin
                         end if;
                     end if;
                 when MWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
                         used := '0';
                         if (walker_top0_lvl = 5) then
@@ -411,11 +988,6 @@ begin
                         end if;
                         if bool(used) then
                             le <= uw;
-                            m_valid <= '1';
-                            m_we <= '1';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= walker_top0_ea;
-                            m_wdata <= uw;
                             walker_top0_st <= UWAIT;
                         else
                             le <= m_rdata;
@@ -435,10 +1007,6 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(4, 3);
@@ -459,10 +1027,6 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
-                                    m_valid <= '1';
-                                    m_we <= '0';
-                                    m_size <= to_unsigned(3, 3);
-                                    m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(3, 3);
@@ -552,10 +1116,6 @@ begin
                                         walker_top0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_top0_a_xd <= v_xd;
-                                        m_valid <= '1';
-                                        m_we <= '0';
-                                        m_size <= to_unsigned(3, 3);
-                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_top0_st <= MWAIT;
                                         walker_top0_lvl <= to_unsigned(2, 3);
@@ -646,10 +1206,6 @@ begin
                                         walker_top0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_top0_a_xd <= v_xd;
-                                        m_valid <= '1';
-                                        m_we <= '0';
-                                        m_size <= to_unsigned(3, 3);
-                                        m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_top0_st <= MWAIT;
                                         walker_top0_lvl <= to_unsigned(1, 3);
@@ -746,43 +1302,18 @@ begin
                 when ADREQ =>
                     if bool(walker_top0_pend_5) then
                         walker_top0_pend_5 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_top0_sa_5;
-                        m_wdata <= walker_top0_se_5;
                         walker_top0_st <= ADWAIT;
                     elsif bool(walker_top0_pend_4) then
                         walker_top0_pend_4 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_top0_sa_4;
-                        m_wdata <= walker_top0_se_4;
                         walker_top0_st <= ADWAIT;
                     elsif bool(walker_top0_pend_3) then
                         walker_top0_pend_3 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_top0_sa_3;
-                        m_wdata <= walker_top0_se_3;
                         walker_top0_st <= ADWAIT;
                     elsif bool(walker_top0_pend_2) then
                         walker_top0_pend_2 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_top0_sa_2;
-                        m_wdata <= walker_top0_se_2;
                         walker_top0_st <= ADWAIT;
                     elsif bool(walker_top0_pend_1) then
                         walker_top0_pend_1 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= walker_top0_sa_1;
-                        m_wdata <= walker_top0_se_1;
                         walker_top0_st <= ADWAIT;
                     else
                         w_status <= to_unsigned(0, 8);
@@ -790,19 +1321,11 @@ begin
                         walker_top0_st <= IDLE;
                     end if;
                 when ADWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
-                        m_we <= '0';
                         walker_top0_st <= ADREQ;
                     end if;
                 when UWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
-                        m_we <= '0';
                         walker_top0_st <= PROC;
                     end if;
                 when PROC =>
@@ -823,10 +1346,6 @@ begin
                             walker_top0_a_us <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_top0_a_xd <= v_xd;
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(4, 3);
@@ -847,10 +1366,6 @@ begin
                             walker_top0_a_us <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_top0_a_xd <= v_xd;
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(3, 3);
@@ -940,10 +1455,6 @@ begin
                                 walker_top0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_top0_a_xd <= v_xd;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                 walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(2, 3);
@@ -1034,10 +1545,6 @@ begin
                                 walker_top0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_top0_a_xd <= v_xd;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(3, 3);
-                                m_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                 walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(1, 3);

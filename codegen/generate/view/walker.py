@@ -116,6 +116,29 @@ def hdl_map(pieces, entry: str, low: int, below: str | None, width: int) -> str:
     return "concat(" + ", ".join(reversed(parts)) + ")"
 
 
+def _drop_passes(text: str) -> str:
+    """`text` without the `pass` lines a block does not need (one stays in a block that
+    has no other statement)."""
+    lines = text.split("\n")
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip())
+
+    def statement(line: str) -> bool:
+        return bool(line.strip()) and not line.strip().startswith("#")
+
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if line.strip() == "pass":
+            prev = next((x for x in reversed(out) if statement(x)), "")
+            after = next((x for x in lines[i + 1:] if statement(x) and x.strip() != "pass"), "")
+            alone = indent(prev) < indent(line) and (not after or indent(after) < indent(line))
+            if not alone:
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
 @dataclass
 class WalkerView:
     """One regime as a walker in a role."""
@@ -564,6 +587,41 @@ class WalkerView:
         heads = [f"{'if' if i == 0 else 'elif'} {cond}:" for i, (cond, _) in enumerate(branches[:-1])]
         heads.append("else:" if heads else "if True:")
         return [(head, lv) for head, (_, lv) in zip(heads, branches)]
+
+    def request_ports(self, access: tuple[str, ...] = (), update: bool = False) -> list[str]:
+        """The ports that carry this walker's requests: to memory, or (a guest) to the host
+        walker, with the host's access bits `access`. Mealy outputs: the FSM drives them in
+        the cycle it decides to ask (from the response that arrives in that cycle), and a
+        register holds them until the next request; the valid flag comes first."""
+        if self.role == "guest":
+            return ["x_valid", "x_pwrite", "x_addr", "x_waddr", "x_wdata", "x_on_table"] \
+                + (["x_update"] if update else []) + [f"hk_{a}" for a in access]
+        return ["m_valid", "m_we", "m_size", "m_addr", "m_wdata"]
+
+    def two_process(self, body: str, ports: list[str]) -> dict:
+        """The FSM body written for one clocked process (`X.next = ...` takes effect at
+        the edge) as two processes that make the same decisions: a combinational one that
+        keeps only the writes of the request ports `ports` (driven at once: a request made
+        in the cycle the response arrives, not one edge later), and the clocked one that
+        keeps the rest (the registers). Both read the request ports back from their held
+        copies P_h. Same decisions, same order of requests: only a request moves forward
+        by a cycle. (One body renders twice rather than once with a next-value copy of each
+        register: MyHDL simulates it several times faster, and Yosys shares the logic.)"""
+        import re
+        write = re.compile(r"^(\s*)(\w+)\.next(?:\[[^\]]*\])?\s*=.*$", re.M)
+        valid = ports[0]
+        if re.search(rf"\b{valid}\b(?!\.next)", body):
+            raise ValueError(f"the walker FSM reads its request flag {valid}")  # a template bug
+        used = [p for p in ports if re.search(rf"\b{p}\.next", body)]
+        for p in used[1:]:
+            body = re.sub(rf"\b{p}\b(?!\.next)", f"{p}_h", body)
+
+        def keep(ours: bool):
+            def sub(m: re.Match) -> str:
+                return m.group(0) if (m.group(2) in ports) == ours else f"{m.group(1)}pass"
+            return sub
+        return {"comb": _drop_passes(write.sub(keep(True), body)), "seq": _drop_passes(write.sub(keep(False), body)),
+                "ports": used}
 
     def hdl_states(self) -> list[str]:
         """The FSM states this role uses (an unused state would be an incomplete case)."""

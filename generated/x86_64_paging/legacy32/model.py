@@ -43,8 +43,239 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
     pend_1 = Signal(bool(0))
     sa_1 = Signal(intbv(0)[ADDR_WIDTH:])
     se_1 = Signal(intbv(0)[32:])
+    m_we_h = Signal(m_we.val)  # the last request's, held
+    m_size_h = Signal(m_size.val)  # the last request's, held
+    m_addr_h = Signal(m_addr.val)  # the last request's, held
+    m_wdata_h = Signal(m_wdata.val)  # the last request's, held
+    m_valid_h = Signal(bool(0))  # a request the memory has not taken yet
+    @always_comb
+    def logic():
+        """The FSM's requests, in the cycle the walker decides to ask (from `start` or the
+        data arriving in that cycle); the same decisions as `fsm`, which keeps the rest."""
+        m_valid.next = m_valid_h
+        m_we.next = m_we_h
+        m_size.next = m_size_h
+        m_addr.next = m_addr_h
+        m_wdata.next = m_wdata_h
+        pending = False
+        uw = intbv(0)[32:]  # an entry with its updates
+        used = False
+        uok = False
+        v_rw = bool(0)
+        v_us = bool(0)
+        if done:
+            pass
+        if st == S.IDLE:
+            if start:
+                if ((not r_CR0[31])):  # the stage is switched off: the input passes through
+                    pass
+                else:
+                    if True:  # spec: specs/x86_64_paging.vspec:178
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 2
+                        m_addr.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
+        elif st == S.MWAIT:
+            if m_rvalid:
+                used = False
+                if lvl == 2:
+                    if (m_rdata[7] and r_CR4[4]):
+                        pass
+                    else:
+                        uok = True
+                        if (not m_rdata[0]):
+                            uok = False
+                        if False:
+                            uok = False
+                        if uok:
+                            uw[:] = m_rdata
+                            uw[5] = True
+                            if uw != m_rdata:
+                                used = True
+                if used:
+                    m_valid.next = True
+                    m_we.next = True
+                    m_size.next = 2
+                    m_addr.next = ea
+                    m_wdata.next = uw
+                else:
+                    if lvl == 2:  # spec: specs/x86_64_paging.vspec:184 level pd
+                        if (m_rdata[7] and r_CR4[4]):  # leaf pde32_4m, spec: specs/x86_64_paging.vspec:147
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:198 fault not_present
+                                pass
+                            elif (((m_rdata & 0x200000) != 0)):  # spec: specs/x86_64_paging.vspec:199 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:208 check user_supervisor
+                                    pass
+                                elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:209 check user_write
+                                    pass
+                                elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:210 check supervisor_write
+                                    pass
+                                elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:211 check smap
+                                    pass
+                                elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:212 check smep
+                                    pass
+                                else:
+                                    uw[:] = m_rdata
+                                    uw[5] = True
+                                    if k_write:
+                                        uw[6] = True
+                                    if uw != m_rdata:
+                                        pending = True
+                                    if pending or pend_2 or pend_1:
+                                        pass
+                                    else:
+                                        pass
+                        else:
+                            if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:198 fault not_present
+                                pass
+                            elif False:  # spec: specs/x86_64_paging.vspec:199 fault reserved
+                                pass
+                            else:
+                                v_rw = (a_rw and m_rdata[1])
+                                v_us = (a_us and m_rdata[2])
+                                # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:140
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 2
+                                m_addr.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
+                    elif lvl == 1:  # spec: specs/x86_64_paging.vspec:192 level pt
+                        if (not m_rdata[0]):  # spec: specs/x86_64_paging.vspec:198 fault not_present
+                            pass
+                        elif False:  # spec: specs/x86_64_paging.vspec:199 fault reserved
+                            pass
+                        else:
+                            v_rw = (a_rw and m_rdata[1])
+                            v_us = (a_us and m_rdata[2])
+                            if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:208 check user_supervisor
+                                pass
+                            elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:209 check user_write
+                                pass
+                            elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:210 check supervisor_write
+                                pass
+                            elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:211 check smap
+                                pass
+                            elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:212 check smep
+                                pass
+                            else:
+                                uw[:] = m_rdata
+                                uw[5] = True
+                                if k_write:
+                                    uw[6] = True
+                                if uw != m_rdata:
+                                    pending = True
+                                if pending or pend_2 or pend_1:
+                                    pass
+                                else:
+                                    pass
+        elif st == S.FAULT:
+            pass
+        elif st == S.ADREQ:
+            if pend_2:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 2
+                m_addr.next = sa_2
+                m_wdata.next = se_2
+            elif pend_1:
+                m_valid.next = True
+                m_we.next = True
+                m_size.next = 2
+                m_addr.next = sa_1
+                m_wdata.next = se_1
+            else:
+                pass
+        elif st == S.ADWAIT:
+            if m_rvalid:
+                m_we.next = False
+        elif st == S.UWAIT:
+            if m_rvalid:
+                m_we.next = False
+        elif st == S.PROC:
+            if lvl == 2:  # spec: specs/x86_64_paging.vspec:184 level pd
+                if (le[7] and r_CR4[4]):  # leaf pde32_4m, spec: specs/x86_64_paging.vspec:147
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:198 fault not_present
+                        pass
+                    elif (((le & 0x200000) != 0)):  # spec: specs/x86_64_paging.vspec:199 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:208 check user_supervisor
+                            pass
+                        elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:209 check user_write
+                            pass
+                        elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:210 check supervisor_write
+                            pass
+                        elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:211 check smap
+                            pass
+                        elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:212 check smep
+                            pass
+                        else:
+                            uw[:] = le
+                            uw[5] = True
+                            if k_write:
+                                uw[6] = True
+                            if uw != le:
+                                pending = True
+                            if pending or pend_2 or pend_1:
+                                pass
+                            else:
+                                pass
+                else:
+                    if (not le[0]):  # spec: specs/x86_64_paging.vspec:198 fault not_present
+                        pass
+                    elif False:  # spec: specs/x86_64_paging.vspec:199 fault reserved
+                        pass
+                    else:
+                        v_rw = (a_rw and le[1])
+                        v_us = (a_us and le[2])
+                        # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:140
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 2
+                        m_addr.next = concat(intbv(0)[32:], le[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
+            elif lvl == 1:  # spec: specs/x86_64_paging.vspec:192 level pt
+                if (not le[0]):  # spec: specs/x86_64_paging.vspec:198 fault not_present
+                    pass
+                elif False:  # spec: specs/x86_64_paging.vspec:199 fault reserved
+                    pass
+                else:
+                    v_rw = (a_rw and le[1])
+                    v_us = (a_us and le[2])
+                    if (k_user and (not v_us)):  # spec: specs/x86_64_paging.vspec:208 check user_supervisor
+                        pass
+                    elif ((k_user and k_write) and (not v_rw)):  # spec: specs/x86_64_paging.vspec:209 check user_write
+                        pass
+                    elif ((((not k_user) and k_write) and (not v_rw)) and r_CR0[16]):  # spec: specs/x86_64_paging.vspec:210 check supervisor_write
+                        pass
+                    elif (((((not k_user) and (not k_fetch)) and v_us) and r_CR4[21]) and (not r_RFLAGS[18])):  # spec: specs/x86_64_paging.vspec:211 check smap
+                        pass
+                    elif ((((not k_user) and k_fetch) and v_us) and r_CR4[20]):  # spec: specs/x86_64_paging.vspec:212 check smep
+                        pass
+                    else:
+                        uw[:] = le
+                        uw[5] = True
+                        if k_write:
+                            uw[6] = True
+                        if uw != le:
+                            pending = True
+                        if pending or pend_2 or pend_1:
+                            pass
+                        else:
+                            pass
+        else:
+            pass
     @always_seq(clk.posedge, reset=rst)
     def fsm():
+        m_valid_h.next = m_valid and not m_ready
+        m_we_h.next = m_we
+        m_size_h.next = m_size
+        m_addr_h.next = m_addr
+        m_wdata_h.next = m_wdata
         pending = False
         uw = intbv(0)[32:]  # an entry with its updates
         used = False
@@ -68,16 +299,10 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     pend_2.next = False
                     pend_1.next = False
                     if True:  # spec: specs/x86_64_paging.vspec:178
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 2
-                        m_addr.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
                         ea.next = concat(intbv(0)[32:], r_CR3[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[32:22], intbv(0)[2:])
                         st.next = S.MWAIT
                         lvl.next = 2
         elif st == S.MWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
                 used = False
                 if lvl == 2:
@@ -96,11 +321,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 used = True
                 if used:
                     le.next = uw
-                    m_valid.next = True
-                    m_we.next = True
-                    m_size.next = 2
-                    m_addr.next = ea
-                    m_wdata.next = uw
                     st.next = S.UWAIT
                 else:
                     le.next = m_rdata
@@ -173,10 +393,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 v_us = (a_us and m_rdata[2])
                                 a_us.next = v_us
                                 # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:140
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 2
-                                m_addr.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
                                 ea.next = concat(intbv(0)[32:], m_rdata[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -250,35 +466,19 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
         elif st == S.ADREQ:
             if pend_2:
                 pend_2.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 2
-                m_addr.next = sa_2
-                m_wdata.next = se_2
                 st.next = S.ADWAIT
             elif pend_1:
                 pend_1.next = False
-                m_valid.next = True
-                m_we.next = True
-                m_size.next = 2
-                m_addr.next = sa_1
-                m_wdata.next = se_1
                 st.next = S.ADWAIT
             else:
                 o_status.next = 0
                 done.next = True
                 st.next = S.IDLE
         elif st == S.ADWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.ADREQ
         elif st == S.UWAIT:
-            if m_valid and m_ready:
-                m_valid.next = False
             if m_rvalid:
-                m_we.next = False
                 st.next = S.PROC
         elif st == S.PROC:
             le.next = le
@@ -351,10 +551,6 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_us = (a_us and le[2])
                         a_us.next = v_us
                         # pointer ADDR of pde32, spec: specs/x86_64_paging.vspec:140
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 2
-                        m_addr.next = concat(intbv(0)[32:], le[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
                         ea.next = concat(intbv(0)[32:], le[32:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[22:12], intbv(0)[2:])
                         st.next = S.MWAIT
                         lvl.next = 1
@@ -413,7 +609,7 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             st.next = S.IDLE
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
-    return fsm
+    return logic, fsm
 
 
 @block

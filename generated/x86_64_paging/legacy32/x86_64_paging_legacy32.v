@@ -80,6 +80,11 @@ reg [7:0] walker_top0_fault_k;
 reg [2:0] walker_top0_flevel;
 reg [31:0] walker_top0_le;
 reg [2:0] walker_top0_lvl;
+reg [63:0] walker_top0_m_addr_h;
+reg [2:0] walker_top0_m_size_h;
+reg walker_top0_m_valid_h;
+reg [31:0] walker_top0_m_wdata_h;
+reg walker_top0_m_we_h;
 reg walker_top0_pend_1;
 reg walker_top0_pend_2;
 reg [63:0] walker_top0_sa_1;
@@ -87,6 +92,284 @@ reg [63:0] walker_top0_sa_2;
 reg [31:0] walker_top0_se_1;
 reg [31:0] walker_top0_se_2;
 reg [2:0] walker_top0_st;
+
+always @(walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, r_CR0, r_CR3, r_CR4, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_se_1, walker_top0_se_2, walker_top0_st, start) begin: walker_top0_logic
+    reg pending;
+    reg [32-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_rw;
+    reg v_us;
+    m_valid = walker_top0_m_valid_h;
+    m_we = walker_top0_m_we_h;
+    m_size = walker_top0_m_size_h;
+    m_addr = walker_top0_m_addr_h;
+    m_wdata = walker_top0_m_wdata_h;
+    pending = 1'b0;
+    uw = 32'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_rw = (0 != 0);
+    v_us = (0 != 0);
+    if (done) begin
+    end
+    case (walker_top0_st)
+        3'b000: begin
+            if (start) begin
+                if ((!r_CR0[31])) begin
+                end
+                else begin
+                    if (1'b1) begin
+                        m_valid = 1'b1;
+                        m_we = 1'b0;
+                        m_size = 2;
+                        m_addr = ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_top0_lvl == 2)) begin
+                    if ((m_rdata[7] && r_CR4[4])) begin
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if (1'b0) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            uw[5] = 1'b1;
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if (used) begin
+                    m_valid = 1'b1;
+                    m_we = 1'b1;
+                    m_size = 2;
+                    m_addr = walker_top0_ea;
+                    m_wdata = uw;
+                end
+                else begin
+                    case (walker_top0_lvl)
+                        'h2: begin
+                            if ((m_rdata[7] && r_CR4[4])) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if (((m_rdata & 2097152) != 0)) begin
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    if ((k_user && (!v_us))) begin
+                                    end
+                                    else if (((k_user && k_write) && (!v_rw))) begin
+                                    end
+                                    else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                    end
+                                    else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                    end
+                                    else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                    end
+                                    else begin
+                                        uw = m_rdata;
+                                        uw[5] = 1'b1;
+                                        if (k_write) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            pending = 1'b1;
+                                        end
+                                        if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if (1'b0) begin
+                                end
+                                else begin
+                                    v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                    v_us = (walker_top0_a_us && m_rdata[2]);
+                                    m_valid = 1'b1;
+                                    m_we = 1'b0;
+                                    m_size = 2;
+                                    m_addr = ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if (1'b0) begin
+                            end
+                            else begin
+                                v_rw = (walker_top0_a_rw && m_rdata[1]);
+                                v_us = (walker_top0_a_us && m_rdata[2]);
+                                if ((k_user && (!v_us))) begin
+                                end
+                                else if (((k_user && k_write) && (!v_rw))) begin
+                                end
+                                else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                                end
+                                else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                                end
+                                else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                                end
+                                else begin
+                                    uw = m_rdata;
+                                    uw[5] = 1'b1;
+                                    if (k_write) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
+                                    if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+        end
+        3'b010: begin
+        end
+        3'b011: begin
+            if (walker_top0_pend_2) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 2;
+                m_addr = walker_top0_sa_2;
+                m_wdata = walker_top0_se_2;
+            end
+            else if (walker_top0_pend_1) begin
+                m_valid = 1'b1;
+                m_we = 1'b1;
+                m_size = 2;
+                m_addr = walker_top0_sa_1;
+                m_wdata = walker_top0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                m_we = 1'b0;
+            end
+        end
+        3'b101: begin
+            if (m_rvalid) begin
+                m_we = 1'b0;
+            end
+        end
+        3'b110: begin
+            case (walker_top0_lvl)
+                'h2: begin
+                    if ((walker_top0_le[7] && r_CR4[4])) begin
+                        if ((!walker_top0_le[0])) begin
+                        end
+                        else if (((walker_top0_le & 2097152) != 0)) begin
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            if ((k_user && (!v_us))) begin
+                            end
+                            else if (((k_user && k_write) && (!v_rw))) begin
+                            end
+                            else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                            end
+                            else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                            end
+                            else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                            end
+                            else begin
+                                uw = walker_top0_le;
+                                uw[5] = 1'b1;
+                                if (k_write) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != walker_top0_le)) begin
+                                    pending = 1'b1;
+                                end
+                                if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!walker_top0_le[0])) begin
+                        end
+                        else if (1'b0) begin
+                        end
+                        else begin
+                            v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                            v_us = (walker_top0_a_us && walker_top0_le[2]);
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 2;
+                            m_addr = ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!walker_top0_le[0])) begin
+                    end
+                    else if (1'b0) begin
+                    end
+                    else begin
+                        v_rw = (walker_top0_a_rw && walker_top0_le[1]);
+                        v_us = (walker_top0_a_us && walker_top0_le[2]);
+                        if ((k_user && (!v_us))) begin
+                        end
+                        else if (((k_user && k_write) && (!v_rw))) begin
+                        end
+                        else if (((((!k_user) && k_write) && (!v_rw)) && r_CR0[16])) begin
+                        end
+                        else if ((((((!k_user) && (!k_fetch)) && v_us) && r_CR4[21]) && (!r_RFLAGS[18]))) begin
+                        end
+                        else if (((((!k_user) && k_fetch) && v_us) && r_CR4[20])) begin
+                        end
+                        else begin
+                            uw = walker_top0_le;
+                            uw[5] = 1'b1;
+                            if (k_write) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != walker_top0_le)) begin
+                                pending = 1'b1;
+                            end
+                            if ((pending || walker_top0_pend_2 || walker_top0_pend_1)) begin
+                            end
+                            else begin
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
 
 always @(posedge clk) begin: walker_top0_fsm
     reg pending;
@@ -104,11 +387,11 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_flevel <= 0;
         walker_top0_le <= 0;
         walker_top0_lvl <= 0;
-        m_addr <= 0;
-        m_size <= 0;
-        m_valid <= 0;
-        m_wdata <= 0;
-        m_we <= 0;
+        walker_top0_m_addr_h <= 0;
+        walker_top0_m_size_h <= 0;
+        walker_top0_m_valid_h <= 0;
+        walker_top0_m_wdata_h <= 0;
+        walker_top0_m_we_h <= 0;
         o_aux <= 0;
         o_level <= 0;
         o_pa <= 0;
@@ -125,6 +408,11 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_st <= 3'b000;
     end
     else begin
+        walker_top0_m_valid_h <= (m_valid && (!m_ready));
+        walker_top0_m_we_h <= m_we;
+        walker_top0_m_size_h <= m_size;
+        walker_top0_m_addr_h <= m_addr;
+        walker_top0_m_wdata_h <= m_wdata;
         pending = 1'b0;
         uw = 32'h0;
         used = 1'b0;
@@ -151,10 +439,6 @@ always @(posedge clk) begin: walker_top0_fsm
                         walker_top0_pend_2 <= 1'b0;
                         walker_top0_pend_1 <= 1'b0;
                         if (1'b1) begin
-                            m_valid <= 1'b1;
-                            m_we <= 1'b0;
-                            m_size <= 2;
-                            m_addr <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
                             walker_top0_ea <= ({32'h0, r_CR3[32-1:12], 12'h0} + {52'h0, i_addr[32-1:22], 2'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 2;
@@ -163,9 +447,6 @@ always @(posedge clk) begin: walker_top0_fsm
                 end
             end
             3'b001: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
                     used = 1'b0;
                     if ((walker_top0_lvl == 2)) begin
@@ -190,11 +471,6 @@ always @(posedge clk) begin: walker_top0_fsm
                     end
                     if (used) begin
                         walker_top0_le <= uw;
-                        m_valid <= 1'b1;
-                        m_we <= 1'b1;
-                        m_size <= 2;
-                        m_addr <= walker_top0_ea;
-                        m_wdata <= uw;
                         walker_top0_st <= 3'b101;
                     end
                     else begin
@@ -284,10 +560,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                         walker_top0_a_rw <= v_rw;
                                         v_us = (walker_top0_a_us && m_rdata[2]);
                                         walker_top0_a_us <= v_us;
-                                        m_valid <= 1'b1;
-                                        m_we <= 1'b0;
-                                        m_size <= 2;
-                                        m_addr <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
                                         walker_top0_ea <= ({32'h0, m_rdata[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
                                         walker_top0_st <= 3'b001;
                                         walker_top0_lvl <= 1;
@@ -383,20 +655,10 @@ always @(posedge clk) begin: walker_top0_fsm
             3'b011: begin
                 if (walker_top0_pend_2) begin
                     walker_top0_pend_2 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 2;
-                    m_addr <= walker_top0_sa_2;
-                    m_wdata <= walker_top0_se_2;
                     walker_top0_st <= 3'b100;
                 end
                 else if (walker_top0_pend_1) begin
                     walker_top0_pend_1 <= 1'b0;
-                    m_valid <= 1'b1;
-                    m_we <= 1'b1;
-                    m_size <= 2;
-                    m_addr <= walker_top0_sa_1;
-                    m_wdata <= walker_top0_se_1;
                     walker_top0_st <= 3'b100;
                 end
                 else begin
@@ -406,20 +668,12 @@ always @(posedge clk) begin: walker_top0_fsm
                 end
             end
             3'b100: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
-                    m_we <= 1'b0;
                     walker_top0_st <= 3'b011;
                 end
             end
             3'b101: begin
-                if ((m_valid && m_ready)) begin
-                    m_valid <= 1'b0;
-                end
                 if (m_rvalid) begin
-                    m_we <= 1'b0;
                     walker_top0_st <= 3'b110;
                 end
             end
@@ -510,10 +764,6 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_a_rw <= v_rw;
                                 v_us = (walker_top0_a_us && walker_top0_le[2]);
                                 walker_top0_a_us <= v_us;
-                                m_valid <= 1'b1;
-                                m_we <= 1'b0;
-                                m_size <= 2;
-                                m_addr <= ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
                                 walker_top0_ea <= ({32'h0, walker_top0_le[32-1:12], 12'h0} + {52'h0, i_addr[22-1:12], 2'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 1;

@@ -58,6 +58,11 @@ signal walker_top0_fault_k: unsigned(7 downto 0);
 signal walker_top0_flevel: unsigned(2 downto 0);
 signal walker_top0_le: unsigned(31 downto 0);
 signal walker_top0_lvl: unsigned(2 downto 0);
+signal walker_top0_m_addr_h: unsigned(63 downto 0);
+signal walker_top0_m_size_h: unsigned(2 downto 0);
+signal walker_top0_m_valid_h: std_logic;
+signal walker_top0_m_wdata_h: unsigned(31 downto 0);
+signal walker_top0_m_we_h: std_logic;
 signal walker_top0_pend_1: std_logic;
 signal walker_top0_pend_2: std_logic;
 signal walker_top0_sa_1: unsigned(63 downto 0);
@@ -67,6 +72,274 @@ signal walker_top0_se_2: unsigned(31 downto 0);
 signal walker_top0_st: t_enum_S_1;
 
 begin
+
+walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, walker_top0_le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, r_CR0, r_CR3, r_CR4, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_se_1, walker_top0_se_2, walker_top0_st, start) is
+    variable pending: std_logic;
+    variable uw: unsigned(31 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_rw: std_logic;
+    variable v_us: std_logic;
+begin
+    m_valid <= walker_top0_m_valid_h;
+    m_we <= walker_top0_m_we_h;
+    m_size <= walker_top0_m_size_h;
+    m_addr <= walker_top0_m_addr_h;
+    m_wdata <= walker_top0_m_wdata_h;
+    pending := '0';
+    uw := unsigned'("00000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_rw := '0';
+    v_us := '0';
+    if bool(done) then
+        null;
+    end if;
+    case walker_top0_st is
+        when IDLE =>
+            if bool(start) then
+                if (not bool(r_CR0(31))) then
+                    null;
+                else
+                    if True then
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(2, 3);
+                        m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
+                    end if;
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                used := '0';
+                if (walker_top0_lvl = 2) then
+                    if (bool(m_rdata(7)) and bool(r_CR4(4))) then
+                        null;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if False then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            uw(5) := '1';
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    m_valid <= '1';
+                    m_we <= '1';
+                    m_size <= to_unsigned(2, 3);
+                    m_addr <= walker_top0_ea;
+                    m_wdata <= uw;
+                else
+                    if (walker_top0_lvl = 2) then
+                        if (bool(m_rdata(7)) and bool(r_CR4(4))) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif ((m_rdata and to_unsigned(2097152, 32)) /= 0) then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                if (bool(k_user) and (not bool(v_us))) then
+                                    null;
+                                elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                    null;
+                                elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                    null;
+                                elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                    null;
+                                else
+                                    uw := m_rdata;
+                                    uw(5) := '1';
+                                    if bool(k_write) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        pending := '1';
+                                    end if;
+                                    if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif False then
+                                null;
+                            else
+                                v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                                v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(2, 3);
+                                m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
+                            end if;
+                        end if;
+                    elsif (walker_top0_lvl = 1) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif False then
+                            null;
+                        else
+                            v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
+                            v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
+                            if (bool(k_user) and (not bool(v_us))) then
+                                null;
+                            elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                                null;
+                            elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                                null;
+                            elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                                null;
+                            elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                                null;
+                            else
+                                uw := m_rdata;
+                                uw(5) := '1';
+                                if bool(k_write) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
+                                if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            null;
+        when ADREQ =>
+            if bool(walker_top0_pend_2) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(2, 3);
+                m_addr <= walker_top0_sa_2;
+                m_wdata <= walker_top0_se_2;
+            elsif bool(walker_top0_pend_1) then
+                m_valid <= '1';
+                m_we <= '1';
+                m_size <= to_unsigned(2, 3);
+                m_addr <= walker_top0_sa_1;
+                m_wdata <= walker_top0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                m_we <= '0';
+            end if;
+        when UWAIT =>
+            if bool(m_rvalid) then
+                m_we <= '0';
+            end if;
+        when PROC =>
+            if (walker_top0_lvl = 2) then
+                if (bool(walker_top0_le(7)) and bool(r_CR4(4))) then
+                    if (not bool(walker_top0_le(0))) then
+                        null;
+                    elsif ((walker_top0_le and to_unsigned(2097152, 32)) /= 0) then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                        v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                        if (bool(k_user) and (not bool(v_us))) then
+                            null;
+                        elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                            null;
+                        elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                            null;
+                        elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                            null;
+                        else
+                            uw := walker_top0_le;
+                            uw(5) := '1';
+                            if bool(k_write) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= walker_top0_le) then
+                                pending := '1';
+                            end if;
+                            if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if (not bool(walker_top0_le(0))) then
+                        null;
+                    elsif False then
+                        null;
+                    else
+                        v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                        v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(2, 3);
+                        m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
+                    end if;
+                end if;
+            elsif (walker_top0_lvl = 1) then
+                if (not bool(walker_top0_le(0))) then
+                    null;
+                elsif False then
+                    null;
+                else
+                    v_rw := stdl(bool(walker_top0_a_rw) and bool(walker_top0_le(1)));
+                    v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
+                    if (bool(k_user) and (not bool(v_us))) then
+                        null;
+                    elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
+                        null;
+                    elsif ((((not bool(k_user)) and bool(k_write)) and (not bool(v_rw))) and bool(r_CR0(16))) then
+                        null;
+                    elsif (((((not bool(k_user)) and (not bool(k_fetch))) and bool(v_us)) and bool(r_CR4(21))) and (not bool(r_RFLAGS(18)))) then
+                        null;
+                    elsif ((((not bool(k_user)) and bool(k_fetch)) and bool(v_us)) and bool(r_CR4(20))) then
+                        null;
+                    else
+                        uw := walker_top0_le;
+                        uw(5) := '1';
+                        if bool(k_write) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= walker_top0_le) then
+                            pending := '1';
+                        end if;
+                        if (bool(pending) or bool(walker_top0_pend_2) or bool(walker_top0_pend_1)) then
+                            null;
+                        else
+                            null;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_top0_logic;
 
 walker_top0_fsm: process (clk) is
     variable pending: std_logic;
@@ -86,11 +359,11 @@ begin
             walker_top0_flevel <= to_unsigned(0, 3);
             walker_top0_le <= to_unsigned(0, 32);
             walker_top0_lvl <= to_unsigned(0, 3);
-            m_addr <= to_unsigned(0, 64);
-            m_size <= to_unsigned(0, 3);
-            m_valid <= '0';
-            m_wdata <= to_unsigned(0, 32);
-            m_we <= '0';
+            walker_top0_m_addr_h <= to_unsigned(0, 64);
+            walker_top0_m_size_h <= to_unsigned(0, 3);
+            walker_top0_m_valid_h <= '0';
+            walker_top0_m_wdata_h <= to_unsigned(0, 32);
+            walker_top0_m_we_h <= '0';
             o_aux <= to_unsigned(0, 3);
             o_level <= to_unsigned(0, 3);
             o_pa <= to_unsigned(0, 64);
@@ -106,6 +379,11 @@ begin
             walker_top0_se_2 <= to_unsigned(0, 32);
             walker_top0_st <= IDLE;
         else
+            walker_top0_m_valid_h <= stdl(bool(m_valid) and (not bool(m_ready)));
+            walker_top0_m_we_h <= m_we;
+            walker_top0_m_size_h <= m_size;
+            walker_top0_m_addr_h <= m_addr;
+            walker_top0_m_wdata_h <= m_wdata;
             pending := '0';
             uw := unsigned'("00000000000000000000000000000000");
             used := '0';
@@ -131,10 +409,6 @@ begin
                             walker_top0_pend_2 <= '0';
                             walker_top0_pend_1 <= '0';
                             if True then
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(2, 3);
-                                m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
                                 walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & r_CR3(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(32-1 downto 22) & to_unsigned(0, 2)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(2, 3);
@@ -142,9 +416,6 @@ begin
                         end if;
                     end if;
                 when MWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
                         used := '0';
                         if (walker_top0_lvl = 2) then
@@ -169,11 +440,6 @@ begin
                         end if;
                         if bool(used) then
                             walker_top0_le <= uw;
-                            m_valid <= '1';
-                            m_we <= '1';
-                            m_size <= to_unsigned(2, 3);
-                            m_addr <= walker_top0_ea;
-                            m_wdata <= uw;
                             walker_top0_st <= UWAIT;
                         else
                             walker_top0_le <= m_rdata;
@@ -250,10 +516,6 @@ begin
                                         walker_top0_a_rw <= v_rw;
                                         v_us := stdl(bool(walker_top0_a_us) and bool(m_rdata(2)));
                                         walker_top0_a_us <= v_us;
-                                        m_valid <= '1';
-                                        m_we <= '0';
-                                        m_size <= to_unsigned(2, 3);
-                                        m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
                                         walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & m_rdata(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
                                         walker_top0_st <= MWAIT;
                                         walker_top0_lvl <= to_unsigned(1, 3);
@@ -337,19 +599,9 @@ begin
                 when ADREQ =>
                     if bool(walker_top0_pend_2) then
                         walker_top0_pend_2 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(2, 3);
-                        m_addr <= walker_top0_sa_2;
-                        m_wdata <= walker_top0_se_2;
                         walker_top0_st <= ADWAIT;
                     elsif bool(walker_top0_pend_1) then
                         walker_top0_pend_1 <= '0';
-                        m_valid <= '1';
-                        m_we <= '1';
-                        m_size <= to_unsigned(2, 3);
-                        m_addr <= walker_top0_sa_1;
-                        m_wdata <= walker_top0_se_1;
                         walker_top0_st <= ADWAIT;
                     else
                         o_status <= to_unsigned(0, 8);
@@ -357,19 +609,11 @@ begin
                         walker_top0_st <= IDLE;
                     end if;
                 when ADWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
-                        m_we <= '0';
                         walker_top0_st <= ADREQ;
                     end if;
                 when UWAIT =>
-                    if (bool(m_valid) and bool(m_ready)) then
-                        m_valid <= '0';
-                    end if;
                     if bool(m_rvalid) then
-                        m_we <= '0';
                         walker_top0_st <= PROC;
                     end if;
                 when PROC =>
@@ -447,10 +691,6 @@ begin
                                 walker_top0_a_rw <= v_rw;
                                 v_us := stdl(bool(walker_top0_a_us) and bool(walker_top0_le(2)));
                                 walker_top0_a_us <= v_us;
-                                m_valid <= '1';
-                                m_we <= '0';
-                                m_size <= to_unsigned(2, 3);
-                                m_addr <= (unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
                                 walker_top0_ea <= (unsigned'(unsigned'("00000000000000000000000000000000") & walker_top0_le(32-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(22-1 downto 12) & to_unsigned(0, 2)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(1, 3);
