@@ -244,7 +244,7 @@ def _sequences(args: argparse.Namespace, spec: ir.Spec, directory: Path, timing,
     import json
 
     from codegen.verify import harness, seqcosim
-    if isinstance(spec.top, ir.Unit) or not spec.top.caches:
+    if not spec.top.caches:
         raise Usage(f"--sequences needs a translation that declares caches; '{args.spec}' declares none "
                     "(see docs/language.md, \"Caches and invalidation\")")
     arch_dir = None
@@ -252,7 +252,7 @@ def _sequences(args: argparse.Namespace, spec: ir.Spec, directory: Path, timing,
         arch, arch_dir = compile_with_models(args.arch, args.generated, project, None)
         if arch is None:
             return 1
-        if isinstance(arch.top, ir.Unit) or not arch.top.caches:
+        if not arch.top.caches or isinstance(arch.top, ir.Unit) != isinstance(spec.top, ir.Unit):
             raise Usage(f"--arch {args.arch}: expected a translation that declares caches")
         if tuple(harness.load_generated(arch_dir)[0].INVALIDATIONS) != tuple(i.name for i in spec.top.invalidations):
             raise Usage(f"--arch {args.arch}: expected the invalidations of '{args.spec}', by the same names")

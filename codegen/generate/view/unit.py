@@ -77,6 +77,8 @@ class UnitView:
                 st = unit.structure(f.store[0])
                 self.stores.append(Store(f, st, st.field(f.store[1]).offset))
         self.stores.sort(key=lambda s: ([x.name for x in unit.structures].index(s.structure.name), s.offset))
+        from codegen.generate.view.unit_cache import UnitCacheView
+        self.cache = UnitCacheView(spec, unit, self.py_env)
 
     # ---- names
     @property
