@@ -1077,7 +1077,7 @@ class Elaborator:
                 self.bag.error("E0202", identifier_message("operand", f.name, why), f.span)
                 ok = False
                 continue
-            tagged = next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
+            tagged = None if unit else next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
             if tagged is not None:
                 self.bag.error("E0440", f"operand '{f.name}' of invalidation '{v.name}': expected a name that is not "
                                f"a tag of cache '{tagged}' (a drop condition reads the tag by its bare name)", f.span)

@@ -62,50 +62,44 @@ class UnitSequenceFactory:
     def _event_refs(self, e) -> list[str]:
         return sorted({r.name for r in e.refs() if r.kind == "event"})
 
+    def _filled(self, mem: dict, req: dict, cache: str):
+        """The entries a request fills `cache` with, from empty caches."""
+        caches = self.ref.Caches()
+        self.ref.decide_cached(caches, dict(mem), req, [])
+        return [en for line in caches.by_name[cache].lines for en in line if en is not None]
+
     def _clone_structures(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
         """Other values of the event fields a cached structure's address reads, with the
         structure's words copied there (sometimes with a walk-cache tag field redrawn)."""
         for c in self.struct_caches:
             st = self.unit.structure(c.of)
             fields = self._event_refs(st.base)
-            if not fields:
+            filled = self._filled(mem, base_req, c.name)
+            if not fields or not filled:
                 continue
-            _out, _d, trace = self._run(mem, base_req)
-            words = [(a, v) for op, a, _s, v in trace if op == 0]
-            base = self._base_of(st, base_req, mem)
-            mine = [(a - base, v) for a, v in words if 0 <= a - base < st.size]
-            if not mine:
-                continue
+            base = filled[0].key
             tag_fields = [r for wc in self.walk_caches for t in wc.tags for r in t.value.refs()
                           if r.kind == "struct" and r.name.split(".")[0] == st.name]
-            for k in range(draw.int(2, 5)):
+            # random neighbours, and multiples of the number of sets (one set overflows
+            # when the field scales the address)
+            flips = [draw.bits(8) or 1 for _ in range(draw.int(2, 6))] + [c.sets * j for j in range(1, c.ways + 2)]
+            for k, flip in enumerate(flips):
                 req = dict(base_req)
                 name = draw.choice(fields)
-                req[name] = (req[name] ^ (1 << draw.int(0, min(self.event_widths[name], 8) - 1))) & mask(self.event_widths[name])
-                nb = self._base_of(st, req, mem)
-                if nb == base or any(nb <= a < nb + st.size for a in mem):
+                width = self.event_widths[name]
+                req[name] = (req[name] ^ flip) & mask(width)
+                moved = self._filled(mem, req, c.name)
+                if not moved or moved[0].key == base or any(moved[0].key <= a < moved[0].key + st.size for a in mem):
                     continue
-                for off, v in mine:
-                    if tag_fields and k % 2 == 1:
-                        r = draw.choice(tag_fields)
-                        f = st.field(r.name.split(".")[1])
-                        if f.word == off:
-                            v ^= 1 << (r.lo + draw.int(0, r.width - 1))
-                    mem[nb + off] = v
+                nb = moved[0].key
+                for off in range(0, st.size, 8):
+                    if base + off in mem:
+                        mem[nb + off] = mem[base + off]
+                if tag_fields and k % 2 == 1:
+                    r = draw.choice(tag_fields)
+                    word = nb + st.field(r.name.split(".")[1]).word
+                    mem[word] = mem.get(word, 0) ^ (1 << (r.lo + draw.int(0, r.width - 1)))
                 requests.append(req)
-
-    def _base_of(self, st: ir.Structure, req: dict, mem: dict) -> int:
-        """The structure's address for a request, from the reference's own trace."""
-        from codegen.verify.stimulus.translation import evaluate
-
-        def lookup(e):
-            if e.kind in ("event", "ctx"):
-                return (req[e.name] >> e.lo) & mask(e.width)
-            raise KeyError(e.name)
-        try:
-            return evaluate(st.base, lookup) & mask(64) & ~7
-        except KeyError:
-            return -1
 
     def _pages(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
         """Neighbouring pages of each cached walk whose input is an event field."""
@@ -151,6 +145,7 @@ class UnitSequenceFactory:
         events = list(self.ref.INVALIDATIONS)
         recent: list[int] = []
         steps = []
+        caches, now = self.ref.Caches(), dict(mem)  # the reference's state: operands name what it holds
         for _ in range(length):
             roll = draw.int(0, 99)
             if roll < TRANSLATE_PERCENT or not (slots or events):
@@ -161,35 +156,51 @@ class UnitSequenceFactory:
                 recent = ([i] + [x for x in recent if x != i])[:RECENT]
                 req = {k: v for k, v in requests[i].items() if k not in ctx_names}
                 steps.append(Step("translate", {**req, **ctx}))
+                trace: list = []
+                self.ref.decide_cached(caches, now, steps[-1].request, trace)
             elif roll < TRANSLATE_PERCENT + STORE_PERCENT and slots:
                 slot = draw.choice(slots)
                 old = mem.get(slot, 0)
                 how = draw.int(0, 9)
                 value = old ^ (1 << draw.int(0, 63)) if how < 4 else 0 if how < 6 else start.get(slot, 0)
                 mem[slot] = value
+                now[slot] = value
                 steps.append(Step("store", address=slot, value=value))
             elif events:
                 name = draw.choice(events)
                 request = {**requests[draw.int(0, len(requests) - 1)], **ctx}
-                ops = tuple((o, self._operand(draw, w, requests, mem)) for o, w in self.operand_widths[name])
+                held = [en for c in caches.by_name.values() for line in c.lines for en in line if en is not None]
+                target = draw.choice(held) if held and draw.chance(60) else None
+                ops = tuple((o, self._operand(draw, w, requests, mem, target)) for o, w in self.operand_widths[name])
                 steps.append(Step("invalidate", request, event=name, operands=ops))
+                self.ref.invalidate(caches, name, dict(ops), request)
                 new = self.ref.event_context(name, dict(ops), request)
                 ctx = {k: new[k] for k in ctx_names}
         return Sequence(start, tuple(steps))
 
-    def _operand(self, draw: Draw, width: int, requests: list, mem: dict) -> int:
-        """From what is in use: an event field's value of a request, a tag value a cache
-        would record, a range around an input (ones from a low bit up), or a small number."""
+    def _operand(self, draw: Draw, width: int, requests: list, mem: dict, target=None) -> int:
+        """From what is in use: an entry the reference holds (`target`: its tag of this
+        width, or its input page with a run of ones from a low bit up, as a range), an
+        event field's value of a request, a tag value a cache would record, a range around
+        an input, or a small number."""
         kind = draw.int(0, 99)
         req = draw.choice(requests)
-        if kind < 35:
+        tags = [t for t in target.tags if t <= mask(width) and t.bit_length() > width - 8] if target else []
+        if target is not None and width <= 16 and tags and draw.chance(85):
+            v = draw.choice(tags)
+        elif target is not None and target.granule and width > 16 and draw.chance(85):
+            v = target.key << target.granule
+            if draw.chance(50):
+                v |= mask(draw.int(0, 9)) << target.granule
+        elif kind < 35:
             same = [v for k, v in req.items() if k in self.event_widths and self.event_widths[k] >= width]
             v = draw.choice(same or list(req.values()))
         elif kind < 65:
             tags = self._tags(mem, req)
             v = draw.choice(tags) if tags else draw.bits(width)
         elif kind < 85:
-            v = draw.choice(list(req.values()))
+            inputs = [req[w.input.name] for w in self.unit.walks if w.input.op == "ref" and w.input.kind == "event"]
+            v = draw.choice(inputs or list(req.values()))
             lo = draw.int(12, 24)
             v = (v & ~mask(lo)) | (mask(draw.int(0, lo - 12)) << 12 if draw.chance(50) else 0)
         else:
