@@ -319,7 +319,7 @@ class Elaborator:
         entry's input range overlaps the 2^S-byte aligned block holding X (never folded:
         they read the entry)."""
         if scope.entry_tags is None:
-            raise Problem("E0447", f"expected `{e.name}(...)` only in the condition of a `drop` (it asks whether the "
+            raise Problem("E0447", f"expected `{'covers(X)' if e.name == 'covers' else 'within(X, S)'}` only in the condition of a `drop` (it asks whether the "
                           "cache entry being dropped holds the page of X), not here", e.span)
         if e.name == "within" and scope.cache_source != "walk" or e.name == "covers" and scope.cache_source == "structure":
             where = ("a cache of structure words (it has no input page)" if scope.cache_source == "structure"

@@ -138,7 +138,7 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             ok = False
         else:
             rules.append(rule)
-    cached = _caches(el, m, d, registers, widths, named, structs, struct_scope, walks, steps)
+    cached = _caches(el, m, d, registers, widths, named, structs, struct_scope, walks, walk_members, map_widths, steps)
     if not ok or record is None or len(event) != len(events[0][2]) or cached is None:
         return None
     return ir.Unit(caches=cached[0], invalidations=cached[1], name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
@@ -355,7 +355,7 @@ def _exit(el: Resolver, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None)
 
 
 def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict, named: dict, structs: list,
-            struct_scope: dict, walks: list, steps: list):
+            struct_scope: dict, walks: list, members: dict, bitmaps: dict, steps: list):
     """The unit's caches (`cache NAME holds translations of walk W` / `cache NAME holds
     structure S`) and invalidations; None after an error."""
     items = [x for x in d.items if isinstance(x, (ast.Cache, ast.Invalidate))]
@@ -402,7 +402,7 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
         upto = order.index(src[1]) + (1 if kind == "structure" else 0)
         allowed = {n for n in order[:upto] if n in struct_scope}
         scope = Scope(m, registers=registers, event=widths, structures=struct_scope,
-                      walks={w.name: {} for w in walks}, **named)
+                      walks=members, bitmaps=bitmaps, **named)
         for t in (x for x in c.items if isinstance(x, ast.CacheTag)):
             v = el.resolve(t.value, scope)
             if v is None:
