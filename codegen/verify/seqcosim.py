@@ -129,9 +129,8 @@ def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.T
     report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref))
     unit = isinstance(spec.top, ir.Unit)
     if unit:
-        # a unit's caches are in its reference only: the cycle-level model has none yet
         from codegen.verify.stimulus.unit_sequence import unit_sequences
-        model, drawn, judge = False, unit_sequences(spec, ref, count, seed, length), oracle.check_unit
+        drawn, judge = unit_sequences(spec, ref, count, seed, length), oracle.check_unit
     else:
         drawn, judge = sequences(spec, ref, count, seed, length), oracle.check
     limit = harness.cycle_limit(spec, timing) if model else 0

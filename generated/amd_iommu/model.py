@@ -26,6 +26,11 @@ WORD_SIZE = 3
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
+# caches (issue 15): i_op 0 is a request, i the i-th invalidation; o_hit bit j says cache
+# HIT_CACHES[j] answered the last request
+INVALIDATIONS = ['inv_devtab_entry', 'inv_iommu_pages', 'inv_iommu_all']
+HIT_CACHES = ['dtc', 'iotlb']
+SWEEP_CYCLES = 10
 
 
 @block
@@ -2244,13 +2249,83 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, r_HPT,
 
 @block
 def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_TAB_BAR, r_CONTROL, r_EVT_LOG_BAR, r_EVT_LOG_TAIL,
+          i_op, i_inv_devtab_entry_device_id, i_inv_iommu_pages_domain_id, i_inv_iommu_pages_address, i_inv_iommu_pages_s,
           m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
-          o_status, o_r_outcome, o_r_address, o_r_data, o_r_vector, o_r_destination, o_r_dest_mode, o_r_int_type, o_r_rq_eoi, o_r_code, o_r_logged, o_r_entry_lo, o_r_entry_hi, o_r_tail):
+          o_status, o_r_outcome, o_r_address, o_r_data, o_r_vector, o_r_destination, o_r_dest_mode, o_r_int_type, o_r_rq_eoi, o_r_code, o_r_logged, o_r_entry_lo, o_r_entry_hi, o_r_tail, o_hit):
     """The unit `iommu`  # spec: specs/amd_iommu.vspec:330"""
-    S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S1G', 'S1R', 'S2W0', 'DECIDE', 'ST0', 'ST1', 'FINISH')
+    S = enum('IDLE', 'S0W0', 'S0W1', 'S0W2', 'S0W3', 'S0F', 'S1G', 'S1R', 'S2W0', 'DECIDE', 'ST0', 'ST1', 'INV', 'FINISH')
     st = Signal(S.IDLE)
     pend = Signal(bool(0))
     status = Signal(intbv(0)[STATUS_WIDTH:])
+    hits = Signal(intbv(0)[2:])  # the caches that answered this request
+    iset = Signal(intbv(0)[3:])  # the set an invalidation sweeps
+    # cache dtc in front of structure dte: 16 entries, 4 ways, lru
+    u0_v0 = [Signal(bool(0)) for _ in range(4)]
+    u0_v1 = [Signal(bool(0)) for _ in range(4)]
+    u0_v2 = [Signal(bool(0)) for _ in range(4)]
+    u0_v3 = [Signal(bool(0)) for _ in range(4)]
+    u0_k0 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_k1 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_k2 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_k3 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_t00 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t01 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t02 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t03 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_d00 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d01 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d02 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d03 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d10 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d11 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d12 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d13 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d20 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d21 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d22 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d23 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d30 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d31 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d32 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d33 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_r0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank
+    u0_r1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank
+    u0_r2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank
+    u0_r3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank
+    u0_fk = Signal(intbv(0)[61:])
+    u0_fs = Signal(intbv(0)[2:])
+    # cache iotlb in front of walk io: 32 entries, 4 ways, plru
+    u1_v0 = [Signal(bool(0)) for _ in range(8)]
+    u1_v1 = [Signal(bool(0)) for _ in range(8)]
+    u1_v2 = [Signal(bool(0)) for _ in range(8)]
+    u1_v3 = [Signal(bool(0)) for _ in range(8)]
+    u1_k0 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_k1 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_k2 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_k3 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_t00 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_t01 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_t02 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_t03 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_a0 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    u1_a1 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    u1_a2 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    u1_a3 = [Signal(intbv(0)[1:]) for _ in range(8)]
+    u1_l0 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_l1 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_l2 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_l3 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_p0 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_p1 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_p2 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_p3 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_b0 = [Signal(bool(0)) for _ in range(8)]  # tree bit 0
+    u1_b1 = [Signal(bool(0)) for _ in range(8)]  # tree bit 1
+    u1_b2 = [Signal(bool(0)) for _ in range(8)]  # tree bit 2
+    u1_fk = Signal(intbv(0)[52:])
+    u1_fs = Signal(intbv(0)[3:])
+    u1_ft0 = Signal(intbv(0)[16:])
+    u1_fa = Signal(intbv(0)[1:])
     # the unit's own memory requests, merged with the walkers' onto the port
     u_valid = Signal(bool(0))
     u_we = Signal(bool(0))
@@ -2318,7 +2393,12 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
             done.next = False
         if st == S.IDLE:
             if start:
-                st.next = S.S0W0
+                if i_op == 0:
+                    hits.next = 0
+                    st.next = S.S0W0
+                else:
+                    iset.next = 0
+                    st.next = S.INV
         elif st == S.S0W0:  # structure dte, spec: specs/amd_iommu.vspec:344
             if not pend:
                 h0 = intbv(0)[22:]
@@ -2326,12 +2406,101 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 h1 = intbv(0)[53:]
                 h1[:] = concat(intbv(0)[1:], r_DEV_TAB_BAR[52:12], intbv(0)[12:]) + concat(intbv(0)[31:], h0)
                 v_wide[:] = concat(intbv(0)[19:], h1)
-                v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
-                u_valid.next = True
-                u_we.next = False
-                u_size.next = WORD_SIZE
-                u_addr.next = v_addr[ADDR_WIDTH:]
-                pend.next = True
+                u0_key = intbv(0)[61:]
+                u0_key[:] = v_wide[64:3]
+                u0_set = intbv(0)[2:]
+                u0_set[:] = v_wide[7:5]
+                u0_hit = False
+                u0_way = intbv(0)[2:]
+                if u0_v3[u0_set] and u0_k3[u0_set] == u0_key:
+                    u0_hit = True
+                    u0_way[:] = 3
+                if u0_v2[u0_set] and u0_k2[u0_set] == u0_key:
+                    u0_hit = True
+                    u0_way[:] = 2
+                if u0_v1[u0_set] and u0_k1[u0_set] == u0_key:
+                    u0_hit = True
+                    u0_way[:] = 1
+                if u0_v0[u0_set] and u0_k0[u0_set] == u0_key:
+                    u0_hit = True
+                    u0_way[:] = 0
+                if u0_hit:  # cache dtc
+                    u0_wd0 = intbv(0)[64:]
+                    if u0_way == 0:
+                        u0_wd0[:] = u0_d00[u0_set]
+                    if u0_way == 1:
+                        u0_wd0[:] = u0_d01[u0_set]
+                    if u0_way == 2:
+                        u0_wd0[:] = u0_d02[u0_set]
+                    if u0_way == 3:
+                        u0_wd0[:] = u0_d03[u0_set]
+                    w_dte_0.next = u0_wd0
+                    u0_wd1 = intbv(0)[64:]
+                    if u0_way == 0:
+                        u0_wd1[:] = u0_d10[u0_set]
+                    if u0_way == 1:
+                        u0_wd1[:] = u0_d11[u0_set]
+                    if u0_way == 2:
+                        u0_wd1[:] = u0_d12[u0_set]
+                    if u0_way == 3:
+                        u0_wd1[:] = u0_d13[u0_set]
+                    w_dte_8.next = u0_wd1
+                    u0_wd2 = intbv(0)[64:]
+                    if u0_way == 0:
+                        u0_wd2[:] = u0_d20[u0_set]
+                    if u0_way == 1:
+                        u0_wd2[:] = u0_d21[u0_set]
+                    if u0_way == 2:
+                        u0_wd2[:] = u0_d22[u0_set]
+                    if u0_way == 3:
+                        u0_wd2[:] = u0_d23[u0_set]
+                    w_dte_10.next = u0_wd2
+                    u0_wd3 = intbv(0)[64:]
+                    if u0_way == 0:
+                        u0_wd3[:] = u0_d30[u0_set]
+                    if u0_way == 1:
+                        u0_wd3[:] = u0_d31[u0_set]
+                    if u0_way == 2:
+                        u0_wd3[:] = u0_d32[u0_set]
+                    if u0_way == 3:
+                        u0_wd3[:] = u0_d33[u0_set]
+                    w_dte_18.next = u0_wd3
+                    hits.next[0] = 1
+                    u0_tr = intbv(0)[2:]
+                    if u0_way == 0:
+                        u0_tr[:] = u0_r0[u0_set]
+                    if u0_way == 1:
+                        u0_tr[:] = u0_r1[u0_set]
+                    if u0_way == 2:
+                        u0_tr[:] = u0_r2[u0_set]
+                    if u0_way == 3:
+                        u0_tr[:] = u0_r3[u0_set]
+                    if u0_r0[u0_set] < u0_tr:
+                        u0_r0[u0_set].next = u0_r0[u0_set] + 1
+                    if u0_r1[u0_set] < u0_tr:
+                        u0_r1[u0_set].next = u0_r1[u0_set] + 1
+                    if u0_r2[u0_set] < u0_tr:
+                        u0_r2[u0_set].next = u0_r2[u0_set] + 1
+                    if u0_r3[u0_set] < u0_tr:
+                        u0_r3[u0_set].next = u0_r3[u0_set] + 1
+                    if u0_way == 0:
+                        u0_r0[u0_set].next = 0
+                    if u0_way == 1:
+                        u0_r1[u0_set].next = 0
+                    if u0_way == 2:
+                        u0_r2[u0_set].next = 0
+                    if u0_way == 3:
+                        u0_r3[u0_set].next = 0
+                    st.next = S.S1G
+                else:
+                    u0_fk.next = u0_key
+                    u0_fs.next = u0_set
+                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                    u_valid.next = True
+                    u_we.next = False
+                    u_size.next = WORD_SIZE
+                    u_addr.next = v_addr[ADDR_WIDTH:]
+                    pend.next = True
             else:
                 if u_valid and m_ready:
                     u_valid.next = False
@@ -2398,7 +2567,91 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 if m_rvalid:
                     w_dte_18.next = m_rdata
                     pend.next = False
-                    st.next = S.S1G
+                    st.next = S.S0F
+        elif st == S.S0F:  # cache dtc: fill with the words read
+            u0_tg0 = intbv(0)[16:]
+            u0_tg0[:] = e_device_id
+            u0_wv = intbv(0)[2:]
+            u0_free = False
+            if not u0_v3[u0_fs]:
+                u0_wv[:] = 3
+                u0_free = True
+            if not u0_v2[u0_fs]:
+                u0_wv[:] = 2
+                u0_free = True
+            if not u0_v1[u0_fs]:
+                u0_wv[:] = 1
+                u0_free = True
+            if not u0_v0[u0_fs]:
+                u0_wv[:] = 0
+                u0_free = True
+            if not u0_free:
+                if u0_r0[u0_fs] == 3:
+                    u0_wv[:] = 0
+                if u0_r1[u0_fs] == 3:
+                    u0_wv[:] = 1
+                if u0_r2[u0_fs] == 3:
+                    u0_wv[:] = 2
+                if u0_r3[u0_fs] == 3:
+                    u0_wv[:] = 3
+            if u0_wv == 0:
+                u0_v0[u0_fs].next = True
+                u0_k0[u0_fs].next = u0_fk
+                u0_t00[u0_fs].next = u0_tg0
+                u0_d00[u0_fs].next = w_dte_0
+                u0_d10[u0_fs].next = w_dte_8
+                u0_d20[u0_fs].next = w_dte_10
+                u0_d30[u0_fs].next = w_dte_18
+            if u0_wv == 1:
+                u0_v1[u0_fs].next = True
+                u0_k1[u0_fs].next = u0_fk
+                u0_t01[u0_fs].next = u0_tg0
+                u0_d01[u0_fs].next = w_dte_0
+                u0_d11[u0_fs].next = w_dte_8
+                u0_d21[u0_fs].next = w_dte_10
+                u0_d31[u0_fs].next = w_dte_18
+            if u0_wv == 2:
+                u0_v2[u0_fs].next = True
+                u0_k2[u0_fs].next = u0_fk
+                u0_t02[u0_fs].next = u0_tg0
+                u0_d02[u0_fs].next = w_dte_0
+                u0_d12[u0_fs].next = w_dte_8
+                u0_d22[u0_fs].next = w_dte_10
+                u0_d32[u0_fs].next = w_dte_18
+            if u0_wv == 3:
+                u0_v3[u0_fs].next = True
+                u0_k3[u0_fs].next = u0_fk
+                u0_t03[u0_fs].next = u0_tg0
+                u0_d03[u0_fs].next = w_dte_0
+                u0_d13[u0_fs].next = w_dte_8
+                u0_d23[u0_fs].next = w_dte_10
+                u0_d33[u0_fs].next = w_dte_18
+            u0_tr = intbv(0)[2:]
+            if u0_wv == 0:
+                u0_tr[:] = u0_r0[u0_fs]
+            if u0_wv == 1:
+                u0_tr[:] = u0_r1[u0_fs]
+            if u0_wv == 2:
+                u0_tr[:] = u0_r2[u0_fs]
+            if u0_wv == 3:
+                u0_tr[:] = u0_r3[u0_fs]
+            if u0_r0[u0_fs] < u0_tr:
+                u0_r0[u0_fs].next = u0_r0[u0_fs] + 1
+            if u0_r1[u0_fs] < u0_tr:
+                u0_r1[u0_fs].next = u0_r1[u0_fs] + 1
+            if u0_r2[u0_fs] < u0_tr:
+                u0_r2[u0_fs].next = u0_r2[u0_fs] + 1
+            if u0_r3[u0_fs] < u0_tr:
+                u0_r3[u0_fs].next = u0_r3[u0_fs] + 1
+            if u0_wv == 0:
+                u0_r0[u0_fs].next = 0
+            if u0_wv == 1:
+                u0_r1[u0_fs].next = 0
+            if u0_wv == 2:
+                u0_r2[u0_fs].next = 0
+            if u0_wv == 3:
+                u0_r3[u0_fs].next = 0
+            st.next = S.S1G
         elif st == S.S1G:  # walk io, spec: specs/amd_iommu.vspec:395
             wk_io_walked.next = 0
             wk_io_ok.next = 0
@@ -2426,8 +2679,73 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                 h4[:] = concat(intbv(0)[8:], h3) | concat(w_dte_0[64:56], intbv(0)[56:])
                 v_wide[:] = concat(intbv(0)[8:], h4)
                 unit_io_r_HPT.next = v_wide[64:]
-                unit_io_start.next = True
-                st.next = S.S1R
+                u1_in = intbv(0)[64:]
+                u1_in[:] = e_address
+                u1_acc = intbv(0)[1:]
+                if (e_kind == 1):
+                    u1_acc[0] = 1
+                u1_tg0 = intbv(0)[16:]
+                u1_tg0[:] = w_dte_8[16:0]
+                u1_set = intbv(0)[3:]
+                u1_set[:] = u1_in[15:12]
+                u1_hit = False
+                u1_way = intbv(0)[2:]
+                if u1_v3[u1_set] and u1_k3[u1_set] == u1_in[64:12] and u1_t03[u1_set] == u1_tg0 and u1_a3[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 3
+                if u1_v2[u1_set] and u1_k2[u1_set] == u1_in[64:12] and u1_t02[u1_set] == u1_tg0 and u1_a2[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 2
+                if u1_v1[u1_set] and u1_k1[u1_set] == u1_in[64:12] and u1_t01[u1_set] == u1_tg0 and u1_a1[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 1
+                if u1_v0[u1_set] and u1_k0[u1_set] == u1_in[64:12] and u1_t00[u1_set] == u1_tg0 and u1_a0[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 0
+                if u1_hit:
+                    u1_pg = intbv(0)[52:]
+                    if u1_way == 0:
+                        u1_pg[:] = u1_p0[u1_set]
+                    if u1_way == 1:
+                        u1_pg[:] = u1_p1[u1_set]
+                    if u1_way == 2:
+                        u1_pg[:] = u1_p2[u1_set]
+                    if u1_way == 3:
+                        u1_pg[:] = u1_p3[u1_set]
+                    u1_lv = intbv(0)[LEVEL_WIDTH:]
+                    if u1_way == 0:
+                        u1_lv[:] = u1_l0[u1_set]
+                    if u1_way == 1:
+                        u1_lv[:] = u1_l1[u1_set]
+                    if u1_way == 2:
+                        u1_lv[:] = u1_l2[u1_set]
+                    if u1_way == 3:
+                        u1_lv[:] = u1_l3[u1_set]
+                    wk_io_walked.next = 1
+                    wk_io_ok.next = 1
+                    wk_io_pa.next = concat(u1_pg, u1_in[12:])
+                    wk_io_level.next = u1_lv
+                    hits.next[1] = 1
+                    if u1_way == 0:
+                        u1_b1[u1_set].next = True
+                        u1_b0[u1_set].next = True
+                    if u1_way == 1:
+                        u1_b1[u1_set].next = False
+                        u1_b0[u1_set].next = True
+                    if u1_way == 2:
+                        u1_b2[u1_set].next = True
+                        u1_b0[u1_set].next = False
+                    if u1_way == 3:
+                        u1_b2[u1_set].next = False
+                        u1_b0[u1_set].next = False
+                    st.next = S.S2W0
+                else:
+                    u1_fk.next = u1_in[64:12]
+                    u1_fs.next = u1_set
+                    u1_ft0.next = u1_tg0
+                    u1_fa.next = u1_acc
+                    unit_io_start.next = True
+                    st.next = S.S1R
             else:
                 st.next = S.S2W0
         elif st == S.S1R:
@@ -2438,6 +2756,69 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     wk_io_ok.next = 1
                     wk_io_pa.next = unit_io_o_pa
                     wk_io_level.next = unit_io_o_level
+                    u1_wv = intbv(0)[2:]
+                    u1_free = False
+                    if not u1_v3[u1_fs]:
+                        u1_wv[:] = 3
+                        u1_free = True
+                    if not u1_v2[u1_fs]:
+                        u1_wv[:] = 2
+                        u1_free = True
+                    if not u1_v1[u1_fs]:
+                        u1_wv[:] = 1
+                        u1_free = True
+                    if not u1_v0[u1_fs]:
+                        u1_wv[:] = 0
+                        u1_free = True
+                    if not u1_free:
+                        if not u1_b1[u1_fs] and not u1_b0[u1_fs]:
+                            u1_wv[:] = 0
+                        if u1_b1[u1_fs] and not u1_b0[u1_fs]:
+                            u1_wv[:] = 1
+                        if not u1_b2[u1_fs] and u1_b0[u1_fs]:
+                            u1_wv[:] = 2
+                        if u1_b2[u1_fs] and u1_b0[u1_fs]:
+                            u1_wv[:] = 3
+                    if u1_wv == 0:
+                        u1_v0[u1_fs].next = True
+                        u1_k0[u1_fs].next = u1_fk
+                        u1_l0[u1_fs].next = unit_io_o_level
+                        u1_p0[u1_fs].next = unit_io_o_pa[64:12]
+                        u1_t00[u1_fs].next = u1_ft0
+                        u1_a0[u1_fs].next = u1_fa
+                    if u1_wv == 1:
+                        u1_v1[u1_fs].next = True
+                        u1_k1[u1_fs].next = u1_fk
+                        u1_l1[u1_fs].next = unit_io_o_level
+                        u1_p1[u1_fs].next = unit_io_o_pa[64:12]
+                        u1_t01[u1_fs].next = u1_ft0
+                        u1_a1[u1_fs].next = u1_fa
+                    if u1_wv == 2:
+                        u1_v2[u1_fs].next = True
+                        u1_k2[u1_fs].next = u1_fk
+                        u1_l2[u1_fs].next = unit_io_o_level
+                        u1_p2[u1_fs].next = unit_io_o_pa[64:12]
+                        u1_t02[u1_fs].next = u1_ft0
+                        u1_a2[u1_fs].next = u1_fa
+                    if u1_wv == 3:
+                        u1_v3[u1_fs].next = True
+                        u1_k3[u1_fs].next = u1_fk
+                        u1_l3[u1_fs].next = unit_io_o_level
+                        u1_p3[u1_fs].next = unit_io_o_pa[64:12]
+                        u1_t03[u1_fs].next = u1_ft0
+                        u1_a3[u1_fs].next = u1_fa
+                    if u1_wv == 0:
+                        u1_b1[u1_fs].next = True
+                        u1_b0[u1_fs].next = True
+                    if u1_wv == 1:
+                        u1_b1[u1_fs].next = False
+                        u1_b0[u1_fs].next = True
+                    if u1_wv == 2:
+                        u1_b2[u1_fs].next = True
+                        u1_b0[u1_fs].next = False
+                    if u1_wv == 3:
+                        u1_b2[u1_fs].next = False
+                        u1_b0[u1_fs].next = False
                 else:
                     wk_io_fault.next = unit_io_o_status
                     wk_io_level.next = unit_io_o_level
@@ -3861,8 +4242,2068 @@ def model(clk, rst, start, done, e_kind, e_device_id, e_address, e_data, r_DEV_T
                     u_we.next = False
                     pend.next = False
                     st.next = S.FINISH
+        elif st == S.INV:  # an invalidation: one set per cycle
+            if iset < 4:
+                u0_iset = intbv(0)[2:]
+                u0_iset[:] = iset[2:]
+                u0_ik0 = intbv(0)[61:]
+                u0_ik0[:] = u0_k0[u0_iset]
+                u0_it0_0 = intbv(0)[16:]
+                u0_it0_0[:] = u0_t00[u0_iset]
+                if i_op == 1:
+                    if u0_v0[u0_iset] and (u0_it0_0 == i_inv_devtab_entry_device_id):
+                        u0_v0[u0_iset].next = False
+                if i_op == 3:
+                    if u0_v0[u0_iset] and True:
+                        u0_v0[u0_iset].next = False
+                u0_ik1 = intbv(0)[61:]
+                u0_ik1[:] = u0_k1[u0_iset]
+                u0_it0_1 = intbv(0)[16:]
+                u0_it0_1[:] = u0_t01[u0_iset]
+                if i_op == 1:
+                    if u0_v1[u0_iset] and (u0_it0_1 == i_inv_devtab_entry_device_id):
+                        u0_v1[u0_iset].next = False
+                if i_op == 3:
+                    if u0_v1[u0_iset] and True:
+                        u0_v1[u0_iset].next = False
+                u0_ik2 = intbv(0)[61:]
+                u0_ik2[:] = u0_k2[u0_iset]
+                u0_it0_2 = intbv(0)[16:]
+                u0_it0_2[:] = u0_t02[u0_iset]
+                if i_op == 1:
+                    if u0_v2[u0_iset] and (u0_it0_2 == i_inv_devtab_entry_device_id):
+                        u0_v2[u0_iset].next = False
+                if i_op == 3:
+                    if u0_v2[u0_iset] and True:
+                        u0_v2[u0_iset].next = False
+                u0_ik3 = intbv(0)[61:]
+                u0_ik3[:] = u0_k3[u0_iset]
+                u0_it0_3 = intbv(0)[16:]
+                u0_it0_3[:] = u0_t03[u0_iset]
+                if i_op == 1:
+                    if u0_v3[u0_iset] and (u0_it0_3 == i_inv_devtab_entry_device_id):
+                        u0_v3[u0_iset].next = False
+                if i_op == 3:
+                    if u0_v3[u0_iset] and True:
+                        u0_v3[u0_iset].next = False
+            u1_iset = intbv(0)[3:]
+            u1_iset[:] = iset[3:]
+            u1_ik0 = intbv(0)[52:]
+            u1_ik0[:] = u1_k0[u1_iset]
+            u1_it0_0 = intbv(0)[16:]
+            u1_it0_0[:] = u1_t00[u1_iset]
+            if i_op == 2:
+                u1_d0_0 = intbv(0)[64:]
+                u1_d0_1 = intbv(0)[64:]
+                u1_d0_2 = intbv(0)[8:]
+                u1_d0_3 = intbv(0)[64:]
+                u1_d0_0[:] = 0
+                u1_d0_0[64:12] = u1_ik0
+                u1_d0_1[:] = i_inv_iommu_pages_address
+                u1_d0_4 = intbv(0)[7:]
+                u1_d0_5 = intbv(0)[6:]
+                u1_d0_6 = intbv(0)[64:]
+                u1_d0_6[:] = i_inv_iommu_pages_address
+                u1_d0_7 = intbv(0)[52:]
+                u1_d0_7[:] = u1_d0_6[64:12] & 1
+                u1_d0_8 = intbv(0)[6:]
+                u1_d0_9 = intbv(0)[64:]
+                u1_d0_9[:] = i_inv_iommu_pages_address
+                u1_d0_10 = intbv(0)[52:]
+                u1_d0_10[:] = u1_d0_9[64:12] & 2
+                u1_d0_11 = intbv(0)[6:]
+                u1_d0_12 = intbv(0)[64:]
+                u1_d0_12[:] = i_inv_iommu_pages_address
+                u1_d0_13 = intbv(0)[52:]
+                u1_d0_13[:] = u1_d0_12[64:12] & 4
+                u1_d0_14 = intbv(0)[6:]
+                u1_d0_15 = intbv(0)[64:]
+                u1_d0_15[:] = i_inv_iommu_pages_address
+                u1_d0_16 = intbv(0)[52:]
+                u1_d0_16[:] = u1_d0_15[64:12] & 8
+                u1_d0_17 = intbv(0)[6:]
+                u1_d0_18 = intbv(0)[64:]
+                u1_d0_18[:] = i_inv_iommu_pages_address
+                u1_d0_19 = intbv(0)[52:]
+                u1_d0_19[:] = u1_d0_18[64:12] & 0x10
+                u1_d0_20 = intbv(0)[6:]
+                u1_d0_21 = intbv(0)[64:]
+                u1_d0_21[:] = i_inv_iommu_pages_address
+                u1_d0_22 = intbv(0)[52:]
+                u1_d0_22[:] = u1_d0_21[64:12] & 0x20
+                u1_d0_23 = intbv(0)[6:]
+                u1_d0_24 = intbv(0)[64:]
+                u1_d0_24[:] = i_inv_iommu_pages_address
+                u1_d0_25 = intbv(0)[52:]
+                u1_d0_25[:] = u1_d0_24[64:12] & 0x40
+                u1_d0_26 = intbv(0)[6:]
+                u1_d0_27 = intbv(0)[64:]
+                u1_d0_27[:] = i_inv_iommu_pages_address
+                u1_d0_28 = intbv(0)[52:]
+                u1_d0_28[:] = u1_d0_27[64:12] & 0x80
+                u1_d0_29 = intbv(0)[6:]
+                u1_d0_30 = intbv(0)[64:]
+                u1_d0_30[:] = i_inv_iommu_pages_address
+                u1_d0_31 = intbv(0)[52:]
+                u1_d0_31[:] = u1_d0_30[64:12] & 0x100
+                u1_d0_32 = intbv(0)[6:]
+                u1_d0_33 = intbv(0)[64:]
+                u1_d0_33[:] = i_inv_iommu_pages_address
+                u1_d0_34 = intbv(0)[52:]
+                u1_d0_34[:] = u1_d0_33[64:12] & 0x200
+                u1_d0_35 = intbv(0)[6:]
+                u1_d0_36 = intbv(0)[64:]
+                u1_d0_36[:] = i_inv_iommu_pages_address
+                u1_d0_37 = intbv(0)[52:]
+                u1_d0_37[:] = u1_d0_36[64:12] & 0x400
+                u1_d0_38 = intbv(0)[6:]
+                u1_d0_39 = intbv(0)[64:]
+                u1_d0_39[:] = i_inv_iommu_pages_address
+                u1_d0_40 = intbv(0)[52:]
+                u1_d0_40[:] = u1_d0_39[64:12] & 0x800
+                u1_d0_41 = intbv(0)[6:]
+                u1_d0_42 = intbv(0)[64:]
+                u1_d0_42[:] = i_inv_iommu_pages_address
+                u1_d0_43 = intbv(0)[52:]
+                u1_d0_43[:] = u1_d0_42[64:12] & 0x1000
+                u1_d0_44 = intbv(0)[6:]
+                u1_d0_45 = intbv(0)[64:]
+                u1_d0_45[:] = i_inv_iommu_pages_address
+                u1_d0_46 = intbv(0)[52:]
+                u1_d0_46[:] = u1_d0_45[64:12] & 0x2000
+                u1_d0_47 = intbv(0)[6:]
+                u1_d0_48 = intbv(0)[64:]
+                u1_d0_48[:] = i_inv_iommu_pages_address
+                u1_d0_49 = intbv(0)[52:]
+                u1_d0_49[:] = u1_d0_48[64:12] & 0x4000
+                u1_d0_50 = intbv(0)[6:]
+                u1_d0_51 = intbv(0)[64:]
+                u1_d0_51[:] = i_inv_iommu_pages_address
+                u1_d0_52 = intbv(0)[52:]
+                u1_d0_52[:] = u1_d0_51[64:12] & 0x8000
+                u1_d0_53 = intbv(0)[6:]
+                u1_d0_54 = intbv(0)[64:]
+                u1_d0_54[:] = i_inv_iommu_pages_address
+                u1_d0_55 = intbv(0)[52:]
+                u1_d0_55[:] = u1_d0_54[64:12] & 0x10000
+                u1_d0_56 = intbv(0)[6:]
+                u1_d0_57 = intbv(0)[64:]
+                u1_d0_57[:] = i_inv_iommu_pages_address
+                u1_d0_58 = intbv(0)[52:]
+                u1_d0_58[:] = u1_d0_57[64:12] & 0x20000
+                u1_d0_59 = intbv(0)[6:]
+                u1_d0_60 = intbv(0)[64:]
+                u1_d0_60[:] = i_inv_iommu_pages_address
+                u1_d0_61 = intbv(0)[52:]
+                u1_d0_61[:] = u1_d0_60[64:12] & 0x40000
+                u1_d0_62 = intbv(0)[6:]
+                u1_d0_63 = intbv(0)[64:]
+                u1_d0_63[:] = i_inv_iommu_pages_address
+                u1_d0_64 = intbv(0)[52:]
+                u1_d0_64[:] = u1_d0_63[64:12] & 0x80000
+                u1_d0_65 = intbv(0)[6:]
+                u1_d0_66 = intbv(0)[64:]
+                u1_d0_66[:] = i_inv_iommu_pages_address
+                u1_d0_67 = intbv(0)[52:]
+                u1_d0_67[:] = u1_d0_66[64:12] & 0x100000
+                u1_d0_68 = intbv(0)[6:]
+                u1_d0_69 = intbv(0)[64:]
+                u1_d0_69[:] = i_inv_iommu_pages_address
+                u1_d0_70 = intbv(0)[52:]
+                u1_d0_70[:] = u1_d0_69[64:12] & 0x200000
+                u1_d0_71 = intbv(0)[6:]
+                u1_d0_72 = intbv(0)[64:]
+                u1_d0_72[:] = i_inv_iommu_pages_address
+                u1_d0_73 = intbv(0)[52:]
+                u1_d0_73[:] = u1_d0_72[64:12] & 0x400000
+                u1_d0_74 = intbv(0)[6:]
+                u1_d0_75 = intbv(0)[64:]
+                u1_d0_75[:] = i_inv_iommu_pages_address
+                u1_d0_76 = intbv(0)[52:]
+                u1_d0_76[:] = u1_d0_75[64:12] & 0x800000
+                u1_d0_77 = intbv(0)[6:]
+                u1_d0_78 = intbv(0)[64:]
+                u1_d0_78[:] = i_inv_iommu_pages_address
+                u1_d0_79 = intbv(0)[52:]
+                u1_d0_79[:] = u1_d0_78[64:12] & 0x1000000
+                u1_d0_80 = intbv(0)[6:]
+                u1_d0_81 = intbv(0)[64:]
+                u1_d0_81[:] = i_inv_iommu_pages_address
+                u1_d0_82 = intbv(0)[52:]
+                u1_d0_82[:] = u1_d0_81[64:12] & 0x2000000
+                u1_d0_83 = intbv(0)[6:]
+                u1_d0_84 = intbv(0)[64:]
+                u1_d0_84[:] = i_inv_iommu_pages_address
+                u1_d0_85 = intbv(0)[52:]
+                u1_d0_85[:] = u1_d0_84[64:12] & 0x4000000
+                u1_d0_86 = intbv(0)[6:]
+                u1_d0_87 = intbv(0)[64:]
+                u1_d0_87[:] = i_inv_iommu_pages_address
+                u1_d0_88 = intbv(0)[52:]
+                u1_d0_88[:] = u1_d0_87[64:12] & 0x8000000
+                u1_d0_89 = intbv(0)[6:]
+                u1_d0_90 = intbv(0)[64:]
+                u1_d0_90[:] = i_inv_iommu_pages_address
+                u1_d0_91 = intbv(0)[52:]
+                u1_d0_91[:] = u1_d0_90[64:12] & 0x10000000
+                u1_d0_92 = intbv(0)[6:]
+                u1_d0_93 = intbv(0)[64:]
+                u1_d0_93[:] = i_inv_iommu_pages_address
+                u1_d0_94 = intbv(0)[52:]
+                u1_d0_94[:] = u1_d0_93[64:12] & 0x20000000
+                u1_d0_95 = intbv(0)[6:]
+                u1_d0_96 = intbv(0)[64:]
+                u1_d0_96[:] = i_inv_iommu_pages_address
+                u1_d0_97 = intbv(0)[52:]
+                u1_d0_97[:] = u1_d0_96[64:12] & intbv(0x40000000)[52:]
+                u1_d0_98 = intbv(0)[6:]
+                u1_d0_99 = intbv(0)[64:]
+                u1_d0_99[:] = i_inv_iommu_pages_address
+                u1_d0_100 = intbv(0)[52:]
+                u1_d0_100[:] = u1_d0_99[64:12] & intbv(0x80000000)[52:]
+                u1_d0_101 = intbv(0)[6:]
+                u1_d0_102 = intbv(0)[64:]
+                u1_d0_102[:] = i_inv_iommu_pages_address
+                u1_d0_103 = intbv(0)[52:]
+                u1_d0_103[:] = u1_d0_102[64:12] & intbv(0x100000000)[52:]
+                u1_d0_104 = intbv(0)[6:]
+                u1_d0_105 = intbv(0)[64:]
+                u1_d0_105[:] = i_inv_iommu_pages_address
+                u1_d0_106 = intbv(0)[52:]
+                u1_d0_106[:] = u1_d0_105[64:12] & intbv(0x200000000)[52:]
+                u1_d0_107 = intbv(0)[6:]
+                u1_d0_108 = intbv(0)[64:]
+                u1_d0_108[:] = i_inv_iommu_pages_address
+                u1_d0_109 = intbv(0)[52:]
+                u1_d0_109[:] = u1_d0_108[64:12] & intbv(0x400000000)[52:]
+                u1_d0_110 = intbv(0)[6:]
+                u1_d0_111 = intbv(0)[64:]
+                u1_d0_111[:] = i_inv_iommu_pages_address
+                u1_d0_112 = intbv(0)[52:]
+                u1_d0_112[:] = u1_d0_111[64:12] & intbv(0x800000000)[52:]
+                u1_d0_113 = intbv(0)[6:]
+                u1_d0_114 = intbv(0)[64:]
+                u1_d0_114[:] = i_inv_iommu_pages_address
+                u1_d0_115 = intbv(0)[52:]
+                u1_d0_115[:] = u1_d0_114[64:12] & intbv(0x1000000000)[52:]
+                u1_d0_116 = intbv(0)[6:]
+                u1_d0_117 = intbv(0)[64:]
+                u1_d0_117[:] = i_inv_iommu_pages_address
+                u1_d0_118 = intbv(0)[52:]
+                u1_d0_118[:] = u1_d0_117[64:12] & intbv(0x2000000000)[52:]
+                u1_d0_119 = intbv(0)[6:]
+                u1_d0_120 = intbv(0)[64:]
+                u1_d0_120[:] = i_inv_iommu_pages_address
+                u1_d0_121 = intbv(0)[52:]
+                u1_d0_121[:] = u1_d0_120[64:12] & intbv(0x4000000000)[52:]
+                u1_d0_122 = intbv(0)[6:]
+                u1_d0_123 = intbv(0)[64:]
+                u1_d0_123[:] = i_inv_iommu_pages_address
+                u1_d0_124 = intbv(0)[52:]
+                u1_d0_124[:] = u1_d0_123[64:12] & intbv(0x8000000000)[52:]
+                u1_d0_125 = intbv(0)[6:]
+                u1_d0_126 = intbv(0)[64:]
+                u1_d0_126[:] = i_inv_iommu_pages_address
+                u1_d0_127 = intbv(0)[52:]
+                u1_d0_127[:] = u1_d0_126[64:12] & intbv(0x10000000000)[52:]
+                u1_d0_128 = intbv(0)[6:]
+                u1_d0_129 = intbv(0)[64:]
+                u1_d0_129[:] = i_inv_iommu_pages_address
+                u1_d0_130 = intbv(0)[52:]
+                u1_d0_130[:] = u1_d0_129[64:12] & intbv(0x20000000000)[52:]
+                u1_d0_131 = intbv(0)[6:]
+                u1_d0_132 = intbv(0)[64:]
+                u1_d0_132[:] = i_inv_iommu_pages_address
+                u1_d0_133 = intbv(0)[52:]
+                u1_d0_133[:] = u1_d0_132[64:12] & intbv(0x40000000000)[52:]
+                u1_d0_134 = intbv(0)[6:]
+                u1_d0_135 = intbv(0)[64:]
+                u1_d0_135[:] = i_inv_iommu_pages_address
+                u1_d0_136 = intbv(0)[52:]
+                u1_d0_136[:] = u1_d0_135[64:12] & intbv(0x80000000000)[52:]
+                u1_d0_137 = intbv(0)[6:]
+                u1_d0_138 = intbv(0)[64:]
+                u1_d0_138[:] = i_inv_iommu_pages_address
+                u1_d0_139 = intbv(0)[52:]
+                u1_d0_139[:] = u1_d0_138[64:12] & intbv(0x100000000000)[52:]
+                u1_d0_140 = intbv(0)[6:]
+                u1_d0_141 = intbv(0)[64:]
+                u1_d0_141[:] = i_inv_iommu_pages_address
+                u1_d0_142 = intbv(0)[52:]
+                u1_d0_142[:] = u1_d0_141[64:12] & intbv(0x200000000000)[52:]
+                u1_d0_143 = intbv(0)[6:]
+                u1_d0_144 = intbv(0)[64:]
+                u1_d0_144[:] = i_inv_iommu_pages_address
+                u1_d0_145 = intbv(0)[52:]
+                u1_d0_145[:] = u1_d0_144[64:12] & intbv(0x400000000000)[52:]
+                u1_d0_146 = intbv(0)[6:]
+                u1_d0_147 = intbv(0)[64:]
+                u1_d0_147[:] = i_inv_iommu_pages_address
+                u1_d0_148 = intbv(0)[52:]
+                u1_d0_148[:] = u1_d0_147[64:12] & intbv(0x800000000000)[52:]
+                u1_d0_149 = intbv(0)[6:]
+                u1_d0_150 = intbv(0)[64:]
+                u1_d0_150[:] = i_inv_iommu_pages_address
+                u1_d0_151 = intbv(0)[52:]
+                u1_d0_151[:] = u1_d0_150[64:12] & intbv(0x1000000000000)[52:]
+                u1_d0_152 = intbv(0)[6:]
+                u1_d0_153 = intbv(0)[64:]
+                u1_d0_153[:] = i_inv_iommu_pages_address
+                u1_d0_154 = intbv(0)[52:]
+                u1_d0_154[:] = u1_d0_153[64:12] & intbv(0x2000000000000)[52:]
+                u1_d0_155 = intbv(0)[6:]
+                u1_d0_156 = intbv(0)[64:]
+                u1_d0_156[:] = i_inv_iommu_pages_address
+                u1_d0_157 = intbv(0)[52:]
+                u1_d0_157[:] = u1_d0_156[64:12] & intbv(0x4000000000000)[52:]
+                u1_d0_158 = intbv(0)[6:]
+                u1_d0_159 = intbv(0)[64:]
+                u1_d0_159[:] = i_inv_iommu_pages_address
+                u1_d0_160 = intbv(0)[52:]
+                u1_d0_160[:] = u1_d0_159[64:12] & intbv(0x8000000000000)[52:]
+                if (not (u1_d0_160 != 0)):
+                    u1_d0_158[:] = 0x33
+                else:
+                    u1_d0_158[:] = 0x34
+                if (not (u1_d0_157 != 0)):
+                    u1_d0_155[:] = 0x32
+                else:
+                    u1_d0_155[:] = u1_d0_158
+                if (not (u1_d0_154 != 0)):
+                    u1_d0_152[:] = 0x31
+                else:
+                    u1_d0_152[:] = u1_d0_155
+                if (not (u1_d0_151 != 0)):
+                    u1_d0_149[:] = 0x30
+                else:
+                    u1_d0_149[:] = u1_d0_152
+                if (not (u1_d0_148 != 0)):
+                    u1_d0_146[:] = 0x2f
+                else:
+                    u1_d0_146[:] = u1_d0_149
+                if (not (u1_d0_145 != 0)):
+                    u1_d0_143[:] = 0x2e
+                else:
+                    u1_d0_143[:] = u1_d0_146
+                if (not (u1_d0_142 != 0)):
+                    u1_d0_140[:] = 0x2d
+                else:
+                    u1_d0_140[:] = u1_d0_143
+                if (not (u1_d0_139 != 0)):
+                    u1_d0_137[:] = 0x2c
+                else:
+                    u1_d0_137[:] = u1_d0_140
+                if (not (u1_d0_136 != 0)):
+                    u1_d0_134[:] = 0x2b
+                else:
+                    u1_d0_134[:] = u1_d0_137
+                if (not (u1_d0_133 != 0)):
+                    u1_d0_131[:] = 0x2a
+                else:
+                    u1_d0_131[:] = u1_d0_134
+                if (not (u1_d0_130 != 0)):
+                    u1_d0_128[:] = 0x29
+                else:
+                    u1_d0_128[:] = u1_d0_131
+                if (not (u1_d0_127 != 0)):
+                    u1_d0_125[:] = 0x28
+                else:
+                    u1_d0_125[:] = u1_d0_128
+                if (not (u1_d0_124 != 0)):
+                    u1_d0_122[:] = 0x27
+                else:
+                    u1_d0_122[:] = u1_d0_125
+                if (not (u1_d0_121 != 0)):
+                    u1_d0_119[:] = 0x26
+                else:
+                    u1_d0_119[:] = u1_d0_122
+                if (not (u1_d0_118 != 0)):
+                    u1_d0_116[:] = 0x25
+                else:
+                    u1_d0_116[:] = u1_d0_119
+                if (not (u1_d0_115 != 0)):
+                    u1_d0_113[:] = 0x24
+                else:
+                    u1_d0_113[:] = u1_d0_116
+                if (not (u1_d0_112 != 0)):
+                    u1_d0_110[:] = 0x23
+                else:
+                    u1_d0_110[:] = u1_d0_113
+                if (not (u1_d0_109 != 0)):
+                    u1_d0_107[:] = 0x22
+                else:
+                    u1_d0_107[:] = u1_d0_110
+                if (not (u1_d0_106 != 0)):
+                    u1_d0_104[:] = 0x21
+                else:
+                    u1_d0_104[:] = u1_d0_107
+                if (not (u1_d0_103 != 0)):
+                    u1_d0_101[:] = 0x20
+                else:
+                    u1_d0_101[:] = u1_d0_104
+                if (not (u1_d0_100 != 0)):
+                    u1_d0_98[:] = 0x1f
+                else:
+                    u1_d0_98[:] = u1_d0_101
+                if (not (u1_d0_97 != 0)):
+                    u1_d0_95[:] = 0x1e
+                else:
+                    u1_d0_95[:] = u1_d0_98
+                if (not (u1_d0_94 != 0)):
+                    u1_d0_92[:] = 0x1d
+                else:
+                    u1_d0_92[:] = u1_d0_95
+                if (not (u1_d0_91 != 0)):
+                    u1_d0_89[:] = 0x1c
+                else:
+                    u1_d0_89[:] = u1_d0_92
+                if (not (u1_d0_88 != 0)):
+                    u1_d0_86[:] = 0x1b
+                else:
+                    u1_d0_86[:] = u1_d0_89
+                if (not (u1_d0_85 != 0)):
+                    u1_d0_83[:] = 0x1a
+                else:
+                    u1_d0_83[:] = u1_d0_86
+                if (not (u1_d0_82 != 0)):
+                    u1_d0_80[:] = 0x19
+                else:
+                    u1_d0_80[:] = u1_d0_83
+                if (not (u1_d0_79 != 0)):
+                    u1_d0_77[:] = 0x18
+                else:
+                    u1_d0_77[:] = u1_d0_80
+                if (not (u1_d0_76 != 0)):
+                    u1_d0_74[:] = 0x17
+                else:
+                    u1_d0_74[:] = u1_d0_77
+                if (not (u1_d0_73 != 0)):
+                    u1_d0_71[:] = 0x16
+                else:
+                    u1_d0_71[:] = u1_d0_74
+                if (not (u1_d0_70 != 0)):
+                    u1_d0_68[:] = 0x15
+                else:
+                    u1_d0_68[:] = u1_d0_71
+                if (not (u1_d0_67 != 0)):
+                    u1_d0_65[:] = 0x14
+                else:
+                    u1_d0_65[:] = u1_d0_68
+                if (not (u1_d0_64 != 0)):
+                    u1_d0_62[:] = 0x13
+                else:
+                    u1_d0_62[:] = u1_d0_65
+                if (not (u1_d0_61 != 0)):
+                    u1_d0_59[:] = 0x12
+                else:
+                    u1_d0_59[:] = u1_d0_62
+                if (not (u1_d0_58 != 0)):
+                    u1_d0_56[:] = 0x11
+                else:
+                    u1_d0_56[:] = u1_d0_59
+                if (not (u1_d0_55 != 0)):
+                    u1_d0_53[:] = 0x10
+                else:
+                    u1_d0_53[:] = u1_d0_56
+                if (not (u1_d0_52 != 0)):
+                    u1_d0_50[:] = 0xf
+                else:
+                    u1_d0_50[:] = u1_d0_53
+                if (not (u1_d0_49 != 0)):
+                    u1_d0_47[:] = 0xe
+                else:
+                    u1_d0_47[:] = u1_d0_50
+                if (not (u1_d0_46 != 0)):
+                    u1_d0_44[:] = 0xd
+                else:
+                    u1_d0_44[:] = u1_d0_47
+                if (not (u1_d0_43 != 0)):
+                    u1_d0_41[:] = 0xc
+                else:
+                    u1_d0_41[:] = u1_d0_44
+                if (not (u1_d0_40 != 0)):
+                    u1_d0_38[:] = 0xb
+                else:
+                    u1_d0_38[:] = u1_d0_41
+                if (not (u1_d0_37 != 0)):
+                    u1_d0_35[:] = 0xa
+                else:
+                    u1_d0_35[:] = u1_d0_38
+                if (not (u1_d0_34 != 0)):
+                    u1_d0_32[:] = 9
+                else:
+                    u1_d0_32[:] = u1_d0_35
+                if (not (u1_d0_31 != 0)):
+                    u1_d0_29[:] = 8
+                else:
+                    u1_d0_29[:] = u1_d0_32
+                if (not (u1_d0_28 != 0)):
+                    u1_d0_26[:] = 7
+                else:
+                    u1_d0_26[:] = u1_d0_29
+                if (not (u1_d0_25 != 0)):
+                    u1_d0_23[:] = 6
+                else:
+                    u1_d0_23[:] = u1_d0_26
+                if (not (u1_d0_22 != 0)):
+                    u1_d0_20[:] = 5
+                else:
+                    u1_d0_20[:] = u1_d0_23
+                if (not (u1_d0_19 != 0)):
+                    u1_d0_17[:] = 4
+                else:
+                    u1_d0_17[:] = u1_d0_20
+                if (not (u1_d0_16 != 0)):
+                    u1_d0_14[:] = 3
+                else:
+                    u1_d0_14[:] = u1_d0_17
+                if (not (u1_d0_13 != 0)):
+                    u1_d0_11[:] = 2
+                else:
+                    u1_d0_11[:] = u1_d0_14
+                if (not (u1_d0_10 != 0)):
+                    u1_d0_8[:] = 1
+                else:
+                    u1_d0_8[:] = u1_d0_11
+                if (not (u1_d0_7 != 0)):
+                    u1_d0_5[:] = 0
+                else:
+                    u1_d0_5[:] = u1_d0_8
+                u1_d0_161 = intbv(0)[7:]
+                u1_d0_161[:] = 0xd + concat(intbv(0)[1:], u1_d0_5)
+                if (i_inv_iommu_pages_s != 0):
+                    u1_d0_4[:] = u1_d0_161
+                else:
+                    u1_d0_4[:] = 0xc
+                u1_d0_2[:] = concat(intbv(0)[1:], u1_d0_4)
+                if u1_d0_2 < 12:
+                    u1_d0_2[:] = 12
+                u1_d0_3[:] = u1_d0_0 ^ u1_d0_1
+                u1_d0_162 = intbv(0)[1:]
+                u1_d0_162[:] = 0
+                if u1_d0_2 >= 64:
+                    u1_d0_162[:] = 1
+                elif (u1_d0_3 >> u1_d0_2) == 0:
+                    u1_d0_162[:] = 1
+                if u1_v0[u1_iset] and ((u1_it0_0 == i_inv_iommu_pages_domain_id) and (u1_d0_162 == 1)):
+                    u1_v0[u1_iset].next = False
+            if i_op == 3:
+                if u1_v0[u1_iset] and True:
+                    u1_v0[u1_iset].next = False
+            u1_ik1 = intbv(0)[52:]
+            u1_ik1[:] = u1_k1[u1_iset]
+            u1_it0_1 = intbv(0)[16:]
+            u1_it0_1[:] = u1_t01[u1_iset]
+            if i_op == 2:
+                u1_d1_0 = intbv(0)[64:]
+                u1_d1_1 = intbv(0)[64:]
+                u1_d1_2 = intbv(0)[8:]
+                u1_d1_3 = intbv(0)[64:]
+                u1_d1_0[:] = 0
+                u1_d1_0[64:12] = u1_ik1
+                u1_d1_1[:] = i_inv_iommu_pages_address
+                u1_d1_4 = intbv(0)[7:]
+                u1_d1_5 = intbv(0)[6:]
+                u1_d1_6 = intbv(0)[64:]
+                u1_d1_6[:] = i_inv_iommu_pages_address
+                u1_d1_7 = intbv(0)[52:]
+                u1_d1_7[:] = u1_d1_6[64:12] & 1
+                u1_d1_8 = intbv(0)[6:]
+                u1_d1_9 = intbv(0)[64:]
+                u1_d1_9[:] = i_inv_iommu_pages_address
+                u1_d1_10 = intbv(0)[52:]
+                u1_d1_10[:] = u1_d1_9[64:12] & 2
+                u1_d1_11 = intbv(0)[6:]
+                u1_d1_12 = intbv(0)[64:]
+                u1_d1_12[:] = i_inv_iommu_pages_address
+                u1_d1_13 = intbv(0)[52:]
+                u1_d1_13[:] = u1_d1_12[64:12] & 4
+                u1_d1_14 = intbv(0)[6:]
+                u1_d1_15 = intbv(0)[64:]
+                u1_d1_15[:] = i_inv_iommu_pages_address
+                u1_d1_16 = intbv(0)[52:]
+                u1_d1_16[:] = u1_d1_15[64:12] & 8
+                u1_d1_17 = intbv(0)[6:]
+                u1_d1_18 = intbv(0)[64:]
+                u1_d1_18[:] = i_inv_iommu_pages_address
+                u1_d1_19 = intbv(0)[52:]
+                u1_d1_19[:] = u1_d1_18[64:12] & 0x10
+                u1_d1_20 = intbv(0)[6:]
+                u1_d1_21 = intbv(0)[64:]
+                u1_d1_21[:] = i_inv_iommu_pages_address
+                u1_d1_22 = intbv(0)[52:]
+                u1_d1_22[:] = u1_d1_21[64:12] & 0x20
+                u1_d1_23 = intbv(0)[6:]
+                u1_d1_24 = intbv(0)[64:]
+                u1_d1_24[:] = i_inv_iommu_pages_address
+                u1_d1_25 = intbv(0)[52:]
+                u1_d1_25[:] = u1_d1_24[64:12] & 0x40
+                u1_d1_26 = intbv(0)[6:]
+                u1_d1_27 = intbv(0)[64:]
+                u1_d1_27[:] = i_inv_iommu_pages_address
+                u1_d1_28 = intbv(0)[52:]
+                u1_d1_28[:] = u1_d1_27[64:12] & 0x80
+                u1_d1_29 = intbv(0)[6:]
+                u1_d1_30 = intbv(0)[64:]
+                u1_d1_30[:] = i_inv_iommu_pages_address
+                u1_d1_31 = intbv(0)[52:]
+                u1_d1_31[:] = u1_d1_30[64:12] & 0x100
+                u1_d1_32 = intbv(0)[6:]
+                u1_d1_33 = intbv(0)[64:]
+                u1_d1_33[:] = i_inv_iommu_pages_address
+                u1_d1_34 = intbv(0)[52:]
+                u1_d1_34[:] = u1_d1_33[64:12] & 0x200
+                u1_d1_35 = intbv(0)[6:]
+                u1_d1_36 = intbv(0)[64:]
+                u1_d1_36[:] = i_inv_iommu_pages_address
+                u1_d1_37 = intbv(0)[52:]
+                u1_d1_37[:] = u1_d1_36[64:12] & 0x400
+                u1_d1_38 = intbv(0)[6:]
+                u1_d1_39 = intbv(0)[64:]
+                u1_d1_39[:] = i_inv_iommu_pages_address
+                u1_d1_40 = intbv(0)[52:]
+                u1_d1_40[:] = u1_d1_39[64:12] & 0x800
+                u1_d1_41 = intbv(0)[6:]
+                u1_d1_42 = intbv(0)[64:]
+                u1_d1_42[:] = i_inv_iommu_pages_address
+                u1_d1_43 = intbv(0)[52:]
+                u1_d1_43[:] = u1_d1_42[64:12] & 0x1000
+                u1_d1_44 = intbv(0)[6:]
+                u1_d1_45 = intbv(0)[64:]
+                u1_d1_45[:] = i_inv_iommu_pages_address
+                u1_d1_46 = intbv(0)[52:]
+                u1_d1_46[:] = u1_d1_45[64:12] & 0x2000
+                u1_d1_47 = intbv(0)[6:]
+                u1_d1_48 = intbv(0)[64:]
+                u1_d1_48[:] = i_inv_iommu_pages_address
+                u1_d1_49 = intbv(0)[52:]
+                u1_d1_49[:] = u1_d1_48[64:12] & 0x4000
+                u1_d1_50 = intbv(0)[6:]
+                u1_d1_51 = intbv(0)[64:]
+                u1_d1_51[:] = i_inv_iommu_pages_address
+                u1_d1_52 = intbv(0)[52:]
+                u1_d1_52[:] = u1_d1_51[64:12] & 0x8000
+                u1_d1_53 = intbv(0)[6:]
+                u1_d1_54 = intbv(0)[64:]
+                u1_d1_54[:] = i_inv_iommu_pages_address
+                u1_d1_55 = intbv(0)[52:]
+                u1_d1_55[:] = u1_d1_54[64:12] & 0x10000
+                u1_d1_56 = intbv(0)[6:]
+                u1_d1_57 = intbv(0)[64:]
+                u1_d1_57[:] = i_inv_iommu_pages_address
+                u1_d1_58 = intbv(0)[52:]
+                u1_d1_58[:] = u1_d1_57[64:12] & 0x20000
+                u1_d1_59 = intbv(0)[6:]
+                u1_d1_60 = intbv(0)[64:]
+                u1_d1_60[:] = i_inv_iommu_pages_address
+                u1_d1_61 = intbv(0)[52:]
+                u1_d1_61[:] = u1_d1_60[64:12] & 0x40000
+                u1_d1_62 = intbv(0)[6:]
+                u1_d1_63 = intbv(0)[64:]
+                u1_d1_63[:] = i_inv_iommu_pages_address
+                u1_d1_64 = intbv(0)[52:]
+                u1_d1_64[:] = u1_d1_63[64:12] & 0x80000
+                u1_d1_65 = intbv(0)[6:]
+                u1_d1_66 = intbv(0)[64:]
+                u1_d1_66[:] = i_inv_iommu_pages_address
+                u1_d1_67 = intbv(0)[52:]
+                u1_d1_67[:] = u1_d1_66[64:12] & 0x100000
+                u1_d1_68 = intbv(0)[6:]
+                u1_d1_69 = intbv(0)[64:]
+                u1_d1_69[:] = i_inv_iommu_pages_address
+                u1_d1_70 = intbv(0)[52:]
+                u1_d1_70[:] = u1_d1_69[64:12] & 0x200000
+                u1_d1_71 = intbv(0)[6:]
+                u1_d1_72 = intbv(0)[64:]
+                u1_d1_72[:] = i_inv_iommu_pages_address
+                u1_d1_73 = intbv(0)[52:]
+                u1_d1_73[:] = u1_d1_72[64:12] & 0x400000
+                u1_d1_74 = intbv(0)[6:]
+                u1_d1_75 = intbv(0)[64:]
+                u1_d1_75[:] = i_inv_iommu_pages_address
+                u1_d1_76 = intbv(0)[52:]
+                u1_d1_76[:] = u1_d1_75[64:12] & 0x800000
+                u1_d1_77 = intbv(0)[6:]
+                u1_d1_78 = intbv(0)[64:]
+                u1_d1_78[:] = i_inv_iommu_pages_address
+                u1_d1_79 = intbv(0)[52:]
+                u1_d1_79[:] = u1_d1_78[64:12] & 0x1000000
+                u1_d1_80 = intbv(0)[6:]
+                u1_d1_81 = intbv(0)[64:]
+                u1_d1_81[:] = i_inv_iommu_pages_address
+                u1_d1_82 = intbv(0)[52:]
+                u1_d1_82[:] = u1_d1_81[64:12] & 0x2000000
+                u1_d1_83 = intbv(0)[6:]
+                u1_d1_84 = intbv(0)[64:]
+                u1_d1_84[:] = i_inv_iommu_pages_address
+                u1_d1_85 = intbv(0)[52:]
+                u1_d1_85[:] = u1_d1_84[64:12] & 0x4000000
+                u1_d1_86 = intbv(0)[6:]
+                u1_d1_87 = intbv(0)[64:]
+                u1_d1_87[:] = i_inv_iommu_pages_address
+                u1_d1_88 = intbv(0)[52:]
+                u1_d1_88[:] = u1_d1_87[64:12] & 0x8000000
+                u1_d1_89 = intbv(0)[6:]
+                u1_d1_90 = intbv(0)[64:]
+                u1_d1_90[:] = i_inv_iommu_pages_address
+                u1_d1_91 = intbv(0)[52:]
+                u1_d1_91[:] = u1_d1_90[64:12] & 0x10000000
+                u1_d1_92 = intbv(0)[6:]
+                u1_d1_93 = intbv(0)[64:]
+                u1_d1_93[:] = i_inv_iommu_pages_address
+                u1_d1_94 = intbv(0)[52:]
+                u1_d1_94[:] = u1_d1_93[64:12] & 0x20000000
+                u1_d1_95 = intbv(0)[6:]
+                u1_d1_96 = intbv(0)[64:]
+                u1_d1_96[:] = i_inv_iommu_pages_address
+                u1_d1_97 = intbv(0)[52:]
+                u1_d1_97[:] = u1_d1_96[64:12] & intbv(0x40000000)[52:]
+                u1_d1_98 = intbv(0)[6:]
+                u1_d1_99 = intbv(0)[64:]
+                u1_d1_99[:] = i_inv_iommu_pages_address
+                u1_d1_100 = intbv(0)[52:]
+                u1_d1_100[:] = u1_d1_99[64:12] & intbv(0x80000000)[52:]
+                u1_d1_101 = intbv(0)[6:]
+                u1_d1_102 = intbv(0)[64:]
+                u1_d1_102[:] = i_inv_iommu_pages_address
+                u1_d1_103 = intbv(0)[52:]
+                u1_d1_103[:] = u1_d1_102[64:12] & intbv(0x100000000)[52:]
+                u1_d1_104 = intbv(0)[6:]
+                u1_d1_105 = intbv(0)[64:]
+                u1_d1_105[:] = i_inv_iommu_pages_address
+                u1_d1_106 = intbv(0)[52:]
+                u1_d1_106[:] = u1_d1_105[64:12] & intbv(0x200000000)[52:]
+                u1_d1_107 = intbv(0)[6:]
+                u1_d1_108 = intbv(0)[64:]
+                u1_d1_108[:] = i_inv_iommu_pages_address
+                u1_d1_109 = intbv(0)[52:]
+                u1_d1_109[:] = u1_d1_108[64:12] & intbv(0x400000000)[52:]
+                u1_d1_110 = intbv(0)[6:]
+                u1_d1_111 = intbv(0)[64:]
+                u1_d1_111[:] = i_inv_iommu_pages_address
+                u1_d1_112 = intbv(0)[52:]
+                u1_d1_112[:] = u1_d1_111[64:12] & intbv(0x800000000)[52:]
+                u1_d1_113 = intbv(0)[6:]
+                u1_d1_114 = intbv(0)[64:]
+                u1_d1_114[:] = i_inv_iommu_pages_address
+                u1_d1_115 = intbv(0)[52:]
+                u1_d1_115[:] = u1_d1_114[64:12] & intbv(0x1000000000)[52:]
+                u1_d1_116 = intbv(0)[6:]
+                u1_d1_117 = intbv(0)[64:]
+                u1_d1_117[:] = i_inv_iommu_pages_address
+                u1_d1_118 = intbv(0)[52:]
+                u1_d1_118[:] = u1_d1_117[64:12] & intbv(0x2000000000)[52:]
+                u1_d1_119 = intbv(0)[6:]
+                u1_d1_120 = intbv(0)[64:]
+                u1_d1_120[:] = i_inv_iommu_pages_address
+                u1_d1_121 = intbv(0)[52:]
+                u1_d1_121[:] = u1_d1_120[64:12] & intbv(0x4000000000)[52:]
+                u1_d1_122 = intbv(0)[6:]
+                u1_d1_123 = intbv(0)[64:]
+                u1_d1_123[:] = i_inv_iommu_pages_address
+                u1_d1_124 = intbv(0)[52:]
+                u1_d1_124[:] = u1_d1_123[64:12] & intbv(0x8000000000)[52:]
+                u1_d1_125 = intbv(0)[6:]
+                u1_d1_126 = intbv(0)[64:]
+                u1_d1_126[:] = i_inv_iommu_pages_address
+                u1_d1_127 = intbv(0)[52:]
+                u1_d1_127[:] = u1_d1_126[64:12] & intbv(0x10000000000)[52:]
+                u1_d1_128 = intbv(0)[6:]
+                u1_d1_129 = intbv(0)[64:]
+                u1_d1_129[:] = i_inv_iommu_pages_address
+                u1_d1_130 = intbv(0)[52:]
+                u1_d1_130[:] = u1_d1_129[64:12] & intbv(0x20000000000)[52:]
+                u1_d1_131 = intbv(0)[6:]
+                u1_d1_132 = intbv(0)[64:]
+                u1_d1_132[:] = i_inv_iommu_pages_address
+                u1_d1_133 = intbv(0)[52:]
+                u1_d1_133[:] = u1_d1_132[64:12] & intbv(0x40000000000)[52:]
+                u1_d1_134 = intbv(0)[6:]
+                u1_d1_135 = intbv(0)[64:]
+                u1_d1_135[:] = i_inv_iommu_pages_address
+                u1_d1_136 = intbv(0)[52:]
+                u1_d1_136[:] = u1_d1_135[64:12] & intbv(0x80000000000)[52:]
+                u1_d1_137 = intbv(0)[6:]
+                u1_d1_138 = intbv(0)[64:]
+                u1_d1_138[:] = i_inv_iommu_pages_address
+                u1_d1_139 = intbv(0)[52:]
+                u1_d1_139[:] = u1_d1_138[64:12] & intbv(0x100000000000)[52:]
+                u1_d1_140 = intbv(0)[6:]
+                u1_d1_141 = intbv(0)[64:]
+                u1_d1_141[:] = i_inv_iommu_pages_address
+                u1_d1_142 = intbv(0)[52:]
+                u1_d1_142[:] = u1_d1_141[64:12] & intbv(0x200000000000)[52:]
+                u1_d1_143 = intbv(0)[6:]
+                u1_d1_144 = intbv(0)[64:]
+                u1_d1_144[:] = i_inv_iommu_pages_address
+                u1_d1_145 = intbv(0)[52:]
+                u1_d1_145[:] = u1_d1_144[64:12] & intbv(0x400000000000)[52:]
+                u1_d1_146 = intbv(0)[6:]
+                u1_d1_147 = intbv(0)[64:]
+                u1_d1_147[:] = i_inv_iommu_pages_address
+                u1_d1_148 = intbv(0)[52:]
+                u1_d1_148[:] = u1_d1_147[64:12] & intbv(0x800000000000)[52:]
+                u1_d1_149 = intbv(0)[6:]
+                u1_d1_150 = intbv(0)[64:]
+                u1_d1_150[:] = i_inv_iommu_pages_address
+                u1_d1_151 = intbv(0)[52:]
+                u1_d1_151[:] = u1_d1_150[64:12] & intbv(0x1000000000000)[52:]
+                u1_d1_152 = intbv(0)[6:]
+                u1_d1_153 = intbv(0)[64:]
+                u1_d1_153[:] = i_inv_iommu_pages_address
+                u1_d1_154 = intbv(0)[52:]
+                u1_d1_154[:] = u1_d1_153[64:12] & intbv(0x2000000000000)[52:]
+                u1_d1_155 = intbv(0)[6:]
+                u1_d1_156 = intbv(0)[64:]
+                u1_d1_156[:] = i_inv_iommu_pages_address
+                u1_d1_157 = intbv(0)[52:]
+                u1_d1_157[:] = u1_d1_156[64:12] & intbv(0x4000000000000)[52:]
+                u1_d1_158 = intbv(0)[6:]
+                u1_d1_159 = intbv(0)[64:]
+                u1_d1_159[:] = i_inv_iommu_pages_address
+                u1_d1_160 = intbv(0)[52:]
+                u1_d1_160[:] = u1_d1_159[64:12] & intbv(0x8000000000000)[52:]
+                if (not (u1_d1_160 != 0)):
+                    u1_d1_158[:] = 0x33
+                else:
+                    u1_d1_158[:] = 0x34
+                if (not (u1_d1_157 != 0)):
+                    u1_d1_155[:] = 0x32
+                else:
+                    u1_d1_155[:] = u1_d1_158
+                if (not (u1_d1_154 != 0)):
+                    u1_d1_152[:] = 0x31
+                else:
+                    u1_d1_152[:] = u1_d1_155
+                if (not (u1_d1_151 != 0)):
+                    u1_d1_149[:] = 0x30
+                else:
+                    u1_d1_149[:] = u1_d1_152
+                if (not (u1_d1_148 != 0)):
+                    u1_d1_146[:] = 0x2f
+                else:
+                    u1_d1_146[:] = u1_d1_149
+                if (not (u1_d1_145 != 0)):
+                    u1_d1_143[:] = 0x2e
+                else:
+                    u1_d1_143[:] = u1_d1_146
+                if (not (u1_d1_142 != 0)):
+                    u1_d1_140[:] = 0x2d
+                else:
+                    u1_d1_140[:] = u1_d1_143
+                if (not (u1_d1_139 != 0)):
+                    u1_d1_137[:] = 0x2c
+                else:
+                    u1_d1_137[:] = u1_d1_140
+                if (not (u1_d1_136 != 0)):
+                    u1_d1_134[:] = 0x2b
+                else:
+                    u1_d1_134[:] = u1_d1_137
+                if (not (u1_d1_133 != 0)):
+                    u1_d1_131[:] = 0x2a
+                else:
+                    u1_d1_131[:] = u1_d1_134
+                if (not (u1_d1_130 != 0)):
+                    u1_d1_128[:] = 0x29
+                else:
+                    u1_d1_128[:] = u1_d1_131
+                if (not (u1_d1_127 != 0)):
+                    u1_d1_125[:] = 0x28
+                else:
+                    u1_d1_125[:] = u1_d1_128
+                if (not (u1_d1_124 != 0)):
+                    u1_d1_122[:] = 0x27
+                else:
+                    u1_d1_122[:] = u1_d1_125
+                if (not (u1_d1_121 != 0)):
+                    u1_d1_119[:] = 0x26
+                else:
+                    u1_d1_119[:] = u1_d1_122
+                if (not (u1_d1_118 != 0)):
+                    u1_d1_116[:] = 0x25
+                else:
+                    u1_d1_116[:] = u1_d1_119
+                if (not (u1_d1_115 != 0)):
+                    u1_d1_113[:] = 0x24
+                else:
+                    u1_d1_113[:] = u1_d1_116
+                if (not (u1_d1_112 != 0)):
+                    u1_d1_110[:] = 0x23
+                else:
+                    u1_d1_110[:] = u1_d1_113
+                if (not (u1_d1_109 != 0)):
+                    u1_d1_107[:] = 0x22
+                else:
+                    u1_d1_107[:] = u1_d1_110
+                if (not (u1_d1_106 != 0)):
+                    u1_d1_104[:] = 0x21
+                else:
+                    u1_d1_104[:] = u1_d1_107
+                if (not (u1_d1_103 != 0)):
+                    u1_d1_101[:] = 0x20
+                else:
+                    u1_d1_101[:] = u1_d1_104
+                if (not (u1_d1_100 != 0)):
+                    u1_d1_98[:] = 0x1f
+                else:
+                    u1_d1_98[:] = u1_d1_101
+                if (not (u1_d1_97 != 0)):
+                    u1_d1_95[:] = 0x1e
+                else:
+                    u1_d1_95[:] = u1_d1_98
+                if (not (u1_d1_94 != 0)):
+                    u1_d1_92[:] = 0x1d
+                else:
+                    u1_d1_92[:] = u1_d1_95
+                if (not (u1_d1_91 != 0)):
+                    u1_d1_89[:] = 0x1c
+                else:
+                    u1_d1_89[:] = u1_d1_92
+                if (not (u1_d1_88 != 0)):
+                    u1_d1_86[:] = 0x1b
+                else:
+                    u1_d1_86[:] = u1_d1_89
+                if (not (u1_d1_85 != 0)):
+                    u1_d1_83[:] = 0x1a
+                else:
+                    u1_d1_83[:] = u1_d1_86
+                if (not (u1_d1_82 != 0)):
+                    u1_d1_80[:] = 0x19
+                else:
+                    u1_d1_80[:] = u1_d1_83
+                if (not (u1_d1_79 != 0)):
+                    u1_d1_77[:] = 0x18
+                else:
+                    u1_d1_77[:] = u1_d1_80
+                if (not (u1_d1_76 != 0)):
+                    u1_d1_74[:] = 0x17
+                else:
+                    u1_d1_74[:] = u1_d1_77
+                if (not (u1_d1_73 != 0)):
+                    u1_d1_71[:] = 0x16
+                else:
+                    u1_d1_71[:] = u1_d1_74
+                if (not (u1_d1_70 != 0)):
+                    u1_d1_68[:] = 0x15
+                else:
+                    u1_d1_68[:] = u1_d1_71
+                if (not (u1_d1_67 != 0)):
+                    u1_d1_65[:] = 0x14
+                else:
+                    u1_d1_65[:] = u1_d1_68
+                if (not (u1_d1_64 != 0)):
+                    u1_d1_62[:] = 0x13
+                else:
+                    u1_d1_62[:] = u1_d1_65
+                if (not (u1_d1_61 != 0)):
+                    u1_d1_59[:] = 0x12
+                else:
+                    u1_d1_59[:] = u1_d1_62
+                if (not (u1_d1_58 != 0)):
+                    u1_d1_56[:] = 0x11
+                else:
+                    u1_d1_56[:] = u1_d1_59
+                if (not (u1_d1_55 != 0)):
+                    u1_d1_53[:] = 0x10
+                else:
+                    u1_d1_53[:] = u1_d1_56
+                if (not (u1_d1_52 != 0)):
+                    u1_d1_50[:] = 0xf
+                else:
+                    u1_d1_50[:] = u1_d1_53
+                if (not (u1_d1_49 != 0)):
+                    u1_d1_47[:] = 0xe
+                else:
+                    u1_d1_47[:] = u1_d1_50
+                if (not (u1_d1_46 != 0)):
+                    u1_d1_44[:] = 0xd
+                else:
+                    u1_d1_44[:] = u1_d1_47
+                if (not (u1_d1_43 != 0)):
+                    u1_d1_41[:] = 0xc
+                else:
+                    u1_d1_41[:] = u1_d1_44
+                if (not (u1_d1_40 != 0)):
+                    u1_d1_38[:] = 0xb
+                else:
+                    u1_d1_38[:] = u1_d1_41
+                if (not (u1_d1_37 != 0)):
+                    u1_d1_35[:] = 0xa
+                else:
+                    u1_d1_35[:] = u1_d1_38
+                if (not (u1_d1_34 != 0)):
+                    u1_d1_32[:] = 9
+                else:
+                    u1_d1_32[:] = u1_d1_35
+                if (not (u1_d1_31 != 0)):
+                    u1_d1_29[:] = 8
+                else:
+                    u1_d1_29[:] = u1_d1_32
+                if (not (u1_d1_28 != 0)):
+                    u1_d1_26[:] = 7
+                else:
+                    u1_d1_26[:] = u1_d1_29
+                if (not (u1_d1_25 != 0)):
+                    u1_d1_23[:] = 6
+                else:
+                    u1_d1_23[:] = u1_d1_26
+                if (not (u1_d1_22 != 0)):
+                    u1_d1_20[:] = 5
+                else:
+                    u1_d1_20[:] = u1_d1_23
+                if (not (u1_d1_19 != 0)):
+                    u1_d1_17[:] = 4
+                else:
+                    u1_d1_17[:] = u1_d1_20
+                if (not (u1_d1_16 != 0)):
+                    u1_d1_14[:] = 3
+                else:
+                    u1_d1_14[:] = u1_d1_17
+                if (not (u1_d1_13 != 0)):
+                    u1_d1_11[:] = 2
+                else:
+                    u1_d1_11[:] = u1_d1_14
+                if (not (u1_d1_10 != 0)):
+                    u1_d1_8[:] = 1
+                else:
+                    u1_d1_8[:] = u1_d1_11
+                if (not (u1_d1_7 != 0)):
+                    u1_d1_5[:] = 0
+                else:
+                    u1_d1_5[:] = u1_d1_8
+                u1_d1_161 = intbv(0)[7:]
+                u1_d1_161[:] = 0xd + concat(intbv(0)[1:], u1_d1_5)
+                if (i_inv_iommu_pages_s != 0):
+                    u1_d1_4[:] = u1_d1_161
+                else:
+                    u1_d1_4[:] = 0xc
+                u1_d1_2[:] = concat(intbv(0)[1:], u1_d1_4)
+                if u1_d1_2 < 12:
+                    u1_d1_2[:] = 12
+                u1_d1_3[:] = u1_d1_0 ^ u1_d1_1
+                u1_d1_162 = intbv(0)[1:]
+                u1_d1_162[:] = 0
+                if u1_d1_2 >= 64:
+                    u1_d1_162[:] = 1
+                elif (u1_d1_3 >> u1_d1_2) == 0:
+                    u1_d1_162[:] = 1
+                if u1_v1[u1_iset] and ((u1_it0_1 == i_inv_iommu_pages_domain_id) and (u1_d1_162 == 1)):
+                    u1_v1[u1_iset].next = False
+            if i_op == 3:
+                if u1_v1[u1_iset] and True:
+                    u1_v1[u1_iset].next = False
+            u1_ik2 = intbv(0)[52:]
+            u1_ik2[:] = u1_k2[u1_iset]
+            u1_it0_2 = intbv(0)[16:]
+            u1_it0_2[:] = u1_t02[u1_iset]
+            if i_op == 2:
+                u1_d2_0 = intbv(0)[64:]
+                u1_d2_1 = intbv(0)[64:]
+                u1_d2_2 = intbv(0)[8:]
+                u1_d2_3 = intbv(0)[64:]
+                u1_d2_0[:] = 0
+                u1_d2_0[64:12] = u1_ik2
+                u1_d2_1[:] = i_inv_iommu_pages_address
+                u1_d2_4 = intbv(0)[7:]
+                u1_d2_5 = intbv(0)[6:]
+                u1_d2_6 = intbv(0)[64:]
+                u1_d2_6[:] = i_inv_iommu_pages_address
+                u1_d2_7 = intbv(0)[52:]
+                u1_d2_7[:] = u1_d2_6[64:12] & 1
+                u1_d2_8 = intbv(0)[6:]
+                u1_d2_9 = intbv(0)[64:]
+                u1_d2_9[:] = i_inv_iommu_pages_address
+                u1_d2_10 = intbv(0)[52:]
+                u1_d2_10[:] = u1_d2_9[64:12] & 2
+                u1_d2_11 = intbv(0)[6:]
+                u1_d2_12 = intbv(0)[64:]
+                u1_d2_12[:] = i_inv_iommu_pages_address
+                u1_d2_13 = intbv(0)[52:]
+                u1_d2_13[:] = u1_d2_12[64:12] & 4
+                u1_d2_14 = intbv(0)[6:]
+                u1_d2_15 = intbv(0)[64:]
+                u1_d2_15[:] = i_inv_iommu_pages_address
+                u1_d2_16 = intbv(0)[52:]
+                u1_d2_16[:] = u1_d2_15[64:12] & 8
+                u1_d2_17 = intbv(0)[6:]
+                u1_d2_18 = intbv(0)[64:]
+                u1_d2_18[:] = i_inv_iommu_pages_address
+                u1_d2_19 = intbv(0)[52:]
+                u1_d2_19[:] = u1_d2_18[64:12] & 0x10
+                u1_d2_20 = intbv(0)[6:]
+                u1_d2_21 = intbv(0)[64:]
+                u1_d2_21[:] = i_inv_iommu_pages_address
+                u1_d2_22 = intbv(0)[52:]
+                u1_d2_22[:] = u1_d2_21[64:12] & 0x20
+                u1_d2_23 = intbv(0)[6:]
+                u1_d2_24 = intbv(0)[64:]
+                u1_d2_24[:] = i_inv_iommu_pages_address
+                u1_d2_25 = intbv(0)[52:]
+                u1_d2_25[:] = u1_d2_24[64:12] & 0x40
+                u1_d2_26 = intbv(0)[6:]
+                u1_d2_27 = intbv(0)[64:]
+                u1_d2_27[:] = i_inv_iommu_pages_address
+                u1_d2_28 = intbv(0)[52:]
+                u1_d2_28[:] = u1_d2_27[64:12] & 0x80
+                u1_d2_29 = intbv(0)[6:]
+                u1_d2_30 = intbv(0)[64:]
+                u1_d2_30[:] = i_inv_iommu_pages_address
+                u1_d2_31 = intbv(0)[52:]
+                u1_d2_31[:] = u1_d2_30[64:12] & 0x100
+                u1_d2_32 = intbv(0)[6:]
+                u1_d2_33 = intbv(0)[64:]
+                u1_d2_33[:] = i_inv_iommu_pages_address
+                u1_d2_34 = intbv(0)[52:]
+                u1_d2_34[:] = u1_d2_33[64:12] & 0x200
+                u1_d2_35 = intbv(0)[6:]
+                u1_d2_36 = intbv(0)[64:]
+                u1_d2_36[:] = i_inv_iommu_pages_address
+                u1_d2_37 = intbv(0)[52:]
+                u1_d2_37[:] = u1_d2_36[64:12] & 0x400
+                u1_d2_38 = intbv(0)[6:]
+                u1_d2_39 = intbv(0)[64:]
+                u1_d2_39[:] = i_inv_iommu_pages_address
+                u1_d2_40 = intbv(0)[52:]
+                u1_d2_40[:] = u1_d2_39[64:12] & 0x800
+                u1_d2_41 = intbv(0)[6:]
+                u1_d2_42 = intbv(0)[64:]
+                u1_d2_42[:] = i_inv_iommu_pages_address
+                u1_d2_43 = intbv(0)[52:]
+                u1_d2_43[:] = u1_d2_42[64:12] & 0x1000
+                u1_d2_44 = intbv(0)[6:]
+                u1_d2_45 = intbv(0)[64:]
+                u1_d2_45[:] = i_inv_iommu_pages_address
+                u1_d2_46 = intbv(0)[52:]
+                u1_d2_46[:] = u1_d2_45[64:12] & 0x2000
+                u1_d2_47 = intbv(0)[6:]
+                u1_d2_48 = intbv(0)[64:]
+                u1_d2_48[:] = i_inv_iommu_pages_address
+                u1_d2_49 = intbv(0)[52:]
+                u1_d2_49[:] = u1_d2_48[64:12] & 0x4000
+                u1_d2_50 = intbv(0)[6:]
+                u1_d2_51 = intbv(0)[64:]
+                u1_d2_51[:] = i_inv_iommu_pages_address
+                u1_d2_52 = intbv(0)[52:]
+                u1_d2_52[:] = u1_d2_51[64:12] & 0x8000
+                u1_d2_53 = intbv(0)[6:]
+                u1_d2_54 = intbv(0)[64:]
+                u1_d2_54[:] = i_inv_iommu_pages_address
+                u1_d2_55 = intbv(0)[52:]
+                u1_d2_55[:] = u1_d2_54[64:12] & 0x10000
+                u1_d2_56 = intbv(0)[6:]
+                u1_d2_57 = intbv(0)[64:]
+                u1_d2_57[:] = i_inv_iommu_pages_address
+                u1_d2_58 = intbv(0)[52:]
+                u1_d2_58[:] = u1_d2_57[64:12] & 0x20000
+                u1_d2_59 = intbv(0)[6:]
+                u1_d2_60 = intbv(0)[64:]
+                u1_d2_60[:] = i_inv_iommu_pages_address
+                u1_d2_61 = intbv(0)[52:]
+                u1_d2_61[:] = u1_d2_60[64:12] & 0x40000
+                u1_d2_62 = intbv(0)[6:]
+                u1_d2_63 = intbv(0)[64:]
+                u1_d2_63[:] = i_inv_iommu_pages_address
+                u1_d2_64 = intbv(0)[52:]
+                u1_d2_64[:] = u1_d2_63[64:12] & 0x80000
+                u1_d2_65 = intbv(0)[6:]
+                u1_d2_66 = intbv(0)[64:]
+                u1_d2_66[:] = i_inv_iommu_pages_address
+                u1_d2_67 = intbv(0)[52:]
+                u1_d2_67[:] = u1_d2_66[64:12] & 0x100000
+                u1_d2_68 = intbv(0)[6:]
+                u1_d2_69 = intbv(0)[64:]
+                u1_d2_69[:] = i_inv_iommu_pages_address
+                u1_d2_70 = intbv(0)[52:]
+                u1_d2_70[:] = u1_d2_69[64:12] & 0x200000
+                u1_d2_71 = intbv(0)[6:]
+                u1_d2_72 = intbv(0)[64:]
+                u1_d2_72[:] = i_inv_iommu_pages_address
+                u1_d2_73 = intbv(0)[52:]
+                u1_d2_73[:] = u1_d2_72[64:12] & 0x400000
+                u1_d2_74 = intbv(0)[6:]
+                u1_d2_75 = intbv(0)[64:]
+                u1_d2_75[:] = i_inv_iommu_pages_address
+                u1_d2_76 = intbv(0)[52:]
+                u1_d2_76[:] = u1_d2_75[64:12] & 0x800000
+                u1_d2_77 = intbv(0)[6:]
+                u1_d2_78 = intbv(0)[64:]
+                u1_d2_78[:] = i_inv_iommu_pages_address
+                u1_d2_79 = intbv(0)[52:]
+                u1_d2_79[:] = u1_d2_78[64:12] & 0x1000000
+                u1_d2_80 = intbv(0)[6:]
+                u1_d2_81 = intbv(0)[64:]
+                u1_d2_81[:] = i_inv_iommu_pages_address
+                u1_d2_82 = intbv(0)[52:]
+                u1_d2_82[:] = u1_d2_81[64:12] & 0x2000000
+                u1_d2_83 = intbv(0)[6:]
+                u1_d2_84 = intbv(0)[64:]
+                u1_d2_84[:] = i_inv_iommu_pages_address
+                u1_d2_85 = intbv(0)[52:]
+                u1_d2_85[:] = u1_d2_84[64:12] & 0x4000000
+                u1_d2_86 = intbv(0)[6:]
+                u1_d2_87 = intbv(0)[64:]
+                u1_d2_87[:] = i_inv_iommu_pages_address
+                u1_d2_88 = intbv(0)[52:]
+                u1_d2_88[:] = u1_d2_87[64:12] & 0x8000000
+                u1_d2_89 = intbv(0)[6:]
+                u1_d2_90 = intbv(0)[64:]
+                u1_d2_90[:] = i_inv_iommu_pages_address
+                u1_d2_91 = intbv(0)[52:]
+                u1_d2_91[:] = u1_d2_90[64:12] & 0x10000000
+                u1_d2_92 = intbv(0)[6:]
+                u1_d2_93 = intbv(0)[64:]
+                u1_d2_93[:] = i_inv_iommu_pages_address
+                u1_d2_94 = intbv(0)[52:]
+                u1_d2_94[:] = u1_d2_93[64:12] & 0x20000000
+                u1_d2_95 = intbv(0)[6:]
+                u1_d2_96 = intbv(0)[64:]
+                u1_d2_96[:] = i_inv_iommu_pages_address
+                u1_d2_97 = intbv(0)[52:]
+                u1_d2_97[:] = u1_d2_96[64:12] & intbv(0x40000000)[52:]
+                u1_d2_98 = intbv(0)[6:]
+                u1_d2_99 = intbv(0)[64:]
+                u1_d2_99[:] = i_inv_iommu_pages_address
+                u1_d2_100 = intbv(0)[52:]
+                u1_d2_100[:] = u1_d2_99[64:12] & intbv(0x80000000)[52:]
+                u1_d2_101 = intbv(0)[6:]
+                u1_d2_102 = intbv(0)[64:]
+                u1_d2_102[:] = i_inv_iommu_pages_address
+                u1_d2_103 = intbv(0)[52:]
+                u1_d2_103[:] = u1_d2_102[64:12] & intbv(0x100000000)[52:]
+                u1_d2_104 = intbv(0)[6:]
+                u1_d2_105 = intbv(0)[64:]
+                u1_d2_105[:] = i_inv_iommu_pages_address
+                u1_d2_106 = intbv(0)[52:]
+                u1_d2_106[:] = u1_d2_105[64:12] & intbv(0x200000000)[52:]
+                u1_d2_107 = intbv(0)[6:]
+                u1_d2_108 = intbv(0)[64:]
+                u1_d2_108[:] = i_inv_iommu_pages_address
+                u1_d2_109 = intbv(0)[52:]
+                u1_d2_109[:] = u1_d2_108[64:12] & intbv(0x400000000)[52:]
+                u1_d2_110 = intbv(0)[6:]
+                u1_d2_111 = intbv(0)[64:]
+                u1_d2_111[:] = i_inv_iommu_pages_address
+                u1_d2_112 = intbv(0)[52:]
+                u1_d2_112[:] = u1_d2_111[64:12] & intbv(0x800000000)[52:]
+                u1_d2_113 = intbv(0)[6:]
+                u1_d2_114 = intbv(0)[64:]
+                u1_d2_114[:] = i_inv_iommu_pages_address
+                u1_d2_115 = intbv(0)[52:]
+                u1_d2_115[:] = u1_d2_114[64:12] & intbv(0x1000000000)[52:]
+                u1_d2_116 = intbv(0)[6:]
+                u1_d2_117 = intbv(0)[64:]
+                u1_d2_117[:] = i_inv_iommu_pages_address
+                u1_d2_118 = intbv(0)[52:]
+                u1_d2_118[:] = u1_d2_117[64:12] & intbv(0x2000000000)[52:]
+                u1_d2_119 = intbv(0)[6:]
+                u1_d2_120 = intbv(0)[64:]
+                u1_d2_120[:] = i_inv_iommu_pages_address
+                u1_d2_121 = intbv(0)[52:]
+                u1_d2_121[:] = u1_d2_120[64:12] & intbv(0x4000000000)[52:]
+                u1_d2_122 = intbv(0)[6:]
+                u1_d2_123 = intbv(0)[64:]
+                u1_d2_123[:] = i_inv_iommu_pages_address
+                u1_d2_124 = intbv(0)[52:]
+                u1_d2_124[:] = u1_d2_123[64:12] & intbv(0x8000000000)[52:]
+                u1_d2_125 = intbv(0)[6:]
+                u1_d2_126 = intbv(0)[64:]
+                u1_d2_126[:] = i_inv_iommu_pages_address
+                u1_d2_127 = intbv(0)[52:]
+                u1_d2_127[:] = u1_d2_126[64:12] & intbv(0x10000000000)[52:]
+                u1_d2_128 = intbv(0)[6:]
+                u1_d2_129 = intbv(0)[64:]
+                u1_d2_129[:] = i_inv_iommu_pages_address
+                u1_d2_130 = intbv(0)[52:]
+                u1_d2_130[:] = u1_d2_129[64:12] & intbv(0x20000000000)[52:]
+                u1_d2_131 = intbv(0)[6:]
+                u1_d2_132 = intbv(0)[64:]
+                u1_d2_132[:] = i_inv_iommu_pages_address
+                u1_d2_133 = intbv(0)[52:]
+                u1_d2_133[:] = u1_d2_132[64:12] & intbv(0x40000000000)[52:]
+                u1_d2_134 = intbv(0)[6:]
+                u1_d2_135 = intbv(0)[64:]
+                u1_d2_135[:] = i_inv_iommu_pages_address
+                u1_d2_136 = intbv(0)[52:]
+                u1_d2_136[:] = u1_d2_135[64:12] & intbv(0x80000000000)[52:]
+                u1_d2_137 = intbv(0)[6:]
+                u1_d2_138 = intbv(0)[64:]
+                u1_d2_138[:] = i_inv_iommu_pages_address
+                u1_d2_139 = intbv(0)[52:]
+                u1_d2_139[:] = u1_d2_138[64:12] & intbv(0x100000000000)[52:]
+                u1_d2_140 = intbv(0)[6:]
+                u1_d2_141 = intbv(0)[64:]
+                u1_d2_141[:] = i_inv_iommu_pages_address
+                u1_d2_142 = intbv(0)[52:]
+                u1_d2_142[:] = u1_d2_141[64:12] & intbv(0x200000000000)[52:]
+                u1_d2_143 = intbv(0)[6:]
+                u1_d2_144 = intbv(0)[64:]
+                u1_d2_144[:] = i_inv_iommu_pages_address
+                u1_d2_145 = intbv(0)[52:]
+                u1_d2_145[:] = u1_d2_144[64:12] & intbv(0x400000000000)[52:]
+                u1_d2_146 = intbv(0)[6:]
+                u1_d2_147 = intbv(0)[64:]
+                u1_d2_147[:] = i_inv_iommu_pages_address
+                u1_d2_148 = intbv(0)[52:]
+                u1_d2_148[:] = u1_d2_147[64:12] & intbv(0x800000000000)[52:]
+                u1_d2_149 = intbv(0)[6:]
+                u1_d2_150 = intbv(0)[64:]
+                u1_d2_150[:] = i_inv_iommu_pages_address
+                u1_d2_151 = intbv(0)[52:]
+                u1_d2_151[:] = u1_d2_150[64:12] & intbv(0x1000000000000)[52:]
+                u1_d2_152 = intbv(0)[6:]
+                u1_d2_153 = intbv(0)[64:]
+                u1_d2_153[:] = i_inv_iommu_pages_address
+                u1_d2_154 = intbv(0)[52:]
+                u1_d2_154[:] = u1_d2_153[64:12] & intbv(0x2000000000000)[52:]
+                u1_d2_155 = intbv(0)[6:]
+                u1_d2_156 = intbv(0)[64:]
+                u1_d2_156[:] = i_inv_iommu_pages_address
+                u1_d2_157 = intbv(0)[52:]
+                u1_d2_157[:] = u1_d2_156[64:12] & intbv(0x4000000000000)[52:]
+                u1_d2_158 = intbv(0)[6:]
+                u1_d2_159 = intbv(0)[64:]
+                u1_d2_159[:] = i_inv_iommu_pages_address
+                u1_d2_160 = intbv(0)[52:]
+                u1_d2_160[:] = u1_d2_159[64:12] & intbv(0x8000000000000)[52:]
+                if (not (u1_d2_160 != 0)):
+                    u1_d2_158[:] = 0x33
+                else:
+                    u1_d2_158[:] = 0x34
+                if (not (u1_d2_157 != 0)):
+                    u1_d2_155[:] = 0x32
+                else:
+                    u1_d2_155[:] = u1_d2_158
+                if (not (u1_d2_154 != 0)):
+                    u1_d2_152[:] = 0x31
+                else:
+                    u1_d2_152[:] = u1_d2_155
+                if (not (u1_d2_151 != 0)):
+                    u1_d2_149[:] = 0x30
+                else:
+                    u1_d2_149[:] = u1_d2_152
+                if (not (u1_d2_148 != 0)):
+                    u1_d2_146[:] = 0x2f
+                else:
+                    u1_d2_146[:] = u1_d2_149
+                if (not (u1_d2_145 != 0)):
+                    u1_d2_143[:] = 0x2e
+                else:
+                    u1_d2_143[:] = u1_d2_146
+                if (not (u1_d2_142 != 0)):
+                    u1_d2_140[:] = 0x2d
+                else:
+                    u1_d2_140[:] = u1_d2_143
+                if (not (u1_d2_139 != 0)):
+                    u1_d2_137[:] = 0x2c
+                else:
+                    u1_d2_137[:] = u1_d2_140
+                if (not (u1_d2_136 != 0)):
+                    u1_d2_134[:] = 0x2b
+                else:
+                    u1_d2_134[:] = u1_d2_137
+                if (not (u1_d2_133 != 0)):
+                    u1_d2_131[:] = 0x2a
+                else:
+                    u1_d2_131[:] = u1_d2_134
+                if (not (u1_d2_130 != 0)):
+                    u1_d2_128[:] = 0x29
+                else:
+                    u1_d2_128[:] = u1_d2_131
+                if (not (u1_d2_127 != 0)):
+                    u1_d2_125[:] = 0x28
+                else:
+                    u1_d2_125[:] = u1_d2_128
+                if (not (u1_d2_124 != 0)):
+                    u1_d2_122[:] = 0x27
+                else:
+                    u1_d2_122[:] = u1_d2_125
+                if (not (u1_d2_121 != 0)):
+                    u1_d2_119[:] = 0x26
+                else:
+                    u1_d2_119[:] = u1_d2_122
+                if (not (u1_d2_118 != 0)):
+                    u1_d2_116[:] = 0x25
+                else:
+                    u1_d2_116[:] = u1_d2_119
+                if (not (u1_d2_115 != 0)):
+                    u1_d2_113[:] = 0x24
+                else:
+                    u1_d2_113[:] = u1_d2_116
+                if (not (u1_d2_112 != 0)):
+                    u1_d2_110[:] = 0x23
+                else:
+                    u1_d2_110[:] = u1_d2_113
+                if (not (u1_d2_109 != 0)):
+                    u1_d2_107[:] = 0x22
+                else:
+                    u1_d2_107[:] = u1_d2_110
+                if (not (u1_d2_106 != 0)):
+                    u1_d2_104[:] = 0x21
+                else:
+                    u1_d2_104[:] = u1_d2_107
+                if (not (u1_d2_103 != 0)):
+                    u1_d2_101[:] = 0x20
+                else:
+                    u1_d2_101[:] = u1_d2_104
+                if (not (u1_d2_100 != 0)):
+                    u1_d2_98[:] = 0x1f
+                else:
+                    u1_d2_98[:] = u1_d2_101
+                if (not (u1_d2_97 != 0)):
+                    u1_d2_95[:] = 0x1e
+                else:
+                    u1_d2_95[:] = u1_d2_98
+                if (not (u1_d2_94 != 0)):
+                    u1_d2_92[:] = 0x1d
+                else:
+                    u1_d2_92[:] = u1_d2_95
+                if (not (u1_d2_91 != 0)):
+                    u1_d2_89[:] = 0x1c
+                else:
+                    u1_d2_89[:] = u1_d2_92
+                if (not (u1_d2_88 != 0)):
+                    u1_d2_86[:] = 0x1b
+                else:
+                    u1_d2_86[:] = u1_d2_89
+                if (not (u1_d2_85 != 0)):
+                    u1_d2_83[:] = 0x1a
+                else:
+                    u1_d2_83[:] = u1_d2_86
+                if (not (u1_d2_82 != 0)):
+                    u1_d2_80[:] = 0x19
+                else:
+                    u1_d2_80[:] = u1_d2_83
+                if (not (u1_d2_79 != 0)):
+                    u1_d2_77[:] = 0x18
+                else:
+                    u1_d2_77[:] = u1_d2_80
+                if (not (u1_d2_76 != 0)):
+                    u1_d2_74[:] = 0x17
+                else:
+                    u1_d2_74[:] = u1_d2_77
+                if (not (u1_d2_73 != 0)):
+                    u1_d2_71[:] = 0x16
+                else:
+                    u1_d2_71[:] = u1_d2_74
+                if (not (u1_d2_70 != 0)):
+                    u1_d2_68[:] = 0x15
+                else:
+                    u1_d2_68[:] = u1_d2_71
+                if (not (u1_d2_67 != 0)):
+                    u1_d2_65[:] = 0x14
+                else:
+                    u1_d2_65[:] = u1_d2_68
+                if (not (u1_d2_64 != 0)):
+                    u1_d2_62[:] = 0x13
+                else:
+                    u1_d2_62[:] = u1_d2_65
+                if (not (u1_d2_61 != 0)):
+                    u1_d2_59[:] = 0x12
+                else:
+                    u1_d2_59[:] = u1_d2_62
+                if (not (u1_d2_58 != 0)):
+                    u1_d2_56[:] = 0x11
+                else:
+                    u1_d2_56[:] = u1_d2_59
+                if (not (u1_d2_55 != 0)):
+                    u1_d2_53[:] = 0x10
+                else:
+                    u1_d2_53[:] = u1_d2_56
+                if (not (u1_d2_52 != 0)):
+                    u1_d2_50[:] = 0xf
+                else:
+                    u1_d2_50[:] = u1_d2_53
+                if (not (u1_d2_49 != 0)):
+                    u1_d2_47[:] = 0xe
+                else:
+                    u1_d2_47[:] = u1_d2_50
+                if (not (u1_d2_46 != 0)):
+                    u1_d2_44[:] = 0xd
+                else:
+                    u1_d2_44[:] = u1_d2_47
+                if (not (u1_d2_43 != 0)):
+                    u1_d2_41[:] = 0xc
+                else:
+                    u1_d2_41[:] = u1_d2_44
+                if (not (u1_d2_40 != 0)):
+                    u1_d2_38[:] = 0xb
+                else:
+                    u1_d2_38[:] = u1_d2_41
+                if (not (u1_d2_37 != 0)):
+                    u1_d2_35[:] = 0xa
+                else:
+                    u1_d2_35[:] = u1_d2_38
+                if (not (u1_d2_34 != 0)):
+                    u1_d2_32[:] = 9
+                else:
+                    u1_d2_32[:] = u1_d2_35
+                if (not (u1_d2_31 != 0)):
+                    u1_d2_29[:] = 8
+                else:
+                    u1_d2_29[:] = u1_d2_32
+                if (not (u1_d2_28 != 0)):
+                    u1_d2_26[:] = 7
+                else:
+                    u1_d2_26[:] = u1_d2_29
+                if (not (u1_d2_25 != 0)):
+                    u1_d2_23[:] = 6
+                else:
+                    u1_d2_23[:] = u1_d2_26
+                if (not (u1_d2_22 != 0)):
+                    u1_d2_20[:] = 5
+                else:
+                    u1_d2_20[:] = u1_d2_23
+                if (not (u1_d2_19 != 0)):
+                    u1_d2_17[:] = 4
+                else:
+                    u1_d2_17[:] = u1_d2_20
+                if (not (u1_d2_16 != 0)):
+                    u1_d2_14[:] = 3
+                else:
+                    u1_d2_14[:] = u1_d2_17
+                if (not (u1_d2_13 != 0)):
+                    u1_d2_11[:] = 2
+                else:
+                    u1_d2_11[:] = u1_d2_14
+                if (not (u1_d2_10 != 0)):
+                    u1_d2_8[:] = 1
+                else:
+                    u1_d2_8[:] = u1_d2_11
+                if (not (u1_d2_7 != 0)):
+                    u1_d2_5[:] = 0
+                else:
+                    u1_d2_5[:] = u1_d2_8
+                u1_d2_161 = intbv(0)[7:]
+                u1_d2_161[:] = 0xd + concat(intbv(0)[1:], u1_d2_5)
+                if (i_inv_iommu_pages_s != 0):
+                    u1_d2_4[:] = u1_d2_161
+                else:
+                    u1_d2_4[:] = 0xc
+                u1_d2_2[:] = concat(intbv(0)[1:], u1_d2_4)
+                if u1_d2_2 < 12:
+                    u1_d2_2[:] = 12
+                u1_d2_3[:] = u1_d2_0 ^ u1_d2_1
+                u1_d2_162 = intbv(0)[1:]
+                u1_d2_162[:] = 0
+                if u1_d2_2 >= 64:
+                    u1_d2_162[:] = 1
+                elif (u1_d2_3 >> u1_d2_2) == 0:
+                    u1_d2_162[:] = 1
+                if u1_v2[u1_iset] and ((u1_it0_2 == i_inv_iommu_pages_domain_id) and (u1_d2_162 == 1)):
+                    u1_v2[u1_iset].next = False
+            if i_op == 3:
+                if u1_v2[u1_iset] and True:
+                    u1_v2[u1_iset].next = False
+            u1_ik3 = intbv(0)[52:]
+            u1_ik3[:] = u1_k3[u1_iset]
+            u1_it0_3 = intbv(0)[16:]
+            u1_it0_3[:] = u1_t03[u1_iset]
+            if i_op == 2:
+                u1_d3_0 = intbv(0)[64:]
+                u1_d3_1 = intbv(0)[64:]
+                u1_d3_2 = intbv(0)[8:]
+                u1_d3_3 = intbv(0)[64:]
+                u1_d3_0[:] = 0
+                u1_d3_0[64:12] = u1_ik3
+                u1_d3_1[:] = i_inv_iommu_pages_address
+                u1_d3_4 = intbv(0)[7:]
+                u1_d3_5 = intbv(0)[6:]
+                u1_d3_6 = intbv(0)[64:]
+                u1_d3_6[:] = i_inv_iommu_pages_address
+                u1_d3_7 = intbv(0)[52:]
+                u1_d3_7[:] = u1_d3_6[64:12] & 1
+                u1_d3_8 = intbv(0)[6:]
+                u1_d3_9 = intbv(0)[64:]
+                u1_d3_9[:] = i_inv_iommu_pages_address
+                u1_d3_10 = intbv(0)[52:]
+                u1_d3_10[:] = u1_d3_9[64:12] & 2
+                u1_d3_11 = intbv(0)[6:]
+                u1_d3_12 = intbv(0)[64:]
+                u1_d3_12[:] = i_inv_iommu_pages_address
+                u1_d3_13 = intbv(0)[52:]
+                u1_d3_13[:] = u1_d3_12[64:12] & 4
+                u1_d3_14 = intbv(0)[6:]
+                u1_d3_15 = intbv(0)[64:]
+                u1_d3_15[:] = i_inv_iommu_pages_address
+                u1_d3_16 = intbv(0)[52:]
+                u1_d3_16[:] = u1_d3_15[64:12] & 8
+                u1_d3_17 = intbv(0)[6:]
+                u1_d3_18 = intbv(0)[64:]
+                u1_d3_18[:] = i_inv_iommu_pages_address
+                u1_d3_19 = intbv(0)[52:]
+                u1_d3_19[:] = u1_d3_18[64:12] & 0x10
+                u1_d3_20 = intbv(0)[6:]
+                u1_d3_21 = intbv(0)[64:]
+                u1_d3_21[:] = i_inv_iommu_pages_address
+                u1_d3_22 = intbv(0)[52:]
+                u1_d3_22[:] = u1_d3_21[64:12] & 0x20
+                u1_d3_23 = intbv(0)[6:]
+                u1_d3_24 = intbv(0)[64:]
+                u1_d3_24[:] = i_inv_iommu_pages_address
+                u1_d3_25 = intbv(0)[52:]
+                u1_d3_25[:] = u1_d3_24[64:12] & 0x40
+                u1_d3_26 = intbv(0)[6:]
+                u1_d3_27 = intbv(0)[64:]
+                u1_d3_27[:] = i_inv_iommu_pages_address
+                u1_d3_28 = intbv(0)[52:]
+                u1_d3_28[:] = u1_d3_27[64:12] & 0x80
+                u1_d3_29 = intbv(0)[6:]
+                u1_d3_30 = intbv(0)[64:]
+                u1_d3_30[:] = i_inv_iommu_pages_address
+                u1_d3_31 = intbv(0)[52:]
+                u1_d3_31[:] = u1_d3_30[64:12] & 0x100
+                u1_d3_32 = intbv(0)[6:]
+                u1_d3_33 = intbv(0)[64:]
+                u1_d3_33[:] = i_inv_iommu_pages_address
+                u1_d3_34 = intbv(0)[52:]
+                u1_d3_34[:] = u1_d3_33[64:12] & 0x200
+                u1_d3_35 = intbv(0)[6:]
+                u1_d3_36 = intbv(0)[64:]
+                u1_d3_36[:] = i_inv_iommu_pages_address
+                u1_d3_37 = intbv(0)[52:]
+                u1_d3_37[:] = u1_d3_36[64:12] & 0x400
+                u1_d3_38 = intbv(0)[6:]
+                u1_d3_39 = intbv(0)[64:]
+                u1_d3_39[:] = i_inv_iommu_pages_address
+                u1_d3_40 = intbv(0)[52:]
+                u1_d3_40[:] = u1_d3_39[64:12] & 0x800
+                u1_d3_41 = intbv(0)[6:]
+                u1_d3_42 = intbv(0)[64:]
+                u1_d3_42[:] = i_inv_iommu_pages_address
+                u1_d3_43 = intbv(0)[52:]
+                u1_d3_43[:] = u1_d3_42[64:12] & 0x1000
+                u1_d3_44 = intbv(0)[6:]
+                u1_d3_45 = intbv(0)[64:]
+                u1_d3_45[:] = i_inv_iommu_pages_address
+                u1_d3_46 = intbv(0)[52:]
+                u1_d3_46[:] = u1_d3_45[64:12] & 0x2000
+                u1_d3_47 = intbv(0)[6:]
+                u1_d3_48 = intbv(0)[64:]
+                u1_d3_48[:] = i_inv_iommu_pages_address
+                u1_d3_49 = intbv(0)[52:]
+                u1_d3_49[:] = u1_d3_48[64:12] & 0x4000
+                u1_d3_50 = intbv(0)[6:]
+                u1_d3_51 = intbv(0)[64:]
+                u1_d3_51[:] = i_inv_iommu_pages_address
+                u1_d3_52 = intbv(0)[52:]
+                u1_d3_52[:] = u1_d3_51[64:12] & 0x8000
+                u1_d3_53 = intbv(0)[6:]
+                u1_d3_54 = intbv(0)[64:]
+                u1_d3_54[:] = i_inv_iommu_pages_address
+                u1_d3_55 = intbv(0)[52:]
+                u1_d3_55[:] = u1_d3_54[64:12] & 0x10000
+                u1_d3_56 = intbv(0)[6:]
+                u1_d3_57 = intbv(0)[64:]
+                u1_d3_57[:] = i_inv_iommu_pages_address
+                u1_d3_58 = intbv(0)[52:]
+                u1_d3_58[:] = u1_d3_57[64:12] & 0x20000
+                u1_d3_59 = intbv(0)[6:]
+                u1_d3_60 = intbv(0)[64:]
+                u1_d3_60[:] = i_inv_iommu_pages_address
+                u1_d3_61 = intbv(0)[52:]
+                u1_d3_61[:] = u1_d3_60[64:12] & 0x40000
+                u1_d3_62 = intbv(0)[6:]
+                u1_d3_63 = intbv(0)[64:]
+                u1_d3_63[:] = i_inv_iommu_pages_address
+                u1_d3_64 = intbv(0)[52:]
+                u1_d3_64[:] = u1_d3_63[64:12] & 0x80000
+                u1_d3_65 = intbv(0)[6:]
+                u1_d3_66 = intbv(0)[64:]
+                u1_d3_66[:] = i_inv_iommu_pages_address
+                u1_d3_67 = intbv(0)[52:]
+                u1_d3_67[:] = u1_d3_66[64:12] & 0x100000
+                u1_d3_68 = intbv(0)[6:]
+                u1_d3_69 = intbv(0)[64:]
+                u1_d3_69[:] = i_inv_iommu_pages_address
+                u1_d3_70 = intbv(0)[52:]
+                u1_d3_70[:] = u1_d3_69[64:12] & 0x200000
+                u1_d3_71 = intbv(0)[6:]
+                u1_d3_72 = intbv(0)[64:]
+                u1_d3_72[:] = i_inv_iommu_pages_address
+                u1_d3_73 = intbv(0)[52:]
+                u1_d3_73[:] = u1_d3_72[64:12] & 0x400000
+                u1_d3_74 = intbv(0)[6:]
+                u1_d3_75 = intbv(0)[64:]
+                u1_d3_75[:] = i_inv_iommu_pages_address
+                u1_d3_76 = intbv(0)[52:]
+                u1_d3_76[:] = u1_d3_75[64:12] & 0x800000
+                u1_d3_77 = intbv(0)[6:]
+                u1_d3_78 = intbv(0)[64:]
+                u1_d3_78[:] = i_inv_iommu_pages_address
+                u1_d3_79 = intbv(0)[52:]
+                u1_d3_79[:] = u1_d3_78[64:12] & 0x1000000
+                u1_d3_80 = intbv(0)[6:]
+                u1_d3_81 = intbv(0)[64:]
+                u1_d3_81[:] = i_inv_iommu_pages_address
+                u1_d3_82 = intbv(0)[52:]
+                u1_d3_82[:] = u1_d3_81[64:12] & 0x2000000
+                u1_d3_83 = intbv(0)[6:]
+                u1_d3_84 = intbv(0)[64:]
+                u1_d3_84[:] = i_inv_iommu_pages_address
+                u1_d3_85 = intbv(0)[52:]
+                u1_d3_85[:] = u1_d3_84[64:12] & 0x4000000
+                u1_d3_86 = intbv(0)[6:]
+                u1_d3_87 = intbv(0)[64:]
+                u1_d3_87[:] = i_inv_iommu_pages_address
+                u1_d3_88 = intbv(0)[52:]
+                u1_d3_88[:] = u1_d3_87[64:12] & 0x8000000
+                u1_d3_89 = intbv(0)[6:]
+                u1_d3_90 = intbv(0)[64:]
+                u1_d3_90[:] = i_inv_iommu_pages_address
+                u1_d3_91 = intbv(0)[52:]
+                u1_d3_91[:] = u1_d3_90[64:12] & 0x10000000
+                u1_d3_92 = intbv(0)[6:]
+                u1_d3_93 = intbv(0)[64:]
+                u1_d3_93[:] = i_inv_iommu_pages_address
+                u1_d3_94 = intbv(0)[52:]
+                u1_d3_94[:] = u1_d3_93[64:12] & 0x20000000
+                u1_d3_95 = intbv(0)[6:]
+                u1_d3_96 = intbv(0)[64:]
+                u1_d3_96[:] = i_inv_iommu_pages_address
+                u1_d3_97 = intbv(0)[52:]
+                u1_d3_97[:] = u1_d3_96[64:12] & intbv(0x40000000)[52:]
+                u1_d3_98 = intbv(0)[6:]
+                u1_d3_99 = intbv(0)[64:]
+                u1_d3_99[:] = i_inv_iommu_pages_address
+                u1_d3_100 = intbv(0)[52:]
+                u1_d3_100[:] = u1_d3_99[64:12] & intbv(0x80000000)[52:]
+                u1_d3_101 = intbv(0)[6:]
+                u1_d3_102 = intbv(0)[64:]
+                u1_d3_102[:] = i_inv_iommu_pages_address
+                u1_d3_103 = intbv(0)[52:]
+                u1_d3_103[:] = u1_d3_102[64:12] & intbv(0x100000000)[52:]
+                u1_d3_104 = intbv(0)[6:]
+                u1_d3_105 = intbv(0)[64:]
+                u1_d3_105[:] = i_inv_iommu_pages_address
+                u1_d3_106 = intbv(0)[52:]
+                u1_d3_106[:] = u1_d3_105[64:12] & intbv(0x200000000)[52:]
+                u1_d3_107 = intbv(0)[6:]
+                u1_d3_108 = intbv(0)[64:]
+                u1_d3_108[:] = i_inv_iommu_pages_address
+                u1_d3_109 = intbv(0)[52:]
+                u1_d3_109[:] = u1_d3_108[64:12] & intbv(0x400000000)[52:]
+                u1_d3_110 = intbv(0)[6:]
+                u1_d3_111 = intbv(0)[64:]
+                u1_d3_111[:] = i_inv_iommu_pages_address
+                u1_d3_112 = intbv(0)[52:]
+                u1_d3_112[:] = u1_d3_111[64:12] & intbv(0x800000000)[52:]
+                u1_d3_113 = intbv(0)[6:]
+                u1_d3_114 = intbv(0)[64:]
+                u1_d3_114[:] = i_inv_iommu_pages_address
+                u1_d3_115 = intbv(0)[52:]
+                u1_d3_115[:] = u1_d3_114[64:12] & intbv(0x1000000000)[52:]
+                u1_d3_116 = intbv(0)[6:]
+                u1_d3_117 = intbv(0)[64:]
+                u1_d3_117[:] = i_inv_iommu_pages_address
+                u1_d3_118 = intbv(0)[52:]
+                u1_d3_118[:] = u1_d3_117[64:12] & intbv(0x2000000000)[52:]
+                u1_d3_119 = intbv(0)[6:]
+                u1_d3_120 = intbv(0)[64:]
+                u1_d3_120[:] = i_inv_iommu_pages_address
+                u1_d3_121 = intbv(0)[52:]
+                u1_d3_121[:] = u1_d3_120[64:12] & intbv(0x4000000000)[52:]
+                u1_d3_122 = intbv(0)[6:]
+                u1_d3_123 = intbv(0)[64:]
+                u1_d3_123[:] = i_inv_iommu_pages_address
+                u1_d3_124 = intbv(0)[52:]
+                u1_d3_124[:] = u1_d3_123[64:12] & intbv(0x8000000000)[52:]
+                u1_d3_125 = intbv(0)[6:]
+                u1_d3_126 = intbv(0)[64:]
+                u1_d3_126[:] = i_inv_iommu_pages_address
+                u1_d3_127 = intbv(0)[52:]
+                u1_d3_127[:] = u1_d3_126[64:12] & intbv(0x10000000000)[52:]
+                u1_d3_128 = intbv(0)[6:]
+                u1_d3_129 = intbv(0)[64:]
+                u1_d3_129[:] = i_inv_iommu_pages_address
+                u1_d3_130 = intbv(0)[52:]
+                u1_d3_130[:] = u1_d3_129[64:12] & intbv(0x20000000000)[52:]
+                u1_d3_131 = intbv(0)[6:]
+                u1_d3_132 = intbv(0)[64:]
+                u1_d3_132[:] = i_inv_iommu_pages_address
+                u1_d3_133 = intbv(0)[52:]
+                u1_d3_133[:] = u1_d3_132[64:12] & intbv(0x40000000000)[52:]
+                u1_d3_134 = intbv(0)[6:]
+                u1_d3_135 = intbv(0)[64:]
+                u1_d3_135[:] = i_inv_iommu_pages_address
+                u1_d3_136 = intbv(0)[52:]
+                u1_d3_136[:] = u1_d3_135[64:12] & intbv(0x80000000000)[52:]
+                u1_d3_137 = intbv(0)[6:]
+                u1_d3_138 = intbv(0)[64:]
+                u1_d3_138[:] = i_inv_iommu_pages_address
+                u1_d3_139 = intbv(0)[52:]
+                u1_d3_139[:] = u1_d3_138[64:12] & intbv(0x100000000000)[52:]
+                u1_d3_140 = intbv(0)[6:]
+                u1_d3_141 = intbv(0)[64:]
+                u1_d3_141[:] = i_inv_iommu_pages_address
+                u1_d3_142 = intbv(0)[52:]
+                u1_d3_142[:] = u1_d3_141[64:12] & intbv(0x200000000000)[52:]
+                u1_d3_143 = intbv(0)[6:]
+                u1_d3_144 = intbv(0)[64:]
+                u1_d3_144[:] = i_inv_iommu_pages_address
+                u1_d3_145 = intbv(0)[52:]
+                u1_d3_145[:] = u1_d3_144[64:12] & intbv(0x400000000000)[52:]
+                u1_d3_146 = intbv(0)[6:]
+                u1_d3_147 = intbv(0)[64:]
+                u1_d3_147[:] = i_inv_iommu_pages_address
+                u1_d3_148 = intbv(0)[52:]
+                u1_d3_148[:] = u1_d3_147[64:12] & intbv(0x800000000000)[52:]
+                u1_d3_149 = intbv(0)[6:]
+                u1_d3_150 = intbv(0)[64:]
+                u1_d3_150[:] = i_inv_iommu_pages_address
+                u1_d3_151 = intbv(0)[52:]
+                u1_d3_151[:] = u1_d3_150[64:12] & intbv(0x1000000000000)[52:]
+                u1_d3_152 = intbv(0)[6:]
+                u1_d3_153 = intbv(0)[64:]
+                u1_d3_153[:] = i_inv_iommu_pages_address
+                u1_d3_154 = intbv(0)[52:]
+                u1_d3_154[:] = u1_d3_153[64:12] & intbv(0x2000000000000)[52:]
+                u1_d3_155 = intbv(0)[6:]
+                u1_d3_156 = intbv(0)[64:]
+                u1_d3_156[:] = i_inv_iommu_pages_address
+                u1_d3_157 = intbv(0)[52:]
+                u1_d3_157[:] = u1_d3_156[64:12] & intbv(0x4000000000000)[52:]
+                u1_d3_158 = intbv(0)[6:]
+                u1_d3_159 = intbv(0)[64:]
+                u1_d3_159[:] = i_inv_iommu_pages_address
+                u1_d3_160 = intbv(0)[52:]
+                u1_d3_160[:] = u1_d3_159[64:12] & intbv(0x8000000000000)[52:]
+                if (not (u1_d3_160 != 0)):
+                    u1_d3_158[:] = 0x33
+                else:
+                    u1_d3_158[:] = 0x34
+                if (not (u1_d3_157 != 0)):
+                    u1_d3_155[:] = 0x32
+                else:
+                    u1_d3_155[:] = u1_d3_158
+                if (not (u1_d3_154 != 0)):
+                    u1_d3_152[:] = 0x31
+                else:
+                    u1_d3_152[:] = u1_d3_155
+                if (not (u1_d3_151 != 0)):
+                    u1_d3_149[:] = 0x30
+                else:
+                    u1_d3_149[:] = u1_d3_152
+                if (not (u1_d3_148 != 0)):
+                    u1_d3_146[:] = 0x2f
+                else:
+                    u1_d3_146[:] = u1_d3_149
+                if (not (u1_d3_145 != 0)):
+                    u1_d3_143[:] = 0x2e
+                else:
+                    u1_d3_143[:] = u1_d3_146
+                if (not (u1_d3_142 != 0)):
+                    u1_d3_140[:] = 0x2d
+                else:
+                    u1_d3_140[:] = u1_d3_143
+                if (not (u1_d3_139 != 0)):
+                    u1_d3_137[:] = 0x2c
+                else:
+                    u1_d3_137[:] = u1_d3_140
+                if (not (u1_d3_136 != 0)):
+                    u1_d3_134[:] = 0x2b
+                else:
+                    u1_d3_134[:] = u1_d3_137
+                if (not (u1_d3_133 != 0)):
+                    u1_d3_131[:] = 0x2a
+                else:
+                    u1_d3_131[:] = u1_d3_134
+                if (not (u1_d3_130 != 0)):
+                    u1_d3_128[:] = 0x29
+                else:
+                    u1_d3_128[:] = u1_d3_131
+                if (not (u1_d3_127 != 0)):
+                    u1_d3_125[:] = 0x28
+                else:
+                    u1_d3_125[:] = u1_d3_128
+                if (not (u1_d3_124 != 0)):
+                    u1_d3_122[:] = 0x27
+                else:
+                    u1_d3_122[:] = u1_d3_125
+                if (not (u1_d3_121 != 0)):
+                    u1_d3_119[:] = 0x26
+                else:
+                    u1_d3_119[:] = u1_d3_122
+                if (not (u1_d3_118 != 0)):
+                    u1_d3_116[:] = 0x25
+                else:
+                    u1_d3_116[:] = u1_d3_119
+                if (not (u1_d3_115 != 0)):
+                    u1_d3_113[:] = 0x24
+                else:
+                    u1_d3_113[:] = u1_d3_116
+                if (not (u1_d3_112 != 0)):
+                    u1_d3_110[:] = 0x23
+                else:
+                    u1_d3_110[:] = u1_d3_113
+                if (not (u1_d3_109 != 0)):
+                    u1_d3_107[:] = 0x22
+                else:
+                    u1_d3_107[:] = u1_d3_110
+                if (not (u1_d3_106 != 0)):
+                    u1_d3_104[:] = 0x21
+                else:
+                    u1_d3_104[:] = u1_d3_107
+                if (not (u1_d3_103 != 0)):
+                    u1_d3_101[:] = 0x20
+                else:
+                    u1_d3_101[:] = u1_d3_104
+                if (not (u1_d3_100 != 0)):
+                    u1_d3_98[:] = 0x1f
+                else:
+                    u1_d3_98[:] = u1_d3_101
+                if (not (u1_d3_97 != 0)):
+                    u1_d3_95[:] = 0x1e
+                else:
+                    u1_d3_95[:] = u1_d3_98
+                if (not (u1_d3_94 != 0)):
+                    u1_d3_92[:] = 0x1d
+                else:
+                    u1_d3_92[:] = u1_d3_95
+                if (not (u1_d3_91 != 0)):
+                    u1_d3_89[:] = 0x1c
+                else:
+                    u1_d3_89[:] = u1_d3_92
+                if (not (u1_d3_88 != 0)):
+                    u1_d3_86[:] = 0x1b
+                else:
+                    u1_d3_86[:] = u1_d3_89
+                if (not (u1_d3_85 != 0)):
+                    u1_d3_83[:] = 0x1a
+                else:
+                    u1_d3_83[:] = u1_d3_86
+                if (not (u1_d3_82 != 0)):
+                    u1_d3_80[:] = 0x19
+                else:
+                    u1_d3_80[:] = u1_d3_83
+                if (not (u1_d3_79 != 0)):
+                    u1_d3_77[:] = 0x18
+                else:
+                    u1_d3_77[:] = u1_d3_80
+                if (not (u1_d3_76 != 0)):
+                    u1_d3_74[:] = 0x17
+                else:
+                    u1_d3_74[:] = u1_d3_77
+                if (not (u1_d3_73 != 0)):
+                    u1_d3_71[:] = 0x16
+                else:
+                    u1_d3_71[:] = u1_d3_74
+                if (not (u1_d3_70 != 0)):
+                    u1_d3_68[:] = 0x15
+                else:
+                    u1_d3_68[:] = u1_d3_71
+                if (not (u1_d3_67 != 0)):
+                    u1_d3_65[:] = 0x14
+                else:
+                    u1_d3_65[:] = u1_d3_68
+                if (not (u1_d3_64 != 0)):
+                    u1_d3_62[:] = 0x13
+                else:
+                    u1_d3_62[:] = u1_d3_65
+                if (not (u1_d3_61 != 0)):
+                    u1_d3_59[:] = 0x12
+                else:
+                    u1_d3_59[:] = u1_d3_62
+                if (not (u1_d3_58 != 0)):
+                    u1_d3_56[:] = 0x11
+                else:
+                    u1_d3_56[:] = u1_d3_59
+                if (not (u1_d3_55 != 0)):
+                    u1_d3_53[:] = 0x10
+                else:
+                    u1_d3_53[:] = u1_d3_56
+                if (not (u1_d3_52 != 0)):
+                    u1_d3_50[:] = 0xf
+                else:
+                    u1_d3_50[:] = u1_d3_53
+                if (not (u1_d3_49 != 0)):
+                    u1_d3_47[:] = 0xe
+                else:
+                    u1_d3_47[:] = u1_d3_50
+                if (not (u1_d3_46 != 0)):
+                    u1_d3_44[:] = 0xd
+                else:
+                    u1_d3_44[:] = u1_d3_47
+                if (not (u1_d3_43 != 0)):
+                    u1_d3_41[:] = 0xc
+                else:
+                    u1_d3_41[:] = u1_d3_44
+                if (not (u1_d3_40 != 0)):
+                    u1_d3_38[:] = 0xb
+                else:
+                    u1_d3_38[:] = u1_d3_41
+                if (not (u1_d3_37 != 0)):
+                    u1_d3_35[:] = 0xa
+                else:
+                    u1_d3_35[:] = u1_d3_38
+                if (not (u1_d3_34 != 0)):
+                    u1_d3_32[:] = 9
+                else:
+                    u1_d3_32[:] = u1_d3_35
+                if (not (u1_d3_31 != 0)):
+                    u1_d3_29[:] = 8
+                else:
+                    u1_d3_29[:] = u1_d3_32
+                if (not (u1_d3_28 != 0)):
+                    u1_d3_26[:] = 7
+                else:
+                    u1_d3_26[:] = u1_d3_29
+                if (not (u1_d3_25 != 0)):
+                    u1_d3_23[:] = 6
+                else:
+                    u1_d3_23[:] = u1_d3_26
+                if (not (u1_d3_22 != 0)):
+                    u1_d3_20[:] = 5
+                else:
+                    u1_d3_20[:] = u1_d3_23
+                if (not (u1_d3_19 != 0)):
+                    u1_d3_17[:] = 4
+                else:
+                    u1_d3_17[:] = u1_d3_20
+                if (not (u1_d3_16 != 0)):
+                    u1_d3_14[:] = 3
+                else:
+                    u1_d3_14[:] = u1_d3_17
+                if (not (u1_d3_13 != 0)):
+                    u1_d3_11[:] = 2
+                else:
+                    u1_d3_11[:] = u1_d3_14
+                if (not (u1_d3_10 != 0)):
+                    u1_d3_8[:] = 1
+                else:
+                    u1_d3_8[:] = u1_d3_11
+                if (not (u1_d3_7 != 0)):
+                    u1_d3_5[:] = 0
+                else:
+                    u1_d3_5[:] = u1_d3_8
+                u1_d3_161 = intbv(0)[7:]
+                u1_d3_161[:] = 0xd + concat(intbv(0)[1:], u1_d3_5)
+                if (i_inv_iommu_pages_s != 0):
+                    u1_d3_4[:] = u1_d3_161
+                else:
+                    u1_d3_4[:] = 0xc
+                u1_d3_2[:] = concat(intbv(0)[1:], u1_d3_4)
+                if u1_d3_2 < 12:
+                    u1_d3_2[:] = 12
+                u1_d3_3[:] = u1_d3_0 ^ u1_d3_1
+                u1_d3_162 = intbv(0)[1:]
+                u1_d3_162[:] = 0
+                if u1_d3_2 >= 64:
+                    u1_d3_162[:] = 1
+                elif (u1_d3_3 >> u1_d3_2) == 0:
+                    u1_d3_162[:] = 1
+                if u1_v3[u1_iset] and ((u1_it0_3 == i_inv_iommu_pages_domain_id) and (u1_d3_162 == 1)):
+                    u1_v3[u1_iset].next = False
+            if i_op == 3:
+                if u1_v3[u1_iset] and True:
+                    u1_v3[u1_iset].next = False
+            if iset == 7:
+                done.next = True
+                st.next = S.IDLE
+            else:
+                iset.next = iset + 1
         else:  # S.FINISH (an `else`, so that the converted case statement is complete)
             o_status.next = status
+            o_hit.next = hits
             o_r_outcome.next = rec_outcome
             o_r_address.next = rec_address
             o_r_data.next = rec_data
@@ -3909,6 +6350,12 @@ def ports():
         "r_CONTROL": Signal(intbv(0)[64:]),
         "r_EVT_LOG_BAR": Signal(intbv(0)[64:]),
         "r_EVT_LOG_TAIL": Signal(intbv(0)[64:]),
+        "i_op": Signal(intbv(0)[2:]),
+        "i_inv_devtab_entry_device_id": Signal(intbv(0)[16:]),
+        "i_inv_iommu_pages_domain_id": Signal(intbv(0)[16:]),
+        "i_inv_iommu_pages_address": Signal(intbv(0)[64:]),
+        "i_inv_iommu_pages_s": Signal(intbv(0)[1:]),
+        "o_hit": Signal(intbv(0)[2:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
         "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
@@ -3931,8 +6378,8 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_device_id", "e_address", "e_data", "r_DEV_TAB_BAR", "r_CONTROL", "r_EVT_LOG_BAR", "r_EVT_LOG_TAIL",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
-              "o_status", "o_r_outcome", "o_r_address", "o_r_data", "o_r_vector", "o_r_destination", "o_r_dest_mode", "o_r_int_type", "o_r_rq_eoi", "o_r_code", "o_r_logged", "o_r_entry_lo", "o_r_entry_hi", "o_r_tail")
+PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_device_id", "e_address", "e_data", "r_DEV_TAB_BAR", "r_CONTROL", "r_EVT_LOG_BAR", "r_EVT_LOG_TAIL",               "i_op", "i_inv_devtab_entry_device_id", "i_inv_iommu_pages_domain_id", "i_inv_iommu_pages_address", "i_inv_iommu_pages_s",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+              "o_status", "o_r_outcome", "o_r_address", "o_r_data", "o_r_vector", "o_r_destination", "o_r_dest_mode", "o_r_int_type", "o_r_rq_eoi", "o_r_code", "o_r_logged", "o_r_entry_lo", "o_r_entry_hi", "o_r_tail", "o_hit")
 
 
 def instance(p):

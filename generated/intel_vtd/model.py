@@ -26,6 +26,11 @@ WORD_SIZE = 3
 STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
+# caches (issue 15): i_op 0 is a request, i the i-th invalidation; o_hit bit j says cache
+# HIT_CACHES[j] answered the last request
+INVALIDATIONS = ['cc_inv', 'iotlb_inv']
+HIT_CACHES = ['cc', 'iotlb']
+SWEEP_CYCLES = 10
 
 
 @block
@@ -338,13 +343,80 @@ def walker_unit_sl(clk, rst, start, done, i_addr, k_read, k_write, r_SL_WALK,
 
 @block
 def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_data, r_GSTS_REG, r_RTADDR_REG, r_IRTA_REG,
+          i_op, i_cc_inv_g, i_cc_inv_did, i_cc_inv_sid, i_cc_inv_fm, i_iotlb_inv_g, i_iotlb_inv_did, i_iotlb_inv_addr, i_iotlb_inv_am,
           m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
-          o_status, o_r_outcome, o_r_address, o_r_domain, o_r_fault_reason, o_r_recorded, o_r_frcd_lo, o_r_frcd_hi, o_r_int_index, o_r_vector, o_r_destination, o_r_dest_mode, o_r_redir_hint, o_r_trigger_mode, o_r_delivery_mode):
+          o_status, o_r_outcome, o_r_address, o_r_domain, o_r_fault_reason, o_r_recorded, o_r_frcd_lo, o_r_frcd_hi, o_r_int_index, o_r_vector, o_r_destination, o_r_dest_mode, o_r_redir_hint, o_r_trigger_mode, o_r_delivery_mode, o_hit):
     """The unit `vtd_remap`  # spec: specs/intel_vtd.vspec:330"""
-    S = enum('IDLE', 'S0W0', 'S0W1', 'S1W0', 'S1W1', 'S2G', 'S2R', 'S3W0', 'S3W1', 'DECIDE', 'FINISH')
+    S = enum('IDLE', 'S0W0', 'S0W1', 'S1W0', 'S1W1', 'S1F', 'S2G', 'S2R', 'S3W0', 'S3W1', 'DECIDE', 'INV', 'FINISH')
     st = Signal(S.IDLE)
     pend = Signal(bool(0))
     status = Signal(intbv(0)[STATUS_WIDTH:])
+    hits = Signal(intbv(0)[2:])  # the caches that answered this request
+    iset = Signal(intbv(0)[3:])  # the set an invalidation sweeps
+    # cache cc in front of structure ctx: 16 entries, 4 ways, lru
+    u0_v0 = [Signal(bool(0)) for _ in range(4)]
+    u0_v1 = [Signal(bool(0)) for _ in range(4)]
+    u0_v2 = [Signal(bool(0)) for _ in range(4)]
+    u0_v3 = [Signal(bool(0)) for _ in range(4)]
+    u0_k0 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_k1 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_k2 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_k3 = [Signal(intbv(0)[61:]) for _ in range(4)]
+    u0_t00 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t01 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t02 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t03 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t10 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t11 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t12 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_t13 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    u0_d00 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d01 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d02 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d03 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d10 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d11 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d12 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_d13 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    u0_r0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank
+    u0_r1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank
+    u0_r2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank
+    u0_r3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank
+    u0_fk = Signal(intbv(0)[61:])
+    u0_fs = Signal(intbv(0)[2:])
+    # cache iotlb in front of walk sl: 32 entries, 4 ways, lru
+    u1_v0 = [Signal(bool(0)) for _ in range(8)]
+    u1_v1 = [Signal(bool(0)) for _ in range(8)]
+    u1_v2 = [Signal(bool(0)) for _ in range(8)]
+    u1_v3 = [Signal(bool(0)) for _ in range(8)]
+    u1_k0 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_k1 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_k2 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_k3 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_t00 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_t01 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_t02 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_t03 = [Signal(intbv(0)[16:]) for _ in range(8)]
+    u1_a0 = [Signal(intbv(0)[2:]) for _ in range(8)]
+    u1_a1 = [Signal(intbv(0)[2:]) for _ in range(8)]
+    u1_a2 = [Signal(intbv(0)[2:]) for _ in range(8)]
+    u1_a3 = [Signal(intbv(0)[2:]) for _ in range(8)]
+    u1_l0 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_l1 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_l2 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_l3 = [Signal(intbv(0)[LEVEL_WIDTH:]) for _ in range(8)]
+    u1_p0 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_p1 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_p2 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_p3 = [Signal(intbv(0)[52:]) for _ in range(8)]
+    u1_r0 = [Signal(intbv(0)[2:]) for _ in range(8)]  # way 0's rank
+    u1_r1 = [Signal(intbv(1)[2:]) for _ in range(8)]  # way 1's rank
+    u1_r2 = [Signal(intbv(2)[2:]) for _ in range(8)]  # way 2's rank
+    u1_r3 = [Signal(intbv(3)[2:]) for _ in range(8)]  # way 3's rank
+    u1_fk = Signal(intbv(0)[52:])
+    u1_fs = Signal(intbv(0)[3:])
+    u1_ft0 = Signal(intbv(0)[16:])
+    u1_fa = Signal(intbv(0)[2:])
     # the unit's own memory requests, merged with the walkers' onto the port
     u_valid = Signal(bool(0))
     u_we = Signal(bool(0))
@@ -408,7 +480,12 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
             done.next = False
         if st == S.IDLE:
             if start:
-                st.next = S.S0W0
+                if i_op == 0:
+                    hits.next = 0
+                    st.next = S.S0W0
+                else:
+                    iset.next = 0
+                    st.next = S.INV
         elif st == S.S0W0:  # structure root, spec: specs/intel_vtd.vspec:352
             if not pend:
                 if not (((e_kind == 1) or (e_kind == 2)) and r_GSTS_REG[31]):
@@ -472,12 +549,81 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     h5 = intbv(0)[49:]
                     h5[:] = concat(intbv(0)[1:], w_root_0[48:12], intbv(0)[12:]) + concat(intbv(0)[36:], h4)
                     v_wide[:] = concat(intbv(0)[23:], h5)
-                    v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
-                    u_valid.next = True
-                    u_we.next = False
-                    u_size.next = WORD_SIZE
-                    u_addr.next = v_addr[ADDR_WIDTH:]
-                    pend.next = True
+                    u0_key = intbv(0)[61:]
+                    u0_key[:] = v_wide[64:3]
+                    u0_set = intbv(0)[2:]
+                    u0_set[:] = v_wide[6:4]
+                    u0_hit = False
+                    u0_way = intbv(0)[2:]
+                    if u0_v3[u0_set] and u0_k3[u0_set] == u0_key:
+                        u0_hit = True
+                        u0_way[:] = 3
+                    if u0_v2[u0_set] and u0_k2[u0_set] == u0_key:
+                        u0_hit = True
+                        u0_way[:] = 2
+                    if u0_v1[u0_set] and u0_k1[u0_set] == u0_key:
+                        u0_hit = True
+                        u0_way[:] = 1
+                    if u0_v0[u0_set] and u0_k0[u0_set] == u0_key:
+                        u0_hit = True
+                        u0_way[:] = 0
+                    if u0_hit:  # cache cc
+                        u0_wd0 = intbv(0)[64:]
+                        if u0_way == 0:
+                            u0_wd0[:] = u0_d00[u0_set]
+                        if u0_way == 1:
+                            u0_wd0[:] = u0_d01[u0_set]
+                        if u0_way == 2:
+                            u0_wd0[:] = u0_d02[u0_set]
+                        if u0_way == 3:
+                            u0_wd0[:] = u0_d03[u0_set]
+                        w_ctx_0.next = u0_wd0
+                        u0_wd1 = intbv(0)[64:]
+                        if u0_way == 0:
+                            u0_wd1[:] = u0_d10[u0_set]
+                        if u0_way == 1:
+                            u0_wd1[:] = u0_d11[u0_set]
+                        if u0_way == 2:
+                            u0_wd1[:] = u0_d12[u0_set]
+                        if u0_way == 3:
+                            u0_wd1[:] = u0_d13[u0_set]
+                        w_ctx_8.next = u0_wd1
+                        hits.next[0] = 1
+                        u0_tr = intbv(0)[2:]
+                        if u0_way == 0:
+                            u0_tr[:] = u0_r0[u0_set]
+                        if u0_way == 1:
+                            u0_tr[:] = u0_r1[u0_set]
+                        if u0_way == 2:
+                            u0_tr[:] = u0_r2[u0_set]
+                        if u0_way == 3:
+                            u0_tr[:] = u0_r3[u0_set]
+                        if u0_r0[u0_set] < u0_tr:
+                            u0_r0[u0_set].next = u0_r0[u0_set] + 1
+                        if u0_r1[u0_set] < u0_tr:
+                            u0_r1[u0_set].next = u0_r1[u0_set] + 1
+                        if u0_r2[u0_set] < u0_tr:
+                            u0_r2[u0_set].next = u0_r2[u0_set] + 1
+                        if u0_r3[u0_set] < u0_tr:
+                            u0_r3[u0_set].next = u0_r3[u0_set] + 1
+                        if u0_way == 0:
+                            u0_r0[u0_set].next = 0
+                        if u0_way == 1:
+                            u0_r1[u0_set].next = 0
+                        if u0_way == 2:
+                            u0_r2[u0_set].next = 0
+                        if u0_way == 3:
+                            u0_r3[u0_set].next = 0
+                        st.next = S.S2G
+                    else:
+                        u0_fk.next = u0_key
+                        u0_fs.next = u0_set
+                        v_addr[:] = concat(intbv(0)[1:], v_wide[ADDR_WIDTH:3], intbv(0)[3:]) + 0x0
+                        u_valid.next = True
+                        u_we.next = False
+                        u_size.next = WORD_SIZE
+                        u_addr.next = v_addr[ADDR_WIDTH:]
+                        pend.next = True
             else:
                 if u_valid and m_ready:
                     u_valid.next = False
@@ -506,7 +652,89 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 if m_rvalid:
                     w_ctx_8.next = m_rdata
                     pend.next = False
-                    st.next = S.S2G
+                    st.next = S.S1F
+        elif st == S.S1F:  # cache cc: fill with the words read
+            u0_tg0 = intbv(0)[16:]
+            u0_tg0[:] = e_sid
+            u0_tg1 = intbv(0)[16:]
+            u0_tg1[:] = w_ctx_8[24:8]
+            u0_wv = intbv(0)[2:]
+            u0_free = False
+            if not u0_v3[u0_fs]:
+                u0_wv[:] = 3
+                u0_free = True
+            if not u0_v2[u0_fs]:
+                u0_wv[:] = 2
+                u0_free = True
+            if not u0_v1[u0_fs]:
+                u0_wv[:] = 1
+                u0_free = True
+            if not u0_v0[u0_fs]:
+                u0_wv[:] = 0
+                u0_free = True
+            if not u0_free:
+                if u0_r0[u0_fs] == 3:
+                    u0_wv[:] = 0
+                if u0_r1[u0_fs] == 3:
+                    u0_wv[:] = 1
+                if u0_r2[u0_fs] == 3:
+                    u0_wv[:] = 2
+                if u0_r3[u0_fs] == 3:
+                    u0_wv[:] = 3
+            if u0_wv == 0:
+                u0_v0[u0_fs].next = True
+                u0_k0[u0_fs].next = u0_fk
+                u0_t00[u0_fs].next = u0_tg0
+                u0_t10[u0_fs].next = u0_tg1
+                u0_d00[u0_fs].next = w_ctx_0
+                u0_d10[u0_fs].next = w_ctx_8
+            if u0_wv == 1:
+                u0_v1[u0_fs].next = True
+                u0_k1[u0_fs].next = u0_fk
+                u0_t01[u0_fs].next = u0_tg0
+                u0_t11[u0_fs].next = u0_tg1
+                u0_d01[u0_fs].next = w_ctx_0
+                u0_d11[u0_fs].next = w_ctx_8
+            if u0_wv == 2:
+                u0_v2[u0_fs].next = True
+                u0_k2[u0_fs].next = u0_fk
+                u0_t02[u0_fs].next = u0_tg0
+                u0_t12[u0_fs].next = u0_tg1
+                u0_d02[u0_fs].next = w_ctx_0
+                u0_d12[u0_fs].next = w_ctx_8
+            if u0_wv == 3:
+                u0_v3[u0_fs].next = True
+                u0_k3[u0_fs].next = u0_fk
+                u0_t03[u0_fs].next = u0_tg0
+                u0_t13[u0_fs].next = u0_tg1
+                u0_d03[u0_fs].next = w_ctx_0
+                u0_d13[u0_fs].next = w_ctx_8
+            u0_tr = intbv(0)[2:]
+            if u0_wv == 0:
+                u0_tr[:] = u0_r0[u0_fs]
+            if u0_wv == 1:
+                u0_tr[:] = u0_r1[u0_fs]
+            if u0_wv == 2:
+                u0_tr[:] = u0_r2[u0_fs]
+            if u0_wv == 3:
+                u0_tr[:] = u0_r3[u0_fs]
+            if u0_r0[u0_fs] < u0_tr:
+                u0_r0[u0_fs].next = u0_r0[u0_fs] + 1
+            if u0_r1[u0_fs] < u0_tr:
+                u0_r1[u0_fs].next = u0_r1[u0_fs] + 1
+            if u0_r2[u0_fs] < u0_tr:
+                u0_r2[u0_fs].next = u0_r2[u0_fs] + 1
+            if u0_r3[u0_fs] < u0_tr:
+                u0_r3[u0_fs].next = u0_r3[u0_fs] + 1
+            if u0_wv == 0:
+                u0_r0[u0_fs].next = 0
+            if u0_wv == 1:
+                u0_r1[u0_fs].next = 0
+            if u0_wv == 2:
+                u0_r2[u0_fs].next = 0
+            if u0_wv == 3:
+                u0_r3[u0_fs].next = 0
+            st.next = S.S2G
         elif st == S.S2G:  # walk sl, spec: specs/intel_vtd.vspec:415
             wk_sl_walked.next = 0
             wk_sl_ok.next = 0
@@ -593,8 +821,88 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 h25[:] = h24 | concat(intbv(0)[45:], w_ctx_8[3:0])
                 v_wide[:] = concat(intbv(0)[24:], h25)
                 unit_sl_r_SL_WALK.next = v_wide[64:]
-                unit_sl_start.next = True
-                st.next = S.S2R
+                u1_in = intbv(0)[64:]
+                u1_in[:] = e_addr
+                u1_acc = intbv(0)[2:]
+                if (not (e_kind == 2)):
+                    u1_acc[0] = 1
+                if (e_kind == 2):
+                    u1_acc[1] = 1
+                u1_tg0 = intbv(0)[16:]
+                u1_tg0[:] = w_ctx_8[24:8]
+                u1_set = intbv(0)[3:]
+                u1_set[:] = u1_in[15:12]
+                u1_hit = False
+                u1_way = intbv(0)[2:]
+                if u1_v3[u1_set] and u1_k3[u1_set] == u1_in[64:12] and u1_t03[u1_set] == u1_tg0 and u1_a3[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 3
+                if u1_v2[u1_set] and u1_k2[u1_set] == u1_in[64:12] and u1_t02[u1_set] == u1_tg0 and u1_a2[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 2
+                if u1_v1[u1_set] and u1_k1[u1_set] == u1_in[64:12] and u1_t01[u1_set] == u1_tg0 and u1_a1[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 1
+                if u1_v0[u1_set] and u1_k0[u1_set] == u1_in[64:12] and u1_t00[u1_set] == u1_tg0 and u1_a0[u1_set] == u1_acc:
+                    u1_hit = True
+                    u1_way[:] = 0
+                if u1_hit:
+                    u1_pg = intbv(0)[52:]
+                    if u1_way == 0:
+                        u1_pg[:] = u1_p0[u1_set]
+                    if u1_way == 1:
+                        u1_pg[:] = u1_p1[u1_set]
+                    if u1_way == 2:
+                        u1_pg[:] = u1_p2[u1_set]
+                    if u1_way == 3:
+                        u1_pg[:] = u1_p3[u1_set]
+                    u1_lv = intbv(0)[LEVEL_WIDTH:]
+                    if u1_way == 0:
+                        u1_lv[:] = u1_l0[u1_set]
+                    if u1_way == 1:
+                        u1_lv[:] = u1_l1[u1_set]
+                    if u1_way == 2:
+                        u1_lv[:] = u1_l2[u1_set]
+                    if u1_way == 3:
+                        u1_lv[:] = u1_l3[u1_set]
+                    wk_sl_walked.next = 1
+                    wk_sl_ok.next = 1
+                    wk_sl_pa.next = concat(u1_pg, u1_in[12:])
+                    wk_sl_level.next = u1_lv
+                    hits.next[1] = 1
+                    u1_tr = intbv(0)[2:]
+                    if u1_way == 0:
+                        u1_tr[:] = u1_r0[u1_set]
+                    if u1_way == 1:
+                        u1_tr[:] = u1_r1[u1_set]
+                    if u1_way == 2:
+                        u1_tr[:] = u1_r2[u1_set]
+                    if u1_way == 3:
+                        u1_tr[:] = u1_r3[u1_set]
+                    if u1_r0[u1_set] < u1_tr:
+                        u1_r0[u1_set].next = u1_r0[u1_set] + 1
+                    if u1_r1[u1_set] < u1_tr:
+                        u1_r1[u1_set].next = u1_r1[u1_set] + 1
+                    if u1_r2[u1_set] < u1_tr:
+                        u1_r2[u1_set].next = u1_r2[u1_set] + 1
+                    if u1_r3[u1_set] < u1_tr:
+                        u1_r3[u1_set].next = u1_r3[u1_set] + 1
+                    if u1_way == 0:
+                        u1_r0[u1_set].next = 0
+                    if u1_way == 1:
+                        u1_r1[u1_set].next = 0
+                    if u1_way == 2:
+                        u1_r2[u1_set].next = 0
+                    if u1_way == 3:
+                        u1_r3[u1_set].next = 0
+                    st.next = S.S3W0
+                else:
+                    u1_fk.next = u1_in[64:12]
+                    u1_fs.next = u1_set
+                    u1_ft0.next = u1_tg0
+                    u1_fa.next = u1_acc
+                    unit_sl_start.next = True
+                    st.next = S.S2R
             else:
                 st.next = S.S3W0
         elif st == S.S2R:
@@ -605,6 +913,82 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                     wk_sl_ok.next = 1
                     wk_sl_pa.next = unit_sl_o_pa
                     wk_sl_level.next = unit_sl_o_level
+                    u1_wv = intbv(0)[2:]
+                    u1_free = False
+                    if not u1_v3[u1_fs]:
+                        u1_wv[:] = 3
+                        u1_free = True
+                    if not u1_v2[u1_fs]:
+                        u1_wv[:] = 2
+                        u1_free = True
+                    if not u1_v1[u1_fs]:
+                        u1_wv[:] = 1
+                        u1_free = True
+                    if not u1_v0[u1_fs]:
+                        u1_wv[:] = 0
+                        u1_free = True
+                    if not u1_free:
+                        if u1_r0[u1_fs] == 3:
+                            u1_wv[:] = 0
+                        if u1_r1[u1_fs] == 3:
+                            u1_wv[:] = 1
+                        if u1_r2[u1_fs] == 3:
+                            u1_wv[:] = 2
+                        if u1_r3[u1_fs] == 3:
+                            u1_wv[:] = 3
+                    if u1_wv == 0:
+                        u1_v0[u1_fs].next = True
+                        u1_k0[u1_fs].next = u1_fk
+                        u1_l0[u1_fs].next = unit_sl_o_level
+                        u1_p0[u1_fs].next = unit_sl_o_pa[64:12]
+                        u1_t00[u1_fs].next = u1_ft0
+                        u1_a0[u1_fs].next = u1_fa
+                    if u1_wv == 1:
+                        u1_v1[u1_fs].next = True
+                        u1_k1[u1_fs].next = u1_fk
+                        u1_l1[u1_fs].next = unit_sl_o_level
+                        u1_p1[u1_fs].next = unit_sl_o_pa[64:12]
+                        u1_t01[u1_fs].next = u1_ft0
+                        u1_a1[u1_fs].next = u1_fa
+                    if u1_wv == 2:
+                        u1_v2[u1_fs].next = True
+                        u1_k2[u1_fs].next = u1_fk
+                        u1_l2[u1_fs].next = unit_sl_o_level
+                        u1_p2[u1_fs].next = unit_sl_o_pa[64:12]
+                        u1_t02[u1_fs].next = u1_ft0
+                        u1_a2[u1_fs].next = u1_fa
+                    if u1_wv == 3:
+                        u1_v3[u1_fs].next = True
+                        u1_k3[u1_fs].next = u1_fk
+                        u1_l3[u1_fs].next = unit_sl_o_level
+                        u1_p3[u1_fs].next = unit_sl_o_pa[64:12]
+                        u1_t03[u1_fs].next = u1_ft0
+                        u1_a3[u1_fs].next = u1_fa
+                    u1_tr = intbv(0)[2:]
+                    if u1_wv == 0:
+                        u1_tr[:] = u1_r0[u1_fs]
+                    if u1_wv == 1:
+                        u1_tr[:] = u1_r1[u1_fs]
+                    if u1_wv == 2:
+                        u1_tr[:] = u1_r2[u1_fs]
+                    if u1_wv == 3:
+                        u1_tr[:] = u1_r3[u1_fs]
+                    if u1_r0[u1_fs] < u1_tr:
+                        u1_r0[u1_fs].next = u1_r0[u1_fs] + 1
+                    if u1_r1[u1_fs] < u1_tr:
+                        u1_r1[u1_fs].next = u1_r1[u1_fs] + 1
+                    if u1_r2[u1_fs] < u1_tr:
+                        u1_r2[u1_fs].next = u1_r2[u1_fs] + 1
+                    if u1_r3[u1_fs] < u1_tr:
+                        u1_r3[u1_fs].next = u1_r3[u1_fs] + 1
+                    if u1_wv == 0:
+                        u1_r0[u1_fs].next = 0
+                    if u1_wv == 1:
+                        u1_r1[u1_fs].next = 0
+                    if u1_wv == 2:
+                        u1_r2[u1_fs].next = 0
+                    if u1_wv == 3:
+                        u1_r3[u1_fs].next = 0
                 else:
                     wk_sl_fault.next = unit_sl_o_status
                     wk_sl_level.next = unit_sl_o_level
@@ -1723,8 +2107,232 @@ def model(clk, rst, start, done, e_kind, e_sid, e_at, e_addr, e_msi_addr, e_msi_
                 rec_trigger_mode.next = 0
                 rec_delivery_mode.next = 0
                 st.next = S.FINISH
+        elif st == S.INV:  # an invalidation: one set per cycle
+            if iset < 4:
+                u0_iset = intbv(0)[2:]
+                u0_iset[:] = iset[2:]
+                u0_ik0 = intbv(0)[61:]
+                u0_ik0[:] = u0_k0[u0_iset]
+                u0_it0_0 = intbv(0)[16:]
+                u0_it0_0[:] = u0_t00[u0_iset]
+                u0_it1_0 = intbv(0)[16:]
+                u0_it1_0[:] = u0_t10[u0_iset]
+                if i_op == 1:
+                    u0_d0_0 = intbv(0)[16:]
+                    u0_d0_0[:] = u0_it0_0 ^ i_cc_inv_sid
+                    u0_d0_1 = intbv(0)[6:]
+                    u0_d0_1[:] = 7
+                    u0_d0_2 = intbv(0)[2:]
+                    u0_d0_3 = intbv(0)[3:]
+                    u0_d0_3[:] = (3 + 4) - concat(intbv(0)[1:], i_cc_inv_fm)
+                    u0_d0_2[:] = u0_d0_3[2:]
+                    u0_d0_4 = intbv(0)[6:]
+                    u0_d0_4[:] = (u0_d0_1 << u0_d0_2)
+                    u0_d0_5 = intbv(0)[3:]
+                    u0_d0_5[:] = u0_d0_4[3:] & 7
+                    u0_d0_6 = intbv(0)[3:]
+                    u0_d0_6[:] = 7 ^ u0_d0_5
+                    u0_d0_7 = intbv(0)[16:]
+                    u0_d0_7[:] = 0xfff8 | concat(intbv(0)[13:], u0_d0_6)
+                    u0_d0_8 = intbv(0)[16:]
+                    u0_d0_8[:] = u0_d0_0 & u0_d0_7
+                    if u0_v0[u0_iset] and (((i_cc_inv_g == 1) or ((i_cc_inv_g == 2) and (u0_it1_0 == i_cc_inv_did))) or (((i_cc_inv_g == 3) and (u0_it1_0 == i_cc_inv_did)) and (u0_d0_8 == 0))):
+                        u0_v0[u0_iset].next = False
+                u0_ik1 = intbv(0)[61:]
+                u0_ik1[:] = u0_k1[u0_iset]
+                u0_it0_1 = intbv(0)[16:]
+                u0_it0_1[:] = u0_t01[u0_iset]
+                u0_it1_1 = intbv(0)[16:]
+                u0_it1_1[:] = u0_t11[u0_iset]
+                if i_op == 1:
+                    u0_d1_0 = intbv(0)[16:]
+                    u0_d1_0[:] = u0_it0_1 ^ i_cc_inv_sid
+                    u0_d1_1 = intbv(0)[6:]
+                    u0_d1_1[:] = 7
+                    u0_d1_2 = intbv(0)[2:]
+                    u0_d1_3 = intbv(0)[3:]
+                    u0_d1_3[:] = (3 + 4) - concat(intbv(0)[1:], i_cc_inv_fm)
+                    u0_d1_2[:] = u0_d1_3[2:]
+                    u0_d1_4 = intbv(0)[6:]
+                    u0_d1_4[:] = (u0_d1_1 << u0_d1_2)
+                    u0_d1_5 = intbv(0)[3:]
+                    u0_d1_5[:] = u0_d1_4[3:] & 7
+                    u0_d1_6 = intbv(0)[3:]
+                    u0_d1_6[:] = 7 ^ u0_d1_5
+                    u0_d1_7 = intbv(0)[16:]
+                    u0_d1_7[:] = 0xfff8 | concat(intbv(0)[13:], u0_d1_6)
+                    u0_d1_8 = intbv(0)[16:]
+                    u0_d1_8[:] = u0_d1_0 & u0_d1_7
+                    if u0_v1[u0_iset] and (((i_cc_inv_g == 1) or ((i_cc_inv_g == 2) and (u0_it1_1 == i_cc_inv_did))) or (((i_cc_inv_g == 3) and (u0_it1_1 == i_cc_inv_did)) and (u0_d1_8 == 0))):
+                        u0_v1[u0_iset].next = False
+                u0_ik2 = intbv(0)[61:]
+                u0_ik2[:] = u0_k2[u0_iset]
+                u0_it0_2 = intbv(0)[16:]
+                u0_it0_2[:] = u0_t02[u0_iset]
+                u0_it1_2 = intbv(0)[16:]
+                u0_it1_2[:] = u0_t12[u0_iset]
+                if i_op == 1:
+                    u0_d2_0 = intbv(0)[16:]
+                    u0_d2_0[:] = u0_it0_2 ^ i_cc_inv_sid
+                    u0_d2_1 = intbv(0)[6:]
+                    u0_d2_1[:] = 7
+                    u0_d2_2 = intbv(0)[2:]
+                    u0_d2_3 = intbv(0)[3:]
+                    u0_d2_3[:] = (3 + 4) - concat(intbv(0)[1:], i_cc_inv_fm)
+                    u0_d2_2[:] = u0_d2_3[2:]
+                    u0_d2_4 = intbv(0)[6:]
+                    u0_d2_4[:] = (u0_d2_1 << u0_d2_2)
+                    u0_d2_5 = intbv(0)[3:]
+                    u0_d2_5[:] = u0_d2_4[3:] & 7
+                    u0_d2_6 = intbv(0)[3:]
+                    u0_d2_6[:] = 7 ^ u0_d2_5
+                    u0_d2_7 = intbv(0)[16:]
+                    u0_d2_7[:] = 0xfff8 | concat(intbv(0)[13:], u0_d2_6)
+                    u0_d2_8 = intbv(0)[16:]
+                    u0_d2_8[:] = u0_d2_0 & u0_d2_7
+                    if u0_v2[u0_iset] and (((i_cc_inv_g == 1) or ((i_cc_inv_g == 2) and (u0_it1_2 == i_cc_inv_did))) or (((i_cc_inv_g == 3) and (u0_it1_2 == i_cc_inv_did)) and (u0_d2_8 == 0))):
+                        u0_v2[u0_iset].next = False
+                u0_ik3 = intbv(0)[61:]
+                u0_ik3[:] = u0_k3[u0_iset]
+                u0_it0_3 = intbv(0)[16:]
+                u0_it0_3[:] = u0_t03[u0_iset]
+                u0_it1_3 = intbv(0)[16:]
+                u0_it1_3[:] = u0_t13[u0_iset]
+                if i_op == 1:
+                    u0_d3_0 = intbv(0)[16:]
+                    u0_d3_0[:] = u0_it0_3 ^ i_cc_inv_sid
+                    u0_d3_1 = intbv(0)[6:]
+                    u0_d3_1[:] = 7
+                    u0_d3_2 = intbv(0)[2:]
+                    u0_d3_3 = intbv(0)[3:]
+                    u0_d3_3[:] = (3 + 4) - concat(intbv(0)[1:], i_cc_inv_fm)
+                    u0_d3_2[:] = u0_d3_3[2:]
+                    u0_d3_4 = intbv(0)[6:]
+                    u0_d3_4[:] = (u0_d3_1 << u0_d3_2)
+                    u0_d3_5 = intbv(0)[3:]
+                    u0_d3_5[:] = u0_d3_4[3:] & 7
+                    u0_d3_6 = intbv(0)[3:]
+                    u0_d3_6[:] = 7 ^ u0_d3_5
+                    u0_d3_7 = intbv(0)[16:]
+                    u0_d3_7[:] = 0xfff8 | concat(intbv(0)[13:], u0_d3_6)
+                    u0_d3_8 = intbv(0)[16:]
+                    u0_d3_8[:] = u0_d3_0 & u0_d3_7
+                    if u0_v3[u0_iset] and (((i_cc_inv_g == 1) or ((i_cc_inv_g == 2) and (u0_it1_3 == i_cc_inv_did))) or (((i_cc_inv_g == 3) and (u0_it1_3 == i_cc_inv_did)) and (u0_d3_8 == 0))):
+                        u0_v3[u0_iset].next = False
+            u1_iset = intbv(0)[3:]
+            u1_iset[:] = iset[3:]
+            u1_ik0 = intbv(0)[52:]
+            u1_ik0[:] = u1_k0[u1_iset]
+            u1_it0_0 = intbv(0)[16:]
+            u1_it0_0[:] = u1_t00[u1_iset]
+            if i_op == 2:
+                u1_d0_0 = intbv(0)[64:]
+                u1_d0_1 = intbv(0)[64:]
+                u1_d0_2 = intbv(0)[8:]
+                u1_d0_3 = intbv(0)[64:]
+                u1_d0_0[:] = 0
+                u1_d0_0[64:12] = u1_ik0
+                u1_d0_1[:] = i_iotlb_inv_addr
+                u1_d0_4 = intbv(0)[7:]
+                u1_d0_4[:] = 0xc + concat(intbv(0)[1:], i_iotlb_inv_am)
+                u1_d0_2[:] = concat(intbv(0)[1:], u1_d0_4)
+                if u1_d0_2 < 12:
+                    u1_d0_2[:] = 12
+                u1_d0_3[:] = u1_d0_0 ^ u1_d0_1
+                u1_d0_5 = intbv(0)[1:]
+                u1_d0_5[:] = 0
+                if u1_d0_2 >= 64:
+                    u1_d0_5[:] = 1
+                elif (u1_d0_3 >> u1_d0_2) == 0:
+                    u1_d0_5[:] = 1
+                if u1_v0[u1_iset] and (((i_iotlb_inv_g == 1) or ((i_iotlb_inv_g == 2) and (u1_it0_0 == i_iotlb_inv_did))) or (((i_iotlb_inv_g == 3) and (u1_it0_0 == i_iotlb_inv_did)) and (u1_d0_5 == 1))):
+                    u1_v0[u1_iset].next = False
+            u1_ik1 = intbv(0)[52:]
+            u1_ik1[:] = u1_k1[u1_iset]
+            u1_it0_1 = intbv(0)[16:]
+            u1_it0_1[:] = u1_t01[u1_iset]
+            if i_op == 2:
+                u1_d1_0 = intbv(0)[64:]
+                u1_d1_1 = intbv(0)[64:]
+                u1_d1_2 = intbv(0)[8:]
+                u1_d1_3 = intbv(0)[64:]
+                u1_d1_0[:] = 0
+                u1_d1_0[64:12] = u1_ik1
+                u1_d1_1[:] = i_iotlb_inv_addr
+                u1_d1_4 = intbv(0)[7:]
+                u1_d1_4[:] = 0xc + concat(intbv(0)[1:], i_iotlb_inv_am)
+                u1_d1_2[:] = concat(intbv(0)[1:], u1_d1_4)
+                if u1_d1_2 < 12:
+                    u1_d1_2[:] = 12
+                u1_d1_3[:] = u1_d1_0 ^ u1_d1_1
+                u1_d1_5 = intbv(0)[1:]
+                u1_d1_5[:] = 0
+                if u1_d1_2 >= 64:
+                    u1_d1_5[:] = 1
+                elif (u1_d1_3 >> u1_d1_2) == 0:
+                    u1_d1_5[:] = 1
+                if u1_v1[u1_iset] and (((i_iotlb_inv_g == 1) or ((i_iotlb_inv_g == 2) and (u1_it0_1 == i_iotlb_inv_did))) or (((i_iotlb_inv_g == 3) and (u1_it0_1 == i_iotlb_inv_did)) and (u1_d1_5 == 1))):
+                    u1_v1[u1_iset].next = False
+            u1_ik2 = intbv(0)[52:]
+            u1_ik2[:] = u1_k2[u1_iset]
+            u1_it0_2 = intbv(0)[16:]
+            u1_it0_2[:] = u1_t02[u1_iset]
+            if i_op == 2:
+                u1_d2_0 = intbv(0)[64:]
+                u1_d2_1 = intbv(0)[64:]
+                u1_d2_2 = intbv(0)[8:]
+                u1_d2_3 = intbv(0)[64:]
+                u1_d2_0[:] = 0
+                u1_d2_0[64:12] = u1_ik2
+                u1_d2_1[:] = i_iotlb_inv_addr
+                u1_d2_4 = intbv(0)[7:]
+                u1_d2_4[:] = 0xc + concat(intbv(0)[1:], i_iotlb_inv_am)
+                u1_d2_2[:] = concat(intbv(0)[1:], u1_d2_4)
+                if u1_d2_2 < 12:
+                    u1_d2_2[:] = 12
+                u1_d2_3[:] = u1_d2_0 ^ u1_d2_1
+                u1_d2_5 = intbv(0)[1:]
+                u1_d2_5[:] = 0
+                if u1_d2_2 >= 64:
+                    u1_d2_5[:] = 1
+                elif (u1_d2_3 >> u1_d2_2) == 0:
+                    u1_d2_5[:] = 1
+                if u1_v2[u1_iset] and (((i_iotlb_inv_g == 1) or ((i_iotlb_inv_g == 2) and (u1_it0_2 == i_iotlb_inv_did))) or (((i_iotlb_inv_g == 3) and (u1_it0_2 == i_iotlb_inv_did)) and (u1_d2_5 == 1))):
+                    u1_v2[u1_iset].next = False
+            u1_ik3 = intbv(0)[52:]
+            u1_ik3[:] = u1_k3[u1_iset]
+            u1_it0_3 = intbv(0)[16:]
+            u1_it0_3[:] = u1_t03[u1_iset]
+            if i_op == 2:
+                u1_d3_0 = intbv(0)[64:]
+                u1_d3_1 = intbv(0)[64:]
+                u1_d3_2 = intbv(0)[8:]
+                u1_d3_3 = intbv(0)[64:]
+                u1_d3_0[:] = 0
+                u1_d3_0[64:12] = u1_ik3
+                u1_d3_1[:] = i_iotlb_inv_addr
+                u1_d3_4 = intbv(0)[7:]
+                u1_d3_4[:] = 0xc + concat(intbv(0)[1:], i_iotlb_inv_am)
+                u1_d3_2[:] = concat(intbv(0)[1:], u1_d3_4)
+                if u1_d3_2 < 12:
+                    u1_d3_2[:] = 12
+                u1_d3_3[:] = u1_d3_0 ^ u1_d3_1
+                u1_d3_5 = intbv(0)[1:]
+                u1_d3_5[:] = 0
+                if u1_d3_2 >= 64:
+                    u1_d3_5[:] = 1
+                elif (u1_d3_3 >> u1_d3_2) == 0:
+                    u1_d3_5[:] = 1
+                if u1_v3[u1_iset] and (((i_iotlb_inv_g == 1) or ((i_iotlb_inv_g == 2) and (u1_it0_3 == i_iotlb_inv_did))) or (((i_iotlb_inv_g == 3) and (u1_it0_3 == i_iotlb_inv_did)) and (u1_d3_5 == 1))):
+                    u1_v3[u1_iset].next = False
+            if iset == 7:
+                done.next = True
+                st.next = S.IDLE
+            else:
+                iset.next = iset + 1
         else:  # S.FINISH (an `else`, so that the converted case statement is complete)
             o_status.next = status
+            o_hit.next = hits
             o_r_outcome.next = rec_outcome
             o_r_address.next = rec_address
             o_r_domain.next = rec_domain
@@ -1773,6 +2381,16 @@ def ports():
         "r_GSTS_REG": Signal(intbv(0)[32:]),
         "r_RTADDR_REG": Signal(intbv(0)[64:]),
         "r_IRTA_REG": Signal(intbv(0)[64:]),
+        "i_op": Signal(intbv(0)[2:]),
+        "i_cc_inv_g": Signal(intbv(0)[2:]),
+        "i_cc_inv_did": Signal(intbv(0)[16:]),
+        "i_cc_inv_sid": Signal(intbv(0)[16:]),
+        "i_cc_inv_fm": Signal(intbv(0)[2:]),
+        "i_iotlb_inv_g": Signal(intbv(0)[2:]),
+        "i_iotlb_inv_did": Signal(intbv(0)[16:]),
+        "i_iotlb_inv_addr": Signal(intbv(0)[64:]),
+        "i_iotlb_inv_am": Signal(intbv(0)[6:]),
+        "o_hit": Signal(intbv(0)[2:]),
         "m_valid": Signal(bool(0)), "m_ready": Signal(bool(0)), "m_we": Signal(bool(0)),
         "m_size": Signal(intbv(0)[SIZE_WIDTH:]),
         "m_addr": Signal(intbv(0)[ADDR_WIDTH:]), "m_wdata": Signal(intbv(0)[DATA_WIDTH:]),
@@ -1796,8 +2414,8 @@ def ports():
     return p
 
 
-PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_sid", "e_at", "e_addr", "e_msi_addr", "e_msi_data", "r_GSTS_REG", "r_RTADDR_REG", "r_IRTA_REG",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
-              "o_status", "o_r_outcome", "o_r_address", "o_r_domain", "o_r_fault_reason", "o_r_recorded", "o_r_frcd_lo", "o_r_frcd_hi", "o_r_int_index", "o_r_vector", "o_r_destination", "o_r_dest_mode", "o_r_redir_hint", "o_r_trigger_mode", "o_r_delivery_mode")
+PORT_ORDER = ("clk", "rst", "start", "done", "e_kind", "e_sid", "e_at", "e_addr", "e_msi_addr", "e_msi_data", "r_GSTS_REG", "r_RTADDR_REG", "r_IRTA_REG",               "i_op", "i_cc_inv_g", "i_cc_inv_did", "i_cc_inv_sid", "i_cc_inv_fm", "i_iotlb_inv_g", "i_iotlb_inv_did", "i_iotlb_inv_addr", "i_iotlb_inv_am",               "m_valid", "m_ready", "m_we", "m_size", "m_addr", "m_wdata", "m_rvalid", "m_rdata",
+              "o_status", "o_r_outcome", "o_r_address", "o_r_domain", "o_r_fault_reason", "o_r_recorded", "o_r_frcd_lo", "o_r_frcd_hi", "o_r_int_index", "o_r_vector", "o_r_destination", "o_r_dest_mode", "o_r_redir_hint", "o_r_trigger_mode", "o_r_delivery_mode", "o_hit")
 
 
 def instance(p):
