@@ -70,7 +70,7 @@ def add_parsers(sub, formatter) -> None:
                    help="run the shards as tasks on the Dask distributed scheduler at ADDRESS "
                         "(needs the extra virtspec[cluster]; default: local processes, see --jobs)")
     s.add_argument("--sequences", type=int, default=None, metavar="N",
-                   help="a translation with caches: co-simulate N sequences (requests, invalidations and "
+                   help="a translation or unit with caches: co-simulate N sequences (requests, invalidations and "
                         "software stores against one memory image, from reset caches) instead of single walks, "
                         "and check every answer against the architecture (--arch)")
     s.add_argument("--steps", type=int, default=60, metavar="L",
@@ -240,19 +240,19 @@ def cmd_cosim(args: argparse.Namespace) -> int:
 
 
 def _sequences(args: argparse.Namespace, spec: ir.Spec, directory: Path, timing, project) -> int:
-    """--sequences: both checks of a translation with caches; exit 1 on a mismatch or a violation."""
+    """--sequences: both checks of a translation or unit with caches; exit 1 on a mismatch or a violation."""
     import json
 
     from codegen.verify import harness, seqcosim
-    if isinstance(spec.top, ir.Unit) or not spec.top.caches:
-        raise Usage(f"--sequences needs a translation that declares caches; '{args.spec}' declares none "
+    if not spec.top.caches:
+        raise Usage(f"--sequences needs a translation or unit that declares caches; '{args.spec}' declares none "
                     "(see docs/language.md, \"Caches and invalidation\")")
     arch_dir = None
     if args.arch is not None:
         arch, arch_dir = compile_with_models(args.arch, args.generated, project, None)
         if arch is None:
             return 1
-        if isinstance(arch.top, ir.Unit) or not arch.top.caches:
+        if not arch.top.caches or isinstance(arch.top, ir.Unit) != isinstance(spec.top, ir.Unit):
             raise Usage(f"--arch {args.arch}: expected a translation that declares caches")
         if tuple(harness.load_generated(arch_dir)[0].INVALIDATIONS) != tuple(i.name for i in spec.top.invalidations):
             raise Usage(f"--arch {args.arch}: expected the invalidations of '{args.spec}', by the same names")

@@ -294,7 +294,7 @@ class _Builder:
                                                               for t in c.tags),
                        global_when=self.expr(c.global_when), global_ignores=c.global_ignores,
                        global_cite=c.global_cite, entries=c.entries, ways=c.ways, sets=c.sets, replace=c.replace,
-                       pages=c.pages, cite=c.cite, doc=c.doc, span=self.span(c.span))
+                       pages=c.pages, cite=c.cite, doc=c.doc, span=self.span(c.span), source=c.source, of=c.of)
 
     def invalidation(self, v: ir.Invalidation) -> d.Invalidation:
         return d.Invalidation(
@@ -352,6 +352,8 @@ class _Builder:
                                    span_bits=self.expr(b.span_bits), when=self.expr(b.when), cite=b.cite, doc=b.doc,
                                    span=self.span(b.span)) for b in u.bitmaps),
             walks=tuple(walks), steps=tuple(d.Step(kind=k, name=n) for k, n in u.steps), lets=self.lets(u.let_defs),
+            caches=tuple(self.cache(c) for c in u.caches),
+            invalidations=tuple(self.invalidation(v) for v in u.invalidations),
             record=d.UnitRecord(name=u.record.name, cite=u.record.cite, doc=u.record.doc,
                                 span=self.span(u.record.span), fields=tuple(
                 d.OutputField(name=f.name, width=f.width, enum=self.visible("enums", f.enum),

@@ -532,11 +532,18 @@ class _ToAst(Transformer):
         tok = self._plain(c)[0]
         return ast.CacheSetting("pages", self.sp(meta), (str(tok), _tok_span(self.path, tok)), cite)
 
+    def cache_of_walk(self, meta, c):
+        return ("source", ("walk", str(c[0]), _tok_span(self.path, c[0])))
+
+    def cache_of_structure(self, meta, c):
+        return ("source", ("structure", str(c[0]), _tok_span(self.path, c[0])))
+
     def cache_decl(self, meta, c):
         cite, doc = self._opts(c)
-        rest = self._plain(c)
+        source = next((x[1] for x in c if isinstance(x, tuple) and x and x[0] == "source"), None)
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x and x[0] == "source")]
         return ast.Cache(str(rest[0]), str(rest[1]), _tok_span(self.path, rest[1]), tuple(rest[2:]),
-                         self.sp(meta), cite, doc)
+                         self.sp(meta), cite, doc, source)
 
     def inv_operand(self, meta, c):
         return ast.EventField(str(c[0]), self._e(c[1]), self.sp(meta))

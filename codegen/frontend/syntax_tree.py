@@ -376,6 +376,8 @@ class Cache:
     span: Span
     cite: str = ""
     doc: str = ""
+    # in a unit: what it caches, ("walk" | "structure", name, span); None elsewhere
+    source: tuple | None = None
 
 
 @dataclass(frozen=True)

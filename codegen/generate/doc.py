@@ -1243,12 +1243,14 @@ class SpecDoc:
         for c in caches:
             pages = "one entry per smallest page" if c.pages == "split" else "one entry per whole page"
             note = "; ".join(x for x in (c.doc, when, c.cite, self.src(c)) if x)
-            out.append(Entry(f"cache {c.name}", f"holds {c.holds}: {c.entries} entries, {c.ways} ways "
+            holds = c.holds + (f" of walk {c.of}" if c.source == "walk" else f" {c.of}" if c.source else "")
+            out.append(Entry(f"cache {c.name}", f"holds {holds}: {c.entries} entries, {c.ways} ways "
                              f"({c.sets} set{'s' if c.sets != 1 else ''}), replace {c.replace}, pages {c.pages} "
                              f"({pages})", note=note))
             for t in c.tags:
                 out.append(Entry(f"cache {c.name} tag {t.name}", expr=p.text(t.value),
-                                 note="; ".join(x for x in ("stored at fill, compared at lookup", t.cite) if x)))
+                                 note="; ".join(x for x in ("recorded at fill, read by drops" if c.source == "structure"
+                                                            else "stored at fill, compared at lookup", t.cite) if x)))
             if c.global_when is not None:
                 ignores = ", ".join(c.global_ignores) or "no tag"
                 out.append(Entry(f"cache {c.name} global when", expr=p.text(c.global_when),
@@ -1281,7 +1283,19 @@ class SpecDoc:
             node = u.step_node(kind, name)
             # keyed by owner and name: a record's `store` links to its structure
             step_anchor = self.anchors.add("step", f"unit-{u.name}-{name}", f"{kind} {name}")
-            steps.append(self._step(kind, node, step_anchor, p))
+            step = self._step(kind, node, step_anchor, p)
+            c = u.cache_of(kind, name)
+            if c is not None:  # the cache in front of the step, and what drops its entries
+                self.p, saved = p, self.p
+                events = tuple(v.model_copy(update={"drops": tuple(d for d in v.drops if d.cache == c.name),
+                                                    "sets": ()})
+                               for v in u.invalidations if any(d.cache == c.name for d in v.drops))
+                what = ("a hit gives the walk's translation with no memory reference" if kind == "walk"
+                        else "a hit gives the structure's words with no memory reference; tags are recorded "
+                        "at fill and the lookup matches by address")
+                step.entries += self._caches((c,), events, what)
+                self.p = saved
+            steps.append(step)
         lets = [RuleDoc(x.name, [("=", p.text(x.value, fold_root=False))], self.meta(x)) for x in u.let_defs]
         record = self._record(u.record, p, f"unit-{u.name}")
         exits = []

@@ -378,10 +378,11 @@ class CacheTag(_Model):
 
 
 class Cache(_Model):
-    """`cache NAME holds translations { ... }`: a cache of final translations."""
+    """`cache NAME holds translations { ... }`: a cache of final translations; in a unit,
+    `holds translations of walk W` or `holds structure S` (source and of)."""
 
     name: str
-    holds: Literal["translations"]
+    holds: Literal["translations", "structure"]
     tags: tuple[CacheTag, ...]
     global_when: Expr | None = Field(description="`global when EXPR`: an entry filled while EXPR holds is global")
     global_ignores: tuple[str, ...] = Field(description="the tags a global entry matches whatever their value")
@@ -395,6 +396,9 @@ class Cache(_Model):
     cite: str
     doc: str
     span: Span
+    source: Literal["", "walk", "structure"] = Field("", description="in a unit: what the cache stands in front of "
+                                                     "(a walk or a structure read); empty in a translation")
+    of: str = Field("", description="in a unit: the walk's or the structure's name")
 
 
 class Drop(_Model):
@@ -568,6 +572,8 @@ class Unit(_Model):
     cite: str
     doc: str
     span: Span
+    caches: tuple[Cache, ...] = Field((), description="caches in front of its walks and structure reads")
+    invalidations: tuple[Invalidation, ...] = Field((), description="invalidation events of those caches")
 
 
 class Top(_Model):

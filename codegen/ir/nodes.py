@@ -334,6 +334,10 @@ class Cache(Node):
     pages: str = "split"  # "split" | "whole"
     cite: str = ""
     doc: str = ""
+    # in a unit: "walk" (the final translations of walk `of`) or "structure" (the words
+    # of structure `of`, keyed by its address); "" in a translation
+    source: str = ""
+    of: str = ""
 
     @property
     def sets(self) -> int:
@@ -645,6 +649,8 @@ class Unit(Node):
     exits: tuple[ExitRule, ...]
     cite: str = ""
     doc: str = ""
+    caches: tuple[Cache, ...] = ()  # in front of a walk or a structure read (issue 15)
+    invalidations: tuple[Invalidation, ...] = ()
 
     def structure(self, name: str) -> Structure:
         return next(s for s in self.structures if s.name == name)
@@ -665,7 +671,12 @@ class Unit(Node):
         out += [x.when for x in self.exits]
         out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
         out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
+        out += [t.value for c in self.caches for t in c.tags]  # read before the cached step
         return out
+
+    def cache_of(self, kind: str, name: str) -> "Cache | None":
+        """The cache in front of walk or structure `name` (kind "walk" / "structure")."""
+        return next((c for c in self.caches if c.source == kind and c.of == name), None)
 
 
 class Spec(Node):

@@ -363,6 +363,16 @@ def describe(sc: Scenario) -> str:
     return "\n".join(lines)
 
 
+def model_hit(model, p):
+    """A translation's o_hit as a bool; a unit's (HIT_CACHES: one bit per cache) as the
+    names of the caches that answered, in lookup order, as the unit's reference gives them."""
+    names = getattr(model, "HIT_CACHES", None)
+    if names is None:
+        return bool(p["o_hit"])
+    bits = int(p["o_hit"])
+    return tuple(name for j, name in enumerate(names) if bits >> j & 1)
+
+
 def step_ports(ref, model, step) -> dict[str, int]:
     """The input ports a sequence step sets: its request (input, access kinds, context);
     a translate step i_op = 0; an invalidation i_op = its number (model.INVALIDATIONS,
@@ -453,7 +463,7 @@ def sequence_testbench(model, ref, seq, out: list, timing: Timing, limit: int):
                 timeout = most
                 break
             if st.op == "translate":
-                steps.append(StepRun(model_outcome(ref, p), bool(p["o_hit"]), trace, cycles=e))
+                steps.append(StepRun(model_outcome(ref, p), model_hit(model, p), trace, cycles=e))
             else:
                 steps.append(StepRun(trace=trace, cycles=e))
         out.append(SequenceRun(steps, mem, timeout))

@@ -95,3 +95,89 @@ class _Entry:
         cache, access, self.tags, self.glob, self.level, self.host_level, page = key
         self.access = access
         self.key = (page << _shift(arch, {"level": self.level, "host_level": self.host_level})) >> arch.GRANULE
+
+
+# ---- units: a cache-free oracle for caches in front of a unit's walks and structure reads
+
+MAX_CHOICES = 64  # runs of the unit per request: each a different mix of held entries
+
+
+class _Permitted:
+    """Stands for a unit's caches in `decide`: at each lookup it answers with a miss
+    (memory as it is now) or with one of the held entries that match, as `choice` says;
+    it records how many options each lookup had and every fill."""
+
+    def __init__(self, arch, held: dict, choice: list):
+        self.arch, self.held, self.choice = arch, held, choice
+        self.options: list[int] = []
+        self.fills: list = []
+        self.hits, self.detail = [], None
+
+    def look(self, name, key, access=(), tags=()):
+        structure = self.arch.GEOMETRY[name][0] == "structure"
+        found = [en for en in self.held[name].values()
+                 if en.key == key and (structure or (en.access == access and en.tags == tags))]
+        i = self.choice[len(self.options)] if len(self.options) < len(self.choice) else 0
+        self.options.append(len(found) + 1)
+        return found[i - 1] if i else None
+
+    def fill(self, name, en):
+        self.fills.append((name, en))
+
+
+def _next_choice(choice: list, options: list) -> list | None:
+    """The next mix, odometer order over the options the last run met; None when done."""
+    c = list(choice) + [0] * (len(options) - len(choice))
+    for k in range(len(options) - 1, -1, -1):
+        if c[k] + 1 < options[k]:
+            return c[:k] + [c[k] + 1]
+    return None
+
+
+def check_unit(arch, seq: Sequence, run: SequenceRun) -> Verdict:
+    """The architectural check for a unit with caches: every answer must be what `decide`
+    gives when each cached step either reads memory as it is now or uses an entry the
+    architecture lets a cache still hold (any entry filled since the sequence began and
+    not dropped by an invalidation since; replacement never matters)."""
+    verdict = Verdict()
+    mem = dict(seq.memory)
+    held: dict[str, dict] = {name: {} for name in arch.CACHES}
+    for i, (st, got) in enumerate(zip(seq.steps, run.steps)):
+        if st.op == "store":
+            mem[st.address] = st.value
+            continue
+        if st.op == "invalidate":
+            ops = dict(st.operands)
+            for name, entries in held.items():
+                for ident in [k for k, en in entries.items() if arch.drop_holds(name, st.event, en, ops, st.request)]:
+                    del entries[ident]
+            continue
+        fresh = None
+        choice: list | None = []
+        matched = False
+        fills = []
+        for _ in range(MAX_CHOICES):
+            p = _Permitted(arch, held, choice)
+            out = arch.decide(dict(mem), st.request, [], None, p)
+            fills += p.fills
+            if fresh is None:
+                fresh = out
+            if out == got.outcome:
+                matched = True
+                if choice and any(choice):
+                    verdict.stale_hits += out != fresh
+                break
+            choice = _next_choice(choice, p.options)
+            if choice is None:
+                break
+        if not matched:
+            verdict.problems.append(
+                f"step {i}: answered {got.outcome}, but the tables give {fresh} and no entry the architecture "
+                "lets a cache still hold answers it")
+            break
+        for name, en in fills:
+            held[name].setdefault(en.ident(), en)
+        for op, addr, _size, value in got.trace:
+            if op == 1:
+                mem[addr] = value
+    return verdict

@@ -127,16 +127,19 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
             report.lookups += 1
             report.refs += len(sr.trace)
             hit = sr.detail.get("hit")
-            if hit:
-                report.hits[hit] = report.hits.get(hit, 0) + 1
-                report.covered.add(f"{hit} hit")
+            for h in ([hit] if isinstance(hit, str) else hit or ()):  # a unit's: every cache that hit
+                report.hits[h] = report.hits.get(h, 0) + 1
+                report.covered.add(f"{h} hit")
+            for m in sr.detail.get("miss", ()):  # a unit's: every cache looked up that missed
+                report.hits.setdefault(m, 0)
+                report.covered.add(f"{m} miss")
             for cache, evicted in sr.detail.get("fill", ()):
                 report.fills[cache] = report.fills.get(cache, 0) + 1
                 report.covered.add(f"{cache} fill")
                 if evicted:
                     report.evictions[cache] = report.evictions.get(cache, 0) + 1
                     report.covered.add(f"{cache} eviction")
-            if not sr.hit:
+            if not sr.hit and not isinstance(hit, list):
                 for cache in report.caches:
                     report.hits.setdefault(cache, 0)
                     report.covered.add(f"{cache} miss")
@@ -195,8 +198,13 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
     arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
     timing = timing or harness.Timing()
     report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model)
-    limit = harness.cycle_limit(spec, timing)
-    for seq in sequences(spec, ref, count, seed, length, first):
+    if isinstance(spec.top, ir.Unit):
+        from codegen.verify.stimulus.unit_sequence import unit_sequences
+        drawn, judge = unit_sequences(spec, ref, count, seed, length, first), oracle.check_unit
+    else:
+        drawn, judge = sequences(spec, ref, count, seed, length, first), oracle.check
+    limit = harness.cycle_limit(spec, timing) if model else 0
+    for seq in drawn:
         want = run_reference(ref, seq)
         account(report, seq, want)
         if model:
@@ -205,7 +213,7 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
             if problems:
                 report.mismatches.append((seq.seed, problems))
             report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")
-        verdict = oracle.check(arch, seq, want)
+        verdict = judge(arch, seq, want)
         report.stale_hits += verdict.stale_hits
         if verdict.stale_hits:
             report.covered.add("stale hit permitted")

@@ -71,7 +71,10 @@ def run_reference(ref, seq: Sequence) -> SequenceRun:
         if st.op == "translate":
             trace: list = []
             detail: dict = {}
-            outcome, hit = ref.translate_cached(caches, mem, st.request, trace, detail)
+            if hasattr(ref, "decide_cached"):  # a unit: hit is the names of the caches that hit
+                outcome, hit = ref.decide_cached(caches, mem, st.request, trace, detail)
+            else:
+                outcome, hit = ref.translate_cached(caches, mem, st.request, trace, detail)
             out.append(StepRun(outcome, hit, trace, detail))
         elif st.op == "invalidate":
             detail = {}

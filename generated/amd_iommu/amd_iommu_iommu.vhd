@@ -21,6 +21,11 @@ entity amd_iommu_iommu is
         r_CONTROL: in unsigned(63 downto 0);
         r_EVT_LOG_BAR: in unsigned(63 downto 0);
         r_EVT_LOG_TAIL: in unsigned(63 downto 0);
+        i_op: in unsigned(1 downto 0);
+        i_inv_devtab_entry_device_id: in unsigned(15 downto 0);
+        i_inv_iommu_pages_domain_id: in unsigned(15 downto 0);
+        i_inv_iommu_pages_address: in unsigned(63 downto 0);
+        i_inv_iommu_pages_s: in unsigned(0 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -42,7 +47,8 @@ entity amd_iommu_iommu is
         o_r_logged: out unsigned(0 downto 0);
         o_r_entry_lo: out unsigned(63 downto 0);
         o_r_entry_hi: out unsigned(63 downto 0);
-        o_r_tail: out unsigned(63 downto 0)
+        o_r_tail: out unsigned(63 downto 0);
+        o_hit: out unsigned(1 downto 0)
     );
 end entity amd_iommu_iommu;
 
@@ -54,12 +60,14 @@ type t_enum_S_1 is (
 	S0W1,
 	S0W2,
 	S0W3,
+	S0F,
 	S1G,
 	S1R,
 	S2W0,
 	DECIDE,
 	ST0,
 	ST1,
+	INV,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -71,9 +79,17 @@ type t_enum_S_2 is (
 	);
 
 signal unit_io_o_aux: unsigned(2 downto 0);
+signal hits: unsigned(1 downto 0);
+signal iset: unsigned(2 downto 0);
 signal pend: std_logic;
 signal st: t_enum_S_1;
 signal status: unsigned(7 downto 0);
+signal u0_fk: unsigned(60 downto 0);
+signal u0_fs: unsigned(1 downto 0);
+signal u1_fa: unsigned(0 downto 0);
+signal u1_fk: unsigned(51 downto 0);
+signal u1_fs: unsigned(2 downto 0);
+signal u1_ft0: unsigned(15 downto 0);
 signal u_addr: unsigned(63 downto 0);
 signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
@@ -158,6 +174,124 @@ signal walker_unit_io0_se_4: unsigned(63 downto 0);
 signal walker_unit_io0_se_5: unsigned(63 downto 0);
 signal walker_unit_io0_se_6: unsigned(63 downto 0);
 signal walker_unit_io0_st: t_enum_S_2;
+type t_array_u0_d00 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d00: t_array_u0_d00;
+type t_array_u0_d01 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d01: t_array_u0_d01;
+type t_array_u0_d02 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d02: t_array_u0_d02;
+type t_array_u0_d03 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d03: t_array_u0_d03;
+type t_array_u0_d10 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d10: t_array_u0_d10;
+type t_array_u0_d11 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d11: t_array_u0_d11;
+type t_array_u0_d12 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d12: t_array_u0_d12;
+type t_array_u0_d13 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d13: t_array_u0_d13;
+type t_array_u0_d20 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d20: t_array_u0_d20;
+type t_array_u0_d21 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d21: t_array_u0_d21;
+type t_array_u0_d22 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d22: t_array_u0_d22;
+type t_array_u0_d23 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d23: t_array_u0_d23;
+type t_array_u0_d30 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d30: t_array_u0_d30;
+type t_array_u0_d31 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d31: t_array_u0_d31;
+type t_array_u0_d32 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d32: t_array_u0_d32;
+type t_array_u0_d33 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d33: t_array_u0_d33;
+type t_array_u0_k0 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k0: t_array_u0_k0;
+type t_array_u0_k1 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k1: t_array_u0_k1;
+type t_array_u0_k2 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k2: t_array_u0_k2;
+type t_array_u0_k3 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k3: t_array_u0_k3;
+type t_array_u0_r0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r0: t_array_u0_r0;
+type t_array_u0_r1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r1: t_array_u0_r1;
+type t_array_u0_r2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r2: t_array_u0_r2;
+type t_array_u0_r3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r3: t_array_u0_r3;
+type t_array_u0_t00 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t00: t_array_u0_t00;
+type t_array_u0_t01 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t01: t_array_u0_t01;
+type t_array_u0_t02 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t02: t_array_u0_t02;
+type t_array_u0_t03 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t03: t_array_u0_t03;
+type t_array_u0_v0 is array(0 to 4-1) of std_logic;
+signal u0_v0: t_array_u0_v0;
+type t_array_u0_v1 is array(0 to 4-1) of std_logic;
+signal u0_v1: t_array_u0_v1;
+type t_array_u0_v2 is array(0 to 4-1) of std_logic;
+signal u0_v2: t_array_u0_v2;
+type t_array_u0_v3 is array(0 to 4-1) of std_logic;
+signal u0_v3: t_array_u0_v3;
+type t_array_u1_a0 is array(0 to 8-1) of unsigned(0 downto 0);
+signal u1_a0: t_array_u1_a0;
+type t_array_u1_a1 is array(0 to 8-1) of unsigned(0 downto 0);
+signal u1_a1: t_array_u1_a1;
+type t_array_u1_a2 is array(0 to 8-1) of unsigned(0 downto 0);
+signal u1_a2: t_array_u1_a2;
+type t_array_u1_a3 is array(0 to 8-1) of unsigned(0 downto 0);
+signal u1_a3: t_array_u1_a3;
+type t_array_u1_b0 is array(0 to 8-1) of std_logic;
+signal u1_b0: t_array_u1_b0;
+type t_array_u1_b1 is array(0 to 8-1) of std_logic;
+signal u1_b1: t_array_u1_b1;
+type t_array_u1_b2 is array(0 to 8-1) of std_logic;
+signal u1_b2: t_array_u1_b2;
+type t_array_u1_k0 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k0: t_array_u1_k0;
+type t_array_u1_k1 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k1: t_array_u1_k1;
+type t_array_u1_k2 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k2: t_array_u1_k2;
+type t_array_u1_k3 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k3: t_array_u1_k3;
+type t_array_u1_l0 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l0: t_array_u1_l0;
+type t_array_u1_l1 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l1: t_array_u1_l1;
+type t_array_u1_l2 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l2: t_array_u1_l2;
+type t_array_u1_l3 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l3: t_array_u1_l3;
+type t_array_u1_p0 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p0: t_array_u1_p0;
+type t_array_u1_p1 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p1: t_array_u1_p1;
+type t_array_u1_p2 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p2: t_array_u1_p2;
+type t_array_u1_p3 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p3: t_array_u1_p3;
+type t_array_u1_t00 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t00: t_array_u1_t00;
+type t_array_u1_t01 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t01: t_array_u1_t01;
+type t_array_u1_t02 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t02: t_array_u1_t02;
+type t_array_u1_t03 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t03: t_array_u1_t03;
+type t_array_u1_v0 is array(0 to 8-1) of std_logic;
+signal u1_v0: t_array_u1_v0;
+type t_array_u1_v1 is array(0 to 8-1) of std_logic;
+signal u1_v1: t_array_u1_v1;
+type t_array_u1_v2 is array(0 to 8-1) of std_logic;
+signal u1_v2: t_array_u1_v2;
+type t_array_u1_v3 is array(0 to 8-1) of std_logic;
+signal u1_v3: t_array_u1_v3;
 
 begin
 
@@ -179,9 +313,31 @@ fsm: process (clk) is
     variable v_wide: unsigned(71 downto 0);
     variable h0: unsigned(21 downto 0);
     variable h1: unsigned(52 downto 0);
+    variable u0_key: unsigned(60 downto 0);
+    variable u0_set: unsigned(1 downto 0);
+    variable u0_hit: std_logic;
+    variable u0_way: unsigned(1 downto 0);
+    variable u0_wd0: unsigned(63 downto 0);
+    variable u0_wd1: unsigned(63 downto 0);
+    variable u0_wd2: unsigned(63 downto 0);
+    variable u0_wd3: unsigned(63 downto 0);
+    variable u0_tr: unsigned(1 downto 0);
+    variable u0_tg0: unsigned(15 downto 0);
+    variable u0_wv: unsigned(1 downto 0);
+    variable u0_free: std_logic;
     variable h2: unsigned(15 downto 0);
     variable h3: unsigned(55 downto 0);
     variable h4: unsigned(63 downto 0);
+    variable u1_in: unsigned(63 downto 0);
+    variable u1_acc: unsigned(0 downto 0);
+    variable u1_tg0: unsigned(15 downto 0);
+    variable u1_set: unsigned(2 downto 0);
+    variable u1_hit: std_logic;
+    variable u1_way: unsigned(1 downto 0);
+    variable u1_pg: unsigned(51 downto 0);
+    variable u1_lv: unsigned(2 downto 0);
+    variable u1_wv: unsigned(1 downto 0);
+    variable u1_free: std_logic;
     variable h10: unsigned(31 downto 0);
     variable h11: unsigned(31 downto 0);
     variable h12: unsigned(31 downto 0);
@@ -565,10 +721,683 @@ fsm: process (clk) is
     variable h389: unsigned(0 downto 0);
     variable h359: unsigned(19 downto 0);
     variable h360: unsigned(52 downto 0);
+    variable u0_iset: unsigned(1 downto 0);
+    variable u0_ik0: unsigned(60 downto 0);
+    variable u0_it0_0: unsigned(15 downto 0);
+    variable u0_ik1: unsigned(60 downto 0);
+    variable u0_it0_1: unsigned(15 downto 0);
+    variable u0_ik2: unsigned(60 downto 0);
+    variable u0_it0_2: unsigned(15 downto 0);
+    variable u0_ik3: unsigned(60 downto 0);
+    variable u0_it0_3: unsigned(15 downto 0);
+    variable u1_iset: unsigned(2 downto 0);
+    variable u1_ik0: unsigned(51 downto 0);
+    variable u1_it0_0: unsigned(15 downto 0);
+    variable u1_d0_0: unsigned(63 downto 0);
+    variable u1_d0_1: unsigned(63 downto 0);
+    variable u1_d0_2: unsigned(7 downto 0);
+    variable u1_d0_3: unsigned(63 downto 0);
+    variable u1_d0_4: unsigned(6 downto 0);
+    variable u1_d0_5: unsigned(5 downto 0);
+    variable u1_d0_6: unsigned(63 downto 0);
+    variable u1_d0_7: unsigned(51 downto 0);
+    variable u1_d0_8: unsigned(5 downto 0);
+    variable u1_d0_9: unsigned(63 downto 0);
+    variable u1_d0_10: unsigned(51 downto 0);
+    variable u1_d0_11: unsigned(5 downto 0);
+    variable u1_d0_12: unsigned(63 downto 0);
+    variable u1_d0_13: unsigned(51 downto 0);
+    variable u1_d0_14: unsigned(5 downto 0);
+    variable u1_d0_15: unsigned(63 downto 0);
+    variable u1_d0_16: unsigned(51 downto 0);
+    variable u1_d0_17: unsigned(5 downto 0);
+    variable u1_d0_18: unsigned(63 downto 0);
+    variable u1_d0_19: unsigned(51 downto 0);
+    variable u1_d0_20: unsigned(5 downto 0);
+    variable u1_d0_21: unsigned(63 downto 0);
+    variable u1_d0_22: unsigned(51 downto 0);
+    variable u1_d0_23: unsigned(5 downto 0);
+    variable u1_d0_24: unsigned(63 downto 0);
+    variable u1_d0_25: unsigned(51 downto 0);
+    variable u1_d0_26: unsigned(5 downto 0);
+    variable u1_d0_27: unsigned(63 downto 0);
+    variable u1_d0_28: unsigned(51 downto 0);
+    variable u1_d0_29: unsigned(5 downto 0);
+    variable u1_d0_30: unsigned(63 downto 0);
+    variable u1_d0_31: unsigned(51 downto 0);
+    variable u1_d0_32: unsigned(5 downto 0);
+    variable u1_d0_33: unsigned(63 downto 0);
+    variable u1_d0_34: unsigned(51 downto 0);
+    variable u1_d0_35: unsigned(5 downto 0);
+    variable u1_d0_36: unsigned(63 downto 0);
+    variable u1_d0_37: unsigned(51 downto 0);
+    variable u1_d0_38: unsigned(5 downto 0);
+    variable u1_d0_39: unsigned(63 downto 0);
+    variable u1_d0_40: unsigned(51 downto 0);
+    variable u1_d0_41: unsigned(5 downto 0);
+    variable u1_d0_42: unsigned(63 downto 0);
+    variable u1_d0_43: unsigned(51 downto 0);
+    variable u1_d0_44: unsigned(5 downto 0);
+    variable u1_d0_45: unsigned(63 downto 0);
+    variable u1_d0_46: unsigned(51 downto 0);
+    variable u1_d0_47: unsigned(5 downto 0);
+    variable u1_d0_48: unsigned(63 downto 0);
+    variable u1_d0_49: unsigned(51 downto 0);
+    variable u1_d0_50: unsigned(5 downto 0);
+    variable u1_d0_51: unsigned(63 downto 0);
+    variable u1_d0_52: unsigned(51 downto 0);
+    variable u1_d0_53: unsigned(5 downto 0);
+    variable u1_d0_54: unsigned(63 downto 0);
+    variable u1_d0_55: unsigned(51 downto 0);
+    variable u1_d0_56: unsigned(5 downto 0);
+    variable u1_d0_57: unsigned(63 downto 0);
+    variable u1_d0_58: unsigned(51 downto 0);
+    variable u1_d0_59: unsigned(5 downto 0);
+    variable u1_d0_60: unsigned(63 downto 0);
+    variable u1_d0_61: unsigned(51 downto 0);
+    variable u1_d0_62: unsigned(5 downto 0);
+    variable u1_d0_63: unsigned(63 downto 0);
+    variable u1_d0_64: unsigned(51 downto 0);
+    variable u1_d0_65: unsigned(5 downto 0);
+    variable u1_d0_66: unsigned(63 downto 0);
+    variable u1_d0_67: unsigned(51 downto 0);
+    variable u1_d0_68: unsigned(5 downto 0);
+    variable u1_d0_69: unsigned(63 downto 0);
+    variable u1_d0_70: unsigned(51 downto 0);
+    variable u1_d0_71: unsigned(5 downto 0);
+    variable u1_d0_72: unsigned(63 downto 0);
+    variable u1_d0_73: unsigned(51 downto 0);
+    variable u1_d0_74: unsigned(5 downto 0);
+    variable u1_d0_75: unsigned(63 downto 0);
+    variable u1_d0_76: unsigned(51 downto 0);
+    variable u1_d0_77: unsigned(5 downto 0);
+    variable u1_d0_78: unsigned(63 downto 0);
+    variable u1_d0_79: unsigned(51 downto 0);
+    variable u1_d0_80: unsigned(5 downto 0);
+    variable u1_d0_81: unsigned(63 downto 0);
+    variable u1_d0_82: unsigned(51 downto 0);
+    variable u1_d0_83: unsigned(5 downto 0);
+    variable u1_d0_84: unsigned(63 downto 0);
+    variable u1_d0_85: unsigned(51 downto 0);
+    variable u1_d0_86: unsigned(5 downto 0);
+    variable u1_d0_87: unsigned(63 downto 0);
+    variable u1_d0_88: unsigned(51 downto 0);
+    variable u1_d0_89: unsigned(5 downto 0);
+    variable u1_d0_90: unsigned(63 downto 0);
+    variable u1_d0_91: unsigned(51 downto 0);
+    variable u1_d0_92: unsigned(5 downto 0);
+    variable u1_d0_93: unsigned(63 downto 0);
+    variable u1_d0_94: unsigned(51 downto 0);
+    variable u1_d0_95: unsigned(5 downto 0);
+    variable u1_d0_96: unsigned(63 downto 0);
+    variable u1_d0_97: unsigned(51 downto 0);
+    variable u1_d0_98: unsigned(5 downto 0);
+    variable u1_d0_99: unsigned(63 downto 0);
+    variable u1_d0_100: unsigned(51 downto 0);
+    variable u1_d0_101: unsigned(5 downto 0);
+    variable u1_d0_102: unsigned(63 downto 0);
+    variable u1_d0_103: unsigned(51 downto 0);
+    variable u1_d0_104: unsigned(5 downto 0);
+    variable u1_d0_105: unsigned(63 downto 0);
+    variable u1_d0_106: unsigned(51 downto 0);
+    variable u1_d0_107: unsigned(5 downto 0);
+    variable u1_d0_108: unsigned(63 downto 0);
+    variable u1_d0_109: unsigned(51 downto 0);
+    variable u1_d0_110: unsigned(5 downto 0);
+    variable u1_d0_111: unsigned(63 downto 0);
+    variable u1_d0_112: unsigned(51 downto 0);
+    variable u1_d0_113: unsigned(5 downto 0);
+    variable u1_d0_114: unsigned(63 downto 0);
+    variable u1_d0_115: unsigned(51 downto 0);
+    variable u1_d0_116: unsigned(5 downto 0);
+    variable u1_d0_117: unsigned(63 downto 0);
+    variable u1_d0_118: unsigned(51 downto 0);
+    variable u1_d0_119: unsigned(5 downto 0);
+    variable u1_d0_120: unsigned(63 downto 0);
+    variable u1_d0_121: unsigned(51 downto 0);
+    variable u1_d0_122: unsigned(5 downto 0);
+    variable u1_d0_123: unsigned(63 downto 0);
+    variable u1_d0_124: unsigned(51 downto 0);
+    variable u1_d0_125: unsigned(5 downto 0);
+    variable u1_d0_126: unsigned(63 downto 0);
+    variable u1_d0_127: unsigned(51 downto 0);
+    variable u1_d0_128: unsigned(5 downto 0);
+    variable u1_d0_129: unsigned(63 downto 0);
+    variable u1_d0_130: unsigned(51 downto 0);
+    variable u1_d0_131: unsigned(5 downto 0);
+    variable u1_d0_132: unsigned(63 downto 0);
+    variable u1_d0_133: unsigned(51 downto 0);
+    variable u1_d0_134: unsigned(5 downto 0);
+    variable u1_d0_135: unsigned(63 downto 0);
+    variable u1_d0_136: unsigned(51 downto 0);
+    variable u1_d0_137: unsigned(5 downto 0);
+    variable u1_d0_138: unsigned(63 downto 0);
+    variable u1_d0_139: unsigned(51 downto 0);
+    variable u1_d0_140: unsigned(5 downto 0);
+    variable u1_d0_141: unsigned(63 downto 0);
+    variable u1_d0_142: unsigned(51 downto 0);
+    variable u1_d0_143: unsigned(5 downto 0);
+    variable u1_d0_144: unsigned(63 downto 0);
+    variable u1_d0_145: unsigned(51 downto 0);
+    variable u1_d0_146: unsigned(5 downto 0);
+    variable u1_d0_147: unsigned(63 downto 0);
+    variable u1_d0_148: unsigned(51 downto 0);
+    variable u1_d0_149: unsigned(5 downto 0);
+    variable u1_d0_150: unsigned(63 downto 0);
+    variable u1_d0_151: unsigned(51 downto 0);
+    variable u1_d0_152: unsigned(5 downto 0);
+    variable u1_d0_153: unsigned(63 downto 0);
+    variable u1_d0_154: unsigned(51 downto 0);
+    variable u1_d0_155: unsigned(5 downto 0);
+    variable u1_d0_156: unsigned(63 downto 0);
+    variable u1_d0_157: unsigned(51 downto 0);
+    variable u1_d0_158: unsigned(5 downto 0);
+    variable u1_d0_159: unsigned(63 downto 0);
+    variable u1_d0_160: unsigned(51 downto 0);
+    variable u1_d0_161: unsigned(6 downto 0);
+    variable u1_d0_162: unsigned(0 downto 0);
+    variable u1_ik1: unsigned(51 downto 0);
+    variable u1_it0_1: unsigned(15 downto 0);
+    variable u1_d1_0: unsigned(63 downto 0);
+    variable u1_d1_1: unsigned(63 downto 0);
+    variable u1_d1_2: unsigned(7 downto 0);
+    variable u1_d1_3: unsigned(63 downto 0);
+    variable u1_d1_4: unsigned(6 downto 0);
+    variable u1_d1_5: unsigned(5 downto 0);
+    variable u1_d1_6: unsigned(63 downto 0);
+    variable u1_d1_7: unsigned(51 downto 0);
+    variable u1_d1_8: unsigned(5 downto 0);
+    variable u1_d1_9: unsigned(63 downto 0);
+    variable u1_d1_10: unsigned(51 downto 0);
+    variable u1_d1_11: unsigned(5 downto 0);
+    variable u1_d1_12: unsigned(63 downto 0);
+    variable u1_d1_13: unsigned(51 downto 0);
+    variable u1_d1_14: unsigned(5 downto 0);
+    variable u1_d1_15: unsigned(63 downto 0);
+    variable u1_d1_16: unsigned(51 downto 0);
+    variable u1_d1_17: unsigned(5 downto 0);
+    variable u1_d1_18: unsigned(63 downto 0);
+    variable u1_d1_19: unsigned(51 downto 0);
+    variable u1_d1_20: unsigned(5 downto 0);
+    variable u1_d1_21: unsigned(63 downto 0);
+    variable u1_d1_22: unsigned(51 downto 0);
+    variable u1_d1_23: unsigned(5 downto 0);
+    variable u1_d1_24: unsigned(63 downto 0);
+    variable u1_d1_25: unsigned(51 downto 0);
+    variable u1_d1_26: unsigned(5 downto 0);
+    variable u1_d1_27: unsigned(63 downto 0);
+    variable u1_d1_28: unsigned(51 downto 0);
+    variable u1_d1_29: unsigned(5 downto 0);
+    variable u1_d1_30: unsigned(63 downto 0);
+    variable u1_d1_31: unsigned(51 downto 0);
+    variable u1_d1_32: unsigned(5 downto 0);
+    variable u1_d1_33: unsigned(63 downto 0);
+    variable u1_d1_34: unsigned(51 downto 0);
+    variable u1_d1_35: unsigned(5 downto 0);
+    variable u1_d1_36: unsigned(63 downto 0);
+    variable u1_d1_37: unsigned(51 downto 0);
+    variable u1_d1_38: unsigned(5 downto 0);
+    variable u1_d1_39: unsigned(63 downto 0);
+    variable u1_d1_40: unsigned(51 downto 0);
+    variable u1_d1_41: unsigned(5 downto 0);
+    variable u1_d1_42: unsigned(63 downto 0);
+    variable u1_d1_43: unsigned(51 downto 0);
+    variable u1_d1_44: unsigned(5 downto 0);
+    variable u1_d1_45: unsigned(63 downto 0);
+    variable u1_d1_46: unsigned(51 downto 0);
+    variable u1_d1_47: unsigned(5 downto 0);
+    variable u1_d1_48: unsigned(63 downto 0);
+    variable u1_d1_49: unsigned(51 downto 0);
+    variable u1_d1_50: unsigned(5 downto 0);
+    variable u1_d1_51: unsigned(63 downto 0);
+    variable u1_d1_52: unsigned(51 downto 0);
+    variable u1_d1_53: unsigned(5 downto 0);
+    variable u1_d1_54: unsigned(63 downto 0);
+    variable u1_d1_55: unsigned(51 downto 0);
+    variable u1_d1_56: unsigned(5 downto 0);
+    variable u1_d1_57: unsigned(63 downto 0);
+    variable u1_d1_58: unsigned(51 downto 0);
+    variable u1_d1_59: unsigned(5 downto 0);
+    variable u1_d1_60: unsigned(63 downto 0);
+    variable u1_d1_61: unsigned(51 downto 0);
+    variable u1_d1_62: unsigned(5 downto 0);
+    variable u1_d1_63: unsigned(63 downto 0);
+    variable u1_d1_64: unsigned(51 downto 0);
+    variable u1_d1_65: unsigned(5 downto 0);
+    variable u1_d1_66: unsigned(63 downto 0);
+    variable u1_d1_67: unsigned(51 downto 0);
+    variable u1_d1_68: unsigned(5 downto 0);
+    variable u1_d1_69: unsigned(63 downto 0);
+    variable u1_d1_70: unsigned(51 downto 0);
+    variable u1_d1_71: unsigned(5 downto 0);
+    variable u1_d1_72: unsigned(63 downto 0);
+    variable u1_d1_73: unsigned(51 downto 0);
+    variable u1_d1_74: unsigned(5 downto 0);
+    variable u1_d1_75: unsigned(63 downto 0);
+    variable u1_d1_76: unsigned(51 downto 0);
+    variable u1_d1_77: unsigned(5 downto 0);
+    variable u1_d1_78: unsigned(63 downto 0);
+    variable u1_d1_79: unsigned(51 downto 0);
+    variable u1_d1_80: unsigned(5 downto 0);
+    variable u1_d1_81: unsigned(63 downto 0);
+    variable u1_d1_82: unsigned(51 downto 0);
+    variable u1_d1_83: unsigned(5 downto 0);
+    variable u1_d1_84: unsigned(63 downto 0);
+    variable u1_d1_85: unsigned(51 downto 0);
+    variable u1_d1_86: unsigned(5 downto 0);
+    variable u1_d1_87: unsigned(63 downto 0);
+    variable u1_d1_88: unsigned(51 downto 0);
+    variable u1_d1_89: unsigned(5 downto 0);
+    variable u1_d1_90: unsigned(63 downto 0);
+    variable u1_d1_91: unsigned(51 downto 0);
+    variable u1_d1_92: unsigned(5 downto 0);
+    variable u1_d1_93: unsigned(63 downto 0);
+    variable u1_d1_94: unsigned(51 downto 0);
+    variable u1_d1_95: unsigned(5 downto 0);
+    variable u1_d1_96: unsigned(63 downto 0);
+    variable u1_d1_97: unsigned(51 downto 0);
+    variable u1_d1_98: unsigned(5 downto 0);
+    variable u1_d1_99: unsigned(63 downto 0);
+    variable u1_d1_100: unsigned(51 downto 0);
+    variable u1_d1_101: unsigned(5 downto 0);
+    variable u1_d1_102: unsigned(63 downto 0);
+    variable u1_d1_103: unsigned(51 downto 0);
+    variable u1_d1_104: unsigned(5 downto 0);
+    variable u1_d1_105: unsigned(63 downto 0);
+    variable u1_d1_106: unsigned(51 downto 0);
+    variable u1_d1_107: unsigned(5 downto 0);
+    variable u1_d1_108: unsigned(63 downto 0);
+    variable u1_d1_109: unsigned(51 downto 0);
+    variable u1_d1_110: unsigned(5 downto 0);
+    variable u1_d1_111: unsigned(63 downto 0);
+    variable u1_d1_112: unsigned(51 downto 0);
+    variable u1_d1_113: unsigned(5 downto 0);
+    variable u1_d1_114: unsigned(63 downto 0);
+    variable u1_d1_115: unsigned(51 downto 0);
+    variable u1_d1_116: unsigned(5 downto 0);
+    variable u1_d1_117: unsigned(63 downto 0);
+    variable u1_d1_118: unsigned(51 downto 0);
+    variable u1_d1_119: unsigned(5 downto 0);
+    variable u1_d1_120: unsigned(63 downto 0);
+    variable u1_d1_121: unsigned(51 downto 0);
+    variable u1_d1_122: unsigned(5 downto 0);
+    variable u1_d1_123: unsigned(63 downto 0);
+    variable u1_d1_124: unsigned(51 downto 0);
+    variable u1_d1_125: unsigned(5 downto 0);
+    variable u1_d1_126: unsigned(63 downto 0);
+    variable u1_d1_127: unsigned(51 downto 0);
+    variable u1_d1_128: unsigned(5 downto 0);
+    variable u1_d1_129: unsigned(63 downto 0);
+    variable u1_d1_130: unsigned(51 downto 0);
+    variable u1_d1_131: unsigned(5 downto 0);
+    variable u1_d1_132: unsigned(63 downto 0);
+    variable u1_d1_133: unsigned(51 downto 0);
+    variable u1_d1_134: unsigned(5 downto 0);
+    variable u1_d1_135: unsigned(63 downto 0);
+    variable u1_d1_136: unsigned(51 downto 0);
+    variable u1_d1_137: unsigned(5 downto 0);
+    variable u1_d1_138: unsigned(63 downto 0);
+    variable u1_d1_139: unsigned(51 downto 0);
+    variable u1_d1_140: unsigned(5 downto 0);
+    variable u1_d1_141: unsigned(63 downto 0);
+    variable u1_d1_142: unsigned(51 downto 0);
+    variable u1_d1_143: unsigned(5 downto 0);
+    variable u1_d1_144: unsigned(63 downto 0);
+    variable u1_d1_145: unsigned(51 downto 0);
+    variable u1_d1_146: unsigned(5 downto 0);
+    variable u1_d1_147: unsigned(63 downto 0);
+    variable u1_d1_148: unsigned(51 downto 0);
+    variable u1_d1_149: unsigned(5 downto 0);
+    variable u1_d1_150: unsigned(63 downto 0);
+    variable u1_d1_151: unsigned(51 downto 0);
+    variable u1_d1_152: unsigned(5 downto 0);
+    variable u1_d1_153: unsigned(63 downto 0);
+    variable u1_d1_154: unsigned(51 downto 0);
+    variable u1_d1_155: unsigned(5 downto 0);
+    variable u1_d1_156: unsigned(63 downto 0);
+    variable u1_d1_157: unsigned(51 downto 0);
+    variable u1_d1_158: unsigned(5 downto 0);
+    variable u1_d1_159: unsigned(63 downto 0);
+    variable u1_d1_160: unsigned(51 downto 0);
+    variable u1_d1_161: unsigned(6 downto 0);
+    variable u1_d1_162: unsigned(0 downto 0);
+    variable u1_ik2: unsigned(51 downto 0);
+    variable u1_it0_2: unsigned(15 downto 0);
+    variable u1_d2_0: unsigned(63 downto 0);
+    variable u1_d2_1: unsigned(63 downto 0);
+    variable u1_d2_2: unsigned(7 downto 0);
+    variable u1_d2_3: unsigned(63 downto 0);
+    variable u1_d2_4: unsigned(6 downto 0);
+    variable u1_d2_5: unsigned(5 downto 0);
+    variable u1_d2_6: unsigned(63 downto 0);
+    variable u1_d2_7: unsigned(51 downto 0);
+    variable u1_d2_8: unsigned(5 downto 0);
+    variable u1_d2_9: unsigned(63 downto 0);
+    variable u1_d2_10: unsigned(51 downto 0);
+    variable u1_d2_11: unsigned(5 downto 0);
+    variable u1_d2_12: unsigned(63 downto 0);
+    variable u1_d2_13: unsigned(51 downto 0);
+    variable u1_d2_14: unsigned(5 downto 0);
+    variable u1_d2_15: unsigned(63 downto 0);
+    variable u1_d2_16: unsigned(51 downto 0);
+    variable u1_d2_17: unsigned(5 downto 0);
+    variable u1_d2_18: unsigned(63 downto 0);
+    variable u1_d2_19: unsigned(51 downto 0);
+    variable u1_d2_20: unsigned(5 downto 0);
+    variable u1_d2_21: unsigned(63 downto 0);
+    variable u1_d2_22: unsigned(51 downto 0);
+    variable u1_d2_23: unsigned(5 downto 0);
+    variable u1_d2_24: unsigned(63 downto 0);
+    variable u1_d2_25: unsigned(51 downto 0);
+    variable u1_d2_26: unsigned(5 downto 0);
+    variable u1_d2_27: unsigned(63 downto 0);
+    variable u1_d2_28: unsigned(51 downto 0);
+    variable u1_d2_29: unsigned(5 downto 0);
+    variable u1_d2_30: unsigned(63 downto 0);
+    variable u1_d2_31: unsigned(51 downto 0);
+    variable u1_d2_32: unsigned(5 downto 0);
+    variable u1_d2_33: unsigned(63 downto 0);
+    variable u1_d2_34: unsigned(51 downto 0);
+    variable u1_d2_35: unsigned(5 downto 0);
+    variable u1_d2_36: unsigned(63 downto 0);
+    variable u1_d2_37: unsigned(51 downto 0);
+    variable u1_d2_38: unsigned(5 downto 0);
+    variable u1_d2_39: unsigned(63 downto 0);
+    variable u1_d2_40: unsigned(51 downto 0);
+    variable u1_d2_41: unsigned(5 downto 0);
+    variable u1_d2_42: unsigned(63 downto 0);
+    variable u1_d2_43: unsigned(51 downto 0);
+    variable u1_d2_44: unsigned(5 downto 0);
+    variable u1_d2_45: unsigned(63 downto 0);
+    variable u1_d2_46: unsigned(51 downto 0);
+    variable u1_d2_47: unsigned(5 downto 0);
+    variable u1_d2_48: unsigned(63 downto 0);
+    variable u1_d2_49: unsigned(51 downto 0);
+    variable u1_d2_50: unsigned(5 downto 0);
+    variable u1_d2_51: unsigned(63 downto 0);
+    variable u1_d2_52: unsigned(51 downto 0);
+    variable u1_d2_53: unsigned(5 downto 0);
+    variable u1_d2_54: unsigned(63 downto 0);
+    variable u1_d2_55: unsigned(51 downto 0);
+    variable u1_d2_56: unsigned(5 downto 0);
+    variable u1_d2_57: unsigned(63 downto 0);
+    variable u1_d2_58: unsigned(51 downto 0);
+    variable u1_d2_59: unsigned(5 downto 0);
+    variable u1_d2_60: unsigned(63 downto 0);
+    variable u1_d2_61: unsigned(51 downto 0);
+    variable u1_d2_62: unsigned(5 downto 0);
+    variable u1_d2_63: unsigned(63 downto 0);
+    variable u1_d2_64: unsigned(51 downto 0);
+    variable u1_d2_65: unsigned(5 downto 0);
+    variable u1_d2_66: unsigned(63 downto 0);
+    variable u1_d2_67: unsigned(51 downto 0);
+    variable u1_d2_68: unsigned(5 downto 0);
+    variable u1_d2_69: unsigned(63 downto 0);
+    variable u1_d2_70: unsigned(51 downto 0);
+    variable u1_d2_71: unsigned(5 downto 0);
+    variable u1_d2_72: unsigned(63 downto 0);
+    variable u1_d2_73: unsigned(51 downto 0);
+    variable u1_d2_74: unsigned(5 downto 0);
+    variable u1_d2_75: unsigned(63 downto 0);
+    variable u1_d2_76: unsigned(51 downto 0);
+    variable u1_d2_77: unsigned(5 downto 0);
+    variable u1_d2_78: unsigned(63 downto 0);
+    variable u1_d2_79: unsigned(51 downto 0);
+    variable u1_d2_80: unsigned(5 downto 0);
+    variable u1_d2_81: unsigned(63 downto 0);
+    variable u1_d2_82: unsigned(51 downto 0);
+    variable u1_d2_83: unsigned(5 downto 0);
+    variable u1_d2_84: unsigned(63 downto 0);
+    variable u1_d2_85: unsigned(51 downto 0);
+    variable u1_d2_86: unsigned(5 downto 0);
+    variable u1_d2_87: unsigned(63 downto 0);
+    variable u1_d2_88: unsigned(51 downto 0);
+    variable u1_d2_89: unsigned(5 downto 0);
+    variable u1_d2_90: unsigned(63 downto 0);
+    variable u1_d2_91: unsigned(51 downto 0);
+    variable u1_d2_92: unsigned(5 downto 0);
+    variable u1_d2_93: unsigned(63 downto 0);
+    variable u1_d2_94: unsigned(51 downto 0);
+    variable u1_d2_95: unsigned(5 downto 0);
+    variable u1_d2_96: unsigned(63 downto 0);
+    variable u1_d2_97: unsigned(51 downto 0);
+    variable u1_d2_98: unsigned(5 downto 0);
+    variable u1_d2_99: unsigned(63 downto 0);
+    variable u1_d2_100: unsigned(51 downto 0);
+    variable u1_d2_101: unsigned(5 downto 0);
+    variable u1_d2_102: unsigned(63 downto 0);
+    variable u1_d2_103: unsigned(51 downto 0);
+    variable u1_d2_104: unsigned(5 downto 0);
+    variable u1_d2_105: unsigned(63 downto 0);
+    variable u1_d2_106: unsigned(51 downto 0);
+    variable u1_d2_107: unsigned(5 downto 0);
+    variable u1_d2_108: unsigned(63 downto 0);
+    variable u1_d2_109: unsigned(51 downto 0);
+    variable u1_d2_110: unsigned(5 downto 0);
+    variable u1_d2_111: unsigned(63 downto 0);
+    variable u1_d2_112: unsigned(51 downto 0);
+    variable u1_d2_113: unsigned(5 downto 0);
+    variable u1_d2_114: unsigned(63 downto 0);
+    variable u1_d2_115: unsigned(51 downto 0);
+    variable u1_d2_116: unsigned(5 downto 0);
+    variable u1_d2_117: unsigned(63 downto 0);
+    variable u1_d2_118: unsigned(51 downto 0);
+    variable u1_d2_119: unsigned(5 downto 0);
+    variable u1_d2_120: unsigned(63 downto 0);
+    variable u1_d2_121: unsigned(51 downto 0);
+    variable u1_d2_122: unsigned(5 downto 0);
+    variable u1_d2_123: unsigned(63 downto 0);
+    variable u1_d2_124: unsigned(51 downto 0);
+    variable u1_d2_125: unsigned(5 downto 0);
+    variable u1_d2_126: unsigned(63 downto 0);
+    variable u1_d2_127: unsigned(51 downto 0);
+    variable u1_d2_128: unsigned(5 downto 0);
+    variable u1_d2_129: unsigned(63 downto 0);
+    variable u1_d2_130: unsigned(51 downto 0);
+    variable u1_d2_131: unsigned(5 downto 0);
+    variable u1_d2_132: unsigned(63 downto 0);
+    variable u1_d2_133: unsigned(51 downto 0);
+    variable u1_d2_134: unsigned(5 downto 0);
+    variable u1_d2_135: unsigned(63 downto 0);
+    variable u1_d2_136: unsigned(51 downto 0);
+    variable u1_d2_137: unsigned(5 downto 0);
+    variable u1_d2_138: unsigned(63 downto 0);
+    variable u1_d2_139: unsigned(51 downto 0);
+    variable u1_d2_140: unsigned(5 downto 0);
+    variable u1_d2_141: unsigned(63 downto 0);
+    variable u1_d2_142: unsigned(51 downto 0);
+    variable u1_d2_143: unsigned(5 downto 0);
+    variable u1_d2_144: unsigned(63 downto 0);
+    variable u1_d2_145: unsigned(51 downto 0);
+    variable u1_d2_146: unsigned(5 downto 0);
+    variable u1_d2_147: unsigned(63 downto 0);
+    variable u1_d2_148: unsigned(51 downto 0);
+    variable u1_d2_149: unsigned(5 downto 0);
+    variable u1_d2_150: unsigned(63 downto 0);
+    variable u1_d2_151: unsigned(51 downto 0);
+    variable u1_d2_152: unsigned(5 downto 0);
+    variable u1_d2_153: unsigned(63 downto 0);
+    variable u1_d2_154: unsigned(51 downto 0);
+    variable u1_d2_155: unsigned(5 downto 0);
+    variable u1_d2_156: unsigned(63 downto 0);
+    variable u1_d2_157: unsigned(51 downto 0);
+    variable u1_d2_158: unsigned(5 downto 0);
+    variable u1_d2_159: unsigned(63 downto 0);
+    variable u1_d2_160: unsigned(51 downto 0);
+    variable u1_d2_161: unsigned(6 downto 0);
+    variable u1_d2_162: unsigned(0 downto 0);
+    variable u1_ik3: unsigned(51 downto 0);
+    variable u1_it0_3: unsigned(15 downto 0);
+    variable u1_d3_0: unsigned(63 downto 0);
+    variable u1_d3_1: unsigned(63 downto 0);
+    variable u1_d3_2: unsigned(7 downto 0);
+    variable u1_d3_3: unsigned(63 downto 0);
+    variable u1_d3_4: unsigned(6 downto 0);
+    variable u1_d3_5: unsigned(5 downto 0);
+    variable u1_d3_6: unsigned(63 downto 0);
+    variable u1_d3_7: unsigned(51 downto 0);
+    variable u1_d3_8: unsigned(5 downto 0);
+    variable u1_d3_9: unsigned(63 downto 0);
+    variable u1_d3_10: unsigned(51 downto 0);
+    variable u1_d3_11: unsigned(5 downto 0);
+    variable u1_d3_12: unsigned(63 downto 0);
+    variable u1_d3_13: unsigned(51 downto 0);
+    variable u1_d3_14: unsigned(5 downto 0);
+    variable u1_d3_15: unsigned(63 downto 0);
+    variable u1_d3_16: unsigned(51 downto 0);
+    variable u1_d3_17: unsigned(5 downto 0);
+    variable u1_d3_18: unsigned(63 downto 0);
+    variable u1_d3_19: unsigned(51 downto 0);
+    variable u1_d3_20: unsigned(5 downto 0);
+    variable u1_d3_21: unsigned(63 downto 0);
+    variable u1_d3_22: unsigned(51 downto 0);
+    variable u1_d3_23: unsigned(5 downto 0);
+    variable u1_d3_24: unsigned(63 downto 0);
+    variable u1_d3_25: unsigned(51 downto 0);
+    variable u1_d3_26: unsigned(5 downto 0);
+    variable u1_d3_27: unsigned(63 downto 0);
+    variable u1_d3_28: unsigned(51 downto 0);
+    variable u1_d3_29: unsigned(5 downto 0);
+    variable u1_d3_30: unsigned(63 downto 0);
+    variable u1_d3_31: unsigned(51 downto 0);
+    variable u1_d3_32: unsigned(5 downto 0);
+    variable u1_d3_33: unsigned(63 downto 0);
+    variable u1_d3_34: unsigned(51 downto 0);
+    variable u1_d3_35: unsigned(5 downto 0);
+    variable u1_d3_36: unsigned(63 downto 0);
+    variable u1_d3_37: unsigned(51 downto 0);
+    variable u1_d3_38: unsigned(5 downto 0);
+    variable u1_d3_39: unsigned(63 downto 0);
+    variable u1_d3_40: unsigned(51 downto 0);
+    variable u1_d3_41: unsigned(5 downto 0);
+    variable u1_d3_42: unsigned(63 downto 0);
+    variable u1_d3_43: unsigned(51 downto 0);
+    variable u1_d3_44: unsigned(5 downto 0);
+    variable u1_d3_45: unsigned(63 downto 0);
+    variable u1_d3_46: unsigned(51 downto 0);
+    variable u1_d3_47: unsigned(5 downto 0);
+    variable u1_d3_48: unsigned(63 downto 0);
+    variable u1_d3_49: unsigned(51 downto 0);
+    variable u1_d3_50: unsigned(5 downto 0);
+    variable u1_d3_51: unsigned(63 downto 0);
+    variable u1_d3_52: unsigned(51 downto 0);
+    variable u1_d3_53: unsigned(5 downto 0);
+    variable u1_d3_54: unsigned(63 downto 0);
+    variable u1_d3_55: unsigned(51 downto 0);
+    variable u1_d3_56: unsigned(5 downto 0);
+    variable u1_d3_57: unsigned(63 downto 0);
+    variable u1_d3_58: unsigned(51 downto 0);
+    variable u1_d3_59: unsigned(5 downto 0);
+    variable u1_d3_60: unsigned(63 downto 0);
+    variable u1_d3_61: unsigned(51 downto 0);
+    variable u1_d3_62: unsigned(5 downto 0);
+    variable u1_d3_63: unsigned(63 downto 0);
+    variable u1_d3_64: unsigned(51 downto 0);
+    variable u1_d3_65: unsigned(5 downto 0);
+    variable u1_d3_66: unsigned(63 downto 0);
+    variable u1_d3_67: unsigned(51 downto 0);
+    variable u1_d3_68: unsigned(5 downto 0);
+    variable u1_d3_69: unsigned(63 downto 0);
+    variable u1_d3_70: unsigned(51 downto 0);
+    variable u1_d3_71: unsigned(5 downto 0);
+    variable u1_d3_72: unsigned(63 downto 0);
+    variable u1_d3_73: unsigned(51 downto 0);
+    variable u1_d3_74: unsigned(5 downto 0);
+    variable u1_d3_75: unsigned(63 downto 0);
+    variable u1_d3_76: unsigned(51 downto 0);
+    variable u1_d3_77: unsigned(5 downto 0);
+    variable u1_d3_78: unsigned(63 downto 0);
+    variable u1_d3_79: unsigned(51 downto 0);
+    variable u1_d3_80: unsigned(5 downto 0);
+    variable u1_d3_81: unsigned(63 downto 0);
+    variable u1_d3_82: unsigned(51 downto 0);
+    variable u1_d3_83: unsigned(5 downto 0);
+    variable u1_d3_84: unsigned(63 downto 0);
+    variable u1_d3_85: unsigned(51 downto 0);
+    variable u1_d3_86: unsigned(5 downto 0);
+    variable u1_d3_87: unsigned(63 downto 0);
+    variable u1_d3_88: unsigned(51 downto 0);
+    variable u1_d3_89: unsigned(5 downto 0);
+    variable u1_d3_90: unsigned(63 downto 0);
+    variable u1_d3_91: unsigned(51 downto 0);
+    variable u1_d3_92: unsigned(5 downto 0);
+    variable u1_d3_93: unsigned(63 downto 0);
+    variable u1_d3_94: unsigned(51 downto 0);
+    variable u1_d3_95: unsigned(5 downto 0);
+    variable u1_d3_96: unsigned(63 downto 0);
+    variable u1_d3_97: unsigned(51 downto 0);
+    variable u1_d3_98: unsigned(5 downto 0);
+    variable u1_d3_99: unsigned(63 downto 0);
+    variable u1_d3_100: unsigned(51 downto 0);
+    variable u1_d3_101: unsigned(5 downto 0);
+    variable u1_d3_102: unsigned(63 downto 0);
+    variable u1_d3_103: unsigned(51 downto 0);
+    variable u1_d3_104: unsigned(5 downto 0);
+    variable u1_d3_105: unsigned(63 downto 0);
+    variable u1_d3_106: unsigned(51 downto 0);
+    variable u1_d3_107: unsigned(5 downto 0);
+    variable u1_d3_108: unsigned(63 downto 0);
+    variable u1_d3_109: unsigned(51 downto 0);
+    variable u1_d3_110: unsigned(5 downto 0);
+    variable u1_d3_111: unsigned(63 downto 0);
+    variable u1_d3_112: unsigned(51 downto 0);
+    variable u1_d3_113: unsigned(5 downto 0);
+    variable u1_d3_114: unsigned(63 downto 0);
+    variable u1_d3_115: unsigned(51 downto 0);
+    variable u1_d3_116: unsigned(5 downto 0);
+    variable u1_d3_117: unsigned(63 downto 0);
+    variable u1_d3_118: unsigned(51 downto 0);
+    variable u1_d3_119: unsigned(5 downto 0);
+    variable u1_d3_120: unsigned(63 downto 0);
+    variable u1_d3_121: unsigned(51 downto 0);
+    variable u1_d3_122: unsigned(5 downto 0);
+    variable u1_d3_123: unsigned(63 downto 0);
+    variable u1_d3_124: unsigned(51 downto 0);
+    variable u1_d3_125: unsigned(5 downto 0);
+    variable u1_d3_126: unsigned(63 downto 0);
+    variable u1_d3_127: unsigned(51 downto 0);
+    variable u1_d3_128: unsigned(5 downto 0);
+    variable u1_d3_129: unsigned(63 downto 0);
+    variable u1_d3_130: unsigned(51 downto 0);
+    variable u1_d3_131: unsigned(5 downto 0);
+    variable u1_d3_132: unsigned(63 downto 0);
+    variable u1_d3_133: unsigned(51 downto 0);
+    variable u1_d3_134: unsigned(5 downto 0);
+    variable u1_d3_135: unsigned(63 downto 0);
+    variable u1_d3_136: unsigned(51 downto 0);
+    variable u1_d3_137: unsigned(5 downto 0);
+    variable u1_d3_138: unsigned(63 downto 0);
+    variable u1_d3_139: unsigned(51 downto 0);
+    variable u1_d3_140: unsigned(5 downto 0);
+    variable u1_d3_141: unsigned(63 downto 0);
+    variable u1_d3_142: unsigned(51 downto 0);
+    variable u1_d3_143: unsigned(5 downto 0);
+    variable u1_d3_144: unsigned(63 downto 0);
+    variable u1_d3_145: unsigned(51 downto 0);
+    variable u1_d3_146: unsigned(5 downto 0);
+    variable u1_d3_147: unsigned(63 downto 0);
+    variable u1_d3_148: unsigned(51 downto 0);
+    variable u1_d3_149: unsigned(5 downto 0);
+    variable u1_d3_150: unsigned(63 downto 0);
+    variable u1_d3_151: unsigned(51 downto 0);
+    variable u1_d3_152: unsigned(5 downto 0);
+    variable u1_d3_153: unsigned(63 downto 0);
+    variable u1_d3_154: unsigned(51 downto 0);
+    variable u1_d3_155: unsigned(5 downto 0);
+    variable u1_d3_156: unsigned(63 downto 0);
+    variable u1_d3_157: unsigned(51 downto 0);
+    variable u1_d3_158: unsigned(5 downto 0);
+    variable u1_d3_159: unsigned(63 downto 0);
+    variable u1_d3_160: unsigned(51 downto 0);
+    variable u1_d3_161: unsigned(6 downto 0);
+    variable u1_d3_162: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
+            hits <= to_unsigned(0, 2);
+            iset <= to_unsigned(0, 3);
+            o_hit <= to_unsigned(0, 2);
             o_r_address <= to_unsigned(0, 64);
             o_r_code <= to_unsigned(0, 4);
             o_r_data <= to_unsigned(0, 32);
@@ -599,6 +1428,356 @@ begin
             rec_vector <= to_unsigned(0, 8);
             st <= IDLE;
             status <= to_unsigned(0, 8);
+            u0_d00(0) <= to_unsigned(0, 64);
+            u0_d00(1) <= to_unsigned(0, 64);
+            u0_d00(2) <= to_unsigned(0, 64);
+            u0_d00(3) <= to_unsigned(0, 64);
+            u0_d01(0) <= to_unsigned(0, 64);
+            u0_d01(1) <= to_unsigned(0, 64);
+            u0_d01(2) <= to_unsigned(0, 64);
+            u0_d01(3) <= to_unsigned(0, 64);
+            u0_d02(0) <= to_unsigned(0, 64);
+            u0_d02(1) <= to_unsigned(0, 64);
+            u0_d02(2) <= to_unsigned(0, 64);
+            u0_d02(3) <= to_unsigned(0, 64);
+            u0_d03(0) <= to_unsigned(0, 64);
+            u0_d03(1) <= to_unsigned(0, 64);
+            u0_d03(2) <= to_unsigned(0, 64);
+            u0_d03(3) <= to_unsigned(0, 64);
+            u0_d10(0) <= to_unsigned(0, 64);
+            u0_d10(1) <= to_unsigned(0, 64);
+            u0_d10(2) <= to_unsigned(0, 64);
+            u0_d10(3) <= to_unsigned(0, 64);
+            u0_d11(0) <= to_unsigned(0, 64);
+            u0_d11(1) <= to_unsigned(0, 64);
+            u0_d11(2) <= to_unsigned(0, 64);
+            u0_d11(3) <= to_unsigned(0, 64);
+            u0_d12(0) <= to_unsigned(0, 64);
+            u0_d12(1) <= to_unsigned(0, 64);
+            u0_d12(2) <= to_unsigned(0, 64);
+            u0_d12(3) <= to_unsigned(0, 64);
+            u0_d13(0) <= to_unsigned(0, 64);
+            u0_d13(1) <= to_unsigned(0, 64);
+            u0_d13(2) <= to_unsigned(0, 64);
+            u0_d13(3) <= to_unsigned(0, 64);
+            u0_d20(0) <= to_unsigned(0, 64);
+            u0_d20(1) <= to_unsigned(0, 64);
+            u0_d20(2) <= to_unsigned(0, 64);
+            u0_d20(3) <= to_unsigned(0, 64);
+            u0_d21(0) <= to_unsigned(0, 64);
+            u0_d21(1) <= to_unsigned(0, 64);
+            u0_d21(2) <= to_unsigned(0, 64);
+            u0_d21(3) <= to_unsigned(0, 64);
+            u0_d22(0) <= to_unsigned(0, 64);
+            u0_d22(1) <= to_unsigned(0, 64);
+            u0_d22(2) <= to_unsigned(0, 64);
+            u0_d22(3) <= to_unsigned(0, 64);
+            u0_d23(0) <= to_unsigned(0, 64);
+            u0_d23(1) <= to_unsigned(0, 64);
+            u0_d23(2) <= to_unsigned(0, 64);
+            u0_d23(3) <= to_unsigned(0, 64);
+            u0_d30(0) <= to_unsigned(0, 64);
+            u0_d30(1) <= to_unsigned(0, 64);
+            u0_d30(2) <= to_unsigned(0, 64);
+            u0_d30(3) <= to_unsigned(0, 64);
+            u0_d31(0) <= to_unsigned(0, 64);
+            u0_d31(1) <= to_unsigned(0, 64);
+            u0_d31(2) <= to_unsigned(0, 64);
+            u0_d31(3) <= to_unsigned(0, 64);
+            u0_d32(0) <= to_unsigned(0, 64);
+            u0_d32(1) <= to_unsigned(0, 64);
+            u0_d32(2) <= to_unsigned(0, 64);
+            u0_d32(3) <= to_unsigned(0, 64);
+            u0_d33(0) <= to_unsigned(0, 64);
+            u0_d33(1) <= to_unsigned(0, 64);
+            u0_d33(2) <= to_unsigned(0, 64);
+            u0_d33(3) <= to_unsigned(0, 64);
+            u0_fk <= to_unsigned(0, 61);
+            u0_fs <= to_unsigned(0, 2);
+            u0_k0(0) <= to_unsigned(0, 61);
+            u0_k0(1) <= to_unsigned(0, 61);
+            u0_k0(2) <= to_unsigned(0, 61);
+            u0_k0(3) <= to_unsigned(0, 61);
+            u0_k1(0) <= to_unsigned(0, 61);
+            u0_k1(1) <= to_unsigned(0, 61);
+            u0_k1(2) <= to_unsigned(0, 61);
+            u0_k1(3) <= to_unsigned(0, 61);
+            u0_k2(0) <= to_unsigned(0, 61);
+            u0_k2(1) <= to_unsigned(0, 61);
+            u0_k2(2) <= to_unsigned(0, 61);
+            u0_k2(3) <= to_unsigned(0, 61);
+            u0_k3(0) <= to_unsigned(0, 61);
+            u0_k3(1) <= to_unsigned(0, 61);
+            u0_k3(2) <= to_unsigned(0, 61);
+            u0_k3(3) <= to_unsigned(0, 61);
+            u0_r0(0) <= to_unsigned(0, 2);
+            u0_r0(1) <= to_unsigned(0, 2);
+            u0_r0(2) <= to_unsigned(0, 2);
+            u0_r0(3) <= to_unsigned(0, 2);
+            u0_r1(0) <= to_unsigned(1, 2);
+            u0_r1(1) <= to_unsigned(1, 2);
+            u0_r1(2) <= to_unsigned(1, 2);
+            u0_r1(3) <= to_unsigned(1, 2);
+            u0_r2(0) <= to_unsigned(2, 2);
+            u0_r2(1) <= to_unsigned(2, 2);
+            u0_r2(2) <= to_unsigned(2, 2);
+            u0_r2(3) <= to_unsigned(2, 2);
+            u0_r3(0) <= to_unsigned(3, 2);
+            u0_r3(1) <= to_unsigned(3, 2);
+            u0_r3(2) <= to_unsigned(3, 2);
+            u0_r3(3) <= to_unsigned(3, 2);
+            u0_t00(0) <= to_unsigned(0, 16);
+            u0_t00(1) <= to_unsigned(0, 16);
+            u0_t00(2) <= to_unsigned(0, 16);
+            u0_t00(3) <= to_unsigned(0, 16);
+            u0_t01(0) <= to_unsigned(0, 16);
+            u0_t01(1) <= to_unsigned(0, 16);
+            u0_t01(2) <= to_unsigned(0, 16);
+            u0_t01(3) <= to_unsigned(0, 16);
+            u0_t02(0) <= to_unsigned(0, 16);
+            u0_t02(1) <= to_unsigned(0, 16);
+            u0_t02(2) <= to_unsigned(0, 16);
+            u0_t02(3) <= to_unsigned(0, 16);
+            u0_t03(0) <= to_unsigned(0, 16);
+            u0_t03(1) <= to_unsigned(0, 16);
+            u0_t03(2) <= to_unsigned(0, 16);
+            u0_t03(3) <= to_unsigned(0, 16);
+            u0_v0(0) <= '0';
+            u0_v0(1) <= '0';
+            u0_v0(2) <= '0';
+            u0_v0(3) <= '0';
+            u0_v1(0) <= '0';
+            u0_v1(1) <= '0';
+            u0_v1(2) <= '0';
+            u0_v1(3) <= '0';
+            u0_v2(0) <= '0';
+            u0_v2(1) <= '0';
+            u0_v2(2) <= '0';
+            u0_v2(3) <= '0';
+            u0_v3(0) <= '0';
+            u0_v3(1) <= '0';
+            u0_v3(2) <= '0';
+            u0_v3(3) <= '0';
+            u1_a0(0) <= to_unsigned(0, 1);
+            u1_a0(1) <= to_unsigned(0, 1);
+            u1_a0(2) <= to_unsigned(0, 1);
+            u1_a0(3) <= to_unsigned(0, 1);
+            u1_a0(4) <= to_unsigned(0, 1);
+            u1_a0(5) <= to_unsigned(0, 1);
+            u1_a0(6) <= to_unsigned(0, 1);
+            u1_a0(7) <= to_unsigned(0, 1);
+            u1_a1(0) <= to_unsigned(0, 1);
+            u1_a1(1) <= to_unsigned(0, 1);
+            u1_a1(2) <= to_unsigned(0, 1);
+            u1_a1(3) <= to_unsigned(0, 1);
+            u1_a1(4) <= to_unsigned(0, 1);
+            u1_a1(5) <= to_unsigned(0, 1);
+            u1_a1(6) <= to_unsigned(0, 1);
+            u1_a1(7) <= to_unsigned(0, 1);
+            u1_a2(0) <= to_unsigned(0, 1);
+            u1_a2(1) <= to_unsigned(0, 1);
+            u1_a2(2) <= to_unsigned(0, 1);
+            u1_a2(3) <= to_unsigned(0, 1);
+            u1_a2(4) <= to_unsigned(0, 1);
+            u1_a2(5) <= to_unsigned(0, 1);
+            u1_a2(6) <= to_unsigned(0, 1);
+            u1_a2(7) <= to_unsigned(0, 1);
+            u1_a3(0) <= to_unsigned(0, 1);
+            u1_a3(1) <= to_unsigned(0, 1);
+            u1_a3(2) <= to_unsigned(0, 1);
+            u1_a3(3) <= to_unsigned(0, 1);
+            u1_a3(4) <= to_unsigned(0, 1);
+            u1_a3(5) <= to_unsigned(0, 1);
+            u1_a3(6) <= to_unsigned(0, 1);
+            u1_a3(7) <= to_unsigned(0, 1);
+            u1_b0(0) <= '0';
+            u1_b0(1) <= '0';
+            u1_b0(2) <= '0';
+            u1_b0(3) <= '0';
+            u1_b0(4) <= '0';
+            u1_b0(5) <= '0';
+            u1_b0(6) <= '0';
+            u1_b0(7) <= '0';
+            u1_b1(0) <= '0';
+            u1_b1(1) <= '0';
+            u1_b1(2) <= '0';
+            u1_b1(3) <= '0';
+            u1_b1(4) <= '0';
+            u1_b1(5) <= '0';
+            u1_b1(6) <= '0';
+            u1_b1(7) <= '0';
+            u1_b2(0) <= '0';
+            u1_b2(1) <= '0';
+            u1_b2(2) <= '0';
+            u1_b2(3) <= '0';
+            u1_b2(4) <= '0';
+            u1_b2(5) <= '0';
+            u1_b2(6) <= '0';
+            u1_b2(7) <= '0';
+            u1_fa <= to_unsigned(0, 1);
+            u1_fk <= to_unsigned(0, 52);
+            u1_fs <= to_unsigned(0, 3);
+            u1_ft0 <= to_unsigned(0, 16);
+            u1_k0(0) <= to_unsigned(0, 52);
+            u1_k0(1) <= to_unsigned(0, 52);
+            u1_k0(2) <= to_unsigned(0, 52);
+            u1_k0(3) <= to_unsigned(0, 52);
+            u1_k0(4) <= to_unsigned(0, 52);
+            u1_k0(5) <= to_unsigned(0, 52);
+            u1_k0(6) <= to_unsigned(0, 52);
+            u1_k0(7) <= to_unsigned(0, 52);
+            u1_k1(0) <= to_unsigned(0, 52);
+            u1_k1(1) <= to_unsigned(0, 52);
+            u1_k1(2) <= to_unsigned(0, 52);
+            u1_k1(3) <= to_unsigned(0, 52);
+            u1_k1(4) <= to_unsigned(0, 52);
+            u1_k1(5) <= to_unsigned(0, 52);
+            u1_k1(6) <= to_unsigned(0, 52);
+            u1_k1(7) <= to_unsigned(0, 52);
+            u1_k2(0) <= to_unsigned(0, 52);
+            u1_k2(1) <= to_unsigned(0, 52);
+            u1_k2(2) <= to_unsigned(0, 52);
+            u1_k2(3) <= to_unsigned(0, 52);
+            u1_k2(4) <= to_unsigned(0, 52);
+            u1_k2(5) <= to_unsigned(0, 52);
+            u1_k2(6) <= to_unsigned(0, 52);
+            u1_k2(7) <= to_unsigned(0, 52);
+            u1_k3(0) <= to_unsigned(0, 52);
+            u1_k3(1) <= to_unsigned(0, 52);
+            u1_k3(2) <= to_unsigned(0, 52);
+            u1_k3(3) <= to_unsigned(0, 52);
+            u1_k3(4) <= to_unsigned(0, 52);
+            u1_k3(5) <= to_unsigned(0, 52);
+            u1_k3(6) <= to_unsigned(0, 52);
+            u1_k3(7) <= to_unsigned(0, 52);
+            u1_l0(0) <= to_unsigned(0, 3);
+            u1_l0(1) <= to_unsigned(0, 3);
+            u1_l0(2) <= to_unsigned(0, 3);
+            u1_l0(3) <= to_unsigned(0, 3);
+            u1_l0(4) <= to_unsigned(0, 3);
+            u1_l0(5) <= to_unsigned(0, 3);
+            u1_l0(6) <= to_unsigned(0, 3);
+            u1_l0(7) <= to_unsigned(0, 3);
+            u1_l1(0) <= to_unsigned(0, 3);
+            u1_l1(1) <= to_unsigned(0, 3);
+            u1_l1(2) <= to_unsigned(0, 3);
+            u1_l1(3) <= to_unsigned(0, 3);
+            u1_l1(4) <= to_unsigned(0, 3);
+            u1_l1(5) <= to_unsigned(0, 3);
+            u1_l1(6) <= to_unsigned(0, 3);
+            u1_l1(7) <= to_unsigned(0, 3);
+            u1_l2(0) <= to_unsigned(0, 3);
+            u1_l2(1) <= to_unsigned(0, 3);
+            u1_l2(2) <= to_unsigned(0, 3);
+            u1_l2(3) <= to_unsigned(0, 3);
+            u1_l2(4) <= to_unsigned(0, 3);
+            u1_l2(5) <= to_unsigned(0, 3);
+            u1_l2(6) <= to_unsigned(0, 3);
+            u1_l2(7) <= to_unsigned(0, 3);
+            u1_l3(0) <= to_unsigned(0, 3);
+            u1_l3(1) <= to_unsigned(0, 3);
+            u1_l3(2) <= to_unsigned(0, 3);
+            u1_l3(3) <= to_unsigned(0, 3);
+            u1_l3(4) <= to_unsigned(0, 3);
+            u1_l3(5) <= to_unsigned(0, 3);
+            u1_l3(6) <= to_unsigned(0, 3);
+            u1_l3(7) <= to_unsigned(0, 3);
+            u1_p0(0) <= to_unsigned(0, 52);
+            u1_p0(1) <= to_unsigned(0, 52);
+            u1_p0(2) <= to_unsigned(0, 52);
+            u1_p0(3) <= to_unsigned(0, 52);
+            u1_p0(4) <= to_unsigned(0, 52);
+            u1_p0(5) <= to_unsigned(0, 52);
+            u1_p0(6) <= to_unsigned(0, 52);
+            u1_p0(7) <= to_unsigned(0, 52);
+            u1_p1(0) <= to_unsigned(0, 52);
+            u1_p1(1) <= to_unsigned(0, 52);
+            u1_p1(2) <= to_unsigned(0, 52);
+            u1_p1(3) <= to_unsigned(0, 52);
+            u1_p1(4) <= to_unsigned(0, 52);
+            u1_p1(5) <= to_unsigned(0, 52);
+            u1_p1(6) <= to_unsigned(0, 52);
+            u1_p1(7) <= to_unsigned(0, 52);
+            u1_p2(0) <= to_unsigned(0, 52);
+            u1_p2(1) <= to_unsigned(0, 52);
+            u1_p2(2) <= to_unsigned(0, 52);
+            u1_p2(3) <= to_unsigned(0, 52);
+            u1_p2(4) <= to_unsigned(0, 52);
+            u1_p2(5) <= to_unsigned(0, 52);
+            u1_p2(6) <= to_unsigned(0, 52);
+            u1_p2(7) <= to_unsigned(0, 52);
+            u1_p3(0) <= to_unsigned(0, 52);
+            u1_p3(1) <= to_unsigned(0, 52);
+            u1_p3(2) <= to_unsigned(0, 52);
+            u1_p3(3) <= to_unsigned(0, 52);
+            u1_p3(4) <= to_unsigned(0, 52);
+            u1_p3(5) <= to_unsigned(0, 52);
+            u1_p3(6) <= to_unsigned(0, 52);
+            u1_p3(7) <= to_unsigned(0, 52);
+            u1_t00(0) <= to_unsigned(0, 16);
+            u1_t00(1) <= to_unsigned(0, 16);
+            u1_t00(2) <= to_unsigned(0, 16);
+            u1_t00(3) <= to_unsigned(0, 16);
+            u1_t00(4) <= to_unsigned(0, 16);
+            u1_t00(5) <= to_unsigned(0, 16);
+            u1_t00(6) <= to_unsigned(0, 16);
+            u1_t00(7) <= to_unsigned(0, 16);
+            u1_t01(0) <= to_unsigned(0, 16);
+            u1_t01(1) <= to_unsigned(0, 16);
+            u1_t01(2) <= to_unsigned(0, 16);
+            u1_t01(3) <= to_unsigned(0, 16);
+            u1_t01(4) <= to_unsigned(0, 16);
+            u1_t01(5) <= to_unsigned(0, 16);
+            u1_t01(6) <= to_unsigned(0, 16);
+            u1_t01(7) <= to_unsigned(0, 16);
+            u1_t02(0) <= to_unsigned(0, 16);
+            u1_t02(1) <= to_unsigned(0, 16);
+            u1_t02(2) <= to_unsigned(0, 16);
+            u1_t02(3) <= to_unsigned(0, 16);
+            u1_t02(4) <= to_unsigned(0, 16);
+            u1_t02(5) <= to_unsigned(0, 16);
+            u1_t02(6) <= to_unsigned(0, 16);
+            u1_t02(7) <= to_unsigned(0, 16);
+            u1_t03(0) <= to_unsigned(0, 16);
+            u1_t03(1) <= to_unsigned(0, 16);
+            u1_t03(2) <= to_unsigned(0, 16);
+            u1_t03(3) <= to_unsigned(0, 16);
+            u1_t03(4) <= to_unsigned(0, 16);
+            u1_t03(5) <= to_unsigned(0, 16);
+            u1_t03(6) <= to_unsigned(0, 16);
+            u1_t03(7) <= to_unsigned(0, 16);
+            u1_v0(0) <= '0';
+            u1_v0(1) <= '0';
+            u1_v0(2) <= '0';
+            u1_v0(3) <= '0';
+            u1_v0(4) <= '0';
+            u1_v0(5) <= '0';
+            u1_v0(6) <= '0';
+            u1_v0(7) <= '0';
+            u1_v1(0) <= '0';
+            u1_v1(1) <= '0';
+            u1_v1(2) <= '0';
+            u1_v1(3) <= '0';
+            u1_v1(4) <= '0';
+            u1_v1(5) <= '0';
+            u1_v1(6) <= '0';
+            u1_v1(7) <= '0';
+            u1_v2(0) <= '0';
+            u1_v2(1) <= '0';
+            u1_v2(2) <= '0';
+            u1_v2(3) <= '0';
+            u1_v2(4) <= '0';
+            u1_v2(5) <= '0';
+            u1_v2(6) <= '0';
+            u1_v2(7) <= '0';
+            u1_v3(0) <= '0';
+            u1_v3(1) <= '0';
+            u1_v3(2) <= '0';
+            u1_v3(3) <= '0';
+            u1_v3(4) <= '0';
+            u1_v3(5) <= '0';
+            u1_v3(6) <= '0';
+            u1_v3(7) <= '0';
             u_addr <= to_unsigned(0, 64);
             u_size <= to_unsigned(0, 3);
             u_valid <= '0';
@@ -636,7 +1815,13 @@ begin
             case st is
                 when IDLE =>
                     if bool(start) then
-                        st <= S0W0;
+                        if (i_op = 0) then
+                            hits <= to_unsigned(0, 2);
+                            st <= S0W0;
+                        else
+                            iset <= to_unsigned(0, 3);
+                            st <= INV;
+                        end if;
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
@@ -645,12 +1830,134 @@ begin
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
                         v_wide := unsigned'(to_unsigned(0, 19) & h1);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
+                        u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_key := v_wide(64-1 downto 3);
+                        u0_set := to_unsigned(0, 2);
+                        u0_set := v_wide(7-1 downto 5);
+                        u0_hit := '0';
+                        u0_way := to_unsigned(0, 2);
+                        if (bool(u0_v3(to_integer(u0_set))) and (u0_k3(to_integer(u0_set)) = u0_key)) then
+                            u0_hit := '1';
+                            u0_way := to_unsigned(3, 2);
+                        end if;
+                        if (bool(u0_v2(to_integer(u0_set))) and (u0_k2(to_integer(u0_set)) = u0_key)) then
+                            u0_hit := '1';
+                            u0_way := to_unsigned(2, 2);
+                        end if;
+                        if (bool(u0_v1(to_integer(u0_set))) and (u0_k1(to_integer(u0_set)) = u0_key)) then
+                            u0_hit := '1';
+                            u0_way := to_unsigned(1, 2);
+                        end if;
+                        if (bool(u0_v0(to_integer(u0_set))) and (u0_k0(to_integer(u0_set)) = u0_key)) then
+                            u0_hit := '1';
+                            u0_way := to_unsigned(0, 2);
+                        end if;
+                        if bool(u0_hit) then
+                            u0_wd0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (u0_way = 0) then
+                                u0_wd0 := u0_d00(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 1) then
+                                u0_wd0 := u0_d01(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 2) then
+                                u0_wd0 := u0_d02(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 3) then
+                                u0_wd0 := u0_d03(to_integer(u0_set));
+                            end if;
+                            w_dte_0 <= u0_wd0;
+                            u0_wd1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (u0_way = 0) then
+                                u0_wd1 := u0_d10(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 1) then
+                                u0_wd1 := u0_d11(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 2) then
+                                u0_wd1 := u0_d12(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 3) then
+                                u0_wd1 := u0_d13(to_integer(u0_set));
+                            end if;
+                            w_dte_8 <= u0_wd1;
+                            u0_wd2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (u0_way = 0) then
+                                u0_wd2 := u0_d20(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 1) then
+                                u0_wd2 := u0_d21(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 2) then
+                                u0_wd2 := u0_d22(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 3) then
+                                u0_wd2 := u0_d23(to_integer(u0_set));
+                            end if;
+                            w_dte_10 <= u0_wd2;
+                            u0_wd3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (u0_way = 0) then
+                                u0_wd3 := u0_d30(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 1) then
+                                u0_wd3 := u0_d31(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 2) then
+                                u0_wd3 := u0_d32(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 3) then
+                                u0_wd3 := u0_d33(to_integer(u0_set));
+                            end if;
+                            w_dte_18 <= u0_wd3;
+                            hits(0) <= '1';
+                            u0_tr := to_unsigned(0, 2);
+                            if (u0_way = 0) then
+                                u0_tr := u0_r0(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 1) then
+                                u0_tr := u0_r1(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 2) then
+                                u0_tr := u0_r2(to_integer(u0_set));
+                            end if;
+                            if (u0_way = 3) then
+                                u0_tr := u0_r3(to_integer(u0_set));
+                            end if;
+                            if (u0_r0(to_integer(u0_set)) < u0_tr) then
+                                u0_r0(to_integer(u0_set)) <= (u0_r0(to_integer(u0_set)) + 1);
+                            end if;
+                            if (u0_r1(to_integer(u0_set)) < u0_tr) then
+                                u0_r1(to_integer(u0_set)) <= (u0_r1(to_integer(u0_set)) + 1);
+                            end if;
+                            if (u0_r2(to_integer(u0_set)) < u0_tr) then
+                                u0_r2(to_integer(u0_set)) <= (u0_r2(to_integer(u0_set)) + 1);
+                            end if;
+                            if (u0_r3(to_integer(u0_set)) < u0_tr) then
+                                u0_r3(to_integer(u0_set)) <= (u0_r3(to_integer(u0_set)) + 1);
+                            end if;
+                            if (u0_way = 0) then
+                                u0_r0(to_integer(u0_set)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u0_way = 1) then
+                                u0_r1(to_integer(u0_set)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u0_way = 2) then
+                                u0_r2(to_integer(u0_set)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u0_way = 3) then
+                                u0_r3(to_integer(u0_set)) <= to_unsigned(0, 2);
+                            end if;
+                            st <= S1G;
+                        else
+                            u0_fk <= u0_key;
+                            u0_fs <= u0_set;
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
                             u_valid <= '0';
@@ -727,9 +2034,118 @@ begin
                         if bool(m_rvalid) then
                             w_dte_18 <= m_rdata;
                             pend <= '0';
-                            st <= S1G;
+                            st <= S0F;
                         end if;
                     end if;
+                when S0F =>
+                    u0_tg0 := to_unsigned(0, 16);
+                    u0_tg0 := e_device_id;
+                    u0_wv := to_unsigned(0, 2);
+                    u0_free := '0';
+                    if (not bool(u0_v3(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(3, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_v2(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(2, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_v1(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(1, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_v0(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(0, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_free)) then
+                        if (u0_r0(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(0, 2);
+                        end if;
+                        if (u0_r1(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(1, 2);
+                        end if;
+                        if (u0_r2(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(2, 2);
+                        end if;
+                        if (u0_r3(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    if (u0_wv = 0) then
+                        u0_v0(to_integer(u0_fs)) <= '1';
+                        u0_k0(to_integer(u0_fs)) <= u0_fk;
+                        u0_t00(to_integer(u0_fs)) <= u0_tg0;
+                        u0_d00(to_integer(u0_fs)) <= w_dte_0;
+                        u0_d10(to_integer(u0_fs)) <= w_dte_8;
+                        u0_d20(to_integer(u0_fs)) <= w_dte_10;
+                        u0_d30(to_integer(u0_fs)) <= w_dte_18;
+                    end if;
+                    if (u0_wv = 1) then
+                        u0_v1(to_integer(u0_fs)) <= '1';
+                        u0_k1(to_integer(u0_fs)) <= u0_fk;
+                        u0_t01(to_integer(u0_fs)) <= u0_tg0;
+                        u0_d01(to_integer(u0_fs)) <= w_dte_0;
+                        u0_d11(to_integer(u0_fs)) <= w_dte_8;
+                        u0_d21(to_integer(u0_fs)) <= w_dte_10;
+                        u0_d31(to_integer(u0_fs)) <= w_dte_18;
+                    end if;
+                    if (u0_wv = 2) then
+                        u0_v2(to_integer(u0_fs)) <= '1';
+                        u0_k2(to_integer(u0_fs)) <= u0_fk;
+                        u0_t02(to_integer(u0_fs)) <= u0_tg0;
+                        u0_d02(to_integer(u0_fs)) <= w_dte_0;
+                        u0_d12(to_integer(u0_fs)) <= w_dte_8;
+                        u0_d22(to_integer(u0_fs)) <= w_dte_10;
+                        u0_d32(to_integer(u0_fs)) <= w_dte_18;
+                    end if;
+                    if (u0_wv = 3) then
+                        u0_v3(to_integer(u0_fs)) <= '1';
+                        u0_k3(to_integer(u0_fs)) <= u0_fk;
+                        u0_t03(to_integer(u0_fs)) <= u0_tg0;
+                        u0_d03(to_integer(u0_fs)) <= w_dte_0;
+                        u0_d13(to_integer(u0_fs)) <= w_dte_8;
+                        u0_d23(to_integer(u0_fs)) <= w_dte_10;
+                        u0_d33(to_integer(u0_fs)) <= w_dte_18;
+                    end if;
+                    u0_tr := to_unsigned(0, 2);
+                    if (u0_wv = 0) then
+                        u0_tr := u0_r0(to_integer(u0_fs));
+                    end if;
+                    if (u0_wv = 1) then
+                        u0_tr := u0_r1(to_integer(u0_fs));
+                    end if;
+                    if (u0_wv = 2) then
+                        u0_tr := u0_r2(to_integer(u0_fs));
+                    end if;
+                    if (u0_wv = 3) then
+                        u0_tr := u0_r3(to_integer(u0_fs));
+                    end if;
+                    if (u0_r0(to_integer(u0_fs)) < u0_tr) then
+                        u0_r0(to_integer(u0_fs)) <= (u0_r0(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_r1(to_integer(u0_fs)) < u0_tr) then
+                        u0_r1(to_integer(u0_fs)) <= (u0_r1(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_r2(to_integer(u0_fs)) < u0_tr) then
+                        u0_r2(to_integer(u0_fs)) <= (u0_r2(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_r3(to_integer(u0_fs)) < u0_tr) then
+                        u0_r3(to_integer(u0_fs)) <= (u0_r3(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_wv = 0) then
+                        u0_r0(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    if (u0_wv = 1) then
+                        u0_r1(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    if (u0_wv = 2) then
+                        u0_r2(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    if (u0_wv = 3) then
+                        u0_r3(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    st <= S1G;
                 when S1G =>
                     wk_io_walked <= to_unsigned(0, 1);
                     wk_io_ok <= to_unsigned(0, 1);
@@ -757,8 +2173,91 @@ begin
                         h4 := (unsigned'(to_unsigned(0, 8) & h3) or unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")));
                         v_wide := unsigned'(to_unsigned(0, 8) & h4);
                         unit_io_r_HPT <= v_wide(64-1 downto 0);
-                        unit_io_start <= '1';
-                        st <= S1R;
+                        u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_in := e_address;
+                        u1_acc := to_unsigned(0, 1);
+                        if (e_kind = 1) then
+                            u1_acc(0) := '1';
+                        end if;
+                        u1_tg0 := to_unsigned(0, 16);
+                        u1_tg0 := w_dte_8(16-1 downto 0);
+                        u1_set := to_unsigned(0, 3);
+                        u1_set := u1_in(15-1 downto 12);
+                        u1_hit := '0';
+                        u1_way := to_unsigned(0, 2);
+                        if (bool(u1_v3(to_integer(u1_set))) and (u1_k3(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t03(to_integer(u1_set)) = u1_tg0) and (u1_a3(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(3, 2);
+                        end if;
+                        if (bool(u1_v2(to_integer(u1_set))) and (u1_k2(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t02(to_integer(u1_set)) = u1_tg0) and (u1_a2(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(2, 2);
+                        end if;
+                        if (bool(u1_v1(to_integer(u1_set))) and (u1_k1(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t01(to_integer(u1_set)) = u1_tg0) and (u1_a1(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(1, 2);
+                        end if;
+                        if (bool(u1_v0(to_integer(u1_set))) and (u1_k0(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t00(to_integer(u1_set)) = u1_tg0) and (u1_a0(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(0, 2);
+                        end if;
+                        if bool(u1_hit) then
+                            u1_pg := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            if (u1_way = 0) then
+                                u1_pg := u1_p0(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 1) then
+                                u1_pg := u1_p1(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 2) then
+                                u1_pg := u1_p2(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 3) then
+                                u1_pg := u1_p3(to_integer(u1_set));
+                            end if;
+                            u1_lv := to_unsigned(0, 3);
+                            if (u1_way = 0) then
+                                u1_lv := u1_l0(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 1) then
+                                u1_lv := u1_l1(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 2) then
+                                u1_lv := u1_l2(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 3) then
+                                u1_lv := u1_l3(to_integer(u1_set));
+                            end if;
+                            wk_io_walked <= to_unsigned(1, 1);
+                            wk_io_ok <= to_unsigned(1, 1);
+                            wk_io_pa <= unsigned'(u1_pg & u1_in(12-1 downto 0));
+                            wk_io_level <= u1_lv;
+                            hits(1) <= '1';
+                            if (u1_way = 0) then
+                                u1_b1(to_integer(u1_set)) <= '1';
+                                u1_b0(to_integer(u1_set)) <= '1';
+                            end if;
+                            if (u1_way = 1) then
+                                u1_b1(to_integer(u1_set)) <= '0';
+                                u1_b0(to_integer(u1_set)) <= '1';
+                            end if;
+                            if (u1_way = 2) then
+                                u1_b2(to_integer(u1_set)) <= '1';
+                                u1_b0(to_integer(u1_set)) <= '0';
+                            end if;
+                            if (u1_way = 3) then
+                                u1_b2(to_integer(u1_set)) <= '0';
+                                u1_b0(to_integer(u1_set)) <= '0';
+                            end if;
+                            st <= S2W0;
+                        else
+                            u1_fk <= u1_in(64-1 downto 12);
+                            u1_fs <= u1_set;
+                            u1_ft0 <= u1_tg0;
+                            u1_fa <= u1_acc;
+                            unit_io_start <= '1';
+                            st <= S1R;
+                        end if;
                     else
                         st <= S2W0;
                     end if;
@@ -770,6 +2269,86 @@ begin
                             wk_io_ok <= to_unsigned(1, 1);
                             wk_io_pa <= unit_io_o_pa;
                             wk_io_level <= unit_io_o_level;
+                            u1_wv := to_unsigned(0, 2);
+                            u1_free := '0';
+                            if (not bool(u1_v3(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(3, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_v2(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(2, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_v1(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(1, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_v0(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(0, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_free)) then
+                                if ((not bool(u1_b1(to_integer(u1_fs)))) and (not bool(u1_b0(to_integer(u1_fs))))) then
+                                    u1_wv := to_unsigned(0, 2);
+                                end if;
+                                if (bool(u1_b1(to_integer(u1_fs))) and (not bool(u1_b0(to_integer(u1_fs))))) then
+                                    u1_wv := to_unsigned(1, 2);
+                                end if;
+                                if ((not bool(u1_b2(to_integer(u1_fs)))) and bool(u1_b0(to_integer(u1_fs)))) then
+                                    u1_wv := to_unsigned(2, 2);
+                                end if;
+                                if (bool(u1_b2(to_integer(u1_fs))) and bool(u1_b0(to_integer(u1_fs)))) then
+                                    u1_wv := to_unsigned(3, 2);
+                                end if;
+                            end if;
+                            if (u1_wv = 0) then
+                                u1_v0(to_integer(u1_fs)) <= '1';
+                                u1_k0(to_integer(u1_fs)) <= u1_fk;
+                                u1_l0(to_integer(u1_fs)) <= unit_io_o_level;
+                                u1_p0(to_integer(u1_fs)) <= unit_io_o_pa(64-1 downto 12);
+                                u1_t00(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a0(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 1) then
+                                u1_v1(to_integer(u1_fs)) <= '1';
+                                u1_k1(to_integer(u1_fs)) <= u1_fk;
+                                u1_l1(to_integer(u1_fs)) <= unit_io_o_level;
+                                u1_p1(to_integer(u1_fs)) <= unit_io_o_pa(64-1 downto 12);
+                                u1_t01(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a1(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 2) then
+                                u1_v2(to_integer(u1_fs)) <= '1';
+                                u1_k2(to_integer(u1_fs)) <= u1_fk;
+                                u1_l2(to_integer(u1_fs)) <= unit_io_o_level;
+                                u1_p2(to_integer(u1_fs)) <= unit_io_o_pa(64-1 downto 12);
+                                u1_t02(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a2(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 3) then
+                                u1_v3(to_integer(u1_fs)) <= '1';
+                                u1_k3(to_integer(u1_fs)) <= u1_fk;
+                                u1_l3(to_integer(u1_fs)) <= unit_io_o_level;
+                                u1_p3(to_integer(u1_fs)) <= unit_io_o_pa(64-1 downto 12);
+                                u1_t03(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a3(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 0) then
+                                u1_b1(to_integer(u1_fs)) <= '1';
+                                u1_b0(to_integer(u1_fs)) <= '1';
+                            end if;
+                            if (u1_wv = 1) then
+                                u1_b1(to_integer(u1_fs)) <= '0';
+                                u1_b0(to_integer(u1_fs)) <= '1';
+                            end if;
+                            if (u1_wv = 2) then
+                                u1_b2(to_integer(u1_fs)) <= '1';
+                                u1_b0(to_integer(u1_fs)) <= '0';
+                            end if;
+                            if (u1_wv = 3) then
+                                u1_b2(to_integer(u1_fs)) <= '0';
+                                u1_b0(to_integer(u1_fs)) <= '0';
+                            end if;
                         else
                             wk_io_fault <= unit_io_o_status;
                             wk_io_level <= unit_io_o_level;
@@ -2374,8 +3953,2322 @@ begin
                             st <= FINISH;
                         end if;
                     end if;
+                when INV =>
+                    if (iset < 4) then
+                        u0_iset := to_unsigned(0, 2);
+                        u0_iset := iset(2-1 downto 0);
+                        u0_ik0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik0 := u0_k0(to_integer(u0_iset));
+                        u0_it0_0 := to_unsigned(0, 16);
+                        u0_it0_0 := u0_t00(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            if (bool(u0_v0(to_integer(u0_iset))) and (u0_it0_0 = i_inv_devtab_entry_device_id)) then
+                                u0_v0(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        if (i_op = 3) then
+                            if (bool(u0_v0(to_integer(u0_iset))) and True) then
+                                u0_v0(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        u0_ik1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik1 := u0_k1(to_integer(u0_iset));
+                        u0_it0_1 := to_unsigned(0, 16);
+                        u0_it0_1 := u0_t01(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            if (bool(u0_v1(to_integer(u0_iset))) and (u0_it0_1 = i_inv_devtab_entry_device_id)) then
+                                u0_v1(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        if (i_op = 3) then
+                            if (bool(u0_v1(to_integer(u0_iset))) and True) then
+                                u0_v1(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        u0_ik2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik2 := u0_k2(to_integer(u0_iset));
+                        u0_it0_2 := to_unsigned(0, 16);
+                        u0_it0_2 := u0_t02(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            if (bool(u0_v2(to_integer(u0_iset))) and (u0_it0_2 = i_inv_devtab_entry_device_id)) then
+                                u0_v2(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        if (i_op = 3) then
+                            if (bool(u0_v2(to_integer(u0_iset))) and True) then
+                                u0_v2(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        u0_ik3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik3 := u0_k3(to_integer(u0_iset));
+                        u0_it0_3 := to_unsigned(0, 16);
+                        u0_it0_3 := u0_t03(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            if (bool(u0_v3(to_integer(u0_iset))) and (u0_it0_3 = i_inv_devtab_entry_device_id)) then
+                                u0_v3(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        if (i_op = 3) then
+                            if (bool(u0_v3(to_integer(u0_iset))) and True) then
+                                u0_v3(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                    end if;
+                    u1_iset := to_unsigned(0, 3);
+                    u1_iset := iset(3-1 downto 0);
+                    u1_ik0 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik0 := u1_k0(to_integer(u1_iset));
+                    u1_it0_0 := to_unsigned(0, 16);
+                    u1_it0_0 := u1_t00(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_2 := to_unsigned(0, 8);
+                        u1_d0_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_0 := to_unsigned(0, 64);
+                        u1_d0_0(64-1 downto 12) := u1_ik0;
+                        u1_d0_1 := i_inv_iommu_pages_address;
+                        u1_d0_4 := to_unsigned(0, 7);
+                        u1_d0_5 := to_unsigned(0, 6);
+                        u1_d0_6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_6 := i_inv_iommu_pages_address;
+                        u1_d0_7 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_7 := (u1_d0_6(64-1 downto 12) and to_unsigned(1, 52));
+                        u1_d0_8 := to_unsigned(0, 6);
+                        u1_d0_9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_9 := i_inv_iommu_pages_address;
+                        u1_d0_10 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_10 := (u1_d0_9(64-1 downto 12) and to_unsigned(2, 52));
+                        u1_d0_11 := to_unsigned(0, 6);
+                        u1_d0_12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_12 := i_inv_iommu_pages_address;
+                        u1_d0_13 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_13 := (u1_d0_12(64-1 downto 12) and to_unsigned(4, 52));
+                        u1_d0_14 := to_unsigned(0, 6);
+                        u1_d0_15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_15 := i_inv_iommu_pages_address;
+                        u1_d0_16 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_16 := (u1_d0_15(64-1 downto 12) and to_unsigned(8, 52));
+                        u1_d0_17 := to_unsigned(0, 6);
+                        u1_d0_18 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_18 := i_inv_iommu_pages_address;
+                        u1_d0_19 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_19 := (u1_d0_18(64-1 downto 12) and to_unsigned(16, 52));
+                        u1_d0_20 := to_unsigned(0, 6);
+                        u1_d0_21 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_21 := i_inv_iommu_pages_address;
+                        u1_d0_22 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_22 := (u1_d0_21(64-1 downto 12) and to_unsigned(32, 52));
+                        u1_d0_23 := to_unsigned(0, 6);
+                        u1_d0_24 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_24 := i_inv_iommu_pages_address;
+                        u1_d0_25 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_25 := (u1_d0_24(64-1 downto 12) and to_unsigned(64, 52));
+                        u1_d0_26 := to_unsigned(0, 6);
+                        u1_d0_27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_27 := i_inv_iommu_pages_address;
+                        u1_d0_28 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_28 := (u1_d0_27(64-1 downto 12) and to_unsigned(128, 52));
+                        u1_d0_29 := to_unsigned(0, 6);
+                        u1_d0_30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_30 := i_inv_iommu_pages_address;
+                        u1_d0_31 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_31 := (u1_d0_30(64-1 downto 12) and to_unsigned(256, 52));
+                        u1_d0_32 := to_unsigned(0, 6);
+                        u1_d0_33 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_33 := i_inv_iommu_pages_address;
+                        u1_d0_34 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_34 := (u1_d0_33(64-1 downto 12) and to_unsigned(512, 52));
+                        u1_d0_35 := to_unsigned(0, 6);
+                        u1_d0_36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_36 := i_inv_iommu_pages_address;
+                        u1_d0_37 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_37 := (u1_d0_36(64-1 downto 12) and to_unsigned(1024, 52));
+                        u1_d0_38 := to_unsigned(0, 6);
+                        u1_d0_39 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_39 := i_inv_iommu_pages_address;
+                        u1_d0_40 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_40 := (u1_d0_39(64-1 downto 12) and to_unsigned(2048, 52));
+                        u1_d0_41 := to_unsigned(0, 6);
+                        u1_d0_42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_42 := i_inv_iommu_pages_address;
+                        u1_d0_43 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_43 := (u1_d0_42(64-1 downto 12) and to_unsigned(4096, 52));
+                        u1_d0_44 := to_unsigned(0, 6);
+                        u1_d0_45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_45 := i_inv_iommu_pages_address;
+                        u1_d0_46 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_46 := (u1_d0_45(64-1 downto 12) and to_unsigned(8192, 52));
+                        u1_d0_47 := to_unsigned(0, 6);
+                        u1_d0_48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_48 := i_inv_iommu_pages_address;
+                        u1_d0_49 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_49 := (u1_d0_48(64-1 downto 12) and to_unsigned(16384, 52));
+                        u1_d0_50 := to_unsigned(0, 6);
+                        u1_d0_51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_51 := i_inv_iommu_pages_address;
+                        u1_d0_52 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_52 := (u1_d0_51(64-1 downto 12) and to_unsigned(32768, 52));
+                        u1_d0_53 := to_unsigned(0, 6);
+                        u1_d0_54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_54 := i_inv_iommu_pages_address;
+                        u1_d0_55 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_55 := (u1_d0_54(64-1 downto 12) and to_unsigned(65536, 52));
+                        u1_d0_56 := to_unsigned(0, 6);
+                        u1_d0_57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_57 := i_inv_iommu_pages_address;
+                        u1_d0_58 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_58 := (u1_d0_57(64-1 downto 12) and to_unsigned(131072, 52));
+                        u1_d0_59 := to_unsigned(0, 6);
+                        u1_d0_60 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_60 := i_inv_iommu_pages_address;
+                        u1_d0_61 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_61 := (u1_d0_60(64-1 downto 12) and to_unsigned(262144, 52));
+                        u1_d0_62 := to_unsigned(0, 6);
+                        u1_d0_63 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_63 := i_inv_iommu_pages_address;
+                        u1_d0_64 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_64 := (u1_d0_63(64-1 downto 12) and to_unsigned(524288, 52));
+                        u1_d0_65 := to_unsigned(0, 6);
+                        u1_d0_66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_66 := i_inv_iommu_pages_address;
+                        u1_d0_67 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_67 := (u1_d0_66(64-1 downto 12) and to_unsigned(1048576, 52));
+                        u1_d0_68 := to_unsigned(0, 6);
+                        u1_d0_69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_69 := i_inv_iommu_pages_address;
+                        u1_d0_70 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_70 := (u1_d0_69(64-1 downto 12) and to_unsigned(2097152, 52));
+                        u1_d0_71 := to_unsigned(0, 6);
+                        u1_d0_72 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_72 := i_inv_iommu_pages_address;
+                        u1_d0_73 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_73 := (u1_d0_72(64-1 downto 12) and to_unsigned(4194304, 52));
+                        u1_d0_74 := to_unsigned(0, 6);
+                        u1_d0_75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_75 := i_inv_iommu_pages_address;
+                        u1_d0_76 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_76 := (u1_d0_75(64-1 downto 12) and to_unsigned(8388608, 52));
+                        u1_d0_77 := to_unsigned(0, 6);
+                        u1_d0_78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_78 := i_inv_iommu_pages_address;
+                        u1_d0_79 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_79 := (u1_d0_78(64-1 downto 12) and to_unsigned(16777216, 52));
+                        u1_d0_80 := to_unsigned(0, 6);
+                        u1_d0_81 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_81 := i_inv_iommu_pages_address;
+                        u1_d0_82 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_82 := (u1_d0_81(64-1 downto 12) and to_unsigned(33554432, 52));
+                        u1_d0_83 := to_unsigned(0, 6);
+                        u1_d0_84 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_84 := i_inv_iommu_pages_address;
+                        u1_d0_85 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_85 := (u1_d0_84(64-1 downto 12) and to_unsigned(67108864, 52));
+                        u1_d0_86 := to_unsigned(0, 6);
+                        u1_d0_87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_87 := i_inv_iommu_pages_address;
+                        u1_d0_88 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_88 := (u1_d0_87(64-1 downto 12) and to_unsigned(134217728, 52));
+                        u1_d0_89 := to_unsigned(0, 6);
+                        u1_d0_90 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_90 := i_inv_iommu_pages_address;
+                        u1_d0_91 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_91 := (u1_d0_90(64-1 downto 12) and to_unsigned(268435456, 52));
+                        u1_d0_92 := to_unsigned(0, 6);
+                        u1_d0_93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_93 := i_inv_iommu_pages_address;
+                        u1_d0_94 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_94 := (u1_d0_93(64-1 downto 12) and to_unsigned(536870912, 52));
+                        u1_d0_95 := to_unsigned(0, 6);
+                        u1_d0_96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_96 := i_inv_iommu_pages_address;
+                        u1_d0_97 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_97 := (u1_d0_96(64-1 downto 12) and unsigned'("0000000000000000000001000000000000000000000000000000"));
+                        u1_d0_98 := to_unsigned(0, 6);
+                        u1_d0_99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_99 := i_inv_iommu_pages_address;
+                        u1_d0_100 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_100 := (u1_d0_99(64-1 downto 12) and unsigned'("0000000000000000000010000000000000000000000000000000"));
+                        u1_d0_101 := to_unsigned(0, 6);
+                        u1_d0_102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_102 := i_inv_iommu_pages_address;
+                        u1_d0_103 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_103 := (u1_d0_102(64-1 downto 12) and unsigned'("0000000000000000000100000000000000000000000000000000"));
+                        u1_d0_104 := to_unsigned(0, 6);
+                        u1_d0_105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_105 := i_inv_iommu_pages_address;
+                        u1_d0_106 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_106 := (u1_d0_105(64-1 downto 12) and unsigned'("0000000000000000001000000000000000000000000000000000"));
+                        u1_d0_107 := to_unsigned(0, 6);
+                        u1_d0_108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_108 := i_inv_iommu_pages_address;
+                        u1_d0_109 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_109 := (u1_d0_108(64-1 downto 12) and unsigned'("0000000000000000010000000000000000000000000000000000"));
+                        u1_d0_110 := to_unsigned(0, 6);
+                        u1_d0_111 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_111 := i_inv_iommu_pages_address;
+                        u1_d0_112 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_112 := (u1_d0_111(64-1 downto 12) and unsigned'("0000000000000000100000000000000000000000000000000000"));
+                        u1_d0_113 := to_unsigned(0, 6);
+                        u1_d0_114 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_114 := i_inv_iommu_pages_address;
+                        u1_d0_115 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_115 := (u1_d0_114(64-1 downto 12) and unsigned'("0000000000000001000000000000000000000000000000000000"));
+                        u1_d0_116 := to_unsigned(0, 6);
+                        u1_d0_117 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_117 := i_inv_iommu_pages_address;
+                        u1_d0_118 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_118 := (u1_d0_117(64-1 downto 12) and unsigned'("0000000000000010000000000000000000000000000000000000"));
+                        u1_d0_119 := to_unsigned(0, 6);
+                        u1_d0_120 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_120 := i_inv_iommu_pages_address;
+                        u1_d0_121 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_121 := (u1_d0_120(64-1 downto 12) and unsigned'("0000000000000100000000000000000000000000000000000000"));
+                        u1_d0_122 := to_unsigned(0, 6);
+                        u1_d0_123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_123 := i_inv_iommu_pages_address;
+                        u1_d0_124 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_124 := (u1_d0_123(64-1 downto 12) and unsigned'("0000000000001000000000000000000000000000000000000000"));
+                        u1_d0_125 := to_unsigned(0, 6);
+                        u1_d0_126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_126 := i_inv_iommu_pages_address;
+                        u1_d0_127 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_127 := (u1_d0_126(64-1 downto 12) and unsigned'("0000000000010000000000000000000000000000000000000000"));
+                        u1_d0_128 := to_unsigned(0, 6);
+                        u1_d0_129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_129 := i_inv_iommu_pages_address;
+                        u1_d0_130 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_130 := (u1_d0_129(64-1 downto 12) and unsigned'("0000000000100000000000000000000000000000000000000000"));
+                        u1_d0_131 := to_unsigned(0, 6);
+                        u1_d0_132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_132 := i_inv_iommu_pages_address;
+                        u1_d0_133 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_133 := (u1_d0_132(64-1 downto 12) and unsigned'("0000000001000000000000000000000000000000000000000000"));
+                        u1_d0_134 := to_unsigned(0, 6);
+                        u1_d0_135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_135 := i_inv_iommu_pages_address;
+                        u1_d0_136 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_136 := (u1_d0_135(64-1 downto 12) and unsigned'("0000000010000000000000000000000000000000000000000000"));
+                        u1_d0_137 := to_unsigned(0, 6);
+                        u1_d0_138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_138 := i_inv_iommu_pages_address;
+                        u1_d0_139 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_139 := (u1_d0_138(64-1 downto 12) and unsigned'("0000000100000000000000000000000000000000000000000000"));
+                        u1_d0_140 := to_unsigned(0, 6);
+                        u1_d0_141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_141 := i_inv_iommu_pages_address;
+                        u1_d0_142 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_142 := (u1_d0_141(64-1 downto 12) and unsigned'("0000001000000000000000000000000000000000000000000000"));
+                        u1_d0_143 := to_unsigned(0, 6);
+                        u1_d0_144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_144 := i_inv_iommu_pages_address;
+                        u1_d0_145 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_145 := (u1_d0_144(64-1 downto 12) and unsigned'("0000010000000000000000000000000000000000000000000000"));
+                        u1_d0_146 := to_unsigned(0, 6);
+                        u1_d0_147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_147 := i_inv_iommu_pages_address;
+                        u1_d0_148 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_148 := (u1_d0_147(64-1 downto 12) and unsigned'("0000100000000000000000000000000000000000000000000000"));
+                        u1_d0_149 := to_unsigned(0, 6);
+                        u1_d0_150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_150 := i_inv_iommu_pages_address;
+                        u1_d0_151 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_151 := (u1_d0_150(64-1 downto 12) and unsigned'("0001000000000000000000000000000000000000000000000000"));
+                        u1_d0_152 := to_unsigned(0, 6);
+                        u1_d0_153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_153 := i_inv_iommu_pages_address;
+                        u1_d0_154 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_154 := (u1_d0_153(64-1 downto 12) and unsigned'("0010000000000000000000000000000000000000000000000000"));
+                        u1_d0_155 := to_unsigned(0, 6);
+                        u1_d0_156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_156 := i_inv_iommu_pages_address;
+                        u1_d0_157 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_157 := (u1_d0_156(64-1 downto 12) and unsigned'("0100000000000000000000000000000000000000000000000000"));
+                        u1_d0_158 := to_unsigned(0, 6);
+                        u1_d0_159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_159 := i_inv_iommu_pages_address;
+                        u1_d0_160 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d0_160 := (u1_d0_159(64-1 downto 12) and unsigned'("1000000000000000000000000000000000000000000000000000"));
+                        if (not (u1_d0_160 /= 0)) then
+                            u1_d0_158 := to_unsigned(51, 6);
+                        else
+                            u1_d0_158 := to_unsigned(52, 6);
+                        end if;
+                        if (not (u1_d0_157 /= 0)) then
+                            u1_d0_155 := to_unsigned(50, 6);
+                        else
+                            u1_d0_155 := u1_d0_158;
+                        end if;
+                        if (not (u1_d0_154 /= 0)) then
+                            u1_d0_152 := to_unsigned(49, 6);
+                        else
+                            u1_d0_152 := u1_d0_155;
+                        end if;
+                        if (not (u1_d0_151 /= 0)) then
+                            u1_d0_149 := to_unsigned(48, 6);
+                        else
+                            u1_d0_149 := u1_d0_152;
+                        end if;
+                        if (not (u1_d0_148 /= 0)) then
+                            u1_d0_146 := to_unsigned(47, 6);
+                        else
+                            u1_d0_146 := u1_d0_149;
+                        end if;
+                        if (not (u1_d0_145 /= 0)) then
+                            u1_d0_143 := to_unsigned(46, 6);
+                        else
+                            u1_d0_143 := u1_d0_146;
+                        end if;
+                        if (not (u1_d0_142 /= 0)) then
+                            u1_d0_140 := to_unsigned(45, 6);
+                        else
+                            u1_d0_140 := u1_d0_143;
+                        end if;
+                        if (not (u1_d0_139 /= 0)) then
+                            u1_d0_137 := to_unsigned(44, 6);
+                        else
+                            u1_d0_137 := u1_d0_140;
+                        end if;
+                        if (not (u1_d0_136 /= 0)) then
+                            u1_d0_134 := to_unsigned(43, 6);
+                        else
+                            u1_d0_134 := u1_d0_137;
+                        end if;
+                        if (not (u1_d0_133 /= 0)) then
+                            u1_d0_131 := to_unsigned(42, 6);
+                        else
+                            u1_d0_131 := u1_d0_134;
+                        end if;
+                        if (not (u1_d0_130 /= 0)) then
+                            u1_d0_128 := to_unsigned(41, 6);
+                        else
+                            u1_d0_128 := u1_d0_131;
+                        end if;
+                        if (not (u1_d0_127 /= 0)) then
+                            u1_d0_125 := to_unsigned(40, 6);
+                        else
+                            u1_d0_125 := u1_d0_128;
+                        end if;
+                        if (not (u1_d0_124 /= 0)) then
+                            u1_d0_122 := to_unsigned(39, 6);
+                        else
+                            u1_d0_122 := u1_d0_125;
+                        end if;
+                        if (not (u1_d0_121 /= 0)) then
+                            u1_d0_119 := to_unsigned(38, 6);
+                        else
+                            u1_d0_119 := u1_d0_122;
+                        end if;
+                        if (not (u1_d0_118 /= 0)) then
+                            u1_d0_116 := to_unsigned(37, 6);
+                        else
+                            u1_d0_116 := u1_d0_119;
+                        end if;
+                        if (not (u1_d0_115 /= 0)) then
+                            u1_d0_113 := to_unsigned(36, 6);
+                        else
+                            u1_d0_113 := u1_d0_116;
+                        end if;
+                        if (not (u1_d0_112 /= 0)) then
+                            u1_d0_110 := to_unsigned(35, 6);
+                        else
+                            u1_d0_110 := u1_d0_113;
+                        end if;
+                        if (not (u1_d0_109 /= 0)) then
+                            u1_d0_107 := to_unsigned(34, 6);
+                        else
+                            u1_d0_107 := u1_d0_110;
+                        end if;
+                        if (not (u1_d0_106 /= 0)) then
+                            u1_d0_104 := to_unsigned(33, 6);
+                        else
+                            u1_d0_104 := u1_d0_107;
+                        end if;
+                        if (not (u1_d0_103 /= 0)) then
+                            u1_d0_101 := to_unsigned(32, 6);
+                        else
+                            u1_d0_101 := u1_d0_104;
+                        end if;
+                        if (not (u1_d0_100 /= 0)) then
+                            u1_d0_98 := to_unsigned(31, 6);
+                        else
+                            u1_d0_98 := u1_d0_101;
+                        end if;
+                        if (not (u1_d0_97 /= 0)) then
+                            u1_d0_95 := to_unsigned(30, 6);
+                        else
+                            u1_d0_95 := u1_d0_98;
+                        end if;
+                        if (not (u1_d0_94 /= 0)) then
+                            u1_d0_92 := to_unsigned(29, 6);
+                        else
+                            u1_d0_92 := u1_d0_95;
+                        end if;
+                        if (not (u1_d0_91 /= 0)) then
+                            u1_d0_89 := to_unsigned(28, 6);
+                        else
+                            u1_d0_89 := u1_d0_92;
+                        end if;
+                        if (not (u1_d0_88 /= 0)) then
+                            u1_d0_86 := to_unsigned(27, 6);
+                        else
+                            u1_d0_86 := u1_d0_89;
+                        end if;
+                        if (not (u1_d0_85 /= 0)) then
+                            u1_d0_83 := to_unsigned(26, 6);
+                        else
+                            u1_d0_83 := u1_d0_86;
+                        end if;
+                        if (not (u1_d0_82 /= 0)) then
+                            u1_d0_80 := to_unsigned(25, 6);
+                        else
+                            u1_d0_80 := u1_d0_83;
+                        end if;
+                        if (not (u1_d0_79 /= 0)) then
+                            u1_d0_77 := to_unsigned(24, 6);
+                        else
+                            u1_d0_77 := u1_d0_80;
+                        end if;
+                        if (not (u1_d0_76 /= 0)) then
+                            u1_d0_74 := to_unsigned(23, 6);
+                        else
+                            u1_d0_74 := u1_d0_77;
+                        end if;
+                        if (not (u1_d0_73 /= 0)) then
+                            u1_d0_71 := to_unsigned(22, 6);
+                        else
+                            u1_d0_71 := u1_d0_74;
+                        end if;
+                        if (not (u1_d0_70 /= 0)) then
+                            u1_d0_68 := to_unsigned(21, 6);
+                        else
+                            u1_d0_68 := u1_d0_71;
+                        end if;
+                        if (not (u1_d0_67 /= 0)) then
+                            u1_d0_65 := to_unsigned(20, 6);
+                        else
+                            u1_d0_65 := u1_d0_68;
+                        end if;
+                        if (not (u1_d0_64 /= 0)) then
+                            u1_d0_62 := to_unsigned(19, 6);
+                        else
+                            u1_d0_62 := u1_d0_65;
+                        end if;
+                        if (not (u1_d0_61 /= 0)) then
+                            u1_d0_59 := to_unsigned(18, 6);
+                        else
+                            u1_d0_59 := u1_d0_62;
+                        end if;
+                        if (not (u1_d0_58 /= 0)) then
+                            u1_d0_56 := to_unsigned(17, 6);
+                        else
+                            u1_d0_56 := u1_d0_59;
+                        end if;
+                        if (not (u1_d0_55 /= 0)) then
+                            u1_d0_53 := to_unsigned(16, 6);
+                        else
+                            u1_d0_53 := u1_d0_56;
+                        end if;
+                        if (not (u1_d0_52 /= 0)) then
+                            u1_d0_50 := to_unsigned(15, 6);
+                        else
+                            u1_d0_50 := u1_d0_53;
+                        end if;
+                        if (not (u1_d0_49 /= 0)) then
+                            u1_d0_47 := to_unsigned(14, 6);
+                        else
+                            u1_d0_47 := u1_d0_50;
+                        end if;
+                        if (not (u1_d0_46 /= 0)) then
+                            u1_d0_44 := to_unsigned(13, 6);
+                        else
+                            u1_d0_44 := u1_d0_47;
+                        end if;
+                        if (not (u1_d0_43 /= 0)) then
+                            u1_d0_41 := to_unsigned(12, 6);
+                        else
+                            u1_d0_41 := u1_d0_44;
+                        end if;
+                        if (not (u1_d0_40 /= 0)) then
+                            u1_d0_38 := to_unsigned(11, 6);
+                        else
+                            u1_d0_38 := u1_d0_41;
+                        end if;
+                        if (not (u1_d0_37 /= 0)) then
+                            u1_d0_35 := to_unsigned(10, 6);
+                        else
+                            u1_d0_35 := u1_d0_38;
+                        end if;
+                        if (not (u1_d0_34 /= 0)) then
+                            u1_d0_32 := to_unsigned(9, 6);
+                        else
+                            u1_d0_32 := u1_d0_35;
+                        end if;
+                        if (not (u1_d0_31 /= 0)) then
+                            u1_d0_29 := to_unsigned(8, 6);
+                        else
+                            u1_d0_29 := u1_d0_32;
+                        end if;
+                        if (not (u1_d0_28 /= 0)) then
+                            u1_d0_26 := to_unsigned(7, 6);
+                        else
+                            u1_d0_26 := u1_d0_29;
+                        end if;
+                        if (not (u1_d0_25 /= 0)) then
+                            u1_d0_23 := to_unsigned(6, 6);
+                        else
+                            u1_d0_23 := u1_d0_26;
+                        end if;
+                        if (not (u1_d0_22 /= 0)) then
+                            u1_d0_20 := to_unsigned(5, 6);
+                        else
+                            u1_d0_20 := u1_d0_23;
+                        end if;
+                        if (not (u1_d0_19 /= 0)) then
+                            u1_d0_17 := to_unsigned(4, 6);
+                        else
+                            u1_d0_17 := u1_d0_20;
+                        end if;
+                        if (not (u1_d0_16 /= 0)) then
+                            u1_d0_14 := to_unsigned(3, 6);
+                        else
+                            u1_d0_14 := u1_d0_17;
+                        end if;
+                        if (not (u1_d0_13 /= 0)) then
+                            u1_d0_11 := to_unsigned(2, 6);
+                        else
+                            u1_d0_11 := u1_d0_14;
+                        end if;
+                        if (not (u1_d0_10 /= 0)) then
+                            u1_d0_8 := to_unsigned(1, 6);
+                        else
+                            u1_d0_8 := u1_d0_11;
+                        end if;
+                        if (not (u1_d0_7 /= 0)) then
+                            u1_d0_5 := to_unsigned(0, 6);
+                        else
+                            u1_d0_5 := u1_d0_8;
+                        end if;
+                        u1_d0_161 := to_unsigned(0, 7);
+                        u1_d0_161 := (13 + unsigned'(to_unsigned(0, 1) & u1_d0_5));
+                        if (i_inv_iommu_pages_s /= 0) then
+                            u1_d0_4 := u1_d0_161;
+                        else
+                            u1_d0_4 := to_unsigned(12, 7);
+                        end if;
+                        u1_d0_2 := unsigned'(to_unsigned(0, 1) & u1_d0_4);
+                        if (u1_d0_2 < 12) then
+                            u1_d0_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d0_3 := (u1_d0_0 xor u1_d0_1);
+                        u1_d0_162 := to_unsigned(0, 1);
+                        u1_d0_162 := to_unsigned(0, 1);
+                        if (u1_d0_2 >= 64) then
+                            u1_d0_162 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d0_3, to_integer(u1_d0_2)) = 0) then
+                            u1_d0_162 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v0(to_integer(u1_iset))) and ((u1_it0_0 = i_inv_iommu_pages_domain_id) and (u1_d0_162 = 1))) then
+                            u1_v0(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (i_op = 3) then
+                        if (bool(u1_v0(to_integer(u1_iset))) and True) then
+                            u1_v0(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    u1_ik1 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik1 := u1_k1(to_integer(u1_iset));
+                    u1_it0_1 := to_unsigned(0, 16);
+                    u1_it0_1 := u1_t01(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_2 := to_unsigned(0, 8);
+                        u1_d1_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_0 := to_unsigned(0, 64);
+                        u1_d1_0(64-1 downto 12) := u1_ik1;
+                        u1_d1_1 := i_inv_iommu_pages_address;
+                        u1_d1_4 := to_unsigned(0, 7);
+                        u1_d1_5 := to_unsigned(0, 6);
+                        u1_d1_6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_6 := i_inv_iommu_pages_address;
+                        u1_d1_7 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_7 := (u1_d1_6(64-1 downto 12) and to_unsigned(1, 52));
+                        u1_d1_8 := to_unsigned(0, 6);
+                        u1_d1_9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_9 := i_inv_iommu_pages_address;
+                        u1_d1_10 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_10 := (u1_d1_9(64-1 downto 12) and to_unsigned(2, 52));
+                        u1_d1_11 := to_unsigned(0, 6);
+                        u1_d1_12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_12 := i_inv_iommu_pages_address;
+                        u1_d1_13 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_13 := (u1_d1_12(64-1 downto 12) and to_unsigned(4, 52));
+                        u1_d1_14 := to_unsigned(0, 6);
+                        u1_d1_15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_15 := i_inv_iommu_pages_address;
+                        u1_d1_16 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_16 := (u1_d1_15(64-1 downto 12) and to_unsigned(8, 52));
+                        u1_d1_17 := to_unsigned(0, 6);
+                        u1_d1_18 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_18 := i_inv_iommu_pages_address;
+                        u1_d1_19 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_19 := (u1_d1_18(64-1 downto 12) and to_unsigned(16, 52));
+                        u1_d1_20 := to_unsigned(0, 6);
+                        u1_d1_21 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_21 := i_inv_iommu_pages_address;
+                        u1_d1_22 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_22 := (u1_d1_21(64-1 downto 12) and to_unsigned(32, 52));
+                        u1_d1_23 := to_unsigned(0, 6);
+                        u1_d1_24 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_24 := i_inv_iommu_pages_address;
+                        u1_d1_25 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_25 := (u1_d1_24(64-1 downto 12) and to_unsigned(64, 52));
+                        u1_d1_26 := to_unsigned(0, 6);
+                        u1_d1_27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_27 := i_inv_iommu_pages_address;
+                        u1_d1_28 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_28 := (u1_d1_27(64-1 downto 12) and to_unsigned(128, 52));
+                        u1_d1_29 := to_unsigned(0, 6);
+                        u1_d1_30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_30 := i_inv_iommu_pages_address;
+                        u1_d1_31 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_31 := (u1_d1_30(64-1 downto 12) and to_unsigned(256, 52));
+                        u1_d1_32 := to_unsigned(0, 6);
+                        u1_d1_33 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_33 := i_inv_iommu_pages_address;
+                        u1_d1_34 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_34 := (u1_d1_33(64-1 downto 12) and to_unsigned(512, 52));
+                        u1_d1_35 := to_unsigned(0, 6);
+                        u1_d1_36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_36 := i_inv_iommu_pages_address;
+                        u1_d1_37 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_37 := (u1_d1_36(64-1 downto 12) and to_unsigned(1024, 52));
+                        u1_d1_38 := to_unsigned(0, 6);
+                        u1_d1_39 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_39 := i_inv_iommu_pages_address;
+                        u1_d1_40 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_40 := (u1_d1_39(64-1 downto 12) and to_unsigned(2048, 52));
+                        u1_d1_41 := to_unsigned(0, 6);
+                        u1_d1_42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_42 := i_inv_iommu_pages_address;
+                        u1_d1_43 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_43 := (u1_d1_42(64-1 downto 12) and to_unsigned(4096, 52));
+                        u1_d1_44 := to_unsigned(0, 6);
+                        u1_d1_45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_45 := i_inv_iommu_pages_address;
+                        u1_d1_46 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_46 := (u1_d1_45(64-1 downto 12) and to_unsigned(8192, 52));
+                        u1_d1_47 := to_unsigned(0, 6);
+                        u1_d1_48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_48 := i_inv_iommu_pages_address;
+                        u1_d1_49 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_49 := (u1_d1_48(64-1 downto 12) and to_unsigned(16384, 52));
+                        u1_d1_50 := to_unsigned(0, 6);
+                        u1_d1_51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_51 := i_inv_iommu_pages_address;
+                        u1_d1_52 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_52 := (u1_d1_51(64-1 downto 12) and to_unsigned(32768, 52));
+                        u1_d1_53 := to_unsigned(0, 6);
+                        u1_d1_54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_54 := i_inv_iommu_pages_address;
+                        u1_d1_55 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_55 := (u1_d1_54(64-1 downto 12) and to_unsigned(65536, 52));
+                        u1_d1_56 := to_unsigned(0, 6);
+                        u1_d1_57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_57 := i_inv_iommu_pages_address;
+                        u1_d1_58 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_58 := (u1_d1_57(64-1 downto 12) and to_unsigned(131072, 52));
+                        u1_d1_59 := to_unsigned(0, 6);
+                        u1_d1_60 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_60 := i_inv_iommu_pages_address;
+                        u1_d1_61 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_61 := (u1_d1_60(64-1 downto 12) and to_unsigned(262144, 52));
+                        u1_d1_62 := to_unsigned(0, 6);
+                        u1_d1_63 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_63 := i_inv_iommu_pages_address;
+                        u1_d1_64 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_64 := (u1_d1_63(64-1 downto 12) and to_unsigned(524288, 52));
+                        u1_d1_65 := to_unsigned(0, 6);
+                        u1_d1_66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_66 := i_inv_iommu_pages_address;
+                        u1_d1_67 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_67 := (u1_d1_66(64-1 downto 12) and to_unsigned(1048576, 52));
+                        u1_d1_68 := to_unsigned(0, 6);
+                        u1_d1_69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_69 := i_inv_iommu_pages_address;
+                        u1_d1_70 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_70 := (u1_d1_69(64-1 downto 12) and to_unsigned(2097152, 52));
+                        u1_d1_71 := to_unsigned(0, 6);
+                        u1_d1_72 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_72 := i_inv_iommu_pages_address;
+                        u1_d1_73 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_73 := (u1_d1_72(64-1 downto 12) and to_unsigned(4194304, 52));
+                        u1_d1_74 := to_unsigned(0, 6);
+                        u1_d1_75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_75 := i_inv_iommu_pages_address;
+                        u1_d1_76 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_76 := (u1_d1_75(64-1 downto 12) and to_unsigned(8388608, 52));
+                        u1_d1_77 := to_unsigned(0, 6);
+                        u1_d1_78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_78 := i_inv_iommu_pages_address;
+                        u1_d1_79 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_79 := (u1_d1_78(64-1 downto 12) and to_unsigned(16777216, 52));
+                        u1_d1_80 := to_unsigned(0, 6);
+                        u1_d1_81 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_81 := i_inv_iommu_pages_address;
+                        u1_d1_82 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_82 := (u1_d1_81(64-1 downto 12) and to_unsigned(33554432, 52));
+                        u1_d1_83 := to_unsigned(0, 6);
+                        u1_d1_84 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_84 := i_inv_iommu_pages_address;
+                        u1_d1_85 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_85 := (u1_d1_84(64-1 downto 12) and to_unsigned(67108864, 52));
+                        u1_d1_86 := to_unsigned(0, 6);
+                        u1_d1_87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_87 := i_inv_iommu_pages_address;
+                        u1_d1_88 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_88 := (u1_d1_87(64-1 downto 12) and to_unsigned(134217728, 52));
+                        u1_d1_89 := to_unsigned(0, 6);
+                        u1_d1_90 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_90 := i_inv_iommu_pages_address;
+                        u1_d1_91 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_91 := (u1_d1_90(64-1 downto 12) and to_unsigned(268435456, 52));
+                        u1_d1_92 := to_unsigned(0, 6);
+                        u1_d1_93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_93 := i_inv_iommu_pages_address;
+                        u1_d1_94 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_94 := (u1_d1_93(64-1 downto 12) and to_unsigned(536870912, 52));
+                        u1_d1_95 := to_unsigned(0, 6);
+                        u1_d1_96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_96 := i_inv_iommu_pages_address;
+                        u1_d1_97 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_97 := (u1_d1_96(64-1 downto 12) and unsigned'("0000000000000000000001000000000000000000000000000000"));
+                        u1_d1_98 := to_unsigned(0, 6);
+                        u1_d1_99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_99 := i_inv_iommu_pages_address;
+                        u1_d1_100 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_100 := (u1_d1_99(64-1 downto 12) and unsigned'("0000000000000000000010000000000000000000000000000000"));
+                        u1_d1_101 := to_unsigned(0, 6);
+                        u1_d1_102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_102 := i_inv_iommu_pages_address;
+                        u1_d1_103 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_103 := (u1_d1_102(64-1 downto 12) and unsigned'("0000000000000000000100000000000000000000000000000000"));
+                        u1_d1_104 := to_unsigned(0, 6);
+                        u1_d1_105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_105 := i_inv_iommu_pages_address;
+                        u1_d1_106 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_106 := (u1_d1_105(64-1 downto 12) and unsigned'("0000000000000000001000000000000000000000000000000000"));
+                        u1_d1_107 := to_unsigned(0, 6);
+                        u1_d1_108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_108 := i_inv_iommu_pages_address;
+                        u1_d1_109 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_109 := (u1_d1_108(64-1 downto 12) and unsigned'("0000000000000000010000000000000000000000000000000000"));
+                        u1_d1_110 := to_unsigned(0, 6);
+                        u1_d1_111 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_111 := i_inv_iommu_pages_address;
+                        u1_d1_112 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_112 := (u1_d1_111(64-1 downto 12) and unsigned'("0000000000000000100000000000000000000000000000000000"));
+                        u1_d1_113 := to_unsigned(0, 6);
+                        u1_d1_114 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_114 := i_inv_iommu_pages_address;
+                        u1_d1_115 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_115 := (u1_d1_114(64-1 downto 12) and unsigned'("0000000000000001000000000000000000000000000000000000"));
+                        u1_d1_116 := to_unsigned(0, 6);
+                        u1_d1_117 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_117 := i_inv_iommu_pages_address;
+                        u1_d1_118 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_118 := (u1_d1_117(64-1 downto 12) and unsigned'("0000000000000010000000000000000000000000000000000000"));
+                        u1_d1_119 := to_unsigned(0, 6);
+                        u1_d1_120 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_120 := i_inv_iommu_pages_address;
+                        u1_d1_121 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_121 := (u1_d1_120(64-1 downto 12) and unsigned'("0000000000000100000000000000000000000000000000000000"));
+                        u1_d1_122 := to_unsigned(0, 6);
+                        u1_d1_123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_123 := i_inv_iommu_pages_address;
+                        u1_d1_124 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_124 := (u1_d1_123(64-1 downto 12) and unsigned'("0000000000001000000000000000000000000000000000000000"));
+                        u1_d1_125 := to_unsigned(0, 6);
+                        u1_d1_126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_126 := i_inv_iommu_pages_address;
+                        u1_d1_127 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_127 := (u1_d1_126(64-1 downto 12) and unsigned'("0000000000010000000000000000000000000000000000000000"));
+                        u1_d1_128 := to_unsigned(0, 6);
+                        u1_d1_129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_129 := i_inv_iommu_pages_address;
+                        u1_d1_130 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_130 := (u1_d1_129(64-1 downto 12) and unsigned'("0000000000100000000000000000000000000000000000000000"));
+                        u1_d1_131 := to_unsigned(0, 6);
+                        u1_d1_132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_132 := i_inv_iommu_pages_address;
+                        u1_d1_133 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_133 := (u1_d1_132(64-1 downto 12) and unsigned'("0000000001000000000000000000000000000000000000000000"));
+                        u1_d1_134 := to_unsigned(0, 6);
+                        u1_d1_135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_135 := i_inv_iommu_pages_address;
+                        u1_d1_136 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_136 := (u1_d1_135(64-1 downto 12) and unsigned'("0000000010000000000000000000000000000000000000000000"));
+                        u1_d1_137 := to_unsigned(0, 6);
+                        u1_d1_138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_138 := i_inv_iommu_pages_address;
+                        u1_d1_139 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_139 := (u1_d1_138(64-1 downto 12) and unsigned'("0000000100000000000000000000000000000000000000000000"));
+                        u1_d1_140 := to_unsigned(0, 6);
+                        u1_d1_141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_141 := i_inv_iommu_pages_address;
+                        u1_d1_142 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_142 := (u1_d1_141(64-1 downto 12) and unsigned'("0000001000000000000000000000000000000000000000000000"));
+                        u1_d1_143 := to_unsigned(0, 6);
+                        u1_d1_144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_144 := i_inv_iommu_pages_address;
+                        u1_d1_145 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_145 := (u1_d1_144(64-1 downto 12) and unsigned'("0000010000000000000000000000000000000000000000000000"));
+                        u1_d1_146 := to_unsigned(0, 6);
+                        u1_d1_147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_147 := i_inv_iommu_pages_address;
+                        u1_d1_148 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_148 := (u1_d1_147(64-1 downto 12) and unsigned'("0000100000000000000000000000000000000000000000000000"));
+                        u1_d1_149 := to_unsigned(0, 6);
+                        u1_d1_150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_150 := i_inv_iommu_pages_address;
+                        u1_d1_151 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_151 := (u1_d1_150(64-1 downto 12) and unsigned'("0001000000000000000000000000000000000000000000000000"));
+                        u1_d1_152 := to_unsigned(0, 6);
+                        u1_d1_153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_153 := i_inv_iommu_pages_address;
+                        u1_d1_154 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_154 := (u1_d1_153(64-1 downto 12) and unsigned'("0010000000000000000000000000000000000000000000000000"));
+                        u1_d1_155 := to_unsigned(0, 6);
+                        u1_d1_156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_156 := i_inv_iommu_pages_address;
+                        u1_d1_157 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_157 := (u1_d1_156(64-1 downto 12) and unsigned'("0100000000000000000000000000000000000000000000000000"));
+                        u1_d1_158 := to_unsigned(0, 6);
+                        u1_d1_159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_159 := i_inv_iommu_pages_address;
+                        u1_d1_160 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d1_160 := (u1_d1_159(64-1 downto 12) and unsigned'("1000000000000000000000000000000000000000000000000000"));
+                        if (not (u1_d1_160 /= 0)) then
+                            u1_d1_158 := to_unsigned(51, 6);
+                        else
+                            u1_d1_158 := to_unsigned(52, 6);
+                        end if;
+                        if (not (u1_d1_157 /= 0)) then
+                            u1_d1_155 := to_unsigned(50, 6);
+                        else
+                            u1_d1_155 := u1_d1_158;
+                        end if;
+                        if (not (u1_d1_154 /= 0)) then
+                            u1_d1_152 := to_unsigned(49, 6);
+                        else
+                            u1_d1_152 := u1_d1_155;
+                        end if;
+                        if (not (u1_d1_151 /= 0)) then
+                            u1_d1_149 := to_unsigned(48, 6);
+                        else
+                            u1_d1_149 := u1_d1_152;
+                        end if;
+                        if (not (u1_d1_148 /= 0)) then
+                            u1_d1_146 := to_unsigned(47, 6);
+                        else
+                            u1_d1_146 := u1_d1_149;
+                        end if;
+                        if (not (u1_d1_145 /= 0)) then
+                            u1_d1_143 := to_unsigned(46, 6);
+                        else
+                            u1_d1_143 := u1_d1_146;
+                        end if;
+                        if (not (u1_d1_142 /= 0)) then
+                            u1_d1_140 := to_unsigned(45, 6);
+                        else
+                            u1_d1_140 := u1_d1_143;
+                        end if;
+                        if (not (u1_d1_139 /= 0)) then
+                            u1_d1_137 := to_unsigned(44, 6);
+                        else
+                            u1_d1_137 := u1_d1_140;
+                        end if;
+                        if (not (u1_d1_136 /= 0)) then
+                            u1_d1_134 := to_unsigned(43, 6);
+                        else
+                            u1_d1_134 := u1_d1_137;
+                        end if;
+                        if (not (u1_d1_133 /= 0)) then
+                            u1_d1_131 := to_unsigned(42, 6);
+                        else
+                            u1_d1_131 := u1_d1_134;
+                        end if;
+                        if (not (u1_d1_130 /= 0)) then
+                            u1_d1_128 := to_unsigned(41, 6);
+                        else
+                            u1_d1_128 := u1_d1_131;
+                        end if;
+                        if (not (u1_d1_127 /= 0)) then
+                            u1_d1_125 := to_unsigned(40, 6);
+                        else
+                            u1_d1_125 := u1_d1_128;
+                        end if;
+                        if (not (u1_d1_124 /= 0)) then
+                            u1_d1_122 := to_unsigned(39, 6);
+                        else
+                            u1_d1_122 := u1_d1_125;
+                        end if;
+                        if (not (u1_d1_121 /= 0)) then
+                            u1_d1_119 := to_unsigned(38, 6);
+                        else
+                            u1_d1_119 := u1_d1_122;
+                        end if;
+                        if (not (u1_d1_118 /= 0)) then
+                            u1_d1_116 := to_unsigned(37, 6);
+                        else
+                            u1_d1_116 := u1_d1_119;
+                        end if;
+                        if (not (u1_d1_115 /= 0)) then
+                            u1_d1_113 := to_unsigned(36, 6);
+                        else
+                            u1_d1_113 := u1_d1_116;
+                        end if;
+                        if (not (u1_d1_112 /= 0)) then
+                            u1_d1_110 := to_unsigned(35, 6);
+                        else
+                            u1_d1_110 := u1_d1_113;
+                        end if;
+                        if (not (u1_d1_109 /= 0)) then
+                            u1_d1_107 := to_unsigned(34, 6);
+                        else
+                            u1_d1_107 := u1_d1_110;
+                        end if;
+                        if (not (u1_d1_106 /= 0)) then
+                            u1_d1_104 := to_unsigned(33, 6);
+                        else
+                            u1_d1_104 := u1_d1_107;
+                        end if;
+                        if (not (u1_d1_103 /= 0)) then
+                            u1_d1_101 := to_unsigned(32, 6);
+                        else
+                            u1_d1_101 := u1_d1_104;
+                        end if;
+                        if (not (u1_d1_100 /= 0)) then
+                            u1_d1_98 := to_unsigned(31, 6);
+                        else
+                            u1_d1_98 := u1_d1_101;
+                        end if;
+                        if (not (u1_d1_97 /= 0)) then
+                            u1_d1_95 := to_unsigned(30, 6);
+                        else
+                            u1_d1_95 := u1_d1_98;
+                        end if;
+                        if (not (u1_d1_94 /= 0)) then
+                            u1_d1_92 := to_unsigned(29, 6);
+                        else
+                            u1_d1_92 := u1_d1_95;
+                        end if;
+                        if (not (u1_d1_91 /= 0)) then
+                            u1_d1_89 := to_unsigned(28, 6);
+                        else
+                            u1_d1_89 := u1_d1_92;
+                        end if;
+                        if (not (u1_d1_88 /= 0)) then
+                            u1_d1_86 := to_unsigned(27, 6);
+                        else
+                            u1_d1_86 := u1_d1_89;
+                        end if;
+                        if (not (u1_d1_85 /= 0)) then
+                            u1_d1_83 := to_unsigned(26, 6);
+                        else
+                            u1_d1_83 := u1_d1_86;
+                        end if;
+                        if (not (u1_d1_82 /= 0)) then
+                            u1_d1_80 := to_unsigned(25, 6);
+                        else
+                            u1_d1_80 := u1_d1_83;
+                        end if;
+                        if (not (u1_d1_79 /= 0)) then
+                            u1_d1_77 := to_unsigned(24, 6);
+                        else
+                            u1_d1_77 := u1_d1_80;
+                        end if;
+                        if (not (u1_d1_76 /= 0)) then
+                            u1_d1_74 := to_unsigned(23, 6);
+                        else
+                            u1_d1_74 := u1_d1_77;
+                        end if;
+                        if (not (u1_d1_73 /= 0)) then
+                            u1_d1_71 := to_unsigned(22, 6);
+                        else
+                            u1_d1_71 := u1_d1_74;
+                        end if;
+                        if (not (u1_d1_70 /= 0)) then
+                            u1_d1_68 := to_unsigned(21, 6);
+                        else
+                            u1_d1_68 := u1_d1_71;
+                        end if;
+                        if (not (u1_d1_67 /= 0)) then
+                            u1_d1_65 := to_unsigned(20, 6);
+                        else
+                            u1_d1_65 := u1_d1_68;
+                        end if;
+                        if (not (u1_d1_64 /= 0)) then
+                            u1_d1_62 := to_unsigned(19, 6);
+                        else
+                            u1_d1_62 := u1_d1_65;
+                        end if;
+                        if (not (u1_d1_61 /= 0)) then
+                            u1_d1_59 := to_unsigned(18, 6);
+                        else
+                            u1_d1_59 := u1_d1_62;
+                        end if;
+                        if (not (u1_d1_58 /= 0)) then
+                            u1_d1_56 := to_unsigned(17, 6);
+                        else
+                            u1_d1_56 := u1_d1_59;
+                        end if;
+                        if (not (u1_d1_55 /= 0)) then
+                            u1_d1_53 := to_unsigned(16, 6);
+                        else
+                            u1_d1_53 := u1_d1_56;
+                        end if;
+                        if (not (u1_d1_52 /= 0)) then
+                            u1_d1_50 := to_unsigned(15, 6);
+                        else
+                            u1_d1_50 := u1_d1_53;
+                        end if;
+                        if (not (u1_d1_49 /= 0)) then
+                            u1_d1_47 := to_unsigned(14, 6);
+                        else
+                            u1_d1_47 := u1_d1_50;
+                        end if;
+                        if (not (u1_d1_46 /= 0)) then
+                            u1_d1_44 := to_unsigned(13, 6);
+                        else
+                            u1_d1_44 := u1_d1_47;
+                        end if;
+                        if (not (u1_d1_43 /= 0)) then
+                            u1_d1_41 := to_unsigned(12, 6);
+                        else
+                            u1_d1_41 := u1_d1_44;
+                        end if;
+                        if (not (u1_d1_40 /= 0)) then
+                            u1_d1_38 := to_unsigned(11, 6);
+                        else
+                            u1_d1_38 := u1_d1_41;
+                        end if;
+                        if (not (u1_d1_37 /= 0)) then
+                            u1_d1_35 := to_unsigned(10, 6);
+                        else
+                            u1_d1_35 := u1_d1_38;
+                        end if;
+                        if (not (u1_d1_34 /= 0)) then
+                            u1_d1_32 := to_unsigned(9, 6);
+                        else
+                            u1_d1_32 := u1_d1_35;
+                        end if;
+                        if (not (u1_d1_31 /= 0)) then
+                            u1_d1_29 := to_unsigned(8, 6);
+                        else
+                            u1_d1_29 := u1_d1_32;
+                        end if;
+                        if (not (u1_d1_28 /= 0)) then
+                            u1_d1_26 := to_unsigned(7, 6);
+                        else
+                            u1_d1_26 := u1_d1_29;
+                        end if;
+                        if (not (u1_d1_25 /= 0)) then
+                            u1_d1_23 := to_unsigned(6, 6);
+                        else
+                            u1_d1_23 := u1_d1_26;
+                        end if;
+                        if (not (u1_d1_22 /= 0)) then
+                            u1_d1_20 := to_unsigned(5, 6);
+                        else
+                            u1_d1_20 := u1_d1_23;
+                        end if;
+                        if (not (u1_d1_19 /= 0)) then
+                            u1_d1_17 := to_unsigned(4, 6);
+                        else
+                            u1_d1_17 := u1_d1_20;
+                        end if;
+                        if (not (u1_d1_16 /= 0)) then
+                            u1_d1_14 := to_unsigned(3, 6);
+                        else
+                            u1_d1_14 := u1_d1_17;
+                        end if;
+                        if (not (u1_d1_13 /= 0)) then
+                            u1_d1_11 := to_unsigned(2, 6);
+                        else
+                            u1_d1_11 := u1_d1_14;
+                        end if;
+                        if (not (u1_d1_10 /= 0)) then
+                            u1_d1_8 := to_unsigned(1, 6);
+                        else
+                            u1_d1_8 := u1_d1_11;
+                        end if;
+                        if (not (u1_d1_7 /= 0)) then
+                            u1_d1_5 := to_unsigned(0, 6);
+                        else
+                            u1_d1_5 := u1_d1_8;
+                        end if;
+                        u1_d1_161 := to_unsigned(0, 7);
+                        u1_d1_161 := (13 + unsigned'(to_unsigned(0, 1) & u1_d1_5));
+                        if (i_inv_iommu_pages_s /= 0) then
+                            u1_d1_4 := u1_d1_161;
+                        else
+                            u1_d1_4 := to_unsigned(12, 7);
+                        end if;
+                        u1_d1_2 := unsigned'(to_unsigned(0, 1) & u1_d1_4);
+                        if (u1_d1_2 < 12) then
+                            u1_d1_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d1_3 := (u1_d1_0 xor u1_d1_1);
+                        u1_d1_162 := to_unsigned(0, 1);
+                        u1_d1_162 := to_unsigned(0, 1);
+                        if (u1_d1_2 >= 64) then
+                            u1_d1_162 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d1_3, to_integer(u1_d1_2)) = 0) then
+                            u1_d1_162 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v1(to_integer(u1_iset))) and ((u1_it0_1 = i_inv_iommu_pages_domain_id) and (u1_d1_162 = 1))) then
+                            u1_v1(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (i_op = 3) then
+                        if (bool(u1_v1(to_integer(u1_iset))) and True) then
+                            u1_v1(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    u1_ik2 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik2 := u1_k2(to_integer(u1_iset));
+                    u1_it0_2 := to_unsigned(0, 16);
+                    u1_it0_2 := u1_t02(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_2 := to_unsigned(0, 8);
+                        u1_d2_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_0 := to_unsigned(0, 64);
+                        u1_d2_0(64-1 downto 12) := u1_ik2;
+                        u1_d2_1 := i_inv_iommu_pages_address;
+                        u1_d2_4 := to_unsigned(0, 7);
+                        u1_d2_5 := to_unsigned(0, 6);
+                        u1_d2_6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_6 := i_inv_iommu_pages_address;
+                        u1_d2_7 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_7 := (u1_d2_6(64-1 downto 12) and to_unsigned(1, 52));
+                        u1_d2_8 := to_unsigned(0, 6);
+                        u1_d2_9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_9 := i_inv_iommu_pages_address;
+                        u1_d2_10 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_10 := (u1_d2_9(64-1 downto 12) and to_unsigned(2, 52));
+                        u1_d2_11 := to_unsigned(0, 6);
+                        u1_d2_12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_12 := i_inv_iommu_pages_address;
+                        u1_d2_13 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_13 := (u1_d2_12(64-1 downto 12) and to_unsigned(4, 52));
+                        u1_d2_14 := to_unsigned(0, 6);
+                        u1_d2_15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_15 := i_inv_iommu_pages_address;
+                        u1_d2_16 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_16 := (u1_d2_15(64-1 downto 12) and to_unsigned(8, 52));
+                        u1_d2_17 := to_unsigned(0, 6);
+                        u1_d2_18 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_18 := i_inv_iommu_pages_address;
+                        u1_d2_19 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_19 := (u1_d2_18(64-1 downto 12) and to_unsigned(16, 52));
+                        u1_d2_20 := to_unsigned(0, 6);
+                        u1_d2_21 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_21 := i_inv_iommu_pages_address;
+                        u1_d2_22 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_22 := (u1_d2_21(64-1 downto 12) and to_unsigned(32, 52));
+                        u1_d2_23 := to_unsigned(0, 6);
+                        u1_d2_24 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_24 := i_inv_iommu_pages_address;
+                        u1_d2_25 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_25 := (u1_d2_24(64-1 downto 12) and to_unsigned(64, 52));
+                        u1_d2_26 := to_unsigned(0, 6);
+                        u1_d2_27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_27 := i_inv_iommu_pages_address;
+                        u1_d2_28 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_28 := (u1_d2_27(64-1 downto 12) and to_unsigned(128, 52));
+                        u1_d2_29 := to_unsigned(0, 6);
+                        u1_d2_30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_30 := i_inv_iommu_pages_address;
+                        u1_d2_31 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_31 := (u1_d2_30(64-1 downto 12) and to_unsigned(256, 52));
+                        u1_d2_32 := to_unsigned(0, 6);
+                        u1_d2_33 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_33 := i_inv_iommu_pages_address;
+                        u1_d2_34 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_34 := (u1_d2_33(64-1 downto 12) and to_unsigned(512, 52));
+                        u1_d2_35 := to_unsigned(0, 6);
+                        u1_d2_36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_36 := i_inv_iommu_pages_address;
+                        u1_d2_37 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_37 := (u1_d2_36(64-1 downto 12) and to_unsigned(1024, 52));
+                        u1_d2_38 := to_unsigned(0, 6);
+                        u1_d2_39 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_39 := i_inv_iommu_pages_address;
+                        u1_d2_40 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_40 := (u1_d2_39(64-1 downto 12) and to_unsigned(2048, 52));
+                        u1_d2_41 := to_unsigned(0, 6);
+                        u1_d2_42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_42 := i_inv_iommu_pages_address;
+                        u1_d2_43 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_43 := (u1_d2_42(64-1 downto 12) and to_unsigned(4096, 52));
+                        u1_d2_44 := to_unsigned(0, 6);
+                        u1_d2_45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_45 := i_inv_iommu_pages_address;
+                        u1_d2_46 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_46 := (u1_d2_45(64-1 downto 12) and to_unsigned(8192, 52));
+                        u1_d2_47 := to_unsigned(0, 6);
+                        u1_d2_48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_48 := i_inv_iommu_pages_address;
+                        u1_d2_49 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_49 := (u1_d2_48(64-1 downto 12) and to_unsigned(16384, 52));
+                        u1_d2_50 := to_unsigned(0, 6);
+                        u1_d2_51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_51 := i_inv_iommu_pages_address;
+                        u1_d2_52 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_52 := (u1_d2_51(64-1 downto 12) and to_unsigned(32768, 52));
+                        u1_d2_53 := to_unsigned(0, 6);
+                        u1_d2_54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_54 := i_inv_iommu_pages_address;
+                        u1_d2_55 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_55 := (u1_d2_54(64-1 downto 12) and to_unsigned(65536, 52));
+                        u1_d2_56 := to_unsigned(0, 6);
+                        u1_d2_57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_57 := i_inv_iommu_pages_address;
+                        u1_d2_58 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_58 := (u1_d2_57(64-1 downto 12) and to_unsigned(131072, 52));
+                        u1_d2_59 := to_unsigned(0, 6);
+                        u1_d2_60 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_60 := i_inv_iommu_pages_address;
+                        u1_d2_61 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_61 := (u1_d2_60(64-1 downto 12) and to_unsigned(262144, 52));
+                        u1_d2_62 := to_unsigned(0, 6);
+                        u1_d2_63 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_63 := i_inv_iommu_pages_address;
+                        u1_d2_64 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_64 := (u1_d2_63(64-1 downto 12) and to_unsigned(524288, 52));
+                        u1_d2_65 := to_unsigned(0, 6);
+                        u1_d2_66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_66 := i_inv_iommu_pages_address;
+                        u1_d2_67 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_67 := (u1_d2_66(64-1 downto 12) and to_unsigned(1048576, 52));
+                        u1_d2_68 := to_unsigned(0, 6);
+                        u1_d2_69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_69 := i_inv_iommu_pages_address;
+                        u1_d2_70 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_70 := (u1_d2_69(64-1 downto 12) and to_unsigned(2097152, 52));
+                        u1_d2_71 := to_unsigned(0, 6);
+                        u1_d2_72 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_72 := i_inv_iommu_pages_address;
+                        u1_d2_73 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_73 := (u1_d2_72(64-1 downto 12) and to_unsigned(4194304, 52));
+                        u1_d2_74 := to_unsigned(0, 6);
+                        u1_d2_75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_75 := i_inv_iommu_pages_address;
+                        u1_d2_76 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_76 := (u1_d2_75(64-1 downto 12) and to_unsigned(8388608, 52));
+                        u1_d2_77 := to_unsigned(0, 6);
+                        u1_d2_78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_78 := i_inv_iommu_pages_address;
+                        u1_d2_79 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_79 := (u1_d2_78(64-1 downto 12) and to_unsigned(16777216, 52));
+                        u1_d2_80 := to_unsigned(0, 6);
+                        u1_d2_81 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_81 := i_inv_iommu_pages_address;
+                        u1_d2_82 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_82 := (u1_d2_81(64-1 downto 12) and to_unsigned(33554432, 52));
+                        u1_d2_83 := to_unsigned(0, 6);
+                        u1_d2_84 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_84 := i_inv_iommu_pages_address;
+                        u1_d2_85 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_85 := (u1_d2_84(64-1 downto 12) and to_unsigned(67108864, 52));
+                        u1_d2_86 := to_unsigned(0, 6);
+                        u1_d2_87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_87 := i_inv_iommu_pages_address;
+                        u1_d2_88 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_88 := (u1_d2_87(64-1 downto 12) and to_unsigned(134217728, 52));
+                        u1_d2_89 := to_unsigned(0, 6);
+                        u1_d2_90 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_90 := i_inv_iommu_pages_address;
+                        u1_d2_91 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_91 := (u1_d2_90(64-1 downto 12) and to_unsigned(268435456, 52));
+                        u1_d2_92 := to_unsigned(0, 6);
+                        u1_d2_93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_93 := i_inv_iommu_pages_address;
+                        u1_d2_94 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_94 := (u1_d2_93(64-1 downto 12) and to_unsigned(536870912, 52));
+                        u1_d2_95 := to_unsigned(0, 6);
+                        u1_d2_96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_96 := i_inv_iommu_pages_address;
+                        u1_d2_97 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_97 := (u1_d2_96(64-1 downto 12) and unsigned'("0000000000000000000001000000000000000000000000000000"));
+                        u1_d2_98 := to_unsigned(0, 6);
+                        u1_d2_99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_99 := i_inv_iommu_pages_address;
+                        u1_d2_100 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_100 := (u1_d2_99(64-1 downto 12) and unsigned'("0000000000000000000010000000000000000000000000000000"));
+                        u1_d2_101 := to_unsigned(0, 6);
+                        u1_d2_102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_102 := i_inv_iommu_pages_address;
+                        u1_d2_103 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_103 := (u1_d2_102(64-1 downto 12) and unsigned'("0000000000000000000100000000000000000000000000000000"));
+                        u1_d2_104 := to_unsigned(0, 6);
+                        u1_d2_105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_105 := i_inv_iommu_pages_address;
+                        u1_d2_106 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_106 := (u1_d2_105(64-1 downto 12) and unsigned'("0000000000000000001000000000000000000000000000000000"));
+                        u1_d2_107 := to_unsigned(0, 6);
+                        u1_d2_108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_108 := i_inv_iommu_pages_address;
+                        u1_d2_109 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_109 := (u1_d2_108(64-1 downto 12) and unsigned'("0000000000000000010000000000000000000000000000000000"));
+                        u1_d2_110 := to_unsigned(0, 6);
+                        u1_d2_111 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_111 := i_inv_iommu_pages_address;
+                        u1_d2_112 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_112 := (u1_d2_111(64-1 downto 12) and unsigned'("0000000000000000100000000000000000000000000000000000"));
+                        u1_d2_113 := to_unsigned(0, 6);
+                        u1_d2_114 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_114 := i_inv_iommu_pages_address;
+                        u1_d2_115 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_115 := (u1_d2_114(64-1 downto 12) and unsigned'("0000000000000001000000000000000000000000000000000000"));
+                        u1_d2_116 := to_unsigned(0, 6);
+                        u1_d2_117 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_117 := i_inv_iommu_pages_address;
+                        u1_d2_118 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_118 := (u1_d2_117(64-1 downto 12) and unsigned'("0000000000000010000000000000000000000000000000000000"));
+                        u1_d2_119 := to_unsigned(0, 6);
+                        u1_d2_120 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_120 := i_inv_iommu_pages_address;
+                        u1_d2_121 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_121 := (u1_d2_120(64-1 downto 12) and unsigned'("0000000000000100000000000000000000000000000000000000"));
+                        u1_d2_122 := to_unsigned(0, 6);
+                        u1_d2_123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_123 := i_inv_iommu_pages_address;
+                        u1_d2_124 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_124 := (u1_d2_123(64-1 downto 12) and unsigned'("0000000000001000000000000000000000000000000000000000"));
+                        u1_d2_125 := to_unsigned(0, 6);
+                        u1_d2_126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_126 := i_inv_iommu_pages_address;
+                        u1_d2_127 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_127 := (u1_d2_126(64-1 downto 12) and unsigned'("0000000000010000000000000000000000000000000000000000"));
+                        u1_d2_128 := to_unsigned(0, 6);
+                        u1_d2_129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_129 := i_inv_iommu_pages_address;
+                        u1_d2_130 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_130 := (u1_d2_129(64-1 downto 12) and unsigned'("0000000000100000000000000000000000000000000000000000"));
+                        u1_d2_131 := to_unsigned(0, 6);
+                        u1_d2_132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_132 := i_inv_iommu_pages_address;
+                        u1_d2_133 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_133 := (u1_d2_132(64-1 downto 12) and unsigned'("0000000001000000000000000000000000000000000000000000"));
+                        u1_d2_134 := to_unsigned(0, 6);
+                        u1_d2_135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_135 := i_inv_iommu_pages_address;
+                        u1_d2_136 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_136 := (u1_d2_135(64-1 downto 12) and unsigned'("0000000010000000000000000000000000000000000000000000"));
+                        u1_d2_137 := to_unsigned(0, 6);
+                        u1_d2_138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_138 := i_inv_iommu_pages_address;
+                        u1_d2_139 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_139 := (u1_d2_138(64-1 downto 12) and unsigned'("0000000100000000000000000000000000000000000000000000"));
+                        u1_d2_140 := to_unsigned(0, 6);
+                        u1_d2_141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_141 := i_inv_iommu_pages_address;
+                        u1_d2_142 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_142 := (u1_d2_141(64-1 downto 12) and unsigned'("0000001000000000000000000000000000000000000000000000"));
+                        u1_d2_143 := to_unsigned(0, 6);
+                        u1_d2_144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_144 := i_inv_iommu_pages_address;
+                        u1_d2_145 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_145 := (u1_d2_144(64-1 downto 12) and unsigned'("0000010000000000000000000000000000000000000000000000"));
+                        u1_d2_146 := to_unsigned(0, 6);
+                        u1_d2_147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_147 := i_inv_iommu_pages_address;
+                        u1_d2_148 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_148 := (u1_d2_147(64-1 downto 12) and unsigned'("0000100000000000000000000000000000000000000000000000"));
+                        u1_d2_149 := to_unsigned(0, 6);
+                        u1_d2_150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_150 := i_inv_iommu_pages_address;
+                        u1_d2_151 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_151 := (u1_d2_150(64-1 downto 12) and unsigned'("0001000000000000000000000000000000000000000000000000"));
+                        u1_d2_152 := to_unsigned(0, 6);
+                        u1_d2_153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_153 := i_inv_iommu_pages_address;
+                        u1_d2_154 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_154 := (u1_d2_153(64-1 downto 12) and unsigned'("0010000000000000000000000000000000000000000000000000"));
+                        u1_d2_155 := to_unsigned(0, 6);
+                        u1_d2_156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_156 := i_inv_iommu_pages_address;
+                        u1_d2_157 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_157 := (u1_d2_156(64-1 downto 12) and unsigned'("0100000000000000000000000000000000000000000000000000"));
+                        u1_d2_158 := to_unsigned(0, 6);
+                        u1_d2_159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_159 := i_inv_iommu_pages_address;
+                        u1_d2_160 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d2_160 := (u1_d2_159(64-1 downto 12) and unsigned'("1000000000000000000000000000000000000000000000000000"));
+                        if (not (u1_d2_160 /= 0)) then
+                            u1_d2_158 := to_unsigned(51, 6);
+                        else
+                            u1_d2_158 := to_unsigned(52, 6);
+                        end if;
+                        if (not (u1_d2_157 /= 0)) then
+                            u1_d2_155 := to_unsigned(50, 6);
+                        else
+                            u1_d2_155 := u1_d2_158;
+                        end if;
+                        if (not (u1_d2_154 /= 0)) then
+                            u1_d2_152 := to_unsigned(49, 6);
+                        else
+                            u1_d2_152 := u1_d2_155;
+                        end if;
+                        if (not (u1_d2_151 /= 0)) then
+                            u1_d2_149 := to_unsigned(48, 6);
+                        else
+                            u1_d2_149 := u1_d2_152;
+                        end if;
+                        if (not (u1_d2_148 /= 0)) then
+                            u1_d2_146 := to_unsigned(47, 6);
+                        else
+                            u1_d2_146 := u1_d2_149;
+                        end if;
+                        if (not (u1_d2_145 /= 0)) then
+                            u1_d2_143 := to_unsigned(46, 6);
+                        else
+                            u1_d2_143 := u1_d2_146;
+                        end if;
+                        if (not (u1_d2_142 /= 0)) then
+                            u1_d2_140 := to_unsigned(45, 6);
+                        else
+                            u1_d2_140 := u1_d2_143;
+                        end if;
+                        if (not (u1_d2_139 /= 0)) then
+                            u1_d2_137 := to_unsigned(44, 6);
+                        else
+                            u1_d2_137 := u1_d2_140;
+                        end if;
+                        if (not (u1_d2_136 /= 0)) then
+                            u1_d2_134 := to_unsigned(43, 6);
+                        else
+                            u1_d2_134 := u1_d2_137;
+                        end if;
+                        if (not (u1_d2_133 /= 0)) then
+                            u1_d2_131 := to_unsigned(42, 6);
+                        else
+                            u1_d2_131 := u1_d2_134;
+                        end if;
+                        if (not (u1_d2_130 /= 0)) then
+                            u1_d2_128 := to_unsigned(41, 6);
+                        else
+                            u1_d2_128 := u1_d2_131;
+                        end if;
+                        if (not (u1_d2_127 /= 0)) then
+                            u1_d2_125 := to_unsigned(40, 6);
+                        else
+                            u1_d2_125 := u1_d2_128;
+                        end if;
+                        if (not (u1_d2_124 /= 0)) then
+                            u1_d2_122 := to_unsigned(39, 6);
+                        else
+                            u1_d2_122 := u1_d2_125;
+                        end if;
+                        if (not (u1_d2_121 /= 0)) then
+                            u1_d2_119 := to_unsigned(38, 6);
+                        else
+                            u1_d2_119 := u1_d2_122;
+                        end if;
+                        if (not (u1_d2_118 /= 0)) then
+                            u1_d2_116 := to_unsigned(37, 6);
+                        else
+                            u1_d2_116 := u1_d2_119;
+                        end if;
+                        if (not (u1_d2_115 /= 0)) then
+                            u1_d2_113 := to_unsigned(36, 6);
+                        else
+                            u1_d2_113 := u1_d2_116;
+                        end if;
+                        if (not (u1_d2_112 /= 0)) then
+                            u1_d2_110 := to_unsigned(35, 6);
+                        else
+                            u1_d2_110 := u1_d2_113;
+                        end if;
+                        if (not (u1_d2_109 /= 0)) then
+                            u1_d2_107 := to_unsigned(34, 6);
+                        else
+                            u1_d2_107 := u1_d2_110;
+                        end if;
+                        if (not (u1_d2_106 /= 0)) then
+                            u1_d2_104 := to_unsigned(33, 6);
+                        else
+                            u1_d2_104 := u1_d2_107;
+                        end if;
+                        if (not (u1_d2_103 /= 0)) then
+                            u1_d2_101 := to_unsigned(32, 6);
+                        else
+                            u1_d2_101 := u1_d2_104;
+                        end if;
+                        if (not (u1_d2_100 /= 0)) then
+                            u1_d2_98 := to_unsigned(31, 6);
+                        else
+                            u1_d2_98 := u1_d2_101;
+                        end if;
+                        if (not (u1_d2_97 /= 0)) then
+                            u1_d2_95 := to_unsigned(30, 6);
+                        else
+                            u1_d2_95 := u1_d2_98;
+                        end if;
+                        if (not (u1_d2_94 /= 0)) then
+                            u1_d2_92 := to_unsigned(29, 6);
+                        else
+                            u1_d2_92 := u1_d2_95;
+                        end if;
+                        if (not (u1_d2_91 /= 0)) then
+                            u1_d2_89 := to_unsigned(28, 6);
+                        else
+                            u1_d2_89 := u1_d2_92;
+                        end if;
+                        if (not (u1_d2_88 /= 0)) then
+                            u1_d2_86 := to_unsigned(27, 6);
+                        else
+                            u1_d2_86 := u1_d2_89;
+                        end if;
+                        if (not (u1_d2_85 /= 0)) then
+                            u1_d2_83 := to_unsigned(26, 6);
+                        else
+                            u1_d2_83 := u1_d2_86;
+                        end if;
+                        if (not (u1_d2_82 /= 0)) then
+                            u1_d2_80 := to_unsigned(25, 6);
+                        else
+                            u1_d2_80 := u1_d2_83;
+                        end if;
+                        if (not (u1_d2_79 /= 0)) then
+                            u1_d2_77 := to_unsigned(24, 6);
+                        else
+                            u1_d2_77 := u1_d2_80;
+                        end if;
+                        if (not (u1_d2_76 /= 0)) then
+                            u1_d2_74 := to_unsigned(23, 6);
+                        else
+                            u1_d2_74 := u1_d2_77;
+                        end if;
+                        if (not (u1_d2_73 /= 0)) then
+                            u1_d2_71 := to_unsigned(22, 6);
+                        else
+                            u1_d2_71 := u1_d2_74;
+                        end if;
+                        if (not (u1_d2_70 /= 0)) then
+                            u1_d2_68 := to_unsigned(21, 6);
+                        else
+                            u1_d2_68 := u1_d2_71;
+                        end if;
+                        if (not (u1_d2_67 /= 0)) then
+                            u1_d2_65 := to_unsigned(20, 6);
+                        else
+                            u1_d2_65 := u1_d2_68;
+                        end if;
+                        if (not (u1_d2_64 /= 0)) then
+                            u1_d2_62 := to_unsigned(19, 6);
+                        else
+                            u1_d2_62 := u1_d2_65;
+                        end if;
+                        if (not (u1_d2_61 /= 0)) then
+                            u1_d2_59 := to_unsigned(18, 6);
+                        else
+                            u1_d2_59 := u1_d2_62;
+                        end if;
+                        if (not (u1_d2_58 /= 0)) then
+                            u1_d2_56 := to_unsigned(17, 6);
+                        else
+                            u1_d2_56 := u1_d2_59;
+                        end if;
+                        if (not (u1_d2_55 /= 0)) then
+                            u1_d2_53 := to_unsigned(16, 6);
+                        else
+                            u1_d2_53 := u1_d2_56;
+                        end if;
+                        if (not (u1_d2_52 /= 0)) then
+                            u1_d2_50 := to_unsigned(15, 6);
+                        else
+                            u1_d2_50 := u1_d2_53;
+                        end if;
+                        if (not (u1_d2_49 /= 0)) then
+                            u1_d2_47 := to_unsigned(14, 6);
+                        else
+                            u1_d2_47 := u1_d2_50;
+                        end if;
+                        if (not (u1_d2_46 /= 0)) then
+                            u1_d2_44 := to_unsigned(13, 6);
+                        else
+                            u1_d2_44 := u1_d2_47;
+                        end if;
+                        if (not (u1_d2_43 /= 0)) then
+                            u1_d2_41 := to_unsigned(12, 6);
+                        else
+                            u1_d2_41 := u1_d2_44;
+                        end if;
+                        if (not (u1_d2_40 /= 0)) then
+                            u1_d2_38 := to_unsigned(11, 6);
+                        else
+                            u1_d2_38 := u1_d2_41;
+                        end if;
+                        if (not (u1_d2_37 /= 0)) then
+                            u1_d2_35 := to_unsigned(10, 6);
+                        else
+                            u1_d2_35 := u1_d2_38;
+                        end if;
+                        if (not (u1_d2_34 /= 0)) then
+                            u1_d2_32 := to_unsigned(9, 6);
+                        else
+                            u1_d2_32 := u1_d2_35;
+                        end if;
+                        if (not (u1_d2_31 /= 0)) then
+                            u1_d2_29 := to_unsigned(8, 6);
+                        else
+                            u1_d2_29 := u1_d2_32;
+                        end if;
+                        if (not (u1_d2_28 /= 0)) then
+                            u1_d2_26 := to_unsigned(7, 6);
+                        else
+                            u1_d2_26 := u1_d2_29;
+                        end if;
+                        if (not (u1_d2_25 /= 0)) then
+                            u1_d2_23 := to_unsigned(6, 6);
+                        else
+                            u1_d2_23 := u1_d2_26;
+                        end if;
+                        if (not (u1_d2_22 /= 0)) then
+                            u1_d2_20 := to_unsigned(5, 6);
+                        else
+                            u1_d2_20 := u1_d2_23;
+                        end if;
+                        if (not (u1_d2_19 /= 0)) then
+                            u1_d2_17 := to_unsigned(4, 6);
+                        else
+                            u1_d2_17 := u1_d2_20;
+                        end if;
+                        if (not (u1_d2_16 /= 0)) then
+                            u1_d2_14 := to_unsigned(3, 6);
+                        else
+                            u1_d2_14 := u1_d2_17;
+                        end if;
+                        if (not (u1_d2_13 /= 0)) then
+                            u1_d2_11 := to_unsigned(2, 6);
+                        else
+                            u1_d2_11 := u1_d2_14;
+                        end if;
+                        if (not (u1_d2_10 /= 0)) then
+                            u1_d2_8 := to_unsigned(1, 6);
+                        else
+                            u1_d2_8 := u1_d2_11;
+                        end if;
+                        if (not (u1_d2_7 /= 0)) then
+                            u1_d2_5 := to_unsigned(0, 6);
+                        else
+                            u1_d2_5 := u1_d2_8;
+                        end if;
+                        u1_d2_161 := to_unsigned(0, 7);
+                        u1_d2_161 := (13 + unsigned'(to_unsigned(0, 1) & u1_d2_5));
+                        if (i_inv_iommu_pages_s /= 0) then
+                            u1_d2_4 := u1_d2_161;
+                        else
+                            u1_d2_4 := to_unsigned(12, 7);
+                        end if;
+                        u1_d2_2 := unsigned'(to_unsigned(0, 1) & u1_d2_4);
+                        if (u1_d2_2 < 12) then
+                            u1_d2_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d2_3 := (u1_d2_0 xor u1_d2_1);
+                        u1_d2_162 := to_unsigned(0, 1);
+                        u1_d2_162 := to_unsigned(0, 1);
+                        if (u1_d2_2 >= 64) then
+                            u1_d2_162 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d2_3, to_integer(u1_d2_2)) = 0) then
+                            u1_d2_162 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v2(to_integer(u1_iset))) and ((u1_it0_2 = i_inv_iommu_pages_domain_id) and (u1_d2_162 = 1))) then
+                            u1_v2(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (i_op = 3) then
+                        if (bool(u1_v2(to_integer(u1_iset))) and True) then
+                            u1_v2(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    u1_ik3 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik3 := u1_k3(to_integer(u1_iset));
+                    u1_it0_3 := to_unsigned(0, 16);
+                    u1_it0_3 := u1_t03(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_2 := to_unsigned(0, 8);
+                        u1_d3_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_0 := to_unsigned(0, 64);
+                        u1_d3_0(64-1 downto 12) := u1_ik3;
+                        u1_d3_1 := i_inv_iommu_pages_address;
+                        u1_d3_4 := to_unsigned(0, 7);
+                        u1_d3_5 := to_unsigned(0, 6);
+                        u1_d3_6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_6 := i_inv_iommu_pages_address;
+                        u1_d3_7 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_7 := (u1_d3_6(64-1 downto 12) and to_unsigned(1, 52));
+                        u1_d3_8 := to_unsigned(0, 6);
+                        u1_d3_9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_9 := i_inv_iommu_pages_address;
+                        u1_d3_10 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_10 := (u1_d3_9(64-1 downto 12) and to_unsigned(2, 52));
+                        u1_d3_11 := to_unsigned(0, 6);
+                        u1_d3_12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_12 := i_inv_iommu_pages_address;
+                        u1_d3_13 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_13 := (u1_d3_12(64-1 downto 12) and to_unsigned(4, 52));
+                        u1_d3_14 := to_unsigned(0, 6);
+                        u1_d3_15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_15 := i_inv_iommu_pages_address;
+                        u1_d3_16 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_16 := (u1_d3_15(64-1 downto 12) and to_unsigned(8, 52));
+                        u1_d3_17 := to_unsigned(0, 6);
+                        u1_d3_18 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_18 := i_inv_iommu_pages_address;
+                        u1_d3_19 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_19 := (u1_d3_18(64-1 downto 12) and to_unsigned(16, 52));
+                        u1_d3_20 := to_unsigned(0, 6);
+                        u1_d3_21 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_21 := i_inv_iommu_pages_address;
+                        u1_d3_22 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_22 := (u1_d3_21(64-1 downto 12) and to_unsigned(32, 52));
+                        u1_d3_23 := to_unsigned(0, 6);
+                        u1_d3_24 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_24 := i_inv_iommu_pages_address;
+                        u1_d3_25 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_25 := (u1_d3_24(64-1 downto 12) and to_unsigned(64, 52));
+                        u1_d3_26 := to_unsigned(0, 6);
+                        u1_d3_27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_27 := i_inv_iommu_pages_address;
+                        u1_d3_28 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_28 := (u1_d3_27(64-1 downto 12) and to_unsigned(128, 52));
+                        u1_d3_29 := to_unsigned(0, 6);
+                        u1_d3_30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_30 := i_inv_iommu_pages_address;
+                        u1_d3_31 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_31 := (u1_d3_30(64-1 downto 12) and to_unsigned(256, 52));
+                        u1_d3_32 := to_unsigned(0, 6);
+                        u1_d3_33 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_33 := i_inv_iommu_pages_address;
+                        u1_d3_34 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_34 := (u1_d3_33(64-1 downto 12) and to_unsigned(512, 52));
+                        u1_d3_35 := to_unsigned(0, 6);
+                        u1_d3_36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_36 := i_inv_iommu_pages_address;
+                        u1_d3_37 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_37 := (u1_d3_36(64-1 downto 12) and to_unsigned(1024, 52));
+                        u1_d3_38 := to_unsigned(0, 6);
+                        u1_d3_39 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_39 := i_inv_iommu_pages_address;
+                        u1_d3_40 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_40 := (u1_d3_39(64-1 downto 12) and to_unsigned(2048, 52));
+                        u1_d3_41 := to_unsigned(0, 6);
+                        u1_d3_42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_42 := i_inv_iommu_pages_address;
+                        u1_d3_43 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_43 := (u1_d3_42(64-1 downto 12) and to_unsigned(4096, 52));
+                        u1_d3_44 := to_unsigned(0, 6);
+                        u1_d3_45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_45 := i_inv_iommu_pages_address;
+                        u1_d3_46 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_46 := (u1_d3_45(64-1 downto 12) and to_unsigned(8192, 52));
+                        u1_d3_47 := to_unsigned(0, 6);
+                        u1_d3_48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_48 := i_inv_iommu_pages_address;
+                        u1_d3_49 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_49 := (u1_d3_48(64-1 downto 12) and to_unsigned(16384, 52));
+                        u1_d3_50 := to_unsigned(0, 6);
+                        u1_d3_51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_51 := i_inv_iommu_pages_address;
+                        u1_d3_52 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_52 := (u1_d3_51(64-1 downto 12) and to_unsigned(32768, 52));
+                        u1_d3_53 := to_unsigned(0, 6);
+                        u1_d3_54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_54 := i_inv_iommu_pages_address;
+                        u1_d3_55 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_55 := (u1_d3_54(64-1 downto 12) and to_unsigned(65536, 52));
+                        u1_d3_56 := to_unsigned(0, 6);
+                        u1_d3_57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_57 := i_inv_iommu_pages_address;
+                        u1_d3_58 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_58 := (u1_d3_57(64-1 downto 12) and to_unsigned(131072, 52));
+                        u1_d3_59 := to_unsigned(0, 6);
+                        u1_d3_60 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_60 := i_inv_iommu_pages_address;
+                        u1_d3_61 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_61 := (u1_d3_60(64-1 downto 12) and to_unsigned(262144, 52));
+                        u1_d3_62 := to_unsigned(0, 6);
+                        u1_d3_63 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_63 := i_inv_iommu_pages_address;
+                        u1_d3_64 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_64 := (u1_d3_63(64-1 downto 12) and to_unsigned(524288, 52));
+                        u1_d3_65 := to_unsigned(0, 6);
+                        u1_d3_66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_66 := i_inv_iommu_pages_address;
+                        u1_d3_67 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_67 := (u1_d3_66(64-1 downto 12) and to_unsigned(1048576, 52));
+                        u1_d3_68 := to_unsigned(0, 6);
+                        u1_d3_69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_69 := i_inv_iommu_pages_address;
+                        u1_d3_70 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_70 := (u1_d3_69(64-1 downto 12) and to_unsigned(2097152, 52));
+                        u1_d3_71 := to_unsigned(0, 6);
+                        u1_d3_72 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_72 := i_inv_iommu_pages_address;
+                        u1_d3_73 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_73 := (u1_d3_72(64-1 downto 12) and to_unsigned(4194304, 52));
+                        u1_d3_74 := to_unsigned(0, 6);
+                        u1_d3_75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_75 := i_inv_iommu_pages_address;
+                        u1_d3_76 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_76 := (u1_d3_75(64-1 downto 12) and to_unsigned(8388608, 52));
+                        u1_d3_77 := to_unsigned(0, 6);
+                        u1_d3_78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_78 := i_inv_iommu_pages_address;
+                        u1_d3_79 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_79 := (u1_d3_78(64-1 downto 12) and to_unsigned(16777216, 52));
+                        u1_d3_80 := to_unsigned(0, 6);
+                        u1_d3_81 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_81 := i_inv_iommu_pages_address;
+                        u1_d3_82 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_82 := (u1_d3_81(64-1 downto 12) and to_unsigned(33554432, 52));
+                        u1_d3_83 := to_unsigned(0, 6);
+                        u1_d3_84 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_84 := i_inv_iommu_pages_address;
+                        u1_d3_85 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_85 := (u1_d3_84(64-1 downto 12) and to_unsigned(67108864, 52));
+                        u1_d3_86 := to_unsigned(0, 6);
+                        u1_d3_87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_87 := i_inv_iommu_pages_address;
+                        u1_d3_88 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_88 := (u1_d3_87(64-1 downto 12) and to_unsigned(134217728, 52));
+                        u1_d3_89 := to_unsigned(0, 6);
+                        u1_d3_90 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_90 := i_inv_iommu_pages_address;
+                        u1_d3_91 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_91 := (u1_d3_90(64-1 downto 12) and to_unsigned(268435456, 52));
+                        u1_d3_92 := to_unsigned(0, 6);
+                        u1_d3_93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_93 := i_inv_iommu_pages_address;
+                        u1_d3_94 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_94 := (u1_d3_93(64-1 downto 12) and to_unsigned(536870912, 52));
+                        u1_d3_95 := to_unsigned(0, 6);
+                        u1_d3_96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_96 := i_inv_iommu_pages_address;
+                        u1_d3_97 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_97 := (u1_d3_96(64-1 downto 12) and unsigned'("0000000000000000000001000000000000000000000000000000"));
+                        u1_d3_98 := to_unsigned(0, 6);
+                        u1_d3_99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_99 := i_inv_iommu_pages_address;
+                        u1_d3_100 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_100 := (u1_d3_99(64-1 downto 12) and unsigned'("0000000000000000000010000000000000000000000000000000"));
+                        u1_d3_101 := to_unsigned(0, 6);
+                        u1_d3_102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_102 := i_inv_iommu_pages_address;
+                        u1_d3_103 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_103 := (u1_d3_102(64-1 downto 12) and unsigned'("0000000000000000000100000000000000000000000000000000"));
+                        u1_d3_104 := to_unsigned(0, 6);
+                        u1_d3_105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_105 := i_inv_iommu_pages_address;
+                        u1_d3_106 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_106 := (u1_d3_105(64-1 downto 12) and unsigned'("0000000000000000001000000000000000000000000000000000"));
+                        u1_d3_107 := to_unsigned(0, 6);
+                        u1_d3_108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_108 := i_inv_iommu_pages_address;
+                        u1_d3_109 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_109 := (u1_d3_108(64-1 downto 12) and unsigned'("0000000000000000010000000000000000000000000000000000"));
+                        u1_d3_110 := to_unsigned(0, 6);
+                        u1_d3_111 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_111 := i_inv_iommu_pages_address;
+                        u1_d3_112 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_112 := (u1_d3_111(64-1 downto 12) and unsigned'("0000000000000000100000000000000000000000000000000000"));
+                        u1_d3_113 := to_unsigned(0, 6);
+                        u1_d3_114 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_114 := i_inv_iommu_pages_address;
+                        u1_d3_115 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_115 := (u1_d3_114(64-1 downto 12) and unsigned'("0000000000000001000000000000000000000000000000000000"));
+                        u1_d3_116 := to_unsigned(0, 6);
+                        u1_d3_117 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_117 := i_inv_iommu_pages_address;
+                        u1_d3_118 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_118 := (u1_d3_117(64-1 downto 12) and unsigned'("0000000000000010000000000000000000000000000000000000"));
+                        u1_d3_119 := to_unsigned(0, 6);
+                        u1_d3_120 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_120 := i_inv_iommu_pages_address;
+                        u1_d3_121 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_121 := (u1_d3_120(64-1 downto 12) and unsigned'("0000000000000100000000000000000000000000000000000000"));
+                        u1_d3_122 := to_unsigned(0, 6);
+                        u1_d3_123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_123 := i_inv_iommu_pages_address;
+                        u1_d3_124 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_124 := (u1_d3_123(64-1 downto 12) and unsigned'("0000000000001000000000000000000000000000000000000000"));
+                        u1_d3_125 := to_unsigned(0, 6);
+                        u1_d3_126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_126 := i_inv_iommu_pages_address;
+                        u1_d3_127 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_127 := (u1_d3_126(64-1 downto 12) and unsigned'("0000000000010000000000000000000000000000000000000000"));
+                        u1_d3_128 := to_unsigned(0, 6);
+                        u1_d3_129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_129 := i_inv_iommu_pages_address;
+                        u1_d3_130 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_130 := (u1_d3_129(64-1 downto 12) and unsigned'("0000000000100000000000000000000000000000000000000000"));
+                        u1_d3_131 := to_unsigned(0, 6);
+                        u1_d3_132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_132 := i_inv_iommu_pages_address;
+                        u1_d3_133 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_133 := (u1_d3_132(64-1 downto 12) and unsigned'("0000000001000000000000000000000000000000000000000000"));
+                        u1_d3_134 := to_unsigned(0, 6);
+                        u1_d3_135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_135 := i_inv_iommu_pages_address;
+                        u1_d3_136 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_136 := (u1_d3_135(64-1 downto 12) and unsigned'("0000000010000000000000000000000000000000000000000000"));
+                        u1_d3_137 := to_unsigned(0, 6);
+                        u1_d3_138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_138 := i_inv_iommu_pages_address;
+                        u1_d3_139 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_139 := (u1_d3_138(64-1 downto 12) and unsigned'("0000000100000000000000000000000000000000000000000000"));
+                        u1_d3_140 := to_unsigned(0, 6);
+                        u1_d3_141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_141 := i_inv_iommu_pages_address;
+                        u1_d3_142 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_142 := (u1_d3_141(64-1 downto 12) and unsigned'("0000001000000000000000000000000000000000000000000000"));
+                        u1_d3_143 := to_unsigned(0, 6);
+                        u1_d3_144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_144 := i_inv_iommu_pages_address;
+                        u1_d3_145 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_145 := (u1_d3_144(64-1 downto 12) and unsigned'("0000010000000000000000000000000000000000000000000000"));
+                        u1_d3_146 := to_unsigned(0, 6);
+                        u1_d3_147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_147 := i_inv_iommu_pages_address;
+                        u1_d3_148 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_148 := (u1_d3_147(64-1 downto 12) and unsigned'("0000100000000000000000000000000000000000000000000000"));
+                        u1_d3_149 := to_unsigned(0, 6);
+                        u1_d3_150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_150 := i_inv_iommu_pages_address;
+                        u1_d3_151 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_151 := (u1_d3_150(64-1 downto 12) and unsigned'("0001000000000000000000000000000000000000000000000000"));
+                        u1_d3_152 := to_unsigned(0, 6);
+                        u1_d3_153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_153 := i_inv_iommu_pages_address;
+                        u1_d3_154 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_154 := (u1_d3_153(64-1 downto 12) and unsigned'("0010000000000000000000000000000000000000000000000000"));
+                        u1_d3_155 := to_unsigned(0, 6);
+                        u1_d3_156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_156 := i_inv_iommu_pages_address;
+                        u1_d3_157 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_157 := (u1_d3_156(64-1 downto 12) and unsigned'("0100000000000000000000000000000000000000000000000000"));
+                        u1_d3_158 := to_unsigned(0, 6);
+                        u1_d3_159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_159 := i_inv_iommu_pages_address;
+                        u1_d3_160 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        u1_d3_160 := (u1_d3_159(64-1 downto 12) and unsigned'("1000000000000000000000000000000000000000000000000000"));
+                        if (not (u1_d3_160 /= 0)) then
+                            u1_d3_158 := to_unsigned(51, 6);
+                        else
+                            u1_d3_158 := to_unsigned(52, 6);
+                        end if;
+                        if (not (u1_d3_157 /= 0)) then
+                            u1_d3_155 := to_unsigned(50, 6);
+                        else
+                            u1_d3_155 := u1_d3_158;
+                        end if;
+                        if (not (u1_d3_154 /= 0)) then
+                            u1_d3_152 := to_unsigned(49, 6);
+                        else
+                            u1_d3_152 := u1_d3_155;
+                        end if;
+                        if (not (u1_d3_151 /= 0)) then
+                            u1_d3_149 := to_unsigned(48, 6);
+                        else
+                            u1_d3_149 := u1_d3_152;
+                        end if;
+                        if (not (u1_d3_148 /= 0)) then
+                            u1_d3_146 := to_unsigned(47, 6);
+                        else
+                            u1_d3_146 := u1_d3_149;
+                        end if;
+                        if (not (u1_d3_145 /= 0)) then
+                            u1_d3_143 := to_unsigned(46, 6);
+                        else
+                            u1_d3_143 := u1_d3_146;
+                        end if;
+                        if (not (u1_d3_142 /= 0)) then
+                            u1_d3_140 := to_unsigned(45, 6);
+                        else
+                            u1_d3_140 := u1_d3_143;
+                        end if;
+                        if (not (u1_d3_139 /= 0)) then
+                            u1_d3_137 := to_unsigned(44, 6);
+                        else
+                            u1_d3_137 := u1_d3_140;
+                        end if;
+                        if (not (u1_d3_136 /= 0)) then
+                            u1_d3_134 := to_unsigned(43, 6);
+                        else
+                            u1_d3_134 := u1_d3_137;
+                        end if;
+                        if (not (u1_d3_133 /= 0)) then
+                            u1_d3_131 := to_unsigned(42, 6);
+                        else
+                            u1_d3_131 := u1_d3_134;
+                        end if;
+                        if (not (u1_d3_130 /= 0)) then
+                            u1_d3_128 := to_unsigned(41, 6);
+                        else
+                            u1_d3_128 := u1_d3_131;
+                        end if;
+                        if (not (u1_d3_127 /= 0)) then
+                            u1_d3_125 := to_unsigned(40, 6);
+                        else
+                            u1_d3_125 := u1_d3_128;
+                        end if;
+                        if (not (u1_d3_124 /= 0)) then
+                            u1_d3_122 := to_unsigned(39, 6);
+                        else
+                            u1_d3_122 := u1_d3_125;
+                        end if;
+                        if (not (u1_d3_121 /= 0)) then
+                            u1_d3_119 := to_unsigned(38, 6);
+                        else
+                            u1_d3_119 := u1_d3_122;
+                        end if;
+                        if (not (u1_d3_118 /= 0)) then
+                            u1_d3_116 := to_unsigned(37, 6);
+                        else
+                            u1_d3_116 := u1_d3_119;
+                        end if;
+                        if (not (u1_d3_115 /= 0)) then
+                            u1_d3_113 := to_unsigned(36, 6);
+                        else
+                            u1_d3_113 := u1_d3_116;
+                        end if;
+                        if (not (u1_d3_112 /= 0)) then
+                            u1_d3_110 := to_unsigned(35, 6);
+                        else
+                            u1_d3_110 := u1_d3_113;
+                        end if;
+                        if (not (u1_d3_109 /= 0)) then
+                            u1_d3_107 := to_unsigned(34, 6);
+                        else
+                            u1_d3_107 := u1_d3_110;
+                        end if;
+                        if (not (u1_d3_106 /= 0)) then
+                            u1_d3_104 := to_unsigned(33, 6);
+                        else
+                            u1_d3_104 := u1_d3_107;
+                        end if;
+                        if (not (u1_d3_103 /= 0)) then
+                            u1_d3_101 := to_unsigned(32, 6);
+                        else
+                            u1_d3_101 := u1_d3_104;
+                        end if;
+                        if (not (u1_d3_100 /= 0)) then
+                            u1_d3_98 := to_unsigned(31, 6);
+                        else
+                            u1_d3_98 := u1_d3_101;
+                        end if;
+                        if (not (u1_d3_97 /= 0)) then
+                            u1_d3_95 := to_unsigned(30, 6);
+                        else
+                            u1_d3_95 := u1_d3_98;
+                        end if;
+                        if (not (u1_d3_94 /= 0)) then
+                            u1_d3_92 := to_unsigned(29, 6);
+                        else
+                            u1_d3_92 := u1_d3_95;
+                        end if;
+                        if (not (u1_d3_91 /= 0)) then
+                            u1_d3_89 := to_unsigned(28, 6);
+                        else
+                            u1_d3_89 := u1_d3_92;
+                        end if;
+                        if (not (u1_d3_88 /= 0)) then
+                            u1_d3_86 := to_unsigned(27, 6);
+                        else
+                            u1_d3_86 := u1_d3_89;
+                        end if;
+                        if (not (u1_d3_85 /= 0)) then
+                            u1_d3_83 := to_unsigned(26, 6);
+                        else
+                            u1_d3_83 := u1_d3_86;
+                        end if;
+                        if (not (u1_d3_82 /= 0)) then
+                            u1_d3_80 := to_unsigned(25, 6);
+                        else
+                            u1_d3_80 := u1_d3_83;
+                        end if;
+                        if (not (u1_d3_79 /= 0)) then
+                            u1_d3_77 := to_unsigned(24, 6);
+                        else
+                            u1_d3_77 := u1_d3_80;
+                        end if;
+                        if (not (u1_d3_76 /= 0)) then
+                            u1_d3_74 := to_unsigned(23, 6);
+                        else
+                            u1_d3_74 := u1_d3_77;
+                        end if;
+                        if (not (u1_d3_73 /= 0)) then
+                            u1_d3_71 := to_unsigned(22, 6);
+                        else
+                            u1_d3_71 := u1_d3_74;
+                        end if;
+                        if (not (u1_d3_70 /= 0)) then
+                            u1_d3_68 := to_unsigned(21, 6);
+                        else
+                            u1_d3_68 := u1_d3_71;
+                        end if;
+                        if (not (u1_d3_67 /= 0)) then
+                            u1_d3_65 := to_unsigned(20, 6);
+                        else
+                            u1_d3_65 := u1_d3_68;
+                        end if;
+                        if (not (u1_d3_64 /= 0)) then
+                            u1_d3_62 := to_unsigned(19, 6);
+                        else
+                            u1_d3_62 := u1_d3_65;
+                        end if;
+                        if (not (u1_d3_61 /= 0)) then
+                            u1_d3_59 := to_unsigned(18, 6);
+                        else
+                            u1_d3_59 := u1_d3_62;
+                        end if;
+                        if (not (u1_d3_58 /= 0)) then
+                            u1_d3_56 := to_unsigned(17, 6);
+                        else
+                            u1_d3_56 := u1_d3_59;
+                        end if;
+                        if (not (u1_d3_55 /= 0)) then
+                            u1_d3_53 := to_unsigned(16, 6);
+                        else
+                            u1_d3_53 := u1_d3_56;
+                        end if;
+                        if (not (u1_d3_52 /= 0)) then
+                            u1_d3_50 := to_unsigned(15, 6);
+                        else
+                            u1_d3_50 := u1_d3_53;
+                        end if;
+                        if (not (u1_d3_49 /= 0)) then
+                            u1_d3_47 := to_unsigned(14, 6);
+                        else
+                            u1_d3_47 := u1_d3_50;
+                        end if;
+                        if (not (u1_d3_46 /= 0)) then
+                            u1_d3_44 := to_unsigned(13, 6);
+                        else
+                            u1_d3_44 := u1_d3_47;
+                        end if;
+                        if (not (u1_d3_43 /= 0)) then
+                            u1_d3_41 := to_unsigned(12, 6);
+                        else
+                            u1_d3_41 := u1_d3_44;
+                        end if;
+                        if (not (u1_d3_40 /= 0)) then
+                            u1_d3_38 := to_unsigned(11, 6);
+                        else
+                            u1_d3_38 := u1_d3_41;
+                        end if;
+                        if (not (u1_d3_37 /= 0)) then
+                            u1_d3_35 := to_unsigned(10, 6);
+                        else
+                            u1_d3_35 := u1_d3_38;
+                        end if;
+                        if (not (u1_d3_34 /= 0)) then
+                            u1_d3_32 := to_unsigned(9, 6);
+                        else
+                            u1_d3_32 := u1_d3_35;
+                        end if;
+                        if (not (u1_d3_31 /= 0)) then
+                            u1_d3_29 := to_unsigned(8, 6);
+                        else
+                            u1_d3_29 := u1_d3_32;
+                        end if;
+                        if (not (u1_d3_28 /= 0)) then
+                            u1_d3_26 := to_unsigned(7, 6);
+                        else
+                            u1_d3_26 := u1_d3_29;
+                        end if;
+                        if (not (u1_d3_25 /= 0)) then
+                            u1_d3_23 := to_unsigned(6, 6);
+                        else
+                            u1_d3_23 := u1_d3_26;
+                        end if;
+                        if (not (u1_d3_22 /= 0)) then
+                            u1_d3_20 := to_unsigned(5, 6);
+                        else
+                            u1_d3_20 := u1_d3_23;
+                        end if;
+                        if (not (u1_d3_19 /= 0)) then
+                            u1_d3_17 := to_unsigned(4, 6);
+                        else
+                            u1_d3_17 := u1_d3_20;
+                        end if;
+                        if (not (u1_d3_16 /= 0)) then
+                            u1_d3_14 := to_unsigned(3, 6);
+                        else
+                            u1_d3_14 := u1_d3_17;
+                        end if;
+                        if (not (u1_d3_13 /= 0)) then
+                            u1_d3_11 := to_unsigned(2, 6);
+                        else
+                            u1_d3_11 := u1_d3_14;
+                        end if;
+                        if (not (u1_d3_10 /= 0)) then
+                            u1_d3_8 := to_unsigned(1, 6);
+                        else
+                            u1_d3_8 := u1_d3_11;
+                        end if;
+                        if (not (u1_d3_7 /= 0)) then
+                            u1_d3_5 := to_unsigned(0, 6);
+                        else
+                            u1_d3_5 := u1_d3_8;
+                        end if;
+                        u1_d3_161 := to_unsigned(0, 7);
+                        u1_d3_161 := (13 + unsigned'(to_unsigned(0, 1) & u1_d3_5));
+                        if (i_inv_iommu_pages_s /= 0) then
+                            u1_d3_4 := u1_d3_161;
+                        else
+                            u1_d3_4 := to_unsigned(12, 7);
+                        end if;
+                        u1_d3_2 := unsigned'(to_unsigned(0, 1) & u1_d3_4);
+                        if (u1_d3_2 < 12) then
+                            u1_d3_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d3_3 := (u1_d3_0 xor u1_d3_1);
+                        u1_d3_162 := to_unsigned(0, 1);
+                        u1_d3_162 := to_unsigned(0, 1);
+                        if (u1_d3_2 >= 64) then
+                            u1_d3_162 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d3_3, to_integer(u1_d3_2)) = 0) then
+                            u1_d3_162 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v3(to_integer(u1_iset))) and ((u1_it0_3 = i_inv_iommu_pages_domain_id) and (u1_d3_162 = 1))) then
+                            u1_v3(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (i_op = 3) then
+                        if (bool(u1_v3(to_integer(u1_iset))) and True) then
+                            u1_v3(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (iset = 7) then
+                        done <= '1';
+                        st <= IDLE;
+                    else
+                        iset <= (iset + 1);
+                    end if;
                 when others =>
                     o_status <= status;
+                    o_hit <= hits;
                     o_r_outcome <= rec_outcome;
                     o_r_address <= rec_address;
                     o_r_data <= rec_data;

@@ -79,9 +79,11 @@ def lookup(mem, trace, base, index, span, width):
 
 
 
-def decide(mem, request, trace, detail=None):
+def decide(mem, request, trace, detail=None, caches=None):
     """The unit `svm_intercepts`  # spec: specs/amd_svm.vspec:400
-    `detail`, when a dict, receives what each walk did (for coverage; not compared)."""
+    `detail`, when a dict, receives what each walk did (for coverage; not compared);
+    `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
+    cached walks and structures, None: every step reads memory."""
     e_kind = request['kind']
     e_cr = request['cr']
     e_dr = request['dr']

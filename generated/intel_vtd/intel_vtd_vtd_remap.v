@@ -16,6 +16,15 @@ module intel_vtd_vtd_remap (
     r_GSTS_REG,
     r_RTADDR_REG,
     r_IRTA_REG,
+    i_op,
+    i_cc_inv_g,
+    i_cc_inv_did,
+    i_cc_inv_sid,
+    i_cc_inv_fm,
+    i_iotlb_inv_g,
+    i_iotlb_inv_did,
+    i_iotlb_inv_addr,
+    i_iotlb_inv_am,
     m_valid,
     m_ready,
     m_we,
@@ -38,7 +47,8 @@ module intel_vtd_vtd_remap (
     o_r_dest_mode,
     o_r_redir_hint,
     o_r_trigger_mode,
-    o_r_delivery_mode
+    o_r_delivery_mode,
+    o_hit
 );
 
 input clk;
@@ -55,6 +65,15 @@ input [31:0] e_msi_data;
 input [31:0] r_GSTS_REG;
 input [63:0] r_RTADDR_REG;
 input [63:0] r_IRTA_REG;
+input [1:0] i_op;
+input [1:0] i_cc_inv_g;
+input [15:0] i_cc_inv_did;
+input [15:0] i_cc_inv_sid;
+input [1:0] i_cc_inv_fm;
+input [1:0] i_iotlb_inv_g;
+input [15:0] i_iotlb_inv_did;
+input [63:0] i_iotlb_inv_addr;
+input [5:0] i_iotlb_inv_am;
 output m_valid;
 reg m_valid;
 input m_ready;
@@ -98,11 +117,21 @@ output [0:0] o_r_trigger_mode;
 reg [0:0] o_r_trigger_mode;
 output [2:0] o_r_delivery_mode;
 reg [2:0] o_r_delivery_mode;
+output [1:0] o_hit;
+reg [1:0] o_hit;
 
 reg [2:0] unit_sl_o_aux;
+reg [1:0] hits;
+reg [2:0] iset;
 reg pend;
 reg [3:0] st;
 reg [7:0] status;
+reg [60:0] u0_fk;
+reg [1:0] u0_fs;
+reg [1:0] u1_fa;
+reg [51:0] u1_fk;
+reg [2:0] u1_fs;
+reg [15:0] u1_ft0;
 reg [63:0] u_addr;
 reg [2:0] u_size;
 reg u_valid;
@@ -178,6 +207,62 @@ wire [63:0] walker_unit_sl0_se_3;
 wire [63:0] walker_unit_sl0_se_4;
 wire [63:0] walker_unit_sl0_se_5;
 reg [2:0] walker_unit_sl0_st;
+reg [63:0] u0_d00 [0:4-1];
+reg [63:0] u0_d01 [0:4-1];
+reg [63:0] u0_d02 [0:4-1];
+reg [63:0] u0_d03 [0:4-1];
+reg [63:0] u0_d10 [0:4-1];
+reg [63:0] u0_d11 [0:4-1];
+reg [63:0] u0_d12 [0:4-1];
+reg [63:0] u0_d13 [0:4-1];
+reg [60:0] u0_k0 [0:4-1];
+reg [60:0] u0_k1 [0:4-1];
+reg [60:0] u0_k2 [0:4-1];
+reg [60:0] u0_k3 [0:4-1];
+reg [1:0] u0_r0 [0:4-1];
+reg [1:0] u0_r1 [0:4-1];
+reg [1:0] u0_r2 [0:4-1];
+reg [1:0] u0_r3 [0:4-1];
+reg [15:0] u0_t00 [0:4-1];
+reg [15:0] u0_t01 [0:4-1];
+reg [15:0] u0_t02 [0:4-1];
+reg [15:0] u0_t03 [0:4-1];
+reg [15:0] u0_t10 [0:4-1];
+reg [15:0] u0_t11 [0:4-1];
+reg [15:0] u0_t12 [0:4-1];
+reg [15:0] u0_t13 [0:4-1];
+reg u0_v0 [0:4-1];
+reg u0_v1 [0:4-1];
+reg u0_v2 [0:4-1];
+reg u0_v3 [0:4-1];
+reg [1:0] u1_a0 [0:8-1];
+reg [1:0] u1_a1 [0:8-1];
+reg [1:0] u1_a2 [0:8-1];
+reg [1:0] u1_a3 [0:8-1];
+reg [51:0] u1_k0 [0:8-1];
+reg [51:0] u1_k1 [0:8-1];
+reg [51:0] u1_k2 [0:8-1];
+reg [51:0] u1_k3 [0:8-1];
+reg [2:0] u1_l0 [0:8-1];
+reg [2:0] u1_l1 [0:8-1];
+reg [2:0] u1_l2 [0:8-1];
+reg [2:0] u1_l3 [0:8-1];
+reg [51:0] u1_p0 [0:8-1];
+reg [51:0] u1_p1 [0:8-1];
+reg [51:0] u1_p2 [0:8-1];
+reg [51:0] u1_p3 [0:8-1];
+reg [1:0] u1_r0 [0:8-1];
+reg [1:0] u1_r1 [0:8-1];
+reg [1:0] u1_r2 [0:8-1];
+reg [1:0] u1_r3 [0:8-1];
+reg [15:0] u1_t00 [0:8-1];
+reg [15:0] u1_t01 [0:8-1];
+reg [15:0] u1_t02 [0:8-1];
+reg [15:0] u1_t03 [0:8-1];
+reg u1_v0 [0:8-1];
+reg u1_v1 [0:8-1];
+reg u1_v2 [0:8-1];
+reg u1_v3 [0:8-1];
 
 assign u_wdata = 64'd0;
 assign walker_unit_sl0_sa_1 = 64'd0;
@@ -200,6 +285,17 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h3;
     reg [13-1:0] h4;
     reg [49-1:0] h5;
+    reg [61-1:0] u0_key;
+    reg [2-1:0] u0_set;
+    reg u0_hit;
+    reg [2-1:0] u0_way;
+    reg [64-1:0] u0_wd0;
+    reg [64-1:0] u0_wd1;
+    reg [2-1:0] u0_tr;
+    reg [16-1:0] u0_tg0;
+    reg [16-1:0] u0_tg1;
+    reg [2-1:0] u0_wv;
+    reg u0_free;
     reg [1-1:0] h6;
     reg [1-1:0] h7;
     reg [1-1:0] h8;
@@ -220,6 +316,17 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h23;
     reg [48-1:0] h24;
     reg [48-1:0] h25;
+    reg [64-1:0] u1_in;
+    reg [2-1:0] u1_acc;
+    reg [16-1:0] u1_tg0;
+    reg [3-1:0] u1_set;
+    reg u1_hit;
+    reg [2-1:0] u1_way;
+    reg [52-1:0] u1_pg;
+    reg [3-1:0] u1_lv;
+    reg [2-1:0] u1_tr;
+    reg [2-1:0] u1_wv;
+    reg u1_free;
     reg [32-1:0] h38;
     reg [17-1:0] h39;
     reg [1-1:0] h40;
@@ -387,8 +494,93 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h190;
     reg [1-1:0] h191;
     reg [1-1:0] h192;
+    reg [2-1:0] u0_iset;
+    reg [61-1:0] u0_ik0;
+    reg [16-1:0] u0_it0_0;
+    reg [16-1:0] u0_it1_0;
+    reg [16-1:0] u0_d0_0;
+    reg [6-1:0] u0_d0_1;
+    reg [2-1:0] u0_d0_2;
+    reg [3-1:0] u0_d0_3;
+    reg [6-1:0] u0_d0_4;
+    reg [3-1:0] u0_d0_5;
+    reg [3-1:0] u0_d0_6;
+    reg [16-1:0] u0_d0_7;
+    reg [16-1:0] u0_d0_8;
+    reg [61-1:0] u0_ik1;
+    reg [16-1:0] u0_it0_1;
+    reg [16-1:0] u0_it1_1;
+    reg [16-1:0] u0_d1_0;
+    reg [6-1:0] u0_d1_1;
+    reg [2-1:0] u0_d1_2;
+    reg [3-1:0] u0_d1_3;
+    reg [6-1:0] u0_d1_4;
+    reg [3-1:0] u0_d1_5;
+    reg [3-1:0] u0_d1_6;
+    reg [16-1:0] u0_d1_7;
+    reg [16-1:0] u0_d1_8;
+    reg [61-1:0] u0_ik2;
+    reg [16-1:0] u0_it0_2;
+    reg [16-1:0] u0_it1_2;
+    reg [16-1:0] u0_d2_0;
+    reg [6-1:0] u0_d2_1;
+    reg [2-1:0] u0_d2_2;
+    reg [3-1:0] u0_d2_3;
+    reg [6-1:0] u0_d2_4;
+    reg [3-1:0] u0_d2_5;
+    reg [3-1:0] u0_d2_6;
+    reg [16-1:0] u0_d2_7;
+    reg [16-1:0] u0_d2_8;
+    reg [61-1:0] u0_ik3;
+    reg [16-1:0] u0_it0_3;
+    reg [16-1:0] u0_it1_3;
+    reg [16-1:0] u0_d3_0;
+    reg [6-1:0] u0_d3_1;
+    reg [2-1:0] u0_d3_2;
+    reg [3-1:0] u0_d3_3;
+    reg [6-1:0] u0_d3_4;
+    reg [3-1:0] u0_d3_5;
+    reg [3-1:0] u0_d3_6;
+    reg [16-1:0] u0_d3_7;
+    reg [16-1:0] u0_d3_8;
+    reg [3-1:0] u1_iset;
+    reg [52-1:0] u1_ik0;
+    reg [16-1:0] u1_it0_0;
+    reg [64-1:0] u1_d0_0;
+    reg [64-1:0] u1_d0_1;
+    reg [8-1:0] u1_d0_2;
+    reg [64-1:0] u1_d0_3;
+    reg [7-1:0] u1_d0_4;
+    reg [1-1:0] u1_d0_5;
+    reg [52-1:0] u1_ik1;
+    reg [16-1:0] u1_it0_1;
+    reg [64-1:0] u1_d1_0;
+    reg [64-1:0] u1_d1_1;
+    reg [8-1:0] u1_d1_2;
+    reg [64-1:0] u1_d1_3;
+    reg [7-1:0] u1_d1_4;
+    reg [1-1:0] u1_d1_5;
+    reg [52-1:0] u1_ik2;
+    reg [16-1:0] u1_it0_2;
+    reg [64-1:0] u1_d2_0;
+    reg [64-1:0] u1_d2_1;
+    reg [8-1:0] u1_d2_2;
+    reg [64-1:0] u1_d2_3;
+    reg [7-1:0] u1_d2_4;
+    reg [1-1:0] u1_d2_5;
+    reg [52-1:0] u1_ik3;
+    reg [16-1:0] u1_it0_3;
+    reg [64-1:0] u1_d3_0;
+    reg [64-1:0] u1_d3_1;
+    reg [8-1:0] u1_d3_2;
+    reg [64-1:0] u1_d3_3;
+    reg [7-1:0] u1_d3_4;
+    reg [1-1:0] u1_d3_5;
     if (rst == 1) begin
         done <= 0;
+        hits <= 0;
+        iset <= 0;
+        o_hit <= 0;
         o_r_address <= 0;
         o_r_delivery_mode <= 0;
         o_r_dest_mode <= 0;
@@ -421,6 +613,348 @@ always @(posedge clk) begin: fsm
         rec_vector <= 0;
         st <= 4'b0000;
         status <= 0;
+        u0_d00[0] <= 0;
+        u0_d00[1] <= 0;
+        u0_d00[2] <= 0;
+        u0_d00[3] <= 0;
+        u0_d01[0] <= 0;
+        u0_d01[1] <= 0;
+        u0_d01[2] <= 0;
+        u0_d01[3] <= 0;
+        u0_d02[0] <= 0;
+        u0_d02[1] <= 0;
+        u0_d02[2] <= 0;
+        u0_d02[3] <= 0;
+        u0_d03[0] <= 0;
+        u0_d03[1] <= 0;
+        u0_d03[2] <= 0;
+        u0_d03[3] <= 0;
+        u0_d10[0] <= 0;
+        u0_d10[1] <= 0;
+        u0_d10[2] <= 0;
+        u0_d10[3] <= 0;
+        u0_d11[0] <= 0;
+        u0_d11[1] <= 0;
+        u0_d11[2] <= 0;
+        u0_d11[3] <= 0;
+        u0_d12[0] <= 0;
+        u0_d12[1] <= 0;
+        u0_d12[2] <= 0;
+        u0_d12[3] <= 0;
+        u0_d13[0] <= 0;
+        u0_d13[1] <= 0;
+        u0_d13[2] <= 0;
+        u0_d13[3] <= 0;
+        u0_fk <= 0;
+        u0_fs <= 0;
+        u0_k0[0] <= 0;
+        u0_k0[1] <= 0;
+        u0_k0[2] <= 0;
+        u0_k0[3] <= 0;
+        u0_k1[0] <= 0;
+        u0_k1[1] <= 0;
+        u0_k1[2] <= 0;
+        u0_k1[3] <= 0;
+        u0_k2[0] <= 0;
+        u0_k2[1] <= 0;
+        u0_k2[2] <= 0;
+        u0_k2[3] <= 0;
+        u0_k3[0] <= 0;
+        u0_k3[1] <= 0;
+        u0_k3[2] <= 0;
+        u0_k3[3] <= 0;
+        u0_r0[0] <= 0;
+        u0_r0[1] <= 0;
+        u0_r0[2] <= 0;
+        u0_r0[3] <= 0;
+        u0_r1[0] <= 1;
+        u0_r1[1] <= 1;
+        u0_r1[2] <= 1;
+        u0_r1[3] <= 1;
+        u0_r2[0] <= 2;
+        u0_r2[1] <= 2;
+        u0_r2[2] <= 2;
+        u0_r2[3] <= 2;
+        u0_r3[0] <= 3;
+        u0_r3[1] <= 3;
+        u0_r3[2] <= 3;
+        u0_r3[3] <= 3;
+        u0_t00[0] <= 0;
+        u0_t00[1] <= 0;
+        u0_t00[2] <= 0;
+        u0_t00[3] <= 0;
+        u0_t01[0] <= 0;
+        u0_t01[1] <= 0;
+        u0_t01[2] <= 0;
+        u0_t01[3] <= 0;
+        u0_t02[0] <= 0;
+        u0_t02[1] <= 0;
+        u0_t02[2] <= 0;
+        u0_t02[3] <= 0;
+        u0_t03[0] <= 0;
+        u0_t03[1] <= 0;
+        u0_t03[2] <= 0;
+        u0_t03[3] <= 0;
+        u0_t10[0] <= 0;
+        u0_t10[1] <= 0;
+        u0_t10[2] <= 0;
+        u0_t10[3] <= 0;
+        u0_t11[0] <= 0;
+        u0_t11[1] <= 0;
+        u0_t11[2] <= 0;
+        u0_t11[3] <= 0;
+        u0_t12[0] <= 0;
+        u0_t12[1] <= 0;
+        u0_t12[2] <= 0;
+        u0_t12[3] <= 0;
+        u0_t13[0] <= 0;
+        u0_t13[1] <= 0;
+        u0_t13[2] <= 0;
+        u0_t13[3] <= 0;
+        u0_v0[0] <= 0;
+        u0_v0[1] <= 0;
+        u0_v0[2] <= 0;
+        u0_v0[3] <= 0;
+        u0_v1[0] <= 0;
+        u0_v1[1] <= 0;
+        u0_v1[2] <= 0;
+        u0_v1[3] <= 0;
+        u0_v2[0] <= 0;
+        u0_v2[1] <= 0;
+        u0_v2[2] <= 0;
+        u0_v2[3] <= 0;
+        u0_v3[0] <= 0;
+        u0_v3[1] <= 0;
+        u0_v3[2] <= 0;
+        u0_v3[3] <= 0;
+        u1_a0[0] <= 0;
+        u1_a0[1] <= 0;
+        u1_a0[2] <= 0;
+        u1_a0[3] <= 0;
+        u1_a0[4] <= 0;
+        u1_a0[5] <= 0;
+        u1_a0[6] <= 0;
+        u1_a0[7] <= 0;
+        u1_a1[0] <= 0;
+        u1_a1[1] <= 0;
+        u1_a1[2] <= 0;
+        u1_a1[3] <= 0;
+        u1_a1[4] <= 0;
+        u1_a1[5] <= 0;
+        u1_a1[6] <= 0;
+        u1_a1[7] <= 0;
+        u1_a2[0] <= 0;
+        u1_a2[1] <= 0;
+        u1_a2[2] <= 0;
+        u1_a2[3] <= 0;
+        u1_a2[4] <= 0;
+        u1_a2[5] <= 0;
+        u1_a2[6] <= 0;
+        u1_a2[7] <= 0;
+        u1_a3[0] <= 0;
+        u1_a3[1] <= 0;
+        u1_a3[2] <= 0;
+        u1_a3[3] <= 0;
+        u1_a3[4] <= 0;
+        u1_a3[5] <= 0;
+        u1_a3[6] <= 0;
+        u1_a3[7] <= 0;
+        u1_fa <= 0;
+        u1_fk <= 0;
+        u1_fs <= 0;
+        u1_ft0 <= 0;
+        u1_k0[0] <= 0;
+        u1_k0[1] <= 0;
+        u1_k0[2] <= 0;
+        u1_k0[3] <= 0;
+        u1_k0[4] <= 0;
+        u1_k0[5] <= 0;
+        u1_k0[6] <= 0;
+        u1_k0[7] <= 0;
+        u1_k1[0] <= 0;
+        u1_k1[1] <= 0;
+        u1_k1[2] <= 0;
+        u1_k1[3] <= 0;
+        u1_k1[4] <= 0;
+        u1_k1[5] <= 0;
+        u1_k1[6] <= 0;
+        u1_k1[7] <= 0;
+        u1_k2[0] <= 0;
+        u1_k2[1] <= 0;
+        u1_k2[2] <= 0;
+        u1_k2[3] <= 0;
+        u1_k2[4] <= 0;
+        u1_k2[5] <= 0;
+        u1_k2[6] <= 0;
+        u1_k2[7] <= 0;
+        u1_k3[0] <= 0;
+        u1_k3[1] <= 0;
+        u1_k3[2] <= 0;
+        u1_k3[3] <= 0;
+        u1_k3[4] <= 0;
+        u1_k3[5] <= 0;
+        u1_k3[6] <= 0;
+        u1_k3[7] <= 0;
+        u1_l0[0] <= 0;
+        u1_l0[1] <= 0;
+        u1_l0[2] <= 0;
+        u1_l0[3] <= 0;
+        u1_l0[4] <= 0;
+        u1_l0[5] <= 0;
+        u1_l0[6] <= 0;
+        u1_l0[7] <= 0;
+        u1_l1[0] <= 0;
+        u1_l1[1] <= 0;
+        u1_l1[2] <= 0;
+        u1_l1[3] <= 0;
+        u1_l1[4] <= 0;
+        u1_l1[5] <= 0;
+        u1_l1[6] <= 0;
+        u1_l1[7] <= 0;
+        u1_l2[0] <= 0;
+        u1_l2[1] <= 0;
+        u1_l2[2] <= 0;
+        u1_l2[3] <= 0;
+        u1_l2[4] <= 0;
+        u1_l2[5] <= 0;
+        u1_l2[6] <= 0;
+        u1_l2[7] <= 0;
+        u1_l3[0] <= 0;
+        u1_l3[1] <= 0;
+        u1_l3[2] <= 0;
+        u1_l3[3] <= 0;
+        u1_l3[4] <= 0;
+        u1_l3[5] <= 0;
+        u1_l3[6] <= 0;
+        u1_l3[7] <= 0;
+        u1_p0[0] <= 0;
+        u1_p0[1] <= 0;
+        u1_p0[2] <= 0;
+        u1_p0[3] <= 0;
+        u1_p0[4] <= 0;
+        u1_p0[5] <= 0;
+        u1_p0[6] <= 0;
+        u1_p0[7] <= 0;
+        u1_p1[0] <= 0;
+        u1_p1[1] <= 0;
+        u1_p1[2] <= 0;
+        u1_p1[3] <= 0;
+        u1_p1[4] <= 0;
+        u1_p1[5] <= 0;
+        u1_p1[6] <= 0;
+        u1_p1[7] <= 0;
+        u1_p2[0] <= 0;
+        u1_p2[1] <= 0;
+        u1_p2[2] <= 0;
+        u1_p2[3] <= 0;
+        u1_p2[4] <= 0;
+        u1_p2[5] <= 0;
+        u1_p2[6] <= 0;
+        u1_p2[7] <= 0;
+        u1_p3[0] <= 0;
+        u1_p3[1] <= 0;
+        u1_p3[2] <= 0;
+        u1_p3[3] <= 0;
+        u1_p3[4] <= 0;
+        u1_p3[5] <= 0;
+        u1_p3[6] <= 0;
+        u1_p3[7] <= 0;
+        u1_r0[0] <= 0;
+        u1_r0[1] <= 0;
+        u1_r0[2] <= 0;
+        u1_r0[3] <= 0;
+        u1_r0[4] <= 0;
+        u1_r0[5] <= 0;
+        u1_r0[6] <= 0;
+        u1_r0[7] <= 0;
+        u1_r1[0] <= 1;
+        u1_r1[1] <= 1;
+        u1_r1[2] <= 1;
+        u1_r1[3] <= 1;
+        u1_r1[4] <= 1;
+        u1_r1[5] <= 1;
+        u1_r1[6] <= 1;
+        u1_r1[7] <= 1;
+        u1_r2[0] <= 2;
+        u1_r2[1] <= 2;
+        u1_r2[2] <= 2;
+        u1_r2[3] <= 2;
+        u1_r2[4] <= 2;
+        u1_r2[5] <= 2;
+        u1_r2[6] <= 2;
+        u1_r2[7] <= 2;
+        u1_r3[0] <= 3;
+        u1_r3[1] <= 3;
+        u1_r3[2] <= 3;
+        u1_r3[3] <= 3;
+        u1_r3[4] <= 3;
+        u1_r3[5] <= 3;
+        u1_r3[6] <= 3;
+        u1_r3[7] <= 3;
+        u1_t00[0] <= 0;
+        u1_t00[1] <= 0;
+        u1_t00[2] <= 0;
+        u1_t00[3] <= 0;
+        u1_t00[4] <= 0;
+        u1_t00[5] <= 0;
+        u1_t00[6] <= 0;
+        u1_t00[7] <= 0;
+        u1_t01[0] <= 0;
+        u1_t01[1] <= 0;
+        u1_t01[2] <= 0;
+        u1_t01[3] <= 0;
+        u1_t01[4] <= 0;
+        u1_t01[5] <= 0;
+        u1_t01[6] <= 0;
+        u1_t01[7] <= 0;
+        u1_t02[0] <= 0;
+        u1_t02[1] <= 0;
+        u1_t02[2] <= 0;
+        u1_t02[3] <= 0;
+        u1_t02[4] <= 0;
+        u1_t02[5] <= 0;
+        u1_t02[6] <= 0;
+        u1_t02[7] <= 0;
+        u1_t03[0] <= 0;
+        u1_t03[1] <= 0;
+        u1_t03[2] <= 0;
+        u1_t03[3] <= 0;
+        u1_t03[4] <= 0;
+        u1_t03[5] <= 0;
+        u1_t03[6] <= 0;
+        u1_t03[7] <= 0;
+        u1_v0[0] <= 0;
+        u1_v0[1] <= 0;
+        u1_v0[2] <= 0;
+        u1_v0[3] <= 0;
+        u1_v0[4] <= 0;
+        u1_v0[5] <= 0;
+        u1_v0[6] <= 0;
+        u1_v0[7] <= 0;
+        u1_v1[0] <= 0;
+        u1_v1[1] <= 0;
+        u1_v1[2] <= 0;
+        u1_v1[3] <= 0;
+        u1_v1[4] <= 0;
+        u1_v1[5] <= 0;
+        u1_v1[6] <= 0;
+        u1_v1[7] <= 0;
+        u1_v2[0] <= 0;
+        u1_v2[1] <= 0;
+        u1_v2[2] <= 0;
+        u1_v2[3] <= 0;
+        u1_v2[4] <= 0;
+        u1_v2[5] <= 0;
+        u1_v2[6] <= 0;
+        u1_v2[7] <= 0;
+        u1_v3[0] <= 0;
+        u1_v3[1] <= 0;
+        u1_v3[2] <= 0;
+        u1_v3[3] <= 0;
+        u1_v3[4] <= 0;
+        u1_v3[5] <= 0;
+        u1_v3[6] <= 0;
+        u1_v3[7] <= 0;
         u_addr <= 0;
         u_size <= 0;
         u_valid <= 0;
@@ -455,7 +989,14 @@ always @(posedge clk) begin: fsm
         case (st)
             4'b0000: begin
                 if (start) begin
-                    st <= 4'b0001;
+                    if ((i_op == 0)) begin
+                        hits <= 0;
+                        st <= 4'b0001;
+                    end
+                    else begin
+                        iset <= 0;
+                        st <= 4'b1011;
+                    end
                 end
             end
             4'b0001: begin
@@ -524,7 +1065,7 @@ always @(posedge clk) begin: fsm
                     if ((!(((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))))) begin
                         w_ctx_0 <= 0;
                         w_ctx_8 <= 0;
-                        st <= 4'b0101;
+                        st <= 4'b0110;
                     end
                     else begin
                         h3 = 16'h0;
@@ -534,12 +1075,107 @@ always @(posedge clk) begin: fsm
                         h5 = 49'h0;
                         h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
                         v_wide = {23'h0, h5};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
+                        u0_key = 61'h0;
+                        u0_key = v_wide[64-1:3];
+                        u0_set = 2'h0;
+                        u0_set = v_wide[6-1:4];
+                        u0_hit = 1'b0;
+                        u0_way = 2'h0;
+                        if ((u0_v3[u0_set] && (u0_k3[u0_set] == u0_key))) begin
+                            u0_hit = 1'b1;
+                            u0_way = 3;
+                        end
+                        if ((u0_v2[u0_set] && (u0_k2[u0_set] == u0_key))) begin
+                            u0_hit = 1'b1;
+                            u0_way = 2;
+                        end
+                        if ((u0_v1[u0_set] && (u0_k1[u0_set] == u0_key))) begin
+                            u0_hit = 1'b1;
+                            u0_way = 1;
+                        end
+                        if ((u0_v0[u0_set] && (u0_k0[u0_set] == u0_key))) begin
+                            u0_hit = 1'b1;
+                            u0_way = 0;
+                        end
+                        if (u0_hit) begin
+                            u0_wd0 = 64'h0;
+                            if ((u0_way == 0)) begin
+                                u0_wd0 = u0_d00[u0_set];
+                            end
+                            if ((u0_way == 1)) begin
+                                u0_wd0 = u0_d01[u0_set];
+                            end
+                            if ((u0_way == 2)) begin
+                                u0_wd0 = u0_d02[u0_set];
+                            end
+                            if ((u0_way == 3)) begin
+                                u0_wd0 = u0_d03[u0_set];
+                            end
+                            w_ctx_0 <= u0_wd0;
+                            u0_wd1 = 64'h0;
+                            if ((u0_way == 0)) begin
+                                u0_wd1 = u0_d10[u0_set];
+                            end
+                            if ((u0_way == 1)) begin
+                                u0_wd1 = u0_d11[u0_set];
+                            end
+                            if ((u0_way == 2)) begin
+                                u0_wd1 = u0_d12[u0_set];
+                            end
+                            if ((u0_way == 3)) begin
+                                u0_wd1 = u0_d13[u0_set];
+                            end
+                            w_ctx_8 <= u0_wd1;
+                            hits[0] <= 1;
+                            u0_tr = 2'h0;
+                            if ((u0_way == 0)) begin
+                                u0_tr = u0_r0[u0_set];
+                            end
+                            if ((u0_way == 1)) begin
+                                u0_tr = u0_r1[u0_set];
+                            end
+                            if ((u0_way == 2)) begin
+                                u0_tr = u0_r2[u0_set];
+                            end
+                            if ((u0_way == 3)) begin
+                                u0_tr = u0_r3[u0_set];
+                            end
+                            if ((u0_r0[u0_set] < u0_tr)) begin
+                                u0_r0[u0_set] <= (u0_r0[u0_set] + 1);
+                            end
+                            if ((u0_r1[u0_set] < u0_tr)) begin
+                                u0_r1[u0_set] <= (u0_r1[u0_set] + 1);
+                            end
+                            if ((u0_r2[u0_set] < u0_tr)) begin
+                                u0_r2[u0_set] <= (u0_r2[u0_set] + 1);
+                            end
+                            if ((u0_r3[u0_set] < u0_tr)) begin
+                                u0_r3[u0_set] <= (u0_r3[u0_set] + 1);
+                            end
+                            if ((u0_way == 0)) begin
+                                u0_r0[u0_set] <= 0;
+                            end
+                            if ((u0_way == 1)) begin
+                                u0_r1[u0_set] <= 0;
+                            end
+                            if ((u0_way == 2)) begin
+                                u0_r2[u0_set] <= 0;
+                            end
+                            if ((u0_way == 3)) begin
+                                u0_r3[u0_set] <= 0;
+                            end
+                            st <= 4'b0110;
+                        end
+                        else begin
+                            u0_fk <= u0_key;
+                            u0_fs <= u0_set;
+                            v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                            u_valid <= 1'b1;
+                            u_we <= 1'b0;
+                            u_size <= 3;
+                            u_addr <= v_addr[64-1:0];
+                            pend <= 1'b1;
+                        end
                     end
                 end
                 else begin
@@ -581,6 +1217,114 @@ always @(posedge clk) begin: fsm
                 end
             end
             4'b0101: begin
+                u0_tg0 = 16'h0;
+                u0_tg0 = e_sid;
+                u0_tg1 = 16'h0;
+                u0_tg1 = w_ctx_8[24-1:8];
+                u0_wv = 2'h0;
+                u0_free = 1'b0;
+                if ((!u0_v3[u0_fs])) begin
+                    u0_wv = 3;
+                    u0_free = 1'b1;
+                end
+                if ((!u0_v2[u0_fs])) begin
+                    u0_wv = 2;
+                    u0_free = 1'b1;
+                end
+                if ((!u0_v1[u0_fs])) begin
+                    u0_wv = 1;
+                    u0_free = 1'b1;
+                end
+                if ((!u0_v0[u0_fs])) begin
+                    u0_wv = 0;
+                    u0_free = 1'b1;
+                end
+                if ((!u0_free)) begin
+                    if ((u0_r0[u0_fs] == 3)) begin
+                        u0_wv = 0;
+                    end
+                    if ((u0_r1[u0_fs] == 3)) begin
+                        u0_wv = 1;
+                    end
+                    if ((u0_r2[u0_fs] == 3)) begin
+                        u0_wv = 2;
+                    end
+                    if ((u0_r3[u0_fs] == 3)) begin
+                        u0_wv = 3;
+                    end
+                end
+                if ((u0_wv == 0)) begin
+                    u0_v0[u0_fs] <= 1'b1;
+                    u0_k0[u0_fs] <= u0_fk;
+                    u0_t00[u0_fs] <= u0_tg0;
+                    u0_t10[u0_fs] <= u0_tg1;
+                    u0_d00[u0_fs] <= w_ctx_0;
+                    u0_d10[u0_fs] <= w_ctx_8;
+                end
+                if ((u0_wv == 1)) begin
+                    u0_v1[u0_fs] <= 1'b1;
+                    u0_k1[u0_fs] <= u0_fk;
+                    u0_t01[u0_fs] <= u0_tg0;
+                    u0_t11[u0_fs] <= u0_tg1;
+                    u0_d01[u0_fs] <= w_ctx_0;
+                    u0_d11[u0_fs] <= w_ctx_8;
+                end
+                if ((u0_wv == 2)) begin
+                    u0_v2[u0_fs] <= 1'b1;
+                    u0_k2[u0_fs] <= u0_fk;
+                    u0_t02[u0_fs] <= u0_tg0;
+                    u0_t12[u0_fs] <= u0_tg1;
+                    u0_d02[u0_fs] <= w_ctx_0;
+                    u0_d12[u0_fs] <= w_ctx_8;
+                end
+                if ((u0_wv == 3)) begin
+                    u0_v3[u0_fs] <= 1'b1;
+                    u0_k3[u0_fs] <= u0_fk;
+                    u0_t03[u0_fs] <= u0_tg0;
+                    u0_t13[u0_fs] <= u0_tg1;
+                    u0_d03[u0_fs] <= w_ctx_0;
+                    u0_d13[u0_fs] <= w_ctx_8;
+                end
+                u0_tr = 2'h0;
+                if ((u0_wv == 0)) begin
+                    u0_tr = u0_r0[u0_fs];
+                end
+                if ((u0_wv == 1)) begin
+                    u0_tr = u0_r1[u0_fs];
+                end
+                if ((u0_wv == 2)) begin
+                    u0_tr = u0_r2[u0_fs];
+                end
+                if ((u0_wv == 3)) begin
+                    u0_tr = u0_r3[u0_fs];
+                end
+                if ((u0_r0[u0_fs] < u0_tr)) begin
+                    u0_r0[u0_fs] <= (u0_r0[u0_fs] + 1);
+                end
+                if ((u0_r1[u0_fs] < u0_tr)) begin
+                    u0_r1[u0_fs] <= (u0_r1[u0_fs] + 1);
+                end
+                if ((u0_r2[u0_fs] < u0_tr)) begin
+                    u0_r2[u0_fs] <= (u0_r2[u0_fs] + 1);
+                end
+                if ((u0_r3[u0_fs] < u0_tr)) begin
+                    u0_r3[u0_fs] <= (u0_r3[u0_fs] + 1);
+                end
+                if ((u0_wv == 0)) begin
+                    u0_r0[u0_fs] <= 0;
+                end
+                if ((u0_wv == 1)) begin
+                    u0_r1[u0_fs] <= 0;
+                end
+                if ((u0_wv == 2)) begin
+                    u0_r2[u0_fs] <= 0;
+                end
+                if ((u0_wv == 3)) begin
+                    u0_r3[u0_fs] <= 0;
+                end
+                st <= 4'b0110;
+            end
+            4'b0110: begin
                 wk_sl_walked <= 0;
                 wk_sl_ok <= 0;
                 wk_sl_pa <= 0;
@@ -683,14 +1427,122 @@ always @(posedge clk) begin: fsm
                     h25 = (h24 | {45'h0, w_ctx_8[3-1:0]});
                     v_wide = {24'h0, h25};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
-                    unit_sl_start <= 1'b1;
-                    st <= 4'b0110;
+                    u1_in = 64'h0;
+                    u1_in = e_addr;
+                    u1_acc = 2'h0;
+                    if ((!(e_kind == 2))) begin
+                        u1_acc[0] = 1;
+                    end
+                    if ((e_kind == 2)) begin
+                        u1_acc[1] = 1;
+                    end
+                    u1_tg0 = 16'h0;
+                    u1_tg0 = w_ctx_8[24-1:8];
+                    u1_set = 3'h0;
+                    u1_set = u1_in[15-1:12];
+                    u1_hit = 1'b0;
+                    u1_way = 2'h0;
+                    if ((u1_v3[u1_set] && (u1_k3[u1_set] == u1_in[64-1:12]) && (u1_t03[u1_set] == u1_tg0) && (u1_a3[u1_set] == u1_acc))) begin
+                        u1_hit = 1'b1;
+                        u1_way = 3;
+                    end
+                    if ((u1_v2[u1_set] && (u1_k2[u1_set] == u1_in[64-1:12]) && (u1_t02[u1_set] == u1_tg0) && (u1_a2[u1_set] == u1_acc))) begin
+                        u1_hit = 1'b1;
+                        u1_way = 2;
+                    end
+                    if ((u1_v1[u1_set] && (u1_k1[u1_set] == u1_in[64-1:12]) && (u1_t01[u1_set] == u1_tg0) && (u1_a1[u1_set] == u1_acc))) begin
+                        u1_hit = 1'b1;
+                        u1_way = 1;
+                    end
+                    if ((u1_v0[u1_set] && (u1_k0[u1_set] == u1_in[64-1:12]) && (u1_t00[u1_set] == u1_tg0) && (u1_a0[u1_set] == u1_acc))) begin
+                        u1_hit = 1'b1;
+                        u1_way = 0;
+                    end
+                    if (u1_hit) begin
+                        u1_pg = 52'h0;
+                        if ((u1_way == 0)) begin
+                            u1_pg = u1_p0[u1_set];
+                        end
+                        if ((u1_way == 1)) begin
+                            u1_pg = u1_p1[u1_set];
+                        end
+                        if ((u1_way == 2)) begin
+                            u1_pg = u1_p2[u1_set];
+                        end
+                        if ((u1_way == 3)) begin
+                            u1_pg = u1_p3[u1_set];
+                        end
+                        u1_lv = 3'h0;
+                        if ((u1_way == 0)) begin
+                            u1_lv = u1_l0[u1_set];
+                        end
+                        if ((u1_way == 1)) begin
+                            u1_lv = u1_l1[u1_set];
+                        end
+                        if ((u1_way == 2)) begin
+                            u1_lv = u1_l2[u1_set];
+                        end
+                        if ((u1_way == 3)) begin
+                            u1_lv = u1_l3[u1_set];
+                        end
+                        wk_sl_walked <= 1;
+                        wk_sl_ok <= 1;
+                        wk_sl_pa <= {u1_pg, u1_in[12-1:0]};
+                        wk_sl_level <= u1_lv;
+                        hits[1] <= 1;
+                        u1_tr = 2'h0;
+                        if ((u1_way == 0)) begin
+                            u1_tr = u1_r0[u1_set];
+                        end
+                        if ((u1_way == 1)) begin
+                            u1_tr = u1_r1[u1_set];
+                        end
+                        if ((u1_way == 2)) begin
+                            u1_tr = u1_r2[u1_set];
+                        end
+                        if ((u1_way == 3)) begin
+                            u1_tr = u1_r3[u1_set];
+                        end
+                        if ((u1_r0[u1_set] < u1_tr)) begin
+                            u1_r0[u1_set] <= (u1_r0[u1_set] + 1);
+                        end
+                        if ((u1_r1[u1_set] < u1_tr)) begin
+                            u1_r1[u1_set] <= (u1_r1[u1_set] + 1);
+                        end
+                        if ((u1_r2[u1_set] < u1_tr)) begin
+                            u1_r2[u1_set] <= (u1_r2[u1_set] + 1);
+                        end
+                        if ((u1_r3[u1_set] < u1_tr)) begin
+                            u1_r3[u1_set] <= (u1_r3[u1_set] + 1);
+                        end
+                        if ((u1_way == 0)) begin
+                            u1_r0[u1_set] <= 0;
+                        end
+                        if ((u1_way == 1)) begin
+                            u1_r1[u1_set] <= 0;
+                        end
+                        if ((u1_way == 2)) begin
+                            u1_r2[u1_set] <= 0;
+                        end
+                        if ((u1_way == 3)) begin
+                            u1_r3[u1_set] <= 0;
+                        end
+                        st <= 4'b1000;
+                    end
+                    else begin
+                        u1_fk <= u1_in[64-1:12];
+                        u1_fs <= u1_set;
+                        u1_ft0 <= u1_tg0;
+                        u1_fa <= u1_acc;
+                        unit_sl_start <= 1'b1;
+                        st <= 4'b0111;
+                    end
                 end
                 else begin
-                    st <= 4'b0111;
+                    st <= 4'b1000;
                 end
             end
-            4'b0110: begin
+            4'b0111: begin
                 unit_sl_start <= 1'b0;
                 if (unit_sl_done) begin
                     wk_sl_walked <= 1;
@@ -698,6 +1550,107 @@ always @(posedge clk) begin: fsm
                         wk_sl_ok <= 1;
                         wk_sl_pa <= unit_sl_o_pa;
                         wk_sl_level <= unit_sl_o_level;
+                        u1_wv = 2'h0;
+                        u1_free = 1'b0;
+                        if ((!u1_v3[u1_fs])) begin
+                            u1_wv = 3;
+                            u1_free = 1'b1;
+                        end
+                        if ((!u1_v2[u1_fs])) begin
+                            u1_wv = 2;
+                            u1_free = 1'b1;
+                        end
+                        if ((!u1_v1[u1_fs])) begin
+                            u1_wv = 1;
+                            u1_free = 1'b1;
+                        end
+                        if ((!u1_v0[u1_fs])) begin
+                            u1_wv = 0;
+                            u1_free = 1'b1;
+                        end
+                        if ((!u1_free)) begin
+                            if ((u1_r0[u1_fs] == 3)) begin
+                                u1_wv = 0;
+                            end
+                            if ((u1_r1[u1_fs] == 3)) begin
+                                u1_wv = 1;
+                            end
+                            if ((u1_r2[u1_fs] == 3)) begin
+                                u1_wv = 2;
+                            end
+                            if ((u1_r3[u1_fs] == 3)) begin
+                                u1_wv = 3;
+                            end
+                        end
+                        if ((u1_wv == 0)) begin
+                            u1_v0[u1_fs] <= 1'b1;
+                            u1_k0[u1_fs] <= u1_fk;
+                            u1_l0[u1_fs] <= unit_sl_o_level;
+                            u1_p0[u1_fs] <= unit_sl_o_pa[64-1:12];
+                            u1_t00[u1_fs] <= u1_ft0;
+                            u1_a0[u1_fs] <= u1_fa;
+                        end
+                        if ((u1_wv == 1)) begin
+                            u1_v1[u1_fs] <= 1'b1;
+                            u1_k1[u1_fs] <= u1_fk;
+                            u1_l1[u1_fs] <= unit_sl_o_level;
+                            u1_p1[u1_fs] <= unit_sl_o_pa[64-1:12];
+                            u1_t01[u1_fs] <= u1_ft0;
+                            u1_a1[u1_fs] <= u1_fa;
+                        end
+                        if ((u1_wv == 2)) begin
+                            u1_v2[u1_fs] <= 1'b1;
+                            u1_k2[u1_fs] <= u1_fk;
+                            u1_l2[u1_fs] <= unit_sl_o_level;
+                            u1_p2[u1_fs] <= unit_sl_o_pa[64-1:12];
+                            u1_t02[u1_fs] <= u1_ft0;
+                            u1_a2[u1_fs] <= u1_fa;
+                        end
+                        if ((u1_wv == 3)) begin
+                            u1_v3[u1_fs] <= 1'b1;
+                            u1_k3[u1_fs] <= u1_fk;
+                            u1_l3[u1_fs] <= unit_sl_o_level;
+                            u1_p3[u1_fs] <= unit_sl_o_pa[64-1:12];
+                            u1_t03[u1_fs] <= u1_ft0;
+                            u1_a3[u1_fs] <= u1_fa;
+                        end
+                        u1_tr = 2'h0;
+                        if ((u1_wv == 0)) begin
+                            u1_tr = u1_r0[u1_fs];
+                        end
+                        if ((u1_wv == 1)) begin
+                            u1_tr = u1_r1[u1_fs];
+                        end
+                        if ((u1_wv == 2)) begin
+                            u1_tr = u1_r2[u1_fs];
+                        end
+                        if ((u1_wv == 3)) begin
+                            u1_tr = u1_r3[u1_fs];
+                        end
+                        if ((u1_r0[u1_fs] < u1_tr)) begin
+                            u1_r0[u1_fs] <= (u1_r0[u1_fs] + 1);
+                        end
+                        if ((u1_r1[u1_fs] < u1_tr)) begin
+                            u1_r1[u1_fs] <= (u1_r1[u1_fs] + 1);
+                        end
+                        if ((u1_r2[u1_fs] < u1_tr)) begin
+                            u1_r2[u1_fs] <= (u1_r2[u1_fs] + 1);
+                        end
+                        if ((u1_r3[u1_fs] < u1_tr)) begin
+                            u1_r3[u1_fs] <= (u1_r3[u1_fs] + 1);
+                        end
+                        if ((u1_wv == 0)) begin
+                            u1_r0[u1_fs] <= 0;
+                        end
+                        if ((u1_wv == 1)) begin
+                            u1_r1[u1_fs] <= 0;
+                        end
+                        if ((u1_wv == 2)) begin
+                            u1_r2[u1_fs] <= 0;
+                        end
+                        if ((u1_wv == 3)) begin
+                            u1_r3[u1_fs] <= 0;
+                        end
                     end
                     else begin
                         wk_sl_fault <= unit_sl_o_status;
@@ -713,10 +1666,10 @@ always @(posedge clk) begin: fsm
                         end
                         wk_sl_reason <= unit_sl_o_r_reason;
                     end
-                    st <= 4'b0111;
+                    st <= 4'b1000;
                 end
             end
-            4'b0111: begin
+            4'b1000: begin
                 if ((!pend)) begin
                     h38 = 32'h0;
                     h38 = e_msi_data;
@@ -760,7 +1713,7 @@ always @(posedge clk) begin: fsm
                     if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h38[32-1:16] != 0))) && ({1'h0, h48} < h51)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
-                        st <= 4'b1001;
+                        st <= 4'b1010;
                     end
                     else begin
                         h26 = 17'h0;
@@ -814,11 +1767,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 4'b1000;
+                        st <= 4'b1001;
                     end
                 end
             end
-            4'b1000: begin
+            4'b1001: begin
                 if ((!pend)) begin
                     h26 = 17'h0;
                     h27 = 1'h0;
@@ -870,11 +1823,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irte_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 4'b1001;
+                        st <= 4'b1010;
                     end
                 end
             end
-            4'b1001: begin
+            4'b1010: begin
                 h73 = 1'h0;
                 h74 = 1'h0;
                 h75 = 1'h0;
@@ -1065,7 +2018,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
                     status <= 2;
@@ -1098,7 +2051,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
                     status <= 3;
@@ -1131,7 +2084,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
                     status <= 4;
@@ -1169,7 +2122,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
                     status <= 5;
@@ -1202,7 +2155,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
                     status <= 6;
@@ -1240,7 +2193,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2)) && (w_ctx_0[4-1:2] != 1))) begin
                     status <= 7;
@@ -1278,7 +2231,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                     status <= 8;
@@ -1316,7 +2269,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
                     status <= 9;
@@ -1334,7 +2287,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
                     status <= 10;
@@ -1352,7 +2305,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h73 != 0))) begin
                     status <= 11;
@@ -1390,7 +2343,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((wk_sl_ok != 0)) begin
                     status <= 12;
@@ -1408,7 +2361,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
                     status <= 13;
@@ -1441,7 +2394,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
                     status <= 14;
@@ -1474,7 +2427,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reserved != 0))) begin
                     status <= 15;
@@ -1512,7 +2465,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
                     status <= 16;
@@ -1530,7 +2483,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
                     status <= 17;
@@ -1552,7 +2505,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
                     status <= 18;
@@ -1570,7 +2523,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h107[32-1:16] != 0))) begin
                     status <= 19;
@@ -1625,7 +2578,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h127} < h130)))) begin
                     status <= 20;
@@ -1680,7 +2633,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
                     status <= 21;
@@ -1740,7 +2693,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h153[8-1:0] != 0) || (h154[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
                     status <= 22;
@@ -1800,7 +2753,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h169 == h173))) || (((w_irte_8[20-1:18] == 2) && (h174[16-1:8] >= h175[16-1:8])) && (h176[16-1:8] <= h177[8-1:0])))))) begin
                     status <= 23;
@@ -1860,7 +2813,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
                     status <= 24;
@@ -1933,7 +2886,7 @@ always @(posedge clk) begin: fsm
                     end
                     rec_trigger_mode <= h192;
                     rec_delivery_mode <= w_irte_0[8-1:5];
-                    st <= 4'b1010;
+                    st <= 4'b1100;
                 end
                 else begin
                     status <= 0;
@@ -1951,11 +2904,267 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1100;
+                end
+            end
+            4'b1011: begin
+                if ((iset < 4)) begin
+                    u0_iset = 2'h0;
+                    u0_iset = iset[2-1:0];
+                    u0_ik0 = 61'h0;
+                    u0_ik0 = u0_k0[u0_iset];
+                    u0_it0_0 = 16'h0;
+                    u0_it0_0 = u0_t00[u0_iset];
+                    u0_it1_0 = 16'h0;
+                    u0_it1_0 = u0_t10[u0_iset];
+                    if ((i_op == 1)) begin
+                        u0_d0_0 = 16'h0;
+                        u0_d0_0 = (u0_it0_0 ^ i_cc_inv_sid);
+                        u0_d0_1 = 6'h0;
+                        u0_d0_1 = 7;
+                        u0_d0_2 = 2'h0;
+                        u0_d0_3 = 3'h0;
+                        u0_d0_3 = ((3 + 4) - {1'h0, i_cc_inv_fm});
+                        u0_d0_2 = u0_d0_3[2-1:0];
+                        u0_d0_4 = 6'h0;
+                        u0_d0_4 = (u0_d0_1 << u0_d0_2);
+                        u0_d0_5 = 3'h0;
+                        u0_d0_5 = (u0_d0_4[3-1:0] & 7);
+                        u0_d0_6 = 3'h0;
+                        u0_d0_6 = (7 ^ u0_d0_5);
+                        u0_d0_7 = 16'h0;
+                        u0_d0_7 = (65528 | {13'h0, u0_d0_6});
+                        u0_d0_8 = 16'h0;
+                        u0_d0_8 = (u0_d0_0 & u0_d0_7);
+                        if ((u0_v0[u0_iset] && (((i_cc_inv_g == 1) || ((i_cc_inv_g == 2) && (u0_it1_0 == i_cc_inv_did))) || (((i_cc_inv_g == 3) && (u0_it1_0 == i_cc_inv_did)) && (u0_d0_8 == 0))))) begin
+                            u0_v0[u0_iset] <= 1'b0;
+                        end
+                    end
+                    u0_ik1 = 61'h0;
+                    u0_ik1 = u0_k1[u0_iset];
+                    u0_it0_1 = 16'h0;
+                    u0_it0_1 = u0_t01[u0_iset];
+                    u0_it1_1 = 16'h0;
+                    u0_it1_1 = u0_t11[u0_iset];
+                    if ((i_op == 1)) begin
+                        u0_d1_0 = 16'h0;
+                        u0_d1_0 = (u0_it0_1 ^ i_cc_inv_sid);
+                        u0_d1_1 = 6'h0;
+                        u0_d1_1 = 7;
+                        u0_d1_2 = 2'h0;
+                        u0_d1_3 = 3'h0;
+                        u0_d1_3 = ((3 + 4) - {1'h0, i_cc_inv_fm});
+                        u0_d1_2 = u0_d1_3[2-1:0];
+                        u0_d1_4 = 6'h0;
+                        u0_d1_4 = (u0_d1_1 << u0_d1_2);
+                        u0_d1_5 = 3'h0;
+                        u0_d1_5 = (u0_d1_4[3-1:0] & 7);
+                        u0_d1_6 = 3'h0;
+                        u0_d1_6 = (7 ^ u0_d1_5);
+                        u0_d1_7 = 16'h0;
+                        u0_d1_7 = (65528 | {13'h0, u0_d1_6});
+                        u0_d1_8 = 16'h0;
+                        u0_d1_8 = (u0_d1_0 & u0_d1_7);
+                        if ((u0_v1[u0_iset] && (((i_cc_inv_g == 1) || ((i_cc_inv_g == 2) && (u0_it1_1 == i_cc_inv_did))) || (((i_cc_inv_g == 3) && (u0_it1_1 == i_cc_inv_did)) && (u0_d1_8 == 0))))) begin
+                            u0_v1[u0_iset] <= 1'b0;
+                        end
+                    end
+                    u0_ik2 = 61'h0;
+                    u0_ik2 = u0_k2[u0_iset];
+                    u0_it0_2 = 16'h0;
+                    u0_it0_2 = u0_t02[u0_iset];
+                    u0_it1_2 = 16'h0;
+                    u0_it1_2 = u0_t12[u0_iset];
+                    if ((i_op == 1)) begin
+                        u0_d2_0 = 16'h0;
+                        u0_d2_0 = (u0_it0_2 ^ i_cc_inv_sid);
+                        u0_d2_1 = 6'h0;
+                        u0_d2_1 = 7;
+                        u0_d2_2 = 2'h0;
+                        u0_d2_3 = 3'h0;
+                        u0_d2_3 = ((3 + 4) - {1'h0, i_cc_inv_fm});
+                        u0_d2_2 = u0_d2_3[2-1:0];
+                        u0_d2_4 = 6'h0;
+                        u0_d2_4 = (u0_d2_1 << u0_d2_2);
+                        u0_d2_5 = 3'h0;
+                        u0_d2_5 = (u0_d2_4[3-1:0] & 7);
+                        u0_d2_6 = 3'h0;
+                        u0_d2_6 = (7 ^ u0_d2_5);
+                        u0_d2_7 = 16'h0;
+                        u0_d2_7 = (65528 | {13'h0, u0_d2_6});
+                        u0_d2_8 = 16'h0;
+                        u0_d2_8 = (u0_d2_0 & u0_d2_7);
+                        if ((u0_v2[u0_iset] && (((i_cc_inv_g == 1) || ((i_cc_inv_g == 2) && (u0_it1_2 == i_cc_inv_did))) || (((i_cc_inv_g == 3) && (u0_it1_2 == i_cc_inv_did)) && (u0_d2_8 == 0))))) begin
+                            u0_v2[u0_iset] <= 1'b0;
+                        end
+                    end
+                    u0_ik3 = 61'h0;
+                    u0_ik3 = u0_k3[u0_iset];
+                    u0_it0_3 = 16'h0;
+                    u0_it0_3 = u0_t03[u0_iset];
+                    u0_it1_3 = 16'h0;
+                    u0_it1_3 = u0_t13[u0_iset];
+                    if ((i_op == 1)) begin
+                        u0_d3_0 = 16'h0;
+                        u0_d3_0 = (u0_it0_3 ^ i_cc_inv_sid);
+                        u0_d3_1 = 6'h0;
+                        u0_d3_1 = 7;
+                        u0_d3_2 = 2'h0;
+                        u0_d3_3 = 3'h0;
+                        u0_d3_3 = ((3 + 4) - {1'h0, i_cc_inv_fm});
+                        u0_d3_2 = u0_d3_3[2-1:0];
+                        u0_d3_4 = 6'h0;
+                        u0_d3_4 = (u0_d3_1 << u0_d3_2);
+                        u0_d3_5 = 3'h0;
+                        u0_d3_5 = (u0_d3_4[3-1:0] & 7);
+                        u0_d3_6 = 3'h0;
+                        u0_d3_6 = (7 ^ u0_d3_5);
+                        u0_d3_7 = 16'h0;
+                        u0_d3_7 = (65528 | {13'h0, u0_d3_6});
+                        u0_d3_8 = 16'h0;
+                        u0_d3_8 = (u0_d3_0 & u0_d3_7);
+                        if ((u0_v3[u0_iset] && (((i_cc_inv_g == 1) || ((i_cc_inv_g == 2) && (u0_it1_3 == i_cc_inv_did))) || (((i_cc_inv_g == 3) && (u0_it1_3 == i_cc_inv_did)) && (u0_d3_8 == 0))))) begin
+                            u0_v3[u0_iset] <= 1'b0;
+                        end
+                    end
+                end
+                u1_iset = 3'h0;
+                u1_iset = iset[3-1:0];
+                u1_ik0 = 52'h0;
+                u1_ik0 = u1_k0[u1_iset];
+                u1_it0_0 = 16'h0;
+                u1_it0_0 = u1_t00[u1_iset];
+                if ((i_op == 2)) begin
+                    u1_d0_0 = 64'h0;
+                    u1_d0_1 = 64'h0;
+                    u1_d0_2 = 8'h0;
+                    u1_d0_3 = 64'h0;
+                    u1_d0_0 = 0;
+                    u1_d0_0[64-1:12] = u1_ik0;
+                    u1_d0_1 = i_iotlb_inv_addr;
+                    u1_d0_4 = 7'h0;
+                    u1_d0_4 = (12 + {1'h0, i_iotlb_inv_am});
+                    u1_d0_2 = {1'h0, u1_d0_4};
+                    if ((u1_d0_2 < 12)) begin
+                        u1_d0_2 = 12;
+                    end
+                    u1_d0_3 = (u1_d0_0 ^ u1_d0_1);
+                    u1_d0_5 = 1'h0;
+                    u1_d0_5 = 0;
+                    if ((u1_d0_2 >= 64)) begin
+                        u1_d0_5 = 1;
+                    end
+                    else if (((u1_d0_3 >>> u1_d0_2) == 0)) begin
+                        u1_d0_5 = 1;
+                    end
+                    if ((u1_v0[u1_iset] && (((i_iotlb_inv_g == 1) || ((i_iotlb_inv_g == 2) && (u1_it0_0 == i_iotlb_inv_did))) || (((i_iotlb_inv_g == 3) && (u1_it0_0 == i_iotlb_inv_did)) && (u1_d0_5 == 1))))) begin
+                        u1_v0[u1_iset] <= 1'b0;
+                    end
+                end
+                u1_ik1 = 52'h0;
+                u1_ik1 = u1_k1[u1_iset];
+                u1_it0_1 = 16'h0;
+                u1_it0_1 = u1_t01[u1_iset];
+                if ((i_op == 2)) begin
+                    u1_d1_0 = 64'h0;
+                    u1_d1_1 = 64'h0;
+                    u1_d1_2 = 8'h0;
+                    u1_d1_3 = 64'h0;
+                    u1_d1_0 = 0;
+                    u1_d1_0[64-1:12] = u1_ik1;
+                    u1_d1_1 = i_iotlb_inv_addr;
+                    u1_d1_4 = 7'h0;
+                    u1_d1_4 = (12 + {1'h0, i_iotlb_inv_am});
+                    u1_d1_2 = {1'h0, u1_d1_4};
+                    if ((u1_d1_2 < 12)) begin
+                        u1_d1_2 = 12;
+                    end
+                    u1_d1_3 = (u1_d1_0 ^ u1_d1_1);
+                    u1_d1_5 = 1'h0;
+                    u1_d1_5 = 0;
+                    if ((u1_d1_2 >= 64)) begin
+                        u1_d1_5 = 1;
+                    end
+                    else if (((u1_d1_3 >>> u1_d1_2) == 0)) begin
+                        u1_d1_5 = 1;
+                    end
+                    if ((u1_v1[u1_iset] && (((i_iotlb_inv_g == 1) || ((i_iotlb_inv_g == 2) && (u1_it0_1 == i_iotlb_inv_did))) || (((i_iotlb_inv_g == 3) && (u1_it0_1 == i_iotlb_inv_did)) && (u1_d1_5 == 1))))) begin
+                        u1_v1[u1_iset] <= 1'b0;
+                    end
+                end
+                u1_ik2 = 52'h0;
+                u1_ik2 = u1_k2[u1_iset];
+                u1_it0_2 = 16'h0;
+                u1_it0_2 = u1_t02[u1_iset];
+                if ((i_op == 2)) begin
+                    u1_d2_0 = 64'h0;
+                    u1_d2_1 = 64'h0;
+                    u1_d2_2 = 8'h0;
+                    u1_d2_3 = 64'h0;
+                    u1_d2_0 = 0;
+                    u1_d2_0[64-1:12] = u1_ik2;
+                    u1_d2_1 = i_iotlb_inv_addr;
+                    u1_d2_4 = 7'h0;
+                    u1_d2_4 = (12 + {1'h0, i_iotlb_inv_am});
+                    u1_d2_2 = {1'h0, u1_d2_4};
+                    if ((u1_d2_2 < 12)) begin
+                        u1_d2_2 = 12;
+                    end
+                    u1_d2_3 = (u1_d2_0 ^ u1_d2_1);
+                    u1_d2_5 = 1'h0;
+                    u1_d2_5 = 0;
+                    if ((u1_d2_2 >= 64)) begin
+                        u1_d2_5 = 1;
+                    end
+                    else if (((u1_d2_3 >>> u1_d2_2) == 0)) begin
+                        u1_d2_5 = 1;
+                    end
+                    if ((u1_v2[u1_iset] && (((i_iotlb_inv_g == 1) || ((i_iotlb_inv_g == 2) && (u1_it0_2 == i_iotlb_inv_did))) || (((i_iotlb_inv_g == 3) && (u1_it0_2 == i_iotlb_inv_did)) && (u1_d2_5 == 1))))) begin
+                        u1_v2[u1_iset] <= 1'b0;
+                    end
+                end
+                u1_ik3 = 52'h0;
+                u1_ik3 = u1_k3[u1_iset];
+                u1_it0_3 = 16'h0;
+                u1_it0_3 = u1_t03[u1_iset];
+                if ((i_op == 2)) begin
+                    u1_d3_0 = 64'h0;
+                    u1_d3_1 = 64'h0;
+                    u1_d3_2 = 8'h0;
+                    u1_d3_3 = 64'h0;
+                    u1_d3_0 = 0;
+                    u1_d3_0[64-1:12] = u1_ik3;
+                    u1_d3_1 = i_iotlb_inv_addr;
+                    u1_d3_4 = 7'h0;
+                    u1_d3_4 = (12 + {1'h0, i_iotlb_inv_am});
+                    u1_d3_2 = {1'h0, u1_d3_4};
+                    if ((u1_d3_2 < 12)) begin
+                        u1_d3_2 = 12;
+                    end
+                    u1_d3_3 = (u1_d3_0 ^ u1_d3_1);
+                    u1_d3_5 = 1'h0;
+                    u1_d3_5 = 0;
+                    if ((u1_d3_2 >= 64)) begin
+                        u1_d3_5 = 1;
+                    end
+                    else if (((u1_d3_3 >>> u1_d3_2) == 0)) begin
+                        u1_d3_5 = 1;
+                    end
+                    if ((u1_v3[u1_iset] && (((i_iotlb_inv_g == 1) || ((i_iotlb_inv_g == 2) && (u1_it0_3 == i_iotlb_inv_did))) || (((i_iotlb_inv_g == 3) && (u1_it0_3 == i_iotlb_inv_did)) && (u1_d3_5 == 1))))) begin
+                        u1_v3[u1_iset] <= 1'b0;
+                    end
+                end
+                if ((iset == 7)) begin
+                    done <= 1'b1;
+                    st <= 4'b0000;
+                end
+                else begin
+                    iset <= (iset + 1);
                 end
             end
             default: begin
                 o_status <= status;
+                o_hit <= hits;
                 o_r_outcome <= rec_outcome;
                 o_r_address <= rec_address;
                 o_r_domain <= rec_domain;

@@ -22,6 +22,15 @@ entity intel_vtd_vtd_remap is
         r_GSTS_REG: in unsigned(31 downto 0);
         r_RTADDR_REG: in unsigned(63 downto 0);
         r_IRTA_REG: in unsigned(63 downto 0);
+        i_op: in unsigned(1 downto 0);
+        i_cc_inv_g: in unsigned(1 downto 0);
+        i_cc_inv_did: in unsigned(15 downto 0);
+        i_cc_inv_sid: in unsigned(15 downto 0);
+        i_cc_inv_fm: in unsigned(1 downto 0);
+        i_iotlb_inv_g: in unsigned(1 downto 0);
+        i_iotlb_inv_did: in unsigned(15 downto 0);
+        i_iotlb_inv_addr: in unsigned(63 downto 0);
+        i_iotlb_inv_am: in unsigned(5 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
         m_we: out std_logic;
@@ -44,7 +53,8 @@ entity intel_vtd_vtd_remap is
         o_r_dest_mode: out unsigned(0 downto 0);
         o_r_redir_hint: out unsigned(0 downto 0);
         o_r_trigger_mode: out unsigned(0 downto 0);
-        o_r_delivery_mode: out unsigned(2 downto 0)
+        o_r_delivery_mode: out unsigned(2 downto 0);
+        o_hit: out unsigned(1 downto 0)
     );
 end entity intel_vtd_vtd_remap;
 
@@ -56,11 +66,13 @@ type t_enum_S_1 is (
 	S0W1,
 	S1W0,
 	S1W1,
+	S1F,
 	S2G,
 	S2R,
 	S3W0,
 	S3W1,
 	DECIDE,
+	INV,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -72,9 +84,17 @@ type t_enum_S_2 is (
 	);
 
 signal unit_sl_o_aux: unsigned(2 downto 0);
+signal hits: unsigned(1 downto 0);
+signal iset: unsigned(2 downto 0);
 signal pend: std_logic;
 signal st: t_enum_S_1;
 signal status: unsigned(7 downto 0);
+signal u0_fk: unsigned(60 downto 0);
+signal u0_fs: unsigned(1 downto 0);
+signal u1_fa: unsigned(1 downto 0);
+signal u1_fk: unsigned(51 downto 0);
+signal u1_fs: unsigned(2 downto 0);
+signal u1_ft0: unsigned(15 downto 0);
 signal u_addr: unsigned(63 downto 0);
 signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
@@ -150,6 +170,118 @@ signal walker_unit_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_sl0_se_5: unsigned(63 downto 0);
 signal walker_unit_sl0_st: t_enum_S_2;
+type t_array_u0_d00 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d00: t_array_u0_d00;
+type t_array_u0_d01 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d01: t_array_u0_d01;
+type t_array_u0_d02 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d02: t_array_u0_d02;
+type t_array_u0_d03 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d03: t_array_u0_d03;
+type t_array_u0_d10 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d10: t_array_u0_d10;
+type t_array_u0_d11 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d11: t_array_u0_d11;
+type t_array_u0_d12 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d12: t_array_u0_d12;
+type t_array_u0_d13 is array(0 to 4-1) of unsigned(63 downto 0);
+signal u0_d13: t_array_u0_d13;
+type t_array_u0_k0 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k0: t_array_u0_k0;
+type t_array_u0_k1 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k1: t_array_u0_k1;
+type t_array_u0_k2 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k2: t_array_u0_k2;
+type t_array_u0_k3 is array(0 to 4-1) of unsigned(60 downto 0);
+signal u0_k3: t_array_u0_k3;
+type t_array_u0_r0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r0: t_array_u0_r0;
+type t_array_u0_r1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r1: t_array_u0_r1;
+type t_array_u0_r2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r2: t_array_u0_r2;
+type t_array_u0_r3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal u0_r3: t_array_u0_r3;
+type t_array_u0_t00 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t00: t_array_u0_t00;
+type t_array_u0_t01 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t01: t_array_u0_t01;
+type t_array_u0_t02 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t02: t_array_u0_t02;
+type t_array_u0_t03 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t03: t_array_u0_t03;
+type t_array_u0_t10 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t10: t_array_u0_t10;
+type t_array_u0_t11 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t11: t_array_u0_t11;
+type t_array_u0_t12 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t12: t_array_u0_t12;
+type t_array_u0_t13 is array(0 to 4-1) of unsigned(15 downto 0);
+signal u0_t13: t_array_u0_t13;
+type t_array_u0_v0 is array(0 to 4-1) of std_logic;
+signal u0_v0: t_array_u0_v0;
+type t_array_u0_v1 is array(0 to 4-1) of std_logic;
+signal u0_v1: t_array_u0_v1;
+type t_array_u0_v2 is array(0 to 4-1) of std_logic;
+signal u0_v2: t_array_u0_v2;
+type t_array_u0_v3 is array(0 to 4-1) of std_logic;
+signal u0_v3: t_array_u0_v3;
+type t_array_u1_a0 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_a0: t_array_u1_a0;
+type t_array_u1_a1 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_a1: t_array_u1_a1;
+type t_array_u1_a2 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_a2: t_array_u1_a2;
+type t_array_u1_a3 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_a3: t_array_u1_a3;
+type t_array_u1_k0 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k0: t_array_u1_k0;
+type t_array_u1_k1 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k1: t_array_u1_k1;
+type t_array_u1_k2 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k2: t_array_u1_k2;
+type t_array_u1_k3 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_k3: t_array_u1_k3;
+type t_array_u1_l0 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l0: t_array_u1_l0;
+type t_array_u1_l1 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l1: t_array_u1_l1;
+type t_array_u1_l2 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l2: t_array_u1_l2;
+type t_array_u1_l3 is array(0 to 8-1) of unsigned(2 downto 0);
+signal u1_l3: t_array_u1_l3;
+type t_array_u1_p0 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p0: t_array_u1_p0;
+type t_array_u1_p1 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p1: t_array_u1_p1;
+type t_array_u1_p2 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p2: t_array_u1_p2;
+type t_array_u1_p3 is array(0 to 8-1) of unsigned(51 downto 0);
+signal u1_p3: t_array_u1_p3;
+type t_array_u1_r0 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_r0: t_array_u1_r0;
+type t_array_u1_r1 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_r1: t_array_u1_r1;
+type t_array_u1_r2 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_r2: t_array_u1_r2;
+type t_array_u1_r3 is array(0 to 8-1) of unsigned(1 downto 0);
+signal u1_r3: t_array_u1_r3;
+type t_array_u1_t00 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t00: t_array_u1_t00;
+type t_array_u1_t01 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t01: t_array_u1_t01;
+type t_array_u1_t02 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t02: t_array_u1_t02;
+type t_array_u1_t03 is array(0 to 8-1) of unsigned(15 downto 0);
+signal u1_t03: t_array_u1_t03;
+type t_array_u1_v0 is array(0 to 8-1) of std_logic;
+signal u1_v0: t_array_u1_v0;
+type t_array_u1_v1 is array(0 to 8-1) of std_logic;
+signal u1_v1: t_array_u1_v1;
+type t_array_u1_v2 is array(0 to 8-1) of std_logic;
+signal u1_v2: t_array_u1_v2;
+type t_array_u1_v3 is array(0 to 8-1) of std_logic;
+signal u1_v3: t_array_u1_v3;
 
 begin
 
@@ -174,6 +306,17 @@ fsm: process (clk) is
     variable h3: unsigned(15 downto 0);
     variable h4: unsigned(12 downto 0);
     variable h5: unsigned(48 downto 0);
+    variable u0_key: unsigned(60 downto 0);
+    variable u0_set: unsigned(1 downto 0);
+    variable u0_hit: std_logic;
+    variable u0_way: unsigned(1 downto 0);
+    variable u0_wd0: unsigned(63 downto 0);
+    variable u0_wd1: unsigned(63 downto 0);
+    variable u0_tr: unsigned(1 downto 0);
+    variable u0_tg0: unsigned(15 downto 0);
+    variable u0_tg1: unsigned(15 downto 0);
+    variable u0_wv: unsigned(1 downto 0);
+    variable u0_free: std_logic;
     variable h6: unsigned(0 downto 0);
     variable h7: unsigned(0 downto 0);
     variable h8: unsigned(0 downto 0);
@@ -194,6 +337,17 @@ fsm: process (clk) is
     variable h23: unsigned(0 downto 0);
     variable h24: unsigned(47 downto 0);
     variable h25: unsigned(47 downto 0);
+    variable u1_in: unsigned(63 downto 0);
+    variable u1_acc: unsigned(1 downto 0);
+    variable u1_tg0: unsigned(15 downto 0);
+    variable u1_set: unsigned(2 downto 0);
+    variable u1_hit: std_logic;
+    variable u1_way: unsigned(1 downto 0);
+    variable u1_pg: unsigned(51 downto 0);
+    variable u1_lv: unsigned(2 downto 0);
+    variable u1_tr: unsigned(1 downto 0);
+    variable u1_wv: unsigned(1 downto 0);
+    variable u1_free: std_logic;
     variable h38: unsigned(31 downto 0);
     variable h39: unsigned(16 downto 0);
     variable h40: unsigned(0 downto 0);
@@ -361,10 +515,95 @@ fsm: process (clk) is
     variable h190: unsigned(0 downto 0);
     variable h191: unsigned(0 downto 0);
     variable h192: unsigned(0 downto 0);
+    variable u0_iset: unsigned(1 downto 0);
+    variable u0_ik0: unsigned(60 downto 0);
+    variable u0_it0_0: unsigned(15 downto 0);
+    variable u0_it1_0: unsigned(15 downto 0);
+    variable u0_d0_0: unsigned(15 downto 0);
+    variable u0_d0_1: unsigned(5 downto 0);
+    variable u0_d0_2: unsigned(1 downto 0);
+    variable u0_d0_3: unsigned(2 downto 0);
+    variable u0_d0_4: unsigned(5 downto 0);
+    variable u0_d0_5: unsigned(2 downto 0);
+    variable u0_d0_6: unsigned(2 downto 0);
+    variable u0_d0_7: unsigned(15 downto 0);
+    variable u0_d0_8: unsigned(15 downto 0);
+    variable u0_ik1: unsigned(60 downto 0);
+    variable u0_it0_1: unsigned(15 downto 0);
+    variable u0_it1_1: unsigned(15 downto 0);
+    variable u0_d1_0: unsigned(15 downto 0);
+    variable u0_d1_1: unsigned(5 downto 0);
+    variable u0_d1_2: unsigned(1 downto 0);
+    variable u0_d1_3: unsigned(2 downto 0);
+    variable u0_d1_4: unsigned(5 downto 0);
+    variable u0_d1_5: unsigned(2 downto 0);
+    variable u0_d1_6: unsigned(2 downto 0);
+    variable u0_d1_7: unsigned(15 downto 0);
+    variable u0_d1_8: unsigned(15 downto 0);
+    variable u0_ik2: unsigned(60 downto 0);
+    variable u0_it0_2: unsigned(15 downto 0);
+    variable u0_it1_2: unsigned(15 downto 0);
+    variable u0_d2_0: unsigned(15 downto 0);
+    variable u0_d2_1: unsigned(5 downto 0);
+    variable u0_d2_2: unsigned(1 downto 0);
+    variable u0_d2_3: unsigned(2 downto 0);
+    variable u0_d2_4: unsigned(5 downto 0);
+    variable u0_d2_5: unsigned(2 downto 0);
+    variable u0_d2_6: unsigned(2 downto 0);
+    variable u0_d2_7: unsigned(15 downto 0);
+    variable u0_d2_8: unsigned(15 downto 0);
+    variable u0_ik3: unsigned(60 downto 0);
+    variable u0_it0_3: unsigned(15 downto 0);
+    variable u0_it1_3: unsigned(15 downto 0);
+    variable u0_d3_0: unsigned(15 downto 0);
+    variable u0_d3_1: unsigned(5 downto 0);
+    variable u0_d3_2: unsigned(1 downto 0);
+    variable u0_d3_3: unsigned(2 downto 0);
+    variable u0_d3_4: unsigned(5 downto 0);
+    variable u0_d3_5: unsigned(2 downto 0);
+    variable u0_d3_6: unsigned(2 downto 0);
+    variable u0_d3_7: unsigned(15 downto 0);
+    variable u0_d3_8: unsigned(15 downto 0);
+    variable u1_iset: unsigned(2 downto 0);
+    variable u1_ik0: unsigned(51 downto 0);
+    variable u1_it0_0: unsigned(15 downto 0);
+    variable u1_d0_0: unsigned(63 downto 0);
+    variable u1_d0_1: unsigned(63 downto 0);
+    variable u1_d0_2: unsigned(7 downto 0);
+    variable u1_d0_3: unsigned(63 downto 0);
+    variable u1_d0_4: unsigned(6 downto 0);
+    variable u1_d0_5: unsigned(0 downto 0);
+    variable u1_ik1: unsigned(51 downto 0);
+    variable u1_it0_1: unsigned(15 downto 0);
+    variable u1_d1_0: unsigned(63 downto 0);
+    variable u1_d1_1: unsigned(63 downto 0);
+    variable u1_d1_2: unsigned(7 downto 0);
+    variable u1_d1_3: unsigned(63 downto 0);
+    variable u1_d1_4: unsigned(6 downto 0);
+    variable u1_d1_5: unsigned(0 downto 0);
+    variable u1_ik2: unsigned(51 downto 0);
+    variable u1_it0_2: unsigned(15 downto 0);
+    variable u1_d2_0: unsigned(63 downto 0);
+    variable u1_d2_1: unsigned(63 downto 0);
+    variable u1_d2_2: unsigned(7 downto 0);
+    variable u1_d2_3: unsigned(63 downto 0);
+    variable u1_d2_4: unsigned(6 downto 0);
+    variable u1_d2_5: unsigned(0 downto 0);
+    variable u1_ik3: unsigned(51 downto 0);
+    variable u1_it0_3: unsigned(15 downto 0);
+    variable u1_d3_0: unsigned(63 downto 0);
+    variable u1_d3_1: unsigned(63 downto 0);
+    variable u1_d3_2: unsigned(7 downto 0);
+    variable u1_d3_3: unsigned(63 downto 0);
+    variable u1_d3_4: unsigned(6 downto 0);
+    variable u1_d3_5: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
+            hits <= to_unsigned(0, 2);
+            iset <= to_unsigned(0, 3);
+            o_hit <= to_unsigned(0, 2);
             o_r_address <= to_unsigned(0, 64);
             o_r_delivery_mode <= to_unsigned(0, 3);
             o_r_dest_mode <= to_unsigned(0, 1);
@@ -397,6 +636,348 @@ begin
             rec_vector <= to_unsigned(0, 8);
             st <= IDLE;
             status <= to_unsigned(0, 8);
+            u0_d00(0) <= to_unsigned(0, 64);
+            u0_d00(1) <= to_unsigned(0, 64);
+            u0_d00(2) <= to_unsigned(0, 64);
+            u0_d00(3) <= to_unsigned(0, 64);
+            u0_d01(0) <= to_unsigned(0, 64);
+            u0_d01(1) <= to_unsigned(0, 64);
+            u0_d01(2) <= to_unsigned(0, 64);
+            u0_d01(3) <= to_unsigned(0, 64);
+            u0_d02(0) <= to_unsigned(0, 64);
+            u0_d02(1) <= to_unsigned(0, 64);
+            u0_d02(2) <= to_unsigned(0, 64);
+            u0_d02(3) <= to_unsigned(0, 64);
+            u0_d03(0) <= to_unsigned(0, 64);
+            u0_d03(1) <= to_unsigned(0, 64);
+            u0_d03(2) <= to_unsigned(0, 64);
+            u0_d03(3) <= to_unsigned(0, 64);
+            u0_d10(0) <= to_unsigned(0, 64);
+            u0_d10(1) <= to_unsigned(0, 64);
+            u0_d10(2) <= to_unsigned(0, 64);
+            u0_d10(3) <= to_unsigned(0, 64);
+            u0_d11(0) <= to_unsigned(0, 64);
+            u0_d11(1) <= to_unsigned(0, 64);
+            u0_d11(2) <= to_unsigned(0, 64);
+            u0_d11(3) <= to_unsigned(0, 64);
+            u0_d12(0) <= to_unsigned(0, 64);
+            u0_d12(1) <= to_unsigned(0, 64);
+            u0_d12(2) <= to_unsigned(0, 64);
+            u0_d12(3) <= to_unsigned(0, 64);
+            u0_d13(0) <= to_unsigned(0, 64);
+            u0_d13(1) <= to_unsigned(0, 64);
+            u0_d13(2) <= to_unsigned(0, 64);
+            u0_d13(3) <= to_unsigned(0, 64);
+            u0_fk <= to_unsigned(0, 61);
+            u0_fs <= to_unsigned(0, 2);
+            u0_k0(0) <= to_unsigned(0, 61);
+            u0_k0(1) <= to_unsigned(0, 61);
+            u0_k0(2) <= to_unsigned(0, 61);
+            u0_k0(3) <= to_unsigned(0, 61);
+            u0_k1(0) <= to_unsigned(0, 61);
+            u0_k1(1) <= to_unsigned(0, 61);
+            u0_k1(2) <= to_unsigned(0, 61);
+            u0_k1(3) <= to_unsigned(0, 61);
+            u0_k2(0) <= to_unsigned(0, 61);
+            u0_k2(1) <= to_unsigned(0, 61);
+            u0_k2(2) <= to_unsigned(0, 61);
+            u0_k2(3) <= to_unsigned(0, 61);
+            u0_k3(0) <= to_unsigned(0, 61);
+            u0_k3(1) <= to_unsigned(0, 61);
+            u0_k3(2) <= to_unsigned(0, 61);
+            u0_k3(3) <= to_unsigned(0, 61);
+            u0_r0(0) <= to_unsigned(0, 2);
+            u0_r0(1) <= to_unsigned(0, 2);
+            u0_r0(2) <= to_unsigned(0, 2);
+            u0_r0(3) <= to_unsigned(0, 2);
+            u0_r1(0) <= to_unsigned(1, 2);
+            u0_r1(1) <= to_unsigned(1, 2);
+            u0_r1(2) <= to_unsigned(1, 2);
+            u0_r1(3) <= to_unsigned(1, 2);
+            u0_r2(0) <= to_unsigned(2, 2);
+            u0_r2(1) <= to_unsigned(2, 2);
+            u0_r2(2) <= to_unsigned(2, 2);
+            u0_r2(3) <= to_unsigned(2, 2);
+            u0_r3(0) <= to_unsigned(3, 2);
+            u0_r3(1) <= to_unsigned(3, 2);
+            u0_r3(2) <= to_unsigned(3, 2);
+            u0_r3(3) <= to_unsigned(3, 2);
+            u0_t00(0) <= to_unsigned(0, 16);
+            u0_t00(1) <= to_unsigned(0, 16);
+            u0_t00(2) <= to_unsigned(0, 16);
+            u0_t00(3) <= to_unsigned(0, 16);
+            u0_t01(0) <= to_unsigned(0, 16);
+            u0_t01(1) <= to_unsigned(0, 16);
+            u0_t01(2) <= to_unsigned(0, 16);
+            u0_t01(3) <= to_unsigned(0, 16);
+            u0_t02(0) <= to_unsigned(0, 16);
+            u0_t02(1) <= to_unsigned(0, 16);
+            u0_t02(2) <= to_unsigned(0, 16);
+            u0_t02(3) <= to_unsigned(0, 16);
+            u0_t03(0) <= to_unsigned(0, 16);
+            u0_t03(1) <= to_unsigned(0, 16);
+            u0_t03(2) <= to_unsigned(0, 16);
+            u0_t03(3) <= to_unsigned(0, 16);
+            u0_t10(0) <= to_unsigned(0, 16);
+            u0_t10(1) <= to_unsigned(0, 16);
+            u0_t10(2) <= to_unsigned(0, 16);
+            u0_t10(3) <= to_unsigned(0, 16);
+            u0_t11(0) <= to_unsigned(0, 16);
+            u0_t11(1) <= to_unsigned(0, 16);
+            u0_t11(2) <= to_unsigned(0, 16);
+            u0_t11(3) <= to_unsigned(0, 16);
+            u0_t12(0) <= to_unsigned(0, 16);
+            u0_t12(1) <= to_unsigned(0, 16);
+            u0_t12(2) <= to_unsigned(0, 16);
+            u0_t12(3) <= to_unsigned(0, 16);
+            u0_t13(0) <= to_unsigned(0, 16);
+            u0_t13(1) <= to_unsigned(0, 16);
+            u0_t13(2) <= to_unsigned(0, 16);
+            u0_t13(3) <= to_unsigned(0, 16);
+            u0_v0(0) <= '0';
+            u0_v0(1) <= '0';
+            u0_v0(2) <= '0';
+            u0_v0(3) <= '0';
+            u0_v1(0) <= '0';
+            u0_v1(1) <= '0';
+            u0_v1(2) <= '0';
+            u0_v1(3) <= '0';
+            u0_v2(0) <= '0';
+            u0_v2(1) <= '0';
+            u0_v2(2) <= '0';
+            u0_v2(3) <= '0';
+            u0_v3(0) <= '0';
+            u0_v3(1) <= '0';
+            u0_v3(2) <= '0';
+            u0_v3(3) <= '0';
+            u1_a0(0) <= to_unsigned(0, 2);
+            u1_a0(1) <= to_unsigned(0, 2);
+            u1_a0(2) <= to_unsigned(0, 2);
+            u1_a0(3) <= to_unsigned(0, 2);
+            u1_a0(4) <= to_unsigned(0, 2);
+            u1_a0(5) <= to_unsigned(0, 2);
+            u1_a0(6) <= to_unsigned(0, 2);
+            u1_a0(7) <= to_unsigned(0, 2);
+            u1_a1(0) <= to_unsigned(0, 2);
+            u1_a1(1) <= to_unsigned(0, 2);
+            u1_a1(2) <= to_unsigned(0, 2);
+            u1_a1(3) <= to_unsigned(0, 2);
+            u1_a1(4) <= to_unsigned(0, 2);
+            u1_a1(5) <= to_unsigned(0, 2);
+            u1_a1(6) <= to_unsigned(0, 2);
+            u1_a1(7) <= to_unsigned(0, 2);
+            u1_a2(0) <= to_unsigned(0, 2);
+            u1_a2(1) <= to_unsigned(0, 2);
+            u1_a2(2) <= to_unsigned(0, 2);
+            u1_a2(3) <= to_unsigned(0, 2);
+            u1_a2(4) <= to_unsigned(0, 2);
+            u1_a2(5) <= to_unsigned(0, 2);
+            u1_a2(6) <= to_unsigned(0, 2);
+            u1_a2(7) <= to_unsigned(0, 2);
+            u1_a3(0) <= to_unsigned(0, 2);
+            u1_a3(1) <= to_unsigned(0, 2);
+            u1_a3(2) <= to_unsigned(0, 2);
+            u1_a3(3) <= to_unsigned(0, 2);
+            u1_a3(4) <= to_unsigned(0, 2);
+            u1_a3(5) <= to_unsigned(0, 2);
+            u1_a3(6) <= to_unsigned(0, 2);
+            u1_a3(7) <= to_unsigned(0, 2);
+            u1_fa <= to_unsigned(0, 2);
+            u1_fk <= to_unsigned(0, 52);
+            u1_fs <= to_unsigned(0, 3);
+            u1_ft0 <= to_unsigned(0, 16);
+            u1_k0(0) <= to_unsigned(0, 52);
+            u1_k0(1) <= to_unsigned(0, 52);
+            u1_k0(2) <= to_unsigned(0, 52);
+            u1_k0(3) <= to_unsigned(0, 52);
+            u1_k0(4) <= to_unsigned(0, 52);
+            u1_k0(5) <= to_unsigned(0, 52);
+            u1_k0(6) <= to_unsigned(0, 52);
+            u1_k0(7) <= to_unsigned(0, 52);
+            u1_k1(0) <= to_unsigned(0, 52);
+            u1_k1(1) <= to_unsigned(0, 52);
+            u1_k1(2) <= to_unsigned(0, 52);
+            u1_k1(3) <= to_unsigned(0, 52);
+            u1_k1(4) <= to_unsigned(0, 52);
+            u1_k1(5) <= to_unsigned(0, 52);
+            u1_k1(6) <= to_unsigned(0, 52);
+            u1_k1(7) <= to_unsigned(0, 52);
+            u1_k2(0) <= to_unsigned(0, 52);
+            u1_k2(1) <= to_unsigned(0, 52);
+            u1_k2(2) <= to_unsigned(0, 52);
+            u1_k2(3) <= to_unsigned(0, 52);
+            u1_k2(4) <= to_unsigned(0, 52);
+            u1_k2(5) <= to_unsigned(0, 52);
+            u1_k2(6) <= to_unsigned(0, 52);
+            u1_k2(7) <= to_unsigned(0, 52);
+            u1_k3(0) <= to_unsigned(0, 52);
+            u1_k3(1) <= to_unsigned(0, 52);
+            u1_k3(2) <= to_unsigned(0, 52);
+            u1_k3(3) <= to_unsigned(0, 52);
+            u1_k3(4) <= to_unsigned(0, 52);
+            u1_k3(5) <= to_unsigned(0, 52);
+            u1_k3(6) <= to_unsigned(0, 52);
+            u1_k3(7) <= to_unsigned(0, 52);
+            u1_l0(0) <= to_unsigned(0, 3);
+            u1_l0(1) <= to_unsigned(0, 3);
+            u1_l0(2) <= to_unsigned(0, 3);
+            u1_l0(3) <= to_unsigned(0, 3);
+            u1_l0(4) <= to_unsigned(0, 3);
+            u1_l0(5) <= to_unsigned(0, 3);
+            u1_l0(6) <= to_unsigned(0, 3);
+            u1_l0(7) <= to_unsigned(0, 3);
+            u1_l1(0) <= to_unsigned(0, 3);
+            u1_l1(1) <= to_unsigned(0, 3);
+            u1_l1(2) <= to_unsigned(0, 3);
+            u1_l1(3) <= to_unsigned(0, 3);
+            u1_l1(4) <= to_unsigned(0, 3);
+            u1_l1(5) <= to_unsigned(0, 3);
+            u1_l1(6) <= to_unsigned(0, 3);
+            u1_l1(7) <= to_unsigned(0, 3);
+            u1_l2(0) <= to_unsigned(0, 3);
+            u1_l2(1) <= to_unsigned(0, 3);
+            u1_l2(2) <= to_unsigned(0, 3);
+            u1_l2(3) <= to_unsigned(0, 3);
+            u1_l2(4) <= to_unsigned(0, 3);
+            u1_l2(5) <= to_unsigned(0, 3);
+            u1_l2(6) <= to_unsigned(0, 3);
+            u1_l2(7) <= to_unsigned(0, 3);
+            u1_l3(0) <= to_unsigned(0, 3);
+            u1_l3(1) <= to_unsigned(0, 3);
+            u1_l3(2) <= to_unsigned(0, 3);
+            u1_l3(3) <= to_unsigned(0, 3);
+            u1_l3(4) <= to_unsigned(0, 3);
+            u1_l3(5) <= to_unsigned(0, 3);
+            u1_l3(6) <= to_unsigned(0, 3);
+            u1_l3(7) <= to_unsigned(0, 3);
+            u1_p0(0) <= to_unsigned(0, 52);
+            u1_p0(1) <= to_unsigned(0, 52);
+            u1_p0(2) <= to_unsigned(0, 52);
+            u1_p0(3) <= to_unsigned(0, 52);
+            u1_p0(4) <= to_unsigned(0, 52);
+            u1_p0(5) <= to_unsigned(0, 52);
+            u1_p0(6) <= to_unsigned(0, 52);
+            u1_p0(7) <= to_unsigned(0, 52);
+            u1_p1(0) <= to_unsigned(0, 52);
+            u1_p1(1) <= to_unsigned(0, 52);
+            u1_p1(2) <= to_unsigned(0, 52);
+            u1_p1(3) <= to_unsigned(0, 52);
+            u1_p1(4) <= to_unsigned(0, 52);
+            u1_p1(5) <= to_unsigned(0, 52);
+            u1_p1(6) <= to_unsigned(0, 52);
+            u1_p1(7) <= to_unsigned(0, 52);
+            u1_p2(0) <= to_unsigned(0, 52);
+            u1_p2(1) <= to_unsigned(0, 52);
+            u1_p2(2) <= to_unsigned(0, 52);
+            u1_p2(3) <= to_unsigned(0, 52);
+            u1_p2(4) <= to_unsigned(0, 52);
+            u1_p2(5) <= to_unsigned(0, 52);
+            u1_p2(6) <= to_unsigned(0, 52);
+            u1_p2(7) <= to_unsigned(0, 52);
+            u1_p3(0) <= to_unsigned(0, 52);
+            u1_p3(1) <= to_unsigned(0, 52);
+            u1_p3(2) <= to_unsigned(0, 52);
+            u1_p3(3) <= to_unsigned(0, 52);
+            u1_p3(4) <= to_unsigned(0, 52);
+            u1_p3(5) <= to_unsigned(0, 52);
+            u1_p3(6) <= to_unsigned(0, 52);
+            u1_p3(7) <= to_unsigned(0, 52);
+            u1_r0(0) <= to_unsigned(0, 2);
+            u1_r0(1) <= to_unsigned(0, 2);
+            u1_r0(2) <= to_unsigned(0, 2);
+            u1_r0(3) <= to_unsigned(0, 2);
+            u1_r0(4) <= to_unsigned(0, 2);
+            u1_r0(5) <= to_unsigned(0, 2);
+            u1_r0(6) <= to_unsigned(0, 2);
+            u1_r0(7) <= to_unsigned(0, 2);
+            u1_r1(0) <= to_unsigned(1, 2);
+            u1_r1(1) <= to_unsigned(1, 2);
+            u1_r1(2) <= to_unsigned(1, 2);
+            u1_r1(3) <= to_unsigned(1, 2);
+            u1_r1(4) <= to_unsigned(1, 2);
+            u1_r1(5) <= to_unsigned(1, 2);
+            u1_r1(6) <= to_unsigned(1, 2);
+            u1_r1(7) <= to_unsigned(1, 2);
+            u1_r2(0) <= to_unsigned(2, 2);
+            u1_r2(1) <= to_unsigned(2, 2);
+            u1_r2(2) <= to_unsigned(2, 2);
+            u1_r2(3) <= to_unsigned(2, 2);
+            u1_r2(4) <= to_unsigned(2, 2);
+            u1_r2(5) <= to_unsigned(2, 2);
+            u1_r2(6) <= to_unsigned(2, 2);
+            u1_r2(7) <= to_unsigned(2, 2);
+            u1_r3(0) <= to_unsigned(3, 2);
+            u1_r3(1) <= to_unsigned(3, 2);
+            u1_r3(2) <= to_unsigned(3, 2);
+            u1_r3(3) <= to_unsigned(3, 2);
+            u1_r3(4) <= to_unsigned(3, 2);
+            u1_r3(5) <= to_unsigned(3, 2);
+            u1_r3(6) <= to_unsigned(3, 2);
+            u1_r3(7) <= to_unsigned(3, 2);
+            u1_t00(0) <= to_unsigned(0, 16);
+            u1_t00(1) <= to_unsigned(0, 16);
+            u1_t00(2) <= to_unsigned(0, 16);
+            u1_t00(3) <= to_unsigned(0, 16);
+            u1_t00(4) <= to_unsigned(0, 16);
+            u1_t00(5) <= to_unsigned(0, 16);
+            u1_t00(6) <= to_unsigned(0, 16);
+            u1_t00(7) <= to_unsigned(0, 16);
+            u1_t01(0) <= to_unsigned(0, 16);
+            u1_t01(1) <= to_unsigned(0, 16);
+            u1_t01(2) <= to_unsigned(0, 16);
+            u1_t01(3) <= to_unsigned(0, 16);
+            u1_t01(4) <= to_unsigned(0, 16);
+            u1_t01(5) <= to_unsigned(0, 16);
+            u1_t01(6) <= to_unsigned(0, 16);
+            u1_t01(7) <= to_unsigned(0, 16);
+            u1_t02(0) <= to_unsigned(0, 16);
+            u1_t02(1) <= to_unsigned(0, 16);
+            u1_t02(2) <= to_unsigned(0, 16);
+            u1_t02(3) <= to_unsigned(0, 16);
+            u1_t02(4) <= to_unsigned(0, 16);
+            u1_t02(5) <= to_unsigned(0, 16);
+            u1_t02(6) <= to_unsigned(0, 16);
+            u1_t02(7) <= to_unsigned(0, 16);
+            u1_t03(0) <= to_unsigned(0, 16);
+            u1_t03(1) <= to_unsigned(0, 16);
+            u1_t03(2) <= to_unsigned(0, 16);
+            u1_t03(3) <= to_unsigned(0, 16);
+            u1_t03(4) <= to_unsigned(0, 16);
+            u1_t03(5) <= to_unsigned(0, 16);
+            u1_t03(6) <= to_unsigned(0, 16);
+            u1_t03(7) <= to_unsigned(0, 16);
+            u1_v0(0) <= '0';
+            u1_v0(1) <= '0';
+            u1_v0(2) <= '0';
+            u1_v0(3) <= '0';
+            u1_v0(4) <= '0';
+            u1_v0(5) <= '0';
+            u1_v0(6) <= '0';
+            u1_v0(7) <= '0';
+            u1_v1(0) <= '0';
+            u1_v1(1) <= '0';
+            u1_v1(2) <= '0';
+            u1_v1(3) <= '0';
+            u1_v1(4) <= '0';
+            u1_v1(5) <= '0';
+            u1_v1(6) <= '0';
+            u1_v1(7) <= '0';
+            u1_v2(0) <= '0';
+            u1_v2(1) <= '0';
+            u1_v2(2) <= '0';
+            u1_v2(3) <= '0';
+            u1_v2(4) <= '0';
+            u1_v2(5) <= '0';
+            u1_v2(6) <= '0';
+            u1_v2(7) <= '0';
+            u1_v3(0) <= '0';
+            u1_v3(1) <= '0';
+            u1_v3(2) <= '0';
+            u1_v3(3) <= '0';
+            u1_v3(4) <= '0';
+            u1_v3(5) <= '0';
+            u1_v3(6) <= '0';
+            u1_v3(7) <= '0';
             u_addr <= to_unsigned(0, 64);
             u_size <= to_unsigned(0, 3);
             u_valid <= '0';
@@ -430,7 +1011,13 @@ begin
             case st is
                 when IDLE =>
                     if bool(start) then
-                        st <= S0W0;
+                        if (i_op = 0) then
+                            hits <= to_unsigned(0, 2);
+                            st <= S0W0;
+                        else
+                            iset <= to_unsigned(0, 3);
+                            st <= INV;
+                        end if;
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
@@ -502,12 +1089,106 @@ begin
                             h5 := unsigned'("0000000000000000000000000000000000000000000000000");
                             h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
                             v_wide := unsigned'(to_unsigned(0, 23) & h5);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
+                            u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                            u0_key := v_wide(64-1 downto 3);
+                            u0_set := to_unsigned(0, 2);
+                            u0_set := v_wide(6-1 downto 4);
+                            u0_hit := '0';
+                            u0_way := to_unsigned(0, 2);
+                            if (bool(u0_v3(to_integer(u0_set))) and (u0_k3(to_integer(u0_set)) = u0_key)) then
+                                u0_hit := '1';
+                                u0_way := to_unsigned(3, 2);
+                            end if;
+                            if (bool(u0_v2(to_integer(u0_set))) and (u0_k2(to_integer(u0_set)) = u0_key)) then
+                                u0_hit := '1';
+                                u0_way := to_unsigned(2, 2);
+                            end if;
+                            if (bool(u0_v1(to_integer(u0_set))) and (u0_k1(to_integer(u0_set)) = u0_key)) then
+                                u0_hit := '1';
+                                u0_way := to_unsigned(1, 2);
+                            end if;
+                            if (bool(u0_v0(to_integer(u0_set))) and (u0_k0(to_integer(u0_set)) = u0_key)) then
+                                u0_hit := '1';
+                                u0_way := to_unsigned(0, 2);
+                            end if;
+                            if bool(u0_hit) then
+                                u0_wd0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (u0_way = 0) then
+                                    u0_wd0 := u0_d00(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 1) then
+                                    u0_wd0 := u0_d01(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 2) then
+                                    u0_wd0 := u0_d02(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 3) then
+                                    u0_wd0 := u0_d03(to_integer(u0_set));
+                                end if;
+                                w_ctx_0 <= u0_wd0;
+                                u0_wd1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (u0_way = 0) then
+                                    u0_wd1 := u0_d10(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 1) then
+                                    u0_wd1 := u0_d11(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 2) then
+                                    u0_wd1 := u0_d12(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 3) then
+                                    u0_wd1 := u0_d13(to_integer(u0_set));
+                                end if;
+                                w_ctx_8 <= u0_wd1;
+                                hits(0) <= '1';
+                                u0_tr := to_unsigned(0, 2);
+                                if (u0_way = 0) then
+                                    u0_tr := u0_r0(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 1) then
+                                    u0_tr := u0_r1(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 2) then
+                                    u0_tr := u0_r2(to_integer(u0_set));
+                                end if;
+                                if (u0_way = 3) then
+                                    u0_tr := u0_r3(to_integer(u0_set));
+                                end if;
+                                if (u0_r0(to_integer(u0_set)) < u0_tr) then
+                                    u0_r0(to_integer(u0_set)) <= (u0_r0(to_integer(u0_set)) + 1);
+                                end if;
+                                if (u0_r1(to_integer(u0_set)) < u0_tr) then
+                                    u0_r1(to_integer(u0_set)) <= (u0_r1(to_integer(u0_set)) + 1);
+                                end if;
+                                if (u0_r2(to_integer(u0_set)) < u0_tr) then
+                                    u0_r2(to_integer(u0_set)) <= (u0_r2(to_integer(u0_set)) + 1);
+                                end if;
+                                if (u0_r3(to_integer(u0_set)) < u0_tr) then
+                                    u0_r3(to_integer(u0_set)) <= (u0_r3(to_integer(u0_set)) + 1);
+                                end if;
+                                if (u0_way = 0) then
+                                    u0_r0(to_integer(u0_set)) <= to_unsigned(0, 2);
+                                end if;
+                                if (u0_way = 1) then
+                                    u0_r1(to_integer(u0_set)) <= to_unsigned(0, 2);
+                                end if;
+                                if (u0_way = 2) then
+                                    u0_r2(to_integer(u0_set)) <= to_unsigned(0, 2);
+                                end if;
+                                if (u0_way = 3) then
+                                    u0_r3(to_integer(u0_set)) <= to_unsigned(0, 2);
+                                end if;
+                                st <= S2G;
+                            else
+                                u0_fk <= u0_key;
+                                u0_fs <= u0_set;
+                                v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                                u_valid <= '1';
+                                u_we <= '0';
+                                u_size <= to_unsigned(3, 3);
+                                u_addr <= v_addr(64-1 downto 0);
+                                pend <= '1';
+                            end if;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -541,9 +1222,116 @@ begin
                         if bool(m_rvalid) then
                             w_ctx_8 <= m_rdata;
                             pend <= '0';
-                            st <= S2G;
+                            st <= S1F;
                         end if;
                     end if;
+                when S1F =>
+                    u0_tg0 := to_unsigned(0, 16);
+                    u0_tg0 := e_sid;
+                    u0_tg1 := to_unsigned(0, 16);
+                    u0_tg1 := w_ctx_8(24-1 downto 8);
+                    u0_wv := to_unsigned(0, 2);
+                    u0_free := '0';
+                    if (not bool(u0_v3(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(3, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_v2(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(2, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_v1(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(1, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_v0(to_integer(u0_fs)))) then
+                        u0_wv := to_unsigned(0, 2);
+                        u0_free := '1';
+                    end if;
+                    if (not bool(u0_free)) then
+                        if (u0_r0(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(0, 2);
+                        end if;
+                        if (u0_r1(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(1, 2);
+                        end if;
+                        if (u0_r2(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(2, 2);
+                        end if;
+                        if (u0_r3(to_integer(u0_fs)) = 3) then
+                            u0_wv := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    if (u0_wv = 0) then
+                        u0_v0(to_integer(u0_fs)) <= '1';
+                        u0_k0(to_integer(u0_fs)) <= u0_fk;
+                        u0_t00(to_integer(u0_fs)) <= u0_tg0;
+                        u0_t10(to_integer(u0_fs)) <= u0_tg1;
+                        u0_d00(to_integer(u0_fs)) <= w_ctx_0;
+                        u0_d10(to_integer(u0_fs)) <= w_ctx_8;
+                    end if;
+                    if (u0_wv = 1) then
+                        u0_v1(to_integer(u0_fs)) <= '1';
+                        u0_k1(to_integer(u0_fs)) <= u0_fk;
+                        u0_t01(to_integer(u0_fs)) <= u0_tg0;
+                        u0_t11(to_integer(u0_fs)) <= u0_tg1;
+                        u0_d01(to_integer(u0_fs)) <= w_ctx_0;
+                        u0_d11(to_integer(u0_fs)) <= w_ctx_8;
+                    end if;
+                    if (u0_wv = 2) then
+                        u0_v2(to_integer(u0_fs)) <= '1';
+                        u0_k2(to_integer(u0_fs)) <= u0_fk;
+                        u0_t02(to_integer(u0_fs)) <= u0_tg0;
+                        u0_t12(to_integer(u0_fs)) <= u0_tg1;
+                        u0_d02(to_integer(u0_fs)) <= w_ctx_0;
+                        u0_d12(to_integer(u0_fs)) <= w_ctx_8;
+                    end if;
+                    if (u0_wv = 3) then
+                        u0_v3(to_integer(u0_fs)) <= '1';
+                        u0_k3(to_integer(u0_fs)) <= u0_fk;
+                        u0_t03(to_integer(u0_fs)) <= u0_tg0;
+                        u0_t13(to_integer(u0_fs)) <= u0_tg1;
+                        u0_d03(to_integer(u0_fs)) <= w_ctx_0;
+                        u0_d13(to_integer(u0_fs)) <= w_ctx_8;
+                    end if;
+                    u0_tr := to_unsigned(0, 2);
+                    if (u0_wv = 0) then
+                        u0_tr := u0_r0(to_integer(u0_fs));
+                    end if;
+                    if (u0_wv = 1) then
+                        u0_tr := u0_r1(to_integer(u0_fs));
+                    end if;
+                    if (u0_wv = 2) then
+                        u0_tr := u0_r2(to_integer(u0_fs));
+                    end if;
+                    if (u0_wv = 3) then
+                        u0_tr := u0_r3(to_integer(u0_fs));
+                    end if;
+                    if (u0_r0(to_integer(u0_fs)) < u0_tr) then
+                        u0_r0(to_integer(u0_fs)) <= (u0_r0(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_r1(to_integer(u0_fs)) < u0_tr) then
+                        u0_r1(to_integer(u0_fs)) <= (u0_r1(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_r2(to_integer(u0_fs)) < u0_tr) then
+                        u0_r2(to_integer(u0_fs)) <= (u0_r2(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_r3(to_integer(u0_fs)) < u0_tr) then
+                        u0_r3(to_integer(u0_fs)) <= (u0_r3(to_integer(u0_fs)) + 1);
+                    end if;
+                    if (u0_wv = 0) then
+                        u0_r0(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    if (u0_wv = 1) then
+                        u0_r1(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    if (u0_wv = 2) then
+                        u0_r2(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    if (u0_wv = 3) then
+                        u0_r3(to_integer(u0_fs)) <= to_unsigned(0, 2);
+                    end if;
+                    st <= S2G;
                 when S2G =>
                     wk_sl_walked <= to_unsigned(0, 1);
                     wk_sl_ok <= to_unsigned(0, 1);
@@ -642,8 +1430,115 @@ begin
                         h25 := (h24 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
                         v_wide := unsigned'(to_unsigned(0, 24) & h25);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
-                        unit_sl_start <= '1';
-                        st <= S2R;
+                        u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_in := e_addr;
+                        u1_acc := to_unsigned(0, 2);
+                        if (not (e_kind = 2)) then
+                            u1_acc(0) := '1';
+                        end if;
+                        if (e_kind = 2) then
+                            u1_acc(1) := '1';
+                        end if;
+                        u1_tg0 := to_unsigned(0, 16);
+                        u1_tg0 := w_ctx_8(24-1 downto 8);
+                        u1_set := to_unsigned(0, 3);
+                        u1_set := u1_in(15-1 downto 12);
+                        u1_hit := '0';
+                        u1_way := to_unsigned(0, 2);
+                        if (bool(u1_v3(to_integer(u1_set))) and (u1_k3(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t03(to_integer(u1_set)) = u1_tg0) and (u1_a3(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(3, 2);
+                        end if;
+                        if (bool(u1_v2(to_integer(u1_set))) and (u1_k2(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t02(to_integer(u1_set)) = u1_tg0) and (u1_a2(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(2, 2);
+                        end if;
+                        if (bool(u1_v1(to_integer(u1_set))) and (u1_k1(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t01(to_integer(u1_set)) = u1_tg0) and (u1_a1(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(1, 2);
+                        end if;
+                        if (bool(u1_v0(to_integer(u1_set))) and (u1_k0(to_integer(u1_set)) = u1_in(64-1 downto 12)) and (u1_t00(to_integer(u1_set)) = u1_tg0) and (u1_a0(to_integer(u1_set)) = u1_acc)) then
+                            u1_hit := '1';
+                            u1_way := to_unsigned(0, 2);
+                        end if;
+                        if bool(u1_hit) then
+                            u1_pg := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            if (u1_way = 0) then
+                                u1_pg := u1_p0(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 1) then
+                                u1_pg := u1_p1(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 2) then
+                                u1_pg := u1_p2(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 3) then
+                                u1_pg := u1_p3(to_integer(u1_set));
+                            end if;
+                            u1_lv := to_unsigned(0, 3);
+                            if (u1_way = 0) then
+                                u1_lv := u1_l0(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 1) then
+                                u1_lv := u1_l1(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 2) then
+                                u1_lv := u1_l2(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 3) then
+                                u1_lv := u1_l3(to_integer(u1_set));
+                            end if;
+                            wk_sl_walked <= to_unsigned(1, 1);
+                            wk_sl_ok <= to_unsigned(1, 1);
+                            wk_sl_pa <= unsigned'(u1_pg & u1_in(12-1 downto 0));
+                            wk_sl_level <= u1_lv;
+                            hits(1) <= '1';
+                            u1_tr := to_unsigned(0, 2);
+                            if (u1_way = 0) then
+                                u1_tr := u1_r0(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 1) then
+                                u1_tr := u1_r1(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 2) then
+                                u1_tr := u1_r2(to_integer(u1_set));
+                            end if;
+                            if (u1_way = 3) then
+                                u1_tr := u1_r3(to_integer(u1_set));
+                            end if;
+                            if (u1_r0(to_integer(u1_set)) < u1_tr) then
+                                u1_r0(to_integer(u1_set)) <= (u1_r0(to_integer(u1_set)) + 1);
+                            end if;
+                            if (u1_r1(to_integer(u1_set)) < u1_tr) then
+                                u1_r1(to_integer(u1_set)) <= (u1_r1(to_integer(u1_set)) + 1);
+                            end if;
+                            if (u1_r2(to_integer(u1_set)) < u1_tr) then
+                                u1_r2(to_integer(u1_set)) <= (u1_r2(to_integer(u1_set)) + 1);
+                            end if;
+                            if (u1_r3(to_integer(u1_set)) < u1_tr) then
+                                u1_r3(to_integer(u1_set)) <= (u1_r3(to_integer(u1_set)) + 1);
+                            end if;
+                            if (u1_way = 0) then
+                                u1_r0(to_integer(u1_set)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u1_way = 1) then
+                                u1_r1(to_integer(u1_set)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u1_way = 2) then
+                                u1_r2(to_integer(u1_set)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u1_way = 3) then
+                                u1_r3(to_integer(u1_set)) <= to_unsigned(0, 2);
+                            end if;
+                            st <= S3W0;
+                        else
+                            u1_fk <= u1_in(64-1 downto 12);
+                            u1_fs <= u1_set;
+                            u1_ft0 <= u1_tg0;
+                            u1_fa <= u1_acc;
+                            unit_sl_start <= '1';
+                            st <= S2R;
+                        end if;
                     else
                         st <= S3W0;
                     end if;
@@ -655,6 +1550,107 @@ begin
                             wk_sl_ok <= to_unsigned(1, 1);
                             wk_sl_pa <= unit_sl_o_pa;
                             wk_sl_level <= unit_sl_o_level;
+                            u1_wv := to_unsigned(0, 2);
+                            u1_free := '0';
+                            if (not bool(u1_v3(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(3, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_v2(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(2, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_v1(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(1, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_v0(to_integer(u1_fs)))) then
+                                u1_wv := to_unsigned(0, 2);
+                                u1_free := '1';
+                            end if;
+                            if (not bool(u1_free)) then
+                                if (u1_r0(to_integer(u1_fs)) = 3) then
+                                    u1_wv := to_unsigned(0, 2);
+                                end if;
+                                if (u1_r1(to_integer(u1_fs)) = 3) then
+                                    u1_wv := to_unsigned(1, 2);
+                                end if;
+                                if (u1_r2(to_integer(u1_fs)) = 3) then
+                                    u1_wv := to_unsigned(2, 2);
+                                end if;
+                                if (u1_r3(to_integer(u1_fs)) = 3) then
+                                    u1_wv := to_unsigned(3, 2);
+                                end if;
+                            end if;
+                            if (u1_wv = 0) then
+                                u1_v0(to_integer(u1_fs)) <= '1';
+                                u1_k0(to_integer(u1_fs)) <= u1_fk;
+                                u1_l0(to_integer(u1_fs)) <= unit_sl_o_level;
+                                u1_p0(to_integer(u1_fs)) <= unit_sl_o_pa(64-1 downto 12);
+                                u1_t00(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a0(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 1) then
+                                u1_v1(to_integer(u1_fs)) <= '1';
+                                u1_k1(to_integer(u1_fs)) <= u1_fk;
+                                u1_l1(to_integer(u1_fs)) <= unit_sl_o_level;
+                                u1_p1(to_integer(u1_fs)) <= unit_sl_o_pa(64-1 downto 12);
+                                u1_t01(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a1(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 2) then
+                                u1_v2(to_integer(u1_fs)) <= '1';
+                                u1_k2(to_integer(u1_fs)) <= u1_fk;
+                                u1_l2(to_integer(u1_fs)) <= unit_sl_o_level;
+                                u1_p2(to_integer(u1_fs)) <= unit_sl_o_pa(64-1 downto 12);
+                                u1_t02(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a2(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            if (u1_wv = 3) then
+                                u1_v3(to_integer(u1_fs)) <= '1';
+                                u1_k3(to_integer(u1_fs)) <= u1_fk;
+                                u1_l3(to_integer(u1_fs)) <= unit_sl_o_level;
+                                u1_p3(to_integer(u1_fs)) <= unit_sl_o_pa(64-1 downto 12);
+                                u1_t03(to_integer(u1_fs)) <= u1_ft0;
+                                u1_a3(to_integer(u1_fs)) <= u1_fa;
+                            end if;
+                            u1_tr := to_unsigned(0, 2);
+                            if (u1_wv = 0) then
+                                u1_tr := u1_r0(to_integer(u1_fs));
+                            end if;
+                            if (u1_wv = 1) then
+                                u1_tr := u1_r1(to_integer(u1_fs));
+                            end if;
+                            if (u1_wv = 2) then
+                                u1_tr := u1_r2(to_integer(u1_fs));
+                            end if;
+                            if (u1_wv = 3) then
+                                u1_tr := u1_r3(to_integer(u1_fs));
+                            end if;
+                            if (u1_r0(to_integer(u1_fs)) < u1_tr) then
+                                u1_r0(to_integer(u1_fs)) <= (u1_r0(to_integer(u1_fs)) + 1);
+                            end if;
+                            if (u1_r1(to_integer(u1_fs)) < u1_tr) then
+                                u1_r1(to_integer(u1_fs)) <= (u1_r1(to_integer(u1_fs)) + 1);
+                            end if;
+                            if (u1_r2(to_integer(u1_fs)) < u1_tr) then
+                                u1_r2(to_integer(u1_fs)) <= (u1_r2(to_integer(u1_fs)) + 1);
+                            end if;
+                            if (u1_r3(to_integer(u1_fs)) < u1_tr) then
+                                u1_r3(to_integer(u1_fs)) <= (u1_r3(to_integer(u1_fs)) + 1);
+                            end if;
+                            if (u1_wv = 0) then
+                                u1_r0(to_integer(u1_fs)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u1_wv = 1) then
+                                u1_r1(to_integer(u1_fs)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u1_wv = 2) then
+                                u1_r2(to_integer(u1_fs)) <= to_unsigned(0, 2);
+                            end if;
+                            if (u1_wv = 3) then
+                                u1_r3(to_integer(u1_fs)) <= to_unsigned(0, 2);
+                            end if;
                         else
                             wk_sl_fault <= unit_sl_o_status;
                             wk_sl_level <= unit_sl_o_level;
@@ -1857,8 +2853,258 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     end if;
+                when INV =>
+                    if (iset < 4) then
+                        u0_iset := to_unsigned(0, 2);
+                        u0_iset := iset(2-1 downto 0);
+                        u0_ik0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik0 := u0_k0(to_integer(u0_iset));
+                        u0_it0_0 := to_unsigned(0, 16);
+                        u0_it0_0 := u0_t00(to_integer(u0_iset));
+                        u0_it1_0 := to_unsigned(0, 16);
+                        u0_it1_0 := u0_t10(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            u0_d0_0 := to_unsigned(0, 16);
+                            u0_d0_0 := (u0_it0_0 xor i_cc_inv_sid);
+                            u0_d0_1 := to_unsigned(0, 6);
+                            u0_d0_1 := to_unsigned(7, 6);
+                            u0_d0_2 := to_unsigned(0, 2);
+                            u0_d0_3 := to_unsigned(0, 3);
+                            u0_d0_3 := resize(unsigned((3 + 4) - signed(resize(unsigned'(to_unsigned(0, 1) & i_cc_inv_fm), 4))), 3);
+                            u0_d0_2 := u0_d0_3(2-1 downto 0);
+                            u0_d0_4 := to_unsigned(0, 6);
+                            u0_d0_4 := shift_left(u0_d0_1, to_integer(u0_d0_2));
+                            u0_d0_5 := to_unsigned(0, 3);
+                            u0_d0_5 := (u0_d0_4(3-1 downto 0) and to_unsigned(7, 3));
+                            u0_d0_6 := to_unsigned(0, 3);
+                            u0_d0_6 := (to_unsigned(7, 3) xor u0_d0_5);
+                            u0_d0_7 := to_unsigned(0, 16);
+                            u0_d0_7 := (to_unsigned(65528, 16) or unsigned'(to_unsigned(0, 13) & u0_d0_6));
+                            u0_d0_8 := to_unsigned(0, 16);
+                            u0_d0_8 := (u0_d0_0 and u0_d0_7);
+                            if (bool(u0_v0(to_integer(u0_iset))) and (((i_cc_inv_g = 1) or ((i_cc_inv_g = 2) and (u0_it1_0 = i_cc_inv_did))) or (((i_cc_inv_g = 3) and (u0_it1_0 = i_cc_inv_did)) and (u0_d0_8 = 0)))) then
+                                u0_v0(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        u0_ik1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik1 := u0_k1(to_integer(u0_iset));
+                        u0_it0_1 := to_unsigned(0, 16);
+                        u0_it0_1 := u0_t01(to_integer(u0_iset));
+                        u0_it1_1 := to_unsigned(0, 16);
+                        u0_it1_1 := u0_t11(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            u0_d1_0 := to_unsigned(0, 16);
+                            u0_d1_0 := (u0_it0_1 xor i_cc_inv_sid);
+                            u0_d1_1 := to_unsigned(0, 6);
+                            u0_d1_1 := to_unsigned(7, 6);
+                            u0_d1_2 := to_unsigned(0, 2);
+                            u0_d1_3 := to_unsigned(0, 3);
+                            u0_d1_3 := resize(unsigned((3 + 4) - signed(resize(unsigned'(to_unsigned(0, 1) & i_cc_inv_fm), 4))), 3);
+                            u0_d1_2 := u0_d1_3(2-1 downto 0);
+                            u0_d1_4 := to_unsigned(0, 6);
+                            u0_d1_4 := shift_left(u0_d1_1, to_integer(u0_d1_2));
+                            u0_d1_5 := to_unsigned(0, 3);
+                            u0_d1_5 := (u0_d1_4(3-1 downto 0) and to_unsigned(7, 3));
+                            u0_d1_6 := to_unsigned(0, 3);
+                            u0_d1_6 := (to_unsigned(7, 3) xor u0_d1_5);
+                            u0_d1_7 := to_unsigned(0, 16);
+                            u0_d1_7 := (to_unsigned(65528, 16) or unsigned'(to_unsigned(0, 13) & u0_d1_6));
+                            u0_d1_8 := to_unsigned(0, 16);
+                            u0_d1_8 := (u0_d1_0 and u0_d1_7);
+                            if (bool(u0_v1(to_integer(u0_iset))) and (((i_cc_inv_g = 1) or ((i_cc_inv_g = 2) and (u0_it1_1 = i_cc_inv_did))) or (((i_cc_inv_g = 3) and (u0_it1_1 = i_cc_inv_did)) and (u0_d1_8 = 0)))) then
+                                u0_v1(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        u0_ik2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik2 := u0_k2(to_integer(u0_iset));
+                        u0_it0_2 := to_unsigned(0, 16);
+                        u0_it0_2 := u0_t02(to_integer(u0_iset));
+                        u0_it1_2 := to_unsigned(0, 16);
+                        u0_it1_2 := u0_t12(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            u0_d2_0 := to_unsigned(0, 16);
+                            u0_d2_0 := (u0_it0_2 xor i_cc_inv_sid);
+                            u0_d2_1 := to_unsigned(0, 6);
+                            u0_d2_1 := to_unsigned(7, 6);
+                            u0_d2_2 := to_unsigned(0, 2);
+                            u0_d2_3 := to_unsigned(0, 3);
+                            u0_d2_3 := resize(unsigned((3 + 4) - signed(resize(unsigned'(to_unsigned(0, 1) & i_cc_inv_fm), 4))), 3);
+                            u0_d2_2 := u0_d2_3(2-1 downto 0);
+                            u0_d2_4 := to_unsigned(0, 6);
+                            u0_d2_4 := shift_left(u0_d2_1, to_integer(u0_d2_2));
+                            u0_d2_5 := to_unsigned(0, 3);
+                            u0_d2_5 := (u0_d2_4(3-1 downto 0) and to_unsigned(7, 3));
+                            u0_d2_6 := to_unsigned(0, 3);
+                            u0_d2_6 := (to_unsigned(7, 3) xor u0_d2_5);
+                            u0_d2_7 := to_unsigned(0, 16);
+                            u0_d2_7 := (to_unsigned(65528, 16) or unsigned'(to_unsigned(0, 13) & u0_d2_6));
+                            u0_d2_8 := to_unsigned(0, 16);
+                            u0_d2_8 := (u0_d2_0 and u0_d2_7);
+                            if (bool(u0_v2(to_integer(u0_iset))) and (((i_cc_inv_g = 1) or ((i_cc_inv_g = 2) and (u0_it1_2 = i_cc_inv_did))) or (((i_cc_inv_g = 3) and (u0_it1_2 = i_cc_inv_did)) and (u0_d2_8 = 0)))) then
+                                u0_v2(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                        u0_ik3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
+                        u0_ik3 := u0_k3(to_integer(u0_iset));
+                        u0_it0_3 := to_unsigned(0, 16);
+                        u0_it0_3 := u0_t03(to_integer(u0_iset));
+                        u0_it1_3 := to_unsigned(0, 16);
+                        u0_it1_3 := u0_t13(to_integer(u0_iset));
+                        if (i_op = 1) then
+                            u0_d3_0 := to_unsigned(0, 16);
+                            u0_d3_0 := (u0_it0_3 xor i_cc_inv_sid);
+                            u0_d3_1 := to_unsigned(0, 6);
+                            u0_d3_1 := to_unsigned(7, 6);
+                            u0_d3_2 := to_unsigned(0, 2);
+                            u0_d3_3 := to_unsigned(0, 3);
+                            u0_d3_3 := resize(unsigned((3 + 4) - signed(resize(unsigned'(to_unsigned(0, 1) & i_cc_inv_fm), 4))), 3);
+                            u0_d3_2 := u0_d3_3(2-1 downto 0);
+                            u0_d3_4 := to_unsigned(0, 6);
+                            u0_d3_4 := shift_left(u0_d3_1, to_integer(u0_d3_2));
+                            u0_d3_5 := to_unsigned(0, 3);
+                            u0_d3_5 := (u0_d3_4(3-1 downto 0) and to_unsigned(7, 3));
+                            u0_d3_6 := to_unsigned(0, 3);
+                            u0_d3_6 := (to_unsigned(7, 3) xor u0_d3_5);
+                            u0_d3_7 := to_unsigned(0, 16);
+                            u0_d3_7 := (to_unsigned(65528, 16) or unsigned'(to_unsigned(0, 13) & u0_d3_6));
+                            u0_d3_8 := to_unsigned(0, 16);
+                            u0_d3_8 := (u0_d3_0 and u0_d3_7);
+                            if (bool(u0_v3(to_integer(u0_iset))) and (((i_cc_inv_g = 1) or ((i_cc_inv_g = 2) and (u0_it1_3 = i_cc_inv_did))) or (((i_cc_inv_g = 3) and (u0_it1_3 = i_cc_inv_did)) and (u0_d3_8 = 0)))) then
+                                u0_v3(to_integer(u0_iset)) <= '0';
+                            end if;
+                        end if;
+                    end if;
+                    u1_iset := to_unsigned(0, 3);
+                    u1_iset := iset(3-1 downto 0);
+                    u1_ik0 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik0 := u1_k0(to_integer(u1_iset));
+                    u1_it0_0 := to_unsigned(0, 16);
+                    u1_it0_0 := u1_t00(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_2 := to_unsigned(0, 8);
+                        u1_d0_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d0_0 := to_unsigned(0, 64);
+                        u1_d0_0(64-1 downto 12) := u1_ik0;
+                        u1_d0_1 := i_iotlb_inv_addr;
+                        u1_d0_4 := to_unsigned(0, 7);
+                        u1_d0_4 := (12 + unsigned'(to_unsigned(0, 1) & i_iotlb_inv_am));
+                        u1_d0_2 := unsigned'(to_unsigned(0, 1) & u1_d0_4);
+                        if (u1_d0_2 < 12) then
+                            u1_d0_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d0_3 := (u1_d0_0 xor u1_d0_1);
+                        u1_d0_5 := to_unsigned(0, 1);
+                        u1_d0_5 := to_unsigned(0, 1);
+                        if (u1_d0_2 >= 64) then
+                            u1_d0_5 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d0_3, to_integer(u1_d0_2)) = 0) then
+                            u1_d0_5 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v0(to_integer(u1_iset))) and (((i_iotlb_inv_g = 1) or ((i_iotlb_inv_g = 2) and (u1_it0_0 = i_iotlb_inv_did))) or (((i_iotlb_inv_g = 3) and (u1_it0_0 = i_iotlb_inv_did)) and (u1_d0_5 = 1)))) then
+                            u1_v0(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    u1_ik1 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik1 := u1_k1(to_integer(u1_iset));
+                    u1_it0_1 := to_unsigned(0, 16);
+                    u1_it0_1 := u1_t01(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_2 := to_unsigned(0, 8);
+                        u1_d1_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d1_0 := to_unsigned(0, 64);
+                        u1_d1_0(64-1 downto 12) := u1_ik1;
+                        u1_d1_1 := i_iotlb_inv_addr;
+                        u1_d1_4 := to_unsigned(0, 7);
+                        u1_d1_4 := (12 + unsigned'(to_unsigned(0, 1) & i_iotlb_inv_am));
+                        u1_d1_2 := unsigned'(to_unsigned(0, 1) & u1_d1_4);
+                        if (u1_d1_2 < 12) then
+                            u1_d1_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d1_3 := (u1_d1_0 xor u1_d1_1);
+                        u1_d1_5 := to_unsigned(0, 1);
+                        u1_d1_5 := to_unsigned(0, 1);
+                        if (u1_d1_2 >= 64) then
+                            u1_d1_5 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d1_3, to_integer(u1_d1_2)) = 0) then
+                            u1_d1_5 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v1(to_integer(u1_iset))) and (((i_iotlb_inv_g = 1) or ((i_iotlb_inv_g = 2) and (u1_it0_1 = i_iotlb_inv_did))) or (((i_iotlb_inv_g = 3) and (u1_it0_1 = i_iotlb_inv_did)) and (u1_d1_5 = 1)))) then
+                            u1_v1(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    u1_ik2 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik2 := u1_k2(to_integer(u1_iset));
+                    u1_it0_2 := to_unsigned(0, 16);
+                    u1_it0_2 := u1_t02(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_2 := to_unsigned(0, 8);
+                        u1_d2_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d2_0 := to_unsigned(0, 64);
+                        u1_d2_0(64-1 downto 12) := u1_ik2;
+                        u1_d2_1 := i_iotlb_inv_addr;
+                        u1_d2_4 := to_unsigned(0, 7);
+                        u1_d2_4 := (12 + unsigned'(to_unsigned(0, 1) & i_iotlb_inv_am));
+                        u1_d2_2 := unsigned'(to_unsigned(0, 1) & u1_d2_4);
+                        if (u1_d2_2 < 12) then
+                            u1_d2_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d2_3 := (u1_d2_0 xor u1_d2_1);
+                        u1_d2_5 := to_unsigned(0, 1);
+                        u1_d2_5 := to_unsigned(0, 1);
+                        if (u1_d2_2 >= 64) then
+                            u1_d2_5 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d2_3, to_integer(u1_d2_2)) = 0) then
+                            u1_d2_5 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v2(to_integer(u1_iset))) and (((i_iotlb_inv_g = 1) or ((i_iotlb_inv_g = 2) and (u1_it0_2 = i_iotlb_inv_did))) or (((i_iotlb_inv_g = 3) and (u1_it0_2 = i_iotlb_inv_did)) and (u1_d2_5 = 1)))) then
+                            u1_v2(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    u1_ik3 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                    u1_ik3 := u1_k3(to_integer(u1_iset));
+                    u1_it0_3 := to_unsigned(0, 16);
+                    u1_it0_3 := u1_t03(to_integer(u1_iset));
+                    if (i_op = 2) then
+                        u1_d3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_2 := to_unsigned(0, 8);
+                        u1_d3_3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        u1_d3_0 := to_unsigned(0, 64);
+                        u1_d3_0(64-1 downto 12) := u1_ik3;
+                        u1_d3_1 := i_iotlb_inv_addr;
+                        u1_d3_4 := to_unsigned(0, 7);
+                        u1_d3_4 := (12 + unsigned'(to_unsigned(0, 1) & i_iotlb_inv_am));
+                        u1_d3_2 := unsigned'(to_unsigned(0, 1) & u1_d3_4);
+                        if (u1_d3_2 < 12) then
+                            u1_d3_2 := to_unsigned(12, 8);
+                        end if;
+                        u1_d3_3 := (u1_d3_0 xor u1_d3_1);
+                        u1_d3_5 := to_unsigned(0, 1);
+                        u1_d3_5 := to_unsigned(0, 1);
+                        if (u1_d3_2 >= 64) then
+                            u1_d3_5 := to_unsigned(1, 1);
+                        elsif (shift_right(u1_d3_3, to_integer(u1_d3_2)) = 0) then
+                            u1_d3_5 := to_unsigned(1, 1);
+                        end if;
+                        if (bool(u1_v3(to_integer(u1_iset))) and (((i_iotlb_inv_g = 1) or ((i_iotlb_inv_g = 2) and (u1_it0_3 = i_iotlb_inv_did))) or (((i_iotlb_inv_g = 3) and (u1_it0_3 = i_iotlb_inv_did)) and (u1_d3_5 = 1)))) then
+                            u1_v3(to_integer(u1_iset)) <= '0';
+                        end if;
+                    end if;
+                    if (iset = 7) then
+                        done <= '1';
+                        st <= IDLE;
+                    else
+                        iset <= (iset + 1);
+                    end if;
                 when others =>
                     o_status <= status;
+                    o_hit <= hits;
                     o_r_outcome <= rec_outcome;
                     o_r_address <= rec_address;
                     o_r_domain <= rec_domain;

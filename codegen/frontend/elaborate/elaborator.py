@@ -281,7 +281,7 @@ class Elaborator:
             return e
         if e.op == "name":
             return scope.resolve(e.name, e.span)
-        if e.op == "call" and e.name == "covers":
+        if e.op == "call" and e.name in ("covers", "within"):
             return self._covers(e, scope)
         if e.op == "call":
             self._check_call(e)
@@ -315,15 +315,26 @@ class Elaborator:
 
     def _covers(self, e: Expr, scope: Scope) -> Expr:
         """`covers(X)` in `drop ... when`: 1 when the entry being dropped translates the
-        page that holds input address X (never folded: it reads the entry)."""
+        page that holds input address X; `within(X, S)` (a unit's walk cache): 1 when the
+        entry's input range overlaps the 2^S-byte aligned block holding X (never folded:
+        they read the entry)."""
         if scope.entry_tags is None:
-            raise Problem("E0447", "expected `covers(X)` only in the condition of a `drop` (it asks whether the "
+            raise Problem("E0447", f"expected `{'covers(X)' if e.name == 'covers' else 'within(X, S)'}` only in the condition of a `drop` (it asks whether the "
                           "cache entry being dropped holds the page of X), not here", e.span)
-        if len(e.args) != 1:
-            raise Problem("E0313", f"expected 1 argument to covers(), not {len(e.args)}: covers(X): 1 when the "
-                          "entry translates the page that holds input address X", e.span)
-        x = self.resolve_tree(e.args[0], scope)
-        return e.model_copy(update={"args": (x,), "width": 1})
+        if e.name == "within" and scope.cache_source != "walk" or e.name == "covers" and scope.cache_source == "structure":
+            where = ("a cache of structure words (it has no input page)" if scope.cache_source == "structure"
+                     else "a translation's cache (not supported yet there)")
+            raise Problem("E0469", f"expected `{e.name}(...)` in a drop of a cache of translations"
+                          f"{' of a walk in a unit' if e.name == 'within' else ''}, not of {where}", e.span)
+        n = 2 if e.name == "within" else 1
+        if len(e.args) != n:
+            usage = ("within(X, S): 1 when the entry's input range overlaps the 2^S-byte block aligned on it "
+                     "that holds input address X" if n == 2 else
+                     "covers(X): 1 when the entry translates the page that holds input address X")
+            raise Problem("E0313", f"expected {n} argument{'s' if n > 1 else ''} to {e.name}(), not {len(e.args)}: "
+                          f"{usage}", e.span)
+        args = tuple(self.resolve_tree(a, scope) for a in e.args)
+        return e.model_copy(update={"args": args, "width": 1})
 
     @staticmethod
     def _check_call(e: Expr) -> None:
@@ -933,16 +944,25 @@ class Elaborator:
             return None
         return tuple(caches), tuple(events)
 
-    def _cache(self, m: Module, c: ast.Cache, all_regs: dict, leaf_formats: list, note) -> ir.Cache | None:
+    def _cache(self, m: Module, c: ast.Cache, all_regs: dict, leaf_formats: list, note,
+               tag_scope: Scope | None = None) -> ir.Cache | None:
+        """One cache. `tag_scope`: a unit's (its event, registers and structures), whose
+        caller has checked what the cache holds; else a translation's (its registers)."""
         tags: list[ir.CacheTag] = []
         settings: dict[str, ast.CacheSetting] = {}
         glob: ast.CacheGlobal | None = None
         ok = True
-        if c.holds != "translations":
+        in_unit = tag_scope is not None
+        if c.source is not None and not in_unit:
+            self.bag.error("E0465", f"expected `holds translations` in a translation (its own final translations), "
+                           f"not `holds {c.holds} {'of walk ' if c.source[0] == 'walk' else ''}{c.source[1]}`: "
+                           "a cache holds a walk's translations or a structure only in a unit", c.source[2])
+            ok = False
+        elif c.holds != "translations" and not in_unit:
             self.bag.error("E0441", f"expected `holds translations` (a cache of final translations, the only kind "
                            f"supported), not `holds {c.holds}`", c.holds_span)
             ok = False
-        tag_scope = Scope(m, registers=all_regs)
+        tag_scope = tag_scope or Scope(m, registers=all_regs)
         for item in c.items:
             if isinstance(item, ast.CacheTag):
                 again = next((t for t in tags if t.name == item.name), None)
@@ -1032,7 +1052,14 @@ class Elaborator:
             return None
         cite = "; ".join(x for x in (geo.cite, settings["replace"].cite,
                                      settings["pages"].cite if "pages" in settings else "") if x)
+        if in_unit and (glob is not None or pages != "split"):
+            span = glob.span if glob is not None else pages_span
+            self.bag.error("E0468", f"expected no {'`global when`' if glob is not None else '`pages whole`'} in "
+                           f"cache '{c.name}' of a unit: a unit's caches keep every entry under its tags, one "
+                           "smallest page at a time (`pages split`)", span)
+            return None
         return ir.Cache(name=c.name, holds=c.holds, tags=tuple(tags), global_when=global_when,
+                        source=c.source[0] if c.source else "", of=c.source[1] if c.source else "",
                         global_ignores=tuple(ignores), global_cite=glob.cite if glob is not None else "",
                         entries=entries, ways=ways, replace=replace, pages=pages,
                         cite=c.cite or cite, doc=c.doc, span=c.span)
@@ -1047,7 +1074,9 @@ class Elaborator:
         return ""
 
     def _invalidation(self, m: Module, v: ast.Invalidate, all_regs: dict, caches: dict, declared: dict,
-                      note) -> ir.Invalidation | None:
+                      note, unit: bool = False) -> ir.Invalidation | None:
+        """One invalidation. In a unit (`unit`) a drop does not read a tag by its bare name:
+        a unit's tags read the event and structures, which an invalidation has not."""
         ok = True
         operands: list[ir.EventField] = []
         scope = Scope(m, registers=all_regs)
@@ -1069,7 +1098,7 @@ class Elaborator:
                                f"{shadow}, which the event's expressions could no longer read", f.span)
                 ok = False
                 continue
-            tagged = next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
+            tagged = None if unit else next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
             if tagged is not None:
                 self.bag.error("E0440", f"operand '{f.name}' of invalidation '{v.name}': expected a name that is not "
                                f"a tag of cache '{tagged}' (a drop condition reads the tag by its bare name)", f.span)
@@ -1097,8 +1126,8 @@ class Elaborator:
             if dr.when is not None:
                 tag_widths = {t.name: t.value.width for t in cache.tags}
                 entry = dict(tag_widths, **{"global": 1})
-                dscope = Scope(m, registers=all_regs, operands=widths, cache_tags=tag_widths, entry_tags=entry,
-                               cache_name=cache.name)
+                dscope = Scope(m, registers=all_regs, operands=widths, cache_tags={} if unit else tag_widths,
+                               entry_tags=entry, cache_name=cache.name, cache_source=cache.source)
                 when = note(self.resolve(dr.when, dscope))
                 if when is None:
                     ok = False

@@ -138,6 +138,7 @@ class Scope:
         self.cache_tags: dict[str, int] = kw.get("cache_tags", {})
         self.entry_tags: dict[str, int] | None = kw.get("entry_tags")
         self.cache_name: str = kw.get("cache_name", "")
+        self.cache_source: str = kw.get("cache_source", "")  # a unit's cache: "walk" | "structure"
         self.expand = kw.get("expand")  # resolves a `let` body in this scope
         self.expanding: set[str] = set()
         self.expansions = 0  # in the expression being resolved; Elaborator.resolve resets it

@@ -12,6 +12,7 @@ from codegen.frontend import syntax_tree as ast
 from codegen.frontend.checks import WALK_RESULTS
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
+from codegen.frontend.elaborate.scope import suggest
 from codegen.ir.expr import Expr, num
 
 MAX_STRUCT_BYTES = 1 << 16
@@ -29,10 +30,7 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
         elif isinstance(item, ast.Exit):
             exits.append(item)
         elif isinstance(item, (ast.Cache, ast.Invalidate)):
-            what = "cache" if isinstance(item, ast.Cache) else "invalidate"
-            el.bag.error("E0451", f"expected `{what}` in a regime or a nested composition, not in unit '{d.name}': "
-                         "caches of a unit are not supported yet", item.span)
-            return None
+            continue  # after the steps: a cache reads them
         elif item[0] == "event":
             events.append(item)
         else:
@@ -140,9 +138,10 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             ok = False
         else:
             rules.append(rule)
-    if not ok or record is None or len(event) != len(events[0][2]):
+    cached = _caches(el, m, d, registers, widths, named, structs, struct_scope, walks, walk_members, map_widths, steps)
+    if not ok or record is None or len(event) != len(events[0][2]) or cached is None:
         return None
-    return ir.Unit(name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
+    return ir.Unit(caches=cached[0], invalidations=cached[1], name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
                    bitmaps=tuple(maps), walks=tuple(walks), steps=tuple(steps), lets=tuple(let_bodies), record=record,
                    exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span,
                    let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
@@ -353,3 +352,85 @@ def _exit(el: Resolver, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None)
     if not ok:
         return None
     return ir.ExitRule(name=x.name, when=when, assigns=tuple(assigns), cite=x.cite, doc=x.doc, span=x.span)
+
+
+def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict, named: dict, structs: list,
+            struct_scope: dict, walks: list, members: dict, bitmaps: dict, steps: list):
+    """The unit's caches (`cache NAME holds translations of walk W` / `cache NAME holds
+    structure S`) and invalidations; None after an error."""
+    items = [x for x in d.items if isinstance(x, (ast.Cache, ast.Invalidate))]
+    before = len(el.bag.errors)
+    caches: list[ir.Cache] = []
+    first: dict[str, Span] = {}
+    owners: dict[tuple[str, str], Span] = {}
+    order = [name for _kind, name in steps]
+    for c in (x for x in items if isinstance(x, ast.Cache)):
+        src = c.source
+        kind = src[0] if src else None
+        if src is None or (kind == "walk") != (c.holds == "translations") or (kind == "structure") != (c.holds == "structure"):
+            said = f"holds {c.holds}" + (f" of walk {src[1]}" if kind == "walk" else f" {src[1]}" if src else "")
+            el.bag.error("E0451", f"expected `holds translations of walk W` or `holds structure S` for cache "
+                         f"'{c.name}' of unit '{d.name}', not `{said}`: a unit's cache stands in front of one of "
+                         "its walks or structure reads", c.holds_span)
+            continue
+        names = [w.name for w in walks] if kind == "walk" else [s.name for s in structs]
+        if src[1] not in names:
+            close = suggest(src[1], names)
+            hint = f"; did you mean '{close}'?" if close else ""
+            el.bag.error("E0466", f"expected a {kind} of unit '{d.name}' ({', '.join(names) or 'it has none'}) after "
+                         f"`{'of walk' if kind == 'walk' else 'structure'}`, not '{src[1]}'{hint}", src[2])
+            continue
+        if (kind, src[1]) in owners:
+            el.bag.error("E0470", f"expected one cache in front of {kind} '{src[1]}', not a second one "
+                         f"('{c.name}')", c.span, ("the first is declared here", owners[(kind, src[1])]))
+            continue
+        if c.name in first:
+            el.bag.error("E0440", f"cache '{c.name}' is declared twice in '{d.name}': expected one declaration "
+                         "per name; rename or delete one", c.span, ("first declared here", first[c.name]))
+            continue
+        owners[(kind, src[1])] = c.span
+        first[c.name] = c.span
+        if kind == "walk":
+            regime = m.find("regimes", (next(w for w in walks if w.name == src[1]).regime,))
+            if regime is not None and not any(lv.leaf for lv in regime.levels):
+                el.bag.error("E0452", f"expected a leaf level in regime '{regime.name}' for cache '{c.name}' of its "
+                             "final translations, not a walk with no leaf", c.span)
+                continue
+        # a tag reads what is known when the cached step starts: the event, the context and the
+        # structures read before it (a structure cache's tags may read the structure itself:
+        # they are recorded at the fill, and a lookup matches by address alone)
+        upto = order.index(src[1]) + (1 if kind == "structure" else 0)
+        allowed = {n for n in order[:upto] if n in struct_scope}
+        scope = Scope(m, registers=registers, event=widths, structures=struct_scope,
+                      walks=members, bitmaps=bitmaps, **named)
+        for t in (x for x in c.items if isinstance(x, ast.CacheTag)):
+            v = el.resolve(t.value, scope)
+            if v is None:
+                continue
+            late = next((r for r in v.refs() if r.kind not in ("event", "ctx", "struct")
+                         or r.kind == "struct" and r.name.split(".")[0] not in allowed), None)
+            if late is not None:
+                el.bag.error("E0467", f"expected tag '{t.name}' of cache '{c.name}' to read the event, the context "
+                             f"and the structures read before {kind} '{src[1]}' ({', '.join(sorted(allowed)) or 'none'}"
+                             f"), not '{late.name}' ({late.kind}), which is not known when the cache is looked up",
+                             t.span)
+        if len(el.bag.errors) > before:
+            continue
+        cache = el._cache(m, c, registers, [], lambda e: e, tag_scope=scope)
+        if cache is not None:
+            caches.append(cache)
+    by_name = {c.name: c for c in caches}
+    events: list[ir.Invalidation] = []
+    seen: dict[str, Span] = {}
+    for v in (x for x in items if isinstance(x, ast.Invalidate)):
+        if v.name in seen:
+            el.bag.error("E0440", f"invalidation '{v.name}' is declared twice in '{d.name}': expected one "
+                         "declaration per name; rename or delete one", v.span, ("first declared here", seen[v.name]))
+            continue
+        seen[v.name] = v.span
+        ev = el._invalidation(m, v, registers, by_name, first, lambda e: e, unit=True)
+        if ev is not None:
+            events.append(ev)
+    if len(el.bag.errors) > before:
+        return None
+    return tuple(caches), tuple(events)

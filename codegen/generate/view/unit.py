@@ -77,6 +77,9 @@ class UnitView:
                 st = unit.structure(f.store[0])
                 self.stores.append(Store(f, st, st.field(f.store[1]).offset))
         self.stores.sort(key=lambda s: ([x.name for x in unit.structures].index(s.structure.name), s.offset))
+        from codegen.generate.view.unit_cache import UnitCacheHdl, UnitCacheView
+        self.cache = UnitCacheView(spec, unit, self.py_env)
+        self.hdl_cache = UnitCacheHdl(self, self.cache)
 
     # ---- names
     @property
@@ -211,14 +214,16 @@ class UnitView:
     def step_states(self, i: int) -> list[str]:
         step = self.steps[i]
         if step.kind == "structure":
-            return [f"S{i}W{k}" for k in range(len(step.words))]
+            fill = [f"S{i}F"] if step.words and self.unit.cache_of("structure", step.node.name) else []
+            return [f"S{i}W{k}" for k in range(len(step.words))] + fill
         if step.kind == "bitmap":
             return [f"S{i}P", f"S{i}A", f"S{i}B"]
         return [f"S{i}G", f"S{i}R"]
 
     def hdl_states(self) -> list[str]:
         states = ["IDLE"] + [x for i in range(len(self.steps)) for x in self.step_states(i)]
-        return states + ["DECIDE"] + [f"ST{k}" for k in range(len(self.stores))] + ["FINISH"]
+        inv = ["INV"] if self.unit.caches else []
+        return states + ["DECIDE"] + [f"ST{k}" for k in range(len(self.stores))] + inv + ["FINISH"]
 
     def after(self, i: int) -> str:
         """The first state after step i (i = -1: the first state after IDLE)."""

@@ -1,0 +1,225 @@
+"""Sequences for a decision unit with caches (issue 15, caches on units): requests (the
+unit's events), invalidations and software stores against one memory image, with the
+locality that makes caches hit, miss, evict and go stale.
+
+Generic: nothing here knows a structure or a table format. A sequence starts from one
+scenario whose cached steps run (drawn by the unit stimulus). More requests are derived
+from it the way software sets up more devices and pages:
+- a cached structure is copied to the address the structure has for other values of the
+  event fields its address reads (another device using the same entry), and in some
+  copies the fields a walk cache's tags read are redrawn (another domain, same tables);
+- a cached walk's input moves to neighbouring pages, whose walks are made to translate by
+  copying the first walk's entries into the slots they read, and pages `sets` granules
+  apart so that one cache set overflows.
+Steps then pick requests with a recent-first bias; stores change, clear or restore the
+words the requests read; invalidations take operands from what is in use (event field
+values, input pages, with a run of ones below a random bit as a range, tag values).
+"""
+from __future__ import annotations
+
+import random
+
+from codegen import ir
+from codegen.ir.expr import mask
+from codegen.verify.sequence import Sequence, Step
+from codegen.verify.stimulus.translation import Draw
+from codegen.verify.stimulus.unit import UnitScenarioFactory
+
+TRANSLATE_PERCENT, STORE_PERCENT = 64, 14
+RECENT = 4
+
+
+class UnitSequenceFactory:
+    def __init__(self, spec: ir.Spec, ref):
+        self.spec, self.ref = spec, ref
+        self.unit: ir.Unit = spec.top
+        self.factory = UnitScenarioFactory(spec)
+        self.event_widths = dict(zip(ref.EVENT, ref.EVENT_WIDTHS))
+        self.operand_widths = {inv.name: [(o.name, o.width) for o in inv.operands] for inv in self.unit.invalidations}
+        self.walk_caches = [c for c in self.unit.caches if c.source == "walk"]
+        self.struct_caches = [c for c in self.unit.caches if c.source == "structure"]
+
+    def _run(self, mem: dict, request: dict):
+        trace: list = []
+        detail: dict = {}
+        out = self.ref.decide(dict(mem), request, trace, detail)
+        return out, detail, trace
+
+    def _walked(self, detail: dict) -> bool:
+        return any(detail.get(c.of, {}).get("ok") for c in self.walk_caches)
+
+    def _base(self, draw: Draw):
+        best = None
+        for _ in range(60):
+            sc = self.factory.make(draw)
+            _out, detail, trace = self._run(sc.memory, sc.request)
+            if self._walked(detail) or (not self.walk_caches and trace):
+                return sc
+            if best is None and trace:
+                best = sc
+        return best or sc
+
+    def _event_refs(self, e) -> list[str]:
+        return sorted({r.name for r in e.refs() if r.kind == "event"})
+
+    def _filled(self, mem: dict, req: dict, cache: str):
+        """The entries a request fills `cache` with, from empty caches."""
+        caches = self.ref.Caches()
+        self.ref.decide_cached(caches, dict(mem), req, [])
+        return [en for line in caches.by_name[cache].lines for en in line if en is not None]
+
+    def _clone_structures(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
+        """Other values of the event fields a cached structure's address reads, with the
+        structure's words copied there (sometimes with a walk-cache tag field redrawn)."""
+        for c in self.struct_caches:
+            st = self.unit.structure(c.of)
+            fields = self._event_refs(st.base)
+            filled = self._filled(mem, base_req, c.name)
+            if not fields or not filled:
+                continue
+            base = filled[0].key
+            tag_fields = [r for wc in self.walk_caches for t in wc.tags for r in t.value.refs()
+                          if r.kind == "struct" and r.name.split(".")[0] == st.name]
+            # random neighbours, and multiples of the number of sets (one set overflows
+            # when the field scales the address)
+            flips = [draw.bits(8) or 1 for _ in range(draw.int(2, 6))] + [c.sets * j for j in range(1, c.ways + 2)]
+            for k, flip in enumerate(flips):
+                req = dict(base_req)
+                name = draw.choice(fields)
+                width = self.event_widths[name]
+                req[name] = (req[name] ^ flip) & mask(width)
+                moved = self._filled(mem, req, c.name)
+                if not moved or moved[0].key == base or any(moved[0].key <= a < moved[0].key + st.size for a in mem):
+                    continue
+                nb = moved[0].key
+                for off in range(0, st.size, 8):
+                    if base + off in mem:
+                        mem[nb + off] = mem[base + off]
+                if tag_fields and k % 2 == 1:
+                    r = draw.choice(tag_fields)
+                    word = nb + st.field(r.name.split(".")[1]).word
+                    mem[word] = mem.get(word, 0) ^ (1 << (r.lo + draw.int(0, r.width - 1)))
+                requests.append(req)
+
+    def _pages(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
+        """Neighbouring pages of each cached walk whose input is an event field."""
+        for c in self.walk_caches:
+            walk = next(w for w in self.unit.walks if w.name == c.of)
+            if not (walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0):
+                continue
+            field = walk.input.name
+            out, detail, trace = self._run(mem, base_req)
+            if not detail.get(walk.name, {}).get("ok"):
+                continue
+            base_reads = [(a, v) for op, a, _s, v in trace if op == 0]
+            g = min(lv.page_shift for lv in self.spec.regime(walk.regime).levels if lv.leaf)
+            sets = c.sets
+            steps = {1, 2, 3, 5} | {sets * j for j in range(1, c.ways + 3)}
+            for d in sorted(steps):
+                req = dict(base_req, **{field: (base_req[field] + (d << g)) & mask(self.event_widths[field])})
+                for _ in range(2 * len(base_reads) + 2):
+                    _o, det, tr = self._run(mem, req)
+                    if det.get(walk.name, {}).get("ok"):
+                        requests.append(req)
+                        break
+                    reads = [(a, v) for op, a, _s, v in tr if op == 0]
+                    fix = next(((a, base_reads[i][1]) for i, (a, v) in enumerate(reads)
+                                if i < len(base_reads) and a != base_reads[i][0] and v != base_reads[i][1]), None)
+                    if fix is None:
+                        break
+                    mem[fix[0]] = fix[1]
+
+    def draw(self, draw: Draw, length: int = 60) -> Sequence:
+        sc = self._base(draw)
+        mem = dict(sc.memory)
+        requests = [dict(sc.request)]
+        self._pages(draw, mem, sc.request, requests)
+        self._clone_structures(draw, mem, sc.request, requests)
+        for r in list(requests[1:]):  # the new devices' pages too
+            if draw.chance(40):
+                self._pages(draw, mem, r, requests)
+        slots = sorted({a for r in requests for op, a, _s, _v in self._run(mem, r)[2] if op == 0})
+        start = dict(mem)
+        ctx_names = list(self.ref.CONTEXT)
+        ctx = {k: sc.request[k] for k in ctx_names}
+        events = list(self.ref.INVALIDATIONS)
+        recent: list[int] = []
+        steps = []
+        caches, now = self.ref.Caches(), dict(mem)  # the reference's state: operands name what it holds
+        for _ in range(length):
+            roll = draw.int(0, 99)
+            if roll < TRANSLATE_PERCENT or not (slots or events):
+                if recent and draw.chance(55):
+                    i = draw.choice(recent)
+                else:
+                    i = draw.int(0, len(requests) - 1)
+                recent = ([i] + [x for x in recent if x != i])[:RECENT]
+                req = {k: v for k, v in requests[i].items() if k not in ctx_names}
+                steps.append(Step("translate", {**req, **ctx}))
+                trace: list = []
+                self.ref.decide_cached(caches, now, steps[-1].request, trace)
+            elif roll < TRANSLATE_PERCENT + STORE_PERCENT and slots:
+                slot = draw.choice(slots)
+                old = mem.get(slot, 0)
+                how = draw.int(0, 9)
+                value = old ^ (1 << draw.int(0, 63)) if how < 4 else 0 if how < 6 else start.get(slot, 0)
+                mem[slot] = value
+                now[slot] = value
+                steps.append(Step("store", address=slot, value=value))
+            elif events:
+                name = draw.choice(events)
+                request = {**requests[draw.int(0, len(requests) - 1)], **ctx}
+                held = [en for c in caches.by_name.values() for line in c.lines for en in line if en is not None]
+                target = draw.choice(held) if held and draw.chance(60) else None
+                ops = tuple((o, self._operand(draw, w, requests, mem, target)) for o, w in self.operand_widths[name])
+                steps.append(Step("invalidate", request, event=name, operands=ops))
+                self.ref.invalidate(caches, name, dict(ops), request)
+                new = self.ref.event_context(name, dict(ops), request)
+                ctx = {k: new[k] for k in ctx_names}
+        return Sequence(start, tuple(steps))
+
+    def _operand(self, draw: Draw, width: int, requests: list, mem: dict, target=None) -> int:
+        """From what is in use: an entry the reference holds (`target`: its tag of this
+        width, or its input page with a run of ones from a low bit up, as a range), an
+        event field's value of a request, a tag value a cache would record, a range around
+        an input, or a small number."""
+        kind = draw.int(0, 99)
+        req = draw.choice(requests)
+        tags = [t for t in target.tags if t <= mask(width) and t.bit_length() > width - 8] if target else []
+        if target is not None and width <= 16 and tags and draw.chance(85):
+            v = draw.choice(tags)
+        elif target is not None and target.granule and width > 16 and draw.chance(85):
+            v = target.key << target.granule
+            if draw.chance(50):
+                v |= mask(draw.int(0, 9)) << target.granule
+        elif kind < 35:
+            same = [v for k, v in req.items() if k in self.event_widths and self.event_widths[k] >= width]
+            v = draw.choice(same or list(req.values()))
+        elif kind < 65:
+            tags = self._tags(mem, req)
+            v = draw.choice(tags) if tags else draw.bits(width)
+        elif kind < 85:
+            inputs = [req[w.input.name] for w in self.unit.walks if w.input.op == "ref" and w.input.kind == "event"]
+            v = draw.choice(inputs or list(req.values()))
+            lo = draw.int(12, 24)
+            v = (v & ~mask(lo)) | (mask(draw.int(0, lo - 12)) << 12 if draw.chance(50) else 0)
+        else:
+            v = draw.int(0, 3) if draw.chance(70) else mask(width) >> 1
+        if draw.chance(15):
+            v ^= 1 << draw.int(0, min(width, 12) - 1)
+        return v & mask(width)
+
+    def _tags(self, mem: dict, req: dict) -> list[int]:
+        caches = self.ref.Caches()
+        self.ref.decide_cached(caches, dict(mem), req, [])
+        return [t for c in caches.by_name.values() for line in c.lines for en in line if en for t in en.tags]
+
+
+def unit_sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60, first: int = 0):
+    """Sequences first .. first+count-1 of a unit, each from a seed of its own (so a run
+    can be split into shards)."""
+    f = UnitSequenceFactory(spec, ref)
+    for i in range(first, first + count):
+        seq = f.draw(Draw(random.Random(f"{seed}:useq:{i}")), length)
+        seq.seed = i
+        yield seq
