@@ -72,13 +72,13 @@ def add_parsers(sub, formatter) -> None:
     s.add_argument("--sequences", type=int, default=None, metavar="N",
                    help="a translation or unit with caches: co-simulate N sequences (requests, invalidations and "
                         "software stores against one memory image, from reset caches) instead of single walks, "
-                        "and check every answer against the architecture (--arch)")
+                        "and check every answer against the architecture (--arch); default: single walks")
     s.add_argument("--steps", type=int, default=60, metavar="L",
-                   help="with --sequences: steps per sequence (default 60)")
+                   help="with --sequences: steps per sequence (default: 60)")
     s.add_argument("--arch", default=None, metavar="SPEC",
                    help="with --sequences: the spec of the architecture the answers must be permitted by "
-                        "(its caches' tags and invalidations; default: the spec itself), to check a cache "
-                        "design against the manual's rules")
+                        "(its caches' tags and invalidations), to check a cache design against the manual's rules; "
+                        "default: the spec itself")
     add_model_option(s)
     s.add_argument("--backend", choices=("myhdl", "verilator", "icarus", "ghdl"), default="myhdl",
                    help="what simulates the model: the MyHDL model in Python (default), or the Verilog or VHDL "
