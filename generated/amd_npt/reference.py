@@ -493,6 +493,7 @@ def outcome(r):
 # ---- Translation caches: a request looks its page up before walking; a hit answers with no
 # memory reference. The semantics are docs/language.md's "Caches and invalidation".
 CACHES = ['tlb']
+HOLDS = { 'tlb': 'translations' }  # what each cache holds
 INVALIDATIONS = ['invlpga', 'invlpg', 'mov_cr3', 'vmrun']
 OPERANDS = {'invlpga': ('rax', 'ecx'), 'invlpg': ('addr',), 'mov_cr3': ('value',), 'vmrun': ('guest_asid', 'tlb_control')}
 GRANULE = 12  # the smallest page shift of any leaf: a split entry covers 2**GRANULE bytes
@@ -588,11 +589,22 @@ class Cache:
         return evict
 
 
+class Off:
+    """A cache switched off (see Caches): it holds nothing, so every lookup misses."""
+    lines = ()
+    def lookup(self, *_key):
+        return None
+    def fill(self, _en):
+        return False
+
+
 class Caches:
-    """Every cache of the translation, in their reset state (all entries invalid)."""
-    def __init__(self):
+    """Every cache of the translation, in their reset state (all entries invalid).
+    `enabled`, names of CACHES, switches the others off (the benchmark measures what each
+    cache saves); None: all on."""
+    def __init__(self, enabled=None):
         # spec: specs/amd_npt.vspec:84 cache tlb
-        self.tlb = Cache(64, 4, 'plru', True, (1,))
+        self.tlb = Cache(64, 4, 'plru', True, (1,)) if enabled is None or 'tlb' in enabled else Off()
 
 
 def cache_tags(cache, r):
@@ -623,7 +635,7 @@ def translate_cached(caches, mem, request, trace, detail=None):
         glob = bool(r[4])
         c = caches.tlb
         evicted = c.fill(Entry(i_addr >> GRANULE, access, cache_tags('tlb', request), glob, out["level"], out["host_level"], out["pa"] >> GRANULE))
-        if detail is not None:
+        if detail is not None and not isinstance(c, Off):
             detail.setdefault("fill", []).append(('tlb', evicted))
     return out, False
 

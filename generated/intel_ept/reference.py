@@ -531,6 +531,7 @@ def outcome(r):
 # ---- Translation caches: a request looks its page up before walking; a hit answers with no
 # memory reference. The semantics are docs/language.md's "Caches and invalidation".
 CACHES = ['tlb']
+HOLDS = { 'tlb': 'translations' }  # what each cache holds
 INVALIDATIONS = ['invept_single_context', 'invept_global', 'invvpid_individual_address', 'invvpid_single_context', 'invvpid_all_context', 'invvpid_single_context_retaining_globals', 'mov_cr3']
 OPERANDS = {'invept_single_context': ('eptp',), 'invept_global': (), 'invvpid_individual_address': ('vpid_op', 'addr'), 'invvpid_single_context': ('vpid_op',), 'invvpid_all_context': (), 'invvpid_single_context_retaining_globals': ('vpid_op',), 'mov_cr3': ('value',)}
 GRANULE = 12  # the smallest page shift of any leaf: a split entry covers 2**GRANULE bytes
@@ -626,11 +627,22 @@ class Cache:
         return evict
 
 
+class Off:
+    """A cache switched off (see Caches): it holds nothing, so every lookup misses."""
+    lines = ()
+    def lookup(self, *_key):
+        return None
+    def fill(self, _en):
+        return False
+
+
 class Caches:
-    """Every cache of the translation, in their reset state (all entries invalid)."""
-    def __init__(self):
+    """Every cache of the translation, in their reset state (all entries invalid).
+    `enabled`, names of CACHES, switches the others off (the benchmark measures what each
+    cache saves); None: all on."""
+    def __init__(self, enabled=None):
         # spec: specs/intel_ept.vspec:267 cache tlb
-        self.tlb = Cache(64, 8, 'fifo', True, (3,))
+        self.tlb = Cache(64, 8, 'fifo', True, (3,)) if enabled is None or 'tlb' in enabled else Off()
 
 
 def cache_tags(cache, r):
@@ -661,7 +673,7 @@ def translate_cached(caches, mem, request, trace, detail=None):
         glob = bool(r[4])
         c = caches.tlb
         evicted = c.fill(Entry(i_addr >> GRANULE, access, cache_tags('tlb', request), glob, out["level"], out["host_level"], out["pa"] >> GRANULE))
-        if detail is not None:
+        if detail is not None and not isinstance(c, Off):
             detail.setdefault("fill", []).append(('tlb', evicted))
     return out, False
 

@@ -243,6 +243,7 @@ def outcome(r):
 # ---- Translation caches: a request looks its page up before walking; a hit answers with no
 # memory reference. The semantics are docs/language.md's "Caches and invalidation".
 CACHES = ['tlb']
+HOLDS = { 'tlb': 'translations' }  # what each cache holds
 INVALIDATIONS = ['invlpg', 'individual_address', 'single_context', 'all_including_global', 'all_non_global', 'mov_cr3']
 OPERANDS = {'invlpg': ('addr',), 'individual_address': ('pcid_op', 'addr'), 'single_context': ('pcid_op',), 'all_including_global': (), 'all_non_global': (), 'mov_cr3': ('value',)}
 GRANULE = 12  # the smallest page shift of any leaf: a split entry covers 2**GRANULE bytes
@@ -336,11 +337,22 @@ class Cache:
         return evict
 
 
+class Off:
+    """A cache switched off (see Caches): it holds nothing, so every lookup misses."""
+    lines = ()
+    def lookup(self, *_key):
+        return None
+    def fill(self, _en):
+        return False
+
+
 class Caches:
-    """Every cache of the translation, in their reset state (all entries invalid)."""
-    def __init__(self):
+    """Every cache of the translation, in their reset state (all entries invalid).
+    `enabled`, names of CACHES, switches the others off (the benchmark measures what each
+    cache saves); None: all on."""
+    def __init__(self, enabled=None):
         # spec: specs/x86_64_paging.vspec:336 cache tlb
-        self.tlb = Cache(64, 4, 'lru', True, (0,))
+        self.tlb = Cache(64, 4, 'lru', True, (0,)) if enabled is None or 'tlb' in enabled else Off()
 
 
 def cache_tags(cache, r):
@@ -371,7 +383,7 @@ def translate_cached(caches, mem, request, trace, detail=None):
         glob = bool(r[4])
         c = caches.tlb
         evicted = c.fill(Entry(i_addr >> GRANULE, access, cache_tags('tlb', request), glob, out["level"], None, out["pa"] >> GRANULE))
-        if detail is not None:
+        if detail is not None and not isinstance(c, Off):
             detail.setdefault("fill", []).append(('tlb', evicted))
     return out, False
 
