@@ -184,6 +184,9 @@ def run_trace(ref, seq: Sequence, enabled: tuple[str, ...] | None) -> Tally:
                 if detail.get("hit") == c:
                     t.hits[c] = t.hits.get(c, 0) + 1
                     break
+            for c, found in detail.get("lookups", ()):  # the walk's caches report each lookup
+                t.lookups[c] = t.lookups.get(c, 0) + 1
+                t.hits[c] = t.hits.get(c, 0) + bool(found)
         t.translations += 1
         t.refs += len(trace)
         t.misses += not hit
