@@ -47,8 +47,8 @@ def _event(top, name: str) -> ir.Invalidation:
     return next(v for v in top.invalidations if v.name == name)
 
 
-def _drops(top, name: str, **kw) -> bool:
-    (drop,) = _event(top, name).drops
+def _drops(top, name: str, cache: str = "tlb", **kw) -> bool:
+    (drop,) = [d for d in _event(top, name).drops if d.cache == cache]
     return True if drop.when is None else bool(_eval(drop.when, **kw))
 
 
@@ -56,7 +56,7 @@ def _drops(top, name: str, **kw) -> bool:
 def test_x86_tlb_is_tagged_by_pcid_with_global_pages(tops):
     top = tops["x86_64_paging"]
     assert top.name == "long_mode"
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     assert (tlb.name, tlb.holds, tlb.entries, tlb.ways, tlb.sets, tlb.replace, tlb.pages) == \
         ("tlb", "translations", 64, 4, 16, "lru", "split")
     (pcid,) = tlb.tags
@@ -127,7 +127,7 @@ def test_npt_tlb_is_tagged_by_asid_and_pcid(tops):
     top = tops["amd_npt"]
     assert isinstance(top, ir.Nested) and top.name == "npt"
     assert "ASID" in top.context  # read by no walk: the request carries it for the tag
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     assert [t.name for t in tlb.tags] == ["asid", "pcid"]
     assert (tlb.global_ignores, tlb.replace, tlb.entries, tlb.ways) == (("pcid",), "plru", 64, 4)
     assert _eval(tlb.tags[0].value, regs={"ASID": 0x2A}) == 0x2A
@@ -166,7 +166,7 @@ def test_npt_guest_invalidations_stay_in_the_current_asid(tops):
 def test_ept_tlb_tags(tops):
     top = tops["intel_ept"]
     assert top.name == "ept_2d" and "VPID" in top.context
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     tags = {t.name: t.value for t in tlb.tags}
     assert list(tags) == ["vpid", "ept", "eptrta", "pcid"]
     proc2 = 1 << 1 | 1 << 5  # enable EPT, enable VPID (SDM Table 25-7)
@@ -211,7 +211,7 @@ def test_imported_regime_keeps_its_caches_but_the_composition_has_its_own(tops):
 # ---- the toy: not x86-shaped
 def test_toy_cache_elaborates():
     top = compile_spec(ROOT / "tests" / "data" / "toy_cache.vspec").top
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     assert (tlb.entries, tlb.ways, tlb.sets, tlb.replace, tlb.pages) == (8, 8, 1, "fifo", "whole")
     assert tlb.global_ignores == ("space",)
     assert _eval(tlb.tags[0].value, regs={"SPACE": 0xAB12_3456_7801}) == 0x01
