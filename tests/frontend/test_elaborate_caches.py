@@ -260,6 +260,8 @@ def test_the_snippet_compiles(tmp_path):
     (("(addr : 48)", "(addr : 48, addr : 8)"), "E0440", "addr : 8"),
     (("(addr : 48)", "(addr : 48, asn : 4)"), "E0440", "asn : 4"),
     (("tag asn = CR3[3:0];", "tag asn = CR3[3:0];\n        tag global = CR3[4];"), "E0440", "tag global"),
+    (("tag asn = CR3[3:0];", "tag CR3 = CR3[3:0];"), "E0440", "tag CR3"),
+    (("(addr : 48)", "(addr : 48, CR3 : 64)"), "E0440", "CR3 : 64)"),
     (("entries 16 ways 4", "entries 18 ways 4"), "E0442", "entries 18"),
     (("replace lru", "replace random"), "E0443", "random"),
     (("replace lru;", "replace lru;\n        pages halves;"), "E0444", "halves"),
@@ -315,3 +317,20 @@ def test_global_when_reads_a_field_every_leaf_format_has(tmp_path):
     assert [d.code for d in bag.errors] == ["E0301"]
     assert "`global when` of cache 'tlb'" in bag.errors[0].message
     assert loc(bag.errors[0]) == where(text, "leaf.D")
+
+
+def test_an_instance_reads_and_writes_its_own_registers(tmp_path):
+    """`regime B = A with { CR3 = PT2; }`: its tags, drops and `set`s use PT2."""
+    text = _with_cache("drop tlb when", "drop tlb when CR3[0] && ") + (
+        "register PT2 : 64 { BASE [47:12]; }\n"
+        "regime other = walk with { CR3 = PT2; };\n")
+    text = edit(text, "    invalidate flush (addr : 48) {", "    invalidate flush (addr : 48) {\n        set CR3 = addr;")
+    path = tmp_path / "t.vspec"
+    path.write_text(text)
+    spec = compile_spec(path)
+    other = spec.regime("other")
+    assert other.context == ("PT2",)
+    (flush,) = other.invalidations
+    assert [b.name for b in flush.sets] == ["PT2"]
+    assert {r.name for r in flush.drops[0].when.refs() if r.kind == "ctx"} == {"PT2"}
+    assert {r.name for r in other.caches[0].tags[0].value.refs()} == {"PT2"}

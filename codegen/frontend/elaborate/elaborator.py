@@ -948,6 +948,12 @@ class Elaborator:
         for item in c.items:
             if isinstance(item, ast.CacheTag):
                 again = next((t for t in tags if t.name == item.name), None)
+                shadow = self._shadows(m, item.name, all_regs)
+                if shadow:
+                    self.bag.error("E0440", f"tag '{item.name}' of cache '{c.name}': expected a name that is not "
+                                   f"{shadow} (a drop condition reads the tag by its bare name)", item.span)
+                    ok = False
+                    continue
                 if again is not None or item.name == "global":
                     why = ("`entry.global` is the entry's global bit" if item.name == "global"
                            else "each tag has one name")
@@ -1098,6 +1104,15 @@ class Elaborator:
             ok = False
         return ok
 
+    @staticmethod
+    def _shadows(m: Module, name: str, registers: dict) -> str:
+        """What a tag or operand named `name` would hide in a drop condition ("" nothing)."""
+        if name in registers:
+            return f"a register ('{name}')"
+        if name in m.params:
+            return f"a parameter ('{name}')"
+        return ""
+
     def _invalidation(self, m: Module, v: ast.Invalidate, all_regs: dict, caches: dict, declared: dict,
                       note) -> ir.Invalidation | None:
         ok = True
@@ -1113,6 +1128,12 @@ class Elaborator:
             why = identifier_problem(f.name)
             if why:
                 self.bag.error("E0202", identifier_message("operand", f.name, why), f.span)
+                ok = False
+                continue
+            shadow = self._shadows(m, f.name, all_regs)
+            if shadow:
+                self.bag.error("E0440", f"operand '{f.name}' of invalidation '{v.name}': expected a name that is not "
+                               f"{shadow}, which the event's expressions could no longer read", f.span)
                 ok = False
                 continue
             tagged = next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
@@ -1611,7 +1632,10 @@ def _rename(e, swap: dict[str, str]):
 def rename_registers(r: ir.Regime, swap: dict[str, str]) -> ir.Regime:
     """Regime `r` reading register swap[R] wherever it reads R."""
     out = _rename(r, swap)
-    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context)})
+    # an invalidation's `set REG` names the register it writes: the instance writes its own
+    events = tuple(v.model_copy(update={"sets": tuple(b.model_copy(update={"name": swap.get(b.name, b.name)})
+                                                      for b in v.sets)}) for v in out.invalidations)
+    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context), "invalidations": events})
 
 
 def project_folder(top: Path) -> Path | None:
