@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from codegen import ir
 from codegen.verify import harness, oracle
 from codegen.verify.sequence import Sequence, compare, run_reference, walk_caches
@@ -29,6 +31,32 @@ def expected_points(ref) -> list[str]:
     if getattr(ref, "PSC", None):
         out.append("resumed walk")
     return out + ["stale hit permitted"]
+
+
+class SequenceCoverage(BaseModel):
+    covered: int
+    expected: int
+    missing: list[str]
+
+
+class SequencesJson(BaseModel):
+    """The output of `cosim --sequences --json` (`virtspec schema sequences`)."""
+
+    spec: str
+    sequences: int
+    steps: int
+    translations: int
+    mismatches: int  # sequences where the model and the reference differ
+    violations: int  # sequences with an answer the architecture does not permit
+    stale_hits: int  # answers from a translation the tables no longer give, all permitted
+    hit_rate: dict[str, float]  # per cache: hits per lookup (a TLB: per translate step; a walk cache: per time a walk asks)
+    fills: dict[str, int]
+    evictions: dict[str, int]
+    drops: dict[str, int]  # per invalidation: entries it dropped
+    refs_per_translation: float
+    refs_per_tlb_miss: float  # memory references per translate step no TLB answered
+    cycles_per_translation: float | None  # the model's; None when no model ran
+    coverage: SequenceCoverage
 
 
 @dataclass
@@ -66,6 +94,9 @@ class SeqReport:
         return self.hits.get(cache, 0) / n if n else 0.0
 
     def as_json(self) -> dict:
+        return SequencesJson(**self._json()).model_dump()
+
+    def _json(self) -> dict:
         return {
             "spec": self.spec, "sequences": self.sequences, "steps": self.steps,
             "translations": self.translations, "mismatches": len(self.mismatches),
@@ -143,21 +174,64 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
 
 
 def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.Timing | None = None,
-        length: int = 60, arch_directory: Path | None = None, model: bool = True, progress=None) -> SeqReport:
-    """Draw `count` sequences of `length` steps and check them both ways."""
+        length: int = 60, arch_directory: Path | None = None, model: bool = True, progress=None,
+        jobs: int = 1) -> SeqReport:
+    """Draw `count` sequences of `length` steps and check them both ways. With `jobs` N > 1,
+    N processes each take a run of consecutive sequences; sequence i is the same whatever
+    N (it has a seed of its own), and so is the merged report."""
+    jobs = max(1, min(jobs, count))
+    if jobs == 1:
+        return run_range(spec, directory, 0, count, seed, timing, length, arch_directory, model, progress)
+    import concurrent.futures
+    import multiprocessing
+    bounds = [count * k // jobs for k in range(jobs + 1)]
+    parts: list = [None] * jobs
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(run_range, spec, directory, bounds[k], bounds[k + 1] - bounds[k], seed, timing, length,
+                               arch_directory, model): k for k in range(jobs)}
+        for fut in concurrent.futures.as_completed(pending):
+            k = pending[fut]
+            parts[k] = fut.result()
+            if progress:
+                progress(parts[k].sequences)
+    return merge(parts)
+
+
+def merge(parts: list[SeqReport]) -> SeqReport:
+    """One report of the shards' reports, in shard order."""
+    out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared,
+                    walk=parts[0].walk, walk_compared=parts[0].walk_compared)
+    for p in parts:
+        for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles", "misses",
+                     "miss_refs"):
+            setattr(out, name, getattr(out, name) + getattr(p, name))
+        out.mismatches += p.mismatches
+        out.violations += p.violations
+        for name in ("hits", "fills", "evictions", "drops", "walk_lookups"):
+            total = getattr(out, name)
+            for k, v in getattr(p, name).items():
+                total[k] = total.get(k, 0) + v
+        out.covered |= p.covered
+    return out
+
+
+def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
+              timing: harness.Timing | None = None, length: int = 60, arch_directory: Path | None = None,
+              model: bool = True, progress=None) -> SeqReport:
+    """Sequences first .. first+count-1 of the run, checked both ways."""
     ref, mod = harness.load_generated(directory)
     arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
     timing = timing or harness.Timing()
-    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), walk=walk_caches(ref))
+    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model,
+                       walk=walk_caches(ref))
     # a cycle-level model without the walk caches (WALK_CACHES unset) is compared with the
     # reference's TLBs alone; the reference with every cache is what the oracle judges
     report.walk_compared = not report.walk or bool(getattr(mod, "WALK_CACHES", False))
     limit = harness.cycle_limit(spec, timing)
-    for seq in sequences(spec, ref, count, seed, length):
+    for seq in sequences(spec, ref, count, seed, length, first):
         want = run_reference(ref, seq)
         account(report, seq, want)
         if model:
-            report.compared = True
             got = harness.run_model_sequence(mod, ref, seq, timing, limit)
             problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, walk=False), got)
             if problems:
