@@ -120,7 +120,7 @@ def _check_options(args: argparse.Namespace) -> None:
         if not 1 <= args.steps <= 100_000:
             raise Usage(f"expected --steps from 1 to 100000, not {args.steps}")
         others = [o for o, v in (("--replay", args.replay), ("--scenario", args.scenario), ("--mix", args.mix),
-                                 ("--cluster", args.cluster), ("--jobs", args.jobs)) if v is not None]
+                                 ("--cluster", args.cluster)) if v is not None]
         if others:
             raise Usage(f"--sequences runs whole sequences on one process; it does not take {', '.join(others)}")
         if args.backend != "myhdl":
@@ -258,7 +258,7 @@ def _sequences(args: argparse.Namespace, spec: ir.Spec, directory: Path, timing,
             raise Usage(f"--arch {args.arch}: expected the invalidations of '{args.spec}', by the same names")
     with Progress(args.sequences, spec.name, "sequences", quiet=args.quiet) as progress:
         report = seqcosim.run(spec, directory, args.sequences, args.seed, timing, args.steps, arch_dir,
-                              progress=progress.advance)
+                              progress=progress.advance, jobs=args.jobs or 1)
     for index, problems in report.mismatches[:args.max_failures]:
         print(f"MISMATCH in sequence {index} (--seed {args.seed}):", file=sys.stderr)
         for line in problems:

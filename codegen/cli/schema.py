@@ -22,11 +22,16 @@ def _schemas() -> dict[str, tuple[str, Callable[[], dict]]]:
         from codegen.verify.report import ScenarioFile
         return ScenarioFile.model_json_schema()
 
+    def sequences() -> dict:
+        from codegen.verify.seqcosim import SequencesJson
+        return SequencesJson.model_json_schema()
+
     from codegen.frontend import report
     return {
         "check": ("the document of `virtspec check --format json`", report.schema),
         "dump": ("the elaborated spec `virtspec dump` prints", lambda: import_module("codegen.ir.dump").json_schema()),
         "cosim": ("the output of cosim --json", cosim),
+        "sequences": ("the output of cosim --sequences --json", sequences),
         "scenario": ("a scenario file of cosim (saved with each mismatch, read by --scenario)", scenario),
     }
 
@@ -41,7 +46,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     schemas = _schemas()
     if args.name is None:
         for name, (what, _) in sorted(schemas.items()):
-            print(f"{name:<8}  {what}")
+            print(f"{name:<9}  {what}")
         return 0
     if args.name not in schemas:
         raise Usage(f"expected one of {', '.join(sorted(schemas)) or '(none yet)'}, not {args.name!r}")

@@ -532,11 +532,24 @@ class _ToAst(Transformer):
         tok = self._plain(c)[0]
         return ast.CacheSetting("pages", self.sp(meta), (str(tok), _tok_span(self.path, tok)), cite)
 
+    def cache_levels(self, meta, c):
+        return ("levels", tuple((int(str(t).replace("_", ""), 0), _tok_span(self.path, t)) for t in c), self.sp(meta))
+
     def cache_decl(self, meta, c):
         cite, doc = self._opts(c)
         rest = self._plain(c)
-        return ast.Cache(str(rest[0]), str(rest[1]), _tok_span(self.path, rest[1]), tuple(rest[2:]),
-                         self.sp(meta), cite, doc)
+        levels = next((x for x in rest if isinstance(x, tuple) and x and x[0] == "levels"), None)
+        rest = [x for x in rest if x is not levels]
+        words = [rest[1]]
+        if len(rest) > 2 and isinstance(rest[2], Token) and rest[2].type == "NAME":
+            words.append(rest[2])
+        span = _tok_span(self.path, words[0])
+        if len(words) > 1:
+            end = _tok_span(self.path, words[1])
+            span = span.model_copy(update={"end_line": end.end_line, "end_col": end.end_col})
+        return ast.Cache(str(rest[0]), " ".join(str(w) for w in words), span, tuple(rest[1 + len(words):]),
+                         self.sp(meta), cite, doc, levels=levels[1] if levels else (),
+                         levels_span=levels[2] if levels else None)
 
     def inv_operand(self, meta, c):
         return ast.EventField(str(c[0]), self._e(c[1]), self.sp(meta))

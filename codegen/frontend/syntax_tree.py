@@ -370,12 +370,14 @@ class Cache:
     """`cache NAME holds WHAT { ... }` in a regime or nested body."""
 
     name: str
-    holds: str
+    holds: str  # "translations", "tables", "host translations" (words joined by a space)
     holds_span: Span
     items: tuple  # CacheTag, CacheGlobal, CacheSetting
     span: Span
     cite: str = ""
     doc: str = ""
+    levels: tuple = ()  # `of levels N, ...`: (number, span) pairs
+    levels_span: Span | None = None
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,8 @@ def npt_image(levels, guest):
     root, entries = radix(levels, Frames(HOST_TABLES), [(g, npt_leaf(h, r)) for g, h, r in second_stage(guest)],
                           NPT_POINTER)
     assert not set(entries) & set(guest.words)
-    context = {"nCR3": root, "HCR4": LA57 if levels == 5 else 0, "HEFER": NXE, "NP_CTL": 1}  # NP_ENABLE
+    context = {"nCR3": root, "HCR4": LA57 if levels == 5 else 0, "HEFER": NXE, "NP_CTL": 1,  # NP_ENABLE
+               "ASID": 1}  # the TLB's tag (APM 15.16): no walk reads it
     return {**guest.words, **entries}, context
 
 
@@ -163,7 +164,8 @@ def ept_image(levels, guest):
     root, entries = radix(levels, Frames(HOST_TABLES), [(g, ept_leaf(h, r)) for g, h, r in second_stage(guest)],
                           EPT_POINTER)
     assert not set(entries) & set(guest.words)
-    return {**guest.words, **entries}, {"EPTP": root | EPTP_WB | EPTP_PWL[levels], "PROC2": 2}  # enable EPT
+    # PROC2 = 2: enable EPT; VPID, the TLB's tag (SDM 29.1), no walk reads
+    return {**guest.words, **entries}, {"EPTP": root | EPTP_WB | EPTP_PWL[levels], "PROC2": 2, "VPID": 1}
 
 
 def request(levels, guest, page, write, user, fetch, host_context):

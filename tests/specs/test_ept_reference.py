@@ -146,7 +146,8 @@ class TwoD:
             CR4 |= CR4_LA57
         return {"va": self.va, "write": write, "user": user, "fetch": fetch, "CR0": CR0,
                 "CR3": G_TABLES[self.guest_levels], "CR4": CR4, "EFER": EFER, "RFLAGS": 0, "PKRU": 0,
-                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2}
+                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2,
+                "VPID": 1}  # read by the TLB's tag only (SDM 29.1), a context register all the same
 
     # expected memory references
     def ept_reads(self, gpa):

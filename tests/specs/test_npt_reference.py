@@ -85,12 +85,14 @@ class Nested:
     def host_leaf(self, gpa):
         return self.paths[gpa & ~0xFFF][-1]
 
-    def regs(self, CR4=0, EFER=NXE, HCR4=None, HEFER=NXE, CR0=CR0_PE | CR0_PG, RFLAGS=0, PKRU=0, NP_CTL=NP_ENABLE):
+    def regs(self, CR4=0, EFER=NXE, HCR4=None, HEFER=NXE, CR0=CR0_PE | CR0_PG, RFLAGS=0, PKRU=0, NP_CTL=NP_ENABLE,
+             ASID=1):
         if HCR4 is None:
             HCR4 = LA57 if self.host_levels == 5 else 0
         if self.guest_levels == 5:
             CR4 |= LA57
-        return (CR0, G_TABLES[self.guest_levels], CR4, EFER, RFLAGS, PKRU, self.ncr3, HCR4, HEFER, NP_CTL)
+        # ASID: read by the TLB's tag only (APM 15.16), a context register all the same
+        return (CR0, G_TABLES[self.guest_levels], CR4, EFER, RFLAGS, PKRU, self.ncr3, HCR4, HEFER, NP_CTL, ASID)
 
     def walk(self, ref, write=0, user=0, fetch=0, **regs):
         mem = dict(self.mem)

@@ -868,7 +868,7 @@ class Elaborator:
                            for r in rules if r.kind == "let"))
 
     def caches(self, m: Module, items: list, owner: str, context: list[str], leaf_formats: list[ir.Layout],
-               levels, host_levels) -> tuple[tuple[ir.Cache, ...], tuple[ir.Invalidation, ...]] | None:
+               levels, host_levels, entry_bytes: int = 8) -> tuple[tuple[ir.Cache, ...], tuple[ir.Invalidation, ...]] | None:
         """The `cache` and `invalidate` declarations of a translation (regime or nested
         composition `owner`). Their expressions read any register; each register read is
         appended to `context` (the request carries it even when no walk reads it). `leaf_formats`:
@@ -905,7 +905,8 @@ class Elaborator:
                 continue
             first[c.name] = c.span
             cache = self._cache(m, c, all_regs, leaf_formats, note)
-            if cache is not None:
+            if cache is not None and self._walk_cache_ok(c, cache, owner, levels, host_levels, caches,
+                                                                         entry_bytes):
                 caches.append(cache)
         by_name = {c.name: c for c in caches}
         events: list[ir.Invalidation] = []
@@ -938,14 +939,21 @@ class Elaborator:
         settings: dict[str, ast.CacheSetting] = {}
         glob: ast.CacheGlobal | None = None
         ok = True
-        if c.holds != "translations":
-            self.bag.error("E0441", f"expected `holds translations` (a cache of final translations, the only kind "
-                           f"supported), not `holds {c.holds}`", c.holds_span)
+        if c.holds not in ("translations", "tables", "host translations"):
+            self.bag.error("E0441", f"expected `holds translations` (final translations), `holds tables of levels "
+                           f"N, ...` (a paging-structure cache) or `holds host translations` (a nested TLB), not "
+                           f"`holds {c.holds}`", c.holds_span)
             ok = False
         tag_scope = Scope(m, registers=all_regs)
         for item in c.items:
             if isinstance(item, ast.CacheTag):
                 again = next((t for t in tags if t.name == item.name), None)
+                shadow = self._shadows(m, item.name, all_regs)
+                if shadow:
+                    self.bag.error("E0440", f"tag '{item.name}' of cache '{c.name}': expected a name that is not "
+                                   f"{shadow} (a drop condition reads the tag by its bare name)", item.span)
+                    ok = False
+                    continue
                 if again is not None or item.name == "global":
                     why = ("`entry.global` is the entry's global bit" if item.name == "global"
                            else "each tag has one name")
@@ -975,7 +983,17 @@ class Elaborator:
                     continue
                 settings[item.kind] = item
         global_when, ignores = None, []
-        if glob is not None:
+        if glob is not None and c.holds != "translations" and ok:
+            self.bag.error("E0456", f"expected `global when` only in a cache of final translations, not in cache "
+                           f"'{c.name}' (`holds {c.holds}`): its entries are tagged, never global (SDM Vol. 3A "
+                           "4.10.3.1: paging-structure-cache entries are associated with a PCID)", glob.span)
+            ok = False
+        if c.holds == "tables" and "pages" in settings and ok:
+            self.bag.error("E0457", f"expected no `pages` in cache '{c.name}' (`holds tables`): an entry is keyed by "
+                           "the input bits from its level's index up, not by a page; delete the line",
+                           settings["pages"].span)
+            ok = False
+        if glob is not None and ok:
             global_when = note(self.resolve(glob.when, Scope(m, registers=all_regs, leaf_formats=leaf_formats)))
             ok = ok and global_when is not None
             names = [t.name for t in tags]
@@ -1026,10 +1044,74 @@ class Elaborator:
             return None
         cite = "; ".join(x for x in (geo.cite, settings["replace"].cite,
                                      settings["pages"].cite if "pages" in settings else "") if x)
-        return ir.Cache(name=c.name, holds=c.holds, tags=tuple(tags), global_when=global_when,
+        return ir.Cache(name=c.name, holds=c.holds, levels=tuple(n for n, _sp in c.levels), tags=tuple(tags),
+                        global_when=global_when,
                         global_ignores=tuple(ignores), global_cite=glob.cite if glob is not None else "",
                         entries=entries, ways=ways, replace=replace, pages=pages,
                         cite=c.cite or cite, doc=c.doc, span=c.span)
+
+    def _walk_cache_ok(self, c: ast.Cache, cache: ir.Cache, owner: str, levels, host_levels, before: list,
+                       entry_bytes: int) -> bool:
+        """The rules of the walk caches (issue 15, sections 1-2): `of levels` exactly on a
+        paging-structure cache, each a level of the input stage whose entry can be a pointer
+        (E0453); a nested TLB only in a nested composition (E0454); in a nested composition a
+        paging-structure entry holds the next table's host-physical address, so each table
+        below a cached level fits in one smallest host page (E0455); one cache of each walk
+        kind per translation (E0458)."""
+        ok = True
+        if cache.holds != "tables":
+            if c.levels:
+                self.bag.error("E0453", f"expected `of levels` only after `holds tables` (a paging-structure cache), "
+                               f"not after `holds {cache.holds}`", c.levels_span)
+                return False
+        elif not c.levels:
+            self.bag.error("E0453", f"expected `holds tables of levels N, ...` naming the levels whose entries cache "
+                           f"'{c.name}' holds, not `holds tables` alone", c.holds_span)
+            return False
+        by_shown = {lv.shown: lv for lv in levels}
+        pointers = [lv.shown for lv in levels if lv.table]
+        seen: list[int] = []
+        for n, span in c.levels:
+            lv = by_shown.get(n)
+            if lv is None or not lv.table or n in seen:
+                why = ("it is listed twice" if n in seen else f"there is no level {n}" if lv is None
+                       else f"level {n} ('{lv.name}') has no `table` format: its entry is never a pointer")
+                self.bag.error("E0453", f"expected a level whose entry can be a pointer ({', '.join(map(str, pointers)) or 'none'}) "
+                               f"after `of levels` in cache '{c.name}', not {n}: {why}", span)
+                ok = False
+            seen.append(n)
+        if cache.holds == "host translations" and not host_levels:
+            self.bag.error("E0454", f"expected `holds host translations` (a nested TLB: the host stage's translations "
+                           f"of guest-physical pages) only in a nested composition, not in regime '{owner}', which has "
+                           "no host stage; use `holds translations`", c.holds_span)
+            ok = False
+        if ok and cache.holds == "tables" and host_levels:
+            host_g = min(lv.page_shift for lv in host_levels if lv.leaf)
+            for lv in levels:
+                size = (lv.index_hi - lv.index_lo + 1) + (entry_bytes.bit_length() - 1)
+                if lv.number < max(by_shown[n].number for n in cache.levels) and size > host_g:
+                    self.bag.error("E0455", f"expected each table below a cached level to fit in one smallest host page "
+                                   f"(2**{host_g} bytes) in cache '{c.name}', not level '{lv.name}''s table of 2**{size} "
+                                   "bytes: a combined paging-structure entry holds the next table's host-physical "
+                                   "address, one host page", c.levels_span)
+                    ok = False
+                    break
+        kind = next((x for x in before if x.holds == cache.holds and x.holds != "translations"), None)
+        if ok and kind is not None:
+            self.bag.error("E0458", f"expected one cache that holds {cache.holds} in '{owner}', not a second one "
+                           f"('{cache.name}' after '{kind.name}'): a walk resumes from one paging-structure cache and "
+                           "asks one nested TLB; list more levels in the first", c.span)
+            ok = False
+        return ok
+
+    @staticmethod
+    def _shadows(m: Module, name: str, registers: dict) -> str:
+        """What a tag or operand named `name` would hide in a drop condition ("" nothing)."""
+        if name in registers:
+            return f"a register ('{name}')"
+        if name in m.params:
+            return f"a parameter ('{name}')"
+        return ""
 
     def _invalidation(self, m: Module, v: ast.Invalidate, all_regs: dict, caches: dict, declared: dict,
                       note) -> ir.Invalidation | None:
@@ -1046,6 +1128,12 @@ class Elaborator:
             why = identifier_problem(f.name)
             if why:
                 self.bag.error("E0202", identifier_message("operand", f.name, why), f.span)
+                ok = False
+                continue
+            shadow = self._shadows(m, f.name, all_regs)
+            if shadow:
+                self.bag.error("E0440", f"operand '{f.name}' of invalidation '{v.name}': expected a name that is not "
+                               f"{shadow}, which the event's expressions could no longer read", f.span)
                 ok = False
                 continue
             tagged = next((c.name for c in caches.values() if c.tag(f.name) is not None), None)
@@ -1075,7 +1163,7 @@ class Elaborator:
             when = None
             if dr.when is not None:
                 tag_widths = {t.name: t.value.width for t in cache.tags}
-                entry = dict(tag_widths, **{"global": 1})
+                entry = dict(tag_widths, **({"global": 1} if cache.holds == "translations" else {}))
                 dscope = Scope(m, registers=all_regs, operands=widths, cache_tags=tag_widths, entry_tags=entry,
                                cache_name=cache.name)
                 when = note(self.resolve(dr.when, dscope))
@@ -1495,7 +1583,8 @@ class Elaborator:
                            "one `guest updates before final;` or `guest updates after final;`, not two; delete one",
                            again)
         guest_leaves = unique([self._lay(m, lv.leaf) for lv in guest.levels if lv.leaf])
-        cached = self.caches(m, d.caches, d.name, context, guest_leaves, guest.levels, host.levels)
+        cached = self.caches(m, d.caches, d.name, context, guest_leaves, guest.levels, host.levels,
+                             guest.entry_bytes)
         if record is None or (d.update_when is not None and update_when is None) or cached is None:
             return
         m.nested[d.name] = ir.Nested(caches=cached[0], invalidations=cached[1],name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),
@@ -1543,7 +1632,10 @@ def _rename(e, swap: dict[str, str]):
 def rename_registers(r: ir.Regime, swap: dict[str, str]) -> ir.Regime:
     """Regime `r` reading register swap[R] wherever it reads R."""
     out = _rename(r, swap)
-    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context)})
+    # an invalidation's `set REG` names the register it writes: the instance writes its own
+    events = tuple(v.model_copy(update={"sets": tuple(b.model_copy(update={"name": swap.get(b.name, b.name)})
+                                                      for b in v.sets)}) for v in out.invalidations)
+    return out.model_copy(update={"context": tuple(swap.get(c, c) for c in r.context), "invalidations": events})
 
 
 def project_folder(top: Path) -> Path | None:

@@ -38,8 +38,15 @@ class SequenceFactory:
         self.width = self.input_regime.input_width
         self.granule = ref.GRANULE
         caches = ref.Caches()
-        first = getattr(caches, ref.CACHES[0])
+        walk = {getattr(ref, "PSC", None), getattr(ref, "NTLB", None)}
+        first = getattr(caches, next(c for c in ref.CACHES if c not in walk))
         self.sets, self.ways = first.sets, first.ways
+        # a paging-structure cache: pages whose deepest cached level's keys share one of its
+        # sets, more of them than it has ways (its evictions)
+        self.psc = None
+        if getattr(ref, "PSC", None):
+            p = getattr(caches, ref.PSC)
+            self.psc = (ref.INDEX_LO[ref.PSC_LEVELS[0]], p.sets, p.ways)
         # registers the tags read: their values are what invalidation operands name
         self.tag_regs = {r.name for c in self.top.caches for t in c.tags for r in t.value.refs() if r.kind == "ctx"}
         self.operand_widths = {inv.name: [(o.name, o.width) for o in inv.operands] for inv in self.top.invalidations}
@@ -84,16 +91,20 @@ class SequenceFactory:
                 return
         mem[slot] = old
 
-    def pages(self, draw: Draw, sc) -> tuple[dict, list[int], list[int]]:
-        """(memory, input addresses that translate, entry slots their walks read)."""
+    def pages(self, draw: Draw, sc) -> tuple[dict, list[int], list[int], list[int]]:
+        """(memory, input addresses that translate, entry slots their walks read, the
+        last slot of each walk: where a page's own translation is)."""
         mem = dict(sc.memory)
         va0 = sc.request[self.ref.INPUT]
         out, base_reads = self._walk(mem, sc.request)
         if not out.get("ok"):
-            return mem, [], [a for a, _v in base_reads]
+            return mem, [], [a for a, _v in base_reads], [a for a, _v in base_reads[-1:]]
         steps = {1, 2, 3, 5, 8} | {self.sets * j for j in range(1, self.ways + 3)} | {1 << draw.int(4, 12)}
-        inputs, slots = [va0], {a for a, _v in base_reads}
         g, top = self.granule, (1 << self.width) - 1
+        if self.psc:
+            lo, sets, ways = self.psc
+            steps |= {(sets * j) << (lo - g) for j in range(1, ways + 2)}
+        inputs, slots, leaves = [va0], {a for a, _v in base_reads}, {base_reads[-1][0]}
         for d in sorted(steps):
             va = (va0 + (d << g)) & top
             req = dict(sc.request, **{self.ref.INPUT: va})
@@ -103,14 +114,15 @@ class SequenceFactory:
                     self._remap(draw, mem, req, reads[-1][0])
                 inputs.append(va)
                 slots |= {a for a, _v in reads}
+                leaves |= {a for a, _v in reads[-1:]}
         # keep the pages that still translate on the final image
         keep = [va for va in inputs if self._walk(mem, dict(sc.request, **{self.ref.INPUT: va}))[0].get("ok")]
-        return mem, keep, sorted(slots)
+        return mem, keep, sorted(slots), sorted(leaves)
 
     # ---- the steps
     def draw(self, draw: Draw, length: int = 60) -> Sequence:
         sc = self._base(draw)
-        mem, inputs, slots = self.pages(draw, sc)
+        mem, inputs, slots, leaves = self.pages(draw, sc)
         if not inputs:
             inputs = [sc.request[self.ref.INPUT]]
         ctx = {k: v for k, v in sc.request.items() if k != self.ref.INPUT and k not in self.ref.ACCESS}
@@ -125,8 +137,16 @@ class SequenceFactory:
             if not sweep and roll < SWEEP_PERCENT:
                 # a sweep: more pages of one cache set than it has ways, one after another
                 pick = draw.choice(inputs)
-                mates = [va for va in inputs if (va >> self.granule) % self.sets == (pick >> self.granule) % self.sets]
-                sweep = mates[:self.ways + 2]
+                if self.psc and draw.chance(50):
+                    lo, sets, ways = self.psc
+                    keys: dict = {}
+                    for va in inputs:  # one page per key of the deepest cached level, in one of its sets
+                        if (va >> lo) % sets == (pick >> lo) % sets:
+                            keys.setdefault(va >> lo, va)
+                    sweep = list(keys.values())[:ways + 2]
+                else:
+                    mates = [va for va in inputs if (va >> self.granule) % self.sets == (pick >> self.granule) % self.sets]
+                    sweep = mates[:self.ways + 2]
             if sweep:
                 va = sweep.pop(0)
                 steps.append(Step("translate", {self.ref.INPUT: va, **base_access, **ctx}))
@@ -140,36 +160,52 @@ class SequenceFactory:
                 access = base_access if draw.chance(75) else draw_access(draw, self.input_regime)
                 steps.append(Step("translate", {self.ref.INPUT: va, **access, **ctx}))
             elif roll < TRANSLATE_PERCENT + STORE_PERCENT:
-                slot = draw.choice(slots)
+                # mostly a page's own entry (remap, unmap, restore); now and then a table's
+                slot = draw.choice(leaves if leaves and draw.chance(85) else slots)
                 old = mem.get(slot, 0)
                 how = draw.int(0, 9)
                 if how < 4:
                     value = old ^ (1 << draw.int(self.granule, self.granule + 11))
                 elif how < 6:
                     value = 0
-                else:
+                else:  # restore an entry software changed, as an OS puts a mapping back
+                    changed = [a for a in slots if mem.get(a, 0) != start.get(a, 0)]
+                    slot = draw.choice(changed) if changed else slot
                     value = start.get(slot, 0)
                 mem[slot] = value
                 steps.append(Step("store", address=slot, value=value))
             else:
                 name = draw.choice(events)
                 request = {**base_access, **ctx, self.ref.INPUT: draw.choice(inputs)}
-                ops = tuple((o, self._operand(draw, w, inputs, ctx, request)) for o, w in self.operand_widths[name])
+                # software mostly switches to a context whose tables exist: an event that writes a
+                # register is drawn again when a page that translates stops translating
+                probe = next((va for va in inputs if self._translates(mem, va, base_access, ctx)), None)
+                for attempt in range(12):
+                    ops = tuple((o, self._operand(draw, w, inputs, ctx, request, attempt >= 3))
+                                for o, w in self.operand_widths[name])
+                    after = {k: v for k, v in self.ref.event_context(name, dict(ops), request).items()
+                             if k != self.ref.INPUT and k not in self.ref.ACCESS}
+                    if after == ctx or probe is None or draw.chance(5) or self._translates(mem, probe, base_access, after):
+                        break
                 steps.append(Step("invalidate", request, event=name, operands=ops))
-                ctx = {k: v for k, v in self.ref.event_context(name, dict(ops), request).items()
-                       if k != self.ref.INPUT and k not in self.ref.ACCESS}
+                ctx = after
         return Sequence(start, tuple(steps))
 
-    def _operand(self, draw: Draw, width: int, inputs: list[int], ctx: dict, request: dict) -> int:
+    def _translates(self, mem: dict, va: int, access: dict, ctx: dict) -> bool:
+        return bool(self._walk(mem, {self.ref.INPUT: va, **access, **ctx})[0].get("ok"))
+
+    def _operand(self, draw: Draw, width: int, inputs: list[int], ctx: dict, request: dict,
+                 keep_ctx: bool = False) -> int:
         """An operand value from what is in use: a context register (an event that writes
         one mostly keeps it working), a page, a tag value or a small number; sometimes with
-        one low bit (a tag, an offset) or any bit flipped."""
-        kind = draw.int(0, 99)
+        one low bit (a tag, an offset) or any bit flipped. `keep_ctx`: a register the tags
+        read, at most a low bit changed (a new tag in the same tables)."""
+        kind = 0 if keep_ctx else draw.int(0, 99)
         tags = [v for cache in self.ref.CACHES for v in self.ref.cache_tags(cache, request)]
         if kind < 35 and ctx:
             same = [v for k, v in ctx.items() if self.ref.CONTEXT_WIDTHS[self.ref.CONTEXT.index(k)] == width]
             tagged = [v for k, v in ctx.items() if k in self.tag_regs]
-            v = draw.choice((tagged if draw.chance(60) else []) or same or list(ctx.values()))
+            v = draw.choice((tagged if keep_ctx or draw.chance(60) else []) or same or list(ctx.values()))
         elif kind < 60:
             v = draw.choice(inputs)
         elif kind < 85 and tags:
@@ -177,13 +213,14 @@ class SequenceFactory:
         else:
             v = draw.int(0, 3)
         if draw.chance(25):
-            v ^= 1 << draw.int(0, min(width, 12) - 1 if draw.chance(70) else width - 1)
+            v ^= 1 << draw.int(0, min(width, 12) - 1 if keep_ctx or draw.chance(70) else width - 1)
         return v & ((1 << width) - 1)
 
-def sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60):
-    """`count` sequences, sequence i drawn from a seed of its own (so any can be replayed)."""
+def sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60, first: int = 0):
+    """Sequences first .. first+count-1, sequence i drawn from a seed of its own (so any can
+    be replayed, and a run can be split into shards)."""
     f = SequenceFactory(spec, ref)
-    for i in range(count):
+    for i in range(first, first + count):
         seq = f.draw(Draw(random.Random(f"{seed}:seq:{i}")), length)
         seq.seed = i
         yield seq

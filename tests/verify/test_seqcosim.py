@@ -1,0 +1,49 @@
+"""`cosim --sequences` (codegen/verify/seqcosim.py): both checks on shipped specs, the JSON
+report, shards that give the same report, and the usage errors."""
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from codegen.cli import main
+from codegen.frontend.pipeline import compile_spec
+from codegen.verify import seqcosim
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGING = str(ROOT / "specs" / "x86_64_paging.vspec")
+
+
+def test_a_short_run_agrees_and_reports_json(capsys):
+    assert main(["cosim", PAGING, "--sequences", "3", "--steps", "50", "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(["schema", "sequences"]) == 0
+    jsonschema.validate(data, json.loads(capsys.readouterr().out))
+    assert data["sequences"] == 3 and data["steps"] == 150
+    assert data["mismatches"] == 0 and data["violations"] == 0
+    assert set(data["hit_rate"]) == {"tlb", "psc"} and data["cycles_per_translation"] > 0
+
+
+def test_shards_give_the_same_report():
+    spec = compile_spec(Path(PAGING))
+    gen = ROOT / "generated" / "x86_64_paging"
+    one = seqcosim.run(spec, gen, 6, 3, model=False)
+    two = seqcosim.run(spec, gen, 6, 3, model=False, jobs=2)
+    assert one.as_json() == two.as_json()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--sequences", "0"], "expected --sequences of at least 1, not 0"),
+    (["--sequences", "2", "--steps", "0"], "expected --steps from 1 to 100000, not 0"),
+    (["--arch", PAGING], "--arch applies to --sequences"),
+    (["--sequences", "2", "--replay", "1"], "it does not take --replay"),
+    (["--sequences", "2", "--backend", "verilator"], "--backend verilator runs single walks only"),
+])
+def test_usage_errors(capsys, argv, expected):
+    assert main(["cosim", PAGING, *argv]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_spec_without_caches_is_a_usage_error(capsys):
+    assert main(["cosim", str(ROOT / "specs" / "amd_svm.vspec"), "--sequences", "2"]) == 2
+    assert "declares none" in capsys.readouterr().err
