@@ -315,7 +315,9 @@ def _model_cycles(spec: ir.Spec, ref, model, seq: Sequence, n: int, timing) -> d
     short = Sequence(dict(seq.memory), seq.steps[:n], seq.seed)
     limit = harness.cycle_limit(spec, timing)
     got = harness.run_model_sequence(model, ref, short, timing, limit)
-    want = sequences.run_reference(ref, short)
+    # a model without the walk caches (WALK_CACHES unset) is compared with the reference's TLBs alone
+    walk = not sequences.walk_caches(ref) or bool(getattr(model, "WALK_CACHES", False))
+    want = sequences.run_reference(ref, short, walk=walk)
     bad = sequences.compare(short, want, got)
     hits = [r for r in got.steps if r.hit]
     misses = [r for r in got.steps if not r.hit]
@@ -339,7 +341,7 @@ def _model_cycles(spec: ir.Spec, ref, model, seq: Sequence, n: int, timing) -> d
                    "hits": len(hits), "misses": len(misses),
                    "cycles_per_hit": mean([r.cycles for r in hits]), "cycles_per_miss": mean([r.cycles for r in misses]),
                    "refs_per_miss": mean([len(r.trace) for r in misses]),
-                   "mismatches": len(bad), "timeout": got.timeout},
+                   "mismatches": len(bad), "timeout": got.timeout, "walk_caches": walk},
     }
 
 
