@@ -103,6 +103,7 @@ def test_flag_defaults_are_not_said():
     (["cosim", "--walks", "many", PAGING], "argument --walks/--events: invalid int value: 'many'"),
     (["fmt", "-", PAGING], "expected - alone (standard input), not - with 1 more spec file(s)"),
     (["bench", "--fuzz", "-1"], "--fuzz: expected a count of inputs, 0 or more, not -1"),
+    (["bench", "--only", "hz"], "--only: expected section letters among abcdegh, not 'hz'"),
 ])
 def test_usage_error_prints_the_subcommand_usage(capsys, argv, expected):
     try:
@@ -285,10 +286,10 @@ def test_fuzz_bar(tmp_path, capsys, monkeypatch):
 def test_bench_bar(capsys, monkeypatch):
     """The bar of `bench`, one step per measure (the measures themselves are faked: the
     benchmark takes minutes)."""
-    def measure(quick, fuzz_inputs, quiet, spec_paths, progress):
+    def measure(quick, fuzz_inputs, quiet, spec_paths, progress, sections):
         for _ in range(progress.bar.total if progress.bar else 0):
             progress.advance()
-        return [("(a) measure", "workload", "result")], 0.5
+        return [("(a) measure", "workload", "result")], 0.5, {"spec": {"pages": 3}}
 
     monkeypatch.setattr(bench, "_measure", measure)
     assert main(["bench", "--quick"]) == 0
@@ -296,10 +297,26 @@ def test_bench_bar(capsys, monkeypatch):
     assert captured.err == "" and "(a) measure" in captured.out
     fake_terminal(monkeypatch)
     assert main(["bench", "--quick", "--fuzz", "3"]) == 0
-    total = 2 + 3 + 2 + 2 * len(list(SPECS.glob("*.vspec"))) + 5 + 1  # (e) and (g) step once per spec, (g) 5 more
+    # (e) and (g) step once per spec, (g) 5 more, (h) once per spec it measures
+    total = 2 + 3 + 2 + 2 * len(list(SPECS.glob("*.vspec"))) + 5 + len(bench.CACHE_SPECS) + 1
     assert (str(total), "steps") in bars(capsys.readouterr().err)
+    assert main(["bench", "--quick", "--only", "h"]) == 0
+    assert (str(len(bench.CACHE_SPECS)), "steps") in bars(capsys.readouterr().err)
     assert main(["bench", "--quick", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_bench_json_carries_rows_and_the_cache_counts(capsys, monkeypatch):
+    import json
+
+    def measure(quick, fuzz_inputs, quiet, spec_paths, progress, sections):
+        assert sections == "h"
+        return [("(h) spec", "mix", "4.00 refs/miss")], 0.5, {"spec": {"pages": 3}}
+
+    monkeypatch.setattr(bench, "_measure", measure)
+    assert main(["bench", "--only", "h", "--json", "--quiet"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["rows"] == [["(h) spec", "mix", "4.00 refs/miss"]] and got["caches"] == {"spec": {"pages": 3}}
 
 
 # ---- exit status 3: an internal error ----------------------------------------------------------

@@ -18,14 +18,22 @@ One run prints one table:
       and in the Verilator batch backend (the simulation alone, and the backend with its Python),
       and their ratios; `cosim specs/amd_npt.vspec --walks 20000 --backend verilator` end to end
       (2,000 with --quick) with its share of time in stimulus, simulator and the rest
-      (codegen/bench/hdl_speed.py); then per spec, what a cosim scenario costs besides the model.
+      (codegen/bench/hdl_speed.py); then per spec, what a cosim scenario costs besides the model;
+  (h) the translation caches (issue 15): for x86_64_paging, amd_npt and intel_ept, on synthetic
+      traces with stated locality (codegen/bench/traces.py: sequential, random over a working set,
+      a mix), memory references per translation and per TLB miss and each cache's hit rate with no
+      caches, the TLB only and every cache the spec declares (the generated reference); then the
+      MyHDL model's cycles per translation on the start of the mix next to refs x latency, with its
+      caches and without.
 
-Run as `virtspec bench [--quick] [--fuzz N] [--quiet]` or `python3 -m codegen.bench.bench [--quick] [--fuzz N]
-[--quiet]`; a progress bar (one step per measure) is drawn on a terminal unless --quiet;
+Run as `virtspec bench [--quick] [--fuzz N] [--quiet] [--only LETTERS] [--json]` or
+`python3 -m codegen.bench.bench` with the same options; a progress bar (one step per measure) is
+drawn on a terminal unless --quiet; `--json` prints one JSON object (the rows, and (h)'s counts);
 `python3 -m codegen.bench.fuzz` runs the fuzzing alone, with its own table.
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
@@ -36,11 +44,12 @@ from collections import Counter
 from pathlib import Path
 
 from codegen import ir, shipped
-from codegen.bench import handwalk
+from codegen.bench import handwalk, traces
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit
 from codegen.progress import Progress
 from codegen.verify import harness
+from codegen.verify.sequence import Sequence
 from codegen.verify.stimulus.translation import Draw, Plan, ScenarioFactory
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 
@@ -207,11 +216,133 @@ def bench_hdl(walks: int, e2e_walks: int, progress) -> list[tuple[str, str, str]
         return [("(g) HDL backends", "not measured", str(e).splitlines()[0])]
 
 
-def steps(n_specs: int, fuzz_inputs: int) -> int:
+def steps(n_specs: int, fuzz_inputs: int, sections: str = "abcdegh") -> int:
     """The progress bar's length: (a), (b), three of (c), two of (d), one per spec for (e) and
-    for the stimulus rows, the HDL steps of (g), and (f) when fuzzing."""
+    for the stimulus rows of (g), the HDL steps of (g), one per spec of (h), and (f) when
+    fuzzing; of the sections asked for."""
     from codegen.bench import hdl_speed
-    return 2 + 3 + 2 + 2 * n_specs + hdl_speed.STEPS + (1 if fuzz_inputs else 0)
+    per = {"a": 1, "b": 1, "c": 3, "d": 2, "e": n_specs, "g": n_specs + hdl_speed.STEPS, "h": len(CACHE_SPECS)}
+    return sum(n for k, n in per.items() if k in sections) + (1 if fuzz_inputs else 0)
+
+
+# ---- (h) caches measured --------------------------------------------------------------------------
+CACHE_SPECS = ("x86_64_paging", "amd_npt", "intel_ept")  # the 1D reference point, then the two 2D
+CONFIGS = (("none", "no caches"), ("tlb", "TLB only"), ("all", "every cache"))
+# a smallest page at every level of 4-level paging (both dimensions): guest CR4 = 0 keeps LA57 off
+CACHE_CONTEXT = {"x86_64_paging": {"CR4": 0}, **FOUR_LEVELS}
+
+
+def cache_base(name: str, ref, seed: int = 6):
+    """The scenario a trace starts from: a walk that translates a page of the smallest
+    size in both dimensions, with 4 levels in each, and no A/D write (so every trace
+    leaves the image as it found it)."""
+    spec = compile_spec(SPECS / f"{name}.vspec")
+    factory = ScenarioFactory(spec)
+    draw = Draw(random.Random(seed))
+    nested = isinstance(spec.top, ir.Nested)
+    for _ in range(2000):
+        sc = factory.make(draw, guest_plan=Plan(1), host_leaf=1 if nested else None, preset_updates=True,
+                          fault_percent=0, legal=True, exact=True, ctx_override=CACHE_CONTEXT.get(name))
+        trace: list = []
+        out = ref.translate(dict(sc.memory), sc.request, trace)
+        if (out["ok"] and out["level"] == 1 and out.get("host_level", 1) == 1
+                and len(trace) == (24 if nested else 4) and all(op == 0 for op, *_ in trace)):
+            return spec, sc
+    raise RuntimeError(f"{name}: no 4-level walk of the smallest pages drawn")
+
+
+def cache_configs(ref) -> dict:
+    """The caches switched on in each configuration: none (the cache-free `translate`),
+    the caches of final translations, every cache the spec declares."""
+    return {"none": None, "tlb": traces.caches_holding(ref, ("translations",)), "all": tuple(ref.CACHES)}
+
+
+def bench_caches(names, length: int, model_length: int, progress, seed: int = 1) -> tuple[list, dict]:
+    """Section (h): per spec and trace, memory references per translation and per TLB
+    miss and each cache's hit rate, with no caches, the TLB only and every cache (the
+    generated reference); then the MyHDL model's cycles per translation on the first
+    `model_length` translations of the mix, next to refs x latency, with its caches (one
+    sequence from reset) and without (each translation from reset)."""
+    rows: list = []
+    data: dict = {}
+    timing = harness.Timing(LATENCY, LATENCY, 0)
+    for name in names:
+        progress.describe(f"bench (h) {name}")
+        ref, model = load_models(name)
+        spec, base = cache_base(name, ref)
+        mem, pages = traces.map_pages(ref, base.memory, base.request, traces.leaf_bits(spec))
+        configs = cache_configs(ref)
+        same = configs["all"] == configs["tlb"]
+        entry: dict = {"pages": len(pages), "caches": {c: ref.HOLDS[c] for c in ref.CACHES},
+                       "configs": {k: list(v) if v is not None else None for k, v in configs.items()},
+                       "all_is_tlb_only": same, "traces": {}}
+        first = True
+        seqs = {}
+        for kind in traces.TRACES:
+            seq = seqs[kind] = traces.make_trace(ref, mem, base.request, pages, kind, length, seed)
+            entry["traces"][kind] = {}
+            for key, label in CONFIGS:
+                t = traces.run_trace(ref, seq, configs[key])
+                entry["traces"][kind][key] = t.as_json()
+                rates = ", ".join(f"{c} {100 * r:.1f}% hits" for c, r in t.hit_rates().items())
+                note = " (= TLB only: no other cache)" if key == "all" and same else ""
+                what = f"{kind}, {length} translations: {label}{note}"
+                rows.append((f"(h) {name}" if first else "", what,
+                             f"{t.per_translation:.2f} refs/translation, {t.per_miss:.2f} refs/miss"
+                             + (f"; {rates}" if rates else "") + (f"; {t.faults} faults" if t.faults else "")))
+                first = False
+        entry["model"] = _model_cycles(spec, ref, model, seqs["mix"], model_length, timing)
+        m = entry["model"]
+        rows.append(("    model cycles", f"mix, first {model_length}, latency {LATENCY}, no stalls: no caches",
+                     f"{m['none']['cycles_per_translation']:.1f} cycles/walk; bound {m['none']['refs_per_translation']:.1f} "
+                     f"refs x {LATENCY}; {m['none']['ratio']:.2f}x"))
+        rows.append(("", "with the model's caches (one sequence from reset)",
+                     f"{m['cached']['cycles_per_translation']:.1f} cycles/translation; bound "
+                     f"{m['cached']['refs_per_translation']:.1f} refs x {LATENCY}; misses {m['cached']['cycles_per_miss']:.1f} "
+                     f"cycles/miss, hits {m['cached']['cycles_per_hit']:.1f} cycles/hit; "
+                     f"{m['cached']['mismatches']} mismatches"))
+        data[name] = entry
+        progress.advance()
+    return rows, data
+
+
+def _model_cycles(spec: ir.Spec, ref, model, seq: Sequence, n: int, timing) -> dict:
+    """The model on the first `n` translations of `seq`: with its caches (one sequence,
+    compared with the reference's run) and without (each translation a scenario of its
+    own from reset, so every one walks)."""
+    from codegen.verify import sequence as sequences
+    from codegen.verify.stimulus.translation import Scenario
+    short = Sequence(dict(seq.memory), seq.steps[:n], seq.seed)
+    limit = harness.cycle_limit(spec, timing)
+    got = harness.run_model_sequence(model, ref, short, timing, limit)
+    # a model without the walk caches (WALK_CACHES unset) is compared with the reference's TLBs alone
+    walk = not sequences.walk_caches(ref) or bool(getattr(model, "WALK_CACHES", False))
+    want = sequences.run_reference(ref, short, walk=walk)
+    bad = sequences.compare(short, want, got)
+    hits = [r for r in got.steps if r.hit]
+    misses = [r for r in got.steps if not r.hit]
+    refs = sum(len(r.trace) for r in got.steps)
+    cycles = sum(r.cycles for r in got.steps)
+    cold = harness.run_model(model, ref, [Scenario(st.request, dict(seq.memory), 0) for st in short.steps],
+                             timing, limit=limit)
+    cold_refs = sum(len(r.trace) for r in cold)
+    cold_cycles = sum(r.cycles for r in cold)
+
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else 0.0
+
+    return {
+        "translations": len(short.steps),
+        "none": {"cycles_per_translation": cold_cycles / len(cold), "refs_per_translation": cold_refs / len(cold),
+                 "ratio": cold_cycles / (cold_refs * LATENCY) if cold_refs else 0.0,
+                 "timeouts": sum(1 for r in cold if r.timeout)},
+        "cached": {"cycles_per_translation": cycles / len(got.steps), "refs_per_translation": refs / len(got.steps),
+                   "ratio": cycles / (refs * LATENCY) if refs else 0.0,
+                   "hits": len(hits), "misses": len(misses),
+                   "cycles_per_hit": mean([r.cycles for r in hits]), "cycles_per_miss": mean([r.cycles for r in misses]),
+                   "refs_per_miss": mean([len(r.trace) for r in misses]),
+                   "mismatches": len(bad), "timeout": got.timeout, "walk_caches": walk},
+    }
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -246,18 +377,27 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
 
 
-def main(quick: bool = False, fuzz_inputs: int = 0, quiet: bool = False) -> int:
-    """Run every section and print the table; a progress bar (one step per measure) on a
-    terminal unless `quiet`."""
+SECTIONS = "abcdegh"  # (f) runs when fuzzing is asked for
+
+
+def main(quick: bool = False, fuzz_inputs: int = 0, quiet: bool = False, sections: str = SECTIONS,
+         as_json: bool = False) -> int:
+    """Run the sections (letters of SECTIONS) and print the table, or with `as_json` one
+    JSON object (the rows, and section (h)'s counts in full); a progress bar (one step per
+    measure) on a terminal unless `quiet`."""
     spec_paths = sorted(SPECS.glob("*.vspec"))
-    with Progress(steps(len(spec_paths), fuzz_inputs), "bench", "steps", quiet=quiet) as progress:
-        rows, took = _measure(quick, fuzz_inputs, quiet, spec_paths, progress)
-    _print_table(rows, quick, took)
+    with Progress(steps(len(spec_paths), fuzz_inputs, sections), "bench", "steps", quiet=quiet) as progress:
+        rows, took, caches = _measure(quick, fuzz_inputs, quiet, spec_paths, progress, sections)
+    if as_json:
+        print(json.dumps({"quick": quick, "machine": _machine(), "seconds": round(took, 1),
+                          "rows": [list(r) for r in rows], "caches": caches}, indent=1, sort_keys=True))
+    else:
+        _print_table(rows, quick, took)
     return 0
 
 
 def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
-             progress: Progress) -> tuple[list[tuple[str, str, str]], float]:
+             progress: Progress, sections: str = SECTIONS) -> tuple[list[tuple[str, str, str]], float, dict]:
     begin = time.perf_counter()
     n_ref = 500 if quick else 2000
     n_model = 100 if quick else 300
@@ -267,82 +407,88 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
     ref1, model1 = load_models("x86_64_paging")
     ref2, model2 = load_models("amd_npt")
     ref3, model3 = load_models("intel_ept")
+    more: list[str] = []  # the models besides the default, which (b) to (e) do not time
+    caches: dict = {}
 
     # (a)
-    progress.describe("bench (a) regenerate")
-    regen, nspecs, nmodels = bench_regenerate(3)
-    progress.advance()
-    of = f" ({nmodels} models)" if nmodels != nspecs else ""
-    rows.append(("(a) regenerate all specs", f"{nspecs} specs{of}, compile + render, best of 3",
-                 f"{regen * 1000:,.1f} ms"))
+    if "a" in sections:
+        progress.describe("bench (a) regenerate")
+        regen, nspecs, nmodels = bench_regenerate(3)
+        progress.advance()
+        of = f" ({nmodels} models)" if nmodels != nspecs else ""
+        rows.append(("(a) regenerate all specs", f"{nspecs} specs{of}, compile + render, best of 3",
+                     f"{regen * 1000:,.1f} ms"))
 
     # (b)
-    progress.describe("bench (b) reference")
-    walks = legal_4level_walks(ref1, n_ref)
-    bad = check_same(ref1, walks)
-    t_gen = time_walker(ref1.walk_top, walks, 5)
-    t_hand = time_walker(handwalk.walk_top, walks, 5)
-    gen_ps, hand_ps = len(walks) / t_gen, len(walks) / t_hand
-    what = f"{len(walks)} legal 4-level walks, best of 5"
-    rows.append(("(b) generated reference", what, f"{_fmt(gen_ps)} walks/s"))
-    rows.append(("    hand-written walker", "same walks, fresh memory each", f"{_fmt(hand_ps)} walks/s"))
-    rows.append(("    ratio generated / hand-written", "", f"{gen_ps / hand_ps:.2f}x"))
-    rows.append(("    walkers disagree on", "outcome, trace or final memory", f"{bad} of {len(walks)} walks"))
-    progress.advance()
+    if "b" in sections:
+        progress.describe("bench (b) reference")
+        walks = legal_4level_walks(ref1, n_ref)
+        bad = check_same(ref1, walks)
+        t_gen = time_walker(ref1.walk_top, walks, 5)
+        t_hand = time_walker(handwalk.walk_top, walks, 5)
+        gen_ps, hand_ps = len(walks) / t_gen, len(walks) / t_hand
+        what = f"{len(walks)} legal 4-level walks, best of 5"
+        rows.append(("(b) generated reference", what, f"{_fmt(gen_ps)} walks/s"))
+        rows.append(("    hand-written walker", "same walks, fresh memory each", f"{_fmt(hand_ps)} walks/s"))
+        rows.append(("    ratio generated / hand-written", "", f"{gen_ps / hand_ps:.2f}x"))
+        rows.append(("    walkers disagree on", "outcome, trace or final memory", f"{bad} of {len(walks)} walks"))
+        progress.advance()
 
     # (c)
-    for label, name, ref, model in (("1D x86_64_paging", "x86_64_paging", ref1, model1),
-                                    ("2D amd_npt", "amd_npt", ref2, model2),
-                                    ("2D intel_ept", "intel_ept", ref3, model3)):
-        progress.describe(f"bench (c) {name}")
-        scs = successful_walks(name, ref, n_model)
-        secs, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 3)
-        cycles = sum(r.cycles for r in runs)
-        nref = sum(len(r.trace) for r in runs)
-        what = f"{len(scs)} successful walks, mixed page sizes"
-        rows.append((f"(c) MyHDL model {label}", what, f"{_fmt(len(scs) / secs)} walks/s"))
-        rows.append(("", f"latency {LATENCY}, no stalls, best of 3", f"{_fmt(cycles / secs)} cycles/s"))
-        rows.append(("", "", f"{nref / len(scs):.1f} refs, {cycles / len(scs):.1f} cycles/walk"))
-        progress.advance()
+    if "c" in sections:
+        for label, name, ref, model in (("1D x86_64_paging", "x86_64_paging", ref1, model1),
+                                        ("2D amd_npt", "amd_npt", ref2, model2),
+                                        ("2D intel_ept", "intel_ept", ref3, model3)):
+            progress.describe(f"bench (c) {name}")
+            scs = successful_walks(name, ref, n_model)
+            secs, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 3)
+            cycles = sum(r.cycles for r in runs)
+            nref = sum(len(r.trace) for r in runs)
+            what = f"{len(scs)} successful walks, mixed page sizes"
+            rows.append((f"(c) MyHDL model {label}", what, f"{_fmt(len(scs) / secs)} walks/s"))
+            rows.append(("", f"latency {LATENCY}, no stalls, best of 3", f"{_fmt(cycles / secs)} cycles/s"))
+            rows.append(("", "", f"{nref / len(scs):.1f} refs, {cycles / len(scs):.1f} cycles/walk"))
+            progress.advance()
 
     # (d)
-    for name, ref, model in (("amd_npt", ref2, model2), ("intel_ept", ref3, model3)):
-        progress.describe(f"bench (d) {name}")
-        scs = walks_4k_4level(name, ref, 50 if quick else 100)
-        refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
-        _, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 1)
-        cyc = [r.cycles for r in runs]
-        mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
-        what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
-        rows.append((f"(d) 2D references {name}", what, f"{mean_refs:.1f} refs/walk (min {min(refs)}, max {max(refs)})"))
-        rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
-        rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
-        rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
-        progress.advance()
+    if "d" in sections:
+        for name, ref, model in (("amd_npt", ref2, model2), ("intel_ept", ref3, model3)):
+            progress.describe(f"bench (d) {name}")
+            scs = walks_4k_4level(name, ref, 50 if quick else 100)
+            refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
+            _, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 1)
+            cyc = [r.cycles for r in runs]
+            mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
+            what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
+            rows.append((f"(d) 2D references {name}", what, f"{mean_refs:.1f} refs/walk (min {min(refs)}, max {max(refs)})"))
+            rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
+            rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
+            rows.append(("    model / lower bound", "", f"{mean_cyc / (mean_refs * LATENCY):.2f}x"))
+            progress.advance()
 
     # (e)
-    more: list[str] = []  # the models besides the default, which (b) to (e) do not time
-    for path in spec_paths:
-        progress.describe(f"bench (e) {path.stem}")
-        spec = compile_spec(path)
-        if len(spec.models) > 1:
-            more.append(f"{spec.name}: {', '.join(spec.models[1:])}")
-        if not isinstance(spec.top, ir.Unit):
+    if "e" in sections:
+        for path in spec_paths:
+            progress.describe(f"bench (e) {path.stem}")
+            spec = compile_spec(path)
+            if len(spec.models) > 1:
+                more.append(f"{spec.name}: {', '.join(spec.models[1:])}")
+            if not isinstance(spec.top, ir.Unit):
+                progress.advance()
+                continue
+            name = path.stem
+            ref, model = load_models(name)
+            factory = UnitScenarioFactory(spec)
+            draw = Draw(random.Random(4))
+            scs = [factory.make(draw) for _ in range(n_ref)]
+            t_ref = _best(lambda: [harness.run_reference(ref, sc) for sc in scs], 3)
+            secs, runs = time_model(spec, model, ref, scs[:n_model], 3)
+            cycles = sum(r.cycles for r in runs)
+            nref = sum(len(r.trace) for r in runs)
+            rows.append((f"(e) unit {name} reference", f"{len(scs)} random events, best of 3", f"{_fmt(len(scs) / t_ref)} events/s"))
+            rows.append(("    MyHDL model", f"{len(runs)} events, latency {LATENCY}, no stalls", f"{_fmt(len(runs) / secs)} events/s"))
+            rows.append(("", "", f"{nref / len(runs):.1f} refs, {cycles / len(runs):.1f} cycles/event"))
             progress.advance()
-            continue
-        name = path.stem
-        ref, model = load_models(name)
-        factory = UnitScenarioFactory(spec)
-        draw = Draw(random.Random(4))
-        scs = [factory.make(draw) for _ in range(n_ref)]
-        t_ref = _best(lambda: [harness.run_reference(ref, sc) for sc in scs], 3)
-        secs, runs = time_model(spec, model, ref, scs[:n_model], 3)
-        cycles = sum(r.cycles for r in runs)
-        nref = sum(len(r.trace) for r in runs)
-        rows.append((f"(e) unit {name} reference", f"{len(scs)} random events, best of 3", f"{_fmt(len(scs) / t_ref)} events/s"))
-        rows.append(("    MyHDL model", f"{len(runs)} events, latency {LATENCY}, no stalls", f"{_fmt(len(runs) / secs)} events/s"))
-        rows.append(("", "", f"{nref / len(runs):.1f} refs, {cycles / len(runs):.1f} cycles/event"))
-        progress.advance()
 
     # (f)
     if fuzz_inputs:
@@ -360,17 +506,26 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
                      f"{sum(tally.tracebacks.values())}, {sum(tally.hangs.values())}, {sum(tally.uncoded.values())}"))
         progress.advance()
     # (g)
-    rows += bench_hdl(2000, 2000 if quick else 20000, progress)
-    rows += bench_stimulus(spec_paths, 100 if quick else 500, progress)
+    if "g" in sections:
+        rows += bench_hdl(2000, 2000 if quick else 20000, progress)
+        rows += bench_stimulus(spec_paths, 100 if quick else 500, progress)
+    # (h)
+    if "h" in sections:
+        h_rows, caches = bench_caches(CACHE_SPECS, 500 if quick else 2000, 100 if quick else 200, progress)
+        rows += h_rows
     if more:
         rows.append(("note: default models only", "not timed: " + "; ".join(more), "cosim --model NAME runs one"))
-    return rows, time.perf_counter() - begin
+    return rows, time.perf_counter() - begin, caches
+
+
+def _machine() -> str:
+    return (f"{os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}), "
+            f"{platform.system()} {platform.machine()}")
 
 
 def _print_table(rows: list[tuple[str, str, str]], quick: bool, took: float) -> None:
     print(f"virtspec benchmark{' (quick)' if quick else ''}")
-    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}), "
-          f"{platform.system()} {platform.machine()}")
+    print(f"machine: {_machine()}")
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     w2 = max(len(r[2]) for r in rows)
@@ -384,4 +539,5 @@ def _print_table(rows: list[tuple[str, str, str]], quick: bool, took: float) -> 
 if __name__ == "__main__":
     args = sys.argv[1:]
     sys.exit(main(quick="--quick" in args, fuzz_inputs=int(args[args.index("--fuzz") + 1]) if "--fuzz" in args else 0,
-                  quiet="--quiet" in args))
+                  quiet="--quiet" in args, sections=args[args.index("--only") + 1] if "--only" in args else SECTIONS,
+                  as_json="--json" in args))

@@ -535,15 +535,29 @@ class _ToAst(Transformer):
     def cache_of_walk(self, meta, c):
         return ("source", ("walk", str(c[0]), _tok_span(self.path, c[0])))
 
-    def cache_of_structure(self, meta, c):
-        return ("source", ("structure", str(c[0]), _tok_span(self.path, c[0])))
+    def cache_levels(self, meta, c):
+        return ("levels", tuple((int(str(t).replace("_", ""), 0), _tok_span(self.path, t)) for t in c), self.sp(meta))
 
     def cache_decl(self, meta, c):
+        """`holds WORD [WORD] [of walk W | of levels N, ...]`: `holds structure S` names its
+        structure with the second word; `holds host translations` is a kind of two words."""
         cite, doc = self._opts(c)
-        source = next((x[1] for x in c if isinstance(x, tuple) and x and x[0] == "source"), None)
-        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x and x[0] == "source")]
-        return ast.Cache(str(rest[0]), str(rest[1]), _tok_span(self.path, rest[1]), tuple(rest[2:]),
-                         self.sp(meta), cite, doc, source)
+        rest = self._plain(c)
+        source = next((x[1] for x in rest if isinstance(x, tuple) and x and x[0] == "source"), None)
+        levels = next((x for x in rest if isinstance(x, tuple) and x and x[0] == "levels"), None)
+        rest = [x for x in rest if not (isinstance(x, tuple) and x and x[0] in ("source", "levels"))]
+        words = [rest[1]]
+        if len(rest) > 2 and isinstance(rest[2], Token) and rest[2].type == "NAME":
+            words.append(rest[2])
+        span = _tok_span(self.path, words[0])
+        if len(words) > 1 and str(words[0]) == "structure":
+            source = ("structure", str(words[1]), _tok_span(self.path, words[1]))
+        elif len(words) > 1:
+            end = _tok_span(self.path, words[1])
+            span = span.model_copy(update={"end_line": end.end_line, "end_col": end.end_col})
+        holds = "structure" if source and source[0] == "structure" else " ".join(str(w) for w in words)
+        return ast.Cache(str(rest[0]), holds, span, tuple(rest[1 + len(words):]), self.sp(meta), cite, doc, source,
+                         levels=levels[1] if levels else (), levels_span=levels[2] if levels else None)
 
     def inv_operand(self, meta, c):
         return ast.EventField(str(c[0]), self._e(c[1]), self.sp(meta))

@@ -370,7 +370,7 @@ class Cache:
     """`cache NAME holds WHAT { ... }` in a regime or nested body."""
 
     name: str
-    holds: str
+    holds: str  # "translations", "tables", "host translations" (words joined by a space)
     holds_span: Span
     items: tuple  # CacheTag, CacheGlobal, CacheSetting
     span: Span
@@ -378,6 +378,8 @@ class Cache:
     doc: str = ""
     # in a unit: what it caches, ("walk" | "structure", name, span); None elsewhere
     source: tuple | None = None
+    levels: tuple = ()  # `of levels N, ...`: (number, span) pairs
+    levels_span: Span | None = None
 
 
 @dataclass(frozen=True)

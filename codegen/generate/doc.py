@@ -1243,10 +1243,18 @@ class SpecDoc:
         for c in caches:
             pages = "one entry per smallest page" if c.pages == "split" else "one entry per whole page"
             note = "; ".join(x for x in (c.doc, when, c.cite, self.src(c)) if x)
-            holds = c.holds + (f" of walk {c.of}" if c.source == "walk" else f" {c.of}" if c.source else "")
-            out.append(Entry(f"cache {c.name}", f"holds {holds}: {c.entries} entries, {c.ways} ways "
-                             f"({c.sets} set{'s' if c.sets != 1 else ''}), replace {c.replace}, pages {c.pages} "
-                             f"({pages})", note=note))
+            sets = f"{c.entries} entries, {c.ways} ways ({c.sets} set{'s' if c.sets != 1 else ''}), replace {c.replace}"
+            if c.holds == "tables":
+                what = (f"holds tables of levels {', '.join(map(str, c.levels))}: {sets} (a paging-structure cache: "
+                        "what a walk has after each of those levels' entries, keyed by the input bits from the "
+                        "level's index up; a miss in every TLB resumes after the deepest hit)")
+            elif c.holds == "host translations":
+                what = (f"holds host translations: {sets}, pages {c.pages} ({pages}) (a nested TLB: each host "
+                        "translation of the walk is looked up first)")
+            else:
+                holds = c.holds + (f" of walk {c.of}" if c.source == "walk" else f" {c.of}" if c.source else "")
+                what = f"holds {holds}: {sets}, pages {c.pages} ({pages})"
+            out.append(Entry(f"cache {c.name}", what, note=note))
             for t in c.tags:
                 out.append(Entry(f"cache {c.name} tag {t.name}", expr=p.text(t.value),
                                  note="; ".join(x for x in ("recorded at fill, read by drops" if c.source == "structure"

@@ -378,11 +378,15 @@ class CacheTag(_Model):
 
 
 class Cache(_Model):
-    """`cache NAME holds translations { ... }`: a cache of final translations; in a unit,
-    `holds translations of walk W` or `holds structure S` (source and of)."""
+    """`cache NAME holds translations|tables of levels N, ...|host translations { ... }`: a cache
+    of final translations (a TLB), of partial walks (a paging-structure cache) or of the
+    host stage's translations of guest-physical pages (a nested TLB); in a unit, `holds
+    translations of walk W` or `holds structure S` (source and of)."""
 
     name: str
-    holds: Literal["translations", "structure"]
+    holds: Literal["translations", "tables", "host translations", "structure"]
+    levels: tuple[int, ...] = Field((), description="holds tables: the input stage's levels (the spec's numbers) "
+                                                    "whose entries it caches, root first")
     tags: tuple[CacheTag, ...]
     global_when: Expr | None = Field(description="`global when EXPR`: an entry filled while EXPR holds is global")
     global_ignores: tuple[str, ...] = Field(description="the tags a global entry matches whatever their value")

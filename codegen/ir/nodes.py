@@ -323,7 +323,12 @@ class Cache(Node):
     keeps a large page as one entry that answers for every small page in it."""
 
     name: str
+    # "translations" (a TLB); "tables" (a paging-structure cache of the input stage's
+    # `levels`, spec numbers: each entry holds what a walk has after that level's entry,
+    # keyed by input >> the level's index_lo); "host translations" (nested: the nested
+    # TLB of the host stage's translations of guest-physical pages)
     holds: str = "translations"
+    levels: tuple[int, ...] = ()
     tags: tuple[CacheTag, ...] = ()
     global_when: Expr | None = None
     global_ignores: tuple[str, ...] = ()

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 
 from codegen.verify.sequence import Sequence, SequenceRun
 
+# most walks tried for one answer (resume points x stale host translations), so that a
+# wrong answer cannot make the search run away
+SEARCH_LIMIT = 512
+
 
 @dataclass
 class Verdict:
@@ -31,6 +35,7 @@ def check(arch, seq: Sequence, run: SequenceRun) -> Verdict:
     # (cache, access, tags, glob, level, host_level, input page) -> output pages: a page the tables
     # mapped to two frames at two times may be held with either
     held: dict[tuple, set] = {}
+    walk = _WalkHeld(arch)
     for i, (st, got) in enumerate(zip(seq.steps, run.steps)):
         if st.op == "store":
             mem[st.address] = st.value
@@ -38,31 +43,179 @@ def check(arch, seq: Sequence, run: SequenceRun) -> Verdict:
         if st.op == "invalidate":
             ops = dict(st.operands)
             for key in list(held):
-                if arch.drop_holds(key[0], st.event, _Entry(arch, key), ops, st.request):
+                if key[0] in _tlbs(arch) and arch.drop_holds(key[0], st.event, _Entry(arch, key), ops, st.request):
                     del held[key]
+            walk.invalidate(st.event, ops, st.request)
             continue
         fresh_trace: list = []
-        r = arch.walk(dict(mem), st.request, fresh_trace)
+        seen: list = []
+        r = walk.run(dict(mem), st.request, fresh_trace, None, seen, ())
         fresh = arch.outcome(r)
+        walk.keep(st.request, seen)
         o = got.outcome
+        accepted, accepted_glob = None, False
         if o != fresh:
-            if not (o and o.get("ok") and _held(arch, held, st.request, o)):
+            if o and o.get("ok") and _held(arch, held, st.request, o):
+                pass
+            elif (found := walk.explains(mem, st.request, o)) is not None:
+                accepted, accepted_glob = o, bool(found[4]) if len(found) > 4 else False
+            else:
                 verdict.problems.append(
                     f"step {i}: answered {o}, but the tables give {fresh} and no translation the architecture "
                     f"lets a cache still hold answers it")
                 break
             verdict.stale_hits += 1
-        if fresh["ok"] and fresh["level"] is not None:
-            access = tuple(st.request[a] for a in arch.ACCESS)
-            glob = bool(r[4]) if len(r) > 4 else False
-            for cache in arch.CACHES:
-                key = (cache, access, arch.cache_tags(cache, st.request), glob, fresh["level"],
-                       fresh.get("host_level"), st.request[arch.INPUT] >> _shift(arch, fresh))
-                held.setdefault(key, set()).add(fresh["pa"] >> _shift(arch, fresh))
+        access = tuple(st.request[a] for a in arch.ACCESS)
+        glob = bool(r[4]) if len(r) > 4 else False
+        # what a TLB may now hold: the translation the tables give, and the answer (a walk
+        # resumed from held partial translations gives one the tables may no longer give)
+        for out, g in ((fresh, glob), (accepted, accepted_glob)):
+            if out and out.get("ok") and out["level"] is not None:
+                for cache in _tlbs(arch):
+                    key = (cache, access, arch.cache_tags(cache, st.request), g, out["level"],
+                           out.get("host_level"), st.request[arch.INPUT] >> _shift(arch, out))
+                    held.setdefault(key, set()).add(out["pa"] >> _shift(arch, out))
         for op, addr, _size, value in got.trace:
             if op == 1:
                 mem[addr] = value
     return verdict
+
+
+def _tlbs(arch) -> tuple:
+    """The caches of final translations (not the walk caches)."""
+    walk = {getattr(arch, "PSC", None), getattr(arch, "NTLB", None)}
+    return tuple(c for c in arch.CACHES if c not in walk)
+
+
+class _WalkHeld:
+    """The partial translations the architecture lets walk caches hold (issue 15): for a
+    paging-structure cache, what a walk had after each cached level (keyed by level, input
+    bits from that level's index up and the tags: the next level, table, host-physical table,
+    accumulators); for a nested TLB, each host translation a walk made (keyed by the
+    guest-physical page at the host page's size, the host access kinds and the tags). Each is
+    held from the walk that gave it until an invalidation the architecture declares drops it.
+    An answer is permitted when a walk on the current memory that resumes from a held partial
+    translation (or from the root) and takes any held host translation in place of a host walk
+    gives it."""
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.psc = getattr(arch, "PSC", None)
+        self.ntlb = getattr(arch, "NTLB", None)
+        self.tables: dict[tuple, set] = {}  # (level, key, tags) -> {(nxt, table, htable, accs)}
+        self.host: dict[tuple, set] = {}  # (kinds, tags, host_level, gpa >> shift) -> {hpa >> shift}
+        self.taken: list = []  # the host translations the last run made
+
+    def run(self, mem, request, trace, start, seen, choice, counts=None):
+        """One walk; a host translation number k takes held option choice[k] (0: walk)."""
+        arch = self.arch
+        self.taken = []
+        if not self.ntlb:
+            if self.psc:
+                return arch.walk(mem, request, trace, start, seen)
+            return arch.walk(mem, request, trace)
+        calls = [0]
+
+        def answer(gpa, kinds, tags, off, run):
+            k = calls[0]
+            calls[0] += 1
+            opts = [] if off else self._host_options(gpa, kinds, tags)
+            if counts is not None:
+                counts.append(1 + len(opts))
+            pick = choice[k] if k < len(choice) else 0
+            if pick:
+                return opts[pick - 1]
+            h = run()
+            if not off and h[0] == 0 and h[2] is not None:
+                self.taken.append((gpa, kinds, tags, h[1], h[2]))
+            return h
+        r = arch.walk(mem, request, trace, start if self.psc else None, seen, arch.host_hook(request, answer))
+        self._keep_host()
+        return r
+
+    def _host_options(self, gpa, kinds, tags) -> list:
+        out = []
+        for (k, t, host_level, page), frames in self.host.items():
+            s = self.arch.HOST_SHIFT[host_level]
+            if k == kinds and t == tags and page == gpa >> s:
+                out += [(0, (f << s) | (gpa & ((1 << s) - 1)), host_level, 0) for f in sorted(frames)]
+        return out
+
+    def _keep_host(self) -> None:
+        for gpa, kinds, tags, hpa, host_level in self.taken:
+            s = self.arch.HOST_SHIFT[host_level]
+            self.host.setdefault((kinds, tags, host_level, gpa >> s), set()).add(hpa >> s)
+
+    def keep(self, request, seen) -> None:
+        """Hold the partial translations of a walk's cached levels."""
+        if not self.psc:
+            return
+        arch = self.arch
+        tags = arch.cache_tags(self.psc, request)
+        for n, nxt, table, accs, htable in seen:
+            if n in arch.PSC_LEVELS and htable is not None:
+                key = request[arch.INPUT] >> arch.INDEX_LO[n]
+                self.tables.setdefault((n, key, tags), set()).add((nxt, table, htable, accs))
+
+    def starts(self, request) -> list:
+        """The held partial translations a walk of `request` may resume from."""
+        if not self.psc:
+            return []
+        arch = self.arch
+        tags = arch.cache_tags(self.psc, request)
+        out = []
+        for n in arch.PSC_LEVELS:
+            out += sorted(self.tables.get((n, request[arch.INPUT] >> arch.INDEX_LO[n], tags), ()), key=repr)
+        return out
+
+    def explains(self, mem, request, o):
+        """The result of a permitted walk that answers `o` (its partial translations are then
+        held), or None."""
+        if not (self.psc or self.ntlb):
+            return None
+        budget = SEARCH_LIMIT
+        for start in [None] + self.starts(request):
+            stack = [()]
+            while stack and budget > 0:
+                budget -= 1
+                prefix = stack.pop()
+                counts: list = []
+                seen: list = []
+                r = self.run(dict(mem), request, [], start, seen, prefix, counts)
+                if self.arch.outcome(r) == o:
+                    self.keep(request, seen)
+                    return r
+                for k in range(len(prefix), len(counts)):
+                    for alt in range(1, counts[k]):
+                        stack.append(prefix + (0,) * (k - len(prefix)) + (alt,))
+        return None
+
+    def invalidate(self, event, ops, request) -> None:
+        arch = self.arch
+        if self.psc:
+            for (n, key, tags) in list(self.tables):
+                if arch.drop_holds(self.psc, event, _Held(key=key, level=n, tags=tags), ops, request):
+                    del self.tables[(n, key, tags)]
+        if self.ntlb:
+            for (kinds, tags, host_level, page) in list(self.host):
+                s = arch.HOST_SHIFT[host_level]
+                en = _Held(key=(page << s) >> arch.GRANULE, level=None, tags=tags, host_level=host_level, access=kinds,
+                           shift=s)
+                if arch.drop_holds(self.ntlb, event, en, ops, request):
+                    del self.host[(kinds, tags, host_level, page)]
+
+
+class _Held:
+    """A held partial translation in the shape the reference's drop conditions read."""
+
+    glob = False
+
+    def __init__(self, key, level, tags, host_level=None, access=(), shift=0):
+        self.key, self.level, self.tags, self.host_level, self.access = key, level, tags, host_level, access
+        self._shift = shift
+
+    def shift(self):
+        return self._shift
 
 
 def _shift(arch, o: dict) -> int:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from codegen import ir
 from codegen.verify import harness, oracle
-from codegen.verify.sequence import Sequence, compare, run_reference
+from codegen.verify.sequence import Sequence, compare, run_reference, walk_caches
 from codegen.verify.stimulus.sequence import sequences
 
 
@@ -28,6 +28,8 @@ def expected_points(ref) -> list[str]:
     for c in ref.CACHES:
         out += [f"{c} hit", f"{c} miss", f"{c} fill", f"{c} eviction"]
     out += [f"invalidate {e} drops" for e in ref.INVALIDATIONS]
+    if getattr(ref, "PSC", None):
+        out.append("resumed walk")
     return out + ["stale hit permitted"]
 
 
@@ -47,11 +49,12 @@ class SequencesJson(BaseModel):
     mismatches: int  # sequences where the model and the reference differ
     violations: int  # sequences with an answer the architecture does not permit
     stale_hits: int  # answers from a translation the tables no longer give, all permitted
-    hit_rate: dict[str, float]  # per cache: hits per translate step
+    hit_rate: dict[str, float]  # per cache: hits per lookup (a TLB: per translate step; a walk cache: per time a walk asks)
     fills: dict[str, int]
     evictions: dict[str, int]
     drops: dict[str, int]  # per invalidation: entries it dropped
     refs_per_translation: float
+    refs_per_tlb_miss: float  # memory references per translate step no TLB answered
     cycles_per_translation: float | None  # the model's; None when no model ran
     coverage: SequenceCoverage
 
@@ -67,6 +70,9 @@ class SeqReport:
     violations: list = field(default_factory=list)  # (sequence index, problem) of the architectural check
     hits: dict = field(default_factory=dict)  # cache -> hits
     lookups: int = 0
+    walk_lookups: dict = field(default_factory=dict)  # walk cache -> lookups (a walk asks several times)
+    misses: int = 0  # translate steps no TLB answered
+    miss_refs: int = 0  # their memory references
     fills: dict = field(default_factory=dict)
     evictions: dict = field(default_factory=dict)
     drops: dict = field(default_factory=dict)  # invalidation -> entries dropped
@@ -76,13 +82,16 @@ class SeqReport:
     covered: set = field(default_factory=set)
     expected: list = field(default_factory=list)
     compared: bool = False  # whether a model ran (else the reference and the oracle alone)
+    walk: tuple = ()  # the walk caches (paging-structure cache, nested TLB): looked up per walk
+    walk_compared: bool = True  # whether the model holds them (else it is compared with the TLBs alone)
 
     @property
     def missing(self) -> list[str]:
         return [p for p in self.expected if p not in self.covered]
 
     def hit_rate(self, cache: str) -> float:
-        return self.hits.get(cache, 0) / self.lookups if self.lookups else 0.0
+        n = self.walk_lookups.get(cache, self.lookups)
+        return self.hits.get(cache, 0) / n if n else 0.0
 
     def as_json(self) -> dict:
         return SequencesJson(**self._json()).model_dump()
@@ -95,6 +104,7 @@ class SeqReport:
             "hit_rate": {c: round(self.hit_rate(c), 4) for c in self.hits},
             "fills": self.fills, "evictions": self.evictions, "drops": self.drops,
             "refs_per_translation": round(self.refs / self.translations, 3) if self.translations else 0,
+            "refs_per_tlb_miss": round(self.miss_refs / self.misses, 3) if self.misses else 0,
             "cycles_per_translation": round(self.cycles / self.translations, 3) if self.compared and self.translations else None,
             "coverage": {"covered": len([p for p in self.expected if p in self.covered]),
                          "expected": len(self.expected), "missing": self.missing},
@@ -104,6 +114,8 @@ class SeqReport:
         out = [f"{self.spec}: {self.sequences} sequences, {self.steps} steps ({self.translations} translations), "
                f"{len(self.mismatches)} mismatches{'' if self.compared else ' (reference only: no model ran)'}, "
                f"{len(self.violations)} architectural violations"]
+        if self.compared and not self.walk_compared:
+            out.append(f"  the model holds the TLBs only: compared with the reference without {', '.join(self.walk)}")
         for c in sorted(self.hits):
             out.append(f"  cache {c}: hit rate {100 * self.hit_rate(c):.1f}%, {self.fills.get(c, 0)} fills, "
                        f"{self.evictions.get(c, 0)} evictions")
@@ -112,6 +124,8 @@ class SeqReport:
         out.append(f"  stale hits the architecture permits: {self.stale_hits}")
         if self.translations:
             out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
+        if self.misses:
+            out.append(f"  memory references per TLB miss: {self.miss_refs / self.misses:.2f}")
         done = len(self.expected) - len(self.missing)
         out.append(f"  coverage: {done}/{len(self.expected)} points" + (f", missing {self.missing}" if self.missing else ""))
         return out
@@ -127,6 +141,17 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
             report.lookups += 1
             report.refs += len(sr.trace)
             hit = sr.detail.get("hit")
+            if not sr.hit:
+                report.misses += 1
+                report.miss_refs += len(sr.trace)
+            for cache, found in sr.detail.get("lookups", ()):  # the walk caches a miss looked up
+                report.walk_lookups[cache] = report.walk_lookups.get(cache, 0) + 1
+                report.hits.setdefault(cache, 0)
+                report.covered.add(f"{cache} {'hit' if found else 'miss'}")
+                if found:
+                    report.hits[cache] += 1
+            if "resumed" in sr.detail:
+                report.covered.add("resumed walk")
             for h in ([hit] if isinstance(hit, str) else hit or ()):  # a unit's: every cache that hit
                 report.hits[h] = report.hits.get(h, 0) + 1
                 report.covered.add(f"{h} hit")
@@ -141,8 +166,9 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
                     report.covered.add(f"{cache} eviction")
             if not sr.hit and not isinstance(hit, list):
                 for cache in report.caches:
-                    report.hits.setdefault(cache, 0)
-                    report.covered.add(f"{cache} miss")
+                    if cache not in report.walk:
+                        report.hits.setdefault(cache, 0)
+                        report.covered.add(f"{cache} miss")
         elif st.op == "invalidate":
             n = sum(k for _c, k in sr.detail.get("dropped", ()))
             report.drops[st.event] = report.drops.get(st.event, 0) + n
@@ -176,13 +202,15 @@ def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.T
 
 def merge(parts: list[SeqReport]) -> SeqReport:
     """One report of the shards' reports, in shard order."""
-    out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared)
+    out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared,
+                    walk=parts[0].walk, walk_compared=parts[0].walk_compared)
     for p in parts:
-        for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles"):
+        for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles", "misses",
+                     "miss_refs"):
             setattr(out, name, getattr(out, name) + getattr(p, name))
         out.mismatches += p.mismatches
         out.violations += p.violations
-        for name in ("hits", "fills", "evictions", "drops"):
+        for name in ("hits", "fills", "evictions", "drops", "walk_lookups"):
             total = getattr(out, name)
             for k, v in getattr(p, name).items():
                 total[k] = total.get(k, 0) + v
@@ -197,7 +225,11 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
     ref, mod = harness.load_generated(directory)
     arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
     timing = timing or harness.Timing()
-    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model)
+    report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model,
+                       walk=walk_caches(ref))
+    # a cycle-level model without the walk caches (WALK_CACHES unset) is compared with the
+    # reference's TLBs alone; the reference with every cache is what the oracle judges
+    report.walk_compared = not report.walk or bool(getattr(mod, "WALK_CACHES", False))
     if isinstance(spec.top, ir.Unit):
         from codegen.verify.stimulus.unit_sequence import unit_sequences
         drawn, judge = unit_sequences(spec, ref, count, seed, length, first), oracle.check_unit
@@ -209,7 +241,7 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
         account(report, seq, want)
         if model:
             got = harness.run_model_sequence(mod, ref, seq, timing, limit)
-            problems = compare(seq, want, got)
+            problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, walk=False), got)
             if problems:
                 report.mismatches.append((seq.seed, problems))
             report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")

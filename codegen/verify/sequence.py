@@ -62,10 +62,16 @@ def has_caches(ref) -> bool:
     return bool(getattr(ref, "CACHES", ()))
 
 
-def run_reference(ref, seq: Sequence) -> SequenceRun:
-    """Run every step of `seq` on the generated reference `ref`, from reset caches."""
+def walk_caches(ref) -> tuple[str, ...]:
+    """The paging-structure cache and nested TLB of a generated reference (issue 15)."""
+    return tuple(c for c in (getattr(ref, "PSC", None), getattr(ref, "NTLB", None)) if c)
+
+
+def run_reference(ref, seq: Sequence, walk: bool = True) -> SequenceRun:
+    """Run every step of `seq` on the generated reference `ref`, from reset caches;
+    `walk=False` without its walk caches (the TLBs only)."""
     mem = dict(seq.memory)
-    caches = ref.Caches()
+    caches = ref.Caches(walk) if walk_caches(ref) else ref.Caches()
     out = []
     for st in seq.steps:
         if st.op == "translate":

@@ -47,8 +47,8 @@ def _event(top, name: str) -> ir.Invalidation:
     return next(v for v in top.invalidations if v.name == name)
 
 
-def _drops(top, name: str, **kw) -> bool:
-    (drop,) = _event(top, name).drops
+def _drops(top, name: str, cache: str = "tlb", **kw) -> bool:
+    (drop,) = [d for d in _event(top, name).drops if d.cache == cache]
     return True if drop.when is None else bool(_eval(drop.when, **kw))
 
 
@@ -56,7 +56,7 @@ def _drops(top, name: str, **kw) -> bool:
 def test_x86_tlb_is_tagged_by_pcid_with_global_pages(tops):
     top = tops["x86_64_paging"]
     assert top.name == "long_mode"
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     assert (tlb.name, tlb.holds, tlb.entries, tlb.ways, tlb.sets, tlb.replace, tlb.pages) == \
         ("tlb", "translations", 64, 4, 16, "lru", "split")
     (pcid,) = tlb.tags
@@ -127,7 +127,7 @@ def test_npt_tlb_is_tagged_by_asid_and_pcid(tops):
     top = tops["amd_npt"]
     assert isinstance(top, ir.Nested) and top.name == "npt"
     assert "ASID" in top.context  # read by no walk: the request carries it for the tag
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     assert [t.name for t in tlb.tags] == ["asid", "pcid"]
     assert (tlb.global_ignores, tlb.replace, tlb.entries, tlb.ways) == (("pcid",), "plru", 64, 4)
     assert _eval(tlb.tags[0].value, regs={"ASID": 0x2A}) == 0x2A
@@ -166,7 +166,7 @@ def test_npt_guest_invalidations_stay_in_the_current_asid(tops):
 def test_ept_tlb_tags(tops):
     top = tops["intel_ept"]
     assert top.name == "ept_2d" and "VPID" in top.context
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     tags = {t.name: t.value for t in tlb.tags}
     assert list(tags) == ["vpid", "ept", "eptrta", "pcid"]
     proc2 = 1 << 1 | 1 << 5  # enable EPT, enable VPID (SDM Table 25-7)
@@ -204,14 +204,14 @@ def test_imported_regime_keeps_its_caches_but_the_composition_has_its_own(tops):
     nested declaration's caches count (design section 1)."""
     spec = compile_spec(ROOT / "specs" / "amd_npt.vspec")
     guest = spec.regime(spec.top.guest)
-    assert [c.name for c in guest.caches] == ["tlb"] and [t.name for t in guest.caches[0].tags] == ["pcid"]
+    assert [c.name for c in guest.caches] == ["tlb", "psc"] and [t.name for t in guest.caches[0].tags] == ["pcid"]
     assert [t.name for t in spec.top.caches[0].tags] == ["asid", "pcid"]
 
 
 # ---- the toy: not x86-shaped
 def test_toy_cache_elaborates():
     top = compile_spec(ROOT / "tests" / "data" / "toy_cache.vspec").top
-    (tlb,) = top.caches
+    (tlb,) = [c for c in top.caches if c.holds == "translations"]
     assert (tlb.entries, tlb.ways, tlb.sets, tlb.replace, tlb.pages) == (8, 8, 1, "fifo", "whole")
     assert tlb.global_ignores == ("space",)
     assert _eval(tlb.tags[0].value, regs={"SPACE": 0xAB12_3456_7801}) == 0x01
@@ -334,3 +334,31 @@ def test_an_instance_reads_and_writes_its_own_registers(tmp_path):
     assert [b.name for b in flush.sets] == ["PT2"]
     assert {r.name for r in flush.drops[0].when.refs() if r.kind == "ctx"} == {"PT2"}
     assert {r.name for r in other.caches[0].tags[0].value.refs()} == {"PT2"}
+
+
+# ---- walk caches: paging-structure caches and nested TLBs (issue 15, sections 1-2)
+def test_walk_caches_of_the_three_specs(tops):
+    """x86: PML5E/PML4E/PDPTE/PDE caches by PCID (SDM 4.10.3.1); amd_npt: a page-walk cache
+    of guest levels by ASID and PCID and a nested TLB by ASID (APM 15.16, 15.25.5); intel_ept:
+    combined paging-structure caches by VPID, EPTRTA and PCID, guest-physical mappings by
+    EPTRTA (SDM 29.4.1)."""
+    def kinds(top):
+        return {c.name: (c.holds, c.levels, tuple(t.name for t in c.tags)) for c in top.caches if c.holds != "translations"}
+    assert kinds(tops["x86_64_paging"]) == {"psc": ("tables", (5, 4, 3, 2), ("pcid",))}
+    assert kinds(tops["amd_npt"]) == {"pwc": ("tables", (5, 4, 3, 2), ("asid", "pcid")),
+                                      "ntlb": ("host translations", (), ("asid",))}
+    assert kinds(tops["intel_ept"]) == {"psc": ("tables", (5, 4, 3, 2), ("vpid", "ept", "eptrta", "pcid")),
+                                        "gpm": ("host translations", (), ("eptrta",))}
+
+
+def test_x86_psc_drops_follow_sdm_4_10_4_1(tops):
+    """INVLPG and INVPCID types 0 and 1 drop the PCID's entries whatever the address; types 2
+    and 3 drop them all (no global entries); MOV to CR3 those of the new PCID unless bit 63."""
+    top = tops["x86_64_paging"]
+    kw = {"tags": {"pcid": 3}, "regs": {"CR4": 1 << 17}}
+    assert _drops(top, "invlpg", cache="psc", operands={"addr": 0x1234_5000}, entry={"pcid": 3}, **kw)
+    assert not _drops(top, "invlpg", cache="psc", operands={"addr": 0x1234_5000}, entry={"pcid": 4}, **kw)
+    assert _drops(top, "individual_address", cache="psc", operands={"pcid_op": 4, "addr": 0}, entry={"pcid": 4})
+    assert _drops(top, "all_non_global", cache="psc", entry={"pcid": 9})
+    assert _drops(top, "mov_cr3", cache="psc", operands={"value": 0x5007}, entry={"pcid": 7}, **kw)
+    assert not _drops(top, "mov_cr3", cache="psc", operands={"value": 1 << 63 | 0x5007}, entry={"pcid": 7}, **kw)

@@ -79,3 +79,24 @@ def test_whole_pages_answer_for_every_small_page_inside(ref):
     s, w = c.lookup(0x40_0000 + 0x12_3456, (0,), ())
     assert c.pa(c.lines[s][w], 0x40_0000 + 0x12_3456) == 0x80_0000 + 0x12_3456
     assert not c.lookup(0x80_0000, (0,), ())
+
+
+def test_caches_switched_off_by_name_never_hold(ref):
+    """Caches(enabled=...) (the benchmark's hook): a cache left out answers nothing, so a
+    page translated twice walks twice; enabled, the second is a hit with no reference."""
+    V, W = 1, 2
+    root, table, frame = 0x10_0000, 0x20_0000, 0x30_0000
+    mem = {root + 8: table | V | W, table + 8: frame | V | W}
+    request = {"va": (1 << 22) | (1 << 12), "write": 0, "SPACE": 5 | root}
+    assert ref.HOLDS == {"tlb": "translations"}
+    for enabled, second_hit in (((), False), (("tlb",), True), (None, True)):
+        caches = ref.Caches(enabled=enabled) if enabled is not None else ref.Caches()
+        runs = []
+        for _ in range(2):
+            trace, detail = [], {}
+            out, hit = ref.translate_cached(caches, mem, request, trace, detail)
+            assert out == {"ok": True, "pa": frame, "level": 1}  # offset 0 in the page
+            runs.append((hit, len(trace), detail))
+        assert runs[0][:2] == (False, 2)
+        assert runs[1][:2] == ((True, 0) if second_hit else (False, 2))
+        assert ("fill" in runs[0][2]) == second_hit  # a switched-off cache reports no fill

@@ -21,7 +21,7 @@ def test_a_short_run_agrees_and_reports_json(capsys):
     jsonschema.validate(data, json.loads(capsys.readouterr().out))
     assert data["sequences"] == 3 and data["steps"] == 150
     assert data["mismatches"] == 0 and data["violations"] == 0
-    assert set(data["hit_rate"]) == {"tlb"} and data["cycles_per_translation"] > 0
+    assert set(data["hit_rate"]) == {"tlb", "psc"} and data["cycles_per_translation"] > 0
 
 
 def test_shards_give_the_same_report():

@@ -879,7 +879,7 @@ class Elaborator:
                            for r in rules if r.kind == "let"))
 
     def caches(self, m: Module, items: list, owner: str, context: list[str], leaf_formats: list[ir.Layout],
-               levels, host_levels) -> tuple[tuple[ir.Cache, ...], tuple[ir.Invalidation, ...]] | None:
+               levels, host_levels, entry_bytes: int = 8) -> tuple[tuple[ir.Cache, ...], tuple[ir.Invalidation, ...]] | None:
         """The `cache` and `invalidate` declarations of a translation (regime or nested
         composition `owner`). Their expressions read any register; each register read is
         appended to `context` (the request carries it even when no walk reads it). `leaf_formats`:
@@ -916,7 +916,8 @@ class Elaborator:
                 continue
             first[c.name] = c.span
             cache = self._cache(m, c, all_regs, leaf_formats, note)
-            if cache is not None:
+            if cache is not None and self._walk_cache_ok(c, cache, owner, levels, host_levels, caches,
+                                                                         entry_bytes):
                 caches.append(cache)
         by_name = {c.name: c for c in caches}
         events: list[ir.Invalidation] = []
@@ -958,9 +959,10 @@ class Elaborator:
                            f"not `holds {c.holds} {'of walk ' if c.source[0] == 'walk' else ''}{c.source[1]}`: "
                            "a cache holds a walk's translations or a structure only in a unit", c.source[2])
             ok = False
-        elif c.holds != "translations" and not in_unit:
-            self.bag.error("E0441", f"expected `holds translations` (a cache of final translations, the only kind "
-                           f"supported), not `holds {c.holds}`", c.holds_span)
+        elif not in_unit and c.holds not in ("translations", "tables", "host translations"):
+            self.bag.error("E0441", f"expected `holds translations` (final translations), `holds tables of levels "
+                           f"N, ...` (a paging-structure cache) or `holds host translations` (a nested TLB), not "
+                           f"`holds {c.holds}`", c.holds_span)
             ok = False
         tag_scope = tag_scope or Scope(m, registers=all_regs)
         for item in c.items:
@@ -1001,7 +1003,17 @@ class Elaborator:
                     continue
                 settings[item.kind] = item
         global_when, ignores = None, []
-        if glob is not None:
+        if glob is not None and c.holds != "translations" and ok:
+            self.bag.error("E0456", f"expected `global when` only in a cache of final translations, not in cache "
+                           f"'{c.name}' (`holds {c.holds}`): its entries are tagged, never global (SDM Vol. 3A "
+                           "4.10.3.1: paging-structure-cache entries are associated with a PCID)", glob.span)
+            ok = False
+        if c.holds == "tables" and "pages" in settings and ok:
+            self.bag.error("E0457", f"expected no `pages` in cache '{c.name}' (`holds tables`): an entry is keyed by "
+                           "the input bits from its level's index up, not by a page; delete the line",
+                           settings["pages"].span)
+            ok = False
+        if glob is not None and ok:
             global_when = note(self.resolve(glob.when, Scope(m, registers=all_regs, leaf_formats=leaf_formats)))
             ok = ok and global_when is not None
             names = [t.name for t in tags]
@@ -1058,11 +1070,66 @@ class Elaborator:
                            f"cache '{c.name}' of a unit: a unit's caches keep every entry under its tags, one "
                            "smallest page at a time (`pages split`)", span)
             return None
-        return ir.Cache(name=c.name, holds=c.holds, tags=tuple(tags), global_when=global_when,
+        return ir.Cache(name=c.name, holds=c.holds, levels=tuple(n for n, _sp in c.levels), tags=tuple(tags),
+                        global_when=global_when,
                         source=c.source[0] if c.source else "", of=c.source[1] if c.source else "",
                         global_ignores=tuple(ignores), global_cite=glob.cite if glob is not None else "",
                         entries=entries, ways=ways, replace=replace, pages=pages,
                         cite=c.cite or cite, doc=c.doc, span=c.span)
+
+    def _walk_cache_ok(self, c: ast.Cache, cache: ir.Cache, owner: str, levels, host_levels, before: list,
+                       entry_bytes: int) -> bool:
+        """The rules of the walk caches (issue 15, sections 1-2): `of levels` exactly on a
+        paging-structure cache, each a level of the input stage whose entry can be a pointer
+        (E0453); a nested TLB only in a nested composition (E0454); in a nested composition a
+        paging-structure entry holds the next table's host-physical address, so each table
+        below a cached level fits in one smallest host page (E0455); one cache of each walk
+        kind per translation (E0458)."""
+        ok = True
+        if cache.holds != "tables":
+            if c.levels:
+                self.bag.error("E0453", f"expected `of levels` only after `holds tables` (a paging-structure cache), "
+                               f"not after `holds {cache.holds}`", c.levels_span)
+                return False
+        elif not c.levels:
+            self.bag.error("E0453", f"expected `holds tables of levels N, ...` naming the levels whose entries cache "
+                           f"'{c.name}' holds, not `holds tables` alone", c.holds_span)
+            return False
+        by_shown = {lv.shown: lv for lv in levels}
+        pointers = [lv.shown for lv in levels if lv.table]
+        seen: list[int] = []
+        for n, span in c.levels:
+            lv = by_shown.get(n)
+            if lv is None or not lv.table or n in seen:
+                why = ("it is listed twice" if n in seen else f"there is no level {n}" if lv is None
+                       else f"level {n} ('{lv.name}') has no `table` format: its entry is never a pointer")
+                self.bag.error("E0453", f"expected a level whose entry can be a pointer ({', '.join(map(str, pointers)) or 'none'}) "
+                               f"after `of levels` in cache '{c.name}', not {n}: {why}", span)
+                ok = False
+            seen.append(n)
+        if cache.holds == "host translations" and not host_levels:
+            self.bag.error("E0454", f"expected `holds host translations` (a nested TLB: the host stage's translations "
+                           f"of guest-physical pages) only in a nested composition, not in regime '{owner}', which has "
+                           "no host stage; use `holds translations`", c.holds_span)
+            ok = False
+        if ok and cache.holds == "tables" and host_levels:
+            host_g = min(lv.page_shift for lv in host_levels if lv.leaf)
+            for lv in levels:
+                size = (lv.index_hi - lv.index_lo + 1) + (entry_bytes.bit_length() - 1)
+                if lv.number < max(by_shown[n].number for n in cache.levels) and size > host_g:
+                    self.bag.error("E0455", f"expected each table below a cached level to fit in one smallest host page "
+                                   f"(2**{host_g} bytes) in cache '{c.name}', not level '{lv.name}''s table of 2**{size} "
+                                   "bytes: a combined paging-structure entry holds the next table's host-physical "
+                                   "address, one host page", c.levels_span)
+                    ok = False
+                    break
+        kind = next((x for x in before if x.holds == cache.holds and x.holds != "translations"), None)
+        if ok and kind is not None:
+            self.bag.error("E0458", f"expected one cache that holds {cache.holds} in '{owner}', not a second one "
+                           f"('{cache.name}' after '{kind.name}'): a walk resumes from one paging-structure cache and "
+                           "asks one nested TLB; list more levels in the first", c.span)
+            ok = False
+        return ok
 
     @staticmethod
     def _shadows(m: Module, name: str, registers: dict) -> str:
@@ -1125,7 +1192,7 @@ class Elaborator:
             when = None
             if dr.when is not None:
                 tag_widths = {t.name: t.value.width for t in cache.tags}
-                entry = dict(tag_widths, **{"global": 1})
+                entry = dict(tag_widths, **({"global": 1} if cache.holds == "translations" else {}))
                 dscope = Scope(m, registers=all_regs, operands=widths, cache_tags={} if unit else tag_widths,
                                entry_tags=entry, cache_name=cache.name, cache_source=cache.source)
                 when = note(self.resolve(dr.when, dscope))
@@ -1545,7 +1612,8 @@ class Elaborator:
                            "one `guest updates before final;` or `guest updates after final;`, not two; delete one",
                            again)
         guest_leaves = unique([self._lay(m, lv.leaf) for lv in guest.levels if lv.leaf])
-        cached = self.caches(m, d.caches, d.name, context, guest_leaves, guest.levels, host.levels)
+        cached = self.caches(m, d.caches, d.name, context, guest_leaves, guest.levels, host.levels,
+                             guest.entry_bytes)
         if record is None or (d.update_when is not None and update_when is None) or cached is None:
             return
         m.nested[d.name] = ir.Nested(caches=cached[0], invalidations=cached[1],name=d.name, guest=guest.name, host=host.name, host_bindings=tuple(bindings),

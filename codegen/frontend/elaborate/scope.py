@@ -254,7 +254,8 @@ class Scope:
             close = suggest(tail, list(self.entry_tags))
             hint = f"; did you mean 'entry.{close}'?" if close else ""
             raise Problem("E0446", f"expected `entry.TAG` with a tag of cache '{self.cache_name}' "
-                          f"({', '.join(tags) or 'it has none'}) or `entry.global`, not '{name}'{hint}", span)
+                          f"({', '.join(tags) or 'it has none'}){' or `entry.global`' if 'global' in self.entry_tags else ''}, "
+                          f"not '{name}'{hint}", span)
         return Expr(op="ref", kind="entry", name=tail, width=self.entry_tags[tail], span=span)
 
     def _struct_ref(self, parts: tuple[str, ...], name: str, span: Span) -> Expr:

@@ -467,7 +467,9 @@ def cache_views(t) -> list[CacheView]:
     """The caches of translation view `t`'s top (a regime, or a nested composition),
     as CacheViews, with their invalidations; [] when it declares none."""
     top = t.spec.top
-    caches = tuple(getattr(top, "caches", ()) or ())
+    # the TLBs; a paging-structure cache or nested TLB is the reference's alone so far (issue 15,
+    # walk caches): the model is compared with the reference's TLB-only configuration
+    caches = tuple(c for c in getattr(top, "caches", ()) or () if c.holds == "translations")
     if not caches:
         return []
     if len(caches) > 1:

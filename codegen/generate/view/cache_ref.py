@@ -34,6 +34,9 @@ class CacheRefView:
             self.host_regime = self.spec.regime(top.host)
         else:
             self.input_regime, self.host_regime = top, None
+        self.tlbs = tuple(c for c in self.caches if c.holds == "translations")
+        self.psc = next((c for c in self.caches if c.holds == "tables"), None)
+        self.ntlb = next((c for c in self.caches if c.holds == "host translations"), None)
         self.shifts = leaf_shifts(self.input_regime)
         self.host_shifts = leaf_shifts(self.host_regime) if self.host_regime else {}
         self.granule = min(list(self.shifts.values()) + list(self.host_shifts.values()))
@@ -41,6 +44,31 @@ class CacheRefView:
     @property
     def enabled(self) -> bool:
         return bool(self.caches)
+
+    @property
+    def walk_caches(self) -> bool:
+        """A paging-structure cache or a nested TLB: the walkers take their hooks."""
+        return self.psc is not None or self.ntlb is not None
+
+    def psc_levels(self) -> tuple[int, ...]:
+        """Walk numbers of the paging-structure cache's levels, deepest (closest to the leaf) first."""
+        by_shown = {lv.shown: lv.number for lv in self.input_regime.levels}
+        return tuple(sorted((by_shown[n] for n in self.psc.levels), key=lambda n: n))
+
+    def index_lo(self) -> dict[int, int]:
+        """The low input bit of each level's index, by walk number (a PSC entry's key shift)."""
+        return {lv.number: lv.index_lo for lv in self.input_regime.levels}
+
+    def labels(self) -> dict[int, int]:
+        """The spec's number of each level, by walk number."""
+        return {lv.number: lv.shown for lv in self.input_regime.levels}
+
+    def host_access(self) -> int:
+        """How many access-kind arguments the host walker takes after the address."""
+        return len(self.host_regime.access) if self.host_regime else 0
+
+    def holds_of(self, name: str) -> str:
+        return self.cache(name).holds
 
     @property
     def has_global(self) -> bool:
@@ -78,8 +106,10 @@ class CacheRefView:
                 return "en.glob"
             return f"en.tags[{tags.index(e.name)}]"
 
+        fn = {"tables": "covers_tables", "host translations": "covers_host"}.get(c.holds if c else "", "covers")
+
         def covers(e: Expr) -> str:
-            return f"covers(en, {py(e.args[0], env)})"
+            return f"{fn}(en, {py(e.args[0], env)})"
 
         env = Env({
             "ctx": ctx,

@@ -231,6 +231,31 @@ class WalkerView:
     def level_width(self) -> int:
         return max(3, self.max_level.bit_length())
 
+    # ---- walk caches (issue 15): a walk that resumes after a paging-structure-cache hit
+    @property
+    def hooks(self) -> bool:
+        """The reference walker of the input stage takes `start` (resume after a cached
+        level), `seen` (reports each pointer level's state) and, as a guest, `hw` (the
+        host translation, through the nested TLB): only when the top declares walk caches."""
+        return bool(self.cache_view is not None and self.cache_view.walk_caches and self.role in ("top", "guest"))
+
+    @property
+    def host_fn(self) -> str:
+        """The name the guest walker calls for a host translation."""
+        return "hw" if self.hooks else "walk_host"
+
+    def next_text(self, lv: LevelView) -> str:
+        """Python for the walk number of the level read after the pointer at `lv`."""
+        if self.regime.next_level is not None:
+            return "lvl"
+        lower = [x.level.number for x in self.levels if x.level.number < lv.level.number]
+        return str(max(lower)) if lower else "0"
+
+    def acc_tuple(self) -> str:
+        """The accumulators as a Python tuple (what a paging-structure entry keeps)."""
+        names = [f"a_{a.name}" for a in self.regime.accumulators]
+        return "(" + "".join(f"{n}, " for n in names) + ")"
+
     # ---- a stage switched off (`bypass when`): the input passes through, no reference
     def bypass_exprs(self) -> list[Expr]:
         """The conditions that switch this walker's stage off: its regime's own, and for a

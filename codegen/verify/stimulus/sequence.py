@@ -38,8 +38,15 @@ class SequenceFactory:
         self.width = self.input_regime.input_width
         self.granule = ref.GRANULE
         caches = ref.Caches()
-        first = getattr(caches, ref.CACHES[0])
+        walk = {getattr(ref, "PSC", None), getattr(ref, "NTLB", None)}
+        first = getattr(caches, next(c for c in ref.CACHES if c not in walk))
         self.sets, self.ways = first.sets, first.ways
+        # a paging-structure cache: pages whose deepest cached level's keys share one of its
+        # sets, more of them than it has ways (its evictions)
+        self.psc = None
+        if getattr(ref, "PSC", None):
+            p = getattr(caches, ref.PSC)
+            self.psc = (ref.INDEX_LO[ref.PSC_LEVELS[0]], p.sets, p.ways)
         # registers the tags read: their values are what invalidation operands name
         self.tag_regs = {r.name for c in self.top.caches for t in c.tags for r in t.value.refs() if r.kind == "ctx"}
         self.operand_widths = {inv.name: [(o.name, o.width) for o in inv.operands] for inv in self.top.invalidations}
@@ -93,8 +100,11 @@ class SequenceFactory:
         if not out.get("ok"):
             return mem, [], [a for a, _v in base_reads], [a for a, _v in base_reads[-1:]]
         steps = {1, 2, 3, 5, 8} | {self.sets * j for j in range(1, self.ways + 3)} | {1 << draw.int(4, 12)}
-        inputs, slots, leaves = [va0], {a for a, _v in base_reads}, {base_reads[-1][0]}
         g, top = self.granule, (1 << self.width) - 1
+        if self.psc:
+            lo, sets, ways = self.psc
+            steps |= {(sets * j) << (lo - g) for j in range(1, ways + 2)}
+        inputs, slots, leaves = [va0], {a for a, _v in base_reads}, {base_reads[-1][0]}
         for d in sorted(steps):
             va = (va0 + (d << g)) & top
             req = dict(sc.request, **{self.ref.INPUT: va})
@@ -127,8 +137,16 @@ class SequenceFactory:
             if not sweep and roll < SWEEP_PERCENT:
                 # a sweep: more pages of one cache set than it has ways, one after another
                 pick = draw.choice(inputs)
-                mates = [va for va in inputs if (va >> self.granule) % self.sets == (pick >> self.granule) % self.sets]
-                sweep = mates[:self.ways + 2]
+                if self.psc and draw.chance(50):
+                    lo, sets, ways = self.psc
+                    keys: dict = {}
+                    for va in inputs:  # one page per key of the deepest cached level, in one of its sets
+                        if (va >> lo) % sets == (pick >> lo) % sets:
+                            keys.setdefault(va >> lo, va)
+                    sweep = list(keys.values())[:ways + 2]
+                else:
+                    mates = [va for va in inputs if (va >> self.granule) % self.sets == (pick >> self.granule) % self.sets]
+                    sweep = mates[:self.ways + 2]
             if sweep:
                 va = sweep.pop(0)
                 steps.append(Step("translate", {self.ref.INPUT: va, **base_access, **ctx}))
