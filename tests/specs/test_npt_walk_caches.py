@@ -190,3 +190,22 @@ def test_a_stale_nested_translation_until_vmrun_flushes_the_asid(ref):
     assert after.outcome["pa"] == new_frame | 0xABC and len(after.trace) == 24
     verdict = oracle.check(ref, seq, run)
     assert verdict.problems == [] and verdict.stale_hits == 1
+
+
+def test_covers_of_a_paging_structure_entry_is_its_input_bits_from_its_level_up(generated):
+    """intel_ept's INVVPID individual-address drops the combined paging-structure-cache
+    entries of the VPID that would be used to translate the address (SDM 29.4.3.1): a PDE
+    entry (walk level 2, key va >> 21) for that 2-MiB region, not the neighbour's; a PML4E
+    entry (key va >> 39) for any address under it."""
+    ept = generated["intel_ept"][0]
+    va = VA4
+    tags = (7, 1, 0x1234, 0)  # vpid, ept, eptrta, pcid
+    pde = ept.Partial(va >> ept.INDEX_LO[2], 2, tags, 1, 0x1000, 0x9000, ())
+    pml4e = ept.Partial(va >> ept.INDEX_LO[4], 4, tags, 3, 0x3000, 0xB000, ())
+    ops = {"vpid_op": 7, "addr": va + 0x1000}
+
+    def drops(en, **o):
+        return ept.drop_holds("psc", "invvpid_individual_address", en, dict(ops, **o), dict.fromkeys(ept.CONTEXT, 0))
+    assert drops(pde) and drops(pml4e)
+    assert not drops(pde, addr=va + (1 << 21)) and drops(pml4e, addr=va + (1 << 21))
+    assert not drops(pde, vpid_op=8)
