@@ -88,9 +88,10 @@ class _WalkHeld:
     accumulators); for a nested TLB, each host translation a walk made (keyed by the
     guest-physical page at the host page's size, the host access kinds and the tags). Each is
     held from the walk that gave it until an invalidation the architecture declares drops it.
-    An answer is permitted when a walk on the current memory that resumes from a held partial
-    translation (or from the root) and takes any held host translation in place of a host walk
-    gives it."""
+    A permitted walk runs on the current memory from the root or resumed from a held partial
+    translation, and takes a host walk or any held host translation for each host translation;
+    an answer is permitted when a permitted walk gives it, and whatever any permitted walk made
+    is held (a cache following that walk may hold it)."""
 
     def __init__(self, arch):
         self.arch = arch
