@@ -47,30 +47,24 @@ def check(arch, seq: Sequence, run: SequenceRun) -> Verdict:
                     del held[key]
             walk.invalidate(st.event, ops, st.request)
             continue
-        fresh_trace: list = []
-        seen: list = []
-        r = walk.run(dict(mem), st.request, fresh_trace, None, seen, ())
-        fresh = arch.outcome(r)
-        walk.keep(st.request, seen)
+        runs = walk.permitted(mem, st.request)  # the fresh walk first, then every walk resumed from held state
+        fresh = arch.outcome(runs[0])
         o = got.outcome
-        accepted, accepted_glob = None, False
         if o != fresh:
-            if o and o.get("ok") and _held(arch, held, st.request, o):
-                pass
-            elif (found := walk.explains(mem, st.request, o)) is not None:
-                accepted, accepted_glob = o, bool(found[4]) if len(found) > 4 else False
-            else:
+            if not (o and o.get("ok") and _held(arch, held, st.request, o)) \
+                    and not any(arch.outcome(r) == o for r in runs[1:]):
                 verdict.problems.append(
                     f"step {i}: answered {o}, but the tables give {fresh} and no translation the architecture "
                     f"lets a cache still hold answers it")
                 break
             verdict.stale_hits += 1
+        # what a TLB may now hold: the translation of every permitted walk (a walk resumed from
+        # held partial translations may give one the tables no longer give)
         access = tuple(st.request[a] for a in arch.ACCESS)
-        glob = bool(r[4]) if len(r) > 4 else False
-        # what a TLB may now hold: the translation the tables give, and the answer (a walk
-        # resumed from held partial translations gives one the tables may no longer give)
-        for out, g in ((fresh, glob), (accepted, accepted_glob)):
-            if out and out.get("ok") and out["level"] is not None:
+        for r in runs:
+            out = arch.outcome(r)
+            if out["ok"] and out["level"] is not None:
+                g = bool(r[4]) if len(r) > 4 else False
                 for cache in _tlbs(arch):
                     key = (cache, access, arch.cache_tags(cache, st.request), g, out["level"],
                            out.get("host_level"), st.request[arch.INPUT] >> _shift(arch, out))
@@ -94,9 +88,10 @@ class _WalkHeld:
     accumulators); for a nested TLB, each host translation a walk made (keyed by the
     guest-physical page at the host page's size, the host access kinds and the tags). Each is
     held from the walk that gave it until an invalidation the architecture declares drops it.
-    An answer is permitted when a walk on the current memory that resumes from a held partial
-    translation (or from the root) and takes any held host translation in place of a host walk
-    gives it."""
+    A permitted walk runs on the current memory from the root or resumed from a held partial
+    translation, and takes a host walk or any held host translation for each host translation;
+    an answer is permitted when a permitted walk gives it, and whatever any permitted walk made
+    is held (a cache following that walk may hold it)."""
 
     def __init__(self, arch):
         self.arch = arch
@@ -107,7 +102,8 @@ class _WalkHeld:
         self.taken: list = []  # the host translations the last run made
 
     def run(self, mem, request, trace, start, seen, choice, counts=None):
-        """One walk; a host translation number k takes held option choice[k] (0: walk)."""
+        """One walk; a host translation number k takes held option choice[k] (0: walk);
+        the host translations it walked are in self.taken."""
         arch = self.arch
         self.taken = []
         if not self.ntlb:
@@ -129,9 +125,7 @@ class _WalkHeld:
             if not off and h[0] == 0 and h[2] is not None:
                 self.taken.append((gpa, kinds, tags, h[1], h[2]))
             return h
-        r = arch.walk(mem, request, trace, start if self.psc else None, seen, arch.host_hook(request, answer))
-        self._keep_host()
-        return r
+        return arch.walk(mem, request, trace, start if self.psc else None, seen, arch.host_hook(request, answer))
 
     def _host_options(self, gpa, kinds, tags) -> list:
         out = []
@@ -168,11 +162,13 @@ class _WalkHeld:
             out += sorted(self.tables.get((n, request[arch.INPUT] >> arch.INDEX_LO[n], tags), ()), key=repr)
         return out
 
-    def explains(self, mem, request, o):
-        """The result of a permitted walk that answers `o` (its partial translations are then
-        held), or None."""
-        if not (self.psc or self.ntlb):
-            return None
+    def permitted(self, mem, request) -> list:
+        """The results of every permitted walk of `request` on `mem` (the fresh walk first):
+        from the root or resumed from each held partial translation, each host translation
+        walked or taken from each held one (at most SEARCH_LIMIT walks). What they used or
+        made (partial translations, host translations) is held from now on: a cache
+        following any of them may hold it."""
+        out, seens, taken = [], [], []
         budget = SEARCH_LIMIT
         for start in [None] + self.starts(request):
             stack = [()]
@@ -181,14 +177,19 @@ class _WalkHeld:
                 prefix = stack.pop()
                 counts: list = []
                 seen: list = []
-                r = self.run(dict(mem), request, [], start, seen, prefix, counts)
-                if self.arch.outcome(r) == o:
-                    self.keep(request, seen)
-                    return r
+                out.append(self.run(dict(mem), request, [], start, seen, prefix, counts))
+                seens.append(seen)
+                taken += self.taken
                 for k in range(len(prefix), len(counts)):
                     for alt in range(1, counts[k]):
                         stack.append(prefix + (0,) * (k - len(prefix)) + (alt,))
-        return None
+            if not (self.psc or self.ntlb):
+                break
+        for seen in seens:
+            self.keep(request, seen)
+        self.taken = taken
+        self._keep_host()
+        return out
 
     def invalidate(self, event, ops, request) -> None:
         arch = self.arch

@@ -168,3 +168,44 @@ def test_the_oracle_catches_a_walk_cache_invalidation_that_forgets_the_asid(ref,
     good_run = run_reference(ref, seq)
     assert not good_run.steps[3].outcome["ok"]  # the spec's design walks from the root: no PT entry
     assert oracle.check(ref, seq, good_run).problems == []
+
+
+def test_a_stale_nested_translation_until_vmrun_flushes_the_asid(ref):
+    """The hypervisor remaps the guest page in the nested tables: the nested TLB keeps the
+    old system-physical frame (permitted: no flush yet) until VMRUN with TLB_CONTROL 03h
+    flushes the guest's ASID (APM 15.16.1), after which the walk reads the new mapping."""
+    n = tables()
+    new_frame = 0x0DEF_0000_0000
+    host_pte = n.host_leaf(G_PAGE)
+    seq = Sequence(dict(n.mem), (
+        _step(n, VA4),
+        Step("store", address=host_pte, value=new_frame | FLAGS),
+        _step(n, VA4 + 0x1000),  # PWC hit at level 2, the final page from the nested TLB: the old frame
+        Step("invalidate", request(n, 0, asid=0), "vmrun", (("guest_asid", 1), ("tlb_control", 3))),
+        _step(n, VA4 + 0x1000),
+    ))
+    run = run_reference(ref, seq)
+    stale, after = run.steps[2], run.steps[4]
+    assert stale.outcome["pa"] == S_PAGE | 0xABC and len(stale.trace) == 1
+    assert after.outcome["pa"] == new_frame | 0xABC and len(after.trace) == 24
+    verdict = oracle.check(ref, seq, run)
+    assert verdict.problems == [] and verdict.stale_hits == 1
+
+
+def test_covers_of_a_paging_structure_entry_is_its_input_bits_from_its_level_up(generated):
+    """intel_ept's INVVPID individual-address drops the combined paging-structure-cache
+    entries of the VPID that would be used to translate the address (SDM 29.4.3.1): a PDE
+    entry (walk level 2, key va >> 21) for that 2-MiB region, not the neighbour's; a PML4E
+    entry (key va >> 39) for any address under it."""
+    ept = generated["intel_ept"][0]
+    va = VA4
+    tags = (7, 1, 0x1234, 0)  # vpid, ept, eptrta, pcid
+    pde = ept.Partial(va >> ept.INDEX_LO[2], 2, tags, 1, 0x1000, 0x9000, ())
+    pml4e = ept.Partial(va >> ept.INDEX_LO[4], 4, tags, 3, 0x3000, 0xB000, ())
+    ops = {"vpid_op": 7, "addr": va + 0x1000}
+
+    def drops(en, **o):
+        return ept.drop_holds("psc", "invvpid_individual_address", en, dict(ops, **o), dict.fromkeys(ept.CONTEXT, 0))
+    assert drops(pde) and drops(pml4e)
+    assert not drops(pde, addr=va + (1 << 21)) and drops(pml4e, addr=va + (1 << 21))
+    assert not drops(pde, vpid_op=8)
