@@ -375,7 +375,9 @@ def walk_identifiers(walk: ir.Walk, regime: ir.Regime) -> list[tuple[str, str]]:
              "o_pa", *(f"k_{a}" for a in regime.access), *(f"r_{c}" for c in regime.context),
              *(f"o_r_{f.name}" for f in regime.record.fields)]
     inner = ["st", "lvl", "ea", "le", "fault_k", "flevel", *(f"a_{a.name}" for a in regime.accumulators),
-             *(f"{p}_{lv.number}" for lv in regime.levels for p in ("pend", "sa", "se"))]
+             *(f"{p}_{lv.number}" for lv in regime.levels for p in ("pend", "sa", "se")),
+             # the request the walker holds until the memory takes it (hdl_macros.j2, `_h`)
+             *(f"{p}_h" for p in ("m_valid", "m_we", "m_size", "m_addr", "m_wdata"))]
     return ([(f"wk_{w}_{m}", f"'{w}.{m}'") for m in members]
             + [(f"unit_{w}", "the walker instance")] + [(f"unit_{w}_{p}", f"walker port '{p}'") for p in ports]
             + [(f"walker_unit_{w}", "the walker block"), (f"walk_unit_{w}", "the reference walker"),
