@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from codegen.generate.view.cache_ref import leaf_shifts
 from codegen.generate.lower import Env, Hoist, LowerError, ref_slice
 from codegen.ir.expr import Expr
 
@@ -460,7 +461,8 @@ def _no_level(t) -> int | None:
 
 
 def _leaf_shifts(regime) -> tuple[tuple[int, int], ...]:
-    return tuple((lv.shown, lv.page_shift) for lv in regime.levels if lv.leaf)
+    """(spec level number, page shift) of each leaf level: the reference view's table."""
+    return tuple(leaf_shifts(regime).items())
 
 
 def cache_views(t) -> list[CacheView]:
