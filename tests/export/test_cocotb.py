@@ -58,14 +58,8 @@ def batch_results(spec: str, out: Path, tmp: Path):
 
 # one spec per family (a walk, a nested walk, a decision unit) on the Verilog; the VHDL
 # under GHDL on a spec whose VHDL converts right (intel_vmx)
-# amd_npt under Verilator: the cocotb runner's C++ build of the model with its 64-entry TLB fails
-# twice in a row with "Vtop__pch.h.fast: linker input file not found" (issue 15's closing note);
-# marked until the export's Verilator build is fixed, the same model passes the batch backend
 @pytest.mark.parametrize("spec, sim", [
-    pytest.param(spec, sim, marks=pytest.mark.xfail(reason="cocotb's Verilator build of the TLB model: pch race",
-                                                      strict=False))
-    if (spec, sim) == ("amd_npt", "verilator") else (spec, sim)
-    for spec in ("x86_64_paging", "amd_npt", "amd_svm") for sim in ("icarus", "verilator")] + [("intel_vmx", "ghdl")])
+    (spec, sim) for spec in ("x86_64_paging", "amd_npt", "amd_svm") for sim in ("icarus", "verilator")] + [("intel_vmx", "ghdl")])
 def test_the_package_agrees_with_the_reference_and_the_batch_backend(tmp_path, spec, sim):
     out = tmp_path / "pkg"
     export(spec, out, 12)
