@@ -46,6 +46,26 @@ def remapped(invalidation: tuple) -> Sequence:
     return Sequence(memory(), tuple(steps))
 
 
+def test_what_a_stale_device_entry_filled_is_held(toy):
+    """A stale device entry (domain 5, after software moved device 1 to domain 7 in memory) and
+    the current one give the same translation of page 4, but fill the translation cache under
+    different domains. The design followed the stale entry; device 2, in domain 5, then hits
+    that fill after page 4 was remapped. The oracle must hold what every permitted run filled,
+    not only the first run that gave the answer (regression: amd_iommu seed 1, sequence 1969)."""
+    ref = load_generated(toy)[0]
+    dev2 = {**REQ, "dev": 2, "addr": 0x4ABC}
+    mem = {**memory(), 0x21020: 0x56003, DEV1 + 16: 0x20003, DEV1 + 24: 5}
+    steps = (Step("translate", dict(REQ)), Step("store", address=DEV1 + 8, value=7),
+             Step("translate", {**REQ, "addr": 0x4ABC}), Step("store", address=0x21020, value=0x57003),
+             Step("translate", dev2))
+    seq = Sequence(mem, steps)
+    run = run_reference(ref, seq)
+    assert run.steps[2].hit == ("dtc",)  # the stale device entry, domain 5
+    assert run.steps[4].outcome["fields"]["pa"] == 0x56ABC and run.steps[4].hit == ("tlb",)
+    verdict = oracle.check_unit(ref, seq, run)
+    assert verdict.problems == [] and verdict.stale_hits == 1
+
+
 def test_a_stale_answer_is_permitted_until_the_invalidation(toy):
     ref = load_generated(toy)[0]
     seq = remapped(())
