@@ -12,6 +12,7 @@ an entry; and a stale hit the architecture permits.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,7 @@ class SeqReport:
     walk: tuple = ()  # the walk caches (paging-structure cache, nested TLB): looked up per walk
     walk_compared: bool = True  # whether the model holds them (else it is compared with the TLBs alone)
     backend: str = "myhdl"  # what simulated the model (codegen/verify/backends/runner.py)
+    seconds: float = 0.0  # wall time of the whole run (run() sets it; not in the JSON, which is reproducible)
 
     @property
     def missing(self) -> list[str]:
@@ -135,6 +137,9 @@ class SeqReport:
             out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
         if self.misses:
             out.append(f"  memory references per TLB miss: {self.miss_refs / self.misses:.2f}")
+        if self.seconds:
+            out.append(f"  speed: {self.sequences / self.seconds:.2f} sequences/s, {self.steps / self.seconds:.0f} steps/s "
+                       f"({self.seconds:.1f} s)")
         done = len(self.expected) - len(self.missing)
         out.append(f"  coverage: {done}/{len(self.expected)} points" + (f", missing {self.missing}" if self.missing else ""))
         return out
@@ -193,12 +198,15 @@ def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.T
     N (it has a seed of its own), and so is the merged report. `backend` names what
     simulates the model (codegen/verify/backends/runner.py); an HDL one is built here, once,
     before the shards start (hdl.ToolMissing, cache.BuildFailed)."""
+    began = time.perf_counter()
     jobs = max(1, min(jobs, count))
     if model and backend != "myhdl":
         ref, mod = harness.load_generated(directory)
         runner.make(backend, spec, directory, ref, mod).build()
     if jobs == 1:
-        return run_range(spec, directory, 0, count, seed, timing, length, arch_directory, model, progress, backend)
+        out = run_range(spec, directory, 0, count, seed, timing, length, arch_directory, model, progress, backend)
+        out.seconds = time.perf_counter() - began
+        return out
     import concurrent.futures
     import multiprocessing
     bounds = [count * k // jobs for k in range(jobs + 1)]
@@ -211,7 +219,9 @@ def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.T
             parts[k] = fut.result()
             if progress:
                 progress(parts[k].sequences)
-    return merge(parts)
+    out = merge(parts)
+    out.seconds = time.perf_counter() - began
+    return out
 
 
 def merge(parts: list[SeqReport]) -> SeqReport:

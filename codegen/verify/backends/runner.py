@@ -144,8 +144,7 @@ class HdlRunner:
         harness.run_model_sequence gives it, in one simulator run of the version-2 batch
         file (batch.py, "Sequences"): a translate step has `limit` cycles, an invalidation
         `limit` plus the model's sweep (model.SWEEP_CYCLES). The simulator is killed past
-        `timeout` seconds (cache.SimulatorTimeout); the default allows 10,000 cycles a
-        second of every step's watchdog, and a minute."""
+        `timeout` seconds (cache.SimulatorTimeout; default simulator_seconds)."""
         sequences = list(sequences)
         built = self.build()
         items = [self.sequence_item(seq, limit) for seq in sequences]
@@ -156,7 +155,7 @@ class HdlRunner:
                 raise cache.BuildFailed(f"a sequence of {words} memory words (image and stores): the {self.name} "
                                         f"testbench holds {cap} with what the model writes (sequence {seq.seed})")
         if timeout is None:
-            timeout = 60 + sum(b for it in items for k, b, _c in it.steps if k == "run") / 10_000
+            timeout = simulator_seconds(items)
         if vcd is not None:
             vcd = Path(vcd).resolve()
             vcd.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +216,13 @@ class HdlRunner:
             else:
                 steps.append(StepRun(trace=r.trace, cycles=r.cycles))
         return SequenceRun(steps, mem, timeout)
+
+
+def simulator_seconds(items: list[batch.SequenceItem]) -> float:
+    """The wall-clock bound of a simulator run of sequences: a minute, and every step's whole
+    watchdog at 10,000 cycles a second (a hung simulator, not a slow model: the watchdog
+    already stops a model that never finishes)."""
+    return 60 + sum(b for it in items for k, b, _c in it.steps if k == "run") / 10_000
 
 
 @contextlib.contextmanager
