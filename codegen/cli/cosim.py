@@ -64,8 +64,8 @@ def add_parsers(sub, formatter) -> None:
     s.add_argument("--generated", metavar="DIR", default=None,
                    help="the folder of generated models to read (default: generated/ in the project root)")
     s.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="run the walks as N shards in N processes (default 1; with --cluster, one shard per "
-                        "worker); the same seed and N give the same scenarios and report")
+                   help="run the walks (or --sequences) as N shards in N processes (default 1; with --cluster, "
+                        "one shard per worker); the same seed and N give the same scenarios and report")
     s.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="run the shards as tasks on the Dask distributed scheduler at ADDRESS "
                         "(needs the extra virtspec[cluster]; default: local processes, see --jobs)")
@@ -73,7 +73,7 @@ def add_parsers(sub, formatter) -> None:
                    help="a translation or unit with caches: co-simulate N sequences (requests, invalidations and "
                         "software stores against one memory image, from reset caches) instead of single walks, "
                         "and check every answer against the architecture (--arch); on any --backend (an HDL one "
-                        "runs them in batches in its simulator, ~X times the MyHDL model's speed), with --jobs; "
+                        "runs them in batches in its simulator, ~40 times the MyHDL model's speed), with --jobs; "
                         "default: single walks")
     s.add_argument("--steps", type=int, default=60, metavar="L",
                    help="with --sequences: steps per sequence (default: 60)")
@@ -85,7 +85,8 @@ def add_parsers(sub, formatter) -> None:
     s.add_argument("--backend", choices=("myhdl", "verilator", "icarus", "ghdl"), default="myhdl",
                    help="what simulates the model: the MyHDL model in Python (default), or the Verilog or VHDL "
                         "converted from it in Verilator, Icarus Verilog or GHDL (each run through a batch "
-                        "testbench, built once and cached in $VIRTSPEC_CACHE, else ~/.cache/virtspec)")
+                        "testbench, built once and cached in $VIRTSPEC_CACHE, else ~/.cache/virtspec), for single "
+                        "walks and for --sequences")
     s.add_argument("--quiet", action="store_true",
                    help="no progress bar (there is none either when standard error is not a terminal)")
     s.set_defaults(fn=cmd_cosim, parser=s)

@@ -137,7 +137,6 @@ class HdlRunner:
             runs[i].timeout = limit
         return runs
 
-
     def run_sequences(self, sequences, timing, limit: int, vcd: Path | None = None,
                       timeout: float | None = None) -> list:
         """The model's run of each sequence (codegen/verify/sequence.py), as
