@@ -1,7 +1,9 @@
 """What runs the model in a co-simulation: the MyHDL model itself (in Python), or the
 HDL converted from it in a simulator (Verilator, Icarus Verilog, GHDL) through the
 batch testbench of codegen/verify/batch.py. Every backend turns a list of scenarios
-into a list of harness.Run, so that cosim compares the same things on each."""
+into a list of harness.Run, so that cosim compares the same things on each; an HDL one
+also turns a list of sequences into SequenceRuns (run_sequences, the batch file's version
+2), as harness.run_model_sequence does on the MyHDL model."""
 from __future__ import annotations
 
 import contextlib
