@@ -68,6 +68,31 @@ Per scenario, one line per memory reference in order, then one end line:
 
 On a pipe, when every value fits 64 bits, the Verilator testbench may write them as native
 unsigned 64-bit numbers instead (parse_binary_results says in which order).
+
+Sequences (version 2)
+---------------------
+A sequence (codegen/verify/sequence.py) is several transactions against one memory image,
+from one reset: the file's version is 2, and `count` counts sequences. Per sequence:
+
+    <seed32> <memory entries> <steps>
+    <address> <value>          one line per memory entry, as above
+    then one line per step:
+    0 <limit> <input port values, in INPUTS order>    a transaction (a translation or an
+                                                      invalidation: the ports say which)
+    1 <address> <value>                               software's store into the image
+
+Before the sequence: the image becomes the sequence's, the response queue empties, the
+generator is seeded, the model is reset, `m_ready` = a ready draw. Before each transaction
+step: the input ports take the step's values (the testbench's writer carries each port's
+value from the step before, from 0, as the MyHDL testbench leaves unset ports), `m_rvalid`
+= 0, `start` = 1; then the cycle protocol above with the step's own watchdog limit, its edges
+counted from 1 again. Between steps nothing is reset: the generator goes on, and a
+response still queued is delivered during the next step (at its due edge, compared with
+that step's count, as the MyHDL testbench does). A store writes the image (no trace).
+A transaction that times out ends the sequence: the later steps are read and not run.
+
+The results: per transaction step run, its references and its end record as above; no
+record for a store or for a step after a timeout (parse_sequence_results groups them).
 """
 from __future__ import annotations
 
@@ -81,6 +106,7 @@ from pathlib import Path
 
 MAGIC = 0x5649525453504543  # "VIRTSPEC"
 VERSION = 1
+SEQUENCE_VERSION = 2
 MASK32 = 0xFFFFFFFF
 MASK64 = (1 << 64) - 1
 CONTROL = ("clk", "rst", "start", "done")
@@ -432,4 +458,59 @@ def final_memories(images: list[dict[int, int]], traces: list[list]) -> list[dic
     out = list(map(dict, images))
     writes = [[(a, v) for k, a, _, v in t if k] for t in traces]
     list(map(dict.update, out, writes))
+    return out
+
+
+@dataclass(frozen=True)
+class SequenceItem:
+    """One sequence as the testbench reads it: the generator's seed, the starting image and
+    its steps, each ("run", limit, input port values in INPUTS order) or ("store", address,
+    value)."""
+
+    seed: int
+    memory: dict
+    steps: tuple
+
+
+def sequence_text(ports: Ports, items: list[SequenceItem], timing, limit: int) -> str:
+    """The scenario file (version 2, the module text) of `items`."""
+    t = timing
+    masks = [(1 << w) - 1 for _, w in ports.inputs]
+    data_mask = (1 << ports.data_width) - 1
+    request_fmt = "0 %x " + " ".join(f"%0{_digits(w)}x" for _, w in ports.inputs) + "\n"
+    entry_fmt = f"%016x %0{_digits(ports.data_width)}x\n"
+    store_fmt = "1 %016x " + f"%0{_digits(ports.data_width)}x\n"
+    out = ["%x %x %x %x %x %x %x\n" % (MAGIC, SEQUENCE_VERSION, len(items), t.min_latency, t.max_latency,
+                                      t.stall_percent, limit)]
+    for it in items:
+        out.append("%08x %x %x\n" % (seed32(it.seed), len(it.memory), len(it.steps)))
+        out += [entry_fmt % (a & MASK64, v & data_mask) for a, v in sorted(it.memory.items())]
+        for kind, a, b in it.steps:
+            if kind == "run":
+                out.append(request_fmt % (a, *(v & m for v, m in zip(b, masks))))
+            else:
+                out.append(store_fmt % (a & MASK64, b & data_mask))
+    return "".join(out)
+
+
+def parse_sequence_results(text: str, ports: Ports, items: list[SequenceItem], where) -> list[list[Result]]:
+    """The results of a version-2 run: per sequence, one Result per transaction step run (a
+    timed-out one ends its sequence). ValueError when the records do not add up."""
+    names = [n for n, _ in ports.outputs]
+    outputs, traces, cycles, timed_out = parse_results(text, ports, where)
+    out, at = [], 0
+    for it in items:
+        runs = []
+        for kind, _a, _b in it.steps:
+            if kind != "run":
+                continue
+            if at >= len(cycles):
+                raise ValueError(f"{where}: results for {at} transactions, expected more")
+            runs.append(Result(dict(zip(names, outputs[at])), traces[at], cycles[at], timed_out[at]))
+            at += 1
+            if timed_out[at - 1]:
+                break
+        out.append(runs)
+    if at != len(cycles):
+        raise ValueError(f"{where}: results for {len(cycles)} transactions, expected {at}")
     return out

@@ -11,6 +11,8 @@ an entry; and a stale hit the architecture permits.
 """
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 
 from codegen import ir
 from codegen.verify import harness, oracle
+from codegen.verify.backends import runner
 from codegen.verify.sequence import Sequence, compare, run_reference, walk_caches
 from codegen.verify.stimulus.sequence import sequences
 
@@ -43,6 +46,7 @@ class SequencesJson(BaseModel):
     """The output of `cosim --sequences --json` (`virtspec schema sequences`)."""
 
     spec: str
+    backend: str = "myhdl"  # what simulated the model: the MyHDL model, or its HDL in a simulator
     sequences: int
     steps: int
     translations: int
@@ -84,6 +88,8 @@ class SeqReport:
     compared: bool = False  # whether a model ran (else the reference and the oracle alone)
     walk: tuple = ()  # the walk caches (paging-structure cache, nested TLB): looked up per walk
     walk_compared: bool = True  # whether the model holds them (else it is compared with the TLBs alone)
+    backend: str = "myhdl"  # what simulated the model (codegen/verify/backends/runner.py)
+    seconds: float = 0.0  # wall time of the whole run (run() sets it; not in the JSON, which is reproducible)
 
     @property
     def missing(self) -> list[str]:
@@ -98,7 +104,7 @@ class SeqReport:
 
     def _json(self) -> dict:
         return {
-            "spec": self.spec, "sequences": self.sequences, "steps": self.steps,
+            "spec": self.spec, "backend": self.backend, "sequences": self.sequences, "steps": self.steps,
             "translations": self.translations, "mismatches": len(self.mismatches),
             "violations": len(self.violations), "stale_hits": self.stale_hits,
             "hit_rate": {c: round(self.hit_rate(c), 4) for c in self.hits},
@@ -110,9 +116,14 @@ class SeqReport:
                          "expected": len(self.expected), "missing": self.missing},
         }
 
+    def _model_text(self) -> str:
+        if not self.compared:
+            return " (reference only: no model ran)"
+        return "" if self.backend == "myhdl" else f" ({self.backend} model)"
+
     def lines(self) -> list[str]:
         out = [f"{self.spec}: {self.sequences} sequences, {self.steps} steps ({self.translations} translations), "
-               f"{len(self.mismatches)} mismatches{'' if self.compared else ' (reference only: no model ran)'}, "
+               f"{len(self.mismatches)} mismatches{self._model_text()}, "
                f"{len(self.violations)} architectural violations"]
         if self.compared and not self.walk_compared:
             out.append(f"  the model holds the TLBs only: compared with the reference without {', '.join(self.walk)}")
@@ -126,6 +137,9 @@ class SeqReport:
             out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
         if self.misses:
             out.append(f"  memory references per TLB miss: {self.miss_refs / self.misses:.2f}")
+        if self.seconds:
+            out.append(f"  speed: {self.sequences / self.seconds:.2f} sequences/s, {self.steps / self.seconds:.0f} steps/s "
+                       f"({self.seconds:.1f} s)")
         done = len(self.expected) - len(self.missing)
         out.append(f"  coverage: {done}/{len(self.expected)} points" + (f", missing {self.missing}" if self.missing else ""))
         return out
@@ -178,32 +192,42 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
 
 def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.Timing | None = None,
         length: int = 60, arch_directory: Path | None = None, model: bool = True, progress=None,
-        jobs: int = 1) -> SeqReport:
+        jobs: int = 1, backend: str = "myhdl") -> SeqReport:
     """Draw `count` sequences of `length` steps and check them both ways. With `jobs` N > 1,
     N processes each take a run of consecutive sequences; sequence i is the same whatever
-    N (it has a seed of its own), and so is the merged report."""
+    N (it has a seed of its own), and so is the merged report. `backend` names what
+    simulates the model (codegen/verify/backends/runner.py); an HDL one is built here, once,
+    before the shards start (hdl.ToolMissing, cache.BuildFailed)."""
+    began = time.perf_counter()
     jobs = max(1, min(jobs, count))
+    if model and backend != "myhdl":
+        ref, mod = harness.load_generated(directory)
+        runner.make(backend, spec, directory, ref, mod).build()
     if jobs == 1:
-        return run_range(spec, directory, 0, count, seed, timing, length, arch_directory, model, progress)
+        out = run_range(spec, directory, 0, count, seed, timing, length, arch_directory, model, progress, backend)
+        out.seconds = time.perf_counter() - began
+        return out
     import concurrent.futures
     import multiprocessing
     bounds = [count * k // jobs for k in range(jobs + 1)]
     parts: list = [None] * jobs
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending = {pool.submit(run_range, spec, directory, bounds[k], bounds[k + 1] - bounds[k], seed, timing, length,
-                               arch_directory, model): k for k in range(jobs)}
+                               arch_directory, model, None, backend): k for k in range(jobs)}
         for fut in concurrent.futures.as_completed(pending):
             k = pending[fut]
             parts[k] = fut.result()
             if progress:
                 progress(parts[k].sequences)
-    return merge(parts)
+    out = merge(parts)
+    out.seconds = time.perf_counter() - began
+    return out
 
 
 def merge(parts: list[SeqReport]) -> SeqReport:
     """One report of the shards' reports, in shard order."""
     out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared,
-                    walk=parts[0].walk, walk_compared=parts[0].walk_compared)
+                    walk=parts[0].walk, walk_compared=parts[0].walk_compared, backend=parts[0].backend)
     for p in parts:
         for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles", "misses",
                      "miss_refs"):
@@ -218,15 +242,21 @@ def merge(parts: list[SeqReport]) -> SeqReport:
     return out
 
 
+# sequences an HDL backend runs in one simulator run: big enough that the process start is
+# nothing beside it, small enough that progress moves and a batch's files stay small
+HDL_CHUNK = 250
+
+
 def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
               timing: harness.Timing | None = None, length: int = 60, arch_directory: Path | None = None,
-              model: bool = True, progress=None) -> SeqReport:
-    """Sequences first .. first+count-1 of the run, checked both ways."""
+              model: bool = True, progress=None, backend: str = "myhdl") -> SeqReport:
+    """Sequences first .. first+count-1 of the run, checked both ways: on the MyHDL model one
+    simulation a sequence; on an HDL backend HDL_CHUNK sequences a simulator run."""
     ref, mod = harness.load_generated(directory)
     arch = harness.load_generated(arch_directory)[0] if arch_directory else ref
     timing = timing or harness.Timing()
     report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model,
-                       walk=walk_caches(ref))
+                       walk=walk_caches(ref), backend=backend)
     # a cycle-level model without the walk caches (WALK_CACHES unset) is compared with the
     # reference's TLBs alone; the reference with every cache is what the oracle judges
     report.walk_compared = not report.walk or bool(getattr(mod, "WALK_CACHES", False))
@@ -236,21 +266,27 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
     else:
         drawn, judge = sequences(spec, ref, count, seed, length, first), oracle.check
     limit = harness.cycle_limit(spec, timing) if model else 0
-    for seq in drawn:
-        want = run_reference(ref, seq)
-        account(report, seq, want)
-        if model:
-            got = harness.run_model_sequence(mod, ref, seq, timing, limit)
-            problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, walk=False), got)
-            if problems:
-                report.mismatches.append((seq.seed, problems))
-            report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")
-        verdict = judge(arch, seq, want)
-        report.stale_hits += verdict.stale_hits
-        if verdict.stale_hits:
-            report.covered.add("stale hit permitted")
-        if verdict.problems:
-            report.violations.append((seq.seed, verdict.problems[0]))
-        if progress:
-            progress()
+    hdl = runner.make(backend, spec, directory, ref, mod) if model and backend != "myhdl" else None
+    chunk = HDL_CHUNK if hdl else 1
+    drawn = iter(drawn)
+    while batch := list(itertools.islice(drawn, chunk)):
+        gots = hdl.run_sequences(batch, timing, limit) if hdl else [None] * len(batch)
+        for seq, got in zip(batch, gots):
+            want = run_reference(ref, seq)
+            account(report, seq, want)
+            if model:
+                if got is None:
+                    got = harness.run_model_sequence(mod, ref, seq, timing, limit)
+                problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, walk=False), got)
+                if problems:
+                    report.mismatches.append((seq.seed, problems))
+                report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")
+            verdict = judge(arch, seq, want)
+            report.stale_hits += verdict.stale_hits
+            if verdict.stale_hits:
+                report.covered.add("stale hit permitted")
+            if verdict.problems:
+                report.violations.append((seq.seed, verdict.problems[0]))
+            if progress:
+                progress()
     return report

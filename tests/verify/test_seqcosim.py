@@ -37,7 +37,6 @@ def test_shards_give_the_same_report():
     (["--sequences", "2", "--steps", "0"], "expected --steps from 1 to 100000, not 0"),
     (["--arch", PAGING], "--arch applies to --sequences"),
     (["--sequences", "2", "--replay", "1"], "it does not take --replay"),
-    (["--sequences", "2", "--backend", "verilator"], "--backend verilator runs single walks only"),
 ])
 def test_usage_errors(capsys, argv, expected):
     assert main(["cosim", PAGING, *argv]) == 2

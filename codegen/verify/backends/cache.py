@@ -48,6 +48,18 @@ def cached(kind: str, key: str, files: dict[str, str], build: Callable[[Path], N
     return final
 
 
+class SimulatorTimeout(BuildFailed):
+    """A simulator run that took longer than its wall-clock bound (killed)."""
+
+
+def run_simulator(name: str, cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """A testbench run; one past `timeout` seconds is killed and raises SimulatorTimeout."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+    except subprocess.TimeoutExpired:
+        raise SimulatorTimeout(f"the {name} testbench did not finish within {timeout:.0f} s (killed)") from None
+
+
 def run(cmd: list[str], cwd: Path, env: dict | None = None, what: str = "build") -> str:
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if r.returncode != 0:

@@ -31,13 +31,13 @@ def build(model, top: str, vhdl: dict[str, str]) -> Path:
     return cache.cached("ghdl", key, {**vhdl, "tb.vhd": tb}, make)
 
 
-def simulate(work: Path, scenarios: Path, results: Path, vcd: Path | None = None) -> None:
+def simulate(work: Path, scenarios: Path, results: Path, vcd: Path | None = None, timeout: float | None = None) -> None:
     """Run the testbench elaborated in `work` (GHDL's mcode backend, Debian's, keeps no
     executable: `ghdl -r` elaborates again from the analysed library, in a moment)."""
     cmd = ["ghdl", "-r", "--std=08", "-frelaxed", "virtspec_tb", f"-gscenarios={Path(scenarios).resolve()}",
            f"-gresults={Path(results).resolve()}"]
     if vcd is not None:
         cmd.append(f"--vcd={vcd}")
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+    r = cache.run_simulator("GHDL", cmd, timeout, cwd=work)
     if r.returncode != 0:
         raise cache.BuildFailed(f"the GHDL testbench failed ({r.returncode}): {(r.stdout + r.stderr)[-2000:]}")

@@ -29,10 +29,10 @@ def build(model, top: str, verilog: str) -> Path:
     return cache.cached("icarus", key, {"model.v": verilog, "tb.v": tb}, make) / "sim.vvp"
 
 
-def simulate(sim: Path, scenarios: Path, results: Path, vcd: Path | None = None) -> None:
+def simulate(sim: Path, scenarios: Path, results: Path, vcd: Path | None = None, timeout: float | None = None) -> None:
     cmd = ["vvp", "-n", str(sim), f"+scenarios={scenarios}", f"+results={results}"]
     if vcd is not None:
         cmd.append(f"+vcd={vcd}")
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = cache.run_simulator("Icarus", cmd, timeout)
     if r.returncode != 0:
         raise cache.BuildFailed(f"the Icarus testbench failed ({r.returncode}): {(r.stdout + r.stderr)[-2000:]}")

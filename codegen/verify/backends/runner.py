@@ -1,7 +1,9 @@
 """What runs the model in a co-simulation: the MyHDL model itself (in Python), or the
 HDL converted from it in a simulator (Verilator, Icarus Verilog, GHDL) through the
 batch testbench of codegen/verify/batch.py. Every backend turns a list of scenarios
-into a list of harness.Run, so that cosim compares the same things on each."""
+into a list of harness.Run, so that cosim compares the same things on each; an HDL one
+also turns a list of sequences into SequenceRuns (run_sequences, the batch file's version
+2), as harness.run_model_sequence does on the MyHDL model."""
 from __future__ import annotations
 
 import contextlib
@@ -136,6 +138,92 @@ class HdlRunner:
         for i in [i for i, t in enumerate(timed_out) if t]:  # rare: the watchdog's runs
             runs[i].timeout = limit
         return runs
+
+    def run_sequences(self, sequences, timing, limit: int, vcd: Path | None = None,
+                      timeout: float | None = None) -> list:
+        """The model's run of each sequence (codegen/verify/sequence.py), as
+        harness.run_model_sequence gives it, in one simulator run of the version-2 batch
+        file (batch.py, "Sequences"): a translate step has `limit` cycles, an invalidation
+        `limit` plus the model's sweep (model.SWEEP_CYCLES). The simulator is killed past
+        `timeout` seconds (cache.SimulatorTimeout; default simulator_seconds)."""
+        sequences = list(sequences)
+        built = self.build()
+        items = [self.sequence_item(seq, limit) for seq in sequences]
+        cap = {"icarus": icarus.MEM_CAP, "ghdl": ghdl.MEM_CAP}.get(self.name)
+        for seq, it in zip(sequences, items):
+            words = len(it.memory) + sum(1 for k, _a, _b in it.steps if k == "store")
+            if cap is not None and words > cap // 2:
+                raise cache.BuildFailed(f"a sequence of {words} memory words (image and stores): the {self.name} "
+                                        f"testbench holds {cap} with what the model writes (sequence {seq.seed})")
+        if timeout is None:
+            timeout = simulator_seconds(items)
+        if vcd is not None:
+            vcd = Path(vcd).resolve()
+            vcd.parent.mkdir(parents=True, exist_ok=True)
+            vcd.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        simulate = {"verilator": verilator.simulate, "icarus": icarus.simulate, "ghdl": ghdl.simulate}[self.name]
+        with tempfile.TemporaryDirectory(prefix="virtspec-seq-") as tmp:
+            scen, res = Path(tmp) / "sequences.txt", Path(tmp) / "results.txt"
+            scen.write_text(batch.sequence_text(self.ports, items, timing, limit))
+            simulate(built, scen, res, vcd, timeout=timeout)
+            text = res.read_text()
+        self.simulator_seconds += time.perf_counter() - t0
+        self.runs += 1
+        try:
+            results = batch.parse_sequence_results(text, self.ports, items, f"{self.name} results")
+        except ValueError as e:
+            raise cache.BuildFailed(f"the {self.name} testbench's results: {e}") from None
+        return [self._sequence_run(seq, it, runs) for seq, it, runs in zip(sequences, items, results)]
+
+    def sequence_item(self, seq, limit: int) -> batch.SequenceItem:
+        """A sequence as the batch file holds it: each transaction step's input ports, every
+        port carried from the step before (from 0), as the MyHDL testbench leaves the ports a
+        step does not set."""
+        names = [n for n, _ in self.ports.inputs]
+        values = dict.fromkeys(names, 0)
+        sweep = getattr(self.model, "SWEEP_CYCLES", 0)
+        steps = []
+        for st in seq.steps:
+            if st.op == "store":
+                steps.append(("store", st.address, st.value))
+                continue
+            values.update(harness.step_ports(self.ref, self.model, st))
+            most = limit if st.op == "translate" else limit + sweep
+            steps.append(("run", most, tuple(values[n] for n in names)))
+        return batch.SequenceItem(seq.seed, dict(seq.memory), tuple(steps))
+
+    def _sequence_run(self, seq, item: batch.SequenceItem, runs: list):
+        """A SequenceRun of one sequence's results: the steps up to a timed-out one, and the
+        image after the stores and the model's writes, in order."""
+        from codegen.verify.sequence import SequenceRun, StepRun
+        mem = dict(seq.memory)
+        steps, timeout, at = [], 0, iter(runs)
+        for st, (kind, a, b) in zip(seq.steps, item.steps):
+            if kind == "store":
+                mem[a] = b
+                steps.append(StepRun())
+                continue
+            r = next(at, None)
+            if r is None:
+                break
+            mem.update((addr, value) for w, addr, _n, value in r.trace if w)
+            if r.timed_out:
+                timeout = a
+                break
+            if st.op == "translate":
+                steps.append(StepRun(harness.model_outcome(self.ref, r.outputs), harness.model_hit(self.model, r.outputs),
+                                     r.trace, cycles=r.cycles))
+            else:
+                steps.append(StepRun(trace=r.trace, cycles=r.cycles))
+        return SequenceRun(steps, mem, timeout)
+
+
+def simulator_seconds(items: list[batch.SequenceItem]) -> float:
+    """The wall-clock bound of a simulator run of sequences: a minute, and every step's whole
+    watchdog at 10,000 cycles a second (a hung simulator, not a slow model: the watchdog
+    already stops a model that never finishes)."""
+    return 60 + sum(b for it in items for k, b, _c in it.steps if k == "run") / 10_000
 
 
 @contextlib.contextmanager

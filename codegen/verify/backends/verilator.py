@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -102,6 +103,7 @@ def build(model, top: str, verilog: str | None = None) -> Path:
            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
     r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=_env(binary))
     if r.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)  # no half-built folder left behind
         raise cache.BuildFailed(f"verilator build failed:\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
     try:
         os.replace(work, where)
@@ -111,12 +113,12 @@ def build(model, top: str, verilog: str | None = None) -> Path:
 
 
 def simulate(exe: Path, scenarios: Path, results: Path, vcd: Path | None = None,
-             seconds: Path | None = None) -> None:
+             seconds: Path | None = None, timeout: float | None = None) -> None:
     """Run the batch testbench; with `seconds`, it writes there how long it took from reading
     the scenario file to writing the results (the process start left out: bench (g))."""
     cmd = [str(exe), str(scenarios), str(results)] + ([str(vcd)] if vcd else [])
     env = {**os.environ, "VIRTSPEC_SIM_SECONDS": str(seconds)} if seconds else None
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = cache.run_simulator("Verilator", cmd, timeout, env=env)
     if r.returncode != 0:
         raise cache.BuildFailed(f"the Verilator testbench failed ({r.returncode}): {r.stderr[-2000:]}")
 
