@@ -30,6 +30,8 @@ def expected_points(ref) -> list[str]:
     out += [f"invalidate {e} drops" for e in ref.INVALIDATIONS]
     if getattr(ref, "PSC", None):
         out.append("resumed walk")
+    if getattr(ref, "HPSC", None):
+        out.append("resumed host walk")
     return out + ["stale hit permitted"]
 
 
@@ -152,6 +154,8 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
                     report.hits[cache] += 1
             if "resumed" in sr.detail:
                 report.covered.add("resumed walk")
+            if sr.detail.get("host_resumed"):
+                report.covered.add("resumed host walk")
             for h in ([hit] if isinstance(hit, str) else hit or ()):  # a unit's: every cache that hit
                 report.hits[h] = report.hits.get(h, 0) + 1
                 report.covered.add(f"{h} hit")

@@ -63,8 +63,9 @@ def has_caches(ref) -> bool:
 
 
 def walk_caches(ref) -> tuple[str, ...]:
-    """The paging-structure cache and nested TLB of a generated reference (issue 15)."""
-    return tuple(c for c in (getattr(ref, "PSC", None), getattr(ref, "NTLB", None)) if c)
+    """The paging-structure caches (of the input walk and, nested, of the host walk) and
+    the nested TLB of a generated reference (issue 15)."""
+    return tuple(c for c in (getattr(ref, "PSC", None), getattr(ref, "NTLB", None), getattr(ref, "HPSC", None)) if c)
 
 
 def run_reference(ref, seq: Sequence, walk: bool = True) -> SequenceRun:
