@@ -109,7 +109,8 @@ class _WalkHeld:
 
     def run(self, mem, request, trace, start, seen, choice, counts=None):
         """One walk; a host translation number k takes held option choice[k] (0: walk);
-        the host translations it walked are in self.taken."""
+        the host translations it walked are in self.taken, the partial host translations of
+        its host walks that translated in self.host_seen."""
         arch = self.arch
         self.taken = []
         self.host_seen = []
