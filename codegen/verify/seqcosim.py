@@ -116,6 +116,8 @@ class SeqReport:
                f"{len(self.violations)} architectural violations"]
         if self.compared and not self.walk_compared:
             out.append(f"  the model holds the TLBs only: compared with the reference without {', '.join(self.walk)}")
+        elif self.compared and self.walk:
+            out.append(f"  the model holds the walk caches too: compared with the full reference ({', '.join(self.walk)})")
         for c in sorted(self.hits):
             out.append(f"  cache {c}: hit rate {100 * self.hit_rate(c):.1f}%, {self.fills.get(c, 0)} fills, "
                        f"{self.evictions.get(c, 0)} evictions")
