@@ -3588,7 +3588,10 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlp
                     f_t_asid.next = t_asid
                     f_t_pcid.next = t_pcid
                     f_r_CR4.next = r_CR4
-                    st.next = S.WAITW if wc_busy else S.MISS
+                    if wc_busy:  # the walker starts when the paging-structure cache's fills are in
+                        st.next = S.WAITW
+                    else:
+                        st.next = S.MISS
             else:
                 hit.next = False
                 iset.next = 0

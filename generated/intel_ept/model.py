@@ -4416,7 +4416,10 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
                     f_t_eptrta.next = t_eptrta
                     f_t_pcid.next = t_pcid
                     f_r_CR4.next = r_CR4
-                    st.next = S.WAITW if wc_busy else S.MISS
+                    if wc_busy:  # the walker starts when the paging-structure cache's fills are in
+                        st.next = S.WAITW
+                    else:
+                        st.next = S.MISS
             else:
                 hit.next = False
                 iset.next = 0

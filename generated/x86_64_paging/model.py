@@ -1983,7 +1983,10 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
                     f_acc.next = c_acc
                     f_t_pcid.next = t_pcid
                     f_r_CR4.next = r_CR4
-                    st.next = S.WAITW if wc_busy else S.MISS
+                    if wc_busy:  # the walker starts when the paging-structure cache's fills are in
+                        st.next = S.WAITW
+                    else:
+                        st.next = S.MISS
             else:
                 hit.next = False
                 iset.next = 0

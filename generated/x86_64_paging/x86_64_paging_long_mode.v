@@ -3269,7 +3269,12 @@ always @(posedge clk) begin: cache_tlb0_fsm
                     cache_tlb0_f_acc <= cache_tlb0_c_acc;
                     cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
                     cache_tlb0_f_r_CR4 <= r_CR4;
-                    cache_tlb0_st <= wc_busy ? 2'b11 : 2'b01;
+                    if (wc_busy) begin
+                        cache_tlb0_st <= 2'b11;
+                    end
+                    else begin
+                        cache_tlb0_st <= 2'b01;
+                    end
                 end
             end
             else begin

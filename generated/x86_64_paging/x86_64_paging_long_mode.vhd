@@ -3137,7 +3137,11 @@ begin
                         cache_tlb0_f_acc <= cache_tlb0_c_acc;
                         cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
                         cache_tlb0_f_r_CR4 <= r_CR4;
-                        cache_tlb0_st <= tern_op(cond => bool(wc_busy), if_true => WAITW, if_false => MISS);
+                        if bool(wc_busy) then
+                            cache_tlb0_st <= WAITW;
+                        else
+                            cache_tlb0_st <= MISS;
+                        end if;
                     end if;
                 else
                     cache_tlb0_hit <= '0';
