@@ -315,9 +315,11 @@ def _model_cycles(spec: ir.Spec, ref, model, seq: Sequence, n: int, timing) -> d
     short = Sequence(dict(seq.memory), seq.steps[:n], seq.seed)
     limit = harness.cycle_limit(spec, timing)
     got = harness.run_model_sequence(model, ref, short, timing, limit)
-    # a model without the walk caches (WALK_CACHES unset) is compared with the reference's TLBs alone
-    walk = not sequences.walk_caches(ref) or bool(getattr(model, "WALK_CACHES", False))
-    want = sequences.run_reference(ref, short, walk=walk)
+    # a model without (some of) the walk caches (WALK_CACHES) is compared with the reference's
+    # TLBs and the walk caches it holds
+    enabled = sequences.model_caches(ref, model)
+    walk = enabled is None
+    want = sequences.run_reference(ref, short, enabled=enabled)
     bad = sequences.compare(short, want, got)
     hits = [r for r in got.steps if r.hit]
     misses = [r for r in got.steps if not r.hit]

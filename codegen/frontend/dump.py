@@ -289,7 +289,7 @@ class _Builder:
             cite=r.cite, doc=r.doc, span=self.span(r.span))
 
     def cache(self, c: ir.Cache) -> d.Cache:
-        return d.Cache(name=c.name, holds=c.holds, levels=c.levels, tags=tuple(d.CacheTag(name=t.name, value=self.expr(t.value),
+        return d.Cache(name=c.name, holds=c.holds, levels=c.levels, stage=c.stage, tags=tuple(d.CacheTag(name=t.name, value=self.expr(t.value),
                                                                            cite=t.cite, span=self.span(t.span))
                                                               for t in c.tags),
                        global_when=self.expr(c.global_when), global_ignores=c.global_ignores,

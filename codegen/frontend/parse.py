@@ -540,7 +540,8 @@ class _ToAst(Transformer):
 
     def cache_decl(self, meta, c):
         """`holds WORD [WORD] [of walk W | of levels N, ...]`: `holds structure S` names its
-        structure with the second word; `holds host translations` is a kind of two words."""
+        structure with the second word; `holds host translations` and `holds host tables` are kinds
+        of two words."""
         cite, doc = self._opts(c)
         rest = self._plain(c)
         source = next((x[1] for x in rest if isinstance(x, tuple) and x and x[0] == "source"), None)

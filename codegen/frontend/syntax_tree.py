@@ -370,7 +370,7 @@ class Cache:
     """`cache NAME holds WHAT { ... }` in a regime or nested body."""
 
     name: str
-    holds: str  # "translations", "tables", "host translations" (words joined by a space)
+    holds: str  # "translations", "tables", "host tables", "host translations" (words joined by a space)
     holds_span: Span
     items: tuple  # CacheTag, CacheGlobal, CacheSetting
     span: Span

@@ -1244,7 +1244,12 @@ class SpecDoc:
             pages = "one entry per smallest page" if c.pages == "split" else "one entry per whole page"
             note = "; ".join(x for x in (c.doc, when, c.cite, self.src(c)) if x)
             sets = f"{c.entries} entries, {c.ways} ways ({c.sets} set{'s' if c.sets != 1 else ''}), replace {c.replace}"
-            if c.holds == "tables":
+            if c.holds == "tables" and c.stage == "host":
+                what = (f"holds host tables of levels {', '.join(map(str, c.levels))}: {sets} (a paging-structure "
+                        "cache of the host walk: what a host walk has after each of those host levels' entries, keyed "
+                        "by the guest-physical bits from the level's index up; a host translation the nested TLB does "
+                        "not answer resumes after the deepest hit)")
+            elif c.holds == "tables":
                 what = (f"holds tables of levels {', '.join(map(str, c.levels))}: {sets} (a paging-structure cache: "
                         "what a walk has after each of those levels' entries, keyed by the input bits from the "
                         "level's index up; a miss in every TLB resumes after the deepest hit)")

@@ -378,15 +378,19 @@ class CacheTag(_Model):
 
 
 class Cache(_Model):
-    """`cache NAME holds translations|tables of levels N, ...|host translations { ... }`: a cache
-    of final translations (a TLB), of partial walks (a paging-structure cache) or of the
+    """`cache NAME holds translations|[host] tables of levels N, ...|host translations { ... }`: a
+    cache of final translations (a TLB), of partial walks (a paging-structure cache of the
+    input stage or, nested, of the host stage) or of the
     host stage's translations of guest-physical pages (a nested TLB); in a unit, `holds
     translations of walk W` or `holds structure S` (source and of)."""
 
     name: str
     holds: Literal["translations", "tables", "host translations", "structure"]
-    levels: tuple[int, ...] = Field((), description="holds tables: the input stage's levels (the spec's numbers) "
+    levels: tuple[int, ...] = Field((), description="holds tables: the levels (the spec's numbers) of its stage "
                                                     "whose entries it caches, root first")
+    stage: Literal["guest", "host"] = Field("guest", description="holds tables: whose walk it caches, the input "
+                                                                 "stage's (`holds tables`) or, nested, the host "
+                                                                 "stage's (`holds host tables`)")
     tags: tuple[CacheTag, ...]
     global_when: Expr | None = Field(description="`global when EXPR`: an entry filled while EXPR holds is global")
     global_ignores: tuple[str, ...] = Field(description="the tags a global entry matches whatever their value")

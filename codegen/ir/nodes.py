@@ -329,6 +329,10 @@ class Cache(Node):
     # TLB of the host stage's translations of guest-physical pages)
     holds: str = "translations"
     levels: tuple[int, ...] = ()
+    # "tables" only: whose walk the paging-structure cache holds: "guest" (the input stage;
+    # `holds tables`) or "host" (`holds host tables`, nested: the host walk's levels, keyed
+    # by guest-physical input bits from the level's index up)
+    stage: str = "guest"
     tags: tuple[CacheTag, ...] = ()
     global_when: Expr | None = None
     global_ignores: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codegen.verify.sequence import Sequence, SequenceRun
+from codegen.verify.sequence import Sequence, SequenceRun, walk_caches
 
 # most walks tried for one answer (resume points x stale host translations), so that a
 # wrong answer cannot make the search run away
@@ -77,7 +77,7 @@ def check(arch, seq: Sequence, run: SequenceRun) -> Verdict:
 
 def _tlbs(arch) -> tuple:
     """The caches of final translations (not the walk caches)."""
-    walk = {getattr(arch, "PSC", None), getattr(arch, "NTLB", None)}
+    walk = set(walk_caches(arch))
     return tuple(c for c in arch.CACHES if c not in walk)
 
 
@@ -86,44 +86,58 @@ class _WalkHeld:
     paging-structure cache, what a walk had after each cached level (keyed by level, input
     bits from that level's index up and the tags: the next level, table, host-physical table,
     accumulators); for a nested TLB, each host translation a walk made (keyed by the
-    guest-physical page at the host page's size, the host access kinds and the tags). Each is
-    held from the walk that gave it until an invalidation the architecture declares drops it.
-    A permitted walk runs on the current memory from the root or resumed from a held partial
-    translation, and takes a host walk or any held host translation for each host translation;
-    an answer is permitted when a permitted walk gives it, and whatever any permitted walk made
-    is held (a cache following that walk may hold it)."""
+    guest-physical page at the host page's size, the host access kinds and the tags); for a
+    paging-structure cache of the host walk, what a host walk that translated had after each
+    cached host level (keyed by host level, guest-physical bits from that level's index up
+    and the tags). Each is held from the walk that gave it until an invalidation the
+    architecture declares drops it. A permitted walk runs on the current memory from the
+    root or resumed from a held partial translation, and takes for each host translation a
+    host walk from the root, one resumed from a held partial host translation, or any held
+    host translation; an answer is permitted when a permitted walk gives it, and whatever
+    any permitted walk made is held (a cache following that walk may hold it)."""
 
     def __init__(self, arch):
         self.arch = arch
         self.psc = getattr(arch, "PSC", None)
         self.ntlb = getattr(arch, "NTLB", None)
+        self.hpsc = getattr(arch, "HPSC", None)
         self.tables: dict[tuple, set] = {}  # (level, key, tags) -> {(nxt, table, htable, accs)}
         self.host: dict[tuple, set] = {}  # (kinds, tags, host_level, gpa >> shift) -> {hpa >> shift}
+        self.host_tables: dict[tuple, set] = {}  # (host level, gpa key, tags) -> {(nxt, table, htable, accs)}
         self.taken: list = []  # the host translations the last run made
+        self.host_seen: list = []  # (gpa, tags, seen) of each host walk the last run made that translated
 
     def run(self, mem, request, trace, start, seen, choice, counts=None):
         """One walk; a host translation number k takes held option choice[k] (0: walk);
         the host translations it walked are in self.taken."""
         arch = self.arch
         self.taken = []
-        if not self.ntlb:
+        self.host_seen = []
+        if not (self.ntlb or self.hpsc):
             if self.psc:
                 return arch.walk(mem, request, trace, start, seen)
             return arch.walk(mem, request, trace)
         calls = [0]
+        ptags = arch.cache_tags(self.hpsc, request) if self.hpsc else ()
 
         def answer(gpa, kinds, tags, off, run):
             k = calls[0]
             calls[0] += 1
-            opts = [] if off else self._host_options(gpa, kinds, tags)
+            opts = [] if off else ([("held", h) for h in self._host_options(gpa, kinds, tags)]
+                                   + [("start", x) for x in self._host_starts(gpa, ptags, run)])
             if counts is not None:
                 counts.append(1 + len(opts))
             pick = choice[k] if k < len(choice) else 0
-            if pick:
-                return opts[pick - 1]
-            h = run()
+            what, hstart = opts[pick - 1] if pick else ("start", None)
+            if what == "held":
+                return hstart
+            hseen: list | None = [] if self.hpsc else None
+            h = run(hstart, hseen)
             if not off and h[0] == 0 and h[2] is not None:
-                self.taken.append((gpa, kinds, tags, h[1], h[2]))
+                if self.ntlb:
+                    self.taken.append((gpa, kinds, tags, h[1], h[2]))
+                if self.hpsc:
+                    self.host_seen.append((gpa, ptags, hseen))
             return h
         return arch.walk(mem, request, trace, start if self.psc else None, seen, arch.host_hook(request, answer))
 
@@ -135,10 +149,32 @@ class _WalkHeld:
                 out += [(0, (f << s) | (gpa & ((1 << s) - 1)), host_level, 0) for f in sorted(frames)]
         return out
 
+    def _host_starts(self, gpa, ptags, run) -> list:
+        """The held partial host translations a host walk of `gpa` may resume from, deepest
+        level first, less those a walk from the root on the current memory also has (a walk
+        resumed from one of those gives what the walk from the root gives)."""
+        if not self.hpsc:
+            return []
+        arch = self.arch
+        held = [(n, v) for n in arch.HPSC_LEVELS
+                for v in sorted(self.host_tables.get((n, gpa >> arch.HOST_INDEX_LO[n], ptags), ()), key=repr)]
+        if not held:
+            return []
+        fresh_seen: list = []
+        run(None, fresh_seen, True)
+        fresh = {(n, (nxt, table, htable, accs)) for n, nxt, table, accs, htable in fresh_seen}
+        return [v for n, v in held if (n, v) not in fresh]
+
     def _keep_host(self) -> None:
         for gpa, kinds, tags, hpa, host_level in self.taken:
             s = self.arch.HOST_SHIFT[host_level]
             self.host.setdefault((kinds, tags, host_level, gpa >> s), set()).add(hpa >> s)
+        arch = self.arch
+        for gpa, ptags, hseen in self.host_seen:
+            for n, nxt, table, accs, htable in hseen:
+                if n in arch.HPSC_LEVELS:
+                    key = (n, gpa >> arch.HOST_INDEX_LO[n], ptags)
+                    self.host_tables.setdefault(key, set()).add((nxt, table, htable, accs))
 
     def keep(self, request, seen) -> None:
         """Hold the partial translations of a walk's cached levels."""
@@ -168,7 +204,7 @@ class _WalkHeld:
         walked or taken from each held one (at most SEARCH_LIMIT walks). What they used or
         made (partial translations, host translations) is held from now on: a cache
         following any of them may hold it."""
-        out, seens, taken = [], [], []
+        out, seens, taken, host_seen = [], [], [], []
         budget = SEARCH_LIMIT
         for start in [None] + self.starts(request):
             stack = [()]
@@ -180,14 +216,15 @@ class _WalkHeld:
                 out.append(self.run(dict(mem), request, [], start, seen, prefix, counts))
                 seens.append(seen)
                 taken += self.taken
+                host_seen += self.host_seen
                 for k in range(len(prefix), len(counts)):
                     for alt in range(1, counts[k]):
                         stack.append(prefix + (0,) * (k - len(prefix)) + (alt,))
-            if not (self.psc or self.ntlb):
+            if not (self.psc or self.ntlb or self.hpsc):
                 break
         for seen in seens:
             self.keep(request, seen)
-        self.taken = taken
+        self.taken, self.host_seen = taken, host_seen
         self._keep_host()
         return out
 
@@ -197,6 +234,10 @@ class _WalkHeld:
             for (n, key, tags) in list(self.tables):
                 if arch.drop_holds(self.psc, event, _Held(key=key, level=n, tags=tags), ops, request):
                     del self.tables[(n, key, tags)]
+        if self.hpsc:
+            for (n, key, tags) in list(self.host_tables):
+                if arch.drop_holds(self.hpsc, event, _Held(key=key, level=n, tags=tags), ops, request):
+                    del self.host_tables[(n, key, tags)]
         if self.ntlb:
             for (kinds, tags, host_level, page) in list(self.host):
                 s = arch.HOST_SHIFT[host_level]

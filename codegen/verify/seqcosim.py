@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from codegen import ir
 from codegen.verify import harness, oracle
-from codegen.verify.sequence import Sequence, compare, run_reference, walk_caches
+from codegen.verify.sequence import Sequence, compare, model_caches, run_reference, walk_caches
 from codegen.verify.stimulus.sequence import sequences
 
 
@@ -30,6 +30,8 @@ def expected_points(ref) -> list[str]:
     out += [f"invalidate {e} drops" for e in ref.INVALIDATIONS]
     if getattr(ref, "PSC", None):
         out.append("resumed walk")
+    if getattr(ref, "HPSC", None):
+        out.append("resumed host walk")
     return out + ["stale hit permitted"]
 
 
@@ -83,7 +85,8 @@ class SeqReport:
     expected: list = field(default_factory=list)
     compared: bool = False  # whether a model ran (else the reference and the oracle alone)
     walk: tuple = ()  # the walk caches (paging-structure cache, nested TLB): looked up per walk
-    walk_compared: bool = True  # whether the model holds them (else it is compared with the TLBs alone)
+    walk_compared: bool = True  # whether the model holds them all (else it is compared with the reference's `model`)
+    model: tuple | None = None  # the caches the model is compared with, when not every one (sequence.model_caches)
 
     @property
     def missing(self) -> list[str]:
@@ -115,7 +118,10 @@ class SeqReport:
                f"{len(self.mismatches)} mismatches{'' if self.compared else ' (reference only: no model ran)'}, "
                f"{len(self.violations)} architectural violations"]
         if self.compared and not self.walk_compared:
-            out.append(f"  the model holds the TLBs only: compared with the reference without {', '.join(self.walk)}")
+            lacks = [c for c in self.walk if c not in (self.model or ())]
+            held = [c for c in self.walk if c in (self.model or ())]
+            which = f"the walk caches {', '.join(held)} and the TLBs" if held else "the TLBs only"
+            out.append(f"  the model holds {which}: compared with the reference without {', '.join(lacks)}")
         elif self.compared and self.walk:
             out.append(f"  the model holds the walk caches too: compared with the full reference ({', '.join(self.walk)})")
         for c in sorted(self.hits):
@@ -154,6 +160,8 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
                     report.hits[cache] += 1
             if "resumed" in sr.detail:
                 report.covered.add("resumed walk")
+            if sr.detail.get("host_resumed"):
+                report.covered.add("resumed host walk")
             for h in ([hit] if isinstance(hit, str) else hit or ()):  # a unit's: every cache that hit
                 report.hits[h] = report.hits.get(h, 0) + 1
                 report.covered.add(f"{h} hit")
@@ -205,7 +213,7 @@ def run(spec: ir.Spec, directory: Path, count: int, seed: int, timing: harness.T
 def merge(parts: list[SeqReport]) -> SeqReport:
     """One report of the shards' reports, in shard order."""
     out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared,
-                    walk=parts[0].walk, walk_compared=parts[0].walk_compared)
+                    walk=parts[0].walk, walk_compared=parts[0].walk_compared, model=parts[0].model)
     for p in parts:
         for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles", "misses",
                      "miss_refs"):
@@ -229,9 +237,11 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
     timing = timing or harness.Timing()
     report = SeqReport(spec.name, list(ref.CACHES), expected=expected_points(ref), compared=model,
                        walk=walk_caches(ref))
-    # a cycle-level model without the walk caches (WALK_CACHES unset) is compared with the
-    # reference's TLBs alone; the reference with every cache is what the oracle judges
-    report.walk_compared = not report.walk or bool(getattr(mod, "WALK_CACHES", False))
+    # a cycle-level model without (some of) the walk caches (WALK_CACHES) is compared with
+    # the reference's TLBs and the walk caches it holds; the reference with every cache is
+    # what the oracle judges
+    report.model = model_caches(ref, mod) if model else None
+    report.walk_compared = report.model is None
     if isinstance(spec.top, ir.Unit):
         from codegen.verify.stimulus.unit_sequence import unit_sequences
         drawn, judge = unit_sequences(spec, ref, count, seed, length, first), oracle.check_unit
@@ -243,7 +253,7 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
         account(report, seq, want)
         if model:
             got = harness.run_model_sequence(mod, ref, seq, timing, limit)
-            problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, walk=False), got)
+            problems = compare(seq, want if report.walk_compared else run_reference(ref, seq, enabled=report.model), got)
             if problems:
                 report.mismatches.append((seq.seed, problems))
             report.cycles += sum(s.cycles for st, s in zip(seq.steps, got.steps) if st.op == "translate")

@@ -63,15 +63,30 @@ def has_caches(ref) -> bool:
 
 
 def walk_caches(ref) -> tuple[str, ...]:
-    """The paging-structure cache and nested TLB of a generated reference (issue 15)."""
-    return tuple(c for c in (getattr(ref, "PSC", None), getattr(ref, "NTLB", None)) if c)
+    """The paging-structure caches (of the input walk and, nested, of the host walk) and
+    the nested TLB of a generated reference (issue 15)."""
+    return tuple(c for c in (getattr(ref, "PSC", None), getattr(ref, "NTLB", None), getattr(ref, "HPSC", None)) if c)
 
 
-def run_reference(ref, seq: Sequence, walk: bool = True) -> SequenceRun:
+def model_caches(ref, model) -> tuple[str, ...] | None:
+    """The caches of `ref` a cycle-level model is compared with: None for all of them (no
+    walk caches, or the model holds every one), else the TLBs and the walk caches the model
+    holds. A model says which in WALK_CACHES: True every walk cache, a tuple of names some
+    (a model built before a kind of walk cache was), unset none."""
+    walk = walk_caches(ref)
+    held = getattr(model, "WALK_CACHES", False)
+    names = set(walk) if held is True else set(held or ())
+    if not walk or set(walk) <= names:
+        return None
+    return tuple(c for c in ref.CACHES if c not in walk or c in names)
+
+
+def run_reference(ref, seq: Sequence, walk: bool = True, enabled: tuple[str, ...] | None = None) -> SequenceRun:
     """Run every step of `seq` on the generated reference `ref`, from reset caches;
-    `walk=False` without its walk caches (the TLBs only)."""
+    `walk=False` without its walk caches (the TLBs only); `enabled` with only the caches
+    it names (model_caches: what a model is compared with)."""
     mem = dict(seq.memory)
-    caches = ref.Caches(walk) if walk_caches(ref) else ref.Caches()
+    caches = ref.Caches(walk, enabled) if walk_caches(ref) else ref.Caches()
     out = []
     for st in seq.steps:
         if st.op == "translate":

@@ -21,7 +21,7 @@ LEVEL_WIDTH = 3
 NESTED_BASE = 64
 INVALIDATIONS = ('invlpg', 'individual_address', 'single_context', 'all_including_global', 'all_non_global', 'mov_cr3')  # i_op = 1, 2... in this order
 SWEEP_CYCLES = 21  # most cycles an invalidation takes (the last walk's paging-structure fills first)
-WALK_CACHES = True  # the paging-structure cache and the nested TLB are built: compare with the full reference
+WALK_CACHES = True  # the walk caches the model builds (True: every one): seqcosim and bench compare with those
 
 
 @block

@@ -279,6 +279,7 @@ PSC_LEVELS = (2, 3, 4, 5)  # its levels, walk numbers, deepest first (looked up 
 INDEX_LO = {5: 48, 4: 39, 3: 30, 2: 21, 1: 12}  # by walk number: an entry of that level is keyed by input >> INDEX_LO
 LEVEL_LABEL = {5: 5, 4: 4, 3: 3, 2: 2, 1: 1}  # the spec's number of each walk number
 NTLB = None
+HPSC = None
 
 
 class Entry:
@@ -302,8 +303,9 @@ def covers(en, x):
 
 class Partial:
     """One paging-structure-cache entry: level `level` (walk number) keyed by input >>
-    INDEX_LO[level] and the tags; what the walk had after that level's entry: the level
-    it reads next, the table (and, nested, its host-physical address) and the accumulators."""
+    INDEX_LO[level] (HOST_INDEX_LO: guest-physical, of the host walk) and the tags; what the
+    walk had after that level's entry: the level it reads next, the table (and, nested,
+    its host-physical address) and the accumulators."""
     __slots__ = ("key", "level", "tags", "nxt", "table", "htable", "accs")
     def __init__(self, key, level, tags, nxt, table, htable, accs):
         self.key, self.level, self.tags = key, level, tags
@@ -390,14 +392,19 @@ class Cache:
 
 
 class TableCache(Cache):
-    """The paging-structure cache: one key per level (input >> INDEX_LO[level]); the set
-    from the low bits of the key; levels looked up deepest first, the first hit wins."""
+    """A paging-structure cache (of the input stage's walk: `levels` PSC_LEVELS, `index_lo`
+    INDEX_LO; of the host walk: HPSC_LEVELS, HOST_INDEX_LO): one key per level (input >>
+    index_lo[level]); the set from the low bits of the key; levels looked up deepest
+    first, the first hit wins."""
+    def __init__(self, entries, ways, policy, levels, index_lo):
+        super().__init__(entries, ways, policy, True, ())
+        self.levels, self.index_lo = levels, index_lo
     def set_of(self, en):
         return en.key & (self.sets - 1)
     def lookup_tables(self, i_addr, tags):
         """(set, way) of the deepest level's entry for the input and tags, or None."""
-        for level in PSC_LEVELS:
-            key = i_addr >> INDEX_LO[level]
+        for level in self.levels:
+            key = i_addr >> self.index_lo[level]
             s = key & (self.sets - 1)
             for w, en in enumerate(self.lines[s]):
                 if en is not None and en.level == level and en.key == key and en.tags == tags:
@@ -425,7 +432,7 @@ class Caches:
         self.tlb = Cache(64, 4, 'lru', True, (0,)) if on else Off()
         # spec: specs/x86_64_paging.vspec:350 cache psc
         on = enabled is None or 'psc' in enabled
-        self.psc = TableCache(16, 4, 'lru', True, ()) if walk and on else None
+        self.psc = TableCache(16, 4, 'lru', PSC_LEVELS, INDEX_LO) if walk and on else None
 
 
 def cache_tags(cache, r):

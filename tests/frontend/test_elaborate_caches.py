@@ -339,16 +339,20 @@ def test_an_instance_reads_and_writes_its_own_registers(tmp_path):
 # ---- walk caches: paging-structure caches and nested TLBs (issue 15, sections 1-2)
 def test_walk_caches_of_the_three_specs(tops):
     """x86: PML5E/PML4E/PDPTE/PDE caches by PCID (SDM 4.10.3.1); amd_npt: a page-walk cache
-    of guest levels by ASID and PCID and a nested TLB by ASID (APM 15.16, 15.25.5); intel_ept:
-    combined paging-structure caches by VPID, EPTRTA and PCID, guest-physical mappings by
-    EPTRTA (SDM 29.4.1)."""
+    of guest levels by ASID and PCID, a nested TLB and a page-walk cache of nested levels by
+    ASID (APM 15.16, 15.25.5); intel_ept: combined paging-structure caches by VPID, EPTRTA and
+    PCID, guest-physical mappings (translations and EPT paging-structure entries) by EPTRTA
+    (SDM 29.4.1)."""
     def kinds(top):
-        return {c.name: (c.holds, c.levels, tuple(t.name for t in c.tags)) for c in top.caches if c.holds != "translations"}
-    assert kinds(tops["x86_64_paging"]) == {"psc": ("tables", (5, 4, 3, 2), ("pcid",))}
-    assert kinds(tops["amd_npt"]) == {"pwc": ("tables", (5, 4, 3, 2), ("asid", "pcid")),
-                                      "ntlb": ("host translations", (), ("asid",))}
-    assert kinds(tops["intel_ept"]) == {"psc": ("tables", (5, 4, 3, 2), ("vpid", "ept", "eptrta", "pcid")),
-                                        "gpm": ("host translations", (), ("eptrta",))}
+        return {c.name: (c.holds, c.stage, c.levels, tuple(t.name for t in c.tags))
+                for c in top.caches if c.holds != "translations"}
+    assert kinds(tops["x86_64_paging"]) == {"psc": ("tables", "guest", (5, 4, 3, 2), ("pcid",))}
+    assert kinds(tops["amd_npt"]) == {"pwc": ("tables", "guest", (5, 4, 3, 2), ("asid", "pcid")),
+                                      "ntlb": ("host translations", "guest", (), ("asid",)),
+                                      "npwc": ("tables", "host", (5, 4, 3, 2), ("asid",))}
+    assert kinds(tops["intel_ept"]) == {"psc": ("tables", "guest", (5, 4, 3, 2), ("vpid", "ept", "eptrta", "pcid")),
+                                        "gpm": ("host translations", "guest", (), ("eptrta",)),
+                                        "epsc": ("tables", "host", (5, 4, 3, 2), ("eptrta",))}
 
 
 def test_x86_psc_drops_follow_sdm_4_10_4_1(tops):

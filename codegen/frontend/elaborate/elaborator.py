@@ -959,10 +959,11 @@ class Elaborator:
                            f"not `holds {c.holds} {'of walk ' if c.source[0] == 'walk' else ''}{c.source[1]}`: "
                            "a cache holds a walk's translations or a structure only in a unit", c.source[2])
             ok = False
-        elif not in_unit and c.holds not in ("translations", "tables", "host translations"):
+        elif not in_unit and c.holds not in ("translations", "tables", "host tables", "host translations"):
             self.bag.error("E0441", f"expected `holds translations` (final translations), `holds tables of levels "
-                           f"N, ...` (a paging-structure cache) or `holds host translations` (a nested TLB), not "
-                           f"`holds {c.holds}`", c.holds_span)
+                           f"N, ...` (a paging-structure cache), `holds host tables of levels N, ...` (one of the "
+                           f"host walk) or `holds host translations` (a nested TLB), not `holds {c.holds}`",
+                           c.holds_span)
             ok = False
         tag_scope = tag_scope or Scope(m, registers=all_regs)
         for item in c.items:
@@ -1008,8 +1009,8 @@ class Elaborator:
                            f"'{c.name}' (`holds {c.holds}`): its entries are tagged, never global (SDM Vol. 3A "
                            "4.10.3.1: paging-structure-cache entries are associated with a PCID)", glob.span)
             ok = False
-        if c.holds == "tables" and "pages" in settings and ok:
-            self.bag.error("E0457", f"expected no `pages` in cache '{c.name}' (`holds tables`): an entry is keyed by "
+        if c.holds in ("tables", "host tables") and "pages" in settings and ok:
+            self.bag.error("E0457", f"expected no `pages` in cache '{c.name}' (`holds {c.holds}`): an entry is keyed by "
                            "the input bits from its level's index up, not by a page; delete the line",
                            settings["pages"].span)
             ok = False
@@ -1070,7 +1071,9 @@ class Elaborator:
                            f"cache '{c.name}' of a unit: a unit's caches keep every entry under its tags, one "
                            "smallest page at a time (`pages split`)", span)
             return None
-        return ir.Cache(name=c.name, holds=c.holds, levels=tuple(n for n, _sp in c.levels), tags=tuple(tags),
+        # `holds host tables`: the same kind as `holds tables` (a paging-structure cache), of the host walk
+        holds, stage = ("tables", "host") if c.holds == "host tables" else (c.holds, "guest")
+        return ir.Cache(name=c.name, holds=holds, stage=stage, levels=tuple(n for n, _sp in c.levels), tags=tuple(tags),
                         global_when=global_when,
                         source=c.source[0] if c.source else "", of=c.source[1] if c.source else "",
                         global_ignores=tuple(ignores), global_cite=glob.cite if glob is not None else "",
@@ -1086,6 +1089,8 @@ class Elaborator:
         below a cached level fits in one smallest host page (E0455); one cache of each walk
         kind per translation (E0458)."""
         ok = True
+        if cache.holds == "tables" and cache.stage == "host":
+            return self._host_tables_ok(c, cache, owner, host_levels, before)
         if cache.holds != "tables":
             if c.levels:
                 self.bag.error("E0453", f"expected `of levels` only after `holds tables` (a paging-structure cache), "
@@ -1123,11 +1128,49 @@ class Elaborator:
                                    "address, one host page", c.levels_span)
                     ok = False
                     break
-        kind = next((x for x in before if x.holds == cache.holds and x.holds != "translations"), None)
+        kind = next((x for x in before if x.holds == cache.holds and x.stage == cache.stage
+                     and x.holds != "translations"), None)
         if ok and kind is not None:
             self.bag.error("E0458", f"expected one cache that holds {cache.holds} in '{owner}', not a second one "
                            f"('{cache.name}' after '{kind.name}'): a walk resumes from one paging-structure cache and "
                            "asks one nested TLB; list more levels in the first", c.span)
+            ok = False
+        return ok
+
+    def _host_tables_ok(self, c: ast.Cache, cache: ir.Cache, owner: str, host_levels, before: list) -> bool:
+        """The rules of a paging-structure cache of the host walk (`holds host tables of
+        levels N, ...`, issue 15 section 4): only in a nested composition, whose host walk
+        it caches (E0459); `of levels` naming host levels whose entry can be a pointer, each
+        once (E0460); one per translation (E0461)."""
+        if not host_levels:
+            self.bag.error("E0459", f"expected `holds host tables` (a paging-structure cache of the host walk) only "
+                           f"in a nested composition, not in regime '{owner}', which has no host stage; use `holds "
+                           "tables of levels N, ...`", c.holds_span)
+            return False
+        pointers = [lv.shown for lv in host_levels if lv.table]
+        if not c.levels:
+            self.bag.error("E0460", f"expected `holds host tables of levels N, ...` naming the host levels whose "
+                           f"entries cache '{c.name}' holds ({', '.join(map(str, pointers)) or 'none'}), not `holds "
+                           "host tables` alone", c.holds_span)
+            return False
+        by_shown = {lv.shown: lv for lv in host_levels}
+        ok = True
+        seen: list[int] = []
+        for n, span in c.levels:
+            lv = by_shown.get(n)
+            if lv is None or not lv.table or n in seen:
+                why = ("it is listed twice" if n in seen else f"the host stage has no level {n}" if lv is None
+                       else f"host level {n} ('{lv.name}') has no `table` format: its entry is never a pointer")
+                self.bag.error("E0460", f"expected a host level whose entry can be a pointer "
+                               f"({', '.join(map(str, pointers)) or 'none'}) after `of levels` in cache '{c.name}', "
+                               f"not {n}: {why}", span)
+                ok = False
+            seen.append(n)
+        again = next((x for x in before if x.holds == "tables" and x.stage == "host"), None)
+        if ok and again is not None:
+            self.bag.error("E0461", f"expected one cache that holds host tables in '{owner}', not a second one "
+                           f"('{cache.name}' after '{again.name}'): a host walk resumes from one paging-structure "
+                           "cache; list more levels in the first", c.span)
             ok = False
         return ok
 

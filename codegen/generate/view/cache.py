@@ -655,7 +655,7 @@ def walk_cache_views(t) -> tuple[PscView | None, CacheView | None]:
     if not cache_views(t):
         return None, None
     caches = tuple(getattr(top, "caches", ()) or ())
-    psc = next((c for c in caches if c.holds == "tables"), None)
+    psc = next((c for c in caches if c.holds == "tables" and c.stage == "guest"), None)
     ntlb = next((c for c in caches if c.holds == "host translations"), None)
     main = t.main
     guest = main.regime

@@ -35,7 +35,9 @@ class CacheRefView:
         else:
             self.input_regime, self.host_regime = top, None
         self.tlbs = tuple(c for c in self.caches if c.holds == "translations")
-        self.psc = next((c for c in self.caches if c.holds == "tables"), None)
+        self.psc = next((c for c in self.caches if c.holds == "tables" and c.stage == "guest"), None)
+        # nested: the paging-structure cache of the host walk (`holds host tables`)
+        self.hpsc = next((c for c in self.caches if c.holds == "tables" and c.stage == "host"), None)
         self.ntlb = next((c for c in self.caches if c.holds == "host translations"), None)
         self.shifts = leaf_shifts(self.input_regime)
         self.host_shifts = leaf_shifts(self.host_regime) if self.host_regime else {}
@@ -48,20 +50,31 @@ class CacheRefView:
     @property
     def walk_caches(self) -> bool:
         """A paging-structure cache or a nested TLB: the walkers take their hooks."""
-        return self.psc is not None or self.ntlb is not None
+        return self.psc is not None or self.ntlb is not None or self.hpsc is not None
 
-    def psc_levels(self) -> tuple[int, ...]:
-        """Walk numbers of the paging-structure cache's levels, deepest (closest to the leaf) first."""
-        by_shown = {lv.shown: lv.number for lv in self.input_regime.levels}
-        return tuple(sorted((by_shown[n] for n in self.psc.levels), key=lambda n: n))
+    @property
+    def host_caches(self) -> bool:
+        """A nested TLB or a paging-structure cache of the host walk: every host
+        translation of a walk goes through them (the reference's host hook)."""
+        return self.ntlb is not None or self.hpsc is not None
 
-    def index_lo(self) -> dict[int, int]:
+    def _regime_of(self, c: ir.Cache | None) -> ir.Regime:
+        return self.host_regime if c is not None and c.stage == "host" else self.input_regime
+
+    def psc_levels(self, c: ir.Cache | None = None) -> tuple[int, ...]:
+        """Walk numbers of a paging-structure cache's levels (the guest one's by default),
+        deepest (closest to the leaf) first."""
+        c = c or self.psc
+        by_shown = {lv.shown: lv.number for lv in self._regime_of(c).levels}
+        return tuple(sorted((by_shown[n] for n in c.levels), key=lambda n: n))
+
+    def index_lo(self, c: ir.Cache | None = None) -> dict[int, int]:
         """The low input bit of each level's index, by walk number (a PSC entry's key shift)."""
-        return {lv.number: lv.index_lo for lv in self.input_regime.levels}
+        return {lv.number: lv.index_lo for lv in self._regime_of(c).levels}
 
-    def labels(self) -> dict[int, int]:
+    def labels(self, c: ir.Cache | None = None) -> dict[int, int]:
         """The spec's number of each level, by walk number."""
-        return {lv.number: lv.shown for lv in self.input_regime.levels}
+        return {lv.number: lv.shown for lv in self._regime_of(c).levels}
 
     def host_access(self) -> int:
         """How many access-kind arguments the host walker takes after the address."""
@@ -107,6 +120,8 @@ class CacheRefView:
             return f"en.tags[{tags.index(e.name)}]"
 
         fn = {"tables": "covers_tables", "host translations": "covers_host"}.get(c.holds if c else "", "covers")
+        if c is not None and c.holds == "tables" and c.stage == "host":
+            fn = "covers_host_tables"
 
         def covers(e: Expr) -> str:
             return f"{fn}(en, {py(e.args[0], env)})"

@@ -47,6 +47,17 @@ class TranslationView:
         return [c for c in (self.hdl_psc, self.hdl_ntlb) if c is not None]
 
     @property
+    def walk_caches_attr(self) -> str | None:
+        """The model's WALK_CACHES: True when it holds every walk cache the top declares,
+        else the names of those it holds (the others are the reference's alone); None
+        without any."""
+        held = [c.name for c in self.hdl_walk_caches]
+        if not held:
+            return None
+        declared = [c.name for c in getattr(self.spec.top, "caches", ()) or () if c.holds != "translations"]
+        return "True" if set(declared) <= set(held) else repr(tuple(held))
+
+    @property
     def sweep_sets(self) -> int:
         """The sets an invalidation sweeps, one a cycle: the most of any cache."""
         return max(c.sets for c in self.hdl_caches + self.hdl_walk_caches)

@@ -242,13 +242,18 @@ class WalkerView:
     def hooks(self) -> bool:
         """The reference walker of the input stage takes `start` (resume after a cached
         level), `seen` (reports each pointer level's state) and, as a guest, `hw` (the
-        host translation, through the nested TLB): only when the top declares walk caches."""
-        return bool(self.cache_view is not None and self.cache_view.walk_caches and self.role in ("top", "guest"))
+        host translation, through the nested TLB): only when the top declares walk caches;
+        the host walker takes `start` and `seen` when the top caches the host walk's tables."""
+        if self.cache_view is None:
+            return False
+        if self.role == "host":  # a paging-structure cache of the host walk resumes and fills it
+            return self.cache_view.hpsc is not None
+        return bool(self.cache_view.walk_caches and self.role in ("top", "guest"))
 
     @property
     def host_fn(self) -> str:
         """The name the guest walker calls for a host translation."""
-        return "hw" if self.hooks else "walk_host"
+        return "hw" if self.hooks and self.role == "guest" else "walk_host"
 
     def next_text(self, lv: LevelView) -> str:
         """Python for the walk number of the level read after the pointer at `lv`."""

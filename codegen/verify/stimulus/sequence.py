@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 
 from codegen import ir
-from codegen.verify.sequence import Sequence, Step
+from codegen.verify.sequence import Sequence, Step, walk_caches
 from codegen.verify.stimulus.translation import Draw, ScenarioFactory, draw_access
 
 # how a step is chosen: percent of translate, store, invalidate (the rest)
@@ -38,7 +38,7 @@ class SequenceFactory:
         self.width = self.input_regime.input_width
         self.granule = ref.GRANULE
         caches = ref.Caches()
-        walk = {getattr(ref, "PSC", None), getattr(ref, "NTLB", None)}
+        walk = set(walk_caches(ref))
         first = getattr(caches, next(c for c in ref.CACHES if c not in walk))
         self.sets, self.ways = first.sets, first.ways
         # a paging-structure cache: pages whose deepest cached level's keys share one of its
