@@ -138,7 +138,6 @@ signal pq_h2: unsigned(63 downto 0);
 signal pq_a_rw_2: std_logic;
 signal pq_a_us_2: std_logic;
 signal pq_a_xd_2: std_logic;
-signal x_valid: std_logic;
 signal x_addr: unsigned(63 downto 0);
 signal x_waddr: unsigned(63 downto 0);
 signal x_wdata: unsigned(63 downto 0);
@@ -154,23 +153,55 @@ signal h_r_cr2: unsigned(63 downto 0);
 signal hk_write: std_logic;
 signal hk_user: std_logic;
 signal hk_fetch: std_logic;
-signal x_phys: std_logic;
-signal n_hit: std_logic;
 signal n_hpa: unsigned(63 downto 0);
 signal n_hlv: unsigned(2 downto 0);
 signal n_fill: std_logic;
 signal n_fpa: unsigned(63 downto 0);
 signal n_flv: unsigned(2 downto 0);
+signal hc_hit: std_logic;
+signal hc_nxt: unsigned(2 downto 0);
+signal hc_tbl: unsigned(63 downto 0);
+signal hc_a_rw: std_logic;
+signal hc_a_us: std_logic;
+signal hc_a_xd: std_logic;
+signal hq_v5: std_logic;
+signal hq_n5: unsigned(2 downto 0);
+signal hq_t5: unsigned(63 downto 0);
+signal hq_a_rw_5: std_logic;
+signal hq_a_us_5: std_logic;
+signal hq_a_xd_5: std_logic;
+signal hq_v4: std_logic;
+signal hq_n4: unsigned(2 downto 0);
+signal hq_t4: unsigned(63 downto 0);
+signal hq_a_rw_4: std_logic;
+signal hq_a_us_4: std_logic;
+signal hq_a_xd_4: std_logic;
+signal hq_v3: std_logic;
+signal hq_n3: unsigned(2 downto 0);
+signal hq_t3: unsigned(63 downto 0);
+signal hq_a_rw_3: std_logic;
+signal hq_a_us_3: std_logic;
+signal hq_a_xd_3: std_logic;
+signal hq_v2: std_logic;
+signal hq_n2: unsigned(2 downto 0);
+signal hq_t2: unsigned(63 downto 0);
+signal hq_a_rw_2: std_logic;
+signal hq_a_us_2: std_logic;
+signal hq_a_xd_2: std_logic;
+signal h_look: std_logic;
 signal hb_CR0: unsigned(63 downto 0);
 signal hb_CR3: unsigned(63 downto 0);
 signal hb_CR4: unsigned(63 downto 0);
 signal hb_EFER: unsigned(63 downto 0);
 signal hb_PKRU: unsigned(31 downto 0);
 signal hb_RFLAGS: unsigned(63 downto 0);
+signal n_hit: std_logic;
 signal x_off: std_logic;
 signal x_on_table: std_logic;
+signal x_phys: std_logic;
 signal x_pwrite: std_logic;
 signal x_table: std_logic;
+signal x_valid: std_logic;
 signal walker_host0_a_rw: std_logic;
 signal walker_host0_a_us: std_logic;
 signal walker_host0_a_xd: std_logic;
@@ -289,6 +320,17 @@ signal cache_ntlb0_p_evict: std_logic;
 signal cache_ntlb0_p_way: unsigned(1 downto 0);
 signal cache_ntlb0_t_asid: unsigned(31 downto 0);
 signal cache_ntlb0_vset: unsigned(1 downto 0);
+signal cache_npwc0_f_addr: unsigned(63 downto 0);
+signal cache_npwc0_f_t_asid: unsigned(31 downto 0);
+signal cache_npwc0_l_hit: std_logic;
+signal cache_npwc0_l_set: unsigned(1 downto 0);
+signal cache_npwc0_l_way: unsigned(1 downto 0);
+signal cache_npwc0_ls2: unsigned(1 downto 0);
+signal cache_npwc0_ls3: unsigned(1 downto 0);
+signal cache_npwc0_ls4: unsigned(1 downto 0);
+signal cache_npwc0_ls5: unsigned(1 downto 0);
+signal cache_npwc0_t_asid: unsigned(31 downto 0);
+signal cache_npwc0_vset: unsigned(1 downto 0);
 type t_array_cache_tlb0_ca0 is array(0 to 16-1) of unsigned(2 downto 0);
 signal cache_tlb0_ca0: t_array_cache_tlb0_ca0;
 type t_array_cache_tlb0_ca1 is array(0 to 16-1) of unsigned(2 downto 0);
@@ -515,6 +557,86 @@ type t_array_cache_ntlb0_cv2 is array(0 to 4-1) of std_logic;
 signal cache_ntlb0_cv2: t_array_cache_ntlb0_cv2;
 type t_array_cache_ntlb0_cv3 is array(0 to 4-1) of std_logic;
 signal cache_ntlb0_cv3: t_array_cache_ntlb0_cv3;
+type t_array_cache_npwc0_ca_rw_0 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_rw_0: t_array_cache_npwc0_ca_rw_0;
+type t_array_cache_npwc0_ca_rw_1 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_rw_1: t_array_cache_npwc0_ca_rw_1;
+type t_array_cache_npwc0_ca_rw_2 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_rw_2: t_array_cache_npwc0_ca_rw_2;
+type t_array_cache_npwc0_ca_rw_3 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_rw_3: t_array_cache_npwc0_ca_rw_3;
+type t_array_cache_npwc0_ca_us_0 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_us_0: t_array_cache_npwc0_ca_us_0;
+type t_array_cache_npwc0_ca_us_1 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_us_1: t_array_cache_npwc0_ca_us_1;
+type t_array_cache_npwc0_ca_us_2 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_us_2: t_array_cache_npwc0_ca_us_2;
+type t_array_cache_npwc0_ca_us_3 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_us_3: t_array_cache_npwc0_ca_us_3;
+type t_array_cache_npwc0_ca_xd_0 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_xd_0: t_array_cache_npwc0_ca_xd_0;
+type t_array_cache_npwc0_ca_xd_1 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_xd_1: t_array_cache_npwc0_ca_xd_1;
+type t_array_cache_npwc0_ca_xd_2 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_xd_2: t_array_cache_npwc0_ca_xd_2;
+type t_array_cache_npwc0_ca_xd_3 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_ca_xd_3: t_array_cache_npwc0_ca_xd_3;
+type t_array_cache_npwc0_cb0 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_npwc0_cb0: t_array_cache_npwc0_cb0;
+type t_array_cache_npwc0_cb1 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_npwc0_cb1: t_array_cache_npwc0_cb1;
+type t_array_cache_npwc0_cb2 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_npwc0_cb2: t_array_cache_npwc0_cb2;
+type t_array_cache_npwc0_cb3 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_npwc0_cb3: t_array_cache_npwc0_cb3;
+type t_array_cache_npwc0_ck0 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_npwc0_ck0: t_array_cache_npwc0_ck0;
+type t_array_cache_npwc0_ck1 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_npwc0_ck1: t_array_cache_npwc0_ck1;
+type t_array_cache_npwc0_ck2 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_npwc0_ck2: t_array_cache_npwc0_ck2;
+type t_array_cache_npwc0_ck3 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_npwc0_ck3: t_array_cache_npwc0_ck3;
+type t_array_cache_npwc0_cl0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cl0: t_array_cache_npwc0_cl0;
+type t_array_cache_npwc0_cl1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cl1: t_array_cache_npwc0_cl1;
+type t_array_cache_npwc0_cl2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cl2: t_array_cache_npwc0_cl2;
+type t_array_cache_npwc0_cl3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cl3: t_array_cache_npwc0_cl3;
+type t_array_cache_npwc0_cn0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cn0: t_array_cache_npwc0_cn0;
+type t_array_cache_npwc0_cn1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cn1: t_array_cache_npwc0_cn1;
+type t_array_cache_npwc0_cn2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cn2: t_array_cache_npwc0_cn2;
+type t_array_cache_npwc0_cn3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_npwc0_cn3: t_array_cache_npwc0_cn3;
+type t_array_cache_npwc0_cr0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_npwc0_cr0: t_array_cache_npwc0_cr0;
+type t_array_cache_npwc0_cr1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_npwc0_cr1: t_array_cache_npwc0_cr1;
+type t_array_cache_npwc0_cr2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_npwc0_cr2: t_array_cache_npwc0_cr2;
+type t_array_cache_npwc0_cr3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_npwc0_cr3: t_array_cache_npwc0_cr3;
+type t_array_cache_npwc0_ct_asid_0 is array(0 to 4-1) of unsigned(31 downto 0);
+signal cache_npwc0_ct_asid_0: t_array_cache_npwc0_ct_asid_0;
+type t_array_cache_npwc0_ct_asid_1 is array(0 to 4-1) of unsigned(31 downto 0);
+signal cache_npwc0_ct_asid_1: t_array_cache_npwc0_ct_asid_1;
+type t_array_cache_npwc0_ct_asid_2 is array(0 to 4-1) of unsigned(31 downto 0);
+signal cache_npwc0_ct_asid_2: t_array_cache_npwc0_ct_asid_2;
+type t_array_cache_npwc0_ct_asid_3 is array(0 to 4-1) of unsigned(31 downto 0);
+signal cache_npwc0_ct_asid_3: t_array_cache_npwc0_ct_asid_3;
+type t_array_cache_npwc0_cv0 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_cv0: t_array_cache_npwc0_cv0;
+type t_array_cache_npwc0_cv1 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_cv1: t_array_cache_npwc0_cv1;
+type t_array_cache_npwc0_cv2 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_cv2: t_array_cache_npwc0_cv2;
+type t_array_cache_npwc0_cv3 is array(0 to 4-1) of std_logic;
+signal cache_npwc0_cv3: t_array_cache_npwc0_cv3;
 
 begin
 
@@ -527,7 +649,7 @@ walker_guest0_sa_5 <= unsigned'("00000000000000000000000000000000000000000000000
 walker_guest0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_guest0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_host0_logic: process (walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker_host0_ea, x_addr, hk_fetch, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_PKRU, hb_RFLAGS, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_waddr, x_wdata) is
+walker_host0_logic: process (walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker_host0_ea, x_addr, hk_fetch, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_PKRU, hb_RFLAGS, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_waddr, x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -639,15 +761,54 @@ begin
                         null;
                     else
                         if bool(hb_CR4(12)) then
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            if (bool(hc_hit) and (hc_nxt = 4)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            elsif (bool(hc_hit) and (hc_nxt = 3)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            else
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            end if;
                         else
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            if (bool(hc_hit) and (hc_nxt = 3)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            else
+                                m_valid <= '1';
+                                m_we <= '0';
+                                m_size <= to_unsigned(3, 3);
+                                m_addr <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            end if;
                         end if;
                     end if;
                 end if;
@@ -1267,6 +1428,30 @@ begin
             walker_host0_pend_3 <= '0';
             walker_host0_pend_4 <= '0';
             walker_host0_pend_5 <= '0';
+            hq_a_rw_2 <= '0';
+            hq_a_rw_3 <= '0';
+            hq_a_rw_4 <= '0';
+            hq_a_rw_5 <= '0';
+            hq_a_us_2 <= '0';
+            hq_a_us_3 <= '0';
+            hq_a_us_4 <= '0';
+            hq_a_us_5 <= '0';
+            hq_a_xd_2 <= '0';
+            hq_a_xd_3 <= '0';
+            hq_a_xd_4 <= '0';
+            hq_a_xd_5 <= '0';
+            hq_n2 <= to_unsigned(0, 3);
+            hq_n3 <= to_unsigned(0, 3);
+            hq_n4 <= to_unsigned(0, 3);
+            hq_n5 <= to_unsigned(0, 3);
+            hq_t2 <= to_unsigned(0, 64);
+            hq_t3 <= to_unsigned(0, 64);
+            hq_t4 <= to_unsigned(0, 64);
+            hq_t5 <= to_unsigned(0, 64);
+            hq_v2 <= '0';
+            hq_v3 <= '0';
+            hq_v4 <= '0';
+            hq_v5 <= '0';
             walker_host0_sa_1 <= to_unsigned(0, 64);
             walker_host0_sa_2 <= to_unsigned(0, 64);
             walker_host0_sa_3 <= to_unsigned(0, 64);
@@ -1296,6 +1481,10 @@ begin
                     walker_host0_st <= IDLE;
                 end if;
                 if bool(x_valid) then
+                    hq_v5 <= '0';
+                    hq_v4 <= '0';
+                    hq_v3 <= '0';
+                    hq_v2 <= '0';
                     if bool(x_pwrite) then
                         walker_host0_st <= PWRITE;
                     elsif bool(x_phys) then
@@ -1374,13 +1563,66 @@ begin
                                 walker_host0_st <= FAULT;
                             else
                                 if bool(hb_CR4(12)) then
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(5, 3);
+                                    if (bool(hc_hit) and (hc_nxt = 4)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(4, 3);
+                                    elsif (bool(hc_hit) and (hc_nxt = 3)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(3, 3);
+                                    elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(2, 3);
+                                    elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(1, 3);
+                                    else
+                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(5, 3);
+                                    end if;
                                 else
-                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                    walker_host0_st <= MWAIT;
-                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                    if (bool(hc_hit) and (hc_nxt = 3)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(3, 3);
+                                    elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(2, 3);
+                                    elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                                        walker_host0_a_rw <= hc_a_rw;
+                                        walker_host0_a_us <= hc_a_us;
+                                        walker_host0_a_xd <= hc_a_xd;
+                                        walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(1, 3);
+                                    else
+                                        walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                        walker_host0_st <= MWAIT;
+                                        walker_host0_lvl <= to_unsigned(4, 3);
+                                    end if;
                                 end if;
                             end if;
                         end if;
@@ -1482,6 +1724,12 @@ begin
                                 walker_host0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                 walker_host0_a_xd <= v_xd;
+                                hq_v5 <= '1';
+                                hq_t5 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                hq_a_rw_5 <= v_rw;
+                                hq_a_us_5 <= v_us;
+                                hq_a_xd_5 <= v_xd;
+                                hq_n5 <= to_unsigned(4, 3);
                                 walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
@@ -1502,6 +1750,12 @@ begin
                                 walker_host0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                 walker_host0_a_xd <= v_xd;
+                                hq_v4 <= '1';
+                                hq_t4 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                hq_a_rw_4 <= v_rw;
+                                hq_a_us_4 <= v_us;
+                                hq_a_xd_4 <= v_xd;
+                                hq_n4 <= to_unsigned(3, 3);
                                 walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(3, 3);
@@ -1595,6 +1849,12 @@ begin
                                     walker_host0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                     walker_host0_a_xd <= v_xd;
+                                    hq_v3 <= '1';
+                                    hq_t3 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    hq_a_rw_3 <= v_rw;
+                                    hq_a_us_3 <= v_us;
+                                    hq_a_xd_3 <= v_xd;
+                                    hq_n3 <= to_unsigned(2, 3);
                                     walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
@@ -1689,6 +1949,12 @@ begin
                                     walker_host0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_host0_a_xd) or (bool(m_rdata(63)) and bool(hb_EFER(11))));
                                     walker_host0_a_xd <= v_xd;
+                                    hq_v2 <= '1';
+                                    hq_t2 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    hq_a_rw_2 <= v_rw;
+                                    hq_a_us_2 <= v_us;
+                                    hq_a_xd_2 <= v_xd;
+                                    hq_n2 <= to_unsigned(1, 3);
                                     walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
@@ -1835,6 +2101,12 @@ begin
                         walker_host0_a_us <= v_us;
                         v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
                         walker_host0_a_xd <= v_xd;
+                        hq_v5 <= '1';
+                        hq_t5 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                        hq_a_rw_5 <= v_rw;
+                        hq_a_us_5 <= v_us;
+                        hq_a_xd_5 <= v_xd;
+                        hq_n5 <= to_unsigned(4, 3);
                         walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                         walker_host0_st <= MWAIT;
                         walker_host0_lvl <= to_unsigned(4, 3);
@@ -1855,6 +2127,12 @@ begin
                         walker_host0_a_us <= v_us;
                         v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
                         walker_host0_a_xd <= v_xd;
+                        hq_v4 <= '1';
+                        hq_t4 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                        hq_a_rw_4 <= v_rw;
+                        hq_a_us_4 <= v_us;
+                        hq_a_xd_4 <= v_xd;
+                        hq_n4 <= to_unsigned(3, 3);
                         walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                         walker_host0_st <= MWAIT;
                         walker_host0_lvl <= to_unsigned(3, 3);
@@ -1948,6 +2226,12 @@ begin
                             walker_host0_a_us <= v_us;
                             v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
                             walker_host0_a_xd <= v_xd;
+                            hq_v3 <= '1';
+                            hq_t3 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            hq_a_rw_3 <= v_rw;
+                            hq_a_us_3 <= v_us;
+                            hq_a_xd_3 <= v_xd;
+                            hq_n3 <= to_unsigned(2, 3);
                             walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_host0_st <= MWAIT;
                             walker_host0_lvl <= to_unsigned(2, 3);
@@ -2042,6 +2326,12 @@ begin
                             walker_host0_a_us <= v_us;
                             v_xd := stdl(bool(walker_host0_a_xd) or (bool(walker_host0_le(63)) and bool(hb_EFER(11))));
                             walker_host0_a_xd <= v_xd;
+                            hq_v2 <= '1';
+                            hq_t2 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            hq_a_rw_2 <= v_rw;
+                            hq_a_us_2 <= v_us;
+                            hq_a_xd_2 <= v_xd;
+                            hq_n2 <= to_unsigned(1, 3);
                             walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_host0_st <= MWAIT;
                             walker_host0_lvl <= to_unsigned(1, 3);
@@ -3967,6 +4257,7 @@ hb_CR4 <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000
 hb_EFER <= r_HEFER;
 hb_RFLAGS <= to_unsigned(0, 64);
 hb_PKRU <= to_unsigned(0, 32);
+h_look <= stdl(bool(x_valid) and (not bool(x_pwrite)) and (not bool(x_phys)) and (not bool(n_hit)) and (not bool(x_off)));
 
 cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) is
     variable tg0: unsigned(11 downto 0);
@@ -7304,5 +7595,1649 @@ begin
         end if;
     end if;
 end process cache_ntlb0_fsm;
+
+cache_npwc0_t_asid <= r_ASID;
+cache_npwc0_ls2 <= x_addr(23-1 downto 21);
+cache_npwc0_ls3 <= x_addr(32-1 downto 30);
+cache_npwc0_ls4 <= x_addr(41-1 downto 39);
+cache_npwc0_ls5 <= x_addr(50-1 downto 48);
+cache_npwc0_vset <= sw_set(2-1 downto 0);
+
+cache_npwc0_lookup: process (cache_npwc0_ca_rw_0, cache_npwc0_ca_rw_1, cache_npwc0_ca_rw_2, cache_npwc0_ca_rw_3, cache_npwc0_ca_us_0, cache_npwc0_ca_us_1, cache_npwc0_ca_us_2, cache_npwc0_ca_us_3, cache_npwc0_ca_xd_0, cache_npwc0_ca_xd_1, cache_npwc0_ca_xd_2, cache_npwc0_ca_xd_3, cache_npwc0_cb0, cache_npwc0_cb1, cache_npwc0_cb2, cache_npwc0_cb3, cache_npwc0_ck0, cache_npwc0_ck1, cache_npwc0_ck2, cache_npwc0_ck3, cache_npwc0_cl0, cache_npwc0_cl1, cache_npwc0_cl2, cache_npwc0_cl3, cache_npwc0_cn0, cache_npwc0_cn1, cache_npwc0_cn2, cache_npwc0_cn3, cache_npwc0_ct_asid_0, cache_npwc0_ct_asid_1, cache_npwc0_ct_asid_2, cache_npwc0_ct_asid_3, cache_npwc0_cv0, cache_npwc0_cv1, cache_npwc0_cv2, cache_npwc0_cv3, x_addr, cache_npwc0_ls2, cache_npwc0_ls3, cache_npwc0_ls4, cache_npwc0_ls5, cache_npwc0_t_asid) is
+    variable found: std_logic;
+    variable way: unsigned(1 downto 0);
+    variable hs: unsigned(1 downto 0);
+    variable h_nxt: unsigned(2 downto 0);
+    variable h_tbl: unsigned(63 downto 0);
+    variable h_a_rw: std_logic;
+    variable h_a_us: std_logic;
+    variable h_a_xd: std_logic;
+    variable x5_3_cv: unsigned(0 downto 0);
+    variable x5_3_ck: unsigned(42 downto 0);
+    variable x5_3_cl: unsigned(2 downto 0);
+    variable x5_3_ct_asid: unsigned(31 downto 0);
+    variable x5_3_cn: unsigned(2 downto 0);
+    variable x5_3_cb: unsigned(63 downto 0);
+    variable x5_3_ca_rw: unsigned(0 downto 0);
+    variable x5_3_ca_us: unsigned(0 downto 0);
+    variable x5_3_ca_xd: unsigned(0 downto 0);
+    variable x5_2_cv: unsigned(0 downto 0);
+    variable x5_2_ck: unsigned(42 downto 0);
+    variable x5_2_cl: unsigned(2 downto 0);
+    variable x5_2_ct_asid: unsigned(31 downto 0);
+    variable x5_2_cn: unsigned(2 downto 0);
+    variable x5_2_cb: unsigned(63 downto 0);
+    variable x5_2_ca_rw: unsigned(0 downto 0);
+    variable x5_2_ca_us: unsigned(0 downto 0);
+    variable x5_2_ca_xd: unsigned(0 downto 0);
+    variable x5_1_cv: unsigned(0 downto 0);
+    variable x5_1_ck: unsigned(42 downto 0);
+    variable x5_1_cl: unsigned(2 downto 0);
+    variable x5_1_ct_asid: unsigned(31 downto 0);
+    variable x5_1_cn: unsigned(2 downto 0);
+    variable x5_1_cb: unsigned(63 downto 0);
+    variable x5_1_ca_rw: unsigned(0 downto 0);
+    variable x5_1_ca_us: unsigned(0 downto 0);
+    variable x5_1_ca_xd: unsigned(0 downto 0);
+    variable x5_0_cv: unsigned(0 downto 0);
+    variable x5_0_ck: unsigned(42 downto 0);
+    variable x5_0_cl: unsigned(2 downto 0);
+    variable x5_0_ct_asid: unsigned(31 downto 0);
+    variable x5_0_cn: unsigned(2 downto 0);
+    variable x5_0_cb: unsigned(63 downto 0);
+    variable x5_0_ca_rw: unsigned(0 downto 0);
+    variable x5_0_ca_us: unsigned(0 downto 0);
+    variable x5_0_ca_xd: unsigned(0 downto 0);
+    variable x4_3_cv: unsigned(0 downto 0);
+    variable x4_3_ck: unsigned(42 downto 0);
+    variable x4_3_cl: unsigned(2 downto 0);
+    variable x4_3_ct_asid: unsigned(31 downto 0);
+    variable x4_3_cn: unsigned(2 downto 0);
+    variable x4_3_cb: unsigned(63 downto 0);
+    variable x4_3_ca_rw: unsigned(0 downto 0);
+    variable x4_3_ca_us: unsigned(0 downto 0);
+    variable x4_3_ca_xd: unsigned(0 downto 0);
+    variable x4_2_cv: unsigned(0 downto 0);
+    variable x4_2_ck: unsigned(42 downto 0);
+    variable x4_2_cl: unsigned(2 downto 0);
+    variable x4_2_ct_asid: unsigned(31 downto 0);
+    variable x4_2_cn: unsigned(2 downto 0);
+    variable x4_2_cb: unsigned(63 downto 0);
+    variable x4_2_ca_rw: unsigned(0 downto 0);
+    variable x4_2_ca_us: unsigned(0 downto 0);
+    variable x4_2_ca_xd: unsigned(0 downto 0);
+    variable x4_1_cv: unsigned(0 downto 0);
+    variable x4_1_ck: unsigned(42 downto 0);
+    variable x4_1_cl: unsigned(2 downto 0);
+    variable x4_1_ct_asid: unsigned(31 downto 0);
+    variable x4_1_cn: unsigned(2 downto 0);
+    variable x4_1_cb: unsigned(63 downto 0);
+    variable x4_1_ca_rw: unsigned(0 downto 0);
+    variable x4_1_ca_us: unsigned(0 downto 0);
+    variable x4_1_ca_xd: unsigned(0 downto 0);
+    variable x4_0_cv: unsigned(0 downto 0);
+    variable x4_0_ck: unsigned(42 downto 0);
+    variable x4_0_cl: unsigned(2 downto 0);
+    variable x4_0_ct_asid: unsigned(31 downto 0);
+    variable x4_0_cn: unsigned(2 downto 0);
+    variable x4_0_cb: unsigned(63 downto 0);
+    variable x4_0_ca_rw: unsigned(0 downto 0);
+    variable x4_0_ca_us: unsigned(0 downto 0);
+    variable x4_0_ca_xd: unsigned(0 downto 0);
+    variable x3_3_cv: unsigned(0 downto 0);
+    variable x3_3_ck: unsigned(42 downto 0);
+    variable x3_3_cl: unsigned(2 downto 0);
+    variable x3_3_ct_asid: unsigned(31 downto 0);
+    variable x3_3_cn: unsigned(2 downto 0);
+    variable x3_3_cb: unsigned(63 downto 0);
+    variable x3_3_ca_rw: unsigned(0 downto 0);
+    variable x3_3_ca_us: unsigned(0 downto 0);
+    variable x3_3_ca_xd: unsigned(0 downto 0);
+    variable x3_2_cv: unsigned(0 downto 0);
+    variable x3_2_ck: unsigned(42 downto 0);
+    variable x3_2_cl: unsigned(2 downto 0);
+    variable x3_2_ct_asid: unsigned(31 downto 0);
+    variable x3_2_cn: unsigned(2 downto 0);
+    variable x3_2_cb: unsigned(63 downto 0);
+    variable x3_2_ca_rw: unsigned(0 downto 0);
+    variable x3_2_ca_us: unsigned(0 downto 0);
+    variable x3_2_ca_xd: unsigned(0 downto 0);
+    variable x3_1_cv: unsigned(0 downto 0);
+    variable x3_1_ck: unsigned(42 downto 0);
+    variable x3_1_cl: unsigned(2 downto 0);
+    variable x3_1_ct_asid: unsigned(31 downto 0);
+    variable x3_1_cn: unsigned(2 downto 0);
+    variable x3_1_cb: unsigned(63 downto 0);
+    variable x3_1_ca_rw: unsigned(0 downto 0);
+    variable x3_1_ca_us: unsigned(0 downto 0);
+    variable x3_1_ca_xd: unsigned(0 downto 0);
+    variable x3_0_cv: unsigned(0 downto 0);
+    variable x3_0_ck: unsigned(42 downto 0);
+    variable x3_0_cl: unsigned(2 downto 0);
+    variable x3_0_ct_asid: unsigned(31 downto 0);
+    variable x3_0_cn: unsigned(2 downto 0);
+    variable x3_0_cb: unsigned(63 downto 0);
+    variable x3_0_ca_rw: unsigned(0 downto 0);
+    variable x3_0_ca_us: unsigned(0 downto 0);
+    variable x3_0_ca_xd: unsigned(0 downto 0);
+    variable x2_3_cv: unsigned(0 downto 0);
+    variable x2_3_ck: unsigned(42 downto 0);
+    variable x2_3_cl: unsigned(2 downto 0);
+    variable x2_3_ct_asid: unsigned(31 downto 0);
+    variable x2_3_cn: unsigned(2 downto 0);
+    variable x2_3_cb: unsigned(63 downto 0);
+    variable x2_3_ca_rw: unsigned(0 downto 0);
+    variable x2_3_ca_us: unsigned(0 downto 0);
+    variable x2_3_ca_xd: unsigned(0 downto 0);
+    variable x2_2_cv: unsigned(0 downto 0);
+    variable x2_2_ck: unsigned(42 downto 0);
+    variable x2_2_cl: unsigned(2 downto 0);
+    variable x2_2_ct_asid: unsigned(31 downto 0);
+    variable x2_2_cn: unsigned(2 downto 0);
+    variable x2_2_cb: unsigned(63 downto 0);
+    variable x2_2_ca_rw: unsigned(0 downto 0);
+    variable x2_2_ca_us: unsigned(0 downto 0);
+    variable x2_2_ca_xd: unsigned(0 downto 0);
+    variable x2_1_cv: unsigned(0 downto 0);
+    variable x2_1_ck: unsigned(42 downto 0);
+    variable x2_1_cl: unsigned(2 downto 0);
+    variable x2_1_ct_asid: unsigned(31 downto 0);
+    variable x2_1_cn: unsigned(2 downto 0);
+    variable x2_1_cb: unsigned(63 downto 0);
+    variable x2_1_ca_rw: unsigned(0 downto 0);
+    variable x2_1_ca_us: unsigned(0 downto 0);
+    variable x2_1_ca_xd: unsigned(0 downto 0);
+    variable x2_0_cv: unsigned(0 downto 0);
+    variable x2_0_ck: unsigned(42 downto 0);
+    variable x2_0_cl: unsigned(2 downto 0);
+    variable x2_0_ct_asid: unsigned(31 downto 0);
+    variable x2_0_cn: unsigned(2 downto 0);
+    variable x2_0_cb: unsigned(63 downto 0);
+    variable x2_0_ca_rw: unsigned(0 downto 0);
+    variable x2_0_ca_us: unsigned(0 downto 0);
+    variable x2_0_ca_xd: unsigned(0 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 2);
+    hs := to_unsigned(0, 2);
+    h_nxt := to_unsigned(0, 3);
+    h_tbl := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    h_a_rw := '0';
+    h_a_us := '0';
+    h_a_xd := '0';
+    x5_3_cv := to_unsigned(0, 1);
+    x5_3_cv(0) := cache_npwc0_cv3(to_integer(cache_npwc0_ls5));
+    x5_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_3_ck := cache_npwc0_ck3(to_integer(cache_npwc0_ls5));
+    x5_3_cl := to_unsigned(0, 3);
+    x5_3_cl := cache_npwc0_cl3(to_integer(cache_npwc0_ls5));
+    x5_3_ct_asid := unsigned'("00000000000000000000000000000000");
+    x5_3_ct_asid := cache_npwc0_ct_asid_3(to_integer(cache_npwc0_ls5));
+    x5_3_cn := to_unsigned(0, 3);
+    x5_3_cn := cache_npwc0_cn3(to_integer(cache_npwc0_ls5));
+    x5_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_3_cb := cache_npwc0_cb3(to_integer(cache_npwc0_ls5));
+    x5_3_ca_rw := to_unsigned(0, 1);
+    x5_3_ca_rw(0) := cache_npwc0_ca_rw_3(to_integer(cache_npwc0_ls5));
+    x5_3_ca_us := to_unsigned(0, 1);
+    x5_3_ca_us(0) := cache_npwc0_ca_us_3(to_integer(cache_npwc0_ls5));
+    x5_3_ca_xd := to_unsigned(0, 1);
+    x5_3_ca_xd(0) := cache_npwc0_ca_xd_3(to_integer(cache_npwc0_ls5));
+    if (bool(x5_3_cv(0)) and (x5_3_cl = 5) and (x5_3_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_3_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_npwc0_ls5;
+        h_nxt := x5_3_cn;
+        h_tbl := x5_3_cb;
+        h_a_rw := x5_3_ca_rw(0);
+        h_a_us := x5_3_ca_us(0);
+        h_a_xd := x5_3_ca_xd(0);
+    end if;
+    x5_2_cv := to_unsigned(0, 1);
+    x5_2_cv(0) := cache_npwc0_cv2(to_integer(cache_npwc0_ls5));
+    x5_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_2_ck := cache_npwc0_ck2(to_integer(cache_npwc0_ls5));
+    x5_2_cl := to_unsigned(0, 3);
+    x5_2_cl := cache_npwc0_cl2(to_integer(cache_npwc0_ls5));
+    x5_2_ct_asid := unsigned'("00000000000000000000000000000000");
+    x5_2_ct_asid := cache_npwc0_ct_asid_2(to_integer(cache_npwc0_ls5));
+    x5_2_cn := to_unsigned(0, 3);
+    x5_2_cn := cache_npwc0_cn2(to_integer(cache_npwc0_ls5));
+    x5_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_2_cb := cache_npwc0_cb2(to_integer(cache_npwc0_ls5));
+    x5_2_ca_rw := to_unsigned(0, 1);
+    x5_2_ca_rw(0) := cache_npwc0_ca_rw_2(to_integer(cache_npwc0_ls5));
+    x5_2_ca_us := to_unsigned(0, 1);
+    x5_2_ca_us(0) := cache_npwc0_ca_us_2(to_integer(cache_npwc0_ls5));
+    x5_2_ca_xd := to_unsigned(0, 1);
+    x5_2_ca_xd(0) := cache_npwc0_ca_xd_2(to_integer(cache_npwc0_ls5));
+    if (bool(x5_2_cv(0)) and (x5_2_cl = 5) and (x5_2_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_2_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_npwc0_ls5;
+        h_nxt := x5_2_cn;
+        h_tbl := x5_2_cb;
+        h_a_rw := x5_2_ca_rw(0);
+        h_a_us := x5_2_ca_us(0);
+        h_a_xd := x5_2_ca_xd(0);
+    end if;
+    x5_1_cv := to_unsigned(0, 1);
+    x5_1_cv(0) := cache_npwc0_cv1(to_integer(cache_npwc0_ls5));
+    x5_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_1_ck := cache_npwc0_ck1(to_integer(cache_npwc0_ls5));
+    x5_1_cl := to_unsigned(0, 3);
+    x5_1_cl := cache_npwc0_cl1(to_integer(cache_npwc0_ls5));
+    x5_1_ct_asid := unsigned'("00000000000000000000000000000000");
+    x5_1_ct_asid := cache_npwc0_ct_asid_1(to_integer(cache_npwc0_ls5));
+    x5_1_cn := to_unsigned(0, 3);
+    x5_1_cn := cache_npwc0_cn1(to_integer(cache_npwc0_ls5));
+    x5_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_1_cb := cache_npwc0_cb1(to_integer(cache_npwc0_ls5));
+    x5_1_ca_rw := to_unsigned(0, 1);
+    x5_1_ca_rw(0) := cache_npwc0_ca_rw_1(to_integer(cache_npwc0_ls5));
+    x5_1_ca_us := to_unsigned(0, 1);
+    x5_1_ca_us(0) := cache_npwc0_ca_us_1(to_integer(cache_npwc0_ls5));
+    x5_1_ca_xd := to_unsigned(0, 1);
+    x5_1_ca_xd(0) := cache_npwc0_ca_xd_1(to_integer(cache_npwc0_ls5));
+    if (bool(x5_1_cv(0)) and (x5_1_cl = 5) and (x5_1_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_1_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_npwc0_ls5;
+        h_nxt := x5_1_cn;
+        h_tbl := x5_1_cb;
+        h_a_rw := x5_1_ca_rw(0);
+        h_a_us := x5_1_ca_us(0);
+        h_a_xd := x5_1_ca_xd(0);
+    end if;
+    x5_0_cv := to_unsigned(0, 1);
+    x5_0_cv(0) := cache_npwc0_cv0(to_integer(cache_npwc0_ls5));
+    x5_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_0_ck := cache_npwc0_ck0(to_integer(cache_npwc0_ls5));
+    x5_0_cl := to_unsigned(0, 3);
+    x5_0_cl := cache_npwc0_cl0(to_integer(cache_npwc0_ls5));
+    x5_0_ct_asid := unsigned'("00000000000000000000000000000000");
+    x5_0_ct_asid := cache_npwc0_ct_asid_0(to_integer(cache_npwc0_ls5));
+    x5_0_cn := to_unsigned(0, 3);
+    x5_0_cn := cache_npwc0_cn0(to_integer(cache_npwc0_ls5));
+    x5_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_0_cb := cache_npwc0_cb0(to_integer(cache_npwc0_ls5));
+    x5_0_ca_rw := to_unsigned(0, 1);
+    x5_0_ca_rw(0) := cache_npwc0_ca_rw_0(to_integer(cache_npwc0_ls5));
+    x5_0_ca_us := to_unsigned(0, 1);
+    x5_0_ca_us(0) := cache_npwc0_ca_us_0(to_integer(cache_npwc0_ls5));
+    x5_0_ca_xd := to_unsigned(0, 1);
+    x5_0_ca_xd(0) := cache_npwc0_ca_xd_0(to_integer(cache_npwc0_ls5));
+    if (bool(x5_0_cv(0)) and (x5_0_cl = 5) and (x5_0_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_0_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_npwc0_ls5;
+        h_nxt := x5_0_cn;
+        h_tbl := x5_0_cb;
+        h_a_rw := x5_0_ca_rw(0);
+        h_a_us := x5_0_ca_us(0);
+        h_a_xd := x5_0_ca_xd(0);
+    end if;
+    x4_3_cv := to_unsigned(0, 1);
+    x4_3_cv(0) := cache_npwc0_cv3(to_integer(cache_npwc0_ls4));
+    x4_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_3_ck := cache_npwc0_ck3(to_integer(cache_npwc0_ls4));
+    x4_3_cl := to_unsigned(0, 3);
+    x4_3_cl := cache_npwc0_cl3(to_integer(cache_npwc0_ls4));
+    x4_3_ct_asid := unsigned'("00000000000000000000000000000000");
+    x4_3_ct_asid := cache_npwc0_ct_asid_3(to_integer(cache_npwc0_ls4));
+    x4_3_cn := to_unsigned(0, 3);
+    x4_3_cn := cache_npwc0_cn3(to_integer(cache_npwc0_ls4));
+    x4_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_3_cb := cache_npwc0_cb3(to_integer(cache_npwc0_ls4));
+    x4_3_ca_rw := to_unsigned(0, 1);
+    x4_3_ca_rw(0) := cache_npwc0_ca_rw_3(to_integer(cache_npwc0_ls4));
+    x4_3_ca_us := to_unsigned(0, 1);
+    x4_3_ca_us(0) := cache_npwc0_ca_us_3(to_integer(cache_npwc0_ls4));
+    x4_3_ca_xd := to_unsigned(0, 1);
+    x4_3_ca_xd(0) := cache_npwc0_ca_xd_3(to_integer(cache_npwc0_ls4));
+    if (bool(x4_3_cv(0)) and (x4_3_cl = 4) and (x4_3_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_3_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_npwc0_ls4;
+        h_nxt := x4_3_cn;
+        h_tbl := x4_3_cb;
+        h_a_rw := x4_3_ca_rw(0);
+        h_a_us := x4_3_ca_us(0);
+        h_a_xd := x4_3_ca_xd(0);
+    end if;
+    x4_2_cv := to_unsigned(0, 1);
+    x4_2_cv(0) := cache_npwc0_cv2(to_integer(cache_npwc0_ls4));
+    x4_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_2_ck := cache_npwc0_ck2(to_integer(cache_npwc0_ls4));
+    x4_2_cl := to_unsigned(0, 3);
+    x4_2_cl := cache_npwc0_cl2(to_integer(cache_npwc0_ls4));
+    x4_2_ct_asid := unsigned'("00000000000000000000000000000000");
+    x4_2_ct_asid := cache_npwc0_ct_asid_2(to_integer(cache_npwc0_ls4));
+    x4_2_cn := to_unsigned(0, 3);
+    x4_2_cn := cache_npwc0_cn2(to_integer(cache_npwc0_ls4));
+    x4_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_2_cb := cache_npwc0_cb2(to_integer(cache_npwc0_ls4));
+    x4_2_ca_rw := to_unsigned(0, 1);
+    x4_2_ca_rw(0) := cache_npwc0_ca_rw_2(to_integer(cache_npwc0_ls4));
+    x4_2_ca_us := to_unsigned(0, 1);
+    x4_2_ca_us(0) := cache_npwc0_ca_us_2(to_integer(cache_npwc0_ls4));
+    x4_2_ca_xd := to_unsigned(0, 1);
+    x4_2_ca_xd(0) := cache_npwc0_ca_xd_2(to_integer(cache_npwc0_ls4));
+    if (bool(x4_2_cv(0)) and (x4_2_cl = 4) and (x4_2_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_2_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_npwc0_ls4;
+        h_nxt := x4_2_cn;
+        h_tbl := x4_2_cb;
+        h_a_rw := x4_2_ca_rw(0);
+        h_a_us := x4_2_ca_us(0);
+        h_a_xd := x4_2_ca_xd(0);
+    end if;
+    x4_1_cv := to_unsigned(0, 1);
+    x4_1_cv(0) := cache_npwc0_cv1(to_integer(cache_npwc0_ls4));
+    x4_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_1_ck := cache_npwc0_ck1(to_integer(cache_npwc0_ls4));
+    x4_1_cl := to_unsigned(0, 3);
+    x4_1_cl := cache_npwc0_cl1(to_integer(cache_npwc0_ls4));
+    x4_1_ct_asid := unsigned'("00000000000000000000000000000000");
+    x4_1_ct_asid := cache_npwc0_ct_asid_1(to_integer(cache_npwc0_ls4));
+    x4_1_cn := to_unsigned(0, 3);
+    x4_1_cn := cache_npwc0_cn1(to_integer(cache_npwc0_ls4));
+    x4_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_1_cb := cache_npwc0_cb1(to_integer(cache_npwc0_ls4));
+    x4_1_ca_rw := to_unsigned(0, 1);
+    x4_1_ca_rw(0) := cache_npwc0_ca_rw_1(to_integer(cache_npwc0_ls4));
+    x4_1_ca_us := to_unsigned(0, 1);
+    x4_1_ca_us(0) := cache_npwc0_ca_us_1(to_integer(cache_npwc0_ls4));
+    x4_1_ca_xd := to_unsigned(0, 1);
+    x4_1_ca_xd(0) := cache_npwc0_ca_xd_1(to_integer(cache_npwc0_ls4));
+    if (bool(x4_1_cv(0)) and (x4_1_cl = 4) and (x4_1_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_1_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_npwc0_ls4;
+        h_nxt := x4_1_cn;
+        h_tbl := x4_1_cb;
+        h_a_rw := x4_1_ca_rw(0);
+        h_a_us := x4_1_ca_us(0);
+        h_a_xd := x4_1_ca_xd(0);
+    end if;
+    x4_0_cv := to_unsigned(0, 1);
+    x4_0_cv(0) := cache_npwc0_cv0(to_integer(cache_npwc0_ls4));
+    x4_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_0_ck := cache_npwc0_ck0(to_integer(cache_npwc0_ls4));
+    x4_0_cl := to_unsigned(0, 3);
+    x4_0_cl := cache_npwc0_cl0(to_integer(cache_npwc0_ls4));
+    x4_0_ct_asid := unsigned'("00000000000000000000000000000000");
+    x4_0_ct_asid := cache_npwc0_ct_asid_0(to_integer(cache_npwc0_ls4));
+    x4_0_cn := to_unsigned(0, 3);
+    x4_0_cn := cache_npwc0_cn0(to_integer(cache_npwc0_ls4));
+    x4_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_0_cb := cache_npwc0_cb0(to_integer(cache_npwc0_ls4));
+    x4_0_ca_rw := to_unsigned(0, 1);
+    x4_0_ca_rw(0) := cache_npwc0_ca_rw_0(to_integer(cache_npwc0_ls4));
+    x4_0_ca_us := to_unsigned(0, 1);
+    x4_0_ca_us(0) := cache_npwc0_ca_us_0(to_integer(cache_npwc0_ls4));
+    x4_0_ca_xd := to_unsigned(0, 1);
+    x4_0_ca_xd(0) := cache_npwc0_ca_xd_0(to_integer(cache_npwc0_ls4));
+    if (bool(x4_0_cv(0)) and (x4_0_cl = 4) and (x4_0_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_0_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_npwc0_ls4;
+        h_nxt := x4_0_cn;
+        h_tbl := x4_0_cb;
+        h_a_rw := x4_0_ca_rw(0);
+        h_a_us := x4_0_ca_us(0);
+        h_a_xd := x4_0_ca_xd(0);
+    end if;
+    x3_3_cv := to_unsigned(0, 1);
+    x3_3_cv(0) := cache_npwc0_cv3(to_integer(cache_npwc0_ls3));
+    x3_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_3_ck := cache_npwc0_ck3(to_integer(cache_npwc0_ls3));
+    x3_3_cl := to_unsigned(0, 3);
+    x3_3_cl := cache_npwc0_cl3(to_integer(cache_npwc0_ls3));
+    x3_3_ct_asid := unsigned'("00000000000000000000000000000000");
+    x3_3_ct_asid := cache_npwc0_ct_asid_3(to_integer(cache_npwc0_ls3));
+    x3_3_cn := to_unsigned(0, 3);
+    x3_3_cn := cache_npwc0_cn3(to_integer(cache_npwc0_ls3));
+    x3_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_3_cb := cache_npwc0_cb3(to_integer(cache_npwc0_ls3));
+    x3_3_ca_rw := to_unsigned(0, 1);
+    x3_3_ca_rw(0) := cache_npwc0_ca_rw_3(to_integer(cache_npwc0_ls3));
+    x3_3_ca_us := to_unsigned(0, 1);
+    x3_3_ca_us(0) := cache_npwc0_ca_us_3(to_integer(cache_npwc0_ls3));
+    x3_3_ca_xd := to_unsigned(0, 1);
+    x3_3_ca_xd(0) := cache_npwc0_ca_xd_3(to_integer(cache_npwc0_ls3));
+    if (bool(x3_3_cv(0)) and (x3_3_cl = 3) and (x3_3_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_3_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_npwc0_ls3;
+        h_nxt := x3_3_cn;
+        h_tbl := x3_3_cb;
+        h_a_rw := x3_3_ca_rw(0);
+        h_a_us := x3_3_ca_us(0);
+        h_a_xd := x3_3_ca_xd(0);
+    end if;
+    x3_2_cv := to_unsigned(0, 1);
+    x3_2_cv(0) := cache_npwc0_cv2(to_integer(cache_npwc0_ls3));
+    x3_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_2_ck := cache_npwc0_ck2(to_integer(cache_npwc0_ls3));
+    x3_2_cl := to_unsigned(0, 3);
+    x3_2_cl := cache_npwc0_cl2(to_integer(cache_npwc0_ls3));
+    x3_2_ct_asid := unsigned'("00000000000000000000000000000000");
+    x3_2_ct_asid := cache_npwc0_ct_asid_2(to_integer(cache_npwc0_ls3));
+    x3_2_cn := to_unsigned(0, 3);
+    x3_2_cn := cache_npwc0_cn2(to_integer(cache_npwc0_ls3));
+    x3_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_2_cb := cache_npwc0_cb2(to_integer(cache_npwc0_ls3));
+    x3_2_ca_rw := to_unsigned(0, 1);
+    x3_2_ca_rw(0) := cache_npwc0_ca_rw_2(to_integer(cache_npwc0_ls3));
+    x3_2_ca_us := to_unsigned(0, 1);
+    x3_2_ca_us(0) := cache_npwc0_ca_us_2(to_integer(cache_npwc0_ls3));
+    x3_2_ca_xd := to_unsigned(0, 1);
+    x3_2_ca_xd(0) := cache_npwc0_ca_xd_2(to_integer(cache_npwc0_ls3));
+    if (bool(x3_2_cv(0)) and (x3_2_cl = 3) and (x3_2_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_2_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_npwc0_ls3;
+        h_nxt := x3_2_cn;
+        h_tbl := x3_2_cb;
+        h_a_rw := x3_2_ca_rw(0);
+        h_a_us := x3_2_ca_us(0);
+        h_a_xd := x3_2_ca_xd(0);
+    end if;
+    x3_1_cv := to_unsigned(0, 1);
+    x3_1_cv(0) := cache_npwc0_cv1(to_integer(cache_npwc0_ls3));
+    x3_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_1_ck := cache_npwc0_ck1(to_integer(cache_npwc0_ls3));
+    x3_1_cl := to_unsigned(0, 3);
+    x3_1_cl := cache_npwc0_cl1(to_integer(cache_npwc0_ls3));
+    x3_1_ct_asid := unsigned'("00000000000000000000000000000000");
+    x3_1_ct_asid := cache_npwc0_ct_asid_1(to_integer(cache_npwc0_ls3));
+    x3_1_cn := to_unsigned(0, 3);
+    x3_1_cn := cache_npwc0_cn1(to_integer(cache_npwc0_ls3));
+    x3_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_1_cb := cache_npwc0_cb1(to_integer(cache_npwc0_ls3));
+    x3_1_ca_rw := to_unsigned(0, 1);
+    x3_1_ca_rw(0) := cache_npwc0_ca_rw_1(to_integer(cache_npwc0_ls3));
+    x3_1_ca_us := to_unsigned(0, 1);
+    x3_1_ca_us(0) := cache_npwc0_ca_us_1(to_integer(cache_npwc0_ls3));
+    x3_1_ca_xd := to_unsigned(0, 1);
+    x3_1_ca_xd(0) := cache_npwc0_ca_xd_1(to_integer(cache_npwc0_ls3));
+    if (bool(x3_1_cv(0)) and (x3_1_cl = 3) and (x3_1_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_1_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_npwc0_ls3;
+        h_nxt := x3_1_cn;
+        h_tbl := x3_1_cb;
+        h_a_rw := x3_1_ca_rw(0);
+        h_a_us := x3_1_ca_us(0);
+        h_a_xd := x3_1_ca_xd(0);
+    end if;
+    x3_0_cv := to_unsigned(0, 1);
+    x3_0_cv(0) := cache_npwc0_cv0(to_integer(cache_npwc0_ls3));
+    x3_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_0_ck := cache_npwc0_ck0(to_integer(cache_npwc0_ls3));
+    x3_0_cl := to_unsigned(0, 3);
+    x3_0_cl := cache_npwc0_cl0(to_integer(cache_npwc0_ls3));
+    x3_0_ct_asid := unsigned'("00000000000000000000000000000000");
+    x3_0_ct_asid := cache_npwc0_ct_asid_0(to_integer(cache_npwc0_ls3));
+    x3_0_cn := to_unsigned(0, 3);
+    x3_0_cn := cache_npwc0_cn0(to_integer(cache_npwc0_ls3));
+    x3_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_0_cb := cache_npwc0_cb0(to_integer(cache_npwc0_ls3));
+    x3_0_ca_rw := to_unsigned(0, 1);
+    x3_0_ca_rw(0) := cache_npwc0_ca_rw_0(to_integer(cache_npwc0_ls3));
+    x3_0_ca_us := to_unsigned(0, 1);
+    x3_0_ca_us(0) := cache_npwc0_ca_us_0(to_integer(cache_npwc0_ls3));
+    x3_0_ca_xd := to_unsigned(0, 1);
+    x3_0_ca_xd(0) := cache_npwc0_ca_xd_0(to_integer(cache_npwc0_ls3));
+    if (bool(x3_0_cv(0)) and (x3_0_cl = 3) and (x3_0_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_0_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_npwc0_ls3;
+        h_nxt := x3_0_cn;
+        h_tbl := x3_0_cb;
+        h_a_rw := x3_0_ca_rw(0);
+        h_a_us := x3_0_ca_us(0);
+        h_a_xd := x3_0_ca_xd(0);
+    end if;
+    x2_3_cv := to_unsigned(0, 1);
+    x2_3_cv(0) := cache_npwc0_cv3(to_integer(cache_npwc0_ls2));
+    x2_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_3_ck := cache_npwc0_ck3(to_integer(cache_npwc0_ls2));
+    x2_3_cl := to_unsigned(0, 3);
+    x2_3_cl := cache_npwc0_cl3(to_integer(cache_npwc0_ls2));
+    x2_3_ct_asid := unsigned'("00000000000000000000000000000000");
+    x2_3_ct_asid := cache_npwc0_ct_asid_3(to_integer(cache_npwc0_ls2));
+    x2_3_cn := to_unsigned(0, 3);
+    x2_3_cn := cache_npwc0_cn3(to_integer(cache_npwc0_ls2));
+    x2_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_3_cb := cache_npwc0_cb3(to_integer(cache_npwc0_ls2));
+    x2_3_ca_rw := to_unsigned(0, 1);
+    x2_3_ca_rw(0) := cache_npwc0_ca_rw_3(to_integer(cache_npwc0_ls2));
+    x2_3_ca_us := to_unsigned(0, 1);
+    x2_3_ca_us(0) := cache_npwc0_ca_us_3(to_integer(cache_npwc0_ls2));
+    x2_3_ca_xd := to_unsigned(0, 1);
+    x2_3_ca_xd(0) := cache_npwc0_ca_xd_3(to_integer(cache_npwc0_ls2));
+    if (bool(x2_3_cv(0)) and (x2_3_cl = 2) and (x2_3_ck = x_addr(64-1 downto 21)) and (x2_3_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_npwc0_ls2;
+        h_nxt := x2_3_cn;
+        h_tbl := x2_3_cb;
+        h_a_rw := x2_3_ca_rw(0);
+        h_a_us := x2_3_ca_us(0);
+        h_a_xd := x2_3_ca_xd(0);
+    end if;
+    x2_2_cv := to_unsigned(0, 1);
+    x2_2_cv(0) := cache_npwc0_cv2(to_integer(cache_npwc0_ls2));
+    x2_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_2_ck := cache_npwc0_ck2(to_integer(cache_npwc0_ls2));
+    x2_2_cl := to_unsigned(0, 3);
+    x2_2_cl := cache_npwc0_cl2(to_integer(cache_npwc0_ls2));
+    x2_2_ct_asid := unsigned'("00000000000000000000000000000000");
+    x2_2_ct_asid := cache_npwc0_ct_asid_2(to_integer(cache_npwc0_ls2));
+    x2_2_cn := to_unsigned(0, 3);
+    x2_2_cn := cache_npwc0_cn2(to_integer(cache_npwc0_ls2));
+    x2_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_2_cb := cache_npwc0_cb2(to_integer(cache_npwc0_ls2));
+    x2_2_ca_rw := to_unsigned(0, 1);
+    x2_2_ca_rw(0) := cache_npwc0_ca_rw_2(to_integer(cache_npwc0_ls2));
+    x2_2_ca_us := to_unsigned(0, 1);
+    x2_2_ca_us(0) := cache_npwc0_ca_us_2(to_integer(cache_npwc0_ls2));
+    x2_2_ca_xd := to_unsigned(0, 1);
+    x2_2_ca_xd(0) := cache_npwc0_ca_xd_2(to_integer(cache_npwc0_ls2));
+    if (bool(x2_2_cv(0)) and (x2_2_cl = 2) and (x2_2_ck = x_addr(64-1 downto 21)) and (x2_2_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_npwc0_ls2;
+        h_nxt := x2_2_cn;
+        h_tbl := x2_2_cb;
+        h_a_rw := x2_2_ca_rw(0);
+        h_a_us := x2_2_ca_us(0);
+        h_a_xd := x2_2_ca_xd(0);
+    end if;
+    x2_1_cv := to_unsigned(0, 1);
+    x2_1_cv(0) := cache_npwc0_cv1(to_integer(cache_npwc0_ls2));
+    x2_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_1_ck := cache_npwc0_ck1(to_integer(cache_npwc0_ls2));
+    x2_1_cl := to_unsigned(0, 3);
+    x2_1_cl := cache_npwc0_cl1(to_integer(cache_npwc0_ls2));
+    x2_1_ct_asid := unsigned'("00000000000000000000000000000000");
+    x2_1_ct_asid := cache_npwc0_ct_asid_1(to_integer(cache_npwc0_ls2));
+    x2_1_cn := to_unsigned(0, 3);
+    x2_1_cn := cache_npwc0_cn1(to_integer(cache_npwc0_ls2));
+    x2_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_1_cb := cache_npwc0_cb1(to_integer(cache_npwc0_ls2));
+    x2_1_ca_rw := to_unsigned(0, 1);
+    x2_1_ca_rw(0) := cache_npwc0_ca_rw_1(to_integer(cache_npwc0_ls2));
+    x2_1_ca_us := to_unsigned(0, 1);
+    x2_1_ca_us(0) := cache_npwc0_ca_us_1(to_integer(cache_npwc0_ls2));
+    x2_1_ca_xd := to_unsigned(0, 1);
+    x2_1_ca_xd(0) := cache_npwc0_ca_xd_1(to_integer(cache_npwc0_ls2));
+    if (bool(x2_1_cv(0)) and (x2_1_cl = 2) and (x2_1_ck = x_addr(64-1 downto 21)) and (x2_1_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_npwc0_ls2;
+        h_nxt := x2_1_cn;
+        h_tbl := x2_1_cb;
+        h_a_rw := x2_1_ca_rw(0);
+        h_a_us := x2_1_ca_us(0);
+        h_a_xd := x2_1_ca_xd(0);
+    end if;
+    x2_0_cv := to_unsigned(0, 1);
+    x2_0_cv(0) := cache_npwc0_cv0(to_integer(cache_npwc0_ls2));
+    x2_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_0_ck := cache_npwc0_ck0(to_integer(cache_npwc0_ls2));
+    x2_0_cl := to_unsigned(0, 3);
+    x2_0_cl := cache_npwc0_cl0(to_integer(cache_npwc0_ls2));
+    x2_0_ct_asid := unsigned'("00000000000000000000000000000000");
+    x2_0_ct_asid := cache_npwc0_ct_asid_0(to_integer(cache_npwc0_ls2));
+    x2_0_cn := to_unsigned(0, 3);
+    x2_0_cn := cache_npwc0_cn0(to_integer(cache_npwc0_ls2));
+    x2_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_0_cb := cache_npwc0_cb0(to_integer(cache_npwc0_ls2));
+    x2_0_ca_rw := to_unsigned(0, 1);
+    x2_0_ca_rw(0) := cache_npwc0_ca_rw_0(to_integer(cache_npwc0_ls2));
+    x2_0_ca_us := to_unsigned(0, 1);
+    x2_0_ca_us(0) := cache_npwc0_ca_us_0(to_integer(cache_npwc0_ls2));
+    x2_0_ca_xd := to_unsigned(0, 1);
+    x2_0_ca_xd(0) := cache_npwc0_ca_xd_0(to_integer(cache_npwc0_ls2));
+    if (bool(x2_0_cv(0)) and (x2_0_cl = 2) and (x2_0_ck = x_addr(64-1 downto 21)) and (x2_0_ct_asid = cache_npwc0_t_asid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_npwc0_ls2;
+        h_nxt := x2_0_cn;
+        h_tbl := x2_0_cb;
+        h_a_rw := x2_0_ca_rw(0);
+        h_a_us := x2_0_ca_us(0);
+        h_a_xd := x2_0_ca_xd(0);
+    end if;
+    hc_hit <= found;
+    cache_npwc0_l_hit <= found;
+    cache_npwc0_l_way <= way;
+    cache_npwc0_l_set <= hs;
+    hc_nxt <= h_nxt;
+    hc_tbl <= h_tbl;
+    hc_a_rw <= h_a_rw;
+    hc_a_us <= h_a_us;
+    hc_a_xd <= h_a_xd;
+end process cache_npwc0_lookup;
+
+cache_npwc0_fsm: process (clk) is
+    variable rk: unsigned(1 downto 0);
+    variable rv0: unsigned(1 downto 0);
+    variable rv1: unsigned(1 downto 0);
+    variable rv2: unsigned(1 downto 0);
+    variable rv3: unsigned(1 downto 0);
+    variable s0: unsigned(1 downto 0);
+    variable fv0_0: std_logic;
+    variable fv0_1: std_logic;
+    variable fv0_2: std_logic;
+    variable fv0_3: std_logic;
+    variable fw0: unsigned(1 downto 0);
+    variable fe0: std_logic;
+    variable fr0_0: unsigned(1 downto 0);
+    variable fr0_1: unsigned(1 downto 0);
+    variable fr0_2: unsigned(1 downto 0);
+    variable fr0_3: unsigned(1 downto 0);
+    variable fk0: unsigned(1 downto 0);
+    variable s1: unsigned(1 downto 0);
+    variable fv1_0: std_logic;
+    variable fv1_1: std_logic;
+    variable fv1_2: std_logic;
+    variable fv1_3: std_logic;
+    variable fw1: unsigned(1 downto 0);
+    variable fe1: std_logic;
+    variable fr1_0: unsigned(1 downto 0);
+    variable fr1_1: unsigned(1 downto 0);
+    variable fr1_2: unsigned(1 downto 0);
+    variable fr1_3: unsigned(1 downto 0);
+    variable fk1: unsigned(1 downto 0);
+    variable s2: unsigned(1 downto 0);
+    variable fv2_0: std_logic;
+    variable fv2_1: std_logic;
+    variable fv2_2: std_logic;
+    variable fv2_3: std_logic;
+    variable fw2: unsigned(1 downto 0);
+    variable fe2: std_logic;
+    variable fr2_0: unsigned(1 downto 0);
+    variable fr2_1: unsigned(1 downto 0);
+    variable fr2_2: unsigned(1 downto 0);
+    variable fr2_3: unsigned(1 downto 0);
+    variable fk2: unsigned(1 downto 0);
+    variable s3: unsigned(1 downto 0);
+    variable fv3_0: std_logic;
+    variable fv3_1: std_logic;
+    variable fv3_2: std_logic;
+    variable fv3_3: std_logic;
+    variable fw3: unsigned(1 downto 0);
+    variable fe3: std_logic;
+    variable fr3_0: unsigned(1 downto 0);
+    variable fr3_1: unsigned(1 downto 0);
+    variable fr3_2: unsigned(1 downto 0);
+    variable fr3_3: unsigned(1 downto 0);
+    variable fk3: unsigned(1 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(42 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_t_asid: unsigned(31 downto 0);
+    variable e0_n: unsigned(2 downto 0);
+    variable e0_b: unsigned(63 downto 0);
+    variable e0_a_rw: unsigned(0 downto 0);
+    variable e0_a_us: unsigned(0 downto 0);
+    variable e0_a_xd: unsigned(0 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(42 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_t_asid: unsigned(31 downto 0);
+    variable e1_n: unsigned(2 downto 0);
+    variable e1_b: unsigned(63 downto 0);
+    variable e1_a_rw: unsigned(0 downto 0);
+    variable e1_a_us: unsigned(0 downto 0);
+    variable e1_a_xd: unsigned(0 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(42 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_t_asid: unsigned(31 downto 0);
+    variable e2_n: unsigned(2 downto 0);
+    variable e2_b: unsigned(63 downto 0);
+    variable e2_a_rw: unsigned(0 downto 0);
+    variable e2_a_us: unsigned(0 downto 0);
+    variable e2_a_xd: unsigned(0 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(42 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_t_asid: unsigned(31 downto 0);
+    variable e3_n: unsigned(2 downto 0);
+    variable e3_b: unsigned(63 downto 0);
+    variable e3_a_rw: unsigned(0 downto 0);
+    variable e3_a_us: unsigned(0 downto 0);
+    variable e3_a_xd: unsigned(0 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_npwc0_ca_rw_0(0) <= '0';
+            cache_npwc0_ca_rw_0(1) <= '0';
+            cache_npwc0_ca_rw_0(2) <= '0';
+            cache_npwc0_ca_rw_0(3) <= '0';
+            cache_npwc0_ca_rw_1(0) <= '0';
+            cache_npwc0_ca_rw_1(1) <= '0';
+            cache_npwc0_ca_rw_1(2) <= '0';
+            cache_npwc0_ca_rw_1(3) <= '0';
+            cache_npwc0_ca_rw_2(0) <= '0';
+            cache_npwc0_ca_rw_2(1) <= '0';
+            cache_npwc0_ca_rw_2(2) <= '0';
+            cache_npwc0_ca_rw_2(3) <= '0';
+            cache_npwc0_ca_rw_3(0) <= '0';
+            cache_npwc0_ca_rw_3(1) <= '0';
+            cache_npwc0_ca_rw_3(2) <= '0';
+            cache_npwc0_ca_rw_3(3) <= '0';
+            cache_npwc0_ca_us_0(0) <= '0';
+            cache_npwc0_ca_us_0(1) <= '0';
+            cache_npwc0_ca_us_0(2) <= '0';
+            cache_npwc0_ca_us_0(3) <= '0';
+            cache_npwc0_ca_us_1(0) <= '0';
+            cache_npwc0_ca_us_1(1) <= '0';
+            cache_npwc0_ca_us_1(2) <= '0';
+            cache_npwc0_ca_us_1(3) <= '0';
+            cache_npwc0_ca_us_2(0) <= '0';
+            cache_npwc0_ca_us_2(1) <= '0';
+            cache_npwc0_ca_us_2(2) <= '0';
+            cache_npwc0_ca_us_2(3) <= '0';
+            cache_npwc0_ca_us_3(0) <= '0';
+            cache_npwc0_ca_us_3(1) <= '0';
+            cache_npwc0_ca_us_3(2) <= '0';
+            cache_npwc0_ca_us_3(3) <= '0';
+            cache_npwc0_ca_xd_0(0) <= '0';
+            cache_npwc0_ca_xd_0(1) <= '0';
+            cache_npwc0_ca_xd_0(2) <= '0';
+            cache_npwc0_ca_xd_0(3) <= '0';
+            cache_npwc0_ca_xd_1(0) <= '0';
+            cache_npwc0_ca_xd_1(1) <= '0';
+            cache_npwc0_ca_xd_1(2) <= '0';
+            cache_npwc0_ca_xd_1(3) <= '0';
+            cache_npwc0_ca_xd_2(0) <= '0';
+            cache_npwc0_ca_xd_2(1) <= '0';
+            cache_npwc0_ca_xd_2(2) <= '0';
+            cache_npwc0_ca_xd_2(3) <= '0';
+            cache_npwc0_ca_xd_3(0) <= '0';
+            cache_npwc0_ca_xd_3(1) <= '0';
+            cache_npwc0_ca_xd_3(2) <= '0';
+            cache_npwc0_ca_xd_3(3) <= '0';
+            cache_npwc0_cb0(0) <= to_unsigned(0, 64);
+            cache_npwc0_cb0(1) <= to_unsigned(0, 64);
+            cache_npwc0_cb0(2) <= to_unsigned(0, 64);
+            cache_npwc0_cb0(3) <= to_unsigned(0, 64);
+            cache_npwc0_cb1(0) <= to_unsigned(0, 64);
+            cache_npwc0_cb1(1) <= to_unsigned(0, 64);
+            cache_npwc0_cb1(2) <= to_unsigned(0, 64);
+            cache_npwc0_cb1(3) <= to_unsigned(0, 64);
+            cache_npwc0_cb2(0) <= to_unsigned(0, 64);
+            cache_npwc0_cb2(1) <= to_unsigned(0, 64);
+            cache_npwc0_cb2(2) <= to_unsigned(0, 64);
+            cache_npwc0_cb2(3) <= to_unsigned(0, 64);
+            cache_npwc0_cb3(0) <= to_unsigned(0, 64);
+            cache_npwc0_cb3(1) <= to_unsigned(0, 64);
+            cache_npwc0_cb3(2) <= to_unsigned(0, 64);
+            cache_npwc0_cb3(3) <= to_unsigned(0, 64);
+            cache_npwc0_ck0(0) <= to_unsigned(0, 43);
+            cache_npwc0_ck0(1) <= to_unsigned(0, 43);
+            cache_npwc0_ck0(2) <= to_unsigned(0, 43);
+            cache_npwc0_ck0(3) <= to_unsigned(0, 43);
+            cache_npwc0_ck1(0) <= to_unsigned(0, 43);
+            cache_npwc0_ck1(1) <= to_unsigned(0, 43);
+            cache_npwc0_ck1(2) <= to_unsigned(0, 43);
+            cache_npwc0_ck1(3) <= to_unsigned(0, 43);
+            cache_npwc0_ck2(0) <= to_unsigned(0, 43);
+            cache_npwc0_ck2(1) <= to_unsigned(0, 43);
+            cache_npwc0_ck2(2) <= to_unsigned(0, 43);
+            cache_npwc0_ck2(3) <= to_unsigned(0, 43);
+            cache_npwc0_ck3(0) <= to_unsigned(0, 43);
+            cache_npwc0_ck3(1) <= to_unsigned(0, 43);
+            cache_npwc0_ck3(2) <= to_unsigned(0, 43);
+            cache_npwc0_ck3(3) <= to_unsigned(0, 43);
+            cache_npwc0_cl0(0) <= to_unsigned(0, 3);
+            cache_npwc0_cl0(1) <= to_unsigned(0, 3);
+            cache_npwc0_cl0(2) <= to_unsigned(0, 3);
+            cache_npwc0_cl0(3) <= to_unsigned(0, 3);
+            cache_npwc0_cl1(0) <= to_unsigned(0, 3);
+            cache_npwc0_cl1(1) <= to_unsigned(0, 3);
+            cache_npwc0_cl1(2) <= to_unsigned(0, 3);
+            cache_npwc0_cl1(3) <= to_unsigned(0, 3);
+            cache_npwc0_cl2(0) <= to_unsigned(0, 3);
+            cache_npwc0_cl2(1) <= to_unsigned(0, 3);
+            cache_npwc0_cl2(2) <= to_unsigned(0, 3);
+            cache_npwc0_cl2(3) <= to_unsigned(0, 3);
+            cache_npwc0_cl3(0) <= to_unsigned(0, 3);
+            cache_npwc0_cl3(1) <= to_unsigned(0, 3);
+            cache_npwc0_cl3(2) <= to_unsigned(0, 3);
+            cache_npwc0_cl3(3) <= to_unsigned(0, 3);
+            cache_npwc0_cn0(0) <= to_unsigned(0, 3);
+            cache_npwc0_cn0(1) <= to_unsigned(0, 3);
+            cache_npwc0_cn0(2) <= to_unsigned(0, 3);
+            cache_npwc0_cn0(3) <= to_unsigned(0, 3);
+            cache_npwc0_cn1(0) <= to_unsigned(0, 3);
+            cache_npwc0_cn1(1) <= to_unsigned(0, 3);
+            cache_npwc0_cn1(2) <= to_unsigned(0, 3);
+            cache_npwc0_cn1(3) <= to_unsigned(0, 3);
+            cache_npwc0_cn2(0) <= to_unsigned(0, 3);
+            cache_npwc0_cn2(1) <= to_unsigned(0, 3);
+            cache_npwc0_cn2(2) <= to_unsigned(0, 3);
+            cache_npwc0_cn2(3) <= to_unsigned(0, 3);
+            cache_npwc0_cn3(0) <= to_unsigned(0, 3);
+            cache_npwc0_cn3(1) <= to_unsigned(0, 3);
+            cache_npwc0_cn3(2) <= to_unsigned(0, 3);
+            cache_npwc0_cn3(3) <= to_unsigned(0, 3);
+            cache_npwc0_cr0(0) <= to_unsigned(0, 2);
+            cache_npwc0_cr0(1) <= to_unsigned(0, 2);
+            cache_npwc0_cr0(2) <= to_unsigned(0, 2);
+            cache_npwc0_cr0(3) <= to_unsigned(0, 2);
+            cache_npwc0_cr1(0) <= to_unsigned(1, 2);
+            cache_npwc0_cr1(1) <= to_unsigned(1, 2);
+            cache_npwc0_cr1(2) <= to_unsigned(1, 2);
+            cache_npwc0_cr1(3) <= to_unsigned(1, 2);
+            cache_npwc0_cr2(0) <= to_unsigned(2, 2);
+            cache_npwc0_cr2(1) <= to_unsigned(2, 2);
+            cache_npwc0_cr2(2) <= to_unsigned(2, 2);
+            cache_npwc0_cr2(3) <= to_unsigned(2, 2);
+            cache_npwc0_cr3(0) <= to_unsigned(3, 2);
+            cache_npwc0_cr3(1) <= to_unsigned(3, 2);
+            cache_npwc0_cr3(2) <= to_unsigned(3, 2);
+            cache_npwc0_cr3(3) <= to_unsigned(3, 2);
+            cache_npwc0_ct_asid_0(0) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_0(1) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_0(2) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_0(3) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_1(0) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_1(1) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_1(2) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_1(3) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_2(0) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_2(1) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_2(2) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_2(3) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_3(0) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_3(1) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_3(2) <= to_unsigned(0, 32);
+            cache_npwc0_ct_asid_3(3) <= to_unsigned(0, 32);
+            cache_npwc0_cv0(0) <= '0';
+            cache_npwc0_cv0(1) <= '0';
+            cache_npwc0_cv0(2) <= '0';
+            cache_npwc0_cv0(3) <= '0';
+            cache_npwc0_cv1(0) <= '0';
+            cache_npwc0_cv1(1) <= '0';
+            cache_npwc0_cv1(2) <= '0';
+            cache_npwc0_cv1(3) <= '0';
+            cache_npwc0_cv2(0) <= '0';
+            cache_npwc0_cv2(1) <= '0';
+            cache_npwc0_cv2(2) <= '0';
+            cache_npwc0_cv2(3) <= '0';
+            cache_npwc0_cv3(0) <= '0';
+            cache_npwc0_cv3(1) <= '0';
+            cache_npwc0_cv3(2) <= '0';
+            cache_npwc0_cv3(3) <= '0';
+            cache_npwc0_f_addr <= to_unsigned(0, 64);
+            cache_npwc0_f_t_asid <= to_unsigned(0, 32);
+        else
+            rk := to_unsigned(0, 2);
+            rv0 := to_unsigned(0, 2);
+            rv1 := to_unsigned(0, 2);
+            rv2 := to_unsigned(0, 2);
+            rv3 := to_unsigned(0, 2);
+            s0 := to_unsigned(0, 2);
+            fv0_0 := '0';
+            fv0_1 := '0';
+            fv0_2 := '0';
+            fv0_3 := '0';
+            fw0 := to_unsigned(0, 2);
+            fe0 := '0';
+            fr0_0 := to_unsigned(0, 2);
+            fr0_1 := to_unsigned(0, 2);
+            fr0_2 := to_unsigned(0, 2);
+            fr0_3 := to_unsigned(0, 2);
+            fk0 := to_unsigned(0, 2);
+            s1 := to_unsigned(0, 2);
+            fv1_0 := '0';
+            fv1_1 := '0';
+            fv1_2 := '0';
+            fv1_3 := '0';
+            fw1 := to_unsigned(0, 2);
+            fe1 := '0';
+            fr1_0 := to_unsigned(0, 2);
+            fr1_1 := to_unsigned(0, 2);
+            fr1_2 := to_unsigned(0, 2);
+            fr1_3 := to_unsigned(0, 2);
+            fk1 := to_unsigned(0, 2);
+            s2 := to_unsigned(0, 2);
+            fv2_0 := '0';
+            fv2_1 := '0';
+            fv2_2 := '0';
+            fv2_3 := '0';
+            fw2 := to_unsigned(0, 2);
+            fe2 := '0';
+            fr2_0 := to_unsigned(0, 2);
+            fr2_1 := to_unsigned(0, 2);
+            fr2_2 := to_unsigned(0, 2);
+            fr2_3 := to_unsigned(0, 2);
+            fk2 := to_unsigned(0, 2);
+            s3 := to_unsigned(0, 2);
+            fv3_0 := '0';
+            fv3_1 := '0';
+            fv3_2 := '0';
+            fv3_3 := '0';
+            fw3 := to_unsigned(0, 2);
+            fe3 := '0';
+            fr3_0 := to_unsigned(0, 2);
+            fr3_1 := to_unsigned(0, 2);
+            fr3_2 := to_unsigned(0, 2);
+            fr3_3 := to_unsigned(0, 2);
+            fk3 := to_unsigned(0, 2);
+            if bool(h_look) then
+                cache_npwc0_f_addr <= x_addr;
+                cache_npwc0_f_t_asid <= cache_npwc0_t_asid;
+                if bool(cache_npwc0_l_hit) then
+                    rv0 := cache_npwc0_cr0(to_integer(cache_npwc0_l_set));
+                    rv1 := cache_npwc0_cr1(to_integer(cache_npwc0_l_set));
+                    rv2 := cache_npwc0_cr2(to_integer(cache_npwc0_l_set));
+                    rv3 := cache_npwc0_cr3(to_integer(cache_npwc0_l_set));
+                    case cache_npwc0_l_way is
+                        when "00" =>
+                            rk := rv0;
+                        when "01" =>
+                            rk := rv1;
+                        when "10" =>
+                            rk := rv2;
+                        when others => -- "11"
+                            rk := rv3;
+                    end case;
+                    if (rv0 < rk) then
+                        rv0 := (rv0 + 1);
+                    end if;
+                    if (rv1 < rk) then
+                        rv1 := (rv1 + 1);
+                    end if;
+                    if (rv2 < rk) then
+                        rv2 := (rv2 + 1);
+                    end if;
+                    if (rv3 < rk) then
+                        rv3 := (rv3 + 1);
+                    end if;
+                    if (cache_npwc0_l_way = 0) then
+                        rv0 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_npwc0_l_way = 1) then
+                        rv1 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_npwc0_l_way = 2) then
+                        rv2 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_npwc0_l_way = 3) then
+                        rv3 := to_unsigned(0, 2);
+                    end if;
+                    cache_npwc0_cr0(to_integer(cache_npwc0_l_set)) <= rv0;
+                    cache_npwc0_cr1(to_integer(cache_npwc0_l_set)) <= rv1;
+                    cache_npwc0_cr2(to_integer(cache_npwc0_l_set)) <= rv2;
+                    cache_npwc0_cr3(to_integer(cache_npwc0_l_set)) <= rv3;
+                end if;
+            end if;
+            if bool(n_fill) then
+                s0 := cache_npwc0_f_addr(50-1 downto 48);
+                fv0_0 := cache_npwc0_cv0(to_integer(s0));
+                fv0_1 := cache_npwc0_cv1(to_integer(s0));
+                fv0_2 := cache_npwc0_cv2(to_integer(s0));
+                fv0_3 := cache_npwc0_cv3(to_integer(s0));
+                fr0_0 := cache_npwc0_cr0(to_integer(s0));
+                fr0_1 := cache_npwc0_cr1(to_integer(s0));
+                fr0_2 := cache_npwc0_cr2(to_integer(s0));
+                fr0_3 := cache_npwc0_cr3(to_integer(s0));
+                if bool(hq_v5) then
+                    fe0 := '1';
+                    if (not bool(fv0_3)) then
+                        fw0 := to_unsigned(3, 2);
+                        fe0 := '0';
+                    end if;
+                    if (not bool(fv0_2)) then
+                        fw0 := to_unsigned(2, 2);
+                        fe0 := '0';
+                    end if;
+                    if (not bool(fv0_1)) then
+                        fw0 := to_unsigned(1, 2);
+                        fe0 := '0';
+                    end if;
+                    if (not bool(fv0_0)) then
+                        fw0 := to_unsigned(0, 2);
+                        fe0 := '0';
+                    end if;
+                    if bool(fe0) then
+                        if (fr0_0 = 3) then
+                            fw0 := to_unsigned(0, 2);
+                        end if;
+                        if (fr0_1 = 3) then
+                            fw0 := to_unsigned(1, 2);
+                        end if;
+                        if (fr0_2 = 3) then
+                            fw0 := to_unsigned(2, 2);
+                        end if;
+                        if (fr0_3 = 3) then
+                            fw0 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw0 is
+                        when "00" =>
+                            fv0_0 := '1';
+                            cache_npwc0_cv0(to_integer(s0)) <= '1';
+                            cache_npwc0_ck0(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_npwc0_f_addr(64-1 downto 48));
+                            cache_npwc0_cl0(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_npwc0_ct_asid_0(to_integer(s0)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn0(to_integer(s0)) <= hq_n5;
+                            cache_npwc0_cb0(to_integer(s0)) <= hq_t5;
+                            cache_npwc0_ca_rw_0(to_integer(s0)) <= hq_a_rw_5;
+                            cache_npwc0_ca_us_0(to_integer(s0)) <= hq_a_us_5;
+                            cache_npwc0_ca_xd_0(to_integer(s0)) <= hq_a_xd_5;
+                        when "01" =>
+                            fv0_1 := '1';
+                            cache_npwc0_cv1(to_integer(s0)) <= '1';
+                            cache_npwc0_ck1(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_npwc0_f_addr(64-1 downto 48));
+                            cache_npwc0_cl1(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_npwc0_ct_asid_1(to_integer(s0)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn1(to_integer(s0)) <= hq_n5;
+                            cache_npwc0_cb1(to_integer(s0)) <= hq_t5;
+                            cache_npwc0_ca_rw_1(to_integer(s0)) <= hq_a_rw_5;
+                            cache_npwc0_ca_us_1(to_integer(s0)) <= hq_a_us_5;
+                            cache_npwc0_ca_xd_1(to_integer(s0)) <= hq_a_xd_5;
+                        when "10" =>
+                            fv0_2 := '1';
+                            cache_npwc0_cv2(to_integer(s0)) <= '1';
+                            cache_npwc0_ck2(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_npwc0_f_addr(64-1 downto 48));
+                            cache_npwc0_cl2(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_npwc0_ct_asid_2(to_integer(s0)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn2(to_integer(s0)) <= hq_n5;
+                            cache_npwc0_cb2(to_integer(s0)) <= hq_t5;
+                            cache_npwc0_ca_rw_2(to_integer(s0)) <= hq_a_rw_5;
+                            cache_npwc0_ca_us_2(to_integer(s0)) <= hq_a_us_5;
+                            cache_npwc0_ca_xd_2(to_integer(s0)) <= hq_a_xd_5;
+                        when others => -- "11"
+                            fv0_3 := '1';
+                            cache_npwc0_cv3(to_integer(s0)) <= '1';
+                            cache_npwc0_ck3(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_npwc0_f_addr(64-1 downto 48));
+                            cache_npwc0_cl3(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_npwc0_ct_asid_3(to_integer(s0)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn3(to_integer(s0)) <= hq_n5;
+                            cache_npwc0_cb3(to_integer(s0)) <= hq_t5;
+                            cache_npwc0_ca_rw_3(to_integer(s0)) <= hq_a_rw_5;
+                            cache_npwc0_ca_us_3(to_integer(s0)) <= hq_a_us_5;
+                            cache_npwc0_ca_xd_3(to_integer(s0)) <= hq_a_xd_5;
+                    end case;
+                    case fw0 is
+                        when "00" =>
+                            fk0 := fr0_0;
+                        when "01" =>
+                            fk0 := fr0_1;
+                        when "10" =>
+                            fk0 := fr0_2;
+                        when others => -- "11"
+                            fk0 := fr0_3;
+                    end case;
+                    if (fr0_0 < fk0) then
+                        fr0_0 := (fr0_0 + 1);
+                    end if;
+                    if (fr0_1 < fk0) then
+                        fr0_1 := (fr0_1 + 1);
+                    end if;
+                    if (fr0_2 < fk0) then
+                        fr0_2 := (fr0_2 + 1);
+                    end if;
+                    if (fr0_3 < fk0) then
+                        fr0_3 := (fr0_3 + 1);
+                    end if;
+                    if (fw0 = 0) then
+                        fr0_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw0 = 1) then
+                        fr0_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw0 = 2) then
+                        fr0_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw0 = 3) then
+                        fr0_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_npwc0_cr0(to_integer(s0)) <= fr0_0;
+                    cache_npwc0_cr1(to_integer(s0)) <= fr0_1;
+                    cache_npwc0_cr2(to_integer(s0)) <= fr0_2;
+                    cache_npwc0_cr3(to_integer(s0)) <= fr0_3;
+                end if;
+                s1 := cache_npwc0_f_addr(41-1 downto 39);
+                fv1_0 := cache_npwc0_cv0(to_integer(s1));
+                fv1_1 := cache_npwc0_cv1(to_integer(s1));
+                fv1_2 := cache_npwc0_cv2(to_integer(s1));
+                fv1_3 := cache_npwc0_cv3(to_integer(s1));
+                fr1_0 := cache_npwc0_cr0(to_integer(s1));
+                fr1_1 := cache_npwc0_cr1(to_integer(s1));
+                fr1_2 := cache_npwc0_cr2(to_integer(s1));
+                fr1_3 := cache_npwc0_cr3(to_integer(s1));
+                if (s0 = s1) then
+                    fv1_0 := fv0_0;
+                    fv1_1 := fv0_1;
+                    fv1_2 := fv0_2;
+                    fv1_3 := fv0_3;
+                    fr1_0 := fr0_0;
+                    fr1_1 := fr0_1;
+                    fr1_2 := fr0_2;
+                    fr1_3 := fr0_3;
+                end if;
+                if bool(hq_v4) then
+                    fe1 := '1';
+                    if (not bool(fv1_3)) then
+                        fw1 := to_unsigned(3, 2);
+                        fe1 := '0';
+                    end if;
+                    if (not bool(fv1_2)) then
+                        fw1 := to_unsigned(2, 2);
+                        fe1 := '0';
+                    end if;
+                    if (not bool(fv1_1)) then
+                        fw1 := to_unsigned(1, 2);
+                        fe1 := '0';
+                    end if;
+                    if (not bool(fv1_0)) then
+                        fw1 := to_unsigned(0, 2);
+                        fe1 := '0';
+                    end if;
+                    if bool(fe1) then
+                        if (fr1_0 = 3) then
+                            fw1 := to_unsigned(0, 2);
+                        end if;
+                        if (fr1_1 = 3) then
+                            fw1 := to_unsigned(1, 2);
+                        end if;
+                        if (fr1_2 = 3) then
+                            fw1 := to_unsigned(2, 2);
+                        end if;
+                        if (fr1_3 = 3) then
+                            fw1 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw1 is
+                        when "00" =>
+                            fv1_0 := '1';
+                            cache_npwc0_cv0(to_integer(s1)) <= '1';
+                            cache_npwc0_ck0(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_npwc0_f_addr(64-1 downto 39));
+                            cache_npwc0_cl0(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_npwc0_ct_asid_0(to_integer(s1)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn0(to_integer(s1)) <= hq_n4;
+                            cache_npwc0_cb0(to_integer(s1)) <= hq_t4;
+                            cache_npwc0_ca_rw_0(to_integer(s1)) <= hq_a_rw_4;
+                            cache_npwc0_ca_us_0(to_integer(s1)) <= hq_a_us_4;
+                            cache_npwc0_ca_xd_0(to_integer(s1)) <= hq_a_xd_4;
+                        when "01" =>
+                            fv1_1 := '1';
+                            cache_npwc0_cv1(to_integer(s1)) <= '1';
+                            cache_npwc0_ck1(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_npwc0_f_addr(64-1 downto 39));
+                            cache_npwc0_cl1(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_npwc0_ct_asid_1(to_integer(s1)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn1(to_integer(s1)) <= hq_n4;
+                            cache_npwc0_cb1(to_integer(s1)) <= hq_t4;
+                            cache_npwc0_ca_rw_1(to_integer(s1)) <= hq_a_rw_4;
+                            cache_npwc0_ca_us_1(to_integer(s1)) <= hq_a_us_4;
+                            cache_npwc0_ca_xd_1(to_integer(s1)) <= hq_a_xd_4;
+                        when "10" =>
+                            fv1_2 := '1';
+                            cache_npwc0_cv2(to_integer(s1)) <= '1';
+                            cache_npwc0_ck2(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_npwc0_f_addr(64-1 downto 39));
+                            cache_npwc0_cl2(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_npwc0_ct_asid_2(to_integer(s1)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn2(to_integer(s1)) <= hq_n4;
+                            cache_npwc0_cb2(to_integer(s1)) <= hq_t4;
+                            cache_npwc0_ca_rw_2(to_integer(s1)) <= hq_a_rw_4;
+                            cache_npwc0_ca_us_2(to_integer(s1)) <= hq_a_us_4;
+                            cache_npwc0_ca_xd_2(to_integer(s1)) <= hq_a_xd_4;
+                        when others => -- "11"
+                            fv1_3 := '1';
+                            cache_npwc0_cv3(to_integer(s1)) <= '1';
+                            cache_npwc0_ck3(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_npwc0_f_addr(64-1 downto 39));
+                            cache_npwc0_cl3(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_npwc0_ct_asid_3(to_integer(s1)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn3(to_integer(s1)) <= hq_n4;
+                            cache_npwc0_cb3(to_integer(s1)) <= hq_t4;
+                            cache_npwc0_ca_rw_3(to_integer(s1)) <= hq_a_rw_4;
+                            cache_npwc0_ca_us_3(to_integer(s1)) <= hq_a_us_4;
+                            cache_npwc0_ca_xd_3(to_integer(s1)) <= hq_a_xd_4;
+                    end case;
+                    case fw1 is
+                        when "00" =>
+                            fk1 := fr1_0;
+                        when "01" =>
+                            fk1 := fr1_1;
+                        when "10" =>
+                            fk1 := fr1_2;
+                        when others => -- "11"
+                            fk1 := fr1_3;
+                    end case;
+                    if (fr1_0 < fk1) then
+                        fr1_0 := (fr1_0 + 1);
+                    end if;
+                    if (fr1_1 < fk1) then
+                        fr1_1 := (fr1_1 + 1);
+                    end if;
+                    if (fr1_2 < fk1) then
+                        fr1_2 := (fr1_2 + 1);
+                    end if;
+                    if (fr1_3 < fk1) then
+                        fr1_3 := (fr1_3 + 1);
+                    end if;
+                    if (fw1 = 0) then
+                        fr1_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw1 = 1) then
+                        fr1_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw1 = 2) then
+                        fr1_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw1 = 3) then
+                        fr1_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_npwc0_cr0(to_integer(s1)) <= fr1_0;
+                    cache_npwc0_cr1(to_integer(s1)) <= fr1_1;
+                    cache_npwc0_cr2(to_integer(s1)) <= fr1_2;
+                    cache_npwc0_cr3(to_integer(s1)) <= fr1_3;
+                end if;
+                s2 := cache_npwc0_f_addr(32-1 downto 30);
+                fv2_0 := cache_npwc0_cv0(to_integer(s2));
+                fv2_1 := cache_npwc0_cv1(to_integer(s2));
+                fv2_2 := cache_npwc0_cv2(to_integer(s2));
+                fv2_3 := cache_npwc0_cv3(to_integer(s2));
+                fr2_0 := cache_npwc0_cr0(to_integer(s2));
+                fr2_1 := cache_npwc0_cr1(to_integer(s2));
+                fr2_2 := cache_npwc0_cr2(to_integer(s2));
+                fr2_3 := cache_npwc0_cr3(to_integer(s2));
+                if (s0 = s2) then
+                    fv2_0 := fv0_0;
+                    fv2_1 := fv0_1;
+                    fv2_2 := fv0_2;
+                    fv2_3 := fv0_3;
+                    fr2_0 := fr0_0;
+                    fr2_1 := fr0_1;
+                    fr2_2 := fr0_2;
+                    fr2_3 := fr0_3;
+                end if;
+                if (s1 = s2) then
+                    fv2_0 := fv1_0;
+                    fv2_1 := fv1_1;
+                    fv2_2 := fv1_2;
+                    fv2_3 := fv1_3;
+                    fr2_0 := fr1_0;
+                    fr2_1 := fr1_1;
+                    fr2_2 := fr1_2;
+                    fr2_3 := fr1_3;
+                end if;
+                if bool(hq_v3) then
+                    fe2 := '1';
+                    if (not bool(fv2_3)) then
+                        fw2 := to_unsigned(3, 2);
+                        fe2 := '0';
+                    end if;
+                    if (not bool(fv2_2)) then
+                        fw2 := to_unsigned(2, 2);
+                        fe2 := '0';
+                    end if;
+                    if (not bool(fv2_1)) then
+                        fw2 := to_unsigned(1, 2);
+                        fe2 := '0';
+                    end if;
+                    if (not bool(fv2_0)) then
+                        fw2 := to_unsigned(0, 2);
+                        fe2 := '0';
+                    end if;
+                    if bool(fe2) then
+                        if (fr2_0 = 3) then
+                            fw2 := to_unsigned(0, 2);
+                        end if;
+                        if (fr2_1 = 3) then
+                            fw2 := to_unsigned(1, 2);
+                        end if;
+                        if (fr2_2 = 3) then
+                            fw2 := to_unsigned(2, 2);
+                        end if;
+                        if (fr2_3 = 3) then
+                            fw2 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw2 is
+                        when "00" =>
+                            fv2_0 := '1';
+                            cache_npwc0_cv0(to_integer(s2)) <= '1';
+                            cache_npwc0_ck0(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_npwc0_f_addr(64-1 downto 30));
+                            cache_npwc0_cl0(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_npwc0_ct_asid_0(to_integer(s2)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn0(to_integer(s2)) <= hq_n3;
+                            cache_npwc0_cb0(to_integer(s2)) <= hq_t3;
+                            cache_npwc0_ca_rw_0(to_integer(s2)) <= hq_a_rw_3;
+                            cache_npwc0_ca_us_0(to_integer(s2)) <= hq_a_us_3;
+                            cache_npwc0_ca_xd_0(to_integer(s2)) <= hq_a_xd_3;
+                        when "01" =>
+                            fv2_1 := '1';
+                            cache_npwc0_cv1(to_integer(s2)) <= '1';
+                            cache_npwc0_ck1(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_npwc0_f_addr(64-1 downto 30));
+                            cache_npwc0_cl1(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_npwc0_ct_asid_1(to_integer(s2)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn1(to_integer(s2)) <= hq_n3;
+                            cache_npwc0_cb1(to_integer(s2)) <= hq_t3;
+                            cache_npwc0_ca_rw_1(to_integer(s2)) <= hq_a_rw_3;
+                            cache_npwc0_ca_us_1(to_integer(s2)) <= hq_a_us_3;
+                            cache_npwc0_ca_xd_1(to_integer(s2)) <= hq_a_xd_3;
+                        when "10" =>
+                            fv2_2 := '1';
+                            cache_npwc0_cv2(to_integer(s2)) <= '1';
+                            cache_npwc0_ck2(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_npwc0_f_addr(64-1 downto 30));
+                            cache_npwc0_cl2(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_npwc0_ct_asid_2(to_integer(s2)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn2(to_integer(s2)) <= hq_n3;
+                            cache_npwc0_cb2(to_integer(s2)) <= hq_t3;
+                            cache_npwc0_ca_rw_2(to_integer(s2)) <= hq_a_rw_3;
+                            cache_npwc0_ca_us_2(to_integer(s2)) <= hq_a_us_3;
+                            cache_npwc0_ca_xd_2(to_integer(s2)) <= hq_a_xd_3;
+                        when others => -- "11"
+                            fv2_3 := '1';
+                            cache_npwc0_cv3(to_integer(s2)) <= '1';
+                            cache_npwc0_ck3(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_npwc0_f_addr(64-1 downto 30));
+                            cache_npwc0_cl3(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_npwc0_ct_asid_3(to_integer(s2)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn3(to_integer(s2)) <= hq_n3;
+                            cache_npwc0_cb3(to_integer(s2)) <= hq_t3;
+                            cache_npwc0_ca_rw_3(to_integer(s2)) <= hq_a_rw_3;
+                            cache_npwc0_ca_us_3(to_integer(s2)) <= hq_a_us_3;
+                            cache_npwc0_ca_xd_3(to_integer(s2)) <= hq_a_xd_3;
+                    end case;
+                    case fw2 is
+                        when "00" =>
+                            fk2 := fr2_0;
+                        when "01" =>
+                            fk2 := fr2_1;
+                        when "10" =>
+                            fk2 := fr2_2;
+                        when others => -- "11"
+                            fk2 := fr2_3;
+                    end case;
+                    if (fr2_0 < fk2) then
+                        fr2_0 := (fr2_0 + 1);
+                    end if;
+                    if (fr2_1 < fk2) then
+                        fr2_1 := (fr2_1 + 1);
+                    end if;
+                    if (fr2_2 < fk2) then
+                        fr2_2 := (fr2_2 + 1);
+                    end if;
+                    if (fr2_3 < fk2) then
+                        fr2_3 := (fr2_3 + 1);
+                    end if;
+                    if (fw2 = 0) then
+                        fr2_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw2 = 1) then
+                        fr2_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw2 = 2) then
+                        fr2_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw2 = 3) then
+                        fr2_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_npwc0_cr0(to_integer(s2)) <= fr2_0;
+                    cache_npwc0_cr1(to_integer(s2)) <= fr2_1;
+                    cache_npwc0_cr2(to_integer(s2)) <= fr2_2;
+                    cache_npwc0_cr3(to_integer(s2)) <= fr2_3;
+                end if;
+                s3 := cache_npwc0_f_addr(23-1 downto 21);
+                fv3_0 := cache_npwc0_cv0(to_integer(s3));
+                fv3_1 := cache_npwc0_cv1(to_integer(s3));
+                fv3_2 := cache_npwc0_cv2(to_integer(s3));
+                fv3_3 := cache_npwc0_cv3(to_integer(s3));
+                fr3_0 := cache_npwc0_cr0(to_integer(s3));
+                fr3_1 := cache_npwc0_cr1(to_integer(s3));
+                fr3_2 := cache_npwc0_cr2(to_integer(s3));
+                fr3_3 := cache_npwc0_cr3(to_integer(s3));
+                if (s0 = s3) then
+                    fv3_0 := fv0_0;
+                    fv3_1 := fv0_1;
+                    fv3_2 := fv0_2;
+                    fv3_3 := fv0_3;
+                    fr3_0 := fr0_0;
+                    fr3_1 := fr0_1;
+                    fr3_2 := fr0_2;
+                    fr3_3 := fr0_3;
+                end if;
+                if (s1 = s3) then
+                    fv3_0 := fv1_0;
+                    fv3_1 := fv1_1;
+                    fv3_2 := fv1_2;
+                    fv3_3 := fv1_3;
+                    fr3_0 := fr1_0;
+                    fr3_1 := fr1_1;
+                    fr3_2 := fr1_2;
+                    fr3_3 := fr1_3;
+                end if;
+                if (s2 = s3) then
+                    fv3_0 := fv2_0;
+                    fv3_1 := fv2_1;
+                    fv3_2 := fv2_2;
+                    fv3_3 := fv2_3;
+                    fr3_0 := fr2_0;
+                    fr3_1 := fr2_1;
+                    fr3_2 := fr2_2;
+                    fr3_3 := fr2_3;
+                end if;
+                if bool(hq_v2) then
+                    fe3 := '1';
+                    if (not bool(fv3_3)) then
+                        fw3 := to_unsigned(3, 2);
+                        fe3 := '0';
+                    end if;
+                    if (not bool(fv3_2)) then
+                        fw3 := to_unsigned(2, 2);
+                        fe3 := '0';
+                    end if;
+                    if (not bool(fv3_1)) then
+                        fw3 := to_unsigned(1, 2);
+                        fe3 := '0';
+                    end if;
+                    if (not bool(fv3_0)) then
+                        fw3 := to_unsigned(0, 2);
+                        fe3 := '0';
+                    end if;
+                    if bool(fe3) then
+                        if (fr3_0 = 3) then
+                            fw3 := to_unsigned(0, 2);
+                        end if;
+                        if (fr3_1 = 3) then
+                            fw3 := to_unsigned(1, 2);
+                        end if;
+                        if (fr3_2 = 3) then
+                            fw3 := to_unsigned(2, 2);
+                        end if;
+                        if (fr3_3 = 3) then
+                            fw3 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw3 is
+                        when "00" =>
+                            fv3_0 := '1';
+                            cache_npwc0_cv0(to_integer(s3)) <= '1';
+                            cache_npwc0_ck0(to_integer(s3)) <= cache_npwc0_f_addr(64-1 downto 21);
+                            cache_npwc0_cl0(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_npwc0_ct_asid_0(to_integer(s3)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn0(to_integer(s3)) <= hq_n2;
+                            cache_npwc0_cb0(to_integer(s3)) <= hq_t2;
+                            cache_npwc0_ca_rw_0(to_integer(s3)) <= hq_a_rw_2;
+                            cache_npwc0_ca_us_0(to_integer(s3)) <= hq_a_us_2;
+                            cache_npwc0_ca_xd_0(to_integer(s3)) <= hq_a_xd_2;
+                        when "01" =>
+                            fv3_1 := '1';
+                            cache_npwc0_cv1(to_integer(s3)) <= '1';
+                            cache_npwc0_ck1(to_integer(s3)) <= cache_npwc0_f_addr(64-1 downto 21);
+                            cache_npwc0_cl1(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_npwc0_ct_asid_1(to_integer(s3)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn1(to_integer(s3)) <= hq_n2;
+                            cache_npwc0_cb1(to_integer(s3)) <= hq_t2;
+                            cache_npwc0_ca_rw_1(to_integer(s3)) <= hq_a_rw_2;
+                            cache_npwc0_ca_us_1(to_integer(s3)) <= hq_a_us_2;
+                            cache_npwc0_ca_xd_1(to_integer(s3)) <= hq_a_xd_2;
+                        when "10" =>
+                            fv3_2 := '1';
+                            cache_npwc0_cv2(to_integer(s3)) <= '1';
+                            cache_npwc0_ck2(to_integer(s3)) <= cache_npwc0_f_addr(64-1 downto 21);
+                            cache_npwc0_cl2(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_npwc0_ct_asid_2(to_integer(s3)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn2(to_integer(s3)) <= hq_n2;
+                            cache_npwc0_cb2(to_integer(s3)) <= hq_t2;
+                            cache_npwc0_ca_rw_2(to_integer(s3)) <= hq_a_rw_2;
+                            cache_npwc0_ca_us_2(to_integer(s3)) <= hq_a_us_2;
+                            cache_npwc0_ca_xd_2(to_integer(s3)) <= hq_a_xd_2;
+                        when others => -- "11"
+                            fv3_3 := '1';
+                            cache_npwc0_cv3(to_integer(s3)) <= '1';
+                            cache_npwc0_ck3(to_integer(s3)) <= cache_npwc0_f_addr(64-1 downto 21);
+                            cache_npwc0_cl3(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_npwc0_ct_asid_3(to_integer(s3)) <= cache_npwc0_f_t_asid;
+                            cache_npwc0_cn3(to_integer(s3)) <= hq_n2;
+                            cache_npwc0_cb3(to_integer(s3)) <= hq_t2;
+                            cache_npwc0_ca_rw_3(to_integer(s3)) <= hq_a_rw_2;
+                            cache_npwc0_ca_us_3(to_integer(s3)) <= hq_a_us_2;
+                            cache_npwc0_ca_xd_3(to_integer(s3)) <= hq_a_xd_2;
+                    end case;
+                    case fw3 is
+                        when "00" =>
+                            fk3 := fr3_0;
+                        when "01" =>
+                            fk3 := fr3_1;
+                        when "10" =>
+                            fk3 := fr3_2;
+                        when others => -- "11"
+                            fk3 := fr3_3;
+                    end case;
+                    if (fr3_0 < fk3) then
+                        fr3_0 := (fr3_0 + 1);
+                    end if;
+                    if (fr3_1 < fk3) then
+                        fr3_1 := (fr3_1 + 1);
+                    end if;
+                    if (fr3_2 < fk3) then
+                        fr3_2 := (fr3_2 + 1);
+                    end if;
+                    if (fr3_3 < fk3) then
+                        fr3_3 := (fr3_3 + 1);
+                    end if;
+                    if (fw3 = 0) then
+                        fr3_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw3 = 1) then
+                        fr3_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw3 = 2) then
+                        fr3_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw3 = 3) then
+                        fr3_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_npwc0_cr0(to_integer(s3)) <= fr3_0;
+                    cache_npwc0_cr1(to_integer(s3)) <= fr3_1;
+                    cache_npwc0_cr2(to_integer(s3)) <= fr3_2;
+                    cache_npwc0_cr3(to_integer(s3)) <= fr3_3;
+                end if;
+            end if;
+            if bool(sw_on) then
+                e0_v := to_unsigned(0, 1);
+                e0_v(0) := cache_npwc0_cv0(to_integer(cache_npwc0_vset));
+                e0_k := unsigned'("0000000000000000000000000000000000000000000");
+                e0_k := cache_npwc0_ck0(to_integer(cache_npwc0_vset));
+                e0_l := to_unsigned(0, 3);
+                e0_l := cache_npwc0_cl0(to_integer(cache_npwc0_vset));
+                e0_t_asid := unsigned'("00000000000000000000000000000000");
+                e0_t_asid := cache_npwc0_ct_asid_0(to_integer(cache_npwc0_vset));
+                e0_n := to_unsigned(0, 3);
+                e0_n := cache_npwc0_cn0(to_integer(cache_npwc0_vset));
+                e0_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e0_b := cache_npwc0_cb0(to_integer(cache_npwc0_vset));
+                e0_a_rw := to_unsigned(0, 1);
+                e0_a_rw(0) := cache_npwc0_ca_rw_0(to_integer(cache_npwc0_vset));
+                e0_a_us := to_unsigned(0, 1);
+                e0_a_us(0) := cache_npwc0_ca_us_0(to_integer(cache_npwc0_vset));
+                e0_a_xd := to_unsigned(0, 1);
+                e0_a_xd(0) := cache_npwc0_ca_xd_0(to_integer(cache_npwc0_vset));
+                e1_v := to_unsigned(0, 1);
+                e1_v(0) := cache_npwc0_cv1(to_integer(cache_npwc0_vset));
+                e1_k := unsigned'("0000000000000000000000000000000000000000000");
+                e1_k := cache_npwc0_ck1(to_integer(cache_npwc0_vset));
+                e1_l := to_unsigned(0, 3);
+                e1_l := cache_npwc0_cl1(to_integer(cache_npwc0_vset));
+                e1_t_asid := unsigned'("00000000000000000000000000000000");
+                e1_t_asid := cache_npwc0_ct_asid_1(to_integer(cache_npwc0_vset));
+                e1_n := to_unsigned(0, 3);
+                e1_n := cache_npwc0_cn1(to_integer(cache_npwc0_vset));
+                e1_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e1_b := cache_npwc0_cb1(to_integer(cache_npwc0_vset));
+                e1_a_rw := to_unsigned(0, 1);
+                e1_a_rw(0) := cache_npwc0_ca_rw_1(to_integer(cache_npwc0_vset));
+                e1_a_us := to_unsigned(0, 1);
+                e1_a_us(0) := cache_npwc0_ca_us_1(to_integer(cache_npwc0_vset));
+                e1_a_xd := to_unsigned(0, 1);
+                e1_a_xd(0) := cache_npwc0_ca_xd_1(to_integer(cache_npwc0_vset));
+                e2_v := to_unsigned(0, 1);
+                e2_v(0) := cache_npwc0_cv2(to_integer(cache_npwc0_vset));
+                e2_k := unsigned'("0000000000000000000000000000000000000000000");
+                e2_k := cache_npwc0_ck2(to_integer(cache_npwc0_vset));
+                e2_l := to_unsigned(0, 3);
+                e2_l := cache_npwc0_cl2(to_integer(cache_npwc0_vset));
+                e2_t_asid := unsigned'("00000000000000000000000000000000");
+                e2_t_asid := cache_npwc0_ct_asid_2(to_integer(cache_npwc0_vset));
+                e2_n := to_unsigned(0, 3);
+                e2_n := cache_npwc0_cn2(to_integer(cache_npwc0_vset));
+                e2_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e2_b := cache_npwc0_cb2(to_integer(cache_npwc0_vset));
+                e2_a_rw := to_unsigned(0, 1);
+                e2_a_rw(0) := cache_npwc0_ca_rw_2(to_integer(cache_npwc0_vset));
+                e2_a_us := to_unsigned(0, 1);
+                e2_a_us(0) := cache_npwc0_ca_us_2(to_integer(cache_npwc0_vset));
+                e2_a_xd := to_unsigned(0, 1);
+                e2_a_xd(0) := cache_npwc0_ca_xd_2(to_integer(cache_npwc0_vset));
+                e3_v := to_unsigned(0, 1);
+                e3_v(0) := cache_npwc0_cv3(to_integer(cache_npwc0_vset));
+                e3_k := unsigned'("0000000000000000000000000000000000000000000");
+                e3_k := cache_npwc0_ck3(to_integer(cache_npwc0_vset));
+                e3_l := to_unsigned(0, 3);
+                e3_l := cache_npwc0_cl3(to_integer(cache_npwc0_vset));
+                e3_t_asid := unsigned'("00000000000000000000000000000000");
+                e3_t_asid := cache_npwc0_ct_asid_3(to_integer(cache_npwc0_vset));
+                e3_n := to_unsigned(0, 3);
+                e3_n := cache_npwc0_cn3(to_integer(cache_npwc0_vset));
+                e3_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e3_b := cache_npwc0_cb3(to_integer(cache_npwc0_vset));
+                e3_a_rw := to_unsigned(0, 1);
+                e3_a_rw(0) := cache_npwc0_ca_rw_3(to_integer(cache_npwc0_vset));
+                e3_a_us := to_unsigned(0, 1);
+                e3_a_us(0) := cache_npwc0_ca_us_3(to_integer(cache_npwc0_vset));
+                e3_a_xd := to_unsigned(0, 1);
+                e3_a_xd(0) := cache_npwc0_ca_xd_3(to_integer(cache_npwc0_vset));
+                if (i_op = 4) then
+                    if (bool(cache_npwc0_cv0(to_integer(cache_npwc0_vset))) and ((i_vmrun_tlb_control = 1) or (((i_vmrun_tlb_control = 3) or (i_vmrun_tlb_control = 7)) and (e0_t_asid = i_vmrun_guest_asid)))) then
+                        cache_npwc0_cv0(to_integer(cache_npwc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_npwc0_cv1(to_integer(cache_npwc0_vset))) and ((i_vmrun_tlb_control = 1) or (((i_vmrun_tlb_control = 3) or (i_vmrun_tlb_control = 7)) and (e1_t_asid = i_vmrun_guest_asid)))) then
+                        cache_npwc0_cv1(to_integer(cache_npwc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_npwc0_cv2(to_integer(cache_npwc0_vset))) and ((i_vmrun_tlb_control = 1) or (((i_vmrun_tlb_control = 3) or (i_vmrun_tlb_control = 7)) and (e2_t_asid = i_vmrun_guest_asid)))) then
+                        cache_npwc0_cv2(to_integer(cache_npwc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_npwc0_cv3(to_integer(cache_npwc0_vset))) and ((i_vmrun_tlb_control = 1) or (((i_vmrun_tlb_control = 3) or (i_vmrun_tlb_control = 7)) and (e3_t_asid = i_vmrun_guest_asid)))) then
+                        cache_npwc0_cv3(to_integer(cache_npwc0_vset)) <= '0';
+                    end if;
+                end if;
+                null;
+            end if;
+        end if;
+    end if;
+end process cache_npwc0_fsm;
 
 end architecture MyHDL;

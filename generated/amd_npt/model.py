@@ -22,14 +22,16 @@ NO_LEVEL = 7  # a level port's "no level" (None): a switched-off stage, a host f
 NESTED_BASE = 64
 INVALIDATIONS = ('invlpga', 'invlpg', 'mov_cr3', 'vmrun')  # i_op = 1, 2... in this order
 SWEEP_CYCLES = 21  # most cycles an invalidation takes (the last walk's paging-structure fills first)
-WALK_CACHES = ('pwc', 'ntlb')  # the walk caches the model builds (True: every one): seqcosim and bench compare with those
+WALK_CACHES = True  # the walk caches the model builds (True: every one): seqcosim and bench compare with those
 
 
 @block
 def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
                 m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2,
-                x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_off, x_phys, n_hit, n_hpa, n_hlv, n_fill, n_fpa, n_flv):
+                x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_off,
+                pc_hit, pc_nxt, pc_tbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2, x_phys, n_hit, n_hpa, n_hlv, n_fill, n_fpa, n_flv):
     """Walker for regime long_mode as the host stage  # spec: specs/x86_64_paging.vspec:234"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC', 'PREAD', 'PWRITE')
     st = Signal(S.IDLE)
@@ -150,15 +152,52 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             pass
                         else:
                             if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                                if pc_hit and pc_nxt == 4:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                else:
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                             else:  # spec: specs/x86_64_paging.vspec:242
-                                m_valid.next = True
-                                m_we.next = False
-                                m_size.next = 3
-                                m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                if pc_hit and pc_nxt == 3:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                else:
+                                    m_valid.next = True
+                                    m_we.next = False
+                                    m_size.next = 3
+                                    m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -281,7 +320,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                         pass
                                     else:
-                                        n_fill.next = True  # the nested TLB keeps this translation
+                                        n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                                         n_fpa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
                                         n_flv.next = 3
                                         if x_table:
@@ -339,7 +378,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                     if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                         pass
                                     else:
-                                        n_fill.next = True  # the nested TLB keeps this translation
+                                        n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                                         n_fpa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
                                         n_flv.next = 2
                                         if x_table:
@@ -396,7 +435,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     pass
                                 else:
-                                    n_fill.next = True  # the nested TLB keeps this translation
+                                    n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                                     n_fpa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
                                     n_flv.next = 1
                                     if x_table:
@@ -440,7 +479,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 m_addr.next = sa_1
                 m_wdata.next = se_1
             else:
-                n_fill.next = True  # the nested TLB keeps this translation
+                n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                 n_fpa.next = o_pa
                 n_flv.next = o_level
                 if x_table:
@@ -519,7 +558,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 pass
                             else:
-                                n_fill.next = True  # the nested TLB keeps this translation
+                                n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                                 n_fpa.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
                                 n_flv.next = 3
                                 if x_table:
@@ -577,7 +616,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 pass
                             else:
-                                n_fill.next = True  # the nested TLB keeps this translation
+                                n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                                 n_fpa.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
                                 n_flv.next = 2
                                 if x_table:
@@ -634,7 +673,7 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                             pass
                         else:
-                            n_fill.next = True  # the nested TLB keeps this translation
+                            n_fill.next = True  # the host caches keep this translation (and the levels it passed)
                             n_fpa.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
                             n_flv.next = 1
                             if x_table:
@@ -672,6 +711,10 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                 o_status.next = 0
                 st.next = S.IDLE
             if start:
+                pq_v5.next = False
+                pq_v4.next = False
+                pq_v3.next = False
+                pq_v2.next = False
                 if x_pwrite:
                     st.next = S.PWRITE
                 elif x_phys:  # a table address the paging-structure cache held: read it, no walk
@@ -745,13 +788,64 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             st.next = S.FAULT
                         else:
                             if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                                ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 5
+                                if pc_hit and pc_nxt == 4:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 4
+                                elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 3
+                                elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 2
+                                elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 1
+                                else:
+                                    ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 5
                             else:  # spec: specs/x86_64_paging.vspec:242
-                                ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                                st.next = S.MWAIT
-                                lvl.next = 4
+                                if pc_hit and pc_nxt == 3:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 3
+                                elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 2
+                                elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                    a_rw.next = pc_a_rw
+                                    a_us.next = pc_a_us
+                                    a_xd.next = pc_a_xd
+                                    ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 1
+                                else:
+                                    ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                    st.next = S.MWAIT
+                                    lvl.next = 4
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -827,6 +921,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                            pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t5.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                            pq_a_rw_5.next = v_rw
+                            pq_a_us_5.next = v_us
+                            pq_a_xd_5.next = v_xd
+                            pq_n5.next = 4
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
@@ -847,6 +947,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                            pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t4.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                            pq_a_rw_4.next = v_rw
+                            pq_a_us_4.next = v_us
+                            pq_a_xd_4.next = v_xd
+                            pq_n4.next = 3
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
@@ -934,6 +1040,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                                pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t3.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                                pq_a_rw_3.next = v_rw
+                                pq_a_us_3.next = v_us
+                                pq_a_xd_3.next = v_xd
+                                pq_n3.next = 2
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
@@ -1021,6 +1133,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                                pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t2.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                                pq_a_rw_2.next = v_rw
+                                pq_a_us_2.next = v_us
+                                pq_a_xd_2.next = v_xd
+                                pq_n2.next = 1
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -1153,6 +1271,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                    pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t5.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_a_rw_5.next = v_rw
+                    pq_a_us_5.next = v_us
+                    pq_a_xd_5.next = v_xd
+                    pq_n5.next = 4
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
@@ -1173,6 +1297,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                    pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t4.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_a_rw_4.next = v_rw
+                    pq_a_us_4.next = v_us
+                    pq_a_xd_4.next = v_xd
+                    pq_n4.next = 3
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
@@ -1260,6 +1390,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                        pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t3.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_a_rw_3.next = v_rw
+                        pq_a_us_3.next = v_us
+                        pq_a_xd_3.next = v_xd
+                        pq_n3.next = 2
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 2
@@ -1347,6 +1483,12 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                        pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t2.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_a_rw_2.next = v_rw
+                        pq_a_us_2.next = v_us
+                        pq_a_xd_2.next = v_xd
+                        pq_n2.next = 1
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 1
@@ -5038,6 +5180,1182 @@ def cache_ntlb(clk, rst, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mo
 
 
 @block
+def cache_npwc(clk, rst, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control, i_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
+                w_start, w_done, sw_on, sw_set,
+                pc_hit, pc_nxt, pc_tbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2):
+    """Paging-structure cache `npwc`: 16 entries, 4 ways, lru; levels
+    2, 3, 4, 5 (walk numbers, looked up deepest first). In the cycle the walker
+    starts (w_start) every way of each level's set is compared with the request: the
+    deepest hit tells the walker where to resume (pc_*) and is touched. A walk that
+    translates leaves its staged levels (pq_*) to be written, root first, one a cycle
+    after its `done`; wc_busy holds the next walk (and a sweep) until they are in."""
+    cv0 = [Signal(bool(0)) for _ in range(4)]
+    cv1 = [Signal(bool(0)) for _ in range(4)]
+    cv2 = [Signal(bool(0)) for _ in range(4)]
+    cv3 = [Signal(bool(0)) for _ in range(4)]
+    ck0 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck1 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck2 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck3 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    ct_asid_0 = [Signal(intbv(0)[32:]) for _ in range(4)]
+    ct_asid_1 = [Signal(intbv(0)[32:]) for _ in range(4)]
+    ct_asid_2 = [Signal(intbv(0)[32:]) for _ in range(4)]
+    ct_asid_3 = [Signal(intbv(0)[32:]) for _ in range(4)]
+    cn0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cb0 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb1 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb2 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb3 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ca_rw_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_3 = [Signal(bool(0)) for _ in range(4)]
+    cr0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank (0 = most recent)
+    cr1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank (0 = most recent)
+    cr2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank (0 = most recent)
+    cr3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank (0 = most recent)
+    t_asid = Signal(intbv(0)[32:])  # tag asid of the request's context
+    f_t_asid = Signal(intbv(0)[32:])  # ... of the walk's, captured when it started
+    f_addr = Signal(intbv(0)[64:])  # the walk's input, captured when it started
+    ls2 = Signal(intbv(0)[2:])  # the set of level 2's key
+    ls3 = Signal(intbv(0)[2:])  # the set of level 3's key
+    ls4 = Signal(intbv(0)[2:])  # the set of level 4's key
+    ls5 = Signal(intbv(0)[2:])  # the set of level 5's key
+    l_set = Signal(intbv(0)[2:])
+    vset = Signal(intbv(0)[2:])  # the set an invalidation sweeps
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[2:])
+    @always_comb
+    def request():
+        """The request's tags, each level's set, and whether fills are pending."""
+        t_asid.next = r_ASID
+        ls2.next = i_addr[23:21]
+        ls3.next = i_addr[32:30]
+        ls4.next = i_addr[41:39]
+        ls5.next = i_addr[50:48]
+        vset.next = sw_set[2:]
+    @always_comb
+    def lookup():
+        """Each cached level's set against the input and tags, the deepest level (then the
+        lowest way) first: what the walker resumes from."""
+        found = False
+        way = intbv(0)[2:]
+        hs = intbv(0)[2:]
+        h_nxt = intbv(0)[3:]
+        h_tbl = intbv(0)[64:]
+        h_a_rw = bool(0)
+        h_a_us = bool(0)
+        h_a_xd = bool(0)
+        x5_3_cv = intbv(0)[1:]
+        x5_3_cv[0] = cv3[ls5]
+        x5_3_ck = intbv(0)[43:]
+        x5_3_ck[:] = ck3[ls5]
+        x5_3_cl = intbv(0)[3:]
+        x5_3_cl[:] = cl3[ls5]
+        x5_3_ct_asid = intbv(0)[32:]
+        x5_3_ct_asid[:] = ct_asid_3[ls5]
+        x5_3_cn = intbv(0)[3:]
+        x5_3_cn[:] = cn3[ls5]
+        x5_3_cb = intbv(0)[64:]
+        x5_3_cb[:] = cb3[ls5]
+        x5_3_ca_rw = intbv(0)[1:]
+        x5_3_ca_rw[0] = ca_rw_3[ls5]
+        x5_3_ca_us = intbv(0)[1:]
+        x5_3_ca_us[0] = ca_us_3[ls5]
+        x5_3_ca_xd = intbv(0)[1:]
+        x5_3_ca_xd[0] = ca_xd_3[ls5]
+        if x5_3_cv[0] and (x5_3_cl == 5) and (x5_3_ck[16:0] == i_addr[64:48]) and (x5_3_ct_asid == t_asid):
+            found = True
+            way[:] = 3
+            hs[:] = ls5
+            h_nxt[:] = x5_3_cn
+            h_tbl[:] = x5_3_cb
+            h_a_rw = bool(x5_3_ca_rw[0])
+            h_a_us = bool(x5_3_ca_us[0])
+            h_a_xd = bool(x5_3_ca_xd[0])
+        x5_2_cv = intbv(0)[1:]
+        x5_2_cv[0] = cv2[ls5]
+        x5_2_ck = intbv(0)[43:]
+        x5_2_ck[:] = ck2[ls5]
+        x5_2_cl = intbv(0)[3:]
+        x5_2_cl[:] = cl2[ls5]
+        x5_2_ct_asid = intbv(0)[32:]
+        x5_2_ct_asid[:] = ct_asid_2[ls5]
+        x5_2_cn = intbv(0)[3:]
+        x5_2_cn[:] = cn2[ls5]
+        x5_2_cb = intbv(0)[64:]
+        x5_2_cb[:] = cb2[ls5]
+        x5_2_ca_rw = intbv(0)[1:]
+        x5_2_ca_rw[0] = ca_rw_2[ls5]
+        x5_2_ca_us = intbv(0)[1:]
+        x5_2_ca_us[0] = ca_us_2[ls5]
+        x5_2_ca_xd = intbv(0)[1:]
+        x5_2_ca_xd[0] = ca_xd_2[ls5]
+        if x5_2_cv[0] and (x5_2_cl == 5) and (x5_2_ck[16:0] == i_addr[64:48]) and (x5_2_ct_asid == t_asid):
+            found = True
+            way[:] = 2
+            hs[:] = ls5
+            h_nxt[:] = x5_2_cn
+            h_tbl[:] = x5_2_cb
+            h_a_rw = bool(x5_2_ca_rw[0])
+            h_a_us = bool(x5_2_ca_us[0])
+            h_a_xd = bool(x5_2_ca_xd[0])
+        x5_1_cv = intbv(0)[1:]
+        x5_1_cv[0] = cv1[ls5]
+        x5_1_ck = intbv(0)[43:]
+        x5_1_ck[:] = ck1[ls5]
+        x5_1_cl = intbv(0)[3:]
+        x5_1_cl[:] = cl1[ls5]
+        x5_1_ct_asid = intbv(0)[32:]
+        x5_1_ct_asid[:] = ct_asid_1[ls5]
+        x5_1_cn = intbv(0)[3:]
+        x5_1_cn[:] = cn1[ls5]
+        x5_1_cb = intbv(0)[64:]
+        x5_1_cb[:] = cb1[ls5]
+        x5_1_ca_rw = intbv(0)[1:]
+        x5_1_ca_rw[0] = ca_rw_1[ls5]
+        x5_1_ca_us = intbv(0)[1:]
+        x5_1_ca_us[0] = ca_us_1[ls5]
+        x5_1_ca_xd = intbv(0)[1:]
+        x5_1_ca_xd[0] = ca_xd_1[ls5]
+        if x5_1_cv[0] and (x5_1_cl == 5) and (x5_1_ck[16:0] == i_addr[64:48]) and (x5_1_ct_asid == t_asid):
+            found = True
+            way[:] = 1
+            hs[:] = ls5
+            h_nxt[:] = x5_1_cn
+            h_tbl[:] = x5_1_cb
+            h_a_rw = bool(x5_1_ca_rw[0])
+            h_a_us = bool(x5_1_ca_us[0])
+            h_a_xd = bool(x5_1_ca_xd[0])
+        x5_0_cv = intbv(0)[1:]
+        x5_0_cv[0] = cv0[ls5]
+        x5_0_ck = intbv(0)[43:]
+        x5_0_ck[:] = ck0[ls5]
+        x5_0_cl = intbv(0)[3:]
+        x5_0_cl[:] = cl0[ls5]
+        x5_0_ct_asid = intbv(0)[32:]
+        x5_0_ct_asid[:] = ct_asid_0[ls5]
+        x5_0_cn = intbv(0)[3:]
+        x5_0_cn[:] = cn0[ls5]
+        x5_0_cb = intbv(0)[64:]
+        x5_0_cb[:] = cb0[ls5]
+        x5_0_ca_rw = intbv(0)[1:]
+        x5_0_ca_rw[0] = ca_rw_0[ls5]
+        x5_0_ca_us = intbv(0)[1:]
+        x5_0_ca_us[0] = ca_us_0[ls5]
+        x5_0_ca_xd = intbv(0)[1:]
+        x5_0_ca_xd[0] = ca_xd_0[ls5]
+        if x5_0_cv[0] and (x5_0_cl == 5) and (x5_0_ck[16:0] == i_addr[64:48]) and (x5_0_ct_asid == t_asid):
+            found = True
+            way[:] = 0
+            hs[:] = ls5
+            h_nxt[:] = x5_0_cn
+            h_tbl[:] = x5_0_cb
+            h_a_rw = bool(x5_0_ca_rw[0])
+            h_a_us = bool(x5_0_ca_us[0])
+            h_a_xd = bool(x5_0_ca_xd[0])
+        x4_3_cv = intbv(0)[1:]
+        x4_3_cv[0] = cv3[ls4]
+        x4_3_ck = intbv(0)[43:]
+        x4_3_ck[:] = ck3[ls4]
+        x4_3_cl = intbv(0)[3:]
+        x4_3_cl[:] = cl3[ls4]
+        x4_3_ct_asid = intbv(0)[32:]
+        x4_3_ct_asid[:] = ct_asid_3[ls4]
+        x4_3_cn = intbv(0)[3:]
+        x4_3_cn[:] = cn3[ls4]
+        x4_3_cb = intbv(0)[64:]
+        x4_3_cb[:] = cb3[ls4]
+        x4_3_ca_rw = intbv(0)[1:]
+        x4_3_ca_rw[0] = ca_rw_3[ls4]
+        x4_3_ca_us = intbv(0)[1:]
+        x4_3_ca_us[0] = ca_us_3[ls4]
+        x4_3_ca_xd = intbv(0)[1:]
+        x4_3_ca_xd[0] = ca_xd_3[ls4]
+        if x4_3_cv[0] and (x4_3_cl == 4) and (x4_3_ck[25:0] == i_addr[64:39]) and (x4_3_ct_asid == t_asid):
+            found = True
+            way[:] = 3
+            hs[:] = ls4
+            h_nxt[:] = x4_3_cn
+            h_tbl[:] = x4_3_cb
+            h_a_rw = bool(x4_3_ca_rw[0])
+            h_a_us = bool(x4_3_ca_us[0])
+            h_a_xd = bool(x4_3_ca_xd[0])
+        x4_2_cv = intbv(0)[1:]
+        x4_2_cv[0] = cv2[ls4]
+        x4_2_ck = intbv(0)[43:]
+        x4_2_ck[:] = ck2[ls4]
+        x4_2_cl = intbv(0)[3:]
+        x4_2_cl[:] = cl2[ls4]
+        x4_2_ct_asid = intbv(0)[32:]
+        x4_2_ct_asid[:] = ct_asid_2[ls4]
+        x4_2_cn = intbv(0)[3:]
+        x4_2_cn[:] = cn2[ls4]
+        x4_2_cb = intbv(0)[64:]
+        x4_2_cb[:] = cb2[ls4]
+        x4_2_ca_rw = intbv(0)[1:]
+        x4_2_ca_rw[0] = ca_rw_2[ls4]
+        x4_2_ca_us = intbv(0)[1:]
+        x4_2_ca_us[0] = ca_us_2[ls4]
+        x4_2_ca_xd = intbv(0)[1:]
+        x4_2_ca_xd[0] = ca_xd_2[ls4]
+        if x4_2_cv[0] and (x4_2_cl == 4) and (x4_2_ck[25:0] == i_addr[64:39]) and (x4_2_ct_asid == t_asid):
+            found = True
+            way[:] = 2
+            hs[:] = ls4
+            h_nxt[:] = x4_2_cn
+            h_tbl[:] = x4_2_cb
+            h_a_rw = bool(x4_2_ca_rw[0])
+            h_a_us = bool(x4_2_ca_us[0])
+            h_a_xd = bool(x4_2_ca_xd[0])
+        x4_1_cv = intbv(0)[1:]
+        x4_1_cv[0] = cv1[ls4]
+        x4_1_ck = intbv(0)[43:]
+        x4_1_ck[:] = ck1[ls4]
+        x4_1_cl = intbv(0)[3:]
+        x4_1_cl[:] = cl1[ls4]
+        x4_1_ct_asid = intbv(0)[32:]
+        x4_1_ct_asid[:] = ct_asid_1[ls4]
+        x4_1_cn = intbv(0)[3:]
+        x4_1_cn[:] = cn1[ls4]
+        x4_1_cb = intbv(0)[64:]
+        x4_1_cb[:] = cb1[ls4]
+        x4_1_ca_rw = intbv(0)[1:]
+        x4_1_ca_rw[0] = ca_rw_1[ls4]
+        x4_1_ca_us = intbv(0)[1:]
+        x4_1_ca_us[0] = ca_us_1[ls4]
+        x4_1_ca_xd = intbv(0)[1:]
+        x4_1_ca_xd[0] = ca_xd_1[ls4]
+        if x4_1_cv[0] and (x4_1_cl == 4) and (x4_1_ck[25:0] == i_addr[64:39]) and (x4_1_ct_asid == t_asid):
+            found = True
+            way[:] = 1
+            hs[:] = ls4
+            h_nxt[:] = x4_1_cn
+            h_tbl[:] = x4_1_cb
+            h_a_rw = bool(x4_1_ca_rw[0])
+            h_a_us = bool(x4_1_ca_us[0])
+            h_a_xd = bool(x4_1_ca_xd[0])
+        x4_0_cv = intbv(0)[1:]
+        x4_0_cv[0] = cv0[ls4]
+        x4_0_ck = intbv(0)[43:]
+        x4_0_ck[:] = ck0[ls4]
+        x4_0_cl = intbv(0)[3:]
+        x4_0_cl[:] = cl0[ls4]
+        x4_0_ct_asid = intbv(0)[32:]
+        x4_0_ct_asid[:] = ct_asid_0[ls4]
+        x4_0_cn = intbv(0)[3:]
+        x4_0_cn[:] = cn0[ls4]
+        x4_0_cb = intbv(0)[64:]
+        x4_0_cb[:] = cb0[ls4]
+        x4_0_ca_rw = intbv(0)[1:]
+        x4_0_ca_rw[0] = ca_rw_0[ls4]
+        x4_0_ca_us = intbv(0)[1:]
+        x4_0_ca_us[0] = ca_us_0[ls4]
+        x4_0_ca_xd = intbv(0)[1:]
+        x4_0_ca_xd[0] = ca_xd_0[ls4]
+        if x4_0_cv[0] and (x4_0_cl == 4) and (x4_0_ck[25:0] == i_addr[64:39]) and (x4_0_ct_asid == t_asid):
+            found = True
+            way[:] = 0
+            hs[:] = ls4
+            h_nxt[:] = x4_0_cn
+            h_tbl[:] = x4_0_cb
+            h_a_rw = bool(x4_0_ca_rw[0])
+            h_a_us = bool(x4_0_ca_us[0])
+            h_a_xd = bool(x4_0_ca_xd[0])
+        x3_3_cv = intbv(0)[1:]
+        x3_3_cv[0] = cv3[ls3]
+        x3_3_ck = intbv(0)[43:]
+        x3_3_ck[:] = ck3[ls3]
+        x3_3_cl = intbv(0)[3:]
+        x3_3_cl[:] = cl3[ls3]
+        x3_3_ct_asid = intbv(0)[32:]
+        x3_3_ct_asid[:] = ct_asid_3[ls3]
+        x3_3_cn = intbv(0)[3:]
+        x3_3_cn[:] = cn3[ls3]
+        x3_3_cb = intbv(0)[64:]
+        x3_3_cb[:] = cb3[ls3]
+        x3_3_ca_rw = intbv(0)[1:]
+        x3_3_ca_rw[0] = ca_rw_3[ls3]
+        x3_3_ca_us = intbv(0)[1:]
+        x3_3_ca_us[0] = ca_us_3[ls3]
+        x3_3_ca_xd = intbv(0)[1:]
+        x3_3_ca_xd[0] = ca_xd_3[ls3]
+        if x3_3_cv[0] and (x3_3_cl == 3) and (x3_3_ck[34:0] == i_addr[64:30]) and (x3_3_ct_asid == t_asid):
+            found = True
+            way[:] = 3
+            hs[:] = ls3
+            h_nxt[:] = x3_3_cn
+            h_tbl[:] = x3_3_cb
+            h_a_rw = bool(x3_3_ca_rw[0])
+            h_a_us = bool(x3_3_ca_us[0])
+            h_a_xd = bool(x3_3_ca_xd[0])
+        x3_2_cv = intbv(0)[1:]
+        x3_2_cv[0] = cv2[ls3]
+        x3_2_ck = intbv(0)[43:]
+        x3_2_ck[:] = ck2[ls3]
+        x3_2_cl = intbv(0)[3:]
+        x3_2_cl[:] = cl2[ls3]
+        x3_2_ct_asid = intbv(0)[32:]
+        x3_2_ct_asid[:] = ct_asid_2[ls3]
+        x3_2_cn = intbv(0)[3:]
+        x3_2_cn[:] = cn2[ls3]
+        x3_2_cb = intbv(0)[64:]
+        x3_2_cb[:] = cb2[ls3]
+        x3_2_ca_rw = intbv(0)[1:]
+        x3_2_ca_rw[0] = ca_rw_2[ls3]
+        x3_2_ca_us = intbv(0)[1:]
+        x3_2_ca_us[0] = ca_us_2[ls3]
+        x3_2_ca_xd = intbv(0)[1:]
+        x3_2_ca_xd[0] = ca_xd_2[ls3]
+        if x3_2_cv[0] and (x3_2_cl == 3) and (x3_2_ck[34:0] == i_addr[64:30]) and (x3_2_ct_asid == t_asid):
+            found = True
+            way[:] = 2
+            hs[:] = ls3
+            h_nxt[:] = x3_2_cn
+            h_tbl[:] = x3_2_cb
+            h_a_rw = bool(x3_2_ca_rw[0])
+            h_a_us = bool(x3_2_ca_us[0])
+            h_a_xd = bool(x3_2_ca_xd[0])
+        x3_1_cv = intbv(0)[1:]
+        x3_1_cv[0] = cv1[ls3]
+        x3_1_ck = intbv(0)[43:]
+        x3_1_ck[:] = ck1[ls3]
+        x3_1_cl = intbv(0)[3:]
+        x3_1_cl[:] = cl1[ls3]
+        x3_1_ct_asid = intbv(0)[32:]
+        x3_1_ct_asid[:] = ct_asid_1[ls3]
+        x3_1_cn = intbv(0)[3:]
+        x3_1_cn[:] = cn1[ls3]
+        x3_1_cb = intbv(0)[64:]
+        x3_1_cb[:] = cb1[ls3]
+        x3_1_ca_rw = intbv(0)[1:]
+        x3_1_ca_rw[0] = ca_rw_1[ls3]
+        x3_1_ca_us = intbv(0)[1:]
+        x3_1_ca_us[0] = ca_us_1[ls3]
+        x3_1_ca_xd = intbv(0)[1:]
+        x3_1_ca_xd[0] = ca_xd_1[ls3]
+        if x3_1_cv[0] and (x3_1_cl == 3) and (x3_1_ck[34:0] == i_addr[64:30]) and (x3_1_ct_asid == t_asid):
+            found = True
+            way[:] = 1
+            hs[:] = ls3
+            h_nxt[:] = x3_1_cn
+            h_tbl[:] = x3_1_cb
+            h_a_rw = bool(x3_1_ca_rw[0])
+            h_a_us = bool(x3_1_ca_us[0])
+            h_a_xd = bool(x3_1_ca_xd[0])
+        x3_0_cv = intbv(0)[1:]
+        x3_0_cv[0] = cv0[ls3]
+        x3_0_ck = intbv(0)[43:]
+        x3_0_ck[:] = ck0[ls3]
+        x3_0_cl = intbv(0)[3:]
+        x3_0_cl[:] = cl0[ls3]
+        x3_0_ct_asid = intbv(0)[32:]
+        x3_0_ct_asid[:] = ct_asid_0[ls3]
+        x3_0_cn = intbv(0)[3:]
+        x3_0_cn[:] = cn0[ls3]
+        x3_0_cb = intbv(0)[64:]
+        x3_0_cb[:] = cb0[ls3]
+        x3_0_ca_rw = intbv(0)[1:]
+        x3_0_ca_rw[0] = ca_rw_0[ls3]
+        x3_0_ca_us = intbv(0)[1:]
+        x3_0_ca_us[0] = ca_us_0[ls3]
+        x3_0_ca_xd = intbv(0)[1:]
+        x3_0_ca_xd[0] = ca_xd_0[ls3]
+        if x3_0_cv[0] and (x3_0_cl == 3) and (x3_0_ck[34:0] == i_addr[64:30]) and (x3_0_ct_asid == t_asid):
+            found = True
+            way[:] = 0
+            hs[:] = ls3
+            h_nxt[:] = x3_0_cn
+            h_tbl[:] = x3_0_cb
+            h_a_rw = bool(x3_0_ca_rw[0])
+            h_a_us = bool(x3_0_ca_us[0])
+            h_a_xd = bool(x3_0_ca_xd[0])
+        x2_3_cv = intbv(0)[1:]
+        x2_3_cv[0] = cv3[ls2]
+        x2_3_ck = intbv(0)[43:]
+        x2_3_ck[:] = ck3[ls2]
+        x2_3_cl = intbv(0)[3:]
+        x2_3_cl[:] = cl3[ls2]
+        x2_3_ct_asid = intbv(0)[32:]
+        x2_3_ct_asid[:] = ct_asid_3[ls2]
+        x2_3_cn = intbv(0)[3:]
+        x2_3_cn[:] = cn3[ls2]
+        x2_3_cb = intbv(0)[64:]
+        x2_3_cb[:] = cb3[ls2]
+        x2_3_ca_rw = intbv(0)[1:]
+        x2_3_ca_rw[0] = ca_rw_3[ls2]
+        x2_3_ca_us = intbv(0)[1:]
+        x2_3_ca_us[0] = ca_us_3[ls2]
+        x2_3_ca_xd = intbv(0)[1:]
+        x2_3_ca_xd[0] = ca_xd_3[ls2]
+        if x2_3_cv[0] and (x2_3_cl == 2) and (x2_3_ck == i_addr[64:21]) and (x2_3_ct_asid == t_asid):
+            found = True
+            way[:] = 3
+            hs[:] = ls2
+            h_nxt[:] = x2_3_cn
+            h_tbl[:] = x2_3_cb
+            h_a_rw = bool(x2_3_ca_rw[0])
+            h_a_us = bool(x2_3_ca_us[0])
+            h_a_xd = bool(x2_3_ca_xd[0])
+        x2_2_cv = intbv(0)[1:]
+        x2_2_cv[0] = cv2[ls2]
+        x2_2_ck = intbv(0)[43:]
+        x2_2_ck[:] = ck2[ls2]
+        x2_2_cl = intbv(0)[3:]
+        x2_2_cl[:] = cl2[ls2]
+        x2_2_ct_asid = intbv(0)[32:]
+        x2_2_ct_asid[:] = ct_asid_2[ls2]
+        x2_2_cn = intbv(0)[3:]
+        x2_2_cn[:] = cn2[ls2]
+        x2_2_cb = intbv(0)[64:]
+        x2_2_cb[:] = cb2[ls2]
+        x2_2_ca_rw = intbv(0)[1:]
+        x2_2_ca_rw[0] = ca_rw_2[ls2]
+        x2_2_ca_us = intbv(0)[1:]
+        x2_2_ca_us[0] = ca_us_2[ls2]
+        x2_2_ca_xd = intbv(0)[1:]
+        x2_2_ca_xd[0] = ca_xd_2[ls2]
+        if x2_2_cv[0] and (x2_2_cl == 2) and (x2_2_ck == i_addr[64:21]) and (x2_2_ct_asid == t_asid):
+            found = True
+            way[:] = 2
+            hs[:] = ls2
+            h_nxt[:] = x2_2_cn
+            h_tbl[:] = x2_2_cb
+            h_a_rw = bool(x2_2_ca_rw[0])
+            h_a_us = bool(x2_2_ca_us[0])
+            h_a_xd = bool(x2_2_ca_xd[0])
+        x2_1_cv = intbv(0)[1:]
+        x2_1_cv[0] = cv1[ls2]
+        x2_1_ck = intbv(0)[43:]
+        x2_1_ck[:] = ck1[ls2]
+        x2_1_cl = intbv(0)[3:]
+        x2_1_cl[:] = cl1[ls2]
+        x2_1_ct_asid = intbv(0)[32:]
+        x2_1_ct_asid[:] = ct_asid_1[ls2]
+        x2_1_cn = intbv(0)[3:]
+        x2_1_cn[:] = cn1[ls2]
+        x2_1_cb = intbv(0)[64:]
+        x2_1_cb[:] = cb1[ls2]
+        x2_1_ca_rw = intbv(0)[1:]
+        x2_1_ca_rw[0] = ca_rw_1[ls2]
+        x2_1_ca_us = intbv(0)[1:]
+        x2_1_ca_us[0] = ca_us_1[ls2]
+        x2_1_ca_xd = intbv(0)[1:]
+        x2_1_ca_xd[0] = ca_xd_1[ls2]
+        if x2_1_cv[0] and (x2_1_cl == 2) and (x2_1_ck == i_addr[64:21]) and (x2_1_ct_asid == t_asid):
+            found = True
+            way[:] = 1
+            hs[:] = ls2
+            h_nxt[:] = x2_1_cn
+            h_tbl[:] = x2_1_cb
+            h_a_rw = bool(x2_1_ca_rw[0])
+            h_a_us = bool(x2_1_ca_us[0])
+            h_a_xd = bool(x2_1_ca_xd[0])
+        x2_0_cv = intbv(0)[1:]
+        x2_0_cv[0] = cv0[ls2]
+        x2_0_ck = intbv(0)[43:]
+        x2_0_ck[:] = ck0[ls2]
+        x2_0_cl = intbv(0)[3:]
+        x2_0_cl[:] = cl0[ls2]
+        x2_0_ct_asid = intbv(0)[32:]
+        x2_0_ct_asid[:] = ct_asid_0[ls2]
+        x2_0_cn = intbv(0)[3:]
+        x2_0_cn[:] = cn0[ls2]
+        x2_0_cb = intbv(0)[64:]
+        x2_0_cb[:] = cb0[ls2]
+        x2_0_ca_rw = intbv(0)[1:]
+        x2_0_ca_rw[0] = ca_rw_0[ls2]
+        x2_0_ca_us = intbv(0)[1:]
+        x2_0_ca_us[0] = ca_us_0[ls2]
+        x2_0_ca_xd = intbv(0)[1:]
+        x2_0_ca_xd[0] = ca_xd_0[ls2]
+        if x2_0_cv[0] and (x2_0_cl == 2) and (x2_0_ck == i_addr[64:21]) and (x2_0_ct_asid == t_asid):
+            found = True
+            way[:] = 0
+            hs[:] = ls2
+            h_nxt[:] = x2_0_cn
+            h_tbl[:] = x2_0_cb
+            h_a_rw = bool(x2_0_ca_rw[0])
+            h_a_us = bool(x2_0_ca_us[0])
+            h_a_xd = bool(x2_0_ca_xd[0])
+        pc_hit.next = found
+        l_hit.next = found
+        l_way.next = way
+        l_set.next = hs
+        pc_nxt.next = h_nxt
+        pc_tbl.next = h_tbl
+        pc_a_rw.next = h_a_rw
+        pc_a_us.next = h_a_us
+        pc_a_xd.next = h_a_xd
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        rk = intbv(0)[2:]
+        rv0 = intbv(0)[2:]
+        rv1 = intbv(0)[2:]
+        rv2 = intbv(0)[2:]
+        rv3 = intbv(0)[2:]
+        s0 = intbv(0)[2:]
+        fv0_0 = False
+        fv0_1 = False
+        fv0_2 = False
+        fv0_3 = False
+        fw0 = intbv(0)[2:]
+        fe0 = False
+        fr0_0 = intbv(0)[2:]
+        fr0_1 = intbv(0)[2:]
+        fr0_2 = intbv(0)[2:]
+        fr0_3 = intbv(0)[2:]
+        fk0 = intbv(0)[2:]
+        s1 = intbv(0)[2:]
+        fv1_0 = False
+        fv1_1 = False
+        fv1_2 = False
+        fv1_3 = False
+        fw1 = intbv(0)[2:]
+        fe1 = False
+        fr1_0 = intbv(0)[2:]
+        fr1_1 = intbv(0)[2:]
+        fr1_2 = intbv(0)[2:]
+        fr1_3 = intbv(0)[2:]
+        fk1 = intbv(0)[2:]
+        s2 = intbv(0)[2:]
+        fv2_0 = False
+        fv2_1 = False
+        fv2_2 = False
+        fv2_3 = False
+        fw2 = intbv(0)[2:]
+        fe2 = False
+        fr2_0 = intbv(0)[2:]
+        fr2_1 = intbv(0)[2:]
+        fr2_2 = intbv(0)[2:]
+        fr2_3 = intbv(0)[2:]
+        fk2 = intbv(0)[2:]
+        s3 = intbv(0)[2:]
+        fv3_0 = False
+        fv3_1 = False
+        fv3_2 = False
+        fv3_3 = False
+        fw3 = intbv(0)[2:]
+        fe3 = False
+        fr3_0 = intbv(0)[2:]
+        fr3_1 = intbv(0)[2:]
+        fr3_2 = intbv(0)[2:]
+        fr3_3 = intbv(0)[2:]
+        fk3 = intbv(0)[2:]
+        if w_start:  # the walker starts: capture its request; a hit is touched
+            f_addr.next = i_addr
+            f_t_asid.next = t_asid
+            if l_hit:
+                rv0[:] = cr0[l_set]
+                rv1[:] = cr1[l_set]
+                rv2[:] = cr2[l_set]
+                rv3[:] = cr3[l_set]
+                if l_way == 0:
+                    rk[:] = rv0
+                elif l_way == 1:
+                    rk[:] = rv1
+                elif l_way == 2:
+                    rk[:] = rv2
+                elif l_way == 3:
+                    rk[:] = rv3
+                if rv0 < rk:
+                    rv0[:] = rv0 + 1
+                if rv1 < rk:
+                    rv1[:] = rv1 + 1
+                if rv2 < rk:
+                    rv2[:] = rv2 + 1
+                if rv3 < rk:
+                    rv3[:] = rv3 + 1
+                if l_way == 0:
+                    rv0[:] = 0
+                if l_way == 1:
+                    rv1[:] = 0
+                if l_way == 2:
+                    rv2[:] = 0
+                if l_way == 3:
+                    rv3[:] = 0
+                cr0[l_set].next = rv0
+                cr1[l_set].next = rv1
+                cr2[l_set].next = rv2
+                cr3[l_set].next = rv3
+        if w_done:  # the walk translated: every staged level, root first, at this edge
+            # level 5
+            s0[:] = f_addr[50:48]
+            fv0_0 = bool(cv0[s0])
+            fv0_1 = bool(cv1[s0])
+            fv0_2 = bool(cv2[s0])
+            fv0_3 = bool(cv3[s0])
+            fr0_0[:] = cr0[s0]
+            fr0_1[:] = cr1[s0]
+            fr0_2[:] = cr2[s0]
+            fr0_3[:] = cr3[s0]
+            if pq_v5:
+                fe0 = True
+                if not fv0_3:
+                    fw0[:] = 3
+                    fe0 = False
+                if not fv0_2:
+                    fw0[:] = 2
+                    fe0 = False
+                if not fv0_1:
+                    fw0[:] = 1
+                    fe0 = False
+                if not fv0_0:
+                    fw0[:] = 0
+                    fe0 = False
+                if fe0:
+                    if fr0_0 == 3:
+                        fw0[:] = 0
+                    if fr0_1 == 3:
+                        fw0[:] = 1
+                    if fr0_2 == 3:
+                        fw0[:] = 2
+                    if fr0_3 == 3:
+                        fw0[:] = 3
+                if fw0 == 0:
+                    fv0_0 = True
+                    cv0[s0].next = True
+                    ck0[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl0[s0].next = 5
+                    ct_asid_0[s0].next = f_t_asid
+                    cn0[s0].next = pq_n5
+                    cb0[s0].next = pq_t5
+                    ca_rw_0[s0].next = pq_a_rw_5
+                    ca_us_0[s0].next = pq_a_us_5
+                    ca_xd_0[s0].next = pq_a_xd_5
+                elif fw0 == 1:
+                    fv0_1 = True
+                    cv1[s0].next = True
+                    ck1[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl1[s0].next = 5
+                    ct_asid_1[s0].next = f_t_asid
+                    cn1[s0].next = pq_n5
+                    cb1[s0].next = pq_t5
+                    ca_rw_1[s0].next = pq_a_rw_5
+                    ca_us_1[s0].next = pq_a_us_5
+                    ca_xd_1[s0].next = pq_a_xd_5
+                elif fw0 == 2:
+                    fv0_2 = True
+                    cv2[s0].next = True
+                    ck2[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl2[s0].next = 5
+                    ct_asid_2[s0].next = f_t_asid
+                    cn2[s0].next = pq_n5
+                    cb2[s0].next = pq_t5
+                    ca_rw_2[s0].next = pq_a_rw_5
+                    ca_us_2[s0].next = pq_a_us_5
+                    ca_xd_2[s0].next = pq_a_xd_5
+                elif fw0 == 3:
+                    fv0_3 = True
+                    cv3[s0].next = True
+                    ck3[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl3[s0].next = 5
+                    ct_asid_3[s0].next = f_t_asid
+                    cn3[s0].next = pq_n5
+                    cb3[s0].next = pq_t5
+                    ca_rw_3[s0].next = pq_a_rw_5
+                    ca_us_3[s0].next = pq_a_us_5
+                    ca_xd_3[s0].next = pq_a_xd_5
+                if fw0 == 0:
+                    fk0[:] = fr0_0
+                elif fw0 == 1:
+                    fk0[:] = fr0_1
+                elif fw0 == 2:
+                    fk0[:] = fr0_2
+                elif fw0 == 3:
+                    fk0[:] = fr0_3
+                if fr0_0 < fk0:
+                    fr0_0[:] = fr0_0 + 1
+                if fr0_1 < fk0:
+                    fr0_1[:] = fr0_1 + 1
+                if fr0_2 < fk0:
+                    fr0_2[:] = fr0_2 + 1
+                if fr0_3 < fk0:
+                    fr0_3[:] = fr0_3 + 1
+                if fw0 == 0:
+                    fr0_0[:] = 0
+                if fw0 == 1:
+                    fr0_1[:] = 0
+                if fw0 == 2:
+                    fr0_2[:] = 0
+                if fw0 == 3:
+                    fr0_3[:] = 0
+                cr0[s0].next = fr0_0
+                cr1[s0].next = fr0_1
+                cr2[s0].next = fr0_2
+                cr3[s0].next = fr0_3
+            # level 4
+            s1[:] = f_addr[41:39]
+            fv1_0 = bool(cv0[s1])
+            fv1_1 = bool(cv1[s1])
+            fv1_2 = bool(cv2[s1])
+            fv1_3 = bool(cv3[s1])
+            fr1_0[:] = cr0[s1]
+            fr1_1[:] = cr1[s1]
+            fr1_2[:] = cr2[s1]
+            fr1_3[:] = cr3[s1]
+            if s0 == s1:
+                fv1_0 = fv0_0
+                fv1_1 = fv0_1
+                fv1_2 = fv0_2
+                fv1_3 = fv0_3
+                fr1_0[:] = fr0_0
+                fr1_1[:] = fr0_1
+                fr1_2[:] = fr0_2
+                fr1_3[:] = fr0_3
+            if pq_v4:
+                fe1 = True
+                if not fv1_3:
+                    fw1[:] = 3
+                    fe1 = False
+                if not fv1_2:
+                    fw1[:] = 2
+                    fe1 = False
+                if not fv1_1:
+                    fw1[:] = 1
+                    fe1 = False
+                if not fv1_0:
+                    fw1[:] = 0
+                    fe1 = False
+                if fe1:
+                    if fr1_0 == 3:
+                        fw1[:] = 0
+                    if fr1_1 == 3:
+                        fw1[:] = 1
+                    if fr1_2 == 3:
+                        fw1[:] = 2
+                    if fr1_3 == 3:
+                        fw1[:] = 3
+                if fw1 == 0:
+                    fv1_0 = True
+                    cv0[s1].next = True
+                    ck0[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl0[s1].next = 4
+                    ct_asid_0[s1].next = f_t_asid
+                    cn0[s1].next = pq_n4
+                    cb0[s1].next = pq_t4
+                    ca_rw_0[s1].next = pq_a_rw_4
+                    ca_us_0[s1].next = pq_a_us_4
+                    ca_xd_0[s1].next = pq_a_xd_4
+                elif fw1 == 1:
+                    fv1_1 = True
+                    cv1[s1].next = True
+                    ck1[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl1[s1].next = 4
+                    ct_asid_1[s1].next = f_t_asid
+                    cn1[s1].next = pq_n4
+                    cb1[s1].next = pq_t4
+                    ca_rw_1[s1].next = pq_a_rw_4
+                    ca_us_1[s1].next = pq_a_us_4
+                    ca_xd_1[s1].next = pq_a_xd_4
+                elif fw1 == 2:
+                    fv1_2 = True
+                    cv2[s1].next = True
+                    ck2[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl2[s1].next = 4
+                    ct_asid_2[s1].next = f_t_asid
+                    cn2[s1].next = pq_n4
+                    cb2[s1].next = pq_t4
+                    ca_rw_2[s1].next = pq_a_rw_4
+                    ca_us_2[s1].next = pq_a_us_4
+                    ca_xd_2[s1].next = pq_a_xd_4
+                elif fw1 == 3:
+                    fv1_3 = True
+                    cv3[s1].next = True
+                    ck3[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl3[s1].next = 4
+                    ct_asid_3[s1].next = f_t_asid
+                    cn3[s1].next = pq_n4
+                    cb3[s1].next = pq_t4
+                    ca_rw_3[s1].next = pq_a_rw_4
+                    ca_us_3[s1].next = pq_a_us_4
+                    ca_xd_3[s1].next = pq_a_xd_4
+                if fw1 == 0:
+                    fk1[:] = fr1_0
+                elif fw1 == 1:
+                    fk1[:] = fr1_1
+                elif fw1 == 2:
+                    fk1[:] = fr1_2
+                elif fw1 == 3:
+                    fk1[:] = fr1_3
+                if fr1_0 < fk1:
+                    fr1_0[:] = fr1_0 + 1
+                if fr1_1 < fk1:
+                    fr1_1[:] = fr1_1 + 1
+                if fr1_2 < fk1:
+                    fr1_2[:] = fr1_2 + 1
+                if fr1_3 < fk1:
+                    fr1_3[:] = fr1_3 + 1
+                if fw1 == 0:
+                    fr1_0[:] = 0
+                if fw1 == 1:
+                    fr1_1[:] = 0
+                if fw1 == 2:
+                    fr1_2[:] = 0
+                if fw1 == 3:
+                    fr1_3[:] = 0
+                cr0[s1].next = fr1_0
+                cr1[s1].next = fr1_1
+                cr2[s1].next = fr1_2
+                cr3[s1].next = fr1_3
+            # level 3
+            s2[:] = f_addr[32:30]
+            fv2_0 = bool(cv0[s2])
+            fv2_1 = bool(cv1[s2])
+            fv2_2 = bool(cv2[s2])
+            fv2_3 = bool(cv3[s2])
+            fr2_0[:] = cr0[s2]
+            fr2_1[:] = cr1[s2]
+            fr2_2[:] = cr2[s2]
+            fr2_3[:] = cr3[s2]
+            if s0 == s2:
+                fv2_0 = fv0_0
+                fv2_1 = fv0_1
+                fv2_2 = fv0_2
+                fv2_3 = fv0_3
+                fr2_0[:] = fr0_0
+                fr2_1[:] = fr0_1
+                fr2_2[:] = fr0_2
+                fr2_3[:] = fr0_3
+            if s1 == s2:
+                fv2_0 = fv1_0
+                fv2_1 = fv1_1
+                fv2_2 = fv1_2
+                fv2_3 = fv1_3
+                fr2_0[:] = fr1_0
+                fr2_1[:] = fr1_1
+                fr2_2[:] = fr1_2
+                fr2_3[:] = fr1_3
+            if pq_v3:
+                fe2 = True
+                if not fv2_3:
+                    fw2[:] = 3
+                    fe2 = False
+                if not fv2_2:
+                    fw2[:] = 2
+                    fe2 = False
+                if not fv2_1:
+                    fw2[:] = 1
+                    fe2 = False
+                if not fv2_0:
+                    fw2[:] = 0
+                    fe2 = False
+                if fe2:
+                    if fr2_0 == 3:
+                        fw2[:] = 0
+                    if fr2_1 == 3:
+                        fw2[:] = 1
+                    if fr2_2 == 3:
+                        fw2[:] = 2
+                    if fr2_3 == 3:
+                        fw2[:] = 3
+                if fw2 == 0:
+                    fv2_0 = True
+                    cv0[s2].next = True
+                    ck0[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl0[s2].next = 3
+                    ct_asid_0[s2].next = f_t_asid
+                    cn0[s2].next = pq_n3
+                    cb0[s2].next = pq_t3
+                    ca_rw_0[s2].next = pq_a_rw_3
+                    ca_us_0[s2].next = pq_a_us_3
+                    ca_xd_0[s2].next = pq_a_xd_3
+                elif fw2 == 1:
+                    fv2_1 = True
+                    cv1[s2].next = True
+                    ck1[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl1[s2].next = 3
+                    ct_asid_1[s2].next = f_t_asid
+                    cn1[s2].next = pq_n3
+                    cb1[s2].next = pq_t3
+                    ca_rw_1[s2].next = pq_a_rw_3
+                    ca_us_1[s2].next = pq_a_us_3
+                    ca_xd_1[s2].next = pq_a_xd_3
+                elif fw2 == 2:
+                    fv2_2 = True
+                    cv2[s2].next = True
+                    ck2[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl2[s2].next = 3
+                    ct_asid_2[s2].next = f_t_asid
+                    cn2[s2].next = pq_n3
+                    cb2[s2].next = pq_t3
+                    ca_rw_2[s2].next = pq_a_rw_3
+                    ca_us_2[s2].next = pq_a_us_3
+                    ca_xd_2[s2].next = pq_a_xd_3
+                elif fw2 == 3:
+                    fv2_3 = True
+                    cv3[s2].next = True
+                    ck3[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl3[s2].next = 3
+                    ct_asid_3[s2].next = f_t_asid
+                    cn3[s2].next = pq_n3
+                    cb3[s2].next = pq_t3
+                    ca_rw_3[s2].next = pq_a_rw_3
+                    ca_us_3[s2].next = pq_a_us_3
+                    ca_xd_3[s2].next = pq_a_xd_3
+                if fw2 == 0:
+                    fk2[:] = fr2_0
+                elif fw2 == 1:
+                    fk2[:] = fr2_1
+                elif fw2 == 2:
+                    fk2[:] = fr2_2
+                elif fw2 == 3:
+                    fk2[:] = fr2_3
+                if fr2_0 < fk2:
+                    fr2_0[:] = fr2_0 + 1
+                if fr2_1 < fk2:
+                    fr2_1[:] = fr2_1 + 1
+                if fr2_2 < fk2:
+                    fr2_2[:] = fr2_2 + 1
+                if fr2_3 < fk2:
+                    fr2_3[:] = fr2_3 + 1
+                if fw2 == 0:
+                    fr2_0[:] = 0
+                if fw2 == 1:
+                    fr2_1[:] = 0
+                if fw2 == 2:
+                    fr2_2[:] = 0
+                if fw2 == 3:
+                    fr2_3[:] = 0
+                cr0[s2].next = fr2_0
+                cr1[s2].next = fr2_1
+                cr2[s2].next = fr2_2
+                cr3[s2].next = fr2_3
+            # level 2
+            s3[:] = f_addr[23:21]
+            fv3_0 = bool(cv0[s3])
+            fv3_1 = bool(cv1[s3])
+            fv3_2 = bool(cv2[s3])
+            fv3_3 = bool(cv3[s3])
+            fr3_0[:] = cr0[s3]
+            fr3_1[:] = cr1[s3]
+            fr3_2[:] = cr2[s3]
+            fr3_3[:] = cr3[s3]
+            if s0 == s3:
+                fv3_0 = fv0_0
+                fv3_1 = fv0_1
+                fv3_2 = fv0_2
+                fv3_3 = fv0_3
+                fr3_0[:] = fr0_0
+                fr3_1[:] = fr0_1
+                fr3_2[:] = fr0_2
+                fr3_3[:] = fr0_3
+            if s1 == s3:
+                fv3_0 = fv1_0
+                fv3_1 = fv1_1
+                fv3_2 = fv1_2
+                fv3_3 = fv1_3
+                fr3_0[:] = fr1_0
+                fr3_1[:] = fr1_1
+                fr3_2[:] = fr1_2
+                fr3_3[:] = fr1_3
+            if s2 == s3:
+                fv3_0 = fv2_0
+                fv3_1 = fv2_1
+                fv3_2 = fv2_2
+                fv3_3 = fv2_3
+                fr3_0[:] = fr2_0
+                fr3_1[:] = fr2_1
+                fr3_2[:] = fr2_2
+                fr3_3[:] = fr2_3
+            if pq_v2:
+                fe3 = True
+                if not fv3_3:
+                    fw3[:] = 3
+                    fe3 = False
+                if not fv3_2:
+                    fw3[:] = 2
+                    fe3 = False
+                if not fv3_1:
+                    fw3[:] = 1
+                    fe3 = False
+                if not fv3_0:
+                    fw3[:] = 0
+                    fe3 = False
+                if fe3:
+                    if fr3_0 == 3:
+                        fw3[:] = 0
+                    if fr3_1 == 3:
+                        fw3[:] = 1
+                    if fr3_2 == 3:
+                        fw3[:] = 2
+                    if fr3_3 == 3:
+                        fw3[:] = 3
+                if fw3 == 0:
+                    fv3_0 = True
+                    cv0[s3].next = True
+                    ck0[s3].next = f_addr[64:21]
+                    cl0[s3].next = 2
+                    ct_asid_0[s3].next = f_t_asid
+                    cn0[s3].next = pq_n2
+                    cb0[s3].next = pq_t2
+                    ca_rw_0[s3].next = pq_a_rw_2
+                    ca_us_0[s3].next = pq_a_us_2
+                    ca_xd_0[s3].next = pq_a_xd_2
+                elif fw3 == 1:
+                    fv3_1 = True
+                    cv1[s3].next = True
+                    ck1[s3].next = f_addr[64:21]
+                    cl1[s3].next = 2
+                    ct_asid_1[s3].next = f_t_asid
+                    cn1[s3].next = pq_n2
+                    cb1[s3].next = pq_t2
+                    ca_rw_1[s3].next = pq_a_rw_2
+                    ca_us_1[s3].next = pq_a_us_2
+                    ca_xd_1[s3].next = pq_a_xd_2
+                elif fw3 == 2:
+                    fv3_2 = True
+                    cv2[s3].next = True
+                    ck2[s3].next = f_addr[64:21]
+                    cl2[s3].next = 2
+                    ct_asid_2[s3].next = f_t_asid
+                    cn2[s3].next = pq_n2
+                    cb2[s3].next = pq_t2
+                    ca_rw_2[s3].next = pq_a_rw_2
+                    ca_us_2[s3].next = pq_a_us_2
+                    ca_xd_2[s3].next = pq_a_xd_2
+                elif fw3 == 3:
+                    fv3_3 = True
+                    cv3[s3].next = True
+                    ck3[s3].next = f_addr[64:21]
+                    cl3[s3].next = 2
+                    ct_asid_3[s3].next = f_t_asid
+                    cn3[s3].next = pq_n2
+                    cb3[s3].next = pq_t2
+                    ca_rw_3[s3].next = pq_a_rw_2
+                    ca_us_3[s3].next = pq_a_us_2
+                    ca_xd_3[s3].next = pq_a_xd_2
+                if fw3 == 0:
+                    fk3[:] = fr3_0
+                elif fw3 == 1:
+                    fk3[:] = fr3_1
+                elif fw3 == 2:
+                    fk3[:] = fr3_2
+                elif fw3 == 3:
+                    fk3[:] = fr3_3
+                if fr3_0 < fk3:
+                    fr3_0[:] = fr3_0 + 1
+                if fr3_1 < fk3:
+                    fr3_1[:] = fr3_1 + 1
+                if fr3_2 < fk3:
+                    fr3_2[:] = fr3_2 + 1
+                if fr3_3 < fk3:
+                    fr3_3[:] = fr3_3 + 1
+                if fw3 == 0:
+                    fr3_0[:] = 0
+                if fw3 == 1:
+                    fr3_1[:] = 0
+                if fw3 == 2:
+                    fr3_2[:] = 0
+                if fw3 == 3:
+                    fr3_3[:] = 0
+                cr0[s3].next = fr3_0
+                cr1[s3].next = fr3_1
+                cr2[s3].next = fr3_2
+                cr3[s3].next = fr3_3
+        if sw_on:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[vset]
+            e0_k = intbv(0)[43:]
+            e0_k[:] = ck0[vset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[vset]
+            e0_t_asid = intbv(0)[32:]
+            e0_t_asid[:] = ct_asid_0[vset]
+            e0_n = intbv(0)[3:]
+            e0_n[:] = cn0[vset]
+            e0_b = intbv(0)[64:]
+            e0_b[:] = cb0[vset]
+            e0_a_rw = intbv(0)[1:]
+            e0_a_rw[0] = ca_rw_0[vset]
+            e0_a_us = intbv(0)[1:]
+            e0_a_us[0] = ca_us_0[vset]
+            e0_a_xd = intbv(0)[1:]
+            e0_a_xd[0] = ca_xd_0[vset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[vset]
+            e1_k = intbv(0)[43:]
+            e1_k[:] = ck1[vset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[vset]
+            e1_t_asid = intbv(0)[32:]
+            e1_t_asid[:] = ct_asid_1[vset]
+            e1_n = intbv(0)[3:]
+            e1_n[:] = cn1[vset]
+            e1_b = intbv(0)[64:]
+            e1_b[:] = cb1[vset]
+            e1_a_rw = intbv(0)[1:]
+            e1_a_rw[0] = ca_rw_1[vset]
+            e1_a_us = intbv(0)[1:]
+            e1_a_us[0] = ca_us_1[vset]
+            e1_a_xd = intbv(0)[1:]
+            e1_a_xd[0] = ca_xd_1[vset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[vset]
+            e2_k = intbv(0)[43:]
+            e2_k[:] = ck2[vset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[vset]
+            e2_t_asid = intbv(0)[32:]
+            e2_t_asid[:] = ct_asid_2[vset]
+            e2_n = intbv(0)[3:]
+            e2_n[:] = cn2[vset]
+            e2_b = intbv(0)[64:]
+            e2_b[:] = cb2[vset]
+            e2_a_rw = intbv(0)[1:]
+            e2_a_rw[0] = ca_rw_2[vset]
+            e2_a_us = intbv(0)[1:]
+            e2_a_us[0] = ca_us_2[vset]
+            e2_a_xd = intbv(0)[1:]
+            e2_a_xd[0] = ca_xd_2[vset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[vset]
+            e3_k = intbv(0)[43:]
+            e3_k[:] = ck3[vset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[vset]
+            e3_t_asid = intbv(0)[32:]
+            e3_t_asid[:] = ct_asid_3[vset]
+            e3_n = intbv(0)[3:]
+            e3_n[:] = cn3[vset]
+            e3_b = intbv(0)[64:]
+            e3_b[:] = cb3[vset]
+            e3_a_rw = intbv(0)[1:]
+            e3_a_rw[0] = ca_rw_3[vset]
+            e3_a_us = intbv(0)[1:]
+            e3_a_us[0] = ca_us_3[vset]
+            e3_a_xd = intbv(0)[1:]
+            e3_a_xd[0] = ca_xd_3[vset]
+            if i_op == 4:  # invalidate vmrun
+                if cv0[vset] and ((i_vmrun_tlb_control == 1) or (((i_vmrun_tlb_control == 3) or (i_vmrun_tlb_control == 7)) and (e0_t_asid == i_vmrun_guest_asid))):
+                    cv0[vset].next = False
+                if cv1[vset] and ((i_vmrun_tlb_control == 1) or (((i_vmrun_tlb_control == 3) or (i_vmrun_tlb_control == 7)) and (e1_t_asid == i_vmrun_guest_asid))):
+                    cv1[vset].next = False
+                if cv2[vset] and ((i_vmrun_tlb_control == 1) or (((i_vmrun_tlb_control == 3) or (i_vmrun_tlb_control == 7)) and (e2_t_asid == i_vmrun_guest_asid))):
+                    cv2[vset].next = False
+                if cv3[vset] and ((i_vmrun_tlb_control == 1) or (((i_vmrun_tlb_control == 3) or (i_vmrun_tlb_control == 7)) and (e3_t_asid == i_vmrun_guest_asid))):
+                    cv3[vset].next = False
+            pass
+    return request, lookup, fsm
+
+
+@block
 def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
           i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control,
           m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
@@ -5130,9 +6448,40 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     n_hit = Signal(bool(0))  # the nested TLB holds the host translation asked for
     n_hpa = Signal(intbv(0)[ADDR_WIDTH:])
     n_hlv = Signal(intbv(0)[LEVEL_WIDTH:])
-    n_fill = Signal(bool(0))  # a host walk translated: the nested TLB keeps it
+    n_fill = Signal(bool(0))  # a host walk translated: the host caches keep it
     n_fpa = Signal(intbv(0)[ADDR_WIDTH:])
     n_flv = Signal(intbv(0)[LEVEL_WIDTH:])
+    h_look = Signal(bool(0))  # the host walk's paging-structure cache is asked (and a hit touched) at this edge
+    hc_hit = Signal(bool(0))
+    hc_nxt = Signal(intbv(0)[3:])
+    hc_tbl = Signal(intbv(0)[64:])
+    hc_a_rw = Signal(bool(0))
+    hc_a_us = Signal(bool(0))
+    hc_a_xd = Signal(bool(0))
+    hq_v5 = Signal(bool(0))
+    hq_n5 = Signal(intbv(0)[3:])
+    hq_t5 = Signal(intbv(0)[64:])
+    hq_a_rw_5 = Signal(bool(0))
+    hq_a_us_5 = Signal(bool(0))
+    hq_a_xd_5 = Signal(bool(0))
+    hq_v4 = Signal(bool(0))
+    hq_n4 = Signal(intbv(0)[3:])
+    hq_t4 = Signal(intbv(0)[64:])
+    hq_a_rw_4 = Signal(bool(0))
+    hq_a_us_4 = Signal(bool(0))
+    hq_a_xd_4 = Signal(bool(0))
+    hq_v3 = Signal(bool(0))
+    hq_n3 = Signal(intbv(0)[3:])
+    hq_t3 = Signal(intbv(0)[64:])
+    hq_a_rw_3 = Signal(bool(0))
+    hq_a_us_3 = Signal(bool(0))
+    hq_a_xd_3 = Signal(bool(0))
+    hq_v2 = Signal(bool(0))
+    hq_n2 = Signal(intbv(0)[3:])
+    hq_t2 = Signal(intbv(0)[64:])
+    hq_a_rw_2 = Signal(bool(0))
+    hq_a_us_2 = Signal(bool(0))
+    hq_a_xd_2 = Signal(bool(0))
     @always_comb
     def host_inputs():
         """The host walk's context, from the nested spec's bindings."""
@@ -5144,10 +6493,14 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
         hb_EFER.next = r_HEFER
         hb_RFLAGS.next = 0
         hb_PKRU.next = 0
+        # a host translation the nested TLB does not answer, host stage on
+        h_look.next = x_valid and not x_pwrite and not x_phys and not n_hit and not x_off
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_write, hk_user, hk_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU,
                        m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_vector, h_r_error_code, h_r_cr2,
-                       x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_off, x_phys, n_hit, n_hpa, n_hlv, n_fill, n_fpa, n_flv)
+                       x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_off,
+                hc_hit, hc_nxt, hc_tbl, hc_a_rw, hc_a_us, hc_a_xd,
+                hq_v5, hq_n5, hq_t5, hq_a_rw_5, hq_a_us_5, hq_a_xd_5, hq_v4, hq_n4, hq_t4, hq_a_rw_4, hq_a_us_4, hq_a_xd_4, hq_v3, hq_n3, hq_t3, hq_a_rw_3, hq_a_us_3, hq_a_xd_3, hq_v2, hq_n2, hq_t2, hq_a_rw_2, hq_a_us_2, hq_a_xd_2, x_phys, n_hit, n_hpa, n_hlv, n_fill, n_fpa, n_flv)
     guest = walker_guest(clk, rst, w_start, w_done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
                          w_status, w_level, w_aux, w_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                          x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, m_rdata, h_r_vector, h_r_error_code, h_r_cr2, o_n_exitcode, o_n_exitinfo1, o_n_exitinfo2,
@@ -5156,7 +6509,11 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
                 pq_v5, pq_n5, pq_t5, pq_w5, pq_h5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_w4, pq_h4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_w3, pq_h3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_w2, pq_h2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2, x_phys)
     ntlb_c = cache_ntlb(clk, rst, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control, x_addr, hk_write, hk_user, hk_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
                 x_valid, x_pwrite, x_phys, x_off, n_hit, n_hpa, n_hlv, n_fill, n_flv, n_fpa, sw_on, sw_set)
-    return host, guest, host_inputs, tlb, psc, ntlb_c
+    npwc_c = cache_npwc(clk, rst, i_op, i_invlpga_rax, i_invlpga_ecx, i_invlpg_addr, i_mov_cr3_value, i_vmrun_guest_asid, i_vmrun_tlb_control, x_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID,
+                h_look, n_fill, sw_on, sw_set,
+                hc_hit, hc_nxt, hc_tbl, hc_a_rw, hc_a_us, hc_a_xd,
+                hq_v5, hq_n5, hq_t5, hq_a_rw_5, hq_a_us_5, hq_a_xd_5, hq_v4, hq_n4, hq_t4, hq_a_rw_4, hq_a_us_4, hq_a_xd_4, hq_v3, hq_n3, hq_t3, hq_a_rw_3, hq_a_us_3, hq_a_xd_3, hq_v2, hq_n2, hq_t2, hq_a_rw_2, hq_a_us_2, hq_a_xd_2)
+    return host, guest, host_inputs, tlb, psc, ntlb_c, npwc_c
 
 
 def ports():

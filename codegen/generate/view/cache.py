@@ -469,6 +469,101 @@ class PscView(CacheView):
     table_width: int = ADDR_BITS  # the walker's table address (guest-physical, nested)
     htable: bool = False  # nested: the entry holds the table's host-physical address too
     accs: tuple[tuple[str, int], ...] = ()  # (accumulator, width) in declared order
+    # the model's names of the answer and staged-fill signals (pc_*, pq_* inside the blocks):
+    # the guest walk's cache pc/pq, the host walk's hc/hq
+    hp: str = "pc"
+    sp: str = "pq"
+    # fills: all of a walk's staged levels at the edge it ends (the host walk's: the next host
+    # translation may be asked one cycle later), else one a cycle after its `done` (wc_busy)
+    at_once: bool = False
+
+    def arg(self, name: str) -> str:
+        """A block port's name as the model's signal."""
+        if name.startswith("pc_"):
+            return self.hp + name[2:]
+        if name.startswith("pq_"):
+            return self.sp + name[2:]
+        return name
+
+    def chain_lines(self) -> list[str]:
+        """Statements (clocked process) that fill every staged level at once, root first,
+        each seeing its set as the earlier ones leave it (the reference's fills in order):
+        the lowest invalid way, else the victim; then the touch. Variables fX_ per fill."""
+        ways, wb, sb = self.ways, self.way_bits, self.set_bits
+        decl, body = [], []
+        order = self.fill_order
+        for i, n in enumerate(order):
+            if sb:
+                decl += [f"s{i} = intbv(0)[{sb}:]"]
+            decl += [f"fv{i}_{w} = False" for w in range(ways)]
+            decl += [f"fw{i} = intbv(0)[{wb}:]", f"fe{i} = False"]
+            if ways > 1 and self.replace == "lru":
+                decl += [f"fr{i}_{w} = intbv(0)[{wb}:]" for w in range(ways)] + [f"fk{i} = intbv(0)[{wb}:]"]
+            elif ways > 1 and self.replace == "plru":
+                decl += [f"fb{i} = intbv(0)[{ways - 1}:]"]
+            elif ways > 1:
+                decl += [f"ff{i} = intbv(0)[{wb}:]"]
+        for i, n in enumerate(order):
+            si = f"s{i}" if sb else "0"
+            body.append(f"# level {n}")
+            if sb:
+                body.append(f"s{i}[:] = {self.set_of(n, 'f_addr')}")
+            body += [f"fv{i}_{w} = bool(cv{w}[{si}])" for w in range(ways)]
+            if ways > 1 and self.replace == "lru":
+                body += [f"fr{i}_{w}[:] = cr{w}[{si}]" for w in range(ways)]
+            elif ways > 1 and self.replace == "plru":
+                body.append(f"fb{i}[:] = cb[{si}]")
+            elif ways > 1:
+                body.append(f"ff{i}[:] = cf[{si}]")
+            for j in range(i):  # the set as an earlier fill to it left it
+                same = f"s{j} == s{i}" if sb else "True"
+                body.append(f"if {same}:")
+                body += [f"    fv{i}_{w} = fv{j}_{w}" for w in range(ways)]
+                if ways > 1 and self.replace == "lru":
+                    body += [f"    fr{i}_{w}[:] = fr{j}_{w}" for w in range(ways)]
+                elif ways > 1 and self.replace == "plru":
+                    body.append(f"    fb{i}[:] = fb{j}")
+                elif ways > 1:
+                    body.append(f"    ff{i}[:] = ff{j}")
+            body.append(f"if pq_v{n}:")
+            ind = "    "
+            body.append(f"{ind}fe{i} = True")
+            for w in reversed(range(ways)):
+                body += [f"{ind}if not fv{i}_{w}:", f"{ind}    fw{i}[:] = {w}", f"{ind}    fe{i} = False"]
+            if ways == 1:
+                body.append(f"{ind}fw{i}[:] = 0")
+            elif self.replace == "lru":
+                body.append(f"{ind}if fe{i}:")
+                body += [line for w in range(ways) for line in (f"{ind}    if fr{i}_{w} == {ways - 1}:", f"{ind}        fw{i}[:] = {w}")]
+            elif self.replace == "plru":
+                body.append(f"{ind}if fe{i}:")
+                for w in range(ways):
+                    cond = " and ".join(f"fb{i}[{nd}]" if b else f"(not fb{i}[{nd}])" for nd, b in self.plru_path(w))
+                    body += [f"{ind}    {'if' if w == 0 else 'elif'} {cond}:", f"{ind}        fw{i}[:] = {w}"]
+            else:
+                body += [f"{ind}if fe{i}:", f"{ind}    fw{i}[:] = ff{i}",
+                         f"{ind}    if ff{i} == {ways - 1}:", f"{ind}        ff{i}[:] = 0",
+                         f"{ind}    else:", f"{ind}        ff{i}[:] = ff{i} + 1"]
+            for w in range(ways):
+                body.append(f"{ind}{'if' if w == 0 else 'elif'} fw{i} == {w}:")
+                body.append(f"{ind}    fv{i}_{w} = True")
+                body += [f"{ind}    {prefix}{w}[{si}].next = {value}" for prefix, value in self.fill_values(n)]
+            if ways > 1 and self.replace == "lru":
+                for w in range(ways):
+                    body += [f"{ind}{'if' if w == 0 else 'elif'} fw{i} == {w}:", f"{ind}    fk{i}[:] = fr{i}_{w}"]
+                for w in range(ways):
+                    body += [f"{ind}if fr{i}_{w} < fk{i}:", f"{ind}    fr{i}_{w}[:] = fr{i}_{w} + 1"]
+                for w in range(ways):
+                    body += [f"{ind}if fw{i} == {w}:", f"{ind}    fr{i}_{w}[:] = 0"]
+                body += [f"{ind}cr{w}[{si}].next = fr{i}_{w}" for w in range(ways)]
+            elif ways > 1 and self.replace == "plru":
+                for w in range(ways):
+                    body.append(f"{ind}{'if' if w == 0 else 'elif'} fw{i} == {w}:")
+                    body += [f"{ind}    fb{i}[{nd}] = {0 if b else 1}" for nd, b in self.plru_path(w)]
+                body.append(f"{ind}cb[{si}].next = fb{i}")
+            elif ways > 1:
+                body.append(f"{ind}cf[{si}].next = ff{i}")
+        return decl, body
 
     @property
     def key_width(self) -> int:
@@ -648,12 +743,13 @@ def _events(top, c) -> tuple[Event, ...]:
     return tuple(evs)
 
 
-def walk_cache_views(t) -> tuple[PscView | None, CacheView | None]:
-    """The paging-structure cache and the nested TLB of the top, as the cycle-level model
-    builds them behind its TLB (none without a TLB: the model holds no cache then)."""
+def walk_cache_views(t) -> tuple[PscView | None, CacheView | None, PscView | None]:
+    """The paging-structure cache of the walk, the nested TLB and the paging-structure
+    cache of the host walk of the top, as the cycle-level model builds them behind its TLB
+    (none without a TLB: the model holds no cache then)."""
     top = t.spec.top
     if not cache_views(t):
-        return None, None
+        return None, None, None
     caches = tuple(getattr(top, "caches", ()) or ())
     psc = next((c for c in caches if c.holds == "tables" and c.stage == "guest"), None)
     ntlb = next((c for c in caches if c.holds == "host translations"), None)
@@ -677,13 +773,27 @@ def walk_cache_views(t) -> tuple[PscView | None, CacheView | None]:
             next_levels=tuple(lv.number for lv in guest.levels if lv.number < max(order)),
             table_width=main.addr_width, htable=host is not None,
             accs=tuple((a.name, a.width) for a in guest.accumulators))
+    hpsc = next((c for c in caches if c.holds == "tables" and c.stage == "host"), None)
+    hv = None
+    if hpsc is not None and host is not None:
+        ref = t.caches
+        order = ref.psc_levels(hpsc)
+        hv = PscView(
+            name=hpsc.name, entries=hpsc.entries, ways=hpsc.ways, replace=hpsc.replace, pages="split", g=g,
+            input_width=host.input_width, access=tuple(host.access), levels=host_levels,
+            tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in hpsc.tags), events=_events(top, hpsc),
+            level_width=t.level_width, env=main.hdl_env(), register_widths=widths,
+            psc_levels=order, index_lo={n: ref.index_lo(hpsc)[n] for n in order},
+            next_levels=tuple(lv.number for lv in host.levels if lv.number < max(order)),
+            table_width=t.host.addr_width, htable=False,
+            accs=tuple((a.name, a.width) for a in host.accumulators), hp="hc", sp="hq", at_once=True)
     if ntlb is not None:
         nv = CacheView(
             name=ntlb.name, entries=ntlb.entries, ways=ntlb.ways, replace=ntlb.replace, pages=ntlb.pages, g=g,
             input_width=host.input_width, access=tuple(host.access), levels=host_levels,
             tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in ntlb.tags), events=_events(top, ntlb),
             level_width=t.level_width, env=main.hdl_env(), register_widths=widths)
-    return pv, nv
+    return pv, nv, hv
 
 
 def _any(whens) -> Expr:

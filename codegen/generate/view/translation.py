@@ -33,10 +33,11 @@ class TranslationView:
         self.main.le_port = any(c.has_global for c in self.hdl_caches)
         # the walk caches behind the TLB: the input stage's walker resumes after a
         # paging-structure-cache hit, the host walker answers a nested-TLB hit at once
-        self.hdl_psc, self.hdl_ntlb = walk_cache_views(self)
+        self.hdl_psc, self.hdl_ntlb, self.hdl_hpsc = walk_cache_views(self)
         self.main.psc = self.hdl_psc
         if self.host is not None:
             self.host.ntlb = self.hdl_ntlb
+            self.host.psc = self.hdl_hpsc
             self.host.phys = self.hdl_psc is not None
         for c in self.hdl_caches:
             c.sweep_sets = self.sweep_sets
@@ -44,7 +45,7 @@ class TranslationView:
     @property
     def hdl_walk_caches(self) -> list:
         """The model's paging-structure cache and nested TLB (WALK_CACHES), as built."""
-        return [c for c in (self.hdl_psc, self.hdl_ntlb) if c is not None]
+        return [c for c in (self.hdl_psc, self.hdl_ntlb, self.hdl_hpsc) if c is not None]
 
     @property
     def walk_caches_attr(self) -> str | None:

@@ -639,7 +639,8 @@ class WalkerView:
         the FSM drives them in this cycle): a guest's x_phys (read the table at a host-
         physical address), a host's nested-TLB fill (n_fill, with the translation)."""
         out = ["x_phys"] if self.role == "guest" and self.psc is not None and self.psc.htable else []
-        return out + (["n_fill", "n_fpa", "n_flv"] if self.role == "host" and self.ntlb is not None else [])
+        host_fill = self.role == "host" and (self.ntlb is not None or self.psc is not None)
+        return out + (["n_fill", "n_fpa", "n_flv"] if host_fill else [])
 
     def two_process(self, body: str, ports: list[str], pulses: tuple = ()) -> dict:
         """The FSM body written for one clocked process (`X.next = ...` takes effect at
