@@ -134,6 +134,8 @@ class SeqReport:
             out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
         if self.misses:
             out.append(f"  memory references per TLB miss: {self.miss_refs / self.misses:.2f}")
+        if self.compared and self.translations:
+            out.append(f"  model cycles per translation: {self.cycles / self.translations:.2f}")
         done = len(self.expected) - len(self.missing)
         out.append(f"  coverage: {done}/{len(self.expected)} points" + (f", missing {self.missing}" if self.missing else ""))
         return out
