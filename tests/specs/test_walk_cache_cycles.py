@@ -114,15 +114,33 @@ VA = 0x0123_4567
 VA2 = VA ^ 0x5000  # another page under the same guest level-1 table
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
+# the same toy with a paging-structure cache of the host walk's level 2 (its entry: the host
+# level-1 table of a 2-MiB guest-physical region)
+TWO_HPSC = TWO.replace("    invalidate flush_tlb", """    cache hpsc holds host tables of levels 2 cite "toy manual 6" {
+        entries 2 ways 2;
+        replace lru;
+    }
+    invalidate flush_tlb""")
+
+
+def _build(tmp_path_factory, text):
     out = tmp_path_factory.mktemp("two_walkcache")
     path = out / "two.vspec"
-    path.write_text(TWO)
+    path.write_text(text)
     spec = compile_spec(path)
     emit.write(emit.render(spec), out / "gen")
     ref, model = harness.load_generated(out / "gen")
     return spec, ref, model, out / "gen"
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return _build(tmp_path_factory, TWO)
+
+
+@pytest.fixture(scope="module")
+def toy_hpsc(tmp_path_factory):
+    return _build(tmp_path_factory, TWO_HPSC)
 
 
 def image() -> dict:
@@ -179,6 +197,30 @@ def test_a_walk_after_a_tlb_only_flush_resumes_from_the_warm_walk_caches(toy):
     # and a host walk of the new final page the nested TLB does not hold (2): 3 + 1 + 1 = 5.
     assert near.outcome["pa"] == G_PAGE2 + OFFSET + (VA2 & 0xFFF) and len(near.trace) == 3
     assert near.cycles == 3 + 1 + 1
+
+
+def test_the_host_walk_cache_shortens_the_later_host_walks_of_a_cold_walk(toy_hpsc):
+    """With `hpsc` every guest-physical address the walks translate lies in one 2-MiB
+    region (key gpa >> 21 = 0), so after the first host walk each host walk that the nested
+    TLB misses resumes at the host level-1 entry."""
+    spec, ref, model, _ = toy_hpsc
+    assert model.WALK_CACHES is True
+    req = {"va": VA, "write": 0, "GB": G_ROOT, "HB": H_ROOT}
+    steps = (Step("translate", req), Step("invalidate", req, event="flush_tlb"), Step("translate", req),
+             Step("translate", dict(req, va=VA2)))
+    seq = Sequence(image(), steps)
+    got = harness.run_model_sequence(model, ref, seq, harness.Timing(1, 1, 0), 200)
+    assert compare(seq, run_reference(ref, seq), got) == []
+    cold, flush, warm, near = got.steps
+    # Cold: G_ROOT's host walk (2 references; it fills hpsc's level 2 at the edge it ends),
+    # the guest's level-2 entry (1), G_LOW's host walk resumed at host level 1 (1), the
+    # guest's level-1 entry (1), the final page's host walk resumed (1): 6, + 2 = 8 cycles.
+    assert len(cold.trace) == 2 + 1 + 1 + 1 + 1 and cold.cycles == 6 + 1 + 1
+    assert flush.cycles == 1 + 1 + 2  # as without hpsc: its one set is swept with set 0
+    # Warm: as without hpsc (the nested TLB answers the final page): 1 reference, 3 cycles.
+    assert len(warm.trace) == 1 and warm.cycles == 3
+    # The neighbouring page: its level-1 entry (1), its final page's host walk resumed (1): 4.
+    assert len(near.trace) == 2 and near.cycles == 2 + 1 + 1
 
 
 def test_drawn_sequences_of_the_toy_match_the_full_reference(toy):
