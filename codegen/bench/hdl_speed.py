@@ -148,7 +148,7 @@ def measure(spec_path: Path, directory: Path, scenarios, e2e_spec: Path, e2e_dir
     exe = backend.build()
     verilog = "".join(runner.hdl_sources(model, top, directory, "Verilog").values())
     cocotb_build = build_cocotb(verilog, top)
-    ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
+    ref_runs = [harness.run_reference(ref, sc, model) for sc in scenarios]
     progress.advance()
 
     # 1. cocotb + Verilator, per cycle, timed inside the test

@@ -43,6 +43,8 @@ def _env() -> jinja2.Environment:
     env.filters["pyrepr"] = _pyrepr
     env.filters["hex"] = lambda v: hex(v)
     env.filters["prefix"] = lambda s, p: f"{p}{s}"
+    # a walk cache block's port as the model's signal (view/cache.py PscView.arg), when `args`
+    env.filters["wc_arg"] = lambda name, c, args: c.arg(name) if args else name
     env.filters["line"] = comments.line_of
     env.filters["text"] = comments.comment_text  # free text (a spec name from a file name) in a comment
     env.filters["width_of"] = lambda name, spec: spec.layout(name).width

@@ -635,7 +635,7 @@ def _check_one(ref, model, stim: Stimulus, sc: Scenario, index: int, report: Rep
                begin: float) -> None:
     """Run one scenario on both models (the model with a VCD), unshrunk."""
     t0 = time.perf_counter()
-    a = harness.run_reference(ref, sc)
+    a = harness.run_reference(ref, sc, model)
     t1 = time.perf_counter()
     b = _run_model(model, ref, [sc], report.timing, vcd=vcd, limit=report.cycle_limit)[0]
     t2 = time.perf_counter()
@@ -667,7 +667,7 @@ def _check_batch(ref, model, stim: Stimulus, scenarios: list[Scenario], report: 
     """Run a batch on both models, time each, count references, cycles and coverage,
     and keep the first mismatches, shrunk (with a VCD and a scenario file in `vcd_dir`)."""
     t0 = time.perf_counter()
-    ref_runs = [harness.run_reference(ref, sc) for sc in scenarios]
+    ref_runs = [harness.run_reference(ref, sc, model) for sc in scenarios]
     t1 = time.perf_counter()
     model_runs = _run_model(model, ref, scenarios, report.timing, limit=report.cycle_limit)
     t2 = time.perf_counter()
@@ -760,7 +760,7 @@ def _aimed(factory: ScenarioFactory, draw: Draw, key: str) -> Scenario | None:
 
 
 def _mismatch(ref, model, sc: Scenario, timing, limit: int | None = None) -> list[str]:
-    return harness.compare(harness.run_reference(ref, sc), _run_model(model, ref, [sc], timing, limit=limit)[0])
+    return harness.compare(harness.run_reference(ref, sc, model), _run_model(model, ref, [sc], timing, limit=limit)[0])
 
 
 def _legal_request(spec: ir.Spec):
@@ -779,7 +779,7 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
     values that do not matter (keeping the request `legal`); then run the model on what
     is left (recording a VCD, mismatch_INDEX.vcd in `vcd_dir`). `limit` is the cycle
     watchdog of each model run."""
-    read = {r[1] for r in harness.run_reference(ref, sc).trace}
+    read = {r[1] for r in harness.run_reference(ref, sc, model).trace}
     cur = Scenario(sc.request, {a: v for a, v in sc.memory.items() if a in read}, sc.latency_seed, sc.intent)
     if not _mismatch(ref, model, cur, timing, limit):
         cur = sc
@@ -795,7 +795,7 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
         except Exception:  # noqa: BLE001 - a trial that breaks the models is simply not smaller
             continue
     vcd = None if vcd_dir is None else Path(vcd_dir) / f"mismatch_{index}.vcd"
-    a = harness.run_reference(ref, cur)
+    a = harness.run_reference(ref, cur, model)
     b = _run_model(model, ref, [cur], timing, vcd=vcd, limit=limit)[0]
     return harness.Mismatch(index, cur, harness.compare(a, b), a, b, vcd, shrunk=cur != sc)
 

@@ -103,12 +103,22 @@ def cycle_limit(spec: ir.Spec, timing: Timing, overhead: int = 4) -> int:
     return 4 * max(1, max_references(spec)) * (timing.max_latency + wait + overhead) + 100
 
 
-def run_reference(ref, sc: Scenario) -> Run:
+def run_reference(ref, sc: Scenario, model=None) -> Run:
+    """The reference's answer to one scenario: the cache-free `translate`; or, given the
+    cycle-level `model` (a module, or a backend's runner) when it holds walk caches
+    (WALK_CACHES), the translation through the caches from reset, as the model answers it
+    from reset: a nested TLB or a host walk's paging-structure cache may answer a later
+    host translation of the same walk (same outcome, fewer references)."""
     mem = dict(sc.memory)
     trace: list = []
     if is_unit(ref):
         detail: dict = {}
         return Run(ref.decide(mem, sc.request, trace, detail), trace, mem, detail=detail)
+    module = model.model if hasattr(model, "run") and hasattr(model, "name") else model  # a backend's runner holds the module
+    if module is not None and getattr(module, "WALK_CACHES", False) and _has(ref, "translate_cached"):
+        from codegen.verify.sequence import model_caches
+        outcome, _ = ref.translate_cached(ref.Caches(True, model_caches(ref, module)), mem, sc.request, trace)
+        return Run(outcome, trace, mem)
     return Run(ref.translate(mem, sc.request, trace), trace, mem)
 
 

@@ -133,6 +133,8 @@ class SeqReport:
             held = [c for c in self.walk if c in (self.model or ())]
             which = f"the walk caches {', '.join(held)} and the TLBs" if held else "the TLBs only"
             out.append(f"  the model holds {which}: compared with the reference without {', '.join(lacks)}")
+        elif self.compared and self.walk:
+            out.append(f"  the model holds the walk caches too: compared with the full reference ({', '.join(self.walk)})")
         for c in sorted(self.hits):
             out.append(f"  cache {c}: hit rate {100 * self.hit_rate(c):.1f}%, {self.fills.get(c, 0)} fills, "
                        f"{self.evictions.get(c, 0)} evictions")
@@ -143,6 +145,8 @@ class SeqReport:
             out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
         if self.misses:
             out.append(f"  memory references per TLB miss: {self.miss_refs / self.misses:.2f}")
+        if self.compared and self.translations:
+            out.append(f"  model cycles per translation: {self.cycles / self.translations:.2f}")
         if self.seconds:
             out.append(f"  speed: {self.sequences / self.seconds:.2f} sequences/s, {self.steps / self.seconds:.0f} steps/s "
                        f"({self.seconds:.1f} s)")

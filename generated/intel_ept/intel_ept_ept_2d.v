@@ -125,7 +125,48 @@ reg [2:0] w_level;
 reg [2:0] w_aux;
 reg [63:0] w_pa;
 reg [63:0] le;
-reg x_valid;
+reg sw_on;
+reg [2:0] sw_set;
+reg wc_busy;
+reg pc_hit;
+reg [2:0] pc_nxt;
+reg [63:0] pc_tbl;
+reg [63:0] pc_htbl;
+reg pc_a_rw;
+reg pc_a_us;
+reg pc_a_xd;
+reg pq_v5;
+reg [2:0] pq_n5;
+reg [63:0] pq_t5;
+reg pq_w5;
+reg [63:0] pq_h5;
+reg pq_a_rw_5;
+reg pq_a_us_5;
+reg pq_a_xd_5;
+reg pq_v4;
+reg [2:0] pq_n4;
+reg [63:0] pq_t4;
+reg pq_w4;
+reg [63:0] pq_h4;
+reg pq_a_rw_4;
+reg pq_a_us_4;
+reg pq_a_xd_4;
+reg pq_v3;
+reg [2:0] pq_n3;
+reg [63:0] pq_t3;
+reg pq_w3;
+reg [63:0] pq_h3;
+reg pq_a_rw_3;
+reg pq_a_us_3;
+reg pq_a_xd_3;
+reg pq_v2;
+reg [2:0] pq_n2;
+reg [63:0] pq_t2;
+reg pq_w2;
+reg [63:0] pq_h2;
+reg pq_a_rw_2;
+reg pq_a_us_2;
+reg pq_a_xd_2;
 reg [63:0] x_addr;
 reg [63:0] x_waddr;
 reg [63:0] x_wdata;
@@ -142,12 +183,56 @@ reg hk_read;
 reg hk_write;
 reg hk_fetch;
 reg hk_user;
+reg [63:0] n_hpa;
+reg [2:0] n_hlv;
+reg n_fill;
+reg [63:0] n_fpa;
+reg [2:0] n_flv;
+reg hc_hit;
+reg [2:0] hc_nxt;
+reg [63:0] hc_tbl;
+reg hc_a_r;
+reg hc_a_w;
+reg hc_a_x;
+reg hc_a_xu;
+reg hq_v5;
+reg [2:0] hq_n5;
+reg [63:0] hq_t5;
+reg hq_a_r_5;
+reg hq_a_w_5;
+reg hq_a_x_5;
+reg hq_a_xu_5;
+reg hq_v4;
+reg [2:0] hq_n4;
+reg [63:0] hq_t4;
+reg hq_a_r_4;
+reg hq_a_w_4;
+reg hq_a_x_4;
+reg hq_a_xu_4;
+reg hq_v3;
+reg [2:0] hq_n3;
+reg [63:0] hq_t3;
+reg hq_a_r_3;
+reg hq_a_w_3;
+reg hq_a_x_3;
+reg hq_a_xu_3;
+reg hq_v2;
+reg [2:0] hq_n2;
+reg [63:0] hq_t2;
+reg hq_a_r_2;
+reg hq_a_w_2;
+reg hq_a_x_2;
+reg hq_a_xu_2;
+wire h_look;
 wire [63:0] hb_EPTP;
+reg n_hit;
 wire x_off;
 reg x_on_table;
+reg x_phys;
 reg x_pwrite;
 wire x_table;
 reg x_update;
+reg x_valid;
 reg walker_host0_a_r;
 reg walker_host0_a_w;
 reg walker_host0_a_x;
@@ -245,6 +330,51 @@ reg [0:0] cache_tlb0_t_ept;
 reg [39:0] cache_tlb0_t_eptrta;
 reg [11:0] cache_tlb0_t_pcid;
 reg [15:0] cache_tlb0_t_vpid;
+reg [63:0] cache_psc0_f_addr;
+reg [0:0] cache_psc0_f_t_ept;
+reg [39:0] cache_psc0_f_t_eptrta;
+reg [11:0] cache_psc0_f_t_pcid;
+reg [15:0] cache_psc0_f_t_vpid;
+reg cache_psc0_fill_now;
+reg cache_psc0_l_hit;
+reg [1:0] cache_psc0_l_set;
+reg [1:0] cache_psc0_l_way;
+reg [1:0] cache_psc0_ls2;
+reg [1:0] cache_psc0_ls3;
+reg [1:0] cache_psc0_ls4;
+reg [1:0] cache_psc0_ls5;
+reg cache_psc0_q2;
+reg cache_psc0_q3;
+reg cache_psc0_q4;
+reg cache_psc0_q5;
+reg [0:0] cache_psc0_t_ept;
+reg [39:0] cache_psc0_t_eptrta;
+reg [11:0] cache_psc0_t_pcid;
+reg [15:0] cache_psc0_t_vpid;
+reg [1:0] cache_psc0_vset;
+wire [3:0] cache_gpm0_c_acc;
+wire [1:0] cache_gpm0_c_set;
+wire [3:0] cache_gpm0_f_acc;
+wire [51:0] cache_gpm0_f_key;
+wire [1:0] cache_gpm0_f_set;
+wire [39:0] cache_gpm0_f_t_eptrta;
+reg cache_gpm0_l_hit;
+reg [1:0] cache_gpm0_l_way;
+reg cache_gpm0_p_evict;
+reg [1:0] cache_gpm0_p_way;
+wire [39:0] cache_gpm0_t_eptrta;
+wire [1:0] cache_gpm0_vset;
+reg [63:0] cache_epsc0_f_addr;
+reg [39:0] cache_epsc0_f_t_eptrta;
+reg cache_epsc0_l_hit;
+reg [1:0] cache_epsc0_l_set;
+reg [1:0] cache_epsc0_l_way;
+wire [1:0] cache_epsc0_ls2;
+wire [1:0] cache_epsc0_ls3;
+wire [1:0] cache_epsc0_ls4;
+wire [1:0] cache_epsc0_ls5;
+wire [39:0] cache_epsc0_t_eptrta;
+wire [1:0] cache_epsc0_vset;
 reg [2:0] cache_tlb0_ca0 [0:8-1];
 reg [2:0] cache_tlb0_ca1 [0:8-1];
 reg [2:0] cache_tlb0_ca2 [0:8-1];
@@ -334,6 +464,134 @@ reg cache_tlb0_cv4 [0:8-1];
 reg cache_tlb0_cv5 [0:8-1];
 reg cache_tlb0_cv6 [0:8-1];
 reg cache_tlb0_cv7 [0:8-1];
+reg cache_psc0_ca_rw_0 [0:4-1];
+reg cache_psc0_ca_rw_1 [0:4-1];
+reg cache_psc0_ca_rw_2 [0:4-1];
+reg cache_psc0_ca_rw_3 [0:4-1];
+reg cache_psc0_ca_us_0 [0:4-1];
+reg cache_psc0_ca_us_1 [0:4-1];
+reg cache_psc0_ca_us_2 [0:4-1];
+reg cache_psc0_ca_us_3 [0:4-1];
+reg cache_psc0_ca_xd_0 [0:4-1];
+reg cache_psc0_ca_xd_1 [0:4-1];
+reg cache_psc0_ca_xd_2 [0:4-1];
+reg cache_psc0_ca_xd_3 [0:4-1];
+reg [63:0] cache_psc0_cb0 [0:4-1];
+reg [63:0] cache_psc0_cb1 [0:4-1];
+reg [63:0] cache_psc0_cb2 [0:4-1];
+reg [63:0] cache_psc0_cb3 [0:4-1];
+reg [63:0] cache_psc0_ch0 [0:4-1];
+reg [63:0] cache_psc0_ch1 [0:4-1];
+reg [63:0] cache_psc0_ch2 [0:4-1];
+reg [63:0] cache_psc0_ch3 [0:4-1];
+reg [42:0] cache_psc0_ck0 [0:4-1];
+reg [42:0] cache_psc0_ck1 [0:4-1];
+reg [42:0] cache_psc0_ck2 [0:4-1];
+reg [42:0] cache_psc0_ck3 [0:4-1];
+reg [2:0] cache_psc0_cl0 [0:4-1];
+reg [2:0] cache_psc0_cl1 [0:4-1];
+reg [2:0] cache_psc0_cl2 [0:4-1];
+reg [2:0] cache_psc0_cl3 [0:4-1];
+reg [2:0] cache_psc0_cn0 [0:4-1];
+reg [2:0] cache_psc0_cn1 [0:4-1];
+reg [2:0] cache_psc0_cn2 [0:4-1];
+reg [2:0] cache_psc0_cn3 [0:4-1];
+reg [1:0] cache_psc0_cr0 [0:4-1];
+reg [1:0] cache_psc0_cr1 [0:4-1];
+reg [1:0] cache_psc0_cr2 [0:4-1];
+reg [1:0] cache_psc0_cr3 [0:4-1];
+reg [0:0] cache_psc0_ct_ept_0 [0:4-1];
+reg [0:0] cache_psc0_ct_ept_1 [0:4-1];
+reg [0:0] cache_psc0_ct_ept_2 [0:4-1];
+reg [0:0] cache_psc0_ct_ept_3 [0:4-1];
+reg [39:0] cache_psc0_ct_eptrta_0 [0:4-1];
+reg [39:0] cache_psc0_ct_eptrta_1 [0:4-1];
+reg [39:0] cache_psc0_ct_eptrta_2 [0:4-1];
+reg [39:0] cache_psc0_ct_eptrta_3 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_0 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_1 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_2 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_3 [0:4-1];
+reg [15:0] cache_psc0_ct_vpid_0 [0:4-1];
+reg [15:0] cache_psc0_ct_vpid_1 [0:4-1];
+reg [15:0] cache_psc0_ct_vpid_2 [0:4-1];
+reg [15:0] cache_psc0_ct_vpid_3 [0:4-1];
+reg cache_psc0_cv0 [0:4-1];
+reg cache_psc0_cv1 [0:4-1];
+reg cache_psc0_cv2 [0:4-1];
+reg cache_psc0_cv3 [0:4-1];
+reg [3:0] cache_gpm0_ca0 [0:4-1];
+reg [3:0] cache_gpm0_ca1 [0:4-1];
+reg [3:0] cache_gpm0_ca2 [0:4-1];
+reg [3:0] cache_gpm0_ca3 [0:4-1];
+reg [51:0] cache_gpm0_ck0 [0:4-1];
+reg [51:0] cache_gpm0_ck1 [0:4-1];
+reg [51:0] cache_gpm0_ck2 [0:4-1];
+reg [51:0] cache_gpm0_ck3 [0:4-1];
+reg [2:0] cache_gpm0_cl0 [0:4-1];
+reg [2:0] cache_gpm0_cl1 [0:4-1];
+reg [2:0] cache_gpm0_cl2 [0:4-1];
+reg [2:0] cache_gpm0_cl3 [0:4-1];
+reg [51:0] cache_gpm0_cp0 [0:4-1];
+reg [51:0] cache_gpm0_cp1 [0:4-1];
+reg [51:0] cache_gpm0_cp2 [0:4-1];
+reg [51:0] cache_gpm0_cp3 [0:4-1];
+reg [1:0] cache_gpm0_cr0 [0:4-1];
+reg [1:0] cache_gpm0_cr1 [0:4-1];
+reg [1:0] cache_gpm0_cr2 [0:4-1];
+reg [1:0] cache_gpm0_cr3 [0:4-1];
+reg [39:0] cache_gpm0_ct_eptrta_0 [0:4-1];
+reg [39:0] cache_gpm0_ct_eptrta_1 [0:4-1];
+reg [39:0] cache_gpm0_ct_eptrta_2 [0:4-1];
+reg [39:0] cache_gpm0_ct_eptrta_3 [0:4-1];
+reg cache_gpm0_cv0 [0:4-1];
+reg cache_gpm0_cv1 [0:4-1];
+reg cache_gpm0_cv2 [0:4-1];
+reg cache_gpm0_cv3 [0:4-1];
+reg cache_epsc0_ca_r_0 [0:4-1];
+reg cache_epsc0_ca_r_1 [0:4-1];
+reg cache_epsc0_ca_r_2 [0:4-1];
+reg cache_epsc0_ca_r_3 [0:4-1];
+reg cache_epsc0_ca_w_0 [0:4-1];
+reg cache_epsc0_ca_w_1 [0:4-1];
+reg cache_epsc0_ca_w_2 [0:4-1];
+reg cache_epsc0_ca_w_3 [0:4-1];
+reg cache_epsc0_ca_x_0 [0:4-1];
+reg cache_epsc0_ca_x_1 [0:4-1];
+reg cache_epsc0_ca_x_2 [0:4-1];
+reg cache_epsc0_ca_x_3 [0:4-1];
+reg cache_epsc0_ca_xu_0 [0:4-1];
+reg cache_epsc0_ca_xu_1 [0:4-1];
+reg cache_epsc0_ca_xu_2 [0:4-1];
+reg cache_epsc0_ca_xu_3 [0:4-1];
+reg [63:0] cache_epsc0_cb0 [0:4-1];
+reg [63:0] cache_epsc0_cb1 [0:4-1];
+reg [63:0] cache_epsc0_cb2 [0:4-1];
+reg [63:0] cache_epsc0_cb3 [0:4-1];
+reg [42:0] cache_epsc0_ck0 [0:4-1];
+reg [42:0] cache_epsc0_ck1 [0:4-1];
+reg [42:0] cache_epsc0_ck2 [0:4-1];
+reg [42:0] cache_epsc0_ck3 [0:4-1];
+reg [2:0] cache_epsc0_cl0 [0:4-1];
+reg [2:0] cache_epsc0_cl1 [0:4-1];
+reg [2:0] cache_epsc0_cl2 [0:4-1];
+reg [2:0] cache_epsc0_cl3 [0:4-1];
+reg [2:0] cache_epsc0_cn0 [0:4-1];
+reg [2:0] cache_epsc0_cn1 [0:4-1];
+reg [2:0] cache_epsc0_cn2 [0:4-1];
+reg [2:0] cache_epsc0_cn3 [0:4-1];
+reg [1:0] cache_epsc0_cr0 [0:4-1];
+reg [1:0] cache_epsc0_cr1 [0:4-1];
+reg [1:0] cache_epsc0_cr2 [0:4-1];
+reg [1:0] cache_epsc0_cr3 [0:4-1];
+reg [39:0] cache_epsc0_ct_eptrta_0 [0:4-1];
+reg [39:0] cache_epsc0_ct_eptrta_1 [0:4-1];
+reg [39:0] cache_epsc0_ct_eptrta_2 [0:4-1];
+reg [39:0] cache_epsc0_ct_eptrta_3 [0:4-1];
+reg cache_epsc0_cv0 [0:4-1];
+reg cache_epsc0_cv1 [0:4-1];
+reg cache_epsc0_cv2 [0:4-1];
+reg cache_epsc0_cv3 [0:4-1];
 
 assign walker_host0_sa_4 = 64'd0;
 assign walker_host0_sa_5 = 64'd0;
@@ -346,7 +604,7 @@ assign walker_guest0_se_5 = 64'd0;
 assign walker_guest0_sg_4 = 64'd0;
 assign walker_guest0_sg_5 = 64'd0;
 
-always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
+always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -361,6 +619,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     m_size = walker_host0_m_size_h;
     m_addr = walker_host0_m_addr_h;
     m_wdata = walker_host0_m_wdata_h;
+    n_fill = 1'b0;
+    n_fpa = 0;
+    n_flv = 0;
     pending = 1'b0;
     uw = 64'h0;
     used = 1'b0;
@@ -382,6 +643,29 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 m_addr = x_waddr;
                 m_wdata = x_wdata;
             end
+            else if (x_phys) begin
+                m_valid = 1'b1;
+                m_we = 1'b0;
+                m_size = 3;
+                m_addr = x_waddr;
+            end
+            else if (n_hit) begin
+                if (x_table) begin
+                    m_valid = 1'b1;
+                    m_we = 1'b0;
+                    m_size = 3;
+                    m_addr = n_hpa;
+                end
+                else if (x_update) begin
+                    m_valid = 1'b1;
+                    m_we = 1'b1;
+                    m_size = 3;
+                    m_addr = n_hpa;
+                    m_wdata = x_wdata;
+                end
+                else begin
+                end
+            end
             else begin
                 if (x_off) begin
                     if (x_table) begin
@@ -402,16 +686,62 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 end
                 else begin
                     if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
-                        m_valid = 1'b1;
-                        m_we = 1'b0;
-                        m_size = 3;
-                        m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                        if ((hc_hit && (hc_nxt == 4))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[48-1:39], 3'h0});
+                        end
+                        else if ((hc_hit && (hc_nxt == 3))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[39-1:30], 3'h0});
+                        end
+                        else if ((hc_hit && (hc_nxt == 2))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[30-1:21], 3'h0});
+                        end
+                        else if ((hc_hit && (hc_nxt == 1))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[21-1:12], 3'h0});
+                        end
+                        else begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                        end
                     end
                     else begin
-                        m_valid = 1'b1;
-                        m_we = 1'b0;
-                        m_size = 3;
-                        m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        if ((hc_hit && (hc_nxt == 3))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[39-1:30], 3'h0});
+                        end
+                        else if ((hc_hit && (hc_nxt == 2))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[30-1:21], 3'h0});
+                        end
+                        else if ((hc_hit && (hc_nxt == 1))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (hc_tbl + {52'h0, x_addr[21-1:12], 3'h0});
+                        end
+                        else begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                        end
                     end
                 end
             end
@@ -610,6 +940,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                     end
                                     else begin
+                                        n_fill = 1'b1;
+                                        n_fpa = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
+                                        n_flv = 3;
                                         if (x_table) begin
                                             m_valid = 1'b1;
                                             m_we = 1'b0;
@@ -687,6 +1020,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                     end
                                     else begin
+                                        n_fill = 1'b1;
+                                        n_fpa = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
+                                        n_flv = 2;
                                         if (x_table) begin
                                             m_valid = 1'b1;
                                             m_we = 1'b0;
@@ -763,6 +1099,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                                 end
                                 else begin
+                                    n_fill = 1'b1;
+                                    n_fpa = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
+                                    n_flv = 1;
                                     if (x_table) begin
                                         m_valid = 1'b1;
                                         m_we = 1'b0;
@@ -832,6 +1171,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
             m_wdata = walker_host0_se_1;
         end
         else begin
+            n_fill = 1'b1;
+            n_fpa = x_pa;
+            n_flv = x_level;
             if (x_table) begin
                 m_valid = 1'b1;
                 m_we = 1'b0;
@@ -938,6 +1280,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                             end
                             else begin
+                                n_fill = 1'b1;
+                                n_fpa = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
+                                n_flv = 3;
                                 if (x_table) begin
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
@@ -1015,6 +1360,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                             end
                             else begin
+                                n_fill = 1'b1;
+                                n_fpa = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
+                                n_flv = 2;
                                 if (x_table) begin
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
@@ -1091,6 +1439,9 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         if ((pending || walker_host0_pend_5 || walker_host0_pend_4 || walker_host0_pend_3 || walker_host0_pend_2 || walker_host0_pend_1)) begin
                         end
                         else begin
+                            n_fill = 1'b1;
+                            n_fpa = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
+                            n_flv = 1;
                             if (x_table) begin
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
@@ -1161,6 +1512,34 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_pend_3 <= 0;
         walker_host0_pend_4 <= 0;
         walker_host0_pend_5 <= 0;
+        hq_a_r_2 <= 0;
+        hq_a_r_3 <= 0;
+        hq_a_r_4 <= 0;
+        hq_a_r_5 <= 0;
+        hq_a_w_2 <= 0;
+        hq_a_w_3 <= 0;
+        hq_a_w_4 <= 0;
+        hq_a_w_5 <= 0;
+        hq_a_x_2 <= 0;
+        hq_a_x_3 <= 0;
+        hq_a_x_4 <= 0;
+        hq_a_x_5 <= 0;
+        hq_a_xu_2 <= 0;
+        hq_a_xu_3 <= 0;
+        hq_a_xu_4 <= 0;
+        hq_a_xu_5 <= 0;
+        hq_n2 <= 0;
+        hq_n3 <= 0;
+        hq_n4 <= 0;
+        hq_n5 <= 0;
+        hq_t2 <= 0;
+        hq_t3 <= 0;
+        hq_t4 <= 0;
+        hq_t5 <= 0;
+        hq_v2 <= 0;
+        hq_v3 <= 0;
+        hq_v4 <= 0;
+        hq_v5 <= 0;
         walker_host0_sa_1 <= 0;
         walker_host0_sa_2 <= 0;
         walker_host0_sa_3 <= 0;
@@ -1192,8 +1571,32 @@ always @(posedge clk) begin: walker_host0_fsm
                 walker_host0_st <= 4'b0000;
             end
             if (x_valid) begin
+                hq_v5 <= 1'b0;
+                hq_v4 <= 1'b0;
+                hq_v3 <= 1'b0;
+                hq_v2 <= 1'b0;
                 if (x_pwrite) begin
                     walker_host0_st <= 4'b1000;
+                end
+                else if (x_phys) begin
+                    x_pa <= x_waddr;
+                    walker_host0_st <= 4'b0111;
+                end
+                else if (n_hit) begin
+                    x_level <= n_hlv;
+                    x_aux <= 0;
+                    x_pa <= n_hpa;
+                    if (x_table) begin
+                        walker_host0_st <= 4'b0111;
+                    end
+                    else if (x_update) begin
+                        walker_host0_st <= 4'b1000;
+                    end
+                    else begin
+                        x_status <= 0;
+                        x_done <= 1'b1;
+                        walker_host0_st <= 4'b0000;
+                    end
                 end
                 else begin
                     if (x_off) begin
@@ -1223,14 +1626,81 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_pend_2 <= 1'b0;
                         walker_host0_pend_1 <= 1'b0;
                         if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
-                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 5;
+                            if ((hc_hit && (hc_nxt == 4))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
+                            else if ((hc_hit && (hc_nxt == 3))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 3;
+                            end
+                            else if ((hc_hit && (hc_nxt == 2))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[30-1:21], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 2;
+                            end
+                            else if ((hc_hit && (hc_nxt == 1))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[21-1:12], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 1;
+                            end
+                            else begin
+                                walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[57-1:48], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 5;
+                            end
                         end
                         else begin
-                            walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
-                            walker_host0_st <= 4'b0001;
-                            walker_host0_lvl <= 4;
+                            if ((hc_hit && (hc_nxt == 3))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[39-1:30], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 3;
+                            end
+                            else if ((hc_hit && (hc_nxt == 2))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[30-1:21], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 2;
+                            end
+                            else if ((hc_hit && (hc_nxt == 1))) begin
+                                walker_host0_a_r <= hc_a_r;
+                                walker_host0_a_w <= hc_a_w;
+                                walker_host0_a_x <= hc_a_x;
+                                walker_host0_a_xu <= hc_a_xu;
+                                walker_host0_ea <= (hc_tbl + {52'h0, x_addr[21-1:12], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 1;
+                            end
+                            else begin
+                                walker_host0_ea <= ({16'h0, hb_EPTP[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
+                                walker_host0_st <= 4'b0001;
+                                walker_host0_lvl <= 4;
+                            end
                         end
                     end
                 end
@@ -1380,6 +1850,13 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_a_x <= v_x;
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
                                 walker_host0_a_xu <= v_xu;
+                                hq_v5 <= 1'b1;
+                                hq_t5 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                hq_a_r_5 <= v_r;
+                                hq_a_w_5 <= v_w;
+                                hq_a_x_5 <= v_x;
+                                hq_a_xu_5 <= v_xu;
+                                hq_n5 <= 4;
                                 walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 4;
@@ -1415,6 +1892,13 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_a_x <= v_x;
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
                                 walker_host0_a_xu <= v_xu;
+                                hq_v4 <= 1'b1;
+                                hq_t4 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                hq_a_r_4 <= v_r;
+                                hq_a_w_4 <= v_w;
+                                hq_a_x_4 <= v_x;
+                                hq_a_xu_4 <= v_xu;
+                                hq_n4 <= 3;
                                 walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 3;
@@ -1537,6 +2021,13 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_x <= v_x;
                                     v_xu = (walker_host0_a_xu && m_rdata[10]);
                                     walker_host0_a_xu <= v_xu;
+                                    hq_v3 <= 1'b1;
+                                    hq_t3 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                    hq_a_r_3 <= v_r;
+                                    hq_a_w_3 <= v_w;
+                                    hq_a_x_3 <= v_x;
+                                    hq_a_xu_3 <= v_xu;
+                                    hq_n3 <= 2;
                                     walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
                                     walker_host0_st <= 4'b0001;
                                     walker_host0_lvl <= 2;
@@ -1660,6 +2151,13 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_a_x <= v_x;
                                     v_xu = (walker_host0_a_xu && m_rdata[10]);
                                     walker_host0_a_xu <= v_xu;
+                                    hq_v2 <= 1'b1;
+                                    hq_t2 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                    hq_a_r_2 <= v_r;
+                                    hq_a_w_2 <= v_w;
+                                    hq_a_x_2 <= v_x;
+                                    hq_a_xu_2 <= v_xu;
+                                    hq_n2 <= 1;
                                     walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
                                     walker_host0_st <= 4'b0001;
                                     walker_host0_lvl <= 1;
@@ -1858,6 +2356,13 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_a_x <= v_x;
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                         walker_host0_a_xu <= v_xu;
+                        hq_v5 <= 1'b1;
+                        hq_t5 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
+                        hq_a_r_5 <= v_r;
+                        hq_a_w_5 <= v_w;
+                        hq_a_x_5 <= v_x;
+                        hq_a_xu_5 <= v_xu;
+                        hq_n5 <= 4;
                         walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                         walker_host0_st <= 4'b0001;
                         walker_host0_lvl <= 4;
@@ -1893,6 +2398,13 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_a_x <= v_x;
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                         walker_host0_a_xu <= v_xu;
+                        hq_v4 <= 1'b1;
+                        hq_t4 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
+                        hq_a_r_4 <= v_r;
+                        hq_a_w_4 <= v_w;
+                        hq_a_x_4 <= v_x;
+                        hq_a_xu_4 <= v_xu;
+                        hq_n4 <= 3;
                         walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
                         walker_host0_st <= 4'b0001;
                         walker_host0_lvl <= 3;
@@ -2015,6 +2527,13 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_a_x <= v_x;
                             v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                             walker_host0_a_xu <= v_xu;
+                            hq_v3 <= 1'b1;
+                            hq_t3 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
+                            hq_a_r_3 <= v_r;
+                            hq_a_w_3 <= v_w;
+                            hq_a_x_3 <= v_x;
+                            hq_a_xu_3 <= v_xu;
+                            hq_n3 <= 2;
                             walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
                             walker_host0_st <= 4'b0001;
                             walker_host0_lvl <= 2;
@@ -2138,6 +2657,13 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_a_x <= v_x;
                             v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                             walker_host0_a_xu <= v_xu;
+                            hq_v2 <= 1'b1;
+                            hq_t2 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
+                            hq_a_r_2 <= v_r;
+                            hq_a_w_2 <= v_w;
+                            hq_a_x_2 <= v_x;
+                            hq_a_xu_2 <= v_xu;
+                            hq_n2 <= 1;
                             walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
                             walker_host0_st <= 4'b0001;
                             walker_host0_lvl <= 1;
@@ -2249,7 +2775,7 @@ end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -2257,6 +2783,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg [64-1:0] hx;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
     reg [64-1:0] in2;
@@ -2280,6 +2807,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     hk_write = walker_guest0_hk_write_h;
     hk_fetch = walker_guest0_hk_fetch_h;
     hk_user = walker_guest0_hk_user_h;
+    x_phys = 1'b0;
     pending = 1'b0;
     uw = 64'h0;
     used = 1'b0;
@@ -2287,6 +2815,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    hx = 64'h0;
     if (w_done) begin
     end
     case (walker_guest0_st)
@@ -2333,32 +2862,203 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                 end
                 else begin
                     if (r_CR4[12]) begin
-                        x_valid = 1'b1;
-                        x_pwrite = 1'b0;
-                        x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                        x_on_table = 1'b1;
-                        x_update = 1'b0;
-                        hk_read = 1'b1;
-                        hk_write = r_EPTP[6];
-                        hk_fetch = 1'b0;
-                        hk_user = 1'b0;
+                        if ((pc_hit && (pc_nxt == 4))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[48-1:39], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[48-1:39], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else if ((pc_hit && (pc_nxt == 3))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else if ((pc_hit && (pc_nxt == 2))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[30-1:21], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else if ((pc_hit && (pc_nxt == 1))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[21-1:12], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else begin
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
                     end
                     else begin
-                        x_valid = 1'b1;
-                        x_pwrite = 1'b0;
-                        x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                        x_on_table = 1'b1;
-                        x_update = 1'b0;
-                        hk_read = 1'b1;
-                        hk_write = r_EPTP[6];
-                        hk_fetch = 1'b0;
-                        hk_user = 1'b0;
+                        if ((pc_hit && (pc_nxt == 3))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[39-1:30], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else if ((pc_hit && (pc_nxt == 2))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[30-1:21], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else if ((pc_hit && (pc_nxt == 1))) begin
+                            x_valid = 1'b1;
+                            x_phys = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
+                            x_waddr = (pc_htbl + {52'h0, i_addr[21-1:12], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
+                        else begin
+                            x_valid = 1'b1;
+                            x_pwrite = 1'b0;
+                            x_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                            x_on_table = 1'b1;
+                            x_update = 1'b0;
+                            hk_read = 1'b1;
+                            hk_write = r_EPTP[6];
+                            hk_fetch = 1'b0;
+                            hk_user = 1'b0;
+                        end
                     end
                 end
             end
         end
         3'b001: begin
             if (x_rnow) begin
+                if (pq_w5) begin
+                    case (walker_guest0_lvl)
+                        'h5: begin
+                            hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                        end
+                        'h4: begin
+                            hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                        end
+                        'h3: begin
+                            hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                        end
+                        'h2: begin
+                            hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                        'h1: begin
+                            hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                    endcase
+                end
+                if (pq_w4) begin
+                    case (walker_guest0_lvl)
+                        'h5: begin
+                            hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                        end
+                        'h4: begin
+                            hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                        end
+                        'h3: begin
+                            hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                        end
+                        'h2: begin
+                            hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                        'h1: begin
+                            hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                    endcase
+                end
+                if (pq_w3) begin
+                    case (walker_guest0_lvl)
+                        'h5: begin
+                            hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                        end
+                        'h4: begin
+                            hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                        end
+                        'h3: begin
+                            hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                        end
+                        'h2: begin
+                            hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                        'h1: begin
+                            hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                    endcase
+                end
+                if (pq_w2) begin
+                    case (walker_guest0_lvl)
+                        'h5: begin
+                            hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                        end
+                        'h4: begin
+                            hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                        end
+                        'h3: begin
+                            hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                        end
+                        'h2: begin
+                            hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                        'h1: begin
+                            hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                    endcase
+                end
                 used = 1'b0;
                 if ((walker_guest0_lvl == 5)) begin
                     uok = 1'b1;
@@ -3039,6 +3739,7 @@ always @(posedge clk) begin: walker_guest0_fsm
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg [64-1:0] hx;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
     reg [64-1:0] in2;
@@ -3082,6 +3783,38 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_pend_3 <= 0;
         walker_guest0_pend_4 <= 0;
         walker_guest0_pend_5 <= 0;
+        pq_a_rw_2 <= 0;
+        pq_a_rw_3 <= 0;
+        pq_a_rw_4 <= 0;
+        pq_a_rw_5 <= 0;
+        pq_a_us_2 <= 0;
+        pq_a_us_3 <= 0;
+        pq_a_us_4 <= 0;
+        pq_a_us_5 <= 0;
+        pq_a_xd_2 <= 0;
+        pq_a_xd_3 <= 0;
+        pq_a_xd_4 <= 0;
+        pq_a_xd_5 <= 0;
+        pq_h2 <= 0;
+        pq_h3 <= 0;
+        pq_h4 <= 0;
+        pq_h5 <= 0;
+        pq_n2 <= 0;
+        pq_n3 <= 0;
+        pq_n4 <= 0;
+        pq_n5 <= 0;
+        pq_t2 <= 0;
+        pq_t3 <= 0;
+        pq_t4 <= 0;
+        pq_t5 <= 0;
+        pq_v2 <= 0;
+        pq_v3 <= 0;
+        pq_v4 <= 0;
+        pq_v5 <= 0;
+        pq_w2 <= 0;
+        pq_w3 <= 0;
+        pq_w4 <= 0;
+        pq_w5 <= 0;
         walker_guest0_sa_1 <= 0;
         walker_guest0_sa_2 <= 0;
         walker_guest0_sa_3 <= 0;
@@ -3117,12 +3850,21 @@ always @(posedge clk) begin: walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        hx = 64'h0;
         if (w_done) begin
             w_done <= 1'b0;
         end
         case (walker_guest0_st)
             3'b000: begin
                 if (w_start) begin
+                    pq_v5 <= 1'b0;
+                    pq_w5 <= 1'b0;
+                    pq_v4 <= 1'b0;
+                    pq_w4 <= 1'b0;
+                    pq_v3 <= 1'b0;
+                    pq_w3 <= 1'b0;
+                    pq_v2 <= 1'b0;
+                    pq_w2 <= 1'b0;
                     walker_guest0_a_rw <= 1'b1;
                     walker_guest0_a_us <= 1'b1;
                     walker_guest0_a_xd <= 1'b0;
@@ -3176,18 +3918,155 @@ always @(posedge clk) begin: walker_guest0_fsm
                     end
                     else begin
                         if (r_CR4[12]) begin
-                            walker_guest0_st <= 3'b001;
-                            walker_guest0_lvl <= 5;
+                            if ((pc_hit && (pc_nxt == 4))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 4;
+                            end
+                            else if ((pc_hit && (pc_nxt == 3))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 3;
+                            end
+                            else if ((pc_hit && (pc_nxt == 2))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 2;
+                            end
+                            else if ((pc_hit && (pc_nxt == 1))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 1;
+                            end
+                            else begin
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 5;
+                            end
                         end
                         else begin
-                            walker_guest0_st <= 3'b001;
-                            walker_guest0_lvl <= 4;
+                            if ((pc_hit && (pc_nxt == 3))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 3;
+                            end
+                            else if ((pc_hit && (pc_nxt == 2))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 2;
+                            end
+                            else if ((pc_hit && (pc_nxt == 1))) begin
+                                walker_guest0_a_rw <= pc_a_rw;
+                                walker_guest0_a_us <= pc_a_us;
+                                walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 1;
+                            end
+                            else begin
+                                walker_guest0_st <= 3'b001;
+                                walker_guest0_lvl <= 4;
+                            end
                         end
                     end
                 end
             end
             3'b001: begin
                 if (x_rnow) begin
+                    if (pq_w5) begin
+                        pq_w5 <= 1'b0;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                            end
+                            'h4: begin
+                                hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                            end
+                            'h3: begin
+                                hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                            end
+                            'h2: begin
+                                hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                            end
+                            'h1: begin
+                                hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                            end
+                        endcase
+                        pq_h5 <= hx;
+                    end
+                    if (pq_w4) begin
+                        pq_w4 <= 1'b0;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                            end
+                            'h4: begin
+                                hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                            end
+                            'h3: begin
+                                hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                            end
+                            'h2: begin
+                                hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                            end
+                            'h1: begin
+                                hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                            end
+                        endcase
+                        pq_h4 <= hx;
+                    end
+                    if (pq_w3) begin
+                        pq_w3 <= 1'b0;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                            end
+                            'h4: begin
+                                hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                            end
+                            'h3: begin
+                                hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                            end
+                            'h2: begin
+                                hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                            end
+                            'h1: begin
+                                hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                            end
+                        endcase
+                        pq_h3 <= hx;
+                    end
+                    if (pq_w2) begin
+                        pq_w2 <= 1'b0;
+                        case (walker_guest0_lvl)
+                            'h5: begin
+                                hx = (x_pa - {52'h0, i_addr[57-1:48], 3'h0});
+                            end
+                            'h4: begin
+                                hx = (x_pa - {52'h0, i_addr[48-1:39], 3'h0});
+                            end
+                            'h3: begin
+                                hx = (x_pa - {52'h0, i_addr[39-1:30], 3'h0});
+                            end
+                            'h2: begin
+                                hx = (x_pa - {52'h0, i_addr[30-1:21], 3'h0});
+                            end
+                            'h1: begin
+                                hx = (x_pa - {52'h0, i_addr[21-1:12], 3'h0});
+                            end
+                        endcase
+                        pq_h2 <= hx;
+                    end
                     used = 1'b0;
                     if ((walker_guest0_lvl == 5)) begin
                         uok = 1'b1;
@@ -3290,6 +4169,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
+                                    pq_v5 <= 1'b1;
+                                    pq_t5 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                    pq_w5 <= 1'b1;
+                                    pq_a_rw_5 <= v_rw;
+                                    pq_a_us_5 <= v_us;
+                                    pq_a_xd_5 <= v_xd;
+                                    pq_n5 <= 4;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 4;
                                 end
@@ -3312,6 +4198,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
+                                    pq_v4 <= 1'b1;
+                                    pq_t4 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                    pq_w4 <= 1'b1;
+                                    pq_a_rw_4 <= v_rw;
+                                    pq_a_us_4 <= v_us;
+                                    pq_a_xd_4 <= v_xd;
+                                    pq_n4 <= 3;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 3;
                                 end
@@ -3406,6 +4299,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
+                                        pq_v3 <= 1'b1;
+                                        pq_t3 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                        pq_w3 <= 1'b1;
+                                        pq_a_rw_3 <= v_rw;
+                                        pq_a_us_3 <= v_us;
+                                        pq_a_xd_3 <= v_xd;
+                                        pq_n3 <= 2;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 2;
                                     end
@@ -3501,6 +4401,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
+                                        pq_v2 <= 1'b1;
+                                        pq_t2 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                        pq_w2 <= 1'b1;
+                                        pq_a_rw_2 <= v_rw;
+                                        pq_a_us_2 <= v_us;
+                                        pq_a_xd_2 <= v_xd;
+                                        pq_n2 <= 1;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 1;
                                     end
@@ -3735,6 +4642,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
+                            pq_v5 <= 1'b1;
+                            pq_t5 <= {16'h0, le[48-1:12], 12'h0};
+                            pq_w5 <= 1'b1;
+                            pq_a_rw_5 <= v_rw;
+                            pq_a_us_5 <= v_us;
+                            pq_a_xd_5 <= v_xd;
+                            pq_n5 <= 4;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 4;
                         end
@@ -3757,6 +4671,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
+                            pq_v4 <= 1'b1;
+                            pq_t4 <= {16'h0, le[48-1:12], 12'h0};
+                            pq_w4 <= 1'b1;
+                            pq_a_rw_4 <= v_rw;
+                            pq_a_us_4 <= v_us;
+                            pq_a_xd_4 <= v_xd;
+                            pq_n4 <= 3;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 3;
                         end
@@ -3851,6 +4772,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
+                                pq_v3 <= 1'b1;
+                                pq_t3 <= {16'h0, le[48-1:12], 12'h0};
+                                pq_w3 <= 1'b1;
+                                pq_a_rw_3 <= v_rw;
+                                pq_a_us_3 <= v_us;
+                                pq_a_xd_3 <= v_xd;
+                                pq_n3 <= 2;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 2;
                             end
@@ -3946,6 +4874,13 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
+                                pq_v2 <= 1'b1;
+                                pq_t2 <= {16'h0, le[48-1:12], 12'h0};
+                                pq_w2 <= 1'b1;
+                                pq_a_rw_2 <= v_rw;
+                                pq_a_us_2 <= v_us;
+                                pq_a_xd_2 <= v_xd;
+                                pq_n2 <= 1;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 1;
                             end
@@ -4034,6 +4969,7 @@ end
 assign x_table = (x_on_table && (!x_pwrite) && (!x_update));
 assign x_off = (!r_PROC2[1]);
 assign hb_EPTP = r_EPTP;
+assign h_look = (x_valid && (!x_pwrite) && (!x_phys) && (!n_hit) && (!x_off));
 
 always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) begin: cache_tlb0_request
     reg [16-1:0] tg0;
@@ -4568,10 +5504,12 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0[0
     cache_tlb0_l_aux = ax;
 end
 
-assign w_start = (start && (i_op == 0) && (!cache_tlb0_l_hit));
+assign w_start = ((start && (i_op == 0) && (!cache_tlb0_l_hit) && (!wc_busy)) || ((cache_tlb0_st == 2'b11) && (!wc_busy)));
 
-always @(cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+always @(cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_iset, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status, wc_busy) begin: cache_tlb0_outputs
     done = (cache_tlb0_fin || ((cache_tlb0_st == 2'b01) && w_done));
+    sw_on = ((cache_tlb0_st == 2'b10) && (!wc_busy));
+    sw_set = cache_tlb0_iset;
     o_hit = cache_tlb0_hit;
     if (cache_tlb0_hit) begin
         o_status = 0;
@@ -5573,476 +6511,483 @@ always @(posedge clk) begin: cache_tlb0_fsm
                 end
             end
             2'b10: begin
-                e0_v = 1'h0;
-                e0_v[0] = cache_tlb0_cv0[cache_tlb0_iset];
-                e0_k = 52'h0;
-                e0_k = cache_tlb0_ck0[cache_tlb0_iset];
-                e0_a = 3'h0;
-                e0_a = cache_tlb0_ca0[cache_tlb0_iset];
-                e0_t_vpid = 16'h0;
-                e0_t_vpid = cache_tlb0_ct_vpid_0[cache_tlb0_iset];
-                e0_t_ept = 1'h0;
-                e0_t_ept = cache_tlb0_ct_ept_0[cache_tlb0_iset];
-                e0_t_eptrta = 40'h0;
-                e0_t_eptrta = cache_tlb0_ct_eptrta_0[cache_tlb0_iset];
-                e0_t_pcid = 12'h0;
-                e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_iset];
-                e0_g = 1'h0;
-                e0_g[0] = cache_tlb0_cg0[cache_tlb0_iset];
-                e0_l = 3'h0;
-                e0_l = cache_tlb0_cl0[cache_tlb0_iset];
-                e0_h = 3'h0;
-                e0_h = cache_tlb0_ch0[cache_tlb0_iset];
-                e0_p = 52'h0;
-                e0_p = cache_tlb0_cp0[cache_tlb0_iset];
-                e1_v = 1'h0;
-                e1_v[0] = cache_tlb0_cv1[cache_tlb0_iset];
-                e1_k = 52'h0;
-                e1_k = cache_tlb0_ck1[cache_tlb0_iset];
-                e1_a = 3'h0;
-                e1_a = cache_tlb0_ca1[cache_tlb0_iset];
-                e1_t_vpid = 16'h0;
-                e1_t_vpid = cache_tlb0_ct_vpid_1[cache_tlb0_iset];
-                e1_t_ept = 1'h0;
-                e1_t_ept = cache_tlb0_ct_ept_1[cache_tlb0_iset];
-                e1_t_eptrta = 40'h0;
-                e1_t_eptrta = cache_tlb0_ct_eptrta_1[cache_tlb0_iset];
-                e1_t_pcid = 12'h0;
-                e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_iset];
-                e1_g = 1'h0;
-                e1_g[0] = cache_tlb0_cg1[cache_tlb0_iset];
-                e1_l = 3'h0;
-                e1_l = cache_tlb0_cl1[cache_tlb0_iset];
-                e1_h = 3'h0;
-                e1_h = cache_tlb0_ch1[cache_tlb0_iset];
-                e1_p = 52'h0;
-                e1_p = cache_tlb0_cp1[cache_tlb0_iset];
-                e2_v = 1'h0;
-                e2_v[0] = cache_tlb0_cv2[cache_tlb0_iset];
-                e2_k = 52'h0;
-                e2_k = cache_tlb0_ck2[cache_tlb0_iset];
-                e2_a = 3'h0;
-                e2_a = cache_tlb0_ca2[cache_tlb0_iset];
-                e2_t_vpid = 16'h0;
-                e2_t_vpid = cache_tlb0_ct_vpid_2[cache_tlb0_iset];
-                e2_t_ept = 1'h0;
-                e2_t_ept = cache_tlb0_ct_ept_2[cache_tlb0_iset];
-                e2_t_eptrta = 40'h0;
-                e2_t_eptrta = cache_tlb0_ct_eptrta_2[cache_tlb0_iset];
-                e2_t_pcid = 12'h0;
-                e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_iset];
-                e2_g = 1'h0;
-                e2_g[0] = cache_tlb0_cg2[cache_tlb0_iset];
-                e2_l = 3'h0;
-                e2_l = cache_tlb0_cl2[cache_tlb0_iset];
-                e2_h = 3'h0;
-                e2_h = cache_tlb0_ch2[cache_tlb0_iset];
-                e2_p = 52'h0;
-                e2_p = cache_tlb0_cp2[cache_tlb0_iset];
-                e3_v = 1'h0;
-                e3_v[0] = cache_tlb0_cv3[cache_tlb0_iset];
-                e3_k = 52'h0;
-                e3_k = cache_tlb0_ck3[cache_tlb0_iset];
-                e3_a = 3'h0;
-                e3_a = cache_tlb0_ca3[cache_tlb0_iset];
-                e3_t_vpid = 16'h0;
-                e3_t_vpid = cache_tlb0_ct_vpid_3[cache_tlb0_iset];
-                e3_t_ept = 1'h0;
-                e3_t_ept = cache_tlb0_ct_ept_3[cache_tlb0_iset];
-                e3_t_eptrta = 40'h0;
-                e3_t_eptrta = cache_tlb0_ct_eptrta_3[cache_tlb0_iset];
-                e3_t_pcid = 12'h0;
-                e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_iset];
-                e3_g = 1'h0;
-                e3_g[0] = cache_tlb0_cg3[cache_tlb0_iset];
-                e3_l = 3'h0;
-                e3_l = cache_tlb0_cl3[cache_tlb0_iset];
-                e3_h = 3'h0;
-                e3_h = cache_tlb0_ch3[cache_tlb0_iset];
-                e3_p = 52'h0;
-                e3_p = cache_tlb0_cp3[cache_tlb0_iset];
-                e4_v = 1'h0;
-                e4_v[0] = cache_tlb0_cv4[cache_tlb0_iset];
-                e4_k = 52'h0;
-                e4_k = cache_tlb0_ck4[cache_tlb0_iset];
-                e4_a = 3'h0;
-                e4_a = cache_tlb0_ca4[cache_tlb0_iset];
-                e4_t_vpid = 16'h0;
-                e4_t_vpid = cache_tlb0_ct_vpid_4[cache_tlb0_iset];
-                e4_t_ept = 1'h0;
-                e4_t_ept = cache_tlb0_ct_ept_4[cache_tlb0_iset];
-                e4_t_eptrta = 40'h0;
-                e4_t_eptrta = cache_tlb0_ct_eptrta_4[cache_tlb0_iset];
-                e4_t_pcid = 12'h0;
-                e4_t_pcid = cache_tlb0_ct_pcid_4[cache_tlb0_iset];
-                e4_g = 1'h0;
-                e4_g[0] = cache_tlb0_cg4[cache_tlb0_iset];
-                e4_l = 3'h0;
-                e4_l = cache_tlb0_cl4[cache_tlb0_iset];
-                e4_h = 3'h0;
-                e4_h = cache_tlb0_ch4[cache_tlb0_iset];
-                e4_p = 52'h0;
-                e4_p = cache_tlb0_cp4[cache_tlb0_iset];
-                e5_v = 1'h0;
-                e5_v[0] = cache_tlb0_cv5[cache_tlb0_iset];
-                e5_k = 52'h0;
-                e5_k = cache_tlb0_ck5[cache_tlb0_iset];
-                e5_a = 3'h0;
-                e5_a = cache_tlb0_ca5[cache_tlb0_iset];
-                e5_t_vpid = 16'h0;
-                e5_t_vpid = cache_tlb0_ct_vpid_5[cache_tlb0_iset];
-                e5_t_ept = 1'h0;
-                e5_t_ept = cache_tlb0_ct_ept_5[cache_tlb0_iset];
-                e5_t_eptrta = 40'h0;
-                e5_t_eptrta = cache_tlb0_ct_eptrta_5[cache_tlb0_iset];
-                e5_t_pcid = 12'h0;
-                e5_t_pcid = cache_tlb0_ct_pcid_5[cache_tlb0_iset];
-                e5_g = 1'h0;
-                e5_g[0] = cache_tlb0_cg5[cache_tlb0_iset];
-                e5_l = 3'h0;
-                e5_l = cache_tlb0_cl5[cache_tlb0_iset];
-                e5_h = 3'h0;
-                e5_h = cache_tlb0_ch5[cache_tlb0_iset];
-                e5_p = 52'h0;
-                e5_p = cache_tlb0_cp5[cache_tlb0_iset];
-                e6_v = 1'h0;
-                e6_v[0] = cache_tlb0_cv6[cache_tlb0_iset];
-                e6_k = 52'h0;
-                e6_k = cache_tlb0_ck6[cache_tlb0_iset];
-                e6_a = 3'h0;
-                e6_a = cache_tlb0_ca6[cache_tlb0_iset];
-                e6_t_vpid = 16'h0;
-                e6_t_vpid = cache_tlb0_ct_vpid_6[cache_tlb0_iset];
-                e6_t_ept = 1'h0;
-                e6_t_ept = cache_tlb0_ct_ept_6[cache_tlb0_iset];
-                e6_t_eptrta = 40'h0;
-                e6_t_eptrta = cache_tlb0_ct_eptrta_6[cache_tlb0_iset];
-                e6_t_pcid = 12'h0;
-                e6_t_pcid = cache_tlb0_ct_pcid_6[cache_tlb0_iset];
-                e6_g = 1'h0;
-                e6_g[0] = cache_tlb0_cg6[cache_tlb0_iset];
-                e6_l = 3'h0;
-                e6_l = cache_tlb0_cl6[cache_tlb0_iset];
-                e6_h = 3'h0;
-                e6_h = cache_tlb0_ch6[cache_tlb0_iset];
-                e6_p = 52'h0;
-                e6_p = cache_tlb0_cp6[cache_tlb0_iset];
-                e7_v = 1'h0;
-                e7_v[0] = cache_tlb0_cv7[cache_tlb0_iset];
-                e7_k = 52'h0;
-                e7_k = cache_tlb0_ck7[cache_tlb0_iset];
-                e7_a = 3'h0;
-                e7_a = cache_tlb0_ca7[cache_tlb0_iset];
-                e7_t_vpid = 16'h0;
-                e7_t_vpid = cache_tlb0_ct_vpid_7[cache_tlb0_iset];
-                e7_t_ept = 1'h0;
-                e7_t_ept = cache_tlb0_ct_ept_7[cache_tlb0_iset];
-                e7_t_eptrta = 40'h0;
-                e7_t_eptrta = cache_tlb0_ct_eptrta_7[cache_tlb0_iset];
-                e7_t_pcid = 12'h0;
-                e7_t_pcid = cache_tlb0_ct_pcid_7[cache_tlb0_iset];
-                e7_g = 1'h0;
-                e7_g[0] = cache_tlb0_cg7[cache_tlb0_iset];
-                e7_l = 3'h0;
-                e7_l = cache_tlb0_cl7[cache_tlb0_iset];
-                e7_h = 3'h0;
-                e7_h = cache_tlb0_ch7[cache_tlb0_iset];
-                e7_p = 52'h0;
-                e7_p = cache_tlb0_cp7[cache_tlb0_iset];
-                case (i_op)
-                    'h1: begin
-                        d1w0_0 = 64'h0;
-                        d1w0_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_ept[0] && (e0_t_eptrta == d1w0_0[52-1:12])))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                if ((!wc_busy)) begin
+                    e0_v = 1'h0;
+                    e0_v[0] = cache_tlb0_cv0[cache_tlb0_iset];
+                    e0_k = 52'h0;
+                    e0_k = cache_tlb0_ck0[cache_tlb0_iset];
+                    e0_a = 3'h0;
+                    e0_a = cache_tlb0_ca0[cache_tlb0_iset];
+                    e0_t_vpid = 16'h0;
+                    e0_t_vpid = cache_tlb0_ct_vpid_0[cache_tlb0_iset];
+                    e0_t_ept = 1'h0;
+                    e0_t_ept = cache_tlb0_ct_ept_0[cache_tlb0_iset];
+                    e0_t_eptrta = 40'h0;
+                    e0_t_eptrta = cache_tlb0_ct_eptrta_0[cache_tlb0_iset];
+                    e0_t_pcid = 12'h0;
+                    e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_iset];
+                    e0_g = 1'h0;
+                    e0_g[0] = cache_tlb0_cg0[cache_tlb0_iset];
+                    e0_l = 3'h0;
+                    e0_l = cache_tlb0_cl0[cache_tlb0_iset];
+                    e0_h = 3'h0;
+                    e0_h = cache_tlb0_ch0[cache_tlb0_iset];
+                    e0_p = 52'h0;
+                    e0_p = cache_tlb0_cp0[cache_tlb0_iset];
+                    e1_v = 1'h0;
+                    e1_v[0] = cache_tlb0_cv1[cache_tlb0_iset];
+                    e1_k = 52'h0;
+                    e1_k = cache_tlb0_ck1[cache_tlb0_iset];
+                    e1_a = 3'h0;
+                    e1_a = cache_tlb0_ca1[cache_tlb0_iset];
+                    e1_t_vpid = 16'h0;
+                    e1_t_vpid = cache_tlb0_ct_vpid_1[cache_tlb0_iset];
+                    e1_t_ept = 1'h0;
+                    e1_t_ept = cache_tlb0_ct_ept_1[cache_tlb0_iset];
+                    e1_t_eptrta = 40'h0;
+                    e1_t_eptrta = cache_tlb0_ct_eptrta_1[cache_tlb0_iset];
+                    e1_t_pcid = 12'h0;
+                    e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_iset];
+                    e1_g = 1'h0;
+                    e1_g[0] = cache_tlb0_cg1[cache_tlb0_iset];
+                    e1_l = 3'h0;
+                    e1_l = cache_tlb0_cl1[cache_tlb0_iset];
+                    e1_h = 3'h0;
+                    e1_h = cache_tlb0_ch1[cache_tlb0_iset];
+                    e1_p = 52'h0;
+                    e1_p = cache_tlb0_cp1[cache_tlb0_iset];
+                    e2_v = 1'h0;
+                    e2_v[0] = cache_tlb0_cv2[cache_tlb0_iset];
+                    e2_k = 52'h0;
+                    e2_k = cache_tlb0_ck2[cache_tlb0_iset];
+                    e2_a = 3'h0;
+                    e2_a = cache_tlb0_ca2[cache_tlb0_iset];
+                    e2_t_vpid = 16'h0;
+                    e2_t_vpid = cache_tlb0_ct_vpid_2[cache_tlb0_iset];
+                    e2_t_ept = 1'h0;
+                    e2_t_ept = cache_tlb0_ct_ept_2[cache_tlb0_iset];
+                    e2_t_eptrta = 40'h0;
+                    e2_t_eptrta = cache_tlb0_ct_eptrta_2[cache_tlb0_iset];
+                    e2_t_pcid = 12'h0;
+                    e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_iset];
+                    e2_g = 1'h0;
+                    e2_g[0] = cache_tlb0_cg2[cache_tlb0_iset];
+                    e2_l = 3'h0;
+                    e2_l = cache_tlb0_cl2[cache_tlb0_iset];
+                    e2_h = 3'h0;
+                    e2_h = cache_tlb0_ch2[cache_tlb0_iset];
+                    e2_p = 52'h0;
+                    e2_p = cache_tlb0_cp2[cache_tlb0_iset];
+                    e3_v = 1'h0;
+                    e3_v[0] = cache_tlb0_cv3[cache_tlb0_iset];
+                    e3_k = 52'h0;
+                    e3_k = cache_tlb0_ck3[cache_tlb0_iset];
+                    e3_a = 3'h0;
+                    e3_a = cache_tlb0_ca3[cache_tlb0_iset];
+                    e3_t_vpid = 16'h0;
+                    e3_t_vpid = cache_tlb0_ct_vpid_3[cache_tlb0_iset];
+                    e3_t_ept = 1'h0;
+                    e3_t_ept = cache_tlb0_ct_ept_3[cache_tlb0_iset];
+                    e3_t_eptrta = 40'h0;
+                    e3_t_eptrta = cache_tlb0_ct_eptrta_3[cache_tlb0_iset];
+                    e3_t_pcid = 12'h0;
+                    e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_iset];
+                    e3_g = 1'h0;
+                    e3_g[0] = cache_tlb0_cg3[cache_tlb0_iset];
+                    e3_l = 3'h0;
+                    e3_l = cache_tlb0_cl3[cache_tlb0_iset];
+                    e3_h = 3'h0;
+                    e3_h = cache_tlb0_ch3[cache_tlb0_iset];
+                    e3_p = 52'h0;
+                    e3_p = cache_tlb0_cp3[cache_tlb0_iset];
+                    e4_v = 1'h0;
+                    e4_v[0] = cache_tlb0_cv4[cache_tlb0_iset];
+                    e4_k = 52'h0;
+                    e4_k = cache_tlb0_ck4[cache_tlb0_iset];
+                    e4_a = 3'h0;
+                    e4_a = cache_tlb0_ca4[cache_tlb0_iset];
+                    e4_t_vpid = 16'h0;
+                    e4_t_vpid = cache_tlb0_ct_vpid_4[cache_tlb0_iset];
+                    e4_t_ept = 1'h0;
+                    e4_t_ept = cache_tlb0_ct_ept_4[cache_tlb0_iset];
+                    e4_t_eptrta = 40'h0;
+                    e4_t_eptrta = cache_tlb0_ct_eptrta_4[cache_tlb0_iset];
+                    e4_t_pcid = 12'h0;
+                    e4_t_pcid = cache_tlb0_ct_pcid_4[cache_tlb0_iset];
+                    e4_g = 1'h0;
+                    e4_g[0] = cache_tlb0_cg4[cache_tlb0_iset];
+                    e4_l = 3'h0;
+                    e4_l = cache_tlb0_cl4[cache_tlb0_iset];
+                    e4_h = 3'h0;
+                    e4_h = cache_tlb0_ch4[cache_tlb0_iset];
+                    e4_p = 52'h0;
+                    e4_p = cache_tlb0_cp4[cache_tlb0_iset];
+                    e5_v = 1'h0;
+                    e5_v[0] = cache_tlb0_cv5[cache_tlb0_iset];
+                    e5_k = 52'h0;
+                    e5_k = cache_tlb0_ck5[cache_tlb0_iset];
+                    e5_a = 3'h0;
+                    e5_a = cache_tlb0_ca5[cache_tlb0_iset];
+                    e5_t_vpid = 16'h0;
+                    e5_t_vpid = cache_tlb0_ct_vpid_5[cache_tlb0_iset];
+                    e5_t_ept = 1'h0;
+                    e5_t_ept = cache_tlb0_ct_ept_5[cache_tlb0_iset];
+                    e5_t_eptrta = 40'h0;
+                    e5_t_eptrta = cache_tlb0_ct_eptrta_5[cache_tlb0_iset];
+                    e5_t_pcid = 12'h0;
+                    e5_t_pcid = cache_tlb0_ct_pcid_5[cache_tlb0_iset];
+                    e5_g = 1'h0;
+                    e5_g[0] = cache_tlb0_cg5[cache_tlb0_iset];
+                    e5_l = 3'h0;
+                    e5_l = cache_tlb0_cl5[cache_tlb0_iset];
+                    e5_h = 3'h0;
+                    e5_h = cache_tlb0_ch5[cache_tlb0_iset];
+                    e5_p = 52'h0;
+                    e5_p = cache_tlb0_cp5[cache_tlb0_iset];
+                    e6_v = 1'h0;
+                    e6_v[0] = cache_tlb0_cv6[cache_tlb0_iset];
+                    e6_k = 52'h0;
+                    e6_k = cache_tlb0_ck6[cache_tlb0_iset];
+                    e6_a = 3'h0;
+                    e6_a = cache_tlb0_ca6[cache_tlb0_iset];
+                    e6_t_vpid = 16'h0;
+                    e6_t_vpid = cache_tlb0_ct_vpid_6[cache_tlb0_iset];
+                    e6_t_ept = 1'h0;
+                    e6_t_ept = cache_tlb0_ct_ept_6[cache_tlb0_iset];
+                    e6_t_eptrta = 40'h0;
+                    e6_t_eptrta = cache_tlb0_ct_eptrta_6[cache_tlb0_iset];
+                    e6_t_pcid = 12'h0;
+                    e6_t_pcid = cache_tlb0_ct_pcid_6[cache_tlb0_iset];
+                    e6_g = 1'h0;
+                    e6_g[0] = cache_tlb0_cg6[cache_tlb0_iset];
+                    e6_l = 3'h0;
+                    e6_l = cache_tlb0_cl6[cache_tlb0_iset];
+                    e6_h = 3'h0;
+                    e6_h = cache_tlb0_ch6[cache_tlb0_iset];
+                    e6_p = 52'h0;
+                    e6_p = cache_tlb0_cp6[cache_tlb0_iset];
+                    e7_v = 1'h0;
+                    e7_v[0] = cache_tlb0_cv7[cache_tlb0_iset];
+                    e7_k = 52'h0;
+                    e7_k = cache_tlb0_ck7[cache_tlb0_iset];
+                    e7_a = 3'h0;
+                    e7_a = cache_tlb0_ca7[cache_tlb0_iset];
+                    e7_t_vpid = 16'h0;
+                    e7_t_vpid = cache_tlb0_ct_vpid_7[cache_tlb0_iset];
+                    e7_t_ept = 1'h0;
+                    e7_t_ept = cache_tlb0_ct_ept_7[cache_tlb0_iset];
+                    e7_t_eptrta = 40'h0;
+                    e7_t_eptrta = cache_tlb0_ct_eptrta_7[cache_tlb0_iset];
+                    e7_t_pcid = 12'h0;
+                    e7_t_pcid = cache_tlb0_ct_pcid_7[cache_tlb0_iset];
+                    e7_g = 1'h0;
+                    e7_g[0] = cache_tlb0_cg7[cache_tlb0_iset];
+                    e7_l = 3'h0;
+                    e7_l = cache_tlb0_cl7[cache_tlb0_iset];
+                    e7_h = 3'h0;
+                    e7_h = cache_tlb0_ch7[cache_tlb0_iset];
+                    e7_p = 52'h0;
+                    e7_p = cache_tlb0_cp7[cache_tlb0_iset];
+                    case (i_op)
+                        'h1: begin
+                            d1w0_0 = 64'h0;
+                            d1w0_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_ept[0] && (e0_t_eptrta == d1w0_0[52-1:12])))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w1_0 = 64'h0;
+                            d1w1_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_ept[0] && (e1_t_eptrta == d1w1_0[52-1:12])))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w2_0 = 64'h0;
+                            d1w2_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_ept[0] && (e2_t_eptrta == d1w2_0[52-1:12])))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w3_0 = 64'h0;
+                            d1w3_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_ept[0] && (e3_t_eptrta == d1w3_0[52-1:12])))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w4_0 = 64'h0;
+                            d1w4_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_ept[0] && (e4_t_eptrta == d1w4_0[52-1:12])))) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w5_0 = 64'h0;
+                            d1w5_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_ept[0] && (e5_t_eptrta == d1w5_0[52-1:12])))) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w6_0 = 64'h0;
+                            d1w6_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_ept[0] && (e6_t_eptrta == d1w6_0[52-1:12])))) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w7_0 = 64'h0;
+                            d1w7_0 = i_invept_single_context_eptp;
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_ept[0] && (e7_t_eptrta == d1w7_0[52-1:12])))) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w1_0 = 64'h0;
-                        d1w1_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_ept[0] && (e1_t_eptrta == d1w1_0[52-1:12])))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        'h2: begin
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && e0_t_ept[0])) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && e1_t_ept[0])) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && e2_t_ept[0])) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && e3_t_ept[0])) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && e4_t_ept[0])) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && e5_t_ept[0])) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && e6_t_ept[0])) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && e7_t_ept[0])) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w2_0 = 64'h0;
-                        d1w2_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_ept[0] && (e2_t_eptrta == d1w2_0[52-1:12])))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        'h3: begin
+                            d3w0_0 = 64'h0;
+                            d3w0_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && ((e0_t_vpid == i_invvpid_individual_address_vpid_op) && (((e0_l == 3) && (e0_k[52-1:18] == d3w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d3w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d3w0_0[64-1:12])))))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w1_0 = 64'h0;
+                            d3w1_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && ((e1_t_vpid == i_invvpid_individual_address_vpid_op) && (((e1_l == 3) && (e1_k[52-1:18] == d3w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d3w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d3w1_0[64-1:12])))))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w2_0 = 64'h0;
+                            d3w2_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && ((e2_t_vpid == i_invvpid_individual_address_vpid_op) && (((e2_l == 3) && (e2_k[52-1:18] == d3w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d3w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d3w2_0[64-1:12])))))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w3_0 = 64'h0;
+                            d3w3_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && ((e3_t_vpid == i_invvpid_individual_address_vpid_op) && (((e3_l == 3) && (e3_k[52-1:18] == d3w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d3w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d3w3_0[64-1:12])))))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w4_0 = 64'h0;
+                            d3w4_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && ((e4_t_vpid == i_invvpid_individual_address_vpid_op) && (((e4_l == 3) && (e4_k[52-1:18] == d3w4_0[64-1:30])) || ((e4_l == 2) && (e4_k[52-1:9] == d3w4_0[64-1:21])) || ((e4_l == 1) && (e4_k[52-1:0] == d3w4_0[64-1:12])))))) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w5_0 = 64'h0;
+                            d3w5_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && ((e5_t_vpid == i_invvpid_individual_address_vpid_op) && (((e5_l == 3) && (e5_k[52-1:18] == d3w5_0[64-1:30])) || ((e5_l == 2) && (e5_k[52-1:9] == d3w5_0[64-1:21])) || ((e5_l == 1) && (e5_k[52-1:0] == d3w5_0[64-1:12])))))) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w6_0 = 64'h0;
+                            d3w6_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && ((e6_t_vpid == i_invvpid_individual_address_vpid_op) && (((e6_l == 3) && (e6_k[52-1:18] == d3w6_0[64-1:30])) || ((e6_l == 2) && (e6_k[52-1:9] == d3w6_0[64-1:21])) || ((e6_l == 1) && (e6_k[52-1:0] == d3w6_0[64-1:12])))))) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d3w7_0 = 64'h0;
+                            d3w7_0 = i_invvpid_individual_address_addr;
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && ((e7_t_vpid == i_invvpid_individual_address_vpid_op) && (((e7_l == 3) && (e7_k[52-1:18] == d3w7_0[64-1:30])) || ((e7_l == 2) && (e7_k[52-1:9] == d3w7_0[64-1:21])) || ((e7_l == 1) && (e7_k[52-1:0] == d3w7_0[64-1:12])))))) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w3_0 = 64'h0;
-                        d1w3_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_ept[0] && (e3_t_eptrta == d1w3_0[52-1:12])))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        'h4: begin
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w4_0 = 64'h0;
-                        d1w4_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_ept[0] && (e4_t_eptrta == d1w4_0[52-1:12])))) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                        'h5: begin
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_vpid != 0))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_vpid != 0))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_vpid != 0))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_vpid != 0))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_vpid != 0))) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_vpid != 0))) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_vpid != 0))) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_vpid != 0))) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w5_0 = 64'h0;
-                        d1w5_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_ept[0] && (e5_t_eptrta == d1w5_0[52-1:12])))) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                        'h6: begin
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && ((e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e0_g[0])))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && ((e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e1_g[0])))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && ((e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e2_g[0])))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && ((e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e3_g[0])))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && ((e4_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e4_g[0])))) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && ((e5_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e5_g[0])))) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && ((e6_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e6_g[0])))) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && ((e7_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e7_g[0])))) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w6_0 = 64'h0;
-                        d1w6_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_ept[0] && (e6_t_eptrta == d1w6_0[52-1:12])))) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                        'h7: begin
+                            d7w0_0 = 12'h0;
+                            d7w0_1 = 64'h0;
+                            d7w0_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w0_0 = d7w0_1[12-1:0];
+                            end
+                            else begin
+                                d7w0_0 = 0;
+                            end
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e0_g[0])) && (e0_t_vpid == cache_tlb0_t_vpid)) && (e0_t_pcid == d7w0_0)))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w1_0 = 12'h0;
+                            d7w1_1 = 64'h0;
+                            d7w1_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w1_0 = d7w1_1[12-1:0];
+                            end
+                            else begin
+                                d7w1_0 = 0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e1_g[0])) && (e1_t_vpid == cache_tlb0_t_vpid)) && (e1_t_pcid == d7w1_0)))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w2_0 = 12'h0;
+                            d7w2_1 = 64'h0;
+                            d7w2_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w2_0 = d7w2_1[12-1:0];
+                            end
+                            else begin
+                                d7w2_0 = 0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e2_g[0])) && (e2_t_vpid == cache_tlb0_t_vpid)) && (e2_t_pcid == d7w2_0)))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w3_0 = 12'h0;
+                            d7w3_1 = 64'h0;
+                            d7w3_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w3_0 = d7w3_1[12-1:0];
+                            end
+                            else begin
+                                d7w3_0 = 0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e3_g[0])) && (e3_t_vpid == cache_tlb0_t_vpid)) && (e3_t_pcid == d7w3_0)))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w4_0 = 12'h0;
+                            d7w4_1 = 64'h0;
+                            d7w4_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w4_0 = d7w4_1[12-1:0];
+                            end
+                            else begin
+                                d7w4_0 = 0;
+                            end
+                            if ((cache_tlb0_cv4[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e4_g[0])) && (e4_t_vpid == cache_tlb0_t_vpid)) && (e4_t_pcid == d7w4_0)))) begin
+                                cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w5_0 = 12'h0;
+                            d7w5_1 = 64'h0;
+                            d7w5_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w5_0 = d7w5_1[12-1:0];
+                            end
+                            else begin
+                                d7w5_0 = 0;
+                            end
+                            if ((cache_tlb0_cv5[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e5_g[0])) && (e5_t_vpid == cache_tlb0_t_vpid)) && (e5_t_pcid == d7w5_0)))) begin
+                                cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w6_0 = 12'h0;
+                            d7w6_1 = 64'h0;
+                            d7w6_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w6_0 = d7w6_1[12-1:0];
+                            end
+                            else begin
+                                d7w6_0 = 0;
+                            end
+                            if ((cache_tlb0_cv6[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e6_g[0])) && (e6_t_vpid == cache_tlb0_t_vpid)) && (e6_t_pcid == d7w6_0)))) begin
+                                cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d7w7_0 = 12'h0;
+                            d7w7_1 = 64'h0;
+                            d7w7_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d7w7_0 = d7w7_1[12-1:0];
+                            end
+                            else begin
+                                d7w7_0 = 0;
+                            end
+                            if ((cache_tlb0_cv7[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e7_g[0])) && (e7_t_vpid == cache_tlb0_t_vpid)) && (e7_t_pcid == d7w7_0)))) begin
+                                cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w7_0 = 64'h0;
-                        d1w7_0 = i_invept_single_context_eptp;
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_ept[0] && (e7_t_eptrta == d1w7_0[52-1:12])))) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
+                    endcase
+                    if ((cache_tlb0_iset == 7)) begin
+                        cache_tlb0_fin <= 1'b1;
+                        cache_tlb0_st <= 2'b00;
                     end
-                    'h2: begin
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && e0_t_ept[0])) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && e1_t_ept[0])) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && e2_t_ept[0])) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && e3_t_ept[0])) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && e4_t_ept[0])) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && e5_t_ept[0])) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && e6_t_ept[0])) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && e7_t_ept[0])) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
+                    else begin
+                        cache_tlb0_iset <= (cache_tlb0_iset + 1);
                     end
-                    'h3: begin
-                        d3w0_0 = 64'h0;
-                        d3w0_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((e0_t_vpid == i_invvpid_individual_address_vpid_op) && (((e0_l == 3) && (e0_k[52-1:18] == d3w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d3w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d3w0_0[64-1:12])))))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w1_0 = 64'h0;
-                        d3w1_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((e1_t_vpid == i_invvpid_individual_address_vpid_op) && (((e1_l == 3) && (e1_k[52-1:18] == d3w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d3w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d3w1_0[64-1:12])))))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w2_0 = 64'h0;
-                        d3w2_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((e2_t_vpid == i_invvpid_individual_address_vpid_op) && (((e2_l == 3) && (e2_k[52-1:18] == d3w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d3w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d3w2_0[64-1:12])))))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w3_0 = 64'h0;
-                        d3w3_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((e3_t_vpid == i_invvpid_individual_address_vpid_op) && (((e3_l == 3) && (e3_k[52-1:18] == d3w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d3w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d3w3_0[64-1:12])))))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w4_0 = 64'h0;
-                        d3w4_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && ((e4_t_vpid == i_invvpid_individual_address_vpid_op) && (((e4_l == 3) && (e4_k[52-1:18] == d3w4_0[64-1:30])) || ((e4_l == 2) && (e4_k[52-1:9] == d3w4_0[64-1:21])) || ((e4_l == 1) && (e4_k[52-1:0] == d3w4_0[64-1:12])))))) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w5_0 = 64'h0;
-                        d3w5_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && ((e5_t_vpid == i_invvpid_individual_address_vpid_op) && (((e5_l == 3) && (e5_k[52-1:18] == d3w5_0[64-1:30])) || ((e5_l == 2) && (e5_k[52-1:9] == d3w5_0[64-1:21])) || ((e5_l == 1) && (e5_k[52-1:0] == d3w5_0[64-1:12])))))) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w6_0 = 64'h0;
-                        d3w6_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && ((e6_t_vpid == i_invvpid_individual_address_vpid_op) && (((e6_l == 3) && (e6_k[52-1:18] == d3w6_0[64-1:30])) || ((e6_l == 2) && (e6_k[52-1:9] == d3w6_0[64-1:21])) || ((e6_l == 1) && (e6_k[52-1:0] == d3w6_0[64-1:12])))))) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d3w7_0 = 64'h0;
-                        d3w7_0 = i_invvpid_individual_address_addr;
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && ((e7_t_vpid == i_invvpid_individual_address_vpid_op) && (((e7_l == 3) && (e7_k[52-1:18] == d3w7_0[64-1:30])) || ((e7_l == 2) && (e7_k[52-1:9] == d3w7_0[64-1:21])) || ((e7_l == 1) && (e7_k[52-1:0] == d3w7_0[64-1:12])))))) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h4: begin
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_vpid == i_invvpid_single_context_vpid_op))) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h5: begin
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (e0_t_vpid != 0))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (e1_t_vpid != 0))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (e2_t_vpid != 0))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (e3_t_vpid != 0))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && (e4_t_vpid != 0))) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && (e5_t_vpid != 0))) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && (e6_t_vpid != 0))) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && (e7_t_vpid != 0))) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h6: begin
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e0_g[0])))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e1_g[0])))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e2_g[0])))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e3_g[0])))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && ((e4_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e4_g[0])))) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && ((e5_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e5_g[0])))) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && ((e6_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e6_g[0])))) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && ((e7_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) && (!e7_g[0])))) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h7: begin
-                        d7w0_0 = 12'h0;
-                        d7w0_1 = 64'h0;
-                        d7w0_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w0_0 = d7w0_1[12-1:0];
-                        end
-                        else begin
-                            d7w0_0 = 0;
-                        end
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e0_g[0])) && (e0_t_vpid == cache_tlb0_t_vpid)) && (e0_t_pcid == d7w0_0)))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w1_0 = 12'h0;
-                        d7w1_1 = 64'h0;
-                        d7w1_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w1_0 = d7w1_1[12-1:0];
-                        end
-                        else begin
-                            d7w1_0 = 0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e1_g[0])) && (e1_t_vpid == cache_tlb0_t_vpid)) && (e1_t_pcid == d7w1_0)))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w2_0 = 12'h0;
-                        d7w2_1 = 64'h0;
-                        d7w2_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w2_0 = d7w2_1[12-1:0];
-                        end
-                        else begin
-                            d7w2_0 = 0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e2_g[0])) && (e2_t_vpid == cache_tlb0_t_vpid)) && (e2_t_pcid == d7w2_0)))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w3_0 = 12'h0;
-                        d7w3_1 = 64'h0;
-                        d7w3_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w3_0 = d7w3_1[12-1:0];
-                        end
-                        else begin
-                            d7w3_0 = 0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e3_g[0])) && (e3_t_vpid == cache_tlb0_t_vpid)) && (e3_t_pcid == d7w3_0)))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w4_0 = 12'h0;
-                        d7w4_1 = 64'h0;
-                        d7w4_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w4_0 = d7w4_1[12-1:0];
-                        end
-                        else begin
-                            d7w4_0 = 0;
-                        end
-                        if ((cache_tlb0_cv4[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e4_g[0])) && (e4_t_vpid == cache_tlb0_t_vpid)) && (e4_t_pcid == d7w4_0)))) begin
-                            cache_tlb0_cv4[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w5_0 = 12'h0;
-                        d7w5_1 = 64'h0;
-                        d7w5_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w5_0 = d7w5_1[12-1:0];
-                        end
-                        else begin
-                            d7w5_0 = 0;
-                        end
-                        if ((cache_tlb0_cv5[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e5_g[0])) && (e5_t_vpid == cache_tlb0_t_vpid)) && (e5_t_pcid == d7w5_0)))) begin
-                            cache_tlb0_cv5[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w6_0 = 12'h0;
-                        d7w6_1 = 64'h0;
-                        d7w6_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w6_0 = d7w6_1[12-1:0];
-                        end
-                        else begin
-                            d7w6_0 = 0;
-                        end
-                        if ((cache_tlb0_cv6[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e6_g[0])) && (e6_t_vpid == cache_tlb0_t_vpid)) && (e6_t_pcid == d7w6_0)))) begin
-                            cache_tlb0_cv6[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d7w7_0 = 12'h0;
-                        d7w7_1 = 64'h0;
-                        d7w7_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d7w7_0 = d7w7_1[12-1:0];
-                        end
-                        else begin
-                            d7w7_0 = 0;
-                        end
-                        if ((cache_tlb0_cv7[cache_tlb0_iset] && ((((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e7_g[0])) && (e7_t_vpid == cache_tlb0_t_vpid)) && (e7_t_pcid == d7w7_0)))) begin
-                            cache_tlb0_cv7[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                endcase
-                if ((cache_tlb0_iset == 7)) begin
-                    cache_tlb0_fin <= 1'b1;
-                    cache_tlb0_st <= 2'b00;
                 end
-                else begin
-                    cache_tlb0_iset <= (cache_tlb0_iset + 1);
+            end
+            2'b11: begin
+                if ((!wc_busy)) begin
+                    cache_tlb0_st <= 2'b01;
                 end
             end
             default: begin
@@ -6067,7 +7012,12 @@ always @(posedge clk) begin: cache_tlb0_fsm
                     cache_tlb0_f_t_eptrta <= cache_tlb0_t_eptrta;
                     cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
                     cache_tlb0_f_r_CR4 <= r_CR4;
-                    cache_tlb0_st <= 2'b01;
+                    if (wc_busy) begin
+                        cache_tlb0_st <= 2'b11;
+                    end
+                    else begin
+                        cache_tlb0_st <= 2'b01;
+                    end
                 end
             end
             else begin
@@ -6075,6 +7025,4235 @@ always @(posedge clk) begin: cache_tlb0_fsm
                 cache_tlb0_iset <= 0;
                 cache_tlb0_st <= 2'b10;
             end
+        end
+    end
+end
+
+always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache_psc0_q4, cache_psc0_q5, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID, sw_set, w_done, w_level, w_status) begin: cache_psc0_request
+    reg [16-1:0] tg0;
+    reg [40-1:0] tg1;
+    reg [64-1:0] tg2;
+    reg [12-1:0] tg3;
+    reg [64-1:0] tg4;
+    tg0 = 16'h0;
+    if (r_PROC2[5]) begin
+        tg0 = r_VPID;
+    end
+    else begin
+        tg0 = 0;
+    end
+    cache_psc0_t_vpid = tg0;
+    cache_psc0_t_ept = 0;
+    if (r_PROC2[1]) begin
+        cache_psc0_t_ept = 1;
+    end
+    tg1 = 40'h0;
+    tg2 = 64'h0;
+    tg2 = r_EPTP;
+    if (r_PROC2[1]) begin
+        tg1 = tg2[52-1:12];
+    end
+    else begin
+        tg1 = 0;
+    end
+    cache_psc0_t_eptrta = tg1;
+    tg3 = 12'h0;
+    tg4 = 64'h0;
+    tg4 = r_CR3;
+    if (r_CR4[17]) begin
+        tg3 = tg4[12-1:0];
+    end
+    else begin
+        tg3 = 0;
+    end
+    cache_psc0_t_pcid = tg3;
+    cache_psc0_ls2 = i_addr[23-1:21];
+    cache_psc0_ls3 = i_addr[32-1:30];
+    cache_psc0_ls4 = i_addr[41-1:39];
+    cache_psc0_ls5 = i_addr[50-1:48];
+    cache_psc0_vset = sw_set[2-1:0];
+    cache_psc0_fill_now = (w_done && (w_status == 0) && (w_level != 7));
+    wc_busy = (cache_psc0_q5 || cache_psc0_q4 || cache_psc0_q3 || cache_psc0_q2 || (w_done && (w_status == 0) && (w_level != 7) && (pq_v5 || pq_v4 || pq_v3 || pq_v2)));
+end
+
+always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], cache_psc0_ca_rw_0[3], cache_psc0_ca_rw_1[0], cache_psc0_ca_rw_1[1], cache_psc0_ca_rw_1[2], cache_psc0_ca_rw_1[3], cache_psc0_ca_rw_2[0], cache_psc0_ca_rw_2[1], cache_psc0_ca_rw_2[2], cache_psc0_ca_rw_2[3], cache_psc0_ca_rw_3[0], cache_psc0_ca_rw_3[1], cache_psc0_ca_rw_3[2], cache_psc0_ca_rw_3[3], cache_psc0_ca_us_0[0], cache_psc0_ca_us_0[1], cache_psc0_ca_us_0[2], cache_psc0_ca_us_0[3], cache_psc0_ca_us_1[0], cache_psc0_ca_us_1[1], cache_psc0_ca_us_1[2], cache_psc0_ca_us_1[3], cache_psc0_ca_us_2[0], cache_psc0_ca_us_2[1], cache_psc0_ca_us_2[2], cache_psc0_ca_us_2[3], cache_psc0_ca_us_3[0], cache_psc0_ca_us_3[1], cache_psc0_ca_us_3[2], cache_psc0_ca_us_3[3], cache_psc0_ca_xd_0[0], cache_psc0_ca_xd_0[1], cache_psc0_ca_xd_0[2], cache_psc0_ca_xd_0[3], cache_psc0_ca_xd_1[0], cache_psc0_ca_xd_1[1], cache_psc0_ca_xd_1[2], cache_psc0_ca_xd_1[3], cache_psc0_ca_xd_2[0], cache_psc0_ca_xd_2[1], cache_psc0_ca_xd_2[2], cache_psc0_ca_xd_2[3], cache_psc0_ca_xd_3[0], cache_psc0_ca_xd_3[1], cache_psc0_ca_xd_3[2], cache_psc0_ca_xd_3[3], cache_psc0_cb0[0], cache_psc0_cb0[1], cache_psc0_cb0[2], cache_psc0_cb0[3], cache_psc0_cb1[0], cache_psc0_cb1[1], cache_psc0_cb1[2], cache_psc0_cb1[3], cache_psc0_cb2[0], cache_psc0_cb2[1], cache_psc0_cb2[2], cache_psc0_cb2[3], cache_psc0_cb3[0], cache_psc0_cb3[1], cache_psc0_cb3[2], cache_psc0_cb3[3], cache_psc0_ch0[0], cache_psc0_ch0[1], cache_psc0_ch0[2], cache_psc0_ch0[3], cache_psc0_ch1[0], cache_psc0_ch1[1], cache_psc0_ch1[2], cache_psc0_ch1[3], cache_psc0_ch2[0], cache_psc0_ch2[1], cache_psc0_ch2[2], cache_psc0_ch2[3], cache_psc0_ch3[0], cache_psc0_ch3[1], cache_psc0_ch3[2], cache_psc0_ch3[3], cache_psc0_ck0[0], cache_psc0_ck0[1], cache_psc0_ck0[2], cache_psc0_ck0[3], cache_psc0_ck1[0], cache_psc0_ck1[1], cache_psc0_ck1[2], cache_psc0_ck1[3], cache_psc0_ck2[0], cache_psc0_ck2[1], cache_psc0_ck2[2], cache_psc0_ck2[3], cache_psc0_ck3[0], cache_psc0_ck3[1], cache_psc0_ck3[2], cache_psc0_ck3[3], cache_psc0_cl0[0], cache_psc0_cl0[1], cache_psc0_cl0[2], cache_psc0_cl0[3], cache_psc0_cl1[0], cache_psc0_cl1[1], cache_psc0_cl1[2], cache_psc0_cl1[3], cache_psc0_cl2[0], cache_psc0_cl2[1], cache_psc0_cl2[2], cache_psc0_cl2[3], cache_psc0_cl3[0], cache_psc0_cl3[1], cache_psc0_cl3[2], cache_psc0_cl3[3], cache_psc0_cn0[0], cache_psc0_cn0[1], cache_psc0_cn0[2], cache_psc0_cn0[3], cache_psc0_cn1[0], cache_psc0_cn1[1], cache_psc0_cn1[2], cache_psc0_cn1[3], cache_psc0_cn2[0], cache_psc0_cn2[1], cache_psc0_cn2[2], cache_psc0_cn2[3], cache_psc0_cn3[0], cache_psc0_cn3[1], cache_psc0_cn3[2], cache_psc0_cn3[3], cache_psc0_ct_ept_0[0], cache_psc0_ct_ept_0[1], cache_psc0_ct_ept_0[2], cache_psc0_ct_ept_0[3], cache_psc0_ct_ept_1[0], cache_psc0_ct_ept_1[1], cache_psc0_ct_ept_1[2], cache_psc0_ct_ept_1[3], cache_psc0_ct_ept_2[0], cache_psc0_ct_ept_2[1], cache_psc0_ct_ept_2[2], cache_psc0_ct_ept_2[3], cache_psc0_ct_ept_3[0], cache_psc0_ct_ept_3[1], cache_psc0_ct_ept_3[2], cache_psc0_ct_ept_3[3], cache_psc0_ct_eptrta_0[0], cache_psc0_ct_eptrta_0[1], cache_psc0_ct_eptrta_0[2], cache_psc0_ct_eptrta_0[3], cache_psc0_ct_eptrta_1[0], cache_psc0_ct_eptrta_1[1], cache_psc0_ct_eptrta_1[2], cache_psc0_ct_eptrta_1[3], cache_psc0_ct_eptrta_2[0], cache_psc0_ct_eptrta_2[1], cache_psc0_ct_eptrta_2[2], cache_psc0_ct_eptrta_2[3], cache_psc0_ct_eptrta_3[0], cache_psc0_ct_eptrta_3[1], cache_psc0_ct_eptrta_3[2], cache_psc0_ct_eptrta_3[3], cache_psc0_ct_pcid_0[0], cache_psc0_ct_pcid_0[1], cache_psc0_ct_pcid_0[2], cache_psc0_ct_pcid_0[3], cache_psc0_ct_pcid_1[0], cache_psc0_ct_pcid_1[1], cache_psc0_ct_pcid_1[2], cache_psc0_ct_pcid_1[3], cache_psc0_ct_pcid_2[0], cache_psc0_ct_pcid_2[1], cache_psc0_ct_pcid_2[2], cache_psc0_ct_pcid_2[3], cache_psc0_ct_pcid_3[0], cache_psc0_ct_pcid_3[1], cache_psc0_ct_pcid_3[2], cache_psc0_ct_pcid_3[3], cache_psc0_ct_vpid_0[0], cache_psc0_ct_vpid_0[1], cache_psc0_ct_vpid_0[2], cache_psc0_ct_vpid_0[3], cache_psc0_ct_vpid_1[0], cache_psc0_ct_vpid_1[1], cache_psc0_ct_vpid_1[2], cache_psc0_ct_vpid_1[3], cache_psc0_ct_vpid_2[0], cache_psc0_ct_vpid_2[1], cache_psc0_ct_vpid_2[2], cache_psc0_ct_vpid_2[3], cache_psc0_ct_vpid_3[0], cache_psc0_ct_vpid_3[1], cache_psc0_ct_vpid_3[2], cache_psc0_ct_vpid_3[3], cache_psc0_cv0[0], cache_psc0_cv0[1], cache_psc0_cv0[2], cache_psc0_cv0[3], cache_psc0_cv1[0], cache_psc0_cv1[1], cache_psc0_cv1[2], cache_psc0_cv1[3], cache_psc0_cv2[0], cache_psc0_cv2[1], cache_psc0_cv2[2], cache_psc0_cv2[3], cache_psc0_cv3[0], cache_psc0_cv3[1], cache_psc0_cv3[2], cache_psc0_cv3[3], i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_ept, cache_psc0_t_eptrta, cache_psc0_t_pcid, cache_psc0_t_vpid) begin: cache_psc0_lookup
+    reg found;
+    reg [2-1:0] way;
+    reg [2-1:0] hs;
+    reg [3-1:0] h_nxt;
+    reg [64-1:0] h_tbl;
+    reg [64-1:0] h_htbl;
+    reg h_a_rw;
+    reg h_a_us;
+    reg h_a_xd;
+    reg [1-1:0] x5_3_cv;
+    reg [43-1:0] x5_3_ck;
+    reg [3-1:0] x5_3_cl;
+    reg [16-1:0] x5_3_ct_vpid;
+    reg [1-1:0] x5_3_ct_ept;
+    reg [40-1:0] x5_3_ct_eptrta;
+    reg [12-1:0] x5_3_ct_pcid;
+    reg [3-1:0] x5_3_cn;
+    reg [64-1:0] x5_3_cb;
+    reg [64-1:0] x5_3_ch;
+    reg [1-1:0] x5_3_ca_rw;
+    reg [1-1:0] x5_3_ca_us;
+    reg [1-1:0] x5_3_ca_xd;
+    reg [1-1:0] x5_2_cv;
+    reg [43-1:0] x5_2_ck;
+    reg [3-1:0] x5_2_cl;
+    reg [16-1:0] x5_2_ct_vpid;
+    reg [1-1:0] x5_2_ct_ept;
+    reg [40-1:0] x5_2_ct_eptrta;
+    reg [12-1:0] x5_2_ct_pcid;
+    reg [3-1:0] x5_2_cn;
+    reg [64-1:0] x5_2_cb;
+    reg [64-1:0] x5_2_ch;
+    reg [1-1:0] x5_2_ca_rw;
+    reg [1-1:0] x5_2_ca_us;
+    reg [1-1:0] x5_2_ca_xd;
+    reg [1-1:0] x5_1_cv;
+    reg [43-1:0] x5_1_ck;
+    reg [3-1:0] x5_1_cl;
+    reg [16-1:0] x5_1_ct_vpid;
+    reg [1-1:0] x5_1_ct_ept;
+    reg [40-1:0] x5_1_ct_eptrta;
+    reg [12-1:0] x5_1_ct_pcid;
+    reg [3-1:0] x5_1_cn;
+    reg [64-1:0] x5_1_cb;
+    reg [64-1:0] x5_1_ch;
+    reg [1-1:0] x5_1_ca_rw;
+    reg [1-1:0] x5_1_ca_us;
+    reg [1-1:0] x5_1_ca_xd;
+    reg [1-1:0] x5_0_cv;
+    reg [43-1:0] x5_0_ck;
+    reg [3-1:0] x5_0_cl;
+    reg [16-1:0] x5_0_ct_vpid;
+    reg [1-1:0] x5_0_ct_ept;
+    reg [40-1:0] x5_0_ct_eptrta;
+    reg [12-1:0] x5_0_ct_pcid;
+    reg [3-1:0] x5_0_cn;
+    reg [64-1:0] x5_0_cb;
+    reg [64-1:0] x5_0_ch;
+    reg [1-1:0] x5_0_ca_rw;
+    reg [1-1:0] x5_0_ca_us;
+    reg [1-1:0] x5_0_ca_xd;
+    reg [1-1:0] x4_3_cv;
+    reg [43-1:0] x4_3_ck;
+    reg [3-1:0] x4_3_cl;
+    reg [16-1:0] x4_3_ct_vpid;
+    reg [1-1:0] x4_3_ct_ept;
+    reg [40-1:0] x4_3_ct_eptrta;
+    reg [12-1:0] x4_3_ct_pcid;
+    reg [3-1:0] x4_3_cn;
+    reg [64-1:0] x4_3_cb;
+    reg [64-1:0] x4_3_ch;
+    reg [1-1:0] x4_3_ca_rw;
+    reg [1-1:0] x4_3_ca_us;
+    reg [1-1:0] x4_3_ca_xd;
+    reg [1-1:0] x4_2_cv;
+    reg [43-1:0] x4_2_ck;
+    reg [3-1:0] x4_2_cl;
+    reg [16-1:0] x4_2_ct_vpid;
+    reg [1-1:0] x4_2_ct_ept;
+    reg [40-1:0] x4_2_ct_eptrta;
+    reg [12-1:0] x4_2_ct_pcid;
+    reg [3-1:0] x4_2_cn;
+    reg [64-1:0] x4_2_cb;
+    reg [64-1:0] x4_2_ch;
+    reg [1-1:0] x4_2_ca_rw;
+    reg [1-1:0] x4_2_ca_us;
+    reg [1-1:0] x4_2_ca_xd;
+    reg [1-1:0] x4_1_cv;
+    reg [43-1:0] x4_1_ck;
+    reg [3-1:0] x4_1_cl;
+    reg [16-1:0] x4_1_ct_vpid;
+    reg [1-1:0] x4_1_ct_ept;
+    reg [40-1:0] x4_1_ct_eptrta;
+    reg [12-1:0] x4_1_ct_pcid;
+    reg [3-1:0] x4_1_cn;
+    reg [64-1:0] x4_1_cb;
+    reg [64-1:0] x4_1_ch;
+    reg [1-1:0] x4_1_ca_rw;
+    reg [1-1:0] x4_1_ca_us;
+    reg [1-1:0] x4_1_ca_xd;
+    reg [1-1:0] x4_0_cv;
+    reg [43-1:0] x4_0_ck;
+    reg [3-1:0] x4_0_cl;
+    reg [16-1:0] x4_0_ct_vpid;
+    reg [1-1:0] x4_0_ct_ept;
+    reg [40-1:0] x4_0_ct_eptrta;
+    reg [12-1:0] x4_0_ct_pcid;
+    reg [3-1:0] x4_0_cn;
+    reg [64-1:0] x4_0_cb;
+    reg [64-1:0] x4_0_ch;
+    reg [1-1:0] x4_0_ca_rw;
+    reg [1-1:0] x4_0_ca_us;
+    reg [1-1:0] x4_0_ca_xd;
+    reg [1-1:0] x3_3_cv;
+    reg [43-1:0] x3_3_ck;
+    reg [3-1:0] x3_3_cl;
+    reg [16-1:0] x3_3_ct_vpid;
+    reg [1-1:0] x3_3_ct_ept;
+    reg [40-1:0] x3_3_ct_eptrta;
+    reg [12-1:0] x3_3_ct_pcid;
+    reg [3-1:0] x3_3_cn;
+    reg [64-1:0] x3_3_cb;
+    reg [64-1:0] x3_3_ch;
+    reg [1-1:0] x3_3_ca_rw;
+    reg [1-1:0] x3_3_ca_us;
+    reg [1-1:0] x3_3_ca_xd;
+    reg [1-1:0] x3_2_cv;
+    reg [43-1:0] x3_2_ck;
+    reg [3-1:0] x3_2_cl;
+    reg [16-1:0] x3_2_ct_vpid;
+    reg [1-1:0] x3_2_ct_ept;
+    reg [40-1:0] x3_2_ct_eptrta;
+    reg [12-1:0] x3_2_ct_pcid;
+    reg [3-1:0] x3_2_cn;
+    reg [64-1:0] x3_2_cb;
+    reg [64-1:0] x3_2_ch;
+    reg [1-1:0] x3_2_ca_rw;
+    reg [1-1:0] x3_2_ca_us;
+    reg [1-1:0] x3_2_ca_xd;
+    reg [1-1:0] x3_1_cv;
+    reg [43-1:0] x3_1_ck;
+    reg [3-1:0] x3_1_cl;
+    reg [16-1:0] x3_1_ct_vpid;
+    reg [1-1:0] x3_1_ct_ept;
+    reg [40-1:0] x3_1_ct_eptrta;
+    reg [12-1:0] x3_1_ct_pcid;
+    reg [3-1:0] x3_1_cn;
+    reg [64-1:0] x3_1_cb;
+    reg [64-1:0] x3_1_ch;
+    reg [1-1:0] x3_1_ca_rw;
+    reg [1-1:0] x3_1_ca_us;
+    reg [1-1:0] x3_1_ca_xd;
+    reg [1-1:0] x3_0_cv;
+    reg [43-1:0] x3_0_ck;
+    reg [3-1:0] x3_0_cl;
+    reg [16-1:0] x3_0_ct_vpid;
+    reg [1-1:0] x3_0_ct_ept;
+    reg [40-1:0] x3_0_ct_eptrta;
+    reg [12-1:0] x3_0_ct_pcid;
+    reg [3-1:0] x3_0_cn;
+    reg [64-1:0] x3_0_cb;
+    reg [64-1:0] x3_0_ch;
+    reg [1-1:0] x3_0_ca_rw;
+    reg [1-1:0] x3_0_ca_us;
+    reg [1-1:0] x3_0_ca_xd;
+    reg [1-1:0] x2_3_cv;
+    reg [43-1:0] x2_3_ck;
+    reg [3-1:0] x2_3_cl;
+    reg [16-1:0] x2_3_ct_vpid;
+    reg [1-1:0] x2_3_ct_ept;
+    reg [40-1:0] x2_3_ct_eptrta;
+    reg [12-1:0] x2_3_ct_pcid;
+    reg [3-1:0] x2_3_cn;
+    reg [64-1:0] x2_3_cb;
+    reg [64-1:0] x2_3_ch;
+    reg [1-1:0] x2_3_ca_rw;
+    reg [1-1:0] x2_3_ca_us;
+    reg [1-1:0] x2_3_ca_xd;
+    reg [1-1:0] x2_2_cv;
+    reg [43-1:0] x2_2_ck;
+    reg [3-1:0] x2_2_cl;
+    reg [16-1:0] x2_2_ct_vpid;
+    reg [1-1:0] x2_2_ct_ept;
+    reg [40-1:0] x2_2_ct_eptrta;
+    reg [12-1:0] x2_2_ct_pcid;
+    reg [3-1:0] x2_2_cn;
+    reg [64-1:0] x2_2_cb;
+    reg [64-1:0] x2_2_ch;
+    reg [1-1:0] x2_2_ca_rw;
+    reg [1-1:0] x2_2_ca_us;
+    reg [1-1:0] x2_2_ca_xd;
+    reg [1-1:0] x2_1_cv;
+    reg [43-1:0] x2_1_ck;
+    reg [3-1:0] x2_1_cl;
+    reg [16-1:0] x2_1_ct_vpid;
+    reg [1-1:0] x2_1_ct_ept;
+    reg [40-1:0] x2_1_ct_eptrta;
+    reg [12-1:0] x2_1_ct_pcid;
+    reg [3-1:0] x2_1_cn;
+    reg [64-1:0] x2_1_cb;
+    reg [64-1:0] x2_1_ch;
+    reg [1-1:0] x2_1_ca_rw;
+    reg [1-1:0] x2_1_ca_us;
+    reg [1-1:0] x2_1_ca_xd;
+    reg [1-1:0] x2_0_cv;
+    reg [43-1:0] x2_0_ck;
+    reg [3-1:0] x2_0_cl;
+    reg [16-1:0] x2_0_ct_vpid;
+    reg [1-1:0] x2_0_ct_ept;
+    reg [40-1:0] x2_0_ct_eptrta;
+    reg [12-1:0] x2_0_ct_pcid;
+    reg [3-1:0] x2_0_cn;
+    reg [64-1:0] x2_0_cb;
+    reg [64-1:0] x2_0_ch;
+    reg [1-1:0] x2_0_ca_rw;
+    reg [1-1:0] x2_0_ca_us;
+    reg [1-1:0] x2_0_ca_xd;
+    found = 1'b0;
+    way = 2'h0;
+    hs = 2'h0;
+    h_nxt = 3'h0;
+    h_tbl = 64'h0;
+    h_htbl = 64'h0;
+    h_a_rw = (0 != 0);
+    h_a_us = (0 != 0);
+    h_a_xd = (0 != 0);
+    x5_3_cv = 1'h0;
+    x5_3_cv[0] = cache_psc0_cv3[cache_psc0_ls5];
+    x5_3_ck = 43'h0;
+    x5_3_ck = cache_psc0_ck3[cache_psc0_ls5];
+    x5_3_cl = 3'h0;
+    x5_3_cl = cache_psc0_cl3[cache_psc0_ls5];
+    x5_3_ct_vpid = 16'h0;
+    x5_3_ct_vpid = cache_psc0_ct_vpid_3[cache_psc0_ls5];
+    x5_3_ct_ept = 1'h0;
+    x5_3_ct_ept = cache_psc0_ct_ept_3[cache_psc0_ls5];
+    x5_3_ct_eptrta = 40'h0;
+    x5_3_ct_eptrta = cache_psc0_ct_eptrta_3[cache_psc0_ls5];
+    x5_3_ct_pcid = 12'h0;
+    x5_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls5];
+    x5_3_cn = 3'h0;
+    x5_3_cn = cache_psc0_cn3[cache_psc0_ls5];
+    x5_3_cb = 64'h0;
+    x5_3_cb = cache_psc0_cb3[cache_psc0_ls5];
+    x5_3_ch = 64'h0;
+    x5_3_ch = cache_psc0_ch3[cache_psc0_ls5];
+    x5_3_ca_rw = 1'h0;
+    x5_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls5];
+    x5_3_ca_us = 1'h0;
+    x5_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls5];
+    x5_3_ca_xd = 1'h0;
+    x5_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls5];
+    if ((x5_3_cv[0] && (x5_3_cl == 5) && (x5_3_ck[16-1:0] == i_addr[64-1:48]) && (x5_3_ct_vpid == cache_psc0_t_vpid) && (x5_3_ct_ept == cache_psc0_t_ept) && (x5_3_ct_eptrta == cache_psc0_t_eptrta) && (x5_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_3_cn;
+        h_tbl = x5_3_cb;
+        h_htbl = x5_3_ch;
+        h_a_rw = (x5_3_ca_rw[0] != 0);
+        h_a_us = (x5_3_ca_us[0] != 0);
+        h_a_xd = (x5_3_ca_xd[0] != 0);
+    end
+    x5_2_cv = 1'h0;
+    x5_2_cv[0] = cache_psc0_cv2[cache_psc0_ls5];
+    x5_2_ck = 43'h0;
+    x5_2_ck = cache_psc0_ck2[cache_psc0_ls5];
+    x5_2_cl = 3'h0;
+    x5_2_cl = cache_psc0_cl2[cache_psc0_ls5];
+    x5_2_ct_vpid = 16'h0;
+    x5_2_ct_vpid = cache_psc0_ct_vpid_2[cache_psc0_ls5];
+    x5_2_ct_ept = 1'h0;
+    x5_2_ct_ept = cache_psc0_ct_ept_2[cache_psc0_ls5];
+    x5_2_ct_eptrta = 40'h0;
+    x5_2_ct_eptrta = cache_psc0_ct_eptrta_2[cache_psc0_ls5];
+    x5_2_ct_pcid = 12'h0;
+    x5_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls5];
+    x5_2_cn = 3'h0;
+    x5_2_cn = cache_psc0_cn2[cache_psc0_ls5];
+    x5_2_cb = 64'h0;
+    x5_2_cb = cache_psc0_cb2[cache_psc0_ls5];
+    x5_2_ch = 64'h0;
+    x5_2_ch = cache_psc0_ch2[cache_psc0_ls5];
+    x5_2_ca_rw = 1'h0;
+    x5_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls5];
+    x5_2_ca_us = 1'h0;
+    x5_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls5];
+    x5_2_ca_xd = 1'h0;
+    x5_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls5];
+    if ((x5_2_cv[0] && (x5_2_cl == 5) && (x5_2_ck[16-1:0] == i_addr[64-1:48]) && (x5_2_ct_vpid == cache_psc0_t_vpid) && (x5_2_ct_ept == cache_psc0_t_ept) && (x5_2_ct_eptrta == cache_psc0_t_eptrta) && (x5_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_2_cn;
+        h_tbl = x5_2_cb;
+        h_htbl = x5_2_ch;
+        h_a_rw = (x5_2_ca_rw[0] != 0);
+        h_a_us = (x5_2_ca_us[0] != 0);
+        h_a_xd = (x5_2_ca_xd[0] != 0);
+    end
+    x5_1_cv = 1'h0;
+    x5_1_cv[0] = cache_psc0_cv1[cache_psc0_ls5];
+    x5_1_ck = 43'h0;
+    x5_1_ck = cache_psc0_ck1[cache_psc0_ls5];
+    x5_1_cl = 3'h0;
+    x5_1_cl = cache_psc0_cl1[cache_psc0_ls5];
+    x5_1_ct_vpid = 16'h0;
+    x5_1_ct_vpid = cache_psc0_ct_vpid_1[cache_psc0_ls5];
+    x5_1_ct_ept = 1'h0;
+    x5_1_ct_ept = cache_psc0_ct_ept_1[cache_psc0_ls5];
+    x5_1_ct_eptrta = 40'h0;
+    x5_1_ct_eptrta = cache_psc0_ct_eptrta_1[cache_psc0_ls5];
+    x5_1_ct_pcid = 12'h0;
+    x5_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls5];
+    x5_1_cn = 3'h0;
+    x5_1_cn = cache_psc0_cn1[cache_psc0_ls5];
+    x5_1_cb = 64'h0;
+    x5_1_cb = cache_psc0_cb1[cache_psc0_ls5];
+    x5_1_ch = 64'h0;
+    x5_1_ch = cache_psc0_ch1[cache_psc0_ls5];
+    x5_1_ca_rw = 1'h0;
+    x5_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls5];
+    x5_1_ca_us = 1'h0;
+    x5_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls5];
+    x5_1_ca_xd = 1'h0;
+    x5_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls5];
+    if ((x5_1_cv[0] && (x5_1_cl == 5) && (x5_1_ck[16-1:0] == i_addr[64-1:48]) && (x5_1_ct_vpid == cache_psc0_t_vpid) && (x5_1_ct_ept == cache_psc0_t_ept) && (x5_1_ct_eptrta == cache_psc0_t_eptrta) && (x5_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_1_cn;
+        h_tbl = x5_1_cb;
+        h_htbl = x5_1_ch;
+        h_a_rw = (x5_1_ca_rw[0] != 0);
+        h_a_us = (x5_1_ca_us[0] != 0);
+        h_a_xd = (x5_1_ca_xd[0] != 0);
+    end
+    x5_0_cv = 1'h0;
+    x5_0_cv[0] = cache_psc0_cv0[cache_psc0_ls5];
+    x5_0_ck = 43'h0;
+    x5_0_ck = cache_psc0_ck0[cache_psc0_ls5];
+    x5_0_cl = 3'h0;
+    x5_0_cl = cache_psc0_cl0[cache_psc0_ls5];
+    x5_0_ct_vpid = 16'h0;
+    x5_0_ct_vpid = cache_psc0_ct_vpid_0[cache_psc0_ls5];
+    x5_0_ct_ept = 1'h0;
+    x5_0_ct_ept = cache_psc0_ct_ept_0[cache_psc0_ls5];
+    x5_0_ct_eptrta = 40'h0;
+    x5_0_ct_eptrta = cache_psc0_ct_eptrta_0[cache_psc0_ls5];
+    x5_0_ct_pcid = 12'h0;
+    x5_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls5];
+    x5_0_cn = 3'h0;
+    x5_0_cn = cache_psc0_cn0[cache_psc0_ls5];
+    x5_0_cb = 64'h0;
+    x5_0_cb = cache_psc0_cb0[cache_psc0_ls5];
+    x5_0_ch = 64'h0;
+    x5_0_ch = cache_psc0_ch0[cache_psc0_ls5];
+    x5_0_ca_rw = 1'h0;
+    x5_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls5];
+    x5_0_ca_us = 1'h0;
+    x5_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls5];
+    x5_0_ca_xd = 1'h0;
+    x5_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls5];
+    if ((x5_0_cv[0] && (x5_0_cl == 5) && (x5_0_ck[16-1:0] == i_addr[64-1:48]) && (x5_0_ct_vpid == cache_psc0_t_vpid) && (x5_0_ct_ept == cache_psc0_t_ept) && (x5_0_ct_eptrta == cache_psc0_t_eptrta) && (x5_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_0_cn;
+        h_tbl = x5_0_cb;
+        h_htbl = x5_0_ch;
+        h_a_rw = (x5_0_ca_rw[0] != 0);
+        h_a_us = (x5_0_ca_us[0] != 0);
+        h_a_xd = (x5_0_ca_xd[0] != 0);
+    end
+    x4_3_cv = 1'h0;
+    x4_3_cv[0] = cache_psc0_cv3[cache_psc0_ls4];
+    x4_3_ck = 43'h0;
+    x4_3_ck = cache_psc0_ck3[cache_psc0_ls4];
+    x4_3_cl = 3'h0;
+    x4_3_cl = cache_psc0_cl3[cache_psc0_ls4];
+    x4_3_ct_vpid = 16'h0;
+    x4_3_ct_vpid = cache_psc0_ct_vpid_3[cache_psc0_ls4];
+    x4_3_ct_ept = 1'h0;
+    x4_3_ct_ept = cache_psc0_ct_ept_3[cache_psc0_ls4];
+    x4_3_ct_eptrta = 40'h0;
+    x4_3_ct_eptrta = cache_psc0_ct_eptrta_3[cache_psc0_ls4];
+    x4_3_ct_pcid = 12'h0;
+    x4_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls4];
+    x4_3_cn = 3'h0;
+    x4_3_cn = cache_psc0_cn3[cache_psc0_ls4];
+    x4_3_cb = 64'h0;
+    x4_3_cb = cache_psc0_cb3[cache_psc0_ls4];
+    x4_3_ch = 64'h0;
+    x4_3_ch = cache_psc0_ch3[cache_psc0_ls4];
+    x4_3_ca_rw = 1'h0;
+    x4_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls4];
+    x4_3_ca_us = 1'h0;
+    x4_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls4];
+    x4_3_ca_xd = 1'h0;
+    x4_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls4];
+    if ((x4_3_cv[0] && (x4_3_cl == 4) && (x4_3_ck[25-1:0] == i_addr[64-1:39]) && (x4_3_ct_vpid == cache_psc0_t_vpid) && (x4_3_ct_ept == cache_psc0_t_ept) && (x4_3_ct_eptrta == cache_psc0_t_eptrta) && (x4_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_3_cn;
+        h_tbl = x4_3_cb;
+        h_htbl = x4_3_ch;
+        h_a_rw = (x4_3_ca_rw[0] != 0);
+        h_a_us = (x4_3_ca_us[0] != 0);
+        h_a_xd = (x4_3_ca_xd[0] != 0);
+    end
+    x4_2_cv = 1'h0;
+    x4_2_cv[0] = cache_psc0_cv2[cache_psc0_ls4];
+    x4_2_ck = 43'h0;
+    x4_2_ck = cache_psc0_ck2[cache_psc0_ls4];
+    x4_2_cl = 3'h0;
+    x4_2_cl = cache_psc0_cl2[cache_psc0_ls4];
+    x4_2_ct_vpid = 16'h0;
+    x4_2_ct_vpid = cache_psc0_ct_vpid_2[cache_psc0_ls4];
+    x4_2_ct_ept = 1'h0;
+    x4_2_ct_ept = cache_psc0_ct_ept_2[cache_psc0_ls4];
+    x4_2_ct_eptrta = 40'h0;
+    x4_2_ct_eptrta = cache_psc0_ct_eptrta_2[cache_psc0_ls4];
+    x4_2_ct_pcid = 12'h0;
+    x4_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls4];
+    x4_2_cn = 3'h0;
+    x4_2_cn = cache_psc0_cn2[cache_psc0_ls4];
+    x4_2_cb = 64'h0;
+    x4_2_cb = cache_psc0_cb2[cache_psc0_ls4];
+    x4_2_ch = 64'h0;
+    x4_2_ch = cache_psc0_ch2[cache_psc0_ls4];
+    x4_2_ca_rw = 1'h0;
+    x4_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls4];
+    x4_2_ca_us = 1'h0;
+    x4_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls4];
+    x4_2_ca_xd = 1'h0;
+    x4_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls4];
+    if ((x4_2_cv[0] && (x4_2_cl == 4) && (x4_2_ck[25-1:0] == i_addr[64-1:39]) && (x4_2_ct_vpid == cache_psc0_t_vpid) && (x4_2_ct_ept == cache_psc0_t_ept) && (x4_2_ct_eptrta == cache_psc0_t_eptrta) && (x4_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_2_cn;
+        h_tbl = x4_2_cb;
+        h_htbl = x4_2_ch;
+        h_a_rw = (x4_2_ca_rw[0] != 0);
+        h_a_us = (x4_2_ca_us[0] != 0);
+        h_a_xd = (x4_2_ca_xd[0] != 0);
+    end
+    x4_1_cv = 1'h0;
+    x4_1_cv[0] = cache_psc0_cv1[cache_psc0_ls4];
+    x4_1_ck = 43'h0;
+    x4_1_ck = cache_psc0_ck1[cache_psc0_ls4];
+    x4_1_cl = 3'h0;
+    x4_1_cl = cache_psc0_cl1[cache_psc0_ls4];
+    x4_1_ct_vpid = 16'h0;
+    x4_1_ct_vpid = cache_psc0_ct_vpid_1[cache_psc0_ls4];
+    x4_1_ct_ept = 1'h0;
+    x4_1_ct_ept = cache_psc0_ct_ept_1[cache_psc0_ls4];
+    x4_1_ct_eptrta = 40'h0;
+    x4_1_ct_eptrta = cache_psc0_ct_eptrta_1[cache_psc0_ls4];
+    x4_1_ct_pcid = 12'h0;
+    x4_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls4];
+    x4_1_cn = 3'h0;
+    x4_1_cn = cache_psc0_cn1[cache_psc0_ls4];
+    x4_1_cb = 64'h0;
+    x4_1_cb = cache_psc0_cb1[cache_psc0_ls4];
+    x4_1_ch = 64'h0;
+    x4_1_ch = cache_psc0_ch1[cache_psc0_ls4];
+    x4_1_ca_rw = 1'h0;
+    x4_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls4];
+    x4_1_ca_us = 1'h0;
+    x4_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls4];
+    x4_1_ca_xd = 1'h0;
+    x4_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls4];
+    if ((x4_1_cv[0] && (x4_1_cl == 4) && (x4_1_ck[25-1:0] == i_addr[64-1:39]) && (x4_1_ct_vpid == cache_psc0_t_vpid) && (x4_1_ct_ept == cache_psc0_t_ept) && (x4_1_ct_eptrta == cache_psc0_t_eptrta) && (x4_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_1_cn;
+        h_tbl = x4_1_cb;
+        h_htbl = x4_1_ch;
+        h_a_rw = (x4_1_ca_rw[0] != 0);
+        h_a_us = (x4_1_ca_us[0] != 0);
+        h_a_xd = (x4_1_ca_xd[0] != 0);
+    end
+    x4_0_cv = 1'h0;
+    x4_0_cv[0] = cache_psc0_cv0[cache_psc0_ls4];
+    x4_0_ck = 43'h0;
+    x4_0_ck = cache_psc0_ck0[cache_psc0_ls4];
+    x4_0_cl = 3'h0;
+    x4_0_cl = cache_psc0_cl0[cache_psc0_ls4];
+    x4_0_ct_vpid = 16'h0;
+    x4_0_ct_vpid = cache_psc0_ct_vpid_0[cache_psc0_ls4];
+    x4_0_ct_ept = 1'h0;
+    x4_0_ct_ept = cache_psc0_ct_ept_0[cache_psc0_ls4];
+    x4_0_ct_eptrta = 40'h0;
+    x4_0_ct_eptrta = cache_psc0_ct_eptrta_0[cache_psc0_ls4];
+    x4_0_ct_pcid = 12'h0;
+    x4_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls4];
+    x4_0_cn = 3'h0;
+    x4_0_cn = cache_psc0_cn0[cache_psc0_ls4];
+    x4_0_cb = 64'h0;
+    x4_0_cb = cache_psc0_cb0[cache_psc0_ls4];
+    x4_0_ch = 64'h0;
+    x4_0_ch = cache_psc0_ch0[cache_psc0_ls4];
+    x4_0_ca_rw = 1'h0;
+    x4_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls4];
+    x4_0_ca_us = 1'h0;
+    x4_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls4];
+    x4_0_ca_xd = 1'h0;
+    x4_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls4];
+    if ((x4_0_cv[0] && (x4_0_cl == 4) && (x4_0_ck[25-1:0] == i_addr[64-1:39]) && (x4_0_ct_vpid == cache_psc0_t_vpid) && (x4_0_ct_ept == cache_psc0_t_ept) && (x4_0_ct_eptrta == cache_psc0_t_eptrta) && (x4_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_0_cn;
+        h_tbl = x4_0_cb;
+        h_htbl = x4_0_ch;
+        h_a_rw = (x4_0_ca_rw[0] != 0);
+        h_a_us = (x4_0_ca_us[0] != 0);
+        h_a_xd = (x4_0_ca_xd[0] != 0);
+    end
+    x3_3_cv = 1'h0;
+    x3_3_cv[0] = cache_psc0_cv3[cache_psc0_ls3];
+    x3_3_ck = 43'h0;
+    x3_3_ck = cache_psc0_ck3[cache_psc0_ls3];
+    x3_3_cl = 3'h0;
+    x3_3_cl = cache_psc0_cl3[cache_psc0_ls3];
+    x3_3_ct_vpid = 16'h0;
+    x3_3_ct_vpid = cache_psc0_ct_vpid_3[cache_psc0_ls3];
+    x3_3_ct_ept = 1'h0;
+    x3_3_ct_ept = cache_psc0_ct_ept_3[cache_psc0_ls3];
+    x3_3_ct_eptrta = 40'h0;
+    x3_3_ct_eptrta = cache_psc0_ct_eptrta_3[cache_psc0_ls3];
+    x3_3_ct_pcid = 12'h0;
+    x3_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls3];
+    x3_3_cn = 3'h0;
+    x3_3_cn = cache_psc0_cn3[cache_psc0_ls3];
+    x3_3_cb = 64'h0;
+    x3_3_cb = cache_psc0_cb3[cache_psc0_ls3];
+    x3_3_ch = 64'h0;
+    x3_3_ch = cache_psc0_ch3[cache_psc0_ls3];
+    x3_3_ca_rw = 1'h0;
+    x3_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls3];
+    x3_3_ca_us = 1'h0;
+    x3_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls3];
+    x3_3_ca_xd = 1'h0;
+    x3_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls3];
+    if ((x3_3_cv[0] && (x3_3_cl == 3) && (x3_3_ck[34-1:0] == i_addr[64-1:30]) && (x3_3_ct_vpid == cache_psc0_t_vpid) && (x3_3_ct_ept == cache_psc0_t_ept) && (x3_3_ct_eptrta == cache_psc0_t_eptrta) && (x3_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_3_cn;
+        h_tbl = x3_3_cb;
+        h_htbl = x3_3_ch;
+        h_a_rw = (x3_3_ca_rw[0] != 0);
+        h_a_us = (x3_3_ca_us[0] != 0);
+        h_a_xd = (x3_3_ca_xd[0] != 0);
+    end
+    x3_2_cv = 1'h0;
+    x3_2_cv[0] = cache_psc0_cv2[cache_psc0_ls3];
+    x3_2_ck = 43'h0;
+    x3_2_ck = cache_psc0_ck2[cache_psc0_ls3];
+    x3_2_cl = 3'h0;
+    x3_2_cl = cache_psc0_cl2[cache_psc0_ls3];
+    x3_2_ct_vpid = 16'h0;
+    x3_2_ct_vpid = cache_psc0_ct_vpid_2[cache_psc0_ls3];
+    x3_2_ct_ept = 1'h0;
+    x3_2_ct_ept = cache_psc0_ct_ept_2[cache_psc0_ls3];
+    x3_2_ct_eptrta = 40'h0;
+    x3_2_ct_eptrta = cache_psc0_ct_eptrta_2[cache_psc0_ls3];
+    x3_2_ct_pcid = 12'h0;
+    x3_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls3];
+    x3_2_cn = 3'h0;
+    x3_2_cn = cache_psc0_cn2[cache_psc0_ls3];
+    x3_2_cb = 64'h0;
+    x3_2_cb = cache_psc0_cb2[cache_psc0_ls3];
+    x3_2_ch = 64'h0;
+    x3_2_ch = cache_psc0_ch2[cache_psc0_ls3];
+    x3_2_ca_rw = 1'h0;
+    x3_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls3];
+    x3_2_ca_us = 1'h0;
+    x3_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls3];
+    x3_2_ca_xd = 1'h0;
+    x3_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls3];
+    if ((x3_2_cv[0] && (x3_2_cl == 3) && (x3_2_ck[34-1:0] == i_addr[64-1:30]) && (x3_2_ct_vpid == cache_psc0_t_vpid) && (x3_2_ct_ept == cache_psc0_t_ept) && (x3_2_ct_eptrta == cache_psc0_t_eptrta) && (x3_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_2_cn;
+        h_tbl = x3_2_cb;
+        h_htbl = x3_2_ch;
+        h_a_rw = (x3_2_ca_rw[0] != 0);
+        h_a_us = (x3_2_ca_us[0] != 0);
+        h_a_xd = (x3_2_ca_xd[0] != 0);
+    end
+    x3_1_cv = 1'h0;
+    x3_1_cv[0] = cache_psc0_cv1[cache_psc0_ls3];
+    x3_1_ck = 43'h0;
+    x3_1_ck = cache_psc0_ck1[cache_psc0_ls3];
+    x3_1_cl = 3'h0;
+    x3_1_cl = cache_psc0_cl1[cache_psc0_ls3];
+    x3_1_ct_vpid = 16'h0;
+    x3_1_ct_vpid = cache_psc0_ct_vpid_1[cache_psc0_ls3];
+    x3_1_ct_ept = 1'h0;
+    x3_1_ct_ept = cache_psc0_ct_ept_1[cache_psc0_ls3];
+    x3_1_ct_eptrta = 40'h0;
+    x3_1_ct_eptrta = cache_psc0_ct_eptrta_1[cache_psc0_ls3];
+    x3_1_ct_pcid = 12'h0;
+    x3_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls3];
+    x3_1_cn = 3'h0;
+    x3_1_cn = cache_psc0_cn1[cache_psc0_ls3];
+    x3_1_cb = 64'h0;
+    x3_1_cb = cache_psc0_cb1[cache_psc0_ls3];
+    x3_1_ch = 64'h0;
+    x3_1_ch = cache_psc0_ch1[cache_psc0_ls3];
+    x3_1_ca_rw = 1'h0;
+    x3_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls3];
+    x3_1_ca_us = 1'h0;
+    x3_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls3];
+    x3_1_ca_xd = 1'h0;
+    x3_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls3];
+    if ((x3_1_cv[0] && (x3_1_cl == 3) && (x3_1_ck[34-1:0] == i_addr[64-1:30]) && (x3_1_ct_vpid == cache_psc0_t_vpid) && (x3_1_ct_ept == cache_psc0_t_ept) && (x3_1_ct_eptrta == cache_psc0_t_eptrta) && (x3_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_1_cn;
+        h_tbl = x3_1_cb;
+        h_htbl = x3_1_ch;
+        h_a_rw = (x3_1_ca_rw[0] != 0);
+        h_a_us = (x3_1_ca_us[0] != 0);
+        h_a_xd = (x3_1_ca_xd[0] != 0);
+    end
+    x3_0_cv = 1'h0;
+    x3_0_cv[0] = cache_psc0_cv0[cache_psc0_ls3];
+    x3_0_ck = 43'h0;
+    x3_0_ck = cache_psc0_ck0[cache_psc0_ls3];
+    x3_0_cl = 3'h0;
+    x3_0_cl = cache_psc0_cl0[cache_psc0_ls3];
+    x3_0_ct_vpid = 16'h0;
+    x3_0_ct_vpid = cache_psc0_ct_vpid_0[cache_psc0_ls3];
+    x3_0_ct_ept = 1'h0;
+    x3_0_ct_ept = cache_psc0_ct_ept_0[cache_psc0_ls3];
+    x3_0_ct_eptrta = 40'h0;
+    x3_0_ct_eptrta = cache_psc0_ct_eptrta_0[cache_psc0_ls3];
+    x3_0_ct_pcid = 12'h0;
+    x3_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls3];
+    x3_0_cn = 3'h0;
+    x3_0_cn = cache_psc0_cn0[cache_psc0_ls3];
+    x3_0_cb = 64'h0;
+    x3_0_cb = cache_psc0_cb0[cache_psc0_ls3];
+    x3_0_ch = 64'h0;
+    x3_0_ch = cache_psc0_ch0[cache_psc0_ls3];
+    x3_0_ca_rw = 1'h0;
+    x3_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls3];
+    x3_0_ca_us = 1'h0;
+    x3_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls3];
+    x3_0_ca_xd = 1'h0;
+    x3_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls3];
+    if ((x3_0_cv[0] && (x3_0_cl == 3) && (x3_0_ck[34-1:0] == i_addr[64-1:30]) && (x3_0_ct_vpid == cache_psc0_t_vpid) && (x3_0_ct_ept == cache_psc0_t_ept) && (x3_0_ct_eptrta == cache_psc0_t_eptrta) && (x3_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_0_cn;
+        h_tbl = x3_0_cb;
+        h_htbl = x3_0_ch;
+        h_a_rw = (x3_0_ca_rw[0] != 0);
+        h_a_us = (x3_0_ca_us[0] != 0);
+        h_a_xd = (x3_0_ca_xd[0] != 0);
+    end
+    x2_3_cv = 1'h0;
+    x2_3_cv[0] = cache_psc0_cv3[cache_psc0_ls2];
+    x2_3_ck = 43'h0;
+    x2_3_ck = cache_psc0_ck3[cache_psc0_ls2];
+    x2_3_cl = 3'h0;
+    x2_3_cl = cache_psc0_cl3[cache_psc0_ls2];
+    x2_3_ct_vpid = 16'h0;
+    x2_3_ct_vpid = cache_psc0_ct_vpid_3[cache_psc0_ls2];
+    x2_3_ct_ept = 1'h0;
+    x2_3_ct_ept = cache_psc0_ct_ept_3[cache_psc0_ls2];
+    x2_3_ct_eptrta = 40'h0;
+    x2_3_ct_eptrta = cache_psc0_ct_eptrta_3[cache_psc0_ls2];
+    x2_3_ct_pcid = 12'h0;
+    x2_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls2];
+    x2_3_cn = 3'h0;
+    x2_3_cn = cache_psc0_cn3[cache_psc0_ls2];
+    x2_3_cb = 64'h0;
+    x2_3_cb = cache_psc0_cb3[cache_psc0_ls2];
+    x2_3_ch = 64'h0;
+    x2_3_ch = cache_psc0_ch3[cache_psc0_ls2];
+    x2_3_ca_rw = 1'h0;
+    x2_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls2];
+    x2_3_ca_us = 1'h0;
+    x2_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls2];
+    x2_3_ca_xd = 1'h0;
+    x2_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls2];
+    if ((x2_3_cv[0] && (x2_3_cl == 2) && (x2_3_ck == i_addr[64-1:21]) && (x2_3_ct_vpid == cache_psc0_t_vpid) && (x2_3_ct_ept == cache_psc0_t_ept) && (x2_3_ct_eptrta == cache_psc0_t_eptrta) && (x2_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_3_cn;
+        h_tbl = x2_3_cb;
+        h_htbl = x2_3_ch;
+        h_a_rw = (x2_3_ca_rw[0] != 0);
+        h_a_us = (x2_3_ca_us[0] != 0);
+        h_a_xd = (x2_3_ca_xd[0] != 0);
+    end
+    x2_2_cv = 1'h0;
+    x2_2_cv[0] = cache_psc0_cv2[cache_psc0_ls2];
+    x2_2_ck = 43'h0;
+    x2_2_ck = cache_psc0_ck2[cache_psc0_ls2];
+    x2_2_cl = 3'h0;
+    x2_2_cl = cache_psc0_cl2[cache_psc0_ls2];
+    x2_2_ct_vpid = 16'h0;
+    x2_2_ct_vpid = cache_psc0_ct_vpid_2[cache_psc0_ls2];
+    x2_2_ct_ept = 1'h0;
+    x2_2_ct_ept = cache_psc0_ct_ept_2[cache_psc0_ls2];
+    x2_2_ct_eptrta = 40'h0;
+    x2_2_ct_eptrta = cache_psc0_ct_eptrta_2[cache_psc0_ls2];
+    x2_2_ct_pcid = 12'h0;
+    x2_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls2];
+    x2_2_cn = 3'h0;
+    x2_2_cn = cache_psc0_cn2[cache_psc0_ls2];
+    x2_2_cb = 64'h0;
+    x2_2_cb = cache_psc0_cb2[cache_psc0_ls2];
+    x2_2_ch = 64'h0;
+    x2_2_ch = cache_psc0_ch2[cache_psc0_ls2];
+    x2_2_ca_rw = 1'h0;
+    x2_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls2];
+    x2_2_ca_us = 1'h0;
+    x2_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls2];
+    x2_2_ca_xd = 1'h0;
+    x2_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls2];
+    if ((x2_2_cv[0] && (x2_2_cl == 2) && (x2_2_ck == i_addr[64-1:21]) && (x2_2_ct_vpid == cache_psc0_t_vpid) && (x2_2_ct_ept == cache_psc0_t_ept) && (x2_2_ct_eptrta == cache_psc0_t_eptrta) && (x2_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_2_cn;
+        h_tbl = x2_2_cb;
+        h_htbl = x2_2_ch;
+        h_a_rw = (x2_2_ca_rw[0] != 0);
+        h_a_us = (x2_2_ca_us[0] != 0);
+        h_a_xd = (x2_2_ca_xd[0] != 0);
+    end
+    x2_1_cv = 1'h0;
+    x2_1_cv[0] = cache_psc0_cv1[cache_psc0_ls2];
+    x2_1_ck = 43'h0;
+    x2_1_ck = cache_psc0_ck1[cache_psc0_ls2];
+    x2_1_cl = 3'h0;
+    x2_1_cl = cache_psc0_cl1[cache_psc0_ls2];
+    x2_1_ct_vpid = 16'h0;
+    x2_1_ct_vpid = cache_psc0_ct_vpid_1[cache_psc0_ls2];
+    x2_1_ct_ept = 1'h0;
+    x2_1_ct_ept = cache_psc0_ct_ept_1[cache_psc0_ls2];
+    x2_1_ct_eptrta = 40'h0;
+    x2_1_ct_eptrta = cache_psc0_ct_eptrta_1[cache_psc0_ls2];
+    x2_1_ct_pcid = 12'h0;
+    x2_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls2];
+    x2_1_cn = 3'h0;
+    x2_1_cn = cache_psc0_cn1[cache_psc0_ls2];
+    x2_1_cb = 64'h0;
+    x2_1_cb = cache_psc0_cb1[cache_psc0_ls2];
+    x2_1_ch = 64'h0;
+    x2_1_ch = cache_psc0_ch1[cache_psc0_ls2];
+    x2_1_ca_rw = 1'h0;
+    x2_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls2];
+    x2_1_ca_us = 1'h0;
+    x2_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls2];
+    x2_1_ca_xd = 1'h0;
+    x2_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls2];
+    if ((x2_1_cv[0] && (x2_1_cl == 2) && (x2_1_ck == i_addr[64-1:21]) && (x2_1_ct_vpid == cache_psc0_t_vpid) && (x2_1_ct_ept == cache_psc0_t_ept) && (x2_1_ct_eptrta == cache_psc0_t_eptrta) && (x2_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_1_cn;
+        h_tbl = x2_1_cb;
+        h_htbl = x2_1_ch;
+        h_a_rw = (x2_1_ca_rw[0] != 0);
+        h_a_us = (x2_1_ca_us[0] != 0);
+        h_a_xd = (x2_1_ca_xd[0] != 0);
+    end
+    x2_0_cv = 1'h0;
+    x2_0_cv[0] = cache_psc0_cv0[cache_psc0_ls2];
+    x2_0_ck = 43'h0;
+    x2_0_ck = cache_psc0_ck0[cache_psc0_ls2];
+    x2_0_cl = 3'h0;
+    x2_0_cl = cache_psc0_cl0[cache_psc0_ls2];
+    x2_0_ct_vpid = 16'h0;
+    x2_0_ct_vpid = cache_psc0_ct_vpid_0[cache_psc0_ls2];
+    x2_0_ct_ept = 1'h0;
+    x2_0_ct_ept = cache_psc0_ct_ept_0[cache_psc0_ls2];
+    x2_0_ct_eptrta = 40'h0;
+    x2_0_ct_eptrta = cache_psc0_ct_eptrta_0[cache_psc0_ls2];
+    x2_0_ct_pcid = 12'h0;
+    x2_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls2];
+    x2_0_cn = 3'h0;
+    x2_0_cn = cache_psc0_cn0[cache_psc0_ls2];
+    x2_0_cb = 64'h0;
+    x2_0_cb = cache_psc0_cb0[cache_psc0_ls2];
+    x2_0_ch = 64'h0;
+    x2_0_ch = cache_psc0_ch0[cache_psc0_ls2];
+    x2_0_ca_rw = 1'h0;
+    x2_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls2];
+    x2_0_ca_us = 1'h0;
+    x2_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls2];
+    x2_0_ca_xd = 1'h0;
+    x2_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls2];
+    if ((x2_0_cv[0] && (x2_0_cl == 2) && (x2_0_ck == i_addr[64-1:21]) && (x2_0_ct_vpid == cache_psc0_t_vpid) && (x2_0_ct_ept == cache_psc0_t_ept) && (x2_0_ct_eptrta == cache_psc0_t_eptrta) && (x2_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_0_cn;
+        h_tbl = x2_0_cb;
+        h_htbl = x2_0_ch;
+        h_a_rw = (x2_0_ca_rw[0] != 0);
+        h_a_us = (x2_0_ca_us[0] != 0);
+        h_a_xd = (x2_0_ca_xd[0] != 0);
+    end
+    pc_hit = found;
+    cache_psc0_l_hit = found;
+    cache_psc0_l_way = way;
+    cache_psc0_l_set = hs;
+    pc_nxt = h_nxt;
+    pc_tbl = h_tbl;
+    pc_htbl = h_htbl;
+    pc_a_rw = h_a_rw;
+    pc_a_us = h_a_us;
+    pc_a_xd = h_a_xd;
+end
+
+always @(posedge clk) begin: cache_psc0_fsm
+    reg [2-1:0] rk;
+    reg [2-1:0] rv0;
+    reg [2-1:0] rv1;
+    reg [2-1:0] rv2;
+    reg [2-1:0] rv3;
+    reg [2-1:0] fway;
+    reg free;
+    reg [3-1:0] sel;
+    reg [2-1:0] fs;
+    reg [1-1:0] e0_v;
+    reg [43-1:0] e0_k;
+    reg [3-1:0] e0_l;
+    reg [16-1:0] e0_t_vpid;
+    reg [1-1:0] e0_t_ept;
+    reg [40-1:0] e0_t_eptrta;
+    reg [12-1:0] e0_t_pcid;
+    reg [3-1:0] e0_n;
+    reg [64-1:0] e0_b;
+    reg [64-1:0] e0_h;
+    reg [1-1:0] e0_a_rw;
+    reg [1-1:0] e0_a_us;
+    reg [1-1:0] e0_a_xd;
+    reg [1-1:0] e1_v;
+    reg [43-1:0] e1_k;
+    reg [3-1:0] e1_l;
+    reg [16-1:0] e1_t_vpid;
+    reg [1-1:0] e1_t_ept;
+    reg [40-1:0] e1_t_eptrta;
+    reg [12-1:0] e1_t_pcid;
+    reg [3-1:0] e1_n;
+    reg [64-1:0] e1_b;
+    reg [64-1:0] e1_h;
+    reg [1-1:0] e1_a_rw;
+    reg [1-1:0] e1_a_us;
+    reg [1-1:0] e1_a_xd;
+    reg [1-1:0] e2_v;
+    reg [43-1:0] e2_k;
+    reg [3-1:0] e2_l;
+    reg [16-1:0] e2_t_vpid;
+    reg [1-1:0] e2_t_ept;
+    reg [40-1:0] e2_t_eptrta;
+    reg [12-1:0] e2_t_pcid;
+    reg [3-1:0] e2_n;
+    reg [64-1:0] e2_b;
+    reg [64-1:0] e2_h;
+    reg [1-1:0] e2_a_rw;
+    reg [1-1:0] e2_a_us;
+    reg [1-1:0] e2_a_xd;
+    reg [1-1:0] e3_v;
+    reg [43-1:0] e3_k;
+    reg [3-1:0] e3_l;
+    reg [16-1:0] e3_t_vpid;
+    reg [1-1:0] e3_t_ept;
+    reg [40-1:0] e3_t_eptrta;
+    reg [12-1:0] e3_t_pcid;
+    reg [3-1:0] e3_n;
+    reg [64-1:0] e3_b;
+    reg [64-1:0] e3_h;
+    reg [1-1:0] e3_a_rw;
+    reg [1-1:0] e3_a_us;
+    reg [1-1:0] e3_a_xd;
+    reg [64-1:0] d1w0_0;
+    reg [64-1:0] d1w1_0;
+    reg [64-1:0] d1w2_0;
+    reg [64-1:0] d1w3_0;
+    reg [64-1:0] d3w0_0;
+    reg [64-1:0] d3w1_0;
+    reg [64-1:0] d3w2_0;
+    reg [64-1:0] d3w3_0;
+    reg [12-1:0] d7w0_0;
+    reg [64-1:0] d7w0_1;
+    reg [12-1:0] d7w1_0;
+    reg [64-1:0] d7w1_1;
+    reg [12-1:0] d7w2_0;
+    reg [64-1:0] d7w2_1;
+    reg [12-1:0] d7w3_0;
+    reg [64-1:0] d7w3_1;
+    if (rst == 1) begin
+        cache_psc0_ca_rw_0[0] <= 0;
+        cache_psc0_ca_rw_0[1] <= 0;
+        cache_psc0_ca_rw_0[2] <= 0;
+        cache_psc0_ca_rw_0[3] <= 0;
+        cache_psc0_ca_rw_1[0] <= 0;
+        cache_psc0_ca_rw_1[1] <= 0;
+        cache_psc0_ca_rw_1[2] <= 0;
+        cache_psc0_ca_rw_1[3] <= 0;
+        cache_psc0_ca_rw_2[0] <= 0;
+        cache_psc0_ca_rw_2[1] <= 0;
+        cache_psc0_ca_rw_2[2] <= 0;
+        cache_psc0_ca_rw_2[3] <= 0;
+        cache_psc0_ca_rw_3[0] <= 0;
+        cache_psc0_ca_rw_3[1] <= 0;
+        cache_psc0_ca_rw_3[2] <= 0;
+        cache_psc0_ca_rw_3[3] <= 0;
+        cache_psc0_ca_us_0[0] <= 0;
+        cache_psc0_ca_us_0[1] <= 0;
+        cache_psc0_ca_us_0[2] <= 0;
+        cache_psc0_ca_us_0[3] <= 0;
+        cache_psc0_ca_us_1[0] <= 0;
+        cache_psc0_ca_us_1[1] <= 0;
+        cache_psc0_ca_us_1[2] <= 0;
+        cache_psc0_ca_us_1[3] <= 0;
+        cache_psc0_ca_us_2[0] <= 0;
+        cache_psc0_ca_us_2[1] <= 0;
+        cache_psc0_ca_us_2[2] <= 0;
+        cache_psc0_ca_us_2[3] <= 0;
+        cache_psc0_ca_us_3[0] <= 0;
+        cache_psc0_ca_us_3[1] <= 0;
+        cache_psc0_ca_us_3[2] <= 0;
+        cache_psc0_ca_us_3[3] <= 0;
+        cache_psc0_ca_xd_0[0] <= 0;
+        cache_psc0_ca_xd_0[1] <= 0;
+        cache_psc0_ca_xd_0[2] <= 0;
+        cache_psc0_ca_xd_0[3] <= 0;
+        cache_psc0_ca_xd_1[0] <= 0;
+        cache_psc0_ca_xd_1[1] <= 0;
+        cache_psc0_ca_xd_1[2] <= 0;
+        cache_psc0_ca_xd_1[3] <= 0;
+        cache_psc0_ca_xd_2[0] <= 0;
+        cache_psc0_ca_xd_2[1] <= 0;
+        cache_psc0_ca_xd_2[2] <= 0;
+        cache_psc0_ca_xd_2[3] <= 0;
+        cache_psc0_ca_xd_3[0] <= 0;
+        cache_psc0_ca_xd_3[1] <= 0;
+        cache_psc0_ca_xd_3[2] <= 0;
+        cache_psc0_ca_xd_3[3] <= 0;
+        cache_psc0_cb0[0] <= 0;
+        cache_psc0_cb0[1] <= 0;
+        cache_psc0_cb0[2] <= 0;
+        cache_psc0_cb0[3] <= 0;
+        cache_psc0_cb1[0] <= 0;
+        cache_psc0_cb1[1] <= 0;
+        cache_psc0_cb1[2] <= 0;
+        cache_psc0_cb1[3] <= 0;
+        cache_psc0_cb2[0] <= 0;
+        cache_psc0_cb2[1] <= 0;
+        cache_psc0_cb2[2] <= 0;
+        cache_psc0_cb2[3] <= 0;
+        cache_psc0_cb3[0] <= 0;
+        cache_psc0_cb3[1] <= 0;
+        cache_psc0_cb3[2] <= 0;
+        cache_psc0_cb3[3] <= 0;
+        cache_psc0_ch0[0] <= 0;
+        cache_psc0_ch0[1] <= 0;
+        cache_psc0_ch0[2] <= 0;
+        cache_psc0_ch0[3] <= 0;
+        cache_psc0_ch1[0] <= 0;
+        cache_psc0_ch1[1] <= 0;
+        cache_psc0_ch1[2] <= 0;
+        cache_psc0_ch1[3] <= 0;
+        cache_psc0_ch2[0] <= 0;
+        cache_psc0_ch2[1] <= 0;
+        cache_psc0_ch2[2] <= 0;
+        cache_psc0_ch2[3] <= 0;
+        cache_psc0_ch3[0] <= 0;
+        cache_psc0_ch3[1] <= 0;
+        cache_psc0_ch3[2] <= 0;
+        cache_psc0_ch3[3] <= 0;
+        cache_psc0_ck0[0] <= 0;
+        cache_psc0_ck0[1] <= 0;
+        cache_psc0_ck0[2] <= 0;
+        cache_psc0_ck0[3] <= 0;
+        cache_psc0_ck1[0] <= 0;
+        cache_psc0_ck1[1] <= 0;
+        cache_psc0_ck1[2] <= 0;
+        cache_psc0_ck1[3] <= 0;
+        cache_psc0_ck2[0] <= 0;
+        cache_psc0_ck2[1] <= 0;
+        cache_psc0_ck2[2] <= 0;
+        cache_psc0_ck2[3] <= 0;
+        cache_psc0_ck3[0] <= 0;
+        cache_psc0_ck3[1] <= 0;
+        cache_psc0_ck3[2] <= 0;
+        cache_psc0_ck3[3] <= 0;
+        cache_psc0_cl0[0] <= 0;
+        cache_psc0_cl0[1] <= 0;
+        cache_psc0_cl0[2] <= 0;
+        cache_psc0_cl0[3] <= 0;
+        cache_psc0_cl1[0] <= 0;
+        cache_psc0_cl1[1] <= 0;
+        cache_psc0_cl1[2] <= 0;
+        cache_psc0_cl1[3] <= 0;
+        cache_psc0_cl2[0] <= 0;
+        cache_psc0_cl2[1] <= 0;
+        cache_psc0_cl2[2] <= 0;
+        cache_psc0_cl2[3] <= 0;
+        cache_psc0_cl3[0] <= 0;
+        cache_psc0_cl3[1] <= 0;
+        cache_psc0_cl3[2] <= 0;
+        cache_psc0_cl3[3] <= 0;
+        cache_psc0_cn0[0] <= 0;
+        cache_psc0_cn0[1] <= 0;
+        cache_psc0_cn0[2] <= 0;
+        cache_psc0_cn0[3] <= 0;
+        cache_psc0_cn1[0] <= 0;
+        cache_psc0_cn1[1] <= 0;
+        cache_psc0_cn1[2] <= 0;
+        cache_psc0_cn1[3] <= 0;
+        cache_psc0_cn2[0] <= 0;
+        cache_psc0_cn2[1] <= 0;
+        cache_psc0_cn2[2] <= 0;
+        cache_psc0_cn2[3] <= 0;
+        cache_psc0_cn3[0] <= 0;
+        cache_psc0_cn3[1] <= 0;
+        cache_psc0_cn3[2] <= 0;
+        cache_psc0_cn3[3] <= 0;
+        cache_psc0_cr0[0] <= 0;
+        cache_psc0_cr0[1] <= 0;
+        cache_psc0_cr0[2] <= 0;
+        cache_psc0_cr0[3] <= 0;
+        cache_psc0_cr1[0] <= 1;
+        cache_psc0_cr1[1] <= 1;
+        cache_psc0_cr1[2] <= 1;
+        cache_psc0_cr1[3] <= 1;
+        cache_psc0_cr2[0] <= 2;
+        cache_psc0_cr2[1] <= 2;
+        cache_psc0_cr2[2] <= 2;
+        cache_psc0_cr2[3] <= 2;
+        cache_psc0_cr3[0] <= 3;
+        cache_psc0_cr3[1] <= 3;
+        cache_psc0_cr3[2] <= 3;
+        cache_psc0_cr3[3] <= 3;
+        cache_psc0_ct_ept_0[0] <= 0;
+        cache_psc0_ct_ept_0[1] <= 0;
+        cache_psc0_ct_ept_0[2] <= 0;
+        cache_psc0_ct_ept_0[3] <= 0;
+        cache_psc0_ct_ept_1[0] <= 0;
+        cache_psc0_ct_ept_1[1] <= 0;
+        cache_psc0_ct_ept_1[2] <= 0;
+        cache_psc0_ct_ept_1[3] <= 0;
+        cache_psc0_ct_ept_2[0] <= 0;
+        cache_psc0_ct_ept_2[1] <= 0;
+        cache_psc0_ct_ept_2[2] <= 0;
+        cache_psc0_ct_ept_2[3] <= 0;
+        cache_psc0_ct_ept_3[0] <= 0;
+        cache_psc0_ct_ept_3[1] <= 0;
+        cache_psc0_ct_ept_3[2] <= 0;
+        cache_psc0_ct_ept_3[3] <= 0;
+        cache_psc0_ct_eptrta_0[0] <= 0;
+        cache_psc0_ct_eptrta_0[1] <= 0;
+        cache_psc0_ct_eptrta_0[2] <= 0;
+        cache_psc0_ct_eptrta_0[3] <= 0;
+        cache_psc0_ct_eptrta_1[0] <= 0;
+        cache_psc0_ct_eptrta_1[1] <= 0;
+        cache_psc0_ct_eptrta_1[2] <= 0;
+        cache_psc0_ct_eptrta_1[3] <= 0;
+        cache_psc0_ct_eptrta_2[0] <= 0;
+        cache_psc0_ct_eptrta_2[1] <= 0;
+        cache_psc0_ct_eptrta_2[2] <= 0;
+        cache_psc0_ct_eptrta_2[3] <= 0;
+        cache_psc0_ct_eptrta_3[0] <= 0;
+        cache_psc0_ct_eptrta_3[1] <= 0;
+        cache_psc0_ct_eptrta_3[2] <= 0;
+        cache_psc0_ct_eptrta_3[3] <= 0;
+        cache_psc0_ct_pcid_0[0] <= 0;
+        cache_psc0_ct_pcid_0[1] <= 0;
+        cache_psc0_ct_pcid_0[2] <= 0;
+        cache_psc0_ct_pcid_0[3] <= 0;
+        cache_psc0_ct_pcid_1[0] <= 0;
+        cache_psc0_ct_pcid_1[1] <= 0;
+        cache_psc0_ct_pcid_1[2] <= 0;
+        cache_psc0_ct_pcid_1[3] <= 0;
+        cache_psc0_ct_pcid_2[0] <= 0;
+        cache_psc0_ct_pcid_2[1] <= 0;
+        cache_psc0_ct_pcid_2[2] <= 0;
+        cache_psc0_ct_pcid_2[3] <= 0;
+        cache_psc0_ct_pcid_3[0] <= 0;
+        cache_psc0_ct_pcid_3[1] <= 0;
+        cache_psc0_ct_pcid_3[2] <= 0;
+        cache_psc0_ct_pcid_3[3] <= 0;
+        cache_psc0_ct_vpid_0[0] <= 0;
+        cache_psc0_ct_vpid_0[1] <= 0;
+        cache_psc0_ct_vpid_0[2] <= 0;
+        cache_psc0_ct_vpid_0[3] <= 0;
+        cache_psc0_ct_vpid_1[0] <= 0;
+        cache_psc0_ct_vpid_1[1] <= 0;
+        cache_psc0_ct_vpid_1[2] <= 0;
+        cache_psc0_ct_vpid_1[3] <= 0;
+        cache_psc0_ct_vpid_2[0] <= 0;
+        cache_psc0_ct_vpid_2[1] <= 0;
+        cache_psc0_ct_vpid_2[2] <= 0;
+        cache_psc0_ct_vpid_2[3] <= 0;
+        cache_psc0_ct_vpid_3[0] <= 0;
+        cache_psc0_ct_vpid_3[1] <= 0;
+        cache_psc0_ct_vpid_3[2] <= 0;
+        cache_psc0_ct_vpid_3[3] <= 0;
+        cache_psc0_cv0[0] <= 0;
+        cache_psc0_cv0[1] <= 0;
+        cache_psc0_cv0[2] <= 0;
+        cache_psc0_cv0[3] <= 0;
+        cache_psc0_cv1[0] <= 0;
+        cache_psc0_cv1[1] <= 0;
+        cache_psc0_cv1[2] <= 0;
+        cache_psc0_cv1[3] <= 0;
+        cache_psc0_cv2[0] <= 0;
+        cache_psc0_cv2[1] <= 0;
+        cache_psc0_cv2[2] <= 0;
+        cache_psc0_cv2[3] <= 0;
+        cache_psc0_cv3[0] <= 0;
+        cache_psc0_cv3[1] <= 0;
+        cache_psc0_cv3[2] <= 0;
+        cache_psc0_cv3[3] <= 0;
+        cache_psc0_f_addr <= 0;
+        cache_psc0_f_t_ept <= 0;
+        cache_psc0_f_t_eptrta <= 0;
+        cache_psc0_f_t_pcid <= 0;
+        cache_psc0_f_t_vpid <= 0;
+        cache_psc0_q2 <= 0;
+        cache_psc0_q3 <= 0;
+        cache_psc0_q4 <= 0;
+        cache_psc0_q5 <= 0;
+    end
+    else begin
+        rk = 2'h0;
+        rv0 = 2'h0;
+        rv1 = 2'h0;
+        rv2 = 2'h0;
+        rv3 = 2'h0;
+        fway = 2'h0;
+        free = 1'b0;
+        sel = 3'h0;
+        fs = 2'h0;
+        if (w_start) begin
+            cache_psc0_f_addr <= i_addr;
+            cache_psc0_f_t_vpid <= cache_psc0_t_vpid;
+            cache_psc0_f_t_ept <= cache_psc0_t_ept;
+            cache_psc0_f_t_eptrta <= cache_psc0_t_eptrta;
+            cache_psc0_f_t_pcid <= cache_psc0_t_pcid;
+            if (cache_psc0_l_hit) begin
+                rv0 = cache_psc0_cr0[cache_psc0_l_set];
+                rv1 = cache_psc0_cr1[cache_psc0_l_set];
+                rv2 = cache_psc0_cr2[cache_psc0_l_set];
+                rv3 = cache_psc0_cr3[cache_psc0_l_set];
+                case (cache_psc0_l_way)
+                    'h0: begin
+                        rk = rv0;
+                    end
+                    'h1: begin
+                        rk = rv1;
+                    end
+                    'h2: begin
+                        rk = rv2;
+                    end
+                    'h3: begin
+                        rk = rv3;
+                    end
+                endcase
+                if ((rv0 < rk)) begin
+                    rv0 = (rv0 + 1);
+                end
+                if ((rv1 < rk)) begin
+                    rv1 = (rv1 + 1);
+                end
+                if ((rv2 < rk)) begin
+                    rv2 = (rv2 + 1);
+                end
+                if ((rv3 < rk)) begin
+                    rv3 = (rv3 + 1);
+                end
+                if ((cache_psc0_l_way == 0)) begin
+                    rv0 = 0;
+                end
+                if ((cache_psc0_l_way == 1)) begin
+                    rv1 = 0;
+                end
+                if ((cache_psc0_l_way == 2)) begin
+                    rv2 = 0;
+                end
+                if ((cache_psc0_l_way == 3)) begin
+                    rv3 = 0;
+                end
+                cache_psc0_cr0[cache_psc0_l_set] <= rv0;
+                cache_psc0_cr1[cache_psc0_l_set] <= rv1;
+                cache_psc0_cr2[cache_psc0_l_set] <= rv2;
+                cache_psc0_cr3[cache_psc0_l_set] <= rv3;
+            end
+        end
+        if (cache_psc0_fill_now) begin
+            cache_psc0_q5 <= pq_v5;
+            cache_psc0_q4 <= pq_v4;
+            cache_psc0_q3 <= pq_v3;
+            cache_psc0_q2 <= pq_v2;
+        end
+        else if ((cache_psc0_q5 || cache_psc0_q4 || cache_psc0_q3 || cache_psc0_q2)) begin
+            if (cache_psc0_q5) begin
+                cache_psc0_q5 <= 1'b0;
+                sel = 0;
+                fs = cache_psc0_f_addr[50-1:48];
+            end
+            else if (cache_psc0_q4) begin
+                cache_psc0_q4 <= 1'b0;
+                sel = 1;
+                fs = cache_psc0_f_addr[41-1:39];
+            end
+            else if (cache_psc0_q3) begin
+                cache_psc0_q3 <= 1'b0;
+                sel = 2;
+                fs = cache_psc0_f_addr[32-1:30];
+            end
+            else if (cache_psc0_q2) begin
+                cache_psc0_q2 <= 1'b0;
+                sel = 3;
+                fs = cache_psc0_f_addr[23-1:21];
+            end
+            if ((!cache_psc0_cv3[fs])) begin
+                fway = 3;
+                free = 1'b1;
+            end
+            if ((!cache_psc0_cv2[fs])) begin
+                fway = 2;
+                free = 1'b1;
+            end
+            if ((!cache_psc0_cv1[fs])) begin
+                fway = 1;
+                free = 1'b1;
+            end
+            if ((!cache_psc0_cv0[fs])) begin
+                fway = 0;
+                free = 1'b1;
+            end
+            if ((!free)) begin
+                if ((cache_psc0_cr0[fs] == 3)) begin
+                    fway = 0;
+                end
+                if ((cache_psc0_cr1[fs] == 3)) begin
+                    fway = 1;
+                end
+                if ((cache_psc0_cr2[fs] == 3)) begin
+                    fway = 2;
+                end
+                if ((cache_psc0_cr3[fs] == 3)) begin
+                    fway = 3;
+                end
+            end
+            case (sel)
+                'h0: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl0[fs] <= 5;
+                            cache_psc0_ct_vpid_0[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n5;
+                            cache_psc0_cb0[fs] <= pq_t5;
+                            cache_psc0_ch0[fs] <= pq_h5;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_5;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl1[fs] <= 5;
+                            cache_psc0_ct_vpid_1[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n5;
+                            cache_psc0_cb1[fs] <= pq_t5;
+                            cache_psc0_ch1[fs] <= pq_h5;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_5;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl2[fs] <= 5;
+                            cache_psc0_ct_vpid_2[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n5;
+                            cache_psc0_cb2[fs] <= pq_t5;
+                            cache_psc0_ch2[fs] <= pq_h5;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_5;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl3[fs] <= 5;
+                            cache_psc0_ct_vpid_3[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n5;
+                            cache_psc0_cb3[fs] <= pq_t5;
+                            cache_psc0_ch3[fs] <= pq_h5;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_5;
+                        end
+                    endcase
+                end
+                'h1: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl0[fs] <= 4;
+                            cache_psc0_ct_vpid_0[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n4;
+                            cache_psc0_cb0[fs] <= pq_t4;
+                            cache_psc0_ch0[fs] <= pq_h4;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_4;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl1[fs] <= 4;
+                            cache_psc0_ct_vpid_1[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n4;
+                            cache_psc0_cb1[fs] <= pq_t4;
+                            cache_psc0_ch1[fs] <= pq_h4;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_4;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl2[fs] <= 4;
+                            cache_psc0_ct_vpid_2[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n4;
+                            cache_psc0_cb2[fs] <= pq_t4;
+                            cache_psc0_ch2[fs] <= pq_h4;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_4;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl3[fs] <= 4;
+                            cache_psc0_ct_vpid_3[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n4;
+                            cache_psc0_cb3[fs] <= pq_t4;
+                            cache_psc0_ch3[fs] <= pq_h4;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_4;
+                        end
+                    endcase
+                end
+                'h2: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl0[fs] <= 3;
+                            cache_psc0_ct_vpid_0[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n3;
+                            cache_psc0_cb0[fs] <= pq_t3;
+                            cache_psc0_ch0[fs] <= pq_h3;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_3;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl1[fs] <= 3;
+                            cache_psc0_ct_vpid_1[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n3;
+                            cache_psc0_cb1[fs] <= pq_t3;
+                            cache_psc0_ch1[fs] <= pq_h3;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_3;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl2[fs] <= 3;
+                            cache_psc0_ct_vpid_2[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n3;
+                            cache_psc0_cb2[fs] <= pq_t3;
+                            cache_psc0_ch2[fs] <= pq_h3;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_3;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl3[fs] <= 3;
+                            cache_psc0_ct_vpid_3[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n3;
+                            cache_psc0_cb3[fs] <= pq_t3;
+                            cache_psc0_ch3[fs] <= pq_h3;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_3;
+                        end
+                    endcase
+                end
+                'h3: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl0[fs] <= 2;
+                            cache_psc0_ct_vpid_0[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n2;
+                            cache_psc0_cb0[fs] <= pq_t2;
+                            cache_psc0_ch0[fs] <= pq_h2;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_2;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl1[fs] <= 2;
+                            cache_psc0_ct_vpid_1[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n2;
+                            cache_psc0_cb1[fs] <= pq_t2;
+                            cache_psc0_ch1[fs] <= pq_h2;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_2;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl2[fs] <= 2;
+                            cache_psc0_ct_vpid_2[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n2;
+                            cache_psc0_cb2[fs] <= pq_t2;
+                            cache_psc0_ch2[fs] <= pq_h2;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_2;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl3[fs] <= 2;
+                            cache_psc0_ct_vpid_3[fs] <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3[fs] <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3[fs] <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n2;
+                            cache_psc0_cb3[fs] <= pq_t2;
+                            cache_psc0_ch3[fs] <= pq_h2;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_2;
+                        end
+                    endcase
+                end
+            endcase
+            rv0 = cache_psc0_cr0[fs];
+            rv1 = cache_psc0_cr1[fs];
+            rv2 = cache_psc0_cr2[fs];
+            rv3 = cache_psc0_cr3[fs];
+            case (fway)
+                'h0: begin
+                    rk = rv0;
+                end
+                'h1: begin
+                    rk = rv1;
+                end
+                'h2: begin
+                    rk = rv2;
+                end
+                'h3: begin
+                    rk = rv3;
+                end
+            endcase
+            if ((rv0 < rk)) begin
+                rv0 = (rv0 + 1);
+            end
+            if ((rv1 < rk)) begin
+                rv1 = (rv1 + 1);
+            end
+            if ((rv2 < rk)) begin
+                rv2 = (rv2 + 1);
+            end
+            if ((rv3 < rk)) begin
+                rv3 = (rv3 + 1);
+            end
+            if ((fway == 0)) begin
+                rv0 = 0;
+            end
+            if ((fway == 1)) begin
+                rv1 = 0;
+            end
+            if ((fway == 2)) begin
+                rv2 = 0;
+            end
+            if ((fway == 3)) begin
+                rv3 = 0;
+            end
+            cache_psc0_cr0[fs] <= rv0;
+            cache_psc0_cr1[fs] <= rv1;
+            cache_psc0_cr2[fs] <= rv2;
+            cache_psc0_cr3[fs] <= rv3;
+        end
+        if (sw_on) begin
+            e0_v = 1'h0;
+            e0_v[0] = cache_psc0_cv0[cache_psc0_vset];
+            e0_k = 43'h0;
+            e0_k = cache_psc0_ck0[cache_psc0_vset];
+            e0_l = 3'h0;
+            e0_l = cache_psc0_cl0[cache_psc0_vset];
+            e0_t_vpid = 16'h0;
+            e0_t_vpid = cache_psc0_ct_vpid_0[cache_psc0_vset];
+            e0_t_ept = 1'h0;
+            e0_t_ept = cache_psc0_ct_ept_0[cache_psc0_vset];
+            e0_t_eptrta = 40'h0;
+            e0_t_eptrta = cache_psc0_ct_eptrta_0[cache_psc0_vset];
+            e0_t_pcid = 12'h0;
+            e0_t_pcid = cache_psc0_ct_pcid_0[cache_psc0_vset];
+            e0_n = 3'h0;
+            e0_n = cache_psc0_cn0[cache_psc0_vset];
+            e0_b = 64'h0;
+            e0_b = cache_psc0_cb0[cache_psc0_vset];
+            e0_h = 64'h0;
+            e0_h = cache_psc0_ch0[cache_psc0_vset];
+            e0_a_rw = 1'h0;
+            e0_a_rw[0] = cache_psc0_ca_rw_0[cache_psc0_vset];
+            e0_a_us = 1'h0;
+            e0_a_us[0] = cache_psc0_ca_us_0[cache_psc0_vset];
+            e0_a_xd = 1'h0;
+            e0_a_xd[0] = cache_psc0_ca_xd_0[cache_psc0_vset];
+            e1_v = 1'h0;
+            e1_v[0] = cache_psc0_cv1[cache_psc0_vset];
+            e1_k = 43'h0;
+            e1_k = cache_psc0_ck1[cache_psc0_vset];
+            e1_l = 3'h0;
+            e1_l = cache_psc0_cl1[cache_psc0_vset];
+            e1_t_vpid = 16'h0;
+            e1_t_vpid = cache_psc0_ct_vpid_1[cache_psc0_vset];
+            e1_t_ept = 1'h0;
+            e1_t_ept = cache_psc0_ct_ept_1[cache_psc0_vset];
+            e1_t_eptrta = 40'h0;
+            e1_t_eptrta = cache_psc0_ct_eptrta_1[cache_psc0_vset];
+            e1_t_pcid = 12'h0;
+            e1_t_pcid = cache_psc0_ct_pcid_1[cache_psc0_vset];
+            e1_n = 3'h0;
+            e1_n = cache_psc0_cn1[cache_psc0_vset];
+            e1_b = 64'h0;
+            e1_b = cache_psc0_cb1[cache_psc0_vset];
+            e1_h = 64'h0;
+            e1_h = cache_psc0_ch1[cache_psc0_vset];
+            e1_a_rw = 1'h0;
+            e1_a_rw[0] = cache_psc0_ca_rw_1[cache_psc0_vset];
+            e1_a_us = 1'h0;
+            e1_a_us[0] = cache_psc0_ca_us_1[cache_psc0_vset];
+            e1_a_xd = 1'h0;
+            e1_a_xd[0] = cache_psc0_ca_xd_1[cache_psc0_vset];
+            e2_v = 1'h0;
+            e2_v[0] = cache_psc0_cv2[cache_psc0_vset];
+            e2_k = 43'h0;
+            e2_k = cache_psc0_ck2[cache_psc0_vset];
+            e2_l = 3'h0;
+            e2_l = cache_psc0_cl2[cache_psc0_vset];
+            e2_t_vpid = 16'h0;
+            e2_t_vpid = cache_psc0_ct_vpid_2[cache_psc0_vset];
+            e2_t_ept = 1'h0;
+            e2_t_ept = cache_psc0_ct_ept_2[cache_psc0_vset];
+            e2_t_eptrta = 40'h0;
+            e2_t_eptrta = cache_psc0_ct_eptrta_2[cache_psc0_vset];
+            e2_t_pcid = 12'h0;
+            e2_t_pcid = cache_psc0_ct_pcid_2[cache_psc0_vset];
+            e2_n = 3'h0;
+            e2_n = cache_psc0_cn2[cache_psc0_vset];
+            e2_b = 64'h0;
+            e2_b = cache_psc0_cb2[cache_psc0_vset];
+            e2_h = 64'h0;
+            e2_h = cache_psc0_ch2[cache_psc0_vset];
+            e2_a_rw = 1'h0;
+            e2_a_rw[0] = cache_psc0_ca_rw_2[cache_psc0_vset];
+            e2_a_us = 1'h0;
+            e2_a_us[0] = cache_psc0_ca_us_2[cache_psc0_vset];
+            e2_a_xd = 1'h0;
+            e2_a_xd[0] = cache_psc0_ca_xd_2[cache_psc0_vset];
+            e3_v = 1'h0;
+            e3_v[0] = cache_psc0_cv3[cache_psc0_vset];
+            e3_k = 43'h0;
+            e3_k = cache_psc0_ck3[cache_psc0_vset];
+            e3_l = 3'h0;
+            e3_l = cache_psc0_cl3[cache_psc0_vset];
+            e3_t_vpid = 16'h0;
+            e3_t_vpid = cache_psc0_ct_vpid_3[cache_psc0_vset];
+            e3_t_ept = 1'h0;
+            e3_t_ept = cache_psc0_ct_ept_3[cache_psc0_vset];
+            e3_t_eptrta = 40'h0;
+            e3_t_eptrta = cache_psc0_ct_eptrta_3[cache_psc0_vset];
+            e3_t_pcid = 12'h0;
+            e3_t_pcid = cache_psc0_ct_pcid_3[cache_psc0_vset];
+            e3_n = 3'h0;
+            e3_n = cache_psc0_cn3[cache_psc0_vset];
+            e3_b = 64'h0;
+            e3_b = cache_psc0_cb3[cache_psc0_vset];
+            e3_h = 64'h0;
+            e3_h = cache_psc0_ch3[cache_psc0_vset];
+            e3_a_rw = 1'h0;
+            e3_a_rw[0] = cache_psc0_ca_rw_3[cache_psc0_vset];
+            e3_a_us = 1'h0;
+            e3_a_us[0] = cache_psc0_ca_us_3[cache_psc0_vset];
+            e3_a_xd = 1'h0;
+            e3_a_xd[0] = cache_psc0_ca_xd_3[cache_psc0_vset];
+            case (i_op)
+                'h1: begin
+                    d1w0_0 = 64'h0;
+                    d1w0_0 = i_invept_single_context_eptp;
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_ept[0] && (e0_t_eptrta == d1w0_0[52-1:12])))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    d1w1_0 = 64'h0;
+                    d1w1_0 = i_invept_single_context_eptp;
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_ept[0] && (e1_t_eptrta == d1w1_0[52-1:12])))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    d1w2_0 = 64'h0;
+                    d1w2_0 = i_invept_single_context_eptp;
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_ept[0] && (e2_t_eptrta == d1w2_0[52-1:12])))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    d1w3_0 = 64'h0;
+                    d1w3_0 = i_invept_single_context_eptp;
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_ept[0] && (e3_t_eptrta == d1w3_0[52-1:12])))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h2: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && e0_t_ept[0])) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && e1_t_ept[0])) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && e2_t_ept[0])) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && e3_t_ept[0])) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h3: begin
+                    d3w0_0 = 64'h0;
+                    d3w0_0 = i_invvpid_individual_address_addr;
+                    if ((cache_psc0_cv0[cache_psc0_vset] && ((e0_t_vpid == i_invvpid_individual_address_vpid_op) && (((e0_l == 2) && (e0_k == d3w0_0[64-1:21])) || ((e0_l == 3) && (e0_k[34-1:0] == d3w0_0[64-1:30])) || ((e0_l == 4) && (e0_k[25-1:0] == d3w0_0[64-1:39])) || ((e0_l == 5) && (e0_k[16-1:0] == d3w0_0[64-1:48])))))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    d3w1_0 = 64'h0;
+                    d3w1_0 = i_invvpid_individual_address_addr;
+                    if ((cache_psc0_cv1[cache_psc0_vset] && ((e1_t_vpid == i_invvpid_individual_address_vpid_op) && (((e1_l == 2) && (e1_k == d3w1_0[64-1:21])) || ((e1_l == 3) && (e1_k[34-1:0] == d3w1_0[64-1:30])) || ((e1_l == 4) && (e1_k[25-1:0] == d3w1_0[64-1:39])) || ((e1_l == 5) && (e1_k[16-1:0] == d3w1_0[64-1:48])))))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    d3w2_0 = 64'h0;
+                    d3w2_0 = i_invvpid_individual_address_addr;
+                    if ((cache_psc0_cv2[cache_psc0_vset] && ((e2_t_vpid == i_invvpid_individual_address_vpid_op) && (((e2_l == 2) && (e2_k == d3w2_0[64-1:21])) || ((e2_l == 3) && (e2_k[34-1:0] == d3w2_0[64-1:30])) || ((e2_l == 4) && (e2_k[25-1:0] == d3w2_0[64-1:39])) || ((e2_l == 5) && (e2_k[16-1:0] == d3w2_0[64-1:48])))))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    d3w3_0 = 64'h0;
+                    d3w3_0 = i_invvpid_individual_address_addr;
+                    if ((cache_psc0_cv3[cache_psc0_vset] && ((e3_t_vpid == i_invvpid_individual_address_vpid_op) && (((e3_l == 2) && (e3_k == d3w3_0[64-1:21])) || ((e3_l == 3) && (e3_k[34-1:0] == d3w3_0[64-1:30])) || ((e3_l == 4) && (e3_k[25-1:0] == d3w3_0[64-1:39])) || ((e3_l == 5) && (e3_k[16-1:0] == d3w3_0[64-1:48])))))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h4: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_vpid == i_invvpid_single_context_vpid_op))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h5: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_vpid != 0))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_vpid != 0))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_vpid != 0))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_vpid != 0))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h6: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h7: begin
+                    d7w0_0 = 12'h0;
+                    d7w0_1 = 64'h0;
+                    d7w0_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d7w0_0 = d7w0_1[12-1:0];
+                    end
+                    else begin
+                        d7w0_0 = 0;
+                    end
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (e0_t_vpid == cache_psc0_t_vpid)) && (e0_t_pcid == d7w0_0)))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    d7w1_0 = 12'h0;
+                    d7w1_1 = 64'h0;
+                    d7w1_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d7w1_0 = d7w1_1[12-1:0];
+                    end
+                    else begin
+                        d7w1_0 = 0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (e1_t_vpid == cache_psc0_t_vpid)) && (e1_t_pcid == d7w1_0)))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    d7w2_0 = 12'h0;
+                    d7w2_1 = 64'h0;
+                    d7w2_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d7w2_0 = d7w2_1[12-1:0];
+                    end
+                    else begin
+                        d7w2_0 = 0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (e2_t_vpid == cache_psc0_t_vpid)) && (e2_t_pcid == d7w2_0)))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    d7w3_0 = 12'h0;
+                    d7w3_1 = 64'h0;
+                    d7w3_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d7w3_0 = d7w3_1[12-1:0];
+                    end
+                    else begin
+                        d7w3_0 = 0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (e3_t_vpid == cache_psc0_t_vpid)) && (e3_t_pcid == d7w3_0)))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+            endcase
+        end
+    end
+end
+
+assign cache_gpm0_c_set = x_addr[14-1:12];
+assign cache_gpm0_f_set = x_addr[14-1:12];
+assign cache_gpm0_vset = sw_set[2-1:0];
+assign cache_gpm0_c_acc = {hk_read, hk_write, hk_fetch, hk_user};
+assign cache_gpm0_f_acc = {hk_read, hk_write, hk_fetch, hk_user};
+assign cache_gpm0_f_key = x_addr[64-1:12];
+assign cache_gpm0_t_eptrta = r_EPTP[52-1:12];
+assign cache_gpm0_f_t_eptrta = cache_gpm0_t_eptrta;
+
+always @(cache_gpm0_c_set, cache_gpm0_cr0[0], cache_gpm0_cr0[1], cache_gpm0_cr0[2], cache_gpm0_cr0[3], cache_gpm0_cr1[0], cache_gpm0_cr1[1], cache_gpm0_cr1[2], cache_gpm0_cr1[3], cache_gpm0_cr2[0], cache_gpm0_cr2[1], cache_gpm0_cr2[2], cache_gpm0_cr2[3], cache_gpm0_cr3[0], cache_gpm0_cr3[1], cache_gpm0_cr3[2], cache_gpm0_cr3[3], cache_gpm0_cv0[0], cache_gpm0_cv0[1], cache_gpm0_cv0[2], cache_gpm0_cv0[3], cache_gpm0_cv1[0], cache_gpm0_cv1[1], cache_gpm0_cv1[2], cache_gpm0_cv1[3], cache_gpm0_cv2[0], cache_gpm0_cv2[1], cache_gpm0_cv2[2], cache_gpm0_cv2[3], cache_gpm0_cv3[0], cache_gpm0_cv3[1], cache_gpm0_cv3[2], cache_gpm0_cv3[3]) begin: cache_gpm0_fill_way
+    reg [2-1:0] way;
+    reg free;
+    way = 2'h0;
+    free = 1'b0;
+    if ((!cache_gpm0_cv3[cache_gpm0_c_set])) begin
+        way = 3;
+        free = 1'b1;
+    end
+    if ((!cache_gpm0_cv2[cache_gpm0_c_set])) begin
+        way = 2;
+        free = 1'b1;
+    end
+    if ((!cache_gpm0_cv1[cache_gpm0_c_set])) begin
+        way = 1;
+        free = 1'b1;
+    end
+    if ((!cache_gpm0_cv0[cache_gpm0_c_set])) begin
+        way = 0;
+        free = 1'b1;
+    end
+    if ((!free)) begin
+        if ((cache_gpm0_cr0[cache_gpm0_c_set] == 3)) begin
+            way = 0;
+        end
+        if ((cache_gpm0_cr1[cache_gpm0_c_set] == 3)) begin
+            way = 1;
+        end
+        if ((cache_gpm0_cr2[cache_gpm0_c_set] == 3)) begin
+            way = 2;
+        end
+        if ((cache_gpm0_cr3[cache_gpm0_c_set] == 3)) begin
+            way = 3;
+        end
+    end
+    cache_gpm0_p_way = way;
+    cache_gpm0_p_evict = (!free);
+end
+
+always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1], cache_gpm0_ca0[2], cache_gpm0_ca0[3], cache_gpm0_ca1[0], cache_gpm0_ca1[1], cache_gpm0_ca1[2], cache_gpm0_ca1[3], cache_gpm0_ca2[0], cache_gpm0_ca2[1], cache_gpm0_ca2[2], cache_gpm0_ca2[3], cache_gpm0_ca3[0], cache_gpm0_ca3[1], cache_gpm0_ca3[2], cache_gpm0_ca3[3], cache_gpm0_ck0[0], cache_gpm0_ck0[1], cache_gpm0_ck0[2], cache_gpm0_ck0[3], cache_gpm0_ck1[0], cache_gpm0_ck1[1], cache_gpm0_ck1[2], cache_gpm0_ck1[3], cache_gpm0_ck2[0], cache_gpm0_ck2[1], cache_gpm0_ck2[2], cache_gpm0_ck2[3], cache_gpm0_ck3[0], cache_gpm0_ck3[1], cache_gpm0_ck3[2], cache_gpm0_ck3[3], cache_gpm0_cl0[0], cache_gpm0_cl0[1], cache_gpm0_cl0[2], cache_gpm0_cl0[3], cache_gpm0_cl1[0], cache_gpm0_cl1[1], cache_gpm0_cl1[2], cache_gpm0_cl1[3], cache_gpm0_cl2[0], cache_gpm0_cl2[1], cache_gpm0_cl2[2], cache_gpm0_cl2[3], cache_gpm0_cl3[0], cache_gpm0_cl3[1], cache_gpm0_cl3[2], cache_gpm0_cl3[3], cache_gpm0_cp0[0], cache_gpm0_cp0[1], cache_gpm0_cp0[2], cache_gpm0_cp0[3], cache_gpm0_cp1[0], cache_gpm0_cp1[1], cache_gpm0_cp1[2], cache_gpm0_cp1[3], cache_gpm0_cp2[0], cache_gpm0_cp2[1], cache_gpm0_cp2[2], cache_gpm0_cp2[3], cache_gpm0_cp3[0], cache_gpm0_cp3[1], cache_gpm0_cp3[2], cache_gpm0_cp3[3], cache_gpm0_ct_eptrta_0[0], cache_gpm0_ct_eptrta_0[1], cache_gpm0_ct_eptrta_0[2], cache_gpm0_ct_eptrta_0[3], cache_gpm0_ct_eptrta_1[0], cache_gpm0_ct_eptrta_1[1], cache_gpm0_ct_eptrta_1[2], cache_gpm0_ct_eptrta_1[3], cache_gpm0_ct_eptrta_2[0], cache_gpm0_ct_eptrta_2[1], cache_gpm0_ct_eptrta_2[2], cache_gpm0_ct_eptrta_2[3], cache_gpm0_ct_eptrta_3[0], cache_gpm0_ct_eptrta_3[1], cache_gpm0_ct_eptrta_3[2], cache_gpm0_ct_eptrta_3[3], cache_gpm0_cv0[0], cache_gpm0_cv0[1], cache_gpm0_cv0[2], cache_gpm0_cv0[3], cache_gpm0_cv1[0], cache_gpm0_cv1[1], cache_gpm0_cv1[2], cache_gpm0_cv1[3], cache_gpm0_cv2[0], cache_gpm0_cv2[1], cache_gpm0_cv2[2], cache_gpm0_cv2[3], cache_gpm0_cv3[0], cache_gpm0_cv3[1], cache_gpm0_cv3[2], cache_gpm0_cv3[3], x_addr, cache_gpm0_t_eptrta, x_off) begin: cache_gpm0_lookup
+    reg found;
+    reg [2-1:0] way;
+    reg [64-1:0] pa;
+    reg [3-1:0] lv;
+    reg [1-1:0] e3_v;
+    reg [52-1:0] e3_k;
+    reg [4-1:0] e3_a;
+    reg [40-1:0] e3_t_eptrta;
+    reg [3-1:0] e3_l;
+    reg [52-1:0] e3_p;
+    reg [1-1:0] e2_v;
+    reg [52-1:0] e2_k;
+    reg [4-1:0] e2_a;
+    reg [40-1:0] e2_t_eptrta;
+    reg [3-1:0] e2_l;
+    reg [52-1:0] e2_p;
+    reg [1-1:0] e1_v;
+    reg [52-1:0] e1_k;
+    reg [4-1:0] e1_a;
+    reg [40-1:0] e1_t_eptrta;
+    reg [3-1:0] e1_l;
+    reg [52-1:0] e1_p;
+    reg [1-1:0] e0_v;
+    reg [52-1:0] e0_k;
+    reg [4-1:0] e0_a;
+    reg [40-1:0] e0_t_eptrta;
+    reg [3-1:0] e0_l;
+    reg [52-1:0] e0_p;
+    found = 1'b0;
+    way = 2'h0;
+    pa = 64'h0;
+    lv = 3'h0;
+    e3_v = 1'h0;
+    e3_v[0] = cache_gpm0_cv3[cache_gpm0_c_set];
+    e3_k = 52'h0;
+    e3_k = cache_gpm0_ck3[cache_gpm0_c_set];
+    e3_a = 4'h0;
+    e3_a = cache_gpm0_ca3[cache_gpm0_c_set];
+    e3_t_eptrta = 40'h0;
+    e3_t_eptrta = cache_gpm0_ct_eptrta_3[cache_gpm0_c_set];
+    e3_l = 3'h0;
+    e3_l = cache_gpm0_cl3[cache_gpm0_c_set];
+    e3_p = 52'h0;
+    e3_p = cache_gpm0_cp3[cache_gpm0_c_set];
+    if ((e3_v[0] && (e3_a == cache_gpm0_c_acc) && (e3_t_eptrta == cache_gpm0_t_eptrta) && (e3_k == x_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 3;
+        pa = {e3_p, x_addr[12-1:0]};
+        lv = e3_l;
+    end
+    e2_v = 1'h0;
+    e2_v[0] = cache_gpm0_cv2[cache_gpm0_c_set];
+    e2_k = 52'h0;
+    e2_k = cache_gpm0_ck2[cache_gpm0_c_set];
+    e2_a = 4'h0;
+    e2_a = cache_gpm0_ca2[cache_gpm0_c_set];
+    e2_t_eptrta = 40'h0;
+    e2_t_eptrta = cache_gpm0_ct_eptrta_2[cache_gpm0_c_set];
+    e2_l = 3'h0;
+    e2_l = cache_gpm0_cl2[cache_gpm0_c_set];
+    e2_p = 52'h0;
+    e2_p = cache_gpm0_cp2[cache_gpm0_c_set];
+    if ((e2_v[0] && (e2_a == cache_gpm0_c_acc) && (e2_t_eptrta == cache_gpm0_t_eptrta) && (e2_k == x_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 2;
+        pa = {e2_p, x_addr[12-1:0]};
+        lv = e2_l;
+    end
+    e1_v = 1'h0;
+    e1_v[0] = cache_gpm0_cv1[cache_gpm0_c_set];
+    e1_k = 52'h0;
+    e1_k = cache_gpm0_ck1[cache_gpm0_c_set];
+    e1_a = 4'h0;
+    e1_a = cache_gpm0_ca1[cache_gpm0_c_set];
+    e1_t_eptrta = 40'h0;
+    e1_t_eptrta = cache_gpm0_ct_eptrta_1[cache_gpm0_c_set];
+    e1_l = 3'h0;
+    e1_l = cache_gpm0_cl1[cache_gpm0_c_set];
+    e1_p = 52'h0;
+    e1_p = cache_gpm0_cp1[cache_gpm0_c_set];
+    if ((e1_v[0] && (e1_a == cache_gpm0_c_acc) && (e1_t_eptrta == cache_gpm0_t_eptrta) && (e1_k == x_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 1;
+        pa = {e1_p, x_addr[12-1:0]};
+        lv = e1_l;
+    end
+    e0_v = 1'h0;
+    e0_v[0] = cache_gpm0_cv0[cache_gpm0_c_set];
+    e0_k = 52'h0;
+    e0_k = cache_gpm0_ck0[cache_gpm0_c_set];
+    e0_a = 4'h0;
+    e0_a = cache_gpm0_ca0[cache_gpm0_c_set];
+    e0_t_eptrta = 40'h0;
+    e0_t_eptrta = cache_gpm0_ct_eptrta_0[cache_gpm0_c_set];
+    e0_l = 3'h0;
+    e0_l = cache_gpm0_cl0[cache_gpm0_c_set];
+    e0_p = 52'h0;
+    e0_p = cache_gpm0_cp0[cache_gpm0_c_set];
+    if ((e0_v[0] && (e0_a == cache_gpm0_c_acc) && (e0_t_eptrta == cache_gpm0_t_eptrta) && (e0_k == x_addr[64-1:12]))) begin
+        found = 1'b1;
+        way = 0;
+        pa = {e0_p, x_addr[12-1:0]};
+        lv = e0_l;
+    end
+    cache_gpm0_l_hit = found;
+    cache_gpm0_l_way = way;
+    n_hit = (found && (!x_off));
+    n_hpa = pa;
+    n_hlv = lv;
+end
+
+always @(posedge clk) begin: cache_gpm0_fsm
+    reg [2-1:0] rk;
+    reg [2-1:0] rv0;
+    reg [2-1:0] rv1;
+    reg [2-1:0] rv2;
+    reg [2-1:0] rv3;
+    reg [1-1:0] e0_v;
+    reg [52-1:0] e0_k;
+    reg [4-1:0] e0_a;
+    reg [40-1:0] e0_t_eptrta;
+    reg [3-1:0] e0_l;
+    reg [52-1:0] e0_p;
+    reg [1-1:0] e1_v;
+    reg [52-1:0] e1_k;
+    reg [4-1:0] e1_a;
+    reg [40-1:0] e1_t_eptrta;
+    reg [3-1:0] e1_l;
+    reg [52-1:0] e1_p;
+    reg [1-1:0] e2_v;
+    reg [52-1:0] e2_k;
+    reg [4-1:0] e2_a;
+    reg [40-1:0] e2_t_eptrta;
+    reg [3-1:0] e2_l;
+    reg [52-1:0] e2_p;
+    reg [1-1:0] e3_v;
+    reg [52-1:0] e3_k;
+    reg [4-1:0] e3_a;
+    reg [40-1:0] e3_t_eptrta;
+    reg [3-1:0] e3_l;
+    reg [52-1:0] e3_p;
+    reg [64-1:0] d1w0_0;
+    reg [64-1:0] d1w1_0;
+    reg [64-1:0] d1w2_0;
+    reg [64-1:0] d1w3_0;
+    if (rst == 1) begin
+        cache_gpm0_ca0[0] <= 0;
+        cache_gpm0_ca0[1] <= 0;
+        cache_gpm0_ca0[2] <= 0;
+        cache_gpm0_ca0[3] <= 0;
+        cache_gpm0_ca1[0] <= 0;
+        cache_gpm0_ca1[1] <= 0;
+        cache_gpm0_ca1[2] <= 0;
+        cache_gpm0_ca1[3] <= 0;
+        cache_gpm0_ca2[0] <= 0;
+        cache_gpm0_ca2[1] <= 0;
+        cache_gpm0_ca2[2] <= 0;
+        cache_gpm0_ca2[3] <= 0;
+        cache_gpm0_ca3[0] <= 0;
+        cache_gpm0_ca3[1] <= 0;
+        cache_gpm0_ca3[2] <= 0;
+        cache_gpm0_ca3[3] <= 0;
+        cache_gpm0_ck0[0] <= 0;
+        cache_gpm0_ck0[1] <= 0;
+        cache_gpm0_ck0[2] <= 0;
+        cache_gpm0_ck0[3] <= 0;
+        cache_gpm0_ck1[0] <= 0;
+        cache_gpm0_ck1[1] <= 0;
+        cache_gpm0_ck1[2] <= 0;
+        cache_gpm0_ck1[3] <= 0;
+        cache_gpm0_ck2[0] <= 0;
+        cache_gpm0_ck2[1] <= 0;
+        cache_gpm0_ck2[2] <= 0;
+        cache_gpm0_ck2[3] <= 0;
+        cache_gpm0_ck3[0] <= 0;
+        cache_gpm0_ck3[1] <= 0;
+        cache_gpm0_ck3[2] <= 0;
+        cache_gpm0_ck3[3] <= 0;
+        cache_gpm0_cl0[0] <= 0;
+        cache_gpm0_cl0[1] <= 0;
+        cache_gpm0_cl0[2] <= 0;
+        cache_gpm0_cl0[3] <= 0;
+        cache_gpm0_cl1[0] <= 0;
+        cache_gpm0_cl1[1] <= 0;
+        cache_gpm0_cl1[2] <= 0;
+        cache_gpm0_cl1[3] <= 0;
+        cache_gpm0_cl2[0] <= 0;
+        cache_gpm0_cl2[1] <= 0;
+        cache_gpm0_cl2[2] <= 0;
+        cache_gpm0_cl2[3] <= 0;
+        cache_gpm0_cl3[0] <= 0;
+        cache_gpm0_cl3[1] <= 0;
+        cache_gpm0_cl3[2] <= 0;
+        cache_gpm0_cl3[3] <= 0;
+        cache_gpm0_cp0[0] <= 0;
+        cache_gpm0_cp0[1] <= 0;
+        cache_gpm0_cp0[2] <= 0;
+        cache_gpm0_cp0[3] <= 0;
+        cache_gpm0_cp1[0] <= 0;
+        cache_gpm0_cp1[1] <= 0;
+        cache_gpm0_cp1[2] <= 0;
+        cache_gpm0_cp1[3] <= 0;
+        cache_gpm0_cp2[0] <= 0;
+        cache_gpm0_cp2[1] <= 0;
+        cache_gpm0_cp2[2] <= 0;
+        cache_gpm0_cp2[3] <= 0;
+        cache_gpm0_cp3[0] <= 0;
+        cache_gpm0_cp3[1] <= 0;
+        cache_gpm0_cp3[2] <= 0;
+        cache_gpm0_cp3[3] <= 0;
+        cache_gpm0_cr0[0] <= 0;
+        cache_gpm0_cr0[1] <= 0;
+        cache_gpm0_cr0[2] <= 0;
+        cache_gpm0_cr0[3] <= 0;
+        cache_gpm0_cr1[0] <= 1;
+        cache_gpm0_cr1[1] <= 1;
+        cache_gpm0_cr1[2] <= 1;
+        cache_gpm0_cr1[3] <= 1;
+        cache_gpm0_cr2[0] <= 2;
+        cache_gpm0_cr2[1] <= 2;
+        cache_gpm0_cr2[2] <= 2;
+        cache_gpm0_cr2[3] <= 2;
+        cache_gpm0_cr3[0] <= 3;
+        cache_gpm0_cr3[1] <= 3;
+        cache_gpm0_cr3[2] <= 3;
+        cache_gpm0_cr3[3] <= 3;
+        cache_gpm0_ct_eptrta_0[0] <= 0;
+        cache_gpm0_ct_eptrta_0[1] <= 0;
+        cache_gpm0_ct_eptrta_0[2] <= 0;
+        cache_gpm0_ct_eptrta_0[3] <= 0;
+        cache_gpm0_ct_eptrta_1[0] <= 0;
+        cache_gpm0_ct_eptrta_1[1] <= 0;
+        cache_gpm0_ct_eptrta_1[2] <= 0;
+        cache_gpm0_ct_eptrta_1[3] <= 0;
+        cache_gpm0_ct_eptrta_2[0] <= 0;
+        cache_gpm0_ct_eptrta_2[1] <= 0;
+        cache_gpm0_ct_eptrta_2[2] <= 0;
+        cache_gpm0_ct_eptrta_2[3] <= 0;
+        cache_gpm0_ct_eptrta_3[0] <= 0;
+        cache_gpm0_ct_eptrta_3[1] <= 0;
+        cache_gpm0_ct_eptrta_3[2] <= 0;
+        cache_gpm0_ct_eptrta_3[3] <= 0;
+        cache_gpm0_cv0[0] <= 0;
+        cache_gpm0_cv0[1] <= 0;
+        cache_gpm0_cv0[2] <= 0;
+        cache_gpm0_cv0[3] <= 0;
+        cache_gpm0_cv1[0] <= 0;
+        cache_gpm0_cv1[1] <= 0;
+        cache_gpm0_cv1[2] <= 0;
+        cache_gpm0_cv1[3] <= 0;
+        cache_gpm0_cv2[0] <= 0;
+        cache_gpm0_cv2[1] <= 0;
+        cache_gpm0_cv2[2] <= 0;
+        cache_gpm0_cv2[3] <= 0;
+        cache_gpm0_cv3[0] <= 0;
+        cache_gpm0_cv3[1] <= 0;
+        cache_gpm0_cv3[2] <= 0;
+        cache_gpm0_cv3[3] <= 0;
+    end
+    else begin
+        rk = 2'h0;
+        rv0 = 2'h0;
+        rv1 = 2'h0;
+        rv2 = 2'h0;
+        rv3 = 2'h0;
+        if ((x_valid && (!x_pwrite) && (!x_phys) && cache_gpm0_l_hit && (!x_off))) begin
+            rv0 = cache_gpm0_cr0[cache_gpm0_c_set];
+            rv1 = cache_gpm0_cr1[cache_gpm0_c_set];
+            rv2 = cache_gpm0_cr2[cache_gpm0_c_set];
+            rv3 = cache_gpm0_cr3[cache_gpm0_c_set];
+            case (cache_gpm0_l_way)
+                'h0: begin
+                    rk = rv0;
+                end
+                'h1: begin
+                    rk = rv1;
+                end
+                'h2: begin
+                    rk = rv2;
+                end
+                'h3: begin
+                    rk = rv3;
+                end
+            endcase
+            if ((rv0 < rk)) begin
+                rv0 = (rv0 + 1);
+            end
+            if ((rv1 < rk)) begin
+                rv1 = (rv1 + 1);
+            end
+            if ((rv2 < rk)) begin
+                rv2 = (rv2 + 1);
+            end
+            if ((rv3 < rk)) begin
+                rv3 = (rv3 + 1);
+            end
+            if ((cache_gpm0_l_way == 0)) begin
+                rv0 = 0;
+            end
+            if ((cache_gpm0_l_way == 1)) begin
+                rv1 = 0;
+            end
+            if ((cache_gpm0_l_way == 2)) begin
+                rv2 = 0;
+            end
+            if ((cache_gpm0_l_way == 3)) begin
+                rv3 = 0;
+            end
+            cache_gpm0_cr0[cache_gpm0_c_set] <= rv0;
+            cache_gpm0_cr1[cache_gpm0_c_set] <= rv1;
+            cache_gpm0_cr2[cache_gpm0_c_set] <= rv2;
+            cache_gpm0_cr3[cache_gpm0_c_set] <= rv3;
+        end
+        if (n_fill) begin
+            case (cache_gpm0_p_way)
+                'h0: begin
+                    cache_gpm0_cv0[cache_gpm0_c_set] <= 1'b1;
+                    cache_gpm0_ck0[cache_gpm0_c_set] <= cache_gpm0_f_key;
+                    cache_gpm0_ca0[cache_gpm0_c_set] <= cache_gpm0_f_acc;
+                    cache_gpm0_ct_eptrta_0[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
+                    cache_gpm0_cl0[cache_gpm0_c_set] <= n_flv;
+                    cache_gpm0_cp0[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                end
+                'h1: begin
+                    cache_gpm0_cv1[cache_gpm0_c_set] <= 1'b1;
+                    cache_gpm0_ck1[cache_gpm0_c_set] <= cache_gpm0_f_key;
+                    cache_gpm0_ca1[cache_gpm0_c_set] <= cache_gpm0_f_acc;
+                    cache_gpm0_ct_eptrta_1[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
+                    cache_gpm0_cl1[cache_gpm0_c_set] <= n_flv;
+                    cache_gpm0_cp1[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                end
+                'h2: begin
+                    cache_gpm0_cv2[cache_gpm0_c_set] <= 1'b1;
+                    cache_gpm0_ck2[cache_gpm0_c_set] <= cache_gpm0_f_key;
+                    cache_gpm0_ca2[cache_gpm0_c_set] <= cache_gpm0_f_acc;
+                    cache_gpm0_ct_eptrta_2[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
+                    cache_gpm0_cl2[cache_gpm0_c_set] <= n_flv;
+                    cache_gpm0_cp2[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                end
+                'h3: begin
+                    cache_gpm0_cv3[cache_gpm0_c_set] <= 1'b1;
+                    cache_gpm0_ck3[cache_gpm0_c_set] <= cache_gpm0_f_key;
+                    cache_gpm0_ca3[cache_gpm0_c_set] <= cache_gpm0_f_acc;
+                    cache_gpm0_ct_eptrta_3[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
+                    cache_gpm0_cl3[cache_gpm0_c_set] <= n_flv;
+                    cache_gpm0_cp3[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                end
+            endcase
+            rv0 = cache_gpm0_cr0[cache_gpm0_c_set];
+            rv1 = cache_gpm0_cr1[cache_gpm0_c_set];
+            rv2 = cache_gpm0_cr2[cache_gpm0_c_set];
+            rv3 = cache_gpm0_cr3[cache_gpm0_c_set];
+            case (cache_gpm0_p_way)
+                'h0: begin
+                    rk = rv0;
+                end
+                'h1: begin
+                    rk = rv1;
+                end
+                'h2: begin
+                    rk = rv2;
+                end
+                'h3: begin
+                    rk = rv3;
+                end
+            endcase
+            if ((rv0 < rk)) begin
+                rv0 = (rv0 + 1);
+            end
+            if ((rv1 < rk)) begin
+                rv1 = (rv1 + 1);
+            end
+            if ((rv2 < rk)) begin
+                rv2 = (rv2 + 1);
+            end
+            if ((rv3 < rk)) begin
+                rv3 = (rv3 + 1);
+            end
+            if ((cache_gpm0_p_way == 0)) begin
+                rv0 = 0;
+            end
+            if ((cache_gpm0_p_way == 1)) begin
+                rv1 = 0;
+            end
+            if ((cache_gpm0_p_way == 2)) begin
+                rv2 = 0;
+            end
+            if ((cache_gpm0_p_way == 3)) begin
+                rv3 = 0;
+            end
+            cache_gpm0_cr0[cache_gpm0_c_set] <= rv0;
+            cache_gpm0_cr1[cache_gpm0_c_set] <= rv1;
+            cache_gpm0_cr2[cache_gpm0_c_set] <= rv2;
+            cache_gpm0_cr3[cache_gpm0_c_set] <= rv3;
+        end
+        if (sw_on) begin
+            e0_v = 1'h0;
+            e0_v[0] = cache_gpm0_cv0[cache_gpm0_vset];
+            e0_k = 52'h0;
+            e0_k = cache_gpm0_ck0[cache_gpm0_vset];
+            e0_a = 4'h0;
+            e0_a = cache_gpm0_ca0[cache_gpm0_vset];
+            e0_t_eptrta = 40'h0;
+            e0_t_eptrta = cache_gpm0_ct_eptrta_0[cache_gpm0_vset];
+            e0_l = 3'h0;
+            e0_l = cache_gpm0_cl0[cache_gpm0_vset];
+            e0_p = 52'h0;
+            e0_p = cache_gpm0_cp0[cache_gpm0_vset];
+            e1_v = 1'h0;
+            e1_v[0] = cache_gpm0_cv1[cache_gpm0_vset];
+            e1_k = 52'h0;
+            e1_k = cache_gpm0_ck1[cache_gpm0_vset];
+            e1_a = 4'h0;
+            e1_a = cache_gpm0_ca1[cache_gpm0_vset];
+            e1_t_eptrta = 40'h0;
+            e1_t_eptrta = cache_gpm0_ct_eptrta_1[cache_gpm0_vset];
+            e1_l = 3'h0;
+            e1_l = cache_gpm0_cl1[cache_gpm0_vset];
+            e1_p = 52'h0;
+            e1_p = cache_gpm0_cp1[cache_gpm0_vset];
+            e2_v = 1'h0;
+            e2_v[0] = cache_gpm0_cv2[cache_gpm0_vset];
+            e2_k = 52'h0;
+            e2_k = cache_gpm0_ck2[cache_gpm0_vset];
+            e2_a = 4'h0;
+            e2_a = cache_gpm0_ca2[cache_gpm0_vset];
+            e2_t_eptrta = 40'h0;
+            e2_t_eptrta = cache_gpm0_ct_eptrta_2[cache_gpm0_vset];
+            e2_l = 3'h0;
+            e2_l = cache_gpm0_cl2[cache_gpm0_vset];
+            e2_p = 52'h0;
+            e2_p = cache_gpm0_cp2[cache_gpm0_vset];
+            e3_v = 1'h0;
+            e3_v[0] = cache_gpm0_cv3[cache_gpm0_vset];
+            e3_k = 52'h0;
+            e3_k = cache_gpm0_ck3[cache_gpm0_vset];
+            e3_a = 4'h0;
+            e3_a = cache_gpm0_ca3[cache_gpm0_vset];
+            e3_t_eptrta = 40'h0;
+            e3_t_eptrta = cache_gpm0_ct_eptrta_3[cache_gpm0_vset];
+            e3_l = 3'h0;
+            e3_l = cache_gpm0_cl3[cache_gpm0_vset];
+            e3_p = 52'h0;
+            e3_p = cache_gpm0_cp3[cache_gpm0_vset];
+            case (i_op)
+                'h1: begin
+                    d1w0_0 = 64'h0;
+                    d1w0_0 = i_invept_single_context_eptp;
+                    if ((cache_gpm0_cv0[cache_gpm0_vset] && (e0_t_eptrta == d1w0_0[52-1:12]))) begin
+                        cache_gpm0_cv0[cache_gpm0_vset] <= 1'b0;
+                    end
+                    d1w1_0 = 64'h0;
+                    d1w1_0 = i_invept_single_context_eptp;
+                    if ((cache_gpm0_cv1[cache_gpm0_vset] && (e1_t_eptrta == d1w1_0[52-1:12]))) begin
+                        cache_gpm0_cv1[cache_gpm0_vset] <= 1'b0;
+                    end
+                    d1w2_0 = 64'h0;
+                    d1w2_0 = i_invept_single_context_eptp;
+                    if ((cache_gpm0_cv2[cache_gpm0_vset] && (e2_t_eptrta == d1w2_0[52-1:12]))) begin
+                        cache_gpm0_cv2[cache_gpm0_vset] <= 1'b0;
+                    end
+                    d1w3_0 = 64'h0;
+                    d1w3_0 = i_invept_single_context_eptp;
+                    if ((cache_gpm0_cv3[cache_gpm0_vset] && (e3_t_eptrta == d1w3_0[52-1:12]))) begin
+                        cache_gpm0_cv3[cache_gpm0_vset] <= 1'b0;
+                    end
+                end
+                'h2: begin
+                    if (cache_gpm0_cv0[cache_gpm0_vset]) begin
+                        cache_gpm0_cv0[cache_gpm0_vset] <= 1'b0;
+                    end
+                    if (cache_gpm0_cv1[cache_gpm0_vset]) begin
+                        cache_gpm0_cv1[cache_gpm0_vset] <= 1'b0;
+                    end
+                    if (cache_gpm0_cv2[cache_gpm0_vset]) begin
+                        cache_gpm0_cv2[cache_gpm0_vset] <= 1'b0;
+                    end
+                    if (cache_gpm0_cv3[cache_gpm0_vset]) begin
+                        cache_gpm0_cv3[cache_gpm0_vset] <= 1'b0;
+                    end
+                end
+            endcase
+        end
+    end
+end
+
+assign cache_epsc0_t_eptrta = r_EPTP[52-1:12];
+assign cache_epsc0_ls2 = x_addr[23-1:21];
+assign cache_epsc0_ls3 = x_addr[32-1:30];
+assign cache_epsc0_ls4 = x_addr[41-1:39];
+assign cache_epsc0_ls5 = x_addr[50-1:48];
+assign cache_epsc0_vset = sw_set[2-1:0];
+
+always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], cache_epsc0_ca_r_0[3], cache_epsc0_ca_r_1[0], cache_epsc0_ca_r_1[1], cache_epsc0_ca_r_1[2], cache_epsc0_ca_r_1[3], cache_epsc0_ca_r_2[0], cache_epsc0_ca_r_2[1], cache_epsc0_ca_r_2[2], cache_epsc0_ca_r_2[3], cache_epsc0_ca_r_3[0], cache_epsc0_ca_r_3[1], cache_epsc0_ca_r_3[2], cache_epsc0_ca_r_3[3], cache_epsc0_ca_w_0[0], cache_epsc0_ca_w_0[1], cache_epsc0_ca_w_0[2], cache_epsc0_ca_w_0[3], cache_epsc0_ca_w_1[0], cache_epsc0_ca_w_1[1], cache_epsc0_ca_w_1[2], cache_epsc0_ca_w_1[3], cache_epsc0_ca_w_2[0], cache_epsc0_ca_w_2[1], cache_epsc0_ca_w_2[2], cache_epsc0_ca_w_2[3], cache_epsc0_ca_w_3[0], cache_epsc0_ca_w_3[1], cache_epsc0_ca_w_3[2], cache_epsc0_ca_w_3[3], cache_epsc0_ca_x_0[0], cache_epsc0_ca_x_0[1], cache_epsc0_ca_x_0[2], cache_epsc0_ca_x_0[3], cache_epsc0_ca_x_1[0], cache_epsc0_ca_x_1[1], cache_epsc0_ca_x_1[2], cache_epsc0_ca_x_1[3], cache_epsc0_ca_x_2[0], cache_epsc0_ca_x_2[1], cache_epsc0_ca_x_2[2], cache_epsc0_ca_x_2[3], cache_epsc0_ca_x_3[0], cache_epsc0_ca_x_3[1], cache_epsc0_ca_x_3[2], cache_epsc0_ca_x_3[3], cache_epsc0_ca_xu_0[0], cache_epsc0_ca_xu_0[1], cache_epsc0_ca_xu_0[2], cache_epsc0_ca_xu_0[3], cache_epsc0_ca_xu_1[0], cache_epsc0_ca_xu_1[1], cache_epsc0_ca_xu_1[2], cache_epsc0_ca_xu_1[3], cache_epsc0_ca_xu_2[0], cache_epsc0_ca_xu_2[1], cache_epsc0_ca_xu_2[2], cache_epsc0_ca_xu_2[3], cache_epsc0_ca_xu_3[0], cache_epsc0_ca_xu_3[1], cache_epsc0_ca_xu_3[2], cache_epsc0_ca_xu_3[3], cache_epsc0_cb0[0], cache_epsc0_cb0[1], cache_epsc0_cb0[2], cache_epsc0_cb0[3], cache_epsc0_cb1[0], cache_epsc0_cb1[1], cache_epsc0_cb1[2], cache_epsc0_cb1[3], cache_epsc0_cb2[0], cache_epsc0_cb2[1], cache_epsc0_cb2[2], cache_epsc0_cb2[3], cache_epsc0_cb3[0], cache_epsc0_cb3[1], cache_epsc0_cb3[2], cache_epsc0_cb3[3], cache_epsc0_ck0[0], cache_epsc0_ck0[1], cache_epsc0_ck0[2], cache_epsc0_ck0[3], cache_epsc0_ck1[0], cache_epsc0_ck1[1], cache_epsc0_ck1[2], cache_epsc0_ck1[3], cache_epsc0_ck2[0], cache_epsc0_ck2[1], cache_epsc0_ck2[2], cache_epsc0_ck2[3], cache_epsc0_ck3[0], cache_epsc0_ck3[1], cache_epsc0_ck3[2], cache_epsc0_ck3[3], cache_epsc0_cl0[0], cache_epsc0_cl0[1], cache_epsc0_cl0[2], cache_epsc0_cl0[3], cache_epsc0_cl1[0], cache_epsc0_cl1[1], cache_epsc0_cl1[2], cache_epsc0_cl1[3], cache_epsc0_cl2[0], cache_epsc0_cl2[1], cache_epsc0_cl2[2], cache_epsc0_cl2[3], cache_epsc0_cl3[0], cache_epsc0_cl3[1], cache_epsc0_cl3[2], cache_epsc0_cl3[3], cache_epsc0_cn0[0], cache_epsc0_cn0[1], cache_epsc0_cn0[2], cache_epsc0_cn0[3], cache_epsc0_cn1[0], cache_epsc0_cn1[1], cache_epsc0_cn1[2], cache_epsc0_cn1[3], cache_epsc0_cn2[0], cache_epsc0_cn2[1], cache_epsc0_cn2[2], cache_epsc0_cn2[3], cache_epsc0_cn3[0], cache_epsc0_cn3[1], cache_epsc0_cn3[2], cache_epsc0_cn3[3], cache_epsc0_ct_eptrta_0[0], cache_epsc0_ct_eptrta_0[1], cache_epsc0_ct_eptrta_0[2], cache_epsc0_ct_eptrta_0[3], cache_epsc0_ct_eptrta_1[0], cache_epsc0_ct_eptrta_1[1], cache_epsc0_ct_eptrta_1[2], cache_epsc0_ct_eptrta_1[3], cache_epsc0_ct_eptrta_2[0], cache_epsc0_ct_eptrta_2[1], cache_epsc0_ct_eptrta_2[2], cache_epsc0_ct_eptrta_2[3], cache_epsc0_ct_eptrta_3[0], cache_epsc0_ct_eptrta_3[1], cache_epsc0_ct_eptrta_3[2], cache_epsc0_ct_eptrta_3[3], cache_epsc0_cv0[0], cache_epsc0_cv0[1], cache_epsc0_cv0[2], cache_epsc0_cv0[3], cache_epsc0_cv1[0], cache_epsc0_cv1[1], cache_epsc0_cv1[2], cache_epsc0_cv1[3], cache_epsc0_cv2[0], cache_epsc0_cv2[1], cache_epsc0_cv2[2], cache_epsc0_cv2[3], cache_epsc0_cv3[0], cache_epsc0_cv3[1], cache_epsc0_cv3[2], cache_epsc0_cv3[3], x_addr, cache_epsc0_ls2, cache_epsc0_ls3, cache_epsc0_ls4, cache_epsc0_ls5, cache_epsc0_t_eptrta) begin: cache_epsc0_lookup
+    reg found;
+    reg [2-1:0] way;
+    reg [2-1:0] hs;
+    reg [3-1:0] h_nxt;
+    reg [64-1:0] h_tbl;
+    reg h_a_r;
+    reg h_a_w;
+    reg h_a_x;
+    reg h_a_xu;
+    reg [1-1:0] x5_3_cv;
+    reg [43-1:0] x5_3_ck;
+    reg [3-1:0] x5_3_cl;
+    reg [40-1:0] x5_3_ct_eptrta;
+    reg [3-1:0] x5_3_cn;
+    reg [64-1:0] x5_3_cb;
+    reg [1-1:0] x5_3_ca_r;
+    reg [1-1:0] x5_3_ca_w;
+    reg [1-1:0] x5_3_ca_x;
+    reg [1-1:0] x5_3_ca_xu;
+    reg [1-1:0] x5_2_cv;
+    reg [43-1:0] x5_2_ck;
+    reg [3-1:0] x5_2_cl;
+    reg [40-1:0] x5_2_ct_eptrta;
+    reg [3-1:0] x5_2_cn;
+    reg [64-1:0] x5_2_cb;
+    reg [1-1:0] x5_2_ca_r;
+    reg [1-1:0] x5_2_ca_w;
+    reg [1-1:0] x5_2_ca_x;
+    reg [1-1:0] x5_2_ca_xu;
+    reg [1-1:0] x5_1_cv;
+    reg [43-1:0] x5_1_ck;
+    reg [3-1:0] x5_1_cl;
+    reg [40-1:0] x5_1_ct_eptrta;
+    reg [3-1:0] x5_1_cn;
+    reg [64-1:0] x5_1_cb;
+    reg [1-1:0] x5_1_ca_r;
+    reg [1-1:0] x5_1_ca_w;
+    reg [1-1:0] x5_1_ca_x;
+    reg [1-1:0] x5_1_ca_xu;
+    reg [1-1:0] x5_0_cv;
+    reg [43-1:0] x5_0_ck;
+    reg [3-1:0] x5_0_cl;
+    reg [40-1:0] x5_0_ct_eptrta;
+    reg [3-1:0] x5_0_cn;
+    reg [64-1:0] x5_0_cb;
+    reg [1-1:0] x5_0_ca_r;
+    reg [1-1:0] x5_0_ca_w;
+    reg [1-1:0] x5_0_ca_x;
+    reg [1-1:0] x5_0_ca_xu;
+    reg [1-1:0] x4_3_cv;
+    reg [43-1:0] x4_3_ck;
+    reg [3-1:0] x4_3_cl;
+    reg [40-1:0] x4_3_ct_eptrta;
+    reg [3-1:0] x4_3_cn;
+    reg [64-1:0] x4_3_cb;
+    reg [1-1:0] x4_3_ca_r;
+    reg [1-1:0] x4_3_ca_w;
+    reg [1-1:0] x4_3_ca_x;
+    reg [1-1:0] x4_3_ca_xu;
+    reg [1-1:0] x4_2_cv;
+    reg [43-1:0] x4_2_ck;
+    reg [3-1:0] x4_2_cl;
+    reg [40-1:0] x4_2_ct_eptrta;
+    reg [3-1:0] x4_2_cn;
+    reg [64-1:0] x4_2_cb;
+    reg [1-1:0] x4_2_ca_r;
+    reg [1-1:0] x4_2_ca_w;
+    reg [1-1:0] x4_2_ca_x;
+    reg [1-1:0] x4_2_ca_xu;
+    reg [1-1:0] x4_1_cv;
+    reg [43-1:0] x4_1_ck;
+    reg [3-1:0] x4_1_cl;
+    reg [40-1:0] x4_1_ct_eptrta;
+    reg [3-1:0] x4_1_cn;
+    reg [64-1:0] x4_1_cb;
+    reg [1-1:0] x4_1_ca_r;
+    reg [1-1:0] x4_1_ca_w;
+    reg [1-1:0] x4_1_ca_x;
+    reg [1-1:0] x4_1_ca_xu;
+    reg [1-1:0] x4_0_cv;
+    reg [43-1:0] x4_0_ck;
+    reg [3-1:0] x4_0_cl;
+    reg [40-1:0] x4_0_ct_eptrta;
+    reg [3-1:0] x4_0_cn;
+    reg [64-1:0] x4_0_cb;
+    reg [1-1:0] x4_0_ca_r;
+    reg [1-1:0] x4_0_ca_w;
+    reg [1-1:0] x4_0_ca_x;
+    reg [1-1:0] x4_0_ca_xu;
+    reg [1-1:0] x3_3_cv;
+    reg [43-1:0] x3_3_ck;
+    reg [3-1:0] x3_3_cl;
+    reg [40-1:0] x3_3_ct_eptrta;
+    reg [3-1:0] x3_3_cn;
+    reg [64-1:0] x3_3_cb;
+    reg [1-1:0] x3_3_ca_r;
+    reg [1-1:0] x3_3_ca_w;
+    reg [1-1:0] x3_3_ca_x;
+    reg [1-1:0] x3_3_ca_xu;
+    reg [1-1:0] x3_2_cv;
+    reg [43-1:0] x3_2_ck;
+    reg [3-1:0] x3_2_cl;
+    reg [40-1:0] x3_2_ct_eptrta;
+    reg [3-1:0] x3_2_cn;
+    reg [64-1:0] x3_2_cb;
+    reg [1-1:0] x3_2_ca_r;
+    reg [1-1:0] x3_2_ca_w;
+    reg [1-1:0] x3_2_ca_x;
+    reg [1-1:0] x3_2_ca_xu;
+    reg [1-1:0] x3_1_cv;
+    reg [43-1:0] x3_1_ck;
+    reg [3-1:0] x3_1_cl;
+    reg [40-1:0] x3_1_ct_eptrta;
+    reg [3-1:0] x3_1_cn;
+    reg [64-1:0] x3_1_cb;
+    reg [1-1:0] x3_1_ca_r;
+    reg [1-1:0] x3_1_ca_w;
+    reg [1-1:0] x3_1_ca_x;
+    reg [1-1:0] x3_1_ca_xu;
+    reg [1-1:0] x3_0_cv;
+    reg [43-1:0] x3_0_ck;
+    reg [3-1:0] x3_0_cl;
+    reg [40-1:0] x3_0_ct_eptrta;
+    reg [3-1:0] x3_0_cn;
+    reg [64-1:0] x3_0_cb;
+    reg [1-1:0] x3_0_ca_r;
+    reg [1-1:0] x3_0_ca_w;
+    reg [1-1:0] x3_0_ca_x;
+    reg [1-1:0] x3_0_ca_xu;
+    reg [1-1:0] x2_3_cv;
+    reg [43-1:0] x2_3_ck;
+    reg [3-1:0] x2_3_cl;
+    reg [40-1:0] x2_3_ct_eptrta;
+    reg [3-1:0] x2_3_cn;
+    reg [64-1:0] x2_3_cb;
+    reg [1-1:0] x2_3_ca_r;
+    reg [1-1:0] x2_3_ca_w;
+    reg [1-1:0] x2_3_ca_x;
+    reg [1-1:0] x2_3_ca_xu;
+    reg [1-1:0] x2_2_cv;
+    reg [43-1:0] x2_2_ck;
+    reg [3-1:0] x2_2_cl;
+    reg [40-1:0] x2_2_ct_eptrta;
+    reg [3-1:0] x2_2_cn;
+    reg [64-1:0] x2_2_cb;
+    reg [1-1:0] x2_2_ca_r;
+    reg [1-1:0] x2_2_ca_w;
+    reg [1-1:0] x2_2_ca_x;
+    reg [1-1:0] x2_2_ca_xu;
+    reg [1-1:0] x2_1_cv;
+    reg [43-1:0] x2_1_ck;
+    reg [3-1:0] x2_1_cl;
+    reg [40-1:0] x2_1_ct_eptrta;
+    reg [3-1:0] x2_1_cn;
+    reg [64-1:0] x2_1_cb;
+    reg [1-1:0] x2_1_ca_r;
+    reg [1-1:0] x2_1_ca_w;
+    reg [1-1:0] x2_1_ca_x;
+    reg [1-1:0] x2_1_ca_xu;
+    reg [1-1:0] x2_0_cv;
+    reg [43-1:0] x2_0_ck;
+    reg [3-1:0] x2_0_cl;
+    reg [40-1:0] x2_0_ct_eptrta;
+    reg [3-1:0] x2_0_cn;
+    reg [64-1:0] x2_0_cb;
+    reg [1-1:0] x2_0_ca_r;
+    reg [1-1:0] x2_0_ca_w;
+    reg [1-1:0] x2_0_ca_x;
+    reg [1-1:0] x2_0_ca_xu;
+    found = 1'b0;
+    way = 2'h0;
+    hs = 2'h0;
+    h_nxt = 3'h0;
+    h_tbl = 64'h0;
+    h_a_r = (0 != 0);
+    h_a_w = (0 != 0);
+    h_a_x = (0 != 0);
+    h_a_xu = (0 != 0);
+    x5_3_cv = 1'h0;
+    x5_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls5];
+    x5_3_ck = 43'h0;
+    x5_3_ck = cache_epsc0_ck3[cache_epsc0_ls5];
+    x5_3_cl = 3'h0;
+    x5_3_cl = cache_epsc0_cl3[cache_epsc0_ls5];
+    x5_3_ct_eptrta = 40'h0;
+    x5_3_ct_eptrta = cache_epsc0_ct_eptrta_3[cache_epsc0_ls5];
+    x5_3_cn = 3'h0;
+    x5_3_cn = cache_epsc0_cn3[cache_epsc0_ls5];
+    x5_3_cb = 64'h0;
+    x5_3_cb = cache_epsc0_cb3[cache_epsc0_ls5];
+    x5_3_ca_r = 1'h0;
+    x5_3_ca_r[0] = cache_epsc0_ca_r_3[cache_epsc0_ls5];
+    x5_3_ca_w = 1'h0;
+    x5_3_ca_w[0] = cache_epsc0_ca_w_3[cache_epsc0_ls5];
+    x5_3_ca_x = 1'h0;
+    x5_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls5];
+    x5_3_ca_xu = 1'h0;
+    x5_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls5];
+    if ((x5_3_cv[0] && (x5_3_cl == 5) && (x5_3_ck[16-1:0] == x_addr[64-1:48]) && (x5_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_epsc0_ls5;
+        h_nxt = x5_3_cn;
+        h_tbl = x5_3_cb;
+        h_a_r = (x5_3_ca_r[0] != 0);
+        h_a_w = (x5_3_ca_w[0] != 0);
+        h_a_x = (x5_3_ca_x[0] != 0);
+        h_a_xu = (x5_3_ca_xu[0] != 0);
+    end
+    x5_2_cv = 1'h0;
+    x5_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls5];
+    x5_2_ck = 43'h0;
+    x5_2_ck = cache_epsc0_ck2[cache_epsc0_ls5];
+    x5_2_cl = 3'h0;
+    x5_2_cl = cache_epsc0_cl2[cache_epsc0_ls5];
+    x5_2_ct_eptrta = 40'h0;
+    x5_2_ct_eptrta = cache_epsc0_ct_eptrta_2[cache_epsc0_ls5];
+    x5_2_cn = 3'h0;
+    x5_2_cn = cache_epsc0_cn2[cache_epsc0_ls5];
+    x5_2_cb = 64'h0;
+    x5_2_cb = cache_epsc0_cb2[cache_epsc0_ls5];
+    x5_2_ca_r = 1'h0;
+    x5_2_ca_r[0] = cache_epsc0_ca_r_2[cache_epsc0_ls5];
+    x5_2_ca_w = 1'h0;
+    x5_2_ca_w[0] = cache_epsc0_ca_w_2[cache_epsc0_ls5];
+    x5_2_ca_x = 1'h0;
+    x5_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls5];
+    x5_2_ca_xu = 1'h0;
+    x5_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls5];
+    if ((x5_2_cv[0] && (x5_2_cl == 5) && (x5_2_ck[16-1:0] == x_addr[64-1:48]) && (x5_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_epsc0_ls5;
+        h_nxt = x5_2_cn;
+        h_tbl = x5_2_cb;
+        h_a_r = (x5_2_ca_r[0] != 0);
+        h_a_w = (x5_2_ca_w[0] != 0);
+        h_a_x = (x5_2_ca_x[0] != 0);
+        h_a_xu = (x5_2_ca_xu[0] != 0);
+    end
+    x5_1_cv = 1'h0;
+    x5_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls5];
+    x5_1_ck = 43'h0;
+    x5_1_ck = cache_epsc0_ck1[cache_epsc0_ls5];
+    x5_1_cl = 3'h0;
+    x5_1_cl = cache_epsc0_cl1[cache_epsc0_ls5];
+    x5_1_ct_eptrta = 40'h0;
+    x5_1_ct_eptrta = cache_epsc0_ct_eptrta_1[cache_epsc0_ls5];
+    x5_1_cn = 3'h0;
+    x5_1_cn = cache_epsc0_cn1[cache_epsc0_ls5];
+    x5_1_cb = 64'h0;
+    x5_1_cb = cache_epsc0_cb1[cache_epsc0_ls5];
+    x5_1_ca_r = 1'h0;
+    x5_1_ca_r[0] = cache_epsc0_ca_r_1[cache_epsc0_ls5];
+    x5_1_ca_w = 1'h0;
+    x5_1_ca_w[0] = cache_epsc0_ca_w_1[cache_epsc0_ls5];
+    x5_1_ca_x = 1'h0;
+    x5_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls5];
+    x5_1_ca_xu = 1'h0;
+    x5_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls5];
+    if ((x5_1_cv[0] && (x5_1_cl == 5) && (x5_1_ck[16-1:0] == x_addr[64-1:48]) && (x5_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_epsc0_ls5;
+        h_nxt = x5_1_cn;
+        h_tbl = x5_1_cb;
+        h_a_r = (x5_1_ca_r[0] != 0);
+        h_a_w = (x5_1_ca_w[0] != 0);
+        h_a_x = (x5_1_ca_x[0] != 0);
+        h_a_xu = (x5_1_ca_xu[0] != 0);
+    end
+    x5_0_cv = 1'h0;
+    x5_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls5];
+    x5_0_ck = 43'h0;
+    x5_0_ck = cache_epsc0_ck0[cache_epsc0_ls5];
+    x5_0_cl = 3'h0;
+    x5_0_cl = cache_epsc0_cl0[cache_epsc0_ls5];
+    x5_0_ct_eptrta = 40'h0;
+    x5_0_ct_eptrta = cache_epsc0_ct_eptrta_0[cache_epsc0_ls5];
+    x5_0_cn = 3'h0;
+    x5_0_cn = cache_epsc0_cn0[cache_epsc0_ls5];
+    x5_0_cb = 64'h0;
+    x5_0_cb = cache_epsc0_cb0[cache_epsc0_ls5];
+    x5_0_ca_r = 1'h0;
+    x5_0_ca_r[0] = cache_epsc0_ca_r_0[cache_epsc0_ls5];
+    x5_0_ca_w = 1'h0;
+    x5_0_ca_w[0] = cache_epsc0_ca_w_0[cache_epsc0_ls5];
+    x5_0_ca_x = 1'h0;
+    x5_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls5];
+    x5_0_ca_xu = 1'h0;
+    x5_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls5];
+    if ((x5_0_cv[0] && (x5_0_cl == 5) && (x5_0_ck[16-1:0] == x_addr[64-1:48]) && (x5_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_epsc0_ls5;
+        h_nxt = x5_0_cn;
+        h_tbl = x5_0_cb;
+        h_a_r = (x5_0_ca_r[0] != 0);
+        h_a_w = (x5_0_ca_w[0] != 0);
+        h_a_x = (x5_0_ca_x[0] != 0);
+        h_a_xu = (x5_0_ca_xu[0] != 0);
+    end
+    x4_3_cv = 1'h0;
+    x4_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls4];
+    x4_3_ck = 43'h0;
+    x4_3_ck = cache_epsc0_ck3[cache_epsc0_ls4];
+    x4_3_cl = 3'h0;
+    x4_3_cl = cache_epsc0_cl3[cache_epsc0_ls4];
+    x4_3_ct_eptrta = 40'h0;
+    x4_3_ct_eptrta = cache_epsc0_ct_eptrta_3[cache_epsc0_ls4];
+    x4_3_cn = 3'h0;
+    x4_3_cn = cache_epsc0_cn3[cache_epsc0_ls4];
+    x4_3_cb = 64'h0;
+    x4_3_cb = cache_epsc0_cb3[cache_epsc0_ls4];
+    x4_3_ca_r = 1'h0;
+    x4_3_ca_r[0] = cache_epsc0_ca_r_3[cache_epsc0_ls4];
+    x4_3_ca_w = 1'h0;
+    x4_3_ca_w[0] = cache_epsc0_ca_w_3[cache_epsc0_ls4];
+    x4_3_ca_x = 1'h0;
+    x4_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls4];
+    x4_3_ca_xu = 1'h0;
+    x4_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls4];
+    if ((x4_3_cv[0] && (x4_3_cl == 4) && (x4_3_ck[25-1:0] == x_addr[64-1:39]) && (x4_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_epsc0_ls4;
+        h_nxt = x4_3_cn;
+        h_tbl = x4_3_cb;
+        h_a_r = (x4_3_ca_r[0] != 0);
+        h_a_w = (x4_3_ca_w[0] != 0);
+        h_a_x = (x4_3_ca_x[0] != 0);
+        h_a_xu = (x4_3_ca_xu[0] != 0);
+    end
+    x4_2_cv = 1'h0;
+    x4_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls4];
+    x4_2_ck = 43'h0;
+    x4_2_ck = cache_epsc0_ck2[cache_epsc0_ls4];
+    x4_2_cl = 3'h0;
+    x4_2_cl = cache_epsc0_cl2[cache_epsc0_ls4];
+    x4_2_ct_eptrta = 40'h0;
+    x4_2_ct_eptrta = cache_epsc0_ct_eptrta_2[cache_epsc0_ls4];
+    x4_2_cn = 3'h0;
+    x4_2_cn = cache_epsc0_cn2[cache_epsc0_ls4];
+    x4_2_cb = 64'h0;
+    x4_2_cb = cache_epsc0_cb2[cache_epsc0_ls4];
+    x4_2_ca_r = 1'h0;
+    x4_2_ca_r[0] = cache_epsc0_ca_r_2[cache_epsc0_ls4];
+    x4_2_ca_w = 1'h0;
+    x4_2_ca_w[0] = cache_epsc0_ca_w_2[cache_epsc0_ls4];
+    x4_2_ca_x = 1'h0;
+    x4_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls4];
+    x4_2_ca_xu = 1'h0;
+    x4_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls4];
+    if ((x4_2_cv[0] && (x4_2_cl == 4) && (x4_2_ck[25-1:0] == x_addr[64-1:39]) && (x4_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_epsc0_ls4;
+        h_nxt = x4_2_cn;
+        h_tbl = x4_2_cb;
+        h_a_r = (x4_2_ca_r[0] != 0);
+        h_a_w = (x4_2_ca_w[0] != 0);
+        h_a_x = (x4_2_ca_x[0] != 0);
+        h_a_xu = (x4_2_ca_xu[0] != 0);
+    end
+    x4_1_cv = 1'h0;
+    x4_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls4];
+    x4_1_ck = 43'h0;
+    x4_1_ck = cache_epsc0_ck1[cache_epsc0_ls4];
+    x4_1_cl = 3'h0;
+    x4_1_cl = cache_epsc0_cl1[cache_epsc0_ls4];
+    x4_1_ct_eptrta = 40'h0;
+    x4_1_ct_eptrta = cache_epsc0_ct_eptrta_1[cache_epsc0_ls4];
+    x4_1_cn = 3'h0;
+    x4_1_cn = cache_epsc0_cn1[cache_epsc0_ls4];
+    x4_1_cb = 64'h0;
+    x4_1_cb = cache_epsc0_cb1[cache_epsc0_ls4];
+    x4_1_ca_r = 1'h0;
+    x4_1_ca_r[0] = cache_epsc0_ca_r_1[cache_epsc0_ls4];
+    x4_1_ca_w = 1'h0;
+    x4_1_ca_w[0] = cache_epsc0_ca_w_1[cache_epsc0_ls4];
+    x4_1_ca_x = 1'h0;
+    x4_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls4];
+    x4_1_ca_xu = 1'h0;
+    x4_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls4];
+    if ((x4_1_cv[0] && (x4_1_cl == 4) && (x4_1_ck[25-1:0] == x_addr[64-1:39]) && (x4_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_epsc0_ls4;
+        h_nxt = x4_1_cn;
+        h_tbl = x4_1_cb;
+        h_a_r = (x4_1_ca_r[0] != 0);
+        h_a_w = (x4_1_ca_w[0] != 0);
+        h_a_x = (x4_1_ca_x[0] != 0);
+        h_a_xu = (x4_1_ca_xu[0] != 0);
+    end
+    x4_0_cv = 1'h0;
+    x4_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls4];
+    x4_0_ck = 43'h0;
+    x4_0_ck = cache_epsc0_ck0[cache_epsc0_ls4];
+    x4_0_cl = 3'h0;
+    x4_0_cl = cache_epsc0_cl0[cache_epsc0_ls4];
+    x4_0_ct_eptrta = 40'h0;
+    x4_0_ct_eptrta = cache_epsc0_ct_eptrta_0[cache_epsc0_ls4];
+    x4_0_cn = 3'h0;
+    x4_0_cn = cache_epsc0_cn0[cache_epsc0_ls4];
+    x4_0_cb = 64'h0;
+    x4_0_cb = cache_epsc0_cb0[cache_epsc0_ls4];
+    x4_0_ca_r = 1'h0;
+    x4_0_ca_r[0] = cache_epsc0_ca_r_0[cache_epsc0_ls4];
+    x4_0_ca_w = 1'h0;
+    x4_0_ca_w[0] = cache_epsc0_ca_w_0[cache_epsc0_ls4];
+    x4_0_ca_x = 1'h0;
+    x4_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls4];
+    x4_0_ca_xu = 1'h0;
+    x4_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls4];
+    if ((x4_0_cv[0] && (x4_0_cl == 4) && (x4_0_ck[25-1:0] == x_addr[64-1:39]) && (x4_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_epsc0_ls4;
+        h_nxt = x4_0_cn;
+        h_tbl = x4_0_cb;
+        h_a_r = (x4_0_ca_r[0] != 0);
+        h_a_w = (x4_0_ca_w[0] != 0);
+        h_a_x = (x4_0_ca_x[0] != 0);
+        h_a_xu = (x4_0_ca_xu[0] != 0);
+    end
+    x3_3_cv = 1'h0;
+    x3_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls3];
+    x3_3_ck = 43'h0;
+    x3_3_ck = cache_epsc0_ck3[cache_epsc0_ls3];
+    x3_3_cl = 3'h0;
+    x3_3_cl = cache_epsc0_cl3[cache_epsc0_ls3];
+    x3_3_ct_eptrta = 40'h0;
+    x3_3_ct_eptrta = cache_epsc0_ct_eptrta_3[cache_epsc0_ls3];
+    x3_3_cn = 3'h0;
+    x3_3_cn = cache_epsc0_cn3[cache_epsc0_ls3];
+    x3_3_cb = 64'h0;
+    x3_3_cb = cache_epsc0_cb3[cache_epsc0_ls3];
+    x3_3_ca_r = 1'h0;
+    x3_3_ca_r[0] = cache_epsc0_ca_r_3[cache_epsc0_ls3];
+    x3_3_ca_w = 1'h0;
+    x3_3_ca_w[0] = cache_epsc0_ca_w_3[cache_epsc0_ls3];
+    x3_3_ca_x = 1'h0;
+    x3_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls3];
+    x3_3_ca_xu = 1'h0;
+    x3_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls3];
+    if ((x3_3_cv[0] && (x3_3_cl == 3) && (x3_3_ck[34-1:0] == x_addr[64-1:30]) && (x3_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_epsc0_ls3;
+        h_nxt = x3_3_cn;
+        h_tbl = x3_3_cb;
+        h_a_r = (x3_3_ca_r[0] != 0);
+        h_a_w = (x3_3_ca_w[0] != 0);
+        h_a_x = (x3_3_ca_x[0] != 0);
+        h_a_xu = (x3_3_ca_xu[0] != 0);
+    end
+    x3_2_cv = 1'h0;
+    x3_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls3];
+    x3_2_ck = 43'h0;
+    x3_2_ck = cache_epsc0_ck2[cache_epsc0_ls3];
+    x3_2_cl = 3'h0;
+    x3_2_cl = cache_epsc0_cl2[cache_epsc0_ls3];
+    x3_2_ct_eptrta = 40'h0;
+    x3_2_ct_eptrta = cache_epsc0_ct_eptrta_2[cache_epsc0_ls3];
+    x3_2_cn = 3'h0;
+    x3_2_cn = cache_epsc0_cn2[cache_epsc0_ls3];
+    x3_2_cb = 64'h0;
+    x3_2_cb = cache_epsc0_cb2[cache_epsc0_ls3];
+    x3_2_ca_r = 1'h0;
+    x3_2_ca_r[0] = cache_epsc0_ca_r_2[cache_epsc0_ls3];
+    x3_2_ca_w = 1'h0;
+    x3_2_ca_w[0] = cache_epsc0_ca_w_2[cache_epsc0_ls3];
+    x3_2_ca_x = 1'h0;
+    x3_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls3];
+    x3_2_ca_xu = 1'h0;
+    x3_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls3];
+    if ((x3_2_cv[0] && (x3_2_cl == 3) && (x3_2_ck[34-1:0] == x_addr[64-1:30]) && (x3_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_epsc0_ls3;
+        h_nxt = x3_2_cn;
+        h_tbl = x3_2_cb;
+        h_a_r = (x3_2_ca_r[0] != 0);
+        h_a_w = (x3_2_ca_w[0] != 0);
+        h_a_x = (x3_2_ca_x[0] != 0);
+        h_a_xu = (x3_2_ca_xu[0] != 0);
+    end
+    x3_1_cv = 1'h0;
+    x3_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls3];
+    x3_1_ck = 43'h0;
+    x3_1_ck = cache_epsc0_ck1[cache_epsc0_ls3];
+    x3_1_cl = 3'h0;
+    x3_1_cl = cache_epsc0_cl1[cache_epsc0_ls3];
+    x3_1_ct_eptrta = 40'h0;
+    x3_1_ct_eptrta = cache_epsc0_ct_eptrta_1[cache_epsc0_ls3];
+    x3_1_cn = 3'h0;
+    x3_1_cn = cache_epsc0_cn1[cache_epsc0_ls3];
+    x3_1_cb = 64'h0;
+    x3_1_cb = cache_epsc0_cb1[cache_epsc0_ls3];
+    x3_1_ca_r = 1'h0;
+    x3_1_ca_r[0] = cache_epsc0_ca_r_1[cache_epsc0_ls3];
+    x3_1_ca_w = 1'h0;
+    x3_1_ca_w[0] = cache_epsc0_ca_w_1[cache_epsc0_ls3];
+    x3_1_ca_x = 1'h0;
+    x3_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls3];
+    x3_1_ca_xu = 1'h0;
+    x3_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls3];
+    if ((x3_1_cv[0] && (x3_1_cl == 3) && (x3_1_ck[34-1:0] == x_addr[64-1:30]) && (x3_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_epsc0_ls3;
+        h_nxt = x3_1_cn;
+        h_tbl = x3_1_cb;
+        h_a_r = (x3_1_ca_r[0] != 0);
+        h_a_w = (x3_1_ca_w[0] != 0);
+        h_a_x = (x3_1_ca_x[0] != 0);
+        h_a_xu = (x3_1_ca_xu[0] != 0);
+    end
+    x3_0_cv = 1'h0;
+    x3_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls3];
+    x3_0_ck = 43'h0;
+    x3_0_ck = cache_epsc0_ck0[cache_epsc0_ls3];
+    x3_0_cl = 3'h0;
+    x3_0_cl = cache_epsc0_cl0[cache_epsc0_ls3];
+    x3_0_ct_eptrta = 40'h0;
+    x3_0_ct_eptrta = cache_epsc0_ct_eptrta_0[cache_epsc0_ls3];
+    x3_0_cn = 3'h0;
+    x3_0_cn = cache_epsc0_cn0[cache_epsc0_ls3];
+    x3_0_cb = 64'h0;
+    x3_0_cb = cache_epsc0_cb0[cache_epsc0_ls3];
+    x3_0_ca_r = 1'h0;
+    x3_0_ca_r[0] = cache_epsc0_ca_r_0[cache_epsc0_ls3];
+    x3_0_ca_w = 1'h0;
+    x3_0_ca_w[0] = cache_epsc0_ca_w_0[cache_epsc0_ls3];
+    x3_0_ca_x = 1'h0;
+    x3_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls3];
+    x3_0_ca_xu = 1'h0;
+    x3_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls3];
+    if ((x3_0_cv[0] && (x3_0_cl == 3) && (x3_0_ck[34-1:0] == x_addr[64-1:30]) && (x3_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_epsc0_ls3;
+        h_nxt = x3_0_cn;
+        h_tbl = x3_0_cb;
+        h_a_r = (x3_0_ca_r[0] != 0);
+        h_a_w = (x3_0_ca_w[0] != 0);
+        h_a_x = (x3_0_ca_x[0] != 0);
+        h_a_xu = (x3_0_ca_xu[0] != 0);
+    end
+    x2_3_cv = 1'h0;
+    x2_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls2];
+    x2_3_ck = 43'h0;
+    x2_3_ck = cache_epsc0_ck3[cache_epsc0_ls2];
+    x2_3_cl = 3'h0;
+    x2_3_cl = cache_epsc0_cl3[cache_epsc0_ls2];
+    x2_3_ct_eptrta = 40'h0;
+    x2_3_ct_eptrta = cache_epsc0_ct_eptrta_3[cache_epsc0_ls2];
+    x2_3_cn = 3'h0;
+    x2_3_cn = cache_epsc0_cn3[cache_epsc0_ls2];
+    x2_3_cb = 64'h0;
+    x2_3_cb = cache_epsc0_cb3[cache_epsc0_ls2];
+    x2_3_ca_r = 1'h0;
+    x2_3_ca_r[0] = cache_epsc0_ca_r_3[cache_epsc0_ls2];
+    x2_3_ca_w = 1'h0;
+    x2_3_ca_w[0] = cache_epsc0_ca_w_3[cache_epsc0_ls2];
+    x2_3_ca_x = 1'h0;
+    x2_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls2];
+    x2_3_ca_xu = 1'h0;
+    x2_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls2];
+    if ((x2_3_cv[0] && (x2_3_cl == 2) && (x2_3_ck == x_addr[64-1:21]) && (x2_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_epsc0_ls2;
+        h_nxt = x2_3_cn;
+        h_tbl = x2_3_cb;
+        h_a_r = (x2_3_ca_r[0] != 0);
+        h_a_w = (x2_3_ca_w[0] != 0);
+        h_a_x = (x2_3_ca_x[0] != 0);
+        h_a_xu = (x2_3_ca_xu[0] != 0);
+    end
+    x2_2_cv = 1'h0;
+    x2_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls2];
+    x2_2_ck = 43'h0;
+    x2_2_ck = cache_epsc0_ck2[cache_epsc0_ls2];
+    x2_2_cl = 3'h0;
+    x2_2_cl = cache_epsc0_cl2[cache_epsc0_ls2];
+    x2_2_ct_eptrta = 40'h0;
+    x2_2_ct_eptrta = cache_epsc0_ct_eptrta_2[cache_epsc0_ls2];
+    x2_2_cn = 3'h0;
+    x2_2_cn = cache_epsc0_cn2[cache_epsc0_ls2];
+    x2_2_cb = 64'h0;
+    x2_2_cb = cache_epsc0_cb2[cache_epsc0_ls2];
+    x2_2_ca_r = 1'h0;
+    x2_2_ca_r[0] = cache_epsc0_ca_r_2[cache_epsc0_ls2];
+    x2_2_ca_w = 1'h0;
+    x2_2_ca_w[0] = cache_epsc0_ca_w_2[cache_epsc0_ls2];
+    x2_2_ca_x = 1'h0;
+    x2_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls2];
+    x2_2_ca_xu = 1'h0;
+    x2_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls2];
+    if ((x2_2_cv[0] && (x2_2_cl == 2) && (x2_2_ck == x_addr[64-1:21]) && (x2_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_epsc0_ls2;
+        h_nxt = x2_2_cn;
+        h_tbl = x2_2_cb;
+        h_a_r = (x2_2_ca_r[0] != 0);
+        h_a_w = (x2_2_ca_w[0] != 0);
+        h_a_x = (x2_2_ca_x[0] != 0);
+        h_a_xu = (x2_2_ca_xu[0] != 0);
+    end
+    x2_1_cv = 1'h0;
+    x2_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls2];
+    x2_1_ck = 43'h0;
+    x2_1_ck = cache_epsc0_ck1[cache_epsc0_ls2];
+    x2_1_cl = 3'h0;
+    x2_1_cl = cache_epsc0_cl1[cache_epsc0_ls2];
+    x2_1_ct_eptrta = 40'h0;
+    x2_1_ct_eptrta = cache_epsc0_ct_eptrta_1[cache_epsc0_ls2];
+    x2_1_cn = 3'h0;
+    x2_1_cn = cache_epsc0_cn1[cache_epsc0_ls2];
+    x2_1_cb = 64'h0;
+    x2_1_cb = cache_epsc0_cb1[cache_epsc0_ls2];
+    x2_1_ca_r = 1'h0;
+    x2_1_ca_r[0] = cache_epsc0_ca_r_1[cache_epsc0_ls2];
+    x2_1_ca_w = 1'h0;
+    x2_1_ca_w[0] = cache_epsc0_ca_w_1[cache_epsc0_ls2];
+    x2_1_ca_x = 1'h0;
+    x2_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls2];
+    x2_1_ca_xu = 1'h0;
+    x2_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls2];
+    if ((x2_1_cv[0] && (x2_1_cl == 2) && (x2_1_ck == x_addr[64-1:21]) && (x2_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_epsc0_ls2;
+        h_nxt = x2_1_cn;
+        h_tbl = x2_1_cb;
+        h_a_r = (x2_1_ca_r[0] != 0);
+        h_a_w = (x2_1_ca_w[0] != 0);
+        h_a_x = (x2_1_ca_x[0] != 0);
+        h_a_xu = (x2_1_ca_xu[0] != 0);
+    end
+    x2_0_cv = 1'h0;
+    x2_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls2];
+    x2_0_ck = 43'h0;
+    x2_0_ck = cache_epsc0_ck0[cache_epsc0_ls2];
+    x2_0_cl = 3'h0;
+    x2_0_cl = cache_epsc0_cl0[cache_epsc0_ls2];
+    x2_0_ct_eptrta = 40'h0;
+    x2_0_ct_eptrta = cache_epsc0_ct_eptrta_0[cache_epsc0_ls2];
+    x2_0_cn = 3'h0;
+    x2_0_cn = cache_epsc0_cn0[cache_epsc0_ls2];
+    x2_0_cb = 64'h0;
+    x2_0_cb = cache_epsc0_cb0[cache_epsc0_ls2];
+    x2_0_ca_r = 1'h0;
+    x2_0_ca_r[0] = cache_epsc0_ca_r_0[cache_epsc0_ls2];
+    x2_0_ca_w = 1'h0;
+    x2_0_ca_w[0] = cache_epsc0_ca_w_0[cache_epsc0_ls2];
+    x2_0_ca_x = 1'h0;
+    x2_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls2];
+    x2_0_ca_xu = 1'h0;
+    x2_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls2];
+    if ((x2_0_cv[0] && (x2_0_cl == 2) && (x2_0_ck == x_addr[64-1:21]) && (x2_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_epsc0_ls2;
+        h_nxt = x2_0_cn;
+        h_tbl = x2_0_cb;
+        h_a_r = (x2_0_ca_r[0] != 0);
+        h_a_w = (x2_0_ca_w[0] != 0);
+        h_a_x = (x2_0_ca_x[0] != 0);
+        h_a_xu = (x2_0_ca_xu[0] != 0);
+    end
+    hc_hit = found;
+    cache_epsc0_l_hit = found;
+    cache_epsc0_l_way = way;
+    cache_epsc0_l_set = hs;
+    hc_nxt = h_nxt;
+    hc_tbl = h_tbl;
+    hc_a_r = h_a_r;
+    hc_a_w = h_a_w;
+    hc_a_x = h_a_x;
+    hc_a_xu = h_a_xu;
+end
+
+always @(posedge clk) begin: cache_epsc0_fsm
+    reg [2-1:0] rk;
+    reg [2-1:0] rv0;
+    reg [2-1:0] rv1;
+    reg [2-1:0] rv2;
+    reg [2-1:0] rv3;
+    reg [2-1:0] s0;
+    reg fv0_0;
+    reg fv0_1;
+    reg fv0_2;
+    reg fv0_3;
+    reg [2-1:0] fw0;
+    reg fe0;
+    reg [2-1:0] fr0_0;
+    reg [2-1:0] fr0_1;
+    reg [2-1:0] fr0_2;
+    reg [2-1:0] fr0_3;
+    reg [2-1:0] fk0;
+    reg [2-1:0] s1;
+    reg fv1_0;
+    reg fv1_1;
+    reg fv1_2;
+    reg fv1_3;
+    reg [2-1:0] fw1;
+    reg fe1;
+    reg [2-1:0] fr1_0;
+    reg [2-1:0] fr1_1;
+    reg [2-1:0] fr1_2;
+    reg [2-1:0] fr1_3;
+    reg [2-1:0] fk1;
+    reg [2-1:0] s2;
+    reg fv2_0;
+    reg fv2_1;
+    reg fv2_2;
+    reg fv2_3;
+    reg [2-1:0] fw2;
+    reg fe2;
+    reg [2-1:0] fr2_0;
+    reg [2-1:0] fr2_1;
+    reg [2-1:0] fr2_2;
+    reg [2-1:0] fr2_3;
+    reg [2-1:0] fk2;
+    reg [2-1:0] s3;
+    reg fv3_0;
+    reg fv3_1;
+    reg fv3_2;
+    reg fv3_3;
+    reg [2-1:0] fw3;
+    reg fe3;
+    reg [2-1:0] fr3_0;
+    reg [2-1:0] fr3_1;
+    reg [2-1:0] fr3_2;
+    reg [2-1:0] fr3_3;
+    reg [2-1:0] fk3;
+    reg [1-1:0] e0_v;
+    reg [43-1:0] e0_k;
+    reg [3-1:0] e0_l;
+    reg [40-1:0] e0_t_eptrta;
+    reg [3-1:0] e0_n;
+    reg [64-1:0] e0_b;
+    reg [1-1:0] e0_a_r;
+    reg [1-1:0] e0_a_w;
+    reg [1-1:0] e0_a_x;
+    reg [1-1:0] e0_a_xu;
+    reg [1-1:0] e1_v;
+    reg [43-1:0] e1_k;
+    reg [3-1:0] e1_l;
+    reg [40-1:0] e1_t_eptrta;
+    reg [3-1:0] e1_n;
+    reg [64-1:0] e1_b;
+    reg [1-1:0] e1_a_r;
+    reg [1-1:0] e1_a_w;
+    reg [1-1:0] e1_a_x;
+    reg [1-1:0] e1_a_xu;
+    reg [1-1:0] e2_v;
+    reg [43-1:0] e2_k;
+    reg [3-1:0] e2_l;
+    reg [40-1:0] e2_t_eptrta;
+    reg [3-1:0] e2_n;
+    reg [64-1:0] e2_b;
+    reg [1-1:0] e2_a_r;
+    reg [1-1:0] e2_a_w;
+    reg [1-1:0] e2_a_x;
+    reg [1-1:0] e2_a_xu;
+    reg [1-1:0] e3_v;
+    reg [43-1:0] e3_k;
+    reg [3-1:0] e3_l;
+    reg [40-1:0] e3_t_eptrta;
+    reg [3-1:0] e3_n;
+    reg [64-1:0] e3_b;
+    reg [1-1:0] e3_a_r;
+    reg [1-1:0] e3_a_w;
+    reg [1-1:0] e3_a_x;
+    reg [1-1:0] e3_a_xu;
+    reg [64-1:0] d1w0_0;
+    reg [64-1:0] d1w1_0;
+    reg [64-1:0] d1w2_0;
+    reg [64-1:0] d1w3_0;
+    if (rst == 1) begin
+        cache_epsc0_ca_r_0[0] <= 0;
+        cache_epsc0_ca_r_0[1] <= 0;
+        cache_epsc0_ca_r_0[2] <= 0;
+        cache_epsc0_ca_r_0[3] <= 0;
+        cache_epsc0_ca_r_1[0] <= 0;
+        cache_epsc0_ca_r_1[1] <= 0;
+        cache_epsc0_ca_r_1[2] <= 0;
+        cache_epsc0_ca_r_1[3] <= 0;
+        cache_epsc0_ca_r_2[0] <= 0;
+        cache_epsc0_ca_r_2[1] <= 0;
+        cache_epsc0_ca_r_2[2] <= 0;
+        cache_epsc0_ca_r_2[3] <= 0;
+        cache_epsc0_ca_r_3[0] <= 0;
+        cache_epsc0_ca_r_3[1] <= 0;
+        cache_epsc0_ca_r_3[2] <= 0;
+        cache_epsc0_ca_r_3[3] <= 0;
+        cache_epsc0_ca_w_0[0] <= 0;
+        cache_epsc0_ca_w_0[1] <= 0;
+        cache_epsc0_ca_w_0[2] <= 0;
+        cache_epsc0_ca_w_0[3] <= 0;
+        cache_epsc0_ca_w_1[0] <= 0;
+        cache_epsc0_ca_w_1[1] <= 0;
+        cache_epsc0_ca_w_1[2] <= 0;
+        cache_epsc0_ca_w_1[3] <= 0;
+        cache_epsc0_ca_w_2[0] <= 0;
+        cache_epsc0_ca_w_2[1] <= 0;
+        cache_epsc0_ca_w_2[2] <= 0;
+        cache_epsc0_ca_w_2[3] <= 0;
+        cache_epsc0_ca_w_3[0] <= 0;
+        cache_epsc0_ca_w_3[1] <= 0;
+        cache_epsc0_ca_w_3[2] <= 0;
+        cache_epsc0_ca_w_3[3] <= 0;
+        cache_epsc0_ca_x_0[0] <= 0;
+        cache_epsc0_ca_x_0[1] <= 0;
+        cache_epsc0_ca_x_0[2] <= 0;
+        cache_epsc0_ca_x_0[3] <= 0;
+        cache_epsc0_ca_x_1[0] <= 0;
+        cache_epsc0_ca_x_1[1] <= 0;
+        cache_epsc0_ca_x_1[2] <= 0;
+        cache_epsc0_ca_x_1[3] <= 0;
+        cache_epsc0_ca_x_2[0] <= 0;
+        cache_epsc0_ca_x_2[1] <= 0;
+        cache_epsc0_ca_x_2[2] <= 0;
+        cache_epsc0_ca_x_2[3] <= 0;
+        cache_epsc0_ca_x_3[0] <= 0;
+        cache_epsc0_ca_x_3[1] <= 0;
+        cache_epsc0_ca_x_3[2] <= 0;
+        cache_epsc0_ca_x_3[3] <= 0;
+        cache_epsc0_ca_xu_0[0] <= 0;
+        cache_epsc0_ca_xu_0[1] <= 0;
+        cache_epsc0_ca_xu_0[2] <= 0;
+        cache_epsc0_ca_xu_0[3] <= 0;
+        cache_epsc0_ca_xu_1[0] <= 0;
+        cache_epsc0_ca_xu_1[1] <= 0;
+        cache_epsc0_ca_xu_1[2] <= 0;
+        cache_epsc0_ca_xu_1[3] <= 0;
+        cache_epsc0_ca_xu_2[0] <= 0;
+        cache_epsc0_ca_xu_2[1] <= 0;
+        cache_epsc0_ca_xu_2[2] <= 0;
+        cache_epsc0_ca_xu_2[3] <= 0;
+        cache_epsc0_ca_xu_3[0] <= 0;
+        cache_epsc0_ca_xu_3[1] <= 0;
+        cache_epsc0_ca_xu_3[2] <= 0;
+        cache_epsc0_ca_xu_3[3] <= 0;
+        cache_epsc0_cb0[0] <= 0;
+        cache_epsc0_cb0[1] <= 0;
+        cache_epsc0_cb0[2] <= 0;
+        cache_epsc0_cb0[3] <= 0;
+        cache_epsc0_cb1[0] <= 0;
+        cache_epsc0_cb1[1] <= 0;
+        cache_epsc0_cb1[2] <= 0;
+        cache_epsc0_cb1[3] <= 0;
+        cache_epsc0_cb2[0] <= 0;
+        cache_epsc0_cb2[1] <= 0;
+        cache_epsc0_cb2[2] <= 0;
+        cache_epsc0_cb2[3] <= 0;
+        cache_epsc0_cb3[0] <= 0;
+        cache_epsc0_cb3[1] <= 0;
+        cache_epsc0_cb3[2] <= 0;
+        cache_epsc0_cb3[3] <= 0;
+        cache_epsc0_ck0[0] <= 0;
+        cache_epsc0_ck0[1] <= 0;
+        cache_epsc0_ck0[2] <= 0;
+        cache_epsc0_ck0[3] <= 0;
+        cache_epsc0_ck1[0] <= 0;
+        cache_epsc0_ck1[1] <= 0;
+        cache_epsc0_ck1[2] <= 0;
+        cache_epsc0_ck1[3] <= 0;
+        cache_epsc0_ck2[0] <= 0;
+        cache_epsc0_ck2[1] <= 0;
+        cache_epsc0_ck2[2] <= 0;
+        cache_epsc0_ck2[3] <= 0;
+        cache_epsc0_ck3[0] <= 0;
+        cache_epsc0_ck3[1] <= 0;
+        cache_epsc0_ck3[2] <= 0;
+        cache_epsc0_ck3[3] <= 0;
+        cache_epsc0_cl0[0] <= 0;
+        cache_epsc0_cl0[1] <= 0;
+        cache_epsc0_cl0[2] <= 0;
+        cache_epsc0_cl0[3] <= 0;
+        cache_epsc0_cl1[0] <= 0;
+        cache_epsc0_cl1[1] <= 0;
+        cache_epsc0_cl1[2] <= 0;
+        cache_epsc0_cl1[3] <= 0;
+        cache_epsc0_cl2[0] <= 0;
+        cache_epsc0_cl2[1] <= 0;
+        cache_epsc0_cl2[2] <= 0;
+        cache_epsc0_cl2[3] <= 0;
+        cache_epsc0_cl3[0] <= 0;
+        cache_epsc0_cl3[1] <= 0;
+        cache_epsc0_cl3[2] <= 0;
+        cache_epsc0_cl3[3] <= 0;
+        cache_epsc0_cn0[0] <= 0;
+        cache_epsc0_cn0[1] <= 0;
+        cache_epsc0_cn0[2] <= 0;
+        cache_epsc0_cn0[3] <= 0;
+        cache_epsc0_cn1[0] <= 0;
+        cache_epsc0_cn1[1] <= 0;
+        cache_epsc0_cn1[2] <= 0;
+        cache_epsc0_cn1[3] <= 0;
+        cache_epsc0_cn2[0] <= 0;
+        cache_epsc0_cn2[1] <= 0;
+        cache_epsc0_cn2[2] <= 0;
+        cache_epsc0_cn2[3] <= 0;
+        cache_epsc0_cn3[0] <= 0;
+        cache_epsc0_cn3[1] <= 0;
+        cache_epsc0_cn3[2] <= 0;
+        cache_epsc0_cn3[3] <= 0;
+        cache_epsc0_cr0[0] <= 0;
+        cache_epsc0_cr0[1] <= 0;
+        cache_epsc0_cr0[2] <= 0;
+        cache_epsc0_cr0[3] <= 0;
+        cache_epsc0_cr1[0] <= 1;
+        cache_epsc0_cr1[1] <= 1;
+        cache_epsc0_cr1[2] <= 1;
+        cache_epsc0_cr1[3] <= 1;
+        cache_epsc0_cr2[0] <= 2;
+        cache_epsc0_cr2[1] <= 2;
+        cache_epsc0_cr2[2] <= 2;
+        cache_epsc0_cr2[3] <= 2;
+        cache_epsc0_cr3[0] <= 3;
+        cache_epsc0_cr3[1] <= 3;
+        cache_epsc0_cr3[2] <= 3;
+        cache_epsc0_cr3[3] <= 3;
+        cache_epsc0_ct_eptrta_0[0] <= 0;
+        cache_epsc0_ct_eptrta_0[1] <= 0;
+        cache_epsc0_ct_eptrta_0[2] <= 0;
+        cache_epsc0_ct_eptrta_0[3] <= 0;
+        cache_epsc0_ct_eptrta_1[0] <= 0;
+        cache_epsc0_ct_eptrta_1[1] <= 0;
+        cache_epsc0_ct_eptrta_1[2] <= 0;
+        cache_epsc0_ct_eptrta_1[3] <= 0;
+        cache_epsc0_ct_eptrta_2[0] <= 0;
+        cache_epsc0_ct_eptrta_2[1] <= 0;
+        cache_epsc0_ct_eptrta_2[2] <= 0;
+        cache_epsc0_ct_eptrta_2[3] <= 0;
+        cache_epsc0_ct_eptrta_3[0] <= 0;
+        cache_epsc0_ct_eptrta_3[1] <= 0;
+        cache_epsc0_ct_eptrta_3[2] <= 0;
+        cache_epsc0_ct_eptrta_3[3] <= 0;
+        cache_epsc0_cv0[0] <= 0;
+        cache_epsc0_cv0[1] <= 0;
+        cache_epsc0_cv0[2] <= 0;
+        cache_epsc0_cv0[3] <= 0;
+        cache_epsc0_cv1[0] <= 0;
+        cache_epsc0_cv1[1] <= 0;
+        cache_epsc0_cv1[2] <= 0;
+        cache_epsc0_cv1[3] <= 0;
+        cache_epsc0_cv2[0] <= 0;
+        cache_epsc0_cv2[1] <= 0;
+        cache_epsc0_cv2[2] <= 0;
+        cache_epsc0_cv2[3] <= 0;
+        cache_epsc0_cv3[0] <= 0;
+        cache_epsc0_cv3[1] <= 0;
+        cache_epsc0_cv3[2] <= 0;
+        cache_epsc0_cv3[3] <= 0;
+        cache_epsc0_f_addr <= 0;
+        cache_epsc0_f_t_eptrta <= 0;
+    end
+    else begin
+        rk = 2'h0;
+        rv0 = 2'h0;
+        rv1 = 2'h0;
+        rv2 = 2'h0;
+        rv3 = 2'h0;
+        s0 = 2'h0;
+        fv0_0 = 1'b0;
+        fv0_1 = 1'b0;
+        fv0_2 = 1'b0;
+        fv0_3 = 1'b0;
+        fw0 = 2'h0;
+        fe0 = 1'b0;
+        fr0_0 = 2'h0;
+        fr0_1 = 2'h0;
+        fr0_2 = 2'h0;
+        fr0_3 = 2'h0;
+        fk0 = 2'h0;
+        s1 = 2'h0;
+        fv1_0 = 1'b0;
+        fv1_1 = 1'b0;
+        fv1_2 = 1'b0;
+        fv1_3 = 1'b0;
+        fw1 = 2'h0;
+        fe1 = 1'b0;
+        fr1_0 = 2'h0;
+        fr1_1 = 2'h0;
+        fr1_2 = 2'h0;
+        fr1_3 = 2'h0;
+        fk1 = 2'h0;
+        s2 = 2'h0;
+        fv2_0 = 1'b0;
+        fv2_1 = 1'b0;
+        fv2_2 = 1'b0;
+        fv2_3 = 1'b0;
+        fw2 = 2'h0;
+        fe2 = 1'b0;
+        fr2_0 = 2'h0;
+        fr2_1 = 2'h0;
+        fr2_2 = 2'h0;
+        fr2_3 = 2'h0;
+        fk2 = 2'h0;
+        s3 = 2'h0;
+        fv3_0 = 1'b0;
+        fv3_1 = 1'b0;
+        fv3_2 = 1'b0;
+        fv3_3 = 1'b0;
+        fw3 = 2'h0;
+        fe3 = 1'b0;
+        fr3_0 = 2'h0;
+        fr3_1 = 2'h0;
+        fr3_2 = 2'h0;
+        fr3_3 = 2'h0;
+        fk3 = 2'h0;
+        if (h_look) begin
+            cache_epsc0_f_addr <= x_addr;
+            cache_epsc0_f_t_eptrta <= cache_epsc0_t_eptrta;
+            if (cache_epsc0_l_hit) begin
+                rv0 = cache_epsc0_cr0[cache_epsc0_l_set];
+                rv1 = cache_epsc0_cr1[cache_epsc0_l_set];
+                rv2 = cache_epsc0_cr2[cache_epsc0_l_set];
+                rv3 = cache_epsc0_cr3[cache_epsc0_l_set];
+                case (cache_epsc0_l_way)
+                    'h0: begin
+                        rk = rv0;
+                    end
+                    'h1: begin
+                        rk = rv1;
+                    end
+                    'h2: begin
+                        rk = rv2;
+                    end
+                    'h3: begin
+                        rk = rv3;
+                    end
+                endcase
+                if ((rv0 < rk)) begin
+                    rv0 = (rv0 + 1);
+                end
+                if ((rv1 < rk)) begin
+                    rv1 = (rv1 + 1);
+                end
+                if ((rv2 < rk)) begin
+                    rv2 = (rv2 + 1);
+                end
+                if ((rv3 < rk)) begin
+                    rv3 = (rv3 + 1);
+                end
+                if ((cache_epsc0_l_way == 0)) begin
+                    rv0 = 0;
+                end
+                if ((cache_epsc0_l_way == 1)) begin
+                    rv1 = 0;
+                end
+                if ((cache_epsc0_l_way == 2)) begin
+                    rv2 = 0;
+                end
+                if ((cache_epsc0_l_way == 3)) begin
+                    rv3 = 0;
+                end
+                cache_epsc0_cr0[cache_epsc0_l_set] <= rv0;
+                cache_epsc0_cr1[cache_epsc0_l_set] <= rv1;
+                cache_epsc0_cr2[cache_epsc0_l_set] <= rv2;
+                cache_epsc0_cr3[cache_epsc0_l_set] <= rv3;
+            end
+        end
+        if (n_fill) begin
+            s0 = cache_epsc0_f_addr[50-1:48];
+            fv0_0 = (cache_epsc0_cv0[s0] != 0);
+            fv0_1 = (cache_epsc0_cv1[s0] != 0);
+            fv0_2 = (cache_epsc0_cv2[s0] != 0);
+            fv0_3 = (cache_epsc0_cv3[s0] != 0);
+            fr0_0 = cache_epsc0_cr0[s0];
+            fr0_1 = cache_epsc0_cr1[s0];
+            fr0_2 = cache_epsc0_cr2[s0];
+            fr0_3 = cache_epsc0_cr3[s0];
+            if (hq_v5) begin
+                fe0 = 1'b1;
+                if ((!fv0_3)) begin
+                    fw0 = 3;
+                    fe0 = 1'b0;
+                end
+                if ((!fv0_2)) begin
+                    fw0 = 2;
+                    fe0 = 1'b0;
+                end
+                if ((!fv0_1)) begin
+                    fw0 = 1;
+                    fe0 = 1'b0;
+                end
+                if ((!fv0_0)) begin
+                    fw0 = 0;
+                    fe0 = 1'b0;
+                end
+                if (fe0) begin
+                    if ((fr0_0 == 3)) begin
+                        fw0 = 0;
+                    end
+                    if ((fr0_1 == 3)) begin
+                        fw0 = 1;
+                    end
+                    if ((fr0_2 == 3)) begin
+                        fw0 = 2;
+                    end
+                    if ((fr0_3 == 3)) begin
+                        fw0 = 3;
+                    end
+                end
+                case (fw0)
+                    'h0: begin
+                        fv0_0 = 1'b1;
+                        cache_epsc0_cv0[s0] <= 1'b1;
+                        cache_epsc0_ck0[s0] <= {27'h0, cache_epsc0_f_addr[64-1:48]};
+                        cache_epsc0_cl0[s0] <= 5;
+                        cache_epsc0_ct_eptrta_0[s0] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn0[s0] <= hq_n5;
+                        cache_epsc0_cb0[s0] <= hq_t5;
+                        cache_epsc0_ca_r_0[s0] <= hq_a_r_5;
+                        cache_epsc0_ca_w_0[s0] <= hq_a_w_5;
+                        cache_epsc0_ca_x_0[s0] <= hq_a_x_5;
+                        cache_epsc0_ca_xu_0[s0] <= hq_a_xu_5;
+                    end
+                    'h1: begin
+                        fv0_1 = 1'b1;
+                        cache_epsc0_cv1[s0] <= 1'b1;
+                        cache_epsc0_ck1[s0] <= {27'h0, cache_epsc0_f_addr[64-1:48]};
+                        cache_epsc0_cl1[s0] <= 5;
+                        cache_epsc0_ct_eptrta_1[s0] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn1[s0] <= hq_n5;
+                        cache_epsc0_cb1[s0] <= hq_t5;
+                        cache_epsc0_ca_r_1[s0] <= hq_a_r_5;
+                        cache_epsc0_ca_w_1[s0] <= hq_a_w_5;
+                        cache_epsc0_ca_x_1[s0] <= hq_a_x_5;
+                        cache_epsc0_ca_xu_1[s0] <= hq_a_xu_5;
+                    end
+                    'h2: begin
+                        fv0_2 = 1'b1;
+                        cache_epsc0_cv2[s0] <= 1'b1;
+                        cache_epsc0_ck2[s0] <= {27'h0, cache_epsc0_f_addr[64-1:48]};
+                        cache_epsc0_cl2[s0] <= 5;
+                        cache_epsc0_ct_eptrta_2[s0] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn2[s0] <= hq_n5;
+                        cache_epsc0_cb2[s0] <= hq_t5;
+                        cache_epsc0_ca_r_2[s0] <= hq_a_r_5;
+                        cache_epsc0_ca_w_2[s0] <= hq_a_w_5;
+                        cache_epsc0_ca_x_2[s0] <= hq_a_x_5;
+                        cache_epsc0_ca_xu_2[s0] <= hq_a_xu_5;
+                    end
+                    'h3: begin
+                        fv0_3 = 1'b1;
+                        cache_epsc0_cv3[s0] <= 1'b1;
+                        cache_epsc0_ck3[s0] <= {27'h0, cache_epsc0_f_addr[64-1:48]};
+                        cache_epsc0_cl3[s0] <= 5;
+                        cache_epsc0_ct_eptrta_3[s0] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn3[s0] <= hq_n5;
+                        cache_epsc0_cb3[s0] <= hq_t5;
+                        cache_epsc0_ca_r_3[s0] <= hq_a_r_5;
+                        cache_epsc0_ca_w_3[s0] <= hq_a_w_5;
+                        cache_epsc0_ca_x_3[s0] <= hq_a_x_5;
+                        cache_epsc0_ca_xu_3[s0] <= hq_a_xu_5;
+                    end
+                endcase
+                case (fw0)
+                    'h0: begin
+                        fk0 = fr0_0;
+                    end
+                    'h1: begin
+                        fk0 = fr0_1;
+                    end
+                    'h2: begin
+                        fk0 = fr0_2;
+                    end
+                    'h3: begin
+                        fk0 = fr0_3;
+                    end
+                endcase
+                if ((fr0_0 < fk0)) begin
+                    fr0_0 = (fr0_0 + 1);
+                end
+                if ((fr0_1 < fk0)) begin
+                    fr0_1 = (fr0_1 + 1);
+                end
+                if ((fr0_2 < fk0)) begin
+                    fr0_2 = (fr0_2 + 1);
+                end
+                if ((fr0_3 < fk0)) begin
+                    fr0_3 = (fr0_3 + 1);
+                end
+                if ((fw0 == 0)) begin
+                    fr0_0 = 0;
+                end
+                if ((fw0 == 1)) begin
+                    fr0_1 = 0;
+                end
+                if ((fw0 == 2)) begin
+                    fr0_2 = 0;
+                end
+                if ((fw0 == 3)) begin
+                    fr0_3 = 0;
+                end
+                cache_epsc0_cr0[s0] <= fr0_0;
+                cache_epsc0_cr1[s0] <= fr0_1;
+                cache_epsc0_cr2[s0] <= fr0_2;
+                cache_epsc0_cr3[s0] <= fr0_3;
+            end
+            s1 = cache_epsc0_f_addr[41-1:39];
+            fv1_0 = (cache_epsc0_cv0[s1] != 0);
+            fv1_1 = (cache_epsc0_cv1[s1] != 0);
+            fv1_2 = (cache_epsc0_cv2[s1] != 0);
+            fv1_3 = (cache_epsc0_cv3[s1] != 0);
+            fr1_0 = cache_epsc0_cr0[s1];
+            fr1_1 = cache_epsc0_cr1[s1];
+            fr1_2 = cache_epsc0_cr2[s1];
+            fr1_3 = cache_epsc0_cr3[s1];
+            if ((s0 == s1)) begin
+                fv1_0 = fv0_0;
+                fv1_1 = fv0_1;
+                fv1_2 = fv0_2;
+                fv1_3 = fv0_3;
+                fr1_0 = fr0_0;
+                fr1_1 = fr0_1;
+                fr1_2 = fr0_2;
+                fr1_3 = fr0_3;
+            end
+            if (hq_v4) begin
+                fe1 = 1'b1;
+                if ((!fv1_3)) begin
+                    fw1 = 3;
+                    fe1 = 1'b0;
+                end
+                if ((!fv1_2)) begin
+                    fw1 = 2;
+                    fe1 = 1'b0;
+                end
+                if ((!fv1_1)) begin
+                    fw1 = 1;
+                    fe1 = 1'b0;
+                end
+                if ((!fv1_0)) begin
+                    fw1 = 0;
+                    fe1 = 1'b0;
+                end
+                if (fe1) begin
+                    if ((fr1_0 == 3)) begin
+                        fw1 = 0;
+                    end
+                    if ((fr1_1 == 3)) begin
+                        fw1 = 1;
+                    end
+                    if ((fr1_2 == 3)) begin
+                        fw1 = 2;
+                    end
+                    if ((fr1_3 == 3)) begin
+                        fw1 = 3;
+                    end
+                end
+                case (fw1)
+                    'h0: begin
+                        fv1_0 = 1'b1;
+                        cache_epsc0_cv0[s1] <= 1'b1;
+                        cache_epsc0_ck0[s1] <= {18'h0, cache_epsc0_f_addr[64-1:39]};
+                        cache_epsc0_cl0[s1] <= 4;
+                        cache_epsc0_ct_eptrta_0[s1] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn0[s1] <= hq_n4;
+                        cache_epsc0_cb0[s1] <= hq_t4;
+                        cache_epsc0_ca_r_0[s1] <= hq_a_r_4;
+                        cache_epsc0_ca_w_0[s1] <= hq_a_w_4;
+                        cache_epsc0_ca_x_0[s1] <= hq_a_x_4;
+                        cache_epsc0_ca_xu_0[s1] <= hq_a_xu_4;
+                    end
+                    'h1: begin
+                        fv1_1 = 1'b1;
+                        cache_epsc0_cv1[s1] <= 1'b1;
+                        cache_epsc0_ck1[s1] <= {18'h0, cache_epsc0_f_addr[64-1:39]};
+                        cache_epsc0_cl1[s1] <= 4;
+                        cache_epsc0_ct_eptrta_1[s1] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn1[s1] <= hq_n4;
+                        cache_epsc0_cb1[s1] <= hq_t4;
+                        cache_epsc0_ca_r_1[s1] <= hq_a_r_4;
+                        cache_epsc0_ca_w_1[s1] <= hq_a_w_4;
+                        cache_epsc0_ca_x_1[s1] <= hq_a_x_4;
+                        cache_epsc0_ca_xu_1[s1] <= hq_a_xu_4;
+                    end
+                    'h2: begin
+                        fv1_2 = 1'b1;
+                        cache_epsc0_cv2[s1] <= 1'b1;
+                        cache_epsc0_ck2[s1] <= {18'h0, cache_epsc0_f_addr[64-1:39]};
+                        cache_epsc0_cl2[s1] <= 4;
+                        cache_epsc0_ct_eptrta_2[s1] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn2[s1] <= hq_n4;
+                        cache_epsc0_cb2[s1] <= hq_t4;
+                        cache_epsc0_ca_r_2[s1] <= hq_a_r_4;
+                        cache_epsc0_ca_w_2[s1] <= hq_a_w_4;
+                        cache_epsc0_ca_x_2[s1] <= hq_a_x_4;
+                        cache_epsc0_ca_xu_2[s1] <= hq_a_xu_4;
+                    end
+                    'h3: begin
+                        fv1_3 = 1'b1;
+                        cache_epsc0_cv3[s1] <= 1'b1;
+                        cache_epsc0_ck3[s1] <= {18'h0, cache_epsc0_f_addr[64-1:39]};
+                        cache_epsc0_cl3[s1] <= 4;
+                        cache_epsc0_ct_eptrta_3[s1] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn3[s1] <= hq_n4;
+                        cache_epsc0_cb3[s1] <= hq_t4;
+                        cache_epsc0_ca_r_3[s1] <= hq_a_r_4;
+                        cache_epsc0_ca_w_3[s1] <= hq_a_w_4;
+                        cache_epsc0_ca_x_3[s1] <= hq_a_x_4;
+                        cache_epsc0_ca_xu_3[s1] <= hq_a_xu_4;
+                    end
+                endcase
+                case (fw1)
+                    'h0: begin
+                        fk1 = fr1_0;
+                    end
+                    'h1: begin
+                        fk1 = fr1_1;
+                    end
+                    'h2: begin
+                        fk1 = fr1_2;
+                    end
+                    'h3: begin
+                        fk1 = fr1_3;
+                    end
+                endcase
+                if ((fr1_0 < fk1)) begin
+                    fr1_0 = (fr1_0 + 1);
+                end
+                if ((fr1_1 < fk1)) begin
+                    fr1_1 = (fr1_1 + 1);
+                end
+                if ((fr1_2 < fk1)) begin
+                    fr1_2 = (fr1_2 + 1);
+                end
+                if ((fr1_3 < fk1)) begin
+                    fr1_3 = (fr1_3 + 1);
+                end
+                if ((fw1 == 0)) begin
+                    fr1_0 = 0;
+                end
+                if ((fw1 == 1)) begin
+                    fr1_1 = 0;
+                end
+                if ((fw1 == 2)) begin
+                    fr1_2 = 0;
+                end
+                if ((fw1 == 3)) begin
+                    fr1_3 = 0;
+                end
+                cache_epsc0_cr0[s1] <= fr1_0;
+                cache_epsc0_cr1[s1] <= fr1_1;
+                cache_epsc0_cr2[s1] <= fr1_2;
+                cache_epsc0_cr3[s1] <= fr1_3;
+            end
+            s2 = cache_epsc0_f_addr[32-1:30];
+            fv2_0 = (cache_epsc0_cv0[s2] != 0);
+            fv2_1 = (cache_epsc0_cv1[s2] != 0);
+            fv2_2 = (cache_epsc0_cv2[s2] != 0);
+            fv2_3 = (cache_epsc0_cv3[s2] != 0);
+            fr2_0 = cache_epsc0_cr0[s2];
+            fr2_1 = cache_epsc0_cr1[s2];
+            fr2_2 = cache_epsc0_cr2[s2];
+            fr2_3 = cache_epsc0_cr3[s2];
+            if ((s0 == s2)) begin
+                fv2_0 = fv0_0;
+                fv2_1 = fv0_1;
+                fv2_2 = fv0_2;
+                fv2_3 = fv0_3;
+                fr2_0 = fr0_0;
+                fr2_1 = fr0_1;
+                fr2_2 = fr0_2;
+                fr2_3 = fr0_3;
+            end
+            if ((s1 == s2)) begin
+                fv2_0 = fv1_0;
+                fv2_1 = fv1_1;
+                fv2_2 = fv1_2;
+                fv2_3 = fv1_3;
+                fr2_0 = fr1_0;
+                fr2_1 = fr1_1;
+                fr2_2 = fr1_2;
+                fr2_3 = fr1_3;
+            end
+            if (hq_v3) begin
+                fe2 = 1'b1;
+                if ((!fv2_3)) begin
+                    fw2 = 3;
+                    fe2 = 1'b0;
+                end
+                if ((!fv2_2)) begin
+                    fw2 = 2;
+                    fe2 = 1'b0;
+                end
+                if ((!fv2_1)) begin
+                    fw2 = 1;
+                    fe2 = 1'b0;
+                end
+                if ((!fv2_0)) begin
+                    fw2 = 0;
+                    fe2 = 1'b0;
+                end
+                if (fe2) begin
+                    if ((fr2_0 == 3)) begin
+                        fw2 = 0;
+                    end
+                    if ((fr2_1 == 3)) begin
+                        fw2 = 1;
+                    end
+                    if ((fr2_2 == 3)) begin
+                        fw2 = 2;
+                    end
+                    if ((fr2_3 == 3)) begin
+                        fw2 = 3;
+                    end
+                end
+                case (fw2)
+                    'h0: begin
+                        fv2_0 = 1'b1;
+                        cache_epsc0_cv0[s2] <= 1'b1;
+                        cache_epsc0_ck0[s2] <= {9'h0, cache_epsc0_f_addr[64-1:30]};
+                        cache_epsc0_cl0[s2] <= 3;
+                        cache_epsc0_ct_eptrta_0[s2] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn0[s2] <= hq_n3;
+                        cache_epsc0_cb0[s2] <= hq_t3;
+                        cache_epsc0_ca_r_0[s2] <= hq_a_r_3;
+                        cache_epsc0_ca_w_0[s2] <= hq_a_w_3;
+                        cache_epsc0_ca_x_0[s2] <= hq_a_x_3;
+                        cache_epsc0_ca_xu_0[s2] <= hq_a_xu_3;
+                    end
+                    'h1: begin
+                        fv2_1 = 1'b1;
+                        cache_epsc0_cv1[s2] <= 1'b1;
+                        cache_epsc0_ck1[s2] <= {9'h0, cache_epsc0_f_addr[64-1:30]};
+                        cache_epsc0_cl1[s2] <= 3;
+                        cache_epsc0_ct_eptrta_1[s2] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn1[s2] <= hq_n3;
+                        cache_epsc0_cb1[s2] <= hq_t3;
+                        cache_epsc0_ca_r_1[s2] <= hq_a_r_3;
+                        cache_epsc0_ca_w_1[s2] <= hq_a_w_3;
+                        cache_epsc0_ca_x_1[s2] <= hq_a_x_3;
+                        cache_epsc0_ca_xu_1[s2] <= hq_a_xu_3;
+                    end
+                    'h2: begin
+                        fv2_2 = 1'b1;
+                        cache_epsc0_cv2[s2] <= 1'b1;
+                        cache_epsc0_ck2[s2] <= {9'h0, cache_epsc0_f_addr[64-1:30]};
+                        cache_epsc0_cl2[s2] <= 3;
+                        cache_epsc0_ct_eptrta_2[s2] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn2[s2] <= hq_n3;
+                        cache_epsc0_cb2[s2] <= hq_t3;
+                        cache_epsc0_ca_r_2[s2] <= hq_a_r_3;
+                        cache_epsc0_ca_w_2[s2] <= hq_a_w_3;
+                        cache_epsc0_ca_x_2[s2] <= hq_a_x_3;
+                        cache_epsc0_ca_xu_2[s2] <= hq_a_xu_3;
+                    end
+                    'h3: begin
+                        fv2_3 = 1'b1;
+                        cache_epsc0_cv3[s2] <= 1'b1;
+                        cache_epsc0_ck3[s2] <= {9'h0, cache_epsc0_f_addr[64-1:30]};
+                        cache_epsc0_cl3[s2] <= 3;
+                        cache_epsc0_ct_eptrta_3[s2] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn3[s2] <= hq_n3;
+                        cache_epsc0_cb3[s2] <= hq_t3;
+                        cache_epsc0_ca_r_3[s2] <= hq_a_r_3;
+                        cache_epsc0_ca_w_3[s2] <= hq_a_w_3;
+                        cache_epsc0_ca_x_3[s2] <= hq_a_x_3;
+                        cache_epsc0_ca_xu_3[s2] <= hq_a_xu_3;
+                    end
+                endcase
+                case (fw2)
+                    'h0: begin
+                        fk2 = fr2_0;
+                    end
+                    'h1: begin
+                        fk2 = fr2_1;
+                    end
+                    'h2: begin
+                        fk2 = fr2_2;
+                    end
+                    'h3: begin
+                        fk2 = fr2_3;
+                    end
+                endcase
+                if ((fr2_0 < fk2)) begin
+                    fr2_0 = (fr2_0 + 1);
+                end
+                if ((fr2_1 < fk2)) begin
+                    fr2_1 = (fr2_1 + 1);
+                end
+                if ((fr2_2 < fk2)) begin
+                    fr2_2 = (fr2_2 + 1);
+                end
+                if ((fr2_3 < fk2)) begin
+                    fr2_3 = (fr2_3 + 1);
+                end
+                if ((fw2 == 0)) begin
+                    fr2_0 = 0;
+                end
+                if ((fw2 == 1)) begin
+                    fr2_1 = 0;
+                end
+                if ((fw2 == 2)) begin
+                    fr2_2 = 0;
+                end
+                if ((fw2 == 3)) begin
+                    fr2_3 = 0;
+                end
+                cache_epsc0_cr0[s2] <= fr2_0;
+                cache_epsc0_cr1[s2] <= fr2_1;
+                cache_epsc0_cr2[s2] <= fr2_2;
+                cache_epsc0_cr3[s2] <= fr2_3;
+            end
+            s3 = cache_epsc0_f_addr[23-1:21];
+            fv3_0 = (cache_epsc0_cv0[s3] != 0);
+            fv3_1 = (cache_epsc0_cv1[s3] != 0);
+            fv3_2 = (cache_epsc0_cv2[s3] != 0);
+            fv3_3 = (cache_epsc0_cv3[s3] != 0);
+            fr3_0 = cache_epsc0_cr0[s3];
+            fr3_1 = cache_epsc0_cr1[s3];
+            fr3_2 = cache_epsc0_cr2[s3];
+            fr3_3 = cache_epsc0_cr3[s3];
+            if ((s0 == s3)) begin
+                fv3_0 = fv0_0;
+                fv3_1 = fv0_1;
+                fv3_2 = fv0_2;
+                fv3_3 = fv0_3;
+                fr3_0 = fr0_0;
+                fr3_1 = fr0_1;
+                fr3_2 = fr0_2;
+                fr3_3 = fr0_3;
+            end
+            if ((s1 == s3)) begin
+                fv3_0 = fv1_0;
+                fv3_1 = fv1_1;
+                fv3_2 = fv1_2;
+                fv3_3 = fv1_3;
+                fr3_0 = fr1_0;
+                fr3_1 = fr1_1;
+                fr3_2 = fr1_2;
+                fr3_3 = fr1_3;
+            end
+            if ((s2 == s3)) begin
+                fv3_0 = fv2_0;
+                fv3_1 = fv2_1;
+                fv3_2 = fv2_2;
+                fv3_3 = fv2_3;
+                fr3_0 = fr2_0;
+                fr3_1 = fr2_1;
+                fr3_2 = fr2_2;
+                fr3_3 = fr2_3;
+            end
+            if (hq_v2) begin
+                fe3 = 1'b1;
+                if ((!fv3_3)) begin
+                    fw3 = 3;
+                    fe3 = 1'b0;
+                end
+                if ((!fv3_2)) begin
+                    fw3 = 2;
+                    fe3 = 1'b0;
+                end
+                if ((!fv3_1)) begin
+                    fw3 = 1;
+                    fe3 = 1'b0;
+                end
+                if ((!fv3_0)) begin
+                    fw3 = 0;
+                    fe3 = 1'b0;
+                end
+                if (fe3) begin
+                    if ((fr3_0 == 3)) begin
+                        fw3 = 0;
+                    end
+                    if ((fr3_1 == 3)) begin
+                        fw3 = 1;
+                    end
+                    if ((fr3_2 == 3)) begin
+                        fw3 = 2;
+                    end
+                    if ((fr3_3 == 3)) begin
+                        fw3 = 3;
+                    end
+                end
+                case (fw3)
+                    'h0: begin
+                        fv3_0 = 1'b1;
+                        cache_epsc0_cv0[s3] <= 1'b1;
+                        cache_epsc0_ck0[s3] <= cache_epsc0_f_addr[64-1:21];
+                        cache_epsc0_cl0[s3] <= 2;
+                        cache_epsc0_ct_eptrta_0[s3] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn0[s3] <= hq_n2;
+                        cache_epsc0_cb0[s3] <= hq_t2;
+                        cache_epsc0_ca_r_0[s3] <= hq_a_r_2;
+                        cache_epsc0_ca_w_0[s3] <= hq_a_w_2;
+                        cache_epsc0_ca_x_0[s3] <= hq_a_x_2;
+                        cache_epsc0_ca_xu_0[s3] <= hq_a_xu_2;
+                    end
+                    'h1: begin
+                        fv3_1 = 1'b1;
+                        cache_epsc0_cv1[s3] <= 1'b1;
+                        cache_epsc0_ck1[s3] <= cache_epsc0_f_addr[64-1:21];
+                        cache_epsc0_cl1[s3] <= 2;
+                        cache_epsc0_ct_eptrta_1[s3] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn1[s3] <= hq_n2;
+                        cache_epsc0_cb1[s3] <= hq_t2;
+                        cache_epsc0_ca_r_1[s3] <= hq_a_r_2;
+                        cache_epsc0_ca_w_1[s3] <= hq_a_w_2;
+                        cache_epsc0_ca_x_1[s3] <= hq_a_x_2;
+                        cache_epsc0_ca_xu_1[s3] <= hq_a_xu_2;
+                    end
+                    'h2: begin
+                        fv3_2 = 1'b1;
+                        cache_epsc0_cv2[s3] <= 1'b1;
+                        cache_epsc0_ck2[s3] <= cache_epsc0_f_addr[64-1:21];
+                        cache_epsc0_cl2[s3] <= 2;
+                        cache_epsc0_ct_eptrta_2[s3] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn2[s3] <= hq_n2;
+                        cache_epsc0_cb2[s3] <= hq_t2;
+                        cache_epsc0_ca_r_2[s3] <= hq_a_r_2;
+                        cache_epsc0_ca_w_2[s3] <= hq_a_w_2;
+                        cache_epsc0_ca_x_2[s3] <= hq_a_x_2;
+                        cache_epsc0_ca_xu_2[s3] <= hq_a_xu_2;
+                    end
+                    'h3: begin
+                        fv3_3 = 1'b1;
+                        cache_epsc0_cv3[s3] <= 1'b1;
+                        cache_epsc0_ck3[s3] <= cache_epsc0_f_addr[64-1:21];
+                        cache_epsc0_cl3[s3] <= 2;
+                        cache_epsc0_ct_eptrta_3[s3] <= cache_epsc0_f_t_eptrta;
+                        cache_epsc0_cn3[s3] <= hq_n2;
+                        cache_epsc0_cb3[s3] <= hq_t2;
+                        cache_epsc0_ca_r_3[s3] <= hq_a_r_2;
+                        cache_epsc0_ca_w_3[s3] <= hq_a_w_2;
+                        cache_epsc0_ca_x_3[s3] <= hq_a_x_2;
+                        cache_epsc0_ca_xu_3[s3] <= hq_a_xu_2;
+                    end
+                endcase
+                case (fw3)
+                    'h0: begin
+                        fk3 = fr3_0;
+                    end
+                    'h1: begin
+                        fk3 = fr3_1;
+                    end
+                    'h2: begin
+                        fk3 = fr3_2;
+                    end
+                    'h3: begin
+                        fk3 = fr3_3;
+                    end
+                endcase
+                if ((fr3_0 < fk3)) begin
+                    fr3_0 = (fr3_0 + 1);
+                end
+                if ((fr3_1 < fk3)) begin
+                    fr3_1 = (fr3_1 + 1);
+                end
+                if ((fr3_2 < fk3)) begin
+                    fr3_2 = (fr3_2 + 1);
+                end
+                if ((fr3_3 < fk3)) begin
+                    fr3_3 = (fr3_3 + 1);
+                end
+                if ((fw3 == 0)) begin
+                    fr3_0 = 0;
+                end
+                if ((fw3 == 1)) begin
+                    fr3_1 = 0;
+                end
+                if ((fw3 == 2)) begin
+                    fr3_2 = 0;
+                end
+                if ((fw3 == 3)) begin
+                    fr3_3 = 0;
+                end
+                cache_epsc0_cr0[s3] <= fr3_0;
+                cache_epsc0_cr1[s3] <= fr3_1;
+                cache_epsc0_cr2[s3] <= fr3_2;
+                cache_epsc0_cr3[s3] <= fr3_3;
+            end
+        end
+        if (sw_on) begin
+            e0_v = 1'h0;
+            e0_v[0] = cache_epsc0_cv0[cache_epsc0_vset];
+            e0_k = 43'h0;
+            e0_k = cache_epsc0_ck0[cache_epsc0_vset];
+            e0_l = 3'h0;
+            e0_l = cache_epsc0_cl0[cache_epsc0_vset];
+            e0_t_eptrta = 40'h0;
+            e0_t_eptrta = cache_epsc0_ct_eptrta_0[cache_epsc0_vset];
+            e0_n = 3'h0;
+            e0_n = cache_epsc0_cn0[cache_epsc0_vset];
+            e0_b = 64'h0;
+            e0_b = cache_epsc0_cb0[cache_epsc0_vset];
+            e0_a_r = 1'h0;
+            e0_a_r[0] = cache_epsc0_ca_r_0[cache_epsc0_vset];
+            e0_a_w = 1'h0;
+            e0_a_w[0] = cache_epsc0_ca_w_0[cache_epsc0_vset];
+            e0_a_x = 1'h0;
+            e0_a_x[0] = cache_epsc0_ca_x_0[cache_epsc0_vset];
+            e0_a_xu = 1'h0;
+            e0_a_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_vset];
+            e1_v = 1'h0;
+            e1_v[0] = cache_epsc0_cv1[cache_epsc0_vset];
+            e1_k = 43'h0;
+            e1_k = cache_epsc0_ck1[cache_epsc0_vset];
+            e1_l = 3'h0;
+            e1_l = cache_epsc0_cl1[cache_epsc0_vset];
+            e1_t_eptrta = 40'h0;
+            e1_t_eptrta = cache_epsc0_ct_eptrta_1[cache_epsc0_vset];
+            e1_n = 3'h0;
+            e1_n = cache_epsc0_cn1[cache_epsc0_vset];
+            e1_b = 64'h0;
+            e1_b = cache_epsc0_cb1[cache_epsc0_vset];
+            e1_a_r = 1'h0;
+            e1_a_r[0] = cache_epsc0_ca_r_1[cache_epsc0_vset];
+            e1_a_w = 1'h0;
+            e1_a_w[0] = cache_epsc0_ca_w_1[cache_epsc0_vset];
+            e1_a_x = 1'h0;
+            e1_a_x[0] = cache_epsc0_ca_x_1[cache_epsc0_vset];
+            e1_a_xu = 1'h0;
+            e1_a_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_vset];
+            e2_v = 1'h0;
+            e2_v[0] = cache_epsc0_cv2[cache_epsc0_vset];
+            e2_k = 43'h0;
+            e2_k = cache_epsc0_ck2[cache_epsc0_vset];
+            e2_l = 3'h0;
+            e2_l = cache_epsc0_cl2[cache_epsc0_vset];
+            e2_t_eptrta = 40'h0;
+            e2_t_eptrta = cache_epsc0_ct_eptrta_2[cache_epsc0_vset];
+            e2_n = 3'h0;
+            e2_n = cache_epsc0_cn2[cache_epsc0_vset];
+            e2_b = 64'h0;
+            e2_b = cache_epsc0_cb2[cache_epsc0_vset];
+            e2_a_r = 1'h0;
+            e2_a_r[0] = cache_epsc0_ca_r_2[cache_epsc0_vset];
+            e2_a_w = 1'h0;
+            e2_a_w[0] = cache_epsc0_ca_w_2[cache_epsc0_vset];
+            e2_a_x = 1'h0;
+            e2_a_x[0] = cache_epsc0_ca_x_2[cache_epsc0_vset];
+            e2_a_xu = 1'h0;
+            e2_a_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_vset];
+            e3_v = 1'h0;
+            e3_v[0] = cache_epsc0_cv3[cache_epsc0_vset];
+            e3_k = 43'h0;
+            e3_k = cache_epsc0_ck3[cache_epsc0_vset];
+            e3_l = 3'h0;
+            e3_l = cache_epsc0_cl3[cache_epsc0_vset];
+            e3_t_eptrta = 40'h0;
+            e3_t_eptrta = cache_epsc0_ct_eptrta_3[cache_epsc0_vset];
+            e3_n = 3'h0;
+            e3_n = cache_epsc0_cn3[cache_epsc0_vset];
+            e3_b = 64'h0;
+            e3_b = cache_epsc0_cb3[cache_epsc0_vset];
+            e3_a_r = 1'h0;
+            e3_a_r[0] = cache_epsc0_ca_r_3[cache_epsc0_vset];
+            e3_a_w = 1'h0;
+            e3_a_w[0] = cache_epsc0_ca_w_3[cache_epsc0_vset];
+            e3_a_x = 1'h0;
+            e3_a_x[0] = cache_epsc0_ca_x_3[cache_epsc0_vset];
+            e3_a_xu = 1'h0;
+            e3_a_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_vset];
+            case (i_op)
+                'h1: begin
+                    d1w0_0 = 64'h0;
+                    d1w0_0 = i_invept_single_context_eptp;
+                    if ((cache_epsc0_cv0[cache_epsc0_vset] && (e0_t_eptrta == d1w0_0[52-1:12]))) begin
+                        cache_epsc0_cv0[cache_epsc0_vset] <= 1'b0;
+                    end
+                    d1w1_0 = 64'h0;
+                    d1w1_0 = i_invept_single_context_eptp;
+                    if ((cache_epsc0_cv1[cache_epsc0_vset] && (e1_t_eptrta == d1w1_0[52-1:12]))) begin
+                        cache_epsc0_cv1[cache_epsc0_vset] <= 1'b0;
+                    end
+                    d1w2_0 = 64'h0;
+                    d1w2_0 = i_invept_single_context_eptp;
+                    if ((cache_epsc0_cv2[cache_epsc0_vset] && (e2_t_eptrta == d1w2_0[52-1:12]))) begin
+                        cache_epsc0_cv2[cache_epsc0_vset] <= 1'b0;
+                    end
+                    d1w3_0 = 64'h0;
+                    d1w3_0 = i_invept_single_context_eptp;
+                    if ((cache_epsc0_cv3[cache_epsc0_vset] && (e3_t_eptrta == d1w3_0[52-1:12]))) begin
+                        cache_epsc0_cv3[cache_epsc0_vset] <= 1'b0;
+                    end
+                end
+                'h2: begin
+                    if (cache_epsc0_cv0[cache_epsc0_vset]) begin
+                        cache_epsc0_cv0[cache_epsc0_vset] <= 1'b0;
+                    end
+                    if (cache_epsc0_cv1[cache_epsc0_vset]) begin
+                        cache_epsc0_cv1[cache_epsc0_vset] <= 1'b0;
+                    end
+                    if (cache_epsc0_cv2[cache_epsc0_vset]) begin
+                        cache_epsc0_cv2[cache_epsc0_vset] <= 1'b0;
+                    end
+                    if (cache_epsc0_cv3[cache_epsc0_vset]) begin
+                        cache_epsc0_cv3[cache_epsc0_vset] <= 1'b0;
+                    end
+                end
+            endcase
         end
     end
 end

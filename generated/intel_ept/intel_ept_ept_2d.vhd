@@ -84,7 +84,8 @@ type t_enum_S_2 is (
 type t_enum_S_3 is (
 	IDLE,
 	MISS,
-	INV
+	INV,
+	WAITW
 	);
 
 signal w_start: std_logic;
@@ -94,7 +95,48 @@ signal w_level: unsigned(2 downto 0);
 signal w_aux: unsigned(2 downto 0);
 signal w_pa: unsigned(63 downto 0);
 signal le: unsigned(63 downto 0);
-signal x_valid: std_logic;
+signal sw_on: std_logic;
+signal sw_set: unsigned(2 downto 0);
+signal wc_busy: std_logic;
+signal pc_hit: std_logic;
+signal pc_nxt: unsigned(2 downto 0);
+signal pc_tbl: unsigned(63 downto 0);
+signal pc_htbl: unsigned(63 downto 0);
+signal pc_a_rw: std_logic;
+signal pc_a_us: std_logic;
+signal pc_a_xd: std_logic;
+signal pq_v5: std_logic;
+signal pq_n5: unsigned(2 downto 0);
+signal pq_t5: unsigned(63 downto 0);
+signal pq_w5: std_logic;
+signal pq_h5: unsigned(63 downto 0);
+signal pq_a_rw_5: std_logic;
+signal pq_a_us_5: std_logic;
+signal pq_a_xd_5: std_logic;
+signal pq_v4: std_logic;
+signal pq_n4: unsigned(2 downto 0);
+signal pq_t4: unsigned(63 downto 0);
+signal pq_w4: std_logic;
+signal pq_h4: unsigned(63 downto 0);
+signal pq_a_rw_4: std_logic;
+signal pq_a_us_4: std_logic;
+signal pq_a_xd_4: std_logic;
+signal pq_v3: std_logic;
+signal pq_n3: unsigned(2 downto 0);
+signal pq_t3: unsigned(63 downto 0);
+signal pq_w3: std_logic;
+signal pq_h3: unsigned(63 downto 0);
+signal pq_a_rw_3: std_logic;
+signal pq_a_us_3: std_logic;
+signal pq_a_xd_3: std_logic;
+signal pq_v2: std_logic;
+signal pq_n2: unsigned(2 downto 0);
+signal pq_t2: unsigned(63 downto 0);
+signal pq_w2: std_logic;
+signal pq_h2: unsigned(63 downto 0);
+signal pq_a_rw_2: std_logic;
+signal pq_a_us_2: std_logic;
+signal pq_a_xd_2: std_logic;
 signal x_addr: unsigned(63 downto 0);
 signal x_waddr: unsigned(63 downto 0);
 signal x_wdata: unsigned(63 downto 0);
@@ -111,12 +153,56 @@ signal hk_read: std_logic;
 signal hk_write: std_logic;
 signal hk_fetch: std_logic;
 signal hk_user: std_logic;
+signal n_hpa: unsigned(63 downto 0);
+signal n_hlv: unsigned(2 downto 0);
+signal n_fill: std_logic;
+signal n_fpa: unsigned(63 downto 0);
+signal n_flv: unsigned(2 downto 0);
+signal hc_hit: std_logic;
+signal hc_nxt: unsigned(2 downto 0);
+signal hc_tbl: unsigned(63 downto 0);
+signal hc_a_r: std_logic;
+signal hc_a_w: std_logic;
+signal hc_a_x: std_logic;
+signal hc_a_xu: std_logic;
+signal hq_v5: std_logic;
+signal hq_n5: unsigned(2 downto 0);
+signal hq_t5: unsigned(63 downto 0);
+signal hq_a_r_5: std_logic;
+signal hq_a_w_5: std_logic;
+signal hq_a_x_5: std_logic;
+signal hq_a_xu_5: std_logic;
+signal hq_v4: std_logic;
+signal hq_n4: unsigned(2 downto 0);
+signal hq_t4: unsigned(63 downto 0);
+signal hq_a_r_4: std_logic;
+signal hq_a_w_4: std_logic;
+signal hq_a_x_4: std_logic;
+signal hq_a_xu_4: std_logic;
+signal hq_v3: std_logic;
+signal hq_n3: unsigned(2 downto 0);
+signal hq_t3: unsigned(63 downto 0);
+signal hq_a_r_3: std_logic;
+signal hq_a_w_3: std_logic;
+signal hq_a_x_3: std_logic;
+signal hq_a_xu_3: std_logic;
+signal hq_v2: std_logic;
+signal hq_n2: unsigned(2 downto 0);
+signal hq_t2: unsigned(63 downto 0);
+signal hq_a_r_2: std_logic;
+signal hq_a_w_2: std_logic;
+signal hq_a_x_2: std_logic;
+signal hq_a_xu_2: std_logic;
+signal h_look: std_logic;
 signal hb_EPTP: unsigned(63 downto 0);
+signal n_hit: std_logic;
 signal x_off: std_logic;
 signal x_on_table: std_logic;
+signal x_phys: std_logic;
 signal x_pwrite: std_logic;
 signal x_table: std_logic;
 signal x_update: std_logic;
+signal x_valid: std_logic;
 signal walker_host0_a_r: std_logic;
 signal walker_host0_a_w: std_logic;
 signal walker_host0_a_x: std_logic;
@@ -214,6 +300,51 @@ signal cache_tlb0_t_ept: unsigned(0 downto 0);
 signal cache_tlb0_t_eptrta: unsigned(39 downto 0);
 signal cache_tlb0_t_pcid: unsigned(11 downto 0);
 signal cache_tlb0_t_vpid: unsigned(15 downto 0);
+signal cache_psc0_f_addr: unsigned(63 downto 0);
+signal cache_psc0_f_t_ept: unsigned(0 downto 0);
+signal cache_psc0_f_t_eptrta: unsigned(39 downto 0);
+signal cache_psc0_f_t_pcid: unsigned(11 downto 0);
+signal cache_psc0_f_t_vpid: unsigned(15 downto 0);
+signal cache_psc0_fill_now: std_logic;
+signal cache_psc0_l_hit: std_logic;
+signal cache_psc0_l_set: unsigned(1 downto 0);
+signal cache_psc0_l_way: unsigned(1 downto 0);
+signal cache_psc0_ls2: unsigned(1 downto 0);
+signal cache_psc0_ls3: unsigned(1 downto 0);
+signal cache_psc0_ls4: unsigned(1 downto 0);
+signal cache_psc0_ls5: unsigned(1 downto 0);
+signal cache_psc0_q2: std_logic;
+signal cache_psc0_q3: std_logic;
+signal cache_psc0_q4: std_logic;
+signal cache_psc0_q5: std_logic;
+signal cache_psc0_t_ept: unsigned(0 downto 0);
+signal cache_psc0_t_eptrta: unsigned(39 downto 0);
+signal cache_psc0_t_pcid: unsigned(11 downto 0);
+signal cache_psc0_t_vpid: unsigned(15 downto 0);
+signal cache_psc0_vset: unsigned(1 downto 0);
+signal cache_gpm0_c_acc: unsigned(3 downto 0);
+signal cache_gpm0_c_set: unsigned(1 downto 0);
+signal cache_gpm0_f_acc: unsigned(3 downto 0);
+signal cache_gpm0_f_key: unsigned(51 downto 0);
+signal cache_gpm0_f_set: unsigned(1 downto 0);
+signal cache_gpm0_f_t_eptrta: unsigned(39 downto 0);
+signal cache_gpm0_l_hit: std_logic;
+signal cache_gpm0_l_way: unsigned(1 downto 0);
+signal cache_gpm0_p_evict: std_logic;
+signal cache_gpm0_p_way: unsigned(1 downto 0);
+signal cache_gpm0_t_eptrta: unsigned(39 downto 0);
+signal cache_gpm0_vset: unsigned(1 downto 0);
+signal cache_epsc0_f_addr: unsigned(63 downto 0);
+signal cache_epsc0_f_t_eptrta: unsigned(39 downto 0);
+signal cache_epsc0_l_hit: std_logic;
+signal cache_epsc0_l_set: unsigned(1 downto 0);
+signal cache_epsc0_l_way: unsigned(1 downto 0);
+signal cache_epsc0_ls2: unsigned(1 downto 0);
+signal cache_epsc0_ls3: unsigned(1 downto 0);
+signal cache_epsc0_ls4: unsigned(1 downto 0);
+signal cache_epsc0_ls5: unsigned(1 downto 0);
+signal cache_epsc0_t_eptrta: unsigned(39 downto 0);
+signal cache_epsc0_vset: unsigned(1 downto 0);
 type t_array_cache_tlb0_ca0 is array(0 to 8-1) of unsigned(2 downto 0);
 signal cache_tlb0_ca0: t_array_cache_tlb0_ca0;
 type t_array_cache_tlb0_ca1 is array(0 to 8-1) of unsigned(2 downto 0);
@@ -392,6 +523,262 @@ type t_array_cache_tlb0_cv6 is array(0 to 8-1) of std_logic;
 signal cache_tlb0_cv6: t_array_cache_tlb0_cv6;
 type t_array_cache_tlb0_cv7 is array(0 to 8-1) of std_logic;
 signal cache_tlb0_cv7: t_array_cache_tlb0_cv7;
+type t_array_cache_psc0_ca_rw_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_0: t_array_cache_psc0_ca_rw_0;
+type t_array_cache_psc0_ca_rw_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_1: t_array_cache_psc0_ca_rw_1;
+type t_array_cache_psc0_ca_rw_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_2: t_array_cache_psc0_ca_rw_2;
+type t_array_cache_psc0_ca_rw_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_3: t_array_cache_psc0_ca_rw_3;
+type t_array_cache_psc0_ca_us_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_0: t_array_cache_psc0_ca_us_0;
+type t_array_cache_psc0_ca_us_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_1: t_array_cache_psc0_ca_us_1;
+type t_array_cache_psc0_ca_us_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_2: t_array_cache_psc0_ca_us_2;
+type t_array_cache_psc0_ca_us_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_3: t_array_cache_psc0_ca_us_3;
+type t_array_cache_psc0_ca_xd_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_0: t_array_cache_psc0_ca_xd_0;
+type t_array_cache_psc0_ca_xd_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_1: t_array_cache_psc0_ca_xd_1;
+type t_array_cache_psc0_ca_xd_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_2: t_array_cache_psc0_ca_xd_2;
+type t_array_cache_psc0_ca_xd_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_3: t_array_cache_psc0_ca_xd_3;
+type t_array_cache_psc0_cb0 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb0: t_array_cache_psc0_cb0;
+type t_array_cache_psc0_cb1 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb1: t_array_cache_psc0_cb1;
+type t_array_cache_psc0_cb2 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb2: t_array_cache_psc0_cb2;
+type t_array_cache_psc0_cb3 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb3: t_array_cache_psc0_cb3;
+type t_array_cache_psc0_ch0 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_ch0: t_array_cache_psc0_ch0;
+type t_array_cache_psc0_ch1 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_ch1: t_array_cache_psc0_ch1;
+type t_array_cache_psc0_ch2 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_ch2: t_array_cache_psc0_ch2;
+type t_array_cache_psc0_ch3 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_ch3: t_array_cache_psc0_ch3;
+type t_array_cache_psc0_ck0 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck0: t_array_cache_psc0_ck0;
+type t_array_cache_psc0_ck1 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck1: t_array_cache_psc0_ck1;
+type t_array_cache_psc0_ck2 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck2: t_array_cache_psc0_ck2;
+type t_array_cache_psc0_ck3 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck3: t_array_cache_psc0_ck3;
+type t_array_cache_psc0_cl0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl0: t_array_cache_psc0_cl0;
+type t_array_cache_psc0_cl1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl1: t_array_cache_psc0_cl1;
+type t_array_cache_psc0_cl2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl2: t_array_cache_psc0_cl2;
+type t_array_cache_psc0_cl3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl3: t_array_cache_psc0_cl3;
+type t_array_cache_psc0_cn0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn0: t_array_cache_psc0_cn0;
+type t_array_cache_psc0_cn1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn1: t_array_cache_psc0_cn1;
+type t_array_cache_psc0_cn2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn2: t_array_cache_psc0_cn2;
+type t_array_cache_psc0_cn3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn3: t_array_cache_psc0_cn3;
+type t_array_cache_psc0_cr0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr0: t_array_cache_psc0_cr0;
+type t_array_cache_psc0_cr1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr1: t_array_cache_psc0_cr1;
+type t_array_cache_psc0_cr2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr2: t_array_cache_psc0_cr2;
+type t_array_cache_psc0_cr3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr3: t_array_cache_psc0_cr3;
+type t_array_cache_psc0_ct_ept_0 is array(0 to 4-1) of unsigned(0 downto 0);
+signal cache_psc0_ct_ept_0: t_array_cache_psc0_ct_ept_0;
+type t_array_cache_psc0_ct_ept_1 is array(0 to 4-1) of unsigned(0 downto 0);
+signal cache_psc0_ct_ept_1: t_array_cache_psc0_ct_ept_1;
+type t_array_cache_psc0_ct_ept_2 is array(0 to 4-1) of unsigned(0 downto 0);
+signal cache_psc0_ct_ept_2: t_array_cache_psc0_ct_ept_2;
+type t_array_cache_psc0_ct_ept_3 is array(0 to 4-1) of unsigned(0 downto 0);
+signal cache_psc0_ct_ept_3: t_array_cache_psc0_ct_ept_3;
+type t_array_cache_psc0_ct_eptrta_0 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_psc0_ct_eptrta_0: t_array_cache_psc0_ct_eptrta_0;
+type t_array_cache_psc0_ct_eptrta_1 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_psc0_ct_eptrta_1: t_array_cache_psc0_ct_eptrta_1;
+type t_array_cache_psc0_ct_eptrta_2 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_psc0_ct_eptrta_2: t_array_cache_psc0_ct_eptrta_2;
+type t_array_cache_psc0_ct_eptrta_3 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_psc0_ct_eptrta_3: t_array_cache_psc0_ct_eptrta_3;
+type t_array_cache_psc0_ct_pcid_0 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_0: t_array_cache_psc0_ct_pcid_0;
+type t_array_cache_psc0_ct_pcid_1 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_1: t_array_cache_psc0_ct_pcid_1;
+type t_array_cache_psc0_ct_pcid_2 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_2: t_array_cache_psc0_ct_pcid_2;
+type t_array_cache_psc0_ct_pcid_3 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_3: t_array_cache_psc0_ct_pcid_3;
+type t_array_cache_psc0_ct_vpid_0 is array(0 to 4-1) of unsigned(15 downto 0);
+signal cache_psc0_ct_vpid_0: t_array_cache_psc0_ct_vpid_0;
+type t_array_cache_psc0_ct_vpid_1 is array(0 to 4-1) of unsigned(15 downto 0);
+signal cache_psc0_ct_vpid_1: t_array_cache_psc0_ct_vpid_1;
+type t_array_cache_psc0_ct_vpid_2 is array(0 to 4-1) of unsigned(15 downto 0);
+signal cache_psc0_ct_vpid_2: t_array_cache_psc0_ct_vpid_2;
+type t_array_cache_psc0_ct_vpid_3 is array(0 to 4-1) of unsigned(15 downto 0);
+signal cache_psc0_ct_vpid_3: t_array_cache_psc0_ct_vpid_3;
+type t_array_cache_psc0_cv0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv0: t_array_cache_psc0_cv0;
+type t_array_cache_psc0_cv1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv1: t_array_cache_psc0_cv1;
+type t_array_cache_psc0_cv2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv2: t_array_cache_psc0_cv2;
+type t_array_cache_psc0_cv3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv3: t_array_cache_psc0_cv3;
+type t_array_cache_gpm0_ca0 is array(0 to 4-1) of unsigned(3 downto 0);
+signal cache_gpm0_ca0: t_array_cache_gpm0_ca0;
+type t_array_cache_gpm0_ca1 is array(0 to 4-1) of unsigned(3 downto 0);
+signal cache_gpm0_ca1: t_array_cache_gpm0_ca1;
+type t_array_cache_gpm0_ca2 is array(0 to 4-1) of unsigned(3 downto 0);
+signal cache_gpm0_ca2: t_array_cache_gpm0_ca2;
+type t_array_cache_gpm0_ca3 is array(0 to 4-1) of unsigned(3 downto 0);
+signal cache_gpm0_ca3: t_array_cache_gpm0_ca3;
+type t_array_cache_gpm0_ck0 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_ck0: t_array_cache_gpm0_ck0;
+type t_array_cache_gpm0_ck1 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_ck1: t_array_cache_gpm0_ck1;
+type t_array_cache_gpm0_ck2 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_ck2: t_array_cache_gpm0_ck2;
+type t_array_cache_gpm0_ck3 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_ck3: t_array_cache_gpm0_ck3;
+type t_array_cache_gpm0_cl0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_gpm0_cl0: t_array_cache_gpm0_cl0;
+type t_array_cache_gpm0_cl1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_gpm0_cl1: t_array_cache_gpm0_cl1;
+type t_array_cache_gpm0_cl2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_gpm0_cl2: t_array_cache_gpm0_cl2;
+type t_array_cache_gpm0_cl3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_gpm0_cl3: t_array_cache_gpm0_cl3;
+type t_array_cache_gpm0_cp0 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_cp0: t_array_cache_gpm0_cp0;
+type t_array_cache_gpm0_cp1 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_cp1: t_array_cache_gpm0_cp1;
+type t_array_cache_gpm0_cp2 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_cp2: t_array_cache_gpm0_cp2;
+type t_array_cache_gpm0_cp3 is array(0 to 4-1) of unsigned(51 downto 0);
+signal cache_gpm0_cp3: t_array_cache_gpm0_cp3;
+type t_array_cache_gpm0_cr0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_gpm0_cr0: t_array_cache_gpm0_cr0;
+type t_array_cache_gpm0_cr1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_gpm0_cr1: t_array_cache_gpm0_cr1;
+type t_array_cache_gpm0_cr2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_gpm0_cr2: t_array_cache_gpm0_cr2;
+type t_array_cache_gpm0_cr3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_gpm0_cr3: t_array_cache_gpm0_cr3;
+type t_array_cache_gpm0_ct_eptrta_0 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_gpm0_ct_eptrta_0: t_array_cache_gpm0_ct_eptrta_0;
+type t_array_cache_gpm0_ct_eptrta_1 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_gpm0_ct_eptrta_1: t_array_cache_gpm0_ct_eptrta_1;
+type t_array_cache_gpm0_ct_eptrta_2 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_gpm0_ct_eptrta_2: t_array_cache_gpm0_ct_eptrta_2;
+type t_array_cache_gpm0_ct_eptrta_3 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_gpm0_ct_eptrta_3: t_array_cache_gpm0_ct_eptrta_3;
+type t_array_cache_gpm0_cv0 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cv0: t_array_cache_gpm0_cv0;
+type t_array_cache_gpm0_cv1 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cv1: t_array_cache_gpm0_cv1;
+type t_array_cache_gpm0_cv2 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cv2: t_array_cache_gpm0_cv2;
+type t_array_cache_gpm0_cv3 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cv3: t_array_cache_gpm0_cv3;
+type t_array_cache_epsc0_ca_r_0 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_r_0: t_array_cache_epsc0_ca_r_0;
+type t_array_cache_epsc0_ca_r_1 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_r_1: t_array_cache_epsc0_ca_r_1;
+type t_array_cache_epsc0_ca_r_2 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_r_2: t_array_cache_epsc0_ca_r_2;
+type t_array_cache_epsc0_ca_r_3 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_r_3: t_array_cache_epsc0_ca_r_3;
+type t_array_cache_epsc0_ca_w_0 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_w_0: t_array_cache_epsc0_ca_w_0;
+type t_array_cache_epsc0_ca_w_1 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_w_1: t_array_cache_epsc0_ca_w_1;
+type t_array_cache_epsc0_ca_w_2 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_w_2: t_array_cache_epsc0_ca_w_2;
+type t_array_cache_epsc0_ca_w_3 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_w_3: t_array_cache_epsc0_ca_w_3;
+type t_array_cache_epsc0_ca_x_0 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_x_0: t_array_cache_epsc0_ca_x_0;
+type t_array_cache_epsc0_ca_x_1 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_x_1: t_array_cache_epsc0_ca_x_1;
+type t_array_cache_epsc0_ca_x_2 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_x_2: t_array_cache_epsc0_ca_x_2;
+type t_array_cache_epsc0_ca_x_3 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_x_3: t_array_cache_epsc0_ca_x_3;
+type t_array_cache_epsc0_ca_xu_0 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_xu_0: t_array_cache_epsc0_ca_xu_0;
+type t_array_cache_epsc0_ca_xu_1 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_xu_1: t_array_cache_epsc0_ca_xu_1;
+type t_array_cache_epsc0_ca_xu_2 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_xu_2: t_array_cache_epsc0_ca_xu_2;
+type t_array_cache_epsc0_ca_xu_3 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_xu_3: t_array_cache_epsc0_ca_xu_3;
+type t_array_cache_epsc0_cb0 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_epsc0_cb0: t_array_cache_epsc0_cb0;
+type t_array_cache_epsc0_cb1 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_epsc0_cb1: t_array_cache_epsc0_cb1;
+type t_array_cache_epsc0_cb2 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_epsc0_cb2: t_array_cache_epsc0_cb2;
+type t_array_cache_epsc0_cb3 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_epsc0_cb3: t_array_cache_epsc0_cb3;
+type t_array_cache_epsc0_ck0 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_epsc0_ck0: t_array_cache_epsc0_ck0;
+type t_array_cache_epsc0_ck1 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_epsc0_ck1: t_array_cache_epsc0_ck1;
+type t_array_cache_epsc0_ck2 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_epsc0_ck2: t_array_cache_epsc0_ck2;
+type t_array_cache_epsc0_ck3 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_epsc0_ck3: t_array_cache_epsc0_ck3;
+type t_array_cache_epsc0_cl0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cl0: t_array_cache_epsc0_cl0;
+type t_array_cache_epsc0_cl1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cl1: t_array_cache_epsc0_cl1;
+type t_array_cache_epsc0_cl2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cl2: t_array_cache_epsc0_cl2;
+type t_array_cache_epsc0_cl3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cl3: t_array_cache_epsc0_cl3;
+type t_array_cache_epsc0_cn0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cn0: t_array_cache_epsc0_cn0;
+type t_array_cache_epsc0_cn1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cn1: t_array_cache_epsc0_cn1;
+type t_array_cache_epsc0_cn2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cn2: t_array_cache_epsc0_cn2;
+type t_array_cache_epsc0_cn3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_epsc0_cn3: t_array_cache_epsc0_cn3;
+type t_array_cache_epsc0_cr0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_epsc0_cr0: t_array_cache_epsc0_cr0;
+type t_array_cache_epsc0_cr1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_epsc0_cr1: t_array_cache_epsc0_cr1;
+type t_array_cache_epsc0_cr2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_epsc0_cr2: t_array_cache_epsc0_cr2;
+type t_array_cache_epsc0_cr3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_epsc0_cr3: t_array_cache_epsc0_cr3;
+type t_array_cache_epsc0_ct_eptrta_0 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_epsc0_ct_eptrta_0: t_array_cache_epsc0_ct_eptrta_0;
+type t_array_cache_epsc0_ct_eptrta_1 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_epsc0_ct_eptrta_1: t_array_cache_epsc0_ct_eptrta_1;
+type t_array_cache_epsc0_ct_eptrta_2 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_epsc0_ct_eptrta_2: t_array_cache_epsc0_ct_eptrta_2;
+type t_array_cache_epsc0_ct_eptrta_3 is array(0 to 4-1) of unsigned(39 downto 0);
+signal cache_epsc0_ct_eptrta_3: t_array_cache_epsc0_ct_eptrta_3;
+type t_array_cache_epsc0_cv0 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_cv0: t_array_cache_epsc0_cv0;
+type t_array_cache_epsc0_cv1 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_cv1: t_array_cache_epsc0_cv1;
+type t_array_cache_epsc0_cv2 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_cv2: t_array_cache_epsc0_cv2;
+type t_array_cache_epsc0_cv3 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_cv3: t_array_cache_epsc0_cv3;
 
 begin
 
@@ -406,7 +793,7 @@ walker_guest0_se_5 <= unsigned'("00000000000000000000000000000000000000000000000
 walker_guest0_sg_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, x_pa, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
+walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -422,6 +809,9 @@ begin
     m_size <= walker_host0_m_size_h;
     m_addr <= walker_host0_m_addr_h;
     m_wdata <= walker_host0_m_wdata_h;
+    n_fill <= '0';
+    n_fpa <= to_unsigned(0, 64);
+    n_flv <= to_unsigned(0, 3);
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -444,6 +834,26 @@ begin
                 m_size <= to_unsigned(3, 3);
                 m_addr <= x_waddr;
                 m_wdata <= x_wdata;
+            elsif bool(x_phys) then
+                m_valid <= '1';
+                m_we <= '0';
+                m_size <= to_unsigned(3, 3);
+                m_addr <= x_waddr;
+            elsif bool(n_hit) then
+                if bool(x_table) then
+                    m_valid <= '1';
+                    m_we <= '0';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= n_hpa;
+                elsif bool(x_update) then
+                    m_valid <= '1';
+                    m_we <= '1';
+                    m_size <= to_unsigned(3, 3);
+                    m_addr <= n_hpa;
+                    m_wdata <= x_wdata;
+                else
+                    null;
+                end if;
             else
                 if bool(x_off) then
                     if bool(x_table) then
@@ -462,15 +872,54 @@ begin
                     end if;
                 else
                     if ((hb_EPTP(6-1 downto 3) = 4) and True) then
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        if (bool(hc_hit) and (hc_nxt = 4)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        elsif (bool(hc_hit) and (hc_nxt = 3)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        else
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        end if;
                     else
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        if (bool(hc_hit) and (hc_nxt = 3)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        else
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        end if;
                     end if;
                 end if;
             end if;
@@ -664,6 +1113,9 @@ begin
                                 if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                     null;
                                 else
+                                    n_fill <= '1';
+                                    n_fpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
+                                    n_flv <= to_unsigned(3, 3);
                                     if bool(x_table) then
                                         m_valid <= '1';
                                         m_we <= '0';
@@ -738,6 +1190,9 @@ begin
                                 if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                     null;
                                 else
+                                    n_fill <= '1';
+                                    n_fpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
+                                    n_flv <= to_unsigned(2, 3);
                                     if bool(x_table) then
                                         m_valid <= '1';
                                         m_we <= '0';
@@ -811,6 +1266,9 @@ begin
                             if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                                 null;
                             else
+                                n_fill <= '1';
+                                n_fpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
+                                n_flv <= to_unsigned(1, 3);
                                 if bool(x_table) then
                                     m_valid <= '1';
                                     m_we <= '0';
@@ -870,6 +1328,9 @@ begin
             m_addr <= walker_host0_sa_1;
             m_wdata <= walker_host0_se_1;
         else
+            n_fill <= '1';
+            n_fpa <= x_pa;
+            n_flv <= x_level;
             if bool(x_table) then
                 m_valid <= '1';
                 m_we <= '0';
@@ -969,6 +1430,9 @@ begin
                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                             null;
                         else
+                            n_fill <= '1';
+                            n_fpa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
+                            n_flv <= to_unsigned(3, 3);
                             if bool(x_table) then
                                 m_valid <= '1';
                                 m_we <= '0';
@@ -1043,6 +1507,9 @@ begin
                         if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                             null;
                         else
+                            n_fill <= '1';
+                            n_fpa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
+                            n_flv <= to_unsigned(2, 3);
                             if bool(x_table) then
                                 m_valid <= '1';
                                 m_we <= '0';
@@ -1116,6 +1583,9 @@ begin
                     if (bool(pending) or bool(walker_host0_pend_5) or bool(walker_host0_pend_4) or bool(walker_host0_pend_3) or bool(walker_host0_pend_2) or bool(walker_host0_pend_1)) then
                         null;
                     else
+                        n_fill <= '1';
+                        n_fpa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
+                        n_flv <= to_unsigned(1, 3);
                         if bool(x_table) then
                             m_valid <= '1';
                             m_we <= '0';
@@ -1185,6 +1655,34 @@ begin
             walker_host0_pend_3 <= '0';
             walker_host0_pend_4 <= '0';
             walker_host0_pend_5 <= '0';
+            hq_a_r_2 <= '0';
+            hq_a_r_3 <= '0';
+            hq_a_r_4 <= '0';
+            hq_a_r_5 <= '0';
+            hq_a_w_2 <= '0';
+            hq_a_w_3 <= '0';
+            hq_a_w_4 <= '0';
+            hq_a_w_5 <= '0';
+            hq_a_x_2 <= '0';
+            hq_a_x_3 <= '0';
+            hq_a_x_4 <= '0';
+            hq_a_x_5 <= '0';
+            hq_a_xu_2 <= '0';
+            hq_a_xu_3 <= '0';
+            hq_a_xu_4 <= '0';
+            hq_a_xu_5 <= '0';
+            hq_n2 <= to_unsigned(0, 3);
+            hq_n3 <= to_unsigned(0, 3);
+            hq_n4 <= to_unsigned(0, 3);
+            hq_n5 <= to_unsigned(0, 3);
+            hq_t2 <= to_unsigned(0, 64);
+            hq_t3 <= to_unsigned(0, 64);
+            hq_t4 <= to_unsigned(0, 64);
+            hq_t5 <= to_unsigned(0, 64);
+            hq_v2 <= '0';
+            hq_v3 <= '0';
+            hq_v4 <= '0';
+            hq_v5 <= '0';
             walker_host0_sa_1 <= to_unsigned(0, 64);
             walker_host0_sa_2 <= to_unsigned(0, 64);
             walker_host0_sa_3 <= to_unsigned(0, 64);
@@ -1215,8 +1713,28 @@ begin
                     walker_host0_st <= IDLE;
                 end if;
                 if bool(x_valid) then
+                    hq_v5 <= '0';
+                    hq_v4 <= '0';
+                    hq_v3 <= '0';
+                    hq_v2 <= '0';
                     if bool(x_pwrite) then
                         walker_host0_st <= PWRITE;
+                    elsif bool(x_phys) then
+                        x_pa <= x_waddr;
+                        walker_host0_st <= PREAD;
+                    elsif bool(n_hit) then
+                        x_level <= n_hlv;
+                        x_aux <= to_unsigned(0, 3);
+                        x_pa <= n_hpa;
+                        if bool(x_table) then
+                            walker_host0_st <= PREAD;
+                        elsif bool(x_update) then
+                            walker_host0_st <= PWRITE;
+                        else
+                            x_status <= to_unsigned(0, 8);
+                            x_done <= '1';
+                            walker_host0_st <= IDLE;
+                        end if;
                     else
                         if bool(x_off) then
                             x_level <= to_unsigned(7, 3);
@@ -1242,13 +1760,73 @@ begin
                             walker_host0_pend_2 <= '0';
                             walker_host0_pend_1 <= '0';
                             if ((hb_EPTP(6-1 downto 3) = 4) and True) then
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(5, 3);
+                                if (bool(hc_hit) and (hc_nxt = 4)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                elsif (bool(hc_hit) and (hc_nxt = 3)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(3, 3);
+                                elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(2, 3);
+                                elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(1, 3);
+                                else
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(5, 3);
+                                end if;
                             else
-                                walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_host0_st <= MWAIT;
-                                walker_host0_lvl <= to_unsigned(4, 3);
+                                if (bool(hc_hit) and (hc_nxt = 3)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(3, 3);
+                                elsif (bool(hc_hit) and (hc_nxt = 2)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(2, 3);
+                                elsif (bool(hc_hit) and (hc_nxt = 1)) then
+                                    walker_host0_a_r <= hc_a_r;
+                                    walker_host0_a_w <= hc_a_w;
+                                    walker_host0_a_x <= hc_a_x;
+                                    walker_host0_a_xu <= hc_a_xu;
+                                    walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(1, 3);
+                                else
+                                    walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & hb_EPTP(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_host0_st <= MWAIT;
+                                    walker_host0_lvl <= to_unsigned(4, 3);
+                                end if;
                             end if;
                         end if;
                     end if;
@@ -1391,6 +1969,13 @@ begin
                                 walker_host0_a_x <= v_x;
                                 v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                                 walker_host0_a_xu <= v_xu;
+                                hq_v5 <= '1';
+                                hq_t5 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                hq_a_r_5 <= v_r;
+                                hq_a_w_5 <= v_w;
+                                hq_a_x_5 <= v_x;
+                                hq_a_xu_5 <= v_xu;
+                                hq_n5 <= to_unsigned(4, 3);
                                 walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(4, 3);
@@ -1421,6 +2006,13 @@ begin
                                 walker_host0_a_x <= v_x;
                                 v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                                 walker_host0_a_xu <= v_xu;
+                                hq_v4 <= '1';
+                                hq_t4 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                hq_a_r_4 <= v_r;
+                                hq_a_w_4 <= v_w;
+                                hq_a_x_4 <= v_x;
+                                hq_a_xu_4 <= v_xu;
+                                hq_n4 <= to_unsigned(3, 3);
                                 walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
                                 walker_host0_lvl <= to_unsigned(3, 3);
@@ -1526,6 +2118,13 @@ begin
                                     walker_host0_a_x <= v_x;
                                     v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                                     walker_host0_a_xu <= v_xu;
+                                    hq_v3 <= '1';
+                                    hq_t3 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    hq_a_r_3 <= v_r;
+                                    hq_a_w_3 <= v_w;
+                                    hq_a_x_3 <= v_x;
+                                    hq_a_xu_3 <= v_xu;
+                                    hq_n3 <= to_unsigned(2, 3);
                                     walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
@@ -1632,6 +2231,13 @@ begin
                                     walker_host0_a_x <= v_x;
                                     v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                                     walker_host0_a_xu <= v_xu;
+                                    hq_v2 <= '1';
+                                    hq_t2 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    hq_a_r_2 <= v_r;
+                                    hq_a_w_2 <= v_w;
+                                    hq_a_x_2 <= v_x;
+                                    hq_a_xu_2 <= v_xu;
+                                    hq_n2 <= to_unsigned(1, 3);
                                     walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
@@ -1799,6 +2405,13 @@ begin
                         walker_host0_a_x <= v_x;
                         v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                         walker_host0_a_xu <= v_xu;
+                        hq_v5 <= '1';
+                        hq_t5 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                        hq_a_r_5 <= v_r;
+                        hq_a_w_5 <= v_w;
+                        hq_a_x_5 <= v_x;
+                        hq_a_xu_5 <= v_xu;
+                        hq_n5 <= to_unsigned(4, 3);
                         walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                         walker_host0_st <= MWAIT;
                         walker_host0_lvl <= to_unsigned(4, 3);
@@ -1829,6 +2442,13 @@ begin
                         walker_host0_a_x <= v_x;
                         v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                         walker_host0_a_xu <= v_xu;
+                        hq_v4 <= '1';
+                        hq_t4 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                        hq_a_r_4 <= v_r;
+                        hq_a_w_4 <= v_w;
+                        hq_a_x_4 <= v_x;
+                        hq_a_xu_4 <= v_xu;
+                        hq_n4 <= to_unsigned(3, 3);
                         walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                         walker_host0_st <= MWAIT;
                         walker_host0_lvl <= to_unsigned(3, 3);
@@ -1934,6 +2554,13 @@ begin
                             walker_host0_a_x <= v_x;
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                             walker_host0_a_xu <= v_xu;
+                            hq_v3 <= '1';
+                            hq_t3 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            hq_a_r_3 <= v_r;
+                            hq_a_w_3 <= v_w;
+                            hq_a_x_3 <= v_x;
+                            hq_a_xu_3 <= v_xu;
+                            hq_n3 <= to_unsigned(2, 3);
                             walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_host0_st <= MWAIT;
                             walker_host0_lvl <= to_unsigned(2, 3);
@@ -2040,6 +2667,13 @@ begin
                             walker_host0_a_x <= v_x;
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                             walker_host0_a_xu <= v_xu;
+                            hq_v2 <= '1';
+                            hq_t2 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            hq_a_r_2 <= v_r;
+                            hq_a_w_2 <= v_w;
+                            hq_a_x_2 <= v_x;
+                            hq_a_xu_2 <= v_xu;
+                            hq_n2 <= to_unsigned(1, 3);
                             walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_host0_st <= MWAIT;
                             walker_host0_lvl <= to_unsigned(1, 3);
@@ -2137,7 +2771,7 @@ end process walker_host0_fsm;
 
 x_rnow <= stdl((walker_host0_st = PREAD) and bool(m_rvalid));
 
-walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
+walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -2145,6 +2779,7 @@ walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_gue
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable hx: unsigned(63 downto 0);
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
     variable in2: unsigned(63 downto 0);
@@ -2169,6 +2804,7 @@ begin
     hk_write <= walker_guest0_hk_write_h;
     hk_fetch <= walker_guest0_hk_fetch_h;
     hk_user <= walker_guest0_hk_user_h;
+    x_phys <= '0';
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -2176,6 +2812,7 @@ begin
     v_rw := '0';
     v_us := '0';
     v_xd := '0';
+    hx := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     if bool(w_done) then
         null;
     end if;
@@ -2220,30 +2857,170 @@ begin
                     null;
                 else
                     if bool(r_CR4(12)) then
-                        x_valid <= '1';
-                        x_pwrite <= '0';
-                        x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                        x_on_table <= '1';
-                        x_update <= '0';
-                        hk_read <= '1';
-                        hk_write <= r_EPTP(6);
-                        hk_fetch <= '0';
-                        hk_user <= '0';
+                        if (bool(pc_hit) and (pc_nxt = 4)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        elsif (bool(pc_hit) and (pc_nxt = 3)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        else
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        end if;
                     else
-                        x_valid <= '1';
-                        x_pwrite <= '0';
-                        x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                        x_on_table <= '1';
-                        x_update <= '0';
-                        hk_read <= '1';
-                        hk_write <= r_EPTP(6);
-                        hk_fetch <= '0';
-                        hk_user <= '0';
+                        if (bool(pc_hit) and (pc_nxt = 3)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                            x_valid <= '1';
+                            x_phys <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        else
+                            x_valid <= '1';
+                            x_pwrite <= '0';
+                            x_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            x_on_table <= '1';
+                            x_update <= '0';
+                            hk_read <= '1';
+                            hk_write <= r_EPTP(6);
+                            hk_fetch <= '0';
+                            hk_user <= '0';
+                        end if;
                     end if;
                 end if;
             end if;
         when XWAIT =>
             if bool(x_rnow) then
+                if bool(pq_w5) then
+                    if (walker_guest0_lvl = 5) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 4) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 3) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 2) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 1) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+                if bool(pq_w4) then
+                    if (walker_guest0_lvl = 5) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 4) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 3) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 2) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 1) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+                if bool(pq_w3) then
+                    if (walker_guest0_lvl = 5) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 4) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 3) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 2) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 1) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+                if bool(pq_w2) then
+                    if (walker_guest0_lvl = 5) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 4) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 3) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 2) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    elsif (walker_guest0_lvl = 1) then
+                        hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
                 used := '0';
                 if (walker_guest0_lvl = 5) then
                     uok := '1';
@@ -2893,6 +3670,7 @@ walker_guest0_fsm: process (clk) is
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable hx: unsigned(63 downto 0);
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
     variable in2: unsigned(63 downto 0);
@@ -2938,6 +3716,38 @@ begin
             walker_guest0_pend_3 <= '0';
             walker_guest0_pend_4 <= '0';
             walker_guest0_pend_5 <= '0';
+            pq_a_rw_2 <= '0';
+            pq_a_rw_3 <= '0';
+            pq_a_rw_4 <= '0';
+            pq_a_rw_5 <= '0';
+            pq_a_us_2 <= '0';
+            pq_a_us_3 <= '0';
+            pq_a_us_4 <= '0';
+            pq_a_us_5 <= '0';
+            pq_a_xd_2 <= '0';
+            pq_a_xd_3 <= '0';
+            pq_a_xd_4 <= '0';
+            pq_a_xd_5 <= '0';
+            pq_h2 <= to_unsigned(0, 64);
+            pq_h3 <= to_unsigned(0, 64);
+            pq_h4 <= to_unsigned(0, 64);
+            pq_h5 <= to_unsigned(0, 64);
+            pq_n2 <= to_unsigned(0, 3);
+            pq_n3 <= to_unsigned(0, 3);
+            pq_n4 <= to_unsigned(0, 3);
+            pq_n5 <= to_unsigned(0, 3);
+            pq_t2 <= to_unsigned(0, 64);
+            pq_t3 <= to_unsigned(0, 64);
+            pq_t4 <= to_unsigned(0, 64);
+            pq_t5 <= to_unsigned(0, 64);
+            pq_v2 <= '0';
+            pq_v3 <= '0';
+            pq_v4 <= '0';
+            pq_v5 <= '0';
+            pq_w2 <= '0';
+            pq_w3 <= '0';
+            pq_w4 <= '0';
+            pq_w5 <= '0';
             walker_guest0_sa_1 <= to_unsigned(0, 64);
             walker_guest0_sa_2 <= to_unsigned(0, 64);
             walker_guest0_sa_3 <= to_unsigned(0, 64);
@@ -2972,12 +3782,21 @@ begin
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
+            hx := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             if bool(w_done) then
                 w_done <= '0';
             end if;
             case walker_guest0_st is
                 when IDLE =>
                     if bool(w_start) then
+                        pq_v5 <= '0';
+                        pq_w5 <= '0';
+                        pq_v4 <= '0';
+                        pq_w4 <= '0';
+                        pq_v3 <= '0';
+                        pq_w3 <= '0';
+                        pq_v2 <= '0';
+                        pq_w2 <= '0';
                         walker_guest0_a_rw <= '1';
                         walker_guest0_a_us <= '1';
                         walker_guest0_a_xd <= '0';
@@ -3027,16 +3846,122 @@ begin
                             walker_guest0_st <= FAULT;
                         else
                             if bool(r_CR4(12)) then
-                                walker_guest0_st <= XWAIT;
-                                walker_guest0_lvl <= to_unsigned(5, 3);
+                                if (bool(pc_hit) and (pc_nxt = 4)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(4, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 3)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(3, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(2, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(1, 3);
+                                else
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(5, 3);
+                                end if;
                             else
-                                walker_guest0_st <= XWAIT;
-                                walker_guest0_lvl <= to_unsigned(4, 3);
+                                if (bool(pc_hit) and (pc_nxt = 3)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(3, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(2, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                                    walker_guest0_a_rw <= pc_a_rw;
+                                    walker_guest0_a_us <= pc_a_us;
+                                    walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(1, 3);
+                                else
+                                    walker_guest0_st <= XWAIT;
+                                    walker_guest0_lvl <= to_unsigned(4, 3);
+                                end if;
                             end if;
                         end if;
                     end if;
                 when XWAIT =>
                     if bool(x_rnow) then
+                        if bool(pq_w5) then
+                            pq_w5 <= '0';
+                            if (walker_guest0_lvl = 5) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 4) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 3) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 2) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 1) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                            pq_h5 <= hx;
+                        end if;
+                        if bool(pq_w4) then
+                            pq_w4 <= '0';
+                            if (walker_guest0_lvl = 5) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 4) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 3) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 2) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 1) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                            pq_h4 <= hx;
+                        end if;
+                        if bool(pq_w3) then
+                            pq_w3 <= '0';
+                            if (walker_guest0_lvl = 5) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 4) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 3) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 2) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 1) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                            pq_h3 <= hx;
+                        end if;
+                        if bool(pq_w2) then
+                            pq_w2 <= '0';
+                            if (walker_guest0_lvl = 5) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 4) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 3) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 2) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            elsif (walker_guest0_lvl = 1) then
+                                hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                            pq_h2 <= hx;
+                        end if;
                         used := '0';
                         if (walker_guest0_lvl = 5) then
                             uok := '1';
@@ -3136,6 +4061,13 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
+                                    pq_v5 <= '1';
+                                    pq_t5 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    pq_w5 <= '1';
+                                    pq_a_rw_5 <= v_rw;
+                                    pq_a_us_5 <= v_us;
+                                    pq_a_xd_5 <= v_xd;
+                                    pq_n5 <= to_unsigned(4, 3);
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(4, 3);
                                 end if;
@@ -3155,6 +4087,13 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
+                                    pq_v4 <= '1';
+                                    pq_t4 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    pq_w4 <= '1';
+                                    pq_a_rw_4 <= v_rw;
+                                    pq_a_us_4 <= v_us;
+                                    pq_a_xd_4 <= v_xd;
+                                    pq_n4 <= to_unsigned(3, 3);
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(3, 3);
                                 end if;
@@ -3236,6 +4175,13 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
+                                        pq_v3 <= '1';
+                                        pq_t3 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        pq_w3 <= '1';
+                                        pq_a_rw_3 <= v_rw;
+                                        pq_a_us_3 <= v_us;
+                                        pq_a_xd_3 <= v_xd;
+                                        pq_n3 <= to_unsigned(2, 3);
                                         walker_guest0_st <= XWAIT;
                                         walker_guest0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -3318,6 +4264,13 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
+                                        pq_v2 <= '1';
+                                        pq_t2 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        pq_w2 <= '1';
+                                        pq_a_rw_2 <= v_rw;
+                                        pq_a_us_2 <= v_us;
+                                        pq_a_xd_2 <= v_xd;
+                                        pq_n2 <= to_unsigned(1, 3);
                                         walker_guest0_st <= XWAIT;
                                         walker_guest0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -3520,6 +4473,13 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
+                            pq_v5 <= '1';
+                            pq_t5 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                            pq_w5 <= '1';
+                            pq_a_rw_5 <= v_rw;
+                            pq_a_us_5 <= v_us;
+                            pq_a_xd_5 <= v_xd;
+                            pq_n5 <= to_unsigned(4, 3);
                             walker_guest0_st <= XWAIT;
                             walker_guest0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -3539,6 +4499,13 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
+                            pq_v4 <= '1';
+                            pq_t4 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                            pq_w4 <= '1';
+                            pq_a_rw_4 <= v_rw;
+                            pq_a_us_4 <= v_us;
+                            pq_a_xd_4 <= v_xd;
+                            pq_n4 <= to_unsigned(3, 3);
                             walker_guest0_st <= XWAIT;
                             walker_guest0_lvl <= to_unsigned(3, 3);
                         end if;
@@ -3620,6 +4587,13 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
+                                pq_v3 <= '1';
+                                pq_t3 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                                pq_w3 <= '1';
+                                pq_a_rw_3 <= v_rw;
+                                pq_a_us_3 <= v_us;
+                                pq_a_xd_3 <= v_xd;
+                                pq_n3 <= to_unsigned(2, 3);
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -3702,6 +4676,13 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
+                                pq_v2 <= '1';
+                                pq_t2 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                                pq_w2 <= '1';
+                                pq_a_rw_2 <= v_rw;
+                                pq_a_us_2 <= v_us;
+                                pq_a_xd_2 <= v_xd;
+                                pq_n2 <= to_unsigned(1, 3);
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -3778,6 +4759,7 @@ end process walker_guest0_fsm;
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)) and (not bool(x_update)));
 x_off <= stdl((not bool(r_PROC2(1))));
 hb_EPTP <= r_EPTP;
+h_look <= stdl(bool(x_valid) and (not bool(x_pwrite)) and (not bool(x_phys)) and (not bool(n_hit)) and (not bool(x_off)));
 
 cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) is
     variable tg0: unsigned(15 downto 0);
@@ -4312,11 +5294,13 @@ begin
     cache_tlb0_l_aux <= ax;
 end process cache_tlb0_lookup;
 
-w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
+w_start <= stdl((bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)) and (not bool(wc_busy))) or ((cache_tlb0_st = WAITW) and (not bool(wc_busy))));
 
-cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) is
+cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_iset, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status, wc_busy) is
 begin
     done <= stdl(bool(cache_tlb0_fin) or ((cache_tlb0_st = MISS) and bool(w_done)));
+    sw_on <= stdl((cache_tlb0_st = INV) and (not bool(wc_busy)));
+    sw_set <= cache_tlb0_iset;
     o_hit <= cache_tlb0_hit;
     if bool(cache_tlb0_hit) then
         o_status <= to_unsigned(0, 8);
@@ -5307,459 +6291,466 @@ begin
                         end if;
                     end if;
                 when INV =>
-                    e0_v := to_unsigned(0, 1);
-                    e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_iset));
-                    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_iset));
-                    e0_a := to_unsigned(0, 3);
-                    e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_iset));
-                    e0_t_vpid := to_unsigned(0, 16);
-                    e0_t_vpid := cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_iset));
-                    e0_t_ept := to_unsigned(0, 1);
-                    e0_t_ept := cache_tlb0_ct_ept_0(to_integer(cache_tlb0_iset));
-                    e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e0_t_eptrta := cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_iset));
-                    e0_t_pcid := to_unsigned(0, 12);
-                    e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_iset));
-                    e0_g := to_unsigned(0, 1);
-                    e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_iset));
-                    e0_l := to_unsigned(0, 3);
-                    e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_iset));
-                    e0_h := to_unsigned(0, 3);
-                    e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_iset));
-                    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_iset));
-                    e1_v := to_unsigned(0, 1);
-                    e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_iset));
-                    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_iset));
-                    e1_a := to_unsigned(0, 3);
-                    e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_iset));
-                    e1_t_vpid := to_unsigned(0, 16);
-                    e1_t_vpid := cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_iset));
-                    e1_t_ept := to_unsigned(0, 1);
-                    e1_t_ept := cache_tlb0_ct_ept_1(to_integer(cache_tlb0_iset));
-                    e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e1_t_eptrta := cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_iset));
-                    e1_t_pcid := to_unsigned(0, 12);
-                    e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_iset));
-                    e1_g := to_unsigned(0, 1);
-                    e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_iset));
-                    e1_l := to_unsigned(0, 3);
-                    e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_iset));
-                    e1_h := to_unsigned(0, 3);
-                    e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_iset));
-                    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_iset));
-                    e2_v := to_unsigned(0, 1);
-                    e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_iset));
-                    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_iset));
-                    e2_a := to_unsigned(0, 3);
-                    e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_iset));
-                    e2_t_vpid := to_unsigned(0, 16);
-                    e2_t_vpid := cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_iset));
-                    e2_t_ept := to_unsigned(0, 1);
-                    e2_t_ept := cache_tlb0_ct_ept_2(to_integer(cache_tlb0_iset));
-                    e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e2_t_eptrta := cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_iset));
-                    e2_t_pcid := to_unsigned(0, 12);
-                    e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_iset));
-                    e2_g := to_unsigned(0, 1);
-                    e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_iset));
-                    e2_l := to_unsigned(0, 3);
-                    e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_iset));
-                    e2_h := to_unsigned(0, 3);
-                    e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_iset));
-                    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_iset));
-                    e3_v := to_unsigned(0, 1);
-                    e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_iset));
-                    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_iset));
-                    e3_a := to_unsigned(0, 3);
-                    e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_iset));
-                    e3_t_vpid := to_unsigned(0, 16);
-                    e3_t_vpid := cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_iset));
-                    e3_t_ept := to_unsigned(0, 1);
-                    e3_t_ept := cache_tlb0_ct_ept_3(to_integer(cache_tlb0_iset));
-                    e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e3_t_eptrta := cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_iset));
-                    e3_t_pcid := to_unsigned(0, 12);
-                    e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_iset));
-                    e3_g := to_unsigned(0, 1);
-                    e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_iset));
-                    e3_l := to_unsigned(0, 3);
-                    e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_iset));
-                    e3_h := to_unsigned(0, 3);
-                    e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_iset));
-                    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_iset));
-                    e4_v := to_unsigned(0, 1);
-                    e4_v(0) := cache_tlb0_cv4(to_integer(cache_tlb0_iset));
-                    e4_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e4_k := cache_tlb0_ck4(to_integer(cache_tlb0_iset));
-                    e4_a := to_unsigned(0, 3);
-                    e4_a := cache_tlb0_ca4(to_integer(cache_tlb0_iset));
-                    e4_t_vpid := to_unsigned(0, 16);
-                    e4_t_vpid := cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_iset));
-                    e4_t_ept := to_unsigned(0, 1);
-                    e4_t_ept := cache_tlb0_ct_ept_4(to_integer(cache_tlb0_iset));
-                    e4_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e4_t_eptrta := cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_iset));
-                    e4_t_pcid := to_unsigned(0, 12);
-                    e4_t_pcid := cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_iset));
-                    e4_g := to_unsigned(0, 1);
-                    e4_g(0) := cache_tlb0_cg4(to_integer(cache_tlb0_iset));
-                    e4_l := to_unsigned(0, 3);
-                    e4_l := cache_tlb0_cl4(to_integer(cache_tlb0_iset));
-                    e4_h := to_unsigned(0, 3);
-                    e4_h := cache_tlb0_ch4(to_integer(cache_tlb0_iset));
-                    e4_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e4_p := cache_tlb0_cp4(to_integer(cache_tlb0_iset));
-                    e5_v := to_unsigned(0, 1);
-                    e5_v(0) := cache_tlb0_cv5(to_integer(cache_tlb0_iset));
-                    e5_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e5_k := cache_tlb0_ck5(to_integer(cache_tlb0_iset));
-                    e5_a := to_unsigned(0, 3);
-                    e5_a := cache_tlb0_ca5(to_integer(cache_tlb0_iset));
-                    e5_t_vpid := to_unsigned(0, 16);
-                    e5_t_vpid := cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_iset));
-                    e5_t_ept := to_unsigned(0, 1);
-                    e5_t_ept := cache_tlb0_ct_ept_5(to_integer(cache_tlb0_iset));
-                    e5_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e5_t_eptrta := cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_iset));
-                    e5_t_pcid := to_unsigned(0, 12);
-                    e5_t_pcid := cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_iset));
-                    e5_g := to_unsigned(0, 1);
-                    e5_g(0) := cache_tlb0_cg5(to_integer(cache_tlb0_iset));
-                    e5_l := to_unsigned(0, 3);
-                    e5_l := cache_tlb0_cl5(to_integer(cache_tlb0_iset));
-                    e5_h := to_unsigned(0, 3);
-                    e5_h := cache_tlb0_ch5(to_integer(cache_tlb0_iset));
-                    e5_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e5_p := cache_tlb0_cp5(to_integer(cache_tlb0_iset));
-                    e6_v := to_unsigned(0, 1);
-                    e6_v(0) := cache_tlb0_cv6(to_integer(cache_tlb0_iset));
-                    e6_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e6_k := cache_tlb0_ck6(to_integer(cache_tlb0_iset));
-                    e6_a := to_unsigned(0, 3);
-                    e6_a := cache_tlb0_ca6(to_integer(cache_tlb0_iset));
-                    e6_t_vpid := to_unsigned(0, 16);
-                    e6_t_vpid := cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_iset));
-                    e6_t_ept := to_unsigned(0, 1);
-                    e6_t_ept := cache_tlb0_ct_ept_6(to_integer(cache_tlb0_iset));
-                    e6_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e6_t_eptrta := cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_iset));
-                    e6_t_pcid := to_unsigned(0, 12);
-                    e6_t_pcid := cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_iset));
-                    e6_g := to_unsigned(0, 1);
-                    e6_g(0) := cache_tlb0_cg6(to_integer(cache_tlb0_iset));
-                    e6_l := to_unsigned(0, 3);
-                    e6_l := cache_tlb0_cl6(to_integer(cache_tlb0_iset));
-                    e6_h := to_unsigned(0, 3);
-                    e6_h := cache_tlb0_ch6(to_integer(cache_tlb0_iset));
-                    e6_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e6_p := cache_tlb0_cp6(to_integer(cache_tlb0_iset));
-                    e7_v := to_unsigned(0, 1);
-                    e7_v(0) := cache_tlb0_cv7(to_integer(cache_tlb0_iset));
-                    e7_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e7_k := cache_tlb0_ck7(to_integer(cache_tlb0_iset));
-                    e7_a := to_unsigned(0, 3);
-                    e7_a := cache_tlb0_ca7(to_integer(cache_tlb0_iset));
-                    e7_t_vpid := to_unsigned(0, 16);
-                    e7_t_vpid := cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_iset));
-                    e7_t_ept := to_unsigned(0, 1);
-                    e7_t_ept := cache_tlb0_ct_ept_7(to_integer(cache_tlb0_iset));
-                    e7_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
-                    e7_t_eptrta := cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_iset));
-                    e7_t_pcid := to_unsigned(0, 12);
-                    e7_t_pcid := cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_iset));
-                    e7_g := to_unsigned(0, 1);
-                    e7_g(0) := cache_tlb0_cg7(to_integer(cache_tlb0_iset));
-                    e7_l := to_unsigned(0, 3);
-                    e7_l := cache_tlb0_cl7(to_integer(cache_tlb0_iset));
-                    e7_h := to_unsigned(0, 3);
-                    e7_h := cache_tlb0_ch7(to_integer(cache_tlb0_iset));
-                    e7_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e7_p := cache_tlb0_cp7(to_integer(cache_tlb0_iset));
-                    if (i_op = 1) then
-                        d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w0_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (bool(e0_t_ept(0)) and (e0_t_eptrta = d1w0_0(52-1 downto 12)))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w1_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (bool(e1_t_ept(0)) and (e1_t_eptrta = d1w1_0(52-1 downto 12)))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w2_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (bool(e2_t_ept(0)) and (e2_t_eptrta = d1w2_0(52-1 downto 12)))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w3_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (bool(e3_t_ept(0)) and (e3_t_eptrta = d1w3_0(52-1 downto 12)))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w4_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w4_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (bool(e4_t_ept(0)) and (e4_t_eptrta = d1w4_0(52-1 downto 12)))) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w5_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w5_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (bool(e5_t_ept(0)) and (e5_t_eptrta = d1w5_0(52-1 downto 12)))) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w6_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w6_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (bool(e6_t_ept(0)) and (e6_t_eptrta = d1w6_0(52-1 downto 12)))) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w7_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w7_0 := i_invept_single_context_eptp;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (bool(e7_t_ept(0)) and (e7_t_eptrta = d1w7_0(52-1 downto 12)))) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 2) then
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and bool(e0_t_ept(0))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and bool(e1_t_ept(0))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and bool(e2_t_ept(0))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and bool(e3_t_ept(0))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and bool(e4_t_ept(0))) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and bool(e5_t_ept(0))) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and bool(e6_t_ept(0))) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and bool(e7_t_ept(0))) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 3) then
-                        d3w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w0_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((e0_t_vpid = i_invvpid_individual_address_vpid_op) and (((e0_l = 3) and (e0_k(52-1 downto 18) = d3w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d3w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d3w0_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w1_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((e1_t_vpid = i_invvpid_individual_address_vpid_op) and (((e1_l = 3) and (e1_k(52-1 downto 18) = d3w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d3w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d3w1_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w2_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((e2_t_vpid = i_invvpid_individual_address_vpid_op) and (((e2_l = 3) and (e2_k(52-1 downto 18) = d3w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d3w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d3w2_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w3_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((e3_t_vpid = i_invvpid_individual_address_vpid_op) and (((e3_l = 3) and (e3_k(52-1 downto 18) = d3w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d3w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d3w3_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w4_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w4_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((e4_t_vpid = i_invvpid_individual_address_vpid_op) and (((e4_l = 3) and (e4_k(52-1 downto 18) = d3w4_0(64-1 downto 30))) or ((e4_l = 2) and (e4_k(52-1 downto 9) = d3w4_0(64-1 downto 21))) or ((e4_l = 1) and (e4_k(52-1 downto 0) = d3w4_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w5_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w5_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((e5_t_vpid = i_invvpid_individual_address_vpid_op) and (((e5_l = 3) and (e5_k(52-1 downto 18) = d3w5_0(64-1 downto 30))) or ((e5_l = 2) and (e5_k(52-1 downto 9) = d3w5_0(64-1 downto 21))) or ((e5_l = 1) and (e5_k(52-1 downto 0) = d3w5_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w6_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w6_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((e6_t_vpid = i_invvpid_individual_address_vpid_op) and (((e6_l = 3) and (e6_k(52-1 downto 18) = d3w6_0(64-1 downto 30))) or ((e6_l = 2) and (e6_k(52-1 downto 9) = d3w6_0(64-1 downto 21))) or ((e6_l = 1) and (e6_k(52-1 downto 0) = d3w6_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d3w7_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d3w7_0 := i_invvpid_individual_address_addr;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((e7_t_vpid = i_invvpid_individual_address_vpid_op) and (((e7_l = 3) and (e7_k(52-1 downto 18) = d3w7_0(64-1 downto 30))) or ((e7_l = 2) and (e7_k(52-1 downto 9) = d3w7_0(64-1 downto 21))) or ((e7_l = 1) and (e7_k(52-1 downto 0) = d3w7_0(64-1 downto 12)))))) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 4) then
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (e0_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (e1_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (e2_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (e3_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (e4_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (e5_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (e6_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (e7_t_vpid = i_invvpid_single_context_vpid_op)) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 5) then
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (e0_t_vpid /= 0)) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (e1_t_vpid /= 0)) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (e2_t_vpid /= 0)) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (e3_t_vpid /= 0)) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (e4_t_vpid /= 0)) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (e5_t_vpid /= 0)) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (e6_t_vpid /= 0)) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (e7_t_vpid /= 0)) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 6) then
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((e0_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e0_g(0))))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((e1_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e1_g(0))))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((e2_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e2_g(0))))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((e3_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e3_g(0))))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((e4_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e4_g(0))))) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((e5_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e5_g(0))))) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((e6_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e6_g(0))))) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((e7_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e7_g(0))))) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 7) then
-                        d7w0_0 := to_unsigned(0, 12);
-                        d7w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w0_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w0_0 := d7w0_1(12-1 downto 0);
-                        else
+                    if (not bool(wc_busy)) then
+                        e0_v := to_unsigned(0, 1);
+                        e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_iset));
+                        e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_iset));
+                        e0_a := to_unsigned(0, 3);
+                        e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_iset));
+                        e0_t_vpid := to_unsigned(0, 16);
+                        e0_t_vpid := cache_tlb0_ct_vpid_0(to_integer(cache_tlb0_iset));
+                        e0_t_ept := to_unsigned(0, 1);
+                        e0_t_ept := cache_tlb0_ct_ept_0(to_integer(cache_tlb0_iset));
+                        e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e0_t_eptrta := cache_tlb0_ct_eptrta_0(to_integer(cache_tlb0_iset));
+                        e0_t_pcid := to_unsigned(0, 12);
+                        e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_iset));
+                        e0_g := to_unsigned(0, 1);
+                        e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_iset));
+                        e0_l := to_unsigned(0, 3);
+                        e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_iset));
+                        e0_h := to_unsigned(0, 3);
+                        e0_h := cache_tlb0_ch0(to_integer(cache_tlb0_iset));
+                        e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_iset));
+                        e1_v := to_unsigned(0, 1);
+                        e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_iset));
+                        e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_iset));
+                        e1_a := to_unsigned(0, 3);
+                        e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_iset));
+                        e1_t_vpid := to_unsigned(0, 16);
+                        e1_t_vpid := cache_tlb0_ct_vpid_1(to_integer(cache_tlb0_iset));
+                        e1_t_ept := to_unsigned(0, 1);
+                        e1_t_ept := cache_tlb0_ct_ept_1(to_integer(cache_tlb0_iset));
+                        e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e1_t_eptrta := cache_tlb0_ct_eptrta_1(to_integer(cache_tlb0_iset));
+                        e1_t_pcid := to_unsigned(0, 12);
+                        e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_iset));
+                        e1_g := to_unsigned(0, 1);
+                        e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_iset));
+                        e1_l := to_unsigned(0, 3);
+                        e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_iset));
+                        e1_h := to_unsigned(0, 3);
+                        e1_h := cache_tlb0_ch1(to_integer(cache_tlb0_iset));
+                        e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_iset));
+                        e2_v := to_unsigned(0, 1);
+                        e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_iset));
+                        e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_iset));
+                        e2_a := to_unsigned(0, 3);
+                        e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_iset));
+                        e2_t_vpid := to_unsigned(0, 16);
+                        e2_t_vpid := cache_tlb0_ct_vpid_2(to_integer(cache_tlb0_iset));
+                        e2_t_ept := to_unsigned(0, 1);
+                        e2_t_ept := cache_tlb0_ct_ept_2(to_integer(cache_tlb0_iset));
+                        e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e2_t_eptrta := cache_tlb0_ct_eptrta_2(to_integer(cache_tlb0_iset));
+                        e2_t_pcid := to_unsigned(0, 12);
+                        e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_iset));
+                        e2_g := to_unsigned(0, 1);
+                        e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_iset));
+                        e2_l := to_unsigned(0, 3);
+                        e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_iset));
+                        e2_h := to_unsigned(0, 3);
+                        e2_h := cache_tlb0_ch2(to_integer(cache_tlb0_iset));
+                        e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_iset));
+                        e3_v := to_unsigned(0, 1);
+                        e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_iset));
+                        e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_iset));
+                        e3_a := to_unsigned(0, 3);
+                        e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_iset));
+                        e3_t_vpid := to_unsigned(0, 16);
+                        e3_t_vpid := cache_tlb0_ct_vpid_3(to_integer(cache_tlb0_iset));
+                        e3_t_ept := to_unsigned(0, 1);
+                        e3_t_ept := cache_tlb0_ct_ept_3(to_integer(cache_tlb0_iset));
+                        e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e3_t_eptrta := cache_tlb0_ct_eptrta_3(to_integer(cache_tlb0_iset));
+                        e3_t_pcid := to_unsigned(0, 12);
+                        e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_iset));
+                        e3_g := to_unsigned(0, 1);
+                        e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_iset));
+                        e3_l := to_unsigned(0, 3);
+                        e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_iset));
+                        e3_h := to_unsigned(0, 3);
+                        e3_h := cache_tlb0_ch3(to_integer(cache_tlb0_iset));
+                        e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_iset));
+                        e4_v := to_unsigned(0, 1);
+                        e4_v(0) := cache_tlb0_cv4(to_integer(cache_tlb0_iset));
+                        e4_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e4_k := cache_tlb0_ck4(to_integer(cache_tlb0_iset));
+                        e4_a := to_unsigned(0, 3);
+                        e4_a := cache_tlb0_ca4(to_integer(cache_tlb0_iset));
+                        e4_t_vpid := to_unsigned(0, 16);
+                        e4_t_vpid := cache_tlb0_ct_vpid_4(to_integer(cache_tlb0_iset));
+                        e4_t_ept := to_unsigned(0, 1);
+                        e4_t_ept := cache_tlb0_ct_ept_4(to_integer(cache_tlb0_iset));
+                        e4_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e4_t_eptrta := cache_tlb0_ct_eptrta_4(to_integer(cache_tlb0_iset));
+                        e4_t_pcid := to_unsigned(0, 12);
+                        e4_t_pcid := cache_tlb0_ct_pcid_4(to_integer(cache_tlb0_iset));
+                        e4_g := to_unsigned(0, 1);
+                        e4_g(0) := cache_tlb0_cg4(to_integer(cache_tlb0_iset));
+                        e4_l := to_unsigned(0, 3);
+                        e4_l := cache_tlb0_cl4(to_integer(cache_tlb0_iset));
+                        e4_h := to_unsigned(0, 3);
+                        e4_h := cache_tlb0_ch4(to_integer(cache_tlb0_iset));
+                        e4_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e4_p := cache_tlb0_cp4(to_integer(cache_tlb0_iset));
+                        e5_v := to_unsigned(0, 1);
+                        e5_v(0) := cache_tlb0_cv5(to_integer(cache_tlb0_iset));
+                        e5_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e5_k := cache_tlb0_ck5(to_integer(cache_tlb0_iset));
+                        e5_a := to_unsigned(0, 3);
+                        e5_a := cache_tlb0_ca5(to_integer(cache_tlb0_iset));
+                        e5_t_vpid := to_unsigned(0, 16);
+                        e5_t_vpid := cache_tlb0_ct_vpid_5(to_integer(cache_tlb0_iset));
+                        e5_t_ept := to_unsigned(0, 1);
+                        e5_t_ept := cache_tlb0_ct_ept_5(to_integer(cache_tlb0_iset));
+                        e5_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e5_t_eptrta := cache_tlb0_ct_eptrta_5(to_integer(cache_tlb0_iset));
+                        e5_t_pcid := to_unsigned(0, 12);
+                        e5_t_pcid := cache_tlb0_ct_pcid_5(to_integer(cache_tlb0_iset));
+                        e5_g := to_unsigned(0, 1);
+                        e5_g(0) := cache_tlb0_cg5(to_integer(cache_tlb0_iset));
+                        e5_l := to_unsigned(0, 3);
+                        e5_l := cache_tlb0_cl5(to_integer(cache_tlb0_iset));
+                        e5_h := to_unsigned(0, 3);
+                        e5_h := cache_tlb0_ch5(to_integer(cache_tlb0_iset));
+                        e5_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e5_p := cache_tlb0_cp5(to_integer(cache_tlb0_iset));
+                        e6_v := to_unsigned(0, 1);
+                        e6_v(0) := cache_tlb0_cv6(to_integer(cache_tlb0_iset));
+                        e6_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e6_k := cache_tlb0_ck6(to_integer(cache_tlb0_iset));
+                        e6_a := to_unsigned(0, 3);
+                        e6_a := cache_tlb0_ca6(to_integer(cache_tlb0_iset));
+                        e6_t_vpid := to_unsigned(0, 16);
+                        e6_t_vpid := cache_tlb0_ct_vpid_6(to_integer(cache_tlb0_iset));
+                        e6_t_ept := to_unsigned(0, 1);
+                        e6_t_ept := cache_tlb0_ct_ept_6(to_integer(cache_tlb0_iset));
+                        e6_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e6_t_eptrta := cache_tlb0_ct_eptrta_6(to_integer(cache_tlb0_iset));
+                        e6_t_pcid := to_unsigned(0, 12);
+                        e6_t_pcid := cache_tlb0_ct_pcid_6(to_integer(cache_tlb0_iset));
+                        e6_g := to_unsigned(0, 1);
+                        e6_g(0) := cache_tlb0_cg6(to_integer(cache_tlb0_iset));
+                        e6_l := to_unsigned(0, 3);
+                        e6_l := cache_tlb0_cl6(to_integer(cache_tlb0_iset));
+                        e6_h := to_unsigned(0, 3);
+                        e6_h := cache_tlb0_ch6(to_integer(cache_tlb0_iset));
+                        e6_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e6_p := cache_tlb0_cp6(to_integer(cache_tlb0_iset));
+                        e7_v := to_unsigned(0, 1);
+                        e7_v(0) := cache_tlb0_cv7(to_integer(cache_tlb0_iset));
+                        e7_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e7_k := cache_tlb0_ck7(to_integer(cache_tlb0_iset));
+                        e7_a := to_unsigned(0, 3);
+                        e7_a := cache_tlb0_ca7(to_integer(cache_tlb0_iset));
+                        e7_t_vpid := to_unsigned(0, 16);
+                        e7_t_vpid := cache_tlb0_ct_vpid_7(to_integer(cache_tlb0_iset));
+                        e7_t_ept := to_unsigned(0, 1);
+                        e7_t_ept := cache_tlb0_ct_ept_7(to_integer(cache_tlb0_iset));
+                        e7_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                        e7_t_eptrta := cache_tlb0_ct_eptrta_7(to_integer(cache_tlb0_iset));
+                        e7_t_pcid := to_unsigned(0, 12);
+                        e7_t_pcid := cache_tlb0_ct_pcid_7(to_integer(cache_tlb0_iset));
+                        e7_g := to_unsigned(0, 1);
+                        e7_g(0) := cache_tlb0_cg7(to_integer(cache_tlb0_iset));
+                        e7_l := to_unsigned(0, 3);
+                        e7_l := cache_tlb0_cl7(to_integer(cache_tlb0_iset));
+                        e7_h := to_unsigned(0, 3);
+                        e7_h := cache_tlb0_ch7(to_integer(cache_tlb0_iset));
+                        e7_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e7_p := cache_tlb0_cp7(to_integer(cache_tlb0_iset));
+                        if (i_op = 1) then
+                            d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w0_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (bool(e0_t_ept(0)) and (e0_t_eptrta = d1w0_0(52-1 downto 12)))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w1_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (bool(e1_t_ept(0)) and (e1_t_eptrta = d1w1_0(52-1 downto 12)))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w2_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (bool(e2_t_ept(0)) and (e2_t_eptrta = d1w2_0(52-1 downto 12)))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w3_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (bool(e3_t_ept(0)) and (e3_t_eptrta = d1w3_0(52-1 downto 12)))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w4_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w4_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (bool(e4_t_ept(0)) and (e4_t_eptrta = d1w4_0(52-1 downto 12)))) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w5_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w5_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (bool(e5_t_ept(0)) and (e5_t_eptrta = d1w5_0(52-1 downto 12)))) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w6_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w6_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (bool(e6_t_ept(0)) and (e6_t_eptrta = d1w6_0(52-1 downto 12)))) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w7_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w7_0 := i_invept_single_context_eptp;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (bool(e7_t_ept(0)) and (e7_t_eptrta = d1w7_0(52-1 downto 12)))) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 2) then
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and bool(e0_t_ept(0))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and bool(e1_t_ept(0))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and bool(e2_t_ept(0))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and bool(e3_t_ept(0))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and bool(e4_t_ept(0))) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and bool(e5_t_ept(0))) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and bool(e6_t_ept(0))) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and bool(e7_t_ept(0))) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 3) then
+                            d3w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w0_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((e0_t_vpid = i_invvpid_individual_address_vpid_op) and (((e0_l = 3) and (e0_k(52-1 downto 18) = d3w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d3w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d3w0_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w1_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((e1_t_vpid = i_invvpid_individual_address_vpid_op) and (((e1_l = 3) and (e1_k(52-1 downto 18) = d3w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d3w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d3w1_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w2_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((e2_t_vpid = i_invvpid_individual_address_vpid_op) and (((e2_l = 3) and (e2_k(52-1 downto 18) = d3w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d3w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d3w2_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w3_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((e3_t_vpid = i_invvpid_individual_address_vpid_op) and (((e3_l = 3) and (e3_k(52-1 downto 18) = d3w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d3w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d3w3_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w4_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w4_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((e4_t_vpid = i_invvpid_individual_address_vpid_op) and (((e4_l = 3) and (e4_k(52-1 downto 18) = d3w4_0(64-1 downto 30))) or ((e4_l = 2) and (e4_k(52-1 downto 9) = d3w4_0(64-1 downto 21))) or ((e4_l = 1) and (e4_k(52-1 downto 0) = d3w4_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w5_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w5_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((e5_t_vpid = i_invvpid_individual_address_vpid_op) and (((e5_l = 3) and (e5_k(52-1 downto 18) = d3w5_0(64-1 downto 30))) or ((e5_l = 2) and (e5_k(52-1 downto 9) = d3w5_0(64-1 downto 21))) or ((e5_l = 1) and (e5_k(52-1 downto 0) = d3w5_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w6_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w6_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((e6_t_vpid = i_invvpid_individual_address_vpid_op) and (((e6_l = 3) and (e6_k(52-1 downto 18) = d3w6_0(64-1 downto 30))) or ((e6_l = 2) and (e6_k(52-1 downto 9) = d3w6_0(64-1 downto 21))) or ((e6_l = 1) and (e6_k(52-1 downto 0) = d3w6_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d3w7_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d3w7_0 := i_invvpid_individual_address_addr;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((e7_t_vpid = i_invvpid_individual_address_vpid_op) and (((e7_l = 3) and (e7_k(52-1 downto 18) = d3w7_0(64-1 downto 30))) or ((e7_l = 2) and (e7_k(52-1 downto 9) = d3w7_0(64-1 downto 21))) or ((e7_l = 1) and (e7_k(52-1 downto 0) = d3w7_0(64-1 downto 12)))))) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 4) then
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (e0_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (e1_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (e2_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (e3_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (e4_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (e5_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (e6_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (e7_t_vpid = i_invvpid_single_context_vpid_op)) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 5) then
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (e0_t_vpid /= 0)) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (e1_t_vpid /= 0)) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (e2_t_vpid /= 0)) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (e3_t_vpid /= 0)) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and (e4_t_vpid /= 0)) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and (e5_t_vpid /= 0)) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and (e6_t_vpid /= 0)) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and (e7_t_vpid /= 0)) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 6) then
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((e0_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e0_g(0))))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((e1_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e1_g(0))))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((e2_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e2_g(0))))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((e3_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e3_g(0))))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((e4_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e4_g(0))))) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((e5_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e5_g(0))))) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((e6_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e6_g(0))))) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((e7_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op) and (not bool(e7_g(0))))) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 7) then
                             d7w0_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e0_g(0)))) and (e0_t_vpid = cache_tlb0_t_vpid)) and (e0_t_pcid = d7w0_0))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w1_0 := to_unsigned(0, 12);
-                        d7w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w1_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w1_0 := d7w1_1(12-1 downto 0);
-                        else
+                            d7w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w0_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w0_0 := d7w0_1(12-1 downto 0);
+                            else
+                                d7w0_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e0_g(0)))) and (e0_t_vpid = cache_tlb0_t_vpid)) and (e0_t_pcid = d7w0_0))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w1_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e1_g(0)))) and (e1_t_vpid = cache_tlb0_t_vpid)) and (e1_t_pcid = d7w1_0))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w2_0 := to_unsigned(0, 12);
-                        d7w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w2_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w2_0 := d7w2_1(12-1 downto 0);
-                        else
+                            d7w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w1_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w1_0 := d7w1_1(12-1 downto 0);
+                            else
+                                d7w1_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e1_g(0)))) and (e1_t_vpid = cache_tlb0_t_vpid)) and (e1_t_pcid = d7w1_0))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w2_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e2_g(0)))) and (e2_t_vpid = cache_tlb0_t_vpid)) and (e2_t_pcid = d7w2_0))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w3_0 := to_unsigned(0, 12);
-                        d7w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w3_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w3_0 := d7w3_1(12-1 downto 0);
-                        else
+                            d7w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w2_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w2_0 := d7w2_1(12-1 downto 0);
+                            else
+                                d7w2_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e2_g(0)))) and (e2_t_vpid = cache_tlb0_t_vpid)) and (e2_t_pcid = d7w2_0))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w3_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e3_g(0)))) and (e3_t_vpid = cache_tlb0_t_vpid)) and (e3_t_pcid = d7w3_0))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w4_0 := to_unsigned(0, 12);
-                        d7w4_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w4_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w4_0 := d7w4_1(12-1 downto 0);
-                        else
+                            d7w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w3_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w3_0 := d7w3_1(12-1 downto 0);
+                            else
+                                d7w3_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e3_g(0)))) and (e3_t_vpid = cache_tlb0_t_vpid)) and (e3_t_pcid = d7w3_0))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w4_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e4_g(0)))) and (e4_t_vpid = cache_tlb0_t_vpid)) and (e4_t_pcid = d7w4_0))) then
-                            cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w5_0 := to_unsigned(0, 12);
-                        d7w5_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w5_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w5_0 := d7w5_1(12-1 downto 0);
-                        else
+                            d7w4_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w4_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w4_0 := d7w4_1(12-1 downto 0);
+                            else
+                                d7w4_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv4(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e4_g(0)))) and (e4_t_vpid = cache_tlb0_t_vpid)) and (e4_t_pcid = d7w4_0))) then
+                                cache_tlb0_cv4(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w5_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e5_g(0)))) and (e5_t_vpid = cache_tlb0_t_vpid)) and (e5_t_pcid = d7w5_0))) then
-                            cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w6_0 := to_unsigned(0, 12);
-                        d7w6_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w6_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w6_0 := d7w6_1(12-1 downto 0);
-                        else
+                            d7w5_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w5_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w5_0 := d7w5_1(12-1 downto 0);
+                            else
+                                d7w5_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv5(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e5_g(0)))) and (e5_t_vpid = cache_tlb0_t_vpid)) and (e5_t_pcid = d7w5_0))) then
+                                cache_tlb0_cv5(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w6_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e6_g(0)))) and (e6_t_vpid = cache_tlb0_t_vpid)) and (e6_t_pcid = d7w6_0))) then
-                            cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d7w7_0 := to_unsigned(0, 12);
-                        d7w7_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d7w7_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d7w7_0 := d7w7_1(12-1 downto 0);
-                        else
+                            d7w6_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w6_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w6_0 := d7w6_1(12-1 downto 0);
+                            else
+                                d7w6_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv6(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e6_g(0)))) and (e6_t_vpid = cache_tlb0_t_vpid)) and (e6_t_pcid = d7w6_0))) then
+                                cache_tlb0_cv6(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d7w7_0 := to_unsigned(0, 12);
+                            d7w7_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d7w7_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d7w7_0 := d7w7_1(12-1 downto 0);
+                            else
+                                d7w7_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e7_g(0)))) and (e7_t_vpid = cache_tlb0_t_vpid)) and (e7_t_pcid = d7w7_0))) then
+                                cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                         end if;
-                        if (bool(cache_tlb0_cv7(to_integer(cache_tlb0_iset))) and ((((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e7_g(0)))) and (e7_t_vpid = cache_tlb0_t_vpid)) and (e7_t_pcid = d7w7_0))) then
-                            cache_tlb0_cv7(to_integer(cache_tlb0_iset)) <= '0';
+                        null;
+                        if (cache_tlb0_iset = 7) then
+                            cache_tlb0_fin <= '1';
+                            cache_tlb0_st <= IDLE;
+                        else
+                            cache_tlb0_iset <= (cache_tlb0_iset + 1);
                         end if;
                     end if;
-                    if (cache_tlb0_iset = 7) then
-                        cache_tlb0_fin <= '1';
-                        cache_tlb0_st <= IDLE;
-                    else
-                        cache_tlb0_iset <= (cache_tlb0_iset + 1);
+                when WAITW =>
+                    if (not bool(wc_busy)) then
+                        cache_tlb0_st <= MISS;
                     end if;
                 when others =>
                     cache_tlb0_st <= IDLE;
@@ -5781,7 +6772,11 @@ begin
                         cache_tlb0_f_t_eptrta <= cache_tlb0_t_eptrta;
                         cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
                         cache_tlb0_f_r_CR4 <= r_CR4;
-                        cache_tlb0_st <= MISS;
+                        if bool(wc_busy) then
+                            cache_tlb0_st <= WAITW;
+                        else
+                            cache_tlb0_st <= MISS;
+                        end if;
                     end if;
                 else
                     cache_tlb0_hit <= '0';
@@ -5792,5 +6787,4146 @@ begin
         end if;
     end if;
 end process cache_tlb0_fsm;
+
+cache_psc0_request: process (i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache_psc0_q4, cache_psc0_q5, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID, sw_set, w_done, w_level, w_status) is
+    variable tg0: unsigned(15 downto 0);
+    variable tg1: unsigned(39 downto 0);
+    variable tg2: unsigned(63 downto 0);
+    variable tg3: unsigned(11 downto 0);
+    variable tg4: unsigned(63 downto 0);
+begin
+    tg0 := to_unsigned(0, 16);
+    if bool(r_PROC2(5)) then
+        tg0 := r_VPID;
+    else
+        tg0 := to_unsigned(0, 16);
+    end if;
+    cache_psc0_t_vpid <= tg0;
+    cache_psc0_t_ept <= to_unsigned(0, 1);
+    if bool(r_PROC2(1)) then
+        cache_psc0_t_ept <= to_unsigned(1, 1);
+    end if;
+    tg1 := unsigned'("0000000000000000000000000000000000000000");
+    tg2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    tg2 := r_EPTP;
+    if bool(r_PROC2(1)) then
+        tg1 := tg2(52-1 downto 12);
+    else
+        tg1 := to_unsigned(0, 40);
+    end if;
+    cache_psc0_t_eptrta <= tg1;
+    tg3 := to_unsigned(0, 12);
+    tg4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    tg4 := r_CR3;
+    if bool(r_CR4(17)) then
+        tg3 := tg4(12-1 downto 0);
+    else
+        tg3 := to_unsigned(0, 12);
+    end if;
+    cache_psc0_t_pcid <= tg3;
+    cache_psc0_ls2 <= i_addr(23-1 downto 21);
+    cache_psc0_ls3 <= i_addr(32-1 downto 30);
+    cache_psc0_ls4 <= i_addr(41-1 downto 39);
+    cache_psc0_ls5 <= i_addr(50-1 downto 48);
+    cache_psc0_vset <= sw_set(2-1 downto 0);
+    cache_psc0_fill_now <= stdl(bool(w_done) and (w_status = 0) and (w_level /= 7));
+    wc_busy <= stdl(bool(cache_psc0_q5) or bool(cache_psc0_q4) or bool(cache_psc0_q3) or bool(cache_psc0_q2) or (bool(w_done) and (w_status = 0) and (w_level /= 7) and (bool(pq_v5) or bool(pq_v4) or bool(pq_v3) or bool(pq_v2))));
+end process cache_psc0_request;
+
+cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_ca_rw_2, cache_psc0_ca_rw_3, cache_psc0_ca_us_0, cache_psc0_ca_us_1, cache_psc0_ca_us_2, cache_psc0_ca_us_3, cache_psc0_ca_xd_0, cache_psc0_ca_xd_1, cache_psc0_ca_xd_2, cache_psc0_ca_xd_3, cache_psc0_cb0, cache_psc0_cb1, cache_psc0_cb2, cache_psc0_cb3, cache_psc0_ch0, cache_psc0_ch1, cache_psc0_ch2, cache_psc0_ch3, cache_psc0_ck0, cache_psc0_ck1, cache_psc0_ck2, cache_psc0_ck3, cache_psc0_cl0, cache_psc0_cl1, cache_psc0_cl2, cache_psc0_cl3, cache_psc0_cn0, cache_psc0_cn1, cache_psc0_cn2, cache_psc0_cn3, cache_psc0_ct_ept_0, cache_psc0_ct_ept_1, cache_psc0_ct_ept_2, cache_psc0_ct_ept_3, cache_psc0_ct_eptrta_0, cache_psc0_ct_eptrta_1, cache_psc0_ct_eptrta_2, cache_psc0_ct_eptrta_3, cache_psc0_ct_pcid_0, cache_psc0_ct_pcid_1, cache_psc0_ct_pcid_2, cache_psc0_ct_pcid_3, cache_psc0_ct_vpid_0, cache_psc0_ct_vpid_1, cache_psc0_ct_vpid_2, cache_psc0_ct_vpid_3, cache_psc0_cv0, cache_psc0_cv1, cache_psc0_cv2, cache_psc0_cv3, i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_ept, cache_psc0_t_eptrta, cache_psc0_t_pcid, cache_psc0_t_vpid) is
+    variable found: std_logic;
+    variable way: unsigned(1 downto 0);
+    variable hs: unsigned(1 downto 0);
+    variable h_nxt: unsigned(2 downto 0);
+    variable h_tbl: unsigned(63 downto 0);
+    variable h_htbl: unsigned(63 downto 0);
+    variable h_a_rw: std_logic;
+    variable h_a_us: std_logic;
+    variable h_a_xd: std_logic;
+    variable x5_3_cv: unsigned(0 downto 0);
+    variable x5_3_ck: unsigned(42 downto 0);
+    variable x5_3_cl: unsigned(2 downto 0);
+    variable x5_3_ct_vpid: unsigned(15 downto 0);
+    variable x5_3_ct_ept: unsigned(0 downto 0);
+    variable x5_3_ct_eptrta: unsigned(39 downto 0);
+    variable x5_3_ct_pcid: unsigned(11 downto 0);
+    variable x5_3_cn: unsigned(2 downto 0);
+    variable x5_3_cb: unsigned(63 downto 0);
+    variable x5_3_ch: unsigned(63 downto 0);
+    variable x5_3_ca_rw: unsigned(0 downto 0);
+    variable x5_3_ca_us: unsigned(0 downto 0);
+    variable x5_3_ca_xd: unsigned(0 downto 0);
+    variable x5_2_cv: unsigned(0 downto 0);
+    variable x5_2_ck: unsigned(42 downto 0);
+    variable x5_2_cl: unsigned(2 downto 0);
+    variable x5_2_ct_vpid: unsigned(15 downto 0);
+    variable x5_2_ct_ept: unsigned(0 downto 0);
+    variable x5_2_ct_eptrta: unsigned(39 downto 0);
+    variable x5_2_ct_pcid: unsigned(11 downto 0);
+    variable x5_2_cn: unsigned(2 downto 0);
+    variable x5_2_cb: unsigned(63 downto 0);
+    variable x5_2_ch: unsigned(63 downto 0);
+    variable x5_2_ca_rw: unsigned(0 downto 0);
+    variable x5_2_ca_us: unsigned(0 downto 0);
+    variable x5_2_ca_xd: unsigned(0 downto 0);
+    variable x5_1_cv: unsigned(0 downto 0);
+    variable x5_1_ck: unsigned(42 downto 0);
+    variable x5_1_cl: unsigned(2 downto 0);
+    variable x5_1_ct_vpid: unsigned(15 downto 0);
+    variable x5_1_ct_ept: unsigned(0 downto 0);
+    variable x5_1_ct_eptrta: unsigned(39 downto 0);
+    variable x5_1_ct_pcid: unsigned(11 downto 0);
+    variable x5_1_cn: unsigned(2 downto 0);
+    variable x5_1_cb: unsigned(63 downto 0);
+    variable x5_1_ch: unsigned(63 downto 0);
+    variable x5_1_ca_rw: unsigned(0 downto 0);
+    variable x5_1_ca_us: unsigned(0 downto 0);
+    variable x5_1_ca_xd: unsigned(0 downto 0);
+    variable x5_0_cv: unsigned(0 downto 0);
+    variable x5_0_ck: unsigned(42 downto 0);
+    variable x5_0_cl: unsigned(2 downto 0);
+    variable x5_0_ct_vpid: unsigned(15 downto 0);
+    variable x5_0_ct_ept: unsigned(0 downto 0);
+    variable x5_0_ct_eptrta: unsigned(39 downto 0);
+    variable x5_0_ct_pcid: unsigned(11 downto 0);
+    variable x5_0_cn: unsigned(2 downto 0);
+    variable x5_0_cb: unsigned(63 downto 0);
+    variable x5_0_ch: unsigned(63 downto 0);
+    variable x5_0_ca_rw: unsigned(0 downto 0);
+    variable x5_0_ca_us: unsigned(0 downto 0);
+    variable x5_0_ca_xd: unsigned(0 downto 0);
+    variable x4_3_cv: unsigned(0 downto 0);
+    variable x4_3_ck: unsigned(42 downto 0);
+    variable x4_3_cl: unsigned(2 downto 0);
+    variable x4_3_ct_vpid: unsigned(15 downto 0);
+    variable x4_3_ct_ept: unsigned(0 downto 0);
+    variable x4_3_ct_eptrta: unsigned(39 downto 0);
+    variable x4_3_ct_pcid: unsigned(11 downto 0);
+    variable x4_3_cn: unsigned(2 downto 0);
+    variable x4_3_cb: unsigned(63 downto 0);
+    variable x4_3_ch: unsigned(63 downto 0);
+    variable x4_3_ca_rw: unsigned(0 downto 0);
+    variable x4_3_ca_us: unsigned(0 downto 0);
+    variable x4_3_ca_xd: unsigned(0 downto 0);
+    variable x4_2_cv: unsigned(0 downto 0);
+    variable x4_2_ck: unsigned(42 downto 0);
+    variable x4_2_cl: unsigned(2 downto 0);
+    variable x4_2_ct_vpid: unsigned(15 downto 0);
+    variable x4_2_ct_ept: unsigned(0 downto 0);
+    variable x4_2_ct_eptrta: unsigned(39 downto 0);
+    variable x4_2_ct_pcid: unsigned(11 downto 0);
+    variable x4_2_cn: unsigned(2 downto 0);
+    variable x4_2_cb: unsigned(63 downto 0);
+    variable x4_2_ch: unsigned(63 downto 0);
+    variable x4_2_ca_rw: unsigned(0 downto 0);
+    variable x4_2_ca_us: unsigned(0 downto 0);
+    variable x4_2_ca_xd: unsigned(0 downto 0);
+    variable x4_1_cv: unsigned(0 downto 0);
+    variable x4_1_ck: unsigned(42 downto 0);
+    variable x4_1_cl: unsigned(2 downto 0);
+    variable x4_1_ct_vpid: unsigned(15 downto 0);
+    variable x4_1_ct_ept: unsigned(0 downto 0);
+    variable x4_1_ct_eptrta: unsigned(39 downto 0);
+    variable x4_1_ct_pcid: unsigned(11 downto 0);
+    variable x4_1_cn: unsigned(2 downto 0);
+    variable x4_1_cb: unsigned(63 downto 0);
+    variable x4_1_ch: unsigned(63 downto 0);
+    variable x4_1_ca_rw: unsigned(0 downto 0);
+    variable x4_1_ca_us: unsigned(0 downto 0);
+    variable x4_1_ca_xd: unsigned(0 downto 0);
+    variable x4_0_cv: unsigned(0 downto 0);
+    variable x4_0_ck: unsigned(42 downto 0);
+    variable x4_0_cl: unsigned(2 downto 0);
+    variable x4_0_ct_vpid: unsigned(15 downto 0);
+    variable x4_0_ct_ept: unsigned(0 downto 0);
+    variable x4_0_ct_eptrta: unsigned(39 downto 0);
+    variable x4_0_ct_pcid: unsigned(11 downto 0);
+    variable x4_0_cn: unsigned(2 downto 0);
+    variable x4_0_cb: unsigned(63 downto 0);
+    variable x4_0_ch: unsigned(63 downto 0);
+    variable x4_0_ca_rw: unsigned(0 downto 0);
+    variable x4_0_ca_us: unsigned(0 downto 0);
+    variable x4_0_ca_xd: unsigned(0 downto 0);
+    variable x3_3_cv: unsigned(0 downto 0);
+    variable x3_3_ck: unsigned(42 downto 0);
+    variable x3_3_cl: unsigned(2 downto 0);
+    variable x3_3_ct_vpid: unsigned(15 downto 0);
+    variable x3_3_ct_ept: unsigned(0 downto 0);
+    variable x3_3_ct_eptrta: unsigned(39 downto 0);
+    variable x3_3_ct_pcid: unsigned(11 downto 0);
+    variable x3_3_cn: unsigned(2 downto 0);
+    variable x3_3_cb: unsigned(63 downto 0);
+    variable x3_3_ch: unsigned(63 downto 0);
+    variable x3_3_ca_rw: unsigned(0 downto 0);
+    variable x3_3_ca_us: unsigned(0 downto 0);
+    variable x3_3_ca_xd: unsigned(0 downto 0);
+    variable x3_2_cv: unsigned(0 downto 0);
+    variable x3_2_ck: unsigned(42 downto 0);
+    variable x3_2_cl: unsigned(2 downto 0);
+    variable x3_2_ct_vpid: unsigned(15 downto 0);
+    variable x3_2_ct_ept: unsigned(0 downto 0);
+    variable x3_2_ct_eptrta: unsigned(39 downto 0);
+    variable x3_2_ct_pcid: unsigned(11 downto 0);
+    variable x3_2_cn: unsigned(2 downto 0);
+    variable x3_2_cb: unsigned(63 downto 0);
+    variable x3_2_ch: unsigned(63 downto 0);
+    variable x3_2_ca_rw: unsigned(0 downto 0);
+    variable x3_2_ca_us: unsigned(0 downto 0);
+    variable x3_2_ca_xd: unsigned(0 downto 0);
+    variable x3_1_cv: unsigned(0 downto 0);
+    variable x3_1_ck: unsigned(42 downto 0);
+    variable x3_1_cl: unsigned(2 downto 0);
+    variable x3_1_ct_vpid: unsigned(15 downto 0);
+    variable x3_1_ct_ept: unsigned(0 downto 0);
+    variable x3_1_ct_eptrta: unsigned(39 downto 0);
+    variable x3_1_ct_pcid: unsigned(11 downto 0);
+    variable x3_1_cn: unsigned(2 downto 0);
+    variable x3_1_cb: unsigned(63 downto 0);
+    variable x3_1_ch: unsigned(63 downto 0);
+    variable x3_1_ca_rw: unsigned(0 downto 0);
+    variable x3_1_ca_us: unsigned(0 downto 0);
+    variable x3_1_ca_xd: unsigned(0 downto 0);
+    variable x3_0_cv: unsigned(0 downto 0);
+    variable x3_0_ck: unsigned(42 downto 0);
+    variable x3_0_cl: unsigned(2 downto 0);
+    variable x3_0_ct_vpid: unsigned(15 downto 0);
+    variable x3_0_ct_ept: unsigned(0 downto 0);
+    variable x3_0_ct_eptrta: unsigned(39 downto 0);
+    variable x3_0_ct_pcid: unsigned(11 downto 0);
+    variable x3_0_cn: unsigned(2 downto 0);
+    variable x3_0_cb: unsigned(63 downto 0);
+    variable x3_0_ch: unsigned(63 downto 0);
+    variable x3_0_ca_rw: unsigned(0 downto 0);
+    variable x3_0_ca_us: unsigned(0 downto 0);
+    variable x3_0_ca_xd: unsigned(0 downto 0);
+    variable x2_3_cv: unsigned(0 downto 0);
+    variable x2_3_ck: unsigned(42 downto 0);
+    variable x2_3_cl: unsigned(2 downto 0);
+    variable x2_3_ct_vpid: unsigned(15 downto 0);
+    variable x2_3_ct_ept: unsigned(0 downto 0);
+    variable x2_3_ct_eptrta: unsigned(39 downto 0);
+    variable x2_3_ct_pcid: unsigned(11 downto 0);
+    variable x2_3_cn: unsigned(2 downto 0);
+    variable x2_3_cb: unsigned(63 downto 0);
+    variable x2_3_ch: unsigned(63 downto 0);
+    variable x2_3_ca_rw: unsigned(0 downto 0);
+    variable x2_3_ca_us: unsigned(0 downto 0);
+    variable x2_3_ca_xd: unsigned(0 downto 0);
+    variable x2_2_cv: unsigned(0 downto 0);
+    variable x2_2_ck: unsigned(42 downto 0);
+    variable x2_2_cl: unsigned(2 downto 0);
+    variable x2_2_ct_vpid: unsigned(15 downto 0);
+    variable x2_2_ct_ept: unsigned(0 downto 0);
+    variable x2_2_ct_eptrta: unsigned(39 downto 0);
+    variable x2_2_ct_pcid: unsigned(11 downto 0);
+    variable x2_2_cn: unsigned(2 downto 0);
+    variable x2_2_cb: unsigned(63 downto 0);
+    variable x2_2_ch: unsigned(63 downto 0);
+    variable x2_2_ca_rw: unsigned(0 downto 0);
+    variable x2_2_ca_us: unsigned(0 downto 0);
+    variable x2_2_ca_xd: unsigned(0 downto 0);
+    variable x2_1_cv: unsigned(0 downto 0);
+    variable x2_1_ck: unsigned(42 downto 0);
+    variable x2_1_cl: unsigned(2 downto 0);
+    variable x2_1_ct_vpid: unsigned(15 downto 0);
+    variable x2_1_ct_ept: unsigned(0 downto 0);
+    variable x2_1_ct_eptrta: unsigned(39 downto 0);
+    variable x2_1_ct_pcid: unsigned(11 downto 0);
+    variable x2_1_cn: unsigned(2 downto 0);
+    variable x2_1_cb: unsigned(63 downto 0);
+    variable x2_1_ch: unsigned(63 downto 0);
+    variable x2_1_ca_rw: unsigned(0 downto 0);
+    variable x2_1_ca_us: unsigned(0 downto 0);
+    variable x2_1_ca_xd: unsigned(0 downto 0);
+    variable x2_0_cv: unsigned(0 downto 0);
+    variable x2_0_ck: unsigned(42 downto 0);
+    variable x2_0_cl: unsigned(2 downto 0);
+    variable x2_0_ct_vpid: unsigned(15 downto 0);
+    variable x2_0_ct_ept: unsigned(0 downto 0);
+    variable x2_0_ct_eptrta: unsigned(39 downto 0);
+    variable x2_0_ct_pcid: unsigned(11 downto 0);
+    variable x2_0_cn: unsigned(2 downto 0);
+    variable x2_0_cb: unsigned(63 downto 0);
+    variable x2_0_ch: unsigned(63 downto 0);
+    variable x2_0_ca_rw: unsigned(0 downto 0);
+    variable x2_0_ca_us: unsigned(0 downto 0);
+    variable x2_0_ca_xd: unsigned(0 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 2);
+    hs := to_unsigned(0, 2);
+    h_nxt := to_unsigned(0, 3);
+    h_tbl := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    h_htbl := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    h_a_rw := '0';
+    h_a_us := '0';
+    h_a_xd := '0';
+    x5_3_cv := to_unsigned(0, 1);
+    x5_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls5));
+    x5_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls5));
+    x5_3_cl := to_unsigned(0, 3);
+    x5_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls5));
+    x5_3_ct_vpid := to_unsigned(0, 16);
+    x5_3_ct_vpid := cache_psc0_ct_vpid_3(to_integer(cache_psc0_ls5));
+    x5_3_ct_ept := to_unsigned(0, 1);
+    x5_3_ct_ept := cache_psc0_ct_ept_3(to_integer(cache_psc0_ls5));
+    x5_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_3_ct_eptrta := cache_psc0_ct_eptrta_3(to_integer(cache_psc0_ls5));
+    x5_3_ct_pcid := to_unsigned(0, 12);
+    x5_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls5));
+    x5_3_cn := to_unsigned(0, 3);
+    x5_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls5));
+    x5_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls5));
+    x5_3_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_3_ch := cache_psc0_ch3(to_integer(cache_psc0_ls5));
+    x5_3_ca_rw := to_unsigned(0, 1);
+    x5_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls5));
+    x5_3_ca_us := to_unsigned(0, 1);
+    x5_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls5));
+    x5_3_ca_xd := to_unsigned(0, 1);
+    x5_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls5));
+    if (bool(x5_3_cv(0)) and (x5_3_cl = 5) and (x5_3_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_3_ct_vpid = cache_psc0_t_vpid) and (x5_3_ct_ept = cache_psc0_t_ept) and (x5_3_ct_eptrta = cache_psc0_t_eptrta) and (x5_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_3_cn;
+        h_tbl := x5_3_cb;
+        h_htbl := x5_3_ch;
+        h_a_rw := x5_3_ca_rw(0);
+        h_a_us := x5_3_ca_us(0);
+        h_a_xd := x5_3_ca_xd(0);
+    end if;
+    x5_2_cv := to_unsigned(0, 1);
+    x5_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls5));
+    x5_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls5));
+    x5_2_cl := to_unsigned(0, 3);
+    x5_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls5));
+    x5_2_ct_vpid := to_unsigned(0, 16);
+    x5_2_ct_vpid := cache_psc0_ct_vpid_2(to_integer(cache_psc0_ls5));
+    x5_2_ct_ept := to_unsigned(0, 1);
+    x5_2_ct_ept := cache_psc0_ct_ept_2(to_integer(cache_psc0_ls5));
+    x5_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_2_ct_eptrta := cache_psc0_ct_eptrta_2(to_integer(cache_psc0_ls5));
+    x5_2_ct_pcid := to_unsigned(0, 12);
+    x5_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls5));
+    x5_2_cn := to_unsigned(0, 3);
+    x5_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls5));
+    x5_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls5));
+    x5_2_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_2_ch := cache_psc0_ch2(to_integer(cache_psc0_ls5));
+    x5_2_ca_rw := to_unsigned(0, 1);
+    x5_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls5));
+    x5_2_ca_us := to_unsigned(0, 1);
+    x5_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls5));
+    x5_2_ca_xd := to_unsigned(0, 1);
+    x5_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls5));
+    if (bool(x5_2_cv(0)) and (x5_2_cl = 5) and (x5_2_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_2_ct_vpid = cache_psc0_t_vpid) and (x5_2_ct_ept = cache_psc0_t_ept) and (x5_2_ct_eptrta = cache_psc0_t_eptrta) and (x5_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_2_cn;
+        h_tbl := x5_2_cb;
+        h_htbl := x5_2_ch;
+        h_a_rw := x5_2_ca_rw(0);
+        h_a_us := x5_2_ca_us(0);
+        h_a_xd := x5_2_ca_xd(0);
+    end if;
+    x5_1_cv := to_unsigned(0, 1);
+    x5_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls5));
+    x5_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls5));
+    x5_1_cl := to_unsigned(0, 3);
+    x5_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls5));
+    x5_1_ct_vpid := to_unsigned(0, 16);
+    x5_1_ct_vpid := cache_psc0_ct_vpid_1(to_integer(cache_psc0_ls5));
+    x5_1_ct_ept := to_unsigned(0, 1);
+    x5_1_ct_ept := cache_psc0_ct_ept_1(to_integer(cache_psc0_ls5));
+    x5_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_1_ct_eptrta := cache_psc0_ct_eptrta_1(to_integer(cache_psc0_ls5));
+    x5_1_ct_pcid := to_unsigned(0, 12);
+    x5_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls5));
+    x5_1_cn := to_unsigned(0, 3);
+    x5_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls5));
+    x5_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls5));
+    x5_1_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_1_ch := cache_psc0_ch1(to_integer(cache_psc0_ls5));
+    x5_1_ca_rw := to_unsigned(0, 1);
+    x5_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls5));
+    x5_1_ca_us := to_unsigned(0, 1);
+    x5_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls5));
+    x5_1_ca_xd := to_unsigned(0, 1);
+    x5_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls5));
+    if (bool(x5_1_cv(0)) and (x5_1_cl = 5) and (x5_1_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_1_ct_vpid = cache_psc0_t_vpid) and (x5_1_ct_ept = cache_psc0_t_ept) and (x5_1_ct_eptrta = cache_psc0_t_eptrta) and (x5_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_1_cn;
+        h_tbl := x5_1_cb;
+        h_htbl := x5_1_ch;
+        h_a_rw := x5_1_ca_rw(0);
+        h_a_us := x5_1_ca_us(0);
+        h_a_xd := x5_1_ca_xd(0);
+    end if;
+    x5_0_cv := to_unsigned(0, 1);
+    x5_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls5));
+    x5_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls5));
+    x5_0_cl := to_unsigned(0, 3);
+    x5_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls5));
+    x5_0_ct_vpid := to_unsigned(0, 16);
+    x5_0_ct_vpid := cache_psc0_ct_vpid_0(to_integer(cache_psc0_ls5));
+    x5_0_ct_ept := to_unsigned(0, 1);
+    x5_0_ct_ept := cache_psc0_ct_ept_0(to_integer(cache_psc0_ls5));
+    x5_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_0_ct_eptrta := cache_psc0_ct_eptrta_0(to_integer(cache_psc0_ls5));
+    x5_0_ct_pcid := to_unsigned(0, 12);
+    x5_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls5));
+    x5_0_cn := to_unsigned(0, 3);
+    x5_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls5));
+    x5_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls5));
+    x5_0_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_0_ch := cache_psc0_ch0(to_integer(cache_psc0_ls5));
+    x5_0_ca_rw := to_unsigned(0, 1);
+    x5_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls5));
+    x5_0_ca_us := to_unsigned(0, 1);
+    x5_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls5));
+    x5_0_ca_xd := to_unsigned(0, 1);
+    x5_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls5));
+    if (bool(x5_0_cv(0)) and (x5_0_cl = 5) and (x5_0_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_0_ct_vpid = cache_psc0_t_vpid) and (x5_0_ct_ept = cache_psc0_t_ept) and (x5_0_ct_eptrta = cache_psc0_t_eptrta) and (x5_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_0_cn;
+        h_tbl := x5_0_cb;
+        h_htbl := x5_0_ch;
+        h_a_rw := x5_0_ca_rw(0);
+        h_a_us := x5_0_ca_us(0);
+        h_a_xd := x5_0_ca_xd(0);
+    end if;
+    x4_3_cv := to_unsigned(0, 1);
+    x4_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls4));
+    x4_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls4));
+    x4_3_cl := to_unsigned(0, 3);
+    x4_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls4));
+    x4_3_ct_vpid := to_unsigned(0, 16);
+    x4_3_ct_vpid := cache_psc0_ct_vpid_3(to_integer(cache_psc0_ls4));
+    x4_3_ct_ept := to_unsigned(0, 1);
+    x4_3_ct_ept := cache_psc0_ct_ept_3(to_integer(cache_psc0_ls4));
+    x4_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_3_ct_eptrta := cache_psc0_ct_eptrta_3(to_integer(cache_psc0_ls4));
+    x4_3_ct_pcid := to_unsigned(0, 12);
+    x4_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls4));
+    x4_3_cn := to_unsigned(0, 3);
+    x4_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls4));
+    x4_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls4));
+    x4_3_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_3_ch := cache_psc0_ch3(to_integer(cache_psc0_ls4));
+    x4_3_ca_rw := to_unsigned(0, 1);
+    x4_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls4));
+    x4_3_ca_us := to_unsigned(0, 1);
+    x4_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls4));
+    x4_3_ca_xd := to_unsigned(0, 1);
+    x4_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls4));
+    if (bool(x4_3_cv(0)) and (x4_3_cl = 4) and (x4_3_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_3_ct_vpid = cache_psc0_t_vpid) and (x4_3_ct_ept = cache_psc0_t_ept) and (x4_3_ct_eptrta = cache_psc0_t_eptrta) and (x4_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_3_cn;
+        h_tbl := x4_3_cb;
+        h_htbl := x4_3_ch;
+        h_a_rw := x4_3_ca_rw(0);
+        h_a_us := x4_3_ca_us(0);
+        h_a_xd := x4_3_ca_xd(0);
+    end if;
+    x4_2_cv := to_unsigned(0, 1);
+    x4_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls4));
+    x4_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls4));
+    x4_2_cl := to_unsigned(0, 3);
+    x4_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls4));
+    x4_2_ct_vpid := to_unsigned(0, 16);
+    x4_2_ct_vpid := cache_psc0_ct_vpid_2(to_integer(cache_psc0_ls4));
+    x4_2_ct_ept := to_unsigned(0, 1);
+    x4_2_ct_ept := cache_psc0_ct_ept_2(to_integer(cache_psc0_ls4));
+    x4_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_2_ct_eptrta := cache_psc0_ct_eptrta_2(to_integer(cache_psc0_ls4));
+    x4_2_ct_pcid := to_unsigned(0, 12);
+    x4_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls4));
+    x4_2_cn := to_unsigned(0, 3);
+    x4_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls4));
+    x4_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls4));
+    x4_2_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_2_ch := cache_psc0_ch2(to_integer(cache_psc0_ls4));
+    x4_2_ca_rw := to_unsigned(0, 1);
+    x4_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls4));
+    x4_2_ca_us := to_unsigned(0, 1);
+    x4_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls4));
+    x4_2_ca_xd := to_unsigned(0, 1);
+    x4_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls4));
+    if (bool(x4_2_cv(0)) and (x4_2_cl = 4) and (x4_2_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_2_ct_vpid = cache_psc0_t_vpid) and (x4_2_ct_ept = cache_psc0_t_ept) and (x4_2_ct_eptrta = cache_psc0_t_eptrta) and (x4_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_2_cn;
+        h_tbl := x4_2_cb;
+        h_htbl := x4_2_ch;
+        h_a_rw := x4_2_ca_rw(0);
+        h_a_us := x4_2_ca_us(0);
+        h_a_xd := x4_2_ca_xd(0);
+    end if;
+    x4_1_cv := to_unsigned(0, 1);
+    x4_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls4));
+    x4_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls4));
+    x4_1_cl := to_unsigned(0, 3);
+    x4_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls4));
+    x4_1_ct_vpid := to_unsigned(0, 16);
+    x4_1_ct_vpid := cache_psc0_ct_vpid_1(to_integer(cache_psc0_ls4));
+    x4_1_ct_ept := to_unsigned(0, 1);
+    x4_1_ct_ept := cache_psc0_ct_ept_1(to_integer(cache_psc0_ls4));
+    x4_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_1_ct_eptrta := cache_psc0_ct_eptrta_1(to_integer(cache_psc0_ls4));
+    x4_1_ct_pcid := to_unsigned(0, 12);
+    x4_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls4));
+    x4_1_cn := to_unsigned(0, 3);
+    x4_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls4));
+    x4_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls4));
+    x4_1_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_1_ch := cache_psc0_ch1(to_integer(cache_psc0_ls4));
+    x4_1_ca_rw := to_unsigned(0, 1);
+    x4_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls4));
+    x4_1_ca_us := to_unsigned(0, 1);
+    x4_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls4));
+    x4_1_ca_xd := to_unsigned(0, 1);
+    x4_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls4));
+    if (bool(x4_1_cv(0)) and (x4_1_cl = 4) and (x4_1_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_1_ct_vpid = cache_psc0_t_vpid) and (x4_1_ct_ept = cache_psc0_t_ept) and (x4_1_ct_eptrta = cache_psc0_t_eptrta) and (x4_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_1_cn;
+        h_tbl := x4_1_cb;
+        h_htbl := x4_1_ch;
+        h_a_rw := x4_1_ca_rw(0);
+        h_a_us := x4_1_ca_us(0);
+        h_a_xd := x4_1_ca_xd(0);
+    end if;
+    x4_0_cv := to_unsigned(0, 1);
+    x4_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls4));
+    x4_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls4));
+    x4_0_cl := to_unsigned(0, 3);
+    x4_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls4));
+    x4_0_ct_vpid := to_unsigned(0, 16);
+    x4_0_ct_vpid := cache_psc0_ct_vpid_0(to_integer(cache_psc0_ls4));
+    x4_0_ct_ept := to_unsigned(0, 1);
+    x4_0_ct_ept := cache_psc0_ct_ept_0(to_integer(cache_psc0_ls4));
+    x4_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_0_ct_eptrta := cache_psc0_ct_eptrta_0(to_integer(cache_psc0_ls4));
+    x4_0_ct_pcid := to_unsigned(0, 12);
+    x4_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls4));
+    x4_0_cn := to_unsigned(0, 3);
+    x4_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls4));
+    x4_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls4));
+    x4_0_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_0_ch := cache_psc0_ch0(to_integer(cache_psc0_ls4));
+    x4_0_ca_rw := to_unsigned(0, 1);
+    x4_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls4));
+    x4_0_ca_us := to_unsigned(0, 1);
+    x4_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls4));
+    x4_0_ca_xd := to_unsigned(0, 1);
+    x4_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls4));
+    if (bool(x4_0_cv(0)) and (x4_0_cl = 4) and (x4_0_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_0_ct_vpid = cache_psc0_t_vpid) and (x4_0_ct_ept = cache_psc0_t_ept) and (x4_0_ct_eptrta = cache_psc0_t_eptrta) and (x4_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_0_cn;
+        h_tbl := x4_0_cb;
+        h_htbl := x4_0_ch;
+        h_a_rw := x4_0_ca_rw(0);
+        h_a_us := x4_0_ca_us(0);
+        h_a_xd := x4_0_ca_xd(0);
+    end if;
+    x3_3_cv := to_unsigned(0, 1);
+    x3_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls3));
+    x3_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls3));
+    x3_3_cl := to_unsigned(0, 3);
+    x3_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls3));
+    x3_3_ct_vpid := to_unsigned(0, 16);
+    x3_3_ct_vpid := cache_psc0_ct_vpid_3(to_integer(cache_psc0_ls3));
+    x3_3_ct_ept := to_unsigned(0, 1);
+    x3_3_ct_ept := cache_psc0_ct_ept_3(to_integer(cache_psc0_ls3));
+    x3_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_3_ct_eptrta := cache_psc0_ct_eptrta_3(to_integer(cache_psc0_ls3));
+    x3_3_ct_pcid := to_unsigned(0, 12);
+    x3_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls3));
+    x3_3_cn := to_unsigned(0, 3);
+    x3_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls3));
+    x3_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls3));
+    x3_3_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_3_ch := cache_psc0_ch3(to_integer(cache_psc0_ls3));
+    x3_3_ca_rw := to_unsigned(0, 1);
+    x3_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls3));
+    x3_3_ca_us := to_unsigned(0, 1);
+    x3_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls3));
+    x3_3_ca_xd := to_unsigned(0, 1);
+    x3_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls3));
+    if (bool(x3_3_cv(0)) and (x3_3_cl = 3) and (x3_3_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_3_ct_vpid = cache_psc0_t_vpid) and (x3_3_ct_ept = cache_psc0_t_ept) and (x3_3_ct_eptrta = cache_psc0_t_eptrta) and (x3_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_3_cn;
+        h_tbl := x3_3_cb;
+        h_htbl := x3_3_ch;
+        h_a_rw := x3_3_ca_rw(0);
+        h_a_us := x3_3_ca_us(0);
+        h_a_xd := x3_3_ca_xd(0);
+    end if;
+    x3_2_cv := to_unsigned(0, 1);
+    x3_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls3));
+    x3_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls3));
+    x3_2_cl := to_unsigned(0, 3);
+    x3_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls3));
+    x3_2_ct_vpid := to_unsigned(0, 16);
+    x3_2_ct_vpid := cache_psc0_ct_vpid_2(to_integer(cache_psc0_ls3));
+    x3_2_ct_ept := to_unsigned(0, 1);
+    x3_2_ct_ept := cache_psc0_ct_ept_2(to_integer(cache_psc0_ls3));
+    x3_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_2_ct_eptrta := cache_psc0_ct_eptrta_2(to_integer(cache_psc0_ls3));
+    x3_2_ct_pcid := to_unsigned(0, 12);
+    x3_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls3));
+    x3_2_cn := to_unsigned(0, 3);
+    x3_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls3));
+    x3_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls3));
+    x3_2_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_2_ch := cache_psc0_ch2(to_integer(cache_psc0_ls3));
+    x3_2_ca_rw := to_unsigned(0, 1);
+    x3_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls3));
+    x3_2_ca_us := to_unsigned(0, 1);
+    x3_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls3));
+    x3_2_ca_xd := to_unsigned(0, 1);
+    x3_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls3));
+    if (bool(x3_2_cv(0)) and (x3_2_cl = 3) and (x3_2_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_2_ct_vpid = cache_psc0_t_vpid) and (x3_2_ct_ept = cache_psc0_t_ept) and (x3_2_ct_eptrta = cache_psc0_t_eptrta) and (x3_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_2_cn;
+        h_tbl := x3_2_cb;
+        h_htbl := x3_2_ch;
+        h_a_rw := x3_2_ca_rw(0);
+        h_a_us := x3_2_ca_us(0);
+        h_a_xd := x3_2_ca_xd(0);
+    end if;
+    x3_1_cv := to_unsigned(0, 1);
+    x3_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls3));
+    x3_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls3));
+    x3_1_cl := to_unsigned(0, 3);
+    x3_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls3));
+    x3_1_ct_vpid := to_unsigned(0, 16);
+    x3_1_ct_vpid := cache_psc0_ct_vpid_1(to_integer(cache_psc0_ls3));
+    x3_1_ct_ept := to_unsigned(0, 1);
+    x3_1_ct_ept := cache_psc0_ct_ept_1(to_integer(cache_psc0_ls3));
+    x3_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_1_ct_eptrta := cache_psc0_ct_eptrta_1(to_integer(cache_psc0_ls3));
+    x3_1_ct_pcid := to_unsigned(0, 12);
+    x3_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls3));
+    x3_1_cn := to_unsigned(0, 3);
+    x3_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls3));
+    x3_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls3));
+    x3_1_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_1_ch := cache_psc0_ch1(to_integer(cache_psc0_ls3));
+    x3_1_ca_rw := to_unsigned(0, 1);
+    x3_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls3));
+    x3_1_ca_us := to_unsigned(0, 1);
+    x3_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls3));
+    x3_1_ca_xd := to_unsigned(0, 1);
+    x3_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls3));
+    if (bool(x3_1_cv(0)) and (x3_1_cl = 3) and (x3_1_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_1_ct_vpid = cache_psc0_t_vpid) and (x3_1_ct_ept = cache_psc0_t_ept) and (x3_1_ct_eptrta = cache_psc0_t_eptrta) and (x3_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_1_cn;
+        h_tbl := x3_1_cb;
+        h_htbl := x3_1_ch;
+        h_a_rw := x3_1_ca_rw(0);
+        h_a_us := x3_1_ca_us(0);
+        h_a_xd := x3_1_ca_xd(0);
+    end if;
+    x3_0_cv := to_unsigned(0, 1);
+    x3_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls3));
+    x3_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls3));
+    x3_0_cl := to_unsigned(0, 3);
+    x3_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls3));
+    x3_0_ct_vpid := to_unsigned(0, 16);
+    x3_0_ct_vpid := cache_psc0_ct_vpid_0(to_integer(cache_psc0_ls3));
+    x3_0_ct_ept := to_unsigned(0, 1);
+    x3_0_ct_ept := cache_psc0_ct_ept_0(to_integer(cache_psc0_ls3));
+    x3_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_0_ct_eptrta := cache_psc0_ct_eptrta_0(to_integer(cache_psc0_ls3));
+    x3_0_ct_pcid := to_unsigned(0, 12);
+    x3_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls3));
+    x3_0_cn := to_unsigned(0, 3);
+    x3_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls3));
+    x3_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls3));
+    x3_0_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_0_ch := cache_psc0_ch0(to_integer(cache_psc0_ls3));
+    x3_0_ca_rw := to_unsigned(0, 1);
+    x3_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls3));
+    x3_0_ca_us := to_unsigned(0, 1);
+    x3_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls3));
+    x3_0_ca_xd := to_unsigned(0, 1);
+    x3_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls3));
+    if (bool(x3_0_cv(0)) and (x3_0_cl = 3) and (x3_0_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_0_ct_vpid = cache_psc0_t_vpid) and (x3_0_ct_ept = cache_psc0_t_ept) and (x3_0_ct_eptrta = cache_psc0_t_eptrta) and (x3_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_0_cn;
+        h_tbl := x3_0_cb;
+        h_htbl := x3_0_ch;
+        h_a_rw := x3_0_ca_rw(0);
+        h_a_us := x3_0_ca_us(0);
+        h_a_xd := x3_0_ca_xd(0);
+    end if;
+    x2_3_cv := to_unsigned(0, 1);
+    x2_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls2));
+    x2_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls2));
+    x2_3_cl := to_unsigned(0, 3);
+    x2_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls2));
+    x2_3_ct_vpid := to_unsigned(0, 16);
+    x2_3_ct_vpid := cache_psc0_ct_vpid_3(to_integer(cache_psc0_ls2));
+    x2_3_ct_ept := to_unsigned(0, 1);
+    x2_3_ct_ept := cache_psc0_ct_ept_3(to_integer(cache_psc0_ls2));
+    x2_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_3_ct_eptrta := cache_psc0_ct_eptrta_3(to_integer(cache_psc0_ls2));
+    x2_3_ct_pcid := to_unsigned(0, 12);
+    x2_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls2));
+    x2_3_cn := to_unsigned(0, 3);
+    x2_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls2));
+    x2_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls2));
+    x2_3_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_3_ch := cache_psc0_ch3(to_integer(cache_psc0_ls2));
+    x2_3_ca_rw := to_unsigned(0, 1);
+    x2_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls2));
+    x2_3_ca_us := to_unsigned(0, 1);
+    x2_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls2));
+    x2_3_ca_xd := to_unsigned(0, 1);
+    x2_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls2));
+    if (bool(x2_3_cv(0)) and (x2_3_cl = 2) and (x2_3_ck = i_addr(64-1 downto 21)) and (x2_3_ct_vpid = cache_psc0_t_vpid) and (x2_3_ct_ept = cache_psc0_t_ept) and (x2_3_ct_eptrta = cache_psc0_t_eptrta) and (x2_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_3_cn;
+        h_tbl := x2_3_cb;
+        h_htbl := x2_3_ch;
+        h_a_rw := x2_3_ca_rw(0);
+        h_a_us := x2_3_ca_us(0);
+        h_a_xd := x2_3_ca_xd(0);
+    end if;
+    x2_2_cv := to_unsigned(0, 1);
+    x2_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls2));
+    x2_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls2));
+    x2_2_cl := to_unsigned(0, 3);
+    x2_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls2));
+    x2_2_ct_vpid := to_unsigned(0, 16);
+    x2_2_ct_vpid := cache_psc0_ct_vpid_2(to_integer(cache_psc0_ls2));
+    x2_2_ct_ept := to_unsigned(0, 1);
+    x2_2_ct_ept := cache_psc0_ct_ept_2(to_integer(cache_psc0_ls2));
+    x2_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_2_ct_eptrta := cache_psc0_ct_eptrta_2(to_integer(cache_psc0_ls2));
+    x2_2_ct_pcid := to_unsigned(0, 12);
+    x2_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls2));
+    x2_2_cn := to_unsigned(0, 3);
+    x2_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls2));
+    x2_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls2));
+    x2_2_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_2_ch := cache_psc0_ch2(to_integer(cache_psc0_ls2));
+    x2_2_ca_rw := to_unsigned(0, 1);
+    x2_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls2));
+    x2_2_ca_us := to_unsigned(0, 1);
+    x2_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls2));
+    x2_2_ca_xd := to_unsigned(0, 1);
+    x2_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls2));
+    if (bool(x2_2_cv(0)) and (x2_2_cl = 2) and (x2_2_ck = i_addr(64-1 downto 21)) and (x2_2_ct_vpid = cache_psc0_t_vpid) and (x2_2_ct_ept = cache_psc0_t_ept) and (x2_2_ct_eptrta = cache_psc0_t_eptrta) and (x2_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_2_cn;
+        h_tbl := x2_2_cb;
+        h_htbl := x2_2_ch;
+        h_a_rw := x2_2_ca_rw(0);
+        h_a_us := x2_2_ca_us(0);
+        h_a_xd := x2_2_ca_xd(0);
+    end if;
+    x2_1_cv := to_unsigned(0, 1);
+    x2_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls2));
+    x2_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls2));
+    x2_1_cl := to_unsigned(0, 3);
+    x2_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls2));
+    x2_1_ct_vpid := to_unsigned(0, 16);
+    x2_1_ct_vpid := cache_psc0_ct_vpid_1(to_integer(cache_psc0_ls2));
+    x2_1_ct_ept := to_unsigned(0, 1);
+    x2_1_ct_ept := cache_psc0_ct_ept_1(to_integer(cache_psc0_ls2));
+    x2_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_1_ct_eptrta := cache_psc0_ct_eptrta_1(to_integer(cache_psc0_ls2));
+    x2_1_ct_pcid := to_unsigned(0, 12);
+    x2_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls2));
+    x2_1_cn := to_unsigned(0, 3);
+    x2_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls2));
+    x2_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls2));
+    x2_1_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_1_ch := cache_psc0_ch1(to_integer(cache_psc0_ls2));
+    x2_1_ca_rw := to_unsigned(0, 1);
+    x2_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls2));
+    x2_1_ca_us := to_unsigned(0, 1);
+    x2_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls2));
+    x2_1_ca_xd := to_unsigned(0, 1);
+    x2_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls2));
+    if (bool(x2_1_cv(0)) and (x2_1_cl = 2) and (x2_1_ck = i_addr(64-1 downto 21)) and (x2_1_ct_vpid = cache_psc0_t_vpid) and (x2_1_ct_ept = cache_psc0_t_ept) and (x2_1_ct_eptrta = cache_psc0_t_eptrta) and (x2_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_1_cn;
+        h_tbl := x2_1_cb;
+        h_htbl := x2_1_ch;
+        h_a_rw := x2_1_ca_rw(0);
+        h_a_us := x2_1_ca_us(0);
+        h_a_xd := x2_1_ca_xd(0);
+    end if;
+    x2_0_cv := to_unsigned(0, 1);
+    x2_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls2));
+    x2_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls2));
+    x2_0_cl := to_unsigned(0, 3);
+    x2_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls2));
+    x2_0_ct_vpid := to_unsigned(0, 16);
+    x2_0_ct_vpid := cache_psc0_ct_vpid_0(to_integer(cache_psc0_ls2));
+    x2_0_ct_ept := to_unsigned(0, 1);
+    x2_0_ct_ept := cache_psc0_ct_ept_0(to_integer(cache_psc0_ls2));
+    x2_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_0_ct_eptrta := cache_psc0_ct_eptrta_0(to_integer(cache_psc0_ls2));
+    x2_0_ct_pcid := to_unsigned(0, 12);
+    x2_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls2));
+    x2_0_cn := to_unsigned(0, 3);
+    x2_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls2));
+    x2_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls2));
+    x2_0_ch := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_0_ch := cache_psc0_ch0(to_integer(cache_psc0_ls2));
+    x2_0_ca_rw := to_unsigned(0, 1);
+    x2_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls2));
+    x2_0_ca_us := to_unsigned(0, 1);
+    x2_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls2));
+    x2_0_ca_xd := to_unsigned(0, 1);
+    x2_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls2));
+    if (bool(x2_0_cv(0)) and (x2_0_cl = 2) and (x2_0_ck = i_addr(64-1 downto 21)) and (x2_0_ct_vpid = cache_psc0_t_vpid) and (x2_0_ct_ept = cache_psc0_t_ept) and (x2_0_ct_eptrta = cache_psc0_t_eptrta) and (x2_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_0_cn;
+        h_tbl := x2_0_cb;
+        h_htbl := x2_0_ch;
+        h_a_rw := x2_0_ca_rw(0);
+        h_a_us := x2_0_ca_us(0);
+        h_a_xd := x2_0_ca_xd(0);
+    end if;
+    pc_hit <= found;
+    cache_psc0_l_hit <= found;
+    cache_psc0_l_way <= way;
+    cache_psc0_l_set <= hs;
+    pc_nxt <= h_nxt;
+    pc_tbl <= h_tbl;
+    pc_htbl <= h_htbl;
+    pc_a_rw <= h_a_rw;
+    pc_a_us <= h_a_us;
+    pc_a_xd <= h_a_xd;
+end process cache_psc0_lookup;
+
+cache_psc0_fsm: process (clk) is
+    variable rk: unsigned(1 downto 0);
+    variable rv0: unsigned(1 downto 0);
+    variable rv1: unsigned(1 downto 0);
+    variable rv2: unsigned(1 downto 0);
+    variable rv3: unsigned(1 downto 0);
+    variable fway: unsigned(1 downto 0);
+    variable free: std_logic;
+    variable sel: unsigned(2 downto 0);
+    variable fs: unsigned(1 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(42 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_t_vpid: unsigned(15 downto 0);
+    variable e0_t_ept: unsigned(0 downto 0);
+    variable e0_t_eptrta: unsigned(39 downto 0);
+    variable e0_t_pcid: unsigned(11 downto 0);
+    variable e0_n: unsigned(2 downto 0);
+    variable e0_b: unsigned(63 downto 0);
+    variable e0_h: unsigned(63 downto 0);
+    variable e0_a_rw: unsigned(0 downto 0);
+    variable e0_a_us: unsigned(0 downto 0);
+    variable e0_a_xd: unsigned(0 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(42 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_t_vpid: unsigned(15 downto 0);
+    variable e1_t_ept: unsigned(0 downto 0);
+    variable e1_t_eptrta: unsigned(39 downto 0);
+    variable e1_t_pcid: unsigned(11 downto 0);
+    variable e1_n: unsigned(2 downto 0);
+    variable e1_b: unsigned(63 downto 0);
+    variable e1_h: unsigned(63 downto 0);
+    variable e1_a_rw: unsigned(0 downto 0);
+    variable e1_a_us: unsigned(0 downto 0);
+    variable e1_a_xd: unsigned(0 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(42 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_t_vpid: unsigned(15 downto 0);
+    variable e2_t_ept: unsigned(0 downto 0);
+    variable e2_t_eptrta: unsigned(39 downto 0);
+    variable e2_t_pcid: unsigned(11 downto 0);
+    variable e2_n: unsigned(2 downto 0);
+    variable e2_b: unsigned(63 downto 0);
+    variable e2_h: unsigned(63 downto 0);
+    variable e2_a_rw: unsigned(0 downto 0);
+    variable e2_a_us: unsigned(0 downto 0);
+    variable e2_a_xd: unsigned(0 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(42 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_t_vpid: unsigned(15 downto 0);
+    variable e3_t_ept: unsigned(0 downto 0);
+    variable e3_t_eptrta: unsigned(39 downto 0);
+    variable e3_t_pcid: unsigned(11 downto 0);
+    variable e3_n: unsigned(2 downto 0);
+    variable e3_b: unsigned(63 downto 0);
+    variable e3_h: unsigned(63 downto 0);
+    variable e3_a_rw: unsigned(0 downto 0);
+    variable e3_a_us: unsigned(0 downto 0);
+    variable e3_a_xd: unsigned(0 downto 0);
+    variable d1w0_0: unsigned(63 downto 0);
+    variable d1w1_0: unsigned(63 downto 0);
+    variable d1w2_0: unsigned(63 downto 0);
+    variable d1w3_0: unsigned(63 downto 0);
+    variable d3w0_0: unsigned(63 downto 0);
+    variable d3w1_0: unsigned(63 downto 0);
+    variable d3w2_0: unsigned(63 downto 0);
+    variable d3w3_0: unsigned(63 downto 0);
+    variable d7w0_0: unsigned(11 downto 0);
+    variable d7w0_1: unsigned(63 downto 0);
+    variable d7w1_0: unsigned(11 downto 0);
+    variable d7w1_1: unsigned(63 downto 0);
+    variable d7w2_0: unsigned(11 downto 0);
+    variable d7w2_1: unsigned(63 downto 0);
+    variable d7w3_0: unsigned(11 downto 0);
+    variable d7w3_1: unsigned(63 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_psc0_ca_rw_0(0) <= '0';
+            cache_psc0_ca_rw_0(1) <= '0';
+            cache_psc0_ca_rw_0(2) <= '0';
+            cache_psc0_ca_rw_0(3) <= '0';
+            cache_psc0_ca_rw_1(0) <= '0';
+            cache_psc0_ca_rw_1(1) <= '0';
+            cache_psc0_ca_rw_1(2) <= '0';
+            cache_psc0_ca_rw_1(3) <= '0';
+            cache_psc0_ca_rw_2(0) <= '0';
+            cache_psc0_ca_rw_2(1) <= '0';
+            cache_psc0_ca_rw_2(2) <= '0';
+            cache_psc0_ca_rw_2(3) <= '0';
+            cache_psc0_ca_rw_3(0) <= '0';
+            cache_psc0_ca_rw_3(1) <= '0';
+            cache_psc0_ca_rw_3(2) <= '0';
+            cache_psc0_ca_rw_3(3) <= '0';
+            cache_psc0_ca_us_0(0) <= '0';
+            cache_psc0_ca_us_0(1) <= '0';
+            cache_psc0_ca_us_0(2) <= '0';
+            cache_psc0_ca_us_0(3) <= '0';
+            cache_psc0_ca_us_1(0) <= '0';
+            cache_psc0_ca_us_1(1) <= '0';
+            cache_psc0_ca_us_1(2) <= '0';
+            cache_psc0_ca_us_1(3) <= '0';
+            cache_psc0_ca_us_2(0) <= '0';
+            cache_psc0_ca_us_2(1) <= '0';
+            cache_psc0_ca_us_2(2) <= '0';
+            cache_psc0_ca_us_2(3) <= '0';
+            cache_psc0_ca_us_3(0) <= '0';
+            cache_psc0_ca_us_3(1) <= '0';
+            cache_psc0_ca_us_3(2) <= '0';
+            cache_psc0_ca_us_3(3) <= '0';
+            cache_psc0_ca_xd_0(0) <= '0';
+            cache_psc0_ca_xd_0(1) <= '0';
+            cache_psc0_ca_xd_0(2) <= '0';
+            cache_psc0_ca_xd_0(3) <= '0';
+            cache_psc0_ca_xd_1(0) <= '0';
+            cache_psc0_ca_xd_1(1) <= '0';
+            cache_psc0_ca_xd_1(2) <= '0';
+            cache_psc0_ca_xd_1(3) <= '0';
+            cache_psc0_ca_xd_2(0) <= '0';
+            cache_psc0_ca_xd_2(1) <= '0';
+            cache_psc0_ca_xd_2(2) <= '0';
+            cache_psc0_ca_xd_2(3) <= '0';
+            cache_psc0_ca_xd_3(0) <= '0';
+            cache_psc0_ca_xd_3(1) <= '0';
+            cache_psc0_ca_xd_3(2) <= '0';
+            cache_psc0_ca_xd_3(3) <= '0';
+            cache_psc0_cb0(0) <= to_unsigned(0, 64);
+            cache_psc0_cb0(1) <= to_unsigned(0, 64);
+            cache_psc0_cb0(2) <= to_unsigned(0, 64);
+            cache_psc0_cb0(3) <= to_unsigned(0, 64);
+            cache_psc0_cb1(0) <= to_unsigned(0, 64);
+            cache_psc0_cb1(1) <= to_unsigned(0, 64);
+            cache_psc0_cb1(2) <= to_unsigned(0, 64);
+            cache_psc0_cb1(3) <= to_unsigned(0, 64);
+            cache_psc0_cb2(0) <= to_unsigned(0, 64);
+            cache_psc0_cb2(1) <= to_unsigned(0, 64);
+            cache_psc0_cb2(2) <= to_unsigned(0, 64);
+            cache_psc0_cb2(3) <= to_unsigned(0, 64);
+            cache_psc0_cb3(0) <= to_unsigned(0, 64);
+            cache_psc0_cb3(1) <= to_unsigned(0, 64);
+            cache_psc0_cb3(2) <= to_unsigned(0, 64);
+            cache_psc0_cb3(3) <= to_unsigned(0, 64);
+            cache_psc0_ch0(0) <= to_unsigned(0, 64);
+            cache_psc0_ch0(1) <= to_unsigned(0, 64);
+            cache_psc0_ch0(2) <= to_unsigned(0, 64);
+            cache_psc0_ch0(3) <= to_unsigned(0, 64);
+            cache_psc0_ch1(0) <= to_unsigned(0, 64);
+            cache_psc0_ch1(1) <= to_unsigned(0, 64);
+            cache_psc0_ch1(2) <= to_unsigned(0, 64);
+            cache_psc0_ch1(3) <= to_unsigned(0, 64);
+            cache_psc0_ch2(0) <= to_unsigned(0, 64);
+            cache_psc0_ch2(1) <= to_unsigned(0, 64);
+            cache_psc0_ch2(2) <= to_unsigned(0, 64);
+            cache_psc0_ch2(3) <= to_unsigned(0, 64);
+            cache_psc0_ch3(0) <= to_unsigned(0, 64);
+            cache_psc0_ch3(1) <= to_unsigned(0, 64);
+            cache_psc0_ch3(2) <= to_unsigned(0, 64);
+            cache_psc0_ch3(3) <= to_unsigned(0, 64);
+            cache_psc0_ck0(0) <= to_unsigned(0, 43);
+            cache_psc0_ck0(1) <= to_unsigned(0, 43);
+            cache_psc0_ck0(2) <= to_unsigned(0, 43);
+            cache_psc0_ck0(3) <= to_unsigned(0, 43);
+            cache_psc0_ck1(0) <= to_unsigned(0, 43);
+            cache_psc0_ck1(1) <= to_unsigned(0, 43);
+            cache_psc0_ck1(2) <= to_unsigned(0, 43);
+            cache_psc0_ck1(3) <= to_unsigned(0, 43);
+            cache_psc0_ck2(0) <= to_unsigned(0, 43);
+            cache_psc0_ck2(1) <= to_unsigned(0, 43);
+            cache_psc0_ck2(2) <= to_unsigned(0, 43);
+            cache_psc0_ck2(3) <= to_unsigned(0, 43);
+            cache_psc0_ck3(0) <= to_unsigned(0, 43);
+            cache_psc0_ck3(1) <= to_unsigned(0, 43);
+            cache_psc0_ck3(2) <= to_unsigned(0, 43);
+            cache_psc0_ck3(3) <= to_unsigned(0, 43);
+            cache_psc0_cl0(0) <= to_unsigned(0, 3);
+            cache_psc0_cl0(1) <= to_unsigned(0, 3);
+            cache_psc0_cl0(2) <= to_unsigned(0, 3);
+            cache_psc0_cl0(3) <= to_unsigned(0, 3);
+            cache_psc0_cl1(0) <= to_unsigned(0, 3);
+            cache_psc0_cl1(1) <= to_unsigned(0, 3);
+            cache_psc0_cl1(2) <= to_unsigned(0, 3);
+            cache_psc0_cl1(3) <= to_unsigned(0, 3);
+            cache_psc0_cl2(0) <= to_unsigned(0, 3);
+            cache_psc0_cl2(1) <= to_unsigned(0, 3);
+            cache_psc0_cl2(2) <= to_unsigned(0, 3);
+            cache_psc0_cl2(3) <= to_unsigned(0, 3);
+            cache_psc0_cl3(0) <= to_unsigned(0, 3);
+            cache_psc0_cl3(1) <= to_unsigned(0, 3);
+            cache_psc0_cl3(2) <= to_unsigned(0, 3);
+            cache_psc0_cl3(3) <= to_unsigned(0, 3);
+            cache_psc0_cn0(0) <= to_unsigned(0, 3);
+            cache_psc0_cn0(1) <= to_unsigned(0, 3);
+            cache_psc0_cn0(2) <= to_unsigned(0, 3);
+            cache_psc0_cn0(3) <= to_unsigned(0, 3);
+            cache_psc0_cn1(0) <= to_unsigned(0, 3);
+            cache_psc0_cn1(1) <= to_unsigned(0, 3);
+            cache_psc0_cn1(2) <= to_unsigned(0, 3);
+            cache_psc0_cn1(3) <= to_unsigned(0, 3);
+            cache_psc0_cn2(0) <= to_unsigned(0, 3);
+            cache_psc0_cn2(1) <= to_unsigned(0, 3);
+            cache_psc0_cn2(2) <= to_unsigned(0, 3);
+            cache_psc0_cn2(3) <= to_unsigned(0, 3);
+            cache_psc0_cn3(0) <= to_unsigned(0, 3);
+            cache_psc0_cn3(1) <= to_unsigned(0, 3);
+            cache_psc0_cn3(2) <= to_unsigned(0, 3);
+            cache_psc0_cn3(3) <= to_unsigned(0, 3);
+            cache_psc0_cr0(0) <= to_unsigned(0, 2);
+            cache_psc0_cr0(1) <= to_unsigned(0, 2);
+            cache_psc0_cr0(2) <= to_unsigned(0, 2);
+            cache_psc0_cr0(3) <= to_unsigned(0, 2);
+            cache_psc0_cr1(0) <= to_unsigned(1, 2);
+            cache_psc0_cr1(1) <= to_unsigned(1, 2);
+            cache_psc0_cr1(2) <= to_unsigned(1, 2);
+            cache_psc0_cr1(3) <= to_unsigned(1, 2);
+            cache_psc0_cr2(0) <= to_unsigned(2, 2);
+            cache_psc0_cr2(1) <= to_unsigned(2, 2);
+            cache_psc0_cr2(2) <= to_unsigned(2, 2);
+            cache_psc0_cr2(3) <= to_unsigned(2, 2);
+            cache_psc0_cr3(0) <= to_unsigned(3, 2);
+            cache_psc0_cr3(1) <= to_unsigned(3, 2);
+            cache_psc0_cr3(2) <= to_unsigned(3, 2);
+            cache_psc0_cr3(3) <= to_unsigned(3, 2);
+            cache_psc0_ct_ept_0(0) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_0(1) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_0(2) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_0(3) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_1(0) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_1(1) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_1(2) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_1(3) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_2(0) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_2(1) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_2(2) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_2(3) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_3(0) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_3(1) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_3(2) <= to_unsigned(0, 1);
+            cache_psc0_ct_ept_3(3) <= to_unsigned(0, 1);
+            cache_psc0_ct_eptrta_0(0) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_0(1) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_0(2) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_0(3) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_1(0) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_1(1) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_1(2) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_1(3) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_2(0) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_2(1) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_2(2) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_2(3) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_3(0) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_3(1) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_3(2) <= to_unsigned(0, 40);
+            cache_psc0_ct_eptrta_3(3) <= to_unsigned(0, 40);
+            cache_psc0_ct_pcid_0(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_0(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_0(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_0(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_vpid_0(0) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_0(1) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_0(2) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_0(3) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_1(0) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_1(1) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_1(2) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_1(3) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_2(0) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_2(1) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_2(2) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_2(3) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_3(0) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_3(1) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_3(2) <= to_unsigned(0, 16);
+            cache_psc0_ct_vpid_3(3) <= to_unsigned(0, 16);
+            cache_psc0_cv0(0) <= '0';
+            cache_psc0_cv0(1) <= '0';
+            cache_psc0_cv0(2) <= '0';
+            cache_psc0_cv0(3) <= '0';
+            cache_psc0_cv1(0) <= '0';
+            cache_psc0_cv1(1) <= '0';
+            cache_psc0_cv1(2) <= '0';
+            cache_psc0_cv1(3) <= '0';
+            cache_psc0_cv2(0) <= '0';
+            cache_psc0_cv2(1) <= '0';
+            cache_psc0_cv2(2) <= '0';
+            cache_psc0_cv2(3) <= '0';
+            cache_psc0_cv3(0) <= '0';
+            cache_psc0_cv3(1) <= '0';
+            cache_psc0_cv3(2) <= '0';
+            cache_psc0_cv3(3) <= '0';
+            cache_psc0_f_addr <= to_unsigned(0, 64);
+            cache_psc0_f_t_ept <= to_unsigned(0, 1);
+            cache_psc0_f_t_eptrta <= to_unsigned(0, 40);
+            cache_psc0_f_t_pcid <= to_unsigned(0, 12);
+            cache_psc0_f_t_vpid <= to_unsigned(0, 16);
+            cache_psc0_q2 <= '0';
+            cache_psc0_q3 <= '0';
+            cache_psc0_q4 <= '0';
+            cache_psc0_q5 <= '0';
+        else
+            rk := to_unsigned(0, 2);
+            rv0 := to_unsigned(0, 2);
+            rv1 := to_unsigned(0, 2);
+            rv2 := to_unsigned(0, 2);
+            rv3 := to_unsigned(0, 2);
+            fway := to_unsigned(0, 2);
+            free := '0';
+            sel := to_unsigned(0, 3);
+            fs := to_unsigned(0, 2);
+            if bool(w_start) then
+                cache_psc0_f_addr <= i_addr;
+                cache_psc0_f_t_vpid <= cache_psc0_t_vpid;
+                cache_psc0_f_t_ept <= cache_psc0_t_ept;
+                cache_psc0_f_t_eptrta <= cache_psc0_t_eptrta;
+                cache_psc0_f_t_pcid <= cache_psc0_t_pcid;
+                if bool(cache_psc0_l_hit) then
+                    rv0 := cache_psc0_cr0(to_integer(cache_psc0_l_set));
+                    rv1 := cache_psc0_cr1(to_integer(cache_psc0_l_set));
+                    rv2 := cache_psc0_cr2(to_integer(cache_psc0_l_set));
+                    rv3 := cache_psc0_cr3(to_integer(cache_psc0_l_set));
+                    case cache_psc0_l_way is
+                        when "00" =>
+                            rk := rv0;
+                        when "01" =>
+                            rk := rv1;
+                        when "10" =>
+                            rk := rv2;
+                        when others => -- "11"
+                            rk := rv3;
+                    end case;
+                    if (rv0 < rk) then
+                        rv0 := (rv0 + 1);
+                    end if;
+                    if (rv1 < rk) then
+                        rv1 := (rv1 + 1);
+                    end if;
+                    if (rv2 < rk) then
+                        rv2 := (rv2 + 1);
+                    end if;
+                    if (rv3 < rk) then
+                        rv3 := (rv3 + 1);
+                    end if;
+                    if (cache_psc0_l_way = 0) then
+                        rv0 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_l_way = 1) then
+                        rv1 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_l_way = 2) then
+                        rv2 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_l_way = 3) then
+                        rv3 := to_unsigned(0, 2);
+                    end if;
+                    cache_psc0_cr0(to_integer(cache_psc0_l_set)) <= rv0;
+                    cache_psc0_cr1(to_integer(cache_psc0_l_set)) <= rv1;
+                    cache_psc0_cr2(to_integer(cache_psc0_l_set)) <= rv2;
+                    cache_psc0_cr3(to_integer(cache_psc0_l_set)) <= rv3;
+                end if;
+            end if;
+            if bool(cache_psc0_fill_now) then
+                cache_psc0_q5 <= pq_v5;
+                cache_psc0_q4 <= pq_v4;
+                cache_psc0_q3 <= pq_v3;
+                cache_psc0_q2 <= pq_v2;
+            elsif (bool(cache_psc0_q5) or bool(cache_psc0_q4) or bool(cache_psc0_q3) or bool(cache_psc0_q2)) then
+                if bool(cache_psc0_q5) then
+                    cache_psc0_q5 <= '0';
+                    sel := to_unsigned(0, 3);
+                    fs := cache_psc0_f_addr(50-1 downto 48);
+                elsif bool(cache_psc0_q4) then
+                    cache_psc0_q4 <= '0';
+                    sel := to_unsigned(1, 3);
+                    fs := cache_psc0_f_addr(41-1 downto 39);
+                elsif bool(cache_psc0_q3) then
+                    cache_psc0_q3 <= '0';
+                    sel := to_unsigned(2, 3);
+                    fs := cache_psc0_f_addr(32-1 downto 30);
+                elsif bool(cache_psc0_q2) then
+                    cache_psc0_q2 <= '0';
+                    sel := to_unsigned(3, 3);
+                    fs := cache_psc0_f_addr(23-1 downto 21);
+                end if;
+                if (not bool(cache_psc0_cv3(to_integer(fs)))) then
+                    fway := to_unsigned(3, 2);
+                    free := '1';
+                end if;
+                if (not bool(cache_psc0_cv2(to_integer(fs)))) then
+                    fway := to_unsigned(2, 2);
+                    free := '1';
+                end if;
+                if (not bool(cache_psc0_cv1(to_integer(fs)))) then
+                    fway := to_unsigned(1, 2);
+                    free := '1';
+                end if;
+                if (not bool(cache_psc0_cv0(to_integer(fs)))) then
+                    fway := to_unsigned(0, 2);
+                    free := '1';
+                end if;
+                if (not bool(free)) then
+                    if (cache_psc0_cr0(to_integer(fs)) = 3) then
+                        fway := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_cr1(to_integer(fs)) = 3) then
+                        fway := to_unsigned(1, 2);
+                    end if;
+                    if (cache_psc0_cr2(to_integer(fs)) = 3) then
+                        fway := to_unsigned(2, 2);
+                    end if;
+                    if (cache_psc0_cr3(to_integer(fs)) = 3) then
+                        fway := to_unsigned(3, 2);
+                    end if;
+                end if;
+                if (sel = 0) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_vpid_0(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ch0(to_integer(fs)) <= pq_h5;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_5;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_vpid_1(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ch1(to_integer(fs)) <= pq_h5;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_5;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_vpid_2(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ch2(to_integer(fs)) <= pq_h5;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_5;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_vpid_3(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ch3(to_integer(fs)) <= pq_h5;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_5;
+                    end case;
+                elsif (sel = 1) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_vpid_0(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ch0(to_integer(fs)) <= pq_h4;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_4;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_vpid_1(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ch1(to_integer(fs)) <= pq_h4;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_4;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_vpid_2(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ch2(to_integer(fs)) <= pq_h4;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_4;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_vpid_3(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ch3(to_integer(fs)) <= pq_h4;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_4;
+                    end case;
+                elsif (sel = 2) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_vpid_0(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ch0(to_integer(fs)) <= pq_h3;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_3;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_vpid_1(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ch1(to_integer(fs)) <= pq_h3;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_3;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_vpid_2(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ch2(to_integer(fs)) <= pq_h3;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_3;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_vpid_3(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ch3(to_integer(fs)) <= pq_h3;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_3;
+                    end case;
+                elsif (sel = 3) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_vpid_0(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_0(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_0(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ch0(to_integer(fs)) <= pq_h2;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_2;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_vpid_1(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_1(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_1(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ch1(to_integer(fs)) <= pq_h2;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_2;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_vpid_2(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_2(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_2(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ch2(to_integer(fs)) <= pq_h2;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_2;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_vpid_3(to_integer(fs)) <= cache_psc0_f_t_vpid;
+                            cache_psc0_ct_ept_3(to_integer(fs)) <= cache_psc0_f_t_ept;
+                            cache_psc0_ct_eptrta_3(to_integer(fs)) <= cache_psc0_f_t_eptrta;
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ch3(to_integer(fs)) <= pq_h2;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_2;
+                    end case;
+                end if;
+                rv0 := cache_psc0_cr0(to_integer(fs));
+                rv1 := cache_psc0_cr1(to_integer(fs));
+                rv2 := cache_psc0_cr2(to_integer(fs));
+                rv3 := cache_psc0_cr3(to_integer(fs));
+                case fway is
+                    when "00" =>
+                        rk := rv0;
+                    when "01" =>
+                        rk := rv1;
+                    when "10" =>
+                        rk := rv2;
+                    when others => -- "11"
+                        rk := rv3;
+                end case;
+                if (rv0 < rk) then
+                    rv0 := (rv0 + 1);
+                end if;
+                if (rv1 < rk) then
+                    rv1 := (rv1 + 1);
+                end if;
+                if (rv2 < rk) then
+                    rv2 := (rv2 + 1);
+                end if;
+                if (rv3 < rk) then
+                    rv3 := (rv3 + 1);
+                end if;
+                if (fway = 0) then
+                    rv0 := to_unsigned(0, 2);
+                end if;
+                if (fway = 1) then
+                    rv1 := to_unsigned(0, 2);
+                end if;
+                if (fway = 2) then
+                    rv2 := to_unsigned(0, 2);
+                end if;
+                if (fway = 3) then
+                    rv3 := to_unsigned(0, 2);
+                end if;
+                cache_psc0_cr0(to_integer(fs)) <= rv0;
+                cache_psc0_cr1(to_integer(fs)) <= rv1;
+                cache_psc0_cr2(to_integer(fs)) <= rv2;
+                cache_psc0_cr3(to_integer(fs)) <= rv3;
+            end if;
+            if bool(sw_on) then
+                e0_v := to_unsigned(0, 1);
+                e0_v(0) := cache_psc0_cv0(to_integer(cache_psc0_vset));
+                e0_k := unsigned'("0000000000000000000000000000000000000000000");
+                e0_k := cache_psc0_ck0(to_integer(cache_psc0_vset));
+                e0_l := to_unsigned(0, 3);
+                e0_l := cache_psc0_cl0(to_integer(cache_psc0_vset));
+                e0_t_vpid := to_unsigned(0, 16);
+                e0_t_vpid := cache_psc0_ct_vpid_0(to_integer(cache_psc0_vset));
+                e0_t_ept := to_unsigned(0, 1);
+                e0_t_ept := cache_psc0_ct_ept_0(to_integer(cache_psc0_vset));
+                e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e0_t_eptrta := cache_psc0_ct_eptrta_0(to_integer(cache_psc0_vset));
+                e0_t_pcid := to_unsigned(0, 12);
+                e0_t_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_vset));
+                e0_n := to_unsigned(0, 3);
+                e0_n := cache_psc0_cn0(to_integer(cache_psc0_vset));
+                e0_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e0_b := cache_psc0_cb0(to_integer(cache_psc0_vset));
+                e0_h := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e0_h := cache_psc0_ch0(to_integer(cache_psc0_vset));
+                e0_a_rw := to_unsigned(0, 1);
+                e0_a_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_vset));
+                e0_a_us := to_unsigned(0, 1);
+                e0_a_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_vset));
+                e0_a_xd := to_unsigned(0, 1);
+                e0_a_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_vset));
+                e1_v := to_unsigned(0, 1);
+                e1_v(0) := cache_psc0_cv1(to_integer(cache_psc0_vset));
+                e1_k := unsigned'("0000000000000000000000000000000000000000000");
+                e1_k := cache_psc0_ck1(to_integer(cache_psc0_vset));
+                e1_l := to_unsigned(0, 3);
+                e1_l := cache_psc0_cl1(to_integer(cache_psc0_vset));
+                e1_t_vpid := to_unsigned(0, 16);
+                e1_t_vpid := cache_psc0_ct_vpid_1(to_integer(cache_psc0_vset));
+                e1_t_ept := to_unsigned(0, 1);
+                e1_t_ept := cache_psc0_ct_ept_1(to_integer(cache_psc0_vset));
+                e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e1_t_eptrta := cache_psc0_ct_eptrta_1(to_integer(cache_psc0_vset));
+                e1_t_pcid := to_unsigned(0, 12);
+                e1_t_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_vset));
+                e1_n := to_unsigned(0, 3);
+                e1_n := cache_psc0_cn1(to_integer(cache_psc0_vset));
+                e1_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e1_b := cache_psc0_cb1(to_integer(cache_psc0_vset));
+                e1_h := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e1_h := cache_psc0_ch1(to_integer(cache_psc0_vset));
+                e1_a_rw := to_unsigned(0, 1);
+                e1_a_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_vset));
+                e1_a_us := to_unsigned(0, 1);
+                e1_a_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_vset));
+                e1_a_xd := to_unsigned(0, 1);
+                e1_a_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_vset));
+                e2_v := to_unsigned(0, 1);
+                e2_v(0) := cache_psc0_cv2(to_integer(cache_psc0_vset));
+                e2_k := unsigned'("0000000000000000000000000000000000000000000");
+                e2_k := cache_psc0_ck2(to_integer(cache_psc0_vset));
+                e2_l := to_unsigned(0, 3);
+                e2_l := cache_psc0_cl2(to_integer(cache_psc0_vset));
+                e2_t_vpid := to_unsigned(0, 16);
+                e2_t_vpid := cache_psc0_ct_vpid_2(to_integer(cache_psc0_vset));
+                e2_t_ept := to_unsigned(0, 1);
+                e2_t_ept := cache_psc0_ct_ept_2(to_integer(cache_psc0_vset));
+                e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e2_t_eptrta := cache_psc0_ct_eptrta_2(to_integer(cache_psc0_vset));
+                e2_t_pcid := to_unsigned(0, 12);
+                e2_t_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_vset));
+                e2_n := to_unsigned(0, 3);
+                e2_n := cache_psc0_cn2(to_integer(cache_psc0_vset));
+                e2_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e2_b := cache_psc0_cb2(to_integer(cache_psc0_vset));
+                e2_h := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e2_h := cache_psc0_ch2(to_integer(cache_psc0_vset));
+                e2_a_rw := to_unsigned(0, 1);
+                e2_a_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_vset));
+                e2_a_us := to_unsigned(0, 1);
+                e2_a_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_vset));
+                e2_a_xd := to_unsigned(0, 1);
+                e2_a_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_vset));
+                e3_v := to_unsigned(0, 1);
+                e3_v(0) := cache_psc0_cv3(to_integer(cache_psc0_vset));
+                e3_k := unsigned'("0000000000000000000000000000000000000000000");
+                e3_k := cache_psc0_ck3(to_integer(cache_psc0_vset));
+                e3_l := to_unsigned(0, 3);
+                e3_l := cache_psc0_cl3(to_integer(cache_psc0_vset));
+                e3_t_vpid := to_unsigned(0, 16);
+                e3_t_vpid := cache_psc0_ct_vpid_3(to_integer(cache_psc0_vset));
+                e3_t_ept := to_unsigned(0, 1);
+                e3_t_ept := cache_psc0_ct_ept_3(to_integer(cache_psc0_vset));
+                e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e3_t_eptrta := cache_psc0_ct_eptrta_3(to_integer(cache_psc0_vset));
+                e3_t_pcid := to_unsigned(0, 12);
+                e3_t_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_vset));
+                e3_n := to_unsigned(0, 3);
+                e3_n := cache_psc0_cn3(to_integer(cache_psc0_vset));
+                e3_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e3_b := cache_psc0_cb3(to_integer(cache_psc0_vset));
+                e3_h := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e3_h := cache_psc0_ch3(to_integer(cache_psc0_vset));
+                e3_a_rw := to_unsigned(0, 1);
+                e3_a_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_vset));
+                e3_a_us := to_unsigned(0, 1);
+                e3_a_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_vset));
+                e3_a_xd := to_unsigned(0, 1);
+                e3_a_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_vset));
+                if (i_op = 1) then
+                    d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w0_0 := i_invept_single_context_eptp;
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (bool(e0_t_ept(0)) and (e0_t_eptrta = d1w0_0(52-1 downto 12)))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w1_0 := i_invept_single_context_eptp;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (bool(e1_t_ept(0)) and (e1_t_eptrta = d1w1_0(52-1 downto 12)))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w2_0 := i_invept_single_context_eptp;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (bool(e2_t_ept(0)) and (e2_t_eptrta = d1w2_0(52-1 downto 12)))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w3_0 := i_invept_single_context_eptp;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (bool(e3_t_ept(0)) and (e3_t_eptrta = d1w3_0(52-1 downto 12)))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 2) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and bool(e0_t_ept(0))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and bool(e1_t_ept(0))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and bool(e2_t_ept(0))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and bool(e3_t_ept(0))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 3) then
+                    d3w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d3w0_0 := i_invvpid_individual_address_addr;
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and ((e0_t_vpid = i_invvpid_individual_address_vpid_op) and (((e0_l = 2) and (e0_k = d3w0_0(64-1 downto 21))) or ((e0_l = 3) and (e0_k(34-1 downto 0) = d3w0_0(64-1 downto 30))) or ((e0_l = 4) and (e0_k(25-1 downto 0) = d3w0_0(64-1 downto 39))) or ((e0_l = 5) and (e0_k(16-1 downto 0) = d3w0_0(64-1 downto 48)))))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d3w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d3w1_0 := i_invvpid_individual_address_addr;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and ((e1_t_vpid = i_invvpid_individual_address_vpid_op) and (((e1_l = 2) and (e1_k = d3w1_0(64-1 downto 21))) or ((e1_l = 3) and (e1_k(34-1 downto 0) = d3w1_0(64-1 downto 30))) or ((e1_l = 4) and (e1_k(25-1 downto 0) = d3w1_0(64-1 downto 39))) or ((e1_l = 5) and (e1_k(16-1 downto 0) = d3w1_0(64-1 downto 48)))))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d3w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d3w2_0 := i_invvpid_individual_address_addr;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and ((e2_t_vpid = i_invvpid_individual_address_vpid_op) and (((e2_l = 2) and (e2_k = d3w2_0(64-1 downto 21))) or ((e2_l = 3) and (e2_k(34-1 downto 0) = d3w2_0(64-1 downto 30))) or ((e2_l = 4) and (e2_k(25-1 downto 0) = d3w2_0(64-1 downto 39))) or ((e2_l = 5) and (e2_k(16-1 downto 0) = d3w2_0(64-1 downto 48)))))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d3w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d3w3_0 := i_invvpid_individual_address_addr;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and ((e3_t_vpid = i_invvpid_individual_address_vpid_op) and (((e3_l = 2) and (e3_k = d3w3_0(64-1 downto 21))) or ((e3_l = 3) and (e3_k(34-1 downto 0) = d3w3_0(64-1 downto 30))) or ((e3_l = 4) and (e3_k(25-1 downto 0) = d3w3_0(64-1 downto 39))) or ((e3_l = 5) and (e3_k(16-1 downto 0) = d3w3_0(64-1 downto 48)))))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 4) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (e0_t_vpid = i_invvpid_single_context_vpid_op)) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (e1_t_vpid = i_invvpid_single_context_vpid_op)) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (e2_t_vpid = i_invvpid_single_context_vpid_op)) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (e3_t_vpid = i_invvpid_single_context_vpid_op)) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 5) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (e0_t_vpid /= 0)) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (e1_t_vpid /= 0)) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (e2_t_vpid /= 0)) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (e3_t_vpid /= 0)) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 6) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (e0_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op)) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (e1_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op)) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (e2_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op)) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (e3_t_vpid = i_invvpid_single_context_retaining_globals_vpid_op)) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 7) then
+                    d7w0_0 := to_unsigned(0, 12);
+                    d7w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d7w0_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d7w0_0 := d7w0_1(12-1 downto 0);
+                    else
+                        d7w0_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e0_t_vpid = cache_psc0_t_vpid)) and (e0_t_pcid = d7w0_0))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d7w1_0 := to_unsigned(0, 12);
+                    d7w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d7w1_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d7w1_0 := d7w1_1(12-1 downto 0);
+                    else
+                        d7w1_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e1_t_vpid = cache_psc0_t_vpid)) and (e1_t_pcid = d7w1_0))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d7w2_0 := to_unsigned(0, 12);
+                    d7w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d7w2_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d7w2_0 := d7w2_1(12-1 downto 0);
+                    else
+                        d7w2_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e2_t_vpid = cache_psc0_t_vpid)) and (e2_t_pcid = d7w2_0))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d7w3_0 := to_unsigned(0, 12);
+                    d7w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d7w3_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d7w3_0 := d7w3_1(12-1 downto 0);
+                    else
+                        d7w3_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e3_t_vpid = cache_psc0_t_vpid)) and (e3_t_pcid = d7w3_0))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                end if;
+                null;
+            end if;
+        end if;
+    end if;
+end process cache_psc0_fsm;
+
+cache_gpm0_c_set <= x_addr(14-1 downto 12);
+cache_gpm0_f_set <= x_addr(14-1 downto 12);
+cache_gpm0_vset <= sw_set(2-1 downto 0);
+cache_gpm0_c_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user);
+cache_gpm0_f_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user);
+cache_gpm0_f_key <= x_addr(64-1 downto 12);
+cache_gpm0_t_eptrta <= r_EPTP(52-1 downto 12);
+cache_gpm0_f_t_eptrta <= cache_gpm0_t_eptrta;
+
+cache_gpm0_fill_way: process (cache_gpm0_c_set, cache_gpm0_cr0, cache_gpm0_cr1, cache_gpm0_cr2, cache_gpm0_cr3, cache_gpm0_cv0, cache_gpm0_cv1, cache_gpm0_cv2, cache_gpm0_cv3) is
+    variable way: unsigned(1 downto 0);
+    variable free: std_logic;
+begin
+    way := to_unsigned(0, 2);
+    free := '0';
+    if (not bool(cache_gpm0_cv3(to_integer(cache_gpm0_c_set)))) then
+        way := to_unsigned(3, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_gpm0_cv2(to_integer(cache_gpm0_c_set)))) then
+        way := to_unsigned(2, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_gpm0_cv1(to_integer(cache_gpm0_c_set)))) then
+        way := to_unsigned(1, 2);
+        free := '1';
+    end if;
+    if (not bool(cache_gpm0_cv0(to_integer(cache_gpm0_c_set)))) then
+        way := to_unsigned(0, 2);
+        free := '1';
+    end if;
+    if (not bool(free)) then
+        if (cache_gpm0_cr0(to_integer(cache_gpm0_c_set)) = 3) then
+            way := to_unsigned(0, 2);
+        end if;
+        if (cache_gpm0_cr1(to_integer(cache_gpm0_c_set)) = 3) then
+            way := to_unsigned(1, 2);
+        end if;
+        if (cache_gpm0_cr2(to_integer(cache_gpm0_c_set)) = 3) then
+            way := to_unsigned(2, 2);
+        end if;
+        if (cache_gpm0_cr3(to_integer(cache_gpm0_c_set)) = 3) then
+            way := to_unsigned(3, 2);
+        end if;
+    end if;
+    cache_gpm0_p_way <= way;
+    cache_gpm0_p_evict <= stdl((not bool(free)));
+end process cache_gpm0_fill_way;
+
+cache_gpm0_lookup: process (cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0, cache_gpm0_ca1, cache_gpm0_ca2, cache_gpm0_ca3, cache_gpm0_ck0, cache_gpm0_ck1, cache_gpm0_ck2, cache_gpm0_ck3, cache_gpm0_cl0, cache_gpm0_cl1, cache_gpm0_cl2, cache_gpm0_cl3, cache_gpm0_cp0, cache_gpm0_cp1, cache_gpm0_cp2, cache_gpm0_cp3, cache_gpm0_ct_eptrta_0, cache_gpm0_ct_eptrta_1, cache_gpm0_ct_eptrta_2, cache_gpm0_ct_eptrta_3, cache_gpm0_cv0, cache_gpm0_cv1, cache_gpm0_cv2, cache_gpm0_cv3, x_addr, cache_gpm0_t_eptrta, x_off) is
+    variable found: std_logic;
+    variable way: unsigned(1 downto 0);
+    variable pa: unsigned(63 downto 0);
+    variable lv: unsigned(2 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(51 downto 0);
+    variable e3_a: unsigned(3 downto 0);
+    variable e3_t_eptrta: unsigned(39 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_p: unsigned(51 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(51 downto 0);
+    variable e2_a: unsigned(3 downto 0);
+    variable e2_t_eptrta: unsigned(39 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_p: unsigned(51 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(51 downto 0);
+    variable e1_a: unsigned(3 downto 0);
+    variable e1_t_eptrta: unsigned(39 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_p: unsigned(51 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(51 downto 0);
+    variable e0_a: unsigned(3 downto 0);
+    variable e0_t_eptrta: unsigned(39 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_p: unsigned(51 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 2);
+    pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    lv := to_unsigned(0, 3);
+    e3_v := to_unsigned(0, 1);
+    e3_v(0) := cache_gpm0_cv3(to_integer(cache_gpm0_c_set));
+    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e3_k := cache_gpm0_ck3(to_integer(cache_gpm0_c_set));
+    e3_a := to_unsigned(0, 4);
+    e3_a := cache_gpm0_ca3(to_integer(cache_gpm0_c_set));
+    e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e3_t_eptrta := cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_c_set));
+    e3_l := to_unsigned(0, 3);
+    e3_l := cache_gpm0_cl3(to_integer(cache_gpm0_c_set));
+    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e3_p := cache_gpm0_cp3(to_integer(cache_gpm0_c_set));
+    if (bool(e3_v(0)) and (e3_a = cache_gpm0_c_acc) and (e3_t_eptrta = cache_gpm0_t_eptrta) and (e3_k = x_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        pa := unsigned'(e3_p & x_addr(12-1 downto 0));
+        lv := e3_l;
+    end if;
+    e2_v := to_unsigned(0, 1);
+    e2_v(0) := cache_gpm0_cv2(to_integer(cache_gpm0_c_set));
+    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e2_k := cache_gpm0_ck2(to_integer(cache_gpm0_c_set));
+    e2_a := to_unsigned(0, 4);
+    e2_a := cache_gpm0_ca2(to_integer(cache_gpm0_c_set));
+    e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e2_t_eptrta := cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_c_set));
+    e2_l := to_unsigned(0, 3);
+    e2_l := cache_gpm0_cl2(to_integer(cache_gpm0_c_set));
+    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e2_p := cache_gpm0_cp2(to_integer(cache_gpm0_c_set));
+    if (bool(e2_v(0)) and (e2_a = cache_gpm0_c_acc) and (e2_t_eptrta = cache_gpm0_t_eptrta) and (e2_k = x_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        pa := unsigned'(e2_p & x_addr(12-1 downto 0));
+        lv := e2_l;
+    end if;
+    e1_v := to_unsigned(0, 1);
+    e1_v(0) := cache_gpm0_cv1(to_integer(cache_gpm0_c_set));
+    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e1_k := cache_gpm0_ck1(to_integer(cache_gpm0_c_set));
+    e1_a := to_unsigned(0, 4);
+    e1_a := cache_gpm0_ca1(to_integer(cache_gpm0_c_set));
+    e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e1_t_eptrta := cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_c_set));
+    e1_l := to_unsigned(0, 3);
+    e1_l := cache_gpm0_cl1(to_integer(cache_gpm0_c_set));
+    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e1_p := cache_gpm0_cp1(to_integer(cache_gpm0_c_set));
+    if (bool(e1_v(0)) and (e1_a = cache_gpm0_c_acc) and (e1_t_eptrta = cache_gpm0_t_eptrta) and (e1_k = x_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        pa := unsigned'(e1_p & x_addr(12-1 downto 0));
+        lv := e1_l;
+    end if;
+    e0_v := to_unsigned(0, 1);
+    e0_v(0) := cache_gpm0_cv0(to_integer(cache_gpm0_c_set));
+    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e0_k := cache_gpm0_ck0(to_integer(cache_gpm0_c_set));
+    e0_a := to_unsigned(0, 4);
+    e0_a := cache_gpm0_ca0(to_integer(cache_gpm0_c_set));
+    e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    e0_t_eptrta := cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_c_set));
+    e0_l := to_unsigned(0, 3);
+    e0_l := cache_gpm0_cl0(to_integer(cache_gpm0_c_set));
+    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+    e0_p := cache_gpm0_cp0(to_integer(cache_gpm0_c_set));
+    if (bool(e0_v(0)) and (e0_a = cache_gpm0_c_acc) and (e0_t_eptrta = cache_gpm0_t_eptrta) and (e0_k = x_addr(64-1 downto 12))) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        pa := unsigned'(e0_p & x_addr(12-1 downto 0));
+        lv := e0_l;
+    end if;
+    cache_gpm0_l_hit <= found;
+    cache_gpm0_l_way <= way;
+    n_hit <= stdl(bool(found) and (not bool(x_off)));
+    n_hpa <= pa;
+    n_hlv <= lv;
+end process cache_gpm0_lookup;
+
+cache_gpm0_fsm: process (clk) is
+    variable rk: unsigned(1 downto 0);
+    variable rv0: unsigned(1 downto 0);
+    variable rv1: unsigned(1 downto 0);
+    variable rv2: unsigned(1 downto 0);
+    variable rv3: unsigned(1 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(51 downto 0);
+    variable e0_a: unsigned(3 downto 0);
+    variable e0_t_eptrta: unsigned(39 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_p: unsigned(51 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(51 downto 0);
+    variable e1_a: unsigned(3 downto 0);
+    variable e1_t_eptrta: unsigned(39 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_p: unsigned(51 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(51 downto 0);
+    variable e2_a: unsigned(3 downto 0);
+    variable e2_t_eptrta: unsigned(39 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_p: unsigned(51 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(51 downto 0);
+    variable e3_a: unsigned(3 downto 0);
+    variable e3_t_eptrta: unsigned(39 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_p: unsigned(51 downto 0);
+    variable d1w0_0: unsigned(63 downto 0);
+    variable d1w1_0: unsigned(63 downto 0);
+    variable d1w2_0: unsigned(63 downto 0);
+    variable d1w3_0: unsigned(63 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_gpm0_ca0(0) <= to_unsigned(0, 4);
+            cache_gpm0_ca0(1) <= to_unsigned(0, 4);
+            cache_gpm0_ca0(2) <= to_unsigned(0, 4);
+            cache_gpm0_ca0(3) <= to_unsigned(0, 4);
+            cache_gpm0_ca1(0) <= to_unsigned(0, 4);
+            cache_gpm0_ca1(1) <= to_unsigned(0, 4);
+            cache_gpm0_ca1(2) <= to_unsigned(0, 4);
+            cache_gpm0_ca1(3) <= to_unsigned(0, 4);
+            cache_gpm0_ca2(0) <= to_unsigned(0, 4);
+            cache_gpm0_ca2(1) <= to_unsigned(0, 4);
+            cache_gpm0_ca2(2) <= to_unsigned(0, 4);
+            cache_gpm0_ca2(3) <= to_unsigned(0, 4);
+            cache_gpm0_ca3(0) <= to_unsigned(0, 4);
+            cache_gpm0_ca3(1) <= to_unsigned(0, 4);
+            cache_gpm0_ca3(2) <= to_unsigned(0, 4);
+            cache_gpm0_ca3(3) <= to_unsigned(0, 4);
+            cache_gpm0_ck0(0) <= to_unsigned(0, 52);
+            cache_gpm0_ck0(1) <= to_unsigned(0, 52);
+            cache_gpm0_ck0(2) <= to_unsigned(0, 52);
+            cache_gpm0_ck0(3) <= to_unsigned(0, 52);
+            cache_gpm0_ck1(0) <= to_unsigned(0, 52);
+            cache_gpm0_ck1(1) <= to_unsigned(0, 52);
+            cache_gpm0_ck1(2) <= to_unsigned(0, 52);
+            cache_gpm0_ck1(3) <= to_unsigned(0, 52);
+            cache_gpm0_ck2(0) <= to_unsigned(0, 52);
+            cache_gpm0_ck2(1) <= to_unsigned(0, 52);
+            cache_gpm0_ck2(2) <= to_unsigned(0, 52);
+            cache_gpm0_ck2(3) <= to_unsigned(0, 52);
+            cache_gpm0_ck3(0) <= to_unsigned(0, 52);
+            cache_gpm0_ck3(1) <= to_unsigned(0, 52);
+            cache_gpm0_ck3(2) <= to_unsigned(0, 52);
+            cache_gpm0_ck3(3) <= to_unsigned(0, 52);
+            cache_gpm0_cl0(0) <= to_unsigned(0, 3);
+            cache_gpm0_cl0(1) <= to_unsigned(0, 3);
+            cache_gpm0_cl0(2) <= to_unsigned(0, 3);
+            cache_gpm0_cl0(3) <= to_unsigned(0, 3);
+            cache_gpm0_cl1(0) <= to_unsigned(0, 3);
+            cache_gpm0_cl1(1) <= to_unsigned(0, 3);
+            cache_gpm0_cl1(2) <= to_unsigned(0, 3);
+            cache_gpm0_cl1(3) <= to_unsigned(0, 3);
+            cache_gpm0_cl2(0) <= to_unsigned(0, 3);
+            cache_gpm0_cl2(1) <= to_unsigned(0, 3);
+            cache_gpm0_cl2(2) <= to_unsigned(0, 3);
+            cache_gpm0_cl2(3) <= to_unsigned(0, 3);
+            cache_gpm0_cl3(0) <= to_unsigned(0, 3);
+            cache_gpm0_cl3(1) <= to_unsigned(0, 3);
+            cache_gpm0_cl3(2) <= to_unsigned(0, 3);
+            cache_gpm0_cl3(3) <= to_unsigned(0, 3);
+            cache_gpm0_cp0(0) <= to_unsigned(0, 52);
+            cache_gpm0_cp0(1) <= to_unsigned(0, 52);
+            cache_gpm0_cp0(2) <= to_unsigned(0, 52);
+            cache_gpm0_cp0(3) <= to_unsigned(0, 52);
+            cache_gpm0_cp1(0) <= to_unsigned(0, 52);
+            cache_gpm0_cp1(1) <= to_unsigned(0, 52);
+            cache_gpm0_cp1(2) <= to_unsigned(0, 52);
+            cache_gpm0_cp1(3) <= to_unsigned(0, 52);
+            cache_gpm0_cp2(0) <= to_unsigned(0, 52);
+            cache_gpm0_cp2(1) <= to_unsigned(0, 52);
+            cache_gpm0_cp2(2) <= to_unsigned(0, 52);
+            cache_gpm0_cp2(3) <= to_unsigned(0, 52);
+            cache_gpm0_cp3(0) <= to_unsigned(0, 52);
+            cache_gpm0_cp3(1) <= to_unsigned(0, 52);
+            cache_gpm0_cp3(2) <= to_unsigned(0, 52);
+            cache_gpm0_cp3(3) <= to_unsigned(0, 52);
+            cache_gpm0_cr0(0) <= to_unsigned(0, 2);
+            cache_gpm0_cr0(1) <= to_unsigned(0, 2);
+            cache_gpm0_cr0(2) <= to_unsigned(0, 2);
+            cache_gpm0_cr0(3) <= to_unsigned(0, 2);
+            cache_gpm0_cr1(0) <= to_unsigned(1, 2);
+            cache_gpm0_cr1(1) <= to_unsigned(1, 2);
+            cache_gpm0_cr1(2) <= to_unsigned(1, 2);
+            cache_gpm0_cr1(3) <= to_unsigned(1, 2);
+            cache_gpm0_cr2(0) <= to_unsigned(2, 2);
+            cache_gpm0_cr2(1) <= to_unsigned(2, 2);
+            cache_gpm0_cr2(2) <= to_unsigned(2, 2);
+            cache_gpm0_cr2(3) <= to_unsigned(2, 2);
+            cache_gpm0_cr3(0) <= to_unsigned(3, 2);
+            cache_gpm0_cr3(1) <= to_unsigned(3, 2);
+            cache_gpm0_cr3(2) <= to_unsigned(3, 2);
+            cache_gpm0_cr3(3) <= to_unsigned(3, 2);
+            cache_gpm0_ct_eptrta_0(0) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_0(1) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_0(2) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_0(3) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_1(0) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_1(1) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_1(2) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_1(3) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_2(0) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_2(1) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_2(2) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_2(3) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_3(0) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_3(1) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_3(2) <= to_unsigned(0, 40);
+            cache_gpm0_ct_eptrta_3(3) <= to_unsigned(0, 40);
+            cache_gpm0_cv0(0) <= '0';
+            cache_gpm0_cv0(1) <= '0';
+            cache_gpm0_cv0(2) <= '0';
+            cache_gpm0_cv0(3) <= '0';
+            cache_gpm0_cv1(0) <= '0';
+            cache_gpm0_cv1(1) <= '0';
+            cache_gpm0_cv1(2) <= '0';
+            cache_gpm0_cv1(3) <= '0';
+            cache_gpm0_cv2(0) <= '0';
+            cache_gpm0_cv2(1) <= '0';
+            cache_gpm0_cv2(2) <= '0';
+            cache_gpm0_cv2(3) <= '0';
+            cache_gpm0_cv3(0) <= '0';
+            cache_gpm0_cv3(1) <= '0';
+            cache_gpm0_cv3(2) <= '0';
+            cache_gpm0_cv3(3) <= '0';
+        else
+            rk := to_unsigned(0, 2);
+            rv0 := to_unsigned(0, 2);
+            rv1 := to_unsigned(0, 2);
+            rv2 := to_unsigned(0, 2);
+            rv3 := to_unsigned(0, 2);
+            if (bool(x_valid) and (not bool(x_pwrite)) and (not bool(x_phys)) and bool(cache_gpm0_l_hit) and (not bool(x_off))) then
+                rv0 := cache_gpm0_cr0(to_integer(cache_gpm0_c_set));
+                rv1 := cache_gpm0_cr1(to_integer(cache_gpm0_c_set));
+                rv2 := cache_gpm0_cr2(to_integer(cache_gpm0_c_set));
+                rv3 := cache_gpm0_cr3(to_integer(cache_gpm0_c_set));
+                case cache_gpm0_l_way is
+                    when "00" =>
+                        rk := rv0;
+                    when "01" =>
+                        rk := rv1;
+                    when "10" =>
+                        rk := rv2;
+                    when others => -- "11"
+                        rk := rv3;
+                end case;
+                if (rv0 < rk) then
+                    rv0 := (rv0 + 1);
+                end if;
+                if (rv1 < rk) then
+                    rv1 := (rv1 + 1);
+                end if;
+                if (rv2 < rk) then
+                    rv2 := (rv2 + 1);
+                end if;
+                if (rv3 < rk) then
+                    rv3 := (rv3 + 1);
+                end if;
+                if (cache_gpm0_l_way = 0) then
+                    rv0 := to_unsigned(0, 2);
+                end if;
+                if (cache_gpm0_l_way = 1) then
+                    rv1 := to_unsigned(0, 2);
+                end if;
+                if (cache_gpm0_l_way = 2) then
+                    rv2 := to_unsigned(0, 2);
+                end if;
+                if (cache_gpm0_l_way = 3) then
+                    rv3 := to_unsigned(0, 2);
+                end if;
+                cache_gpm0_cr0(to_integer(cache_gpm0_c_set)) <= rv0;
+                cache_gpm0_cr1(to_integer(cache_gpm0_c_set)) <= rv1;
+                cache_gpm0_cr2(to_integer(cache_gpm0_c_set)) <= rv2;
+                cache_gpm0_cr3(to_integer(cache_gpm0_c_set)) <= rv3;
+            end if;
+            if bool(n_fill) then
+                case cache_gpm0_p_way is
+                    when "00" =>
+                        cache_gpm0_cv0(to_integer(cache_gpm0_c_set)) <= '1';
+                        cache_gpm0_ck0(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
+                        cache_gpm0_ca0(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_acc;
+                        cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
+                        cache_gpm0_cl0(to_integer(cache_gpm0_c_set)) <= n_flv;
+                        cache_gpm0_cp0(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                    when "01" =>
+                        cache_gpm0_cv1(to_integer(cache_gpm0_c_set)) <= '1';
+                        cache_gpm0_ck1(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
+                        cache_gpm0_ca1(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_acc;
+                        cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
+                        cache_gpm0_cl1(to_integer(cache_gpm0_c_set)) <= n_flv;
+                        cache_gpm0_cp1(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                    when "10" =>
+                        cache_gpm0_cv2(to_integer(cache_gpm0_c_set)) <= '1';
+                        cache_gpm0_ck2(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
+                        cache_gpm0_ca2(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_acc;
+                        cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
+                        cache_gpm0_cl2(to_integer(cache_gpm0_c_set)) <= n_flv;
+                        cache_gpm0_cp2(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                    when others => -- "11"
+                        cache_gpm0_cv3(to_integer(cache_gpm0_c_set)) <= '1';
+                        cache_gpm0_ck3(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
+                        cache_gpm0_ca3(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_acc;
+                        cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
+                        cache_gpm0_cl3(to_integer(cache_gpm0_c_set)) <= n_flv;
+                        cache_gpm0_cp3(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                end case;
+                rv0 := cache_gpm0_cr0(to_integer(cache_gpm0_c_set));
+                rv1 := cache_gpm0_cr1(to_integer(cache_gpm0_c_set));
+                rv2 := cache_gpm0_cr2(to_integer(cache_gpm0_c_set));
+                rv3 := cache_gpm0_cr3(to_integer(cache_gpm0_c_set));
+                case cache_gpm0_p_way is
+                    when "00" =>
+                        rk := rv0;
+                    when "01" =>
+                        rk := rv1;
+                    when "10" =>
+                        rk := rv2;
+                    when others => -- "11"
+                        rk := rv3;
+                end case;
+                if (rv0 < rk) then
+                    rv0 := (rv0 + 1);
+                end if;
+                if (rv1 < rk) then
+                    rv1 := (rv1 + 1);
+                end if;
+                if (rv2 < rk) then
+                    rv2 := (rv2 + 1);
+                end if;
+                if (rv3 < rk) then
+                    rv3 := (rv3 + 1);
+                end if;
+                if (cache_gpm0_p_way = 0) then
+                    rv0 := to_unsigned(0, 2);
+                end if;
+                if (cache_gpm0_p_way = 1) then
+                    rv1 := to_unsigned(0, 2);
+                end if;
+                if (cache_gpm0_p_way = 2) then
+                    rv2 := to_unsigned(0, 2);
+                end if;
+                if (cache_gpm0_p_way = 3) then
+                    rv3 := to_unsigned(0, 2);
+                end if;
+                cache_gpm0_cr0(to_integer(cache_gpm0_c_set)) <= rv0;
+                cache_gpm0_cr1(to_integer(cache_gpm0_c_set)) <= rv1;
+                cache_gpm0_cr2(to_integer(cache_gpm0_c_set)) <= rv2;
+                cache_gpm0_cr3(to_integer(cache_gpm0_c_set)) <= rv3;
+            end if;
+            if bool(sw_on) then
+                e0_v := to_unsigned(0, 1);
+                e0_v(0) := cache_gpm0_cv0(to_integer(cache_gpm0_vset));
+                e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e0_k := cache_gpm0_ck0(to_integer(cache_gpm0_vset));
+                e0_a := to_unsigned(0, 4);
+                e0_a := cache_gpm0_ca0(to_integer(cache_gpm0_vset));
+                e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e0_t_eptrta := cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_vset));
+                e0_l := to_unsigned(0, 3);
+                e0_l := cache_gpm0_cl0(to_integer(cache_gpm0_vset));
+                e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e0_p := cache_gpm0_cp0(to_integer(cache_gpm0_vset));
+                e1_v := to_unsigned(0, 1);
+                e1_v(0) := cache_gpm0_cv1(to_integer(cache_gpm0_vset));
+                e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e1_k := cache_gpm0_ck1(to_integer(cache_gpm0_vset));
+                e1_a := to_unsigned(0, 4);
+                e1_a := cache_gpm0_ca1(to_integer(cache_gpm0_vset));
+                e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e1_t_eptrta := cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_vset));
+                e1_l := to_unsigned(0, 3);
+                e1_l := cache_gpm0_cl1(to_integer(cache_gpm0_vset));
+                e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e1_p := cache_gpm0_cp1(to_integer(cache_gpm0_vset));
+                e2_v := to_unsigned(0, 1);
+                e2_v(0) := cache_gpm0_cv2(to_integer(cache_gpm0_vset));
+                e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e2_k := cache_gpm0_ck2(to_integer(cache_gpm0_vset));
+                e2_a := to_unsigned(0, 4);
+                e2_a := cache_gpm0_ca2(to_integer(cache_gpm0_vset));
+                e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e2_t_eptrta := cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_vset));
+                e2_l := to_unsigned(0, 3);
+                e2_l := cache_gpm0_cl2(to_integer(cache_gpm0_vset));
+                e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e2_p := cache_gpm0_cp2(to_integer(cache_gpm0_vset));
+                e3_v := to_unsigned(0, 1);
+                e3_v(0) := cache_gpm0_cv3(to_integer(cache_gpm0_vset));
+                e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e3_k := cache_gpm0_ck3(to_integer(cache_gpm0_vset));
+                e3_a := to_unsigned(0, 4);
+                e3_a := cache_gpm0_ca3(to_integer(cache_gpm0_vset));
+                e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e3_t_eptrta := cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_vset));
+                e3_l := to_unsigned(0, 3);
+                e3_l := cache_gpm0_cl3(to_integer(cache_gpm0_vset));
+                e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                e3_p := cache_gpm0_cp3(to_integer(cache_gpm0_vset));
+                if (i_op = 1) then
+                    d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w0_0 := i_invept_single_context_eptp;
+                    if (bool(cache_gpm0_cv0(to_integer(cache_gpm0_vset))) and (e0_t_eptrta = d1w0_0(52-1 downto 12))) then
+                        cache_gpm0_cv0(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                    d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w1_0 := i_invept_single_context_eptp;
+                    if (bool(cache_gpm0_cv1(to_integer(cache_gpm0_vset))) and (e1_t_eptrta = d1w1_0(52-1 downto 12))) then
+                        cache_gpm0_cv1(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                    d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w2_0 := i_invept_single_context_eptp;
+                    if (bool(cache_gpm0_cv2(to_integer(cache_gpm0_vset))) and (e2_t_eptrta = d1w2_0(52-1 downto 12))) then
+                        cache_gpm0_cv2(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                    d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w3_0 := i_invept_single_context_eptp;
+                    if (bool(cache_gpm0_cv3(to_integer(cache_gpm0_vset))) and (e3_t_eptrta = d1w3_0(52-1 downto 12))) then
+                        cache_gpm0_cv3(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 2) then
+                    if bool(cache_gpm0_cv0(to_integer(cache_gpm0_vset))) then
+                        cache_gpm0_cv0(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                    if bool(cache_gpm0_cv1(to_integer(cache_gpm0_vset))) then
+                        cache_gpm0_cv1(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                    if bool(cache_gpm0_cv2(to_integer(cache_gpm0_vset))) then
+                        cache_gpm0_cv2(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                    if bool(cache_gpm0_cv3(to_integer(cache_gpm0_vset))) then
+                        cache_gpm0_cv3(to_integer(cache_gpm0_vset)) <= '0';
+                    end if;
+                end if;
+                null;
+            end if;
+        end if;
+    end if;
+end process cache_gpm0_fsm;
+
+cache_epsc0_t_eptrta <= r_EPTP(52-1 downto 12);
+cache_epsc0_ls2 <= x_addr(23-1 downto 21);
+cache_epsc0_ls3 <= x_addr(32-1 downto 30);
+cache_epsc0_ls4 <= x_addr(41-1 downto 39);
+cache_epsc0_ls5 <= x_addr(50-1 downto 48);
+cache_epsc0_vset <= sw_set(2-1 downto 0);
+
+cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0_ca_r_2, cache_epsc0_ca_r_3, cache_epsc0_ca_w_0, cache_epsc0_ca_w_1, cache_epsc0_ca_w_2, cache_epsc0_ca_w_3, cache_epsc0_ca_x_0, cache_epsc0_ca_x_1, cache_epsc0_ca_x_2, cache_epsc0_ca_x_3, cache_epsc0_ca_xu_0, cache_epsc0_ca_xu_1, cache_epsc0_ca_xu_2, cache_epsc0_ca_xu_3, cache_epsc0_cb0, cache_epsc0_cb1, cache_epsc0_cb2, cache_epsc0_cb3, cache_epsc0_ck0, cache_epsc0_ck1, cache_epsc0_ck2, cache_epsc0_ck3, cache_epsc0_cl0, cache_epsc0_cl1, cache_epsc0_cl2, cache_epsc0_cl3, cache_epsc0_cn0, cache_epsc0_cn1, cache_epsc0_cn2, cache_epsc0_cn3, cache_epsc0_ct_eptrta_0, cache_epsc0_ct_eptrta_1, cache_epsc0_ct_eptrta_2, cache_epsc0_ct_eptrta_3, cache_epsc0_cv0, cache_epsc0_cv1, cache_epsc0_cv2, cache_epsc0_cv3, x_addr, cache_epsc0_ls2, cache_epsc0_ls3, cache_epsc0_ls4, cache_epsc0_ls5, cache_epsc0_t_eptrta) is
+    variable found: std_logic;
+    variable way: unsigned(1 downto 0);
+    variable hs: unsigned(1 downto 0);
+    variable h_nxt: unsigned(2 downto 0);
+    variable h_tbl: unsigned(63 downto 0);
+    variable h_a_r: std_logic;
+    variable h_a_w: std_logic;
+    variable h_a_x: std_logic;
+    variable h_a_xu: std_logic;
+    variable x5_3_cv: unsigned(0 downto 0);
+    variable x5_3_ck: unsigned(42 downto 0);
+    variable x5_3_cl: unsigned(2 downto 0);
+    variable x5_3_ct_eptrta: unsigned(39 downto 0);
+    variable x5_3_cn: unsigned(2 downto 0);
+    variable x5_3_cb: unsigned(63 downto 0);
+    variable x5_3_ca_r: unsigned(0 downto 0);
+    variable x5_3_ca_w: unsigned(0 downto 0);
+    variable x5_3_ca_x: unsigned(0 downto 0);
+    variable x5_3_ca_xu: unsigned(0 downto 0);
+    variable x5_2_cv: unsigned(0 downto 0);
+    variable x5_2_ck: unsigned(42 downto 0);
+    variable x5_2_cl: unsigned(2 downto 0);
+    variable x5_2_ct_eptrta: unsigned(39 downto 0);
+    variable x5_2_cn: unsigned(2 downto 0);
+    variable x5_2_cb: unsigned(63 downto 0);
+    variable x5_2_ca_r: unsigned(0 downto 0);
+    variable x5_2_ca_w: unsigned(0 downto 0);
+    variable x5_2_ca_x: unsigned(0 downto 0);
+    variable x5_2_ca_xu: unsigned(0 downto 0);
+    variable x5_1_cv: unsigned(0 downto 0);
+    variable x5_1_ck: unsigned(42 downto 0);
+    variable x5_1_cl: unsigned(2 downto 0);
+    variable x5_1_ct_eptrta: unsigned(39 downto 0);
+    variable x5_1_cn: unsigned(2 downto 0);
+    variable x5_1_cb: unsigned(63 downto 0);
+    variable x5_1_ca_r: unsigned(0 downto 0);
+    variable x5_1_ca_w: unsigned(0 downto 0);
+    variable x5_1_ca_x: unsigned(0 downto 0);
+    variable x5_1_ca_xu: unsigned(0 downto 0);
+    variable x5_0_cv: unsigned(0 downto 0);
+    variable x5_0_ck: unsigned(42 downto 0);
+    variable x5_0_cl: unsigned(2 downto 0);
+    variable x5_0_ct_eptrta: unsigned(39 downto 0);
+    variable x5_0_cn: unsigned(2 downto 0);
+    variable x5_0_cb: unsigned(63 downto 0);
+    variable x5_0_ca_r: unsigned(0 downto 0);
+    variable x5_0_ca_w: unsigned(0 downto 0);
+    variable x5_0_ca_x: unsigned(0 downto 0);
+    variable x5_0_ca_xu: unsigned(0 downto 0);
+    variable x4_3_cv: unsigned(0 downto 0);
+    variable x4_3_ck: unsigned(42 downto 0);
+    variable x4_3_cl: unsigned(2 downto 0);
+    variable x4_3_ct_eptrta: unsigned(39 downto 0);
+    variable x4_3_cn: unsigned(2 downto 0);
+    variable x4_3_cb: unsigned(63 downto 0);
+    variable x4_3_ca_r: unsigned(0 downto 0);
+    variable x4_3_ca_w: unsigned(0 downto 0);
+    variable x4_3_ca_x: unsigned(0 downto 0);
+    variable x4_3_ca_xu: unsigned(0 downto 0);
+    variable x4_2_cv: unsigned(0 downto 0);
+    variable x4_2_ck: unsigned(42 downto 0);
+    variable x4_2_cl: unsigned(2 downto 0);
+    variable x4_2_ct_eptrta: unsigned(39 downto 0);
+    variable x4_2_cn: unsigned(2 downto 0);
+    variable x4_2_cb: unsigned(63 downto 0);
+    variable x4_2_ca_r: unsigned(0 downto 0);
+    variable x4_2_ca_w: unsigned(0 downto 0);
+    variable x4_2_ca_x: unsigned(0 downto 0);
+    variable x4_2_ca_xu: unsigned(0 downto 0);
+    variable x4_1_cv: unsigned(0 downto 0);
+    variable x4_1_ck: unsigned(42 downto 0);
+    variable x4_1_cl: unsigned(2 downto 0);
+    variable x4_1_ct_eptrta: unsigned(39 downto 0);
+    variable x4_1_cn: unsigned(2 downto 0);
+    variable x4_1_cb: unsigned(63 downto 0);
+    variable x4_1_ca_r: unsigned(0 downto 0);
+    variable x4_1_ca_w: unsigned(0 downto 0);
+    variable x4_1_ca_x: unsigned(0 downto 0);
+    variable x4_1_ca_xu: unsigned(0 downto 0);
+    variable x4_0_cv: unsigned(0 downto 0);
+    variable x4_0_ck: unsigned(42 downto 0);
+    variable x4_0_cl: unsigned(2 downto 0);
+    variable x4_0_ct_eptrta: unsigned(39 downto 0);
+    variable x4_0_cn: unsigned(2 downto 0);
+    variable x4_0_cb: unsigned(63 downto 0);
+    variable x4_0_ca_r: unsigned(0 downto 0);
+    variable x4_0_ca_w: unsigned(0 downto 0);
+    variable x4_0_ca_x: unsigned(0 downto 0);
+    variable x4_0_ca_xu: unsigned(0 downto 0);
+    variable x3_3_cv: unsigned(0 downto 0);
+    variable x3_3_ck: unsigned(42 downto 0);
+    variable x3_3_cl: unsigned(2 downto 0);
+    variable x3_3_ct_eptrta: unsigned(39 downto 0);
+    variable x3_3_cn: unsigned(2 downto 0);
+    variable x3_3_cb: unsigned(63 downto 0);
+    variable x3_3_ca_r: unsigned(0 downto 0);
+    variable x3_3_ca_w: unsigned(0 downto 0);
+    variable x3_3_ca_x: unsigned(0 downto 0);
+    variable x3_3_ca_xu: unsigned(0 downto 0);
+    variable x3_2_cv: unsigned(0 downto 0);
+    variable x3_2_ck: unsigned(42 downto 0);
+    variable x3_2_cl: unsigned(2 downto 0);
+    variable x3_2_ct_eptrta: unsigned(39 downto 0);
+    variable x3_2_cn: unsigned(2 downto 0);
+    variable x3_2_cb: unsigned(63 downto 0);
+    variable x3_2_ca_r: unsigned(0 downto 0);
+    variable x3_2_ca_w: unsigned(0 downto 0);
+    variable x3_2_ca_x: unsigned(0 downto 0);
+    variable x3_2_ca_xu: unsigned(0 downto 0);
+    variable x3_1_cv: unsigned(0 downto 0);
+    variable x3_1_ck: unsigned(42 downto 0);
+    variable x3_1_cl: unsigned(2 downto 0);
+    variable x3_1_ct_eptrta: unsigned(39 downto 0);
+    variable x3_1_cn: unsigned(2 downto 0);
+    variable x3_1_cb: unsigned(63 downto 0);
+    variable x3_1_ca_r: unsigned(0 downto 0);
+    variable x3_1_ca_w: unsigned(0 downto 0);
+    variable x3_1_ca_x: unsigned(0 downto 0);
+    variable x3_1_ca_xu: unsigned(0 downto 0);
+    variable x3_0_cv: unsigned(0 downto 0);
+    variable x3_0_ck: unsigned(42 downto 0);
+    variable x3_0_cl: unsigned(2 downto 0);
+    variable x3_0_ct_eptrta: unsigned(39 downto 0);
+    variable x3_0_cn: unsigned(2 downto 0);
+    variable x3_0_cb: unsigned(63 downto 0);
+    variable x3_0_ca_r: unsigned(0 downto 0);
+    variable x3_0_ca_w: unsigned(0 downto 0);
+    variable x3_0_ca_x: unsigned(0 downto 0);
+    variable x3_0_ca_xu: unsigned(0 downto 0);
+    variable x2_3_cv: unsigned(0 downto 0);
+    variable x2_3_ck: unsigned(42 downto 0);
+    variable x2_3_cl: unsigned(2 downto 0);
+    variable x2_3_ct_eptrta: unsigned(39 downto 0);
+    variable x2_3_cn: unsigned(2 downto 0);
+    variable x2_3_cb: unsigned(63 downto 0);
+    variable x2_3_ca_r: unsigned(0 downto 0);
+    variable x2_3_ca_w: unsigned(0 downto 0);
+    variable x2_3_ca_x: unsigned(0 downto 0);
+    variable x2_3_ca_xu: unsigned(0 downto 0);
+    variable x2_2_cv: unsigned(0 downto 0);
+    variable x2_2_ck: unsigned(42 downto 0);
+    variable x2_2_cl: unsigned(2 downto 0);
+    variable x2_2_ct_eptrta: unsigned(39 downto 0);
+    variable x2_2_cn: unsigned(2 downto 0);
+    variable x2_2_cb: unsigned(63 downto 0);
+    variable x2_2_ca_r: unsigned(0 downto 0);
+    variable x2_2_ca_w: unsigned(0 downto 0);
+    variable x2_2_ca_x: unsigned(0 downto 0);
+    variable x2_2_ca_xu: unsigned(0 downto 0);
+    variable x2_1_cv: unsigned(0 downto 0);
+    variable x2_1_ck: unsigned(42 downto 0);
+    variable x2_1_cl: unsigned(2 downto 0);
+    variable x2_1_ct_eptrta: unsigned(39 downto 0);
+    variable x2_1_cn: unsigned(2 downto 0);
+    variable x2_1_cb: unsigned(63 downto 0);
+    variable x2_1_ca_r: unsigned(0 downto 0);
+    variable x2_1_ca_w: unsigned(0 downto 0);
+    variable x2_1_ca_x: unsigned(0 downto 0);
+    variable x2_1_ca_xu: unsigned(0 downto 0);
+    variable x2_0_cv: unsigned(0 downto 0);
+    variable x2_0_ck: unsigned(42 downto 0);
+    variable x2_0_cl: unsigned(2 downto 0);
+    variable x2_0_ct_eptrta: unsigned(39 downto 0);
+    variable x2_0_cn: unsigned(2 downto 0);
+    variable x2_0_cb: unsigned(63 downto 0);
+    variable x2_0_ca_r: unsigned(0 downto 0);
+    variable x2_0_ca_w: unsigned(0 downto 0);
+    variable x2_0_ca_x: unsigned(0 downto 0);
+    variable x2_0_ca_xu: unsigned(0 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 2);
+    hs := to_unsigned(0, 2);
+    h_nxt := to_unsigned(0, 3);
+    h_tbl := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    h_a_r := '0';
+    h_a_w := '0';
+    h_a_x := '0';
+    h_a_xu := '0';
+    x5_3_cv := to_unsigned(0, 1);
+    x5_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls5));
+    x5_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_3_ck := cache_epsc0_ck3(to_integer(cache_epsc0_ls5));
+    x5_3_cl := to_unsigned(0, 3);
+    x5_3_cl := cache_epsc0_cl3(to_integer(cache_epsc0_ls5));
+    x5_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_3_ct_eptrta := cache_epsc0_ct_eptrta_3(to_integer(cache_epsc0_ls5));
+    x5_3_cn := to_unsigned(0, 3);
+    x5_3_cn := cache_epsc0_cn3(to_integer(cache_epsc0_ls5));
+    x5_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_3_cb := cache_epsc0_cb3(to_integer(cache_epsc0_ls5));
+    x5_3_ca_r := to_unsigned(0, 1);
+    x5_3_ca_r(0) := cache_epsc0_ca_r_3(to_integer(cache_epsc0_ls5));
+    x5_3_ca_w := to_unsigned(0, 1);
+    x5_3_ca_w(0) := cache_epsc0_ca_w_3(to_integer(cache_epsc0_ls5));
+    x5_3_ca_x := to_unsigned(0, 1);
+    x5_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls5));
+    x5_3_ca_xu := to_unsigned(0, 1);
+    x5_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls5));
+    if (bool(x5_3_cv(0)) and (x5_3_cl = 5) and (x5_3_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_3_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_epsc0_ls5;
+        h_nxt := x5_3_cn;
+        h_tbl := x5_3_cb;
+        h_a_r := x5_3_ca_r(0);
+        h_a_w := x5_3_ca_w(0);
+        h_a_x := x5_3_ca_x(0);
+        h_a_xu := x5_3_ca_xu(0);
+    end if;
+    x5_2_cv := to_unsigned(0, 1);
+    x5_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls5));
+    x5_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_2_ck := cache_epsc0_ck2(to_integer(cache_epsc0_ls5));
+    x5_2_cl := to_unsigned(0, 3);
+    x5_2_cl := cache_epsc0_cl2(to_integer(cache_epsc0_ls5));
+    x5_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_2_ct_eptrta := cache_epsc0_ct_eptrta_2(to_integer(cache_epsc0_ls5));
+    x5_2_cn := to_unsigned(0, 3);
+    x5_2_cn := cache_epsc0_cn2(to_integer(cache_epsc0_ls5));
+    x5_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_2_cb := cache_epsc0_cb2(to_integer(cache_epsc0_ls5));
+    x5_2_ca_r := to_unsigned(0, 1);
+    x5_2_ca_r(0) := cache_epsc0_ca_r_2(to_integer(cache_epsc0_ls5));
+    x5_2_ca_w := to_unsigned(0, 1);
+    x5_2_ca_w(0) := cache_epsc0_ca_w_2(to_integer(cache_epsc0_ls5));
+    x5_2_ca_x := to_unsigned(0, 1);
+    x5_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls5));
+    x5_2_ca_xu := to_unsigned(0, 1);
+    x5_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls5));
+    if (bool(x5_2_cv(0)) and (x5_2_cl = 5) and (x5_2_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_2_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_epsc0_ls5;
+        h_nxt := x5_2_cn;
+        h_tbl := x5_2_cb;
+        h_a_r := x5_2_ca_r(0);
+        h_a_w := x5_2_ca_w(0);
+        h_a_x := x5_2_ca_x(0);
+        h_a_xu := x5_2_ca_xu(0);
+    end if;
+    x5_1_cv := to_unsigned(0, 1);
+    x5_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls5));
+    x5_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_1_ck := cache_epsc0_ck1(to_integer(cache_epsc0_ls5));
+    x5_1_cl := to_unsigned(0, 3);
+    x5_1_cl := cache_epsc0_cl1(to_integer(cache_epsc0_ls5));
+    x5_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_1_ct_eptrta := cache_epsc0_ct_eptrta_1(to_integer(cache_epsc0_ls5));
+    x5_1_cn := to_unsigned(0, 3);
+    x5_1_cn := cache_epsc0_cn1(to_integer(cache_epsc0_ls5));
+    x5_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_1_cb := cache_epsc0_cb1(to_integer(cache_epsc0_ls5));
+    x5_1_ca_r := to_unsigned(0, 1);
+    x5_1_ca_r(0) := cache_epsc0_ca_r_1(to_integer(cache_epsc0_ls5));
+    x5_1_ca_w := to_unsigned(0, 1);
+    x5_1_ca_w(0) := cache_epsc0_ca_w_1(to_integer(cache_epsc0_ls5));
+    x5_1_ca_x := to_unsigned(0, 1);
+    x5_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls5));
+    x5_1_ca_xu := to_unsigned(0, 1);
+    x5_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls5));
+    if (bool(x5_1_cv(0)) and (x5_1_cl = 5) and (x5_1_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_1_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_epsc0_ls5;
+        h_nxt := x5_1_cn;
+        h_tbl := x5_1_cb;
+        h_a_r := x5_1_ca_r(0);
+        h_a_w := x5_1_ca_w(0);
+        h_a_x := x5_1_ca_x(0);
+        h_a_xu := x5_1_ca_xu(0);
+    end if;
+    x5_0_cv := to_unsigned(0, 1);
+    x5_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls5));
+    x5_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_0_ck := cache_epsc0_ck0(to_integer(cache_epsc0_ls5));
+    x5_0_cl := to_unsigned(0, 3);
+    x5_0_cl := cache_epsc0_cl0(to_integer(cache_epsc0_ls5));
+    x5_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x5_0_ct_eptrta := cache_epsc0_ct_eptrta_0(to_integer(cache_epsc0_ls5));
+    x5_0_cn := to_unsigned(0, 3);
+    x5_0_cn := cache_epsc0_cn0(to_integer(cache_epsc0_ls5));
+    x5_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_0_cb := cache_epsc0_cb0(to_integer(cache_epsc0_ls5));
+    x5_0_ca_r := to_unsigned(0, 1);
+    x5_0_ca_r(0) := cache_epsc0_ca_r_0(to_integer(cache_epsc0_ls5));
+    x5_0_ca_w := to_unsigned(0, 1);
+    x5_0_ca_w(0) := cache_epsc0_ca_w_0(to_integer(cache_epsc0_ls5));
+    x5_0_ca_x := to_unsigned(0, 1);
+    x5_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls5));
+    x5_0_ca_xu := to_unsigned(0, 1);
+    x5_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls5));
+    if (bool(x5_0_cv(0)) and (x5_0_cl = 5) and (x5_0_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_0_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_epsc0_ls5;
+        h_nxt := x5_0_cn;
+        h_tbl := x5_0_cb;
+        h_a_r := x5_0_ca_r(0);
+        h_a_w := x5_0_ca_w(0);
+        h_a_x := x5_0_ca_x(0);
+        h_a_xu := x5_0_ca_xu(0);
+    end if;
+    x4_3_cv := to_unsigned(0, 1);
+    x4_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls4));
+    x4_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_3_ck := cache_epsc0_ck3(to_integer(cache_epsc0_ls4));
+    x4_3_cl := to_unsigned(0, 3);
+    x4_3_cl := cache_epsc0_cl3(to_integer(cache_epsc0_ls4));
+    x4_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_3_ct_eptrta := cache_epsc0_ct_eptrta_3(to_integer(cache_epsc0_ls4));
+    x4_3_cn := to_unsigned(0, 3);
+    x4_3_cn := cache_epsc0_cn3(to_integer(cache_epsc0_ls4));
+    x4_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_3_cb := cache_epsc0_cb3(to_integer(cache_epsc0_ls4));
+    x4_3_ca_r := to_unsigned(0, 1);
+    x4_3_ca_r(0) := cache_epsc0_ca_r_3(to_integer(cache_epsc0_ls4));
+    x4_3_ca_w := to_unsigned(0, 1);
+    x4_3_ca_w(0) := cache_epsc0_ca_w_3(to_integer(cache_epsc0_ls4));
+    x4_3_ca_x := to_unsigned(0, 1);
+    x4_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls4));
+    x4_3_ca_xu := to_unsigned(0, 1);
+    x4_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls4));
+    if (bool(x4_3_cv(0)) and (x4_3_cl = 4) and (x4_3_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_3_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_epsc0_ls4;
+        h_nxt := x4_3_cn;
+        h_tbl := x4_3_cb;
+        h_a_r := x4_3_ca_r(0);
+        h_a_w := x4_3_ca_w(0);
+        h_a_x := x4_3_ca_x(0);
+        h_a_xu := x4_3_ca_xu(0);
+    end if;
+    x4_2_cv := to_unsigned(0, 1);
+    x4_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls4));
+    x4_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_2_ck := cache_epsc0_ck2(to_integer(cache_epsc0_ls4));
+    x4_2_cl := to_unsigned(0, 3);
+    x4_2_cl := cache_epsc0_cl2(to_integer(cache_epsc0_ls4));
+    x4_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_2_ct_eptrta := cache_epsc0_ct_eptrta_2(to_integer(cache_epsc0_ls4));
+    x4_2_cn := to_unsigned(0, 3);
+    x4_2_cn := cache_epsc0_cn2(to_integer(cache_epsc0_ls4));
+    x4_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_2_cb := cache_epsc0_cb2(to_integer(cache_epsc0_ls4));
+    x4_2_ca_r := to_unsigned(0, 1);
+    x4_2_ca_r(0) := cache_epsc0_ca_r_2(to_integer(cache_epsc0_ls4));
+    x4_2_ca_w := to_unsigned(0, 1);
+    x4_2_ca_w(0) := cache_epsc0_ca_w_2(to_integer(cache_epsc0_ls4));
+    x4_2_ca_x := to_unsigned(0, 1);
+    x4_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls4));
+    x4_2_ca_xu := to_unsigned(0, 1);
+    x4_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls4));
+    if (bool(x4_2_cv(0)) and (x4_2_cl = 4) and (x4_2_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_2_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_epsc0_ls4;
+        h_nxt := x4_2_cn;
+        h_tbl := x4_2_cb;
+        h_a_r := x4_2_ca_r(0);
+        h_a_w := x4_2_ca_w(0);
+        h_a_x := x4_2_ca_x(0);
+        h_a_xu := x4_2_ca_xu(0);
+    end if;
+    x4_1_cv := to_unsigned(0, 1);
+    x4_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls4));
+    x4_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_1_ck := cache_epsc0_ck1(to_integer(cache_epsc0_ls4));
+    x4_1_cl := to_unsigned(0, 3);
+    x4_1_cl := cache_epsc0_cl1(to_integer(cache_epsc0_ls4));
+    x4_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_1_ct_eptrta := cache_epsc0_ct_eptrta_1(to_integer(cache_epsc0_ls4));
+    x4_1_cn := to_unsigned(0, 3);
+    x4_1_cn := cache_epsc0_cn1(to_integer(cache_epsc0_ls4));
+    x4_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_1_cb := cache_epsc0_cb1(to_integer(cache_epsc0_ls4));
+    x4_1_ca_r := to_unsigned(0, 1);
+    x4_1_ca_r(0) := cache_epsc0_ca_r_1(to_integer(cache_epsc0_ls4));
+    x4_1_ca_w := to_unsigned(0, 1);
+    x4_1_ca_w(0) := cache_epsc0_ca_w_1(to_integer(cache_epsc0_ls4));
+    x4_1_ca_x := to_unsigned(0, 1);
+    x4_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls4));
+    x4_1_ca_xu := to_unsigned(0, 1);
+    x4_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls4));
+    if (bool(x4_1_cv(0)) and (x4_1_cl = 4) and (x4_1_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_1_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_epsc0_ls4;
+        h_nxt := x4_1_cn;
+        h_tbl := x4_1_cb;
+        h_a_r := x4_1_ca_r(0);
+        h_a_w := x4_1_ca_w(0);
+        h_a_x := x4_1_ca_x(0);
+        h_a_xu := x4_1_ca_xu(0);
+    end if;
+    x4_0_cv := to_unsigned(0, 1);
+    x4_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls4));
+    x4_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_0_ck := cache_epsc0_ck0(to_integer(cache_epsc0_ls4));
+    x4_0_cl := to_unsigned(0, 3);
+    x4_0_cl := cache_epsc0_cl0(to_integer(cache_epsc0_ls4));
+    x4_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x4_0_ct_eptrta := cache_epsc0_ct_eptrta_0(to_integer(cache_epsc0_ls4));
+    x4_0_cn := to_unsigned(0, 3);
+    x4_0_cn := cache_epsc0_cn0(to_integer(cache_epsc0_ls4));
+    x4_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_0_cb := cache_epsc0_cb0(to_integer(cache_epsc0_ls4));
+    x4_0_ca_r := to_unsigned(0, 1);
+    x4_0_ca_r(0) := cache_epsc0_ca_r_0(to_integer(cache_epsc0_ls4));
+    x4_0_ca_w := to_unsigned(0, 1);
+    x4_0_ca_w(0) := cache_epsc0_ca_w_0(to_integer(cache_epsc0_ls4));
+    x4_0_ca_x := to_unsigned(0, 1);
+    x4_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls4));
+    x4_0_ca_xu := to_unsigned(0, 1);
+    x4_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls4));
+    if (bool(x4_0_cv(0)) and (x4_0_cl = 4) and (x4_0_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_0_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_epsc0_ls4;
+        h_nxt := x4_0_cn;
+        h_tbl := x4_0_cb;
+        h_a_r := x4_0_ca_r(0);
+        h_a_w := x4_0_ca_w(0);
+        h_a_x := x4_0_ca_x(0);
+        h_a_xu := x4_0_ca_xu(0);
+    end if;
+    x3_3_cv := to_unsigned(0, 1);
+    x3_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls3));
+    x3_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_3_ck := cache_epsc0_ck3(to_integer(cache_epsc0_ls3));
+    x3_3_cl := to_unsigned(0, 3);
+    x3_3_cl := cache_epsc0_cl3(to_integer(cache_epsc0_ls3));
+    x3_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_3_ct_eptrta := cache_epsc0_ct_eptrta_3(to_integer(cache_epsc0_ls3));
+    x3_3_cn := to_unsigned(0, 3);
+    x3_3_cn := cache_epsc0_cn3(to_integer(cache_epsc0_ls3));
+    x3_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_3_cb := cache_epsc0_cb3(to_integer(cache_epsc0_ls3));
+    x3_3_ca_r := to_unsigned(0, 1);
+    x3_3_ca_r(0) := cache_epsc0_ca_r_3(to_integer(cache_epsc0_ls3));
+    x3_3_ca_w := to_unsigned(0, 1);
+    x3_3_ca_w(0) := cache_epsc0_ca_w_3(to_integer(cache_epsc0_ls3));
+    x3_3_ca_x := to_unsigned(0, 1);
+    x3_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls3));
+    x3_3_ca_xu := to_unsigned(0, 1);
+    x3_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls3));
+    if (bool(x3_3_cv(0)) and (x3_3_cl = 3) and (x3_3_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_3_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_epsc0_ls3;
+        h_nxt := x3_3_cn;
+        h_tbl := x3_3_cb;
+        h_a_r := x3_3_ca_r(0);
+        h_a_w := x3_3_ca_w(0);
+        h_a_x := x3_3_ca_x(0);
+        h_a_xu := x3_3_ca_xu(0);
+    end if;
+    x3_2_cv := to_unsigned(0, 1);
+    x3_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls3));
+    x3_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_2_ck := cache_epsc0_ck2(to_integer(cache_epsc0_ls3));
+    x3_2_cl := to_unsigned(0, 3);
+    x3_2_cl := cache_epsc0_cl2(to_integer(cache_epsc0_ls3));
+    x3_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_2_ct_eptrta := cache_epsc0_ct_eptrta_2(to_integer(cache_epsc0_ls3));
+    x3_2_cn := to_unsigned(0, 3);
+    x3_2_cn := cache_epsc0_cn2(to_integer(cache_epsc0_ls3));
+    x3_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_2_cb := cache_epsc0_cb2(to_integer(cache_epsc0_ls3));
+    x3_2_ca_r := to_unsigned(0, 1);
+    x3_2_ca_r(0) := cache_epsc0_ca_r_2(to_integer(cache_epsc0_ls3));
+    x3_2_ca_w := to_unsigned(0, 1);
+    x3_2_ca_w(0) := cache_epsc0_ca_w_2(to_integer(cache_epsc0_ls3));
+    x3_2_ca_x := to_unsigned(0, 1);
+    x3_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls3));
+    x3_2_ca_xu := to_unsigned(0, 1);
+    x3_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls3));
+    if (bool(x3_2_cv(0)) and (x3_2_cl = 3) and (x3_2_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_2_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_epsc0_ls3;
+        h_nxt := x3_2_cn;
+        h_tbl := x3_2_cb;
+        h_a_r := x3_2_ca_r(0);
+        h_a_w := x3_2_ca_w(0);
+        h_a_x := x3_2_ca_x(0);
+        h_a_xu := x3_2_ca_xu(0);
+    end if;
+    x3_1_cv := to_unsigned(0, 1);
+    x3_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls3));
+    x3_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_1_ck := cache_epsc0_ck1(to_integer(cache_epsc0_ls3));
+    x3_1_cl := to_unsigned(0, 3);
+    x3_1_cl := cache_epsc0_cl1(to_integer(cache_epsc0_ls3));
+    x3_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_1_ct_eptrta := cache_epsc0_ct_eptrta_1(to_integer(cache_epsc0_ls3));
+    x3_1_cn := to_unsigned(0, 3);
+    x3_1_cn := cache_epsc0_cn1(to_integer(cache_epsc0_ls3));
+    x3_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_1_cb := cache_epsc0_cb1(to_integer(cache_epsc0_ls3));
+    x3_1_ca_r := to_unsigned(0, 1);
+    x3_1_ca_r(0) := cache_epsc0_ca_r_1(to_integer(cache_epsc0_ls3));
+    x3_1_ca_w := to_unsigned(0, 1);
+    x3_1_ca_w(0) := cache_epsc0_ca_w_1(to_integer(cache_epsc0_ls3));
+    x3_1_ca_x := to_unsigned(0, 1);
+    x3_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls3));
+    x3_1_ca_xu := to_unsigned(0, 1);
+    x3_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls3));
+    if (bool(x3_1_cv(0)) and (x3_1_cl = 3) and (x3_1_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_1_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_epsc0_ls3;
+        h_nxt := x3_1_cn;
+        h_tbl := x3_1_cb;
+        h_a_r := x3_1_ca_r(0);
+        h_a_w := x3_1_ca_w(0);
+        h_a_x := x3_1_ca_x(0);
+        h_a_xu := x3_1_ca_xu(0);
+    end if;
+    x3_0_cv := to_unsigned(0, 1);
+    x3_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls3));
+    x3_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_0_ck := cache_epsc0_ck0(to_integer(cache_epsc0_ls3));
+    x3_0_cl := to_unsigned(0, 3);
+    x3_0_cl := cache_epsc0_cl0(to_integer(cache_epsc0_ls3));
+    x3_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x3_0_ct_eptrta := cache_epsc0_ct_eptrta_0(to_integer(cache_epsc0_ls3));
+    x3_0_cn := to_unsigned(0, 3);
+    x3_0_cn := cache_epsc0_cn0(to_integer(cache_epsc0_ls3));
+    x3_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_0_cb := cache_epsc0_cb0(to_integer(cache_epsc0_ls3));
+    x3_0_ca_r := to_unsigned(0, 1);
+    x3_0_ca_r(0) := cache_epsc0_ca_r_0(to_integer(cache_epsc0_ls3));
+    x3_0_ca_w := to_unsigned(0, 1);
+    x3_0_ca_w(0) := cache_epsc0_ca_w_0(to_integer(cache_epsc0_ls3));
+    x3_0_ca_x := to_unsigned(0, 1);
+    x3_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls3));
+    x3_0_ca_xu := to_unsigned(0, 1);
+    x3_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls3));
+    if (bool(x3_0_cv(0)) and (x3_0_cl = 3) and (x3_0_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_0_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_epsc0_ls3;
+        h_nxt := x3_0_cn;
+        h_tbl := x3_0_cb;
+        h_a_r := x3_0_ca_r(0);
+        h_a_w := x3_0_ca_w(0);
+        h_a_x := x3_0_ca_x(0);
+        h_a_xu := x3_0_ca_xu(0);
+    end if;
+    x2_3_cv := to_unsigned(0, 1);
+    x2_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls2));
+    x2_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_3_ck := cache_epsc0_ck3(to_integer(cache_epsc0_ls2));
+    x2_3_cl := to_unsigned(0, 3);
+    x2_3_cl := cache_epsc0_cl3(to_integer(cache_epsc0_ls2));
+    x2_3_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_3_ct_eptrta := cache_epsc0_ct_eptrta_3(to_integer(cache_epsc0_ls2));
+    x2_3_cn := to_unsigned(0, 3);
+    x2_3_cn := cache_epsc0_cn3(to_integer(cache_epsc0_ls2));
+    x2_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_3_cb := cache_epsc0_cb3(to_integer(cache_epsc0_ls2));
+    x2_3_ca_r := to_unsigned(0, 1);
+    x2_3_ca_r(0) := cache_epsc0_ca_r_3(to_integer(cache_epsc0_ls2));
+    x2_3_ca_w := to_unsigned(0, 1);
+    x2_3_ca_w(0) := cache_epsc0_ca_w_3(to_integer(cache_epsc0_ls2));
+    x2_3_ca_x := to_unsigned(0, 1);
+    x2_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls2));
+    x2_3_ca_xu := to_unsigned(0, 1);
+    x2_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls2));
+    if (bool(x2_3_cv(0)) and (x2_3_cl = 2) and (x2_3_ck = x_addr(64-1 downto 21)) and (x2_3_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_epsc0_ls2;
+        h_nxt := x2_3_cn;
+        h_tbl := x2_3_cb;
+        h_a_r := x2_3_ca_r(0);
+        h_a_w := x2_3_ca_w(0);
+        h_a_x := x2_3_ca_x(0);
+        h_a_xu := x2_3_ca_xu(0);
+    end if;
+    x2_2_cv := to_unsigned(0, 1);
+    x2_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls2));
+    x2_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_2_ck := cache_epsc0_ck2(to_integer(cache_epsc0_ls2));
+    x2_2_cl := to_unsigned(0, 3);
+    x2_2_cl := cache_epsc0_cl2(to_integer(cache_epsc0_ls2));
+    x2_2_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_2_ct_eptrta := cache_epsc0_ct_eptrta_2(to_integer(cache_epsc0_ls2));
+    x2_2_cn := to_unsigned(0, 3);
+    x2_2_cn := cache_epsc0_cn2(to_integer(cache_epsc0_ls2));
+    x2_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_2_cb := cache_epsc0_cb2(to_integer(cache_epsc0_ls2));
+    x2_2_ca_r := to_unsigned(0, 1);
+    x2_2_ca_r(0) := cache_epsc0_ca_r_2(to_integer(cache_epsc0_ls2));
+    x2_2_ca_w := to_unsigned(0, 1);
+    x2_2_ca_w(0) := cache_epsc0_ca_w_2(to_integer(cache_epsc0_ls2));
+    x2_2_ca_x := to_unsigned(0, 1);
+    x2_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls2));
+    x2_2_ca_xu := to_unsigned(0, 1);
+    x2_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls2));
+    if (bool(x2_2_cv(0)) and (x2_2_cl = 2) and (x2_2_ck = x_addr(64-1 downto 21)) and (x2_2_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_epsc0_ls2;
+        h_nxt := x2_2_cn;
+        h_tbl := x2_2_cb;
+        h_a_r := x2_2_ca_r(0);
+        h_a_w := x2_2_ca_w(0);
+        h_a_x := x2_2_ca_x(0);
+        h_a_xu := x2_2_ca_xu(0);
+    end if;
+    x2_1_cv := to_unsigned(0, 1);
+    x2_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls2));
+    x2_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_1_ck := cache_epsc0_ck1(to_integer(cache_epsc0_ls2));
+    x2_1_cl := to_unsigned(0, 3);
+    x2_1_cl := cache_epsc0_cl1(to_integer(cache_epsc0_ls2));
+    x2_1_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_1_ct_eptrta := cache_epsc0_ct_eptrta_1(to_integer(cache_epsc0_ls2));
+    x2_1_cn := to_unsigned(0, 3);
+    x2_1_cn := cache_epsc0_cn1(to_integer(cache_epsc0_ls2));
+    x2_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_1_cb := cache_epsc0_cb1(to_integer(cache_epsc0_ls2));
+    x2_1_ca_r := to_unsigned(0, 1);
+    x2_1_ca_r(0) := cache_epsc0_ca_r_1(to_integer(cache_epsc0_ls2));
+    x2_1_ca_w := to_unsigned(0, 1);
+    x2_1_ca_w(0) := cache_epsc0_ca_w_1(to_integer(cache_epsc0_ls2));
+    x2_1_ca_x := to_unsigned(0, 1);
+    x2_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls2));
+    x2_1_ca_xu := to_unsigned(0, 1);
+    x2_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls2));
+    if (bool(x2_1_cv(0)) and (x2_1_cl = 2) and (x2_1_ck = x_addr(64-1 downto 21)) and (x2_1_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_epsc0_ls2;
+        h_nxt := x2_1_cn;
+        h_tbl := x2_1_cb;
+        h_a_r := x2_1_ca_r(0);
+        h_a_w := x2_1_ca_w(0);
+        h_a_x := x2_1_ca_x(0);
+        h_a_xu := x2_1_ca_xu(0);
+    end if;
+    x2_0_cv := to_unsigned(0, 1);
+    x2_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls2));
+    x2_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_0_ck := cache_epsc0_ck0(to_integer(cache_epsc0_ls2));
+    x2_0_cl := to_unsigned(0, 3);
+    x2_0_cl := cache_epsc0_cl0(to_integer(cache_epsc0_ls2));
+    x2_0_ct_eptrta := unsigned'("0000000000000000000000000000000000000000");
+    x2_0_ct_eptrta := cache_epsc0_ct_eptrta_0(to_integer(cache_epsc0_ls2));
+    x2_0_cn := to_unsigned(0, 3);
+    x2_0_cn := cache_epsc0_cn0(to_integer(cache_epsc0_ls2));
+    x2_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_0_cb := cache_epsc0_cb0(to_integer(cache_epsc0_ls2));
+    x2_0_ca_r := to_unsigned(0, 1);
+    x2_0_ca_r(0) := cache_epsc0_ca_r_0(to_integer(cache_epsc0_ls2));
+    x2_0_ca_w := to_unsigned(0, 1);
+    x2_0_ca_w(0) := cache_epsc0_ca_w_0(to_integer(cache_epsc0_ls2));
+    x2_0_ca_x := to_unsigned(0, 1);
+    x2_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls2));
+    x2_0_ca_xu := to_unsigned(0, 1);
+    x2_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls2));
+    if (bool(x2_0_cv(0)) and (x2_0_cl = 2) and (x2_0_ck = x_addr(64-1 downto 21)) and (x2_0_ct_eptrta = cache_epsc0_t_eptrta)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_epsc0_ls2;
+        h_nxt := x2_0_cn;
+        h_tbl := x2_0_cb;
+        h_a_r := x2_0_ca_r(0);
+        h_a_w := x2_0_ca_w(0);
+        h_a_x := x2_0_ca_x(0);
+        h_a_xu := x2_0_ca_xu(0);
+    end if;
+    hc_hit <= found;
+    cache_epsc0_l_hit <= found;
+    cache_epsc0_l_way <= way;
+    cache_epsc0_l_set <= hs;
+    hc_nxt <= h_nxt;
+    hc_tbl <= h_tbl;
+    hc_a_r <= h_a_r;
+    hc_a_w <= h_a_w;
+    hc_a_x <= h_a_x;
+    hc_a_xu <= h_a_xu;
+end process cache_epsc0_lookup;
+
+cache_epsc0_fsm: process (clk) is
+    variable rk: unsigned(1 downto 0);
+    variable rv0: unsigned(1 downto 0);
+    variable rv1: unsigned(1 downto 0);
+    variable rv2: unsigned(1 downto 0);
+    variable rv3: unsigned(1 downto 0);
+    variable s0: unsigned(1 downto 0);
+    variable fv0_0: std_logic;
+    variable fv0_1: std_logic;
+    variable fv0_2: std_logic;
+    variable fv0_3: std_logic;
+    variable fw0: unsigned(1 downto 0);
+    variable fe0: std_logic;
+    variable fr0_0: unsigned(1 downto 0);
+    variable fr0_1: unsigned(1 downto 0);
+    variable fr0_2: unsigned(1 downto 0);
+    variable fr0_3: unsigned(1 downto 0);
+    variable fk0: unsigned(1 downto 0);
+    variable s1: unsigned(1 downto 0);
+    variable fv1_0: std_logic;
+    variable fv1_1: std_logic;
+    variable fv1_2: std_logic;
+    variable fv1_3: std_logic;
+    variable fw1: unsigned(1 downto 0);
+    variable fe1: std_logic;
+    variable fr1_0: unsigned(1 downto 0);
+    variable fr1_1: unsigned(1 downto 0);
+    variable fr1_2: unsigned(1 downto 0);
+    variable fr1_3: unsigned(1 downto 0);
+    variable fk1: unsigned(1 downto 0);
+    variable s2: unsigned(1 downto 0);
+    variable fv2_0: std_logic;
+    variable fv2_1: std_logic;
+    variable fv2_2: std_logic;
+    variable fv2_3: std_logic;
+    variable fw2: unsigned(1 downto 0);
+    variable fe2: std_logic;
+    variable fr2_0: unsigned(1 downto 0);
+    variable fr2_1: unsigned(1 downto 0);
+    variable fr2_2: unsigned(1 downto 0);
+    variable fr2_3: unsigned(1 downto 0);
+    variable fk2: unsigned(1 downto 0);
+    variable s3: unsigned(1 downto 0);
+    variable fv3_0: std_logic;
+    variable fv3_1: std_logic;
+    variable fv3_2: std_logic;
+    variable fv3_3: std_logic;
+    variable fw3: unsigned(1 downto 0);
+    variable fe3: std_logic;
+    variable fr3_0: unsigned(1 downto 0);
+    variable fr3_1: unsigned(1 downto 0);
+    variable fr3_2: unsigned(1 downto 0);
+    variable fr3_3: unsigned(1 downto 0);
+    variable fk3: unsigned(1 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(42 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_t_eptrta: unsigned(39 downto 0);
+    variable e0_n: unsigned(2 downto 0);
+    variable e0_b: unsigned(63 downto 0);
+    variable e0_a_r: unsigned(0 downto 0);
+    variable e0_a_w: unsigned(0 downto 0);
+    variable e0_a_x: unsigned(0 downto 0);
+    variable e0_a_xu: unsigned(0 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(42 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_t_eptrta: unsigned(39 downto 0);
+    variable e1_n: unsigned(2 downto 0);
+    variable e1_b: unsigned(63 downto 0);
+    variable e1_a_r: unsigned(0 downto 0);
+    variable e1_a_w: unsigned(0 downto 0);
+    variable e1_a_x: unsigned(0 downto 0);
+    variable e1_a_xu: unsigned(0 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(42 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_t_eptrta: unsigned(39 downto 0);
+    variable e2_n: unsigned(2 downto 0);
+    variable e2_b: unsigned(63 downto 0);
+    variable e2_a_r: unsigned(0 downto 0);
+    variable e2_a_w: unsigned(0 downto 0);
+    variable e2_a_x: unsigned(0 downto 0);
+    variable e2_a_xu: unsigned(0 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(42 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_t_eptrta: unsigned(39 downto 0);
+    variable e3_n: unsigned(2 downto 0);
+    variable e3_b: unsigned(63 downto 0);
+    variable e3_a_r: unsigned(0 downto 0);
+    variable e3_a_w: unsigned(0 downto 0);
+    variable e3_a_x: unsigned(0 downto 0);
+    variable e3_a_xu: unsigned(0 downto 0);
+    variable d1w0_0: unsigned(63 downto 0);
+    variable d1w1_0: unsigned(63 downto 0);
+    variable d1w2_0: unsigned(63 downto 0);
+    variable d1w3_0: unsigned(63 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_epsc0_ca_r_0(0) <= '0';
+            cache_epsc0_ca_r_0(1) <= '0';
+            cache_epsc0_ca_r_0(2) <= '0';
+            cache_epsc0_ca_r_0(3) <= '0';
+            cache_epsc0_ca_r_1(0) <= '0';
+            cache_epsc0_ca_r_1(1) <= '0';
+            cache_epsc0_ca_r_1(2) <= '0';
+            cache_epsc0_ca_r_1(3) <= '0';
+            cache_epsc0_ca_r_2(0) <= '0';
+            cache_epsc0_ca_r_2(1) <= '0';
+            cache_epsc0_ca_r_2(2) <= '0';
+            cache_epsc0_ca_r_2(3) <= '0';
+            cache_epsc0_ca_r_3(0) <= '0';
+            cache_epsc0_ca_r_3(1) <= '0';
+            cache_epsc0_ca_r_3(2) <= '0';
+            cache_epsc0_ca_r_3(3) <= '0';
+            cache_epsc0_ca_w_0(0) <= '0';
+            cache_epsc0_ca_w_0(1) <= '0';
+            cache_epsc0_ca_w_0(2) <= '0';
+            cache_epsc0_ca_w_0(3) <= '0';
+            cache_epsc0_ca_w_1(0) <= '0';
+            cache_epsc0_ca_w_1(1) <= '0';
+            cache_epsc0_ca_w_1(2) <= '0';
+            cache_epsc0_ca_w_1(3) <= '0';
+            cache_epsc0_ca_w_2(0) <= '0';
+            cache_epsc0_ca_w_2(1) <= '0';
+            cache_epsc0_ca_w_2(2) <= '0';
+            cache_epsc0_ca_w_2(3) <= '0';
+            cache_epsc0_ca_w_3(0) <= '0';
+            cache_epsc0_ca_w_3(1) <= '0';
+            cache_epsc0_ca_w_3(2) <= '0';
+            cache_epsc0_ca_w_3(3) <= '0';
+            cache_epsc0_ca_x_0(0) <= '0';
+            cache_epsc0_ca_x_0(1) <= '0';
+            cache_epsc0_ca_x_0(2) <= '0';
+            cache_epsc0_ca_x_0(3) <= '0';
+            cache_epsc0_ca_x_1(0) <= '0';
+            cache_epsc0_ca_x_1(1) <= '0';
+            cache_epsc0_ca_x_1(2) <= '0';
+            cache_epsc0_ca_x_1(3) <= '0';
+            cache_epsc0_ca_x_2(0) <= '0';
+            cache_epsc0_ca_x_2(1) <= '0';
+            cache_epsc0_ca_x_2(2) <= '0';
+            cache_epsc0_ca_x_2(3) <= '0';
+            cache_epsc0_ca_x_3(0) <= '0';
+            cache_epsc0_ca_x_3(1) <= '0';
+            cache_epsc0_ca_x_3(2) <= '0';
+            cache_epsc0_ca_x_3(3) <= '0';
+            cache_epsc0_ca_xu_0(0) <= '0';
+            cache_epsc0_ca_xu_0(1) <= '0';
+            cache_epsc0_ca_xu_0(2) <= '0';
+            cache_epsc0_ca_xu_0(3) <= '0';
+            cache_epsc0_ca_xu_1(0) <= '0';
+            cache_epsc0_ca_xu_1(1) <= '0';
+            cache_epsc0_ca_xu_1(2) <= '0';
+            cache_epsc0_ca_xu_1(3) <= '0';
+            cache_epsc0_ca_xu_2(0) <= '0';
+            cache_epsc0_ca_xu_2(1) <= '0';
+            cache_epsc0_ca_xu_2(2) <= '0';
+            cache_epsc0_ca_xu_2(3) <= '0';
+            cache_epsc0_ca_xu_3(0) <= '0';
+            cache_epsc0_ca_xu_3(1) <= '0';
+            cache_epsc0_ca_xu_3(2) <= '0';
+            cache_epsc0_ca_xu_3(3) <= '0';
+            cache_epsc0_cb0(0) <= to_unsigned(0, 64);
+            cache_epsc0_cb0(1) <= to_unsigned(0, 64);
+            cache_epsc0_cb0(2) <= to_unsigned(0, 64);
+            cache_epsc0_cb0(3) <= to_unsigned(0, 64);
+            cache_epsc0_cb1(0) <= to_unsigned(0, 64);
+            cache_epsc0_cb1(1) <= to_unsigned(0, 64);
+            cache_epsc0_cb1(2) <= to_unsigned(0, 64);
+            cache_epsc0_cb1(3) <= to_unsigned(0, 64);
+            cache_epsc0_cb2(0) <= to_unsigned(0, 64);
+            cache_epsc0_cb2(1) <= to_unsigned(0, 64);
+            cache_epsc0_cb2(2) <= to_unsigned(0, 64);
+            cache_epsc0_cb2(3) <= to_unsigned(0, 64);
+            cache_epsc0_cb3(0) <= to_unsigned(0, 64);
+            cache_epsc0_cb3(1) <= to_unsigned(0, 64);
+            cache_epsc0_cb3(2) <= to_unsigned(0, 64);
+            cache_epsc0_cb3(3) <= to_unsigned(0, 64);
+            cache_epsc0_ck0(0) <= to_unsigned(0, 43);
+            cache_epsc0_ck0(1) <= to_unsigned(0, 43);
+            cache_epsc0_ck0(2) <= to_unsigned(0, 43);
+            cache_epsc0_ck0(3) <= to_unsigned(0, 43);
+            cache_epsc0_ck1(0) <= to_unsigned(0, 43);
+            cache_epsc0_ck1(1) <= to_unsigned(0, 43);
+            cache_epsc0_ck1(2) <= to_unsigned(0, 43);
+            cache_epsc0_ck1(3) <= to_unsigned(0, 43);
+            cache_epsc0_ck2(0) <= to_unsigned(0, 43);
+            cache_epsc0_ck2(1) <= to_unsigned(0, 43);
+            cache_epsc0_ck2(2) <= to_unsigned(0, 43);
+            cache_epsc0_ck2(3) <= to_unsigned(0, 43);
+            cache_epsc0_ck3(0) <= to_unsigned(0, 43);
+            cache_epsc0_ck3(1) <= to_unsigned(0, 43);
+            cache_epsc0_ck3(2) <= to_unsigned(0, 43);
+            cache_epsc0_ck3(3) <= to_unsigned(0, 43);
+            cache_epsc0_cl0(0) <= to_unsigned(0, 3);
+            cache_epsc0_cl0(1) <= to_unsigned(0, 3);
+            cache_epsc0_cl0(2) <= to_unsigned(0, 3);
+            cache_epsc0_cl0(3) <= to_unsigned(0, 3);
+            cache_epsc0_cl1(0) <= to_unsigned(0, 3);
+            cache_epsc0_cl1(1) <= to_unsigned(0, 3);
+            cache_epsc0_cl1(2) <= to_unsigned(0, 3);
+            cache_epsc0_cl1(3) <= to_unsigned(0, 3);
+            cache_epsc0_cl2(0) <= to_unsigned(0, 3);
+            cache_epsc0_cl2(1) <= to_unsigned(0, 3);
+            cache_epsc0_cl2(2) <= to_unsigned(0, 3);
+            cache_epsc0_cl2(3) <= to_unsigned(0, 3);
+            cache_epsc0_cl3(0) <= to_unsigned(0, 3);
+            cache_epsc0_cl3(1) <= to_unsigned(0, 3);
+            cache_epsc0_cl3(2) <= to_unsigned(0, 3);
+            cache_epsc0_cl3(3) <= to_unsigned(0, 3);
+            cache_epsc0_cn0(0) <= to_unsigned(0, 3);
+            cache_epsc0_cn0(1) <= to_unsigned(0, 3);
+            cache_epsc0_cn0(2) <= to_unsigned(0, 3);
+            cache_epsc0_cn0(3) <= to_unsigned(0, 3);
+            cache_epsc0_cn1(0) <= to_unsigned(0, 3);
+            cache_epsc0_cn1(1) <= to_unsigned(0, 3);
+            cache_epsc0_cn1(2) <= to_unsigned(0, 3);
+            cache_epsc0_cn1(3) <= to_unsigned(0, 3);
+            cache_epsc0_cn2(0) <= to_unsigned(0, 3);
+            cache_epsc0_cn2(1) <= to_unsigned(0, 3);
+            cache_epsc0_cn2(2) <= to_unsigned(0, 3);
+            cache_epsc0_cn2(3) <= to_unsigned(0, 3);
+            cache_epsc0_cn3(0) <= to_unsigned(0, 3);
+            cache_epsc0_cn3(1) <= to_unsigned(0, 3);
+            cache_epsc0_cn3(2) <= to_unsigned(0, 3);
+            cache_epsc0_cn3(3) <= to_unsigned(0, 3);
+            cache_epsc0_cr0(0) <= to_unsigned(0, 2);
+            cache_epsc0_cr0(1) <= to_unsigned(0, 2);
+            cache_epsc0_cr0(2) <= to_unsigned(0, 2);
+            cache_epsc0_cr0(3) <= to_unsigned(0, 2);
+            cache_epsc0_cr1(0) <= to_unsigned(1, 2);
+            cache_epsc0_cr1(1) <= to_unsigned(1, 2);
+            cache_epsc0_cr1(2) <= to_unsigned(1, 2);
+            cache_epsc0_cr1(3) <= to_unsigned(1, 2);
+            cache_epsc0_cr2(0) <= to_unsigned(2, 2);
+            cache_epsc0_cr2(1) <= to_unsigned(2, 2);
+            cache_epsc0_cr2(2) <= to_unsigned(2, 2);
+            cache_epsc0_cr2(3) <= to_unsigned(2, 2);
+            cache_epsc0_cr3(0) <= to_unsigned(3, 2);
+            cache_epsc0_cr3(1) <= to_unsigned(3, 2);
+            cache_epsc0_cr3(2) <= to_unsigned(3, 2);
+            cache_epsc0_cr3(3) <= to_unsigned(3, 2);
+            cache_epsc0_ct_eptrta_0(0) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_0(1) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_0(2) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_0(3) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_1(0) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_1(1) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_1(2) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_1(3) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_2(0) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_2(1) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_2(2) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_2(3) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_3(0) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_3(1) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_3(2) <= to_unsigned(0, 40);
+            cache_epsc0_ct_eptrta_3(3) <= to_unsigned(0, 40);
+            cache_epsc0_cv0(0) <= '0';
+            cache_epsc0_cv0(1) <= '0';
+            cache_epsc0_cv0(2) <= '0';
+            cache_epsc0_cv0(3) <= '0';
+            cache_epsc0_cv1(0) <= '0';
+            cache_epsc0_cv1(1) <= '0';
+            cache_epsc0_cv1(2) <= '0';
+            cache_epsc0_cv1(3) <= '0';
+            cache_epsc0_cv2(0) <= '0';
+            cache_epsc0_cv2(1) <= '0';
+            cache_epsc0_cv2(2) <= '0';
+            cache_epsc0_cv2(3) <= '0';
+            cache_epsc0_cv3(0) <= '0';
+            cache_epsc0_cv3(1) <= '0';
+            cache_epsc0_cv3(2) <= '0';
+            cache_epsc0_cv3(3) <= '0';
+            cache_epsc0_f_addr <= to_unsigned(0, 64);
+            cache_epsc0_f_t_eptrta <= to_unsigned(0, 40);
+        else
+            rk := to_unsigned(0, 2);
+            rv0 := to_unsigned(0, 2);
+            rv1 := to_unsigned(0, 2);
+            rv2 := to_unsigned(0, 2);
+            rv3 := to_unsigned(0, 2);
+            s0 := to_unsigned(0, 2);
+            fv0_0 := '0';
+            fv0_1 := '0';
+            fv0_2 := '0';
+            fv0_3 := '0';
+            fw0 := to_unsigned(0, 2);
+            fe0 := '0';
+            fr0_0 := to_unsigned(0, 2);
+            fr0_1 := to_unsigned(0, 2);
+            fr0_2 := to_unsigned(0, 2);
+            fr0_3 := to_unsigned(0, 2);
+            fk0 := to_unsigned(0, 2);
+            s1 := to_unsigned(0, 2);
+            fv1_0 := '0';
+            fv1_1 := '0';
+            fv1_2 := '0';
+            fv1_3 := '0';
+            fw1 := to_unsigned(0, 2);
+            fe1 := '0';
+            fr1_0 := to_unsigned(0, 2);
+            fr1_1 := to_unsigned(0, 2);
+            fr1_2 := to_unsigned(0, 2);
+            fr1_3 := to_unsigned(0, 2);
+            fk1 := to_unsigned(0, 2);
+            s2 := to_unsigned(0, 2);
+            fv2_0 := '0';
+            fv2_1 := '0';
+            fv2_2 := '0';
+            fv2_3 := '0';
+            fw2 := to_unsigned(0, 2);
+            fe2 := '0';
+            fr2_0 := to_unsigned(0, 2);
+            fr2_1 := to_unsigned(0, 2);
+            fr2_2 := to_unsigned(0, 2);
+            fr2_3 := to_unsigned(0, 2);
+            fk2 := to_unsigned(0, 2);
+            s3 := to_unsigned(0, 2);
+            fv3_0 := '0';
+            fv3_1 := '0';
+            fv3_2 := '0';
+            fv3_3 := '0';
+            fw3 := to_unsigned(0, 2);
+            fe3 := '0';
+            fr3_0 := to_unsigned(0, 2);
+            fr3_1 := to_unsigned(0, 2);
+            fr3_2 := to_unsigned(0, 2);
+            fr3_3 := to_unsigned(0, 2);
+            fk3 := to_unsigned(0, 2);
+            if bool(h_look) then
+                cache_epsc0_f_addr <= x_addr;
+                cache_epsc0_f_t_eptrta <= cache_epsc0_t_eptrta;
+                if bool(cache_epsc0_l_hit) then
+                    rv0 := cache_epsc0_cr0(to_integer(cache_epsc0_l_set));
+                    rv1 := cache_epsc0_cr1(to_integer(cache_epsc0_l_set));
+                    rv2 := cache_epsc0_cr2(to_integer(cache_epsc0_l_set));
+                    rv3 := cache_epsc0_cr3(to_integer(cache_epsc0_l_set));
+                    case cache_epsc0_l_way is
+                        when "00" =>
+                            rk := rv0;
+                        when "01" =>
+                            rk := rv1;
+                        when "10" =>
+                            rk := rv2;
+                        when others => -- "11"
+                            rk := rv3;
+                    end case;
+                    if (rv0 < rk) then
+                        rv0 := (rv0 + 1);
+                    end if;
+                    if (rv1 < rk) then
+                        rv1 := (rv1 + 1);
+                    end if;
+                    if (rv2 < rk) then
+                        rv2 := (rv2 + 1);
+                    end if;
+                    if (rv3 < rk) then
+                        rv3 := (rv3 + 1);
+                    end if;
+                    if (cache_epsc0_l_way = 0) then
+                        rv0 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_epsc0_l_way = 1) then
+                        rv1 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_epsc0_l_way = 2) then
+                        rv2 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_epsc0_l_way = 3) then
+                        rv3 := to_unsigned(0, 2);
+                    end if;
+                    cache_epsc0_cr0(to_integer(cache_epsc0_l_set)) <= rv0;
+                    cache_epsc0_cr1(to_integer(cache_epsc0_l_set)) <= rv1;
+                    cache_epsc0_cr2(to_integer(cache_epsc0_l_set)) <= rv2;
+                    cache_epsc0_cr3(to_integer(cache_epsc0_l_set)) <= rv3;
+                end if;
+            end if;
+            if bool(n_fill) then
+                s0 := cache_epsc0_f_addr(50-1 downto 48);
+                fv0_0 := cache_epsc0_cv0(to_integer(s0));
+                fv0_1 := cache_epsc0_cv1(to_integer(s0));
+                fv0_2 := cache_epsc0_cv2(to_integer(s0));
+                fv0_3 := cache_epsc0_cv3(to_integer(s0));
+                fr0_0 := cache_epsc0_cr0(to_integer(s0));
+                fr0_1 := cache_epsc0_cr1(to_integer(s0));
+                fr0_2 := cache_epsc0_cr2(to_integer(s0));
+                fr0_3 := cache_epsc0_cr3(to_integer(s0));
+                if bool(hq_v5) then
+                    fe0 := '1';
+                    if (not bool(fv0_3)) then
+                        fw0 := to_unsigned(3, 2);
+                        fe0 := '0';
+                    end if;
+                    if (not bool(fv0_2)) then
+                        fw0 := to_unsigned(2, 2);
+                        fe0 := '0';
+                    end if;
+                    if (not bool(fv0_1)) then
+                        fw0 := to_unsigned(1, 2);
+                        fe0 := '0';
+                    end if;
+                    if (not bool(fv0_0)) then
+                        fw0 := to_unsigned(0, 2);
+                        fe0 := '0';
+                    end if;
+                    if bool(fe0) then
+                        if (fr0_0 = 3) then
+                            fw0 := to_unsigned(0, 2);
+                        end if;
+                        if (fr0_1 = 3) then
+                            fw0 := to_unsigned(1, 2);
+                        end if;
+                        if (fr0_2 = 3) then
+                            fw0 := to_unsigned(2, 2);
+                        end if;
+                        if (fr0_3 = 3) then
+                            fw0 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw0 is
+                        when "00" =>
+                            fv0_0 := '1';
+                            cache_epsc0_cv0(to_integer(s0)) <= '1';
+                            cache_epsc0_ck0(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_epsc0_f_addr(64-1 downto 48));
+                            cache_epsc0_cl0(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_epsc0_ct_eptrta_0(to_integer(s0)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn0(to_integer(s0)) <= hq_n5;
+                            cache_epsc0_cb0(to_integer(s0)) <= hq_t5;
+                            cache_epsc0_ca_r_0(to_integer(s0)) <= hq_a_r_5;
+                            cache_epsc0_ca_w_0(to_integer(s0)) <= hq_a_w_5;
+                            cache_epsc0_ca_x_0(to_integer(s0)) <= hq_a_x_5;
+                            cache_epsc0_ca_xu_0(to_integer(s0)) <= hq_a_xu_5;
+                        when "01" =>
+                            fv0_1 := '1';
+                            cache_epsc0_cv1(to_integer(s0)) <= '1';
+                            cache_epsc0_ck1(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_epsc0_f_addr(64-1 downto 48));
+                            cache_epsc0_cl1(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_epsc0_ct_eptrta_1(to_integer(s0)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn1(to_integer(s0)) <= hq_n5;
+                            cache_epsc0_cb1(to_integer(s0)) <= hq_t5;
+                            cache_epsc0_ca_r_1(to_integer(s0)) <= hq_a_r_5;
+                            cache_epsc0_ca_w_1(to_integer(s0)) <= hq_a_w_5;
+                            cache_epsc0_ca_x_1(to_integer(s0)) <= hq_a_x_5;
+                            cache_epsc0_ca_xu_1(to_integer(s0)) <= hq_a_xu_5;
+                        when "10" =>
+                            fv0_2 := '1';
+                            cache_epsc0_cv2(to_integer(s0)) <= '1';
+                            cache_epsc0_ck2(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_epsc0_f_addr(64-1 downto 48));
+                            cache_epsc0_cl2(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_epsc0_ct_eptrta_2(to_integer(s0)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn2(to_integer(s0)) <= hq_n5;
+                            cache_epsc0_cb2(to_integer(s0)) <= hq_t5;
+                            cache_epsc0_ca_r_2(to_integer(s0)) <= hq_a_r_5;
+                            cache_epsc0_ca_w_2(to_integer(s0)) <= hq_a_w_5;
+                            cache_epsc0_ca_x_2(to_integer(s0)) <= hq_a_x_5;
+                            cache_epsc0_ca_xu_2(to_integer(s0)) <= hq_a_xu_5;
+                        when others => -- "11"
+                            fv0_3 := '1';
+                            cache_epsc0_cv3(to_integer(s0)) <= '1';
+                            cache_epsc0_ck3(to_integer(s0)) <= unsigned'(to_unsigned(0, 27) & cache_epsc0_f_addr(64-1 downto 48));
+                            cache_epsc0_cl3(to_integer(s0)) <= to_unsigned(5, 3);
+                            cache_epsc0_ct_eptrta_3(to_integer(s0)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn3(to_integer(s0)) <= hq_n5;
+                            cache_epsc0_cb3(to_integer(s0)) <= hq_t5;
+                            cache_epsc0_ca_r_3(to_integer(s0)) <= hq_a_r_5;
+                            cache_epsc0_ca_w_3(to_integer(s0)) <= hq_a_w_5;
+                            cache_epsc0_ca_x_3(to_integer(s0)) <= hq_a_x_5;
+                            cache_epsc0_ca_xu_3(to_integer(s0)) <= hq_a_xu_5;
+                    end case;
+                    case fw0 is
+                        when "00" =>
+                            fk0 := fr0_0;
+                        when "01" =>
+                            fk0 := fr0_1;
+                        when "10" =>
+                            fk0 := fr0_2;
+                        when others => -- "11"
+                            fk0 := fr0_3;
+                    end case;
+                    if (fr0_0 < fk0) then
+                        fr0_0 := (fr0_0 + 1);
+                    end if;
+                    if (fr0_1 < fk0) then
+                        fr0_1 := (fr0_1 + 1);
+                    end if;
+                    if (fr0_2 < fk0) then
+                        fr0_2 := (fr0_2 + 1);
+                    end if;
+                    if (fr0_3 < fk0) then
+                        fr0_3 := (fr0_3 + 1);
+                    end if;
+                    if (fw0 = 0) then
+                        fr0_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw0 = 1) then
+                        fr0_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw0 = 2) then
+                        fr0_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw0 = 3) then
+                        fr0_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_epsc0_cr0(to_integer(s0)) <= fr0_0;
+                    cache_epsc0_cr1(to_integer(s0)) <= fr0_1;
+                    cache_epsc0_cr2(to_integer(s0)) <= fr0_2;
+                    cache_epsc0_cr3(to_integer(s0)) <= fr0_3;
+                end if;
+                s1 := cache_epsc0_f_addr(41-1 downto 39);
+                fv1_0 := cache_epsc0_cv0(to_integer(s1));
+                fv1_1 := cache_epsc0_cv1(to_integer(s1));
+                fv1_2 := cache_epsc0_cv2(to_integer(s1));
+                fv1_3 := cache_epsc0_cv3(to_integer(s1));
+                fr1_0 := cache_epsc0_cr0(to_integer(s1));
+                fr1_1 := cache_epsc0_cr1(to_integer(s1));
+                fr1_2 := cache_epsc0_cr2(to_integer(s1));
+                fr1_3 := cache_epsc0_cr3(to_integer(s1));
+                if (s0 = s1) then
+                    fv1_0 := fv0_0;
+                    fv1_1 := fv0_1;
+                    fv1_2 := fv0_2;
+                    fv1_3 := fv0_3;
+                    fr1_0 := fr0_0;
+                    fr1_1 := fr0_1;
+                    fr1_2 := fr0_2;
+                    fr1_3 := fr0_3;
+                end if;
+                if bool(hq_v4) then
+                    fe1 := '1';
+                    if (not bool(fv1_3)) then
+                        fw1 := to_unsigned(3, 2);
+                        fe1 := '0';
+                    end if;
+                    if (not bool(fv1_2)) then
+                        fw1 := to_unsigned(2, 2);
+                        fe1 := '0';
+                    end if;
+                    if (not bool(fv1_1)) then
+                        fw1 := to_unsigned(1, 2);
+                        fe1 := '0';
+                    end if;
+                    if (not bool(fv1_0)) then
+                        fw1 := to_unsigned(0, 2);
+                        fe1 := '0';
+                    end if;
+                    if bool(fe1) then
+                        if (fr1_0 = 3) then
+                            fw1 := to_unsigned(0, 2);
+                        end if;
+                        if (fr1_1 = 3) then
+                            fw1 := to_unsigned(1, 2);
+                        end if;
+                        if (fr1_2 = 3) then
+                            fw1 := to_unsigned(2, 2);
+                        end if;
+                        if (fr1_3 = 3) then
+                            fw1 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw1 is
+                        when "00" =>
+                            fv1_0 := '1';
+                            cache_epsc0_cv0(to_integer(s1)) <= '1';
+                            cache_epsc0_ck0(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_epsc0_f_addr(64-1 downto 39));
+                            cache_epsc0_cl0(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_epsc0_ct_eptrta_0(to_integer(s1)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn0(to_integer(s1)) <= hq_n4;
+                            cache_epsc0_cb0(to_integer(s1)) <= hq_t4;
+                            cache_epsc0_ca_r_0(to_integer(s1)) <= hq_a_r_4;
+                            cache_epsc0_ca_w_0(to_integer(s1)) <= hq_a_w_4;
+                            cache_epsc0_ca_x_0(to_integer(s1)) <= hq_a_x_4;
+                            cache_epsc0_ca_xu_0(to_integer(s1)) <= hq_a_xu_4;
+                        when "01" =>
+                            fv1_1 := '1';
+                            cache_epsc0_cv1(to_integer(s1)) <= '1';
+                            cache_epsc0_ck1(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_epsc0_f_addr(64-1 downto 39));
+                            cache_epsc0_cl1(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_epsc0_ct_eptrta_1(to_integer(s1)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn1(to_integer(s1)) <= hq_n4;
+                            cache_epsc0_cb1(to_integer(s1)) <= hq_t4;
+                            cache_epsc0_ca_r_1(to_integer(s1)) <= hq_a_r_4;
+                            cache_epsc0_ca_w_1(to_integer(s1)) <= hq_a_w_4;
+                            cache_epsc0_ca_x_1(to_integer(s1)) <= hq_a_x_4;
+                            cache_epsc0_ca_xu_1(to_integer(s1)) <= hq_a_xu_4;
+                        when "10" =>
+                            fv1_2 := '1';
+                            cache_epsc0_cv2(to_integer(s1)) <= '1';
+                            cache_epsc0_ck2(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_epsc0_f_addr(64-1 downto 39));
+                            cache_epsc0_cl2(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_epsc0_ct_eptrta_2(to_integer(s1)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn2(to_integer(s1)) <= hq_n4;
+                            cache_epsc0_cb2(to_integer(s1)) <= hq_t4;
+                            cache_epsc0_ca_r_2(to_integer(s1)) <= hq_a_r_4;
+                            cache_epsc0_ca_w_2(to_integer(s1)) <= hq_a_w_4;
+                            cache_epsc0_ca_x_2(to_integer(s1)) <= hq_a_x_4;
+                            cache_epsc0_ca_xu_2(to_integer(s1)) <= hq_a_xu_4;
+                        when others => -- "11"
+                            fv1_3 := '1';
+                            cache_epsc0_cv3(to_integer(s1)) <= '1';
+                            cache_epsc0_ck3(to_integer(s1)) <= unsigned'(to_unsigned(0, 18) & cache_epsc0_f_addr(64-1 downto 39));
+                            cache_epsc0_cl3(to_integer(s1)) <= to_unsigned(4, 3);
+                            cache_epsc0_ct_eptrta_3(to_integer(s1)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn3(to_integer(s1)) <= hq_n4;
+                            cache_epsc0_cb3(to_integer(s1)) <= hq_t4;
+                            cache_epsc0_ca_r_3(to_integer(s1)) <= hq_a_r_4;
+                            cache_epsc0_ca_w_3(to_integer(s1)) <= hq_a_w_4;
+                            cache_epsc0_ca_x_3(to_integer(s1)) <= hq_a_x_4;
+                            cache_epsc0_ca_xu_3(to_integer(s1)) <= hq_a_xu_4;
+                    end case;
+                    case fw1 is
+                        when "00" =>
+                            fk1 := fr1_0;
+                        when "01" =>
+                            fk1 := fr1_1;
+                        when "10" =>
+                            fk1 := fr1_2;
+                        when others => -- "11"
+                            fk1 := fr1_3;
+                    end case;
+                    if (fr1_0 < fk1) then
+                        fr1_0 := (fr1_0 + 1);
+                    end if;
+                    if (fr1_1 < fk1) then
+                        fr1_1 := (fr1_1 + 1);
+                    end if;
+                    if (fr1_2 < fk1) then
+                        fr1_2 := (fr1_2 + 1);
+                    end if;
+                    if (fr1_3 < fk1) then
+                        fr1_3 := (fr1_3 + 1);
+                    end if;
+                    if (fw1 = 0) then
+                        fr1_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw1 = 1) then
+                        fr1_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw1 = 2) then
+                        fr1_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw1 = 3) then
+                        fr1_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_epsc0_cr0(to_integer(s1)) <= fr1_0;
+                    cache_epsc0_cr1(to_integer(s1)) <= fr1_1;
+                    cache_epsc0_cr2(to_integer(s1)) <= fr1_2;
+                    cache_epsc0_cr3(to_integer(s1)) <= fr1_3;
+                end if;
+                s2 := cache_epsc0_f_addr(32-1 downto 30);
+                fv2_0 := cache_epsc0_cv0(to_integer(s2));
+                fv2_1 := cache_epsc0_cv1(to_integer(s2));
+                fv2_2 := cache_epsc0_cv2(to_integer(s2));
+                fv2_3 := cache_epsc0_cv3(to_integer(s2));
+                fr2_0 := cache_epsc0_cr0(to_integer(s2));
+                fr2_1 := cache_epsc0_cr1(to_integer(s2));
+                fr2_2 := cache_epsc0_cr2(to_integer(s2));
+                fr2_3 := cache_epsc0_cr3(to_integer(s2));
+                if (s0 = s2) then
+                    fv2_0 := fv0_0;
+                    fv2_1 := fv0_1;
+                    fv2_2 := fv0_2;
+                    fv2_3 := fv0_3;
+                    fr2_0 := fr0_0;
+                    fr2_1 := fr0_1;
+                    fr2_2 := fr0_2;
+                    fr2_3 := fr0_3;
+                end if;
+                if (s1 = s2) then
+                    fv2_0 := fv1_0;
+                    fv2_1 := fv1_1;
+                    fv2_2 := fv1_2;
+                    fv2_3 := fv1_3;
+                    fr2_0 := fr1_0;
+                    fr2_1 := fr1_1;
+                    fr2_2 := fr1_2;
+                    fr2_3 := fr1_3;
+                end if;
+                if bool(hq_v3) then
+                    fe2 := '1';
+                    if (not bool(fv2_3)) then
+                        fw2 := to_unsigned(3, 2);
+                        fe2 := '0';
+                    end if;
+                    if (not bool(fv2_2)) then
+                        fw2 := to_unsigned(2, 2);
+                        fe2 := '0';
+                    end if;
+                    if (not bool(fv2_1)) then
+                        fw2 := to_unsigned(1, 2);
+                        fe2 := '0';
+                    end if;
+                    if (not bool(fv2_0)) then
+                        fw2 := to_unsigned(0, 2);
+                        fe2 := '0';
+                    end if;
+                    if bool(fe2) then
+                        if (fr2_0 = 3) then
+                            fw2 := to_unsigned(0, 2);
+                        end if;
+                        if (fr2_1 = 3) then
+                            fw2 := to_unsigned(1, 2);
+                        end if;
+                        if (fr2_2 = 3) then
+                            fw2 := to_unsigned(2, 2);
+                        end if;
+                        if (fr2_3 = 3) then
+                            fw2 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw2 is
+                        when "00" =>
+                            fv2_0 := '1';
+                            cache_epsc0_cv0(to_integer(s2)) <= '1';
+                            cache_epsc0_ck0(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_epsc0_f_addr(64-1 downto 30));
+                            cache_epsc0_cl0(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_epsc0_ct_eptrta_0(to_integer(s2)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn0(to_integer(s2)) <= hq_n3;
+                            cache_epsc0_cb0(to_integer(s2)) <= hq_t3;
+                            cache_epsc0_ca_r_0(to_integer(s2)) <= hq_a_r_3;
+                            cache_epsc0_ca_w_0(to_integer(s2)) <= hq_a_w_3;
+                            cache_epsc0_ca_x_0(to_integer(s2)) <= hq_a_x_3;
+                            cache_epsc0_ca_xu_0(to_integer(s2)) <= hq_a_xu_3;
+                        when "01" =>
+                            fv2_1 := '1';
+                            cache_epsc0_cv1(to_integer(s2)) <= '1';
+                            cache_epsc0_ck1(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_epsc0_f_addr(64-1 downto 30));
+                            cache_epsc0_cl1(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_epsc0_ct_eptrta_1(to_integer(s2)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn1(to_integer(s2)) <= hq_n3;
+                            cache_epsc0_cb1(to_integer(s2)) <= hq_t3;
+                            cache_epsc0_ca_r_1(to_integer(s2)) <= hq_a_r_3;
+                            cache_epsc0_ca_w_1(to_integer(s2)) <= hq_a_w_3;
+                            cache_epsc0_ca_x_1(to_integer(s2)) <= hq_a_x_3;
+                            cache_epsc0_ca_xu_1(to_integer(s2)) <= hq_a_xu_3;
+                        when "10" =>
+                            fv2_2 := '1';
+                            cache_epsc0_cv2(to_integer(s2)) <= '1';
+                            cache_epsc0_ck2(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_epsc0_f_addr(64-1 downto 30));
+                            cache_epsc0_cl2(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_epsc0_ct_eptrta_2(to_integer(s2)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn2(to_integer(s2)) <= hq_n3;
+                            cache_epsc0_cb2(to_integer(s2)) <= hq_t3;
+                            cache_epsc0_ca_r_2(to_integer(s2)) <= hq_a_r_3;
+                            cache_epsc0_ca_w_2(to_integer(s2)) <= hq_a_w_3;
+                            cache_epsc0_ca_x_2(to_integer(s2)) <= hq_a_x_3;
+                            cache_epsc0_ca_xu_2(to_integer(s2)) <= hq_a_xu_3;
+                        when others => -- "11"
+                            fv2_3 := '1';
+                            cache_epsc0_cv3(to_integer(s2)) <= '1';
+                            cache_epsc0_ck3(to_integer(s2)) <= unsigned'(to_unsigned(0, 9) & cache_epsc0_f_addr(64-1 downto 30));
+                            cache_epsc0_cl3(to_integer(s2)) <= to_unsigned(3, 3);
+                            cache_epsc0_ct_eptrta_3(to_integer(s2)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn3(to_integer(s2)) <= hq_n3;
+                            cache_epsc0_cb3(to_integer(s2)) <= hq_t3;
+                            cache_epsc0_ca_r_3(to_integer(s2)) <= hq_a_r_3;
+                            cache_epsc0_ca_w_3(to_integer(s2)) <= hq_a_w_3;
+                            cache_epsc0_ca_x_3(to_integer(s2)) <= hq_a_x_3;
+                            cache_epsc0_ca_xu_3(to_integer(s2)) <= hq_a_xu_3;
+                    end case;
+                    case fw2 is
+                        when "00" =>
+                            fk2 := fr2_0;
+                        when "01" =>
+                            fk2 := fr2_1;
+                        when "10" =>
+                            fk2 := fr2_2;
+                        when others => -- "11"
+                            fk2 := fr2_3;
+                    end case;
+                    if (fr2_0 < fk2) then
+                        fr2_0 := (fr2_0 + 1);
+                    end if;
+                    if (fr2_1 < fk2) then
+                        fr2_1 := (fr2_1 + 1);
+                    end if;
+                    if (fr2_2 < fk2) then
+                        fr2_2 := (fr2_2 + 1);
+                    end if;
+                    if (fr2_3 < fk2) then
+                        fr2_3 := (fr2_3 + 1);
+                    end if;
+                    if (fw2 = 0) then
+                        fr2_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw2 = 1) then
+                        fr2_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw2 = 2) then
+                        fr2_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw2 = 3) then
+                        fr2_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_epsc0_cr0(to_integer(s2)) <= fr2_0;
+                    cache_epsc0_cr1(to_integer(s2)) <= fr2_1;
+                    cache_epsc0_cr2(to_integer(s2)) <= fr2_2;
+                    cache_epsc0_cr3(to_integer(s2)) <= fr2_3;
+                end if;
+                s3 := cache_epsc0_f_addr(23-1 downto 21);
+                fv3_0 := cache_epsc0_cv0(to_integer(s3));
+                fv3_1 := cache_epsc0_cv1(to_integer(s3));
+                fv3_2 := cache_epsc0_cv2(to_integer(s3));
+                fv3_3 := cache_epsc0_cv3(to_integer(s3));
+                fr3_0 := cache_epsc0_cr0(to_integer(s3));
+                fr3_1 := cache_epsc0_cr1(to_integer(s3));
+                fr3_2 := cache_epsc0_cr2(to_integer(s3));
+                fr3_3 := cache_epsc0_cr3(to_integer(s3));
+                if (s0 = s3) then
+                    fv3_0 := fv0_0;
+                    fv3_1 := fv0_1;
+                    fv3_2 := fv0_2;
+                    fv3_3 := fv0_3;
+                    fr3_0 := fr0_0;
+                    fr3_1 := fr0_1;
+                    fr3_2 := fr0_2;
+                    fr3_3 := fr0_3;
+                end if;
+                if (s1 = s3) then
+                    fv3_0 := fv1_0;
+                    fv3_1 := fv1_1;
+                    fv3_2 := fv1_2;
+                    fv3_3 := fv1_3;
+                    fr3_0 := fr1_0;
+                    fr3_1 := fr1_1;
+                    fr3_2 := fr1_2;
+                    fr3_3 := fr1_3;
+                end if;
+                if (s2 = s3) then
+                    fv3_0 := fv2_0;
+                    fv3_1 := fv2_1;
+                    fv3_2 := fv2_2;
+                    fv3_3 := fv2_3;
+                    fr3_0 := fr2_0;
+                    fr3_1 := fr2_1;
+                    fr3_2 := fr2_2;
+                    fr3_3 := fr2_3;
+                end if;
+                if bool(hq_v2) then
+                    fe3 := '1';
+                    if (not bool(fv3_3)) then
+                        fw3 := to_unsigned(3, 2);
+                        fe3 := '0';
+                    end if;
+                    if (not bool(fv3_2)) then
+                        fw3 := to_unsigned(2, 2);
+                        fe3 := '0';
+                    end if;
+                    if (not bool(fv3_1)) then
+                        fw3 := to_unsigned(1, 2);
+                        fe3 := '0';
+                    end if;
+                    if (not bool(fv3_0)) then
+                        fw3 := to_unsigned(0, 2);
+                        fe3 := '0';
+                    end if;
+                    if bool(fe3) then
+                        if (fr3_0 = 3) then
+                            fw3 := to_unsigned(0, 2);
+                        end if;
+                        if (fr3_1 = 3) then
+                            fw3 := to_unsigned(1, 2);
+                        end if;
+                        if (fr3_2 = 3) then
+                            fw3 := to_unsigned(2, 2);
+                        end if;
+                        if (fr3_3 = 3) then
+                            fw3 := to_unsigned(3, 2);
+                        end if;
+                    end if;
+                    case fw3 is
+                        when "00" =>
+                            fv3_0 := '1';
+                            cache_epsc0_cv0(to_integer(s3)) <= '1';
+                            cache_epsc0_ck0(to_integer(s3)) <= cache_epsc0_f_addr(64-1 downto 21);
+                            cache_epsc0_cl0(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_epsc0_ct_eptrta_0(to_integer(s3)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn0(to_integer(s3)) <= hq_n2;
+                            cache_epsc0_cb0(to_integer(s3)) <= hq_t2;
+                            cache_epsc0_ca_r_0(to_integer(s3)) <= hq_a_r_2;
+                            cache_epsc0_ca_w_0(to_integer(s3)) <= hq_a_w_2;
+                            cache_epsc0_ca_x_0(to_integer(s3)) <= hq_a_x_2;
+                            cache_epsc0_ca_xu_0(to_integer(s3)) <= hq_a_xu_2;
+                        when "01" =>
+                            fv3_1 := '1';
+                            cache_epsc0_cv1(to_integer(s3)) <= '1';
+                            cache_epsc0_ck1(to_integer(s3)) <= cache_epsc0_f_addr(64-1 downto 21);
+                            cache_epsc0_cl1(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_epsc0_ct_eptrta_1(to_integer(s3)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn1(to_integer(s3)) <= hq_n2;
+                            cache_epsc0_cb1(to_integer(s3)) <= hq_t2;
+                            cache_epsc0_ca_r_1(to_integer(s3)) <= hq_a_r_2;
+                            cache_epsc0_ca_w_1(to_integer(s3)) <= hq_a_w_2;
+                            cache_epsc0_ca_x_1(to_integer(s3)) <= hq_a_x_2;
+                            cache_epsc0_ca_xu_1(to_integer(s3)) <= hq_a_xu_2;
+                        when "10" =>
+                            fv3_2 := '1';
+                            cache_epsc0_cv2(to_integer(s3)) <= '1';
+                            cache_epsc0_ck2(to_integer(s3)) <= cache_epsc0_f_addr(64-1 downto 21);
+                            cache_epsc0_cl2(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_epsc0_ct_eptrta_2(to_integer(s3)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn2(to_integer(s3)) <= hq_n2;
+                            cache_epsc0_cb2(to_integer(s3)) <= hq_t2;
+                            cache_epsc0_ca_r_2(to_integer(s3)) <= hq_a_r_2;
+                            cache_epsc0_ca_w_2(to_integer(s3)) <= hq_a_w_2;
+                            cache_epsc0_ca_x_2(to_integer(s3)) <= hq_a_x_2;
+                            cache_epsc0_ca_xu_2(to_integer(s3)) <= hq_a_xu_2;
+                        when others => -- "11"
+                            fv3_3 := '1';
+                            cache_epsc0_cv3(to_integer(s3)) <= '1';
+                            cache_epsc0_ck3(to_integer(s3)) <= cache_epsc0_f_addr(64-1 downto 21);
+                            cache_epsc0_cl3(to_integer(s3)) <= to_unsigned(2, 3);
+                            cache_epsc0_ct_eptrta_3(to_integer(s3)) <= cache_epsc0_f_t_eptrta;
+                            cache_epsc0_cn3(to_integer(s3)) <= hq_n2;
+                            cache_epsc0_cb3(to_integer(s3)) <= hq_t2;
+                            cache_epsc0_ca_r_3(to_integer(s3)) <= hq_a_r_2;
+                            cache_epsc0_ca_w_3(to_integer(s3)) <= hq_a_w_2;
+                            cache_epsc0_ca_x_3(to_integer(s3)) <= hq_a_x_2;
+                            cache_epsc0_ca_xu_3(to_integer(s3)) <= hq_a_xu_2;
+                    end case;
+                    case fw3 is
+                        when "00" =>
+                            fk3 := fr3_0;
+                        when "01" =>
+                            fk3 := fr3_1;
+                        when "10" =>
+                            fk3 := fr3_2;
+                        when others => -- "11"
+                            fk3 := fr3_3;
+                    end case;
+                    if (fr3_0 < fk3) then
+                        fr3_0 := (fr3_0 + 1);
+                    end if;
+                    if (fr3_1 < fk3) then
+                        fr3_1 := (fr3_1 + 1);
+                    end if;
+                    if (fr3_2 < fk3) then
+                        fr3_2 := (fr3_2 + 1);
+                    end if;
+                    if (fr3_3 < fk3) then
+                        fr3_3 := (fr3_3 + 1);
+                    end if;
+                    if (fw3 = 0) then
+                        fr3_0 := to_unsigned(0, 2);
+                    end if;
+                    if (fw3 = 1) then
+                        fr3_1 := to_unsigned(0, 2);
+                    end if;
+                    if (fw3 = 2) then
+                        fr3_2 := to_unsigned(0, 2);
+                    end if;
+                    if (fw3 = 3) then
+                        fr3_3 := to_unsigned(0, 2);
+                    end if;
+                    cache_epsc0_cr0(to_integer(s3)) <= fr3_0;
+                    cache_epsc0_cr1(to_integer(s3)) <= fr3_1;
+                    cache_epsc0_cr2(to_integer(s3)) <= fr3_2;
+                    cache_epsc0_cr3(to_integer(s3)) <= fr3_3;
+                end if;
+            end if;
+            if bool(sw_on) then
+                e0_v := to_unsigned(0, 1);
+                e0_v(0) := cache_epsc0_cv0(to_integer(cache_epsc0_vset));
+                e0_k := unsigned'("0000000000000000000000000000000000000000000");
+                e0_k := cache_epsc0_ck0(to_integer(cache_epsc0_vset));
+                e0_l := to_unsigned(0, 3);
+                e0_l := cache_epsc0_cl0(to_integer(cache_epsc0_vset));
+                e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e0_t_eptrta := cache_epsc0_ct_eptrta_0(to_integer(cache_epsc0_vset));
+                e0_n := to_unsigned(0, 3);
+                e0_n := cache_epsc0_cn0(to_integer(cache_epsc0_vset));
+                e0_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e0_b := cache_epsc0_cb0(to_integer(cache_epsc0_vset));
+                e0_a_r := to_unsigned(0, 1);
+                e0_a_r(0) := cache_epsc0_ca_r_0(to_integer(cache_epsc0_vset));
+                e0_a_w := to_unsigned(0, 1);
+                e0_a_w(0) := cache_epsc0_ca_w_0(to_integer(cache_epsc0_vset));
+                e0_a_x := to_unsigned(0, 1);
+                e0_a_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_vset));
+                e0_a_xu := to_unsigned(0, 1);
+                e0_a_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_vset));
+                e1_v := to_unsigned(0, 1);
+                e1_v(0) := cache_epsc0_cv1(to_integer(cache_epsc0_vset));
+                e1_k := unsigned'("0000000000000000000000000000000000000000000");
+                e1_k := cache_epsc0_ck1(to_integer(cache_epsc0_vset));
+                e1_l := to_unsigned(0, 3);
+                e1_l := cache_epsc0_cl1(to_integer(cache_epsc0_vset));
+                e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e1_t_eptrta := cache_epsc0_ct_eptrta_1(to_integer(cache_epsc0_vset));
+                e1_n := to_unsigned(0, 3);
+                e1_n := cache_epsc0_cn1(to_integer(cache_epsc0_vset));
+                e1_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e1_b := cache_epsc0_cb1(to_integer(cache_epsc0_vset));
+                e1_a_r := to_unsigned(0, 1);
+                e1_a_r(0) := cache_epsc0_ca_r_1(to_integer(cache_epsc0_vset));
+                e1_a_w := to_unsigned(0, 1);
+                e1_a_w(0) := cache_epsc0_ca_w_1(to_integer(cache_epsc0_vset));
+                e1_a_x := to_unsigned(0, 1);
+                e1_a_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_vset));
+                e1_a_xu := to_unsigned(0, 1);
+                e1_a_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_vset));
+                e2_v := to_unsigned(0, 1);
+                e2_v(0) := cache_epsc0_cv2(to_integer(cache_epsc0_vset));
+                e2_k := unsigned'("0000000000000000000000000000000000000000000");
+                e2_k := cache_epsc0_ck2(to_integer(cache_epsc0_vset));
+                e2_l := to_unsigned(0, 3);
+                e2_l := cache_epsc0_cl2(to_integer(cache_epsc0_vset));
+                e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e2_t_eptrta := cache_epsc0_ct_eptrta_2(to_integer(cache_epsc0_vset));
+                e2_n := to_unsigned(0, 3);
+                e2_n := cache_epsc0_cn2(to_integer(cache_epsc0_vset));
+                e2_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e2_b := cache_epsc0_cb2(to_integer(cache_epsc0_vset));
+                e2_a_r := to_unsigned(0, 1);
+                e2_a_r(0) := cache_epsc0_ca_r_2(to_integer(cache_epsc0_vset));
+                e2_a_w := to_unsigned(0, 1);
+                e2_a_w(0) := cache_epsc0_ca_w_2(to_integer(cache_epsc0_vset));
+                e2_a_x := to_unsigned(0, 1);
+                e2_a_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_vset));
+                e2_a_xu := to_unsigned(0, 1);
+                e2_a_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_vset));
+                e3_v := to_unsigned(0, 1);
+                e3_v(0) := cache_epsc0_cv3(to_integer(cache_epsc0_vset));
+                e3_k := unsigned'("0000000000000000000000000000000000000000000");
+                e3_k := cache_epsc0_ck3(to_integer(cache_epsc0_vset));
+                e3_l := to_unsigned(0, 3);
+                e3_l := cache_epsc0_cl3(to_integer(cache_epsc0_vset));
+                e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
+                e3_t_eptrta := cache_epsc0_ct_eptrta_3(to_integer(cache_epsc0_vset));
+                e3_n := to_unsigned(0, 3);
+                e3_n := cache_epsc0_cn3(to_integer(cache_epsc0_vset));
+                e3_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e3_b := cache_epsc0_cb3(to_integer(cache_epsc0_vset));
+                e3_a_r := to_unsigned(0, 1);
+                e3_a_r(0) := cache_epsc0_ca_r_3(to_integer(cache_epsc0_vset));
+                e3_a_w := to_unsigned(0, 1);
+                e3_a_w(0) := cache_epsc0_ca_w_3(to_integer(cache_epsc0_vset));
+                e3_a_x := to_unsigned(0, 1);
+                e3_a_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_vset));
+                e3_a_xu := to_unsigned(0, 1);
+                e3_a_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_vset));
+                if (i_op = 1) then
+                    d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w0_0 := i_invept_single_context_eptp;
+                    if (bool(cache_epsc0_cv0(to_integer(cache_epsc0_vset))) and (e0_t_eptrta = d1w0_0(52-1 downto 12))) then
+                        cache_epsc0_cv0(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                    d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w1_0 := i_invept_single_context_eptp;
+                    if (bool(cache_epsc0_cv1(to_integer(cache_epsc0_vset))) and (e1_t_eptrta = d1w1_0(52-1 downto 12))) then
+                        cache_epsc0_cv1(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                    d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w2_0 := i_invept_single_context_eptp;
+                    if (bool(cache_epsc0_cv2(to_integer(cache_epsc0_vset))) and (e2_t_eptrta = d1w2_0(52-1 downto 12))) then
+                        cache_epsc0_cv2(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                    d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d1w3_0 := i_invept_single_context_eptp;
+                    if (bool(cache_epsc0_cv3(to_integer(cache_epsc0_vset))) and (e3_t_eptrta = d1w3_0(52-1 downto 12))) then
+                        cache_epsc0_cv3(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 2) then
+                    if bool(cache_epsc0_cv0(to_integer(cache_epsc0_vset))) then
+                        cache_epsc0_cv0(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_epsc0_cv1(to_integer(cache_epsc0_vset))) then
+                        cache_epsc0_cv1(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_epsc0_cv2(to_integer(cache_epsc0_vset))) then
+                        cache_epsc0_cv2(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_epsc0_cv3(to_integer(cache_epsc0_vset))) then
+                        cache_epsc0_cv3(to_integer(cache_epsc0_vset)) <= '0';
+                    end if;
+                end if;
+                null;
+            end if;
+        end if;
+    end if;
+end process cache_epsc0_fsm;
 
 end architecture MyHDL;

@@ -11,7 +11,7 @@ when the outputs (o_*) are valid. Memory is reached through a request port
 m_rdata); every request, read or write, gets exactly one response, after any latency.
 A request moves 2**m_size bytes (a table entry), in the low bits of m_wdata and m_rdata.
 """
-from myhdl import Signal, always_comb, always_seq, block, concat, enum, intbv
+from myhdl import Signal, always_comb, always_seq, block, concat, enum, intbv, modbv
 
 ADDR_WIDTH = 64
 DATA_WIDTH = 64
@@ -21,14 +21,17 @@ LEVEL_WIDTH = 3
 NO_LEVEL = 7  # a level port's "no level" (None): a switched-off stage, a host fault on the final address
 NESTED_BASE = 64
 INVALIDATIONS = ('invept_single_context', 'invept_global', 'invvpid_individual_address', 'invvpid_single_context', 'invvpid_all_context', 'invvpid_single_context_retaining_globals', 'mov_cr3')  # i_op = 1, 2... in this order
-SWEEP_CYCLES = 9  # most cycles an invalidation takes
+SWEEP_CYCLES = 13  # most cycles an invalidation takes (the last walk's paging-structure fills first)
+WALK_CACHES = True  # the walk caches the model builds (True: every one): seqcosim and bench compare with those
 
 
 @block
 def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user, r_EPTP,
                 m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                 o_status, o_level, o_aux, o_pa, o_r_exit_reason, o_r_qualification, o_r_gpa,
-                x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off):
+                x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off,
+                pc_hit, pc_nxt, pc_tbl, pc_a_r, pc_a_w, pc_a_x, pc_a_xu,
+                pq_v5, pq_n5, pq_t5, pq_a_r_5, pq_a_w_5, pq_a_x_5, pq_a_xu_5, pq_v4, pq_n4, pq_t4, pq_a_r_4, pq_a_w_4, pq_a_x_4, pq_a_xu_4, pq_v3, pq_n3, pq_t3, pq_a_r_3, pq_a_w_3, pq_a_x_3, pq_a_xu_3, pq_v2, pq_n2, pq_t2, pq_a_r_2, pq_a_w_2, pq_a_x_2, pq_a_xu_2, x_phys, n_hit, n_hpa, n_hlv, n_fill, n_fpa, n_flv):
     """Walker for regime ept as the host stage  # spec: specs/intel_ept.vspec:125"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC', 'PREAD', 'PWRITE')
     st = Signal(S.IDLE)
@@ -70,6 +73,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
         m_size.next = m_size_h
         m_addr.next = m_addr_h
         m_wdata.next = m_wdata_h
+        n_fill.next = False
+        n_fpa.next = 0
+        n_flv.next = 0
         pending = False
         uw = intbv(0)[64:]  # an entry with its updates
         used = False
@@ -90,6 +96,25 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     m_size.next = 3
                     m_addr.next = x_waddr
                     m_wdata.next = x_wdata
+                elif x_phys:  # a table address the paging-structure cache held: read it, no walk
+                    m_valid.next = True
+                    m_we.next = False
+                    m_size.next = 3
+                    m_addr.next = x_waddr
+                elif n_hit:  # the nested TLB holds the translation: no walk
+                    if x_table:
+                        m_valid.next = True
+                        m_we.next = False
+                        m_size.next = 3
+                        m_addr.next = n_hpa
+                    elif x_update:
+                        m_valid.next = True
+                        m_we.next = True
+                        m_size.next = 3
+                        m_addr.next = n_hpa
+                        m_wdata.next = x_wdata
+                    else:
+                        pass
                 else:
                     if (x_off):  # the stage is switched off: the input passes through
                         if x_table:
@@ -107,15 +132,52 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             pass
                     else:
                         if ((r_EPTP[6:3] == 4) and True):  # spec: specs/intel_ept.vspec:135
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            if pc_hit and pc_nxt == 4:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            else:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                         else:  # spec: specs/intel_ept.vspec:135
-                            m_valid.next = True
-                            m_we.next = False
-                            m_size.next = 3
-                            m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            if pc_hit and pc_nxt == 3:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            else:
+                                m_valid.next = True
+                                m_we.next = False
+                                m_size.next = 3
+                                m_addr.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -268,6 +330,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                         pass
                                     else:
+                                        n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                                        n_fpa.next = concat(intbv(0)[16:], m_rdata[48:30], i_addr[30:0])
+                                        n_flv.next = 3
                                         if x_table:
                                             m_valid.next = True
                                             m_we.next = False
@@ -334,6 +399,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                     if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                         pass
                                     else:
+                                        n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                                        n_fpa.next = concat(intbv(0)[16:], m_rdata[48:21], i_addr[21:0])
+                                        n_flv.next = 2
                                         if x_table:
                                             m_valid.next = True
                                             m_we.next = False
@@ -399,6 +467,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                     pass
                                 else:
+                                    n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                                    n_fpa.next = concat(intbv(0)[16:], m_rdata[48:12], i_addr[12:0])
+                                    n_flv.next = 1
                                     if x_table:
                                         m_valid.next = True
                                         m_we.next = False
@@ -450,6 +521,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 m_addr.next = sa_1
                 m_wdata.next = se_1
             else:
+                n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                n_fpa.next = o_pa
+                n_flv.next = o_level
                 if x_table:
                     m_valid.next = True
                     m_we.next = False
@@ -542,6 +616,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 pass
                             else:
+                                n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                                n_fpa.next = concat(intbv(0)[16:], le[48:30], i_addr[30:0])
+                                n_flv.next = 3
                                 if x_table:
                                     m_valid.next = True
                                     m_we.next = False
@@ -608,6 +685,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                                 pass
                             else:
+                                n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                                n_fpa.next = concat(intbv(0)[16:], le[48:21], i_addr[21:0])
+                                n_flv.next = 2
                                 if x_table:
                                     m_valid.next = True
                                     m_we.next = False
@@ -673,6 +753,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         if pending or pend_5 or pend_4 or pend_3 or pend_2 or pend_1:
                             pass
                         else:
+                            n_fill.next = True  # the host caches keep this translation (and the levels it passed)
+                            n_fpa.next = concat(intbv(0)[16:], le[48:12], i_addr[12:0])
+                            n_flv.next = 1
                             if x_table:
                                 m_valid.next = True
                                 m_we.next = False
@@ -715,8 +798,27 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                 o_status.next = 0
                 st.next = S.IDLE
             if start:
+                pq_v5.next = False
+                pq_v4.next = False
+                pq_v3.next = False
+                pq_v2.next = False
                 if x_pwrite:
                     st.next = S.PWRITE
+                elif x_phys:  # a table address the paging-structure cache held: read it, no walk
+                    o_pa.next = x_waddr
+                    st.next = S.PREAD
+                elif n_hit:  # the nested TLB holds the translation: no walk
+                    o_level.next = n_hlv
+                    o_aux.next = 0
+                    o_pa.next = n_hpa
+                    if x_table:
+                        st.next = S.PREAD
+                    elif x_update:
+                        st.next = S.PWRITE
+                    else:
+                        o_status.next = 0
+                        done.next = True
+                        st.next = S.IDLE
                 else:
                     if (x_off):  # the stage is switched off: the input passes through
                         o_level.next = NO_LEVEL
@@ -741,13 +843,71 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         pend_2.next = False
                         pend_1.next = False
                         if ((r_EPTP[6:3] == 4) and True):  # spec: specs/intel_ept.vspec:135
-                            ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 5
+                            if pc_hit and pc_nxt == 4:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 4
+                            elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 3
+                            elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 2
+                            elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 1
+                            else:
+                                ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 5
                         else:  # spec: specs/intel_ept.vspec:135
-                            ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                            st.next = S.MWAIT
-                            lvl.next = 4
+                            if pc_hit and pc_nxt == 3:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 3
+                            elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 2
+                            elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                                a_r.next = pc_a_r
+                                a_w.next = pc_a_w
+                                a_x.next = pc_a_x
+                                a_xu.next = pc_a_xu
+                                ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 1
+                            else:
+                                ea.next = concat(intbv(0)[16:], r_EPTP[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                                st.next = S.MWAIT
+                                lvl.next = 4
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -853,6 +1013,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             v_xu = (a_xu and m_rdata[10])
                             a_xu.next = v_xu
                             # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:57
+                            pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t5.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                            pq_a_r_5.next = v_r
+                            pq_a_w_5.next = v_w
+                            pq_a_x_5.next = v_x
+                            pq_a_xu_5.next = v_xu
+                            pq_n5.next = 4
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
@@ -883,6 +1050,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                             v_xu = (a_xu and m_rdata[10])
                             a_xu.next = v_xu
                             # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:65
+                            pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t4.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                            pq_a_r_4.next = v_r
+                            pq_a_w_4.next = v_w
+                            pq_a_x_4.next = v_x
+                            pq_a_xu_4.next = v_xu
+                            pq_n4.next = 3
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
@@ -981,6 +1155,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 v_xu = (a_xu and m_rdata[10])
                                 a_xu.next = v_xu
                                 # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:73
+                                pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t3.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                                pq_a_r_3.next = v_r
+                                pq_a_w_3.next = v_w
+                                pq_a_x_3.next = v_x
+                                pq_a_xu_3.next = v_xu
+                                pq_n3.next = 2
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
@@ -1079,6 +1260,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                                 v_xu = (a_xu and m_rdata[10])
                                 a_xu.next = v_xu
                                 # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:93
+                                pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t2.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                                pq_a_r_2.next = v_r
+                                pq_a_w_2.next = v_w
+                                pq_a_x_2.next = v_x
+                                pq_a_xu_2.next = v_xu
+                                pq_n2.next = 1
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -1230,6 +1418,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     v_xu = (a_xu and le[10])
                     a_xu.next = v_xu
                     # pointer ADDR of ept_pml5e, spec: specs/intel_ept.vspec:57
+                    pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t5.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_a_r_5.next = v_r
+                    pq_a_w_5.next = v_w
+                    pq_a_x_5.next = v_x
+                    pq_a_xu_5.next = v_xu
+                    pq_n5.next = 4
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
@@ -1260,6 +1455,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                     v_xu = (a_xu and le[10])
                     a_xu.next = v_xu
                     # pointer ADDR of ept_pml4e, spec: specs/intel_ept.vspec:65
+                    pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t4.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_a_r_4.next = v_r
+                    pq_a_w_4.next = v_w
+                    pq_a_x_4.next = v_x
+                    pq_a_xu_4.next = v_xu
+                    pq_n4.next = 3
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
@@ -1358,6 +1560,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         v_xu = (a_xu and le[10])
                         a_xu.next = v_xu
                         # pointer ADDR of ept_pdpte, spec: specs/intel_ept.vspec:73
+                        pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t3.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_a_r_3.next = v_r
+                        pq_a_w_3.next = v_w
+                        pq_a_x_3.next = v_x
+                        pq_a_xu_3.next = v_xu
+                        pq_n3.next = 2
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 2
@@ -1456,6 +1665,13 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
                         v_xu = (a_xu and le[10])
                         a_xu.next = v_xu
                         # pointer ADDR of ept_pde, spec: specs/intel_ept.vspec:93
+                        pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t2.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_a_r_2.next = v_r
+                        pq_a_w_2.next = v_w
+                        pq_a_x_2.next = v_x
+                        pq_a_xu_2.next = v_xu
+                        pq_n2.next = 1
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 1
@@ -1547,7 +1763,9 @@ def walker_host(clk, rst, start, done, i_addr, k_read, k_write, k_fetch, k_user,
 def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
                 o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                 x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, x_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
-                hk_read, hk_write, hk_fetch, hk_user, x_update, le):
+                hk_read, hk_write, hk_fetch, hk_user, x_update, le,
+                pc_hit, pc_nxt, pc_tbl, pc_htbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_w5, pq_h5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_w4, pq_h4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_w3, pq_h3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_w2, pq_h2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2, x_phys):
     """Walker for regime long_mode as the guest stage  # spec: specs/x86_64_paging.vspec:234"""
     S = enum('IDLE', 'XWAIT', 'NFAULT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC')
     st = Signal(S.IDLE)
@@ -1603,6 +1821,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         hk_write.next = hk_write_h
         hk_fetch.next = hk_fetch_h
         hk_user.next = hk_user_h
+        x_phys.next = False
         pending = False
         uw = intbv(0)[64:]  # an entry with its updates
         used = False
@@ -1610,6 +1829,7 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
+        hx = modbv(0)[ADDR_WIDTH:]  # a staged table's host-physical address
         if done:
             pass
         if st == S.IDLE:
@@ -1649,27 +1869,157 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     pass
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                        x_on_table.next = True
-                        x_update.next = False
-                        hk_read.next = True
-                        hk_write.next = r_EPTP[6]
-                        hk_fetch.next = False
-                        hk_user.next = False
+                        if pc_hit and pc_nxt == 4:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        else:
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
                     else:  # spec: specs/x86_64_paging.vspec:242
-                        x_valid.next = True
-                        x_pwrite.next = False
-                        x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                        x_on_table.next = True
-                        x_update.next = False
-                        hk_read.next = True
-                        hk_write.next = r_EPTP[6]
-                        hk_fetch.next = False
-                        hk_user.next = False
+                        if pc_hit and pc_nxt == 3:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            x_valid.next = True
+                            x_phys.next = True
+                            x_pwrite.next = False
+                            x_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            x_waddr.next = pc_htbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
+                        else:
+                            x_valid.next = True
+                            x_pwrite.next = False
+                            x_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            x_on_table.next = True
+                            x_update.next = False
+                            hk_read.next = True
+                            hk_write.next = r_EPTP[6]
+                            hk_fetch.next = False
+                            hk_user.next = False
         elif st == S.XWAIT:
             if x_rnow:  # the host's read of the entry answers now: take it from the memory port
+                if pq_w5:  # the staged level's table: this entry's host-physical address less its offset
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                if pq_w4:  # the staged level's table: this entry's host-physical address less its offset
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                if pq_w3:  # the staged level's table: this entry's host-physical address less its offset
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                if pq_w2:  # the staged level's table: this entry's host-physical address less its offset
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                 used = False
                 if lvl == 5:
                     uok = True
@@ -2258,10 +2608,19 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
+        hx = modbv(0)[ADDR_WIDTH:]  # a staged table's host-physical address
         if done:
             done.next = False
         if st == S.IDLE:
             if start:
+                pq_v5.next = False
+                pq_w5.next = False
+                pq_v4.next = False
+                pq_w4.next = False
+                pq_v3.next = False
+                pq_w3.next = False
+                pq_v2.next = False
+                pq_w2.next = False
                 a_rw.next = True
                 a_us.next = True
                 a_xd.next = False
@@ -2308,13 +2667,109 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     st.next = S.FAULT
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                        st.next = S.XWAIT
-                        lvl.next = 5
+                        if pc_hit and pc_nxt == 4:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 4
+                        elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 3
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 2
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 1
+                        else:
+                            st.next = S.XWAIT
+                            lvl.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:242
-                        st.next = S.XWAIT
-                        lvl.next = 4
+                        if pc_hit and pc_nxt == 3:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 3
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 2
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            st.next = S.XWAIT
+                            lvl.next = 1
+                        else:
+                            st.next = S.XWAIT
+                            lvl.next = 4
         elif st == S.XWAIT:
             if x_rnow:  # the host's read of the entry answers now: take it from the memory port
+                if pq_w5:  # the staged level's table: this entry's host-physical address less its offset
+                    pq_w5.next = False
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    pq_h5.next = hx
+                if pq_w4:  # the staged level's table: this entry's host-physical address less its offset
+                    pq_w4.next = False
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    pq_h4.next = hx
+                if pq_w3:  # the staged level's table: this entry's host-physical address less its offset
+                    pq_w3.next = False
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    pq_h3.next = hx
+                if pq_w2:  # the staged level's table: this entry's host-physical address less its offset
+                    pq_w2.next = False
+                    if lvl == 5:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                    elif lvl == 4:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                    elif lvl == 3:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                    elif lvl == 2:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                    elif lvl == 1:
+                        hx[:] = x_pa - concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                    pq_h2.next = hx
                 used = False
                 if lvl == 5:
                     uok = True
@@ -2392,6 +2847,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                            pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t5.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:])
+                            pq_w5.next = True  # its table's host-physical address: at the next read
+                            pq_a_rw_5.next = v_rw
+                            pq_a_us_5.next = v_us
+                            pq_a_xd_5.next = v_xd
+                            pq_n5.next = 4
                             st.next = S.XWAIT
                             lvl.next = 4
                     elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
@@ -2411,6 +2873,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                             v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                            pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t4.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:])
+                            pq_w4.next = True  # its table's host-physical address: at the next read
+                            pq_a_rw_4.next = v_rw
+                            pq_a_us_4.next = v_us
+                            pq_a_xd_4.next = v_xd
+                            pq_n4.next = 3
                             st.next = S.XWAIT
                             lvl.next = 3
                     elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
@@ -2488,6 +2957,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                                pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t3.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:])
+                                pq_w3.next = True  # its table's host-physical address: at the next read
+                                pq_a_rw_3.next = v_rw
+                                pq_a_us_3.next = v_us
+                                pq_a_xd_3.next = v_xd
+                                pq_n3.next = 2
                                 st.next = S.XWAIT
                                 lvl.next = 2
                     elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
@@ -2565,6 +3041,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                                 v_xd = (a_xd or (x_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                                pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t2.next = concat(intbv(0)[16:], x_rdata[48:12], intbv(0)[12:])
+                                pq_w2.next = True  # its table's host-physical address: at the next read
+                                pq_a_rw_2.next = v_rw
+                                pq_a_us_2.next = v_us
+                                pq_a_xd_2.next = v_xd
+                                pq_n2.next = 1
                                 st.next = S.XWAIT
                                 lvl.next = 1
                     elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
@@ -2745,6 +3228,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                    pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t5.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_w5.next = True  # its table's host-physical address: at the next read
+                    pq_a_rw_5.next = v_rw
+                    pq_a_us_5.next = v_us
+                    pq_a_xd_5.next = v_xd
+                    pq_n5.next = 4
                     st.next = S.XWAIT
                     lvl.next = 4
             elif lvl == 4:  # spec: specs/x86_64_paging.vspec:250 level pml4
@@ -2764,6 +3254,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                    pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t4.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_w4.next = True  # its table's host-physical address: at the next read
+                    pq_a_rw_4.next = v_rw
+                    pq_a_us_4.next = v_us
+                    pq_a_xd_4.next = v_xd
+                    pq_n4.next = 3
                     st.next = S.XWAIT
                     lvl.next = 3
             elif lvl == 3:  # spec: specs/x86_64_paging.vspec:254 level pdpt
@@ -2841,6 +3338,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                        pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t3.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_w3.next = True  # its table's host-physical address: at the next read
+                        pq_a_rw_3.next = v_rw
+                        pq_a_us_3.next = v_us
+                        pq_a_xd_3.next = v_xd
+                        pq_n3.next = 2
                         st.next = S.XWAIT
                         lvl.next = 2
             elif lvl == 2:  # spec: specs/x86_64_paging.vspec:259 level pd
@@ -2918,6 +3422,13 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                        pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t2.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_w2.next = True  # its table's host-physical address: at the next read
+                        pq_a_rw_2.next = v_rw
+                        pq_a_us_2.next = v_us
+                        pq_a_xd_2.next = v_xd
+                        pq_n2.next = 1
                         st.next = S.XWAIT
                         lvl.next = 1
             elif lvl == 1:  # spec: specs/x86_64_paging.vspec:264 level pt
@@ -2985,9 +3496,9 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
 @block
 def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
                 w_start, w_done, w_status, w_level, w_aux, w_pa, le,
-                o_status, o_level, o_aux, o_pa, o_hit):
+                o_status, o_level, o_aux, o_pa, o_hit, wc_busy, sw_on, sw_set):
     """Cache `tlb`: 64 entries, 8 ways, fifo, pages split."""
-    S = enum('IDLE', 'MISS', 'INV')
+    S = enum('IDLE', 'MISS', 'INV', 'WAITW')
     st = Signal(S.IDLE)
     cv0 = [Signal(bool(0)) for _ in range(8)]
     cv1 = [Signal(bool(0)) for _ in range(8)]
@@ -3080,7 +3591,7 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
     cf = [Signal(intbv(0)[3:]) for _ in range(8)]  # the next way to evict
     c_set = Signal(intbv(0)[3:])  # the request's set
     f_set = Signal(intbv(0)[3:])  # the set of the walk in progress
-    iset = Signal(intbv(0)[3:])  # the set an invalidation sweeps
+    iset = Signal(intbv(0)[3:])  # the set an invalidation sweeps (of every cache)
     c_acc = Signal(intbv(0)[3:])  # the request's access kinds
     t_vpid = Signal(intbv(0)[16:])  # tag vpid of the request's context
     t_ept = Signal(intbv(0)[1:])  # tag ept of the request's context
@@ -3513,11 +4024,15 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
     @always_comb
     def walk():
         """A translation the cache misses goes to the walker in the cycle `start` is sampled."""
-        w_start.next = start and i_op == 0 and not l_hit
+        # (not while the paging-structure cache is still filling from the last walk: its
+        # lookup, in the cycle the walker starts, must see those fills; WAITW waits)
+        w_start.next = (start and i_op == 0 and not l_hit and not wc_busy) or (st == S.WAITW and not wc_busy)
     @always_comb
     def outputs():
         """The outcome: the cache's on a hit, else the walker's (its `done` is the model's)."""
         done.next = fin or (st == S.MISS and w_done)
+        sw_on.next = st == S.INV and not wc_busy  # the walk caches sweep set sw_set with this one
+        sw_set.next = iset
         o_hit.next = hit
         if hit:
             o_status.next = 0
@@ -3646,394 +4161,399 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
                             fp[:] = fp + 1
                     cf[f_set].next = fp
         elif st == S.INV:
-            e0_v = intbv(0)[1:]
-            e0_v[0] = cv0[iset]
-            e0_k = intbv(0)[52:]
-            e0_k[:] = ck0[iset]
-            e0_a = intbv(0)[3:]
-            e0_a[:] = ca0[iset]
-            e0_t_vpid = intbv(0)[16:]
-            e0_t_vpid[:] = ct_vpid_0[iset]
-            e0_t_ept = intbv(0)[1:]
-            e0_t_ept[:] = ct_ept_0[iset]
-            e0_t_eptrta = intbv(0)[40:]
-            e0_t_eptrta[:] = ct_eptrta_0[iset]
-            e0_t_pcid = intbv(0)[12:]
-            e0_t_pcid[:] = ct_pcid_0[iset]
-            e0_g = intbv(0)[1:]
-            e0_g[0] = cg0[iset]
-            e0_l = intbv(0)[3:]
-            e0_l[:] = cl0[iset]
-            e0_h = intbv(0)[3:]
-            e0_h[:] = ch0[iset]
-            e0_p = intbv(0)[52:]
-            e0_p[:] = cp0[iset]
-            e1_v = intbv(0)[1:]
-            e1_v[0] = cv1[iset]
-            e1_k = intbv(0)[52:]
-            e1_k[:] = ck1[iset]
-            e1_a = intbv(0)[3:]
-            e1_a[:] = ca1[iset]
-            e1_t_vpid = intbv(0)[16:]
-            e1_t_vpid[:] = ct_vpid_1[iset]
-            e1_t_ept = intbv(0)[1:]
-            e1_t_ept[:] = ct_ept_1[iset]
-            e1_t_eptrta = intbv(0)[40:]
-            e1_t_eptrta[:] = ct_eptrta_1[iset]
-            e1_t_pcid = intbv(0)[12:]
-            e1_t_pcid[:] = ct_pcid_1[iset]
-            e1_g = intbv(0)[1:]
-            e1_g[0] = cg1[iset]
-            e1_l = intbv(0)[3:]
-            e1_l[:] = cl1[iset]
-            e1_h = intbv(0)[3:]
-            e1_h[:] = ch1[iset]
-            e1_p = intbv(0)[52:]
-            e1_p[:] = cp1[iset]
-            e2_v = intbv(0)[1:]
-            e2_v[0] = cv2[iset]
-            e2_k = intbv(0)[52:]
-            e2_k[:] = ck2[iset]
-            e2_a = intbv(0)[3:]
-            e2_a[:] = ca2[iset]
-            e2_t_vpid = intbv(0)[16:]
-            e2_t_vpid[:] = ct_vpid_2[iset]
-            e2_t_ept = intbv(0)[1:]
-            e2_t_ept[:] = ct_ept_2[iset]
-            e2_t_eptrta = intbv(0)[40:]
-            e2_t_eptrta[:] = ct_eptrta_2[iset]
-            e2_t_pcid = intbv(0)[12:]
-            e2_t_pcid[:] = ct_pcid_2[iset]
-            e2_g = intbv(0)[1:]
-            e2_g[0] = cg2[iset]
-            e2_l = intbv(0)[3:]
-            e2_l[:] = cl2[iset]
-            e2_h = intbv(0)[3:]
-            e2_h[:] = ch2[iset]
-            e2_p = intbv(0)[52:]
-            e2_p[:] = cp2[iset]
-            e3_v = intbv(0)[1:]
-            e3_v[0] = cv3[iset]
-            e3_k = intbv(0)[52:]
-            e3_k[:] = ck3[iset]
-            e3_a = intbv(0)[3:]
-            e3_a[:] = ca3[iset]
-            e3_t_vpid = intbv(0)[16:]
-            e3_t_vpid[:] = ct_vpid_3[iset]
-            e3_t_ept = intbv(0)[1:]
-            e3_t_ept[:] = ct_ept_3[iset]
-            e3_t_eptrta = intbv(0)[40:]
-            e3_t_eptrta[:] = ct_eptrta_3[iset]
-            e3_t_pcid = intbv(0)[12:]
-            e3_t_pcid[:] = ct_pcid_3[iset]
-            e3_g = intbv(0)[1:]
-            e3_g[0] = cg3[iset]
-            e3_l = intbv(0)[3:]
-            e3_l[:] = cl3[iset]
-            e3_h = intbv(0)[3:]
-            e3_h[:] = ch3[iset]
-            e3_p = intbv(0)[52:]
-            e3_p[:] = cp3[iset]
-            e4_v = intbv(0)[1:]
-            e4_v[0] = cv4[iset]
-            e4_k = intbv(0)[52:]
-            e4_k[:] = ck4[iset]
-            e4_a = intbv(0)[3:]
-            e4_a[:] = ca4[iset]
-            e4_t_vpid = intbv(0)[16:]
-            e4_t_vpid[:] = ct_vpid_4[iset]
-            e4_t_ept = intbv(0)[1:]
-            e4_t_ept[:] = ct_ept_4[iset]
-            e4_t_eptrta = intbv(0)[40:]
-            e4_t_eptrta[:] = ct_eptrta_4[iset]
-            e4_t_pcid = intbv(0)[12:]
-            e4_t_pcid[:] = ct_pcid_4[iset]
-            e4_g = intbv(0)[1:]
-            e4_g[0] = cg4[iset]
-            e4_l = intbv(0)[3:]
-            e4_l[:] = cl4[iset]
-            e4_h = intbv(0)[3:]
-            e4_h[:] = ch4[iset]
-            e4_p = intbv(0)[52:]
-            e4_p[:] = cp4[iset]
-            e5_v = intbv(0)[1:]
-            e5_v[0] = cv5[iset]
-            e5_k = intbv(0)[52:]
-            e5_k[:] = ck5[iset]
-            e5_a = intbv(0)[3:]
-            e5_a[:] = ca5[iset]
-            e5_t_vpid = intbv(0)[16:]
-            e5_t_vpid[:] = ct_vpid_5[iset]
-            e5_t_ept = intbv(0)[1:]
-            e5_t_ept[:] = ct_ept_5[iset]
-            e5_t_eptrta = intbv(0)[40:]
-            e5_t_eptrta[:] = ct_eptrta_5[iset]
-            e5_t_pcid = intbv(0)[12:]
-            e5_t_pcid[:] = ct_pcid_5[iset]
-            e5_g = intbv(0)[1:]
-            e5_g[0] = cg5[iset]
-            e5_l = intbv(0)[3:]
-            e5_l[:] = cl5[iset]
-            e5_h = intbv(0)[3:]
-            e5_h[:] = ch5[iset]
-            e5_p = intbv(0)[52:]
-            e5_p[:] = cp5[iset]
-            e6_v = intbv(0)[1:]
-            e6_v[0] = cv6[iset]
-            e6_k = intbv(0)[52:]
-            e6_k[:] = ck6[iset]
-            e6_a = intbv(0)[3:]
-            e6_a[:] = ca6[iset]
-            e6_t_vpid = intbv(0)[16:]
-            e6_t_vpid[:] = ct_vpid_6[iset]
-            e6_t_ept = intbv(0)[1:]
-            e6_t_ept[:] = ct_ept_6[iset]
-            e6_t_eptrta = intbv(0)[40:]
-            e6_t_eptrta[:] = ct_eptrta_6[iset]
-            e6_t_pcid = intbv(0)[12:]
-            e6_t_pcid[:] = ct_pcid_6[iset]
-            e6_g = intbv(0)[1:]
-            e6_g[0] = cg6[iset]
-            e6_l = intbv(0)[3:]
-            e6_l[:] = cl6[iset]
-            e6_h = intbv(0)[3:]
-            e6_h[:] = ch6[iset]
-            e6_p = intbv(0)[52:]
-            e6_p[:] = cp6[iset]
-            e7_v = intbv(0)[1:]
-            e7_v[0] = cv7[iset]
-            e7_k = intbv(0)[52:]
-            e7_k[:] = ck7[iset]
-            e7_a = intbv(0)[3:]
-            e7_a[:] = ca7[iset]
-            e7_t_vpid = intbv(0)[16:]
-            e7_t_vpid[:] = ct_vpid_7[iset]
-            e7_t_ept = intbv(0)[1:]
-            e7_t_ept[:] = ct_ept_7[iset]
-            e7_t_eptrta = intbv(0)[40:]
-            e7_t_eptrta[:] = ct_eptrta_7[iset]
-            e7_t_pcid = intbv(0)[12:]
-            e7_t_pcid[:] = ct_pcid_7[iset]
-            e7_g = intbv(0)[1:]
-            e7_g[0] = cg7[iset]
-            e7_l = intbv(0)[3:]
-            e7_l[:] = cl7[iset]
-            e7_h = intbv(0)[3:]
-            e7_h[:] = ch7[iset]
-            e7_p = intbv(0)[52:]
-            e7_p[:] = cp7[iset]
-            if i_op == 1:  # invalidate invept_single_context
-                d1w0_0 = intbv(0)[64:]
-                d1w0_0[:] = i_invept_single_context_eptp
-                if cv0[iset] and (e0_t_ept[0] and (e0_t_eptrta == d1w0_0[52:12])):
-                    cv0[iset].next = False
-                d1w1_0 = intbv(0)[64:]
-                d1w1_0[:] = i_invept_single_context_eptp
-                if cv1[iset] and (e1_t_ept[0] and (e1_t_eptrta == d1w1_0[52:12])):
-                    cv1[iset].next = False
-                d1w2_0 = intbv(0)[64:]
-                d1w2_0[:] = i_invept_single_context_eptp
-                if cv2[iset] and (e2_t_ept[0] and (e2_t_eptrta == d1w2_0[52:12])):
-                    cv2[iset].next = False
-                d1w3_0 = intbv(0)[64:]
-                d1w3_0[:] = i_invept_single_context_eptp
-                if cv3[iset] and (e3_t_ept[0] and (e3_t_eptrta == d1w3_0[52:12])):
-                    cv3[iset].next = False
-                d1w4_0 = intbv(0)[64:]
-                d1w4_0[:] = i_invept_single_context_eptp
-                if cv4[iset] and (e4_t_ept[0] and (e4_t_eptrta == d1w4_0[52:12])):
-                    cv4[iset].next = False
-                d1w5_0 = intbv(0)[64:]
-                d1w5_0[:] = i_invept_single_context_eptp
-                if cv5[iset] and (e5_t_ept[0] and (e5_t_eptrta == d1w5_0[52:12])):
-                    cv5[iset].next = False
-                d1w6_0 = intbv(0)[64:]
-                d1w6_0[:] = i_invept_single_context_eptp
-                if cv6[iset] and (e6_t_ept[0] and (e6_t_eptrta == d1w6_0[52:12])):
-                    cv6[iset].next = False
-                d1w7_0 = intbv(0)[64:]
-                d1w7_0[:] = i_invept_single_context_eptp
-                if cv7[iset] and (e7_t_ept[0] and (e7_t_eptrta == d1w7_0[52:12])):
-                    cv7[iset].next = False
-            elif i_op == 2:  # invalidate invept_global
-                if cv0[iset] and e0_t_ept[0]:
-                    cv0[iset].next = False
-                if cv1[iset] and e1_t_ept[0]:
-                    cv1[iset].next = False
-                if cv2[iset] and e2_t_ept[0]:
-                    cv2[iset].next = False
-                if cv3[iset] and e3_t_ept[0]:
-                    cv3[iset].next = False
-                if cv4[iset] and e4_t_ept[0]:
-                    cv4[iset].next = False
-                if cv5[iset] and e5_t_ept[0]:
-                    cv5[iset].next = False
-                if cv6[iset] and e6_t_ept[0]:
-                    cv6[iset].next = False
-                if cv7[iset] and e7_t_ept[0]:
-                    cv7[iset].next = False
-            elif i_op == 3:  # invalidate invvpid_individual_address
-                d3w0_0 = intbv(0)[64:]
-                d3w0_0[:] = i_invvpid_individual_address_addr
-                if cv0[iset] and ((e0_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e0_l == 3) and (e0_k[52:18] == d3w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d3w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d3w0_0[64:12]))))):
-                    cv0[iset].next = False
-                d3w1_0 = intbv(0)[64:]
-                d3w1_0[:] = i_invvpid_individual_address_addr
-                if cv1[iset] and ((e1_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e1_l == 3) and (e1_k[52:18] == d3w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d3w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d3w1_0[64:12]))))):
-                    cv1[iset].next = False
-                d3w2_0 = intbv(0)[64:]
-                d3w2_0[:] = i_invvpid_individual_address_addr
-                if cv2[iset] and ((e2_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e2_l == 3) and (e2_k[52:18] == d3w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d3w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d3w2_0[64:12]))))):
-                    cv2[iset].next = False
-                d3w3_0 = intbv(0)[64:]
-                d3w3_0[:] = i_invvpid_individual_address_addr
-                if cv3[iset] and ((e3_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e3_l == 3) and (e3_k[52:18] == d3w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d3w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d3w3_0[64:12]))))):
-                    cv3[iset].next = False
-                d3w4_0 = intbv(0)[64:]
-                d3w4_0[:] = i_invvpid_individual_address_addr
-                if cv4[iset] and ((e4_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e4_l == 3) and (e4_k[52:18] == d3w4_0[64:30])) or ((e4_l == 2) and (e4_k[52:9] == d3w4_0[64:21])) or ((e4_l == 1) and (e4_k[52:0] == d3w4_0[64:12]))))):
-                    cv4[iset].next = False
-                d3w5_0 = intbv(0)[64:]
-                d3w5_0[:] = i_invvpid_individual_address_addr
-                if cv5[iset] and ((e5_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e5_l == 3) and (e5_k[52:18] == d3w5_0[64:30])) or ((e5_l == 2) and (e5_k[52:9] == d3w5_0[64:21])) or ((e5_l == 1) and (e5_k[52:0] == d3w5_0[64:12]))))):
-                    cv5[iset].next = False
-                d3w6_0 = intbv(0)[64:]
-                d3w6_0[:] = i_invvpid_individual_address_addr
-                if cv6[iset] and ((e6_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e6_l == 3) and (e6_k[52:18] == d3w6_0[64:30])) or ((e6_l == 2) and (e6_k[52:9] == d3w6_0[64:21])) or ((e6_l == 1) and (e6_k[52:0] == d3w6_0[64:12]))))):
-                    cv6[iset].next = False
-                d3w7_0 = intbv(0)[64:]
-                d3w7_0[:] = i_invvpid_individual_address_addr
-                if cv7[iset] and ((e7_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e7_l == 3) and (e7_k[52:18] == d3w7_0[64:30])) or ((e7_l == 2) and (e7_k[52:9] == d3w7_0[64:21])) or ((e7_l == 1) and (e7_k[52:0] == d3w7_0[64:12]))))):
-                    cv7[iset].next = False
-            elif i_op == 4:  # invalidate invvpid_single_context
-                if cv0[iset] and (e0_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv0[iset].next = False
-                if cv1[iset] and (e1_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv1[iset].next = False
-                if cv2[iset] and (e2_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv2[iset].next = False
-                if cv3[iset] and (e3_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv3[iset].next = False
-                if cv4[iset] and (e4_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv4[iset].next = False
-                if cv5[iset] and (e5_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv5[iset].next = False
-                if cv6[iset] and (e6_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv6[iset].next = False
-                if cv7[iset] and (e7_t_vpid == i_invvpid_single_context_vpid_op):
-                    cv7[iset].next = False
-            elif i_op == 5:  # invalidate invvpid_all_context
-                if cv0[iset] and (e0_t_vpid != 0):
-                    cv0[iset].next = False
-                if cv1[iset] and (e1_t_vpid != 0):
-                    cv1[iset].next = False
-                if cv2[iset] and (e2_t_vpid != 0):
-                    cv2[iset].next = False
-                if cv3[iset] and (e3_t_vpid != 0):
-                    cv3[iset].next = False
-                if cv4[iset] and (e4_t_vpid != 0):
-                    cv4[iset].next = False
-                if cv5[iset] and (e5_t_vpid != 0):
-                    cv5[iset].next = False
-                if cv6[iset] and (e6_t_vpid != 0):
-                    cv6[iset].next = False
-                if cv7[iset] and (e7_t_vpid != 0):
-                    cv7[iset].next = False
-            elif i_op == 6:  # invalidate invvpid_single_context_retaining_globals
-                if cv0[iset] and ((e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e0_g[0])):
-                    cv0[iset].next = False
-                if cv1[iset] and ((e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e1_g[0])):
-                    cv1[iset].next = False
-                if cv2[iset] and ((e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e2_g[0])):
-                    cv2[iset].next = False
-                if cv3[iset] and ((e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e3_g[0])):
-                    cv3[iset].next = False
-                if cv4[iset] and ((e4_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e4_g[0])):
-                    cv4[iset].next = False
-                if cv5[iset] and ((e5_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e5_g[0])):
-                    cv5[iset].next = False
-                if cv6[iset] and ((e6_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e6_g[0])):
-                    cv6[iset].next = False
-                if cv7[iset] and ((e7_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e7_g[0])):
-                    cv7[iset].next = False
-            elif i_op == 7:  # invalidate mov_cr3
-                d7w0_0 = intbv(0)[12:]
-                d7w0_1 = intbv(0)[64:]
-                d7w0_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w0_0[:] = d7w0_1[12:0]
+            if not wc_busy:  # (the paging-structure cache's fills from the last walk go first)
+                e0_v = intbv(0)[1:]
+                e0_v[0] = cv0[iset]
+                e0_k = intbv(0)[52:]
+                e0_k[:] = ck0[iset]
+                e0_a = intbv(0)[3:]
+                e0_a[:] = ca0[iset]
+                e0_t_vpid = intbv(0)[16:]
+                e0_t_vpid[:] = ct_vpid_0[iset]
+                e0_t_ept = intbv(0)[1:]
+                e0_t_ept[:] = ct_ept_0[iset]
+                e0_t_eptrta = intbv(0)[40:]
+                e0_t_eptrta[:] = ct_eptrta_0[iset]
+                e0_t_pcid = intbv(0)[12:]
+                e0_t_pcid[:] = ct_pcid_0[iset]
+                e0_g = intbv(0)[1:]
+                e0_g[0] = cg0[iset]
+                e0_l = intbv(0)[3:]
+                e0_l[:] = cl0[iset]
+                e0_h = intbv(0)[3:]
+                e0_h[:] = ch0[iset]
+                e0_p = intbv(0)[52:]
+                e0_p[:] = cp0[iset]
+                e1_v = intbv(0)[1:]
+                e1_v[0] = cv1[iset]
+                e1_k = intbv(0)[52:]
+                e1_k[:] = ck1[iset]
+                e1_a = intbv(0)[3:]
+                e1_a[:] = ca1[iset]
+                e1_t_vpid = intbv(0)[16:]
+                e1_t_vpid[:] = ct_vpid_1[iset]
+                e1_t_ept = intbv(0)[1:]
+                e1_t_ept[:] = ct_ept_1[iset]
+                e1_t_eptrta = intbv(0)[40:]
+                e1_t_eptrta[:] = ct_eptrta_1[iset]
+                e1_t_pcid = intbv(0)[12:]
+                e1_t_pcid[:] = ct_pcid_1[iset]
+                e1_g = intbv(0)[1:]
+                e1_g[0] = cg1[iset]
+                e1_l = intbv(0)[3:]
+                e1_l[:] = cl1[iset]
+                e1_h = intbv(0)[3:]
+                e1_h[:] = ch1[iset]
+                e1_p = intbv(0)[52:]
+                e1_p[:] = cp1[iset]
+                e2_v = intbv(0)[1:]
+                e2_v[0] = cv2[iset]
+                e2_k = intbv(0)[52:]
+                e2_k[:] = ck2[iset]
+                e2_a = intbv(0)[3:]
+                e2_a[:] = ca2[iset]
+                e2_t_vpid = intbv(0)[16:]
+                e2_t_vpid[:] = ct_vpid_2[iset]
+                e2_t_ept = intbv(0)[1:]
+                e2_t_ept[:] = ct_ept_2[iset]
+                e2_t_eptrta = intbv(0)[40:]
+                e2_t_eptrta[:] = ct_eptrta_2[iset]
+                e2_t_pcid = intbv(0)[12:]
+                e2_t_pcid[:] = ct_pcid_2[iset]
+                e2_g = intbv(0)[1:]
+                e2_g[0] = cg2[iset]
+                e2_l = intbv(0)[3:]
+                e2_l[:] = cl2[iset]
+                e2_h = intbv(0)[3:]
+                e2_h[:] = ch2[iset]
+                e2_p = intbv(0)[52:]
+                e2_p[:] = cp2[iset]
+                e3_v = intbv(0)[1:]
+                e3_v[0] = cv3[iset]
+                e3_k = intbv(0)[52:]
+                e3_k[:] = ck3[iset]
+                e3_a = intbv(0)[3:]
+                e3_a[:] = ca3[iset]
+                e3_t_vpid = intbv(0)[16:]
+                e3_t_vpid[:] = ct_vpid_3[iset]
+                e3_t_ept = intbv(0)[1:]
+                e3_t_ept[:] = ct_ept_3[iset]
+                e3_t_eptrta = intbv(0)[40:]
+                e3_t_eptrta[:] = ct_eptrta_3[iset]
+                e3_t_pcid = intbv(0)[12:]
+                e3_t_pcid[:] = ct_pcid_3[iset]
+                e3_g = intbv(0)[1:]
+                e3_g[0] = cg3[iset]
+                e3_l = intbv(0)[3:]
+                e3_l[:] = cl3[iset]
+                e3_h = intbv(0)[3:]
+                e3_h[:] = ch3[iset]
+                e3_p = intbv(0)[52:]
+                e3_p[:] = cp3[iset]
+                e4_v = intbv(0)[1:]
+                e4_v[0] = cv4[iset]
+                e4_k = intbv(0)[52:]
+                e4_k[:] = ck4[iset]
+                e4_a = intbv(0)[3:]
+                e4_a[:] = ca4[iset]
+                e4_t_vpid = intbv(0)[16:]
+                e4_t_vpid[:] = ct_vpid_4[iset]
+                e4_t_ept = intbv(0)[1:]
+                e4_t_ept[:] = ct_ept_4[iset]
+                e4_t_eptrta = intbv(0)[40:]
+                e4_t_eptrta[:] = ct_eptrta_4[iset]
+                e4_t_pcid = intbv(0)[12:]
+                e4_t_pcid[:] = ct_pcid_4[iset]
+                e4_g = intbv(0)[1:]
+                e4_g[0] = cg4[iset]
+                e4_l = intbv(0)[3:]
+                e4_l[:] = cl4[iset]
+                e4_h = intbv(0)[3:]
+                e4_h[:] = ch4[iset]
+                e4_p = intbv(0)[52:]
+                e4_p[:] = cp4[iset]
+                e5_v = intbv(0)[1:]
+                e5_v[0] = cv5[iset]
+                e5_k = intbv(0)[52:]
+                e5_k[:] = ck5[iset]
+                e5_a = intbv(0)[3:]
+                e5_a[:] = ca5[iset]
+                e5_t_vpid = intbv(0)[16:]
+                e5_t_vpid[:] = ct_vpid_5[iset]
+                e5_t_ept = intbv(0)[1:]
+                e5_t_ept[:] = ct_ept_5[iset]
+                e5_t_eptrta = intbv(0)[40:]
+                e5_t_eptrta[:] = ct_eptrta_5[iset]
+                e5_t_pcid = intbv(0)[12:]
+                e5_t_pcid[:] = ct_pcid_5[iset]
+                e5_g = intbv(0)[1:]
+                e5_g[0] = cg5[iset]
+                e5_l = intbv(0)[3:]
+                e5_l[:] = cl5[iset]
+                e5_h = intbv(0)[3:]
+                e5_h[:] = ch5[iset]
+                e5_p = intbv(0)[52:]
+                e5_p[:] = cp5[iset]
+                e6_v = intbv(0)[1:]
+                e6_v[0] = cv6[iset]
+                e6_k = intbv(0)[52:]
+                e6_k[:] = ck6[iset]
+                e6_a = intbv(0)[3:]
+                e6_a[:] = ca6[iset]
+                e6_t_vpid = intbv(0)[16:]
+                e6_t_vpid[:] = ct_vpid_6[iset]
+                e6_t_ept = intbv(0)[1:]
+                e6_t_ept[:] = ct_ept_6[iset]
+                e6_t_eptrta = intbv(0)[40:]
+                e6_t_eptrta[:] = ct_eptrta_6[iset]
+                e6_t_pcid = intbv(0)[12:]
+                e6_t_pcid[:] = ct_pcid_6[iset]
+                e6_g = intbv(0)[1:]
+                e6_g[0] = cg6[iset]
+                e6_l = intbv(0)[3:]
+                e6_l[:] = cl6[iset]
+                e6_h = intbv(0)[3:]
+                e6_h[:] = ch6[iset]
+                e6_p = intbv(0)[52:]
+                e6_p[:] = cp6[iset]
+                e7_v = intbv(0)[1:]
+                e7_v[0] = cv7[iset]
+                e7_k = intbv(0)[52:]
+                e7_k[:] = ck7[iset]
+                e7_a = intbv(0)[3:]
+                e7_a[:] = ca7[iset]
+                e7_t_vpid = intbv(0)[16:]
+                e7_t_vpid[:] = ct_vpid_7[iset]
+                e7_t_ept = intbv(0)[1:]
+                e7_t_ept[:] = ct_ept_7[iset]
+                e7_t_eptrta = intbv(0)[40:]
+                e7_t_eptrta[:] = ct_eptrta_7[iset]
+                e7_t_pcid = intbv(0)[12:]
+                e7_t_pcid[:] = ct_pcid_7[iset]
+                e7_g = intbv(0)[1:]
+                e7_g[0] = cg7[iset]
+                e7_l = intbv(0)[3:]
+                e7_l[:] = cl7[iset]
+                e7_h = intbv(0)[3:]
+                e7_h[:] = ch7[iset]
+                e7_p = intbv(0)[52:]
+                e7_p[:] = cp7[iset]
+                if i_op == 1:  # invalidate invept_single_context
+                    d1w0_0 = intbv(0)[64:]
+                    d1w0_0[:] = i_invept_single_context_eptp
+                    if cv0[iset] and (e0_t_ept[0] and (e0_t_eptrta == d1w0_0[52:12])):
+                        cv0[iset].next = False
+                    d1w1_0 = intbv(0)[64:]
+                    d1w1_0[:] = i_invept_single_context_eptp
+                    if cv1[iset] and (e1_t_ept[0] and (e1_t_eptrta == d1w1_0[52:12])):
+                        cv1[iset].next = False
+                    d1w2_0 = intbv(0)[64:]
+                    d1w2_0[:] = i_invept_single_context_eptp
+                    if cv2[iset] and (e2_t_ept[0] and (e2_t_eptrta == d1w2_0[52:12])):
+                        cv2[iset].next = False
+                    d1w3_0 = intbv(0)[64:]
+                    d1w3_0[:] = i_invept_single_context_eptp
+                    if cv3[iset] and (e3_t_ept[0] and (e3_t_eptrta == d1w3_0[52:12])):
+                        cv3[iset].next = False
+                    d1w4_0 = intbv(0)[64:]
+                    d1w4_0[:] = i_invept_single_context_eptp
+                    if cv4[iset] and (e4_t_ept[0] and (e4_t_eptrta == d1w4_0[52:12])):
+                        cv4[iset].next = False
+                    d1w5_0 = intbv(0)[64:]
+                    d1w5_0[:] = i_invept_single_context_eptp
+                    if cv5[iset] and (e5_t_ept[0] and (e5_t_eptrta == d1w5_0[52:12])):
+                        cv5[iset].next = False
+                    d1w6_0 = intbv(0)[64:]
+                    d1w6_0[:] = i_invept_single_context_eptp
+                    if cv6[iset] and (e6_t_ept[0] and (e6_t_eptrta == d1w6_0[52:12])):
+                        cv6[iset].next = False
+                    d1w7_0 = intbv(0)[64:]
+                    d1w7_0[:] = i_invept_single_context_eptp
+                    if cv7[iset] and (e7_t_ept[0] and (e7_t_eptrta == d1w7_0[52:12])):
+                        cv7[iset].next = False
+                elif i_op == 2:  # invalidate invept_global
+                    if cv0[iset] and e0_t_ept[0]:
+                        cv0[iset].next = False
+                    if cv1[iset] and e1_t_ept[0]:
+                        cv1[iset].next = False
+                    if cv2[iset] and e2_t_ept[0]:
+                        cv2[iset].next = False
+                    if cv3[iset] and e3_t_ept[0]:
+                        cv3[iset].next = False
+                    if cv4[iset] and e4_t_ept[0]:
+                        cv4[iset].next = False
+                    if cv5[iset] and e5_t_ept[0]:
+                        cv5[iset].next = False
+                    if cv6[iset] and e6_t_ept[0]:
+                        cv6[iset].next = False
+                    if cv7[iset] and e7_t_ept[0]:
+                        cv7[iset].next = False
+                elif i_op == 3:  # invalidate invvpid_individual_address
+                    d3w0_0 = intbv(0)[64:]
+                    d3w0_0[:] = i_invvpid_individual_address_addr
+                    if cv0[iset] and ((e0_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e0_l == 3) and (e0_k[52:18] == d3w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d3w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d3w0_0[64:12]))))):
+                        cv0[iset].next = False
+                    d3w1_0 = intbv(0)[64:]
+                    d3w1_0[:] = i_invvpid_individual_address_addr
+                    if cv1[iset] and ((e1_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e1_l == 3) and (e1_k[52:18] == d3w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d3w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d3w1_0[64:12]))))):
+                        cv1[iset].next = False
+                    d3w2_0 = intbv(0)[64:]
+                    d3w2_0[:] = i_invvpid_individual_address_addr
+                    if cv2[iset] and ((e2_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e2_l == 3) and (e2_k[52:18] == d3w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d3w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d3w2_0[64:12]))))):
+                        cv2[iset].next = False
+                    d3w3_0 = intbv(0)[64:]
+                    d3w3_0[:] = i_invvpid_individual_address_addr
+                    if cv3[iset] and ((e3_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e3_l == 3) and (e3_k[52:18] == d3w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d3w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d3w3_0[64:12]))))):
+                        cv3[iset].next = False
+                    d3w4_0 = intbv(0)[64:]
+                    d3w4_0[:] = i_invvpid_individual_address_addr
+                    if cv4[iset] and ((e4_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e4_l == 3) and (e4_k[52:18] == d3w4_0[64:30])) or ((e4_l == 2) and (e4_k[52:9] == d3w4_0[64:21])) or ((e4_l == 1) and (e4_k[52:0] == d3w4_0[64:12]))))):
+                        cv4[iset].next = False
+                    d3w5_0 = intbv(0)[64:]
+                    d3w5_0[:] = i_invvpid_individual_address_addr
+                    if cv5[iset] and ((e5_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e5_l == 3) and (e5_k[52:18] == d3w5_0[64:30])) or ((e5_l == 2) and (e5_k[52:9] == d3w5_0[64:21])) or ((e5_l == 1) and (e5_k[52:0] == d3w5_0[64:12]))))):
+                        cv5[iset].next = False
+                    d3w6_0 = intbv(0)[64:]
+                    d3w6_0[:] = i_invvpid_individual_address_addr
+                    if cv6[iset] and ((e6_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e6_l == 3) and (e6_k[52:18] == d3w6_0[64:30])) or ((e6_l == 2) and (e6_k[52:9] == d3w6_0[64:21])) or ((e6_l == 1) and (e6_k[52:0] == d3w6_0[64:12]))))):
+                        cv6[iset].next = False
+                    d3w7_0 = intbv(0)[64:]
+                    d3w7_0[:] = i_invvpid_individual_address_addr
+                    if cv7[iset] and ((e7_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e7_l == 3) and (e7_k[52:18] == d3w7_0[64:30])) or ((e7_l == 2) and (e7_k[52:9] == d3w7_0[64:21])) or ((e7_l == 1) and (e7_k[52:0] == d3w7_0[64:12]))))):
+                        cv7[iset].next = False
+                elif i_op == 4:  # invalidate invvpid_single_context
+                    if cv0[iset] and (e0_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv0[iset].next = False
+                    if cv1[iset] and (e1_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv1[iset].next = False
+                    if cv2[iset] and (e2_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv2[iset].next = False
+                    if cv3[iset] and (e3_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv3[iset].next = False
+                    if cv4[iset] and (e4_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv4[iset].next = False
+                    if cv5[iset] and (e5_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv5[iset].next = False
+                    if cv6[iset] and (e6_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv6[iset].next = False
+                    if cv7[iset] and (e7_t_vpid == i_invvpid_single_context_vpid_op):
+                        cv7[iset].next = False
+                elif i_op == 5:  # invalidate invvpid_all_context
+                    if cv0[iset] and (e0_t_vpid != 0):
+                        cv0[iset].next = False
+                    if cv1[iset] and (e1_t_vpid != 0):
+                        cv1[iset].next = False
+                    if cv2[iset] and (e2_t_vpid != 0):
+                        cv2[iset].next = False
+                    if cv3[iset] and (e3_t_vpid != 0):
+                        cv3[iset].next = False
+                    if cv4[iset] and (e4_t_vpid != 0):
+                        cv4[iset].next = False
+                    if cv5[iset] and (e5_t_vpid != 0):
+                        cv5[iset].next = False
+                    if cv6[iset] and (e6_t_vpid != 0):
+                        cv6[iset].next = False
+                    if cv7[iset] and (e7_t_vpid != 0):
+                        cv7[iset].next = False
+                elif i_op == 6:  # invalidate invvpid_single_context_retaining_globals
+                    if cv0[iset] and ((e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e0_g[0])):
+                        cv0[iset].next = False
+                    if cv1[iset] and ((e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e1_g[0])):
+                        cv1[iset].next = False
+                    if cv2[iset] and ((e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e2_g[0])):
+                        cv2[iset].next = False
+                    if cv3[iset] and ((e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e3_g[0])):
+                        cv3[iset].next = False
+                    if cv4[iset] and ((e4_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e4_g[0])):
+                        cv4[iset].next = False
+                    if cv5[iset] and ((e5_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e5_g[0])):
+                        cv5[iset].next = False
+                    if cv6[iset] and ((e6_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e6_g[0])):
+                        cv6[iset].next = False
+                    if cv7[iset] and ((e7_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op) and (not e7_g[0])):
+                        cv7[iset].next = False
+                elif i_op == 7:  # invalidate mov_cr3
+                    d7w0_0 = intbv(0)[12:]
+                    d7w0_1 = intbv(0)[64:]
+                    d7w0_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w0_0[:] = d7w0_1[12:0]
+                    else:
+                        d7w0_0[:] = 0
+                    if cv0[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e0_g[0])) and (e0_t_vpid == t_vpid)) and (e0_t_pcid == d7w0_0)):
+                        cv0[iset].next = False
+                    d7w1_0 = intbv(0)[12:]
+                    d7w1_1 = intbv(0)[64:]
+                    d7w1_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w1_0[:] = d7w1_1[12:0]
+                    else:
+                        d7w1_0[:] = 0
+                    if cv1[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e1_g[0])) and (e1_t_vpid == t_vpid)) and (e1_t_pcid == d7w1_0)):
+                        cv1[iset].next = False
+                    d7w2_0 = intbv(0)[12:]
+                    d7w2_1 = intbv(0)[64:]
+                    d7w2_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w2_0[:] = d7w2_1[12:0]
+                    else:
+                        d7w2_0[:] = 0
+                    if cv2[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e2_g[0])) and (e2_t_vpid == t_vpid)) and (e2_t_pcid == d7w2_0)):
+                        cv2[iset].next = False
+                    d7w3_0 = intbv(0)[12:]
+                    d7w3_1 = intbv(0)[64:]
+                    d7w3_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w3_0[:] = d7w3_1[12:0]
+                    else:
+                        d7w3_0[:] = 0
+                    if cv3[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_vpid == t_vpid)) and (e3_t_pcid == d7w3_0)):
+                        cv3[iset].next = False
+                    d7w4_0 = intbv(0)[12:]
+                    d7w4_1 = intbv(0)[64:]
+                    d7w4_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w4_0[:] = d7w4_1[12:0]
+                    else:
+                        d7w4_0[:] = 0
+                    if cv4[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e4_g[0])) and (e4_t_vpid == t_vpid)) and (e4_t_pcid == d7w4_0)):
+                        cv4[iset].next = False
+                    d7w5_0 = intbv(0)[12:]
+                    d7w5_1 = intbv(0)[64:]
+                    d7w5_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w5_0[:] = d7w5_1[12:0]
+                    else:
+                        d7w5_0[:] = 0
+                    if cv5[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e5_g[0])) and (e5_t_vpid == t_vpid)) and (e5_t_pcid == d7w5_0)):
+                        cv5[iset].next = False
+                    d7w6_0 = intbv(0)[12:]
+                    d7w6_1 = intbv(0)[64:]
+                    d7w6_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w6_0[:] = d7w6_1[12:0]
+                    else:
+                        d7w6_0[:] = 0
+                    if cv6[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e6_g[0])) and (e6_t_vpid == t_vpid)) and (e6_t_pcid == d7w6_0)):
+                        cv6[iset].next = False
+                    d7w7_0 = intbv(0)[12:]
+                    d7w7_1 = intbv(0)[64:]
+                    d7w7_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d7w7_0[:] = d7w7_1[12:0]
+                    else:
+                        d7w7_0[:] = 0
+                    if cv7[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e7_g[0])) and (e7_t_vpid == t_vpid)) and (e7_t_pcid == d7w7_0)):
+                        cv7[iset].next = False
+                pass
+                if iset == 7:
+                    fin.next = True
+                    st.next = S.IDLE
                 else:
-                    d7w0_0[:] = 0
-                if cv0[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e0_g[0])) and (e0_t_vpid == t_vpid)) and (e0_t_pcid == d7w0_0)):
-                    cv0[iset].next = False
-                d7w1_0 = intbv(0)[12:]
-                d7w1_1 = intbv(0)[64:]
-                d7w1_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w1_0[:] = d7w1_1[12:0]
-                else:
-                    d7w1_0[:] = 0
-                if cv1[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e1_g[0])) and (e1_t_vpid == t_vpid)) and (e1_t_pcid == d7w1_0)):
-                    cv1[iset].next = False
-                d7w2_0 = intbv(0)[12:]
-                d7w2_1 = intbv(0)[64:]
-                d7w2_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w2_0[:] = d7w2_1[12:0]
-                else:
-                    d7w2_0[:] = 0
-                if cv2[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e2_g[0])) and (e2_t_vpid == t_vpid)) and (e2_t_pcid == d7w2_0)):
-                    cv2[iset].next = False
-                d7w3_0 = intbv(0)[12:]
-                d7w3_1 = intbv(0)[64:]
-                d7w3_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w3_0[:] = d7w3_1[12:0]
-                else:
-                    d7w3_0[:] = 0
-                if cv3[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_vpid == t_vpid)) and (e3_t_pcid == d7w3_0)):
-                    cv3[iset].next = False
-                d7w4_0 = intbv(0)[12:]
-                d7w4_1 = intbv(0)[64:]
-                d7w4_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w4_0[:] = d7w4_1[12:0]
-                else:
-                    d7w4_0[:] = 0
-                if cv4[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e4_g[0])) and (e4_t_vpid == t_vpid)) and (e4_t_pcid == d7w4_0)):
-                    cv4[iset].next = False
-                d7w5_0 = intbv(0)[12:]
-                d7w5_1 = intbv(0)[64:]
-                d7w5_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w5_0[:] = d7w5_1[12:0]
-                else:
-                    d7w5_0[:] = 0
-                if cv5[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e5_g[0])) and (e5_t_vpid == t_vpid)) and (e5_t_pcid == d7w5_0)):
-                    cv5[iset].next = False
-                d7w6_0 = intbv(0)[12:]
-                d7w6_1 = intbv(0)[64:]
-                d7w6_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w6_0[:] = d7w6_1[12:0]
-                else:
-                    d7w6_0[:] = 0
-                if cv6[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e6_g[0])) and (e6_t_vpid == t_vpid)) and (e6_t_pcid == d7w6_0)):
-                    cv6[iset].next = False
-                d7w7_0 = intbv(0)[12:]
-                d7w7_1 = intbv(0)[64:]
-                d7w7_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d7w7_0[:] = d7w7_1[12:0]
-                else:
-                    d7w7_0[:] = 0
-                if cv7[iset] and ((((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e7_g[0])) and (e7_t_vpid == t_vpid)) and (e7_t_pcid == d7w7_0)):
-                    cv7[iset].next = False
-            if iset == 7:
-                fin.next = True
-                st.next = S.IDLE
-            else:
-                iset.next = iset + 1
+                    iset.next = iset + 1
+        elif st == S.WAITW:
+            if not wc_busy:  # the walker starts now (w_start)
+                st.next = S.MISS
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
         if ready and start:
@@ -4053,12 +4573,2926 @@ def cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvp
                     f_t_eptrta.next = t_eptrta
                     f_t_pcid.next = t_pcid
                     f_r_CR4.next = r_CR4
-                    st.next = S.MISS
+                    if wc_busy:  # the walker starts when the paging-structure cache's fills are in
+                        st.next = S.WAITW
+                    else:
+                        st.next = S.MISS
             else:
                 hit.next = False
                 iset.next = 0
                 st.next = S.INV
     return request, fill_way, lookup, walk, outputs, fsm
+
+
+@block
+def cache_psc(clk, rst, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                w_start, w_done, w_status, w_level, wc_busy, sw_on, sw_set,
+                pc_hit, pc_nxt, pc_tbl, pc_htbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_w5, pq_h5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_w4, pq_h4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_w3, pq_h3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_w2, pq_h2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2):
+    """Paging-structure cache `psc`: 16 entries, 4 ways, lru; levels
+    2, 3, 4, 5 (walk numbers, looked up deepest first). In the cycle the walker
+    starts (w_start) every way of each level's set is compared with the request: the
+    deepest hit tells the walker where to resume (pc_*) and is touched. A walk that
+    translates leaves its staged levels (pq_*) to be written, root first, one a cycle
+    after its `done`; wc_busy holds the next walk (and a sweep) until they are in."""
+    cv0 = [Signal(bool(0)) for _ in range(4)]
+    cv1 = [Signal(bool(0)) for _ in range(4)]
+    cv2 = [Signal(bool(0)) for _ in range(4)]
+    cv3 = [Signal(bool(0)) for _ in range(4)]
+    ck0 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck1 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck2 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck3 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    ct_vpid_0 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    ct_vpid_1 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    ct_vpid_2 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    ct_vpid_3 = [Signal(intbv(0)[16:]) for _ in range(4)]
+    ct_ept_0 = [Signal(intbv(0)[1:]) for _ in range(4)]
+    ct_ept_1 = [Signal(intbv(0)[1:]) for _ in range(4)]
+    ct_ept_2 = [Signal(intbv(0)[1:]) for _ in range(4)]
+    ct_ept_3 = [Signal(intbv(0)[1:]) for _ in range(4)]
+    ct_eptrta_0 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_1 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_2 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_3 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_pcid_0 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    ct_pcid_1 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    ct_pcid_2 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    ct_pcid_3 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    cn0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cb0 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb1 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb2 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb3 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ch0 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ch1 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ch2 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ch3 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ca_rw_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_3 = [Signal(bool(0)) for _ in range(4)]
+    cr0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank (0 = most recent)
+    cr1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank (0 = most recent)
+    cr2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank (0 = most recent)
+    cr3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank (0 = most recent)
+    t_vpid = Signal(intbv(0)[16:])  # tag vpid of the request's context
+    f_t_vpid = Signal(intbv(0)[16:])  # ... of the walk's, captured when it started
+    t_ept = Signal(intbv(0)[1:])  # tag ept of the request's context
+    f_t_ept = Signal(intbv(0)[1:])  # ... of the walk's, captured when it started
+    t_eptrta = Signal(intbv(0)[40:])  # tag eptrta of the request's context
+    f_t_eptrta = Signal(intbv(0)[40:])  # ... of the walk's, captured when it started
+    t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    f_t_pcid = Signal(intbv(0)[12:])  # ... of the walk's, captured when it started
+    f_addr = Signal(intbv(0)[64:])  # the walk's input, captured when it started
+    q5 = Signal(bool(0))  # level 5's fill is still to be written
+    q4 = Signal(bool(0))  # level 4's fill is still to be written
+    q3 = Signal(bool(0))  # level 3's fill is still to be written
+    q2 = Signal(bool(0))  # level 2's fill is still to be written
+    ls2 = Signal(intbv(0)[2:])  # the set of level 2's key
+    ls3 = Signal(intbv(0)[2:])  # the set of level 3's key
+    ls4 = Signal(intbv(0)[2:])  # the set of level 4's key
+    ls5 = Signal(intbv(0)[2:])  # the set of level 5's key
+    l_set = Signal(intbv(0)[2:])
+    vset = Signal(intbv(0)[2:])  # the set an invalidation sweeps
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[2:])
+    fill_now = Signal(bool(0))  # the walk ends translated at this edge: its staged levels go in
+    @always_comb
+    def request():
+        """The request's tags, each level's set, and whether fills are pending."""
+        tg0 = intbv(0)[16:]
+        if r_PROC2[5]:
+            tg0[:] = r_VPID
+        else:
+            tg0[:] = 0
+        t_vpid.next = tg0
+        t_ept.next = 0
+        if r_PROC2[1]:
+            t_ept.next = 1
+        tg1 = intbv(0)[40:]
+        tg2 = intbv(0)[64:]
+        tg2[:] = r_EPTP
+        if r_PROC2[1]:
+            tg1[:] = tg2[52:12]
+        else:
+            tg1[:] = 0
+        t_eptrta.next = tg1
+        tg3 = intbv(0)[12:]
+        tg4 = intbv(0)[64:]
+        tg4[:] = r_CR3
+        if r_CR4[17]:
+            tg3[:] = tg4[12:0]
+        else:
+            tg3[:] = 0
+        t_pcid.next = tg3
+        ls2.next = i_addr[23:21]
+        ls3.next = i_addr[32:30]
+        ls4.next = i_addr[41:39]
+        ls5.next = i_addr[50:48]
+        vset.next = sw_set[2:]
+        fill_now.next = w_done and w_status == 0 and w_level != NO_LEVEL
+        wc_busy.next = q5 or q4 or q3 or q2 or (w_done and w_status == 0 and w_level != NO_LEVEL and (pq_v5 or pq_v4 or pq_v3 or pq_v2))
+    @always_comb
+    def lookup():
+        """Each cached level's set against the input and tags, the deepest level (then the
+        lowest way) first: what the walker resumes from."""
+        found = False
+        way = intbv(0)[2:]
+        hs = intbv(0)[2:]
+        h_nxt = intbv(0)[3:]
+        h_tbl = intbv(0)[64:]
+        h_htbl = intbv(0)[64:]
+        h_a_rw = bool(0)
+        h_a_us = bool(0)
+        h_a_xd = bool(0)
+        x5_3_cv = intbv(0)[1:]
+        x5_3_cv[0] = cv3[ls5]
+        x5_3_ck = intbv(0)[43:]
+        x5_3_ck[:] = ck3[ls5]
+        x5_3_cl = intbv(0)[3:]
+        x5_3_cl[:] = cl3[ls5]
+        x5_3_ct_vpid = intbv(0)[16:]
+        x5_3_ct_vpid[:] = ct_vpid_3[ls5]
+        x5_3_ct_ept = intbv(0)[1:]
+        x5_3_ct_ept[:] = ct_ept_3[ls5]
+        x5_3_ct_eptrta = intbv(0)[40:]
+        x5_3_ct_eptrta[:] = ct_eptrta_3[ls5]
+        x5_3_ct_pcid = intbv(0)[12:]
+        x5_3_ct_pcid[:] = ct_pcid_3[ls5]
+        x5_3_cn = intbv(0)[3:]
+        x5_3_cn[:] = cn3[ls5]
+        x5_3_cb = intbv(0)[64:]
+        x5_3_cb[:] = cb3[ls5]
+        x5_3_ch = intbv(0)[64:]
+        x5_3_ch[:] = ch3[ls5]
+        x5_3_ca_rw = intbv(0)[1:]
+        x5_3_ca_rw[0] = ca_rw_3[ls5]
+        x5_3_ca_us = intbv(0)[1:]
+        x5_3_ca_us[0] = ca_us_3[ls5]
+        x5_3_ca_xd = intbv(0)[1:]
+        x5_3_ca_xd[0] = ca_xd_3[ls5]
+        if x5_3_cv[0] and (x5_3_cl == 5) and (x5_3_ck[16:0] == i_addr[64:48]) and (x5_3_ct_vpid == t_vpid) and (x5_3_ct_ept == t_ept) and (x5_3_ct_eptrta == t_eptrta) and (x5_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls5
+            h_nxt[:] = x5_3_cn
+            h_tbl[:] = x5_3_cb
+            h_htbl[:] = x5_3_ch
+            h_a_rw = bool(x5_3_ca_rw[0])
+            h_a_us = bool(x5_3_ca_us[0])
+            h_a_xd = bool(x5_3_ca_xd[0])
+        x5_2_cv = intbv(0)[1:]
+        x5_2_cv[0] = cv2[ls5]
+        x5_2_ck = intbv(0)[43:]
+        x5_2_ck[:] = ck2[ls5]
+        x5_2_cl = intbv(0)[3:]
+        x5_2_cl[:] = cl2[ls5]
+        x5_2_ct_vpid = intbv(0)[16:]
+        x5_2_ct_vpid[:] = ct_vpid_2[ls5]
+        x5_2_ct_ept = intbv(0)[1:]
+        x5_2_ct_ept[:] = ct_ept_2[ls5]
+        x5_2_ct_eptrta = intbv(0)[40:]
+        x5_2_ct_eptrta[:] = ct_eptrta_2[ls5]
+        x5_2_ct_pcid = intbv(0)[12:]
+        x5_2_ct_pcid[:] = ct_pcid_2[ls5]
+        x5_2_cn = intbv(0)[3:]
+        x5_2_cn[:] = cn2[ls5]
+        x5_2_cb = intbv(0)[64:]
+        x5_2_cb[:] = cb2[ls5]
+        x5_2_ch = intbv(0)[64:]
+        x5_2_ch[:] = ch2[ls5]
+        x5_2_ca_rw = intbv(0)[1:]
+        x5_2_ca_rw[0] = ca_rw_2[ls5]
+        x5_2_ca_us = intbv(0)[1:]
+        x5_2_ca_us[0] = ca_us_2[ls5]
+        x5_2_ca_xd = intbv(0)[1:]
+        x5_2_ca_xd[0] = ca_xd_2[ls5]
+        if x5_2_cv[0] and (x5_2_cl == 5) and (x5_2_ck[16:0] == i_addr[64:48]) and (x5_2_ct_vpid == t_vpid) and (x5_2_ct_ept == t_ept) and (x5_2_ct_eptrta == t_eptrta) and (x5_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls5
+            h_nxt[:] = x5_2_cn
+            h_tbl[:] = x5_2_cb
+            h_htbl[:] = x5_2_ch
+            h_a_rw = bool(x5_2_ca_rw[0])
+            h_a_us = bool(x5_2_ca_us[0])
+            h_a_xd = bool(x5_2_ca_xd[0])
+        x5_1_cv = intbv(0)[1:]
+        x5_1_cv[0] = cv1[ls5]
+        x5_1_ck = intbv(0)[43:]
+        x5_1_ck[:] = ck1[ls5]
+        x5_1_cl = intbv(0)[3:]
+        x5_1_cl[:] = cl1[ls5]
+        x5_1_ct_vpid = intbv(0)[16:]
+        x5_1_ct_vpid[:] = ct_vpid_1[ls5]
+        x5_1_ct_ept = intbv(0)[1:]
+        x5_1_ct_ept[:] = ct_ept_1[ls5]
+        x5_1_ct_eptrta = intbv(0)[40:]
+        x5_1_ct_eptrta[:] = ct_eptrta_1[ls5]
+        x5_1_ct_pcid = intbv(0)[12:]
+        x5_1_ct_pcid[:] = ct_pcid_1[ls5]
+        x5_1_cn = intbv(0)[3:]
+        x5_1_cn[:] = cn1[ls5]
+        x5_1_cb = intbv(0)[64:]
+        x5_1_cb[:] = cb1[ls5]
+        x5_1_ch = intbv(0)[64:]
+        x5_1_ch[:] = ch1[ls5]
+        x5_1_ca_rw = intbv(0)[1:]
+        x5_1_ca_rw[0] = ca_rw_1[ls5]
+        x5_1_ca_us = intbv(0)[1:]
+        x5_1_ca_us[0] = ca_us_1[ls5]
+        x5_1_ca_xd = intbv(0)[1:]
+        x5_1_ca_xd[0] = ca_xd_1[ls5]
+        if x5_1_cv[0] and (x5_1_cl == 5) and (x5_1_ck[16:0] == i_addr[64:48]) and (x5_1_ct_vpid == t_vpid) and (x5_1_ct_ept == t_ept) and (x5_1_ct_eptrta == t_eptrta) and (x5_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls5
+            h_nxt[:] = x5_1_cn
+            h_tbl[:] = x5_1_cb
+            h_htbl[:] = x5_1_ch
+            h_a_rw = bool(x5_1_ca_rw[0])
+            h_a_us = bool(x5_1_ca_us[0])
+            h_a_xd = bool(x5_1_ca_xd[0])
+        x5_0_cv = intbv(0)[1:]
+        x5_0_cv[0] = cv0[ls5]
+        x5_0_ck = intbv(0)[43:]
+        x5_0_ck[:] = ck0[ls5]
+        x5_0_cl = intbv(0)[3:]
+        x5_0_cl[:] = cl0[ls5]
+        x5_0_ct_vpid = intbv(0)[16:]
+        x5_0_ct_vpid[:] = ct_vpid_0[ls5]
+        x5_0_ct_ept = intbv(0)[1:]
+        x5_0_ct_ept[:] = ct_ept_0[ls5]
+        x5_0_ct_eptrta = intbv(0)[40:]
+        x5_0_ct_eptrta[:] = ct_eptrta_0[ls5]
+        x5_0_ct_pcid = intbv(0)[12:]
+        x5_0_ct_pcid[:] = ct_pcid_0[ls5]
+        x5_0_cn = intbv(0)[3:]
+        x5_0_cn[:] = cn0[ls5]
+        x5_0_cb = intbv(0)[64:]
+        x5_0_cb[:] = cb0[ls5]
+        x5_0_ch = intbv(0)[64:]
+        x5_0_ch[:] = ch0[ls5]
+        x5_0_ca_rw = intbv(0)[1:]
+        x5_0_ca_rw[0] = ca_rw_0[ls5]
+        x5_0_ca_us = intbv(0)[1:]
+        x5_0_ca_us[0] = ca_us_0[ls5]
+        x5_0_ca_xd = intbv(0)[1:]
+        x5_0_ca_xd[0] = ca_xd_0[ls5]
+        if x5_0_cv[0] and (x5_0_cl == 5) and (x5_0_ck[16:0] == i_addr[64:48]) and (x5_0_ct_vpid == t_vpid) and (x5_0_ct_ept == t_ept) and (x5_0_ct_eptrta == t_eptrta) and (x5_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls5
+            h_nxt[:] = x5_0_cn
+            h_tbl[:] = x5_0_cb
+            h_htbl[:] = x5_0_ch
+            h_a_rw = bool(x5_0_ca_rw[0])
+            h_a_us = bool(x5_0_ca_us[0])
+            h_a_xd = bool(x5_0_ca_xd[0])
+        x4_3_cv = intbv(0)[1:]
+        x4_3_cv[0] = cv3[ls4]
+        x4_3_ck = intbv(0)[43:]
+        x4_3_ck[:] = ck3[ls4]
+        x4_3_cl = intbv(0)[3:]
+        x4_3_cl[:] = cl3[ls4]
+        x4_3_ct_vpid = intbv(0)[16:]
+        x4_3_ct_vpid[:] = ct_vpid_3[ls4]
+        x4_3_ct_ept = intbv(0)[1:]
+        x4_3_ct_ept[:] = ct_ept_3[ls4]
+        x4_3_ct_eptrta = intbv(0)[40:]
+        x4_3_ct_eptrta[:] = ct_eptrta_3[ls4]
+        x4_3_ct_pcid = intbv(0)[12:]
+        x4_3_ct_pcid[:] = ct_pcid_3[ls4]
+        x4_3_cn = intbv(0)[3:]
+        x4_3_cn[:] = cn3[ls4]
+        x4_3_cb = intbv(0)[64:]
+        x4_3_cb[:] = cb3[ls4]
+        x4_3_ch = intbv(0)[64:]
+        x4_3_ch[:] = ch3[ls4]
+        x4_3_ca_rw = intbv(0)[1:]
+        x4_3_ca_rw[0] = ca_rw_3[ls4]
+        x4_3_ca_us = intbv(0)[1:]
+        x4_3_ca_us[0] = ca_us_3[ls4]
+        x4_3_ca_xd = intbv(0)[1:]
+        x4_3_ca_xd[0] = ca_xd_3[ls4]
+        if x4_3_cv[0] and (x4_3_cl == 4) and (x4_3_ck[25:0] == i_addr[64:39]) and (x4_3_ct_vpid == t_vpid) and (x4_3_ct_ept == t_ept) and (x4_3_ct_eptrta == t_eptrta) and (x4_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls4
+            h_nxt[:] = x4_3_cn
+            h_tbl[:] = x4_3_cb
+            h_htbl[:] = x4_3_ch
+            h_a_rw = bool(x4_3_ca_rw[0])
+            h_a_us = bool(x4_3_ca_us[0])
+            h_a_xd = bool(x4_3_ca_xd[0])
+        x4_2_cv = intbv(0)[1:]
+        x4_2_cv[0] = cv2[ls4]
+        x4_2_ck = intbv(0)[43:]
+        x4_2_ck[:] = ck2[ls4]
+        x4_2_cl = intbv(0)[3:]
+        x4_2_cl[:] = cl2[ls4]
+        x4_2_ct_vpid = intbv(0)[16:]
+        x4_2_ct_vpid[:] = ct_vpid_2[ls4]
+        x4_2_ct_ept = intbv(0)[1:]
+        x4_2_ct_ept[:] = ct_ept_2[ls4]
+        x4_2_ct_eptrta = intbv(0)[40:]
+        x4_2_ct_eptrta[:] = ct_eptrta_2[ls4]
+        x4_2_ct_pcid = intbv(0)[12:]
+        x4_2_ct_pcid[:] = ct_pcid_2[ls4]
+        x4_2_cn = intbv(0)[3:]
+        x4_2_cn[:] = cn2[ls4]
+        x4_2_cb = intbv(0)[64:]
+        x4_2_cb[:] = cb2[ls4]
+        x4_2_ch = intbv(0)[64:]
+        x4_2_ch[:] = ch2[ls4]
+        x4_2_ca_rw = intbv(0)[1:]
+        x4_2_ca_rw[0] = ca_rw_2[ls4]
+        x4_2_ca_us = intbv(0)[1:]
+        x4_2_ca_us[0] = ca_us_2[ls4]
+        x4_2_ca_xd = intbv(0)[1:]
+        x4_2_ca_xd[0] = ca_xd_2[ls4]
+        if x4_2_cv[0] and (x4_2_cl == 4) and (x4_2_ck[25:0] == i_addr[64:39]) and (x4_2_ct_vpid == t_vpid) and (x4_2_ct_ept == t_ept) and (x4_2_ct_eptrta == t_eptrta) and (x4_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls4
+            h_nxt[:] = x4_2_cn
+            h_tbl[:] = x4_2_cb
+            h_htbl[:] = x4_2_ch
+            h_a_rw = bool(x4_2_ca_rw[0])
+            h_a_us = bool(x4_2_ca_us[0])
+            h_a_xd = bool(x4_2_ca_xd[0])
+        x4_1_cv = intbv(0)[1:]
+        x4_1_cv[0] = cv1[ls4]
+        x4_1_ck = intbv(0)[43:]
+        x4_1_ck[:] = ck1[ls4]
+        x4_1_cl = intbv(0)[3:]
+        x4_1_cl[:] = cl1[ls4]
+        x4_1_ct_vpid = intbv(0)[16:]
+        x4_1_ct_vpid[:] = ct_vpid_1[ls4]
+        x4_1_ct_ept = intbv(0)[1:]
+        x4_1_ct_ept[:] = ct_ept_1[ls4]
+        x4_1_ct_eptrta = intbv(0)[40:]
+        x4_1_ct_eptrta[:] = ct_eptrta_1[ls4]
+        x4_1_ct_pcid = intbv(0)[12:]
+        x4_1_ct_pcid[:] = ct_pcid_1[ls4]
+        x4_1_cn = intbv(0)[3:]
+        x4_1_cn[:] = cn1[ls4]
+        x4_1_cb = intbv(0)[64:]
+        x4_1_cb[:] = cb1[ls4]
+        x4_1_ch = intbv(0)[64:]
+        x4_1_ch[:] = ch1[ls4]
+        x4_1_ca_rw = intbv(0)[1:]
+        x4_1_ca_rw[0] = ca_rw_1[ls4]
+        x4_1_ca_us = intbv(0)[1:]
+        x4_1_ca_us[0] = ca_us_1[ls4]
+        x4_1_ca_xd = intbv(0)[1:]
+        x4_1_ca_xd[0] = ca_xd_1[ls4]
+        if x4_1_cv[0] and (x4_1_cl == 4) and (x4_1_ck[25:0] == i_addr[64:39]) and (x4_1_ct_vpid == t_vpid) and (x4_1_ct_ept == t_ept) and (x4_1_ct_eptrta == t_eptrta) and (x4_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls4
+            h_nxt[:] = x4_1_cn
+            h_tbl[:] = x4_1_cb
+            h_htbl[:] = x4_1_ch
+            h_a_rw = bool(x4_1_ca_rw[0])
+            h_a_us = bool(x4_1_ca_us[0])
+            h_a_xd = bool(x4_1_ca_xd[0])
+        x4_0_cv = intbv(0)[1:]
+        x4_0_cv[0] = cv0[ls4]
+        x4_0_ck = intbv(0)[43:]
+        x4_0_ck[:] = ck0[ls4]
+        x4_0_cl = intbv(0)[3:]
+        x4_0_cl[:] = cl0[ls4]
+        x4_0_ct_vpid = intbv(0)[16:]
+        x4_0_ct_vpid[:] = ct_vpid_0[ls4]
+        x4_0_ct_ept = intbv(0)[1:]
+        x4_0_ct_ept[:] = ct_ept_0[ls4]
+        x4_0_ct_eptrta = intbv(0)[40:]
+        x4_0_ct_eptrta[:] = ct_eptrta_0[ls4]
+        x4_0_ct_pcid = intbv(0)[12:]
+        x4_0_ct_pcid[:] = ct_pcid_0[ls4]
+        x4_0_cn = intbv(0)[3:]
+        x4_0_cn[:] = cn0[ls4]
+        x4_0_cb = intbv(0)[64:]
+        x4_0_cb[:] = cb0[ls4]
+        x4_0_ch = intbv(0)[64:]
+        x4_0_ch[:] = ch0[ls4]
+        x4_0_ca_rw = intbv(0)[1:]
+        x4_0_ca_rw[0] = ca_rw_0[ls4]
+        x4_0_ca_us = intbv(0)[1:]
+        x4_0_ca_us[0] = ca_us_0[ls4]
+        x4_0_ca_xd = intbv(0)[1:]
+        x4_0_ca_xd[0] = ca_xd_0[ls4]
+        if x4_0_cv[0] and (x4_0_cl == 4) and (x4_0_ck[25:0] == i_addr[64:39]) and (x4_0_ct_vpid == t_vpid) and (x4_0_ct_ept == t_ept) and (x4_0_ct_eptrta == t_eptrta) and (x4_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls4
+            h_nxt[:] = x4_0_cn
+            h_tbl[:] = x4_0_cb
+            h_htbl[:] = x4_0_ch
+            h_a_rw = bool(x4_0_ca_rw[0])
+            h_a_us = bool(x4_0_ca_us[0])
+            h_a_xd = bool(x4_0_ca_xd[0])
+        x3_3_cv = intbv(0)[1:]
+        x3_3_cv[0] = cv3[ls3]
+        x3_3_ck = intbv(0)[43:]
+        x3_3_ck[:] = ck3[ls3]
+        x3_3_cl = intbv(0)[3:]
+        x3_3_cl[:] = cl3[ls3]
+        x3_3_ct_vpid = intbv(0)[16:]
+        x3_3_ct_vpid[:] = ct_vpid_3[ls3]
+        x3_3_ct_ept = intbv(0)[1:]
+        x3_3_ct_ept[:] = ct_ept_3[ls3]
+        x3_3_ct_eptrta = intbv(0)[40:]
+        x3_3_ct_eptrta[:] = ct_eptrta_3[ls3]
+        x3_3_ct_pcid = intbv(0)[12:]
+        x3_3_ct_pcid[:] = ct_pcid_3[ls3]
+        x3_3_cn = intbv(0)[3:]
+        x3_3_cn[:] = cn3[ls3]
+        x3_3_cb = intbv(0)[64:]
+        x3_3_cb[:] = cb3[ls3]
+        x3_3_ch = intbv(0)[64:]
+        x3_3_ch[:] = ch3[ls3]
+        x3_3_ca_rw = intbv(0)[1:]
+        x3_3_ca_rw[0] = ca_rw_3[ls3]
+        x3_3_ca_us = intbv(0)[1:]
+        x3_3_ca_us[0] = ca_us_3[ls3]
+        x3_3_ca_xd = intbv(0)[1:]
+        x3_3_ca_xd[0] = ca_xd_3[ls3]
+        if x3_3_cv[0] and (x3_3_cl == 3) and (x3_3_ck[34:0] == i_addr[64:30]) and (x3_3_ct_vpid == t_vpid) and (x3_3_ct_ept == t_ept) and (x3_3_ct_eptrta == t_eptrta) and (x3_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls3
+            h_nxt[:] = x3_3_cn
+            h_tbl[:] = x3_3_cb
+            h_htbl[:] = x3_3_ch
+            h_a_rw = bool(x3_3_ca_rw[0])
+            h_a_us = bool(x3_3_ca_us[0])
+            h_a_xd = bool(x3_3_ca_xd[0])
+        x3_2_cv = intbv(0)[1:]
+        x3_2_cv[0] = cv2[ls3]
+        x3_2_ck = intbv(0)[43:]
+        x3_2_ck[:] = ck2[ls3]
+        x3_2_cl = intbv(0)[3:]
+        x3_2_cl[:] = cl2[ls3]
+        x3_2_ct_vpid = intbv(0)[16:]
+        x3_2_ct_vpid[:] = ct_vpid_2[ls3]
+        x3_2_ct_ept = intbv(0)[1:]
+        x3_2_ct_ept[:] = ct_ept_2[ls3]
+        x3_2_ct_eptrta = intbv(0)[40:]
+        x3_2_ct_eptrta[:] = ct_eptrta_2[ls3]
+        x3_2_ct_pcid = intbv(0)[12:]
+        x3_2_ct_pcid[:] = ct_pcid_2[ls3]
+        x3_2_cn = intbv(0)[3:]
+        x3_2_cn[:] = cn2[ls3]
+        x3_2_cb = intbv(0)[64:]
+        x3_2_cb[:] = cb2[ls3]
+        x3_2_ch = intbv(0)[64:]
+        x3_2_ch[:] = ch2[ls3]
+        x3_2_ca_rw = intbv(0)[1:]
+        x3_2_ca_rw[0] = ca_rw_2[ls3]
+        x3_2_ca_us = intbv(0)[1:]
+        x3_2_ca_us[0] = ca_us_2[ls3]
+        x3_2_ca_xd = intbv(0)[1:]
+        x3_2_ca_xd[0] = ca_xd_2[ls3]
+        if x3_2_cv[0] and (x3_2_cl == 3) and (x3_2_ck[34:0] == i_addr[64:30]) and (x3_2_ct_vpid == t_vpid) and (x3_2_ct_ept == t_ept) and (x3_2_ct_eptrta == t_eptrta) and (x3_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls3
+            h_nxt[:] = x3_2_cn
+            h_tbl[:] = x3_2_cb
+            h_htbl[:] = x3_2_ch
+            h_a_rw = bool(x3_2_ca_rw[0])
+            h_a_us = bool(x3_2_ca_us[0])
+            h_a_xd = bool(x3_2_ca_xd[0])
+        x3_1_cv = intbv(0)[1:]
+        x3_1_cv[0] = cv1[ls3]
+        x3_1_ck = intbv(0)[43:]
+        x3_1_ck[:] = ck1[ls3]
+        x3_1_cl = intbv(0)[3:]
+        x3_1_cl[:] = cl1[ls3]
+        x3_1_ct_vpid = intbv(0)[16:]
+        x3_1_ct_vpid[:] = ct_vpid_1[ls3]
+        x3_1_ct_ept = intbv(0)[1:]
+        x3_1_ct_ept[:] = ct_ept_1[ls3]
+        x3_1_ct_eptrta = intbv(0)[40:]
+        x3_1_ct_eptrta[:] = ct_eptrta_1[ls3]
+        x3_1_ct_pcid = intbv(0)[12:]
+        x3_1_ct_pcid[:] = ct_pcid_1[ls3]
+        x3_1_cn = intbv(0)[3:]
+        x3_1_cn[:] = cn1[ls3]
+        x3_1_cb = intbv(0)[64:]
+        x3_1_cb[:] = cb1[ls3]
+        x3_1_ch = intbv(0)[64:]
+        x3_1_ch[:] = ch1[ls3]
+        x3_1_ca_rw = intbv(0)[1:]
+        x3_1_ca_rw[0] = ca_rw_1[ls3]
+        x3_1_ca_us = intbv(0)[1:]
+        x3_1_ca_us[0] = ca_us_1[ls3]
+        x3_1_ca_xd = intbv(0)[1:]
+        x3_1_ca_xd[0] = ca_xd_1[ls3]
+        if x3_1_cv[0] and (x3_1_cl == 3) and (x3_1_ck[34:0] == i_addr[64:30]) and (x3_1_ct_vpid == t_vpid) and (x3_1_ct_ept == t_ept) and (x3_1_ct_eptrta == t_eptrta) and (x3_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls3
+            h_nxt[:] = x3_1_cn
+            h_tbl[:] = x3_1_cb
+            h_htbl[:] = x3_1_ch
+            h_a_rw = bool(x3_1_ca_rw[0])
+            h_a_us = bool(x3_1_ca_us[0])
+            h_a_xd = bool(x3_1_ca_xd[0])
+        x3_0_cv = intbv(0)[1:]
+        x3_0_cv[0] = cv0[ls3]
+        x3_0_ck = intbv(0)[43:]
+        x3_0_ck[:] = ck0[ls3]
+        x3_0_cl = intbv(0)[3:]
+        x3_0_cl[:] = cl0[ls3]
+        x3_0_ct_vpid = intbv(0)[16:]
+        x3_0_ct_vpid[:] = ct_vpid_0[ls3]
+        x3_0_ct_ept = intbv(0)[1:]
+        x3_0_ct_ept[:] = ct_ept_0[ls3]
+        x3_0_ct_eptrta = intbv(0)[40:]
+        x3_0_ct_eptrta[:] = ct_eptrta_0[ls3]
+        x3_0_ct_pcid = intbv(0)[12:]
+        x3_0_ct_pcid[:] = ct_pcid_0[ls3]
+        x3_0_cn = intbv(0)[3:]
+        x3_0_cn[:] = cn0[ls3]
+        x3_0_cb = intbv(0)[64:]
+        x3_0_cb[:] = cb0[ls3]
+        x3_0_ch = intbv(0)[64:]
+        x3_0_ch[:] = ch0[ls3]
+        x3_0_ca_rw = intbv(0)[1:]
+        x3_0_ca_rw[0] = ca_rw_0[ls3]
+        x3_0_ca_us = intbv(0)[1:]
+        x3_0_ca_us[0] = ca_us_0[ls3]
+        x3_0_ca_xd = intbv(0)[1:]
+        x3_0_ca_xd[0] = ca_xd_0[ls3]
+        if x3_0_cv[0] and (x3_0_cl == 3) and (x3_0_ck[34:0] == i_addr[64:30]) and (x3_0_ct_vpid == t_vpid) and (x3_0_ct_ept == t_ept) and (x3_0_ct_eptrta == t_eptrta) and (x3_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls3
+            h_nxt[:] = x3_0_cn
+            h_tbl[:] = x3_0_cb
+            h_htbl[:] = x3_0_ch
+            h_a_rw = bool(x3_0_ca_rw[0])
+            h_a_us = bool(x3_0_ca_us[0])
+            h_a_xd = bool(x3_0_ca_xd[0])
+        x2_3_cv = intbv(0)[1:]
+        x2_3_cv[0] = cv3[ls2]
+        x2_3_ck = intbv(0)[43:]
+        x2_3_ck[:] = ck3[ls2]
+        x2_3_cl = intbv(0)[3:]
+        x2_3_cl[:] = cl3[ls2]
+        x2_3_ct_vpid = intbv(0)[16:]
+        x2_3_ct_vpid[:] = ct_vpid_3[ls2]
+        x2_3_ct_ept = intbv(0)[1:]
+        x2_3_ct_ept[:] = ct_ept_3[ls2]
+        x2_3_ct_eptrta = intbv(0)[40:]
+        x2_3_ct_eptrta[:] = ct_eptrta_3[ls2]
+        x2_3_ct_pcid = intbv(0)[12:]
+        x2_3_ct_pcid[:] = ct_pcid_3[ls2]
+        x2_3_cn = intbv(0)[3:]
+        x2_3_cn[:] = cn3[ls2]
+        x2_3_cb = intbv(0)[64:]
+        x2_3_cb[:] = cb3[ls2]
+        x2_3_ch = intbv(0)[64:]
+        x2_3_ch[:] = ch3[ls2]
+        x2_3_ca_rw = intbv(0)[1:]
+        x2_3_ca_rw[0] = ca_rw_3[ls2]
+        x2_3_ca_us = intbv(0)[1:]
+        x2_3_ca_us[0] = ca_us_3[ls2]
+        x2_3_ca_xd = intbv(0)[1:]
+        x2_3_ca_xd[0] = ca_xd_3[ls2]
+        if x2_3_cv[0] and (x2_3_cl == 2) and (x2_3_ck == i_addr[64:21]) and (x2_3_ct_vpid == t_vpid) and (x2_3_ct_ept == t_ept) and (x2_3_ct_eptrta == t_eptrta) and (x2_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls2
+            h_nxt[:] = x2_3_cn
+            h_tbl[:] = x2_3_cb
+            h_htbl[:] = x2_3_ch
+            h_a_rw = bool(x2_3_ca_rw[0])
+            h_a_us = bool(x2_3_ca_us[0])
+            h_a_xd = bool(x2_3_ca_xd[0])
+        x2_2_cv = intbv(0)[1:]
+        x2_2_cv[0] = cv2[ls2]
+        x2_2_ck = intbv(0)[43:]
+        x2_2_ck[:] = ck2[ls2]
+        x2_2_cl = intbv(0)[3:]
+        x2_2_cl[:] = cl2[ls2]
+        x2_2_ct_vpid = intbv(0)[16:]
+        x2_2_ct_vpid[:] = ct_vpid_2[ls2]
+        x2_2_ct_ept = intbv(0)[1:]
+        x2_2_ct_ept[:] = ct_ept_2[ls2]
+        x2_2_ct_eptrta = intbv(0)[40:]
+        x2_2_ct_eptrta[:] = ct_eptrta_2[ls2]
+        x2_2_ct_pcid = intbv(0)[12:]
+        x2_2_ct_pcid[:] = ct_pcid_2[ls2]
+        x2_2_cn = intbv(0)[3:]
+        x2_2_cn[:] = cn2[ls2]
+        x2_2_cb = intbv(0)[64:]
+        x2_2_cb[:] = cb2[ls2]
+        x2_2_ch = intbv(0)[64:]
+        x2_2_ch[:] = ch2[ls2]
+        x2_2_ca_rw = intbv(0)[1:]
+        x2_2_ca_rw[0] = ca_rw_2[ls2]
+        x2_2_ca_us = intbv(0)[1:]
+        x2_2_ca_us[0] = ca_us_2[ls2]
+        x2_2_ca_xd = intbv(0)[1:]
+        x2_2_ca_xd[0] = ca_xd_2[ls2]
+        if x2_2_cv[0] and (x2_2_cl == 2) and (x2_2_ck == i_addr[64:21]) and (x2_2_ct_vpid == t_vpid) and (x2_2_ct_ept == t_ept) and (x2_2_ct_eptrta == t_eptrta) and (x2_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls2
+            h_nxt[:] = x2_2_cn
+            h_tbl[:] = x2_2_cb
+            h_htbl[:] = x2_2_ch
+            h_a_rw = bool(x2_2_ca_rw[0])
+            h_a_us = bool(x2_2_ca_us[0])
+            h_a_xd = bool(x2_2_ca_xd[0])
+        x2_1_cv = intbv(0)[1:]
+        x2_1_cv[0] = cv1[ls2]
+        x2_1_ck = intbv(0)[43:]
+        x2_1_ck[:] = ck1[ls2]
+        x2_1_cl = intbv(0)[3:]
+        x2_1_cl[:] = cl1[ls2]
+        x2_1_ct_vpid = intbv(0)[16:]
+        x2_1_ct_vpid[:] = ct_vpid_1[ls2]
+        x2_1_ct_ept = intbv(0)[1:]
+        x2_1_ct_ept[:] = ct_ept_1[ls2]
+        x2_1_ct_eptrta = intbv(0)[40:]
+        x2_1_ct_eptrta[:] = ct_eptrta_1[ls2]
+        x2_1_ct_pcid = intbv(0)[12:]
+        x2_1_ct_pcid[:] = ct_pcid_1[ls2]
+        x2_1_cn = intbv(0)[3:]
+        x2_1_cn[:] = cn1[ls2]
+        x2_1_cb = intbv(0)[64:]
+        x2_1_cb[:] = cb1[ls2]
+        x2_1_ch = intbv(0)[64:]
+        x2_1_ch[:] = ch1[ls2]
+        x2_1_ca_rw = intbv(0)[1:]
+        x2_1_ca_rw[0] = ca_rw_1[ls2]
+        x2_1_ca_us = intbv(0)[1:]
+        x2_1_ca_us[0] = ca_us_1[ls2]
+        x2_1_ca_xd = intbv(0)[1:]
+        x2_1_ca_xd[0] = ca_xd_1[ls2]
+        if x2_1_cv[0] and (x2_1_cl == 2) and (x2_1_ck == i_addr[64:21]) and (x2_1_ct_vpid == t_vpid) and (x2_1_ct_ept == t_ept) and (x2_1_ct_eptrta == t_eptrta) and (x2_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls2
+            h_nxt[:] = x2_1_cn
+            h_tbl[:] = x2_1_cb
+            h_htbl[:] = x2_1_ch
+            h_a_rw = bool(x2_1_ca_rw[0])
+            h_a_us = bool(x2_1_ca_us[0])
+            h_a_xd = bool(x2_1_ca_xd[0])
+        x2_0_cv = intbv(0)[1:]
+        x2_0_cv[0] = cv0[ls2]
+        x2_0_ck = intbv(0)[43:]
+        x2_0_ck[:] = ck0[ls2]
+        x2_0_cl = intbv(0)[3:]
+        x2_0_cl[:] = cl0[ls2]
+        x2_0_ct_vpid = intbv(0)[16:]
+        x2_0_ct_vpid[:] = ct_vpid_0[ls2]
+        x2_0_ct_ept = intbv(0)[1:]
+        x2_0_ct_ept[:] = ct_ept_0[ls2]
+        x2_0_ct_eptrta = intbv(0)[40:]
+        x2_0_ct_eptrta[:] = ct_eptrta_0[ls2]
+        x2_0_ct_pcid = intbv(0)[12:]
+        x2_0_ct_pcid[:] = ct_pcid_0[ls2]
+        x2_0_cn = intbv(0)[3:]
+        x2_0_cn[:] = cn0[ls2]
+        x2_0_cb = intbv(0)[64:]
+        x2_0_cb[:] = cb0[ls2]
+        x2_0_ch = intbv(0)[64:]
+        x2_0_ch[:] = ch0[ls2]
+        x2_0_ca_rw = intbv(0)[1:]
+        x2_0_ca_rw[0] = ca_rw_0[ls2]
+        x2_0_ca_us = intbv(0)[1:]
+        x2_0_ca_us[0] = ca_us_0[ls2]
+        x2_0_ca_xd = intbv(0)[1:]
+        x2_0_ca_xd[0] = ca_xd_0[ls2]
+        if x2_0_cv[0] and (x2_0_cl == 2) and (x2_0_ck == i_addr[64:21]) and (x2_0_ct_vpid == t_vpid) and (x2_0_ct_ept == t_ept) and (x2_0_ct_eptrta == t_eptrta) and (x2_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls2
+            h_nxt[:] = x2_0_cn
+            h_tbl[:] = x2_0_cb
+            h_htbl[:] = x2_0_ch
+            h_a_rw = bool(x2_0_ca_rw[0])
+            h_a_us = bool(x2_0_ca_us[0])
+            h_a_xd = bool(x2_0_ca_xd[0])
+        pc_hit.next = found
+        l_hit.next = found
+        l_way.next = way
+        l_set.next = hs
+        pc_nxt.next = h_nxt
+        pc_tbl.next = h_tbl
+        pc_htbl.next = h_htbl
+        pc_a_rw.next = h_a_rw
+        pc_a_us.next = h_a_us
+        pc_a_xd.next = h_a_xd
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        rk = intbv(0)[2:]
+        rv0 = intbv(0)[2:]
+        rv1 = intbv(0)[2:]
+        rv2 = intbv(0)[2:]
+        rv3 = intbv(0)[2:]
+        fway = intbv(0)[2:]
+        free = False
+        sel = intbv(0)[3:]
+        fs = intbv(0)[2:]
+        if w_start:  # the walker starts: capture its request; a hit is touched
+            f_addr.next = i_addr
+            f_t_vpid.next = t_vpid
+            f_t_ept.next = t_ept
+            f_t_eptrta.next = t_eptrta
+            f_t_pcid.next = t_pcid
+            if l_hit:
+                rv0[:] = cr0[l_set]
+                rv1[:] = cr1[l_set]
+                rv2[:] = cr2[l_set]
+                rv3[:] = cr3[l_set]
+                if l_way == 0:
+                    rk[:] = rv0
+                elif l_way == 1:
+                    rk[:] = rv1
+                elif l_way == 2:
+                    rk[:] = rv2
+                elif l_way == 3:
+                    rk[:] = rv3
+                if rv0 < rk:
+                    rv0[:] = rv0 + 1
+                if rv1 < rk:
+                    rv1[:] = rv1 + 1
+                if rv2 < rk:
+                    rv2[:] = rv2 + 1
+                if rv3 < rk:
+                    rv3[:] = rv3 + 1
+                if l_way == 0:
+                    rv0[:] = 0
+                if l_way == 1:
+                    rv1[:] = 0
+                if l_way == 2:
+                    rv2[:] = 0
+                if l_way == 3:
+                    rv3[:] = 0
+                cr0[l_set].next = rv0
+                cr1[l_set].next = rv1
+                cr2[l_set].next = rv2
+                cr3[l_set].next = rv3
+        if fill_now:  # the walk translated: its staged levels are filled from the next cycle
+            q5.next = pq_v5
+            q4.next = pq_v4
+            q3.next = pq_v3
+            q2.next = pq_v2
+        elif q5 or q4 or q3 or q2:  # one fill a cycle, root first
+            if q5:
+                q5.next = False
+                sel[:] = 0
+                fs[:] = f_addr[50:48]
+            elif q4:
+                q4.next = False
+                sel[:] = 1
+                fs[:] = f_addr[41:39]
+            elif q3:
+                q3.next = False
+                sel[:] = 2
+                fs[:] = f_addr[32:30]
+            elif q2:
+                q2.next = False
+                sel[:] = 3
+                fs[:] = f_addr[23:21]
+            if not cv3[fs]:
+                fway[:] = 3
+                free = True
+            if not cv2[fs]:
+                fway[:] = 2
+                free = True
+            if not cv1[fs]:
+                fway[:] = 1
+                free = True
+            if not cv0[fs]:
+                fway[:] = 0
+                free = True
+            if not free:
+                if cr0[fs] == 3:
+                    fway[:] = 0
+                if cr1[fs] == 3:
+                    fway[:] = 1
+                if cr2[fs] == 3:
+                    fway[:] = 2
+                if cr3[fs] == 3:
+                    fway[:] = 3
+            if sel == 0:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl0[fs].next = 5
+                    ct_vpid_0[fs].next = f_t_vpid
+                    ct_ept_0[fs].next = f_t_ept
+                    ct_eptrta_0[fs].next = f_t_eptrta
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n5
+                    cb0[fs].next = pq_t5
+                    ch0[fs].next = pq_h5
+                    ca_rw_0[fs].next = pq_a_rw_5
+                    ca_us_0[fs].next = pq_a_us_5
+                    ca_xd_0[fs].next = pq_a_xd_5
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl1[fs].next = 5
+                    ct_vpid_1[fs].next = f_t_vpid
+                    ct_ept_1[fs].next = f_t_ept
+                    ct_eptrta_1[fs].next = f_t_eptrta
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n5
+                    cb1[fs].next = pq_t5
+                    ch1[fs].next = pq_h5
+                    ca_rw_1[fs].next = pq_a_rw_5
+                    ca_us_1[fs].next = pq_a_us_5
+                    ca_xd_1[fs].next = pq_a_xd_5
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl2[fs].next = 5
+                    ct_vpid_2[fs].next = f_t_vpid
+                    ct_ept_2[fs].next = f_t_ept
+                    ct_eptrta_2[fs].next = f_t_eptrta
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n5
+                    cb2[fs].next = pq_t5
+                    ch2[fs].next = pq_h5
+                    ca_rw_2[fs].next = pq_a_rw_5
+                    ca_us_2[fs].next = pq_a_us_5
+                    ca_xd_2[fs].next = pq_a_xd_5
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl3[fs].next = 5
+                    ct_vpid_3[fs].next = f_t_vpid
+                    ct_ept_3[fs].next = f_t_ept
+                    ct_eptrta_3[fs].next = f_t_eptrta
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n5
+                    cb3[fs].next = pq_t5
+                    ch3[fs].next = pq_h5
+                    ca_rw_3[fs].next = pq_a_rw_5
+                    ca_us_3[fs].next = pq_a_us_5
+                    ca_xd_3[fs].next = pq_a_xd_5
+            elif sel == 1:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl0[fs].next = 4
+                    ct_vpid_0[fs].next = f_t_vpid
+                    ct_ept_0[fs].next = f_t_ept
+                    ct_eptrta_0[fs].next = f_t_eptrta
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n4
+                    cb0[fs].next = pq_t4
+                    ch0[fs].next = pq_h4
+                    ca_rw_0[fs].next = pq_a_rw_4
+                    ca_us_0[fs].next = pq_a_us_4
+                    ca_xd_0[fs].next = pq_a_xd_4
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl1[fs].next = 4
+                    ct_vpid_1[fs].next = f_t_vpid
+                    ct_ept_1[fs].next = f_t_ept
+                    ct_eptrta_1[fs].next = f_t_eptrta
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n4
+                    cb1[fs].next = pq_t4
+                    ch1[fs].next = pq_h4
+                    ca_rw_1[fs].next = pq_a_rw_4
+                    ca_us_1[fs].next = pq_a_us_4
+                    ca_xd_1[fs].next = pq_a_xd_4
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl2[fs].next = 4
+                    ct_vpid_2[fs].next = f_t_vpid
+                    ct_ept_2[fs].next = f_t_ept
+                    ct_eptrta_2[fs].next = f_t_eptrta
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n4
+                    cb2[fs].next = pq_t4
+                    ch2[fs].next = pq_h4
+                    ca_rw_2[fs].next = pq_a_rw_4
+                    ca_us_2[fs].next = pq_a_us_4
+                    ca_xd_2[fs].next = pq_a_xd_4
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl3[fs].next = 4
+                    ct_vpid_3[fs].next = f_t_vpid
+                    ct_ept_3[fs].next = f_t_ept
+                    ct_eptrta_3[fs].next = f_t_eptrta
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n4
+                    cb3[fs].next = pq_t4
+                    ch3[fs].next = pq_h4
+                    ca_rw_3[fs].next = pq_a_rw_4
+                    ca_us_3[fs].next = pq_a_us_4
+                    ca_xd_3[fs].next = pq_a_xd_4
+            elif sel == 2:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl0[fs].next = 3
+                    ct_vpid_0[fs].next = f_t_vpid
+                    ct_ept_0[fs].next = f_t_ept
+                    ct_eptrta_0[fs].next = f_t_eptrta
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n3
+                    cb0[fs].next = pq_t3
+                    ch0[fs].next = pq_h3
+                    ca_rw_0[fs].next = pq_a_rw_3
+                    ca_us_0[fs].next = pq_a_us_3
+                    ca_xd_0[fs].next = pq_a_xd_3
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl1[fs].next = 3
+                    ct_vpid_1[fs].next = f_t_vpid
+                    ct_ept_1[fs].next = f_t_ept
+                    ct_eptrta_1[fs].next = f_t_eptrta
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n3
+                    cb1[fs].next = pq_t3
+                    ch1[fs].next = pq_h3
+                    ca_rw_1[fs].next = pq_a_rw_3
+                    ca_us_1[fs].next = pq_a_us_3
+                    ca_xd_1[fs].next = pq_a_xd_3
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl2[fs].next = 3
+                    ct_vpid_2[fs].next = f_t_vpid
+                    ct_ept_2[fs].next = f_t_ept
+                    ct_eptrta_2[fs].next = f_t_eptrta
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n3
+                    cb2[fs].next = pq_t3
+                    ch2[fs].next = pq_h3
+                    ca_rw_2[fs].next = pq_a_rw_3
+                    ca_us_2[fs].next = pq_a_us_3
+                    ca_xd_2[fs].next = pq_a_xd_3
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl3[fs].next = 3
+                    ct_vpid_3[fs].next = f_t_vpid
+                    ct_ept_3[fs].next = f_t_ept
+                    ct_eptrta_3[fs].next = f_t_eptrta
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n3
+                    cb3[fs].next = pq_t3
+                    ch3[fs].next = pq_h3
+                    ca_rw_3[fs].next = pq_a_rw_3
+                    ca_us_3[fs].next = pq_a_us_3
+                    ca_xd_3[fs].next = pq_a_xd_3
+            elif sel == 3:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = f_addr[64:21]
+                    cl0[fs].next = 2
+                    ct_vpid_0[fs].next = f_t_vpid
+                    ct_ept_0[fs].next = f_t_ept
+                    ct_eptrta_0[fs].next = f_t_eptrta
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n2
+                    cb0[fs].next = pq_t2
+                    ch0[fs].next = pq_h2
+                    ca_rw_0[fs].next = pq_a_rw_2
+                    ca_us_0[fs].next = pq_a_us_2
+                    ca_xd_0[fs].next = pq_a_xd_2
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = f_addr[64:21]
+                    cl1[fs].next = 2
+                    ct_vpid_1[fs].next = f_t_vpid
+                    ct_ept_1[fs].next = f_t_ept
+                    ct_eptrta_1[fs].next = f_t_eptrta
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n2
+                    cb1[fs].next = pq_t2
+                    ch1[fs].next = pq_h2
+                    ca_rw_1[fs].next = pq_a_rw_2
+                    ca_us_1[fs].next = pq_a_us_2
+                    ca_xd_1[fs].next = pq_a_xd_2
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = f_addr[64:21]
+                    cl2[fs].next = 2
+                    ct_vpid_2[fs].next = f_t_vpid
+                    ct_ept_2[fs].next = f_t_ept
+                    ct_eptrta_2[fs].next = f_t_eptrta
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n2
+                    cb2[fs].next = pq_t2
+                    ch2[fs].next = pq_h2
+                    ca_rw_2[fs].next = pq_a_rw_2
+                    ca_us_2[fs].next = pq_a_us_2
+                    ca_xd_2[fs].next = pq_a_xd_2
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = f_addr[64:21]
+                    cl3[fs].next = 2
+                    ct_vpid_3[fs].next = f_t_vpid
+                    ct_ept_3[fs].next = f_t_ept
+                    ct_eptrta_3[fs].next = f_t_eptrta
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n2
+                    cb3[fs].next = pq_t2
+                    ch3[fs].next = pq_h2
+                    ca_rw_3[fs].next = pq_a_rw_2
+                    ca_us_3[fs].next = pq_a_us_2
+                    ca_xd_3[fs].next = pq_a_xd_2
+            rv0[:] = cr0[fs]
+            rv1[:] = cr1[fs]
+            rv2[:] = cr2[fs]
+            rv3[:] = cr3[fs]
+            if fway == 0:
+                rk[:] = rv0
+            elif fway == 1:
+                rk[:] = rv1
+            elif fway == 2:
+                rk[:] = rv2
+            elif fway == 3:
+                rk[:] = rv3
+            if rv0 < rk:
+                rv0[:] = rv0 + 1
+            if rv1 < rk:
+                rv1[:] = rv1 + 1
+            if rv2 < rk:
+                rv2[:] = rv2 + 1
+            if rv3 < rk:
+                rv3[:] = rv3 + 1
+            if fway == 0:
+                rv0[:] = 0
+            if fway == 1:
+                rv1[:] = 0
+            if fway == 2:
+                rv2[:] = 0
+            if fway == 3:
+                rv3[:] = 0
+            cr0[fs].next = rv0
+            cr1[fs].next = rv1
+            cr2[fs].next = rv2
+            cr3[fs].next = rv3
+        if sw_on:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[vset]
+            e0_k = intbv(0)[43:]
+            e0_k[:] = ck0[vset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[vset]
+            e0_t_vpid = intbv(0)[16:]
+            e0_t_vpid[:] = ct_vpid_0[vset]
+            e0_t_ept = intbv(0)[1:]
+            e0_t_ept[:] = ct_ept_0[vset]
+            e0_t_eptrta = intbv(0)[40:]
+            e0_t_eptrta[:] = ct_eptrta_0[vset]
+            e0_t_pcid = intbv(0)[12:]
+            e0_t_pcid[:] = ct_pcid_0[vset]
+            e0_n = intbv(0)[3:]
+            e0_n[:] = cn0[vset]
+            e0_b = intbv(0)[64:]
+            e0_b[:] = cb0[vset]
+            e0_h = intbv(0)[64:]
+            e0_h[:] = ch0[vset]
+            e0_a_rw = intbv(0)[1:]
+            e0_a_rw[0] = ca_rw_0[vset]
+            e0_a_us = intbv(0)[1:]
+            e0_a_us[0] = ca_us_0[vset]
+            e0_a_xd = intbv(0)[1:]
+            e0_a_xd[0] = ca_xd_0[vset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[vset]
+            e1_k = intbv(0)[43:]
+            e1_k[:] = ck1[vset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[vset]
+            e1_t_vpid = intbv(0)[16:]
+            e1_t_vpid[:] = ct_vpid_1[vset]
+            e1_t_ept = intbv(0)[1:]
+            e1_t_ept[:] = ct_ept_1[vset]
+            e1_t_eptrta = intbv(0)[40:]
+            e1_t_eptrta[:] = ct_eptrta_1[vset]
+            e1_t_pcid = intbv(0)[12:]
+            e1_t_pcid[:] = ct_pcid_1[vset]
+            e1_n = intbv(0)[3:]
+            e1_n[:] = cn1[vset]
+            e1_b = intbv(0)[64:]
+            e1_b[:] = cb1[vset]
+            e1_h = intbv(0)[64:]
+            e1_h[:] = ch1[vset]
+            e1_a_rw = intbv(0)[1:]
+            e1_a_rw[0] = ca_rw_1[vset]
+            e1_a_us = intbv(0)[1:]
+            e1_a_us[0] = ca_us_1[vset]
+            e1_a_xd = intbv(0)[1:]
+            e1_a_xd[0] = ca_xd_1[vset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[vset]
+            e2_k = intbv(0)[43:]
+            e2_k[:] = ck2[vset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[vset]
+            e2_t_vpid = intbv(0)[16:]
+            e2_t_vpid[:] = ct_vpid_2[vset]
+            e2_t_ept = intbv(0)[1:]
+            e2_t_ept[:] = ct_ept_2[vset]
+            e2_t_eptrta = intbv(0)[40:]
+            e2_t_eptrta[:] = ct_eptrta_2[vset]
+            e2_t_pcid = intbv(0)[12:]
+            e2_t_pcid[:] = ct_pcid_2[vset]
+            e2_n = intbv(0)[3:]
+            e2_n[:] = cn2[vset]
+            e2_b = intbv(0)[64:]
+            e2_b[:] = cb2[vset]
+            e2_h = intbv(0)[64:]
+            e2_h[:] = ch2[vset]
+            e2_a_rw = intbv(0)[1:]
+            e2_a_rw[0] = ca_rw_2[vset]
+            e2_a_us = intbv(0)[1:]
+            e2_a_us[0] = ca_us_2[vset]
+            e2_a_xd = intbv(0)[1:]
+            e2_a_xd[0] = ca_xd_2[vset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[vset]
+            e3_k = intbv(0)[43:]
+            e3_k[:] = ck3[vset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[vset]
+            e3_t_vpid = intbv(0)[16:]
+            e3_t_vpid[:] = ct_vpid_3[vset]
+            e3_t_ept = intbv(0)[1:]
+            e3_t_ept[:] = ct_ept_3[vset]
+            e3_t_eptrta = intbv(0)[40:]
+            e3_t_eptrta[:] = ct_eptrta_3[vset]
+            e3_t_pcid = intbv(0)[12:]
+            e3_t_pcid[:] = ct_pcid_3[vset]
+            e3_n = intbv(0)[3:]
+            e3_n[:] = cn3[vset]
+            e3_b = intbv(0)[64:]
+            e3_b[:] = cb3[vset]
+            e3_h = intbv(0)[64:]
+            e3_h[:] = ch3[vset]
+            e3_a_rw = intbv(0)[1:]
+            e3_a_rw[0] = ca_rw_3[vset]
+            e3_a_us = intbv(0)[1:]
+            e3_a_us[0] = ca_us_3[vset]
+            e3_a_xd = intbv(0)[1:]
+            e3_a_xd[0] = ca_xd_3[vset]
+            if i_op == 1:  # invalidate invept_single_context
+                d1w0_0 = intbv(0)[64:]
+                d1w0_0[:] = i_invept_single_context_eptp
+                if cv0[vset] and (e0_t_ept[0] and (e0_t_eptrta == d1w0_0[52:12])):
+                    cv0[vset].next = False
+                d1w1_0 = intbv(0)[64:]
+                d1w1_0[:] = i_invept_single_context_eptp
+                if cv1[vset] and (e1_t_ept[0] and (e1_t_eptrta == d1w1_0[52:12])):
+                    cv1[vset].next = False
+                d1w2_0 = intbv(0)[64:]
+                d1w2_0[:] = i_invept_single_context_eptp
+                if cv2[vset] and (e2_t_ept[0] and (e2_t_eptrta == d1w2_0[52:12])):
+                    cv2[vset].next = False
+                d1w3_0 = intbv(0)[64:]
+                d1w3_0[:] = i_invept_single_context_eptp
+                if cv3[vset] and (e3_t_ept[0] and (e3_t_eptrta == d1w3_0[52:12])):
+                    cv3[vset].next = False
+            elif i_op == 2:  # invalidate invept_global
+                if cv0[vset] and e0_t_ept[0]:
+                    cv0[vset].next = False
+                if cv1[vset] and e1_t_ept[0]:
+                    cv1[vset].next = False
+                if cv2[vset] and e2_t_ept[0]:
+                    cv2[vset].next = False
+                if cv3[vset] and e3_t_ept[0]:
+                    cv3[vset].next = False
+            elif i_op == 3:  # invalidate invvpid_individual_address
+                d3w0_0 = intbv(0)[64:]
+                d3w0_0[:] = i_invvpid_individual_address_addr
+                if cv0[vset] and ((e0_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e0_l == 2) and (e0_k == d3w0_0[64:21])) or ((e0_l == 3) and (e0_k[34:0] == d3w0_0[64:30])) or ((e0_l == 4) and (e0_k[25:0] == d3w0_0[64:39])) or ((e0_l == 5) and (e0_k[16:0] == d3w0_0[64:48]))))):
+                    cv0[vset].next = False
+                d3w1_0 = intbv(0)[64:]
+                d3w1_0[:] = i_invvpid_individual_address_addr
+                if cv1[vset] and ((e1_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e1_l == 2) and (e1_k == d3w1_0[64:21])) or ((e1_l == 3) and (e1_k[34:0] == d3w1_0[64:30])) or ((e1_l == 4) and (e1_k[25:0] == d3w1_0[64:39])) or ((e1_l == 5) and (e1_k[16:0] == d3w1_0[64:48]))))):
+                    cv1[vset].next = False
+                d3w2_0 = intbv(0)[64:]
+                d3w2_0[:] = i_invvpid_individual_address_addr
+                if cv2[vset] and ((e2_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e2_l == 2) and (e2_k == d3w2_0[64:21])) or ((e2_l == 3) and (e2_k[34:0] == d3w2_0[64:30])) or ((e2_l == 4) and (e2_k[25:0] == d3w2_0[64:39])) or ((e2_l == 5) and (e2_k[16:0] == d3w2_0[64:48]))))):
+                    cv2[vset].next = False
+                d3w3_0 = intbv(0)[64:]
+                d3w3_0[:] = i_invvpid_individual_address_addr
+                if cv3[vset] and ((e3_t_vpid == i_invvpid_individual_address_vpid_op) and ((((e3_l == 2) and (e3_k == d3w3_0[64:21])) or ((e3_l == 3) and (e3_k[34:0] == d3w3_0[64:30])) or ((e3_l == 4) and (e3_k[25:0] == d3w3_0[64:39])) or ((e3_l == 5) and (e3_k[16:0] == d3w3_0[64:48]))))):
+                    cv3[vset].next = False
+            elif i_op == 4:  # invalidate invvpid_single_context
+                if cv0[vset] and (e0_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv0[vset].next = False
+                if cv1[vset] and (e1_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv1[vset].next = False
+                if cv2[vset] and (e2_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv2[vset].next = False
+                if cv3[vset] and (e3_t_vpid == i_invvpid_single_context_vpid_op):
+                    cv3[vset].next = False
+            elif i_op == 5:  # invalidate invvpid_all_context
+                if cv0[vset] and (e0_t_vpid != 0):
+                    cv0[vset].next = False
+                if cv1[vset] and (e1_t_vpid != 0):
+                    cv1[vset].next = False
+                if cv2[vset] and (e2_t_vpid != 0):
+                    cv2[vset].next = False
+                if cv3[vset] and (e3_t_vpid != 0):
+                    cv3[vset].next = False
+            elif i_op == 6:  # invalidate invvpid_single_context_retaining_globals
+                if cv0[vset] and (e0_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op):
+                    cv0[vset].next = False
+                if cv1[vset] and (e1_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op):
+                    cv1[vset].next = False
+                if cv2[vset] and (e2_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op):
+                    cv2[vset].next = False
+                if cv3[vset] and (e3_t_vpid == i_invvpid_single_context_retaining_globals_vpid_op):
+                    cv3[vset].next = False
+            elif i_op == 7:  # invalidate mov_cr3
+                d7w0_0 = intbv(0)[12:]
+                d7w0_1 = intbv(0)[64:]
+                d7w0_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w0_0[:] = d7w0_1[12:0]
+                else:
+                    d7w0_0[:] = 0
+                if cv0[vset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (e0_t_vpid == t_vpid)) and (e0_t_pcid == d7w0_0)):
+                    cv0[vset].next = False
+                d7w1_0 = intbv(0)[12:]
+                d7w1_1 = intbv(0)[64:]
+                d7w1_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w1_0[:] = d7w1_1[12:0]
+                else:
+                    d7w1_0[:] = 0
+                if cv1[vset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (e1_t_vpid == t_vpid)) and (e1_t_pcid == d7w1_0)):
+                    cv1[vset].next = False
+                d7w2_0 = intbv(0)[12:]
+                d7w2_1 = intbv(0)[64:]
+                d7w2_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w2_0[:] = d7w2_1[12:0]
+                else:
+                    d7w2_0[:] = 0
+                if cv2[vset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (e2_t_vpid == t_vpid)) and (e2_t_pcid == d7w2_0)):
+                    cv2[vset].next = False
+                d7w3_0 = intbv(0)[12:]
+                d7w3_1 = intbv(0)[64:]
+                d7w3_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d7w3_0[:] = d7w3_1[12:0]
+                else:
+                    d7w3_0[:] = 0
+                if cv3[vset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (e3_t_vpid == t_vpid)) and (e3_t_pcid == d7w3_0)):
+                    cv3[vset].next = False
+            pass
+    return request, lookup, fsm
+
+
+@block
+def cache_gpm(clk, rst, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, k_read, k_write, k_fetch, k_user, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                x_valid, x_pwrite, x_phys, x_off, n_hit, n_hpa, n_hlv, w_done, w_level, w_pa, sw_on, sw_set):
+    """Nested TLB `gpm`: 16 entries, 4 ways, lru, pages split. In front
+    of every host translation: in the cycle the guest walker asks (x_valid) every way of
+    the guest-physical address's set is compared (n_hit: the host walker answers at once,
+    and the way is touched); a host walk that translates fills at the edge it ends
+    (w_done, its level and address). Not asked when the host stage is off (x_off), for a
+    physical write (x_pwrite) or read (x_phys)."""
+    cv0 = [Signal(bool(0)) for _ in range(4)]
+    cv1 = [Signal(bool(0)) for _ in range(4)]
+    cv2 = [Signal(bool(0)) for _ in range(4)]
+    cv3 = [Signal(bool(0)) for _ in range(4)]
+    ck0 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    ck1 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    ck2 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    ck3 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    ca0 = [Signal(intbv(0)[4:]) for _ in range(4)]
+    ca1 = [Signal(intbv(0)[4:]) for _ in range(4)]
+    ca2 = [Signal(intbv(0)[4:]) for _ in range(4)]
+    ca3 = [Signal(intbv(0)[4:]) for _ in range(4)]
+    ct_eptrta_0 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_1 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_2 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_3 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cp0 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    cp1 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    cp2 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    cp3 = [Signal(intbv(0)[52:]) for _ in range(4)]
+    cr0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank (0 = most recent)
+    cr1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank (0 = most recent)
+    cr2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank (0 = most recent)
+    cr3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank (0 = most recent)
+    c_set = Signal(intbv(0)[2:])  # the request's set
+    f_set = Signal(intbv(0)[2:])  # (the same: a fill is the request's)
+    vset = Signal(intbv(0)[2:])  # the set an invalidation sweeps
+    c_acc = Signal(intbv(0)[4:])  # the request's access kinds
+    f_acc = Signal(intbv(0)[4:])
+    f_key = Signal(intbv(0)[52:])
+    t_eptrta = Signal(intbv(0)[40:])  # tag eptrta of the request's context
+    f_t_eptrta = Signal(intbv(0)[40:])
+    p_way = Signal(intbv(0)[2:])  # the way a fill goes to
+    p_evict = Signal(bool(0))
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[2:])
+    @always_comb
+    def request():
+        """The request's set, access kinds and tags (a fill stores the same)."""
+        c_set.next = i_addr[14:12]
+        f_set.next = i_addr[14:12]
+        vset.next = sw_set[2:]
+        c_acc.next = concat(k_read, k_write, k_fetch, k_user)
+        f_acc.next = concat(k_read, k_write, k_fetch, k_user)
+        f_key.next = i_addr[64:12]
+        t_eptrta.next = r_EPTP[52:12]
+        f_t_eptrta.next = t_eptrta
+    @always_comb
+    def fill_way():
+        """The lowest-numbered invalid way of the request's set, else the policy's victim."""
+        way = intbv(0)[2:]
+        free = False
+        if not cv3[c_set]:
+            way[:] = 3
+            free = True
+        if not cv2[c_set]:
+            way[:] = 2
+            free = True
+        if not cv1[c_set]:
+            way[:] = 1
+            free = True
+        if not cv0[c_set]:
+            way[:] = 0
+            free = True
+        if not free:
+            if cr0[c_set] == 3:
+                way[:] = 0
+            if cr1[c_set] == 3:
+                way[:] = 1
+            if cr2[c_set] == 3:
+                way[:] = 2
+            if cr3[c_set] == 3:
+                way[:] = 3
+        p_way.next = way
+        p_evict.next = not free
+    @always_comb
+    def lookup():
+        """Every way of the request's set against the request: the first that matches hits."""
+        found = False
+        way = intbv(0)[2:]
+        pa = intbv(0)[ADDR_WIDTH:]
+        lv = intbv(0)[LEVEL_WIDTH:]
+        e3_v = intbv(0)[1:]
+        e3_v[0] = cv3[c_set]
+        e3_k = intbv(0)[52:]
+        e3_k[:] = ck3[c_set]
+        e3_a = intbv(0)[4:]
+        e3_a[:] = ca3[c_set]
+        e3_t_eptrta = intbv(0)[40:]
+        e3_t_eptrta[:] = ct_eptrta_3[c_set]
+        e3_l = intbv(0)[3:]
+        e3_l[:] = cl3[c_set]
+        e3_p = intbv(0)[52:]
+        e3_p[:] = cp3[c_set]
+        if e3_v[0] and (e3_a == c_acc) and (e3_t_eptrta == t_eptrta) and (e3_k == i_addr[64:12]):
+            found = True
+            way[:] = 3
+            pa[:] = concat(e3_p, i_addr[12:0])
+            lv[:] = e3_l
+        e2_v = intbv(0)[1:]
+        e2_v[0] = cv2[c_set]
+        e2_k = intbv(0)[52:]
+        e2_k[:] = ck2[c_set]
+        e2_a = intbv(0)[4:]
+        e2_a[:] = ca2[c_set]
+        e2_t_eptrta = intbv(0)[40:]
+        e2_t_eptrta[:] = ct_eptrta_2[c_set]
+        e2_l = intbv(0)[3:]
+        e2_l[:] = cl2[c_set]
+        e2_p = intbv(0)[52:]
+        e2_p[:] = cp2[c_set]
+        if e2_v[0] and (e2_a == c_acc) and (e2_t_eptrta == t_eptrta) and (e2_k == i_addr[64:12]):
+            found = True
+            way[:] = 2
+            pa[:] = concat(e2_p, i_addr[12:0])
+            lv[:] = e2_l
+        e1_v = intbv(0)[1:]
+        e1_v[0] = cv1[c_set]
+        e1_k = intbv(0)[52:]
+        e1_k[:] = ck1[c_set]
+        e1_a = intbv(0)[4:]
+        e1_a[:] = ca1[c_set]
+        e1_t_eptrta = intbv(0)[40:]
+        e1_t_eptrta[:] = ct_eptrta_1[c_set]
+        e1_l = intbv(0)[3:]
+        e1_l[:] = cl1[c_set]
+        e1_p = intbv(0)[52:]
+        e1_p[:] = cp1[c_set]
+        if e1_v[0] and (e1_a == c_acc) and (e1_t_eptrta == t_eptrta) and (e1_k == i_addr[64:12]):
+            found = True
+            way[:] = 1
+            pa[:] = concat(e1_p, i_addr[12:0])
+            lv[:] = e1_l
+        e0_v = intbv(0)[1:]
+        e0_v[0] = cv0[c_set]
+        e0_k = intbv(0)[52:]
+        e0_k[:] = ck0[c_set]
+        e0_a = intbv(0)[4:]
+        e0_a[:] = ca0[c_set]
+        e0_t_eptrta = intbv(0)[40:]
+        e0_t_eptrta[:] = ct_eptrta_0[c_set]
+        e0_l = intbv(0)[3:]
+        e0_l[:] = cl0[c_set]
+        e0_p = intbv(0)[52:]
+        e0_p[:] = cp0[c_set]
+        if e0_v[0] and (e0_a == c_acc) and (e0_t_eptrta == t_eptrta) and (e0_k == i_addr[64:12]):
+            found = True
+            way[:] = 0
+            pa[:] = concat(e0_p, i_addr[12:0])
+            lv[:] = e0_l
+        l_hit.next = found
+        l_way.next = way
+        n_hit.next = found and not x_off
+        n_hpa.next = pa
+        n_hlv.next = lv
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        rk = intbv(0)[2:]
+        rv0 = intbv(0)[2:]
+        rv1 = intbv(0)[2:]
+        rv2 = intbv(0)[2:]
+        rv3 = intbv(0)[2:]
+        if x_valid and not x_pwrite and not x_phys and l_hit and not x_off:  # a hit: touched
+            rv0[:] = cr0[c_set]
+            rv1[:] = cr1[c_set]
+            rv2[:] = cr2[c_set]
+            rv3[:] = cr3[c_set]
+            if l_way == 0:
+                rk[:] = rv0
+            elif l_way == 1:
+                rk[:] = rv1
+            elif l_way == 2:
+                rk[:] = rv2
+            elif l_way == 3:
+                rk[:] = rv3
+            if rv0 < rk:
+                rv0[:] = rv0 + 1
+            if rv1 < rk:
+                rv1[:] = rv1 + 1
+            if rv2 < rk:
+                rv2[:] = rv2 + 1
+            if rv3 < rk:
+                rv3[:] = rv3 + 1
+            if l_way == 0:
+                rv0[:] = 0
+            if l_way == 1:
+                rv1[:] = 0
+            if l_way == 2:
+                rv2[:] = 0
+            if l_way == 3:
+                rv3[:] = 0
+            cr0[c_set].next = rv0
+            cr1[c_set].next = rv1
+            cr2[c_set].next = rv2
+            cr3[c_set].next = rv3
+        if w_done:  # the host walk translated: fill, touch
+            if p_way == 0:
+                cv0[c_set].next = True
+                ck0[c_set].next = f_key
+                ca0[c_set].next = f_acc
+                ct_eptrta_0[c_set].next = f_t_eptrta
+                cl0[c_set].next = w_level
+                cp0[c_set].next = w_pa[64:12]
+            elif p_way == 1:
+                cv1[c_set].next = True
+                ck1[c_set].next = f_key
+                ca1[c_set].next = f_acc
+                ct_eptrta_1[c_set].next = f_t_eptrta
+                cl1[c_set].next = w_level
+                cp1[c_set].next = w_pa[64:12]
+            elif p_way == 2:
+                cv2[c_set].next = True
+                ck2[c_set].next = f_key
+                ca2[c_set].next = f_acc
+                ct_eptrta_2[c_set].next = f_t_eptrta
+                cl2[c_set].next = w_level
+                cp2[c_set].next = w_pa[64:12]
+            elif p_way == 3:
+                cv3[c_set].next = True
+                ck3[c_set].next = f_key
+                ca3[c_set].next = f_acc
+                ct_eptrta_3[c_set].next = f_t_eptrta
+                cl3[c_set].next = w_level
+                cp3[c_set].next = w_pa[64:12]
+            rv0[:] = cr0[c_set]
+            rv1[:] = cr1[c_set]
+            rv2[:] = cr2[c_set]
+            rv3[:] = cr3[c_set]
+            if p_way == 0:
+                rk[:] = rv0
+            elif p_way == 1:
+                rk[:] = rv1
+            elif p_way == 2:
+                rk[:] = rv2
+            elif p_way == 3:
+                rk[:] = rv3
+            if rv0 < rk:
+                rv0[:] = rv0 + 1
+            if rv1 < rk:
+                rv1[:] = rv1 + 1
+            if rv2 < rk:
+                rv2[:] = rv2 + 1
+            if rv3 < rk:
+                rv3[:] = rv3 + 1
+            if p_way == 0:
+                rv0[:] = 0
+            if p_way == 1:
+                rv1[:] = 0
+            if p_way == 2:
+                rv2[:] = 0
+            if p_way == 3:
+                rv3[:] = 0
+            cr0[c_set].next = rv0
+            cr1[c_set].next = rv1
+            cr2[c_set].next = rv2
+            cr3[c_set].next = rv3
+        if sw_on:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[vset]
+            e0_k = intbv(0)[52:]
+            e0_k[:] = ck0[vset]
+            e0_a = intbv(0)[4:]
+            e0_a[:] = ca0[vset]
+            e0_t_eptrta = intbv(0)[40:]
+            e0_t_eptrta[:] = ct_eptrta_0[vset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[vset]
+            e0_p = intbv(0)[52:]
+            e0_p[:] = cp0[vset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[vset]
+            e1_k = intbv(0)[52:]
+            e1_k[:] = ck1[vset]
+            e1_a = intbv(0)[4:]
+            e1_a[:] = ca1[vset]
+            e1_t_eptrta = intbv(0)[40:]
+            e1_t_eptrta[:] = ct_eptrta_1[vset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[vset]
+            e1_p = intbv(0)[52:]
+            e1_p[:] = cp1[vset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[vset]
+            e2_k = intbv(0)[52:]
+            e2_k[:] = ck2[vset]
+            e2_a = intbv(0)[4:]
+            e2_a[:] = ca2[vset]
+            e2_t_eptrta = intbv(0)[40:]
+            e2_t_eptrta[:] = ct_eptrta_2[vset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[vset]
+            e2_p = intbv(0)[52:]
+            e2_p[:] = cp2[vset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[vset]
+            e3_k = intbv(0)[52:]
+            e3_k[:] = ck3[vset]
+            e3_a = intbv(0)[4:]
+            e3_a[:] = ca3[vset]
+            e3_t_eptrta = intbv(0)[40:]
+            e3_t_eptrta[:] = ct_eptrta_3[vset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[vset]
+            e3_p = intbv(0)[52:]
+            e3_p[:] = cp3[vset]
+            if i_op == 1:  # invalidate invept_single_context
+                d1w0_0 = intbv(0)[64:]
+                d1w0_0[:] = i_invept_single_context_eptp
+                if cv0[vset] and (e0_t_eptrta == d1w0_0[52:12]):
+                    cv0[vset].next = False
+                d1w1_0 = intbv(0)[64:]
+                d1w1_0[:] = i_invept_single_context_eptp
+                if cv1[vset] and (e1_t_eptrta == d1w1_0[52:12]):
+                    cv1[vset].next = False
+                d1w2_0 = intbv(0)[64:]
+                d1w2_0[:] = i_invept_single_context_eptp
+                if cv2[vset] and (e2_t_eptrta == d1w2_0[52:12]):
+                    cv2[vset].next = False
+                d1w3_0 = intbv(0)[64:]
+                d1w3_0[:] = i_invept_single_context_eptp
+                if cv3[vset] and (e3_t_eptrta == d1w3_0[52:12]):
+                    cv3[vset].next = False
+            elif i_op == 2:  # invalidate invept_global
+                if cv0[vset]:
+                    cv0[vset].next = False
+                if cv1[vset]:
+                    cv1[vset].next = False
+                if cv2[vset]:
+                    cv2[vset].next = False
+                if cv3[vset]:
+                    cv3[vset].next = False
+            pass
+    return request, fill_way, lookup, fsm
+
+
+@block
+def cache_epsc(clk, rst, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                w_start, w_done, sw_on, sw_set,
+                pc_hit, pc_nxt, pc_tbl, pc_a_r, pc_a_w, pc_a_x, pc_a_xu,
+                pq_v5, pq_n5, pq_t5, pq_a_r_5, pq_a_w_5, pq_a_x_5, pq_a_xu_5, pq_v4, pq_n4, pq_t4, pq_a_r_4, pq_a_w_4, pq_a_x_4, pq_a_xu_4, pq_v3, pq_n3, pq_t3, pq_a_r_3, pq_a_w_3, pq_a_x_3, pq_a_xu_3, pq_v2, pq_n2, pq_t2, pq_a_r_2, pq_a_w_2, pq_a_x_2, pq_a_xu_2):
+    """Paging-structure cache `epsc`: 16 entries, 4 ways, lru; levels
+    2, 3, 4, 5 (walk numbers, looked up deepest first). In the cycle the walker
+    starts (w_start) every way of each level's set is compared with the request: the
+    deepest hit tells the walker where to resume (pc_*) and is touched. A walk that
+    translates leaves its staged levels (pq_*) to be written, root first, one a cycle
+    after its `done`; wc_busy holds the next walk (and a sweep) until they are in."""
+    cv0 = [Signal(bool(0)) for _ in range(4)]
+    cv1 = [Signal(bool(0)) for _ in range(4)]
+    cv2 = [Signal(bool(0)) for _ in range(4)]
+    cv3 = [Signal(bool(0)) for _ in range(4)]
+    ck0 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck1 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck2 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck3 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    ct_eptrta_0 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_1 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_2 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    ct_eptrta_3 = [Signal(intbv(0)[40:]) for _ in range(4)]
+    cn0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cb0 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb1 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb2 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb3 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ca_r_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_r_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_r_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_r_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_w_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_w_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_w_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_w_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_x_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_x_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_x_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_x_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_xu_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_xu_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_xu_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_xu_3 = [Signal(bool(0)) for _ in range(4)]
+    cr0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank (0 = most recent)
+    cr1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank (0 = most recent)
+    cr2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank (0 = most recent)
+    cr3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank (0 = most recent)
+    t_eptrta = Signal(intbv(0)[40:])  # tag eptrta of the request's context
+    f_t_eptrta = Signal(intbv(0)[40:])  # ... of the walk's, captured when it started
+    f_addr = Signal(intbv(0)[64:])  # the walk's input, captured when it started
+    ls2 = Signal(intbv(0)[2:])  # the set of level 2's key
+    ls3 = Signal(intbv(0)[2:])  # the set of level 3's key
+    ls4 = Signal(intbv(0)[2:])  # the set of level 4's key
+    ls5 = Signal(intbv(0)[2:])  # the set of level 5's key
+    l_set = Signal(intbv(0)[2:])
+    vset = Signal(intbv(0)[2:])  # the set an invalidation sweeps
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[2:])
+    @always_comb
+    def request():
+        """The request's tags, each level's set, and whether fills are pending."""
+        t_eptrta.next = r_EPTP[52:12]
+        ls2.next = i_addr[23:21]
+        ls3.next = i_addr[32:30]
+        ls4.next = i_addr[41:39]
+        ls5.next = i_addr[50:48]
+        vset.next = sw_set[2:]
+    @always_comb
+    def lookup():
+        """Each cached level's set against the input and tags, the deepest level (then the
+        lowest way) first: what the walker resumes from."""
+        found = False
+        way = intbv(0)[2:]
+        hs = intbv(0)[2:]
+        h_nxt = intbv(0)[3:]
+        h_tbl = intbv(0)[64:]
+        h_a_r = bool(0)
+        h_a_w = bool(0)
+        h_a_x = bool(0)
+        h_a_xu = bool(0)
+        x5_3_cv = intbv(0)[1:]
+        x5_3_cv[0] = cv3[ls5]
+        x5_3_ck = intbv(0)[43:]
+        x5_3_ck[:] = ck3[ls5]
+        x5_3_cl = intbv(0)[3:]
+        x5_3_cl[:] = cl3[ls5]
+        x5_3_ct_eptrta = intbv(0)[40:]
+        x5_3_ct_eptrta[:] = ct_eptrta_3[ls5]
+        x5_3_cn = intbv(0)[3:]
+        x5_3_cn[:] = cn3[ls5]
+        x5_3_cb = intbv(0)[64:]
+        x5_3_cb[:] = cb3[ls5]
+        x5_3_ca_r = intbv(0)[1:]
+        x5_3_ca_r[0] = ca_r_3[ls5]
+        x5_3_ca_w = intbv(0)[1:]
+        x5_3_ca_w[0] = ca_w_3[ls5]
+        x5_3_ca_x = intbv(0)[1:]
+        x5_3_ca_x[0] = ca_x_3[ls5]
+        x5_3_ca_xu = intbv(0)[1:]
+        x5_3_ca_xu[0] = ca_xu_3[ls5]
+        if x5_3_cv[0] and (x5_3_cl == 5) and (x5_3_ck[16:0] == i_addr[64:48]) and (x5_3_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 3
+            hs[:] = ls5
+            h_nxt[:] = x5_3_cn
+            h_tbl[:] = x5_3_cb
+            h_a_r = bool(x5_3_ca_r[0])
+            h_a_w = bool(x5_3_ca_w[0])
+            h_a_x = bool(x5_3_ca_x[0])
+            h_a_xu = bool(x5_3_ca_xu[0])
+        x5_2_cv = intbv(0)[1:]
+        x5_2_cv[0] = cv2[ls5]
+        x5_2_ck = intbv(0)[43:]
+        x5_2_ck[:] = ck2[ls5]
+        x5_2_cl = intbv(0)[3:]
+        x5_2_cl[:] = cl2[ls5]
+        x5_2_ct_eptrta = intbv(0)[40:]
+        x5_2_ct_eptrta[:] = ct_eptrta_2[ls5]
+        x5_2_cn = intbv(0)[3:]
+        x5_2_cn[:] = cn2[ls5]
+        x5_2_cb = intbv(0)[64:]
+        x5_2_cb[:] = cb2[ls5]
+        x5_2_ca_r = intbv(0)[1:]
+        x5_2_ca_r[0] = ca_r_2[ls5]
+        x5_2_ca_w = intbv(0)[1:]
+        x5_2_ca_w[0] = ca_w_2[ls5]
+        x5_2_ca_x = intbv(0)[1:]
+        x5_2_ca_x[0] = ca_x_2[ls5]
+        x5_2_ca_xu = intbv(0)[1:]
+        x5_2_ca_xu[0] = ca_xu_2[ls5]
+        if x5_2_cv[0] and (x5_2_cl == 5) and (x5_2_ck[16:0] == i_addr[64:48]) and (x5_2_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 2
+            hs[:] = ls5
+            h_nxt[:] = x5_2_cn
+            h_tbl[:] = x5_2_cb
+            h_a_r = bool(x5_2_ca_r[0])
+            h_a_w = bool(x5_2_ca_w[0])
+            h_a_x = bool(x5_2_ca_x[0])
+            h_a_xu = bool(x5_2_ca_xu[0])
+        x5_1_cv = intbv(0)[1:]
+        x5_1_cv[0] = cv1[ls5]
+        x5_1_ck = intbv(0)[43:]
+        x5_1_ck[:] = ck1[ls5]
+        x5_1_cl = intbv(0)[3:]
+        x5_1_cl[:] = cl1[ls5]
+        x5_1_ct_eptrta = intbv(0)[40:]
+        x5_1_ct_eptrta[:] = ct_eptrta_1[ls5]
+        x5_1_cn = intbv(0)[3:]
+        x5_1_cn[:] = cn1[ls5]
+        x5_1_cb = intbv(0)[64:]
+        x5_1_cb[:] = cb1[ls5]
+        x5_1_ca_r = intbv(0)[1:]
+        x5_1_ca_r[0] = ca_r_1[ls5]
+        x5_1_ca_w = intbv(0)[1:]
+        x5_1_ca_w[0] = ca_w_1[ls5]
+        x5_1_ca_x = intbv(0)[1:]
+        x5_1_ca_x[0] = ca_x_1[ls5]
+        x5_1_ca_xu = intbv(0)[1:]
+        x5_1_ca_xu[0] = ca_xu_1[ls5]
+        if x5_1_cv[0] and (x5_1_cl == 5) and (x5_1_ck[16:0] == i_addr[64:48]) and (x5_1_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 1
+            hs[:] = ls5
+            h_nxt[:] = x5_1_cn
+            h_tbl[:] = x5_1_cb
+            h_a_r = bool(x5_1_ca_r[0])
+            h_a_w = bool(x5_1_ca_w[0])
+            h_a_x = bool(x5_1_ca_x[0])
+            h_a_xu = bool(x5_1_ca_xu[0])
+        x5_0_cv = intbv(0)[1:]
+        x5_0_cv[0] = cv0[ls5]
+        x5_0_ck = intbv(0)[43:]
+        x5_0_ck[:] = ck0[ls5]
+        x5_0_cl = intbv(0)[3:]
+        x5_0_cl[:] = cl0[ls5]
+        x5_0_ct_eptrta = intbv(0)[40:]
+        x5_0_ct_eptrta[:] = ct_eptrta_0[ls5]
+        x5_0_cn = intbv(0)[3:]
+        x5_0_cn[:] = cn0[ls5]
+        x5_0_cb = intbv(0)[64:]
+        x5_0_cb[:] = cb0[ls5]
+        x5_0_ca_r = intbv(0)[1:]
+        x5_0_ca_r[0] = ca_r_0[ls5]
+        x5_0_ca_w = intbv(0)[1:]
+        x5_0_ca_w[0] = ca_w_0[ls5]
+        x5_0_ca_x = intbv(0)[1:]
+        x5_0_ca_x[0] = ca_x_0[ls5]
+        x5_0_ca_xu = intbv(0)[1:]
+        x5_0_ca_xu[0] = ca_xu_0[ls5]
+        if x5_0_cv[0] and (x5_0_cl == 5) and (x5_0_ck[16:0] == i_addr[64:48]) and (x5_0_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 0
+            hs[:] = ls5
+            h_nxt[:] = x5_0_cn
+            h_tbl[:] = x5_0_cb
+            h_a_r = bool(x5_0_ca_r[0])
+            h_a_w = bool(x5_0_ca_w[0])
+            h_a_x = bool(x5_0_ca_x[0])
+            h_a_xu = bool(x5_0_ca_xu[0])
+        x4_3_cv = intbv(0)[1:]
+        x4_3_cv[0] = cv3[ls4]
+        x4_3_ck = intbv(0)[43:]
+        x4_3_ck[:] = ck3[ls4]
+        x4_3_cl = intbv(0)[3:]
+        x4_3_cl[:] = cl3[ls4]
+        x4_3_ct_eptrta = intbv(0)[40:]
+        x4_3_ct_eptrta[:] = ct_eptrta_3[ls4]
+        x4_3_cn = intbv(0)[3:]
+        x4_3_cn[:] = cn3[ls4]
+        x4_3_cb = intbv(0)[64:]
+        x4_3_cb[:] = cb3[ls4]
+        x4_3_ca_r = intbv(0)[1:]
+        x4_3_ca_r[0] = ca_r_3[ls4]
+        x4_3_ca_w = intbv(0)[1:]
+        x4_3_ca_w[0] = ca_w_3[ls4]
+        x4_3_ca_x = intbv(0)[1:]
+        x4_3_ca_x[0] = ca_x_3[ls4]
+        x4_3_ca_xu = intbv(0)[1:]
+        x4_3_ca_xu[0] = ca_xu_3[ls4]
+        if x4_3_cv[0] and (x4_3_cl == 4) and (x4_3_ck[25:0] == i_addr[64:39]) and (x4_3_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 3
+            hs[:] = ls4
+            h_nxt[:] = x4_3_cn
+            h_tbl[:] = x4_3_cb
+            h_a_r = bool(x4_3_ca_r[0])
+            h_a_w = bool(x4_3_ca_w[0])
+            h_a_x = bool(x4_3_ca_x[0])
+            h_a_xu = bool(x4_3_ca_xu[0])
+        x4_2_cv = intbv(0)[1:]
+        x4_2_cv[0] = cv2[ls4]
+        x4_2_ck = intbv(0)[43:]
+        x4_2_ck[:] = ck2[ls4]
+        x4_2_cl = intbv(0)[3:]
+        x4_2_cl[:] = cl2[ls4]
+        x4_2_ct_eptrta = intbv(0)[40:]
+        x4_2_ct_eptrta[:] = ct_eptrta_2[ls4]
+        x4_2_cn = intbv(0)[3:]
+        x4_2_cn[:] = cn2[ls4]
+        x4_2_cb = intbv(0)[64:]
+        x4_2_cb[:] = cb2[ls4]
+        x4_2_ca_r = intbv(0)[1:]
+        x4_2_ca_r[0] = ca_r_2[ls4]
+        x4_2_ca_w = intbv(0)[1:]
+        x4_2_ca_w[0] = ca_w_2[ls4]
+        x4_2_ca_x = intbv(0)[1:]
+        x4_2_ca_x[0] = ca_x_2[ls4]
+        x4_2_ca_xu = intbv(0)[1:]
+        x4_2_ca_xu[0] = ca_xu_2[ls4]
+        if x4_2_cv[0] and (x4_2_cl == 4) and (x4_2_ck[25:0] == i_addr[64:39]) and (x4_2_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 2
+            hs[:] = ls4
+            h_nxt[:] = x4_2_cn
+            h_tbl[:] = x4_2_cb
+            h_a_r = bool(x4_2_ca_r[0])
+            h_a_w = bool(x4_2_ca_w[0])
+            h_a_x = bool(x4_2_ca_x[0])
+            h_a_xu = bool(x4_2_ca_xu[0])
+        x4_1_cv = intbv(0)[1:]
+        x4_1_cv[0] = cv1[ls4]
+        x4_1_ck = intbv(0)[43:]
+        x4_1_ck[:] = ck1[ls4]
+        x4_1_cl = intbv(0)[3:]
+        x4_1_cl[:] = cl1[ls4]
+        x4_1_ct_eptrta = intbv(0)[40:]
+        x4_1_ct_eptrta[:] = ct_eptrta_1[ls4]
+        x4_1_cn = intbv(0)[3:]
+        x4_1_cn[:] = cn1[ls4]
+        x4_1_cb = intbv(0)[64:]
+        x4_1_cb[:] = cb1[ls4]
+        x4_1_ca_r = intbv(0)[1:]
+        x4_1_ca_r[0] = ca_r_1[ls4]
+        x4_1_ca_w = intbv(0)[1:]
+        x4_1_ca_w[0] = ca_w_1[ls4]
+        x4_1_ca_x = intbv(0)[1:]
+        x4_1_ca_x[0] = ca_x_1[ls4]
+        x4_1_ca_xu = intbv(0)[1:]
+        x4_1_ca_xu[0] = ca_xu_1[ls4]
+        if x4_1_cv[0] and (x4_1_cl == 4) and (x4_1_ck[25:0] == i_addr[64:39]) and (x4_1_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 1
+            hs[:] = ls4
+            h_nxt[:] = x4_1_cn
+            h_tbl[:] = x4_1_cb
+            h_a_r = bool(x4_1_ca_r[0])
+            h_a_w = bool(x4_1_ca_w[0])
+            h_a_x = bool(x4_1_ca_x[0])
+            h_a_xu = bool(x4_1_ca_xu[0])
+        x4_0_cv = intbv(0)[1:]
+        x4_0_cv[0] = cv0[ls4]
+        x4_0_ck = intbv(0)[43:]
+        x4_0_ck[:] = ck0[ls4]
+        x4_0_cl = intbv(0)[3:]
+        x4_0_cl[:] = cl0[ls4]
+        x4_0_ct_eptrta = intbv(0)[40:]
+        x4_0_ct_eptrta[:] = ct_eptrta_0[ls4]
+        x4_0_cn = intbv(0)[3:]
+        x4_0_cn[:] = cn0[ls4]
+        x4_0_cb = intbv(0)[64:]
+        x4_0_cb[:] = cb0[ls4]
+        x4_0_ca_r = intbv(0)[1:]
+        x4_0_ca_r[0] = ca_r_0[ls4]
+        x4_0_ca_w = intbv(0)[1:]
+        x4_0_ca_w[0] = ca_w_0[ls4]
+        x4_0_ca_x = intbv(0)[1:]
+        x4_0_ca_x[0] = ca_x_0[ls4]
+        x4_0_ca_xu = intbv(0)[1:]
+        x4_0_ca_xu[0] = ca_xu_0[ls4]
+        if x4_0_cv[0] and (x4_0_cl == 4) and (x4_0_ck[25:0] == i_addr[64:39]) and (x4_0_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 0
+            hs[:] = ls4
+            h_nxt[:] = x4_0_cn
+            h_tbl[:] = x4_0_cb
+            h_a_r = bool(x4_0_ca_r[0])
+            h_a_w = bool(x4_0_ca_w[0])
+            h_a_x = bool(x4_0_ca_x[0])
+            h_a_xu = bool(x4_0_ca_xu[0])
+        x3_3_cv = intbv(0)[1:]
+        x3_3_cv[0] = cv3[ls3]
+        x3_3_ck = intbv(0)[43:]
+        x3_3_ck[:] = ck3[ls3]
+        x3_3_cl = intbv(0)[3:]
+        x3_3_cl[:] = cl3[ls3]
+        x3_3_ct_eptrta = intbv(0)[40:]
+        x3_3_ct_eptrta[:] = ct_eptrta_3[ls3]
+        x3_3_cn = intbv(0)[3:]
+        x3_3_cn[:] = cn3[ls3]
+        x3_3_cb = intbv(0)[64:]
+        x3_3_cb[:] = cb3[ls3]
+        x3_3_ca_r = intbv(0)[1:]
+        x3_3_ca_r[0] = ca_r_3[ls3]
+        x3_3_ca_w = intbv(0)[1:]
+        x3_3_ca_w[0] = ca_w_3[ls3]
+        x3_3_ca_x = intbv(0)[1:]
+        x3_3_ca_x[0] = ca_x_3[ls3]
+        x3_3_ca_xu = intbv(0)[1:]
+        x3_3_ca_xu[0] = ca_xu_3[ls3]
+        if x3_3_cv[0] and (x3_3_cl == 3) and (x3_3_ck[34:0] == i_addr[64:30]) and (x3_3_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 3
+            hs[:] = ls3
+            h_nxt[:] = x3_3_cn
+            h_tbl[:] = x3_3_cb
+            h_a_r = bool(x3_3_ca_r[0])
+            h_a_w = bool(x3_3_ca_w[0])
+            h_a_x = bool(x3_3_ca_x[0])
+            h_a_xu = bool(x3_3_ca_xu[0])
+        x3_2_cv = intbv(0)[1:]
+        x3_2_cv[0] = cv2[ls3]
+        x3_2_ck = intbv(0)[43:]
+        x3_2_ck[:] = ck2[ls3]
+        x3_2_cl = intbv(0)[3:]
+        x3_2_cl[:] = cl2[ls3]
+        x3_2_ct_eptrta = intbv(0)[40:]
+        x3_2_ct_eptrta[:] = ct_eptrta_2[ls3]
+        x3_2_cn = intbv(0)[3:]
+        x3_2_cn[:] = cn2[ls3]
+        x3_2_cb = intbv(0)[64:]
+        x3_2_cb[:] = cb2[ls3]
+        x3_2_ca_r = intbv(0)[1:]
+        x3_2_ca_r[0] = ca_r_2[ls3]
+        x3_2_ca_w = intbv(0)[1:]
+        x3_2_ca_w[0] = ca_w_2[ls3]
+        x3_2_ca_x = intbv(0)[1:]
+        x3_2_ca_x[0] = ca_x_2[ls3]
+        x3_2_ca_xu = intbv(0)[1:]
+        x3_2_ca_xu[0] = ca_xu_2[ls3]
+        if x3_2_cv[0] and (x3_2_cl == 3) and (x3_2_ck[34:0] == i_addr[64:30]) and (x3_2_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 2
+            hs[:] = ls3
+            h_nxt[:] = x3_2_cn
+            h_tbl[:] = x3_2_cb
+            h_a_r = bool(x3_2_ca_r[0])
+            h_a_w = bool(x3_2_ca_w[0])
+            h_a_x = bool(x3_2_ca_x[0])
+            h_a_xu = bool(x3_2_ca_xu[0])
+        x3_1_cv = intbv(0)[1:]
+        x3_1_cv[0] = cv1[ls3]
+        x3_1_ck = intbv(0)[43:]
+        x3_1_ck[:] = ck1[ls3]
+        x3_1_cl = intbv(0)[3:]
+        x3_1_cl[:] = cl1[ls3]
+        x3_1_ct_eptrta = intbv(0)[40:]
+        x3_1_ct_eptrta[:] = ct_eptrta_1[ls3]
+        x3_1_cn = intbv(0)[3:]
+        x3_1_cn[:] = cn1[ls3]
+        x3_1_cb = intbv(0)[64:]
+        x3_1_cb[:] = cb1[ls3]
+        x3_1_ca_r = intbv(0)[1:]
+        x3_1_ca_r[0] = ca_r_1[ls3]
+        x3_1_ca_w = intbv(0)[1:]
+        x3_1_ca_w[0] = ca_w_1[ls3]
+        x3_1_ca_x = intbv(0)[1:]
+        x3_1_ca_x[0] = ca_x_1[ls3]
+        x3_1_ca_xu = intbv(0)[1:]
+        x3_1_ca_xu[0] = ca_xu_1[ls3]
+        if x3_1_cv[0] and (x3_1_cl == 3) and (x3_1_ck[34:0] == i_addr[64:30]) and (x3_1_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 1
+            hs[:] = ls3
+            h_nxt[:] = x3_1_cn
+            h_tbl[:] = x3_1_cb
+            h_a_r = bool(x3_1_ca_r[0])
+            h_a_w = bool(x3_1_ca_w[0])
+            h_a_x = bool(x3_1_ca_x[0])
+            h_a_xu = bool(x3_1_ca_xu[0])
+        x3_0_cv = intbv(0)[1:]
+        x3_0_cv[0] = cv0[ls3]
+        x3_0_ck = intbv(0)[43:]
+        x3_0_ck[:] = ck0[ls3]
+        x3_0_cl = intbv(0)[3:]
+        x3_0_cl[:] = cl0[ls3]
+        x3_0_ct_eptrta = intbv(0)[40:]
+        x3_0_ct_eptrta[:] = ct_eptrta_0[ls3]
+        x3_0_cn = intbv(0)[3:]
+        x3_0_cn[:] = cn0[ls3]
+        x3_0_cb = intbv(0)[64:]
+        x3_0_cb[:] = cb0[ls3]
+        x3_0_ca_r = intbv(0)[1:]
+        x3_0_ca_r[0] = ca_r_0[ls3]
+        x3_0_ca_w = intbv(0)[1:]
+        x3_0_ca_w[0] = ca_w_0[ls3]
+        x3_0_ca_x = intbv(0)[1:]
+        x3_0_ca_x[0] = ca_x_0[ls3]
+        x3_0_ca_xu = intbv(0)[1:]
+        x3_0_ca_xu[0] = ca_xu_0[ls3]
+        if x3_0_cv[0] and (x3_0_cl == 3) and (x3_0_ck[34:0] == i_addr[64:30]) and (x3_0_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 0
+            hs[:] = ls3
+            h_nxt[:] = x3_0_cn
+            h_tbl[:] = x3_0_cb
+            h_a_r = bool(x3_0_ca_r[0])
+            h_a_w = bool(x3_0_ca_w[0])
+            h_a_x = bool(x3_0_ca_x[0])
+            h_a_xu = bool(x3_0_ca_xu[0])
+        x2_3_cv = intbv(0)[1:]
+        x2_3_cv[0] = cv3[ls2]
+        x2_3_ck = intbv(0)[43:]
+        x2_3_ck[:] = ck3[ls2]
+        x2_3_cl = intbv(0)[3:]
+        x2_3_cl[:] = cl3[ls2]
+        x2_3_ct_eptrta = intbv(0)[40:]
+        x2_3_ct_eptrta[:] = ct_eptrta_3[ls2]
+        x2_3_cn = intbv(0)[3:]
+        x2_3_cn[:] = cn3[ls2]
+        x2_3_cb = intbv(0)[64:]
+        x2_3_cb[:] = cb3[ls2]
+        x2_3_ca_r = intbv(0)[1:]
+        x2_3_ca_r[0] = ca_r_3[ls2]
+        x2_3_ca_w = intbv(0)[1:]
+        x2_3_ca_w[0] = ca_w_3[ls2]
+        x2_3_ca_x = intbv(0)[1:]
+        x2_3_ca_x[0] = ca_x_3[ls2]
+        x2_3_ca_xu = intbv(0)[1:]
+        x2_3_ca_xu[0] = ca_xu_3[ls2]
+        if x2_3_cv[0] and (x2_3_cl == 2) and (x2_3_ck == i_addr[64:21]) and (x2_3_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 3
+            hs[:] = ls2
+            h_nxt[:] = x2_3_cn
+            h_tbl[:] = x2_3_cb
+            h_a_r = bool(x2_3_ca_r[0])
+            h_a_w = bool(x2_3_ca_w[0])
+            h_a_x = bool(x2_3_ca_x[0])
+            h_a_xu = bool(x2_3_ca_xu[0])
+        x2_2_cv = intbv(0)[1:]
+        x2_2_cv[0] = cv2[ls2]
+        x2_2_ck = intbv(0)[43:]
+        x2_2_ck[:] = ck2[ls2]
+        x2_2_cl = intbv(0)[3:]
+        x2_2_cl[:] = cl2[ls2]
+        x2_2_ct_eptrta = intbv(0)[40:]
+        x2_2_ct_eptrta[:] = ct_eptrta_2[ls2]
+        x2_2_cn = intbv(0)[3:]
+        x2_2_cn[:] = cn2[ls2]
+        x2_2_cb = intbv(0)[64:]
+        x2_2_cb[:] = cb2[ls2]
+        x2_2_ca_r = intbv(0)[1:]
+        x2_2_ca_r[0] = ca_r_2[ls2]
+        x2_2_ca_w = intbv(0)[1:]
+        x2_2_ca_w[0] = ca_w_2[ls2]
+        x2_2_ca_x = intbv(0)[1:]
+        x2_2_ca_x[0] = ca_x_2[ls2]
+        x2_2_ca_xu = intbv(0)[1:]
+        x2_2_ca_xu[0] = ca_xu_2[ls2]
+        if x2_2_cv[0] and (x2_2_cl == 2) and (x2_2_ck == i_addr[64:21]) and (x2_2_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 2
+            hs[:] = ls2
+            h_nxt[:] = x2_2_cn
+            h_tbl[:] = x2_2_cb
+            h_a_r = bool(x2_2_ca_r[0])
+            h_a_w = bool(x2_2_ca_w[0])
+            h_a_x = bool(x2_2_ca_x[0])
+            h_a_xu = bool(x2_2_ca_xu[0])
+        x2_1_cv = intbv(0)[1:]
+        x2_1_cv[0] = cv1[ls2]
+        x2_1_ck = intbv(0)[43:]
+        x2_1_ck[:] = ck1[ls2]
+        x2_1_cl = intbv(0)[3:]
+        x2_1_cl[:] = cl1[ls2]
+        x2_1_ct_eptrta = intbv(0)[40:]
+        x2_1_ct_eptrta[:] = ct_eptrta_1[ls2]
+        x2_1_cn = intbv(0)[3:]
+        x2_1_cn[:] = cn1[ls2]
+        x2_1_cb = intbv(0)[64:]
+        x2_1_cb[:] = cb1[ls2]
+        x2_1_ca_r = intbv(0)[1:]
+        x2_1_ca_r[0] = ca_r_1[ls2]
+        x2_1_ca_w = intbv(0)[1:]
+        x2_1_ca_w[0] = ca_w_1[ls2]
+        x2_1_ca_x = intbv(0)[1:]
+        x2_1_ca_x[0] = ca_x_1[ls2]
+        x2_1_ca_xu = intbv(0)[1:]
+        x2_1_ca_xu[0] = ca_xu_1[ls2]
+        if x2_1_cv[0] and (x2_1_cl == 2) and (x2_1_ck == i_addr[64:21]) and (x2_1_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 1
+            hs[:] = ls2
+            h_nxt[:] = x2_1_cn
+            h_tbl[:] = x2_1_cb
+            h_a_r = bool(x2_1_ca_r[0])
+            h_a_w = bool(x2_1_ca_w[0])
+            h_a_x = bool(x2_1_ca_x[0])
+            h_a_xu = bool(x2_1_ca_xu[0])
+        x2_0_cv = intbv(0)[1:]
+        x2_0_cv[0] = cv0[ls2]
+        x2_0_ck = intbv(0)[43:]
+        x2_0_ck[:] = ck0[ls2]
+        x2_0_cl = intbv(0)[3:]
+        x2_0_cl[:] = cl0[ls2]
+        x2_0_ct_eptrta = intbv(0)[40:]
+        x2_0_ct_eptrta[:] = ct_eptrta_0[ls2]
+        x2_0_cn = intbv(0)[3:]
+        x2_0_cn[:] = cn0[ls2]
+        x2_0_cb = intbv(0)[64:]
+        x2_0_cb[:] = cb0[ls2]
+        x2_0_ca_r = intbv(0)[1:]
+        x2_0_ca_r[0] = ca_r_0[ls2]
+        x2_0_ca_w = intbv(0)[1:]
+        x2_0_ca_w[0] = ca_w_0[ls2]
+        x2_0_ca_x = intbv(0)[1:]
+        x2_0_ca_x[0] = ca_x_0[ls2]
+        x2_0_ca_xu = intbv(0)[1:]
+        x2_0_ca_xu[0] = ca_xu_0[ls2]
+        if x2_0_cv[0] and (x2_0_cl == 2) and (x2_0_ck == i_addr[64:21]) and (x2_0_ct_eptrta == t_eptrta):
+            found = True
+            way[:] = 0
+            hs[:] = ls2
+            h_nxt[:] = x2_0_cn
+            h_tbl[:] = x2_0_cb
+            h_a_r = bool(x2_0_ca_r[0])
+            h_a_w = bool(x2_0_ca_w[0])
+            h_a_x = bool(x2_0_ca_x[0])
+            h_a_xu = bool(x2_0_ca_xu[0])
+        pc_hit.next = found
+        l_hit.next = found
+        l_way.next = way
+        l_set.next = hs
+        pc_nxt.next = h_nxt
+        pc_tbl.next = h_tbl
+        pc_a_r.next = h_a_r
+        pc_a_w.next = h_a_w
+        pc_a_x.next = h_a_x
+        pc_a_xu.next = h_a_xu
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        rk = intbv(0)[2:]
+        rv0 = intbv(0)[2:]
+        rv1 = intbv(0)[2:]
+        rv2 = intbv(0)[2:]
+        rv3 = intbv(0)[2:]
+        s0 = intbv(0)[2:]
+        fv0_0 = False
+        fv0_1 = False
+        fv0_2 = False
+        fv0_3 = False
+        fw0 = intbv(0)[2:]
+        fe0 = False
+        fr0_0 = intbv(0)[2:]
+        fr0_1 = intbv(0)[2:]
+        fr0_2 = intbv(0)[2:]
+        fr0_3 = intbv(0)[2:]
+        fk0 = intbv(0)[2:]
+        s1 = intbv(0)[2:]
+        fv1_0 = False
+        fv1_1 = False
+        fv1_2 = False
+        fv1_3 = False
+        fw1 = intbv(0)[2:]
+        fe1 = False
+        fr1_0 = intbv(0)[2:]
+        fr1_1 = intbv(0)[2:]
+        fr1_2 = intbv(0)[2:]
+        fr1_3 = intbv(0)[2:]
+        fk1 = intbv(0)[2:]
+        s2 = intbv(0)[2:]
+        fv2_0 = False
+        fv2_1 = False
+        fv2_2 = False
+        fv2_3 = False
+        fw2 = intbv(0)[2:]
+        fe2 = False
+        fr2_0 = intbv(0)[2:]
+        fr2_1 = intbv(0)[2:]
+        fr2_2 = intbv(0)[2:]
+        fr2_3 = intbv(0)[2:]
+        fk2 = intbv(0)[2:]
+        s3 = intbv(0)[2:]
+        fv3_0 = False
+        fv3_1 = False
+        fv3_2 = False
+        fv3_3 = False
+        fw3 = intbv(0)[2:]
+        fe3 = False
+        fr3_0 = intbv(0)[2:]
+        fr3_1 = intbv(0)[2:]
+        fr3_2 = intbv(0)[2:]
+        fr3_3 = intbv(0)[2:]
+        fk3 = intbv(0)[2:]
+        if w_start:  # the walker starts: capture its request; a hit is touched
+            f_addr.next = i_addr
+            f_t_eptrta.next = t_eptrta
+            if l_hit:
+                rv0[:] = cr0[l_set]
+                rv1[:] = cr1[l_set]
+                rv2[:] = cr2[l_set]
+                rv3[:] = cr3[l_set]
+                if l_way == 0:
+                    rk[:] = rv0
+                elif l_way == 1:
+                    rk[:] = rv1
+                elif l_way == 2:
+                    rk[:] = rv2
+                elif l_way == 3:
+                    rk[:] = rv3
+                if rv0 < rk:
+                    rv0[:] = rv0 + 1
+                if rv1 < rk:
+                    rv1[:] = rv1 + 1
+                if rv2 < rk:
+                    rv2[:] = rv2 + 1
+                if rv3 < rk:
+                    rv3[:] = rv3 + 1
+                if l_way == 0:
+                    rv0[:] = 0
+                if l_way == 1:
+                    rv1[:] = 0
+                if l_way == 2:
+                    rv2[:] = 0
+                if l_way == 3:
+                    rv3[:] = 0
+                cr0[l_set].next = rv0
+                cr1[l_set].next = rv1
+                cr2[l_set].next = rv2
+                cr3[l_set].next = rv3
+        if w_done:  # the walk translated: every staged level, root first, at this edge
+            # level 5
+            s0[:] = f_addr[50:48]
+            fv0_0 = bool(cv0[s0])
+            fv0_1 = bool(cv1[s0])
+            fv0_2 = bool(cv2[s0])
+            fv0_3 = bool(cv3[s0])
+            fr0_0[:] = cr0[s0]
+            fr0_1[:] = cr1[s0]
+            fr0_2[:] = cr2[s0]
+            fr0_3[:] = cr3[s0]
+            if pq_v5:
+                fe0 = True
+                if not fv0_3:
+                    fw0[:] = 3
+                    fe0 = False
+                if not fv0_2:
+                    fw0[:] = 2
+                    fe0 = False
+                if not fv0_1:
+                    fw0[:] = 1
+                    fe0 = False
+                if not fv0_0:
+                    fw0[:] = 0
+                    fe0 = False
+                if fe0:
+                    if fr0_0 == 3:
+                        fw0[:] = 0
+                    if fr0_1 == 3:
+                        fw0[:] = 1
+                    if fr0_2 == 3:
+                        fw0[:] = 2
+                    if fr0_3 == 3:
+                        fw0[:] = 3
+                if fw0 == 0:
+                    fv0_0 = True
+                    cv0[s0].next = True
+                    ck0[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl0[s0].next = 5
+                    ct_eptrta_0[s0].next = f_t_eptrta
+                    cn0[s0].next = pq_n5
+                    cb0[s0].next = pq_t5
+                    ca_r_0[s0].next = pq_a_r_5
+                    ca_w_0[s0].next = pq_a_w_5
+                    ca_x_0[s0].next = pq_a_x_5
+                    ca_xu_0[s0].next = pq_a_xu_5
+                elif fw0 == 1:
+                    fv0_1 = True
+                    cv1[s0].next = True
+                    ck1[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl1[s0].next = 5
+                    ct_eptrta_1[s0].next = f_t_eptrta
+                    cn1[s0].next = pq_n5
+                    cb1[s0].next = pq_t5
+                    ca_r_1[s0].next = pq_a_r_5
+                    ca_w_1[s0].next = pq_a_w_5
+                    ca_x_1[s0].next = pq_a_x_5
+                    ca_xu_1[s0].next = pq_a_xu_5
+                elif fw0 == 2:
+                    fv0_2 = True
+                    cv2[s0].next = True
+                    ck2[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl2[s0].next = 5
+                    ct_eptrta_2[s0].next = f_t_eptrta
+                    cn2[s0].next = pq_n5
+                    cb2[s0].next = pq_t5
+                    ca_r_2[s0].next = pq_a_r_5
+                    ca_w_2[s0].next = pq_a_w_5
+                    ca_x_2[s0].next = pq_a_x_5
+                    ca_xu_2[s0].next = pq_a_xu_5
+                elif fw0 == 3:
+                    fv0_3 = True
+                    cv3[s0].next = True
+                    ck3[s0].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl3[s0].next = 5
+                    ct_eptrta_3[s0].next = f_t_eptrta
+                    cn3[s0].next = pq_n5
+                    cb3[s0].next = pq_t5
+                    ca_r_3[s0].next = pq_a_r_5
+                    ca_w_3[s0].next = pq_a_w_5
+                    ca_x_3[s0].next = pq_a_x_5
+                    ca_xu_3[s0].next = pq_a_xu_5
+                if fw0 == 0:
+                    fk0[:] = fr0_0
+                elif fw0 == 1:
+                    fk0[:] = fr0_1
+                elif fw0 == 2:
+                    fk0[:] = fr0_2
+                elif fw0 == 3:
+                    fk0[:] = fr0_3
+                if fr0_0 < fk0:
+                    fr0_0[:] = fr0_0 + 1
+                if fr0_1 < fk0:
+                    fr0_1[:] = fr0_1 + 1
+                if fr0_2 < fk0:
+                    fr0_2[:] = fr0_2 + 1
+                if fr0_3 < fk0:
+                    fr0_3[:] = fr0_3 + 1
+                if fw0 == 0:
+                    fr0_0[:] = 0
+                if fw0 == 1:
+                    fr0_1[:] = 0
+                if fw0 == 2:
+                    fr0_2[:] = 0
+                if fw0 == 3:
+                    fr0_3[:] = 0
+                cr0[s0].next = fr0_0
+                cr1[s0].next = fr0_1
+                cr2[s0].next = fr0_2
+                cr3[s0].next = fr0_3
+            # level 4
+            s1[:] = f_addr[41:39]
+            fv1_0 = bool(cv0[s1])
+            fv1_1 = bool(cv1[s1])
+            fv1_2 = bool(cv2[s1])
+            fv1_3 = bool(cv3[s1])
+            fr1_0[:] = cr0[s1]
+            fr1_1[:] = cr1[s1]
+            fr1_2[:] = cr2[s1]
+            fr1_3[:] = cr3[s1]
+            if s0 == s1:
+                fv1_0 = fv0_0
+                fv1_1 = fv0_1
+                fv1_2 = fv0_2
+                fv1_3 = fv0_3
+                fr1_0[:] = fr0_0
+                fr1_1[:] = fr0_1
+                fr1_2[:] = fr0_2
+                fr1_3[:] = fr0_3
+            if pq_v4:
+                fe1 = True
+                if not fv1_3:
+                    fw1[:] = 3
+                    fe1 = False
+                if not fv1_2:
+                    fw1[:] = 2
+                    fe1 = False
+                if not fv1_1:
+                    fw1[:] = 1
+                    fe1 = False
+                if not fv1_0:
+                    fw1[:] = 0
+                    fe1 = False
+                if fe1:
+                    if fr1_0 == 3:
+                        fw1[:] = 0
+                    if fr1_1 == 3:
+                        fw1[:] = 1
+                    if fr1_2 == 3:
+                        fw1[:] = 2
+                    if fr1_3 == 3:
+                        fw1[:] = 3
+                if fw1 == 0:
+                    fv1_0 = True
+                    cv0[s1].next = True
+                    ck0[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl0[s1].next = 4
+                    ct_eptrta_0[s1].next = f_t_eptrta
+                    cn0[s1].next = pq_n4
+                    cb0[s1].next = pq_t4
+                    ca_r_0[s1].next = pq_a_r_4
+                    ca_w_0[s1].next = pq_a_w_4
+                    ca_x_0[s1].next = pq_a_x_4
+                    ca_xu_0[s1].next = pq_a_xu_4
+                elif fw1 == 1:
+                    fv1_1 = True
+                    cv1[s1].next = True
+                    ck1[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl1[s1].next = 4
+                    ct_eptrta_1[s1].next = f_t_eptrta
+                    cn1[s1].next = pq_n4
+                    cb1[s1].next = pq_t4
+                    ca_r_1[s1].next = pq_a_r_4
+                    ca_w_1[s1].next = pq_a_w_4
+                    ca_x_1[s1].next = pq_a_x_4
+                    ca_xu_1[s1].next = pq_a_xu_4
+                elif fw1 == 2:
+                    fv1_2 = True
+                    cv2[s1].next = True
+                    ck2[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl2[s1].next = 4
+                    ct_eptrta_2[s1].next = f_t_eptrta
+                    cn2[s1].next = pq_n4
+                    cb2[s1].next = pq_t4
+                    ca_r_2[s1].next = pq_a_r_4
+                    ca_w_2[s1].next = pq_a_w_4
+                    ca_x_2[s1].next = pq_a_x_4
+                    ca_xu_2[s1].next = pq_a_xu_4
+                elif fw1 == 3:
+                    fv1_3 = True
+                    cv3[s1].next = True
+                    ck3[s1].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl3[s1].next = 4
+                    ct_eptrta_3[s1].next = f_t_eptrta
+                    cn3[s1].next = pq_n4
+                    cb3[s1].next = pq_t4
+                    ca_r_3[s1].next = pq_a_r_4
+                    ca_w_3[s1].next = pq_a_w_4
+                    ca_x_3[s1].next = pq_a_x_4
+                    ca_xu_3[s1].next = pq_a_xu_4
+                if fw1 == 0:
+                    fk1[:] = fr1_0
+                elif fw1 == 1:
+                    fk1[:] = fr1_1
+                elif fw1 == 2:
+                    fk1[:] = fr1_2
+                elif fw1 == 3:
+                    fk1[:] = fr1_3
+                if fr1_0 < fk1:
+                    fr1_0[:] = fr1_0 + 1
+                if fr1_1 < fk1:
+                    fr1_1[:] = fr1_1 + 1
+                if fr1_2 < fk1:
+                    fr1_2[:] = fr1_2 + 1
+                if fr1_3 < fk1:
+                    fr1_3[:] = fr1_3 + 1
+                if fw1 == 0:
+                    fr1_0[:] = 0
+                if fw1 == 1:
+                    fr1_1[:] = 0
+                if fw1 == 2:
+                    fr1_2[:] = 0
+                if fw1 == 3:
+                    fr1_3[:] = 0
+                cr0[s1].next = fr1_0
+                cr1[s1].next = fr1_1
+                cr2[s1].next = fr1_2
+                cr3[s1].next = fr1_3
+            # level 3
+            s2[:] = f_addr[32:30]
+            fv2_0 = bool(cv0[s2])
+            fv2_1 = bool(cv1[s2])
+            fv2_2 = bool(cv2[s2])
+            fv2_3 = bool(cv3[s2])
+            fr2_0[:] = cr0[s2]
+            fr2_1[:] = cr1[s2]
+            fr2_2[:] = cr2[s2]
+            fr2_3[:] = cr3[s2]
+            if s0 == s2:
+                fv2_0 = fv0_0
+                fv2_1 = fv0_1
+                fv2_2 = fv0_2
+                fv2_3 = fv0_3
+                fr2_0[:] = fr0_0
+                fr2_1[:] = fr0_1
+                fr2_2[:] = fr0_2
+                fr2_3[:] = fr0_3
+            if s1 == s2:
+                fv2_0 = fv1_0
+                fv2_1 = fv1_1
+                fv2_2 = fv1_2
+                fv2_3 = fv1_3
+                fr2_0[:] = fr1_0
+                fr2_1[:] = fr1_1
+                fr2_2[:] = fr1_2
+                fr2_3[:] = fr1_3
+            if pq_v3:
+                fe2 = True
+                if not fv2_3:
+                    fw2[:] = 3
+                    fe2 = False
+                if not fv2_2:
+                    fw2[:] = 2
+                    fe2 = False
+                if not fv2_1:
+                    fw2[:] = 1
+                    fe2 = False
+                if not fv2_0:
+                    fw2[:] = 0
+                    fe2 = False
+                if fe2:
+                    if fr2_0 == 3:
+                        fw2[:] = 0
+                    if fr2_1 == 3:
+                        fw2[:] = 1
+                    if fr2_2 == 3:
+                        fw2[:] = 2
+                    if fr2_3 == 3:
+                        fw2[:] = 3
+                if fw2 == 0:
+                    fv2_0 = True
+                    cv0[s2].next = True
+                    ck0[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl0[s2].next = 3
+                    ct_eptrta_0[s2].next = f_t_eptrta
+                    cn0[s2].next = pq_n3
+                    cb0[s2].next = pq_t3
+                    ca_r_0[s2].next = pq_a_r_3
+                    ca_w_0[s2].next = pq_a_w_3
+                    ca_x_0[s2].next = pq_a_x_3
+                    ca_xu_0[s2].next = pq_a_xu_3
+                elif fw2 == 1:
+                    fv2_1 = True
+                    cv1[s2].next = True
+                    ck1[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl1[s2].next = 3
+                    ct_eptrta_1[s2].next = f_t_eptrta
+                    cn1[s2].next = pq_n3
+                    cb1[s2].next = pq_t3
+                    ca_r_1[s2].next = pq_a_r_3
+                    ca_w_1[s2].next = pq_a_w_3
+                    ca_x_1[s2].next = pq_a_x_3
+                    ca_xu_1[s2].next = pq_a_xu_3
+                elif fw2 == 2:
+                    fv2_2 = True
+                    cv2[s2].next = True
+                    ck2[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl2[s2].next = 3
+                    ct_eptrta_2[s2].next = f_t_eptrta
+                    cn2[s2].next = pq_n3
+                    cb2[s2].next = pq_t3
+                    ca_r_2[s2].next = pq_a_r_3
+                    ca_w_2[s2].next = pq_a_w_3
+                    ca_x_2[s2].next = pq_a_x_3
+                    ca_xu_2[s2].next = pq_a_xu_3
+                elif fw2 == 3:
+                    fv2_3 = True
+                    cv3[s2].next = True
+                    ck3[s2].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl3[s2].next = 3
+                    ct_eptrta_3[s2].next = f_t_eptrta
+                    cn3[s2].next = pq_n3
+                    cb3[s2].next = pq_t3
+                    ca_r_3[s2].next = pq_a_r_3
+                    ca_w_3[s2].next = pq_a_w_3
+                    ca_x_3[s2].next = pq_a_x_3
+                    ca_xu_3[s2].next = pq_a_xu_3
+                if fw2 == 0:
+                    fk2[:] = fr2_0
+                elif fw2 == 1:
+                    fk2[:] = fr2_1
+                elif fw2 == 2:
+                    fk2[:] = fr2_2
+                elif fw2 == 3:
+                    fk2[:] = fr2_3
+                if fr2_0 < fk2:
+                    fr2_0[:] = fr2_0 + 1
+                if fr2_1 < fk2:
+                    fr2_1[:] = fr2_1 + 1
+                if fr2_2 < fk2:
+                    fr2_2[:] = fr2_2 + 1
+                if fr2_3 < fk2:
+                    fr2_3[:] = fr2_3 + 1
+                if fw2 == 0:
+                    fr2_0[:] = 0
+                if fw2 == 1:
+                    fr2_1[:] = 0
+                if fw2 == 2:
+                    fr2_2[:] = 0
+                if fw2 == 3:
+                    fr2_3[:] = 0
+                cr0[s2].next = fr2_0
+                cr1[s2].next = fr2_1
+                cr2[s2].next = fr2_2
+                cr3[s2].next = fr2_3
+            # level 2
+            s3[:] = f_addr[23:21]
+            fv3_0 = bool(cv0[s3])
+            fv3_1 = bool(cv1[s3])
+            fv3_2 = bool(cv2[s3])
+            fv3_3 = bool(cv3[s3])
+            fr3_0[:] = cr0[s3]
+            fr3_1[:] = cr1[s3]
+            fr3_2[:] = cr2[s3]
+            fr3_3[:] = cr3[s3]
+            if s0 == s3:
+                fv3_0 = fv0_0
+                fv3_1 = fv0_1
+                fv3_2 = fv0_2
+                fv3_3 = fv0_3
+                fr3_0[:] = fr0_0
+                fr3_1[:] = fr0_1
+                fr3_2[:] = fr0_2
+                fr3_3[:] = fr0_3
+            if s1 == s3:
+                fv3_0 = fv1_0
+                fv3_1 = fv1_1
+                fv3_2 = fv1_2
+                fv3_3 = fv1_3
+                fr3_0[:] = fr1_0
+                fr3_1[:] = fr1_1
+                fr3_2[:] = fr1_2
+                fr3_3[:] = fr1_3
+            if s2 == s3:
+                fv3_0 = fv2_0
+                fv3_1 = fv2_1
+                fv3_2 = fv2_2
+                fv3_3 = fv2_3
+                fr3_0[:] = fr2_0
+                fr3_1[:] = fr2_1
+                fr3_2[:] = fr2_2
+                fr3_3[:] = fr2_3
+            if pq_v2:
+                fe3 = True
+                if not fv3_3:
+                    fw3[:] = 3
+                    fe3 = False
+                if not fv3_2:
+                    fw3[:] = 2
+                    fe3 = False
+                if not fv3_1:
+                    fw3[:] = 1
+                    fe3 = False
+                if not fv3_0:
+                    fw3[:] = 0
+                    fe3 = False
+                if fe3:
+                    if fr3_0 == 3:
+                        fw3[:] = 0
+                    if fr3_1 == 3:
+                        fw3[:] = 1
+                    if fr3_2 == 3:
+                        fw3[:] = 2
+                    if fr3_3 == 3:
+                        fw3[:] = 3
+                if fw3 == 0:
+                    fv3_0 = True
+                    cv0[s3].next = True
+                    ck0[s3].next = f_addr[64:21]
+                    cl0[s3].next = 2
+                    ct_eptrta_0[s3].next = f_t_eptrta
+                    cn0[s3].next = pq_n2
+                    cb0[s3].next = pq_t2
+                    ca_r_0[s3].next = pq_a_r_2
+                    ca_w_0[s3].next = pq_a_w_2
+                    ca_x_0[s3].next = pq_a_x_2
+                    ca_xu_0[s3].next = pq_a_xu_2
+                elif fw3 == 1:
+                    fv3_1 = True
+                    cv1[s3].next = True
+                    ck1[s3].next = f_addr[64:21]
+                    cl1[s3].next = 2
+                    ct_eptrta_1[s3].next = f_t_eptrta
+                    cn1[s3].next = pq_n2
+                    cb1[s3].next = pq_t2
+                    ca_r_1[s3].next = pq_a_r_2
+                    ca_w_1[s3].next = pq_a_w_2
+                    ca_x_1[s3].next = pq_a_x_2
+                    ca_xu_1[s3].next = pq_a_xu_2
+                elif fw3 == 2:
+                    fv3_2 = True
+                    cv2[s3].next = True
+                    ck2[s3].next = f_addr[64:21]
+                    cl2[s3].next = 2
+                    ct_eptrta_2[s3].next = f_t_eptrta
+                    cn2[s3].next = pq_n2
+                    cb2[s3].next = pq_t2
+                    ca_r_2[s3].next = pq_a_r_2
+                    ca_w_2[s3].next = pq_a_w_2
+                    ca_x_2[s3].next = pq_a_x_2
+                    ca_xu_2[s3].next = pq_a_xu_2
+                elif fw3 == 3:
+                    fv3_3 = True
+                    cv3[s3].next = True
+                    ck3[s3].next = f_addr[64:21]
+                    cl3[s3].next = 2
+                    ct_eptrta_3[s3].next = f_t_eptrta
+                    cn3[s3].next = pq_n2
+                    cb3[s3].next = pq_t2
+                    ca_r_3[s3].next = pq_a_r_2
+                    ca_w_3[s3].next = pq_a_w_2
+                    ca_x_3[s3].next = pq_a_x_2
+                    ca_xu_3[s3].next = pq_a_xu_2
+                if fw3 == 0:
+                    fk3[:] = fr3_0
+                elif fw3 == 1:
+                    fk3[:] = fr3_1
+                elif fw3 == 2:
+                    fk3[:] = fr3_2
+                elif fw3 == 3:
+                    fk3[:] = fr3_3
+                if fr3_0 < fk3:
+                    fr3_0[:] = fr3_0 + 1
+                if fr3_1 < fk3:
+                    fr3_1[:] = fr3_1 + 1
+                if fr3_2 < fk3:
+                    fr3_2[:] = fr3_2 + 1
+                if fr3_3 < fk3:
+                    fr3_3[:] = fr3_3 + 1
+                if fw3 == 0:
+                    fr3_0[:] = 0
+                if fw3 == 1:
+                    fr3_1[:] = 0
+                if fw3 == 2:
+                    fr3_2[:] = 0
+                if fw3 == 3:
+                    fr3_3[:] = 0
+                cr0[s3].next = fr3_0
+                cr1[s3].next = fr3_1
+                cr2[s3].next = fr3_2
+                cr3[s3].next = fr3_3
+        if sw_on:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[vset]
+            e0_k = intbv(0)[43:]
+            e0_k[:] = ck0[vset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[vset]
+            e0_t_eptrta = intbv(0)[40:]
+            e0_t_eptrta[:] = ct_eptrta_0[vset]
+            e0_n = intbv(0)[3:]
+            e0_n[:] = cn0[vset]
+            e0_b = intbv(0)[64:]
+            e0_b[:] = cb0[vset]
+            e0_a_r = intbv(0)[1:]
+            e0_a_r[0] = ca_r_0[vset]
+            e0_a_w = intbv(0)[1:]
+            e0_a_w[0] = ca_w_0[vset]
+            e0_a_x = intbv(0)[1:]
+            e0_a_x[0] = ca_x_0[vset]
+            e0_a_xu = intbv(0)[1:]
+            e0_a_xu[0] = ca_xu_0[vset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[vset]
+            e1_k = intbv(0)[43:]
+            e1_k[:] = ck1[vset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[vset]
+            e1_t_eptrta = intbv(0)[40:]
+            e1_t_eptrta[:] = ct_eptrta_1[vset]
+            e1_n = intbv(0)[3:]
+            e1_n[:] = cn1[vset]
+            e1_b = intbv(0)[64:]
+            e1_b[:] = cb1[vset]
+            e1_a_r = intbv(0)[1:]
+            e1_a_r[0] = ca_r_1[vset]
+            e1_a_w = intbv(0)[1:]
+            e1_a_w[0] = ca_w_1[vset]
+            e1_a_x = intbv(0)[1:]
+            e1_a_x[0] = ca_x_1[vset]
+            e1_a_xu = intbv(0)[1:]
+            e1_a_xu[0] = ca_xu_1[vset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[vset]
+            e2_k = intbv(0)[43:]
+            e2_k[:] = ck2[vset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[vset]
+            e2_t_eptrta = intbv(0)[40:]
+            e2_t_eptrta[:] = ct_eptrta_2[vset]
+            e2_n = intbv(0)[3:]
+            e2_n[:] = cn2[vset]
+            e2_b = intbv(0)[64:]
+            e2_b[:] = cb2[vset]
+            e2_a_r = intbv(0)[1:]
+            e2_a_r[0] = ca_r_2[vset]
+            e2_a_w = intbv(0)[1:]
+            e2_a_w[0] = ca_w_2[vset]
+            e2_a_x = intbv(0)[1:]
+            e2_a_x[0] = ca_x_2[vset]
+            e2_a_xu = intbv(0)[1:]
+            e2_a_xu[0] = ca_xu_2[vset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[vset]
+            e3_k = intbv(0)[43:]
+            e3_k[:] = ck3[vset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[vset]
+            e3_t_eptrta = intbv(0)[40:]
+            e3_t_eptrta[:] = ct_eptrta_3[vset]
+            e3_n = intbv(0)[3:]
+            e3_n[:] = cn3[vset]
+            e3_b = intbv(0)[64:]
+            e3_b[:] = cb3[vset]
+            e3_a_r = intbv(0)[1:]
+            e3_a_r[0] = ca_r_3[vset]
+            e3_a_w = intbv(0)[1:]
+            e3_a_w[0] = ca_w_3[vset]
+            e3_a_x = intbv(0)[1:]
+            e3_a_x[0] = ca_x_3[vset]
+            e3_a_xu = intbv(0)[1:]
+            e3_a_xu[0] = ca_xu_3[vset]
+            if i_op == 1:  # invalidate invept_single_context
+                d1w0_0 = intbv(0)[64:]
+                d1w0_0[:] = i_invept_single_context_eptp
+                if cv0[vset] and (e0_t_eptrta == d1w0_0[52:12]):
+                    cv0[vset].next = False
+                d1w1_0 = intbv(0)[64:]
+                d1w1_0[:] = i_invept_single_context_eptp
+                if cv1[vset] and (e1_t_eptrta == d1w1_0[52:12]):
+                    cv1[vset].next = False
+                d1w2_0 = intbv(0)[64:]
+                d1w2_0[:] = i_invept_single_context_eptp
+                if cv2[vset] and (e2_t_eptrta == d1w2_0[52:12]):
+                    cv2[vset].next = False
+                d1w3_0 = intbv(0)[64:]
+                d1w3_0[:] = i_invept_single_context_eptp
+                if cv3[vset] and (e3_t_eptrta == d1w3_0[52:12]):
+                    cv3[vset].next = False
+            elif i_op == 2:  # invalidate invept_global
+                if cv0[vset]:
+                    cv0[vset].next = False
+                if cv1[vset]:
+                    cv1[vset].next = False
+                if cv2[vset]:
+                    cv2[vset].next = False
+                if cv3[vset]:
+                    cv3[vset].next = False
+            pass
+    return request, lookup, fsm
 
 
 @block
@@ -4074,9 +7508,55 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     w_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     w_pa = Signal(intbv(0)[ADDR_WIDTH:])
     le = Signal(intbv(0)[64:])  # the walker's last entry: the leaf of a walk that succeeded
+    sw_on = Signal(bool(0))  # an invalidation sweeps set sw_set of every cache in this cycle
+    sw_set = Signal(intbv(0)[3:])
+    wc_busy = Signal(bool(0))  # the paging-structure cache still fills from the last walk
+    pc_hit = Signal(bool(0))
+    pc_nxt = Signal(intbv(0)[3:])
+    pc_tbl = Signal(intbv(0)[64:])
+    pc_htbl = Signal(intbv(0)[64:])
+    pc_a_rw = Signal(bool(0))
+    pc_a_us = Signal(bool(0))
+    pc_a_xd = Signal(bool(0))
+    pq_v5 = Signal(bool(0))
+    pq_n5 = Signal(intbv(0)[3:])
+    pq_t5 = Signal(intbv(0)[64:])
+    pq_w5 = Signal(bool(0))
+    pq_h5 = Signal(intbv(0)[64:])
+    pq_a_rw_5 = Signal(bool(0))
+    pq_a_us_5 = Signal(bool(0))
+    pq_a_xd_5 = Signal(bool(0))
+    pq_v4 = Signal(bool(0))
+    pq_n4 = Signal(intbv(0)[3:])
+    pq_t4 = Signal(intbv(0)[64:])
+    pq_w4 = Signal(bool(0))
+    pq_h4 = Signal(intbv(0)[64:])
+    pq_a_rw_4 = Signal(bool(0))
+    pq_a_us_4 = Signal(bool(0))
+    pq_a_xd_4 = Signal(bool(0))
+    pq_v3 = Signal(bool(0))
+    pq_n3 = Signal(intbv(0)[3:])
+    pq_t3 = Signal(intbv(0)[64:])
+    pq_w3 = Signal(bool(0))
+    pq_h3 = Signal(intbv(0)[64:])
+    pq_a_rw_3 = Signal(bool(0))
+    pq_a_us_3 = Signal(bool(0))
+    pq_a_xd_3 = Signal(bool(0))
+    pq_v2 = Signal(bool(0))
+    pq_n2 = Signal(intbv(0)[3:])
+    pq_t2 = Signal(intbv(0)[64:])
+    pq_w2 = Signal(bool(0))
+    pq_h2 = Signal(intbv(0)[64:])
+    pq_a_rw_2 = Signal(bool(0))
+    pq_a_us_2 = Signal(bool(0))
+    pq_a_xd_2 = Signal(bool(0))
+    psc = cache_psc(clk, rst, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                w_start, w_done, w_status, w_level, wc_busy, sw_on, sw_set,
+                pc_hit, pc_nxt, pc_tbl, pc_htbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_w5, pq_h5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_w4, pq_h4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_w3, pq_h3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_w2, pq_h2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2)
     tlb = cache_tlb(clk, rst, start, done, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
                 w_start, w_done, w_status, w_level, w_aux, w_pa, le,
-                o_status, o_level, o_aux, o_pa, o_hit)
+                o_status, o_level, o_aux, o_pa, o_hit, wc_busy, sw_on, sw_set)
     x_valid = Signal(bool(0))
     x_pwrite = Signal(bool(0))
     x_update = Signal(bool(0))  # translate, then write x_wdata there (a guest entry update)
@@ -4100,21 +7580,76 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     hk_fetch = Signal(bool(0))
     hk_user = Signal(bool(0))
     hb_EPTP = Signal(intbv(0)[64:])
+    x_phys = Signal(bool(0))  # read the guest entry at host-physical x_waddr (the paging-structure cache held its table)
+    n_hit = Signal(bool(0))  # the nested TLB holds the host translation asked for
+    n_hpa = Signal(intbv(0)[ADDR_WIDTH:])
+    n_hlv = Signal(intbv(0)[LEVEL_WIDTH:])
+    n_fill = Signal(bool(0))  # a host walk translated: the host caches keep it
+    n_fpa = Signal(intbv(0)[ADDR_WIDTH:])
+    n_flv = Signal(intbv(0)[LEVEL_WIDTH:])
+    h_look = Signal(bool(0))  # the host walk's paging-structure cache is asked (and a hit touched) at this edge
+    hc_hit = Signal(bool(0))
+    hc_nxt = Signal(intbv(0)[3:])
+    hc_tbl = Signal(intbv(0)[64:])
+    hc_a_r = Signal(bool(0))
+    hc_a_w = Signal(bool(0))
+    hc_a_x = Signal(bool(0))
+    hc_a_xu = Signal(bool(0))
+    hq_v5 = Signal(bool(0))
+    hq_n5 = Signal(intbv(0)[3:])
+    hq_t5 = Signal(intbv(0)[64:])
+    hq_a_r_5 = Signal(bool(0))
+    hq_a_w_5 = Signal(bool(0))
+    hq_a_x_5 = Signal(bool(0))
+    hq_a_xu_5 = Signal(bool(0))
+    hq_v4 = Signal(bool(0))
+    hq_n4 = Signal(intbv(0)[3:])
+    hq_t4 = Signal(intbv(0)[64:])
+    hq_a_r_4 = Signal(bool(0))
+    hq_a_w_4 = Signal(bool(0))
+    hq_a_x_4 = Signal(bool(0))
+    hq_a_xu_4 = Signal(bool(0))
+    hq_v3 = Signal(bool(0))
+    hq_n3 = Signal(intbv(0)[3:])
+    hq_t3 = Signal(intbv(0)[64:])
+    hq_a_r_3 = Signal(bool(0))
+    hq_a_w_3 = Signal(bool(0))
+    hq_a_x_3 = Signal(bool(0))
+    hq_a_xu_3 = Signal(bool(0))
+    hq_v2 = Signal(bool(0))
+    hq_n2 = Signal(intbv(0)[3:])
+    hq_t2 = Signal(intbv(0)[64:])
+    hq_a_r_2 = Signal(bool(0))
+    hq_a_w_2 = Signal(bool(0))
+    hq_a_x_2 = Signal(bool(0))
+    hq_a_xu_2 = Signal(bool(0))
     @always_comb
     def host_inputs():
         """The host walk's context, from the nested spec's bindings."""
         x_table.next = x_on_table and not x_pwrite and not x_update
         x_off.next = (not r_PROC2[1])  # spec: specs/intel_ept.vspec:216
         hb_EPTP.next = r_EPTP
+        # a host translation the nested TLB does not answer, host stage on
+        h_look.next = x_valid and not x_pwrite and not x_phys and not n_hit and not x_off
     host = walker_host(clk, rst, x_valid, x_done, x_addr, hk_read, hk_write, hk_fetch, hk_user, hb_EPTP,
                        m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
                        x_status, x_level, x_aux, x_pa, h_r_exit_reason, h_r_qualification, h_r_gpa,
-                       x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off)
+                       x_table, x_pwrite, x_waddr, x_wdata, x_rnow, x_update, x_off,
+                hc_hit, hc_nxt, hc_tbl, hc_a_r, hc_a_w, hc_a_x, hc_a_xu,
+                hq_v5, hq_n5, hq_t5, hq_a_r_5, hq_a_w_5, hq_a_x_5, hq_a_xu_5, hq_v4, hq_n4, hq_t4, hq_a_r_4, hq_a_w_4, hq_a_x_4, hq_a_xu_4, hq_v3, hq_n3, hq_t3, hq_a_r_3, hq_a_w_3, hq_a_x_3, hq_a_xu_3, hq_v2, hq_n2, hq_t2, hq_a_r_2, hq_a_w_2, hq_a_x_2, hq_a_xu_2, x_phys, n_hit, n_hpa, n_hlv, n_fill, n_fpa, n_flv)
     guest = walker_guest(clk, rst, w_start, w_done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
                          w_status, w_level, w_aux, w_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code,
                          x_valid, x_pwrite, x_addr, x_waddr, x_wdata, x_on_table, x_done, x_status, x_level, x_pa, x_rnow, m_rdata, h_r_exit_reason, h_r_qualification, h_r_gpa, o_n_exit_reason, o_n_qualification, o_n_guest_physical_address, o_n_guest_linear_address,
-                         hk_read, hk_write, hk_fetch, hk_user, x_update, le)
-    return host, guest, host_inputs, tlb
+                         hk_read, hk_write, hk_fetch, hk_user, x_update, le,
+                pc_hit, pc_nxt, pc_tbl, pc_htbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_w5, pq_h5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_w4, pq_h4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_w3, pq_h3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_w2, pq_h2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2, x_phys)
+    gpm_c = cache_gpm(clk, rst, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, x_addr, hk_read, hk_write, hk_fetch, hk_user, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                x_valid, x_pwrite, x_phys, x_off, n_hit, n_hpa, n_hlv, n_fill, n_flv, n_fpa, sw_on, sw_set)
+    epsc_c = cache_epsc(clk, rst, i_op, i_invept_single_context_eptp, i_invvpid_individual_address_vpid_op, i_invvpid_individual_address_addr, i_invvpid_single_context_vpid_op, i_invvpid_single_context_retaining_globals_vpid_op, i_mov_cr3_value, x_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_EPTP, r_PROC2, r_VPID,
+                h_look, n_fill, sw_on, sw_set,
+                hc_hit, hc_nxt, hc_tbl, hc_a_r, hc_a_w, hc_a_x, hc_a_xu,
+                hq_v5, hq_n5, hq_t5, hq_a_r_5, hq_a_w_5, hq_a_x_5, hq_a_xu_5, hq_v4, hq_n4, hq_t4, hq_a_r_4, hq_a_w_4, hq_a_x_4, hq_a_xu_4, hq_v3, hq_n3, hq_t3, hq_a_r_3, hq_a_w_3, hq_a_x_3, hq_a_xu_3, hq_v2, hq_n2, hq_t2, hq_a_r_2, hq_a_w_2, hq_a_x_2, hq_a_xu_2)
+    return host, guest, host_inputs, tlb, psc, gpm_c, epsc_c
 
 
 def ports():

@@ -20,13 +20,16 @@ STATUS_WIDTH = 8
 LEVEL_WIDTH = 3
 NESTED_BASE = 64
 INVALIDATIONS = ('invlpg', 'individual_address', 'single_context', 'all_including_global', 'all_non_global', 'mov_cr3')  # i_op = 1, 2... in this order
-SWEEP_CYCLES = 17  # most cycles an invalidation takes
+SWEEP_CYCLES = 21  # most cycles an invalidation takes (the last walk's paging-structure fills first)
+WALK_CACHES = True  # the walk caches the model builds (True: every one): seqcosim and bench compare with those
 
 
 @block
 def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
                 m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
-                o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, le):
+                o_status, o_level, o_aux, o_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, le,
+                pc_hit, pc_nxt, pc_tbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2):
     """Walker for regime long_mode as the top stage  # spec: specs/x86_64_paging.vspec:234"""
     S = enum('IDLE', 'MWAIT', 'FAULT', 'ADREQ', 'ADWAIT', 'UWAIT', 'PROC')
     st = Signal(S.IDLE)
@@ -112,15 +115,52 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     pass
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                        if pc_hit and pc_nxt == 4:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                        else:
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
                     else:  # spec: specs/x86_64_paging.vspec:242
-                        m_valid.next = True
-                        m_we.next = False
-                        m_size.next = 3
-                        m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                        if pc_hit and pc_nxt == 3:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                        else:
+                            m_valid.next = True
+                            m_we.next = False
+                            m_size.next = 3
+                            m_addr.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -563,6 +603,10 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
             done.next = False
         if st == S.IDLE:
             if start:
+                pq_v5.next = False
+                pq_v4.next = False
+                pq_v3.next = False
+                pq_v2.next = False
                 a_rw.next = True
                 a_us.next = True
                 a_xd.next = False
@@ -609,13 +653,64 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     st.next = S.FAULT
                 else:
                     if r_CR4[12]:  # spec: specs/x86_64_paging.vspec:242
-                        ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
-                        st.next = S.MWAIT
-                        lvl.next = 5
+                        if pc_hit and pc_nxt == 4:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 4
+                        elif pc_hit and pc_nxt == 3:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 3
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 2
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 1
+                        else:
+                            ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[57:48], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 5
                     else:  # spec: specs/x86_64_paging.vspec:242
-                        ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
-                        st.next = S.MWAIT
-                        lvl.next = 4
+                        if pc_hit and pc_nxt == 3:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 3
+                        elif pc_hit and pc_nxt == 2:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 2
+                        elif pc_hit and pc_nxt == 1:  # resume after the cached level
+                            a_rw.next = pc_a_rw
+                            a_us.next = pc_a_us
+                            a_xd.next = pc_a_xd
+                            ea.next = pc_tbl + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 1
+                        else:
+                            ea.next = concat(intbv(0)[16:], r_CR3[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
+                            st.next = S.MWAIT
+                            lvl.next = 4
         elif st == S.MWAIT:
             if m_rvalid:
                 used = False
@@ -691,6 +786,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                            pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t5.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                            pq_a_rw_5.next = v_rw
+                            pq_a_us_5.next = v_us
+                            pq_a_xd_5.next = v_xd
+                            pq_n5.next = 4
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 4
@@ -711,6 +812,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                             v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                             a_xd.next = v_xd
                             # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                            pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                            pq_t4.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                            pq_a_rw_4.next = v_rw
+                            pq_a_us_4.next = v_us
+                            pq_a_xd_4.next = v_xd
+                            pq_n4.next = 3
                             ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                             st.next = S.MWAIT
                             lvl.next = 3
@@ -795,6 +902,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                                pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t3.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                                pq_a_rw_3.next = v_rw
+                                pq_a_us_3.next = v_us
+                                pq_a_xd_3.next = v_xd
+                                pq_n3.next = 2
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 2
@@ -879,6 +992,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                                 v_xd = (a_xd or (m_rdata[63] and r_EFER[11]))
                                 a_xd.next = v_xd
                                 # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                                pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                                pq_t2.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:])
+                                pq_a_rw_2.next = v_rw
+                                pq_a_us_2.next = v_us
+                                pq_a_xd_2.next = v_xd
+                                pq_n2.next = 1
                                 ea.next = concat(intbv(0)[16:], m_rdata[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                                 st.next = S.MWAIT
                                 lvl.next = 1
@@ -1007,6 +1126,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:62
+                    pq_v5.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t5.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_a_rw_5.next = v_rw
+                    pq_a_us_5.next = v_us
+                    pq_a_xd_5.next = v_xd
+                    pq_n5.next = 4
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[48:39], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 4
@@ -1027,6 +1152,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                     v_xd = (a_xd or (le[63] and r_EFER[11]))
                     a_xd.next = v_xd
                     # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:71
+                    pq_v4.next = True  # the paging-structure cache keeps this level if the walk translates
+                    pq_t4.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                    pq_a_rw_4.next = v_rw
+                    pq_a_us_4.next = v_us
+                    pq_a_xd_4.next = v_xd
+                    pq_n4.next = 3
                     ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[39:30], intbv(0)[3:])
                     st.next = S.MWAIT
                     lvl.next = 3
@@ -1111,6 +1242,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:81
+                        pq_v3.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t3.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_a_rw_3.next = v_rw
+                        pq_a_us_3.next = v_us
+                        pq_a_xd_3.next = v_xd
+                        pq_n3.next = 2
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[30:21], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 2
@@ -1195,6 +1332,12 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
                         v_xd = (a_xd or (le[63] and r_EFER[11]))
                         a_xd.next = v_xd
                         # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:101
+                        pq_v2.next = True  # the paging-structure cache keeps this level if the walk translates
+                        pq_t2.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
+                        pq_a_rw_2.next = v_rw
+                        pq_a_us_2.next = v_us
+                        pq_a_xd_2.next = v_xd
+                        pq_n2.next = 1
                         ea.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:]) + concat(intbv(0)[52:], i_addr[21:12], intbv(0)[3:])
                         st.next = S.MWAIT
                         lvl.next = 1
@@ -1269,9 +1412,9 @@ def walker_top(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r
 @block
 def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_pcid_op, i_individual_address_addr, i_single_context_pcid_op, i_mov_cr3_value, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
                 w_start, w_done, w_status, w_level, w_aux, w_pa, le,
-                o_status, o_level, o_aux, o_pa, o_hit):
+                o_status, o_level, o_aux, o_pa, o_hit, wc_busy, sw_on, sw_set):
     """Cache `tlb`: 64 entries, 4 ways, lru, pages split."""
-    S = enum('IDLE', 'MISS', 'INV')
+    S = enum('IDLE', 'MISS', 'INV', 'WAITW')
     st = Signal(S.IDLE)
     cv0 = [Signal(bool(0)) for _ in range(16)]
     cv1 = [Signal(bool(0)) for _ in range(16)]
@@ -1307,7 +1450,7 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
     cr3 = [Signal(intbv(3)[2:]) for _ in range(16)]  # way 3's rank (0 = most recent)
     c_set = Signal(intbv(0)[4:])  # the request's set
     f_set = Signal(intbv(0)[4:])  # the set of the walk in progress
-    iset = Signal(intbv(0)[4:])  # the set an invalidation sweeps
+    iset = Signal(intbv(0)[4:])  # the set an invalidation sweeps (of every cache)
     c_acc = Signal(intbv(0)[3:])  # the request's access kinds
     t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
     # the request of the walk in progress, captured when it started (what a fill stores)
@@ -1500,11 +1643,15 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
     @always_comb
     def walk():
         """A translation the cache misses goes to the walker in the cycle `start` is sampled."""
-        w_start.next = start and i_op == 0 and not l_hit
+        # (not while the paging-structure cache is still filling from the last walk: its
+        # lookup, in the cycle the walker starts, must see those fills; WAITW waits)
+        w_start.next = (start and i_op == 0 and not l_hit and not wc_busy) or (st == S.WAITW and not wc_busy)
     @always_comb
     def outputs():
         """The outcome: the cache's on a hit, else the walker's (its `done` is the model's)."""
         done.next = fin or (st == S.MISS and w_done)
+        sw_on.next = st == S.INV and not wc_busy  # the walk caches sweep set sw_set with this one
+        sw_set.next = iset
         o_hit.next = hit
         if hit:
             o_status.next = 0
@@ -1623,165 +1770,170 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
                     cr2[f_set].next = rv2
                     cr3[f_set].next = rv3
         elif st == S.INV:
-            e0_v = intbv(0)[1:]
-            e0_v[0] = cv0[iset]
-            e0_k = intbv(0)[52:]
-            e0_k[:] = ck0[iset]
-            e0_a = intbv(0)[3:]
-            e0_a[:] = ca0[iset]
-            e0_t_pcid = intbv(0)[12:]
-            e0_t_pcid[:] = ct_pcid_0[iset]
-            e0_g = intbv(0)[1:]
-            e0_g[0] = cg0[iset]
-            e0_l = intbv(0)[3:]
-            e0_l[:] = cl0[iset]
-            e0_p = intbv(0)[52:]
-            e0_p[:] = cp0[iset]
-            e1_v = intbv(0)[1:]
-            e1_v[0] = cv1[iset]
-            e1_k = intbv(0)[52:]
-            e1_k[:] = ck1[iset]
-            e1_a = intbv(0)[3:]
-            e1_a[:] = ca1[iset]
-            e1_t_pcid = intbv(0)[12:]
-            e1_t_pcid[:] = ct_pcid_1[iset]
-            e1_g = intbv(0)[1:]
-            e1_g[0] = cg1[iset]
-            e1_l = intbv(0)[3:]
-            e1_l[:] = cl1[iset]
-            e1_p = intbv(0)[52:]
-            e1_p[:] = cp1[iset]
-            e2_v = intbv(0)[1:]
-            e2_v[0] = cv2[iset]
-            e2_k = intbv(0)[52:]
-            e2_k[:] = ck2[iset]
-            e2_a = intbv(0)[3:]
-            e2_a[:] = ca2[iset]
-            e2_t_pcid = intbv(0)[12:]
-            e2_t_pcid[:] = ct_pcid_2[iset]
-            e2_g = intbv(0)[1:]
-            e2_g[0] = cg2[iset]
-            e2_l = intbv(0)[3:]
-            e2_l[:] = cl2[iset]
-            e2_p = intbv(0)[52:]
-            e2_p[:] = cp2[iset]
-            e3_v = intbv(0)[1:]
-            e3_v[0] = cv3[iset]
-            e3_k = intbv(0)[52:]
-            e3_k[:] = ck3[iset]
-            e3_a = intbv(0)[3:]
-            e3_a[:] = ca3[iset]
-            e3_t_pcid = intbv(0)[12:]
-            e3_t_pcid[:] = ct_pcid_3[iset]
-            e3_g = intbv(0)[1:]
-            e3_g[0] = cg3[iset]
-            e3_l = intbv(0)[3:]
-            e3_l[:] = cl3[iset]
-            e3_p = intbv(0)[52:]
-            e3_p[:] = cp3[iset]
-            if i_op == 1:  # invalidate invlpg
-                d1w0_0 = intbv(0)[64:]
-                d1w0_0[:] = i_invlpg_addr
-                if cv0[iset] and (((((e0_l == 3) and (e0_k[52:18] == d1w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d1w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d1w0_0[64:12])))) and (e0_g[0] or (e0_t_pcid == t_pcid))):
-                    cv0[iset].next = False
-                d1w1_0 = intbv(0)[64:]
-                d1w1_0[:] = i_invlpg_addr
-                if cv1[iset] and (((((e1_l == 3) and (e1_k[52:18] == d1w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d1w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d1w1_0[64:12])))) and (e1_g[0] or (e1_t_pcid == t_pcid))):
-                    cv1[iset].next = False
-                d1w2_0 = intbv(0)[64:]
-                d1w2_0[:] = i_invlpg_addr
-                if cv2[iset] and (((((e2_l == 3) and (e2_k[52:18] == d1w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d1w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d1w2_0[64:12])))) and (e2_g[0] or (e2_t_pcid == t_pcid))):
-                    cv2[iset].next = False
-                d1w3_0 = intbv(0)[64:]
-                d1w3_0[:] = i_invlpg_addr
-                if cv3[iset] and (((((e3_l == 3) and (e3_k[52:18] == d1w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d1w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d1w3_0[64:12])))) and (e3_g[0] or (e3_t_pcid == t_pcid))):
-                    cv3[iset].next = False
-            elif i_op == 2:  # invalidate individual_address
-                d2w0_0 = intbv(0)[64:]
-                d2w0_0[:] = i_individual_address_addr
-                if cv0[iset] and ((((((e0_l == 3) and (e0_k[52:18] == d2w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d2w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d2w0_0[64:12])))) and (not e0_g[0])) and (e0_t_pcid == i_individual_address_pcid_op)):
-                    cv0[iset].next = False
-                d2w1_0 = intbv(0)[64:]
-                d2w1_0[:] = i_individual_address_addr
-                if cv1[iset] and ((((((e1_l == 3) and (e1_k[52:18] == d2w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d2w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d2w1_0[64:12])))) and (not e1_g[0])) and (e1_t_pcid == i_individual_address_pcid_op)):
-                    cv1[iset].next = False
-                d2w2_0 = intbv(0)[64:]
-                d2w2_0[:] = i_individual_address_addr
-                if cv2[iset] and ((((((e2_l == 3) and (e2_k[52:18] == d2w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d2w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d2w2_0[64:12])))) and (not e2_g[0])) and (e2_t_pcid == i_individual_address_pcid_op)):
-                    cv2[iset].next = False
-                d2w3_0 = intbv(0)[64:]
-                d2w3_0[:] = i_individual_address_addr
-                if cv3[iset] and ((((((e3_l == 3) and (e3_k[52:18] == d2w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d2w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d2w3_0[64:12])))) and (not e3_g[0])) and (e3_t_pcid == i_individual_address_pcid_op)):
-                    cv3[iset].next = False
-            elif i_op == 3:  # invalidate single_context
-                if cv0[iset] and ((not e0_g[0]) and (e0_t_pcid == i_single_context_pcid_op)):
-                    cv0[iset].next = False
-                if cv1[iset] and ((not e1_g[0]) and (e1_t_pcid == i_single_context_pcid_op)):
-                    cv1[iset].next = False
-                if cv2[iset] and ((not e2_g[0]) and (e2_t_pcid == i_single_context_pcid_op)):
-                    cv2[iset].next = False
-                if cv3[iset] and ((not e3_g[0]) and (e3_t_pcid == i_single_context_pcid_op)):
-                    cv3[iset].next = False
-            elif i_op == 4:  # invalidate all_including_global
-                if cv0[iset]:
-                    cv0[iset].next = False
-                if cv1[iset]:
-                    cv1[iset].next = False
-                if cv2[iset]:
-                    cv2[iset].next = False
-                if cv3[iset]:
-                    cv3[iset].next = False
-            elif i_op == 5:  # invalidate all_non_global
-                if cv0[iset] and (not e0_g[0]):
-                    cv0[iset].next = False
-                if cv1[iset] and (not e1_g[0]):
-                    cv1[iset].next = False
-                if cv2[iset] and (not e2_g[0]):
-                    cv2[iset].next = False
-                if cv3[iset] and (not e3_g[0]):
-                    cv3[iset].next = False
-            elif i_op == 6:  # invalidate mov_cr3
-                d6w0_0 = intbv(0)[12:]
-                d6w0_1 = intbv(0)[64:]
-                d6w0_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d6w0_0[:] = d6w0_1[12:0]
+            if not wc_busy:  # (the paging-structure cache's fills from the last walk go first)
+                e0_v = intbv(0)[1:]
+                e0_v[0] = cv0[iset]
+                e0_k = intbv(0)[52:]
+                e0_k[:] = ck0[iset]
+                e0_a = intbv(0)[3:]
+                e0_a[:] = ca0[iset]
+                e0_t_pcid = intbv(0)[12:]
+                e0_t_pcid[:] = ct_pcid_0[iset]
+                e0_g = intbv(0)[1:]
+                e0_g[0] = cg0[iset]
+                e0_l = intbv(0)[3:]
+                e0_l[:] = cl0[iset]
+                e0_p = intbv(0)[52:]
+                e0_p[:] = cp0[iset]
+                e1_v = intbv(0)[1:]
+                e1_v[0] = cv1[iset]
+                e1_k = intbv(0)[52:]
+                e1_k[:] = ck1[iset]
+                e1_a = intbv(0)[3:]
+                e1_a[:] = ca1[iset]
+                e1_t_pcid = intbv(0)[12:]
+                e1_t_pcid[:] = ct_pcid_1[iset]
+                e1_g = intbv(0)[1:]
+                e1_g[0] = cg1[iset]
+                e1_l = intbv(0)[3:]
+                e1_l[:] = cl1[iset]
+                e1_p = intbv(0)[52:]
+                e1_p[:] = cp1[iset]
+                e2_v = intbv(0)[1:]
+                e2_v[0] = cv2[iset]
+                e2_k = intbv(0)[52:]
+                e2_k[:] = ck2[iset]
+                e2_a = intbv(0)[3:]
+                e2_a[:] = ca2[iset]
+                e2_t_pcid = intbv(0)[12:]
+                e2_t_pcid[:] = ct_pcid_2[iset]
+                e2_g = intbv(0)[1:]
+                e2_g[0] = cg2[iset]
+                e2_l = intbv(0)[3:]
+                e2_l[:] = cl2[iset]
+                e2_p = intbv(0)[52:]
+                e2_p[:] = cp2[iset]
+                e3_v = intbv(0)[1:]
+                e3_v[0] = cv3[iset]
+                e3_k = intbv(0)[52:]
+                e3_k[:] = ck3[iset]
+                e3_a = intbv(0)[3:]
+                e3_a[:] = ca3[iset]
+                e3_t_pcid = intbv(0)[12:]
+                e3_t_pcid[:] = ct_pcid_3[iset]
+                e3_g = intbv(0)[1:]
+                e3_g[0] = cg3[iset]
+                e3_l = intbv(0)[3:]
+                e3_l[:] = cl3[iset]
+                e3_p = intbv(0)[52:]
+                e3_p[:] = cp3[iset]
+                if i_op == 1:  # invalidate invlpg
+                    d1w0_0 = intbv(0)[64:]
+                    d1w0_0[:] = i_invlpg_addr
+                    if cv0[iset] and (((((e0_l == 3) and (e0_k[52:18] == d1w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d1w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d1w0_0[64:12])))) and (e0_g[0] or (e0_t_pcid == t_pcid))):
+                        cv0[iset].next = False
+                    d1w1_0 = intbv(0)[64:]
+                    d1w1_0[:] = i_invlpg_addr
+                    if cv1[iset] and (((((e1_l == 3) and (e1_k[52:18] == d1w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d1w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d1w1_0[64:12])))) and (e1_g[0] or (e1_t_pcid == t_pcid))):
+                        cv1[iset].next = False
+                    d1w2_0 = intbv(0)[64:]
+                    d1w2_0[:] = i_invlpg_addr
+                    if cv2[iset] and (((((e2_l == 3) and (e2_k[52:18] == d1w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d1w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d1w2_0[64:12])))) and (e2_g[0] or (e2_t_pcid == t_pcid))):
+                        cv2[iset].next = False
+                    d1w3_0 = intbv(0)[64:]
+                    d1w3_0[:] = i_invlpg_addr
+                    if cv3[iset] and (((((e3_l == 3) and (e3_k[52:18] == d1w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d1w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d1w3_0[64:12])))) and (e3_g[0] or (e3_t_pcid == t_pcid))):
+                        cv3[iset].next = False
+                elif i_op == 2:  # invalidate individual_address
+                    d2w0_0 = intbv(0)[64:]
+                    d2w0_0[:] = i_individual_address_addr
+                    if cv0[iset] and ((((((e0_l == 3) and (e0_k[52:18] == d2w0_0[64:30])) or ((e0_l == 2) and (e0_k[52:9] == d2w0_0[64:21])) or ((e0_l == 1) and (e0_k[52:0] == d2w0_0[64:12])))) and (not e0_g[0])) and (e0_t_pcid == i_individual_address_pcid_op)):
+                        cv0[iset].next = False
+                    d2w1_0 = intbv(0)[64:]
+                    d2w1_0[:] = i_individual_address_addr
+                    if cv1[iset] and ((((((e1_l == 3) and (e1_k[52:18] == d2w1_0[64:30])) or ((e1_l == 2) and (e1_k[52:9] == d2w1_0[64:21])) or ((e1_l == 1) and (e1_k[52:0] == d2w1_0[64:12])))) and (not e1_g[0])) and (e1_t_pcid == i_individual_address_pcid_op)):
+                        cv1[iset].next = False
+                    d2w2_0 = intbv(0)[64:]
+                    d2w2_0[:] = i_individual_address_addr
+                    if cv2[iset] and ((((((e2_l == 3) and (e2_k[52:18] == d2w2_0[64:30])) or ((e2_l == 2) and (e2_k[52:9] == d2w2_0[64:21])) or ((e2_l == 1) and (e2_k[52:0] == d2w2_0[64:12])))) and (not e2_g[0])) and (e2_t_pcid == i_individual_address_pcid_op)):
+                        cv2[iset].next = False
+                    d2w3_0 = intbv(0)[64:]
+                    d2w3_0[:] = i_individual_address_addr
+                    if cv3[iset] and ((((((e3_l == 3) and (e3_k[52:18] == d2w3_0[64:30])) or ((e3_l == 2) and (e3_k[52:9] == d2w3_0[64:21])) or ((e3_l == 1) and (e3_k[52:0] == d2w3_0[64:12])))) and (not e3_g[0])) and (e3_t_pcid == i_individual_address_pcid_op)):
+                        cv3[iset].next = False
+                elif i_op == 3:  # invalidate single_context
+                    if cv0[iset] and ((not e0_g[0]) and (e0_t_pcid == i_single_context_pcid_op)):
+                        cv0[iset].next = False
+                    if cv1[iset] and ((not e1_g[0]) and (e1_t_pcid == i_single_context_pcid_op)):
+                        cv1[iset].next = False
+                    if cv2[iset] and ((not e2_g[0]) and (e2_t_pcid == i_single_context_pcid_op)):
+                        cv2[iset].next = False
+                    if cv3[iset] and ((not e3_g[0]) and (e3_t_pcid == i_single_context_pcid_op)):
+                        cv3[iset].next = False
+                elif i_op == 4:  # invalidate all_including_global
+                    if cv0[iset]:
+                        cv0[iset].next = False
+                    if cv1[iset]:
+                        cv1[iset].next = False
+                    if cv2[iset]:
+                        cv2[iset].next = False
+                    if cv3[iset]:
+                        cv3[iset].next = False
+                elif i_op == 5:  # invalidate all_non_global
+                    if cv0[iset] and (not e0_g[0]):
+                        cv0[iset].next = False
+                    if cv1[iset] and (not e1_g[0]):
+                        cv1[iset].next = False
+                    if cv2[iset] and (not e2_g[0]):
+                        cv2[iset].next = False
+                    if cv3[iset] and (not e3_g[0]):
+                        cv3[iset].next = False
+                elif i_op == 6:  # invalidate mov_cr3
+                    d6w0_0 = intbv(0)[12:]
+                    d6w0_1 = intbv(0)[64:]
+                    d6w0_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d6w0_0[:] = d6w0_1[12:0]
+                    else:
+                        d6w0_0[:] = 0
+                    if cv0[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e0_g[0])) and (e0_t_pcid == d6w0_0)):
+                        cv0[iset].next = False
+                    d6w1_0 = intbv(0)[12:]
+                    d6w1_1 = intbv(0)[64:]
+                    d6w1_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d6w1_0[:] = d6w1_1[12:0]
+                    else:
+                        d6w1_0[:] = 0
+                    if cv1[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e1_g[0])) and (e1_t_pcid == d6w1_0)):
+                        cv1[iset].next = False
+                    d6w2_0 = intbv(0)[12:]
+                    d6w2_1 = intbv(0)[64:]
+                    d6w2_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d6w2_0[:] = d6w2_1[12:0]
+                    else:
+                        d6w2_0[:] = 0
+                    if cv2[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e2_g[0])) and (e2_t_pcid == d6w2_0)):
+                        cv2[iset].next = False
+                    d6w3_0 = intbv(0)[12:]
+                    d6w3_1 = intbv(0)[64:]
+                    d6w3_1[:] = i_mov_cr3_value
+                    if r_CR4[17]:
+                        d6w3_0[:] = d6w3_1[12:0]
+                    else:
+                        d6w3_0[:] = 0
+                    if cv3[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_pcid == d6w3_0)):
+                        cv3[iset].next = False
+                pass
+                if iset == 15:
+                    fin.next = True
+                    st.next = S.IDLE
                 else:
-                    d6w0_0[:] = 0
-                if cv0[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e0_g[0])) and (e0_t_pcid == d6w0_0)):
-                    cv0[iset].next = False
-                d6w1_0 = intbv(0)[12:]
-                d6w1_1 = intbv(0)[64:]
-                d6w1_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d6w1_0[:] = d6w1_1[12:0]
-                else:
-                    d6w1_0[:] = 0
-                if cv1[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e1_g[0])) and (e1_t_pcid == d6w1_0)):
-                    cv1[iset].next = False
-                d6w2_0 = intbv(0)[12:]
-                d6w2_1 = intbv(0)[64:]
-                d6w2_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d6w2_0[:] = d6w2_1[12:0]
-                else:
-                    d6w2_0[:] = 0
-                if cv2[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e2_g[0])) and (e2_t_pcid == d6w2_0)):
-                    cv2[iset].next = False
-                d6w3_0 = intbv(0)[12:]
-                d6w3_1 = intbv(0)[64:]
-                d6w3_1[:] = i_mov_cr3_value
-                if r_CR4[17]:
-                    d6w3_0[:] = d6w3_1[12:0]
-                else:
-                    d6w3_0[:] = 0
-                if cv3[iset] and (((not (r_CR4[17] and i_mov_cr3_value[63])) and (not e3_g[0])) and (e3_t_pcid == d6w3_0)):
-                    cv3[iset].next = False
-            if iset == 15:
-                fin.next = True
-                st.next = S.IDLE
-            else:
-                iset.next = iset + 1
+                    iset.next = iset + 1
+        elif st == S.WAITW:
+            if not wc_busy:  # the walker starts now (w_start)
+                st.next = S.MISS
         else:
             st.next = S.IDLE  # an unused state encoding returns to idle
         if ready and start:
@@ -1831,12 +1983,998 @@ def cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_p
                     f_acc.next = c_acc
                     f_t_pcid.next = t_pcid
                     f_r_CR4.next = r_CR4
-                    st.next = S.MISS
+                    if wc_busy:  # the walker starts when the paging-structure cache's fills are in
+                        st.next = S.WAITW
+                    else:
+                        st.next = S.MISS
             else:
                 hit.next = False
                 iset.next = 0
                 st.next = S.INV
     return request, fill_way, lookup, walk, outputs, fsm
+
+
+@block
+def cache_psc(clk, rst, i_op, i_invlpg_addr, i_individual_address_pcid_op, i_individual_address_addr, i_single_context_pcid_op, i_mov_cr3_value, i_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
+                w_start, w_done, w_status, w_level, wc_busy, sw_on, sw_set,
+                pc_hit, pc_nxt, pc_tbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2):
+    """Paging-structure cache `psc`: 16 entries, 4 ways, lru; levels
+    2, 3, 4, 5 (walk numbers, looked up deepest first). In the cycle the walker
+    starts (w_start) every way of each level's set is compared with the request: the
+    deepest hit tells the walker where to resume (pc_*) and is touched. A walk that
+    translates leaves its staged levels (pq_*) to be written, root first, one a cycle
+    after its `done`; wc_busy holds the next walk (and a sweep) until they are in."""
+    cv0 = [Signal(bool(0)) for _ in range(4)]
+    cv1 = [Signal(bool(0)) for _ in range(4)]
+    cv2 = [Signal(bool(0)) for _ in range(4)]
+    cv3 = [Signal(bool(0)) for _ in range(4)]
+    ck0 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck1 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck2 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    ck3 = [Signal(intbv(0)[43:]) for _ in range(4)]
+    cl0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cl3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    ct_pcid_0 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    ct_pcid_1 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    ct_pcid_2 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    ct_pcid_3 = [Signal(intbv(0)[12:]) for _ in range(4)]
+    cn0 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn1 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn2 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cn3 = [Signal(intbv(0)[3:]) for _ in range(4)]
+    cb0 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb1 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb2 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    cb3 = [Signal(intbv(0)[64:]) for _ in range(4)]
+    ca_rw_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_rw_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_us_3 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_0 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_1 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_2 = [Signal(bool(0)) for _ in range(4)]
+    ca_xd_3 = [Signal(bool(0)) for _ in range(4)]
+    cr0 = [Signal(intbv(0)[2:]) for _ in range(4)]  # way 0's rank (0 = most recent)
+    cr1 = [Signal(intbv(1)[2:]) for _ in range(4)]  # way 1's rank (0 = most recent)
+    cr2 = [Signal(intbv(2)[2:]) for _ in range(4)]  # way 2's rank (0 = most recent)
+    cr3 = [Signal(intbv(3)[2:]) for _ in range(4)]  # way 3's rank (0 = most recent)
+    t_pcid = Signal(intbv(0)[12:])  # tag pcid of the request's context
+    f_t_pcid = Signal(intbv(0)[12:])  # ... of the walk's, captured when it started
+    f_addr = Signal(intbv(0)[64:])  # the walk's input, captured when it started
+    q5 = Signal(bool(0))  # level 5's fill is still to be written
+    q4 = Signal(bool(0))  # level 4's fill is still to be written
+    q3 = Signal(bool(0))  # level 3's fill is still to be written
+    q2 = Signal(bool(0))  # level 2's fill is still to be written
+    ls2 = Signal(intbv(0)[2:])  # the set of level 2's key
+    ls3 = Signal(intbv(0)[2:])  # the set of level 3's key
+    ls4 = Signal(intbv(0)[2:])  # the set of level 4's key
+    ls5 = Signal(intbv(0)[2:])  # the set of level 5's key
+    l_set = Signal(intbv(0)[2:])
+    vset = Signal(intbv(0)[2:])  # the set an invalidation sweeps
+    l_hit = Signal(bool(0))
+    l_way = Signal(intbv(0)[2:])
+    fill_now = Signal(bool(0))  # the walk ends translated at this edge: its staged levels go in
+    @always_comb
+    def request():
+        """The request's tags, each level's set, and whether fills are pending."""
+        tg0 = intbv(0)[12:]
+        tg1 = intbv(0)[64:]
+        tg1[:] = r_CR3
+        if r_CR4[17]:
+            tg0[:] = tg1[12:0]
+        else:
+            tg0[:] = 0
+        t_pcid.next = tg0
+        ls2.next = i_addr[23:21]
+        ls3.next = i_addr[32:30]
+        ls4.next = i_addr[41:39]
+        ls5.next = i_addr[50:48]
+        vset.next = sw_set[2:]
+        fill_now.next = w_done and w_status == 0
+        wc_busy.next = q5 or q4 or q3 or q2 or (w_done and w_status == 0 and (pq_v5 or pq_v4 or pq_v3 or pq_v2))
+    @always_comb
+    def lookup():
+        """Each cached level's set against the input and tags, the deepest level (then the
+        lowest way) first: what the walker resumes from."""
+        found = False
+        way = intbv(0)[2:]
+        hs = intbv(0)[2:]
+        h_nxt = intbv(0)[3:]
+        h_tbl = intbv(0)[64:]
+        h_a_rw = bool(0)
+        h_a_us = bool(0)
+        h_a_xd = bool(0)
+        x5_3_cv = intbv(0)[1:]
+        x5_3_cv[0] = cv3[ls5]
+        x5_3_ck = intbv(0)[43:]
+        x5_3_ck[:] = ck3[ls5]
+        x5_3_cl = intbv(0)[3:]
+        x5_3_cl[:] = cl3[ls5]
+        x5_3_ct_pcid = intbv(0)[12:]
+        x5_3_ct_pcid[:] = ct_pcid_3[ls5]
+        x5_3_cn = intbv(0)[3:]
+        x5_3_cn[:] = cn3[ls5]
+        x5_3_cb = intbv(0)[64:]
+        x5_3_cb[:] = cb3[ls5]
+        x5_3_ca_rw = intbv(0)[1:]
+        x5_3_ca_rw[0] = ca_rw_3[ls5]
+        x5_3_ca_us = intbv(0)[1:]
+        x5_3_ca_us[0] = ca_us_3[ls5]
+        x5_3_ca_xd = intbv(0)[1:]
+        x5_3_ca_xd[0] = ca_xd_3[ls5]
+        if x5_3_cv[0] and (x5_3_cl == 5) and (x5_3_ck[16:0] == i_addr[64:48]) and (x5_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls5
+            h_nxt[:] = x5_3_cn
+            h_tbl[:] = x5_3_cb
+            h_a_rw = bool(x5_3_ca_rw[0])
+            h_a_us = bool(x5_3_ca_us[0])
+            h_a_xd = bool(x5_3_ca_xd[0])
+        x5_2_cv = intbv(0)[1:]
+        x5_2_cv[0] = cv2[ls5]
+        x5_2_ck = intbv(0)[43:]
+        x5_2_ck[:] = ck2[ls5]
+        x5_2_cl = intbv(0)[3:]
+        x5_2_cl[:] = cl2[ls5]
+        x5_2_ct_pcid = intbv(0)[12:]
+        x5_2_ct_pcid[:] = ct_pcid_2[ls5]
+        x5_2_cn = intbv(0)[3:]
+        x5_2_cn[:] = cn2[ls5]
+        x5_2_cb = intbv(0)[64:]
+        x5_2_cb[:] = cb2[ls5]
+        x5_2_ca_rw = intbv(0)[1:]
+        x5_2_ca_rw[0] = ca_rw_2[ls5]
+        x5_2_ca_us = intbv(0)[1:]
+        x5_2_ca_us[0] = ca_us_2[ls5]
+        x5_2_ca_xd = intbv(0)[1:]
+        x5_2_ca_xd[0] = ca_xd_2[ls5]
+        if x5_2_cv[0] and (x5_2_cl == 5) and (x5_2_ck[16:0] == i_addr[64:48]) and (x5_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls5
+            h_nxt[:] = x5_2_cn
+            h_tbl[:] = x5_2_cb
+            h_a_rw = bool(x5_2_ca_rw[0])
+            h_a_us = bool(x5_2_ca_us[0])
+            h_a_xd = bool(x5_2_ca_xd[0])
+        x5_1_cv = intbv(0)[1:]
+        x5_1_cv[0] = cv1[ls5]
+        x5_1_ck = intbv(0)[43:]
+        x5_1_ck[:] = ck1[ls5]
+        x5_1_cl = intbv(0)[3:]
+        x5_1_cl[:] = cl1[ls5]
+        x5_1_ct_pcid = intbv(0)[12:]
+        x5_1_ct_pcid[:] = ct_pcid_1[ls5]
+        x5_1_cn = intbv(0)[3:]
+        x5_1_cn[:] = cn1[ls5]
+        x5_1_cb = intbv(0)[64:]
+        x5_1_cb[:] = cb1[ls5]
+        x5_1_ca_rw = intbv(0)[1:]
+        x5_1_ca_rw[0] = ca_rw_1[ls5]
+        x5_1_ca_us = intbv(0)[1:]
+        x5_1_ca_us[0] = ca_us_1[ls5]
+        x5_1_ca_xd = intbv(0)[1:]
+        x5_1_ca_xd[0] = ca_xd_1[ls5]
+        if x5_1_cv[0] and (x5_1_cl == 5) and (x5_1_ck[16:0] == i_addr[64:48]) and (x5_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls5
+            h_nxt[:] = x5_1_cn
+            h_tbl[:] = x5_1_cb
+            h_a_rw = bool(x5_1_ca_rw[0])
+            h_a_us = bool(x5_1_ca_us[0])
+            h_a_xd = bool(x5_1_ca_xd[0])
+        x5_0_cv = intbv(0)[1:]
+        x5_0_cv[0] = cv0[ls5]
+        x5_0_ck = intbv(0)[43:]
+        x5_0_ck[:] = ck0[ls5]
+        x5_0_cl = intbv(0)[3:]
+        x5_0_cl[:] = cl0[ls5]
+        x5_0_ct_pcid = intbv(0)[12:]
+        x5_0_ct_pcid[:] = ct_pcid_0[ls5]
+        x5_0_cn = intbv(0)[3:]
+        x5_0_cn[:] = cn0[ls5]
+        x5_0_cb = intbv(0)[64:]
+        x5_0_cb[:] = cb0[ls5]
+        x5_0_ca_rw = intbv(0)[1:]
+        x5_0_ca_rw[0] = ca_rw_0[ls5]
+        x5_0_ca_us = intbv(0)[1:]
+        x5_0_ca_us[0] = ca_us_0[ls5]
+        x5_0_ca_xd = intbv(0)[1:]
+        x5_0_ca_xd[0] = ca_xd_0[ls5]
+        if x5_0_cv[0] and (x5_0_cl == 5) and (x5_0_ck[16:0] == i_addr[64:48]) and (x5_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls5
+            h_nxt[:] = x5_0_cn
+            h_tbl[:] = x5_0_cb
+            h_a_rw = bool(x5_0_ca_rw[0])
+            h_a_us = bool(x5_0_ca_us[0])
+            h_a_xd = bool(x5_0_ca_xd[0])
+        x4_3_cv = intbv(0)[1:]
+        x4_3_cv[0] = cv3[ls4]
+        x4_3_ck = intbv(0)[43:]
+        x4_3_ck[:] = ck3[ls4]
+        x4_3_cl = intbv(0)[3:]
+        x4_3_cl[:] = cl3[ls4]
+        x4_3_ct_pcid = intbv(0)[12:]
+        x4_3_ct_pcid[:] = ct_pcid_3[ls4]
+        x4_3_cn = intbv(0)[3:]
+        x4_3_cn[:] = cn3[ls4]
+        x4_3_cb = intbv(0)[64:]
+        x4_3_cb[:] = cb3[ls4]
+        x4_3_ca_rw = intbv(0)[1:]
+        x4_3_ca_rw[0] = ca_rw_3[ls4]
+        x4_3_ca_us = intbv(0)[1:]
+        x4_3_ca_us[0] = ca_us_3[ls4]
+        x4_3_ca_xd = intbv(0)[1:]
+        x4_3_ca_xd[0] = ca_xd_3[ls4]
+        if x4_3_cv[0] and (x4_3_cl == 4) and (x4_3_ck[25:0] == i_addr[64:39]) and (x4_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls4
+            h_nxt[:] = x4_3_cn
+            h_tbl[:] = x4_3_cb
+            h_a_rw = bool(x4_3_ca_rw[0])
+            h_a_us = bool(x4_3_ca_us[0])
+            h_a_xd = bool(x4_3_ca_xd[0])
+        x4_2_cv = intbv(0)[1:]
+        x4_2_cv[0] = cv2[ls4]
+        x4_2_ck = intbv(0)[43:]
+        x4_2_ck[:] = ck2[ls4]
+        x4_2_cl = intbv(0)[3:]
+        x4_2_cl[:] = cl2[ls4]
+        x4_2_ct_pcid = intbv(0)[12:]
+        x4_2_ct_pcid[:] = ct_pcid_2[ls4]
+        x4_2_cn = intbv(0)[3:]
+        x4_2_cn[:] = cn2[ls4]
+        x4_2_cb = intbv(0)[64:]
+        x4_2_cb[:] = cb2[ls4]
+        x4_2_ca_rw = intbv(0)[1:]
+        x4_2_ca_rw[0] = ca_rw_2[ls4]
+        x4_2_ca_us = intbv(0)[1:]
+        x4_2_ca_us[0] = ca_us_2[ls4]
+        x4_2_ca_xd = intbv(0)[1:]
+        x4_2_ca_xd[0] = ca_xd_2[ls4]
+        if x4_2_cv[0] and (x4_2_cl == 4) and (x4_2_ck[25:0] == i_addr[64:39]) and (x4_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls4
+            h_nxt[:] = x4_2_cn
+            h_tbl[:] = x4_2_cb
+            h_a_rw = bool(x4_2_ca_rw[0])
+            h_a_us = bool(x4_2_ca_us[0])
+            h_a_xd = bool(x4_2_ca_xd[0])
+        x4_1_cv = intbv(0)[1:]
+        x4_1_cv[0] = cv1[ls4]
+        x4_1_ck = intbv(0)[43:]
+        x4_1_ck[:] = ck1[ls4]
+        x4_1_cl = intbv(0)[3:]
+        x4_1_cl[:] = cl1[ls4]
+        x4_1_ct_pcid = intbv(0)[12:]
+        x4_1_ct_pcid[:] = ct_pcid_1[ls4]
+        x4_1_cn = intbv(0)[3:]
+        x4_1_cn[:] = cn1[ls4]
+        x4_1_cb = intbv(0)[64:]
+        x4_1_cb[:] = cb1[ls4]
+        x4_1_ca_rw = intbv(0)[1:]
+        x4_1_ca_rw[0] = ca_rw_1[ls4]
+        x4_1_ca_us = intbv(0)[1:]
+        x4_1_ca_us[0] = ca_us_1[ls4]
+        x4_1_ca_xd = intbv(0)[1:]
+        x4_1_ca_xd[0] = ca_xd_1[ls4]
+        if x4_1_cv[0] and (x4_1_cl == 4) and (x4_1_ck[25:0] == i_addr[64:39]) and (x4_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls4
+            h_nxt[:] = x4_1_cn
+            h_tbl[:] = x4_1_cb
+            h_a_rw = bool(x4_1_ca_rw[0])
+            h_a_us = bool(x4_1_ca_us[0])
+            h_a_xd = bool(x4_1_ca_xd[0])
+        x4_0_cv = intbv(0)[1:]
+        x4_0_cv[0] = cv0[ls4]
+        x4_0_ck = intbv(0)[43:]
+        x4_0_ck[:] = ck0[ls4]
+        x4_0_cl = intbv(0)[3:]
+        x4_0_cl[:] = cl0[ls4]
+        x4_0_ct_pcid = intbv(0)[12:]
+        x4_0_ct_pcid[:] = ct_pcid_0[ls4]
+        x4_0_cn = intbv(0)[3:]
+        x4_0_cn[:] = cn0[ls4]
+        x4_0_cb = intbv(0)[64:]
+        x4_0_cb[:] = cb0[ls4]
+        x4_0_ca_rw = intbv(0)[1:]
+        x4_0_ca_rw[0] = ca_rw_0[ls4]
+        x4_0_ca_us = intbv(0)[1:]
+        x4_0_ca_us[0] = ca_us_0[ls4]
+        x4_0_ca_xd = intbv(0)[1:]
+        x4_0_ca_xd[0] = ca_xd_0[ls4]
+        if x4_0_cv[0] and (x4_0_cl == 4) and (x4_0_ck[25:0] == i_addr[64:39]) and (x4_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls4
+            h_nxt[:] = x4_0_cn
+            h_tbl[:] = x4_0_cb
+            h_a_rw = bool(x4_0_ca_rw[0])
+            h_a_us = bool(x4_0_ca_us[0])
+            h_a_xd = bool(x4_0_ca_xd[0])
+        x3_3_cv = intbv(0)[1:]
+        x3_3_cv[0] = cv3[ls3]
+        x3_3_ck = intbv(0)[43:]
+        x3_3_ck[:] = ck3[ls3]
+        x3_3_cl = intbv(0)[3:]
+        x3_3_cl[:] = cl3[ls3]
+        x3_3_ct_pcid = intbv(0)[12:]
+        x3_3_ct_pcid[:] = ct_pcid_3[ls3]
+        x3_3_cn = intbv(0)[3:]
+        x3_3_cn[:] = cn3[ls3]
+        x3_3_cb = intbv(0)[64:]
+        x3_3_cb[:] = cb3[ls3]
+        x3_3_ca_rw = intbv(0)[1:]
+        x3_3_ca_rw[0] = ca_rw_3[ls3]
+        x3_3_ca_us = intbv(0)[1:]
+        x3_3_ca_us[0] = ca_us_3[ls3]
+        x3_3_ca_xd = intbv(0)[1:]
+        x3_3_ca_xd[0] = ca_xd_3[ls3]
+        if x3_3_cv[0] and (x3_3_cl == 3) and (x3_3_ck[34:0] == i_addr[64:30]) and (x3_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls3
+            h_nxt[:] = x3_3_cn
+            h_tbl[:] = x3_3_cb
+            h_a_rw = bool(x3_3_ca_rw[0])
+            h_a_us = bool(x3_3_ca_us[0])
+            h_a_xd = bool(x3_3_ca_xd[0])
+        x3_2_cv = intbv(0)[1:]
+        x3_2_cv[0] = cv2[ls3]
+        x3_2_ck = intbv(0)[43:]
+        x3_2_ck[:] = ck2[ls3]
+        x3_2_cl = intbv(0)[3:]
+        x3_2_cl[:] = cl2[ls3]
+        x3_2_ct_pcid = intbv(0)[12:]
+        x3_2_ct_pcid[:] = ct_pcid_2[ls3]
+        x3_2_cn = intbv(0)[3:]
+        x3_2_cn[:] = cn2[ls3]
+        x3_2_cb = intbv(0)[64:]
+        x3_2_cb[:] = cb2[ls3]
+        x3_2_ca_rw = intbv(0)[1:]
+        x3_2_ca_rw[0] = ca_rw_2[ls3]
+        x3_2_ca_us = intbv(0)[1:]
+        x3_2_ca_us[0] = ca_us_2[ls3]
+        x3_2_ca_xd = intbv(0)[1:]
+        x3_2_ca_xd[0] = ca_xd_2[ls3]
+        if x3_2_cv[0] and (x3_2_cl == 3) and (x3_2_ck[34:0] == i_addr[64:30]) and (x3_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls3
+            h_nxt[:] = x3_2_cn
+            h_tbl[:] = x3_2_cb
+            h_a_rw = bool(x3_2_ca_rw[0])
+            h_a_us = bool(x3_2_ca_us[0])
+            h_a_xd = bool(x3_2_ca_xd[0])
+        x3_1_cv = intbv(0)[1:]
+        x3_1_cv[0] = cv1[ls3]
+        x3_1_ck = intbv(0)[43:]
+        x3_1_ck[:] = ck1[ls3]
+        x3_1_cl = intbv(0)[3:]
+        x3_1_cl[:] = cl1[ls3]
+        x3_1_ct_pcid = intbv(0)[12:]
+        x3_1_ct_pcid[:] = ct_pcid_1[ls3]
+        x3_1_cn = intbv(0)[3:]
+        x3_1_cn[:] = cn1[ls3]
+        x3_1_cb = intbv(0)[64:]
+        x3_1_cb[:] = cb1[ls3]
+        x3_1_ca_rw = intbv(0)[1:]
+        x3_1_ca_rw[0] = ca_rw_1[ls3]
+        x3_1_ca_us = intbv(0)[1:]
+        x3_1_ca_us[0] = ca_us_1[ls3]
+        x3_1_ca_xd = intbv(0)[1:]
+        x3_1_ca_xd[0] = ca_xd_1[ls3]
+        if x3_1_cv[0] and (x3_1_cl == 3) and (x3_1_ck[34:0] == i_addr[64:30]) and (x3_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls3
+            h_nxt[:] = x3_1_cn
+            h_tbl[:] = x3_1_cb
+            h_a_rw = bool(x3_1_ca_rw[0])
+            h_a_us = bool(x3_1_ca_us[0])
+            h_a_xd = bool(x3_1_ca_xd[0])
+        x3_0_cv = intbv(0)[1:]
+        x3_0_cv[0] = cv0[ls3]
+        x3_0_ck = intbv(0)[43:]
+        x3_0_ck[:] = ck0[ls3]
+        x3_0_cl = intbv(0)[3:]
+        x3_0_cl[:] = cl0[ls3]
+        x3_0_ct_pcid = intbv(0)[12:]
+        x3_0_ct_pcid[:] = ct_pcid_0[ls3]
+        x3_0_cn = intbv(0)[3:]
+        x3_0_cn[:] = cn0[ls3]
+        x3_0_cb = intbv(0)[64:]
+        x3_0_cb[:] = cb0[ls3]
+        x3_0_ca_rw = intbv(0)[1:]
+        x3_0_ca_rw[0] = ca_rw_0[ls3]
+        x3_0_ca_us = intbv(0)[1:]
+        x3_0_ca_us[0] = ca_us_0[ls3]
+        x3_0_ca_xd = intbv(0)[1:]
+        x3_0_ca_xd[0] = ca_xd_0[ls3]
+        if x3_0_cv[0] and (x3_0_cl == 3) and (x3_0_ck[34:0] == i_addr[64:30]) and (x3_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls3
+            h_nxt[:] = x3_0_cn
+            h_tbl[:] = x3_0_cb
+            h_a_rw = bool(x3_0_ca_rw[0])
+            h_a_us = bool(x3_0_ca_us[0])
+            h_a_xd = bool(x3_0_ca_xd[0])
+        x2_3_cv = intbv(0)[1:]
+        x2_3_cv[0] = cv3[ls2]
+        x2_3_ck = intbv(0)[43:]
+        x2_3_ck[:] = ck3[ls2]
+        x2_3_cl = intbv(0)[3:]
+        x2_3_cl[:] = cl3[ls2]
+        x2_3_ct_pcid = intbv(0)[12:]
+        x2_3_ct_pcid[:] = ct_pcid_3[ls2]
+        x2_3_cn = intbv(0)[3:]
+        x2_3_cn[:] = cn3[ls2]
+        x2_3_cb = intbv(0)[64:]
+        x2_3_cb[:] = cb3[ls2]
+        x2_3_ca_rw = intbv(0)[1:]
+        x2_3_ca_rw[0] = ca_rw_3[ls2]
+        x2_3_ca_us = intbv(0)[1:]
+        x2_3_ca_us[0] = ca_us_3[ls2]
+        x2_3_ca_xd = intbv(0)[1:]
+        x2_3_ca_xd[0] = ca_xd_3[ls2]
+        if x2_3_cv[0] and (x2_3_cl == 2) and (x2_3_ck == i_addr[64:21]) and (x2_3_ct_pcid == t_pcid):
+            found = True
+            way[:] = 3
+            hs[:] = ls2
+            h_nxt[:] = x2_3_cn
+            h_tbl[:] = x2_3_cb
+            h_a_rw = bool(x2_3_ca_rw[0])
+            h_a_us = bool(x2_3_ca_us[0])
+            h_a_xd = bool(x2_3_ca_xd[0])
+        x2_2_cv = intbv(0)[1:]
+        x2_2_cv[0] = cv2[ls2]
+        x2_2_ck = intbv(0)[43:]
+        x2_2_ck[:] = ck2[ls2]
+        x2_2_cl = intbv(0)[3:]
+        x2_2_cl[:] = cl2[ls2]
+        x2_2_ct_pcid = intbv(0)[12:]
+        x2_2_ct_pcid[:] = ct_pcid_2[ls2]
+        x2_2_cn = intbv(0)[3:]
+        x2_2_cn[:] = cn2[ls2]
+        x2_2_cb = intbv(0)[64:]
+        x2_2_cb[:] = cb2[ls2]
+        x2_2_ca_rw = intbv(0)[1:]
+        x2_2_ca_rw[0] = ca_rw_2[ls2]
+        x2_2_ca_us = intbv(0)[1:]
+        x2_2_ca_us[0] = ca_us_2[ls2]
+        x2_2_ca_xd = intbv(0)[1:]
+        x2_2_ca_xd[0] = ca_xd_2[ls2]
+        if x2_2_cv[0] and (x2_2_cl == 2) and (x2_2_ck == i_addr[64:21]) and (x2_2_ct_pcid == t_pcid):
+            found = True
+            way[:] = 2
+            hs[:] = ls2
+            h_nxt[:] = x2_2_cn
+            h_tbl[:] = x2_2_cb
+            h_a_rw = bool(x2_2_ca_rw[0])
+            h_a_us = bool(x2_2_ca_us[0])
+            h_a_xd = bool(x2_2_ca_xd[0])
+        x2_1_cv = intbv(0)[1:]
+        x2_1_cv[0] = cv1[ls2]
+        x2_1_ck = intbv(0)[43:]
+        x2_1_ck[:] = ck1[ls2]
+        x2_1_cl = intbv(0)[3:]
+        x2_1_cl[:] = cl1[ls2]
+        x2_1_ct_pcid = intbv(0)[12:]
+        x2_1_ct_pcid[:] = ct_pcid_1[ls2]
+        x2_1_cn = intbv(0)[3:]
+        x2_1_cn[:] = cn1[ls2]
+        x2_1_cb = intbv(0)[64:]
+        x2_1_cb[:] = cb1[ls2]
+        x2_1_ca_rw = intbv(0)[1:]
+        x2_1_ca_rw[0] = ca_rw_1[ls2]
+        x2_1_ca_us = intbv(0)[1:]
+        x2_1_ca_us[0] = ca_us_1[ls2]
+        x2_1_ca_xd = intbv(0)[1:]
+        x2_1_ca_xd[0] = ca_xd_1[ls2]
+        if x2_1_cv[0] and (x2_1_cl == 2) and (x2_1_ck == i_addr[64:21]) and (x2_1_ct_pcid == t_pcid):
+            found = True
+            way[:] = 1
+            hs[:] = ls2
+            h_nxt[:] = x2_1_cn
+            h_tbl[:] = x2_1_cb
+            h_a_rw = bool(x2_1_ca_rw[0])
+            h_a_us = bool(x2_1_ca_us[0])
+            h_a_xd = bool(x2_1_ca_xd[0])
+        x2_0_cv = intbv(0)[1:]
+        x2_0_cv[0] = cv0[ls2]
+        x2_0_ck = intbv(0)[43:]
+        x2_0_ck[:] = ck0[ls2]
+        x2_0_cl = intbv(0)[3:]
+        x2_0_cl[:] = cl0[ls2]
+        x2_0_ct_pcid = intbv(0)[12:]
+        x2_0_ct_pcid[:] = ct_pcid_0[ls2]
+        x2_0_cn = intbv(0)[3:]
+        x2_0_cn[:] = cn0[ls2]
+        x2_0_cb = intbv(0)[64:]
+        x2_0_cb[:] = cb0[ls2]
+        x2_0_ca_rw = intbv(0)[1:]
+        x2_0_ca_rw[0] = ca_rw_0[ls2]
+        x2_0_ca_us = intbv(0)[1:]
+        x2_0_ca_us[0] = ca_us_0[ls2]
+        x2_0_ca_xd = intbv(0)[1:]
+        x2_0_ca_xd[0] = ca_xd_0[ls2]
+        if x2_0_cv[0] and (x2_0_cl == 2) and (x2_0_ck == i_addr[64:21]) and (x2_0_ct_pcid == t_pcid):
+            found = True
+            way[:] = 0
+            hs[:] = ls2
+            h_nxt[:] = x2_0_cn
+            h_tbl[:] = x2_0_cb
+            h_a_rw = bool(x2_0_ca_rw[0])
+            h_a_us = bool(x2_0_ca_us[0])
+            h_a_xd = bool(x2_0_ca_xd[0])
+        pc_hit.next = found
+        l_hit.next = found
+        l_way.next = way
+        l_set.next = hs
+        pc_nxt.next = h_nxt
+        pc_tbl.next = h_tbl
+        pc_a_rw.next = h_a_rw
+        pc_a_us.next = h_a_us
+        pc_a_xd.next = h_a_xd
+    @always_seq(clk.posedge, reset=rst)
+    def fsm():
+        rk = intbv(0)[2:]
+        rv0 = intbv(0)[2:]
+        rv1 = intbv(0)[2:]
+        rv2 = intbv(0)[2:]
+        rv3 = intbv(0)[2:]
+        fway = intbv(0)[2:]
+        free = False
+        sel = intbv(0)[3:]
+        fs = intbv(0)[2:]
+        if w_start:  # the walker starts: capture its request; a hit is touched
+            f_addr.next = i_addr
+            f_t_pcid.next = t_pcid
+            if l_hit:
+                rv0[:] = cr0[l_set]
+                rv1[:] = cr1[l_set]
+                rv2[:] = cr2[l_set]
+                rv3[:] = cr3[l_set]
+                if l_way == 0:
+                    rk[:] = rv0
+                elif l_way == 1:
+                    rk[:] = rv1
+                elif l_way == 2:
+                    rk[:] = rv2
+                elif l_way == 3:
+                    rk[:] = rv3
+                if rv0 < rk:
+                    rv0[:] = rv0 + 1
+                if rv1 < rk:
+                    rv1[:] = rv1 + 1
+                if rv2 < rk:
+                    rv2[:] = rv2 + 1
+                if rv3 < rk:
+                    rv3[:] = rv3 + 1
+                if l_way == 0:
+                    rv0[:] = 0
+                if l_way == 1:
+                    rv1[:] = 0
+                if l_way == 2:
+                    rv2[:] = 0
+                if l_way == 3:
+                    rv3[:] = 0
+                cr0[l_set].next = rv0
+                cr1[l_set].next = rv1
+                cr2[l_set].next = rv2
+                cr3[l_set].next = rv3
+        if fill_now:  # the walk translated: its staged levels are filled from the next cycle
+            q5.next = pq_v5
+            q4.next = pq_v4
+            q3.next = pq_v3
+            q2.next = pq_v2
+        elif q5 or q4 or q3 or q2:  # one fill a cycle, root first
+            if q5:
+                q5.next = False
+                sel[:] = 0
+                fs[:] = f_addr[50:48]
+            elif q4:
+                q4.next = False
+                sel[:] = 1
+                fs[:] = f_addr[41:39]
+            elif q3:
+                q3.next = False
+                sel[:] = 2
+                fs[:] = f_addr[32:30]
+            elif q2:
+                q2.next = False
+                sel[:] = 3
+                fs[:] = f_addr[23:21]
+            if not cv3[fs]:
+                fway[:] = 3
+                free = True
+            if not cv2[fs]:
+                fway[:] = 2
+                free = True
+            if not cv1[fs]:
+                fway[:] = 1
+                free = True
+            if not cv0[fs]:
+                fway[:] = 0
+                free = True
+            if not free:
+                if cr0[fs] == 3:
+                    fway[:] = 0
+                if cr1[fs] == 3:
+                    fway[:] = 1
+                if cr2[fs] == 3:
+                    fway[:] = 2
+                if cr3[fs] == 3:
+                    fway[:] = 3
+            if sel == 0:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl0[fs].next = 5
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n5
+                    cb0[fs].next = pq_t5
+                    ca_rw_0[fs].next = pq_a_rw_5
+                    ca_us_0[fs].next = pq_a_us_5
+                    ca_xd_0[fs].next = pq_a_xd_5
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl1[fs].next = 5
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n5
+                    cb1[fs].next = pq_t5
+                    ca_rw_1[fs].next = pq_a_rw_5
+                    ca_us_1[fs].next = pq_a_us_5
+                    ca_xd_1[fs].next = pq_a_xd_5
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl2[fs].next = 5
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n5
+                    cb2[fs].next = pq_t5
+                    ca_rw_2[fs].next = pq_a_rw_5
+                    ca_us_2[fs].next = pq_a_us_5
+                    ca_xd_2[fs].next = pq_a_xd_5
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = concat(intbv(0)[27:], f_addr[64:48])
+                    cl3[fs].next = 5
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n5
+                    cb3[fs].next = pq_t5
+                    ca_rw_3[fs].next = pq_a_rw_5
+                    ca_us_3[fs].next = pq_a_us_5
+                    ca_xd_3[fs].next = pq_a_xd_5
+            elif sel == 1:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl0[fs].next = 4
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n4
+                    cb0[fs].next = pq_t4
+                    ca_rw_0[fs].next = pq_a_rw_4
+                    ca_us_0[fs].next = pq_a_us_4
+                    ca_xd_0[fs].next = pq_a_xd_4
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl1[fs].next = 4
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n4
+                    cb1[fs].next = pq_t4
+                    ca_rw_1[fs].next = pq_a_rw_4
+                    ca_us_1[fs].next = pq_a_us_4
+                    ca_xd_1[fs].next = pq_a_xd_4
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl2[fs].next = 4
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n4
+                    cb2[fs].next = pq_t4
+                    ca_rw_2[fs].next = pq_a_rw_4
+                    ca_us_2[fs].next = pq_a_us_4
+                    ca_xd_2[fs].next = pq_a_xd_4
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = concat(intbv(0)[18:], f_addr[64:39])
+                    cl3[fs].next = 4
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n4
+                    cb3[fs].next = pq_t4
+                    ca_rw_3[fs].next = pq_a_rw_4
+                    ca_us_3[fs].next = pq_a_us_4
+                    ca_xd_3[fs].next = pq_a_xd_4
+            elif sel == 2:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl0[fs].next = 3
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n3
+                    cb0[fs].next = pq_t3
+                    ca_rw_0[fs].next = pq_a_rw_3
+                    ca_us_0[fs].next = pq_a_us_3
+                    ca_xd_0[fs].next = pq_a_xd_3
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl1[fs].next = 3
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n3
+                    cb1[fs].next = pq_t3
+                    ca_rw_1[fs].next = pq_a_rw_3
+                    ca_us_1[fs].next = pq_a_us_3
+                    ca_xd_1[fs].next = pq_a_xd_3
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl2[fs].next = 3
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n3
+                    cb2[fs].next = pq_t3
+                    ca_rw_2[fs].next = pq_a_rw_3
+                    ca_us_2[fs].next = pq_a_us_3
+                    ca_xd_2[fs].next = pq_a_xd_3
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = concat(intbv(0)[9:], f_addr[64:30])
+                    cl3[fs].next = 3
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n3
+                    cb3[fs].next = pq_t3
+                    ca_rw_3[fs].next = pq_a_rw_3
+                    ca_us_3[fs].next = pq_a_us_3
+                    ca_xd_3[fs].next = pq_a_xd_3
+            elif sel == 3:
+                if fway == 0:
+                    cv0[fs].next = True
+                    ck0[fs].next = f_addr[64:21]
+                    cl0[fs].next = 2
+                    ct_pcid_0[fs].next = f_t_pcid
+                    cn0[fs].next = pq_n2
+                    cb0[fs].next = pq_t2
+                    ca_rw_0[fs].next = pq_a_rw_2
+                    ca_us_0[fs].next = pq_a_us_2
+                    ca_xd_0[fs].next = pq_a_xd_2
+                elif fway == 1:
+                    cv1[fs].next = True
+                    ck1[fs].next = f_addr[64:21]
+                    cl1[fs].next = 2
+                    ct_pcid_1[fs].next = f_t_pcid
+                    cn1[fs].next = pq_n2
+                    cb1[fs].next = pq_t2
+                    ca_rw_1[fs].next = pq_a_rw_2
+                    ca_us_1[fs].next = pq_a_us_2
+                    ca_xd_1[fs].next = pq_a_xd_2
+                elif fway == 2:
+                    cv2[fs].next = True
+                    ck2[fs].next = f_addr[64:21]
+                    cl2[fs].next = 2
+                    ct_pcid_2[fs].next = f_t_pcid
+                    cn2[fs].next = pq_n2
+                    cb2[fs].next = pq_t2
+                    ca_rw_2[fs].next = pq_a_rw_2
+                    ca_us_2[fs].next = pq_a_us_2
+                    ca_xd_2[fs].next = pq_a_xd_2
+                elif fway == 3:
+                    cv3[fs].next = True
+                    ck3[fs].next = f_addr[64:21]
+                    cl3[fs].next = 2
+                    ct_pcid_3[fs].next = f_t_pcid
+                    cn3[fs].next = pq_n2
+                    cb3[fs].next = pq_t2
+                    ca_rw_3[fs].next = pq_a_rw_2
+                    ca_us_3[fs].next = pq_a_us_2
+                    ca_xd_3[fs].next = pq_a_xd_2
+            rv0[:] = cr0[fs]
+            rv1[:] = cr1[fs]
+            rv2[:] = cr2[fs]
+            rv3[:] = cr3[fs]
+            if fway == 0:
+                rk[:] = rv0
+            elif fway == 1:
+                rk[:] = rv1
+            elif fway == 2:
+                rk[:] = rv2
+            elif fway == 3:
+                rk[:] = rv3
+            if rv0 < rk:
+                rv0[:] = rv0 + 1
+            if rv1 < rk:
+                rv1[:] = rv1 + 1
+            if rv2 < rk:
+                rv2[:] = rv2 + 1
+            if rv3 < rk:
+                rv3[:] = rv3 + 1
+            if fway == 0:
+                rv0[:] = 0
+            if fway == 1:
+                rv1[:] = 0
+            if fway == 2:
+                rv2[:] = 0
+            if fway == 3:
+                rv3[:] = 0
+            cr0[fs].next = rv0
+            cr1[fs].next = rv1
+            cr2[fs].next = rv2
+            cr3[fs].next = rv3
+        if sw_on:
+            e0_v = intbv(0)[1:]
+            e0_v[0] = cv0[vset]
+            e0_k = intbv(0)[43:]
+            e0_k[:] = ck0[vset]
+            e0_l = intbv(0)[3:]
+            e0_l[:] = cl0[vset]
+            e0_t_pcid = intbv(0)[12:]
+            e0_t_pcid[:] = ct_pcid_0[vset]
+            e0_n = intbv(0)[3:]
+            e0_n[:] = cn0[vset]
+            e0_b = intbv(0)[64:]
+            e0_b[:] = cb0[vset]
+            e0_a_rw = intbv(0)[1:]
+            e0_a_rw[0] = ca_rw_0[vset]
+            e0_a_us = intbv(0)[1:]
+            e0_a_us[0] = ca_us_0[vset]
+            e0_a_xd = intbv(0)[1:]
+            e0_a_xd[0] = ca_xd_0[vset]
+            e1_v = intbv(0)[1:]
+            e1_v[0] = cv1[vset]
+            e1_k = intbv(0)[43:]
+            e1_k[:] = ck1[vset]
+            e1_l = intbv(0)[3:]
+            e1_l[:] = cl1[vset]
+            e1_t_pcid = intbv(0)[12:]
+            e1_t_pcid[:] = ct_pcid_1[vset]
+            e1_n = intbv(0)[3:]
+            e1_n[:] = cn1[vset]
+            e1_b = intbv(0)[64:]
+            e1_b[:] = cb1[vset]
+            e1_a_rw = intbv(0)[1:]
+            e1_a_rw[0] = ca_rw_1[vset]
+            e1_a_us = intbv(0)[1:]
+            e1_a_us[0] = ca_us_1[vset]
+            e1_a_xd = intbv(0)[1:]
+            e1_a_xd[0] = ca_xd_1[vset]
+            e2_v = intbv(0)[1:]
+            e2_v[0] = cv2[vset]
+            e2_k = intbv(0)[43:]
+            e2_k[:] = ck2[vset]
+            e2_l = intbv(0)[3:]
+            e2_l[:] = cl2[vset]
+            e2_t_pcid = intbv(0)[12:]
+            e2_t_pcid[:] = ct_pcid_2[vset]
+            e2_n = intbv(0)[3:]
+            e2_n[:] = cn2[vset]
+            e2_b = intbv(0)[64:]
+            e2_b[:] = cb2[vset]
+            e2_a_rw = intbv(0)[1:]
+            e2_a_rw[0] = ca_rw_2[vset]
+            e2_a_us = intbv(0)[1:]
+            e2_a_us[0] = ca_us_2[vset]
+            e2_a_xd = intbv(0)[1:]
+            e2_a_xd[0] = ca_xd_2[vset]
+            e3_v = intbv(0)[1:]
+            e3_v[0] = cv3[vset]
+            e3_k = intbv(0)[43:]
+            e3_k[:] = ck3[vset]
+            e3_l = intbv(0)[3:]
+            e3_l[:] = cl3[vset]
+            e3_t_pcid = intbv(0)[12:]
+            e3_t_pcid[:] = ct_pcid_3[vset]
+            e3_n = intbv(0)[3:]
+            e3_n[:] = cn3[vset]
+            e3_b = intbv(0)[64:]
+            e3_b[:] = cb3[vset]
+            e3_a_rw = intbv(0)[1:]
+            e3_a_rw[0] = ca_rw_3[vset]
+            e3_a_us = intbv(0)[1:]
+            e3_a_us[0] = ca_us_3[vset]
+            e3_a_xd = intbv(0)[1:]
+            e3_a_xd[0] = ca_xd_3[vset]
+            if i_op == 1:  # invalidate invlpg
+                if cv0[vset] and (e0_t_pcid == t_pcid):
+                    cv0[vset].next = False
+                if cv1[vset] and (e1_t_pcid == t_pcid):
+                    cv1[vset].next = False
+                if cv2[vset] and (e2_t_pcid == t_pcid):
+                    cv2[vset].next = False
+                if cv3[vset] and (e3_t_pcid == t_pcid):
+                    cv3[vset].next = False
+            elif i_op == 2:  # invalidate individual_address
+                if cv0[vset] and (e0_t_pcid == i_individual_address_pcid_op):
+                    cv0[vset].next = False
+                if cv1[vset] and (e1_t_pcid == i_individual_address_pcid_op):
+                    cv1[vset].next = False
+                if cv2[vset] and (e2_t_pcid == i_individual_address_pcid_op):
+                    cv2[vset].next = False
+                if cv3[vset] and (e3_t_pcid == i_individual_address_pcid_op):
+                    cv3[vset].next = False
+            elif i_op == 3:  # invalidate single_context
+                if cv0[vset] and (e0_t_pcid == i_single_context_pcid_op):
+                    cv0[vset].next = False
+                if cv1[vset] and (e1_t_pcid == i_single_context_pcid_op):
+                    cv1[vset].next = False
+                if cv2[vset] and (e2_t_pcid == i_single_context_pcid_op):
+                    cv2[vset].next = False
+                if cv3[vset] and (e3_t_pcid == i_single_context_pcid_op):
+                    cv3[vset].next = False
+            elif i_op == 4:  # invalidate all_including_global
+                if cv0[vset]:
+                    cv0[vset].next = False
+                if cv1[vset]:
+                    cv1[vset].next = False
+                if cv2[vset]:
+                    cv2[vset].next = False
+                if cv3[vset]:
+                    cv3[vset].next = False
+            elif i_op == 5:  # invalidate all_non_global
+                if cv0[vset]:
+                    cv0[vset].next = False
+                if cv1[vset]:
+                    cv1[vset].next = False
+                if cv2[vset]:
+                    cv2[vset].next = False
+                if cv3[vset]:
+                    cv3[vset].next = False
+            elif i_op == 6:  # invalidate mov_cr3
+                d6w0_0 = intbv(0)[12:]
+                d6w0_1 = intbv(0)[64:]
+                d6w0_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d6w0_0[:] = d6w0_1[12:0]
+                else:
+                    d6w0_0[:] = 0
+                if cv0[vset] and ((not (r_CR4[17] and i_mov_cr3_value[63])) and (e0_t_pcid == d6w0_0)):
+                    cv0[vset].next = False
+                d6w1_0 = intbv(0)[12:]
+                d6w1_1 = intbv(0)[64:]
+                d6w1_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d6w1_0[:] = d6w1_1[12:0]
+                else:
+                    d6w1_0[:] = 0
+                if cv1[vset] and ((not (r_CR4[17] and i_mov_cr3_value[63])) and (e1_t_pcid == d6w1_0)):
+                    cv1[vset].next = False
+                d6w2_0 = intbv(0)[12:]
+                d6w2_1 = intbv(0)[64:]
+                d6w2_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d6w2_0[:] = d6w2_1[12:0]
+                else:
+                    d6w2_0[:] = 0
+                if cv2[vset] and ((not (r_CR4[17] and i_mov_cr3_value[63])) and (e2_t_pcid == d6w2_0)):
+                    cv2[vset].next = False
+                d6w3_0 = intbv(0)[12:]
+                d6w3_1 = intbv(0)[64:]
+                d6w3_1[:] = i_mov_cr3_value
+                if r_CR4[17]:
+                    d6w3_0[:] = d6w3_1[12:0]
+                else:
+                    d6w3_0[:] = 0
+                if cv3[vset] and ((not (r_CR4[17] and i_mov_cr3_value[63])) and (e3_t_pcid == d6w3_0)):
+                    cv3[vset].next = False
+            pass
+    return request, lookup, fsm
 
 
 @block
@@ -1852,13 +2990,52 @@ def model(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3,
     w_aux = Signal(intbv(0)[LEVEL_WIDTH:])
     w_pa = Signal(intbv(0)[ADDR_WIDTH:])
     le = Signal(intbv(0)[64:])  # the walker's last entry: the leaf of a walk that succeeded
+    sw_on = Signal(bool(0))  # an invalidation sweeps set sw_set of every cache in this cycle
+    sw_set = Signal(intbv(0)[4:])
+    wc_busy = Signal(bool(0))  # the paging-structure cache still fills from the last walk
+    pc_hit = Signal(bool(0))
+    pc_nxt = Signal(intbv(0)[3:])
+    pc_tbl = Signal(intbv(0)[64:])
+    pc_a_rw = Signal(bool(0))
+    pc_a_us = Signal(bool(0))
+    pc_a_xd = Signal(bool(0))
+    pq_v5 = Signal(bool(0))
+    pq_n5 = Signal(intbv(0)[3:])
+    pq_t5 = Signal(intbv(0)[64:])
+    pq_a_rw_5 = Signal(bool(0))
+    pq_a_us_5 = Signal(bool(0))
+    pq_a_xd_5 = Signal(bool(0))
+    pq_v4 = Signal(bool(0))
+    pq_n4 = Signal(intbv(0)[3:])
+    pq_t4 = Signal(intbv(0)[64:])
+    pq_a_rw_4 = Signal(bool(0))
+    pq_a_us_4 = Signal(bool(0))
+    pq_a_xd_4 = Signal(bool(0))
+    pq_v3 = Signal(bool(0))
+    pq_n3 = Signal(intbv(0)[3:])
+    pq_t3 = Signal(intbv(0)[64:])
+    pq_a_rw_3 = Signal(bool(0))
+    pq_a_us_3 = Signal(bool(0))
+    pq_a_xd_3 = Signal(bool(0))
+    pq_v2 = Signal(bool(0))
+    pq_n2 = Signal(intbv(0)[3:])
+    pq_t2 = Signal(intbv(0)[64:])
+    pq_a_rw_2 = Signal(bool(0))
+    pq_a_us_2 = Signal(bool(0))
+    pq_a_xd_2 = Signal(bool(0))
+    psc = cache_psc(clk, rst, i_op, i_invlpg_addr, i_individual_address_pcid_op, i_individual_address_addr, i_single_context_pcid_op, i_mov_cr3_value, i_addr, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
+                w_start, w_done, w_status, w_level, wc_busy, sw_on, sw_set,
+                pc_hit, pc_nxt, pc_tbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2)
     tlb = cache_tlb(clk, rst, start, done, i_op, i_invlpg_addr, i_individual_address_pcid_op, i_individual_address_addr, i_single_context_pcid_op, i_mov_cr3_value, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
                 w_start, w_done, w_status, w_level, w_aux, w_pa, le,
-                o_status, o_level, o_aux, o_pa, o_hit)
+                o_status, o_level, o_aux, o_pa, o_hit, wc_busy, sw_on, sw_set)
     w = walker_top(clk, rst, w_start, w_done, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU,
                    m_valid, m_ready, m_we, m_size, m_addr, m_wdata, m_rvalid, m_rdata,
-                   w_status, w_level, w_aux, w_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, le)
-    return w, tlb
+                   w_status, w_level, w_aux, w_pa, o_r_vector, o_r_error_code, o_r_cr2, o_r1_vector, o_r1_error_code, le,
+                pc_hit, pc_nxt, pc_tbl, pc_a_rw, pc_a_us, pc_a_xd,
+                pq_v5, pq_n5, pq_t5, pq_a_rw_5, pq_a_us_5, pq_a_xd_5, pq_v4, pq_n4, pq_t4, pq_a_rw_4, pq_a_us_4, pq_a_xd_4, pq_v3, pq_n3, pq_t3, pq_a_rw_3, pq_a_us_3, pq_a_xd_3, pq_v2, pq_n2, pq_t2, pq_a_rw_2, pq_a_us_2, pq_a_xd_2)
+    return w, tlb, psc
 
 
 def ports():

@@ -105,6 +105,39 @@ reg [2:0] w_level;
 reg [2:0] w_aux;
 reg [63:0] w_pa;
 reg [63:0] le;
+reg sw_on;
+reg [3:0] sw_set;
+reg wc_busy;
+reg pc_hit;
+reg [2:0] pc_nxt;
+reg [63:0] pc_tbl;
+reg pc_a_rw;
+reg pc_a_us;
+reg pc_a_xd;
+reg pq_v5;
+reg [2:0] pq_n5;
+reg [63:0] pq_t5;
+reg pq_a_rw_5;
+reg pq_a_us_5;
+reg pq_a_xd_5;
+reg pq_v4;
+reg [2:0] pq_n4;
+reg [63:0] pq_t4;
+reg pq_a_rw_4;
+reg pq_a_us_4;
+reg pq_a_xd_4;
+reg pq_v3;
+reg [2:0] pq_n3;
+reg [63:0] pq_t3;
+reg pq_a_rw_3;
+reg pq_a_us_3;
+reg pq_a_xd_3;
+reg pq_v2;
+reg [2:0] pq_n2;
+reg [63:0] pq_t2;
+reg pq_a_rw_2;
+reg pq_a_us_2;
+reg pq_a_xd_2;
 reg walker_top0_a_rw;
 reg walker_top0_a_us;
 reg walker_top0_a_xd;
@@ -157,6 +190,22 @@ reg [1:0] cache_tlb0_p_way;
 reg cache_tlb0_pend;
 reg [1:0] cache_tlb0_st;
 reg [11:0] cache_tlb0_t_pcid;
+reg [63:0] cache_psc0_f_addr;
+reg [11:0] cache_psc0_f_t_pcid;
+reg cache_psc0_fill_now;
+reg cache_psc0_l_hit;
+reg [1:0] cache_psc0_l_set;
+reg [1:0] cache_psc0_l_way;
+reg [1:0] cache_psc0_ls2;
+reg [1:0] cache_psc0_ls3;
+reg [1:0] cache_psc0_ls4;
+reg [1:0] cache_psc0_ls5;
+reg cache_psc0_q2;
+reg cache_psc0_q3;
+reg cache_psc0_q4;
+reg cache_psc0_q5;
+reg [11:0] cache_psc0_t_pcid;
+reg [1:0] cache_psc0_vset;
 reg [2:0] cache_tlb0_ca0 [0:16-1];
 reg [2:0] cache_tlb0_ca1 [0:16-1];
 reg [2:0] cache_tlb0_ca2 [0:16-1];
@@ -189,13 +238,53 @@ reg cache_tlb0_cv0 [0:16-1];
 reg cache_tlb0_cv1 [0:16-1];
 reg cache_tlb0_cv2 [0:16-1];
 reg cache_tlb0_cv3 [0:16-1];
+reg cache_psc0_ca_rw_0 [0:4-1];
+reg cache_psc0_ca_rw_1 [0:4-1];
+reg cache_psc0_ca_rw_2 [0:4-1];
+reg cache_psc0_ca_rw_3 [0:4-1];
+reg cache_psc0_ca_us_0 [0:4-1];
+reg cache_psc0_ca_us_1 [0:4-1];
+reg cache_psc0_ca_us_2 [0:4-1];
+reg cache_psc0_ca_us_3 [0:4-1];
+reg cache_psc0_ca_xd_0 [0:4-1];
+reg cache_psc0_ca_xd_1 [0:4-1];
+reg cache_psc0_ca_xd_2 [0:4-1];
+reg cache_psc0_ca_xd_3 [0:4-1];
+reg [63:0] cache_psc0_cb0 [0:4-1];
+reg [63:0] cache_psc0_cb1 [0:4-1];
+reg [63:0] cache_psc0_cb2 [0:4-1];
+reg [63:0] cache_psc0_cb3 [0:4-1];
+reg [42:0] cache_psc0_ck0 [0:4-1];
+reg [42:0] cache_psc0_ck1 [0:4-1];
+reg [42:0] cache_psc0_ck2 [0:4-1];
+reg [42:0] cache_psc0_ck3 [0:4-1];
+reg [2:0] cache_psc0_cl0 [0:4-1];
+reg [2:0] cache_psc0_cl1 [0:4-1];
+reg [2:0] cache_psc0_cl2 [0:4-1];
+reg [2:0] cache_psc0_cl3 [0:4-1];
+reg [2:0] cache_psc0_cn0 [0:4-1];
+reg [2:0] cache_psc0_cn1 [0:4-1];
+reg [2:0] cache_psc0_cn2 [0:4-1];
+reg [2:0] cache_psc0_cn3 [0:4-1];
+reg [1:0] cache_psc0_cr0 [0:4-1];
+reg [1:0] cache_psc0_cr1 [0:4-1];
+reg [1:0] cache_psc0_cr2 [0:4-1];
+reg [1:0] cache_psc0_cr3 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_0 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_1 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_2 [0:4-1];
+reg [11:0] cache_psc0_ct_pcid_3 [0:4-1];
+reg cache_psc0_cv0 [0:4-1];
+reg cache_psc0_cv1 [0:4-1];
+reg cache_psc0_cv2 [0:4-1];
+reg cache_psc0_cv3 [0:4-1];
 
 assign walker_top0_sa_4 = 64'd0;
 assign walker_top0_sa_5 = 64'd0;
 assign walker_top0_se_4 = 64'd0;
 assign walker_top0_se_5 = 64'd0;
 
-always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, w_start) begin: walker_top0_logic
+always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, pc_hit, pc_nxt, pc_tbl, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, w_start) begin: walker_top0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -272,16 +361,62 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_to
                 end
                 else begin
                     if (r_CR4[12]) begin
-                        m_valid = 1'b1;
-                        m_we = 1'b0;
-                        m_size = 3;
-                        m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                        if ((pc_hit && (pc_nxt == 4))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[48-1:39], 3'h0});
+                        end
+                        else if ((pc_hit && (pc_nxt == 3))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
+                        end
+                        else if ((pc_hit && (pc_nxt == 2))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                        else if ((pc_hit && (pc_nxt == 1))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                        else begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                        end
                     end
                     else begin
-                        m_valid = 1'b1;
-                        m_we = 1'b0;
-                        m_size = 3;
-                        m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        if ((pc_hit && (pc_nxt == 3))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
+                        end
+                        else if ((pc_hit && (pc_nxt == 2))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
+                        end
+                        else if ((pc_hit && (pc_nxt == 1))) begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
+                        end
+                        else begin
+                            m_valid = 1'b1;
+                            m_we = 1'b0;
+                            m_size = 3;
+                            m_addr = ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                        end
                     end
                 end
             end
@@ -844,6 +979,30 @@ always @(posedge clk) begin: walker_top0_fsm
         walker_top0_pend_3 <= 0;
         walker_top0_pend_4 <= 0;
         walker_top0_pend_5 <= 0;
+        pq_a_rw_2 <= 0;
+        pq_a_rw_3 <= 0;
+        pq_a_rw_4 <= 0;
+        pq_a_rw_5 <= 0;
+        pq_a_us_2 <= 0;
+        pq_a_us_3 <= 0;
+        pq_a_us_4 <= 0;
+        pq_a_us_5 <= 0;
+        pq_a_xd_2 <= 0;
+        pq_a_xd_3 <= 0;
+        pq_a_xd_4 <= 0;
+        pq_a_xd_5 <= 0;
+        pq_n2 <= 0;
+        pq_n3 <= 0;
+        pq_n4 <= 0;
+        pq_n5 <= 0;
+        pq_t2 <= 0;
+        pq_t3 <= 0;
+        pq_t4 <= 0;
+        pq_t5 <= 0;
+        pq_v2 <= 0;
+        pq_v3 <= 0;
+        pq_v4 <= 0;
+        pq_v5 <= 0;
         walker_top0_sa_1 <= 0;
         walker_top0_sa_2 <= 0;
         walker_top0_sa_3 <= 0;
@@ -871,6 +1030,10 @@ always @(posedge clk) begin: walker_top0_fsm
         case (walker_top0_st)
             3'b000: begin
                 if (w_start) begin
+                    pq_v5 <= 1'b0;
+                    pq_v4 <= 1'b0;
+                    pq_v3 <= 1'b0;
+                    pq_v2 <= 1'b0;
                     walker_top0_a_rw <= 1'b1;
                     walker_top0_a_us <= 1'b1;
                     walker_top0_a_xd <= 1'b0;
@@ -924,14 +1087,74 @@ always @(posedge clk) begin: walker_top0_fsm
                     end
                     else begin
                         if (r_CR4[12]) begin
-                            walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
-                            walker_top0_st <= 3'b001;
-                            walker_top0_lvl <= 5;
+                            if ((pc_hit && (pc_nxt == 4))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[48-1:39], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 4;
+                            end
+                            else if ((pc_hit && (pc_nxt == 3))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 3;
+                            end
+                            else if ((pc_hit && (pc_nxt == 2))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 2;
+                            end
+                            else if ((pc_hit && (pc_nxt == 1))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 1;
+                            end
+                            else begin
+                                walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[57-1:48], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 5;
+                            end
                         end
                         else begin
-                            walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
-                            walker_top0_st <= 3'b001;
-                            walker_top0_lvl <= 4;
+                            if ((pc_hit && (pc_nxt == 3))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 3;
+                            end
+                            else if ((pc_hit && (pc_nxt == 2))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 2;
+                            end
+                            else if ((pc_hit && (pc_nxt == 1))) begin
+                                walker_top0_a_rw <= pc_a_rw;
+                                walker_top0_a_us <= pc_a_us;
+                                walker_top0_a_xd <= pc_a_xd;
+                                walker_top0_ea <= (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 1;
+                            end
+                            else begin
+                                walker_top0_ea <= ({16'h0, r_CR3[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
+                                walker_top0_st <= 3'b001;
+                                walker_top0_lvl <= 4;
+                            end
                         end
                     end
                 end
@@ -1036,6 +1259,12 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
+                                    pq_v5 <= 1'b1;
+                                    pq_t5 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                    pq_a_rw_5 <= v_rw;
+                                    pq_a_us_5 <= v_us;
+                                    pq_a_xd_5 <= v_xd;
+                                    pq_n5 <= 4;
                                     walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 4;
@@ -1059,6 +1288,12 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_a_us <= v_us;
                                     v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_top0_a_xd <= v_xd;
+                                    pq_v4 <= 1'b1;
+                                    pq_t4 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                    pq_a_rw_4 <= v_rw;
+                                    pq_a_us_4 <= v_us;
+                                    pq_a_xd_4 <= v_xd;
+                                    pq_n4 <= 3;
                                     walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                                     walker_top0_st <= 3'b001;
                                     walker_top0_lvl <= 3;
@@ -1162,6 +1397,12 @@ always @(posedge clk) begin: walker_top0_fsm
                                         walker_top0_a_us <= v_us;
                                         v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_top0_a_xd <= v_xd;
+                                        pq_v3 <= 1'b1;
+                                        pq_t3 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                        pq_a_rw_3 <= v_rw;
+                                        pq_a_us_3 <= v_us;
+                                        pq_a_xd_3 <= v_xd;
+                                        pq_n3 <= 2;
                                         walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                         walker_top0_st <= 3'b001;
                                         walker_top0_lvl <= 2;
@@ -1266,6 +1507,12 @@ always @(posedge clk) begin: walker_top0_fsm
                                         walker_top0_a_us <= v_us;
                                         v_xd = (walker_top0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_top0_a_xd <= v_xd;
+                                        pq_v2 <= 1'b1;
+                                        pq_t2 <= {16'h0, m_rdata[48-1:12], 12'h0};
+                                        pq_a_rw_2 <= v_rw;
+                                        pq_a_us_2 <= v_us;
+                                        pq_a_xd_2 <= v_xd;
+                                        pq_n2 <= 1;
                                         walker_top0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                         walker_top0_st <= 3'b001;
                                         walker_top0_lvl <= 1;
@@ -1431,6 +1678,12 @@ always @(posedge clk) begin: walker_top0_fsm
                             walker_top0_a_us <= v_us;
                             v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                             walker_top0_a_xd <= v_xd;
+                            pq_v5 <= 1'b1;
+                            pq_t5 <= {16'h0, le[48-1:12], 12'h0};
+                            pq_a_rw_5 <= v_rw;
+                            pq_a_us_5 <= v_us;
+                            pq_a_xd_5 <= v_xd;
+                            pq_n5 <= 4;
                             walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 4;
@@ -1454,6 +1707,12 @@ always @(posedge clk) begin: walker_top0_fsm
                             walker_top0_a_us <= v_us;
                             v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                             walker_top0_a_xd <= v_xd;
+                            pq_v4 <= 1'b1;
+                            pq_t4 <= {16'h0, le[48-1:12], 12'h0};
+                            pq_a_rw_4 <= v_rw;
+                            pq_a_us_4 <= v_us;
+                            pq_a_xd_4 <= v_xd;
+                            pq_n4 <= 3;
                             walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
                             walker_top0_st <= 3'b001;
                             walker_top0_lvl <= 3;
@@ -1557,6 +1816,12 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_a_us <= v_us;
                                 v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                                 walker_top0_a_xd <= v_xd;
+                                pq_v3 <= 1'b1;
+                                pq_t3 <= {16'h0, le[48-1:12], 12'h0};
+                                pq_a_rw_3 <= v_rw;
+                                pq_a_us_3 <= v_us;
+                                pq_a_xd_3 <= v_xd;
+                                pq_n3 <= 2;
                                 walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 2;
@@ -1661,6 +1926,12 @@ always @(posedge clk) begin: walker_top0_fsm
                                 walker_top0_a_us <= v_us;
                                 v_xd = (walker_top0_a_xd || (le[63] && r_EFER[11]));
                                 walker_top0_a_xd <= v_xd;
+                                pq_v2 <= 1'b1;
+                                pq_t2 <= {16'h0, le[48-1:12], 12'h0};
+                                pq_a_rw_2 <= v_rw;
+                                pq_a_us_2 <= v_us;
+                                pq_a_xd_2 <= v_xd;
+                                pq_n2 <= 1;
                                 walker_top0_ea <= ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
                                 walker_top0_st <= 3'b001;
                                 walker_top0_lvl <= 1;
@@ -1978,10 +2249,12 @@ always @(cache_tlb0_c_acc, cache_tlb0_c_glob, cache_tlb0_c_set, cache_tlb0_ca0[0
     cache_tlb0_l_aux = ax;
 end
 
-assign w_start = (start && (i_op == 0) && (!cache_tlb0_l_hit));
+assign w_start = ((start && (i_op == 0) && (!cache_tlb0_l_hit) && (!wc_busy)) || ((cache_tlb0_st == 2'b11) && (!wc_busy)));
 
-always @(cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) begin: cache_tlb0_outputs
+always @(cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_iset, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status, wc_busy) begin: cache_tlb0_outputs
     done = (cache_tlb0_fin || ((cache_tlb0_st == 2'b01) && w_done));
+    sw_on = ((cache_tlb0_st == 2'b10) && (!wc_busy));
+    sw_set = cache_tlb0_iset;
     o_hit = cache_tlb0_hit;
     if (cache_tlb0_hit) begin
         o_status = 0;
@@ -2720,206 +2993,213 @@ always @(posedge clk) begin: cache_tlb0_fsm
                 end
             end
             2'b10: begin
-                e0_v = 1'h0;
-                e0_v[0] = cache_tlb0_cv0[cache_tlb0_iset];
-                e0_k = 52'h0;
-                e0_k = cache_tlb0_ck0[cache_tlb0_iset];
-                e0_a = 3'h0;
-                e0_a = cache_tlb0_ca0[cache_tlb0_iset];
-                e0_t_pcid = 12'h0;
-                e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_iset];
-                e0_g = 1'h0;
-                e0_g[0] = cache_tlb0_cg0[cache_tlb0_iset];
-                e0_l = 3'h0;
-                e0_l = cache_tlb0_cl0[cache_tlb0_iset];
-                e0_p = 52'h0;
-                e0_p = cache_tlb0_cp0[cache_tlb0_iset];
-                e1_v = 1'h0;
-                e1_v[0] = cache_tlb0_cv1[cache_tlb0_iset];
-                e1_k = 52'h0;
-                e1_k = cache_tlb0_ck1[cache_tlb0_iset];
-                e1_a = 3'h0;
-                e1_a = cache_tlb0_ca1[cache_tlb0_iset];
-                e1_t_pcid = 12'h0;
-                e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_iset];
-                e1_g = 1'h0;
-                e1_g[0] = cache_tlb0_cg1[cache_tlb0_iset];
-                e1_l = 3'h0;
-                e1_l = cache_tlb0_cl1[cache_tlb0_iset];
-                e1_p = 52'h0;
-                e1_p = cache_tlb0_cp1[cache_tlb0_iset];
-                e2_v = 1'h0;
-                e2_v[0] = cache_tlb0_cv2[cache_tlb0_iset];
-                e2_k = 52'h0;
-                e2_k = cache_tlb0_ck2[cache_tlb0_iset];
-                e2_a = 3'h0;
-                e2_a = cache_tlb0_ca2[cache_tlb0_iset];
-                e2_t_pcid = 12'h0;
-                e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_iset];
-                e2_g = 1'h0;
-                e2_g[0] = cache_tlb0_cg2[cache_tlb0_iset];
-                e2_l = 3'h0;
-                e2_l = cache_tlb0_cl2[cache_tlb0_iset];
-                e2_p = 52'h0;
-                e2_p = cache_tlb0_cp2[cache_tlb0_iset];
-                e3_v = 1'h0;
-                e3_v[0] = cache_tlb0_cv3[cache_tlb0_iset];
-                e3_k = 52'h0;
-                e3_k = cache_tlb0_ck3[cache_tlb0_iset];
-                e3_a = 3'h0;
-                e3_a = cache_tlb0_ca3[cache_tlb0_iset];
-                e3_t_pcid = 12'h0;
-                e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_iset];
-                e3_g = 1'h0;
-                e3_g[0] = cache_tlb0_cg3[cache_tlb0_iset];
-                e3_l = 3'h0;
-                e3_l = cache_tlb0_cl3[cache_tlb0_iset];
-                e3_p = 52'h0;
-                e3_p = cache_tlb0_cp3[cache_tlb0_iset];
-                case (i_op)
-                    'h1: begin
-                        d1w0_0 = 64'h0;
-                        d1w0_0 = i_invlpg_addr;
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((e0_l == 3) && (e0_k[52-1:18] == d1w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d1w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d1w0_0[64-1:12]))) && (e0_g[0] || (e0_t_pcid == cache_tlb0_t_pcid))))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                if ((!wc_busy)) begin
+                    e0_v = 1'h0;
+                    e0_v[0] = cache_tlb0_cv0[cache_tlb0_iset];
+                    e0_k = 52'h0;
+                    e0_k = cache_tlb0_ck0[cache_tlb0_iset];
+                    e0_a = 3'h0;
+                    e0_a = cache_tlb0_ca0[cache_tlb0_iset];
+                    e0_t_pcid = 12'h0;
+                    e0_t_pcid = cache_tlb0_ct_pcid_0[cache_tlb0_iset];
+                    e0_g = 1'h0;
+                    e0_g[0] = cache_tlb0_cg0[cache_tlb0_iset];
+                    e0_l = 3'h0;
+                    e0_l = cache_tlb0_cl0[cache_tlb0_iset];
+                    e0_p = 52'h0;
+                    e0_p = cache_tlb0_cp0[cache_tlb0_iset];
+                    e1_v = 1'h0;
+                    e1_v[0] = cache_tlb0_cv1[cache_tlb0_iset];
+                    e1_k = 52'h0;
+                    e1_k = cache_tlb0_ck1[cache_tlb0_iset];
+                    e1_a = 3'h0;
+                    e1_a = cache_tlb0_ca1[cache_tlb0_iset];
+                    e1_t_pcid = 12'h0;
+                    e1_t_pcid = cache_tlb0_ct_pcid_1[cache_tlb0_iset];
+                    e1_g = 1'h0;
+                    e1_g[0] = cache_tlb0_cg1[cache_tlb0_iset];
+                    e1_l = 3'h0;
+                    e1_l = cache_tlb0_cl1[cache_tlb0_iset];
+                    e1_p = 52'h0;
+                    e1_p = cache_tlb0_cp1[cache_tlb0_iset];
+                    e2_v = 1'h0;
+                    e2_v[0] = cache_tlb0_cv2[cache_tlb0_iset];
+                    e2_k = 52'h0;
+                    e2_k = cache_tlb0_ck2[cache_tlb0_iset];
+                    e2_a = 3'h0;
+                    e2_a = cache_tlb0_ca2[cache_tlb0_iset];
+                    e2_t_pcid = 12'h0;
+                    e2_t_pcid = cache_tlb0_ct_pcid_2[cache_tlb0_iset];
+                    e2_g = 1'h0;
+                    e2_g[0] = cache_tlb0_cg2[cache_tlb0_iset];
+                    e2_l = 3'h0;
+                    e2_l = cache_tlb0_cl2[cache_tlb0_iset];
+                    e2_p = 52'h0;
+                    e2_p = cache_tlb0_cp2[cache_tlb0_iset];
+                    e3_v = 1'h0;
+                    e3_v[0] = cache_tlb0_cv3[cache_tlb0_iset];
+                    e3_k = 52'h0;
+                    e3_k = cache_tlb0_ck3[cache_tlb0_iset];
+                    e3_a = 3'h0;
+                    e3_a = cache_tlb0_ca3[cache_tlb0_iset];
+                    e3_t_pcid = 12'h0;
+                    e3_t_pcid = cache_tlb0_ct_pcid_3[cache_tlb0_iset];
+                    e3_g = 1'h0;
+                    e3_g[0] = cache_tlb0_cg3[cache_tlb0_iset];
+                    e3_l = 3'h0;
+                    e3_l = cache_tlb0_cl3[cache_tlb0_iset];
+                    e3_p = 52'h0;
+                    e3_p = cache_tlb0_cp3[cache_tlb0_iset];
+                    case (i_op)
+                        'h1: begin
+                            d1w0_0 = 64'h0;
+                            d1w0_0 = i_invlpg_addr;
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && ((((e0_l == 3) && (e0_k[52-1:18] == d1w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d1w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d1w0_0[64-1:12]))) && (e0_g[0] || (e0_t_pcid == cache_tlb0_t_pcid))))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w1_0 = 64'h0;
+                            d1w1_0 = i_invlpg_addr;
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((e1_l == 3) && (e1_k[52-1:18] == d1w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d1w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d1w1_0[64-1:12]))) && (e1_g[0] || (e1_t_pcid == cache_tlb0_t_pcid))))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w2_0 = 64'h0;
+                            d1w2_0 = i_invlpg_addr;
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((e2_l == 3) && (e2_k[52-1:18] == d1w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d1w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d1w2_0[64-1:12]))) && (e2_g[0] || (e2_t_pcid == cache_tlb0_t_pcid))))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d1w3_0 = 64'h0;
+                            d1w3_0 = i_invlpg_addr;
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((e3_l == 3) && (e3_k[52-1:18] == d1w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d1w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d1w3_0[64-1:12]))) && (e3_g[0] || (e3_t_pcid == cache_tlb0_t_pcid))))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w1_0 = 64'h0;
-                        d1w1_0 = i_invlpg_addr;
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((((e1_l == 3) && (e1_k[52-1:18] == d1w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d1w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d1w1_0[64-1:12]))) && (e1_g[0] || (e1_t_pcid == cache_tlb0_t_pcid))))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                        'h2: begin
+                            d2w0_0 = 64'h0;
+                            d2w0_0 = i_individual_address_addr;
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && (((((e0_l == 3) && (e0_k[52-1:18] == d2w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d2w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d2w0_0[64-1:12]))) && (!e0_g[0])) && (e0_t_pcid == i_individual_address_pcid_op)))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d2w1_0 = 64'h0;
+                            d2w1_0 = i_individual_address_addr;
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && (((((e1_l == 3) && (e1_k[52-1:18] == d2w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d2w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d2w1_0[64-1:12]))) && (!e1_g[0])) && (e1_t_pcid == i_individual_address_pcid_op)))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d2w2_0 = 64'h0;
+                            d2w2_0 = i_individual_address_addr;
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && (((((e2_l == 3) && (e2_k[52-1:18] == d2w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d2w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d2w2_0[64-1:12]))) && (!e2_g[0])) && (e2_t_pcid == i_individual_address_pcid_op)))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d2w3_0 = 64'h0;
+                            d2w3_0 = i_individual_address_addr;
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && (((((e3_l == 3) && (e3_k[52-1:18] == d2w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d2w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d2w3_0[64-1:12]))) && (!e3_g[0])) && (e3_t_pcid == i_individual_address_pcid_op)))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w2_0 = 64'h0;
-                        d1w2_0 = i_invlpg_addr;
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((((e2_l == 3) && (e2_k[52-1:18] == d1w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d1w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d1w2_0[64-1:12]))) && (e2_g[0] || (e2_t_pcid == cache_tlb0_t_pcid))))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                        'h3: begin
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && ((!e0_g[0]) && (e0_t_pcid == i_single_context_pcid_op)))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && ((!e1_g[0]) && (e1_t_pcid == i_single_context_pcid_op)))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && ((!e2_g[0]) && (e2_t_pcid == i_single_context_pcid_op)))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && ((!e3_g[0]) && (e3_t_pcid == i_single_context_pcid_op)))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
-                        d1w3_0 = 64'h0;
-                        d1w3_0 = i_invlpg_addr;
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((((e3_l == 3) && (e3_k[52-1:18] == d1w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d1w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d1w3_0[64-1:12]))) && (e3_g[0] || (e3_t_pcid == cache_tlb0_t_pcid))))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                        'h4: begin
+                            if (cache_tlb0_cv0[cache_tlb0_iset]) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if (cache_tlb0_cv1[cache_tlb0_iset]) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if (cache_tlb0_cv2[cache_tlb0_iset]) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if (cache_tlb0_cv3[cache_tlb0_iset]) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
                         end
+                        'h5: begin
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && (!e0_g[0]))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && (!e1_g[0]))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && (!e2_g[0]))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && (!e3_g[0]))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                        end
+                        'h6: begin
+                            d6w0_0 = 12'h0;
+                            d6w0_1 = 64'h0;
+                            d6w0_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d6w0_0 = d6w0_1[12-1:0];
+                            end
+                            else begin
+                                d6w0_0 = 0;
+                            end
+                            if ((cache_tlb0_cv0[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e0_g[0])) && (e0_t_pcid == d6w0_0)))) begin
+                                cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d6w1_0 = 12'h0;
+                            d6w1_1 = 64'h0;
+                            d6w1_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d6w1_0 = d6w1_1[12-1:0];
+                            end
+                            else begin
+                                d6w1_0 = 0;
+                            end
+                            if ((cache_tlb0_cv1[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e1_g[0])) && (e1_t_pcid == d6w1_0)))) begin
+                                cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d6w2_0 = 12'h0;
+                            d6w2_1 = 64'h0;
+                            d6w2_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d6w2_0 = d6w2_1[12-1:0];
+                            end
+                            else begin
+                                d6w2_0 = 0;
+                            end
+                            if ((cache_tlb0_cv2[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e2_g[0])) && (e2_t_pcid == d6w2_0)))) begin
+                                cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
+                            end
+                            d6w3_0 = 12'h0;
+                            d6w3_1 = 64'h0;
+                            d6w3_1 = i_mov_cr3_value;
+                            if (r_CR4[17]) begin
+                                d6w3_0 = d6w3_1[12-1:0];
+                            end
+                            else begin
+                                d6w3_0 = 0;
+                            end
+                            if ((cache_tlb0_cv3[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e3_g[0])) && (e3_t_pcid == d6w3_0)))) begin
+                                cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
+                            end
+                        end
+                    endcase
+                    if ((cache_tlb0_iset == 15)) begin
+                        cache_tlb0_fin <= 1'b1;
+                        cache_tlb0_st <= 2'b00;
                     end
-                    'h2: begin
-                        d2w0_0 = 64'h0;
-                        d2w0_0 = i_individual_address_addr;
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (((((e0_l == 3) && (e0_k[52-1:18] == d2w0_0[64-1:30])) || ((e0_l == 2) && (e0_k[52-1:9] == d2w0_0[64-1:21])) || ((e0_l == 1) && (e0_k[52-1:0] == d2w0_0[64-1:12]))) && (!e0_g[0])) && (e0_t_pcid == i_individual_address_pcid_op)))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d2w1_0 = 64'h0;
-                        d2w1_0 = i_individual_address_addr;
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (((((e1_l == 3) && (e1_k[52-1:18] == d2w1_0[64-1:30])) || ((e1_l == 2) && (e1_k[52-1:9] == d2w1_0[64-1:21])) || ((e1_l == 1) && (e1_k[52-1:0] == d2w1_0[64-1:12]))) && (!e1_g[0])) && (e1_t_pcid == i_individual_address_pcid_op)))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d2w2_0 = 64'h0;
-                        d2w2_0 = i_individual_address_addr;
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (((((e2_l == 3) && (e2_k[52-1:18] == d2w2_0[64-1:30])) || ((e2_l == 2) && (e2_k[52-1:9] == d2w2_0[64-1:21])) || ((e2_l == 1) && (e2_k[52-1:0] == d2w2_0[64-1:12]))) && (!e2_g[0])) && (e2_t_pcid == i_individual_address_pcid_op)))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d2w3_0 = 64'h0;
-                        d2w3_0 = i_individual_address_addr;
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (((((e3_l == 3) && (e3_k[52-1:18] == d2w3_0[64-1:30])) || ((e3_l == 2) && (e3_k[52-1:9] == d2w3_0[64-1:21])) || ((e3_l == 1) && (e3_k[52-1:0] == d2w3_0[64-1:12]))) && (!e3_g[0])) && (e3_t_pcid == i_individual_address_pcid_op)))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
+                    else begin
+                        cache_tlb0_iset <= (cache_tlb0_iset + 1);
                     end
-                    'h3: begin
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && ((!e0_g[0]) && (e0_t_pcid == i_single_context_pcid_op)))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && ((!e1_g[0]) && (e1_t_pcid == i_single_context_pcid_op)))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && ((!e2_g[0]) && (e2_t_pcid == i_single_context_pcid_op)))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && ((!e3_g[0]) && (e3_t_pcid == i_single_context_pcid_op)))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h4: begin
-                        if (cache_tlb0_cv0[cache_tlb0_iset]) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if (cache_tlb0_cv1[cache_tlb0_iset]) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if (cache_tlb0_cv2[cache_tlb0_iset]) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if (cache_tlb0_cv3[cache_tlb0_iset]) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h5: begin
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (!e0_g[0]))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (!e1_g[0]))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (!e2_g[0]))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (!e3_g[0]))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                    'h6: begin
-                        d6w0_0 = 12'h0;
-                        d6w0_1 = 64'h0;
-                        d6w0_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d6w0_0 = d6w0_1[12-1:0];
-                        end
-                        else begin
-                            d6w0_0 = 0;
-                        end
-                        if ((cache_tlb0_cv0[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e0_g[0])) && (e0_t_pcid == d6w0_0)))) begin
-                            cache_tlb0_cv0[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d6w1_0 = 12'h0;
-                        d6w1_1 = 64'h0;
-                        d6w1_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d6w1_0 = d6w1_1[12-1:0];
-                        end
-                        else begin
-                            d6w1_0 = 0;
-                        end
-                        if ((cache_tlb0_cv1[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e1_g[0])) && (e1_t_pcid == d6w1_0)))) begin
-                            cache_tlb0_cv1[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d6w2_0 = 12'h0;
-                        d6w2_1 = 64'h0;
-                        d6w2_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d6w2_0 = d6w2_1[12-1:0];
-                        end
-                        else begin
-                            d6w2_0 = 0;
-                        end
-                        if ((cache_tlb0_cv2[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e2_g[0])) && (e2_t_pcid == d6w2_0)))) begin
-                            cache_tlb0_cv2[cache_tlb0_iset] <= 1'b0;
-                        end
-                        d6w3_0 = 12'h0;
-                        d6w3_1 = 64'h0;
-                        d6w3_1 = i_mov_cr3_value;
-                        if (r_CR4[17]) begin
-                            d6w3_0 = d6w3_1[12-1:0];
-                        end
-                        else begin
-                            d6w3_0 = 0;
-                        end
-                        if ((cache_tlb0_cv3[cache_tlb0_iset] && (((!(r_CR4[17] && i_mov_cr3_value[63])) && (!e3_g[0])) && (e3_t_pcid == d6w3_0)))) begin
-                            cache_tlb0_cv3[cache_tlb0_iset] <= 1'b0;
-                        end
-                    end
-                endcase
-                if ((cache_tlb0_iset == 15)) begin
-                    cache_tlb0_fin <= 1'b1;
-                    cache_tlb0_st <= 2'b00;
                 end
-                else begin
-                    cache_tlb0_iset <= (cache_tlb0_iset + 1);
+            end
+            2'b11: begin
+                if ((!wc_busy)) begin
+                    cache_tlb0_st <= 2'b01;
                 end
             end
             default: begin
@@ -2989,7 +3269,12 @@ always @(posedge clk) begin: cache_tlb0_fsm
                     cache_tlb0_f_acc <= cache_tlb0_c_acc;
                     cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
                     cache_tlb0_f_r_CR4 <= r_CR4;
-                    cache_tlb0_st <= 2'b01;
+                    if (wc_busy) begin
+                        cache_tlb0_st <= 2'b11;
+                    end
+                    else begin
+                        cache_tlb0_st <= 2'b01;
+                    end
                 end
             end
             else begin
@@ -2997,6 +3282,1429 @@ always @(posedge clk) begin: cache_tlb0_fsm
                 cache_tlb0_iset <= 0;
                 cache_tlb0_st <= 2'b10;
             end
+        end
+    end
+end
+
+always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache_psc0_q4, cache_psc0_q5, r_CR3, r_CR4, sw_set, w_done, w_status) begin: cache_psc0_request
+    reg [12-1:0] tg0;
+    reg [64-1:0] tg1;
+    tg0 = 12'h0;
+    tg1 = 64'h0;
+    tg1 = r_CR3;
+    if (r_CR4[17]) begin
+        tg0 = tg1[12-1:0];
+    end
+    else begin
+        tg0 = 0;
+    end
+    cache_psc0_t_pcid = tg0;
+    cache_psc0_ls2 = i_addr[23-1:21];
+    cache_psc0_ls3 = i_addr[32-1:30];
+    cache_psc0_ls4 = i_addr[41-1:39];
+    cache_psc0_ls5 = i_addr[50-1:48];
+    cache_psc0_vset = sw_set[2-1:0];
+    cache_psc0_fill_now = (w_done && (w_status == 0));
+    wc_busy = (cache_psc0_q5 || cache_psc0_q4 || cache_psc0_q3 || cache_psc0_q2 || (w_done && (w_status == 0) && (pq_v5 || pq_v4 || pq_v3 || pq_v2)));
+end
+
+always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], cache_psc0_ca_rw_0[3], cache_psc0_ca_rw_1[0], cache_psc0_ca_rw_1[1], cache_psc0_ca_rw_1[2], cache_psc0_ca_rw_1[3], cache_psc0_ca_rw_2[0], cache_psc0_ca_rw_2[1], cache_psc0_ca_rw_2[2], cache_psc0_ca_rw_2[3], cache_psc0_ca_rw_3[0], cache_psc0_ca_rw_3[1], cache_psc0_ca_rw_3[2], cache_psc0_ca_rw_3[3], cache_psc0_ca_us_0[0], cache_psc0_ca_us_0[1], cache_psc0_ca_us_0[2], cache_psc0_ca_us_0[3], cache_psc0_ca_us_1[0], cache_psc0_ca_us_1[1], cache_psc0_ca_us_1[2], cache_psc0_ca_us_1[3], cache_psc0_ca_us_2[0], cache_psc0_ca_us_2[1], cache_psc0_ca_us_2[2], cache_psc0_ca_us_2[3], cache_psc0_ca_us_3[0], cache_psc0_ca_us_3[1], cache_psc0_ca_us_3[2], cache_psc0_ca_us_3[3], cache_psc0_ca_xd_0[0], cache_psc0_ca_xd_0[1], cache_psc0_ca_xd_0[2], cache_psc0_ca_xd_0[3], cache_psc0_ca_xd_1[0], cache_psc0_ca_xd_1[1], cache_psc0_ca_xd_1[2], cache_psc0_ca_xd_1[3], cache_psc0_ca_xd_2[0], cache_psc0_ca_xd_2[1], cache_psc0_ca_xd_2[2], cache_psc0_ca_xd_2[3], cache_psc0_ca_xd_3[0], cache_psc0_ca_xd_3[1], cache_psc0_ca_xd_3[2], cache_psc0_ca_xd_3[3], cache_psc0_cb0[0], cache_psc0_cb0[1], cache_psc0_cb0[2], cache_psc0_cb0[3], cache_psc0_cb1[0], cache_psc0_cb1[1], cache_psc0_cb1[2], cache_psc0_cb1[3], cache_psc0_cb2[0], cache_psc0_cb2[1], cache_psc0_cb2[2], cache_psc0_cb2[3], cache_psc0_cb3[0], cache_psc0_cb3[1], cache_psc0_cb3[2], cache_psc0_cb3[3], cache_psc0_ck0[0], cache_psc0_ck0[1], cache_psc0_ck0[2], cache_psc0_ck0[3], cache_psc0_ck1[0], cache_psc0_ck1[1], cache_psc0_ck1[2], cache_psc0_ck1[3], cache_psc0_ck2[0], cache_psc0_ck2[1], cache_psc0_ck2[2], cache_psc0_ck2[3], cache_psc0_ck3[0], cache_psc0_ck3[1], cache_psc0_ck3[2], cache_psc0_ck3[3], cache_psc0_cl0[0], cache_psc0_cl0[1], cache_psc0_cl0[2], cache_psc0_cl0[3], cache_psc0_cl1[0], cache_psc0_cl1[1], cache_psc0_cl1[2], cache_psc0_cl1[3], cache_psc0_cl2[0], cache_psc0_cl2[1], cache_psc0_cl2[2], cache_psc0_cl2[3], cache_psc0_cl3[0], cache_psc0_cl3[1], cache_psc0_cl3[2], cache_psc0_cl3[3], cache_psc0_cn0[0], cache_psc0_cn0[1], cache_psc0_cn0[2], cache_psc0_cn0[3], cache_psc0_cn1[0], cache_psc0_cn1[1], cache_psc0_cn1[2], cache_psc0_cn1[3], cache_psc0_cn2[0], cache_psc0_cn2[1], cache_psc0_cn2[2], cache_psc0_cn2[3], cache_psc0_cn3[0], cache_psc0_cn3[1], cache_psc0_cn3[2], cache_psc0_cn3[3], cache_psc0_ct_pcid_0[0], cache_psc0_ct_pcid_0[1], cache_psc0_ct_pcid_0[2], cache_psc0_ct_pcid_0[3], cache_psc0_ct_pcid_1[0], cache_psc0_ct_pcid_1[1], cache_psc0_ct_pcid_1[2], cache_psc0_ct_pcid_1[3], cache_psc0_ct_pcid_2[0], cache_psc0_ct_pcid_2[1], cache_psc0_ct_pcid_2[2], cache_psc0_ct_pcid_2[3], cache_psc0_ct_pcid_3[0], cache_psc0_ct_pcid_3[1], cache_psc0_ct_pcid_3[2], cache_psc0_ct_pcid_3[3], cache_psc0_cv0[0], cache_psc0_cv0[1], cache_psc0_cv0[2], cache_psc0_cv0[3], cache_psc0_cv1[0], cache_psc0_cv1[1], cache_psc0_cv1[2], cache_psc0_cv1[3], cache_psc0_cv2[0], cache_psc0_cv2[1], cache_psc0_cv2[2], cache_psc0_cv2[3], cache_psc0_cv3[0], cache_psc0_cv3[1], cache_psc0_cv3[2], cache_psc0_cv3[3], i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_pcid) begin: cache_psc0_lookup
+    reg found;
+    reg [2-1:0] way;
+    reg [2-1:0] hs;
+    reg [3-1:0] h_nxt;
+    reg [64-1:0] h_tbl;
+    reg h_a_rw;
+    reg h_a_us;
+    reg h_a_xd;
+    reg [1-1:0] x5_3_cv;
+    reg [43-1:0] x5_3_ck;
+    reg [3-1:0] x5_3_cl;
+    reg [12-1:0] x5_3_ct_pcid;
+    reg [3-1:0] x5_3_cn;
+    reg [64-1:0] x5_3_cb;
+    reg [1-1:0] x5_3_ca_rw;
+    reg [1-1:0] x5_3_ca_us;
+    reg [1-1:0] x5_3_ca_xd;
+    reg [1-1:0] x5_2_cv;
+    reg [43-1:0] x5_2_ck;
+    reg [3-1:0] x5_2_cl;
+    reg [12-1:0] x5_2_ct_pcid;
+    reg [3-1:0] x5_2_cn;
+    reg [64-1:0] x5_2_cb;
+    reg [1-1:0] x5_2_ca_rw;
+    reg [1-1:0] x5_2_ca_us;
+    reg [1-1:0] x5_2_ca_xd;
+    reg [1-1:0] x5_1_cv;
+    reg [43-1:0] x5_1_ck;
+    reg [3-1:0] x5_1_cl;
+    reg [12-1:0] x5_1_ct_pcid;
+    reg [3-1:0] x5_1_cn;
+    reg [64-1:0] x5_1_cb;
+    reg [1-1:0] x5_1_ca_rw;
+    reg [1-1:0] x5_1_ca_us;
+    reg [1-1:0] x5_1_ca_xd;
+    reg [1-1:0] x5_0_cv;
+    reg [43-1:0] x5_0_ck;
+    reg [3-1:0] x5_0_cl;
+    reg [12-1:0] x5_0_ct_pcid;
+    reg [3-1:0] x5_0_cn;
+    reg [64-1:0] x5_0_cb;
+    reg [1-1:0] x5_0_ca_rw;
+    reg [1-1:0] x5_0_ca_us;
+    reg [1-1:0] x5_0_ca_xd;
+    reg [1-1:0] x4_3_cv;
+    reg [43-1:0] x4_3_ck;
+    reg [3-1:0] x4_3_cl;
+    reg [12-1:0] x4_3_ct_pcid;
+    reg [3-1:0] x4_3_cn;
+    reg [64-1:0] x4_3_cb;
+    reg [1-1:0] x4_3_ca_rw;
+    reg [1-1:0] x4_3_ca_us;
+    reg [1-1:0] x4_3_ca_xd;
+    reg [1-1:0] x4_2_cv;
+    reg [43-1:0] x4_2_ck;
+    reg [3-1:0] x4_2_cl;
+    reg [12-1:0] x4_2_ct_pcid;
+    reg [3-1:0] x4_2_cn;
+    reg [64-1:0] x4_2_cb;
+    reg [1-1:0] x4_2_ca_rw;
+    reg [1-1:0] x4_2_ca_us;
+    reg [1-1:0] x4_2_ca_xd;
+    reg [1-1:0] x4_1_cv;
+    reg [43-1:0] x4_1_ck;
+    reg [3-1:0] x4_1_cl;
+    reg [12-1:0] x4_1_ct_pcid;
+    reg [3-1:0] x4_1_cn;
+    reg [64-1:0] x4_1_cb;
+    reg [1-1:0] x4_1_ca_rw;
+    reg [1-1:0] x4_1_ca_us;
+    reg [1-1:0] x4_1_ca_xd;
+    reg [1-1:0] x4_0_cv;
+    reg [43-1:0] x4_0_ck;
+    reg [3-1:0] x4_0_cl;
+    reg [12-1:0] x4_0_ct_pcid;
+    reg [3-1:0] x4_0_cn;
+    reg [64-1:0] x4_0_cb;
+    reg [1-1:0] x4_0_ca_rw;
+    reg [1-1:0] x4_0_ca_us;
+    reg [1-1:0] x4_0_ca_xd;
+    reg [1-1:0] x3_3_cv;
+    reg [43-1:0] x3_3_ck;
+    reg [3-1:0] x3_3_cl;
+    reg [12-1:0] x3_3_ct_pcid;
+    reg [3-1:0] x3_3_cn;
+    reg [64-1:0] x3_3_cb;
+    reg [1-1:0] x3_3_ca_rw;
+    reg [1-1:0] x3_3_ca_us;
+    reg [1-1:0] x3_3_ca_xd;
+    reg [1-1:0] x3_2_cv;
+    reg [43-1:0] x3_2_ck;
+    reg [3-1:0] x3_2_cl;
+    reg [12-1:0] x3_2_ct_pcid;
+    reg [3-1:0] x3_2_cn;
+    reg [64-1:0] x3_2_cb;
+    reg [1-1:0] x3_2_ca_rw;
+    reg [1-1:0] x3_2_ca_us;
+    reg [1-1:0] x3_2_ca_xd;
+    reg [1-1:0] x3_1_cv;
+    reg [43-1:0] x3_1_ck;
+    reg [3-1:0] x3_1_cl;
+    reg [12-1:0] x3_1_ct_pcid;
+    reg [3-1:0] x3_1_cn;
+    reg [64-1:0] x3_1_cb;
+    reg [1-1:0] x3_1_ca_rw;
+    reg [1-1:0] x3_1_ca_us;
+    reg [1-1:0] x3_1_ca_xd;
+    reg [1-1:0] x3_0_cv;
+    reg [43-1:0] x3_0_ck;
+    reg [3-1:0] x3_0_cl;
+    reg [12-1:0] x3_0_ct_pcid;
+    reg [3-1:0] x3_0_cn;
+    reg [64-1:0] x3_0_cb;
+    reg [1-1:0] x3_0_ca_rw;
+    reg [1-1:0] x3_0_ca_us;
+    reg [1-1:0] x3_0_ca_xd;
+    reg [1-1:0] x2_3_cv;
+    reg [43-1:0] x2_3_ck;
+    reg [3-1:0] x2_3_cl;
+    reg [12-1:0] x2_3_ct_pcid;
+    reg [3-1:0] x2_3_cn;
+    reg [64-1:0] x2_3_cb;
+    reg [1-1:0] x2_3_ca_rw;
+    reg [1-1:0] x2_3_ca_us;
+    reg [1-1:0] x2_3_ca_xd;
+    reg [1-1:0] x2_2_cv;
+    reg [43-1:0] x2_2_ck;
+    reg [3-1:0] x2_2_cl;
+    reg [12-1:0] x2_2_ct_pcid;
+    reg [3-1:0] x2_2_cn;
+    reg [64-1:0] x2_2_cb;
+    reg [1-1:0] x2_2_ca_rw;
+    reg [1-1:0] x2_2_ca_us;
+    reg [1-1:0] x2_2_ca_xd;
+    reg [1-1:0] x2_1_cv;
+    reg [43-1:0] x2_1_ck;
+    reg [3-1:0] x2_1_cl;
+    reg [12-1:0] x2_1_ct_pcid;
+    reg [3-1:0] x2_1_cn;
+    reg [64-1:0] x2_1_cb;
+    reg [1-1:0] x2_1_ca_rw;
+    reg [1-1:0] x2_1_ca_us;
+    reg [1-1:0] x2_1_ca_xd;
+    reg [1-1:0] x2_0_cv;
+    reg [43-1:0] x2_0_ck;
+    reg [3-1:0] x2_0_cl;
+    reg [12-1:0] x2_0_ct_pcid;
+    reg [3-1:0] x2_0_cn;
+    reg [64-1:0] x2_0_cb;
+    reg [1-1:0] x2_0_ca_rw;
+    reg [1-1:0] x2_0_ca_us;
+    reg [1-1:0] x2_0_ca_xd;
+    found = 1'b0;
+    way = 2'h0;
+    hs = 2'h0;
+    h_nxt = 3'h0;
+    h_tbl = 64'h0;
+    h_a_rw = (0 != 0);
+    h_a_us = (0 != 0);
+    h_a_xd = (0 != 0);
+    x5_3_cv = 1'h0;
+    x5_3_cv[0] = cache_psc0_cv3[cache_psc0_ls5];
+    x5_3_ck = 43'h0;
+    x5_3_ck = cache_psc0_ck3[cache_psc0_ls5];
+    x5_3_cl = 3'h0;
+    x5_3_cl = cache_psc0_cl3[cache_psc0_ls5];
+    x5_3_ct_pcid = 12'h0;
+    x5_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls5];
+    x5_3_cn = 3'h0;
+    x5_3_cn = cache_psc0_cn3[cache_psc0_ls5];
+    x5_3_cb = 64'h0;
+    x5_3_cb = cache_psc0_cb3[cache_psc0_ls5];
+    x5_3_ca_rw = 1'h0;
+    x5_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls5];
+    x5_3_ca_us = 1'h0;
+    x5_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls5];
+    x5_3_ca_xd = 1'h0;
+    x5_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls5];
+    if ((x5_3_cv[0] && (x5_3_cl == 5) && (x5_3_ck[16-1:0] == i_addr[64-1:48]) && (x5_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_3_cn;
+        h_tbl = x5_3_cb;
+        h_a_rw = (x5_3_ca_rw[0] != 0);
+        h_a_us = (x5_3_ca_us[0] != 0);
+        h_a_xd = (x5_3_ca_xd[0] != 0);
+    end
+    x5_2_cv = 1'h0;
+    x5_2_cv[0] = cache_psc0_cv2[cache_psc0_ls5];
+    x5_2_ck = 43'h0;
+    x5_2_ck = cache_psc0_ck2[cache_psc0_ls5];
+    x5_2_cl = 3'h0;
+    x5_2_cl = cache_psc0_cl2[cache_psc0_ls5];
+    x5_2_ct_pcid = 12'h0;
+    x5_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls5];
+    x5_2_cn = 3'h0;
+    x5_2_cn = cache_psc0_cn2[cache_psc0_ls5];
+    x5_2_cb = 64'h0;
+    x5_2_cb = cache_psc0_cb2[cache_psc0_ls5];
+    x5_2_ca_rw = 1'h0;
+    x5_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls5];
+    x5_2_ca_us = 1'h0;
+    x5_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls5];
+    x5_2_ca_xd = 1'h0;
+    x5_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls5];
+    if ((x5_2_cv[0] && (x5_2_cl == 5) && (x5_2_ck[16-1:0] == i_addr[64-1:48]) && (x5_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_2_cn;
+        h_tbl = x5_2_cb;
+        h_a_rw = (x5_2_ca_rw[0] != 0);
+        h_a_us = (x5_2_ca_us[0] != 0);
+        h_a_xd = (x5_2_ca_xd[0] != 0);
+    end
+    x5_1_cv = 1'h0;
+    x5_1_cv[0] = cache_psc0_cv1[cache_psc0_ls5];
+    x5_1_ck = 43'h0;
+    x5_1_ck = cache_psc0_ck1[cache_psc0_ls5];
+    x5_1_cl = 3'h0;
+    x5_1_cl = cache_psc0_cl1[cache_psc0_ls5];
+    x5_1_ct_pcid = 12'h0;
+    x5_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls5];
+    x5_1_cn = 3'h0;
+    x5_1_cn = cache_psc0_cn1[cache_psc0_ls5];
+    x5_1_cb = 64'h0;
+    x5_1_cb = cache_psc0_cb1[cache_psc0_ls5];
+    x5_1_ca_rw = 1'h0;
+    x5_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls5];
+    x5_1_ca_us = 1'h0;
+    x5_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls5];
+    x5_1_ca_xd = 1'h0;
+    x5_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls5];
+    if ((x5_1_cv[0] && (x5_1_cl == 5) && (x5_1_ck[16-1:0] == i_addr[64-1:48]) && (x5_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_1_cn;
+        h_tbl = x5_1_cb;
+        h_a_rw = (x5_1_ca_rw[0] != 0);
+        h_a_us = (x5_1_ca_us[0] != 0);
+        h_a_xd = (x5_1_ca_xd[0] != 0);
+    end
+    x5_0_cv = 1'h0;
+    x5_0_cv[0] = cache_psc0_cv0[cache_psc0_ls5];
+    x5_0_ck = 43'h0;
+    x5_0_ck = cache_psc0_ck0[cache_psc0_ls5];
+    x5_0_cl = 3'h0;
+    x5_0_cl = cache_psc0_cl0[cache_psc0_ls5];
+    x5_0_ct_pcid = 12'h0;
+    x5_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls5];
+    x5_0_cn = 3'h0;
+    x5_0_cn = cache_psc0_cn0[cache_psc0_ls5];
+    x5_0_cb = 64'h0;
+    x5_0_cb = cache_psc0_cb0[cache_psc0_ls5];
+    x5_0_ca_rw = 1'h0;
+    x5_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls5];
+    x5_0_ca_us = 1'h0;
+    x5_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls5];
+    x5_0_ca_xd = 1'h0;
+    x5_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls5];
+    if ((x5_0_cv[0] && (x5_0_cl == 5) && (x5_0_ck[16-1:0] == i_addr[64-1:48]) && (x5_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls5;
+        h_nxt = x5_0_cn;
+        h_tbl = x5_0_cb;
+        h_a_rw = (x5_0_ca_rw[0] != 0);
+        h_a_us = (x5_0_ca_us[0] != 0);
+        h_a_xd = (x5_0_ca_xd[0] != 0);
+    end
+    x4_3_cv = 1'h0;
+    x4_3_cv[0] = cache_psc0_cv3[cache_psc0_ls4];
+    x4_3_ck = 43'h0;
+    x4_3_ck = cache_psc0_ck3[cache_psc0_ls4];
+    x4_3_cl = 3'h0;
+    x4_3_cl = cache_psc0_cl3[cache_psc0_ls4];
+    x4_3_ct_pcid = 12'h0;
+    x4_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls4];
+    x4_3_cn = 3'h0;
+    x4_3_cn = cache_psc0_cn3[cache_psc0_ls4];
+    x4_3_cb = 64'h0;
+    x4_3_cb = cache_psc0_cb3[cache_psc0_ls4];
+    x4_3_ca_rw = 1'h0;
+    x4_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls4];
+    x4_3_ca_us = 1'h0;
+    x4_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls4];
+    x4_3_ca_xd = 1'h0;
+    x4_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls4];
+    if ((x4_3_cv[0] && (x4_3_cl == 4) && (x4_3_ck[25-1:0] == i_addr[64-1:39]) && (x4_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_3_cn;
+        h_tbl = x4_3_cb;
+        h_a_rw = (x4_3_ca_rw[0] != 0);
+        h_a_us = (x4_3_ca_us[0] != 0);
+        h_a_xd = (x4_3_ca_xd[0] != 0);
+    end
+    x4_2_cv = 1'h0;
+    x4_2_cv[0] = cache_psc0_cv2[cache_psc0_ls4];
+    x4_2_ck = 43'h0;
+    x4_2_ck = cache_psc0_ck2[cache_psc0_ls4];
+    x4_2_cl = 3'h0;
+    x4_2_cl = cache_psc0_cl2[cache_psc0_ls4];
+    x4_2_ct_pcid = 12'h0;
+    x4_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls4];
+    x4_2_cn = 3'h0;
+    x4_2_cn = cache_psc0_cn2[cache_psc0_ls4];
+    x4_2_cb = 64'h0;
+    x4_2_cb = cache_psc0_cb2[cache_psc0_ls4];
+    x4_2_ca_rw = 1'h0;
+    x4_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls4];
+    x4_2_ca_us = 1'h0;
+    x4_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls4];
+    x4_2_ca_xd = 1'h0;
+    x4_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls4];
+    if ((x4_2_cv[0] && (x4_2_cl == 4) && (x4_2_ck[25-1:0] == i_addr[64-1:39]) && (x4_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_2_cn;
+        h_tbl = x4_2_cb;
+        h_a_rw = (x4_2_ca_rw[0] != 0);
+        h_a_us = (x4_2_ca_us[0] != 0);
+        h_a_xd = (x4_2_ca_xd[0] != 0);
+    end
+    x4_1_cv = 1'h0;
+    x4_1_cv[0] = cache_psc0_cv1[cache_psc0_ls4];
+    x4_1_ck = 43'h0;
+    x4_1_ck = cache_psc0_ck1[cache_psc0_ls4];
+    x4_1_cl = 3'h0;
+    x4_1_cl = cache_psc0_cl1[cache_psc0_ls4];
+    x4_1_ct_pcid = 12'h0;
+    x4_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls4];
+    x4_1_cn = 3'h0;
+    x4_1_cn = cache_psc0_cn1[cache_psc0_ls4];
+    x4_1_cb = 64'h0;
+    x4_1_cb = cache_psc0_cb1[cache_psc0_ls4];
+    x4_1_ca_rw = 1'h0;
+    x4_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls4];
+    x4_1_ca_us = 1'h0;
+    x4_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls4];
+    x4_1_ca_xd = 1'h0;
+    x4_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls4];
+    if ((x4_1_cv[0] && (x4_1_cl == 4) && (x4_1_ck[25-1:0] == i_addr[64-1:39]) && (x4_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_1_cn;
+        h_tbl = x4_1_cb;
+        h_a_rw = (x4_1_ca_rw[0] != 0);
+        h_a_us = (x4_1_ca_us[0] != 0);
+        h_a_xd = (x4_1_ca_xd[0] != 0);
+    end
+    x4_0_cv = 1'h0;
+    x4_0_cv[0] = cache_psc0_cv0[cache_psc0_ls4];
+    x4_0_ck = 43'h0;
+    x4_0_ck = cache_psc0_ck0[cache_psc0_ls4];
+    x4_0_cl = 3'h0;
+    x4_0_cl = cache_psc0_cl0[cache_psc0_ls4];
+    x4_0_ct_pcid = 12'h0;
+    x4_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls4];
+    x4_0_cn = 3'h0;
+    x4_0_cn = cache_psc0_cn0[cache_psc0_ls4];
+    x4_0_cb = 64'h0;
+    x4_0_cb = cache_psc0_cb0[cache_psc0_ls4];
+    x4_0_ca_rw = 1'h0;
+    x4_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls4];
+    x4_0_ca_us = 1'h0;
+    x4_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls4];
+    x4_0_ca_xd = 1'h0;
+    x4_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls4];
+    if ((x4_0_cv[0] && (x4_0_cl == 4) && (x4_0_ck[25-1:0] == i_addr[64-1:39]) && (x4_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls4;
+        h_nxt = x4_0_cn;
+        h_tbl = x4_0_cb;
+        h_a_rw = (x4_0_ca_rw[0] != 0);
+        h_a_us = (x4_0_ca_us[0] != 0);
+        h_a_xd = (x4_0_ca_xd[0] != 0);
+    end
+    x3_3_cv = 1'h0;
+    x3_3_cv[0] = cache_psc0_cv3[cache_psc0_ls3];
+    x3_3_ck = 43'h0;
+    x3_3_ck = cache_psc0_ck3[cache_psc0_ls3];
+    x3_3_cl = 3'h0;
+    x3_3_cl = cache_psc0_cl3[cache_psc0_ls3];
+    x3_3_ct_pcid = 12'h0;
+    x3_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls3];
+    x3_3_cn = 3'h0;
+    x3_3_cn = cache_psc0_cn3[cache_psc0_ls3];
+    x3_3_cb = 64'h0;
+    x3_3_cb = cache_psc0_cb3[cache_psc0_ls3];
+    x3_3_ca_rw = 1'h0;
+    x3_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls3];
+    x3_3_ca_us = 1'h0;
+    x3_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls3];
+    x3_3_ca_xd = 1'h0;
+    x3_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls3];
+    if ((x3_3_cv[0] && (x3_3_cl == 3) && (x3_3_ck[34-1:0] == i_addr[64-1:30]) && (x3_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_3_cn;
+        h_tbl = x3_3_cb;
+        h_a_rw = (x3_3_ca_rw[0] != 0);
+        h_a_us = (x3_3_ca_us[0] != 0);
+        h_a_xd = (x3_3_ca_xd[0] != 0);
+    end
+    x3_2_cv = 1'h0;
+    x3_2_cv[0] = cache_psc0_cv2[cache_psc0_ls3];
+    x3_2_ck = 43'h0;
+    x3_2_ck = cache_psc0_ck2[cache_psc0_ls3];
+    x3_2_cl = 3'h0;
+    x3_2_cl = cache_psc0_cl2[cache_psc0_ls3];
+    x3_2_ct_pcid = 12'h0;
+    x3_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls3];
+    x3_2_cn = 3'h0;
+    x3_2_cn = cache_psc0_cn2[cache_psc0_ls3];
+    x3_2_cb = 64'h0;
+    x3_2_cb = cache_psc0_cb2[cache_psc0_ls3];
+    x3_2_ca_rw = 1'h0;
+    x3_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls3];
+    x3_2_ca_us = 1'h0;
+    x3_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls3];
+    x3_2_ca_xd = 1'h0;
+    x3_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls3];
+    if ((x3_2_cv[0] && (x3_2_cl == 3) && (x3_2_ck[34-1:0] == i_addr[64-1:30]) && (x3_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_2_cn;
+        h_tbl = x3_2_cb;
+        h_a_rw = (x3_2_ca_rw[0] != 0);
+        h_a_us = (x3_2_ca_us[0] != 0);
+        h_a_xd = (x3_2_ca_xd[0] != 0);
+    end
+    x3_1_cv = 1'h0;
+    x3_1_cv[0] = cache_psc0_cv1[cache_psc0_ls3];
+    x3_1_ck = 43'h0;
+    x3_1_ck = cache_psc0_ck1[cache_psc0_ls3];
+    x3_1_cl = 3'h0;
+    x3_1_cl = cache_psc0_cl1[cache_psc0_ls3];
+    x3_1_ct_pcid = 12'h0;
+    x3_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls3];
+    x3_1_cn = 3'h0;
+    x3_1_cn = cache_psc0_cn1[cache_psc0_ls3];
+    x3_1_cb = 64'h0;
+    x3_1_cb = cache_psc0_cb1[cache_psc0_ls3];
+    x3_1_ca_rw = 1'h0;
+    x3_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls3];
+    x3_1_ca_us = 1'h0;
+    x3_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls3];
+    x3_1_ca_xd = 1'h0;
+    x3_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls3];
+    if ((x3_1_cv[0] && (x3_1_cl == 3) && (x3_1_ck[34-1:0] == i_addr[64-1:30]) && (x3_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_1_cn;
+        h_tbl = x3_1_cb;
+        h_a_rw = (x3_1_ca_rw[0] != 0);
+        h_a_us = (x3_1_ca_us[0] != 0);
+        h_a_xd = (x3_1_ca_xd[0] != 0);
+    end
+    x3_0_cv = 1'h0;
+    x3_0_cv[0] = cache_psc0_cv0[cache_psc0_ls3];
+    x3_0_ck = 43'h0;
+    x3_0_ck = cache_psc0_ck0[cache_psc0_ls3];
+    x3_0_cl = 3'h0;
+    x3_0_cl = cache_psc0_cl0[cache_psc0_ls3];
+    x3_0_ct_pcid = 12'h0;
+    x3_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls3];
+    x3_0_cn = 3'h0;
+    x3_0_cn = cache_psc0_cn0[cache_psc0_ls3];
+    x3_0_cb = 64'h0;
+    x3_0_cb = cache_psc0_cb0[cache_psc0_ls3];
+    x3_0_ca_rw = 1'h0;
+    x3_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls3];
+    x3_0_ca_us = 1'h0;
+    x3_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls3];
+    x3_0_ca_xd = 1'h0;
+    x3_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls3];
+    if ((x3_0_cv[0] && (x3_0_cl == 3) && (x3_0_ck[34-1:0] == i_addr[64-1:30]) && (x3_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls3;
+        h_nxt = x3_0_cn;
+        h_tbl = x3_0_cb;
+        h_a_rw = (x3_0_ca_rw[0] != 0);
+        h_a_us = (x3_0_ca_us[0] != 0);
+        h_a_xd = (x3_0_ca_xd[0] != 0);
+    end
+    x2_3_cv = 1'h0;
+    x2_3_cv[0] = cache_psc0_cv3[cache_psc0_ls2];
+    x2_3_ck = 43'h0;
+    x2_3_ck = cache_psc0_ck3[cache_psc0_ls2];
+    x2_3_cl = 3'h0;
+    x2_3_cl = cache_psc0_cl3[cache_psc0_ls2];
+    x2_3_ct_pcid = 12'h0;
+    x2_3_ct_pcid = cache_psc0_ct_pcid_3[cache_psc0_ls2];
+    x2_3_cn = 3'h0;
+    x2_3_cn = cache_psc0_cn3[cache_psc0_ls2];
+    x2_3_cb = 64'h0;
+    x2_3_cb = cache_psc0_cb3[cache_psc0_ls2];
+    x2_3_ca_rw = 1'h0;
+    x2_3_ca_rw[0] = cache_psc0_ca_rw_3[cache_psc0_ls2];
+    x2_3_ca_us = 1'h0;
+    x2_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls2];
+    x2_3_ca_xd = 1'h0;
+    x2_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls2];
+    if ((x2_3_cv[0] && (x2_3_cl == 2) && (x2_3_ck == i_addr[64-1:21]) && (x2_3_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 3;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_3_cn;
+        h_tbl = x2_3_cb;
+        h_a_rw = (x2_3_ca_rw[0] != 0);
+        h_a_us = (x2_3_ca_us[0] != 0);
+        h_a_xd = (x2_3_ca_xd[0] != 0);
+    end
+    x2_2_cv = 1'h0;
+    x2_2_cv[0] = cache_psc0_cv2[cache_psc0_ls2];
+    x2_2_ck = 43'h0;
+    x2_2_ck = cache_psc0_ck2[cache_psc0_ls2];
+    x2_2_cl = 3'h0;
+    x2_2_cl = cache_psc0_cl2[cache_psc0_ls2];
+    x2_2_ct_pcid = 12'h0;
+    x2_2_ct_pcid = cache_psc0_ct_pcid_2[cache_psc0_ls2];
+    x2_2_cn = 3'h0;
+    x2_2_cn = cache_psc0_cn2[cache_psc0_ls2];
+    x2_2_cb = 64'h0;
+    x2_2_cb = cache_psc0_cb2[cache_psc0_ls2];
+    x2_2_ca_rw = 1'h0;
+    x2_2_ca_rw[0] = cache_psc0_ca_rw_2[cache_psc0_ls2];
+    x2_2_ca_us = 1'h0;
+    x2_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls2];
+    x2_2_ca_xd = 1'h0;
+    x2_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls2];
+    if ((x2_2_cv[0] && (x2_2_cl == 2) && (x2_2_ck == i_addr[64-1:21]) && (x2_2_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 2;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_2_cn;
+        h_tbl = x2_2_cb;
+        h_a_rw = (x2_2_ca_rw[0] != 0);
+        h_a_us = (x2_2_ca_us[0] != 0);
+        h_a_xd = (x2_2_ca_xd[0] != 0);
+    end
+    x2_1_cv = 1'h0;
+    x2_1_cv[0] = cache_psc0_cv1[cache_psc0_ls2];
+    x2_1_ck = 43'h0;
+    x2_1_ck = cache_psc0_ck1[cache_psc0_ls2];
+    x2_1_cl = 3'h0;
+    x2_1_cl = cache_psc0_cl1[cache_psc0_ls2];
+    x2_1_ct_pcid = 12'h0;
+    x2_1_ct_pcid = cache_psc0_ct_pcid_1[cache_psc0_ls2];
+    x2_1_cn = 3'h0;
+    x2_1_cn = cache_psc0_cn1[cache_psc0_ls2];
+    x2_1_cb = 64'h0;
+    x2_1_cb = cache_psc0_cb1[cache_psc0_ls2];
+    x2_1_ca_rw = 1'h0;
+    x2_1_ca_rw[0] = cache_psc0_ca_rw_1[cache_psc0_ls2];
+    x2_1_ca_us = 1'h0;
+    x2_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls2];
+    x2_1_ca_xd = 1'h0;
+    x2_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls2];
+    if ((x2_1_cv[0] && (x2_1_cl == 2) && (x2_1_ck == i_addr[64-1:21]) && (x2_1_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 1;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_1_cn;
+        h_tbl = x2_1_cb;
+        h_a_rw = (x2_1_ca_rw[0] != 0);
+        h_a_us = (x2_1_ca_us[0] != 0);
+        h_a_xd = (x2_1_ca_xd[0] != 0);
+    end
+    x2_0_cv = 1'h0;
+    x2_0_cv[0] = cache_psc0_cv0[cache_psc0_ls2];
+    x2_0_ck = 43'h0;
+    x2_0_ck = cache_psc0_ck0[cache_psc0_ls2];
+    x2_0_cl = 3'h0;
+    x2_0_cl = cache_psc0_cl0[cache_psc0_ls2];
+    x2_0_ct_pcid = 12'h0;
+    x2_0_ct_pcid = cache_psc0_ct_pcid_0[cache_psc0_ls2];
+    x2_0_cn = 3'h0;
+    x2_0_cn = cache_psc0_cn0[cache_psc0_ls2];
+    x2_0_cb = 64'h0;
+    x2_0_cb = cache_psc0_cb0[cache_psc0_ls2];
+    x2_0_ca_rw = 1'h0;
+    x2_0_ca_rw[0] = cache_psc0_ca_rw_0[cache_psc0_ls2];
+    x2_0_ca_us = 1'h0;
+    x2_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls2];
+    x2_0_ca_xd = 1'h0;
+    x2_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls2];
+    if ((x2_0_cv[0] && (x2_0_cl == 2) && (x2_0_ck == i_addr[64-1:21]) && (x2_0_ct_pcid == cache_psc0_t_pcid))) begin
+        found = 1'b1;
+        way = 0;
+        hs = cache_psc0_ls2;
+        h_nxt = x2_0_cn;
+        h_tbl = x2_0_cb;
+        h_a_rw = (x2_0_ca_rw[0] != 0);
+        h_a_us = (x2_0_ca_us[0] != 0);
+        h_a_xd = (x2_0_ca_xd[0] != 0);
+    end
+    pc_hit = found;
+    cache_psc0_l_hit = found;
+    cache_psc0_l_way = way;
+    cache_psc0_l_set = hs;
+    pc_nxt = h_nxt;
+    pc_tbl = h_tbl;
+    pc_a_rw = h_a_rw;
+    pc_a_us = h_a_us;
+    pc_a_xd = h_a_xd;
+end
+
+always @(posedge clk) begin: cache_psc0_fsm
+    reg [2-1:0] rk;
+    reg [2-1:0] rv0;
+    reg [2-1:0] rv1;
+    reg [2-1:0] rv2;
+    reg [2-1:0] rv3;
+    reg [2-1:0] fway;
+    reg free;
+    reg [3-1:0] sel;
+    reg [2-1:0] fs;
+    reg [1-1:0] e0_v;
+    reg [43-1:0] e0_k;
+    reg [3-1:0] e0_l;
+    reg [12-1:0] e0_t_pcid;
+    reg [3-1:0] e0_n;
+    reg [64-1:0] e0_b;
+    reg [1-1:0] e0_a_rw;
+    reg [1-1:0] e0_a_us;
+    reg [1-1:0] e0_a_xd;
+    reg [1-1:0] e1_v;
+    reg [43-1:0] e1_k;
+    reg [3-1:0] e1_l;
+    reg [12-1:0] e1_t_pcid;
+    reg [3-1:0] e1_n;
+    reg [64-1:0] e1_b;
+    reg [1-1:0] e1_a_rw;
+    reg [1-1:0] e1_a_us;
+    reg [1-1:0] e1_a_xd;
+    reg [1-1:0] e2_v;
+    reg [43-1:0] e2_k;
+    reg [3-1:0] e2_l;
+    reg [12-1:0] e2_t_pcid;
+    reg [3-1:0] e2_n;
+    reg [64-1:0] e2_b;
+    reg [1-1:0] e2_a_rw;
+    reg [1-1:0] e2_a_us;
+    reg [1-1:0] e2_a_xd;
+    reg [1-1:0] e3_v;
+    reg [43-1:0] e3_k;
+    reg [3-1:0] e3_l;
+    reg [12-1:0] e3_t_pcid;
+    reg [3-1:0] e3_n;
+    reg [64-1:0] e3_b;
+    reg [1-1:0] e3_a_rw;
+    reg [1-1:0] e3_a_us;
+    reg [1-1:0] e3_a_xd;
+    reg [12-1:0] d6w0_0;
+    reg [64-1:0] d6w0_1;
+    reg [12-1:0] d6w1_0;
+    reg [64-1:0] d6w1_1;
+    reg [12-1:0] d6w2_0;
+    reg [64-1:0] d6w2_1;
+    reg [12-1:0] d6w3_0;
+    reg [64-1:0] d6w3_1;
+    if (rst == 1) begin
+        cache_psc0_ca_rw_0[0] <= 0;
+        cache_psc0_ca_rw_0[1] <= 0;
+        cache_psc0_ca_rw_0[2] <= 0;
+        cache_psc0_ca_rw_0[3] <= 0;
+        cache_psc0_ca_rw_1[0] <= 0;
+        cache_psc0_ca_rw_1[1] <= 0;
+        cache_psc0_ca_rw_1[2] <= 0;
+        cache_psc0_ca_rw_1[3] <= 0;
+        cache_psc0_ca_rw_2[0] <= 0;
+        cache_psc0_ca_rw_2[1] <= 0;
+        cache_psc0_ca_rw_2[2] <= 0;
+        cache_psc0_ca_rw_2[3] <= 0;
+        cache_psc0_ca_rw_3[0] <= 0;
+        cache_psc0_ca_rw_3[1] <= 0;
+        cache_psc0_ca_rw_3[2] <= 0;
+        cache_psc0_ca_rw_3[3] <= 0;
+        cache_psc0_ca_us_0[0] <= 0;
+        cache_psc0_ca_us_0[1] <= 0;
+        cache_psc0_ca_us_0[2] <= 0;
+        cache_psc0_ca_us_0[3] <= 0;
+        cache_psc0_ca_us_1[0] <= 0;
+        cache_psc0_ca_us_1[1] <= 0;
+        cache_psc0_ca_us_1[2] <= 0;
+        cache_psc0_ca_us_1[3] <= 0;
+        cache_psc0_ca_us_2[0] <= 0;
+        cache_psc0_ca_us_2[1] <= 0;
+        cache_psc0_ca_us_2[2] <= 0;
+        cache_psc0_ca_us_2[3] <= 0;
+        cache_psc0_ca_us_3[0] <= 0;
+        cache_psc0_ca_us_3[1] <= 0;
+        cache_psc0_ca_us_3[2] <= 0;
+        cache_psc0_ca_us_3[3] <= 0;
+        cache_psc0_ca_xd_0[0] <= 0;
+        cache_psc0_ca_xd_0[1] <= 0;
+        cache_psc0_ca_xd_0[2] <= 0;
+        cache_psc0_ca_xd_0[3] <= 0;
+        cache_psc0_ca_xd_1[0] <= 0;
+        cache_psc0_ca_xd_1[1] <= 0;
+        cache_psc0_ca_xd_1[2] <= 0;
+        cache_psc0_ca_xd_1[3] <= 0;
+        cache_psc0_ca_xd_2[0] <= 0;
+        cache_psc0_ca_xd_2[1] <= 0;
+        cache_psc0_ca_xd_2[2] <= 0;
+        cache_psc0_ca_xd_2[3] <= 0;
+        cache_psc0_ca_xd_3[0] <= 0;
+        cache_psc0_ca_xd_3[1] <= 0;
+        cache_psc0_ca_xd_3[2] <= 0;
+        cache_psc0_ca_xd_3[3] <= 0;
+        cache_psc0_cb0[0] <= 0;
+        cache_psc0_cb0[1] <= 0;
+        cache_psc0_cb0[2] <= 0;
+        cache_psc0_cb0[3] <= 0;
+        cache_psc0_cb1[0] <= 0;
+        cache_psc0_cb1[1] <= 0;
+        cache_psc0_cb1[2] <= 0;
+        cache_psc0_cb1[3] <= 0;
+        cache_psc0_cb2[0] <= 0;
+        cache_psc0_cb2[1] <= 0;
+        cache_psc0_cb2[2] <= 0;
+        cache_psc0_cb2[3] <= 0;
+        cache_psc0_cb3[0] <= 0;
+        cache_psc0_cb3[1] <= 0;
+        cache_psc0_cb3[2] <= 0;
+        cache_psc0_cb3[3] <= 0;
+        cache_psc0_ck0[0] <= 0;
+        cache_psc0_ck0[1] <= 0;
+        cache_psc0_ck0[2] <= 0;
+        cache_psc0_ck0[3] <= 0;
+        cache_psc0_ck1[0] <= 0;
+        cache_psc0_ck1[1] <= 0;
+        cache_psc0_ck1[2] <= 0;
+        cache_psc0_ck1[3] <= 0;
+        cache_psc0_ck2[0] <= 0;
+        cache_psc0_ck2[1] <= 0;
+        cache_psc0_ck2[2] <= 0;
+        cache_psc0_ck2[3] <= 0;
+        cache_psc0_ck3[0] <= 0;
+        cache_psc0_ck3[1] <= 0;
+        cache_psc0_ck3[2] <= 0;
+        cache_psc0_ck3[3] <= 0;
+        cache_psc0_cl0[0] <= 0;
+        cache_psc0_cl0[1] <= 0;
+        cache_psc0_cl0[2] <= 0;
+        cache_psc0_cl0[3] <= 0;
+        cache_psc0_cl1[0] <= 0;
+        cache_psc0_cl1[1] <= 0;
+        cache_psc0_cl1[2] <= 0;
+        cache_psc0_cl1[3] <= 0;
+        cache_psc0_cl2[0] <= 0;
+        cache_psc0_cl2[1] <= 0;
+        cache_psc0_cl2[2] <= 0;
+        cache_psc0_cl2[3] <= 0;
+        cache_psc0_cl3[0] <= 0;
+        cache_psc0_cl3[1] <= 0;
+        cache_psc0_cl3[2] <= 0;
+        cache_psc0_cl3[3] <= 0;
+        cache_psc0_cn0[0] <= 0;
+        cache_psc0_cn0[1] <= 0;
+        cache_psc0_cn0[2] <= 0;
+        cache_psc0_cn0[3] <= 0;
+        cache_psc0_cn1[0] <= 0;
+        cache_psc0_cn1[1] <= 0;
+        cache_psc0_cn1[2] <= 0;
+        cache_psc0_cn1[3] <= 0;
+        cache_psc0_cn2[0] <= 0;
+        cache_psc0_cn2[1] <= 0;
+        cache_psc0_cn2[2] <= 0;
+        cache_psc0_cn2[3] <= 0;
+        cache_psc0_cn3[0] <= 0;
+        cache_psc0_cn3[1] <= 0;
+        cache_psc0_cn3[2] <= 0;
+        cache_psc0_cn3[3] <= 0;
+        cache_psc0_cr0[0] <= 0;
+        cache_psc0_cr0[1] <= 0;
+        cache_psc0_cr0[2] <= 0;
+        cache_psc0_cr0[3] <= 0;
+        cache_psc0_cr1[0] <= 1;
+        cache_psc0_cr1[1] <= 1;
+        cache_psc0_cr1[2] <= 1;
+        cache_psc0_cr1[3] <= 1;
+        cache_psc0_cr2[0] <= 2;
+        cache_psc0_cr2[1] <= 2;
+        cache_psc0_cr2[2] <= 2;
+        cache_psc0_cr2[3] <= 2;
+        cache_psc0_cr3[0] <= 3;
+        cache_psc0_cr3[1] <= 3;
+        cache_psc0_cr3[2] <= 3;
+        cache_psc0_cr3[3] <= 3;
+        cache_psc0_ct_pcid_0[0] <= 0;
+        cache_psc0_ct_pcid_0[1] <= 0;
+        cache_psc0_ct_pcid_0[2] <= 0;
+        cache_psc0_ct_pcid_0[3] <= 0;
+        cache_psc0_ct_pcid_1[0] <= 0;
+        cache_psc0_ct_pcid_1[1] <= 0;
+        cache_psc0_ct_pcid_1[2] <= 0;
+        cache_psc0_ct_pcid_1[3] <= 0;
+        cache_psc0_ct_pcid_2[0] <= 0;
+        cache_psc0_ct_pcid_2[1] <= 0;
+        cache_psc0_ct_pcid_2[2] <= 0;
+        cache_psc0_ct_pcid_2[3] <= 0;
+        cache_psc0_ct_pcid_3[0] <= 0;
+        cache_psc0_ct_pcid_3[1] <= 0;
+        cache_psc0_ct_pcid_3[2] <= 0;
+        cache_psc0_ct_pcid_3[3] <= 0;
+        cache_psc0_cv0[0] <= 0;
+        cache_psc0_cv0[1] <= 0;
+        cache_psc0_cv0[2] <= 0;
+        cache_psc0_cv0[3] <= 0;
+        cache_psc0_cv1[0] <= 0;
+        cache_psc0_cv1[1] <= 0;
+        cache_psc0_cv1[2] <= 0;
+        cache_psc0_cv1[3] <= 0;
+        cache_psc0_cv2[0] <= 0;
+        cache_psc0_cv2[1] <= 0;
+        cache_psc0_cv2[2] <= 0;
+        cache_psc0_cv2[3] <= 0;
+        cache_psc0_cv3[0] <= 0;
+        cache_psc0_cv3[1] <= 0;
+        cache_psc0_cv3[2] <= 0;
+        cache_psc0_cv3[3] <= 0;
+        cache_psc0_f_addr <= 0;
+        cache_psc0_f_t_pcid <= 0;
+        cache_psc0_q2 <= 0;
+        cache_psc0_q3 <= 0;
+        cache_psc0_q4 <= 0;
+        cache_psc0_q5 <= 0;
+    end
+    else begin
+        rk = 2'h0;
+        rv0 = 2'h0;
+        rv1 = 2'h0;
+        rv2 = 2'h0;
+        rv3 = 2'h0;
+        fway = 2'h0;
+        free = 1'b0;
+        sel = 3'h0;
+        fs = 2'h0;
+        if (w_start) begin
+            cache_psc0_f_addr <= i_addr;
+            cache_psc0_f_t_pcid <= cache_psc0_t_pcid;
+            if (cache_psc0_l_hit) begin
+                rv0 = cache_psc0_cr0[cache_psc0_l_set];
+                rv1 = cache_psc0_cr1[cache_psc0_l_set];
+                rv2 = cache_psc0_cr2[cache_psc0_l_set];
+                rv3 = cache_psc0_cr3[cache_psc0_l_set];
+                case (cache_psc0_l_way)
+                    'h0: begin
+                        rk = rv0;
+                    end
+                    'h1: begin
+                        rk = rv1;
+                    end
+                    'h2: begin
+                        rk = rv2;
+                    end
+                    'h3: begin
+                        rk = rv3;
+                    end
+                endcase
+                if ((rv0 < rk)) begin
+                    rv0 = (rv0 + 1);
+                end
+                if ((rv1 < rk)) begin
+                    rv1 = (rv1 + 1);
+                end
+                if ((rv2 < rk)) begin
+                    rv2 = (rv2 + 1);
+                end
+                if ((rv3 < rk)) begin
+                    rv3 = (rv3 + 1);
+                end
+                if ((cache_psc0_l_way == 0)) begin
+                    rv0 = 0;
+                end
+                if ((cache_psc0_l_way == 1)) begin
+                    rv1 = 0;
+                end
+                if ((cache_psc0_l_way == 2)) begin
+                    rv2 = 0;
+                end
+                if ((cache_psc0_l_way == 3)) begin
+                    rv3 = 0;
+                end
+                cache_psc0_cr0[cache_psc0_l_set] <= rv0;
+                cache_psc0_cr1[cache_psc0_l_set] <= rv1;
+                cache_psc0_cr2[cache_psc0_l_set] <= rv2;
+                cache_psc0_cr3[cache_psc0_l_set] <= rv3;
+            end
+        end
+        if (cache_psc0_fill_now) begin
+            cache_psc0_q5 <= pq_v5;
+            cache_psc0_q4 <= pq_v4;
+            cache_psc0_q3 <= pq_v3;
+            cache_psc0_q2 <= pq_v2;
+        end
+        else if ((cache_psc0_q5 || cache_psc0_q4 || cache_psc0_q3 || cache_psc0_q2)) begin
+            if (cache_psc0_q5) begin
+                cache_psc0_q5 <= 1'b0;
+                sel = 0;
+                fs = cache_psc0_f_addr[50-1:48];
+            end
+            else if (cache_psc0_q4) begin
+                cache_psc0_q4 <= 1'b0;
+                sel = 1;
+                fs = cache_psc0_f_addr[41-1:39];
+            end
+            else if (cache_psc0_q3) begin
+                cache_psc0_q3 <= 1'b0;
+                sel = 2;
+                fs = cache_psc0_f_addr[32-1:30];
+            end
+            else if (cache_psc0_q2) begin
+                cache_psc0_q2 <= 1'b0;
+                sel = 3;
+                fs = cache_psc0_f_addr[23-1:21];
+            end
+            if ((!cache_psc0_cv3[fs])) begin
+                fway = 3;
+                free = 1'b1;
+            end
+            if ((!cache_psc0_cv2[fs])) begin
+                fway = 2;
+                free = 1'b1;
+            end
+            if ((!cache_psc0_cv1[fs])) begin
+                fway = 1;
+                free = 1'b1;
+            end
+            if ((!cache_psc0_cv0[fs])) begin
+                fway = 0;
+                free = 1'b1;
+            end
+            if ((!free)) begin
+                if ((cache_psc0_cr0[fs] == 3)) begin
+                    fway = 0;
+                end
+                if ((cache_psc0_cr1[fs] == 3)) begin
+                    fway = 1;
+                end
+                if ((cache_psc0_cr2[fs] == 3)) begin
+                    fway = 2;
+                end
+                if ((cache_psc0_cr3[fs] == 3)) begin
+                    fway = 3;
+                end
+            end
+            case (sel)
+                'h0: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl0[fs] <= 5;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n5;
+                            cache_psc0_cb0[fs] <= pq_t5;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_5;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl1[fs] <= 5;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n5;
+                            cache_psc0_cb1[fs] <= pq_t5;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_5;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl2[fs] <= 5;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n5;
+                            cache_psc0_cb2[fs] <= pq_t5;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_5;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= {27'h0, cache_psc0_f_addr[64-1:48]};
+                            cache_psc0_cl3[fs] <= 5;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n5;
+                            cache_psc0_cb3[fs] <= pq_t5;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_5;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_5;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_5;
+                        end
+                    endcase
+                end
+                'h1: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl0[fs] <= 4;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n4;
+                            cache_psc0_cb0[fs] <= pq_t4;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_4;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl1[fs] <= 4;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n4;
+                            cache_psc0_cb1[fs] <= pq_t4;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_4;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl2[fs] <= 4;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n4;
+                            cache_psc0_cb2[fs] <= pq_t4;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_4;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= {18'h0, cache_psc0_f_addr[64-1:39]};
+                            cache_psc0_cl3[fs] <= 4;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n4;
+                            cache_psc0_cb3[fs] <= pq_t4;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_4;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_4;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_4;
+                        end
+                    endcase
+                end
+                'h2: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl0[fs] <= 3;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n3;
+                            cache_psc0_cb0[fs] <= pq_t3;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_3;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl1[fs] <= 3;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n3;
+                            cache_psc0_cb1[fs] <= pq_t3;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_3;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl2[fs] <= 3;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n3;
+                            cache_psc0_cb2[fs] <= pq_t3;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_3;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= {9'h0, cache_psc0_f_addr[64-1:30]};
+                            cache_psc0_cl3[fs] <= 3;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n3;
+                            cache_psc0_cb3[fs] <= pq_t3;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_3;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_3;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_3;
+                        end
+                    endcase
+                end
+                'h3: begin
+                    case (fway)
+                        'h0: begin
+                            cache_psc0_cv0[fs] <= 1'b1;
+                            cache_psc0_ck0[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl0[fs] <= 2;
+                            cache_psc0_ct_pcid_0[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0[fs] <= pq_n2;
+                            cache_psc0_cb0[fs] <= pq_t2;
+                            cache_psc0_ca_rw_0[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_0[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_0[fs] <= pq_a_xd_2;
+                        end
+                        'h1: begin
+                            cache_psc0_cv1[fs] <= 1'b1;
+                            cache_psc0_ck1[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl1[fs] <= 2;
+                            cache_psc0_ct_pcid_1[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1[fs] <= pq_n2;
+                            cache_psc0_cb1[fs] <= pq_t2;
+                            cache_psc0_ca_rw_1[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_1[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_1[fs] <= pq_a_xd_2;
+                        end
+                        'h2: begin
+                            cache_psc0_cv2[fs] <= 1'b1;
+                            cache_psc0_ck2[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl2[fs] <= 2;
+                            cache_psc0_ct_pcid_2[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2[fs] <= pq_n2;
+                            cache_psc0_cb2[fs] <= pq_t2;
+                            cache_psc0_ca_rw_2[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_2[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_2[fs] <= pq_a_xd_2;
+                        end
+                        'h3: begin
+                            cache_psc0_cv3[fs] <= 1'b1;
+                            cache_psc0_ck3[fs] <= cache_psc0_f_addr[64-1:21];
+                            cache_psc0_cl3[fs] <= 2;
+                            cache_psc0_ct_pcid_3[fs] <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3[fs] <= pq_n2;
+                            cache_psc0_cb3[fs] <= pq_t2;
+                            cache_psc0_ca_rw_3[fs] <= pq_a_rw_2;
+                            cache_psc0_ca_us_3[fs] <= pq_a_us_2;
+                            cache_psc0_ca_xd_3[fs] <= pq_a_xd_2;
+                        end
+                    endcase
+                end
+            endcase
+            rv0 = cache_psc0_cr0[fs];
+            rv1 = cache_psc0_cr1[fs];
+            rv2 = cache_psc0_cr2[fs];
+            rv3 = cache_psc0_cr3[fs];
+            case (fway)
+                'h0: begin
+                    rk = rv0;
+                end
+                'h1: begin
+                    rk = rv1;
+                end
+                'h2: begin
+                    rk = rv2;
+                end
+                'h3: begin
+                    rk = rv3;
+                end
+            endcase
+            if ((rv0 < rk)) begin
+                rv0 = (rv0 + 1);
+            end
+            if ((rv1 < rk)) begin
+                rv1 = (rv1 + 1);
+            end
+            if ((rv2 < rk)) begin
+                rv2 = (rv2 + 1);
+            end
+            if ((rv3 < rk)) begin
+                rv3 = (rv3 + 1);
+            end
+            if ((fway == 0)) begin
+                rv0 = 0;
+            end
+            if ((fway == 1)) begin
+                rv1 = 0;
+            end
+            if ((fway == 2)) begin
+                rv2 = 0;
+            end
+            if ((fway == 3)) begin
+                rv3 = 0;
+            end
+            cache_psc0_cr0[fs] <= rv0;
+            cache_psc0_cr1[fs] <= rv1;
+            cache_psc0_cr2[fs] <= rv2;
+            cache_psc0_cr3[fs] <= rv3;
+        end
+        if (sw_on) begin
+            e0_v = 1'h0;
+            e0_v[0] = cache_psc0_cv0[cache_psc0_vset];
+            e0_k = 43'h0;
+            e0_k = cache_psc0_ck0[cache_psc0_vset];
+            e0_l = 3'h0;
+            e0_l = cache_psc0_cl0[cache_psc0_vset];
+            e0_t_pcid = 12'h0;
+            e0_t_pcid = cache_psc0_ct_pcid_0[cache_psc0_vset];
+            e0_n = 3'h0;
+            e0_n = cache_psc0_cn0[cache_psc0_vset];
+            e0_b = 64'h0;
+            e0_b = cache_psc0_cb0[cache_psc0_vset];
+            e0_a_rw = 1'h0;
+            e0_a_rw[0] = cache_psc0_ca_rw_0[cache_psc0_vset];
+            e0_a_us = 1'h0;
+            e0_a_us[0] = cache_psc0_ca_us_0[cache_psc0_vset];
+            e0_a_xd = 1'h0;
+            e0_a_xd[0] = cache_psc0_ca_xd_0[cache_psc0_vset];
+            e1_v = 1'h0;
+            e1_v[0] = cache_psc0_cv1[cache_psc0_vset];
+            e1_k = 43'h0;
+            e1_k = cache_psc0_ck1[cache_psc0_vset];
+            e1_l = 3'h0;
+            e1_l = cache_psc0_cl1[cache_psc0_vset];
+            e1_t_pcid = 12'h0;
+            e1_t_pcid = cache_psc0_ct_pcid_1[cache_psc0_vset];
+            e1_n = 3'h0;
+            e1_n = cache_psc0_cn1[cache_psc0_vset];
+            e1_b = 64'h0;
+            e1_b = cache_psc0_cb1[cache_psc0_vset];
+            e1_a_rw = 1'h0;
+            e1_a_rw[0] = cache_psc0_ca_rw_1[cache_psc0_vset];
+            e1_a_us = 1'h0;
+            e1_a_us[0] = cache_psc0_ca_us_1[cache_psc0_vset];
+            e1_a_xd = 1'h0;
+            e1_a_xd[0] = cache_psc0_ca_xd_1[cache_psc0_vset];
+            e2_v = 1'h0;
+            e2_v[0] = cache_psc0_cv2[cache_psc0_vset];
+            e2_k = 43'h0;
+            e2_k = cache_psc0_ck2[cache_psc0_vset];
+            e2_l = 3'h0;
+            e2_l = cache_psc0_cl2[cache_psc0_vset];
+            e2_t_pcid = 12'h0;
+            e2_t_pcid = cache_psc0_ct_pcid_2[cache_psc0_vset];
+            e2_n = 3'h0;
+            e2_n = cache_psc0_cn2[cache_psc0_vset];
+            e2_b = 64'h0;
+            e2_b = cache_psc0_cb2[cache_psc0_vset];
+            e2_a_rw = 1'h0;
+            e2_a_rw[0] = cache_psc0_ca_rw_2[cache_psc0_vset];
+            e2_a_us = 1'h0;
+            e2_a_us[0] = cache_psc0_ca_us_2[cache_psc0_vset];
+            e2_a_xd = 1'h0;
+            e2_a_xd[0] = cache_psc0_ca_xd_2[cache_psc0_vset];
+            e3_v = 1'h0;
+            e3_v[0] = cache_psc0_cv3[cache_psc0_vset];
+            e3_k = 43'h0;
+            e3_k = cache_psc0_ck3[cache_psc0_vset];
+            e3_l = 3'h0;
+            e3_l = cache_psc0_cl3[cache_psc0_vset];
+            e3_t_pcid = 12'h0;
+            e3_t_pcid = cache_psc0_ct_pcid_3[cache_psc0_vset];
+            e3_n = 3'h0;
+            e3_n = cache_psc0_cn3[cache_psc0_vset];
+            e3_b = 64'h0;
+            e3_b = cache_psc0_cb3[cache_psc0_vset];
+            e3_a_rw = 1'h0;
+            e3_a_rw[0] = cache_psc0_ca_rw_3[cache_psc0_vset];
+            e3_a_us = 1'h0;
+            e3_a_us[0] = cache_psc0_ca_us_3[cache_psc0_vset];
+            e3_a_xd = 1'h0;
+            e3_a_xd[0] = cache_psc0_ca_xd_3[cache_psc0_vset];
+            case (i_op)
+                'h1: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_pcid == cache_psc0_t_pcid))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_pcid == cache_psc0_t_pcid))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_pcid == cache_psc0_t_pcid))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_pcid == cache_psc0_t_pcid))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h2: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_pcid == i_individual_address_pcid_op))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_pcid == i_individual_address_pcid_op))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_pcid == i_individual_address_pcid_op))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_pcid == i_individual_address_pcid_op))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h3: begin
+                    if ((cache_psc0_cv0[cache_psc0_vset] && (e0_t_pcid == i_single_context_pcid_op))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && (e1_t_pcid == i_single_context_pcid_op))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && (e2_t_pcid == i_single_context_pcid_op))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && (e3_t_pcid == i_single_context_pcid_op))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h4: begin
+                    if (cache_psc0_cv0[cache_psc0_vset]) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if (cache_psc0_cv1[cache_psc0_vset]) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if (cache_psc0_cv2[cache_psc0_vset]) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if (cache_psc0_cv3[cache_psc0_vset]) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h5: begin
+                    if (cache_psc0_cv0[cache_psc0_vset]) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    if (cache_psc0_cv1[cache_psc0_vset]) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    if (cache_psc0_cv2[cache_psc0_vset]) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    if (cache_psc0_cv3[cache_psc0_vset]) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+                'h6: begin
+                    d6w0_0 = 12'h0;
+                    d6w0_1 = 64'h0;
+                    d6w0_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d6w0_0 = d6w0_1[12-1:0];
+                    end
+                    else begin
+                        d6w0_0 = 0;
+                    end
+                    if ((cache_psc0_cv0[cache_psc0_vset] && ((!(r_CR4[17] && i_mov_cr3_value[63])) && (e0_t_pcid == d6w0_0)))) begin
+                        cache_psc0_cv0[cache_psc0_vset] <= 1'b0;
+                    end
+                    d6w1_0 = 12'h0;
+                    d6w1_1 = 64'h0;
+                    d6w1_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d6w1_0 = d6w1_1[12-1:0];
+                    end
+                    else begin
+                        d6w1_0 = 0;
+                    end
+                    if ((cache_psc0_cv1[cache_psc0_vset] && ((!(r_CR4[17] && i_mov_cr3_value[63])) && (e1_t_pcid == d6w1_0)))) begin
+                        cache_psc0_cv1[cache_psc0_vset] <= 1'b0;
+                    end
+                    d6w2_0 = 12'h0;
+                    d6w2_1 = 64'h0;
+                    d6w2_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d6w2_0 = d6w2_1[12-1:0];
+                    end
+                    else begin
+                        d6w2_0 = 0;
+                    end
+                    if ((cache_psc0_cv2[cache_psc0_vset] && ((!(r_CR4[17] && i_mov_cr3_value[63])) && (e2_t_pcid == d6w2_0)))) begin
+                        cache_psc0_cv2[cache_psc0_vset] <= 1'b0;
+                    end
+                    d6w3_0 = 12'h0;
+                    d6w3_1 = 64'h0;
+                    d6w3_1 = i_mov_cr3_value;
+                    if (r_CR4[17]) begin
+                        d6w3_0 = d6w3_1[12-1:0];
+                    end
+                    else begin
+                        d6w3_0 = 0;
+                    end
+                    if ((cache_psc0_cv3[cache_psc0_vset] && ((!(r_CR4[17] && i_mov_cr3_value[63])) && (e3_t_pcid == d6w3_0)))) begin
+                        cache_psc0_cv3[cache_psc0_vset] <= 1'b0;
+                    end
+                end
+            endcase
         end
     end
 end

@@ -64,7 +64,8 @@ type t_enum_S_1 is (
 type t_enum_S_2 is (
 	IDLE,
 	MISS,
-	INV
+	INV,
+	WAITW
 	);
 
 signal w_start: std_logic;
@@ -74,6 +75,39 @@ signal w_level: unsigned(2 downto 0);
 signal w_aux: unsigned(2 downto 0);
 signal w_pa: unsigned(63 downto 0);
 signal le: unsigned(63 downto 0);
+signal sw_on: std_logic;
+signal sw_set: unsigned(3 downto 0);
+signal wc_busy: std_logic;
+signal pc_hit: std_logic;
+signal pc_nxt: unsigned(2 downto 0);
+signal pc_tbl: unsigned(63 downto 0);
+signal pc_a_rw: std_logic;
+signal pc_a_us: std_logic;
+signal pc_a_xd: std_logic;
+signal pq_v5: std_logic;
+signal pq_n5: unsigned(2 downto 0);
+signal pq_t5: unsigned(63 downto 0);
+signal pq_a_rw_5: std_logic;
+signal pq_a_us_5: std_logic;
+signal pq_a_xd_5: std_logic;
+signal pq_v4: std_logic;
+signal pq_n4: unsigned(2 downto 0);
+signal pq_t4: unsigned(63 downto 0);
+signal pq_a_rw_4: std_logic;
+signal pq_a_us_4: std_logic;
+signal pq_a_xd_4: std_logic;
+signal pq_v3: std_logic;
+signal pq_n3: unsigned(2 downto 0);
+signal pq_t3: unsigned(63 downto 0);
+signal pq_a_rw_3: std_logic;
+signal pq_a_us_3: std_logic;
+signal pq_a_xd_3: std_logic;
+signal pq_v2: std_logic;
+signal pq_n2: unsigned(2 downto 0);
+signal pq_t2: unsigned(63 downto 0);
+signal pq_a_rw_2: std_logic;
+signal pq_a_us_2: std_logic;
+signal pq_a_xd_2: std_logic;
 signal walker_top0_a_rw: std_logic;
 signal walker_top0_a_us: std_logic;
 signal walker_top0_a_xd: std_logic;
@@ -126,6 +160,22 @@ signal cache_tlb0_p_way: unsigned(1 downto 0);
 signal cache_tlb0_pend: std_logic;
 signal cache_tlb0_st: t_enum_S_2;
 signal cache_tlb0_t_pcid: unsigned(11 downto 0);
+signal cache_psc0_f_addr: unsigned(63 downto 0);
+signal cache_psc0_f_t_pcid: unsigned(11 downto 0);
+signal cache_psc0_fill_now: std_logic;
+signal cache_psc0_l_hit: std_logic;
+signal cache_psc0_l_set: unsigned(1 downto 0);
+signal cache_psc0_l_way: unsigned(1 downto 0);
+signal cache_psc0_ls2: unsigned(1 downto 0);
+signal cache_psc0_ls3: unsigned(1 downto 0);
+signal cache_psc0_ls4: unsigned(1 downto 0);
+signal cache_psc0_ls5: unsigned(1 downto 0);
+signal cache_psc0_q2: std_logic;
+signal cache_psc0_q3: std_logic;
+signal cache_psc0_q4: std_logic;
+signal cache_psc0_q5: std_logic;
+signal cache_psc0_t_pcid: unsigned(11 downto 0);
+signal cache_psc0_vset: unsigned(1 downto 0);
 type t_array_cache_tlb0_ca0 is array(0 to 16-1) of unsigned(2 downto 0);
 signal cache_tlb0_ca0: t_array_cache_tlb0_ca0;
 type t_array_cache_tlb0_ca1 is array(0 to 16-1) of unsigned(2 downto 0);
@@ -190,6 +240,86 @@ type t_array_cache_tlb0_cv2 is array(0 to 16-1) of std_logic;
 signal cache_tlb0_cv2: t_array_cache_tlb0_cv2;
 type t_array_cache_tlb0_cv3 is array(0 to 16-1) of std_logic;
 signal cache_tlb0_cv3: t_array_cache_tlb0_cv3;
+type t_array_cache_psc0_ca_rw_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_0: t_array_cache_psc0_ca_rw_0;
+type t_array_cache_psc0_ca_rw_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_1: t_array_cache_psc0_ca_rw_1;
+type t_array_cache_psc0_ca_rw_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_2: t_array_cache_psc0_ca_rw_2;
+type t_array_cache_psc0_ca_rw_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_rw_3: t_array_cache_psc0_ca_rw_3;
+type t_array_cache_psc0_ca_us_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_0: t_array_cache_psc0_ca_us_0;
+type t_array_cache_psc0_ca_us_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_1: t_array_cache_psc0_ca_us_1;
+type t_array_cache_psc0_ca_us_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_2: t_array_cache_psc0_ca_us_2;
+type t_array_cache_psc0_ca_us_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_us_3: t_array_cache_psc0_ca_us_3;
+type t_array_cache_psc0_ca_xd_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_0: t_array_cache_psc0_ca_xd_0;
+type t_array_cache_psc0_ca_xd_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_1: t_array_cache_psc0_ca_xd_1;
+type t_array_cache_psc0_ca_xd_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_2: t_array_cache_psc0_ca_xd_2;
+type t_array_cache_psc0_ca_xd_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_xd_3: t_array_cache_psc0_ca_xd_3;
+type t_array_cache_psc0_cb0 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb0: t_array_cache_psc0_cb0;
+type t_array_cache_psc0_cb1 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb1: t_array_cache_psc0_cb1;
+type t_array_cache_psc0_cb2 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb2: t_array_cache_psc0_cb2;
+type t_array_cache_psc0_cb3 is array(0 to 4-1) of unsigned(63 downto 0);
+signal cache_psc0_cb3: t_array_cache_psc0_cb3;
+type t_array_cache_psc0_ck0 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck0: t_array_cache_psc0_ck0;
+type t_array_cache_psc0_ck1 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck1: t_array_cache_psc0_ck1;
+type t_array_cache_psc0_ck2 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck2: t_array_cache_psc0_ck2;
+type t_array_cache_psc0_ck3 is array(0 to 4-1) of unsigned(42 downto 0);
+signal cache_psc0_ck3: t_array_cache_psc0_ck3;
+type t_array_cache_psc0_cl0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl0: t_array_cache_psc0_cl0;
+type t_array_cache_psc0_cl1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl1: t_array_cache_psc0_cl1;
+type t_array_cache_psc0_cl2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl2: t_array_cache_psc0_cl2;
+type t_array_cache_psc0_cl3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cl3: t_array_cache_psc0_cl3;
+type t_array_cache_psc0_cn0 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn0: t_array_cache_psc0_cn0;
+type t_array_cache_psc0_cn1 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn1: t_array_cache_psc0_cn1;
+type t_array_cache_psc0_cn2 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn2: t_array_cache_psc0_cn2;
+type t_array_cache_psc0_cn3 is array(0 to 4-1) of unsigned(2 downto 0);
+signal cache_psc0_cn3: t_array_cache_psc0_cn3;
+type t_array_cache_psc0_cr0 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr0: t_array_cache_psc0_cr0;
+type t_array_cache_psc0_cr1 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr1: t_array_cache_psc0_cr1;
+type t_array_cache_psc0_cr2 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr2: t_array_cache_psc0_cr2;
+type t_array_cache_psc0_cr3 is array(0 to 4-1) of unsigned(1 downto 0);
+signal cache_psc0_cr3: t_array_cache_psc0_cr3;
+type t_array_cache_psc0_ct_pcid_0 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_0: t_array_cache_psc0_ct_pcid_0;
+type t_array_cache_psc0_ct_pcid_1 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_1: t_array_cache_psc0_ct_pcid_1;
+type t_array_cache_psc0_ct_pcid_2 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_2: t_array_cache_psc0_ct_pcid_2;
+type t_array_cache_psc0_ct_pcid_3 is array(0 to 4-1) of unsigned(11 downto 0);
+signal cache_psc0_ct_pcid_3: t_array_cache_psc0_ct_pcid_3;
+type t_array_cache_psc0_cv0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv0: t_array_cache_psc0_cv0;
+type t_array_cache_psc0_cv1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv1: t_array_cache_psc0_cv1;
+type t_array_cache_psc0_cv2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv2: t_array_cache_psc0_cv2;
+type t_array_cache_psc0_cv3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cv3: t_array_cache_psc0_cv3;
 
 begin
 
@@ -198,7 +328,7 @@ walker_top0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000
 walker_top0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_top0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, w_start) is
+walker_top0_logic: process (walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_top0_ea, i_addr, k_fetch, k_user, k_write, le, walker_top0_lvl, walker_top0_m_addr_h, m_rdata, m_rvalid, walker_top0_m_size_h, walker_top0_m_valid_h, walker_top0_m_wdata_h, walker_top0_m_we_h, pc_hit, pc_nxt, pc_tbl, walker_top0_pend_1, walker_top0_pend_2, walker_top0_pend_3, walker_top0_pend_4, walker_top0_pend_5, r_CR0, r_CR3, r_CR4, r_EFER, r_PKRU, r_RFLAGS, walker_top0_sa_1, walker_top0_sa_2, walker_top0_sa_3, walker_top0_sa_4, walker_top0_sa_5, walker_top0_se_1, walker_top0_se_2, walker_top0_se_3, walker_top0_se_4, walker_top0_se_5, walker_top0_st, w_start) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -274,15 +404,54 @@ begin
                     null;
                 else
                     if bool(r_CR4(12)) then
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        if (bool(pc_hit) and (pc_nxt = 4)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        elsif (bool(pc_hit) and (pc_nxt = 3)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        else
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        end if;
                     else
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        if (bool(pc_hit) and (pc_nxt = 3)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        else
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        end if;
                     end if;
                 end if;
             end if;
@@ -826,6 +995,30 @@ begin
             walker_top0_pend_3 <= '0';
             walker_top0_pend_4 <= '0';
             walker_top0_pend_5 <= '0';
+            pq_a_rw_2 <= '0';
+            pq_a_rw_3 <= '0';
+            pq_a_rw_4 <= '0';
+            pq_a_rw_5 <= '0';
+            pq_a_us_2 <= '0';
+            pq_a_us_3 <= '0';
+            pq_a_us_4 <= '0';
+            pq_a_us_5 <= '0';
+            pq_a_xd_2 <= '0';
+            pq_a_xd_3 <= '0';
+            pq_a_xd_4 <= '0';
+            pq_a_xd_5 <= '0';
+            pq_n2 <= to_unsigned(0, 3);
+            pq_n3 <= to_unsigned(0, 3);
+            pq_n4 <= to_unsigned(0, 3);
+            pq_n5 <= to_unsigned(0, 3);
+            pq_t2 <= to_unsigned(0, 64);
+            pq_t3 <= to_unsigned(0, 64);
+            pq_t4 <= to_unsigned(0, 64);
+            pq_t5 <= to_unsigned(0, 64);
+            pq_v2 <= '0';
+            pq_v3 <= '0';
+            pq_v4 <= '0';
+            pq_v5 <= '0';
             walker_top0_sa_1 <= to_unsigned(0, 64);
             walker_top0_sa_2 <= to_unsigned(0, 64);
             walker_top0_sa_3 <= to_unsigned(0, 64);
@@ -852,6 +1045,10 @@ begin
             case walker_top0_st is
                 when IDLE =>
                     if bool(w_start) then
+                        pq_v5 <= '0';
+                        pq_v4 <= '0';
+                        pq_v3 <= '0';
+                        pq_v2 <= '0';
                         walker_top0_a_rw <= '1';
                         walker_top0_a_us <= '1';
                         walker_top0_a_xd <= '0';
@@ -901,13 +1098,66 @@ begin
                             walker_top0_st <= FAULT;
                         else
                             if bool(r_CR4(12)) then
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                                walker_top0_st <= MWAIT;
-                                walker_top0_lvl <= to_unsigned(5, 3);
+                                if (bool(pc_hit) and (pc_nxt = 4)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(4, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 3)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(3, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(2, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(1, 3);
+                                else
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(5, 3);
+                                end if;
                             else
-                                walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_top0_st <= MWAIT;
-                                walker_top0_lvl <= to_unsigned(4, 3);
+                                if (bool(pc_hit) and (pc_nxt = 3)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(3, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 2)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(2, 3);
+                                elsif (bool(pc_hit) and (pc_nxt = 1)) then
+                                    walker_top0_a_rw <= pc_a_rw;
+                                    walker_top0_a_us <= pc_a_us;
+                                    walker_top0_a_xd <= pc_a_xd;
+                                    walker_top0_ea <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(1, 3);
+                                else
+                                    walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & r_CR3(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_top0_st <= MWAIT;
+                                    walker_top0_lvl <= to_unsigned(4, 3);
+                                end if;
                             end if;
                         end if;
                     end if;
@@ -1007,6 +1257,12 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
+                                    pq_v5 <= '1';
+                                    pq_t5 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    pq_a_rw_5 <= v_rw;
+                                    pq_a_us_5 <= v_us;
+                                    pq_a_xd_5 <= v_xd;
+                                    pq_n5 <= to_unsigned(4, 3);
                                     walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(4, 3);
@@ -1027,6 +1283,12 @@ begin
                                     walker_top0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_top0_a_xd <= v_xd;
+                                    pq_v4 <= '1';
+                                    pq_t4 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    pq_a_rw_4 <= v_rw;
+                                    pq_a_us_4 <= v_us;
+                                    pq_a_xd_4 <= v_xd;
+                                    pq_n4 <= to_unsigned(3, 3);
                                     walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_top0_st <= MWAIT;
                                     walker_top0_lvl <= to_unsigned(3, 3);
@@ -1116,6 +1378,12 @@ begin
                                         walker_top0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_top0_a_xd <= v_xd;
+                                        pq_v3 <= '1';
+                                        pq_t3 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        pq_a_rw_3 <= v_rw;
+                                        pq_a_us_3 <= v_us;
+                                        pq_a_xd_3 <= v_xd;
+                                        pq_n3 <= to_unsigned(2, 3);
                                         walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_top0_st <= MWAIT;
                                         walker_top0_lvl <= to_unsigned(2, 3);
@@ -1206,6 +1474,12 @@ begin
                                         walker_top0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_top0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_top0_a_xd <= v_xd;
+                                        pq_v2 <= '1';
+                                        pq_t2 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        pq_a_rw_2 <= v_rw;
+                                        pq_a_us_2 <= v_us;
+                                        pq_a_xd_2 <= v_xd;
+                                        pq_n2 <= to_unsigned(1, 3);
                                         walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_top0_st <= MWAIT;
                                         walker_top0_lvl <= to_unsigned(1, 3);
@@ -1346,6 +1620,12 @@ begin
                             walker_top0_a_us <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_top0_a_xd <= v_xd;
+                            pq_v5 <= '1';
+                            pq_t5 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                            pq_a_rw_5 <= v_rw;
+                            pq_a_us_5 <= v_us;
+                            pq_a_xd_5 <= v_xd;
+                            pq_n5 <= to_unsigned(4, 3);
                             walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(4, 3);
@@ -1366,6 +1646,12 @@ begin
                             walker_top0_a_us <= v_us;
                             v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_top0_a_xd <= v_xd;
+                            pq_v4 <= '1';
+                            pq_t4 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                            pq_a_rw_4 <= v_rw;
+                            pq_a_us_4 <= v_us;
+                            pq_a_xd_4 <= v_xd;
+                            pq_n4 <= to_unsigned(3, 3);
                             walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             walker_top0_st <= MWAIT;
                             walker_top0_lvl <= to_unsigned(3, 3);
@@ -1455,6 +1741,12 @@ begin
                                 walker_top0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_top0_a_xd <= v_xd;
+                                pq_v3 <= '1';
+                                pq_t3 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                                pq_a_rw_3 <= v_rw;
+                                pq_a_us_3 <= v_us;
+                                pq_a_xd_3 <= v_xd;
+                                pq_n3 <= to_unsigned(2, 3);
                                 walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(2, 3);
@@ -1545,6 +1837,12 @@ begin
                                 walker_top0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_top0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_top0_a_xd <= v_xd;
+                                pq_v2 <= '1';
+                                pq_t2 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
+                                pq_a_rw_2 <= v_rw;
+                                pq_a_us_2 <= v_us;
+                                pq_a_xd_2 <= v_xd;
+                                pq_n2 <= to_unsigned(1, 3);
                                 walker_top0_ea <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                 walker_top0_st <= MWAIT;
                                 walker_top0_lvl <= to_unsigned(1, 3);
@@ -1851,11 +2149,13 @@ begin
     cache_tlb0_l_aux <= ax;
 end process cache_tlb0_lookup;
 
-w_start <= stdl(bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)));
+w_start <= stdl((bool(start) and (i_op = 0) and (not bool(cache_tlb0_l_hit)) and (not bool(wc_busy))) or ((cache_tlb0_st = WAITW) and (not bool(wc_busy))));
 
-cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status) is
+cache_tlb0_outputs: process (cache_tlb0_fin, cache_tlb0_h_aux, cache_tlb0_h_level, cache_tlb0_h_pa, cache_tlb0_hit, cache_tlb0_iset, cache_tlb0_st, w_aux, w_done, w_level, w_pa, w_status, wc_busy) is
 begin
     done <= stdl(bool(cache_tlb0_fin) or ((cache_tlb0_st = MISS) and bool(w_done)));
+    sw_on <= stdl((cache_tlb0_st = INV) and (not bool(wc_busy)));
+    sw_set <= cache_tlb0_iset;
     o_hit <= cache_tlb0_hit;
     if bool(cache_tlb0_hit) then
         o_status <= to_unsigned(0, 8);
@@ -2580,194 +2880,201 @@ begin
                         end if;
                     end if;
                 when INV =>
-                    e0_v := to_unsigned(0, 1);
-                    e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_iset));
-                    e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_iset));
-                    e0_a := to_unsigned(0, 3);
-                    e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_iset));
-                    e0_t_pcid := to_unsigned(0, 12);
-                    e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_iset));
-                    e0_g := to_unsigned(0, 1);
-                    e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_iset));
-                    e0_l := to_unsigned(0, 3);
-                    e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_iset));
-                    e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_iset));
-                    e1_v := to_unsigned(0, 1);
-                    e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_iset));
-                    e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_iset));
-                    e1_a := to_unsigned(0, 3);
-                    e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_iset));
-                    e1_t_pcid := to_unsigned(0, 12);
-                    e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_iset));
-                    e1_g := to_unsigned(0, 1);
-                    e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_iset));
-                    e1_l := to_unsigned(0, 3);
-                    e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_iset));
-                    e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_iset));
-                    e2_v := to_unsigned(0, 1);
-                    e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_iset));
-                    e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_iset));
-                    e2_a := to_unsigned(0, 3);
-                    e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_iset));
-                    e2_t_pcid := to_unsigned(0, 12);
-                    e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_iset));
-                    e2_g := to_unsigned(0, 1);
-                    e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_iset));
-                    e2_l := to_unsigned(0, 3);
-                    e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_iset));
-                    e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_iset));
-                    e3_v := to_unsigned(0, 1);
-                    e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_iset));
-                    e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_iset));
-                    e3_a := to_unsigned(0, 3);
-                    e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_iset));
-                    e3_t_pcid := to_unsigned(0, 12);
-                    e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_iset));
-                    e3_g := to_unsigned(0, 1);
-                    e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_iset));
-                    e3_l := to_unsigned(0, 3);
-                    e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_iset));
-                    e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
-                    e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_iset));
-                    if (i_op = 1) then
-                        d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w0_0 := i_invlpg_addr;
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((e0_l = 3) and (e0_k(52-1 downto 18) = d1w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d1w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d1w0_0(64-1 downto 12)))) and (bool(e0_g(0)) or (e0_t_pcid = cache_tlb0_t_pcid)))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w1_0 := i_invlpg_addr;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((e1_l = 3) and (e1_k(52-1 downto 18) = d1w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d1w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d1w1_0(64-1 downto 12)))) and (bool(e1_g(0)) or (e1_t_pcid = cache_tlb0_t_pcid)))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w2_0 := i_invlpg_addr;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((e2_l = 3) and (e2_k(52-1 downto 18) = d1w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d1w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d1w2_0(64-1 downto 12)))) and (bool(e2_g(0)) or (e2_t_pcid = cache_tlb0_t_pcid)))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d1w3_0 := i_invlpg_addr;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((e3_l = 3) and (e3_k(52-1 downto 18) = d1w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d1w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d1w3_0(64-1 downto 12)))) and (bool(e3_g(0)) or (e3_t_pcid = cache_tlb0_t_pcid)))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 2) then
-                        d2w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d2w0_0 := i_individual_address_addr;
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (((((e0_l = 3) and (e0_k(52-1 downto 18) = d2w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d2w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d2w0_0(64-1 downto 12)))) and (not bool(e0_g(0)))) and (e0_t_pcid = i_individual_address_pcid_op))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d2w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d2w1_0 := i_individual_address_addr;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (((((e1_l = 3) and (e1_k(52-1 downto 18) = d2w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d2w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d2w1_0(64-1 downto 12)))) and (not bool(e1_g(0)))) and (e1_t_pcid = i_individual_address_pcid_op))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d2w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d2w2_0 := i_individual_address_addr;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (((((e2_l = 3) and (e2_k(52-1 downto 18) = d2w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d2w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d2w2_0(64-1 downto 12)))) and (not bool(e2_g(0)))) and (e2_t_pcid = i_individual_address_pcid_op))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d2w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d2w3_0 := i_individual_address_addr;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (((((e3_l = 3) and (e3_k(52-1 downto 18) = d2w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d2w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d2w3_0(64-1 downto 12)))) and (not bool(e3_g(0)))) and (e3_t_pcid = i_individual_address_pcid_op))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 3) then
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((not bool(e0_g(0))) and (e0_t_pcid = i_single_context_pcid_op))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((not bool(e1_g(0))) and (e1_t_pcid = i_single_context_pcid_op))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((not bool(e2_g(0))) and (e2_t_pcid = i_single_context_pcid_op))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((not bool(e3_g(0))) and (e3_t_pcid = i_single_context_pcid_op))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 4) then
-                        if bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 5) then
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (not bool(e0_g(0)))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (not bool(e1_g(0)))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (not bool(e2_g(0)))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (not bool(e3_g(0)))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                    elsif (i_op = 6) then
-                        d6w0_0 := to_unsigned(0, 12);
-                        d6w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d6w0_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d6w0_0 := d6w0_1(12-1 downto 0);
-                        else
+                    if (not bool(wc_busy)) then
+                        e0_v := to_unsigned(0, 1);
+                        e0_v(0) := cache_tlb0_cv0(to_integer(cache_tlb0_iset));
+                        e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e0_k := cache_tlb0_ck0(to_integer(cache_tlb0_iset));
+                        e0_a := to_unsigned(0, 3);
+                        e0_a := cache_tlb0_ca0(to_integer(cache_tlb0_iset));
+                        e0_t_pcid := to_unsigned(0, 12);
+                        e0_t_pcid := cache_tlb0_ct_pcid_0(to_integer(cache_tlb0_iset));
+                        e0_g := to_unsigned(0, 1);
+                        e0_g(0) := cache_tlb0_cg0(to_integer(cache_tlb0_iset));
+                        e0_l := to_unsigned(0, 3);
+                        e0_l := cache_tlb0_cl0(to_integer(cache_tlb0_iset));
+                        e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e0_p := cache_tlb0_cp0(to_integer(cache_tlb0_iset));
+                        e1_v := to_unsigned(0, 1);
+                        e1_v(0) := cache_tlb0_cv1(to_integer(cache_tlb0_iset));
+                        e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e1_k := cache_tlb0_ck1(to_integer(cache_tlb0_iset));
+                        e1_a := to_unsigned(0, 3);
+                        e1_a := cache_tlb0_ca1(to_integer(cache_tlb0_iset));
+                        e1_t_pcid := to_unsigned(0, 12);
+                        e1_t_pcid := cache_tlb0_ct_pcid_1(to_integer(cache_tlb0_iset));
+                        e1_g := to_unsigned(0, 1);
+                        e1_g(0) := cache_tlb0_cg1(to_integer(cache_tlb0_iset));
+                        e1_l := to_unsigned(0, 3);
+                        e1_l := cache_tlb0_cl1(to_integer(cache_tlb0_iset));
+                        e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e1_p := cache_tlb0_cp1(to_integer(cache_tlb0_iset));
+                        e2_v := to_unsigned(0, 1);
+                        e2_v(0) := cache_tlb0_cv2(to_integer(cache_tlb0_iset));
+                        e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e2_k := cache_tlb0_ck2(to_integer(cache_tlb0_iset));
+                        e2_a := to_unsigned(0, 3);
+                        e2_a := cache_tlb0_ca2(to_integer(cache_tlb0_iset));
+                        e2_t_pcid := to_unsigned(0, 12);
+                        e2_t_pcid := cache_tlb0_ct_pcid_2(to_integer(cache_tlb0_iset));
+                        e2_g := to_unsigned(0, 1);
+                        e2_g(0) := cache_tlb0_cg2(to_integer(cache_tlb0_iset));
+                        e2_l := to_unsigned(0, 3);
+                        e2_l := cache_tlb0_cl2(to_integer(cache_tlb0_iset));
+                        e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e2_p := cache_tlb0_cp2(to_integer(cache_tlb0_iset));
+                        e3_v := to_unsigned(0, 1);
+                        e3_v(0) := cache_tlb0_cv3(to_integer(cache_tlb0_iset));
+                        e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e3_k := cache_tlb0_ck3(to_integer(cache_tlb0_iset));
+                        e3_a := to_unsigned(0, 3);
+                        e3_a := cache_tlb0_ca3(to_integer(cache_tlb0_iset));
+                        e3_t_pcid := to_unsigned(0, 12);
+                        e3_t_pcid := cache_tlb0_ct_pcid_3(to_integer(cache_tlb0_iset));
+                        e3_g := to_unsigned(0, 1);
+                        e3_g(0) := cache_tlb0_cg3(to_integer(cache_tlb0_iset));
+                        e3_l := to_unsigned(0, 3);
+                        e3_l := cache_tlb0_cl3(to_integer(cache_tlb0_iset));
+                        e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        e3_p := cache_tlb0_cp3(to_integer(cache_tlb0_iset));
+                        if (i_op = 1) then
+                            d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w0_0 := i_invlpg_addr;
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((((e0_l = 3) and (e0_k(52-1 downto 18) = d1w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d1w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d1w0_0(64-1 downto 12)))) and (bool(e0_g(0)) or (e0_t_pcid = cache_tlb0_t_pcid)))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w1_0 := i_invlpg_addr;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((((e1_l = 3) and (e1_k(52-1 downto 18) = d1w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d1w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d1w1_0(64-1 downto 12)))) and (bool(e1_g(0)) or (e1_t_pcid = cache_tlb0_t_pcid)))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w2_0 := i_invlpg_addr;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((((e2_l = 3) and (e2_k(52-1 downto 18) = d1w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d1w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d1w2_0(64-1 downto 12)))) and (bool(e2_g(0)) or (e2_t_pcid = cache_tlb0_t_pcid)))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d1w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d1w3_0 := i_invlpg_addr;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((((e3_l = 3) and (e3_k(52-1 downto 18) = d1w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d1w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d1w3_0(64-1 downto 12)))) and (bool(e3_g(0)) or (e3_t_pcid = cache_tlb0_t_pcid)))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 2) then
+                            d2w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d2w0_0 := i_individual_address_addr;
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (((((e0_l = 3) and (e0_k(52-1 downto 18) = d2w0_0(64-1 downto 30))) or ((e0_l = 2) and (e0_k(52-1 downto 9) = d2w0_0(64-1 downto 21))) or ((e0_l = 1) and (e0_k(52-1 downto 0) = d2w0_0(64-1 downto 12)))) and (not bool(e0_g(0)))) and (e0_t_pcid = i_individual_address_pcid_op))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d2w1_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d2w1_0 := i_individual_address_addr;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (((((e1_l = 3) and (e1_k(52-1 downto 18) = d2w1_0(64-1 downto 30))) or ((e1_l = 2) and (e1_k(52-1 downto 9) = d2w1_0(64-1 downto 21))) or ((e1_l = 1) and (e1_k(52-1 downto 0) = d2w1_0(64-1 downto 12)))) and (not bool(e1_g(0)))) and (e1_t_pcid = i_individual_address_pcid_op))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d2w2_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d2w2_0 := i_individual_address_addr;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (((((e2_l = 3) and (e2_k(52-1 downto 18) = d2w2_0(64-1 downto 30))) or ((e2_l = 2) and (e2_k(52-1 downto 9) = d2w2_0(64-1 downto 21))) or ((e2_l = 1) and (e2_k(52-1 downto 0) = d2w2_0(64-1 downto 12)))) and (not bool(e2_g(0)))) and (e2_t_pcid = i_individual_address_pcid_op))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            d2w3_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d2w3_0 := i_individual_address_addr;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (((((e3_l = 3) and (e3_k(52-1 downto 18) = d2w3_0(64-1 downto 30))) or ((e3_l = 2) and (e3_k(52-1 downto 9) = d2w3_0(64-1 downto 21))) or ((e3_l = 1) and (e3_k(52-1 downto 0) = d2w3_0(64-1 downto 12)))) and (not bool(e3_g(0)))) and (e3_t_pcid = i_individual_address_pcid_op))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 3) then
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and ((not bool(e0_g(0))) and (e0_t_pcid = i_single_context_pcid_op))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and ((not bool(e1_g(0))) and (e1_t_pcid = i_single_context_pcid_op))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and ((not bool(e2_g(0))) and (e2_t_pcid = i_single_context_pcid_op))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and ((not bool(e3_g(0))) and (e3_t_pcid = i_single_context_pcid_op))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 4) then
+                            if bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 5) then
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (not bool(e0_g(0)))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (not bool(e1_g(0)))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (not bool(e2_g(0)))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (not bool(e3_g(0)))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
+                        elsif (i_op = 6) then
                             d6w0_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e0_g(0)))) and (e0_t_pcid = d6w0_0))) then
-                            cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d6w1_0 := to_unsigned(0, 12);
-                        d6w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d6w1_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d6w1_0 := d6w1_1(12-1 downto 0);
-                        else
+                            d6w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d6w0_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d6w0_0 := d6w0_1(12-1 downto 0);
+                            else
+                                d6w0_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv0(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e0_g(0)))) and (e0_t_pcid = d6w0_0))) then
+                                cache_tlb0_cv0(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d6w1_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e1_g(0)))) and (e1_t_pcid = d6w1_0))) then
-                            cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d6w2_0 := to_unsigned(0, 12);
-                        d6w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d6w2_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d6w2_0 := d6w2_1(12-1 downto 0);
-                        else
+                            d6w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d6w1_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d6w1_0 := d6w1_1(12-1 downto 0);
+                            else
+                                d6w1_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv1(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e1_g(0)))) and (e1_t_pcid = d6w1_0))) then
+                                cache_tlb0_cv1(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d6w2_0 := to_unsigned(0, 12);
-                        end if;
-                        if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e2_g(0)))) and (e2_t_pcid = d6w2_0))) then
-                            cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
-                        end if;
-                        d6w3_0 := to_unsigned(0, 12);
-                        d6w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        d6w3_1 := i_mov_cr3_value;
-                        if bool(r_CR4(17)) then
-                            d6w3_0 := d6w3_1(12-1 downto 0);
-                        else
+                            d6w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d6w2_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d6w2_0 := d6w2_1(12-1 downto 0);
+                            else
+                                d6w2_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv2(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e2_g(0)))) and (e2_t_pcid = d6w2_0))) then
+                                cache_tlb0_cv2(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                             d6w3_0 := to_unsigned(0, 12);
+                            d6w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            d6w3_1 := i_mov_cr3_value;
+                            if bool(r_CR4(17)) then
+                                d6w3_0 := d6w3_1(12-1 downto 0);
+                            else
+                                d6w3_0 := to_unsigned(0, 12);
+                            end if;
+                            if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e3_g(0)))) and (e3_t_pcid = d6w3_0))) then
+                                cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                            end if;
                         end if;
-                        if (bool(cache_tlb0_cv3(to_integer(cache_tlb0_iset))) and (((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (not bool(e3_g(0)))) and (e3_t_pcid = d6w3_0))) then
-                            cache_tlb0_cv3(to_integer(cache_tlb0_iset)) <= '0';
+                        null;
+                        if (cache_tlb0_iset = 15) then
+                            cache_tlb0_fin <= '1';
+                            cache_tlb0_st <= IDLE;
+                        else
+                            cache_tlb0_iset <= (cache_tlb0_iset + 1);
                         end if;
                     end if;
-                    if (cache_tlb0_iset = 15) then
-                        cache_tlb0_fin <= '1';
-                        cache_tlb0_st <= IDLE;
-                    else
-                        cache_tlb0_iset <= (cache_tlb0_iset + 1);
+                when WAITW =>
+                    if (not bool(wc_busy)) then
+                        cache_tlb0_st <= MISS;
                     end if;
                 when others =>
                     cache_tlb0_st <= IDLE;
@@ -2830,7 +3137,11 @@ begin
                         cache_tlb0_f_acc <= cache_tlb0_c_acc;
                         cache_tlb0_f_t_pcid <= cache_tlb0_t_pcid;
                         cache_tlb0_f_r_CR4 <= r_CR4;
-                        cache_tlb0_st <= MISS;
+                        if bool(wc_busy) then
+                            cache_tlb0_st <= WAITW;
+                        else
+                            cache_tlb0_st <= MISS;
+                        end if;
                     end if;
                 else
                     cache_tlb0_hit <= '0';
@@ -2841,5 +3152,1388 @@ begin
         end if;
     end if;
 end process cache_tlb0_fsm;
+
+cache_psc0_request: process (i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache_psc0_q4, cache_psc0_q5, r_CR3, r_CR4, sw_set, w_done, w_status) is
+    variable tg0: unsigned(11 downto 0);
+    variable tg1: unsigned(63 downto 0);
+begin
+    tg0 := to_unsigned(0, 12);
+    tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    tg1 := r_CR3;
+    if bool(r_CR4(17)) then
+        tg0 := tg1(12-1 downto 0);
+    else
+        tg0 := to_unsigned(0, 12);
+    end if;
+    cache_psc0_t_pcid <= tg0;
+    cache_psc0_ls2 <= i_addr(23-1 downto 21);
+    cache_psc0_ls3 <= i_addr(32-1 downto 30);
+    cache_psc0_ls4 <= i_addr(41-1 downto 39);
+    cache_psc0_ls5 <= i_addr(50-1 downto 48);
+    cache_psc0_vset <= sw_set(2-1 downto 0);
+    cache_psc0_fill_now <= stdl(bool(w_done) and (w_status = 0));
+    wc_busy <= stdl(bool(cache_psc0_q5) or bool(cache_psc0_q4) or bool(cache_psc0_q3) or bool(cache_psc0_q2) or (bool(w_done) and (w_status = 0) and (bool(pq_v5) or bool(pq_v4) or bool(pq_v3) or bool(pq_v2))));
+end process cache_psc0_request;
+
+cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_ca_rw_2, cache_psc0_ca_rw_3, cache_psc0_ca_us_0, cache_psc0_ca_us_1, cache_psc0_ca_us_2, cache_psc0_ca_us_3, cache_psc0_ca_xd_0, cache_psc0_ca_xd_1, cache_psc0_ca_xd_2, cache_psc0_ca_xd_3, cache_psc0_cb0, cache_psc0_cb1, cache_psc0_cb2, cache_psc0_cb3, cache_psc0_ck0, cache_psc0_ck1, cache_psc0_ck2, cache_psc0_ck3, cache_psc0_cl0, cache_psc0_cl1, cache_psc0_cl2, cache_psc0_cl3, cache_psc0_cn0, cache_psc0_cn1, cache_psc0_cn2, cache_psc0_cn3, cache_psc0_ct_pcid_0, cache_psc0_ct_pcid_1, cache_psc0_ct_pcid_2, cache_psc0_ct_pcid_3, cache_psc0_cv0, cache_psc0_cv1, cache_psc0_cv2, cache_psc0_cv3, i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_pcid) is
+    variable found: std_logic;
+    variable way: unsigned(1 downto 0);
+    variable hs: unsigned(1 downto 0);
+    variable h_nxt: unsigned(2 downto 0);
+    variable h_tbl: unsigned(63 downto 0);
+    variable h_a_rw: std_logic;
+    variable h_a_us: std_logic;
+    variable h_a_xd: std_logic;
+    variable x5_3_cv: unsigned(0 downto 0);
+    variable x5_3_ck: unsigned(42 downto 0);
+    variable x5_3_cl: unsigned(2 downto 0);
+    variable x5_3_ct_pcid: unsigned(11 downto 0);
+    variable x5_3_cn: unsigned(2 downto 0);
+    variable x5_3_cb: unsigned(63 downto 0);
+    variable x5_3_ca_rw: unsigned(0 downto 0);
+    variable x5_3_ca_us: unsigned(0 downto 0);
+    variable x5_3_ca_xd: unsigned(0 downto 0);
+    variable x5_2_cv: unsigned(0 downto 0);
+    variable x5_2_ck: unsigned(42 downto 0);
+    variable x5_2_cl: unsigned(2 downto 0);
+    variable x5_2_ct_pcid: unsigned(11 downto 0);
+    variable x5_2_cn: unsigned(2 downto 0);
+    variable x5_2_cb: unsigned(63 downto 0);
+    variable x5_2_ca_rw: unsigned(0 downto 0);
+    variable x5_2_ca_us: unsigned(0 downto 0);
+    variable x5_2_ca_xd: unsigned(0 downto 0);
+    variable x5_1_cv: unsigned(0 downto 0);
+    variable x5_1_ck: unsigned(42 downto 0);
+    variable x5_1_cl: unsigned(2 downto 0);
+    variable x5_1_ct_pcid: unsigned(11 downto 0);
+    variable x5_1_cn: unsigned(2 downto 0);
+    variable x5_1_cb: unsigned(63 downto 0);
+    variable x5_1_ca_rw: unsigned(0 downto 0);
+    variable x5_1_ca_us: unsigned(0 downto 0);
+    variable x5_1_ca_xd: unsigned(0 downto 0);
+    variable x5_0_cv: unsigned(0 downto 0);
+    variable x5_0_ck: unsigned(42 downto 0);
+    variable x5_0_cl: unsigned(2 downto 0);
+    variable x5_0_ct_pcid: unsigned(11 downto 0);
+    variable x5_0_cn: unsigned(2 downto 0);
+    variable x5_0_cb: unsigned(63 downto 0);
+    variable x5_0_ca_rw: unsigned(0 downto 0);
+    variable x5_0_ca_us: unsigned(0 downto 0);
+    variable x5_0_ca_xd: unsigned(0 downto 0);
+    variable x4_3_cv: unsigned(0 downto 0);
+    variable x4_3_ck: unsigned(42 downto 0);
+    variable x4_3_cl: unsigned(2 downto 0);
+    variable x4_3_ct_pcid: unsigned(11 downto 0);
+    variable x4_3_cn: unsigned(2 downto 0);
+    variable x4_3_cb: unsigned(63 downto 0);
+    variable x4_3_ca_rw: unsigned(0 downto 0);
+    variable x4_3_ca_us: unsigned(0 downto 0);
+    variable x4_3_ca_xd: unsigned(0 downto 0);
+    variable x4_2_cv: unsigned(0 downto 0);
+    variable x4_2_ck: unsigned(42 downto 0);
+    variable x4_2_cl: unsigned(2 downto 0);
+    variable x4_2_ct_pcid: unsigned(11 downto 0);
+    variable x4_2_cn: unsigned(2 downto 0);
+    variable x4_2_cb: unsigned(63 downto 0);
+    variable x4_2_ca_rw: unsigned(0 downto 0);
+    variable x4_2_ca_us: unsigned(0 downto 0);
+    variable x4_2_ca_xd: unsigned(0 downto 0);
+    variable x4_1_cv: unsigned(0 downto 0);
+    variable x4_1_ck: unsigned(42 downto 0);
+    variable x4_1_cl: unsigned(2 downto 0);
+    variable x4_1_ct_pcid: unsigned(11 downto 0);
+    variable x4_1_cn: unsigned(2 downto 0);
+    variable x4_1_cb: unsigned(63 downto 0);
+    variable x4_1_ca_rw: unsigned(0 downto 0);
+    variable x4_1_ca_us: unsigned(0 downto 0);
+    variable x4_1_ca_xd: unsigned(0 downto 0);
+    variable x4_0_cv: unsigned(0 downto 0);
+    variable x4_0_ck: unsigned(42 downto 0);
+    variable x4_0_cl: unsigned(2 downto 0);
+    variable x4_0_ct_pcid: unsigned(11 downto 0);
+    variable x4_0_cn: unsigned(2 downto 0);
+    variable x4_0_cb: unsigned(63 downto 0);
+    variable x4_0_ca_rw: unsigned(0 downto 0);
+    variable x4_0_ca_us: unsigned(0 downto 0);
+    variable x4_0_ca_xd: unsigned(0 downto 0);
+    variable x3_3_cv: unsigned(0 downto 0);
+    variable x3_3_ck: unsigned(42 downto 0);
+    variable x3_3_cl: unsigned(2 downto 0);
+    variable x3_3_ct_pcid: unsigned(11 downto 0);
+    variable x3_3_cn: unsigned(2 downto 0);
+    variable x3_3_cb: unsigned(63 downto 0);
+    variable x3_3_ca_rw: unsigned(0 downto 0);
+    variable x3_3_ca_us: unsigned(0 downto 0);
+    variable x3_3_ca_xd: unsigned(0 downto 0);
+    variable x3_2_cv: unsigned(0 downto 0);
+    variable x3_2_ck: unsigned(42 downto 0);
+    variable x3_2_cl: unsigned(2 downto 0);
+    variable x3_2_ct_pcid: unsigned(11 downto 0);
+    variable x3_2_cn: unsigned(2 downto 0);
+    variable x3_2_cb: unsigned(63 downto 0);
+    variable x3_2_ca_rw: unsigned(0 downto 0);
+    variable x3_2_ca_us: unsigned(0 downto 0);
+    variable x3_2_ca_xd: unsigned(0 downto 0);
+    variable x3_1_cv: unsigned(0 downto 0);
+    variable x3_1_ck: unsigned(42 downto 0);
+    variable x3_1_cl: unsigned(2 downto 0);
+    variable x3_1_ct_pcid: unsigned(11 downto 0);
+    variable x3_1_cn: unsigned(2 downto 0);
+    variable x3_1_cb: unsigned(63 downto 0);
+    variable x3_1_ca_rw: unsigned(0 downto 0);
+    variable x3_1_ca_us: unsigned(0 downto 0);
+    variable x3_1_ca_xd: unsigned(0 downto 0);
+    variable x3_0_cv: unsigned(0 downto 0);
+    variable x3_0_ck: unsigned(42 downto 0);
+    variable x3_0_cl: unsigned(2 downto 0);
+    variable x3_0_ct_pcid: unsigned(11 downto 0);
+    variable x3_0_cn: unsigned(2 downto 0);
+    variable x3_0_cb: unsigned(63 downto 0);
+    variable x3_0_ca_rw: unsigned(0 downto 0);
+    variable x3_0_ca_us: unsigned(0 downto 0);
+    variable x3_0_ca_xd: unsigned(0 downto 0);
+    variable x2_3_cv: unsigned(0 downto 0);
+    variable x2_3_ck: unsigned(42 downto 0);
+    variable x2_3_cl: unsigned(2 downto 0);
+    variable x2_3_ct_pcid: unsigned(11 downto 0);
+    variable x2_3_cn: unsigned(2 downto 0);
+    variable x2_3_cb: unsigned(63 downto 0);
+    variable x2_3_ca_rw: unsigned(0 downto 0);
+    variable x2_3_ca_us: unsigned(0 downto 0);
+    variable x2_3_ca_xd: unsigned(0 downto 0);
+    variable x2_2_cv: unsigned(0 downto 0);
+    variable x2_2_ck: unsigned(42 downto 0);
+    variable x2_2_cl: unsigned(2 downto 0);
+    variable x2_2_ct_pcid: unsigned(11 downto 0);
+    variable x2_2_cn: unsigned(2 downto 0);
+    variable x2_2_cb: unsigned(63 downto 0);
+    variable x2_2_ca_rw: unsigned(0 downto 0);
+    variable x2_2_ca_us: unsigned(0 downto 0);
+    variable x2_2_ca_xd: unsigned(0 downto 0);
+    variable x2_1_cv: unsigned(0 downto 0);
+    variable x2_1_ck: unsigned(42 downto 0);
+    variable x2_1_cl: unsigned(2 downto 0);
+    variable x2_1_ct_pcid: unsigned(11 downto 0);
+    variable x2_1_cn: unsigned(2 downto 0);
+    variable x2_1_cb: unsigned(63 downto 0);
+    variable x2_1_ca_rw: unsigned(0 downto 0);
+    variable x2_1_ca_us: unsigned(0 downto 0);
+    variable x2_1_ca_xd: unsigned(0 downto 0);
+    variable x2_0_cv: unsigned(0 downto 0);
+    variable x2_0_ck: unsigned(42 downto 0);
+    variable x2_0_cl: unsigned(2 downto 0);
+    variable x2_0_ct_pcid: unsigned(11 downto 0);
+    variable x2_0_cn: unsigned(2 downto 0);
+    variable x2_0_cb: unsigned(63 downto 0);
+    variable x2_0_ca_rw: unsigned(0 downto 0);
+    variable x2_0_ca_us: unsigned(0 downto 0);
+    variable x2_0_ca_xd: unsigned(0 downto 0);
+begin
+    found := '0';
+    way := to_unsigned(0, 2);
+    hs := to_unsigned(0, 2);
+    h_nxt := to_unsigned(0, 3);
+    h_tbl := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    h_a_rw := '0';
+    h_a_us := '0';
+    h_a_xd := '0';
+    x5_3_cv := to_unsigned(0, 1);
+    x5_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls5));
+    x5_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls5));
+    x5_3_cl := to_unsigned(0, 3);
+    x5_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls5));
+    x5_3_ct_pcid := to_unsigned(0, 12);
+    x5_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls5));
+    x5_3_cn := to_unsigned(0, 3);
+    x5_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls5));
+    x5_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls5));
+    x5_3_ca_rw := to_unsigned(0, 1);
+    x5_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls5));
+    x5_3_ca_us := to_unsigned(0, 1);
+    x5_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls5));
+    x5_3_ca_xd := to_unsigned(0, 1);
+    x5_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls5));
+    if (bool(x5_3_cv(0)) and (x5_3_cl = 5) and (x5_3_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_3_cn;
+        h_tbl := x5_3_cb;
+        h_a_rw := x5_3_ca_rw(0);
+        h_a_us := x5_3_ca_us(0);
+        h_a_xd := x5_3_ca_xd(0);
+    end if;
+    x5_2_cv := to_unsigned(0, 1);
+    x5_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls5));
+    x5_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls5));
+    x5_2_cl := to_unsigned(0, 3);
+    x5_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls5));
+    x5_2_ct_pcid := to_unsigned(0, 12);
+    x5_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls5));
+    x5_2_cn := to_unsigned(0, 3);
+    x5_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls5));
+    x5_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls5));
+    x5_2_ca_rw := to_unsigned(0, 1);
+    x5_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls5));
+    x5_2_ca_us := to_unsigned(0, 1);
+    x5_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls5));
+    x5_2_ca_xd := to_unsigned(0, 1);
+    x5_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls5));
+    if (bool(x5_2_cv(0)) and (x5_2_cl = 5) and (x5_2_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_2_cn;
+        h_tbl := x5_2_cb;
+        h_a_rw := x5_2_ca_rw(0);
+        h_a_us := x5_2_ca_us(0);
+        h_a_xd := x5_2_ca_xd(0);
+    end if;
+    x5_1_cv := to_unsigned(0, 1);
+    x5_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls5));
+    x5_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls5));
+    x5_1_cl := to_unsigned(0, 3);
+    x5_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls5));
+    x5_1_ct_pcid := to_unsigned(0, 12);
+    x5_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls5));
+    x5_1_cn := to_unsigned(0, 3);
+    x5_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls5));
+    x5_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls5));
+    x5_1_ca_rw := to_unsigned(0, 1);
+    x5_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls5));
+    x5_1_ca_us := to_unsigned(0, 1);
+    x5_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls5));
+    x5_1_ca_xd := to_unsigned(0, 1);
+    x5_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls5));
+    if (bool(x5_1_cv(0)) and (x5_1_cl = 5) and (x5_1_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_1_cn;
+        h_tbl := x5_1_cb;
+        h_a_rw := x5_1_ca_rw(0);
+        h_a_us := x5_1_ca_us(0);
+        h_a_xd := x5_1_ca_xd(0);
+    end if;
+    x5_0_cv := to_unsigned(0, 1);
+    x5_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls5));
+    x5_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x5_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls5));
+    x5_0_cl := to_unsigned(0, 3);
+    x5_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls5));
+    x5_0_ct_pcid := to_unsigned(0, 12);
+    x5_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls5));
+    x5_0_cn := to_unsigned(0, 3);
+    x5_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls5));
+    x5_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x5_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls5));
+    x5_0_ca_rw := to_unsigned(0, 1);
+    x5_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls5));
+    x5_0_ca_us := to_unsigned(0, 1);
+    x5_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls5));
+    x5_0_ca_xd := to_unsigned(0, 1);
+    x5_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls5));
+    if (bool(x5_0_cv(0)) and (x5_0_cl = 5) and (x5_0_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls5;
+        h_nxt := x5_0_cn;
+        h_tbl := x5_0_cb;
+        h_a_rw := x5_0_ca_rw(0);
+        h_a_us := x5_0_ca_us(0);
+        h_a_xd := x5_0_ca_xd(0);
+    end if;
+    x4_3_cv := to_unsigned(0, 1);
+    x4_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls4));
+    x4_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls4));
+    x4_3_cl := to_unsigned(0, 3);
+    x4_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls4));
+    x4_3_ct_pcid := to_unsigned(0, 12);
+    x4_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls4));
+    x4_3_cn := to_unsigned(0, 3);
+    x4_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls4));
+    x4_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls4));
+    x4_3_ca_rw := to_unsigned(0, 1);
+    x4_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls4));
+    x4_3_ca_us := to_unsigned(0, 1);
+    x4_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls4));
+    x4_3_ca_xd := to_unsigned(0, 1);
+    x4_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls4));
+    if (bool(x4_3_cv(0)) and (x4_3_cl = 4) and (x4_3_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_3_cn;
+        h_tbl := x4_3_cb;
+        h_a_rw := x4_3_ca_rw(0);
+        h_a_us := x4_3_ca_us(0);
+        h_a_xd := x4_3_ca_xd(0);
+    end if;
+    x4_2_cv := to_unsigned(0, 1);
+    x4_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls4));
+    x4_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls4));
+    x4_2_cl := to_unsigned(0, 3);
+    x4_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls4));
+    x4_2_ct_pcid := to_unsigned(0, 12);
+    x4_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls4));
+    x4_2_cn := to_unsigned(0, 3);
+    x4_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls4));
+    x4_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls4));
+    x4_2_ca_rw := to_unsigned(0, 1);
+    x4_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls4));
+    x4_2_ca_us := to_unsigned(0, 1);
+    x4_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls4));
+    x4_2_ca_xd := to_unsigned(0, 1);
+    x4_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls4));
+    if (bool(x4_2_cv(0)) and (x4_2_cl = 4) and (x4_2_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_2_cn;
+        h_tbl := x4_2_cb;
+        h_a_rw := x4_2_ca_rw(0);
+        h_a_us := x4_2_ca_us(0);
+        h_a_xd := x4_2_ca_xd(0);
+    end if;
+    x4_1_cv := to_unsigned(0, 1);
+    x4_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls4));
+    x4_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls4));
+    x4_1_cl := to_unsigned(0, 3);
+    x4_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls4));
+    x4_1_ct_pcid := to_unsigned(0, 12);
+    x4_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls4));
+    x4_1_cn := to_unsigned(0, 3);
+    x4_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls4));
+    x4_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls4));
+    x4_1_ca_rw := to_unsigned(0, 1);
+    x4_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls4));
+    x4_1_ca_us := to_unsigned(0, 1);
+    x4_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls4));
+    x4_1_ca_xd := to_unsigned(0, 1);
+    x4_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls4));
+    if (bool(x4_1_cv(0)) and (x4_1_cl = 4) and (x4_1_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_1_cn;
+        h_tbl := x4_1_cb;
+        h_a_rw := x4_1_ca_rw(0);
+        h_a_us := x4_1_ca_us(0);
+        h_a_xd := x4_1_ca_xd(0);
+    end if;
+    x4_0_cv := to_unsigned(0, 1);
+    x4_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls4));
+    x4_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x4_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls4));
+    x4_0_cl := to_unsigned(0, 3);
+    x4_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls4));
+    x4_0_ct_pcid := to_unsigned(0, 12);
+    x4_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls4));
+    x4_0_cn := to_unsigned(0, 3);
+    x4_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls4));
+    x4_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x4_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls4));
+    x4_0_ca_rw := to_unsigned(0, 1);
+    x4_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls4));
+    x4_0_ca_us := to_unsigned(0, 1);
+    x4_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls4));
+    x4_0_ca_xd := to_unsigned(0, 1);
+    x4_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls4));
+    if (bool(x4_0_cv(0)) and (x4_0_cl = 4) and (x4_0_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls4;
+        h_nxt := x4_0_cn;
+        h_tbl := x4_0_cb;
+        h_a_rw := x4_0_ca_rw(0);
+        h_a_us := x4_0_ca_us(0);
+        h_a_xd := x4_0_ca_xd(0);
+    end if;
+    x3_3_cv := to_unsigned(0, 1);
+    x3_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls3));
+    x3_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls3));
+    x3_3_cl := to_unsigned(0, 3);
+    x3_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls3));
+    x3_3_ct_pcid := to_unsigned(0, 12);
+    x3_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls3));
+    x3_3_cn := to_unsigned(0, 3);
+    x3_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls3));
+    x3_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls3));
+    x3_3_ca_rw := to_unsigned(0, 1);
+    x3_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls3));
+    x3_3_ca_us := to_unsigned(0, 1);
+    x3_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls3));
+    x3_3_ca_xd := to_unsigned(0, 1);
+    x3_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls3));
+    if (bool(x3_3_cv(0)) and (x3_3_cl = 3) and (x3_3_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_3_cn;
+        h_tbl := x3_3_cb;
+        h_a_rw := x3_3_ca_rw(0);
+        h_a_us := x3_3_ca_us(0);
+        h_a_xd := x3_3_ca_xd(0);
+    end if;
+    x3_2_cv := to_unsigned(0, 1);
+    x3_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls3));
+    x3_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls3));
+    x3_2_cl := to_unsigned(0, 3);
+    x3_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls3));
+    x3_2_ct_pcid := to_unsigned(0, 12);
+    x3_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls3));
+    x3_2_cn := to_unsigned(0, 3);
+    x3_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls3));
+    x3_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls3));
+    x3_2_ca_rw := to_unsigned(0, 1);
+    x3_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls3));
+    x3_2_ca_us := to_unsigned(0, 1);
+    x3_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls3));
+    x3_2_ca_xd := to_unsigned(0, 1);
+    x3_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls3));
+    if (bool(x3_2_cv(0)) and (x3_2_cl = 3) and (x3_2_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_2_cn;
+        h_tbl := x3_2_cb;
+        h_a_rw := x3_2_ca_rw(0);
+        h_a_us := x3_2_ca_us(0);
+        h_a_xd := x3_2_ca_xd(0);
+    end if;
+    x3_1_cv := to_unsigned(0, 1);
+    x3_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls3));
+    x3_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls3));
+    x3_1_cl := to_unsigned(0, 3);
+    x3_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls3));
+    x3_1_ct_pcid := to_unsigned(0, 12);
+    x3_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls3));
+    x3_1_cn := to_unsigned(0, 3);
+    x3_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls3));
+    x3_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls3));
+    x3_1_ca_rw := to_unsigned(0, 1);
+    x3_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls3));
+    x3_1_ca_us := to_unsigned(0, 1);
+    x3_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls3));
+    x3_1_ca_xd := to_unsigned(0, 1);
+    x3_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls3));
+    if (bool(x3_1_cv(0)) and (x3_1_cl = 3) and (x3_1_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_1_cn;
+        h_tbl := x3_1_cb;
+        h_a_rw := x3_1_ca_rw(0);
+        h_a_us := x3_1_ca_us(0);
+        h_a_xd := x3_1_ca_xd(0);
+    end if;
+    x3_0_cv := to_unsigned(0, 1);
+    x3_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls3));
+    x3_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x3_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls3));
+    x3_0_cl := to_unsigned(0, 3);
+    x3_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls3));
+    x3_0_ct_pcid := to_unsigned(0, 12);
+    x3_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls3));
+    x3_0_cn := to_unsigned(0, 3);
+    x3_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls3));
+    x3_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x3_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls3));
+    x3_0_ca_rw := to_unsigned(0, 1);
+    x3_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls3));
+    x3_0_ca_us := to_unsigned(0, 1);
+    x3_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls3));
+    x3_0_ca_xd := to_unsigned(0, 1);
+    x3_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls3));
+    if (bool(x3_0_cv(0)) and (x3_0_cl = 3) and (x3_0_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls3;
+        h_nxt := x3_0_cn;
+        h_tbl := x3_0_cb;
+        h_a_rw := x3_0_ca_rw(0);
+        h_a_us := x3_0_ca_us(0);
+        h_a_xd := x3_0_ca_xd(0);
+    end if;
+    x2_3_cv := to_unsigned(0, 1);
+    x2_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls2));
+    x2_3_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_3_ck := cache_psc0_ck3(to_integer(cache_psc0_ls2));
+    x2_3_cl := to_unsigned(0, 3);
+    x2_3_cl := cache_psc0_cl3(to_integer(cache_psc0_ls2));
+    x2_3_ct_pcid := to_unsigned(0, 12);
+    x2_3_ct_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_ls2));
+    x2_3_cn := to_unsigned(0, 3);
+    x2_3_cn := cache_psc0_cn3(to_integer(cache_psc0_ls2));
+    x2_3_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_3_cb := cache_psc0_cb3(to_integer(cache_psc0_ls2));
+    x2_3_ca_rw := to_unsigned(0, 1);
+    x2_3_ca_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_ls2));
+    x2_3_ca_us := to_unsigned(0, 1);
+    x2_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls2));
+    x2_3_ca_xd := to_unsigned(0, 1);
+    x2_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls2));
+    if (bool(x2_3_cv(0)) and (x2_3_cl = 2) and (x2_3_ck = i_addr(64-1 downto 21)) and (x2_3_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(3, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_3_cn;
+        h_tbl := x2_3_cb;
+        h_a_rw := x2_3_ca_rw(0);
+        h_a_us := x2_3_ca_us(0);
+        h_a_xd := x2_3_ca_xd(0);
+    end if;
+    x2_2_cv := to_unsigned(0, 1);
+    x2_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls2));
+    x2_2_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_2_ck := cache_psc0_ck2(to_integer(cache_psc0_ls2));
+    x2_2_cl := to_unsigned(0, 3);
+    x2_2_cl := cache_psc0_cl2(to_integer(cache_psc0_ls2));
+    x2_2_ct_pcid := to_unsigned(0, 12);
+    x2_2_ct_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_ls2));
+    x2_2_cn := to_unsigned(0, 3);
+    x2_2_cn := cache_psc0_cn2(to_integer(cache_psc0_ls2));
+    x2_2_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_2_cb := cache_psc0_cb2(to_integer(cache_psc0_ls2));
+    x2_2_ca_rw := to_unsigned(0, 1);
+    x2_2_ca_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_ls2));
+    x2_2_ca_us := to_unsigned(0, 1);
+    x2_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls2));
+    x2_2_ca_xd := to_unsigned(0, 1);
+    x2_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls2));
+    if (bool(x2_2_cv(0)) and (x2_2_cl = 2) and (x2_2_ck = i_addr(64-1 downto 21)) and (x2_2_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(2, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_2_cn;
+        h_tbl := x2_2_cb;
+        h_a_rw := x2_2_ca_rw(0);
+        h_a_us := x2_2_ca_us(0);
+        h_a_xd := x2_2_ca_xd(0);
+    end if;
+    x2_1_cv := to_unsigned(0, 1);
+    x2_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls2));
+    x2_1_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_1_ck := cache_psc0_ck1(to_integer(cache_psc0_ls2));
+    x2_1_cl := to_unsigned(0, 3);
+    x2_1_cl := cache_psc0_cl1(to_integer(cache_psc0_ls2));
+    x2_1_ct_pcid := to_unsigned(0, 12);
+    x2_1_ct_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_ls2));
+    x2_1_cn := to_unsigned(0, 3);
+    x2_1_cn := cache_psc0_cn1(to_integer(cache_psc0_ls2));
+    x2_1_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_1_cb := cache_psc0_cb1(to_integer(cache_psc0_ls2));
+    x2_1_ca_rw := to_unsigned(0, 1);
+    x2_1_ca_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_ls2));
+    x2_1_ca_us := to_unsigned(0, 1);
+    x2_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls2));
+    x2_1_ca_xd := to_unsigned(0, 1);
+    x2_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls2));
+    if (bool(x2_1_cv(0)) and (x2_1_cl = 2) and (x2_1_ck = i_addr(64-1 downto 21)) and (x2_1_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(1, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_1_cn;
+        h_tbl := x2_1_cb;
+        h_a_rw := x2_1_ca_rw(0);
+        h_a_us := x2_1_ca_us(0);
+        h_a_xd := x2_1_ca_xd(0);
+    end if;
+    x2_0_cv := to_unsigned(0, 1);
+    x2_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls2));
+    x2_0_ck := unsigned'("0000000000000000000000000000000000000000000");
+    x2_0_ck := cache_psc0_ck0(to_integer(cache_psc0_ls2));
+    x2_0_cl := to_unsigned(0, 3);
+    x2_0_cl := cache_psc0_cl0(to_integer(cache_psc0_ls2));
+    x2_0_ct_pcid := to_unsigned(0, 12);
+    x2_0_ct_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_ls2));
+    x2_0_cn := to_unsigned(0, 3);
+    x2_0_cn := cache_psc0_cn0(to_integer(cache_psc0_ls2));
+    x2_0_cb := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    x2_0_cb := cache_psc0_cb0(to_integer(cache_psc0_ls2));
+    x2_0_ca_rw := to_unsigned(0, 1);
+    x2_0_ca_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_ls2));
+    x2_0_ca_us := to_unsigned(0, 1);
+    x2_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls2));
+    x2_0_ca_xd := to_unsigned(0, 1);
+    x2_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls2));
+    if (bool(x2_0_cv(0)) and (x2_0_cl = 2) and (x2_0_ck = i_addr(64-1 downto 21)) and (x2_0_ct_pcid = cache_psc0_t_pcid)) then
+        found := '1';
+        way := to_unsigned(0, 2);
+        hs := cache_psc0_ls2;
+        h_nxt := x2_0_cn;
+        h_tbl := x2_0_cb;
+        h_a_rw := x2_0_ca_rw(0);
+        h_a_us := x2_0_ca_us(0);
+        h_a_xd := x2_0_ca_xd(0);
+    end if;
+    pc_hit <= found;
+    cache_psc0_l_hit <= found;
+    cache_psc0_l_way <= way;
+    cache_psc0_l_set <= hs;
+    pc_nxt <= h_nxt;
+    pc_tbl <= h_tbl;
+    pc_a_rw <= h_a_rw;
+    pc_a_us <= h_a_us;
+    pc_a_xd <= h_a_xd;
+end process cache_psc0_lookup;
+
+cache_psc0_fsm: process (clk) is
+    variable rk: unsigned(1 downto 0);
+    variable rv0: unsigned(1 downto 0);
+    variable rv1: unsigned(1 downto 0);
+    variable rv2: unsigned(1 downto 0);
+    variable rv3: unsigned(1 downto 0);
+    variable fway: unsigned(1 downto 0);
+    variable free: std_logic;
+    variable sel: unsigned(2 downto 0);
+    variable fs: unsigned(1 downto 0);
+    variable e0_v: unsigned(0 downto 0);
+    variable e0_k: unsigned(42 downto 0);
+    variable e0_l: unsigned(2 downto 0);
+    variable e0_t_pcid: unsigned(11 downto 0);
+    variable e0_n: unsigned(2 downto 0);
+    variable e0_b: unsigned(63 downto 0);
+    variable e0_a_rw: unsigned(0 downto 0);
+    variable e0_a_us: unsigned(0 downto 0);
+    variable e0_a_xd: unsigned(0 downto 0);
+    variable e1_v: unsigned(0 downto 0);
+    variable e1_k: unsigned(42 downto 0);
+    variable e1_l: unsigned(2 downto 0);
+    variable e1_t_pcid: unsigned(11 downto 0);
+    variable e1_n: unsigned(2 downto 0);
+    variable e1_b: unsigned(63 downto 0);
+    variable e1_a_rw: unsigned(0 downto 0);
+    variable e1_a_us: unsigned(0 downto 0);
+    variable e1_a_xd: unsigned(0 downto 0);
+    variable e2_v: unsigned(0 downto 0);
+    variable e2_k: unsigned(42 downto 0);
+    variable e2_l: unsigned(2 downto 0);
+    variable e2_t_pcid: unsigned(11 downto 0);
+    variable e2_n: unsigned(2 downto 0);
+    variable e2_b: unsigned(63 downto 0);
+    variable e2_a_rw: unsigned(0 downto 0);
+    variable e2_a_us: unsigned(0 downto 0);
+    variable e2_a_xd: unsigned(0 downto 0);
+    variable e3_v: unsigned(0 downto 0);
+    variable e3_k: unsigned(42 downto 0);
+    variable e3_l: unsigned(2 downto 0);
+    variable e3_t_pcid: unsigned(11 downto 0);
+    variable e3_n: unsigned(2 downto 0);
+    variable e3_b: unsigned(63 downto 0);
+    variable e3_a_rw: unsigned(0 downto 0);
+    variable e3_a_us: unsigned(0 downto 0);
+    variable e3_a_xd: unsigned(0 downto 0);
+    variable d6w0_0: unsigned(11 downto 0);
+    variable d6w0_1: unsigned(63 downto 0);
+    variable d6w1_0: unsigned(11 downto 0);
+    variable d6w1_1: unsigned(63 downto 0);
+    variable d6w2_0: unsigned(11 downto 0);
+    variable d6w2_1: unsigned(63 downto 0);
+    variable d6w3_0: unsigned(11 downto 0);
+    variable d6w3_1: unsigned(63 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            cache_psc0_ca_rw_0(0) <= '0';
+            cache_psc0_ca_rw_0(1) <= '0';
+            cache_psc0_ca_rw_0(2) <= '0';
+            cache_psc0_ca_rw_0(3) <= '0';
+            cache_psc0_ca_rw_1(0) <= '0';
+            cache_psc0_ca_rw_1(1) <= '0';
+            cache_psc0_ca_rw_1(2) <= '0';
+            cache_psc0_ca_rw_1(3) <= '0';
+            cache_psc0_ca_rw_2(0) <= '0';
+            cache_psc0_ca_rw_2(1) <= '0';
+            cache_psc0_ca_rw_2(2) <= '0';
+            cache_psc0_ca_rw_2(3) <= '0';
+            cache_psc0_ca_rw_3(0) <= '0';
+            cache_psc0_ca_rw_3(1) <= '0';
+            cache_psc0_ca_rw_3(2) <= '0';
+            cache_psc0_ca_rw_3(3) <= '0';
+            cache_psc0_ca_us_0(0) <= '0';
+            cache_psc0_ca_us_0(1) <= '0';
+            cache_psc0_ca_us_0(2) <= '0';
+            cache_psc0_ca_us_0(3) <= '0';
+            cache_psc0_ca_us_1(0) <= '0';
+            cache_psc0_ca_us_1(1) <= '0';
+            cache_psc0_ca_us_1(2) <= '0';
+            cache_psc0_ca_us_1(3) <= '0';
+            cache_psc0_ca_us_2(0) <= '0';
+            cache_psc0_ca_us_2(1) <= '0';
+            cache_psc0_ca_us_2(2) <= '0';
+            cache_psc0_ca_us_2(3) <= '0';
+            cache_psc0_ca_us_3(0) <= '0';
+            cache_psc0_ca_us_3(1) <= '0';
+            cache_psc0_ca_us_3(2) <= '0';
+            cache_psc0_ca_us_3(3) <= '0';
+            cache_psc0_ca_xd_0(0) <= '0';
+            cache_psc0_ca_xd_0(1) <= '0';
+            cache_psc0_ca_xd_0(2) <= '0';
+            cache_psc0_ca_xd_0(3) <= '0';
+            cache_psc0_ca_xd_1(0) <= '0';
+            cache_psc0_ca_xd_1(1) <= '0';
+            cache_psc0_ca_xd_1(2) <= '0';
+            cache_psc0_ca_xd_1(3) <= '0';
+            cache_psc0_ca_xd_2(0) <= '0';
+            cache_psc0_ca_xd_2(1) <= '0';
+            cache_psc0_ca_xd_2(2) <= '0';
+            cache_psc0_ca_xd_2(3) <= '0';
+            cache_psc0_ca_xd_3(0) <= '0';
+            cache_psc0_ca_xd_3(1) <= '0';
+            cache_psc0_ca_xd_3(2) <= '0';
+            cache_psc0_ca_xd_3(3) <= '0';
+            cache_psc0_cb0(0) <= to_unsigned(0, 64);
+            cache_psc0_cb0(1) <= to_unsigned(0, 64);
+            cache_psc0_cb0(2) <= to_unsigned(0, 64);
+            cache_psc0_cb0(3) <= to_unsigned(0, 64);
+            cache_psc0_cb1(0) <= to_unsigned(0, 64);
+            cache_psc0_cb1(1) <= to_unsigned(0, 64);
+            cache_psc0_cb1(2) <= to_unsigned(0, 64);
+            cache_psc0_cb1(3) <= to_unsigned(0, 64);
+            cache_psc0_cb2(0) <= to_unsigned(0, 64);
+            cache_psc0_cb2(1) <= to_unsigned(0, 64);
+            cache_psc0_cb2(2) <= to_unsigned(0, 64);
+            cache_psc0_cb2(3) <= to_unsigned(0, 64);
+            cache_psc0_cb3(0) <= to_unsigned(0, 64);
+            cache_psc0_cb3(1) <= to_unsigned(0, 64);
+            cache_psc0_cb3(2) <= to_unsigned(0, 64);
+            cache_psc0_cb3(3) <= to_unsigned(0, 64);
+            cache_psc0_ck0(0) <= to_unsigned(0, 43);
+            cache_psc0_ck0(1) <= to_unsigned(0, 43);
+            cache_psc0_ck0(2) <= to_unsigned(0, 43);
+            cache_psc0_ck0(3) <= to_unsigned(0, 43);
+            cache_psc0_ck1(0) <= to_unsigned(0, 43);
+            cache_psc0_ck1(1) <= to_unsigned(0, 43);
+            cache_psc0_ck1(2) <= to_unsigned(0, 43);
+            cache_psc0_ck1(3) <= to_unsigned(0, 43);
+            cache_psc0_ck2(0) <= to_unsigned(0, 43);
+            cache_psc0_ck2(1) <= to_unsigned(0, 43);
+            cache_psc0_ck2(2) <= to_unsigned(0, 43);
+            cache_psc0_ck2(3) <= to_unsigned(0, 43);
+            cache_psc0_ck3(0) <= to_unsigned(0, 43);
+            cache_psc0_ck3(1) <= to_unsigned(0, 43);
+            cache_psc0_ck3(2) <= to_unsigned(0, 43);
+            cache_psc0_ck3(3) <= to_unsigned(0, 43);
+            cache_psc0_cl0(0) <= to_unsigned(0, 3);
+            cache_psc0_cl0(1) <= to_unsigned(0, 3);
+            cache_psc0_cl0(2) <= to_unsigned(0, 3);
+            cache_psc0_cl0(3) <= to_unsigned(0, 3);
+            cache_psc0_cl1(0) <= to_unsigned(0, 3);
+            cache_psc0_cl1(1) <= to_unsigned(0, 3);
+            cache_psc0_cl1(2) <= to_unsigned(0, 3);
+            cache_psc0_cl1(3) <= to_unsigned(0, 3);
+            cache_psc0_cl2(0) <= to_unsigned(0, 3);
+            cache_psc0_cl2(1) <= to_unsigned(0, 3);
+            cache_psc0_cl2(2) <= to_unsigned(0, 3);
+            cache_psc0_cl2(3) <= to_unsigned(0, 3);
+            cache_psc0_cl3(0) <= to_unsigned(0, 3);
+            cache_psc0_cl3(1) <= to_unsigned(0, 3);
+            cache_psc0_cl3(2) <= to_unsigned(0, 3);
+            cache_psc0_cl3(3) <= to_unsigned(0, 3);
+            cache_psc0_cn0(0) <= to_unsigned(0, 3);
+            cache_psc0_cn0(1) <= to_unsigned(0, 3);
+            cache_psc0_cn0(2) <= to_unsigned(0, 3);
+            cache_psc0_cn0(3) <= to_unsigned(0, 3);
+            cache_psc0_cn1(0) <= to_unsigned(0, 3);
+            cache_psc0_cn1(1) <= to_unsigned(0, 3);
+            cache_psc0_cn1(2) <= to_unsigned(0, 3);
+            cache_psc0_cn1(3) <= to_unsigned(0, 3);
+            cache_psc0_cn2(0) <= to_unsigned(0, 3);
+            cache_psc0_cn2(1) <= to_unsigned(0, 3);
+            cache_psc0_cn2(2) <= to_unsigned(0, 3);
+            cache_psc0_cn2(3) <= to_unsigned(0, 3);
+            cache_psc0_cn3(0) <= to_unsigned(0, 3);
+            cache_psc0_cn3(1) <= to_unsigned(0, 3);
+            cache_psc0_cn3(2) <= to_unsigned(0, 3);
+            cache_psc0_cn3(3) <= to_unsigned(0, 3);
+            cache_psc0_cr0(0) <= to_unsigned(0, 2);
+            cache_psc0_cr0(1) <= to_unsigned(0, 2);
+            cache_psc0_cr0(2) <= to_unsigned(0, 2);
+            cache_psc0_cr0(3) <= to_unsigned(0, 2);
+            cache_psc0_cr1(0) <= to_unsigned(1, 2);
+            cache_psc0_cr1(1) <= to_unsigned(1, 2);
+            cache_psc0_cr1(2) <= to_unsigned(1, 2);
+            cache_psc0_cr1(3) <= to_unsigned(1, 2);
+            cache_psc0_cr2(0) <= to_unsigned(2, 2);
+            cache_psc0_cr2(1) <= to_unsigned(2, 2);
+            cache_psc0_cr2(2) <= to_unsigned(2, 2);
+            cache_psc0_cr2(3) <= to_unsigned(2, 2);
+            cache_psc0_cr3(0) <= to_unsigned(3, 2);
+            cache_psc0_cr3(1) <= to_unsigned(3, 2);
+            cache_psc0_cr3(2) <= to_unsigned(3, 2);
+            cache_psc0_cr3(3) <= to_unsigned(3, 2);
+            cache_psc0_ct_pcid_0(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_0(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_0(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_0(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_1(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_2(3) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(0) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(1) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(2) <= to_unsigned(0, 12);
+            cache_psc0_ct_pcid_3(3) <= to_unsigned(0, 12);
+            cache_psc0_cv0(0) <= '0';
+            cache_psc0_cv0(1) <= '0';
+            cache_psc0_cv0(2) <= '0';
+            cache_psc0_cv0(3) <= '0';
+            cache_psc0_cv1(0) <= '0';
+            cache_psc0_cv1(1) <= '0';
+            cache_psc0_cv1(2) <= '0';
+            cache_psc0_cv1(3) <= '0';
+            cache_psc0_cv2(0) <= '0';
+            cache_psc0_cv2(1) <= '0';
+            cache_psc0_cv2(2) <= '0';
+            cache_psc0_cv2(3) <= '0';
+            cache_psc0_cv3(0) <= '0';
+            cache_psc0_cv3(1) <= '0';
+            cache_psc0_cv3(2) <= '0';
+            cache_psc0_cv3(3) <= '0';
+            cache_psc0_f_addr <= to_unsigned(0, 64);
+            cache_psc0_f_t_pcid <= to_unsigned(0, 12);
+            cache_psc0_q2 <= '0';
+            cache_psc0_q3 <= '0';
+            cache_psc0_q4 <= '0';
+            cache_psc0_q5 <= '0';
+        else
+            rk := to_unsigned(0, 2);
+            rv0 := to_unsigned(0, 2);
+            rv1 := to_unsigned(0, 2);
+            rv2 := to_unsigned(0, 2);
+            rv3 := to_unsigned(0, 2);
+            fway := to_unsigned(0, 2);
+            free := '0';
+            sel := to_unsigned(0, 3);
+            fs := to_unsigned(0, 2);
+            if bool(w_start) then
+                cache_psc0_f_addr <= i_addr;
+                cache_psc0_f_t_pcid <= cache_psc0_t_pcid;
+                if bool(cache_psc0_l_hit) then
+                    rv0 := cache_psc0_cr0(to_integer(cache_psc0_l_set));
+                    rv1 := cache_psc0_cr1(to_integer(cache_psc0_l_set));
+                    rv2 := cache_psc0_cr2(to_integer(cache_psc0_l_set));
+                    rv3 := cache_psc0_cr3(to_integer(cache_psc0_l_set));
+                    case cache_psc0_l_way is
+                        when "00" =>
+                            rk := rv0;
+                        when "01" =>
+                            rk := rv1;
+                        when "10" =>
+                            rk := rv2;
+                        when others => -- "11"
+                            rk := rv3;
+                    end case;
+                    if (rv0 < rk) then
+                        rv0 := (rv0 + 1);
+                    end if;
+                    if (rv1 < rk) then
+                        rv1 := (rv1 + 1);
+                    end if;
+                    if (rv2 < rk) then
+                        rv2 := (rv2 + 1);
+                    end if;
+                    if (rv3 < rk) then
+                        rv3 := (rv3 + 1);
+                    end if;
+                    if (cache_psc0_l_way = 0) then
+                        rv0 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_l_way = 1) then
+                        rv1 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_l_way = 2) then
+                        rv2 := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_l_way = 3) then
+                        rv3 := to_unsigned(0, 2);
+                    end if;
+                    cache_psc0_cr0(to_integer(cache_psc0_l_set)) <= rv0;
+                    cache_psc0_cr1(to_integer(cache_psc0_l_set)) <= rv1;
+                    cache_psc0_cr2(to_integer(cache_psc0_l_set)) <= rv2;
+                    cache_psc0_cr3(to_integer(cache_psc0_l_set)) <= rv3;
+                end if;
+            end if;
+            if bool(cache_psc0_fill_now) then
+                cache_psc0_q5 <= pq_v5;
+                cache_psc0_q4 <= pq_v4;
+                cache_psc0_q3 <= pq_v3;
+                cache_psc0_q2 <= pq_v2;
+            elsif (bool(cache_psc0_q5) or bool(cache_psc0_q4) or bool(cache_psc0_q3) or bool(cache_psc0_q2)) then
+                if bool(cache_psc0_q5) then
+                    cache_psc0_q5 <= '0';
+                    sel := to_unsigned(0, 3);
+                    fs := cache_psc0_f_addr(50-1 downto 48);
+                elsif bool(cache_psc0_q4) then
+                    cache_psc0_q4 <= '0';
+                    sel := to_unsigned(1, 3);
+                    fs := cache_psc0_f_addr(41-1 downto 39);
+                elsif bool(cache_psc0_q3) then
+                    cache_psc0_q3 <= '0';
+                    sel := to_unsigned(2, 3);
+                    fs := cache_psc0_f_addr(32-1 downto 30);
+                elsif bool(cache_psc0_q2) then
+                    cache_psc0_q2 <= '0';
+                    sel := to_unsigned(3, 3);
+                    fs := cache_psc0_f_addr(23-1 downto 21);
+                end if;
+                if (not bool(cache_psc0_cv3(to_integer(fs)))) then
+                    fway := to_unsigned(3, 2);
+                    free := '1';
+                end if;
+                if (not bool(cache_psc0_cv2(to_integer(fs)))) then
+                    fway := to_unsigned(2, 2);
+                    free := '1';
+                end if;
+                if (not bool(cache_psc0_cv1(to_integer(fs)))) then
+                    fway := to_unsigned(1, 2);
+                    free := '1';
+                end if;
+                if (not bool(cache_psc0_cv0(to_integer(fs)))) then
+                    fway := to_unsigned(0, 2);
+                    free := '1';
+                end if;
+                if (not bool(free)) then
+                    if (cache_psc0_cr0(to_integer(fs)) = 3) then
+                        fway := to_unsigned(0, 2);
+                    end if;
+                    if (cache_psc0_cr1(to_integer(fs)) = 3) then
+                        fway := to_unsigned(1, 2);
+                    end if;
+                    if (cache_psc0_cr2(to_integer(fs)) = 3) then
+                        fway := to_unsigned(2, 2);
+                    end if;
+                    if (cache_psc0_cr3(to_integer(fs)) = 3) then
+                        fway := to_unsigned(3, 2);
+                    end if;
+                end if;
+                if (sel = 0) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_5;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_5;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_5;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(5, 3);
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n5;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t5;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_5;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_5;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_5;
+                    end case;
+                elsif (sel = 1) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_4;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_4;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_4;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(4, 3);
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n4;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t4;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_4;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_4;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_4;
+                    end case;
+                elsif (sel = 2) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_3;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_3;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_3;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(3, 3);
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n3;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t3;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_3;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_3;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_3;
+                    end case;
+                elsif (sel = 3) then
+                    case fway is
+                        when "00" =>
+                            cache_psc0_cv0(to_integer(fs)) <= '1';
+                            cache_psc0_ck0(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl0(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_pcid_0(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn0(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb0(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_2;
+                        when "01" =>
+                            cache_psc0_cv1(to_integer(fs)) <= '1';
+                            cache_psc0_ck1(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl1(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_pcid_1(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn1(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb1(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_2;
+                        when "10" =>
+                            cache_psc0_cv2(to_integer(fs)) <= '1';
+                            cache_psc0_ck2(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl2(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_pcid_2(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn2(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb2(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_2;
+                        when others => -- "11"
+                            cache_psc0_cv3(to_integer(fs)) <= '1';
+                            cache_psc0_ck3(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
+                            cache_psc0_cl3(to_integer(fs)) <= to_unsigned(2, 3);
+                            cache_psc0_ct_pcid_3(to_integer(fs)) <= cache_psc0_f_t_pcid;
+                            cache_psc0_cn3(to_integer(fs)) <= pq_n2;
+                            cache_psc0_cb3(to_integer(fs)) <= pq_t2;
+                            cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_2;
+                            cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_2;
+                            cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_2;
+                    end case;
+                end if;
+                rv0 := cache_psc0_cr0(to_integer(fs));
+                rv1 := cache_psc0_cr1(to_integer(fs));
+                rv2 := cache_psc0_cr2(to_integer(fs));
+                rv3 := cache_psc0_cr3(to_integer(fs));
+                case fway is
+                    when "00" =>
+                        rk := rv0;
+                    when "01" =>
+                        rk := rv1;
+                    when "10" =>
+                        rk := rv2;
+                    when others => -- "11"
+                        rk := rv3;
+                end case;
+                if (rv0 < rk) then
+                    rv0 := (rv0 + 1);
+                end if;
+                if (rv1 < rk) then
+                    rv1 := (rv1 + 1);
+                end if;
+                if (rv2 < rk) then
+                    rv2 := (rv2 + 1);
+                end if;
+                if (rv3 < rk) then
+                    rv3 := (rv3 + 1);
+                end if;
+                if (fway = 0) then
+                    rv0 := to_unsigned(0, 2);
+                end if;
+                if (fway = 1) then
+                    rv1 := to_unsigned(0, 2);
+                end if;
+                if (fway = 2) then
+                    rv2 := to_unsigned(0, 2);
+                end if;
+                if (fway = 3) then
+                    rv3 := to_unsigned(0, 2);
+                end if;
+                cache_psc0_cr0(to_integer(fs)) <= rv0;
+                cache_psc0_cr1(to_integer(fs)) <= rv1;
+                cache_psc0_cr2(to_integer(fs)) <= rv2;
+                cache_psc0_cr3(to_integer(fs)) <= rv3;
+            end if;
+            if bool(sw_on) then
+                e0_v := to_unsigned(0, 1);
+                e0_v(0) := cache_psc0_cv0(to_integer(cache_psc0_vset));
+                e0_k := unsigned'("0000000000000000000000000000000000000000000");
+                e0_k := cache_psc0_ck0(to_integer(cache_psc0_vset));
+                e0_l := to_unsigned(0, 3);
+                e0_l := cache_psc0_cl0(to_integer(cache_psc0_vset));
+                e0_t_pcid := to_unsigned(0, 12);
+                e0_t_pcid := cache_psc0_ct_pcid_0(to_integer(cache_psc0_vset));
+                e0_n := to_unsigned(0, 3);
+                e0_n := cache_psc0_cn0(to_integer(cache_psc0_vset));
+                e0_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e0_b := cache_psc0_cb0(to_integer(cache_psc0_vset));
+                e0_a_rw := to_unsigned(0, 1);
+                e0_a_rw(0) := cache_psc0_ca_rw_0(to_integer(cache_psc0_vset));
+                e0_a_us := to_unsigned(0, 1);
+                e0_a_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_vset));
+                e0_a_xd := to_unsigned(0, 1);
+                e0_a_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_vset));
+                e1_v := to_unsigned(0, 1);
+                e1_v(0) := cache_psc0_cv1(to_integer(cache_psc0_vset));
+                e1_k := unsigned'("0000000000000000000000000000000000000000000");
+                e1_k := cache_psc0_ck1(to_integer(cache_psc0_vset));
+                e1_l := to_unsigned(0, 3);
+                e1_l := cache_psc0_cl1(to_integer(cache_psc0_vset));
+                e1_t_pcid := to_unsigned(0, 12);
+                e1_t_pcid := cache_psc0_ct_pcid_1(to_integer(cache_psc0_vset));
+                e1_n := to_unsigned(0, 3);
+                e1_n := cache_psc0_cn1(to_integer(cache_psc0_vset));
+                e1_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e1_b := cache_psc0_cb1(to_integer(cache_psc0_vset));
+                e1_a_rw := to_unsigned(0, 1);
+                e1_a_rw(0) := cache_psc0_ca_rw_1(to_integer(cache_psc0_vset));
+                e1_a_us := to_unsigned(0, 1);
+                e1_a_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_vset));
+                e1_a_xd := to_unsigned(0, 1);
+                e1_a_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_vset));
+                e2_v := to_unsigned(0, 1);
+                e2_v(0) := cache_psc0_cv2(to_integer(cache_psc0_vset));
+                e2_k := unsigned'("0000000000000000000000000000000000000000000");
+                e2_k := cache_psc0_ck2(to_integer(cache_psc0_vset));
+                e2_l := to_unsigned(0, 3);
+                e2_l := cache_psc0_cl2(to_integer(cache_psc0_vset));
+                e2_t_pcid := to_unsigned(0, 12);
+                e2_t_pcid := cache_psc0_ct_pcid_2(to_integer(cache_psc0_vset));
+                e2_n := to_unsigned(0, 3);
+                e2_n := cache_psc0_cn2(to_integer(cache_psc0_vset));
+                e2_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e2_b := cache_psc0_cb2(to_integer(cache_psc0_vset));
+                e2_a_rw := to_unsigned(0, 1);
+                e2_a_rw(0) := cache_psc0_ca_rw_2(to_integer(cache_psc0_vset));
+                e2_a_us := to_unsigned(0, 1);
+                e2_a_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_vset));
+                e2_a_xd := to_unsigned(0, 1);
+                e2_a_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_vset));
+                e3_v := to_unsigned(0, 1);
+                e3_v(0) := cache_psc0_cv3(to_integer(cache_psc0_vset));
+                e3_k := unsigned'("0000000000000000000000000000000000000000000");
+                e3_k := cache_psc0_ck3(to_integer(cache_psc0_vset));
+                e3_l := to_unsigned(0, 3);
+                e3_l := cache_psc0_cl3(to_integer(cache_psc0_vset));
+                e3_t_pcid := to_unsigned(0, 12);
+                e3_t_pcid := cache_psc0_ct_pcid_3(to_integer(cache_psc0_vset));
+                e3_n := to_unsigned(0, 3);
+                e3_n := cache_psc0_cn3(to_integer(cache_psc0_vset));
+                e3_b := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                e3_b := cache_psc0_cb3(to_integer(cache_psc0_vset));
+                e3_a_rw := to_unsigned(0, 1);
+                e3_a_rw(0) := cache_psc0_ca_rw_3(to_integer(cache_psc0_vset));
+                e3_a_us := to_unsigned(0, 1);
+                e3_a_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_vset));
+                e3_a_xd := to_unsigned(0, 1);
+                e3_a_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_vset));
+                if (i_op = 1) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (e0_t_pcid = cache_psc0_t_pcid)) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (e1_t_pcid = cache_psc0_t_pcid)) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (e2_t_pcid = cache_psc0_t_pcid)) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (e3_t_pcid = cache_psc0_t_pcid)) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 2) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (e0_t_pcid = i_individual_address_pcid_op)) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (e1_t_pcid = i_individual_address_pcid_op)) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (e2_t_pcid = i_individual_address_pcid_op)) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (e3_t_pcid = i_individual_address_pcid_op)) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 3) then
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and (e0_t_pcid = i_single_context_pcid_op)) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and (e1_t_pcid = i_single_context_pcid_op)) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and (e2_t_pcid = i_single_context_pcid_op)) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and (e3_t_pcid = i_single_context_pcid_op)) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 4) then
+                    if bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 5) then
+                    if bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    if bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                elsif (i_op = 6) then
+                    d6w0_0 := to_unsigned(0, 12);
+                    d6w0_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d6w0_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d6w0_0 := d6w0_1(12-1 downto 0);
+                    else
+                        d6w0_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv0(to_integer(cache_psc0_vset))) and ((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e0_t_pcid = d6w0_0))) then
+                        cache_psc0_cv0(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d6w1_0 := to_unsigned(0, 12);
+                    d6w1_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d6w1_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d6w1_0 := d6w1_1(12-1 downto 0);
+                    else
+                        d6w1_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv1(to_integer(cache_psc0_vset))) and ((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e1_t_pcid = d6w1_0))) then
+                        cache_psc0_cv1(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d6w2_0 := to_unsigned(0, 12);
+                    d6w2_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d6w2_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d6w2_0 := d6w2_1(12-1 downto 0);
+                    else
+                        d6w2_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv2(to_integer(cache_psc0_vset))) and ((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e2_t_pcid = d6w2_0))) then
+                        cache_psc0_cv2(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                    d6w3_0 := to_unsigned(0, 12);
+                    d6w3_1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    d6w3_1 := i_mov_cr3_value;
+                    if bool(r_CR4(17)) then
+                        d6w3_0 := d6w3_1(12-1 downto 0);
+                    else
+                        d6w3_0 := to_unsigned(0, 12);
+                    end if;
+                    if (bool(cache_psc0_cv3(to_integer(cache_psc0_vset))) and ((not (bool(r_CR4(17)) and bool(i_mov_cr3_value(63)))) and (e3_t_pcid = d6w3_0))) then
+                        cache_psc0_cv3(to_integer(cache_psc0_vset)) <= '0';
+                    end if;
+                end if;
+                null;
+            end if;
+        end if;
+    end if;
+end process cache_psc0_fsm;
 
 end architecture MyHDL;

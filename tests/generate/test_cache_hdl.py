@@ -79,6 +79,8 @@ NO_LEVEL = 7
 class _T:
     access = ACCESS
     context = CONTEXT
+    hdl_psc = None  # no walk caches: the TLB block alone
+    hdl_walk_caches: list = []
 
 
 def render(c: CacheView) -> str:

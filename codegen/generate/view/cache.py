@@ -66,7 +66,11 @@ class CacheView:
     leaf_env: Env = field(default_factory=Env)
     register_widths: dict = field(default_factory=dict)
 
+    # the sets an invalidation sweeps (the most of the model's caches: TranslationView sets it)
+    sweep_sets: int = 0
+
     def __post_init__(self):
+        self.sweep_sets = self.sweep_sets or self.sets
         if self.entries % self.ways or self.sets & (self.sets - 1):
             raise ValueError(f"cache {self.name}: {self.entries} entries in {self.ways} ways")
         if self.replace not in ("lru", "plru", "fifo"):
@@ -84,6 +88,10 @@ class CacheView:
     @property
     def set_bits(self) -> int:
         return self.sets.bit_length() - 1
+
+    @property
+    def sweep_bits(self) -> int:
+        return (self.sweep_sets - 1).bit_length()
 
     @property
     def way_bits(self) -> int:
@@ -446,6 +454,236 @@ class CacheView:
         return f"({inside}({' or '.join(parts) if parts else 'False'}))"
 
 
+@dataclass
+class PscView(CacheView):
+    """The paging-structure cache (`holds tables of levels N, ...`) in the cycle-level
+    model: an entry is (level, key = input >> INDEX_LO[level], tags) and what the walk
+    had after that level's pointer: the level it reads next, the table, (nested) that
+    table's host-physical address, and the accumulators. Looked up deepest level first in
+    the cycle the walker starts; filled (root first, one entry a cycle) after a walk that
+    translates. The replacement, tag and invalidation helpers are CacheView's."""
+
+    psc_levels: tuple[int, ...] = ()  # walk numbers, deepest first (the lookup order)
+    index_lo: dict = field(default_factory=dict)  # walk number -> the key's low input bit
+    next_levels: tuple[int, ...] = ()  # walk numbers a pointer of a cached level can lead to
+    table_width: int = ADDR_BITS  # the walker's table address (guest-physical, nested)
+    htable: bool = False  # nested: the entry holds the table's host-physical address too
+    accs: tuple[tuple[str, int], ...] = ()  # (accumulator, width) in declared order
+    # the model's names of the answer and staged-fill signals (pc_*, pq_* inside the blocks):
+    # the guest walk's cache pc/pq, the host walk's hc/hq
+    hp: str = "pc"
+    sp: str = "pq"
+    # fills: all of a walk's staged levels at the edge it ends (the host walk's: the next host
+    # translation may be asked one cycle later), else one a cycle after its `done` (wc_busy)
+    at_once: bool = False
+
+    def arg(self, name: str) -> str:
+        """A block port's name as the model's signal."""
+        if name.startswith("pc_"):
+            return self.hp + name[2:]
+        if name.startswith("pq_"):
+            return self.sp + name[2:]
+        return name
+
+    def chain_lines(self) -> list[str]:
+        """Statements (clocked process) that fill every staged level at once, root first,
+        each seeing its set as the earlier ones leave it (the reference's fills in order):
+        the lowest invalid way, else the victim; then the touch. Variables fX_ per fill."""
+        ways, wb, sb = self.ways, self.way_bits, self.set_bits
+        decl, body = [], []
+        order = self.fill_order
+        for i, n in enumerate(order):
+            if sb:
+                decl += [f"s{i} = intbv(0)[{sb}:]"]
+            decl += [f"fv{i}_{w} = False" for w in range(ways)]
+            decl += [f"fw{i} = intbv(0)[{wb}:]", f"fe{i} = False"]
+            if ways > 1 and self.replace == "lru":
+                decl += [f"fr{i}_{w} = intbv(0)[{wb}:]" for w in range(ways)] + [f"fk{i} = intbv(0)[{wb}:]"]
+            elif ways > 1 and self.replace == "plru":
+                decl += [f"fb{i} = intbv(0)[{ways - 1}:]"]
+            elif ways > 1:
+                decl += [f"ff{i} = intbv(0)[{wb}:]"]
+        for i, n in enumerate(order):
+            si = f"s{i}" if sb else "0"
+            body.append(f"# level {n}")
+            if sb:
+                body.append(f"s{i}[:] = {self.set_of(n, 'f_addr')}")
+            body += [f"fv{i}_{w} = bool(cv{w}[{si}])" for w in range(ways)]
+            if ways > 1 and self.replace == "lru":
+                body += [f"fr{i}_{w}[:] = cr{w}[{si}]" for w in range(ways)]
+            elif ways > 1 and self.replace == "plru":
+                body.append(f"fb{i}[:] = cb[{si}]")
+            elif ways > 1:
+                body.append(f"ff{i}[:] = cf[{si}]")
+            for j in range(i):  # the set as an earlier fill to it left it
+                same = f"s{j} == s{i}" if sb else "True"
+                body.append(f"if {same}:")
+                body += [f"    fv{i}_{w} = fv{j}_{w}" for w in range(ways)]
+                if ways > 1 and self.replace == "lru":
+                    body += [f"    fr{i}_{w}[:] = fr{j}_{w}" for w in range(ways)]
+                elif ways > 1 and self.replace == "plru":
+                    body.append(f"    fb{i}[:] = fb{j}")
+                elif ways > 1:
+                    body.append(f"    ff{i}[:] = ff{j}")
+            body.append(f"if pq_v{n}:")
+            ind = "    "
+            body.append(f"{ind}fe{i} = True")
+            for w in reversed(range(ways)):
+                body += [f"{ind}if not fv{i}_{w}:", f"{ind}    fw{i}[:] = {w}", f"{ind}    fe{i} = False"]
+            if ways == 1:
+                body.append(f"{ind}fw{i}[:] = 0")
+            elif self.replace == "lru":
+                body.append(f"{ind}if fe{i}:")
+                body += [line for w in range(ways) for line in (f"{ind}    if fr{i}_{w} == {ways - 1}:", f"{ind}        fw{i}[:] = {w}")]
+            elif self.replace == "plru":
+                body.append(f"{ind}if fe{i}:")
+                for w in range(ways):
+                    cond = " and ".join(f"fb{i}[{nd}]" if b else f"(not fb{i}[{nd}])" for nd, b in self.plru_path(w))
+                    body += [f"{ind}    {'if' if w == 0 else 'elif'} {cond}:", f"{ind}        fw{i}[:] = {w}"]
+            else:
+                body += [f"{ind}if fe{i}:", f"{ind}    fw{i}[:] = ff{i}",
+                         f"{ind}    if ff{i} == {ways - 1}:", f"{ind}        ff{i}[:] = 0",
+                         f"{ind}    else:", f"{ind}        ff{i}[:] = ff{i} + 1"]
+            for w in range(ways):
+                body.append(f"{ind}{'if' if w == 0 else 'elif'} fw{i} == {w}:")
+                body.append(f"{ind}    fv{i}_{w} = True")
+                body += [f"{ind}    {prefix}{w}[{si}].next = {value}" for prefix, value in self.fill_values(n)]
+            if ways > 1 and self.replace == "lru":
+                for w in range(ways):
+                    body += [f"{ind}{'if' if w == 0 else 'elif'} fw{i} == {w}:", f"{ind}    fk{i}[:] = fr{i}_{w}"]
+                for w in range(ways):
+                    body += [f"{ind}if fr{i}_{w} < fk{i}:", f"{ind}    fr{i}_{w}[:] = fr{i}_{w} + 1"]
+                for w in range(ways):
+                    body += [f"{ind}if fw{i} == {w}:", f"{ind}    fr{i}_{w}[:] = 0"]
+                body += [f"{ind}cr{w}[{si}].next = fr{i}_{w}" for w in range(ways)]
+            elif ways > 1 and self.replace == "plru":
+                for w in range(ways):
+                    body.append(f"{ind}{'if' if w == 0 else 'elif'} fw{i} == {w}:")
+                    body += [f"{ind}    fb{i}[{nd}] = {0 if b else 1}" for nd, b in self.plru_path(w)]
+                body.append(f"{ind}cb[{si}].next = fb{i}")
+            elif ways > 1:
+                body.append(f"{ind}cf[{si}].next = ff{i}")
+        return decl, body
+
+    @property
+    def key_width(self) -> int:
+        return self.input_width - min(self.index_lo[n] for n in self.psc_levels)
+
+    def key_of(self, n: int, src: str = "i_addr") -> str:
+        """Input bits from level n's index up (its key), as a slice of `src`."""
+        lo = self.index_lo[n]
+        return f"{src}[{self.input_width}:{lo}]"
+
+    def set_of(self, n: int, src: str = "i_addr") -> str:
+        """The set of level n's key: its low set_bits bits."""
+        lo, b = self.index_lo[n], self.set_bits
+        return f"{src}[{lo}]" if b == 1 else f"{src}[{lo + b}:{lo}]"
+
+    def key_low(self, var: str, n: int) -> str:
+        """A stored key (`var`) as level n's width (its bits above are 0 for level n)."""
+        width = self.input_width - self.index_lo[n]
+        return var if width == self.key_width else f"{var}[{width}:0]"
+
+    def fields(self) -> list[tuple[str, int]]:
+        out = [("cv", 0), ("ck", self.key_width), ("cl", self.level_width)]
+        out += [(f"ct_{t.name}_", t.width) for t in self.tags]
+        out += [("cn", self.level_width), ("cb", self.table_width)]
+        if self.htable:
+            out.append(("ch", ADDR_BITS))
+        out += [(f"ca_{a}_", 0 if wd == 1 else wd) for a, wd in self.accs]
+        return out
+
+    @staticmethod
+    def lvar(n: int, w: int, prefix: str) -> str:
+        """The lookup's variable of field `prefix` of way w in level n's set."""
+        return f"x{n}_{w}_{prefix.rstrip('_')}"
+
+    def level_vars(self, w: int, n: int, index: str) -> list[str]:
+        """Statements that read way w of set `index` (level n's) into the x{n}_{w}_* variables."""
+        out = []
+        for prefix, width in self.fields():
+            var = self.lvar(n, w, prefix)
+            if width == 0:
+                out += [f"{var} = intbv(0)[1:]", f"{var}[0] = {prefix}{w}[{index}]"]
+            else:
+                out += [f"{var} = intbv(0)[{width}:]", f"{var}[:] = {prefix}{w}[{index}]"]
+        return out
+
+    def match_level(self, w: int, n: int) -> str:
+        """Way w holds level n's entry for the request's input and tags (no access kinds,
+        no global entries: the reference's lookup_tables)."""
+        v = lambda p: self.lvar(n, w, p)  # noqa: E731
+        parts = [f"{v('cv')}[0]", f"({v('cl')} == {n})", f"({self.key_low(v('ck'), n)} == {self.key_of(n)})"]
+        parts += [f"({v(f'ct_{t.name}_')} == t_{t.name})" for t in self.tags]
+        return " and ".join(parts)
+
+    def hit_fields(self) -> list[tuple[str, str, int]]:
+        """(variable, field prefix, width; 0 = a bool) of what a hit answers, in
+        hit_signals' order after pc_hit (signal pc_X is variable h_X)."""
+        out = []
+        for (name, width), prefix in zip(self.hit_signals()[1:], ["cn", "cb"] + (["ch"] if self.htable else [])
+                                          + [f"ca_{a}_" for a, _ in self.accs]):
+            out.append((f"h_{name[3:]}", prefix, width))
+        return out
+
+    def covers(self, e: Expr, h: Hoist, w: int) -> str:
+        """covers(X) on a paging-structure entry: X's input bits from the entry's level's
+        index up are its key (the reference's covers_tables)."""
+        x = e.args[0]
+        iw = self.input_width
+        xw = max(x.width, iw)
+        cx = h._new(xw)
+        h.lines.append(f"{cx}[:] = {h._fit(x, xw)}")
+        lvl = self._var(w, "cl")
+        parts = [f"(({lvl} == {n}) and ({self.key_low(self._var(w, 'ck'), n)} == {cx}[{iw}:{self.index_lo[n]}]))" for n in self.psc_levels]
+        inside = f"({cx}[{xw}:{iw}] == 0) and " if xw > iw else ""
+        return f"({inside}({' or '.join(parts)}))"
+
+    def stage_names(self, n: int) -> list[str]:
+        """The walker's staged fill of level n (pq_*: set as the walk passes the pointer)."""
+        out = [f"pq_v{n}", f"pq_n{n}", f"pq_t{n}"] + ([f"pq_h{n}"] if self.htable else [])
+        return out + [f"pq_a_{a}_{n}" for a, _ in self.accs]
+
+    def stage_signals(self) -> list[tuple[str, int]]:
+        """(signal, width; 0 = a bool) of every staged fill, level by level, root first."""
+        out = []
+        for n in self.fill_order:
+            out += [(f"pq_v{n}", 0), (f"pq_n{n}", self.level_width), (f"pq_t{n}", self.table_width)]
+            if self.htable:
+                out += [(f"pq_w{n}", 0), (f"pq_h{n}", ADDR_BITS)]
+            out += [(f"pq_a_{a}_{n}", 0 if wd == 1 else wd) for a, wd in self.accs]
+        return out
+
+    @property
+    def fill_order(self) -> tuple[int, ...]:
+        """The cached levels in the order a walk passes them (root first)."""
+        return tuple(reversed(self.psc_levels))
+
+    def hit_signals(self) -> list[tuple[str, int]]:
+        """(signal, width) of the lookup's answer the walker reads: pc_hit, the level to
+        read next, the table, its host-physical address, the accumulators."""
+        out = [("pc_hit", 0), ("pc_nxt", self.level_width), ("pc_tbl", self.table_width)]
+        if self.htable:
+            out.append(("pc_htbl", ADDR_BITS))
+        return out + [(f"pc_a_{a}", 0 if wd == 1 else wd) for a, wd in self.accs]
+
+    def fill_values(self, n: int) -> list[tuple[str, str]]:
+        """(memory prefix, value) of level n's fill: the request captured when the walk
+        started (f_addr, f_t_*) and the walker's staged values."""
+        lo = self.index_lo[n]
+        kwn = self.input_width - lo
+        key = f"f_addr[{self.input_width}:{lo}]"
+        if kwn < self.key_width:
+            key = f"concat(intbv(0)[{self.key_width - kwn}:], {key})"
+        out = [("cv", "True"), ("ck", key), ("cl", str(n))]
+        out += [(f"ct_{t.name}_", f"f_t_{t.name}") for t in self.tags]
+        out += [("cn", f"pq_n{n}"), ("cb", f"pq_t{n}")]
+        if self.htable:
+            out.append(("ch", f"pq_h{n}"))
+        out += [(f"ca_{a}_", f"pq_a_{a}_{n}") for a, _ in self.accs]
+        return out
+
+
 def _no_global(e: Expr) -> Expr:
     """`e` with entry.global as the constant 0: a cache without `global when` has no
     global entries."""
@@ -469,8 +707,7 @@ def cache_views(t) -> list[CacheView]:
     """The caches of translation view `t`'s top (a regime, or a nested composition),
     as CacheViews, with their invalidations; [] when it declares none."""
     top = t.spec.top
-    # the TLBs; a paging-structure cache or nested TLB is the reference's alone so far (issue 15,
-    # walk caches): the model is compared with the reference's TLB-only configuration
+    # the TLBs (walk_cache_views: the paging-structure cache and the nested TLB behind them)
     caches = tuple(c for c in getattr(top, "caches", ()) or () if c.holds == "translations")
     if not caches:
         return []
@@ -483,23 +720,80 @@ def cache_views(t) -> list[CacheView]:
     levels = _leaf_shifts(guest)
     host_levels = _leaf_shifts(host) if host else None
     g = min(s for _, s in levels + (host_levels or ()))
-    events = tuple(getattr(top, "invalidations", ()) or ())
     out = []
     for c in caches:
-        evs = []
-        for k, ev in enumerate(events, 1):
-            drops = [d for d in ev.drops if d.cache == c.name]
-            evs.append(Event(k, ev.name, tuple((o.name, o.width) for o in ev.operands), bool(drops),
-                             None if not drops or any(d.when is None for d in drops) else _any(d.when for d in drops)))
         out.append(CacheView(
             name=c.name, entries=c.entries, ways=c.ways, replace=c.replace, pages=c.pages, g=g,
             input_width=guest.input_width, access=tuple(guest.access), levels=levels, host_levels=host_levels,
             tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in c.tags),
-            global_when=c.global_when, ignores=tuple(c.global_ignores), events=tuple(evs),
+            global_when=c.global_when, ignores=tuple(c.global_ignores), events=_events(top, c),
             level_width=t.level_width, no_level=_no_level(t),
             env=main.hdl_env(), leaf_env=main.hdl_env(main.record_layout, entry="le"),
             register_widths={r: t.spec.layout(r).width for r in t.context}))
     return out
+
+
+def _events(top, c) -> tuple[Event, ...]:
+    """Every invalidation of the top as cache `c` sees it (its drop condition)."""
+    evs = []
+    for k, ev in enumerate(tuple(getattr(top, "invalidations", ()) or ()), 1):
+        drops = [d for d in ev.drops if d.cache == c.name]
+        evs.append(Event(k, ev.name, tuple((o.name, o.width) for o in ev.operands), bool(drops),
+                         None if not drops or any(d.when is None for d in drops) else _any(d.when for d in drops)))
+    return tuple(evs)
+
+
+def walk_cache_views(t) -> tuple[PscView | None, CacheView | None, PscView | None]:
+    """The paging-structure cache of the walk, the nested TLB and the paging-structure
+    cache of the host walk of the top, as the cycle-level model builds them behind its TLB
+    (none without a TLB: the model holds no cache then)."""
+    top = t.spec.top
+    if not cache_views(t):
+        return None, None, None
+    caches = tuple(getattr(top, "caches", ()) or ())
+    psc = next((c for c in caches if c.holds == "tables" and c.stage == "guest"), None)
+    ntlb = next((c for c in caches if c.holds == "host translations"), None)
+    main = t.main
+    guest = main.regime
+    host = t.host.regime if t.host else None
+    levels = _leaf_shifts(guest)
+    host_levels = _leaf_shifts(host) if host else None
+    g = min(s for _, s in levels + (host_levels or ()))
+    widths = {r: t.spec.layout(r).width for r in t.context}
+    pv = nv = None
+    if psc is not None:
+        ref = t.caches  # the reference's view: the same levels, order and keys
+        order = ref.psc_levels()
+        pv = PscView(
+            name=psc.name, entries=psc.entries, ways=psc.ways, replace=psc.replace, pages="split", g=g,
+            input_width=guest.input_width, access=tuple(guest.access), levels=levels,
+            tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in psc.tags), events=_events(top, psc),
+            level_width=t.level_width, env=main.hdl_env(), register_widths=widths,
+            psc_levels=order, index_lo={n: ref.index_lo()[n] for n in order},
+            next_levels=tuple(lv.number for lv in guest.levels if lv.number < max(order)),
+            table_width=main.addr_width, htable=host is not None,
+            accs=tuple((a.name, a.width) for a in guest.accumulators))
+    hpsc = next((c for c in caches if c.holds == "tables" and c.stage == "host"), None)
+    hv = None
+    if hpsc is not None and host is not None:
+        ref = t.caches
+        order = ref.psc_levels(hpsc)
+        hv = PscView(
+            name=hpsc.name, entries=hpsc.entries, ways=hpsc.ways, replace=hpsc.replace, pages="split", g=g,
+            input_width=host.input_width, access=tuple(host.access), levels=host_levels,
+            tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in hpsc.tags), events=_events(top, hpsc),
+            level_width=t.level_width, env=main.hdl_env(), register_widths=widths,
+            psc_levels=order, index_lo={n: ref.index_lo(hpsc)[n] for n in order},
+            next_levels=tuple(lv.number for lv in host.levels if lv.number < max(order)),
+            table_width=t.host.addr_width, htable=False,
+            accs=tuple((a.name, a.width) for a in host.accumulators), hp="hc", sp="hq", at_once=True)
+    if ntlb is not None:
+        nv = CacheView(
+            name=ntlb.name, entries=ntlb.entries, ways=ntlb.ways, replace=ntlb.replace, pages=ntlb.pages, g=g,
+            input_width=host.input_width, access=tuple(host.access), levels=host_levels,
+            tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in ntlb.tags), events=_events(top, ntlb),
+            level_width=t.level_width, env=main.hdl_env(), register_widths=widths)
+    return pv, nv, hv
 
 
 def _any(whens) -> Expr:
@@ -511,4 +805,4 @@ def _any(whens) -> Expr:
     return out
 
 
-__all__ = ["CacheView", "Event", "Tag", "cache_views", "LowerError"]
+__all__ = ["CacheView", "Event", "PscView", "Tag", "cache_views", "walk_cache_views", "LowerError"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from codegen import ir
 from codegen.generate.lower import Env, LowerError, _sized, const, hdl, py, record_py, resize, zero_extend
-from codegen.generate.view.cache import cache_views
+from codegen.generate.view.cache import cache_views, walk_cache_views
 from codegen.generate.view.cache_ref import CacheRefView
 from codegen.generate.view.walker import NESTED_BASE, walkers
 from codegen.ir.expr import Expr
@@ -31,6 +31,37 @@ class TranslationView:
         # the top's caches (issue 15) in front of the cycle-level walker; [] keeps the model as it was
         self.hdl_caches = cache_views(self)
         self.main.le_port = any(c.has_global for c in self.hdl_caches)
+        # the walk caches behind the TLB: the input stage's walker resumes after a
+        # paging-structure-cache hit, the host walker answers a nested-TLB hit at once
+        self.hdl_psc, self.hdl_ntlb, self.hdl_hpsc = walk_cache_views(self)
+        self.main.psc = self.hdl_psc
+        if self.host is not None:
+            self.host.ntlb = self.hdl_ntlb
+            self.host.psc = self.hdl_hpsc
+            self.host.phys = self.hdl_psc is not None
+        for c in self.hdl_caches:
+            c.sweep_sets = self.sweep_sets
+
+    @property
+    def hdl_walk_caches(self) -> list:
+        """The model's paging-structure cache and nested TLB (WALK_CACHES), as built."""
+        return [c for c in (self.hdl_psc, self.hdl_ntlb, self.hdl_hpsc) if c is not None]
+
+    @property
+    def walk_caches_attr(self) -> str | None:
+        """The model's WALK_CACHES: True when it holds every walk cache the top declares,
+        else the names of those it holds (the others are the reference's alone); None
+        without any."""
+        held = [c.name for c in self.hdl_walk_caches]
+        if not held:
+            return None
+        declared = [c.name for c in getattr(self.spec.top, "caches", ()) or () if c.holds != "translations"]
+        return "True" if set(declared) <= set(held) else repr(tuple(held))
+
+    @property
+    def sweep_sets(self) -> int:
+        """The sets an invalidation sweeps, one a cycle: the most of any cache."""
+        return max(c.sets for c in self.hdl_caches + self.hdl_walk_caches)
 
     @property
     def hdl_invalidations(self) -> tuple:

@@ -182,6 +182,12 @@ class WalkerView:
         self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
         # the last entry `le` is a port (a cache's `global when` reads the walk's leaf entry)
         self.le_port = False
+        # walk caches (view/cache.py): the input stage's paging-structure cache (PscView),
+        # the host's nested TLB (CacheView), and whether the host reads at a physical
+        # address for the guest (x_phys: a table address the paging-structure cache held)
+        self.psc = None
+        self.ntlb = None
+        self.phys = False
 
     @property
     def size_code(self) -> int:
@@ -628,7 +634,15 @@ class WalkerView:
                 + (["x_update"] if update else []) + [f"hk_{a}" for a in access]
         return ["m_valid", "m_we", "m_size", "m_addr", "m_wdata"]
 
-    def two_process(self, body: str, ports: list[str]) -> dict:
+    def pulses(self) -> list[str]:
+        """Mealy outputs of the walk caches that hold nothing between cycles (0 unless
+        the FSM drives them in this cycle): a guest's x_phys (read the table at a host-
+        physical address), a host's nested-TLB fill (n_fill, with the translation)."""
+        out = ["x_phys"] if self.role == "guest" and self.psc is not None and self.psc.htable else []
+        host_fill = self.role == "host" and (self.ntlb is not None or self.psc is not None)
+        return out + (["n_fill", "n_fpa", "n_flv"] if host_fill else [])
+
+    def two_process(self, body: str, ports: list[str], pulses: tuple = ()) -> dict:
         """The FSM body written for one clocked process (`X.next = ...` takes effect at
         the edge) as two processes that make the same decisions: a combinational one that
         keeps only the writes of the request ports `ports` (driven at once: a request made
@@ -648,7 +662,7 @@ class WalkerView:
 
         def keep(ours: bool):
             def sub(m: re.Match) -> str:
-                return m.group(0) if (m.group(2) in ports) == ours else f"{m.group(1)}pass"
+                return m.group(0) if (m.group(2) in ports or m.group(2) in pulses) == ours else f"{m.group(1)}pass"
             return sub
         return {"comb": _drop_passes(write.sub(keep(True), body)), "seq": _drop_passes(write.sub(keep(False), body)),
                 "ports": used}
@@ -761,15 +775,16 @@ class WalkerView:
         out._entry = name
         return out
 
-    def hdl_index(self, lv: LevelView) -> str:
-        """The byte offset of the entry in its table, as a MyHDL expression of the input."""
+    def hdl_index(self, lv: LevelView, width: int | None = None) -> str:
+        """The byte offset of the entry in its table, as a MyHDL expression of the input,
+        as wide as the table's address (or `width`: a host-physical address, 64)."""
         lo, hi = lv.level.index_lo, lv.level.index_hi
         src = "ia" if self.regime.input_size is not None else "i_addr"  # `input ... size EXPR`
         sl = f"{src}[{hi + 1}:{lo}]" if hi > lo else f"{src}[{lo}]"
         # a concat, not a shift: VHDL's shift_left keeps the slice's width (top bits lost);
         # as wide as the table's address, so that the sum extends nothing in Verilog
         parts = [sl] + ([_zeros(self.entry_shift)] if self.entry_shift else [])
-        pad = self.addr_width - (hi - lo + 1) - self.entry_shift
+        pad = (width or self.addr_width) - (hi - lo + 1) - self.entry_shift
         return "concat(" + ", ".join(([f"intbv(0)[{pad}:]"] if pad > 0 else []) + parts) + ")"
 
     def next_level(self, lv: LevelView) -> LevelView | None:
