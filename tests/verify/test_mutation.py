@@ -22,7 +22,7 @@ def _mismatches(specs, ref, model, name: str, walks: int = 150, seed: int = 5) -
     draw = Draw(random.Random(seed))
     scs = [factory.draw_scenario(draw, lambda sc: harness.run_reference(ref, sc).outcome) for _ in range(walks)]
     model_runs = harness.run_model(model, ref, scs)
-    return sum(bool(harness.compare(harness.run_reference(ref, sc), m)) for sc, m in zip(scs, model_runs))
+    return sum(bool(harness.compare(harness.run_reference(ref, sc, model), m)) for sc, m in zip(scs, model_runs))
 
 
 def _build(tmp_path: Path, spec_path: Path):
@@ -100,4 +100,4 @@ def test_fixed_latency_runs_agree(specs, generated, latency):
     draw = Draw(random.Random(latency))
     scs = [factory.make(draw) for _ in range(40)]
     runs = harness.run_model(model, ref, scs, harness.Timing(latency, latency, 0))
-    assert all(not harness.compare(harness.run_reference(ref, sc), r) for sc, r in zip(scs, runs))
+    assert all(not harness.compare(harness.run_reference(ref, sc, model), r) for sc, r in zip(scs, runs))
