@@ -198,7 +198,12 @@ def model_queue(generated):
         assert len(runs) == len(queue)
         bad = []
         for (sc, expect), got in zip(queue, runs):
-            diff = harness.compare(expect, got)
+            # the model holds walk caches: from reset a later host translation of the walk may
+            # hit what an earlier one filled (same outcome, fewer references), so the model is
+            # compared with the reference through its caches, which must answer as the test expects
+            through = harness.run_reference(ref, sc, model)
+            diff = ([f"through the caches the reference answers {through.outcome}, not {expect.outcome}"]
+                    if through.outcome != expect.outcome else harness.compare(through, got))
             if diff:
                 bad.append(f"{sc.intent['test']}:\n  " + "\n  ".join(diff) + "\n" + harness.describe(sc))
         assert not bad, f"the model disagrees with the reference on {len(bad)} walks:\n" + "\n".join(bad[:5])
