@@ -13,7 +13,7 @@ import sys
 from tqdm import tqdm
 
 # count, rate (never inverted into seconds per step) and time left:
-# "amd_npt:  42%|████▏     | 420/1000 [00:03<00:04, 131.52 walks/s]"
+# "spec:  42%|████▏     | 420/1000 [00:03<00:04, 131.52 walks/s]"
 BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}]"
 
 

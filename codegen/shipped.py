@@ -13,7 +13,7 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def folder(name: str) -> Path:
-    """The folder of shipped files `name` ("grammar" or "specs"). A checkout's own folder
+    """The folder of shipped files `name` ("grammar", "specs" or "workloads"). A checkout's own folder
     comes first: an editable install of another checkout (a git worktree beside it) must
     not hand this one that checkout's grammar."""
     if (_CHECKOUT / name).is_dir() and (_CHECKOUT / "pyproject.toml").is_file():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from codegen import cli
-from codegen.bench import bench, fuzz
+from codegen.bench import bench, fuzz, workloads
 from codegen.cli import main
 from codegen.cli._common import worth_saying
 from codegen.generate import hdl
@@ -297,11 +297,14 @@ def test_bench_bar(capsys, monkeypatch):
     assert captured.err == "" and "(a) measure" in captured.out
     fake_terminal(monkeypatch)
     assert main(["bench", "--quick", "--fuzz", "3"]) == 0
-    # (e) and (g) step once per spec, (g) 5 more, (h) once per spec it measures
-    total = 2 + 3 + 2 + 2 * len(list(SPECS.glob("*.vspec"))) + 5 + len(bench.CACHE_SPECS) + 1
+    # (c), (d) and (h) step once per spec the workloads name, (e) and (g) once per shipped spec,
+    # (g) 5 more
+    load = workloads.load()
+    total = (2 + len(load.model_speed) + len(load.walks_2d.specs) + 2 * len(list(SPECS.glob("*.vspec"))) + 5
+             + len(load.caches.specs) + 1)
     assert (str(total), "steps") in bars(capsys.readouterr().err)
     assert main(["bench", "--quick", "--only", "h"]) == 0
-    assert (str(len(bench.CACHE_SPECS)), "steps") in bars(capsys.readouterr().err)
+    assert (str(len(load.caches.specs)), "steps") in bars(capsys.readouterr().err)
     assert main(["bench", "--quick", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
 

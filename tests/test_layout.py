@@ -69,3 +69,20 @@ def test_no_import_circles():
         if m not in state:
             visit(m, [m])
     assert circles == []
+
+
+# words that name an instruction set, a vendor or one architecture's structures
+ARCHITECTURE_WORDS = ("x86", "amd", "amd64", "intel", "ia-32", "ia32", "svm", "vmx", "vt-x", "vt-d", "ept", "npt",
+                      "vmcb", "vmcs", "iommu")
+
+
+def test_codegen_names_no_architecture():
+    """Specs are data, codegen is generic: no module or template of codegen/ names a shipped spec
+    or an architecture (what the benchmark measures is data too: workloads/bench.toml)."""
+    import re
+    stems = [p.stem for p in (ROOT / "specs").glob("*.vspec")]
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in (*stems, *ARCHITECTURE_WORDS)) + r")\b", re.I)
+    found = [f"{p.relative_to(ROOT)}:{n}: {m.group(0)}"
+             for p in sorted([*CODEGEN.rglob("*.py"), *CODEGEN.rglob("*.j2")])
+             for n, line in enumerate(p.read_text().splitlines(), 1) for m in [pattern.search(line)] if m]
+    assert not found, "\n".join(found)

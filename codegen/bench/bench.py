@@ -2,29 +2,32 @@
 
 One run prints one table:
   (a) regeneration of all specs (compile + render, no writes), best of 3;
-  (b) generated reference walks/s against the hand-written walker (codegen/bench/handwalk.py) on the
-      same legal 4-level 1D walks, each on a fresh copy of memory, walk calls only, best of 5;
-  (c) MyHDL model walks/s and simulated cycles/s, 1D and 2D (NPT and EPT), memory latency 1,
-      no stalls;
-  (d) 2D walks (NPT and EPT) with 4 KiB pages and 4 levels in both dimensions: memory
+  (b) generated reference walks/s against a walker written by hand from the manuals (named in
+      workloads/bench.toml, beside it) on the same legal walks, each on a fresh copy of memory, walk
+      calls only, best of 5;
+  (c) MyHDL model walks/s and simulated cycles/s of the 1D and 2D specs the workloads name,
+      memory latency 1, no stalls;
+  (d) 2D walks with the smallest pages and the workloads' four levels in both dimensions: memory
       references and model cycles per walk, next to the lower bound references x latency;
-  (e) every decision unit (SVM intercepts, VMX exits, the IOMMUs' DMA and interrupt
-      requests): reference and MyHDL model events/s, memory references and cycles per
-      event, latency 1, no stalls;
+  (e) every decision unit of the shipped specs: reference and MyHDL model events/s, memory
+      references and cycles per event, latency 1, no stalls;
   (f) with --fuzz N: N inputs of codegen/bench/fuzz.py (random bytes, grammar tokens, mutated specs,
       scaled-up shapes) through `virtspec check`: inputs/s, tracebacks, hangs, exit statuses;
-  (g) co-simulation speed: the converted x86_64_paging design on 2,000 successful 4-level walks,
+  (g) co-simulation speed: the converted design of the walker's spec on its 2,000 successful walks,
       latency 1, no stalls, in a cocotb + Verilator per-cycle testbench (codegen/bench/cocotb_walks.py)
       and in the Verilator batch backend (the simulation alone, and the backend with its Python),
-      and their ratios; `cosim specs/amd_npt.vspec --walks 20000 --backend verilator` end to end
+      and their ratios; `cosim --walks 20000 --backend verilator` of the workloads' 2D spec end to end
       (2,000 with --quick) with its share of time in stimulus, simulator and the rest
       (codegen/bench/hdl_speed.py); then per spec, what a cosim scenario costs besides the model;
-  (h) the translation caches (issue 15): for x86_64_paging, amd_npt and intel_ept, on synthetic
+  (h) the translation caches (issue 15): for the specs the workloads name, on synthetic
       traces with stated locality (codegen/bench/traces.py: sequential, random over a working set,
       a mix), memory references per translation and per TLB miss and each cache's hit rate with no
       caches, the TLB only and every cache the spec declares (the generated reference); then the
       MyHDL model's cycles per translation on the start of the mix next to refs x latency, with its
       caches and without.
+
+The workloads (which shipped spec each section runs, and the context that pins its shape) are
+data: workloads/bench.toml, read by codegen/bench/workloads.py.
 
 Run as `virtspec bench [--quick] [--fuzz N] [--quiet] [--only LETTERS] [--json]` or
 `python3 -m codegen.bench.bench` with the same options; a progress bar (one step per measure) is
@@ -44,7 +47,7 @@ from collections import Counter
 from pathlib import Path
 
 from codegen import ir, shipped
-from codegen.bench import handwalk, traces
+from codegen.bench import traces, workloads
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit
 from codegen.progress import Progress
@@ -101,26 +104,29 @@ def bench_regenerate(repeat: int) -> tuple[float, int, int]:
 
 
 # ---- (b) generated reference vs hand-written walker ---------------------------------------
-ARGS = ("va", "write", "user", "fetch", "CR0", "CR3", "CR4", "EFER", "RFLAGS", "PKRU")
-
-
-def legal_4level_walks(ref, n: int, seed: int = 1) -> list:
-    factory = ScenarioFactory(compile_spec(SPECS / "x86_64_paging.vspec"))
+def legal_walks(ref, n: int, seed: int = 1) -> list:
+    """Successful legal walks of the walker's spec in the shape its workload keeps."""
+    walker = workloads.load().walker
+    factory = ScenarioFactory(compile_spec(SPECS / f"{walker.spec}.vspec"))
     draw = Draw(random.Random(seed))
     out = []
     while len(out) < n:
         sc = factory.make(draw, fault_percent=0, legal=True)
-        if (sc.request["CR4"] >> 12) & 1:  # CR4.LA57: keep 4-level paging only
+        if not walker.keeps(sc.request):
             continue
         if harness.run_reference(ref, sc).outcome["ok"]:
             out.append(sc)
     return out
 
 
+def _args(request: dict) -> tuple:
+    return tuple(request[k] for k in workloads.load().walker.args)
+
+
 def time_walker(walk, scenarios, repeat: int) -> float:
     """Best time of `repeat` passes over the scenarios; only the walk calls are timed."""
     memories = [sc.memory for sc in scenarios]
-    args = [tuple(sc.request[k] for k in ARGS) for sc in scenarios]
+    args = [_args(sc.request) for sc in scenarios]
     best = float("inf")
     for _ in range(repeat):
         mems = [dict(m) for m in memories]
@@ -134,11 +140,14 @@ def time_walker(walk, scenarios, repeat: int) -> float:
 
 def check_same(ref, scenarios) -> int:
     """Walks on which the two walkers disagree (outcome, trace or final memory)."""
+    hand = workloads.hand_walker()
     bad = 0
     for sc in scenarios:
-        a = tuple(sc.request[k] for k in ARGS)
+        a = _args(sc.request)
         m1, t1, m2, t2 = dict(sc.memory), [], dict(sc.memory), []
-        if ref.walk_top(m1, t1, *a) != handwalk.walk_top(m2, t2, *a) or t1 != t2 or m1 != m2:
+        want = hand.walk_top(m2, t2, *a)
+        # the generated walk_top returns the outcome's values, then what the caches keep of it
+        if ref.walk_top(m1, t1, *a)[:len(want)] != want or t1 != t2 or m1 != m2:
             bad += 1
     return bad
 
@@ -156,17 +165,13 @@ def successful_walks(name: str, ref, n: int, seed: int = 2) -> list:
     return out
 
 
-# 4-level paging in both dimensions: guest CR4.LA57 = 0, and the host's own switch
-FOUR_LEVELS = {"amd_npt": {"CR4": 0, "HCR4": 0}, "intel_ept": {"CR4": 0, "EPTP": 3 << 3}}
-
-
 def walks_4k_4level(name: str, ref, n: int, seed: int = 3) -> list:
     factory = ScenarioFactory(compile_spec(SPECS / f"{name}.vspec"))
     draw = Draw(random.Random(seed))
     out = []
     while len(out) < n:
         sc = factory.make(draw, guest_plan=Plan(1), host_leaf=1, preset_updates=True, fault_percent=0, legal=True,
-                          ctx_override=FOUR_LEVELS[name])
+                          ctx_override=workloads.load().four_levels.get(name))
         o = harness.run_reference(ref, sc).outcome
         if o["ok"] and (o["level"], o["host_level"]) == (1, 1):
             out.append(sc)
@@ -187,9 +192,9 @@ def time_model(spec: ir.Spec, model, ref, scenarios, repeat: int):
 
 # ---- (g) the HDL backends against cocotb -------------------------------------------------------
 def bench_hdl(walks: int, e2e_walks: int, progress) -> list[tuple[str, str, str]]:
-    """Section (g) of the HDL backends (codegen/bench/hdl_speed.py): `walks` successful
-    4-level x86_64_paging walks on cocotb + Verilator and on the Verilator batch backend,
-    then `cosim --backend verilator` of `e2e_walks` NPT walks; hdl_speed.STEPS steps."""
+    """Section (g) of the HDL backends (codegen/bench/hdl_speed.py): `walks` successful walks
+    of the walker's spec on cocotb + Verilator and on the Verilator batch backend, then
+    `cosim --backend verilator` of `e2e_walks` walks of the 2D spec; hdl_speed.STEPS steps."""
     from codegen.bench import hdl_speed
     from codegen.generate import hdl
 
@@ -204,12 +209,14 @@ def bench_hdl(walks: int, e2e_walks: int, progress) -> list[tuple[str, str, str]
             progress.advance()
 
     counted = Counted()
-    directory = model_dir("x86_64_paging")
+    load = workloads.load()
+    directory = model_dir(load.walker.spec)
     ref, _ = harness.load_generated(directory)
-    scenarios = legal_4level_walks(ref, walks)
+    scenarios = legal_walks(ref, walks)
+    e2e = load.hdl_speed.end_to_end
     try:
-        return hdl_speed.measure(SPECS / "x86_64_paging.vspec", directory, scenarios, SPECS / "amd_npt.vspec",
-                                 model_dir("amd_npt"), e2e_walks, counted)
+        return hdl_speed.measure(SPECS / f"{load.walker.spec}.vspec", directory, scenarios, SPECS / f"{e2e}.vspec",
+                                 model_dir(e2e), e2e_walks, counted)
     except (hdl.ToolMissing, ImportError) as e:
         for _ in range(hdl_speed.STEPS - counted.taken):
             progress.advance()
@@ -221,34 +228,33 @@ def steps(n_specs: int, fuzz_inputs: int, sections: str = "abcdegh") -> int:
     for the stimulus rows of (g), the HDL steps of (g), one per spec of (h), and (f) when
     fuzzing; of the sections asked for."""
     from codegen.bench import hdl_speed
-    per = {"a": 1, "b": 1, "c": 3, "d": 2, "e": n_specs, "g": n_specs + hdl_speed.STEPS, "h": len(CACHE_SPECS)}
+    load = workloads.load()
+    per = {"a": 1, "b": 1, "c": len(load.model_speed), "d": len(load.walks_2d.specs), "e": n_specs,
+           "g": n_specs + hdl_speed.STEPS, "h": len(load.caches.specs)}
     return sum(n for k, n in per.items() if k in sections) + (1 if fuzz_inputs else 0)
 
 
 # ---- (h) caches measured --------------------------------------------------------------------------
-CACHE_SPECS = ("x86_64_paging", "amd_npt", "intel_ept")  # the 1D reference point, then the two 2D
 CONFIGS = (("none", "no caches"), ("tlb", "TLB only"), ("all", "every cache"))
-# a smallest page at every level of 4-level paging (both dimensions): guest CR4 = 0 keeps LA57 off
-CACHE_CONTEXT = {"x86_64_paging": {"CR4": 0}, **FOUR_LEVELS}
 
 
 def cache_base(name: str, ref, seed: int = 6):
     """The scenario a trace starts from: a walk that translates a page of the smallest
-    size in both dimensions, with 4 levels in each, and no A/D write (so every trace
-    leaves the image as it found it)."""
+    size in both dimensions, with the workloads' four levels in each, and no A/D write (so
+    every trace leaves the image as it found it)."""
     spec = compile_spec(SPECS / f"{name}.vspec")
     factory = ScenarioFactory(spec)
     draw = Draw(random.Random(seed))
     nested = isinstance(spec.top, ir.Nested)
     for _ in range(2000):
         sc = factory.make(draw, guest_plan=Plan(1), host_leaf=1 if nested else None, preset_updates=True,
-                          fault_percent=0, legal=True, exact=True, ctx_override=CACHE_CONTEXT.get(name))
+                          fault_percent=0, legal=True, exact=True, ctx_override=workloads.load().four_levels.get(name))
         trace: list = []
         out = ref.translate(dict(sc.memory), sc.request, trace)
         if (out["ok"] and out["level"] == 1 and out.get("host_level", 1) == 1
                 and len(trace) == (24 if nested else 4) and all(op == 0 for op, *_ in trace)):
             return spec, sc
-    raise RuntimeError(f"{name}: no 4-level walk of the smallest pages drawn")
+    raise RuntimeError(f"{name}: no four-level walk of the smallest pages drawn")
 
 
 def cache_configs(ref) -> dict:
@@ -406,9 +412,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
     rows: list[tuple[str, str, str]] = []
 
     progress.describe("bench: models")
-    ref1, model1 = load_models("x86_64_paging")
-    ref2, model2 = load_models("amd_npt")
-    ref3, model3 = load_models("intel_ept")
+    load = workloads.load()
     more: list[str] = []  # the models besides the default, which (b) to (e) do not time
     caches: dict = {}
 
@@ -424,12 +428,13 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
     # (b)
     if "b" in sections:
         progress.describe("bench (b) reference")
-        walks = legal_4level_walks(ref1, n_ref)
+        ref1, _ = load_models(load.walker.spec)
+        walks = legal_walks(ref1, n_ref)
         bad = check_same(ref1, walks)
         t_gen = time_walker(ref1.walk_top, walks, 5)
-        t_hand = time_walker(handwalk.walk_top, walks, 5)
+        t_hand = time_walker(workloads.hand_walker().walk_top, walks, 5)
         gen_ps, hand_ps = len(walks) / t_gen, len(walks) / t_hand
-        what = f"{len(walks)} legal 4-level walks, best of 5"
+        what = f"{len(walks)} legal {load.walker.spec} walks, best of 5"
         rows.append(("(b) generated reference", what, f"{_fmt(gen_ps)} walks/s"))
         rows.append(("    hand-written walker", "same walks, fresh memory each", f"{_fmt(hand_ps)} walks/s"))
         rows.append(("    ratio generated / hand-written", "", f"{gen_ps / hand_ps:.2f}x"))
@@ -438,9 +443,9 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
 
     # (c)
     if "c" in sections:
-        for label, name, ref, model in (("1D x86_64_paging", "x86_64_paging", ref1, model1),
-                                        ("2D amd_npt", "amd_npt", ref2, model2),
-                                        ("2D intel_ept", "intel_ept", ref3, model3)):
+        for speed in load.model_speed:
+            name, label = speed.spec, f"{speed.label} {speed.spec}"
+            ref, model = load_models(name)
             progress.describe(f"bench (c) {name}")
             scs = successful_walks(name, ref, n_model)
             secs, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 3)
@@ -454,14 +459,15 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
 
     # (d)
     if "d" in sections:
-        for name, ref, model in (("amd_npt", ref2, model2), ("intel_ept", ref3, model3)):
+        for name in load.walks_2d.specs:
+            ref, model = load_models(name)
             progress.describe(f"bench (d) {name}")
             scs = walks_4k_4level(name, ref, 50 if quick else 100)
             refs = [len(harness.run_reference(ref, sc).trace) for sc in scs]
             _, runs = time_model(compile_spec(SPECS / f"{name}.vspec"), model, ref, scs, 1)
             cyc = [r.cycles for r in runs]
             mean_refs, mean_cyc = sum(refs) / len(refs), sum(cyc) / len(cyc)
-            what = f"{len(scs)} walks, 4 KiB pages, 4+4 levels"
+            what = f"{len(scs)} walks, smallest pages, 4+4 levels"
             rows.append((f"(d) 2D references {name}", what, f"{mean_refs:.1f} refs/walk (min {min(refs)}, max {max(refs)})"))
             rows.append(("    2D model cycles", f"memory latency {LATENCY}, no stalls", f"{mean_cyc:.1f} cycles/walk"))
             rows.append(("    lower bound", f"refs x latency = {mean_refs:.0f} x {LATENCY}", f"{mean_refs * LATENCY:.0f} cycles/walk"))
@@ -513,7 +519,7 @@ def _measure(quick: bool, fuzz_inputs: int, quiet: bool, spec_paths: list[Path],
         rows += bench_stimulus(spec_paths, 100 if quick else 500, progress)
     # (h)
     if "h" in sections:
-        h_rows, caches = bench_caches(CACHE_SPECS, 500 if quick else 2000, 100 if quick else 200, progress)
+        h_rows, caches = bench_caches(load.caches.specs, 500 if quick else 2000, 100 if quick else 200, progress)
         rows += h_rows
     if more:
         rows.append(("note: default models only", "not timed: " + "; ".join(more), "cosim --model NAME runs one"))

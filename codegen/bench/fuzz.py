@@ -56,6 +56,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from codegen import shipped
+from codegen.bench import workloads
 from codegen.frontend import config
 from codegen.frontend.diagnostics import SpecError
 from codegen.frontend.parse import parser
@@ -74,7 +75,8 @@ EXTREME = ["0", "1", "-1", "2", "63", "64", "65", "1024", "1025", str(2 ** 64), 
            "1" + "0" * 400, "0x" + "f" * 300, "0b", "0x", "007", "1_", "4K", "1T", "99999999999999999999T"]
 ODD_NAMES = ["signal", "class", "None", "True", "_", "__x", "a_", "in", "wire", "type", "level", "access", "leaf",
              "host", "event", "fault", "rsvd", "next", "skipped", "on_table", "x" * 300]
-STRINGS = ['"doc"', '""', '"x86_64_paging.vspec"', '"toy.vspec"', '"toy_skip.vspec"', f'"{FUZZ_NAME}"',
+_IMPORTED = workloads.load().fuzz  # the shipped spec the scaled-up imports read, and its parameter
+STRINGS = ['"doc"', '""', f'"{_IMPORTED.import_}"', '"toy.vspec"', '"toy_skip.vspec"', f'"{FUZZ_NAME}"',
            '"../outside.vspec"', '"/etc/passwd"', '"."', '"specs"', '"a\\"b"', '"\\\\"', '"\\n"', '"\u00e9\u2028"']
 
 
@@ -298,7 +300,7 @@ def gen_stress(rng: random.Random) -> bytes:
         return (head + "regime r {\n  input va : 48;\n  let L0 = va;\n"
                 + "".join(f"  let L{i + 1} = L{i} + L{i};\n" for i in range(min(n, 2000))) + "}\n").encode()
     if kind == 8:  # many imports of one file with different parameters
-        lines = [f'import "x86_64_paging.vspec" as x{i} with {{ MAXPHYADDR = {32 + i % 40}; }};'
+        lines = [f'import "{_IMPORTED.import_}" as x{i} with {{ {_IMPORTED.parameter} = {32 + i % 40}; }};'
                  for i in range(min(n, 300))]
         return (head + "\n".join(lines) + "\n").encode()
     if kind == 9:  # a huge literal or width

@@ -92,3 +92,20 @@ def test_cache_section_counts_on_a_tiny_config():
     assert [r[0] for r in rows][0] == "(h) x86_64_paging" and len(rows) == 3 * 3 + 2
     assert rows[2][1] == "sequential, 300 translations: every cache" and rows[1][2].endswith("tlb 0.0% hits")
     assert rows[2][2].endswith("tlb 0.0% hits, psc 99.7% hits")  # 299 of 300 lookups
+
+
+def test_walker_section_compares_outcomes_and_finds_a_planted_difference():
+    """(b)'s second opinion: the generated reference and the hand-written walker of the
+    workloads agree on every walk (the generated walk_top's extra values for the caches are
+    not a disagreement), and one walk the hand walker gets wrong is counted."""
+    from codegen.bench import workloads
+    ref, _ = bench.load_models(workloads.load().walker.spec)
+    walks = bench.legal_walks(ref, 20)
+    assert len(walks) == 20 and bench.check_same(ref, walks) == 0
+    hand = workloads.hand_walker()
+    real = hand.walk_top
+    try:
+        hand.walk_top = lambda mem, trace, *a: (lambda r: (r[0], r[1] ^ 1, *r[2:]))(real(mem, trace, *a))
+        assert bench.check_same(ref, walks[:3]) == 3
+    finally:
+        hand.walk_top = real

@@ -3,7 +3,8 @@
 (a) Directed golden tests: page tables built by hand in a dict, exact outcomes and exact
     memory traces from Intel SDM Vol. 3A ch. 4 (4.5 paging structures, 4.6 access rights,
     4.7 page-fault error code, 4.8 accessed and dirty flags). Every directed test runs on
-    both the generated reference and codegen/bench/handwalk.py.
+    both the generated reference and the hand-written walker of the benchmark's workloads
+    (workloads/x86_64_paging_handwalk.py).
 (b) Random scenarios from the stimulus generator through both walkers: identical outcome
     tuples, traces and final memory.
 """
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from codegen.bench import handwalk
+from codegen.bench import workloads
 from codegen.verify import harness
 from codegen.verify.stimulus.translation import Draw, ScenarioFactory
+
+handwalk = workloads.hand_walker()
 
 # ---- architectural constants (SDM 2.5, 2.2.1, 4.5) ----------------------------------
 P, RW, US, PWT, PCD, A, D, PS, G = 1, 2, 4, 8, 0x10, 0x20, 0x40, 0x80, 0x100

@@ -1006,8 +1006,8 @@ class Elaborator:
         global_when, ignores = None, []
         if glob is not None and c.holds != "translations" and ok:
             self.bag.error("E0456", f"expected `global when` only in a cache of final translations, not in cache "
-                           f"'{c.name}' (`holds {c.holds}`): its entries are tagged, never global (SDM Vol. 3A "
-                           "4.10.3.1: paging-structure-cache entries are associated with a PCID)", glob.span)
+                           f"'{c.name}' (`holds {c.holds}`): an entry of a partial walk belongs to its tags, never "
+                           "to every address space (see `virtspec explain E0456`)", glob.span)
             ok = False
         if c.holds in ("tables", "host tables") and "pages" in settings and ok:
             self.bag.error("E0457", f"expected no `pages` in cache '{c.name}' (`holds {c.holds}`): an entry is keyed by "
