@@ -358,7 +358,8 @@ class _Builder:
             calls=tuple(d.Call(name=c.name, unit=c.unit, label=c.label, event=tuple(self.binding(b) for b in c.event),
                                context=tuple(self.binding(b) for b in c.context), when=self.expr(c.when),
                                exits=tuple(self.exit_rule(x) for x in c.exits), record=self.unit_record(c.record),
-                               inlined=tuple(d.Step(kind=k, name=n) for k, n in c.inlined), cite=c.cite, doc=c.doc,
+                               inlined=tuple(d.Step(kind=k, name=n) for k, n in c.inlined),
+                               reads=tuple(self.expr(x) for x in c.reads), cite=c.cite, doc=c.doc,
                                span=self.span(c.span)) for c in u.calls),
             cite=u.cite, doc=u.doc, span=self.span(u.span))
 

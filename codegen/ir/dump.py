@@ -578,6 +578,8 @@ class Call(_Model):
     exits: tuple[ExitRule, ...] = Field(description="the callee's exit rules, rewritten onto the caller")
     record: UnitRecord = Field(description="the callee's record, its stores naming the inlined structures")
     inlined: tuple[Step, ...] = Field(description="the callee's steps as the caller's, in order")
+    reads: tuple[Expr, ...] = Field(description="what only the callee's cache tags read, rewritten onto the caller "
+                                                "(the words are read as the callee's cache-free decide reads them)")
     cite: str
     doc: str
     span: Span

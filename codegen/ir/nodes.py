@@ -649,7 +649,7 @@ class Call(Node):
     NAME.exit, NAME.RULE and NAME.FIELD (refs of kind "call" named `NAME.MEMBER`)."""
 
     name: str
-    unit: str  # the callee as written (`d.iommu`)
+    unit: str  # the callee as written (`ALIAS.UNIT` for an imported one)
     label: str = ""  # how coverage and docs name it: `outer.inner` for a call inside a callee
     event: tuple[Binding, ...] = ()  # as written, resolved in the caller (for the docs)
     context: tuple[Binding, ...] = ()
@@ -657,6 +657,9 @@ class Call(Node):
     exits: tuple["ExitRule", ...] = ()
     record: "UnitRecord"
     inlined: tuple[tuple[str, str], ...] = ()  # the callee's steps as the caller's (kind, name)
+    # what only the callee's caches read (their tags): its structure words are read all the same,
+    # as the callee's own cache-free `decide` reads them
+    reads: tuple[Expr, ...] = ()
     cite: str = ""
     doc: str = ""
 
@@ -674,7 +677,7 @@ class Call(Node):
         out += [x.when for x in self.exits]
         out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
         out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
-        return out
+        return out + list(self.reads)
 
 
 class Unit(Node):

@@ -608,7 +608,9 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                    event=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["event"].items()),
                    context=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["context"].items()),
                    when=when, exits=tuple(_map(x, sub) for x in callee.exits), record=record(callee.record),
-                   inlined=tuple((k, prefix + n) for k, n in callee.steps), cite=c.cite, doc=c.doc, span=c.span)
+                   inlined=tuple((k, prefix + n) for k, n in callee.steps),
+                   reads=tuple(sub(t.value) for cache in callee.caches for t in cache.tags), cite=c.cite, doc=c.doc,
+                   span=c.span)
     return call, inlined
 
 
