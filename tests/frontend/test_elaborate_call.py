@@ -106,3 +106,17 @@ def test_calls_inside_a_callee_are_inlined_in_turn_without_its_caches(tmp_path):
     assert any(n.op == "&" and n.args[1].op == "num" and n.args[1].value == mask(64) for n in _nodes(ent.base))
     # what only the middle unit's cache tag reads is still read, as its cache-free decide reads it
     assert [r.name for e in outer.calls[1].reads for r in e.refs()] == ["mid_m.w"]
+
+
+def test_a_constant_binding_folds_away_what_the_call_cannot_reach(tmp_path):
+    """`x = 0`: the inner call (when event.y && x) is never made, so its rules are not
+    coverage points and its step is never read."""
+    from codegen.verify.stimulus.unit import expected_coverage
+    text = NEST.replace("event { id = event.id; x = event.x; }", "event { id = event.id; x = 0; }")
+    spec = compile_spec(write(tmp_path, text, "nest.vspec"))
+    assert spec.top.structure("mid_i_ent").when == spec.top.calls[0].when
+    assert spec.top.calls[0].when.op == "num" and spec.top.calls[0].when.value == 0
+    points = expected_coverage(spec)
+    assert "call mid.fromi" in points and not any(p.startswith("call mid.i.") for p in points)
+    full = expected_coverage(compile_spec(write(tmp_path, NEST, "full.vspec")))
+    assert {"call mid.i.hit", "call mid.i.miss"} <= set(full)

@@ -13,7 +13,7 @@ from codegen.frontend.checks import WALK_RESULTS
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
 from codegen.frontend.elaborate.scope import suggest
-from codegen.ir.expr import Expr, mask, num
+from codegen.ir.expr import EvalError, Expr, evaluate, mask, num
 
 MAX_STRUCT_BYTES = 1 << 16
 
@@ -583,13 +583,13 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                 return e.model_copy(update={"name": prefix + e.name})
             return e
         if e.args:
-            return e.model_copy(update={"args": tuple(sub(a) for a in e.args)})
+            return _fold(e.model_copy(update={"args": tuple(sub(a) for a in e.args)}))
         return e
 
     def guard(w: Expr | None) -> Expr | None:
         if when is None or w is None:
             return w if w is not None else when
-        return Expr(op="&&", args=(when, w), width=1, span=w.span)
+        return _fold(Expr(op="&&", args=(when, w), width=1, span=w.span))
 
     def record(r: ir.UnitRecord) -> ir.UnitRecord:
         fields = tuple(f.model_copy(update={"store": (prefix + f.store[0], f.store[1]) if f.store else None})
@@ -612,6 +612,26 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                    reads=tuple(sub(t.value) for cache in callee.caches for t in cache.tags), cite=c.cite, doc=c.doc,
                    span=c.span)
     return call, inlined
+
+
+def _fold(e: Expr) -> Expr:
+    """`e` with constant operands folded (a callee's `event.kind == INTERRUPT` is 0 when
+    the call binds the kind to a constant DMA), so that coverage can leave out the callee
+    rules the call cannot reach. The node's own width is kept for its parents."""
+    a = e.args
+    if all(x.op == "num" for x in a) and e.op != "call":
+        try:
+            value = evaluate(e, lambda _: 0, keep_width=True)
+        except EvalError:
+            return e
+        return num(value, e.span) if value >= 0 else e
+    if e.op == "&&" and any(x.op == "num" and not x.value for x in a):
+        return num(0, e.span)
+    if e.op == "||" and any(x.op == "num" and x.value for x in a):
+        return num(1, e.span)
+    if e.op == "cond" and a[0].op == "num":
+        return a[1] if a[0].value else a[2]
+    return e
 
 
 def _cut(v: Expr, width: int) -> Expr:
