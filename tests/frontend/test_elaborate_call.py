@@ -12,36 +12,7 @@ from tests.snippets import write
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
-NEST = """spec toy_nest;
-register blk : 64 cite "toy 1" { base [39:12]; }
-unit inner cite "toy 2" {
-    event { id : 4; }
-    context blk;
-    structure ent : 16 at (blk.base << 12) + event.id * 16 cite "toy 2.1" { w at 0 : 64; log at 8 : 64; }
-    record r cite "toy 2.2" { code : 8 store ent.log; }
-    exit hit when ent.w[0] cite "toy 2.3" { code = 3; }
-    exit miss when !ent.w[1] cite "toy 2.4" { code { lo [3:0] = event.id; hi [7:4] = 0xA; } }
-}
-unit middle cite "toy 3" {
-    event { id : 6; x : 1; }
-    context blk;
-    structure m : 8 at (blk.base << 12) + 0x800 + event.id * 8 cite "toy 3.1" { w at 0 : 64; }
-    cache mc holds structure m cite "toy 3.5" { tag t = m.w[9:8]; entries 4 ways 2; replace lru; }
-    call i : inner event { id = event.id + 1; } with { blk = blk + 0x1000; } when event.x cite "toy 3.2";
-    record r2 cite "toy 3.3" { c : 8; d : 8; }
-    exit fromi when i.exit cite "toy 3.4" { c = i.code; d = i.hit; }
-    exit own when m.w[2] cite "toy 3.6" { c = 7; }
-    invalidate flush () cite "toy 3.7" { drop mc; }
-}
-unit outer cite "toy 4" {
-    event { id : 6; x : 1; y : 1; }
-    context blk;
-    call mid : middle event { id = event.id; x = event.x; } with { blk = blk; } when event.y cite "toy 4.1";
-    record r3 cite "toy 4.2" { c : 8; }
-    exit a when mid.fromi cite "toy 4.3" { c = mid.c + mid.d; }
-    exit b when mid.exit cite "toy 4.4" { c = 1; }
-}
-"""
+NEST = (DATA / "toy_call_nest.vspec").read_text()
 
 
 def _nodes(e: Expr):
