@@ -345,8 +345,9 @@ def _names(spec: ir.Spec, bag: DiagnosticBag) -> None:
         # event, structure-field and record-field names are checked in elaboration
         ident(unit.name, unit.span, "unit")
         ident(unit.record.name, unit.record.span, "record")
-        for x in unit.structures + unit.bitmaps + unit.walks + unit.exits:
-            ident(x.name, x.span, {ir.Structure: "structure", ir.Bitmap: "bitmap", ir.Walk: "walk"}.get(type(x), "exit"))
+        for x in unit.structures + unit.bitmaps + unit.walks + unit.calls + unit.exits:
+            ident(x.name, x.span, {ir.Structure: "structure", ir.Bitmap: "bitmap", ir.Walk: "walk",
+                                   ir.Call: "call"}.get(type(x), "exit"))
 
 
 def _record_names(rec: ir.Record, ident) -> None:
@@ -426,8 +427,19 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
         case_group([(f.name, f.span) for f in unit.event], "event fields", where)
         case_group(registers(unit.context), "context registers", where)
         case_group([(f.name, f.span) for f in unit.record.fields], "record fields", where)
-        case_group([(x.name, x.span) for x in unit.structures + unit.bitmaps + unit.walks],
-                   "structures, bitmaps and walks", where)
+        case_group([(x.name, x.span) for x in unit.structures + unit.bitmaps + unit.walks + unit.calls],
+                   "structures, bitmaps, walks and calls", where)
+        results: dict[str, tuple[ir.Call, str]] = {}
+        for call in unit.calls:
+            for member in call.members:
+                ident = f"cl_{call.name}_{member}"
+                other = results.setdefault(ident.lower(), (call, member))
+                if other[0] is not call:
+                    bag.error("E0487", f"expected the results of call '{call.name}' to be identifiers of their own in "
+                              f"the generated model, not '{call.name}.{member}' and '{other[0].name}.{other[1]}', "
+                              f"which both become '{ident}' (names are joined with '_', and VHDL ignores case): "
+                              "rename one of the calls", call.span, (f"call '{other[0].name}'", other[0].span))
+                    break
         made: dict[str, tuple[ir.Walk, str]] = {}
         for walk in unit.walks:
             regime = spec.regime(walk.regime)

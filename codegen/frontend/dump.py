@@ -354,14 +354,23 @@ class _Builder:
             walks=tuple(walks), steps=tuple(d.Step(kind=k, name=n) for k, n in u.steps), lets=self.lets(u.let_defs),
             caches=tuple(self.cache(c) for c in u.caches),
             invalidations=tuple(self.invalidation(v) for v in u.invalidations),
-            record=d.UnitRecord(name=u.record.name, cite=u.record.cite, doc=u.record.doc,
-                                span=self.span(u.record.span), fields=tuple(
-                d.OutputField(name=f.name, width=f.width, enum=self.visible("enums", f.enum),
-                              store=d.StoreTarget(structure=f.store[0], field=f.store[1]) if f.store else None,
-                              store_when=self.expr(f.store_when), doc=f.doc, span=self.span(f.span))
-                for f in u.record.fields)),
-            exits=tuple(d.ExitRule(name=x.name, when=self.expr(x.when), cite=x.cite, doc=x.doc, span=self.span(x.span),
-                                   assigns=tuple(d.ExitAssign(field=a.field, value=self.expr(a.value),
-                                                              bits=self.bits(a.bits), span=self.span(a.span))
-                                                 for a in x.assigns)) for x in u.exits),
+            record=self.unit_record(u.record), exits=tuple(self.exit_rule(x) for x in u.exits),
+            calls=tuple(d.Call(name=c.name, unit=c.unit, label=c.label, event=tuple(self.binding(b) for b in c.event),
+                               context=tuple(self.binding(b) for b in c.context), when=self.expr(c.when),
+                               exits=tuple(self.exit_rule(x) for x in c.exits), record=self.unit_record(c.record),
+                               inlined=tuple(d.Step(kind=k, name=n) for k, n in c.inlined),
+                               reads=tuple(self.expr(x) for x in c.reads), cite=c.cite, doc=c.doc,
+                               span=self.span(c.span)) for c in u.calls),
             cite=u.cite, doc=u.doc, span=self.span(u.span))
+
+    def unit_record(self, r: ir.UnitRecord) -> d.UnitRecord:
+        return d.UnitRecord(name=r.name, cite=r.cite, doc=r.doc, span=self.span(r.span), fields=tuple(
+            d.OutputField(name=f.name, width=f.width, enum=self.visible("enums", f.enum),
+                          store=d.StoreTarget(structure=f.store[0], field=f.store[1]) if f.store else None,
+                          store_when=self.expr(f.store_when), doc=f.doc, span=self.span(f.span))
+            for f in r.fields))
+
+    def exit_rule(self, x: ir.ExitRule) -> d.ExitRule:
+        return d.ExitRule(name=x.name, when=self.expr(x.when), cite=x.cite, doc=x.doc, span=self.span(x.span),
+                          assigns=tuple(d.ExitAssign(field=a.field, value=self.expr(a.value), bits=self.bits(a.bits),
+                                                     span=self.span(a.span)) for a in x.assigns))

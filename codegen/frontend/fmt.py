@@ -56,7 +56,7 @@ from codegen.frontend.parse import GRAMMAR, parse_text
 
 INDENT = 4
 # a `{` under one of these rules opens a binding list that is part of a statement
-_BINDING_LISTS = {"import_decl", "host_item", "walk_access", "walk_with", "regime_inst"}
+_BINDING_LISTS = {"import_decl", "host_item", "walk_access", "walk_with", "regime_inst", "call_event"}
 _BINARY = {"lor", "land", "bor", "bxor", "band", "eq", "ne", "lt", "le", "gt", "ge", "shl", "shr",
            "add", "sub", "mul", "div", "mod", "cond"}
 # rules of (parts of) expressions; the largest subtree of them is one expression

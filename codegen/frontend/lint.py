@@ -104,6 +104,7 @@ def _citable(spec: ir.Spec):
     for unit in spec.units:
         yield "unit", unit
         for kind, nodes in (("structure", unit.structures), ("bitmap", unit.bitmaps), ("walk", unit.walks),
-                            ("exit rule", unit.exits)):
-            yield from ((kind, n) for n in nodes)
+                            ("call", unit.calls), ("exit rule", unit.exits)):
+            # a callee's steps are its own unit's (warned about there), not the caller's
+            yield from ((kind, n) for n in nodes if kind == "exit rule" or unit.call_of(n.name) is None)
         yield "record", unit.record

@@ -618,6 +618,16 @@ class _ToAst(Transformer):
         return ast.Walk(str(rest[0]), rest[1], self._e(rest[2]), opts.get("access", ()), opts.get("with", ()),
                         self.sp(meta), opts.get("when"), cite, doc)
 
+    def call_event(self, meta, c):
+        return ("event", tuple(c))
+
+    def call_decl(self, meta, c):
+        cite, doc = self._opts(c)
+        opts = dict(x for x in c if isinstance(x, tuple) and x[0] in ("event", "with", "when"))
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("event", "with", "when"))]
+        return ast.Call(str(rest[0]), rest[1], opts.get("event", ()), opts.get("with", ()), self.sp(meta),
+                        opts.get("when"), cite, doc)
+
     def bitmap_span(self, meta, c):
         return ("span", self._e(c[0]))
 

@@ -294,6 +294,20 @@ class Bitmap:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A unit's call of another unit: its event fields and context registers bound."""
+
+    name: str
+    unit: Ref
+    event: tuple[Binding, ...]
+    context: tuple[Binding, ...]
+    span: Span
+    when: Expr | None = None
+    cite: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
 class Walk:
     """A unit's walk of a regime: its input, access kinds and context registers bound."""
 

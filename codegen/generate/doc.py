@@ -1010,7 +1010,8 @@ class SpecDoc:
                 for f in st.fields:
                     add("layout", f.format, f"unit {u.name} structure {st.name}.{f.name}", here)
             for w in u.walks:
-                add("regime", w.regime, f"unit {u.name} walk {w.name}", here)
+                if u.call_of(w.name) is None:
+                    add("regime", w.regime, f"unit {u.name} walk {w.name}", here)
             for f in u.event:
                 add("enum", f.enum, f"unit {u.name} event", here)
             for f in u.record.fields:
@@ -1293,6 +1294,8 @@ class SpecDoc:
         event = [(f.name, f.width, self.link("enum", f.enum), f.doc, self.src(f)) for f in u.event]
         steps = []
         for kind, name in u.steps:
+            if u.call_of(name) is not None:
+                continue  # a step of a callee: its call shows it (the callee's own spec documents it)
             node = u.step_node(kind, name)
             # keyed by owner and name: a record's `store` links to its structure
             step_anchor = self.anchors.add("step", f"unit-{u.name}-{name}", f"{kind} {name}")
@@ -1340,6 +1343,22 @@ class SpecDoc:
             if bm.when is not None:
                 entries.append(Entry("read when", expr=p.text(bm.when), note="otherwise the bits read as 0"))
             return StepDoc(kind, bm.name, anchor, meta, entries)
+        if kind == "call":
+            c: ir.Call = node
+            results = ", ".join([f"{c.name}.{m}" for m in ("called", "exit")]
+                                + [f"{c.name}.{x.name}" for x in c.exits] + [f"{c.name}.{f.name}" for f in c.record.fields])
+            entries = [Entry("unit", c.unit, note="it decides here as its own `decide` would, on the event and "
+                             "context bound below and the same memory, without its caches: its reads, its walks and, "
+                             "when it exits, its stores come at this point of the order"),
+                       Entry("results", results, note="all 0 when the call is not made; a field is its value when "
+                             "the callee exits, else 0; a binding wider than its field is cut to the field's low bits")]
+            if c.when is not None:
+                entries.append(Entry("called when", expr=p.text(c.when), note="otherwise the callee does nothing"))
+            binds = [("event fields", [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b)))
+                                       for b in c.event]),
+                     ("context registers", [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b)))
+                                            for b in c.context])]
+            return StepDoc(kind, c.name, anchor, meta, entries, bindings=[b for b in binds if b[1]])
         w: ir.Walk = node
         entries = [Entry("regime", links=[self.link("regime", w.regime)]), Entry("input address", expr=p.text(w.input))]
         if w.when is not None:

@@ -65,14 +65,15 @@ class RefExpr(_Model):
 
     op: Literal["ref"]
     kind: Literal["input", "ctx", "field", "leaf", "acc", "builtin", "access", "event", "struct", "bitmap",
-                  "walk", "host", "operand", "tag", "entry"] = Field(
+                  "walk", "host", "operand", "tag", "entry", "call"] = Field(
         description="input: the input address; ctx: a context register; field: a field of the entry being read; "
                     "leaf: a field of the leaf entry; acc: an accumulator; builtin: a value of the walk (level, "
                     "rsvd, fault, ...); access: an access kind; event: a field of a unit's event; struct: a "
                     "structure field in memory; bitmap: a bitmap lookup; walk: a result of a unit's walk (WALK.NAME); "
                     "host: a field of the host stage's record; operand: an operand of an invalidation event; tag: "
                     "the request's value of a cache tag (in a drop condition); entry: what the cache entry being "
-                    "dropped stored, a tag or `global`")
+                    "dropped stored, a tag or `global`; call: a result of a unit's call (CALL.NAME: called, exit, a rule "
+                    "of the callee or a field of its record)")
     name: str = Field(description="what is read: the register (by its declaration's name), entry field, "
                                   "structure field S.F, accumulator, event field, ...")
     field: str | None = Field(description="the field read of the register, the entry, or the format structure "
@@ -520,7 +521,7 @@ class Walk(_Model):
 
 
 class Step(_Model):
-    kind: Literal["structure", "bitmap", "walk"]
+    kind: Literal["structure", "bitmap", "walk", "call"]
     name: str
 
 
@@ -563,6 +564,27 @@ class ExitRule(_Model):
     span: Span
 
 
+class Call(_Model):
+    """A call of another unit, inlined: the callee's steps are steps of the caller named
+    CALL_STEP (`inlined`), run only while `when` holds; at the call's own step the callee's
+    rules decide (`exits`, rewritten onto the caller) and, on an exit, its stores are written."""
+
+    name: str
+    unit: str = Field(description="the callee, as the call names it (ALIAS.UNIT for an imported one)")
+    label: str = Field(description="how coverage names it (OUTER.INNER for a call inside a callee)")
+    event: tuple[Binding, ...] = Field(description="the callee's event fields, bound")
+    context: tuple[Binding, ...] = Field(description="the callee's context registers, bound")
+    when: Expr | None
+    exits: tuple[ExitRule, ...] = Field(description="the callee's exit rules, rewritten onto the caller")
+    record: UnitRecord = Field(description="the callee's record, its stores naming the inlined structures")
+    inlined: tuple[Step, ...] = Field(description="the callee's steps as the caller's, in order")
+    reads: tuple[Expr, ...] = Field(description="what only the callee's cache tags read, rewritten onto the caller "
+                                                "(the words are read as the callee's cache-free decide reads them)")
+    cite: str
+    doc: str
+    span: Span
+
+
 class Unit(_Model):
     """A decision unit: an event against control state in memory gives no exit, or the
     first exit rule that holds with its record."""
@@ -573,7 +595,7 @@ class Unit(_Model):
     structures: tuple[Structure, ...]
     bitmaps: tuple[Bitmap, ...]
     walks: tuple[Walk, ...]
-    steps: tuple[Step, ...] = Field(description="the order structures, bitmaps and walks are evaluated in")
+    steps: tuple[Step, ...] = Field(description="the order structures, bitmaps, walks and calls are evaluated in")
     lets: tuple[Let, ...]
     record: UnitRecord
     exits: tuple[ExitRule, ...]
@@ -582,6 +604,7 @@ class Unit(_Model):
     span: Span
     caches: tuple[Cache, ...] = Field((), description="caches in front of its walks and structure reads")
     invalidations: tuple[Invalidation, ...] = Field((), description="invalidation events of those caches")
+    calls: tuple[Call, ...] = Field((), description="calls of other units (each also a step)")
 
 
 class Top(_Model):

@@ -640,6 +640,46 @@ class ExitRule(Node):
     doc: str = ""
 
 
+class Call(Node):
+    """A unit's call of another unit, inlined: the callee's structures, bitmaps and walks
+    are steps of the caller named `NAME_STEP` (listed in `inlined`), evaluated only when
+    `when` holds; at the call's own step the callee decides (`exits`, its rules with every
+    expression rewritten onto the caller) and, when it exits, writes its stores
+    (`record`, its store targets renamed the same way). The caller reads NAME.called,
+    NAME.exit, NAME.RULE and NAME.FIELD (refs of kind "call" named `NAME.MEMBER`)."""
+
+    name: str
+    unit: str  # the callee as written (`ALIAS.UNIT` for an imported one)
+    label: str = ""  # how coverage and docs name it: `outer.inner` for a call inside a callee
+    event: tuple[Binding, ...] = ()  # as written, resolved in the caller (for the docs)
+    context: tuple[Binding, ...] = ()
+    when: Expr | None = None
+    exits: tuple["ExitRule", ...] = ()
+    record: "UnitRecord"
+    inlined: tuple[tuple[str, str], ...] = ()  # the callee's steps as the caller's (kind, name)
+    # what only the callee's caches read (their tags): its structure words are read all the same,
+    # as the callee's own cache-free `decide` reads them
+    reads: tuple[Expr, ...] = ()
+    cite: str = ""
+    doc: str = ""
+
+    @property
+    def members(self) -> dict[str, int]:
+        """What the caller reads of the call, name -> width."""
+        out = {"called": 1, "exit": 1}
+        out.update({x.name: 1 for x in self.exits})
+        out.update({f.name: f.width for f in self.record.fields})
+        return out
+
+    def expressions(self) -> list[Expr]:
+        out = [self.when] if self.when is not None else []
+        out += [f.store_when for f in self.record.fields if f.store_when is not None]
+        out += [x.when for x in self.exits]
+        out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
+        out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
+        return out + list(self.reads)
+
+
 class Unit(Node):
     """A decision unit: an event against control state in memory gives no exit, or
     the first exit rule that holds with its record."""
@@ -660,13 +700,14 @@ class Unit(Node):
     doc: str = ""
     caches: tuple[Cache, ...] = ()  # in front of a walk or a structure read (issue 15)
     invalidations: tuple[Invalidation, ...] = ()
+    calls: tuple[Call, ...] = ()  # each is a step ("call", NAME), after the steps it inlined
 
     def structure(self, name: str) -> Structure:
         return next(s for s in self.structures if s.name == name)
 
-    def step_node(self, kind: str, name: str) -> "Structure | Bitmap | Walk":
-        """The structure, bitmap or walk of one entry of `steps`."""
-        nodes = {"structure": self.structures, "bitmap": self.bitmaps, "walk": self.walks}[kind]
+    def step_node(self, kind: str, name: str) -> "Structure | Bitmap | Walk | Call":
+        """The structure, bitmap, walk or call of one entry of `steps`."""
+        nodes = {"structure": self.structures, "bitmap": self.bitmaps, "walk": self.walks, "call": self.calls}[kind]
         return next(x for x in nodes if x.name == name)
 
     def expressions(self) -> list[Expr]:
@@ -681,7 +722,12 @@ class Unit(Node):
         out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
         out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
         out += [t.value for c in self.caches for t in c.tags]  # read before the cached step
+        out += [x for c in self.calls for x in c.expressions()]
         return out
+
+    def call_of(self, step: str) -> "Call | None":
+        """The call that inlined step `step`, if any (the docs show the call instead)."""
+        return next((c for c in self.calls if any(n == step for _k, n in c.inlined)), None)
 
     def cache_of(self, kind: str, name: str) -> "Cache | None":
         """The cache in front of walk or structure `name` (kind "walk" / "structure")."""
@@ -734,6 +780,7 @@ class Spec(Node):
         own = [m for m in (*self.regimes, *self.nested, *self.units) if m.span.path == self.span.path]
         used = {n.guest for n in self.nested} | {n.host for n in self.nested}
         used |= {w.regime for u in self.units for w in u.walks}
+        used |= {c.unit for u in self.units for c in u.calls}  # a unit called by another
         default = self._default_model().name
         rest = sorted(m.name for m in own if m.name not in used and m.name != default)
         return (default, *rest)

@@ -77,7 +77,8 @@ def max_references(spec: ir.Spec) -> int:
     address), each perhaps written back (as used and after success), plus a host walk
     for each guest update (as used and after success) when updates have an access of
     their own; a unit's structure words, two words per bitmap
-    lookup, its walks, and a store (read and write, to be safe) per stored record field."""
+    lookup, its walks (a called unit's among them), and a store (read and write, to be
+    safe) per stored record field, the called units' too."""
     top = spec.top
     if isinstance(top, ir.Regime):
         return regime_references(spec, top)
@@ -90,7 +91,7 @@ def max_references(spec: ir.Spec) -> int:
     words = sum(len({w for f in s.fields for w in range(f.offset // 8, (f.offset + (f.width + 7) // 8 - 1) // 8 + 1)})
                 for s in top.structures)
     walks = sum(regime_references(spec, spec.regime(w.regime)) for w in top.walks)
-    stores = sum(1 for f in top.record.fields if f.store)
+    stores = sum(1 for r in (top.record, *(c.record for c in top.calls)) for f in r.fields if f.store)
     return words + 2 * len(top.bitmaps) + walks + 2 * stores
 
 

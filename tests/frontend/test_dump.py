@@ -397,7 +397,7 @@ IR_TO_DUMP = {
     ir.ExitAssign: (d.ExitAssign, {}), ir.ExitRule: (d.ExitRule, {}), ir.AddrTerm: (d.AddrTerm, {}),
     ir.AccessGroup: (d.AccessGroup, {}),
     ir.CacheTag: (d.CacheTag, {}), ir.Cache: (d.Cache, {}), ir.Drop: (d.Drop, {}),
-    ir.Invalidation: (d.Invalidation, {}),
+    ir.Invalidation: (d.Invalidation, {}), ir.Call: (d.Call, {}),
     # Unit.lets (the names) and Unit.let_defs are both the dump's `lets`
     ir.Unit: (d.Unit, {"let_defs": "lets"}),
 }

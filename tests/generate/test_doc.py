@@ -452,3 +452,16 @@ def test_input_faults_builtins_and_every_record_are_documented():
     assert "`non_canonical` (record bad\\_va): when `va != sext(va, 32 + MODE.VX)`" in md
     assert "`too_wide` (record hfault): when `gpa[39:30] != 0`" in md
     assert all(f"#### record {name}" in md for name in ("gfault", "bad\\_va", "hfault", "nfault"))
+
+
+def test_a_call_is_one_step_with_its_unit_results_and_bindings():
+    """tests/data/toy_call.vspec: the call shows its callee, what the caller reads of it,
+    its condition and bindings; the callee's inlined steps (io_dte, io_io, io_log) are its
+    own spec's to document, not the caller's."""
+    spec = compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_call.vspec")
+    md = md_unescape(doc.render(spec)["toy_call.md"])
+    assert "#### call io" in md and "| unit | d.toy_io (it decides here" in md
+    assert "io.called, io.exit, io.invalid_device, io.passthrough, io.translated, io.page_fault, io.pa" in md
+    assert "| called when | `fne.word.EN`" in md and "| `dev` | `fne.word.RID` |" in md
+    assert not any(f"#### {k} io_{n}" in md for k, n in (("structure", "dte"), ("walk", "io"), ("structure", "log")))
+    assert md.index("#### structure fne") < md.index("#### call io") < md.index("#### structure seen")

@@ -35,7 +35,7 @@ RUNTIME_KINDS = {"ctx": "a context register's value", "input": "the input addres
             "leaf": "a field of the leaf entry", "acc": "an accumulator", "builtin": "a value of the walk",
             "access": "an access kind", "event": "a field of the event", "operand": "an operand of the event",
             "tag": "a tag of the request", "entry": "a value a cache entry stored", "struct": "a structure field in memory",
-            "bitmap": "a bitmap lookup", "walk": "a result of a walk", "host": "a field of the host's record"}
+            "bitmap": "a bitmap lookup", "walk": "a result of a walk", "call": "a result of a call", "host": "a field of the host's record"}
 
 
 def suggest(name: str, candidates: list[str]) -> str | None:
@@ -131,6 +131,7 @@ class Scope:
         self.structures: dict[str, tuple] = kw.get("structures", {})
         self.bitmaps: dict[str, int] = kw.get("bitmaps", {})
         self.walks: dict[str, dict[str, int]] = kw.get("walks", {})  # walk name -> member -> width
+        self.calls: dict[str, dict[str, int]] = kw.get("calls", {})  # call name -> member -> width
         # an invalidation event: its operands (name -> width); in `drop ... when`, the
         # cache's tags (bare name: the request's value), `entry.X` (X a tag or `global`)
         # and `covers(X)`; None outside a drop (`entry.X` and `covers` are refused there)
@@ -205,6 +206,11 @@ class Scope:
             if tail not in members:
                 raise Undefined(name, span, [f"{head}.{x}" for x in members])
             return Expr(op="ref", kind="walk", name=name, width=members[tail], span=span)
+        if head in self.calls and len(parts) == 2:
+            members = self.calls[head]
+            if tail not in members:
+                raise Undefined(name, span, [f"{head}.{x}" for x in members])
+            return Expr(op="ref", kind="call", name=name, width=members[tail], span=span)
         if head == "event" and len(parts) == 2 and tail in self.event:
             return Expr(op="ref", kind="event", name=tail, width=self.event[tail], span=span)
         if len(parts) == 2:
@@ -292,6 +298,7 @@ class Scope:
         names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
         names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
         names += list(self.lets) + [f"event.{e}" for e in self.event] + list(self.bitmaps)
+        names += [f"{c}.{x}" for c, members in self.calls.items() for x in members]
         names += list(self.operands) + list(self.cache_tags) + [f"entry.{t}" for t in self.entry_tags or ()]
         for struct, _ in self.structures.values():
             names += [f"{struct.name}.{x.name}" for x in struct.fields]

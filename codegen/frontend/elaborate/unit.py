@@ -13,7 +13,7 @@ from codegen.frontend.checks import WALK_RESULTS
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
 from codegen.frontend.elaborate.scope import suggest
-from codegen.ir.expr import Expr, num
+from codegen.ir.expr import EvalError, Expr, evaluate, mask, num
 
 MAX_STRUCT_BYTES = 1 << 16
 
@@ -21,7 +21,7 @@ MAX_STRUCT_BYTES = 1 << 16
 def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
     events, contexts, lets, records, exits = [], [], [], [], []
     for item in d.items:
-        if isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
+        if isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk, ast.Call)):
             continue  # the steps, taken in order below
         if isinstance(item, ast.Rule):
             lets.append(item)
@@ -83,17 +83,42 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
     walk_members: dict[str, dict[str, int]] = {}
     steps: list[tuple[str, str]] = []
     taken: dict[str, Span] = {}
+    calls: list[ir.Call] = []
+    call_members: dict[str, dict[str, int]] = {}
+    made_by: dict[str, str] = {}  # a step a call inlined -> the call
     for item in d.items:
-        if not isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk)):
+        if not isinstance(item, (ast.Structure, ast.Bitmap, ast.Walk, ast.Call)):
             continue
         scope = Scope(m, registers=registers, event=widths, structures=dict(struct_scope), bitmaps=dict(map_widths),
-                      walks=dict(walk_members), **named)
+                      walks=dict(walk_members), calls=dict(call_members), **named)
+        if item.name in made_by:
+            el.bag.error("E0486", f"expected a name for this step other than '{item.name}', the name call "
+                         f"'{made_by[item.name]}' gives a step of its callee (CALL_STEP): rename one", item.span,
+                         ("the call is here", taken[item.name]))
+            ok = False
+            continue
         if item.name in taken:
             el.bag.error("E0201", f"'{item.name}' is defined twice in unit '{d.name}'", item.span,
                          *([("first defined here", taken[item.name])] if item.name in taken else []))
             ok = False
             continue
         taken[item.name] = item.span
+        if isinstance(item, ast.Call):
+            built = _call(el, m, d, item, scope, taken, made_by)
+            if built is None:
+                ok = False
+                m.failed.add(item.name)  # its uses are not reported again
+                continue
+            call, inlined = built
+            for node in inlined:
+                kind = {ir.Structure: "structure", ir.Bitmap: "bitmap", ir.Walk: "walk", ir.Call: "call"}[type(node)]
+                # (not in the caller's scope: the caller reads the call's results only)
+                {"structure": structs, "bitmap": maps, "walk": walks, "call": calls}[kind].append(node)
+                steps.append((kind, node.name))
+            calls.append(call)
+            call_members[item.name] = call.members
+            steps.append(("call", item.name))
+            continue
         if isinstance(item, ast.Structure):
             built = _structure(el, m, item, scope)
             if built is None:
@@ -123,7 +148,7 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             steps.append(("walk", item.name))
 
     scope = Scope(m, registers=registers, event=widths, structures=struct_scope, bitmaps=map_widths,
-                  walks=walk_members, **named)
+                  walks=walk_members, calls=call_members, **named)
     record = _record(el, m, records[0], struct_scope, scope)
     rules: list[ir.ExitRule] = []
     names: dict[str, object] = {}
@@ -138,10 +163,13 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             ok = False
         else:
             rules.append(rule)
-    cached = _caches(el, m, d, registers, widths, named, structs, struct_scope, walks, walk_members, map_widths, steps)
+    # a cache stands in front of the unit's own steps (a callee runs without its caches)
+    own = [(k, n) for k, n in steps if n not in made_by and k != "call"]
+    cached = _caches(el, m, d, registers, widths, named, [s for s in structs if s.name not in made_by], struct_scope,
+                     [w for w in walks if w.name not in made_by], walk_members, map_widths, own)
     if not ok or record is None or len(event) != len(events[0][2]) or cached is None:
         return None
-    return ir.Unit(caches=cached[0], invalidations=cached[1], name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
+    return ir.Unit(caches=cached[0], invalidations=cached[1], calls=tuple(calls), name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
                    bitmaps=tuple(maps), walks=tuple(walks), steps=tuple(steps), lets=tuple(let_bodies), record=record,
                    exits=tuple(rules), cite=d.cite, doc=d.doc, span=d.span,
                    let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
@@ -434,3 +462,190 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
     if len(el.bag.errors) > before:
         return None
     return tuple(caches), tuple(events)
+
+
+CALL_RESULTS = ("called", "exit")  # what a caller reads of every call, beside rules and record fields
+
+
+def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken: dict[str, Span],
+          made_by: dict[str, str]):
+    """A call of another unit, inlined: (the ir.Call, the callee's steps renamed for the
+    caller, in order), or None after an error.
+
+    The callee's structures, bitmaps, walks and calls become steps of the caller named
+    `CALL_STEP`, run only while the call's `when` holds; every expression of the callee
+    is rewritten onto the caller: an event field reads its binding (cut to the field's
+    width), a context register its binding (cut to the register's width), a step's
+    result the renamed step's. The callee's caches are left out: it decides from memory.
+    """
+    if c.unit.parts == (d.name,):
+        el.bag.error("E0484", f"expected a call of another unit in unit '{d.name}', not of '{d.name}' itself: the "
+                     "calls would never end", c.unit.span)
+        return None
+    callee: ir.Unit | None = m.find("units", c.unit.parts)
+    owner = m.imports[c.unit.parts[0]] if len(c.unit.parts) == 2 and c.unit.parts[0] in m.imports else m
+    if callee is None:
+        if m.has_failed(c.unit.text):
+            return None
+        visible = list(m.units) + [f"{a}.{n}" for a, sub in m.imports.items() for n in sub.units]
+        close = suggest(c.unit.text, visible)
+        hint = (f"; did you mean '{close}'?" if close else
+                f" (units it can call: {', '.join(visible)})" if visible else
+                "; declare that unit before this one, or import the file that has it")
+        el.bag.error("E0480", f"expected a unit declared above unit '{d.name}' or in an imported file after "
+                     f"`call {c.name} :`, not '{c.unit.text}'{hint}", c.unit.span)
+        return None
+    reg_widths = {name: lay.width for name, lay in el.all_registers(owner).items() if name in callee.context}
+    ok = True
+    values: dict[str, dict[str, Expr]] = {}
+    for kind, declared, binds in (("event", {f.name: f.width for f in callee.event}, c.event),
+                                  ("context", reg_widths, c.context)):
+        what = "event field" if kind == "event" else "context register"
+        seen: dict[str, Span] = {}
+        out: dict[str, Expr] = {}
+        for b in binds:
+            if b.name not in declared:
+                close = suggest(b.name, list(declared))
+                hint = f"; did you mean '{close}'?" if close else ""
+                el.bag.error("E0482", f"expected {'an' if kind == 'event' else 'a'} {what} of unit '{callee.name}' "
+                             f"({', '.join(declared) or 'it has none'}) in the `{'event' if kind == 'event' else 'with'}"
+                             f" {{ ... }}` of call '{c.name}', not '{b.name}'{hint}", b.span,
+                             (f"unit '{callee.name}' is declared here", callee.span))
+                ok = False
+                continue
+            if b.name in seen:
+                el.bag.error("E0483", f"expected one binding of {what} '{b.name}' in call '{c.name}', not a second "
+                             "one: delete one", b.span, ("first bound here", seen[b.name]))
+                ok = False
+                continue
+            seen[b.name] = b.span
+            v = el.resolve(b.value, scope)
+            if v is None:
+                ok = False
+                continue
+            out[b.name] = v
+        missing = [n for n in declared if n not in seen]
+        if missing and ok:
+            block = "event { ... }" if kind == "event" else "with { ... }"
+            el.bag.error("E0481", f"expected every {what} of unit '{callee.name}' bound in call '{c.name}', not "
+                         f"{', '.join(repr(n) for n in missing)} left out: add "
+                         f"{' '.join(f'`{n} = EXPR;`' for n in missing)} to its `{block}`", c.span,
+                         (f"unit '{callee.name}' is declared here", callee.span))
+            ok = False
+        values[kind] = out
+    when = el.resolve(c.when, scope) if c.when is not None else None
+    if c.when is not None and when is None:
+        ok = False
+    # what the caller reads: NAME.called, NAME.exit, NAME.RULE, NAME.FIELD, one name each
+    # (VHDL ignores case: the signals are cl_NAME_MEMBER)
+    members: dict[str, tuple[str, Span]] = {r: ("a call result", c.span) for r in CALL_RESULTS}
+    for name, what, span in ([(x.name, "exit rule", x.span) for x in callee.exits]
+                             + [(f.name, "record field", f.span) for f in callee.record.fields]):
+        other = members.get(name.lower())
+        if other is not None:
+            el.bag.error("E0485", f"expected the {what} '{name}' of unit '{callee.name}' to have a name of its own, not "
+                         f"that of {other[0]}: both would be read as '{c.name}.{name}'; rename one in unit "
+                         f"'{callee.name}'", c.span, (f"the {what}", span))
+            ok = False
+        members.setdefault(name.lower(), (f"{what} '{name}'", span))
+    prefix = f"{c.name}_"
+    for _kind, name in callee.steps:
+        new = prefix + name
+        if new in taken:
+            el.bag.error("E0486", f"expected step '{name}' of unit '{callee.name}' to get a name of its own in unit "
+                         f"'{d.name}', not '{new}', the name of an earlier step: call '{c.name}' names the callee's "
+                         "steps CALL_STEP; rename the earlier step or the call", c.span, ("the earlier step", taken[new]))
+            ok = False
+    if not ok:
+        return None
+    for _kind, name in callee.steps:
+        taken[prefix + name] = c.span
+        made_by[prefix + name] = c.name
+
+    ev = {}
+    for f in callee.event:
+        v = values["event"][f.name]
+        ev[f.name] = v if v.width <= f.width else _cut(v, f.width)
+    ctx = {r: (v if v.width <= reg_widths[r] else _cut(v, reg_widths[r])) for r, v in values["context"].items()}
+
+    def sub(e: Expr) -> Expr:
+        if e.op == "ref":
+            if e.kind == "event":
+                return ev[e.name]
+            if e.kind == "ctx":
+                v = ctx[e.name]
+                if e.lo == 0 and e.width >= v.width:
+                    return v
+                if e.lo:
+                    v = Expr(op=">>", args=(v, num(e.lo, v.span)), width=v.width, span=v.span)
+                return _cut(v, e.width)
+            if e.kind in ("struct", "bitmap", "walk", "call"):
+                return e.model_copy(update={"name": prefix + e.name})
+            return e
+        if e.args:
+            return _fold(e.model_copy(update={"args": tuple(sub(a) for a in e.args)}))
+        return e
+
+    def guard(w: Expr | None) -> Expr | None:
+        if when is None or w is None:
+            return w if w is not None else when
+        return _fold(Expr(op="&&", args=(when, w), width=1, span=w.span))
+
+    def record(r: ir.UnitRecord) -> ir.UnitRecord:
+        fields = tuple(f.model_copy(update={"store": (prefix + f.store[0], f.store[1]) if f.store else None})
+                       for f in _map(r, sub).fields)
+        return r.model_copy(update={"fields": fields})
+
+    inlined: list = []
+    for kind, name in callee.steps:
+        node = _map(callee.step_node(kind, name), sub)
+        update = {"name": prefix + name, "when": guard(node.when)}
+        if kind == "call":
+            update.update(label=f"{c.name}.{node.label or node.name}", record=record(node.record),
+                          inlined=tuple((k, prefix + n) for k, n in node.inlined))
+        inlined.append(node.model_copy(update=update))
+    call = ir.Call(name=c.name, unit=c.unit.text, label=c.name,
+                   event=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["event"].items()),
+                   context=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["context"].items()),
+                   when=when, exits=tuple(_map(x, sub) for x in callee.exits), record=record(callee.record),
+                   inlined=tuple((k, prefix + n) for k, n in callee.steps),
+                   reads=tuple(sub(t.value) for cache in callee.caches for t in cache.tags), cite=c.cite, doc=c.doc,
+                   span=c.span)
+    return call, inlined
+
+
+def _fold(e: Expr) -> Expr:
+    """`e` with constant operands folded (a callee's `event.kind == INTERRUPT` is 0 when
+    the call binds the kind to a constant DMA), so that coverage can leave out the callee
+    rules the call cannot reach. The node's own width is kept for its parents."""
+    a = e.args
+    if all(x.op == "num" for x in a) and e.op != "call":
+        try:
+            value = evaluate(e, lambda _: 0, keep_width=True)
+        except EvalError:
+            return e
+        return num(value, e.span) if value >= 0 else e
+    if e.op == "&&" and any(x.op == "num" and not x.value for x in a):
+        return num(0, e.span)
+    if e.op == "||" and any(x.op == "num" and x.value for x in a):
+        return num(1, e.span)
+    if e.op == "cond" and a[0].op == "num":
+        return a[1] if a[0].value else a[2]
+    return e
+
+
+def _cut(v: Expr, width: int) -> Expr:
+    """`v` cut to its low `width` bits (a binding wider than what it binds)."""
+    return Expr(op="&", args=(v, num(mask(width), v.span)), width=min(v.width, width), span=v.span)
+
+
+def _map(node, fn):
+    """IR value `node` with `fn` applied to every expression in it."""
+    if isinstance(node, Expr):
+        return fn(node)
+    if isinstance(node, tuple):
+        return tuple(_map(x, fn) for x in node)
+    if isinstance(node, ir.Node):
+        return node.model_copy(update={k: _map(getattr(node, k), fn) for k in type(node).model_fields
+                                       if k != "span" and isinstance(getattr(node, k), (Expr, tuple, ir.Node))})
+    return node

@@ -42,12 +42,14 @@ class Store:
 @dataclass
 class Step:
     """One evaluation step, in the order the spec writes them: a structure (the words
-    of it the unit reads), a bitmap lookup or a walk."""
+    of it the unit reads), a bitmap lookup, a walk or a call (the callee's decision and
+    its stores: `stores`)."""
 
     kind: str
-    node: ir.Structure | ir.Bitmap | ir.Walk
+    node: ir.Structure | ir.Bitmap | ir.Walk | ir.Call
     words: list[Word]
     walker: WalkerView | None = None
+    stores: list[Store] | None = None
 
 
 class UnitView:
@@ -65,21 +67,53 @@ class UnitView:
                 self.steps.append(Step(kind, st, words))
             elif kind == "bitmap":
                 self.steps.append(Step(kind, unit.step_node(kind, name), []))
+            elif kind == "call":
+                call = unit.step_node(kind, name)
+                self.steps.append(Step(kind, call, [], stores=self._stores(call.record)))
             else:
                 walk = unit.step_node(kind, name)
                 self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
         widen(self.walkers, WORD_BITS)
         for w in self.walkers:
             w.level_bits = self.level_width
-        self.stores: list[Store] = []
-        for f in unit.record.fields:
-            if f.store is not None:
-                st = unit.structure(f.store[0])
-                self.stores.append(Store(f, st, st.field(f.store[1]).offset))
-        self.stores.sort(key=lambda s: ([x.name for x in unit.structures].index(s.structure.name), s.offset))
+        self.stores = self._stores(unit.record)
         from codegen.generate.view.unit_cache import UnitCacheHdl, UnitCacheView
         self.cache = UnitCacheView(spec, unit, self.py_env)
         self.hdl_cache = UnitCacheHdl(self, self.cache)
+
+    def _stores(self, record: ir.UnitRecord) -> list[Store]:
+        """The stores of a record in the order they are written: structures in declaration
+        order, ascending offset within each."""
+        out = []
+        for f in record.fields:
+            if f.store is not None:
+                st = self.unit.structure(f.store[0])
+                out.append(Store(f, st, st.field(f.store[1]).offset))
+        order = [x.name for x in self.unit.structures]
+        return sorted(out, key=lambda s: (order.index(s.structure.name), s.offset))
+
+    # ---- calls
+    @staticmethod
+    def call_members(call: ir.Call) -> list[tuple[str, int]]:
+        return list(call.members.items())
+
+    def call_var(self, call: ir.Call, member: str) -> str:
+        return f"cl_{call.name}_{member}"
+
+    def py_call_record(self, call: ir.Call, rule: ir.ExitRule) -> list[tuple[str, str]]:
+        return record_py(self._as_record(rule, call.record), self.py_env())
+
+    def call_store_when(self, call: ir.Call, s: Store) -> Expr:
+        """A store of a call happens when the callee exited and the store's own `when` holds."""
+        done = Expr(op="ref", kind="call", name=f"{call.name}.exit", width=1)
+        w = s.field.store_when
+        return done if w is None else Expr(op="&&", args=(done, w), width=1)
+
+    def call_store_data(self, call: ir.Call, s: Store) -> str:
+        """The memory port's write data for a store of a call, zero-extended to the port's width."""
+        name = self.call_var(call, s.field.name)
+        pad = self.data_width - s.field.width
+        return f"concat(intbv(0)[{pad}:], {name})" if pad > 0 else name
 
     # ---- names
     @property
@@ -113,6 +147,7 @@ class UnitView:
             else py_field(self.word_of(e.name).var, e.lo, e.width),
             "bitmap": lambda e: f"b_{e.name}",
             "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
+            "call": lambda e: f"cl_{e.name.replace('.', '_')}",
         })
 
     def py(self, e: Expr) -> str:
@@ -124,11 +159,12 @@ class UnitView:
     def py_exit_record(self, rule: ir.ExitRule) -> list[tuple[str, str]]:
         return record_py(self._as_record(rule), self.py_env())
 
-    def _as_record(self, rule: ir.ExitRule) -> ir.Record:
+    def _as_record(self, rule: ir.ExitRule, record: ir.UnitRecord | None = None) -> ir.Record:
         """The rule's assignments as a record with every field (unassigned ones are 0)."""
+        record = record or self.unit.record
         given = {a.field: a for a in rule.assigns}
         fields = []
-        for f in self.unit.record.fields:
+        for f in record.fields:
             a = given.get(f.name)
             if a is None:
                 fields.append(ir.RecordField(name=f.name, width=f.width, value=num(0)))
@@ -136,7 +172,7 @@ class UnitView:
                 fields.append(ir.RecordField(name=f.name, width=f.width, value=a.value))
             else:
                 fields.append(ir.RecordField(name=f.name, width=f.width, bits=a.bits))
-        return ir.Record(name=self.unit.record.name, fields=tuple(fields))
+        return ir.Record(name=record.name, fields=tuple(fields))
 
     # ---- MyHDL
     def hdl_env(self) -> Env:
@@ -146,12 +182,14 @@ class UnitView:
             "struct": lambda e: ref_slice(self.word_of(e.name).var, e.lo, e.width, 64),
             "bitmap": lambda e: f"b_{e.name}",
             "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
+            "call": lambda e: f"cl_{e.name.replace('.', '_')}",
         }, signal={
             "event": lambda e: (f"e_{e.name}", 0),
             "ctx": lambda e: (f"r_{e.name}", e.lo),
             "struct": lambda e: (self.word_of(e.name).var, e.lo),
             "bitmap": lambda e: (f"b_{e.name}", 0),
             "walk": lambda e: (f"wk_{e.name.replace('.', '_')}", 0),
+            "call": lambda e: (f"cl_{e.name.replace('.', '_')}", 0),
         })
 
     def hdl_plan(self) -> dict:
@@ -176,10 +214,31 @@ class UnitView:
             text = h.cond(e)
             return h.take(), text
 
+        def decisions(rules, record):
+            out = []
+            for x in rules:
+                fields = []
+                for f in self._as_record(x, record).fields:
+                    if f.value is not None:
+                        lines, text = fitted(f.value, f.width)
+                        fields.append((f, lines, text))
+                    else:
+                        bits = []
+                        for b in f.bits:
+                            lines, text = fitted(b.value, b.hi - b.lo + 1)
+                            bits.append((b.hi, b.lo, lines, text))
+                        fields.append((f, [], bits))
+                out.append({"rule": x, "when": cond(x.when), "record": fields})
+            return out
+
         steps = []
         for step in self.steps:
             n = step.node
-            if step.kind == "structure":
+            if step.kind == "call":
+                steps.append({"when": cond(n.when), "exits": decisions(n.exits, n.record),
+                              "stores": [{"base": value(s.structure.base), "when": cond(self.call_store_when(n, s))}
+                                         for s in step.stores]})
+            elif step.kind == "structure":
                 steps.append({"base": value(n.base), "when": cond(n.when)})
             elif step.kind == "bitmap":
                 steps.append({"span": value(n.span_bits), "when": cond(n.when), "base": value(n.base),
@@ -188,20 +247,7 @@ class UnitView:
                 steps.append({"input": value(n.input), "when": cond(n.when),
                               "access": [(b.name, cond(b.value)) for b in n.access],
                               "context": [(b.name, value(b.value)) for b in n.context]})
-        exits = []
-        for x in self.unit.exits:
-            record = []
-            for f in self._as_record(x).fields:
-                if f.value is not None:
-                    lines, text = fitted(f.value, f.width)
-                    record.append((f, lines, text))
-                else:
-                    bits = []
-                    for b in f.bits:
-                        lines, text = fitted(b.value, b.hi - b.lo + 1)
-                        bits.append((b.hi, b.lo, lines, text))
-                    record.append((f, [], bits))
-            exits.append({"rule": x, "when": cond(x.when), "record": record})
+        exits = decisions(self.unit.exits, self.unit.record)
         stores = [{"base": value(s.structure.base), "when": cond(s.field.store_when)} for s in self.stores]
         return {"steps": steps, "exits": exits, "stores": stores}
 
@@ -218,7 +264,13 @@ class UnitView:
             return [f"S{i}W{k}" for k in range(len(step.words))] + fill
         if step.kind == "bitmap":
             return [f"S{i}P", f"S{i}A", f"S{i}B"]
+        if step.kind == "call":
+            return [f"S{i}D"] + [f"S{i}T{k}" for k in range(len(step.stores))]
         return [f"S{i}G", f"S{i}R"]
+
+    def after_call_store(self, i: int, k: int) -> str:
+        """The state after store k of the call at step i."""
+        return f"S{i}T{k + 1}" if k + 1 < len(self.steps[i].stores) else self.after(i)
 
     def hdl_states(self) -> list[str]:
         states = ["IDLE"] + [x for i in range(len(self.steps)) for x in self.step_states(i)]

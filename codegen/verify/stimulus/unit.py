@@ -61,6 +61,31 @@ class UnitScenarioFactory:
             self._collect(e)
         self.used_fields = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
         self.walk_factories = {w.name: ScenarioFactory(spec, spec.regime(w.regime)) for w in self.unit.walks}
+        self.calls = {c.name: c for c in self.unit.calls}
+        # each callee rule as a condition on the caller: the call made, that rule's `when`
+        self.call_rules = [x.when if c.when is None else Expr(op="&&", args=(c.when, x.when), width=1)
+                           for c in self.unit.calls for x in c.exits]
+
+    def _call_result(self, e: Expr, lookup) -> int:
+        """A call's result (NAME.MEMBER) on the values drawn so far: the callee's first rule
+        that holds (walk results read as 0 while drawing)."""
+        name, member = e.name.rsplit(".", 1)
+        c = self.calls[name]
+        if c.when is not None and not evaluate(c.when, lookup):
+            return 0
+        if member == "called":
+            return 1
+        rule = next((x for x in c.exits if evaluate(x.when, lookup)), None)
+        if rule is None:
+            return 0
+        if member == "exit" or member == rule.name:
+            return 1
+        a = next((a for a in rule.assigns if a.field == member), None)
+        if a is None:
+            return 0
+        if a.value is not None:
+            return evaluate(a.value, lookup) & mask(e.width)
+        return sum((evaluate(b.value, lookup) & mask(b.hi - b.lo + 1)) << b.lo for b in a.bits) & mask(e.width)
 
     def _collect(self, e: Expr) -> None:
         """Constants that an event or structure field is compared against, and the values
@@ -197,6 +222,8 @@ class UnitScenarioFactory:
                 return (values.get(e.name, 0) >> (e.lo - self.field_of(e.name).lo)) & mask(e.width)
             if e.kind == "bitmap":
                 return lookups.get(e.name, 0)
+            if e.kind == "call":
+                return self._call_result(e, lookup)
             return 0  # a walk's result: not known while drawing
 
         for st in u.structures:
@@ -245,6 +272,13 @@ class UnitScenarioFactory:
         for guard in self._guards():
             if not evaluate(guard, lookup) and draw.chance(75) and not blocked(guard):
                 steer(guard)
+        if self.call_rules and draw.chance(50):
+            # a rule of a callee, through its call: so that every rule of the callee is reached
+            open_calls = [c for c in self.call_rules if not blocked(c)]
+            if open_calls:
+                rule = draw.choice(open_calls)
+                if not evaluate(rule, lookup):
+                    steer(rule)
         if draw.chance(50):
             open_rules = [x.when for x in u.exits if not blocked(x.when)]
             if open_rules:
@@ -334,6 +368,10 @@ def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, de
     fault kind at its level (from the reference's `detail`)."""
     keys = []
     for name, d in (detail or {}).items():
+        if "call" in d:  # a call: the callee's rule that decided (NAME.RULE), or none
+            if d["called"]:
+                keys.append(f"call {d['call']}.{d['rule']}" if d["rule"] else f"call {d['call']} no exit")
+            continue
         if d["ok"]:
             keys.append(f"walk {name} page level {d['level']}")
         elif d["fault"]:
@@ -357,6 +395,10 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
     enums = {e.name: e for e in spec.enums}
     # "no exit" is counted but not required: in some units every event exits
     out = [f"exit {x.name}" for x in unit.exits]
+    # a callee's rules, but those the call cannot reach (its `when` folded to 0 on the bindings)
+    never = [c.name for c in unit.calls if c.when is not None and c.when.op == "num" and not c.when.value]
+    out += [f"call {c.label or c.name}.{x.name}" for c in unit.calls for x in c.exits
+            if c.name not in never and not (x.when.op == "num" and x.when.value == 0)]
     for w in unit.walks:
         regime = spec.regime(w.regime)
         out += [f"walk {w.name} page level {lv.shown}" for lv in regime.leaf_levels]

@@ -1,0 +1,93 @@
+"""`call`: what elaboration makes of a unit that calls another (codegen/frontend/elaborate/
+unit.py): the callee's steps inlined under the call's name and condition, its bindings
+cut to the widths they bind, calls inside callees, and callees' caches left out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from codegen.frontend.diagnostics import DiagnosticBag
+from codegen.frontend.pipeline import compile_spec
+from codegen.ir.expr import Expr, evaluate, mask
+from tests.snippets import write
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+NEST = (DATA / "toy_call_nest.vspec").read_text()
+
+
+def _nodes(e: Expr):
+    yield e
+    for a in e.args:
+        yield from _nodes(a)
+
+
+def _value(e: Expr, event: dict, ctx: dict, words: dict) -> int:
+    def lookup(r: Expr) -> int:
+        if r.kind == "event":
+            return event[r.name]
+        if r.kind == "ctx":
+            return (ctx[r.name] >> r.lo) & mask(r.width)
+        return (words[r.name] >> r.lo) & mask(r.width)
+    return evaluate(e, lookup, keep_width=True)
+
+
+def test_the_callee_steps_come_before_the_call_named_after_it():
+    unit = compile_spec(DATA / "toy_call.vspec").top
+    assert unit.steps == (("structure", "fne"), ("structure", "io_dte"), ("walk", "io_io"), ("structure", "io_log"),
+                          ("call", "io"), ("structure", "seen"))
+    (call,) = unit.calls
+    assert call.inlined == unit.steps[1:4] and call.unit == "d.toy_io"
+    assert [x.name for x in call.exits] == ["invalid_device", "passthrough", "translated", "page_fault"]
+    assert call.members == {"called": 1, "exit": 1, "invalid_device": 1, "passthrough": 1, "translated": 1,
+                            "page_fault": 1, "pa": 64, "code": 8, "where": 64}
+    # each inlined step runs only when the call's condition holds too
+    dte = unit.structure("io_dte")
+    assert dte.when is not None and dte.when.op == "ref" and dte.when.name == "fne.word"  # `when fne.word.EN`
+    assert [f.store for f in call.record.fields] == [None, ("io_log", "w0"), ("io_log", "w1")]
+
+
+def test_a_wider_binding_is_cut_to_the_field_it_binds():
+    """dev : 8 bound to the 12-bit routing ID 0x305: the callee's device table is indexed
+    by 0x05 (the callee's `(DEVTAB.BASE << 12) + event.dev * 16`)."""
+    unit = compile_spec(DATA / "toy_call.vspec").top
+    base = unit.structure("io_dte").base
+    got = _value(base, {"kind": 1, "fn": 2, "addr": 0, "write": 0}, {"DEVTAB": 0x100000},
+                 {"fne.word": 0x30501})
+    assert got == 0x100000 + 5 * 16
+
+
+def test_calls_inside_a_callee_are_inlined_in_turn_without_its_caches(tmp_path):
+    bag = DiagnosticBag()
+    spec = compile_spec(write(tmp_path, NEST, "nest.vspec"), bag)
+    assert not bag.errors and not bag.warnings
+    outer = spec.top
+    assert outer.name == "outer" and spec.models == ("outer",)  # a called unit is part of its caller
+    assert outer.steps == (("structure", "mid_m"), ("structure", "mid_i_ent"), ("call", "mid_i"), ("call", "mid"))
+    assert [(c.name, c.label) for c in outer.calls] == [("mid_i", "mid.i"), ("mid", "mid")]
+    assert outer.caches == () and outer.invalidations == ()
+    inner = outer.calls[0]
+    # the inner call's `when` is the outer call's and its own: event.y && event.x
+    assert _value(inner.when, {"id": 0, "x": 1, "y": 1}, {}, {}) == 1
+    assert _value(inner.when, {"id": 0, "x": 1, "y": 0}, {}, {}) == 0
+    # its context binding blk + 0x1000 (65 bits wide) is cut to the register's 64 bits
+    ent = outer.structure("mid_i_ent")
+    # (all ones + 0x1000 wraps to 0xFFF: base field 0; the entry of id + 1 = 5)
+    assert _value(ent.base, {"id": 4}, {"blk": mask(64)}, {}) == 5 * 16
+    assert _value(ent.base, {"id": 4}, {"blk": 0x7000}, {}) == 0x8000 + 5 * 16
+    assert any(n.op == "&" and n.args[1].op == "num" and n.args[1].value == mask(64) for n in _nodes(ent.base))
+    # what only the middle unit's cache tag reads is still read, as its cache-free decide reads it
+    assert [r.name for e in outer.calls[1].reads for r in e.refs()] == ["mid_m.w"]
+
+
+def test_a_constant_binding_folds_away_what_the_call_cannot_reach(tmp_path):
+    """`x = 0`: the inner call (when event.y && x) is never made, so its rules are not
+    coverage points and its step is never read."""
+    from codegen.verify.stimulus.unit import expected_coverage
+    text = NEST.replace("event { id = event.id; x = event.x; }", "event { id = event.id; x = 0; }")
+    spec = compile_spec(write(tmp_path, text, "nest.vspec"))
+    assert spec.top.structure("mid_i_ent").when == spec.top.calls[0].when
+    assert spec.top.calls[0].when.op == "num" and spec.top.calls[0].when.value == 0
+    points = expected_coverage(spec)
+    assert "call mid.fromi" in points and not any(p.startswith("call mid.i.") for p in points)
+    full = expected_coverage(compile_spec(write(tmp_path, NEST, "full.vspec")))
+    assert {"call mid.i.hit", "call mid.i.miss"} <= set(full)
