@@ -16,6 +16,11 @@ module intel_vtd_vtd_remap (
     r_GSTS_REG,
     r_RTADDR_REG,
     r_IRTA_REG,
+    r_PMEN_REG,
+    r_PLMBASE_REG,
+    r_PLMLIMIT_REG,
+    r_PHMBASE_REG,
+    r_PHMLIMIT_REG,
     i_op,
     i_cc_inv_g,
     i_cc_inv_did,
@@ -65,6 +70,11 @@ input [31:0] e_msi_data;
 input [31:0] r_GSTS_REG;
 input [63:0] r_RTADDR_REG;
 input [63:0] r_IRTA_REG;
+input [31:0] r_PMEN_REG;
+input [31:0] r_PLMBASE_REG;
+input [31:0] r_PLMLIMIT_REG;
+input [63:0] r_PHMBASE_REG;
+input [63:0] r_PHMLIMIT_REG;
 input [1:0] i_op;
 input [1:0] i_cc_inv_g;
 input [15:0] i_cc_inv_did;
@@ -353,43 +363,43 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h35;
     reg [21-1:0] h36;
     reg [65-1:0] h37;
-    reg [1-1:0] h73;
-    reg [1-1:0] h74;
-    reg [1-1:0] h75;
-    reg [64-1:0] h76;
+    reg [32-1:0] h52;
+    reg [48-1:0] h53;
+    reg [32-1:0] h72;
+    reg [48-1:0] h73;
     reg [1-1:0] h77;
-    reg [64-1:0] h78;
+    reg [1-1:0] h78;
     reg [1-1:0] h79;
-    reg [1-1:0] h80;
+    reg [64-1:0] h80;
     reg [1-1:0] h81;
     reg [64-1:0] h82;
     reg [1-1:0] h83;
-    reg [64-1:0] h84;
+    reg [1-1:0] h84;
     reg [1-1:0] h85;
-    reg [1-1:0] h86;
-    reg [64-1:0] h87;
-    reg [1-1:0] h88;
-    reg [64-1:0] h89;
-    reg [32-1:0] h107;
-    reg [17-1:0] h118;
-    reg [1-1:0] h119;
-    reg [32-1:0] h120;
-    reg [16-1:0] h121;
-    reg [32-1:0] h122;
-    reg [17-1:0] h123;
-    reg [1-1:0] h124;
-    reg [32-1:0] h125;
-    reg [16-1:0] h126;
-    reg [16-1:0] h127;
-    reg [17-1:0] h128;
-    reg [4-1:0] h129;
-    reg [17-1:0] h130;
-    reg [32-1:0] h153;
-    reg [32-1:0] h154;
-    reg [16-1:0] h166;
-    reg [16-1:0] h167;
-    reg [16-1:0] h168;
-    reg [16-1:0] h169;
+    reg [64-1:0] h86;
+    reg [1-1:0] h87;
+    reg [64-1:0] h88;
+    reg [1-1:0] h89;
+    reg [1-1:0] h90;
+    reg [64-1:0] h91;
+    reg [1-1:0] h92;
+    reg [64-1:0] h93;
+    reg [32-1:0] h111;
+    reg [17-1:0] h122;
+    reg [1-1:0] h123;
+    reg [32-1:0] h124;
+    reg [16-1:0] h125;
+    reg [32-1:0] h126;
+    reg [17-1:0] h127;
+    reg [1-1:0] h128;
+    reg [32-1:0] h129;
+    reg [16-1:0] h130;
+    reg [16-1:0] h131;
+    reg [17-1:0] h132;
+    reg [4-1:0] h133;
+    reg [17-1:0] h134;
+    reg [32-1:0] h157;
+    reg [32-1:0] h158;
     reg [16-1:0] h170;
     reg [16-1:0] h171;
     reg [16-1:0] h172;
@@ -398,102 +408,106 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h175;
     reg [16-1:0] h176;
     reg [16-1:0] h177;
-    reg [64-1:0] h52;
-    reg [1-1:0] h53;
+    reg [16-1:0] h178;
+    reg [16-1:0] h179;
+    reg [16-1:0] h180;
+    reg [16-1:0] h181;
     reg [64-1:0] h54;
     reg [1-1:0] h55;
-    reg [1-1:0] h56;
-    reg [64-1:0] h57;
+    reg [64-1:0] h56;
+    reg [1-1:0] h57;
     reg [1-1:0] h58;
     reg [64-1:0] h59;
     reg [1-1:0] h60;
-    reg [1-1:0] h61;
-    reg [64-1:0] h62;
+    reg [64-1:0] h61;
+    reg [1-1:0] h62;
     reg [1-1:0] h63;
-    reg [1-1:0] h64;
-    reg [64-1:0] h65;
+    reg [64-1:0] h64;
+    reg [1-1:0] h65;
     reg [1-1:0] h66;
-    reg [1-1:0] h67;
-    reg [64-1:0] h68;
+    reg [64-1:0] h67;
+    reg [1-1:0] h68;
     reg [1-1:0] h69;
-    reg [1-1:0] h70;
-    reg [64-1:0] h71;
-    reg [1-1:0] h72;
-    reg [1-1:0] h90;
-    reg [64-1:0] h91;
-    reg [1-1:0] h92;
-    reg [64-1:0] h93;
+    reg [64-1:0] h70;
+    reg [1-1:0] h71;
+    reg [1-1:0] h74;
+    reg [64-1:0] h75;
+    reg [1-1:0] h76;
     reg [1-1:0] h94;
     reg [64-1:0] h95;
     reg [1-1:0] h96;
-    reg [17-1:0] h97;
+    reg [64-1:0] h97;
     reg [1-1:0] h98;
-    reg [32-1:0] h99;
-    reg [16-1:0] h100;
-    reg [32-1:0] h101;
-    reg [17-1:0] h102;
-    reg [1-1:0] h103;
-    reg [32-1:0] h104;
-    reg [16-1:0] h105;
-    reg [16-1:0] h106;
-    reg [17-1:0] h108;
-    reg [1-1:0] h109;
-    reg [32-1:0] h110;
-    reg [16-1:0] h111;
-    reg [32-1:0] h112;
-    reg [17-1:0] h113;
-    reg [1-1:0] h114;
-    reg [32-1:0] h115;
-    reg [16-1:0] h116;
-    reg [16-1:0] h117;
-    reg [1-1:0] h131;
-    reg [17-1:0] h132;
-    reg [1-1:0] h133;
-    reg [32-1:0] h134;
-    reg [16-1:0] h135;
-    reg [32-1:0] h136;
-    reg [17-1:0] h137;
-    reg [1-1:0] h138;
-    reg [32-1:0] h139;
-    reg [16-1:0] h140;
-    reg [16-1:0] h141;
+    reg [64-1:0] h99;
+    reg [1-1:0] h100;
+    reg [17-1:0] h101;
+    reg [1-1:0] h102;
+    reg [32-1:0] h103;
+    reg [16-1:0] h104;
+    reg [32-1:0] h105;
+    reg [17-1:0] h106;
+    reg [1-1:0] h107;
+    reg [32-1:0] h108;
+    reg [16-1:0] h109;
+    reg [16-1:0] h110;
+    reg [17-1:0] h112;
+    reg [1-1:0] h113;
+    reg [32-1:0] h114;
+    reg [16-1:0] h115;
+    reg [32-1:0] h116;
+    reg [17-1:0] h117;
+    reg [1-1:0] h118;
+    reg [32-1:0] h119;
+    reg [16-1:0] h120;
+    reg [16-1:0] h121;
+    reg [1-1:0] h135;
+    reg [17-1:0] h136;
+    reg [1-1:0] h137;
+    reg [32-1:0] h138;
+    reg [16-1:0] h139;
+    reg [32-1:0] h140;
+    reg [17-1:0] h141;
     reg [1-1:0] h142;
-    reg [17-1:0] h143;
-    reg [1-1:0] h144;
-    reg [32-1:0] h145;
-    reg [16-1:0] h146;
-    reg [32-1:0] h147;
-    reg [17-1:0] h148;
-    reg [1-1:0] h149;
-    reg [32-1:0] h150;
-    reg [16-1:0] h151;
-    reg [16-1:0] h152;
-    reg [1-1:0] h155;
-    reg [17-1:0] h156;
-    reg [1-1:0] h157;
-    reg [32-1:0] h158;
-    reg [16-1:0] h159;
-    reg [32-1:0] h160;
-    reg [17-1:0] h161;
-    reg [1-1:0] h162;
-    reg [32-1:0] h163;
-    reg [16-1:0] h164;
-    reg [16-1:0] h165;
-    reg [17-1:0] h178;
-    reg [1-1:0] h179;
-    reg [32-1:0] h180;
-    reg [16-1:0] h181;
-    reg [32-1:0] h182;
-    reg [17-1:0] h183;
-    reg [1-1:0] h184;
-    reg [32-1:0] h185;
-    reg [16-1:0] h186;
-    reg [16-1:0] h187;
-    reg [32-1:0] h188;
+    reg [32-1:0] h143;
+    reg [16-1:0] h144;
+    reg [16-1:0] h145;
+    reg [1-1:0] h146;
+    reg [17-1:0] h147;
+    reg [1-1:0] h148;
+    reg [32-1:0] h149;
+    reg [16-1:0] h150;
+    reg [32-1:0] h151;
+    reg [17-1:0] h152;
+    reg [1-1:0] h153;
+    reg [32-1:0] h154;
+    reg [16-1:0] h155;
+    reg [16-1:0] h156;
+    reg [1-1:0] h159;
+    reg [17-1:0] h160;
+    reg [1-1:0] h161;
+    reg [32-1:0] h162;
+    reg [16-1:0] h163;
+    reg [32-1:0] h164;
+    reg [17-1:0] h165;
+    reg [1-1:0] h166;
+    reg [32-1:0] h167;
+    reg [16-1:0] h168;
+    reg [16-1:0] h169;
+    reg [17-1:0] h182;
+    reg [1-1:0] h183;
+    reg [32-1:0] h184;
+    reg [16-1:0] h185;
+    reg [32-1:0] h186;
+    reg [17-1:0] h187;
+    reg [1-1:0] h188;
     reg [32-1:0] h189;
-    reg [1-1:0] h190;
-    reg [1-1:0] h191;
-    reg [1-1:0] h192;
+    reg [16-1:0] h190;
+    reg [16-1:0] h191;
+    reg [32-1:0] h192;
+    reg [32-1:0] h193;
+    reg [1-1:0] h194;
+    reg [1-1:0] h195;
+    reg [1-1:0] h196;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -1828,149 +1842,134 @@ always @(posedge clk) begin: fsm
                 end
             end
             4'b1010: begin
-                h73 = 1'h0;
-                h74 = 1'h0;
-                h75 = 1'h0;
-                h76 = 64'h0;
-                h76 = e_addr;
-                h75 = 0;
-                if ((h76[64-1:57] != 0)) begin
-                    h75 = 1;
-                end
+                h52 = 32'h0;
+                h52 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h53 = 48'h0;
+                h53 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h72 = 32'h0;
+                h72 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h73 = 48'h0;
+                h73 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
                 h77 = 1'h0;
-                h78 = 64'h0;
-                h78 = e_addr;
-                h77 = 0;
-                if ((h78[64-1:39] != 0)) begin
-                    h77 = 1;
-                end
-                if (1'b0) begin
-                    h74 = h75;
-                end
-                else begin
-                    h74 = h77;
-                end
+                h78 = 1'h0;
                 h79 = 1'h0;
-                h80 = 1'h0;
+                h80 = 64'h0;
+                h80 = e_addr;
+                h79 = 0;
+                if ((h80[64-1:57] != 0)) begin
+                    h79 = 1;
+                end
                 h81 = 1'h0;
                 h82 = 64'h0;
                 h82 = e_addr;
                 h81 = 0;
-                if ((h82[64-1:57] != 0)) begin
+                if ((h82[64-1:39] != 0)) begin
                     h81 = 1;
                 end
+                if (1'b0) begin
+                    h78 = h79;
+                end
+                else begin
+                    h78 = h81;
+                end
                 h83 = 1'h0;
-                h84 = 64'h0;
-                h84 = e_addr;
-                h83 = 0;
-                if ((h84[64-1:48] != 0)) begin
-                    h83 = 1;
-                end
-                if (1'b0) begin
-                    h80 = h81;
-                end
-                else begin
-                    h80 = h83;
-                end
+                h84 = 1'h0;
                 h85 = 1'h0;
-                h86 = 1'h0;
-                h87 = 64'h0;
-                h87 = e_addr;
-                h86 = 0;
-                if ((h87[64-1:57] != 0)) begin
-                    h86 = 1;
+                h86 = 64'h0;
+                h86 = e_addr;
+                h85 = 0;
+                if ((h86[64-1:57] != 0)) begin
+                    h85 = 1;
                 end
-                h88 = 1'h0;
-                h89 = 64'h0;
-                h89 = e_addr;
-                h88 = 0;
-                if ((h89[64-1:57] != 0)) begin
-                    h88 = 1;
+                h87 = 1'h0;
+                h88 = 64'h0;
+                h88 = e_addr;
+                h87 = 0;
+                if ((h88[64-1:48] != 0)) begin
+                    h87 = 1;
                 end
                 if (1'b0) begin
-                    h85 = h86;
+                    h84 = h85;
                 end
                 else begin
-                    h85 = h88;
+                    h84 = h87;
+                end
+                h89 = 1'h0;
+                h90 = 1'h0;
+                h91 = 64'h0;
+                h91 = e_addr;
+                h90 = 0;
+                if ((h91[64-1:57] != 0)) begin
+                    h90 = 1;
+                end
+                h92 = 1'h0;
+                h93 = 64'h0;
+                h93 = e_addr;
+                h92 = 0;
+                if ((h93[64-1:57] != 0)) begin
+                    h92 = 1;
+                end
+                if (1'b0) begin
+                    h89 = h90;
+                end
+                else begin
+                    h89 = h92;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h79 = h80;
+                    h83 = h84;
                 end
                 else begin
-                    h79 = h85;
+                    h83 = h89;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h73 = h74;
+                    h77 = h78;
                 end
                 else begin
-                    h73 = h79;
+                    h77 = h83;
                 end
-                h107 = 32'h0;
-                h107 = e_msi_data;
-                h118 = 17'h0;
-                h119 = 1'h0;
-                h119 = 0;
+                h111 = 32'h0;
+                h111 = e_msi_data;
+                h122 = 17'h0;
+                h123 = 1'h0;
+                h123 = 0;
                 if (e_msi_addr[2]) begin
-                    h119 = 1;
+                    h123 = 1;
                 end
-                h120 = 32'h0;
-                h120 = e_msi_addr;
-                h121 = 16'h0;
-                h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
-                h122 = 32'h0;
-                h122 = e_msi_data;
-                h123 = 17'h0;
-                h123 = ({1'h0, h121} + {1'h0, h122[16-1:0]});
-                h124 = 1'h0;
-                h124 = 0;
+                h124 = 32'h0;
+                h124 = e_msi_addr;
+                h125 = 16'h0;
+                h125 = ({h123, 15'h0} | {1'h0, h124[20-1:5]});
+                h126 = 32'h0;
+                h126 = e_msi_data;
+                h127 = 17'h0;
+                h127 = ({1'h0, h125} + {1'h0, h126[16-1:0]});
+                h128 = 1'h0;
+                h128 = 0;
                 if (e_msi_addr[2]) begin
-                    h124 = 1;
+                    h128 = 1;
                 end
-                h125 = 32'h0;
-                h125 = e_msi_addr;
-                h126 = 16'h0;
-                h126 = ({h124, 15'h0} | {1'h0, h125[20-1:5]});
+                h129 = 32'h0;
+                h129 = e_msi_addr;
+                h130 = 16'h0;
+                h130 = ({h128, 15'h0} | {1'h0, h129[20-1:5]});
                 if (e_msi_addr[3]) begin
-                    h118 = h123;
+                    h122 = h127;
                 end
                 else begin
-                    h118 = {1'h0, h126};
+                    h122 = {1'h0, h130};
                 end
-                h127 = 16'h0;
-                h127 = (h118[16-1:0] & 65535);
-                h128 = 17'h0;
-                h128 = 2;
-                h129 = 4'h0;
-                h129 = r_IRTA_REG[4-1:0];
-                h130 = 17'h0;
-                h130 = (h128 << h129);
-                h153 = 32'h0;
-                h153 = w_irte_0[64-1:32];
-                h154 = 32'h0;
-                h154 = w_irte_0[64-1:32];
-                h166 = 16'h0;
-                h167 = 16'h0;
-                h168 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h168 = 65529;
-                end
-                else begin
-                    h168 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h167 = 65531;
-                end
-                else begin
-                    h167 = h168;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h166 = 65535;
-                end
-                else begin
-                    h166 = h167;
-                end
-                h169 = 16'h0;
-                h169 = (e_sid & h166);
+                h131 = 16'h0;
+                h131 = (h122[16-1:0] & 65535);
+                h132 = 17'h0;
+                h132 = 2;
+                h133 = 4'h0;
+                h133 = r_IRTA_REG[4-1:0];
+                h134 = 17'h0;
+                h134 = (h132 << h133);
+                h157 = 32'h0;
+                h157 = w_irte_0[64-1:32];
+                h158 = 32'h0;
+                h158 = w_irte_0[64-1:32];
                 h170 = 16'h0;
                 h171 = 16'h0;
                 h172 = 16'h0;
@@ -1993,17 +1992,58 @@ always @(posedge clk) begin: fsm
                     h170 = h171;
                 end
                 h173 = 16'h0;
-                h173 = (w_irte_8[16-1:0] & h170);
+                h173 = (e_sid & h170);
                 h174 = 16'h0;
-                h174 = e_sid;
                 h175 = 16'h0;
-                h175 = w_irte_8[16-1:0];
                 h176 = 16'h0;
-                h176 = e_sid;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h176 = 65529;
+                end
+                else begin
+                    h176 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h175 = 65531;
+                end
+                else begin
+                    h175 = h176;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h174 = 65535;
+                end
+                else begin
+                    h174 = h175;
+                end
                 h177 = 16'h0;
-                h177 = w_irte_8[16-1:0];
-                if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
+                h177 = (w_irte_8[16-1:0] & h174);
+                h178 = 16'h0;
+                h178 = e_sid;
+                h179 = 16'h0;
+                h179 = w_irte_8[16-1:0];
+                h180 = 16'h0;
+                h180 = e_sid;
+                h181 = 16'h0;
+                h181 = w_irte_8[16-1:0];
+                if ((((((e_kind == 1) || (e_kind == 2)) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h52})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h53})))) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
+                    status <= 2;
                     rec_outcome <= 3;
                     rec_address <= e_addr;
                     rec_domain <= 0;
@@ -2021,44 +2061,11 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
-                    status <= 2;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 1;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h52 = 64'h0;
-                    h52 = e_addr;
-                    v_wide[64-1:12] = h52[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 1;
-                    v_wide[62-1:60] = e_at;
-                    h53 = 1'h0;
-                    h53 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h53 = 1;
-                    end
-                    v_wide[63-1:62] = h53;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
                     status <= 3;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 10;
+                    rec_fault_reason <= 1;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h54 = 64'h0;
@@ -2067,7 +2074,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
+                    v_wide[40-1:32] = 1;
                     v_wide[62-1:60] = e_at;
                     h55 = 1'h0;
                     h55 = 0;
@@ -2086,33 +2093,28 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
+                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
                     status <= 4;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h56 = 1'h0;
-                    h56 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h56 = 1;
-                    end
-                    rec_recorded <= h56;
+                    rec_fault_reason <= 10;
+                    rec_recorded <= 1;
                     v_wide = 0;
-                    h57 = 64'h0;
-                    h57 = e_addr;
-                    v_wide[64-1:12] = h57[64-1:12];
+                    h56 = 64'h0;
+                    h56 = e_addr;
+                    v_wide[64-1:12] = h56[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 2;
+                    v_wide[40-1:32] = 10;
                     v_wide[62-1:60] = e_at;
-                    h58 = 1'h0;
-                    h58 = 0;
+                    h57 = 1'h0;
+                    h57 = 0;
                     if ((!(e_kind == 2))) begin
-                        h58 = 1;
+                        h57 = 1;
                     end
-                    v_wide[63-1:62] = h58;
+                    v_wide[63-1:62] = h57;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2124,13 +2126,18 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
                     status <= 5;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 11;
-                    rec_recorded <= 1;
+                    rec_fault_reason <= 2;
+                    h58 = 1'h0;
+                    h58 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h58 = 1;
+                    end
+                    rec_recorded <= h58;
                     v_wide = 0;
                     h59 = 64'h0;
                     h59 = e_addr;
@@ -2138,7 +2145,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 11;
+                    v_wide[40-1:32] = 2;
                     v_wide[62-1:60] = e_at;
                     h60 = 1'h0;
                     h60 = 0;
@@ -2157,33 +2164,66 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
                     status <= 6;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h61 = 1'h0;
-                    h61 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h61 = 1;
-                    end
-                    rec_recorded <= h61;
+                    rec_fault_reason <= 11;
+                    rec_recorded <= 1;
                     v_wide = 0;
-                    h62 = 64'h0;
-                    h62 = e_addr;
-                    v_wide[64-1:12] = h62[64-1:12];
+                    h61 = 64'h0;
+                    h61 = e_addr;
+                    v_wide[64-1:12] = h61[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 11;
+                    v_wide[62-1:60] = e_at;
+                    h62 = 1'h0;
+                    h62 = 0;
+                    if ((!(e_kind == 2))) begin
+                        h62 = 1;
+                    end
+                    v_wide[63-1:62] = h62;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 7;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h63 = 1'h0;
+                    h63 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h63 = 1;
+                    end
+                    rec_recorded <= h63;
+                    v_wide = 0;
+                    h64 = 64'h0;
+                    h64 = e_addr;
+                    v_wide[64-1:12] = h64[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h63 = 1'h0;
-                    h63 = 0;
+                    h65 = 1'h0;
+                    h65 = 0;
                     if ((!(e_kind == 2))) begin
-                        h63 = 1;
+                        h65 = 1;
                     end
-                    v_wide[63-1:62] = h63;
+                    v_wide[63-1:62] = h65;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2196,32 +2236,32 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2)) && (w_ctx_0[4-1:2] != 1))) begin
-                    status <= 7;
+                    status <= 8;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 13;
-                    h64 = 1'h0;
-                    h64 = 0;
+                    h66 = 1'h0;
+                    h66 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h64 = 1;
+                        h66 = 1;
                     end
-                    rec_recorded <= h64;
+                    rec_recorded <= h66;
                     v_wide = 0;
-                    h65 = 64'h0;
-                    h65 = e_addr;
-                    v_wide[64-1:12] = h65[64-1:12];
+                    h67 = 64'h0;
+                    h67 = e_addr;
+                    v_wide[64-1:12] = h67[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 13;
                     v_wide[62-1:60] = e_at;
-                    h66 = 1'h0;
-                    h66 = 0;
+                    h68 = 1'h0;
+                    h68 = 0;
                     if ((!(e_kind == 2))) begin
-                        h66 = 1;
+                        h68 = 1;
                     end
-                    v_wide[63-1:62] = h66;
+                    v_wide[63-1:62] = h68;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2234,32 +2274,32 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                    status <= 8;
+                    status <= 9;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h67 = 1'h0;
-                    h67 = 0;
+                    h69 = 1'h0;
+                    h69 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h67 = 1;
+                        h69 = 1;
                     end
-                    rec_recorded <= h67;
+                    rec_recorded <= h69;
                     v_wide = 0;
-                    h68 = 64'h0;
-                    h68 = e_addr;
-                    v_wide[64-1:12] = h68[64-1:12];
+                    h70 = 64'h0;
+                    h70 = e_addr;
+                    v_wide[64-1:12] = h70[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h69 = 1'h0;
-                    h69 = 0;
+                    h71 = 1'h0;
+                    h71 = 0;
                     if ((!(e_kind == 2))) begin
-                        h69 = 1;
+                        h71 = 1;
                     end
-                    v_wide[63-1:62] = h69;
+                    v_wide[63-1:62] = h71;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2271,8 +2311,26 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h72})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h73})))) && (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                    status <= 10;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    st <= 4'b1100;
+                end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
-                    status <= 9;
+                    status <= 11;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2290,7 +2348,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
-                    status <= 10;
+                    status <= 12;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2307,33 +2365,33 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h73 != 0))) begin
-                    status <= 11;
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h77 != 0))) begin
+                    status <= 13;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h70 = 1'h0;
-                    h70 = 0;
+                    h74 = 1'h0;
+                    h74 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h70 = 1;
+                        h74 = 1;
                     end
-                    rec_recorded <= h70;
+                    rec_recorded <= h74;
                     v_wide = 0;
-                    h71 = 64'h0;
-                    h71 = e_addr;
-                    v_wide[64-1:12] = h71[64-1:12];
+                    h75 = 64'h0;
+                    h75 = e_addr;
+                    v_wide[64-1:12] = h75[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h72 = 1'h0;
-                    h72 = 0;
+                    h76 = 1'h0;
+                    h76 = 0;
                     if ((!(e_kind == 2))) begin
-                        h72 = 1;
+                        h76 = 1;
                     end
-                    v_wide[63-1:62] = h72;
+                    v_wide[63-1:62] = h76;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2346,7 +2404,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 12;
+                    status <= 14;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2364,21 +2422,21 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 13;
+                    status <= 15;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h90 = 1'h0;
-                    h90 = 0;
+                    h94 = 1'h0;
+                    h94 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h90 = 1;
+                        h94 = 1;
                     end
-                    rec_recorded <= h90;
+                    rec_recorded <= h94;
                     v_wide = 0;
-                    h91 = 64'h0;
-                    h91 = e_addr;
-                    v_wide[64-1:12] = h91[64-1:12];
+                    h95 = 64'h0;
+                    h95 = e_addr;
+                    v_wide[64-1:12] = h95[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2397,21 +2455,21 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 14;
+                    status <= 16;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h92 = 1'h0;
-                    h92 = 0;
+                    h96 = 1'h0;
+                    h96 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h92 = 1;
+                        h96 = 1;
                     end
-                    rec_recorded <= h92;
+                    rec_recorded <= h96;
                     v_wide = 0;
-                    h93 = 64'h0;
-                    h93 = e_addr;
-                    v_wide[64-1:12] = h93[64-1:12];
+                    h97 = 64'h0;
+                    h97 = e_addr;
+                    v_wide[64-1:12] = h97[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2430,32 +2488,32 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reserved != 0))) begin
-                    status <= 15;
+                    status <= 17;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h94 = 1'h0;
-                    h94 = 0;
+                    h98 = 1'h0;
+                    h98 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h94 = 1;
+                        h98 = 1;
                     end
-                    rec_recorded <= h94;
+                    rec_recorded <= h98;
                     v_wide = 0;
-                    h95 = 64'h0;
-                    h95 = e_addr;
-                    v_wide[64-1:12] = h95[64-1:12];
+                    h99 = 64'h0;
+                    h99 = e_addr;
+                    v_wide[64-1:12] = h99[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h96 = 1'h0;
-                    h96 = 0;
+                    h100 = 1'h0;
+                    h100 = 0;
                     if ((!(e_kind == 2))) begin
-                        h96 = 1;
+                        h100 = 1;
                     end
-                    v_wide[63-1:62] = h96;
+                    v_wide[63-1:62] = h100;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2468,7 +2526,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 16;
+                    status <= 18;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2486,7 +2544,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 17;
+                    status <= 19;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2508,7 +2566,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 18;
+                    status <= 20;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2525,46 +2583,46 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h107[32-1:16] != 0))) begin
-                    status <= 19;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h111[32-1:16] != 0))) begin
+                    status <= 21;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h97 = 17'h0;
-                    h98 = 1'h0;
-                    h98 = 0;
+                    h101 = 17'h0;
+                    h102 = 1'h0;
+                    h102 = 0;
                     if (e_msi_addr[2]) begin
-                        h98 = 1;
+                        h102 = 1;
                     end
-                    h99 = 32'h0;
-                    h99 = e_msi_addr;
-                    h100 = 16'h0;
-                    h100 = ({h98, 15'h0} | {1'h0, h99[20-1:5]});
-                    h101 = 32'h0;
-                    h101 = e_msi_data;
-                    h102 = 17'h0;
-                    h102 = ({1'h0, h100} + {1'h0, h101[16-1:0]});
-                    h103 = 1'h0;
-                    h103 = 0;
+                    h103 = 32'h0;
+                    h103 = e_msi_addr;
+                    h104 = 16'h0;
+                    h104 = ({h102, 15'h0} | {1'h0, h103[20-1:5]});
+                    h105 = 32'h0;
+                    h105 = e_msi_data;
+                    h106 = 17'h0;
+                    h106 = ({1'h0, h104} + {1'h0, h105[16-1:0]});
+                    h107 = 1'h0;
+                    h107 = 0;
                     if (e_msi_addr[2]) begin
-                        h103 = 1;
+                        h107 = 1;
                     end
-                    h104 = 32'h0;
-                    h104 = e_msi_addr;
-                    h105 = 16'h0;
-                    h105 = ({h103, 15'h0} | {1'h0, h104[20-1:5]});
+                    h108 = 32'h0;
+                    h108 = e_msi_addr;
+                    h109 = 16'h0;
+                    h109 = ({h107, 15'h0} | {1'h0, h108[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h97 = h102;
+                        h101 = h106;
                     end
                     else begin
-                        h97 = {1'h0, h105};
+                        h101 = {1'h0, h109};
                     end
-                    h106 = 16'h0;
-                    h106 = (h97[16-1:0] & 65535);
-                    v_wide[64-1:48] = h106;
+                    h110 = 16'h0;
+                    h110 = (h101[16-1:0] & 65535);
+                    v_wide[64-1:48] = h110;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2580,46 +2638,46 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h127} < h130)))) begin
-                    status <= 20;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h131} < h134)))) begin
+                    status <= 22;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h108 = 17'h0;
-                    h109 = 1'h0;
-                    h109 = 0;
+                    h112 = 17'h0;
+                    h113 = 1'h0;
+                    h113 = 0;
                     if (e_msi_addr[2]) begin
-                        h109 = 1;
+                        h113 = 1;
                     end
-                    h110 = 32'h0;
-                    h110 = e_msi_addr;
-                    h111 = 16'h0;
-                    h111 = ({h109, 15'h0} | {1'h0, h110[20-1:5]});
-                    h112 = 32'h0;
-                    h112 = e_msi_data;
-                    h113 = 17'h0;
-                    h113 = ({1'h0, h111} + {1'h0, h112[16-1:0]});
-                    h114 = 1'h0;
-                    h114 = 0;
+                    h114 = 32'h0;
+                    h114 = e_msi_addr;
+                    h115 = 16'h0;
+                    h115 = ({h113, 15'h0} | {1'h0, h114[20-1:5]});
+                    h116 = 32'h0;
+                    h116 = e_msi_data;
+                    h117 = 17'h0;
+                    h117 = ({1'h0, h115} + {1'h0, h116[16-1:0]});
+                    h118 = 1'h0;
+                    h118 = 0;
                     if (e_msi_addr[2]) begin
-                        h114 = 1;
+                        h118 = 1;
                     end
-                    h115 = 32'h0;
-                    h115 = e_msi_addr;
-                    h116 = 16'h0;
-                    h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
+                    h119 = 32'h0;
+                    h119 = e_msi_addr;
+                    h120 = 16'h0;
+                    h120 = ({h118, 15'h0} | {1'h0, h119[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h108 = h113;
+                        h112 = h117;
                     end
                     else begin
-                        h108 = {1'h0, h116};
+                        h112 = {1'h0, h120};
                     end
-                    h117 = 16'h0;
-                    h117 = (h108[16-1:0] & 65535);
-                    v_wide[64-1:48] = h117;
+                    h121 = 16'h0;
+                    h121 = (h112[16-1:0] & 65535);
+                    v_wide[64-1:48] = h121;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2636,50 +2694,50 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 21;
+                    status <= 23;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h131 = 1'h0;
-                    h131 = 0;
+                    h135 = 1'h0;
+                    h135 = 0;
                     if ((!w_irte_0[1])) begin
-                        h131 = 1;
+                        h135 = 1;
                     end
-                    rec_recorded <= h131;
+                    rec_recorded <= h135;
                     v_wide = 0;
-                    h132 = 17'h0;
-                    h133 = 1'h0;
-                    h133 = 0;
+                    h136 = 17'h0;
+                    h137 = 1'h0;
+                    h137 = 0;
                     if (e_msi_addr[2]) begin
-                        h133 = 1;
+                        h137 = 1;
                     end
-                    h134 = 32'h0;
-                    h134 = e_msi_addr;
-                    h135 = 16'h0;
-                    h135 = ({h133, 15'h0} | {1'h0, h134[20-1:5]});
-                    h136 = 32'h0;
-                    h136 = e_msi_data;
-                    h137 = 17'h0;
-                    h137 = ({1'h0, h135} + {1'h0, h136[16-1:0]});
-                    h138 = 1'h0;
-                    h138 = 0;
+                    h138 = 32'h0;
+                    h138 = e_msi_addr;
+                    h139 = 16'h0;
+                    h139 = ({h137, 15'h0} | {1'h0, h138[20-1:5]});
+                    h140 = 32'h0;
+                    h140 = e_msi_data;
+                    h141 = 17'h0;
+                    h141 = ({1'h0, h139} + {1'h0, h140[16-1:0]});
+                    h142 = 1'h0;
+                    h142 = 0;
                     if (e_msi_addr[2]) begin
-                        h138 = 1;
+                        h142 = 1;
                     end
-                    h139 = 32'h0;
-                    h139 = e_msi_addr;
-                    h140 = 16'h0;
-                    h140 = ({h138, 15'h0} | {1'h0, h139[20-1:5]});
+                    h143 = 32'h0;
+                    h143 = e_msi_addr;
+                    h144 = 16'h0;
+                    h144 = ({h142, 15'h0} | {1'h0, h143[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h132 = h137;
+                        h136 = h141;
                     end
                     else begin
-                        h132 = {1'h0, h140};
+                        h136 = {1'h0, h144};
                     end
-                    h141 = 16'h0;
-                    h141 = (h132[16-1:0] & 65535);
-                    v_wide[64-1:48] = h141;
+                    h145 = 16'h0;
+                    h145 = (h136[16-1:0] & 65535);
+                    v_wide[64-1:48] = h145;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2695,51 +2753,51 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h153[8-1:0] != 0) || (h154[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
-                    status <= 22;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h157[8-1:0] != 0) || (h158[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 24;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h142 = 1'h0;
-                    h142 = 0;
+                    h146 = 1'h0;
+                    h146 = 0;
                     if ((!w_irte_0[1])) begin
-                        h142 = 1;
+                        h146 = 1;
                     end
-                    rec_recorded <= h142;
+                    rec_recorded <= h146;
                     v_wide = 0;
-                    h143 = 17'h0;
-                    h144 = 1'h0;
-                    h144 = 0;
+                    h147 = 17'h0;
+                    h148 = 1'h0;
+                    h148 = 0;
                     if (e_msi_addr[2]) begin
-                        h144 = 1;
+                        h148 = 1;
                     end
-                    h145 = 32'h0;
-                    h145 = e_msi_addr;
-                    h146 = 16'h0;
-                    h146 = ({h144, 15'h0} | {1'h0, h145[20-1:5]});
-                    h147 = 32'h0;
-                    h147 = e_msi_data;
-                    h148 = 17'h0;
-                    h148 = ({1'h0, h146} + {1'h0, h147[16-1:0]});
-                    h149 = 1'h0;
-                    h149 = 0;
+                    h149 = 32'h0;
+                    h149 = e_msi_addr;
+                    h150 = 16'h0;
+                    h150 = ({h148, 15'h0} | {1'h0, h149[20-1:5]});
+                    h151 = 32'h0;
+                    h151 = e_msi_data;
+                    h152 = 17'h0;
+                    h152 = ({1'h0, h150} + {1'h0, h151[16-1:0]});
+                    h153 = 1'h0;
+                    h153 = 0;
                     if (e_msi_addr[2]) begin
-                        h149 = 1;
+                        h153 = 1;
                     end
-                    h150 = 32'h0;
-                    h150 = e_msi_addr;
-                    h151 = 16'h0;
-                    h151 = ({h149, 15'h0} | {1'h0, h150[20-1:5]});
+                    h154 = 32'h0;
+                    h154 = e_msi_addr;
+                    h155 = 16'h0;
+                    h155 = ({h153, 15'h0} | {1'h0, h154[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h143 = h148;
+                        h147 = h152;
                     end
                     else begin
-                        h143 = {1'h0, h151};
+                        h147 = {1'h0, h155};
                     end
-                    h152 = 16'h0;
-                    h152 = (h143[16-1:0] & 65535);
-                    v_wide[64-1:48] = h152;
+                    h156 = 16'h0;
+                    h156 = (h147[16-1:0] & 65535);
+                    v_wide[64-1:48] = h156;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2755,51 +2813,51 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h169 == h173))) || (((w_irte_8[20-1:18] == 2) && (h174[16-1:8] >= h175[16-1:8])) && (h176[16-1:8] <= h177[8-1:0])))))) begin
-                    status <= 23;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h173 == h177))) || (((w_irte_8[20-1:18] == 2) && (h178[16-1:8] >= h179[16-1:8])) && (h180[16-1:8] <= h181[8-1:0])))))) begin
+                    status <= 25;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h155 = 1'h0;
-                    h155 = 0;
+                    h159 = 1'h0;
+                    h159 = 0;
                     if ((!w_irte_0[1])) begin
-                        h155 = 1;
+                        h159 = 1;
                     end
-                    rec_recorded <= h155;
+                    rec_recorded <= h159;
                     v_wide = 0;
-                    h156 = 17'h0;
-                    h157 = 1'h0;
-                    h157 = 0;
+                    h160 = 17'h0;
+                    h161 = 1'h0;
+                    h161 = 0;
                     if (e_msi_addr[2]) begin
-                        h157 = 1;
+                        h161 = 1;
                     end
-                    h158 = 32'h0;
-                    h158 = e_msi_addr;
-                    h159 = 16'h0;
-                    h159 = ({h157, 15'h0} | {1'h0, h158[20-1:5]});
-                    h160 = 32'h0;
-                    h160 = e_msi_data;
-                    h161 = 17'h0;
-                    h161 = ({1'h0, h159} + {1'h0, h160[16-1:0]});
-                    h162 = 1'h0;
-                    h162 = 0;
+                    h162 = 32'h0;
+                    h162 = e_msi_addr;
+                    h163 = 16'h0;
+                    h163 = ({h161, 15'h0} | {1'h0, h162[20-1:5]});
+                    h164 = 32'h0;
+                    h164 = e_msi_data;
+                    h165 = 17'h0;
+                    h165 = ({1'h0, h163} + {1'h0, h164[16-1:0]});
+                    h166 = 1'h0;
+                    h166 = 0;
                     if (e_msi_addr[2]) begin
-                        h162 = 1;
+                        h166 = 1;
                     end
-                    h163 = 32'h0;
-                    h163 = e_msi_addr;
-                    h164 = 16'h0;
-                    h164 = ({h162, 15'h0} | {1'h0, h163[20-1:5]});
+                    h167 = 32'h0;
+                    h167 = e_msi_addr;
+                    h168 = 16'h0;
+                    h168 = ({h166, 15'h0} | {1'h0, h167[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h156 = h161;
+                        h160 = h165;
                     end
                     else begin
-                        h156 = {1'h0, h164};
+                        h160 = {1'h0, h168};
                     end
-                    h165 = 16'h0;
-                    h165 = (h156[16-1:0] & 65535);
-                    v_wide[64-1:48] = h165;
+                    h169 = 16'h0;
+                    h169 = (h160[16-1:0] & 65535);
+                    v_wide[64-1:48] = h169;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2816,7 +2874,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 24;
+                    status <= 26;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2824,67 +2882,67 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h178 = 17'h0;
-                    h179 = 1'h0;
-                    h179 = 0;
+                    h182 = 17'h0;
+                    h183 = 1'h0;
+                    h183 = 0;
                     if (e_msi_addr[2]) begin
-                        h179 = 1;
+                        h183 = 1;
                     end
-                    h180 = 32'h0;
-                    h180 = e_msi_addr;
-                    h181 = 16'h0;
-                    h181 = ({h179, 15'h0} | {1'h0, h180[20-1:5]});
-                    h182 = 32'h0;
-                    h182 = e_msi_data;
-                    h183 = 17'h0;
-                    h183 = ({1'h0, h181} + {1'h0, h182[16-1:0]});
-                    h184 = 1'h0;
-                    h184 = 0;
+                    h184 = 32'h0;
+                    h184 = e_msi_addr;
+                    h185 = 16'h0;
+                    h185 = ({h183, 15'h0} | {1'h0, h184[20-1:5]});
+                    h186 = 32'h0;
+                    h186 = e_msi_data;
+                    h187 = 17'h0;
+                    h187 = ({1'h0, h185} + {1'h0, h186[16-1:0]});
+                    h188 = 1'h0;
+                    h188 = 0;
                     if (e_msi_addr[2]) begin
-                        h184 = 1;
+                        h188 = 1;
                     end
-                    h185 = 32'h0;
-                    h185 = e_msi_addr;
-                    h186 = 16'h0;
-                    h186 = ({h184, 15'h0} | {1'h0, h185[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h178 = h183;
-                    end
-                    else begin
-                        h178 = {1'h0, h186};
-                    end
-                    h187 = 16'h0;
-                    h187 = (h178[16-1:0] & 65535);
-                    rec_int_index <= h187;
-                    rec_vector <= w_irte_0[24-1:16];
-                    h188 = 32'h0;
                     h189 = 32'h0;
-                    h189 = w_irte_0[64-1:32];
-                    if (r_IRTA_REG[11]) begin
-                        h188 = w_irte_0[64-1:32];
+                    h189 = e_msi_addr;
+                    h190 = 16'h0;
+                    h190 = ({h188, 15'h0} | {1'h0, h189[20-1:5]});
+                    if (e_msi_addr[3]) begin
+                        h182 = h187;
                     end
                     else begin
-                        h188 = {24'h0, h189[16-1:8]};
+                        h182 = {1'h0, h190};
                     end
-                    rec_destination <= h188;
-                    h190 = 1'h0;
-                    h190 = 0;
+                    h191 = 16'h0;
+                    h191 = (h182[16-1:0] & 65535);
+                    rec_int_index <= h191;
+                    rec_vector <= w_irte_0[24-1:16];
+                    h192 = 32'h0;
+                    h193 = 32'h0;
+                    h193 = w_irte_0[64-1:32];
+                    if (r_IRTA_REG[11]) begin
+                        h192 = w_irte_0[64-1:32];
+                    end
+                    else begin
+                        h192 = {24'h0, h193[16-1:8]};
+                    end
+                    rec_destination <= h192;
+                    h194 = 1'h0;
+                    h194 = 0;
                     if (w_irte_0[2]) begin
-                        h190 = 1;
+                        h194 = 1;
                     end
-                    rec_dest_mode <= h190;
-                    h191 = 1'h0;
-                    h191 = 0;
+                    rec_dest_mode <= h194;
+                    h195 = 1'h0;
+                    h195 = 0;
                     if (w_irte_0[3]) begin
-                        h191 = 1;
+                        h195 = 1;
                     end
-                    rec_redir_hint <= h191;
-                    h192 = 1'h0;
-                    h192 = 0;
+                    rec_redir_hint <= h195;
+                    h196 = 1'h0;
+                    h196 = 0;
                     if (w_irte_0[4]) begin
-                        h192 = 1;
+                        h196 = 1;
                     end
-                    rec_trigger_mode <= h192;
+                    rec_trigger_mode <= h196;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     st <= 4'b1100;
                 end

@@ -22,6 +22,11 @@ entity intel_vtd_vtd_remap is
         r_GSTS_REG: in unsigned(31 downto 0);
         r_RTADDR_REG: in unsigned(63 downto 0);
         r_IRTA_REG: in unsigned(63 downto 0);
+        r_PMEN_REG: in unsigned(31 downto 0);
+        r_PLMBASE_REG: in unsigned(31 downto 0);
+        r_PLMLIMIT_REG: in unsigned(31 downto 0);
+        r_PHMBASE_REG: in unsigned(63 downto 0);
+        r_PHMLIMIT_REG: in unsigned(63 downto 0);
         i_op: in unsigned(1 downto 0);
         i_cc_inv_g: in unsigned(1 downto 0);
         i_cc_inv_did: in unsigned(15 downto 0);
@@ -374,43 +379,43 @@ fsm: process (clk) is
     variable h35: unsigned(15 downto 0);
     variable h36: unsigned(20 downto 0);
     variable h37: unsigned(64 downto 0);
-    variable h73: unsigned(0 downto 0);
-    variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(63 downto 0);
+    variable h52: unsigned(31 downto 0);
+    variable h53: unsigned(47 downto 0);
+    variable h72: unsigned(31 downto 0);
+    variable h73: unsigned(47 downto 0);
     variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(63 downto 0);
+    variable h78: unsigned(0 downto 0);
     variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(0 downto 0);
+    variable h80: unsigned(63 downto 0);
     variable h81: unsigned(0 downto 0);
     variable h82: unsigned(63 downto 0);
     variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(63 downto 0);
+    variable h84: unsigned(0 downto 0);
     variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(63 downto 0);
-    variable h88: unsigned(0 downto 0);
-    variable h89: unsigned(63 downto 0);
-    variable h107: unsigned(31 downto 0);
-    variable h118: unsigned(16 downto 0);
-    variable h119: unsigned(0 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h122: unsigned(31 downto 0);
-    variable h123: unsigned(16 downto 0);
-    variable h124: unsigned(0 downto 0);
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(15 downto 0);
-    variable h127: unsigned(15 downto 0);
-    variable h128: unsigned(16 downto 0);
-    variable h129: unsigned(3 downto 0);
-    variable h130: unsigned(16 downto 0);
-    variable h153: unsigned(31 downto 0);
-    variable h154: unsigned(31 downto 0);
-    variable h166: unsigned(15 downto 0);
-    variable h167: unsigned(15 downto 0);
-    variable h168: unsigned(15 downto 0);
-    variable h169: unsigned(15 downto 0);
+    variable h86: unsigned(63 downto 0);
+    variable h87: unsigned(0 downto 0);
+    variable h88: unsigned(63 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(63 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(63 downto 0);
+    variable h111: unsigned(31 downto 0);
+    variable h122: unsigned(16 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(31 downto 0);
+    variable h125: unsigned(15 downto 0);
+    variable h126: unsigned(31 downto 0);
+    variable h127: unsigned(16 downto 0);
+    variable h128: unsigned(0 downto 0);
+    variable h129: unsigned(31 downto 0);
+    variable h130: unsigned(15 downto 0);
+    variable h131: unsigned(15 downto 0);
+    variable h132: unsigned(16 downto 0);
+    variable h133: unsigned(3 downto 0);
+    variable h134: unsigned(16 downto 0);
+    variable h157: unsigned(31 downto 0);
+    variable h158: unsigned(31 downto 0);
     variable h170: unsigned(15 downto 0);
     variable h171: unsigned(15 downto 0);
     variable h172: unsigned(15 downto 0);
@@ -419,102 +424,106 @@ fsm: process (clk) is
     variable h175: unsigned(15 downto 0);
     variable h176: unsigned(15 downto 0);
     variable h177: unsigned(15 downto 0);
-    variable h52: unsigned(63 downto 0);
-    variable h53: unsigned(0 downto 0);
+    variable h178: unsigned(15 downto 0);
+    variable h179: unsigned(15 downto 0);
+    variable h180: unsigned(15 downto 0);
+    variable h181: unsigned(15 downto 0);
     variable h54: unsigned(63 downto 0);
     variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(0 downto 0);
-    variable h57: unsigned(63 downto 0);
+    variable h56: unsigned(63 downto 0);
+    variable h57: unsigned(0 downto 0);
     variable h58: unsigned(0 downto 0);
     variable h59: unsigned(63 downto 0);
     variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(63 downto 0);
+    variable h61: unsigned(63 downto 0);
+    variable h62: unsigned(0 downto 0);
     variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(0 downto 0);
-    variable h65: unsigned(63 downto 0);
+    variable h64: unsigned(63 downto 0);
+    variable h65: unsigned(0 downto 0);
     variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(63 downto 0);
+    variable h67: unsigned(63 downto 0);
+    variable h68: unsigned(0 downto 0);
     variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(0 downto 0);
-    variable h71: unsigned(63 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(63 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(63 downto 0);
+    variable h70: unsigned(63 downto 0);
+    variable h71: unsigned(0 downto 0);
+    variable h74: unsigned(0 downto 0);
+    variable h75: unsigned(63 downto 0);
+    variable h76: unsigned(0 downto 0);
     variable h94: unsigned(0 downto 0);
     variable h95: unsigned(63 downto 0);
     variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(16 downto 0);
+    variable h97: unsigned(63 downto 0);
     variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(31 downto 0);
-    variable h100: unsigned(15 downto 0);
-    variable h101: unsigned(31 downto 0);
-    variable h102: unsigned(16 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h108: unsigned(16 downto 0);
-    variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(31 downto 0);
-    variable h111: unsigned(15 downto 0);
-    variable h112: unsigned(31 downto 0);
-    variable h113: unsigned(16 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(31 downto 0);
-    variable h116: unsigned(15 downto 0);
-    variable h117: unsigned(15 downto 0);
-    variable h131: unsigned(0 downto 0);
-    variable h132: unsigned(16 downto 0);
-    variable h133: unsigned(0 downto 0);
-    variable h134: unsigned(31 downto 0);
-    variable h135: unsigned(15 downto 0);
-    variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(16 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(31 downto 0);
-    variable h140: unsigned(15 downto 0);
-    variable h141: unsigned(15 downto 0);
+    variable h99: unsigned(63 downto 0);
+    variable h100: unsigned(0 downto 0);
+    variable h101: unsigned(16 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(31 downto 0);
+    variable h104: unsigned(15 downto 0);
+    variable h105: unsigned(31 downto 0);
+    variable h106: unsigned(16 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(31 downto 0);
+    variable h109: unsigned(15 downto 0);
+    variable h110: unsigned(15 downto 0);
+    variable h112: unsigned(16 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(31 downto 0);
+    variable h115: unsigned(15 downto 0);
+    variable h116: unsigned(31 downto 0);
+    variable h117: unsigned(16 downto 0);
+    variable h118: unsigned(0 downto 0);
+    variable h119: unsigned(31 downto 0);
+    variable h120: unsigned(15 downto 0);
+    variable h121: unsigned(15 downto 0);
+    variable h135: unsigned(0 downto 0);
+    variable h136: unsigned(16 downto 0);
+    variable h137: unsigned(0 downto 0);
+    variable h138: unsigned(31 downto 0);
+    variable h139: unsigned(15 downto 0);
+    variable h140: unsigned(31 downto 0);
+    variable h141: unsigned(16 downto 0);
     variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(16 downto 0);
-    variable h144: unsigned(0 downto 0);
-    variable h145: unsigned(31 downto 0);
-    variable h146: unsigned(15 downto 0);
-    variable h147: unsigned(31 downto 0);
-    variable h148: unsigned(16 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(31 downto 0);
-    variable h151: unsigned(15 downto 0);
-    variable h152: unsigned(15 downto 0);
-    variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(16 downto 0);
-    variable h157: unsigned(0 downto 0);
-    variable h158: unsigned(31 downto 0);
-    variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(31 downto 0);
-    variable h161: unsigned(16 downto 0);
-    variable h162: unsigned(0 downto 0);
-    variable h163: unsigned(31 downto 0);
-    variable h164: unsigned(15 downto 0);
-    variable h165: unsigned(15 downto 0);
-    variable h178: unsigned(16 downto 0);
-    variable h179: unsigned(0 downto 0);
-    variable h180: unsigned(31 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(31 downto 0);
-    variable h183: unsigned(16 downto 0);
-    variable h184: unsigned(0 downto 0);
-    variable h185: unsigned(31 downto 0);
-    variable h186: unsigned(15 downto 0);
-    variable h187: unsigned(15 downto 0);
-    variable h188: unsigned(31 downto 0);
+    variable h143: unsigned(31 downto 0);
+    variable h144: unsigned(15 downto 0);
+    variable h145: unsigned(15 downto 0);
+    variable h146: unsigned(0 downto 0);
+    variable h147: unsigned(16 downto 0);
+    variable h148: unsigned(0 downto 0);
+    variable h149: unsigned(31 downto 0);
+    variable h150: unsigned(15 downto 0);
+    variable h151: unsigned(31 downto 0);
+    variable h152: unsigned(16 downto 0);
+    variable h153: unsigned(0 downto 0);
+    variable h154: unsigned(31 downto 0);
+    variable h155: unsigned(15 downto 0);
+    variable h156: unsigned(15 downto 0);
+    variable h159: unsigned(0 downto 0);
+    variable h160: unsigned(16 downto 0);
+    variable h161: unsigned(0 downto 0);
+    variable h162: unsigned(31 downto 0);
+    variable h163: unsigned(15 downto 0);
+    variable h164: unsigned(31 downto 0);
+    variable h165: unsigned(16 downto 0);
+    variable h166: unsigned(0 downto 0);
+    variable h167: unsigned(31 downto 0);
+    variable h168: unsigned(15 downto 0);
+    variable h169: unsigned(15 downto 0);
+    variable h182: unsigned(16 downto 0);
+    variable h183: unsigned(0 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(15 downto 0);
+    variable h186: unsigned(31 downto 0);
+    variable h187: unsigned(16 downto 0);
+    variable h188: unsigned(0 downto 0);
     variable h189: unsigned(31 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(0 downto 0);
+    variable h190: unsigned(15 downto 0);
+    variable h191: unsigned(15 downto 0);
+    variable h192: unsigned(31 downto 0);
+    variable h193: unsigned(31 downto 0);
+    variable h194: unsigned(0 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1818,140 +1827,128 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h73 := to_unsigned(0, 1);
-                    h74 := to_unsigned(0, 1);
-                    h75 := to_unsigned(0, 1);
-                    h76 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h76 := e_addr;
-                    h75 := to_unsigned(0, 1);
-                    if (h76(64-1 downto 57) /= 0) then
-                        h75 := to_unsigned(1, 1);
-                    end if;
+                    h52 := unsigned'("00000000000000000000000000000000");
+                    h52 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h53 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h53 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h72 := unsigned'("00000000000000000000000000000000");
+                    h72 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h73 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h73 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                     h77 := to_unsigned(0, 1);
-                    h78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h78 := e_addr;
-                    h77 := to_unsigned(0, 1);
-                    if (h78(64-1 downto 39) /= 0) then
-                        h77 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h74 := h75;
-                    else
-                        h74 := h77;
-                    end if;
+                    h78 := to_unsigned(0, 1);
                     h79 := to_unsigned(0, 1);
-                    h80 := to_unsigned(0, 1);
+                    h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h80 := e_addr;
+                    h79 := to_unsigned(0, 1);
+                    if (h80(64-1 downto 57) /= 0) then
+                        h79 := to_unsigned(1, 1);
+                    end if;
                     h81 := to_unsigned(0, 1);
                     h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h82 := e_addr;
                     h81 := to_unsigned(0, 1);
-                    if (h82(64-1 downto 57) /= 0) then
+                    if (h82(64-1 downto 39) /= 0) then
                         h81 := to_unsigned(1, 1);
                     end if;
-                    h83 := to_unsigned(0, 1);
-                    h84 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h84 := e_addr;
-                    h83 := to_unsigned(0, 1);
-                    if (h84(64-1 downto 48) /= 0) then
-                        h83 := to_unsigned(1, 1);
-                    end if;
                     if False then
-                        h80 := h81;
+                        h78 := h79;
                     else
-                        h80 := h83;
+                        h78 := h81;
                     end if;
+                    h83 := to_unsigned(0, 1);
+                    h84 := to_unsigned(0, 1);
                     h85 := to_unsigned(0, 1);
-                    h86 := to_unsigned(0, 1);
-                    h87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h87 := e_addr;
-                    h86 := to_unsigned(0, 1);
-                    if (h87(64-1 downto 57) /= 0) then
-                        h86 := to_unsigned(1, 1);
+                    h86 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h86 := e_addr;
+                    h85 := to_unsigned(0, 1);
+                    if (h86(64-1 downto 57) /= 0) then
+                        h85 := to_unsigned(1, 1);
                     end if;
-                    h88 := to_unsigned(0, 1);
-                    h89 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h89 := e_addr;
-                    h88 := to_unsigned(0, 1);
-                    if (h89(64-1 downto 57) /= 0) then
-                        h88 := to_unsigned(1, 1);
+                    h87 := to_unsigned(0, 1);
+                    h88 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h88 := e_addr;
+                    h87 := to_unsigned(0, 1);
+                    if (h88(64-1 downto 48) /= 0) then
+                        h87 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h85 := h86;
+                        h84 := h85;
                     else
-                        h85 := h88;
+                        h84 := h87;
+                    end if;
+                    h89 := to_unsigned(0, 1);
+                    h90 := to_unsigned(0, 1);
+                    h91 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h91 := e_addr;
+                    h90 := to_unsigned(0, 1);
+                    if (h91(64-1 downto 57) /= 0) then
+                        h90 := to_unsigned(1, 1);
+                    end if;
+                    h92 := to_unsigned(0, 1);
+                    h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h93 := e_addr;
+                    h92 := to_unsigned(0, 1);
+                    if (h93(64-1 downto 57) /= 0) then
+                        h92 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h89 := h90;
+                    else
+                        h89 := h92;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h79 := h80;
+                        h83 := h84;
                     else
-                        h79 := h85;
+                        h83 := h89;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h73 := h74;
+                        h77 := h78;
                     else
-                        h73 := h79;
+                        h77 := h83;
                     end if;
-                    h107 := unsigned'("00000000000000000000000000000000");
-                    h107 := e_msi_data;
-                    h118 := to_unsigned(0, 17);
-                    h119 := to_unsigned(0, 1);
-                    h119 := to_unsigned(0, 1);
+                    h111 := unsigned'("00000000000000000000000000000000");
+                    h111 := e_msi_data;
+                    h122 := to_unsigned(0, 17);
+                    h123 := to_unsigned(0, 1);
+                    h123 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h119 := to_unsigned(1, 1);
+                        h123 := to_unsigned(1, 1);
                     end if;
-                    h120 := unsigned'("00000000000000000000000000000000");
-                    h120 := e_msi_addr;
-                    h121 := to_unsigned(0, 16);
-                    h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
-                    h122 := unsigned'("00000000000000000000000000000000");
-                    h122 := e_msi_data;
-                    h123 := to_unsigned(0, 17);
-                    h123 := (unsigned'(to_unsigned(0, 1) & h121) + unsigned'(to_unsigned(0, 1) & h122(16-1 downto 0)));
-                    h124 := to_unsigned(0, 1);
-                    h124 := to_unsigned(0, 1);
+                    h124 := unsigned'("00000000000000000000000000000000");
+                    h124 := e_msi_addr;
+                    h125 := to_unsigned(0, 16);
+                    h125 := (unsigned'(h123 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h124(20-1 downto 5)));
+                    h126 := unsigned'("00000000000000000000000000000000");
+                    h126 := e_msi_data;
+                    h127 := to_unsigned(0, 17);
+                    h127 := (unsigned'(to_unsigned(0, 1) & h125) + unsigned'(to_unsigned(0, 1) & h126(16-1 downto 0)));
+                    h128 := to_unsigned(0, 1);
+                    h128 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h124 := to_unsigned(1, 1);
+                        h128 := to_unsigned(1, 1);
                     end if;
-                    h125 := unsigned'("00000000000000000000000000000000");
-                    h125 := e_msi_addr;
-                    h126 := to_unsigned(0, 16);
-                    h126 := (unsigned'(h124 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h125(20-1 downto 5)));
+                    h129 := unsigned'("00000000000000000000000000000000");
+                    h129 := e_msi_addr;
+                    h130 := to_unsigned(0, 16);
+                    h130 := (unsigned'(h128 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h129(20-1 downto 5)));
                     if bool(e_msi_addr(3)) then
-                        h118 := h123;
+                        h122 := h127;
                     else
-                        h118 := unsigned'(to_unsigned(0, 1) & h126);
+                        h122 := unsigned'(to_unsigned(0, 1) & h130);
                     end if;
-                    h127 := to_unsigned(0, 16);
-                    h127 := (h118(16-1 downto 0) and to_unsigned(65535, 16));
-                    h128 := to_unsigned(0, 17);
-                    h128 := to_unsigned(2, 17);
-                    h129 := to_unsigned(0, 4);
-                    h129 := r_IRTA_REG(4-1 downto 0);
-                    h130 := to_unsigned(0, 17);
-                    h130 := shift_left(h128, to_integer(h129));
-                    h153 := unsigned'("00000000000000000000000000000000");
-                    h153 := w_irte_0(64-1 downto 32);
-                    h154 := unsigned'("00000000000000000000000000000000");
-                    h154 := w_irte_0(64-1 downto 32);
-                    h166 := to_unsigned(0, 16);
-                    h167 := to_unsigned(0, 16);
-                    h168 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h168 := to_unsigned(65529, 16);
-                    else
-                        h168 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h167 := to_unsigned(65531, 16);
-                    else
-                        h167 := h168;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h166 := to_unsigned(65535, 16);
-                    else
-                        h166 := h167;
-                    end if;
-                    h169 := to_unsigned(0, 16);
-                    h169 := (e_sid and h166);
+                    h131 := to_unsigned(0, 16);
+                    h131 := (h122(16-1 downto 0) and to_unsigned(65535, 16));
+                    h132 := to_unsigned(0, 17);
+                    h132 := to_unsigned(2, 17);
+                    h133 := to_unsigned(0, 4);
+                    h133 := r_IRTA_REG(4-1 downto 0);
+                    h134 := to_unsigned(0, 17);
+                    h134 := shift_left(h132, to_integer(h133));
+                    h157 := unsigned'("00000000000000000000000000000000");
+                    h157 := w_irte_0(64-1 downto 32);
+                    h158 := unsigned'("00000000000000000000000000000000");
+                    h158 := w_irte_0(64-1 downto 32);
                     h170 := to_unsigned(0, 16);
                     h171 := to_unsigned(0, 16);
                     h172 := to_unsigned(0, 16);
@@ -1971,17 +1968,54 @@ begin
                         h170 := h171;
                     end if;
                     h173 := to_unsigned(0, 16);
-                    h173 := (w_irte_8(16-1 downto 0) and h170);
+                    h173 := (e_sid and h170);
                     h174 := to_unsigned(0, 16);
-                    h174 := e_sid;
                     h175 := to_unsigned(0, 16);
-                    h175 := w_irte_8(16-1 downto 0);
                     h176 := to_unsigned(0, 16);
-                    h176 := e_sid;
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h176 := to_unsigned(65529, 16);
+                    else
+                        h176 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h175 := to_unsigned(65531, 16);
+                    else
+                        h175 := h176;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h174 := to_unsigned(65535, 16);
+                    else
+                        h174 := h175;
+                    end if;
                     h177 := to_unsigned(0, 16);
-                    h177 := w_irte_8(16-1 downto 0);
-                    if (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
+                    h177 := (w_irte_8(16-1 downto 0) and h174);
+                    h178 := to_unsigned(0, 16);
+                    h178 := e_sid;
+                    h179 := to_unsigned(0, 16);
+                    h179 := w_irte_8(16-1 downto 0);
+                    h180 := to_unsigned(0, 16);
+                    h180 := e_sid;
+                    h181 := to_unsigned(0, 16);
+                    h181 := w_irte_8(16-1 downto 0);
+                    if (((((e_kind = 1) or (e_kind = 2)) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h52))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h53))))) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
+                        status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= e_addr;
                         rec_domain <= to_unsigned(0, 16);
@@ -1998,43 +2032,11 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not bool(w_root_0(0)))) then
-                        status <= to_unsigned(2, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(1, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h52 := e_addr;
-                        v_wide(64-1 downto 12) := h52(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h53 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h53;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
                         status <= to_unsigned(3, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_fault_reason <= to_unsigned(1, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 72);
                         h54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2043,7 +2045,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h55 := to_unsigned(0, 1);
                         h55 := to_unsigned(0, 1);
@@ -2061,33 +2063,28 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
                         status <= to_unsigned(4, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h56 := to_unsigned(0, 1);
-                        h56 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h56 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h56;
+                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 72);
-                        h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h57 := e_addr;
-                        v_wide(64-1 downto 12) := h57(64-1 downto 12);
+                        h56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h56 := e_addr;
+                        v_wide(64-1 downto 12) := h56(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
+                        h57 := to_unsigned(0, 1);
+                        h57 := to_unsigned(0, 1);
                         if (not (e_kind = 2)) then
-                            h58 := to_unsigned(1, 1);
+                            h57 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h58;
+                        v_wide(63-1 downto 62) := h57;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2098,13 +2095,18 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
                         status <= to_unsigned(5, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(11, 8);
-                        rec_recorded <= to_unsigned(1, 1);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h58 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h58 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h58;
                         v_wide := to_unsigned(0, 72);
                         h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h59 := e_addr;
@@ -2112,7 +2114,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h60 := to_unsigned(0, 1);
                         h60 := to_unsigned(0, 1);
@@ -2130,33 +2132,65 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
                         status <= to_unsigned(6, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h61 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h61 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h61;
+                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 72);
-                        h62 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h62 := e_addr;
-                        v_wide(64-1 downto 12) := h62(64-1 downto 12);
+                        h61 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h61 := e_addr;
+                        v_wide(64-1 downto 12) := h61(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 72);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h62 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        if (not (e_kind = 2)) then
+                            h62 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h62;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(7, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h63 := to_unsigned(0, 1);
+                        h63 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h63 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h63;
+                        v_wide := to_unsigned(0, 72);
+                        h64 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h64 := e_addr;
+                        v_wide(64-1 downto 12) := h64(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h63 := to_unsigned(0, 1);
-                        h63 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
                         if (not (e_kind = 2)) then
-                            h63 := to_unsigned(1, 1);
+                            h65 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h63;
+                        v_wide(63-1 downto 62) := h65;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2168,32 +2202,32 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(7, 8);
+                        status <= to_unsigned(8, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(13, 8);
-                        h64 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h64 := to_unsigned(1, 1);
+                            h66 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h64;
+                        rec_recorded <= h66;
                         v_wide := to_unsigned(0, 72);
-                        h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h65 := e_addr;
-                        v_wide(64-1 downto 12) := h65(64-1 downto 12);
+                        h67 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h67 := e_addr;
+                        v_wide(64-1 downto 12) := h67(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(13, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 1);
                         if (not (e_kind = 2)) then
-                            h66 := to_unsigned(1, 1);
+                            h68 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h66;
+                        v_wide(63-1 downto 62) := h68;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2205,32 +2239,32 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(8, 8);
+                        status <= to_unsigned(9, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h67 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h67 := to_unsigned(1, 1);
+                            h69 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h67;
+                        rec_recorded <= h69;
                         v_wide := to_unsigned(0, 72);
-                        h68 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h68 := e_addr;
-                        v_wide(64-1 downto 12) := h68(64-1 downto 12);
+                        h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h70 := e_addr;
+                        v_wide(64-1 downto 12) := h70(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
+                        h71 := to_unsigned(0, 1);
+                        h71 := to_unsigned(0, 1);
                         if (not (e_kind = 2)) then
-                            h69 := to_unsigned(1, 1);
+                            h71 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h69;
+                        v_wide(63-1 downto 62) := h71;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2241,8 +2275,25 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h72))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h73))))) and (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(10, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
-                        status <= to_unsigned(9, 8);
+                        status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2259,7 +2310,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
-                        status <= to_unsigned(10, 8);
+                        status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2275,33 +2326,33 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h73 /= 0)) then
-                        status <= to_unsigned(11, 8);
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h77 /= 0)) then
+                        status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h70 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h70 := to_unsigned(1, 1);
+                            h74 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h70;
+                        rec_recorded <= h74;
                         v_wide := to_unsigned(0, 72);
-                        h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h71 := e_addr;
-                        v_wide(64-1 downto 12) := h71(64-1 downto 12);
+                        h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h75 := e_addr;
+                        v_wide(64-1 downto 12) := h75(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
                         if (not (e_kind = 2)) then
-                            h72 := to_unsigned(1, 1);
+                            h76 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h72;
+                        v_wide(63-1 downto 62) := h76;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2313,7 +2364,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(12, 8);
+                        status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2330,21 +2381,21 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(13, 8);
+                        status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h90 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 1);
+                        h94 := to_unsigned(0, 1);
+                        h94 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h90 := to_unsigned(1, 1);
+                            h94 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h90;
+                        rec_recorded <= h94;
                         v_wide := to_unsigned(0, 72);
-                        h91 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h91 := e_addr;
-                        v_wide(64-1 downto 12) := h91(64-1 downto 12);
+                        h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h95 := e_addr;
+                        v_wide(64-1 downto 12) := h95(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2362,21 +2413,21 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(14, 8);
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h92 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h92 := to_unsigned(1, 1);
+                            h96 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h92;
+                        rec_recorded <= h96;
                         v_wide := to_unsigned(0, 72);
-                        h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h93 := e_addr;
-                        v_wide(64-1 downto 12) := h93(64-1 downto 12);
+                        h97 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h97 := e_addr;
+                        v_wide(64-1 downto 12) := h97(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2394,32 +2445,32 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reserved /= 0)) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
+                        h98 := to_unsigned(0, 1);
+                        h98 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h94 := to_unsigned(1, 1);
+                            h98 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h94;
+                        rec_recorded <= h98;
                         v_wide := to_unsigned(0, 72);
-                        h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h95 := e_addr;
-                        v_wide(64-1 downto 12) := h95(64-1 downto 12);
+                        h99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h99 := e_addr;
+                        v_wide(64-1 downto 12) := h99(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h96 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
                         if (not (e_kind = 2)) then
-                            h96 := to_unsigned(1, 1);
+                            h100 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h96;
+                        v_wide(63-1 downto 62) := h100;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2431,7 +2482,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(16, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2448,7 +2499,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(17, 8);
+                        status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2469,7 +2520,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(18, 8);
+                        status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2485,45 +2536,45 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h107(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(19, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h111(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(21, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 72);
-                        h97 := to_unsigned(0, 17);
-                        h98 := to_unsigned(0, 1);
-                        h98 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 17);
+                        h102 := to_unsigned(0, 1);
+                        h102 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h98 := to_unsigned(1, 1);
+                            h102 := to_unsigned(1, 1);
                         end if;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_msi_addr;
-                        h100 := to_unsigned(0, 16);
-                        h100 := (unsigned'(h98 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h99(20-1 downto 5)));
-                        h101 := unsigned'("00000000000000000000000000000000");
-                        h101 := e_msi_data;
-                        h102 := to_unsigned(0, 17);
-                        h102 := (unsigned'(to_unsigned(0, 1) & h100) + unsigned'(to_unsigned(0, 1) & h101(16-1 downto 0)));
-                        h103 := to_unsigned(0, 1);
-                        h103 := to_unsigned(0, 1);
+                        h103 := unsigned'("00000000000000000000000000000000");
+                        h103 := e_msi_addr;
+                        h104 := to_unsigned(0, 16);
+                        h104 := (unsigned'(h102 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h103(20-1 downto 5)));
+                        h105 := unsigned'("00000000000000000000000000000000");
+                        h105 := e_msi_data;
+                        h106 := to_unsigned(0, 17);
+                        h106 := (unsigned'(to_unsigned(0, 1) & h104) + unsigned'(to_unsigned(0, 1) & h105(16-1 downto 0)));
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h103 := to_unsigned(1, 1);
+                            h107 := to_unsigned(1, 1);
                         end if;
-                        h104 := unsigned'("00000000000000000000000000000000");
-                        h104 := e_msi_addr;
-                        h105 := to_unsigned(0, 16);
-                        h105 := (unsigned'(h103 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h104(20-1 downto 5)));
+                        h108 := unsigned'("00000000000000000000000000000000");
+                        h108 := e_msi_addr;
+                        h109 := to_unsigned(0, 16);
+                        h109 := (unsigned'(h107 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h108(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h97 := h102;
+                            h101 := h106;
                         else
-                            h97 := unsigned'(to_unsigned(0, 1) & h105);
+                            h101 := unsigned'(to_unsigned(0, 1) & h109);
                         end if;
-                        h106 := to_unsigned(0, 16);
-                        h106 := (h97(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h106;
+                        h110 := to_unsigned(0, 16);
+                        h110 := (h101(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h110;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2538,45 +2589,45 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h127) < h130))) then
-                        status <= to_unsigned(20, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h131) < h134))) then
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 72);
-                        h108 := to_unsigned(0, 17);
-                        h109 := to_unsigned(0, 1);
-                        h109 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 17);
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h109 := to_unsigned(1, 1);
+                            h113 := to_unsigned(1, 1);
                         end if;
-                        h110 := unsigned'("00000000000000000000000000000000");
-                        h110 := e_msi_addr;
-                        h111 := to_unsigned(0, 16);
-                        h111 := (unsigned'(h109 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h110(20-1 downto 5)));
-                        h112 := unsigned'("00000000000000000000000000000000");
-                        h112 := e_msi_data;
-                        h113 := to_unsigned(0, 17);
-                        h113 := (unsigned'(to_unsigned(0, 1) & h111) + unsigned'(to_unsigned(0, 1) & h112(16-1 downto 0)));
-                        h114 := to_unsigned(0, 1);
-                        h114 := to_unsigned(0, 1);
+                        h114 := unsigned'("00000000000000000000000000000000");
+                        h114 := e_msi_addr;
+                        h115 := to_unsigned(0, 16);
+                        h115 := (unsigned'(h113 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h114(20-1 downto 5)));
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := e_msi_data;
+                        h117 := to_unsigned(0, 17);
+                        h117 := (unsigned'(to_unsigned(0, 1) & h115) + unsigned'(to_unsigned(0, 1) & h116(16-1 downto 0)));
+                        h118 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h114 := to_unsigned(1, 1);
+                            h118 := to_unsigned(1, 1);
                         end if;
-                        h115 := unsigned'("00000000000000000000000000000000");
-                        h115 := e_msi_addr;
-                        h116 := to_unsigned(0, 16);
-                        h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
+                        h119 := unsigned'("00000000000000000000000000000000");
+                        h119 := e_msi_addr;
+                        h120 := to_unsigned(0, 16);
+                        h120 := (unsigned'(h118 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h119(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h108 := h113;
+                            h112 := h117;
                         else
-                            h108 := unsigned'(to_unsigned(0, 1) & h116);
+                            h112 := unsigned'(to_unsigned(0, 1) & h120);
                         end if;
-                        h117 := to_unsigned(0, 16);
-                        h117 := (h108(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h117;
+                        h121 := to_unsigned(0, 16);
+                        h121 := (h112(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h121;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2592,49 +2643,49 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(21, 8);
+                        status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h131 := to_unsigned(0, 1);
-                        h131 := to_unsigned(0, 1);
+                        h135 := to_unsigned(0, 1);
+                        h135 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h131 := to_unsigned(1, 1);
+                            h135 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h131;
+                        rec_recorded <= h135;
                         v_wide := to_unsigned(0, 72);
-                        h132 := to_unsigned(0, 17);
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
+                        h136 := to_unsigned(0, 17);
+                        h137 := to_unsigned(0, 1);
+                        h137 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h133 := to_unsigned(1, 1);
+                            h137 := to_unsigned(1, 1);
                         end if;
-                        h134 := unsigned'("00000000000000000000000000000000");
-                        h134 := e_msi_addr;
-                        h135 := to_unsigned(0, 16);
-                        h135 := (unsigned'(h133 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h134(20-1 downto 5)));
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_msi_data;
-                        h137 := to_unsigned(0, 17);
-                        h137 := (unsigned'(to_unsigned(0, 1) & h135) + unsigned'(to_unsigned(0, 1) & h136(16-1 downto 0)));
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
+                        h138 := unsigned'("00000000000000000000000000000000");
+                        h138 := e_msi_addr;
+                        h139 := to_unsigned(0, 16);
+                        h139 := (unsigned'(h137 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h138(20-1 downto 5)));
+                        h140 := unsigned'("00000000000000000000000000000000");
+                        h140 := e_msi_data;
+                        h141 := to_unsigned(0, 17);
+                        h141 := (unsigned'(to_unsigned(0, 1) & h139) + unsigned'(to_unsigned(0, 1) & h140(16-1 downto 0)));
+                        h142 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h138 := to_unsigned(1, 1);
+                            h142 := to_unsigned(1, 1);
                         end if;
-                        h139 := unsigned'("00000000000000000000000000000000");
-                        h139 := e_msi_addr;
-                        h140 := to_unsigned(0, 16);
-                        h140 := (unsigned'(h138 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h139(20-1 downto 5)));
+                        h143 := unsigned'("00000000000000000000000000000000");
+                        h143 := e_msi_addr;
+                        h144 := to_unsigned(0, 16);
+                        h144 := (unsigned'(h142 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h143(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h132 := h137;
+                            h136 := h141;
                         else
-                            h132 := unsigned'(to_unsigned(0, 1) & h140);
+                            h136 := unsigned'(to_unsigned(0, 1) & h144);
                         end if;
-                        h141 := to_unsigned(0, 16);
-                        h141 := (h132(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h141;
+                        h145 := to_unsigned(0, 16);
+                        h145 := (h136(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h145;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2649,50 +2700,50 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h153(8-1 downto 0) /= 0) or (h154(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(22, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h157(8-1 downto 0) /= 0) or (h158(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(24, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h142 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h142 := to_unsigned(1, 1);
+                            h146 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h142;
+                        rec_recorded <= h146;
                         v_wide := to_unsigned(0, 72);
-                        h143 := to_unsigned(0, 17);
-                        h144 := to_unsigned(0, 1);
-                        h144 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 17);
+                        h148 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h144 := to_unsigned(1, 1);
+                            h148 := to_unsigned(1, 1);
                         end if;
-                        h145 := unsigned'("00000000000000000000000000000000");
-                        h145 := e_msi_addr;
-                        h146 := to_unsigned(0, 16);
-                        h146 := (unsigned'(h144 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h145(20-1 downto 5)));
-                        h147 := unsigned'("00000000000000000000000000000000");
-                        h147 := e_msi_data;
-                        h148 := to_unsigned(0, 17);
-                        h148 := (unsigned'(to_unsigned(0, 1) & h146) + unsigned'(to_unsigned(0, 1) & h147(16-1 downto 0)));
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        h149 := unsigned'("00000000000000000000000000000000");
+                        h149 := e_msi_addr;
+                        h150 := to_unsigned(0, 16);
+                        h150 := (unsigned'(h148 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h149(20-1 downto 5)));
+                        h151 := unsigned'("00000000000000000000000000000000");
+                        h151 := e_msi_data;
+                        h152 := to_unsigned(0, 17);
+                        h152 := (unsigned'(to_unsigned(0, 1) & h150) + unsigned'(to_unsigned(0, 1) & h151(16-1 downto 0)));
+                        h153 := to_unsigned(0, 1);
+                        h153 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h149 := to_unsigned(1, 1);
+                            h153 := to_unsigned(1, 1);
                         end if;
-                        h150 := unsigned'("00000000000000000000000000000000");
-                        h150 := e_msi_addr;
-                        h151 := to_unsigned(0, 16);
-                        h151 := (unsigned'(h149 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h150(20-1 downto 5)));
+                        h154 := unsigned'("00000000000000000000000000000000");
+                        h154 := e_msi_addr;
+                        h155 := to_unsigned(0, 16);
+                        h155 := (unsigned'(h153 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h154(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h143 := h148;
+                            h147 := h152;
                         else
-                            h143 := unsigned'(to_unsigned(0, 1) & h151);
+                            h147 := unsigned'(to_unsigned(0, 1) & h155);
                         end if;
-                        h152 := to_unsigned(0, 16);
-                        h152 := (h143(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h152;
+                        h156 := to_unsigned(0, 16);
+                        h156 := (h147(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h156;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2707,50 +2758,50 @@ begin
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h169 = h173))) or (((w_irte_8(20-1 downto 18) = 2) and (h174(16-1 downto 8) >= h175(16-1 downto 8))) and (h176(16-1 downto 8) <= h177(8-1 downto 0)))))) then
-                        status <= to_unsigned(23, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h173 = h177))) or (((w_irte_8(20-1 downto 18) = 2) and (h178(16-1 downto 8) >= h179(16-1 downto 8))) and (h180(16-1 downto 8) <= h181(8-1 downto 0)))))) then
+                        status <= to_unsigned(25, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h155 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h155 := to_unsigned(1, 1);
+                            h159 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h155;
+                        rec_recorded <= h159;
                         v_wide := to_unsigned(0, 72);
-                        h156 := to_unsigned(0, 17);
-                        h157 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 1);
+                        h160 := to_unsigned(0, 17);
+                        h161 := to_unsigned(0, 1);
+                        h161 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h157 := to_unsigned(1, 1);
+                            h161 := to_unsigned(1, 1);
                         end if;
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := e_msi_addr;
-                        h159 := to_unsigned(0, 16);
-                        h159 := (unsigned'(h157 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h158(20-1 downto 5)));
-                        h160 := unsigned'("00000000000000000000000000000000");
-                        h160 := e_msi_data;
-                        h161 := to_unsigned(0, 17);
-                        h161 := (unsigned'(to_unsigned(0, 1) & h159) + unsigned'(to_unsigned(0, 1) & h160(16-1 downto 0)));
-                        h162 := to_unsigned(0, 1);
-                        h162 := to_unsigned(0, 1);
+                        h162 := unsigned'("00000000000000000000000000000000");
+                        h162 := e_msi_addr;
+                        h163 := to_unsigned(0, 16);
+                        h163 := (unsigned'(h161 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h162(20-1 downto 5)));
+                        h164 := unsigned'("00000000000000000000000000000000");
+                        h164 := e_msi_data;
+                        h165 := to_unsigned(0, 17);
+                        h165 := (unsigned'(to_unsigned(0, 1) & h163) + unsigned'(to_unsigned(0, 1) & h164(16-1 downto 0)));
+                        h166 := to_unsigned(0, 1);
+                        h166 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h162 := to_unsigned(1, 1);
+                            h166 := to_unsigned(1, 1);
                         end if;
-                        h163 := unsigned'("00000000000000000000000000000000");
-                        h163 := e_msi_addr;
-                        h164 := to_unsigned(0, 16);
-                        h164 := (unsigned'(h162 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h163(20-1 downto 5)));
+                        h167 := unsigned'("00000000000000000000000000000000");
+                        h167 := e_msi_addr;
+                        h168 := to_unsigned(0, 16);
+                        h168 := (unsigned'(h166 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h167(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h156 := h161;
+                            h160 := h165;
                         else
-                            h156 := unsigned'(to_unsigned(0, 1) & h164);
+                            h160 := unsigned'(to_unsigned(0, 1) & h168);
                         end if;
-                        h165 := to_unsigned(0, 16);
-                        h165 := (h156(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h165;
+                        h169 := to_unsigned(0, 16);
+                        h169 := (h160(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h169;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2766,7 +2817,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(24, 8);
+                        status <= to_unsigned(26, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2774,65 +2825,65 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h178 := to_unsigned(0, 17);
-                        h179 := to_unsigned(0, 1);
-                        h179 := to_unsigned(0, 1);
+                        h182 := to_unsigned(0, 17);
+                        h183 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h179 := to_unsigned(1, 1);
+                            h183 := to_unsigned(1, 1);
                         end if;
-                        h180 := unsigned'("00000000000000000000000000000000");
-                        h180 := e_msi_addr;
-                        h181 := to_unsigned(0, 16);
-                        h181 := (unsigned'(h179 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h180(20-1 downto 5)));
-                        h182 := unsigned'("00000000000000000000000000000000");
-                        h182 := e_msi_data;
-                        h183 := to_unsigned(0, 17);
-                        h183 := (unsigned'(to_unsigned(0, 1) & h181) + unsigned'(to_unsigned(0, 1) & h182(16-1 downto 0)));
-                        h184 := to_unsigned(0, 1);
-                        h184 := to_unsigned(0, 1);
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := e_msi_addr;
+                        h185 := to_unsigned(0, 16);
+                        h185 := (unsigned'(h183 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h184(20-1 downto 5)));
+                        h186 := unsigned'("00000000000000000000000000000000");
+                        h186 := e_msi_data;
+                        h187 := to_unsigned(0, 17);
+                        h187 := (unsigned'(to_unsigned(0, 1) & h185) + unsigned'(to_unsigned(0, 1) & h186(16-1 downto 0)));
+                        h188 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h184 := to_unsigned(1, 1);
+                            h188 := to_unsigned(1, 1);
                         end if;
-                        h185 := unsigned'("00000000000000000000000000000000");
-                        h185 := e_msi_addr;
-                        h186 := to_unsigned(0, 16);
-                        h186 := (unsigned'(h184 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h185(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h178 := h183;
-                        else
-                            h178 := unsigned'(to_unsigned(0, 1) & h186);
-                        end if;
-                        h187 := to_unsigned(0, 16);
-                        h187 := (h178(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h187;
-                        rec_vector <= w_irte_0(24-1 downto 16);
-                        h188 := unsigned'("00000000000000000000000000000000");
                         h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := w_irte_0(64-1 downto 32);
-                        if bool(r_IRTA_REG(11)) then
-                            h188 := w_irte_0(64-1 downto 32);
+                        h189 := e_msi_addr;
+                        h190 := to_unsigned(0, 16);
+                        h190 := (unsigned'(h188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h189(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h182 := h187;
                         else
-                            h188 := unsigned'(to_unsigned(0, 24) & h189(16-1 downto 8));
+                            h182 := unsigned'(to_unsigned(0, 1) & h190);
                         end if;
-                        rec_destination <= h188;
-                        h190 := to_unsigned(0, 1);
-                        h190 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 16);
+                        h191 := (h182(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h191;
+                        rec_vector <= w_irte_0(24-1 downto 16);
+                        h192 := unsigned'("00000000000000000000000000000000");
+                        h193 := unsigned'("00000000000000000000000000000000");
+                        h193 := w_irte_0(64-1 downto 32);
+                        if bool(r_IRTA_REG(11)) then
+                            h192 := w_irte_0(64-1 downto 32);
+                        else
+                            h192 := unsigned'(to_unsigned(0, 24) & h193(16-1 downto 8));
+                        end if;
+                        rec_destination <= h192;
+                        h194 := to_unsigned(0, 1);
+                        h194 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h190 := to_unsigned(1, 1);
+                            h194 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h190;
-                        h191 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
+                        rec_dest_mode <= h194;
+                        h195 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h191 := to_unsigned(1, 1);
+                            h195 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h191;
-                        h192 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 1);
+                        rec_redir_hint <= h195;
+                        h196 := to_unsigned(0, 1);
+                        h196 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h192 := to_unsigned(1, 1);
+                            h196 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h192;
+                        rec_trigger_mode <= h196;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         st <= FINISH;
                     else
