@@ -430,6 +430,13 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
                    "structures, bitmaps and walks", where)
         made: dict[str, tuple[ir.Walk, str]] = {}
         for walk in unit.walks:
+            if walk.nested:
+                # its members are distinct (E0496); its walkers are the one guest and host pair
+                nest = next(n for n in spec.nested if n.name == walk.regime)
+                from codegen.frontend.elaborate.unit import nested_members
+                for m in nested_members(nest, spec.regime(nest.guest), spec.regime(nest.host)):
+                    made.setdefault(f"wk_{walk.name}_{m}".lower(), (walk, f"'{walk.name}.{m}'"))
+                continue
             regime = spec.regime(walk.regime)
             members: dict[str, tuple[str, Span]] = {}
             for name, what, span in ([(r, "a walk result", walk.span) for r in WALK_RESULTS]

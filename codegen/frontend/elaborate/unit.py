@@ -118,6 +118,14 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
                 ok = False
                 m.failed.add(item.name)  # its uses are not reported again
                 continue
+            first = next((x for x in walks if x.nested), None)
+            if walk[0].nested and first is not None:
+                el.bag.error("E0494", f"expected at most one walk of a nested composition in unit '{d.name}', not a "
+                             f"second ('{item.name}'): the generated models hold one guest and one host walker",
+                             item.span, (f"walk '{first.name}' is the first", first.span))
+                ok = False
+                m.failed.add(item.name)  # its uses are not reported again
+                continue
             walks.append(walk[0])
             walk_members[item.name] = walk[1]
             steps.append(("walk", item.name))
@@ -161,43 +169,95 @@ def _bitmap(el: Resolver, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
 
 def walk_members(regime: ir.Regime) -> dict[str, int]:
     """What a unit can read of a walk: whether it ran and succeeded, the output address,
-    the level, the fault number and one truth value per fault kind, the record fields."""
-    level_width = max(3, max((lv.number for lv in regime.levels), default=1).bit_length())
+    the level, the fault number and one truth value per fault kind, the record fields.
+    A regime that can be switched off reports "no level" as all ones of `level`, so the
+    field is one bit wider where the top level would need it."""
+    if regime.bypass is not None:
+        level_width = max(3, (max(max(lv.number, lv.shown) for lv in regime.levels) + 1).bit_length())
+    else:
+        level_width = max(3, max((lv.number for lv in regime.levels), default=1).bit_length())
     out = {"walked": 1, "ok": 1, "pa": 64, "level": level_width, "fault": 8}
     out.update({k: 1 for k in regime.fault_kinds})
     out.update({f.name: f.width for f in regime.record.fields})
     return out
 
 
+# What a unit reads of a walk of a nested composition besides its fault kinds (the
+# guest's as they are, the host's behind `host_`) and its record fields: `guest_pa` is the
+# guest-physical address the guest stage gave (what a check after the walk, such as a
+# reverse map, compares), `host_level` the host leaf's level (or the host fault's),
+# `host_fault` the host fault's number.
+NESTED_RESULTS = ("walked", "ok", "pa", "guest_pa", "level", "host_level", "fault", "host_fault")
+
+
+def nested_members(nest: ir.Nested, guest: ir.Regime, host: ir.Regime) -> dict[str, int]:
+    """What a unit can read of a walk of nested composition `nest` (NESTED_RESULTS, one
+    truth per guest fault kind and per host fault kind as host_KIND, and the fields of
+    the record the fault reported: the guest's first record on a guest fault, the
+    composition's on a host fault, a name both have being one member); a level with none
+    (a switched-off stage, a host fault on the final address) reads as all ones."""
+    top = max([max(lv.number, lv.shown) for lv in guest.levels + host.levels] + [1])
+    lw = max(3, (top + 1).bit_length())
+    out = dict(zip(NESTED_RESULTS, (1, 1, 64, host.input_width, lw, lw, 8, 8)))
+    out.update({k: 1 for k in guest.fault_kinds})
+    out.update({f"host_{k}": 1 for k in host.fault_kinds})
+    for f in guest.record.fields + nest.record.fields:
+        out[f.name] = max(out.get(f.name, 0), f.width)
+    return out
+
+
+def nested_member_names(nest: ir.Nested, guest: ir.Regime, host: ir.Regime) -> list[tuple[str, str]]:
+    """(name, what it is) of every member, repeats kept (a record field both records have
+    is one member: not a repeat)."""
+    fields = list(dict.fromkeys(f.name for f in guest.record.fields + nest.record.fields))
+    return ([(r, "a walk result") for r in NESTED_RESULTS] + [(k, "a guest fault kind") for k in guest.fault_kinds]
+            + [(f"host_{k}", "a host fault kind") for k in host.fault_kinds]
+            + [(f, "a record field") for f in fields])
+
+
 def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
     regime = m.find("regimes", w.regime.parts)
-    if regime is None:
+    nest = m.find("nested", w.regime.parts) if regime is None else None
+    if regime is None and nest is None:
         if not m.has_failed(w.regime.text):
-            el.bag.error("E0301", undefined(m, "regimes", w.regime.text), w.regime.span)
+            msg = undefined(m, "regimes", w.regime.text)
+            el.bag.error("E0301", msg.replace("undefined regime", "undefined regime or nested composition"),
+                         w.regime.span)
         return None
-    if regime.bypass is not None:
-        # a unit's walk has no outcome for "not translated": it skips the walk instead
-        el.bag.error("E0431", f"walk '{w.name}' of regime '{regime.name}': expected a regime without `bypass when` "
-                     f"in a unit, not one that can be switched off; skip the walk with `walk ... when COND`",
-                     w.span, (f"the bypass of '{regime.name}' is declared here", regime.bypass.span))
-        return None
-    members = walk_members(regime)
-    clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
-             WALK_RESULTS]
-    if clash:
-        el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name of "
-                     "a record field or of a walk result", w.span)
-        return None
+    if nest is not None:
+        guest, host = _stages(m, w.regime.parts, nest)
+        seen: dict[str, str] = {}
+        for name, what in nested_member_names(nest, guest, host):
+            if name.lower() in seen:
+                el.bag.error("E0496", f"walk '{w.name}' of nested '{nest.name}': expected one member per name, not "
+                             f"{what} '{name}' that is also {seen[name.lower()]}: both would be '{w.name}.{name}'; "
+                             "rename one in the spec that declares it", w.span,
+                             (f"nested '{nest.name}' is declared here", nest.span))
+                return None
+            seen[name.lower()] = what
+        members = nested_members(nest, guest, host)
+        access_names, context_names, what_of = guest.access, nest.context, f"nested '{nest.name}'"
+        span_of = nest.span
+    else:
+        members = walk_members(regime)
+        clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
+                 WALK_RESULTS]
+        if clash:
+            el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name "
+                         "of a record field or of a walk result", w.span)
+            return None
+        access_names, context_names, what_of = regime.access, regime.context, f"regime '{regime.name}'"
+        span_of = regime.span
     ok = True
     bound = {}
-    for kind, names, binds in (("access", regime.access, w.access), ("context", regime.context, w.context)):
+    for kind, names, binds in (("access", access_names, w.access), ("context", context_names, w.context)):
         out = []
         for b in binds:
             if b.name not in names:
                 what = "access kind" if kind == "access" else "context register"
-                el.bag.error("E0309", f"'{b.name}' is not {'an' if kind == 'access' else 'a'} {what} of regime "
-                             f"'{regime.name}'; its {what}s are {', '.join(names) or 'none'}", b.span,
-                             (f"regime '{regime.name}' is declared here", regime.span))
+                el.bag.error("E0309", f"'{b.name}' is not {'an' if kind == 'access' else 'a'} {what} of "
+                             f"{what_of}; its {what}s are {', '.join(names) or 'none'}", b.span,
+                             (f"{what_of} is declared here", span_of))
                 ok = False
                 continue
             v = el.resolve(b.value, scope)
@@ -209,7 +269,7 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
         if missing and ok:
             block = "access { ... }" if kind == "access" else "with { ... }"
             el.bag.error("E0306", f"walk '{w.name}' must give every {kind} {'kind' if kind == 'access' else 'register'}"
-                         f" of regime '{regime.name}'; add {' '.join(f'`{n} = EXPR;`' for n in missing)} to its "
+                         f" of {what_of}; add {' '.join(f'`{n} = EXPR;`' for n in missing)} to its "
                          f"`{block}`", w.span)
             ok = False
         bound[kind] = tuple(out)
@@ -217,8 +277,24 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
     when = el.resolve(w.when, scope) if w.when is not None else None
     if not ok or value is None or (w.when is not None and when is None):
         return None
-    return ir.Walk(name=w.name, regime=regime.name, input=value, access=bound["access"], context=bound["context"],
-                   when=when, cite=w.cite, doc=w.doc, span=w.span), members
+    name = nest.name if nest is not None else regime.name
+    return ir.Walk(name=w.name, regime=name, input=value, access=bound["access"], context=bound["context"],
+                   when=when, cite=w.cite, doc=w.doc, span=w.span, nested=nest is not None), members
+
+
+def _stages(m: Module, parts: tuple[str, ...], nest: ir.Nested) -> tuple[ir.Regime, ir.Regime]:
+    """The guest and host regimes of a composition, wherever the modules `m` sees declare them."""
+    found: dict[str, ir.Regime] = {}
+    todo, seen = [m], set()
+    while todo:
+        mod = todo.pop()
+        if id(mod) in seen:
+            continue
+        seen.add(id(mod))
+        for r in mod.regimes.values():
+            found.setdefault(r.name, r)
+        todo.extend(mod.imports.values())
+    return found[nest.guest], found[nest.host]
 
 
 def _event(el: Resolver, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
@@ -390,6 +466,11 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
             continue
         owners[(kind, src[1])] = c.span
         first[c.name] = c.span
+        if kind == "walk" and next(w for w in walks if w.name == src[1]).nested:
+            el.bag.error("E0495", f"expected a walk of a regime behind cache '{c.name}' of unit '{d.name}', not walk "
+                         f"'{src[1]}' of a nested composition: a unit walks a composition without caches (declare "
+                         "the caches in the composition itself, for its own model)", c.span)
+            continue
         if kind == "walk":
             regime = m.find("regimes", (next(w for w in walks if w.name == src[1]).regime,))
             if regime is not None and not any(lv.leaf for lv in regime.levels):

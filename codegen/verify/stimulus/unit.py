@@ -57,10 +57,19 @@ class UnitScenarioFactory:
         # (field, expression): `field == expression` somewhere in a rule; drawing the
         # field as the expression's value makes the equal case happen
         self.equalities: list[tuple[tuple[str, str], Expr]] = []
+        # (structure field or sub-field, expression of a walk's result) compared for equality:
+        # drawn equal, once the walk is built, most of the time
+        self.walk_equalities: list[tuple[Expr, Expr]] = []
         for e in self.unit.expressions():
             self._collect(e)
         self.used_fields = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
-        self.walk_factories = {w.name: ScenarioFactory(spec, spec.regime(w.regime)) for w in self.unit.walks}
+        self.walk_factories = {w.name: ScenarioFactory(spec, self._walked(w)) for w in self.unit.walks}
+        # structures placed once the walks they read are built (a check of the page a walk reached)
+        self.after_walk = {st.name for st in self.unit.structures
+                           if any(r.kind == "walk" for e in (st.base, st.when) if e is not None for r in e.refs())}
+
+    def _walked(self, w: ir.Walk) -> ir.Regime | ir.Nested:
+        return next(n for n in self.spec.nested if n.name == w.regime) if w.nested else self.spec.regime(w.regime)
 
     def _collect(self, e: Expr) -> None:
         """Constants that an event or structure field is compared against, and the values
@@ -72,6 +81,9 @@ class UnitScenarioFactory:
             if n.op not in COMPARE:
                 continue
             for side, other in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+                if n.op in ("==", "!=") and side.op == "ref" and side.kind == "struct" \
+                        and any(r.kind == "walk" for r in other.refs()):
+                    self.walk_equalities.append((side, other))
                 if n.op in ("==", "!=") and side.op == "ref" and side.kind in ("event", "struct") and other.op != "num" \
                         and (side.kind, side.name) not in {(r.kind, r.name) for r in other.refs()}:
                     self.equalities.append(((side.kind, side.name), other))
@@ -188,6 +200,8 @@ class UnitScenarioFactory:
         values: dict[str, int] = {}  # structure field reference name -> value
         lookups: dict[str, int] = {}
 
+        walked: dict[str, int] = {}  # "W.member" -> its value, once walk W is built
+
         def lookup(e: Expr) -> int:
             if e.kind == "event":
                 return (request[e.name] >> e.lo) & mask(e.width)
@@ -197,7 +211,7 @@ class UnitScenarioFactory:
                 return (values.get(e.name, 0) >> (e.lo - self.field_of(e.name).lo)) & mask(e.width)
             if e.kind == "bitmap":
                 return lookups.get(e.name, 0)
-            return 0  # a walk's result: not known while drawing
+            return (walked.get(e.name, 0) >> e.lo) & mask(e.width)  # a walk's result: 0 until built
 
         for st in u.structures:
             for f in st.fields:
@@ -251,7 +265,7 @@ class UnitScenarioFactory:
                 rule = draw.choice(open_rules)
                 if not evaluate(rule, lookup):
                     steer(rule)
-        for st in u.structures:
+        def place(st: ir.Structure) -> None:
             base = evaluate(st.base, lookup) & MASK64 & ~7
             by_word: dict[int, int] = {}
             for f in st.fields:
@@ -260,11 +274,29 @@ class UnitScenarioFactory:
                     by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
             for off, value in by_word.items():
                 memory[(base + off) & MASK64] = value
+
+        for st in u.structures:
+            if st.name not in self.after_walk:
+                place(st)
         for kind, name in u.steps:
             if kind == "bitmap":
                 self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
             elif kind == "walk":
-                self._build_walk(draw, u.step_node(kind, name), lookup, memory, request)
+                walk = u.step_node(kind, name)
+                if walk.nested:
+                    got = self._build_nested(draw, walk, lookup, memory, request)
+                else:
+                    got = self._build_walk(draw, walk, lookup, memory, request)
+                walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
+                if got:
+                    # what a later step compares with the walk's result: equal most of the time
+                    for side, expr in self.walk_equalities:
+                        if draw.chance(75):
+                            sub = side.lo - self.field_of(side.name).lo
+                            bits = evaluate(expr, lookup) & mask(side.width)
+                            values[side.name] = (values.get(side.name, 0) & ~(mask(side.width) << sub)) | (bits << sub)
+            elif name in self.after_walk:
+                place(u.structure(name))
         kind = next((f.name for f in u.event if f.enum is not None), None)
         intent = {"event": kind and self._item_name(kind, request[kind])}
         return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
@@ -315,10 +347,56 @@ class UnitScenarioFactory:
             return
         if builder.addr != addr and walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0:
             request[walk.input.name] = builder.addr  # a skipped level's index bits were cleared
+        if builder.final is not None:
+            return {"walked": 1, "ok": 1, "pa": builder.final}
+        return None
+
+    def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> dict | None:
+        """The guest and host tables of a walk of a composition, drawn by the composition's
+        own scenario factory (a legal 2D walk most of the time, else faults injected), its
+        context, input and access kinds written back to the event and context registers the
+        walk binds them to plainly (`ROOT = ROOT;`, `input event.va`); a binding of another
+        expression fixes that register instead. Returns what the walk gives when it
+        translates (the guest-physical and host-physical addresses), for the steps after it."""
+        if walk.when is not None and not evaluate(walk.when, lookup):
+            return None
+        factory = self.walk_factories[walk.name]
+        override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
+                    for b in walk.context if not _plain(b.value)}
+        legal = draw.chance(70)
+        try:
+            sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
+                              exact=legal and draw.chance(50))
+        except StimulusError:
+            return None
+        for b in walk.context:
+            if _plain(b.value):
+                _write_back(request, b.value, sc.request[b.name])
+        for b in walk.access:
+            if _plain(b.value):
+                _write_back(request, b.value, sc.request[b.name])
+        if _plain(walk.input):
+            _write_back(request, walk.input, sc.request[factory.main.input_name])
+        for addr, value in sc.memory.items():
+            memory.setdefault(addr, value)
+        final = sc.intent.get("final")
+        if final is None or final[1] is None:
+            return None
+        return {"walked": 1, "ok": 1, "guest_pa": final[0], "pa": final[1]}
 
     def _item_name(self, field_name: str, value: int) -> str:
         f = next(x for x in self.unit.event if x.name == field_name)
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+def _plain(e: Expr) -> bool:
+    """An event field or context register itself (or its low bits): a value drawn for it
+    can be written back."""
+    return e.op == "ref" and e.kind in ("event", "ctx") and e.lo == 0
+
+
+def _write_back(request: dict, e: Expr, value: int) -> None:
+    request[e.name] = (request[e.name] & ~mask(e.width)) | (value & mask(e.width))
 
 
 def _conjuncts(e: Expr) -> list[Expr]:
@@ -328,12 +406,30 @@ def _conjuncts(e: Expr) -> list[Expr]:
     return [e]
 
 
+def _nested_keys(name: str, d: dict) -> list[str]:
+    """The coverage points of a walk of a composition (the reference's `detail` of it)."""
+    if not d["walked"]:
+        return []
+    if d["ok"]:
+        return ([f"walk {name} page level {d['level']}"] if d["level"] is not None else [f"walk {name} guest stage off"]) \
+            + ([f"walk {name} host page level {d['host_level']}"] if d["host_level"] is not None
+               else [f"walk {name} host stage off"])
+    if d["host_fault"]:
+        where = "final address" if d["level"] is None else f"guest level {d['level']} table"
+        return [f"walk {name} host fault", f"walk {name} host fault {d['host_fault']}",
+                f"walk {name} host fault on {where}"]
+    return [f"walk {name} guest fault", f"walk {name} fault {d['fault']}"]
+
+
 def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, detail: dict | None = None) -> list[str]:
     """The coverage points one outcome hits: the exit rule, the enum item of each
     enum-typed record field (e.g. the exit code), and per walk the page level or the
     fault kind at its level (from the reference's `detail`)."""
     keys = []
     for name, d in (detail or {}).items():
+        if d.get("nested"):
+            keys += _nested_keys(name, d)
+            continue
         if d["ok"]:
             keys.append(f"walk {name} page level {d['level']}")
         elif d["fault"]:
@@ -358,6 +454,15 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
     # "no exit" is counted but not required: in some units every event exits
     out = [f"exit {x.name}" for x in unit.exits]
     for w in unit.walks:
+        if w.nested:
+            nest = next(n for n in spec.nested if n.name == w.regime)
+            guest, host = spec.regime(nest.guest), spec.regime(nest.host)
+            # each stage's page sizes, and a fault of each stage (which kinds a composition's
+            # bindings leave reachable is the translation's coverage: `walk W fault K` counted)
+            out += [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
+            out += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
+            out += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            continue
         regime = spec.regime(w.regime)
         out += [f"walk {w.name} page level {lv.shown}" for lv in regime.leaf_levels]
         out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
