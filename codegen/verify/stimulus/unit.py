@@ -295,11 +295,44 @@ class UnitScenarioFactory:
                             sub = side.lo - self.field_of(side.name).lo
                             bits = evaluate(expr, lookup) & mask(side.width)
                             values[side.name] = (values.get(side.name, 0) & ~(mask(side.width) << sub)) | (bits << sub)
+                    if draw.chance(50):
+                        self._steer_after(draw, [x.when for x in u.exits], lookup, values, pool)
             elif name in self.after_walk:
                 place(u.structure(name))
         kind = next((f.name for f in u.event if f.enum is not None), None)
         intent = {"event": kind and self._item_name(kind, request[kind])}
         return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
+
+    def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
+        """Once a walk is built, one exit rule that reads it, steered toward holding by
+        redrawing the fields of the structures read after the walk (the rest of the
+        scenario, the walk's tables and bindings, stays as it is)."""
+        def mine(r: Expr) -> bool:
+            return r.kind == "struct" and r.name.split(".")[0] in self.after_walk
+
+        open_rules = [c for c in rules if any(mine(r) for r in c.refs())
+                      and not any(not evaluate(p, lookup) and not any(mine(r) for r in p.refs()) for p in _conjuncts(c))]
+        if not open_rules:
+            return
+        rule = draw.choice(open_rules)
+
+        def put(r: Expr, bits: int) -> None:
+            sub = r.lo - self.field_of(r.name).lo
+            values[r.name] = (values.get(r.name, 0) & ~(mask(r.width) << sub)) | ((bits & mask(r.width)) << sub)
+
+        for _ in range(25):
+            if evaluate(rule, lookup):
+                return
+            for c in _conjuncts(rule):
+                if evaluate(c, lookup):
+                    continue
+                a, b = (c.args[0], c.args[1]) if c.op == "==" else (None, None)
+                if a is not None and a.op == "ref" and mine(a) and not any(mine(r) for r in b.refs()):
+                    put(a, evaluate(b, lookup))  # an equality: make it hold
+                    continue
+                for r in c.refs():
+                    if mine(r):
+                        put(r, self._value(draw, r.width, (r.kind, r.name), pool))
 
     @staticmethod
     def _fill_bitmap(draw: Draw, b: ir.Bitmap, lookup, memory: dict, lookups: dict) -> None:
