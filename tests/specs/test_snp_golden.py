@@ -245,11 +245,3 @@ def test_a_host_write_with_snp_off_is_not_checked(host):
     out, trace = decide(host, host_mem(rmp_entry()), host_request(syscfg=0))
     assert out == {"exit": False} and len(trace) == 4
 
-
-def test_host_paging_off_checks_the_linear_address_as_physical(host):
-    """CR0.PG = 0: no translation (the walk is switched off, APM 5.1), the linear address
-    is the physical address, and its RMP entry is still checked: one reference only."""
-    req = host_request() | {"CR0": 1, "va": S_PAGE | 0x10}
-    out, trace = decide(host, {rmp_addr(S_PAGE): rmp_entry()}, req)
-    assert out["rule"] == "rmp_write" and out["fields"]["cr2"] == S_PAGE | 0x10
-    assert trace == [(0, rmp_addr(S_PAGE), 8, rmp_entry())]

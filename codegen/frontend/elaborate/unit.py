@@ -169,13 +169,8 @@ def _bitmap(el: Resolver, b: ast.Bitmap, scope: Scope) -> ir.Bitmap | None:
 
 def walk_members(regime: ir.Regime) -> dict[str, int]:
     """What a unit can read of a walk: whether it ran and succeeded, the output address,
-    the level, the fault number and one truth value per fault kind, the record fields.
-    A regime that can be switched off reports "no level" as all ones of `level`, so the
-    field is one bit wider where the top level would need it."""
-    if regime.bypass is not None:
-        level_width = max(3, (max(max(lv.number, lv.shown) for lv in regime.levels) + 1).bit_length())
-    else:
-        level_width = max(3, max((lv.number for lv in regime.levels), default=1).bit_length())
+    the level, the fault number and one truth value per fault kind, the record fields."""
+    level_width = max(3, max((lv.number for lv in regime.levels), default=1).bit_length())
     out = {"walked": 1, "ok": 1, "pa": 64, "level": level_width, "fault": 8}
     out.update({k: 1 for k in regime.fault_kinds})
     out.update({f.name: f.width for f in regime.record.fields})
@@ -239,6 +234,12 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
         access_names, context_names, what_of = guest.access, nest.context, f"nested '{nest.name}'"
         span_of = nest.span
     else:
+        if regime.bypass is not None:
+            # a unit's walk has no outcome for "not translated": it skips the walk instead
+            el.bag.error("E0431", f"walk '{w.name}' of regime '{regime.name}': expected a regime without `bypass "
+                         f"when` in a unit, not one that can be switched off; skip the walk with `walk ... when COND`",
+                         w.span, (f"the bypass of '{regime.name}' is declared here", regime.bypass.span))
+            return None
         members = walk_members(regime)
         clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
                  WALK_RESULTS]

@@ -313,9 +313,9 @@ class UnitView:
 
     @property
     def has_no_level(self) -> bool:
-        """Some walk can end with no level: a regime that can be switched off, or a
-        composition (NO_LEVEL in both models)."""
-        return bool(self.translations) or any(w.can_bypass for w in self.walkers)
+        """Some walk can end with no level: a walk of a composition (a stage switched
+        off, a host fault on the final address; NO_LEVEL in the walkers)."""
+        return bool(self.translations)
 
     @property
     def no_level(self) -> int:
