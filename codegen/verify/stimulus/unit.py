@@ -288,7 +288,7 @@ class UnitScenarioFactory:
                 else:
                     got = self._build_walk(draw, walk, lookup, memory, request)
                 walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
-                if got:
+                if got and (self.walk_equalities or self.after_walk):
                     # what a later step compares with the walk's result: equal most of the time
                     for side, expr in self.walk_equalities:
                         if draw.chance(75):
