@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
-from codegen.frontend.checks import WALK_RESULTS
+from codegen.frontend.checks import NESTED_RESULTS, WALK_RESULTS, nested_members  # noqa: F401 (re-exported)
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
 from codegen.frontend.elaborate.scope import suggest
@@ -174,30 +174,6 @@ def walk_members(regime: ir.Regime) -> dict[str, int]:
     out = {"walked": 1, "ok": 1, "pa": 64, "level": level_width, "fault": 8}
     out.update({k: 1 for k in regime.fault_kinds})
     out.update({f.name: f.width for f in regime.record.fields})
-    return out
-
-
-# What a unit reads of a walk of a nested composition besides its fault kinds (the
-# guest's as they are, the host's behind `host_`) and its record fields: `guest_pa` is the
-# guest-physical address the guest stage gave (what a check after the walk, such as a
-# reverse map, compares), `host_level` the host leaf's level (or the host fault's),
-# `host_fault` the host fault's number.
-NESTED_RESULTS = ("walked", "ok", "pa", "guest_pa", "level", "host_level", "fault", "host_fault")
-
-
-def nested_members(nest: ir.Nested, guest: ir.Regime, host: ir.Regime) -> dict[str, int]:
-    """What a unit can read of a walk of nested composition `nest` (NESTED_RESULTS, one
-    truth per guest fault kind and per host fault kind as host_KIND, and the fields of
-    the record the fault reported: the guest's first record on a guest fault, the
-    composition's on a host fault, a name both have being one member); a level with none
-    (a switched-off stage, a host fault on the final address) reads as all ones."""
-    top = max([max(lv.number, lv.shown) for lv in guest.levels + host.levels] + [1])
-    lw = max(3, (top + 1).bit_length())
-    out = dict(zip(NESTED_RESULTS, (1, 1, 64, host.input_width, lw, lw, 8, 8)))
-    out.update({k: 1 for k in guest.fault_kinds})
-    out.update({f"host_{k}": 1 for k in host.fault_kinds})
-    for f in guest.record.fields + nest.record.fields:
-        out[f.name] = max(out.get(f.name, 0), f.width)
     return out
 
 
