@@ -363,6 +363,30 @@ def _record_names(rec: ir.Record, ident) -> None:
 WALK_RESULTS = ("walked", "ok", "pa", "level", "fault")
 
 
+# What a unit reads of a walk of a nested composition besides its fault kinds (the
+# guest's as they are, the host's behind `host_`) and its record fields: `guest_pa` is the
+# guest-physical address the guest stage gave (what a check after the walk, such as a
+# reverse map, compares), `host_level` the host leaf's level (or the host fault's),
+# `host_fault` the host fault's number.
+NESTED_RESULTS = ("walked", "ok", "pa", "guest_pa", "level", "host_level", "fault", "host_fault")
+
+
+def nested_members(nest: ir.Nested, guest: ir.Regime, host: ir.Regime) -> dict[str, int]:
+    """What a unit can read of a walk of nested composition `nest` (NESTED_RESULTS, one
+    truth per guest fault kind and per host fault kind as host_KIND, and the fields of
+    the record the fault reported: the guest's first record on a guest fault, the
+    composition's on a host fault, a name both have being one member); a level with none
+    (a switched-off stage, a host fault on the final address) reads as all ones."""
+    top = max([max(lv.number, lv.shown) for lv in guest.levels + host.levels] + [1])
+    lw = max(3, (top + 1).bit_length())
+    out = dict(zip(NESTED_RESULTS, (1, 1, 64, host.input_width, lw, lw, 8, 8)))
+    out.update({k: 1 for k in guest.fault_kinds})
+    out.update({f"host_{k}": 1 for k in host.fault_kinds})
+    for f in guest.record.fields + nest.record.fields:
+        out[f.name] = max(out.get(f.name, 0), f.width)
+    return out
+
+
 def walk_identifiers(walk: ir.Walk, regime: ir.Regime) -> list[tuple[str, str]]:
     """(identifier, what it holds) for every name the generated unit code makes by
     joining a walk's name to something else, as unit_reference.py.j2 and
@@ -442,6 +466,12 @@ def _generated_names(spec: ir.Spec, bag: DiagnosticBag) -> None:
                     break
         made: dict[str, tuple[ir.Walk, str]] = {}
         for walk in unit.walks:
+            if walk.nested:
+                # its members are distinct (E0496); its walkers are the one guest and host pair
+                nest = next(n for n in spec.nested if n.name == walk.regime)
+                for m in nested_members(nest, spec.regime(nest.guest), spec.regime(nest.host)):
+                    made.setdefault(f"wk_{walk.name}_{m}".lower(), (walk, f"'{walk.name}.{m}'"))
+                continue
             regime = spec.regime(walk.regime)
             members: dict[str, tuple[str, Span]] = {}
             for name, what, span in ([(r, "a walk result", walk.span) for r in WALK_RESULTS]

@@ -304,10 +304,10 @@ class _Builder:
             sets=tuple(self.binding(b, self.module) for b in v.sets), cite=v.cite, doc=v.doc,
             span=self.span(v.span))
 
-    def regime_module(self, name: str) -> tuple[str, Module | None]:
-        """The qualified name of the regime `name` seen from the module being presented,
-        and the module it is declared in."""
-        found = self._find(self.module, "regimes", name, set())
+    def regime_module(self, name: str, table: str = "regimes") -> tuple[str, Module | None]:
+        """The qualified name of the regime (or, table "nested", composition) `name` seen
+        from the module being presented, and the module it is declared in."""
+        found = self._find(self.module, table, name, set())
         if found is None:
             return name, None
         return self.named(found), self.owner.get(id(found))
@@ -332,11 +332,12 @@ class _Builder:
     def unit(self, u: ir.Unit) -> d.Unit:
         walks = []
         for w in u.walks:
-            regime, module = self.regime_module(w.regime)
+            regime, module = self.regime_module(w.regime, "nested" if w.nested else "regimes")
             walks.append(d.Walk(name=w.name, regime=regime, input=self.expr(w.input),
                                 access=tuple(self.binding(b) for b in w.access),
                                 context=tuple(self.binding(b, module or self.module) for b in w.context),
-                                when=self.expr(w.when), cite=w.cite, doc=w.doc, span=self.span(w.span)))
+                                when=self.expr(w.when), cite=w.cite, doc=w.doc, span=self.span(w.span),
+                                nested=w.nested))
         return d.Unit(
             name=self.named(u),
             event=tuple(d.EventField(name=f.name, width=f.width, enum=self.visible("enums", f.enum), doc=f.doc,

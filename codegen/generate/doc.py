@@ -1011,7 +1011,7 @@ class SpecDoc:
                     add("layout", f.format, f"unit {u.name} structure {st.name}.{f.name}", here)
             for w in u.walks:
                 if u.call_of(w.name) is None:
-                    add("regime", w.regime, f"unit {u.name} walk {w.name}", here)
+                    add("nested" if w.nested else "regime", w.regime, f"unit {u.name} walk {w.name}", here)
             for f in u.event:
                 add("enum", f.enum, f"unit {u.name} event", here)
             for f in u.record.fields:
@@ -1360,7 +1360,9 @@ class SpecDoc:
                                             for b in c.context])]
             return StepDoc(kind, c.name, anchor, meta, entries, bindings=[b for b in binds if b[1]])
         w: ir.Walk = node
-        entries = [Entry("regime", links=[self.link("regime", w.regime)]), Entry("input address", expr=p.text(w.input))]
+        entries = [Entry("nested composition" if w.nested else "regime",
+                         links=[self.link("nested" if w.nested else "regime", w.regime)]),
+                   Entry("input address", expr=p.text(w.input))]
         if w.when is not None:
             entries.append(Entry("walked when", expr=p.text(w.when), note="otherwise the walk does not happen"))
         binds = [("access kinds", [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b))) for b in w.access]),

@@ -507,7 +507,8 @@ class Bitmap(_Model):
 
 
 class Walk(_Model):
-    """A walk of a regime inside a unit, with the regime's inputs bound to expressions."""
+    """A walk of a regime inside a unit, with the regime's inputs bound to expressions;
+    with `nested` true, `regime` names a nested composition (a 2D walk)."""
 
     name: str
     regime: str
@@ -518,6 +519,7 @@ class Walk(_Model):
     cite: str
     doc: str
     span: Span
+    nested: bool = False
 
 
 class Step(_Model):

@@ -605,7 +605,8 @@ class OutputField(Node):
 
 
 class Walk(Node):
-    """A walk of a regime inside a unit, with the regime's inputs bound to expressions."""
+    """A walk of a regime inside a unit, with the regime's inputs bound to expressions;
+    with `nested`, `regime` names a nested composition (a 2D walk, guest and host)."""
 
     name: str
     regime: str
@@ -615,6 +616,7 @@ class Walk(Node):
     when: Expr | None = None
     cite: str = ""
     doc: str = ""
+    nested: bool = False
 
 
 class UnitRecord(Node):

@@ -64,6 +64,15 @@ def writes_per_entry(regime: ir.Regime) -> int:
     return len({u.used for u in regime.updates})
 
 
+def nested_references(spec: ir.Spec, top: ir.Nested) -> int:
+    """The most memory references a 2D walk of composition `top` makes."""
+    guest, host = spec.regime(top.guest), spec.regime(top.host)
+    n, m = len(guest.levels), len(host.levels)
+    k = writes_per_entry(guest)
+    reads = (n + 1) * (m + 1) - 1 + (k * n * m if top.update_access else 0)
+    return reads * (1 + max(k, writes_per_entry(host)))
+
+
 def regime_references(spec: ir.Spec, regime: ir.Regime) -> int:
     """Most memory references one walk of `regime` makes: an entry read at each level,
     and an update write of it when the regime sets bits, as used and after success."""
@@ -83,14 +92,11 @@ def max_references(spec: ir.Spec) -> int:
     if isinstance(top, ir.Regime):
         return regime_references(spec, top)
     if isinstance(top, ir.Nested):
-        guest, host = spec.regime(top.guest), spec.regime(top.host)
-        n, m = len(guest.levels), len(host.levels)
-        k = writes_per_entry(guest)
-        reads = (n + 1) * (m + 1) - 1 + (k * n * m if top.update_access else 0)
-        return reads * (1 + max(k, writes_per_entry(host)))
+        return nested_references(spec, top)
     words = sum(len({w for f in s.fields for w in range(f.offset // 8, (f.offset + (f.width + 7) // 8 - 1) // 8 + 1)})
                 for s in top.structures)
-    walks = sum(regime_references(spec, spec.regime(w.regime)) for w in top.walks)
+    walks = sum(nested_references(spec, next(n for n in spec.nested if n.name == w.regime)) if w.nested
+                else regime_references(spec, spec.regime(w.regime)) for w in top.walks)
     stores = sum(1 for r in (top.record, *(c.record for c in top.calls)) for f in r.fields if f.store)
     return words + 2 * len(top.bitmaps) + walks + 2 * stores
 

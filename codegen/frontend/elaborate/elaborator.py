@@ -1772,11 +1772,15 @@ def flatten(main: Module, sha: str) -> ir.Spec:
         enums=tuple(e for mod in seen for e in mod.enums.values()),
         layouts=tuple(x for mod in seen for x in mod.layouts.values()),
         regimes=tuple(x for mod in seen for x in mod.regimes.values()),
-        nested=tuple(x for mod in seen for x in main.nested.values()) if main.nested else (),
         units=tuple(main.units.values()),
         span=header.span if header else Span(path=main.path))
-    if main.nested:
-        spec = spec.model_copy(update={"nested": tuple(main.nested.values())})
+    # the main file's compositions, after those of other files its units walk (a unit's
+    # walk of an imported composition needs its IR; the main file's stay last, as `top` wants)
+    walked = {w.regime for u in main.units.values() for w in u.walks if w.nested}
+    own = list(main.nested.values())
+    imported = [x for mod in seen if mod is not main for x in mod.nested.values() if x.name in walked]
+    if own or imported:
+        spec = spec.model_copy(update={"nested": tuple(imported + own)})
     if not main.nested and main.regimes:
         # the top translation is the last regime of the main file: keep it last
         own = list(main.regimes.values())

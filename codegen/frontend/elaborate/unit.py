@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from codegen import ir
 from codegen.frontend import syntax_tree as ast
-from codegen.frontend.checks import WALK_RESULTS
+from codegen.frontend.checks import NESTED_RESULTS, WALK_RESULTS, nested_members  # noqa: F401 (re-exported)
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
 from codegen.frontend.elaborate.scope import suggest
@@ -143,6 +143,14 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
                 ok = False
                 m.failed.add(item.name)  # its uses are not reported again
                 continue
+            first = next((x for x in walks if x.nested), None)
+            if walk[0].nested and first is not None:
+                el.bag.error("E0494", f"expected at most one walk of a nested composition in unit '{d.name}', not a "
+                             f"second ('{item.name}'): the generated models hold one guest and one host walker",
+                             item.span, (f"walk '{first.name}' is the first", first.span))
+                ok = False
+                m.failed.add(item.name)  # its uses are not reported again
+                continue
             walks.append(walk[0])
             walk_members[item.name] = walk[1]
             steps.append(("walk", item.name))
@@ -197,35 +205,64 @@ def walk_members(regime: ir.Regime) -> dict[str, int]:
     return out
 
 
+def nested_member_names(nest: ir.Nested, guest: ir.Regime, host: ir.Regime) -> list[tuple[str, str]]:
+    """(name, what it is) of every member, repeats kept (a record field both records have
+    is one member: not a repeat)."""
+    fields = list(dict.fromkeys(f.name for f in guest.record.fields + nest.record.fields))
+    return ([(r, "a walk result") for r in NESTED_RESULTS] + [(k, "a guest fault kind") for k in guest.fault_kinds]
+            + [(f"host_{k}", "a host fault kind") for k in host.fault_kinds]
+            + [(f, "a record field") for f in fields])
+
+
 def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
     regime = m.find("regimes", w.regime.parts)
-    if regime is None:
+    nest = m.find("nested", w.regime.parts) if regime is None else None
+    if regime is None and nest is None:
         if not m.has_failed(w.regime.text):
-            el.bag.error("E0301", undefined(m, "regimes", w.regime.text), w.regime.span)
+            msg = undefined(m, "regimes", w.regime.text)
+            el.bag.error("E0301", msg.replace("undefined regime", "undefined regime or nested composition"),
+                         w.regime.span)
         return None
-    if regime.bypass is not None:
-        # a unit's walk has no outcome for "not translated": it skips the walk instead
-        el.bag.error("E0431", f"walk '{w.name}' of regime '{regime.name}': expected a regime without `bypass when` "
-                     f"in a unit, not one that can be switched off; skip the walk with `walk ... when COND`",
-                     w.span, (f"the bypass of '{regime.name}' is declared here", regime.bypass.span))
-        return None
-    members = walk_members(regime)
-    clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
-             WALK_RESULTS]
-    if clash:
-        el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name of "
-                     "a record field or of a walk result", w.span)
-        return None
+    if nest is not None:
+        guest, host = _stages(m, w.regime.parts, nest)
+        seen: dict[str, str] = {}
+        for name, what in nested_member_names(nest, guest, host):
+            if name.lower() in seen:
+                el.bag.error("E0496", f"walk '{w.name}' of nested '{nest.name}': expected one member per name, not "
+                             f"{what} '{name}' that is also {seen[name.lower()]}: both would be '{w.name}.{name}'; "
+                             "rename one in the spec that declares it", w.span,
+                             (f"nested '{nest.name}' is declared here", nest.span))
+                return None
+            seen[name.lower()] = what
+        members = nested_members(nest, guest, host)
+        access_names, context_names, what_of = guest.access, nest.context, f"nested '{nest.name}'"
+        span_of = nest.span
+    else:
+        if regime.bypass is not None:
+            # a unit's walk has no outcome for "not translated": it skips the walk instead
+            el.bag.error("E0431", f"walk '{w.name}' of regime '{regime.name}': expected a regime without `bypass "
+                         f"when` in a unit, not one that can be switched off; skip the walk with `walk ... when COND`",
+                         w.span, (f"the bypass of '{regime.name}' is declared here", regime.bypass.span))
+            return None
+        members = walk_members(regime)
+        clash = [k for k in regime.fault_kinds if k in {f.name for f in regime.record.fields} or k in
+                 WALK_RESULTS]
+        if clash:
+            el.bag.error("E0201", f"walk '{w.name}': fault kind '{clash[0]}' of regime '{regime.name}' has the name "
+                         "of a record field or of a walk result", w.span)
+            return None
+        access_names, context_names, what_of = regime.access, regime.context, f"regime '{regime.name}'"
+        span_of = regime.span
     ok = True
     bound = {}
-    for kind, names, binds in (("access", regime.access, w.access), ("context", regime.context, w.context)):
+    for kind, names, binds in (("access", access_names, w.access), ("context", context_names, w.context)):
         out = []
         for b in binds:
             if b.name not in names:
                 what = "access kind" if kind == "access" else "context register"
-                el.bag.error("E0309", f"'{b.name}' is not {'an' if kind == 'access' else 'a'} {what} of regime "
-                             f"'{regime.name}'; its {what}s are {', '.join(names) or 'none'}", b.span,
-                             (f"regime '{regime.name}' is declared here", regime.span))
+                el.bag.error("E0309", f"'{b.name}' is not {'an' if kind == 'access' else 'a'} {what} of "
+                             f"{what_of}; its {what}s are {', '.join(names) or 'none'}", b.span,
+                             (f"{what_of} is declared here", span_of))
                 ok = False
                 continue
             v = el.resolve(b.value, scope)
@@ -237,7 +274,7 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
         if missing and ok:
             block = "access { ... }" if kind == "access" else "with { ... }"
             el.bag.error("E0306", f"walk '{w.name}' must give every {kind} {'kind' if kind == 'access' else 'register'}"
-                         f" of regime '{regime.name}'; add {' '.join(f'`{n} = EXPR;`' for n in missing)} to its "
+                         f" of {what_of}; add {' '.join(f'`{n} = EXPR;`' for n in missing)} to its "
                          f"`{block}`", w.span)
             ok = False
         bound[kind] = tuple(out)
@@ -245,8 +282,24 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
     when = el.resolve(w.when, scope) if w.when is not None else None
     if not ok or value is None or (w.when is not None and when is None):
         return None
-    return ir.Walk(name=w.name, regime=regime.name, input=value, access=bound["access"], context=bound["context"],
-                   when=when, cite=w.cite, doc=w.doc, span=w.span), members
+    name = nest.name if nest is not None else regime.name
+    return ir.Walk(name=w.name, regime=name, input=value, access=bound["access"], context=bound["context"],
+                   when=when, cite=w.cite, doc=w.doc, span=w.span, nested=nest is not None), members
+
+
+def _stages(m: Module, parts: tuple[str, ...], nest: ir.Nested) -> tuple[ir.Regime, ir.Regime]:
+    """The guest and host regimes of a composition, wherever the modules `m` sees declare them."""
+    found: dict[str, ir.Regime] = {}
+    todo, seen = [m], set()
+    while todo:
+        mod = todo.pop()
+        if id(mod) in seen:
+            continue
+        seen.add(id(mod))
+        for r in mod.regimes.values():
+            found.setdefault(r.name, r)
+        todo.extend(mod.imports.values())
+    return found[nest.guest], found[nest.host]
 
 
 def _event(el: Resolver, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
@@ -418,6 +471,11 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
             continue
         owners[(kind, src[1])] = c.span
         first[c.name] = c.span
+        if kind == "walk" and next(w for w in walks if w.name == src[1]).nested:
+            el.bag.error("E0495", f"expected a walk of a regime behind cache '{c.name}' of unit '{d.name}', not walk "
+                         f"'{src[1]}' of a nested composition: a unit walks a composition without caches (declare "
+                         "the caches in the composition itself, for its own model)", c.span)
+            continue
         if kind == "walk":
             regime = m.find("regimes", (next(w for w in walks if w.name == src[1]).regime,))
             if regime is not None and not any(lv.leaf for lv in regime.levels):

@@ -49,7 +49,24 @@ class Step:
     node: ir.Structure | ir.Bitmap | ir.Walk | ir.Call
     words: list[Word]
     walker: WalkerView | None = None
+    # a walk of a nested composition: its guest and host walkers (roles "guest", "host")
+    translation: object = None
     stores: list[Store] | None = None
+
+    @property
+    def port(self) -> str:
+        """The prefix of the signals by which the unit drives the walk and reads it."""
+        return f"wn_{self.node.name}" if self.translation is not None else self.walker.role
+
+
+def nested_translation(spec: ir.Spec, name: str):
+    """The TranslationView of composition `name` as a unit walks it: without its caches
+    (a walk in a unit reads memory every time), its own walkers guest and host."""
+    from codegen.generate.view.translation import TranslationView
+    bare = [n.model_copy(update={"caches": (), "invalidations": ()}) if n.name == name else n for n in spec.nested]
+    t = TranslationView(spec.model_copy(update={"nested": tuple(bare), "top_name": name, "units": ()}))
+    t.main.gpa_port = True  # the unit reads the guest-physical address (`W.gpa`)
+    return t
 
 
 class UnitView:
@@ -72,10 +89,15 @@ class UnitView:
                 self.steps.append(Step(kind, call, [], stores=self._stores(call.record)))
             else:
                 walk = unit.step_node(kind, name)
-                self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime), f"unit_{walk.name}")))
+                if walk.nested:
+                    self.steps.append(Step(kind, walk, [], None, nested_translation(spec, walk.regime)))
+                else:
+                    self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime),
+                                                                      f"unit_{walk.name}")))
         widen(self.walkers, WORD_BITS)
         for w in self.walkers:
             w.level_bits = self.level_width
+            w.status_bits = self.status_bits
         self.stores = self._stores(unit.record)
         from codegen.generate.view.unit_cache import UnitCacheHdl, UnitCacheView
         self.cache = UnitCacheView(spec, unit, self.py_env)
@@ -288,26 +310,76 @@ class UnitView:
     def after_store(self, k: int) -> str:
         return f"ST{k + 1}" if k + 1 < len(self.stores) else "FINISH"
 
+    def _stage_of(self, walk: ir.Walk) -> tuple[ir.Regime, tuple[str, ...]]:
+        """The regime that reads a walk's input and access kinds, and the context it reads
+        (a composition's guest, and the composition's context)."""
+        if walk.nested:
+            nest = next(n for n in self.spec.nested if n.name == walk.regime)
+            return self.spec.regime(nest.guest), nest.context
+        regime = self.spec.regime(walk.regime)
+        return regime, regime.context
+
     def walk_args(self, walk: ir.Walk) -> list[str]:
         """Python arguments of a walk after its input: access kinds then context
-        registers, in the regime's order, each cut to its register's width."""
-        regime = self.spec.regime(walk.regime)
+        registers, in the regime's (or composition's) order, each cut to its register's width."""
+        regime, context = self._stage_of(walk)
         access = {b.name: b.value for b in walk.access}
         ctx = {b.name: b.value for b in walk.context}
         out = [f"bool({self.py(access[a])})" for a in regime.access]
-        out += [f"({self.py(ctx[c])} & {hex(mask(self.register_width(c)))})" for c in regime.context]
+        out += [f"({self.py(ctx[c])} & {hex(mask(self.register_width(c)))})" for c in context]
         return out
 
+    def walk_context(self, walk: ir.Walk) -> tuple[str, ...]:
+        return self._stage_of(walk)[1]
+
     def input_mask(self, walk: ir.Walk) -> int:
-        return mask(self.spec.regime(walk.regime).input_width)
+        return mask(self._stage_of(walk)[0].input_width)
 
     def walk_members(self, walk: ir.Walk) -> list[tuple[str, int]]:
-        from codegen.frontend.elaborate.unit import walk_members
+        from codegen.frontend.elaborate.unit import nested_members, walk_members
+        if walk.nested:
+            nest = next(n for n in self.spec.nested if n.name == walk.regime)
+            return list(nested_members(nest, self.spec.regime(nest.guest), self.spec.regime(nest.host)).items())
         return list(walk_members(self.spec.regime(walk.regime)).items())
+
+    def member_width(self, walk: ir.Walk, name: str) -> int:
+        return dict(self.walk_members(walk))[name]
+
+    def first_record_kinds(self, w: WalkerView) -> list[int] | None:
+        """The status codes (1 = the first kind) of the faults that report the regime's
+        first record, whose fields a unit reads; None when every fault does."""
+        if not w.regime.records:
+            return None
+        return [i + 1 for i, k in enumerate(w.kinds) if w.regime.record_of(k).name == w.regime.record.name]
 
     @property
     def walkers(self) -> list[WalkerView]:
-        return [s.walker for s in self.steps if s.walker is not None]
+        out = []
+        for s in self.steps:
+            out += [s.walker] if s.walker is not None else s.translation.walkers if s.translation else []
+        return out
+
+    @property
+    def translations(self) -> list:
+        return [s.translation for s in self.steps if s.translation is not None]
+
+    @property
+    def has_no_level(self) -> bool:
+        """Some walk can end with no level: a walk of a composition (a stage switched
+        off, a host fault on the final address; NO_LEVEL in the walkers)."""
+        return bool(self.translations)
+
+    @property
+    def no_level(self) -> int:
+        return (1 << self.level_width) - 1
+
+    @property
+    def nested_base(self) -> int:
+        return max([64] + [t.nested_base for t in self.translations])
+
+    @property
+    def status_bits(self) -> int:
+        return max([8] + [t.status_width for t in self.translations])
 
     @property
     def data_width(self) -> int:
@@ -316,7 +388,9 @@ class UnitView:
 
     @property
     def level_width(self) -> int:
-        return max([3] + [w.level_width for w in self.walkers])
+        top = max([w.max_level for w in self.walkers] + [0])
+        no_level = (top + 1).bit_length() if self.has_no_level else 0
+        return max([3, no_level] + [w.level_width for w in self.walkers])
 
     @property
     def wide_width(self) -> int:

@@ -182,6 +182,9 @@ class WalkerView:
         self.data_bits = self.entry_bits  # the memory port's data width; walkers() widens it to the model's
         # the last entry `le` is a port (a cache's `global when` reads the walk's leaf entry)
         self.le_port = False
+        # a guest walker in a unit reports the guest-physical address of a success too
+        # (the reference's result tuple ends with it; the model has the port o_gpa)
+        self.gpa_port = False
         # walk caches (view/cache.py): the input stage's paging-structure cache (PscView),
         # the host's nested TLB (CacheView), and whether the host reads at a physical
         # address for the guest (x_phys: a table address the paging-structure cache held)

@@ -1884,7 +1884,9 @@ class ScenarioFactory:
                 final = gbuilder.final
                 if final is not None:
                     hbuilder.legal = hbuilder.legal and not final_random
-                    place(final)
+                    # (guest-physical, host-physical or None) of the final address: what a
+                    # unit that walks this composition reads after the walk (`W.pa`)
+                    intent["final"] = (final, place(final))
             intent["host_fault"] = host_fault and (host_fault[0], host_fault[1].name)
         request = {self.main.input_name: addr, **access, **ctx}
         return Scenario(request, memory, draw.int(0, 2**31), intent)

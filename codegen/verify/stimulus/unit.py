@@ -57,10 +57,16 @@ class UnitScenarioFactory:
         # (field, expression): `field == expression` somewhere in a rule; drawing the
         # field as the expression's value makes the equal case happen
         self.equalities: list[tuple[tuple[str, str], Expr]] = []
+        # (structure field or sub-field, expression of a walk's result) compared for equality:
+        # drawn equal, once the walk is built, most of the time
+        self.walk_equalities: list[tuple[Expr, Expr]] = []
         for e in self.unit.expressions():
             self._collect(e)
         self.used_fields = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
-        self.walk_factories = {w.name: ScenarioFactory(spec, spec.regime(w.regime)) for w in self.unit.walks}
+        self.walk_factories = {w.name: ScenarioFactory(spec, self._walked(w)) for w in self.unit.walks}
+        # structures placed once the walks they read are built (a check of the page a walk reached)
+        self.after_walk = {st.name for st in self.unit.structures
+                           if any(r.kind == "walk" for e in (st.base, st.when) if e is not None for r in e.refs())}
         self.calls = {c.name: c for c in self.unit.calls}
         # each callee rule as a condition on the caller: the call made, that rule's `when`
         self.call_rules = [x.when if c.when is None else Expr(op="&&", args=(c.when, x.when), width=1)
@@ -87,6 +93,9 @@ class UnitScenarioFactory:
             return evaluate(a.value, lookup) & mask(e.width)
         return sum((evaluate(b.value, lookup) & mask(b.hi - b.lo + 1)) << b.lo for b in a.bits) & mask(e.width)
 
+    def _walked(self, w: ir.Walk) -> ir.Regime | ir.Nested:
+        return next(n for n in self.spec.nested if n.name == w.regime) if w.nested else self.spec.regime(w.regime)
+
     def _collect(self, e: Expr) -> None:
         """Constants that an event or structure field is compared against, and the values
         around them (for `f + n > c` too, since the field side only has to contain f)."""
@@ -97,6 +106,9 @@ class UnitScenarioFactory:
             if n.op not in COMPARE:
                 continue
             for side, other in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+                if n.op in ("==", "!=") and side.op == "ref" and side.kind == "struct" \
+                        and any(r.kind == "walk" for r in other.refs()):
+                    self.walk_equalities.append((side, other))
                 if n.op in ("==", "!=") and side.op == "ref" and side.kind in ("event", "struct") and other.op != "num" \
                         and (side.kind, side.name) not in {(r.kind, r.name) for r in other.refs()}:
                     self.equalities.append(((side.kind, side.name), other))
@@ -213,6 +225,8 @@ class UnitScenarioFactory:
         values: dict[str, int] = {}  # structure field reference name -> value
         lookups: dict[str, int] = {}
 
+        walked: dict[str, int] = {}  # "W.member" -> its value, once walk W is built
+
         def lookup(e: Expr) -> int:
             if e.kind == "event":
                 return (request[e.name] >> e.lo) & mask(e.width)
@@ -224,7 +238,7 @@ class UnitScenarioFactory:
                 return lookups.get(e.name, 0)
             if e.kind == "call":
                 return self._call_result(e, lookup)
-            return 0  # a walk's result: not known while drawing
+            return (walked.get(e.name, 0) >> e.lo) & mask(e.width)  # a walk's result: 0 until built
 
         for st in u.structures:
             for f in st.fields:
@@ -285,7 +299,7 @@ class UnitScenarioFactory:
                 rule = draw.choice(open_rules)
                 if not evaluate(rule, lookup):
                     steer(rule)
-        for st in u.structures:
+        def place(st: ir.Structure) -> None:
             base = evaluate(st.base, lookup) & MASK64 & ~7
             by_word: dict[int, int] = {}
             for f in st.fields:
@@ -294,14 +308,65 @@ class UnitScenarioFactory:
                     by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
             for off, value in by_word.items():
                 memory[(base + off) & MASK64] = value
+
+        for st in u.structures:
+            if st.name not in self.after_walk:
+                place(st)
         for kind, name in u.steps:
             if kind == "bitmap":
                 self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
             elif kind == "walk":
-                self._build_walk(draw, u.step_node(kind, name), lookup, memory, request)
+                walk = u.step_node(kind, name)
+                if walk.nested:
+                    got = self._build_nested(draw, walk, lookup, memory, request)
+                else:
+                    got = self._build_walk(draw, walk, lookup, memory, request)
+                walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
+                if got and (self.walk_equalities or self.after_walk):
+                    # what a later step compares with the walk's result: equal most of the time
+                    for side, expr in self.walk_equalities:
+                        if draw.chance(75):
+                            sub = side.lo - self.field_of(side.name).lo
+                            bits = evaluate(expr, lookup) & mask(side.width)
+                            values[side.name] = (values.get(side.name, 0) & ~(mask(side.width) << sub)) | (bits << sub)
+                    if draw.chance(50):
+                        self._steer_after(draw, [x.when for x in u.exits], lookup, values, pool)
+            elif name in self.after_walk:
+                place(u.structure(name))
         kind = next((f.name for f in u.event if f.enum is not None), None)
         intent = {"event": kind and self._item_name(kind, request[kind])}
         return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
+
+    def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
+        """Once a walk is built, one exit rule that reads it, steered toward holding by
+        redrawing the fields of the structures read after the walk (the rest of the
+        scenario, the walk's tables and bindings, stays as it is)."""
+        def mine(r: Expr) -> bool:
+            return r.kind == "struct" and r.name.split(".")[0] in self.after_walk
+
+        open_rules = [c for c in rules if any(mine(r) for r in c.refs())
+                      and not any(not evaluate(p, lookup) and not any(mine(r) for r in p.refs()) for p in _conjuncts(c))]
+        if not open_rules:
+            return
+        rule = draw.choice(open_rules)
+
+        def put(r: Expr, bits: int) -> None:
+            sub = r.lo - self.field_of(r.name).lo
+            values[r.name] = (values.get(r.name, 0) & ~(mask(r.width) << sub)) | ((bits & mask(r.width)) << sub)
+
+        for _ in range(25):
+            if evaluate(rule, lookup):
+                return
+            for c in _conjuncts(rule):
+                if evaluate(c, lookup):
+                    continue
+                a, b = (c.args[0], c.args[1]) if c.op == "==" else (None, None)
+                if a is not None and a.op == "ref" and mine(a) and not any(mine(r) for r in b.refs()):
+                    put(a, evaluate(b, lookup))  # an equality: make it hold
+                    continue
+                for r in c.refs():
+                    if mine(r):
+                        put(r, self._value(draw, r.width, (r.kind, r.name), pool))
 
     @staticmethod
     def _fill_bitmap(draw: Draw, b: ir.Bitmap, lookup, memory: dict, lookups: dict) -> None:
@@ -349,10 +414,56 @@ class UnitScenarioFactory:
             return
         if builder.addr != addr and walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0:
             request[walk.input.name] = builder.addr  # a skipped level's index bits were cleared
+        if builder.final is not None:
+            return {"walked": 1, "ok": 1, "pa": builder.final}
+        return None
+
+    def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> dict | None:
+        """The guest and host tables of a walk of a composition, drawn by the composition's
+        own scenario factory (a legal 2D walk most of the time, else faults injected), its
+        context, input and access kinds written back to the event and context registers the
+        walk binds them to plainly (`ROOT = ROOT;`, `input event.va`); a binding of another
+        expression fixes that register instead. Returns what the walk gives when it
+        translates (the guest-physical and host-physical addresses), for the steps after it."""
+        if walk.when is not None and not evaluate(walk.when, lookup):
+            return None
+        factory = self.walk_factories[walk.name]
+        override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
+                    for b in walk.context if not _plain(b.value)}
+        legal = draw.chance(70)
+        try:
+            sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
+                              exact=legal and draw.chance(50))
+        except StimulusError:
+            return None
+        for b in walk.context:
+            if _plain(b.value):
+                _write_back(request, b.value, sc.request[b.name])
+        for b in walk.access:
+            if _plain(b.value):
+                _write_back(request, b.value, sc.request[b.name])
+        if _plain(walk.input):
+            _write_back(request, walk.input, sc.request[factory.main.input_name])
+        for addr, value in sc.memory.items():
+            memory.setdefault(addr, value)
+        final = sc.intent.get("final")
+        if final is None or final[1] is None:
+            return None
+        return {"walked": 1, "ok": 1, "guest_pa": final[0], "pa": final[1]}
 
     def _item_name(self, field_name: str, value: int) -> str:
         f = next(x for x in self.unit.event if x.name == field_name)
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+def _plain(e: Expr) -> bool:
+    """An event field or context register itself (or its low bits): a value drawn for it
+    can be written back."""
+    return e.op == "ref" and e.kind in ("event", "ctx") and e.lo == 0
+
+
+def _write_back(request: dict, e: Expr, value: int) -> None:
+    request[e.name] = (request[e.name] & ~mask(e.width)) | (value & mask(e.width))
 
 
 def _conjuncts(e: Expr) -> list[Expr]:
@@ -360,6 +471,21 @@ def _conjuncts(e: Expr) -> list[Expr]:
     if e.op == "&&":
         return _conjuncts(e.args[0]) + _conjuncts(e.args[1])
     return [e]
+
+
+def _nested_keys(name: str, d: dict) -> list[str]:
+    """The coverage points of a walk of a composition (the reference's `detail` of it)."""
+    if not d["walked"]:
+        return []
+    if d["ok"]:
+        return ([f"walk {name} page level {d['level']}"] if d["level"] is not None else [f"walk {name} guest stage off"]) \
+            + ([f"walk {name} host page level {d['host_level']}"] if d["host_level"] is not None
+               else [f"walk {name} host stage off"])
+    if d["host_fault"]:
+        where = "final address" if d["level"] is None else f"guest level {d['level']} table"
+        return [f"walk {name} host fault", f"walk {name} host fault {d['host_fault']}",
+                f"walk {name} host fault on {where}"]
+    return [f"walk {name} guest fault", f"walk {name} fault {d['fault']}"]
 
 
 def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, detail: dict | None = None) -> list[str]:
@@ -371,6 +497,9 @@ def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, de
         if "call" in d:  # a call: the callee's rule that decided (NAME.RULE), or none
             if d["called"]:
                 keys.append(f"call {d['call']}.{d['rule']}" if d["rule"] else f"call {d['call']} no exit")
+            continue
+        if d.get("nested"):
+            keys += _nested_keys(name, d)
             continue
         if d["ok"]:
             keys.append(f"walk {name} page level {d['level']}")
@@ -400,6 +529,15 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
     out += [f"call {c.label or c.name}.{x.name}" for c in unit.calls for x in c.exits
             if c.name not in never and not (x.when.op == "num" and x.when.value == 0)]
     for w in unit.walks:
+        if w.nested:
+            nest = next(n for n in spec.nested if n.name == w.regime)
+            guest, host = spec.regime(nest.guest), spec.regime(nest.host)
+            # each stage's page sizes, and a fault of each stage (which kinds a composition's
+            # bindings leave reachable is the translation's coverage: `walk W fault K` counted)
+            out += [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
+            out += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
+            out += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            continue
         regime = spec.regime(w.regime)
         out += [f"walk {w.name} page level {lv.shown}" for lv in regime.leaf_levels]
         out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
