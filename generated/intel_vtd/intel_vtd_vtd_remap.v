@@ -13,6 +13,7 @@ module intel_vtd_vtd_remap (
     e_addr,
     e_msi_addr,
     e_msi_data,
+    e_nw,
     r_GSTS_REG,
     r_RTADDR_REG,
     r_IRTA_REG,
@@ -48,6 +49,8 @@ module intel_vtd_vtd_remap (
     o_r_redir_hint,
     o_r_trigger_mode,
     o_r_delivery_mode,
+    o_r_cpl_status,
+    o_r_cpl,
     o_hit
 );
 
@@ -62,6 +65,7 @@ input [1:0] e_at;
 input [63:0] e_addr;
 input [31:0] e_msi_addr;
 input [31:0] e_msi_data;
+input [0:0] e_nw;
 input [31:0] r_GSTS_REG;
 input [63:0] r_RTADDR_REG;
 input [63:0] r_IRTA_REG;
@@ -117,6 +121,10 @@ output [0:0] o_r_trigger_mode;
 reg [0:0] o_r_trigger_mode;
 output [2:0] o_r_delivery_mode;
 reg [2:0] o_r_delivery_mode;
+output [2:0] o_r_cpl_status;
+reg [2:0] o_r_cpl_status;
+output [63:0] o_r_cpl;
+reg [63:0] o_r_cpl;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
@@ -148,7 +156,12 @@ reg [63:0] unit_sl_m_wdata;
 reg unit_sl_m_we;
 reg [2:0] unit_sl_o_level;
 reg [63:0] unit_sl_o_pa;
+reg [0:0] unit_sl_o_r_R;
+reg [0:0] unit_sl_o_r_U;
+reg [0:0] unit_sl_o_r_W;
+reg [63:0] unit_sl_o_r_frame;
 reg [7:0] unit_sl_o_r_reason;
+reg [5:0] unit_sl_o_r_shift;
 reg [7:0] unit_sl_o_status;
 reg [63:0] unit_sl_r_SL_WALK;
 reg unit_sl_start;
@@ -158,16 +171,26 @@ reg [63:0] w_irte_0;
 reg [63:0] w_irte_8;
 reg [63:0] w_root_0;
 reg [63:0] w_root_8;
+reg [0:0] wk_sl_R;
+reg [0:0] wk_sl_U;
+reg [0:0] wk_sl_W;
 reg [0:0] wk_sl_denied;
 reg [7:0] wk_sl_fault;
+reg [63:0] wk_sl_frame;
 reg [2:0] wk_sl_level;
 reg [0:0] wk_sl_not_present;
 reg [0:0] wk_sl_ok;
 reg [63:0] wk_sl_pa;
 reg [7:0] wk_sl_reason;
 reg [0:0] wk_sl_reserved;
+reg [0:0] wk_sl_reserved_1g;
+reg [0:0] wk_sl_reserved_2m;
+reg [5:0] wk_sl_shift;
+reg [0:0] wk_sl_translation;
 reg [0:0] wk_sl_walked;
 reg [63:0] rec_address;
+reg [63:0] rec_cpl;
+reg [2:0] rec_cpl_status;
 reg [2:0] rec_delivery_mode;
 reg [0:0] rec_dest_mode;
 reg [31:0] rec_destination;
@@ -181,6 +204,8 @@ reg [0:0] rec_recorded;
 reg [0:0] rec_redir_hint;
 reg [0:0] rec_trigger_mode;
 reg [7:0] rec_vector;
+reg walker_unit_sl0_a_r;
+reg walker_unit_sl0_a_w;
 reg [63:0] walker_unit_sl0_ea;
 reg [7:0] walker_unit_sl0_fault_k;
 reg [2:0] walker_unit_sl0_flevel;
@@ -278,7 +303,7 @@ assign walker_unit_sl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
-    reg [72-1:0] v_wide;
+    reg [127-1:0] v_wide;
     reg [16-1:0] h0;
     reg [13-1:0] h1;
     reg [65-1:0] h2;
@@ -315,7 +340,9 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h22;
     reg [1-1:0] h23;
     reg [48-1:0] h24;
-    reg [48-1:0] h25;
+    reg [1-1:0] h25;
+    reg [48-1:0] h26;
+    reg [48-1:0] h27;
     reg [64-1:0] u1_in;
     reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
@@ -327,173 +354,221 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] u1_tr;
     reg [2-1:0] u1_wv;
     reg u1_free;
-    reg [32-1:0] h38;
-    reg [17-1:0] h39;
-    reg [1-1:0] h40;
-    reg [32-1:0] h41;
-    reg [16-1:0] h42;
+    reg [32-1:0] h40;
+    reg [17-1:0] h41;
+    reg [1-1:0] h42;
     reg [32-1:0] h43;
-    reg [17-1:0] h44;
-    reg [1-1:0] h45;
-    reg [32-1:0] h46;
-    reg [16-1:0] h47;
-    reg [16-1:0] h48;
-    reg [17-1:0] h49;
-    reg [4-1:0] h50;
+    reg [16-1:0] h44;
+    reg [32-1:0] h45;
+    reg [17-1:0] h46;
+    reg [1-1:0] h47;
+    reg [32-1:0] h48;
+    reg [16-1:0] h49;
+    reg [16-1:0] h50;
     reg [17-1:0] h51;
-    reg [17-1:0] h26;
-    reg [1-1:0] h27;
-    reg [32-1:0] h28;
-    reg [16-1:0] h29;
+    reg [4-1:0] h52;
+    reg [17-1:0] h53;
+    reg [17-1:0] h28;
+    reg [1-1:0] h29;
     reg [32-1:0] h30;
-    reg [17-1:0] h31;
-    reg [1-1:0] h32;
-    reg [32-1:0] h33;
-    reg [16-1:0] h34;
-    reg [16-1:0] h35;
-    reg [21-1:0] h36;
-    reg [65-1:0] h37;
-    reg [1-1:0] h73;
+    reg [16-1:0] h31;
+    reg [32-1:0] h32;
+    reg [17-1:0] h33;
+    reg [1-1:0] h34;
+    reg [32-1:0] h35;
+    reg [16-1:0] h36;
+    reg [16-1:0] h37;
+    reg [21-1:0] h38;
+    reg [65-1:0] h39;
+    reg [1-1:0] h86;
+    reg [1-1:0] h87;
+    reg [1-1:0] h88;
+    reg [64-1:0] h89;
+    reg [1-1:0] h90;
+    reg [64-1:0] h91;
+    reg [1-1:0] h92;
+    reg [1-1:0] h93;
+    reg [1-1:0] h94;
+    reg [64-1:0] h95;
+    reg [1-1:0] h96;
+    reg [64-1:0] h97;
+    reg [1-1:0] h98;
+    reg [1-1:0] h99;
+    reg [64-1:0] h100;
+    reg [1-1:0] h101;
+    reg [64-1:0] h102;
+    reg [1-1:0] h106;
+    reg [1-1:0] h107;
+    reg [1-1:0] h108;
+    reg [64-1:0] h109;
+    reg [1-1:0] h110;
+    reg [64-1:0] h111;
+    reg [1-1:0] h112;
+    reg [1-1:0] h113;
+    reg [1-1:0] h114;
+    reg [64-1:0] h115;
+    reg [1-1:0] h116;
+    reg [64-1:0] h117;
+    reg [1-1:0] h118;
+    reg [1-1:0] h119;
+    reg [64-1:0] h120;
+    reg [1-1:0] h121;
+    reg [64-1:0] h122;
+    reg [32-1:0] h157;
+    reg [17-1:0] h168;
+    reg [1-1:0] h169;
+    reg [32-1:0] h170;
+    reg [16-1:0] h171;
+    reg [32-1:0] h172;
+    reg [17-1:0] h173;
+    reg [1-1:0] h174;
+    reg [32-1:0] h175;
+    reg [16-1:0] h176;
+    reg [16-1:0] h177;
+    reg [17-1:0] h178;
+    reg [4-1:0] h179;
+    reg [17-1:0] h180;
+    reg [32-1:0] h203;
+    reg [32-1:0] h204;
+    reg [16-1:0] h216;
+    reg [16-1:0] h217;
+    reg [16-1:0] h218;
+    reg [16-1:0] h219;
+    reg [16-1:0] h220;
+    reg [16-1:0] h221;
+    reg [16-1:0] h222;
+    reg [16-1:0] h223;
+    reg [16-1:0] h224;
+    reg [16-1:0] h225;
+    reg [16-1:0] h226;
+    reg [16-1:0] h227;
+    reg [3-1:0] h54;
+    reg [64-1:0] h55;
+    reg [1-1:0] h56;
+    reg [1-1:0] h57;
+    reg [3-1:0] h58;
+    reg [64-1:0] h59;
+    reg [1-1:0] h60;
+    reg [3-1:0] h61;
+    reg [3-1:0] h62;
+    reg [1-1:0] h63;
+    reg [64-1:0] h64;
+    reg [1-1:0] h65;
+    reg [1-1:0] h66;
+    reg [3-1:0] h67;
+    reg [64-1:0] h68;
+    reg [1-1:0] h69;
+    reg [3-1:0] h70;
+    reg [3-1:0] h71;
+    reg [1-1:0] h72;
+    reg [64-1:0] h73;
     reg [1-1:0] h74;
-    reg [1-1:0] h75;
-    reg [64-1:0] h76;
+    reg [3-1:0] h75;
+    reg [3-1:0] h76;
     reg [1-1:0] h77;
     reg [64-1:0] h78;
     reg [1-1:0] h79;
     reg [1-1:0] h80;
-    reg [1-1:0] h81;
-    reg [64-1:0] h82;
-    reg [1-1:0] h83;
-    reg [64-1:0] h84;
-    reg [1-1:0] h85;
-    reg [1-1:0] h86;
-    reg [64-1:0] h87;
-    reg [1-1:0] h88;
-    reg [64-1:0] h89;
-    reg [32-1:0] h107;
-    reg [17-1:0] h118;
-    reg [1-1:0] h119;
-    reg [32-1:0] h120;
-    reg [16-1:0] h121;
-    reg [32-1:0] h122;
-    reg [17-1:0] h123;
+    reg [3-1:0] h81;
+    reg [1-1:0] h82;
+    reg [64-1:0] h83;
+    reg [1-1:0] h84;
+    reg [3-1:0] h85;
+    reg [1-1:0] h103;
+    reg [64-1:0] h104;
+    reg [1-1:0] h105;
+    reg [1-1:0] h123;
     reg [1-1:0] h124;
-    reg [32-1:0] h125;
-    reg [16-1:0] h126;
-    reg [16-1:0] h127;
-    reg [17-1:0] h128;
-    reg [4-1:0] h129;
-    reg [17-1:0] h130;
-    reg [32-1:0] h153;
+    reg [6-1:0] h125;
+    reg [64-1:0] h126;
+    reg [127-1:0] h127;
+    reg [6-1:0] h128;
+    reg [127-1:0] h129;
+    reg [64-1:0] h130;
+    reg [6-1:0] h131;
+    reg [7-1:0] h132;
+    reg [64-1:0] h133;
+    reg [65-1:0] h134;
+    reg [64-1:0] h135;
+    reg [127-1:0] h136;
+    reg [127-1:0] h137;
+    reg [1-1:0] h138;
+    reg [64-1:0] h139;
+    reg [1-1:0] h140;
+    reg [64-1:0] h141;
+    reg [3-1:0] h142;
+    reg [1-1:0] h143;
+    reg [64-1:0] h144;
+    reg [1-1:0] h145;
+    reg [3-1:0] h146;
+    reg [17-1:0] h147;
+    reg [1-1:0] h148;
+    reg [32-1:0] h149;
+    reg [16-1:0] h150;
+    reg [32-1:0] h151;
+    reg [17-1:0] h152;
+    reg [1-1:0] h153;
     reg [32-1:0] h154;
+    reg [16-1:0] h155;
+    reg [16-1:0] h156;
+    reg [17-1:0] h158;
+    reg [1-1:0] h159;
+    reg [32-1:0] h160;
+    reg [16-1:0] h161;
+    reg [32-1:0] h162;
+    reg [17-1:0] h163;
+    reg [1-1:0] h164;
+    reg [32-1:0] h165;
     reg [16-1:0] h166;
     reg [16-1:0] h167;
-    reg [16-1:0] h168;
-    reg [16-1:0] h169;
-    reg [16-1:0] h170;
-    reg [16-1:0] h171;
-    reg [16-1:0] h172;
-    reg [16-1:0] h173;
-    reg [16-1:0] h174;
-    reg [16-1:0] h175;
-    reg [16-1:0] h176;
-    reg [16-1:0] h177;
-    reg [64-1:0] h52;
-    reg [1-1:0] h53;
-    reg [64-1:0] h54;
-    reg [1-1:0] h55;
-    reg [1-1:0] h56;
-    reg [64-1:0] h57;
-    reg [1-1:0] h58;
-    reg [64-1:0] h59;
-    reg [1-1:0] h60;
-    reg [1-1:0] h61;
-    reg [64-1:0] h62;
-    reg [1-1:0] h63;
-    reg [1-1:0] h64;
-    reg [64-1:0] h65;
-    reg [1-1:0] h66;
-    reg [1-1:0] h67;
-    reg [64-1:0] h68;
-    reg [1-1:0] h69;
-    reg [1-1:0] h70;
-    reg [64-1:0] h71;
-    reg [1-1:0] h72;
-    reg [1-1:0] h90;
-    reg [64-1:0] h91;
-    reg [1-1:0] h92;
-    reg [64-1:0] h93;
-    reg [1-1:0] h94;
-    reg [64-1:0] h95;
-    reg [1-1:0] h96;
-    reg [17-1:0] h97;
-    reg [1-1:0] h98;
-    reg [32-1:0] h99;
-    reg [16-1:0] h100;
-    reg [32-1:0] h101;
-    reg [17-1:0] h102;
-    reg [1-1:0] h103;
-    reg [32-1:0] h104;
-    reg [16-1:0] h105;
-    reg [16-1:0] h106;
-    reg [17-1:0] h108;
-    reg [1-1:0] h109;
-    reg [32-1:0] h110;
-    reg [16-1:0] h111;
-    reg [32-1:0] h112;
-    reg [17-1:0] h113;
-    reg [1-1:0] h114;
-    reg [32-1:0] h115;
-    reg [16-1:0] h116;
-    reg [16-1:0] h117;
-    reg [1-1:0] h131;
-    reg [17-1:0] h132;
-    reg [1-1:0] h133;
-    reg [32-1:0] h134;
-    reg [16-1:0] h135;
-    reg [32-1:0] h136;
-    reg [17-1:0] h137;
-    reg [1-1:0] h138;
-    reg [32-1:0] h139;
-    reg [16-1:0] h140;
-    reg [16-1:0] h141;
-    reg [1-1:0] h142;
-    reg [17-1:0] h143;
-    reg [1-1:0] h144;
-    reg [32-1:0] h145;
-    reg [16-1:0] h146;
-    reg [32-1:0] h147;
-    reg [17-1:0] h148;
-    reg [1-1:0] h149;
-    reg [32-1:0] h150;
-    reg [16-1:0] h151;
-    reg [16-1:0] h152;
-    reg [1-1:0] h155;
-    reg [17-1:0] h156;
-    reg [1-1:0] h157;
-    reg [32-1:0] h158;
-    reg [16-1:0] h159;
-    reg [32-1:0] h160;
-    reg [17-1:0] h161;
-    reg [1-1:0] h162;
-    reg [32-1:0] h163;
-    reg [16-1:0] h164;
-    reg [16-1:0] h165;
-    reg [17-1:0] h178;
-    reg [1-1:0] h179;
-    reg [32-1:0] h180;
-    reg [16-1:0] h181;
-    reg [32-1:0] h182;
-    reg [17-1:0] h183;
-    reg [1-1:0] h184;
-    reg [32-1:0] h185;
-    reg [16-1:0] h186;
-    reg [16-1:0] h187;
-    reg [32-1:0] h188;
+    reg [1-1:0] h181;
+    reg [17-1:0] h182;
+    reg [1-1:0] h183;
+    reg [32-1:0] h184;
+    reg [16-1:0] h185;
+    reg [32-1:0] h186;
+    reg [17-1:0] h187;
+    reg [1-1:0] h188;
     reg [32-1:0] h189;
-    reg [1-1:0] h190;
-    reg [1-1:0] h191;
+    reg [16-1:0] h190;
+    reg [16-1:0] h191;
     reg [1-1:0] h192;
+    reg [17-1:0] h193;
+    reg [1-1:0] h194;
+    reg [32-1:0] h195;
+    reg [16-1:0] h196;
+    reg [32-1:0] h197;
+    reg [17-1:0] h198;
+    reg [1-1:0] h199;
+    reg [32-1:0] h200;
+    reg [16-1:0] h201;
+    reg [16-1:0] h202;
+    reg [1-1:0] h205;
+    reg [17-1:0] h206;
+    reg [1-1:0] h207;
+    reg [32-1:0] h208;
+    reg [16-1:0] h209;
+    reg [32-1:0] h210;
+    reg [17-1:0] h211;
+    reg [1-1:0] h212;
+    reg [32-1:0] h213;
+    reg [16-1:0] h214;
+    reg [16-1:0] h215;
+    reg [17-1:0] h228;
+    reg [1-1:0] h229;
+    reg [32-1:0] h230;
+    reg [16-1:0] h231;
+    reg [32-1:0] h232;
+    reg [17-1:0] h233;
+    reg [1-1:0] h234;
+    reg [32-1:0] h235;
+    reg [16-1:0] h236;
+    reg [16-1:0] h237;
+    reg [32-1:0] h238;
+    reg [32-1:0] h239;
+    reg [1-1:0] h240;
+    reg [1-1:0] h241;
+    reg [1-1:0] h242;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -582,6 +657,8 @@ always @(posedge clk) begin: fsm
         iset <= 0;
         o_hit <= 0;
         o_r_address <= 0;
+        o_r_cpl <= 0;
+        o_r_cpl_status <= 0;
         o_r_delivery_mode <= 0;
         o_r_dest_mode <= 0;
         o_r_destination <= 0;
@@ -598,6 +675,8 @@ always @(posedge clk) begin: fsm
         o_status <= 0;
         pend <= 0;
         rec_address <= 0;
+        rec_cpl <= 0;
+        rec_cpl_status <= 0;
         rec_delivery_mode <= 0;
         rec_dest_mode <= 0;
         rec_destination <= 0;
@@ -970,19 +1049,27 @@ always @(posedge clk) begin: fsm
         w_irte_8 <= 0;
         w_root_0 <= 0;
         w_root_8 <= 0;
+        wk_sl_R <= 0;
+        wk_sl_U <= 0;
+        wk_sl_W <= 0;
         wk_sl_denied <= 0;
         wk_sl_fault <= 0;
+        wk_sl_frame <= 0;
         wk_sl_level <= 0;
         wk_sl_not_present <= 0;
         wk_sl_ok <= 0;
         wk_sl_pa <= 0;
         wk_sl_reason <= 0;
         wk_sl_reserved <= 0;
+        wk_sl_reserved_1g <= 0;
+        wk_sl_reserved_2m <= 0;
+        wk_sl_shift <= 0;
+        wk_sl_translation <= 0;
         wk_sl_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
-        v_wide = 72'h0;
+        v_wide = 127'h0;
         if (done) begin
             done <= 1'b0;
         end
@@ -1013,7 +1100,7 @@ always @(posedge clk) begin: fsm
                         h1 = ({5'h0, h0[16-1:8]} * 16);
                         h2 = 65'h0;
                         h2 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h1});
-                        v_wide = {7'h0, h2};
+                        v_wide = {62'h0, h2};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -1041,7 +1128,7 @@ always @(posedge clk) begin: fsm
                     h1 = ({5'h0, h0[16-1:8]} * 16);
                     h2 = 65'h0;
                     h2 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h1});
-                    v_wide = {7'h0, h2};
+                    v_wide = {62'h0, h2};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1074,7 +1161,7 @@ always @(posedge clk) begin: fsm
                         h4 = ({5'h0, h3[8-1:0]} * 16);
                         h5 = 49'h0;
                         h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                        v_wide = {23'h0, h5};
+                        v_wide = {78'h0, h5};
                         u0_key = 61'h0;
                         u0_key = v_wide[64-1:3];
                         u0_set = 2'h0;
@@ -1197,7 +1284,7 @@ always @(posedge clk) begin: fsm
                     h4 = ({5'h0, h3[8-1:0]} * 16);
                     h5 = 49'h0;
                     h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                    v_wide = {23'h0, h5};
+                    v_wide = {78'h0, h5};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1333,7 +1420,15 @@ always @(posedge clk) begin: fsm
                 wk_sl_not_present <= 0;
                 wk_sl_denied <= 0;
                 wk_sl_reserved <= 0;
+                wk_sl_reserved_2m <= 0;
+                wk_sl_reserved_1g <= 0;
+                wk_sl_translation <= 0;
                 wk_sl_reason <= 0;
+                wk_sl_R <= 0;
+                wk_sl_W <= 0;
+                wk_sl_U <= 0;
+                wk_sl_shift <= 0;
+                wk_sl_frame <= 0;
                 h6 = 1'h0;
                 h7 = 1'h0;
                 h8 = 1'h0;
@@ -1411,29 +1506,36 @@ always @(posedge clk) begin: fsm
                 else begin
                     h6 = h12;
                 end
-                if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
-                    v_wide = {8'h0, e_addr};
+                if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
+                    v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
-                    unit_sl_k_read <= (!(e_kind == 2));
-                    unit_sl_k_write <= (e_kind == 2);
+                    unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    unit_sl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     h23 = 1'h0;
                     h23 = 0;
-                    if ((e_kind == 2)) begin
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h23 = 1;
                     end
                     h24 = 48'h0;
-                    h24 = ({w_ctx_0[48-1:12], 12'h0} | {44'h0, h23, 3'h0});
-                    h25 = 48'h0;
-                    h25 = (h24 | {45'h0, w_ctx_8[3-1:0]});
-                    v_wide = {24'h0, h25};
+                    h24 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h23, 4'h0});
+                    h25 = 1'h0;
+                    h25 = 0;
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
+                        h25 = 1;
+                    end
+                    h26 = 48'h0;
+                    h26 = (h24 | {44'h0, h25, 3'h0});
+                    h27 = 48'h0;
+                    h27 = (h26 | {45'h0, w_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h27};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_addr;
                     u1_acc = 2'h0;
-                    if ((!(e_kind == 2))) begin
+                    if (((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
                         u1_acc[0] = 1;
                     end
-                    if ((e_kind == 2)) begin
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
                         u1_acc[1] = 1;
                     end
                     u1_tg0 = 16'h0;
@@ -1664,94 +1766,108 @@ always @(posedge clk) begin: fsm
                         if ((unit_sl_o_status == 3)) begin
                             wk_sl_reserved <= 1;
                         end
+                        if ((unit_sl_o_status == 4)) begin
+                            wk_sl_reserved_2m <= 1;
+                        end
+                        if ((unit_sl_o_status == 5)) begin
+                            wk_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_sl_o_status == 6)) begin
+                            wk_sl_translation <= 1;
+                        end
                         wk_sl_reason <= unit_sl_o_r_reason;
+                        wk_sl_R <= unit_sl_o_r_R;
+                        wk_sl_W <= unit_sl_o_r_W;
+                        wk_sl_U <= unit_sl_o_r_U;
+                        wk_sl_shift <= unit_sl_o_r_shift;
+                        wk_sl_frame <= unit_sl_o_r_frame;
                     end
                     st <= 4'b1000;
                 end
             end
             4'b1000: begin
                 if ((!pend)) begin
-                    h38 = 32'h0;
-                    h38 = e_msi_data;
-                    h39 = 17'h0;
-                    h40 = 1'h0;
-                    h40 = 0;
+                    h40 = 32'h0;
+                    h40 = e_msi_data;
+                    h41 = 17'h0;
+                    h42 = 1'h0;
+                    h42 = 0;
                     if (e_msi_addr[2]) begin
-                        h40 = 1;
+                        h42 = 1;
                     end
-                    h41 = 32'h0;
-                    h41 = e_msi_addr;
-                    h42 = 16'h0;
-                    h42 = ({h40, 15'h0} | {1'h0, h41[20-1:5]});
                     h43 = 32'h0;
-                    h43 = e_msi_data;
-                    h44 = 17'h0;
-                    h44 = ({1'h0, h42} + {1'h0, h43[16-1:0]});
-                    h45 = 1'h0;
-                    h45 = 0;
+                    h43 = e_msi_addr;
+                    h44 = 16'h0;
+                    h44 = ({h42, 15'h0} | {1'h0, h43[20-1:5]});
+                    h45 = 32'h0;
+                    h45 = e_msi_data;
+                    h46 = 17'h0;
+                    h46 = ({1'h0, h44} + {1'h0, h45[16-1:0]});
+                    h47 = 1'h0;
+                    h47 = 0;
                     if (e_msi_addr[2]) begin
-                        h45 = 1;
+                        h47 = 1;
                     end
-                    h46 = 32'h0;
-                    h46 = e_msi_addr;
-                    h47 = 16'h0;
-                    h47 = ({h45, 15'h0} | {1'h0, h46[20-1:5]});
+                    h48 = 32'h0;
+                    h48 = e_msi_addr;
+                    h49 = 16'h0;
+                    h49 = ({h47, 15'h0} | {1'h0, h48[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h39 = h44;
+                        h41 = h46;
                     end
                     else begin
-                        h39 = {1'h0, h47};
+                        h41 = {1'h0, h49};
                     end
-                    h48 = 16'h0;
-                    h48 = (h39[16-1:0] & 65535);
-                    h49 = 17'h0;
-                    h49 = 2;
-                    h50 = 4'h0;
-                    h50 = r_IRTA_REG[4-1:0];
+                    h50 = 16'h0;
+                    h50 = (h41[16-1:0] & 65535);
                     h51 = 17'h0;
-                    h51 = (h49 << h50);
-                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h38[32-1:16] != 0))) && ({1'h0, h48} < h51)))) begin
+                    h51 = 2;
+                    h52 = 4'h0;
+                    h52 = r_IRTA_REG[4-1:0];
+                    h53 = 17'h0;
+                    h53 = (h51 << h52);
+                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h40[32-1:16] != 0))) && ({1'h0, h50} < h53)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
                         st <= 4'b1010;
                     end
                     else begin
-                        h26 = 17'h0;
-                        h27 = 1'h0;
-                        h27 = 0;
+                        h28 = 17'h0;
+                        h29 = 1'h0;
+                        h29 = 0;
                         if (e_msi_addr[2]) begin
-                            h27 = 1;
+                            h29 = 1;
                         end
-                        h28 = 32'h0;
-                        h28 = e_msi_addr;
-                        h29 = 16'h0;
-                        h29 = ({h27, 15'h0} | {1'h0, h28[20-1:5]});
                         h30 = 32'h0;
-                        h30 = e_msi_data;
-                        h31 = 17'h0;
-                        h31 = ({1'h0, h29} + {1'h0, h30[16-1:0]});
-                        h32 = 1'h0;
-                        h32 = 0;
+                        h30 = e_msi_addr;
+                        h31 = 16'h0;
+                        h31 = ({h29, 15'h0} | {1'h0, h30[20-1:5]});
+                        h32 = 32'h0;
+                        h32 = e_msi_data;
+                        h33 = 17'h0;
+                        h33 = ({1'h0, h31} + {1'h0, h32[16-1:0]});
+                        h34 = 1'h0;
+                        h34 = 0;
                         if (e_msi_addr[2]) begin
-                            h32 = 1;
+                            h34 = 1;
                         end
-                        h33 = 32'h0;
-                        h33 = e_msi_addr;
-                        h34 = 16'h0;
-                        h34 = ({h32, 15'h0} | {1'h0, h33[20-1:5]});
+                        h35 = 32'h0;
+                        h35 = e_msi_addr;
+                        h36 = 16'h0;
+                        h36 = ({h34, 15'h0} | {1'h0, h35[20-1:5]});
                         if (e_msi_addr[3]) begin
-                            h26 = h31;
+                            h28 = h33;
                         end
                         else begin
-                            h26 = {1'h0, h34};
+                            h28 = {1'h0, h36};
                         end
-                        h35 = 16'h0;
-                        h35 = (h26[16-1:0] & 65535);
-                        h36 = 21'h0;
-                        h36 = ({5'h0, h35} * 16);
-                        h37 = 65'h0;
-                        h37 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h36});
-                        v_wide = {7'h0, h37};
+                        h37 = 16'h0;
+                        h37 = (h28[16-1:0] & 65535);
+                        h38 = 21'h0;
+                        h38 = ({5'h0, h37} * 16);
+                        h39 = 65'h0;
+                        h39 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h38});
+                        v_wide = {62'h0, h39};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -1773,42 +1889,42 @@ always @(posedge clk) begin: fsm
             end
             4'b1001: begin
                 if ((!pend)) begin
-                    h26 = 17'h0;
-                    h27 = 1'h0;
-                    h27 = 0;
+                    h28 = 17'h0;
+                    h29 = 1'h0;
+                    h29 = 0;
                     if (e_msi_addr[2]) begin
-                        h27 = 1;
+                        h29 = 1;
                     end
-                    h28 = 32'h0;
-                    h28 = e_msi_addr;
-                    h29 = 16'h0;
-                    h29 = ({h27, 15'h0} | {1'h0, h28[20-1:5]});
                     h30 = 32'h0;
-                    h30 = e_msi_data;
-                    h31 = 17'h0;
-                    h31 = ({1'h0, h29} + {1'h0, h30[16-1:0]});
-                    h32 = 1'h0;
-                    h32 = 0;
+                    h30 = e_msi_addr;
+                    h31 = 16'h0;
+                    h31 = ({h29, 15'h0} | {1'h0, h30[20-1:5]});
+                    h32 = 32'h0;
+                    h32 = e_msi_data;
+                    h33 = 17'h0;
+                    h33 = ({1'h0, h31} + {1'h0, h32[16-1:0]});
+                    h34 = 1'h0;
+                    h34 = 0;
                     if (e_msi_addr[2]) begin
-                        h32 = 1;
+                        h34 = 1;
                     end
-                    h33 = 32'h0;
-                    h33 = e_msi_addr;
-                    h34 = 16'h0;
-                    h34 = ({h32, 15'h0} | {1'h0, h33[20-1:5]});
+                    h35 = 32'h0;
+                    h35 = e_msi_addr;
+                    h36 = 16'h0;
+                    h36 = ({h34, 15'h0} | {1'h0, h35[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h26 = h31;
+                        h28 = h33;
                     end
                     else begin
-                        h26 = {1'h0, h34};
+                        h28 = {1'h0, h36};
                     end
-                    h35 = 16'h0;
-                    h35 = (h26[16-1:0] & 65535);
-                    h36 = 21'h0;
-                    h36 = ({5'h0, h35} * 16);
-                    h37 = 65'h0;
-                    h37 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h36});
-                    v_wide = {7'h0, h37};
+                    h37 = 16'h0;
+                    h37 = (h28[16-1:0] & 65535);
+                    h38 = 21'h0;
+                    h38 = ({5'h0, h37} * 16);
+                    h39 = 65'h0;
+                    h39 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h38});
+                    v_wide = {62'h0, h39};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1828,58 +1944,8 @@ always @(posedge clk) begin: fsm
                 end
             end
             4'b1010: begin
-                h73 = 1'h0;
-                h74 = 1'h0;
-                h75 = 1'h0;
-                h76 = 64'h0;
-                h76 = e_addr;
-                h75 = 0;
-                if ((h76[64-1:57] != 0)) begin
-                    h75 = 1;
-                end
-                h77 = 1'h0;
-                h78 = 64'h0;
-                h78 = e_addr;
-                h77 = 0;
-                if ((h78[64-1:39] != 0)) begin
-                    h77 = 1;
-                end
-                if (1'b0) begin
-                    h74 = h75;
-                end
-                else begin
-                    h74 = h77;
-                end
-                h79 = 1'h0;
-                h80 = 1'h0;
-                h81 = 1'h0;
-                h82 = 64'h0;
-                h82 = e_addr;
-                h81 = 0;
-                if ((h82[64-1:57] != 0)) begin
-                    h81 = 1;
-                end
-                h83 = 1'h0;
-                h84 = 64'h0;
-                h84 = e_addr;
-                h83 = 0;
-                if ((h84[64-1:48] != 0)) begin
-                    h83 = 1;
-                end
-                if (1'b0) begin
-                    h80 = h81;
-                end
-                else begin
-                    h80 = h83;
-                end
-                h85 = 1'h0;
                 h86 = 1'h0;
-                h87 = 64'h0;
-                h87 = e_addr;
-                h86 = 0;
-                if ((h87[64-1:57] != 0)) begin
-                    h86 = 1;
-                end
+                h87 = 1'h0;
                 h88 = 1'h0;
                 h89 = 64'h0;
                 h89 = e_addr;
@@ -1887,123 +1953,270 @@ always @(posedge clk) begin: fsm
                 if ((h89[64-1:57] != 0)) begin
                     h88 = 1;
                 end
+                h90 = 1'h0;
+                h91 = 64'h0;
+                h91 = e_addr;
+                h90 = 0;
+                if ((h91[64-1:39] != 0)) begin
+                    h90 = 1;
+                end
                 if (1'b0) begin
-                    h85 = h86;
+                    h87 = h88;
                 end
                 else begin
-                    h85 = h88;
+                    h87 = h90;
+                end
+                h92 = 1'h0;
+                h93 = 1'h0;
+                h94 = 1'h0;
+                h95 = 64'h0;
+                h95 = e_addr;
+                h94 = 0;
+                if ((h95[64-1:57] != 0)) begin
+                    h94 = 1;
+                end
+                h96 = 1'h0;
+                h97 = 64'h0;
+                h97 = e_addr;
+                h96 = 0;
+                if ((h97[64-1:48] != 0)) begin
+                    h96 = 1;
+                end
+                if (1'b0) begin
+                    h93 = h94;
+                end
+                else begin
+                    h93 = h96;
+                end
+                h98 = 1'h0;
+                h99 = 1'h0;
+                h100 = 64'h0;
+                h100 = e_addr;
+                h99 = 0;
+                if ((h100[64-1:57] != 0)) begin
+                    h99 = 1;
+                end
+                h101 = 1'h0;
+                h102 = 64'h0;
+                h102 = e_addr;
+                h101 = 0;
+                if ((h102[64-1:57] != 0)) begin
+                    h101 = 1;
+                end
+                if (1'b0) begin
+                    h98 = h99;
+                end
+                else begin
+                    h98 = h101;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h79 = h80;
+                    h92 = h93;
                 end
                 else begin
-                    h79 = h85;
+                    h92 = h98;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h73 = h74;
+                    h86 = h87;
                 end
                 else begin
-                    h73 = h79;
+                    h86 = h92;
                 end
-                h107 = 32'h0;
-                h107 = e_msi_data;
-                h118 = 17'h0;
+                h106 = 1'h0;
+                h107 = 1'h0;
+                h108 = 1'h0;
+                h109 = 64'h0;
+                h109 = e_addr;
+                h108 = 0;
+                if ((h109[64-1:57] != 0)) begin
+                    h108 = 1;
+                end
+                h110 = 1'h0;
+                h111 = 64'h0;
+                h111 = e_addr;
+                h110 = 0;
+                if ((h111[64-1:39] != 0)) begin
+                    h110 = 1;
+                end
+                if (1'b0) begin
+                    h107 = h108;
+                end
+                else begin
+                    h107 = h110;
+                end
+                h112 = 1'h0;
+                h113 = 1'h0;
+                h114 = 1'h0;
+                h115 = 64'h0;
+                h115 = e_addr;
+                h114 = 0;
+                if ((h115[64-1:57] != 0)) begin
+                    h114 = 1;
+                end
+                h116 = 1'h0;
+                h117 = 64'h0;
+                h117 = e_addr;
+                h116 = 0;
+                if ((h117[64-1:48] != 0)) begin
+                    h116 = 1;
+                end
+                if (1'b0) begin
+                    h113 = h114;
+                end
+                else begin
+                    h113 = h116;
+                end
+                h118 = 1'h0;
                 h119 = 1'h0;
+                h120 = 64'h0;
+                h120 = e_addr;
                 h119 = 0;
-                if (e_msi_addr[2]) begin
+                if ((h120[64-1:57] != 0)) begin
                     h119 = 1;
                 end
-                h120 = 32'h0;
-                h120 = e_msi_addr;
-                h121 = 16'h0;
-                h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
-                h122 = 32'h0;
-                h122 = e_msi_data;
-                h123 = 17'h0;
-                h123 = ({1'h0, h121} + {1'h0, h122[16-1:0]});
-                h124 = 1'h0;
-                h124 = 0;
+                h121 = 1'h0;
+                h122 = 64'h0;
+                h122 = e_addr;
+                h121 = 0;
+                if ((h122[64-1:57] != 0)) begin
+                    h121 = 1;
+                end
+                if (1'b0) begin
+                    h118 = h119;
+                end
+                else begin
+                    h118 = h121;
+                end
+                if ((w_ctx_8[3-1:0] == 2)) begin
+                    h112 = h113;
+                end
+                else begin
+                    h112 = h118;
+                end
+                if ((w_ctx_8[3-1:0] == 1)) begin
+                    h106 = h107;
+                end
+                else begin
+                    h106 = h112;
+                end
+                h157 = 32'h0;
+                h157 = e_msi_data;
+                h168 = 17'h0;
+                h169 = 1'h0;
+                h169 = 0;
                 if (e_msi_addr[2]) begin
-                    h124 = 1;
+                    h169 = 1;
                 end
-                h125 = 32'h0;
-                h125 = e_msi_addr;
-                h126 = 16'h0;
-                h126 = ({h124, 15'h0} | {1'h0, h125[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h118 = h123;
-                end
-                else begin
-                    h118 = {1'h0, h126};
-                end
-                h127 = 16'h0;
-                h127 = (h118[16-1:0] & 65535);
-                h128 = 17'h0;
-                h128 = 2;
-                h129 = 4'h0;
-                h129 = r_IRTA_REG[4-1:0];
-                h130 = 17'h0;
-                h130 = (h128 << h129);
-                h153 = 32'h0;
-                h153 = w_irte_0[64-1:32];
-                h154 = 32'h0;
-                h154 = w_irte_0[64-1:32];
-                h166 = 16'h0;
-                h167 = 16'h0;
-                h168 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h168 = 65529;
-                end
-                else begin
-                    h168 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h167 = 65531;
-                end
-                else begin
-                    h167 = h168;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h166 = 65535;
-                end
-                else begin
-                    h166 = h167;
-                end
-                h169 = 16'h0;
-                h169 = (e_sid & h166);
-                h170 = 16'h0;
+                h170 = 32'h0;
+                h170 = e_msi_addr;
                 h171 = 16'h0;
-                h172 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h172 = 65529;
+                h171 = ({h169, 15'h0} | {1'h0, h170[20-1:5]});
+                h172 = 32'h0;
+                h172 = e_msi_data;
+                h173 = 17'h0;
+                h173 = ({1'h0, h171} + {1'h0, h172[16-1:0]});
+                h174 = 1'h0;
+                h174 = 0;
+                if (e_msi_addr[2]) begin
+                    h174 = 1;
+                end
+                h175 = 32'h0;
+                h175 = e_msi_addr;
+                h176 = 16'h0;
+                h176 = ({h174, 15'h0} | {1'h0, h175[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h168 = h173;
                 end
                 else begin
-                    h172 = 65528;
+                    h168 = {1'h0, h176};
+                end
+                h177 = 16'h0;
+                h177 = (h168[16-1:0] & 65535);
+                h178 = 17'h0;
+                h178 = 2;
+                h179 = 4'h0;
+                h179 = r_IRTA_REG[4-1:0];
+                h180 = 17'h0;
+                h180 = (h178 << h179);
+                h203 = 32'h0;
+                h203 = w_irte_0[64-1:32];
+                h204 = 32'h0;
+                h204 = w_irte_0[64-1:32];
+                h216 = 16'h0;
+                h217 = 16'h0;
+                h218 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h218 = 65529;
+                end
+                else begin
+                    h218 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h171 = 65531;
+                    h217 = 65531;
                 end
                 else begin
-                    h171 = h172;
+                    h217 = h218;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h170 = 65535;
+                    h216 = 65535;
                 end
                 else begin
-                    h170 = h171;
+                    h216 = h217;
                 end
-                h173 = 16'h0;
-                h173 = (w_irte_8[16-1:0] & h170);
-                h174 = 16'h0;
-                h174 = e_sid;
-                h175 = 16'h0;
-                h175 = w_irte_8[16-1:0];
-                h176 = 16'h0;
-                h176 = e_sid;
-                h177 = 16'h0;
-                h177 = w_irte_8[16-1:0];
-                if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
+                h219 = 16'h0;
+                h219 = (e_sid & h216);
+                h220 = 16'h0;
+                h221 = 16'h0;
+                h222 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h222 = 65529;
+                end
+                else begin
+                    h222 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h221 = 65531;
+                end
+                else begin
+                    h221 = h222;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h220 = 65535;
+                end
+                else begin
+                    h220 = h221;
+                end
+                h223 = 16'h0;
+                h223 = (w_irte_8[16-1:0] & h220);
+                h224 = 16'h0;
+                h224 = e_sid;
+                h225 = 16'h0;
+                h225 = w_irte_8[16-1:0];
+                h226 = 16'h0;
+                h226 = e_sid;
+                h227 = 16'h0;
+                h227 = w_irte_8[16-1:0];
+                if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 1;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
+                    status <= 2;
                     rec_outcome <= 3;
                     rec_address <= e_addr;
                     rec_domain <= 0;
@@ -2018,30 +2231,39 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
-                    status <= 2;
-                    rec_outcome <= 4;
+                    status <= 3;
+                    h54 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h54 = 7;
+                    end
+                    else begin
+                        h54 = 4;
+                    end
+                    rec_outcome <= h54;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 1;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h52 = 64'h0;
-                    h52 = e_addr;
-                    v_wide[64-1:12] = h52[64-1:12];
+                    h55 = 64'h0;
+                    h55 = e_addr;
+                    v_wide[64-1:12] = h55[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 1;
                     v_wide[62-1:60] = e_at;
-                    h53 = 1'h0;
-                    h53 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h53 = 1;
+                    h56 = 1'h0;
+                    h56 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h56 = 1;
                     end
-                    v_wide[63-1:62] = h53;
+                    v_wide[63-1:62] = h56;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2051,85 +2273,30 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h57 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h57 = 1;
+                    end
+                    else begin
+                        h57 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h57};
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
-                    status <= 3;
-                    rec_outcome <= 4;
+                    status <= 4;
+                    h58 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h58 = 7;
+                    end
+                    else begin
+                        h58 = 4;
+                    end
+                    rec_outcome <= h58;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 10;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h54 = 64'h0;
-                    h54 = e_addr;
-                    v_wide[64-1:12] = h54[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
-                    v_wide[62-1:60] = e_at;
-                    h55 = 1'h0;
-                    h55 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h55 = 1;
-                    end
-                    v_wide[63-1:62] = h55;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
-                    status <= 4;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h56 = 1'h0;
-                    h56 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h56 = 1;
-                    end
-                    rec_recorded <= h56;
-                    v_wide = 0;
-                    h57 = 64'h0;
-                    h57 = e_addr;
-                    v_wide[64-1:12] = h57[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 2;
-                    v_wide[62-1:60] = e_at;
-                    h58 = 1'h0;
-                    h58 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h58 = 1;
-                    end
-                    v_wide[63-1:62] = h58;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
-                    status <= 5;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 11;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h59 = 64'h0;
@@ -2138,11 +2305,11 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 11;
+                    v_wide[40-1:32] = 10;
                     v_wide[62-1:60] = e_at;
                     h60 = 1'h0;
                     h60 = 0;
-                    if ((!(e_kind == 2))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h60 = 1;
                     end
                     v_wide[63-1:62] = h60;
@@ -2155,73 +2322,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h61 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h61 = 4;
+                    end
+                    else begin
+                        h61 = 0;
+                    end
+                    rec_cpl_status <= h61;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
-                    status <= 6;
-                    rec_outcome <= 4;
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
+                    status <= 5;
+                    h62 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h62 = 7;
+                    end
+                    else begin
+                        h62 = 4;
+                    end
+                    rec_outcome <= h62;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h61 = 1'h0;
-                    h61 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h61 = 1;
-                    end
-                    rec_recorded <= h61;
-                    v_wide = 0;
-                    h62 = 64'h0;
-                    h62 = e_addr;
-                    v_wide[64-1:12] = h62[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
-                    v_wide[62-1:60] = e_at;
+                    rec_fault_reason <= 2;
                     h63 = 1'h0;
                     h63 = 0;
-                    if ((!(e_kind == 2))) begin
+                    if ((!w_ctx_0[1])) begin
                         h63 = 1;
                     end
-                    v_wide[63-1:62] = h63;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2)) && (w_ctx_0[4-1:2] != 1))) begin
-                    status <= 7;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 13;
-                    h64 = 1'h0;
-                    h64 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h64 = 1;
-                    end
-                    rec_recorded <= h64;
+                    rec_recorded <= h63;
                     v_wide = 0;
-                    h65 = 64'h0;
-                    h65 = e_addr;
-                    v_wide[64-1:12] = h65[64-1:12];
+                    h64 = 64'h0;
+                    h64 = e_addr;
+                    v_wide[64-1:12] = h64[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 13;
+                    v_wide[40-1:32] = 2;
                     v_wide[62-1:60] = e_at;
-                    h66 = 1'h0;
-                    h66 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h66 = 1;
+                    h65 = 1'h0;
+                    h65 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h65 = 1;
                     end
-                    v_wide[63-1:62] = h66;
+                    v_wide[63-1:62] = h65;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2231,20 +2376,31 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h66 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h66 = 1;
+                    end
+                    else begin
+                        h66 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h66};
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                    status <= 8;
-                    rec_outcome <= 4;
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                    status <= 6;
+                    h67 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h67 = 7;
+                    end
+                    else begin
+                        h67 = 4;
+                    end
+                    rec_outcome <= h67;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h67 = 1'h0;
-                    h67 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h67 = 1;
-                    end
-                    rec_recorded <= h67;
+                    rec_fault_reason <= 11;
+                    rec_recorded <= 1;
                     v_wide = 0;
                     h68 = 64'h0;
                     h68 = e_addr;
@@ -2252,11 +2408,11 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
+                    v_wide[40-1:32] = 11;
                     v_wide[62-1:60] = e_at;
                     h69 = 1'h0;
                     h69 = 0;
-                    if ((!(e_kind == 2))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h69 = 1;
                     end
                     v_wide[63-1:62] = h69;
@@ -2269,17 +2425,53 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h70 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h70 = 4;
+                    end
+                    else begin
+                        h70 = 0;
+                    end
+                    rec_cpl_status <= h70;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
-                    status <= 9;
-                    rec_outcome <= 2;
-                    rec_address <= e_addr;
-                    rec_domain <= w_ctx_8[24-1:8];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 7;
+                    h71 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h71 = 7;
+                    end
+                    else begin
+                        h71 = 4;
+                    end
+                    rec_outcome <= h71;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h72 = 1'h0;
+                    h72 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h72 = 1;
+                    end
+                    rec_recorded <= h72;
+                    v_wide = 0;
+                    h73 = 64'h0;
+                    h73 = e_addr;
+                    v_wide[64-1:12] = h73[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h74 = 1'h0;
+                    h74 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h74 = 1;
+                    end
+                    v_wide[63-1:62] = h74;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2287,9 +2479,126 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h75 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h75 = 4;
+                    end
+                    else begin
+                        h75 = 0;
+                    end
+                    rec_cpl_status <= h75;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                    status <= 8;
+                    h76 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h76 = 7;
+                    end
+                    else begin
+                        h76 = 4;
+                    end
+                    rec_outcome <= h76;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 13;
+                    h77 = 1'h0;
+                    h77 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h77 = 1;
+                    end
+                    rec_recorded <= h77;
+                    v_wide = 0;
+                    h78 = 64'h0;
+                    h78 = e_addr;
+                    v_wide[64-1:12] = h78[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 13;
+                    v_wide[62-1:60] = e_at;
+                    h79 = 1'h0;
+                    h79 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h79 = 1;
+                    end
+                    v_wide[63-1:62] = h79;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h80 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h80 = 1;
+                    end
+                    else begin
+                        h80 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h80};
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    status <= 9;
+                    h81 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h81 = 7;
+                    end
+                    else begin
+                        h81 = 4;
+                    end
+                    rec_outcome <= h81;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h82 = 1'h0;
+                    h82 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h82 = 1;
+                    end
+                    rec_recorded <= h82;
+                    v_wide = 0;
+                    h83 = 64'h0;
+                    h83 = e_addr;
+                    v_wide[64-1:12] = h83[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h84 = 1'h0;
+                    h84 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h84 = 1;
+                    end
+                    v_wide[63-1:62] = h84;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h85 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h85 = 4;
+                    end
+                    else begin
+                        h85 = 0;
+                    end
+                    rec_cpl_status <= h85;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
                     status <= 10;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -2305,35 +2614,77 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h73 != 0))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
                     status <= 11;
+                    rec_outcome <= 2;
+                    rec_address <= e_addr;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h86 != 0))) begin
+                    status <= 12;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h106 != 0))) begin
+                    status <= 13;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h70 = 1'h0;
-                    h70 = 0;
+                    h103 = 1'h0;
+                    h103 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h70 = 1;
+                        h103 = 1;
                     end
-                    rec_recorded <= h70;
+                    rec_recorded <= h103;
                     v_wide = 0;
-                    h71 = 64'h0;
-                    h71 = e_addr;
-                    v_wide[64-1:12] = h71[64-1:12];
+                    h104 = 64'h0;
+                    h104 = e_addr;
+                    v_wide[64-1:12] = h104[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h72 = 1'h0;
-                    h72 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h72 = 1;
+                    h105 = 1'h0;
+                    h105 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h105 = 1;
                     end
-                    v_wide[63-1:62] = h72;
+                    v_wide[63-1:62] = h105;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2343,10 +2694,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 12;
+                    status <= 14;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2361,24 +2714,108 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((wk_sl_translation != 0)) begin
+                    status <= 15;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_sl_R;
+                    h123 = 1'h0;
+                    h123 = 0;
+                    if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h123 = 1;
+                    end
+                    v_wide[2-1:1] = h123;
+                    v_wide[3-1:2] = wk_sl_U;
+                    h124 = 1'h0;
+                    h124 = 0;
+                    if ((wk_sl_shift > 12)) begin
+                        h124 = 1;
+                    end
+                    v_wide[12-1:11] = h124;
+                    h125 = 6'h0;
+                    h125 = wk_sl_shift;
+                    h126 = 64'h0;
+                    h126 = (wk_sl_frame >>> h125);
+                    h127 = 127'h0;
+                    h127 = {63'h0, h126};
+                    h128 = 6'h0;
+                    h128 = wk_sl_shift;
+                    h129 = 127'h0;
+                    h129 = (h127 << h128);
+                    h130 = 64'h0;
+                    h130 = 1;
+                    h131 = 6'h0;
+                    h132 = 7'h0;
+                    h132 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h131 = h132[6-1:0];
+                    h133 = 64'h0;
+                    h133 = (h130 << h131);
+                    h134 = 65'h0;
+                    h134 = (({1'h0, h133} + 65'h10000000000000000) - 1);
+                    h135 = 64'h0;
+                    h135 = (h134[64-1:0] >>> 12);
+                    h136 = 127'h0;
+                    h136 = (h129 | {51'h0, h135, 12'h0});
+                    h137 = 127'h0;
+                    h137 = (h136 >>> 12);
+                    v_wide[64-1:12] = h137[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    st <= 4'b1100;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
+                    status <= 16;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 13;
+                    status <= 17;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h90 = 1'h0;
-                    h90 = 0;
+                    h138 = 1'h0;
+                    h138 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h90 = 1;
+                        h138 = 1;
                     end
-                    rec_recorded <= h90;
+                    rec_recorded <= h138;
                     v_wide = 0;
-                    h91 = 64'h0;
-                    h91 = e_addr;
-                    v_wide[64-1:12] = h91[64-1:12];
+                    h139 = 64'h0;
+                    h139 = e_addr;
+                    v_wide[64-1:12] = h139[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2394,24 +2831,26 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 14;
+                    status <= 18;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h92 = 1'h0;
-                    h92 = 0;
+                    h140 = 1'h0;
+                    h140 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h92 = 1;
+                        h140 = 1;
                     end
-                    rec_recorded <= h92;
+                    rec_recorded <= h140;
                     v_wide = 0;
-                    h93 = 64'h0;
-                    h93 = e_addr;
-                    v_wide[64-1:12] = h93[64-1:12];
+                    h141 = 64'h0;
+                    h141 = e_addr;
+                    v_wide[64-1:12] = h141[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2427,35 +2866,44 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((wk_sl_walked != 0) && (wk_sl_reserved != 0))) begin
-                    status <= 15;
-                    rec_outcome <= 4;
+                else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
+                    status <= 19;
+                    h142 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h142 = 7;
+                    end
+                    else begin
+                        h142 = 4;
+                    end
+                    rec_outcome <= h142;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h94 = 1'h0;
-                    h94 = 0;
+                    h143 = 1'h0;
+                    h143 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h94 = 1;
+                        h143 = 1;
                     end
-                    rec_recorded <= h94;
+                    rec_recorded <= h143;
                     v_wide = 0;
-                    h95 = 64'h0;
-                    h95 = e_addr;
-                    v_wide[64-1:12] = h95[64-1:12];
+                    h144 = 64'h0;
+                    h144 = e_addr;
+                    v_wide[64-1:12] = h144[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h96 = 1'h0;
-                    h96 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h96 = 1;
+                    h145 = 1'h0;
+                    h145 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h145 = 1;
                     end
-                    v_wide[63-1:62] = h96;
+                    v_wide[63-1:62] = h145;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2465,10 +2913,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h146 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h146 = 4;
+                    end
+                    else begin
+                        h146 = 0;
+                    end
+                    rec_cpl_status <= h146;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 16;
+                    status <= 20;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2483,10 +2940,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 17;
+                    status <= 21;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2505,10 +2964,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 18;
+                    status <= 22;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2523,48 +2984,50 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h107[32-1:16] != 0))) begin
-                    status <= 19;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h157[32-1:16] != 0))) begin
+                    status <= 23;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h97 = 17'h0;
-                    h98 = 1'h0;
-                    h98 = 0;
+                    h147 = 17'h0;
+                    h148 = 1'h0;
+                    h148 = 0;
                     if (e_msi_addr[2]) begin
-                        h98 = 1;
+                        h148 = 1;
                     end
-                    h99 = 32'h0;
-                    h99 = e_msi_addr;
-                    h100 = 16'h0;
-                    h100 = ({h98, 15'h0} | {1'h0, h99[20-1:5]});
-                    h101 = 32'h0;
-                    h101 = e_msi_data;
-                    h102 = 17'h0;
-                    h102 = ({1'h0, h100} + {1'h0, h101[16-1:0]});
-                    h103 = 1'h0;
-                    h103 = 0;
+                    h149 = 32'h0;
+                    h149 = e_msi_addr;
+                    h150 = 16'h0;
+                    h150 = ({h148, 15'h0} | {1'h0, h149[20-1:5]});
+                    h151 = 32'h0;
+                    h151 = e_msi_data;
+                    h152 = 17'h0;
+                    h152 = ({1'h0, h150} + {1'h0, h151[16-1:0]});
+                    h153 = 1'h0;
+                    h153 = 0;
                     if (e_msi_addr[2]) begin
-                        h103 = 1;
+                        h153 = 1;
                     end
-                    h104 = 32'h0;
-                    h104 = e_msi_addr;
-                    h105 = 16'h0;
-                    h105 = ({h103, 15'h0} | {1'h0, h104[20-1:5]});
+                    h154 = 32'h0;
+                    h154 = e_msi_addr;
+                    h155 = 16'h0;
+                    h155 = ({h153, 15'h0} | {1'h0, h154[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h97 = h102;
+                        h147 = h152;
                     end
                     else begin
-                        h97 = {1'h0, h105};
+                        h147 = {1'h0, h155};
                     end
-                    h106 = 16'h0;
-                    h106 = (h97[16-1:0] & 65535);
-                    v_wide[64-1:48] = h106;
+                    h156 = 16'h0;
+                    h156 = (h147[16-1:0] & 65535);
+                    v_wide[64-1:48] = h156;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2578,48 +3041,50 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h127} < h130)))) begin
-                    status <= 20;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h177} < h180)))) begin
+                    status <= 24;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h108 = 17'h0;
-                    h109 = 1'h0;
-                    h109 = 0;
+                    h158 = 17'h0;
+                    h159 = 1'h0;
+                    h159 = 0;
                     if (e_msi_addr[2]) begin
-                        h109 = 1;
+                        h159 = 1;
                     end
-                    h110 = 32'h0;
-                    h110 = e_msi_addr;
-                    h111 = 16'h0;
-                    h111 = ({h109, 15'h0} | {1'h0, h110[20-1:5]});
-                    h112 = 32'h0;
-                    h112 = e_msi_data;
-                    h113 = 17'h0;
-                    h113 = ({1'h0, h111} + {1'h0, h112[16-1:0]});
-                    h114 = 1'h0;
-                    h114 = 0;
+                    h160 = 32'h0;
+                    h160 = e_msi_addr;
+                    h161 = 16'h0;
+                    h161 = ({h159, 15'h0} | {1'h0, h160[20-1:5]});
+                    h162 = 32'h0;
+                    h162 = e_msi_data;
+                    h163 = 17'h0;
+                    h163 = ({1'h0, h161} + {1'h0, h162[16-1:0]});
+                    h164 = 1'h0;
+                    h164 = 0;
                     if (e_msi_addr[2]) begin
-                        h114 = 1;
+                        h164 = 1;
                     end
-                    h115 = 32'h0;
-                    h115 = e_msi_addr;
-                    h116 = 16'h0;
-                    h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
+                    h165 = 32'h0;
+                    h165 = e_msi_addr;
+                    h166 = 16'h0;
+                    h166 = ({h164, 15'h0} | {1'h0, h165[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h108 = h113;
+                        h158 = h163;
                     end
                     else begin
-                        h108 = {1'h0, h116};
+                        h158 = {1'h0, h166};
                     end
-                    h117 = 16'h0;
-                    h117 = (h108[16-1:0] & 65535);
-                    v_wide[64-1:48] = h117;
+                    h167 = 16'h0;
+                    h167 = (h158[16-1:0] & 65535);
+                    v_wide[64-1:48] = h167;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2633,53 +3098,55 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 21;
+                    status <= 25;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h131 = 1'h0;
-                    h131 = 0;
+                    h181 = 1'h0;
+                    h181 = 0;
                     if ((!w_irte_0[1])) begin
-                        h131 = 1;
+                        h181 = 1;
                     end
-                    rec_recorded <= h131;
+                    rec_recorded <= h181;
                     v_wide = 0;
-                    h132 = 17'h0;
-                    h133 = 1'h0;
-                    h133 = 0;
+                    h182 = 17'h0;
+                    h183 = 1'h0;
+                    h183 = 0;
                     if (e_msi_addr[2]) begin
-                        h133 = 1;
+                        h183 = 1;
                     end
-                    h134 = 32'h0;
-                    h134 = e_msi_addr;
-                    h135 = 16'h0;
-                    h135 = ({h133, 15'h0} | {1'h0, h134[20-1:5]});
-                    h136 = 32'h0;
-                    h136 = e_msi_data;
-                    h137 = 17'h0;
-                    h137 = ({1'h0, h135} + {1'h0, h136[16-1:0]});
-                    h138 = 1'h0;
-                    h138 = 0;
+                    h184 = 32'h0;
+                    h184 = e_msi_addr;
+                    h185 = 16'h0;
+                    h185 = ({h183, 15'h0} | {1'h0, h184[20-1:5]});
+                    h186 = 32'h0;
+                    h186 = e_msi_data;
+                    h187 = 17'h0;
+                    h187 = ({1'h0, h185} + {1'h0, h186[16-1:0]});
+                    h188 = 1'h0;
+                    h188 = 0;
                     if (e_msi_addr[2]) begin
-                        h138 = 1;
+                        h188 = 1;
                     end
-                    h139 = 32'h0;
-                    h139 = e_msi_addr;
-                    h140 = 16'h0;
-                    h140 = ({h138, 15'h0} | {1'h0, h139[20-1:5]});
+                    h189 = 32'h0;
+                    h189 = e_msi_addr;
+                    h190 = 16'h0;
+                    h190 = ({h188, 15'h0} | {1'h0, h189[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h132 = h137;
+                        h182 = h187;
                     end
                     else begin
-                        h132 = {1'h0, h140};
+                        h182 = {1'h0, h190};
                     end
-                    h141 = 16'h0;
-                    h141 = (h132[16-1:0] & 65535);
-                    v_wide[64-1:48] = h141;
+                    h191 = 16'h0;
+                    h191 = (h182[16-1:0] & 65535);
+                    v_wide[64-1:48] = h191;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2693,53 +3160,55 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h153[8-1:0] != 0) || (h154[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
-                    status <= 22;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h203[8-1:0] != 0) || (h204[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 26;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h142 = 1'h0;
-                    h142 = 0;
+                    h192 = 1'h0;
+                    h192 = 0;
                     if ((!w_irte_0[1])) begin
-                        h142 = 1;
+                        h192 = 1;
                     end
-                    rec_recorded <= h142;
+                    rec_recorded <= h192;
                     v_wide = 0;
-                    h143 = 17'h0;
-                    h144 = 1'h0;
-                    h144 = 0;
+                    h193 = 17'h0;
+                    h194 = 1'h0;
+                    h194 = 0;
                     if (e_msi_addr[2]) begin
-                        h144 = 1;
+                        h194 = 1;
                     end
-                    h145 = 32'h0;
-                    h145 = e_msi_addr;
-                    h146 = 16'h0;
-                    h146 = ({h144, 15'h0} | {1'h0, h145[20-1:5]});
-                    h147 = 32'h0;
-                    h147 = e_msi_data;
-                    h148 = 17'h0;
-                    h148 = ({1'h0, h146} + {1'h0, h147[16-1:0]});
-                    h149 = 1'h0;
-                    h149 = 0;
+                    h195 = 32'h0;
+                    h195 = e_msi_addr;
+                    h196 = 16'h0;
+                    h196 = ({h194, 15'h0} | {1'h0, h195[20-1:5]});
+                    h197 = 32'h0;
+                    h197 = e_msi_data;
+                    h198 = 17'h0;
+                    h198 = ({1'h0, h196} + {1'h0, h197[16-1:0]});
+                    h199 = 1'h0;
+                    h199 = 0;
                     if (e_msi_addr[2]) begin
-                        h149 = 1;
+                        h199 = 1;
                     end
-                    h150 = 32'h0;
-                    h150 = e_msi_addr;
-                    h151 = 16'h0;
-                    h151 = ({h149, 15'h0} | {1'h0, h150[20-1:5]});
+                    h200 = 32'h0;
+                    h200 = e_msi_addr;
+                    h201 = 16'h0;
+                    h201 = ({h199, 15'h0} | {1'h0, h200[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h143 = h148;
+                        h193 = h198;
                     end
                     else begin
-                        h143 = {1'h0, h151};
+                        h193 = {1'h0, h201};
                     end
-                    h152 = 16'h0;
-                    h152 = (h143[16-1:0] & 65535);
-                    v_wide[64-1:48] = h152;
+                    h202 = 16'h0;
+                    h202 = (h193[16-1:0] & 65535);
+                    v_wide[64-1:48] = h202;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2753,53 +3222,55 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h169 == h173))) || (((w_irte_8[20-1:18] == 2) && (h174[16-1:8] >= h175[16-1:8])) && (h176[16-1:8] <= h177[8-1:0])))))) begin
-                    status <= 23;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h219 == h223))) || (((w_irte_8[20-1:18] == 2) && (h224[16-1:8] >= h225[16-1:8])) && (h226[16-1:8] <= h227[8-1:0])))))) begin
+                    status <= 27;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h155 = 1'h0;
-                    h155 = 0;
+                    h205 = 1'h0;
+                    h205 = 0;
                     if ((!w_irte_0[1])) begin
-                        h155 = 1;
+                        h205 = 1;
                     end
-                    rec_recorded <= h155;
+                    rec_recorded <= h205;
                     v_wide = 0;
-                    h156 = 17'h0;
-                    h157 = 1'h0;
-                    h157 = 0;
+                    h206 = 17'h0;
+                    h207 = 1'h0;
+                    h207 = 0;
                     if (e_msi_addr[2]) begin
-                        h157 = 1;
+                        h207 = 1;
                     end
-                    h158 = 32'h0;
-                    h158 = e_msi_addr;
-                    h159 = 16'h0;
-                    h159 = ({h157, 15'h0} | {1'h0, h158[20-1:5]});
-                    h160 = 32'h0;
-                    h160 = e_msi_data;
-                    h161 = 17'h0;
-                    h161 = ({1'h0, h159} + {1'h0, h160[16-1:0]});
-                    h162 = 1'h0;
-                    h162 = 0;
+                    h208 = 32'h0;
+                    h208 = e_msi_addr;
+                    h209 = 16'h0;
+                    h209 = ({h207, 15'h0} | {1'h0, h208[20-1:5]});
+                    h210 = 32'h0;
+                    h210 = e_msi_data;
+                    h211 = 17'h0;
+                    h211 = ({1'h0, h209} + {1'h0, h210[16-1:0]});
+                    h212 = 1'h0;
+                    h212 = 0;
                     if (e_msi_addr[2]) begin
-                        h162 = 1;
+                        h212 = 1;
                     end
-                    h163 = 32'h0;
-                    h163 = e_msi_addr;
-                    h164 = 16'h0;
-                    h164 = ({h162, 15'h0} | {1'h0, h163[20-1:5]});
+                    h213 = 32'h0;
+                    h213 = e_msi_addr;
+                    h214 = 16'h0;
+                    h214 = ({h212, 15'h0} | {1'h0, h213[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h156 = h161;
+                        h206 = h211;
                     end
                     else begin
-                        h156 = {1'h0, h164};
+                        h206 = {1'h0, h214};
                     end
-                    h165 = 16'h0;
-                    h165 = (h156[16-1:0] & 65535);
-                    v_wide[64-1:48] = h165;
+                    h215 = 16'h0;
+                    h215 = (h206[16-1:0] & 65535);
+                    v_wide[64-1:48] = h215;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2813,10 +3284,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 24;
+                    status <= 28;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2824,68 +3297,70 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h178 = 17'h0;
-                    h179 = 1'h0;
-                    h179 = 0;
+                    h228 = 17'h0;
+                    h229 = 1'h0;
+                    h229 = 0;
                     if (e_msi_addr[2]) begin
-                        h179 = 1;
+                        h229 = 1;
                     end
-                    h180 = 32'h0;
-                    h180 = e_msi_addr;
-                    h181 = 16'h0;
-                    h181 = ({h179, 15'h0} | {1'h0, h180[20-1:5]});
-                    h182 = 32'h0;
-                    h182 = e_msi_data;
-                    h183 = 17'h0;
-                    h183 = ({1'h0, h181} + {1'h0, h182[16-1:0]});
-                    h184 = 1'h0;
-                    h184 = 0;
+                    h230 = 32'h0;
+                    h230 = e_msi_addr;
+                    h231 = 16'h0;
+                    h231 = ({h229, 15'h0} | {1'h0, h230[20-1:5]});
+                    h232 = 32'h0;
+                    h232 = e_msi_data;
+                    h233 = 17'h0;
+                    h233 = ({1'h0, h231} + {1'h0, h232[16-1:0]});
+                    h234 = 1'h0;
+                    h234 = 0;
                     if (e_msi_addr[2]) begin
-                        h184 = 1;
+                        h234 = 1;
                     end
-                    h185 = 32'h0;
-                    h185 = e_msi_addr;
-                    h186 = 16'h0;
-                    h186 = ({h184, 15'h0} | {1'h0, h185[20-1:5]});
+                    h235 = 32'h0;
+                    h235 = e_msi_addr;
+                    h236 = 16'h0;
+                    h236 = ({h234, 15'h0} | {1'h0, h235[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h178 = h183;
+                        h228 = h233;
                     end
                     else begin
-                        h178 = {1'h0, h186};
+                        h228 = {1'h0, h236};
                     end
-                    h187 = 16'h0;
-                    h187 = (h178[16-1:0] & 65535);
-                    rec_int_index <= h187;
+                    h237 = 16'h0;
+                    h237 = (h228[16-1:0] & 65535);
+                    rec_int_index <= h237;
                     rec_vector <= w_irte_0[24-1:16];
-                    h188 = 32'h0;
-                    h189 = 32'h0;
-                    h189 = w_irte_0[64-1:32];
+                    h238 = 32'h0;
+                    h239 = 32'h0;
+                    h239 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h188 = w_irte_0[64-1:32];
+                        h238 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h188 = {24'h0, h189[16-1:8]};
+                        h238 = {24'h0, h239[16-1:8]};
                     end
-                    rec_destination <= h188;
-                    h190 = 1'h0;
-                    h190 = 0;
+                    rec_destination <= h238;
+                    h240 = 1'h0;
+                    h240 = 0;
                     if (w_irte_0[2]) begin
-                        h190 = 1;
+                        h240 = 1;
                     end
-                    rec_dest_mode <= h190;
-                    h191 = 1'h0;
-                    h191 = 0;
+                    rec_dest_mode <= h240;
+                    h241 = 1'h0;
+                    h241 = 0;
                     if (w_irte_0[3]) begin
-                        h191 = 1;
+                        h241 = 1;
                     end
-                    rec_redir_hint <= h191;
-                    h192 = 1'h0;
-                    h192 = 0;
+                    rec_redir_hint <= h241;
+                    h242 = 1'h0;
+                    h242 = 0;
                     if (w_irte_0[4]) begin
-                        h192 = 1;
+                        h242 = 1;
                     end
-                    rec_trigger_mode <= h192;
+                    rec_trigger_mode <= h242;
                     rec_delivery_mode <= w_irte_0[8-1:5];
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else begin
@@ -2904,6 +3379,8 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
             end
@@ -3179,6 +3656,8 @@ always @(posedge clk) begin: fsm
                 o_r_redir_hint <= rec_redir_hint;
                 o_r_trigger_mode <= rec_trigger_mode;
                 o_r_delivery_mode <= rec_delivery_mode;
+                o_r_cpl_status <= rec_cpl_status;
+                o_r_cpl <= rec_cpl;
                 done <= 1'b1;
                 st <= 4'b0000;
             end
@@ -3203,17 +3682,24 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
     end
 end
 
-always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
+always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
     reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
     unit_sl_m_valid = walker_unit_sl0_m_valid_h;
     unit_sl_m_we = walker_unit_sl0_m_we_h;
     unit_sl_m_size = walker_unit_sl0_m_size_h;
     unit_sl_m_addr = walker_unit_sl0_m_addr_h;
     unit_sl_m_wdata = walker_unit_sl0_m_wdata_h;
     pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
     if (unit_sl_done) begin
     end
     case (walker_unit_sl0_st)
@@ -3245,11 +3731,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                     'h5: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
                         end
                         else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                             unit_sl_m_valid = 1'b1;
                             unit_sl_m_we = 1'b0;
                             unit_sl_m_size = 3;
@@ -3259,11 +3747,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                     'h4: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
                         end
                         else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                             unit_sl_m_valid = 1'b1;
                             unit_sl_m_we = 1'b0;
                             unit_sl_m_size = 3;
@@ -3274,12 +3764,82 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
-                            else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
                             end
                             else begin
-                                if (1'b1) begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                     end
                                     else begin
@@ -3290,11 +3850,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                 unit_sl_m_valid = 1'b1;
                                 unit_sl_m_we = 1'b0;
                                 unit_sl_m_size = 3;
@@ -3306,12 +3868,82 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
-                            else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
                             end
                             else begin
-                                if (1'b1) begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                     end
                                     else begin
@@ -3322,11 +3954,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                 unit_sl_m_valid = 1'b1;
                                 unit_sl_m_we = 1'b0;
                                 unit_sl_m_size = 3;
@@ -3337,12 +3971,16 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                     'h1: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                         end
                         else begin
-                            if (1'b1) begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                            if (unit_sl_r_SL_WALK[4]) begin
+                            end
+                            else begin
                                 if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                 end
                                 else begin
@@ -3363,18 +4001,22 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
             else begin
                 rs2 = 6;
             end
-            if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
-                rs1 = 0;
-            end
-            else begin
+            if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
                 rs1 = rs2;
             end
-            if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
                 rs0 = 12;
             end
             else begin
                 rs0 = {1'h0, rs1};
             end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
         end
         3'b011: begin
             if (walker_unit_sl0_pend_5) begin
@@ -3427,10 +4069,17 @@ end
 
 always @(posedge clk) begin: walker_unit_sl0_fsm
     reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
     if (rst == 1) begin
+        walker_unit_sl0_a_r <= 0;
+        walker_unit_sl0_a_w <= 0;
         unit_sl_done <= 0;
         walker_unit_sl0_ea <= 0;
         walker_unit_sl0_fault_k <= 0;
@@ -3445,7 +4094,12 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         unit_sl_o_aux <= 0;
         unit_sl_o_level <= 0;
         unit_sl_o_pa <= 0;
+        unit_sl_o_r_R <= 0;
+        unit_sl_o_r_U <= 0;
+        unit_sl_o_r_W <= 0;
+        unit_sl_o_r_frame <= 0;
         unit_sl_o_r_reason <= 0;
+        unit_sl_o_r_shift <= 0;
         unit_sl_o_status <= 0;
         walker_unit_sl0_pend_1 <= 0;
         walker_unit_sl0_pend_2 <= 0;
@@ -3461,12 +4115,16 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
         walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
         pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
         if (unit_sl_done) begin
             unit_sl_done <= 1'b0;
         end
         case (walker_unit_sl0_st)
             3'b000: begin
                 if (unit_sl_start) begin
+                    walker_unit_sl0_a_r <= 1'b1;
+                    walker_unit_sl0_a_w <= 1'b1;
                     walker_unit_sl0_pend_5 <= 1'b0;
                     walker_unit_sl0_pend_4 <= 1'b0;
                     walker_unit_sl0_pend_3 <= 1'b0;
@@ -3499,7 +4157,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
@@ -3510,6 +4168,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 4;
@@ -3521,7 +4183,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
@@ -3532,6 +4194,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 3;
@@ -3544,20 +4210,98 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                                     walker_unit_sl0_fault_k <= 3;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 5;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
                                 else begin
-                                    if (1'b1) begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if (unit_sl_r_SL_WALK[4]) begin
+                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_flevel <= 3;
+                                        walker_unit_sl0_st <= 3'b010;
+                                    end
+                                    else begin
                                         unit_sl_o_level <= 3;
-                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= 0;
                                         if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                             walker_unit_sl0_st <= 3'b011;
@@ -3576,7 +4320,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
@@ -3587,6 +4331,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_st <= 3'b010;
                                 end
                                 else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 2;
@@ -3600,20 +4348,98 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                                     walker_unit_sl0_fault_k <= 3;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 4;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
                                 else begin
-                                    if (1'b1) begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if (unit_sl_r_SL_WALK[4]) begin
+                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_flevel <= 2;
+                                        walker_unit_sl0_st <= 3'b010;
+                                    end
+                                    else begin
                                         unit_sl_o_level <= 2;
-                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= 0;
                                         if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                             walker_unit_sl0_st <= 3'b011;
@@ -3632,7 +4458,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
@@ -3643,6 +4469,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_st <= 3'b010;
                                 end
                                 else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 1;
@@ -3655,7 +4485,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
@@ -3666,7 +4496,16 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
-                                if (1'b1) begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                    walker_unit_sl0_fault_k <= 6;
+                                    walker_unit_sl0_flevel <= 1;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
                                     unit_sl_o_level <= 1;
                                     unit_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
                                     unit_sl_o_aux <= 0;
@@ -3697,19 +4536,28 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                 else begin
                     rs2 = 6;
                 end
-                if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
-                    rs1 = 0;
-                end
-                else begin
+                if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
                     rs1 = rs2;
                 end
-                if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
                     rs0 = 12;
                 end
                 else begin
                     rs0 = {1'h0, rs1};
                 end
                 unit_sl_o_r_reason <= {4'h0, rs0};
+                unit_sl_o_r_R <= walker_unit_sl0_a_r;
+                unit_sl_o_r_W <= walker_unit_sl0_a_w;
+                unit_sl_o_r_U <= walker_unit_sl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_sl_o_r_shift <= rs4[6-1:0];
+                unit_sl_o_r_frame <= {16'h0, walker_unit_sl0_le[48-1:12], 12'h0};
                 unit_sl_done <= 1'b1;
                 walker_unit_sl0_st <= 3'b000;
             end

@@ -19,6 +19,7 @@ entity intel_vtd_vtd_remap is
         e_addr: in unsigned(63 downto 0);
         e_msi_addr: in unsigned(31 downto 0);
         e_msi_data: in unsigned(31 downto 0);
+        e_nw: in unsigned(0 downto 0);
         r_GSTS_REG: in unsigned(31 downto 0);
         r_RTADDR_REG: in unsigned(63 downto 0);
         r_IRTA_REG: in unsigned(63 downto 0);
@@ -54,6 +55,8 @@ entity intel_vtd_vtd_remap is
         o_r_redir_hint: out unsigned(0 downto 0);
         o_r_trigger_mode: out unsigned(0 downto 0);
         o_r_delivery_mode: out unsigned(2 downto 0);
+        o_r_cpl_status: out unsigned(2 downto 0);
+        o_r_cpl: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity intel_vtd_vtd_remap;
@@ -111,7 +114,12 @@ signal unit_sl_m_wdata: unsigned(63 downto 0);
 signal unit_sl_m_we: std_logic;
 signal unit_sl_o_level: unsigned(2 downto 0);
 signal unit_sl_o_pa: unsigned(63 downto 0);
+signal unit_sl_o_r_R: unsigned(0 downto 0);
+signal unit_sl_o_r_U: unsigned(0 downto 0);
+signal unit_sl_o_r_W: unsigned(0 downto 0);
+signal unit_sl_o_r_frame: unsigned(63 downto 0);
 signal unit_sl_o_r_reason: unsigned(7 downto 0);
+signal unit_sl_o_r_shift: unsigned(5 downto 0);
 signal unit_sl_o_status: unsigned(7 downto 0);
 signal unit_sl_r_SL_WALK: unsigned(63 downto 0);
 signal unit_sl_start: std_logic;
@@ -121,16 +129,26 @@ signal w_irte_0: unsigned(63 downto 0);
 signal w_irte_8: unsigned(63 downto 0);
 signal w_root_0: unsigned(63 downto 0);
 signal w_root_8: unsigned(63 downto 0);
+signal wk_sl_R: unsigned(0 downto 0);
+signal wk_sl_U: unsigned(0 downto 0);
+signal wk_sl_W: unsigned(0 downto 0);
 signal wk_sl_denied: unsigned(0 downto 0);
 signal wk_sl_fault: unsigned(7 downto 0);
+signal wk_sl_frame: unsigned(63 downto 0);
 signal wk_sl_level: unsigned(2 downto 0);
 signal wk_sl_not_present: unsigned(0 downto 0);
 signal wk_sl_ok: unsigned(0 downto 0);
 signal wk_sl_pa: unsigned(63 downto 0);
 signal wk_sl_reason: unsigned(7 downto 0);
 signal wk_sl_reserved: unsigned(0 downto 0);
+signal wk_sl_reserved_1g: unsigned(0 downto 0);
+signal wk_sl_reserved_2m: unsigned(0 downto 0);
+signal wk_sl_shift: unsigned(5 downto 0);
+signal wk_sl_translation: unsigned(0 downto 0);
 signal wk_sl_walked: unsigned(0 downto 0);
 signal rec_address: unsigned(63 downto 0);
+signal rec_cpl: unsigned(63 downto 0);
+signal rec_cpl_status: unsigned(2 downto 0);
 signal rec_delivery_mode: unsigned(2 downto 0);
 signal rec_dest_mode: unsigned(0 downto 0);
 signal rec_destination: unsigned(31 downto 0);
@@ -144,6 +162,8 @@ signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
+signal walker_unit_sl0_a_r: std_logic;
+signal walker_unit_sl0_a_w: std_logic;
 signal walker_unit_sl0_ea: unsigned(63 downto 0);
 signal walker_unit_sl0_fault_k: unsigned(7 downto 0);
 signal walker_unit_sl0_flevel: unsigned(2 downto 0);
@@ -299,7 +319,7 @@ walker_unit_sl0_se_5 <= unsigned'("000000000000000000000000000000000000000000000
 
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
-    variable v_wide: unsigned(71 downto 0);
+    variable v_wide: unsigned(126 downto 0);
     variable h0: unsigned(15 downto 0);
     variable h1: unsigned(12 downto 0);
     variable h2: unsigned(64 downto 0);
@@ -336,7 +356,9 @@ fsm: process (clk) is
     variable h22: unsigned(63 downto 0);
     variable h23: unsigned(0 downto 0);
     variable h24: unsigned(47 downto 0);
-    variable h25: unsigned(47 downto 0);
+    variable h25: unsigned(0 downto 0);
+    variable h26: unsigned(47 downto 0);
+    variable h27: unsigned(47 downto 0);
     variable u1_in: unsigned(63 downto 0);
     variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
@@ -348,173 +370,221 @@ fsm: process (clk) is
     variable u1_tr: unsigned(1 downto 0);
     variable u1_wv: unsigned(1 downto 0);
     variable u1_free: std_logic;
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(16 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(15 downto 0);
+    variable h40: unsigned(31 downto 0);
+    variable h41: unsigned(16 downto 0);
+    variable h42: unsigned(0 downto 0);
     variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(16 downto 0);
-    variable h45: unsigned(0 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(15 downto 0);
-    variable h48: unsigned(15 downto 0);
-    variable h49: unsigned(16 downto 0);
-    variable h50: unsigned(3 downto 0);
+    variable h44: unsigned(15 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(16 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(31 downto 0);
+    variable h49: unsigned(15 downto 0);
+    variable h50: unsigned(15 downto 0);
     variable h51: unsigned(16 downto 0);
-    variable h26: unsigned(16 downto 0);
-    variable h27: unsigned(0 downto 0);
-    variable h28: unsigned(31 downto 0);
-    variable h29: unsigned(15 downto 0);
+    variable h52: unsigned(3 downto 0);
+    variable h53: unsigned(16 downto 0);
+    variable h28: unsigned(16 downto 0);
+    variable h29: unsigned(0 downto 0);
     variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(16 downto 0);
-    variable h32: unsigned(0 downto 0);
-    variable h33: unsigned(31 downto 0);
-    variable h34: unsigned(15 downto 0);
-    variable h35: unsigned(15 downto 0);
-    variable h36: unsigned(20 downto 0);
-    variable h37: unsigned(64 downto 0);
-    variable h73: unsigned(0 downto 0);
+    variable h31: unsigned(15 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(16 downto 0);
+    variable h34: unsigned(0 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(15 downto 0);
+    variable h37: unsigned(15 downto 0);
+    variable h38: unsigned(20 downto 0);
+    variable h39: unsigned(64 downto 0);
+    variable h86: unsigned(0 downto 0);
+    variable h87: unsigned(0 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(63 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(63 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(0 downto 0);
+    variable h95: unsigned(63 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h97: unsigned(63 downto 0);
+    variable h98: unsigned(0 downto 0);
+    variable h99: unsigned(0 downto 0);
+    variable h100: unsigned(63 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(63 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(63 downto 0);
+    variable h110: unsigned(0 downto 0);
+    variable h111: unsigned(63 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(63 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(63 downto 0);
+    variable h118: unsigned(0 downto 0);
+    variable h119: unsigned(0 downto 0);
+    variable h120: unsigned(63 downto 0);
+    variable h121: unsigned(0 downto 0);
+    variable h122: unsigned(63 downto 0);
+    variable h157: unsigned(31 downto 0);
+    variable h168: unsigned(16 downto 0);
+    variable h169: unsigned(0 downto 0);
+    variable h170: unsigned(31 downto 0);
+    variable h171: unsigned(15 downto 0);
+    variable h172: unsigned(31 downto 0);
+    variable h173: unsigned(16 downto 0);
+    variable h174: unsigned(0 downto 0);
+    variable h175: unsigned(31 downto 0);
+    variable h176: unsigned(15 downto 0);
+    variable h177: unsigned(15 downto 0);
+    variable h178: unsigned(16 downto 0);
+    variable h179: unsigned(3 downto 0);
+    variable h180: unsigned(16 downto 0);
+    variable h203: unsigned(31 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h216: unsigned(15 downto 0);
+    variable h217: unsigned(15 downto 0);
+    variable h218: unsigned(15 downto 0);
+    variable h219: unsigned(15 downto 0);
+    variable h220: unsigned(15 downto 0);
+    variable h221: unsigned(15 downto 0);
+    variable h222: unsigned(15 downto 0);
+    variable h223: unsigned(15 downto 0);
+    variable h224: unsigned(15 downto 0);
+    variable h225: unsigned(15 downto 0);
+    variable h226: unsigned(15 downto 0);
+    variable h227: unsigned(15 downto 0);
+    variable h54: unsigned(2 downto 0);
+    variable h55: unsigned(63 downto 0);
+    variable h56: unsigned(0 downto 0);
+    variable h57: unsigned(0 downto 0);
+    variable h58: unsigned(2 downto 0);
+    variable h59: unsigned(63 downto 0);
+    variable h60: unsigned(0 downto 0);
+    variable h61: unsigned(2 downto 0);
+    variable h62: unsigned(2 downto 0);
+    variable h63: unsigned(0 downto 0);
+    variable h64: unsigned(63 downto 0);
+    variable h65: unsigned(0 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(2 downto 0);
+    variable h68: unsigned(63 downto 0);
+    variable h69: unsigned(0 downto 0);
+    variable h70: unsigned(2 downto 0);
+    variable h71: unsigned(2 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(63 downto 0);
     variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(63 downto 0);
+    variable h75: unsigned(2 downto 0);
+    variable h76: unsigned(2 downto 0);
     variable h77: unsigned(0 downto 0);
     variable h78: unsigned(63 downto 0);
     variable h79: unsigned(0 downto 0);
     variable h80: unsigned(0 downto 0);
-    variable h81: unsigned(0 downto 0);
-    variable h82: unsigned(63 downto 0);
-    variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(63 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(63 downto 0);
-    variable h88: unsigned(0 downto 0);
-    variable h89: unsigned(63 downto 0);
-    variable h107: unsigned(31 downto 0);
-    variable h118: unsigned(16 downto 0);
-    variable h119: unsigned(0 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h122: unsigned(31 downto 0);
-    variable h123: unsigned(16 downto 0);
+    variable h81: unsigned(2 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(63 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(2 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(63 downto 0);
+    variable h105: unsigned(0 downto 0);
+    variable h123: unsigned(0 downto 0);
     variable h124: unsigned(0 downto 0);
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(15 downto 0);
-    variable h127: unsigned(15 downto 0);
-    variable h128: unsigned(16 downto 0);
-    variable h129: unsigned(3 downto 0);
-    variable h130: unsigned(16 downto 0);
-    variable h153: unsigned(31 downto 0);
+    variable h125: unsigned(5 downto 0);
+    variable h126: unsigned(63 downto 0);
+    variable h127: unsigned(126 downto 0);
+    variable h128: unsigned(5 downto 0);
+    variable h129: unsigned(126 downto 0);
+    variable h130: unsigned(63 downto 0);
+    variable h131: unsigned(5 downto 0);
+    variable h132: unsigned(6 downto 0);
+    variable h133: unsigned(63 downto 0);
+    variable h134: unsigned(64 downto 0);
+    variable h135: unsigned(63 downto 0);
+    variable h136: unsigned(126 downto 0);
+    variable h137: unsigned(126 downto 0);
+    variable h138: unsigned(0 downto 0);
+    variable h139: unsigned(63 downto 0);
+    variable h140: unsigned(0 downto 0);
+    variable h141: unsigned(63 downto 0);
+    variable h142: unsigned(2 downto 0);
+    variable h143: unsigned(0 downto 0);
+    variable h144: unsigned(63 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(2 downto 0);
+    variable h147: unsigned(16 downto 0);
+    variable h148: unsigned(0 downto 0);
+    variable h149: unsigned(31 downto 0);
+    variable h150: unsigned(15 downto 0);
+    variable h151: unsigned(31 downto 0);
+    variable h152: unsigned(16 downto 0);
+    variable h153: unsigned(0 downto 0);
     variable h154: unsigned(31 downto 0);
+    variable h155: unsigned(15 downto 0);
+    variable h156: unsigned(15 downto 0);
+    variable h158: unsigned(16 downto 0);
+    variable h159: unsigned(0 downto 0);
+    variable h160: unsigned(31 downto 0);
+    variable h161: unsigned(15 downto 0);
+    variable h162: unsigned(31 downto 0);
+    variable h163: unsigned(16 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(31 downto 0);
     variable h166: unsigned(15 downto 0);
     variable h167: unsigned(15 downto 0);
-    variable h168: unsigned(15 downto 0);
-    variable h169: unsigned(15 downto 0);
-    variable h170: unsigned(15 downto 0);
-    variable h171: unsigned(15 downto 0);
-    variable h172: unsigned(15 downto 0);
-    variable h173: unsigned(15 downto 0);
-    variable h174: unsigned(15 downto 0);
-    variable h175: unsigned(15 downto 0);
-    variable h176: unsigned(15 downto 0);
-    variable h177: unsigned(15 downto 0);
-    variable h52: unsigned(63 downto 0);
-    variable h53: unsigned(0 downto 0);
-    variable h54: unsigned(63 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(0 downto 0);
-    variable h57: unsigned(63 downto 0);
-    variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(63 downto 0);
-    variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(63 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(0 downto 0);
-    variable h65: unsigned(63 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(63 downto 0);
-    variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(0 downto 0);
-    variable h71: unsigned(63 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(63 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(63 downto 0);
-    variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(63 downto 0);
-    variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(16 downto 0);
-    variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(31 downto 0);
-    variable h100: unsigned(15 downto 0);
-    variable h101: unsigned(31 downto 0);
-    variable h102: unsigned(16 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h108: unsigned(16 downto 0);
-    variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(31 downto 0);
-    variable h111: unsigned(15 downto 0);
-    variable h112: unsigned(31 downto 0);
-    variable h113: unsigned(16 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(31 downto 0);
-    variable h116: unsigned(15 downto 0);
-    variable h117: unsigned(15 downto 0);
-    variable h131: unsigned(0 downto 0);
-    variable h132: unsigned(16 downto 0);
-    variable h133: unsigned(0 downto 0);
-    variable h134: unsigned(31 downto 0);
-    variable h135: unsigned(15 downto 0);
-    variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(16 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(31 downto 0);
-    variable h140: unsigned(15 downto 0);
-    variable h141: unsigned(15 downto 0);
-    variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(16 downto 0);
-    variable h144: unsigned(0 downto 0);
-    variable h145: unsigned(31 downto 0);
-    variable h146: unsigned(15 downto 0);
-    variable h147: unsigned(31 downto 0);
-    variable h148: unsigned(16 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(31 downto 0);
-    variable h151: unsigned(15 downto 0);
-    variable h152: unsigned(15 downto 0);
-    variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(16 downto 0);
-    variable h157: unsigned(0 downto 0);
-    variable h158: unsigned(31 downto 0);
-    variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(31 downto 0);
-    variable h161: unsigned(16 downto 0);
-    variable h162: unsigned(0 downto 0);
-    variable h163: unsigned(31 downto 0);
-    variable h164: unsigned(15 downto 0);
-    variable h165: unsigned(15 downto 0);
-    variable h178: unsigned(16 downto 0);
-    variable h179: unsigned(0 downto 0);
-    variable h180: unsigned(31 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(31 downto 0);
-    variable h183: unsigned(16 downto 0);
-    variable h184: unsigned(0 downto 0);
-    variable h185: unsigned(31 downto 0);
-    variable h186: unsigned(15 downto 0);
-    variable h187: unsigned(15 downto 0);
-    variable h188: unsigned(31 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(16 downto 0);
+    variable h183: unsigned(0 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(15 downto 0);
+    variable h186: unsigned(31 downto 0);
+    variable h187: unsigned(16 downto 0);
+    variable h188: unsigned(0 downto 0);
     variable h189: unsigned(31 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(0 downto 0);
+    variable h190: unsigned(15 downto 0);
+    variable h191: unsigned(15 downto 0);
     variable h192: unsigned(0 downto 0);
+    variable h193: unsigned(16 downto 0);
+    variable h194: unsigned(0 downto 0);
+    variable h195: unsigned(31 downto 0);
+    variable h196: unsigned(15 downto 0);
+    variable h197: unsigned(31 downto 0);
+    variable h198: unsigned(16 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(31 downto 0);
+    variable h201: unsigned(15 downto 0);
+    variable h202: unsigned(15 downto 0);
+    variable h205: unsigned(0 downto 0);
+    variable h206: unsigned(16 downto 0);
+    variable h207: unsigned(0 downto 0);
+    variable h208: unsigned(31 downto 0);
+    variable h209: unsigned(15 downto 0);
+    variable h210: unsigned(31 downto 0);
+    variable h211: unsigned(16 downto 0);
+    variable h212: unsigned(0 downto 0);
+    variable h213: unsigned(31 downto 0);
+    variable h214: unsigned(15 downto 0);
+    variable h215: unsigned(15 downto 0);
+    variable h228: unsigned(16 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(31 downto 0);
+    variable h231: unsigned(15 downto 0);
+    variable h232: unsigned(31 downto 0);
+    variable h233: unsigned(16 downto 0);
+    variable h234: unsigned(0 downto 0);
+    variable h235: unsigned(31 downto 0);
+    variable h236: unsigned(15 downto 0);
+    variable h237: unsigned(15 downto 0);
+    variable h238: unsigned(31 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -605,6 +675,8 @@ begin
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
             o_r_address <= to_unsigned(0, 64);
+            o_r_cpl <= to_unsigned(0, 64);
+            o_r_cpl_status <= to_unsigned(0, 3);
             o_r_delivery_mode <= to_unsigned(0, 3);
             o_r_dest_mode <= to_unsigned(0, 1);
             o_r_destination <= to_unsigned(0, 32);
@@ -621,6 +693,8 @@ begin
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_address <= to_unsigned(0, 64);
+            rec_cpl <= to_unsigned(0, 64);
+            rec_cpl_status <= to_unsigned(0, 3);
             rec_delivery_mode <= to_unsigned(0, 3);
             rec_dest_mode <= to_unsigned(0, 1);
             rec_destination <= to_unsigned(0, 32);
@@ -993,18 +1067,26 @@ begin
             w_irte_8 <= to_unsigned(0, 64);
             w_root_0 <= to_unsigned(0, 64);
             w_root_8 <= to_unsigned(0, 64);
+            wk_sl_R <= to_unsigned(0, 1);
+            wk_sl_U <= to_unsigned(0, 1);
+            wk_sl_W <= to_unsigned(0, 1);
             wk_sl_denied <= to_unsigned(0, 1);
             wk_sl_fault <= to_unsigned(0, 8);
+            wk_sl_frame <= to_unsigned(0, 64);
             wk_sl_level <= to_unsigned(0, 3);
             wk_sl_not_present <= to_unsigned(0, 1);
             wk_sl_ok <= to_unsigned(0, 1);
             wk_sl_pa <= to_unsigned(0, 64);
             wk_sl_reason <= to_unsigned(0, 8);
             wk_sl_reserved <= to_unsigned(0, 1);
+            wk_sl_reserved_1g <= to_unsigned(0, 1);
+            wk_sl_reserved_2m <= to_unsigned(0, 1);
+            wk_sl_shift <= to_unsigned(0, 6);
+            wk_sl_translation <= to_unsigned(0, 1);
             wk_sl_walked <= to_unsigned(0, 1);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-            v_wide := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000");
+            v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
             if bool(done) then
                 done <= '0';
             end if;
@@ -1032,7 +1114,7 @@ begin
                             h1 := resize(unsigned'(to_unsigned(0, 5) & h0(16-1 downto 8)) * 16, 13);
                             h2 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
                             h2 := (unsigned'(to_unsigned(0, 1) & r_RTADDR_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h1));
-                            v_wide := unsigned'(to_unsigned(0, 7) & h2);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h2);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1058,7 +1140,7 @@ begin
                         h1 := resize(unsigned'(to_unsigned(0, 5) & h0(16-1 downto 8)) * 16, 13);
                         h2 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
                         h2 := (unsigned'(to_unsigned(0, 1) & r_RTADDR_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h1));
-                        v_wide := unsigned'(to_unsigned(0, 7) & h2);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1088,7 +1170,7 @@ begin
                             h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
                             h5 := unsigned'("0000000000000000000000000000000000000000000000000");
                             h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                            v_wide := unsigned'(to_unsigned(0, 23) & h5);
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
                             u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                             u0_key := v_wide(64-1 downto 3);
                             u0_set := to_unsigned(0, 2);
@@ -1208,7 +1290,7 @@ begin
                         h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
                         h5 := unsigned'("0000000000000000000000000000000000000000000000000");
                         h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                        v_wide := unsigned'(to_unsigned(0, 23) & h5);
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1341,7 +1423,15 @@ begin
                     wk_sl_not_present <= to_unsigned(0, 1);
                     wk_sl_denied <= to_unsigned(0, 1);
                     wk_sl_reserved <= to_unsigned(0, 1);
+                    wk_sl_reserved_2m <= to_unsigned(0, 1);
+                    wk_sl_reserved_1g <= to_unsigned(0, 1);
+                    wk_sl_translation <= to_unsigned(0, 1);
                     wk_sl_reason <= to_unsigned(0, 8);
+                    wk_sl_R <= to_unsigned(0, 1);
+                    wk_sl_W <= to_unsigned(0, 1);
+                    wk_sl_U <= to_unsigned(0, 1);
+                    wk_sl_shift <= to_unsigned(0, 6);
+                    wk_sl_frame <= to_unsigned(0, 64);
                     h6 := to_unsigned(0, 1);
                     h7 := to_unsigned(0, 1);
                     h8 := to_unsigned(0, 1);
@@ -1414,29 +1504,36 @@ begin
                     else
                         h6 := h12;
                     end if;
-                    if ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
-                        v_wide := unsigned'(to_unsigned(0, 8) & e_addr);
+                    if (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
-                        unit_sl_k_read <= stdl((not (e_kind = 2)));
-                        unit_sl_k_write <= stdl(e_kind = 2);
+                        unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        unit_sl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
                         h23 := to_unsigned(0, 1);
                         h23 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h23 := to_unsigned(1, 1);
                         end if;
                         h24 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h24 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h23 & to_unsigned(0, 3)));
-                        h25 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h25 := (h24 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(to_unsigned(0, 24) & h25);
+                        h24 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h23 & to_unsigned(0, 4)));
+                        h25 := to_unsigned(0, 1);
+                        h25 := to_unsigned(0, 1);
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
+                            h25 := to_unsigned(1, 1);
+                        end if;
+                        h26 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h26 := (h24 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h25 & to_unsigned(0, 3)));
+                        h27 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h27 := (h26 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h27);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_addr;
                         u1_acc := to_unsigned(0, 2);
-                        if (not (e_kind = 2)) then
+                        if ((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
                             u1_acc(0) := '1';
                         end if;
-                        if (e_kind = 2) then
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
                             u1_acc(1) := '1';
                         end if;
                         u1_tg0 := to_unsigned(0, 16);
@@ -1663,90 +1760,104 @@ begin
                             if (unit_sl_o_status = 3) then
                                 wk_sl_reserved <= to_unsigned(1, 1);
                             end if;
+                            if (unit_sl_o_status = 4) then
+                                wk_sl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_sl_o_status = 5) then
+                                wk_sl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_sl_o_status = 6) then
+                                wk_sl_translation <= to_unsigned(1, 1);
+                            end if;
                             wk_sl_reason <= unit_sl_o_r_reason;
+                            wk_sl_R <= unit_sl_o_r_R;
+                            wk_sl_W <= unit_sl_o_r_W;
+                            wk_sl_U <= unit_sl_o_r_U;
+                            wk_sl_shift <= unit_sl_o_r_shift;
+                            wk_sl_frame <= unit_sl_o_r_frame;
                         end if;
                         st <= S3W0;
                     end if;
                 when S3W0 =>
                     if (not bool(pend)) then
-                        h38 := unsigned'("00000000000000000000000000000000");
-                        h38 := e_msi_data;
-                        h39 := to_unsigned(0, 17);
-                        h40 := to_unsigned(0, 1);
-                        h40 := to_unsigned(0, 1);
+                        h40 := unsigned'("00000000000000000000000000000000");
+                        h40 := e_msi_data;
+                        h41 := to_unsigned(0, 17);
+                        h42 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h40 := to_unsigned(1, 1);
+                            h42 := to_unsigned(1, 1);
                         end if;
-                        h41 := unsigned'("00000000000000000000000000000000");
-                        h41 := e_msi_addr;
-                        h42 := to_unsigned(0, 16);
-                        h42 := (unsigned'(h40 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h41(20-1 downto 5)));
                         h43 := unsigned'("00000000000000000000000000000000");
-                        h43 := e_msi_data;
-                        h44 := to_unsigned(0, 17);
-                        h44 := (unsigned'(to_unsigned(0, 1) & h42) + unsigned'(to_unsigned(0, 1) & h43(16-1 downto 0)));
-                        h45 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 1);
+                        h43 := e_msi_addr;
+                        h44 := to_unsigned(0, 16);
+                        h44 := (unsigned'(h42 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h43(20-1 downto 5)));
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h45 := e_msi_data;
+                        h46 := to_unsigned(0, 17);
+                        h46 := (unsigned'(to_unsigned(0, 1) & h44) + unsigned'(to_unsigned(0, 1) & h45(16-1 downto 0)));
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h45 := to_unsigned(1, 1);
+                            h47 := to_unsigned(1, 1);
                         end if;
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_msi_addr;
-                        h47 := to_unsigned(0, 16);
-                        h47 := (unsigned'(h45 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h46(20-1 downto 5)));
+                        h48 := unsigned'("00000000000000000000000000000000");
+                        h48 := e_msi_addr;
+                        h49 := to_unsigned(0, 16);
+                        h49 := (unsigned'(h47 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h48(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h39 := h44;
+                            h41 := h46;
                         else
-                            h39 := unsigned'(to_unsigned(0, 1) & h47);
+                            h41 := unsigned'(to_unsigned(0, 1) & h49);
                         end if;
-                        h48 := to_unsigned(0, 16);
-                        h48 := (h39(16-1 downto 0) and to_unsigned(65535, 16));
-                        h49 := to_unsigned(0, 17);
-                        h49 := to_unsigned(2, 17);
-                        h50 := to_unsigned(0, 4);
-                        h50 := r_IRTA_REG(4-1 downto 0);
+                        h50 := to_unsigned(0, 16);
+                        h50 := (h41(16-1 downto 0) and to_unsigned(65535, 16));
                         h51 := to_unsigned(0, 17);
-                        h51 := shift_left(h49, to_integer(h50));
-                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h38(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h48) < h51))) then
+                        h51 := to_unsigned(2, 17);
+                        h52 := to_unsigned(0, 4);
+                        h52 := r_IRTA_REG(4-1 downto 0);
+                        h53 := to_unsigned(0, 17);
+                        h53 := shift_left(h51, to_integer(h52));
+                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h40(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h50) < h53))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h26 := to_unsigned(0, 17);
-                            h27 := to_unsigned(0, 1);
-                            h27 := to_unsigned(0, 1);
+                            h28 := to_unsigned(0, 17);
+                            h29 := to_unsigned(0, 1);
+                            h29 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h27 := to_unsigned(1, 1);
+                                h29 := to_unsigned(1, 1);
                             end if;
-                            h28 := unsigned'("00000000000000000000000000000000");
-                            h28 := e_msi_addr;
-                            h29 := to_unsigned(0, 16);
-                            h29 := (unsigned'(h27 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h28(20-1 downto 5)));
                             h30 := unsigned'("00000000000000000000000000000000");
-                            h30 := e_msi_data;
-                            h31 := to_unsigned(0, 17);
-                            h31 := (unsigned'(to_unsigned(0, 1) & h29) + unsigned'(to_unsigned(0, 1) & h30(16-1 downto 0)));
-                            h32 := to_unsigned(0, 1);
-                            h32 := to_unsigned(0, 1);
+                            h30 := e_msi_addr;
+                            h31 := to_unsigned(0, 16);
+                            h31 := (unsigned'(h29 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h30(20-1 downto 5)));
+                            h32 := unsigned'("00000000000000000000000000000000");
+                            h32 := e_msi_data;
+                            h33 := to_unsigned(0, 17);
+                            h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(to_unsigned(0, 1) & h32(16-1 downto 0)));
+                            h34 := to_unsigned(0, 1);
+                            h34 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h32 := to_unsigned(1, 1);
+                                h34 := to_unsigned(1, 1);
                             end if;
-                            h33 := unsigned'("00000000000000000000000000000000");
-                            h33 := e_msi_addr;
-                            h34 := to_unsigned(0, 16);
-                            h34 := (unsigned'(h32 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h33(20-1 downto 5)));
+                            h35 := unsigned'("00000000000000000000000000000000");
+                            h35 := e_msi_addr;
+                            h36 := to_unsigned(0, 16);
+                            h36 := (unsigned'(h34 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h35(20-1 downto 5)));
                             if bool(e_msi_addr(3)) then
-                                h26 := h31;
+                                h28 := h33;
                             else
-                                h26 := unsigned'(to_unsigned(0, 1) & h34);
+                                h28 := unsigned'(to_unsigned(0, 1) & h36);
                             end if;
-                            h35 := to_unsigned(0, 16);
-                            h35 := (h26(16-1 downto 0) and to_unsigned(65535, 16));
-                            h36 := to_unsigned(0, 21);
-                            h36 := resize(unsigned'(to_unsigned(0, 5) & h35) * 16, 21);
-                            h37 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h37 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h36));
-                            v_wide := unsigned'(to_unsigned(0, 7) & h37);
+                            h37 := to_unsigned(0, 16);
+                            h37 := (h28(16-1 downto 0) and to_unsigned(65535, 16));
+                            h38 := to_unsigned(0, 21);
+                            h38 := resize(unsigned'(to_unsigned(0, 5) & h37) * 16, 21);
+                            h39 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h39 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h38));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h39);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1766,41 +1877,41 @@ begin
                     end if;
                 when S3W1 =>
                     if (not bool(pend)) then
-                        h26 := to_unsigned(0, 17);
-                        h27 := to_unsigned(0, 1);
-                        h27 := to_unsigned(0, 1);
+                        h28 := to_unsigned(0, 17);
+                        h29 := to_unsigned(0, 1);
+                        h29 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h27 := to_unsigned(1, 1);
+                            h29 := to_unsigned(1, 1);
                         end if;
-                        h28 := unsigned'("00000000000000000000000000000000");
-                        h28 := e_msi_addr;
-                        h29 := to_unsigned(0, 16);
-                        h29 := (unsigned'(h27 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h28(20-1 downto 5)));
                         h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := e_msi_data;
-                        h31 := to_unsigned(0, 17);
-                        h31 := (unsigned'(to_unsigned(0, 1) & h29) + unsigned'(to_unsigned(0, 1) & h30(16-1 downto 0)));
-                        h32 := to_unsigned(0, 1);
-                        h32 := to_unsigned(0, 1);
+                        h30 := e_msi_addr;
+                        h31 := to_unsigned(0, 16);
+                        h31 := (unsigned'(h29 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h30(20-1 downto 5)));
+                        h32 := unsigned'("00000000000000000000000000000000");
+                        h32 := e_msi_data;
+                        h33 := to_unsigned(0, 17);
+                        h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(to_unsigned(0, 1) & h32(16-1 downto 0)));
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h32 := to_unsigned(1, 1);
+                            h34 := to_unsigned(1, 1);
                         end if;
-                        h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := e_msi_addr;
-                        h34 := to_unsigned(0, 16);
-                        h34 := (unsigned'(h32 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h33(20-1 downto 5)));
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := e_msi_addr;
+                        h36 := to_unsigned(0, 16);
+                        h36 := (unsigned'(h34 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h35(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h26 := h31;
+                            h28 := h33;
                         else
-                            h26 := unsigned'(to_unsigned(0, 1) & h34);
+                            h28 := unsigned'(to_unsigned(0, 1) & h36);
                         end if;
-                        h35 := to_unsigned(0, 16);
-                        h35 := (h26(16-1 downto 0) and to_unsigned(65535, 16));
-                        h36 := to_unsigned(0, 21);
-                        h36 := resize(unsigned'(to_unsigned(0, 5) & h35) * 16, 21);
-                        h37 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h37 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h36));
-                        v_wide := unsigned'(to_unsigned(0, 7) & h37);
+                        h37 := to_unsigned(0, 16);
+                        h37 := (h28(16-1 downto 0) and to_unsigned(65535, 16));
+                        h38 := to_unsigned(0, 21);
+                        h38 := resize(unsigned'(to_unsigned(0, 5) & h37) * 16, 21);
+                        h39 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h39 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h38));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h39);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1818,56 +1929,8 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h73 := to_unsigned(0, 1);
-                    h74 := to_unsigned(0, 1);
-                    h75 := to_unsigned(0, 1);
-                    h76 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h76 := e_addr;
-                    h75 := to_unsigned(0, 1);
-                    if (h76(64-1 downto 57) /= 0) then
-                        h75 := to_unsigned(1, 1);
-                    end if;
-                    h77 := to_unsigned(0, 1);
-                    h78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h78 := e_addr;
-                    h77 := to_unsigned(0, 1);
-                    if (h78(64-1 downto 39) /= 0) then
-                        h77 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h74 := h75;
-                    else
-                        h74 := h77;
-                    end if;
-                    h79 := to_unsigned(0, 1);
-                    h80 := to_unsigned(0, 1);
-                    h81 := to_unsigned(0, 1);
-                    h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h82 := e_addr;
-                    h81 := to_unsigned(0, 1);
-                    if (h82(64-1 downto 57) /= 0) then
-                        h81 := to_unsigned(1, 1);
-                    end if;
-                    h83 := to_unsigned(0, 1);
-                    h84 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h84 := e_addr;
-                    h83 := to_unsigned(0, 1);
-                    if (h84(64-1 downto 48) /= 0) then
-                        h83 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h80 := h81;
-                    else
-                        h80 := h83;
-                    end if;
-                    h85 := to_unsigned(0, 1);
                     h86 := to_unsigned(0, 1);
-                    h87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h87 := e_addr;
-                    h86 := to_unsigned(0, 1);
-                    if (h87(64-1 downto 57) /= 0) then
-                        h86 := to_unsigned(1, 1);
-                    end if;
+                    h87 := to_unsigned(0, 1);
                     h88 := to_unsigned(0, 1);
                     h89 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h89 := e_addr;
@@ -1875,113 +1938,252 @@ begin
                     if (h89(64-1 downto 57) /= 0) then
                         h88 := to_unsigned(1, 1);
                     end if;
+                    h90 := to_unsigned(0, 1);
+                    h91 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h91 := e_addr;
+                    h90 := to_unsigned(0, 1);
+                    if (h91(64-1 downto 39) /= 0) then
+                        h90 := to_unsigned(1, 1);
+                    end if;
                     if False then
-                        h85 := h86;
+                        h87 := h88;
                     else
-                        h85 := h88;
+                        h87 := h90;
+                    end if;
+                    h92 := to_unsigned(0, 1);
+                    h93 := to_unsigned(0, 1);
+                    h94 := to_unsigned(0, 1);
+                    h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h95 := e_addr;
+                    h94 := to_unsigned(0, 1);
+                    if (h95(64-1 downto 57) /= 0) then
+                        h94 := to_unsigned(1, 1);
+                    end if;
+                    h96 := to_unsigned(0, 1);
+                    h97 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h97 := e_addr;
+                    h96 := to_unsigned(0, 1);
+                    if (h97(64-1 downto 48) /= 0) then
+                        h96 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h93 := h94;
+                    else
+                        h93 := h96;
+                    end if;
+                    h98 := to_unsigned(0, 1);
+                    h99 := to_unsigned(0, 1);
+                    h100 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h100 := e_addr;
+                    h99 := to_unsigned(0, 1);
+                    if (h100(64-1 downto 57) /= 0) then
+                        h99 := to_unsigned(1, 1);
+                    end if;
+                    h101 := to_unsigned(0, 1);
+                    h102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h102 := e_addr;
+                    h101 := to_unsigned(0, 1);
+                    if (h102(64-1 downto 57) /= 0) then
+                        h101 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h98 := h99;
+                    else
+                        h98 := h101;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h79 := h80;
+                        h92 := h93;
                     else
-                        h79 := h85;
+                        h92 := h98;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h73 := h74;
+                        h86 := h87;
                     else
-                        h73 := h79;
+                        h86 := h92;
                     end if;
-                    h107 := unsigned'("00000000000000000000000000000000");
-                    h107 := e_msi_data;
-                    h118 := to_unsigned(0, 17);
+                    h106 := to_unsigned(0, 1);
+                    h107 := to_unsigned(0, 1);
+                    h108 := to_unsigned(0, 1);
+                    h109 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h109 := e_addr;
+                    h108 := to_unsigned(0, 1);
+                    if (h109(64-1 downto 57) /= 0) then
+                        h108 := to_unsigned(1, 1);
+                    end if;
+                    h110 := to_unsigned(0, 1);
+                    h111 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h111 := e_addr;
+                    h110 := to_unsigned(0, 1);
+                    if (h111(64-1 downto 39) /= 0) then
+                        h110 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h107 := h108;
+                    else
+                        h107 := h110;
+                    end if;
+                    h112 := to_unsigned(0, 1);
+                    h113 := to_unsigned(0, 1);
+                    h114 := to_unsigned(0, 1);
+                    h115 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h115 := e_addr;
+                    h114 := to_unsigned(0, 1);
+                    if (h115(64-1 downto 57) /= 0) then
+                        h114 := to_unsigned(1, 1);
+                    end if;
+                    h116 := to_unsigned(0, 1);
+                    h117 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h117 := e_addr;
+                    h116 := to_unsigned(0, 1);
+                    if (h117(64-1 downto 48) /= 0) then
+                        h116 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h113 := h114;
+                    else
+                        h113 := h116;
+                    end if;
+                    h118 := to_unsigned(0, 1);
                     h119 := to_unsigned(0, 1);
+                    h120 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h120 := e_addr;
                     h119 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
+                    if (h120(64-1 downto 57) /= 0) then
                         h119 := to_unsigned(1, 1);
                     end if;
-                    h120 := unsigned'("00000000000000000000000000000000");
-                    h120 := e_msi_addr;
-                    h121 := to_unsigned(0, 16);
-                    h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
-                    h122 := unsigned'("00000000000000000000000000000000");
-                    h122 := e_msi_data;
-                    h123 := to_unsigned(0, 17);
-                    h123 := (unsigned'(to_unsigned(0, 1) & h121) + unsigned'(to_unsigned(0, 1) & h122(16-1 downto 0)));
-                    h124 := to_unsigned(0, 1);
-                    h124 := to_unsigned(0, 1);
+                    h121 := to_unsigned(0, 1);
+                    h122 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h122 := e_addr;
+                    h121 := to_unsigned(0, 1);
+                    if (h122(64-1 downto 57) /= 0) then
+                        h121 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h118 := h119;
+                    else
+                        h118 := h121;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 2) then
+                        h112 := h113;
+                    else
+                        h112 := h118;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 1) then
+                        h106 := h107;
+                    else
+                        h106 := h112;
+                    end if;
+                    h157 := unsigned'("00000000000000000000000000000000");
+                    h157 := e_msi_data;
+                    h168 := to_unsigned(0, 17);
+                    h169 := to_unsigned(0, 1);
+                    h169 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h124 := to_unsigned(1, 1);
+                        h169 := to_unsigned(1, 1);
                     end if;
-                    h125 := unsigned'("00000000000000000000000000000000");
-                    h125 := e_msi_addr;
-                    h126 := to_unsigned(0, 16);
-                    h126 := (unsigned'(h124 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h125(20-1 downto 5)));
-                    if bool(e_msi_addr(3)) then
-                        h118 := h123;
-                    else
-                        h118 := unsigned'(to_unsigned(0, 1) & h126);
-                    end if;
-                    h127 := to_unsigned(0, 16);
-                    h127 := (h118(16-1 downto 0) and to_unsigned(65535, 16));
-                    h128 := to_unsigned(0, 17);
-                    h128 := to_unsigned(2, 17);
-                    h129 := to_unsigned(0, 4);
-                    h129 := r_IRTA_REG(4-1 downto 0);
-                    h130 := to_unsigned(0, 17);
-                    h130 := shift_left(h128, to_integer(h129));
-                    h153 := unsigned'("00000000000000000000000000000000");
-                    h153 := w_irte_0(64-1 downto 32);
-                    h154 := unsigned'("00000000000000000000000000000000");
-                    h154 := w_irte_0(64-1 downto 32);
-                    h166 := to_unsigned(0, 16);
-                    h167 := to_unsigned(0, 16);
-                    h168 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h168 := to_unsigned(65529, 16);
-                    else
-                        h168 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h167 := to_unsigned(65531, 16);
-                    else
-                        h167 := h168;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h166 := to_unsigned(65535, 16);
-                    else
-                        h166 := h167;
-                    end if;
-                    h169 := to_unsigned(0, 16);
-                    h169 := (e_sid and h166);
-                    h170 := to_unsigned(0, 16);
+                    h170 := unsigned'("00000000000000000000000000000000");
+                    h170 := e_msi_addr;
                     h171 := to_unsigned(0, 16);
-                    h172 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h172 := to_unsigned(65529, 16);
+                    h171 := (unsigned'(h169 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h170(20-1 downto 5)));
+                    h172 := unsigned'("00000000000000000000000000000000");
+                    h172 := e_msi_data;
+                    h173 := to_unsigned(0, 17);
+                    h173 := (unsigned'(to_unsigned(0, 1) & h171) + unsigned'(to_unsigned(0, 1) & h172(16-1 downto 0)));
+                    h174 := to_unsigned(0, 1);
+                    h174 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h174 := to_unsigned(1, 1);
+                    end if;
+                    h175 := unsigned'("00000000000000000000000000000000");
+                    h175 := e_msi_addr;
+                    h176 := to_unsigned(0, 16);
+                    h176 := (unsigned'(h174 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h175(20-1 downto 5)));
+                    if bool(e_msi_addr(3)) then
+                        h168 := h173;
                     else
-                        h172 := to_unsigned(65528, 16);
+                        h168 := unsigned'(to_unsigned(0, 1) & h176);
+                    end if;
+                    h177 := to_unsigned(0, 16);
+                    h177 := (h168(16-1 downto 0) and to_unsigned(65535, 16));
+                    h178 := to_unsigned(0, 17);
+                    h178 := to_unsigned(2, 17);
+                    h179 := to_unsigned(0, 4);
+                    h179 := r_IRTA_REG(4-1 downto 0);
+                    h180 := to_unsigned(0, 17);
+                    h180 := shift_left(h178, to_integer(h179));
+                    h203 := unsigned'("00000000000000000000000000000000");
+                    h203 := w_irte_0(64-1 downto 32);
+                    h204 := unsigned'("00000000000000000000000000000000");
+                    h204 := w_irte_0(64-1 downto 32);
+                    h216 := to_unsigned(0, 16);
+                    h217 := to_unsigned(0, 16);
+                    h218 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h218 := to_unsigned(65529, 16);
+                    else
+                        h218 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h171 := to_unsigned(65531, 16);
+                        h217 := to_unsigned(65531, 16);
                     else
-                        h171 := h172;
+                        h217 := h218;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h170 := to_unsigned(65535, 16);
+                        h216 := to_unsigned(65535, 16);
                     else
-                        h170 := h171;
+                        h216 := h217;
                     end if;
-                    h173 := to_unsigned(0, 16);
-                    h173 := (w_irte_8(16-1 downto 0) and h170);
-                    h174 := to_unsigned(0, 16);
-                    h174 := e_sid;
-                    h175 := to_unsigned(0, 16);
-                    h175 := w_irte_8(16-1 downto 0);
-                    h176 := to_unsigned(0, 16);
-                    h176 := e_sid;
-                    h177 := to_unsigned(0, 16);
-                    h177 := w_irte_8(16-1 downto 0);
-                    if (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
+                    h219 := to_unsigned(0, 16);
+                    h219 := (e_sid and h216);
+                    h220 := to_unsigned(0, 16);
+                    h221 := to_unsigned(0, 16);
+                    h222 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h222 := to_unsigned(65529, 16);
+                    else
+                        h222 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h221 := to_unsigned(65531, 16);
+                    else
+                        h221 := h222;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h220 := to_unsigned(65535, 16);
+                    else
+                        h220 := h221;
+                    end if;
+                    h223 := to_unsigned(0, 16);
+                    h223 := (w_irte_8(16-1 downto 0) and h220);
+                    h224 := to_unsigned(0, 16);
+                    h224 := e_sid;
+                    h225 := to_unsigned(0, 16);
+                    h225 := w_irte_8(16-1 downto 0);
+                    h226 := to_unsigned(0, 16);
+                    h226 := e_sid;
+                    h227 := to_unsigned(0, 16);
+                    h227 := w_irte_8(16-1 downto 0);
+                    if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(1, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
+                        status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= e_addr;
                         rec_domain <= to_unsigned(0, 16);
@@ -1996,29 +2198,37 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not bool(w_root_0(0)))) then
-                        status <= to_unsigned(2, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(3, 8);
+                        h54 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h54 := to_unsigned(7, 3);
+                        else
+                            h54 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h54;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(1, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h52 := e_addr;
-                        v_wide(64-1 downto 12) := h52(64-1 downto 12);
+                        v_wide := to_unsigned(0, 127);
+                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h55 := e_addr;
+                        v_wide(64-1 downto 12) := h55(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(1, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h53 := to_unsigned(1, 1);
+                        h56 := to_unsigned(0, 1);
+                        h56 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h56 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h53;
+                        v_wide(63-1 downto 62) := h56;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2028,95 +2238,40 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h57 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h57 := to_unsigned(1, 1);
+                        else
+                            h57 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h57);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
-                        status <= to_unsigned(3, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(4, 8);
+                        h58 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h58 := to_unsigned(7, 3);
+                        else
+                            h58 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h58;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(10, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h54 := e_addr;
-                        v_wide(64-1 downto 12) := h54(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h55 := to_unsigned(0, 1);
-                        h55 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h55 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h55;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
-                        status <= to_unsigned(4, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h56 := to_unsigned(0, 1);
-                        h56 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h56 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h56;
-                        v_wide := to_unsigned(0, 72);
-                        h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h57 := e_addr;
-                        v_wide(64-1 downto 12) := h57(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h58 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h58;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(5, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(11, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h59 := e_addr;
                         v_wide(64-1 downto 12) := h59(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h60 := to_unsigned(0, 1);
                         h60 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h60 := to_unsigned(1, 1);
                         end if;
                         v_wide(63-1 downto 62) := h60;
@@ -2129,71 +2284,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h61 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h61 := to_unsigned(4, 3);
+                        else
+                            h61 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h61;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
-                        status <= to_unsigned(6, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
+                        status <= to_unsigned(5, 8);
+                        h62 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h62 := to_unsigned(7, 3);
+                        else
+                            h62 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h62;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h61 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h63 := to_unsigned(0, 1);
+                        h63 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h61 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h61;
-                        v_wide := to_unsigned(0, 72);
-                        h62 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h62 := e_addr;
-                        v_wide(64-1 downto 12) := h62(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h63 := to_unsigned(0, 1);
-                        h63 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
                             h63 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h63;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(7, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(13, 8);
-                        h64 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h64 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h64;
-                        v_wide := to_unsigned(0, 72);
-                        h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h65 := e_addr;
-                        v_wide(64-1 downto 12) := h65(64-1 downto 12);
+                        rec_recorded <= h63;
+                        v_wide := to_unsigned(0, 127);
+                        h64 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h64 := e_addr;
+                        v_wide(64-1 downto 12) := h64(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h66 := to_unsigned(1, 1);
+                        h65 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h65 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h66;
+                        v_wide(63-1 downto 62) := h65;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2203,31 +2335,40 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h66 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h66 := to_unsigned(1, 1);
+                        else
+                            h66 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h66);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(8, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                        status <= to_unsigned(6, 8);
+                        h67 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h67 := to_unsigned(7, 3);
+                        else
+                            h67 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h67;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h67 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h67 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h67;
-                        v_wide := to_unsigned(0, 72);
+                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
                         h68 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h68 := e_addr;
                         v_wide(64-1 downto 12) := h68(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h69 := to_unsigned(0, 1);
                         h69 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h69 := to_unsigned(1, 1);
                         end if;
                         v_wide(63-1 downto 62) := h69;
@@ -2240,16 +2381,50 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h70 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h70 := to_unsigned(4, 3);
+                        else
+                            h70 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h70;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
-                        status <= to_unsigned(9, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(7, 8);
+                        h71 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h71 := to_unsigned(7, 3);
+                        else
+                            h71 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h71;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h72 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h72 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h72;
+                        v_wide := to_unsigned(0, 127);
+                        h73 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h73 := e_addr;
+                        v_wide(64-1 downto 12) := h73(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h74 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h74 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h74;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2257,8 +2432,118 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h75 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h75 := to_unsigned(4, 3);
+                        else
+                            h75 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h75;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                        status <= to_unsigned(8, 8);
+                        h76 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h76 := to_unsigned(7, 3);
+                        else
+                            h76 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h76;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(13, 8);
+                        h77 := to_unsigned(0, 1);
+                        h77 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h77 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h77;
+                        v_wide := to_unsigned(0, 127);
+                        h78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h78 := e_addr;
+                        v_wide(64-1 downto 12) := h78(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h79 := to_unsigned(0, 1);
+                        h79 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h79 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h79;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h80 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h80 := to_unsigned(1, 1);
+                        else
+                            h80 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h80);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        status <= to_unsigned(9, 8);
+                        h81 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h81 := to_unsigned(7, 3);
+                        else
+                            h81 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h81;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h82 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h82 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h82;
+                        v_wide := to_unsigned(0, 127);
+                        h83 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h83 := e_addr;
+                        v_wide(64-1 downto 12) := h83(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h84 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h84;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h85 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h85 := to_unsigned(4, 3);
+                        else
+                            h85 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h85;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
                         status <= to_unsigned(10, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -2274,34 +2559,74 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h73 /= 0)) then
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
                         status <= to_unsigned(11, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h86 /= 0)) then
+                        status <= to_unsigned(12, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h106 /= 0)) then
+                        status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h70 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h70 := to_unsigned(1, 1);
+                            h103 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h70;
-                        v_wide := to_unsigned(0, 72);
-                        h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h71 := e_addr;
-                        v_wide(64-1 downto 12) := h71(64-1 downto 12);
+                        rec_recorded <= h103;
+                        v_wide := to_unsigned(0, 127);
+                        h104 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h104 := e_addr;
+                        v_wide(64-1 downto 12) := h104(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h72 := to_unsigned(1, 1);
+                        h105 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h105 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h72;
+                        v_wide(63-1 downto 62) := h105;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2311,9 +2636,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(12, 8);
+                        status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2328,25 +2655,107 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_sl_translation /= 0) then
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_sl_R;
+                        h123 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 1);
+                        if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
+                            h123 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h123;
+                        v_wide(3-1 downto 2) := wk_sl_U;
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
+                        if (wk_sl_shift > 12) then
+                            h124 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h124;
+                        h125 := to_unsigned(0, 6);
+                        h125 := wk_sl_shift;
+                        h126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h126 := shift_right(wk_sl_frame, to_integer(h125));
+                        h127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h127 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h126);
+                        h128 := to_unsigned(0, 6);
+                        h128 := wk_sl_shift;
+                        h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h129 := shift_left(h127, to_integer(h128));
+                        h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h130 := to_unsigned(1, 64);
+                        h131 := to_unsigned(0, 6);
+                        h132 := to_unsigned(0, 7);
+                        h132 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h131 := h132(6-1 downto 0);
+                        h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h133 := shift_left(h130, to_integer(h131));
+                        h134 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h134 := ((unsigned'(to_unsigned(0, 1) & h133) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h135 := shift_right(h134(64-1 downto 0), 12);
+                        h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h136 := (h129 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h135 & to_unsigned(0, 12)));
+                        h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h137 := shift_right(h136, 12);
+                        v_wide(64-1 downto 12) := h137(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
+                        status <= to_unsigned(16, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(13, 8);
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h90 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h90 := to_unsigned(1, 1);
+                            h138 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h90;
-                        v_wide := to_unsigned(0, 72);
-                        h91 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h91 := e_addr;
-                        v_wide(64-1 downto 12) := h91(64-1 downto 12);
+                        rec_recorded <= h138;
+                        v_wide := to_unsigned(0, 127);
+                        h139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h139 := e_addr;
+                        v_wide(64-1 downto 12) := h139(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(5, 8);
                         v_wide(62-1 downto 60) := e_at;
@@ -2360,25 +2769,27 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(14, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h92 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 1);
+                        h140 := to_unsigned(0, 1);
+                        h140 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h92 := to_unsigned(1, 1);
+                            h140 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h92;
-                        v_wide := to_unsigned(0, 72);
-                        h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h93 := e_addr;
-                        v_wide(64-1 downto 12) := h93(64-1 downto 12);
+                        rec_recorded <= h140;
+                        v_wide := to_unsigned(0, 127);
+                        h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h141 := e_addr;
+                        v_wide(64-1 downto 12) := h141(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(6, 8);
                         v_wide(62-1 downto 60) := e_at;
@@ -2392,34 +2803,42 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_sl_walked /= 0) and (wk_sl_reserved /= 0)) then
-                        status <= to_unsigned(15, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                    elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
+                        status <= to_unsigned(19, 8);
+                        h142 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h142 := to_unsigned(7, 3);
+                        else
+                            h142 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h142;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
+                        h143 := to_unsigned(0, 1);
+                        h143 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h94 := to_unsigned(1, 1);
+                            h143 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h94;
-                        v_wide := to_unsigned(0, 72);
-                        h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h95 := e_addr;
-                        v_wide(64-1 downto 12) := h95(64-1 downto 12);
+                        rec_recorded <= h143;
+                        v_wide := to_unsigned(0, 127);
+                        h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h144 := e_addr;
+                        v_wide(64-1 downto 12) := h144(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h96 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h96 := to_unsigned(1, 1);
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h145 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h96;
+                        v_wide(63-1 downto 62) := h145;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2429,9 +2848,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h146 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h146 := to_unsigned(4, 3);
+                        else
+                            h146 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h146;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(16, 8);
+                        status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2446,16 +2873,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(17, 8);
+                        status <= to_unsigned(21, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(37, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(37, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2467,9 +2896,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(18, 8);
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2484,48 +2915,50 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h107(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(19, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h157(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h97 := to_unsigned(0, 17);
-                        h98 := to_unsigned(0, 1);
-                        h98 := to_unsigned(0, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h147 := to_unsigned(0, 17);
+                        h148 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h98 := to_unsigned(1, 1);
+                            h148 := to_unsigned(1, 1);
                         end if;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_msi_addr;
-                        h100 := to_unsigned(0, 16);
-                        h100 := (unsigned'(h98 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h99(20-1 downto 5)));
-                        h101 := unsigned'("00000000000000000000000000000000");
-                        h101 := e_msi_data;
-                        h102 := to_unsigned(0, 17);
-                        h102 := (unsigned'(to_unsigned(0, 1) & h100) + unsigned'(to_unsigned(0, 1) & h101(16-1 downto 0)));
-                        h103 := to_unsigned(0, 1);
-                        h103 := to_unsigned(0, 1);
+                        h149 := unsigned'("00000000000000000000000000000000");
+                        h149 := e_msi_addr;
+                        h150 := to_unsigned(0, 16);
+                        h150 := (unsigned'(h148 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h149(20-1 downto 5)));
+                        h151 := unsigned'("00000000000000000000000000000000");
+                        h151 := e_msi_data;
+                        h152 := to_unsigned(0, 17);
+                        h152 := (unsigned'(to_unsigned(0, 1) & h150) + unsigned'(to_unsigned(0, 1) & h151(16-1 downto 0)));
+                        h153 := to_unsigned(0, 1);
+                        h153 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h103 := to_unsigned(1, 1);
+                            h153 := to_unsigned(1, 1);
                         end if;
-                        h104 := unsigned'("00000000000000000000000000000000");
-                        h104 := e_msi_addr;
-                        h105 := to_unsigned(0, 16);
-                        h105 := (unsigned'(h103 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h104(20-1 downto 5)));
+                        h154 := unsigned'("00000000000000000000000000000000");
+                        h154 := e_msi_addr;
+                        h155 := to_unsigned(0, 16);
+                        h155 := (unsigned'(h153 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h154(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h97 := h102;
+                            h147 := h152;
                         else
-                            h97 := unsigned'(to_unsigned(0, 1) & h105);
+                            h147 := unsigned'(to_unsigned(0, 1) & h155);
                         end if;
-                        h106 := to_unsigned(0, 16);
-                        h106 := (h97(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h106;
+                        h156 := to_unsigned(0, 16);
+                        h156 := (h147(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h156;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(32, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2537,48 +2970,50 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h127) < h130))) then
-                        status <= to_unsigned(20, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h177) < h180))) then
+                        status <= to_unsigned(24, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h108 := to_unsigned(0, 17);
-                        h109 := to_unsigned(0, 1);
-                        h109 := to_unsigned(0, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h158 := to_unsigned(0, 17);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h109 := to_unsigned(1, 1);
+                            h159 := to_unsigned(1, 1);
                         end if;
-                        h110 := unsigned'("00000000000000000000000000000000");
-                        h110 := e_msi_addr;
-                        h111 := to_unsigned(0, 16);
-                        h111 := (unsigned'(h109 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h110(20-1 downto 5)));
-                        h112 := unsigned'("00000000000000000000000000000000");
-                        h112 := e_msi_data;
-                        h113 := to_unsigned(0, 17);
-                        h113 := (unsigned'(to_unsigned(0, 1) & h111) + unsigned'(to_unsigned(0, 1) & h112(16-1 downto 0)));
-                        h114 := to_unsigned(0, 1);
-                        h114 := to_unsigned(0, 1);
+                        h160 := unsigned'("00000000000000000000000000000000");
+                        h160 := e_msi_addr;
+                        h161 := to_unsigned(0, 16);
+                        h161 := (unsigned'(h159 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h160(20-1 downto 5)));
+                        h162 := unsigned'("00000000000000000000000000000000");
+                        h162 := e_msi_data;
+                        h163 := to_unsigned(0, 17);
+                        h163 := (unsigned'(to_unsigned(0, 1) & h161) + unsigned'(to_unsigned(0, 1) & h162(16-1 downto 0)));
+                        h164 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h114 := to_unsigned(1, 1);
+                            h164 := to_unsigned(1, 1);
                         end if;
-                        h115 := unsigned'("00000000000000000000000000000000");
-                        h115 := e_msi_addr;
-                        h116 := to_unsigned(0, 16);
-                        h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
+                        h165 := unsigned'("00000000000000000000000000000000");
+                        h165 := e_msi_addr;
+                        h166 := to_unsigned(0, 16);
+                        h166 := (unsigned'(h164 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h165(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h108 := h113;
+                            h158 := h163;
                         else
-                            h108 := unsigned'(to_unsigned(0, 1) & h116);
+                            h158 := unsigned'(to_unsigned(0, 1) & h166);
                         end if;
-                        h117 := to_unsigned(0, 16);
-                        h117 := (h108(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h117;
+                        h167 := to_unsigned(0, 16);
+                        h167 := (h158(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h167;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(33, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2590,53 +3025,55 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(21, 8);
+                        status <= to_unsigned(25, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h131 := to_unsigned(0, 1);
-                        h131 := to_unsigned(0, 1);
+                        h181 := to_unsigned(0, 1);
+                        h181 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h131 := to_unsigned(1, 1);
+                            h181 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h131;
-                        v_wide := to_unsigned(0, 72);
-                        h132 := to_unsigned(0, 17);
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
+                        rec_recorded <= h181;
+                        v_wide := to_unsigned(0, 127);
+                        h182 := to_unsigned(0, 17);
+                        h183 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h133 := to_unsigned(1, 1);
+                            h183 := to_unsigned(1, 1);
                         end if;
-                        h134 := unsigned'("00000000000000000000000000000000");
-                        h134 := e_msi_addr;
-                        h135 := to_unsigned(0, 16);
-                        h135 := (unsigned'(h133 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h134(20-1 downto 5)));
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_msi_data;
-                        h137 := to_unsigned(0, 17);
-                        h137 := (unsigned'(to_unsigned(0, 1) & h135) + unsigned'(to_unsigned(0, 1) & h136(16-1 downto 0)));
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := e_msi_addr;
+                        h185 := to_unsigned(0, 16);
+                        h185 := (unsigned'(h183 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h184(20-1 downto 5)));
+                        h186 := unsigned'("00000000000000000000000000000000");
+                        h186 := e_msi_data;
+                        h187 := to_unsigned(0, 17);
+                        h187 := (unsigned'(to_unsigned(0, 1) & h185) + unsigned'(to_unsigned(0, 1) & h186(16-1 downto 0)));
+                        h188 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h138 := to_unsigned(1, 1);
+                            h188 := to_unsigned(1, 1);
                         end if;
-                        h139 := unsigned'("00000000000000000000000000000000");
-                        h139 := e_msi_addr;
-                        h140 := to_unsigned(0, 16);
-                        h140 := (unsigned'(h138 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h139(20-1 downto 5)));
+                        h189 := unsigned'("00000000000000000000000000000000");
+                        h189 := e_msi_addr;
+                        h190 := to_unsigned(0, 16);
+                        h190 := (unsigned'(h188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h189(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h132 := h137;
+                            h182 := h187;
                         else
-                            h132 := unsigned'(to_unsigned(0, 1) & h140);
+                            h182 := unsigned'(to_unsigned(0, 1) & h190);
                         end if;
-                        h141 := to_unsigned(0, 16);
-                        h141 := (h132(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h141;
+                        h191 := to_unsigned(0, 16);
+                        h191 := (h182(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h191;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(34, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2648,53 +3085,55 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h153(8-1 downto 0) /= 0) or (h154(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(22, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h203(8-1 downto 0) /= 0) or (h204(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(26, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h142 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h142 := to_unsigned(1, 1);
+                            h192 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h142;
-                        v_wide := to_unsigned(0, 72);
-                        h143 := to_unsigned(0, 17);
-                        h144 := to_unsigned(0, 1);
-                        h144 := to_unsigned(0, 1);
+                        rec_recorded <= h192;
+                        v_wide := to_unsigned(0, 127);
+                        h193 := to_unsigned(0, 17);
+                        h194 := to_unsigned(0, 1);
+                        h194 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h144 := to_unsigned(1, 1);
+                            h194 := to_unsigned(1, 1);
                         end if;
-                        h145 := unsigned'("00000000000000000000000000000000");
-                        h145 := e_msi_addr;
-                        h146 := to_unsigned(0, 16);
-                        h146 := (unsigned'(h144 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h145(20-1 downto 5)));
-                        h147 := unsigned'("00000000000000000000000000000000");
-                        h147 := e_msi_data;
-                        h148 := to_unsigned(0, 17);
-                        h148 := (unsigned'(to_unsigned(0, 1) & h146) + unsigned'(to_unsigned(0, 1) & h147(16-1 downto 0)));
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        h195 := unsigned'("00000000000000000000000000000000");
+                        h195 := e_msi_addr;
+                        h196 := to_unsigned(0, 16);
+                        h196 := (unsigned'(h194 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h195(20-1 downto 5)));
+                        h197 := unsigned'("00000000000000000000000000000000");
+                        h197 := e_msi_data;
+                        h198 := to_unsigned(0, 17);
+                        h198 := (unsigned'(to_unsigned(0, 1) & h196) + unsigned'(to_unsigned(0, 1) & h197(16-1 downto 0)));
+                        h199 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h149 := to_unsigned(1, 1);
+                            h199 := to_unsigned(1, 1);
                         end if;
-                        h150 := unsigned'("00000000000000000000000000000000");
-                        h150 := e_msi_addr;
-                        h151 := to_unsigned(0, 16);
-                        h151 := (unsigned'(h149 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h150(20-1 downto 5)));
+                        h200 := unsigned'("00000000000000000000000000000000");
+                        h200 := e_msi_addr;
+                        h201 := to_unsigned(0, 16);
+                        h201 := (unsigned'(h199 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h200(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h143 := h148;
+                            h193 := h198;
                         else
-                            h143 := unsigned'(to_unsigned(0, 1) & h151);
+                            h193 := unsigned'(to_unsigned(0, 1) & h201);
                         end if;
-                        h152 := to_unsigned(0, 16);
-                        h152 := (h143(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h152;
+                        h202 := to_unsigned(0, 16);
+                        h202 := (h193(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h202;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(36, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2706,53 +3145,55 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h169 = h173))) or (((w_irte_8(20-1 downto 18) = 2) and (h174(16-1 downto 8) >= h175(16-1 downto 8))) and (h176(16-1 downto 8) <= h177(8-1 downto 0)))))) then
-                        status <= to_unsigned(23, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h219 = h223))) or (((w_irte_8(20-1 downto 18) = 2) and (h224(16-1 downto 8) >= h225(16-1 downto 8))) and (h226(16-1 downto 8) <= h227(8-1 downto 0)))))) then
+                        status <= to_unsigned(27, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h155 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 1);
+                        h205 := to_unsigned(0, 1);
+                        h205 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h155 := to_unsigned(1, 1);
+                            h205 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h155;
-                        v_wide := to_unsigned(0, 72);
-                        h156 := to_unsigned(0, 17);
-                        h157 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 1);
+                        rec_recorded <= h205;
+                        v_wide := to_unsigned(0, 127);
+                        h206 := to_unsigned(0, 17);
+                        h207 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h157 := to_unsigned(1, 1);
+                            h207 := to_unsigned(1, 1);
                         end if;
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := e_msi_addr;
-                        h159 := to_unsigned(0, 16);
-                        h159 := (unsigned'(h157 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h158(20-1 downto 5)));
-                        h160 := unsigned'("00000000000000000000000000000000");
-                        h160 := e_msi_data;
-                        h161 := to_unsigned(0, 17);
-                        h161 := (unsigned'(to_unsigned(0, 1) & h159) + unsigned'(to_unsigned(0, 1) & h160(16-1 downto 0)));
-                        h162 := to_unsigned(0, 1);
-                        h162 := to_unsigned(0, 1);
+                        h208 := unsigned'("00000000000000000000000000000000");
+                        h208 := e_msi_addr;
+                        h209 := to_unsigned(0, 16);
+                        h209 := (unsigned'(h207 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h208(20-1 downto 5)));
+                        h210 := unsigned'("00000000000000000000000000000000");
+                        h210 := e_msi_data;
+                        h211 := to_unsigned(0, 17);
+                        h211 := (unsigned'(to_unsigned(0, 1) & h209) + unsigned'(to_unsigned(0, 1) & h210(16-1 downto 0)));
+                        h212 := to_unsigned(0, 1);
+                        h212 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h162 := to_unsigned(1, 1);
+                            h212 := to_unsigned(1, 1);
                         end if;
-                        h163 := unsigned'("00000000000000000000000000000000");
-                        h163 := e_msi_addr;
-                        h164 := to_unsigned(0, 16);
-                        h164 := (unsigned'(h162 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h163(20-1 downto 5)));
+                        h213 := unsigned'("00000000000000000000000000000000");
+                        h213 := e_msi_addr;
+                        h214 := to_unsigned(0, 16);
+                        h214 := (unsigned'(h212 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h213(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h156 := h161;
+                            h206 := h211;
                         else
-                            h156 := unsigned'(to_unsigned(0, 1) & h164);
+                            h206 := unsigned'(to_unsigned(0, 1) & h214);
                         end if;
-                        h165 := to_unsigned(0, 16);
-                        h165 := (h156(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h165;
+                        h215 := to_unsigned(0, 16);
+                        h215 := (h206(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h215;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(38, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2764,9 +3205,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(24, 8);
+                        status <= to_unsigned(28, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2774,66 +3217,68 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h178 := to_unsigned(0, 17);
-                        h179 := to_unsigned(0, 1);
-                        h179 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 17);
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h179 := to_unsigned(1, 1);
+                            h229 := to_unsigned(1, 1);
                         end if;
-                        h180 := unsigned'("00000000000000000000000000000000");
-                        h180 := e_msi_addr;
-                        h181 := to_unsigned(0, 16);
-                        h181 := (unsigned'(h179 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h180(20-1 downto 5)));
-                        h182 := unsigned'("00000000000000000000000000000000");
-                        h182 := e_msi_data;
-                        h183 := to_unsigned(0, 17);
-                        h183 := (unsigned'(to_unsigned(0, 1) & h181) + unsigned'(to_unsigned(0, 1) & h182(16-1 downto 0)));
-                        h184 := to_unsigned(0, 1);
-                        h184 := to_unsigned(0, 1);
+                        h230 := unsigned'("00000000000000000000000000000000");
+                        h230 := e_msi_addr;
+                        h231 := to_unsigned(0, 16);
+                        h231 := (unsigned'(h229 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h230(20-1 downto 5)));
+                        h232 := unsigned'("00000000000000000000000000000000");
+                        h232 := e_msi_data;
+                        h233 := to_unsigned(0, 17);
+                        h233 := (unsigned'(to_unsigned(0, 1) & h231) + unsigned'(to_unsigned(0, 1) & h232(16-1 downto 0)));
+                        h234 := to_unsigned(0, 1);
+                        h234 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h184 := to_unsigned(1, 1);
+                            h234 := to_unsigned(1, 1);
                         end if;
-                        h185 := unsigned'("00000000000000000000000000000000");
-                        h185 := e_msi_addr;
-                        h186 := to_unsigned(0, 16);
-                        h186 := (unsigned'(h184 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h185(20-1 downto 5)));
+                        h235 := unsigned'("00000000000000000000000000000000");
+                        h235 := e_msi_addr;
+                        h236 := to_unsigned(0, 16);
+                        h236 := (unsigned'(h234 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h235(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h178 := h183;
+                            h228 := h233;
                         else
-                            h178 := unsigned'(to_unsigned(0, 1) & h186);
+                            h228 := unsigned'(to_unsigned(0, 1) & h236);
                         end if;
-                        h187 := to_unsigned(0, 16);
-                        h187 := (h178(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h187;
+                        h237 := to_unsigned(0, 16);
+                        h237 := (h228(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h237;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h188 := unsigned'("00000000000000000000000000000000");
-                        h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := w_irte_0(64-1 downto 32);
+                        h238 := unsigned'("00000000000000000000000000000000");
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h188 := w_irte_0(64-1 downto 32);
+                            h238 := w_irte_0(64-1 downto 32);
                         else
-                            h188 := unsigned'(to_unsigned(0, 24) & h189(16-1 downto 8));
+                            h238 := unsigned'(to_unsigned(0, 24) & h239(16-1 downto 8));
                         end if;
-                        rec_destination <= h188;
-                        h190 := to_unsigned(0, 1);
-                        h190 := to_unsigned(0, 1);
+                        rec_destination <= h238;
+                        h240 := to_unsigned(0, 1);
+                        h240 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h190 := to_unsigned(1, 1);
+                            h240 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h190;
-                        h191 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
+                        rec_dest_mode <= h240;
+                        h241 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h191 := to_unsigned(1, 1);
+                            h241 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h191;
-                        h192 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 1);
+                        rec_redir_hint <= h241;
+                        h242 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h192 := to_unsigned(1, 1);
+                            h242 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h192;
+                        rec_trigger_mode <= h242;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     else
                         status <= to_unsigned(0, 8);
@@ -2851,6 +3296,8 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when INV =>
@@ -3119,6 +3566,8 @@ begin
                     o_r_redir_hint <= rec_redir_hint;
                     o_r_trigger_mode <= rec_trigger_mode;
                     o_r_delivery_mode <= rec_delivery_mode;
+                    o_r_cpl_status <= rec_cpl_status;
+                    o_r_cpl <= rec_cpl;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -3143,11 +3592,16 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_sl0_logic: process (unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
+walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
 begin
     unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
     unit_sl_m_we <= walker_unit_sl0_m_we_h;
@@ -3155,6 +3609,8 @@ begin
     unit_sl_m_addr <= walker_unit_sl0_m_addr_h;
     unit_sl_m_wdata <= walker_unit_sl0_m_wdata_h;
     pending := '0';
+    v_r := '0';
+    v_w := '0';
     if bool(unit_sl_done) then
         null;
     end if;
@@ -3183,11 +3639,13 @@ begin
                 if (walker_unit_sl0_lvl = 5) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
-                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
                     elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
                         null;
                     else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                         unit_sl_m_valid <= '1';
                         unit_sl_m_we <= '0';
                         unit_sl_m_size <= to_unsigned(3, 3);
@@ -3196,11 +3654,13 @@ begin
                 elsif (walker_unit_sl0_lvl = 4) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
-                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
                     elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
                         null;
                     else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                         unit_sl_m_valid <= '1';
                         unit_sl_m_we <= '0';
                         unit_sl_m_size <= to_unsigned(3, 3);
@@ -3210,12 +3670,62 @@ begin
                     if (bool(m_rdata(7)) and True) then
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
                             null;
                         else
-                            if True then
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (30 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                elsif (30 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                elsif (30 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                elsif (30 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                elsif (30 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                elsif (30 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                elsif (30 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                elsif (30 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                elsif (30 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                elsif (30 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                elsif (30 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                elsif (30 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                elsif (30 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                elsif (30 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                elsif (30 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                elsif (30 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                elsif (30 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                elsif (30 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                elsif (30 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                elsif (30 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
                                 if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                     null;
                                 else
@@ -3226,11 +3736,13 @@ begin
                     else
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
                         elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                             unit_sl_m_valid <= '1';
                             unit_sl_m_we <= '0';
                             unit_sl_m_size <= to_unsigned(3, 3);
@@ -3241,12 +3753,62 @@ begin
                     if (bool(m_rdata(7)) and True) then
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
                             null;
                         else
-                            if True then
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (21 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                elsif (21 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                elsif (21 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                elsif (21 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                elsif (21 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                elsif (21 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                elsif (21 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                elsif (21 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                elsif (21 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                elsif (21 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                elsif (21 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                elsif (21 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                elsif (21 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                elsif (21 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                elsif (21 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                elsif (21 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                elsif (21 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                elsif (21 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                elsif (21 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                elsif (21 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
                                 if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                     null;
                                 else
@@ -3257,11 +3819,13 @@ begin
                     else
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
                         elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                             unit_sl_m_valid <= '1';
                             unit_sl_m_we <= '0';
                             unit_sl_m_size <= to_unsigned(3, 3);
@@ -3271,12 +3835,16 @@ begin
                 elsif (walker_unit_sl0_lvl = 1) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
-                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
                     elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
                     else
-                        if True then
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                        if bool(unit_sl_r_SL_WALK(4)) then
+                            null;
+                        else
                             if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                 null;
                             else
@@ -3295,16 +3863,20 @@ begin
             else
                 rs2 := to_unsigned(6, 3);
             end if;
-            if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
-                rs1 := to_unsigned(0, 3);
-            else
+            if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
                 rs1 := rs2;
+            else
+                rs1 := to_unsigned(0, 3);
             end if;
-            if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
+            if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
                 rs0 := to_unsigned(12, 4);
             else
                 rs0 := unsigned'(to_unsigned(0, 1) & rs1);
             end if;
+            rs3 := to_unsigned(0, 7);
+            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+            rs4 := to_unsigned(0, 8);
+            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
         when ADREQ =>
             if bool(walker_unit_sl0_pend_5) then
                 unit_sl_m_valid <= '1';
@@ -3350,12 +3922,19 @@ end process walker_unit_sl0_logic;
 
 walker_unit_sl0_fsm: process (clk) is
     variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            walker_unit_sl0_a_r <= '0';
+            walker_unit_sl0_a_w <= '0';
             unit_sl_done <= '0';
             walker_unit_sl0_ea <= to_unsigned(0, 64);
             walker_unit_sl0_fault_k <= to_unsigned(0, 8);
@@ -3370,7 +3949,12 @@ begin
             unit_sl_o_aux <= to_unsigned(0, 3);
             unit_sl_o_level <= to_unsigned(0, 3);
             unit_sl_o_pa <= to_unsigned(0, 64);
+            unit_sl_o_r_R <= to_unsigned(0, 1);
+            unit_sl_o_r_U <= to_unsigned(0, 1);
+            unit_sl_o_r_W <= to_unsigned(0, 1);
+            unit_sl_o_r_frame <= to_unsigned(0, 64);
             unit_sl_o_r_reason <= to_unsigned(0, 8);
+            unit_sl_o_r_shift <= to_unsigned(0, 6);
             unit_sl_o_status <= to_unsigned(0, 8);
             walker_unit_sl0_pend_1 <= '0';
             walker_unit_sl0_pend_2 <= '0';
@@ -3385,12 +3969,16 @@ begin
             walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
             walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
             pending := '0';
+            v_r := '0';
+            v_w := '0';
             if bool(unit_sl_done) then
                 unit_sl_done <= '0';
             end if;
             case walker_unit_sl0_st is
                 when IDLE =>
                     if bool(unit_sl_start) then
+                        walker_unit_sl0_a_r <= '1';
+                        walker_unit_sl0_a_w <= '1';
                         walker_unit_sl0_pend_5 <= '0';
                         walker_unit_sl0_pend_4 <= '0';
                         walker_unit_sl0_pend_3 <= '0';
@@ -3418,7 +4006,7 @@ begin
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
@@ -3427,6 +4015,10 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(4, 3);
@@ -3436,7 +4028,7 @@ begin
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
@@ -3445,6 +4037,10 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(3, 3);
@@ -3455,18 +4051,74 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
                                 else
-                                    if True then
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if bool(unit_sl_r_SL_WALK(4)) then
+                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_sl0_st <= FAULT;
+                                    else
                                         unit_sl_o_level <= to_unsigned(3, 3);
-                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (30 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                        elsif (30 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                        elsif (30 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                        elsif (30 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                        elsif (30 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                        elsif (30 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                        elsif (30 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                        elsif (30 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                        elsif (30 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                        elsif (30 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        elsif (30 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                        elsif (30 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                        elsif (30 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                        elsif (30 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                        elsif (30 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                        elsif (30 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                        elsif (30 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                        elsif (30 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                        elsif (30 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        elsif (30 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                             walker_unit_sl0_st <= ADREQ;
@@ -3482,7 +4134,7 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
@@ -3491,6 +4143,10 @@ begin
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(2, 3);
@@ -3502,18 +4158,74 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
                                 else
-                                    if True then
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if bool(unit_sl_r_SL_WALK(4)) then
+                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_sl0_st <= FAULT;
+                                    else
                                         unit_sl_o_level <= to_unsigned(2, 3);
-                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (21 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                        elsif (21 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                        elsif (21 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                        elsif (21 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                        elsif (21 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                        elsif (21 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                        elsif (21 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                        elsif (21 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                        elsif (21 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                        elsif (21 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        elsif (21 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                        elsif (21 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                        elsif (21 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                        elsif (21 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                        elsif (21 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                        elsif (21 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                        elsif (21 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                        elsif (21 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                        elsif (21 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        elsif (21 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                             walker_unit_sl0_st <= ADREQ;
@@ -3529,7 +4241,7 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
@@ -3538,6 +4250,10 @@ begin
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(1, 3);
@@ -3548,7 +4264,7 @@ begin
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
@@ -3557,7 +4273,15 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
-                                if True then
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
+                                if bool(unit_sl_r_SL_WALK(4)) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
                                     unit_sl_o_level <= to_unsigned(1, 3);
                                     unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
                                     unit_sl_o_aux <= to_unsigned(0, 3);
@@ -3584,17 +4308,26 @@ begin
                     else
                         rs2 := to_unsigned(6, 3);
                     end if;
-                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
-                        rs1 := to_unsigned(0, 3);
-                    else
+                    if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
                         rs1 := rs2;
+                    else
+                        rs1 := to_unsigned(0, 3);
                     end if;
-                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
+                    if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
                         rs0 := to_unsigned(12, 4);
                     else
                         rs0 := unsigned'(to_unsigned(0, 1) & rs1);
                     end if;
                     unit_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_sl_o_r_R <= to_unsigned(walker_unit_sl0_a_r, 1);
+                    unit_sl_o_r_W <= to_unsigned(walker_unit_sl0_a_w, 1);
+                    unit_sl_o_r_U <= to_unsigned(walker_unit_sl0_le(62), 1);
+                    rs3 := to_unsigned(0, 7);
+                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+                    rs4 := to_unsigned(0, 8);
+                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+                    unit_sl_o_r_shift <= rs4(6-1 downto 0);
+                    unit_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
                     unit_sl_done <= '1';
                     walker_unit_sl0_st <= IDLE;
                 when ADREQ =>
