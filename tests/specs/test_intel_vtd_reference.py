@@ -56,7 +56,7 @@ def frcd_hi(fr, t, at=UNTRANSLATED, sid=SID):
 
 def request(kind=DMA_READ, addr=0, at=UNTRANSLATED, sid=SID, msi_addr=0, msi_data=0,
             gsts=TES | IRES | CFIS, rtaddr=RTA, irta=IRT | 7):
-    return {"kind": kind, "sid": sid, "at": at, "addr": addr, "msi_addr": msi_addr, "msi_data": msi_data,
+    return {"kind": kind, "sid": sid, "at": at, "addr": addr, "msi_addr": msi_addr, "msi_data": msi_data, "nw": 0,
             "GSTS_REG": gsts, "RTADDR_REG": rtaddr, "IRTA_REG": irta}
 
 

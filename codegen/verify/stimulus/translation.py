@@ -1203,7 +1203,7 @@ def injectable(spec: ir.Spec, regime: ir.Regime, rule: ir.Rule, level: int, trie
             builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
             builder.addr = draw.bits(regime.input_width)
             try:
-                target = 1 << (leaf_shift(lv) if as_leaf else table_shift(regime))
+                target = 1 << (lv.page_shift if as_leaf else table_shift(regime))
                 builder.entry(level, as_leaf, target, rule.name)
                 return True
             except StimulusError:
@@ -1684,8 +1684,10 @@ class ScenarioFactory:
                 continue
             entry_addr = table + (((_indexed(regime, builder.ctx, builder.addr) >> index_lo) & index_mask) * ebytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = frame(leaf_shift(lv) if as_leaf else tshift)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
+            # a leaf that is to fault ends the walk: any frame will do, even one whose low
+            # bits a fault reads (a large page's must-be-zero frame bits)
+            target = frame((lv.page_shift if fault else leaf_shift(lv)) if as_leaf else tshift)
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
                 below = [m.number for m in regime.levels if plan.leaf_level <= m.number < lv.number]
