@@ -11,6 +11,8 @@ module amd_iommu_iommu (
     e_device_id,
     e_address,
     e_data,
+    e_at,
+    e_nw,
     r_DEV_TAB_BAR,
     r_CONTROL,
     r_EVT_LOG_BAR,
@@ -42,6 +44,8 @@ module amd_iommu_iommu (
     o_r_entry_lo,
     o_r_entry_hi,
     o_r_tail,
+    o_r_cpl_status,
+    o_r_cpl,
     o_hit
 );
 
@@ -54,6 +58,8 @@ input [1:0] e_kind;
 input [15:0] e_device_id;
 input [63:0] e_address;
 input [31:0] e_data;
+input [1:0] e_at;
+input [0:0] e_nw;
 input [63:0] r_DEV_TAB_BAR;
 input [63:0] r_CONTROL;
 input [63:0] r_EVT_LOG_BAR;
@@ -78,8 +84,8 @@ input m_rvalid;
 input [63:0] m_rdata;
 output [7:0] o_status;
 reg [7:0] o_status;
-output [1:0] o_r_outcome;
-reg [1:0] o_r_outcome;
+output [2:0] o_r_outcome;
+reg [2:0] o_r_outcome;
 output [63:0] o_r_address;
 reg [63:0] o_r_address;
 output [31:0] o_r_data;
@@ -104,6 +110,10 @@ output [63:0] o_r_entry_hi;
 reg [63:0] o_r_entry_hi;
 output [63:0] o_r_tail;
 reg [63:0] o_r_tail;
+output [2:0] o_r_cpl_status;
+reg [2:0] o_r_cpl_status;
+output [63:0] o_r_cpl;
+reg [63:0] o_r_cpl;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
@@ -115,7 +125,7 @@ reg [3:0] st;
 reg [7:0] status;
 reg [60:0] u0_fk;
 reg [1:0] u0_fs;
-reg [0:0] u1_fa;
+reg [1:0] u1_fa;
 reg [51:0] u1_fk;
 reg [2:0] u1_fs;
 reg [15:0] u1_ft0;
@@ -126,6 +136,7 @@ reg [63:0] u_wdata;
 reg u_we;
 reg unit_io_done;
 reg [63:0] unit_io_i_addr;
+reg unit_io_k_translate;
 reg unit_io_k_write;
 reg [63:0] unit_io_m_addr;
 reg [2:0] unit_io_m_size;
@@ -136,7 +147,12 @@ reg [2:0] unit_io_o_level;
 reg [63:0] unit_io_o_pa;
 reg [0:0] unit_io_o_r_PE;
 reg [0:0] unit_io_o_r_PR;
+reg [0:0] unit_io_o_r_R;
 reg [0:0] unit_io_o_r_RZ;
+reg [0:0] unit_io_o_r_U;
+reg [0:0] unit_io_o_r_W;
+reg [63:0] unit_io_o_r_frame;
+reg [5:0] unit_io_o_r_shift;
 reg [7:0] unit_io_o_status;
 reg [63:0] unit_io_r_HPT;
 reg unit_io_start;
@@ -147,9 +163,13 @@ reg [63:0] w_dte_8;
 reg [63:0] w_irt_0;
 reg [0:0] wk_io_PE;
 reg [0:0] wk_io_PR;
+reg [0:0] wk_io_R;
 reg [0:0] wk_io_RZ;
+reg [0:0] wk_io_U;
+reg [0:0] wk_io_W;
 reg [0:0] wk_io_bad_level;
 reg [7:0] wk_io_fault;
+reg [63:0] wk_io_frame;
 reg [2:0] wk_io_level;
 reg [0:0] wk_io_not_present;
 reg [0:0] wk_io_ok;
@@ -157,10 +177,14 @@ reg [63:0] wk_io_pa;
 reg [0:0] wk_io_page_size;
 reg [0:0] wk_io_permission;
 reg [0:0] wk_io_reserved;
+reg [5:0] wk_io_shift;
 reg [0:0] wk_io_skipped_bits;
+reg [0:0] wk_io_translation;
 reg [0:0] wk_io_walked;
 reg [63:0] rec_address;
 reg [3:0] rec_code;
+reg [63:0] rec_cpl;
+reg [2:0] rec_cpl_status;
 reg [31:0] rec_data;
 reg [0:0] rec_dest_mode;
 reg [7:0] rec_destination;
@@ -168,7 +192,7 @@ reg [63:0] rec_entry_hi;
 reg [63:0] rec_entry_lo;
 reg [2:0] rec_int_type;
 reg [0:0] rec_logged;
-reg [1:0] rec_outcome;
+reg [2:0] rec_outcome;
 reg [0:0] rec_rq_eoi;
 reg [63:0] rec_tail;
 reg [7:0] rec_vector;
@@ -235,10 +259,10 @@ reg u0_v0 [0:4-1];
 reg u0_v1 [0:4-1];
 reg u0_v2 [0:4-1];
 reg u0_v3 [0:4-1];
-reg [0:0] u1_a0 [0:8-1];
-reg [0:0] u1_a1 [0:8-1];
-reg [0:0] u1_a2 [0:8-1];
-reg [0:0] u1_a3 [0:8-1];
+reg [1:0] u1_a0 [0:8-1];
+reg [1:0] u1_a1 [0:8-1];
+reg [1:0] u1_a2 [0:8-1];
+reg [1:0] u1_a3 [0:8-1];
 reg u1_b0 [0:8-1];
 reg u1_b1 [0:8-1];
 reg u1_b2 [0:8-1];
@@ -278,7 +302,7 @@ assign walker_unit_io0_se_6 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
-    reg [72-1:0] v_wide;
+    reg [127-1:0] v_wide;
     reg [22-1:0] h0;
     reg [53-1:0] h1;
     reg [61-1:0] u0_key;
@@ -297,7 +321,7 @@ always @(posedge clk) begin: fsm
     reg [56-1:0] h3;
     reg [64-1:0] h4;
     reg [64-1:0] u1_in;
-    reg [1-1:0] u1_acc;
+    reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
     reg [3-1:0] u1_set;
     reg u1_hit;
@@ -317,167 +341,170 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h7;
     reg [14-1:0] h8;
     reg [53-1:0] h9;
-    reg [32-1:0] h91;
-    reg [32-1:0] h92;
-    reg [1-1:0] h93;
-    reg [1-1:0] h94;
-    reg [1-1:0] h95;
-    reg [1-1:0] h165;
+    reg [32-1:0] h94;
+    reg [32-1:0] h95;
     reg [1-1:0] h166;
     reg [1-1:0] h167;
-    reg [1-1:0] h176;
-    reg [32-1:0] h177;
-    reg [32-1:0] h178;
-    reg [1-1:0] h179;
-    reg [1-1:0] h180;
-    reg [32-1:0] h181;
-    reg [32-1:0] h182;
-    reg [32-1:0] h183;
-    reg [32-1:0] h184;
-    reg [32-1:0] h204;
-    reg [32-1:0] h205;
-    reg [32-1:0] h206;
-    reg [16-1:0] h207;
-    reg [4-1:0] h208;
-    reg [16-1:0] h209;
-    reg [1-1:0] h210;
-    reg [11-1:0] h211;
-    reg [32-1:0] h212;
-    reg [1-1:0] h213;
-    reg [1-1:0] h214;
-    reg [1-1:0] h215;
-    reg [11-1:0] h216;
-    reg [32-1:0] h217;
-    reg [1-1:0] h218;
-    reg [1-1:0] h219;
-    reg [3-1:0] h220;
-    reg [11-1:0] h221;
-    reg [32-1:0] h222;
-    reg [32-1:0] h309;
-    reg [32-1:0] h310;
-    reg [32-1:0] h311;
-    reg [16-1:0] h312;
-    reg [4-1:0] h313;
-    reg [16-1:0] h314;
-    reg [1-1:0] h315;
-    reg [11-1:0] h316;
-    reg [32-1:0] h317;
-    reg [1-1:0] h318;
-    reg [1-1:0] h319;
-    reg [1-1:0] h320;
-    reg [11-1:0] h321;
-    reg [32-1:0] h322;
+    reg [1-1:0] h168;
+    reg [1-1:0] h322;
     reg [1-1:0] h323;
     reg [1-1:0] h324;
-    reg [3-1:0] h325;
-    reg [11-1:0] h326;
-    reg [32-1:0] h327;
-    reg [1-1:0] h18;
-    reg [32-1:0] h19;
+    reg [1-1:0] h333;
+    reg [32-1:0] h334;
+    reg [32-1:0] h335;
+    reg [1-1:0] h336;
+    reg [1-1:0] h337;
+    reg [32-1:0] h338;
+    reg [32-1:0] h339;
+    reg [32-1:0] h340;
+    reg [32-1:0] h341;
+    reg [32-1:0] h361;
+    reg [32-1:0] h362;
+    reg [32-1:0] h363;
+    reg [16-1:0] h364;
+    reg [4-1:0] h365;
+    reg [16-1:0] h366;
+    reg [1-1:0] h367;
+    reg [11-1:0] h368;
+    reg [32-1:0] h369;
+    reg [1-1:0] h370;
+    reg [1-1:0] h371;
+    reg [1-1:0] h372;
+    reg [11-1:0] h373;
+    reg [32-1:0] h374;
+    reg [1-1:0] h375;
+    reg [1-1:0] h376;
+    reg [3-1:0] h377;
+    reg [11-1:0] h378;
+    reg [32-1:0] h379;
+    reg [32-1:0] h466;
+    reg [32-1:0] h467;
+    reg [32-1:0] h468;
+    reg [16-1:0] h469;
+    reg [4-1:0] h470;
+    reg [16-1:0] h471;
+    reg [1-1:0] h472;
+    reg [11-1:0] h473;
+    reg [32-1:0] h474;
+    reg [1-1:0] h475;
+    reg [1-1:0] h476;
+    reg [1-1:0] h477;
+    reg [11-1:0] h478;
+    reg [32-1:0] h479;
+    reg [1-1:0] h480;
+    reg [1-1:0] h481;
+    reg [3-1:0] h482;
+    reg [11-1:0] h483;
+    reg [32-1:0] h484;
+    reg [3-1:0] h18;
+    reg [1-1:0] h19;
     reg [32-1:0] h20;
-    reg [1-1:0] h21;
+    reg [32-1:0] h21;
     reg [1-1:0] h22;
     reg [1-1:0] h23;
-    reg [32-1:0] h24;
+    reg [1-1:0] h24;
     reg [32-1:0] h25;
     reg [32-1:0] h26;
-    reg [16-1:0] h27;
-    reg [4-1:0] h28;
-    reg [16-1:0] h29;
-    reg [1-1:0] h30;
-    reg [11-1:0] h31;
-    reg [32-1:0] h32;
-    reg [1-1:0] h33;
+    reg [32-1:0] h27;
+    reg [16-1:0] h28;
+    reg [4-1:0] h29;
+    reg [16-1:0] h30;
+    reg [1-1:0] h31;
+    reg [11-1:0] h32;
+    reg [32-1:0] h33;
     reg [1-1:0] h34;
     reg [1-1:0] h35;
-    reg [11-1:0] h36;
-    reg [32-1:0] h37;
-    reg [1-1:0] h38;
+    reg [1-1:0] h36;
+    reg [11-1:0] h37;
+    reg [32-1:0] h38;
     reg [1-1:0] h39;
-    reg [3-1:0] h40;
-    reg [11-1:0] h41;
-    reg [32-1:0] h42;
-    reg [1-1:0] h43;
-    reg [11-1:0] h44;
-    reg [32-1:0] h45;
-    reg [1-1:0] h46;
+    reg [1-1:0] h40;
+    reg [3-1:0] h41;
+    reg [11-1:0] h42;
+    reg [32-1:0] h43;
+    reg [1-1:0] h44;
+    reg [11-1:0] h45;
+    reg [32-1:0] h46;
     reg [1-1:0] h47;
     reg [1-1:0] h48;
     reg [1-1:0] h49;
     reg [1-1:0] h50;
     reg [1-1:0] h51;
     reg [1-1:0] h52;
-    reg [64-1:0] h53;
-    reg [66-1:0] h54;
-    reg [16-1:0] h55;
-    reg [32-1:0] h56;
-    reg [32-1:0] h57;
-    reg [1-1:0] h58;
-    reg [1-1:0] h59;
+    reg [1-1:0] h53;
+    reg [1-1:0] h54;
+    reg [64-1:0] h55;
+    reg [66-1:0] h56;
+    reg [16-1:0] h57;
+    reg [32-1:0] h58;
+    reg [32-1:0] h59;
     reg [1-1:0] h60;
-    reg [32-1:0] h61;
-    reg [32-1:0] h62;
+    reg [1-1:0] h61;
+    reg [1-1:0] h62;
     reg [32-1:0] h63;
-    reg [16-1:0] h64;
-    reg [4-1:0] h65;
+    reg [32-1:0] h64;
+    reg [32-1:0] h65;
     reg [16-1:0] h66;
-    reg [1-1:0] h67;
-    reg [11-1:0] h68;
-    reg [32-1:0] h69;
-    reg [1-1:0] h70;
-    reg [1-1:0] h71;
+    reg [4-1:0] h67;
+    reg [16-1:0] h68;
+    reg [1-1:0] h69;
+    reg [11-1:0] h70;
+    reg [32-1:0] h71;
     reg [1-1:0] h72;
-    reg [11-1:0] h73;
-    reg [32-1:0] h74;
-    reg [1-1:0] h75;
-    reg [1-1:0] h76;
-    reg [3-1:0] h77;
-    reg [11-1:0] h78;
-    reg [32-1:0] h79;
-    reg [1-1:0] h80;
-    reg [11-1:0] h81;
-    reg [32-1:0] h82;
-    reg [1-1:0] h83;
-    reg [1-1:0] h84;
-    reg [16-1:0] h85;
-    reg [16-1:0] h86;
-    reg [4-1:0] h87;
+    reg [1-1:0] h73;
+    reg [1-1:0] h74;
+    reg [11-1:0] h75;
+    reg [32-1:0] h76;
+    reg [1-1:0] h77;
+    reg [1-1:0] h78;
+    reg [3-1:0] h79;
+    reg [11-1:0] h80;
+    reg [32-1:0] h81;
+    reg [1-1:0] h82;
+    reg [11-1:0] h83;
+    reg [32-1:0] h84;
+    reg [1-1:0] h85;
+    reg [1-1:0] h86;
+    reg [16-1:0] h87;
     reg [16-1:0] h88;
-    reg [17-1:0] h89;
+    reg [4-1:0] h89;
     reg [16-1:0] h90;
-    reg [1-1:0] h96;
-    reg [32-1:0] h97;
+    reg [17-1:0] h91;
+    reg [16-1:0] h92;
+    reg [3-1:0] h93;
+    reg [3-1:0] h96;
+    reg [1-1:0] h97;
     reg [32-1:0] h98;
-    reg [1-1:0] h99;
+    reg [32-1:0] h99;
     reg [1-1:0] h100;
     reg [1-1:0] h101;
-    reg [32-1:0] h102;
+    reg [1-1:0] h102;
     reg [32-1:0] h103;
     reg [32-1:0] h104;
-    reg [16-1:0] h105;
-    reg [4-1:0] h106;
-    reg [16-1:0] h107;
-    reg [1-1:0] h108;
-    reg [11-1:0] h109;
-    reg [32-1:0] h110;
-    reg [1-1:0] h111;
+    reg [32-1:0] h105;
+    reg [16-1:0] h106;
+    reg [4-1:0] h107;
+    reg [16-1:0] h108;
+    reg [1-1:0] h109;
+    reg [11-1:0] h110;
+    reg [32-1:0] h111;
     reg [1-1:0] h112;
     reg [1-1:0] h113;
-    reg [11-1:0] h114;
-    reg [32-1:0] h115;
-    reg [1-1:0] h116;
+    reg [1-1:0] h114;
+    reg [11-1:0] h115;
+    reg [32-1:0] h116;
     reg [1-1:0] h117;
-    reg [3-1:0] h118;
-    reg [11-1:0] h119;
-    reg [32-1:0] h120;
-    reg [1-1:0] h121;
-    reg [11-1:0] h122;
-    reg [32-1:0] h123;
-    reg [1-1:0] h124;
+    reg [1-1:0] h118;
+    reg [3-1:0] h119;
+    reg [11-1:0] h120;
+    reg [32-1:0] h121;
+    reg [1-1:0] h122;
+    reg [11-1:0] h123;
+    reg [32-1:0] h124;
     reg [1-1:0] h125;
     reg [1-1:0] h126;
     reg [1-1:0] h127;
-    reg [1-1:0] h128;
+    reg [3-1:0] h128;
     reg [16-1:0] h129;
     reg [32-1:0] h130;
     reg [32-1:0] h131;
@@ -514,181 +541,335 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h162;
     reg [17-1:0] h163;
     reg [16-1:0] h164;
-    reg [32-1:0] h168;
-    reg [64-1:0] h169;
+    reg [1-1:0] h165;
+    reg [1-1:0] h169;
     reg [1-1:0] h170;
-    reg [32-1:0] h171;
-    reg [32-1:0] h172;
-    reg [64-1:0] h173;
-    reg [1-1:0] h174;
-    reg [32-1:0] h175;
-    reg [8-1:0] h185;
-    reg [11-1:0] h186;
-    reg [32-1:0] h187;
-    reg [8-1:0] h188;
-    reg [11-1:0] h189;
-    reg [32-1:0] h190;
+    reg [64-1:0] h171;
+    reg [1-1:0] h172;
+    reg [1-1:0] h173;
+    reg [6-1:0] h174;
+    reg [64-1:0] h175;
+    reg [127-1:0] h176;
+    reg [6-1:0] h177;
+    reg [127-1:0] h178;
+    reg [64-1:0] h179;
+    reg [6-1:0] h180;
+    reg [7-1:0] h181;
+    reg [64-1:0] h182;
+    reg [65-1:0] h183;
+    reg [64-1:0] h184;
+    reg [127-1:0] h185;
+    reg [127-1:0] h186;
+    reg [1-1:0] h187;
+    reg [32-1:0] h188;
+    reg [32-1:0] h189;
+    reg [1-1:0] h190;
     reg [1-1:0] h191;
-    reg [11-1:0] h192;
+    reg [1-1:0] h192;
     reg [32-1:0] h193;
-    reg [1-1:0] h194;
-    reg [1-1:0] h195;
-    reg [3-1:0] h196;
-    reg [11-1:0] h197;
-    reg [32-1:0] h198;
+    reg [32-1:0] h194;
+    reg [32-1:0] h195;
+    reg [16-1:0] h196;
+    reg [4-1:0] h197;
+    reg [16-1:0] h198;
     reg [1-1:0] h199;
     reg [11-1:0] h200;
     reg [32-1:0] h201;
     reg [1-1:0] h202;
     reg [1-1:0] h203;
-    reg [1-1:0] h223;
+    reg [1-1:0] h204;
+    reg [11-1:0] h205;
+    reg [32-1:0] h206;
+    reg [1-1:0] h207;
+    reg [1-1:0] h208;
+    reg [3-1:0] h209;
+    reg [11-1:0] h210;
+    reg [32-1:0] h211;
+    reg [1-1:0] h212;
+    reg [11-1:0] h213;
+    reg [32-1:0] h214;
+    reg [1-1:0] h215;
+    reg [1-1:0] h216;
+    reg [16-1:0] h217;
+    reg [32-1:0] h218;
+    reg [32-1:0] h219;
+    reg [1-1:0] h220;
+    reg [1-1:0] h221;
+    reg [1-1:0] h222;
+    reg [32-1:0] h223;
     reg [32-1:0] h224;
     reg [32-1:0] h225;
-    reg [1-1:0] h226;
-    reg [1-1:0] h227;
-    reg [1-1:0] h228;
-    reg [32-1:0] h229;
-    reg [32-1:0] h230;
+    reg [16-1:0] h226;
+    reg [4-1:0] h227;
+    reg [16-1:0] h228;
+    reg [1-1:0] h229;
+    reg [11-1:0] h230;
     reg [32-1:0] h231;
-    reg [16-1:0] h232;
-    reg [4-1:0] h233;
-    reg [16-1:0] h234;
-    reg [1-1:0] h235;
-    reg [11-1:0] h236;
-    reg [32-1:0] h237;
+    reg [1-1:0] h232;
+    reg [1-1:0] h233;
+    reg [1-1:0] h234;
+    reg [11-1:0] h235;
+    reg [32-1:0] h236;
+    reg [1-1:0] h237;
     reg [1-1:0] h238;
-    reg [1-1:0] h239;
-    reg [1-1:0] h240;
-    reg [11-1:0] h241;
-    reg [32-1:0] h242;
-    reg [1-1:0] h243;
-    reg [1-1:0] h244;
-    reg [3-1:0] h245;
-    reg [11-1:0] h246;
-    reg [32-1:0] h247;
-    reg [1-1:0] h248;
-    reg [11-1:0] h249;
-    reg [32-1:0] h250;
-    reg [1-1:0] h251;
-    reg [1-1:0] h252;
+    reg [3-1:0] h239;
+    reg [11-1:0] h240;
+    reg [32-1:0] h241;
+    reg [1-1:0] h242;
+    reg [11-1:0] h243;
+    reg [32-1:0] h244;
+    reg [1-1:0] h245;
+    reg [1-1:0] h246;
+    reg [16-1:0] h247;
+    reg [16-1:0] h248;
+    reg [4-1:0] h249;
+    reg [16-1:0] h250;
+    reg [17-1:0] h251;
+    reg [16-1:0] h252;
     reg [1-1:0] h253;
     reg [32-1:0] h254;
-    reg [16-1:0] h255;
-    reg [4-1:0] h256;
-    reg [16-1:0] h257;
+    reg [32-1:0] h255;
+    reg [1-1:0] h256;
+    reg [1-1:0] h257;
     reg [1-1:0] h258;
-    reg [11-1:0] h259;
+    reg [32-1:0] h259;
     reg [32-1:0] h260;
-    reg [1-1:0] h261;
-    reg [1-1:0] h262;
-    reg [1-1:0] h263;
-    reg [32-1:0] h264;
-    reg [16-1:0] h265;
-    reg [4-1:0] h266;
-    reg [16-1:0] h267;
+    reg [32-1:0] h261;
+    reg [16-1:0] h262;
+    reg [4-1:0] h263;
+    reg [16-1:0] h264;
+    reg [1-1:0] h265;
+    reg [11-1:0] h266;
+    reg [32-1:0] h267;
     reg [1-1:0] h268;
-    reg [11-1:0] h269;
-    reg [32-1:0] h270;
-    reg [1-1:0] h271;
-    reg [1-1:0] h272;
-    reg [16-1:0] h273;
-    reg [32-1:0] h274;
-    reg [32-1:0] h275;
-    reg [1-1:0] h276;
-    reg [1-1:0] h277;
+    reg [1-1:0] h269;
+    reg [1-1:0] h270;
+    reg [11-1:0] h271;
+    reg [32-1:0] h272;
+    reg [1-1:0] h273;
+    reg [1-1:0] h274;
+    reg [3-1:0] h275;
+    reg [11-1:0] h276;
+    reg [32-1:0] h277;
     reg [1-1:0] h278;
-    reg [32-1:0] h279;
+    reg [11-1:0] h279;
     reg [32-1:0] h280;
-    reg [32-1:0] h281;
-    reg [16-1:0] h282;
-    reg [4-1:0] h283;
-    reg [16-1:0] h284;
+    reg [1-1:0] h281;
+    reg [1-1:0] h282;
+    reg [1-1:0] h283;
+    reg [1-1:0] h284;
     reg [1-1:0] h285;
-    reg [11-1:0] h286;
+    reg [16-1:0] h286;
     reg [32-1:0] h287;
-    reg [1-1:0] h288;
+    reg [32-1:0] h288;
     reg [1-1:0] h289;
     reg [1-1:0] h290;
-    reg [11-1:0] h291;
+    reg [1-1:0] h291;
     reg [32-1:0] h292;
-    reg [1-1:0] h293;
-    reg [1-1:0] h294;
-    reg [3-1:0] h295;
-    reg [11-1:0] h296;
-    reg [32-1:0] h297;
+    reg [32-1:0] h293;
+    reg [32-1:0] h294;
+    reg [16-1:0] h295;
+    reg [4-1:0] h296;
+    reg [16-1:0] h297;
     reg [1-1:0] h298;
     reg [11-1:0] h299;
     reg [32-1:0] h300;
     reg [1-1:0] h301;
     reg [1-1:0] h302;
-    reg [16-1:0] h303;
-    reg [16-1:0] h304;
-    reg [4-1:0] h305;
-    reg [16-1:0] h306;
-    reg [17-1:0] h307;
-    reg [16-1:0] h308;
-    reg [32-1:0] h330;
-    reg [32-1:0] h331;
-    reg [1-1:0] h332;
-    reg [1-1:0] h333;
-    reg [1-1:0] h334;
-    reg [32-1:0] h335;
-    reg [32-1:0] h336;
-    reg [32-1:0] h337;
-    reg [16-1:0] h338;
-    reg [4-1:0] h339;
-    reg [16-1:0] h340;
-    reg [1-1:0] h341;
-    reg [11-1:0] h342;
-    reg [32-1:0] h343;
-    reg [1-1:0] h344;
-    reg [1-1:0] h345;
-    reg [1-1:0] h346;
-    reg [11-1:0] h347;
-    reg [32-1:0] h348;
-    reg [1-1:0] h349;
-    reg [1-1:0] h350;
-    reg [3-1:0] h351;
-    reg [11-1:0] h352;
-    reg [32-1:0] h353;
-    reg [1-1:0] h354;
-    reg [11-1:0] h355;
-    reg [32-1:0] h356;
-    reg [1-1:0] h357;
-    reg [1-1:0] h358;
-    reg [20-1:0] h328;
-    reg [53-1:0] h329;
-    reg [32-1:0] h361;
-    reg [32-1:0] h362;
-    reg [1-1:0] h363;
-    reg [1-1:0] h364;
-    reg [1-1:0] h365;
-    reg [32-1:0] h366;
-    reg [32-1:0] h367;
-    reg [32-1:0] h368;
-    reg [16-1:0] h369;
-    reg [4-1:0] h370;
-    reg [16-1:0] h371;
-    reg [1-1:0] h372;
-    reg [11-1:0] h373;
-    reg [32-1:0] h374;
-    reg [1-1:0] h375;
-    reg [1-1:0] h376;
-    reg [1-1:0] h377;
-    reg [11-1:0] h378;
-    reg [32-1:0] h379;
+    reg [1-1:0] h303;
+    reg [11-1:0] h304;
+    reg [32-1:0] h305;
+    reg [1-1:0] h306;
+    reg [1-1:0] h307;
+    reg [3-1:0] h308;
+    reg [11-1:0] h309;
+    reg [32-1:0] h310;
+    reg [1-1:0] h311;
+    reg [11-1:0] h312;
+    reg [32-1:0] h313;
+    reg [1-1:0] h314;
+    reg [1-1:0] h315;
+    reg [16-1:0] h316;
+    reg [16-1:0] h317;
+    reg [4-1:0] h318;
+    reg [16-1:0] h319;
+    reg [17-1:0] h320;
+    reg [16-1:0] h321;
+    reg [32-1:0] h325;
+    reg [64-1:0] h326;
+    reg [1-1:0] h327;
+    reg [32-1:0] h328;
+    reg [32-1:0] h329;
+    reg [64-1:0] h330;
+    reg [1-1:0] h331;
+    reg [32-1:0] h332;
+    reg [8-1:0] h342;
+    reg [11-1:0] h343;
+    reg [32-1:0] h344;
+    reg [8-1:0] h345;
+    reg [11-1:0] h346;
+    reg [32-1:0] h347;
+    reg [1-1:0] h348;
+    reg [11-1:0] h349;
+    reg [32-1:0] h350;
+    reg [1-1:0] h351;
+    reg [1-1:0] h352;
+    reg [3-1:0] h353;
+    reg [11-1:0] h354;
+    reg [32-1:0] h355;
+    reg [1-1:0] h356;
+    reg [11-1:0] h357;
+    reg [32-1:0] h358;
+    reg [1-1:0] h359;
+    reg [1-1:0] h360;
     reg [1-1:0] h380;
-    reg [1-1:0] h381;
-    reg [3-1:0] h382;
-    reg [11-1:0] h383;
-    reg [32-1:0] h384;
+    reg [32-1:0] h381;
+    reg [32-1:0] h382;
+    reg [1-1:0] h383;
+    reg [1-1:0] h384;
     reg [1-1:0] h385;
-    reg [11-1:0] h386;
+    reg [32-1:0] h386;
     reg [32-1:0] h387;
-    reg [1-1:0] h388;
-    reg [1-1:0] h389;
-    reg [20-1:0] h359;
-    reg [53-1:0] h360;
+    reg [32-1:0] h388;
+    reg [16-1:0] h389;
+    reg [4-1:0] h390;
+    reg [16-1:0] h391;
+    reg [1-1:0] h392;
+    reg [11-1:0] h393;
+    reg [32-1:0] h394;
+    reg [1-1:0] h395;
+    reg [1-1:0] h396;
+    reg [1-1:0] h397;
+    reg [11-1:0] h398;
+    reg [32-1:0] h399;
+    reg [1-1:0] h400;
+    reg [1-1:0] h401;
+    reg [3-1:0] h402;
+    reg [11-1:0] h403;
+    reg [32-1:0] h404;
+    reg [1-1:0] h405;
+    reg [11-1:0] h406;
+    reg [32-1:0] h407;
+    reg [1-1:0] h408;
+    reg [1-1:0] h409;
+    reg [1-1:0] h410;
+    reg [32-1:0] h411;
+    reg [16-1:0] h412;
+    reg [4-1:0] h413;
+    reg [16-1:0] h414;
+    reg [1-1:0] h415;
+    reg [11-1:0] h416;
+    reg [32-1:0] h417;
+    reg [1-1:0] h418;
+    reg [1-1:0] h419;
+    reg [1-1:0] h420;
+    reg [32-1:0] h421;
+    reg [16-1:0] h422;
+    reg [4-1:0] h423;
+    reg [16-1:0] h424;
+    reg [1-1:0] h425;
+    reg [11-1:0] h426;
+    reg [32-1:0] h427;
+    reg [1-1:0] h428;
+    reg [1-1:0] h429;
+    reg [16-1:0] h430;
+    reg [32-1:0] h431;
+    reg [32-1:0] h432;
+    reg [1-1:0] h433;
+    reg [1-1:0] h434;
+    reg [1-1:0] h435;
+    reg [32-1:0] h436;
+    reg [32-1:0] h437;
+    reg [32-1:0] h438;
+    reg [16-1:0] h439;
+    reg [4-1:0] h440;
+    reg [16-1:0] h441;
+    reg [1-1:0] h442;
+    reg [11-1:0] h443;
+    reg [32-1:0] h444;
+    reg [1-1:0] h445;
+    reg [1-1:0] h446;
+    reg [1-1:0] h447;
+    reg [11-1:0] h448;
+    reg [32-1:0] h449;
+    reg [1-1:0] h450;
+    reg [1-1:0] h451;
+    reg [3-1:0] h452;
+    reg [11-1:0] h453;
+    reg [32-1:0] h454;
+    reg [1-1:0] h455;
+    reg [11-1:0] h456;
+    reg [32-1:0] h457;
+    reg [1-1:0] h458;
+    reg [1-1:0] h459;
+    reg [16-1:0] h460;
+    reg [16-1:0] h461;
+    reg [4-1:0] h462;
+    reg [16-1:0] h463;
+    reg [17-1:0] h464;
+    reg [16-1:0] h465;
+    reg [32-1:0] h487;
+    reg [32-1:0] h488;
+    reg [1-1:0] h489;
+    reg [1-1:0] h490;
+    reg [1-1:0] h491;
+    reg [32-1:0] h492;
+    reg [32-1:0] h493;
+    reg [32-1:0] h494;
+    reg [16-1:0] h495;
+    reg [4-1:0] h496;
+    reg [16-1:0] h497;
+    reg [1-1:0] h498;
+    reg [11-1:0] h499;
+    reg [32-1:0] h500;
+    reg [1-1:0] h501;
+    reg [1-1:0] h502;
+    reg [1-1:0] h503;
+    reg [11-1:0] h504;
+    reg [32-1:0] h505;
+    reg [1-1:0] h506;
+    reg [1-1:0] h507;
+    reg [3-1:0] h508;
+    reg [11-1:0] h509;
+    reg [32-1:0] h510;
+    reg [1-1:0] h511;
+    reg [11-1:0] h512;
+    reg [32-1:0] h513;
+    reg [1-1:0] h514;
+    reg [1-1:0] h515;
+    reg [20-1:0] h485;
+    reg [53-1:0] h486;
+    reg [32-1:0] h518;
+    reg [32-1:0] h519;
+    reg [1-1:0] h520;
+    reg [1-1:0] h521;
+    reg [1-1:0] h522;
+    reg [32-1:0] h523;
+    reg [32-1:0] h524;
+    reg [32-1:0] h525;
+    reg [16-1:0] h526;
+    reg [4-1:0] h527;
+    reg [16-1:0] h528;
+    reg [1-1:0] h529;
+    reg [11-1:0] h530;
+    reg [32-1:0] h531;
+    reg [1-1:0] h532;
+    reg [1-1:0] h533;
+    reg [1-1:0] h534;
+    reg [11-1:0] h535;
+    reg [32-1:0] h536;
+    reg [1-1:0] h537;
+    reg [1-1:0] h538;
+    reg [3-1:0] h539;
+    reg [11-1:0] h540;
+    reg [32-1:0] h541;
+    reg [1-1:0] h542;
+    reg [11-1:0] h543;
+    reg [32-1:0] h544;
+    reg [1-1:0] h545;
+    reg [1-1:0] h546;
+    reg [20-1:0] h516;
+    reg [53-1:0] h517;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -1366,6 +1547,8 @@ always @(posedge clk) begin: fsm
         o_hit <= 0;
         o_r_address <= 0;
         o_r_code <= 0;
+        o_r_cpl <= 0;
+        o_r_cpl_status <= 0;
         o_r_data <= 0;
         o_r_dest_mode <= 0;
         o_r_destination <= 0;
@@ -1381,6 +1564,8 @@ always @(posedge clk) begin: fsm
         pend <= 0;
         rec_address <= 0;
         rec_code <= 0;
+        rec_cpl <= 0;
+        rec_cpl_status <= 0;
         rec_data <= 0;
         rec_dest_mode <= 0;
         rec_destination <= 0;
@@ -1750,6 +1935,7 @@ always @(posedge clk) begin: fsm
         u_wdata <= 0;
         u_we <= 0;
         unit_io_i_addr <= 0;
+        unit_io_k_translate <= 0;
         unit_io_k_write <= 0;
         unit_io_r_HPT <= 0;
         unit_io_start <= 0;
@@ -1760,9 +1946,13 @@ always @(posedge clk) begin: fsm
         w_irt_0 <= 0;
         wk_io_PE <= 0;
         wk_io_PR <= 0;
+        wk_io_R <= 0;
         wk_io_RZ <= 0;
+        wk_io_U <= 0;
+        wk_io_W <= 0;
         wk_io_bad_level <= 0;
         wk_io_fault <= 0;
+        wk_io_frame <= 0;
         wk_io_level <= 0;
         wk_io_not_present <= 0;
         wk_io_ok <= 0;
@@ -1770,12 +1960,14 @@ always @(posedge clk) begin: fsm
         wk_io_page_size <= 0;
         wk_io_permission <= 0;
         wk_io_reserved <= 0;
+        wk_io_shift <= 0;
         wk_io_skipped_bits <= 0;
+        wk_io_translation <= 0;
         wk_io_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
-        v_wide = 72'h0;
+        v_wide = 127'h0;
         if (done) begin
             done <= 1'b0;
         end
@@ -1798,7 +1990,7 @@ always @(posedge clk) begin: fsm
                     h0 = ({6'h0, e_device_id} * 32);
                     h1 = 53'h0;
                     h1 = ({1'h0, r_DEV_TAB_BAR[52-1:12], 12'h0} + {31'h0, h0});
-                    v_wide = {19'h0, h1};
+                    v_wide = {74'h0, h1};
                     u0_key = 61'h0;
                     u0_key = v_wide[64-1:3];
                     u0_set = 2'h0;
@@ -1946,7 +2138,7 @@ always @(posedge clk) begin: fsm
                     h0 = ({6'h0, e_device_id} * 32);
                     h1 = 53'h0;
                     h1 = ({1'h0, r_DEV_TAB_BAR[52-1:12], 12'h0} + {31'h0, h0});
-                    v_wide = {19'h0, h1};
+                    v_wide = {74'h0, h1};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1971,7 +2163,7 @@ always @(posedge clk) begin: fsm
                     h0 = ({6'h0, e_device_id} * 32);
                     h1 = 53'h0;
                     h1 = ({1'h0, r_DEV_TAB_BAR[52-1:12], 12'h0} + {31'h0, h0});
-                    v_wide = {19'h0, h1};
+                    v_wide = {74'h0, h1};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1996,7 +2188,7 @@ always @(posedge clk) begin: fsm
                     h0 = ({6'h0, e_device_id} * 32);
                     h1 = 53'h0;
                     h1 = ({1'h0, r_DEV_TAB_BAR[52-1:12], 12'h0} + {31'h0, h0});
-                    v_wide = {19'h0, h1};
+                    v_wide = {74'h0, h1};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2137,26 +2329,36 @@ always @(posedge clk) begin: fsm
                 wk_io_bad_level <= 0;
                 wk_io_skipped_bits <= 0;
                 wk_io_permission <= 0;
+                wk_io_translation <= 0;
                 wk_io_PR <= 0;
                 wk_io_RZ <= 0;
                 wk_io_PE <= 0;
-                if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 0)) && (w_dte_0[12-1:9] != 7))) begin
-                    v_wide = {8'h0, e_address};
+                wk_io_R <= 0;
+                wk_io_W <= 0;
+                wk_io_U <= 0;
+                wk_io_shift <= 0;
+                wk_io_frame <= 0;
+                if (((((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 0)) && (w_dte_0[12-1:9] != 7)) && (!((e_kind != 2) && (e_at == 2)))) && (!(((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))))) begin
+                    v_wide = {63'h0, e_address};
                     unit_io_i_addr <= v_wide[64-1:0];
-                    unit_io_k_write <= (e_kind == 1);
+                    unit_io_k_write <= ((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))));
+                    unit_io_k_translate <= ((e_kind != 2) && (e_at == 1));
                     h2 = 16'h0;
                     h2 = ({8'h0, w_dte_0[8-1:0]} | {w_dte_0[16-1:8], 8'h0});
                     h3 = 56'h0;
                     h3 = ({40'h0, h2} | {w_dte_0[56-1:16], 16'h0});
                     h4 = 64'h0;
                     h4 = ({8'h0, h3} | {w_dte_0[64-1:56], 56'h0});
-                    v_wide = {8'h0, h4};
+                    v_wide = {63'h0, h4};
                     unit_io_r_HPT <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_address;
-                    u1_acc = 1'h0;
-                    if ((e_kind == 1)) begin
+                    u1_acc = 2'h0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
                         u1_acc[0] = 1;
+                    end
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        u1_acc[1] = 1;
                     end
                     u1_tg0 = 16'h0;
                     u1_tg0 = w_dte_8[16-1:0];
@@ -2353,9 +2555,17 @@ always @(posedge clk) begin: fsm
                         if ((unit_io_o_status == 6)) begin
                             wk_io_permission <= 1;
                         end
+                        if ((unit_io_o_status == 7)) begin
+                            wk_io_translation <= 1;
+                        end
                         wk_io_PR <= unit_io_o_r_PR;
                         wk_io_RZ <= unit_io_o_r_RZ;
                         wk_io_PE <= unit_io_o_r_PE;
+                        wk_io_R <= unit_io_o_r_R;
+                        wk_io_W <= unit_io_o_r_W;
+                        wk_io_U <= unit_io_o_r_U;
+                        wk_io_shift <= unit_io_o_r_shift;
+                        wk_io_frame <= unit_io_o_r_frame;
                     end
                     st <= 4'b1000;
                 end
@@ -2389,7 +2599,7 @@ always @(posedge clk) begin: fsm
                         h8 = ({3'h0, h7[11-1:0]} * 4);
                         h9 = 53'h0;
                         h9 = ({1'h0, h6, 6'h0} + {39'h0, h8});
-                        v_wide = {19'h0, h9};
+                        v_wide = {74'h0, h9};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2410,204 +2620,204 @@ always @(posedge clk) begin: fsm
                 end
             end
             4'b1001: begin
-                h91 = 32'h0;
-                h91 = e_data;
-                h92 = 32'h0;
-                h92 = e_data;
-                h93 = 1'h0;
-                h94 = 1'h0;
-                h94 = 0;
-                if (w_dte_0[62]) begin
-                    h94 = 1;
-                end
-                h95 = 1'h0;
-                h95 = 0;
-                if (w_dte_0[61]) begin
-                    h95 = 1;
-                end
-                if ((e_kind == 1)) begin
-                    h93 = h94;
-                end
-                else begin
-                    h93 = h95;
-                end
-                h165 = 1'h0;
+                h94 = 32'h0;
+                h94 = e_data;
+                h95 = 32'h0;
+                h95 = e_data;
                 h166 = 1'h0;
-                h166 = 0;
-                if (w_dte_0[62]) begin
-                    h166 = 1;
-                end
                 h167 = 1'h0;
                 h167 = 0;
-                if (w_dte_0[61]) begin
+                if (w_dte_0[62]) begin
                     h167 = 1;
                 end
-                if ((e_kind == 1)) begin
-                    h165 = h166;
+                h168 = 1'h0;
+                h168 = 0;
+                if (w_dte_0[61]) begin
+                    h168 = 1;
+                end
+                if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                    h166 = h167;
                 end
                 else begin
-                    h165 = h167;
+                    h166 = h168;
                 end
-                h176 = 1'h0;
-                h177 = 32'h0;
-                h177 = e_data;
-                h178 = 32'h0;
-                h178 = e_data;
-                h179 = 1'h0;
-                h179 = 0;
-                if ((w_dte_10[62-1:60] == 1)) begin
-                    h179 = 1;
-                end
-                h180 = 1'h0;
-                h181 = 32'h0;
-                h181 = e_data;
-                h182 = 32'h0;
-                h182 = e_data;
-                h183 = 32'h0;
-                h183 = e_data;
-                h184 = 32'h0;
-                h184 = e_data;
-                h180 = 0;
-                if ((((((h181[11-1:8] == 2) || ((h182[11-1:8] == 4) && w_dte_10[58])) || ((h183[11-1:8] == 5) && w_dte_10[56])) || ((h184[11-1:8] == 7) && w_dte_10[57])) && (!e_address[2]))) begin
-                    h180 = 1;
-                end
-                if (((h177[11-1:8] == 0) || (h178[11-1:8] == 1))) begin
-                    h176 = h179;
-                end
-                else begin
-                    h176 = h180;
-                end
-                h204 = 32'h0;
-                h204 = e_data;
-                h205 = 32'h0;
-                h205 = e_data;
-                h206 = 32'h0;
-                h206 = e_data;
-                h207 = 16'h0;
-                h207 = 1;
-                h208 = 4'h0;
-                h208 = w_dte_10[5-1:1];
-                h209 = 16'h0;
-                h209 = (h207 << h208);
-                h210 = 1'h0;
-                h211 = 11'h0;
-                h212 = 32'h0;
-                h212 = e_data;
-                h211 = h212[11-1:0];
-                h213 = 1'h0;
-                h213 = 0;
-                if (w_irt_0[32]) begin
-                    h213 = 1;
-                end
-                h214 = 1'h0;
-                h214 = 0;
-                if (w_irt_0[0]) begin
-                    h214 = 1;
-                end
-                if ((((h211 >>> 0) & 1) == 1)) begin
-                    h210 = h213;
-                end
-                else begin
-                    h210 = h214;
-                end
-                h215 = 1'h0;
-                h216 = 11'h0;
-                h217 = 32'h0;
-                h217 = e_data;
-                h216 = h217[11-1:0];
-                h218 = 1'h0;
-                h218 = 0;
-                if (w_irt_0[39]) begin
-                    h218 = 1;
-                end
-                h219 = 1'h0;
-                h219 = 0;
-                if (w_irt_0[7]) begin
-                    h219 = 1;
-                end
-                if ((((h216 >>> 0) & 1) == 1)) begin
-                    h215 = h218;
-                end
-                else begin
-                    h215 = h219;
-                end
-                h220 = 3'h0;
-                h221 = 11'h0;
-                h222 = 32'h0;
-                h222 = e_data;
-                h221 = h222[11-1:0];
-                if ((((h221 >>> 0) & 1) == 1)) begin
-                    h220 = w_irt_0[37-1:34];
-                end
-                else begin
-                    h220 = w_irt_0[5-1:2];
-                end
-                h309 = 32'h0;
-                h309 = e_data;
-                h310 = 32'h0;
-                h310 = e_data;
-                h311 = 32'h0;
-                h311 = e_data;
-                h312 = 16'h0;
-                h312 = 1;
-                h313 = 4'h0;
-                h313 = w_dte_10[5-1:1];
-                h314 = 16'h0;
-                h314 = (h312 << h313);
-                h315 = 1'h0;
-                h316 = 11'h0;
-                h317 = 32'h0;
-                h317 = e_data;
-                h316 = h317[11-1:0];
-                h318 = 1'h0;
-                h318 = 0;
-                if (w_irt_0[32]) begin
-                    h318 = 1;
-                end
-                h319 = 1'h0;
-                h319 = 0;
-                if (w_irt_0[0]) begin
-                    h319 = 1;
-                end
-                if ((((h316 >>> 0) & 1) == 1)) begin
-                    h315 = h318;
-                end
-                else begin
-                    h315 = h319;
-                end
-                h320 = 1'h0;
-                h321 = 11'h0;
-                h322 = 32'h0;
-                h322 = e_data;
-                h321 = h322[11-1:0];
+                h322 = 1'h0;
                 h323 = 1'h0;
                 h323 = 0;
-                if (w_irt_0[39]) begin
+                if (w_dte_0[62]) begin
                     h323 = 1;
                 end
                 h324 = 1'h0;
                 h324 = 0;
-                if (w_irt_0[7]) begin
+                if (w_dte_0[61]) begin
                     h324 = 1;
                 end
-                if ((((h321 >>> 0) & 1) == 1)) begin
-                    h320 = h323;
+                if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                    h322 = h323;
                 end
                 else begin
-                    h320 = h324;
+                    h322 = h324;
                 end
-                h325 = 3'h0;
-                h326 = 11'h0;
-                h327 = 32'h0;
-                h327 = e_data;
-                h326 = h327[11-1:0];
-                if ((((h326 >>> 0) & 1) == 1)) begin
-                    h325 = w_irt_0[37-1:34];
+                h333 = 1'h0;
+                h334 = 32'h0;
+                h334 = e_data;
+                h335 = 32'h0;
+                h335 = e_data;
+                h336 = 1'h0;
+                h336 = 0;
+                if ((w_dte_10[62-1:60] == 1)) begin
+                    h336 = 1;
+                end
+                h337 = 1'h0;
+                h338 = 32'h0;
+                h338 = e_data;
+                h339 = 32'h0;
+                h339 = e_data;
+                h340 = 32'h0;
+                h340 = e_data;
+                h341 = 32'h0;
+                h341 = e_data;
+                h337 = 0;
+                if ((((((h338[11-1:8] == 2) || ((h339[11-1:8] == 4) && w_dte_10[58])) || ((h340[11-1:8] == 5) && w_dte_10[56])) || ((h341[11-1:8] == 7) && w_dte_10[57])) && (!e_address[2]))) begin
+                    h337 = 1;
+                end
+                if (((h334[11-1:8] == 0) || (h335[11-1:8] == 1))) begin
+                    h333 = h336;
                 end
                 else begin
-                    h325 = w_irt_0[5-1:2];
+                    h333 = h337;
                 end
-                if (((e_kind != 2) && (!w_dte_0[0]))) begin
+                h361 = 32'h0;
+                h361 = e_data;
+                h362 = 32'h0;
+                h362 = e_data;
+                h363 = 32'h0;
+                h363 = e_data;
+                h364 = 16'h0;
+                h364 = 1;
+                h365 = 4'h0;
+                h365 = w_dte_10[5-1:1];
+                h366 = 16'h0;
+                h366 = (h364 << h365);
+                h367 = 1'h0;
+                h368 = 11'h0;
+                h369 = 32'h0;
+                h369 = e_data;
+                h368 = h369[11-1:0];
+                h370 = 1'h0;
+                h370 = 0;
+                if (w_irt_0[32]) begin
+                    h370 = 1;
+                end
+                h371 = 1'h0;
+                h371 = 0;
+                if (w_irt_0[0]) begin
+                    h371 = 1;
+                end
+                if ((((h368 >>> 0) & 1) == 1)) begin
+                    h367 = h370;
+                end
+                else begin
+                    h367 = h371;
+                end
+                h372 = 1'h0;
+                h373 = 11'h0;
+                h374 = 32'h0;
+                h374 = e_data;
+                h373 = h374[11-1:0];
+                h375 = 1'h0;
+                h375 = 0;
+                if (w_irt_0[39]) begin
+                    h375 = 1;
+                end
+                h376 = 1'h0;
+                h376 = 0;
+                if (w_irt_0[7]) begin
+                    h376 = 1;
+                end
+                if ((((h373 >>> 0) & 1) == 1)) begin
+                    h372 = h375;
+                end
+                else begin
+                    h372 = h376;
+                end
+                h377 = 3'h0;
+                h378 = 11'h0;
+                h379 = 32'h0;
+                h379 = e_data;
+                h378 = h379[11-1:0];
+                if ((((h378 >>> 0) & 1) == 1)) begin
+                    h377 = w_irt_0[37-1:34];
+                end
+                else begin
+                    h377 = w_irt_0[5-1:2];
+                end
+                h466 = 32'h0;
+                h466 = e_data;
+                h467 = 32'h0;
+                h467 = e_data;
+                h468 = 32'h0;
+                h468 = e_data;
+                h469 = 16'h0;
+                h469 = 1;
+                h470 = 4'h0;
+                h470 = w_dte_10[5-1:1];
+                h471 = 16'h0;
+                h471 = (h469 << h470);
+                h472 = 1'h0;
+                h473 = 11'h0;
+                h474 = 32'h0;
+                h474 = e_data;
+                h473 = h474[11-1:0];
+                h475 = 1'h0;
+                h475 = 0;
+                if (w_irt_0[32]) begin
+                    h475 = 1;
+                end
+                h476 = 1'h0;
+                h476 = 0;
+                if (w_irt_0[0]) begin
+                    h476 = 1;
+                end
+                if ((((h473 >>> 0) & 1) == 1)) begin
+                    h472 = h475;
+                end
+                else begin
+                    h472 = h476;
+                end
+                h477 = 1'h0;
+                h478 = 11'h0;
+                h479 = 32'h0;
+                h479 = e_data;
+                h478 = h479[11-1:0];
+                h480 = 1'h0;
+                h480 = 0;
+                if (w_irt_0[39]) begin
+                    h480 = 1;
+                end
+                h481 = 1'h0;
+                h481 = 0;
+                if (w_irt_0[7]) begin
+                    h481 = 1;
+                end
+                if ((((h478 >>> 0) & 1) == 1)) begin
+                    h477 = h480;
+                end
+                else begin
+                    h477 = h481;
+                end
+                h482 = 3'h0;
+                h483 = 11'h0;
+                h484 = 32'h0;
+                h484 = e_data;
+                h483 = h484[11-1:0];
+                if ((((h483 >>> 0) & 1) == 1)) begin
+                    h482 = w_irt_0[37-1:34];
+                end
+                else begin
+                    h482 = w_irt_0[5-1:2];
+                end
+                if (((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && (!w_dte_0[0]))) begin
                     status <= 1;
                     rec_outcome <= 0;
                     rec_address <= e_address;
@@ -2622,11 +2832,20 @@ always @(posedge clk) begin: fsm
                     rec_entry_lo <= 0;
                     rec_entry_hi <= 0;
                     rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if (((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h91[11-1:8] == 0) || (h92[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12)))))))) begin
+                else if (((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h94[11-1:8] == 0) || (h95[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12)))))))) begin
                     status <= 2;
-                    rec_outcome <= 3;
+                    h18 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h18 = 4;
+                    end
+                    else begin
+                        h18 = 3;
+                    end
+                    rec_outcome <= h18;
                     rec_address <= 0;
                     rec_data <= 0;
                     rec_vector <= 0;
@@ -2635,324 +2854,312 @@ always @(posedge clk) begin: fsm
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
                     rec_code <= 1;
-                    h18 = 1'h0;
-                    h19 = 32'h0;
-                    h19 = e_data;
+                    h19 = 1'h0;
                     h20 = 32'h0;
                     h20 = e_data;
-                    h21 = 1'h0;
+                    h21 = 32'h0;
+                    h21 = e_data;
                     h22 = 1'h0;
-                    h22 = 0;
-                    if (w_dte_0[62]) begin
-                        h22 = 1;
-                    end
                     h23 = 1'h0;
                     h23 = 0;
-                    if (w_dte_0[61]) begin
+                    if (w_dte_0[62]) begin
                         h23 = 1;
                     end
-                    if ((e_kind == 1)) begin
-                        h21 = h22;
+                    h24 = 1'h0;
+                    h24 = 0;
+                    if (w_dte_0[61]) begin
+                        h24 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h22 = h23;
                     end
                     else begin
-                        h21 = h23;
+                        h22 = h24;
                     end
-                    h24 = 32'h0;
-                    h24 = e_data;
                     h25 = 32'h0;
                     h25 = e_data;
                     h26 = 32'h0;
                     h26 = e_data;
-                    h27 = 16'h0;
-                    h27 = 1;
-                    h28 = 4'h0;
-                    h28 = w_dte_10[5-1:1];
-                    h29 = 16'h0;
-                    h29 = (h27 << h28);
-                    h30 = 1'h0;
-                    h31 = 11'h0;
-                    h32 = 32'h0;
-                    h32 = e_data;
-                    h31 = h32[11-1:0];
-                    h33 = 1'h0;
-                    h33 = 0;
-                    if (w_irt_0[32]) begin
-                        h33 = 1;
-                    end
+                    h27 = 32'h0;
+                    h27 = e_data;
+                    h28 = 16'h0;
+                    h28 = 1;
+                    h29 = 4'h0;
+                    h29 = w_dte_10[5-1:1];
+                    h30 = 16'h0;
+                    h30 = (h28 << h29);
+                    h31 = 1'h0;
+                    h32 = 11'h0;
+                    h33 = 32'h0;
+                    h33 = e_data;
+                    h32 = h33[11-1:0];
                     h34 = 1'h0;
                     h34 = 0;
-                    if (w_irt_0[0]) begin
+                    if (w_irt_0[32]) begin
                         h34 = 1;
                     end
-                    if ((((h31 >>> 0) & 1) == 1)) begin
-                        h30 = h33;
+                    h35 = 1'h0;
+                    h35 = 0;
+                    if (w_irt_0[0]) begin
+                        h35 = 1;
+                    end
+                    if ((((h32 >>> 0) & 1) == 1)) begin
+                        h31 = h34;
                     end
                     else begin
-                        h30 = h34;
+                        h31 = h35;
                     end
-                    h35 = 1'h0;
-                    h36 = 11'h0;
-                    h37 = 32'h0;
-                    h37 = e_data;
-                    h36 = h37[11-1:0];
-                    h38 = 1'h0;
-                    h38 = 0;
-                    if (w_irt_0[39]) begin
-                        h38 = 1;
-                    end
+                    h36 = 1'h0;
+                    h37 = 11'h0;
+                    h38 = 32'h0;
+                    h38 = e_data;
+                    h37 = h38[11-1:0];
                     h39 = 1'h0;
                     h39 = 0;
-                    if (w_irt_0[7]) begin
+                    if (w_irt_0[39]) begin
                         h39 = 1;
                     end
-                    if ((((h36 >>> 0) & 1) == 1)) begin
-                        h35 = h38;
+                    h40 = 1'h0;
+                    h40 = 0;
+                    if (w_irt_0[7]) begin
+                        h40 = 1;
+                    end
+                    if ((((h37 >>> 0) & 1) == 1)) begin
+                        h36 = h39;
                     end
                     else begin
-                        h35 = h39;
+                        h36 = h40;
                     end
-                    h40 = 3'h0;
-                    h41 = 11'h0;
-                    h42 = 32'h0;
-                    h42 = e_data;
-                    h41 = h42[11-1:0];
-                    if ((((h41 >>> 0) & 1) == 1)) begin
-                        h40 = w_irt_0[37-1:34];
+                    h41 = 3'h0;
+                    h42 = 11'h0;
+                    h43 = 32'h0;
+                    h43 = e_data;
+                    h42 = h43[11-1:0];
+                    if ((((h42 >>> 0) & 1) == 1)) begin
+                        h41 = w_irt_0[37-1:34];
                     end
                     else begin
-                        h40 = w_irt_0[5-1:2];
+                        h41 = w_irt_0[5-1:2];
                     end
-                    h43 = 1'h0;
-                    h44 = 11'h0;
-                    h45 = 32'h0;
-                    h45 = e_data;
-                    h44 = h45[11-1:0];
-                    h46 = 1'h0;
-                    h46 = 0;
-                    if (w_irt_0[33]) begin
-                        h46 = 1;
-                    end
+                    h44 = 1'h0;
+                    h45 = 11'h0;
+                    h46 = 32'h0;
+                    h46 = e_data;
+                    h45 = h46[11-1:0];
                     h47 = 1'h0;
                     h47 = 0;
-                    if (w_irt_0[1]) begin
+                    if (w_irt_0[33]) begin
                         h47 = 1;
                     end
-                    if ((((h44 >>> 0) & 1) == 1)) begin
-                        h43 = h46;
-                    end
-                    else begin
-                        h43 = h47;
-                    end
-                    h18 = 0;
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h19[11-1:8] == 0) || (h20[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h21 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h24[11-1:8] == 0) || (h25[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h26[11-1:0]} < h29)) || (!(((h30 != 0) && (!(h35 != 0))) && (h40 <= 1))))) && (!w_dte_10[5])) && (!(h43 != 0)))))) begin
-                        h18 = 1;
-                    end
-                    rec_logged <= h18;
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_device_id;
                     h48 = 1'h0;
                     h48 = 0;
-                    if ((e_kind == 2)) begin
+                    if (w_irt_0[1]) begin
                         h48 = 1;
                     end
-                    v_wide[52-1:51] = h48;
+                    if ((((h45 >>> 0) & 1) == 1)) begin
+                        h44 = h47;
+                    end
+                    else begin
+                        h44 = h48;
+                    end
+                    h19 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h20[11-1:8] == 0) || (h21[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h22 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h25[11-1:8] == 0) || (h26[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h27[11-1:0]} < h30)) || (!(((h31 != 0) && (!(h36 != 0))) && (h41 <= 1))))) && (!w_dte_10[5])) && (!(h44 != 0)))))) begin
+                        h19 = 1;
+                    end
+                    rec_logged <= h19;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
                     h49 = 1'h0;
                     h49 = 0;
-                    if ((e_kind == 1)) begin
+                    if ((e_kind == 2)) begin
                         h49 = 1;
                     end
-                    v_wide[54-1:53] = h49;
+                    v_wide[52-1:51] = h49;
                     h50 = 1'h0;
-                    h51 = 1'h0;
-                    h51 = 0;
-                    if (((w_dte_0[7-1:2] != 0) || w_dte_0[63])) begin
-                        h51 = 1;
+                    h50 = 0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h50 = 1;
                     end
+                    v_wide[54-1:53] = h50;
+                    h51 = 1'h0;
                     h52 = 1'h0;
                     h52 = 0;
-                    if (((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (w_dte_10[62-1:60] == 3))) begin
+                    if (((w_dte_0[7-1:2] != 0) || w_dte_0[63])) begin
                         h52 = 1;
                     end
+                    h53 = 1'h0;
+                    h53 = 0;
+                    if (((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (w_dte_10[62-1:60] == 3))) begin
+                        h53 = 1;
+                    end
                     if ((e_kind != 2)) begin
-                        h50 = h51;
+                        h51 = h52;
                     end
                     else begin
-                        h50 = h52;
+                        h51 = h53;
                     end
-                    v_wide[56-1:55] = h50;
+                    v_wide[56-1:55] = h51;
+                    h54 = 1'h0;
+                    h54 = 0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h54 = 1;
+                    end
+                    v_wide[57-1:56] = h54;
                     v_wide[64-1:60] = 1;
                     rec_entry_lo <= v_wide[64-1:0];
-                    h53 = 64'h0;
-                    h53 = (e_address >>> 2);
-                    h54 = 66'h0;
-                    h54 = {h53, 2'h0};
-                    rec_entry_hi <= h54[64-1:0];
-                    h55 = 16'h0;
-                    h56 = 32'h0;
-                    h56 = e_data;
-                    h57 = 32'h0;
-                    h57 = e_data;
-                    h58 = 1'h0;
-                    h59 = 1'h0;
-                    h59 = 0;
-                    if (w_dte_0[62]) begin
-                        h59 = 1;
-                    end
+                    h55 = 64'h0;
+                    h55 = (e_address >>> 2);
+                    h56 = 66'h0;
+                    h56 = {h55, 2'h0};
+                    rec_entry_hi <= h56[64-1:0];
+                    h57 = 16'h0;
+                    h58 = 32'h0;
+                    h58 = e_data;
+                    h59 = 32'h0;
+                    h59 = e_data;
                     h60 = 1'h0;
-                    h60 = 0;
-                    if (w_dte_0[61]) begin
-                        h60 = 1;
+                    h61 = 1'h0;
+                    h61 = 0;
+                    if (w_dte_0[62]) begin
+                        h61 = 1;
                     end
-                    if ((e_kind == 1)) begin
-                        h58 = h59;
+                    h62 = 1'h0;
+                    h62 = 0;
+                    if (w_dte_0[61]) begin
+                        h62 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h60 = h61;
                     end
                     else begin
-                        h58 = h60;
+                        h60 = h62;
                     end
-                    h61 = 32'h0;
-                    h61 = e_data;
-                    h62 = 32'h0;
-                    h62 = e_data;
                     h63 = 32'h0;
                     h63 = e_data;
-                    h64 = 16'h0;
-                    h64 = 1;
-                    h65 = 4'h0;
-                    h65 = w_dte_10[5-1:1];
+                    h64 = 32'h0;
+                    h64 = e_data;
+                    h65 = 32'h0;
+                    h65 = e_data;
                     h66 = 16'h0;
-                    h66 = (h64 << h65);
-                    h67 = 1'h0;
-                    h68 = 11'h0;
-                    h69 = 32'h0;
-                    h69 = e_data;
-                    h68 = h69[11-1:0];
-                    h70 = 1'h0;
-                    h70 = 0;
-                    if (w_irt_0[32]) begin
-                        h70 = 1;
-                    end
-                    h71 = 1'h0;
-                    h71 = 0;
-                    if (w_irt_0[0]) begin
-                        h71 = 1;
-                    end
-                    if ((((h68 >>> 0) & 1) == 1)) begin
-                        h67 = h70;
-                    end
-                    else begin
-                        h67 = h71;
-                    end
+                    h66 = 1;
+                    h67 = 4'h0;
+                    h67 = w_dte_10[5-1:1];
+                    h68 = 16'h0;
+                    h68 = (h66 << h67);
+                    h69 = 1'h0;
+                    h70 = 11'h0;
+                    h71 = 32'h0;
+                    h71 = e_data;
+                    h70 = h71[11-1:0];
                     h72 = 1'h0;
-                    h73 = 11'h0;
-                    h74 = 32'h0;
-                    h74 = e_data;
-                    h73 = h74[11-1:0];
-                    h75 = 1'h0;
-                    h75 = 0;
+                    h72 = 0;
+                    if (w_irt_0[32]) begin
+                        h72 = 1;
+                    end
+                    h73 = 1'h0;
+                    h73 = 0;
+                    if (w_irt_0[0]) begin
+                        h73 = 1;
+                    end
+                    if ((((h70 >>> 0) & 1) == 1)) begin
+                        h69 = h72;
+                    end
+                    else begin
+                        h69 = h73;
+                    end
+                    h74 = 1'h0;
+                    h75 = 11'h0;
+                    h76 = 32'h0;
+                    h76 = e_data;
+                    h75 = h76[11-1:0];
+                    h77 = 1'h0;
+                    h77 = 0;
                     if (w_irt_0[39]) begin
-                        h75 = 1;
+                        h77 = 1;
                     end
-                    h76 = 1'h0;
-                    h76 = 0;
+                    h78 = 1'h0;
+                    h78 = 0;
                     if (w_irt_0[7]) begin
-                        h76 = 1;
+                        h78 = 1;
                     end
-                    if ((((h73 >>> 0) & 1) == 1)) begin
-                        h72 = h75;
-                    end
-                    else begin
-                        h72 = h76;
-                    end
-                    h77 = 3'h0;
-                    h78 = 11'h0;
-                    h79 = 32'h0;
-                    h79 = e_data;
-                    h78 = h79[11-1:0];
-                    if ((((h78 >>> 0) & 1) == 1)) begin
-                        h77 = w_irt_0[37-1:34];
+                    if ((((h75 >>> 0) & 1) == 1)) begin
+                        h74 = h77;
                     end
                     else begin
-                        h77 = w_irt_0[5-1:2];
+                        h74 = h78;
                     end
-                    h80 = 1'h0;
-                    h81 = 11'h0;
-                    h82 = 32'h0;
-                    h82 = e_data;
-                    h81 = h82[11-1:0];
-                    h83 = 1'h0;
-                    h83 = 0;
+                    h79 = 3'h0;
+                    h80 = 11'h0;
+                    h81 = 32'h0;
+                    h81 = e_data;
+                    h80 = h81[11-1:0];
+                    if ((((h80 >>> 0) & 1) == 1)) begin
+                        h79 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h79 = w_irt_0[5-1:2];
+                    end
+                    h82 = 1'h0;
+                    h83 = 11'h0;
+                    h84 = 32'h0;
+                    h84 = e_data;
+                    h83 = h84[11-1:0];
+                    h85 = 1'h0;
+                    h85 = 0;
                     if (w_irt_0[33]) begin
-                        h83 = 1;
+                        h85 = 1;
                     end
-                    h84 = 1'h0;
-                    h84 = 0;
+                    h86 = 1'h0;
+                    h86 = 0;
                     if (w_irt_0[1]) begin
-                        h84 = 1;
+                        h86 = 1;
                     end
-                    if ((((h81 >>> 0) & 1) == 1)) begin
-                        h80 = h83;
+                    if ((((h83 >>> 0) & 1) == 1)) begin
+                        h82 = h85;
                     end
                     else begin
-                        h80 = h84;
+                        h82 = h86;
                     end
-                    h85 = 16'h0;
-                    h85 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h86 = 16'h0;
-                    h86 = 1;
-                    h87 = 4'h0;
-                    h87 = r_EVT_LOG_BAR[60-1:56];
+                    h87 = 16'h0;
+                    h87 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
                     h88 = 16'h0;
-                    h88 = (h86 << h87);
-                    h89 = 17'h0;
-                    h89 = (({1'h0, h88} + 65536) - 1);
+                    h88 = 1;
+                    h89 = 4'h0;
+                    h89 = r_EVT_LOG_BAR[60-1:56];
                     h90 = 16'h0;
-                    h90 = (h85 & h89[16-1:0]);
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h56[11-1:8] == 0) || (h57[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h58 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h61[11-1:8] == 0) || (h62[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h63[11-1:0]} < h66)) || (!(((h67 != 0) && (!(h72 != 0))) && (h77 <= 1))))) && (!w_dte_10[5])) && (!(h80 != 0)))))) begin
-                        h55 = h90;
+                    h90 = (h88 << h89);
+                    h91 = 17'h0;
+                    h91 = (({1'h0, h90} + 65536) - 1);
+                    h92 = 16'h0;
+                    h92 = (h87 & h91[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h58[11-1:8] == 0) || (h59[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h60 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h63[11-1:8] == 0) || (h64[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h65[11-1:0]} < h68)) || (!(((h69 != 0) && (!(h74 != 0))) && (h79 <= 1))))) && (!w_dte_10[5])) && (!(h82 != 0)))))) begin
+                        h57 = h92;
                     end
                     else begin
-                        h55 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                        h57 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
                     end
-                    rec_tail <= {44'h0, h55, 4'h0};
+                    rec_tail <= {44'h0, h57, 4'h0};
+                    h93 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h93 = 4;
+                    end
+                    else begin
+                        h93 = 0;
+                    end
+                    rec_cpl_status <= h93;
+                    rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (h93 != 0))) begin
+                else if ((((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) begin
                     status <= 3;
-                    rec_outcome <= 0;
-                    rec_address <= e_address;
-                    rec_data <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_int_type <= 0;
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    st <= 4'b1010;
-                end
-                else if ((wk_io_ok != 0)) begin
-                    status <= 4;
-                    rec_outcome <= 1;
-                    rec_address <= wk_io_pa;
-                    rec_data <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_int_type <= 0;
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    st <= 4'b1010;
-                end
-                else if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h165 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0))))) begin
-                    status <= 5;
-                    rec_outcome <= 3;
+                    h96 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h96 = 4;
+                    end
+                    else begin
+                        h96 = 3;
+                    end
+                    rec_outcome <= h96;
                     rec_address <= 0;
                     rec_data <= 0;
                     rec_vector <= 0;
@@ -2960,143 +3167,137 @@ always @(posedge clk) begin: fsm
                     rec_dest_mode <= 0;
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
-                    rec_code <= 2;
-                    h96 = 1'h0;
-                    h97 = 32'h0;
-                    h97 = e_data;
+                    rec_code <= 8;
+                    h97 = 1'h0;
                     h98 = 32'h0;
                     h98 = e_data;
-                    h99 = 1'h0;
+                    h99 = 32'h0;
+                    h99 = e_data;
                     h100 = 1'h0;
-                    h100 = 0;
-                    if (w_dte_0[62]) begin
-                        h100 = 1;
-                    end
                     h101 = 1'h0;
                     h101 = 0;
-                    if (w_dte_0[61]) begin
+                    if (w_dte_0[62]) begin
                         h101 = 1;
                     end
-                    if ((e_kind == 1)) begin
-                        h99 = h100;
+                    h102 = 1'h0;
+                    h102 = 0;
+                    if (w_dte_0[61]) begin
+                        h102 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h100 = h101;
                     end
                     else begin
-                        h99 = h101;
+                        h100 = h102;
                     end
-                    h102 = 32'h0;
-                    h102 = e_data;
                     h103 = 32'h0;
                     h103 = e_data;
                     h104 = 32'h0;
                     h104 = e_data;
-                    h105 = 16'h0;
-                    h105 = 1;
-                    h106 = 4'h0;
-                    h106 = w_dte_10[5-1:1];
-                    h107 = 16'h0;
-                    h107 = (h105 << h106);
-                    h108 = 1'h0;
-                    h109 = 11'h0;
-                    h110 = 32'h0;
-                    h110 = e_data;
-                    h109 = h110[11-1:0];
-                    h111 = 1'h0;
-                    h111 = 0;
-                    if (w_irt_0[32]) begin
-                        h111 = 1;
-                    end
+                    h105 = 32'h0;
+                    h105 = e_data;
+                    h106 = 16'h0;
+                    h106 = 1;
+                    h107 = 4'h0;
+                    h107 = w_dte_10[5-1:1];
+                    h108 = 16'h0;
+                    h108 = (h106 << h107);
+                    h109 = 1'h0;
+                    h110 = 11'h0;
+                    h111 = 32'h0;
+                    h111 = e_data;
+                    h110 = h111[11-1:0];
                     h112 = 1'h0;
                     h112 = 0;
-                    if (w_irt_0[0]) begin
+                    if (w_irt_0[32]) begin
                         h112 = 1;
                     end
-                    if ((((h109 >>> 0) & 1) == 1)) begin
-                        h108 = h111;
+                    h113 = 1'h0;
+                    h113 = 0;
+                    if (w_irt_0[0]) begin
+                        h113 = 1;
+                    end
+                    if ((((h110 >>> 0) & 1) == 1)) begin
+                        h109 = h112;
                     end
                     else begin
-                        h108 = h112;
+                        h109 = h113;
                     end
-                    h113 = 1'h0;
-                    h114 = 11'h0;
-                    h115 = 32'h0;
-                    h115 = e_data;
-                    h114 = h115[11-1:0];
-                    h116 = 1'h0;
-                    h116 = 0;
-                    if (w_irt_0[39]) begin
-                        h116 = 1;
-                    end
+                    h114 = 1'h0;
+                    h115 = 11'h0;
+                    h116 = 32'h0;
+                    h116 = e_data;
+                    h115 = h116[11-1:0];
                     h117 = 1'h0;
                     h117 = 0;
-                    if (w_irt_0[7]) begin
+                    if (w_irt_0[39]) begin
                         h117 = 1;
                     end
-                    if ((((h114 >>> 0) & 1) == 1)) begin
-                        h113 = h116;
+                    h118 = 1'h0;
+                    h118 = 0;
+                    if (w_irt_0[7]) begin
+                        h118 = 1;
+                    end
+                    if ((((h115 >>> 0) & 1) == 1)) begin
+                        h114 = h117;
                     end
                     else begin
-                        h113 = h117;
+                        h114 = h118;
                     end
-                    h118 = 3'h0;
-                    h119 = 11'h0;
-                    h120 = 32'h0;
-                    h120 = e_data;
-                    h119 = h120[11-1:0];
-                    if ((((h119 >>> 0) & 1) == 1)) begin
-                        h118 = w_irt_0[37-1:34];
+                    h119 = 3'h0;
+                    h120 = 11'h0;
+                    h121 = 32'h0;
+                    h121 = e_data;
+                    h120 = h121[11-1:0];
+                    if ((((h120 >>> 0) & 1) == 1)) begin
+                        h119 = w_irt_0[37-1:34];
                     end
                     else begin
-                        h118 = w_irt_0[5-1:2];
+                        h119 = w_irt_0[5-1:2];
                     end
-                    h121 = 1'h0;
-                    h122 = 11'h0;
-                    h123 = 32'h0;
-                    h123 = e_data;
-                    h122 = h123[11-1:0];
-                    h124 = 1'h0;
-                    h124 = 0;
-                    if (w_irt_0[33]) begin
-                        h124 = 1;
-                    end
+                    h122 = 1'h0;
+                    h123 = 11'h0;
+                    h124 = 32'h0;
+                    h124 = e_data;
+                    h123 = h124[11-1:0];
                     h125 = 1'h0;
                     h125 = 0;
-                    if (w_irt_0[1]) begin
+                    if (w_irt_0[33]) begin
                         h125 = 1;
                     end
-                    if ((((h122 >>> 0) & 1) == 1)) begin
-                        h121 = h124;
-                    end
-                    else begin
-                        h121 = h125;
-                    end
-                    h96 = 0;
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h97[11-1:8] == 0) || (h98[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h99 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h102[11-1:8] == 0) || (h103[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h104[11-1:0]} < h107)) || (!(((h108 != 0) && (!(h113 != 0))) && (h118 <= 1))))) && (!w_dte_10[5])) && (!(h121 != 0)))))) begin
-                        h96 = 1;
-                    end
-                    rec_logged <= h96;
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_device_id;
-                    v_wide[48-1:32] = w_dte_8[16-1:0];
                     h126 = 1'h0;
                     h126 = 0;
-                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PR != 0))) begin
+                    if (w_irt_0[1]) begin
                         h126 = 1;
                     end
-                    v_wide[53-1:52] = h126;
+                    if ((((h123 >>> 0) & 1) == 1)) begin
+                        h122 = h125;
+                    end
+                    else begin
+                        h122 = h126;
+                    end
+                    h97 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h98[11-1:8] == 0) || (h99[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h100 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h103[11-1:8] == 0) || (h104[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h105[11-1:0]} < h108)) || (!(((h109 != 0) && (!(h114 != 0))) && (h119 <= 1))))) && (!w_dte_10[5])) && (!(h122 != 0)))))) begin
+                        h97 = 1;
+                    end
+                    rec_logged <= h97;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
                     h127 = 1'h0;
                     h127 = 0;
-                    if ((e_kind == 1)) begin
+                    if (((e_kind != 2) && (e_at == 1))) begin
                         h127 = 1;
                     end
-                    v_wide[54-1:53] = h127;
-                    h128 = 1'h0;
-                    h128 = 0;
-                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PE != 0))) begin
+                    v_wide[57-1:56] = h127;
+                    h128 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h128 = 6;
+                    end
+                    else begin
                         h128 = 1;
                     end
-                    v_wide[55-1:54] = h128;
-                    v_wide[56-1:55] = wk_io_RZ;
-                    v_wide[64-1:60] = 2;
+                    v_wide[60-1:57] = h128;
+                    v_wide[64-1:60] = 8;
                     rec_entry_lo <= v_wide[64-1:0];
                     rec_entry_hi <= e_address;
                     h129 = 16'h0;
@@ -3115,7 +3316,7 @@ always @(posedge clk) begin: fsm
                     if (w_dte_0[61]) begin
                         h134 = 1;
                     end
-                    if ((e_kind == 1)) begin
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
                         h132 = h133;
                     end
                     else begin
@@ -3219,166 +3420,180 @@ always @(posedge clk) begin: fsm
                     h163 = (({1'h0, h162} + 65536) - 1);
                     h164 = 16'h0;
                     h164 = (h159 & h163[16-1:0]);
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h130[11-1:8] == 0) || (h131[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h132 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h135[11-1:8] == 0) || (h136[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h137[11-1:0]} < h140)) || (!(((h141 != 0) && (!(h146 != 0))) && (h151 <= 1))))) && (!w_dte_10[5])) && (!(h154 != 0)))))) begin
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h130[11-1:8] == 0) || (h131[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h132 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h135[11-1:8] == 0) || (h136[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h137[11-1:0]} < h140)) || (!(((h141 != 0) && (!(h146 != 0))) && (h151 <= 1))))) && (!w_dte_10[5])) && (!(h154 != 0)))))) begin
                         h129 = h164;
                     end
                     else begin
                         h129 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
                     end
                     rec_tail <= {44'h0, h129, 4'h0};
+                    h165 = 1'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h165 = 1;
+                    end
+                    else begin
+                        h165 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h165};
+                    rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if (((e_kind == 2) && (!w_dte_10[0]))) begin
+                else if (((e_kind != 2) && (e_at == 2))) begin
+                    status <= 4;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && (((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0))) && (h166 != 0))) begin
+                    status <= 5;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((((e_kind != 2) && (e_at == 1)) && (((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)))) begin
                     status <= 6;
-                    rec_outcome <= 0;
-                    rec_address <= e_address;
-                    rec_data <= e_data;
-                    h168 = 32'h0;
-                    h168 = e_data;
-                    rec_vector <= h168[8-1:0];
-                    h169 = 64'h0;
-                    h169 = e_address;
-                    rec_destination <= h169[20-1:12];
-                    h170 = 1'h0;
-                    h170 = 0;
-                    if (e_address[2]) begin
-                        h170 = 1;
-                    end
-                    rec_dest_mode <= h170;
-                    h171 = 32'h0;
-                    h171 = e_data;
-                    rec_int_type <= h171[11-1:8];
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    st <= 4'b1010;
-                end
-                else if (((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && (h176 != 0))) begin
-                    status <= 7;
-                    rec_outcome <= 0;
-                    rec_address <= e_address;
-                    rec_data <= e_data;
-                    h172 = 32'h0;
-                    h172 = e_data;
-                    rec_vector <= h172[8-1:0];
-                    h173 = 64'h0;
-                    h173 = e_address;
-                    rec_destination <= h173[20-1:12];
-                    h174 = 1'h0;
-                    h174 = 0;
-                    if (e_address[2]) begin
-                        h174 = 1;
-                    end
-                    rec_dest_mode <= h174;
-                    h175 = 32'h0;
-                    h175 = e_data;
-                    rec_int_type <= h175[11-1:8];
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    st <= 4'b1010;
-                end
-                else if (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h204[11-1:8] == 0) || (h205[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ({5'h0, h206[11-1:0]} < h209)) && (((h210 != 0) && (!(h215 != 0))) && (h220 <= 1)))) begin
-                    status <= 8;
-                    rec_outcome <= 2;
+                    rec_outcome <= 4;
                     rec_address <= 0;
                     rec_data <= 0;
-                    h185 = 8'h0;
-                    h186 = 11'h0;
-                    h187 = 32'h0;
-                    h187 = e_data;
-                    h186 = h187[11-1:0];
-                    if ((((h186 >>> 0) & 1) == 1)) begin
-                        h185 = w_irt_0[56-1:48];
-                    end
-                    else begin
-                        h185 = w_irt_0[24-1:16];
-                    end
-                    rec_vector <= h185;
-                    h188 = 8'h0;
-                    h189 = 11'h0;
-                    h190 = 32'h0;
-                    h190 = e_data;
-                    h189 = h190[11-1:0];
-                    if ((((h189 >>> 0) & 1) == 1)) begin
-                        h188 = w_irt_0[48-1:40];
-                    end
-                    else begin
-                        h188 = w_irt_0[16-1:8];
-                    end
-                    rec_destination <= h188;
-                    h191 = 1'h0;
-                    h192 = 11'h0;
-                    h193 = 32'h0;
-                    h193 = e_data;
-                    h192 = h193[11-1:0];
-                    h194 = 1'h0;
-                    h194 = 0;
-                    if (w_irt_0[38]) begin
-                        h194 = 1;
-                    end
-                    h195 = 1'h0;
-                    h195 = 0;
-                    if (w_irt_0[6]) begin
-                        h195 = 1;
-                    end
-                    if ((((h192 >>> 0) & 1) == 1)) begin
-                        h191 = h194;
-                    end
-                    else begin
-                        h191 = h195;
-                    end
-                    rec_dest_mode <= h191;
-                    h196 = 3'h0;
-                    h197 = 11'h0;
-                    h198 = 32'h0;
-                    h198 = e_data;
-                    h197 = h198[11-1:0];
-                    if ((((h197 >>> 0) & 1) == 1)) begin
-                        h196 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h196 = w_irt_0[5-1:2];
-                    end
-                    rec_int_type <= h196;
-                    h199 = 1'h0;
-                    h200 = 11'h0;
-                    h201 = 32'h0;
-                    h201 = e_data;
-                    h200 = h201[11-1:0];
-                    h202 = 1'h0;
-                    h202 = 0;
-                    if (w_irt_0[37]) begin
-                        h202 = 1;
-                    end
-                    h203 = 1'h0;
-                    h203 = 0;
-                    if (w_irt_0[5]) begin
-                        h203 = 1;
-                    end
-                    if ((((h200 >>> 0) & 1) == 1)) begin
-                        h199 = h202;
-                    end
-                    else begin
-                        h199 = h203;
-                    end
-                    rec_rq_eoi <= h199;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
                     rec_code <= 0;
                     rec_logged <= 0;
                     rec_entry_lo <= 0;
                     rec_entry_hi <= 0;
                     rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    h169 = 1'h0;
+                    h169 = 0;
+                    if (w_dte_0[61]) begin
+                        h169 = 1;
+                    end
+                    v_wide[1-1:0] = h169;
+                    h170 = 1'h0;
+                    h170 = 0;
+                    if ((w_dte_0[62] && (!(e_nw != 0)))) begin
+                        h170 = 1;
+                    end
+                    v_wide[2-1:1] = h170;
+                    h171 = 64'h0;
+                    h171 = e_address;
+                    v_wide[64-1:12] = h171[64-1:12];
+                    rec_cpl <= v_wide[64-1:0];
                     st <= 4'b1010;
                 end
-                else if ((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h309[11-1:8] == 0) || (h310[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h311[11-1:0]} < h314)) || (!(((h315 != 0) && (!(h320 != 0))) && (h325 <= 1)))))) begin
+                else if ((wk_io_ok != 0)) begin
+                    status <= 7;
+                    rec_outcome <= 1;
+                    rec_address <= wk_io_pa;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((wk_io_translation != 0)) begin
+                    status <= 8;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_io_R;
+                    h172 = 1'h0;
+                    h172 = 0;
+                    if (((wk_io_W != 0) && (!(e_nw != 0)))) begin
+                        h172 = 1;
+                    end
+                    v_wide[2-1:1] = h172;
+                    v_wide[3-1:2] = wk_io_U;
+                    h173 = 1'h0;
+                    h173 = 0;
+                    if ((wk_io_shift > 12)) begin
+                        h173 = 1;
+                    end
+                    v_wide[12-1:11] = h173;
+                    h174 = 6'h0;
+                    h174 = wk_io_shift;
+                    h175 = 64'h0;
+                    h175 = (wk_io_frame >>> h174);
+                    h176 = 127'h0;
+                    h176 = {63'h0, h175};
+                    h177 = 6'h0;
+                    h177 = wk_io_shift;
+                    h178 = 127'h0;
+                    h178 = (h176 << h177);
+                    h179 = 64'h0;
+                    h179 = 1;
+                    h180 = 6'h0;
+                    h181 = 7'h0;
+                    h181 = (({1'h0, wk_io_shift} + 64) - 1);
+                    h180 = h181[6-1:0];
+                    h182 = 64'h0;
+                    h182 = (h179 << h180);
+                    h183 = 65'h0;
+                    h183 = (({1'h0, h182} + 65'h10000000000000000) - 1);
+                    h184 = 64'h0;
+                    h184 = (h183[64-1:0] >>> 12);
+                    h185 = 127'h0;
+                    h185 = (h178 | {51'h0, h184, 12'h0});
+                    h186 = 127'h0;
+                    h186 = (h185 >>> 12);
+                    v_wide[64-1:12] = h186[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    st <= 4'b1010;
+                end
+                else if ((((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) begin
                     status <= 9;
-                    rec_outcome <= 3;
+                    rec_outcome <= 4;
                     rec_address <= 0;
                     rec_data <= 0;
                     rec_vector <= 0;
@@ -3387,326 +3602,260 @@ always @(posedge clk) begin: fsm
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
                     rec_code <= 2;
-                    h223 = 1'h0;
+                    h187 = 1'h0;
+                    h188 = 32'h0;
+                    h188 = e_data;
+                    h189 = 32'h0;
+                    h189 = e_data;
+                    h190 = 1'h0;
+                    h191 = 1'h0;
+                    h191 = 0;
+                    if (w_dte_0[62]) begin
+                        h191 = 1;
+                    end
+                    h192 = 1'h0;
+                    h192 = 0;
+                    if (w_dte_0[61]) begin
+                        h192 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h190 = h191;
+                    end
+                    else begin
+                        h190 = h192;
+                    end
+                    h193 = 32'h0;
+                    h193 = e_data;
+                    h194 = 32'h0;
+                    h194 = e_data;
+                    h195 = 32'h0;
+                    h195 = e_data;
+                    h196 = 16'h0;
+                    h196 = 1;
+                    h197 = 4'h0;
+                    h197 = w_dte_10[5-1:1];
+                    h198 = 16'h0;
+                    h198 = (h196 << h197);
+                    h199 = 1'h0;
+                    h200 = 11'h0;
+                    h201 = 32'h0;
+                    h201 = e_data;
+                    h200 = h201[11-1:0];
+                    h202 = 1'h0;
+                    h202 = 0;
+                    if (w_irt_0[32]) begin
+                        h202 = 1;
+                    end
+                    h203 = 1'h0;
+                    h203 = 0;
+                    if (w_irt_0[0]) begin
+                        h203 = 1;
+                    end
+                    if ((((h200 >>> 0) & 1) == 1)) begin
+                        h199 = h202;
+                    end
+                    else begin
+                        h199 = h203;
+                    end
+                    h204 = 1'h0;
+                    h205 = 11'h0;
+                    h206 = 32'h0;
+                    h206 = e_data;
+                    h205 = h206[11-1:0];
+                    h207 = 1'h0;
+                    h207 = 0;
+                    if (w_irt_0[39]) begin
+                        h207 = 1;
+                    end
+                    h208 = 1'h0;
+                    h208 = 0;
+                    if (w_irt_0[7]) begin
+                        h208 = 1;
+                    end
+                    if ((((h205 >>> 0) & 1) == 1)) begin
+                        h204 = h207;
+                    end
+                    else begin
+                        h204 = h208;
+                    end
+                    h209 = 3'h0;
+                    h210 = 11'h0;
+                    h211 = 32'h0;
+                    h211 = e_data;
+                    h210 = h211[11-1:0];
+                    if ((((h210 >>> 0) & 1) == 1)) begin
+                        h209 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h209 = w_irt_0[5-1:2];
+                    end
+                    h212 = 1'h0;
+                    h213 = 11'h0;
+                    h214 = 32'h0;
+                    h214 = e_data;
+                    h213 = h214[11-1:0];
+                    h215 = 1'h0;
+                    h215 = 0;
+                    if (w_irt_0[33]) begin
+                        h215 = 1;
+                    end
+                    h216 = 1'h0;
+                    h216 = 0;
+                    if (w_irt_0[1]) begin
+                        h216 = 1;
+                    end
+                    if ((((h213 >>> 0) & 1) == 1)) begin
+                        h212 = h215;
+                    end
+                    else begin
+                        h212 = h216;
+                    end
+                    h187 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h188[11-1:8] == 0) || (h189[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h190 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h193[11-1:8] == 0) || (h194[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h195[11-1:0]} < h198)) || (!(((h199 != 0) && (!(h204 != 0))) && (h209 <= 1))))) && (!w_dte_10[5])) && (!(h212 != 0)))))) begin
+                        h187 = 1;
+                    end
+                    rec_logged <= h187;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    v_wide[53-1:52] = wk_io_PR;
+                    v_wide[56-1:55] = wk_io_RZ;
+                    v_wide[57-1:56] = 1;
+                    v_wide[64-1:60] = 2;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= e_address;
+                    h217 = 16'h0;
+                    h218 = 32'h0;
+                    h218 = e_data;
+                    h219 = 32'h0;
+                    h219 = e_data;
+                    h220 = 1'h0;
+                    h221 = 1'h0;
+                    h221 = 0;
+                    if (w_dte_0[62]) begin
+                        h221 = 1;
+                    end
+                    h222 = 1'h0;
+                    h222 = 0;
+                    if (w_dte_0[61]) begin
+                        h222 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h220 = h221;
+                    end
+                    else begin
+                        h220 = h222;
+                    end
+                    h223 = 32'h0;
+                    h223 = e_data;
                     h224 = 32'h0;
                     h224 = e_data;
                     h225 = 32'h0;
                     h225 = e_data;
-                    h226 = 1'h0;
-                    h227 = 1'h0;
-                    h227 = 0;
-                    if (w_dte_0[62]) begin
-                        h227 = 1;
-                    end
-                    h228 = 1'h0;
-                    h228 = 0;
-                    if (w_dte_0[61]) begin
-                        h228 = 1;
-                    end
-                    if ((e_kind == 1)) begin
-                        h226 = h227;
-                    end
-                    else begin
-                        h226 = h228;
-                    end
-                    h229 = 32'h0;
-                    h229 = e_data;
-                    h230 = 32'h0;
-                    h230 = e_data;
+                    h226 = 16'h0;
+                    h226 = 1;
+                    h227 = 4'h0;
+                    h227 = w_dte_10[5-1:1];
+                    h228 = 16'h0;
+                    h228 = (h226 << h227);
+                    h229 = 1'h0;
+                    h230 = 11'h0;
                     h231 = 32'h0;
                     h231 = e_data;
-                    h232 = 16'h0;
-                    h232 = 1;
-                    h233 = 4'h0;
-                    h233 = w_dte_10[5-1:1];
-                    h234 = 16'h0;
-                    h234 = (h232 << h233);
-                    h235 = 1'h0;
-                    h236 = 11'h0;
-                    h237 = 32'h0;
-                    h237 = e_data;
-                    h236 = h237[11-1:0];
+                    h230 = h231[11-1:0];
+                    h232 = 1'h0;
+                    h232 = 0;
+                    if (w_irt_0[32]) begin
+                        h232 = 1;
+                    end
+                    h233 = 1'h0;
+                    h233 = 0;
+                    if (w_irt_0[0]) begin
+                        h233 = 1;
+                    end
+                    if ((((h230 >>> 0) & 1) == 1)) begin
+                        h229 = h232;
+                    end
+                    else begin
+                        h229 = h233;
+                    end
+                    h234 = 1'h0;
+                    h235 = 11'h0;
+                    h236 = 32'h0;
+                    h236 = e_data;
+                    h235 = h236[11-1:0];
+                    h237 = 1'h0;
+                    h237 = 0;
+                    if (w_irt_0[39]) begin
+                        h237 = 1;
+                    end
                     h238 = 1'h0;
                     h238 = 0;
-                    if (w_irt_0[32]) begin
+                    if (w_irt_0[7]) begin
                         h238 = 1;
                     end
-                    h239 = 1'h0;
-                    h239 = 0;
-                    if (w_irt_0[0]) begin
-                        h239 = 1;
-                    end
-                    if ((((h236 >>> 0) & 1) == 1)) begin
-                        h235 = h238;
+                    if ((((h235 >>> 0) & 1) == 1)) begin
+                        h234 = h237;
                     end
                     else begin
-                        h235 = h239;
+                        h234 = h238;
                     end
-                    h240 = 1'h0;
-                    h241 = 11'h0;
-                    h242 = 32'h0;
-                    h242 = e_data;
-                    h241 = h242[11-1:0];
-                    h243 = 1'h0;
-                    h243 = 0;
-                    if (w_irt_0[39]) begin
-                        h243 = 1;
-                    end
-                    h244 = 1'h0;
-                    h244 = 0;
-                    if (w_irt_0[7]) begin
-                        h244 = 1;
-                    end
-                    if ((((h241 >>> 0) & 1) == 1)) begin
-                        h240 = h243;
+                    h239 = 3'h0;
+                    h240 = 11'h0;
+                    h241 = 32'h0;
+                    h241 = e_data;
+                    h240 = h241[11-1:0];
+                    if ((((h240 >>> 0) & 1) == 1)) begin
+                        h239 = w_irt_0[37-1:34];
                     end
                     else begin
-                        h240 = h244;
+                        h239 = w_irt_0[5-1:2];
                     end
-                    h245 = 3'h0;
-                    h246 = 11'h0;
-                    h247 = 32'h0;
-                    h247 = e_data;
-                    h246 = h247[11-1:0];
-                    if ((((h246 >>> 0) & 1) == 1)) begin
-                        h245 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h245 = w_irt_0[5-1:2];
-                    end
-                    h248 = 1'h0;
-                    h249 = 11'h0;
-                    h250 = 32'h0;
-                    h250 = e_data;
-                    h249 = h250[11-1:0];
-                    h251 = 1'h0;
-                    h251 = 0;
+                    h242 = 1'h0;
+                    h243 = 11'h0;
+                    h244 = 32'h0;
+                    h244 = e_data;
+                    h243 = h244[11-1:0];
+                    h245 = 1'h0;
+                    h245 = 0;
                     if (w_irt_0[33]) begin
-                        h251 = 1;
+                        h245 = 1;
                     end
-                    h252 = 1'h0;
-                    h252 = 0;
+                    h246 = 1'h0;
+                    h246 = 0;
                     if (w_irt_0[1]) begin
-                        h252 = 1;
+                        h246 = 1;
                     end
-                    if ((((h249 >>> 0) & 1) == 1)) begin
-                        h248 = h251;
-                    end
-                    else begin
-                        h248 = h252;
-                    end
-                    h223 = 0;
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h224[11-1:8] == 0) || (h225[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h226 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h229[11-1:8] == 0) || (h230[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h231[11-1:0]} < h234)) || (!(((h235 != 0) && (!(h240 != 0))) && (h245 <= 1))))) && (!w_dte_10[5])) && (!(h248 != 0)))))) begin
-                        h223 = 1;
-                    end
-                    rec_logged <= h223;
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_device_id;
-                    v_wide[48-1:32] = w_dte_8[16-1:0];
-                    v_wide[52-1:51] = 1;
-                    h253 = 1'h0;
-                    h254 = 32'h0;
-                    h254 = e_data;
-                    h255 = 16'h0;
-                    h255 = 1;
-                    h256 = 4'h0;
-                    h256 = w_dte_10[5-1:1];
-                    h257 = 16'h0;
-                    h257 = (h255 << h256);
-                    h258 = 1'h0;
-                    h259 = 11'h0;
-                    h260 = 32'h0;
-                    h260 = e_data;
-                    h259 = h260[11-1:0];
-                    h261 = 1'h0;
-                    h261 = 0;
-                    if (w_irt_0[32]) begin
-                        h261 = 1;
-                    end
-                    h262 = 1'h0;
-                    h262 = 0;
-                    if (w_irt_0[0]) begin
-                        h262 = 1;
-                    end
-                    if ((((h259 >>> 0) & 1) == 1)) begin
-                        h258 = h261;
+                    if ((((h243 >>> 0) & 1) == 1)) begin
+                        h242 = h245;
                     end
                     else begin
-                        h258 = h262;
+                        h242 = h246;
                     end
-                    h253 = 0;
-                    if ((({5'h0, h254[11-1:0]} < h257) && (h258 != 0))) begin
-                        h253 = 1;
-                    end
-                    v_wide[53-1:52] = h253;
-                    h263 = 1'h0;
-                    h264 = 32'h0;
-                    h264 = e_data;
-                    h265 = 16'h0;
-                    h265 = 1;
-                    h266 = 4'h0;
-                    h266 = w_dte_10[5-1:1];
-                    h267 = 16'h0;
-                    h267 = (h265 << h266);
-                    h268 = 1'h0;
-                    h269 = 11'h0;
-                    h270 = 32'h0;
-                    h270 = e_data;
-                    h269 = h270[11-1:0];
-                    h271 = 1'h0;
-                    h271 = 0;
-                    if (w_irt_0[32]) begin
-                        h271 = 1;
-                    end
-                    h272 = 1'h0;
-                    h272 = 0;
-                    if (w_irt_0[0]) begin
-                        h272 = 1;
-                    end
-                    if ((((h269 >>> 0) & 1) == 1)) begin
-                        h268 = h271;
+                    h247 = 16'h0;
+                    h247 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h248 = 16'h0;
+                    h248 = 1;
+                    h249 = 4'h0;
+                    h249 = r_EVT_LOG_BAR[60-1:56];
+                    h250 = 16'h0;
+                    h250 = (h248 << h249);
+                    h251 = 17'h0;
+                    h251 = (({1'h0, h250} + 65536) - 1);
+                    h252 = 16'h0;
+                    h252 = (h247 & h251[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h218[11-1:8] == 0) || (h219[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h220 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h223[11-1:8] == 0) || (h224[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h225[11-1:0]} < h228)) || (!(((h229 != 0) && (!(h234 != 0))) && (h239 <= 1))))) && (!w_dte_10[5])) && (!(h242 != 0)))))) begin
+                        h217 = h252;
                     end
                     else begin
-                        h268 = h272;
+                        h217 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
                     end
-                    h263 = 0;
-                    if ((({5'h0, h264[11-1:0]} < h267) && (h268 != 0))) begin
-                        h263 = 1;
-                    end
-                    v_wide[56-1:55] = h263;
-                    v_wide[64-1:60] = 2;
-                    rec_entry_lo <= v_wide[64-1:0];
-                    rec_entry_hi <= e_address;
-                    h273 = 16'h0;
-                    h274 = 32'h0;
-                    h274 = e_data;
-                    h275 = 32'h0;
-                    h275 = e_data;
-                    h276 = 1'h0;
-                    h277 = 1'h0;
-                    h277 = 0;
-                    if (w_dte_0[62]) begin
-                        h277 = 1;
-                    end
-                    h278 = 1'h0;
-                    h278 = 0;
-                    if (w_dte_0[61]) begin
-                        h278 = 1;
-                    end
-                    if ((e_kind == 1)) begin
-                        h276 = h277;
-                    end
-                    else begin
-                        h276 = h278;
-                    end
-                    h279 = 32'h0;
-                    h279 = e_data;
-                    h280 = 32'h0;
-                    h280 = e_data;
-                    h281 = 32'h0;
-                    h281 = e_data;
-                    h282 = 16'h0;
-                    h282 = 1;
-                    h283 = 4'h0;
-                    h283 = w_dte_10[5-1:1];
-                    h284 = 16'h0;
-                    h284 = (h282 << h283);
-                    h285 = 1'h0;
-                    h286 = 11'h0;
-                    h287 = 32'h0;
-                    h287 = e_data;
-                    h286 = h287[11-1:0];
-                    h288 = 1'h0;
-                    h288 = 0;
-                    if (w_irt_0[32]) begin
-                        h288 = 1;
-                    end
-                    h289 = 1'h0;
-                    h289 = 0;
-                    if (w_irt_0[0]) begin
-                        h289 = 1;
-                    end
-                    if ((((h286 >>> 0) & 1) == 1)) begin
-                        h285 = h288;
-                    end
-                    else begin
-                        h285 = h289;
-                    end
-                    h290 = 1'h0;
-                    h291 = 11'h0;
-                    h292 = 32'h0;
-                    h292 = e_data;
-                    h291 = h292[11-1:0];
-                    h293 = 1'h0;
-                    h293 = 0;
-                    if (w_irt_0[39]) begin
-                        h293 = 1;
-                    end
-                    h294 = 1'h0;
-                    h294 = 0;
-                    if (w_irt_0[7]) begin
-                        h294 = 1;
-                    end
-                    if ((((h291 >>> 0) & 1) == 1)) begin
-                        h290 = h293;
-                    end
-                    else begin
-                        h290 = h294;
-                    end
-                    h295 = 3'h0;
-                    h296 = 11'h0;
-                    h297 = 32'h0;
-                    h297 = e_data;
-                    h296 = h297[11-1:0];
-                    if ((((h296 >>> 0) & 1) == 1)) begin
-                        h295 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h295 = w_irt_0[5-1:2];
-                    end
-                    h298 = 1'h0;
-                    h299 = 11'h0;
-                    h300 = 32'h0;
-                    h300 = e_data;
-                    h299 = h300[11-1:0];
-                    h301 = 1'h0;
-                    h301 = 0;
-                    if (w_irt_0[33]) begin
-                        h301 = 1;
-                    end
-                    h302 = 1'h0;
-                    h302 = 0;
-                    if (w_irt_0[1]) begin
-                        h302 = 1;
-                    end
-                    if ((((h299 >>> 0) & 1) == 1)) begin
-                        h298 = h301;
-                    end
-                    else begin
-                        h298 = h302;
-                    end
-                    h303 = 16'h0;
-                    h303 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h304 = 16'h0;
-                    h304 = 1;
-                    h305 = 4'h0;
-                    h305 = r_EVT_LOG_BAR[60-1:56];
-                    h306 = 16'h0;
-                    h306 = (h304 << h305);
-                    h307 = 17'h0;
-                    h307 = (({1'h0, h306} + 65536) - 1);
-                    h308 = 16'h0;
-                    h308 = (h303 & h307[16-1:0]);
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h274[11-1:8] == 0) || (h275[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h276 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h279[11-1:8] == 0) || (h280[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h281[11-1:0]} < h284)) || (!(((h285 != 0) && (!(h290 != 0))) && (h295 <= 1))))) && (!w_dte_10[5])) && (!(h298 != 0)))))) begin
-                        h273 = h308;
-                    end
-                    else begin
-                        h273 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
-                    end
-                    rec_tail <= {44'h0, h273, 4'h0};
+                    rec_tail <= {44'h0, h217, 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if ((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0))))) begin
+                else if (((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h322 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))))) begin
                     status <= 10;
                     rec_outcome <= 3;
                     rec_address <= 0;
@@ -3716,11 +3865,779 @@ always @(posedge clk) begin: fsm
                     rec_dest_mode <= 0;
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
+                    rec_code <= 2;
+                    h253 = 1'h0;
+                    h254 = 32'h0;
+                    h254 = e_data;
+                    h255 = 32'h0;
+                    h255 = e_data;
+                    h256 = 1'h0;
+                    h257 = 1'h0;
+                    h257 = 0;
+                    if (w_dte_0[62]) begin
+                        h257 = 1;
+                    end
+                    h258 = 1'h0;
+                    h258 = 0;
+                    if (w_dte_0[61]) begin
+                        h258 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h256 = h257;
+                    end
+                    else begin
+                        h256 = h258;
+                    end
+                    h259 = 32'h0;
+                    h259 = e_data;
+                    h260 = 32'h0;
+                    h260 = e_data;
+                    h261 = 32'h0;
+                    h261 = e_data;
+                    h262 = 16'h0;
+                    h262 = 1;
+                    h263 = 4'h0;
+                    h263 = w_dte_10[5-1:1];
+                    h264 = 16'h0;
+                    h264 = (h262 << h263);
+                    h265 = 1'h0;
+                    h266 = 11'h0;
+                    h267 = 32'h0;
+                    h267 = e_data;
+                    h266 = h267[11-1:0];
+                    h268 = 1'h0;
+                    h268 = 0;
+                    if (w_irt_0[32]) begin
+                        h268 = 1;
+                    end
+                    h269 = 1'h0;
+                    h269 = 0;
+                    if (w_irt_0[0]) begin
+                        h269 = 1;
+                    end
+                    if ((((h266 >>> 0) & 1) == 1)) begin
+                        h265 = h268;
+                    end
+                    else begin
+                        h265 = h269;
+                    end
+                    h270 = 1'h0;
+                    h271 = 11'h0;
+                    h272 = 32'h0;
+                    h272 = e_data;
+                    h271 = h272[11-1:0];
+                    h273 = 1'h0;
+                    h273 = 0;
+                    if (w_irt_0[39]) begin
+                        h273 = 1;
+                    end
+                    h274 = 1'h0;
+                    h274 = 0;
+                    if (w_irt_0[7]) begin
+                        h274 = 1;
+                    end
+                    if ((((h271 >>> 0) & 1) == 1)) begin
+                        h270 = h273;
+                    end
+                    else begin
+                        h270 = h274;
+                    end
+                    h275 = 3'h0;
+                    h276 = 11'h0;
+                    h277 = 32'h0;
+                    h277 = e_data;
+                    h276 = h277[11-1:0];
+                    if ((((h276 >>> 0) & 1) == 1)) begin
+                        h275 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h275 = w_irt_0[5-1:2];
+                    end
+                    h278 = 1'h0;
+                    h279 = 11'h0;
+                    h280 = 32'h0;
+                    h280 = e_data;
+                    h279 = h280[11-1:0];
+                    h281 = 1'h0;
+                    h281 = 0;
+                    if (w_irt_0[33]) begin
+                        h281 = 1;
+                    end
+                    h282 = 1'h0;
+                    h282 = 0;
+                    if (w_irt_0[1]) begin
+                        h282 = 1;
+                    end
+                    if ((((h279 >>> 0) & 1) == 1)) begin
+                        h278 = h281;
+                    end
+                    else begin
+                        h278 = h282;
+                    end
+                    h253 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h254[11-1:8] == 0) || (h255[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h256 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h259[11-1:8] == 0) || (h260[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h261[11-1:0]} < h264)) || (!(((h265 != 0) && (!(h270 != 0))) && (h275 <= 1))))) && (!w_dte_10[5])) && (!(h278 != 0)))))) begin
+                        h253 = 1;
+                    end
+                    rec_logged <= h253;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    h283 = 1'h0;
+                    h283 = 0;
+                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PR != 0))) begin
+                        h283 = 1;
+                    end
+                    v_wide[53-1:52] = h283;
+                    h284 = 1'h0;
+                    h284 = 0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h284 = 1;
+                    end
+                    v_wide[54-1:53] = h284;
+                    h285 = 1'h0;
+                    h285 = 0;
+                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PE != 0))) begin
+                        h285 = 1;
+                    end
+                    v_wide[55-1:54] = h285;
+                    v_wide[56-1:55] = wk_io_RZ;
+                    v_wide[64-1:60] = 2;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= e_address;
+                    h286 = 16'h0;
+                    h287 = 32'h0;
+                    h287 = e_data;
+                    h288 = 32'h0;
+                    h288 = e_data;
+                    h289 = 1'h0;
+                    h290 = 1'h0;
+                    h290 = 0;
+                    if (w_dte_0[62]) begin
+                        h290 = 1;
+                    end
+                    h291 = 1'h0;
+                    h291 = 0;
+                    if (w_dte_0[61]) begin
+                        h291 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h289 = h290;
+                    end
+                    else begin
+                        h289 = h291;
+                    end
+                    h292 = 32'h0;
+                    h292 = e_data;
+                    h293 = 32'h0;
+                    h293 = e_data;
+                    h294 = 32'h0;
+                    h294 = e_data;
+                    h295 = 16'h0;
+                    h295 = 1;
+                    h296 = 4'h0;
+                    h296 = w_dte_10[5-1:1];
+                    h297 = 16'h0;
+                    h297 = (h295 << h296);
+                    h298 = 1'h0;
+                    h299 = 11'h0;
+                    h300 = 32'h0;
+                    h300 = e_data;
+                    h299 = h300[11-1:0];
+                    h301 = 1'h0;
+                    h301 = 0;
+                    if (w_irt_0[32]) begin
+                        h301 = 1;
+                    end
+                    h302 = 1'h0;
+                    h302 = 0;
+                    if (w_irt_0[0]) begin
+                        h302 = 1;
+                    end
+                    if ((((h299 >>> 0) & 1) == 1)) begin
+                        h298 = h301;
+                    end
+                    else begin
+                        h298 = h302;
+                    end
+                    h303 = 1'h0;
+                    h304 = 11'h0;
+                    h305 = 32'h0;
+                    h305 = e_data;
+                    h304 = h305[11-1:0];
+                    h306 = 1'h0;
+                    h306 = 0;
+                    if (w_irt_0[39]) begin
+                        h306 = 1;
+                    end
+                    h307 = 1'h0;
+                    h307 = 0;
+                    if (w_irt_0[7]) begin
+                        h307 = 1;
+                    end
+                    if ((((h304 >>> 0) & 1) == 1)) begin
+                        h303 = h306;
+                    end
+                    else begin
+                        h303 = h307;
+                    end
+                    h308 = 3'h0;
+                    h309 = 11'h0;
+                    h310 = 32'h0;
+                    h310 = e_data;
+                    h309 = h310[11-1:0];
+                    if ((((h309 >>> 0) & 1) == 1)) begin
+                        h308 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h308 = w_irt_0[5-1:2];
+                    end
+                    h311 = 1'h0;
+                    h312 = 11'h0;
+                    h313 = 32'h0;
+                    h313 = e_data;
+                    h312 = h313[11-1:0];
+                    h314 = 1'h0;
+                    h314 = 0;
+                    if (w_irt_0[33]) begin
+                        h314 = 1;
+                    end
+                    h315 = 1'h0;
+                    h315 = 0;
+                    if (w_irt_0[1]) begin
+                        h315 = 1;
+                    end
+                    if ((((h312 >>> 0) & 1) == 1)) begin
+                        h311 = h314;
+                    end
+                    else begin
+                        h311 = h315;
+                    end
+                    h316 = 16'h0;
+                    h316 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h317 = 16'h0;
+                    h317 = 1;
+                    h318 = 4'h0;
+                    h318 = r_EVT_LOG_BAR[60-1:56];
+                    h319 = 16'h0;
+                    h319 = (h317 << h318);
+                    h320 = 17'h0;
+                    h320 = (({1'h0, h319} + 65536) - 1);
+                    h321 = 16'h0;
+                    h321 = (h316 & h320[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h287[11-1:8] == 0) || (h288[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h289 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h292[11-1:8] == 0) || (h293[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h294[11-1:0]} < h297)) || (!(((h298 != 0) && (!(h303 != 0))) && (h308 <= 1))))) && (!w_dte_10[5])) && (!(h311 != 0)))))) begin
+                        h286 = h321;
+                    end
+                    else begin
+                        h286 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h286, 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if (((e_kind == 2) && (!w_dte_10[0]))) begin
+                    status <= 11;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= e_data;
+                    h325 = 32'h0;
+                    h325 = e_data;
+                    rec_vector <= h325[8-1:0];
+                    h326 = 64'h0;
+                    h326 = e_address;
+                    rec_destination <= h326[20-1:12];
+                    h327 = 1'h0;
+                    h327 = 0;
+                    if (e_address[2]) begin
+                        h327 = 1;
+                    end
+                    rec_dest_mode <= h327;
+                    h328 = 32'h0;
+                    h328 = e_data;
+                    rec_int_type <= h328[11-1:8];
+                    rec_rq_eoi <= 0;
                     rec_code <= 0;
                     rec_logged <= 0;
                     rec_entry_lo <= 0;
                     rec_entry_hi <= 0;
                     rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if (((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && (h333 != 0))) begin
+                    status <= 12;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= e_data;
+                    h329 = 32'h0;
+                    h329 = e_data;
+                    rec_vector <= h329[8-1:0];
+                    h330 = 64'h0;
+                    h330 = e_address;
+                    rec_destination <= h330[20-1:12];
+                    h331 = 1'h0;
+                    h331 = 0;
+                    if (e_address[2]) begin
+                        h331 = 1;
+                    end
+                    rec_dest_mode <= h331;
+                    h332 = 32'h0;
+                    h332 = e_data;
+                    rec_int_type <= h332[11-1:8];
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h361[11-1:8] == 0) || (h362[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ({5'h0, h363[11-1:0]} < h366)) && (((h367 != 0) && (!(h372 != 0))) && (h377 <= 1)))) begin
+                    status <= 13;
+                    rec_outcome <= 2;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    h342 = 8'h0;
+                    h343 = 11'h0;
+                    h344 = 32'h0;
+                    h344 = e_data;
+                    h343 = h344[11-1:0];
+                    if ((((h343 >>> 0) & 1) == 1)) begin
+                        h342 = w_irt_0[56-1:48];
+                    end
+                    else begin
+                        h342 = w_irt_0[24-1:16];
+                    end
+                    rec_vector <= h342;
+                    h345 = 8'h0;
+                    h346 = 11'h0;
+                    h347 = 32'h0;
+                    h347 = e_data;
+                    h346 = h347[11-1:0];
+                    if ((((h346 >>> 0) & 1) == 1)) begin
+                        h345 = w_irt_0[48-1:40];
+                    end
+                    else begin
+                        h345 = w_irt_0[16-1:8];
+                    end
+                    rec_destination <= h345;
+                    h348 = 1'h0;
+                    h349 = 11'h0;
+                    h350 = 32'h0;
+                    h350 = e_data;
+                    h349 = h350[11-1:0];
+                    h351 = 1'h0;
+                    h351 = 0;
+                    if (w_irt_0[38]) begin
+                        h351 = 1;
+                    end
+                    h352 = 1'h0;
+                    h352 = 0;
+                    if (w_irt_0[6]) begin
+                        h352 = 1;
+                    end
+                    if ((((h349 >>> 0) & 1) == 1)) begin
+                        h348 = h351;
+                    end
+                    else begin
+                        h348 = h352;
+                    end
+                    rec_dest_mode <= h348;
+                    h353 = 3'h0;
+                    h354 = 11'h0;
+                    h355 = 32'h0;
+                    h355 = e_data;
+                    h354 = h355[11-1:0];
+                    if ((((h354 >>> 0) & 1) == 1)) begin
+                        h353 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h353 = w_irt_0[5-1:2];
+                    end
+                    rec_int_type <= h353;
+                    h356 = 1'h0;
+                    h357 = 11'h0;
+                    h358 = 32'h0;
+                    h358 = e_data;
+                    h357 = h358[11-1:0];
+                    h359 = 1'h0;
+                    h359 = 0;
+                    if (w_irt_0[37]) begin
+                        h359 = 1;
+                    end
+                    h360 = 1'h0;
+                    h360 = 0;
+                    if (w_irt_0[5]) begin
+                        h360 = 1;
+                    end
+                    if ((((h357 >>> 0) & 1) == 1)) begin
+                        h356 = h359;
+                    end
+                    else begin
+                        h356 = h360;
+                    end
+                    rec_rq_eoi <= h356;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h466[11-1:8] == 0) || (h467[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h468[11-1:0]} < h471)) || (!(((h472 != 0) && (!(h477 != 0))) && (h482 <= 1)))))) begin
+                    status <= 14;
+                    rec_outcome <= 3;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 2;
+                    h380 = 1'h0;
+                    h381 = 32'h0;
+                    h381 = e_data;
+                    h382 = 32'h0;
+                    h382 = e_data;
+                    h383 = 1'h0;
+                    h384 = 1'h0;
+                    h384 = 0;
+                    if (w_dte_0[62]) begin
+                        h384 = 1;
+                    end
+                    h385 = 1'h0;
+                    h385 = 0;
+                    if (w_dte_0[61]) begin
+                        h385 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h383 = h384;
+                    end
+                    else begin
+                        h383 = h385;
+                    end
+                    h386 = 32'h0;
+                    h386 = e_data;
+                    h387 = 32'h0;
+                    h387 = e_data;
+                    h388 = 32'h0;
+                    h388 = e_data;
+                    h389 = 16'h0;
+                    h389 = 1;
+                    h390 = 4'h0;
+                    h390 = w_dte_10[5-1:1];
+                    h391 = 16'h0;
+                    h391 = (h389 << h390);
+                    h392 = 1'h0;
+                    h393 = 11'h0;
+                    h394 = 32'h0;
+                    h394 = e_data;
+                    h393 = h394[11-1:0];
+                    h395 = 1'h0;
+                    h395 = 0;
+                    if (w_irt_0[32]) begin
+                        h395 = 1;
+                    end
+                    h396 = 1'h0;
+                    h396 = 0;
+                    if (w_irt_0[0]) begin
+                        h396 = 1;
+                    end
+                    if ((((h393 >>> 0) & 1) == 1)) begin
+                        h392 = h395;
+                    end
+                    else begin
+                        h392 = h396;
+                    end
+                    h397 = 1'h0;
+                    h398 = 11'h0;
+                    h399 = 32'h0;
+                    h399 = e_data;
+                    h398 = h399[11-1:0];
+                    h400 = 1'h0;
+                    h400 = 0;
+                    if (w_irt_0[39]) begin
+                        h400 = 1;
+                    end
+                    h401 = 1'h0;
+                    h401 = 0;
+                    if (w_irt_0[7]) begin
+                        h401 = 1;
+                    end
+                    if ((((h398 >>> 0) & 1) == 1)) begin
+                        h397 = h400;
+                    end
+                    else begin
+                        h397 = h401;
+                    end
+                    h402 = 3'h0;
+                    h403 = 11'h0;
+                    h404 = 32'h0;
+                    h404 = e_data;
+                    h403 = h404[11-1:0];
+                    if ((((h403 >>> 0) & 1) == 1)) begin
+                        h402 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h402 = w_irt_0[5-1:2];
+                    end
+                    h405 = 1'h0;
+                    h406 = 11'h0;
+                    h407 = 32'h0;
+                    h407 = e_data;
+                    h406 = h407[11-1:0];
+                    h408 = 1'h0;
+                    h408 = 0;
+                    if (w_irt_0[33]) begin
+                        h408 = 1;
+                    end
+                    h409 = 1'h0;
+                    h409 = 0;
+                    if (w_irt_0[1]) begin
+                        h409 = 1;
+                    end
+                    if ((((h406 >>> 0) & 1) == 1)) begin
+                        h405 = h408;
+                    end
+                    else begin
+                        h405 = h409;
+                    end
+                    h380 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h381[11-1:8] == 0) || (h382[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h383 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h386[11-1:8] == 0) || (h387[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h388[11-1:0]} < h391)) || (!(((h392 != 0) && (!(h397 != 0))) && (h402 <= 1))))) && (!w_dte_10[5])) && (!(h405 != 0)))))) begin
+                        h380 = 1;
+                    end
+                    rec_logged <= h380;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    v_wide[52-1:51] = 1;
+                    h410 = 1'h0;
+                    h411 = 32'h0;
+                    h411 = e_data;
+                    h412 = 16'h0;
+                    h412 = 1;
+                    h413 = 4'h0;
+                    h413 = w_dte_10[5-1:1];
+                    h414 = 16'h0;
+                    h414 = (h412 << h413);
+                    h415 = 1'h0;
+                    h416 = 11'h0;
+                    h417 = 32'h0;
+                    h417 = e_data;
+                    h416 = h417[11-1:0];
+                    h418 = 1'h0;
+                    h418 = 0;
+                    if (w_irt_0[32]) begin
+                        h418 = 1;
+                    end
+                    h419 = 1'h0;
+                    h419 = 0;
+                    if (w_irt_0[0]) begin
+                        h419 = 1;
+                    end
+                    if ((((h416 >>> 0) & 1) == 1)) begin
+                        h415 = h418;
+                    end
+                    else begin
+                        h415 = h419;
+                    end
+                    h410 = 0;
+                    if ((({5'h0, h411[11-1:0]} < h414) && (h415 != 0))) begin
+                        h410 = 1;
+                    end
+                    v_wide[53-1:52] = h410;
+                    h420 = 1'h0;
+                    h421 = 32'h0;
+                    h421 = e_data;
+                    h422 = 16'h0;
+                    h422 = 1;
+                    h423 = 4'h0;
+                    h423 = w_dte_10[5-1:1];
+                    h424 = 16'h0;
+                    h424 = (h422 << h423);
+                    h425 = 1'h0;
+                    h426 = 11'h0;
+                    h427 = 32'h0;
+                    h427 = e_data;
+                    h426 = h427[11-1:0];
+                    h428 = 1'h0;
+                    h428 = 0;
+                    if (w_irt_0[32]) begin
+                        h428 = 1;
+                    end
+                    h429 = 1'h0;
+                    h429 = 0;
+                    if (w_irt_0[0]) begin
+                        h429 = 1;
+                    end
+                    if ((((h426 >>> 0) & 1) == 1)) begin
+                        h425 = h428;
+                    end
+                    else begin
+                        h425 = h429;
+                    end
+                    h420 = 0;
+                    if ((({5'h0, h421[11-1:0]} < h424) && (h425 != 0))) begin
+                        h420 = 1;
+                    end
+                    v_wide[56-1:55] = h420;
+                    v_wide[64-1:60] = 2;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= e_address;
+                    h430 = 16'h0;
+                    h431 = 32'h0;
+                    h431 = e_data;
+                    h432 = 32'h0;
+                    h432 = e_data;
+                    h433 = 1'h0;
+                    h434 = 1'h0;
+                    h434 = 0;
+                    if (w_dte_0[62]) begin
+                        h434 = 1;
+                    end
+                    h435 = 1'h0;
+                    h435 = 0;
+                    if (w_dte_0[61]) begin
+                        h435 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h433 = h434;
+                    end
+                    else begin
+                        h433 = h435;
+                    end
+                    h436 = 32'h0;
+                    h436 = e_data;
+                    h437 = 32'h0;
+                    h437 = e_data;
+                    h438 = 32'h0;
+                    h438 = e_data;
+                    h439 = 16'h0;
+                    h439 = 1;
+                    h440 = 4'h0;
+                    h440 = w_dte_10[5-1:1];
+                    h441 = 16'h0;
+                    h441 = (h439 << h440);
+                    h442 = 1'h0;
+                    h443 = 11'h0;
+                    h444 = 32'h0;
+                    h444 = e_data;
+                    h443 = h444[11-1:0];
+                    h445 = 1'h0;
+                    h445 = 0;
+                    if (w_irt_0[32]) begin
+                        h445 = 1;
+                    end
+                    h446 = 1'h0;
+                    h446 = 0;
+                    if (w_irt_0[0]) begin
+                        h446 = 1;
+                    end
+                    if ((((h443 >>> 0) & 1) == 1)) begin
+                        h442 = h445;
+                    end
+                    else begin
+                        h442 = h446;
+                    end
+                    h447 = 1'h0;
+                    h448 = 11'h0;
+                    h449 = 32'h0;
+                    h449 = e_data;
+                    h448 = h449[11-1:0];
+                    h450 = 1'h0;
+                    h450 = 0;
+                    if (w_irt_0[39]) begin
+                        h450 = 1;
+                    end
+                    h451 = 1'h0;
+                    h451 = 0;
+                    if (w_irt_0[7]) begin
+                        h451 = 1;
+                    end
+                    if ((((h448 >>> 0) & 1) == 1)) begin
+                        h447 = h450;
+                    end
+                    else begin
+                        h447 = h451;
+                    end
+                    h452 = 3'h0;
+                    h453 = 11'h0;
+                    h454 = 32'h0;
+                    h454 = e_data;
+                    h453 = h454[11-1:0];
+                    if ((((h453 >>> 0) & 1) == 1)) begin
+                        h452 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h452 = w_irt_0[5-1:2];
+                    end
+                    h455 = 1'h0;
+                    h456 = 11'h0;
+                    h457 = 32'h0;
+                    h457 = e_data;
+                    h456 = h457[11-1:0];
+                    h458 = 1'h0;
+                    h458 = 0;
+                    if (w_irt_0[33]) begin
+                        h458 = 1;
+                    end
+                    h459 = 1'h0;
+                    h459 = 0;
+                    if (w_irt_0[1]) begin
+                        h459 = 1;
+                    end
+                    if ((((h456 >>> 0) & 1) == 1)) begin
+                        h455 = h458;
+                    end
+                    else begin
+                        h455 = h459;
+                    end
+                    h460 = 16'h0;
+                    h460 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h461 = 16'h0;
+                    h461 = 1;
+                    h462 = 4'h0;
+                    h462 = r_EVT_LOG_BAR[60-1:56];
+                    h463 = 16'h0;
+                    h463 = (h461 << h462);
+                    h464 = 17'h0;
+                    h464 = (({1'h0, h463} + 65536) - 1);
+                    h465 = 16'h0;
+                    h465 = (h460 & h464[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h431[11-1:8] == 0) || (h432[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h433 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h436[11-1:8] == 0) || (h437[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h438[11-1:0]} < h441)) || (!(((h442 != 0) && (!(h447 != 0))) && (h452 <= 1))))) && (!w_dte_10[5])) && (!(h455 != 0)))))) begin
+                        h430 = h465;
+                    end
+                    else begin
+                        h430 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h430, 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0))))) begin
+                    status <= 15;
+                    rec_outcome <= 3;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1010;
                 end
                 else begin
@@ -3738,124 +4655,126 @@ always @(posedge clk) begin: fsm
                     rec_entry_lo <= 0;
                     rec_entry_hi <= 0;
                     rec_tail <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1101;
                 end
             end
             4'b1010: begin
                 if ((!pend)) begin
-                    h330 = 32'h0;
-                    h330 = e_data;
-                    h331 = 32'h0;
-                    h331 = e_data;
-                    h332 = 1'h0;
-                    h333 = 1'h0;
-                    h333 = 0;
+                    h487 = 32'h0;
+                    h487 = e_data;
+                    h488 = 32'h0;
+                    h488 = e_data;
+                    h489 = 1'h0;
+                    h490 = 1'h0;
+                    h490 = 0;
                     if (w_dte_0[62]) begin
-                        h333 = 1;
+                        h490 = 1;
                     end
-                    h334 = 1'h0;
-                    h334 = 0;
+                    h491 = 1'h0;
+                    h491 = 0;
                     if (w_dte_0[61]) begin
-                        h334 = 1;
+                        h491 = 1;
                     end
-                    if ((e_kind == 1)) begin
-                        h332 = h333;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h489 = h490;
                     end
                     else begin
-                        h332 = h334;
+                        h489 = h491;
                     end
-                    h335 = 32'h0;
-                    h335 = e_data;
-                    h336 = 32'h0;
-                    h336 = e_data;
-                    h337 = 32'h0;
-                    h337 = e_data;
-                    h338 = 16'h0;
-                    h338 = 1;
-                    h339 = 4'h0;
-                    h339 = w_dte_10[5-1:1];
-                    h340 = 16'h0;
-                    h340 = (h338 << h339);
-                    h341 = 1'h0;
-                    h342 = 11'h0;
-                    h343 = 32'h0;
-                    h343 = e_data;
-                    h342 = h343[11-1:0];
-                    h344 = 1'h0;
-                    h344 = 0;
+                    h492 = 32'h0;
+                    h492 = e_data;
+                    h493 = 32'h0;
+                    h493 = e_data;
+                    h494 = 32'h0;
+                    h494 = e_data;
+                    h495 = 16'h0;
+                    h495 = 1;
+                    h496 = 4'h0;
+                    h496 = w_dte_10[5-1:1];
+                    h497 = 16'h0;
+                    h497 = (h495 << h496);
+                    h498 = 1'h0;
+                    h499 = 11'h0;
+                    h500 = 32'h0;
+                    h500 = e_data;
+                    h499 = h500[11-1:0];
+                    h501 = 1'h0;
+                    h501 = 0;
                     if (w_irt_0[32]) begin
-                        h344 = 1;
+                        h501 = 1;
                     end
-                    h345 = 1'h0;
-                    h345 = 0;
+                    h502 = 1'h0;
+                    h502 = 0;
                     if (w_irt_0[0]) begin
-                        h345 = 1;
+                        h502 = 1;
                     end
-                    if ((((h342 >>> 0) & 1) == 1)) begin
-                        h341 = h344;
+                    if ((((h499 >>> 0) & 1) == 1)) begin
+                        h498 = h501;
                     end
                     else begin
-                        h341 = h345;
+                        h498 = h502;
                     end
-                    h346 = 1'h0;
-                    h347 = 11'h0;
-                    h348 = 32'h0;
-                    h348 = e_data;
-                    h347 = h348[11-1:0];
-                    h349 = 1'h0;
-                    h349 = 0;
+                    h503 = 1'h0;
+                    h504 = 11'h0;
+                    h505 = 32'h0;
+                    h505 = e_data;
+                    h504 = h505[11-1:0];
+                    h506 = 1'h0;
+                    h506 = 0;
                     if (w_irt_0[39]) begin
-                        h349 = 1;
+                        h506 = 1;
                     end
-                    h350 = 1'h0;
-                    h350 = 0;
+                    h507 = 1'h0;
+                    h507 = 0;
                     if (w_irt_0[7]) begin
-                        h350 = 1;
+                        h507 = 1;
                     end
-                    if ((((h347 >>> 0) & 1) == 1)) begin
-                        h346 = h349;
-                    end
-                    else begin
-                        h346 = h350;
-                    end
-                    h351 = 3'h0;
-                    h352 = 11'h0;
-                    h353 = 32'h0;
-                    h353 = e_data;
-                    h352 = h353[11-1:0];
-                    if ((((h352 >>> 0) & 1) == 1)) begin
-                        h351 = w_irt_0[37-1:34];
+                    if ((((h504 >>> 0) & 1) == 1)) begin
+                        h503 = h506;
                     end
                     else begin
-                        h351 = w_irt_0[5-1:2];
+                        h503 = h507;
                     end
-                    h354 = 1'h0;
-                    h355 = 11'h0;
-                    h356 = 32'h0;
-                    h356 = e_data;
-                    h355 = h356[11-1:0];
-                    h357 = 1'h0;
-                    h357 = 0;
+                    h508 = 3'h0;
+                    h509 = 11'h0;
+                    h510 = 32'h0;
+                    h510 = e_data;
+                    h509 = h510[11-1:0];
+                    if ((((h509 >>> 0) & 1) == 1)) begin
+                        h508 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h508 = w_irt_0[5-1:2];
+                    end
+                    h511 = 1'h0;
+                    h512 = 11'h0;
+                    h513 = 32'h0;
+                    h513 = e_data;
+                    h512 = h513[11-1:0];
+                    h514 = 1'h0;
+                    h514 = 0;
                     if (w_irt_0[33]) begin
-                        h357 = 1;
+                        h514 = 1;
                     end
-                    h358 = 1'h0;
-                    h358 = 0;
+                    h515 = 1'h0;
+                    h515 = 0;
                     if (w_irt_0[1]) begin
-                        h358 = 1;
+                        h515 = 1;
                     end
-                    if ((((h355 >>> 0) & 1) == 1)) begin
-                        h354 = h357;
+                    if ((((h512 >>> 0) & 1) == 1)) begin
+                        h511 = h514;
                     end
                     else begin
-                        h354 = h358;
+                        h511 = h515;
                     end
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h330[11-1:8] == 0) || (h331[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h332 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h335[11-1:8] == 0) || (h336[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h337[11-1:0]} < h340)) || (!(((h341 != 0) && (!(h346 != 0))) && (h351 <= 1))))) && (!w_dte_10[5])) && (!(h354 != 0)))))) begin
-                        h328 = 20'h0;
-                        h328 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
-                        h329 = 53'h0;
-                        h329 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h328});
-                        v_wide = {19'h0, h329};
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h487[11-1:8] == 0) || (h488[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h489 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h492[11-1:8] == 0) || (h493[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h494[11-1:0]} < h497)) || (!(((h498 != 0) && (!(h503 != 0))) && (h508 <= 1))))) && (!w_dte_10[5])) && (!(h511 != 0)))))) begin
+                        h485 = 20'h0;
+                        h485 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
+                        h486 = 53'h0;
+                        h486 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h485});
+                        v_wide = {74'h0, h486};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -3881,119 +4800,119 @@ always @(posedge clk) begin: fsm
             end
             4'b1011: begin
                 if ((!pend)) begin
-                    h361 = 32'h0;
-                    h361 = e_data;
-                    h362 = 32'h0;
-                    h362 = e_data;
-                    h363 = 1'h0;
-                    h364 = 1'h0;
-                    h364 = 0;
+                    h518 = 32'h0;
+                    h518 = e_data;
+                    h519 = 32'h0;
+                    h519 = e_data;
+                    h520 = 1'h0;
+                    h521 = 1'h0;
+                    h521 = 0;
                     if (w_dte_0[62]) begin
-                        h364 = 1;
+                        h521 = 1;
                     end
-                    h365 = 1'h0;
-                    h365 = 0;
+                    h522 = 1'h0;
+                    h522 = 0;
                     if (w_dte_0[61]) begin
-                        h365 = 1;
+                        h522 = 1;
                     end
-                    if ((e_kind == 1)) begin
-                        h363 = h364;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h520 = h521;
                     end
                     else begin
-                        h363 = h365;
+                        h520 = h522;
                     end
-                    h366 = 32'h0;
-                    h366 = e_data;
-                    h367 = 32'h0;
-                    h367 = e_data;
-                    h368 = 32'h0;
-                    h368 = e_data;
-                    h369 = 16'h0;
-                    h369 = 1;
-                    h370 = 4'h0;
-                    h370 = w_dte_10[5-1:1];
-                    h371 = 16'h0;
-                    h371 = (h369 << h370);
-                    h372 = 1'h0;
-                    h373 = 11'h0;
-                    h374 = 32'h0;
-                    h374 = e_data;
-                    h373 = h374[11-1:0];
-                    h375 = 1'h0;
-                    h375 = 0;
+                    h523 = 32'h0;
+                    h523 = e_data;
+                    h524 = 32'h0;
+                    h524 = e_data;
+                    h525 = 32'h0;
+                    h525 = e_data;
+                    h526 = 16'h0;
+                    h526 = 1;
+                    h527 = 4'h0;
+                    h527 = w_dte_10[5-1:1];
+                    h528 = 16'h0;
+                    h528 = (h526 << h527);
+                    h529 = 1'h0;
+                    h530 = 11'h0;
+                    h531 = 32'h0;
+                    h531 = e_data;
+                    h530 = h531[11-1:0];
+                    h532 = 1'h0;
+                    h532 = 0;
                     if (w_irt_0[32]) begin
-                        h375 = 1;
+                        h532 = 1;
                     end
-                    h376 = 1'h0;
-                    h376 = 0;
+                    h533 = 1'h0;
+                    h533 = 0;
                     if (w_irt_0[0]) begin
-                        h376 = 1;
+                        h533 = 1;
                     end
-                    if ((((h373 >>> 0) & 1) == 1)) begin
-                        h372 = h375;
+                    if ((((h530 >>> 0) & 1) == 1)) begin
+                        h529 = h532;
                     end
                     else begin
-                        h372 = h376;
+                        h529 = h533;
                     end
-                    h377 = 1'h0;
-                    h378 = 11'h0;
-                    h379 = 32'h0;
-                    h379 = e_data;
-                    h378 = h379[11-1:0];
-                    h380 = 1'h0;
-                    h380 = 0;
+                    h534 = 1'h0;
+                    h535 = 11'h0;
+                    h536 = 32'h0;
+                    h536 = e_data;
+                    h535 = h536[11-1:0];
+                    h537 = 1'h0;
+                    h537 = 0;
                     if (w_irt_0[39]) begin
-                        h380 = 1;
+                        h537 = 1;
                     end
-                    h381 = 1'h0;
-                    h381 = 0;
+                    h538 = 1'h0;
+                    h538 = 0;
                     if (w_irt_0[7]) begin
-                        h381 = 1;
+                        h538 = 1;
                     end
-                    if ((((h378 >>> 0) & 1) == 1)) begin
-                        h377 = h380;
-                    end
-                    else begin
-                        h377 = h381;
-                    end
-                    h382 = 3'h0;
-                    h383 = 11'h0;
-                    h384 = 32'h0;
-                    h384 = e_data;
-                    h383 = h384[11-1:0];
-                    if ((((h383 >>> 0) & 1) == 1)) begin
-                        h382 = w_irt_0[37-1:34];
+                    if ((((h535 >>> 0) & 1) == 1)) begin
+                        h534 = h537;
                     end
                     else begin
-                        h382 = w_irt_0[5-1:2];
+                        h534 = h538;
                     end
-                    h385 = 1'h0;
-                    h386 = 11'h0;
-                    h387 = 32'h0;
-                    h387 = e_data;
-                    h386 = h387[11-1:0];
-                    h388 = 1'h0;
-                    h388 = 0;
+                    h539 = 3'h0;
+                    h540 = 11'h0;
+                    h541 = 32'h0;
+                    h541 = e_data;
+                    h540 = h541[11-1:0];
+                    if ((((h540 >>> 0) & 1) == 1)) begin
+                        h539 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h539 = w_irt_0[5-1:2];
+                    end
+                    h542 = 1'h0;
+                    h543 = 11'h0;
+                    h544 = 32'h0;
+                    h544 = e_data;
+                    h543 = h544[11-1:0];
+                    h545 = 1'h0;
+                    h545 = 0;
                     if (w_irt_0[33]) begin
-                        h388 = 1;
+                        h545 = 1;
                     end
-                    h389 = 1'h0;
-                    h389 = 0;
+                    h546 = 1'h0;
+                    h546 = 0;
                     if (w_irt_0[1]) begin
-                        h389 = 1;
+                        h546 = 1;
                     end
-                    if ((((h386 >>> 0) & 1) == 1)) begin
-                        h385 = h388;
+                    if ((((h543 >>> 0) & 1) == 1)) begin
+                        h542 = h545;
                     end
                     else begin
-                        h385 = h389;
+                        h542 = h546;
                     end
-                    if ((r_CONTROL[2] && ((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h361[11-1:8] == 0) || (h362[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h363 != 0)))) || ((wk_io_walked != 0) && (!(wk_io_ok != 0)))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h366[11-1:8] == 0) || (h367[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h368[11-1:0]} < h371)) || (!(((h372 != 0) && (!(h377 != 0))) && (h382 <= 1))))) && (!w_dte_10[5])) && (!(h385 != 0)))))) begin
-                        h359 = 20'h0;
-                        h359 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
-                        h360 = 53'h0;
-                        h360 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h359});
-                        v_wide = {19'h0, h360};
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h518[11-1:8] == 0) || (h519[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h520 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h523[11-1:8] == 0) || (h524[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h525[11-1:0]} < h528)) || (!(((h529 != 0) && (!(h534 != 0))) && (h539 <= 1))))) && (!w_dte_10[5])) && (!(h542 != 0)))))) begin
+                        h516 = 20'h0;
+                        h516 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
+                        h517 = 53'h0;
+                        h517 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h516});
+                        v_wide = {74'h0, h517};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -6564,6 +7483,8 @@ always @(posedge clk) begin: fsm
                 o_r_entry_lo <= rec_entry_lo;
                 o_r_entry_hi <= rec_entry_hi;
                 o_r_tail <= rec_tail;
+                o_r_cpl_status <= rec_cpl_status;
+                o_r_cpl <= rec_cpl;
                 done <= 1'b1;
                 st <= 4'b0000;
             end
@@ -6588,7 +7509,7 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_m_addr, unit_io_m_size,
     end
 end
 
-always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr, unit_io_k_write, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) begin: walker_unit_io0_logic
+always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) begin: walker_unit_io0_logic
     reg pending;
     reg v_r;
     reg v_w;
@@ -6803,6 +7724,50 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
+    reg [8-1:0] rs0;
+    reg [6-1:0] rs1;
+    reg [6-1:0] rs2;
+    reg [6-1:0] rs3;
+    reg [6-1:0] rs4;
+    reg [6-1:0] rs5;
+    reg [6-1:0] rs6;
+    reg [6-1:0] rs7;
+    reg [6-1:0] rs8;
+    reg [6-1:0] rs9;
+    reg [6-1:0] rs10;
+    reg [6-1:0] rs11;
+    reg [6-1:0] rs12;
+    reg [6-1:0] rs13;
+    reg [6-1:0] rs14;
+    reg [6-1:0] rs15;
+    reg [6-1:0] rs16;
+    reg [6-1:0] rs17;
+    reg [6-1:0] rs18;
+    reg [6-1:0] rs19;
+    reg [6-1:0] rs20;
+    reg [6-1:0] rs21;
+    reg [6-1:0] rs22;
+    reg [6-1:0] rs23;
+    reg [6-1:0] rs24;
+    reg [6-1:0] rs25;
+    reg [6-1:0] rs26;
+    reg [6-1:0] rs27;
+    reg [6-1:0] rs28;
+    reg [6-1:0] rs29;
+    reg [6-1:0] rs30;
+    reg [6-1:0] rs31;
+    reg [6-1:0] rs32;
+    reg [6-1:0] rs33;
+    reg [6-1:0] rs34;
+    reg [6-1:0] rs35;
+    reg [6-1:0] rs36;
+    reg [6-1:0] rs37;
+    reg [6-1:0] rs38;
+    reg [6-1:0] rs39;
+    reg [6-1:0] rs40;
+    reg [7-1:0] rs41;
+    reg [7-1:0] rs42;
+    reg [8-1:0] rs43;
     unit_io_m_valid = walker_unit_io0_m_valid_h;
     unit_io_m_we = walker_unit_io0_m_we_h;
     unit_io_m_size = walker_unit_io0_m_size_h;
@@ -6920,7 +7885,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
-                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
+                                end
+                                else if (unit_io_k_translate) begin
                                 end
                                 else begin
                                     ps5_0 = 7'h0;
@@ -7442,7 +8409,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
-                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
+                                end
+                                else if (unit_io_k_translate) begin
                                 end
                                 else begin
                                     ps4_0 = 7'h0;
@@ -7958,7 +8927,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
-                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
+                                end
+                                else if (unit_io_k_translate) begin
                                 end
                                 else begin
                                     ps3_0 = 7'h0;
@@ -8468,7 +9439,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
-                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
+                                end
+                                else if (unit_io_k_translate) begin
                                 end
                                 else begin
                                     ps2_0 = 7'h0;
@@ -8971,7 +9944,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
                         else begin
                             v_r = (walker_unit_io0_a_r && m_rdata[61]);
                             v_w = (walker_unit_io0_a_w && m_rdata[62]);
-                            if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                            if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
+                            end
+                            else if (unit_io_k_translate) begin
                             end
                             else begin
                                 ps1_0 = 7'h0;
@@ -9439,6 +10414,299 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr,
             end
         end
         3'b010: begin
+            rs0 = 8'h0;
+            rs1 = 6'h0;
+            rs2 = 6'h0;
+            rs3 = 6'h0;
+            rs4 = 6'h0;
+            rs5 = 6'h0;
+            rs6 = 6'h0;
+            rs7 = 6'h0;
+            rs8 = 6'h0;
+            rs9 = 6'h0;
+            rs10 = 6'h0;
+            rs11 = 6'h0;
+            rs12 = 6'h0;
+            rs13 = 6'h0;
+            rs14 = 6'h0;
+            rs15 = 6'h0;
+            rs16 = 6'h0;
+            rs17 = 6'h0;
+            rs18 = 6'h0;
+            rs19 = 6'h0;
+            rs20 = 6'h0;
+            rs21 = 6'h0;
+            rs22 = 6'h0;
+            rs23 = 6'h0;
+            rs24 = 6'h0;
+            rs25 = 6'h0;
+            rs26 = 6'h0;
+            rs27 = 6'h0;
+            rs28 = 6'h0;
+            rs29 = 6'h0;
+            rs30 = 6'h0;
+            rs31 = 6'h0;
+            rs32 = 6'h0;
+            rs33 = 6'h0;
+            rs34 = 6'h0;
+            rs35 = 6'h0;
+            rs36 = 6'h0;
+            rs37 = 6'h0;
+            rs38 = 6'h0;
+            rs39 = 6'h0;
+            rs40 = 6'h0;
+            if ((!walker_unit_io0_le[51])) begin
+                rs40 = 39;
+            end
+            else begin
+                rs40 = 40;
+            end
+            if ((!walker_unit_io0_le[50])) begin
+                rs39 = 38;
+            end
+            else begin
+                rs39 = rs40;
+            end
+            if ((!walker_unit_io0_le[49])) begin
+                rs38 = 37;
+            end
+            else begin
+                rs38 = rs39;
+            end
+            if ((!walker_unit_io0_le[48])) begin
+                rs37 = 36;
+            end
+            else begin
+                rs37 = rs38;
+            end
+            if ((!walker_unit_io0_le[47])) begin
+                rs36 = 35;
+            end
+            else begin
+                rs36 = rs37;
+            end
+            if ((!walker_unit_io0_le[46])) begin
+                rs35 = 34;
+            end
+            else begin
+                rs35 = rs36;
+            end
+            if ((!walker_unit_io0_le[45])) begin
+                rs34 = 33;
+            end
+            else begin
+                rs34 = rs35;
+            end
+            if ((!walker_unit_io0_le[44])) begin
+                rs33 = 32;
+            end
+            else begin
+                rs33 = rs34;
+            end
+            if ((!walker_unit_io0_le[43])) begin
+                rs32 = 31;
+            end
+            else begin
+                rs32 = rs33;
+            end
+            if ((!walker_unit_io0_le[42])) begin
+                rs31 = 30;
+            end
+            else begin
+                rs31 = rs32;
+            end
+            if ((!walker_unit_io0_le[41])) begin
+                rs30 = 29;
+            end
+            else begin
+                rs30 = rs31;
+            end
+            if ((!walker_unit_io0_le[40])) begin
+                rs29 = 28;
+            end
+            else begin
+                rs29 = rs30;
+            end
+            if ((!walker_unit_io0_le[39])) begin
+                rs28 = 27;
+            end
+            else begin
+                rs28 = rs29;
+            end
+            if ((!walker_unit_io0_le[38])) begin
+                rs27 = 26;
+            end
+            else begin
+                rs27 = rs28;
+            end
+            if ((!walker_unit_io0_le[37])) begin
+                rs26 = 25;
+            end
+            else begin
+                rs26 = rs27;
+            end
+            if ((!walker_unit_io0_le[36])) begin
+                rs25 = 24;
+            end
+            else begin
+                rs25 = rs26;
+            end
+            if ((!walker_unit_io0_le[35])) begin
+                rs24 = 23;
+            end
+            else begin
+                rs24 = rs25;
+            end
+            if ((!walker_unit_io0_le[34])) begin
+                rs23 = 22;
+            end
+            else begin
+                rs23 = rs24;
+            end
+            if ((!walker_unit_io0_le[33])) begin
+                rs22 = 21;
+            end
+            else begin
+                rs22 = rs23;
+            end
+            if ((!walker_unit_io0_le[32])) begin
+                rs21 = 20;
+            end
+            else begin
+                rs21 = rs22;
+            end
+            if ((!walker_unit_io0_le[31])) begin
+                rs20 = 19;
+            end
+            else begin
+                rs20 = rs21;
+            end
+            if ((!walker_unit_io0_le[30])) begin
+                rs19 = 18;
+            end
+            else begin
+                rs19 = rs20;
+            end
+            if ((!walker_unit_io0_le[29])) begin
+                rs18 = 17;
+            end
+            else begin
+                rs18 = rs19;
+            end
+            if ((!walker_unit_io0_le[28])) begin
+                rs17 = 16;
+            end
+            else begin
+                rs17 = rs18;
+            end
+            if ((!walker_unit_io0_le[27])) begin
+                rs16 = 15;
+            end
+            else begin
+                rs16 = rs17;
+            end
+            if ((!walker_unit_io0_le[26])) begin
+                rs15 = 14;
+            end
+            else begin
+                rs15 = rs16;
+            end
+            if ((!walker_unit_io0_le[25])) begin
+                rs14 = 13;
+            end
+            else begin
+                rs14 = rs15;
+            end
+            if ((!walker_unit_io0_le[24])) begin
+                rs13 = 12;
+            end
+            else begin
+                rs13 = rs14;
+            end
+            if ((!walker_unit_io0_le[23])) begin
+                rs12 = 11;
+            end
+            else begin
+                rs12 = rs13;
+            end
+            if ((!walker_unit_io0_le[22])) begin
+                rs11 = 10;
+            end
+            else begin
+                rs11 = rs12;
+            end
+            if ((!walker_unit_io0_le[21])) begin
+                rs10 = 9;
+            end
+            else begin
+                rs10 = rs11;
+            end
+            if ((!walker_unit_io0_le[20])) begin
+                rs9 = 8;
+            end
+            else begin
+                rs9 = rs10;
+            end
+            if ((!walker_unit_io0_le[19])) begin
+                rs8 = 7;
+            end
+            else begin
+                rs8 = rs9;
+            end
+            if ((!walker_unit_io0_le[18])) begin
+                rs7 = 6;
+            end
+            else begin
+                rs7 = rs8;
+            end
+            if ((!walker_unit_io0_le[17])) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = rs7;
+            end
+            if ((!walker_unit_io0_le[16])) begin
+                rs5 = 4;
+            end
+            else begin
+                rs5 = rs6;
+            end
+            if ((!walker_unit_io0_le[15])) begin
+                rs4 = 3;
+            end
+            else begin
+                rs4 = rs5;
+            end
+            if ((!walker_unit_io0_le[14])) begin
+                rs3 = 2;
+            end
+            else begin
+                rs3 = rs4;
+            end
+            if ((!walker_unit_io0_le[13])) begin
+                rs2 = 1;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((!walker_unit_io0_le[12])) begin
+                rs1 = 0;
+            end
+            else begin
+                rs1 = rs2;
+            end
+            rs41 = 7'h0;
+            rs41 = (13 + {1'h0, rs1});
+            rs42 = 7'h0;
+            rs42 = (9 * {4'h0, walker_unit_io0_flevel});
+            rs43 = 8'h0;
+            rs43 = (3 + {1'h0, rs42});
+            if ((walker_unit_io0_le[12-1:9] == 7)) begin
+                rs0 = {1'h0, rs41};
+            end
+            else begin
+                rs0 = rs43;
+            end
         end
         3'b011: begin
             if (walker_unit_io0_pend_6) begin
@@ -9711,6 +10979,50 @@ always @(posedge clk) begin: walker_unit_io0_fsm
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
+    reg [8-1:0] rs0;
+    reg [6-1:0] rs1;
+    reg [6-1:0] rs2;
+    reg [6-1:0] rs3;
+    reg [6-1:0] rs4;
+    reg [6-1:0] rs5;
+    reg [6-1:0] rs6;
+    reg [6-1:0] rs7;
+    reg [6-1:0] rs8;
+    reg [6-1:0] rs9;
+    reg [6-1:0] rs10;
+    reg [6-1:0] rs11;
+    reg [6-1:0] rs12;
+    reg [6-1:0] rs13;
+    reg [6-1:0] rs14;
+    reg [6-1:0] rs15;
+    reg [6-1:0] rs16;
+    reg [6-1:0] rs17;
+    reg [6-1:0] rs18;
+    reg [6-1:0] rs19;
+    reg [6-1:0] rs20;
+    reg [6-1:0] rs21;
+    reg [6-1:0] rs22;
+    reg [6-1:0] rs23;
+    reg [6-1:0] rs24;
+    reg [6-1:0] rs25;
+    reg [6-1:0] rs26;
+    reg [6-1:0] rs27;
+    reg [6-1:0] rs28;
+    reg [6-1:0] rs29;
+    reg [6-1:0] rs30;
+    reg [6-1:0] rs31;
+    reg [6-1:0] rs32;
+    reg [6-1:0] rs33;
+    reg [6-1:0] rs34;
+    reg [6-1:0] rs35;
+    reg [6-1:0] rs36;
+    reg [6-1:0] rs37;
+    reg [6-1:0] rs38;
+    reg [6-1:0] rs39;
+    reg [6-1:0] rs40;
+    reg [7-1:0] rs41;
+    reg [7-1:0] rs42;
+    reg [8-1:0] rs43;
     if (rst == 1) begin
         walker_unit_io0_a_r <= 0;
         walker_unit_io0_a_w <= 0;
@@ -9730,7 +11042,12 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         unit_io_o_pa <= 0;
         unit_io_o_r_PE <= 0;
         unit_io_o_r_PR <= 0;
+        unit_io_o_r_R <= 0;
         unit_io_o_r_RZ <= 0;
+        unit_io_o_r_U <= 0;
+        unit_io_o_r_W <= 0;
+        unit_io_o_r_frame <= 0;
+        unit_io_o_r_shift <= 0;
         unit_io_o_status <= 0;
         walker_unit_io0_pend_1 <= 0;
         walker_unit_io0_pend_2 <= 0;
@@ -9884,8 +11201,13 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
-                                    if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                    if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                         walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_flevel <= 5;
+                                        walker_unit_io0_st <= 3'b010;
+                                    end
+                                    else if (unit_io_k_translate) begin
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 5;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -10439,8 +11761,13 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
-                                    if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                    if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                         walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_flevel <= 4;
+                                        walker_unit_io0_st <= 3'b010;
+                                    end
+                                    else if (unit_io_k_translate) begin
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 4;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -10989,8 +12316,13 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
-                                    if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                    if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                         walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_flevel <= 3;
+                                        walker_unit_io0_st <= 3'b010;
+                                    end
+                                    else if (unit_io_k_translate) begin
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 3;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -11534,8 +12866,13 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
-                                    if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                    if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                         walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_flevel <= 2;
+                                        walker_unit_io0_st <= 3'b010;
+                                    end
+                                    else if (unit_io_k_translate) begin
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 2;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -12073,8 +13410,13 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 walker_unit_io0_a_r <= v_r;
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                 walker_unit_io0_a_w <= v_w;
-                                if (((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r)))) begin
+                                if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                     walker_unit_io0_fault_k <= 6;
+                                    walker_unit_io0_flevel <= 1;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
+                                else if (unit_io_k_translate) begin
+                                    walker_unit_io0_fault_k <= 7;
                                     walker_unit_io0_flevel <= 1;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -12557,6 +13899,304 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                 unit_io_o_r_PR <= (walker_unit_io0_fault_k[3-1:0] != 1);
                 unit_io_o_r_RZ <= (walker_unit_io0_fault_k[3-1:0] == 2);
                 unit_io_o_r_PE <= (walker_unit_io0_fault_k[3-1:0] == 6);
+                unit_io_o_r_R <= walker_unit_io0_a_r;
+                unit_io_o_r_W <= walker_unit_io0_a_w;
+                unit_io_o_r_U <= walker_unit_io0_le[59];
+                rs0 = 8'h0;
+                rs1 = 6'h0;
+                rs2 = 6'h0;
+                rs3 = 6'h0;
+                rs4 = 6'h0;
+                rs5 = 6'h0;
+                rs6 = 6'h0;
+                rs7 = 6'h0;
+                rs8 = 6'h0;
+                rs9 = 6'h0;
+                rs10 = 6'h0;
+                rs11 = 6'h0;
+                rs12 = 6'h0;
+                rs13 = 6'h0;
+                rs14 = 6'h0;
+                rs15 = 6'h0;
+                rs16 = 6'h0;
+                rs17 = 6'h0;
+                rs18 = 6'h0;
+                rs19 = 6'h0;
+                rs20 = 6'h0;
+                rs21 = 6'h0;
+                rs22 = 6'h0;
+                rs23 = 6'h0;
+                rs24 = 6'h0;
+                rs25 = 6'h0;
+                rs26 = 6'h0;
+                rs27 = 6'h0;
+                rs28 = 6'h0;
+                rs29 = 6'h0;
+                rs30 = 6'h0;
+                rs31 = 6'h0;
+                rs32 = 6'h0;
+                rs33 = 6'h0;
+                rs34 = 6'h0;
+                rs35 = 6'h0;
+                rs36 = 6'h0;
+                rs37 = 6'h0;
+                rs38 = 6'h0;
+                rs39 = 6'h0;
+                rs40 = 6'h0;
+                if ((!walker_unit_io0_le[51])) begin
+                    rs40 = 39;
+                end
+                else begin
+                    rs40 = 40;
+                end
+                if ((!walker_unit_io0_le[50])) begin
+                    rs39 = 38;
+                end
+                else begin
+                    rs39 = rs40;
+                end
+                if ((!walker_unit_io0_le[49])) begin
+                    rs38 = 37;
+                end
+                else begin
+                    rs38 = rs39;
+                end
+                if ((!walker_unit_io0_le[48])) begin
+                    rs37 = 36;
+                end
+                else begin
+                    rs37 = rs38;
+                end
+                if ((!walker_unit_io0_le[47])) begin
+                    rs36 = 35;
+                end
+                else begin
+                    rs36 = rs37;
+                end
+                if ((!walker_unit_io0_le[46])) begin
+                    rs35 = 34;
+                end
+                else begin
+                    rs35 = rs36;
+                end
+                if ((!walker_unit_io0_le[45])) begin
+                    rs34 = 33;
+                end
+                else begin
+                    rs34 = rs35;
+                end
+                if ((!walker_unit_io0_le[44])) begin
+                    rs33 = 32;
+                end
+                else begin
+                    rs33 = rs34;
+                end
+                if ((!walker_unit_io0_le[43])) begin
+                    rs32 = 31;
+                end
+                else begin
+                    rs32 = rs33;
+                end
+                if ((!walker_unit_io0_le[42])) begin
+                    rs31 = 30;
+                end
+                else begin
+                    rs31 = rs32;
+                end
+                if ((!walker_unit_io0_le[41])) begin
+                    rs30 = 29;
+                end
+                else begin
+                    rs30 = rs31;
+                end
+                if ((!walker_unit_io0_le[40])) begin
+                    rs29 = 28;
+                end
+                else begin
+                    rs29 = rs30;
+                end
+                if ((!walker_unit_io0_le[39])) begin
+                    rs28 = 27;
+                end
+                else begin
+                    rs28 = rs29;
+                end
+                if ((!walker_unit_io0_le[38])) begin
+                    rs27 = 26;
+                end
+                else begin
+                    rs27 = rs28;
+                end
+                if ((!walker_unit_io0_le[37])) begin
+                    rs26 = 25;
+                end
+                else begin
+                    rs26 = rs27;
+                end
+                if ((!walker_unit_io0_le[36])) begin
+                    rs25 = 24;
+                end
+                else begin
+                    rs25 = rs26;
+                end
+                if ((!walker_unit_io0_le[35])) begin
+                    rs24 = 23;
+                end
+                else begin
+                    rs24 = rs25;
+                end
+                if ((!walker_unit_io0_le[34])) begin
+                    rs23 = 22;
+                end
+                else begin
+                    rs23 = rs24;
+                end
+                if ((!walker_unit_io0_le[33])) begin
+                    rs22 = 21;
+                end
+                else begin
+                    rs22 = rs23;
+                end
+                if ((!walker_unit_io0_le[32])) begin
+                    rs21 = 20;
+                end
+                else begin
+                    rs21 = rs22;
+                end
+                if ((!walker_unit_io0_le[31])) begin
+                    rs20 = 19;
+                end
+                else begin
+                    rs20 = rs21;
+                end
+                if ((!walker_unit_io0_le[30])) begin
+                    rs19 = 18;
+                end
+                else begin
+                    rs19 = rs20;
+                end
+                if ((!walker_unit_io0_le[29])) begin
+                    rs18 = 17;
+                end
+                else begin
+                    rs18 = rs19;
+                end
+                if ((!walker_unit_io0_le[28])) begin
+                    rs17 = 16;
+                end
+                else begin
+                    rs17 = rs18;
+                end
+                if ((!walker_unit_io0_le[27])) begin
+                    rs16 = 15;
+                end
+                else begin
+                    rs16 = rs17;
+                end
+                if ((!walker_unit_io0_le[26])) begin
+                    rs15 = 14;
+                end
+                else begin
+                    rs15 = rs16;
+                end
+                if ((!walker_unit_io0_le[25])) begin
+                    rs14 = 13;
+                end
+                else begin
+                    rs14 = rs15;
+                end
+                if ((!walker_unit_io0_le[24])) begin
+                    rs13 = 12;
+                end
+                else begin
+                    rs13 = rs14;
+                end
+                if ((!walker_unit_io0_le[23])) begin
+                    rs12 = 11;
+                end
+                else begin
+                    rs12 = rs13;
+                end
+                if ((!walker_unit_io0_le[22])) begin
+                    rs11 = 10;
+                end
+                else begin
+                    rs11 = rs12;
+                end
+                if ((!walker_unit_io0_le[21])) begin
+                    rs10 = 9;
+                end
+                else begin
+                    rs10 = rs11;
+                end
+                if ((!walker_unit_io0_le[20])) begin
+                    rs9 = 8;
+                end
+                else begin
+                    rs9 = rs10;
+                end
+                if ((!walker_unit_io0_le[19])) begin
+                    rs8 = 7;
+                end
+                else begin
+                    rs8 = rs9;
+                end
+                if ((!walker_unit_io0_le[18])) begin
+                    rs7 = 6;
+                end
+                else begin
+                    rs7 = rs8;
+                end
+                if ((!walker_unit_io0_le[17])) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = rs7;
+                end
+                if ((!walker_unit_io0_le[16])) begin
+                    rs5 = 4;
+                end
+                else begin
+                    rs5 = rs6;
+                end
+                if ((!walker_unit_io0_le[15])) begin
+                    rs4 = 3;
+                end
+                else begin
+                    rs4 = rs5;
+                end
+                if ((!walker_unit_io0_le[14])) begin
+                    rs3 = 2;
+                end
+                else begin
+                    rs3 = rs4;
+                end
+                if ((!walker_unit_io0_le[13])) begin
+                    rs2 = 1;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((!walker_unit_io0_le[12])) begin
+                    rs1 = 0;
+                end
+                else begin
+                    rs1 = rs2;
+                end
+                rs41 = 7'h0;
+                rs41 = (13 + {1'h0, rs1});
+                rs42 = 7'h0;
+                rs42 = (9 * {4'h0, walker_unit_io0_flevel});
+                rs43 = 8'h0;
+                rs43 = (3 + {1'h0, rs42});
+                if ((walker_unit_io0_le[12-1:9] == 7)) begin
+                    rs0 = {1'h0, rs41};
+                end
+                else begin
+                    rs0 = rs43;
+                end
+                unit_io_o_r_shift <= rs0[6-1:0];
+                unit_io_o_r_frame <= {12'h0, walker_unit_io0_le[52-1:12], 12'h0};
                 unit_io_done <= 1'b1;
                 walker_unit_io0_st <= 3'b000;
             end

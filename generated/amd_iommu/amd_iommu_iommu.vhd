@@ -17,6 +17,8 @@ entity amd_iommu_iommu is
         e_device_id: in unsigned(15 downto 0);
         e_address: in unsigned(63 downto 0);
         e_data: in unsigned(31 downto 0);
+        e_at: in unsigned(1 downto 0);
+        e_nw: in unsigned(0 downto 0);
         r_DEV_TAB_BAR: in unsigned(63 downto 0);
         r_CONTROL: in unsigned(63 downto 0);
         r_EVT_LOG_BAR: in unsigned(63 downto 0);
@@ -35,7 +37,7 @@ entity amd_iommu_iommu is
         m_rvalid: in std_logic;
         m_rdata: in unsigned(63 downto 0);
         o_status: out unsigned(7 downto 0);
-        o_r_outcome: out unsigned(1 downto 0);
+        o_r_outcome: out unsigned(2 downto 0);
         o_r_address: out unsigned(63 downto 0);
         o_r_data: out unsigned(31 downto 0);
         o_r_vector: out unsigned(7 downto 0);
@@ -48,6 +50,8 @@ entity amd_iommu_iommu is
         o_r_entry_lo: out unsigned(63 downto 0);
         o_r_entry_hi: out unsigned(63 downto 0);
         o_r_tail: out unsigned(63 downto 0);
+        o_r_cpl_status: out unsigned(2 downto 0);
+        o_r_cpl: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity amd_iommu_iommu;
@@ -86,7 +90,7 @@ signal st: t_enum_S_1;
 signal status: unsigned(7 downto 0);
 signal u0_fk: unsigned(60 downto 0);
 signal u0_fs: unsigned(1 downto 0);
-signal u1_fa: unsigned(0 downto 0);
+signal u1_fa: unsigned(1 downto 0);
 signal u1_fk: unsigned(51 downto 0);
 signal u1_fs: unsigned(2 downto 0);
 signal u1_ft0: unsigned(15 downto 0);
@@ -97,6 +101,7 @@ signal u_wdata: unsigned(63 downto 0);
 signal u_we: std_logic;
 signal unit_io_done: std_logic;
 signal unit_io_i_addr: unsigned(63 downto 0);
+signal unit_io_k_translate: std_logic;
 signal unit_io_k_write: std_logic;
 signal unit_io_m_addr: unsigned(63 downto 0);
 signal unit_io_m_size: unsigned(2 downto 0);
@@ -107,7 +112,12 @@ signal unit_io_o_level: unsigned(2 downto 0);
 signal unit_io_o_pa: unsigned(63 downto 0);
 signal unit_io_o_r_PE: unsigned(0 downto 0);
 signal unit_io_o_r_PR: unsigned(0 downto 0);
+signal unit_io_o_r_R: unsigned(0 downto 0);
 signal unit_io_o_r_RZ: unsigned(0 downto 0);
+signal unit_io_o_r_U: unsigned(0 downto 0);
+signal unit_io_o_r_W: unsigned(0 downto 0);
+signal unit_io_o_r_frame: unsigned(63 downto 0);
+signal unit_io_o_r_shift: unsigned(5 downto 0);
 signal unit_io_o_status: unsigned(7 downto 0);
 signal unit_io_r_HPT: unsigned(63 downto 0);
 signal unit_io_start: std_logic;
@@ -118,9 +128,13 @@ signal w_dte_8: unsigned(63 downto 0);
 signal w_irt_0: unsigned(63 downto 0);
 signal wk_io_PE: unsigned(0 downto 0);
 signal wk_io_PR: unsigned(0 downto 0);
+signal wk_io_R: unsigned(0 downto 0);
 signal wk_io_RZ: unsigned(0 downto 0);
+signal wk_io_U: unsigned(0 downto 0);
+signal wk_io_W: unsigned(0 downto 0);
 signal wk_io_bad_level: unsigned(0 downto 0);
 signal wk_io_fault: unsigned(7 downto 0);
+signal wk_io_frame: unsigned(63 downto 0);
 signal wk_io_level: unsigned(2 downto 0);
 signal wk_io_not_present: unsigned(0 downto 0);
 signal wk_io_ok: unsigned(0 downto 0);
@@ -128,10 +142,14 @@ signal wk_io_pa: unsigned(63 downto 0);
 signal wk_io_page_size: unsigned(0 downto 0);
 signal wk_io_permission: unsigned(0 downto 0);
 signal wk_io_reserved: unsigned(0 downto 0);
+signal wk_io_shift: unsigned(5 downto 0);
 signal wk_io_skipped_bits: unsigned(0 downto 0);
+signal wk_io_translation: unsigned(0 downto 0);
 signal wk_io_walked: unsigned(0 downto 0);
 signal rec_address: unsigned(63 downto 0);
 signal rec_code: unsigned(3 downto 0);
+signal rec_cpl: unsigned(63 downto 0);
+signal rec_cpl_status: unsigned(2 downto 0);
 signal rec_data: unsigned(31 downto 0);
 signal rec_dest_mode: unsigned(0 downto 0);
 signal rec_destination: unsigned(7 downto 0);
@@ -139,7 +157,7 @@ signal rec_entry_hi: unsigned(63 downto 0);
 signal rec_entry_lo: unsigned(63 downto 0);
 signal rec_int_type: unsigned(2 downto 0);
 signal rec_logged: unsigned(0 downto 0);
-signal rec_outcome: unsigned(1 downto 0);
+signal rec_outcome: unsigned(2 downto 0);
 signal rec_rq_eoi: unsigned(0 downto 0);
 signal rec_tail: unsigned(63 downto 0);
 signal rec_vector: unsigned(7 downto 0);
@@ -238,13 +256,13 @@ type t_array_u0_v2 is array(0 to 4-1) of std_logic;
 signal u0_v2: t_array_u0_v2;
 type t_array_u0_v3 is array(0 to 4-1) of std_logic;
 signal u0_v3: t_array_u0_v3;
-type t_array_u1_a0 is array(0 to 8-1) of unsigned(0 downto 0);
+type t_array_u1_a0 is array(0 to 8-1) of unsigned(1 downto 0);
 signal u1_a0: t_array_u1_a0;
-type t_array_u1_a1 is array(0 to 8-1) of unsigned(0 downto 0);
+type t_array_u1_a1 is array(0 to 8-1) of unsigned(1 downto 0);
 signal u1_a1: t_array_u1_a1;
-type t_array_u1_a2 is array(0 to 8-1) of unsigned(0 downto 0);
+type t_array_u1_a2 is array(0 to 8-1) of unsigned(1 downto 0);
 signal u1_a2: t_array_u1_a2;
-type t_array_u1_a3 is array(0 to 8-1) of unsigned(0 downto 0);
+type t_array_u1_a3 is array(0 to 8-1) of unsigned(1 downto 0);
 signal u1_a3: t_array_u1_a3;
 type t_array_u1_b0 is array(0 to 8-1) of std_logic;
 signal u1_b0: t_array_u1_b0;
@@ -310,7 +328,7 @@ walker_unit_io0_se_6 <= unsigned'("000000000000000000000000000000000000000000000
 
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
-    variable v_wide: unsigned(71 downto 0);
+    variable v_wide: unsigned(126 downto 0);
     variable h0: unsigned(21 downto 0);
     variable h1: unsigned(52 downto 0);
     variable u0_key: unsigned(60 downto 0);
@@ -329,7 +347,7 @@ fsm: process (clk) is
     variable h3: unsigned(55 downto 0);
     variable h4: unsigned(63 downto 0);
     variable u1_in: unsigned(63 downto 0);
-    variable u1_acc: unsigned(0 downto 0);
+    variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
     variable u1_set: unsigned(2 downto 0);
     variable u1_hit: std_logic;
@@ -349,167 +367,170 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
-    variable h91: unsigned(31 downto 0);
-    variable h92: unsigned(31 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h165: unsigned(0 downto 0);
+    variable h94: unsigned(31 downto 0);
+    variable h95: unsigned(31 downto 0);
     variable h166: unsigned(0 downto 0);
     variable h167: unsigned(0 downto 0);
-    variable h176: unsigned(0 downto 0);
-    variable h177: unsigned(31 downto 0);
-    variable h178: unsigned(31 downto 0);
-    variable h179: unsigned(0 downto 0);
-    variable h180: unsigned(0 downto 0);
-    variable h181: unsigned(31 downto 0);
-    variable h182: unsigned(31 downto 0);
-    variable h183: unsigned(31 downto 0);
-    variable h184: unsigned(31 downto 0);
-    variable h204: unsigned(31 downto 0);
-    variable h205: unsigned(31 downto 0);
-    variable h206: unsigned(31 downto 0);
-    variable h207: unsigned(15 downto 0);
-    variable h208: unsigned(3 downto 0);
-    variable h209: unsigned(15 downto 0);
-    variable h210: unsigned(0 downto 0);
-    variable h211: unsigned(10 downto 0);
-    variable h212: unsigned(31 downto 0);
-    variable h213: unsigned(0 downto 0);
-    variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(0 downto 0);
-    variable h216: unsigned(10 downto 0);
-    variable h217: unsigned(31 downto 0);
-    variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(0 downto 0);
-    variable h220: unsigned(2 downto 0);
-    variable h221: unsigned(10 downto 0);
-    variable h222: unsigned(31 downto 0);
-    variable h309: unsigned(31 downto 0);
-    variable h310: unsigned(31 downto 0);
-    variable h311: unsigned(31 downto 0);
-    variable h312: unsigned(15 downto 0);
-    variable h313: unsigned(3 downto 0);
-    variable h314: unsigned(15 downto 0);
-    variable h315: unsigned(0 downto 0);
-    variable h316: unsigned(10 downto 0);
-    variable h317: unsigned(31 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(0 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(10 downto 0);
-    variable h322: unsigned(31 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h322: unsigned(0 downto 0);
     variable h323: unsigned(0 downto 0);
     variable h324: unsigned(0 downto 0);
-    variable h325: unsigned(2 downto 0);
-    variable h326: unsigned(10 downto 0);
-    variable h327: unsigned(31 downto 0);
-    variable h18: unsigned(0 downto 0);
-    variable h19: unsigned(31 downto 0);
+    variable h333: unsigned(0 downto 0);
+    variable h334: unsigned(31 downto 0);
+    variable h335: unsigned(31 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(31 downto 0);
+    variable h339: unsigned(31 downto 0);
+    variable h340: unsigned(31 downto 0);
+    variable h341: unsigned(31 downto 0);
+    variable h361: unsigned(31 downto 0);
+    variable h362: unsigned(31 downto 0);
+    variable h363: unsigned(31 downto 0);
+    variable h364: unsigned(15 downto 0);
+    variable h365: unsigned(3 downto 0);
+    variable h366: unsigned(15 downto 0);
+    variable h367: unsigned(0 downto 0);
+    variable h368: unsigned(10 downto 0);
+    variable h369: unsigned(31 downto 0);
+    variable h370: unsigned(0 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
+    variable h377: unsigned(2 downto 0);
+    variable h378: unsigned(10 downto 0);
+    variable h379: unsigned(31 downto 0);
+    variable h466: unsigned(31 downto 0);
+    variable h467: unsigned(31 downto 0);
+    variable h468: unsigned(31 downto 0);
+    variable h469: unsigned(15 downto 0);
+    variable h470: unsigned(3 downto 0);
+    variable h471: unsigned(15 downto 0);
+    variable h472: unsigned(0 downto 0);
+    variable h473: unsigned(10 downto 0);
+    variable h474: unsigned(31 downto 0);
+    variable h475: unsigned(0 downto 0);
+    variable h476: unsigned(0 downto 0);
+    variable h477: unsigned(0 downto 0);
+    variable h478: unsigned(10 downto 0);
+    variable h479: unsigned(31 downto 0);
+    variable h480: unsigned(0 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(2 downto 0);
+    variable h483: unsigned(10 downto 0);
+    variable h484: unsigned(31 downto 0);
+    variable h18: unsigned(2 downto 0);
+    variable h19: unsigned(0 downto 0);
     variable h20: unsigned(31 downto 0);
-    variable h21: unsigned(0 downto 0);
+    variable h21: unsigned(31 downto 0);
     variable h22: unsigned(0 downto 0);
     variable h23: unsigned(0 downto 0);
-    variable h24: unsigned(31 downto 0);
+    variable h24: unsigned(0 downto 0);
     variable h25: unsigned(31 downto 0);
     variable h26: unsigned(31 downto 0);
-    variable h27: unsigned(15 downto 0);
-    variable h28: unsigned(3 downto 0);
-    variable h29: unsigned(15 downto 0);
-    variable h30: unsigned(0 downto 0);
-    variable h31: unsigned(10 downto 0);
-    variable h32: unsigned(31 downto 0);
-    variable h33: unsigned(0 downto 0);
+    variable h27: unsigned(31 downto 0);
+    variable h28: unsigned(15 downto 0);
+    variable h29: unsigned(3 downto 0);
+    variable h30: unsigned(15 downto 0);
+    variable h31: unsigned(0 downto 0);
+    variable h32: unsigned(10 downto 0);
+    variable h33: unsigned(31 downto 0);
     variable h34: unsigned(0 downto 0);
     variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(10 downto 0);
-    variable h37: unsigned(31 downto 0);
-    variable h38: unsigned(0 downto 0);
+    variable h36: unsigned(0 downto 0);
+    variable h37: unsigned(10 downto 0);
+    variable h38: unsigned(31 downto 0);
     variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(2 downto 0);
-    variable h41: unsigned(10 downto 0);
-    variable h42: unsigned(31 downto 0);
-    variable h43: unsigned(0 downto 0);
-    variable h44: unsigned(10 downto 0);
-    variable h45: unsigned(31 downto 0);
-    variable h46: unsigned(0 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(2 downto 0);
+    variable h42: unsigned(10 downto 0);
+    variable h43: unsigned(31 downto 0);
+    variable h44: unsigned(0 downto 0);
+    variable h45: unsigned(10 downto 0);
+    variable h46: unsigned(31 downto 0);
     variable h47: unsigned(0 downto 0);
     variable h48: unsigned(0 downto 0);
     variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
     variable h51: unsigned(0 downto 0);
     variable h52: unsigned(0 downto 0);
-    variable h53: unsigned(63 downto 0);
-    variable h54: unsigned(65 downto 0);
-    variable h55: unsigned(15 downto 0);
-    variable h56: unsigned(31 downto 0);
-    variable h57: unsigned(31 downto 0);
-    variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(0 downto 0);
+    variable h53: unsigned(0 downto 0);
+    variable h54: unsigned(0 downto 0);
+    variable h55: unsigned(63 downto 0);
+    variable h56: unsigned(65 downto 0);
+    variable h57: unsigned(15 downto 0);
+    variable h58: unsigned(31 downto 0);
+    variable h59: unsigned(31 downto 0);
     variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(31 downto 0);
-    variable h62: unsigned(31 downto 0);
+    variable h61: unsigned(0 downto 0);
+    variable h62: unsigned(0 downto 0);
     variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(15 downto 0);
-    variable h65: unsigned(3 downto 0);
+    variable h64: unsigned(31 downto 0);
+    variable h65: unsigned(31 downto 0);
     variable h66: unsigned(15 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(10 downto 0);
-    variable h69: unsigned(31 downto 0);
-    variable h70: unsigned(0 downto 0);
-    variable h71: unsigned(0 downto 0);
+    variable h67: unsigned(3 downto 0);
+    variable h68: unsigned(15 downto 0);
+    variable h69: unsigned(0 downto 0);
+    variable h70: unsigned(10 downto 0);
+    variable h71: unsigned(31 downto 0);
     variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(10 downto 0);
-    variable h74: unsigned(31 downto 0);
-    variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(0 downto 0);
-    variable h77: unsigned(2 downto 0);
-    variable h78: unsigned(10 downto 0);
-    variable h79: unsigned(31 downto 0);
-    variable h80: unsigned(0 downto 0);
-    variable h81: unsigned(10 downto 0);
-    variable h82: unsigned(31 downto 0);
-    variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(15 downto 0);
-    variable h86: unsigned(15 downto 0);
-    variable h87: unsigned(3 downto 0);
+    variable h73: unsigned(0 downto 0);
+    variable h74: unsigned(0 downto 0);
+    variable h75: unsigned(10 downto 0);
+    variable h76: unsigned(31 downto 0);
+    variable h77: unsigned(0 downto 0);
+    variable h78: unsigned(0 downto 0);
+    variable h79: unsigned(2 downto 0);
+    variable h80: unsigned(10 downto 0);
+    variable h81: unsigned(31 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(10 downto 0);
+    variable h84: unsigned(31 downto 0);
+    variable h85: unsigned(0 downto 0);
+    variable h86: unsigned(0 downto 0);
+    variable h87: unsigned(15 downto 0);
     variable h88: unsigned(15 downto 0);
-    variable h89: unsigned(16 downto 0);
+    variable h89: unsigned(3 downto 0);
     variable h90: unsigned(15 downto 0);
-    variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(31 downto 0);
+    variable h91: unsigned(16 downto 0);
+    variable h92: unsigned(15 downto 0);
+    variable h93: unsigned(2 downto 0);
+    variable h96: unsigned(2 downto 0);
+    variable h97: unsigned(0 downto 0);
     variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(0 downto 0);
+    variable h99: unsigned(31 downto 0);
     variable h100: unsigned(0 downto 0);
     variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(31 downto 0);
+    variable h102: unsigned(0 downto 0);
     variable h103: unsigned(31 downto 0);
     variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(3 downto 0);
-    variable h107: unsigned(15 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(10 downto 0);
-    variable h110: unsigned(31 downto 0);
-    variable h111: unsigned(0 downto 0);
+    variable h105: unsigned(31 downto 0);
+    variable h106: unsigned(15 downto 0);
+    variable h107: unsigned(3 downto 0);
+    variable h108: unsigned(15 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(10 downto 0);
+    variable h111: unsigned(31 downto 0);
     variable h112: unsigned(0 downto 0);
     variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(10 downto 0);
-    variable h115: unsigned(31 downto 0);
-    variable h116: unsigned(0 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(10 downto 0);
+    variable h116: unsigned(31 downto 0);
     variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(2 downto 0);
-    variable h119: unsigned(10 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(0 downto 0);
-    variable h122: unsigned(10 downto 0);
-    variable h123: unsigned(31 downto 0);
-    variable h124: unsigned(0 downto 0);
+    variable h118: unsigned(0 downto 0);
+    variable h119: unsigned(2 downto 0);
+    variable h120: unsigned(10 downto 0);
+    variable h121: unsigned(31 downto 0);
+    variable h122: unsigned(0 downto 0);
+    variable h123: unsigned(10 downto 0);
+    variable h124: unsigned(31 downto 0);
     variable h125: unsigned(0 downto 0);
     variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(0 downto 0);
+    variable h128: unsigned(2 downto 0);
     variable h129: unsigned(15 downto 0);
     variable h130: unsigned(31 downto 0);
     variable h131: unsigned(31 downto 0);
@@ -546,181 +567,335 @@ fsm: process (clk) is
     variable h162: unsigned(15 downto 0);
     variable h163: unsigned(16 downto 0);
     variable h164: unsigned(15 downto 0);
-    variable h168: unsigned(31 downto 0);
-    variable h169: unsigned(63 downto 0);
+    variable h165: unsigned(0 downto 0);
+    variable h169: unsigned(0 downto 0);
     variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(31 downto 0);
-    variable h172: unsigned(31 downto 0);
-    variable h173: unsigned(63 downto 0);
-    variable h174: unsigned(0 downto 0);
-    variable h175: unsigned(31 downto 0);
-    variable h185: unsigned(7 downto 0);
-    variable h186: unsigned(10 downto 0);
-    variable h187: unsigned(31 downto 0);
-    variable h188: unsigned(7 downto 0);
-    variable h189: unsigned(10 downto 0);
-    variable h190: unsigned(31 downto 0);
+    variable h171: unsigned(63 downto 0);
+    variable h172: unsigned(0 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(5 downto 0);
+    variable h175: unsigned(63 downto 0);
+    variable h176: unsigned(126 downto 0);
+    variable h177: unsigned(5 downto 0);
+    variable h178: unsigned(126 downto 0);
+    variable h179: unsigned(63 downto 0);
+    variable h180: unsigned(5 downto 0);
+    variable h181: unsigned(6 downto 0);
+    variable h182: unsigned(63 downto 0);
+    variable h183: unsigned(64 downto 0);
+    variable h184: unsigned(63 downto 0);
+    variable h185: unsigned(126 downto 0);
+    variable h186: unsigned(126 downto 0);
+    variable h187: unsigned(0 downto 0);
+    variable h188: unsigned(31 downto 0);
+    variable h189: unsigned(31 downto 0);
+    variable h190: unsigned(0 downto 0);
     variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(10 downto 0);
+    variable h192: unsigned(0 downto 0);
     variable h193: unsigned(31 downto 0);
-    variable h194: unsigned(0 downto 0);
-    variable h195: unsigned(0 downto 0);
-    variable h196: unsigned(2 downto 0);
-    variable h197: unsigned(10 downto 0);
-    variable h198: unsigned(31 downto 0);
+    variable h194: unsigned(31 downto 0);
+    variable h195: unsigned(31 downto 0);
+    variable h196: unsigned(15 downto 0);
+    variable h197: unsigned(3 downto 0);
+    variable h198: unsigned(15 downto 0);
     variable h199: unsigned(0 downto 0);
     variable h200: unsigned(10 downto 0);
     variable h201: unsigned(31 downto 0);
     variable h202: unsigned(0 downto 0);
     variable h203: unsigned(0 downto 0);
-    variable h223: unsigned(0 downto 0);
+    variable h204: unsigned(0 downto 0);
+    variable h205: unsigned(10 downto 0);
+    variable h206: unsigned(31 downto 0);
+    variable h207: unsigned(0 downto 0);
+    variable h208: unsigned(0 downto 0);
+    variable h209: unsigned(2 downto 0);
+    variable h210: unsigned(10 downto 0);
+    variable h211: unsigned(31 downto 0);
+    variable h212: unsigned(0 downto 0);
+    variable h213: unsigned(10 downto 0);
+    variable h214: unsigned(31 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(0 downto 0);
+    variable h217: unsigned(15 downto 0);
+    variable h218: unsigned(31 downto 0);
+    variable h219: unsigned(31 downto 0);
+    variable h220: unsigned(0 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h222: unsigned(0 downto 0);
+    variable h223: unsigned(31 downto 0);
     variable h224: unsigned(31 downto 0);
     variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(0 downto 0);
-    variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(31 downto 0);
-    variable h230: unsigned(31 downto 0);
+    variable h226: unsigned(15 downto 0);
+    variable h227: unsigned(3 downto 0);
+    variable h228: unsigned(15 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(10 downto 0);
     variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(15 downto 0);
-    variable h233: unsigned(3 downto 0);
-    variable h234: unsigned(15 downto 0);
-    variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(10 downto 0);
-    variable h237: unsigned(31 downto 0);
+    variable h232: unsigned(0 downto 0);
+    variable h233: unsigned(0 downto 0);
+    variable h234: unsigned(0 downto 0);
+    variable h235: unsigned(10 downto 0);
+    variable h236: unsigned(31 downto 0);
+    variable h237: unsigned(0 downto 0);
     variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(0 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(10 downto 0);
-    variable h242: unsigned(31 downto 0);
-    variable h243: unsigned(0 downto 0);
-    variable h244: unsigned(0 downto 0);
-    variable h245: unsigned(2 downto 0);
-    variable h246: unsigned(10 downto 0);
-    variable h247: unsigned(31 downto 0);
-    variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(10 downto 0);
-    variable h250: unsigned(31 downto 0);
-    variable h251: unsigned(0 downto 0);
-    variable h252: unsigned(0 downto 0);
+    variable h239: unsigned(2 downto 0);
+    variable h240: unsigned(10 downto 0);
+    variable h241: unsigned(31 downto 0);
+    variable h242: unsigned(0 downto 0);
+    variable h243: unsigned(10 downto 0);
+    variable h244: unsigned(31 downto 0);
+    variable h245: unsigned(0 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(15 downto 0);
+    variable h248: unsigned(15 downto 0);
+    variable h249: unsigned(3 downto 0);
+    variable h250: unsigned(15 downto 0);
+    variable h251: unsigned(16 downto 0);
+    variable h252: unsigned(15 downto 0);
     variable h253: unsigned(0 downto 0);
     variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(15 downto 0);
-    variable h256: unsigned(3 downto 0);
-    variable h257: unsigned(15 downto 0);
+    variable h255: unsigned(31 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(0 downto 0);
     variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(10 downto 0);
+    variable h259: unsigned(31 downto 0);
     variable h260: unsigned(31 downto 0);
-    variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(0 downto 0);
-    variable h263: unsigned(0 downto 0);
-    variable h264: unsigned(31 downto 0);
-    variable h265: unsigned(15 downto 0);
-    variable h266: unsigned(3 downto 0);
-    variable h267: unsigned(15 downto 0);
+    variable h261: unsigned(31 downto 0);
+    variable h262: unsigned(15 downto 0);
+    variable h263: unsigned(3 downto 0);
+    variable h264: unsigned(15 downto 0);
+    variable h265: unsigned(0 downto 0);
+    variable h266: unsigned(10 downto 0);
+    variable h267: unsigned(31 downto 0);
     variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(10 downto 0);
-    variable h270: unsigned(31 downto 0);
-    variable h271: unsigned(0 downto 0);
-    variable h272: unsigned(0 downto 0);
-    variable h273: unsigned(15 downto 0);
-    variable h274: unsigned(31 downto 0);
-    variable h275: unsigned(31 downto 0);
-    variable h276: unsigned(0 downto 0);
-    variable h277: unsigned(0 downto 0);
+    variable h269: unsigned(0 downto 0);
+    variable h270: unsigned(0 downto 0);
+    variable h271: unsigned(10 downto 0);
+    variable h272: unsigned(31 downto 0);
+    variable h273: unsigned(0 downto 0);
+    variable h274: unsigned(0 downto 0);
+    variable h275: unsigned(2 downto 0);
+    variable h276: unsigned(10 downto 0);
+    variable h277: unsigned(31 downto 0);
     variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(31 downto 0);
+    variable h279: unsigned(10 downto 0);
     variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(31 downto 0);
-    variable h282: unsigned(15 downto 0);
-    variable h283: unsigned(3 downto 0);
-    variable h284: unsigned(15 downto 0);
+    variable h281: unsigned(0 downto 0);
+    variable h282: unsigned(0 downto 0);
+    variable h283: unsigned(0 downto 0);
+    variable h284: unsigned(0 downto 0);
     variable h285: unsigned(0 downto 0);
-    variable h286: unsigned(10 downto 0);
+    variable h286: unsigned(15 downto 0);
     variable h287: unsigned(31 downto 0);
-    variable h288: unsigned(0 downto 0);
+    variable h288: unsigned(31 downto 0);
     variable h289: unsigned(0 downto 0);
     variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(10 downto 0);
+    variable h291: unsigned(0 downto 0);
     variable h292: unsigned(31 downto 0);
-    variable h293: unsigned(0 downto 0);
-    variable h294: unsigned(0 downto 0);
-    variable h295: unsigned(2 downto 0);
-    variable h296: unsigned(10 downto 0);
-    variable h297: unsigned(31 downto 0);
+    variable h293: unsigned(31 downto 0);
+    variable h294: unsigned(31 downto 0);
+    variable h295: unsigned(15 downto 0);
+    variable h296: unsigned(3 downto 0);
+    variable h297: unsigned(15 downto 0);
     variable h298: unsigned(0 downto 0);
     variable h299: unsigned(10 downto 0);
     variable h300: unsigned(31 downto 0);
     variable h301: unsigned(0 downto 0);
     variable h302: unsigned(0 downto 0);
-    variable h303: unsigned(15 downto 0);
-    variable h304: unsigned(15 downto 0);
-    variable h305: unsigned(3 downto 0);
-    variable h306: unsigned(15 downto 0);
-    variable h307: unsigned(16 downto 0);
-    variable h308: unsigned(15 downto 0);
-    variable h330: unsigned(31 downto 0);
-    variable h331: unsigned(31 downto 0);
-    variable h332: unsigned(0 downto 0);
-    variable h333: unsigned(0 downto 0);
-    variable h334: unsigned(0 downto 0);
-    variable h335: unsigned(31 downto 0);
-    variable h336: unsigned(31 downto 0);
-    variable h337: unsigned(31 downto 0);
-    variable h338: unsigned(15 downto 0);
-    variable h339: unsigned(3 downto 0);
-    variable h340: unsigned(15 downto 0);
-    variable h341: unsigned(0 downto 0);
-    variable h342: unsigned(10 downto 0);
-    variable h343: unsigned(31 downto 0);
-    variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(0 downto 0);
-    variable h347: unsigned(10 downto 0);
-    variable h348: unsigned(31 downto 0);
-    variable h349: unsigned(0 downto 0);
-    variable h350: unsigned(0 downto 0);
-    variable h351: unsigned(2 downto 0);
-    variable h352: unsigned(10 downto 0);
-    variable h353: unsigned(31 downto 0);
-    variable h354: unsigned(0 downto 0);
-    variable h355: unsigned(10 downto 0);
-    variable h356: unsigned(31 downto 0);
-    variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
-    variable h328: unsigned(19 downto 0);
-    variable h329: unsigned(52 downto 0);
-    variable h361: unsigned(31 downto 0);
-    variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(0 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(0 downto 0);
-    variable h366: unsigned(31 downto 0);
-    variable h367: unsigned(31 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h369: unsigned(15 downto 0);
-    variable h370: unsigned(3 downto 0);
-    variable h371: unsigned(15 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(10 downto 0);
-    variable h374: unsigned(31 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(0 downto 0);
-    variable h378: unsigned(10 downto 0);
-    variable h379: unsigned(31 downto 0);
+    variable h303: unsigned(0 downto 0);
+    variable h304: unsigned(10 downto 0);
+    variable h305: unsigned(31 downto 0);
+    variable h306: unsigned(0 downto 0);
+    variable h307: unsigned(0 downto 0);
+    variable h308: unsigned(2 downto 0);
+    variable h309: unsigned(10 downto 0);
+    variable h310: unsigned(31 downto 0);
+    variable h311: unsigned(0 downto 0);
+    variable h312: unsigned(10 downto 0);
+    variable h313: unsigned(31 downto 0);
+    variable h314: unsigned(0 downto 0);
+    variable h315: unsigned(0 downto 0);
+    variable h316: unsigned(15 downto 0);
+    variable h317: unsigned(15 downto 0);
+    variable h318: unsigned(3 downto 0);
+    variable h319: unsigned(15 downto 0);
+    variable h320: unsigned(16 downto 0);
+    variable h321: unsigned(15 downto 0);
+    variable h325: unsigned(31 downto 0);
+    variable h326: unsigned(63 downto 0);
+    variable h327: unsigned(0 downto 0);
+    variable h328: unsigned(31 downto 0);
+    variable h329: unsigned(31 downto 0);
+    variable h330: unsigned(63 downto 0);
+    variable h331: unsigned(0 downto 0);
+    variable h332: unsigned(31 downto 0);
+    variable h342: unsigned(7 downto 0);
+    variable h343: unsigned(10 downto 0);
+    variable h344: unsigned(31 downto 0);
+    variable h345: unsigned(7 downto 0);
+    variable h346: unsigned(10 downto 0);
+    variable h347: unsigned(31 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(10 downto 0);
+    variable h350: unsigned(31 downto 0);
+    variable h351: unsigned(0 downto 0);
+    variable h352: unsigned(0 downto 0);
+    variable h353: unsigned(2 downto 0);
+    variable h354: unsigned(10 downto 0);
+    variable h355: unsigned(31 downto 0);
+    variable h356: unsigned(0 downto 0);
+    variable h357: unsigned(10 downto 0);
+    variable h358: unsigned(31 downto 0);
+    variable h359: unsigned(0 downto 0);
+    variable h360: unsigned(0 downto 0);
     variable h380: unsigned(0 downto 0);
-    variable h381: unsigned(0 downto 0);
-    variable h382: unsigned(2 downto 0);
-    variable h383: unsigned(10 downto 0);
-    variable h384: unsigned(31 downto 0);
+    variable h381: unsigned(31 downto 0);
+    variable h382: unsigned(31 downto 0);
+    variable h383: unsigned(0 downto 0);
+    variable h384: unsigned(0 downto 0);
     variable h385: unsigned(0 downto 0);
-    variable h386: unsigned(10 downto 0);
+    variable h386: unsigned(31 downto 0);
     variable h387: unsigned(31 downto 0);
-    variable h388: unsigned(0 downto 0);
-    variable h389: unsigned(0 downto 0);
-    variable h359: unsigned(19 downto 0);
-    variable h360: unsigned(52 downto 0);
+    variable h388: unsigned(31 downto 0);
+    variable h389: unsigned(15 downto 0);
+    variable h390: unsigned(3 downto 0);
+    variable h391: unsigned(15 downto 0);
+    variable h392: unsigned(0 downto 0);
+    variable h393: unsigned(10 downto 0);
+    variable h394: unsigned(31 downto 0);
+    variable h395: unsigned(0 downto 0);
+    variable h396: unsigned(0 downto 0);
+    variable h397: unsigned(0 downto 0);
+    variable h398: unsigned(10 downto 0);
+    variable h399: unsigned(31 downto 0);
+    variable h400: unsigned(0 downto 0);
+    variable h401: unsigned(0 downto 0);
+    variable h402: unsigned(2 downto 0);
+    variable h403: unsigned(10 downto 0);
+    variable h404: unsigned(31 downto 0);
+    variable h405: unsigned(0 downto 0);
+    variable h406: unsigned(10 downto 0);
+    variable h407: unsigned(31 downto 0);
+    variable h408: unsigned(0 downto 0);
+    variable h409: unsigned(0 downto 0);
+    variable h410: unsigned(0 downto 0);
+    variable h411: unsigned(31 downto 0);
+    variable h412: unsigned(15 downto 0);
+    variable h413: unsigned(3 downto 0);
+    variable h414: unsigned(15 downto 0);
+    variable h415: unsigned(0 downto 0);
+    variable h416: unsigned(10 downto 0);
+    variable h417: unsigned(31 downto 0);
+    variable h418: unsigned(0 downto 0);
+    variable h419: unsigned(0 downto 0);
+    variable h420: unsigned(0 downto 0);
+    variable h421: unsigned(31 downto 0);
+    variable h422: unsigned(15 downto 0);
+    variable h423: unsigned(3 downto 0);
+    variable h424: unsigned(15 downto 0);
+    variable h425: unsigned(0 downto 0);
+    variable h426: unsigned(10 downto 0);
+    variable h427: unsigned(31 downto 0);
+    variable h428: unsigned(0 downto 0);
+    variable h429: unsigned(0 downto 0);
+    variable h430: unsigned(15 downto 0);
+    variable h431: unsigned(31 downto 0);
+    variable h432: unsigned(31 downto 0);
+    variable h433: unsigned(0 downto 0);
+    variable h434: unsigned(0 downto 0);
+    variable h435: unsigned(0 downto 0);
+    variable h436: unsigned(31 downto 0);
+    variable h437: unsigned(31 downto 0);
+    variable h438: unsigned(31 downto 0);
+    variable h439: unsigned(15 downto 0);
+    variable h440: unsigned(3 downto 0);
+    variable h441: unsigned(15 downto 0);
+    variable h442: unsigned(0 downto 0);
+    variable h443: unsigned(10 downto 0);
+    variable h444: unsigned(31 downto 0);
+    variable h445: unsigned(0 downto 0);
+    variable h446: unsigned(0 downto 0);
+    variable h447: unsigned(0 downto 0);
+    variable h448: unsigned(10 downto 0);
+    variable h449: unsigned(31 downto 0);
+    variable h450: unsigned(0 downto 0);
+    variable h451: unsigned(0 downto 0);
+    variable h452: unsigned(2 downto 0);
+    variable h453: unsigned(10 downto 0);
+    variable h454: unsigned(31 downto 0);
+    variable h455: unsigned(0 downto 0);
+    variable h456: unsigned(10 downto 0);
+    variable h457: unsigned(31 downto 0);
+    variable h458: unsigned(0 downto 0);
+    variable h459: unsigned(0 downto 0);
+    variable h460: unsigned(15 downto 0);
+    variable h461: unsigned(15 downto 0);
+    variable h462: unsigned(3 downto 0);
+    variable h463: unsigned(15 downto 0);
+    variable h464: unsigned(16 downto 0);
+    variable h465: unsigned(15 downto 0);
+    variable h487: unsigned(31 downto 0);
+    variable h488: unsigned(31 downto 0);
+    variable h489: unsigned(0 downto 0);
+    variable h490: unsigned(0 downto 0);
+    variable h491: unsigned(0 downto 0);
+    variable h492: unsigned(31 downto 0);
+    variable h493: unsigned(31 downto 0);
+    variable h494: unsigned(31 downto 0);
+    variable h495: unsigned(15 downto 0);
+    variable h496: unsigned(3 downto 0);
+    variable h497: unsigned(15 downto 0);
+    variable h498: unsigned(0 downto 0);
+    variable h499: unsigned(10 downto 0);
+    variable h500: unsigned(31 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h502: unsigned(0 downto 0);
+    variable h503: unsigned(0 downto 0);
+    variable h504: unsigned(10 downto 0);
+    variable h505: unsigned(31 downto 0);
+    variable h506: unsigned(0 downto 0);
+    variable h507: unsigned(0 downto 0);
+    variable h508: unsigned(2 downto 0);
+    variable h509: unsigned(10 downto 0);
+    variable h510: unsigned(31 downto 0);
+    variable h511: unsigned(0 downto 0);
+    variable h512: unsigned(10 downto 0);
+    variable h513: unsigned(31 downto 0);
+    variable h514: unsigned(0 downto 0);
+    variable h515: unsigned(0 downto 0);
+    variable h485: unsigned(19 downto 0);
+    variable h486: unsigned(52 downto 0);
+    variable h518: unsigned(31 downto 0);
+    variable h519: unsigned(31 downto 0);
+    variable h520: unsigned(0 downto 0);
+    variable h521: unsigned(0 downto 0);
+    variable h522: unsigned(0 downto 0);
+    variable h523: unsigned(31 downto 0);
+    variable h524: unsigned(31 downto 0);
+    variable h525: unsigned(31 downto 0);
+    variable h526: unsigned(15 downto 0);
+    variable h527: unsigned(3 downto 0);
+    variable h528: unsigned(15 downto 0);
+    variable h529: unsigned(0 downto 0);
+    variable h530: unsigned(10 downto 0);
+    variable h531: unsigned(31 downto 0);
+    variable h532: unsigned(0 downto 0);
+    variable h533: unsigned(0 downto 0);
+    variable h534: unsigned(0 downto 0);
+    variable h535: unsigned(10 downto 0);
+    variable h536: unsigned(31 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(2 downto 0);
+    variable h540: unsigned(10 downto 0);
+    variable h541: unsigned(31 downto 0);
+    variable h542: unsigned(0 downto 0);
+    variable h543: unsigned(10 downto 0);
+    variable h544: unsigned(31 downto 0);
+    variable h545: unsigned(0 downto 0);
+    variable h546: unsigned(0 downto 0);
+    variable h516: unsigned(19 downto 0);
+    variable h517: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1400,6 +1575,8 @@ begin
             o_hit <= to_unsigned(0, 2);
             o_r_address <= to_unsigned(0, 64);
             o_r_code <= to_unsigned(0, 4);
+            o_r_cpl <= to_unsigned(0, 64);
+            o_r_cpl_status <= to_unsigned(0, 3);
             o_r_data <= to_unsigned(0, 32);
             o_r_dest_mode <= to_unsigned(0, 1);
             o_r_destination <= to_unsigned(0, 8);
@@ -1407,7 +1584,7 @@ begin
             o_r_entry_lo <= to_unsigned(0, 64);
             o_r_int_type <= to_unsigned(0, 3);
             o_r_logged <= to_unsigned(0, 1);
-            o_r_outcome <= to_unsigned(0, 2);
+            o_r_outcome <= to_unsigned(0, 3);
             o_r_rq_eoi <= to_unsigned(0, 1);
             o_r_tail <= to_unsigned(0, 64);
             o_r_vector <= to_unsigned(0, 8);
@@ -1415,6 +1592,8 @@ begin
             pend <= '0';
             rec_address <= to_unsigned(0, 64);
             rec_code <= to_unsigned(0, 4);
+            rec_cpl <= to_unsigned(0, 64);
+            rec_cpl_status <= to_unsigned(0, 3);
             rec_data <= to_unsigned(0, 32);
             rec_dest_mode <= to_unsigned(0, 1);
             rec_destination <= to_unsigned(0, 8);
@@ -1422,7 +1601,7 @@ begin
             rec_entry_lo <= to_unsigned(0, 64);
             rec_int_type <= to_unsigned(0, 3);
             rec_logged <= to_unsigned(0, 1);
-            rec_outcome <= to_unsigned(0, 2);
+            rec_outcome <= to_unsigned(0, 3);
             rec_rq_eoi <= to_unsigned(0, 1);
             rec_tail <= to_unsigned(0, 64);
             rec_vector <= to_unsigned(0, 8);
@@ -1558,38 +1737,38 @@ begin
             u0_v3(1) <= '0';
             u0_v3(2) <= '0';
             u0_v3(3) <= '0';
-            u1_a0(0) <= to_unsigned(0, 1);
-            u1_a0(1) <= to_unsigned(0, 1);
-            u1_a0(2) <= to_unsigned(0, 1);
-            u1_a0(3) <= to_unsigned(0, 1);
-            u1_a0(4) <= to_unsigned(0, 1);
-            u1_a0(5) <= to_unsigned(0, 1);
-            u1_a0(6) <= to_unsigned(0, 1);
-            u1_a0(7) <= to_unsigned(0, 1);
-            u1_a1(0) <= to_unsigned(0, 1);
-            u1_a1(1) <= to_unsigned(0, 1);
-            u1_a1(2) <= to_unsigned(0, 1);
-            u1_a1(3) <= to_unsigned(0, 1);
-            u1_a1(4) <= to_unsigned(0, 1);
-            u1_a1(5) <= to_unsigned(0, 1);
-            u1_a1(6) <= to_unsigned(0, 1);
-            u1_a1(7) <= to_unsigned(0, 1);
-            u1_a2(0) <= to_unsigned(0, 1);
-            u1_a2(1) <= to_unsigned(0, 1);
-            u1_a2(2) <= to_unsigned(0, 1);
-            u1_a2(3) <= to_unsigned(0, 1);
-            u1_a2(4) <= to_unsigned(0, 1);
-            u1_a2(5) <= to_unsigned(0, 1);
-            u1_a2(6) <= to_unsigned(0, 1);
-            u1_a2(7) <= to_unsigned(0, 1);
-            u1_a3(0) <= to_unsigned(0, 1);
-            u1_a3(1) <= to_unsigned(0, 1);
-            u1_a3(2) <= to_unsigned(0, 1);
-            u1_a3(3) <= to_unsigned(0, 1);
-            u1_a3(4) <= to_unsigned(0, 1);
-            u1_a3(5) <= to_unsigned(0, 1);
-            u1_a3(6) <= to_unsigned(0, 1);
-            u1_a3(7) <= to_unsigned(0, 1);
+            u1_a0(0) <= to_unsigned(0, 2);
+            u1_a0(1) <= to_unsigned(0, 2);
+            u1_a0(2) <= to_unsigned(0, 2);
+            u1_a0(3) <= to_unsigned(0, 2);
+            u1_a0(4) <= to_unsigned(0, 2);
+            u1_a0(5) <= to_unsigned(0, 2);
+            u1_a0(6) <= to_unsigned(0, 2);
+            u1_a0(7) <= to_unsigned(0, 2);
+            u1_a1(0) <= to_unsigned(0, 2);
+            u1_a1(1) <= to_unsigned(0, 2);
+            u1_a1(2) <= to_unsigned(0, 2);
+            u1_a1(3) <= to_unsigned(0, 2);
+            u1_a1(4) <= to_unsigned(0, 2);
+            u1_a1(5) <= to_unsigned(0, 2);
+            u1_a1(6) <= to_unsigned(0, 2);
+            u1_a1(7) <= to_unsigned(0, 2);
+            u1_a2(0) <= to_unsigned(0, 2);
+            u1_a2(1) <= to_unsigned(0, 2);
+            u1_a2(2) <= to_unsigned(0, 2);
+            u1_a2(3) <= to_unsigned(0, 2);
+            u1_a2(4) <= to_unsigned(0, 2);
+            u1_a2(5) <= to_unsigned(0, 2);
+            u1_a2(6) <= to_unsigned(0, 2);
+            u1_a2(7) <= to_unsigned(0, 2);
+            u1_a3(0) <= to_unsigned(0, 2);
+            u1_a3(1) <= to_unsigned(0, 2);
+            u1_a3(2) <= to_unsigned(0, 2);
+            u1_a3(3) <= to_unsigned(0, 2);
+            u1_a3(4) <= to_unsigned(0, 2);
+            u1_a3(5) <= to_unsigned(0, 2);
+            u1_a3(6) <= to_unsigned(0, 2);
+            u1_a3(7) <= to_unsigned(0, 2);
             u1_b0(0) <= '0';
             u1_b0(1) <= '0';
             u1_b0(2) <= '0';
@@ -1614,7 +1793,7 @@ begin
             u1_b2(5) <= '0';
             u1_b2(6) <= '0';
             u1_b2(7) <= '0';
-            u1_fa <= to_unsigned(0, 1);
+            u1_fa <= to_unsigned(0, 2);
             u1_fk <= to_unsigned(0, 52);
             u1_fs <= to_unsigned(0, 3);
             u1_ft0 <= to_unsigned(0, 16);
@@ -1784,6 +1963,7 @@ begin
             u_wdata <= to_unsigned(0, 64);
             u_we <= '0';
             unit_io_i_addr <= to_unsigned(0, 64);
+            unit_io_k_translate <= '0';
             unit_io_k_write <= '0';
             unit_io_r_HPT <= to_unsigned(0, 64);
             unit_io_start <= '0';
@@ -1794,9 +1974,13 @@ begin
             w_irt_0 <= to_unsigned(0, 64);
             wk_io_PE <= to_unsigned(0, 1);
             wk_io_PR <= to_unsigned(0, 1);
+            wk_io_R <= to_unsigned(0, 1);
             wk_io_RZ <= to_unsigned(0, 1);
+            wk_io_U <= to_unsigned(0, 1);
+            wk_io_W <= to_unsigned(0, 1);
             wk_io_bad_level <= to_unsigned(0, 1);
             wk_io_fault <= to_unsigned(0, 8);
+            wk_io_frame <= to_unsigned(0, 64);
             wk_io_level <= to_unsigned(0, 3);
             wk_io_not_present <= to_unsigned(0, 1);
             wk_io_ok <= to_unsigned(0, 1);
@@ -1804,11 +1988,13 @@ begin
             wk_io_page_size <= to_unsigned(0, 1);
             wk_io_permission <= to_unsigned(0, 1);
             wk_io_reserved <= to_unsigned(0, 1);
+            wk_io_shift <= to_unsigned(0, 6);
             wk_io_skipped_bits <= to_unsigned(0, 1);
+            wk_io_translation <= to_unsigned(0, 1);
             wk_io_walked <= to_unsigned(0, 1);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-            v_wide := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000");
+            v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
             if bool(done) then
                 done <= '0';
             end if;
@@ -1829,7 +2015,7 @@ begin
                         h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
-                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
                         u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                         u0_key := v_wide(64-1 downto 3);
                         u0_set := to_unsigned(0, 2);
@@ -1974,7 +2160,7 @@ begin
                         h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
-                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1997,7 +2183,7 @@ begin
                         h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
-                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2020,7 +2206,7 @@ begin
                         h0 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
                         h1 := unsigned'("00000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h0));
-                        v_wide := unsigned'(to_unsigned(0, 19) & h1);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2158,26 +2344,36 @@ begin
                     wk_io_bad_level <= to_unsigned(0, 1);
                     wk_io_skipped_bits <= to_unsigned(0, 1);
                     wk_io_permission <= to_unsigned(0, 1);
+                    wk_io_translation <= to_unsigned(0, 1);
                     wk_io_PR <= to_unsigned(0, 1);
                     wk_io_RZ <= to_unsigned(0, 1);
                     wk_io_PE <= to_unsigned(0, 1);
-                    if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) then
-                        v_wide := unsigned'(to_unsigned(0, 8) & e_address);
+                    wk_io_R <= to_unsigned(0, 1);
+                    wk_io_W <= to_unsigned(0, 1);
+                    wk_io_U <= to_unsigned(0, 1);
+                    wk_io_shift <= to_unsigned(0, 6);
+                    wk_io_frame <= to_unsigned(0, 64);
+                    if ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
-                        unit_io_k_write <= stdl(e_kind = 1);
+                        unit_io_k_write <= stdl((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))));
+                        unit_io_k_translate <= stdl((e_kind /= 2) and (e_at = 1));
                         h2 := to_unsigned(0, 16);
                         h2 := (unsigned'(to_unsigned(0, 8) & w_dte_0(8-1 downto 0)) or unsigned'(w_dte_0(16-1 downto 8) & to_unsigned(0, 8)));
                         h3 := unsigned'("00000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & h2) or unsigned'(w_dte_0(56-1 downto 16) & to_unsigned(0, 16)));
                         h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h4 := (unsigned'(to_unsigned(0, 8) & h3) or unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")));
-                        v_wide := unsigned'(to_unsigned(0, 8) & h4);
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h4);
                         unit_io_r_HPT <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_address;
-                        u1_acc := to_unsigned(0, 1);
-                        if (e_kind = 1) then
+                        u1_acc := to_unsigned(0, 2);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
                             u1_acc(0) := '1';
+                        end if;
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            u1_acc(1) := '1';
                         end if;
                         u1_tg0 := to_unsigned(0, 16);
                         u1_tg0 := w_dte_8(16-1 downto 0);
@@ -2370,9 +2566,17 @@ begin
                             if (unit_io_o_status = 6) then
                                 wk_io_permission <= to_unsigned(1, 1);
                             end if;
+                            if (unit_io_o_status = 7) then
+                                wk_io_translation <= to_unsigned(1, 1);
+                            end if;
                             wk_io_PR <= unit_io_o_r_PR;
                             wk_io_RZ <= unit_io_o_r_RZ;
                             wk_io_PE <= unit_io_o_r_PE;
+                            wk_io_R <= unit_io_o_r_R;
+                            wk_io_W <= unit_io_o_r_W;
+                            wk_io_U <= unit_io_o_r_U;
+                            wk_io_shift <= unit_io_o_r_shift;
+                            wk_io_frame <= unit_io_o_r_frame;
                         end if;
                         st <= S2W0;
                     end if;
@@ -2404,7 +2608,7 @@ begin
                             h8 := resize(unsigned'(to_unsigned(0, 3) & h7(11-1 downto 0)) * 4, 14);
                             h9 := unsigned'("00000000000000000000000000000000000000000000000000000");
                             h9 := (unsigned'(to_unsigned(0, 1) & h6 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h8));
-                            v_wide := unsigned'(to_unsigned(0, 19) & h9);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h9);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2423,197 +2627,197 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h91 := unsigned'("00000000000000000000000000000000");
-                    h91 := e_data;
-                    h92 := unsigned'("00000000000000000000000000000000");
-                    h92 := e_data;
-                    h93 := to_unsigned(0, 1);
-                    h94 := to_unsigned(0, 1);
-                    h94 := to_unsigned(0, 1);
-                    if bool(w_dte_0(62)) then
-                        h94 := to_unsigned(1, 1);
-                    end if;
-                    h95 := to_unsigned(0, 1);
-                    h95 := to_unsigned(0, 1);
-                    if bool(w_dte_0(61)) then
-                        h95 := to_unsigned(1, 1);
-                    end if;
-                    if (e_kind = 1) then
-                        h93 := h94;
-                    else
-                        h93 := h95;
-                    end if;
-                    h165 := to_unsigned(0, 1);
+                    h94 := unsigned'("00000000000000000000000000000000");
+                    h94 := e_data;
+                    h95 := unsigned'("00000000000000000000000000000000");
+                    h95 := e_data;
                     h166 := to_unsigned(0, 1);
-                    h166 := to_unsigned(0, 1);
-                    if bool(w_dte_0(62)) then
-                        h166 := to_unsigned(1, 1);
-                    end if;
                     h167 := to_unsigned(0, 1);
                     h167 := to_unsigned(0, 1);
-                    if bool(w_dte_0(61)) then
+                    if bool(w_dte_0(62)) then
                         h167 := to_unsigned(1, 1);
                     end if;
-                    if (e_kind = 1) then
-                        h165 := h166;
+                    h168 := to_unsigned(0, 1);
+                    h168 := to_unsigned(0, 1);
+                    if bool(w_dte_0(61)) then
+                        h168 := to_unsigned(1, 1);
+                    end if;
+                    if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        h166 := h167;
                     else
-                        h165 := h167;
+                        h166 := h168;
                     end if;
-                    h176 := to_unsigned(0, 1);
-                    h177 := unsigned'("00000000000000000000000000000000");
-                    h177 := e_data;
-                    h178 := unsigned'("00000000000000000000000000000000");
-                    h178 := e_data;
-                    h179 := to_unsigned(0, 1);
-                    h179 := to_unsigned(0, 1);
-                    if (w_dte_10(62-1 downto 60) = 1) then
-                        h179 := to_unsigned(1, 1);
-                    end if;
-                    h180 := to_unsigned(0, 1);
-                    h181 := unsigned'("00000000000000000000000000000000");
-                    h181 := e_data;
-                    h182 := unsigned'("00000000000000000000000000000000");
-                    h182 := e_data;
-                    h183 := unsigned'("00000000000000000000000000000000");
-                    h183 := e_data;
-                    h184 := unsigned'("00000000000000000000000000000000");
-                    h184 := e_data;
-                    h180 := to_unsigned(0, 1);
-                    if (((((h181(11-1 downto 8) = 2) or ((h182(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h183(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h184(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h180 := to_unsigned(1, 1);
-                    end if;
-                    if ((h177(11-1 downto 8) = 0) or (h178(11-1 downto 8) = 1)) then
-                        h176 := h179;
-                    else
-                        h176 := h180;
-                    end if;
-                    h204 := unsigned'("00000000000000000000000000000000");
-                    h204 := e_data;
-                    h205 := unsigned'("00000000000000000000000000000000");
-                    h205 := e_data;
-                    h206 := unsigned'("00000000000000000000000000000000");
-                    h206 := e_data;
-                    h207 := to_unsigned(0, 16);
-                    h207 := to_unsigned(1, 16);
-                    h208 := to_unsigned(0, 4);
-                    h208 := w_dte_10(5-1 downto 1);
-                    h209 := to_unsigned(0, 16);
-                    h209 := shift_left(h207, to_integer(h208));
-                    h210 := to_unsigned(0, 1);
-                    h211 := to_unsigned(0, 11);
-                    h212 := unsigned'("00000000000000000000000000000000");
-                    h212 := e_data;
-                    h211 := h212(11-1 downto 0);
-                    h213 := to_unsigned(0, 1);
-                    h213 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h213 := to_unsigned(1, 1);
-                    end if;
-                    h214 := to_unsigned(0, 1);
-                    h214 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h214 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h211, 0) and to_unsigned(1, 11)) = 1) then
-                        h210 := h213;
-                    else
-                        h210 := h214;
-                    end if;
-                    h215 := to_unsigned(0, 1);
-                    h216 := to_unsigned(0, 11);
-                    h217 := unsigned'("00000000000000000000000000000000");
-                    h217 := e_data;
-                    h216 := h217(11-1 downto 0);
-                    h218 := to_unsigned(0, 1);
-                    h218 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h218 := to_unsigned(1, 1);
-                    end if;
-                    h219 := to_unsigned(0, 1);
-                    h219 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
-                        h219 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h216, 0) and to_unsigned(1, 11)) = 1) then
-                        h215 := h218;
-                    else
-                        h215 := h219;
-                    end if;
-                    h220 := to_unsigned(0, 3);
-                    h221 := to_unsigned(0, 11);
-                    h222 := unsigned'("00000000000000000000000000000000");
-                    h222 := e_data;
-                    h221 := h222(11-1 downto 0);
-                    if ((shift_right(h221, 0) and to_unsigned(1, 11)) = 1) then
-                        h220 := w_irt_0(37-1 downto 34);
-                    else
-                        h220 := w_irt_0(5-1 downto 2);
-                    end if;
-                    h309 := unsigned'("00000000000000000000000000000000");
-                    h309 := e_data;
-                    h310 := unsigned'("00000000000000000000000000000000");
-                    h310 := e_data;
-                    h311 := unsigned'("00000000000000000000000000000000");
-                    h311 := e_data;
-                    h312 := to_unsigned(0, 16);
-                    h312 := to_unsigned(1, 16);
-                    h313 := to_unsigned(0, 4);
-                    h313 := w_dte_10(5-1 downto 1);
-                    h314 := to_unsigned(0, 16);
-                    h314 := shift_left(h312, to_integer(h313));
-                    h315 := to_unsigned(0, 1);
-                    h316 := to_unsigned(0, 11);
-                    h317 := unsigned'("00000000000000000000000000000000");
-                    h317 := e_data;
-                    h316 := h317(11-1 downto 0);
-                    h318 := to_unsigned(0, 1);
-                    h318 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h318 := to_unsigned(1, 1);
-                    end if;
-                    h319 := to_unsigned(0, 1);
-                    h319 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h319 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h316, 0) and to_unsigned(1, 11)) = 1) then
-                        h315 := h318;
-                    else
-                        h315 := h319;
-                    end if;
-                    h320 := to_unsigned(0, 1);
-                    h321 := to_unsigned(0, 11);
-                    h322 := unsigned'("00000000000000000000000000000000");
-                    h322 := e_data;
-                    h321 := h322(11-1 downto 0);
+                    h322 := to_unsigned(0, 1);
                     h323 := to_unsigned(0, 1);
                     h323 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
+                    if bool(w_dte_0(62)) then
                         h323 := to_unsigned(1, 1);
                     end if;
                     h324 := to_unsigned(0, 1);
                     h324 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
+                    if bool(w_dte_0(61)) then
                         h324 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h321, 0) and to_unsigned(1, 11)) = 1) then
-                        h320 := h323;
+                    if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        h322 := h323;
                     else
-                        h320 := h324;
+                        h322 := h324;
                     end if;
-                    h325 := to_unsigned(0, 3);
-                    h326 := to_unsigned(0, 11);
-                    h327 := unsigned'("00000000000000000000000000000000");
-                    h327 := e_data;
-                    h326 := h327(11-1 downto 0);
-                    if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
-                        h325 := w_irt_0(37-1 downto 34);
+                    h333 := to_unsigned(0, 1);
+                    h334 := unsigned'("00000000000000000000000000000000");
+                    h334 := e_data;
+                    h335 := unsigned'("00000000000000000000000000000000");
+                    h335 := e_data;
+                    h336 := to_unsigned(0, 1);
+                    h336 := to_unsigned(0, 1);
+                    if (w_dte_10(62-1 downto 60) = 1) then
+                        h336 := to_unsigned(1, 1);
+                    end if;
+                    h337 := to_unsigned(0, 1);
+                    h338 := unsigned'("00000000000000000000000000000000");
+                    h338 := e_data;
+                    h339 := unsigned'("00000000000000000000000000000000");
+                    h339 := e_data;
+                    h340 := unsigned'("00000000000000000000000000000000");
+                    h340 := e_data;
+                    h341 := unsigned'("00000000000000000000000000000000");
+                    h341 := e_data;
+                    h337 := to_unsigned(0, 1);
+                    if (((((h338(11-1 downto 8) = 2) or ((h339(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h340(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h341(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h337 := to_unsigned(1, 1);
+                    end if;
+                    if ((h334(11-1 downto 8) = 0) or (h335(11-1 downto 8) = 1)) then
+                        h333 := h336;
                     else
-                        h325 := w_irt_0(5-1 downto 2);
+                        h333 := h337;
                     end if;
-                    if ((e_kind /= 2) and (not bool(w_dte_0(0)))) then
+                    h361 := unsigned'("00000000000000000000000000000000");
+                    h361 := e_data;
+                    h362 := unsigned'("00000000000000000000000000000000");
+                    h362 := e_data;
+                    h363 := unsigned'("00000000000000000000000000000000");
+                    h363 := e_data;
+                    h364 := to_unsigned(0, 16);
+                    h364 := to_unsigned(1, 16);
+                    h365 := to_unsigned(0, 4);
+                    h365 := w_dte_10(5-1 downto 1);
+                    h366 := to_unsigned(0, 16);
+                    h366 := shift_left(h364, to_integer(h365));
+                    h367 := to_unsigned(0, 1);
+                    h368 := to_unsigned(0, 11);
+                    h369 := unsigned'("00000000000000000000000000000000");
+                    h369 := e_data;
+                    h368 := h369(11-1 downto 0);
+                    h370 := to_unsigned(0, 1);
+                    h370 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h370 := to_unsigned(1, 1);
+                    end if;
+                    h371 := to_unsigned(0, 1);
+                    h371 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h371 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h368, 0) and to_unsigned(1, 11)) = 1) then
+                        h367 := h370;
+                    else
+                        h367 := h371;
+                    end if;
+                    h372 := to_unsigned(0, 1);
+                    h373 := to_unsigned(0, 11);
+                    h374 := unsigned'("00000000000000000000000000000000");
+                    h374 := e_data;
+                    h373 := h374(11-1 downto 0);
+                    h375 := to_unsigned(0, 1);
+                    h375 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h375 := to_unsigned(1, 1);
+                    end if;
+                    h376 := to_unsigned(0, 1);
+                    h376 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h376 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                        h372 := h375;
+                    else
+                        h372 := h376;
+                    end if;
+                    h377 := to_unsigned(0, 3);
+                    h378 := to_unsigned(0, 11);
+                    h379 := unsigned'("00000000000000000000000000000000");
+                    h379 := e_data;
+                    h378 := h379(11-1 downto 0);
+                    if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
+                        h377 := w_irt_0(37-1 downto 34);
+                    else
+                        h377 := w_irt_0(5-1 downto 2);
+                    end if;
+                    h466 := unsigned'("00000000000000000000000000000000");
+                    h466 := e_data;
+                    h467 := unsigned'("00000000000000000000000000000000");
+                    h467 := e_data;
+                    h468 := unsigned'("00000000000000000000000000000000");
+                    h468 := e_data;
+                    h469 := to_unsigned(0, 16);
+                    h469 := to_unsigned(1, 16);
+                    h470 := to_unsigned(0, 4);
+                    h470 := w_dte_10(5-1 downto 1);
+                    h471 := to_unsigned(0, 16);
+                    h471 := shift_left(h469, to_integer(h470));
+                    h472 := to_unsigned(0, 1);
+                    h473 := to_unsigned(0, 11);
+                    h474 := unsigned'("00000000000000000000000000000000");
+                    h474 := e_data;
+                    h473 := h474(11-1 downto 0);
+                    h475 := to_unsigned(0, 1);
+                    h475 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h475 := to_unsigned(1, 1);
+                    end if;
+                    h476 := to_unsigned(0, 1);
+                    h476 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h476 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h473, 0) and to_unsigned(1, 11)) = 1) then
+                        h472 := h475;
+                    else
+                        h472 := h476;
+                    end if;
+                    h477 := to_unsigned(0, 1);
+                    h478 := to_unsigned(0, 11);
+                    h479 := unsigned'("00000000000000000000000000000000");
+                    h479 := e_data;
+                    h478 := h479(11-1 downto 0);
+                    h480 := to_unsigned(0, 1);
+                    h480 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h480 := to_unsigned(1, 1);
+                    end if;
+                    h481 := to_unsigned(0, 1);
+                    h481 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h481 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h478, 0) and to_unsigned(1, 11)) = 1) then
+                        h477 := h480;
+                    else
+                        h477 := h481;
+                    end if;
+                    h482 := to_unsigned(0, 3);
+                    h483 := to_unsigned(0, 11);
+                    h484 := unsigned'("00000000000000000000000000000000");
+                    h484 := e_data;
+                    h483 := h484(11-1 downto 0);
+                    if ((shift_right(h483, 0) and to_unsigned(1, 11)) = 1) then
+                        h482 := w_irt_0(37-1 downto 34);
+                    else
+                        h482 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(1, 8);
-                        rec_outcome <= to_unsigned(0, 2);
+                        rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -2626,10 +2830,18 @@ begin
                         rec_entry_lo <= to_unsigned(0, 64);
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h91(11-1 downto 8) = 0) or (h92(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h94(11-1 downto 8) = 0) or (h95(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(2, 8);
-                        rec_outcome <= to_unsigned(3, 2);
+                        h18 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h18 := to_unsigned(4, 3);
+                        else
+                            h18 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h18;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -2638,309 +2850,297 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(1, 4);
-                        h18 := to_unsigned(0, 1);
-                        h19 := unsigned'("00000000000000000000000000000000");
-                        h19 := e_data;
+                        h19 := to_unsigned(0, 1);
                         h20 := unsigned'("00000000000000000000000000000000");
                         h20 := e_data;
-                        h21 := to_unsigned(0, 1);
+                        h21 := unsigned'("00000000000000000000000000000000");
+                        h21 := e_data;
                         h22 := to_unsigned(0, 1);
-                        h22 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h22 := to_unsigned(1, 1);
-                        end if;
-                        h23 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h23 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h21 := h22;
-                        else
-                            h21 := h23;
+                        h24 := to_unsigned(0, 1);
+                        h24 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h24 := to_unsigned(1, 1);
                         end if;
-                        h24 := unsigned'("00000000000000000000000000000000");
-                        h24 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h22 := h23;
+                        else
+                            h22 := h24;
+                        end if;
                         h25 := unsigned'("00000000000000000000000000000000");
                         h25 := e_data;
                         h26 := unsigned'("00000000000000000000000000000000");
                         h26 := e_data;
-                        h27 := to_unsigned(0, 16);
-                        h27 := to_unsigned(1, 16);
-                        h28 := to_unsigned(0, 4);
-                        h28 := w_dte_10(5-1 downto 1);
-                        h29 := to_unsigned(0, 16);
-                        h29 := shift_left(h27, to_integer(h28));
-                        h30 := to_unsigned(0, 1);
-                        h31 := to_unsigned(0, 11);
-                        h32 := unsigned'("00000000000000000000000000000000");
-                        h32 := e_data;
-                        h31 := h32(11-1 downto 0);
-                        h33 := to_unsigned(0, 1);
-                        h33 := to_unsigned(0, 1);
+                        h27 := unsigned'("00000000000000000000000000000000");
+                        h27 := e_data;
+                        h28 := to_unsigned(0, 16);
+                        h28 := to_unsigned(1, 16);
+                        h29 := to_unsigned(0, 4);
+                        h29 := w_dte_10(5-1 downto 1);
+                        h30 := to_unsigned(0, 16);
+                        h30 := shift_left(h28, to_integer(h29));
+                        h31 := to_unsigned(0, 1);
+                        h32 := to_unsigned(0, 11);
+                        h33 := unsigned'("00000000000000000000000000000000");
+                        h33 := e_data;
+                        h32 := h33(11-1 downto 0);
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h33 := to_unsigned(1, 1);
-                        end if;
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h34 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h31, 0) and to_unsigned(1, 11)) = 1) then
-                            h30 := h33;
-                        else
-                            h30 := h34;
-                        end if;
                         h35 := to_unsigned(0, 1);
-                        h36 := to_unsigned(0, 11);
-                        h37 := unsigned'("00000000000000000000000000000000");
-                        h37 := e_data;
-                        h36 := h37(11-1 downto 0);
-                        h38 := to_unsigned(0, 1);
-                        h38 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h38 := to_unsigned(1, 1);
+                        h35 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h35 := to_unsigned(1, 1);
                         end if;
+                        if ((shift_right(h32, 0) and to_unsigned(1, 11)) = 1) then
+                            h31 := h34;
+                        else
+                            h31 := h35;
+                        end if;
+                        h36 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 11);
+                        h38 := unsigned'("00000000000000000000000000000000");
+                        h38 := e_data;
+                        h37 := h38(11-1 downto 0);
                         h39 := to_unsigned(0, 1);
                         h39 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h39 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h36, 0) and to_unsigned(1, 11)) = 1) then
-                            h35 := h38;
-                        else
-                            h35 := h39;
+                        h40 := to_unsigned(0, 1);
+                        h40 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h40 := to_unsigned(1, 1);
                         end if;
-                        h40 := to_unsigned(0, 3);
-                        h41 := to_unsigned(0, 11);
-                        h42 := unsigned'("00000000000000000000000000000000");
-                        h42 := e_data;
-                        h41 := h42(11-1 downto 0);
-                        if ((shift_right(h41, 0) and to_unsigned(1, 11)) = 1) then
-                            h40 := w_irt_0(37-1 downto 34);
+                        if ((shift_right(h37, 0) and to_unsigned(1, 11)) = 1) then
+                            h36 := h39;
                         else
-                            h40 := w_irt_0(5-1 downto 2);
+                            h36 := h40;
                         end if;
-                        h43 := to_unsigned(0, 1);
-                        h44 := to_unsigned(0, 11);
-                        h45 := unsigned'("00000000000000000000000000000000");
-                        h45 := e_data;
-                        h44 := h45(11-1 downto 0);
-                        h46 := to_unsigned(0, 1);
-                        h46 := to_unsigned(0, 1);
+                        h41 := to_unsigned(0, 3);
+                        h42 := to_unsigned(0, 11);
+                        h43 := unsigned'("00000000000000000000000000000000");
+                        h43 := e_data;
+                        h42 := h43(11-1 downto 0);
+                        if ((shift_right(h42, 0) and to_unsigned(1, 11)) = 1) then
+                            h41 := w_irt_0(37-1 downto 34);
+                        else
+                            h41 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h44 := to_unsigned(0, 1);
+                        h45 := to_unsigned(0, 11);
+                        h46 := unsigned'("00000000000000000000000000000000");
+                        h46 := e_data;
+                        h45 := h46(11-1 downto 0);
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h46 := to_unsigned(1, 1);
-                        end if;
-                        h47 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h47 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h44, 0) and to_unsigned(1, 11)) = 1) then
-                            h43 := h46;
-                        else
-                            h43 := h47;
-                        end if;
-                        h18 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h19(11-1 downto 8) = 0) or (h20(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h21 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h24(11-1 downto 8) = 0) or (h25(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h26(11-1 downto 0)) < h29)) or (not (((h30 /= 0) and (not (h35 /= 0))) and (h40 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h43 /= 0))))) then
-                            h18 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h18;
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_device_id;
                         h48 := to_unsigned(0, 1);
                         h48 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
+                        if bool(w_irt_0(1)) then
                             h48 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h48;
+                        if ((shift_right(h45, 0) and to_unsigned(1, 11)) = 1) then
+                            h44 := h47;
+                        else
+                            h44 := h48;
+                        end if;
+                        h19 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
+                            h19 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h19;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
                         h49 := to_unsigned(0, 1);
                         h49 := to_unsigned(0, 1);
-                        if (e_kind = 1) then
+                        if (e_kind = 2) then
                             h49 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h49;
+                        v_wide(52-1 downto 51) := h49;
                         h50 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h51 := to_unsigned(1, 1);
+                        h50 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h50 := to_unsigned(1, 1);
                         end if;
+                        v_wide(54-1 downto 53) := h50;
+                        h51 := to_unsigned(0, 1);
                         h52 := to_unsigned(0, 1);
                         h52 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
                             h52 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind /= 2) then
-                            h50 := h51;
-                        else
-                            h50 := h52;
+                        h53 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                            h53 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h50;
+                        if (e_kind /= 2) then
+                            h51 := h52;
+                        else
+                            h51 := h53;
+                        end if;
+                        v_wide(56-1 downto 55) := h51;
+                        h54 := to_unsigned(0, 1);
+                        h54 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h54 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h54;
                         v_wide(64-1 downto 60) := to_unsigned(1, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h53 := shift_right(e_address, 2);
-                        h54 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h54 := unsigned'(h53 & to_unsigned(0, 2));
-                        rec_entry_hi <= h54(64-1 downto 0);
-                        h55 := to_unsigned(0, 16);
-                        h56 := unsigned'("00000000000000000000000000000000");
-                        h56 := e_data;
-                        h57 := unsigned'("00000000000000000000000000000000");
-                        h57 := e_data;
-                        h58 := to_unsigned(0, 1);
-                        h59 := to_unsigned(0, 1);
-                        h59 := to_unsigned(0, 1);
+                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h55 := shift_right(e_address, 2);
+                        h56 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h56 := unsigned'(h55 & to_unsigned(0, 2));
+                        rec_entry_hi <= h56(64-1 downto 0);
+                        h57 := to_unsigned(0, 16);
+                        h58 := unsigned'("00000000000000000000000000000000");
+                        h58 := e_data;
+                        h59 := unsigned'("00000000000000000000000000000000");
+                        h59 := e_data;
+                        h60 := to_unsigned(0, 1);
+                        h61 := to_unsigned(0, 1);
+                        h61 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h59 := to_unsigned(1, 1);
+                            h61 := to_unsigned(1, 1);
                         end if;
-                        h60 := to_unsigned(0, 1);
-                        h60 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h60 := to_unsigned(1, 1);
+                            h62 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h58 := h59;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h60 := h61;
                         else
-                            h58 := h60;
+                            h60 := h62;
                         end if;
-                        h61 := unsigned'("00000000000000000000000000000000");
-                        h61 := e_data;
-                        h62 := unsigned'("00000000000000000000000000000000");
-                        h62 := e_data;
                         h63 := unsigned'("00000000000000000000000000000000");
                         h63 := e_data;
-                        h64 := to_unsigned(0, 16);
-                        h64 := to_unsigned(1, 16);
-                        h65 := to_unsigned(0, 4);
-                        h65 := w_dte_10(5-1 downto 1);
+                        h64 := unsigned'("00000000000000000000000000000000");
+                        h64 := e_data;
+                        h65 := unsigned'("00000000000000000000000000000000");
+                        h65 := e_data;
                         h66 := to_unsigned(0, 16);
-                        h66 := shift_left(h64, to_integer(h65));
-                        h67 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 11);
-                        h69 := unsigned'("00000000000000000000000000000000");
-                        h69 := e_data;
-                        h68 := h69(11-1 downto 0);
-                        h70 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h70 := to_unsigned(1, 1);
-                        end if;
-                        h71 := to_unsigned(0, 1);
-                        h71 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h71 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h68, 0) and to_unsigned(1, 11)) = 1) then
-                            h67 := h70;
-                        else
-                            h67 := h71;
-                        end if;
+                        h66 := to_unsigned(1, 16);
+                        h67 := to_unsigned(0, 4);
+                        h67 := w_dte_10(5-1 downto 1);
+                        h68 := to_unsigned(0, 16);
+                        h68 := shift_left(h66, to_integer(h67));
+                        h69 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 11);
+                        h71 := unsigned'("00000000000000000000000000000000");
+                        h71 := e_data;
+                        h70 := h71(11-1 downto 0);
                         h72 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 11);
-                        h74 := unsigned'("00000000000000000000000000000000");
-                        h74 := e_data;
-                        h73 := h74(11-1 downto 0);
-                        h75 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h72 := to_unsigned(1, 1);
+                        end if;
+                        h73 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h73 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h70, 0) and to_unsigned(1, 11)) = 1) then
+                            h69 := h72;
+                        else
+                            h69 := h73;
+                        end if;
+                        h74 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 11);
+                        h76 := unsigned'("00000000000000000000000000000000");
+                        h76 := e_data;
+                        h75 := h76(11-1 downto 0);
+                        h77 := to_unsigned(0, 1);
+                        h77 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h75 := to_unsigned(1, 1);
+                            h77 := to_unsigned(1, 1);
                         end if;
-                        h76 := to_unsigned(0, 1);
-                        h76 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h76 := to_unsigned(1, 1);
+                            h78 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h73, 0) and to_unsigned(1, 11)) = 1) then
-                            h72 := h75;
+                        if ((shift_right(h75, 0) and to_unsigned(1, 11)) = 1) then
+                            h74 := h77;
                         else
-                            h72 := h76;
+                            h74 := h78;
                         end if;
-                        h77 := to_unsigned(0, 3);
-                        h78 := to_unsigned(0, 11);
-                        h79 := unsigned'("00000000000000000000000000000000");
-                        h79 := e_data;
-                        h78 := h79(11-1 downto 0);
-                        if ((shift_right(h78, 0) and to_unsigned(1, 11)) = 1) then
-                            h77 := w_irt_0(37-1 downto 34);
+                        h79 := to_unsigned(0, 3);
+                        h80 := to_unsigned(0, 11);
+                        h81 := unsigned'("00000000000000000000000000000000");
+                        h81 := e_data;
+                        h80 := h81(11-1 downto 0);
+                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
+                            h79 := w_irt_0(37-1 downto 34);
                         else
-                            h77 := w_irt_0(5-1 downto 2);
+                            h79 := w_irt_0(5-1 downto 2);
                         end if;
-                        h80 := to_unsigned(0, 1);
-                        h81 := to_unsigned(0, 11);
-                        h82 := unsigned'("00000000000000000000000000000000");
-                        h82 := e_data;
-                        h81 := h82(11-1 downto 0);
-                        h83 := to_unsigned(0, 1);
-                        h83 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 11);
+                        h84 := unsigned'("00000000000000000000000000000000");
+                        h84 := e_data;
+                        h83 := h84(11-1 downto 0);
+                        h85 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h83 := to_unsigned(1, 1);
+                            h85 := to_unsigned(1, 1);
                         end if;
-                        h84 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
+                        h86 := to_unsigned(0, 1);
+                        h86 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h84 := to_unsigned(1, 1);
+                            h86 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h81, 0) and to_unsigned(1, 11)) = 1) then
-                            h80 := h83;
+                        if ((shift_right(h83, 0) and to_unsigned(1, 11)) = 1) then
+                            h82 := h85;
                         else
-                            h80 := h84;
+                            h82 := h86;
                         end if;
-                        h85 := to_unsigned(0, 16);
-                        h85 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h86 := to_unsigned(0, 16);
-                        h86 := to_unsigned(1, 16);
-                        h87 := to_unsigned(0, 4);
-                        h87 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h87 := to_unsigned(0, 16);
+                        h87 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h88 := to_unsigned(0, 16);
-                        h88 := shift_left(h86, to_integer(h87));
-                        h89 := to_unsigned(0, 17);
-                        h89 := ((unsigned'(to_unsigned(0, 1) & h88) + 65536) - 1);
+                        h88 := to_unsigned(1, 16);
+                        h89 := to_unsigned(0, 4);
+                        h89 := r_EVT_LOG_BAR(60-1 downto 56);
                         h90 := to_unsigned(0, 16);
-                        h90 := (h85 and h89(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h56(11-1 downto 8) = 0) or (h57(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h58 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h61(11-1 downto 8) = 0) or (h62(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h63(11-1 downto 0)) < h66)) or (not (((h67 /= 0) and (not (h72 /= 0))) and (h77 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h80 /= 0))))) then
-                            h55 := h90;
+                        h90 := shift_left(h88, to_integer(h89));
+                        h91 := to_unsigned(0, 17);
+                        h91 := ((unsigned'(to_unsigned(0, 1) & h90) + 65536) - 1);
+                        h92 := to_unsigned(0, 16);
+                        h92 := (h87 and h91(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h58(11-1 downto 8) = 0) or (h59(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h60 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h63(11-1 downto 8) = 0) or (h64(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h65(11-1 downto 0)) < h68)) or (not (((h69 /= 0) and (not (h74 /= 0))) and (h79 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h82 /= 0))))) then
+                            h57 := h92;
                         else
-                            h55 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h57 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h55 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h57 & to_unsigned(0, 4));
+                        h93 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h93 := to_unsigned(4, 3);
+                        else
+                            h93 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h93;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (h93 /= 0)) then
+                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
                         status <= to_unsigned(3, 8);
-                        rec_outcome <= to_unsigned(0, 2);
-                        rec_address <= e_address;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        st <= ST0;
-                    elsif (wk_io_ok /= 0) then
-                        status <= to_unsigned(4, 8);
-                        rec_outcome <= to_unsigned(1, 2);
-                        rec_address <= wk_io_pa;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        st <= ST0;
-                    elsif ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h165 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) then
-                        status <= to_unsigned(5, 8);
-                        rec_outcome <= to_unsigned(3, 2);
+                        h96 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h96 := to_unsigned(4, 3);
+                        else
+                            h96 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h96;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -2948,138 +3148,131 @@ begin
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h96 := to_unsigned(0, 1);
-                        h97 := unsigned'("00000000000000000000000000000000");
-                        h97 := e_data;
+                        rec_code <= to_unsigned(8, 4);
+                        h97 := to_unsigned(0, 1);
                         h98 := unsigned'("00000000000000000000000000000000");
                         h98 := e_data;
-                        h99 := to_unsigned(0, 1);
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
                         h100 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h100 := to_unsigned(1, 1);
-                        end if;
-                        h101 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h101 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h99 := h100;
-                        else
-                            h99 := h101;
+                        h102 := to_unsigned(0, 1);
+                        h102 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h102 := to_unsigned(1, 1);
                         end if;
-                        h102 := unsigned'("00000000000000000000000000000000");
-                        h102 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h100 := h101;
+                        else
+                            h100 := h102;
+                        end if;
                         h103 := unsigned'("00000000000000000000000000000000");
                         h103 := e_data;
                         h104 := unsigned'("00000000000000000000000000000000");
                         h104 := e_data;
-                        h105 := to_unsigned(0, 16);
-                        h105 := to_unsigned(1, 16);
-                        h106 := to_unsigned(0, 4);
-                        h106 := w_dte_10(5-1 downto 1);
-                        h107 := to_unsigned(0, 16);
-                        h107 := shift_left(h105, to_integer(h106));
-                        h108 := to_unsigned(0, 1);
-                        h109 := to_unsigned(0, 11);
-                        h110 := unsigned'("00000000000000000000000000000000");
-                        h110 := e_data;
-                        h109 := h110(11-1 downto 0);
-                        h111 := to_unsigned(0, 1);
-                        h111 := to_unsigned(0, 1);
+                        h105 := unsigned'("00000000000000000000000000000000");
+                        h105 := e_data;
+                        h106 := to_unsigned(0, 16);
+                        h106 := to_unsigned(1, 16);
+                        h107 := to_unsigned(0, 4);
+                        h107 := w_dte_10(5-1 downto 1);
+                        h108 := to_unsigned(0, 16);
+                        h108 := shift_left(h106, to_integer(h107));
+                        h109 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 11);
+                        h111 := unsigned'("00000000000000000000000000000000");
+                        h111 := e_data;
+                        h110 := h111(11-1 downto 0);
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h111 := to_unsigned(1, 1);
-                        end if;
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
                             h112 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h109, 0) and to_unsigned(1, 11)) = 1) then
-                            h108 := h111;
-                        else
-                            h108 := h112;
-                        end if;
                         h113 := to_unsigned(0, 1);
-                        h114 := to_unsigned(0, 11);
-                        h115 := unsigned'("00000000000000000000000000000000");
-                        h115 := e_data;
-                        h114 := h115(11-1 downto 0);
-                        h116 := to_unsigned(0, 1);
-                        h116 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h116 := to_unsigned(1, 1);
+                        h113 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h113 := to_unsigned(1, 1);
                         end if;
+                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
+                            h109 := h112;
+                        else
+                            h109 := h113;
+                        end if;
+                        h114 := to_unsigned(0, 1);
+                        h115 := to_unsigned(0, 11);
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := e_data;
+                        h115 := h116(11-1 downto 0);
                         h117 := to_unsigned(0, 1);
                         h117 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h117 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h114, 0) and to_unsigned(1, 11)) = 1) then
-                            h113 := h116;
-                        else
-                            h113 := h117;
+                        h118 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h118 := to_unsigned(1, 1);
                         end if;
-                        h118 := to_unsigned(0, 3);
-                        h119 := to_unsigned(0, 11);
-                        h120 := unsigned'("00000000000000000000000000000000");
-                        h120 := e_data;
-                        h119 := h120(11-1 downto 0);
-                        if ((shift_right(h119, 0) and to_unsigned(1, 11)) = 1) then
-                            h118 := w_irt_0(37-1 downto 34);
+                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
+                            h114 := h117;
                         else
-                            h118 := w_irt_0(5-1 downto 2);
+                            h114 := h118;
                         end if;
-                        h121 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 11);
-                        h123 := unsigned'("00000000000000000000000000000000");
-                        h123 := e_data;
-                        h122 := h123(11-1 downto 0);
-                        h124 := to_unsigned(0, 1);
-                        h124 := to_unsigned(0, 1);
+                        h119 := to_unsigned(0, 3);
+                        h120 := to_unsigned(0, 11);
+                        h121 := unsigned'("00000000000000000000000000000000");
+                        h121 := e_data;
+                        h120 := h121(11-1 downto 0);
+                        if ((shift_right(h120, 0) and to_unsigned(1, 11)) = 1) then
+                            h119 := w_irt_0(37-1 downto 34);
+                        else
+                            h119 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h122 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 11);
+                        h124 := unsigned'("00000000000000000000000000000000");
+                        h124 := e_data;
+                        h123 := h124(11-1 downto 0);
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h124 := to_unsigned(1, 1);
-                        end if;
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
                             h125 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h122, 0) and to_unsigned(1, 11)) = 1) then
-                            h121 := h124;
-                        else
-                            h121 := h125;
-                        end if;
-                        h96 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h97(11-1 downto 8) = 0) or (h98(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h99 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h102(11-1 downto 8) = 0) or (h103(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h104(11-1 downto 0)) < h107)) or (not (((h108 /= 0) and (not (h113 /= 0))) and (h118 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h121 /= 0))))) then
-                            h96 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h96;
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         h126 := to_unsigned(0, 1);
                         h126 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                        if bool(w_irt_0(1)) then
                             h126 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h126;
+                        if ((shift_right(h123, 0) and to_unsigned(1, 11)) = 1) then
+                            h122 := h125;
+                        else
+                            h122 := h126;
+                        end if;
+                        h97 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h100 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h103(11-1 downto 8) = 0) or (h104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h105(11-1 downto 0)) < h108)) or (not (((h109 /= 0) and (not (h114 /= 0))) and (h119 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h122 /= 0))))) then
+                            h97 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h97;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
                         h127 := to_unsigned(0, 1);
                         h127 := to_unsigned(0, 1);
-                        if (e_kind = 1) then
+                        if ((e_kind /= 2) and (e_at = 1)) then
                             h127 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h127;
-                        h128 := to_unsigned(0, 1);
-                        h128 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h128 := to_unsigned(1, 1);
+                        v_wide(57-1 downto 56) := h127;
+                        h128 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h128 := to_unsigned(6, 3);
+                        else
+                            h128 := to_unsigned(1, 3);
                         end if;
-                        v_wide(55-1 downto 54) := h128;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        v_wide(60-1 downto 57) := h128;
+                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
                         h129 := to_unsigned(0, 16);
@@ -3098,7 +3291,7 @@ begin
                         if bool(w_dte_0(61)) then
                             h134 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
                             h132 := h133;
                         else
                             h132 := h134;
@@ -3197,156 +3390,172 @@ begin
                         h163 := ((unsigned'(to_unsigned(0, 1) & h162) + 65536) - 1);
                         h164 := to_unsigned(0, 16);
                         h164 := (h159 and h163(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
                             h129 := h164;
                         else
                             h129 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
                         rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h129 & to_unsigned(0, 4));
+                        h165 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h165 := to_unsigned(1, 1);
+                        else
+                            h165 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h165);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
+                    elsif ((e_kind /= 2) and (e_at = 2)) then
+                        status <= to_unsigned(4, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h166 /= 0)) then
+                        status <= to_unsigned(5, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
                         status <= to_unsigned(6, 8);
-                        rec_outcome <= to_unsigned(0, 2);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h168 := unsigned'("00000000000000000000000000000000");
-                        h168 := e_data;
-                        rec_vector <= h168(8-1 downto 0);
-                        h169 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h169 := e_address;
-                        rec_destination <= h169(20-1 downto 12);
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h170 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h170;
-                        h171 := unsigned'("00000000000000000000000000000000");
-                        h171 := e_data;
-                        rec_int_type <= h171(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h176 /= 0)) then
-                        status <= to_unsigned(7, 8);
-                        rec_outcome <= to_unsigned(0, 2);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h172 := unsigned'("00000000000000000000000000000000");
-                        h172 := e_data;
-                        rec_vector <= h172(8-1 downto 0);
-                        h173 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h173 := e_address;
-                        rec_destination <= h173(20-1 downto 12);
-                        h174 := to_unsigned(0, 1);
-                        h174 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h174 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h174;
-                        h175 := unsigned'("00000000000000000000000000000000");
-                        h175 := e_data;
-                        rec_int_type <= h175(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h204(11-1 downto 8) = 0) or (h205(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h206(11-1 downto 0)) < h209)) and (((h210 /= 0) and (not (h215 /= 0))) and (h220 <= 1))) then
-                        status <= to_unsigned(8, 8);
-                        rec_outcome <= to_unsigned(2, 2);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h185 := to_unsigned(0, 8);
-                        h186 := to_unsigned(0, 11);
-                        h187 := unsigned'("00000000000000000000000000000000");
-                        h187 := e_data;
-                        h186 := h187(11-1 downto 0);
-                        if ((shift_right(h186, 0) and to_unsigned(1, 11)) = 1) then
-                            h185 := w_irt_0(56-1 downto 48);
-                        else
-                            h185 := w_irt_0(24-1 downto 16);
-                        end if;
-                        rec_vector <= h185;
-                        h188 := to_unsigned(0, 8);
-                        h189 := to_unsigned(0, 11);
-                        h190 := unsigned'("00000000000000000000000000000000");
-                        h190 := e_data;
-                        h189 := h190(11-1 downto 0);
-                        if ((shift_right(h189, 0) and to_unsigned(1, 11)) = 1) then
-                            h188 := w_irt_0(48-1 downto 40);
-                        else
-                            h188 := w_irt_0(16-1 downto 8);
-                        end if;
-                        rec_destination <= h188;
-                        h191 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 11);
-                        h193 := unsigned'("00000000000000000000000000000000");
-                        h193 := e_data;
-                        h192 := h193(11-1 downto 0);
-                        h194 := to_unsigned(0, 1);
-                        h194 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h194 := to_unsigned(1, 1);
-                        end if;
-                        h195 := to_unsigned(0, 1);
-                        h195 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h195 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h192, 0) and to_unsigned(1, 11)) = 1) then
-                            h191 := h194;
-                        else
-                            h191 := h195;
-                        end if;
-                        rec_dest_mode <= h191;
-                        h196 := to_unsigned(0, 3);
-                        h197 := to_unsigned(0, 11);
-                        h198 := unsigned'("00000000000000000000000000000000");
-                        h198 := e_data;
-                        h197 := h198(11-1 downto 0);
-                        if ((shift_right(h197, 0) and to_unsigned(1, 11)) = 1) then
-                            h196 := w_irt_0(37-1 downto 34);
-                        else
-                            h196 := w_irt_0(5-1 downto 2);
-                        end if;
-                        rec_int_type <= h196;
-                        h199 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 11);
-                        h201 := unsigned'("00000000000000000000000000000000");
-                        h201 := e_data;
-                        h200 := h201(11-1 downto 0);
-                        h202 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h202 := to_unsigned(1, 1);
-                        end if;
-                        h203 := to_unsigned(0, 1);
-                        h203 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h203 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
-                            h199 := h202;
-                        else
-                            h199 := h203;
-                        end if;
-                        rec_rq_eoi <= h199;
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        h169 := to_unsigned(0, 1);
+                        h169 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h169 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(1-1 downto 0) := h169;
+                        h170 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
+                        if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
+                            h170 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h170;
+                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h171 := e_address;
+                        v_wide(64-1 downto 12) := h171(64-1 downto 12);
+                        rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h309(11-1 downto 8) = 0) or (h310(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h311(11-1 downto 0)) < h314)) or (not (((h315 /= 0) and (not (h320 /= 0))) and (h325 <= 1))))) then
+                    elsif (wk_io_ok /= 0) then
+                        status <= to_unsigned(7, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_io_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_io_translation /= 0) then
+                        status <= to_unsigned(8, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_io_R;
+                        h172 := to_unsigned(0, 1);
+                        h172 := to_unsigned(0, 1);
+                        if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
+                            h172 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h172;
+                        v_wide(3-1 downto 2) := wk_io_U;
+                        h173 := to_unsigned(0, 1);
+                        h173 := to_unsigned(0, 1);
+                        if (wk_io_shift > 12) then
+                            h173 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h173;
+                        h174 := to_unsigned(0, 6);
+                        h174 := wk_io_shift;
+                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h175 := shift_right(wk_io_frame, to_integer(h174));
+                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h176 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h175);
+                        h177 := to_unsigned(0, 6);
+                        h177 := wk_io_shift;
+                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h178 := shift_left(h176, to_integer(h177));
+                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h179 := to_unsigned(1, 64);
+                        h180 := to_unsigned(0, 6);
+                        h181 := to_unsigned(0, 7);
+                        h181 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h180 := h181(6-1 downto 0);
+                        h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h182 := shift_left(h179, to_integer(h180));
+                        h183 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h183 := ((unsigned'(to_unsigned(0, 1) & h182) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h184 := shift_right(h183(64-1 downto 0), 12);
+                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h185 := (h178 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h184 & to_unsigned(0, 12)));
+                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h186 := shift_right(h185, 12);
+                        v_wide(64-1 downto 12) := h186(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= ST0;
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
                         status <= to_unsigned(9, 8);
-                        rec_outcome <= to_unsigned(3, 2);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3355,272 +3564,424 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h223 := to_unsigned(0, 1);
+                        h187 := to_unsigned(0, 1);
+                        h188 := unsigned'("00000000000000000000000000000000");
+                        h188 := e_data;
+                        h189 := unsigned'("00000000000000000000000000000000");
+                        h189 := e_data;
+                        h190 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h191 := to_unsigned(1, 1);
+                        end if;
+                        h192 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h192 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h190 := h191;
+                        else
+                            h190 := h192;
+                        end if;
+                        h193 := unsigned'("00000000000000000000000000000000");
+                        h193 := e_data;
+                        h194 := unsigned'("00000000000000000000000000000000");
+                        h194 := e_data;
+                        h195 := unsigned'("00000000000000000000000000000000");
+                        h195 := e_data;
+                        h196 := to_unsigned(0, 16);
+                        h196 := to_unsigned(1, 16);
+                        h197 := to_unsigned(0, 4);
+                        h197 := w_dte_10(5-1 downto 1);
+                        h198 := to_unsigned(0, 16);
+                        h198 := shift_left(h196, to_integer(h197));
+                        h199 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 11);
+                        h201 := unsigned'("00000000000000000000000000000000");
+                        h201 := e_data;
+                        h200 := h201(11-1 downto 0);
+                        h202 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h202 := to_unsigned(1, 1);
+                        end if;
+                        h203 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h203 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
+                            h199 := h202;
+                        else
+                            h199 := h203;
+                        end if;
+                        h204 := to_unsigned(0, 1);
+                        h205 := to_unsigned(0, 11);
+                        h206 := unsigned'("00000000000000000000000000000000");
+                        h206 := e_data;
+                        h205 := h206(11-1 downto 0);
+                        h207 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h207 := to_unsigned(1, 1);
+                        end if;
+                        h208 := to_unsigned(0, 1);
+                        h208 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h208 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h205, 0) and to_unsigned(1, 11)) = 1) then
+                            h204 := h207;
+                        else
+                            h204 := h208;
+                        end if;
+                        h209 := to_unsigned(0, 3);
+                        h210 := to_unsigned(0, 11);
+                        h211 := unsigned'("00000000000000000000000000000000");
+                        h211 := e_data;
+                        h210 := h211(11-1 downto 0);
+                        if ((shift_right(h210, 0) and to_unsigned(1, 11)) = 1) then
+                            h209 := w_irt_0(37-1 downto 34);
+                        else
+                            h209 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h212 := to_unsigned(0, 1);
+                        h213 := to_unsigned(0, 11);
+                        h214 := unsigned'("00000000000000000000000000000000");
+                        h214 := e_data;
+                        h213 := h214(11-1 downto 0);
+                        h215 := to_unsigned(0, 1);
+                        h215 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h215 := to_unsigned(1, 1);
+                        end if;
+                        h216 := to_unsigned(0, 1);
+                        h216 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h216 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
+                            h212 := h215;
+                        else
+                            h212 := h216;
+                        end if;
+                        h187 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h188(11-1 downto 8) = 0) or (h189(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h190 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h193(11-1 downto 8) = 0) or (h194(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h195(11-1 downto 0)) < h198)) or (not (((h199 /= 0) and (not (h204 /= 0))) and (h209 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h212 /= 0))))) then
+                            h187 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h187;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(53-1 downto 52) := wk_io_PR;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(57-1 downto 56) := to_unsigned(1, 1);
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h217 := to_unsigned(0, 16);
+                        h218 := unsigned'("00000000000000000000000000000000");
+                        h218 := e_data;
+                        h219 := unsigned'("00000000000000000000000000000000");
+                        h219 := e_data;
+                        h220 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h221 := to_unsigned(1, 1);
+                        end if;
+                        h222 := to_unsigned(0, 1);
+                        h222 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h222 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h220 := h221;
+                        else
+                            h220 := h222;
+                        end if;
+                        h223 := unsigned'("00000000000000000000000000000000");
+                        h223 := e_data;
                         h224 := unsigned'("00000000000000000000000000000000");
                         h224 := e_data;
                         h225 := unsigned'("00000000000000000000000000000000");
                         h225 := e_data;
-                        h226 := to_unsigned(0, 1);
-                        h227 := to_unsigned(0, 1);
-                        h227 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h227 := to_unsigned(1, 1);
-                        end if;
-                        h228 := to_unsigned(0, 1);
-                        h228 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h228 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind = 1) then
-                            h226 := h227;
-                        else
-                            h226 := h228;
-                        end if;
-                        h229 := unsigned'("00000000000000000000000000000000");
-                        h229 := e_data;
-                        h230 := unsigned'("00000000000000000000000000000000");
-                        h230 := e_data;
+                        h226 := to_unsigned(0, 16);
+                        h226 := to_unsigned(1, 16);
+                        h227 := to_unsigned(0, 4);
+                        h227 := w_dte_10(5-1 downto 1);
+                        h228 := to_unsigned(0, 16);
+                        h228 := shift_left(h226, to_integer(h227));
+                        h229 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 11);
                         h231 := unsigned'("00000000000000000000000000000000");
                         h231 := e_data;
-                        h232 := to_unsigned(0, 16);
-                        h232 := to_unsigned(1, 16);
-                        h233 := to_unsigned(0, 4);
-                        h233 := w_dte_10(5-1 downto 1);
-                        h234 := to_unsigned(0, 16);
-                        h234 := shift_left(h232, to_integer(h233));
-                        h235 := to_unsigned(0, 1);
-                        h236 := to_unsigned(0, 11);
-                        h237 := unsigned'("00000000000000000000000000000000");
-                        h237 := e_data;
-                        h236 := h237(11-1 downto 0);
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
+                        h230 := h231(11-1 downto 0);
+                        h232 := to_unsigned(0, 1);
+                        h232 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h232 := to_unsigned(1, 1);
+                        end if;
+                        h233 := to_unsigned(0, 1);
+                        h233 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h233 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h230, 0) and to_unsigned(1, 11)) = 1) then
+                            h229 := h232;
+                        else
+                            h229 := h233;
+                        end if;
+                        h234 := to_unsigned(0, 1);
+                        h235 := to_unsigned(0, 11);
+                        h236 := unsigned'("00000000000000000000000000000000");
+                        h236 := e_data;
+                        h235 := h236(11-1 downto 0);
+                        h237 := to_unsigned(0, 1);
+                        h237 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h237 := to_unsigned(1, 1);
+                        end if;
+                        h238 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h238 := to_unsigned(1, 1);
                         end if;
-                        h239 := to_unsigned(0, 1);
-                        h239 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h239 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h236, 0) and to_unsigned(1, 11)) = 1) then
-                            h235 := h238;
+                        if ((shift_right(h235, 0) and to_unsigned(1, 11)) = 1) then
+                            h234 := h237;
                         else
-                            h235 := h239;
+                            h234 := h238;
                         end if;
-                        h240 := to_unsigned(0, 1);
-                        h241 := to_unsigned(0, 11);
-                        h242 := unsigned'("00000000000000000000000000000000");
-                        h242 := e_data;
-                        h241 := h242(11-1 downto 0);
-                        h243 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h243 := to_unsigned(1, 1);
-                        end if;
-                        h244 := to_unsigned(0, 1);
-                        h244 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h244 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h241, 0) and to_unsigned(1, 11)) = 1) then
-                            h240 := h243;
+                        h239 := to_unsigned(0, 3);
+                        h240 := to_unsigned(0, 11);
+                        h241 := unsigned'("00000000000000000000000000000000");
+                        h241 := e_data;
+                        h240 := h241(11-1 downto 0);
+                        if ((shift_right(h240, 0) and to_unsigned(1, 11)) = 1) then
+                            h239 := w_irt_0(37-1 downto 34);
                         else
-                            h240 := h244;
+                            h239 := w_irt_0(5-1 downto 2);
                         end if;
-                        h245 := to_unsigned(0, 3);
-                        h246 := to_unsigned(0, 11);
-                        h247 := unsigned'("00000000000000000000000000000000");
-                        h247 := e_data;
-                        h246 := h247(11-1 downto 0);
-                        if ((shift_right(h246, 0) and to_unsigned(1, 11)) = 1) then
-                            h245 := w_irt_0(37-1 downto 34);
-                        else
-                            h245 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h248 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 11);
-                        h250 := unsigned'("00000000000000000000000000000000");
-                        h250 := e_data;
-                        h249 := h250(11-1 downto 0);
-                        h251 := to_unsigned(0, 1);
-                        h251 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 11);
+                        h244 := unsigned'("00000000000000000000000000000000");
+                        h244 := e_data;
+                        h243 := h244(11-1 downto 0);
+                        h245 := to_unsigned(0, 1);
+                        h245 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h251 := to_unsigned(1, 1);
+                            h245 := to_unsigned(1, 1);
                         end if;
-                        h252 := to_unsigned(0, 1);
-                        h252 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h252 := to_unsigned(1, 1);
+                            h246 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h249, 0) and to_unsigned(1, 11)) = 1) then
-                            h248 := h251;
+                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
+                            h242 := h245;
                         else
-                            h248 := h252;
+                            h242 := h246;
                         end if;
-                        h223 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h224(11-1 downto 8) = 0) or (h225(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h226 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h229(11-1 downto 8) = 0) or (h230(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h231(11-1 downto 0)) < h234)) or (not (((h235 /= 0) and (not (h240 /= 0))) and (h245 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h248 /= 0))))) then
-                            h223 := to_unsigned(1, 1);
+                        h247 := to_unsigned(0, 16);
+                        h247 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h248 := to_unsigned(0, 16);
+                        h248 := to_unsigned(1, 16);
+                        h249 := to_unsigned(0, 4);
+                        h249 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h250 := to_unsigned(0, 16);
+                        h250 := shift_left(h248, to_integer(h249));
+                        h251 := to_unsigned(0, 17);
+                        h251 := ((unsigned'(to_unsigned(0, 1) & h250) + 65536) - 1);
+                        h252 := to_unsigned(0, 16);
+                        h252 := (h247 and h251(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h218(11-1 downto 8) = 0) or (h219(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h220 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h223(11-1 downto 8) = 0) or (h224(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h225(11-1 downto 0)) < h228)) or (not (((h229 /= 0) and (not (h234 /= 0))) and (h239 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h242 /= 0))))) then
+                            h217 := h252;
+                        else
+                            h217 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_logged <= h223;
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h217 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h322 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                        status <= to_unsigned(10, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
                         h253 := to_unsigned(0, 1);
                         h254 := unsigned'("00000000000000000000000000000000");
                         h254 := e_data;
-                        h255 := to_unsigned(0, 16);
-                        h255 := to_unsigned(1, 16);
-                        h256 := to_unsigned(0, 4);
-                        h256 := w_dte_10(5-1 downto 1);
-                        h257 := to_unsigned(0, 16);
-                        h257 := shift_left(h255, to_integer(h256));
+                        h255 := unsigned'("00000000000000000000000000000000");
+                        h255 := e_data;
+                        h256 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h257 := to_unsigned(1, 1);
+                        end if;
                         h258 := to_unsigned(0, 1);
-                        h259 := to_unsigned(0, 11);
+                        h258 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h258 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h256 := h257;
+                        else
+                            h256 := h258;
+                        end if;
+                        h259 := unsigned'("00000000000000000000000000000000");
+                        h259 := e_data;
                         h260 := unsigned'("00000000000000000000000000000000");
                         h260 := e_data;
-                        h259 := h260(11-1 downto 0);
-                        h261 := to_unsigned(0, 1);
-                        h261 := to_unsigned(0, 1);
+                        h261 := unsigned'("00000000000000000000000000000000");
+                        h261 := e_data;
+                        h262 := to_unsigned(0, 16);
+                        h262 := to_unsigned(1, 16);
+                        h263 := to_unsigned(0, 4);
+                        h263 := w_dte_10(5-1 downto 1);
+                        h264 := to_unsigned(0, 16);
+                        h264 := shift_left(h262, to_integer(h263));
+                        h265 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 11);
+                        h267 := unsigned'("00000000000000000000000000000000");
+                        h267 := e_data;
+                        h266 := h267(11-1 downto 0);
+                        h268 := to_unsigned(0, 1);
+                        h268 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h261 := to_unsigned(1, 1);
+                            h268 := to_unsigned(1, 1);
                         end if;
-                        h262 := to_unsigned(0, 1);
-                        h262 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h262 := to_unsigned(1, 1);
+                            h269 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
-                            h258 := h261;
+                        if ((shift_right(h266, 0) and to_unsigned(1, 11)) = 1) then
+                            h265 := h268;
                         else
-                            h258 := h262;
+                            h265 := h269;
+                        end if;
+                        h270 := to_unsigned(0, 1);
+                        h271 := to_unsigned(0, 11);
+                        h272 := unsigned'("00000000000000000000000000000000");
+                        h272 := e_data;
+                        h271 := h272(11-1 downto 0);
+                        h273 := to_unsigned(0, 1);
+                        h273 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h273 := to_unsigned(1, 1);
+                        end if;
+                        h274 := to_unsigned(0, 1);
+                        h274 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h274 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
+                            h270 := h273;
+                        else
+                            h270 := h274;
+                        end if;
+                        h275 := to_unsigned(0, 3);
+                        h276 := to_unsigned(0, 11);
+                        h277 := unsigned'("00000000000000000000000000000000");
+                        h277 := e_data;
+                        h276 := h277(11-1 downto 0);
+                        if ((shift_right(h276, 0) and to_unsigned(1, 11)) = 1) then
+                            h275 := w_irt_0(37-1 downto 34);
+                        else
+                            h275 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h278 := to_unsigned(0, 1);
+                        h279 := to_unsigned(0, 11);
+                        h280 := unsigned'("00000000000000000000000000000000");
+                        h280 := e_data;
+                        h279 := h280(11-1 downto 0);
+                        h281 := to_unsigned(0, 1);
+                        h281 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h281 := to_unsigned(1, 1);
+                        end if;
+                        h282 := to_unsigned(0, 1);
+                        h282 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h282 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
+                            h278 := h281;
+                        else
+                            h278 := h282;
                         end if;
                         h253 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h254(11-1 downto 0)) < h257) and (h258 /= 0)) then
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h254(11-1 downto 8) = 0) or (h255(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h256 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h259(11-1 downto 8) = 0) or (h260(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h261(11-1 downto 0)) < h264)) or (not (((h265 /= 0) and (not (h270 /= 0))) and (h275 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h278 /= 0))))) then
                             h253 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h253;
-                        h263 := to_unsigned(0, 1);
-                        h264 := unsigned'("00000000000000000000000000000000");
-                        h264 := e_data;
-                        h265 := to_unsigned(0, 16);
-                        h265 := to_unsigned(1, 16);
-                        h266 := to_unsigned(0, 4);
-                        h266 := w_dte_10(5-1 downto 1);
-                        h267 := to_unsigned(0, 16);
-                        h267 := shift_left(h265, to_integer(h266));
-                        h268 := to_unsigned(0, 1);
-                        h269 := to_unsigned(0, 11);
-                        h270 := unsigned'("00000000000000000000000000000000");
-                        h270 := e_data;
-                        h269 := h270(11-1 downto 0);
-                        h271 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h271 := to_unsigned(1, 1);
+                        rec_logged <= h253;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h283 := to_unsigned(0, 1);
+                        h283 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h283 := to_unsigned(1, 1);
                         end if;
-                        h272 := to_unsigned(0, 1);
-                        h272 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h272 := to_unsigned(1, 1);
+                        v_wide(53-1 downto 52) := h283;
+                        h284 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h284 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h269, 0) and to_unsigned(1, 11)) = 1) then
-                            h268 := h271;
-                        else
-                            h268 := h272;
+                        v_wide(54-1 downto 53) := h284;
+                        h285 := to_unsigned(0, 1);
+                        h285 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
+                            h285 := to_unsigned(1, 1);
                         end if;
-                        h263 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h264(11-1 downto 0)) < h267) and (h268 /= 0)) then
-                            h263 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h263;
+                        v_wide(55-1 downto 54) := h285;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h273 := to_unsigned(0, 16);
-                        h274 := unsigned'("00000000000000000000000000000000");
-                        h274 := e_data;
-                        h275 := unsigned'("00000000000000000000000000000000");
-                        h275 := e_data;
-                        h276 := to_unsigned(0, 1);
-                        h277 := to_unsigned(0, 1);
-                        h277 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h277 := to_unsigned(1, 1);
-                        end if;
-                        h278 := to_unsigned(0, 1);
-                        h278 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h278 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind = 1) then
-                            h276 := h277;
-                        else
-                            h276 := h278;
-                        end if;
-                        h279 := unsigned'("00000000000000000000000000000000");
-                        h279 := e_data;
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := e_data;
-                        h281 := unsigned'("00000000000000000000000000000000");
-                        h281 := e_data;
-                        h282 := to_unsigned(0, 16);
-                        h282 := to_unsigned(1, 16);
-                        h283 := to_unsigned(0, 4);
-                        h283 := w_dte_10(5-1 downto 1);
-                        h284 := to_unsigned(0, 16);
-                        h284 := shift_left(h282, to_integer(h283));
-                        h285 := to_unsigned(0, 1);
-                        h286 := to_unsigned(0, 11);
+                        h286 := to_unsigned(0, 16);
                         h287 := unsigned'("00000000000000000000000000000000");
                         h287 := e_data;
-                        h286 := h287(11-1 downto 0);
-                        h288 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h288 := to_unsigned(1, 1);
-                        end if;
+                        h288 := unsigned'("00000000000000000000000000000000");
+                        h288 := e_data;
                         h289 := to_unsigned(0, 1);
-                        h289 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h289 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h286, 0) and to_unsigned(1, 11)) = 1) then
-                            h285 := h288;
-                        else
-                            h285 := h289;
-                        end if;
                         h290 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 11);
+                        h290 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h290 := to_unsigned(1, 1);
+                        end if;
+                        h291 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h291 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h289 := h290;
+                        else
+                            h289 := h291;
+                        end if;
                         h292 := unsigned'("00000000000000000000000000000000");
                         h292 := e_data;
-                        h291 := h292(11-1 downto 0);
-                        h293 := to_unsigned(0, 1);
-                        h293 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h293 := to_unsigned(1, 1);
-                        end if;
-                        h294 := to_unsigned(0, 1);
-                        h294 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h294 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
-                            h290 := h293;
-                        else
-                            h290 := h294;
-                        end if;
-                        h295 := to_unsigned(0, 3);
-                        h296 := to_unsigned(0, 11);
-                        h297 := unsigned'("00000000000000000000000000000000");
-                        h297 := e_data;
-                        h296 := h297(11-1 downto 0);
-                        if ((shift_right(h296, 0) and to_unsigned(1, 11)) = 1) then
-                            h295 := w_irt_0(37-1 downto 34);
-                        else
-                            h295 := w_irt_0(5-1 downto 2);
-                        end if;
+                        h293 := unsigned'("00000000000000000000000000000000");
+                        h293 := e_data;
+                        h294 := unsigned'("00000000000000000000000000000000");
+                        h294 := e_data;
+                        h295 := to_unsigned(0, 16);
+                        h295 := to_unsigned(1, 16);
+                        h296 := to_unsigned(0, 4);
+                        h296 := w_dte_10(5-1 downto 1);
+                        h297 := to_unsigned(0, 16);
+                        h297 := shift_left(h295, to_integer(h296));
                         h298 := to_unsigned(0, 1);
                         h299 := to_unsigned(0, 11);
                         h300 := unsigned'("00000000000000000000000000000000");
@@ -3628,12 +3989,12 @@ begin
                         h299 := h300(11-1 downto 0);
                         h301 := to_unsigned(0, 1);
                         h301 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(32)) then
                             h301 := to_unsigned(1, 1);
                         end if;
                         h302 := to_unsigned(0, 1);
                         h302 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(0)) then
                             h302 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h299, 0) and to_unsigned(1, 11)) = 1) then
@@ -3641,28 +4002,544 @@ begin
                         else
                             h298 := h302;
                         end if;
-                        h303 := to_unsigned(0, 16);
-                        h303 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h304 := to_unsigned(0, 16);
-                        h304 := to_unsigned(1, 16);
-                        h305 := to_unsigned(0, 4);
-                        h305 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h306 := to_unsigned(0, 16);
-                        h306 := shift_left(h304, to_integer(h305));
-                        h307 := to_unsigned(0, 17);
-                        h307 := ((unsigned'(to_unsigned(0, 1) & h306) + 65536) - 1);
-                        h308 := to_unsigned(0, 16);
-                        h308 := (h303 and h307(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h274(11-1 downto 8) = 0) or (h275(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h276 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h279(11-1 downto 8) = 0) or (h280(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h281(11-1 downto 0)) < h284)) or (not (((h285 /= 0) and (not (h290 /= 0))) and (h295 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h298 /= 0))))) then
-                            h273 := h308;
-                        else
-                            h273 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h303 := to_unsigned(0, 1);
+                        h304 := to_unsigned(0, 11);
+                        h305 := unsigned'("00000000000000000000000000000000");
+                        h305 := e_data;
+                        h304 := h305(11-1 downto 0);
+                        h306 := to_unsigned(0, 1);
+                        h306 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h306 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h273 & to_unsigned(0, 4));
+                        h307 := to_unsigned(0, 1);
+                        h307 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h307 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
+                            h303 := h306;
+                        else
+                            h303 := h307;
+                        end if;
+                        h308 := to_unsigned(0, 3);
+                        h309 := to_unsigned(0, 11);
+                        h310 := unsigned'("00000000000000000000000000000000");
+                        h310 := e_data;
+                        h309 := h310(11-1 downto 0);
+                        if ((shift_right(h309, 0) and to_unsigned(1, 11)) = 1) then
+                            h308 := w_irt_0(37-1 downto 34);
+                        else
+                            h308 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h311 := to_unsigned(0, 1);
+                        h312 := to_unsigned(0, 11);
+                        h313 := unsigned'("00000000000000000000000000000000");
+                        h313 := e_data;
+                        h312 := h313(11-1 downto 0);
+                        h314 := to_unsigned(0, 1);
+                        h314 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h314 := to_unsigned(1, 1);
+                        end if;
+                        h315 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h315 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h312, 0) and to_unsigned(1, 11)) = 1) then
+                            h311 := h314;
+                        else
+                            h311 := h315;
+                        end if;
+                        h316 := to_unsigned(0, 16);
+                        h316 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h317 := to_unsigned(0, 16);
+                        h317 := to_unsigned(1, 16);
+                        h318 := to_unsigned(0, 4);
+                        h318 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h319 := to_unsigned(0, 16);
+                        h319 := shift_left(h317, to_integer(h318));
+                        h320 := to_unsigned(0, 17);
+                        h320 := ((unsigned'(to_unsigned(0, 1) & h319) + 65536) - 1);
+                        h321 := to_unsigned(0, 16);
+                        h321 := (h316 and h320(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h287(11-1 downto 8) = 0) or (h288(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h289 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h292(11-1 downto 8) = 0) or (h293(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h294(11-1 downto 0)) < h297)) or (not (((h298 /= 0) and (not (h303 /= 0))) and (h308 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h311 /= 0))))) then
+                            h286 := h321;
+                        else
+                            h286 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h286 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
+                        status <= to_unsigned(11, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h325 := unsigned'("00000000000000000000000000000000");
+                        h325 := e_data;
+                        rec_vector <= h325(8-1 downto 0);
+                        h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h326 := e_address;
+                        rec_destination <= h326(20-1 downto 12);
+                        h327 := to_unsigned(0, 1);
+                        h327 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h327 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h327;
+                        h328 := unsigned'("00000000000000000000000000000000");
+                        h328 := e_data;
+                        rec_int_type <= h328(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h333 /= 0)) then
+                        status <= to_unsigned(12, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h329 := unsigned'("00000000000000000000000000000000");
+                        h329 := e_data;
+                        rec_vector <= h329(8-1 downto 0);
+                        h330 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h330 := e_address;
+                        rec_destination <= h330(20-1 downto 12);
+                        h331 := to_unsigned(0, 1);
+                        h331 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h331 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h331;
+                        h332 := unsigned'("00000000000000000000000000000000");
+                        h332 := e_data;
+                        rec_int_type <= h332(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h363(11-1 downto 0)) < h366)) and (((h367 /= 0) and (not (h372 /= 0))) and (h377 <= 1))) then
+                        status <= to_unsigned(13, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h342 := to_unsigned(0, 8);
+                        h343 := to_unsigned(0, 11);
+                        h344 := unsigned'("00000000000000000000000000000000");
+                        h344 := e_data;
+                        h343 := h344(11-1 downto 0);
+                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
+                            h342 := w_irt_0(56-1 downto 48);
+                        else
+                            h342 := w_irt_0(24-1 downto 16);
+                        end if;
+                        rec_vector <= h342;
+                        h345 := to_unsigned(0, 8);
+                        h346 := to_unsigned(0, 11);
+                        h347 := unsigned'("00000000000000000000000000000000");
+                        h347 := e_data;
+                        h346 := h347(11-1 downto 0);
+                        if ((shift_right(h346, 0) and to_unsigned(1, 11)) = 1) then
+                            h345 := w_irt_0(48-1 downto 40);
+                        else
+                            h345 := w_irt_0(16-1 downto 8);
+                        end if;
+                        rec_destination <= h345;
+                        h348 := to_unsigned(0, 1);
+                        h349 := to_unsigned(0, 11);
+                        h350 := unsigned'("00000000000000000000000000000000");
+                        h350 := e_data;
+                        h349 := h350(11-1 downto 0);
+                        h351 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
+                        if bool(w_irt_0(38)) then
+                            h351 := to_unsigned(1, 1);
+                        end if;
+                        h352 := to_unsigned(0, 1);
+                        h352 := to_unsigned(0, 1);
+                        if bool(w_irt_0(6)) then
+                            h352 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h349, 0) and to_unsigned(1, 11)) = 1) then
+                            h348 := h351;
+                        else
+                            h348 := h352;
+                        end if;
+                        rec_dest_mode <= h348;
+                        h353 := to_unsigned(0, 3);
+                        h354 := to_unsigned(0, 11);
+                        h355 := unsigned'("00000000000000000000000000000000");
+                        h355 := e_data;
+                        h354 := h355(11-1 downto 0);
+                        if ((shift_right(h354, 0) and to_unsigned(1, 11)) = 1) then
+                            h353 := w_irt_0(37-1 downto 34);
+                        else
+                            h353 := w_irt_0(5-1 downto 2);
+                        end if;
+                        rec_int_type <= h353;
+                        h356 := to_unsigned(0, 1);
+                        h357 := to_unsigned(0, 11);
+                        h358 := unsigned'("00000000000000000000000000000000");
+                        h358 := e_data;
+                        h357 := h358(11-1 downto 0);
+                        h359 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h359 := to_unsigned(1, 1);
+                        end if;
+                        h360 := to_unsigned(0, 1);
+                        h360 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h360 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h357, 0) and to_unsigned(1, 11)) = 1) then
+                            h356 := h359;
+                        else
+                            h356 := h360;
+                        end if;
+                        rec_rq_eoi <= h356;
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h466(11-1 downto 8) = 0) or (h467(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h468(11-1 downto 0)) < h471)) or (not (((h472 /= 0) and (not (h477 /= 0))) and (h482 <= 1))))) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h380 := to_unsigned(0, 1);
+                        h381 := unsigned'("00000000000000000000000000000000");
+                        h381 := e_data;
+                        h382 := unsigned'("00000000000000000000000000000000");
+                        h382 := e_data;
+                        h383 := to_unsigned(0, 1);
+                        h384 := to_unsigned(0, 1);
+                        h384 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h384 := to_unsigned(1, 1);
+                        end if;
+                        h385 := to_unsigned(0, 1);
+                        h385 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h385 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h383 := h384;
+                        else
+                            h383 := h385;
+                        end if;
+                        h386 := unsigned'("00000000000000000000000000000000");
+                        h386 := e_data;
+                        h387 := unsigned'("00000000000000000000000000000000");
+                        h387 := e_data;
+                        h388 := unsigned'("00000000000000000000000000000000");
+                        h388 := e_data;
+                        h389 := to_unsigned(0, 16);
+                        h389 := to_unsigned(1, 16);
+                        h390 := to_unsigned(0, 4);
+                        h390 := w_dte_10(5-1 downto 1);
+                        h391 := to_unsigned(0, 16);
+                        h391 := shift_left(h389, to_integer(h390));
+                        h392 := to_unsigned(0, 1);
+                        h393 := to_unsigned(0, 11);
+                        h394 := unsigned'("00000000000000000000000000000000");
+                        h394 := e_data;
+                        h393 := h394(11-1 downto 0);
+                        h395 := to_unsigned(0, 1);
+                        h395 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h395 := to_unsigned(1, 1);
+                        end if;
+                        h396 := to_unsigned(0, 1);
+                        h396 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h396 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h393, 0) and to_unsigned(1, 11)) = 1) then
+                            h392 := h395;
+                        else
+                            h392 := h396;
+                        end if;
+                        h397 := to_unsigned(0, 1);
+                        h398 := to_unsigned(0, 11);
+                        h399 := unsigned'("00000000000000000000000000000000");
+                        h399 := e_data;
+                        h398 := h399(11-1 downto 0);
+                        h400 := to_unsigned(0, 1);
+                        h400 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h400 := to_unsigned(1, 1);
+                        end if;
+                        h401 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h401 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h398, 0) and to_unsigned(1, 11)) = 1) then
+                            h397 := h400;
+                        else
+                            h397 := h401;
+                        end if;
+                        h402 := to_unsigned(0, 3);
+                        h403 := to_unsigned(0, 11);
+                        h404 := unsigned'("00000000000000000000000000000000");
+                        h404 := e_data;
+                        h403 := h404(11-1 downto 0);
+                        if ((shift_right(h403, 0) and to_unsigned(1, 11)) = 1) then
+                            h402 := w_irt_0(37-1 downto 34);
+                        else
+                            h402 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h405 := to_unsigned(0, 1);
+                        h406 := to_unsigned(0, 11);
+                        h407 := unsigned'("00000000000000000000000000000000");
+                        h407 := e_data;
+                        h406 := h407(11-1 downto 0);
+                        h408 := to_unsigned(0, 1);
+                        h408 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h408 := to_unsigned(1, 1);
+                        end if;
+                        h409 := to_unsigned(0, 1);
+                        h409 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h409 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h406, 0) and to_unsigned(1, 11)) = 1) then
+                            h405 := h408;
+                        else
+                            h405 := h409;
+                        end if;
+                        h380 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h381(11-1 downto 8) = 0) or (h382(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h383 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h386(11-1 downto 8) = 0) or (h387(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h388(11-1 downto 0)) < h391)) or (not (((h392 /= 0) and (not (h397 /= 0))) and (h402 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h405 /= 0))))) then
+                            h380 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h380;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        h410 := to_unsigned(0, 1);
+                        h411 := unsigned'("00000000000000000000000000000000");
+                        h411 := e_data;
+                        h412 := to_unsigned(0, 16);
+                        h412 := to_unsigned(1, 16);
+                        h413 := to_unsigned(0, 4);
+                        h413 := w_dte_10(5-1 downto 1);
+                        h414 := to_unsigned(0, 16);
+                        h414 := shift_left(h412, to_integer(h413));
+                        h415 := to_unsigned(0, 1);
+                        h416 := to_unsigned(0, 11);
+                        h417 := unsigned'("00000000000000000000000000000000");
+                        h417 := e_data;
+                        h416 := h417(11-1 downto 0);
+                        h418 := to_unsigned(0, 1);
+                        h418 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h418 := to_unsigned(1, 1);
+                        end if;
+                        h419 := to_unsigned(0, 1);
+                        h419 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h419 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h416, 0) and to_unsigned(1, 11)) = 1) then
+                            h415 := h418;
+                        else
+                            h415 := h419;
+                        end if;
+                        h410 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h411(11-1 downto 0)) < h414) and (h415 /= 0)) then
+                            h410 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h410;
+                        h420 := to_unsigned(0, 1);
+                        h421 := unsigned'("00000000000000000000000000000000");
+                        h421 := e_data;
+                        h422 := to_unsigned(0, 16);
+                        h422 := to_unsigned(1, 16);
+                        h423 := to_unsigned(0, 4);
+                        h423 := w_dte_10(5-1 downto 1);
+                        h424 := to_unsigned(0, 16);
+                        h424 := shift_left(h422, to_integer(h423));
+                        h425 := to_unsigned(0, 1);
+                        h426 := to_unsigned(0, 11);
+                        h427 := unsigned'("00000000000000000000000000000000");
+                        h427 := e_data;
+                        h426 := h427(11-1 downto 0);
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h428 := to_unsigned(1, 1);
+                        end if;
+                        h429 := to_unsigned(0, 1);
+                        h429 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h429 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h426, 0) and to_unsigned(1, 11)) = 1) then
+                            h425 := h428;
+                        else
+                            h425 := h429;
+                        end if;
+                        h420 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h421(11-1 downto 0)) < h424) and (h425 /= 0)) then
+                            h420 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h420;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h430 := to_unsigned(0, 16);
+                        h431 := unsigned'("00000000000000000000000000000000");
+                        h431 := e_data;
+                        h432 := unsigned'("00000000000000000000000000000000");
+                        h432 := e_data;
+                        h433 := to_unsigned(0, 1);
+                        h434 := to_unsigned(0, 1);
+                        h434 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h434 := to_unsigned(1, 1);
+                        end if;
+                        h435 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h435 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h433 := h434;
+                        else
+                            h433 := h435;
+                        end if;
+                        h436 := unsigned'("00000000000000000000000000000000");
+                        h436 := e_data;
+                        h437 := unsigned'("00000000000000000000000000000000");
+                        h437 := e_data;
+                        h438 := unsigned'("00000000000000000000000000000000");
+                        h438 := e_data;
+                        h439 := to_unsigned(0, 16);
+                        h439 := to_unsigned(1, 16);
+                        h440 := to_unsigned(0, 4);
+                        h440 := w_dte_10(5-1 downto 1);
+                        h441 := to_unsigned(0, 16);
+                        h441 := shift_left(h439, to_integer(h440));
+                        h442 := to_unsigned(0, 1);
+                        h443 := to_unsigned(0, 11);
+                        h444 := unsigned'("00000000000000000000000000000000");
+                        h444 := e_data;
+                        h443 := h444(11-1 downto 0);
+                        h445 := to_unsigned(0, 1);
+                        h445 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h445 := to_unsigned(1, 1);
+                        end if;
+                        h446 := to_unsigned(0, 1);
+                        h446 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h446 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h443, 0) and to_unsigned(1, 11)) = 1) then
+                            h442 := h445;
+                        else
+                            h442 := h446;
+                        end if;
+                        h447 := to_unsigned(0, 1);
+                        h448 := to_unsigned(0, 11);
+                        h449 := unsigned'("00000000000000000000000000000000");
+                        h449 := e_data;
+                        h448 := h449(11-1 downto 0);
+                        h450 := to_unsigned(0, 1);
+                        h450 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h450 := to_unsigned(1, 1);
+                        end if;
+                        h451 := to_unsigned(0, 1);
+                        h451 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h451 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h448, 0) and to_unsigned(1, 11)) = 1) then
+                            h447 := h450;
+                        else
+                            h447 := h451;
+                        end if;
+                        h452 := to_unsigned(0, 3);
+                        h453 := to_unsigned(0, 11);
+                        h454 := unsigned'("00000000000000000000000000000000");
+                        h454 := e_data;
+                        h453 := h454(11-1 downto 0);
+                        if ((shift_right(h453, 0) and to_unsigned(1, 11)) = 1) then
+                            h452 := w_irt_0(37-1 downto 34);
+                        else
+                            h452 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h455 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 11);
+                        h457 := unsigned'("00000000000000000000000000000000");
+                        h457 := e_data;
+                        h456 := h457(11-1 downto 0);
+                        h458 := to_unsigned(0, 1);
+                        h458 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h458 := to_unsigned(1, 1);
+                        end if;
+                        h459 := to_unsigned(0, 1);
+                        h459 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h459 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h456, 0) and to_unsigned(1, 11)) = 1) then
+                            h455 := h458;
+                        else
+                            h455 := h459;
+                        end if;
+                        h460 := to_unsigned(0, 16);
+                        h460 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h461 := to_unsigned(0, 16);
+                        h461 := to_unsigned(1, 16);
+                        h462 := to_unsigned(0, 4);
+                        h462 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h463 := to_unsigned(0, 16);
+                        h463 := shift_left(h461, to_integer(h462));
+                        h464 := to_unsigned(0, 17);
+                        h464 := ((unsigned'(to_unsigned(0, 1) & h463) + 65536) - 1);
+                        h465 := to_unsigned(0, 16);
+                        h465 := (h460 and h464(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h431(11-1 downto 8) = 0) or (h432(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h433 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h436(11-1 downto 8) = 0) or (h437(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h438(11-1 downto 0)) < h441)) or (not (((h442 /= 0) and (not (h447 /= 0))) and (h452 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h455 /= 0))))) then
+                            h430 := h465;
+                        else
+                            h430 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h430 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(10, 8);
-                        rec_outcome <= to_unsigned(3, 2);
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3675,10 +4552,12 @@ begin
                         rec_entry_lo <= to_unsigned(0, 64);
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
-                        rec_outcome <= to_unsigned(0, 2);
+                        rec_outcome <= to_unsigned(0, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3691,118 +4570,120 @@ begin
                         rec_entry_lo <= to_unsigned(0, 64);
                         rec_entry_hi <= to_unsigned(0, 64);
                         rec_tail <= to_unsigned(0, 64);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h330 := unsigned'("00000000000000000000000000000000");
-                        h330 := e_data;
-                        h331 := unsigned'("00000000000000000000000000000000");
-                        h331 := e_data;
-                        h332 := to_unsigned(0, 1);
-                        h333 := to_unsigned(0, 1);
-                        h333 := to_unsigned(0, 1);
+                        h487 := unsigned'("00000000000000000000000000000000");
+                        h487 := e_data;
+                        h488 := unsigned'("00000000000000000000000000000000");
+                        h488 := e_data;
+                        h489 := to_unsigned(0, 1);
+                        h490 := to_unsigned(0, 1);
+                        h490 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h333 := to_unsigned(1, 1);
+                            h490 := to_unsigned(1, 1);
                         end if;
-                        h334 := to_unsigned(0, 1);
-                        h334 := to_unsigned(0, 1);
+                        h491 := to_unsigned(0, 1);
+                        h491 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h334 := to_unsigned(1, 1);
+                            h491 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h332 := h333;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h489 := h490;
                         else
-                            h332 := h334;
+                            h489 := h491;
                         end if;
-                        h335 := unsigned'("00000000000000000000000000000000");
-                        h335 := e_data;
-                        h336 := unsigned'("00000000000000000000000000000000");
-                        h336 := e_data;
-                        h337 := unsigned'("00000000000000000000000000000000");
-                        h337 := e_data;
-                        h338 := to_unsigned(0, 16);
-                        h338 := to_unsigned(1, 16);
-                        h339 := to_unsigned(0, 4);
-                        h339 := w_dte_10(5-1 downto 1);
-                        h340 := to_unsigned(0, 16);
-                        h340 := shift_left(h338, to_integer(h339));
-                        h341 := to_unsigned(0, 1);
-                        h342 := to_unsigned(0, 11);
-                        h343 := unsigned'("00000000000000000000000000000000");
-                        h343 := e_data;
-                        h342 := h343(11-1 downto 0);
-                        h344 := to_unsigned(0, 1);
-                        h344 := to_unsigned(0, 1);
+                        h492 := unsigned'("00000000000000000000000000000000");
+                        h492 := e_data;
+                        h493 := unsigned'("00000000000000000000000000000000");
+                        h493 := e_data;
+                        h494 := unsigned'("00000000000000000000000000000000");
+                        h494 := e_data;
+                        h495 := to_unsigned(0, 16);
+                        h495 := to_unsigned(1, 16);
+                        h496 := to_unsigned(0, 4);
+                        h496 := w_dte_10(5-1 downto 1);
+                        h497 := to_unsigned(0, 16);
+                        h497 := shift_left(h495, to_integer(h496));
+                        h498 := to_unsigned(0, 1);
+                        h499 := to_unsigned(0, 11);
+                        h500 := unsigned'("00000000000000000000000000000000");
+                        h500 := e_data;
+                        h499 := h500(11-1 downto 0);
+                        h501 := to_unsigned(0, 1);
+                        h501 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h344 := to_unsigned(1, 1);
+                            h501 := to_unsigned(1, 1);
                         end if;
-                        h345 := to_unsigned(0, 1);
-                        h345 := to_unsigned(0, 1);
+                        h502 := to_unsigned(0, 1);
+                        h502 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h345 := to_unsigned(1, 1);
+                            h502 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h342, 0) and to_unsigned(1, 11)) = 1) then
-                            h341 := h344;
+                        if ((shift_right(h499, 0) and to_unsigned(1, 11)) = 1) then
+                            h498 := h501;
                         else
-                            h341 := h345;
+                            h498 := h502;
                         end if;
-                        h346 := to_unsigned(0, 1);
-                        h347 := to_unsigned(0, 11);
-                        h348 := unsigned'("00000000000000000000000000000000");
-                        h348 := e_data;
-                        h347 := h348(11-1 downto 0);
-                        h349 := to_unsigned(0, 1);
-                        h349 := to_unsigned(0, 1);
+                        h503 := to_unsigned(0, 1);
+                        h504 := to_unsigned(0, 11);
+                        h505 := unsigned'("00000000000000000000000000000000");
+                        h505 := e_data;
+                        h504 := h505(11-1 downto 0);
+                        h506 := to_unsigned(0, 1);
+                        h506 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h349 := to_unsigned(1, 1);
+                            h506 := to_unsigned(1, 1);
                         end if;
-                        h350 := to_unsigned(0, 1);
-                        h350 := to_unsigned(0, 1);
+                        h507 := to_unsigned(0, 1);
+                        h507 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h350 := to_unsigned(1, 1);
+                            h507 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h347, 0) and to_unsigned(1, 11)) = 1) then
-                            h346 := h349;
+                        if ((shift_right(h504, 0) and to_unsigned(1, 11)) = 1) then
+                            h503 := h506;
                         else
-                            h346 := h350;
+                            h503 := h507;
                         end if;
-                        h351 := to_unsigned(0, 3);
-                        h352 := to_unsigned(0, 11);
-                        h353 := unsigned'("00000000000000000000000000000000");
-                        h353 := e_data;
-                        h352 := h353(11-1 downto 0);
-                        if ((shift_right(h352, 0) and to_unsigned(1, 11)) = 1) then
-                            h351 := w_irt_0(37-1 downto 34);
+                        h508 := to_unsigned(0, 3);
+                        h509 := to_unsigned(0, 11);
+                        h510 := unsigned'("00000000000000000000000000000000");
+                        h510 := e_data;
+                        h509 := h510(11-1 downto 0);
+                        if ((shift_right(h509, 0) and to_unsigned(1, 11)) = 1) then
+                            h508 := w_irt_0(37-1 downto 34);
                         else
-                            h351 := w_irt_0(5-1 downto 2);
+                            h508 := w_irt_0(5-1 downto 2);
                         end if;
-                        h354 := to_unsigned(0, 1);
-                        h355 := to_unsigned(0, 11);
-                        h356 := unsigned'("00000000000000000000000000000000");
-                        h356 := e_data;
-                        h355 := h356(11-1 downto 0);
-                        h357 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 1);
+                        h511 := to_unsigned(0, 1);
+                        h512 := to_unsigned(0, 11);
+                        h513 := unsigned'("00000000000000000000000000000000");
+                        h513 := e_data;
+                        h512 := h513(11-1 downto 0);
+                        h514 := to_unsigned(0, 1);
+                        h514 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h357 := to_unsigned(1, 1);
+                            h514 := to_unsigned(1, 1);
                         end if;
-                        h358 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 1);
+                        h515 := to_unsigned(0, 1);
+                        h515 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h358 := to_unsigned(1, 1);
+                            h515 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
-                            h354 := h357;
+                        if ((shift_right(h512, 0) and to_unsigned(1, 11)) = 1) then
+                            h511 := h514;
                         else
-                            h354 := h358;
+                            h511 := h515;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h330(11-1 downto 8) = 0) or (h331(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h332 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h335(11-1 downto 8) = 0) or (h336(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h337(11-1 downto 0)) < h340)) or (not (((h341 /= 0) and (not (h346 /= 0))) and (h351 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h354 /= 0))))) then
-                            h328 := to_unsigned(0, 20);
-                            h328 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h329 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h329 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h328));
-                            v_wide := unsigned'(to_unsigned(0, 19) & h329);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h487(11-1 downto 8) = 0) or (h488(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h489 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h492(11-1 downto 8) = 0) or (h493(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h494(11-1 downto 0)) < h497)) or (not (((h498 /= 0) and (not (h503 /= 0))) and (h508 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h511 /= 0))))) then
+                            h485 := to_unsigned(0, 20);
+                            h485 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h486 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h486 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h485));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h486);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -3825,114 +4706,114 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h361 := unsigned'("00000000000000000000000000000000");
-                        h361 := e_data;
-                        h362 := unsigned'("00000000000000000000000000000000");
-                        h362 := e_data;
-                        h363 := to_unsigned(0, 1);
-                        h364 := to_unsigned(0, 1);
-                        h364 := to_unsigned(0, 1);
+                        h518 := unsigned'("00000000000000000000000000000000");
+                        h518 := e_data;
+                        h519 := unsigned'("00000000000000000000000000000000");
+                        h519 := e_data;
+                        h520 := to_unsigned(0, 1);
+                        h521 := to_unsigned(0, 1);
+                        h521 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h364 := to_unsigned(1, 1);
+                            h521 := to_unsigned(1, 1);
                         end if;
-                        h365 := to_unsigned(0, 1);
-                        h365 := to_unsigned(0, 1);
+                        h522 := to_unsigned(0, 1);
+                        h522 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h365 := to_unsigned(1, 1);
+                            h522 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind = 1) then
-                            h363 := h364;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h520 := h521;
                         else
-                            h363 := h365;
+                            h520 := h522;
                         end if;
-                        h366 := unsigned'("00000000000000000000000000000000");
-                        h366 := e_data;
-                        h367 := unsigned'("00000000000000000000000000000000");
-                        h367 := e_data;
-                        h368 := unsigned'("00000000000000000000000000000000");
-                        h368 := e_data;
-                        h369 := to_unsigned(0, 16);
-                        h369 := to_unsigned(1, 16);
-                        h370 := to_unsigned(0, 4);
-                        h370 := w_dte_10(5-1 downto 1);
-                        h371 := to_unsigned(0, 16);
-                        h371 := shift_left(h369, to_integer(h370));
-                        h372 := to_unsigned(0, 1);
-                        h373 := to_unsigned(0, 11);
-                        h374 := unsigned'("00000000000000000000000000000000");
-                        h374 := e_data;
-                        h373 := h374(11-1 downto 0);
-                        h375 := to_unsigned(0, 1);
-                        h375 := to_unsigned(0, 1);
+                        h523 := unsigned'("00000000000000000000000000000000");
+                        h523 := e_data;
+                        h524 := unsigned'("00000000000000000000000000000000");
+                        h524 := e_data;
+                        h525 := unsigned'("00000000000000000000000000000000");
+                        h525 := e_data;
+                        h526 := to_unsigned(0, 16);
+                        h526 := to_unsigned(1, 16);
+                        h527 := to_unsigned(0, 4);
+                        h527 := w_dte_10(5-1 downto 1);
+                        h528 := to_unsigned(0, 16);
+                        h528 := shift_left(h526, to_integer(h527));
+                        h529 := to_unsigned(0, 1);
+                        h530 := to_unsigned(0, 11);
+                        h531 := unsigned'("00000000000000000000000000000000");
+                        h531 := e_data;
+                        h530 := h531(11-1 downto 0);
+                        h532 := to_unsigned(0, 1);
+                        h532 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h375 := to_unsigned(1, 1);
+                            h532 := to_unsigned(1, 1);
                         end if;
-                        h376 := to_unsigned(0, 1);
-                        h376 := to_unsigned(0, 1);
+                        h533 := to_unsigned(0, 1);
+                        h533 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h376 := to_unsigned(1, 1);
+                            h533 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
-                            h372 := h375;
+                        if ((shift_right(h530, 0) and to_unsigned(1, 11)) = 1) then
+                            h529 := h532;
                         else
-                            h372 := h376;
+                            h529 := h533;
                         end if;
-                        h377 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 11);
-                        h379 := unsigned'("00000000000000000000000000000000");
-                        h379 := e_data;
-                        h378 := h379(11-1 downto 0);
-                        h380 := to_unsigned(0, 1);
-                        h380 := to_unsigned(0, 1);
+                        h534 := to_unsigned(0, 1);
+                        h535 := to_unsigned(0, 11);
+                        h536 := unsigned'("00000000000000000000000000000000");
+                        h536 := e_data;
+                        h535 := h536(11-1 downto 0);
+                        h537 := to_unsigned(0, 1);
+                        h537 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h380 := to_unsigned(1, 1);
+                            h537 := to_unsigned(1, 1);
                         end if;
-                        h381 := to_unsigned(0, 1);
-                        h381 := to_unsigned(0, 1);
+                        h538 := to_unsigned(0, 1);
+                        h538 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h381 := to_unsigned(1, 1);
+                            h538 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                            h377 := h380;
+                        if ((shift_right(h535, 0) and to_unsigned(1, 11)) = 1) then
+                            h534 := h537;
                         else
-                            h377 := h381;
+                            h534 := h538;
                         end if;
-                        h382 := to_unsigned(0, 3);
-                        h383 := to_unsigned(0, 11);
-                        h384 := unsigned'("00000000000000000000000000000000");
-                        h384 := e_data;
-                        h383 := h384(11-1 downto 0);
-                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
-                            h382 := w_irt_0(37-1 downto 34);
+                        h539 := to_unsigned(0, 3);
+                        h540 := to_unsigned(0, 11);
+                        h541 := unsigned'("00000000000000000000000000000000");
+                        h541 := e_data;
+                        h540 := h541(11-1 downto 0);
+                        if ((shift_right(h540, 0) and to_unsigned(1, 11)) = 1) then
+                            h539 := w_irt_0(37-1 downto 34);
                         else
-                            h382 := w_irt_0(5-1 downto 2);
+                            h539 := w_irt_0(5-1 downto 2);
                         end if;
-                        h385 := to_unsigned(0, 1);
-                        h386 := to_unsigned(0, 11);
-                        h387 := unsigned'("00000000000000000000000000000000");
-                        h387 := e_data;
-                        h386 := h387(11-1 downto 0);
-                        h388 := to_unsigned(0, 1);
-                        h388 := to_unsigned(0, 1);
+                        h542 := to_unsigned(0, 1);
+                        h543 := to_unsigned(0, 11);
+                        h544 := unsigned'("00000000000000000000000000000000");
+                        h544 := e_data;
+                        h543 := h544(11-1 downto 0);
+                        h545 := to_unsigned(0, 1);
+                        h545 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h388 := to_unsigned(1, 1);
+                            h545 := to_unsigned(1, 1);
                         end if;
-                        h389 := to_unsigned(0, 1);
-                        h389 := to_unsigned(0, 1);
+                        h546 := to_unsigned(0, 1);
+                        h546 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h389 := to_unsigned(1, 1);
+                            h546 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
-                            h385 := h388;
+                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
+                            h542 := h545;
                         else
-                            h385 := h389;
+                            h542 := h546;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h363 /= 0)))) or ((wk_io_walked /= 0) and (not (wk_io_ok /= 0)))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h366(11-1 downto 8) = 0) or (h367(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h368(11-1 downto 0)) < h371)) or (not (((h372 /= 0) and (not (h377 /= 0))) and (h382 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h385 /= 0))))) then
-                            h359 := to_unsigned(0, 20);
-                            h359 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h360 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h360 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h359));
-                            v_wide := unsigned'(to_unsigned(0, 19) & h360);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h518(11-1 downto 8) = 0) or (h519(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h520 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h523(11-1 downto 8) = 0) or (h524(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h525(11-1 downto 0)) < h528)) or (not (((h529 /= 0) and (not (h534 /= 0))) and (h539 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h542 /= 0))))) then
+                            h516 := to_unsigned(0, 20);
+                            h516 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h517 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h517 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h516));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h517);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -6282,6 +7163,8 @@ begin
                     o_r_entry_lo <= rec_entry_lo;
                     o_r_entry_hi <= rec_entry_hi;
                     o_r_tail <= rec_tail;
+                    o_r_cpl_status <= rec_cpl_status;
+                    o_r_cpl <= rec_cpl;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -6306,7 +7189,7 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, unit_io_i_addr, unit_io_k_write, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
+walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
@@ -6521,6 +7404,50 @@ walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_i
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(5 downto 0);
+    variable rs2: unsigned(5 downto 0);
+    variable rs3: unsigned(5 downto 0);
+    variable rs4: unsigned(5 downto 0);
+    variable rs5: unsigned(5 downto 0);
+    variable rs6: unsigned(5 downto 0);
+    variable rs7: unsigned(5 downto 0);
+    variable rs8: unsigned(5 downto 0);
+    variable rs9: unsigned(5 downto 0);
+    variable rs10: unsigned(5 downto 0);
+    variable rs11: unsigned(5 downto 0);
+    variable rs12: unsigned(5 downto 0);
+    variable rs13: unsigned(5 downto 0);
+    variable rs14: unsigned(5 downto 0);
+    variable rs15: unsigned(5 downto 0);
+    variable rs16: unsigned(5 downto 0);
+    variable rs17: unsigned(5 downto 0);
+    variable rs18: unsigned(5 downto 0);
+    variable rs19: unsigned(5 downto 0);
+    variable rs20: unsigned(5 downto 0);
+    variable rs21: unsigned(5 downto 0);
+    variable rs22: unsigned(5 downto 0);
+    variable rs23: unsigned(5 downto 0);
+    variable rs24: unsigned(5 downto 0);
+    variable rs25: unsigned(5 downto 0);
+    variable rs26: unsigned(5 downto 0);
+    variable rs27: unsigned(5 downto 0);
+    variable rs28: unsigned(5 downto 0);
+    variable rs29: unsigned(5 downto 0);
+    variable rs30: unsigned(5 downto 0);
+    variable rs31: unsigned(5 downto 0);
+    variable rs32: unsigned(5 downto 0);
+    variable rs33: unsigned(5 downto 0);
+    variable rs34: unsigned(5 downto 0);
+    variable rs35: unsigned(5 downto 0);
+    variable rs36: unsigned(5 downto 0);
+    variable rs37: unsigned(5 downto 0);
+    variable rs38: unsigned(5 downto 0);
+    variable rs39: unsigned(5 downto 0);
+    variable rs40: unsigned(5 downto 0);
+    variable rs41: unsigned(6 downto 0);
+    variable rs42: unsigned(6 downto 0);
+    variable rs43: unsigned(7 downto 0);
 begin
     unit_io_m_valid <= walker_unit_io0_m_valid_h;
     unit_io_m_we <= walker_unit_io0_m_we_h;
@@ -6627,7 +7554,9 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
-                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                            if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
+                                null;
+                            elsif bool(unit_io_k_translate) then
                                 null;
                             else
                                 ps5_0 := to_unsigned(0, 7);
@@ -7049,7 +7978,9 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
-                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                            if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
+                                null;
+                            elsif bool(unit_io_k_translate) then
                                 null;
                             else
                                 ps4_0 := to_unsigned(0, 7);
@@ -7466,7 +8397,9 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
-                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                            if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
+                                null;
+                            elsif bool(unit_io_k_translate) then
                                 null;
                             else
                                 ps3_0 := to_unsigned(0, 7);
@@ -7878,7 +8811,9 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
-                            if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                            if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
+                                null;
+                            elsif bool(unit_io_k_translate) then
                                 null;
                             else
                                 ps2_0 := to_unsigned(0, 7);
@@ -8284,7 +9219,9 @@ begin
                     else
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
-                        if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                        if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(unit_io_k_translate) then
                             null;
                         else
                             ps1_0 := to_unsigned(0, 7);
@@ -8656,7 +9593,258 @@ begin
                 end if;
             end if;
         when FAULT =>
-            null;
+            rs0 := to_unsigned(0, 8);
+            rs1 := to_unsigned(0, 6);
+            rs2 := to_unsigned(0, 6);
+            rs3 := to_unsigned(0, 6);
+            rs4 := to_unsigned(0, 6);
+            rs5 := to_unsigned(0, 6);
+            rs6 := to_unsigned(0, 6);
+            rs7 := to_unsigned(0, 6);
+            rs8 := to_unsigned(0, 6);
+            rs9 := to_unsigned(0, 6);
+            rs10 := to_unsigned(0, 6);
+            rs11 := to_unsigned(0, 6);
+            rs12 := to_unsigned(0, 6);
+            rs13 := to_unsigned(0, 6);
+            rs14 := to_unsigned(0, 6);
+            rs15 := to_unsigned(0, 6);
+            rs16 := to_unsigned(0, 6);
+            rs17 := to_unsigned(0, 6);
+            rs18 := to_unsigned(0, 6);
+            rs19 := to_unsigned(0, 6);
+            rs20 := to_unsigned(0, 6);
+            rs21 := to_unsigned(0, 6);
+            rs22 := to_unsigned(0, 6);
+            rs23 := to_unsigned(0, 6);
+            rs24 := to_unsigned(0, 6);
+            rs25 := to_unsigned(0, 6);
+            rs26 := to_unsigned(0, 6);
+            rs27 := to_unsigned(0, 6);
+            rs28 := to_unsigned(0, 6);
+            rs29 := to_unsigned(0, 6);
+            rs30 := to_unsigned(0, 6);
+            rs31 := to_unsigned(0, 6);
+            rs32 := to_unsigned(0, 6);
+            rs33 := to_unsigned(0, 6);
+            rs34 := to_unsigned(0, 6);
+            rs35 := to_unsigned(0, 6);
+            rs36 := to_unsigned(0, 6);
+            rs37 := to_unsigned(0, 6);
+            rs38 := to_unsigned(0, 6);
+            rs39 := to_unsigned(0, 6);
+            rs40 := to_unsigned(0, 6);
+            if (not bool(walker_unit_io0_le(51))) then
+                rs40 := to_unsigned(39, 6);
+            else
+                rs40 := to_unsigned(40, 6);
+            end if;
+            if (not bool(walker_unit_io0_le(50))) then
+                rs39 := to_unsigned(38, 6);
+            else
+                rs39 := rs40;
+            end if;
+            if (not bool(walker_unit_io0_le(49))) then
+                rs38 := to_unsigned(37, 6);
+            else
+                rs38 := rs39;
+            end if;
+            if (not bool(walker_unit_io0_le(48))) then
+                rs37 := to_unsigned(36, 6);
+            else
+                rs37 := rs38;
+            end if;
+            if (not bool(walker_unit_io0_le(47))) then
+                rs36 := to_unsigned(35, 6);
+            else
+                rs36 := rs37;
+            end if;
+            if (not bool(walker_unit_io0_le(46))) then
+                rs35 := to_unsigned(34, 6);
+            else
+                rs35 := rs36;
+            end if;
+            if (not bool(walker_unit_io0_le(45))) then
+                rs34 := to_unsigned(33, 6);
+            else
+                rs34 := rs35;
+            end if;
+            if (not bool(walker_unit_io0_le(44))) then
+                rs33 := to_unsigned(32, 6);
+            else
+                rs33 := rs34;
+            end if;
+            if (not bool(walker_unit_io0_le(43))) then
+                rs32 := to_unsigned(31, 6);
+            else
+                rs32 := rs33;
+            end if;
+            if (not bool(walker_unit_io0_le(42))) then
+                rs31 := to_unsigned(30, 6);
+            else
+                rs31 := rs32;
+            end if;
+            if (not bool(walker_unit_io0_le(41))) then
+                rs30 := to_unsigned(29, 6);
+            else
+                rs30 := rs31;
+            end if;
+            if (not bool(walker_unit_io0_le(40))) then
+                rs29 := to_unsigned(28, 6);
+            else
+                rs29 := rs30;
+            end if;
+            if (not bool(walker_unit_io0_le(39))) then
+                rs28 := to_unsigned(27, 6);
+            else
+                rs28 := rs29;
+            end if;
+            if (not bool(walker_unit_io0_le(38))) then
+                rs27 := to_unsigned(26, 6);
+            else
+                rs27 := rs28;
+            end if;
+            if (not bool(walker_unit_io0_le(37))) then
+                rs26 := to_unsigned(25, 6);
+            else
+                rs26 := rs27;
+            end if;
+            if (not bool(walker_unit_io0_le(36))) then
+                rs25 := to_unsigned(24, 6);
+            else
+                rs25 := rs26;
+            end if;
+            if (not bool(walker_unit_io0_le(35))) then
+                rs24 := to_unsigned(23, 6);
+            else
+                rs24 := rs25;
+            end if;
+            if (not bool(walker_unit_io0_le(34))) then
+                rs23 := to_unsigned(22, 6);
+            else
+                rs23 := rs24;
+            end if;
+            if (not bool(walker_unit_io0_le(33))) then
+                rs22 := to_unsigned(21, 6);
+            else
+                rs22 := rs23;
+            end if;
+            if (not bool(walker_unit_io0_le(32))) then
+                rs21 := to_unsigned(20, 6);
+            else
+                rs21 := rs22;
+            end if;
+            if (not bool(walker_unit_io0_le(31))) then
+                rs20 := to_unsigned(19, 6);
+            else
+                rs20 := rs21;
+            end if;
+            if (not bool(walker_unit_io0_le(30))) then
+                rs19 := to_unsigned(18, 6);
+            else
+                rs19 := rs20;
+            end if;
+            if (not bool(walker_unit_io0_le(29))) then
+                rs18 := to_unsigned(17, 6);
+            else
+                rs18 := rs19;
+            end if;
+            if (not bool(walker_unit_io0_le(28))) then
+                rs17 := to_unsigned(16, 6);
+            else
+                rs17 := rs18;
+            end if;
+            if (not bool(walker_unit_io0_le(27))) then
+                rs16 := to_unsigned(15, 6);
+            else
+                rs16 := rs17;
+            end if;
+            if (not bool(walker_unit_io0_le(26))) then
+                rs15 := to_unsigned(14, 6);
+            else
+                rs15 := rs16;
+            end if;
+            if (not bool(walker_unit_io0_le(25))) then
+                rs14 := to_unsigned(13, 6);
+            else
+                rs14 := rs15;
+            end if;
+            if (not bool(walker_unit_io0_le(24))) then
+                rs13 := to_unsigned(12, 6);
+            else
+                rs13 := rs14;
+            end if;
+            if (not bool(walker_unit_io0_le(23))) then
+                rs12 := to_unsigned(11, 6);
+            else
+                rs12 := rs13;
+            end if;
+            if (not bool(walker_unit_io0_le(22))) then
+                rs11 := to_unsigned(10, 6);
+            else
+                rs11 := rs12;
+            end if;
+            if (not bool(walker_unit_io0_le(21))) then
+                rs10 := to_unsigned(9, 6);
+            else
+                rs10 := rs11;
+            end if;
+            if (not bool(walker_unit_io0_le(20))) then
+                rs9 := to_unsigned(8, 6);
+            else
+                rs9 := rs10;
+            end if;
+            if (not bool(walker_unit_io0_le(19))) then
+                rs8 := to_unsigned(7, 6);
+            else
+                rs8 := rs9;
+            end if;
+            if (not bool(walker_unit_io0_le(18))) then
+                rs7 := to_unsigned(6, 6);
+            else
+                rs7 := rs8;
+            end if;
+            if (not bool(walker_unit_io0_le(17))) then
+                rs6 := to_unsigned(5, 6);
+            else
+                rs6 := rs7;
+            end if;
+            if (not bool(walker_unit_io0_le(16))) then
+                rs5 := to_unsigned(4, 6);
+            else
+                rs5 := rs6;
+            end if;
+            if (not bool(walker_unit_io0_le(15))) then
+                rs4 := to_unsigned(3, 6);
+            else
+                rs4 := rs5;
+            end if;
+            if (not bool(walker_unit_io0_le(14))) then
+                rs3 := to_unsigned(2, 6);
+            else
+                rs3 := rs4;
+            end if;
+            if (not bool(walker_unit_io0_le(13))) then
+                rs2 := to_unsigned(1, 6);
+            else
+                rs2 := rs3;
+            end if;
+            if (not bool(walker_unit_io0_le(12))) then
+                rs1 := to_unsigned(0, 6);
+            else
+                rs1 := rs2;
+            end if;
+            rs41 := to_unsigned(0, 7);
+            rs41 := (13 + unsigned'(to_unsigned(0, 1) & rs1));
+            rs42 := to_unsigned(0, 7);
+            rs42 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io0_flevel), 7);
+            rs43 := to_unsigned(0, 8);
+            rs43 := (3 + unsigned'(to_unsigned(0, 1) & rs42));
+            if (walker_unit_io0_le(12-1 downto 9) = 7) then
+                rs0 := unsigned'(to_unsigned(0, 1) & rs41);
+            else
+                rs0 := rs43;
+            end if;
         when ADREQ =>
             if bool(walker_unit_io0_pend_6) then
                 unit_io_m_valid <= '1';
@@ -8921,6 +10109,50 @@ walker_unit_io0_fsm: process (clk) is
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(5 downto 0);
+    variable rs2: unsigned(5 downto 0);
+    variable rs3: unsigned(5 downto 0);
+    variable rs4: unsigned(5 downto 0);
+    variable rs5: unsigned(5 downto 0);
+    variable rs6: unsigned(5 downto 0);
+    variable rs7: unsigned(5 downto 0);
+    variable rs8: unsigned(5 downto 0);
+    variable rs9: unsigned(5 downto 0);
+    variable rs10: unsigned(5 downto 0);
+    variable rs11: unsigned(5 downto 0);
+    variable rs12: unsigned(5 downto 0);
+    variable rs13: unsigned(5 downto 0);
+    variable rs14: unsigned(5 downto 0);
+    variable rs15: unsigned(5 downto 0);
+    variable rs16: unsigned(5 downto 0);
+    variable rs17: unsigned(5 downto 0);
+    variable rs18: unsigned(5 downto 0);
+    variable rs19: unsigned(5 downto 0);
+    variable rs20: unsigned(5 downto 0);
+    variable rs21: unsigned(5 downto 0);
+    variable rs22: unsigned(5 downto 0);
+    variable rs23: unsigned(5 downto 0);
+    variable rs24: unsigned(5 downto 0);
+    variable rs25: unsigned(5 downto 0);
+    variable rs26: unsigned(5 downto 0);
+    variable rs27: unsigned(5 downto 0);
+    variable rs28: unsigned(5 downto 0);
+    variable rs29: unsigned(5 downto 0);
+    variable rs30: unsigned(5 downto 0);
+    variable rs31: unsigned(5 downto 0);
+    variable rs32: unsigned(5 downto 0);
+    variable rs33: unsigned(5 downto 0);
+    variable rs34: unsigned(5 downto 0);
+    variable rs35: unsigned(5 downto 0);
+    variable rs36: unsigned(5 downto 0);
+    variable rs37: unsigned(5 downto 0);
+    variable rs38: unsigned(5 downto 0);
+    variable rs39: unsigned(5 downto 0);
+    variable rs40: unsigned(5 downto 0);
+    variable rs41: unsigned(6 downto 0);
+    variable rs42: unsigned(6 downto 0);
+    variable rs43: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -8942,7 +10174,12 @@ begin
             unit_io_o_pa <= to_unsigned(0, 64);
             unit_io_o_r_PE <= to_unsigned(0, 1);
             unit_io_o_r_PR <= to_unsigned(0, 1);
+            unit_io_o_r_R <= to_unsigned(0, 1);
             unit_io_o_r_RZ <= to_unsigned(0, 1);
+            unit_io_o_r_U <= to_unsigned(0, 1);
+            unit_io_o_r_W <= to_unsigned(0, 1);
+            unit_io_o_r_frame <= to_unsigned(0, 64);
+            unit_io_o_r_shift <= to_unsigned(0, 6);
             unit_io_o_status <= to_unsigned(0, 8);
             walker_unit_io0_pend_1 <= '0';
             walker_unit_io0_pend_2 <= '0';
@@ -9074,8 +10311,12 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
-                                    if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                    if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                         walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_flevel <= to_unsigned(5, 3);
+                                        walker_unit_io0_st <= FAULT;
+                                    elsif bool(unit_io_k_translate) then
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -9518,8 +10759,12 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
-                                    if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                    if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                         walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_flevel <= to_unsigned(4, 3);
+                                        walker_unit_io0_st <= FAULT;
+                                    elsif bool(unit_io_k_translate) then
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -9958,8 +11203,12 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
-                                    if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                    if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                         walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io0_st <= FAULT;
+                                    elsif bool(unit_io_k_translate) then
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -10394,8 +11643,12 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
-                                    if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                    if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                         walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io0_st <= FAULT;
+                                    elsif bool(unit_io_k_translate) then
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -10825,8 +12078,12 @@ begin
                                 walker_unit_io0_a_r <= v_r;
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
-                                if ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r)))) then
+                                if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif bool(unit_io_k_translate) then
+                                    walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11210,6 +12467,263 @@ begin
                     unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) /= 1, 1);
                     unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 2, 1);
                     unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 6, 1);
+                    unit_io_o_r_R <= to_unsigned(walker_unit_io0_a_r, 1);
+                    unit_io_o_r_W <= to_unsigned(walker_unit_io0_a_w, 1);
+                    unit_io_o_r_U <= to_unsigned(walker_unit_io0_le(59), 1);
+                    rs0 := to_unsigned(0, 8);
+                    rs1 := to_unsigned(0, 6);
+                    rs2 := to_unsigned(0, 6);
+                    rs3 := to_unsigned(0, 6);
+                    rs4 := to_unsigned(0, 6);
+                    rs5 := to_unsigned(0, 6);
+                    rs6 := to_unsigned(0, 6);
+                    rs7 := to_unsigned(0, 6);
+                    rs8 := to_unsigned(0, 6);
+                    rs9 := to_unsigned(0, 6);
+                    rs10 := to_unsigned(0, 6);
+                    rs11 := to_unsigned(0, 6);
+                    rs12 := to_unsigned(0, 6);
+                    rs13 := to_unsigned(0, 6);
+                    rs14 := to_unsigned(0, 6);
+                    rs15 := to_unsigned(0, 6);
+                    rs16 := to_unsigned(0, 6);
+                    rs17 := to_unsigned(0, 6);
+                    rs18 := to_unsigned(0, 6);
+                    rs19 := to_unsigned(0, 6);
+                    rs20 := to_unsigned(0, 6);
+                    rs21 := to_unsigned(0, 6);
+                    rs22 := to_unsigned(0, 6);
+                    rs23 := to_unsigned(0, 6);
+                    rs24 := to_unsigned(0, 6);
+                    rs25 := to_unsigned(0, 6);
+                    rs26 := to_unsigned(0, 6);
+                    rs27 := to_unsigned(0, 6);
+                    rs28 := to_unsigned(0, 6);
+                    rs29 := to_unsigned(0, 6);
+                    rs30 := to_unsigned(0, 6);
+                    rs31 := to_unsigned(0, 6);
+                    rs32 := to_unsigned(0, 6);
+                    rs33 := to_unsigned(0, 6);
+                    rs34 := to_unsigned(0, 6);
+                    rs35 := to_unsigned(0, 6);
+                    rs36 := to_unsigned(0, 6);
+                    rs37 := to_unsigned(0, 6);
+                    rs38 := to_unsigned(0, 6);
+                    rs39 := to_unsigned(0, 6);
+                    rs40 := to_unsigned(0, 6);
+                    if (not bool(walker_unit_io0_le(51))) then
+                        rs40 := to_unsigned(39, 6);
+                    else
+                        rs40 := to_unsigned(40, 6);
+                    end if;
+                    if (not bool(walker_unit_io0_le(50))) then
+                        rs39 := to_unsigned(38, 6);
+                    else
+                        rs39 := rs40;
+                    end if;
+                    if (not bool(walker_unit_io0_le(49))) then
+                        rs38 := to_unsigned(37, 6);
+                    else
+                        rs38 := rs39;
+                    end if;
+                    if (not bool(walker_unit_io0_le(48))) then
+                        rs37 := to_unsigned(36, 6);
+                    else
+                        rs37 := rs38;
+                    end if;
+                    if (not bool(walker_unit_io0_le(47))) then
+                        rs36 := to_unsigned(35, 6);
+                    else
+                        rs36 := rs37;
+                    end if;
+                    if (not bool(walker_unit_io0_le(46))) then
+                        rs35 := to_unsigned(34, 6);
+                    else
+                        rs35 := rs36;
+                    end if;
+                    if (not bool(walker_unit_io0_le(45))) then
+                        rs34 := to_unsigned(33, 6);
+                    else
+                        rs34 := rs35;
+                    end if;
+                    if (not bool(walker_unit_io0_le(44))) then
+                        rs33 := to_unsigned(32, 6);
+                    else
+                        rs33 := rs34;
+                    end if;
+                    if (not bool(walker_unit_io0_le(43))) then
+                        rs32 := to_unsigned(31, 6);
+                    else
+                        rs32 := rs33;
+                    end if;
+                    if (not bool(walker_unit_io0_le(42))) then
+                        rs31 := to_unsigned(30, 6);
+                    else
+                        rs31 := rs32;
+                    end if;
+                    if (not bool(walker_unit_io0_le(41))) then
+                        rs30 := to_unsigned(29, 6);
+                    else
+                        rs30 := rs31;
+                    end if;
+                    if (not bool(walker_unit_io0_le(40))) then
+                        rs29 := to_unsigned(28, 6);
+                    else
+                        rs29 := rs30;
+                    end if;
+                    if (not bool(walker_unit_io0_le(39))) then
+                        rs28 := to_unsigned(27, 6);
+                    else
+                        rs28 := rs29;
+                    end if;
+                    if (not bool(walker_unit_io0_le(38))) then
+                        rs27 := to_unsigned(26, 6);
+                    else
+                        rs27 := rs28;
+                    end if;
+                    if (not bool(walker_unit_io0_le(37))) then
+                        rs26 := to_unsigned(25, 6);
+                    else
+                        rs26 := rs27;
+                    end if;
+                    if (not bool(walker_unit_io0_le(36))) then
+                        rs25 := to_unsigned(24, 6);
+                    else
+                        rs25 := rs26;
+                    end if;
+                    if (not bool(walker_unit_io0_le(35))) then
+                        rs24 := to_unsigned(23, 6);
+                    else
+                        rs24 := rs25;
+                    end if;
+                    if (not bool(walker_unit_io0_le(34))) then
+                        rs23 := to_unsigned(22, 6);
+                    else
+                        rs23 := rs24;
+                    end if;
+                    if (not bool(walker_unit_io0_le(33))) then
+                        rs22 := to_unsigned(21, 6);
+                    else
+                        rs22 := rs23;
+                    end if;
+                    if (not bool(walker_unit_io0_le(32))) then
+                        rs21 := to_unsigned(20, 6);
+                    else
+                        rs21 := rs22;
+                    end if;
+                    if (not bool(walker_unit_io0_le(31))) then
+                        rs20 := to_unsigned(19, 6);
+                    else
+                        rs20 := rs21;
+                    end if;
+                    if (not bool(walker_unit_io0_le(30))) then
+                        rs19 := to_unsigned(18, 6);
+                    else
+                        rs19 := rs20;
+                    end if;
+                    if (not bool(walker_unit_io0_le(29))) then
+                        rs18 := to_unsigned(17, 6);
+                    else
+                        rs18 := rs19;
+                    end if;
+                    if (not bool(walker_unit_io0_le(28))) then
+                        rs17 := to_unsigned(16, 6);
+                    else
+                        rs17 := rs18;
+                    end if;
+                    if (not bool(walker_unit_io0_le(27))) then
+                        rs16 := to_unsigned(15, 6);
+                    else
+                        rs16 := rs17;
+                    end if;
+                    if (not bool(walker_unit_io0_le(26))) then
+                        rs15 := to_unsigned(14, 6);
+                    else
+                        rs15 := rs16;
+                    end if;
+                    if (not bool(walker_unit_io0_le(25))) then
+                        rs14 := to_unsigned(13, 6);
+                    else
+                        rs14 := rs15;
+                    end if;
+                    if (not bool(walker_unit_io0_le(24))) then
+                        rs13 := to_unsigned(12, 6);
+                    else
+                        rs13 := rs14;
+                    end if;
+                    if (not bool(walker_unit_io0_le(23))) then
+                        rs12 := to_unsigned(11, 6);
+                    else
+                        rs12 := rs13;
+                    end if;
+                    if (not bool(walker_unit_io0_le(22))) then
+                        rs11 := to_unsigned(10, 6);
+                    else
+                        rs11 := rs12;
+                    end if;
+                    if (not bool(walker_unit_io0_le(21))) then
+                        rs10 := to_unsigned(9, 6);
+                    else
+                        rs10 := rs11;
+                    end if;
+                    if (not bool(walker_unit_io0_le(20))) then
+                        rs9 := to_unsigned(8, 6);
+                    else
+                        rs9 := rs10;
+                    end if;
+                    if (not bool(walker_unit_io0_le(19))) then
+                        rs8 := to_unsigned(7, 6);
+                    else
+                        rs8 := rs9;
+                    end if;
+                    if (not bool(walker_unit_io0_le(18))) then
+                        rs7 := to_unsigned(6, 6);
+                    else
+                        rs7 := rs8;
+                    end if;
+                    if (not bool(walker_unit_io0_le(17))) then
+                        rs6 := to_unsigned(5, 6);
+                    else
+                        rs6 := rs7;
+                    end if;
+                    if (not bool(walker_unit_io0_le(16))) then
+                        rs5 := to_unsigned(4, 6);
+                    else
+                        rs5 := rs6;
+                    end if;
+                    if (not bool(walker_unit_io0_le(15))) then
+                        rs4 := to_unsigned(3, 6);
+                    else
+                        rs4 := rs5;
+                    end if;
+                    if (not bool(walker_unit_io0_le(14))) then
+                        rs3 := to_unsigned(2, 6);
+                    else
+                        rs3 := rs4;
+                    end if;
+                    if (not bool(walker_unit_io0_le(13))) then
+                        rs2 := to_unsigned(1, 6);
+                    else
+                        rs2 := rs3;
+                    end if;
+                    if (not bool(walker_unit_io0_le(12))) then
+                        rs1 := to_unsigned(0, 6);
+                    else
+                        rs1 := rs2;
+                    end if;
+                    rs41 := to_unsigned(0, 7);
+                    rs41 := (13 + unsigned'(to_unsigned(0, 1) & rs1));
+                    rs42 := to_unsigned(0, 7);
+                    rs42 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io0_flevel), 7);
+                    rs43 := to_unsigned(0, 8);
+                    rs43 := (3 + unsigned'(to_unsigned(0, 1) & rs42));
+                    if (walker_unit_io0_le(12-1 downto 9) = 7) then
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs41);
+                    else
+                        rs0 := rs43;
+                    end if;
+                    unit_io_o_r_shift <= rs0(6-1 downto 0);
+                    unit_io_o_r_frame <= unsigned'(to_unsigned(0, 12) & walker_unit_io0_le(52-1 downto 12) & to_unsigned(0, 12));
                     unit_io_done <= '1';
                     walker_unit_io0_st <= IDLE;
                 when ADREQ =>

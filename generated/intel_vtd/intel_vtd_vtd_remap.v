@@ -13,6 +13,7 @@ module intel_vtd_vtd_remap (
     e_addr,
     e_msi_addr,
     e_msi_data,
+    e_nw,
     r_GSTS_REG,
     r_RTADDR_REG,
     r_IRTA_REG,
@@ -53,6 +54,8 @@ module intel_vtd_vtd_remap (
     o_r_redir_hint,
     o_r_trigger_mode,
     o_r_delivery_mode,
+    o_r_cpl_status,
+    o_r_cpl,
     o_hit
 );
 
@@ -67,6 +70,7 @@ input [1:0] e_at;
 input [63:0] e_addr;
 input [31:0] e_msi_addr;
 input [31:0] e_msi_data;
+input [0:0] e_nw;
 input [31:0] r_GSTS_REG;
 input [63:0] r_RTADDR_REG;
 input [63:0] r_IRTA_REG;
@@ -127,6 +131,10 @@ output [0:0] o_r_trigger_mode;
 reg [0:0] o_r_trigger_mode;
 output [2:0] o_r_delivery_mode;
 reg [2:0] o_r_delivery_mode;
+output [2:0] o_r_cpl_status;
+reg [2:0] o_r_cpl_status;
+output [63:0] o_r_cpl;
+reg [63:0] o_r_cpl;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
@@ -158,7 +166,12 @@ reg [63:0] unit_sl_m_wdata;
 reg unit_sl_m_we;
 reg [2:0] unit_sl_o_level;
 reg [63:0] unit_sl_o_pa;
+reg [0:0] unit_sl_o_r_R;
+reg [0:0] unit_sl_o_r_U;
+reg [0:0] unit_sl_o_r_W;
+reg [63:0] unit_sl_o_r_frame;
 reg [7:0] unit_sl_o_r_reason;
+reg [5:0] unit_sl_o_r_shift;
 reg [7:0] unit_sl_o_status;
 reg [63:0] unit_sl_r_SL_WALK;
 reg unit_sl_start;
@@ -168,16 +181,26 @@ reg [63:0] w_irte_0;
 reg [63:0] w_irte_8;
 reg [63:0] w_root_0;
 reg [63:0] w_root_8;
+reg [0:0] wk_sl_R;
+reg [0:0] wk_sl_U;
+reg [0:0] wk_sl_W;
 reg [0:0] wk_sl_denied;
 reg [7:0] wk_sl_fault;
+reg [63:0] wk_sl_frame;
 reg [2:0] wk_sl_level;
 reg [0:0] wk_sl_not_present;
 reg [0:0] wk_sl_ok;
 reg [63:0] wk_sl_pa;
 reg [7:0] wk_sl_reason;
 reg [0:0] wk_sl_reserved;
+reg [0:0] wk_sl_reserved_1g;
+reg [0:0] wk_sl_reserved_2m;
+reg [5:0] wk_sl_shift;
+reg [0:0] wk_sl_translation;
 reg [0:0] wk_sl_walked;
 reg [63:0] rec_address;
+reg [63:0] rec_cpl;
+reg [2:0] rec_cpl_status;
 reg [2:0] rec_delivery_mode;
 reg [0:0] rec_dest_mode;
 reg [31:0] rec_destination;
@@ -191,6 +214,8 @@ reg [0:0] rec_recorded;
 reg [0:0] rec_redir_hint;
 reg [0:0] rec_trigger_mode;
 reg [7:0] rec_vector;
+reg walker_unit_sl0_a_r;
+reg walker_unit_sl0_a_w;
 reg [63:0] walker_unit_sl0_ea;
 reg [7:0] walker_unit_sl0_fault_k;
 reg [2:0] walker_unit_sl0_flevel;
@@ -288,7 +313,7 @@ assign walker_unit_sl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
-    reg [72-1:0] v_wide;
+    reg [127-1:0] v_wide;
     reg [16-1:0] h0;
     reg [13-1:0] h1;
     reg [65-1:0] h2;
@@ -325,7 +350,9 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h22;
     reg [1-1:0] h23;
     reg [48-1:0] h24;
-    reg [48-1:0] h25;
+    reg [1-1:0] h25;
+    reg [48-1:0] h26;
+    reg [48-1:0] h27;
     reg [64-1:0] u1_in;
     reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
@@ -337,177 +364,225 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] u1_tr;
     reg [2-1:0] u1_wv;
     reg u1_free;
-    reg [32-1:0] h38;
-    reg [17-1:0] h39;
-    reg [1-1:0] h40;
-    reg [32-1:0] h41;
-    reg [16-1:0] h42;
+    reg [32-1:0] h40;
+    reg [17-1:0] h41;
+    reg [1-1:0] h42;
     reg [32-1:0] h43;
-    reg [17-1:0] h44;
-    reg [1-1:0] h45;
-    reg [32-1:0] h46;
-    reg [16-1:0] h47;
-    reg [16-1:0] h48;
-    reg [17-1:0] h49;
-    reg [4-1:0] h50;
+    reg [16-1:0] h44;
+    reg [32-1:0] h45;
+    reg [17-1:0] h46;
+    reg [1-1:0] h47;
+    reg [32-1:0] h48;
+    reg [16-1:0] h49;
+    reg [16-1:0] h50;
     reg [17-1:0] h51;
-    reg [17-1:0] h26;
-    reg [1-1:0] h27;
-    reg [32-1:0] h28;
-    reg [16-1:0] h29;
+    reg [4-1:0] h52;
+    reg [17-1:0] h53;
+    reg [17-1:0] h28;
+    reg [1-1:0] h29;
     reg [32-1:0] h30;
-    reg [17-1:0] h31;
-    reg [1-1:0] h32;
-    reg [32-1:0] h33;
-    reg [16-1:0] h34;
-    reg [16-1:0] h35;
-    reg [21-1:0] h36;
-    reg [65-1:0] h37;
-    reg [32-1:0] h52;
-    reg [48-1:0] h53;
-    reg [32-1:0] h72;
-    reg [48-1:0] h73;
-    reg [1-1:0] h77;
-    reg [1-1:0] h78;
-    reg [1-1:0] h79;
-    reg [64-1:0] h80;
-    reg [1-1:0] h81;
-    reg [64-1:0] h82;
-    reg [1-1:0] h83;
-    reg [1-1:0] h84;
-    reg [1-1:0] h85;
-    reg [64-1:0] h86;
-    reg [1-1:0] h87;
-    reg [64-1:0] h88;
-    reg [1-1:0] h89;
+    reg [16-1:0] h31;
+    reg [32-1:0] h32;
+    reg [17-1:0] h33;
+    reg [1-1:0] h34;
+    reg [32-1:0] h35;
+    reg [16-1:0] h36;
+    reg [16-1:0] h37;
+    reg [21-1:0] h38;
+    reg [65-1:0] h39;
+    reg [32-1:0] h54;
+    reg [48-1:0] h55;
+    reg [32-1:0] h88;
+    reg [48-1:0] h89;
     reg [1-1:0] h90;
-    reg [64-1:0] h91;
+    reg [1-1:0] h91;
     reg [1-1:0] h92;
     reg [64-1:0] h93;
-    reg [32-1:0] h111;
-    reg [17-1:0] h122;
-    reg [1-1:0] h123;
-    reg [32-1:0] h124;
-    reg [16-1:0] h125;
-    reg [32-1:0] h126;
-    reg [17-1:0] h127;
-    reg [1-1:0] h128;
-    reg [32-1:0] h129;
-    reg [16-1:0] h130;
-    reg [16-1:0] h131;
-    reg [17-1:0] h132;
-    reg [4-1:0] h133;
-    reg [17-1:0] h134;
-    reg [32-1:0] h157;
-    reg [32-1:0] h158;
-    reg [16-1:0] h170;
-    reg [16-1:0] h171;
-    reg [16-1:0] h172;
-    reg [16-1:0] h173;
-    reg [16-1:0] h174;
-    reg [16-1:0] h175;
-    reg [16-1:0] h176;
-    reg [16-1:0] h177;
-    reg [16-1:0] h178;
-    reg [16-1:0] h179;
-    reg [16-1:0] h180;
-    reg [16-1:0] h181;
-    reg [64-1:0] h54;
-    reg [1-1:0] h55;
-    reg [64-1:0] h56;
-    reg [1-1:0] h57;
-    reg [1-1:0] h58;
-    reg [64-1:0] h59;
-    reg [1-1:0] h60;
-    reg [64-1:0] h61;
-    reg [1-1:0] h62;
-    reg [1-1:0] h63;
-    reg [64-1:0] h64;
-    reg [1-1:0] h65;
-    reg [1-1:0] h66;
-    reg [64-1:0] h67;
-    reg [1-1:0] h68;
-    reg [1-1:0] h69;
-    reg [64-1:0] h70;
-    reg [1-1:0] h71;
-    reg [1-1:0] h74;
-    reg [64-1:0] h75;
-    reg [1-1:0] h76;
     reg [1-1:0] h94;
     reg [64-1:0] h95;
     reg [1-1:0] h96;
-    reg [64-1:0] h97;
+    reg [1-1:0] h97;
     reg [1-1:0] h98;
     reg [64-1:0] h99;
     reg [1-1:0] h100;
-    reg [17-1:0] h101;
+    reg [64-1:0] h101;
     reg [1-1:0] h102;
-    reg [32-1:0] h103;
-    reg [16-1:0] h104;
-    reg [32-1:0] h105;
-    reg [17-1:0] h106;
-    reg [1-1:0] h107;
-    reg [32-1:0] h108;
-    reg [16-1:0] h109;
-    reg [16-1:0] h110;
-    reg [17-1:0] h112;
-    reg [1-1:0] h113;
-    reg [32-1:0] h114;
-    reg [16-1:0] h115;
-    reg [32-1:0] h116;
-    reg [17-1:0] h117;
+    reg [1-1:0] h103;
+    reg [64-1:0] h104;
+    reg [1-1:0] h105;
+    reg [64-1:0] h106;
+    reg [1-1:0] h110;
+    reg [1-1:0] h111;
+    reg [1-1:0] h112;
+    reg [64-1:0] h113;
+    reg [1-1:0] h114;
+    reg [64-1:0] h115;
+    reg [1-1:0] h116;
+    reg [1-1:0] h117;
     reg [1-1:0] h118;
-    reg [32-1:0] h119;
-    reg [16-1:0] h120;
-    reg [16-1:0] h121;
-    reg [1-1:0] h135;
-    reg [17-1:0] h136;
-    reg [1-1:0] h137;
-    reg [32-1:0] h138;
-    reg [16-1:0] h139;
-    reg [32-1:0] h140;
-    reg [17-1:0] h141;
-    reg [1-1:0] h142;
-    reg [32-1:0] h143;
-    reg [16-1:0] h144;
-    reg [16-1:0] h145;
-    reg [1-1:0] h146;
-    reg [17-1:0] h147;
-    reg [1-1:0] h148;
-    reg [32-1:0] h149;
-    reg [16-1:0] h150;
-    reg [32-1:0] h151;
-    reg [17-1:0] h152;
-    reg [1-1:0] h153;
-    reg [32-1:0] h154;
-    reg [16-1:0] h155;
-    reg [16-1:0] h156;
-    reg [1-1:0] h159;
-    reg [17-1:0] h160;
-    reg [1-1:0] h161;
-    reg [32-1:0] h162;
-    reg [16-1:0] h163;
-    reg [32-1:0] h164;
-    reg [17-1:0] h165;
-    reg [1-1:0] h166;
-    reg [32-1:0] h167;
-    reg [16-1:0] h168;
-    reg [16-1:0] h169;
+    reg [64-1:0] h119;
+    reg [1-1:0] h120;
+    reg [64-1:0] h121;
+    reg [1-1:0] h122;
+    reg [1-1:0] h123;
+    reg [64-1:0] h124;
+    reg [1-1:0] h125;
+    reg [64-1:0] h126;
+    reg [32-1:0] h161;
+    reg [17-1:0] h172;
+    reg [1-1:0] h173;
+    reg [32-1:0] h174;
+    reg [16-1:0] h175;
+    reg [32-1:0] h176;
+    reg [17-1:0] h177;
+    reg [1-1:0] h178;
+    reg [32-1:0] h179;
+    reg [16-1:0] h180;
+    reg [16-1:0] h181;
     reg [17-1:0] h182;
-    reg [1-1:0] h183;
-    reg [32-1:0] h184;
-    reg [16-1:0] h185;
-    reg [32-1:0] h186;
-    reg [17-1:0] h187;
-    reg [1-1:0] h188;
-    reg [32-1:0] h189;
-    reg [16-1:0] h190;
-    reg [16-1:0] h191;
-    reg [32-1:0] h192;
+    reg [4-1:0] h183;
+    reg [17-1:0] h184;
+    reg [32-1:0] h207;
+    reg [32-1:0] h208;
+    reg [16-1:0] h220;
+    reg [16-1:0] h221;
+    reg [16-1:0] h222;
+    reg [16-1:0] h223;
+    reg [16-1:0] h224;
+    reg [16-1:0] h225;
+    reg [16-1:0] h226;
+    reg [16-1:0] h227;
+    reg [16-1:0] h228;
+    reg [16-1:0] h229;
+    reg [16-1:0] h230;
+    reg [16-1:0] h231;
+    reg [3-1:0] h56;
+    reg [64-1:0] h57;
+    reg [1-1:0] h58;
+    reg [1-1:0] h59;
+    reg [3-1:0] h60;
+    reg [64-1:0] h61;
+    reg [1-1:0] h62;
+    reg [3-1:0] h63;
+    reg [3-1:0] h64;
+    reg [1-1:0] h65;
+    reg [64-1:0] h66;
+    reg [1-1:0] h67;
+    reg [1-1:0] h68;
+    reg [3-1:0] h69;
+    reg [64-1:0] h70;
+    reg [1-1:0] h71;
+    reg [3-1:0] h72;
+    reg [3-1:0] h73;
+    reg [1-1:0] h74;
+    reg [64-1:0] h75;
+    reg [1-1:0] h76;
+    reg [3-1:0] h77;
+    reg [3-1:0] h78;
+    reg [1-1:0] h79;
+    reg [64-1:0] h80;
+    reg [1-1:0] h81;
+    reg [1-1:0] h82;
+    reg [3-1:0] h83;
+    reg [1-1:0] h84;
+    reg [64-1:0] h85;
+    reg [1-1:0] h86;
+    reg [3-1:0] h87;
+    reg [1-1:0] h107;
+    reg [64-1:0] h108;
+    reg [1-1:0] h109;
+    reg [1-1:0] h127;
+    reg [1-1:0] h128;
+    reg [6-1:0] h129;
+    reg [64-1:0] h130;
+    reg [127-1:0] h131;
+    reg [6-1:0] h132;
+    reg [127-1:0] h133;
+    reg [64-1:0] h134;
+    reg [6-1:0] h135;
+    reg [7-1:0] h136;
+    reg [64-1:0] h137;
+    reg [65-1:0] h138;
+    reg [64-1:0] h139;
+    reg [127-1:0] h140;
+    reg [127-1:0] h141;
+    reg [1-1:0] h142;
+    reg [64-1:0] h143;
+    reg [1-1:0] h144;
+    reg [64-1:0] h145;
+    reg [3-1:0] h146;
+    reg [1-1:0] h147;
+    reg [64-1:0] h148;
+    reg [1-1:0] h149;
+    reg [3-1:0] h150;
+    reg [17-1:0] h151;
+    reg [1-1:0] h152;
+    reg [32-1:0] h153;
+    reg [16-1:0] h154;
+    reg [32-1:0] h155;
+    reg [17-1:0] h156;
+    reg [1-1:0] h157;
+    reg [32-1:0] h158;
+    reg [16-1:0] h159;
+    reg [16-1:0] h160;
+    reg [17-1:0] h162;
+    reg [1-1:0] h163;
+    reg [32-1:0] h164;
+    reg [16-1:0] h165;
+    reg [32-1:0] h166;
+    reg [17-1:0] h167;
+    reg [1-1:0] h168;
+    reg [32-1:0] h169;
+    reg [16-1:0] h170;
+    reg [16-1:0] h171;
+    reg [1-1:0] h185;
+    reg [17-1:0] h186;
+    reg [1-1:0] h187;
+    reg [32-1:0] h188;
+    reg [16-1:0] h189;
+    reg [32-1:0] h190;
+    reg [17-1:0] h191;
+    reg [1-1:0] h192;
     reg [32-1:0] h193;
-    reg [1-1:0] h194;
-    reg [1-1:0] h195;
+    reg [16-1:0] h194;
+    reg [16-1:0] h195;
     reg [1-1:0] h196;
+    reg [17-1:0] h197;
+    reg [1-1:0] h198;
+    reg [32-1:0] h199;
+    reg [16-1:0] h200;
+    reg [32-1:0] h201;
+    reg [17-1:0] h202;
+    reg [1-1:0] h203;
+    reg [32-1:0] h204;
+    reg [16-1:0] h205;
+    reg [16-1:0] h206;
+    reg [1-1:0] h209;
+    reg [17-1:0] h210;
+    reg [1-1:0] h211;
+    reg [32-1:0] h212;
+    reg [16-1:0] h213;
+    reg [32-1:0] h214;
+    reg [17-1:0] h215;
+    reg [1-1:0] h216;
+    reg [32-1:0] h217;
+    reg [16-1:0] h218;
+    reg [16-1:0] h219;
+    reg [17-1:0] h232;
+    reg [1-1:0] h233;
+    reg [32-1:0] h234;
+    reg [16-1:0] h235;
+    reg [32-1:0] h236;
+    reg [17-1:0] h237;
+    reg [1-1:0] h238;
+    reg [32-1:0] h239;
+    reg [16-1:0] h240;
+    reg [16-1:0] h241;
+    reg [32-1:0] h242;
+    reg [32-1:0] h243;
+    reg [1-1:0] h244;
+    reg [1-1:0] h245;
+    reg [1-1:0] h246;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -596,6 +671,8 @@ always @(posedge clk) begin: fsm
         iset <= 0;
         o_hit <= 0;
         o_r_address <= 0;
+        o_r_cpl <= 0;
+        o_r_cpl_status <= 0;
         o_r_delivery_mode <= 0;
         o_r_dest_mode <= 0;
         o_r_destination <= 0;
@@ -612,6 +689,8 @@ always @(posedge clk) begin: fsm
         o_status <= 0;
         pend <= 0;
         rec_address <= 0;
+        rec_cpl <= 0;
+        rec_cpl_status <= 0;
         rec_delivery_mode <= 0;
         rec_dest_mode <= 0;
         rec_destination <= 0;
@@ -984,19 +1063,27 @@ always @(posedge clk) begin: fsm
         w_irte_8 <= 0;
         w_root_0 <= 0;
         w_root_8 <= 0;
+        wk_sl_R <= 0;
+        wk_sl_U <= 0;
+        wk_sl_W <= 0;
         wk_sl_denied <= 0;
         wk_sl_fault <= 0;
+        wk_sl_frame <= 0;
         wk_sl_level <= 0;
         wk_sl_not_present <= 0;
         wk_sl_ok <= 0;
         wk_sl_pa <= 0;
         wk_sl_reason <= 0;
         wk_sl_reserved <= 0;
+        wk_sl_reserved_1g <= 0;
+        wk_sl_reserved_2m <= 0;
+        wk_sl_shift <= 0;
+        wk_sl_translation <= 0;
         wk_sl_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
-        v_wide = 72'h0;
+        v_wide = 127'h0;
         if (done) begin
             done <= 1'b0;
         end
@@ -1027,7 +1114,7 @@ always @(posedge clk) begin: fsm
                         h1 = ({5'h0, h0[16-1:8]} * 16);
                         h2 = 65'h0;
                         h2 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h1});
-                        v_wide = {7'h0, h2};
+                        v_wide = {62'h0, h2};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -1055,7 +1142,7 @@ always @(posedge clk) begin: fsm
                     h1 = ({5'h0, h0[16-1:8]} * 16);
                     h2 = 65'h0;
                     h2 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h1});
-                    v_wide = {7'h0, h2};
+                    v_wide = {62'h0, h2};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1088,7 +1175,7 @@ always @(posedge clk) begin: fsm
                         h4 = ({5'h0, h3[8-1:0]} * 16);
                         h5 = 49'h0;
                         h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                        v_wide = {23'h0, h5};
+                        v_wide = {78'h0, h5};
                         u0_key = 61'h0;
                         u0_key = v_wide[64-1:3];
                         u0_set = 2'h0;
@@ -1211,7 +1298,7 @@ always @(posedge clk) begin: fsm
                     h4 = ({5'h0, h3[8-1:0]} * 16);
                     h5 = 49'h0;
                     h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                    v_wide = {23'h0, h5};
+                    v_wide = {78'h0, h5};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1347,7 +1434,15 @@ always @(posedge clk) begin: fsm
                 wk_sl_not_present <= 0;
                 wk_sl_denied <= 0;
                 wk_sl_reserved <= 0;
+                wk_sl_reserved_2m <= 0;
+                wk_sl_reserved_1g <= 0;
+                wk_sl_translation <= 0;
                 wk_sl_reason <= 0;
+                wk_sl_R <= 0;
+                wk_sl_W <= 0;
+                wk_sl_U <= 0;
+                wk_sl_shift <= 0;
+                wk_sl_frame <= 0;
                 h6 = 1'h0;
                 h7 = 1'h0;
                 h8 = 1'h0;
@@ -1425,29 +1520,36 @@ always @(posedge clk) begin: fsm
                 else begin
                     h6 = h12;
                 end
-                if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
-                    v_wide = {8'h0, e_addr};
+                if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
+                    v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
-                    unit_sl_k_read <= (!(e_kind == 2));
-                    unit_sl_k_write <= (e_kind == 2);
+                    unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    unit_sl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     h23 = 1'h0;
                     h23 = 0;
-                    if ((e_kind == 2)) begin
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h23 = 1;
                     end
                     h24 = 48'h0;
-                    h24 = ({w_ctx_0[48-1:12], 12'h0} | {44'h0, h23, 3'h0});
-                    h25 = 48'h0;
-                    h25 = (h24 | {45'h0, w_ctx_8[3-1:0]});
-                    v_wide = {24'h0, h25};
+                    h24 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h23, 4'h0});
+                    h25 = 1'h0;
+                    h25 = 0;
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
+                        h25 = 1;
+                    end
+                    h26 = 48'h0;
+                    h26 = (h24 | {44'h0, h25, 3'h0});
+                    h27 = 48'h0;
+                    h27 = (h26 | {45'h0, w_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h27};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_addr;
                     u1_acc = 2'h0;
-                    if ((!(e_kind == 2))) begin
+                    if (((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
                         u1_acc[0] = 1;
                     end
-                    if ((e_kind == 2)) begin
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
                         u1_acc[1] = 1;
                     end
                     u1_tg0 = 16'h0;
@@ -1678,94 +1780,108 @@ always @(posedge clk) begin: fsm
                         if ((unit_sl_o_status == 3)) begin
                             wk_sl_reserved <= 1;
                         end
+                        if ((unit_sl_o_status == 4)) begin
+                            wk_sl_reserved_2m <= 1;
+                        end
+                        if ((unit_sl_o_status == 5)) begin
+                            wk_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_sl_o_status == 6)) begin
+                            wk_sl_translation <= 1;
+                        end
                         wk_sl_reason <= unit_sl_o_r_reason;
+                        wk_sl_R <= unit_sl_o_r_R;
+                        wk_sl_W <= unit_sl_o_r_W;
+                        wk_sl_U <= unit_sl_o_r_U;
+                        wk_sl_shift <= unit_sl_o_r_shift;
+                        wk_sl_frame <= unit_sl_o_r_frame;
                     end
                     st <= 4'b1000;
                 end
             end
             4'b1000: begin
                 if ((!pend)) begin
-                    h38 = 32'h0;
-                    h38 = e_msi_data;
-                    h39 = 17'h0;
-                    h40 = 1'h0;
-                    h40 = 0;
+                    h40 = 32'h0;
+                    h40 = e_msi_data;
+                    h41 = 17'h0;
+                    h42 = 1'h0;
+                    h42 = 0;
                     if (e_msi_addr[2]) begin
-                        h40 = 1;
+                        h42 = 1;
                     end
-                    h41 = 32'h0;
-                    h41 = e_msi_addr;
-                    h42 = 16'h0;
-                    h42 = ({h40, 15'h0} | {1'h0, h41[20-1:5]});
                     h43 = 32'h0;
-                    h43 = e_msi_data;
-                    h44 = 17'h0;
-                    h44 = ({1'h0, h42} + {1'h0, h43[16-1:0]});
-                    h45 = 1'h0;
-                    h45 = 0;
+                    h43 = e_msi_addr;
+                    h44 = 16'h0;
+                    h44 = ({h42, 15'h0} | {1'h0, h43[20-1:5]});
+                    h45 = 32'h0;
+                    h45 = e_msi_data;
+                    h46 = 17'h0;
+                    h46 = ({1'h0, h44} + {1'h0, h45[16-1:0]});
+                    h47 = 1'h0;
+                    h47 = 0;
                     if (e_msi_addr[2]) begin
-                        h45 = 1;
+                        h47 = 1;
                     end
-                    h46 = 32'h0;
-                    h46 = e_msi_addr;
-                    h47 = 16'h0;
-                    h47 = ({h45, 15'h0} | {1'h0, h46[20-1:5]});
+                    h48 = 32'h0;
+                    h48 = e_msi_addr;
+                    h49 = 16'h0;
+                    h49 = ({h47, 15'h0} | {1'h0, h48[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h39 = h44;
+                        h41 = h46;
                     end
                     else begin
-                        h39 = {1'h0, h47};
+                        h41 = {1'h0, h49};
                     end
-                    h48 = 16'h0;
-                    h48 = (h39[16-1:0] & 65535);
-                    h49 = 17'h0;
-                    h49 = 2;
-                    h50 = 4'h0;
-                    h50 = r_IRTA_REG[4-1:0];
+                    h50 = 16'h0;
+                    h50 = (h41[16-1:0] & 65535);
                     h51 = 17'h0;
-                    h51 = (h49 << h50);
-                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h38[32-1:16] != 0))) && ({1'h0, h48} < h51)))) begin
+                    h51 = 2;
+                    h52 = 4'h0;
+                    h52 = r_IRTA_REG[4-1:0];
+                    h53 = 17'h0;
+                    h53 = (h51 << h52);
+                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h40[32-1:16] != 0))) && ({1'h0, h50} < h53)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
                         st <= 4'b1010;
                     end
                     else begin
-                        h26 = 17'h0;
-                        h27 = 1'h0;
-                        h27 = 0;
+                        h28 = 17'h0;
+                        h29 = 1'h0;
+                        h29 = 0;
                         if (e_msi_addr[2]) begin
-                            h27 = 1;
+                            h29 = 1;
                         end
-                        h28 = 32'h0;
-                        h28 = e_msi_addr;
-                        h29 = 16'h0;
-                        h29 = ({h27, 15'h0} | {1'h0, h28[20-1:5]});
                         h30 = 32'h0;
-                        h30 = e_msi_data;
-                        h31 = 17'h0;
-                        h31 = ({1'h0, h29} + {1'h0, h30[16-1:0]});
-                        h32 = 1'h0;
-                        h32 = 0;
+                        h30 = e_msi_addr;
+                        h31 = 16'h0;
+                        h31 = ({h29, 15'h0} | {1'h0, h30[20-1:5]});
+                        h32 = 32'h0;
+                        h32 = e_msi_data;
+                        h33 = 17'h0;
+                        h33 = ({1'h0, h31} + {1'h0, h32[16-1:0]});
+                        h34 = 1'h0;
+                        h34 = 0;
                         if (e_msi_addr[2]) begin
-                            h32 = 1;
+                            h34 = 1;
                         end
-                        h33 = 32'h0;
-                        h33 = e_msi_addr;
-                        h34 = 16'h0;
-                        h34 = ({h32, 15'h0} | {1'h0, h33[20-1:5]});
+                        h35 = 32'h0;
+                        h35 = e_msi_addr;
+                        h36 = 16'h0;
+                        h36 = ({h34, 15'h0} | {1'h0, h35[20-1:5]});
                         if (e_msi_addr[3]) begin
-                            h26 = h31;
+                            h28 = h33;
                         end
                         else begin
-                            h26 = {1'h0, h34};
+                            h28 = {1'h0, h36};
                         end
-                        h35 = 16'h0;
-                        h35 = (h26[16-1:0] & 65535);
-                        h36 = 21'h0;
-                        h36 = ({5'h0, h35} * 16);
-                        h37 = 65'h0;
-                        h37 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h36});
-                        v_wide = {7'h0, h37};
+                        h37 = 16'h0;
+                        h37 = (h28[16-1:0] & 65535);
+                        h38 = 21'h0;
+                        h38 = ({5'h0, h37} * 16);
+                        h39 = 65'h0;
+                        h39 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h38});
+                        v_wide = {62'h0, h39};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -1787,42 +1903,42 @@ always @(posedge clk) begin: fsm
             end
             4'b1001: begin
                 if ((!pend)) begin
-                    h26 = 17'h0;
-                    h27 = 1'h0;
-                    h27 = 0;
+                    h28 = 17'h0;
+                    h29 = 1'h0;
+                    h29 = 0;
                     if (e_msi_addr[2]) begin
-                        h27 = 1;
+                        h29 = 1;
                     end
-                    h28 = 32'h0;
-                    h28 = e_msi_addr;
-                    h29 = 16'h0;
-                    h29 = ({h27, 15'h0} | {1'h0, h28[20-1:5]});
                     h30 = 32'h0;
-                    h30 = e_msi_data;
-                    h31 = 17'h0;
-                    h31 = ({1'h0, h29} + {1'h0, h30[16-1:0]});
-                    h32 = 1'h0;
-                    h32 = 0;
+                    h30 = e_msi_addr;
+                    h31 = 16'h0;
+                    h31 = ({h29, 15'h0} | {1'h0, h30[20-1:5]});
+                    h32 = 32'h0;
+                    h32 = e_msi_data;
+                    h33 = 17'h0;
+                    h33 = ({1'h0, h31} + {1'h0, h32[16-1:0]});
+                    h34 = 1'h0;
+                    h34 = 0;
                     if (e_msi_addr[2]) begin
-                        h32 = 1;
+                        h34 = 1;
                     end
-                    h33 = 32'h0;
-                    h33 = e_msi_addr;
-                    h34 = 16'h0;
-                    h34 = ({h32, 15'h0} | {1'h0, h33[20-1:5]});
+                    h35 = 32'h0;
+                    h35 = e_msi_addr;
+                    h36 = 16'h0;
+                    h36 = ({h34, 15'h0} | {1'h0, h35[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h26 = h31;
+                        h28 = h33;
                     end
                     else begin
-                        h26 = {1'h0, h34};
+                        h28 = {1'h0, h36};
                     end
-                    h35 = 16'h0;
-                    h35 = (h26[16-1:0] & 65535);
-                    h36 = 21'h0;
-                    h36 = ({5'h0, h35} * 16);
-                    h37 = 65'h0;
-                    h37 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h36});
-                    v_wide = {7'h0, h37};
+                    h37 = 16'h0;
+                    h37 = (h28[16-1:0] & 65535);
+                    h38 = 21'h0;
+                    h38 = ({5'h0, h37} * 16);
+                    h39 = 65'h0;
+                    h39 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h38});
+                    v_wide = {62'h0, h39};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1842,66 +1958,16 @@ always @(posedge clk) begin: fsm
                 end
             end
             4'b1010: begin
-                h52 = 32'h0;
-                h52 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h53 = 48'h0;
-                h53 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h72 = 32'h0;
-                h72 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h73 = 48'h0;
-                h73 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h77 = 1'h0;
-                h78 = 1'h0;
-                h79 = 1'h0;
-                h80 = 64'h0;
-                h80 = e_addr;
-                h79 = 0;
-                if ((h80[64-1:57] != 0)) begin
-                    h79 = 1;
-                end
-                h81 = 1'h0;
-                h82 = 64'h0;
-                h82 = e_addr;
-                h81 = 0;
-                if ((h82[64-1:39] != 0)) begin
-                    h81 = 1;
-                end
-                if (1'b0) begin
-                    h78 = h79;
-                end
-                else begin
-                    h78 = h81;
-                end
-                h83 = 1'h0;
-                h84 = 1'h0;
-                h85 = 1'h0;
-                h86 = 64'h0;
-                h86 = e_addr;
-                h85 = 0;
-                if ((h86[64-1:57] != 0)) begin
-                    h85 = 1;
-                end
-                h87 = 1'h0;
-                h88 = 64'h0;
-                h88 = e_addr;
-                h87 = 0;
-                if ((h88[64-1:48] != 0)) begin
-                    h87 = 1;
-                end
-                if (1'b0) begin
-                    h84 = h85;
-                end
-                else begin
-                    h84 = h87;
-                end
-                h89 = 1'h0;
+                h54 = 32'h0;
+                h54 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h55 = 48'h0;
+                h55 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h88 = 32'h0;
+                h88 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h89 = 48'h0;
+                h89 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
                 h90 = 1'h0;
-                h91 = 64'h0;
-                h91 = e_addr;
-                h90 = 0;
-                if ((h91[64-1:57] != 0)) begin
-                    h90 = 1;
-                end
+                h91 = 1'h0;
                 h92 = 1'h0;
                 h93 = 64'h0;
                 h93 = e_addr;
@@ -1909,123 +1975,270 @@ always @(posedge clk) begin: fsm
                 if ((h93[64-1:57] != 0)) begin
                     h92 = 1;
                 end
+                h94 = 1'h0;
+                h95 = 64'h0;
+                h95 = e_addr;
+                h94 = 0;
+                if ((h95[64-1:39] != 0)) begin
+                    h94 = 1;
+                end
                 if (1'b0) begin
-                    h89 = h90;
+                    h91 = h92;
                 end
                 else begin
-                    h89 = h92;
+                    h91 = h94;
+                end
+                h96 = 1'h0;
+                h97 = 1'h0;
+                h98 = 1'h0;
+                h99 = 64'h0;
+                h99 = e_addr;
+                h98 = 0;
+                if ((h99[64-1:57] != 0)) begin
+                    h98 = 1;
+                end
+                h100 = 1'h0;
+                h101 = 64'h0;
+                h101 = e_addr;
+                h100 = 0;
+                if ((h101[64-1:48] != 0)) begin
+                    h100 = 1;
+                end
+                if (1'b0) begin
+                    h97 = h98;
+                end
+                else begin
+                    h97 = h100;
+                end
+                h102 = 1'h0;
+                h103 = 1'h0;
+                h104 = 64'h0;
+                h104 = e_addr;
+                h103 = 0;
+                if ((h104[64-1:57] != 0)) begin
+                    h103 = 1;
+                end
+                h105 = 1'h0;
+                h106 = 64'h0;
+                h106 = e_addr;
+                h105 = 0;
+                if ((h106[64-1:57] != 0)) begin
+                    h105 = 1;
+                end
+                if (1'b0) begin
+                    h102 = h103;
+                end
+                else begin
+                    h102 = h105;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h83 = h84;
+                    h96 = h97;
                 end
                 else begin
-                    h83 = h89;
+                    h96 = h102;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h77 = h78;
+                    h90 = h91;
                 end
                 else begin
-                    h77 = h83;
+                    h90 = h96;
                 end
-                h111 = 32'h0;
-                h111 = e_msi_data;
-                h122 = 17'h0;
+                h110 = 1'h0;
+                h111 = 1'h0;
+                h112 = 1'h0;
+                h113 = 64'h0;
+                h113 = e_addr;
+                h112 = 0;
+                if ((h113[64-1:57] != 0)) begin
+                    h112 = 1;
+                end
+                h114 = 1'h0;
+                h115 = 64'h0;
+                h115 = e_addr;
+                h114 = 0;
+                if ((h115[64-1:39] != 0)) begin
+                    h114 = 1;
+                end
+                if (1'b0) begin
+                    h111 = h112;
+                end
+                else begin
+                    h111 = h114;
+                end
+                h116 = 1'h0;
+                h117 = 1'h0;
+                h118 = 1'h0;
+                h119 = 64'h0;
+                h119 = e_addr;
+                h118 = 0;
+                if ((h119[64-1:57] != 0)) begin
+                    h118 = 1;
+                end
+                h120 = 1'h0;
+                h121 = 64'h0;
+                h121 = e_addr;
+                h120 = 0;
+                if ((h121[64-1:48] != 0)) begin
+                    h120 = 1;
+                end
+                if (1'b0) begin
+                    h117 = h118;
+                end
+                else begin
+                    h117 = h120;
+                end
+                h122 = 1'h0;
                 h123 = 1'h0;
+                h124 = 64'h0;
+                h124 = e_addr;
                 h123 = 0;
-                if (e_msi_addr[2]) begin
+                if ((h124[64-1:57] != 0)) begin
                     h123 = 1;
                 end
-                h124 = 32'h0;
-                h124 = e_msi_addr;
-                h125 = 16'h0;
-                h125 = ({h123, 15'h0} | {1'h0, h124[20-1:5]});
-                h126 = 32'h0;
-                h126 = e_msi_data;
-                h127 = 17'h0;
-                h127 = ({1'h0, h125} + {1'h0, h126[16-1:0]});
-                h128 = 1'h0;
-                h128 = 0;
+                h125 = 1'h0;
+                h126 = 64'h0;
+                h126 = e_addr;
+                h125 = 0;
+                if ((h126[64-1:57] != 0)) begin
+                    h125 = 1;
+                end
+                if (1'b0) begin
+                    h122 = h123;
+                end
+                else begin
+                    h122 = h125;
+                end
+                if ((w_ctx_8[3-1:0] == 2)) begin
+                    h116 = h117;
+                end
+                else begin
+                    h116 = h122;
+                end
+                if ((w_ctx_8[3-1:0] == 1)) begin
+                    h110 = h111;
+                end
+                else begin
+                    h110 = h116;
+                end
+                h161 = 32'h0;
+                h161 = e_msi_data;
+                h172 = 17'h0;
+                h173 = 1'h0;
+                h173 = 0;
                 if (e_msi_addr[2]) begin
-                    h128 = 1;
+                    h173 = 1;
                 end
-                h129 = 32'h0;
-                h129 = e_msi_addr;
-                h130 = 16'h0;
-                h130 = ({h128, 15'h0} | {1'h0, h129[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h122 = h127;
-                end
-                else begin
-                    h122 = {1'h0, h130};
-                end
-                h131 = 16'h0;
-                h131 = (h122[16-1:0] & 65535);
-                h132 = 17'h0;
-                h132 = 2;
-                h133 = 4'h0;
-                h133 = r_IRTA_REG[4-1:0];
-                h134 = 17'h0;
-                h134 = (h132 << h133);
-                h157 = 32'h0;
-                h157 = w_irte_0[64-1:32];
-                h158 = 32'h0;
-                h158 = w_irte_0[64-1:32];
-                h170 = 16'h0;
-                h171 = 16'h0;
-                h172 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h172 = 65529;
-                end
-                else begin
-                    h172 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h171 = 65531;
-                end
-                else begin
-                    h171 = h172;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h170 = 65535;
-                end
-                else begin
-                    h170 = h171;
-                end
-                h173 = 16'h0;
-                h173 = (e_sid & h170);
-                h174 = 16'h0;
+                h174 = 32'h0;
+                h174 = e_msi_addr;
                 h175 = 16'h0;
-                h176 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h176 = 65529;
+                h175 = ({h173, 15'h0} | {1'h0, h174[20-1:5]});
+                h176 = 32'h0;
+                h176 = e_msi_data;
+                h177 = 17'h0;
+                h177 = ({1'h0, h175} + {1'h0, h176[16-1:0]});
+                h178 = 1'h0;
+                h178 = 0;
+                if (e_msi_addr[2]) begin
+                    h178 = 1;
+                end
+                h179 = 32'h0;
+                h179 = e_msi_addr;
+                h180 = 16'h0;
+                h180 = ({h178, 15'h0} | {1'h0, h179[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h172 = h177;
                 end
                 else begin
-                    h176 = 65528;
+                    h172 = {1'h0, h180};
+                end
+                h181 = 16'h0;
+                h181 = (h172[16-1:0] & 65535);
+                h182 = 17'h0;
+                h182 = 2;
+                h183 = 4'h0;
+                h183 = r_IRTA_REG[4-1:0];
+                h184 = 17'h0;
+                h184 = (h182 << h183);
+                h207 = 32'h0;
+                h207 = w_irte_0[64-1:32];
+                h208 = 32'h0;
+                h208 = w_irte_0[64-1:32];
+                h220 = 16'h0;
+                h221 = 16'h0;
+                h222 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h222 = 65529;
+                end
+                else begin
+                    h222 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h175 = 65531;
+                    h221 = 65531;
                 end
                 else begin
-                    h175 = h176;
+                    h221 = h222;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h174 = 65535;
+                    h220 = 65535;
                 end
                 else begin
-                    h174 = h175;
+                    h220 = h221;
                 end
-                h177 = 16'h0;
-                h177 = (w_irte_8[16-1:0] & h174);
-                h178 = 16'h0;
-                h178 = e_sid;
-                h179 = 16'h0;
-                h179 = w_irte_8[16-1:0];
-                h180 = 16'h0;
-                h180 = e_sid;
-                h181 = 16'h0;
-                h181 = w_irte_8[16-1:0];
-                if ((((((e_kind == 1) || (e_kind == 2)) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h52})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h53})))) && (!r_GSTS_REG[31]))) begin
+                h223 = 16'h0;
+                h223 = (e_sid & h220);
+                h224 = 16'h0;
+                h225 = 16'h0;
+                h226 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h226 = 65529;
+                end
+                else begin
+                    h226 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h225 = 65531;
+                end
+                else begin
+                    h225 = h226;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h224 = 65535;
+                end
+                else begin
+                    h224 = h225;
+                end
+                h227 = 16'h0;
+                h227 = (w_irte_8[16-1:0] & h224);
+                h228 = 16'h0;
+                h228 = e_sid;
+                h229 = 16'h0;
+                h229 = w_irte_8[16-1:0];
+                h230 = 16'h0;
+                h230 = e_sid;
+                h231 = 16'h0;
+                h231 = w_irte_8[16-1:0];
+                if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 1;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h54})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h55})))) && (!r_GSTS_REG[31]))) begin
+                    status <= 2;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2040,10 +2253,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
-                    status <= 2;
+                    status <= 3;
                     rec_outcome <= 3;
                     rec_address <= e_addr;
                     rec_domain <= 0;
@@ -2058,30 +2273,39 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
-                    status <= 3;
-                    rec_outcome <= 4;
+                    status <= 4;
+                    h56 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h56 = 7;
+                    end
+                    else begin
+                        h56 = 4;
+                    end
+                    rec_outcome <= h56;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 1;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h54 = 64'h0;
-                    h54 = e_addr;
-                    v_wide[64-1:12] = h54[64-1:12];
+                    h57 = 64'h0;
+                    h57 = e_addr;
+                    v_wide[64-1:12] = h57[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 1;
                     v_wide[62-1:60] = e_at;
-                    h55 = 1'h0;
-                    h55 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h55 = 1;
+                    h58 = 1'h0;
+                    h58 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h58 = 1;
                     end
-                    v_wide[63-1:62] = h55;
+                    v_wide[63-1:62] = h58;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2091,85 +2315,30 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h59 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h59 = 1;
+                    end
+                    else begin
+                        h59 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h59};
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
-                    status <= 4;
-                    rec_outcome <= 4;
+                    status <= 5;
+                    h60 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h60 = 7;
+                    end
+                    else begin
+                        h60 = 4;
+                    end
+                    rec_outcome <= h60;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 10;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h56 = 64'h0;
-                    h56 = e_addr;
-                    v_wide[64-1:12] = h56[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
-                    v_wide[62-1:60] = e_at;
-                    h57 = 1'h0;
-                    h57 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h57 = 1;
-                    end
-                    v_wide[63-1:62] = h57;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
-                    status <= 5;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h58 = 1'h0;
-                    h58 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h58 = 1;
-                    end
-                    rec_recorded <= h58;
-                    v_wide = 0;
-                    h59 = 64'h0;
-                    h59 = e_addr;
-                    v_wide[64-1:12] = h59[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 2;
-                    v_wide[62-1:60] = e_at;
-                    h60 = 1'h0;
-                    h60 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h60 = 1;
-                    end
-                    v_wide[63-1:62] = h60;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
-                    status <= 6;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 11;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h61 = 64'h0;
@@ -2178,11 +2347,11 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 11;
+                    v_wide[40-1:32] = 10;
                     v_wide[62-1:60] = e_at;
                     h62 = 1'h0;
                     h62 = 0;
-                    if ((!(e_kind == 2))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h62 = 1;
                     end
                     v_wide[63-1:62] = h62;
@@ -2195,73 +2364,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h63 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h63 = 4;
+                    end
+                    else begin
+                        h63 = 0;
+                    end
+                    rec_cpl_status <= h63;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
-                    status <= 7;
-                    rec_outcome <= 4;
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
+                    status <= 6;
+                    h64 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h64 = 7;
+                    end
+                    else begin
+                        h64 = 4;
+                    end
+                    rec_outcome <= h64;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h63 = 1'h0;
-                    h63 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h63 = 1;
-                    end
-                    rec_recorded <= h63;
-                    v_wide = 0;
-                    h64 = 64'h0;
-                    h64 = e_addr;
-                    v_wide[64-1:12] = h64[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
-                    v_wide[62-1:60] = e_at;
+                    rec_fault_reason <= 2;
                     h65 = 1'h0;
                     h65 = 0;
-                    if ((!(e_kind == 2))) begin
+                    if ((!w_ctx_0[1])) begin
                         h65 = 1;
                     end
-                    v_wide[63-1:62] = h65;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2)) && (w_ctx_0[4-1:2] != 1))) begin
-                    status <= 8;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 13;
-                    h66 = 1'h0;
-                    h66 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h66 = 1;
-                    end
-                    rec_recorded <= h66;
+                    rec_recorded <= h65;
                     v_wide = 0;
-                    h67 = 64'h0;
-                    h67 = e_addr;
-                    v_wide[64-1:12] = h67[64-1:12];
+                    h66 = 64'h0;
+                    h66 = e_addr;
+                    v_wide[64-1:12] = h66[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 13;
+                    v_wide[40-1:32] = 2;
                     v_wide[62-1:60] = e_at;
-                    h68 = 1'h0;
-                    h68 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h68 = 1;
+                    h67 = 1'h0;
+                    h67 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h67 = 1;
                     end
-                    v_wide[63-1:62] = h68;
+                    v_wide[63-1:62] = h67;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2271,20 +2418,31 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h68 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h68 = 1;
+                    end
+                    else begin
+                        h68 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h68};
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                    status <= 9;
-                    rec_outcome <= 4;
+                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                    status <= 7;
+                    h69 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h69 = 7;
+                    end
+                    else begin
+                        h69 = 4;
+                    end
+                    rec_outcome <= h69;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h69 = 1'h0;
-                    h69 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h69 = 1;
-                    end
-                    rec_recorded <= h69;
+                    rec_fault_reason <= 11;
+                    rec_recorded <= 1;
                     v_wide = 0;
                     h70 = 64'h0;
                     h70 = e_addr;
@@ -2292,11 +2450,11 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
+                    v_wide[40-1:32] = 11;
                     v_wide[62-1:60] = e_at;
                     h71 = 1'h0;
                     h71 = 0;
-                    if ((!(e_kind == 2))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h71 = 1;
                     end
                     v_wide[63-1:62] = h71;
@@ -2309,10 +2467,181 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h72 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h72 = 4;
+                    end
+                    else begin
+                        h72 = 0;
+                    end
+                    rec_cpl_status <= h72;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h72})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h73})))) && (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 8;
+                    h73 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h73 = 7;
+                    end
+                    else begin
+                        h73 = 4;
+                    end
+                    rec_outcome <= h73;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h74 = 1'h0;
+                    h74 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h74 = 1;
+                    end
+                    rec_recorded <= h74;
+                    v_wide = 0;
+                    h75 = 64'h0;
+                    h75 = e_addr;
+                    v_wide[64-1:12] = h75[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h76 = 1'h0;
+                    h76 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h76 = 1;
+                    end
+                    v_wide[63-1:62] = h76;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h77 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h77 = 4;
+                    end
+                    else begin
+                        h77 = 0;
+                    end
+                    rec_cpl_status <= h77;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                    status <= 9;
+                    h78 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h78 = 7;
+                    end
+                    else begin
+                        h78 = 4;
+                    end
+                    rec_outcome <= h78;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 13;
+                    h79 = 1'h0;
+                    h79 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h79 = 1;
+                    end
+                    rec_recorded <= h79;
+                    v_wide = 0;
+                    h80 = 64'h0;
+                    h80 = e_addr;
+                    v_wide[64-1:12] = h80[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 13;
+                    v_wide[62-1:60] = e_at;
+                    h81 = 1'h0;
+                    h81 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h81 = 1;
+                    end
+                    v_wide[63-1:62] = h81;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h82 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h82 = 1;
+                    end
+                    else begin
+                        h82 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h82};
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                     status <= 10;
+                    h83 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h83 = 7;
+                    end
+                    else begin
+                        h83 = 4;
+                    end
+                    rec_outcome <= h83;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h84 = 1'h0;
+                    h84 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h84 = 1;
+                    end
+                    rec_recorded <= h84;
+                    v_wide = 0;
+                    h85 = 64'h0;
+                    h85 = e_addr;
+                    v_wide[64-1:12] = h85[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h86 = 1'h0;
+                    h86 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h86 = 1;
+                    end
+                    v_wide[63-1:62] = h86;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h87 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h87 = 4;
+                    end
+                    else begin
+                        h87 = 0;
+                    end
+                    rec_cpl_status <= h87;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h88})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h89})))) && (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                    status <= 11;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2327,27 +2656,11 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
-                    status <= 11;
-                    rec_outcome <= 2;
-                    rec_address <= e_addr;
-                    rec_domain <= w_ctx_8[24-1:8];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
                     status <= 12;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -2363,35 +2676,77 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h77 != 0))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
                     status <= 13;
+                    rec_outcome <= 2;
+                    rec_address <= e_addr;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h90 != 0))) begin
+                    status <= 14;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h110 != 0))) begin
+                    status <= 15;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h74 = 1'h0;
-                    h74 = 0;
+                    h107 = 1'h0;
+                    h107 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h74 = 1;
+                        h107 = 1;
                     end
-                    rec_recorded <= h74;
+                    rec_recorded <= h107;
                     v_wide = 0;
-                    h75 = 64'h0;
-                    h75 = e_addr;
-                    v_wide[64-1:12] = h75[64-1:12];
+                    h108 = 64'h0;
+                    h108 = e_addr;
+                    v_wide[64-1:12] = h108[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h76 = 1'h0;
-                    h76 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h76 = 1;
+                    h109 = 1'h0;
+                    h109 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h109 = 1;
                     end
-                    v_wide[63-1:62] = h76;
+                    v_wide[63-1:62] = h109;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2401,10 +2756,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 14;
+                    status <= 16;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2419,24 +2776,108 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((wk_sl_translation != 0)) begin
+                    status <= 17;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_sl_R;
+                    h127 = 1'h0;
+                    h127 = 0;
+                    if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h127 = 1;
+                    end
+                    v_wide[2-1:1] = h127;
+                    v_wide[3-1:2] = wk_sl_U;
+                    h128 = 1'h0;
+                    h128 = 0;
+                    if ((wk_sl_shift > 12)) begin
+                        h128 = 1;
+                    end
+                    v_wide[12-1:11] = h128;
+                    h129 = 6'h0;
+                    h129 = wk_sl_shift;
+                    h130 = 64'h0;
+                    h130 = (wk_sl_frame >>> h129);
+                    h131 = 127'h0;
+                    h131 = {63'h0, h130};
+                    h132 = 6'h0;
+                    h132 = wk_sl_shift;
+                    h133 = 127'h0;
+                    h133 = (h131 << h132);
+                    h134 = 64'h0;
+                    h134 = 1;
+                    h135 = 6'h0;
+                    h136 = 7'h0;
+                    h136 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h135 = h136[6-1:0];
+                    h137 = 64'h0;
+                    h137 = (h134 << h135);
+                    h138 = 65'h0;
+                    h138 = (({1'h0, h137} + 65'h10000000000000000) - 1);
+                    h139 = 64'h0;
+                    h139 = (h138[64-1:0] >>> 12);
+                    h140 = 127'h0;
+                    h140 = (h133 | {51'h0, h139, 12'h0});
+                    h141 = 127'h0;
+                    h141 = (h140 >>> 12);
+                    v_wide[64-1:12] = h141[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    st <= 4'b1100;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
+                    status <= 18;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 15;
+                    status <= 19;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h94 = 1'h0;
-                    h94 = 0;
+                    h142 = 1'h0;
+                    h142 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h94 = 1;
+                        h142 = 1;
                     end
-                    rec_recorded <= h94;
+                    rec_recorded <= h142;
                     v_wide = 0;
-                    h95 = 64'h0;
-                    h95 = e_addr;
-                    v_wide[64-1:12] = h95[64-1:12];
+                    h143 = 64'h0;
+                    h143 = e_addr;
+                    v_wide[64-1:12] = h143[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2452,24 +2893,26 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 16;
+                    status <= 20;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h96 = 1'h0;
-                    h96 = 0;
+                    h144 = 1'h0;
+                    h144 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h96 = 1;
+                        h144 = 1;
                     end
-                    rec_recorded <= h96;
+                    rec_recorded <= h144;
                     v_wide = 0;
-                    h97 = 64'h0;
-                    h97 = e_addr;
-                    v_wide[64-1:12] = h97[64-1:12];
+                    h145 = 64'h0;
+                    h145 = e_addr;
+                    v_wide[64-1:12] = h145[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2485,35 +2928,44 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((wk_sl_walked != 0) && (wk_sl_reserved != 0))) begin
-                    status <= 17;
-                    rec_outcome <= 4;
+                else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
+                    status <= 21;
+                    h146 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h146 = 7;
+                    end
+                    else begin
+                        h146 = 4;
+                    end
+                    rec_outcome <= h146;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h98 = 1'h0;
-                    h98 = 0;
+                    h147 = 1'h0;
+                    h147 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h98 = 1;
+                        h147 = 1;
                     end
-                    rec_recorded <= h98;
+                    rec_recorded <= h147;
                     v_wide = 0;
-                    h99 = 64'h0;
-                    h99 = e_addr;
-                    v_wide[64-1:12] = h99[64-1:12];
+                    h148 = 64'h0;
+                    h148 = e_addr;
+                    v_wide[64-1:12] = h148[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h100 = 1'h0;
-                    h100 = 0;
-                    if ((!(e_kind == 2))) begin
-                        h100 = 1;
+                    h149 = 1'h0;
+                    h149 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h149 = 1;
                     end
-                    v_wide[63-1:62] = h100;
+                    v_wide[63-1:62] = h149;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2523,10 +2975,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    h150 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h150 = 4;
+                    end
+                    else begin
+                        h150 = 0;
+                    end
+                    rec_cpl_status <= h150;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 18;
+                    status <= 22;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2541,10 +3002,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 19;
+                    status <= 23;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2563,10 +3026,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 20;
+                    status <= 24;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2581,48 +3046,50 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h111[32-1:16] != 0))) begin
-                    status <= 21;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h161[32-1:16] != 0))) begin
+                    status <= 25;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h101 = 17'h0;
-                    h102 = 1'h0;
-                    h102 = 0;
+                    h151 = 17'h0;
+                    h152 = 1'h0;
+                    h152 = 0;
                     if (e_msi_addr[2]) begin
-                        h102 = 1;
+                        h152 = 1;
                     end
-                    h103 = 32'h0;
-                    h103 = e_msi_addr;
-                    h104 = 16'h0;
-                    h104 = ({h102, 15'h0} | {1'h0, h103[20-1:5]});
-                    h105 = 32'h0;
-                    h105 = e_msi_data;
-                    h106 = 17'h0;
-                    h106 = ({1'h0, h104} + {1'h0, h105[16-1:0]});
-                    h107 = 1'h0;
-                    h107 = 0;
+                    h153 = 32'h0;
+                    h153 = e_msi_addr;
+                    h154 = 16'h0;
+                    h154 = ({h152, 15'h0} | {1'h0, h153[20-1:5]});
+                    h155 = 32'h0;
+                    h155 = e_msi_data;
+                    h156 = 17'h0;
+                    h156 = ({1'h0, h154} + {1'h0, h155[16-1:0]});
+                    h157 = 1'h0;
+                    h157 = 0;
                     if (e_msi_addr[2]) begin
-                        h107 = 1;
+                        h157 = 1;
                     end
-                    h108 = 32'h0;
-                    h108 = e_msi_addr;
-                    h109 = 16'h0;
-                    h109 = ({h107, 15'h0} | {1'h0, h108[20-1:5]});
+                    h158 = 32'h0;
+                    h158 = e_msi_addr;
+                    h159 = 16'h0;
+                    h159 = ({h157, 15'h0} | {1'h0, h158[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h101 = h106;
+                        h151 = h156;
                     end
                     else begin
-                        h101 = {1'h0, h109};
+                        h151 = {1'h0, h159};
                     end
-                    h110 = 16'h0;
-                    h110 = (h101[16-1:0] & 65535);
-                    v_wide[64-1:48] = h110;
+                    h160 = 16'h0;
+                    h160 = (h151[16-1:0] & 65535);
+                    v_wide[64-1:48] = h160;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2636,48 +3103,50 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h131} < h134)))) begin
-                    status <= 22;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h181} < h184)))) begin
+                    status <= 26;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h112 = 17'h0;
-                    h113 = 1'h0;
-                    h113 = 0;
+                    h162 = 17'h0;
+                    h163 = 1'h0;
+                    h163 = 0;
                     if (e_msi_addr[2]) begin
-                        h113 = 1;
+                        h163 = 1;
                     end
-                    h114 = 32'h0;
-                    h114 = e_msi_addr;
-                    h115 = 16'h0;
-                    h115 = ({h113, 15'h0} | {1'h0, h114[20-1:5]});
-                    h116 = 32'h0;
-                    h116 = e_msi_data;
-                    h117 = 17'h0;
-                    h117 = ({1'h0, h115} + {1'h0, h116[16-1:0]});
-                    h118 = 1'h0;
-                    h118 = 0;
+                    h164 = 32'h0;
+                    h164 = e_msi_addr;
+                    h165 = 16'h0;
+                    h165 = ({h163, 15'h0} | {1'h0, h164[20-1:5]});
+                    h166 = 32'h0;
+                    h166 = e_msi_data;
+                    h167 = 17'h0;
+                    h167 = ({1'h0, h165} + {1'h0, h166[16-1:0]});
+                    h168 = 1'h0;
+                    h168 = 0;
                     if (e_msi_addr[2]) begin
-                        h118 = 1;
+                        h168 = 1;
                     end
-                    h119 = 32'h0;
-                    h119 = e_msi_addr;
-                    h120 = 16'h0;
-                    h120 = ({h118, 15'h0} | {1'h0, h119[20-1:5]});
+                    h169 = 32'h0;
+                    h169 = e_msi_addr;
+                    h170 = 16'h0;
+                    h170 = ({h168, 15'h0} | {1'h0, h169[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h112 = h117;
+                        h162 = h167;
                     end
                     else begin
-                        h112 = {1'h0, h120};
+                        h162 = {1'h0, h170};
                     end
-                    h121 = 16'h0;
-                    h121 = (h112[16-1:0] & 65535);
-                    v_wide[64-1:48] = h121;
+                    h171 = 16'h0;
+                    h171 = (h162[16-1:0] & 65535);
+                    v_wide[64-1:48] = h171;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2691,53 +3160,55 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 23;
+                    status <= 27;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h135 = 1'h0;
-                    h135 = 0;
+                    h185 = 1'h0;
+                    h185 = 0;
                     if ((!w_irte_0[1])) begin
-                        h135 = 1;
+                        h185 = 1;
                     end
-                    rec_recorded <= h135;
+                    rec_recorded <= h185;
                     v_wide = 0;
-                    h136 = 17'h0;
-                    h137 = 1'h0;
-                    h137 = 0;
+                    h186 = 17'h0;
+                    h187 = 1'h0;
+                    h187 = 0;
                     if (e_msi_addr[2]) begin
-                        h137 = 1;
+                        h187 = 1;
                     end
-                    h138 = 32'h0;
-                    h138 = e_msi_addr;
-                    h139 = 16'h0;
-                    h139 = ({h137, 15'h0} | {1'h0, h138[20-1:5]});
-                    h140 = 32'h0;
-                    h140 = e_msi_data;
-                    h141 = 17'h0;
-                    h141 = ({1'h0, h139} + {1'h0, h140[16-1:0]});
-                    h142 = 1'h0;
-                    h142 = 0;
+                    h188 = 32'h0;
+                    h188 = e_msi_addr;
+                    h189 = 16'h0;
+                    h189 = ({h187, 15'h0} | {1'h0, h188[20-1:5]});
+                    h190 = 32'h0;
+                    h190 = e_msi_data;
+                    h191 = 17'h0;
+                    h191 = ({1'h0, h189} + {1'h0, h190[16-1:0]});
+                    h192 = 1'h0;
+                    h192 = 0;
                     if (e_msi_addr[2]) begin
-                        h142 = 1;
+                        h192 = 1;
                     end
-                    h143 = 32'h0;
-                    h143 = e_msi_addr;
-                    h144 = 16'h0;
-                    h144 = ({h142, 15'h0} | {1'h0, h143[20-1:5]});
+                    h193 = 32'h0;
+                    h193 = e_msi_addr;
+                    h194 = 16'h0;
+                    h194 = ({h192, 15'h0} | {1'h0, h193[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h136 = h141;
+                        h186 = h191;
                     end
                     else begin
-                        h136 = {1'h0, h144};
+                        h186 = {1'h0, h194};
                     end
-                    h145 = 16'h0;
-                    h145 = (h136[16-1:0] & 65535);
-                    v_wide[64-1:48] = h145;
+                    h195 = 16'h0;
+                    h195 = (h186[16-1:0] & 65535);
+                    v_wide[64-1:48] = h195;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2751,53 +3222,55 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h157[8-1:0] != 0) || (h158[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
-                    status <= 24;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h207[8-1:0] != 0) || (h208[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 28;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h146 = 1'h0;
-                    h146 = 0;
+                    h196 = 1'h0;
+                    h196 = 0;
                     if ((!w_irte_0[1])) begin
-                        h146 = 1;
+                        h196 = 1;
                     end
-                    rec_recorded <= h146;
+                    rec_recorded <= h196;
                     v_wide = 0;
-                    h147 = 17'h0;
-                    h148 = 1'h0;
-                    h148 = 0;
+                    h197 = 17'h0;
+                    h198 = 1'h0;
+                    h198 = 0;
                     if (e_msi_addr[2]) begin
-                        h148 = 1;
+                        h198 = 1;
                     end
-                    h149 = 32'h0;
-                    h149 = e_msi_addr;
-                    h150 = 16'h0;
-                    h150 = ({h148, 15'h0} | {1'h0, h149[20-1:5]});
-                    h151 = 32'h0;
-                    h151 = e_msi_data;
-                    h152 = 17'h0;
-                    h152 = ({1'h0, h150} + {1'h0, h151[16-1:0]});
-                    h153 = 1'h0;
-                    h153 = 0;
+                    h199 = 32'h0;
+                    h199 = e_msi_addr;
+                    h200 = 16'h0;
+                    h200 = ({h198, 15'h0} | {1'h0, h199[20-1:5]});
+                    h201 = 32'h0;
+                    h201 = e_msi_data;
+                    h202 = 17'h0;
+                    h202 = ({1'h0, h200} + {1'h0, h201[16-1:0]});
+                    h203 = 1'h0;
+                    h203 = 0;
                     if (e_msi_addr[2]) begin
-                        h153 = 1;
+                        h203 = 1;
                     end
-                    h154 = 32'h0;
-                    h154 = e_msi_addr;
-                    h155 = 16'h0;
-                    h155 = ({h153, 15'h0} | {1'h0, h154[20-1:5]});
+                    h204 = 32'h0;
+                    h204 = e_msi_addr;
+                    h205 = 16'h0;
+                    h205 = ({h203, 15'h0} | {1'h0, h204[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h147 = h152;
+                        h197 = h202;
                     end
                     else begin
-                        h147 = {1'h0, h155};
+                        h197 = {1'h0, h205};
                     end
-                    h156 = 16'h0;
-                    h156 = (h147[16-1:0] & 65535);
-                    v_wide[64-1:48] = h156;
+                    h206 = 16'h0;
+                    h206 = (h197[16-1:0] & 65535);
+                    v_wide[64-1:48] = h206;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2811,53 +3284,55 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h173 == h177))) || (((w_irte_8[20-1:18] == 2) && (h178[16-1:8] >= h179[16-1:8])) && (h180[16-1:8] <= h181[8-1:0])))))) begin
-                    status <= 25;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h223 == h227))) || (((w_irte_8[20-1:18] == 2) && (h228[16-1:8] >= h229[16-1:8])) && (h230[16-1:8] <= h231[8-1:0])))))) begin
+                    status <= 29;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h159 = 1'h0;
-                    h159 = 0;
+                    h209 = 1'h0;
+                    h209 = 0;
                     if ((!w_irte_0[1])) begin
-                        h159 = 1;
+                        h209 = 1;
                     end
-                    rec_recorded <= h159;
+                    rec_recorded <= h209;
                     v_wide = 0;
-                    h160 = 17'h0;
-                    h161 = 1'h0;
-                    h161 = 0;
+                    h210 = 17'h0;
+                    h211 = 1'h0;
+                    h211 = 0;
                     if (e_msi_addr[2]) begin
-                        h161 = 1;
+                        h211 = 1;
                     end
-                    h162 = 32'h0;
-                    h162 = e_msi_addr;
-                    h163 = 16'h0;
-                    h163 = ({h161, 15'h0} | {1'h0, h162[20-1:5]});
-                    h164 = 32'h0;
-                    h164 = e_msi_data;
-                    h165 = 17'h0;
-                    h165 = ({1'h0, h163} + {1'h0, h164[16-1:0]});
-                    h166 = 1'h0;
-                    h166 = 0;
+                    h212 = 32'h0;
+                    h212 = e_msi_addr;
+                    h213 = 16'h0;
+                    h213 = ({h211, 15'h0} | {1'h0, h212[20-1:5]});
+                    h214 = 32'h0;
+                    h214 = e_msi_data;
+                    h215 = 17'h0;
+                    h215 = ({1'h0, h213} + {1'h0, h214[16-1:0]});
+                    h216 = 1'h0;
+                    h216 = 0;
                     if (e_msi_addr[2]) begin
-                        h166 = 1;
+                        h216 = 1;
                     end
-                    h167 = 32'h0;
-                    h167 = e_msi_addr;
-                    h168 = 16'h0;
-                    h168 = ({h166, 15'h0} | {1'h0, h167[20-1:5]});
+                    h217 = 32'h0;
+                    h217 = e_msi_addr;
+                    h218 = 16'h0;
+                    h218 = ({h216, 15'h0} | {1'h0, h217[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h160 = h165;
+                        h210 = h215;
                     end
                     else begin
-                        h160 = {1'h0, h168};
+                        h210 = {1'h0, h218};
                     end
-                    h169 = 16'h0;
-                    h169 = (h160[16-1:0] & 65535);
-                    v_wide[64-1:48] = h169;
+                    h219 = 16'h0;
+                    h219 = (h210[16-1:0] & 65535);
+                    v_wide[64-1:48] = h219;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2871,10 +3346,12 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 26;
+                    status <= 30;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2882,68 +3359,70 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h182 = 17'h0;
-                    h183 = 1'h0;
-                    h183 = 0;
+                    h232 = 17'h0;
+                    h233 = 1'h0;
+                    h233 = 0;
                     if (e_msi_addr[2]) begin
-                        h183 = 1;
+                        h233 = 1;
                     end
-                    h184 = 32'h0;
-                    h184 = e_msi_addr;
-                    h185 = 16'h0;
-                    h185 = ({h183, 15'h0} | {1'h0, h184[20-1:5]});
-                    h186 = 32'h0;
-                    h186 = e_msi_data;
-                    h187 = 17'h0;
-                    h187 = ({1'h0, h185} + {1'h0, h186[16-1:0]});
-                    h188 = 1'h0;
-                    h188 = 0;
+                    h234 = 32'h0;
+                    h234 = e_msi_addr;
+                    h235 = 16'h0;
+                    h235 = ({h233, 15'h0} | {1'h0, h234[20-1:5]});
+                    h236 = 32'h0;
+                    h236 = e_msi_data;
+                    h237 = 17'h0;
+                    h237 = ({1'h0, h235} + {1'h0, h236[16-1:0]});
+                    h238 = 1'h0;
+                    h238 = 0;
                     if (e_msi_addr[2]) begin
-                        h188 = 1;
+                        h238 = 1;
                     end
-                    h189 = 32'h0;
-                    h189 = e_msi_addr;
-                    h190 = 16'h0;
-                    h190 = ({h188, 15'h0} | {1'h0, h189[20-1:5]});
+                    h239 = 32'h0;
+                    h239 = e_msi_addr;
+                    h240 = 16'h0;
+                    h240 = ({h238, 15'h0} | {1'h0, h239[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h182 = h187;
+                        h232 = h237;
                     end
                     else begin
-                        h182 = {1'h0, h190};
+                        h232 = {1'h0, h240};
                     end
-                    h191 = 16'h0;
-                    h191 = (h182[16-1:0] & 65535);
-                    rec_int_index <= h191;
+                    h241 = 16'h0;
+                    h241 = (h232[16-1:0] & 65535);
+                    rec_int_index <= h241;
                     rec_vector <= w_irte_0[24-1:16];
-                    h192 = 32'h0;
-                    h193 = 32'h0;
-                    h193 = w_irte_0[64-1:32];
+                    h242 = 32'h0;
+                    h243 = 32'h0;
+                    h243 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h192 = w_irte_0[64-1:32];
+                        h242 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h192 = {24'h0, h193[16-1:8]};
+                        h242 = {24'h0, h243[16-1:8]};
                     end
-                    rec_destination <= h192;
-                    h194 = 1'h0;
-                    h194 = 0;
+                    rec_destination <= h242;
+                    h244 = 1'h0;
+                    h244 = 0;
                     if (w_irte_0[2]) begin
-                        h194 = 1;
+                        h244 = 1;
                     end
-                    rec_dest_mode <= h194;
-                    h195 = 1'h0;
-                    h195 = 0;
+                    rec_dest_mode <= h244;
+                    h245 = 1'h0;
+                    h245 = 0;
                     if (w_irte_0[3]) begin
-                        h195 = 1;
+                        h245 = 1;
                     end
-                    rec_redir_hint <= h195;
-                    h196 = 1'h0;
-                    h196 = 0;
+                    rec_redir_hint <= h245;
+                    h246 = 1'h0;
+                    h246 = 0;
                     if (w_irte_0[4]) begin
-                        h196 = 1;
+                        h246 = 1;
                     end
-                    rec_trigger_mode <= h196;
+                    rec_trigger_mode <= h246;
                     rec_delivery_mode <= w_irte_0[8-1:5];
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else begin
@@ -2962,6 +3441,8 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
                     st <= 4'b1100;
                 end
             end
@@ -3237,6 +3718,8 @@ always @(posedge clk) begin: fsm
                 o_r_redir_hint <= rec_redir_hint;
                 o_r_trigger_mode <= rec_trigger_mode;
                 o_r_delivery_mode <= rec_delivery_mode;
+                o_r_cpl_status <= rec_cpl_status;
+                o_r_cpl <= rec_cpl;
                 done <= 1'b1;
                 st <= 4'b0000;
             end
@@ -3261,17 +3744,24 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
     end
 end
 
-always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
+always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
     reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
     unit_sl_m_valid = walker_unit_sl0_m_valid_h;
     unit_sl_m_we = walker_unit_sl0_m_we_h;
     unit_sl_m_size = walker_unit_sl0_m_size_h;
     unit_sl_m_addr = walker_unit_sl0_m_addr_h;
     unit_sl_m_wdata = walker_unit_sl0_m_wdata_h;
     pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
     if (unit_sl_done) begin
     end
     case (walker_unit_sl0_st)
@@ -3303,11 +3793,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                     'h5: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
                         end
                         else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                             unit_sl_m_valid = 1'b1;
                             unit_sl_m_we = 1'b0;
                             unit_sl_m_size = 3;
@@ -3317,11 +3809,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                     'h4: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
                         end
                         else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                             unit_sl_m_valid = 1'b1;
                             unit_sl_m_we = 1'b0;
                             unit_sl_m_size = 3;
@@ -3332,12 +3826,82 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
-                            else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
                             end
                             else begin
-                                if (1'b1) begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                     end
                                     else begin
@@ -3348,11 +3912,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                 unit_sl_m_valid = 1'b1;
                                 unit_sl_m_we = 1'b0;
                                 unit_sl_m_size = 3;
@@ -3364,12 +3930,82 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
-                            else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
                             end
                             else begin
-                                if (1'b1) begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
                                     if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                     end
                                     else begin
@@ -3380,11 +4016,13 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                 unit_sl_m_valid = 1'b1;
                                 unit_sl_m_we = 1'b0;
                                 unit_sl_m_size = 3;
@@ -3395,12 +4033,16 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
                     'h1: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                         end
                         else begin
-                            if (1'b1) begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                            if (unit_sl_r_SL_WALK[4]) begin
+                            end
+                            else begin
                                 if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                 end
                                 else begin
@@ -3421,18 +4063,22 @@ always @(unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_
             else begin
                 rs2 = 6;
             end
-            if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
-                rs1 = 0;
-            end
-            else begin
+            if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
                 rs1 = rs2;
             end
-            if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
                 rs0 = 12;
             end
             else begin
                 rs0 = {1'h0, rs1};
             end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
         end
         3'b011: begin
             if (walker_unit_sl0_pend_5) begin
@@ -3485,10 +4131,17 @@ end
 
 always @(posedge clk) begin: walker_unit_sl0_fsm
     reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
     if (rst == 1) begin
+        walker_unit_sl0_a_r <= 0;
+        walker_unit_sl0_a_w <= 0;
         unit_sl_done <= 0;
         walker_unit_sl0_ea <= 0;
         walker_unit_sl0_fault_k <= 0;
@@ -3503,7 +4156,12 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         unit_sl_o_aux <= 0;
         unit_sl_o_level <= 0;
         unit_sl_o_pa <= 0;
+        unit_sl_o_r_R <= 0;
+        unit_sl_o_r_U <= 0;
+        unit_sl_o_r_W <= 0;
+        unit_sl_o_r_frame <= 0;
         unit_sl_o_r_reason <= 0;
+        unit_sl_o_r_shift <= 0;
         unit_sl_o_status <= 0;
         walker_unit_sl0_pend_1 <= 0;
         walker_unit_sl0_pend_2 <= 0;
@@ -3519,12 +4177,16 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
         walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
         walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
         pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
         if (unit_sl_done) begin
             unit_sl_done <= 1'b0;
         end
         case (walker_unit_sl0_st)
             3'b000: begin
                 if (unit_sl_start) begin
+                    walker_unit_sl0_a_r <= 1'b1;
+                    walker_unit_sl0_a_w <= 1'b1;
                     walker_unit_sl0_pend_5 <= 1'b0;
                     walker_unit_sl0_pend_4 <= 1'b0;
                     walker_unit_sl0_pend_3 <= 1'b0;
@@ -3557,7 +4219,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
@@ -3568,6 +4230,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 4;
@@ -3579,7 +4245,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
@@ -3590,6 +4256,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
                                 walker_unit_sl0_st <= 3'b001;
                                 walker_unit_sl0_lvl <= 3;
@@ -3602,20 +4272,98 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf00003ffff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                                     walker_unit_sl0_fault_k <= 3;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 5;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
                                 else begin
-                                    if (1'b1) begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if (unit_sl_r_SL_WALK[4]) begin
+                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_flevel <= 3;
+                                        walker_unit_sl0_st <= 3'b010;
+                                    end
+                                    else begin
                                         unit_sl_o_level <= 3;
-                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= 0;
                                         if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                             walker_unit_sl0_st <= 3'b011;
@@ -3634,7 +4382,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
@@ -3645,6 +4393,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_st <= 3'b010;
                                 end
                                 else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 2;
@@ -3658,20 +4410,98 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf0000001ff000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                                     walker_unit_sl0_fault_k <= 3;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 4;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
                                 else begin
-                                    if (1'b1) begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if (unit_sl_r_SL_WALK[4]) begin
+                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_flevel <= 2;
+                                        walker_unit_sl0_st <= 3'b010;
+                                    end
+                                    else begin
                                         unit_sl_o_level <= 2;
-                                        unit_sl_o_pa <= {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= 0;
                                         if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
                                             walker_unit_sl0_st <= 3'b011;
@@ -3690,7 +4520,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
@@ -3701,6 +4531,10 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     walker_unit_sl0_st <= 3'b010;
                                 end
                                 else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
                                     walker_unit_sl0_st <= 3'b001;
                                     walker_unit_sl0_lvl <= 1;
@@ -3713,7 +4547,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0])))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
@@ -3724,7 +4558,16 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 walker_unit_sl0_st <= 3'b010;
                             end
                             else begin
-                                if (1'b1) begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                    walker_unit_sl0_fault_k <= 6;
+                                    walker_unit_sl0_flevel <= 1;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
                                     unit_sl_o_level <= 1;
                                     unit_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
                                     unit_sl_o_aux <= 0;
@@ -3755,19 +4598,28 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                 else begin
                     rs2 = 6;
                 end
-                if ((walker_unit_sl0_fault_k[2-1:0] == 0)) begin
-                    rs1 = 0;
-                end
-                else begin
+                if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
                     rs1 = rs2;
                 end
-                if ((walker_unit_sl0_fault_k[2-1:0] == 3)) begin
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
                     rs0 = 12;
                 end
                 else begin
                     rs0 = {1'h0, rs1};
                 end
                 unit_sl_o_r_reason <= {4'h0, rs0};
+                unit_sl_o_r_R <= walker_unit_sl0_a_r;
+                unit_sl_o_r_W <= walker_unit_sl0_a_w;
+                unit_sl_o_r_U <= walker_unit_sl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_sl_o_r_shift <= rs4[6-1:0];
+                unit_sl_o_r_frame <= {16'h0, walker_unit_sl0_le[48-1:12], 12'h0};
                 unit_sl_done <= 1'b1;
                 walker_unit_sl0_st <= 3'b000;
             end

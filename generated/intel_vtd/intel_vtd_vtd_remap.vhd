@@ -19,6 +19,7 @@ entity intel_vtd_vtd_remap is
         e_addr: in unsigned(63 downto 0);
         e_msi_addr: in unsigned(31 downto 0);
         e_msi_data: in unsigned(31 downto 0);
+        e_nw: in unsigned(0 downto 0);
         r_GSTS_REG: in unsigned(31 downto 0);
         r_RTADDR_REG: in unsigned(63 downto 0);
         r_IRTA_REG: in unsigned(63 downto 0);
@@ -59,6 +60,8 @@ entity intel_vtd_vtd_remap is
         o_r_redir_hint: out unsigned(0 downto 0);
         o_r_trigger_mode: out unsigned(0 downto 0);
         o_r_delivery_mode: out unsigned(2 downto 0);
+        o_r_cpl_status: out unsigned(2 downto 0);
+        o_r_cpl: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity intel_vtd_vtd_remap;
@@ -116,7 +119,12 @@ signal unit_sl_m_wdata: unsigned(63 downto 0);
 signal unit_sl_m_we: std_logic;
 signal unit_sl_o_level: unsigned(2 downto 0);
 signal unit_sl_o_pa: unsigned(63 downto 0);
+signal unit_sl_o_r_R: unsigned(0 downto 0);
+signal unit_sl_o_r_U: unsigned(0 downto 0);
+signal unit_sl_o_r_W: unsigned(0 downto 0);
+signal unit_sl_o_r_frame: unsigned(63 downto 0);
 signal unit_sl_o_r_reason: unsigned(7 downto 0);
+signal unit_sl_o_r_shift: unsigned(5 downto 0);
 signal unit_sl_o_status: unsigned(7 downto 0);
 signal unit_sl_r_SL_WALK: unsigned(63 downto 0);
 signal unit_sl_start: std_logic;
@@ -126,16 +134,26 @@ signal w_irte_0: unsigned(63 downto 0);
 signal w_irte_8: unsigned(63 downto 0);
 signal w_root_0: unsigned(63 downto 0);
 signal w_root_8: unsigned(63 downto 0);
+signal wk_sl_R: unsigned(0 downto 0);
+signal wk_sl_U: unsigned(0 downto 0);
+signal wk_sl_W: unsigned(0 downto 0);
 signal wk_sl_denied: unsigned(0 downto 0);
 signal wk_sl_fault: unsigned(7 downto 0);
+signal wk_sl_frame: unsigned(63 downto 0);
 signal wk_sl_level: unsigned(2 downto 0);
 signal wk_sl_not_present: unsigned(0 downto 0);
 signal wk_sl_ok: unsigned(0 downto 0);
 signal wk_sl_pa: unsigned(63 downto 0);
 signal wk_sl_reason: unsigned(7 downto 0);
 signal wk_sl_reserved: unsigned(0 downto 0);
+signal wk_sl_reserved_1g: unsigned(0 downto 0);
+signal wk_sl_reserved_2m: unsigned(0 downto 0);
+signal wk_sl_shift: unsigned(5 downto 0);
+signal wk_sl_translation: unsigned(0 downto 0);
 signal wk_sl_walked: unsigned(0 downto 0);
 signal rec_address: unsigned(63 downto 0);
+signal rec_cpl: unsigned(63 downto 0);
+signal rec_cpl_status: unsigned(2 downto 0);
 signal rec_delivery_mode: unsigned(2 downto 0);
 signal rec_dest_mode: unsigned(0 downto 0);
 signal rec_destination: unsigned(31 downto 0);
@@ -149,6 +167,8 @@ signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
+signal walker_unit_sl0_a_r: std_logic;
+signal walker_unit_sl0_a_w: std_logic;
 signal walker_unit_sl0_ea: unsigned(63 downto 0);
 signal walker_unit_sl0_fault_k: unsigned(7 downto 0);
 signal walker_unit_sl0_flevel: unsigned(2 downto 0);
@@ -304,7 +324,7 @@ walker_unit_sl0_se_5 <= unsigned'("000000000000000000000000000000000000000000000
 
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
-    variable v_wide: unsigned(71 downto 0);
+    variable v_wide: unsigned(126 downto 0);
     variable h0: unsigned(15 downto 0);
     variable h1: unsigned(12 downto 0);
     variable h2: unsigned(64 downto 0);
@@ -341,7 +361,9 @@ fsm: process (clk) is
     variable h22: unsigned(63 downto 0);
     variable h23: unsigned(0 downto 0);
     variable h24: unsigned(47 downto 0);
-    variable h25: unsigned(47 downto 0);
+    variable h25: unsigned(0 downto 0);
+    variable h26: unsigned(47 downto 0);
+    variable h27: unsigned(47 downto 0);
     variable u1_in: unsigned(63 downto 0);
     variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
@@ -353,177 +375,225 @@ fsm: process (clk) is
     variable u1_tr: unsigned(1 downto 0);
     variable u1_wv: unsigned(1 downto 0);
     variable u1_free: std_logic;
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(16 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(15 downto 0);
+    variable h40: unsigned(31 downto 0);
+    variable h41: unsigned(16 downto 0);
+    variable h42: unsigned(0 downto 0);
     variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(16 downto 0);
-    variable h45: unsigned(0 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(15 downto 0);
-    variable h48: unsigned(15 downto 0);
-    variable h49: unsigned(16 downto 0);
-    variable h50: unsigned(3 downto 0);
+    variable h44: unsigned(15 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(16 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(31 downto 0);
+    variable h49: unsigned(15 downto 0);
+    variable h50: unsigned(15 downto 0);
     variable h51: unsigned(16 downto 0);
-    variable h26: unsigned(16 downto 0);
-    variable h27: unsigned(0 downto 0);
-    variable h28: unsigned(31 downto 0);
-    variable h29: unsigned(15 downto 0);
+    variable h52: unsigned(3 downto 0);
+    variable h53: unsigned(16 downto 0);
+    variable h28: unsigned(16 downto 0);
+    variable h29: unsigned(0 downto 0);
     variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(16 downto 0);
-    variable h32: unsigned(0 downto 0);
-    variable h33: unsigned(31 downto 0);
-    variable h34: unsigned(15 downto 0);
-    variable h35: unsigned(15 downto 0);
-    variable h36: unsigned(20 downto 0);
-    variable h37: unsigned(64 downto 0);
-    variable h52: unsigned(31 downto 0);
-    variable h53: unsigned(47 downto 0);
-    variable h72: unsigned(31 downto 0);
-    variable h73: unsigned(47 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(63 downto 0);
-    variable h81: unsigned(0 downto 0);
-    variable h82: unsigned(63 downto 0);
-    variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(63 downto 0);
-    variable h87: unsigned(0 downto 0);
-    variable h88: unsigned(63 downto 0);
-    variable h89: unsigned(0 downto 0);
+    variable h31: unsigned(15 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(16 downto 0);
+    variable h34: unsigned(0 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(15 downto 0);
+    variable h37: unsigned(15 downto 0);
+    variable h38: unsigned(20 downto 0);
+    variable h39: unsigned(64 downto 0);
+    variable h54: unsigned(31 downto 0);
+    variable h55: unsigned(47 downto 0);
+    variable h88: unsigned(31 downto 0);
+    variable h89: unsigned(47 downto 0);
     variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(63 downto 0);
+    variable h91: unsigned(0 downto 0);
     variable h92: unsigned(0 downto 0);
     variable h93: unsigned(63 downto 0);
-    variable h111: unsigned(31 downto 0);
-    variable h122: unsigned(16 downto 0);
-    variable h123: unsigned(0 downto 0);
-    variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(15 downto 0);
-    variable h126: unsigned(31 downto 0);
-    variable h127: unsigned(16 downto 0);
-    variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(31 downto 0);
-    variable h130: unsigned(15 downto 0);
-    variable h131: unsigned(15 downto 0);
-    variable h132: unsigned(16 downto 0);
-    variable h133: unsigned(3 downto 0);
-    variable h134: unsigned(16 downto 0);
-    variable h157: unsigned(31 downto 0);
-    variable h158: unsigned(31 downto 0);
-    variable h170: unsigned(15 downto 0);
-    variable h171: unsigned(15 downto 0);
-    variable h172: unsigned(15 downto 0);
-    variable h173: unsigned(15 downto 0);
-    variable h174: unsigned(15 downto 0);
-    variable h175: unsigned(15 downto 0);
-    variable h176: unsigned(15 downto 0);
-    variable h177: unsigned(15 downto 0);
-    variable h178: unsigned(15 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(15 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h54: unsigned(63 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(63 downto 0);
-    variable h57: unsigned(0 downto 0);
-    variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(63 downto 0);
-    variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(63 downto 0);
-    variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(63 downto 0);
-    variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(63 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(63 downto 0);
-    variable h71: unsigned(0 downto 0);
-    variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(63 downto 0);
-    variable h76: unsigned(0 downto 0);
     variable h94: unsigned(0 downto 0);
     variable h95: unsigned(63 downto 0);
     variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(63 downto 0);
+    variable h97: unsigned(0 downto 0);
     variable h98: unsigned(0 downto 0);
     variable h99: unsigned(63 downto 0);
     variable h100: unsigned(0 downto 0);
-    variable h101: unsigned(16 downto 0);
+    variable h101: unsigned(63 downto 0);
     variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(31 downto 0);
-    variable h104: unsigned(15 downto 0);
-    variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(16 downto 0);
-    variable h107: unsigned(0 downto 0);
-    variable h108: unsigned(31 downto 0);
-    variable h109: unsigned(15 downto 0);
-    variable h110: unsigned(15 downto 0);
-    variable h112: unsigned(16 downto 0);
-    variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(15 downto 0);
-    variable h116: unsigned(31 downto 0);
-    variable h117: unsigned(16 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(63 downto 0);
+    variable h105: unsigned(0 downto 0);
+    variable h106: unsigned(63 downto 0);
+    variable h110: unsigned(0 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(63 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(63 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(0 downto 0);
     variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(31 downto 0);
-    variable h120: unsigned(15 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h135: unsigned(0 downto 0);
-    variable h136: unsigned(16 downto 0);
-    variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(31 downto 0);
-    variable h139: unsigned(15 downto 0);
-    variable h140: unsigned(31 downto 0);
-    variable h141: unsigned(16 downto 0);
-    variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(31 downto 0);
-    variable h144: unsigned(15 downto 0);
-    variable h145: unsigned(15 downto 0);
-    variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(16 downto 0);
-    variable h148: unsigned(0 downto 0);
-    variable h149: unsigned(31 downto 0);
-    variable h150: unsigned(15 downto 0);
-    variable h151: unsigned(31 downto 0);
-    variable h152: unsigned(16 downto 0);
-    variable h153: unsigned(0 downto 0);
-    variable h154: unsigned(31 downto 0);
-    variable h155: unsigned(15 downto 0);
-    variable h156: unsigned(15 downto 0);
-    variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(16 downto 0);
-    variable h161: unsigned(0 downto 0);
-    variable h162: unsigned(31 downto 0);
-    variable h163: unsigned(15 downto 0);
-    variable h164: unsigned(31 downto 0);
-    variable h165: unsigned(16 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(31 downto 0);
-    variable h168: unsigned(15 downto 0);
-    variable h169: unsigned(15 downto 0);
+    variable h119: unsigned(63 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(63 downto 0);
+    variable h122: unsigned(0 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(63 downto 0);
+    variable h125: unsigned(0 downto 0);
+    variable h126: unsigned(63 downto 0);
+    variable h161: unsigned(31 downto 0);
+    variable h172: unsigned(16 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(31 downto 0);
+    variable h175: unsigned(15 downto 0);
+    variable h176: unsigned(31 downto 0);
+    variable h177: unsigned(16 downto 0);
+    variable h178: unsigned(0 downto 0);
+    variable h179: unsigned(31 downto 0);
+    variable h180: unsigned(15 downto 0);
+    variable h181: unsigned(15 downto 0);
     variable h182: unsigned(16 downto 0);
-    variable h183: unsigned(0 downto 0);
-    variable h184: unsigned(31 downto 0);
-    variable h185: unsigned(15 downto 0);
-    variable h186: unsigned(31 downto 0);
-    variable h187: unsigned(16 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(31 downto 0);
-    variable h190: unsigned(15 downto 0);
-    variable h191: unsigned(15 downto 0);
-    variable h192: unsigned(31 downto 0);
+    variable h183: unsigned(3 downto 0);
+    variable h184: unsigned(16 downto 0);
+    variable h207: unsigned(31 downto 0);
+    variable h208: unsigned(31 downto 0);
+    variable h220: unsigned(15 downto 0);
+    variable h221: unsigned(15 downto 0);
+    variable h222: unsigned(15 downto 0);
+    variable h223: unsigned(15 downto 0);
+    variable h224: unsigned(15 downto 0);
+    variable h225: unsigned(15 downto 0);
+    variable h226: unsigned(15 downto 0);
+    variable h227: unsigned(15 downto 0);
+    variable h228: unsigned(15 downto 0);
+    variable h229: unsigned(15 downto 0);
+    variable h230: unsigned(15 downto 0);
+    variable h231: unsigned(15 downto 0);
+    variable h56: unsigned(2 downto 0);
+    variable h57: unsigned(63 downto 0);
+    variable h58: unsigned(0 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(2 downto 0);
+    variable h61: unsigned(63 downto 0);
+    variable h62: unsigned(0 downto 0);
+    variable h63: unsigned(2 downto 0);
+    variable h64: unsigned(2 downto 0);
+    variable h65: unsigned(0 downto 0);
+    variable h66: unsigned(63 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(2 downto 0);
+    variable h70: unsigned(63 downto 0);
+    variable h71: unsigned(0 downto 0);
+    variable h72: unsigned(2 downto 0);
+    variable h73: unsigned(2 downto 0);
+    variable h74: unsigned(0 downto 0);
+    variable h75: unsigned(63 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(2 downto 0);
+    variable h78: unsigned(2 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(63 downto 0);
+    variable h81: unsigned(0 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(2 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(63 downto 0);
+    variable h86: unsigned(0 downto 0);
+    variable h87: unsigned(2 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(63 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h127: unsigned(0 downto 0);
+    variable h128: unsigned(0 downto 0);
+    variable h129: unsigned(5 downto 0);
+    variable h130: unsigned(63 downto 0);
+    variable h131: unsigned(126 downto 0);
+    variable h132: unsigned(5 downto 0);
+    variable h133: unsigned(126 downto 0);
+    variable h134: unsigned(63 downto 0);
+    variable h135: unsigned(5 downto 0);
+    variable h136: unsigned(6 downto 0);
+    variable h137: unsigned(63 downto 0);
+    variable h138: unsigned(64 downto 0);
+    variable h139: unsigned(63 downto 0);
+    variable h140: unsigned(126 downto 0);
+    variable h141: unsigned(126 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(63 downto 0);
+    variable h144: unsigned(0 downto 0);
+    variable h145: unsigned(63 downto 0);
+    variable h146: unsigned(2 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(63 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(2 downto 0);
+    variable h151: unsigned(16 downto 0);
+    variable h152: unsigned(0 downto 0);
+    variable h153: unsigned(31 downto 0);
+    variable h154: unsigned(15 downto 0);
+    variable h155: unsigned(31 downto 0);
+    variable h156: unsigned(16 downto 0);
+    variable h157: unsigned(0 downto 0);
+    variable h158: unsigned(31 downto 0);
+    variable h159: unsigned(15 downto 0);
+    variable h160: unsigned(15 downto 0);
+    variable h162: unsigned(16 downto 0);
+    variable h163: unsigned(0 downto 0);
+    variable h164: unsigned(31 downto 0);
+    variable h165: unsigned(15 downto 0);
+    variable h166: unsigned(31 downto 0);
+    variable h167: unsigned(16 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(31 downto 0);
+    variable h170: unsigned(15 downto 0);
+    variable h171: unsigned(15 downto 0);
+    variable h185: unsigned(0 downto 0);
+    variable h186: unsigned(16 downto 0);
+    variable h187: unsigned(0 downto 0);
+    variable h188: unsigned(31 downto 0);
+    variable h189: unsigned(15 downto 0);
+    variable h190: unsigned(31 downto 0);
+    variable h191: unsigned(16 downto 0);
+    variable h192: unsigned(0 downto 0);
     variable h193: unsigned(31 downto 0);
-    variable h194: unsigned(0 downto 0);
-    variable h195: unsigned(0 downto 0);
+    variable h194: unsigned(15 downto 0);
+    variable h195: unsigned(15 downto 0);
     variable h196: unsigned(0 downto 0);
+    variable h197: unsigned(16 downto 0);
+    variable h198: unsigned(0 downto 0);
+    variable h199: unsigned(31 downto 0);
+    variable h200: unsigned(15 downto 0);
+    variable h201: unsigned(31 downto 0);
+    variable h202: unsigned(16 downto 0);
+    variable h203: unsigned(0 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h205: unsigned(15 downto 0);
+    variable h206: unsigned(15 downto 0);
+    variable h209: unsigned(0 downto 0);
+    variable h210: unsigned(16 downto 0);
+    variable h211: unsigned(0 downto 0);
+    variable h212: unsigned(31 downto 0);
+    variable h213: unsigned(15 downto 0);
+    variable h214: unsigned(31 downto 0);
+    variable h215: unsigned(16 downto 0);
+    variable h216: unsigned(0 downto 0);
+    variable h217: unsigned(31 downto 0);
+    variable h218: unsigned(15 downto 0);
+    variable h219: unsigned(15 downto 0);
+    variable h232: unsigned(16 downto 0);
+    variable h233: unsigned(0 downto 0);
+    variable h234: unsigned(31 downto 0);
+    variable h235: unsigned(15 downto 0);
+    variable h236: unsigned(31 downto 0);
+    variable h237: unsigned(16 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(15 downto 0);
+    variable h241: unsigned(15 downto 0);
+    variable h242: unsigned(31 downto 0);
+    variable h243: unsigned(31 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(0 downto 0);
+    variable h246: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -614,6 +684,8 @@ begin
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
             o_r_address <= to_unsigned(0, 64);
+            o_r_cpl <= to_unsigned(0, 64);
+            o_r_cpl_status <= to_unsigned(0, 3);
             o_r_delivery_mode <= to_unsigned(0, 3);
             o_r_dest_mode <= to_unsigned(0, 1);
             o_r_destination <= to_unsigned(0, 32);
@@ -630,6 +702,8 @@ begin
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_address <= to_unsigned(0, 64);
+            rec_cpl <= to_unsigned(0, 64);
+            rec_cpl_status <= to_unsigned(0, 3);
             rec_delivery_mode <= to_unsigned(0, 3);
             rec_dest_mode <= to_unsigned(0, 1);
             rec_destination <= to_unsigned(0, 32);
@@ -1002,18 +1076,26 @@ begin
             w_irte_8 <= to_unsigned(0, 64);
             w_root_0 <= to_unsigned(0, 64);
             w_root_8 <= to_unsigned(0, 64);
+            wk_sl_R <= to_unsigned(0, 1);
+            wk_sl_U <= to_unsigned(0, 1);
+            wk_sl_W <= to_unsigned(0, 1);
             wk_sl_denied <= to_unsigned(0, 1);
             wk_sl_fault <= to_unsigned(0, 8);
+            wk_sl_frame <= to_unsigned(0, 64);
             wk_sl_level <= to_unsigned(0, 3);
             wk_sl_not_present <= to_unsigned(0, 1);
             wk_sl_ok <= to_unsigned(0, 1);
             wk_sl_pa <= to_unsigned(0, 64);
             wk_sl_reason <= to_unsigned(0, 8);
             wk_sl_reserved <= to_unsigned(0, 1);
+            wk_sl_reserved_1g <= to_unsigned(0, 1);
+            wk_sl_reserved_2m <= to_unsigned(0, 1);
+            wk_sl_shift <= to_unsigned(0, 6);
+            wk_sl_translation <= to_unsigned(0, 1);
             wk_sl_walked <= to_unsigned(0, 1);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-            v_wide := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000");
+            v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
             if bool(done) then
                 done <= '0';
             end if;
@@ -1041,7 +1123,7 @@ begin
                             h1 := resize(unsigned'(to_unsigned(0, 5) & h0(16-1 downto 8)) * 16, 13);
                             h2 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
                             h2 := (unsigned'(to_unsigned(0, 1) & r_RTADDR_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h1));
-                            v_wide := unsigned'(to_unsigned(0, 7) & h2);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h2);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1067,7 +1149,7 @@ begin
                         h1 := resize(unsigned'(to_unsigned(0, 5) & h0(16-1 downto 8)) * 16, 13);
                         h2 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
                         h2 := (unsigned'(to_unsigned(0, 1) & r_RTADDR_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h1));
-                        v_wide := unsigned'(to_unsigned(0, 7) & h2);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1097,7 +1179,7 @@ begin
                             h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
                             h5 := unsigned'("0000000000000000000000000000000000000000000000000");
                             h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                            v_wide := unsigned'(to_unsigned(0, 23) & h5);
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
                             u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                             u0_key := v_wide(64-1 downto 3);
                             u0_set := to_unsigned(0, 2);
@@ -1217,7 +1299,7 @@ begin
                         h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
                         h5 := unsigned'("0000000000000000000000000000000000000000000000000");
                         h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                        v_wide := unsigned'(to_unsigned(0, 23) & h5);
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1350,7 +1432,15 @@ begin
                     wk_sl_not_present <= to_unsigned(0, 1);
                     wk_sl_denied <= to_unsigned(0, 1);
                     wk_sl_reserved <= to_unsigned(0, 1);
+                    wk_sl_reserved_2m <= to_unsigned(0, 1);
+                    wk_sl_reserved_1g <= to_unsigned(0, 1);
+                    wk_sl_translation <= to_unsigned(0, 1);
                     wk_sl_reason <= to_unsigned(0, 8);
+                    wk_sl_R <= to_unsigned(0, 1);
+                    wk_sl_W <= to_unsigned(0, 1);
+                    wk_sl_U <= to_unsigned(0, 1);
+                    wk_sl_shift <= to_unsigned(0, 6);
+                    wk_sl_frame <= to_unsigned(0, 64);
                     h6 := to_unsigned(0, 1);
                     h7 := to_unsigned(0, 1);
                     h8 := to_unsigned(0, 1);
@@ -1423,29 +1513,36 @@ begin
                     else
                         h6 := h12;
                     end if;
-                    if ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
-                        v_wide := unsigned'(to_unsigned(0, 8) & e_addr);
+                    if (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
-                        unit_sl_k_read <= stdl((not (e_kind = 2)));
-                        unit_sl_k_write <= stdl(e_kind = 2);
+                        unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        unit_sl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
                         h23 := to_unsigned(0, 1);
                         h23 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h23 := to_unsigned(1, 1);
                         end if;
                         h24 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h24 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h23 & to_unsigned(0, 3)));
-                        h25 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h25 := (h24 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(to_unsigned(0, 24) & h25);
+                        h24 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h23 & to_unsigned(0, 4)));
+                        h25 := to_unsigned(0, 1);
+                        h25 := to_unsigned(0, 1);
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
+                            h25 := to_unsigned(1, 1);
+                        end if;
+                        h26 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h26 := (h24 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h25 & to_unsigned(0, 3)));
+                        h27 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h27 := (h26 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h27);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_addr;
                         u1_acc := to_unsigned(0, 2);
-                        if (not (e_kind = 2)) then
+                        if ((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
                             u1_acc(0) := '1';
                         end if;
-                        if (e_kind = 2) then
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
                             u1_acc(1) := '1';
                         end if;
                         u1_tg0 := to_unsigned(0, 16);
@@ -1672,90 +1769,104 @@ begin
                             if (unit_sl_o_status = 3) then
                                 wk_sl_reserved <= to_unsigned(1, 1);
                             end if;
+                            if (unit_sl_o_status = 4) then
+                                wk_sl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_sl_o_status = 5) then
+                                wk_sl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_sl_o_status = 6) then
+                                wk_sl_translation <= to_unsigned(1, 1);
+                            end if;
                             wk_sl_reason <= unit_sl_o_r_reason;
+                            wk_sl_R <= unit_sl_o_r_R;
+                            wk_sl_W <= unit_sl_o_r_W;
+                            wk_sl_U <= unit_sl_o_r_U;
+                            wk_sl_shift <= unit_sl_o_r_shift;
+                            wk_sl_frame <= unit_sl_o_r_frame;
                         end if;
                         st <= S3W0;
                     end if;
                 when S3W0 =>
                     if (not bool(pend)) then
-                        h38 := unsigned'("00000000000000000000000000000000");
-                        h38 := e_msi_data;
-                        h39 := to_unsigned(0, 17);
-                        h40 := to_unsigned(0, 1);
-                        h40 := to_unsigned(0, 1);
+                        h40 := unsigned'("00000000000000000000000000000000");
+                        h40 := e_msi_data;
+                        h41 := to_unsigned(0, 17);
+                        h42 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h40 := to_unsigned(1, 1);
+                            h42 := to_unsigned(1, 1);
                         end if;
-                        h41 := unsigned'("00000000000000000000000000000000");
-                        h41 := e_msi_addr;
-                        h42 := to_unsigned(0, 16);
-                        h42 := (unsigned'(h40 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h41(20-1 downto 5)));
                         h43 := unsigned'("00000000000000000000000000000000");
-                        h43 := e_msi_data;
-                        h44 := to_unsigned(0, 17);
-                        h44 := (unsigned'(to_unsigned(0, 1) & h42) + unsigned'(to_unsigned(0, 1) & h43(16-1 downto 0)));
-                        h45 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 1);
+                        h43 := e_msi_addr;
+                        h44 := to_unsigned(0, 16);
+                        h44 := (unsigned'(h42 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h43(20-1 downto 5)));
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h45 := e_msi_data;
+                        h46 := to_unsigned(0, 17);
+                        h46 := (unsigned'(to_unsigned(0, 1) & h44) + unsigned'(to_unsigned(0, 1) & h45(16-1 downto 0)));
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h45 := to_unsigned(1, 1);
+                            h47 := to_unsigned(1, 1);
                         end if;
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_msi_addr;
-                        h47 := to_unsigned(0, 16);
-                        h47 := (unsigned'(h45 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h46(20-1 downto 5)));
+                        h48 := unsigned'("00000000000000000000000000000000");
+                        h48 := e_msi_addr;
+                        h49 := to_unsigned(0, 16);
+                        h49 := (unsigned'(h47 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h48(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h39 := h44;
+                            h41 := h46;
                         else
-                            h39 := unsigned'(to_unsigned(0, 1) & h47);
+                            h41 := unsigned'(to_unsigned(0, 1) & h49);
                         end if;
-                        h48 := to_unsigned(0, 16);
-                        h48 := (h39(16-1 downto 0) and to_unsigned(65535, 16));
-                        h49 := to_unsigned(0, 17);
-                        h49 := to_unsigned(2, 17);
-                        h50 := to_unsigned(0, 4);
-                        h50 := r_IRTA_REG(4-1 downto 0);
+                        h50 := to_unsigned(0, 16);
+                        h50 := (h41(16-1 downto 0) and to_unsigned(65535, 16));
                         h51 := to_unsigned(0, 17);
-                        h51 := shift_left(h49, to_integer(h50));
-                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h38(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h48) < h51))) then
+                        h51 := to_unsigned(2, 17);
+                        h52 := to_unsigned(0, 4);
+                        h52 := r_IRTA_REG(4-1 downto 0);
+                        h53 := to_unsigned(0, 17);
+                        h53 := shift_left(h51, to_integer(h52));
+                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h40(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h50) < h53))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h26 := to_unsigned(0, 17);
-                            h27 := to_unsigned(0, 1);
-                            h27 := to_unsigned(0, 1);
+                            h28 := to_unsigned(0, 17);
+                            h29 := to_unsigned(0, 1);
+                            h29 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h27 := to_unsigned(1, 1);
+                                h29 := to_unsigned(1, 1);
                             end if;
-                            h28 := unsigned'("00000000000000000000000000000000");
-                            h28 := e_msi_addr;
-                            h29 := to_unsigned(0, 16);
-                            h29 := (unsigned'(h27 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h28(20-1 downto 5)));
                             h30 := unsigned'("00000000000000000000000000000000");
-                            h30 := e_msi_data;
-                            h31 := to_unsigned(0, 17);
-                            h31 := (unsigned'(to_unsigned(0, 1) & h29) + unsigned'(to_unsigned(0, 1) & h30(16-1 downto 0)));
-                            h32 := to_unsigned(0, 1);
-                            h32 := to_unsigned(0, 1);
+                            h30 := e_msi_addr;
+                            h31 := to_unsigned(0, 16);
+                            h31 := (unsigned'(h29 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h30(20-1 downto 5)));
+                            h32 := unsigned'("00000000000000000000000000000000");
+                            h32 := e_msi_data;
+                            h33 := to_unsigned(0, 17);
+                            h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(to_unsigned(0, 1) & h32(16-1 downto 0)));
+                            h34 := to_unsigned(0, 1);
+                            h34 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h32 := to_unsigned(1, 1);
+                                h34 := to_unsigned(1, 1);
                             end if;
-                            h33 := unsigned'("00000000000000000000000000000000");
-                            h33 := e_msi_addr;
-                            h34 := to_unsigned(0, 16);
-                            h34 := (unsigned'(h32 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h33(20-1 downto 5)));
+                            h35 := unsigned'("00000000000000000000000000000000");
+                            h35 := e_msi_addr;
+                            h36 := to_unsigned(0, 16);
+                            h36 := (unsigned'(h34 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h35(20-1 downto 5)));
                             if bool(e_msi_addr(3)) then
-                                h26 := h31;
+                                h28 := h33;
                             else
-                                h26 := unsigned'(to_unsigned(0, 1) & h34);
+                                h28 := unsigned'(to_unsigned(0, 1) & h36);
                             end if;
-                            h35 := to_unsigned(0, 16);
-                            h35 := (h26(16-1 downto 0) and to_unsigned(65535, 16));
-                            h36 := to_unsigned(0, 21);
-                            h36 := resize(unsigned'(to_unsigned(0, 5) & h35) * 16, 21);
-                            h37 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h37 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h36));
-                            v_wide := unsigned'(to_unsigned(0, 7) & h37);
+                            h37 := to_unsigned(0, 16);
+                            h37 := (h28(16-1 downto 0) and to_unsigned(65535, 16));
+                            h38 := to_unsigned(0, 21);
+                            h38 := resize(unsigned'(to_unsigned(0, 5) & h37) * 16, 21);
+                            h39 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h39 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h38));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h39);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1775,41 +1886,41 @@ begin
                     end if;
                 when S3W1 =>
                     if (not bool(pend)) then
-                        h26 := to_unsigned(0, 17);
-                        h27 := to_unsigned(0, 1);
-                        h27 := to_unsigned(0, 1);
+                        h28 := to_unsigned(0, 17);
+                        h29 := to_unsigned(0, 1);
+                        h29 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h27 := to_unsigned(1, 1);
+                            h29 := to_unsigned(1, 1);
                         end if;
-                        h28 := unsigned'("00000000000000000000000000000000");
-                        h28 := e_msi_addr;
-                        h29 := to_unsigned(0, 16);
-                        h29 := (unsigned'(h27 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h28(20-1 downto 5)));
                         h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := e_msi_data;
-                        h31 := to_unsigned(0, 17);
-                        h31 := (unsigned'(to_unsigned(0, 1) & h29) + unsigned'(to_unsigned(0, 1) & h30(16-1 downto 0)));
-                        h32 := to_unsigned(0, 1);
-                        h32 := to_unsigned(0, 1);
+                        h30 := e_msi_addr;
+                        h31 := to_unsigned(0, 16);
+                        h31 := (unsigned'(h29 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h30(20-1 downto 5)));
+                        h32 := unsigned'("00000000000000000000000000000000");
+                        h32 := e_msi_data;
+                        h33 := to_unsigned(0, 17);
+                        h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(to_unsigned(0, 1) & h32(16-1 downto 0)));
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h32 := to_unsigned(1, 1);
+                            h34 := to_unsigned(1, 1);
                         end if;
-                        h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := e_msi_addr;
-                        h34 := to_unsigned(0, 16);
-                        h34 := (unsigned'(h32 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h33(20-1 downto 5)));
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := e_msi_addr;
+                        h36 := to_unsigned(0, 16);
+                        h36 := (unsigned'(h34 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h35(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h26 := h31;
+                            h28 := h33;
                         else
-                            h26 := unsigned'(to_unsigned(0, 1) & h34);
+                            h28 := unsigned'(to_unsigned(0, 1) & h36);
                         end if;
-                        h35 := to_unsigned(0, 16);
-                        h35 := (h26(16-1 downto 0) and to_unsigned(65535, 16));
-                        h36 := to_unsigned(0, 21);
-                        h36 := resize(unsigned'(to_unsigned(0, 5) & h35) * 16, 21);
-                        h37 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h37 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h36));
-                        v_wide := unsigned'(to_unsigned(0, 7) & h37);
+                        h37 := to_unsigned(0, 16);
+                        h37 := (h28(16-1 downto 0) and to_unsigned(65535, 16));
+                        h38 := to_unsigned(0, 21);
+                        h38 := resize(unsigned'(to_unsigned(0, 5) & h37) * 16, 21);
+                        h39 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h39 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h38));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h39);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1827,64 +1938,16 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h52 := unsigned'("00000000000000000000000000000000");
-                    h52 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h53 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h53 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h72 := unsigned'("00000000000000000000000000000000");
-                    h72 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h73 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h73 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h77 := to_unsigned(0, 1);
-                    h78 := to_unsigned(0, 1);
-                    h79 := to_unsigned(0, 1);
-                    h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h80 := e_addr;
-                    h79 := to_unsigned(0, 1);
-                    if (h80(64-1 downto 57) /= 0) then
-                        h79 := to_unsigned(1, 1);
-                    end if;
-                    h81 := to_unsigned(0, 1);
-                    h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h82 := e_addr;
-                    h81 := to_unsigned(0, 1);
-                    if (h82(64-1 downto 39) /= 0) then
-                        h81 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h78 := h79;
-                    else
-                        h78 := h81;
-                    end if;
-                    h83 := to_unsigned(0, 1);
-                    h84 := to_unsigned(0, 1);
-                    h85 := to_unsigned(0, 1);
-                    h86 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h86 := e_addr;
-                    h85 := to_unsigned(0, 1);
-                    if (h86(64-1 downto 57) /= 0) then
-                        h85 := to_unsigned(1, 1);
-                    end if;
-                    h87 := to_unsigned(0, 1);
-                    h88 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h88 := e_addr;
-                    h87 := to_unsigned(0, 1);
-                    if (h88(64-1 downto 48) /= 0) then
-                        h87 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h84 := h85;
-                    else
-                        h84 := h87;
-                    end if;
-                    h89 := to_unsigned(0, 1);
+                    h54 := unsigned'("00000000000000000000000000000000");
+                    h54 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h55 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h55 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h88 := unsigned'("00000000000000000000000000000000");
+                    h88 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h89 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h89 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                     h90 := to_unsigned(0, 1);
-                    h91 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h91 := e_addr;
-                    h90 := to_unsigned(0, 1);
-                    if (h91(64-1 downto 57) /= 0) then
-                        h90 := to_unsigned(1, 1);
-                    end if;
+                    h91 := to_unsigned(0, 1);
                     h92 := to_unsigned(0, 1);
                     h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h93 := e_addr;
@@ -1892,113 +1955,252 @@ begin
                     if (h93(64-1 downto 57) /= 0) then
                         h92 := to_unsigned(1, 1);
                     end if;
+                    h94 := to_unsigned(0, 1);
+                    h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h95 := e_addr;
+                    h94 := to_unsigned(0, 1);
+                    if (h95(64-1 downto 39) /= 0) then
+                        h94 := to_unsigned(1, 1);
+                    end if;
                     if False then
-                        h89 := h90;
+                        h91 := h92;
                     else
-                        h89 := h92;
+                        h91 := h94;
+                    end if;
+                    h96 := to_unsigned(0, 1);
+                    h97 := to_unsigned(0, 1);
+                    h98 := to_unsigned(0, 1);
+                    h99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h99 := e_addr;
+                    h98 := to_unsigned(0, 1);
+                    if (h99(64-1 downto 57) /= 0) then
+                        h98 := to_unsigned(1, 1);
+                    end if;
+                    h100 := to_unsigned(0, 1);
+                    h101 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h101 := e_addr;
+                    h100 := to_unsigned(0, 1);
+                    if (h101(64-1 downto 48) /= 0) then
+                        h100 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h97 := h98;
+                    else
+                        h97 := h100;
+                    end if;
+                    h102 := to_unsigned(0, 1);
+                    h103 := to_unsigned(0, 1);
+                    h104 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h104 := e_addr;
+                    h103 := to_unsigned(0, 1);
+                    if (h104(64-1 downto 57) /= 0) then
+                        h103 := to_unsigned(1, 1);
+                    end if;
+                    h105 := to_unsigned(0, 1);
+                    h106 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h106 := e_addr;
+                    h105 := to_unsigned(0, 1);
+                    if (h106(64-1 downto 57) /= 0) then
+                        h105 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h102 := h103;
+                    else
+                        h102 := h105;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h83 := h84;
+                        h96 := h97;
                     else
-                        h83 := h89;
+                        h96 := h102;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h77 := h78;
+                        h90 := h91;
                     else
-                        h77 := h83;
+                        h90 := h96;
                     end if;
-                    h111 := unsigned'("00000000000000000000000000000000");
-                    h111 := e_msi_data;
-                    h122 := to_unsigned(0, 17);
+                    h110 := to_unsigned(0, 1);
+                    h111 := to_unsigned(0, 1);
+                    h112 := to_unsigned(0, 1);
+                    h113 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h113 := e_addr;
+                    h112 := to_unsigned(0, 1);
+                    if (h113(64-1 downto 57) /= 0) then
+                        h112 := to_unsigned(1, 1);
+                    end if;
+                    h114 := to_unsigned(0, 1);
+                    h115 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h115 := e_addr;
+                    h114 := to_unsigned(0, 1);
+                    if (h115(64-1 downto 39) /= 0) then
+                        h114 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h111 := h112;
+                    else
+                        h111 := h114;
+                    end if;
+                    h116 := to_unsigned(0, 1);
+                    h117 := to_unsigned(0, 1);
+                    h118 := to_unsigned(0, 1);
+                    h119 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h119 := e_addr;
+                    h118 := to_unsigned(0, 1);
+                    if (h119(64-1 downto 57) /= 0) then
+                        h118 := to_unsigned(1, 1);
+                    end if;
+                    h120 := to_unsigned(0, 1);
+                    h121 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h121 := e_addr;
+                    h120 := to_unsigned(0, 1);
+                    if (h121(64-1 downto 48) /= 0) then
+                        h120 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h117 := h118;
+                    else
+                        h117 := h120;
+                    end if;
+                    h122 := to_unsigned(0, 1);
                     h123 := to_unsigned(0, 1);
+                    h124 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h124 := e_addr;
                     h123 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
+                    if (h124(64-1 downto 57) /= 0) then
                         h123 := to_unsigned(1, 1);
                     end if;
-                    h124 := unsigned'("00000000000000000000000000000000");
-                    h124 := e_msi_addr;
-                    h125 := to_unsigned(0, 16);
-                    h125 := (unsigned'(h123 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h124(20-1 downto 5)));
-                    h126 := unsigned'("00000000000000000000000000000000");
-                    h126 := e_msi_data;
-                    h127 := to_unsigned(0, 17);
-                    h127 := (unsigned'(to_unsigned(0, 1) & h125) + unsigned'(to_unsigned(0, 1) & h126(16-1 downto 0)));
-                    h128 := to_unsigned(0, 1);
-                    h128 := to_unsigned(0, 1);
+                    h125 := to_unsigned(0, 1);
+                    h126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h126 := e_addr;
+                    h125 := to_unsigned(0, 1);
+                    if (h126(64-1 downto 57) /= 0) then
+                        h125 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h122 := h123;
+                    else
+                        h122 := h125;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 2) then
+                        h116 := h117;
+                    else
+                        h116 := h122;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 1) then
+                        h110 := h111;
+                    else
+                        h110 := h116;
+                    end if;
+                    h161 := unsigned'("00000000000000000000000000000000");
+                    h161 := e_msi_data;
+                    h172 := to_unsigned(0, 17);
+                    h173 := to_unsigned(0, 1);
+                    h173 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h128 := to_unsigned(1, 1);
+                        h173 := to_unsigned(1, 1);
                     end if;
-                    h129 := unsigned'("00000000000000000000000000000000");
-                    h129 := e_msi_addr;
-                    h130 := to_unsigned(0, 16);
-                    h130 := (unsigned'(h128 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h129(20-1 downto 5)));
-                    if bool(e_msi_addr(3)) then
-                        h122 := h127;
-                    else
-                        h122 := unsigned'(to_unsigned(0, 1) & h130);
-                    end if;
-                    h131 := to_unsigned(0, 16);
-                    h131 := (h122(16-1 downto 0) and to_unsigned(65535, 16));
-                    h132 := to_unsigned(0, 17);
-                    h132 := to_unsigned(2, 17);
-                    h133 := to_unsigned(0, 4);
-                    h133 := r_IRTA_REG(4-1 downto 0);
-                    h134 := to_unsigned(0, 17);
-                    h134 := shift_left(h132, to_integer(h133));
-                    h157 := unsigned'("00000000000000000000000000000000");
-                    h157 := w_irte_0(64-1 downto 32);
-                    h158 := unsigned'("00000000000000000000000000000000");
-                    h158 := w_irte_0(64-1 downto 32);
-                    h170 := to_unsigned(0, 16);
-                    h171 := to_unsigned(0, 16);
-                    h172 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h172 := to_unsigned(65529, 16);
-                    else
-                        h172 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h171 := to_unsigned(65531, 16);
-                    else
-                        h171 := h172;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h170 := to_unsigned(65535, 16);
-                    else
-                        h170 := h171;
-                    end if;
-                    h173 := to_unsigned(0, 16);
-                    h173 := (e_sid and h170);
-                    h174 := to_unsigned(0, 16);
+                    h174 := unsigned'("00000000000000000000000000000000");
+                    h174 := e_msi_addr;
                     h175 := to_unsigned(0, 16);
-                    h176 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h176 := to_unsigned(65529, 16);
+                    h175 := (unsigned'(h173 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h174(20-1 downto 5)));
+                    h176 := unsigned'("00000000000000000000000000000000");
+                    h176 := e_msi_data;
+                    h177 := to_unsigned(0, 17);
+                    h177 := (unsigned'(to_unsigned(0, 1) & h175) + unsigned'(to_unsigned(0, 1) & h176(16-1 downto 0)));
+                    h178 := to_unsigned(0, 1);
+                    h178 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h178 := to_unsigned(1, 1);
+                    end if;
+                    h179 := unsigned'("00000000000000000000000000000000");
+                    h179 := e_msi_addr;
+                    h180 := to_unsigned(0, 16);
+                    h180 := (unsigned'(h178 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h179(20-1 downto 5)));
+                    if bool(e_msi_addr(3)) then
+                        h172 := h177;
                     else
-                        h176 := to_unsigned(65528, 16);
+                        h172 := unsigned'(to_unsigned(0, 1) & h180);
+                    end if;
+                    h181 := to_unsigned(0, 16);
+                    h181 := (h172(16-1 downto 0) and to_unsigned(65535, 16));
+                    h182 := to_unsigned(0, 17);
+                    h182 := to_unsigned(2, 17);
+                    h183 := to_unsigned(0, 4);
+                    h183 := r_IRTA_REG(4-1 downto 0);
+                    h184 := to_unsigned(0, 17);
+                    h184 := shift_left(h182, to_integer(h183));
+                    h207 := unsigned'("00000000000000000000000000000000");
+                    h207 := w_irte_0(64-1 downto 32);
+                    h208 := unsigned'("00000000000000000000000000000000");
+                    h208 := w_irte_0(64-1 downto 32);
+                    h220 := to_unsigned(0, 16);
+                    h221 := to_unsigned(0, 16);
+                    h222 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h222 := to_unsigned(65529, 16);
+                    else
+                        h222 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h175 := to_unsigned(65531, 16);
+                        h221 := to_unsigned(65531, 16);
                     else
-                        h175 := h176;
+                        h221 := h222;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h174 := to_unsigned(65535, 16);
+                        h220 := to_unsigned(65535, 16);
                     else
-                        h174 := h175;
+                        h220 := h221;
                     end if;
-                    h177 := to_unsigned(0, 16);
-                    h177 := (w_irte_8(16-1 downto 0) and h174);
-                    h178 := to_unsigned(0, 16);
-                    h178 := e_sid;
-                    h179 := to_unsigned(0, 16);
-                    h179 := w_irte_8(16-1 downto 0);
-                    h180 := to_unsigned(0, 16);
-                    h180 := e_sid;
-                    h181 := to_unsigned(0, 16);
-                    h181 := w_irte_8(16-1 downto 0);
-                    if (((((e_kind = 1) or (e_kind = 2)) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h52))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h53))))) and (not bool(r_GSTS_REG(31)))) then
+                    h223 := to_unsigned(0, 16);
+                    h223 := (e_sid and h220);
+                    h224 := to_unsigned(0, 16);
+                    h225 := to_unsigned(0, 16);
+                    h226 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h226 := to_unsigned(65529, 16);
+                    else
+                        h226 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h225 := to_unsigned(65531, 16);
+                    else
+                        h225 := h226;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h224 := to_unsigned(65535, 16);
+                    else
+                        h224 := h225;
+                    end if;
+                    h227 := to_unsigned(0, 16);
+                    h227 := (w_irte_8(16-1 downto 0) and h224);
+                    h228 := to_unsigned(0, 16);
+                    h228 := e_sid;
+                    h229 := to_unsigned(0, 16);
+                    h229 := w_irte_8(16-1 downto 0);
+                    h230 := to_unsigned(0, 16);
+                    h230 := e_sid;
+                    h231 := to_unsigned(0, 16);
+                    h231 := w_irte_8(16-1 downto 0);
+                    if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(1, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h54))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h55))))) and (not bool(r_GSTS_REG(31)))) then
+                        status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2013,9 +2215,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
-                        status <= to_unsigned(2, 8);
+                        status <= to_unsigned(3, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= e_addr;
                         rec_domain <= to_unsigned(0, 16);
@@ -2030,29 +2234,37 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not bool(w_root_0(0)))) then
-                        status <= to_unsigned(3, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(4, 8);
+                        h56 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h56 := to_unsigned(7, 3);
+                        else
+                            h56 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h56;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(1, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h54 := e_addr;
-                        v_wide(64-1 downto 12) := h54(64-1 downto 12);
+                        v_wide := to_unsigned(0, 127);
+                        h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h57 := e_addr;
+                        v_wide(64-1 downto 12) := h57(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(1, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h55 := to_unsigned(0, 1);
-                        h55 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h55 := to_unsigned(1, 1);
+                        h58 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h58 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h55;
+                        v_wide(63-1 downto 62) := h58;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2062,95 +2274,40 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h59 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h59 := to_unsigned(1, 1);
+                        else
+                            h59 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h59);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
-                        status <= to_unsigned(4, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(5, 8);
+                        h60 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h60 := to_unsigned(7, 3);
+                        else
+                            h60 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h60;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(10, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h56 := e_addr;
-                        v_wide(64-1 downto 12) := h56(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h57 := to_unsigned(0, 1);
-                        h57 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h57 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h57;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
-                        status <= to_unsigned(5, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h58 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h58;
-                        v_wide := to_unsigned(0, 72);
-                        h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h59 := e_addr;
-                        v_wide(64-1 downto 12) := h59(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h60 := to_unsigned(0, 1);
-                        h60 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h60 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h60;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(6, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(11, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         h61 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h61 := e_addr;
                         v_wide(64-1 downto 12) := h61(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h62 := to_unsigned(0, 1);
                         h62 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h62 := to_unsigned(1, 1);
                         end if;
                         v_wide(63-1 downto 62) := h62;
@@ -2163,71 +2320,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h63 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h63 := to_unsigned(4, 3);
+                        else
+                            h63 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h63;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
-                        status <= to_unsigned(7, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
+                        status <= to_unsigned(6, 8);
+                        h64 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h64 := to_unsigned(7, 3);
+                        else
+                            h64 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h64;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h63 := to_unsigned(0, 1);
-                        h63 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h65 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h63 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h63;
-                        v_wide := to_unsigned(0, 72);
-                        h64 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h64 := e_addr;
-                        v_wide(64-1 downto 12) := h64(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h65 := to_unsigned(0, 1);
-                        h65 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
                             h65 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h65;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(8, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(13, 8);
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h66 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h66;
-                        v_wide := to_unsigned(0, 72);
-                        h67 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h67 := e_addr;
-                        v_wide(64-1 downto 12) := h67(64-1 downto 12);
+                        rec_recorded <= h65;
+                        v_wide := to_unsigned(0, 127);
+                        h66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h66 := e_addr;
+                        v_wide(64-1 downto 12) := h66(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h68 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h68 := to_unsigned(1, 1);
+                        h67 := to_unsigned(0, 1);
+                        h67 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h67 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h68;
+                        v_wide(63-1 downto 62) := h67;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2237,31 +2371,40 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h68 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h68 := to_unsigned(1, 1);
+                        else
+                            h68 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h68);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(9, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                        status <= to_unsigned(7, 8);
+                        h69 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h69 := to_unsigned(7, 3);
+                        else
+                            h69 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h69;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h69 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h69;
-                        v_wide := to_unsigned(0, 72);
+                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
                         h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h70 := e_addr;
                         v_wide(64-1 downto 12) := h70(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h71 := to_unsigned(0, 1);
                         h71 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h71 := to_unsigned(1, 1);
                         end if;
                         v_wide(63-1 downto 62) := h71;
@@ -2274,9 +2417,170 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h72 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h72 := to_unsigned(4, 3);
+                        else
+                            h72 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h72;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h72))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h73))))) and (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(8, 8);
+                        h73 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h73 := to_unsigned(7, 3);
+                        else
+                            h73 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h73;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h74 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h74 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h74;
+                        v_wide := to_unsigned(0, 127);
+                        h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h75 := e_addr;
+                        v_wide(64-1 downto 12) := h75(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h76 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h76;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h77 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h77 := to_unsigned(4, 3);
+                        else
+                            h77 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h77;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                        status <= to_unsigned(9, 8);
+                        h78 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h78 := to_unsigned(7, 3);
+                        else
+                            h78 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h78;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(13, 8);
+                        h79 := to_unsigned(0, 1);
+                        h79 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h79 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h79;
+                        v_wide := to_unsigned(0, 127);
+                        h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h80 := e_addr;
+                        v_wide(64-1 downto 12) := h80(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h81 := to_unsigned(0, 1);
+                        h81 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h81 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h81;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h82 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h82 := to_unsigned(1, 1);
+                        else
+                            h82 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h82);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
                         status <= to_unsigned(10, 8);
+                        h83 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h83 := to_unsigned(7, 3);
+                        else
+                            h83 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h83;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h84 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h84;
+                        v_wide := to_unsigned(0, 127);
+                        h85 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h85 := e_addr;
+                        v_wide(64-1 downto 12) := h85(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h86 := to_unsigned(0, 1);
+                        h86 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h86 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h86;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h87 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h87 := to_unsigned(4, 3);
+                        else
+                            h87 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h87;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h88))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h89))))) and (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2291,25 +2595,10 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
-                        status <= to_unsigned(11, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
                         status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -2325,34 +2614,74 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h77 /= 0)) then
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
                         status <= to_unsigned(13, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h90 /= 0)) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h110 /= 0)) then
+                        status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h74 := to_unsigned(0, 1);
-                        h74 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h74 := to_unsigned(1, 1);
+                            h107 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h74;
-                        v_wide := to_unsigned(0, 72);
-                        h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h75 := e_addr;
-                        v_wide(64-1 downto 12) := h75(64-1 downto 12);
+                        rec_recorded <= h107;
+                        v_wide := to_unsigned(0, 127);
+                        h108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h108 := e_addr;
+                        v_wide(64-1 downto 12) := h108(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h76 := to_unsigned(0, 1);
-                        h76 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h76 := to_unsigned(1, 1);
+                        h109 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h109 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h76;
+                        v_wide(63-1 downto 62) := h109;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2362,9 +2691,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(14, 8);
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2379,25 +2710,107 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_sl_translation /= 0) then
+                        status <= to_unsigned(17, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_sl_R;
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
+                            h127 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h127;
+                        v_wide(3-1 downto 2) := wk_sl_U;
+                        h128 := to_unsigned(0, 1);
+                        h128 := to_unsigned(0, 1);
+                        if (wk_sl_shift > 12) then
+                            h128 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h128;
+                        h129 := to_unsigned(0, 6);
+                        h129 := wk_sl_shift;
+                        h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h130 := shift_right(wk_sl_frame, to_integer(h129));
+                        h131 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h131 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h130);
+                        h132 := to_unsigned(0, 6);
+                        h132 := wk_sl_shift;
+                        h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h133 := shift_left(h131, to_integer(h132));
+                        h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h134 := to_unsigned(1, 64);
+                        h135 := to_unsigned(0, 6);
+                        h136 := to_unsigned(0, 7);
+                        h136 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h135 := h136(6-1 downto 0);
+                        h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h137 := shift_left(h134, to_integer(h135));
+                        h138 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h138 := ((unsigned'(to_unsigned(0, 1) & h137) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h139 := shift_right(h138(64-1 downto 0), 12);
+                        h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h140 := (h133 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h139 & to_unsigned(0, 12)));
+                        h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h141 := shift_right(h140, 12);
+                        v_wide(64-1 downto 12) := h141(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
+                        status <= to_unsigned(18, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h94 := to_unsigned(1, 1);
+                            h142 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h94;
-                        v_wide := to_unsigned(0, 72);
-                        h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h95 := e_addr;
-                        v_wide(64-1 downto 12) := h95(64-1 downto 12);
+                        rec_recorded <= h142;
+                        v_wide := to_unsigned(0, 127);
+                        h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h143 := e_addr;
+                        v_wide(64-1 downto 12) := h143(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(5, 8);
                         v_wide(62-1 downto 60) := e_at;
@@ -2411,25 +2824,27 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(16, 8);
+                        status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h96 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
+                        h144 := to_unsigned(0, 1);
+                        h144 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h96 := to_unsigned(1, 1);
+                            h144 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h96;
-                        v_wide := to_unsigned(0, 72);
-                        h97 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h97 := e_addr;
-                        v_wide(64-1 downto 12) := h97(64-1 downto 12);
+                        rec_recorded <= h144;
+                        v_wide := to_unsigned(0, 127);
+                        h145 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h145 := e_addr;
+                        v_wide(64-1 downto 12) := h145(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(6, 8);
                         v_wide(62-1 downto 60) := e_at;
@@ -2443,34 +2858,42 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_sl_walked /= 0) and (wk_sl_reserved /= 0)) then
-                        status <= to_unsigned(17, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                    elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
+                        status <= to_unsigned(21, 8);
+                        h146 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h146 := to_unsigned(7, 3);
+                        else
+                            h146 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h146;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h98 := to_unsigned(0, 1);
-                        h98 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h98 := to_unsigned(1, 1);
+                            h147 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h98;
-                        v_wide := to_unsigned(0, 72);
-                        h99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h99 := e_addr;
-                        v_wide(64-1 downto 12) := h99(64-1 downto 12);
+                        rec_recorded <= h147;
+                        v_wide := to_unsigned(0, 127);
+                        h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h148 := e_addr;
+                        v_wide(64-1 downto 12) := h148(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h100 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 1);
-                        if (not (e_kind = 2)) then
-                            h100 := to_unsigned(1, 1);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h149 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h100;
+                        v_wide(63-1 downto 62) := h149;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2480,9 +2903,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        h150 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h150 := to_unsigned(4, 3);
+                        else
+                            h150 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h150;
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(18, 8);
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2497,16 +2928,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(19, 8);
+                        status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(37, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(37, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2518,9 +2951,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(20, 8);
+                        status <= to_unsigned(24, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2535,48 +2970,50 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h111(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(21, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h161(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(25, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h101 := to_unsigned(0, 17);
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h151 := to_unsigned(0, 17);
+                        h152 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h102 := to_unsigned(1, 1);
+                            h152 := to_unsigned(1, 1);
                         end if;
-                        h103 := unsigned'("00000000000000000000000000000000");
-                        h103 := e_msi_addr;
-                        h104 := to_unsigned(0, 16);
-                        h104 := (unsigned'(h102 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h103(20-1 downto 5)));
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := e_msi_data;
-                        h106 := to_unsigned(0, 17);
-                        h106 := (unsigned'(to_unsigned(0, 1) & h104) + unsigned'(to_unsigned(0, 1) & h105(16-1 downto 0)));
-                        h107 := to_unsigned(0, 1);
-                        h107 := to_unsigned(0, 1);
+                        h153 := unsigned'("00000000000000000000000000000000");
+                        h153 := e_msi_addr;
+                        h154 := to_unsigned(0, 16);
+                        h154 := (unsigned'(h152 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h153(20-1 downto 5)));
+                        h155 := unsigned'("00000000000000000000000000000000");
+                        h155 := e_msi_data;
+                        h156 := to_unsigned(0, 17);
+                        h156 := (unsigned'(to_unsigned(0, 1) & h154) + unsigned'(to_unsigned(0, 1) & h155(16-1 downto 0)));
+                        h157 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h107 := to_unsigned(1, 1);
+                            h157 := to_unsigned(1, 1);
                         end if;
-                        h108 := unsigned'("00000000000000000000000000000000");
-                        h108 := e_msi_addr;
-                        h109 := to_unsigned(0, 16);
-                        h109 := (unsigned'(h107 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h108(20-1 downto 5)));
+                        h158 := unsigned'("00000000000000000000000000000000");
+                        h158 := e_msi_addr;
+                        h159 := to_unsigned(0, 16);
+                        h159 := (unsigned'(h157 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h158(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h101 := h106;
+                            h151 := h156;
                         else
-                            h101 := unsigned'(to_unsigned(0, 1) & h109);
+                            h151 := unsigned'(to_unsigned(0, 1) & h159);
                         end if;
-                        h110 := to_unsigned(0, 16);
-                        h110 := (h101(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h110;
+                        h160 := to_unsigned(0, 16);
+                        h160 := (h151(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h160;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(32, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2588,48 +3025,50 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h131) < h134))) then
-                        status <= to_unsigned(22, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h181) < h184))) then
+                        status <= to_unsigned(26, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 72);
-                        h112 := to_unsigned(0, 17);
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h162 := to_unsigned(0, 17);
+                        h163 := to_unsigned(0, 1);
+                        h163 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h113 := to_unsigned(1, 1);
+                            h163 := to_unsigned(1, 1);
                         end if;
-                        h114 := unsigned'("00000000000000000000000000000000");
-                        h114 := e_msi_addr;
-                        h115 := to_unsigned(0, 16);
-                        h115 := (unsigned'(h113 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h114(20-1 downto 5)));
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := e_msi_data;
-                        h117 := to_unsigned(0, 17);
-                        h117 := (unsigned'(to_unsigned(0, 1) & h115) + unsigned'(to_unsigned(0, 1) & h116(16-1 downto 0)));
-                        h118 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 1);
+                        h164 := unsigned'("00000000000000000000000000000000");
+                        h164 := e_msi_addr;
+                        h165 := to_unsigned(0, 16);
+                        h165 := (unsigned'(h163 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h164(20-1 downto 5)));
+                        h166 := unsigned'("00000000000000000000000000000000");
+                        h166 := e_msi_data;
+                        h167 := to_unsigned(0, 17);
+                        h167 := (unsigned'(to_unsigned(0, 1) & h165) + unsigned'(to_unsigned(0, 1) & h166(16-1 downto 0)));
+                        h168 := to_unsigned(0, 1);
+                        h168 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h118 := to_unsigned(1, 1);
+                            h168 := to_unsigned(1, 1);
                         end if;
-                        h119 := unsigned'("00000000000000000000000000000000");
-                        h119 := e_msi_addr;
-                        h120 := to_unsigned(0, 16);
-                        h120 := (unsigned'(h118 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h119(20-1 downto 5)));
+                        h169 := unsigned'("00000000000000000000000000000000");
+                        h169 := e_msi_addr;
+                        h170 := to_unsigned(0, 16);
+                        h170 := (unsigned'(h168 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h169(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h112 := h117;
+                            h162 := h167;
                         else
-                            h112 := unsigned'(to_unsigned(0, 1) & h120);
+                            h162 := unsigned'(to_unsigned(0, 1) & h170);
                         end if;
-                        h121 := to_unsigned(0, 16);
-                        h121 := (h112(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h121;
+                        h171 := to_unsigned(0, 16);
+                        h171 := (h162(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h171;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(33, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2641,53 +3080,55 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(23, 8);
+                        status <= to_unsigned(27, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h135 := to_unsigned(0, 1);
-                        h135 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h135 := to_unsigned(1, 1);
+                            h185 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h135;
-                        v_wide := to_unsigned(0, 72);
-                        h136 := to_unsigned(0, 17);
-                        h137 := to_unsigned(0, 1);
-                        h137 := to_unsigned(0, 1);
+                        rec_recorded <= h185;
+                        v_wide := to_unsigned(0, 127);
+                        h186 := to_unsigned(0, 17);
+                        h187 := to_unsigned(0, 1);
+                        h187 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h137 := to_unsigned(1, 1);
+                            h187 := to_unsigned(1, 1);
                         end if;
-                        h138 := unsigned'("00000000000000000000000000000000");
-                        h138 := e_msi_addr;
-                        h139 := to_unsigned(0, 16);
-                        h139 := (unsigned'(h137 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h138(20-1 downto 5)));
-                        h140 := unsigned'("00000000000000000000000000000000");
-                        h140 := e_msi_data;
-                        h141 := to_unsigned(0, 17);
-                        h141 := (unsigned'(to_unsigned(0, 1) & h139) + unsigned'(to_unsigned(0, 1) & h140(16-1 downto 0)));
-                        h142 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
+                        h188 := unsigned'("00000000000000000000000000000000");
+                        h188 := e_msi_addr;
+                        h189 := to_unsigned(0, 16);
+                        h189 := (unsigned'(h187 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h188(20-1 downto 5)));
+                        h190 := unsigned'("00000000000000000000000000000000");
+                        h190 := e_msi_data;
+                        h191 := to_unsigned(0, 17);
+                        h191 := (unsigned'(to_unsigned(0, 1) & h189) + unsigned'(to_unsigned(0, 1) & h190(16-1 downto 0)));
+                        h192 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h142 := to_unsigned(1, 1);
+                            h192 := to_unsigned(1, 1);
                         end if;
-                        h143 := unsigned'("00000000000000000000000000000000");
-                        h143 := e_msi_addr;
-                        h144 := to_unsigned(0, 16);
-                        h144 := (unsigned'(h142 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h143(20-1 downto 5)));
+                        h193 := unsigned'("00000000000000000000000000000000");
+                        h193 := e_msi_addr;
+                        h194 := to_unsigned(0, 16);
+                        h194 := (unsigned'(h192 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h193(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h136 := h141;
+                            h186 := h191;
                         else
-                            h136 := unsigned'(to_unsigned(0, 1) & h144);
+                            h186 := unsigned'(to_unsigned(0, 1) & h194);
                         end if;
-                        h145 := to_unsigned(0, 16);
-                        h145 := (h136(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h145;
+                        h195 := to_unsigned(0, 16);
+                        h195 := (h186(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h195;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(34, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2699,53 +3140,55 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h157(8-1 downto 0) /= 0) or (h158(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(24, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h207(8-1 downto 0) /= 0) or (h208(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(28, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h146 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
+                        h196 := to_unsigned(0, 1);
+                        h196 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h146 := to_unsigned(1, 1);
+                            h196 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h146;
-                        v_wide := to_unsigned(0, 72);
-                        h147 := to_unsigned(0, 17);
-                        h148 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 1);
+                        rec_recorded <= h196;
+                        v_wide := to_unsigned(0, 127);
+                        h197 := to_unsigned(0, 17);
+                        h198 := to_unsigned(0, 1);
+                        h198 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h148 := to_unsigned(1, 1);
+                            h198 := to_unsigned(1, 1);
                         end if;
-                        h149 := unsigned'("00000000000000000000000000000000");
-                        h149 := e_msi_addr;
-                        h150 := to_unsigned(0, 16);
-                        h150 := (unsigned'(h148 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h149(20-1 downto 5)));
-                        h151 := unsigned'("00000000000000000000000000000000");
-                        h151 := e_msi_data;
-                        h152 := to_unsigned(0, 17);
-                        h152 := (unsigned'(to_unsigned(0, 1) & h150) + unsigned'(to_unsigned(0, 1) & h151(16-1 downto 0)));
-                        h153 := to_unsigned(0, 1);
-                        h153 := to_unsigned(0, 1);
+                        h199 := unsigned'("00000000000000000000000000000000");
+                        h199 := e_msi_addr;
+                        h200 := to_unsigned(0, 16);
+                        h200 := (unsigned'(h198 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h199(20-1 downto 5)));
+                        h201 := unsigned'("00000000000000000000000000000000");
+                        h201 := e_msi_data;
+                        h202 := to_unsigned(0, 17);
+                        h202 := (unsigned'(to_unsigned(0, 1) & h200) + unsigned'(to_unsigned(0, 1) & h201(16-1 downto 0)));
+                        h203 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h153 := to_unsigned(1, 1);
+                            h203 := to_unsigned(1, 1);
                         end if;
-                        h154 := unsigned'("00000000000000000000000000000000");
-                        h154 := e_msi_addr;
-                        h155 := to_unsigned(0, 16);
-                        h155 := (unsigned'(h153 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h154(20-1 downto 5)));
+                        h204 := unsigned'("00000000000000000000000000000000");
+                        h204 := e_msi_addr;
+                        h205 := to_unsigned(0, 16);
+                        h205 := (unsigned'(h203 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h204(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h147 := h152;
+                            h197 := h202;
                         else
-                            h147 := unsigned'(to_unsigned(0, 1) & h155);
+                            h197 := unsigned'(to_unsigned(0, 1) & h205);
                         end if;
-                        h156 := to_unsigned(0, 16);
-                        h156 := (h147(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h156;
+                        h206 := to_unsigned(0, 16);
+                        h206 := (h197(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h206;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(36, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2757,53 +3200,55 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h173 = h177))) or (((w_irte_8(20-1 downto 18) = 2) and (h178(16-1 downto 8) >= h179(16-1 downto 8))) and (h180(16-1 downto 8) <= h181(8-1 downto 0)))))) then
-                        status <= to_unsigned(25, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h223 = h227))) or (((w_irte_8(20-1 downto 18) = 2) and (h228(16-1 downto 8) >= h229(16-1 downto 8))) and (h230(16-1 downto 8) <= h231(8-1 downto 0)))))) then
+                        status <= to_unsigned(29, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h159 := to_unsigned(0, 1);
-                        h159 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h159 := to_unsigned(1, 1);
+                            h209 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h159;
-                        v_wide := to_unsigned(0, 72);
-                        h160 := to_unsigned(0, 17);
-                        h161 := to_unsigned(0, 1);
-                        h161 := to_unsigned(0, 1);
+                        rec_recorded <= h209;
+                        v_wide := to_unsigned(0, 127);
+                        h210 := to_unsigned(0, 17);
+                        h211 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h161 := to_unsigned(1, 1);
+                            h211 := to_unsigned(1, 1);
                         end if;
-                        h162 := unsigned'("00000000000000000000000000000000");
-                        h162 := e_msi_addr;
-                        h163 := to_unsigned(0, 16);
-                        h163 := (unsigned'(h161 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h162(20-1 downto 5)));
-                        h164 := unsigned'("00000000000000000000000000000000");
-                        h164 := e_msi_data;
-                        h165 := to_unsigned(0, 17);
-                        h165 := (unsigned'(to_unsigned(0, 1) & h163) + unsigned'(to_unsigned(0, 1) & h164(16-1 downto 0)));
-                        h166 := to_unsigned(0, 1);
-                        h166 := to_unsigned(0, 1);
+                        h212 := unsigned'("00000000000000000000000000000000");
+                        h212 := e_msi_addr;
+                        h213 := to_unsigned(0, 16);
+                        h213 := (unsigned'(h211 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h212(20-1 downto 5)));
+                        h214 := unsigned'("00000000000000000000000000000000");
+                        h214 := e_msi_data;
+                        h215 := to_unsigned(0, 17);
+                        h215 := (unsigned'(to_unsigned(0, 1) & h213) + unsigned'(to_unsigned(0, 1) & h214(16-1 downto 0)));
+                        h216 := to_unsigned(0, 1);
+                        h216 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h166 := to_unsigned(1, 1);
+                            h216 := to_unsigned(1, 1);
                         end if;
-                        h167 := unsigned'("00000000000000000000000000000000");
-                        h167 := e_msi_addr;
-                        h168 := to_unsigned(0, 16);
-                        h168 := (unsigned'(h166 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h167(20-1 downto 5)));
+                        h217 := unsigned'("00000000000000000000000000000000");
+                        h217 := e_msi_addr;
+                        h218 := to_unsigned(0, 16);
+                        h218 := (unsigned'(h216 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h217(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h160 := h165;
+                            h210 := h215;
                         else
-                            h160 := unsigned'(to_unsigned(0, 1) & h168);
+                            h210 := unsigned'(to_unsigned(0, 1) & h218);
                         end if;
-                        h169 := to_unsigned(0, 16);
-                        h169 := (h160(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h169;
+                        h219 := to_unsigned(0, 16);
+                        h219 := (h210(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h219;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 72);
+                        v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(38, 8);
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
@@ -2815,9 +3260,11 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(26, 8);
+                        status <= to_unsigned(30, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2825,66 +3272,68 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h182 := to_unsigned(0, 17);
-                        h183 := to_unsigned(0, 1);
-                        h183 := to_unsigned(0, 1);
+                        h232 := to_unsigned(0, 17);
+                        h233 := to_unsigned(0, 1);
+                        h233 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h183 := to_unsigned(1, 1);
+                            h233 := to_unsigned(1, 1);
                         end if;
-                        h184 := unsigned'("00000000000000000000000000000000");
-                        h184 := e_msi_addr;
-                        h185 := to_unsigned(0, 16);
-                        h185 := (unsigned'(h183 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h184(20-1 downto 5)));
-                        h186 := unsigned'("00000000000000000000000000000000");
-                        h186 := e_msi_data;
-                        h187 := to_unsigned(0, 17);
-                        h187 := (unsigned'(to_unsigned(0, 1) & h185) + unsigned'(to_unsigned(0, 1) & h186(16-1 downto 0)));
-                        h188 := to_unsigned(0, 1);
-                        h188 := to_unsigned(0, 1);
+                        h234 := unsigned'("00000000000000000000000000000000");
+                        h234 := e_msi_addr;
+                        h235 := to_unsigned(0, 16);
+                        h235 := (unsigned'(h233 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h234(20-1 downto 5)));
+                        h236 := unsigned'("00000000000000000000000000000000");
+                        h236 := e_msi_data;
+                        h237 := to_unsigned(0, 17);
+                        h237 := (unsigned'(to_unsigned(0, 1) & h235) + unsigned'(to_unsigned(0, 1) & h236(16-1 downto 0)));
+                        h238 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h188 := to_unsigned(1, 1);
+                            h238 := to_unsigned(1, 1);
                         end if;
-                        h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := e_msi_addr;
-                        h190 := to_unsigned(0, 16);
-                        h190 := (unsigned'(h188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h189(20-1 downto 5)));
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := e_msi_addr;
+                        h240 := to_unsigned(0, 16);
+                        h240 := (unsigned'(h238 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h239(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h182 := h187;
+                            h232 := h237;
                         else
-                            h182 := unsigned'(to_unsigned(0, 1) & h190);
+                            h232 := unsigned'(to_unsigned(0, 1) & h240);
                         end if;
-                        h191 := to_unsigned(0, 16);
-                        h191 := (h182(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h191;
+                        h241 := to_unsigned(0, 16);
+                        h241 := (h232(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h241;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h192 := unsigned'("00000000000000000000000000000000");
-                        h193 := unsigned'("00000000000000000000000000000000");
-                        h193 := w_irte_0(64-1 downto 32);
+                        h242 := unsigned'("00000000000000000000000000000000");
+                        h243 := unsigned'("00000000000000000000000000000000");
+                        h243 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h192 := w_irte_0(64-1 downto 32);
+                            h242 := w_irte_0(64-1 downto 32);
                         else
-                            h192 := unsigned'(to_unsigned(0, 24) & h193(16-1 downto 8));
+                            h242 := unsigned'(to_unsigned(0, 24) & h243(16-1 downto 8));
                         end if;
-                        rec_destination <= h192;
-                        h194 := to_unsigned(0, 1);
-                        h194 := to_unsigned(0, 1);
+                        rec_destination <= h242;
+                        h244 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h194 := to_unsigned(1, 1);
+                            h244 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h194;
-                        h195 := to_unsigned(0, 1);
-                        h195 := to_unsigned(0, 1);
+                        rec_dest_mode <= h244;
+                        h245 := to_unsigned(0, 1);
+                        h245 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h195 := to_unsigned(1, 1);
+                            h245 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h195;
-                        h196 := to_unsigned(0, 1);
-                        h196 := to_unsigned(0, 1);
+                        rec_redir_hint <= h245;
+                        h246 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h196 := to_unsigned(1, 1);
+                            h246 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h196;
+                        rec_trigger_mode <= h246;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     else
                         status <= to_unsigned(0, 8);
@@ -2902,6 +3351,8 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when INV =>
@@ -3170,6 +3621,8 @@ begin
                     o_r_redir_hint <= rec_redir_hint;
                     o_r_trigger_mode <= rec_trigger_mode;
                     o_r_delivery_mode <= rec_delivery_mode;
+                    o_r_cpl_status <= rec_cpl_status;
+                    o_r_cpl <= rec_cpl;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -3194,11 +3647,16 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_sl0_logic: process (unit_sl_done, walker_unit_sl0_fault_k, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
+walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
 begin
     unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
     unit_sl_m_we <= walker_unit_sl0_m_we_h;
@@ -3206,6 +3664,8 @@ begin
     unit_sl_m_addr <= walker_unit_sl0_m_addr_h;
     unit_sl_m_wdata <= walker_unit_sl0_m_wdata_h;
     pending := '0';
+    v_r := '0';
+    v_w := '0';
     if bool(unit_sl_done) then
         null;
     end if;
@@ -3234,11 +3694,13 @@ begin
                 if (walker_unit_sl0_lvl = 5) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
-                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
                     elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
                         null;
                     else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                         unit_sl_m_valid <= '1';
                         unit_sl_m_we <= '0';
                         unit_sl_m_size <= to_unsigned(3, 3);
@@ -3247,11 +3709,13 @@ begin
                 elsif (walker_unit_sl0_lvl = 4) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
-                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
                     elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
                         null;
                     else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                         unit_sl_m_valid <= '1';
                         unit_sl_m_we <= '0';
                         unit_sl_m_size <= to_unsigned(3, 3);
@@ -3261,12 +3725,62 @@ begin
                     if (bool(m_rdata(7)) and True) then
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
                             null;
                         else
-                            if True then
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (30 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                elsif (30 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                elsif (30 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                elsif (30 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                elsif (30 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                elsif (30 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                elsif (30 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                elsif (30 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                elsif (30 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                elsif (30 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                elsif (30 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                elsif (30 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                elsif (30 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                elsif (30 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                elsif (30 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                elsif (30 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                elsif (30 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                elsif (30 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                elsif (30 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                elsif (30 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
                                 if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                     null;
                                 else
@@ -3277,11 +3791,13 @@ begin
                     else
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
                         elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                             unit_sl_m_valid <= '1';
                             unit_sl_m_we <= '0';
                             unit_sl_m_size <= to_unsigned(3, 3);
@@ -3292,12 +3808,62 @@ begin
                     if (bool(m_rdata(7)) and True) then
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
                             null;
                         else
-                            if True then
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (21 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                elsif (21 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                elsif (21 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                elsif (21 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                elsif (21 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                elsif (21 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                elsif (21 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                elsif (21 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                elsif (21 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                elsif (21 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                elsif (21 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                elsif (21 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                elsif (21 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                elsif (21 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                elsif (21 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                elsif (21 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                elsif (21 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                elsif (21 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                elsif (21 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                elsif (21 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
                                 if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                     null;
                                 else
@@ -3308,11 +3874,13 @@ begin
                     else
                         if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
-                        elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
                         elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                             unit_sl_m_valid <= '1';
                             unit_sl_m_we <= '0';
                             unit_sl_m_size <= to_unsigned(3, 3);
@@ -3322,12 +3890,16 @@ begin
                 elsif (walker_unit_sl0_lvl = 1) then
                     if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
-                    elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
                     elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
                     else
-                        if True then
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                        if bool(unit_sl_r_SL_WALK(4)) then
+                            null;
+                        else
                             if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                 null;
                             else
@@ -3346,16 +3918,20 @@ begin
             else
                 rs2 := to_unsigned(6, 3);
             end if;
-            if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
-                rs1 := to_unsigned(0, 3);
-            else
+            if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
                 rs1 := rs2;
+            else
+                rs1 := to_unsigned(0, 3);
             end if;
-            if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
+            if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
                 rs0 := to_unsigned(12, 4);
             else
                 rs0 := unsigned'(to_unsigned(0, 1) & rs1);
             end if;
+            rs3 := to_unsigned(0, 7);
+            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+            rs4 := to_unsigned(0, 8);
+            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
         when ADREQ =>
             if bool(walker_unit_sl0_pend_5) then
                 unit_sl_m_valid <= '1';
@@ -3401,12 +3977,19 @@ end process walker_unit_sl0_logic;
 
 walker_unit_sl0_fsm: process (clk) is
     variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            walker_unit_sl0_a_r <= '0';
+            walker_unit_sl0_a_w <= '0';
             unit_sl_done <= '0';
             walker_unit_sl0_ea <= to_unsigned(0, 64);
             walker_unit_sl0_fault_k <= to_unsigned(0, 8);
@@ -3421,7 +4004,12 @@ begin
             unit_sl_o_aux <= to_unsigned(0, 3);
             unit_sl_o_level <= to_unsigned(0, 3);
             unit_sl_o_pa <= to_unsigned(0, 64);
+            unit_sl_o_r_R <= to_unsigned(0, 1);
+            unit_sl_o_r_U <= to_unsigned(0, 1);
+            unit_sl_o_r_W <= to_unsigned(0, 1);
+            unit_sl_o_r_frame <= to_unsigned(0, 64);
             unit_sl_o_r_reason <= to_unsigned(0, 8);
+            unit_sl_o_r_shift <= to_unsigned(0, 6);
             unit_sl_o_status <= to_unsigned(0, 8);
             walker_unit_sl0_pend_1 <= '0';
             walker_unit_sl0_pend_2 <= '0';
@@ -3436,12 +4024,16 @@ begin
             walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
             walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
             pending := '0';
+            v_r := '0';
+            v_w := '0';
             if bool(unit_sl_done) then
                 unit_sl_done <= '0';
             end if;
             case walker_unit_sl0_st is
                 when IDLE =>
                     if bool(unit_sl_start) then
+                        walker_unit_sl0_a_r <= '1';
+                        walker_unit_sl0_a_w <= '1';
                         walker_unit_sl0_pend_5 <= '0';
                         walker_unit_sl0_pend_4 <= '0';
                         walker_unit_sl0_pend_3 <= '0';
@@ -3469,7 +4061,7 @@ begin
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
@@ -3478,6 +4070,10 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(4, 3);
@@ -3487,7 +4083,7 @@ begin
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
@@ -3496,6 +4092,10 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
                                 walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_unit_sl0_st <= MWAIT;
                                 walker_unit_sl0_lvl <= to_unsigned(3, 3);
@@ -3506,18 +4106,74 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000111111111111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
                                 else
-                                    if True then
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if bool(unit_sl_r_SL_WALK(4)) then
+                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_sl0_st <= FAULT;
+                                    else
                                         unit_sl_o_level <= to_unsigned(3, 3);
-                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (30 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                        elsif (30 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                        elsif (30 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                        elsif (30 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                        elsif (30 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                        elsif (30 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                        elsif (30 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                        elsif (30 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                        elsif (30 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                        elsif (30 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        elsif (30 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                        elsif (30 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                        elsif (30 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                        elsif (30 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                        elsif (30 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                        elsif (30 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                        elsif (30 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                        elsif (30 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                        elsif (30 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        elsif (30 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                             walker_unit_sl0_st <= ADREQ;
@@ -3533,7 +4189,7 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
@@ -3542,6 +4198,10 @@ begin
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(2, 3);
@@ -3553,18 +4213,74 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000111111111000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
                                 else
-                                    if True then
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if bool(unit_sl_r_SL_WALK(4)) then
+                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_sl0_st <= FAULT;
+                                    else
                                         unit_sl_o_level <= to_unsigned(2, 3);
-                                        unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (21 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                        elsif (21 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                        elsif (21 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                        elsif (21 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                        elsif (21 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                        elsif (21 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                        elsif (21 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                        elsif (21 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                        elsif (21 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                        elsif (21 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        elsif (21 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                        elsif (21 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                        elsif (21 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                        elsif (21 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                        elsif (21 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                        elsif (21 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                        elsif (21 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                        elsif (21 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                        elsif (21 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        elsif (21 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_sl_o_pa <= leaf_pa;
                                         unit_sl_o_aux <= to_unsigned(0, 3);
                                         if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
                                             walker_unit_sl0_st <= ADREQ;
@@ -3580,7 +4296,7 @@ begin
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
@@ -3589,6 +4305,10 @@ begin
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
                                     walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_unit_sl0_st <= MWAIT;
                                     walker_unit_sl0_lvl <= to_unsigned(1, 3);
@@ -3599,7 +4319,7 @@ begin
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0))))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
@@ -3608,7 +4328,15 @@ begin
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
-                                if True then
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
+                                if bool(unit_sl_r_SL_WALK(4)) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
                                     unit_sl_o_level <= to_unsigned(1, 3);
                                     unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
                                     unit_sl_o_aux <= to_unsigned(0, 3);
@@ -3635,17 +4363,26 @@ begin
                     else
                         rs2 := to_unsigned(6, 3);
                     end if;
-                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 0) then
-                        rs1 := to_unsigned(0, 3);
-                    else
+                    if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
                         rs1 := rs2;
+                    else
+                        rs1 := to_unsigned(0, 3);
                     end if;
-                    if (walker_unit_sl0_fault_k(2-1 downto 0) = 3) then
+                    if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
                         rs0 := to_unsigned(12, 4);
                     else
                         rs0 := unsigned'(to_unsigned(0, 1) & rs1);
                     end if;
                     unit_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_sl_o_r_R <= to_unsigned(walker_unit_sl0_a_r, 1);
+                    unit_sl_o_r_W <= to_unsigned(walker_unit_sl0_a_w, 1);
+                    unit_sl_o_r_U <= to_unsigned(walker_unit_sl0_le(62), 1);
+                    rs3 := to_unsigned(0, 7);
+                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+                    rs4 := to_unsigned(0, 8);
+                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+                    unit_sl_o_r_shift <= rs4(6-1 downto 0);
+                    unit_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
                     unit_sl_done <= '1';
                     walker_unit_sl0_st <= IDLE;
                 when ADREQ =>

@@ -158,6 +158,14 @@ class Allocator:
 _TABLE_SHIFT: dict = {}
 
 
+def leaf_shift(lv: ir.Level) -> int:
+    """The size (log2) of the frame table building draws for a leaf of `lv`: a constant
+    `page shift N` is a page of 2**N bytes (its frame field may start lower, its low bits
+    checked by a fault), anything else the level's smallest page."""
+    e = lv.page_shift_expr
+    return e.value if e is not None and e.op == "num" else lv.page_shift
+
+
 def table_shift(regime: ir.Regime) -> int:
     """log2 of the frame a table of `regime` gets: 4 KiB, or its largest table (entries of
     16 or 32 bytes make a 9-bit index a 8 or 16 KiB table), so that no table reaches into
@@ -1226,7 +1234,7 @@ def passable(spec: ir.Spec, regime: ir.Regime, level: int, as_leaf: bool, tries:
         builder = TableBuilder(spec, regime, draw, ctx, lambda a, v: None, Allocator(draw, 40))
         builder.addr = draw.bits(regime.input_width)
         try:
-            builder.entry(level, as_leaf, 1 << lv.page_shift if as_leaf else 1 << table_shift(regime), None)
+            builder.entry(level, as_leaf, 1 << leaf_shift(lv) if as_leaf else 1 << table_shift(regime), None)
             return True
         except StimulusError:
             continue
@@ -1676,8 +1684,10 @@ class ScenarioFactory:
                 continue
             entry_addr = table + (((_indexed(regime, builder.ctx, builder.addr) >> index_lo) & index_mask) * ebytes)
             as_leaf = lv.number <= plan.leaf_level or lv.table is None
-            target = frame(lv.page_shift if as_leaf else tshift)
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
+            # a leaf that is to fault ends the walk: any frame will do, even one whose low
+            # bits a fault reads (a large page's must-be-zero frame bits)
+            target = frame((lv.page_shift if fault else leaf_shift(lv)) if as_leaf else tshift)
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
                 below = [m.number for m in regime.levels if plan.leaf_level <= m.number < lv.number]
@@ -1697,7 +1707,7 @@ class ScenarioFactory:
                 return False
             builder.write(phys, value)
             if as_leaf and fault is None:
-                builder.final = target | (builder.addr & mask(lv.page_shift))
+                builder.final = target | (builder.addr & mask(leaf_shift(lv)))
             if fault is not None or as_leaf:
                 return True
             table = target
@@ -1927,13 +1937,13 @@ class ScenarioFactory:
                 if kind == "fault":
                     return None
                 if kind == "leaf":
-                    return target | (gpa & mask(lv.page_shift) & ~0xFFF)
+                    return target | (gpa & mask(leaf_shift(lv)) & ~0xFFF)
                 table = target
                 continue
             # at or below the planned leaf level (a shared table may have taken the walk past
             # it), the first level that has leaves; a level of pointers only goes on down
             as_leaf = (lv.number <= plan.leaf_level and lv.leaf is not None) or lv.table is None
-            target = hbuilder.alloc.frame(lv.page_shift if as_leaf else table_shift(self.host))
+            target = hbuilder.alloc.frame(leaf_shift(lv) if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value, fault = self._entry_or_fallback(hbuilder, self.host, lv.number, as_leaf, target, fault)
             if preset and fault is None:
@@ -1943,7 +1953,7 @@ class ScenarioFactory:
             if fault:
                 return None
             if as_leaf:
-                return target | (gpa & mask(lv.page_shift) & ~0xFFF)
+                return target | (gpa & mask(leaf_shift(lv)) & ~0xFFF)
             table = target
         return None
 

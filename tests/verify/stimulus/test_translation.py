@@ -203,3 +203,28 @@ def test_a_host_fault_that_cannot_be_injected_is_left_out():
     factory = T.ScenarioFactory(spec)
     for seed in range(40):
         factory.make(Draw(random.Random(seed)), host_fault_at=("write_only", 2), host_leaf=1)
+
+
+# ---- a constant `page shift` whose frame field starts lower (issue 16: VT-d's large leaves)
+def _leaf_entry(sc):
+    """The level-2 entry of toy_const_shift's walk of the scenario's input."""
+    table = sc.request["ROOT"] >> 12 << 12
+    return sc.memory.get(table + ((sc.request["va"] >> 21) & 0x1FF) * 8, 0)
+
+
+def test_a_constant_page_shift_leaf_gets_a_frame_of_its_size():
+    """`leaf big when PS page shift 21` with ADDR from bit 12: a legal 2-MiB leaf's frame is
+    2-MiB aligned (it was a 4-KiB frame, so the low-bits fault fired on nearly every
+    legal large page), and a planned low-bits fault still gets a frame with those bits."""
+    spec = _toy("toy_const_shift")
+    factory = T.ScenarioFactory(spec)
+    leaves = faults = 0
+    for seed in range(40):
+        sc = factory.make(Draw(random.Random(seed)), guest_plan=T.Plan(2), fault_percent=0, legal=True)
+        e = _leaf_entry(sc)
+        if e & 1 and e >> 7 & 1:
+            leaves += 1
+            assert (e >> 12) & 0x1FF == 0, hex(e)
+        sc = factory.make(Draw(random.Random(seed)), guest_plan=T.Plan(2, "lowbits", 2), legal=True)
+        faults += (_leaf_entry(sc) >> 12) & 0x1FF != 0
+    assert leaves >= 30 and faults >= 30
