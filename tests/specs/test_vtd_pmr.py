@@ -17,7 +17,7 @@ from codegen.verify.harness import Run, compare, run_model
 from codegen.verify.stimulus.translation import Scenario
 
 DMA_READ, DMA_WRITE, INTERRUPT = 1, 2, 3
-UNTRANSLATED, TRANSLATED = 0, 2
+UNTRANSLATED, TRANSLATION_REQUEST, TRANSLATED = 0, 1, 2
 PASS_THROUGH, NOT_REMAPPED, BLOCKED = 2, 3, 4
 TES, IRES = 1 << 31, 1 << 25
 EPM, PRS = 1 << 31, 1 << 0
@@ -33,7 +33,7 @@ HIGH = (0x1_0000_0000, 0x1_3FF0_0000)       # protected high memory 1_0000_0000h
 
 
 def request(kind=DMA_READ, addr=0, at=UNTRANSLATED, gsts=IRES, pmen=EPM | PRS, low=LOW, high=HIGH):
-    return {"kind": kind, "sid": SID, "at": at, "addr": addr, "msi_addr": 0, "msi_data": 0,
+    return {"kind": kind, "sid": SID, "at": at, "addr": addr, "msi_addr": 0, "msi_data": 0, "nw": 0,
             "GSTS_REG": gsts, "RTADDR_REG": RTA, "IRTA_REG": 0,
             "PMEN_REG": pmen, "PLMBASE_REG": low[0], "PLMLIMIT_REG": low[1],
             "PHMBASE_REG": high[0], "PHMLIMIT_REG": high[1]}
@@ -117,6 +117,14 @@ def test_pass_through_request_just_outside_goes_through(ref):
 def test_translated_request_to_a_region_is_blocked(ref):
     out, _ = decide(ref, tables(tt=1), request(DMA_READ, addr=0x1_2345_6000, at=TRANSLATED, gsts=TES))
     pmr_blocked(ref, out, "protected_memory")
+
+
+def test_translation_request_in_a_region_is_answered_by_the_ats_rules(ref):
+    # An ATS Translation Request (AT = 01b) reads nothing at its address (PCIe r5.0 10.2.2),
+    # so the regions do not block it: with remapping off it gets Unsupported Request
+    # (ats_not_remapped, nothing recorded), not protected_memory_unremapped.
+    out, reads = decide(ref, {}, request(DMA_READ, addr=0x0100_0000, at=TRANSLATION_REQUEST, gsts=IRES))
+    assert out["rule"] == "ats_not_remapped" and out["fields"]["cpl_status"] == 1 and reads == []
 
 
 def test_context_faults_come_first(ref):
