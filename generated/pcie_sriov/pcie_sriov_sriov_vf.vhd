@@ -31,8 +31,6 @@ entity pcie_sriov_sriov_vf is
         m_rdata: in unsigned(63 downto 0);
         o_status: out unsigned(7 downto 0);
         o_r_rid: out unsigned(15 downto 0);
-        o_r_bus: out unsigned(7 downto 0);
-        o_r_devfn: out unsigned(7 downto 0);
         o_r_vf: out unsigned(15 downto 0);
         o_r_addr: out unsigned(63 downto 0);
         o_r_write: out unsigned(0 downto 0)
@@ -66,8 +64,6 @@ type t_enum_S_1 is (
 
 signal pend: std_logic;
 signal rec_addr: unsigned(63 downto 0);
-signal rec_bus: unsigned(7 downto 0);
-signal rec_devfn: unsigned(7 downto 0);
 signal rec_rid: unsigned(15 downto 0);
 signal rec_vf: unsigned(15 downto 0);
 signal rec_write: unsigned(0 downto 0);
@@ -95,7 +91,7 @@ begin
 
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
-    variable v_wide: unsigned(144 downto 0);
+    variable v_wide: unsigned(80 downto 0);
     variable h0: unsigned(52 downto 0);
     variable h1: unsigned(53 downto 0);
     variable h2: unsigned(52 downto 0);
@@ -114,34 +110,23 @@ fsm: process (clk) is
     variable h23: unsigned(31 downto 0);
     variable h24: unsigned(32 downto 0);
     variable h25: unsigned(32 downto 0);
-    variable h26: unsigned(15 downto 0);
-    variable h27: unsigned(16 downto 0);
-    variable h28: unsigned(16 downto 0);
+    variable h26: unsigned(0 downto 0);
+    variable h27: unsigned(0 downto 0);
+    variable h28: unsigned(0 downto 0);
     variable h29: unsigned(15 downto 0);
-    variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(32 downto 0);
-    variable h32: unsigned(0 downto 0);
-    variable h33: unsigned(0 downto 0);
-    variable h34: unsigned(0 downto 0);
+    variable h30: unsigned(16 downto 0);
+    variable h31: unsigned(16 downto 0);
+    variable h32: unsigned(15 downto 0);
+    variable h33: unsigned(31 downto 0);
+    variable h34: unsigned(32 downto 0);
     variable h35: unsigned(32 downto 0);
     variable h36: unsigned(15 downto 0);
-    variable h37: unsigned(16 downto 0);
-    variable h38: unsigned(16 downto 0);
+    variable h37: unsigned(33 downto 0);
+    variable h38: unsigned(33 downto 0);
     variable h39: unsigned(15 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(32 downto 0);
+    variable h40: unsigned(5 downto 0);
+    variable h41: unsigned(15 downto 0);
     variable h42: unsigned(15 downto 0);
-    variable h43: unsigned(7 downto 0);
-    variable h44: unsigned(32 downto 0);
-    variable h45: unsigned(15 downto 0);
-    variable h46: unsigned(16 downto 0);
-    variable h47: unsigned(16 downto 0);
-    variable h48: unsigned(15 downto 0);
-    variable h49: unsigned(31 downto 0);
-    variable h50: unsigned(32 downto 0);
-    variable h51: unsigned(15 downto 0);
-    variable h52: unsigned(15 downto 0);
-    variable h53: unsigned(15 downto 0);
     variable h4: unsigned(32 downto 0);
     variable h5: unsigned(15 downto 0);
     variable h6: unsigned(16 downto 0);
@@ -150,2469 +135,625 @@ fsm: process (clk) is
     variable h9: unsigned(31 downto 0);
     variable h10: unsigned(32 downto 0);
     variable h11: unsigned(52 downto 0);
-    variable h54: unsigned(15 downto 0);
-    variable h55: unsigned(3 downto 0);
-    variable h56: unsigned(0 downto 0);
-    variable h57: unsigned(0 downto 0);
-    variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(15 downto 0);
+    variable h43: unsigned(15 downto 0);
+    variable h44: unsigned(3 downto 0);
+    variable h45: unsigned(0 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(15 downto 0);
+    variable h49: unsigned(15 downto 0);
+    variable h57: unsigned(15 downto 0);
+    variable h58: unsigned(16 downto 0);
+    variable h59: unsigned(16 downto 0);
     variable h60: unsigned(15 downto 0);
-    variable h82: unsigned(15 downto 0);
-    variable h83: unsigned(16 downto 0);
-    variable h84: unsigned(16 downto 0);
-    variable h85: unsigned(15 downto 0);
-    variable h86: unsigned(31 downto 0);
-    variable h87: unsigned(32 downto 0);
-    variable h88: unsigned(32 downto 0);
-    variable h89: unsigned(15 downto 0);
-    variable h90: unsigned(16 downto 0);
-    variable h91: unsigned(16 downto 0);
-    variable h92: unsigned(15 downto 0);
-    variable h93: unsigned(31 downto 0);
-    variable h94: unsigned(32 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(32 downto 0);
-    variable h99: unsigned(15 downto 0);
-    variable h100: unsigned(16 downto 0);
-    variable h101: unsigned(16 downto 0);
-    variable h102: unsigned(15 downto 0);
-    variable h103: unsigned(31 downto 0);
-    variable h104: unsigned(32 downto 0);
-    variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(7 downto 0);
-    variable h107: unsigned(32 downto 0);
-    variable h108: unsigned(15 downto 0);
-    variable h109: unsigned(16 downto 0);
-    variable h110: unsigned(16 downto 0);
-    variable h111: unsigned(15 downto 0);
-    variable h112: unsigned(31 downto 0);
-    variable h113: unsigned(32 downto 0);
-    variable h114: unsigned(15 downto 0);
-    variable h115: unsigned(15 downto 0);
-    variable h116: unsigned(15 downto 0);
-    variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(0 downto 0);
-    variable h209: unsigned(31 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h211: unsigned(31 downto 0);
-    variable h212: unsigned(32 downto 0);
-    variable h213: unsigned(31 downto 0);
-    variable h214: unsigned(31 downto 0);
-    variable h215: unsigned(31 downto 0);
-    variable h216: unsigned(31 downto 0);
-    variable h217: unsigned(31 downto 0);
-    variable h218: unsigned(31 downto 0);
-    variable h226: unsigned(5 downto 0);
-    variable h227: unsigned(5 downto 0);
-    variable h228: unsigned(5 downto 0);
-    variable h229: unsigned(5 downto 0);
-    variable h230: unsigned(5 downto 0);
-    variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(31 downto 0);
-    variable h233: unsigned(31 downto 0);
-    variable h234: unsigned(31 downto 0);
-    variable h235: unsigned(31 downto 0);
-    variable h236: unsigned(31 downto 0);
-    variable h237: unsigned(31 downto 0);
-    variable h238: unsigned(31 downto 0);
-    variable h239: unsigned(31 downto 0);
-    variable h240: unsigned(31 downto 0);
-    variable h241: unsigned(31 downto 0);
-    variable h242: unsigned(31 downto 0);
-    variable h243: unsigned(31 downto 0);
-    variable h244: unsigned(31 downto 0);
+    variable h61: unsigned(31 downto 0);
+    variable h62: unsigned(32 downto 0);
+    variable h63: unsigned(32 downto 0);
+    variable h64: unsigned(0 downto 0);
+    variable h65: unsigned(0 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(15 downto 0);
+    variable h68: unsigned(16 downto 0);
+    variable h69: unsigned(16 downto 0);
+    variable h70: unsigned(15 downto 0);
+    variable h71: unsigned(31 downto 0);
+    variable h72: unsigned(32 downto 0);
+    variable h73: unsigned(32 downto 0);
+    variable h74: unsigned(15 downto 0);
+    variable h75: unsigned(33 downto 0);
+    variable h76: unsigned(33 downto 0);
+    variable h77: unsigned(15 downto 0);
+    variable h78: unsigned(5 downto 0);
+    variable h79: unsigned(15 downto 0);
+    variable h80: unsigned(15 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(31 downto 0);
+    variable h118: unsigned(31 downto 0);
+    variable h119: unsigned(31 downto 0);
+    variable h120: unsigned(32 downto 0);
+    variable h121: unsigned(31 downto 0);
+    variable h122: unsigned(31 downto 0);
+    variable h123: unsigned(31 downto 0);
+    variable h124: unsigned(31 downto 0);
+    variable h125: unsigned(31 downto 0);
+    variable h126: unsigned(31 downto 0);
+    variable h127: unsigned(63 downto 0);
+    variable h128: unsigned(5 downto 0);
+    variable h129: unsigned(5 downto 0);
+    variable h130: unsigned(63 downto 0);
+    variable h131: unsigned(31 downto 0);
+    variable h132: unsigned(223 downto 0);
+    variable h133: unsigned(223 downto 0);
+    variable h134: unsigned(95 downto 0);
+    variable h135: unsigned(127 downto 0);
+    variable h136: unsigned(159 downto 0);
+    variable h137: unsigned(191 downto 0);
+    variable h138: unsigned(223 downto 0);
+    variable h139: unsigned(95 downto 0);
+    variable h140: unsigned(127 downto 0);
+    variable h141: unsigned(159 downto 0);
+    variable h142: unsigned(191 downto 0);
+    variable h143: unsigned(223 downto 0);
+    variable h144: unsigned(9 downto 0);
+    variable h145: unsigned(8 downto 0);
+    variable h146: unsigned(9 downto 0);
+    variable h147: unsigned(223 downto 0);
+    variable h148: unsigned(31 downto 0);
+    variable h149: unsigned(223 downto 0);
+    variable h150: unsigned(223 downto 0);
+    variable h151: unsigned(95 downto 0);
+    variable h152: unsigned(127 downto 0);
+    variable h153: unsigned(159 downto 0);
+    variable h154: unsigned(191 downto 0);
+    variable h155: unsigned(223 downto 0);
+    variable h156: unsigned(95 downto 0);
+    variable h157: unsigned(127 downto 0);
+    variable h158: unsigned(159 downto 0);
+    variable h159: unsigned(191 downto 0);
+    variable h160: unsigned(223 downto 0);
+    variable h161: unsigned(9 downto 0);
+    variable h162: unsigned(8 downto 0);
+    variable h163: unsigned(9 downto 0);
+    variable h164: unsigned(223 downto 0);
+    variable h165: unsigned(31 downto 0);
+    variable h166: unsigned(223 downto 0);
+    variable h167: unsigned(223 downto 0);
+    variable h168: unsigned(95 downto 0);
+    variable h169: unsigned(127 downto 0);
+    variable h170: unsigned(159 downto 0);
+    variable h171: unsigned(191 downto 0);
+    variable h172: unsigned(223 downto 0);
+    variable h173: unsigned(95 downto 0);
+    variable h174: unsigned(127 downto 0);
+    variable h175: unsigned(159 downto 0);
+    variable h176: unsigned(191 downto 0);
+    variable h177: unsigned(223 downto 0);
+    variable h178: unsigned(8 downto 0);
+    variable h179: unsigned(8 downto 0);
+    variable h180: unsigned(223 downto 0);
+    variable h181: unsigned(63 downto 0);
+    variable h182: unsigned(63 downto 0);
+    variable h183: unsigned(5 downto 0);
+    variable h184: unsigned(63 downto 0);
+    variable h185: unsigned(5 downto 0);
+    variable h186: unsigned(5 downto 0);
+    variable h187: unsigned(63 downto 0);
+    variable h188: unsigned(63 downto 0);
+    variable h189: unsigned(64 downto 0);
+    variable h190: unsigned(31 downto 0);
+    variable h191: unsigned(44 downto 0);
+    variable h192: unsigned(63 downto 0);
+    variable h193: unsigned(63 downto 0);
+    variable h194: unsigned(63 downto 0);
+    variable h195: unsigned(63 downto 0);
+    variable h196: unsigned(31 downto 0);
+    variable h197: unsigned(223 downto 0);
+    variable h198: unsigned(223 downto 0);
+    variable h199: unsigned(95 downto 0);
+    variable h200: unsigned(127 downto 0);
+    variable h201: unsigned(159 downto 0);
+    variable h202: unsigned(191 downto 0);
+    variable h203: unsigned(223 downto 0);
+    variable h204: unsigned(95 downto 0);
+    variable h205: unsigned(127 downto 0);
+    variable h206: unsigned(159 downto 0);
+    variable h207: unsigned(191 downto 0);
+    variable h208: unsigned(223 downto 0);
+    variable h209: unsigned(9 downto 0);
+    variable h210: unsigned(8 downto 0);
+    variable h211: unsigned(9 downto 0);
+    variable h212: unsigned(223 downto 0);
+    variable h213: unsigned(223 downto 0);
+    variable h214: unsigned(223 downto 0);
+    variable h215: unsigned(95 downto 0);
+    variable h216: unsigned(127 downto 0);
+    variable h217: unsigned(159 downto 0);
+    variable h218: unsigned(191 downto 0);
+    variable h219: unsigned(223 downto 0);
+    variable h220: unsigned(95 downto 0);
+    variable h221: unsigned(127 downto 0);
+    variable h222: unsigned(159 downto 0);
+    variable h223: unsigned(191 downto 0);
+    variable h224: unsigned(223 downto 0);
+    variable h225: unsigned(9 downto 0);
+    variable h226: unsigned(8 downto 0);
+    variable h227: unsigned(9 downto 0);
+    variable h228: unsigned(223 downto 0);
+    variable h229: unsigned(223 downto 0);
+    variable h230: unsigned(223 downto 0);
+    variable h231: unsigned(95 downto 0);
+    variable h232: unsigned(127 downto 0);
+    variable h233: unsigned(159 downto 0);
+    variable h234: unsigned(191 downto 0);
+    variable h235: unsigned(223 downto 0);
+    variable h236: unsigned(95 downto 0);
+    variable h237: unsigned(127 downto 0);
+    variable h238: unsigned(159 downto 0);
+    variable h239: unsigned(191 downto 0);
+    variable h240: unsigned(223 downto 0);
+    variable h241: unsigned(9 downto 0);
+    variable h242: unsigned(8 downto 0);
+    variable h243: unsigned(9 downto 0);
+    variable h244: unsigned(223 downto 0);
     variable h245: unsigned(31 downto 0);
-    variable h246: unsigned(31 downto 0);
-    variable h247: unsigned(31 downto 0);
-    variable h248: unsigned(31 downto 0);
-    variable h249: unsigned(31 downto 0);
-    variable h250: unsigned(31 downto 0);
-    variable h251: unsigned(31 downto 0);
-    variable h252: unsigned(31 downto 0);
-    variable h253: unsigned(31 downto 0);
-    variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(31 downto 0);
+    variable h246: unsigned(63 downto 0);
+    variable h247: unsigned(63 downto 0);
+    variable h248: unsigned(63 downto 0);
+    variable h249: unsigned(5 downto 0);
+    variable h250: unsigned(63 downto 0);
+    variable h251: unsigned(5 downto 0);
+    variable h252: unsigned(5 downto 0);
+    variable h253: unsigned(63 downto 0);
+    variable h254: unsigned(63 downto 0);
+    variable h255: unsigned(64 downto 0);
     variable h256: unsigned(31 downto 0);
-    variable h257: unsigned(31 downto 0);
-    variable h258: unsigned(31 downto 0);
-    variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(31 downto 0);
-    variable h261: unsigned(31 downto 0);
-    variable h262: unsigned(31 downto 0);
-    variable h263: unsigned(31 downto 0);
-    variable h264: unsigned(31 downto 0);
-    variable h265: unsigned(31 downto 0);
-    variable h273: unsigned(6 downto 0);
-    variable h274: unsigned(6 downto 0);
+    variable h257: unsigned(44 downto 0);
+    variable h258: unsigned(63 downto 0);
+    variable h259: unsigned(63 downto 0);
+    variable h260: unsigned(63 downto 0);
+    variable h261: unsigned(16 downto 0);
+    variable h262: unsigned(78 downto 0);
+    variable h263: unsigned(5 downto 0);
+    variable h264: unsigned(6 downto 0);
+    variable h265: unsigned(6 downto 0);
+    variable h266: unsigned(63 downto 0);
+    variable h267: unsigned(5 downto 0);
+    variable h268: unsigned(5 downto 0);
+    variable h269: unsigned(63 downto 0);
+    variable h270: unsigned(5 downto 0);
+    variable h271: unsigned(5 downto 0);
+    variable h272: unsigned(5 downto 0);
+    variable h273: unsigned(5 downto 0);
+    variable h274: unsigned(5 downto 0);
     variable h275: unsigned(5 downto 0);
     variable h276: unsigned(5 downto 0);
     variable h277: unsigned(5 downto 0);
     variable h278: unsigned(5 downto 0);
     variable h279: unsigned(5 downto 0);
     variable h280: unsigned(5 downto 0);
-    variable h281: unsigned(31 downto 0);
-    variable h282: unsigned(31 downto 0);
+    variable h281: unsigned(5 downto 0);
+    variable h282: unsigned(5 downto 0);
     variable h283: unsigned(5 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(31 downto 0);
+    variable h284: unsigned(5 downto 0);
+    variable h285: unsigned(5 downto 0);
     variable h286: unsigned(5 downto 0);
-    variable h287: unsigned(31 downto 0);
-    variable h288: unsigned(31 downto 0);
+    variable h287: unsigned(5 downto 0);
+    variable h288: unsigned(5 downto 0);
     variable h289: unsigned(5 downto 0);
-    variable h290: unsigned(31 downto 0);
-    variable h291: unsigned(31 downto 0);
+    variable h290: unsigned(5 downto 0);
+    variable h291: unsigned(5 downto 0);
     variable h292: unsigned(5 downto 0);
-    variable h293: unsigned(31 downto 0);
-    variable h294: unsigned(31 downto 0);
+    variable h293: unsigned(5 downto 0);
+    variable h294: unsigned(5 downto 0);
     variable h295: unsigned(5 downto 0);
-    variable h296: unsigned(31 downto 0);
-    variable h297: unsigned(31 downto 0);
+    variable h296: unsigned(5 downto 0);
+    variable h297: unsigned(5 downto 0);
     variable h298: unsigned(5 downto 0);
-    variable h299: unsigned(31 downto 0);
-    variable h300: unsigned(31 downto 0);
+    variable h299: unsigned(5 downto 0);
+    variable h300: unsigned(5 downto 0);
     variable h301: unsigned(5 downto 0);
-    variable h302: unsigned(31 downto 0);
-    variable h303: unsigned(31 downto 0);
+    variable h302: unsigned(5 downto 0);
+    variable h303: unsigned(5 downto 0);
     variable h304: unsigned(5 downto 0);
-    variable h305: unsigned(31 downto 0);
-    variable h306: unsigned(31 downto 0);
+    variable h305: unsigned(5 downto 0);
+    variable h306: unsigned(5 downto 0);
     variable h307: unsigned(5 downto 0);
-    variable h308: unsigned(31 downto 0);
-    variable h309: unsigned(31 downto 0);
+    variable h308: unsigned(5 downto 0);
+    variable h309: unsigned(5 downto 0);
     variable h310: unsigned(5 downto 0);
-    variable h311: unsigned(31 downto 0);
-    variable h312: unsigned(31 downto 0);
+    variable h311: unsigned(5 downto 0);
+    variable h312: unsigned(5 downto 0);
     variable h313: unsigned(5 downto 0);
-    variable h314: unsigned(31 downto 0);
-    variable h315: unsigned(31 downto 0);
+    variable h314: unsigned(5 downto 0);
+    variable h315: unsigned(5 downto 0);
     variable h316: unsigned(5 downto 0);
-    variable h317: unsigned(31 downto 0);
-    variable h318: unsigned(31 downto 0);
+    variable h317: unsigned(5 downto 0);
+    variable h318: unsigned(5 downto 0);
     variable h319: unsigned(5 downto 0);
-    variable h320: unsigned(31 downto 0);
-    variable h321: unsigned(31 downto 0);
+    variable h320: unsigned(5 downto 0);
+    variable h321: unsigned(5 downto 0);
     variable h322: unsigned(5 downto 0);
-    variable h323: unsigned(31 downto 0);
-    variable h324: unsigned(31 downto 0);
+    variable h323: unsigned(5 downto 0);
+    variable h324: unsigned(5 downto 0);
     variable h325: unsigned(5 downto 0);
-    variable h326: unsigned(31 downto 0);
-    variable h327: unsigned(31 downto 0);
+    variable h326: unsigned(5 downto 0);
+    variable h327: unsigned(5 downto 0);
     variable h328: unsigned(5 downto 0);
-    variable h329: unsigned(31 downto 0);
-    variable h330: unsigned(31 downto 0);
+    variable h329: unsigned(5 downto 0);
+    variable h330: unsigned(5 downto 0);
     variable h331: unsigned(5 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(31 downto 0);
+    variable h332: unsigned(5 downto 0);
+    variable h333: unsigned(5 downto 0);
     variable h334: unsigned(5 downto 0);
-    variable h335: unsigned(31 downto 0);
-    variable h336: unsigned(31 downto 0);
+    variable h335: unsigned(6 downto 0);
+    variable h336: unsigned(63 downto 0);
     variable h337: unsigned(5 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(31 downto 0);
+    variable h338: unsigned(5 downto 0);
+    variable h339: unsigned(63 downto 0);
     variable h340: unsigned(5 downto 0);
-    variable h341: unsigned(31 downto 0);
-    variable h342: unsigned(31 downto 0);
+    variable h341: unsigned(5 downto 0);
+    variable h342: unsigned(5 downto 0);
     variable h343: unsigned(5 downto 0);
-    variable h344: unsigned(31 downto 0);
-    variable h345: unsigned(31 downto 0);
+    variable h344: unsigned(5 downto 0);
+    variable h345: unsigned(5 downto 0);
     variable h346: unsigned(5 downto 0);
-    variable h347: unsigned(31 downto 0);
-    variable h348: unsigned(31 downto 0);
+    variable h347: unsigned(5 downto 0);
+    variable h348: unsigned(5 downto 0);
     variable h349: unsigned(5 downto 0);
-    variable h350: unsigned(31 downto 0);
-    variable h351: unsigned(31 downto 0);
+    variable h350: unsigned(5 downto 0);
+    variable h351: unsigned(5 downto 0);
     variable h352: unsigned(5 downto 0);
-    variable h353: unsigned(31 downto 0);
-    variable h354: unsigned(31 downto 0);
+    variable h353: unsigned(5 downto 0);
+    variable h354: unsigned(5 downto 0);
     variable h355: unsigned(5 downto 0);
-    variable h356: unsigned(31 downto 0);
-    variable h357: unsigned(31 downto 0);
+    variable h356: unsigned(5 downto 0);
+    variable h357: unsigned(5 downto 0);
     variable h358: unsigned(5 downto 0);
-    variable h359: unsigned(31 downto 0);
-    variable h360: unsigned(31 downto 0);
+    variable h359: unsigned(5 downto 0);
+    variable h360: unsigned(5 downto 0);
     variable h361: unsigned(5 downto 0);
-    variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(31 downto 0);
+    variable h362: unsigned(5 downto 0);
+    variable h363: unsigned(5 downto 0);
     variable h364: unsigned(5 downto 0);
-    variable h365: unsigned(31 downto 0);
-    variable h366: unsigned(31 downto 0);
+    variable h365: unsigned(5 downto 0);
+    variable h366: unsigned(5 downto 0);
     variable h367: unsigned(5 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h369: unsigned(31 downto 0);
+    variable h368: unsigned(5 downto 0);
+    variable h369: unsigned(5 downto 0);
     variable h370: unsigned(5 downto 0);
-    variable h371: unsigned(31 downto 0);
-    variable h372: unsigned(31 downto 0);
+    variable h371: unsigned(5 downto 0);
+    variable h372: unsigned(5 downto 0);
     variable h373: unsigned(5 downto 0);
-    variable h374: unsigned(31 downto 0);
-    variable h375: unsigned(31 downto 0);
-    variable h376: unsigned(6 downto 0);
+    variable h374: unsigned(5 downto 0);
+    variable h375: unsigned(5 downto 0);
+    variable h376: unsigned(5 downto 0);
     variable h377: unsigned(5 downto 0);
     variable h378: unsigned(5 downto 0);
     variable h379: unsigned(5 downto 0);
     variable h380: unsigned(5 downto 0);
     variable h381: unsigned(5 downto 0);
     variable h382: unsigned(5 downto 0);
-    variable h383: unsigned(31 downto 0);
-    variable h384: unsigned(31 downto 0);
+    variable h383: unsigned(5 downto 0);
+    variable h384: unsigned(5 downto 0);
     variable h385: unsigned(5 downto 0);
-    variable h386: unsigned(31 downto 0);
-    variable h387: unsigned(31 downto 0);
+    variable h386: unsigned(5 downto 0);
+    variable h387: unsigned(5 downto 0);
     variable h388: unsigned(5 downto 0);
-    variable h389: unsigned(31 downto 0);
-    variable h390: unsigned(31 downto 0);
+    variable h389: unsigned(5 downto 0);
+    variable h390: unsigned(5 downto 0);
     variable h391: unsigned(5 downto 0);
-    variable h392: unsigned(31 downto 0);
-    variable h393: unsigned(31 downto 0);
+    variable h392: unsigned(5 downto 0);
+    variable h393: unsigned(5 downto 0);
     variable h394: unsigned(5 downto 0);
-    variable h395: unsigned(31 downto 0);
-    variable h396: unsigned(31 downto 0);
+    variable h395: unsigned(5 downto 0);
+    variable h396: unsigned(5 downto 0);
     variable h397: unsigned(5 downto 0);
-    variable h398: unsigned(31 downto 0);
-    variable h399: unsigned(31 downto 0);
+    variable h398: unsigned(5 downto 0);
+    variable h399: unsigned(5 downto 0);
     variable h400: unsigned(5 downto 0);
-    variable h401: unsigned(31 downto 0);
-    variable h402: unsigned(31 downto 0);
+    variable h401: unsigned(5 downto 0);
+    variable h402: unsigned(5 downto 0);
     variable h403: unsigned(5 downto 0);
-    variable h404: unsigned(31 downto 0);
-    variable h405: unsigned(31 downto 0);
-    variable h406: unsigned(5 downto 0);
-    variable h407: unsigned(31 downto 0);
-    variable h408: unsigned(31 downto 0);
-    variable h409: unsigned(5 downto 0);
-    variable h410: unsigned(31 downto 0);
+    variable h404: unsigned(5 downto 0);
+    variable h405: unsigned(6 downto 0);
+    variable h406: unsigned(78 downto 0);
+    variable h407: unsigned(79 downto 0);
+    variable h408: unsigned(80 downto 0);
+    variable h409: unsigned(80 downto 0);
+    variable h410: unsigned(63 downto 0);
     variable h411: unsigned(31 downto 0);
-    variable h412: unsigned(5 downto 0);
-    variable h413: unsigned(31 downto 0);
-    variable h414: unsigned(31 downto 0);
-    variable h415: unsigned(5 downto 0);
-    variable h416: unsigned(31 downto 0);
-    variable h417: unsigned(31 downto 0);
-    variable h418: unsigned(5 downto 0);
-    variable h419: unsigned(31 downto 0);
-    variable h420: unsigned(31 downto 0);
-    variable h421: unsigned(5 downto 0);
-    variable h422: unsigned(31 downto 0);
-    variable h423: unsigned(31 downto 0);
-    variable h424: unsigned(5 downto 0);
-    variable h425: unsigned(31 downto 0);
-    variable h426: unsigned(31 downto 0);
-    variable h427: unsigned(5 downto 0);
-    variable h428: unsigned(31 downto 0);
-    variable h429: unsigned(31 downto 0);
-    variable h430: unsigned(5 downto 0);
-    variable h431: unsigned(31 downto 0);
-    variable h432: unsigned(31 downto 0);
-    variable h433: unsigned(5 downto 0);
+    variable h412: unsigned(223 downto 0);
+    variable h413: unsigned(223 downto 0);
+    variable h414: unsigned(95 downto 0);
+    variable h415: unsigned(127 downto 0);
+    variable h416: unsigned(159 downto 0);
+    variable h417: unsigned(191 downto 0);
+    variable h418: unsigned(223 downto 0);
+    variable h419: unsigned(95 downto 0);
+    variable h420: unsigned(127 downto 0);
+    variable h421: unsigned(159 downto 0);
+    variable h422: unsigned(191 downto 0);
+    variable h423: unsigned(223 downto 0);
+    variable h424: unsigned(9 downto 0);
+    variable h425: unsigned(8 downto 0);
+    variable h426: unsigned(9 downto 0);
+    variable h427: unsigned(223 downto 0);
+    variable h428: unsigned(63 downto 0);
+    variable h50: unsigned(32 downto 0);
+    variable h51: unsigned(15 downto 0);
+    variable h52: unsigned(16 downto 0);
+    variable h53: unsigned(16 downto 0);
+    variable h54: unsigned(15 downto 0);
+    variable h55: unsigned(31 downto 0);
+    variable h56: unsigned(32 downto 0);
+    variable h81: unsigned(32 downto 0);
+    variable h82: unsigned(15 downto 0);
+    variable h83: unsigned(16 downto 0);
+    variable h84: unsigned(16 downto 0);
+    variable h85: unsigned(15 downto 0);
+    variable h86: unsigned(31 downto 0);
+    variable h87: unsigned(32 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(32 downto 0);
+    variable h90: unsigned(15 downto 0);
+    variable h91: unsigned(16 downto 0);
+    variable h92: unsigned(16 downto 0);
+    variable h93: unsigned(15 downto 0);
+    variable h94: unsigned(31 downto 0);
+    variable h95: unsigned(32 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h97: unsigned(32 downto 0);
+    variable h98: unsigned(15 downto 0);
+    variable h99: unsigned(16 downto 0);
+    variable h100: unsigned(16 downto 0);
+    variable h101: unsigned(15 downto 0);
+    variable h102: unsigned(31 downto 0);
+    variable h103: unsigned(32 downto 0);
+    variable h104: unsigned(32 downto 0);
+    variable h105: unsigned(15 downto 0);
+    variable h106: unsigned(16 downto 0);
+    variable h107: unsigned(16 downto 0);
+    variable h108: unsigned(15 downto 0);
+    variable h109: unsigned(31 downto 0);
+    variable h110: unsigned(32 downto 0);
+    variable h111: unsigned(52 downto 0);
+    variable h112: unsigned(64 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h429: unsigned(32 downto 0);
+    variable h430: unsigned(15 downto 0);
+    variable h431: unsigned(16 downto 0);
+    variable h432: unsigned(16 downto 0);
+    variable h433: unsigned(15 downto 0);
     variable h434: unsigned(31 downto 0);
-    variable h435: unsigned(31 downto 0);
-    variable h436: unsigned(5 downto 0);
+    variable h435: unsigned(32 downto 0);
+    variable h436: unsigned(63 downto 0);
     variable h437: unsigned(31 downto 0);
-    variable h438: unsigned(31 downto 0);
-    variable h439: unsigned(5 downto 0);
-    variable h440: unsigned(31 downto 0);
-    variable h441: unsigned(31 downto 0);
-    variable h442: unsigned(5 downto 0);
-    variable h443: unsigned(31 downto 0);
-    variable h444: unsigned(31 downto 0);
-    variable h445: unsigned(5 downto 0);
-    variable h446: unsigned(31 downto 0);
-    variable h447: unsigned(31 downto 0);
-    variable h448: unsigned(5 downto 0);
-    variable h449: unsigned(31 downto 0);
-    variable h450: unsigned(31 downto 0);
-    variable h451: unsigned(5 downto 0);
-    variable h452: unsigned(31 downto 0);
-    variable h453: unsigned(31 downto 0);
-    variable h454: unsigned(5 downto 0);
-    variable h455: unsigned(31 downto 0);
-    variable h456: unsigned(31 downto 0);
-    variable h457: unsigned(5 downto 0);
-    variable h458: unsigned(31 downto 0);
-    variable h459: unsigned(31 downto 0);
-    variable h460: unsigned(5 downto 0);
-    variable h461: unsigned(31 downto 0);
-    variable h462: unsigned(31 downto 0);
-    variable h463: unsigned(5 downto 0);
-    variable h464: unsigned(31 downto 0);
-    variable h465: unsigned(31 downto 0);
-    variable h466: unsigned(5 downto 0);
-    variable h467: unsigned(31 downto 0);
-    variable h468: unsigned(31 downto 0);
-    variable h469: unsigned(5 downto 0);
-    variable h470: unsigned(31 downto 0);
-    variable h471: unsigned(31 downto 0);
-    variable h472: unsigned(5 downto 0);
-    variable h473: unsigned(31 downto 0);
-    variable h474: unsigned(31 downto 0);
-    variable h475: unsigned(5 downto 0);
-    variable h476: unsigned(31 downto 0);
-    variable h477: unsigned(31 downto 0);
-    variable h478: unsigned(6 downto 0);
-    variable h479: unsigned(63 downto 0);
-    variable h480: unsigned(190 downto 0);
-    variable h481: unsigned(63 downto 0);
-    variable h482: unsigned(31 downto 0);
-    variable h483: unsigned(31 downto 0);
-    variable h484: unsigned(31 downto 0);
-    variable h485: unsigned(31 downto 0);
+    variable h438: unsigned(223 downto 0);
+    variable h439: unsigned(223 downto 0);
+    variable h440: unsigned(95 downto 0);
+    variable h441: unsigned(127 downto 0);
+    variable h442: unsigned(159 downto 0);
+    variable h443: unsigned(191 downto 0);
+    variable h444: unsigned(223 downto 0);
+    variable h445: unsigned(95 downto 0);
+    variable h446: unsigned(127 downto 0);
+    variable h447: unsigned(159 downto 0);
+    variable h448: unsigned(191 downto 0);
+    variable h449: unsigned(223 downto 0);
+    variable h450: unsigned(9 downto 0);
+    variable h451: unsigned(8 downto 0);
+    variable h452: unsigned(9 downto 0);
+    variable h453: unsigned(223 downto 0);
+    variable h454: unsigned(223 downto 0);
+    variable h455: unsigned(223 downto 0);
+    variable h456: unsigned(95 downto 0);
+    variable h457: unsigned(127 downto 0);
+    variable h458: unsigned(159 downto 0);
+    variable h459: unsigned(191 downto 0);
+    variable h460: unsigned(223 downto 0);
+    variable h461: unsigned(95 downto 0);
+    variable h462: unsigned(127 downto 0);
+    variable h463: unsigned(159 downto 0);
+    variable h464: unsigned(191 downto 0);
+    variable h465: unsigned(223 downto 0);
+    variable h466: unsigned(9 downto 0);
+    variable h467: unsigned(8 downto 0);
+    variable h468: unsigned(9 downto 0);
+    variable h469: unsigned(223 downto 0);
+    variable h470: unsigned(223 downto 0);
+    variable h471: unsigned(223 downto 0);
+    variable h472: unsigned(95 downto 0);
+    variable h473: unsigned(127 downto 0);
+    variable h474: unsigned(159 downto 0);
+    variable h475: unsigned(191 downto 0);
+    variable h476: unsigned(223 downto 0);
+    variable h477: unsigned(95 downto 0);
+    variable h478: unsigned(127 downto 0);
+    variable h479: unsigned(159 downto 0);
+    variable h480: unsigned(191 downto 0);
+    variable h481: unsigned(223 downto 0);
+    variable h482: unsigned(9 downto 0);
+    variable h483: unsigned(8 downto 0);
+    variable h484: unsigned(9 downto 0);
+    variable h485: unsigned(223 downto 0);
     variable h486: unsigned(31 downto 0);
-    variable h487: unsigned(31 downto 0);
-    variable h488: unsigned(31 downto 0);
-    variable h489: unsigned(31 downto 0);
-    variable h490: unsigned(31 downto 0);
-    variable h491: unsigned(31 downto 0);
-    variable h492: unsigned(31 downto 0);
-    variable h493: unsigned(31 downto 0);
-    variable h494: unsigned(31 downto 0);
-    variable h495: unsigned(31 downto 0);
-    variable h496: unsigned(31 downto 0);
+    variable h487: unsigned(63 downto 0);
+    variable h488: unsigned(63 downto 0);
+    variable h489: unsigned(63 downto 0);
+    variable h490: unsigned(5 downto 0);
+    variable h491: unsigned(63 downto 0);
+    variable h492: unsigned(5 downto 0);
+    variable h493: unsigned(5 downto 0);
+    variable h494: unsigned(63 downto 0);
+    variable h495: unsigned(63 downto 0);
+    variable h496: unsigned(64 downto 0);
     variable h497: unsigned(31 downto 0);
-    variable h498: unsigned(31 downto 0);
-    variable h499: unsigned(31 downto 0);
-    variable h500: unsigned(31 downto 0);
-    variable h501: unsigned(31 downto 0);
-    variable h502: unsigned(31 downto 0);
-    variable h503: unsigned(31 downto 0);
-    variable h504: unsigned(31 downto 0);
-    variable h505: unsigned(31 downto 0);
-    variable h506: unsigned(31 downto 0);
-    variable h507: unsigned(31 downto 0);
-    variable h508: unsigned(31 downto 0);
-    variable h509: unsigned(31 downto 0);
-    variable h510: unsigned(31 downto 0);
-    variable h511: unsigned(31 downto 0);
-    variable h512: unsigned(31 downto 0);
-    variable h513: unsigned(31 downto 0);
-    variable h514: unsigned(31 downto 0);
-    variable h515: unsigned(63 downto 0);
-    variable h516: unsigned(6 downto 0);
-    variable h517: unsigned(6 downto 0);
+    variable h498: unsigned(44 downto 0);
+    variable h499: unsigned(63 downto 0);
+    variable h500: unsigned(63 downto 0);
+    variable h501: unsigned(63 downto 0);
+    variable h502: unsigned(16 downto 0);
+    variable h503: unsigned(78 downto 0);
+    variable h504: unsigned(5 downto 0);
+    variable h505: unsigned(6 downto 0);
+    variable h506: unsigned(6 downto 0);
+    variable h507: unsigned(63 downto 0);
+    variable h508: unsigned(5 downto 0);
+    variable h509: unsigned(5 downto 0);
+    variable h510: unsigned(63 downto 0);
+    variable h511: unsigned(5 downto 0);
+    variable h512: unsigned(5 downto 0);
+    variable h513: unsigned(5 downto 0);
+    variable h514: unsigned(5 downto 0);
+    variable h515: unsigned(5 downto 0);
+    variable h516: unsigned(5 downto 0);
+    variable h517: unsigned(5 downto 0);
     variable h518: unsigned(5 downto 0);
     variable h519: unsigned(5 downto 0);
     variable h520: unsigned(5 downto 0);
     variable h521: unsigned(5 downto 0);
     variable h522: unsigned(5 downto 0);
     variable h523: unsigned(5 downto 0);
-    variable h524: unsigned(31 downto 0);
-    variable h525: unsigned(31 downto 0);
+    variable h524: unsigned(5 downto 0);
+    variable h525: unsigned(5 downto 0);
     variable h526: unsigned(5 downto 0);
-    variable h527: unsigned(31 downto 0);
-    variable h528: unsigned(31 downto 0);
+    variable h527: unsigned(5 downto 0);
+    variable h528: unsigned(5 downto 0);
     variable h529: unsigned(5 downto 0);
-    variable h530: unsigned(31 downto 0);
-    variable h531: unsigned(31 downto 0);
+    variable h530: unsigned(5 downto 0);
+    variable h531: unsigned(5 downto 0);
     variable h532: unsigned(5 downto 0);
-    variable h533: unsigned(31 downto 0);
-    variable h534: unsigned(31 downto 0);
+    variable h533: unsigned(5 downto 0);
+    variable h534: unsigned(5 downto 0);
     variable h535: unsigned(5 downto 0);
-    variable h536: unsigned(31 downto 0);
-    variable h537: unsigned(31 downto 0);
+    variable h536: unsigned(5 downto 0);
+    variable h537: unsigned(5 downto 0);
     variable h538: unsigned(5 downto 0);
-    variable h539: unsigned(31 downto 0);
-    variable h540: unsigned(31 downto 0);
+    variable h539: unsigned(5 downto 0);
+    variable h540: unsigned(5 downto 0);
     variable h541: unsigned(5 downto 0);
-    variable h542: unsigned(31 downto 0);
-    variable h543: unsigned(31 downto 0);
+    variable h542: unsigned(5 downto 0);
+    variable h543: unsigned(5 downto 0);
     variable h544: unsigned(5 downto 0);
-    variable h545: unsigned(31 downto 0);
-    variable h546: unsigned(31 downto 0);
+    variable h545: unsigned(5 downto 0);
+    variable h546: unsigned(5 downto 0);
     variable h547: unsigned(5 downto 0);
-    variable h548: unsigned(31 downto 0);
-    variable h549: unsigned(31 downto 0);
+    variable h548: unsigned(5 downto 0);
+    variable h549: unsigned(5 downto 0);
     variable h550: unsigned(5 downto 0);
-    variable h551: unsigned(31 downto 0);
-    variable h552: unsigned(31 downto 0);
+    variable h551: unsigned(5 downto 0);
+    variable h552: unsigned(5 downto 0);
     variable h553: unsigned(5 downto 0);
-    variable h554: unsigned(31 downto 0);
-    variable h555: unsigned(31 downto 0);
+    variable h554: unsigned(5 downto 0);
+    variable h555: unsigned(5 downto 0);
     variable h556: unsigned(5 downto 0);
-    variable h557: unsigned(31 downto 0);
-    variable h558: unsigned(31 downto 0);
+    variable h557: unsigned(5 downto 0);
+    variable h558: unsigned(5 downto 0);
     variable h559: unsigned(5 downto 0);
-    variable h560: unsigned(31 downto 0);
-    variable h561: unsigned(31 downto 0);
+    variable h560: unsigned(5 downto 0);
+    variable h561: unsigned(5 downto 0);
     variable h562: unsigned(5 downto 0);
-    variable h563: unsigned(31 downto 0);
-    variable h564: unsigned(31 downto 0);
+    variable h563: unsigned(5 downto 0);
+    variable h564: unsigned(5 downto 0);
     variable h565: unsigned(5 downto 0);
-    variable h566: unsigned(31 downto 0);
-    variable h567: unsigned(31 downto 0);
+    variable h566: unsigned(5 downto 0);
+    variable h567: unsigned(5 downto 0);
     variable h568: unsigned(5 downto 0);
-    variable h569: unsigned(31 downto 0);
-    variable h570: unsigned(31 downto 0);
+    variable h569: unsigned(5 downto 0);
+    variable h570: unsigned(5 downto 0);
     variable h571: unsigned(5 downto 0);
-    variable h572: unsigned(31 downto 0);
-    variable h573: unsigned(31 downto 0);
+    variable h572: unsigned(5 downto 0);
+    variable h573: unsigned(5 downto 0);
     variable h574: unsigned(5 downto 0);
-    variable h575: unsigned(31 downto 0);
-    variable h576: unsigned(31 downto 0);
-    variable h577: unsigned(5 downto 0);
-    variable h578: unsigned(31 downto 0);
-    variable h579: unsigned(31 downto 0);
-    variable h580: unsigned(5 downto 0);
-    variable h581: unsigned(31 downto 0);
-    variable h582: unsigned(31 downto 0);
+    variable h575: unsigned(5 downto 0);
+    variable h576: unsigned(6 downto 0);
+    variable h577: unsigned(63 downto 0);
+    variable h578: unsigned(5 downto 0);
+    variable h579: unsigned(5 downto 0);
+    variable h580: unsigned(63 downto 0);
+    variable h581: unsigned(5 downto 0);
+    variable h582: unsigned(5 downto 0);
     variable h583: unsigned(5 downto 0);
-    variable h584: unsigned(31 downto 0);
-    variable h585: unsigned(31 downto 0);
+    variable h584: unsigned(5 downto 0);
+    variable h585: unsigned(5 downto 0);
     variable h586: unsigned(5 downto 0);
-    variable h587: unsigned(31 downto 0);
-    variable h588: unsigned(31 downto 0);
+    variable h587: unsigned(5 downto 0);
+    variable h588: unsigned(5 downto 0);
     variable h589: unsigned(5 downto 0);
-    variable h590: unsigned(31 downto 0);
-    variable h591: unsigned(31 downto 0);
+    variable h590: unsigned(5 downto 0);
+    variable h591: unsigned(5 downto 0);
     variable h592: unsigned(5 downto 0);
-    variable h593: unsigned(31 downto 0);
-    variable h594: unsigned(31 downto 0);
+    variable h593: unsigned(5 downto 0);
+    variable h594: unsigned(5 downto 0);
     variable h595: unsigned(5 downto 0);
-    variable h596: unsigned(31 downto 0);
-    variable h597: unsigned(31 downto 0);
+    variable h596: unsigned(5 downto 0);
+    variable h597: unsigned(5 downto 0);
     variable h598: unsigned(5 downto 0);
-    variable h599: unsigned(31 downto 0);
-    variable h600: unsigned(31 downto 0);
+    variable h599: unsigned(5 downto 0);
+    variable h600: unsigned(5 downto 0);
     variable h601: unsigned(5 downto 0);
-    variable h602: unsigned(31 downto 0);
-    variable h603: unsigned(31 downto 0);
+    variable h602: unsigned(5 downto 0);
+    variable h603: unsigned(5 downto 0);
     variable h604: unsigned(5 downto 0);
-    variable h605: unsigned(31 downto 0);
-    variable h606: unsigned(31 downto 0);
+    variable h605: unsigned(5 downto 0);
+    variable h606: unsigned(5 downto 0);
     variable h607: unsigned(5 downto 0);
-    variable h608: unsigned(31 downto 0);
-    variable h609: unsigned(31 downto 0);
+    variable h608: unsigned(5 downto 0);
+    variable h609: unsigned(5 downto 0);
     variable h610: unsigned(5 downto 0);
-    variable h611: unsigned(31 downto 0);
-    variable h612: unsigned(31 downto 0);
+    variable h611: unsigned(5 downto 0);
+    variable h612: unsigned(5 downto 0);
     variable h613: unsigned(5 downto 0);
-    variable h614: unsigned(31 downto 0);
-    variable h615: unsigned(31 downto 0);
+    variable h614: unsigned(5 downto 0);
+    variable h615: unsigned(5 downto 0);
     variable h616: unsigned(5 downto 0);
-    variable h617: unsigned(31 downto 0);
-    variable h618: unsigned(31 downto 0);
-    variable h619: unsigned(6 downto 0);
+    variable h617: unsigned(5 downto 0);
+    variable h618: unsigned(5 downto 0);
+    variable h619: unsigned(5 downto 0);
     variable h620: unsigned(5 downto 0);
     variable h621: unsigned(5 downto 0);
     variable h622: unsigned(5 downto 0);
     variable h623: unsigned(5 downto 0);
     variable h624: unsigned(5 downto 0);
     variable h625: unsigned(5 downto 0);
-    variable h626: unsigned(31 downto 0);
-    variable h627: unsigned(31 downto 0);
+    variable h626: unsigned(5 downto 0);
+    variable h627: unsigned(5 downto 0);
     variable h628: unsigned(5 downto 0);
-    variable h629: unsigned(31 downto 0);
-    variable h630: unsigned(31 downto 0);
+    variable h629: unsigned(5 downto 0);
+    variable h630: unsigned(5 downto 0);
     variable h631: unsigned(5 downto 0);
-    variable h632: unsigned(31 downto 0);
-    variable h633: unsigned(31 downto 0);
+    variable h632: unsigned(5 downto 0);
+    variable h633: unsigned(5 downto 0);
     variable h634: unsigned(5 downto 0);
-    variable h635: unsigned(31 downto 0);
-    variable h636: unsigned(31 downto 0);
+    variable h635: unsigned(5 downto 0);
+    variable h636: unsigned(5 downto 0);
     variable h637: unsigned(5 downto 0);
-    variable h638: unsigned(31 downto 0);
-    variable h639: unsigned(31 downto 0);
+    variable h638: unsigned(5 downto 0);
+    variable h639: unsigned(5 downto 0);
     variable h640: unsigned(5 downto 0);
-    variable h641: unsigned(31 downto 0);
-    variable h642: unsigned(31 downto 0);
+    variable h641: unsigned(5 downto 0);
+    variable h642: unsigned(5 downto 0);
     variable h643: unsigned(5 downto 0);
-    variable h644: unsigned(31 downto 0);
-    variable h645: unsigned(31 downto 0);
-    variable h646: unsigned(5 downto 0);
-    variable h647: unsigned(31 downto 0);
-    variable h648: unsigned(31 downto 0);
-    variable h649: unsigned(5 downto 0);
-    variable h650: unsigned(31 downto 0);
-    variable h651: unsigned(31 downto 0);
-    variable h652: unsigned(5 downto 0);
-    variable h653: unsigned(31 downto 0);
-    variable h654: unsigned(31 downto 0);
-    variable h655: unsigned(5 downto 0);
-    variable h656: unsigned(31 downto 0);
-    variable h657: unsigned(31 downto 0);
-    variable h658: unsigned(5 downto 0);
-    variable h659: unsigned(31 downto 0);
-    variable h660: unsigned(31 downto 0);
-    variable h661: unsigned(5 downto 0);
-    variable h662: unsigned(31 downto 0);
-    variable h663: unsigned(31 downto 0);
-    variable h664: unsigned(5 downto 0);
-    variable h665: unsigned(31 downto 0);
-    variable h666: unsigned(31 downto 0);
-    variable h667: unsigned(5 downto 0);
-    variable h668: unsigned(31 downto 0);
-    variable h669: unsigned(31 downto 0);
-    variable h670: unsigned(5 downto 0);
-    variable h671: unsigned(31 downto 0);
-    variable h672: unsigned(31 downto 0);
-    variable h673: unsigned(5 downto 0);
-    variable h674: unsigned(31 downto 0);
-    variable h675: unsigned(31 downto 0);
-    variable h676: unsigned(5 downto 0);
-    variable h677: unsigned(31 downto 0);
-    variable h678: unsigned(31 downto 0);
-    variable h679: unsigned(5 downto 0);
-    variable h680: unsigned(31 downto 0);
-    variable h681: unsigned(31 downto 0);
-    variable h682: unsigned(5 downto 0);
-    variable h683: unsigned(31 downto 0);
-    variable h684: unsigned(31 downto 0);
-    variable h685: unsigned(5 downto 0);
-    variable h686: unsigned(31 downto 0);
-    variable h687: unsigned(31 downto 0);
-    variable h688: unsigned(5 downto 0);
-    variable h689: unsigned(31 downto 0);
-    variable h690: unsigned(31 downto 0);
-    variable h691: unsigned(5 downto 0);
-    variable h692: unsigned(31 downto 0);
-    variable h693: unsigned(31 downto 0);
-    variable h694: unsigned(5 downto 0);
-    variable h695: unsigned(31 downto 0);
-    variable h696: unsigned(31 downto 0);
-    variable h697: unsigned(5 downto 0);
-    variable h698: unsigned(31 downto 0);
-    variable h699: unsigned(31 downto 0);
-    variable h700: unsigned(5 downto 0);
-    variable h701: unsigned(31 downto 0);
-    variable h702: unsigned(31 downto 0);
-    variable h703: unsigned(5 downto 0);
-    variable h704: unsigned(31 downto 0);
-    variable h705: unsigned(31 downto 0);
-    variable h706: unsigned(5 downto 0);
-    variable h707: unsigned(31 downto 0);
-    variable h708: unsigned(31 downto 0);
-    variable h709: unsigned(5 downto 0);
-    variable h710: unsigned(31 downto 0);
-    variable h711: unsigned(31 downto 0);
-    variable h712: unsigned(5 downto 0);
-    variable h713: unsigned(31 downto 0);
-    variable h714: unsigned(31 downto 0);
-    variable h715: unsigned(5 downto 0);
-    variable h716: unsigned(31 downto 0);
-    variable h717: unsigned(31 downto 0);
-    variable h718: unsigned(5 downto 0);
-    variable h719: unsigned(31 downto 0);
-    variable h720: unsigned(31 downto 0);
-    variable h721: unsigned(6 downto 0);
-    variable h722: unsigned(63 downto 0);
-    variable h723: unsigned(190 downto 0);
-    variable h724: unsigned(6 downto 0);
-    variable h725: unsigned(6 downto 0);
-    variable h726: unsigned(5 downto 0);
-    variable h727: unsigned(5 downto 0);
-    variable h728: unsigned(5 downto 0);
-    variable h729: unsigned(5 downto 0);
-    variable h730: unsigned(5 downto 0);
-    variable h731: unsigned(5 downto 0);
-    variable h732: unsigned(31 downto 0);
-    variable h733: unsigned(31 downto 0);
-    variable h734: unsigned(5 downto 0);
-    variable h735: unsigned(31 downto 0);
-    variable h736: unsigned(31 downto 0);
-    variable h737: unsigned(5 downto 0);
-    variable h738: unsigned(31 downto 0);
-    variable h739: unsigned(31 downto 0);
-    variable h740: unsigned(5 downto 0);
-    variable h741: unsigned(31 downto 0);
-    variable h742: unsigned(31 downto 0);
-    variable h743: unsigned(5 downto 0);
-    variable h744: unsigned(31 downto 0);
-    variable h745: unsigned(31 downto 0);
-    variable h746: unsigned(5 downto 0);
-    variable h747: unsigned(31 downto 0);
-    variable h748: unsigned(31 downto 0);
-    variable h749: unsigned(5 downto 0);
-    variable h750: unsigned(31 downto 0);
-    variable h751: unsigned(31 downto 0);
-    variable h752: unsigned(5 downto 0);
-    variable h753: unsigned(31 downto 0);
-    variable h754: unsigned(31 downto 0);
-    variable h755: unsigned(5 downto 0);
-    variable h756: unsigned(31 downto 0);
-    variable h757: unsigned(31 downto 0);
-    variable h758: unsigned(5 downto 0);
-    variable h759: unsigned(31 downto 0);
-    variable h760: unsigned(31 downto 0);
-    variable h761: unsigned(5 downto 0);
-    variable h762: unsigned(31 downto 0);
-    variable h763: unsigned(31 downto 0);
-    variable h764: unsigned(5 downto 0);
-    variable h765: unsigned(31 downto 0);
-    variable h766: unsigned(31 downto 0);
-    variable h767: unsigned(5 downto 0);
-    variable h768: unsigned(31 downto 0);
-    variable h769: unsigned(31 downto 0);
-    variable h770: unsigned(5 downto 0);
-    variable h771: unsigned(31 downto 0);
-    variable h772: unsigned(31 downto 0);
-    variable h773: unsigned(5 downto 0);
-    variable h774: unsigned(31 downto 0);
-    variable h775: unsigned(31 downto 0);
-    variable h776: unsigned(5 downto 0);
-    variable h777: unsigned(31 downto 0);
-    variable h778: unsigned(31 downto 0);
-    variable h779: unsigned(5 downto 0);
-    variable h780: unsigned(31 downto 0);
-    variable h781: unsigned(31 downto 0);
-    variable h782: unsigned(5 downto 0);
-    variable h783: unsigned(31 downto 0);
-    variable h784: unsigned(31 downto 0);
-    variable h785: unsigned(5 downto 0);
-    variable h786: unsigned(31 downto 0);
-    variable h787: unsigned(31 downto 0);
-    variable h788: unsigned(5 downto 0);
-    variable h789: unsigned(31 downto 0);
-    variable h790: unsigned(31 downto 0);
-    variable h791: unsigned(5 downto 0);
-    variable h792: unsigned(31 downto 0);
-    variable h793: unsigned(31 downto 0);
-    variable h794: unsigned(5 downto 0);
-    variable h795: unsigned(31 downto 0);
-    variable h796: unsigned(31 downto 0);
-    variable h797: unsigned(5 downto 0);
-    variable h798: unsigned(31 downto 0);
-    variable h799: unsigned(31 downto 0);
-    variable h800: unsigned(5 downto 0);
-    variable h801: unsigned(31 downto 0);
-    variable h802: unsigned(31 downto 0);
-    variable h803: unsigned(5 downto 0);
-    variable h804: unsigned(31 downto 0);
-    variable h805: unsigned(31 downto 0);
-    variable h806: unsigned(5 downto 0);
-    variable h807: unsigned(31 downto 0);
-    variable h808: unsigned(31 downto 0);
-    variable h809: unsigned(5 downto 0);
-    variable h810: unsigned(31 downto 0);
-    variable h811: unsigned(31 downto 0);
-    variable h812: unsigned(5 downto 0);
-    variable h813: unsigned(31 downto 0);
-    variable h814: unsigned(31 downto 0);
-    variable h815: unsigned(5 downto 0);
-    variable h816: unsigned(31 downto 0);
-    variable h817: unsigned(31 downto 0);
-    variable h818: unsigned(5 downto 0);
-    variable h819: unsigned(31 downto 0);
-    variable h820: unsigned(31 downto 0);
-    variable h821: unsigned(5 downto 0);
-    variable h822: unsigned(31 downto 0);
-    variable h823: unsigned(31 downto 0);
-    variable h824: unsigned(5 downto 0);
-    variable h825: unsigned(31 downto 0);
-    variable h826: unsigned(31 downto 0);
-    variable h827: unsigned(6 downto 0);
-    variable h828: unsigned(5 downto 0);
-    variable h829: unsigned(5 downto 0);
-    variable h830: unsigned(5 downto 0);
-    variable h831: unsigned(5 downto 0);
-    variable h832: unsigned(5 downto 0);
-    variable h833: unsigned(5 downto 0);
-    variable h834: unsigned(31 downto 0);
-    variable h835: unsigned(31 downto 0);
-    variable h836: unsigned(5 downto 0);
-    variable h837: unsigned(31 downto 0);
-    variable h838: unsigned(31 downto 0);
-    variable h839: unsigned(5 downto 0);
-    variable h840: unsigned(31 downto 0);
-    variable h841: unsigned(31 downto 0);
-    variable h842: unsigned(5 downto 0);
-    variable h843: unsigned(31 downto 0);
-    variable h844: unsigned(31 downto 0);
-    variable h845: unsigned(5 downto 0);
-    variable h846: unsigned(31 downto 0);
-    variable h847: unsigned(31 downto 0);
-    variable h848: unsigned(5 downto 0);
-    variable h849: unsigned(31 downto 0);
-    variable h850: unsigned(31 downto 0);
-    variable h851: unsigned(5 downto 0);
-    variable h852: unsigned(31 downto 0);
-    variable h853: unsigned(31 downto 0);
-    variable h854: unsigned(5 downto 0);
-    variable h855: unsigned(31 downto 0);
-    variable h856: unsigned(31 downto 0);
-    variable h857: unsigned(5 downto 0);
-    variable h858: unsigned(31 downto 0);
-    variable h859: unsigned(31 downto 0);
-    variable h860: unsigned(5 downto 0);
-    variable h861: unsigned(31 downto 0);
-    variable h862: unsigned(31 downto 0);
-    variable h863: unsigned(5 downto 0);
-    variable h864: unsigned(31 downto 0);
-    variable h865: unsigned(31 downto 0);
-    variable h866: unsigned(5 downto 0);
-    variable h867: unsigned(31 downto 0);
-    variable h868: unsigned(31 downto 0);
-    variable h869: unsigned(5 downto 0);
-    variable h870: unsigned(31 downto 0);
-    variable h871: unsigned(31 downto 0);
-    variable h872: unsigned(5 downto 0);
-    variable h873: unsigned(31 downto 0);
-    variable h874: unsigned(31 downto 0);
-    variable h875: unsigned(5 downto 0);
-    variable h876: unsigned(31 downto 0);
-    variable h877: unsigned(31 downto 0);
-    variable h878: unsigned(5 downto 0);
-    variable h879: unsigned(31 downto 0);
-    variable h880: unsigned(31 downto 0);
-    variable h881: unsigned(5 downto 0);
-    variable h882: unsigned(31 downto 0);
-    variable h883: unsigned(31 downto 0);
-    variable h884: unsigned(5 downto 0);
-    variable h885: unsigned(31 downto 0);
-    variable h886: unsigned(31 downto 0);
-    variable h887: unsigned(5 downto 0);
-    variable h888: unsigned(31 downto 0);
-    variable h889: unsigned(31 downto 0);
-    variable h890: unsigned(5 downto 0);
-    variable h891: unsigned(31 downto 0);
-    variable h892: unsigned(31 downto 0);
-    variable h893: unsigned(5 downto 0);
-    variable h894: unsigned(31 downto 0);
-    variable h895: unsigned(31 downto 0);
-    variable h896: unsigned(5 downto 0);
-    variable h897: unsigned(31 downto 0);
-    variable h898: unsigned(31 downto 0);
-    variable h899: unsigned(5 downto 0);
-    variable h900: unsigned(31 downto 0);
-    variable h901: unsigned(31 downto 0);
-    variable h902: unsigned(5 downto 0);
-    variable h903: unsigned(31 downto 0);
-    variable h904: unsigned(31 downto 0);
-    variable h905: unsigned(5 downto 0);
-    variable h906: unsigned(31 downto 0);
-    variable h907: unsigned(31 downto 0);
-    variable h908: unsigned(5 downto 0);
-    variable h909: unsigned(31 downto 0);
-    variable h910: unsigned(31 downto 0);
-    variable h911: unsigned(5 downto 0);
-    variable h912: unsigned(31 downto 0);
-    variable h913: unsigned(31 downto 0);
-    variable h914: unsigned(5 downto 0);
-    variable h915: unsigned(31 downto 0);
-    variable h916: unsigned(31 downto 0);
-    variable h917: unsigned(5 downto 0);
-    variable h918: unsigned(31 downto 0);
-    variable h919: unsigned(31 downto 0);
-    variable h920: unsigned(5 downto 0);
-    variable h921: unsigned(31 downto 0);
-    variable h922: unsigned(31 downto 0);
-    variable h923: unsigned(5 downto 0);
-    variable h924: unsigned(31 downto 0);
-    variable h925: unsigned(31 downto 0);
-    variable h926: unsigned(5 downto 0);
-    variable h927: unsigned(31 downto 0);
-    variable h928: unsigned(31 downto 0);
-    variable h929: unsigned(6 downto 0);
-    variable h930: unsigned(190 downto 0);
-    variable h931: unsigned(16 downto 0);
-    variable h932: unsigned(142 downto 0);
-    variable h933: unsigned(6 downto 0);
-    variable h934: unsigned(6 downto 0);
-    variable h935: unsigned(5 downto 0);
-    variable h936: unsigned(5 downto 0);
-    variable h937: unsigned(5 downto 0);
-    variable h938: unsigned(5 downto 0);
-    variable h939: unsigned(5 downto 0);
-    variable h940: unsigned(5 downto 0);
-    variable h941: unsigned(31 downto 0);
-    variable h942: unsigned(31 downto 0);
-    variable h943: unsigned(5 downto 0);
-    variable h944: unsigned(31 downto 0);
-    variable h945: unsigned(31 downto 0);
-    variable h946: unsigned(5 downto 0);
-    variable h947: unsigned(31 downto 0);
-    variable h948: unsigned(31 downto 0);
-    variable h949: unsigned(5 downto 0);
-    variable h950: unsigned(31 downto 0);
-    variable h951: unsigned(31 downto 0);
-    variable h952: unsigned(5 downto 0);
-    variable h953: unsigned(31 downto 0);
-    variable h954: unsigned(31 downto 0);
-    variable h955: unsigned(5 downto 0);
-    variable h956: unsigned(31 downto 0);
-    variable h957: unsigned(31 downto 0);
-    variable h958: unsigned(5 downto 0);
-    variable h959: unsigned(31 downto 0);
-    variable h960: unsigned(31 downto 0);
-    variable h961: unsigned(5 downto 0);
-    variable h962: unsigned(31 downto 0);
-    variable h963: unsigned(31 downto 0);
-    variable h964: unsigned(5 downto 0);
-    variable h965: unsigned(31 downto 0);
-    variable h966: unsigned(31 downto 0);
-    variable h967: unsigned(5 downto 0);
-    variable h968: unsigned(31 downto 0);
-    variable h969: unsigned(31 downto 0);
-    variable h970: unsigned(5 downto 0);
-    variable h971: unsigned(31 downto 0);
-    variable h972: unsigned(31 downto 0);
-    variable h973: unsigned(5 downto 0);
-    variable h974: unsigned(31 downto 0);
-    variable h975: unsigned(31 downto 0);
-    variable h976: unsigned(5 downto 0);
-    variable h977: unsigned(31 downto 0);
-    variable h978: unsigned(31 downto 0);
-    variable h979: unsigned(5 downto 0);
-    variable h980: unsigned(31 downto 0);
-    variable h981: unsigned(31 downto 0);
-    variable h982: unsigned(5 downto 0);
-    variable h983: unsigned(31 downto 0);
-    variable h984: unsigned(31 downto 0);
-    variable h985: unsigned(5 downto 0);
-    variable h986: unsigned(31 downto 0);
-    variable h987: unsigned(31 downto 0);
-    variable h988: unsigned(5 downto 0);
-    variable h989: unsigned(31 downto 0);
-    variable h990: unsigned(31 downto 0);
-    variable h991: unsigned(5 downto 0);
-    variable h992: unsigned(31 downto 0);
-    variable h993: unsigned(31 downto 0);
-    variable h994: unsigned(5 downto 0);
-    variable h995: unsigned(31 downto 0);
-    variable h996: unsigned(31 downto 0);
-    variable h997: unsigned(5 downto 0);
-    variable h998: unsigned(31 downto 0);
-    variable h999: unsigned(31 downto 0);
-    variable h1000: unsigned(5 downto 0);
-    variable h1001: unsigned(31 downto 0);
-    variable h1002: unsigned(31 downto 0);
-    variable h1003: unsigned(5 downto 0);
-    variable h1004: unsigned(31 downto 0);
-    variable h1005: unsigned(31 downto 0);
-    variable h1006: unsigned(5 downto 0);
-    variable h1007: unsigned(31 downto 0);
-    variable h1008: unsigned(31 downto 0);
-    variable h1009: unsigned(5 downto 0);
-    variable h1010: unsigned(31 downto 0);
-    variable h1011: unsigned(31 downto 0);
-    variable h1012: unsigned(5 downto 0);
-    variable h1013: unsigned(31 downto 0);
-    variable h1014: unsigned(31 downto 0);
-    variable h1015: unsigned(5 downto 0);
-    variable h1016: unsigned(31 downto 0);
-    variable h1017: unsigned(31 downto 0);
-    variable h1018: unsigned(5 downto 0);
-    variable h1019: unsigned(31 downto 0);
-    variable h1020: unsigned(31 downto 0);
-    variable h1021: unsigned(5 downto 0);
-    variable h1022: unsigned(31 downto 0);
-    variable h1023: unsigned(31 downto 0);
-    variable h1024: unsigned(5 downto 0);
-    variable h1025: unsigned(31 downto 0);
-    variable h1026: unsigned(31 downto 0);
-    variable h1027: unsigned(5 downto 0);
-    variable h1028: unsigned(31 downto 0);
-    variable h1029: unsigned(31 downto 0);
-    variable h1030: unsigned(5 downto 0);
-    variable h1031: unsigned(31 downto 0);
-    variable h1032: unsigned(31 downto 0);
-    variable h1033: unsigned(5 downto 0);
-    variable h1034: unsigned(31 downto 0);
-    variable h1035: unsigned(31 downto 0);
-    variable h1036: unsigned(6 downto 0);
-    variable h1037: unsigned(5 downto 0);
-    variable h1038: unsigned(5 downto 0);
-    variable h1039: unsigned(5 downto 0);
-    variable h1040: unsigned(5 downto 0);
-    variable h1041: unsigned(5 downto 0);
-    variable h1042: unsigned(5 downto 0);
-    variable h1043: unsigned(31 downto 0);
-    variable h1044: unsigned(31 downto 0);
-    variable h1045: unsigned(5 downto 0);
-    variable h1046: unsigned(31 downto 0);
-    variable h1047: unsigned(31 downto 0);
-    variable h1048: unsigned(5 downto 0);
-    variable h1049: unsigned(31 downto 0);
-    variable h1050: unsigned(31 downto 0);
-    variable h1051: unsigned(5 downto 0);
-    variable h1052: unsigned(31 downto 0);
-    variable h1053: unsigned(31 downto 0);
-    variable h1054: unsigned(5 downto 0);
-    variable h1055: unsigned(31 downto 0);
-    variable h1056: unsigned(31 downto 0);
-    variable h1057: unsigned(5 downto 0);
-    variable h1058: unsigned(31 downto 0);
-    variable h1059: unsigned(31 downto 0);
-    variable h1060: unsigned(5 downto 0);
-    variable h1061: unsigned(31 downto 0);
-    variable h1062: unsigned(31 downto 0);
-    variable h1063: unsigned(5 downto 0);
-    variable h1064: unsigned(31 downto 0);
-    variable h1065: unsigned(31 downto 0);
-    variable h1066: unsigned(5 downto 0);
-    variable h1067: unsigned(31 downto 0);
-    variable h1068: unsigned(31 downto 0);
-    variable h1069: unsigned(5 downto 0);
-    variable h1070: unsigned(31 downto 0);
-    variable h1071: unsigned(31 downto 0);
-    variable h1072: unsigned(5 downto 0);
-    variable h1073: unsigned(31 downto 0);
-    variable h1074: unsigned(31 downto 0);
-    variable h1075: unsigned(5 downto 0);
-    variable h1076: unsigned(31 downto 0);
-    variable h1077: unsigned(31 downto 0);
-    variable h1078: unsigned(5 downto 0);
-    variable h1079: unsigned(31 downto 0);
-    variable h1080: unsigned(31 downto 0);
-    variable h1081: unsigned(5 downto 0);
-    variable h1082: unsigned(31 downto 0);
-    variable h1083: unsigned(31 downto 0);
-    variable h1084: unsigned(5 downto 0);
-    variable h1085: unsigned(31 downto 0);
-    variable h1086: unsigned(31 downto 0);
-    variable h1087: unsigned(5 downto 0);
-    variable h1088: unsigned(31 downto 0);
-    variable h1089: unsigned(31 downto 0);
-    variable h1090: unsigned(5 downto 0);
-    variable h1091: unsigned(31 downto 0);
-    variable h1092: unsigned(31 downto 0);
-    variable h1093: unsigned(5 downto 0);
-    variable h1094: unsigned(31 downto 0);
-    variable h1095: unsigned(31 downto 0);
-    variable h1096: unsigned(5 downto 0);
-    variable h1097: unsigned(31 downto 0);
-    variable h1098: unsigned(31 downto 0);
-    variable h1099: unsigned(5 downto 0);
-    variable h1100: unsigned(31 downto 0);
-    variable h1101: unsigned(31 downto 0);
-    variable h1102: unsigned(5 downto 0);
-    variable h1103: unsigned(31 downto 0);
-    variable h1104: unsigned(31 downto 0);
-    variable h1105: unsigned(5 downto 0);
-    variable h1106: unsigned(31 downto 0);
-    variable h1107: unsigned(31 downto 0);
-    variable h1108: unsigned(5 downto 0);
-    variable h1109: unsigned(31 downto 0);
-    variable h1110: unsigned(31 downto 0);
-    variable h1111: unsigned(5 downto 0);
-    variable h1112: unsigned(31 downto 0);
-    variable h1113: unsigned(31 downto 0);
-    variable h1114: unsigned(5 downto 0);
-    variable h1115: unsigned(31 downto 0);
-    variable h1116: unsigned(31 downto 0);
-    variable h1117: unsigned(5 downto 0);
-    variable h1118: unsigned(31 downto 0);
-    variable h1119: unsigned(31 downto 0);
-    variable h1120: unsigned(5 downto 0);
-    variable h1121: unsigned(31 downto 0);
-    variable h1122: unsigned(31 downto 0);
-    variable h1123: unsigned(5 downto 0);
-    variable h1124: unsigned(31 downto 0);
-    variable h1125: unsigned(31 downto 0);
-    variable h1126: unsigned(5 downto 0);
-    variable h1127: unsigned(31 downto 0);
-    variable h1128: unsigned(31 downto 0);
-    variable h1129: unsigned(5 downto 0);
-    variable h1130: unsigned(31 downto 0);
-    variable h1131: unsigned(31 downto 0);
-    variable h1132: unsigned(5 downto 0);
-    variable h1133: unsigned(31 downto 0);
-    variable h1134: unsigned(31 downto 0);
-    variable h1135: unsigned(5 downto 0);
-    variable h1136: unsigned(31 downto 0);
-    variable h1137: unsigned(31 downto 0);
-    variable h1138: unsigned(6 downto 0);
-    variable h1139: unsigned(142 downto 0);
-    variable h1140: unsigned(143 downto 0);
-    variable h1141: unsigned(144 downto 0);
-    variable h1142: unsigned(144 downto 0);
-    variable h1143: unsigned(31 downto 0);
-    variable h1144: unsigned(31 downto 0);
-    variable h1145: unsigned(31 downto 0);
-    variable h1146: unsigned(31 downto 0);
-    variable h1147: unsigned(31 downto 0);
-    variable h1148: unsigned(31 downto 0);
-    variable h1149: unsigned(31 downto 0);
-    variable h1150: unsigned(31 downto 0);
-    variable h1151: unsigned(31 downto 0);
-    variable h1152: unsigned(31 downto 0);
-    variable h1153: unsigned(31 downto 0);
-    variable h1154: unsigned(31 downto 0);
-    variable h1155: unsigned(190 downto 0);
-    variable h1156: unsigned(63 downto 0);
-    variable h1157: unsigned(31 downto 0);
-    variable h1158: unsigned(31 downto 0);
-    variable h1159: unsigned(31 downto 0);
-    variable h1160: unsigned(31 downto 0);
-    variable h1161: unsigned(31 downto 0);
-    variable h1162: unsigned(31 downto 0);
-    variable h1163: unsigned(31 downto 0);
-    variable h1164: unsigned(31 downto 0);
-    variable h1165: unsigned(31 downto 0);
-    variable h1166: unsigned(31 downto 0);
-    variable h1167: unsigned(31 downto 0);
-    variable h1168: unsigned(31 downto 0);
-    variable h1169: unsigned(31 downto 0);
-    variable h1170: unsigned(31 downto 0);
-    variable h1171: unsigned(31 downto 0);
-    variable h1172: unsigned(31 downto 0);
-    variable h1173: unsigned(31 downto 0);
-    variable h1174: unsigned(31 downto 0);
-    variable h1175: unsigned(31 downto 0);
-    variable h1176: unsigned(31 downto 0);
-    variable h1177: unsigned(31 downto 0);
-    variable h1178: unsigned(31 downto 0);
-    variable h1179: unsigned(31 downto 0);
-    variable h1180: unsigned(31 downto 0);
-    variable h1181: unsigned(31 downto 0);
-    variable h1182: unsigned(31 downto 0);
-    variable h1183: unsigned(31 downto 0);
-    variable h1184: unsigned(31 downto 0);
-    variable h1185: unsigned(31 downto 0);
-    variable h1186: unsigned(31 downto 0);
-    variable h1187: unsigned(31 downto 0);
-    variable h1188: unsigned(31 downto 0);
-    variable h1189: unsigned(31 downto 0);
-    variable h1190: unsigned(63 downto 0);
-    variable h1191: unsigned(6 downto 0);
-    variable h1192: unsigned(6 downto 0);
-    variable h1193: unsigned(5 downto 0);
-    variable h1194: unsigned(5 downto 0);
-    variable h1195: unsigned(5 downto 0);
-    variable h1196: unsigned(5 downto 0);
-    variable h1197: unsigned(5 downto 0);
-    variable h1198: unsigned(5 downto 0);
-    variable h1199: unsigned(31 downto 0);
-    variable h1200: unsigned(31 downto 0);
-    variable h1201: unsigned(5 downto 0);
-    variable h1202: unsigned(31 downto 0);
-    variable h1203: unsigned(31 downto 0);
-    variable h1204: unsigned(5 downto 0);
-    variable h1205: unsigned(31 downto 0);
-    variable h1206: unsigned(31 downto 0);
-    variable h1207: unsigned(5 downto 0);
-    variable h1208: unsigned(31 downto 0);
-    variable h1209: unsigned(31 downto 0);
-    variable h1210: unsigned(5 downto 0);
-    variable h1211: unsigned(31 downto 0);
-    variable h1212: unsigned(31 downto 0);
-    variable h1213: unsigned(5 downto 0);
-    variable h1214: unsigned(31 downto 0);
-    variable h1215: unsigned(31 downto 0);
-    variable h1216: unsigned(5 downto 0);
-    variable h1217: unsigned(31 downto 0);
-    variable h1218: unsigned(31 downto 0);
-    variable h1219: unsigned(5 downto 0);
-    variable h1220: unsigned(31 downto 0);
-    variable h1221: unsigned(31 downto 0);
-    variable h1222: unsigned(5 downto 0);
-    variable h1223: unsigned(31 downto 0);
-    variable h1224: unsigned(31 downto 0);
-    variable h1225: unsigned(5 downto 0);
-    variable h1226: unsigned(31 downto 0);
-    variable h1227: unsigned(31 downto 0);
-    variable h1228: unsigned(5 downto 0);
-    variable h1229: unsigned(31 downto 0);
-    variable h1230: unsigned(31 downto 0);
-    variable h1231: unsigned(5 downto 0);
-    variable h1232: unsigned(31 downto 0);
-    variable h1233: unsigned(31 downto 0);
-    variable h1234: unsigned(5 downto 0);
-    variable h1235: unsigned(31 downto 0);
-    variable h1236: unsigned(31 downto 0);
-    variable h1237: unsigned(5 downto 0);
-    variable h1238: unsigned(31 downto 0);
-    variable h1239: unsigned(31 downto 0);
-    variable h1240: unsigned(5 downto 0);
-    variable h1241: unsigned(31 downto 0);
-    variable h1242: unsigned(31 downto 0);
-    variable h1243: unsigned(5 downto 0);
-    variable h1244: unsigned(31 downto 0);
-    variable h1245: unsigned(31 downto 0);
-    variable h1246: unsigned(5 downto 0);
-    variable h1247: unsigned(31 downto 0);
-    variable h1248: unsigned(31 downto 0);
-    variable h1249: unsigned(5 downto 0);
-    variable h1250: unsigned(31 downto 0);
-    variable h1251: unsigned(31 downto 0);
-    variable h1252: unsigned(5 downto 0);
-    variable h1253: unsigned(31 downto 0);
-    variable h1254: unsigned(31 downto 0);
-    variable h1255: unsigned(5 downto 0);
-    variable h1256: unsigned(31 downto 0);
-    variable h1257: unsigned(31 downto 0);
-    variable h1258: unsigned(5 downto 0);
-    variable h1259: unsigned(31 downto 0);
-    variable h1260: unsigned(31 downto 0);
-    variable h1261: unsigned(5 downto 0);
-    variable h1262: unsigned(31 downto 0);
-    variable h1263: unsigned(31 downto 0);
-    variable h1264: unsigned(5 downto 0);
-    variable h1265: unsigned(31 downto 0);
-    variable h1266: unsigned(31 downto 0);
-    variable h1267: unsigned(5 downto 0);
-    variable h1268: unsigned(31 downto 0);
-    variable h1269: unsigned(31 downto 0);
-    variable h1270: unsigned(5 downto 0);
-    variable h1271: unsigned(31 downto 0);
-    variable h1272: unsigned(31 downto 0);
-    variable h1273: unsigned(5 downto 0);
-    variable h1274: unsigned(31 downto 0);
-    variable h1275: unsigned(31 downto 0);
-    variable h1276: unsigned(5 downto 0);
-    variable h1277: unsigned(31 downto 0);
-    variable h1278: unsigned(31 downto 0);
-    variable h1279: unsigned(5 downto 0);
-    variable h1280: unsigned(31 downto 0);
-    variable h1281: unsigned(31 downto 0);
-    variable h1282: unsigned(5 downto 0);
-    variable h1283: unsigned(31 downto 0);
-    variable h1284: unsigned(31 downto 0);
-    variable h1285: unsigned(5 downto 0);
-    variable h1286: unsigned(31 downto 0);
-    variable h1287: unsigned(31 downto 0);
-    variable h1288: unsigned(5 downto 0);
-    variable h1289: unsigned(31 downto 0);
-    variable h1290: unsigned(31 downto 0);
-    variable h1291: unsigned(5 downto 0);
-    variable h1292: unsigned(31 downto 0);
-    variable h1293: unsigned(31 downto 0);
-    variable h1294: unsigned(6 downto 0);
-    variable h1295: unsigned(5 downto 0);
-    variable h1296: unsigned(5 downto 0);
-    variable h1297: unsigned(5 downto 0);
-    variable h1298: unsigned(5 downto 0);
-    variable h1299: unsigned(5 downto 0);
-    variable h1300: unsigned(5 downto 0);
-    variable h1301: unsigned(31 downto 0);
-    variable h1302: unsigned(31 downto 0);
-    variable h1303: unsigned(5 downto 0);
-    variable h1304: unsigned(31 downto 0);
-    variable h1305: unsigned(31 downto 0);
-    variable h1306: unsigned(5 downto 0);
-    variable h1307: unsigned(31 downto 0);
-    variable h1308: unsigned(31 downto 0);
-    variable h1309: unsigned(5 downto 0);
-    variable h1310: unsigned(31 downto 0);
-    variable h1311: unsigned(31 downto 0);
-    variable h1312: unsigned(5 downto 0);
-    variable h1313: unsigned(31 downto 0);
-    variable h1314: unsigned(31 downto 0);
-    variable h1315: unsigned(5 downto 0);
-    variable h1316: unsigned(31 downto 0);
-    variable h1317: unsigned(31 downto 0);
-    variable h1318: unsigned(5 downto 0);
-    variable h1319: unsigned(31 downto 0);
-    variable h1320: unsigned(31 downto 0);
-    variable h1321: unsigned(5 downto 0);
-    variable h1322: unsigned(31 downto 0);
-    variable h1323: unsigned(31 downto 0);
-    variable h1324: unsigned(5 downto 0);
-    variable h1325: unsigned(31 downto 0);
-    variable h1326: unsigned(31 downto 0);
-    variable h1327: unsigned(5 downto 0);
-    variable h1328: unsigned(31 downto 0);
-    variable h1329: unsigned(31 downto 0);
-    variable h1330: unsigned(5 downto 0);
-    variable h1331: unsigned(31 downto 0);
-    variable h1332: unsigned(31 downto 0);
-    variable h1333: unsigned(5 downto 0);
-    variable h1334: unsigned(31 downto 0);
-    variable h1335: unsigned(31 downto 0);
-    variable h1336: unsigned(5 downto 0);
-    variable h1337: unsigned(31 downto 0);
-    variable h1338: unsigned(31 downto 0);
-    variable h1339: unsigned(5 downto 0);
-    variable h1340: unsigned(31 downto 0);
-    variable h1341: unsigned(31 downto 0);
-    variable h1342: unsigned(5 downto 0);
-    variable h1343: unsigned(31 downto 0);
-    variable h1344: unsigned(31 downto 0);
-    variable h1345: unsigned(5 downto 0);
-    variable h1346: unsigned(31 downto 0);
-    variable h1347: unsigned(31 downto 0);
-    variable h1348: unsigned(5 downto 0);
-    variable h1349: unsigned(31 downto 0);
-    variable h1350: unsigned(31 downto 0);
-    variable h1351: unsigned(5 downto 0);
-    variable h1352: unsigned(31 downto 0);
-    variable h1353: unsigned(31 downto 0);
-    variable h1354: unsigned(5 downto 0);
-    variable h1355: unsigned(31 downto 0);
-    variable h1356: unsigned(31 downto 0);
-    variable h1357: unsigned(5 downto 0);
-    variable h1358: unsigned(31 downto 0);
-    variable h1359: unsigned(31 downto 0);
-    variable h1360: unsigned(5 downto 0);
-    variable h1361: unsigned(31 downto 0);
-    variable h1362: unsigned(31 downto 0);
-    variable h1363: unsigned(5 downto 0);
-    variable h1364: unsigned(31 downto 0);
-    variable h1365: unsigned(31 downto 0);
-    variable h1366: unsigned(5 downto 0);
-    variable h1367: unsigned(31 downto 0);
-    variable h1368: unsigned(31 downto 0);
-    variable h1369: unsigned(5 downto 0);
-    variable h1370: unsigned(31 downto 0);
-    variable h1371: unsigned(31 downto 0);
-    variable h1372: unsigned(5 downto 0);
-    variable h1373: unsigned(31 downto 0);
-    variable h1374: unsigned(31 downto 0);
-    variable h1375: unsigned(5 downto 0);
-    variable h1376: unsigned(31 downto 0);
-    variable h1377: unsigned(31 downto 0);
-    variable h1378: unsigned(5 downto 0);
-    variable h1379: unsigned(31 downto 0);
-    variable h1380: unsigned(31 downto 0);
-    variable h1381: unsigned(5 downto 0);
-    variable h1382: unsigned(31 downto 0);
-    variable h1383: unsigned(31 downto 0);
-    variable h1384: unsigned(5 downto 0);
-    variable h1385: unsigned(31 downto 0);
-    variable h1386: unsigned(31 downto 0);
-    variable h1387: unsigned(5 downto 0);
-    variable h1388: unsigned(31 downto 0);
-    variable h1389: unsigned(31 downto 0);
-    variable h1390: unsigned(5 downto 0);
-    variable h1391: unsigned(31 downto 0);
-    variable h1392: unsigned(31 downto 0);
-    variable h1393: unsigned(5 downto 0);
-    variable h1394: unsigned(31 downto 0);
-    variable h1395: unsigned(31 downto 0);
-    variable h1396: unsigned(6 downto 0);
-    variable h1397: unsigned(63 downto 0);
-    variable h1398: unsigned(190 downto 0);
-    variable h1399: unsigned(6 downto 0);
-    variable h1400: unsigned(6 downto 0);
-    variable h1401: unsigned(5 downto 0);
-    variable h1402: unsigned(5 downto 0);
-    variable h1403: unsigned(5 downto 0);
-    variable h1404: unsigned(5 downto 0);
-    variable h1405: unsigned(5 downto 0);
-    variable h1406: unsigned(5 downto 0);
-    variable h1407: unsigned(31 downto 0);
-    variable h1408: unsigned(31 downto 0);
-    variable h1409: unsigned(5 downto 0);
-    variable h1410: unsigned(31 downto 0);
-    variable h1411: unsigned(31 downto 0);
-    variable h1412: unsigned(5 downto 0);
-    variable h1413: unsigned(31 downto 0);
-    variable h1414: unsigned(31 downto 0);
-    variable h1415: unsigned(5 downto 0);
-    variable h1416: unsigned(31 downto 0);
-    variable h1417: unsigned(31 downto 0);
-    variable h1418: unsigned(5 downto 0);
-    variable h1419: unsigned(31 downto 0);
-    variable h1420: unsigned(31 downto 0);
-    variable h1421: unsigned(5 downto 0);
-    variable h1422: unsigned(31 downto 0);
-    variable h1423: unsigned(31 downto 0);
-    variable h1424: unsigned(5 downto 0);
-    variable h1425: unsigned(31 downto 0);
-    variable h1426: unsigned(31 downto 0);
-    variable h1427: unsigned(5 downto 0);
-    variable h1428: unsigned(31 downto 0);
-    variable h1429: unsigned(31 downto 0);
-    variable h1430: unsigned(5 downto 0);
-    variable h1431: unsigned(31 downto 0);
-    variable h1432: unsigned(31 downto 0);
-    variable h1433: unsigned(5 downto 0);
-    variable h1434: unsigned(31 downto 0);
-    variable h1435: unsigned(31 downto 0);
-    variable h1436: unsigned(5 downto 0);
-    variable h1437: unsigned(31 downto 0);
-    variable h1438: unsigned(31 downto 0);
-    variable h1439: unsigned(5 downto 0);
-    variable h1440: unsigned(31 downto 0);
-    variable h1441: unsigned(31 downto 0);
-    variable h1442: unsigned(5 downto 0);
-    variable h1443: unsigned(31 downto 0);
-    variable h1444: unsigned(31 downto 0);
-    variable h1445: unsigned(5 downto 0);
-    variable h1446: unsigned(31 downto 0);
-    variable h1447: unsigned(31 downto 0);
-    variable h1448: unsigned(5 downto 0);
-    variable h1449: unsigned(31 downto 0);
-    variable h1450: unsigned(31 downto 0);
-    variable h1451: unsigned(5 downto 0);
-    variable h1452: unsigned(31 downto 0);
-    variable h1453: unsigned(31 downto 0);
-    variable h1454: unsigned(5 downto 0);
-    variable h1455: unsigned(31 downto 0);
-    variable h1456: unsigned(31 downto 0);
-    variable h1457: unsigned(5 downto 0);
-    variable h1458: unsigned(31 downto 0);
-    variable h1459: unsigned(31 downto 0);
-    variable h1460: unsigned(5 downto 0);
-    variable h1461: unsigned(31 downto 0);
-    variable h1462: unsigned(31 downto 0);
-    variable h1463: unsigned(5 downto 0);
-    variable h1464: unsigned(31 downto 0);
-    variable h1465: unsigned(31 downto 0);
-    variable h1466: unsigned(5 downto 0);
-    variable h1467: unsigned(31 downto 0);
-    variable h1468: unsigned(31 downto 0);
-    variable h1469: unsigned(5 downto 0);
-    variable h1470: unsigned(31 downto 0);
-    variable h1471: unsigned(31 downto 0);
-    variable h1472: unsigned(5 downto 0);
-    variable h1473: unsigned(31 downto 0);
-    variable h1474: unsigned(31 downto 0);
-    variable h1475: unsigned(5 downto 0);
-    variable h1476: unsigned(31 downto 0);
-    variable h1477: unsigned(31 downto 0);
-    variable h1478: unsigned(5 downto 0);
-    variable h1479: unsigned(31 downto 0);
-    variable h1480: unsigned(31 downto 0);
-    variable h1481: unsigned(5 downto 0);
-    variable h1482: unsigned(31 downto 0);
-    variable h1483: unsigned(31 downto 0);
-    variable h1484: unsigned(5 downto 0);
-    variable h1485: unsigned(31 downto 0);
-    variable h1486: unsigned(31 downto 0);
-    variable h1487: unsigned(5 downto 0);
-    variable h1488: unsigned(31 downto 0);
-    variable h1489: unsigned(31 downto 0);
-    variable h1490: unsigned(5 downto 0);
-    variable h1491: unsigned(31 downto 0);
-    variable h1492: unsigned(31 downto 0);
-    variable h1493: unsigned(5 downto 0);
-    variable h1494: unsigned(31 downto 0);
-    variable h1495: unsigned(31 downto 0);
-    variable h1496: unsigned(5 downto 0);
-    variable h1497: unsigned(31 downto 0);
-    variable h1498: unsigned(31 downto 0);
-    variable h1499: unsigned(5 downto 0);
-    variable h1500: unsigned(31 downto 0);
-    variable h1501: unsigned(31 downto 0);
-    variable h1502: unsigned(6 downto 0);
-    variable h1503: unsigned(5 downto 0);
-    variable h1504: unsigned(5 downto 0);
-    variable h1505: unsigned(5 downto 0);
-    variable h1506: unsigned(5 downto 0);
-    variable h1507: unsigned(5 downto 0);
-    variable h1508: unsigned(5 downto 0);
-    variable h1509: unsigned(31 downto 0);
-    variable h1510: unsigned(31 downto 0);
-    variable h1511: unsigned(5 downto 0);
-    variable h1512: unsigned(31 downto 0);
-    variable h1513: unsigned(31 downto 0);
-    variable h1514: unsigned(5 downto 0);
-    variable h1515: unsigned(31 downto 0);
-    variable h1516: unsigned(31 downto 0);
-    variable h1517: unsigned(5 downto 0);
-    variable h1518: unsigned(31 downto 0);
-    variable h1519: unsigned(31 downto 0);
-    variable h1520: unsigned(5 downto 0);
-    variable h1521: unsigned(31 downto 0);
-    variable h1522: unsigned(31 downto 0);
-    variable h1523: unsigned(5 downto 0);
-    variable h1524: unsigned(31 downto 0);
-    variable h1525: unsigned(31 downto 0);
-    variable h1526: unsigned(5 downto 0);
-    variable h1527: unsigned(31 downto 0);
-    variable h1528: unsigned(31 downto 0);
-    variable h1529: unsigned(5 downto 0);
-    variable h1530: unsigned(31 downto 0);
-    variable h1531: unsigned(31 downto 0);
-    variable h1532: unsigned(5 downto 0);
-    variable h1533: unsigned(31 downto 0);
-    variable h1534: unsigned(31 downto 0);
-    variable h1535: unsigned(5 downto 0);
-    variable h1536: unsigned(31 downto 0);
-    variable h1537: unsigned(31 downto 0);
-    variable h1538: unsigned(5 downto 0);
-    variable h1539: unsigned(31 downto 0);
-    variable h1540: unsigned(31 downto 0);
-    variable h1541: unsigned(5 downto 0);
-    variable h1542: unsigned(31 downto 0);
-    variable h1543: unsigned(31 downto 0);
-    variable h1544: unsigned(5 downto 0);
-    variable h1545: unsigned(31 downto 0);
-    variable h1546: unsigned(31 downto 0);
-    variable h1547: unsigned(5 downto 0);
-    variable h1548: unsigned(31 downto 0);
-    variable h1549: unsigned(31 downto 0);
-    variable h1550: unsigned(5 downto 0);
-    variable h1551: unsigned(31 downto 0);
-    variable h1552: unsigned(31 downto 0);
-    variable h1553: unsigned(5 downto 0);
-    variable h1554: unsigned(31 downto 0);
-    variable h1555: unsigned(31 downto 0);
-    variable h1556: unsigned(5 downto 0);
-    variable h1557: unsigned(31 downto 0);
-    variable h1558: unsigned(31 downto 0);
-    variable h1559: unsigned(5 downto 0);
-    variable h1560: unsigned(31 downto 0);
-    variable h1561: unsigned(31 downto 0);
-    variable h1562: unsigned(5 downto 0);
-    variable h1563: unsigned(31 downto 0);
-    variable h1564: unsigned(31 downto 0);
-    variable h1565: unsigned(5 downto 0);
-    variable h1566: unsigned(31 downto 0);
-    variable h1567: unsigned(31 downto 0);
-    variable h1568: unsigned(5 downto 0);
-    variable h1569: unsigned(31 downto 0);
-    variable h1570: unsigned(31 downto 0);
-    variable h1571: unsigned(5 downto 0);
-    variable h1572: unsigned(31 downto 0);
-    variable h1573: unsigned(31 downto 0);
-    variable h1574: unsigned(5 downto 0);
-    variable h1575: unsigned(31 downto 0);
-    variable h1576: unsigned(31 downto 0);
-    variable h1577: unsigned(5 downto 0);
-    variable h1578: unsigned(31 downto 0);
-    variable h1579: unsigned(31 downto 0);
-    variable h1580: unsigned(5 downto 0);
-    variable h1581: unsigned(31 downto 0);
-    variable h1582: unsigned(31 downto 0);
-    variable h1583: unsigned(5 downto 0);
-    variable h1584: unsigned(31 downto 0);
-    variable h1585: unsigned(31 downto 0);
-    variable h1586: unsigned(5 downto 0);
-    variable h1587: unsigned(31 downto 0);
-    variable h1588: unsigned(31 downto 0);
-    variable h1589: unsigned(5 downto 0);
-    variable h1590: unsigned(31 downto 0);
-    variable h1591: unsigned(31 downto 0);
-    variable h1592: unsigned(5 downto 0);
-    variable h1593: unsigned(31 downto 0);
-    variable h1594: unsigned(31 downto 0);
-    variable h1595: unsigned(5 downto 0);
-    variable h1596: unsigned(31 downto 0);
-    variable h1597: unsigned(31 downto 0);
-    variable h1598: unsigned(5 downto 0);
-    variable h1599: unsigned(31 downto 0);
-    variable h1600: unsigned(31 downto 0);
-    variable h1601: unsigned(5 downto 0);
-    variable h1602: unsigned(31 downto 0);
-    variable h1603: unsigned(31 downto 0);
-    variable h1604: unsigned(6 downto 0);
-    variable h1605: unsigned(190 downto 0);
-    variable h1606: unsigned(16 downto 0);
-    variable h1607: unsigned(142 downto 0);
-    variable h1608: unsigned(6 downto 0);
-    variable h1609: unsigned(6 downto 0);
-    variable h1610: unsigned(5 downto 0);
-    variable h1611: unsigned(5 downto 0);
-    variable h1612: unsigned(5 downto 0);
-    variable h1613: unsigned(5 downto 0);
-    variable h1614: unsigned(5 downto 0);
-    variable h1615: unsigned(5 downto 0);
-    variable h1616: unsigned(31 downto 0);
-    variable h1617: unsigned(31 downto 0);
-    variable h1618: unsigned(5 downto 0);
-    variable h1619: unsigned(31 downto 0);
-    variable h1620: unsigned(31 downto 0);
-    variable h1621: unsigned(5 downto 0);
-    variable h1622: unsigned(31 downto 0);
-    variable h1623: unsigned(31 downto 0);
-    variable h1624: unsigned(5 downto 0);
-    variable h1625: unsigned(31 downto 0);
-    variable h1626: unsigned(31 downto 0);
-    variable h1627: unsigned(5 downto 0);
-    variable h1628: unsigned(31 downto 0);
-    variable h1629: unsigned(31 downto 0);
-    variable h1630: unsigned(5 downto 0);
-    variable h1631: unsigned(31 downto 0);
-    variable h1632: unsigned(31 downto 0);
-    variable h1633: unsigned(5 downto 0);
-    variable h1634: unsigned(31 downto 0);
-    variable h1635: unsigned(31 downto 0);
-    variable h1636: unsigned(5 downto 0);
-    variable h1637: unsigned(31 downto 0);
-    variable h1638: unsigned(31 downto 0);
-    variable h1639: unsigned(5 downto 0);
-    variable h1640: unsigned(31 downto 0);
-    variable h1641: unsigned(31 downto 0);
-    variable h1642: unsigned(5 downto 0);
-    variable h1643: unsigned(31 downto 0);
-    variable h1644: unsigned(31 downto 0);
-    variable h1645: unsigned(5 downto 0);
-    variable h1646: unsigned(31 downto 0);
-    variable h1647: unsigned(31 downto 0);
-    variable h1648: unsigned(5 downto 0);
-    variable h1649: unsigned(31 downto 0);
-    variable h1650: unsigned(31 downto 0);
-    variable h1651: unsigned(5 downto 0);
-    variable h1652: unsigned(31 downto 0);
-    variable h1653: unsigned(31 downto 0);
-    variable h1654: unsigned(5 downto 0);
-    variable h1655: unsigned(31 downto 0);
-    variable h1656: unsigned(31 downto 0);
-    variable h1657: unsigned(5 downto 0);
-    variable h1658: unsigned(31 downto 0);
-    variable h1659: unsigned(31 downto 0);
-    variable h1660: unsigned(5 downto 0);
-    variable h1661: unsigned(31 downto 0);
-    variable h1662: unsigned(31 downto 0);
-    variable h1663: unsigned(5 downto 0);
-    variable h1664: unsigned(31 downto 0);
-    variable h1665: unsigned(31 downto 0);
-    variable h1666: unsigned(5 downto 0);
-    variable h1667: unsigned(31 downto 0);
-    variable h1668: unsigned(31 downto 0);
-    variable h1669: unsigned(5 downto 0);
-    variable h1670: unsigned(31 downto 0);
-    variable h1671: unsigned(31 downto 0);
-    variable h1672: unsigned(5 downto 0);
-    variable h1673: unsigned(31 downto 0);
-    variable h1674: unsigned(31 downto 0);
-    variable h1675: unsigned(5 downto 0);
-    variable h1676: unsigned(31 downto 0);
-    variable h1677: unsigned(31 downto 0);
-    variable h1678: unsigned(5 downto 0);
-    variable h1679: unsigned(31 downto 0);
-    variable h1680: unsigned(31 downto 0);
-    variable h1681: unsigned(5 downto 0);
-    variable h1682: unsigned(31 downto 0);
-    variable h1683: unsigned(31 downto 0);
-    variable h1684: unsigned(5 downto 0);
-    variable h1685: unsigned(31 downto 0);
-    variable h1686: unsigned(31 downto 0);
-    variable h1687: unsigned(5 downto 0);
-    variable h1688: unsigned(31 downto 0);
-    variable h1689: unsigned(31 downto 0);
-    variable h1690: unsigned(5 downto 0);
-    variable h1691: unsigned(31 downto 0);
-    variable h1692: unsigned(31 downto 0);
-    variable h1693: unsigned(5 downto 0);
-    variable h1694: unsigned(31 downto 0);
-    variable h1695: unsigned(31 downto 0);
-    variable h1696: unsigned(5 downto 0);
-    variable h1697: unsigned(31 downto 0);
-    variable h1698: unsigned(31 downto 0);
-    variable h1699: unsigned(5 downto 0);
-    variable h1700: unsigned(31 downto 0);
-    variable h1701: unsigned(31 downto 0);
-    variable h1702: unsigned(5 downto 0);
-    variable h1703: unsigned(31 downto 0);
-    variable h1704: unsigned(31 downto 0);
-    variable h1705: unsigned(5 downto 0);
-    variable h1706: unsigned(31 downto 0);
-    variable h1707: unsigned(31 downto 0);
-    variable h1708: unsigned(5 downto 0);
-    variable h1709: unsigned(31 downto 0);
-    variable h1710: unsigned(31 downto 0);
-    variable h1711: unsigned(6 downto 0);
-    variable h1712: unsigned(5 downto 0);
-    variable h1713: unsigned(5 downto 0);
-    variable h1714: unsigned(5 downto 0);
-    variable h1715: unsigned(5 downto 0);
-    variable h1716: unsigned(5 downto 0);
-    variable h1717: unsigned(5 downto 0);
-    variable h1718: unsigned(31 downto 0);
-    variable h1719: unsigned(31 downto 0);
-    variable h1720: unsigned(5 downto 0);
-    variable h1721: unsigned(31 downto 0);
-    variable h1722: unsigned(31 downto 0);
-    variable h1723: unsigned(5 downto 0);
-    variable h1724: unsigned(31 downto 0);
-    variable h1725: unsigned(31 downto 0);
-    variable h1726: unsigned(5 downto 0);
-    variable h1727: unsigned(31 downto 0);
-    variable h1728: unsigned(31 downto 0);
-    variable h1729: unsigned(5 downto 0);
-    variable h1730: unsigned(31 downto 0);
-    variable h1731: unsigned(31 downto 0);
-    variable h1732: unsigned(5 downto 0);
-    variable h1733: unsigned(31 downto 0);
-    variable h1734: unsigned(31 downto 0);
-    variable h1735: unsigned(5 downto 0);
-    variable h1736: unsigned(31 downto 0);
-    variable h1737: unsigned(31 downto 0);
-    variable h1738: unsigned(5 downto 0);
-    variable h1739: unsigned(31 downto 0);
-    variable h1740: unsigned(31 downto 0);
-    variable h1741: unsigned(5 downto 0);
-    variable h1742: unsigned(31 downto 0);
-    variable h1743: unsigned(31 downto 0);
-    variable h1744: unsigned(5 downto 0);
-    variable h1745: unsigned(31 downto 0);
-    variable h1746: unsigned(31 downto 0);
-    variable h1747: unsigned(5 downto 0);
-    variable h1748: unsigned(31 downto 0);
-    variable h1749: unsigned(31 downto 0);
-    variable h1750: unsigned(5 downto 0);
-    variable h1751: unsigned(31 downto 0);
-    variable h1752: unsigned(31 downto 0);
-    variable h1753: unsigned(5 downto 0);
-    variable h1754: unsigned(31 downto 0);
-    variable h1755: unsigned(31 downto 0);
-    variable h1756: unsigned(5 downto 0);
-    variable h1757: unsigned(31 downto 0);
-    variable h1758: unsigned(31 downto 0);
-    variable h1759: unsigned(5 downto 0);
-    variable h1760: unsigned(31 downto 0);
-    variable h1761: unsigned(31 downto 0);
-    variable h1762: unsigned(5 downto 0);
-    variable h1763: unsigned(31 downto 0);
-    variable h1764: unsigned(31 downto 0);
-    variable h1765: unsigned(5 downto 0);
-    variable h1766: unsigned(31 downto 0);
-    variable h1767: unsigned(31 downto 0);
-    variable h1768: unsigned(5 downto 0);
-    variable h1769: unsigned(31 downto 0);
-    variable h1770: unsigned(31 downto 0);
-    variable h1771: unsigned(5 downto 0);
-    variable h1772: unsigned(31 downto 0);
-    variable h1773: unsigned(31 downto 0);
-    variable h1774: unsigned(5 downto 0);
-    variable h1775: unsigned(31 downto 0);
-    variable h1776: unsigned(31 downto 0);
-    variable h1777: unsigned(5 downto 0);
-    variable h1778: unsigned(31 downto 0);
-    variable h1779: unsigned(31 downto 0);
-    variable h1780: unsigned(5 downto 0);
-    variable h1781: unsigned(31 downto 0);
-    variable h1782: unsigned(31 downto 0);
-    variable h1783: unsigned(5 downto 0);
-    variable h1784: unsigned(31 downto 0);
-    variable h1785: unsigned(31 downto 0);
-    variable h1786: unsigned(5 downto 0);
-    variable h1787: unsigned(31 downto 0);
-    variable h1788: unsigned(31 downto 0);
-    variable h1789: unsigned(5 downto 0);
-    variable h1790: unsigned(31 downto 0);
-    variable h1791: unsigned(31 downto 0);
-    variable h1792: unsigned(5 downto 0);
-    variable h1793: unsigned(31 downto 0);
-    variable h1794: unsigned(31 downto 0);
-    variable h1795: unsigned(5 downto 0);
-    variable h1796: unsigned(31 downto 0);
-    variable h1797: unsigned(31 downto 0);
-    variable h1798: unsigned(5 downto 0);
-    variable h1799: unsigned(31 downto 0);
-    variable h1800: unsigned(31 downto 0);
-    variable h1801: unsigned(5 downto 0);
-    variable h1802: unsigned(31 downto 0);
-    variable h1803: unsigned(31 downto 0);
-    variable h1804: unsigned(5 downto 0);
-    variable h1805: unsigned(31 downto 0);
-    variable h1806: unsigned(31 downto 0);
-    variable h1807: unsigned(5 downto 0);
-    variable h1808: unsigned(31 downto 0);
-    variable h1809: unsigned(31 downto 0);
-    variable h1810: unsigned(5 downto 0);
-    variable h1811: unsigned(31 downto 0);
-    variable h1812: unsigned(31 downto 0);
-    variable h1813: unsigned(6 downto 0);
-    variable h1814: unsigned(142 downto 0);
-    variable h1815: unsigned(143 downto 0);
-    variable h1816: unsigned(144 downto 0);
-    variable h1817: unsigned(144 downto 0);
-    variable h61: unsigned(32 downto 0);
-    variable h62: unsigned(15 downto 0);
-    variable h63: unsigned(16 downto 0);
-    variable h64: unsigned(16 downto 0);
-    variable h65: unsigned(15 downto 0);
-    variable h66: unsigned(31 downto 0);
-    variable h67: unsigned(32 downto 0);
-    variable h68: unsigned(32 downto 0);
-    variable h69: unsigned(15 downto 0);
-    variable h70: unsigned(16 downto 0);
-    variable h71: unsigned(16 downto 0);
-    variable h72: unsigned(15 downto 0);
-    variable h73: unsigned(31 downto 0);
-    variable h74: unsigned(32 downto 0);
-    variable h75: unsigned(32 downto 0);
-    variable h76: unsigned(15 downto 0);
-    variable h77: unsigned(16 downto 0);
-    variable h78: unsigned(16 downto 0);
-    variable h79: unsigned(15 downto 0);
-    variable h80: unsigned(31 downto 0);
-    variable h81: unsigned(32 downto 0);
-    variable h117: unsigned(32 downto 0);
-    variable h118: unsigned(15 downto 0);
-    variable h119: unsigned(16 downto 0);
-    variable h120: unsigned(16 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h122: unsigned(31 downto 0);
-    variable h123: unsigned(32 downto 0);
-    variable h124: unsigned(32 downto 0);
-    variable h125: unsigned(15 downto 0);
-    variable h126: unsigned(16 downto 0);
-    variable h127: unsigned(16 downto 0);
-    variable h128: unsigned(15 downto 0);
-    variable h129: unsigned(31 downto 0);
-    variable h130: unsigned(32 downto 0);
-    variable h131: unsigned(32 downto 0);
-    variable h132: unsigned(15 downto 0);
-    variable h133: unsigned(16 downto 0);
-    variable h134: unsigned(16 downto 0);
-    variable h135: unsigned(15 downto 0);
-    variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(32 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(32 downto 0);
-    variable h140: unsigned(15 downto 0);
-    variable h141: unsigned(16 downto 0);
-    variable h142: unsigned(16 downto 0);
-    variable h143: unsigned(15 downto 0);
-    variable h144: unsigned(31 downto 0);
-    variable h145: unsigned(32 downto 0);
-    variable h146: unsigned(32 downto 0);
-    variable h147: unsigned(15 downto 0);
-    variable h148: unsigned(16 downto 0);
-    variable h149: unsigned(16 downto 0);
-    variable h150: unsigned(15 downto 0);
-    variable h151: unsigned(31 downto 0);
-    variable h152: unsigned(32 downto 0);
-    variable h153: unsigned(32 downto 0);
-    variable h154: unsigned(15 downto 0);
-    variable h155: unsigned(16 downto 0);
-    variable h156: unsigned(16 downto 0);
-    variable h157: unsigned(15 downto 0);
-    variable h158: unsigned(31 downto 0);
-    variable h159: unsigned(32 downto 0);
-    variable h160: unsigned(0 downto 0);
-    variable h161: unsigned(32 downto 0);
-    variable h162: unsigned(15 downto 0);
-    variable h163: unsigned(16 downto 0);
-    variable h164: unsigned(16 downto 0);
-    variable h165: unsigned(15 downto 0);
-    variable h166: unsigned(31 downto 0);
-    variable h167: unsigned(32 downto 0);
-    variable h168: unsigned(32 downto 0);
-    variable h169: unsigned(15 downto 0);
-    variable h170: unsigned(16 downto 0);
-    variable h171: unsigned(16 downto 0);
-    variable h172: unsigned(15 downto 0);
-    variable h173: unsigned(31 downto 0);
-    variable h174: unsigned(32 downto 0);
-    variable h175: unsigned(32 downto 0);
-    variable h176: unsigned(15 downto 0);
-    variable h177: unsigned(16 downto 0);
-    variable h178: unsigned(16 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(31 downto 0);
-    variable h181: unsigned(32 downto 0);
-    variable h182: unsigned(32 downto 0);
-    variable h183: unsigned(15 downto 0);
-    variable h184: unsigned(16 downto 0);
-    variable h185: unsigned(16 downto 0);
-    variable h186: unsigned(15 downto 0);
-    variable h187: unsigned(31 downto 0);
-    variable h188: unsigned(32 downto 0);
-    variable h189: unsigned(52 downto 0);
-    variable h190: unsigned(64 downto 0);
-    variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(32 downto 0);
-    variable h193: unsigned(15 downto 0);
-    variable h194: unsigned(16 downto 0);
-    variable h195: unsigned(16 downto 0);
-    variable h196: unsigned(15 downto 0);
-    variable h197: unsigned(31 downto 0);
-    variable h198: unsigned(32 downto 0);
-    variable h202: unsigned(32 downto 0);
-    variable h203: unsigned(15 downto 0);
-    variable h204: unsigned(16 downto 0);
-    variable h205: unsigned(16 downto 0);
-    variable h206: unsigned(15 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h208: unsigned(32 downto 0);
-    variable h219: unsigned(32 downto 0);
-    variable h220: unsigned(15 downto 0);
-    variable h221: unsigned(16 downto 0);
-    variable h222: unsigned(16 downto 0);
-    variable h223: unsigned(15 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(32 downto 0);
-    variable h266: unsigned(32 downto 0);
-    variable h267: unsigned(15 downto 0);
-    variable h268: unsigned(16 downto 0);
-    variable h269: unsigned(16 downto 0);
-    variable h270: unsigned(15 downto 0);
-    variable h271: unsigned(31 downto 0);
-    variable h272: unsigned(32 downto 0);
-    variable h1818: unsigned(32 downto 0);
-    variable h1819: unsigned(15 downto 0);
-    variable h1820: unsigned(16 downto 0);
-    variable h1821: unsigned(16 downto 0);
-    variable h1822: unsigned(15 downto 0);
-    variable h1823: unsigned(31 downto 0);
-    variable h1824: unsigned(32 downto 0);
-    variable h1825: unsigned(32 downto 0);
-    variable h1826: unsigned(15 downto 0);
-    variable h1827: unsigned(16 downto 0);
-    variable h1828: unsigned(16 downto 0);
-    variable h1829: unsigned(15 downto 0);
-    variable h1830: unsigned(31 downto 0);
-    variable h1831: unsigned(32 downto 0);
-    variable h1832: unsigned(32 downto 0);
-    variable h1833: unsigned(15 downto 0);
-    variable h1834: unsigned(16 downto 0);
-    variable h1835: unsigned(16 downto 0);
-    variable h1836: unsigned(15 downto 0);
-    variable h1837: unsigned(31 downto 0);
-    variable h1838: unsigned(32 downto 0);
-    variable h1839: unsigned(190 downto 0);
-    variable h1840: unsigned(63 downto 0);
-    variable h1841: unsigned(31 downto 0);
-    variable h1842: unsigned(31 downto 0);
-    variable h1843: unsigned(31 downto 0);
-    variable h1844: unsigned(31 downto 0);
-    variable h1845: unsigned(31 downto 0);
-    variable h1846: unsigned(31 downto 0);
-    variable h1847: unsigned(31 downto 0);
-    variable h1848: unsigned(31 downto 0);
-    variable h1849: unsigned(31 downto 0);
-    variable h1850: unsigned(31 downto 0);
-    variable h1851: unsigned(31 downto 0);
-    variable h1852: unsigned(31 downto 0);
-    variable h1853: unsigned(31 downto 0);
-    variable h1854: unsigned(31 downto 0);
-    variable h1855: unsigned(31 downto 0);
-    variable h1856: unsigned(31 downto 0);
-    variable h1857: unsigned(31 downto 0);
-    variable h1858: unsigned(31 downto 0);
-    variable h1859: unsigned(31 downto 0);
-    variable h1860: unsigned(31 downto 0);
-    variable h1861: unsigned(31 downto 0);
-    variable h1862: unsigned(31 downto 0);
-    variable h1863: unsigned(31 downto 0);
-    variable h1864: unsigned(31 downto 0);
-    variable h1865: unsigned(31 downto 0);
-    variable h1866: unsigned(31 downto 0);
-    variable h1867: unsigned(31 downto 0);
-    variable h1868: unsigned(31 downto 0);
-    variable h1869: unsigned(31 downto 0);
-    variable h1870: unsigned(31 downto 0);
-    variable h1871: unsigned(31 downto 0);
-    variable h1872: unsigned(31 downto 0);
-    variable h1873: unsigned(31 downto 0);
-    variable h1874: unsigned(63 downto 0);
-    variable h1875: unsigned(6 downto 0);
-    variable h1876: unsigned(6 downto 0);
-    variable h1877: unsigned(5 downto 0);
-    variable h1878: unsigned(5 downto 0);
-    variable h1879: unsigned(5 downto 0);
-    variable h1880: unsigned(5 downto 0);
-    variable h1881: unsigned(5 downto 0);
-    variable h1882: unsigned(5 downto 0);
-    variable h1883: unsigned(31 downto 0);
-    variable h1884: unsigned(31 downto 0);
-    variable h1885: unsigned(5 downto 0);
-    variable h1886: unsigned(31 downto 0);
-    variable h1887: unsigned(31 downto 0);
-    variable h1888: unsigned(5 downto 0);
-    variable h1889: unsigned(31 downto 0);
-    variable h1890: unsigned(31 downto 0);
-    variable h1891: unsigned(5 downto 0);
-    variable h1892: unsigned(31 downto 0);
-    variable h1893: unsigned(31 downto 0);
-    variable h1894: unsigned(5 downto 0);
-    variable h1895: unsigned(31 downto 0);
-    variable h1896: unsigned(31 downto 0);
-    variable h1897: unsigned(5 downto 0);
-    variable h1898: unsigned(31 downto 0);
-    variable h1899: unsigned(31 downto 0);
-    variable h1900: unsigned(5 downto 0);
-    variable h1901: unsigned(31 downto 0);
-    variable h1902: unsigned(31 downto 0);
-    variable h1903: unsigned(5 downto 0);
-    variable h1904: unsigned(31 downto 0);
-    variable h1905: unsigned(31 downto 0);
-    variable h1906: unsigned(5 downto 0);
-    variable h1907: unsigned(31 downto 0);
-    variable h1908: unsigned(31 downto 0);
-    variable h1909: unsigned(5 downto 0);
-    variable h1910: unsigned(31 downto 0);
-    variable h1911: unsigned(31 downto 0);
-    variable h1912: unsigned(5 downto 0);
-    variable h1913: unsigned(31 downto 0);
-    variable h1914: unsigned(31 downto 0);
-    variable h1915: unsigned(5 downto 0);
-    variable h1916: unsigned(31 downto 0);
-    variable h1917: unsigned(31 downto 0);
-    variable h1918: unsigned(5 downto 0);
-    variable h1919: unsigned(31 downto 0);
-    variable h1920: unsigned(31 downto 0);
-    variable h1921: unsigned(5 downto 0);
-    variable h1922: unsigned(31 downto 0);
-    variable h1923: unsigned(31 downto 0);
-    variable h1924: unsigned(5 downto 0);
-    variable h1925: unsigned(31 downto 0);
-    variable h1926: unsigned(31 downto 0);
-    variable h1927: unsigned(5 downto 0);
-    variable h1928: unsigned(31 downto 0);
-    variable h1929: unsigned(31 downto 0);
-    variable h1930: unsigned(5 downto 0);
-    variable h1931: unsigned(31 downto 0);
-    variable h1932: unsigned(31 downto 0);
-    variable h1933: unsigned(5 downto 0);
-    variable h1934: unsigned(31 downto 0);
-    variable h1935: unsigned(31 downto 0);
-    variable h1936: unsigned(5 downto 0);
-    variable h1937: unsigned(31 downto 0);
-    variable h1938: unsigned(31 downto 0);
-    variable h1939: unsigned(5 downto 0);
-    variable h1940: unsigned(31 downto 0);
-    variable h1941: unsigned(31 downto 0);
-    variable h1942: unsigned(5 downto 0);
-    variable h1943: unsigned(31 downto 0);
-    variable h1944: unsigned(31 downto 0);
-    variable h1945: unsigned(5 downto 0);
-    variable h1946: unsigned(31 downto 0);
-    variable h1947: unsigned(31 downto 0);
-    variable h1948: unsigned(5 downto 0);
-    variable h1949: unsigned(31 downto 0);
-    variable h1950: unsigned(31 downto 0);
-    variable h1951: unsigned(5 downto 0);
-    variable h1952: unsigned(31 downto 0);
-    variable h1953: unsigned(31 downto 0);
-    variable h1954: unsigned(5 downto 0);
-    variable h1955: unsigned(31 downto 0);
-    variable h1956: unsigned(31 downto 0);
-    variable h1957: unsigned(5 downto 0);
-    variable h1958: unsigned(31 downto 0);
-    variable h1959: unsigned(31 downto 0);
-    variable h1960: unsigned(5 downto 0);
-    variable h1961: unsigned(31 downto 0);
-    variable h1962: unsigned(31 downto 0);
-    variable h1963: unsigned(5 downto 0);
-    variable h1964: unsigned(31 downto 0);
-    variable h1965: unsigned(31 downto 0);
-    variable h1966: unsigned(5 downto 0);
-    variable h1967: unsigned(31 downto 0);
-    variable h1968: unsigned(31 downto 0);
-    variable h1969: unsigned(5 downto 0);
-    variable h1970: unsigned(31 downto 0);
-    variable h1971: unsigned(31 downto 0);
-    variable h1972: unsigned(5 downto 0);
-    variable h1973: unsigned(31 downto 0);
-    variable h1974: unsigned(31 downto 0);
-    variable h1975: unsigned(5 downto 0);
-    variable h1976: unsigned(31 downto 0);
-    variable h1977: unsigned(31 downto 0);
-    variable h1978: unsigned(6 downto 0);
-    variable h1979: unsigned(5 downto 0);
-    variable h1980: unsigned(5 downto 0);
-    variable h1981: unsigned(5 downto 0);
-    variable h1982: unsigned(5 downto 0);
-    variable h1983: unsigned(5 downto 0);
-    variable h1984: unsigned(5 downto 0);
-    variable h1985: unsigned(31 downto 0);
-    variable h1986: unsigned(31 downto 0);
-    variable h1987: unsigned(5 downto 0);
-    variable h1988: unsigned(31 downto 0);
-    variable h1989: unsigned(31 downto 0);
-    variable h1990: unsigned(5 downto 0);
-    variable h1991: unsigned(31 downto 0);
-    variable h1992: unsigned(31 downto 0);
-    variable h1993: unsigned(5 downto 0);
-    variable h1994: unsigned(31 downto 0);
-    variable h1995: unsigned(31 downto 0);
-    variable h1996: unsigned(5 downto 0);
-    variable h1997: unsigned(31 downto 0);
-    variable h1998: unsigned(31 downto 0);
-    variable h1999: unsigned(5 downto 0);
-    variable h2000: unsigned(31 downto 0);
-    variable h2001: unsigned(31 downto 0);
-    variable h2002: unsigned(5 downto 0);
-    variable h2003: unsigned(31 downto 0);
-    variable h2004: unsigned(31 downto 0);
-    variable h2005: unsigned(5 downto 0);
-    variable h2006: unsigned(31 downto 0);
-    variable h2007: unsigned(31 downto 0);
-    variable h2008: unsigned(5 downto 0);
-    variable h2009: unsigned(31 downto 0);
-    variable h2010: unsigned(31 downto 0);
-    variable h2011: unsigned(5 downto 0);
-    variable h2012: unsigned(31 downto 0);
-    variable h2013: unsigned(31 downto 0);
-    variable h2014: unsigned(5 downto 0);
-    variable h2015: unsigned(31 downto 0);
-    variable h2016: unsigned(31 downto 0);
-    variable h2017: unsigned(5 downto 0);
-    variable h2018: unsigned(31 downto 0);
-    variable h2019: unsigned(31 downto 0);
-    variable h2020: unsigned(5 downto 0);
-    variable h2021: unsigned(31 downto 0);
-    variable h2022: unsigned(31 downto 0);
-    variable h2023: unsigned(5 downto 0);
-    variable h2024: unsigned(31 downto 0);
-    variable h2025: unsigned(31 downto 0);
-    variable h2026: unsigned(5 downto 0);
-    variable h2027: unsigned(31 downto 0);
-    variable h2028: unsigned(31 downto 0);
-    variable h2029: unsigned(5 downto 0);
-    variable h2030: unsigned(31 downto 0);
-    variable h2031: unsigned(31 downto 0);
-    variable h2032: unsigned(5 downto 0);
-    variable h2033: unsigned(31 downto 0);
-    variable h2034: unsigned(31 downto 0);
-    variable h2035: unsigned(5 downto 0);
-    variable h2036: unsigned(31 downto 0);
-    variable h2037: unsigned(31 downto 0);
-    variable h2038: unsigned(5 downto 0);
-    variable h2039: unsigned(31 downto 0);
-    variable h2040: unsigned(31 downto 0);
-    variable h2041: unsigned(5 downto 0);
-    variable h2042: unsigned(31 downto 0);
-    variable h2043: unsigned(31 downto 0);
-    variable h2044: unsigned(5 downto 0);
-    variable h2045: unsigned(31 downto 0);
-    variable h2046: unsigned(31 downto 0);
-    variable h2047: unsigned(5 downto 0);
-    variable h2048: unsigned(31 downto 0);
-    variable h2049: unsigned(31 downto 0);
-    variable h2050: unsigned(5 downto 0);
-    variable h2051: unsigned(31 downto 0);
-    variable h2052: unsigned(31 downto 0);
-    variable h2053: unsigned(5 downto 0);
-    variable h2054: unsigned(31 downto 0);
-    variable h2055: unsigned(31 downto 0);
-    variable h2056: unsigned(5 downto 0);
-    variable h2057: unsigned(31 downto 0);
-    variable h2058: unsigned(31 downto 0);
-    variable h2059: unsigned(5 downto 0);
-    variable h2060: unsigned(31 downto 0);
-    variable h2061: unsigned(31 downto 0);
-    variable h2062: unsigned(5 downto 0);
-    variable h2063: unsigned(31 downto 0);
-    variable h2064: unsigned(31 downto 0);
-    variable h2065: unsigned(5 downto 0);
-    variable h2066: unsigned(31 downto 0);
-    variable h2067: unsigned(31 downto 0);
-    variable h2068: unsigned(5 downto 0);
-    variable h2069: unsigned(31 downto 0);
-    variable h2070: unsigned(31 downto 0);
-    variable h2071: unsigned(5 downto 0);
-    variable h2072: unsigned(31 downto 0);
-    variable h2073: unsigned(31 downto 0);
-    variable h2074: unsigned(5 downto 0);
-    variable h2075: unsigned(31 downto 0);
-    variable h2076: unsigned(31 downto 0);
-    variable h2077: unsigned(5 downto 0);
-    variable h2078: unsigned(31 downto 0);
-    variable h2079: unsigned(31 downto 0);
-    variable h2080: unsigned(6 downto 0);
-    variable h2081: unsigned(63 downto 0);
-    variable h2082: unsigned(190 downto 0);
-    variable h2083: unsigned(6 downto 0);
-    variable h2084: unsigned(6 downto 0);
-    variable h2085: unsigned(5 downto 0);
-    variable h2086: unsigned(5 downto 0);
-    variable h2087: unsigned(5 downto 0);
-    variable h2088: unsigned(5 downto 0);
-    variable h2089: unsigned(5 downto 0);
-    variable h2090: unsigned(5 downto 0);
-    variable h2091: unsigned(31 downto 0);
-    variable h2092: unsigned(31 downto 0);
-    variable h2093: unsigned(5 downto 0);
-    variable h2094: unsigned(31 downto 0);
-    variable h2095: unsigned(31 downto 0);
-    variable h2096: unsigned(5 downto 0);
-    variable h2097: unsigned(31 downto 0);
-    variable h2098: unsigned(31 downto 0);
-    variable h2099: unsigned(5 downto 0);
-    variable h2100: unsigned(31 downto 0);
-    variable h2101: unsigned(31 downto 0);
-    variable h2102: unsigned(5 downto 0);
-    variable h2103: unsigned(31 downto 0);
-    variable h2104: unsigned(31 downto 0);
-    variable h2105: unsigned(5 downto 0);
-    variable h2106: unsigned(31 downto 0);
-    variable h2107: unsigned(31 downto 0);
-    variable h2108: unsigned(5 downto 0);
-    variable h2109: unsigned(31 downto 0);
-    variable h2110: unsigned(31 downto 0);
-    variable h2111: unsigned(5 downto 0);
-    variable h2112: unsigned(31 downto 0);
-    variable h2113: unsigned(31 downto 0);
-    variable h2114: unsigned(5 downto 0);
-    variable h2115: unsigned(31 downto 0);
-    variable h2116: unsigned(31 downto 0);
-    variable h2117: unsigned(5 downto 0);
-    variable h2118: unsigned(31 downto 0);
-    variable h2119: unsigned(31 downto 0);
-    variable h2120: unsigned(5 downto 0);
-    variable h2121: unsigned(31 downto 0);
-    variable h2122: unsigned(31 downto 0);
-    variable h2123: unsigned(5 downto 0);
-    variable h2124: unsigned(31 downto 0);
-    variable h2125: unsigned(31 downto 0);
-    variable h2126: unsigned(5 downto 0);
-    variable h2127: unsigned(31 downto 0);
-    variable h2128: unsigned(31 downto 0);
-    variable h2129: unsigned(5 downto 0);
-    variable h2130: unsigned(31 downto 0);
-    variable h2131: unsigned(31 downto 0);
-    variable h2132: unsigned(5 downto 0);
-    variable h2133: unsigned(31 downto 0);
-    variable h2134: unsigned(31 downto 0);
-    variable h2135: unsigned(5 downto 0);
-    variable h2136: unsigned(31 downto 0);
-    variable h2137: unsigned(31 downto 0);
-    variable h2138: unsigned(5 downto 0);
-    variable h2139: unsigned(31 downto 0);
-    variable h2140: unsigned(31 downto 0);
-    variable h2141: unsigned(5 downto 0);
-    variable h2142: unsigned(31 downto 0);
-    variable h2143: unsigned(31 downto 0);
-    variable h2144: unsigned(5 downto 0);
-    variable h2145: unsigned(31 downto 0);
-    variable h2146: unsigned(31 downto 0);
-    variable h2147: unsigned(5 downto 0);
-    variable h2148: unsigned(31 downto 0);
-    variable h2149: unsigned(31 downto 0);
-    variable h2150: unsigned(5 downto 0);
-    variable h2151: unsigned(31 downto 0);
-    variable h2152: unsigned(31 downto 0);
-    variable h2153: unsigned(5 downto 0);
-    variable h2154: unsigned(31 downto 0);
-    variable h2155: unsigned(31 downto 0);
-    variable h2156: unsigned(5 downto 0);
-    variable h2157: unsigned(31 downto 0);
-    variable h2158: unsigned(31 downto 0);
-    variable h2159: unsigned(5 downto 0);
-    variable h2160: unsigned(31 downto 0);
-    variable h2161: unsigned(31 downto 0);
-    variable h2162: unsigned(5 downto 0);
-    variable h2163: unsigned(31 downto 0);
-    variable h2164: unsigned(31 downto 0);
-    variable h2165: unsigned(5 downto 0);
-    variable h2166: unsigned(31 downto 0);
-    variable h2167: unsigned(31 downto 0);
-    variable h2168: unsigned(5 downto 0);
-    variable h2169: unsigned(31 downto 0);
-    variable h2170: unsigned(31 downto 0);
-    variable h2171: unsigned(5 downto 0);
-    variable h2172: unsigned(31 downto 0);
-    variable h2173: unsigned(31 downto 0);
-    variable h2174: unsigned(5 downto 0);
-    variable h2175: unsigned(31 downto 0);
-    variable h2176: unsigned(31 downto 0);
-    variable h2177: unsigned(5 downto 0);
-    variable h2178: unsigned(31 downto 0);
-    variable h2179: unsigned(31 downto 0);
-    variable h2180: unsigned(5 downto 0);
-    variable h2181: unsigned(31 downto 0);
-    variable h2182: unsigned(31 downto 0);
-    variable h2183: unsigned(5 downto 0);
-    variable h2184: unsigned(31 downto 0);
-    variable h2185: unsigned(31 downto 0);
-    variable h2186: unsigned(6 downto 0);
-    variable h2187: unsigned(5 downto 0);
-    variable h2188: unsigned(5 downto 0);
-    variable h2189: unsigned(5 downto 0);
-    variable h2190: unsigned(5 downto 0);
-    variable h2191: unsigned(5 downto 0);
-    variable h2192: unsigned(5 downto 0);
-    variable h2193: unsigned(31 downto 0);
-    variable h2194: unsigned(31 downto 0);
-    variable h2195: unsigned(5 downto 0);
-    variable h2196: unsigned(31 downto 0);
-    variable h2197: unsigned(31 downto 0);
-    variable h2198: unsigned(5 downto 0);
-    variable h2199: unsigned(31 downto 0);
-    variable h2200: unsigned(31 downto 0);
-    variable h2201: unsigned(5 downto 0);
-    variable h2202: unsigned(31 downto 0);
-    variable h2203: unsigned(31 downto 0);
-    variable h2204: unsigned(5 downto 0);
-    variable h2205: unsigned(31 downto 0);
-    variable h2206: unsigned(31 downto 0);
-    variable h2207: unsigned(5 downto 0);
-    variable h2208: unsigned(31 downto 0);
-    variable h2209: unsigned(31 downto 0);
-    variable h2210: unsigned(5 downto 0);
-    variable h2211: unsigned(31 downto 0);
-    variable h2212: unsigned(31 downto 0);
-    variable h2213: unsigned(5 downto 0);
-    variable h2214: unsigned(31 downto 0);
-    variable h2215: unsigned(31 downto 0);
-    variable h2216: unsigned(5 downto 0);
-    variable h2217: unsigned(31 downto 0);
-    variable h2218: unsigned(31 downto 0);
-    variable h2219: unsigned(5 downto 0);
-    variable h2220: unsigned(31 downto 0);
-    variable h2221: unsigned(31 downto 0);
-    variable h2222: unsigned(5 downto 0);
-    variable h2223: unsigned(31 downto 0);
-    variable h2224: unsigned(31 downto 0);
-    variable h2225: unsigned(5 downto 0);
-    variable h2226: unsigned(31 downto 0);
-    variable h2227: unsigned(31 downto 0);
-    variable h2228: unsigned(5 downto 0);
-    variable h2229: unsigned(31 downto 0);
-    variable h2230: unsigned(31 downto 0);
-    variable h2231: unsigned(5 downto 0);
-    variable h2232: unsigned(31 downto 0);
-    variable h2233: unsigned(31 downto 0);
-    variable h2234: unsigned(5 downto 0);
-    variable h2235: unsigned(31 downto 0);
-    variable h2236: unsigned(31 downto 0);
-    variable h2237: unsigned(5 downto 0);
-    variable h2238: unsigned(31 downto 0);
-    variable h2239: unsigned(31 downto 0);
-    variable h2240: unsigned(5 downto 0);
-    variable h2241: unsigned(31 downto 0);
-    variable h2242: unsigned(31 downto 0);
-    variable h2243: unsigned(5 downto 0);
-    variable h2244: unsigned(31 downto 0);
-    variable h2245: unsigned(31 downto 0);
-    variable h2246: unsigned(5 downto 0);
-    variable h2247: unsigned(31 downto 0);
-    variable h2248: unsigned(31 downto 0);
-    variable h2249: unsigned(5 downto 0);
-    variable h2250: unsigned(31 downto 0);
-    variable h2251: unsigned(31 downto 0);
-    variable h2252: unsigned(5 downto 0);
-    variable h2253: unsigned(31 downto 0);
-    variable h2254: unsigned(31 downto 0);
-    variable h2255: unsigned(5 downto 0);
-    variable h2256: unsigned(31 downto 0);
-    variable h2257: unsigned(31 downto 0);
-    variable h2258: unsigned(5 downto 0);
-    variable h2259: unsigned(31 downto 0);
-    variable h2260: unsigned(31 downto 0);
-    variable h2261: unsigned(5 downto 0);
-    variable h2262: unsigned(31 downto 0);
-    variable h2263: unsigned(31 downto 0);
-    variable h2264: unsigned(5 downto 0);
-    variable h2265: unsigned(31 downto 0);
-    variable h2266: unsigned(31 downto 0);
-    variable h2267: unsigned(5 downto 0);
-    variable h2268: unsigned(31 downto 0);
-    variable h2269: unsigned(31 downto 0);
-    variable h2270: unsigned(5 downto 0);
-    variable h2271: unsigned(31 downto 0);
-    variable h2272: unsigned(31 downto 0);
-    variable h2273: unsigned(5 downto 0);
-    variable h2274: unsigned(31 downto 0);
-    variable h2275: unsigned(31 downto 0);
-    variable h2276: unsigned(5 downto 0);
-    variable h2277: unsigned(31 downto 0);
-    variable h2278: unsigned(31 downto 0);
-    variable h2279: unsigned(5 downto 0);
-    variable h2280: unsigned(31 downto 0);
-    variable h2281: unsigned(31 downto 0);
-    variable h2282: unsigned(5 downto 0);
-    variable h2283: unsigned(31 downto 0);
-    variable h2284: unsigned(31 downto 0);
-    variable h2285: unsigned(5 downto 0);
-    variable h2286: unsigned(31 downto 0);
-    variable h2287: unsigned(31 downto 0);
-    variable h2288: unsigned(6 downto 0);
-    variable h2289: unsigned(190 downto 0);
-    variable h2290: unsigned(16 downto 0);
-    variable h2291: unsigned(142 downto 0);
-    variable h2292: unsigned(6 downto 0);
-    variable h2293: unsigned(6 downto 0);
-    variable h2294: unsigned(5 downto 0);
-    variable h2295: unsigned(5 downto 0);
-    variable h2296: unsigned(5 downto 0);
-    variable h2297: unsigned(5 downto 0);
-    variable h2298: unsigned(5 downto 0);
-    variable h2299: unsigned(5 downto 0);
-    variable h2300: unsigned(31 downto 0);
-    variable h2301: unsigned(31 downto 0);
-    variable h2302: unsigned(5 downto 0);
-    variable h2303: unsigned(31 downto 0);
-    variable h2304: unsigned(31 downto 0);
-    variable h2305: unsigned(5 downto 0);
-    variable h2306: unsigned(31 downto 0);
-    variable h2307: unsigned(31 downto 0);
-    variable h2308: unsigned(5 downto 0);
-    variable h2309: unsigned(31 downto 0);
-    variable h2310: unsigned(31 downto 0);
-    variable h2311: unsigned(5 downto 0);
-    variable h2312: unsigned(31 downto 0);
-    variable h2313: unsigned(31 downto 0);
-    variable h2314: unsigned(5 downto 0);
-    variable h2315: unsigned(31 downto 0);
-    variable h2316: unsigned(31 downto 0);
-    variable h2317: unsigned(5 downto 0);
-    variable h2318: unsigned(31 downto 0);
-    variable h2319: unsigned(31 downto 0);
-    variable h2320: unsigned(5 downto 0);
-    variable h2321: unsigned(31 downto 0);
-    variable h2322: unsigned(31 downto 0);
-    variable h2323: unsigned(5 downto 0);
-    variable h2324: unsigned(31 downto 0);
-    variable h2325: unsigned(31 downto 0);
-    variable h2326: unsigned(5 downto 0);
-    variable h2327: unsigned(31 downto 0);
-    variable h2328: unsigned(31 downto 0);
-    variable h2329: unsigned(5 downto 0);
-    variable h2330: unsigned(31 downto 0);
-    variable h2331: unsigned(31 downto 0);
-    variable h2332: unsigned(5 downto 0);
-    variable h2333: unsigned(31 downto 0);
-    variable h2334: unsigned(31 downto 0);
-    variable h2335: unsigned(5 downto 0);
-    variable h2336: unsigned(31 downto 0);
-    variable h2337: unsigned(31 downto 0);
-    variable h2338: unsigned(5 downto 0);
-    variable h2339: unsigned(31 downto 0);
-    variable h2340: unsigned(31 downto 0);
-    variable h2341: unsigned(5 downto 0);
-    variable h2342: unsigned(31 downto 0);
-    variable h2343: unsigned(31 downto 0);
-    variable h2344: unsigned(5 downto 0);
-    variable h2345: unsigned(31 downto 0);
-    variable h2346: unsigned(31 downto 0);
-    variable h2347: unsigned(5 downto 0);
-    variable h2348: unsigned(31 downto 0);
-    variable h2349: unsigned(31 downto 0);
-    variable h2350: unsigned(5 downto 0);
-    variable h2351: unsigned(31 downto 0);
-    variable h2352: unsigned(31 downto 0);
-    variable h2353: unsigned(5 downto 0);
-    variable h2354: unsigned(31 downto 0);
-    variable h2355: unsigned(31 downto 0);
-    variable h2356: unsigned(5 downto 0);
-    variable h2357: unsigned(31 downto 0);
-    variable h2358: unsigned(31 downto 0);
-    variable h2359: unsigned(5 downto 0);
-    variable h2360: unsigned(31 downto 0);
-    variable h2361: unsigned(31 downto 0);
-    variable h2362: unsigned(5 downto 0);
-    variable h2363: unsigned(31 downto 0);
-    variable h2364: unsigned(31 downto 0);
-    variable h2365: unsigned(5 downto 0);
-    variable h2366: unsigned(31 downto 0);
-    variable h2367: unsigned(31 downto 0);
-    variable h2368: unsigned(5 downto 0);
-    variable h2369: unsigned(31 downto 0);
-    variable h2370: unsigned(31 downto 0);
-    variable h2371: unsigned(5 downto 0);
-    variable h2372: unsigned(31 downto 0);
-    variable h2373: unsigned(31 downto 0);
-    variable h2374: unsigned(5 downto 0);
-    variable h2375: unsigned(31 downto 0);
-    variable h2376: unsigned(31 downto 0);
-    variable h2377: unsigned(5 downto 0);
-    variable h2378: unsigned(31 downto 0);
-    variable h2379: unsigned(31 downto 0);
-    variable h2380: unsigned(5 downto 0);
-    variable h2381: unsigned(31 downto 0);
-    variable h2382: unsigned(31 downto 0);
-    variable h2383: unsigned(5 downto 0);
-    variable h2384: unsigned(31 downto 0);
-    variable h2385: unsigned(31 downto 0);
-    variable h2386: unsigned(5 downto 0);
-    variable h2387: unsigned(31 downto 0);
-    variable h2388: unsigned(31 downto 0);
-    variable h2389: unsigned(5 downto 0);
-    variable h2390: unsigned(31 downto 0);
-    variable h2391: unsigned(31 downto 0);
-    variable h2392: unsigned(5 downto 0);
-    variable h2393: unsigned(31 downto 0);
-    variable h2394: unsigned(31 downto 0);
-    variable h2395: unsigned(6 downto 0);
-    variable h2396: unsigned(5 downto 0);
-    variable h2397: unsigned(5 downto 0);
-    variable h2398: unsigned(5 downto 0);
-    variable h2399: unsigned(5 downto 0);
-    variable h2400: unsigned(5 downto 0);
-    variable h2401: unsigned(5 downto 0);
-    variable h2402: unsigned(31 downto 0);
-    variable h2403: unsigned(31 downto 0);
-    variable h2404: unsigned(5 downto 0);
-    variable h2405: unsigned(31 downto 0);
-    variable h2406: unsigned(31 downto 0);
-    variable h2407: unsigned(5 downto 0);
-    variable h2408: unsigned(31 downto 0);
-    variable h2409: unsigned(31 downto 0);
-    variable h2410: unsigned(5 downto 0);
-    variable h2411: unsigned(31 downto 0);
-    variable h2412: unsigned(31 downto 0);
-    variable h2413: unsigned(5 downto 0);
-    variable h2414: unsigned(31 downto 0);
-    variable h2415: unsigned(31 downto 0);
-    variable h2416: unsigned(5 downto 0);
-    variable h2417: unsigned(31 downto 0);
-    variable h2418: unsigned(31 downto 0);
-    variable h2419: unsigned(5 downto 0);
-    variable h2420: unsigned(31 downto 0);
-    variable h2421: unsigned(31 downto 0);
-    variable h2422: unsigned(5 downto 0);
-    variable h2423: unsigned(31 downto 0);
-    variable h2424: unsigned(31 downto 0);
-    variable h2425: unsigned(5 downto 0);
-    variable h2426: unsigned(31 downto 0);
-    variable h2427: unsigned(31 downto 0);
-    variable h2428: unsigned(5 downto 0);
-    variable h2429: unsigned(31 downto 0);
-    variable h2430: unsigned(31 downto 0);
-    variable h2431: unsigned(5 downto 0);
-    variable h2432: unsigned(31 downto 0);
-    variable h2433: unsigned(31 downto 0);
-    variable h2434: unsigned(5 downto 0);
-    variable h2435: unsigned(31 downto 0);
-    variable h2436: unsigned(31 downto 0);
-    variable h2437: unsigned(5 downto 0);
-    variable h2438: unsigned(31 downto 0);
-    variable h2439: unsigned(31 downto 0);
-    variable h2440: unsigned(5 downto 0);
-    variable h2441: unsigned(31 downto 0);
-    variable h2442: unsigned(31 downto 0);
-    variable h2443: unsigned(5 downto 0);
-    variable h2444: unsigned(31 downto 0);
-    variable h2445: unsigned(31 downto 0);
-    variable h2446: unsigned(5 downto 0);
-    variable h2447: unsigned(31 downto 0);
-    variable h2448: unsigned(31 downto 0);
-    variable h2449: unsigned(5 downto 0);
-    variable h2450: unsigned(31 downto 0);
-    variable h2451: unsigned(31 downto 0);
-    variable h2452: unsigned(5 downto 0);
-    variable h2453: unsigned(31 downto 0);
-    variable h2454: unsigned(31 downto 0);
-    variable h2455: unsigned(5 downto 0);
-    variable h2456: unsigned(31 downto 0);
-    variable h2457: unsigned(31 downto 0);
-    variable h2458: unsigned(5 downto 0);
-    variable h2459: unsigned(31 downto 0);
-    variable h2460: unsigned(31 downto 0);
-    variable h2461: unsigned(5 downto 0);
-    variable h2462: unsigned(31 downto 0);
-    variable h2463: unsigned(31 downto 0);
-    variable h2464: unsigned(5 downto 0);
-    variable h2465: unsigned(31 downto 0);
-    variable h2466: unsigned(31 downto 0);
-    variable h2467: unsigned(5 downto 0);
-    variable h2468: unsigned(31 downto 0);
-    variable h2469: unsigned(31 downto 0);
-    variable h2470: unsigned(5 downto 0);
-    variable h2471: unsigned(31 downto 0);
-    variable h2472: unsigned(31 downto 0);
-    variable h2473: unsigned(5 downto 0);
-    variable h2474: unsigned(31 downto 0);
-    variable h2475: unsigned(31 downto 0);
-    variable h2476: unsigned(5 downto 0);
-    variable h2477: unsigned(31 downto 0);
-    variable h2478: unsigned(31 downto 0);
-    variable h2479: unsigned(5 downto 0);
-    variable h2480: unsigned(31 downto 0);
-    variable h2481: unsigned(31 downto 0);
-    variable h2482: unsigned(5 downto 0);
-    variable h2483: unsigned(31 downto 0);
-    variable h2484: unsigned(31 downto 0);
-    variable h2485: unsigned(5 downto 0);
-    variable h2486: unsigned(31 downto 0);
-    variable h2487: unsigned(31 downto 0);
-    variable h2488: unsigned(5 downto 0);
-    variable h2489: unsigned(31 downto 0);
-    variable h2490: unsigned(31 downto 0);
-    variable h2491: unsigned(5 downto 0);
-    variable h2492: unsigned(31 downto 0);
-    variable h2493: unsigned(31 downto 0);
-    variable h2494: unsigned(5 downto 0);
-    variable h2495: unsigned(31 downto 0);
-    variable h2496: unsigned(31 downto 0);
-    variable h2497: unsigned(6 downto 0);
-    variable h2498: unsigned(142 downto 0);
-    variable h2499: unsigned(143 downto 0);
-    variable h2500: unsigned(144 downto 0);
-    variable h2501: unsigned(0 downto 0);
+    variable h644: unsigned(5 downto 0);
+    variable h645: unsigned(5 downto 0);
+    variable h646: unsigned(6 downto 0);
+    variable h647: unsigned(78 downto 0);
+    variable h648: unsigned(79 downto 0);
+    variable h649: unsigned(80 downto 0);
+    variable h650: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
             o_r_addr <= to_unsigned(0, 64);
-            o_r_bus <= to_unsigned(0, 8);
-            o_r_devfn <= to_unsigned(0, 8);
             o_r_rid <= to_unsigned(0, 16);
             o_r_vf <= to_unsigned(0, 16);
             o_r_write <= to_unsigned(0, 1);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_addr <= to_unsigned(0, 64);
-            rec_bus <= to_unsigned(0, 8);
-            rec_devfn <= to_unsigned(0, 8);
             rec_rid <= to_unsigned(0, 16);
             rec_vf <= to_unsigned(0, 16);
             rec_write <= to_unsigned(0, 1);
@@ -2641,7 +782,7 @@ begin
             w_vf_config_0 <= to_unsigned(0, 64);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-            v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+            v_wide := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
             if bool(done) then
                 done <= '0';
             end if;
@@ -2667,7 +808,7 @@ begin
                             h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                             h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                             h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                            v_wide := unsigned'(to_unsigned(0, 27) & h1);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             m_valid <= '1';
                             m_we <= '0';
@@ -2691,7 +832,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2714,7 +855,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2737,7 +878,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2760,7 +901,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2783,7 +924,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 40);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2806,7 +947,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 48);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2829,7 +970,7 @@ begin
                         h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 56);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2863,7 +1004,7 @@ begin
                             h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                             h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                             h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                            v_wide := unsigned'(to_unsigned(0, 27) & h3);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             m_valid <= '1';
                             m_we <= '0';
@@ -2887,7 +1028,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2910,7 +1051,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2933,7 +1074,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2956,7 +1097,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
                         m_valid <= '1';
                         m_we <= '0';
@@ -2979,7 +1120,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 40);
                         m_valid <= '1';
                         m_we <= '0';
@@ -3002,7 +1143,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 48);
                         m_valid <= '1';
                         m_we <= '0';
@@ -3025,7 +1166,7 @@ begin
                         h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
                         h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h3);
+                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 56);
                         m_valid <= '1';
                         m_we <= '0';
@@ -3105,106 +1246,68 @@ begin
                         h24 := unsigned'("000000000000000000000000000000000");
                         h24 := (unsigned'(to_unsigned(0, 16) & h20) + unsigned'(to_unsigned(0, 1) & h23));
                         h25 := unsigned'("000000000000000000000000000000000");
-                        h26 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h26 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h26 := w_sriov_10(48-1 downto 32);
+                        h25 := shift_right(h24, 8);
+                        h26 := to_unsigned(0, 1);
+                        h27 := to_unsigned(0, 1);
+                        h27 := to_unsigned(0, 1);
+                        if bool(w_sriov_odd_8(36)) then
+                            h27 := to_unsigned(1, 1);
                         end if;
-                        h27 := to_unsigned(0, 17);
-                        h27 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h26));
-                        h28 := to_unsigned(0, 17);
-                        h28 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h28 := to_unsigned(0, 1);
+                        h28 := to_unsigned(0, 1);
+                        if bool(w_sriov_8(4)) then
+                            h28 := to_unsigned(1, 1);
+                        end if;
+                        if bool(r_PF(16)) then
+                            h26 := h27;
+                        else
+                            h26 := h28;
+                        end if;
                         h29 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h29 := w_sriov_odd_18(32-1 downto 16);
+                            h29 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h29 := w_sriov_10(64-1 downto 48);
+                            h29 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := resize(unsigned'(to_unsigned(0, 16) & h28(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h29), 32);
-                        h31 := unsigned'("000000000000000000000000000000000");
-                        h31 := (unsigned'(to_unsigned(0, 16) & h27) + unsigned'(to_unsigned(0, 1) & h30));
-                        h25 := h31;
-                        h32 := to_unsigned(0, 1);
-                        h33 := to_unsigned(0, 1);
-                        h33 := to_unsigned(0, 1);
-                        if bool(w_sriov_odd_8(36)) then
-                            h33 := to_unsigned(1, 1);
-                        end if;
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        if bool(w_sriov_8(4)) then
-                            h34 := to_unsigned(1, 1);
-                        end if;
+                        h30 := to_unsigned(0, 17);
+                        h30 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h29));
+                        h31 := to_unsigned(0, 17);
+                        h31 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h32 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h32 := h33;
+                            h32 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h32 := h34;
+                            h32 := w_sriov_10(64-1 downto 48);
                         end if;
+                        h33 := unsigned'("00000000000000000000000000000000");
+                        h33 := resize(unsigned'(to_unsigned(0, 16) & h31(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h32), 32);
+                        h34 := unsigned'("000000000000000000000000000000000");
+                        h34 := (unsigned'(to_unsigned(0, 16) & h30) + unsigned'(to_unsigned(0, 1) & h33));
                         h35 := unsigned'("000000000000000000000000000000000");
+                        h35 := shift_right(h34, 3);
                         h36 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h36 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h36 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h37 := to_unsigned(0, 17);
-                        h37 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h36));
-                        h38 := to_unsigned(0, 17);
-                        h38 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h36 := r_PF(16-1 downto 0);
+                        h37 := unsigned'("0000000000000000000000000000000000");
+                        h37 := ((unsigned'(to_unsigned(0, 1) & h35) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h36(16-1 downto 3)));
+                        h38 := unsigned'("0000000000000000000000000000000000");
+                        h38 := ((unsigned'(to_unsigned(0, 1) & h37(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
                         h39 := to_unsigned(0, 16);
+                        h39 := r_PF(16-1 downto 0);
+                        h40 := to_unsigned(0, 6);
+                        h40 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h39(8-1 downto 3)), 7))), 6);
+                        h41 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h39 := w_sriov_odd_18(32-1 downto 16);
+                            h41 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h39 := w_sriov_10(64-1 downto 48);
+                            h41 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h40 := unsigned'("00000000000000000000000000000000");
-                        h40 := resize(unsigned'(to_unsigned(0, 16) & h38(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h39), 32);
-                        h41 := unsigned'("000000000000000000000000000000000");
-                        h41 := (unsigned'(to_unsigned(0, 16) & h37) + unsigned'(to_unsigned(0, 1) & h40));
-                        h35 := h41;
                         h42 := to_unsigned(0, 16);
-                        h42 := r_PF(16-1 downto 0);
-                        h43 := to_unsigned(0, 8);
-                        h44 := unsigned'("000000000000000000000000000000000");
-                        h45 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h45 := w_sriov_odd_18(16-1 downto 0);
+                            h42 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h45 := w_sriov_10(48-1 downto 32);
+                            h42 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h46 := to_unsigned(0, 17);
-                        h46 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h45));
-                        h47 := to_unsigned(0, 17);
-                        h47 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h48 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h48 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h48 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h49 := unsigned'("00000000000000000000000000000000");
-                        h49 := resize(unsigned'(to_unsigned(0, 16) & h47(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h48), 32);
-                        h50 := unsigned'("000000000000000000000000000000000");
-                        h50 := (unsigned'(to_unsigned(0, 16) & h46) + unsigned'(to_unsigned(0, 1) & h49));
-                        h44 := h50;
-                        h43 := h44(8-1 downto 0);
-                        h51 := to_unsigned(0, 16);
-                        h51 := r_PF(16-1 downto 0);
-                        h52 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h52 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h52 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h53 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h53 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h53 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        if (not (((e_kind = 0) or (e_kind = 1)) and ((((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (h12 = 16)) and (h13 = 1)) and ((((h14 /= 0) and (e_vf >= 1)) and (e_vf <= h17)) and (e_vf <= h18))) and (((((h24 <= 65535) and (h25(16-1 downto 8) <= r_PF(40-1 downto 32))) and (((h32 /= 0) or (h35(16-1 downto 8) /= h42(16-1 downto 8))) or (h43(8-1 downto 3) = h51(8-1 downto 3)))) and (h52 /= 0)) and ((h53 /= 0) or (e_vf = 1)))))) then
+                        if (not (((e_kind = 0) or (e_kind = 1)) and ((((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (h12 = 16)) and (h13 = 1)) and ((((h14 /= 0) and (e_vf >= 1)) and (e_vf <= h17)) and (e_vf <= h18))) and ((((h25 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and ((h26 /= 0) or (h38(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h40(5-1 downto 0))))) and (h41 /= 0)) and ((h42 /= 0) or (e_vf = 1)))))) then
                             w_vf_config_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
@@ -3232,7 +1335,7 @@ begin
                             h4 := h10;
                             h11 := unsigned'("00000000000000000000000000000000000000000000000000000");
                             h11 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h4(16-1 downto 0) & to_unsigned(0, 12)));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h11);
+                            v_wide := unsigned'(to_unsigned(0, 28) & h11);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             m_valid <= '1';
                             m_we <= '0';
@@ -3251,11420 +1354,2564 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h54 := to_unsigned(0, 16);
+                    h43 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h54 := w_sriov_odd_0(48-1 downto 32);
+                        h43 := w_sriov_odd_0(48-1 downto 32);
                     else
-                        h54 := w_sriov_0(16-1 downto 0);
+                        h43 := w_sriov_0(16-1 downto 0);
                     end if;
-                    h55 := to_unsigned(0, 4);
+                    h44 := to_unsigned(0, 4);
                     if bool(r_PF(16)) then
-                        h55 := w_sriov_odd_0(52-1 downto 48);
+                        h44 := w_sriov_odd_0(52-1 downto 48);
                     else
-                        h55 := w_sriov_0(20-1 downto 16);
+                        h44 := w_sriov_0(20-1 downto 16);
                     end if;
-                    h56 := to_unsigned(0, 1);
-                    h57 := to_unsigned(0, 1);
-                    h57 := to_unsigned(0, 1);
+                    h45 := to_unsigned(0, 1);
+                    h46 := to_unsigned(0, 1);
+                    h46 := to_unsigned(0, 1);
                     if bool(w_sriov_odd_8(32)) then
-                        h57 := to_unsigned(1, 1);
+                        h46 := to_unsigned(1, 1);
                     end if;
-                    h58 := to_unsigned(0, 1);
-                    h58 := to_unsigned(0, 1);
+                    h47 := to_unsigned(0, 1);
+                    h47 := to_unsigned(0, 1);
                     if bool(w_sriov_8(0)) then
-                        h58 := to_unsigned(1, 1);
+                        h47 := to_unsigned(1, 1);
                     end if;
                     if bool(r_PF(16)) then
-                        h56 := h57;
+                        h45 := h46;
                     else
-                        h56 := h58;
+                        h45 := h47;
                     end if;
-                    h59 := to_unsigned(0, 16);
+                    h48 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h59 := w_sriov_odd_10(48-1 downto 32);
+                        h48 := w_sriov_odd_10(48-1 downto 32);
                     else
-                        h59 := w_sriov_10(16-1 downto 0);
+                        h48 := w_sriov_10(16-1 downto 0);
                     end if;
+                    h49 := to_unsigned(0, 16);
+                    if bool(r_PF(16)) then
+                        h49 := w_sriov_odd_10(32-1 downto 16);
+                    else
+                        h49 := w_sriov_8(64-1 downto 48);
+                    end if;
+                    h57 := to_unsigned(0, 16);
+                    if bool(r_PF(16)) then
+                        h57 := w_sriov_odd_18(16-1 downto 0);
+                    else
+                        h57 := w_sriov_10(48-1 downto 32);
+                    end if;
+                    h58 := to_unsigned(0, 17);
+                    h58 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h57));
+                    h59 := to_unsigned(0, 17);
+                    h59 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
                     h60 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h60 := w_sriov_odd_10(32-1 downto 16);
+                        h60 := w_sriov_odd_18(32-1 downto 16);
                     else
-                        h60 := w_sriov_8(64-1 downto 48);
+                        h60 := w_sriov_10(64-1 downto 48);
                     end if;
-                    h82 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h82 := w_sriov_odd_18(16-1 downto 0);
-                    else
-                        h82 := w_sriov_10(48-1 downto 32);
-                    end if;
-                    h83 := to_unsigned(0, 17);
-                    h83 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h82));
-                    h84 := to_unsigned(0, 17);
-                    h84 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h85 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h85 := w_sriov_odd_18(32-1 downto 16);
-                    else
-                        h85 := w_sriov_10(64-1 downto 48);
-                    end if;
-                    h86 := unsigned'("00000000000000000000000000000000");
-                    h86 := resize(unsigned'(to_unsigned(0, 16) & h84(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h85), 32);
-                    h87 := unsigned'("000000000000000000000000000000000");
-                    h87 := (unsigned'(to_unsigned(0, 16) & h83) + unsigned'(to_unsigned(0, 1) & h86));
-                    h88 := unsigned'("000000000000000000000000000000000");
-                    h89 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h89 := w_sriov_odd_18(16-1 downto 0);
-                    else
-                        h89 := w_sriov_10(48-1 downto 32);
-                    end if;
-                    h90 := to_unsigned(0, 17);
-                    h90 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h89));
-                    h91 := to_unsigned(0, 17);
-                    h91 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h92 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h92 := w_sriov_odd_18(32-1 downto 16);
-                    else
-                        h92 := w_sriov_10(64-1 downto 48);
-                    end if;
-                    h93 := unsigned'("00000000000000000000000000000000");
-                    h93 := resize(unsigned'(to_unsigned(0, 16) & h91(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h92), 32);
-                    h94 := unsigned'("000000000000000000000000000000000");
-                    h94 := (unsigned'(to_unsigned(0, 16) & h90) + unsigned'(to_unsigned(0, 1) & h93));
-                    h88 := h94;
-                    h95 := to_unsigned(0, 1);
-                    h96 := to_unsigned(0, 1);
-                    h96 := to_unsigned(0, 1);
+                    h61 := unsigned'("00000000000000000000000000000000");
+                    h61 := resize(unsigned'(to_unsigned(0, 16) & h59(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h60), 32);
+                    h62 := unsigned'("000000000000000000000000000000000");
+                    h62 := (unsigned'(to_unsigned(0, 16) & h58) + unsigned'(to_unsigned(0, 1) & h61));
+                    h63 := unsigned'("000000000000000000000000000000000");
+                    h63 := shift_right(h62, 8);
+                    h64 := to_unsigned(0, 1);
+                    h65 := to_unsigned(0, 1);
+                    h65 := to_unsigned(0, 1);
                     if bool(w_sriov_odd_8(36)) then
-                        h96 := to_unsigned(1, 1);
+                        h65 := to_unsigned(1, 1);
                     end if;
-                    h97 := to_unsigned(0, 1);
-                    h97 := to_unsigned(0, 1);
+                    h66 := to_unsigned(0, 1);
+                    h66 := to_unsigned(0, 1);
                     if bool(w_sriov_8(4)) then
-                        h97 := to_unsigned(1, 1);
+                        h66 := to_unsigned(1, 1);
                     end if;
                     if bool(r_PF(16)) then
-                        h95 := h96;
+                        h64 := h65;
                     else
-                        h95 := h97;
+                        h64 := h66;
                     end if;
-                    h98 := unsigned'("000000000000000000000000000000000");
-                    h99 := to_unsigned(0, 16);
+                    h67 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h99 := w_sriov_odd_18(16-1 downto 0);
+                        h67 := w_sriov_odd_18(16-1 downto 0);
                     else
-                        h99 := w_sriov_10(48-1 downto 32);
+                        h67 := w_sriov_10(48-1 downto 32);
                     end if;
-                    h100 := to_unsigned(0, 17);
-                    h100 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h99));
-                    h101 := to_unsigned(0, 17);
-                    h101 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h102 := to_unsigned(0, 16);
+                    h68 := to_unsigned(0, 17);
+                    h68 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h67));
+                    h69 := to_unsigned(0, 17);
+                    h69 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                    h70 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h102 := w_sriov_odd_18(32-1 downto 16);
+                        h70 := w_sriov_odd_18(32-1 downto 16);
                     else
-                        h102 := w_sriov_10(64-1 downto 48);
+                        h70 := w_sriov_10(64-1 downto 48);
                     end if;
-                    h103 := unsigned'("00000000000000000000000000000000");
-                    h103 := resize(unsigned'(to_unsigned(0, 16) & h101(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h102), 32);
-                    h104 := unsigned'("000000000000000000000000000000000");
-                    h104 := (unsigned'(to_unsigned(0, 16) & h100) + unsigned'(to_unsigned(0, 1) & h103));
-                    h98 := h104;
-                    h105 := to_unsigned(0, 16);
-                    h105 := r_PF(16-1 downto 0);
-                    h106 := to_unsigned(0, 8);
-                    h107 := unsigned'("000000000000000000000000000000000");
-                    h108 := to_unsigned(0, 16);
+                    h71 := unsigned'("00000000000000000000000000000000");
+                    h71 := resize(unsigned'(to_unsigned(0, 16) & h69(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h70), 32);
+                    h72 := unsigned'("000000000000000000000000000000000");
+                    h72 := (unsigned'(to_unsigned(0, 16) & h68) + unsigned'(to_unsigned(0, 1) & h71));
+                    h73 := unsigned'("000000000000000000000000000000000");
+                    h73 := shift_right(h72, 3);
+                    h74 := to_unsigned(0, 16);
+                    h74 := r_PF(16-1 downto 0);
+                    h75 := unsigned'("0000000000000000000000000000000000");
+                    h75 := ((unsigned'(to_unsigned(0, 1) & h73) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h74(16-1 downto 3)));
+                    h76 := unsigned'("0000000000000000000000000000000000");
+                    h76 := ((unsigned'(to_unsigned(0, 1) & h75(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
+                    h77 := to_unsigned(0, 16);
+                    h77 := r_PF(16-1 downto 0);
+                    h78 := to_unsigned(0, 6);
+                    h78 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h77(8-1 downto 3)), 7))), 6);
+                    h79 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h108 := w_sriov_odd_18(16-1 downto 0);
+                        h79 := w_sriov_odd_18(16-1 downto 0);
                     else
-                        h108 := w_sriov_10(48-1 downto 32);
+                        h79 := w_sriov_10(48-1 downto 32);
                     end if;
-                    h109 := to_unsigned(0, 17);
-                    h109 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h108));
-                    h110 := to_unsigned(0, 17);
-                    h110 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h111 := to_unsigned(0, 16);
+                    h80 := to_unsigned(0, 16);
                     if bool(r_PF(16)) then
-                        h111 := w_sriov_odd_18(32-1 downto 16);
+                        h80 := w_sriov_odd_18(32-1 downto 16);
                     else
-                        h111 := w_sriov_10(64-1 downto 48);
+                        h80 := w_sriov_10(64-1 downto 48);
                     end if;
-                    h112 := unsigned'("00000000000000000000000000000000");
-                    h112 := resize(unsigned'(to_unsigned(0, 16) & h110(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h111), 32);
-                    h113 := unsigned'("000000000000000000000000000000000");
-                    h113 := (unsigned'(to_unsigned(0, 16) & h109) + unsigned'(to_unsigned(0, 1) & h112));
-                    h107 := h113;
-                    h106 := h107(8-1 downto 0);
-                    h114 := to_unsigned(0, 16);
-                    h114 := r_PF(16-1 downto 0);
-                    h115 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h115 := w_sriov_odd_18(16-1 downto 0);
-                    else
-                        h115 := w_sriov_10(48-1 downto 32);
-                    end if;
-                    h116 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h116 := w_sriov_odd_18(32-1 downto 16);
-                    else
-                        h116 := w_sriov_10(64-1 downto 48);
-                    end if;
-                    h199 := to_unsigned(0, 1);
-                    h200 := to_unsigned(0, 1);
-                    h200 := to_unsigned(0, 1);
+                    h114 := to_unsigned(0, 1);
+                    h115 := to_unsigned(0, 1);
+                    h115 := to_unsigned(0, 1);
                     if bool(w_sriov_odd_8(35)) then
-                        h200 := to_unsigned(1, 1);
+                        h115 := to_unsigned(1, 1);
                     end if;
-                    h201 := to_unsigned(0, 1);
-                    h201 := to_unsigned(0, 1);
+                    h116 := to_unsigned(0, 1);
+                    h116 := to_unsigned(0, 1);
                     if bool(w_sriov_8(3)) then
-                        h201 := to_unsigned(1, 1);
+                        h116 := to_unsigned(1, 1);
                     end if;
                     if bool(r_PF(16)) then
-                        h199 := h200;
+                        h114 := h115;
                     else
-                        h199 := h201;
+                        h114 := h116;
                     end if;
-                    h209 := unsigned'("00000000000000000000000000000000");
+                    h117 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h209 := w_sriov_odd_20(64-1 downto 32);
+                        h117 := w_sriov_odd_20(64-1 downto 32);
                     else
-                        h209 := w_sriov_20(32-1 downto 0);
+                        h117 := w_sriov_20(32-1 downto 0);
                     end if;
-                    h210 := unsigned'("00000000000000000000000000000000");
+                    h118 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h210 := w_sriov_odd_20(64-1 downto 32);
+                        h118 := w_sriov_odd_20(64-1 downto 32);
                     else
-                        h210 := w_sriov_20(32-1 downto 0);
+                        h118 := w_sriov_20(32-1 downto 0);
                     end if;
-                    h211 := unsigned'("00000000000000000000000000000000");
+                    h119 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h211 := w_sriov_odd_20(64-1 downto 32);
+                        h119 := w_sriov_odd_20(64-1 downto 32);
                     else
-                        h211 := w_sriov_20(32-1 downto 0);
+                        h119 := w_sriov_20(32-1 downto 0);
                     end if;
-                    h212 := unsigned'("000000000000000000000000000000000");
-                    h212 := ((unsigned'(to_unsigned(0, 1) & h211) + unsigned'("100000000000000000000000000000000")) - 1);
-                    h213 := unsigned'("00000000000000000000000000000000");
-                    h213 := (h210 and h212(32-1 downto 0));
-                    h214 := unsigned'("00000000000000000000000000000000");
+                    h120 := unsigned'("000000000000000000000000000000000");
+                    h120 := ((unsigned'(to_unsigned(0, 1) & h119) + unsigned'("100000000000000000000000000000000")) - 1);
+                    h121 := unsigned'("00000000000000000000000000000000");
+                    h121 := (h118 and h120(32-1 downto 0));
+                    h122 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h214 := w_sriov_odd_20(64-1 downto 32);
+                        h122 := w_sriov_odd_20(64-1 downto 32);
                     else
-                        h214 := w_sriov_20(32-1 downto 0);
+                        h122 := w_sriov_20(32-1 downto 0);
                     end if;
-                    h215 := unsigned'("00000000000000000000000000000000");
-                    h216 := unsigned'("00000000000000000000000000000000");
+                    h123 := unsigned'("00000000000000000000000000000000");
+                    h124 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h216 := w_sriov_odd_20(32-1 downto 0);
+                        h124 := w_sriov_odd_20(32-1 downto 0);
                     else
-                        h216 := w_sriov_18(64-1 downto 32);
+                        h124 := w_sriov_18(64-1 downto 32);
                     end if;
-                    h215 := h216;
-                    h217 := unsigned'("00000000000000000000000000000000");
-                    h217 := (not h215);
-                    h218 := unsigned'("00000000000000000000000000000000");
-                    h218 := (h214 and h217);
-                    h226 := to_unsigned(0, 6);
-                    h227 := to_unsigned(0, 6);
-                    h228 := to_unsigned(0, 6);
-                    h229 := to_unsigned(0, 6);
-                    h230 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h230 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h230 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h229 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h229 := h230;
-                    end if;
-                    if (e_bar = 2) then
-                        h228 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h228 := h229;
-                    end if;
-                    if (e_bar = 1) then
-                        h227 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h227 := h228;
-                    end if;
-                    if (e_bar = 0) then
-                        h226 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h226 := h227;
-                    end if;
-                    h231 := unsigned'("00000000000000000000000000000000");
-                    h232 := unsigned'("00000000000000000000000000000000");
-                    h233 := unsigned'("00000000000000000000000000000000");
+                    h123 := h124;
+                    h125 := unsigned'("00000000000000000000000000000000");
+                    h125 := (not h123);
+                    h126 := unsigned'("00000000000000000000000000000000");
+                    h126 := (h122 and h125);
+                    h127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h128 := to_unsigned(0, 6);
+                    h129 := to_unsigned(0, 6);
+                    h129 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h128 := h129;
+                    h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h130 := shift_right(r_VF_BAR_SIZE, to_integer(h128));
+                    h127 := h130;
+                    h131 := unsigned'("00000000000000000000000000000000");
+                    h132 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h133 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h134 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h134 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h135 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h135 := (unsigned'(unsigned'("00000000000000000000000000000000") & h134) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h136 := (unsigned'(unsigned'("00000000000000000000000000000000") & h135) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h137 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h137 := (unsigned'(unsigned'("00000000000000000000000000000000") & h136) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h138 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h138 := (unsigned'(unsigned'("00000000000000000000000000000000") & h137) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h139 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h139 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h140 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h140 := (unsigned'(unsigned'("00000000000000000000000000000000") & h139) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h141 := (unsigned'(unsigned'("00000000000000000000000000000000") & h140) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h142 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h142 := (unsigned'(unsigned'("00000000000000000000000000000000") & h141) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h143 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h143 := (unsigned'(unsigned'("00000000000000000000000000000000") & h142) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
                     if bool(r_PF(16)) then
-                        h233 := w_sriov_odd_28(32-1 downto 0);
+                        h133 := h138;
                     else
-                        h233 := w_sriov_20(64-1 downto 32);
+                        h133 := h143;
                     end if;
-                    h234 := unsigned'("00000000000000000000000000000000");
-                    h235 := unsigned'("00000000000000000000000000000000");
+                    h144 := to_unsigned(0, 10);
+                    h145 := to_unsigned(0, 9);
+                    h145 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h146 := to_unsigned(0, 10);
+                    h146 := (unsigned'(to_unsigned(0, 1) & h145) + 32);
+                    h144 := h146;
+                    h147 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h147 := shift_right(h133, to_integer(h144));
+                    h132 := h147;
+                    h131 := h132(32-1 downto 0);
+                    h148 := unsigned'("00000000000000000000000000000000");
+                    h149 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h150 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h151 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h151 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h152 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h152 := (unsigned'(unsigned'("00000000000000000000000000000000") & h151) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h153 := (unsigned'(unsigned'("00000000000000000000000000000000") & h152) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h154 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h154 := (unsigned'(unsigned'("00000000000000000000000000000000") & h153) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h155 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h155 := (unsigned'(unsigned'("00000000000000000000000000000000") & h154) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h156 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h156 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h157 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h157 := (unsigned'(unsigned'("00000000000000000000000000000000") & h156) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h158 := (unsigned'(unsigned'("00000000000000000000000000000000") & h157) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h159 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h159 := (unsigned'(unsigned'("00000000000000000000000000000000") & h158) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h160 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h160 := (unsigned'(unsigned'("00000000000000000000000000000000") & h159) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
                     if bool(r_PF(16)) then
-                        h235 := w_sriov_odd_28(64-1 downto 32);
+                        h150 := h155;
                     else
-                        h235 := w_sriov_28(32-1 downto 0);
+                        h150 := h160;
                     end if;
-                    h236 := unsigned'("00000000000000000000000000000000");
-                    h237 := unsigned'("00000000000000000000000000000000");
+                    h161 := to_unsigned(0, 10);
+                    h162 := to_unsigned(0, 9);
+                    h162 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h163 := to_unsigned(0, 10);
+                    h163 := (unsigned'(to_unsigned(0, 1) & h162) + 32);
+                    h161 := h163;
+                    h164 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h164 := shift_right(h150, to_integer(h161));
+                    h149 := h164;
+                    h148 := h149(32-1 downto 0);
+                    h165 := unsigned'("00000000000000000000000000000000");
+                    h166 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h167 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h168 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h168 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h169 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h169 := (unsigned'(unsigned'("00000000000000000000000000000000") & h168) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h170 := (unsigned'(unsigned'("00000000000000000000000000000000") & h169) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h171 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h171 := (unsigned'(unsigned'("00000000000000000000000000000000") & h170) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h172 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h172 := (unsigned'(unsigned'("00000000000000000000000000000000") & h171) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h173 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h173 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h174 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h174 := (unsigned'(unsigned'("00000000000000000000000000000000") & h173) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h175 := (unsigned'(unsigned'("00000000000000000000000000000000") & h174) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h176 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h176 := (unsigned'(unsigned'("00000000000000000000000000000000") & h175) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h177 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h177 := (unsigned'(unsigned'("00000000000000000000000000000000") & h176) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
                     if bool(r_PF(16)) then
-                        h237 := w_sriov_odd_30(32-1 downto 0);
+                        h167 := h172;
                     else
-                        h237 := w_sriov_28(64-1 downto 32);
+                        h167 := h177;
                     end if;
-                    h238 := unsigned'("00000000000000000000000000000000");
-                    h239 := unsigned'("00000000000000000000000000000000");
+                    h178 := to_unsigned(0, 9);
+                    h179 := to_unsigned(0, 9);
+                    h179 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h178 := h179;
+                    h180 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h180 := shift_right(h167, to_integer(h178));
+                    h166 := h180;
+                    h165 := h166(32-1 downto 0);
+                    h181 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h182 := to_unsigned(1, 64);
+                    h183 := to_unsigned(0, 6);
+                    h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h185 := to_unsigned(0, 6);
+                    h186 := to_unsigned(0, 6);
+                    h186 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h185 := h186;
+                    h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h187 := shift_right(r_VF_BAR_SIZE, to_integer(h185));
+                    h184 := h187;
+                    h183 := h184(6-1 downto 0);
+                    h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h188 := shift_left(h182, to_integer(h183));
+                    h189 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                    h189 := ((unsigned'(to_unsigned(0, 1) & h188) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                    h190 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h239 := w_sriov_odd_30(64-1 downto 32);
+                        h190 := w_sriov_odd_20(64-1 downto 32);
                     else
-                        h239 := w_sriov_30(32-1 downto 0);
+                        h190 := w_sriov_20(32-1 downto 0);
                     end if;
-                    h240 := unsigned'("00000000000000000000000000000000");
-                    h241 := unsigned'("00000000000000000000000000000000");
+                    h191 := unsigned'("000000000000000000000000000000000000000000000");
+                    h191 := ((unsigned'(to_unsigned(0, 1) & h190 & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                    h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h192 := (h189(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h191(44-1 downto 0)));
+                    h181 := h192;
+                    h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h193 := (not h181);
+                    h194 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h194 := (e_offset and h193);
+                    h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h196 := unsigned'("00000000000000000000000000000000");
+                    h197 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h198 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h199 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h199 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h200 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h200 := (unsigned'(unsigned'("00000000000000000000000000000000") & h199) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h201 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h201 := (unsigned'(unsigned'("00000000000000000000000000000000") & h200) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h202 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h202 := (unsigned'(unsigned'("00000000000000000000000000000000") & h201) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h203 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h203 := (unsigned'(unsigned'("00000000000000000000000000000000") & h202) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h204 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h204 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h205 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h205 := (unsigned'(unsigned'("00000000000000000000000000000000") & h204) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h206 := (unsigned'(unsigned'("00000000000000000000000000000000") & h205) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h207 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h207 := (unsigned'(unsigned'("00000000000000000000000000000000") & h206) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h208 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h208 := (unsigned'(unsigned'("00000000000000000000000000000000") & h207) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
                     if bool(r_PF(16)) then
-                        h241 := w_sriov_odd_38(32-1 downto 0);
+                        h198 := h203;
                     else
-                        h241 := w_sriov_30(64-1 downto 32);
+                        h198 := h208;
                     end if;
-                    h242 := unsigned'("00000000000000000000000000000000");
+                    h209 := to_unsigned(0, 10);
+                    h210 := to_unsigned(0, 9);
+                    h210 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h211 := to_unsigned(0, 10);
+                    h211 := (unsigned'(to_unsigned(0, 1) & h210) + 32);
+                    h209 := h211;
+                    h212 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h212 := shift_right(h198, to_integer(h209));
+                    h197 := h212;
+                    h196 := h197(32-1 downto 0);
+                    h213 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h214 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h215 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h215 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h216 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h216 := (unsigned'(unsigned'("00000000000000000000000000000000") & h215) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h217 := (unsigned'(unsigned'("00000000000000000000000000000000") & h216) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h218 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h218 := (unsigned'(unsigned'("00000000000000000000000000000000") & h217) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h219 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h219 := (unsigned'(unsigned'("00000000000000000000000000000000") & h218) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h220 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h220 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h221 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h221 := (unsigned'(unsigned'("00000000000000000000000000000000") & h220) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h222 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h222 := (unsigned'(unsigned'("00000000000000000000000000000000") & h221) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h223 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h223 := (unsigned'(unsigned'("00000000000000000000000000000000") & h222) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h224 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h224 := (unsigned'(unsigned'("00000000000000000000000000000000") & h223) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
                     if bool(r_PF(16)) then
-                        h242 := w_sriov_odd_38(64-1 downto 32);
+                        h214 := h219;
                     else
-                        h242 := w_sriov_38(32-1 downto 0);
+                        h214 := h224;
                     end if;
-                    if (e_bar = 4) then
-                        h240 := h241;
+                    h225 := to_unsigned(0, 10);
+                    h226 := to_unsigned(0, 9);
+                    h226 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h227 := to_unsigned(0, 10);
+                    h227 := (unsigned'(to_unsigned(0, 1) & h226) + 64);
+                    h225 := h227;
+                    h228 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h228 := shift_right(h214, to_integer(h225));
+                    h213 := h228;
+                    if (h196(3-1 downto 1) = 2) then
+                        h195 := unsigned'(h213(32-1 downto 0) & unsigned'("00000000000000000000000000000000"));
                     else
-                        h240 := h242;
+                        h195 := to_unsigned(0, 64);
                     end if;
-                    if (e_bar = 3) then
-                        h238 := h239;
+                    h229 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h230 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h231 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h231 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h232 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h232 := (unsigned'(unsigned'("00000000000000000000000000000000") & h231) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h233 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h233 := (unsigned'(unsigned'("00000000000000000000000000000000") & h232) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h234 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h234 := (unsigned'(unsigned'("00000000000000000000000000000000") & h233) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h235 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h235 := (unsigned'(unsigned'("00000000000000000000000000000000") & h234) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h236 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h236 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h237 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h237 := (unsigned'(unsigned'("00000000000000000000000000000000") & h236) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h238 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h238 := (unsigned'(unsigned'("00000000000000000000000000000000") & h237) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h239 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h239 := (unsigned'(unsigned'("00000000000000000000000000000000") & h238) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h240 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h240 := (unsigned'(unsigned'("00000000000000000000000000000000") & h239) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    if bool(r_PF(16)) then
+                        h230 := h235;
                     else
-                        h238 := h240;
+                        h230 := h240;
                     end if;
-                    if (e_bar = 2) then
-                        h236 := h237;
-                    else
-                        h236 := h238;
-                    end if;
-                    if (e_bar = 1) then
-                        h234 := h235;
-                    else
-                        h234 := h236;
-                    end if;
-                    if (e_bar = 0) then
-                        h232 := h233;
-                    else
-                        h232 := h234;
-                    end if;
-                    h231 := h232;
-                    h243 := unsigned'("00000000000000000000000000000000");
-                    h244 := unsigned'("00000000000000000000000000000000");
+                    h241 := to_unsigned(0, 10);
+                    h242 := to_unsigned(0, 9);
+                    h242 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h243 := to_unsigned(0, 10);
+                    h243 := (unsigned'(to_unsigned(0, 1) & h242) + 32);
+                    h241 := h243;
+                    h244 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h244 := shift_right(h230, to_integer(h241));
+                    h229 := h244;
                     h245 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h245 := w_sriov_odd_28(32-1 downto 0);
-                    else
-                        h245 := w_sriov_20(64-1 downto 32);
-                    end if;
-                    h246 := unsigned'("00000000000000000000000000000000");
-                    h247 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h247 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h247 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h248 := unsigned'("00000000000000000000000000000000");
-                    h249 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h249 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h249 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h250 := unsigned'("00000000000000000000000000000000");
-                    h251 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h251 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h251 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h252 := unsigned'("00000000000000000000000000000000");
-                    h253 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h253 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h253 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h254 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h254 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h254 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 4) then
-                        h252 := h253;
-                    else
-                        h252 := h254;
-                    end if;
-                    if (e_bar = 3) then
-                        h250 := h251;
-                    else
-                        h250 := h252;
-                    end if;
-                    if (e_bar = 2) then
-                        h248 := h249;
-                    else
-                        h248 := h250;
-                    end if;
-                    if (e_bar = 1) then
-                        h246 := h247;
-                    else
-                        h246 := h248;
-                    end if;
-                    if (e_bar = 0) then
-                        h244 := h245;
-                    else
-                        h244 := h246;
-                    end if;
-                    h243 := h244;
-                    h255 := unsigned'("00000000000000000000000000000000");
+                    h245 := (h229(32-1 downto 0) and unsigned'("11111111111111111111111111110000"));
+                    h246 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h246 := (h195 or unsigned'(unsigned'("00000000000000000000000000000000") & h245));
+                    h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h248 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h248 := to_unsigned(1, 64);
+                    h249 := to_unsigned(0, 6);
+                    h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h251 := to_unsigned(0, 6);
+                    h252 := to_unsigned(0, 6);
+                    h252 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h251 := h252;
+                    h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h253 := shift_right(r_VF_BAR_SIZE, to_integer(h251));
+                    h250 := h253;
+                    h249 := h250(6-1 downto 0);
+                    h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h254 := shift_left(h248, to_integer(h249));
+                    h255 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                    h255 := ((unsigned'(to_unsigned(0, 1) & h254) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
                     h256 := unsigned'("00000000000000000000000000000000");
-                    h257 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h257 := w_sriov_odd_28(32-1 downto 0);
+                        h256 := w_sriov_odd_20(64-1 downto 32);
                     else
-                        h257 := w_sriov_20(64-1 downto 32);
+                        h256 := w_sriov_20(32-1 downto 0);
                     end if;
-                    h258 := unsigned'("00000000000000000000000000000000");
-                    h259 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h259 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h259 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h260 := unsigned'("00000000000000000000000000000000");
-                    h261 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h261 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h261 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h262 := unsigned'("00000000000000000000000000000000");
-                    h263 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h263 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h263 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h264 := unsigned'("00000000000000000000000000000000");
-                    h265 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h265 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h265 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    if (e_bar = 5) then
-                        h264 := h265;
-                    else
-                        h264 := to_unsigned(0, 32);
-                    end if;
-                    if (e_bar = 4) then
-                        h262 := h263;
-                    else
-                        h262 := h264;
-                    end if;
-                    if (e_bar = 3) then
-                        h260 := h261;
-                    else
-                        h260 := h262;
-                    end if;
-                    if (e_bar = 2) then
-                        h258 := h259;
-                    else
-                        h258 := h260;
-                    end if;
-                    if (e_bar = 1) then
-                        h256 := h257;
-                    else
-                        h256 := h258;
-                    end if;
-                    h255 := h256;
-                    h273 := to_unsigned(0, 7);
-                    h274 := to_unsigned(0, 7);
+                    h257 := unsigned'("000000000000000000000000000000000000000000000");
+                    h257 := ((unsigned'(to_unsigned(0, 1) & h256 & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                    h258 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h258 := (h255(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h257(44-1 downto 0)));
+                    h247 := h258;
+                    h259 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h259 := (not h247);
+                    h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h260 := (h246 and h259);
+                    h261 := to_unsigned(0, 17);
+                    h261 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                    h262 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h262 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h261(16-1 downto 0));
+                    h263 := to_unsigned(0, 6);
+                    h264 := to_unsigned(0, 7);
+                    h265 := to_unsigned(0, 7);
+                    h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h267 := to_unsigned(0, 6);
+                    h268 := to_unsigned(0, 6);
+                    h268 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h267 := h268;
+                    h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h269 := shift_right(r_VF_BAR_SIZE, to_integer(h267));
+                    h266 := h269;
+                    h270 := to_unsigned(0, 6);
+                    h271 := to_unsigned(0, 6);
+                    h272 := to_unsigned(0, 6);
+                    h273 := to_unsigned(0, 6);
+                    h274 := to_unsigned(0, 6);
                     h275 := to_unsigned(0, 6);
                     h276 := to_unsigned(0, 6);
                     h277 := to_unsigned(0, 6);
                     h278 := to_unsigned(0, 6);
                     h279 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h279 := r_VF_BAR_SIZE(30-1 downto 24);
+                    h280 := to_unsigned(0, 6);
+                    h281 := to_unsigned(0, 6);
+                    h282 := to_unsigned(0, 6);
+                    h283 := to_unsigned(0, 6);
+                    h284 := to_unsigned(0, 6);
+                    h285 := to_unsigned(0, 6);
+                    h286 := to_unsigned(0, 6);
+                    h287 := to_unsigned(0, 6);
+                    h288 := to_unsigned(0, 6);
+                    h289 := to_unsigned(0, 6);
+                    h290 := to_unsigned(0, 6);
+                    h291 := to_unsigned(0, 6);
+                    h292 := to_unsigned(0, 6);
+                    h293 := to_unsigned(0, 6);
+                    h294 := to_unsigned(0, 6);
+                    h295 := to_unsigned(0, 6);
+                    h296 := to_unsigned(0, 6);
+                    h297 := to_unsigned(0, 6);
+                    h298 := to_unsigned(0, 6);
+                    h299 := to_unsigned(0, 6);
+                    h300 := to_unsigned(0, 6);
+                    h301 := to_unsigned(0, 6);
+                    h302 := to_unsigned(0, 6);
+                    if bool(w_sriov_odd_20(63)) then
+                        h302 := to_unsigned(31, 6);
                     else
-                        h279 := r_VF_BAR_SIZE(36-1 downto 30);
+                        h302 := to_unsigned(32, 6);
                     end if;
-                    if (e_bar = 3) then
-                        h278 := r_VF_BAR_SIZE(24-1 downto 18);
+                    if bool(w_sriov_odd_20(62)) then
+                        h301 := to_unsigned(30, 6);
+                    else
+                        h301 := h302;
+                    end if;
+                    if bool(w_sriov_odd_20(61)) then
+                        h300 := to_unsigned(29, 6);
+                    else
+                        h300 := h301;
+                    end if;
+                    if bool(w_sriov_odd_20(60)) then
+                        h299 := to_unsigned(28, 6);
+                    else
+                        h299 := h300;
+                    end if;
+                    if bool(w_sriov_odd_20(59)) then
+                        h298 := to_unsigned(27, 6);
+                    else
+                        h298 := h299;
+                    end if;
+                    if bool(w_sriov_odd_20(58)) then
+                        h297 := to_unsigned(26, 6);
+                    else
+                        h297 := h298;
+                    end if;
+                    if bool(w_sriov_odd_20(57)) then
+                        h296 := to_unsigned(25, 6);
+                    else
+                        h296 := h297;
+                    end if;
+                    if bool(w_sriov_odd_20(56)) then
+                        h295 := to_unsigned(24, 6);
+                    else
+                        h295 := h296;
+                    end if;
+                    if bool(w_sriov_odd_20(55)) then
+                        h294 := to_unsigned(23, 6);
+                    else
+                        h294 := h295;
+                    end if;
+                    if bool(w_sriov_odd_20(54)) then
+                        h293 := to_unsigned(22, 6);
+                    else
+                        h293 := h294;
+                    end if;
+                    if bool(w_sriov_odd_20(53)) then
+                        h292 := to_unsigned(21, 6);
+                    else
+                        h292 := h293;
+                    end if;
+                    if bool(w_sriov_odd_20(52)) then
+                        h291 := to_unsigned(20, 6);
+                    else
+                        h291 := h292;
+                    end if;
+                    if bool(w_sriov_odd_20(51)) then
+                        h290 := to_unsigned(19, 6);
+                    else
+                        h290 := h291;
+                    end if;
+                    if bool(w_sriov_odd_20(50)) then
+                        h289 := to_unsigned(18, 6);
+                    else
+                        h289 := h290;
+                    end if;
+                    if bool(w_sriov_odd_20(49)) then
+                        h288 := to_unsigned(17, 6);
+                    else
+                        h288 := h289;
+                    end if;
+                    if bool(w_sriov_odd_20(48)) then
+                        h287 := to_unsigned(16, 6);
+                    else
+                        h287 := h288;
+                    end if;
+                    if bool(w_sriov_odd_20(47)) then
+                        h286 := to_unsigned(15, 6);
+                    else
+                        h286 := h287;
+                    end if;
+                    if bool(w_sriov_odd_20(46)) then
+                        h285 := to_unsigned(14, 6);
+                    else
+                        h285 := h286;
+                    end if;
+                    if bool(w_sriov_odd_20(45)) then
+                        h284 := to_unsigned(13, 6);
+                    else
+                        h284 := h285;
+                    end if;
+                    if bool(w_sriov_odd_20(44)) then
+                        h283 := to_unsigned(12, 6);
+                    else
+                        h283 := h284;
+                    end if;
+                    if bool(w_sriov_odd_20(43)) then
+                        h282 := to_unsigned(11, 6);
+                    else
+                        h282 := h283;
+                    end if;
+                    if bool(w_sriov_odd_20(42)) then
+                        h281 := to_unsigned(10, 6);
+                    else
+                        h281 := h282;
+                    end if;
+                    if bool(w_sriov_odd_20(41)) then
+                        h280 := to_unsigned(9, 6);
+                    else
+                        h280 := h281;
+                    end if;
+                    if bool(w_sriov_odd_20(40)) then
+                        h279 := to_unsigned(8, 6);
+                    else
+                        h279 := h280;
+                    end if;
+                    if bool(w_sriov_odd_20(39)) then
+                        h278 := to_unsigned(7, 6);
                     else
                         h278 := h279;
                     end if;
-                    if (e_bar = 2) then
-                        h277 := r_VF_BAR_SIZE(18-1 downto 12);
+                    if bool(w_sriov_odd_20(38)) then
+                        h277 := to_unsigned(6, 6);
                     else
                         h277 := h278;
                     end if;
-                    if (e_bar = 1) then
-                        h276 := r_VF_BAR_SIZE(12-1 downto 6);
+                    if bool(w_sriov_odd_20(37)) then
+                        h276 := to_unsigned(5, 6);
                     else
                         h276 := h277;
                     end if;
-                    if (e_bar = 0) then
-                        h275 := r_VF_BAR_SIZE(6-1 downto 0);
+                    if bool(w_sriov_odd_20(36)) then
+                        h275 := to_unsigned(4, 6);
                     else
                         h275 := h276;
                     end if;
-                    h280 := to_unsigned(0, 6);
-                    h281 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h281 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_odd_20(35)) then
+                        h274 := to_unsigned(3, 6);
                     else
-                        h281 := w_sriov_20(32-1 downto 0);
+                        h274 := h275;
                     end if;
-                    h282 := unsigned'("00000000000000000000000000000000");
-                    h282 := (h281 and to_unsigned(1, 32));
-                    h283 := to_unsigned(0, 6);
-                    h284 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h284 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_odd_20(34)) then
+                        h273 := to_unsigned(2, 6);
                     else
-                        h284 := w_sriov_20(32-1 downto 0);
+                        h273 := h274;
                     end if;
-                    h285 := unsigned'("00000000000000000000000000000000");
-                    h285 := (h284 and to_unsigned(2, 32));
-                    h286 := to_unsigned(0, 6);
-                    h287 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h287 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_odd_20(33)) then
+                        h272 := to_unsigned(1, 6);
                     else
-                        h287 := w_sriov_20(32-1 downto 0);
+                        h272 := h273;
                     end if;
-                    h288 := unsigned'("00000000000000000000000000000000");
-                    h288 := (h287 and to_unsigned(4, 32));
-                    h289 := to_unsigned(0, 6);
-                    h290 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h290 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_odd_20(32)) then
+                        h271 := to_unsigned(0, 6);
                     else
-                        h290 := w_sriov_20(32-1 downto 0);
+                        h271 := h272;
                     end if;
-                    h291 := unsigned'("00000000000000000000000000000000");
-                    h291 := (h290 and to_unsigned(8, 32));
-                    h292 := to_unsigned(0, 6);
-                    h293 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h293 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h293 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h294 := unsigned'("00000000000000000000000000000000");
-                    h294 := (h293 and to_unsigned(16, 32));
-                    h295 := to_unsigned(0, 6);
-                    h296 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h296 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h296 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h297 := unsigned'("00000000000000000000000000000000");
-                    h297 := (h296 and to_unsigned(32, 32));
-                    h298 := to_unsigned(0, 6);
-                    h299 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h299 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h299 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h300 := unsigned'("00000000000000000000000000000000");
-                    h300 := (h299 and to_unsigned(64, 32));
-                    h301 := to_unsigned(0, 6);
-                    h302 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h302 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h302 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h303 := unsigned'("00000000000000000000000000000000");
-                    h303 := (h302 and to_unsigned(128, 32));
+                    h303 := to_unsigned(0, 6);
                     h304 := to_unsigned(0, 6);
-                    h305 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h305 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h305 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h306 := unsigned'("00000000000000000000000000000000");
-                    h306 := (h305 and to_unsigned(256, 32));
+                    h305 := to_unsigned(0, 6);
+                    h306 := to_unsigned(0, 6);
                     h307 := to_unsigned(0, 6);
-                    h308 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h308 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h308 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h309 := unsigned'("00000000000000000000000000000000");
-                    h309 := (h308 and to_unsigned(512, 32));
+                    h308 := to_unsigned(0, 6);
+                    h309 := to_unsigned(0, 6);
                     h310 := to_unsigned(0, 6);
-                    h311 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h311 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h311 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h312 := unsigned'("00000000000000000000000000000000");
-                    h312 := (h311 and to_unsigned(1024, 32));
+                    h311 := to_unsigned(0, 6);
+                    h312 := to_unsigned(0, 6);
                     h313 := to_unsigned(0, 6);
-                    h314 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h314 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h314 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h315 := unsigned'("00000000000000000000000000000000");
-                    h315 := (h314 and to_unsigned(2048, 32));
+                    h314 := to_unsigned(0, 6);
+                    h315 := to_unsigned(0, 6);
                     h316 := to_unsigned(0, 6);
-                    h317 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h317 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h317 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h318 := unsigned'("00000000000000000000000000000000");
-                    h318 := (h317 and to_unsigned(4096, 32));
+                    h317 := to_unsigned(0, 6);
+                    h318 := to_unsigned(0, 6);
                     h319 := to_unsigned(0, 6);
-                    h320 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h320 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h320 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h321 := unsigned'("00000000000000000000000000000000");
-                    h321 := (h320 and to_unsigned(8192, 32));
+                    h320 := to_unsigned(0, 6);
+                    h321 := to_unsigned(0, 6);
                     h322 := to_unsigned(0, 6);
-                    h323 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h323 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h323 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h324 := unsigned'("00000000000000000000000000000000");
-                    h324 := (h323 and to_unsigned(16384, 32));
+                    h323 := to_unsigned(0, 6);
+                    h324 := to_unsigned(0, 6);
                     h325 := to_unsigned(0, 6);
-                    h326 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h326 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h326 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h327 := unsigned'("00000000000000000000000000000000");
-                    h327 := (h326 and to_unsigned(32768, 32));
+                    h326 := to_unsigned(0, 6);
+                    h327 := to_unsigned(0, 6);
                     h328 := to_unsigned(0, 6);
-                    h329 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h329 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h329 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h330 := unsigned'("00000000000000000000000000000000");
-                    h330 := (h329 and to_unsigned(65536, 32));
+                    h329 := to_unsigned(0, 6);
+                    h330 := to_unsigned(0, 6);
                     h331 := to_unsigned(0, 6);
-                    h332 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h332 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h332 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h333 := unsigned'("00000000000000000000000000000000");
-                    h333 := (h332 and to_unsigned(131072, 32));
+                    h332 := to_unsigned(0, 6);
+                    h333 := to_unsigned(0, 6);
                     h334 := to_unsigned(0, 6);
-                    h335 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h335 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_20(31)) then
+                        h334 := to_unsigned(31, 6);
                     else
-                        h335 := w_sriov_20(32-1 downto 0);
+                        h334 := to_unsigned(32, 6);
                     end if;
-                    h336 := unsigned'("00000000000000000000000000000000");
-                    h336 := (h335 and to_unsigned(262144, 32));
+                    if bool(w_sriov_20(30)) then
+                        h333 := to_unsigned(30, 6);
+                    else
+                        h333 := h334;
+                    end if;
+                    if bool(w_sriov_20(29)) then
+                        h332 := to_unsigned(29, 6);
+                    else
+                        h332 := h333;
+                    end if;
+                    if bool(w_sriov_20(28)) then
+                        h331 := to_unsigned(28, 6);
+                    else
+                        h331 := h332;
+                    end if;
+                    if bool(w_sriov_20(27)) then
+                        h330 := to_unsigned(27, 6);
+                    else
+                        h330 := h331;
+                    end if;
+                    if bool(w_sriov_20(26)) then
+                        h329 := to_unsigned(26, 6);
+                    else
+                        h329 := h330;
+                    end if;
+                    if bool(w_sriov_20(25)) then
+                        h328 := to_unsigned(25, 6);
+                    else
+                        h328 := h329;
+                    end if;
+                    if bool(w_sriov_20(24)) then
+                        h327 := to_unsigned(24, 6);
+                    else
+                        h327 := h328;
+                    end if;
+                    if bool(w_sriov_20(23)) then
+                        h326 := to_unsigned(23, 6);
+                    else
+                        h326 := h327;
+                    end if;
+                    if bool(w_sriov_20(22)) then
+                        h325 := to_unsigned(22, 6);
+                    else
+                        h325 := h326;
+                    end if;
+                    if bool(w_sriov_20(21)) then
+                        h324 := to_unsigned(21, 6);
+                    else
+                        h324 := h325;
+                    end if;
+                    if bool(w_sriov_20(20)) then
+                        h323 := to_unsigned(20, 6);
+                    else
+                        h323 := h324;
+                    end if;
+                    if bool(w_sriov_20(19)) then
+                        h322 := to_unsigned(19, 6);
+                    else
+                        h322 := h323;
+                    end if;
+                    if bool(w_sriov_20(18)) then
+                        h321 := to_unsigned(18, 6);
+                    else
+                        h321 := h322;
+                    end if;
+                    if bool(w_sriov_20(17)) then
+                        h320 := to_unsigned(17, 6);
+                    else
+                        h320 := h321;
+                    end if;
+                    if bool(w_sriov_20(16)) then
+                        h319 := to_unsigned(16, 6);
+                    else
+                        h319 := h320;
+                    end if;
+                    if bool(w_sriov_20(15)) then
+                        h318 := to_unsigned(15, 6);
+                    else
+                        h318 := h319;
+                    end if;
+                    if bool(w_sriov_20(14)) then
+                        h317 := to_unsigned(14, 6);
+                    else
+                        h317 := h318;
+                    end if;
+                    if bool(w_sriov_20(13)) then
+                        h316 := to_unsigned(13, 6);
+                    else
+                        h316 := h317;
+                    end if;
+                    if bool(w_sriov_20(12)) then
+                        h315 := to_unsigned(12, 6);
+                    else
+                        h315 := h316;
+                    end if;
+                    if bool(w_sriov_20(11)) then
+                        h314 := to_unsigned(11, 6);
+                    else
+                        h314 := h315;
+                    end if;
+                    if bool(w_sriov_20(10)) then
+                        h313 := to_unsigned(10, 6);
+                    else
+                        h313 := h314;
+                    end if;
+                    if bool(w_sriov_20(9)) then
+                        h312 := to_unsigned(9, 6);
+                    else
+                        h312 := h313;
+                    end if;
+                    if bool(w_sriov_20(8)) then
+                        h311 := to_unsigned(8, 6);
+                    else
+                        h311 := h312;
+                    end if;
+                    if bool(w_sriov_20(7)) then
+                        h310 := to_unsigned(7, 6);
+                    else
+                        h310 := h311;
+                    end if;
+                    if bool(w_sriov_20(6)) then
+                        h309 := to_unsigned(6, 6);
+                    else
+                        h309 := h310;
+                    end if;
+                    if bool(w_sriov_20(5)) then
+                        h308 := to_unsigned(5, 6);
+                    else
+                        h308 := h309;
+                    end if;
+                    if bool(w_sriov_20(4)) then
+                        h307 := to_unsigned(4, 6);
+                    else
+                        h307 := h308;
+                    end if;
+                    if bool(w_sriov_20(3)) then
+                        h306 := to_unsigned(3, 6);
+                    else
+                        h306 := h307;
+                    end if;
+                    if bool(w_sriov_20(2)) then
+                        h305 := to_unsigned(2, 6);
+                    else
+                        h305 := h306;
+                    end if;
+                    if bool(w_sriov_20(1)) then
+                        h304 := to_unsigned(1, 6);
+                    else
+                        h304 := h305;
+                    end if;
+                    if bool(w_sriov_20(0)) then
+                        h303 := to_unsigned(0, 6);
+                    else
+                        h303 := h304;
+                    end if;
+                    if bool(r_PF(16)) then
+                        h270 := h271;
+                    else
+                        h270 := h303;
+                    end if;
+                    h335 := to_unsigned(0, 7);
+                    h335 := (12 + unsigned'(to_unsigned(0, 1) & h270));
+                    h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h337 := to_unsigned(0, 6);
-                    h338 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h338 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h338 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h339 := unsigned'("00000000000000000000000000000000");
-                    h339 := (h338 and to_unsigned(524288, 32));
+                    h338 := to_unsigned(0, 6);
+                    h338 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h337 := h338;
+                    h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h339 := shift_right(r_VF_BAR_SIZE, to_integer(h337));
+                    h336 := h339;
                     h340 := to_unsigned(0, 6);
-                    h341 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h341 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h341 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h342 := unsigned'("00000000000000000000000000000000");
-                    h342 := (h341 and to_unsigned(1048576, 32));
+                    h341 := to_unsigned(0, 6);
+                    h342 := to_unsigned(0, 6);
                     h343 := to_unsigned(0, 6);
-                    h344 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h344 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h344 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h345 := unsigned'("00000000000000000000000000000000");
-                    h345 := (h344 and to_unsigned(2097152, 32));
+                    h344 := to_unsigned(0, 6);
+                    h345 := to_unsigned(0, 6);
                     h346 := to_unsigned(0, 6);
-                    h347 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h347 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h347 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h348 := unsigned'("00000000000000000000000000000000");
-                    h348 := (h347 and to_unsigned(4194304, 32));
+                    h347 := to_unsigned(0, 6);
+                    h348 := to_unsigned(0, 6);
                     h349 := to_unsigned(0, 6);
-                    h350 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h350 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h350 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h351 := unsigned'("00000000000000000000000000000000");
-                    h351 := (h350 and to_unsigned(8388608, 32));
+                    h350 := to_unsigned(0, 6);
+                    h351 := to_unsigned(0, 6);
                     h352 := to_unsigned(0, 6);
-                    h353 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h353 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h353 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h354 := unsigned'("00000000000000000000000000000000");
-                    h354 := (h353 and to_unsigned(16777216, 32));
+                    h353 := to_unsigned(0, 6);
+                    h354 := to_unsigned(0, 6);
                     h355 := to_unsigned(0, 6);
-                    h356 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h356 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h356 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h357 := unsigned'("00000000000000000000000000000000");
-                    h357 := (h356 and to_unsigned(33554432, 32));
+                    h356 := to_unsigned(0, 6);
+                    h357 := to_unsigned(0, 6);
                     h358 := to_unsigned(0, 6);
-                    h359 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h359 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h359 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h360 := unsigned'("00000000000000000000000000000000");
-                    h360 := (h359 and to_unsigned(67108864, 32));
+                    h359 := to_unsigned(0, 6);
+                    h360 := to_unsigned(0, 6);
                     h361 := to_unsigned(0, 6);
-                    h362 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h362 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h362 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h363 := unsigned'("00000000000000000000000000000000");
-                    h363 := (h362 and to_unsigned(134217728, 32));
+                    h362 := to_unsigned(0, 6);
+                    h363 := to_unsigned(0, 6);
                     h364 := to_unsigned(0, 6);
-                    h365 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h365 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h365 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h366 := unsigned'("00000000000000000000000000000000");
-                    h366 := (h365 and to_unsigned(268435456, 32));
+                    h365 := to_unsigned(0, 6);
+                    h366 := to_unsigned(0, 6);
                     h367 := to_unsigned(0, 6);
-                    h368 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h368 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h368 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h369 := unsigned'("00000000000000000000000000000000");
-                    h369 := (h368 and to_unsigned(536870912, 32));
+                    h368 := to_unsigned(0, 6);
+                    h369 := to_unsigned(0, 6);
                     h370 := to_unsigned(0, 6);
-                    h371 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h371 := w_sriov_odd_20(64-1 downto 32);
+                    h371 := to_unsigned(0, 6);
+                    h372 := to_unsigned(0, 6);
+                    if bool(w_sriov_odd_20(63)) then
+                        h372 := to_unsigned(31, 6);
                     else
-                        h371 := w_sriov_20(32-1 downto 0);
+                        h372 := to_unsigned(32, 6);
                     end if;
-                    h372 := unsigned'("00000000000000000000000000000000");
-                    h372 := (h371 and unsigned'("01000000000000000000000000000000"));
+                    if bool(w_sriov_odd_20(62)) then
+                        h371 := to_unsigned(30, 6);
+                    else
+                        h371 := h372;
+                    end if;
+                    if bool(w_sriov_odd_20(61)) then
+                        h370 := to_unsigned(29, 6);
+                    else
+                        h370 := h371;
+                    end if;
+                    if bool(w_sriov_odd_20(60)) then
+                        h369 := to_unsigned(28, 6);
+                    else
+                        h369 := h370;
+                    end if;
+                    if bool(w_sriov_odd_20(59)) then
+                        h368 := to_unsigned(27, 6);
+                    else
+                        h368 := h369;
+                    end if;
+                    if bool(w_sriov_odd_20(58)) then
+                        h367 := to_unsigned(26, 6);
+                    else
+                        h367 := h368;
+                    end if;
+                    if bool(w_sriov_odd_20(57)) then
+                        h366 := to_unsigned(25, 6);
+                    else
+                        h366 := h367;
+                    end if;
+                    if bool(w_sriov_odd_20(56)) then
+                        h365 := to_unsigned(24, 6);
+                    else
+                        h365 := h366;
+                    end if;
+                    if bool(w_sriov_odd_20(55)) then
+                        h364 := to_unsigned(23, 6);
+                    else
+                        h364 := h365;
+                    end if;
+                    if bool(w_sriov_odd_20(54)) then
+                        h363 := to_unsigned(22, 6);
+                    else
+                        h363 := h364;
+                    end if;
+                    if bool(w_sriov_odd_20(53)) then
+                        h362 := to_unsigned(21, 6);
+                    else
+                        h362 := h363;
+                    end if;
+                    if bool(w_sriov_odd_20(52)) then
+                        h361 := to_unsigned(20, 6);
+                    else
+                        h361 := h362;
+                    end if;
+                    if bool(w_sriov_odd_20(51)) then
+                        h360 := to_unsigned(19, 6);
+                    else
+                        h360 := h361;
+                    end if;
+                    if bool(w_sriov_odd_20(50)) then
+                        h359 := to_unsigned(18, 6);
+                    else
+                        h359 := h360;
+                    end if;
+                    if bool(w_sriov_odd_20(49)) then
+                        h358 := to_unsigned(17, 6);
+                    else
+                        h358 := h359;
+                    end if;
+                    if bool(w_sriov_odd_20(48)) then
+                        h357 := to_unsigned(16, 6);
+                    else
+                        h357 := h358;
+                    end if;
+                    if bool(w_sriov_odd_20(47)) then
+                        h356 := to_unsigned(15, 6);
+                    else
+                        h356 := h357;
+                    end if;
+                    if bool(w_sriov_odd_20(46)) then
+                        h355 := to_unsigned(14, 6);
+                    else
+                        h355 := h356;
+                    end if;
+                    if bool(w_sriov_odd_20(45)) then
+                        h354 := to_unsigned(13, 6);
+                    else
+                        h354 := h355;
+                    end if;
+                    if bool(w_sriov_odd_20(44)) then
+                        h353 := to_unsigned(12, 6);
+                    else
+                        h353 := h354;
+                    end if;
+                    if bool(w_sriov_odd_20(43)) then
+                        h352 := to_unsigned(11, 6);
+                    else
+                        h352 := h353;
+                    end if;
+                    if bool(w_sriov_odd_20(42)) then
+                        h351 := to_unsigned(10, 6);
+                    else
+                        h351 := h352;
+                    end if;
+                    if bool(w_sriov_odd_20(41)) then
+                        h350 := to_unsigned(9, 6);
+                    else
+                        h350 := h351;
+                    end if;
+                    if bool(w_sriov_odd_20(40)) then
+                        h349 := to_unsigned(8, 6);
+                    else
+                        h349 := h350;
+                    end if;
+                    if bool(w_sriov_odd_20(39)) then
+                        h348 := to_unsigned(7, 6);
+                    else
+                        h348 := h349;
+                    end if;
+                    if bool(w_sriov_odd_20(38)) then
+                        h347 := to_unsigned(6, 6);
+                    else
+                        h347 := h348;
+                    end if;
+                    if bool(w_sriov_odd_20(37)) then
+                        h346 := to_unsigned(5, 6);
+                    else
+                        h346 := h347;
+                    end if;
+                    if bool(w_sriov_odd_20(36)) then
+                        h345 := to_unsigned(4, 6);
+                    else
+                        h345 := h346;
+                    end if;
+                    if bool(w_sriov_odd_20(35)) then
+                        h344 := to_unsigned(3, 6);
+                    else
+                        h344 := h345;
+                    end if;
+                    if bool(w_sriov_odd_20(34)) then
+                        h343 := to_unsigned(2, 6);
+                    else
+                        h343 := h344;
+                    end if;
+                    if bool(w_sriov_odd_20(33)) then
+                        h342 := to_unsigned(1, 6);
+                    else
+                        h342 := h343;
+                    end if;
+                    if bool(w_sriov_odd_20(32)) then
+                        h341 := to_unsigned(0, 6);
+                    else
+                        h341 := h342;
+                    end if;
                     h373 := to_unsigned(0, 6);
-                    h374 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h374 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h374 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h375 := unsigned'("00000000000000000000000000000000");
-                    h375 := (h374 and unsigned'("10000000000000000000000000000000"));
-                    if (h375 /= 0) then
-                        h373 := to_unsigned(31, 6);
-                    else
-                        h373 := to_unsigned(32, 6);
-                    end if;
-                    if (h372 /= 0) then
-                        h370 := to_unsigned(30, 6);
-                    else
-                        h370 := h373;
-                    end if;
-                    if (h369 /= 0) then
-                        h367 := to_unsigned(29, 6);
-                    else
-                        h367 := h370;
-                    end if;
-                    if (h366 /= 0) then
-                        h364 := to_unsigned(28, 6);
-                    else
-                        h364 := h367;
-                    end if;
-                    if (h363 /= 0) then
-                        h361 := to_unsigned(27, 6);
-                    else
-                        h361 := h364;
-                    end if;
-                    if (h360 /= 0) then
-                        h358 := to_unsigned(26, 6);
-                    else
-                        h358 := h361;
-                    end if;
-                    if (h357 /= 0) then
-                        h355 := to_unsigned(25, 6);
-                    else
-                        h355 := h358;
-                    end if;
-                    if (h354 /= 0) then
-                        h352 := to_unsigned(24, 6);
-                    else
-                        h352 := h355;
-                    end if;
-                    if (h351 /= 0) then
-                        h349 := to_unsigned(23, 6);
-                    else
-                        h349 := h352;
-                    end if;
-                    if (h348 /= 0) then
-                        h346 := to_unsigned(22, 6);
-                    else
-                        h346 := h349;
-                    end if;
-                    if (h345 /= 0) then
-                        h343 := to_unsigned(21, 6);
-                    else
-                        h343 := h346;
-                    end if;
-                    if (h342 /= 0) then
-                        h340 := to_unsigned(20, 6);
-                    else
-                        h340 := h343;
-                    end if;
-                    if (h339 /= 0) then
-                        h337 := to_unsigned(19, 6);
-                    else
-                        h337 := h340;
-                    end if;
-                    if (h336 /= 0) then
-                        h334 := to_unsigned(18, 6);
-                    else
-                        h334 := h337;
-                    end if;
-                    if (h333 /= 0) then
-                        h331 := to_unsigned(17, 6);
-                    else
-                        h331 := h334;
-                    end if;
-                    if (h330 /= 0) then
-                        h328 := to_unsigned(16, 6);
-                    else
-                        h328 := h331;
-                    end if;
-                    if (h327 /= 0) then
-                        h325 := to_unsigned(15, 6);
-                    else
-                        h325 := h328;
-                    end if;
-                    if (h324 /= 0) then
-                        h322 := to_unsigned(14, 6);
-                    else
-                        h322 := h325;
-                    end if;
-                    if (h321 /= 0) then
-                        h319 := to_unsigned(13, 6);
-                    else
-                        h319 := h322;
-                    end if;
-                    if (h318 /= 0) then
-                        h316 := to_unsigned(12, 6);
-                    else
-                        h316 := h319;
-                    end if;
-                    if (h315 /= 0) then
-                        h313 := to_unsigned(11, 6);
-                    else
-                        h313 := h316;
-                    end if;
-                    if (h312 /= 0) then
-                        h310 := to_unsigned(10, 6);
-                    else
-                        h310 := h313;
-                    end if;
-                    if (h309 /= 0) then
-                        h307 := to_unsigned(9, 6);
-                    else
-                        h307 := h310;
-                    end if;
-                    if (h306 /= 0) then
-                        h304 := to_unsigned(8, 6);
-                    else
-                        h304 := h307;
-                    end if;
-                    if (h303 /= 0) then
-                        h301 := to_unsigned(7, 6);
-                    else
-                        h301 := h304;
-                    end if;
-                    if (h300 /= 0) then
-                        h298 := to_unsigned(6, 6);
-                    else
-                        h298 := h301;
-                    end if;
-                    if (h297 /= 0) then
-                        h295 := to_unsigned(5, 6);
-                    else
-                        h295 := h298;
-                    end if;
-                    if (h294 /= 0) then
-                        h292 := to_unsigned(4, 6);
-                    else
-                        h292 := h295;
-                    end if;
-                    if (h291 /= 0) then
-                        h289 := to_unsigned(3, 6);
-                    else
-                        h289 := h292;
-                    end if;
-                    if (h288 /= 0) then
-                        h286 := to_unsigned(2, 6);
-                    else
-                        h286 := h289;
-                    end if;
-                    if (h285 /= 0) then
-                        h283 := to_unsigned(1, 6);
-                    else
-                        h283 := h286;
-                    end if;
-                    if (h282 /= 0) then
-                        h280 := to_unsigned(0, 6);
-                    else
-                        h280 := h283;
-                    end if;
-                    h376 := to_unsigned(0, 7);
-                    h376 := (12 + unsigned'(to_unsigned(0, 1) & h280));
+                    h374 := to_unsigned(0, 6);
+                    h375 := to_unsigned(0, 6);
+                    h376 := to_unsigned(0, 6);
                     h377 := to_unsigned(0, 6);
                     h378 := to_unsigned(0, 6);
                     h379 := to_unsigned(0, 6);
                     h380 := to_unsigned(0, 6);
                     h381 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h381 := r_VF_BAR_SIZE(30-1 downto 24);
+                    h382 := to_unsigned(0, 6);
+                    h383 := to_unsigned(0, 6);
+                    h384 := to_unsigned(0, 6);
+                    h385 := to_unsigned(0, 6);
+                    h386 := to_unsigned(0, 6);
+                    h387 := to_unsigned(0, 6);
+                    h388 := to_unsigned(0, 6);
+                    h389 := to_unsigned(0, 6);
+                    h390 := to_unsigned(0, 6);
+                    h391 := to_unsigned(0, 6);
+                    h392 := to_unsigned(0, 6);
+                    h393 := to_unsigned(0, 6);
+                    h394 := to_unsigned(0, 6);
+                    h395 := to_unsigned(0, 6);
+                    h396 := to_unsigned(0, 6);
+                    h397 := to_unsigned(0, 6);
+                    h398 := to_unsigned(0, 6);
+                    h399 := to_unsigned(0, 6);
+                    h400 := to_unsigned(0, 6);
+                    h401 := to_unsigned(0, 6);
+                    h402 := to_unsigned(0, 6);
+                    h403 := to_unsigned(0, 6);
+                    h404 := to_unsigned(0, 6);
+                    if bool(w_sriov_20(31)) then
+                        h404 := to_unsigned(31, 6);
                     else
-                        h381 := r_VF_BAR_SIZE(36-1 downto 30);
+                        h404 := to_unsigned(32, 6);
                     end if;
-                    if (e_bar = 3) then
-                        h380 := r_VF_BAR_SIZE(24-1 downto 18);
+                    if bool(w_sriov_20(30)) then
+                        h403 := to_unsigned(30, 6);
+                    else
+                        h403 := h404;
+                    end if;
+                    if bool(w_sriov_20(29)) then
+                        h402 := to_unsigned(29, 6);
+                    else
+                        h402 := h403;
+                    end if;
+                    if bool(w_sriov_20(28)) then
+                        h401 := to_unsigned(28, 6);
+                    else
+                        h401 := h402;
+                    end if;
+                    if bool(w_sriov_20(27)) then
+                        h400 := to_unsigned(27, 6);
+                    else
+                        h400 := h401;
+                    end if;
+                    if bool(w_sriov_20(26)) then
+                        h399 := to_unsigned(26, 6);
+                    else
+                        h399 := h400;
+                    end if;
+                    if bool(w_sriov_20(25)) then
+                        h398 := to_unsigned(25, 6);
+                    else
+                        h398 := h399;
+                    end if;
+                    if bool(w_sriov_20(24)) then
+                        h397 := to_unsigned(24, 6);
+                    else
+                        h397 := h398;
+                    end if;
+                    if bool(w_sriov_20(23)) then
+                        h396 := to_unsigned(23, 6);
+                    else
+                        h396 := h397;
+                    end if;
+                    if bool(w_sriov_20(22)) then
+                        h395 := to_unsigned(22, 6);
+                    else
+                        h395 := h396;
+                    end if;
+                    if bool(w_sriov_20(21)) then
+                        h394 := to_unsigned(21, 6);
+                    else
+                        h394 := h395;
+                    end if;
+                    if bool(w_sriov_20(20)) then
+                        h393 := to_unsigned(20, 6);
+                    else
+                        h393 := h394;
+                    end if;
+                    if bool(w_sriov_20(19)) then
+                        h392 := to_unsigned(19, 6);
+                    else
+                        h392 := h393;
+                    end if;
+                    if bool(w_sriov_20(18)) then
+                        h391 := to_unsigned(18, 6);
+                    else
+                        h391 := h392;
+                    end if;
+                    if bool(w_sriov_20(17)) then
+                        h390 := to_unsigned(17, 6);
+                    else
+                        h390 := h391;
+                    end if;
+                    if bool(w_sriov_20(16)) then
+                        h389 := to_unsigned(16, 6);
+                    else
+                        h389 := h390;
+                    end if;
+                    if bool(w_sriov_20(15)) then
+                        h388 := to_unsigned(15, 6);
+                    else
+                        h388 := h389;
+                    end if;
+                    if bool(w_sriov_20(14)) then
+                        h387 := to_unsigned(14, 6);
+                    else
+                        h387 := h388;
+                    end if;
+                    if bool(w_sriov_20(13)) then
+                        h386 := to_unsigned(13, 6);
+                    else
+                        h386 := h387;
+                    end if;
+                    if bool(w_sriov_20(12)) then
+                        h385 := to_unsigned(12, 6);
+                    else
+                        h385 := h386;
+                    end if;
+                    if bool(w_sriov_20(11)) then
+                        h384 := to_unsigned(11, 6);
+                    else
+                        h384 := h385;
+                    end if;
+                    if bool(w_sriov_20(10)) then
+                        h383 := to_unsigned(10, 6);
+                    else
+                        h383 := h384;
+                    end if;
+                    if bool(w_sriov_20(9)) then
+                        h382 := to_unsigned(9, 6);
+                    else
+                        h382 := h383;
+                    end if;
+                    if bool(w_sriov_20(8)) then
+                        h381 := to_unsigned(8, 6);
+                    else
+                        h381 := h382;
+                    end if;
+                    if bool(w_sriov_20(7)) then
+                        h380 := to_unsigned(7, 6);
                     else
                         h380 := h381;
                     end if;
-                    if (e_bar = 2) then
-                        h379 := r_VF_BAR_SIZE(18-1 downto 12);
+                    if bool(w_sriov_20(6)) then
+                        h379 := to_unsigned(6, 6);
                     else
                         h379 := h380;
                     end if;
-                    if (e_bar = 1) then
-                        h378 := r_VF_BAR_SIZE(12-1 downto 6);
+                    if bool(w_sriov_20(5)) then
+                        h378 := to_unsigned(5, 6);
                     else
                         h378 := h379;
                     end if;
-                    if (e_bar = 0) then
-                        h377 := r_VF_BAR_SIZE(6-1 downto 0);
+                    if bool(w_sriov_20(4)) then
+                        h377 := to_unsigned(4, 6);
                     else
                         h377 := h378;
                     end if;
-                    h382 := to_unsigned(0, 6);
-                    h383 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h383 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_20(3)) then
+                        h376 := to_unsigned(3, 6);
                     else
-                        h383 := w_sriov_20(32-1 downto 0);
+                        h376 := h377;
                     end if;
-                    h384 := unsigned'("00000000000000000000000000000000");
-                    h384 := (h383 and to_unsigned(1, 32));
-                    h385 := to_unsigned(0, 6);
-                    h386 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h386 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_20(2)) then
+                        h375 := to_unsigned(2, 6);
                     else
-                        h386 := w_sriov_20(32-1 downto 0);
+                        h375 := h376;
                     end if;
-                    h387 := unsigned'("00000000000000000000000000000000");
-                    h387 := (h386 and to_unsigned(2, 32));
-                    h388 := to_unsigned(0, 6);
-                    h389 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h389 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_20(1)) then
+                        h374 := to_unsigned(1, 6);
                     else
-                        h389 := w_sriov_20(32-1 downto 0);
+                        h374 := h375;
                     end if;
-                    h390 := unsigned'("00000000000000000000000000000000");
-                    h390 := (h389 and to_unsigned(4, 32));
-                    h391 := to_unsigned(0, 6);
-                    h392 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h392 := w_sriov_odd_20(64-1 downto 32);
+                    if bool(w_sriov_20(0)) then
+                        h373 := to_unsigned(0, 6);
                     else
-                        h392 := w_sriov_20(32-1 downto 0);
+                        h373 := h374;
                     end if;
-                    h393 := unsigned'("00000000000000000000000000000000");
-                    h393 := (h392 and to_unsigned(8, 32));
-                    h394 := to_unsigned(0, 6);
-                    h395 := unsigned'("00000000000000000000000000000000");
                     if bool(r_PF(16)) then
-                        h395 := w_sriov_odd_20(64-1 downto 32);
+                        h340 := h341;
                     else
-                        h395 := w_sriov_20(32-1 downto 0);
+                        h340 := h373;
                     end if;
-                    h396 := unsigned'("00000000000000000000000000000000");
-                    h396 := (h395 and to_unsigned(16, 32));
-                    h397 := to_unsigned(0, 6);
-                    h398 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h398 := w_sriov_odd_20(64-1 downto 32);
+                    h405 := to_unsigned(0, 7);
+                    h405 := (12 + unsigned'(to_unsigned(0, 1) & h340));
+                    if (unsigned'(to_unsigned(0, 1) & h266(6-1 downto 0)) > h335) then
+                        h265 := unsigned'(to_unsigned(0, 1) & h336(6-1 downto 0));
                     else
-                        h398 := w_sriov_20(32-1 downto 0);
+                        h265 := h405;
                     end if;
-                    h399 := unsigned'("00000000000000000000000000000000");
-                    h399 := (h398 and to_unsigned(32, 32));
-                    h400 := to_unsigned(0, 6);
-                    h401 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h401 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h401 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h402 := unsigned'("00000000000000000000000000000000");
-                    h402 := (h401 and to_unsigned(64, 32));
-                    h403 := to_unsigned(0, 6);
-                    h404 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h404 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h404 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h405 := unsigned'("00000000000000000000000000000000");
-                    h405 := (h404 and to_unsigned(128, 32));
-                    h406 := to_unsigned(0, 6);
-                    h407 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h407 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h407 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h408 := unsigned'("00000000000000000000000000000000");
-                    h408 := (h407 and to_unsigned(256, 32));
-                    h409 := to_unsigned(0, 6);
-                    h410 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h410 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h410 := w_sriov_20(32-1 downto 0);
-                    end if;
+                    h264 := h265;
+                    h263 := h264(6-1 downto 0);
+                    h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h406 := shift_left(h262, to_integer(h263));
+                    h407 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h407 := (unsigned'(to_unsigned(0, 16) & h260) + unsigned'(to_unsigned(0, 1) & h406));
+                    h408 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h408 := (unsigned'(to_unsigned(0, 1) & h407) + unsigned'(to_unsigned(0, 17) & e_offset));
+                    h409 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h409 := shift_right(h408, 32);
+                    h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h411 := unsigned'("00000000000000000000000000000000");
-                    h411 := (h410 and to_unsigned(512, 32));
-                    h412 := to_unsigned(0, 6);
-                    h413 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h413 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h413 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h414 := unsigned'("00000000000000000000000000000000");
-                    h414 := (h413 and to_unsigned(1024, 32));
-                    h415 := to_unsigned(0, 6);
-                    h416 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h416 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h416 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h417 := unsigned'("00000000000000000000000000000000");
-                    h417 := (h416 and to_unsigned(2048, 32));
-                    h418 := to_unsigned(0, 6);
-                    h419 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h419 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h419 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h420 := unsigned'("00000000000000000000000000000000");
-                    h420 := (h419 and to_unsigned(4096, 32));
-                    h421 := to_unsigned(0, 6);
-                    h422 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h422 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h422 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h423 := unsigned'("00000000000000000000000000000000");
-                    h423 := (h422 and to_unsigned(8192, 32));
-                    h424 := to_unsigned(0, 6);
-                    h425 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h425 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h425 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h426 := unsigned'("00000000000000000000000000000000");
-                    h426 := (h425 and to_unsigned(16384, 32));
-                    h427 := to_unsigned(0, 6);
-                    h428 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h428 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h428 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h429 := unsigned'("00000000000000000000000000000000");
-                    h429 := (h428 and to_unsigned(32768, 32));
-                    h430 := to_unsigned(0, 6);
-                    h431 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h431 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h431 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h432 := unsigned'("00000000000000000000000000000000");
-                    h432 := (h431 and to_unsigned(65536, 32));
-                    h433 := to_unsigned(0, 6);
-                    h434 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h434 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h434 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h435 := unsigned'("00000000000000000000000000000000");
-                    h435 := (h434 and to_unsigned(131072, 32));
-                    h436 := to_unsigned(0, 6);
-                    h437 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h437 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h437 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h438 := unsigned'("00000000000000000000000000000000");
-                    h438 := (h437 and to_unsigned(262144, 32));
-                    h439 := to_unsigned(0, 6);
-                    h440 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h440 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h440 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h441 := unsigned'("00000000000000000000000000000000");
-                    h441 := (h440 and to_unsigned(524288, 32));
-                    h442 := to_unsigned(0, 6);
-                    h443 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h443 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h443 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h444 := unsigned'("00000000000000000000000000000000");
-                    h444 := (h443 and to_unsigned(1048576, 32));
-                    h445 := to_unsigned(0, 6);
-                    h446 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h446 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h446 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h447 := unsigned'("00000000000000000000000000000000");
-                    h447 := (h446 and to_unsigned(2097152, 32));
-                    h448 := to_unsigned(0, 6);
-                    h449 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h449 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h449 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h450 := unsigned'("00000000000000000000000000000000");
-                    h450 := (h449 and to_unsigned(4194304, 32));
-                    h451 := to_unsigned(0, 6);
-                    h452 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h452 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h452 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h453 := unsigned'("00000000000000000000000000000000");
-                    h453 := (h452 and to_unsigned(8388608, 32));
-                    h454 := to_unsigned(0, 6);
-                    h455 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h455 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h455 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h456 := unsigned'("00000000000000000000000000000000");
-                    h456 := (h455 and to_unsigned(16777216, 32));
-                    h457 := to_unsigned(0, 6);
-                    h458 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h458 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h458 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h459 := unsigned'("00000000000000000000000000000000");
-                    h459 := (h458 and to_unsigned(33554432, 32));
-                    h460 := to_unsigned(0, 6);
-                    h461 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h461 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h461 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h462 := unsigned'("00000000000000000000000000000000");
-                    h462 := (h461 and to_unsigned(67108864, 32));
-                    h463 := to_unsigned(0, 6);
-                    h464 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h464 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h464 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h465 := unsigned'("00000000000000000000000000000000");
-                    h465 := (h464 and to_unsigned(134217728, 32));
-                    h466 := to_unsigned(0, 6);
-                    h467 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h467 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h467 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h468 := unsigned'("00000000000000000000000000000000");
-                    h468 := (h467 and to_unsigned(268435456, 32));
-                    h469 := to_unsigned(0, 6);
-                    h470 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h470 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h470 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h471 := unsigned'("00000000000000000000000000000000");
-                    h471 := (h470 and to_unsigned(536870912, 32));
-                    h472 := to_unsigned(0, 6);
-                    h473 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h473 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h473 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h474 := unsigned'("00000000000000000000000000000000");
-                    h474 := (h473 and unsigned'("01000000000000000000000000000000"));
-                    h475 := to_unsigned(0, 6);
-                    h476 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h476 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h476 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h477 := unsigned'("00000000000000000000000000000000");
-                    h477 := (h476 and unsigned'("10000000000000000000000000000000"));
-                    if (h477 /= 0) then
-                        h475 := to_unsigned(31, 6);
-                    else
-                        h475 := to_unsigned(32, 6);
-                    end if;
-                    if (h474 /= 0) then
-                        h472 := to_unsigned(30, 6);
-                    else
-                        h472 := h475;
-                    end if;
-                    if (h471 /= 0) then
-                        h469 := to_unsigned(29, 6);
-                    else
-                        h469 := h472;
-                    end if;
-                    if (h468 /= 0) then
-                        h466 := to_unsigned(28, 6);
-                    else
-                        h466 := h469;
-                    end if;
-                    if (h465 /= 0) then
-                        h463 := to_unsigned(27, 6);
-                    else
-                        h463 := h466;
-                    end if;
-                    if (h462 /= 0) then
-                        h460 := to_unsigned(26, 6);
-                    else
-                        h460 := h463;
-                    end if;
-                    if (h459 /= 0) then
-                        h457 := to_unsigned(25, 6);
-                    else
-                        h457 := h460;
-                    end if;
-                    if (h456 /= 0) then
-                        h454 := to_unsigned(24, 6);
-                    else
-                        h454 := h457;
-                    end if;
-                    if (h453 /= 0) then
-                        h451 := to_unsigned(23, 6);
-                    else
-                        h451 := h454;
-                    end if;
-                    if (h450 /= 0) then
-                        h448 := to_unsigned(22, 6);
-                    else
-                        h448 := h451;
-                    end if;
-                    if (h447 /= 0) then
-                        h445 := to_unsigned(21, 6);
-                    else
-                        h445 := h448;
-                    end if;
-                    if (h444 /= 0) then
-                        h442 := to_unsigned(20, 6);
-                    else
-                        h442 := h445;
-                    end if;
-                    if (h441 /= 0) then
-                        h439 := to_unsigned(19, 6);
-                    else
-                        h439 := h442;
-                    end if;
-                    if (h438 /= 0) then
-                        h436 := to_unsigned(18, 6);
-                    else
-                        h436 := h439;
-                    end if;
-                    if (h435 /= 0) then
-                        h433 := to_unsigned(17, 6);
-                    else
-                        h433 := h436;
-                    end if;
-                    if (h432 /= 0) then
-                        h430 := to_unsigned(16, 6);
-                    else
-                        h430 := h433;
-                    end if;
-                    if (h429 /= 0) then
-                        h427 := to_unsigned(15, 6);
-                    else
-                        h427 := h430;
-                    end if;
-                    if (h426 /= 0) then
-                        h424 := to_unsigned(14, 6);
-                    else
-                        h424 := h427;
-                    end if;
-                    if (h423 /= 0) then
-                        h421 := to_unsigned(13, 6);
-                    else
-                        h421 := h424;
-                    end if;
-                    if (h420 /= 0) then
-                        h418 := to_unsigned(12, 6);
-                    else
-                        h418 := h421;
-                    end if;
-                    if (h417 /= 0) then
-                        h415 := to_unsigned(11, 6);
-                    else
-                        h415 := h418;
-                    end if;
-                    if (h414 /= 0) then
-                        h412 := to_unsigned(10, 6);
-                    else
-                        h412 := h415;
-                    end if;
-                    if (h411 /= 0) then
-                        h409 := to_unsigned(9, 6);
-                    else
-                        h409 := h412;
-                    end if;
-                    if (h408 /= 0) then
-                        h406 := to_unsigned(8, 6);
-                    else
-                        h406 := h409;
-                    end if;
-                    if (h405 /= 0) then
-                        h403 := to_unsigned(7, 6);
-                    else
-                        h403 := h406;
-                    end if;
-                    if (h402 /= 0) then
-                        h400 := to_unsigned(6, 6);
-                    else
-                        h400 := h403;
-                    end if;
-                    if (h399 /= 0) then
-                        h397 := to_unsigned(5, 6);
-                    else
-                        h397 := h400;
-                    end if;
-                    if (h396 /= 0) then
-                        h394 := to_unsigned(4, 6);
-                    else
-                        h394 := h397;
-                    end if;
-                    if (h393 /= 0) then
-                        h391 := to_unsigned(3, 6);
-                    else
-                        h391 := h394;
-                    end if;
-                    if (h390 /= 0) then
-                        h388 := to_unsigned(2, 6);
-                    else
-                        h388 := h391;
-                    end if;
-                    if (h387 /= 0) then
-                        h385 := to_unsigned(1, 6);
-                    else
-                        h385 := h388;
-                    end if;
-                    if (h384 /= 0) then
-                        h382 := to_unsigned(0, 6);
-                    else
-                        h382 := h385;
-                    end if;
-                    h478 := to_unsigned(0, 7);
-                    h478 := (12 + unsigned'(to_unsigned(0, 1) & h382));
-                    if (unsigned'(to_unsigned(0, 1) & h275) > h376) then
-                        h274 := unsigned'(to_unsigned(0, 1) & h377);
-                    else
-                        h274 := h478;
-                    end if;
-                    h273 := h274;
-                    h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h479 := shift_right(e_offset, to_integer(h273));
-                    h480 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h481 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h482 := unsigned'("00000000000000000000000000000000");
-                    h483 := unsigned'("00000000000000000000000000000000");
-                    h484 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h484 := w_sriov_odd_28(32-1 downto 0);
-                    else
-                        h484 := w_sriov_20(64-1 downto 32);
-                    end if;
-                    h485 := unsigned'("00000000000000000000000000000000");
-                    h486 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h486 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h486 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h487 := unsigned'("00000000000000000000000000000000");
-                    h488 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h488 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h488 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h489 := unsigned'("00000000000000000000000000000000");
-                    h490 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h490 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h490 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h491 := unsigned'("00000000000000000000000000000000");
-                    h492 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h492 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h492 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h493 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h493 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h493 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 4) then
-                        h491 := h492;
-                    else
-                        h491 := h493;
-                    end if;
-                    if (e_bar = 3) then
-                        h489 := h490;
-                    else
-                        h489 := h491;
-                    end if;
-                    if (e_bar = 2) then
-                        h487 := h488;
-                    else
-                        h487 := h489;
-                    end if;
-                    if (e_bar = 1) then
-                        h485 := h486;
-                    else
-                        h485 := h487;
-                    end if;
-                    if (e_bar = 0) then
-                        h483 := h484;
-                    else
-                        h483 := h485;
-                    end if;
-                    h482 := h483;
-                    h494 := unsigned'("00000000000000000000000000000000");
-                    h495 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h495 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h495 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h496 := unsigned'("00000000000000000000000000000000");
-                    h497 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h497 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h497 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h498 := unsigned'("00000000000000000000000000000000");
-                    h499 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h499 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h499 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h500 := unsigned'("00000000000000000000000000000000");
-                    h501 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h501 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h501 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h502 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h502 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h502 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 3) then
-                        h500 := h501;
-                    else
-                        h500 := h502;
-                    end if;
-                    if (e_bar = 2) then
-                        h498 := h499;
-                    else
-                        h498 := h500;
-                    end if;
-                    if (e_bar = 1) then
-                        h496 := h497;
-                    else
-                        h496 := h498;
-                    end if;
-                    if (e_bar = 0) then
-                        h494 := h495;
-                    else
-                        h494 := h496;
-                    end if;
-                    if (h482(3-1 downto 1) = 2) then
-                        h481 := unsigned'(h494 & unsigned'("00000000000000000000000000000000"));
-                    else
-                        h481 := to_unsigned(0, 64);
-                    end if;
-                    h503 := unsigned'("00000000000000000000000000000000");
-                    h504 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h504 := w_sriov_odd_28(32-1 downto 0);
-                    else
-                        h504 := w_sriov_20(64-1 downto 32);
-                    end if;
-                    h505 := unsigned'("00000000000000000000000000000000");
-                    h506 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h506 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h506 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h507 := unsigned'("00000000000000000000000000000000");
-                    h508 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h508 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h508 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h509 := unsigned'("00000000000000000000000000000000");
-                    h510 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h510 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h510 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h511 := unsigned'("00000000000000000000000000000000");
-                    h512 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h512 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h512 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h513 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h513 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h513 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 4) then
-                        h511 := h512;
-                    else
-                        h511 := h513;
-                    end if;
-                    if (e_bar = 3) then
-                        h509 := h510;
-                    else
-                        h509 := h511;
-                    end if;
-                    if (e_bar = 2) then
-                        h507 := h508;
-                    else
-                        h507 := h509;
-                    end if;
-                    if (e_bar = 1) then
-                        h505 := h506;
-                    else
-                        h505 := h507;
-                    end if;
-                    if (e_bar = 0) then
-                        h503 := h504;
-                    else
-                        h503 := h505;
-                    end if;
-                    h514 := unsigned'("00000000000000000000000000000000");
-                    h514 := (h503 and unsigned'("11111111111111111111111111110000"));
-                    h515 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h515 := (h481 or unsigned'(unsigned'("00000000000000000000000000000000") & h514));
-                    h516 := to_unsigned(0, 7);
-                    h517 := to_unsigned(0, 7);
-                    h518 := to_unsigned(0, 6);
-                    h519 := to_unsigned(0, 6);
-                    h520 := to_unsigned(0, 6);
-                    h521 := to_unsigned(0, 6);
-                    h522 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h522 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h522 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h521 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h521 := h522;
-                    end if;
-                    if (e_bar = 2) then
-                        h520 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h520 := h521;
-                    end if;
-                    if (e_bar = 1) then
-                        h519 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h519 := h520;
-                    end if;
-                    if (e_bar = 0) then
-                        h518 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h518 := h519;
-                    end if;
-                    h523 := to_unsigned(0, 6);
-                    h524 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h524 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h524 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h525 := unsigned'("00000000000000000000000000000000");
-                    h525 := (h524 and to_unsigned(1, 32));
-                    h526 := to_unsigned(0, 6);
-                    h527 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h527 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h527 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h528 := unsigned'("00000000000000000000000000000000");
-                    h528 := (h527 and to_unsigned(2, 32));
-                    h529 := to_unsigned(0, 6);
-                    h530 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h530 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h530 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h531 := unsigned'("00000000000000000000000000000000");
-                    h531 := (h530 and to_unsigned(4, 32));
-                    h532 := to_unsigned(0, 6);
-                    h533 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h533 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h533 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h534 := unsigned'("00000000000000000000000000000000");
-                    h534 := (h533 and to_unsigned(8, 32));
-                    h535 := to_unsigned(0, 6);
-                    h536 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h536 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h536 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h537 := unsigned'("00000000000000000000000000000000");
-                    h537 := (h536 and to_unsigned(16, 32));
-                    h538 := to_unsigned(0, 6);
-                    h539 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h539 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h539 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h540 := unsigned'("00000000000000000000000000000000");
-                    h540 := (h539 and to_unsigned(32, 32));
-                    h541 := to_unsigned(0, 6);
-                    h542 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h542 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h542 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h543 := unsigned'("00000000000000000000000000000000");
-                    h543 := (h542 and to_unsigned(64, 32));
-                    h544 := to_unsigned(0, 6);
-                    h545 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h545 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h545 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h546 := unsigned'("00000000000000000000000000000000");
-                    h546 := (h545 and to_unsigned(128, 32));
-                    h547 := to_unsigned(0, 6);
-                    h548 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h548 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h548 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h549 := unsigned'("00000000000000000000000000000000");
-                    h549 := (h548 and to_unsigned(256, 32));
-                    h550 := to_unsigned(0, 6);
-                    h551 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h551 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h551 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h552 := unsigned'("00000000000000000000000000000000");
-                    h552 := (h551 and to_unsigned(512, 32));
-                    h553 := to_unsigned(0, 6);
-                    h554 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h554 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h554 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h555 := unsigned'("00000000000000000000000000000000");
-                    h555 := (h554 and to_unsigned(1024, 32));
-                    h556 := to_unsigned(0, 6);
-                    h557 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h557 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h557 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h558 := unsigned'("00000000000000000000000000000000");
-                    h558 := (h557 and to_unsigned(2048, 32));
-                    h559 := to_unsigned(0, 6);
-                    h560 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h560 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h560 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h561 := unsigned'("00000000000000000000000000000000");
-                    h561 := (h560 and to_unsigned(4096, 32));
-                    h562 := to_unsigned(0, 6);
-                    h563 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h563 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h563 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h564 := unsigned'("00000000000000000000000000000000");
-                    h564 := (h563 and to_unsigned(8192, 32));
-                    h565 := to_unsigned(0, 6);
-                    h566 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h566 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h566 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h567 := unsigned'("00000000000000000000000000000000");
-                    h567 := (h566 and to_unsigned(16384, 32));
-                    h568 := to_unsigned(0, 6);
-                    h569 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h569 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h569 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h570 := unsigned'("00000000000000000000000000000000");
-                    h570 := (h569 and to_unsigned(32768, 32));
-                    h571 := to_unsigned(0, 6);
-                    h572 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h572 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h572 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h573 := unsigned'("00000000000000000000000000000000");
-                    h573 := (h572 and to_unsigned(65536, 32));
-                    h574 := to_unsigned(0, 6);
-                    h575 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h575 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h575 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h576 := unsigned'("00000000000000000000000000000000");
-                    h576 := (h575 and to_unsigned(131072, 32));
-                    h577 := to_unsigned(0, 6);
-                    h578 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h578 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h578 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h579 := unsigned'("00000000000000000000000000000000");
-                    h579 := (h578 and to_unsigned(262144, 32));
-                    h580 := to_unsigned(0, 6);
-                    h581 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h581 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h581 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h582 := unsigned'("00000000000000000000000000000000");
-                    h582 := (h581 and to_unsigned(524288, 32));
-                    h583 := to_unsigned(0, 6);
-                    h584 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h584 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h584 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h585 := unsigned'("00000000000000000000000000000000");
-                    h585 := (h584 and to_unsigned(1048576, 32));
-                    h586 := to_unsigned(0, 6);
-                    h587 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h587 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h587 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h588 := unsigned'("00000000000000000000000000000000");
-                    h588 := (h587 and to_unsigned(2097152, 32));
-                    h589 := to_unsigned(0, 6);
-                    h590 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h590 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h590 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h591 := unsigned'("00000000000000000000000000000000");
-                    h591 := (h590 and to_unsigned(4194304, 32));
-                    h592 := to_unsigned(0, 6);
-                    h593 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h593 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h593 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h594 := unsigned'("00000000000000000000000000000000");
-                    h594 := (h593 and to_unsigned(8388608, 32));
-                    h595 := to_unsigned(0, 6);
-                    h596 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h596 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h596 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h597 := unsigned'("00000000000000000000000000000000");
-                    h597 := (h596 and to_unsigned(16777216, 32));
-                    h598 := to_unsigned(0, 6);
-                    h599 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h599 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h599 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h600 := unsigned'("00000000000000000000000000000000");
-                    h600 := (h599 and to_unsigned(33554432, 32));
-                    h601 := to_unsigned(0, 6);
-                    h602 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h602 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h602 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h603 := unsigned'("00000000000000000000000000000000");
-                    h603 := (h602 and to_unsigned(67108864, 32));
-                    h604 := to_unsigned(0, 6);
-                    h605 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h605 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h605 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h606 := unsigned'("00000000000000000000000000000000");
-                    h606 := (h605 and to_unsigned(134217728, 32));
-                    h607 := to_unsigned(0, 6);
-                    h608 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h608 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h608 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h609 := unsigned'("00000000000000000000000000000000");
-                    h609 := (h608 and to_unsigned(268435456, 32));
-                    h610 := to_unsigned(0, 6);
-                    h611 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h611 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h611 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h612 := unsigned'("00000000000000000000000000000000");
-                    h612 := (h611 and to_unsigned(536870912, 32));
-                    h613 := to_unsigned(0, 6);
-                    h614 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h614 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h614 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h615 := unsigned'("00000000000000000000000000000000");
-                    h615 := (h614 and unsigned'("01000000000000000000000000000000"));
-                    h616 := to_unsigned(0, 6);
-                    h617 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h617 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h617 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h618 := unsigned'("00000000000000000000000000000000");
-                    h618 := (h617 and unsigned'("10000000000000000000000000000000"));
-                    if (h618 /= 0) then
-                        h616 := to_unsigned(31, 6);
-                    else
-                        h616 := to_unsigned(32, 6);
-                    end if;
-                    if (h615 /= 0) then
-                        h613 := to_unsigned(30, 6);
-                    else
-                        h613 := h616;
-                    end if;
-                    if (h612 /= 0) then
-                        h610 := to_unsigned(29, 6);
-                    else
-                        h610 := h613;
-                    end if;
-                    if (h609 /= 0) then
-                        h607 := to_unsigned(28, 6);
-                    else
-                        h607 := h610;
-                    end if;
-                    if (h606 /= 0) then
-                        h604 := to_unsigned(27, 6);
-                    else
-                        h604 := h607;
-                    end if;
-                    if (h603 /= 0) then
-                        h601 := to_unsigned(26, 6);
-                    else
-                        h601 := h604;
-                    end if;
-                    if (h600 /= 0) then
-                        h598 := to_unsigned(25, 6);
-                    else
-                        h598 := h601;
-                    end if;
-                    if (h597 /= 0) then
-                        h595 := to_unsigned(24, 6);
-                    else
-                        h595 := h598;
-                    end if;
-                    if (h594 /= 0) then
-                        h592 := to_unsigned(23, 6);
-                    else
-                        h592 := h595;
-                    end if;
-                    if (h591 /= 0) then
-                        h589 := to_unsigned(22, 6);
-                    else
-                        h589 := h592;
-                    end if;
-                    if (h588 /= 0) then
-                        h586 := to_unsigned(21, 6);
-                    else
-                        h586 := h589;
-                    end if;
-                    if (h585 /= 0) then
-                        h583 := to_unsigned(20, 6);
-                    else
-                        h583 := h586;
-                    end if;
-                    if (h582 /= 0) then
-                        h580 := to_unsigned(19, 6);
-                    else
-                        h580 := h583;
-                    end if;
-                    if (h579 /= 0) then
-                        h577 := to_unsigned(18, 6);
-                    else
-                        h577 := h580;
-                    end if;
-                    if (h576 /= 0) then
-                        h574 := to_unsigned(17, 6);
-                    else
-                        h574 := h577;
-                    end if;
-                    if (h573 /= 0) then
-                        h571 := to_unsigned(16, 6);
-                    else
-                        h571 := h574;
-                    end if;
-                    if (h570 /= 0) then
-                        h568 := to_unsigned(15, 6);
-                    else
-                        h568 := h571;
-                    end if;
-                    if (h567 /= 0) then
-                        h565 := to_unsigned(14, 6);
-                    else
-                        h565 := h568;
-                    end if;
-                    if (h564 /= 0) then
-                        h562 := to_unsigned(13, 6);
-                    else
-                        h562 := h565;
-                    end if;
-                    if (h561 /= 0) then
-                        h559 := to_unsigned(12, 6);
-                    else
-                        h559 := h562;
-                    end if;
-                    if (h558 /= 0) then
-                        h556 := to_unsigned(11, 6);
-                    else
-                        h556 := h559;
-                    end if;
-                    if (h555 /= 0) then
-                        h553 := to_unsigned(10, 6);
-                    else
-                        h553 := h556;
-                    end if;
-                    if (h552 /= 0) then
-                        h550 := to_unsigned(9, 6);
-                    else
-                        h550 := h553;
-                    end if;
-                    if (h549 /= 0) then
-                        h547 := to_unsigned(8, 6);
-                    else
-                        h547 := h550;
-                    end if;
-                    if (h546 /= 0) then
-                        h544 := to_unsigned(7, 6);
-                    else
-                        h544 := h547;
-                    end if;
-                    if (h543 /= 0) then
-                        h541 := to_unsigned(6, 6);
-                    else
-                        h541 := h544;
-                    end if;
-                    if (h540 /= 0) then
-                        h538 := to_unsigned(5, 6);
-                    else
-                        h538 := h541;
-                    end if;
-                    if (h537 /= 0) then
-                        h535 := to_unsigned(4, 6);
-                    else
-                        h535 := h538;
-                    end if;
-                    if (h534 /= 0) then
-                        h532 := to_unsigned(3, 6);
-                    else
-                        h532 := h535;
-                    end if;
-                    if (h531 /= 0) then
-                        h529 := to_unsigned(2, 6);
-                    else
-                        h529 := h532;
-                    end if;
-                    if (h528 /= 0) then
-                        h526 := to_unsigned(1, 6);
-                    else
-                        h526 := h529;
-                    end if;
-                    if (h525 /= 0) then
-                        h523 := to_unsigned(0, 6);
-                    else
-                        h523 := h526;
-                    end if;
-                    h619 := to_unsigned(0, 7);
-                    h619 := (12 + unsigned'(to_unsigned(0, 1) & h523));
-                    h620 := to_unsigned(0, 6);
-                    h621 := to_unsigned(0, 6);
-                    h622 := to_unsigned(0, 6);
-                    h623 := to_unsigned(0, 6);
-                    h624 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h624 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h624 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h623 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h623 := h624;
-                    end if;
-                    if (e_bar = 2) then
-                        h622 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h622 := h623;
-                    end if;
-                    if (e_bar = 1) then
-                        h621 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h621 := h622;
-                    end if;
-                    if (e_bar = 0) then
-                        h620 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h620 := h621;
-                    end if;
-                    h625 := to_unsigned(0, 6);
-                    h626 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h626 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h626 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h627 := unsigned'("00000000000000000000000000000000");
-                    h627 := (h626 and to_unsigned(1, 32));
-                    h628 := to_unsigned(0, 6);
-                    h629 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h629 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h629 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h630 := unsigned'("00000000000000000000000000000000");
-                    h630 := (h629 and to_unsigned(2, 32));
-                    h631 := to_unsigned(0, 6);
-                    h632 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h632 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h632 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h633 := unsigned'("00000000000000000000000000000000");
-                    h633 := (h632 and to_unsigned(4, 32));
-                    h634 := to_unsigned(0, 6);
-                    h635 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h635 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h635 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h636 := unsigned'("00000000000000000000000000000000");
-                    h636 := (h635 and to_unsigned(8, 32));
-                    h637 := to_unsigned(0, 6);
-                    h638 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h638 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h638 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h639 := unsigned'("00000000000000000000000000000000");
-                    h639 := (h638 and to_unsigned(16, 32));
-                    h640 := to_unsigned(0, 6);
-                    h641 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h641 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h641 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h642 := unsigned'("00000000000000000000000000000000");
-                    h642 := (h641 and to_unsigned(32, 32));
-                    h643 := to_unsigned(0, 6);
-                    h644 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h644 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h644 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h645 := unsigned'("00000000000000000000000000000000");
-                    h645 := (h644 and to_unsigned(64, 32));
-                    h646 := to_unsigned(0, 6);
-                    h647 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h647 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h647 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h648 := unsigned'("00000000000000000000000000000000");
-                    h648 := (h647 and to_unsigned(128, 32));
-                    h649 := to_unsigned(0, 6);
-                    h650 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h650 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h650 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h651 := unsigned'("00000000000000000000000000000000");
-                    h651 := (h650 and to_unsigned(256, 32));
-                    h652 := to_unsigned(0, 6);
-                    h653 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h653 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h653 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h654 := unsigned'("00000000000000000000000000000000");
-                    h654 := (h653 and to_unsigned(512, 32));
-                    h655 := to_unsigned(0, 6);
-                    h656 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h656 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h656 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h657 := unsigned'("00000000000000000000000000000000");
-                    h657 := (h656 and to_unsigned(1024, 32));
-                    h658 := to_unsigned(0, 6);
-                    h659 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h659 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h659 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h660 := unsigned'("00000000000000000000000000000000");
-                    h660 := (h659 and to_unsigned(2048, 32));
-                    h661 := to_unsigned(0, 6);
-                    h662 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h662 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h662 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h663 := unsigned'("00000000000000000000000000000000");
-                    h663 := (h662 and to_unsigned(4096, 32));
-                    h664 := to_unsigned(0, 6);
-                    h665 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h665 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h665 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h666 := unsigned'("00000000000000000000000000000000");
-                    h666 := (h665 and to_unsigned(8192, 32));
-                    h667 := to_unsigned(0, 6);
-                    h668 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h668 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h668 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h669 := unsigned'("00000000000000000000000000000000");
-                    h669 := (h668 and to_unsigned(16384, 32));
-                    h670 := to_unsigned(0, 6);
-                    h671 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h671 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h671 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h672 := unsigned'("00000000000000000000000000000000");
-                    h672 := (h671 and to_unsigned(32768, 32));
-                    h673 := to_unsigned(0, 6);
-                    h674 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h674 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h674 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h675 := unsigned'("00000000000000000000000000000000");
-                    h675 := (h674 and to_unsigned(65536, 32));
-                    h676 := to_unsigned(0, 6);
-                    h677 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h677 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h677 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h678 := unsigned'("00000000000000000000000000000000");
-                    h678 := (h677 and to_unsigned(131072, 32));
-                    h679 := to_unsigned(0, 6);
-                    h680 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h680 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h680 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h681 := unsigned'("00000000000000000000000000000000");
-                    h681 := (h680 and to_unsigned(262144, 32));
-                    h682 := to_unsigned(0, 6);
-                    h683 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h683 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h683 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h684 := unsigned'("00000000000000000000000000000000");
-                    h684 := (h683 and to_unsigned(524288, 32));
-                    h685 := to_unsigned(0, 6);
-                    h686 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h686 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h686 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h687 := unsigned'("00000000000000000000000000000000");
-                    h687 := (h686 and to_unsigned(1048576, 32));
-                    h688 := to_unsigned(0, 6);
-                    h689 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h689 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h689 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h690 := unsigned'("00000000000000000000000000000000");
-                    h690 := (h689 and to_unsigned(2097152, 32));
-                    h691 := to_unsigned(0, 6);
-                    h692 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h692 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h692 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h693 := unsigned'("00000000000000000000000000000000");
-                    h693 := (h692 and to_unsigned(4194304, 32));
-                    h694 := to_unsigned(0, 6);
-                    h695 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h695 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h695 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h696 := unsigned'("00000000000000000000000000000000");
-                    h696 := (h695 and to_unsigned(8388608, 32));
-                    h697 := to_unsigned(0, 6);
-                    h698 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h698 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h698 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h699 := unsigned'("00000000000000000000000000000000");
-                    h699 := (h698 and to_unsigned(16777216, 32));
-                    h700 := to_unsigned(0, 6);
-                    h701 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h701 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h701 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h702 := unsigned'("00000000000000000000000000000000");
-                    h702 := (h701 and to_unsigned(33554432, 32));
-                    h703 := to_unsigned(0, 6);
-                    h704 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h704 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h704 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h705 := unsigned'("00000000000000000000000000000000");
-                    h705 := (h704 and to_unsigned(67108864, 32));
-                    h706 := to_unsigned(0, 6);
-                    h707 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h707 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h707 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h708 := unsigned'("00000000000000000000000000000000");
-                    h708 := (h707 and to_unsigned(134217728, 32));
-                    h709 := to_unsigned(0, 6);
-                    h710 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h710 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h710 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h711 := unsigned'("00000000000000000000000000000000");
-                    h711 := (h710 and to_unsigned(268435456, 32));
-                    h712 := to_unsigned(0, 6);
-                    h713 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h713 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h713 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h714 := unsigned'("00000000000000000000000000000000");
-                    h714 := (h713 and to_unsigned(536870912, 32));
-                    h715 := to_unsigned(0, 6);
-                    h716 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h716 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h716 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h717 := unsigned'("00000000000000000000000000000000");
-                    h717 := (h716 and unsigned'("01000000000000000000000000000000"));
-                    h718 := to_unsigned(0, 6);
-                    h719 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h719 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h719 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h720 := unsigned'("00000000000000000000000000000000");
-                    h720 := (h719 and unsigned'("10000000000000000000000000000000"));
-                    if (h720 /= 0) then
-                        h718 := to_unsigned(31, 6);
-                    else
-                        h718 := to_unsigned(32, 6);
-                    end if;
-                    if (h717 /= 0) then
-                        h715 := to_unsigned(30, 6);
-                    else
-                        h715 := h718;
-                    end if;
-                    if (h714 /= 0) then
-                        h712 := to_unsigned(29, 6);
-                    else
-                        h712 := h715;
-                    end if;
-                    if (h711 /= 0) then
-                        h709 := to_unsigned(28, 6);
-                    else
-                        h709 := h712;
-                    end if;
-                    if (h708 /= 0) then
-                        h706 := to_unsigned(27, 6);
-                    else
-                        h706 := h709;
-                    end if;
-                    if (h705 /= 0) then
-                        h703 := to_unsigned(26, 6);
-                    else
-                        h703 := h706;
-                    end if;
-                    if (h702 /= 0) then
-                        h700 := to_unsigned(25, 6);
-                    else
-                        h700 := h703;
-                    end if;
-                    if (h699 /= 0) then
-                        h697 := to_unsigned(24, 6);
-                    else
-                        h697 := h700;
-                    end if;
-                    if (h696 /= 0) then
-                        h694 := to_unsigned(23, 6);
-                    else
-                        h694 := h697;
-                    end if;
-                    if (h693 /= 0) then
-                        h691 := to_unsigned(22, 6);
-                    else
-                        h691 := h694;
-                    end if;
-                    if (h690 /= 0) then
-                        h688 := to_unsigned(21, 6);
-                    else
-                        h688 := h691;
-                    end if;
-                    if (h687 /= 0) then
-                        h685 := to_unsigned(20, 6);
-                    else
-                        h685 := h688;
-                    end if;
-                    if (h684 /= 0) then
-                        h682 := to_unsigned(19, 6);
-                    else
-                        h682 := h685;
-                    end if;
-                    if (h681 /= 0) then
-                        h679 := to_unsigned(18, 6);
-                    else
-                        h679 := h682;
-                    end if;
-                    if (h678 /= 0) then
-                        h676 := to_unsigned(17, 6);
-                    else
-                        h676 := h679;
-                    end if;
-                    if (h675 /= 0) then
-                        h673 := to_unsigned(16, 6);
-                    else
-                        h673 := h676;
-                    end if;
-                    if (h672 /= 0) then
-                        h670 := to_unsigned(15, 6);
-                    else
-                        h670 := h673;
-                    end if;
-                    if (h669 /= 0) then
-                        h667 := to_unsigned(14, 6);
-                    else
-                        h667 := h670;
-                    end if;
-                    if (h666 /= 0) then
-                        h664 := to_unsigned(13, 6);
-                    else
-                        h664 := h667;
-                    end if;
-                    if (h663 /= 0) then
-                        h661 := to_unsigned(12, 6);
-                    else
-                        h661 := h664;
-                    end if;
-                    if (h660 /= 0) then
-                        h658 := to_unsigned(11, 6);
-                    else
-                        h658 := h661;
-                    end if;
-                    if (h657 /= 0) then
-                        h655 := to_unsigned(10, 6);
-                    else
-                        h655 := h658;
-                    end if;
-                    if (h654 /= 0) then
-                        h652 := to_unsigned(9, 6);
-                    else
-                        h652 := h655;
-                    end if;
-                    if (h651 /= 0) then
-                        h649 := to_unsigned(8, 6);
-                    else
-                        h649 := h652;
-                    end if;
-                    if (h648 /= 0) then
-                        h646 := to_unsigned(7, 6);
-                    else
-                        h646 := h649;
-                    end if;
-                    if (h645 /= 0) then
-                        h643 := to_unsigned(6, 6);
-                    else
-                        h643 := h646;
-                    end if;
-                    if (h642 /= 0) then
-                        h640 := to_unsigned(5, 6);
-                    else
-                        h640 := h643;
-                    end if;
-                    if (h639 /= 0) then
-                        h637 := to_unsigned(4, 6);
-                    else
-                        h637 := h640;
-                    end if;
-                    if (h636 /= 0) then
-                        h634 := to_unsigned(3, 6);
-                    else
-                        h634 := h637;
-                    end if;
-                    if (h633 /= 0) then
-                        h631 := to_unsigned(2, 6);
-                    else
-                        h631 := h634;
-                    end if;
-                    if (h630 /= 0) then
-                        h628 := to_unsigned(1, 6);
-                    else
-                        h628 := h631;
-                    end if;
-                    if (h627 /= 0) then
-                        h625 := to_unsigned(0, 6);
-                    else
-                        h625 := h628;
-                    end if;
-                    h721 := to_unsigned(0, 7);
-                    h721 := (12 + unsigned'(to_unsigned(0, 1) & h625));
-                    if (unsigned'(to_unsigned(0, 1) & h518) > h619) then
-                        h517 := unsigned'(to_unsigned(0, 1) & h620);
-                    else
-                        h517 := h721;
-                    end if;
-                    h516 := h517;
-                    h722 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h722 := shift_right(h515, to_integer(h516));
-                    h723 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h723 := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h722);
-                    h724 := to_unsigned(0, 7);
-                    h725 := to_unsigned(0, 7);
-                    h726 := to_unsigned(0, 6);
-                    h727 := to_unsigned(0, 6);
-                    h728 := to_unsigned(0, 6);
-                    h729 := to_unsigned(0, 6);
-                    h730 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h730 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h730 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h729 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h729 := h730;
-                    end if;
-                    if (e_bar = 2) then
-                        h728 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h728 := h729;
-                    end if;
-                    if (e_bar = 1) then
-                        h727 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h727 := h728;
-                    end if;
-                    if (e_bar = 0) then
-                        h726 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h726 := h727;
-                    end if;
-                    h731 := to_unsigned(0, 6);
-                    h732 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h732 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h732 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h733 := unsigned'("00000000000000000000000000000000");
-                    h733 := (h732 and to_unsigned(1, 32));
-                    h734 := to_unsigned(0, 6);
-                    h735 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h735 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h735 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h736 := unsigned'("00000000000000000000000000000000");
-                    h736 := (h735 and to_unsigned(2, 32));
-                    h737 := to_unsigned(0, 6);
-                    h738 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h738 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h738 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h739 := unsigned'("00000000000000000000000000000000");
-                    h739 := (h738 and to_unsigned(4, 32));
-                    h740 := to_unsigned(0, 6);
-                    h741 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h741 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h741 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h742 := unsigned'("00000000000000000000000000000000");
-                    h742 := (h741 and to_unsigned(8, 32));
-                    h743 := to_unsigned(0, 6);
-                    h744 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h744 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h744 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h745 := unsigned'("00000000000000000000000000000000");
-                    h745 := (h744 and to_unsigned(16, 32));
-                    h746 := to_unsigned(0, 6);
-                    h747 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h747 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h747 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h748 := unsigned'("00000000000000000000000000000000");
-                    h748 := (h747 and to_unsigned(32, 32));
-                    h749 := to_unsigned(0, 6);
-                    h750 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h750 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h750 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h751 := unsigned'("00000000000000000000000000000000");
-                    h751 := (h750 and to_unsigned(64, 32));
-                    h752 := to_unsigned(0, 6);
-                    h753 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h753 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h753 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h754 := unsigned'("00000000000000000000000000000000");
-                    h754 := (h753 and to_unsigned(128, 32));
-                    h755 := to_unsigned(0, 6);
-                    h756 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h756 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h756 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h757 := unsigned'("00000000000000000000000000000000");
-                    h757 := (h756 and to_unsigned(256, 32));
-                    h758 := to_unsigned(0, 6);
-                    h759 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h759 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h759 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h760 := unsigned'("00000000000000000000000000000000");
-                    h760 := (h759 and to_unsigned(512, 32));
-                    h761 := to_unsigned(0, 6);
-                    h762 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h762 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h762 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h763 := unsigned'("00000000000000000000000000000000");
-                    h763 := (h762 and to_unsigned(1024, 32));
-                    h764 := to_unsigned(0, 6);
-                    h765 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h765 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h765 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h766 := unsigned'("00000000000000000000000000000000");
-                    h766 := (h765 and to_unsigned(2048, 32));
-                    h767 := to_unsigned(0, 6);
-                    h768 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h768 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h768 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h769 := unsigned'("00000000000000000000000000000000");
-                    h769 := (h768 and to_unsigned(4096, 32));
-                    h770 := to_unsigned(0, 6);
-                    h771 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h771 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h771 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h772 := unsigned'("00000000000000000000000000000000");
-                    h772 := (h771 and to_unsigned(8192, 32));
-                    h773 := to_unsigned(0, 6);
-                    h774 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h774 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h774 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h775 := unsigned'("00000000000000000000000000000000");
-                    h775 := (h774 and to_unsigned(16384, 32));
-                    h776 := to_unsigned(0, 6);
-                    h777 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h777 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h777 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h778 := unsigned'("00000000000000000000000000000000");
-                    h778 := (h777 and to_unsigned(32768, 32));
-                    h779 := to_unsigned(0, 6);
-                    h780 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h780 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h780 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h781 := unsigned'("00000000000000000000000000000000");
-                    h781 := (h780 and to_unsigned(65536, 32));
-                    h782 := to_unsigned(0, 6);
-                    h783 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h783 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h783 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h784 := unsigned'("00000000000000000000000000000000");
-                    h784 := (h783 and to_unsigned(131072, 32));
-                    h785 := to_unsigned(0, 6);
-                    h786 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h786 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h786 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h787 := unsigned'("00000000000000000000000000000000");
-                    h787 := (h786 and to_unsigned(262144, 32));
-                    h788 := to_unsigned(0, 6);
-                    h789 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h789 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h789 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h790 := unsigned'("00000000000000000000000000000000");
-                    h790 := (h789 and to_unsigned(524288, 32));
-                    h791 := to_unsigned(0, 6);
-                    h792 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h792 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h792 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h793 := unsigned'("00000000000000000000000000000000");
-                    h793 := (h792 and to_unsigned(1048576, 32));
-                    h794 := to_unsigned(0, 6);
-                    h795 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h795 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h795 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h796 := unsigned'("00000000000000000000000000000000");
-                    h796 := (h795 and to_unsigned(2097152, 32));
-                    h797 := to_unsigned(0, 6);
-                    h798 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h798 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h798 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h799 := unsigned'("00000000000000000000000000000000");
-                    h799 := (h798 and to_unsigned(4194304, 32));
-                    h800 := to_unsigned(0, 6);
-                    h801 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h801 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h801 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h802 := unsigned'("00000000000000000000000000000000");
-                    h802 := (h801 and to_unsigned(8388608, 32));
-                    h803 := to_unsigned(0, 6);
-                    h804 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h804 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h804 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h805 := unsigned'("00000000000000000000000000000000");
-                    h805 := (h804 and to_unsigned(16777216, 32));
-                    h806 := to_unsigned(0, 6);
-                    h807 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h807 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h807 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h808 := unsigned'("00000000000000000000000000000000");
-                    h808 := (h807 and to_unsigned(33554432, 32));
-                    h809 := to_unsigned(0, 6);
-                    h810 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h810 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h810 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h811 := unsigned'("00000000000000000000000000000000");
-                    h811 := (h810 and to_unsigned(67108864, 32));
-                    h812 := to_unsigned(0, 6);
-                    h813 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h813 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h813 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h814 := unsigned'("00000000000000000000000000000000");
-                    h814 := (h813 and to_unsigned(134217728, 32));
-                    h815 := to_unsigned(0, 6);
-                    h816 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h816 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h816 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h817 := unsigned'("00000000000000000000000000000000");
-                    h817 := (h816 and to_unsigned(268435456, 32));
-                    h818 := to_unsigned(0, 6);
-                    h819 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h819 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h819 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h820 := unsigned'("00000000000000000000000000000000");
-                    h820 := (h819 and to_unsigned(536870912, 32));
-                    h821 := to_unsigned(0, 6);
-                    h822 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h822 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h822 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h823 := unsigned'("00000000000000000000000000000000");
-                    h823 := (h822 and unsigned'("01000000000000000000000000000000"));
-                    h824 := to_unsigned(0, 6);
-                    h825 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h825 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h825 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h826 := unsigned'("00000000000000000000000000000000");
-                    h826 := (h825 and unsigned'("10000000000000000000000000000000"));
-                    if (h826 /= 0) then
-                        h824 := to_unsigned(31, 6);
-                    else
-                        h824 := to_unsigned(32, 6);
-                    end if;
-                    if (h823 /= 0) then
-                        h821 := to_unsigned(30, 6);
-                    else
-                        h821 := h824;
-                    end if;
-                    if (h820 /= 0) then
-                        h818 := to_unsigned(29, 6);
-                    else
-                        h818 := h821;
-                    end if;
-                    if (h817 /= 0) then
-                        h815 := to_unsigned(28, 6);
-                    else
-                        h815 := h818;
-                    end if;
-                    if (h814 /= 0) then
-                        h812 := to_unsigned(27, 6);
-                    else
-                        h812 := h815;
-                    end if;
-                    if (h811 /= 0) then
-                        h809 := to_unsigned(26, 6);
-                    else
-                        h809 := h812;
-                    end if;
-                    if (h808 /= 0) then
-                        h806 := to_unsigned(25, 6);
-                    else
-                        h806 := h809;
-                    end if;
-                    if (h805 /= 0) then
-                        h803 := to_unsigned(24, 6);
-                    else
-                        h803 := h806;
-                    end if;
-                    if (h802 /= 0) then
-                        h800 := to_unsigned(23, 6);
-                    else
-                        h800 := h803;
-                    end if;
-                    if (h799 /= 0) then
-                        h797 := to_unsigned(22, 6);
-                    else
-                        h797 := h800;
-                    end if;
-                    if (h796 /= 0) then
-                        h794 := to_unsigned(21, 6);
-                    else
-                        h794 := h797;
-                    end if;
-                    if (h793 /= 0) then
-                        h791 := to_unsigned(20, 6);
-                    else
-                        h791 := h794;
-                    end if;
-                    if (h790 /= 0) then
-                        h788 := to_unsigned(19, 6);
-                    else
-                        h788 := h791;
-                    end if;
-                    if (h787 /= 0) then
-                        h785 := to_unsigned(18, 6);
-                    else
-                        h785 := h788;
-                    end if;
-                    if (h784 /= 0) then
-                        h782 := to_unsigned(17, 6);
-                    else
-                        h782 := h785;
-                    end if;
-                    if (h781 /= 0) then
-                        h779 := to_unsigned(16, 6);
-                    else
-                        h779 := h782;
-                    end if;
-                    if (h778 /= 0) then
-                        h776 := to_unsigned(15, 6);
-                    else
-                        h776 := h779;
-                    end if;
-                    if (h775 /= 0) then
-                        h773 := to_unsigned(14, 6);
-                    else
-                        h773 := h776;
-                    end if;
-                    if (h772 /= 0) then
-                        h770 := to_unsigned(13, 6);
-                    else
-                        h770 := h773;
-                    end if;
-                    if (h769 /= 0) then
-                        h767 := to_unsigned(12, 6);
-                    else
-                        h767 := h770;
-                    end if;
-                    if (h766 /= 0) then
-                        h764 := to_unsigned(11, 6);
-                    else
-                        h764 := h767;
-                    end if;
-                    if (h763 /= 0) then
-                        h761 := to_unsigned(10, 6);
-                    else
-                        h761 := h764;
-                    end if;
-                    if (h760 /= 0) then
-                        h758 := to_unsigned(9, 6);
-                    else
-                        h758 := h761;
-                    end if;
-                    if (h757 /= 0) then
-                        h755 := to_unsigned(8, 6);
-                    else
-                        h755 := h758;
-                    end if;
-                    if (h754 /= 0) then
-                        h752 := to_unsigned(7, 6);
-                    else
-                        h752 := h755;
-                    end if;
-                    if (h751 /= 0) then
-                        h749 := to_unsigned(6, 6);
-                    else
-                        h749 := h752;
-                    end if;
-                    if (h748 /= 0) then
-                        h746 := to_unsigned(5, 6);
-                    else
-                        h746 := h749;
-                    end if;
-                    if (h745 /= 0) then
-                        h743 := to_unsigned(4, 6);
-                    else
-                        h743 := h746;
-                    end if;
-                    if (h742 /= 0) then
-                        h740 := to_unsigned(3, 6);
-                    else
-                        h740 := h743;
-                    end if;
-                    if (h739 /= 0) then
-                        h737 := to_unsigned(2, 6);
-                    else
-                        h737 := h740;
-                    end if;
-                    if (h736 /= 0) then
-                        h734 := to_unsigned(1, 6);
-                    else
-                        h734 := h737;
-                    end if;
-                    if (h733 /= 0) then
-                        h731 := to_unsigned(0, 6);
-                    else
-                        h731 := h734;
-                    end if;
-                    h827 := to_unsigned(0, 7);
-                    h827 := (12 + unsigned'(to_unsigned(0, 1) & h731));
-                    h828 := to_unsigned(0, 6);
-                    h829 := to_unsigned(0, 6);
-                    h830 := to_unsigned(0, 6);
-                    h831 := to_unsigned(0, 6);
-                    h832 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h832 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h832 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h831 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h831 := h832;
-                    end if;
-                    if (e_bar = 2) then
-                        h830 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h830 := h831;
-                    end if;
-                    if (e_bar = 1) then
-                        h829 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h829 := h830;
-                    end if;
-                    if (e_bar = 0) then
-                        h828 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h828 := h829;
-                    end if;
-                    h833 := to_unsigned(0, 6);
-                    h834 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h834 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h834 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h835 := unsigned'("00000000000000000000000000000000");
-                    h835 := (h834 and to_unsigned(1, 32));
-                    h836 := to_unsigned(0, 6);
-                    h837 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h837 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h837 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h838 := unsigned'("00000000000000000000000000000000");
-                    h838 := (h837 and to_unsigned(2, 32));
-                    h839 := to_unsigned(0, 6);
-                    h840 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h840 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h840 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h841 := unsigned'("00000000000000000000000000000000");
-                    h841 := (h840 and to_unsigned(4, 32));
-                    h842 := to_unsigned(0, 6);
-                    h843 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h843 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h843 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h844 := unsigned'("00000000000000000000000000000000");
-                    h844 := (h843 and to_unsigned(8, 32));
-                    h845 := to_unsigned(0, 6);
-                    h846 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h846 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h846 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h847 := unsigned'("00000000000000000000000000000000");
-                    h847 := (h846 and to_unsigned(16, 32));
-                    h848 := to_unsigned(0, 6);
-                    h849 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h849 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h849 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h850 := unsigned'("00000000000000000000000000000000");
-                    h850 := (h849 and to_unsigned(32, 32));
-                    h851 := to_unsigned(0, 6);
-                    h852 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h852 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h852 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h853 := unsigned'("00000000000000000000000000000000");
-                    h853 := (h852 and to_unsigned(64, 32));
-                    h854 := to_unsigned(0, 6);
-                    h855 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h855 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h855 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h856 := unsigned'("00000000000000000000000000000000");
-                    h856 := (h855 and to_unsigned(128, 32));
-                    h857 := to_unsigned(0, 6);
-                    h858 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h858 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h858 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h859 := unsigned'("00000000000000000000000000000000");
-                    h859 := (h858 and to_unsigned(256, 32));
-                    h860 := to_unsigned(0, 6);
-                    h861 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h861 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h861 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h862 := unsigned'("00000000000000000000000000000000");
-                    h862 := (h861 and to_unsigned(512, 32));
-                    h863 := to_unsigned(0, 6);
-                    h864 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h864 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h864 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h865 := unsigned'("00000000000000000000000000000000");
-                    h865 := (h864 and to_unsigned(1024, 32));
-                    h866 := to_unsigned(0, 6);
-                    h867 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h867 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h867 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h868 := unsigned'("00000000000000000000000000000000");
-                    h868 := (h867 and to_unsigned(2048, 32));
-                    h869 := to_unsigned(0, 6);
-                    h870 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h870 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h870 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h871 := unsigned'("00000000000000000000000000000000");
-                    h871 := (h870 and to_unsigned(4096, 32));
-                    h872 := to_unsigned(0, 6);
-                    h873 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h873 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h873 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h874 := unsigned'("00000000000000000000000000000000");
-                    h874 := (h873 and to_unsigned(8192, 32));
-                    h875 := to_unsigned(0, 6);
-                    h876 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h876 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h876 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h877 := unsigned'("00000000000000000000000000000000");
-                    h877 := (h876 and to_unsigned(16384, 32));
-                    h878 := to_unsigned(0, 6);
-                    h879 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h879 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h879 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h880 := unsigned'("00000000000000000000000000000000");
-                    h880 := (h879 and to_unsigned(32768, 32));
-                    h881 := to_unsigned(0, 6);
-                    h882 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h882 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h882 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h883 := unsigned'("00000000000000000000000000000000");
-                    h883 := (h882 and to_unsigned(65536, 32));
-                    h884 := to_unsigned(0, 6);
-                    h885 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h885 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h885 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h886 := unsigned'("00000000000000000000000000000000");
-                    h886 := (h885 and to_unsigned(131072, 32));
-                    h887 := to_unsigned(0, 6);
-                    h888 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h888 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h888 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h889 := unsigned'("00000000000000000000000000000000");
-                    h889 := (h888 and to_unsigned(262144, 32));
-                    h890 := to_unsigned(0, 6);
-                    h891 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h891 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h891 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h892 := unsigned'("00000000000000000000000000000000");
-                    h892 := (h891 and to_unsigned(524288, 32));
-                    h893 := to_unsigned(0, 6);
-                    h894 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h894 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h894 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h895 := unsigned'("00000000000000000000000000000000");
-                    h895 := (h894 and to_unsigned(1048576, 32));
-                    h896 := to_unsigned(0, 6);
-                    h897 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h897 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h897 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h898 := unsigned'("00000000000000000000000000000000");
-                    h898 := (h897 and to_unsigned(2097152, 32));
-                    h899 := to_unsigned(0, 6);
-                    h900 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h900 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h900 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h901 := unsigned'("00000000000000000000000000000000");
-                    h901 := (h900 and to_unsigned(4194304, 32));
-                    h902 := to_unsigned(0, 6);
-                    h903 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h903 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h903 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h904 := unsigned'("00000000000000000000000000000000");
-                    h904 := (h903 and to_unsigned(8388608, 32));
-                    h905 := to_unsigned(0, 6);
-                    h906 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h906 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h906 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h907 := unsigned'("00000000000000000000000000000000");
-                    h907 := (h906 and to_unsigned(16777216, 32));
-                    h908 := to_unsigned(0, 6);
-                    h909 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h909 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h909 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h910 := unsigned'("00000000000000000000000000000000");
-                    h910 := (h909 and to_unsigned(33554432, 32));
-                    h911 := to_unsigned(0, 6);
-                    h912 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h912 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h912 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h913 := unsigned'("00000000000000000000000000000000");
-                    h913 := (h912 and to_unsigned(67108864, 32));
-                    h914 := to_unsigned(0, 6);
-                    h915 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h915 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h915 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h916 := unsigned'("00000000000000000000000000000000");
-                    h916 := (h915 and to_unsigned(134217728, 32));
-                    h917 := to_unsigned(0, 6);
-                    h918 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h918 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h918 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h919 := unsigned'("00000000000000000000000000000000");
-                    h919 := (h918 and to_unsigned(268435456, 32));
-                    h920 := to_unsigned(0, 6);
-                    h921 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h921 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h921 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h922 := unsigned'("00000000000000000000000000000000");
-                    h922 := (h921 and to_unsigned(536870912, 32));
-                    h923 := to_unsigned(0, 6);
-                    h924 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h924 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h924 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h925 := unsigned'("00000000000000000000000000000000");
-                    h925 := (h924 and unsigned'("01000000000000000000000000000000"));
-                    h926 := to_unsigned(0, 6);
-                    h927 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h927 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h927 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h928 := unsigned'("00000000000000000000000000000000");
-                    h928 := (h927 and unsigned'("10000000000000000000000000000000"));
-                    if (h928 /= 0) then
-                        h926 := to_unsigned(31, 6);
-                    else
-                        h926 := to_unsigned(32, 6);
-                    end if;
-                    if (h925 /= 0) then
-                        h923 := to_unsigned(30, 6);
-                    else
-                        h923 := h926;
-                    end if;
-                    if (h922 /= 0) then
-                        h920 := to_unsigned(29, 6);
-                    else
-                        h920 := h923;
-                    end if;
-                    if (h919 /= 0) then
-                        h917 := to_unsigned(28, 6);
-                    else
-                        h917 := h920;
-                    end if;
-                    if (h916 /= 0) then
-                        h914 := to_unsigned(27, 6);
-                    else
-                        h914 := h917;
-                    end if;
-                    if (h913 /= 0) then
-                        h911 := to_unsigned(26, 6);
-                    else
-                        h911 := h914;
-                    end if;
-                    if (h910 /= 0) then
-                        h908 := to_unsigned(25, 6);
-                    else
-                        h908 := h911;
-                    end if;
-                    if (h907 /= 0) then
-                        h905 := to_unsigned(24, 6);
-                    else
-                        h905 := h908;
-                    end if;
-                    if (h904 /= 0) then
-                        h902 := to_unsigned(23, 6);
-                    else
-                        h902 := h905;
-                    end if;
-                    if (h901 /= 0) then
-                        h899 := to_unsigned(22, 6);
-                    else
-                        h899 := h902;
-                    end if;
-                    if (h898 /= 0) then
-                        h896 := to_unsigned(21, 6);
-                    else
-                        h896 := h899;
-                    end if;
-                    if (h895 /= 0) then
-                        h893 := to_unsigned(20, 6);
-                    else
-                        h893 := h896;
-                    end if;
-                    if (h892 /= 0) then
-                        h890 := to_unsigned(19, 6);
-                    else
-                        h890 := h893;
-                    end if;
-                    if (h889 /= 0) then
-                        h887 := to_unsigned(18, 6);
-                    else
-                        h887 := h890;
-                    end if;
-                    if (h886 /= 0) then
-                        h884 := to_unsigned(17, 6);
-                    else
-                        h884 := h887;
-                    end if;
-                    if (h883 /= 0) then
-                        h881 := to_unsigned(16, 6);
-                    else
-                        h881 := h884;
-                    end if;
-                    if (h880 /= 0) then
-                        h878 := to_unsigned(15, 6);
-                    else
-                        h878 := h881;
-                    end if;
-                    if (h877 /= 0) then
-                        h875 := to_unsigned(14, 6);
-                    else
-                        h875 := h878;
-                    end if;
-                    if (h874 /= 0) then
-                        h872 := to_unsigned(13, 6);
-                    else
-                        h872 := h875;
-                    end if;
-                    if (h871 /= 0) then
-                        h869 := to_unsigned(12, 6);
-                    else
-                        h869 := h872;
-                    end if;
-                    if (h868 /= 0) then
-                        h866 := to_unsigned(11, 6);
-                    else
-                        h866 := h869;
-                    end if;
-                    if (h865 /= 0) then
-                        h863 := to_unsigned(10, 6);
-                    else
-                        h863 := h866;
-                    end if;
-                    if (h862 /= 0) then
-                        h860 := to_unsigned(9, 6);
-                    else
-                        h860 := h863;
-                    end if;
-                    if (h859 /= 0) then
-                        h857 := to_unsigned(8, 6);
-                    else
-                        h857 := h860;
-                    end if;
-                    if (h856 /= 0) then
-                        h854 := to_unsigned(7, 6);
-                    else
-                        h854 := h857;
-                    end if;
-                    if (h853 /= 0) then
-                        h851 := to_unsigned(6, 6);
-                    else
-                        h851 := h854;
-                    end if;
-                    if (h850 /= 0) then
-                        h848 := to_unsigned(5, 6);
-                    else
-                        h848 := h851;
-                    end if;
-                    if (h847 /= 0) then
-                        h845 := to_unsigned(4, 6);
-                    else
-                        h845 := h848;
-                    end if;
-                    if (h844 /= 0) then
-                        h842 := to_unsigned(3, 6);
-                    else
-                        h842 := h845;
-                    end if;
-                    if (h841 /= 0) then
-                        h839 := to_unsigned(2, 6);
-                    else
-                        h839 := h842;
-                    end if;
-                    if (h838 /= 0) then
-                        h836 := to_unsigned(1, 6);
-                    else
-                        h836 := h839;
-                    end if;
-                    if (h835 /= 0) then
-                        h833 := to_unsigned(0, 6);
-                    else
-                        h833 := h836;
-                    end if;
-                    h929 := to_unsigned(0, 7);
-                    h929 := (12 + unsigned'(to_unsigned(0, 1) & h833));
-                    if (unsigned'(to_unsigned(0, 1) & h726) > h827) then
-                        h725 := unsigned'(to_unsigned(0, 1) & h828);
-                    else
-                        h725 := h929;
-                    end if;
-                    h724 := h725;
-                    h930 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h930 := shift_left(h723, to_integer(h724));
-                    h480 := h930;
-                    h931 := to_unsigned(0, 17);
-                    h931 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h932 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h932 := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h931(16-1 downto 0));
-                    h933 := to_unsigned(0, 7);
-                    h934 := to_unsigned(0, 7);
-                    h935 := to_unsigned(0, 6);
-                    h936 := to_unsigned(0, 6);
-                    h937 := to_unsigned(0, 6);
-                    h938 := to_unsigned(0, 6);
-                    h939 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h939 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h939 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h938 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h938 := h939;
-                    end if;
-                    if (e_bar = 2) then
-                        h937 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h937 := h938;
-                    end if;
-                    if (e_bar = 1) then
-                        h936 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h936 := h937;
-                    end if;
-                    if (e_bar = 0) then
-                        h935 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h935 := h936;
-                    end if;
-                    h940 := to_unsigned(0, 6);
-                    h941 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h941 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h941 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h942 := unsigned'("00000000000000000000000000000000");
-                    h942 := (h941 and to_unsigned(1, 32));
-                    h943 := to_unsigned(0, 6);
-                    h944 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h944 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h944 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h945 := unsigned'("00000000000000000000000000000000");
-                    h945 := (h944 and to_unsigned(2, 32));
-                    h946 := to_unsigned(0, 6);
-                    h947 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h947 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h947 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h948 := unsigned'("00000000000000000000000000000000");
-                    h948 := (h947 and to_unsigned(4, 32));
-                    h949 := to_unsigned(0, 6);
-                    h950 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h950 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h950 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h951 := unsigned'("00000000000000000000000000000000");
-                    h951 := (h950 and to_unsigned(8, 32));
-                    h952 := to_unsigned(0, 6);
-                    h953 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h953 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h953 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h954 := unsigned'("00000000000000000000000000000000");
-                    h954 := (h953 and to_unsigned(16, 32));
-                    h955 := to_unsigned(0, 6);
-                    h956 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h956 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h956 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h957 := unsigned'("00000000000000000000000000000000");
-                    h957 := (h956 and to_unsigned(32, 32));
-                    h958 := to_unsigned(0, 6);
-                    h959 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h959 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h959 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h960 := unsigned'("00000000000000000000000000000000");
-                    h960 := (h959 and to_unsigned(64, 32));
-                    h961 := to_unsigned(0, 6);
-                    h962 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h962 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h962 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h963 := unsigned'("00000000000000000000000000000000");
-                    h963 := (h962 and to_unsigned(128, 32));
-                    h964 := to_unsigned(0, 6);
-                    h965 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h965 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h965 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h966 := unsigned'("00000000000000000000000000000000");
-                    h966 := (h965 and to_unsigned(256, 32));
-                    h967 := to_unsigned(0, 6);
-                    h968 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h968 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h968 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h969 := unsigned'("00000000000000000000000000000000");
-                    h969 := (h968 and to_unsigned(512, 32));
-                    h970 := to_unsigned(0, 6);
-                    h971 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h971 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h971 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h972 := unsigned'("00000000000000000000000000000000");
-                    h972 := (h971 and to_unsigned(1024, 32));
-                    h973 := to_unsigned(0, 6);
-                    h974 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h974 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h974 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h975 := unsigned'("00000000000000000000000000000000");
-                    h975 := (h974 and to_unsigned(2048, 32));
-                    h976 := to_unsigned(0, 6);
-                    h977 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h977 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h977 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h978 := unsigned'("00000000000000000000000000000000");
-                    h978 := (h977 and to_unsigned(4096, 32));
-                    h979 := to_unsigned(0, 6);
-                    h980 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h980 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h980 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h981 := unsigned'("00000000000000000000000000000000");
-                    h981 := (h980 and to_unsigned(8192, 32));
-                    h982 := to_unsigned(0, 6);
-                    h983 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h983 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h983 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h984 := unsigned'("00000000000000000000000000000000");
-                    h984 := (h983 and to_unsigned(16384, 32));
-                    h985 := to_unsigned(0, 6);
-                    h986 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h986 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h986 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h987 := unsigned'("00000000000000000000000000000000");
-                    h987 := (h986 and to_unsigned(32768, 32));
-                    h988 := to_unsigned(0, 6);
-                    h989 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h989 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h989 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h990 := unsigned'("00000000000000000000000000000000");
-                    h990 := (h989 and to_unsigned(65536, 32));
-                    h991 := to_unsigned(0, 6);
-                    h992 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h992 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h992 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h993 := unsigned'("00000000000000000000000000000000");
-                    h993 := (h992 and to_unsigned(131072, 32));
-                    h994 := to_unsigned(0, 6);
-                    h995 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h995 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h995 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h996 := unsigned'("00000000000000000000000000000000");
-                    h996 := (h995 and to_unsigned(262144, 32));
-                    h997 := to_unsigned(0, 6);
-                    h998 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h998 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h998 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h999 := unsigned'("00000000000000000000000000000000");
-                    h999 := (h998 and to_unsigned(524288, 32));
-                    h1000 := to_unsigned(0, 6);
-                    h1001 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1001 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1001 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1002 := unsigned'("00000000000000000000000000000000");
-                    h1002 := (h1001 and to_unsigned(1048576, 32));
-                    h1003 := to_unsigned(0, 6);
-                    h1004 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1004 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1004 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1005 := unsigned'("00000000000000000000000000000000");
-                    h1005 := (h1004 and to_unsigned(2097152, 32));
-                    h1006 := to_unsigned(0, 6);
-                    h1007 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1007 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1007 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1008 := unsigned'("00000000000000000000000000000000");
-                    h1008 := (h1007 and to_unsigned(4194304, 32));
-                    h1009 := to_unsigned(0, 6);
-                    h1010 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1010 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1010 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1011 := unsigned'("00000000000000000000000000000000");
-                    h1011 := (h1010 and to_unsigned(8388608, 32));
-                    h1012 := to_unsigned(0, 6);
-                    h1013 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1013 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1013 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1014 := unsigned'("00000000000000000000000000000000");
-                    h1014 := (h1013 and to_unsigned(16777216, 32));
-                    h1015 := to_unsigned(0, 6);
-                    h1016 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1016 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1016 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1017 := unsigned'("00000000000000000000000000000000");
-                    h1017 := (h1016 and to_unsigned(33554432, 32));
-                    h1018 := to_unsigned(0, 6);
-                    h1019 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1019 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1019 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1020 := unsigned'("00000000000000000000000000000000");
-                    h1020 := (h1019 and to_unsigned(67108864, 32));
-                    h1021 := to_unsigned(0, 6);
-                    h1022 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1022 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1022 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1023 := unsigned'("00000000000000000000000000000000");
-                    h1023 := (h1022 and to_unsigned(134217728, 32));
-                    h1024 := to_unsigned(0, 6);
-                    h1025 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1025 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1025 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1026 := unsigned'("00000000000000000000000000000000");
-                    h1026 := (h1025 and to_unsigned(268435456, 32));
-                    h1027 := to_unsigned(0, 6);
-                    h1028 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1028 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1028 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1029 := unsigned'("00000000000000000000000000000000");
-                    h1029 := (h1028 and to_unsigned(536870912, 32));
-                    h1030 := to_unsigned(0, 6);
-                    h1031 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1031 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1031 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1032 := unsigned'("00000000000000000000000000000000");
-                    h1032 := (h1031 and unsigned'("01000000000000000000000000000000"));
-                    h1033 := to_unsigned(0, 6);
-                    h1034 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1034 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1034 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1035 := unsigned'("00000000000000000000000000000000");
-                    h1035 := (h1034 and unsigned'("10000000000000000000000000000000"));
-                    if (h1035 /= 0) then
-                        h1033 := to_unsigned(31, 6);
-                    else
-                        h1033 := to_unsigned(32, 6);
-                    end if;
-                    if (h1032 /= 0) then
-                        h1030 := to_unsigned(30, 6);
-                    else
-                        h1030 := h1033;
-                    end if;
-                    if (h1029 /= 0) then
-                        h1027 := to_unsigned(29, 6);
-                    else
-                        h1027 := h1030;
-                    end if;
-                    if (h1026 /= 0) then
-                        h1024 := to_unsigned(28, 6);
-                    else
-                        h1024 := h1027;
-                    end if;
-                    if (h1023 /= 0) then
-                        h1021 := to_unsigned(27, 6);
-                    else
-                        h1021 := h1024;
-                    end if;
-                    if (h1020 /= 0) then
-                        h1018 := to_unsigned(26, 6);
-                    else
-                        h1018 := h1021;
-                    end if;
-                    if (h1017 /= 0) then
-                        h1015 := to_unsigned(25, 6);
-                    else
-                        h1015 := h1018;
-                    end if;
-                    if (h1014 /= 0) then
-                        h1012 := to_unsigned(24, 6);
-                    else
-                        h1012 := h1015;
-                    end if;
-                    if (h1011 /= 0) then
-                        h1009 := to_unsigned(23, 6);
-                    else
-                        h1009 := h1012;
-                    end if;
-                    if (h1008 /= 0) then
-                        h1006 := to_unsigned(22, 6);
-                    else
-                        h1006 := h1009;
-                    end if;
-                    if (h1005 /= 0) then
-                        h1003 := to_unsigned(21, 6);
-                    else
-                        h1003 := h1006;
-                    end if;
-                    if (h1002 /= 0) then
-                        h1000 := to_unsigned(20, 6);
-                    else
-                        h1000 := h1003;
-                    end if;
-                    if (h999 /= 0) then
-                        h997 := to_unsigned(19, 6);
-                    else
-                        h997 := h1000;
-                    end if;
-                    if (h996 /= 0) then
-                        h994 := to_unsigned(18, 6);
-                    else
-                        h994 := h997;
-                    end if;
-                    if (h993 /= 0) then
-                        h991 := to_unsigned(17, 6);
-                    else
-                        h991 := h994;
-                    end if;
-                    if (h990 /= 0) then
-                        h988 := to_unsigned(16, 6);
-                    else
-                        h988 := h991;
-                    end if;
-                    if (h987 /= 0) then
-                        h985 := to_unsigned(15, 6);
-                    else
-                        h985 := h988;
-                    end if;
-                    if (h984 /= 0) then
-                        h982 := to_unsigned(14, 6);
-                    else
-                        h982 := h985;
-                    end if;
-                    if (h981 /= 0) then
-                        h979 := to_unsigned(13, 6);
-                    else
-                        h979 := h982;
-                    end if;
-                    if (h978 /= 0) then
-                        h976 := to_unsigned(12, 6);
-                    else
-                        h976 := h979;
-                    end if;
-                    if (h975 /= 0) then
-                        h973 := to_unsigned(11, 6);
-                    else
-                        h973 := h976;
-                    end if;
-                    if (h972 /= 0) then
-                        h970 := to_unsigned(10, 6);
-                    else
-                        h970 := h973;
-                    end if;
-                    if (h969 /= 0) then
-                        h967 := to_unsigned(9, 6);
-                    else
-                        h967 := h970;
-                    end if;
-                    if (h966 /= 0) then
-                        h964 := to_unsigned(8, 6);
-                    else
-                        h964 := h967;
-                    end if;
-                    if (h963 /= 0) then
-                        h961 := to_unsigned(7, 6);
-                    else
-                        h961 := h964;
-                    end if;
-                    if (h960 /= 0) then
-                        h958 := to_unsigned(6, 6);
-                    else
-                        h958 := h961;
-                    end if;
-                    if (h957 /= 0) then
-                        h955 := to_unsigned(5, 6);
-                    else
-                        h955 := h958;
-                    end if;
-                    if (h954 /= 0) then
-                        h952 := to_unsigned(4, 6);
-                    else
-                        h952 := h955;
-                    end if;
-                    if (h951 /= 0) then
-                        h949 := to_unsigned(3, 6);
-                    else
-                        h949 := h952;
-                    end if;
-                    if (h948 /= 0) then
-                        h946 := to_unsigned(2, 6);
-                    else
-                        h946 := h949;
-                    end if;
-                    if (h945 /= 0) then
-                        h943 := to_unsigned(1, 6);
-                    else
-                        h943 := h946;
-                    end if;
-                    if (h942 /= 0) then
-                        h940 := to_unsigned(0, 6);
-                    else
-                        h940 := h943;
-                    end if;
-                    h1036 := to_unsigned(0, 7);
-                    h1036 := (12 + unsigned'(to_unsigned(0, 1) & h940));
-                    h1037 := to_unsigned(0, 6);
-                    h1038 := to_unsigned(0, 6);
-                    h1039 := to_unsigned(0, 6);
-                    h1040 := to_unsigned(0, 6);
-                    h1041 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1041 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1041 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1040 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1040 := h1041;
-                    end if;
-                    if (e_bar = 2) then
-                        h1039 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1039 := h1040;
-                    end if;
-                    if (e_bar = 1) then
-                        h1038 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1038 := h1039;
-                    end if;
-                    if (e_bar = 0) then
-                        h1037 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1037 := h1038;
-                    end if;
-                    h1042 := to_unsigned(0, 6);
-                    h1043 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1043 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1043 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1044 := unsigned'("00000000000000000000000000000000");
-                    h1044 := (h1043 and to_unsigned(1, 32));
-                    h1045 := to_unsigned(0, 6);
-                    h1046 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1046 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1046 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1047 := unsigned'("00000000000000000000000000000000");
-                    h1047 := (h1046 and to_unsigned(2, 32));
-                    h1048 := to_unsigned(0, 6);
-                    h1049 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1049 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1049 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1050 := unsigned'("00000000000000000000000000000000");
-                    h1050 := (h1049 and to_unsigned(4, 32));
-                    h1051 := to_unsigned(0, 6);
-                    h1052 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1052 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1052 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1053 := unsigned'("00000000000000000000000000000000");
-                    h1053 := (h1052 and to_unsigned(8, 32));
-                    h1054 := to_unsigned(0, 6);
-                    h1055 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1055 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1055 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1056 := unsigned'("00000000000000000000000000000000");
-                    h1056 := (h1055 and to_unsigned(16, 32));
-                    h1057 := to_unsigned(0, 6);
-                    h1058 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1058 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1058 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1059 := unsigned'("00000000000000000000000000000000");
-                    h1059 := (h1058 and to_unsigned(32, 32));
-                    h1060 := to_unsigned(0, 6);
-                    h1061 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1061 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1061 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1062 := unsigned'("00000000000000000000000000000000");
-                    h1062 := (h1061 and to_unsigned(64, 32));
-                    h1063 := to_unsigned(0, 6);
-                    h1064 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1064 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1064 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1065 := unsigned'("00000000000000000000000000000000");
-                    h1065 := (h1064 and to_unsigned(128, 32));
-                    h1066 := to_unsigned(0, 6);
-                    h1067 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1067 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1067 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1068 := unsigned'("00000000000000000000000000000000");
-                    h1068 := (h1067 and to_unsigned(256, 32));
-                    h1069 := to_unsigned(0, 6);
-                    h1070 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1070 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1070 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1071 := unsigned'("00000000000000000000000000000000");
-                    h1071 := (h1070 and to_unsigned(512, 32));
-                    h1072 := to_unsigned(0, 6);
-                    h1073 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1073 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1073 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1074 := unsigned'("00000000000000000000000000000000");
-                    h1074 := (h1073 and to_unsigned(1024, 32));
-                    h1075 := to_unsigned(0, 6);
-                    h1076 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1076 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1076 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1077 := unsigned'("00000000000000000000000000000000");
-                    h1077 := (h1076 and to_unsigned(2048, 32));
-                    h1078 := to_unsigned(0, 6);
-                    h1079 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1079 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1079 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1080 := unsigned'("00000000000000000000000000000000");
-                    h1080 := (h1079 and to_unsigned(4096, 32));
-                    h1081 := to_unsigned(0, 6);
-                    h1082 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1082 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1082 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1083 := unsigned'("00000000000000000000000000000000");
-                    h1083 := (h1082 and to_unsigned(8192, 32));
-                    h1084 := to_unsigned(0, 6);
-                    h1085 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1085 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1085 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1086 := unsigned'("00000000000000000000000000000000");
-                    h1086 := (h1085 and to_unsigned(16384, 32));
-                    h1087 := to_unsigned(0, 6);
-                    h1088 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1088 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1088 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1089 := unsigned'("00000000000000000000000000000000");
-                    h1089 := (h1088 and to_unsigned(32768, 32));
-                    h1090 := to_unsigned(0, 6);
-                    h1091 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1091 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1091 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1092 := unsigned'("00000000000000000000000000000000");
-                    h1092 := (h1091 and to_unsigned(65536, 32));
-                    h1093 := to_unsigned(0, 6);
-                    h1094 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1094 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1094 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1095 := unsigned'("00000000000000000000000000000000");
-                    h1095 := (h1094 and to_unsigned(131072, 32));
-                    h1096 := to_unsigned(0, 6);
-                    h1097 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1097 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1097 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1098 := unsigned'("00000000000000000000000000000000");
-                    h1098 := (h1097 and to_unsigned(262144, 32));
-                    h1099 := to_unsigned(0, 6);
-                    h1100 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1100 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1100 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1101 := unsigned'("00000000000000000000000000000000");
-                    h1101 := (h1100 and to_unsigned(524288, 32));
-                    h1102 := to_unsigned(0, 6);
-                    h1103 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1103 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1103 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1104 := unsigned'("00000000000000000000000000000000");
-                    h1104 := (h1103 and to_unsigned(1048576, 32));
-                    h1105 := to_unsigned(0, 6);
-                    h1106 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1106 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1106 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1107 := unsigned'("00000000000000000000000000000000");
-                    h1107 := (h1106 and to_unsigned(2097152, 32));
-                    h1108 := to_unsigned(0, 6);
-                    h1109 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1109 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1109 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1110 := unsigned'("00000000000000000000000000000000");
-                    h1110 := (h1109 and to_unsigned(4194304, 32));
-                    h1111 := to_unsigned(0, 6);
-                    h1112 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1112 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1112 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1113 := unsigned'("00000000000000000000000000000000");
-                    h1113 := (h1112 and to_unsigned(8388608, 32));
-                    h1114 := to_unsigned(0, 6);
-                    h1115 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1115 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1115 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1116 := unsigned'("00000000000000000000000000000000");
-                    h1116 := (h1115 and to_unsigned(16777216, 32));
-                    h1117 := to_unsigned(0, 6);
-                    h1118 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1118 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1118 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1119 := unsigned'("00000000000000000000000000000000");
-                    h1119 := (h1118 and to_unsigned(33554432, 32));
-                    h1120 := to_unsigned(0, 6);
-                    h1121 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1121 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1121 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1122 := unsigned'("00000000000000000000000000000000");
-                    h1122 := (h1121 and to_unsigned(67108864, 32));
-                    h1123 := to_unsigned(0, 6);
-                    h1124 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1124 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1124 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1125 := unsigned'("00000000000000000000000000000000");
-                    h1125 := (h1124 and to_unsigned(134217728, 32));
-                    h1126 := to_unsigned(0, 6);
-                    h1127 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1127 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1127 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1128 := unsigned'("00000000000000000000000000000000");
-                    h1128 := (h1127 and to_unsigned(268435456, 32));
-                    h1129 := to_unsigned(0, 6);
-                    h1130 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1130 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1130 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1131 := unsigned'("00000000000000000000000000000000");
-                    h1131 := (h1130 and to_unsigned(536870912, 32));
-                    h1132 := to_unsigned(0, 6);
-                    h1133 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1133 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1133 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1134 := unsigned'("00000000000000000000000000000000");
-                    h1134 := (h1133 and unsigned'("01000000000000000000000000000000"));
-                    h1135 := to_unsigned(0, 6);
-                    h1136 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1136 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1136 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1137 := unsigned'("00000000000000000000000000000000");
-                    h1137 := (h1136 and unsigned'("10000000000000000000000000000000"));
-                    if (h1137 /= 0) then
-                        h1135 := to_unsigned(31, 6);
-                    else
-                        h1135 := to_unsigned(32, 6);
-                    end if;
-                    if (h1134 /= 0) then
-                        h1132 := to_unsigned(30, 6);
-                    else
-                        h1132 := h1135;
-                    end if;
-                    if (h1131 /= 0) then
-                        h1129 := to_unsigned(29, 6);
-                    else
-                        h1129 := h1132;
-                    end if;
-                    if (h1128 /= 0) then
-                        h1126 := to_unsigned(28, 6);
-                    else
-                        h1126 := h1129;
-                    end if;
-                    if (h1125 /= 0) then
-                        h1123 := to_unsigned(27, 6);
-                    else
-                        h1123 := h1126;
-                    end if;
-                    if (h1122 /= 0) then
-                        h1120 := to_unsigned(26, 6);
-                    else
-                        h1120 := h1123;
-                    end if;
-                    if (h1119 /= 0) then
-                        h1117 := to_unsigned(25, 6);
-                    else
-                        h1117 := h1120;
-                    end if;
-                    if (h1116 /= 0) then
-                        h1114 := to_unsigned(24, 6);
-                    else
-                        h1114 := h1117;
-                    end if;
-                    if (h1113 /= 0) then
-                        h1111 := to_unsigned(23, 6);
-                    else
-                        h1111 := h1114;
-                    end if;
-                    if (h1110 /= 0) then
-                        h1108 := to_unsigned(22, 6);
-                    else
-                        h1108 := h1111;
-                    end if;
-                    if (h1107 /= 0) then
-                        h1105 := to_unsigned(21, 6);
-                    else
-                        h1105 := h1108;
-                    end if;
-                    if (h1104 /= 0) then
-                        h1102 := to_unsigned(20, 6);
-                    else
-                        h1102 := h1105;
-                    end if;
-                    if (h1101 /= 0) then
-                        h1099 := to_unsigned(19, 6);
-                    else
-                        h1099 := h1102;
-                    end if;
-                    if (h1098 /= 0) then
-                        h1096 := to_unsigned(18, 6);
-                    else
-                        h1096 := h1099;
-                    end if;
-                    if (h1095 /= 0) then
-                        h1093 := to_unsigned(17, 6);
-                    else
-                        h1093 := h1096;
-                    end if;
-                    if (h1092 /= 0) then
-                        h1090 := to_unsigned(16, 6);
-                    else
-                        h1090 := h1093;
-                    end if;
-                    if (h1089 /= 0) then
-                        h1087 := to_unsigned(15, 6);
-                    else
-                        h1087 := h1090;
-                    end if;
-                    if (h1086 /= 0) then
-                        h1084 := to_unsigned(14, 6);
-                    else
-                        h1084 := h1087;
-                    end if;
-                    if (h1083 /= 0) then
-                        h1081 := to_unsigned(13, 6);
-                    else
-                        h1081 := h1084;
-                    end if;
-                    if (h1080 /= 0) then
-                        h1078 := to_unsigned(12, 6);
-                    else
-                        h1078 := h1081;
-                    end if;
-                    if (h1077 /= 0) then
-                        h1075 := to_unsigned(11, 6);
-                    else
-                        h1075 := h1078;
-                    end if;
-                    if (h1074 /= 0) then
-                        h1072 := to_unsigned(10, 6);
-                    else
-                        h1072 := h1075;
-                    end if;
-                    if (h1071 /= 0) then
-                        h1069 := to_unsigned(9, 6);
-                    else
-                        h1069 := h1072;
-                    end if;
-                    if (h1068 /= 0) then
-                        h1066 := to_unsigned(8, 6);
-                    else
-                        h1066 := h1069;
-                    end if;
-                    if (h1065 /= 0) then
-                        h1063 := to_unsigned(7, 6);
-                    else
-                        h1063 := h1066;
-                    end if;
-                    if (h1062 /= 0) then
-                        h1060 := to_unsigned(6, 6);
-                    else
-                        h1060 := h1063;
-                    end if;
-                    if (h1059 /= 0) then
-                        h1057 := to_unsigned(5, 6);
-                    else
-                        h1057 := h1060;
-                    end if;
-                    if (h1056 /= 0) then
-                        h1054 := to_unsigned(4, 6);
-                    else
-                        h1054 := h1057;
-                    end if;
-                    if (h1053 /= 0) then
-                        h1051 := to_unsigned(3, 6);
-                    else
-                        h1051 := h1054;
-                    end if;
-                    if (h1050 /= 0) then
-                        h1048 := to_unsigned(2, 6);
-                    else
-                        h1048 := h1051;
-                    end if;
-                    if (h1047 /= 0) then
-                        h1045 := to_unsigned(1, 6);
-                    else
-                        h1045 := h1048;
-                    end if;
-                    if (h1044 /= 0) then
-                        h1042 := to_unsigned(0, 6);
-                    else
-                        h1042 := h1045;
-                    end if;
-                    h1138 := to_unsigned(0, 7);
-                    h1138 := (12 + unsigned'(to_unsigned(0, 1) & h1042));
-                    if (unsigned'(to_unsigned(0, 1) & h935) > h1036) then
-                        h934 := unsigned'(to_unsigned(0, 1) & h1037);
-                    else
-                        h934 := h1138;
-                    end if;
-                    h933 := h934;
-                    h1139 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1139 := shift_left(h932, to_integer(h933));
-                    h1140 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1140 := (unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000") & h480(64-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h1139));
-                    h1141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1141 := (unsigned'(to_unsigned(0, 1) & h1140) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000") & e_offset));
-                    h1142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1142 := shift_right(h1141, 64);
-                    h1143 := unsigned'("00000000000000000000000000000000");
-                    h1144 := unsigned'("00000000000000000000000000000000");
-                    h1145 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1145 := w_sriov_odd_28(32-1 downto 0);
-                    else
-                        h1145 := w_sriov_20(64-1 downto 32);
-                    end if;
-                    h1146 := unsigned'("00000000000000000000000000000000");
-                    h1147 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1147 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h1147 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h1148 := unsigned'("00000000000000000000000000000000");
-                    h1149 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1149 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h1149 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h1150 := unsigned'("00000000000000000000000000000000");
-                    h1151 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1151 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h1151 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h1152 := unsigned'("00000000000000000000000000000000");
-                    h1153 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1153 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h1153 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h1154 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1154 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h1154 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 4) then
-                        h1152 := h1153;
-                    else
-                        h1152 := h1154;
-                    end if;
-                    if (e_bar = 3) then
-                        h1150 := h1151;
-                    else
-                        h1150 := h1152;
-                    end if;
-                    if (e_bar = 2) then
-                        h1148 := h1149;
-                    else
-                        h1148 := h1150;
-                    end if;
-                    if (e_bar = 1) then
-                        h1146 := h1147;
-                    else
-                        h1146 := h1148;
-                    end if;
-                    if (e_bar = 0) then
-                        h1144 := h1145;
-                    else
-                        h1144 := h1146;
-                    end if;
-                    h1143 := h1144;
-                    h1155 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1157 := unsigned'("00000000000000000000000000000000");
-                    h1158 := unsigned'("00000000000000000000000000000000");
-                    h1159 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1159 := w_sriov_odd_28(32-1 downto 0);
-                    else
-                        h1159 := w_sriov_20(64-1 downto 32);
-                    end if;
-                    h1160 := unsigned'("00000000000000000000000000000000");
-                    h1161 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1161 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h1161 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h1162 := unsigned'("00000000000000000000000000000000");
-                    h1163 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1163 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h1163 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h1164 := unsigned'("00000000000000000000000000000000");
-                    h1165 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1165 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h1165 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h1166 := unsigned'("00000000000000000000000000000000");
-                    h1167 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1167 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h1167 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h1168 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1168 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h1168 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 4) then
-                        h1166 := h1167;
-                    else
-                        h1166 := h1168;
-                    end if;
-                    if (e_bar = 3) then
-                        h1164 := h1165;
-                    else
-                        h1164 := h1166;
-                    end if;
-                    if (e_bar = 2) then
-                        h1162 := h1163;
-                    else
-                        h1162 := h1164;
-                    end if;
-                    if (e_bar = 1) then
-                        h1160 := h1161;
-                    else
-                        h1160 := h1162;
-                    end if;
-                    if (e_bar = 0) then
-                        h1158 := h1159;
-                    else
-                        h1158 := h1160;
-                    end if;
-                    h1157 := h1158;
-                    h1169 := unsigned'("00000000000000000000000000000000");
-                    h1170 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1170 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h1170 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h1171 := unsigned'("00000000000000000000000000000000");
-                    h1172 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1172 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h1172 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h1173 := unsigned'("00000000000000000000000000000000");
-                    h1174 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1174 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h1174 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h1175 := unsigned'("00000000000000000000000000000000");
-                    h1176 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1176 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h1176 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h1177 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1177 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h1177 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 3) then
-                        h1175 := h1176;
-                    else
-                        h1175 := h1177;
-                    end if;
-                    if (e_bar = 2) then
-                        h1173 := h1174;
-                    else
-                        h1173 := h1175;
-                    end if;
-                    if (e_bar = 1) then
-                        h1171 := h1172;
-                    else
-                        h1171 := h1173;
-                    end if;
-                    if (e_bar = 0) then
-                        h1169 := h1170;
-                    else
-                        h1169 := h1171;
-                    end if;
-                    if (h1157(3-1 downto 1) = 2) then
-                        h1156 := unsigned'(h1169 & unsigned'("00000000000000000000000000000000"));
-                    else
-                        h1156 := to_unsigned(0, 64);
-                    end if;
-                    h1178 := unsigned'("00000000000000000000000000000000");
-                    h1179 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1179 := w_sriov_odd_28(32-1 downto 0);
-                    else
-                        h1179 := w_sriov_20(64-1 downto 32);
-                    end if;
-                    h1180 := unsigned'("00000000000000000000000000000000");
-                    h1181 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1181 := w_sriov_odd_28(64-1 downto 32);
-                    else
-                        h1181 := w_sriov_28(32-1 downto 0);
-                    end if;
-                    h1182 := unsigned'("00000000000000000000000000000000");
-                    h1183 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1183 := w_sriov_odd_30(32-1 downto 0);
-                    else
-                        h1183 := w_sriov_28(64-1 downto 32);
-                    end if;
-                    h1184 := unsigned'("00000000000000000000000000000000");
-                    h1185 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1185 := w_sriov_odd_30(64-1 downto 32);
-                    else
-                        h1185 := w_sriov_30(32-1 downto 0);
-                    end if;
-                    h1186 := unsigned'("00000000000000000000000000000000");
-                    h1187 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1187 := w_sriov_odd_38(32-1 downto 0);
-                    else
-                        h1187 := w_sriov_30(64-1 downto 32);
-                    end if;
-                    h1188 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1188 := w_sriov_odd_38(64-1 downto 32);
-                    else
-                        h1188 := w_sriov_38(32-1 downto 0);
-                    end if;
-                    if (e_bar = 4) then
-                        h1186 := h1187;
-                    else
-                        h1186 := h1188;
-                    end if;
-                    if (e_bar = 3) then
-                        h1184 := h1185;
-                    else
-                        h1184 := h1186;
-                    end if;
-                    if (e_bar = 2) then
-                        h1182 := h1183;
-                    else
-                        h1182 := h1184;
-                    end if;
-                    if (e_bar = 1) then
-                        h1180 := h1181;
-                    else
-                        h1180 := h1182;
-                    end if;
-                    if (e_bar = 0) then
-                        h1178 := h1179;
-                    else
-                        h1178 := h1180;
-                    end if;
-                    h1189 := unsigned'("00000000000000000000000000000000");
-                    h1189 := (h1178 and unsigned'("11111111111111111111111111110000"));
-                    h1190 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1190 := (h1156 or unsigned'(unsigned'("00000000000000000000000000000000") & h1189));
-                    h1191 := to_unsigned(0, 7);
-                    h1192 := to_unsigned(0, 7);
-                    h1193 := to_unsigned(0, 6);
-                    h1194 := to_unsigned(0, 6);
-                    h1195 := to_unsigned(0, 6);
-                    h1196 := to_unsigned(0, 6);
-                    h1197 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1197 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1197 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1196 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1196 := h1197;
-                    end if;
-                    if (e_bar = 2) then
-                        h1195 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1195 := h1196;
-                    end if;
-                    if (e_bar = 1) then
-                        h1194 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1194 := h1195;
-                    end if;
-                    if (e_bar = 0) then
-                        h1193 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1193 := h1194;
-                    end if;
-                    h1198 := to_unsigned(0, 6);
-                    h1199 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1199 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1199 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1200 := unsigned'("00000000000000000000000000000000");
-                    h1200 := (h1199 and to_unsigned(1, 32));
-                    h1201 := to_unsigned(0, 6);
-                    h1202 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1202 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1202 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1203 := unsigned'("00000000000000000000000000000000");
-                    h1203 := (h1202 and to_unsigned(2, 32));
-                    h1204 := to_unsigned(0, 6);
-                    h1205 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1205 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1205 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1206 := unsigned'("00000000000000000000000000000000");
-                    h1206 := (h1205 and to_unsigned(4, 32));
-                    h1207 := to_unsigned(0, 6);
-                    h1208 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1208 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1208 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1209 := unsigned'("00000000000000000000000000000000");
-                    h1209 := (h1208 and to_unsigned(8, 32));
-                    h1210 := to_unsigned(0, 6);
-                    h1211 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1211 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1211 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1212 := unsigned'("00000000000000000000000000000000");
-                    h1212 := (h1211 and to_unsigned(16, 32));
-                    h1213 := to_unsigned(0, 6);
-                    h1214 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1214 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1214 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1215 := unsigned'("00000000000000000000000000000000");
-                    h1215 := (h1214 and to_unsigned(32, 32));
-                    h1216 := to_unsigned(0, 6);
-                    h1217 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1217 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1217 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1218 := unsigned'("00000000000000000000000000000000");
-                    h1218 := (h1217 and to_unsigned(64, 32));
-                    h1219 := to_unsigned(0, 6);
-                    h1220 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1220 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1220 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1221 := unsigned'("00000000000000000000000000000000");
-                    h1221 := (h1220 and to_unsigned(128, 32));
-                    h1222 := to_unsigned(0, 6);
-                    h1223 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1223 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1223 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1224 := unsigned'("00000000000000000000000000000000");
-                    h1224 := (h1223 and to_unsigned(256, 32));
-                    h1225 := to_unsigned(0, 6);
-                    h1226 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1226 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1226 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1227 := unsigned'("00000000000000000000000000000000");
-                    h1227 := (h1226 and to_unsigned(512, 32));
-                    h1228 := to_unsigned(0, 6);
-                    h1229 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1229 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1229 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1230 := unsigned'("00000000000000000000000000000000");
-                    h1230 := (h1229 and to_unsigned(1024, 32));
-                    h1231 := to_unsigned(0, 6);
-                    h1232 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1232 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1232 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1233 := unsigned'("00000000000000000000000000000000");
-                    h1233 := (h1232 and to_unsigned(2048, 32));
-                    h1234 := to_unsigned(0, 6);
-                    h1235 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1235 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1235 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1236 := unsigned'("00000000000000000000000000000000");
-                    h1236 := (h1235 and to_unsigned(4096, 32));
-                    h1237 := to_unsigned(0, 6);
-                    h1238 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1238 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1238 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1239 := unsigned'("00000000000000000000000000000000");
-                    h1239 := (h1238 and to_unsigned(8192, 32));
-                    h1240 := to_unsigned(0, 6);
-                    h1241 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1241 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1241 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1242 := unsigned'("00000000000000000000000000000000");
-                    h1242 := (h1241 and to_unsigned(16384, 32));
-                    h1243 := to_unsigned(0, 6);
-                    h1244 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1244 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1244 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1245 := unsigned'("00000000000000000000000000000000");
-                    h1245 := (h1244 and to_unsigned(32768, 32));
-                    h1246 := to_unsigned(0, 6);
-                    h1247 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1247 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1247 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1248 := unsigned'("00000000000000000000000000000000");
-                    h1248 := (h1247 and to_unsigned(65536, 32));
-                    h1249 := to_unsigned(0, 6);
-                    h1250 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1250 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1250 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1251 := unsigned'("00000000000000000000000000000000");
-                    h1251 := (h1250 and to_unsigned(131072, 32));
-                    h1252 := to_unsigned(0, 6);
-                    h1253 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1253 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1253 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1254 := unsigned'("00000000000000000000000000000000");
-                    h1254 := (h1253 and to_unsigned(262144, 32));
-                    h1255 := to_unsigned(0, 6);
-                    h1256 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1256 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1256 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1257 := unsigned'("00000000000000000000000000000000");
-                    h1257 := (h1256 and to_unsigned(524288, 32));
-                    h1258 := to_unsigned(0, 6);
-                    h1259 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1259 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1259 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1260 := unsigned'("00000000000000000000000000000000");
-                    h1260 := (h1259 and to_unsigned(1048576, 32));
-                    h1261 := to_unsigned(0, 6);
-                    h1262 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1262 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1262 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1263 := unsigned'("00000000000000000000000000000000");
-                    h1263 := (h1262 and to_unsigned(2097152, 32));
-                    h1264 := to_unsigned(0, 6);
-                    h1265 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1265 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1265 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1266 := unsigned'("00000000000000000000000000000000");
-                    h1266 := (h1265 and to_unsigned(4194304, 32));
-                    h1267 := to_unsigned(0, 6);
-                    h1268 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1268 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1268 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1269 := unsigned'("00000000000000000000000000000000");
-                    h1269 := (h1268 and to_unsigned(8388608, 32));
-                    h1270 := to_unsigned(0, 6);
-                    h1271 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1271 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1271 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1272 := unsigned'("00000000000000000000000000000000");
-                    h1272 := (h1271 and to_unsigned(16777216, 32));
-                    h1273 := to_unsigned(0, 6);
-                    h1274 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1274 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1274 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1275 := unsigned'("00000000000000000000000000000000");
-                    h1275 := (h1274 and to_unsigned(33554432, 32));
-                    h1276 := to_unsigned(0, 6);
-                    h1277 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1277 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1277 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1278 := unsigned'("00000000000000000000000000000000");
-                    h1278 := (h1277 and to_unsigned(67108864, 32));
-                    h1279 := to_unsigned(0, 6);
-                    h1280 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1280 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1280 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1281 := unsigned'("00000000000000000000000000000000");
-                    h1281 := (h1280 and to_unsigned(134217728, 32));
-                    h1282 := to_unsigned(0, 6);
-                    h1283 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1283 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1283 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1284 := unsigned'("00000000000000000000000000000000");
-                    h1284 := (h1283 and to_unsigned(268435456, 32));
-                    h1285 := to_unsigned(0, 6);
-                    h1286 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1286 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1286 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1287 := unsigned'("00000000000000000000000000000000");
-                    h1287 := (h1286 and to_unsigned(536870912, 32));
-                    h1288 := to_unsigned(0, 6);
-                    h1289 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1289 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1289 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1290 := unsigned'("00000000000000000000000000000000");
-                    h1290 := (h1289 and unsigned'("01000000000000000000000000000000"));
-                    h1291 := to_unsigned(0, 6);
-                    h1292 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1292 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1292 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1293 := unsigned'("00000000000000000000000000000000");
-                    h1293 := (h1292 and unsigned'("10000000000000000000000000000000"));
-                    if (h1293 /= 0) then
-                        h1291 := to_unsigned(31, 6);
-                    else
-                        h1291 := to_unsigned(32, 6);
-                    end if;
-                    if (h1290 /= 0) then
-                        h1288 := to_unsigned(30, 6);
-                    else
-                        h1288 := h1291;
-                    end if;
-                    if (h1287 /= 0) then
-                        h1285 := to_unsigned(29, 6);
-                    else
-                        h1285 := h1288;
-                    end if;
-                    if (h1284 /= 0) then
-                        h1282 := to_unsigned(28, 6);
-                    else
-                        h1282 := h1285;
-                    end if;
-                    if (h1281 /= 0) then
-                        h1279 := to_unsigned(27, 6);
-                    else
-                        h1279 := h1282;
-                    end if;
-                    if (h1278 /= 0) then
-                        h1276 := to_unsigned(26, 6);
-                    else
-                        h1276 := h1279;
-                    end if;
-                    if (h1275 /= 0) then
-                        h1273 := to_unsigned(25, 6);
-                    else
-                        h1273 := h1276;
-                    end if;
-                    if (h1272 /= 0) then
-                        h1270 := to_unsigned(24, 6);
-                    else
-                        h1270 := h1273;
-                    end if;
-                    if (h1269 /= 0) then
-                        h1267 := to_unsigned(23, 6);
-                    else
-                        h1267 := h1270;
-                    end if;
-                    if (h1266 /= 0) then
-                        h1264 := to_unsigned(22, 6);
-                    else
-                        h1264 := h1267;
-                    end if;
-                    if (h1263 /= 0) then
-                        h1261 := to_unsigned(21, 6);
-                    else
-                        h1261 := h1264;
-                    end if;
-                    if (h1260 /= 0) then
-                        h1258 := to_unsigned(20, 6);
-                    else
-                        h1258 := h1261;
-                    end if;
-                    if (h1257 /= 0) then
-                        h1255 := to_unsigned(19, 6);
-                    else
-                        h1255 := h1258;
-                    end if;
-                    if (h1254 /= 0) then
-                        h1252 := to_unsigned(18, 6);
-                    else
-                        h1252 := h1255;
-                    end if;
-                    if (h1251 /= 0) then
-                        h1249 := to_unsigned(17, 6);
-                    else
-                        h1249 := h1252;
-                    end if;
-                    if (h1248 /= 0) then
-                        h1246 := to_unsigned(16, 6);
-                    else
-                        h1246 := h1249;
-                    end if;
-                    if (h1245 /= 0) then
-                        h1243 := to_unsigned(15, 6);
-                    else
-                        h1243 := h1246;
-                    end if;
-                    if (h1242 /= 0) then
-                        h1240 := to_unsigned(14, 6);
-                    else
-                        h1240 := h1243;
-                    end if;
-                    if (h1239 /= 0) then
-                        h1237 := to_unsigned(13, 6);
-                    else
-                        h1237 := h1240;
-                    end if;
-                    if (h1236 /= 0) then
-                        h1234 := to_unsigned(12, 6);
-                    else
-                        h1234 := h1237;
-                    end if;
-                    if (h1233 /= 0) then
-                        h1231 := to_unsigned(11, 6);
-                    else
-                        h1231 := h1234;
-                    end if;
-                    if (h1230 /= 0) then
-                        h1228 := to_unsigned(10, 6);
-                    else
-                        h1228 := h1231;
-                    end if;
-                    if (h1227 /= 0) then
-                        h1225 := to_unsigned(9, 6);
-                    else
-                        h1225 := h1228;
-                    end if;
-                    if (h1224 /= 0) then
-                        h1222 := to_unsigned(8, 6);
-                    else
-                        h1222 := h1225;
-                    end if;
-                    if (h1221 /= 0) then
-                        h1219 := to_unsigned(7, 6);
-                    else
-                        h1219 := h1222;
-                    end if;
-                    if (h1218 /= 0) then
-                        h1216 := to_unsigned(6, 6);
-                    else
-                        h1216 := h1219;
-                    end if;
-                    if (h1215 /= 0) then
-                        h1213 := to_unsigned(5, 6);
-                    else
-                        h1213 := h1216;
-                    end if;
-                    if (h1212 /= 0) then
-                        h1210 := to_unsigned(4, 6);
-                    else
-                        h1210 := h1213;
-                    end if;
-                    if (h1209 /= 0) then
-                        h1207 := to_unsigned(3, 6);
-                    else
-                        h1207 := h1210;
-                    end if;
-                    if (h1206 /= 0) then
-                        h1204 := to_unsigned(2, 6);
-                    else
-                        h1204 := h1207;
-                    end if;
-                    if (h1203 /= 0) then
-                        h1201 := to_unsigned(1, 6);
-                    else
-                        h1201 := h1204;
-                    end if;
-                    if (h1200 /= 0) then
-                        h1198 := to_unsigned(0, 6);
-                    else
-                        h1198 := h1201;
-                    end if;
-                    h1294 := to_unsigned(0, 7);
-                    h1294 := (12 + unsigned'(to_unsigned(0, 1) & h1198));
-                    h1295 := to_unsigned(0, 6);
-                    h1296 := to_unsigned(0, 6);
-                    h1297 := to_unsigned(0, 6);
-                    h1298 := to_unsigned(0, 6);
-                    h1299 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1299 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1299 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1298 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1298 := h1299;
-                    end if;
-                    if (e_bar = 2) then
-                        h1297 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1297 := h1298;
-                    end if;
-                    if (e_bar = 1) then
-                        h1296 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1296 := h1297;
-                    end if;
-                    if (e_bar = 0) then
-                        h1295 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1295 := h1296;
-                    end if;
-                    h1300 := to_unsigned(0, 6);
-                    h1301 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1301 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1301 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1302 := unsigned'("00000000000000000000000000000000");
-                    h1302 := (h1301 and to_unsigned(1, 32));
-                    h1303 := to_unsigned(0, 6);
-                    h1304 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1304 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1304 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1305 := unsigned'("00000000000000000000000000000000");
-                    h1305 := (h1304 and to_unsigned(2, 32));
-                    h1306 := to_unsigned(0, 6);
-                    h1307 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1307 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1307 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1308 := unsigned'("00000000000000000000000000000000");
-                    h1308 := (h1307 and to_unsigned(4, 32));
-                    h1309 := to_unsigned(0, 6);
-                    h1310 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1310 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1310 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1311 := unsigned'("00000000000000000000000000000000");
-                    h1311 := (h1310 and to_unsigned(8, 32));
-                    h1312 := to_unsigned(0, 6);
-                    h1313 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1313 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1313 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1314 := unsigned'("00000000000000000000000000000000");
-                    h1314 := (h1313 and to_unsigned(16, 32));
-                    h1315 := to_unsigned(0, 6);
-                    h1316 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1316 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1316 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1317 := unsigned'("00000000000000000000000000000000");
-                    h1317 := (h1316 and to_unsigned(32, 32));
-                    h1318 := to_unsigned(0, 6);
-                    h1319 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1319 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1319 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1320 := unsigned'("00000000000000000000000000000000");
-                    h1320 := (h1319 and to_unsigned(64, 32));
-                    h1321 := to_unsigned(0, 6);
-                    h1322 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1322 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1322 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1323 := unsigned'("00000000000000000000000000000000");
-                    h1323 := (h1322 and to_unsigned(128, 32));
-                    h1324 := to_unsigned(0, 6);
-                    h1325 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1325 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1325 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1326 := unsigned'("00000000000000000000000000000000");
-                    h1326 := (h1325 and to_unsigned(256, 32));
-                    h1327 := to_unsigned(0, 6);
-                    h1328 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1328 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1328 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1329 := unsigned'("00000000000000000000000000000000");
-                    h1329 := (h1328 and to_unsigned(512, 32));
-                    h1330 := to_unsigned(0, 6);
-                    h1331 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1331 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1331 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1332 := unsigned'("00000000000000000000000000000000");
-                    h1332 := (h1331 and to_unsigned(1024, 32));
-                    h1333 := to_unsigned(0, 6);
-                    h1334 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1334 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1334 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1335 := unsigned'("00000000000000000000000000000000");
-                    h1335 := (h1334 and to_unsigned(2048, 32));
-                    h1336 := to_unsigned(0, 6);
-                    h1337 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1337 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1337 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1338 := unsigned'("00000000000000000000000000000000");
-                    h1338 := (h1337 and to_unsigned(4096, 32));
-                    h1339 := to_unsigned(0, 6);
-                    h1340 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1340 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1340 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1341 := unsigned'("00000000000000000000000000000000");
-                    h1341 := (h1340 and to_unsigned(8192, 32));
-                    h1342 := to_unsigned(0, 6);
-                    h1343 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1343 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1343 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1344 := unsigned'("00000000000000000000000000000000");
-                    h1344 := (h1343 and to_unsigned(16384, 32));
-                    h1345 := to_unsigned(0, 6);
-                    h1346 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1346 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1346 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1347 := unsigned'("00000000000000000000000000000000");
-                    h1347 := (h1346 and to_unsigned(32768, 32));
-                    h1348 := to_unsigned(0, 6);
-                    h1349 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1349 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1349 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1350 := unsigned'("00000000000000000000000000000000");
-                    h1350 := (h1349 and to_unsigned(65536, 32));
-                    h1351 := to_unsigned(0, 6);
-                    h1352 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1352 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1352 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1353 := unsigned'("00000000000000000000000000000000");
-                    h1353 := (h1352 and to_unsigned(131072, 32));
-                    h1354 := to_unsigned(0, 6);
-                    h1355 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1355 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1355 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1356 := unsigned'("00000000000000000000000000000000");
-                    h1356 := (h1355 and to_unsigned(262144, 32));
-                    h1357 := to_unsigned(0, 6);
-                    h1358 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1358 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1358 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1359 := unsigned'("00000000000000000000000000000000");
-                    h1359 := (h1358 and to_unsigned(524288, 32));
-                    h1360 := to_unsigned(0, 6);
-                    h1361 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1361 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1361 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1362 := unsigned'("00000000000000000000000000000000");
-                    h1362 := (h1361 and to_unsigned(1048576, 32));
-                    h1363 := to_unsigned(0, 6);
-                    h1364 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1364 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1364 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1365 := unsigned'("00000000000000000000000000000000");
-                    h1365 := (h1364 and to_unsigned(2097152, 32));
-                    h1366 := to_unsigned(0, 6);
-                    h1367 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1367 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1367 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1368 := unsigned'("00000000000000000000000000000000");
-                    h1368 := (h1367 and to_unsigned(4194304, 32));
-                    h1369 := to_unsigned(0, 6);
-                    h1370 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1370 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1370 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1371 := unsigned'("00000000000000000000000000000000");
-                    h1371 := (h1370 and to_unsigned(8388608, 32));
-                    h1372 := to_unsigned(0, 6);
-                    h1373 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1373 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1373 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1374 := unsigned'("00000000000000000000000000000000");
-                    h1374 := (h1373 and to_unsigned(16777216, 32));
-                    h1375 := to_unsigned(0, 6);
-                    h1376 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1376 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1376 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1377 := unsigned'("00000000000000000000000000000000");
-                    h1377 := (h1376 and to_unsigned(33554432, 32));
-                    h1378 := to_unsigned(0, 6);
-                    h1379 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1379 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1379 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1380 := unsigned'("00000000000000000000000000000000");
-                    h1380 := (h1379 and to_unsigned(67108864, 32));
-                    h1381 := to_unsigned(0, 6);
-                    h1382 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1382 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1382 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1383 := unsigned'("00000000000000000000000000000000");
-                    h1383 := (h1382 and to_unsigned(134217728, 32));
-                    h1384 := to_unsigned(0, 6);
-                    h1385 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1385 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1385 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1386 := unsigned'("00000000000000000000000000000000");
-                    h1386 := (h1385 and to_unsigned(268435456, 32));
-                    h1387 := to_unsigned(0, 6);
-                    h1388 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1388 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1388 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1389 := unsigned'("00000000000000000000000000000000");
-                    h1389 := (h1388 and to_unsigned(536870912, 32));
-                    h1390 := to_unsigned(0, 6);
-                    h1391 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1391 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1391 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1392 := unsigned'("00000000000000000000000000000000");
-                    h1392 := (h1391 and unsigned'("01000000000000000000000000000000"));
-                    h1393 := to_unsigned(0, 6);
-                    h1394 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1394 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1394 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1395 := unsigned'("00000000000000000000000000000000");
-                    h1395 := (h1394 and unsigned'("10000000000000000000000000000000"));
-                    if (h1395 /= 0) then
-                        h1393 := to_unsigned(31, 6);
-                    else
-                        h1393 := to_unsigned(32, 6);
-                    end if;
-                    if (h1392 /= 0) then
-                        h1390 := to_unsigned(30, 6);
-                    else
-                        h1390 := h1393;
-                    end if;
-                    if (h1389 /= 0) then
-                        h1387 := to_unsigned(29, 6);
-                    else
-                        h1387 := h1390;
-                    end if;
-                    if (h1386 /= 0) then
-                        h1384 := to_unsigned(28, 6);
-                    else
-                        h1384 := h1387;
-                    end if;
-                    if (h1383 /= 0) then
-                        h1381 := to_unsigned(27, 6);
-                    else
-                        h1381 := h1384;
-                    end if;
-                    if (h1380 /= 0) then
-                        h1378 := to_unsigned(26, 6);
-                    else
-                        h1378 := h1381;
-                    end if;
-                    if (h1377 /= 0) then
-                        h1375 := to_unsigned(25, 6);
-                    else
-                        h1375 := h1378;
-                    end if;
-                    if (h1374 /= 0) then
-                        h1372 := to_unsigned(24, 6);
-                    else
-                        h1372 := h1375;
-                    end if;
-                    if (h1371 /= 0) then
-                        h1369 := to_unsigned(23, 6);
-                    else
-                        h1369 := h1372;
-                    end if;
-                    if (h1368 /= 0) then
-                        h1366 := to_unsigned(22, 6);
-                    else
-                        h1366 := h1369;
-                    end if;
-                    if (h1365 /= 0) then
-                        h1363 := to_unsigned(21, 6);
-                    else
-                        h1363 := h1366;
-                    end if;
-                    if (h1362 /= 0) then
-                        h1360 := to_unsigned(20, 6);
-                    else
-                        h1360 := h1363;
-                    end if;
-                    if (h1359 /= 0) then
-                        h1357 := to_unsigned(19, 6);
-                    else
-                        h1357 := h1360;
-                    end if;
-                    if (h1356 /= 0) then
-                        h1354 := to_unsigned(18, 6);
-                    else
-                        h1354 := h1357;
-                    end if;
-                    if (h1353 /= 0) then
-                        h1351 := to_unsigned(17, 6);
-                    else
-                        h1351 := h1354;
-                    end if;
-                    if (h1350 /= 0) then
-                        h1348 := to_unsigned(16, 6);
-                    else
-                        h1348 := h1351;
-                    end if;
-                    if (h1347 /= 0) then
-                        h1345 := to_unsigned(15, 6);
-                    else
-                        h1345 := h1348;
-                    end if;
-                    if (h1344 /= 0) then
-                        h1342 := to_unsigned(14, 6);
-                    else
-                        h1342 := h1345;
-                    end if;
-                    if (h1341 /= 0) then
-                        h1339 := to_unsigned(13, 6);
-                    else
-                        h1339 := h1342;
-                    end if;
-                    if (h1338 /= 0) then
-                        h1336 := to_unsigned(12, 6);
-                    else
-                        h1336 := h1339;
-                    end if;
-                    if (h1335 /= 0) then
-                        h1333 := to_unsigned(11, 6);
-                    else
-                        h1333 := h1336;
-                    end if;
-                    if (h1332 /= 0) then
-                        h1330 := to_unsigned(10, 6);
-                    else
-                        h1330 := h1333;
-                    end if;
-                    if (h1329 /= 0) then
-                        h1327 := to_unsigned(9, 6);
-                    else
-                        h1327 := h1330;
-                    end if;
-                    if (h1326 /= 0) then
-                        h1324 := to_unsigned(8, 6);
-                    else
-                        h1324 := h1327;
-                    end if;
-                    if (h1323 /= 0) then
-                        h1321 := to_unsigned(7, 6);
-                    else
-                        h1321 := h1324;
-                    end if;
-                    if (h1320 /= 0) then
-                        h1318 := to_unsigned(6, 6);
-                    else
-                        h1318 := h1321;
-                    end if;
-                    if (h1317 /= 0) then
-                        h1315 := to_unsigned(5, 6);
-                    else
-                        h1315 := h1318;
-                    end if;
-                    if (h1314 /= 0) then
-                        h1312 := to_unsigned(4, 6);
-                    else
-                        h1312 := h1315;
-                    end if;
-                    if (h1311 /= 0) then
-                        h1309 := to_unsigned(3, 6);
-                    else
-                        h1309 := h1312;
-                    end if;
-                    if (h1308 /= 0) then
-                        h1306 := to_unsigned(2, 6);
-                    else
-                        h1306 := h1309;
-                    end if;
-                    if (h1305 /= 0) then
-                        h1303 := to_unsigned(1, 6);
-                    else
-                        h1303 := h1306;
-                    end if;
-                    if (h1302 /= 0) then
-                        h1300 := to_unsigned(0, 6);
-                    else
-                        h1300 := h1303;
-                    end if;
-                    h1396 := to_unsigned(0, 7);
-                    h1396 := (12 + unsigned'(to_unsigned(0, 1) & h1300));
-                    if (unsigned'(to_unsigned(0, 1) & h1193) > h1294) then
-                        h1192 := unsigned'(to_unsigned(0, 1) & h1295);
-                    else
-                        h1192 := h1396;
-                    end if;
-                    h1191 := h1192;
-                    h1397 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1397 := shift_right(h1190, to_integer(h1191));
-                    h1398 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1398 := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1397);
-                    h1399 := to_unsigned(0, 7);
-                    h1400 := to_unsigned(0, 7);
-                    h1401 := to_unsigned(0, 6);
-                    h1402 := to_unsigned(0, 6);
-                    h1403 := to_unsigned(0, 6);
-                    h1404 := to_unsigned(0, 6);
-                    h1405 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1405 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1405 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1404 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1404 := h1405;
-                    end if;
-                    if (e_bar = 2) then
-                        h1403 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1403 := h1404;
-                    end if;
-                    if (e_bar = 1) then
-                        h1402 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1402 := h1403;
-                    end if;
-                    if (e_bar = 0) then
-                        h1401 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1401 := h1402;
-                    end if;
-                    h1406 := to_unsigned(0, 6);
-                    h1407 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1407 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1407 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1408 := unsigned'("00000000000000000000000000000000");
-                    h1408 := (h1407 and to_unsigned(1, 32));
-                    h1409 := to_unsigned(0, 6);
-                    h1410 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1410 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1410 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1411 := unsigned'("00000000000000000000000000000000");
-                    h1411 := (h1410 and to_unsigned(2, 32));
-                    h1412 := to_unsigned(0, 6);
-                    h1413 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1413 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1413 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1414 := unsigned'("00000000000000000000000000000000");
-                    h1414 := (h1413 and to_unsigned(4, 32));
-                    h1415 := to_unsigned(0, 6);
-                    h1416 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1416 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1416 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1417 := unsigned'("00000000000000000000000000000000");
-                    h1417 := (h1416 and to_unsigned(8, 32));
-                    h1418 := to_unsigned(0, 6);
-                    h1419 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1419 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1419 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1420 := unsigned'("00000000000000000000000000000000");
-                    h1420 := (h1419 and to_unsigned(16, 32));
-                    h1421 := to_unsigned(0, 6);
-                    h1422 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1422 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1422 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1423 := unsigned'("00000000000000000000000000000000");
-                    h1423 := (h1422 and to_unsigned(32, 32));
-                    h1424 := to_unsigned(0, 6);
-                    h1425 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1425 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1425 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1426 := unsigned'("00000000000000000000000000000000");
-                    h1426 := (h1425 and to_unsigned(64, 32));
-                    h1427 := to_unsigned(0, 6);
-                    h1428 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1428 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1428 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1429 := unsigned'("00000000000000000000000000000000");
-                    h1429 := (h1428 and to_unsigned(128, 32));
-                    h1430 := to_unsigned(0, 6);
-                    h1431 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1431 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1431 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1432 := unsigned'("00000000000000000000000000000000");
-                    h1432 := (h1431 and to_unsigned(256, 32));
-                    h1433 := to_unsigned(0, 6);
-                    h1434 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1434 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1434 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1435 := unsigned'("00000000000000000000000000000000");
-                    h1435 := (h1434 and to_unsigned(512, 32));
-                    h1436 := to_unsigned(0, 6);
-                    h1437 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1437 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1437 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1438 := unsigned'("00000000000000000000000000000000");
-                    h1438 := (h1437 and to_unsigned(1024, 32));
-                    h1439 := to_unsigned(0, 6);
-                    h1440 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1440 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1440 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1441 := unsigned'("00000000000000000000000000000000");
-                    h1441 := (h1440 and to_unsigned(2048, 32));
-                    h1442 := to_unsigned(0, 6);
-                    h1443 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1443 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1443 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1444 := unsigned'("00000000000000000000000000000000");
-                    h1444 := (h1443 and to_unsigned(4096, 32));
-                    h1445 := to_unsigned(0, 6);
-                    h1446 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1446 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1446 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1447 := unsigned'("00000000000000000000000000000000");
-                    h1447 := (h1446 and to_unsigned(8192, 32));
-                    h1448 := to_unsigned(0, 6);
-                    h1449 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1449 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1449 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1450 := unsigned'("00000000000000000000000000000000");
-                    h1450 := (h1449 and to_unsigned(16384, 32));
-                    h1451 := to_unsigned(0, 6);
-                    h1452 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1452 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1452 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1453 := unsigned'("00000000000000000000000000000000");
-                    h1453 := (h1452 and to_unsigned(32768, 32));
-                    h1454 := to_unsigned(0, 6);
-                    h1455 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1455 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1455 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1456 := unsigned'("00000000000000000000000000000000");
-                    h1456 := (h1455 and to_unsigned(65536, 32));
-                    h1457 := to_unsigned(0, 6);
-                    h1458 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1458 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1458 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1459 := unsigned'("00000000000000000000000000000000");
-                    h1459 := (h1458 and to_unsigned(131072, 32));
-                    h1460 := to_unsigned(0, 6);
-                    h1461 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1461 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1461 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1462 := unsigned'("00000000000000000000000000000000");
-                    h1462 := (h1461 and to_unsigned(262144, 32));
-                    h1463 := to_unsigned(0, 6);
-                    h1464 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1464 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1464 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1465 := unsigned'("00000000000000000000000000000000");
-                    h1465 := (h1464 and to_unsigned(524288, 32));
-                    h1466 := to_unsigned(0, 6);
-                    h1467 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1467 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1467 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1468 := unsigned'("00000000000000000000000000000000");
-                    h1468 := (h1467 and to_unsigned(1048576, 32));
-                    h1469 := to_unsigned(0, 6);
-                    h1470 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1470 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1470 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1471 := unsigned'("00000000000000000000000000000000");
-                    h1471 := (h1470 and to_unsigned(2097152, 32));
-                    h1472 := to_unsigned(0, 6);
-                    h1473 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1473 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1473 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1474 := unsigned'("00000000000000000000000000000000");
-                    h1474 := (h1473 and to_unsigned(4194304, 32));
-                    h1475 := to_unsigned(0, 6);
-                    h1476 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1476 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1476 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1477 := unsigned'("00000000000000000000000000000000");
-                    h1477 := (h1476 and to_unsigned(8388608, 32));
-                    h1478 := to_unsigned(0, 6);
-                    h1479 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1479 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1479 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1480 := unsigned'("00000000000000000000000000000000");
-                    h1480 := (h1479 and to_unsigned(16777216, 32));
-                    h1481 := to_unsigned(0, 6);
-                    h1482 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1482 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1482 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1483 := unsigned'("00000000000000000000000000000000");
-                    h1483 := (h1482 and to_unsigned(33554432, 32));
-                    h1484 := to_unsigned(0, 6);
-                    h1485 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1485 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1485 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1486 := unsigned'("00000000000000000000000000000000");
-                    h1486 := (h1485 and to_unsigned(67108864, 32));
-                    h1487 := to_unsigned(0, 6);
-                    h1488 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1488 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1488 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1489 := unsigned'("00000000000000000000000000000000");
-                    h1489 := (h1488 and to_unsigned(134217728, 32));
-                    h1490 := to_unsigned(0, 6);
-                    h1491 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1491 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1491 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1492 := unsigned'("00000000000000000000000000000000");
-                    h1492 := (h1491 and to_unsigned(268435456, 32));
-                    h1493 := to_unsigned(0, 6);
-                    h1494 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1494 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1494 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1495 := unsigned'("00000000000000000000000000000000");
-                    h1495 := (h1494 and to_unsigned(536870912, 32));
-                    h1496 := to_unsigned(0, 6);
-                    h1497 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1497 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1497 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1498 := unsigned'("00000000000000000000000000000000");
-                    h1498 := (h1497 and unsigned'("01000000000000000000000000000000"));
-                    h1499 := to_unsigned(0, 6);
-                    h1500 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1500 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1500 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1501 := unsigned'("00000000000000000000000000000000");
-                    h1501 := (h1500 and unsigned'("10000000000000000000000000000000"));
-                    if (h1501 /= 0) then
-                        h1499 := to_unsigned(31, 6);
-                    else
-                        h1499 := to_unsigned(32, 6);
-                    end if;
-                    if (h1498 /= 0) then
-                        h1496 := to_unsigned(30, 6);
-                    else
-                        h1496 := h1499;
-                    end if;
-                    if (h1495 /= 0) then
-                        h1493 := to_unsigned(29, 6);
-                    else
-                        h1493 := h1496;
-                    end if;
-                    if (h1492 /= 0) then
-                        h1490 := to_unsigned(28, 6);
-                    else
-                        h1490 := h1493;
-                    end if;
-                    if (h1489 /= 0) then
-                        h1487 := to_unsigned(27, 6);
-                    else
-                        h1487 := h1490;
-                    end if;
-                    if (h1486 /= 0) then
-                        h1484 := to_unsigned(26, 6);
-                    else
-                        h1484 := h1487;
-                    end if;
-                    if (h1483 /= 0) then
-                        h1481 := to_unsigned(25, 6);
-                    else
-                        h1481 := h1484;
-                    end if;
-                    if (h1480 /= 0) then
-                        h1478 := to_unsigned(24, 6);
-                    else
-                        h1478 := h1481;
-                    end if;
-                    if (h1477 /= 0) then
-                        h1475 := to_unsigned(23, 6);
-                    else
-                        h1475 := h1478;
-                    end if;
-                    if (h1474 /= 0) then
-                        h1472 := to_unsigned(22, 6);
-                    else
-                        h1472 := h1475;
-                    end if;
-                    if (h1471 /= 0) then
-                        h1469 := to_unsigned(21, 6);
-                    else
-                        h1469 := h1472;
-                    end if;
-                    if (h1468 /= 0) then
-                        h1466 := to_unsigned(20, 6);
-                    else
-                        h1466 := h1469;
-                    end if;
-                    if (h1465 /= 0) then
-                        h1463 := to_unsigned(19, 6);
-                    else
-                        h1463 := h1466;
-                    end if;
-                    if (h1462 /= 0) then
-                        h1460 := to_unsigned(18, 6);
-                    else
-                        h1460 := h1463;
-                    end if;
-                    if (h1459 /= 0) then
-                        h1457 := to_unsigned(17, 6);
-                    else
-                        h1457 := h1460;
-                    end if;
-                    if (h1456 /= 0) then
-                        h1454 := to_unsigned(16, 6);
-                    else
-                        h1454 := h1457;
-                    end if;
-                    if (h1453 /= 0) then
-                        h1451 := to_unsigned(15, 6);
-                    else
-                        h1451 := h1454;
-                    end if;
-                    if (h1450 /= 0) then
-                        h1448 := to_unsigned(14, 6);
-                    else
-                        h1448 := h1451;
-                    end if;
-                    if (h1447 /= 0) then
-                        h1445 := to_unsigned(13, 6);
-                    else
-                        h1445 := h1448;
-                    end if;
-                    if (h1444 /= 0) then
-                        h1442 := to_unsigned(12, 6);
-                    else
-                        h1442 := h1445;
-                    end if;
-                    if (h1441 /= 0) then
-                        h1439 := to_unsigned(11, 6);
-                    else
-                        h1439 := h1442;
-                    end if;
-                    if (h1438 /= 0) then
-                        h1436 := to_unsigned(10, 6);
-                    else
-                        h1436 := h1439;
-                    end if;
-                    if (h1435 /= 0) then
-                        h1433 := to_unsigned(9, 6);
-                    else
-                        h1433 := h1436;
-                    end if;
-                    if (h1432 /= 0) then
-                        h1430 := to_unsigned(8, 6);
-                    else
-                        h1430 := h1433;
-                    end if;
-                    if (h1429 /= 0) then
-                        h1427 := to_unsigned(7, 6);
-                    else
-                        h1427 := h1430;
-                    end if;
-                    if (h1426 /= 0) then
-                        h1424 := to_unsigned(6, 6);
-                    else
-                        h1424 := h1427;
-                    end if;
-                    if (h1423 /= 0) then
-                        h1421 := to_unsigned(5, 6);
-                    else
-                        h1421 := h1424;
-                    end if;
-                    if (h1420 /= 0) then
-                        h1418 := to_unsigned(4, 6);
-                    else
-                        h1418 := h1421;
-                    end if;
-                    if (h1417 /= 0) then
-                        h1415 := to_unsigned(3, 6);
-                    else
-                        h1415 := h1418;
-                    end if;
-                    if (h1414 /= 0) then
-                        h1412 := to_unsigned(2, 6);
-                    else
-                        h1412 := h1415;
-                    end if;
-                    if (h1411 /= 0) then
-                        h1409 := to_unsigned(1, 6);
-                    else
-                        h1409 := h1412;
-                    end if;
-                    if (h1408 /= 0) then
-                        h1406 := to_unsigned(0, 6);
-                    else
-                        h1406 := h1409;
-                    end if;
-                    h1502 := to_unsigned(0, 7);
-                    h1502 := (12 + unsigned'(to_unsigned(0, 1) & h1406));
-                    h1503 := to_unsigned(0, 6);
-                    h1504 := to_unsigned(0, 6);
-                    h1505 := to_unsigned(0, 6);
-                    h1506 := to_unsigned(0, 6);
-                    h1507 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1507 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1507 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1506 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1506 := h1507;
-                    end if;
-                    if (e_bar = 2) then
-                        h1505 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1505 := h1506;
-                    end if;
-                    if (e_bar = 1) then
-                        h1504 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1504 := h1505;
-                    end if;
-                    if (e_bar = 0) then
-                        h1503 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1503 := h1504;
-                    end if;
-                    h1508 := to_unsigned(0, 6);
-                    h1509 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1509 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1509 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1510 := unsigned'("00000000000000000000000000000000");
-                    h1510 := (h1509 and to_unsigned(1, 32));
-                    h1511 := to_unsigned(0, 6);
-                    h1512 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1512 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1512 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1513 := unsigned'("00000000000000000000000000000000");
-                    h1513 := (h1512 and to_unsigned(2, 32));
-                    h1514 := to_unsigned(0, 6);
-                    h1515 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1515 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1515 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1516 := unsigned'("00000000000000000000000000000000");
-                    h1516 := (h1515 and to_unsigned(4, 32));
-                    h1517 := to_unsigned(0, 6);
-                    h1518 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1518 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1518 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1519 := unsigned'("00000000000000000000000000000000");
-                    h1519 := (h1518 and to_unsigned(8, 32));
-                    h1520 := to_unsigned(0, 6);
-                    h1521 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1521 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1521 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1522 := unsigned'("00000000000000000000000000000000");
-                    h1522 := (h1521 and to_unsigned(16, 32));
-                    h1523 := to_unsigned(0, 6);
-                    h1524 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1524 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1524 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1525 := unsigned'("00000000000000000000000000000000");
-                    h1525 := (h1524 and to_unsigned(32, 32));
-                    h1526 := to_unsigned(0, 6);
-                    h1527 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1527 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1527 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1528 := unsigned'("00000000000000000000000000000000");
-                    h1528 := (h1527 and to_unsigned(64, 32));
-                    h1529 := to_unsigned(0, 6);
-                    h1530 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1530 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1530 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1531 := unsigned'("00000000000000000000000000000000");
-                    h1531 := (h1530 and to_unsigned(128, 32));
-                    h1532 := to_unsigned(0, 6);
-                    h1533 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1533 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1533 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1534 := unsigned'("00000000000000000000000000000000");
-                    h1534 := (h1533 and to_unsigned(256, 32));
-                    h1535 := to_unsigned(0, 6);
-                    h1536 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1536 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1536 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1537 := unsigned'("00000000000000000000000000000000");
-                    h1537 := (h1536 and to_unsigned(512, 32));
-                    h1538 := to_unsigned(0, 6);
-                    h1539 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1539 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1539 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1540 := unsigned'("00000000000000000000000000000000");
-                    h1540 := (h1539 and to_unsigned(1024, 32));
-                    h1541 := to_unsigned(0, 6);
-                    h1542 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1542 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1542 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1543 := unsigned'("00000000000000000000000000000000");
-                    h1543 := (h1542 and to_unsigned(2048, 32));
-                    h1544 := to_unsigned(0, 6);
-                    h1545 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1545 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1545 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1546 := unsigned'("00000000000000000000000000000000");
-                    h1546 := (h1545 and to_unsigned(4096, 32));
-                    h1547 := to_unsigned(0, 6);
-                    h1548 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1548 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1548 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1549 := unsigned'("00000000000000000000000000000000");
-                    h1549 := (h1548 and to_unsigned(8192, 32));
-                    h1550 := to_unsigned(0, 6);
-                    h1551 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1551 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1551 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1552 := unsigned'("00000000000000000000000000000000");
-                    h1552 := (h1551 and to_unsigned(16384, 32));
-                    h1553 := to_unsigned(0, 6);
-                    h1554 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1554 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1554 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1555 := unsigned'("00000000000000000000000000000000");
-                    h1555 := (h1554 and to_unsigned(32768, 32));
-                    h1556 := to_unsigned(0, 6);
-                    h1557 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1557 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1557 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1558 := unsigned'("00000000000000000000000000000000");
-                    h1558 := (h1557 and to_unsigned(65536, 32));
-                    h1559 := to_unsigned(0, 6);
-                    h1560 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1560 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1560 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1561 := unsigned'("00000000000000000000000000000000");
-                    h1561 := (h1560 and to_unsigned(131072, 32));
-                    h1562 := to_unsigned(0, 6);
-                    h1563 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1563 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1563 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1564 := unsigned'("00000000000000000000000000000000");
-                    h1564 := (h1563 and to_unsigned(262144, 32));
-                    h1565 := to_unsigned(0, 6);
-                    h1566 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1566 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1566 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1567 := unsigned'("00000000000000000000000000000000");
-                    h1567 := (h1566 and to_unsigned(524288, 32));
-                    h1568 := to_unsigned(0, 6);
-                    h1569 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1569 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1569 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1570 := unsigned'("00000000000000000000000000000000");
-                    h1570 := (h1569 and to_unsigned(1048576, 32));
-                    h1571 := to_unsigned(0, 6);
-                    h1572 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1572 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1572 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1573 := unsigned'("00000000000000000000000000000000");
-                    h1573 := (h1572 and to_unsigned(2097152, 32));
-                    h1574 := to_unsigned(0, 6);
-                    h1575 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1575 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1575 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1576 := unsigned'("00000000000000000000000000000000");
-                    h1576 := (h1575 and to_unsigned(4194304, 32));
-                    h1577 := to_unsigned(0, 6);
-                    h1578 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1578 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1578 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1579 := unsigned'("00000000000000000000000000000000");
-                    h1579 := (h1578 and to_unsigned(8388608, 32));
-                    h1580 := to_unsigned(0, 6);
-                    h1581 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1581 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1581 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1582 := unsigned'("00000000000000000000000000000000");
-                    h1582 := (h1581 and to_unsigned(16777216, 32));
-                    h1583 := to_unsigned(0, 6);
-                    h1584 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1584 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1584 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1585 := unsigned'("00000000000000000000000000000000");
-                    h1585 := (h1584 and to_unsigned(33554432, 32));
-                    h1586 := to_unsigned(0, 6);
-                    h1587 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1587 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1587 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1588 := unsigned'("00000000000000000000000000000000");
-                    h1588 := (h1587 and to_unsigned(67108864, 32));
-                    h1589 := to_unsigned(0, 6);
-                    h1590 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1590 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1590 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1591 := unsigned'("00000000000000000000000000000000");
-                    h1591 := (h1590 and to_unsigned(134217728, 32));
-                    h1592 := to_unsigned(0, 6);
-                    h1593 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1593 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1593 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1594 := unsigned'("00000000000000000000000000000000");
-                    h1594 := (h1593 and to_unsigned(268435456, 32));
-                    h1595 := to_unsigned(0, 6);
-                    h1596 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1596 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1596 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1597 := unsigned'("00000000000000000000000000000000");
-                    h1597 := (h1596 and to_unsigned(536870912, 32));
-                    h1598 := to_unsigned(0, 6);
-                    h1599 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1599 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1599 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1600 := unsigned'("00000000000000000000000000000000");
-                    h1600 := (h1599 and unsigned'("01000000000000000000000000000000"));
-                    h1601 := to_unsigned(0, 6);
-                    h1602 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1602 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1602 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1603 := unsigned'("00000000000000000000000000000000");
-                    h1603 := (h1602 and unsigned'("10000000000000000000000000000000"));
-                    if (h1603 /= 0) then
-                        h1601 := to_unsigned(31, 6);
-                    else
-                        h1601 := to_unsigned(32, 6);
-                    end if;
-                    if (h1600 /= 0) then
-                        h1598 := to_unsigned(30, 6);
-                    else
-                        h1598 := h1601;
-                    end if;
-                    if (h1597 /= 0) then
-                        h1595 := to_unsigned(29, 6);
-                    else
-                        h1595 := h1598;
-                    end if;
-                    if (h1594 /= 0) then
-                        h1592 := to_unsigned(28, 6);
-                    else
-                        h1592 := h1595;
-                    end if;
-                    if (h1591 /= 0) then
-                        h1589 := to_unsigned(27, 6);
-                    else
-                        h1589 := h1592;
-                    end if;
-                    if (h1588 /= 0) then
-                        h1586 := to_unsigned(26, 6);
-                    else
-                        h1586 := h1589;
-                    end if;
-                    if (h1585 /= 0) then
-                        h1583 := to_unsigned(25, 6);
-                    else
-                        h1583 := h1586;
-                    end if;
-                    if (h1582 /= 0) then
-                        h1580 := to_unsigned(24, 6);
-                    else
-                        h1580 := h1583;
-                    end if;
-                    if (h1579 /= 0) then
-                        h1577 := to_unsigned(23, 6);
-                    else
-                        h1577 := h1580;
-                    end if;
-                    if (h1576 /= 0) then
-                        h1574 := to_unsigned(22, 6);
-                    else
-                        h1574 := h1577;
-                    end if;
-                    if (h1573 /= 0) then
-                        h1571 := to_unsigned(21, 6);
-                    else
-                        h1571 := h1574;
-                    end if;
-                    if (h1570 /= 0) then
-                        h1568 := to_unsigned(20, 6);
-                    else
-                        h1568 := h1571;
-                    end if;
-                    if (h1567 /= 0) then
-                        h1565 := to_unsigned(19, 6);
-                    else
-                        h1565 := h1568;
-                    end if;
-                    if (h1564 /= 0) then
-                        h1562 := to_unsigned(18, 6);
-                    else
-                        h1562 := h1565;
-                    end if;
-                    if (h1561 /= 0) then
-                        h1559 := to_unsigned(17, 6);
-                    else
-                        h1559 := h1562;
-                    end if;
-                    if (h1558 /= 0) then
-                        h1556 := to_unsigned(16, 6);
-                    else
-                        h1556 := h1559;
-                    end if;
-                    if (h1555 /= 0) then
-                        h1553 := to_unsigned(15, 6);
-                    else
-                        h1553 := h1556;
-                    end if;
-                    if (h1552 /= 0) then
-                        h1550 := to_unsigned(14, 6);
-                    else
-                        h1550 := h1553;
-                    end if;
-                    if (h1549 /= 0) then
-                        h1547 := to_unsigned(13, 6);
-                    else
-                        h1547 := h1550;
-                    end if;
-                    if (h1546 /= 0) then
-                        h1544 := to_unsigned(12, 6);
-                    else
-                        h1544 := h1547;
-                    end if;
-                    if (h1543 /= 0) then
-                        h1541 := to_unsigned(11, 6);
-                    else
-                        h1541 := h1544;
-                    end if;
-                    if (h1540 /= 0) then
-                        h1538 := to_unsigned(10, 6);
-                    else
-                        h1538 := h1541;
-                    end if;
-                    if (h1537 /= 0) then
-                        h1535 := to_unsigned(9, 6);
-                    else
-                        h1535 := h1538;
-                    end if;
-                    if (h1534 /= 0) then
-                        h1532 := to_unsigned(8, 6);
-                    else
-                        h1532 := h1535;
-                    end if;
-                    if (h1531 /= 0) then
-                        h1529 := to_unsigned(7, 6);
-                    else
-                        h1529 := h1532;
-                    end if;
-                    if (h1528 /= 0) then
-                        h1526 := to_unsigned(6, 6);
-                    else
-                        h1526 := h1529;
-                    end if;
-                    if (h1525 /= 0) then
-                        h1523 := to_unsigned(5, 6);
-                    else
-                        h1523 := h1526;
-                    end if;
-                    if (h1522 /= 0) then
-                        h1520 := to_unsigned(4, 6);
-                    else
-                        h1520 := h1523;
-                    end if;
-                    if (h1519 /= 0) then
-                        h1517 := to_unsigned(3, 6);
-                    else
-                        h1517 := h1520;
-                    end if;
-                    if (h1516 /= 0) then
-                        h1514 := to_unsigned(2, 6);
-                    else
-                        h1514 := h1517;
-                    end if;
-                    if (h1513 /= 0) then
-                        h1511 := to_unsigned(1, 6);
-                    else
-                        h1511 := h1514;
-                    end if;
-                    if (h1510 /= 0) then
-                        h1508 := to_unsigned(0, 6);
-                    else
-                        h1508 := h1511;
-                    end if;
-                    h1604 := to_unsigned(0, 7);
-                    h1604 := (12 + unsigned'(to_unsigned(0, 1) & h1508));
-                    if (unsigned'(to_unsigned(0, 1) & h1401) > h1502) then
-                        h1400 := unsigned'(to_unsigned(0, 1) & h1503);
-                    else
-                        h1400 := h1604;
-                    end if;
-                    h1399 := h1400;
-                    h1605 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1605 := shift_left(h1398, to_integer(h1399));
-                    h1155 := h1605;
-                    h1606 := to_unsigned(0, 17);
-                    h1606 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h1607 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1607 := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1606(16-1 downto 0));
-                    h1608 := to_unsigned(0, 7);
-                    h1609 := to_unsigned(0, 7);
-                    h1610 := to_unsigned(0, 6);
-                    h1611 := to_unsigned(0, 6);
-                    h1612 := to_unsigned(0, 6);
-                    h1613 := to_unsigned(0, 6);
-                    h1614 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1614 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1614 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1613 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1613 := h1614;
-                    end if;
-                    if (e_bar = 2) then
-                        h1612 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1612 := h1613;
-                    end if;
-                    if (e_bar = 1) then
-                        h1611 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1611 := h1612;
-                    end if;
-                    if (e_bar = 0) then
-                        h1610 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1610 := h1611;
-                    end if;
-                    h1615 := to_unsigned(0, 6);
-                    h1616 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1616 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1616 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1617 := unsigned'("00000000000000000000000000000000");
-                    h1617 := (h1616 and to_unsigned(1, 32));
-                    h1618 := to_unsigned(0, 6);
-                    h1619 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1619 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1619 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1620 := unsigned'("00000000000000000000000000000000");
-                    h1620 := (h1619 and to_unsigned(2, 32));
-                    h1621 := to_unsigned(0, 6);
-                    h1622 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1622 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1622 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1623 := unsigned'("00000000000000000000000000000000");
-                    h1623 := (h1622 and to_unsigned(4, 32));
-                    h1624 := to_unsigned(0, 6);
-                    h1625 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1625 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1625 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1626 := unsigned'("00000000000000000000000000000000");
-                    h1626 := (h1625 and to_unsigned(8, 32));
-                    h1627 := to_unsigned(0, 6);
-                    h1628 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1628 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1628 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1629 := unsigned'("00000000000000000000000000000000");
-                    h1629 := (h1628 and to_unsigned(16, 32));
-                    h1630 := to_unsigned(0, 6);
-                    h1631 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1631 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1631 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1632 := unsigned'("00000000000000000000000000000000");
-                    h1632 := (h1631 and to_unsigned(32, 32));
-                    h1633 := to_unsigned(0, 6);
-                    h1634 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1634 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1634 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1635 := unsigned'("00000000000000000000000000000000");
-                    h1635 := (h1634 and to_unsigned(64, 32));
-                    h1636 := to_unsigned(0, 6);
-                    h1637 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1637 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1637 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1638 := unsigned'("00000000000000000000000000000000");
-                    h1638 := (h1637 and to_unsigned(128, 32));
-                    h1639 := to_unsigned(0, 6);
-                    h1640 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1640 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1640 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1641 := unsigned'("00000000000000000000000000000000");
-                    h1641 := (h1640 and to_unsigned(256, 32));
-                    h1642 := to_unsigned(0, 6);
-                    h1643 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1643 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1643 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1644 := unsigned'("00000000000000000000000000000000");
-                    h1644 := (h1643 and to_unsigned(512, 32));
-                    h1645 := to_unsigned(0, 6);
-                    h1646 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1646 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1646 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1647 := unsigned'("00000000000000000000000000000000");
-                    h1647 := (h1646 and to_unsigned(1024, 32));
-                    h1648 := to_unsigned(0, 6);
-                    h1649 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1649 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1649 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1650 := unsigned'("00000000000000000000000000000000");
-                    h1650 := (h1649 and to_unsigned(2048, 32));
-                    h1651 := to_unsigned(0, 6);
-                    h1652 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1652 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1652 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1653 := unsigned'("00000000000000000000000000000000");
-                    h1653 := (h1652 and to_unsigned(4096, 32));
-                    h1654 := to_unsigned(0, 6);
-                    h1655 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1655 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1655 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1656 := unsigned'("00000000000000000000000000000000");
-                    h1656 := (h1655 and to_unsigned(8192, 32));
-                    h1657 := to_unsigned(0, 6);
-                    h1658 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1658 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1658 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1659 := unsigned'("00000000000000000000000000000000");
-                    h1659 := (h1658 and to_unsigned(16384, 32));
-                    h1660 := to_unsigned(0, 6);
-                    h1661 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1661 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1661 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1662 := unsigned'("00000000000000000000000000000000");
-                    h1662 := (h1661 and to_unsigned(32768, 32));
-                    h1663 := to_unsigned(0, 6);
-                    h1664 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1664 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1664 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1665 := unsigned'("00000000000000000000000000000000");
-                    h1665 := (h1664 and to_unsigned(65536, 32));
-                    h1666 := to_unsigned(0, 6);
-                    h1667 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1667 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1667 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1668 := unsigned'("00000000000000000000000000000000");
-                    h1668 := (h1667 and to_unsigned(131072, 32));
-                    h1669 := to_unsigned(0, 6);
-                    h1670 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1670 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1670 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1671 := unsigned'("00000000000000000000000000000000");
-                    h1671 := (h1670 and to_unsigned(262144, 32));
-                    h1672 := to_unsigned(0, 6);
-                    h1673 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1673 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1673 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1674 := unsigned'("00000000000000000000000000000000");
-                    h1674 := (h1673 and to_unsigned(524288, 32));
-                    h1675 := to_unsigned(0, 6);
-                    h1676 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1676 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1676 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1677 := unsigned'("00000000000000000000000000000000");
-                    h1677 := (h1676 and to_unsigned(1048576, 32));
-                    h1678 := to_unsigned(0, 6);
-                    h1679 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1679 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1679 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1680 := unsigned'("00000000000000000000000000000000");
-                    h1680 := (h1679 and to_unsigned(2097152, 32));
-                    h1681 := to_unsigned(0, 6);
-                    h1682 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1682 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1682 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1683 := unsigned'("00000000000000000000000000000000");
-                    h1683 := (h1682 and to_unsigned(4194304, 32));
-                    h1684 := to_unsigned(0, 6);
-                    h1685 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1685 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1685 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1686 := unsigned'("00000000000000000000000000000000");
-                    h1686 := (h1685 and to_unsigned(8388608, 32));
-                    h1687 := to_unsigned(0, 6);
-                    h1688 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1688 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1688 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1689 := unsigned'("00000000000000000000000000000000");
-                    h1689 := (h1688 and to_unsigned(16777216, 32));
-                    h1690 := to_unsigned(0, 6);
-                    h1691 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1691 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1691 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1692 := unsigned'("00000000000000000000000000000000");
-                    h1692 := (h1691 and to_unsigned(33554432, 32));
-                    h1693 := to_unsigned(0, 6);
-                    h1694 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1694 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1694 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1695 := unsigned'("00000000000000000000000000000000");
-                    h1695 := (h1694 and to_unsigned(67108864, 32));
-                    h1696 := to_unsigned(0, 6);
-                    h1697 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1697 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1697 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1698 := unsigned'("00000000000000000000000000000000");
-                    h1698 := (h1697 and to_unsigned(134217728, 32));
-                    h1699 := to_unsigned(0, 6);
-                    h1700 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1700 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1700 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1701 := unsigned'("00000000000000000000000000000000");
-                    h1701 := (h1700 and to_unsigned(268435456, 32));
-                    h1702 := to_unsigned(0, 6);
-                    h1703 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1703 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1703 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1704 := unsigned'("00000000000000000000000000000000");
-                    h1704 := (h1703 and to_unsigned(536870912, 32));
-                    h1705 := to_unsigned(0, 6);
-                    h1706 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1706 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1706 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1707 := unsigned'("00000000000000000000000000000000");
-                    h1707 := (h1706 and unsigned'("01000000000000000000000000000000"));
-                    h1708 := to_unsigned(0, 6);
-                    h1709 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1709 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1709 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1710 := unsigned'("00000000000000000000000000000000");
-                    h1710 := (h1709 and unsigned'("10000000000000000000000000000000"));
-                    if (h1710 /= 0) then
-                        h1708 := to_unsigned(31, 6);
-                    else
-                        h1708 := to_unsigned(32, 6);
-                    end if;
-                    if (h1707 /= 0) then
-                        h1705 := to_unsigned(30, 6);
-                    else
-                        h1705 := h1708;
-                    end if;
-                    if (h1704 /= 0) then
-                        h1702 := to_unsigned(29, 6);
-                    else
-                        h1702 := h1705;
-                    end if;
-                    if (h1701 /= 0) then
-                        h1699 := to_unsigned(28, 6);
-                    else
-                        h1699 := h1702;
-                    end if;
-                    if (h1698 /= 0) then
-                        h1696 := to_unsigned(27, 6);
-                    else
-                        h1696 := h1699;
-                    end if;
-                    if (h1695 /= 0) then
-                        h1693 := to_unsigned(26, 6);
-                    else
-                        h1693 := h1696;
-                    end if;
-                    if (h1692 /= 0) then
-                        h1690 := to_unsigned(25, 6);
-                    else
-                        h1690 := h1693;
-                    end if;
-                    if (h1689 /= 0) then
-                        h1687 := to_unsigned(24, 6);
-                    else
-                        h1687 := h1690;
-                    end if;
-                    if (h1686 /= 0) then
-                        h1684 := to_unsigned(23, 6);
-                    else
-                        h1684 := h1687;
-                    end if;
-                    if (h1683 /= 0) then
-                        h1681 := to_unsigned(22, 6);
-                    else
-                        h1681 := h1684;
-                    end if;
-                    if (h1680 /= 0) then
-                        h1678 := to_unsigned(21, 6);
-                    else
-                        h1678 := h1681;
-                    end if;
-                    if (h1677 /= 0) then
-                        h1675 := to_unsigned(20, 6);
-                    else
-                        h1675 := h1678;
-                    end if;
-                    if (h1674 /= 0) then
-                        h1672 := to_unsigned(19, 6);
-                    else
-                        h1672 := h1675;
-                    end if;
-                    if (h1671 /= 0) then
-                        h1669 := to_unsigned(18, 6);
-                    else
-                        h1669 := h1672;
-                    end if;
-                    if (h1668 /= 0) then
-                        h1666 := to_unsigned(17, 6);
-                    else
-                        h1666 := h1669;
-                    end if;
-                    if (h1665 /= 0) then
-                        h1663 := to_unsigned(16, 6);
-                    else
-                        h1663 := h1666;
-                    end if;
-                    if (h1662 /= 0) then
-                        h1660 := to_unsigned(15, 6);
-                    else
-                        h1660 := h1663;
-                    end if;
-                    if (h1659 /= 0) then
-                        h1657 := to_unsigned(14, 6);
-                    else
-                        h1657 := h1660;
-                    end if;
-                    if (h1656 /= 0) then
-                        h1654 := to_unsigned(13, 6);
-                    else
-                        h1654 := h1657;
-                    end if;
-                    if (h1653 /= 0) then
-                        h1651 := to_unsigned(12, 6);
-                    else
-                        h1651 := h1654;
-                    end if;
-                    if (h1650 /= 0) then
-                        h1648 := to_unsigned(11, 6);
-                    else
-                        h1648 := h1651;
-                    end if;
-                    if (h1647 /= 0) then
-                        h1645 := to_unsigned(10, 6);
-                    else
-                        h1645 := h1648;
-                    end if;
-                    if (h1644 /= 0) then
-                        h1642 := to_unsigned(9, 6);
-                    else
-                        h1642 := h1645;
-                    end if;
-                    if (h1641 /= 0) then
-                        h1639 := to_unsigned(8, 6);
-                    else
-                        h1639 := h1642;
-                    end if;
-                    if (h1638 /= 0) then
-                        h1636 := to_unsigned(7, 6);
-                    else
-                        h1636 := h1639;
-                    end if;
-                    if (h1635 /= 0) then
-                        h1633 := to_unsigned(6, 6);
-                    else
-                        h1633 := h1636;
-                    end if;
-                    if (h1632 /= 0) then
-                        h1630 := to_unsigned(5, 6);
-                    else
-                        h1630 := h1633;
-                    end if;
-                    if (h1629 /= 0) then
-                        h1627 := to_unsigned(4, 6);
-                    else
-                        h1627 := h1630;
-                    end if;
-                    if (h1626 /= 0) then
-                        h1624 := to_unsigned(3, 6);
-                    else
-                        h1624 := h1627;
-                    end if;
-                    if (h1623 /= 0) then
-                        h1621 := to_unsigned(2, 6);
-                    else
-                        h1621 := h1624;
-                    end if;
-                    if (h1620 /= 0) then
-                        h1618 := to_unsigned(1, 6);
-                    else
-                        h1618 := h1621;
-                    end if;
-                    if (h1617 /= 0) then
-                        h1615 := to_unsigned(0, 6);
-                    else
-                        h1615 := h1618;
-                    end if;
-                    h1711 := to_unsigned(0, 7);
-                    h1711 := (12 + unsigned'(to_unsigned(0, 1) & h1615));
-                    h1712 := to_unsigned(0, 6);
-                    h1713 := to_unsigned(0, 6);
-                    h1714 := to_unsigned(0, 6);
-                    h1715 := to_unsigned(0, 6);
-                    h1716 := to_unsigned(0, 6);
-                    if (e_bar = 4) then
-                        h1716 := r_VF_BAR_SIZE(30-1 downto 24);
-                    else
-                        h1716 := r_VF_BAR_SIZE(36-1 downto 30);
-                    end if;
-                    if (e_bar = 3) then
-                        h1715 := r_VF_BAR_SIZE(24-1 downto 18);
-                    else
-                        h1715 := h1716;
-                    end if;
-                    if (e_bar = 2) then
-                        h1714 := r_VF_BAR_SIZE(18-1 downto 12);
-                    else
-                        h1714 := h1715;
-                    end if;
-                    if (e_bar = 1) then
-                        h1713 := r_VF_BAR_SIZE(12-1 downto 6);
-                    else
-                        h1713 := h1714;
-                    end if;
-                    if (e_bar = 0) then
-                        h1712 := r_VF_BAR_SIZE(6-1 downto 0);
-                    else
-                        h1712 := h1713;
-                    end if;
-                    h1717 := to_unsigned(0, 6);
-                    h1718 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1718 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1718 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1719 := unsigned'("00000000000000000000000000000000");
-                    h1719 := (h1718 and to_unsigned(1, 32));
-                    h1720 := to_unsigned(0, 6);
-                    h1721 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1721 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1721 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1722 := unsigned'("00000000000000000000000000000000");
-                    h1722 := (h1721 and to_unsigned(2, 32));
-                    h1723 := to_unsigned(0, 6);
-                    h1724 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1724 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1724 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1725 := unsigned'("00000000000000000000000000000000");
-                    h1725 := (h1724 and to_unsigned(4, 32));
-                    h1726 := to_unsigned(0, 6);
-                    h1727 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1727 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1727 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1728 := unsigned'("00000000000000000000000000000000");
-                    h1728 := (h1727 and to_unsigned(8, 32));
-                    h1729 := to_unsigned(0, 6);
-                    h1730 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1730 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1730 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1731 := unsigned'("00000000000000000000000000000000");
-                    h1731 := (h1730 and to_unsigned(16, 32));
-                    h1732 := to_unsigned(0, 6);
-                    h1733 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1733 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1733 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1734 := unsigned'("00000000000000000000000000000000");
-                    h1734 := (h1733 and to_unsigned(32, 32));
-                    h1735 := to_unsigned(0, 6);
-                    h1736 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1736 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1736 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1737 := unsigned'("00000000000000000000000000000000");
-                    h1737 := (h1736 and to_unsigned(64, 32));
-                    h1738 := to_unsigned(0, 6);
-                    h1739 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1739 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1739 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1740 := unsigned'("00000000000000000000000000000000");
-                    h1740 := (h1739 and to_unsigned(128, 32));
-                    h1741 := to_unsigned(0, 6);
-                    h1742 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1742 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1742 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1743 := unsigned'("00000000000000000000000000000000");
-                    h1743 := (h1742 and to_unsigned(256, 32));
-                    h1744 := to_unsigned(0, 6);
-                    h1745 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1745 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1745 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1746 := unsigned'("00000000000000000000000000000000");
-                    h1746 := (h1745 and to_unsigned(512, 32));
-                    h1747 := to_unsigned(0, 6);
-                    h1748 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1748 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1748 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1749 := unsigned'("00000000000000000000000000000000");
-                    h1749 := (h1748 and to_unsigned(1024, 32));
-                    h1750 := to_unsigned(0, 6);
-                    h1751 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1751 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1751 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1752 := unsigned'("00000000000000000000000000000000");
-                    h1752 := (h1751 and to_unsigned(2048, 32));
-                    h1753 := to_unsigned(0, 6);
-                    h1754 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1754 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1754 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1755 := unsigned'("00000000000000000000000000000000");
-                    h1755 := (h1754 and to_unsigned(4096, 32));
-                    h1756 := to_unsigned(0, 6);
-                    h1757 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1757 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1757 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1758 := unsigned'("00000000000000000000000000000000");
-                    h1758 := (h1757 and to_unsigned(8192, 32));
-                    h1759 := to_unsigned(0, 6);
-                    h1760 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1760 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1760 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1761 := unsigned'("00000000000000000000000000000000");
-                    h1761 := (h1760 and to_unsigned(16384, 32));
-                    h1762 := to_unsigned(0, 6);
-                    h1763 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1763 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1763 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1764 := unsigned'("00000000000000000000000000000000");
-                    h1764 := (h1763 and to_unsigned(32768, 32));
-                    h1765 := to_unsigned(0, 6);
-                    h1766 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1766 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1766 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1767 := unsigned'("00000000000000000000000000000000");
-                    h1767 := (h1766 and to_unsigned(65536, 32));
-                    h1768 := to_unsigned(0, 6);
-                    h1769 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1769 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1769 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1770 := unsigned'("00000000000000000000000000000000");
-                    h1770 := (h1769 and to_unsigned(131072, 32));
-                    h1771 := to_unsigned(0, 6);
-                    h1772 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1772 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1772 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1773 := unsigned'("00000000000000000000000000000000");
-                    h1773 := (h1772 and to_unsigned(262144, 32));
-                    h1774 := to_unsigned(0, 6);
-                    h1775 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1775 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1775 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1776 := unsigned'("00000000000000000000000000000000");
-                    h1776 := (h1775 and to_unsigned(524288, 32));
-                    h1777 := to_unsigned(0, 6);
-                    h1778 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1778 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1778 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1779 := unsigned'("00000000000000000000000000000000");
-                    h1779 := (h1778 and to_unsigned(1048576, 32));
-                    h1780 := to_unsigned(0, 6);
-                    h1781 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1781 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1781 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1782 := unsigned'("00000000000000000000000000000000");
-                    h1782 := (h1781 and to_unsigned(2097152, 32));
-                    h1783 := to_unsigned(0, 6);
-                    h1784 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1784 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1784 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1785 := unsigned'("00000000000000000000000000000000");
-                    h1785 := (h1784 and to_unsigned(4194304, 32));
-                    h1786 := to_unsigned(0, 6);
-                    h1787 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1787 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1787 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1788 := unsigned'("00000000000000000000000000000000");
-                    h1788 := (h1787 and to_unsigned(8388608, 32));
-                    h1789 := to_unsigned(0, 6);
-                    h1790 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1790 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1790 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1791 := unsigned'("00000000000000000000000000000000");
-                    h1791 := (h1790 and to_unsigned(16777216, 32));
-                    h1792 := to_unsigned(0, 6);
-                    h1793 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1793 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1793 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1794 := unsigned'("00000000000000000000000000000000");
-                    h1794 := (h1793 and to_unsigned(33554432, 32));
-                    h1795 := to_unsigned(0, 6);
-                    h1796 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1796 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1796 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1797 := unsigned'("00000000000000000000000000000000");
-                    h1797 := (h1796 and to_unsigned(67108864, 32));
-                    h1798 := to_unsigned(0, 6);
-                    h1799 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1799 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1799 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1800 := unsigned'("00000000000000000000000000000000");
-                    h1800 := (h1799 and to_unsigned(134217728, 32));
-                    h1801 := to_unsigned(0, 6);
-                    h1802 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1802 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1802 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1803 := unsigned'("00000000000000000000000000000000");
-                    h1803 := (h1802 and to_unsigned(268435456, 32));
-                    h1804 := to_unsigned(0, 6);
-                    h1805 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1805 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1805 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1806 := unsigned'("00000000000000000000000000000000");
-                    h1806 := (h1805 and to_unsigned(536870912, 32));
-                    h1807 := to_unsigned(0, 6);
-                    h1808 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1808 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1808 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1809 := unsigned'("00000000000000000000000000000000");
-                    h1809 := (h1808 and unsigned'("01000000000000000000000000000000"));
-                    h1810 := to_unsigned(0, 6);
-                    h1811 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h1811 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h1811 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h1812 := unsigned'("00000000000000000000000000000000");
-                    h1812 := (h1811 and unsigned'("10000000000000000000000000000000"));
-                    if (h1812 /= 0) then
-                        h1810 := to_unsigned(31, 6);
-                    else
-                        h1810 := to_unsigned(32, 6);
-                    end if;
-                    if (h1809 /= 0) then
-                        h1807 := to_unsigned(30, 6);
-                    else
-                        h1807 := h1810;
-                    end if;
-                    if (h1806 /= 0) then
-                        h1804 := to_unsigned(29, 6);
-                    else
-                        h1804 := h1807;
-                    end if;
-                    if (h1803 /= 0) then
-                        h1801 := to_unsigned(28, 6);
-                    else
-                        h1801 := h1804;
-                    end if;
-                    if (h1800 /= 0) then
-                        h1798 := to_unsigned(27, 6);
-                    else
-                        h1798 := h1801;
-                    end if;
-                    if (h1797 /= 0) then
-                        h1795 := to_unsigned(26, 6);
-                    else
-                        h1795 := h1798;
-                    end if;
-                    if (h1794 /= 0) then
-                        h1792 := to_unsigned(25, 6);
-                    else
-                        h1792 := h1795;
-                    end if;
-                    if (h1791 /= 0) then
-                        h1789 := to_unsigned(24, 6);
-                    else
-                        h1789 := h1792;
-                    end if;
-                    if (h1788 /= 0) then
-                        h1786 := to_unsigned(23, 6);
-                    else
-                        h1786 := h1789;
-                    end if;
-                    if (h1785 /= 0) then
-                        h1783 := to_unsigned(22, 6);
-                    else
-                        h1783 := h1786;
-                    end if;
-                    if (h1782 /= 0) then
-                        h1780 := to_unsigned(21, 6);
-                    else
-                        h1780 := h1783;
-                    end if;
-                    if (h1779 /= 0) then
-                        h1777 := to_unsigned(20, 6);
-                    else
-                        h1777 := h1780;
-                    end if;
-                    if (h1776 /= 0) then
-                        h1774 := to_unsigned(19, 6);
-                    else
-                        h1774 := h1777;
-                    end if;
-                    if (h1773 /= 0) then
-                        h1771 := to_unsigned(18, 6);
-                    else
-                        h1771 := h1774;
-                    end if;
-                    if (h1770 /= 0) then
-                        h1768 := to_unsigned(17, 6);
-                    else
-                        h1768 := h1771;
-                    end if;
-                    if (h1767 /= 0) then
-                        h1765 := to_unsigned(16, 6);
-                    else
-                        h1765 := h1768;
-                    end if;
-                    if (h1764 /= 0) then
-                        h1762 := to_unsigned(15, 6);
-                    else
-                        h1762 := h1765;
-                    end if;
-                    if (h1761 /= 0) then
-                        h1759 := to_unsigned(14, 6);
-                    else
-                        h1759 := h1762;
-                    end if;
-                    if (h1758 /= 0) then
-                        h1756 := to_unsigned(13, 6);
-                    else
-                        h1756 := h1759;
-                    end if;
-                    if (h1755 /= 0) then
-                        h1753 := to_unsigned(12, 6);
-                    else
-                        h1753 := h1756;
-                    end if;
-                    if (h1752 /= 0) then
-                        h1750 := to_unsigned(11, 6);
-                    else
-                        h1750 := h1753;
-                    end if;
-                    if (h1749 /= 0) then
-                        h1747 := to_unsigned(10, 6);
-                    else
-                        h1747 := h1750;
-                    end if;
-                    if (h1746 /= 0) then
-                        h1744 := to_unsigned(9, 6);
-                    else
-                        h1744 := h1747;
-                    end if;
-                    if (h1743 /= 0) then
-                        h1741 := to_unsigned(8, 6);
-                    else
-                        h1741 := h1744;
-                    end if;
-                    if (h1740 /= 0) then
-                        h1738 := to_unsigned(7, 6);
-                    else
-                        h1738 := h1741;
-                    end if;
-                    if (h1737 /= 0) then
-                        h1735 := to_unsigned(6, 6);
-                    else
-                        h1735 := h1738;
-                    end if;
-                    if (h1734 /= 0) then
-                        h1732 := to_unsigned(5, 6);
-                    else
-                        h1732 := h1735;
-                    end if;
-                    if (h1731 /= 0) then
-                        h1729 := to_unsigned(4, 6);
-                    else
-                        h1729 := h1732;
-                    end if;
-                    if (h1728 /= 0) then
-                        h1726 := to_unsigned(3, 6);
-                    else
-                        h1726 := h1729;
-                    end if;
-                    if (h1725 /= 0) then
-                        h1723 := to_unsigned(2, 6);
-                    else
-                        h1723 := h1726;
-                    end if;
-                    if (h1722 /= 0) then
-                        h1720 := to_unsigned(1, 6);
-                    else
-                        h1720 := h1723;
-                    end if;
-                    if (h1719 /= 0) then
-                        h1717 := to_unsigned(0, 6);
-                    else
-                        h1717 := h1720;
-                    end if;
-                    h1813 := to_unsigned(0, 7);
-                    h1813 := (12 + unsigned'(to_unsigned(0, 1) & h1717));
-                    if (unsigned'(to_unsigned(0, 1) & h1610) > h1711) then
-                        h1609 := unsigned'(to_unsigned(0, 1) & h1712);
-                    else
-                        h1609 := h1813;
-                    end if;
-                    h1608 := h1609;
-                    h1814 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1814 := shift_left(h1607, to_integer(h1608));
-                    h1815 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1815 := (unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1155(64-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h1814));
-                    h1816 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1816 := (unsigned'(to_unsigned(0, 1) & h1815) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000") & e_offset));
-                    h1817 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h1817 := shift_right(h1816, 32);
-                    if (not ((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (h54 = 16)) and (h55 = 1))) then
+                    h412 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h413 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h414 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h414 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h415 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h415 := (unsigned'(unsigned'("00000000000000000000000000000000") & h414) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h416 := (unsigned'(unsigned'("00000000000000000000000000000000") & h415) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h417 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h417 := (unsigned'(unsigned'("00000000000000000000000000000000") & h416) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h418 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h418 := (unsigned'(unsigned'("00000000000000000000000000000000") & h417) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h419 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h419 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                    h420 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h420 := (unsigned'(unsigned'("00000000000000000000000000000000") & h419) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h421 := (unsigned'(unsigned'("00000000000000000000000000000000") & h420) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h422 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h422 := (unsigned'(unsigned'("00000000000000000000000000000000") & h421) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    h423 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h423 := (unsigned'(unsigned'("00000000000000000000000000000000") & h422) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                    if bool(r_PF(16)) then
+                        h413 := h418;
+                    else
+                        h413 := h423;
+                    end if;
+                    h424 := to_unsigned(0, 10);
+                    h425 := to_unsigned(0, 9);
+                    h425 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                    h426 := to_unsigned(0, 10);
+                    h426 := (unsigned'(to_unsigned(0, 1) & h425) + 32);
+                    h424 := h426;
+                    h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h427 := shift_right(h413, to_integer(h424));
+                    h412 := h427;
+                    h411 := h412(32-1 downto 0);
+                    if (h411(3-1 downto 1) = 2) then
+                        h410 := unsigned'("1111111111111111111111111111111100000000000000000000000000000000");
+                    else
+                        h410 := unsigned'("1111111111111111111111111111111111111111111111111111111111111111");
+                    end if;
+                    h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h428 := (h409(64-1 downto 0) and h410);
+                    if (not ((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (h43 = 16)) and (h44 = 1))) then
                         status <= to_unsigned(1, 8);
                         rec_rid <= to_unsigned(0, 16);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (not ((((h56 /= 0) and (e_vf >= 1)) and (e_vf <= h59)) and (e_vf <= h60))) then
+                    elsif (not ((((h45 /= 0) and (e_vf >= 1)) and (e_vf <= h48)) and (e_vf <= h49))) then
                         status <= to_unsigned(2, 8);
                         rec_rid <= to_unsigned(0, 16);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (not (((((h87 <= 65535) and (h88(16-1 downto 8) <= r_PF(40-1 downto 32))) and (((h95 /= 0) or (h98(16-1 downto 8) /= h105(16-1 downto 8))) or (h106(8-1 downto 3) = h114(8-1 downto 3)))) and (h115 /= 0)) and ((h116 /= 0) or (e_vf = 1)))) then
+                    elsif (not ((((h63 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and ((h64 /= 0) or (h76(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h78(5-1 downto 0))))) and (h79 /= 0)) and ((h80 /= 0) or (e_vf = 1)))) then
                         status <= to_unsigned(3, 8);
-                        h61 := unsigned'("000000000000000000000000000000000");
-                        h62 := to_unsigned(0, 16);
+                        h50 := unsigned'("000000000000000000000000000000000");
+                        h51 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h62 := w_sriov_odd_18(16-1 downto 0);
+                            h51 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h62 := w_sriov_10(48-1 downto 32);
+                            h51 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h63 := to_unsigned(0, 17);
-                        h63 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h62));
-                        h64 := to_unsigned(0, 17);
-                        h64 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h65 := to_unsigned(0, 16);
+                        h52 := to_unsigned(0, 17);
+                        h52 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h51));
+                        h53 := to_unsigned(0, 17);
+                        h53 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h54 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h65 := w_sriov_odd_18(32-1 downto 16);
+                            h54 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h65 := w_sriov_10(64-1 downto 48);
+                            h54 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h66 := unsigned'("00000000000000000000000000000000");
-                        h66 := resize(unsigned'(to_unsigned(0, 16) & h64(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h65), 32);
-                        h67 := unsigned'("000000000000000000000000000000000");
-                        h67 := (unsigned'(to_unsigned(0, 16) & h63) + unsigned'(to_unsigned(0, 1) & h66));
-                        h61 := h67;
-                        rec_rid <= h61(16-1 downto 0);
-                        h68 := unsigned'("000000000000000000000000000000000");
-                        h69 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h69 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h69 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h70 := to_unsigned(0, 17);
-                        h70 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h69));
-                        h71 := to_unsigned(0, 17);
-                        h71 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h72 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h72 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h72 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h73 := unsigned'("00000000000000000000000000000000");
-                        h73 := resize(unsigned'(to_unsigned(0, 16) & h71(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h72), 32);
-                        h74 := unsigned'("000000000000000000000000000000000");
-                        h74 := (unsigned'(to_unsigned(0, 16) & h70) + unsigned'(to_unsigned(0, 1) & h73));
-                        h68 := h74;
-                        rec_bus <= h68(16-1 downto 8);
-                        h75 := unsigned'("000000000000000000000000000000000");
-                        h76 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h76 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h76 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h77 := to_unsigned(0, 17);
-                        h77 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h76));
-                        h78 := to_unsigned(0, 17);
-                        h78 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h79 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h79 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h79 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h80 := unsigned'("00000000000000000000000000000000");
-                        h80 := resize(unsigned'(to_unsigned(0, 16) & h78(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h79), 32);
-                        h81 := unsigned'("000000000000000000000000000000000");
-                        h81 := (unsigned'(to_unsigned(0, 16) & h77) + unsigned'(to_unsigned(0, 1) & h80));
-                        h75 := h81;
-                        rec_devfn <= h75(8-1 downto 0);
+                        h55 := unsigned'("00000000000000000000000000000000");
+                        h55 := resize(unsigned'(to_unsigned(0, 16) & h53(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h54), 32);
+                        h56 := unsigned'("000000000000000000000000000000000");
+                        h56 := (unsigned'(to_unsigned(0, 16) & h52) + unsigned'(to_unsigned(0, 1) & h55));
+                        h50 := h56;
+                        rec_rid <= h50(16-1 downto 0);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif (((e_kind = 0) or (e_kind = 1)) and (not bool(w_vf_config_0(34)))) then
                         status <= to_unsigned(4, 8);
-                        h117 := unsigned'("000000000000000000000000000000000");
-                        h118 := to_unsigned(0, 16);
+                        h81 := unsigned'("000000000000000000000000000000000");
+                        h82 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h118 := w_sriov_odd_18(16-1 downto 0);
+                            h82 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h118 := w_sriov_10(48-1 downto 32);
+                            h82 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h119 := to_unsigned(0, 17);
-                        h119 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h118));
-                        h120 := to_unsigned(0, 17);
-                        h120 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h121 := to_unsigned(0, 16);
+                        h83 := to_unsigned(0, 17);
+                        h83 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h82));
+                        h84 := to_unsigned(0, 17);
+                        h84 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h85 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h121 := w_sriov_odd_18(32-1 downto 16);
+                            h85 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h121 := w_sriov_10(64-1 downto 48);
+                            h85 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h122 := unsigned'("00000000000000000000000000000000");
-                        h122 := resize(unsigned'(to_unsigned(0, 16) & h120(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h121), 32);
-                        h123 := unsigned'("000000000000000000000000000000000");
-                        h123 := (unsigned'(to_unsigned(0, 16) & h119) + unsigned'(to_unsigned(0, 1) & h122));
-                        h117 := h123;
-                        rec_rid <= h117(16-1 downto 0);
-                        h124 := unsigned'("000000000000000000000000000000000");
-                        h125 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h125 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h125 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h126 := to_unsigned(0, 17);
-                        h126 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h125));
-                        h127 := to_unsigned(0, 17);
-                        h127 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h128 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h128 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h128 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h129 := unsigned'("00000000000000000000000000000000");
-                        h129 := resize(unsigned'(to_unsigned(0, 16) & h127(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h128), 32);
-                        h130 := unsigned'("000000000000000000000000000000000");
-                        h130 := (unsigned'(to_unsigned(0, 16) & h126) + unsigned'(to_unsigned(0, 1) & h129));
-                        h124 := h130;
-                        rec_bus <= h124(16-1 downto 8);
-                        h131 := unsigned'("000000000000000000000000000000000");
-                        h132 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h132 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h132 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h133 := to_unsigned(0, 17);
-                        h133 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h132));
-                        h134 := to_unsigned(0, 17);
-                        h134 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h135 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h135 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h135 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := resize(unsigned'(to_unsigned(0, 16) & h134(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h135), 32);
-                        h137 := unsigned'("000000000000000000000000000000000");
-                        h137 := (unsigned'(to_unsigned(0, 16) & h133) + unsigned'(to_unsigned(0, 1) & h136));
-                        h131 := h137;
-                        rec_devfn <= h131(8-1 downto 0);
+                        h86 := unsigned'("00000000000000000000000000000000");
+                        h86 := resize(unsigned'(to_unsigned(0, 16) & h84(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h85), 32);
+                        h87 := unsigned'("000000000000000000000000000000000");
+                        h87 := (unsigned'(to_unsigned(0, 16) & h83) + unsigned'(to_unsigned(0, 1) & h86));
+                        h81 := h87;
+                        rec_rid <= h81(16-1 downto 0);
                         rec_vf <= e_vf;
                         rec_addr <= e_addr;
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h138 := to_unsigned(1, 1);
+                            h88 := to_unsigned(1, 1);
                         end if;
-                        rec_write <= h138;
+                        rec_write <= h88;
                         st <= FINISH;
                     elsif ((e_kind = 0) or (e_kind = 1)) then
                         status <= to_unsigned(5, 8);
-                        h139 := unsigned'("000000000000000000000000000000000");
-                        h140 := to_unsigned(0, 16);
+                        h89 := unsigned'("000000000000000000000000000000000");
+                        h90 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h140 := w_sriov_odd_18(16-1 downto 0);
+                            h90 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h140 := w_sriov_10(48-1 downto 32);
+                            h90 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h141 := to_unsigned(0, 17);
-                        h141 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h140));
-                        h142 := to_unsigned(0, 17);
-                        h142 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h143 := to_unsigned(0, 16);
+                        h91 := to_unsigned(0, 17);
+                        h91 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h90));
+                        h92 := to_unsigned(0, 17);
+                        h92 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h93 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h143 := w_sriov_odd_18(32-1 downto 16);
+                            h93 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h143 := w_sriov_10(64-1 downto 48);
+                            h93 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h144 := unsigned'("00000000000000000000000000000000");
-                        h144 := resize(unsigned'(to_unsigned(0, 16) & h142(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h143), 32);
-                        h145 := unsigned'("000000000000000000000000000000000");
-                        h145 := (unsigned'(to_unsigned(0, 16) & h141) + unsigned'(to_unsigned(0, 1) & h144));
-                        h139 := h145;
-                        rec_rid <= h139(16-1 downto 0);
-                        h146 := unsigned'("000000000000000000000000000000000");
-                        h147 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h147 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h147 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h148 := to_unsigned(0, 17);
-                        h148 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h147));
-                        h149 := to_unsigned(0, 17);
-                        h149 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h150 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h150 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h150 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h151 := unsigned'("00000000000000000000000000000000");
-                        h151 := resize(unsigned'(to_unsigned(0, 16) & h149(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h150), 32);
-                        h152 := unsigned'("000000000000000000000000000000000");
-                        h152 := (unsigned'(to_unsigned(0, 16) & h148) + unsigned'(to_unsigned(0, 1) & h151));
-                        h146 := h152;
-                        rec_bus <= h146(16-1 downto 8);
-                        h153 := unsigned'("000000000000000000000000000000000");
-                        h154 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h154 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h154 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h155 := to_unsigned(0, 17);
-                        h155 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h154));
-                        h156 := to_unsigned(0, 17);
-                        h156 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h157 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h157 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h157 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := resize(unsigned'(to_unsigned(0, 16) & h156(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h157), 32);
-                        h159 := unsigned'("000000000000000000000000000000000");
-                        h159 := (unsigned'(to_unsigned(0, 16) & h155) + unsigned'(to_unsigned(0, 1) & h158));
-                        h153 := h159;
-                        rec_devfn <= h153(8-1 downto 0);
+                        h94 := unsigned'("00000000000000000000000000000000");
+                        h94 := resize(unsigned'(to_unsigned(0, 16) & h92(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h93), 32);
+                        h95 := unsigned'("000000000000000000000000000000000");
+                        h95 := (unsigned'(to_unsigned(0, 16) & h91) + unsigned'(to_unsigned(0, 1) & h94));
+                        h89 := h95;
+                        rec_rid <= h89(16-1 downto 0);
                         rec_vf <= e_vf;
                         rec_addr <= e_addr;
-                        h160 := to_unsigned(0, 1);
-                        h160 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h160 := to_unsigned(1, 1);
+                            h96 := to_unsigned(1, 1);
                         end if;
-                        rec_write <= h160;
+                        rec_write <= h96;
                         st <= FINISH;
                     elsif (((e_kind = 4) or (e_kind = 5)) and (e_offset <= 4095)) then
                         status <= to_unsigned(6, 8);
-                        h161 := unsigned'("000000000000000000000000000000000");
-                        h162 := to_unsigned(0, 16);
+                        h97 := unsigned'("000000000000000000000000000000000");
+                        h98 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h162 := w_sriov_odd_18(16-1 downto 0);
+                            h98 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h162 := w_sriov_10(48-1 downto 32);
+                            h98 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h163 := to_unsigned(0, 17);
-                        h163 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h162));
-                        h164 := to_unsigned(0, 17);
-                        h164 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h165 := to_unsigned(0, 16);
+                        h99 := to_unsigned(0, 17);
+                        h99 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h98));
+                        h100 := to_unsigned(0, 17);
+                        h100 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h101 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h165 := w_sriov_odd_18(32-1 downto 16);
+                            h101 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h165 := w_sriov_10(64-1 downto 48);
+                            h101 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h166 := unsigned'("00000000000000000000000000000000");
-                        h166 := resize(unsigned'(to_unsigned(0, 16) & h164(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h165), 32);
-                        h167 := unsigned'("000000000000000000000000000000000");
-                        h167 := (unsigned'(to_unsigned(0, 16) & h163) + unsigned'(to_unsigned(0, 1) & h166));
-                        h161 := h167;
-                        rec_rid <= h161(16-1 downto 0);
-                        h168 := unsigned'("000000000000000000000000000000000");
-                        h169 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h169 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h169 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h170 := to_unsigned(0, 17);
-                        h170 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h169));
-                        h171 := to_unsigned(0, 17);
-                        h171 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h172 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h172 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h172 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := resize(unsigned'(to_unsigned(0, 16) & h171(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h172), 32);
-                        h174 := unsigned'("000000000000000000000000000000000");
-                        h174 := (unsigned'(to_unsigned(0, 16) & h170) + unsigned'(to_unsigned(0, 1) & h173));
-                        h168 := h174;
-                        rec_bus <= h168(16-1 downto 8);
-                        h175 := unsigned'("000000000000000000000000000000000");
-                        h176 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h176 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h176 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h177 := to_unsigned(0, 17);
-                        h177 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h176));
-                        h178 := to_unsigned(0, 17);
-                        h178 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h179 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h179 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h179 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h180 := unsigned'("00000000000000000000000000000000");
-                        h180 := resize(unsigned'(to_unsigned(0, 16) & h178(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h179), 32);
-                        h181 := unsigned'("000000000000000000000000000000000");
-                        h181 := (unsigned'(to_unsigned(0, 16) & h177) + unsigned'(to_unsigned(0, 1) & h180));
-                        h175 := h181;
-                        rec_devfn <= h175(8-1 downto 0);
+                        h102 := unsigned'("00000000000000000000000000000000");
+                        h102 := resize(unsigned'(to_unsigned(0, 16) & h100(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h101), 32);
+                        h103 := unsigned'("000000000000000000000000000000000");
+                        h103 := (unsigned'(to_unsigned(0, 16) & h99) + unsigned'(to_unsigned(0, 1) & h102));
+                        h97 := h103;
+                        rec_rid <= h97(16-1 downto 0);
                         rec_vf <= e_vf;
-                        h182 := unsigned'("000000000000000000000000000000000");
-                        h183 := to_unsigned(0, 16);
+                        h104 := unsigned'("000000000000000000000000000000000");
+                        h105 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h183 := w_sriov_odd_18(16-1 downto 0);
+                            h105 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h183 := w_sriov_10(48-1 downto 32);
+                            h105 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h184 := to_unsigned(0, 17);
-                        h184 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h183));
-                        h185 := to_unsigned(0, 17);
-                        h185 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h186 := to_unsigned(0, 16);
+                        h106 := to_unsigned(0, 17);
+                        h106 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h105));
+                        h107 := to_unsigned(0, 17);
+                        h107 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h108 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h186 := w_sriov_odd_18(32-1 downto 16);
+                            h108 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h186 := w_sriov_10(64-1 downto 48);
+                            h108 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h187 := unsigned'("00000000000000000000000000000000");
-                        h187 := resize(unsigned'(to_unsigned(0, 16) & h185(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h186), 32);
-                        h188 := unsigned'("000000000000000000000000000000000");
-                        h188 := (unsigned'(to_unsigned(0, 16) & h184) + unsigned'(to_unsigned(0, 1) & h187));
-                        h182 := h188;
-                        h189 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h189 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h182(16-1 downto 0) & to_unsigned(0, 12)));
-                        h190 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h190 := (unsigned'(to_unsigned(0, 12) & h189) + unsigned'(to_unsigned(0, 1) & e_offset));
-                        rec_addr <= h190(64-1 downto 0);
-                        h191 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
+                        h109 := unsigned'("00000000000000000000000000000000");
+                        h109 := resize(unsigned'(to_unsigned(0, 16) & h107(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h108), 32);
+                        h110 := unsigned'("000000000000000000000000000000000");
+                        h110 := (unsigned'(to_unsigned(0, 16) & h106) + unsigned'(to_unsigned(0, 1) & h109));
+                        h104 := h110;
+                        h111 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h111 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h104(16-1 downto 0) & to_unsigned(0, 12)));
+                        h112 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h112 := (unsigned'(to_unsigned(0, 12) & h111) + unsigned'(to_unsigned(0, 1) & e_offset));
+                        rec_addr <= h112(64-1 downto 0);
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h191 := to_unsigned(1, 1);
+                            h113 := to_unsigned(1, 1);
                         end if;
-                        rec_write <= h191;
+                        rec_write <= h113;
                         st <= FINISH;
-                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (h199 /= 0))) then
+                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (h114 /= 0))) then
                         status <= to_unsigned(7, 8);
-                        h192 := unsigned'("000000000000000000000000000000000");
-                        h193 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h193 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h193 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h194 := to_unsigned(0, 17);
-                        h194 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h193));
-                        h195 := to_unsigned(0, 17);
-                        h195 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h196 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h196 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h196 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h197 := unsigned'("00000000000000000000000000000000");
-                        h197 := resize(unsigned'(to_unsigned(0, 16) & h195(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h196), 32);
-                        h198 := unsigned'("000000000000000000000000000000000");
-                        h198 := (unsigned'(to_unsigned(0, 16) & h194) + unsigned'(to_unsigned(0, 1) & h197));
-                        h192 := h198;
-                        rec_rid <= h192(16-1 downto 0);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
+                        rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (((h209 /= 0) and (h213 = 0)) and (h218 = 0)))) then
+                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (((h117 /= 0) and (h121 = 0)) and (h126 = 0)))) then
                         status <= to_unsigned(8, 8);
-                        h202 := unsigned'("000000000000000000000000000000000");
-                        h203 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h203 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h203 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h204 := to_unsigned(0, 17);
-                        h204 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h203));
-                        h205 := to_unsigned(0, 17);
-                        h205 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h206 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h206 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h206 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h207 := unsigned'("00000000000000000000000000000000");
-                        h207 := resize(unsigned'(to_unsigned(0, 16) & h205(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h206), 32);
-                        h208 := unsigned'("000000000000000000000000000000000");
-                        h208 := (unsigned'(to_unsigned(0, 16) & h204) + unsigned'(to_unsigned(0, 1) & h207));
-                        h202 := h208;
-                        rec_rid <= h202(16-1 downto 0);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
+                        rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (((e_kind = 2) or (e_kind = 3)) and (not ((((e_bar <= 5) and (h226 /= 0)) and ((h231(3-1 downto 1) = 0) or ((h243(3-1 downto 1) = 2) and (e_bar <= 4)))) and (not ((e_bar >= 1) and (h255(3-1 downto 1) = 2)))))) then
+                    elsif (((e_kind = 2) or (e_kind = 3)) and (not ((((e_bar <= 5) and (h127(6-1 downto 0) /= 0)) and ((h131(3-1 downto 1) = 0) or ((h148(3-1 downto 1) = 2) and (e_bar <= 4)))) and (h165(3-1 downto 1) /= 2)))) then
                         status <= to_unsigned(9, 8);
-                        h219 := unsigned'("000000000000000000000000000000000");
-                        h220 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h220 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h220 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h221 := to_unsigned(0, 17);
-                        h221 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h220));
-                        h222 := to_unsigned(0, 17);
-                        h222 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h223 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h223 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h223 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := resize(unsigned'(to_unsigned(0, 16) & h222(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h223), 32);
-                        h225 := unsigned'("000000000000000000000000000000000");
-                        h225 := (unsigned'(to_unsigned(0, 16) & h221) + unsigned'(to_unsigned(0, 1) & h224));
-                        h219 := h225;
-                        rec_rid <= h219(16-1 downto 0);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
+                        rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif ((((e_kind = 2) or (e_kind = 3)) and (not (((h479 = 0) and (h1142 = 0)) and ((h1143(3-1 downto 1) = 2) or (h1817 = 0))))) or ((e_kind = 4) or (e_kind = 5))) then
+                    elsif ((((e_kind = 2) or (e_kind = 3)) and (not ((h194 = 0) and (h428 = 0)))) or ((e_kind = 4) or (e_kind = 5))) then
                         status <= to_unsigned(10, 8);
-                        h266 := unsigned'("000000000000000000000000000000000");
-                        h267 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h267 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h267 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h268 := to_unsigned(0, 17);
-                        h268 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h267));
-                        h269 := to_unsigned(0, 17);
-                        h269 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h270 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h270 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h270 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h271 := unsigned'("00000000000000000000000000000000");
-                        h271 := resize(unsigned'(to_unsigned(0, 16) & h269(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h270), 32);
-                        h272 := unsigned'("000000000000000000000000000000000");
-                        h272 := (unsigned'(to_unsigned(0, 16) & h268) + unsigned'(to_unsigned(0, 1) & h271));
-                        h266 := h272;
-                        rec_rid <= h266(16-1 downto 0);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
+                        rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif ((e_kind = 2) or (e_kind = 3)) then
                         status <= to_unsigned(11, 8);
-                        h1818 := unsigned'("000000000000000000000000000000000");
-                        h1819 := to_unsigned(0, 16);
+                        h429 := unsigned'("000000000000000000000000000000000");
+                        h430 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h1819 := w_sriov_odd_18(16-1 downto 0);
+                            h430 := w_sriov_odd_18(16-1 downto 0);
                         else
-                            h1819 := w_sriov_10(48-1 downto 32);
+                            h430 := w_sriov_10(48-1 downto 32);
                         end if;
-                        h1820 := to_unsigned(0, 17);
-                        h1820 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h1819));
-                        h1821 := to_unsigned(0, 17);
-                        h1821 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h1822 := to_unsigned(0, 16);
+                        h431 := to_unsigned(0, 17);
+                        h431 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h430));
+                        h432 := to_unsigned(0, 17);
+                        h432 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h433 := to_unsigned(0, 16);
                         if bool(r_PF(16)) then
-                            h1822 := w_sriov_odd_18(32-1 downto 16);
+                            h433 := w_sriov_odd_18(32-1 downto 16);
                         else
-                            h1822 := w_sriov_10(64-1 downto 48);
+                            h433 := w_sriov_10(64-1 downto 48);
                         end if;
-                        h1823 := unsigned'("00000000000000000000000000000000");
-                        h1823 := resize(unsigned'(to_unsigned(0, 16) & h1821(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h1822), 32);
-                        h1824 := unsigned'("000000000000000000000000000000000");
-                        h1824 := (unsigned'(to_unsigned(0, 16) & h1820) + unsigned'(to_unsigned(0, 1) & h1823));
-                        h1818 := h1824;
-                        rec_rid <= h1818(16-1 downto 0);
-                        h1825 := unsigned'("000000000000000000000000000000000");
-                        h1826 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h1826 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h1826 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h1827 := to_unsigned(0, 17);
-                        h1827 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h1826));
-                        h1828 := to_unsigned(0, 17);
-                        h1828 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h1829 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h1829 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h1829 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h1830 := unsigned'("00000000000000000000000000000000");
-                        h1830 := resize(unsigned'(to_unsigned(0, 16) & h1828(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h1829), 32);
-                        h1831 := unsigned'("000000000000000000000000000000000");
-                        h1831 := (unsigned'(to_unsigned(0, 16) & h1827) + unsigned'(to_unsigned(0, 1) & h1830));
-                        h1825 := h1831;
-                        rec_bus <= h1825(16-1 downto 8);
-                        h1832 := unsigned'("000000000000000000000000000000000");
-                        h1833 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h1833 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h1833 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h1834 := to_unsigned(0, 17);
-                        h1834 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h1833));
-                        h1835 := to_unsigned(0, 17);
-                        h1835 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h1836 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h1836 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h1836 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h1837 := unsigned'("00000000000000000000000000000000");
-                        h1837 := resize(unsigned'(to_unsigned(0, 16) & h1835(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h1836), 32);
-                        h1838 := unsigned'("000000000000000000000000000000000");
-                        h1838 := (unsigned'(to_unsigned(0, 16) & h1834) + unsigned'(to_unsigned(0, 1) & h1837));
-                        h1832 := h1838;
-                        rec_devfn <= h1832(8-1 downto 0);
+                        h434 := unsigned'("00000000000000000000000000000000");
+                        h434 := resize(unsigned'(to_unsigned(0, 16) & h432(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h433), 32);
+                        h435 := unsigned'("000000000000000000000000000000000");
+                        h435 := (unsigned'(to_unsigned(0, 16) & h431) + unsigned'(to_unsigned(0, 1) & h434));
+                        h429 := h435;
+                        rec_rid <= h429(16-1 downto 0);
                         rec_vf <= e_vf;
-                        h1839 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h1840 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1841 := unsigned'("00000000000000000000000000000000");
-                        h1842 := unsigned'("00000000000000000000000000000000");
-                        h1843 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1843 := w_sriov_odd_28(32-1 downto 0);
-                        else
-                            h1843 := w_sriov_20(64-1 downto 32);
-                        end if;
-                        h1844 := unsigned'("00000000000000000000000000000000");
-                        h1845 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1845 := w_sriov_odd_28(64-1 downto 32);
-                        else
-                            h1845 := w_sriov_28(32-1 downto 0);
-                        end if;
-                        h1846 := unsigned'("00000000000000000000000000000000");
-                        h1847 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1847 := w_sriov_odd_30(32-1 downto 0);
-                        else
-                            h1847 := w_sriov_28(64-1 downto 32);
-                        end if;
-                        h1848 := unsigned'("00000000000000000000000000000000");
-                        h1849 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1849 := w_sriov_odd_30(64-1 downto 32);
-                        else
-                            h1849 := w_sriov_30(32-1 downto 0);
-                        end if;
-                        h1850 := unsigned'("00000000000000000000000000000000");
-                        h1851 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1851 := w_sriov_odd_38(32-1 downto 0);
-                        else
-                            h1851 := w_sriov_30(64-1 downto 32);
-                        end if;
-                        h1852 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1852 := w_sriov_odd_38(64-1 downto 32);
-                        else
-                            h1852 := w_sriov_38(32-1 downto 0);
-                        end if;
-                        if (e_bar = 4) then
-                            h1850 := h1851;
-                        else
-                            h1850 := h1852;
-                        end if;
-                        if (e_bar = 3) then
-                            h1848 := h1849;
-                        else
-                            h1848 := h1850;
-                        end if;
-                        if (e_bar = 2) then
-                            h1846 := h1847;
-                        else
-                            h1846 := h1848;
-                        end if;
-                        if (e_bar = 1) then
-                            h1844 := h1845;
-                        else
-                            h1844 := h1846;
-                        end if;
-                        if (e_bar = 0) then
-                            h1842 := h1843;
-                        else
-                            h1842 := h1844;
-                        end if;
-                        h1841 := h1842;
-                        h1853 := unsigned'("00000000000000000000000000000000");
-                        h1854 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1854 := w_sriov_odd_28(64-1 downto 32);
-                        else
-                            h1854 := w_sriov_28(32-1 downto 0);
-                        end if;
-                        h1855 := unsigned'("00000000000000000000000000000000");
-                        h1856 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1856 := w_sriov_odd_30(32-1 downto 0);
-                        else
-                            h1856 := w_sriov_28(64-1 downto 32);
-                        end if;
-                        h1857 := unsigned'("00000000000000000000000000000000");
-                        h1858 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1858 := w_sriov_odd_30(64-1 downto 32);
-                        else
-                            h1858 := w_sriov_30(32-1 downto 0);
-                        end if;
-                        h1859 := unsigned'("00000000000000000000000000000000");
-                        h1860 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1860 := w_sriov_odd_38(32-1 downto 0);
-                        else
-                            h1860 := w_sriov_30(64-1 downto 32);
-                        end if;
-                        h1861 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1861 := w_sriov_odd_38(64-1 downto 32);
-                        else
-                            h1861 := w_sriov_38(32-1 downto 0);
-                        end if;
-                        if (e_bar = 3) then
-                            h1859 := h1860;
-                        else
-                            h1859 := h1861;
-                        end if;
-                        if (e_bar = 2) then
-                            h1857 := h1858;
-                        else
-                            h1857 := h1859;
-                        end if;
-                        if (e_bar = 1) then
-                            h1855 := h1856;
-                        else
-                            h1855 := h1857;
-                        end if;
-                        if (e_bar = 0) then
-                            h1853 := h1854;
-                        else
-                            h1853 := h1855;
-                        end if;
-                        if (h1841(3-1 downto 1) = 2) then
-                            h1840 := unsigned'(h1853 & unsigned'("00000000000000000000000000000000"));
-                        else
-                            h1840 := to_unsigned(0, 64);
-                        end if;
-                        h1862 := unsigned'("00000000000000000000000000000000");
-                        h1863 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1863 := w_sriov_odd_28(32-1 downto 0);
-                        else
-                            h1863 := w_sriov_20(64-1 downto 32);
-                        end if;
-                        h1864 := unsigned'("00000000000000000000000000000000");
-                        h1865 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1865 := w_sriov_odd_28(64-1 downto 32);
-                        else
-                            h1865 := w_sriov_28(32-1 downto 0);
-                        end if;
-                        h1866 := unsigned'("00000000000000000000000000000000");
-                        h1867 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1867 := w_sriov_odd_30(32-1 downto 0);
-                        else
-                            h1867 := w_sriov_28(64-1 downto 32);
-                        end if;
-                        h1868 := unsigned'("00000000000000000000000000000000");
-                        h1869 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1869 := w_sriov_odd_30(64-1 downto 32);
-                        else
-                            h1869 := w_sriov_30(32-1 downto 0);
-                        end if;
-                        h1870 := unsigned'("00000000000000000000000000000000");
-                        h1871 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1871 := w_sriov_odd_38(32-1 downto 0);
-                        else
-                            h1871 := w_sriov_30(64-1 downto 32);
-                        end if;
-                        h1872 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1872 := w_sriov_odd_38(64-1 downto 32);
-                        else
-                            h1872 := w_sriov_38(32-1 downto 0);
-                        end if;
-                        if (e_bar = 4) then
-                            h1870 := h1871;
-                        else
-                            h1870 := h1872;
-                        end if;
-                        if (e_bar = 3) then
-                            h1868 := h1869;
-                        else
-                            h1868 := h1870;
-                        end if;
-                        if (e_bar = 2) then
-                            h1866 := h1867;
-                        else
-                            h1866 := h1868;
-                        end if;
-                        if (e_bar = 1) then
-                            h1864 := h1865;
-                        else
-                            h1864 := h1866;
-                        end if;
-                        if (e_bar = 0) then
-                            h1862 := h1863;
-                        else
-                            h1862 := h1864;
-                        end if;
-                        h1873 := unsigned'("00000000000000000000000000000000");
-                        h1873 := (h1862 and unsigned'("11111111111111111111111111110000"));
-                        h1874 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1874 := (h1840 or unsigned'(unsigned'("00000000000000000000000000000000") & h1873));
-                        h1875 := to_unsigned(0, 7);
-                        h1876 := to_unsigned(0, 7);
-                        h1877 := to_unsigned(0, 6);
-                        h1878 := to_unsigned(0, 6);
-                        h1879 := to_unsigned(0, 6);
-                        h1880 := to_unsigned(0, 6);
-                        h1881 := to_unsigned(0, 6);
-                        if (e_bar = 4) then
-                            h1881 := r_VF_BAR_SIZE(30-1 downto 24);
-                        else
-                            h1881 := r_VF_BAR_SIZE(36-1 downto 30);
-                        end if;
-                        if (e_bar = 3) then
-                            h1880 := r_VF_BAR_SIZE(24-1 downto 18);
-                        else
-                            h1880 := h1881;
-                        end if;
-                        if (e_bar = 2) then
-                            h1879 := r_VF_BAR_SIZE(18-1 downto 12);
-                        else
-                            h1879 := h1880;
-                        end if;
-                        if (e_bar = 1) then
-                            h1878 := r_VF_BAR_SIZE(12-1 downto 6);
-                        else
-                            h1878 := h1879;
-                        end if;
-                        if (e_bar = 0) then
-                            h1877 := r_VF_BAR_SIZE(6-1 downto 0);
-                        else
-                            h1877 := h1878;
-                        end if;
-                        h1882 := to_unsigned(0, 6);
-                        h1883 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1883 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1883 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1884 := unsigned'("00000000000000000000000000000000");
-                        h1884 := (h1883 and to_unsigned(1, 32));
-                        h1885 := to_unsigned(0, 6);
-                        h1886 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1886 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1886 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1887 := unsigned'("00000000000000000000000000000000");
-                        h1887 := (h1886 and to_unsigned(2, 32));
-                        h1888 := to_unsigned(0, 6);
-                        h1889 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1889 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1889 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1890 := unsigned'("00000000000000000000000000000000");
-                        h1890 := (h1889 and to_unsigned(4, 32));
-                        h1891 := to_unsigned(0, 6);
-                        h1892 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1892 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1892 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1893 := unsigned'("00000000000000000000000000000000");
-                        h1893 := (h1892 and to_unsigned(8, 32));
-                        h1894 := to_unsigned(0, 6);
-                        h1895 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1895 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1895 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1896 := unsigned'("00000000000000000000000000000000");
-                        h1896 := (h1895 and to_unsigned(16, 32));
-                        h1897 := to_unsigned(0, 6);
-                        h1898 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1898 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1898 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1899 := unsigned'("00000000000000000000000000000000");
-                        h1899 := (h1898 and to_unsigned(32, 32));
-                        h1900 := to_unsigned(0, 6);
-                        h1901 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1901 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1901 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1902 := unsigned'("00000000000000000000000000000000");
-                        h1902 := (h1901 and to_unsigned(64, 32));
-                        h1903 := to_unsigned(0, 6);
-                        h1904 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1904 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1904 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1905 := unsigned'("00000000000000000000000000000000");
-                        h1905 := (h1904 and to_unsigned(128, 32));
-                        h1906 := to_unsigned(0, 6);
-                        h1907 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1907 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1907 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1908 := unsigned'("00000000000000000000000000000000");
-                        h1908 := (h1907 and to_unsigned(256, 32));
-                        h1909 := to_unsigned(0, 6);
-                        h1910 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1910 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1910 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1911 := unsigned'("00000000000000000000000000000000");
-                        h1911 := (h1910 and to_unsigned(512, 32));
-                        h1912 := to_unsigned(0, 6);
-                        h1913 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1913 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1913 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1914 := unsigned'("00000000000000000000000000000000");
-                        h1914 := (h1913 and to_unsigned(1024, 32));
-                        h1915 := to_unsigned(0, 6);
-                        h1916 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1916 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1916 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1917 := unsigned'("00000000000000000000000000000000");
-                        h1917 := (h1916 and to_unsigned(2048, 32));
-                        h1918 := to_unsigned(0, 6);
-                        h1919 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1919 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1919 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1920 := unsigned'("00000000000000000000000000000000");
-                        h1920 := (h1919 and to_unsigned(4096, 32));
-                        h1921 := to_unsigned(0, 6);
-                        h1922 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1922 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1922 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1923 := unsigned'("00000000000000000000000000000000");
-                        h1923 := (h1922 and to_unsigned(8192, 32));
-                        h1924 := to_unsigned(0, 6);
-                        h1925 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1925 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1925 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1926 := unsigned'("00000000000000000000000000000000");
-                        h1926 := (h1925 and to_unsigned(16384, 32));
-                        h1927 := to_unsigned(0, 6);
-                        h1928 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1928 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1928 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1929 := unsigned'("00000000000000000000000000000000");
-                        h1929 := (h1928 and to_unsigned(32768, 32));
-                        h1930 := to_unsigned(0, 6);
-                        h1931 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1931 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1931 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1932 := unsigned'("00000000000000000000000000000000");
-                        h1932 := (h1931 and to_unsigned(65536, 32));
-                        h1933 := to_unsigned(0, 6);
-                        h1934 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1934 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1934 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1935 := unsigned'("00000000000000000000000000000000");
-                        h1935 := (h1934 and to_unsigned(131072, 32));
-                        h1936 := to_unsigned(0, 6);
-                        h1937 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1937 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1937 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1938 := unsigned'("00000000000000000000000000000000");
-                        h1938 := (h1937 and to_unsigned(262144, 32));
-                        h1939 := to_unsigned(0, 6);
-                        h1940 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1940 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1940 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1941 := unsigned'("00000000000000000000000000000000");
-                        h1941 := (h1940 and to_unsigned(524288, 32));
-                        h1942 := to_unsigned(0, 6);
-                        h1943 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1943 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1943 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1944 := unsigned'("00000000000000000000000000000000");
-                        h1944 := (h1943 and to_unsigned(1048576, 32));
-                        h1945 := to_unsigned(0, 6);
-                        h1946 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1946 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1946 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1947 := unsigned'("00000000000000000000000000000000");
-                        h1947 := (h1946 and to_unsigned(2097152, 32));
-                        h1948 := to_unsigned(0, 6);
-                        h1949 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1949 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1949 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1950 := unsigned'("00000000000000000000000000000000");
-                        h1950 := (h1949 and to_unsigned(4194304, 32));
-                        h1951 := to_unsigned(0, 6);
-                        h1952 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1952 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1952 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1953 := unsigned'("00000000000000000000000000000000");
-                        h1953 := (h1952 and to_unsigned(8388608, 32));
-                        h1954 := to_unsigned(0, 6);
-                        h1955 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1955 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1955 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1956 := unsigned'("00000000000000000000000000000000");
-                        h1956 := (h1955 and to_unsigned(16777216, 32));
-                        h1957 := to_unsigned(0, 6);
-                        h1958 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1958 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1958 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1959 := unsigned'("00000000000000000000000000000000");
-                        h1959 := (h1958 and to_unsigned(33554432, 32));
-                        h1960 := to_unsigned(0, 6);
-                        h1961 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1961 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1961 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1962 := unsigned'("00000000000000000000000000000000");
-                        h1962 := (h1961 and to_unsigned(67108864, 32));
-                        h1963 := to_unsigned(0, 6);
-                        h1964 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1964 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1964 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1965 := unsigned'("00000000000000000000000000000000");
-                        h1965 := (h1964 and to_unsigned(134217728, 32));
-                        h1966 := to_unsigned(0, 6);
-                        h1967 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1967 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1967 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1968 := unsigned'("00000000000000000000000000000000");
-                        h1968 := (h1967 and to_unsigned(268435456, 32));
-                        h1969 := to_unsigned(0, 6);
-                        h1970 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1970 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1970 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1971 := unsigned'("00000000000000000000000000000000");
-                        h1971 := (h1970 and to_unsigned(536870912, 32));
-                        h1972 := to_unsigned(0, 6);
-                        h1973 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1973 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1973 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1974 := unsigned'("00000000000000000000000000000000");
-                        h1974 := (h1973 and unsigned'("01000000000000000000000000000000"));
-                        h1975 := to_unsigned(0, 6);
-                        h1976 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1976 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1976 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1977 := unsigned'("00000000000000000000000000000000");
-                        h1977 := (h1976 and unsigned'("10000000000000000000000000000000"));
-                        if (h1977 /= 0) then
-                            h1975 := to_unsigned(31, 6);
-                        else
-                            h1975 := to_unsigned(32, 6);
-                        end if;
-                        if (h1974 /= 0) then
-                            h1972 := to_unsigned(30, 6);
-                        else
-                            h1972 := h1975;
-                        end if;
-                        if (h1971 /= 0) then
-                            h1969 := to_unsigned(29, 6);
-                        else
-                            h1969 := h1972;
-                        end if;
-                        if (h1968 /= 0) then
-                            h1966 := to_unsigned(28, 6);
-                        else
-                            h1966 := h1969;
-                        end if;
-                        if (h1965 /= 0) then
-                            h1963 := to_unsigned(27, 6);
-                        else
-                            h1963 := h1966;
-                        end if;
-                        if (h1962 /= 0) then
-                            h1960 := to_unsigned(26, 6);
-                        else
-                            h1960 := h1963;
-                        end if;
-                        if (h1959 /= 0) then
-                            h1957 := to_unsigned(25, 6);
-                        else
-                            h1957 := h1960;
-                        end if;
-                        if (h1956 /= 0) then
-                            h1954 := to_unsigned(24, 6);
-                        else
-                            h1954 := h1957;
-                        end if;
-                        if (h1953 /= 0) then
-                            h1951 := to_unsigned(23, 6);
-                        else
-                            h1951 := h1954;
-                        end if;
-                        if (h1950 /= 0) then
-                            h1948 := to_unsigned(22, 6);
-                        else
-                            h1948 := h1951;
-                        end if;
-                        if (h1947 /= 0) then
-                            h1945 := to_unsigned(21, 6);
-                        else
-                            h1945 := h1948;
-                        end if;
-                        if (h1944 /= 0) then
-                            h1942 := to_unsigned(20, 6);
-                        else
-                            h1942 := h1945;
-                        end if;
-                        if (h1941 /= 0) then
-                            h1939 := to_unsigned(19, 6);
-                        else
-                            h1939 := h1942;
-                        end if;
-                        if (h1938 /= 0) then
-                            h1936 := to_unsigned(18, 6);
-                        else
-                            h1936 := h1939;
-                        end if;
-                        if (h1935 /= 0) then
-                            h1933 := to_unsigned(17, 6);
-                        else
-                            h1933 := h1936;
-                        end if;
-                        if (h1932 /= 0) then
-                            h1930 := to_unsigned(16, 6);
-                        else
-                            h1930 := h1933;
-                        end if;
-                        if (h1929 /= 0) then
-                            h1927 := to_unsigned(15, 6);
-                        else
-                            h1927 := h1930;
-                        end if;
-                        if (h1926 /= 0) then
-                            h1924 := to_unsigned(14, 6);
-                        else
-                            h1924 := h1927;
-                        end if;
-                        if (h1923 /= 0) then
-                            h1921 := to_unsigned(13, 6);
-                        else
-                            h1921 := h1924;
-                        end if;
-                        if (h1920 /= 0) then
-                            h1918 := to_unsigned(12, 6);
-                        else
-                            h1918 := h1921;
-                        end if;
-                        if (h1917 /= 0) then
-                            h1915 := to_unsigned(11, 6);
-                        else
-                            h1915 := h1918;
-                        end if;
-                        if (h1914 /= 0) then
-                            h1912 := to_unsigned(10, 6);
-                        else
-                            h1912 := h1915;
-                        end if;
-                        if (h1911 /= 0) then
-                            h1909 := to_unsigned(9, 6);
-                        else
-                            h1909 := h1912;
-                        end if;
-                        if (h1908 /= 0) then
-                            h1906 := to_unsigned(8, 6);
-                        else
-                            h1906 := h1909;
-                        end if;
-                        if (h1905 /= 0) then
-                            h1903 := to_unsigned(7, 6);
-                        else
-                            h1903 := h1906;
-                        end if;
-                        if (h1902 /= 0) then
-                            h1900 := to_unsigned(6, 6);
-                        else
-                            h1900 := h1903;
-                        end if;
-                        if (h1899 /= 0) then
-                            h1897 := to_unsigned(5, 6);
-                        else
-                            h1897 := h1900;
-                        end if;
-                        if (h1896 /= 0) then
-                            h1894 := to_unsigned(4, 6);
-                        else
-                            h1894 := h1897;
-                        end if;
-                        if (h1893 /= 0) then
-                            h1891 := to_unsigned(3, 6);
-                        else
-                            h1891 := h1894;
-                        end if;
-                        if (h1890 /= 0) then
-                            h1888 := to_unsigned(2, 6);
-                        else
-                            h1888 := h1891;
-                        end if;
-                        if (h1887 /= 0) then
-                            h1885 := to_unsigned(1, 6);
-                        else
-                            h1885 := h1888;
-                        end if;
-                        if (h1884 /= 0) then
-                            h1882 := to_unsigned(0, 6);
-                        else
-                            h1882 := h1885;
-                        end if;
-                        h1978 := to_unsigned(0, 7);
-                        h1978 := (12 + unsigned'(to_unsigned(0, 1) & h1882));
-                        h1979 := to_unsigned(0, 6);
-                        h1980 := to_unsigned(0, 6);
-                        h1981 := to_unsigned(0, 6);
-                        h1982 := to_unsigned(0, 6);
-                        h1983 := to_unsigned(0, 6);
-                        if (e_bar = 4) then
-                            h1983 := r_VF_BAR_SIZE(30-1 downto 24);
-                        else
-                            h1983 := r_VF_BAR_SIZE(36-1 downto 30);
-                        end if;
-                        if (e_bar = 3) then
-                            h1982 := r_VF_BAR_SIZE(24-1 downto 18);
-                        else
-                            h1982 := h1983;
-                        end if;
-                        if (e_bar = 2) then
-                            h1981 := r_VF_BAR_SIZE(18-1 downto 12);
-                        else
-                            h1981 := h1982;
-                        end if;
-                        if (e_bar = 1) then
-                            h1980 := r_VF_BAR_SIZE(12-1 downto 6);
-                        else
-                            h1980 := h1981;
-                        end if;
-                        if (e_bar = 0) then
-                            h1979 := r_VF_BAR_SIZE(6-1 downto 0);
-                        else
-                            h1979 := h1980;
-                        end if;
-                        h1984 := to_unsigned(0, 6);
-                        h1985 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1985 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1985 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1986 := unsigned'("00000000000000000000000000000000");
-                        h1986 := (h1985 and to_unsigned(1, 32));
-                        h1987 := to_unsigned(0, 6);
-                        h1988 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1988 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1988 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1989 := unsigned'("00000000000000000000000000000000");
-                        h1989 := (h1988 and to_unsigned(2, 32));
-                        h1990 := to_unsigned(0, 6);
-                        h1991 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1991 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1991 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1992 := unsigned'("00000000000000000000000000000000");
-                        h1992 := (h1991 and to_unsigned(4, 32));
-                        h1993 := to_unsigned(0, 6);
-                        h1994 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1994 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1994 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1995 := unsigned'("00000000000000000000000000000000");
-                        h1995 := (h1994 and to_unsigned(8, 32));
-                        h1996 := to_unsigned(0, 6);
-                        h1997 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h1997 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h1997 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h1998 := unsigned'("00000000000000000000000000000000");
-                        h1998 := (h1997 and to_unsigned(16, 32));
-                        h1999 := to_unsigned(0, 6);
-                        h2000 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2000 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2000 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2001 := unsigned'("00000000000000000000000000000000");
-                        h2001 := (h2000 and to_unsigned(32, 32));
-                        h2002 := to_unsigned(0, 6);
-                        h2003 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2003 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2003 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2004 := unsigned'("00000000000000000000000000000000");
-                        h2004 := (h2003 and to_unsigned(64, 32));
-                        h2005 := to_unsigned(0, 6);
-                        h2006 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2006 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2006 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2007 := unsigned'("00000000000000000000000000000000");
-                        h2007 := (h2006 and to_unsigned(128, 32));
-                        h2008 := to_unsigned(0, 6);
-                        h2009 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2009 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2009 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2010 := unsigned'("00000000000000000000000000000000");
-                        h2010 := (h2009 and to_unsigned(256, 32));
-                        h2011 := to_unsigned(0, 6);
-                        h2012 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2012 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2012 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2013 := unsigned'("00000000000000000000000000000000");
-                        h2013 := (h2012 and to_unsigned(512, 32));
-                        h2014 := to_unsigned(0, 6);
-                        h2015 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2015 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2015 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2016 := unsigned'("00000000000000000000000000000000");
-                        h2016 := (h2015 and to_unsigned(1024, 32));
-                        h2017 := to_unsigned(0, 6);
-                        h2018 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2018 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2018 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2019 := unsigned'("00000000000000000000000000000000");
-                        h2019 := (h2018 and to_unsigned(2048, 32));
-                        h2020 := to_unsigned(0, 6);
-                        h2021 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2021 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2021 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2022 := unsigned'("00000000000000000000000000000000");
-                        h2022 := (h2021 and to_unsigned(4096, 32));
-                        h2023 := to_unsigned(0, 6);
-                        h2024 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2024 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2024 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2025 := unsigned'("00000000000000000000000000000000");
-                        h2025 := (h2024 and to_unsigned(8192, 32));
-                        h2026 := to_unsigned(0, 6);
-                        h2027 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2027 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2027 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2028 := unsigned'("00000000000000000000000000000000");
-                        h2028 := (h2027 and to_unsigned(16384, 32));
-                        h2029 := to_unsigned(0, 6);
-                        h2030 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2030 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2030 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2031 := unsigned'("00000000000000000000000000000000");
-                        h2031 := (h2030 and to_unsigned(32768, 32));
-                        h2032 := to_unsigned(0, 6);
-                        h2033 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2033 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2033 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2034 := unsigned'("00000000000000000000000000000000");
-                        h2034 := (h2033 and to_unsigned(65536, 32));
-                        h2035 := to_unsigned(0, 6);
-                        h2036 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2036 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2036 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2037 := unsigned'("00000000000000000000000000000000");
-                        h2037 := (h2036 and to_unsigned(131072, 32));
-                        h2038 := to_unsigned(0, 6);
-                        h2039 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2039 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2039 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2040 := unsigned'("00000000000000000000000000000000");
-                        h2040 := (h2039 and to_unsigned(262144, 32));
-                        h2041 := to_unsigned(0, 6);
-                        h2042 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2042 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2042 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2043 := unsigned'("00000000000000000000000000000000");
-                        h2043 := (h2042 and to_unsigned(524288, 32));
-                        h2044 := to_unsigned(0, 6);
-                        h2045 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2045 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2045 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2046 := unsigned'("00000000000000000000000000000000");
-                        h2046 := (h2045 and to_unsigned(1048576, 32));
-                        h2047 := to_unsigned(0, 6);
-                        h2048 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2048 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2048 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2049 := unsigned'("00000000000000000000000000000000");
-                        h2049 := (h2048 and to_unsigned(2097152, 32));
-                        h2050 := to_unsigned(0, 6);
-                        h2051 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2051 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2051 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2052 := unsigned'("00000000000000000000000000000000");
-                        h2052 := (h2051 and to_unsigned(4194304, 32));
-                        h2053 := to_unsigned(0, 6);
-                        h2054 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2054 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2054 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2055 := unsigned'("00000000000000000000000000000000");
-                        h2055 := (h2054 and to_unsigned(8388608, 32));
-                        h2056 := to_unsigned(0, 6);
-                        h2057 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2057 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2057 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2058 := unsigned'("00000000000000000000000000000000");
-                        h2058 := (h2057 and to_unsigned(16777216, 32));
-                        h2059 := to_unsigned(0, 6);
-                        h2060 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2060 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2060 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2061 := unsigned'("00000000000000000000000000000000");
-                        h2061 := (h2060 and to_unsigned(33554432, 32));
-                        h2062 := to_unsigned(0, 6);
-                        h2063 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2063 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2063 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2064 := unsigned'("00000000000000000000000000000000");
-                        h2064 := (h2063 and to_unsigned(67108864, 32));
-                        h2065 := to_unsigned(0, 6);
-                        h2066 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2066 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2066 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2067 := unsigned'("00000000000000000000000000000000");
-                        h2067 := (h2066 and to_unsigned(134217728, 32));
-                        h2068 := to_unsigned(0, 6);
-                        h2069 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2069 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2069 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2070 := unsigned'("00000000000000000000000000000000");
-                        h2070 := (h2069 and to_unsigned(268435456, 32));
-                        h2071 := to_unsigned(0, 6);
-                        h2072 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2072 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2072 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2073 := unsigned'("00000000000000000000000000000000");
-                        h2073 := (h2072 and to_unsigned(536870912, 32));
-                        h2074 := to_unsigned(0, 6);
-                        h2075 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2075 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2075 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2076 := unsigned'("00000000000000000000000000000000");
-                        h2076 := (h2075 and unsigned'("01000000000000000000000000000000"));
-                        h2077 := to_unsigned(0, 6);
-                        h2078 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2078 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2078 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2079 := unsigned'("00000000000000000000000000000000");
-                        h2079 := (h2078 and unsigned'("10000000000000000000000000000000"));
-                        if (h2079 /= 0) then
-                            h2077 := to_unsigned(31, 6);
-                        else
-                            h2077 := to_unsigned(32, 6);
-                        end if;
-                        if (h2076 /= 0) then
-                            h2074 := to_unsigned(30, 6);
-                        else
-                            h2074 := h2077;
-                        end if;
-                        if (h2073 /= 0) then
-                            h2071 := to_unsigned(29, 6);
-                        else
-                            h2071 := h2074;
-                        end if;
-                        if (h2070 /= 0) then
-                            h2068 := to_unsigned(28, 6);
-                        else
-                            h2068 := h2071;
-                        end if;
-                        if (h2067 /= 0) then
-                            h2065 := to_unsigned(27, 6);
-                        else
-                            h2065 := h2068;
-                        end if;
-                        if (h2064 /= 0) then
-                            h2062 := to_unsigned(26, 6);
-                        else
-                            h2062 := h2065;
-                        end if;
-                        if (h2061 /= 0) then
-                            h2059 := to_unsigned(25, 6);
-                        else
-                            h2059 := h2062;
-                        end if;
-                        if (h2058 /= 0) then
-                            h2056 := to_unsigned(24, 6);
-                        else
-                            h2056 := h2059;
-                        end if;
-                        if (h2055 /= 0) then
-                            h2053 := to_unsigned(23, 6);
-                        else
-                            h2053 := h2056;
-                        end if;
-                        if (h2052 /= 0) then
-                            h2050 := to_unsigned(22, 6);
-                        else
-                            h2050 := h2053;
-                        end if;
-                        if (h2049 /= 0) then
-                            h2047 := to_unsigned(21, 6);
-                        else
-                            h2047 := h2050;
-                        end if;
-                        if (h2046 /= 0) then
-                            h2044 := to_unsigned(20, 6);
-                        else
-                            h2044 := h2047;
-                        end if;
-                        if (h2043 /= 0) then
-                            h2041 := to_unsigned(19, 6);
-                        else
-                            h2041 := h2044;
-                        end if;
-                        if (h2040 /= 0) then
-                            h2038 := to_unsigned(18, 6);
-                        else
-                            h2038 := h2041;
-                        end if;
-                        if (h2037 /= 0) then
-                            h2035 := to_unsigned(17, 6);
-                        else
-                            h2035 := h2038;
-                        end if;
-                        if (h2034 /= 0) then
-                            h2032 := to_unsigned(16, 6);
-                        else
-                            h2032 := h2035;
-                        end if;
-                        if (h2031 /= 0) then
-                            h2029 := to_unsigned(15, 6);
-                        else
-                            h2029 := h2032;
-                        end if;
-                        if (h2028 /= 0) then
-                            h2026 := to_unsigned(14, 6);
-                        else
-                            h2026 := h2029;
-                        end if;
-                        if (h2025 /= 0) then
-                            h2023 := to_unsigned(13, 6);
-                        else
-                            h2023 := h2026;
-                        end if;
-                        if (h2022 /= 0) then
-                            h2020 := to_unsigned(12, 6);
-                        else
-                            h2020 := h2023;
-                        end if;
-                        if (h2019 /= 0) then
-                            h2017 := to_unsigned(11, 6);
-                        else
-                            h2017 := h2020;
-                        end if;
-                        if (h2016 /= 0) then
-                            h2014 := to_unsigned(10, 6);
-                        else
-                            h2014 := h2017;
-                        end if;
-                        if (h2013 /= 0) then
-                            h2011 := to_unsigned(9, 6);
-                        else
-                            h2011 := h2014;
-                        end if;
-                        if (h2010 /= 0) then
-                            h2008 := to_unsigned(8, 6);
-                        else
-                            h2008 := h2011;
-                        end if;
-                        if (h2007 /= 0) then
-                            h2005 := to_unsigned(7, 6);
-                        else
-                            h2005 := h2008;
-                        end if;
-                        if (h2004 /= 0) then
-                            h2002 := to_unsigned(6, 6);
-                        else
-                            h2002 := h2005;
-                        end if;
-                        if (h2001 /= 0) then
-                            h1999 := to_unsigned(5, 6);
-                        else
-                            h1999 := h2002;
-                        end if;
-                        if (h1998 /= 0) then
-                            h1996 := to_unsigned(4, 6);
-                        else
-                            h1996 := h1999;
-                        end if;
-                        if (h1995 /= 0) then
-                            h1993 := to_unsigned(3, 6);
-                        else
-                            h1993 := h1996;
-                        end if;
-                        if (h1992 /= 0) then
-                            h1990 := to_unsigned(2, 6);
-                        else
-                            h1990 := h1993;
-                        end if;
-                        if (h1989 /= 0) then
-                            h1987 := to_unsigned(1, 6);
-                        else
-                            h1987 := h1990;
-                        end if;
-                        if (h1986 /= 0) then
-                            h1984 := to_unsigned(0, 6);
-                        else
-                            h1984 := h1987;
-                        end if;
-                        h2080 := to_unsigned(0, 7);
-                        h2080 := (12 + unsigned'(to_unsigned(0, 1) & h1984));
-                        if (unsigned'(to_unsigned(0, 1) & h1877) > h1978) then
-                            h1876 := unsigned'(to_unsigned(0, 1) & h1979);
-                        else
-                            h1876 := h2080;
-                        end if;
-                        h1875 := h1876;
-                        h2081 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h2081 := shift_right(h1874, to_integer(h1875));
-                        h2082 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h2082 := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h2081);
-                        h2083 := to_unsigned(0, 7);
-                        h2084 := to_unsigned(0, 7);
-                        h2085 := to_unsigned(0, 6);
-                        h2086 := to_unsigned(0, 6);
-                        h2087 := to_unsigned(0, 6);
-                        h2088 := to_unsigned(0, 6);
-                        h2089 := to_unsigned(0, 6);
-                        if (e_bar = 4) then
-                            h2089 := r_VF_BAR_SIZE(30-1 downto 24);
-                        else
-                            h2089 := r_VF_BAR_SIZE(36-1 downto 30);
-                        end if;
-                        if (e_bar = 3) then
-                            h2088 := r_VF_BAR_SIZE(24-1 downto 18);
-                        else
-                            h2088 := h2089;
-                        end if;
-                        if (e_bar = 2) then
-                            h2087 := r_VF_BAR_SIZE(18-1 downto 12);
-                        else
-                            h2087 := h2088;
-                        end if;
-                        if (e_bar = 1) then
-                            h2086 := r_VF_BAR_SIZE(12-1 downto 6);
-                        else
-                            h2086 := h2087;
-                        end if;
-                        if (e_bar = 0) then
-                            h2085 := r_VF_BAR_SIZE(6-1 downto 0);
-                        else
-                            h2085 := h2086;
-                        end if;
-                        h2090 := to_unsigned(0, 6);
-                        h2091 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2091 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2091 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2092 := unsigned'("00000000000000000000000000000000");
-                        h2092 := (h2091 and to_unsigned(1, 32));
-                        h2093 := to_unsigned(0, 6);
-                        h2094 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2094 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2094 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2095 := unsigned'("00000000000000000000000000000000");
-                        h2095 := (h2094 and to_unsigned(2, 32));
-                        h2096 := to_unsigned(0, 6);
-                        h2097 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2097 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2097 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2098 := unsigned'("00000000000000000000000000000000");
-                        h2098 := (h2097 and to_unsigned(4, 32));
-                        h2099 := to_unsigned(0, 6);
-                        h2100 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2100 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2100 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2101 := unsigned'("00000000000000000000000000000000");
-                        h2101 := (h2100 and to_unsigned(8, 32));
-                        h2102 := to_unsigned(0, 6);
-                        h2103 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2103 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2103 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2104 := unsigned'("00000000000000000000000000000000");
-                        h2104 := (h2103 and to_unsigned(16, 32));
-                        h2105 := to_unsigned(0, 6);
-                        h2106 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2106 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2106 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2107 := unsigned'("00000000000000000000000000000000");
-                        h2107 := (h2106 and to_unsigned(32, 32));
-                        h2108 := to_unsigned(0, 6);
-                        h2109 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2109 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2109 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2110 := unsigned'("00000000000000000000000000000000");
-                        h2110 := (h2109 and to_unsigned(64, 32));
-                        h2111 := to_unsigned(0, 6);
-                        h2112 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2112 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2112 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2113 := unsigned'("00000000000000000000000000000000");
-                        h2113 := (h2112 and to_unsigned(128, 32));
-                        h2114 := to_unsigned(0, 6);
-                        h2115 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2115 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2115 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2116 := unsigned'("00000000000000000000000000000000");
-                        h2116 := (h2115 and to_unsigned(256, 32));
-                        h2117 := to_unsigned(0, 6);
-                        h2118 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2118 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2118 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2119 := unsigned'("00000000000000000000000000000000");
-                        h2119 := (h2118 and to_unsigned(512, 32));
-                        h2120 := to_unsigned(0, 6);
-                        h2121 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2121 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2121 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2122 := unsigned'("00000000000000000000000000000000");
-                        h2122 := (h2121 and to_unsigned(1024, 32));
-                        h2123 := to_unsigned(0, 6);
-                        h2124 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2124 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2124 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2125 := unsigned'("00000000000000000000000000000000");
-                        h2125 := (h2124 and to_unsigned(2048, 32));
-                        h2126 := to_unsigned(0, 6);
-                        h2127 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2127 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2127 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2128 := unsigned'("00000000000000000000000000000000");
-                        h2128 := (h2127 and to_unsigned(4096, 32));
-                        h2129 := to_unsigned(0, 6);
-                        h2130 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2130 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2130 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2131 := unsigned'("00000000000000000000000000000000");
-                        h2131 := (h2130 and to_unsigned(8192, 32));
-                        h2132 := to_unsigned(0, 6);
-                        h2133 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2133 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2133 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2134 := unsigned'("00000000000000000000000000000000");
-                        h2134 := (h2133 and to_unsigned(16384, 32));
-                        h2135 := to_unsigned(0, 6);
-                        h2136 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2136 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2136 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2137 := unsigned'("00000000000000000000000000000000");
-                        h2137 := (h2136 and to_unsigned(32768, 32));
-                        h2138 := to_unsigned(0, 6);
-                        h2139 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2139 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2139 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2140 := unsigned'("00000000000000000000000000000000");
-                        h2140 := (h2139 and to_unsigned(65536, 32));
-                        h2141 := to_unsigned(0, 6);
-                        h2142 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2142 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2142 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2143 := unsigned'("00000000000000000000000000000000");
-                        h2143 := (h2142 and to_unsigned(131072, 32));
-                        h2144 := to_unsigned(0, 6);
-                        h2145 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2145 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2145 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2146 := unsigned'("00000000000000000000000000000000");
-                        h2146 := (h2145 and to_unsigned(262144, 32));
-                        h2147 := to_unsigned(0, 6);
-                        h2148 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2148 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2148 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2149 := unsigned'("00000000000000000000000000000000");
-                        h2149 := (h2148 and to_unsigned(524288, 32));
-                        h2150 := to_unsigned(0, 6);
-                        h2151 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2151 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2151 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2152 := unsigned'("00000000000000000000000000000000");
-                        h2152 := (h2151 and to_unsigned(1048576, 32));
-                        h2153 := to_unsigned(0, 6);
-                        h2154 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2154 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2154 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2155 := unsigned'("00000000000000000000000000000000");
-                        h2155 := (h2154 and to_unsigned(2097152, 32));
-                        h2156 := to_unsigned(0, 6);
-                        h2157 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2157 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2157 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2158 := unsigned'("00000000000000000000000000000000");
-                        h2158 := (h2157 and to_unsigned(4194304, 32));
-                        h2159 := to_unsigned(0, 6);
-                        h2160 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2160 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2160 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2161 := unsigned'("00000000000000000000000000000000");
-                        h2161 := (h2160 and to_unsigned(8388608, 32));
-                        h2162 := to_unsigned(0, 6);
-                        h2163 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2163 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2163 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2164 := unsigned'("00000000000000000000000000000000");
-                        h2164 := (h2163 and to_unsigned(16777216, 32));
-                        h2165 := to_unsigned(0, 6);
-                        h2166 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2166 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2166 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2167 := unsigned'("00000000000000000000000000000000");
-                        h2167 := (h2166 and to_unsigned(33554432, 32));
-                        h2168 := to_unsigned(0, 6);
-                        h2169 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2169 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2169 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2170 := unsigned'("00000000000000000000000000000000");
-                        h2170 := (h2169 and to_unsigned(67108864, 32));
-                        h2171 := to_unsigned(0, 6);
-                        h2172 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2172 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2172 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2173 := unsigned'("00000000000000000000000000000000");
-                        h2173 := (h2172 and to_unsigned(134217728, 32));
-                        h2174 := to_unsigned(0, 6);
-                        h2175 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2175 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2175 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2176 := unsigned'("00000000000000000000000000000000");
-                        h2176 := (h2175 and to_unsigned(268435456, 32));
-                        h2177 := to_unsigned(0, 6);
-                        h2178 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2178 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2178 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2179 := unsigned'("00000000000000000000000000000000");
-                        h2179 := (h2178 and to_unsigned(536870912, 32));
-                        h2180 := to_unsigned(0, 6);
-                        h2181 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2181 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2181 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2182 := unsigned'("00000000000000000000000000000000");
-                        h2182 := (h2181 and unsigned'("01000000000000000000000000000000"));
-                        h2183 := to_unsigned(0, 6);
-                        h2184 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2184 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2184 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2185 := unsigned'("00000000000000000000000000000000");
-                        h2185 := (h2184 and unsigned'("10000000000000000000000000000000"));
-                        if (h2185 /= 0) then
-                            h2183 := to_unsigned(31, 6);
-                        else
-                            h2183 := to_unsigned(32, 6);
-                        end if;
-                        if (h2182 /= 0) then
-                            h2180 := to_unsigned(30, 6);
-                        else
-                            h2180 := h2183;
-                        end if;
-                        if (h2179 /= 0) then
-                            h2177 := to_unsigned(29, 6);
-                        else
-                            h2177 := h2180;
-                        end if;
-                        if (h2176 /= 0) then
-                            h2174 := to_unsigned(28, 6);
-                        else
-                            h2174 := h2177;
-                        end if;
-                        if (h2173 /= 0) then
-                            h2171 := to_unsigned(27, 6);
-                        else
-                            h2171 := h2174;
-                        end if;
-                        if (h2170 /= 0) then
-                            h2168 := to_unsigned(26, 6);
-                        else
-                            h2168 := h2171;
-                        end if;
-                        if (h2167 /= 0) then
-                            h2165 := to_unsigned(25, 6);
-                        else
-                            h2165 := h2168;
-                        end if;
-                        if (h2164 /= 0) then
-                            h2162 := to_unsigned(24, 6);
-                        else
-                            h2162 := h2165;
-                        end if;
-                        if (h2161 /= 0) then
-                            h2159 := to_unsigned(23, 6);
-                        else
-                            h2159 := h2162;
-                        end if;
-                        if (h2158 /= 0) then
-                            h2156 := to_unsigned(22, 6);
-                        else
-                            h2156 := h2159;
-                        end if;
-                        if (h2155 /= 0) then
-                            h2153 := to_unsigned(21, 6);
-                        else
-                            h2153 := h2156;
-                        end if;
-                        if (h2152 /= 0) then
-                            h2150 := to_unsigned(20, 6);
-                        else
-                            h2150 := h2153;
-                        end if;
-                        if (h2149 /= 0) then
-                            h2147 := to_unsigned(19, 6);
-                        else
-                            h2147 := h2150;
-                        end if;
-                        if (h2146 /= 0) then
-                            h2144 := to_unsigned(18, 6);
-                        else
-                            h2144 := h2147;
-                        end if;
-                        if (h2143 /= 0) then
-                            h2141 := to_unsigned(17, 6);
-                        else
-                            h2141 := h2144;
-                        end if;
-                        if (h2140 /= 0) then
-                            h2138 := to_unsigned(16, 6);
-                        else
-                            h2138 := h2141;
-                        end if;
-                        if (h2137 /= 0) then
-                            h2135 := to_unsigned(15, 6);
-                        else
-                            h2135 := h2138;
-                        end if;
-                        if (h2134 /= 0) then
-                            h2132 := to_unsigned(14, 6);
-                        else
-                            h2132 := h2135;
-                        end if;
-                        if (h2131 /= 0) then
-                            h2129 := to_unsigned(13, 6);
-                        else
-                            h2129 := h2132;
-                        end if;
-                        if (h2128 /= 0) then
-                            h2126 := to_unsigned(12, 6);
-                        else
-                            h2126 := h2129;
-                        end if;
-                        if (h2125 /= 0) then
-                            h2123 := to_unsigned(11, 6);
-                        else
-                            h2123 := h2126;
-                        end if;
-                        if (h2122 /= 0) then
-                            h2120 := to_unsigned(10, 6);
-                        else
-                            h2120 := h2123;
-                        end if;
-                        if (h2119 /= 0) then
-                            h2117 := to_unsigned(9, 6);
-                        else
-                            h2117 := h2120;
-                        end if;
-                        if (h2116 /= 0) then
-                            h2114 := to_unsigned(8, 6);
-                        else
-                            h2114 := h2117;
-                        end if;
-                        if (h2113 /= 0) then
-                            h2111 := to_unsigned(7, 6);
-                        else
-                            h2111 := h2114;
-                        end if;
-                        if (h2110 /= 0) then
-                            h2108 := to_unsigned(6, 6);
-                        else
-                            h2108 := h2111;
-                        end if;
-                        if (h2107 /= 0) then
-                            h2105 := to_unsigned(5, 6);
-                        else
-                            h2105 := h2108;
-                        end if;
-                        if (h2104 /= 0) then
-                            h2102 := to_unsigned(4, 6);
-                        else
-                            h2102 := h2105;
-                        end if;
-                        if (h2101 /= 0) then
-                            h2099 := to_unsigned(3, 6);
-                        else
-                            h2099 := h2102;
-                        end if;
-                        if (h2098 /= 0) then
-                            h2096 := to_unsigned(2, 6);
-                        else
-                            h2096 := h2099;
-                        end if;
-                        if (h2095 /= 0) then
-                            h2093 := to_unsigned(1, 6);
-                        else
-                            h2093 := h2096;
-                        end if;
-                        if (h2092 /= 0) then
-                            h2090 := to_unsigned(0, 6);
-                        else
-                            h2090 := h2093;
-                        end if;
-                        h2186 := to_unsigned(0, 7);
-                        h2186 := (12 + unsigned'(to_unsigned(0, 1) & h2090));
-                        h2187 := to_unsigned(0, 6);
-                        h2188 := to_unsigned(0, 6);
-                        h2189 := to_unsigned(0, 6);
-                        h2190 := to_unsigned(0, 6);
-                        h2191 := to_unsigned(0, 6);
-                        if (e_bar = 4) then
-                            h2191 := r_VF_BAR_SIZE(30-1 downto 24);
-                        else
-                            h2191 := r_VF_BAR_SIZE(36-1 downto 30);
-                        end if;
-                        if (e_bar = 3) then
-                            h2190 := r_VF_BAR_SIZE(24-1 downto 18);
-                        else
-                            h2190 := h2191;
-                        end if;
-                        if (e_bar = 2) then
-                            h2189 := r_VF_BAR_SIZE(18-1 downto 12);
-                        else
-                            h2189 := h2190;
-                        end if;
-                        if (e_bar = 1) then
-                            h2188 := r_VF_BAR_SIZE(12-1 downto 6);
-                        else
-                            h2188 := h2189;
-                        end if;
-                        if (e_bar = 0) then
-                            h2187 := r_VF_BAR_SIZE(6-1 downto 0);
-                        else
-                            h2187 := h2188;
-                        end if;
-                        h2192 := to_unsigned(0, 6);
-                        h2193 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2193 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2193 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2194 := unsigned'("00000000000000000000000000000000");
-                        h2194 := (h2193 and to_unsigned(1, 32));
-                        h2195 := to_unsigned(0, 6);
-                        h2196 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2196 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2196 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2197 := unsigned'("00000000000000000000000000000000");
-                        h2197 := (h2196 and to_unsigned(2, 32));
-                        h2198 := to_unsigned(0, 6);
-                        h2199 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2199 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2199 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2200 := unsigned'("00000000000000000000000000000000");
-                        h2200 := (h2199 and to_unsigned(4, 32));
-                        h2201 := to_unsigned(0, 6);
-                        h2202 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2202 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2202 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2203 := unsigned'("00000000000000000000000000000000");
-                        h2203 := (h2202 and to_unsigned(8, 32));
-                        h2204 := to_unsigned(0, 6);
-                        h2205 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2205 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2205 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2206 := unsigned'("00000000000000000000000000000000");
-                        h2206 := (h2205 and to_unsigned(16, 32));
-                        h2207 := to_unsigned(0, 6);
-                        h2208 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2208 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2208 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2209 := unsigned'("00000000000000000000000000000000");
-                        h2209 := (h2208 and to_unsigned(32, 32));
-                        h2210 := to_unsigned(0, 6);
-                        h2211 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2211 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2211 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2212 := unsigned'("00000000000000000000000000000000");
-                        h2212 := (h2211 and to_unsigned(64, 32));
-                        h2213 := to_unsigned(0, 6);
-                        h2214 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2214 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2214 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2215 := unsigned'("00000000000000000000000000000000");
-                        h2215 := (h2214 and to_unsigned(128, 32));
-                        h2216 := to_unsigned(0, 6);
-                        h2217 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2217 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2217 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2218 := unsigned'("00000000000000000000000000000000");
-                        h2218 := (h2217 and to_unsigned(256, 32));
-                        h2219 := to_unsigned(0, 6);
-                        h2220 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2220 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2220 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2221 := unsigned'("00000000000000000000000000000000");
-                        h2221 := (h2220 and to_unsigned(512, 32));
-                        h2222 := to_unsigned(0, 6);
-                        h2223 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2223 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2223 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2224 := unsigned'("00000000000000000000000000000000");
-                        h2224 := (h2223 and to_unsigned(1024, 32));
-                        h2225 := to_unsigned(0, 6);
-                        h2226 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2226 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2226 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2227 := unsigned'("00000000000000000000000000000000");
-                        h2227 := (h2226 and to_unsigned(2048, 32));
-                        h2228 := to_unsigned(0, 6);
-                        h2229 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2229 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2229 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2230 := unsigned'("00000000000000000000000000000000");
-                        h2230 := (h2229 and to_unsigned(4096, 32));
-                        h2231 := to_unsigned(0, 6);
-                        h2232 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2232 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2232 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2233 := unsigned'("00000000000000000000000000000000");
-                        h2233 := (h2232 and to_unsigned(8192, 32));
-                        h2234 := to_unsigned(0, 6);
-                        h2235 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2235 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2235 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2236 := unsigned'("00000000000000000000000000000000");
-                        h2236 := (h2235 and to_unsigned(16384, 32));
-                        h2237 := to_unsigned(0, 6);
-                        h2238 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2238 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2238 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2239 := unsigned'("00000000000000000000000000000000");
-                        h2239 := (h2238 and to_unsigned(32768, 32));
-                        h2240 := to_unsigned(0, 6);
-                        h2241 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2241 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2241 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2242 := unsigned'("00000000000000000000000000000000");
-                        h2242 := (h2241 and to_unsigned(65536, 32));
-                        h2243 := to_unsigned(0, 6);
-                        h2244 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2244 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2244 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2245 := unsigned'("00000000000000000000000000000000");
-                        h2245 := (h2244 and to_unsigned(131072, 32));
-                        h2246 := to_unsigned(0, 6);
-                        h2247 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2247 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2247 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2248 := unsigned'("00000000000000000000000000000000");
-                        h2248 := (h2247 and to_unsigned(262144, 32));
-                        h2249 := to_unsigned(0, 6);
-                        h2250 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2250 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2250 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2251 := unsigned'("00000000000000000000000000000000");
-                        h2251 := (h2250 and to_unsigned(524288, 32));
-                        h2252 := to_unsigned(0, 6);
-                        h2253 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2253 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2253 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2254 := unsigned'("00000000000000000000000000000000");
-                        h2254 := (h2253 and to_unsigned(1048576, 32));
-                        h2255 := to_unsigned(0, 6);
-                        h2256 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2256 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2256 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2257 := unsigned'("00000000000000000000000000000000");
-                        h2257 := (h2256 and to_unsigned(2097152, 32));
-                        h2258 := to_unsigned(0, 6);
-                        h2259 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2259 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2259 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2260 := unsigned'("00000000000000000000000000000000");
-                        h2260 := (h2259 and to_unsigned(4194304, 32));
-                        h2261 := to_unsigned(0, 6);
-                        h2262 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2262 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2262 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2263 := unsigned'("00000000000000000000000000000000");
-                        h2263 := (h2262 and to_unsigned(8388608, 32));
-                        h2264 := to_unsigned(0, 6);
-                        h2265 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2265 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2265 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2266 := unsigned'("00000000000000000000000000000000");
-                        h2266 := (h2265 and to_unsigned(16777216, 32));
-                        h2267 := to_unsigned(0, 6);
-                        h2268 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2268 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2268 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2269 := unsigned'("00000000000000000000000000000000");
-                        h2269 := (h2268 and to_unsigned(33554432, 32));
-                        h2270 := to_unsigned(0, 6);
-                        h2271 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2271 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2271 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2272 := unsigned'("00000000000000000000000000000000");
-                        h2272 := (h2271 and to_unsigned(67108864, 32));
-                        h2273 := to_unsigned(0, 6);
-                        h2274 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2274 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2274 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2275 := unsigned'("00000000000000000000000000000000");
-                        h2275 := (h2274 and to_unsigned(134217728, 32));
-                        h2276 := to_unsigned(0, 6);
-                        h2277 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2277 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2277 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2278 := unsigned'("00000000000000000000000000000000");
-                        h2278 := (h2277 and to_unsigned(268435456, 32));
-                        h2279 := to_unsigned(0, 6);
-                        h2280 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2280 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2280 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2281 := unsigned'("00000000000000000000000000000000");
-                        h2281 := (h2280 and to_unsigned(536870912, 32));
-                        h2282 := to_unsigned(0, 6);
-                        h2283 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2283 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2283 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2284 := unsigned'("00000000000000000000000000000000");
-                        h2284 := (h2283 and unsigned'("01000000000000000000000000000000"));
-                        h2285 := to_unsigned(0, 6);
-                        h2286 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2286 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2286 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2287 := unsigned'("00000000000000000000000000000000");
-                        h2287 := (h2286 and unsigned'("10000000000000000000000000000000"));
-                        if (h2287 /= 0) then
-                            h2285 := to_unsigned(31, 6);
-                        else
-                            h2285 := to_unsigned(32, 6);
-                        end if;
-                        if (h2284 /= 0) then
-                            h2282 := to_unsigned(30, 6);
-                        else
-                            h2282 := h2285;
-                        end if;
-                        if (h2281 /= 0) then
-                            h2279 := to_unsigned(29, 6);
-                        else
-                            h2279 := h2282;
-                        end if;
-                        if (h2278 /= 0) then
-                            h2276 := to_unsigned(28, 6);
-                        else
-                            h2276 := h2279;
-                        end if;
-                        if (h2275 /= 0) then
-                            h2273 := to_unsigned(27, 6);
+                        h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h437 := unsigned'("00000000000000000000000000000000");
+                        h438 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h439 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h440 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h440 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                        h441 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h441 := (unsigned'(unsigned'("00000000000000000000000000000000") & h440) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h442 := (unsigned'(unsigned'("00000000000000000000000000000000") & h441) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h443 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h443 := (unsigned'(unsigned'("00000000000000000000000000000000") & h442) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h444 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h444 := (unsigned'(unsigned'("00000000000000000000000000000000") & h443) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h445 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h445 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                        h446 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h446 := (unsigned'(unsigned'("00000000000000000000000000000000") & h445) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h447 := (unsigned'(unsigned'("00000000000000000000000000000000") & h446) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h448 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h448 := (unsigned'(unsigned'("00000000000000000000000000000000") & h447) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h449 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h449 := (unsigned'(unsigned'("00000000000000000000000000000000") & h448) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        if bool(r_PF(16)) then
+                            h439 := h444;
+                        else
+                            h439 := h449;
+                        end if;
+                        h450 := to_unsigned(0, 10);
+                        h451 := to_unsigned(0, 9);
+                        h451 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                        h452 := to_unsigned(0, 10);
+                        h452 := (unsigned'(to_unsigned(0, 1) & h451) + 32);
+                        h450 := h452;
+                        h453 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h453 := shift_right(h439, to_integer(h450));
+                        h438 := h453;
+                        h437 := h438(32-1 downto 0);
+                        h454 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h455 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h456 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h456 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                        h457 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h457 := (unsigned'(unsigned'("00000000000000000000000000000000") & h456) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h458 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h458 := (unsigned'(unsigned'("00000000000000000000000000000000") & h457) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h459 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h459 := (unsigned'(unsigned'("00000000000000000000000000000000") & h458) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h460 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h460 := (unsigned'(unsigned'("00000000000000000000000000000000") & h459) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h461 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h461 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                        h462 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h462 := (unsigned'(unsigned'("00000000000000000000000000000000") & h461) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h463 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h463 := (unsigned'(unsigned'("00000000000000000000000000000000") & h462) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h464 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h464 := (unsigned'(unsigned'("00000000000000000000000000000000") & h463) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h465 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h465 := (unsigned'(unsigned'("00000000000000000000000000000000") & h464) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        if bool(r_PF(16)) then
+                            h455 := h460;
+                        else
+                            h455 := h465;
+                        end if;
+                        h466 := to_unsigned(0, 10);
+                        h467 := to_unsigned(0, 9);
+                        h467 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                        h468 := to_unsigned(0, 10);
+                        h468 := (unsigned'(to_unsigned(0, 1) & h467) + 64);
+                        h466 := h468;
+                        h469 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h469 := shift_right(h455, to_integer(h466));
+                        h454 := h469;
+                        if (h437(3-1 downto 1) = 2) then
+                            h436 := unsigned'(h454(32-1 downto 0) & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h436 := to_unsigned(0, 64);
+                        end if;
+                        h470 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h471 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h472 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h472 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                        h473 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h473 := (unsigned'(unsigned'("00000000000000000000000000000000") & h472) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h474 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h474 := (unsigned'(unsigned'("00000000000000000000000000000000") & h473) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h475 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h475 := (unsigned'(unsigned'("00000000000000000000000000000000") & h474) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h476 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h476 := (unsigned'(unsigned'("00000000000000000000000000000000") & h475) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h477 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h477 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
+                        h478 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h478 := (unsigned'(unsigned'("00000000000000000000000000000000") & h477) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h479 := (unsigned'(unsigned'("00000000000000000000000000000000") & h478) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h480 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h480 := (unsigned'(unsigned'("00000000000000000000000000000000") & h479) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        h481 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h481 := (unsigned'(unsigned'("00000000000000000000000000000000") & h480) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
+                        if bool(r_PF(16)) then
+                            h471 := h476;
+                        else
+                            h471 := h481;
+                        end if;
+                        h482 := to_unsigned(0, 10);
+                        h483 := to_unsigned(0, 9);
+                        h483 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
+                        h484 := to_unsigned(0, 10);
+                        h484 := (unsigned'(to_unsigned(0, 1) & h483) + 32);
+                        h482 := h484;
+                        h485 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h485 := shift_right(h471, to_integer(h482));
+                        h470 := h485;
+                        h486 := unsigned'("00000000000000000000000000000000");
+                        h486 := (h470(32-1 downto 0) and unsigned'("11111111111111111111111111110000"));
+                        h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h487 := (h436 or unsigned'(unsigned'("00000000000000000000000000000000") & h486));
+                        h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h489 := to_unsigned(1, 64);
+                        h490 := to_unsigned(0, 6);
+                        h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h492 := to_unsigned(0, 6);
+                        h493 := to_unsigned(0, 6);
+                        h493 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                        h492 := h493;
+                        h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h494 := shift_right(r_VF_BAR_SIZE, to_integer(h492));
+                        h491 := h494;
+                        h490 := h491(6-1 downto 0);
+                        h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h495 := shift_left(h489, to_integer(h490));
+                        h496 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h496 := ((unsigned'(to_unsigned(0, 1) & h495) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h497 := unsigned'("00000000000000000000000000000000");
+                        if bool(r_PF(16)) then
+                            h497 := w_sriov_odd_20(64-1 downto 32);
+                        else
+                            h497 := w_sriov_20(32-1 downto 0);
+                        end if;
+                        h498 := unsigned'("000000000000000000000000000000000000000000000");
+                        h498 := ((unsigned'(to_unsigned(0, 1) & h497 & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                        h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h499 := (h496(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h498(44-1 downto 0)));
+                        h488 := h499;
+                        h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h500 := (not h488);
+                        h501 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h501 := (h487 and h500);
+                        h502 := to_unsigned(0, 17);
+                        h502 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h503 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h503 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h502(16-1 downto 0));
+                        h504 := to_unsigned(0, 6);
+                        h505 := to_unsigned(0, 7);
+                        h506 := to_unsigned(0, 7);
+                        h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h508 := to_unsigned(0, 6);
+                        h509 := to_unsigned(0, 6);
+                        h509 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                        h508 := h509;
+                        h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h510 := shift_right(r_VF_BAR_SIZE, to_integer(h508));
+                        h507 := h510;
+                        h511 := to_unsigned(0, 6);
+                        h512 := to_unsigned(0, 6);
+                        h513 := to_unsigned(0, 6);
+                        h514 := to_unsigned(0, 6);
+                        h515 := to_unsigned(0, 6);
+                        h516 := to_unsigned(0, 6);
+                        h517 := to_unsigned(0, 6);
+                        h518 := to_unsigned(0, 6);
+                        h519 := to_unsigned(0, 6);
+                        h520 := to_unsigned(0, 6);
+                        h521 := to_unsigned(0, 6);
+                        h522 := to_unsigned(0, 6);
+                        h523 := to_unsigned(0, 6);
+                        h524 := to_unsigned(0, 6);
+                        h525 := to_unsigned(0, 6);
+                        h526 := to_unsigned(0, 6);
+                        h527 := to_unsigned(0, 6);
+                        h528 := to_unsigned(0, 6);
+                        h529 := to_unsigned(0, 6);
+                        h530 := to_unsigned(0, 6);
+                        h531 := to_unsigned(0, 6);
+                        h532 := to_unsigned(0, 6);
+                        h533 := to_unsigned(0, 6);
+                        h534 := to_unsigned(0, 6);
+                        h535 := to_unsigned(0, 6);
+                        h536 := to_unsigned(0, 6);
+                        h537 := to_unsigned(0, 6);
+                        h538 := to_unsigned(0, 6);
+                        h539 := to_unsigned(0, 6);
+                        h540 := to_unsigned(0, 6);
+                        h541 := to_unsigned(0, 6);
+                        h542 := to_unsigned(0, 6);
+                        h543 := to_unsigned(0, 6);
+                        if bool(w_sriov_odd_20(63)) then
+                            h543 := to_unsigned(31, 6);
+                        else
+                            h543 := to_unsigned(32, 6);
+                        end if;
+                        if bool(w_sriov_odd_20(62)) then
+                            h542 := to_unsigned(30, 6);
+                        else
+                            h542 := h543;
+                        end if;
+                        if bool(w_sriov_odd_20(61)) then
+                            h541 := to_unsigned(29, 6);
+                        else
+                            h541 := h542;
+                        end if;
+                        if bool(w_sriov_odd_20(60)) then
+                            h540 := to_unsigned(28, 6);
+                        else
+                            h540 := h541;
+                        end if;
+                        if bool(w_sriov_odd_20(59)) then
+                            h539 := to_unsigned(27, 6);
+                        else
+                            h539 := h540;
+                        end if;
+                        if bool(w_sriov_odd_20(58)) then
+                            h538 := to_unsigned(26, 6);
+                        else
+                            h538 := h539;
+                        end if;
+                        if bool(w_sriov_odd_20(57)) then
+                            h537 := to_unsigned(25, 6);
                         else
-                            h2273 := h2276;
+                            h537 := h538;
                         end if;
-                        if (h2272 /= 0) then
-                            h2270 := to_unsigned(26, 6);
+                        if bool(w_sriov_odd_20(56)) then
+                            h536 := to_unsigned(24, 6);
                         else
-                            h2270 := h2273;
+                            h536 := h537;
                         end if;
-                        if (h2269 /= 0) then
-                            h2267 := to_unsigned(25, 6);
+                        if bool(w_sriov_odd_20(55)) then
+                            h535 := to_unsigned(23, 6);
                         else
-                            h2267 := h2270;
+                            h535 := h536;
                         end if;
-                        if (h2266 /= 0) then
-                            h2264 := to_unsigned(24, 6);
+                        if bool(w_sriov_odd_20(54)) then
+                            h534 := to_unsigned(22, 6);
                         else
-                            h2264 := h2267;
+                            h534 := h535;
                         end if;
-                        if (h2263 /= 0) then
-                            h2261 := to_unsigned(23, 6);
+                        if bool(w_sriov_odd_20(53)) then
+                            h533 := to_unsigned(21, 6);
                         else
-                            h2261 := h2264;
+                            h533 := h534;
                         end if;
-                        if (h2260 /= 0) then
-                            h2258 := to_unsigned(22, 6);
+                        if bool(w_sriov_odd_20(52)) then
+                            h532 := to_unsigned(20, 6);
                         else
-                            h2258 := h2261;
+                            h532 := h533;
                         end if;
-                        if (h2257 /= 0) then
-                            h2255 := to_unsigned(21, 6);
+                        if bool(w_sriov_odd_20(51)) then
+                            h531 := to_unsigned(19, 6);
                         else
-                            h2255 := h2258;
+                            h531 := h532;
                         end if;
-                        if (h2254 /= 0) then
-                            h2252 := to_unsigned(20, 6);
+                        if bool(w_sriov_odd_20(50)) then
+                            h530 := to_unsigned(18, 6);
                         else
-                            h2252 := h2255;
+                            h530 := h531;
                         end if;
-                        if (h2251 /= 0) then
-                            h2249 := to_unsigned(19, 6);
+                        if bool(w_sriov_odd_20(49)) then
+                            h529 := to_unsigned(17, 6);
                         else
-                            h2249 := h2252;
+                            h529 := h530;
                         end if;
-                        if (h2248 /= 0) then
-                            h2246 := to_unsigned(18, 6);
+                        if bool(w_sriov_odd_20(48)) then
+                            h528 := to_unsigned(16, 6);
                         else
-                            h2246 := h2249;
+                            h528 := h529;
                         end if;
-                        if (h2245 /= 0) then
-                            h2243 := to_unsigned(17, 6);
+                        if bool(w_sriov_odd_20(47)) then
+                            h527 := to_unsigned(15, 6);
+                        else
+                            h527 := h528;
+                        end if;
+                        if bool(w_sriov_odd_20(46)) then
+                            h526 := to_unsigned(14, 6);
+                        else
+                            h526 := h527;
+                        end if;
+                        if bool(w_sriov_odd_20(45)) then
+                            h525 := to_unsigned(13, 6);
+                        else
+                            h525 := h526;
+                        end if;
+                        if bool(w_sriov_odd_20(44)) then
+                            h524 := to_unsigned(12, 6);
+                        else
+                            h524 := h525;
+                        end if;
+                        if bool(w_sriov_odd_20(43)) then
+                            h523 := to_unsigned(11, 6);
+                        else
+                            h523 := h524;
+                        end if;
+                        if bool(w_sriov_odd_20(42)) then
+                            h522 := to_unsigned(10, 6);
+                        else
+                            h522 := h523;
+                        end if;
+                        if bool(w_sriov_odd_20(41)) then
+                            h521 := to_unsigned(9, 6);
                         else
-                            h2243 := h2246;
-                        end if;
-                        if (h2242 /= 0) then
-                            h2240 := to_unsigned(16, 6);
-                        else
-                            h2240 := h2243;
-                        end if;
-                        if (h2239 /= 0) then
-                            h2237 := to_unsigned(15, 6);
-                        else
-                            h2237 := h2240;
-                        end if;
-                        if (h2236 /= 0) then
-                            h2234 := to_unsigned(14, 6);
-                        else
-                            h2234 := h2237;
-                        end if;
-                        if (h2233 /= 0) then
-                            h2231 := to_unsigned(13, 6);
-                        else
-                            h2231 := h2234;
-                        end if;
-                        if (h2230 /= 0) then
-                            h2228 := to_unsigned(12, 6);
-                        else
-                            h2228 := h2231;
-                        end if;
-                        if (h2227 /= 0) then
-                            h2225 := to_unsigned(11, 6);
-                        else
-                            h2225 := h2228;
-                        end if;
-                        if (h2224 /= 0) then
-                            h2222 := to_unsigned(10, 6);
-                        else
-                            h2222 := h2225;
-                        end if;
-                        if (h2221 /= 0) then
-                            h2219 := to_unsigned(9, 6);
-                        else
-                            h2219 := h2222;
-                        end if;
-                        if (h2218 /= 0) then
-                            h2216 := to_unsigned(8, 6);
-                        else
-                            h2216 := h2219;
-                        end if;
-                        if (h2215 /= 0) then
-                            h2213 := to_unsigned(7, 6);
-                        else
-                            h2213 := h2216;
-                        end if;
-                        if (h2212 /= 0) then
-                            h2210 := to_unsigned(6, 6);
-                        else
-                            h2210 := h2213;
-                        end if;
-                        if (h2209 /= 0) then
-                            h2207 := to_unsigned(5, 6);
-                        else
-                            h2207 := h2210;
-                        end if;
-                        if (h2206 /= 0) then
-                            h2204 := to_unsigned(4, 6);
-                        else
-                            h2204 := h2207;
-                        end if;
-                        if (h2203 /= 0) then
-                            h2201 := to_unsigned(3, 6);
+                            h521 := h522;
+                        end if;
+                        if bool(w_sriov_odd_20(40)) then
+                            h520 := to_unsigned(8, 6);
                         else
-                            h2201 := h2204;
+                            h520 := h521;
                         end if;
-                        if (h2200 /= 0) then
-                            h2198 := to_unsigned(2, 6);
+                        if bool(w_sriov_odd_20(39)) then
+                            h519 := to_unsigned(7, 6);
                         else
-                            h2198 := h2201;
+                            h519 := h520;
                         end if;
-                        if (h2197 /= 0) then
-                            h2195 := to_unsigned(1, 6);
+                        if bool(w_sriov_odd_20(38)) then
+                            h518 := to_unsigned(6, 6);
                         else
-                            h2195 := h2198;
+                            h518 := h519;
                         end if;
-                        if (h2194 /= 0) then
-                            h2192 := to_unsigned(0, 6);
+                        if bool(w_sriov_odd_20(37)) then
+                            h517 := to_unsigned(5, 6);
                         else
-                            h2192 := h2195;
+                            h517 := h518;
                         end if;
-                        h2288 := to_unsigned(0, 7);
-                        h2288 := (12 + unsigned'(to_unsigned(0, 1) & h2192));
-                        if (unsigned'(to_unsigned(0, 1) & h2085) > h2186) then
-                            h2084 := unsigned'(to_unsigned(0, 1) & h2187);
+                        if bool(w_sriov_odd_20(36)) then
+                            h516 := to_unsigned(4, 6);
                         else
-                            h2084 := h2288;
+                            h516 := h517;
                         end if;
-                        h2083 := h2084;
-                        h2289 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h2289 := shift_left(h2082, to_integer(h2083));
-                        h1839 := h2289;
-                        h2290 := to_unsigned(0, 17);
-                        h2290 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h2291 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h2291 := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h2290(16-1 downto 0));
-                        h2292 := to_unsigned(0, 7);
-                        h2293 := to_unsigned(0, 7);
-                        h2294 := to_unsigned(0, 6);
-                        h2295 := to_unsigned(0, 6);
-                        h2296 := to_unsigned(0, 6);
-                        h2297 := to_unsigned(0, 6);
-                        h2298 := to_unsigned(0, 6);
-                        if (e_bar = 4) then
-                            h2298 := r_VF_BAR_SIZE(30-1 downto 24);
+                        if bool(w_sriov_odd_20(35)) then
+                            h515 := to_unsigned(3, 6);
                         else
-                            h2298 := r_VF_BAR_SIZE(36-1 downto 30);
+                            h515 := h516;
                         end if;
-                        if (e_bar = 3) then
-                            h2297 := r_VF_BAR_SIZE(24-1 downto 18);
+                        if bool(w_sriov_odd_20(34)) then
+                            h514 := to_unsigned(2, 6);
                         else
-                            h2297 := h2298;
+                            h514 := h515;
                         end if;
-                        if (e_bar = 2) then
-                            h2296 := r_VF_BAR_SIZE(18-1 downto 12);
+                        if bool(w_sriov_odd_20(33)) then
+                            h513 := to_unsigned(1, 6);
                         else
-                            h2296 := h2297;
+                            h513 := h514;
                         end if;
-                        if (e_bar = 1) then
-                            h2295 := r_VF_BAR_SIZE(12-1 downto 6);
+                        if bool(w_sriov_odd_20(32)) then
+                            h512 := to_unsigned(0, 6);
                         else
-                            h2295 := h2296;
+                            h512 := h513;
                         end if;
-                        if (e_bar = 0) then
-                            h2294 := r_VF_BAR_SIZE(6-1 downto 0);
+                        h544 := to_unsigned(0, 6);
+                        h545 := to_unsigned(0, 6);
+                        h546 := to_unsigned(0, 6);
+                        h547 := to_unsigned(0, 6);
+                        h548 := to_unsigned(0, 6);
+                        h549 := to_unsigned(0, 6);
+                        h550 := to_unsigned(0, 6);
+                        h551 := to_unsigned(0, 6);
+                        h552 := to_unsigned(0, 6);
+                        h553 := to_unsigned(0, 6);
+                        h554 := to_unsigned(0, 6);
+                        h555 := to_unsigned(0, 6);
+                        h556 := to_unsigned(0, 6);
+                        h557 := to_unsigned(0, 6);
+                        h558 := to_unsigned(0, 6);
+                        h559 := to_unsigned(0, 6);
+                        h560 := to_unsigned(0, 6);
+                        h561 := to_unsigned(0, 6);
+                        h562 := to_unsigned(0, 6);
+                        h563 := to_unsigned(0, 6);
+                        h564 := to_unsigned(0, 6);
+                        h565 := to_unsigned(0, 6);
+                        h566 := to_unsigned(0, 6);
+                        h567 := to_unsigned(0, 6);
+                        h568 := to_unsigned(0, 6);
+                        h569 := to_unsigned(0, 6);
+                        h570 := to_unsigned(0, 6);
+                        h571 := to_unsigned(0, 6);
+                        h572 := to_unsigned(0, 6);
+                        h573 := to_unsigned(0, 6);
+                        h574 := to_unsigned(0, 6);
+                        h575 := to_unsigned(0, 6);
+                        if bool(w_sriov_20(31)) then
+                            h575 := to_unsigned(31, 6);
                         else
-                            h2294 := h2295;
+                            h575 := to_unsigned(32, 6);
                         end if;
-                        h2299 := to_unsigned(0, 6);
-                        h2300 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2300 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(30)) then
+                            h574 := to_unsigned(30, 6);
                         else
-                            h2300 := w_sriov_20(32-1 downto 0);
+                            h574 := h575;
                         end if;
-                        h2301 := unsigned'("00000000000000000000000000000000");
-                        h2301 := (h2300 and to_unsigned(1, 32));
-                        h2302 := to_unsigned(0, 6);
-                        h2303 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2303 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(29)) then
+                            h573 := to_unsigned(29, 6);
                         else
-                            h2303 := w_sriov_20(32-1 downto 0);
+                            h573 := h574;
                         end if;
-                        h2304 := unsigned'("00000000000000000000000000000000");
-                        h2304 := (h2303 and to_unsigned(2, 32));
-                        h2305 := to_unsigned(0, 6);
-                        h2306 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2306 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(28)) then
+                            h572 := to_unsigned(28, 6);
                         else
-                            h2306 := w_sriov_20(32-1 downto 0);
+                            h572 := h573;
                         end if;
-                        h2307 := unsigned'("00000000000000000000000000000000");
-                        h2307 := (h2306 and to_unsigned(4, 32));
-                        h2308 := to_unsigned(0, 6);
-                        h2309 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2309 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(27)) then
+                            h571 := to_unsigned(27, 6);
                         else
-                            h2309 := w_sriov_20(32-1 downto 0);
+                            h571 := h572;
                         end if;
-                        h2310 := unsigned'("00000000000000000000000000000000");
-                        h2310 := (h2309 and to_unsigned(8, 32));
-                        h2311 := to_unsigned(0, 6);
-                        h2312 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2312 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(26)) then
+                            h570 := to_unsigned(26, 6);
                         else
-                            h2312 := w_sriov_20(32-1 downto 0);
+                            h570 := h571;
                         end if;
-                        h2313 := unsigned'("00000000000000000000000000000000");
-                        h2313 := (h2312 and to_unsigned(16, 32));
-                        h2314 := to_unsigned(0, 6);
-                        h2315 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2315 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(25)) then
+                            h569 := to_unsigned(25, 6);
                         else
-                            h2315 := w_sriov_20(32-1 downto 0);
+                            h569 := h570;
                         end if;
-                        h2316 := unsigned'("00000000000000000000000000000000");
-                        h2316 := (h2315 and to_unsigned(32, 32));
-                        h2317 := to_unsigned(0, 6);
-                        h2318 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2318 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(24)) then
+                            h568 := to_unsigned(24, 6);
                         else
-                            h2318 := w_sriov_20(32-1 downto 0);
+                            h568 := h569;
                         end if;
-                        h2319 := unsigned'("00000000000000000000000000000000");
-                        h2319 := (h2318 and to_unsigned(64, 32));
-                        h2320 := to_unsigned(0, 6);
-                        h2321 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2321 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(23)) then
+                            h567 := to_unsigned(23, 6);
                         else
-                            h2321 := w_sriov_20(32-1 downto 0);
+                            h567 := h568;
                         end if;
-                        h2322 := unsigned'("00000000000000000000000000000000");
-                        h2322 := (h2321 and to_unsigned(128, 32));
-                        h2323 := to_unsigned(0, 6);
-                        h2324 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2324 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(22)) then
+                            h566 := to_unsigned(22, 6);
                         else
-                            h2324 := w_sriov_20(32-1 downto 0);
+                            h566 := h567;
                         end if;
-                        h2325 := unsigned'("00000000000000000000000000000000");
-                        h2325 := (h2324 and to_unsigned(256, 32));
-                        h2326 := to_unsigned(0, 6);
-                        h2327 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2327 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(21)) then
+                            h565 := to_unsigned(21, 6);
                         else
-                            h2327 := w_sriov_20(32-1 downto 0);
+                            h565 := h566;
                         end if;
-                        h2328 := unsigned'("00000000000000000000000000000000");
-                        h2328 := (h2327 and to_unsigned(512, 32));
-                        h2329 := to_unsigned(0, 6);
-                        h2330 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2330 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(20)) then
+                            h564 := to_unsigned(20, 6);
                         else
-                            h2330 := w_sriov_20(32-1 downto 0);
+                            h564 := h565;
                         end if;
-                        h2331 := unsigned'("00000000000000000000000000000000");
-                        h2331 := (h2330 and to_unsigned(1024, 32));
-                        h2332 := to_unsigned(0, 6);
-                        h2333 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2333 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(19)) then
+                            h563 := to_unsigned(19, 6);
                         else
-                            h2333 := w_sriov_20(32-1 downto 0);
+                            h563 := h564;
                         end if;
-                        h2334 := unsigned'("00000000000000000000000000000000");
-                        h2334 := (h2333 and to_unsigned(2048, 32));
-                        h2335 := to_unsigned(0, 6);
-                        h2336 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2336 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(18)) then
+                            h562 := to_unsigned(18, 6);
                         else
-                            h2336 := w_sriov_20(32-1 downto 0);
+                            h562 := h563;
                         end if;
-                        h2337 := unsigned'("00000000000000000000000000000000");
-                        h2337 := (h2336 and to_unsigned(4096, 32));
-                        h2338 := to_unsigned(0, 6);
-                        h2339 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2339 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(17)) then
+                            h561 := to_unsigned(17, 6);
                         else
-                            h2339 := w_sriov_20(32-1 downto 0);
+                            h561 := h562;
                         end if;
-                        h2340 := unsigned'("00000000000000000000000000000000");
-                        h2340 := (h2339 and to_unsigned(8192, 32));
-                        h2341 := to_unsigned(0, 6);
-                        h2342 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2342 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(16)) then
+                            h560 := to_unsigned(16, 6);
                         else
-                            h2342 := w_sriov_20(32-1 downto 0);
+                            h560 := h561;
                         end if;
-                        h2343 := unsigned'("00000000000000000000000000000000");
-                        h2343 := (h2342 and to_unsigned(16384, 32));
-                        h2344 := to_unsigned(0, 6);
-                        h2345 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2345 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(15)) then
+                            h559 := to_unsigned(15, 6);
                         else
-                            h2345 := w_sriov_20(32-1 downto 0);
+                            h559 := h560;
                         end if;
-                        h2346 := unsigned'("00000000000000000000000000000000");
-                        h2346 := (h2345 and to_unsigned(32768, 32));
-                        h2347 := to_unsigned(0, 6);
-                        h2348 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2348 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(14)) then
+                            h558 := to_unsigned(14, 6);
                         else
-                            h2348 := w_sriov_20(32-1 downto 0);
+                            h558 := h559;
                         end if;
-                        h2349 := unsigned'("00000000000000000000000000000000");
-                        h2349 := (h2348 and to_unsigned(65536, 32));
-                        h2350 := to_unsigned(0, 6);
-                        h2351 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2351 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(13)) then
+                            h557 := to_unsigned(13, 6);
                         else
-                            h2351 := w_sriov_20(32-1 downto 0);
+                            h557 := h558;
                         end if;
-                        h2352 := unsigned'("00000000000000000000000000000000");
-                        h2352 := (h2351 and to_unsigned(131072, 32));
-                        h2353 := to_unsigned(0, 6);
-                        h2354 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2354 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(12)) then
+                            h556 := to_unsigned(12, 6);
                         else
-                            h2354 := w_sriov_20(32-1 downto 0);
+                            h556 := h557;
                         end if;
-                        h2355 := unsigned'("00000000000000000000000000000000");
-                        h2355 := (h2354 and to_unsigned(262144, 32));
-                        h2356 := to_unsigned(0, 6);
-                        h2357 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2357 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(11)) then
+                            h555 := to_unsigned(11, 6);
                         else
-                            h2357 := w_sriov_20(32-1 downto 0);
+                            h555 := h556;
                         end if;
-                        h2358 := unsigned'("00000000000000000000000000000000");
-                        h2358 := (h2357 and to_unsigned(524288, 32));
-                        h2359 := to_unsigned(0, 6);
-                        h2360 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2360 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(10)) then
+                            h554 := to_unsigned(10, 6);
                         else
-                            h2360 := w_sriov_20(32-1 downto 0);
+                            h554 := h555;
                         end if;
-                        h2361 := unsigned'("00000000000000000000000000000000");
-                        h2361 := (h2360 and to_unsigned(1048576, 32));
-                        h2362 := to_unsigned(0, 6);
-                        h2363 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2363 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(9)) then
+                            h553 := to_unsigned(9, 6);
                         else
-                            h2363 := w_sriov_20(32-1 downto 0);
+                            h553 := h554;
                         end if;
-                        h2364 := unsigned'("00000000000000000000000000000000");
-                        h2364 := (h2363 and to_unsigned(2097152, 32));
-                        h2365 := to_unsigned(0, 6);
-                        h2366 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2366 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(8)) then
+                            h552 := to_unsigned(8, 6);
                         else
-                            h2366 := w_sriov_20(32-1 downto 0);
+                            h552 := h553;
                         end if;
-                        h2367 := unsigned'("00000000000000000000000000000000");
-                        h2367 := (h2366 and to_unsigned(4194304, 32));
-                        h2368 := to_unsigned(0, 6);
-                        h2369 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2369 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(7)) then
+                            h551 := to_unsigned(7, 6);
                         else
-                            h2369 := w_sriov_20(32-1 downto 0);
+                            h551 := h552;
                         end if;
-                        h2370 := unsigned'("00000000000000000000000000000000");
-                        h2370 := (h2369 and to_unsigned(8388608, 32));
-                        h2371 := to_unsigned(0, 6);
-                        h2372 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2372 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(6)) then
+                            h550 := to_unsigned(6, 6);
                         else
-                            h2372 := w_sriov_20(32-1 downto 0);
+                            h550 := h551;
                         end if;
-                        h2373 := unsigned'("00000000000000000000000000000000");
-                        h2373 := (h2372 and to_unsigned(16777216, 32));
-                        h2374 := to_unsigned(0, 6);
-                        h2375 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2375 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(5)) then
+                            h549 := to_unsigned(5, 6);
                         else
-                            h2375 := w_sriov_20(32-1 downto 0);
+                            h549 := h550;
                         end if;
-                        h2376 := unsigned'("00000000000000000000000000000000");
-                        h2376 := (h2375 and to_unsigned(33554432, 32));
-                        h2377 := to_unsigned(0, 6);
-                        h2378 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2378 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(4)) then
+                            h548 := to_unsigned(4, 6);
                         else
-                            h2378 := w_sriov_20(32-1 downto 0);
+                            h548 := h549;
                         end if;
-                        h2379 := unsigned'("00000000000000000000000000000000");
-                        h2379 := (h2378 and to_unsigned(67108864, 32));
-                        h2380 := to_unsigned(0, 6);
-                        h2381 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2381 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(3)) then
+                            h547 := to_unsigned(3, 6);
                         else
-                            h2381 := w_sriov_20(32-1 downto 0);
+                            h547 := h548;
                         end if;
-                        h2382 := unsigned'("00000000000000000000000000000000");
-                        h2382 := (h2381 and to_unsigned(134217728, 32));
-                        h2383 := to_unsigned(0, 6);
-                        h2384 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2384 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(2)) then
+                            h546 := to_unsigned(2, 6);
                         else
-                            h2384 := w_sriov_20(32-1 downto 0);
+                            h546 := h547;
                         end if;
-                        h2385 := unsigned'("00000000000000000000000000000000");
-                        h2385 := (h2384 and to_unsigned(268435456, 32));
-                        h2386 := to_unsigned(0, 6);
-                        h2387 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2387 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(1)) then
+                            h545 := to_unsigned(1, 6);
                         else
-                            h2387 := w_sriov_20(32-1 downto 0);
+                            h545 := h546;
                         end if;
-                        h2388 := unsigned'("00000000000000000000000000000000");
-                        h2388 := (h2387 and to_unsigned(536870912, 32));
-                        h2389 := to_unsigned(0, 6);
-                        h2390 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2390 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(0)) then
+                            h544 := to_unsigned(0, 6);
                         else
-                            h2390 := w_sriov_20(32-1 downto 0);
+                            h544 := h545;
                         end if;
-                        h2391 := unsigned'("00000000000000000000000000000000");
-                        h2391 := (h2390 and unsigned'("01000000000000000000000000000000"));
-                        h2392 := to_unsigned(0, 6);
-                        h2393 := unsigned'("00000000000000000000000000000000");
                         if bool(r_PF(16)) then
-                            h2393 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2393 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2394 := unsigned'("00000000000000000000000000000000");
-                        h2394 := (h2393 and unsigned'("10000000000000000000000000000000"));
-                        if (h2394 /= 0) then
-                            h2392 := to_unsigned(31, 6);
-                        else
-                            h2392 := to_unsigned(32, 6);
-                        end if;
-                        if (h2391 /= 0) then
-                            h2389 := to_unsigned(30, 6);
-                        else
-                            h2389 := h2392;
-                        end if;
-                        if (h2388 /= 0) then
-                            h2386 := to_unsigned(29, 6);
+                            h511 := h512;
                         else
-                            h2386 := h2389;
+                            h511 := h544;
                         end if;
-                        if (h2385 /= 0) then
-                            h2383 := to_unsigned(28, 6);
+                        h576 := to_unsigned(0, 7);
+                        h576 := (12 + unsigned'(to_unsigned(0, 1) & h511));
+                        h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h578 := to_unsigned(0, 6);
+                        h579 := to_unsigned(0, 6);
+                        h579 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                        h578 := h579;
+                        h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h580 := shift_right(r_VF_BAR_SIZE, to_integer(h578));
+                        h577 := h580;
+                        h581 := to_unsigned(0, 6);
+                        h582 := to_unsigned(0, 6);
+                        h583 := to_unsigned(0, 6);
+                        h584 := to_unsigned(0, 6);
+                        h585 := to_unsigned(0, 6);
+                        h586 := to_unsigned(0, 6);
+                        h587 := to_unsigned(0, 6);
+                        h588 := to_unsigned(0, 6);
+                        h589 := to_unsigned(0, 6);
+                        h590 := to_unsigned(0, 6);
+                        h591 := to_unsigned(0, 6);
+                        h592 := to_unsigned(0, 6);
+                        h593 := to_unsigned(0, 6);
+                        h594 := to_unsigned(0, 6);
+                        h595 := to_unsigned(0, 6);
+                        h596 := to_unsigned(0, 6);
+                        h597 := to_unsigned(0, 6);
+                        h598 := to_unsigned(0, 6);
+                        h599 := to_unsigned(0, 6);
+                        h600 := to_unsigned(0, 6);
+                        h601 := to_unsigned(0, 6);
+                        h602 := to_unsigned(0, 6);
+                        h603 := to_unsigned(0, 6);
+                        h604 := to_unsigned(0, 6);
+                        h605 := to_unsigned(0, 6);
+                        h606 := to_unsigned(0, 6);
+                        h607 := to_unsigned(0, 6);
+                        h608 := to_unsigned(0, 6);
+                        h609 := to_unsigned(0, 6);
+                        h610 := to_unsigned(0, 6);
+                        h611 := to_unsigned(0, 6);
+                        h612 := to_unsigned(0, 6);
+                        h613 := to_unsigned(0, 6);
+                        if bool(w_sriov_odd_20(63)) then
+                            h613 := to_unsigned(31, 6);
                         else
-                            h2383 := h2386;
+                            h613 := to_unsigned(32, 6);
                         end if;
-                        if (h2382 /= 0) then
-                            h2380 := to_unsigned(27, 6);
+                        if bool(w_sriov_odd_20(62)) then
+                            h612 := to_unsigned(30, 6);
                         else
-                            h2380 := h2383;
+                            h612 := h613;
                         end if;
-                        if (h2379 /= 0) then
-                            h2377 := to_unsigned(26, 6);
+                        if bool(w_sriov_odd_20(61)) then
+                            h611 := to_unsigned(29, 6);
                         else
-                            h2377 := h2380;
+                            h611 := h612;
                         end if;
-                        if (h2376 /= 0) then
-                            h2374 := to_unsigned(25, 6);
+                        if bool(w_sriov_odd_20(60)) then
+                            h610 := to_unsigned(28, 6);
                         else
-                            h2374 := h2377;
+                            h610 := h611;
                         end if;
-                        if (h2373 /= 0) then
-                            h2371 := to_unsigned(24, 6);
+                        if bool(w_sriov_odd_20(59)) then
+                            h609 := to_unsigned(27, 6);
                         else
-                            h2371 := h2374;
+                            h609 := h610;
                         end if;
-                        if (h2370 /= 0) then
-                            h2368 := to_unsigned(23, 6);
+                        if bool(w_sriov_odd_20(58)) then
+                            h608 := to_unsigned(26, 6);
                         else
-                            h2368 := h2371;
+                            h608 := h609;
                         end if;
-                        if (h2367 /= 0) then
-                            h2365 := to_unsigned(22, 6);
+                        if bool(w_sriov_odd_20(57)) then
+                            h607 := to_unsigned(25, 6);
                         else
-                            h2365 := h2368;
+                            h607 := h608;
                         end if;
-                        if (h2364 /= 0) then
-                            h2362 := to_unsigned(21, 6);
+                        if bool(w_sriov_odd_20(56)) then
+                            h606 := to_unsigned(24, 6);
                         else
-                            h2362 := h2365;
+                            h606 := h607;
                         end if;
-                        if (h2361 /= 0) then
-                            h2359 := to_unsigned(20, 6);
+                        if bool(w_sriov_odd_20(55)) then
+                            h605 := to_unsigned(23, 6);
                         else
-                            h2359 := h2362;
+                            h605 := h606;
                         end if;
-                        if (h2358 /= 0) then
-                            h2356 := to_unsigned(19, 6);
+                        if bool(w_sriov_odd_20(54)) then
+                            h604 := to_unsigned(22, 6);
                         else
-                            h2356 := h2359;
+                            h604 := h605;
                         end if;
-                        if (h2355 /= 0) then
-                            h2353 := to_unsigned(18, 6);
+                        if bool(w_sriov_odd_20(53)) then
+                            h603 := to_unsigned(21, 6);
                         else
-                            h2353 := h2356;
+                            h603 := h604;
                         end if;
-                        if (h2352 /= 0) then
-                            h2350 := to_unsigned(17, 6);
+                        if bool(w_sriov_odd_20(52)) then
+                            h602 := to_unsigned(20, 6);
                         else
-                            h2350 := h2353;
+                            h602 := h603;
                         end if;
-                        if (h2349 /= 0) then
-                            h2347 := to_unsigned(16, 6);
+                        if bool(w_sriov_odd_20(51)) then
+                            h601 := to_unsigned(19, 6);
                         else
-                            h2347 := h2350;
+                            h601 := h602;
                         end if;
-                        if (h2346 /= 0) then
-                            h2344 := to_unsigned(15, 6);
+                        if bool(w_sriov_odd_20(50)) then
+                            h600 := to_unsigned(18, 6);
                         else
-                            h2344 := h2347;
+                            h600 := h601;
                         end if;
-                        if (h2343 /= 0) then
-                            h2341 := to_unsigned(14, 6);
+                        if bool(w_sriov_odd_20(49)) then
+                            h599 := to_unsigned(17, 6);
                         else
-                            h2341 := h2344;
+                            h599 := h600;
                         end if;
-                        if (h2340 /= 0) then
-                            h2338 := to_unsigned(13, 6);
+                        if bool(w_sriov_odd_20(48)) then
+                            h598 := to_unsigned(16, 6);
                         else
-                            h2338 := h2341;
+                            h598 := h599;
                         end if;
-                        if (h2337 /= 0) then
-                            h2335 := to_unsigned(12, 6);
+                        if bool(w_sriov_odd_20(47)) then
+                            h597 := to_unsigned(15, 6);
                         else
-                            h2335 := h2338;
+                            h597 := h598;
                         end if;
-                        if (h2334 /= 0) then
-                            h2332 := to_unsigned(11, 6);
+                        if bool(w_sriov_odd_20(46)) then
+                            h596 := to_unsigned(14, 6);
                         else
-                            h2332 := h2335;
+                            h596 := h597;
                         end if;
-                        if (h2331 /= 0) then
-                            h2329 := to_unsigned(10, 6);
+                        if bool(w_sriov_odd_20(45)) then
+                            h595 := to_unsigned(13, 6);
                         else
-                            h2329 := h2332;
+                            h595 := h596;
                         end if;
-                        if (h2328 /= 0) then
-                            h2326 := to_unsigned(9, 6);
+                        if bool(w_sriov_odd_20(44)) then
+                            h594 := to_unsigned(12, 6);
                         else
-                            h2326 := h2329;
+                            h594 := h595;
                         end if;
-                        if (h2325 /= 0) then
-                            h2323 := to_unsigned(8, 6);
+                        if bool(w_sriov_odd_20(43)) then
+                            h593 := to_unsigned(11, 6);
                         else
-                            h2323 := h2326;
+                            h593 := h594;
                         end if;
-                        if (h2322 /= 0) then
-                            h2320 := to_unsigned(7, 6);
+                        if bool(w_sriov_odd_20(42)) then
+                            h592 := to_unsigned(10, 6);
                         else
-                            h2320 := h2323;
+                            h592 := h593;
                         end if;
-                        if (h2319 /= 0) then
-                            h2317 := to_unsigned(6, 6);
+                        if bool(w_sriov_odd_20(41)) then
+                            h591 := to_unsigned(9, 6);
                         else
-                            h2317 := h2320;
+                            h591 := h592;
                         end if;
-                        if (h2316 /= 0) then
-                            h2314 := to_unsigned(5, 6);
+                        if bool(w_sriov_odd_20(40)) then
+                            h590 := to_unsigned(8, 6);
                         else
-                            h2314 := h2317;
+                            h590 := h591;
                         end if;
-                        if (h2313 /= 0) then
-                            h2311 := to_unsigned(4, 6);
+                        if bool(w_sriov_odd_20(39)) then
+                            h589 := to_unsigned(7, 6);
                         else
-                            h2311 := h2314;
+                            h589 := h590;
                         end if;
-                        if (h2310 /= 0) then
-                            h2308 := to_unsigned(3, 6);
+                        if bool(w_sriov_odd_20(38)) then
+                            h588 := to_unsigned(6, 6);
                         else
-                            h2308 := h2311;
+                            h588 := h589;
                         end if;
-                        if (h2307 /= 0) then
-                            h2305 := to_unsigned(2, 6);
+                        if bool(w_sriov_odd_20(37)) then
+                            h587 := to_unsigned(5, 6);
                         else
-                            h2305 := h2308;
+                            h587 := h588;
                         end if;
-                        if (h2304 /= 0) then
-                            h2302 := to_unsigned(1, 6);
+                        if bool(w_sriov_odd_20(36)) then
+                            h586 := to_unsigned(4, 6);
                         else
-                            h2302 := h2305;
+                            h586 := h587;
                         end if;
-                        if (h2301 /= 0) then
-                            h2299 := to_unsigned(0, 6);
+                        if bool(w_sriov_odd_20(35)) then
+                            h585 := to_unsigned(3, 6);
                         else
-                            h2299 := h2302;
+                            h585 := h586;
                         end if;
-                        h2395 := to_unsigned(0, 7);
-                        h2395 := (12 + unsigned'(to_unsigned(0, 1) & h2299));
-                        h2396 := to_unsigned(0, 6);
-                        h2397 := to_unsigned(0, 6);
-                        h2398 := to_unsigned(0, 6);
-                        h2399 := to_unsigned(0, 6);
-                        h2400 := to_unsigned(0, 6);
-                        if (e_bar = 4) then
-                            h2400 := r_VF_BAR_SIZE(30-1 downto 24);
+                        if bool(w_sriov_odd_20(34)) then
+                            h584 := to_unsigned(2, 6);
                         else
-                            h2400 := r_VF_BAR_SIZE(36-1 downto 30);
+                            h584 := h585;
                         end if;
-                        if (e_bar = 3) then
-                            h2399 := r_VF_BAR_SIZE(24-1 downto 18);
+                        if bool(w_sriov_odd_20(33)) then
+                            h583 := to_unsigned(1, 6);
                         else
-                            h2399 := h2400;
+                            h583 := h584;
                         end if;
-                        if (e_bar = 2) then
-                            h2398 := r_VF_BAR_SIZE(18-1 downto 12);
+                        if bool(w_sriov_odd_20(32)) then
+                            h582 := to_unsigned(0, 6);
                         else
-                            h2398 := h2399;
+                            h582 := h583;
                         end if;
-                        if (e_bar = 1) then
-                            h2397 := r_VF_BAR_SIZE(12-1 downto 6);
+                        h614 := to_unsigned(0, 6);
+                        h615 := to_unsigned(0, 6);
+                        h616 := to_unsigned(0, 6);
+                        h617 := to_unsigned(0, 6);
+                        h618 := to_unsigned(0, 6);
+                        h619 := to_unsigned(0, 6);
+                        h620 := to_unsigned(0, 6);
+                        h621 := to_unsigned(0, 6);
+                        h622 := to_unsigned(0, 6);
+                        h623 := to_unsigned(0, 6);
+                        h624 := to_unsigned(0, 6);
+                        h625 := to_unsigned(0, 6);
+                        h626 := to_unsigned(0, 6);
+                        h627 := to_unsigned(0, 6);
+                        h628 := to_unsigned(0, 6);
+                        h629 := to_unsigned(0, 6);
+                        h630 := to_unsigned(0, 6);
+                        h631 := to_unsigned(0, 6);
+                        h632 := to_unsigned(0, 6);
+                        h633 := to_unsigned(0, 6);
+                        h634 := to_unsigned(0, 6);
+                        h635 := to_unsigned(0, 6);
+                        h636 := to_unsigned(0, 6);
+                        h637 := to_unsigned(0, 6);
+                        h638 := to_unsigned(0, 6);
+                        h639 := to_unsigned(0, 6);
+                        h640 := to_unsigned(0, 6);
+                        h641 := to_unsigned(0, 6);
+                        h642 := to_unsigned(0, 6);
+                        h643 := to_unsigned(0, 6);
+                        h644 := to_unsigned(0, 6);
+                        h645 := to_unsigned(0, 6);
+                        if bool(w_sriov_20(31)) then
+                            h645 := to_unsigned(31, 6);
                         else
-                            h2397 := h2398;
+                            h645 := to_unsigned(32, 6);
                         end if;
-                        if (e_bar = 0) then
-                            h2396 := r_VF_BAR_SIZE(6-1 downto 0);
+                        if bool(w_sriov_20(30)) then
+                            h644 := to_unsigned(30, 6);
                         else
-                            h2396 := h2397;
+                            h644 := h645;
                         end if;
-                        h2401 := to_unsigned(0, 6);
-                        h2402 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2402 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2402 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2403 := unsigned'("00000000000000000000000000000000");
-                        h2403 := (h2402 and to_unsigned(1, 32));
-                        h2404 := to_unsigned(0, 6);
-                        h2405 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2405 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(29)) then
+                            h643 := to_unsigned(29, 6);
                         else
-                            h2405 := w_sriov_20(32-1 downto 0);
+                            h643 := h644;
                         end if;
-                        h2406 := unsigned'("00000000000000000000000000000000");
-                        h2406 := (h2405 and to_unsigned(2, 32));
-                        h2407 := to_unsigned(0, 6);
-                        h2408 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2408 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(28)) then
+                            h642 := to_unsigned(28, 6);
                         else
-                            h2408 := w_sriov_20(32-1 downto 0);
+                            h642 := h643;
                         end if;
-                        h2409 := unsigned'("00000000000000000000000000000000");
-                        h2409 := (h2408 and to_unsigned(4, 32));
-                        h2410 := to_unsigned(0, 6);
-                        h2411 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2411 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(27)) then
+                            h641 := to_unsigned(27, 6);
                         else
-                            h2411 := w_sriov_20(32-1 downto 0);
+                            h641 := h642;
                         end if;
-                        h2412 := unsigned'("00000000000000000000000000000000");
-                        h2412 := (h2411 and to_unsigned(8, 32));
-                        h2413 := to_unsigned(0, 6);
-                        h2414 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2414 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(26)) then
+                            h640 := to_unsigned(26, 6);
                         else
-                            h2414 := w_sriov_20(32-1 downto 0);
+                            h640 := h641;
                         end if;
-                        h2415 := unsigned'("00000000000000000000000000000000");
-                        h2415 := (h2414 and to_unsigned(16, 32));
-                        h2416 := to_unsigned(0, 6);
-                        h2417 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2417 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(25)) then
+                            h639 := to_unsigned(25, 6);
                         else
-                            h2417 := w_sriov_20(32-1 downto 0);
+                            h639 := h640;
                         end if;
-                        h2418 := unsigned'("00000000000000000000000000000000");
-                        h2418 := (h2417 and to_unsigned(32, 32));
-                        h2419 := to_unsigned(0, 6);
-                        h2420 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2420 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(24)) then
+                            h638 := to_unsigned(24, 6);
                         else
-                            h2420 := w_sriov_20(32-1 downto 0);
+                            h638 := h639;
                         end if;
-                        h2421 := unsigned'("00000000000000000000000000000000");
-                        h2421 := (h2420 and to_unsigned(64, 32));
-                        h2422 := to_unsigned(0, 6);
-                        h2423 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2423 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(23)) then
+                            h637 := to_unsigned(23, 6);
                         else
-                            h2423 := w_sriov_20(32-1 downto 0);
+                            h637 := h638;
                         end if;
-                        h2424 := unsigned'("00000000000000000000000000000000");
-                        h2424 := (h2423 and to_unsigned(128, 32));
-                        h2425 := to_unsigned(0, 6);
-                        h2426 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2426 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(22)) then
+                            h636 := to_unsigned(22, 6);
                         else
-                            h2426 := w_sriov_20(32-1 downto 0);
+                            h636 := h637;
                         end if;
-                        h2427 := unsigned'("00000000000000000000000000000000");
-                        h2427 := (h2426 and to_unsigned(256, 32));
-                        h2428 := to_unsigned(0, 6);
-                        h2429 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2429 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(21)) then
+                            h635 := to_unsigned(21, 6);
                         else
-                            h2429 := w_sriov_20(32-1 downto 0);
+                            h635 := h636;
                         end if;
-                        h2430 := unsigned'("00000000000000000000000000000000");
-                        h2430 := (h2429 and to_unsigned(512, 32));
-                        h2431 := to_unsigned(0, 6);
-                        h2432 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2432 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(20)) then
+                            h634 := to_unsigned(20, 6);
                         else
-                            h2432 := w_sriov_20(32-1 downto 0);
+                            h634 := h635;
                         end if;
-                        h2433 := unsigned'("00000000000000000000000000000000");
-                        h2433 := (h2432 and to_unsigned(1024, 32));
-                        h2434 := to_unsigned(0, 6);
-                        h2435 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2435 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(19)) then
+                            h633 := to_unsigned(19, 6);
                         else
-                            h2435 := w_sriov_20(32-1 downto 0);
+                            h633 := h634;
                         end if;
-                        h2436 := unsigned'("00000000000000000000000000000000");
-                        h2436 := (h2435 and to_unsigned(2048, 32));
-                        h2437 := to_unsigned(0, 6);
-                        h2438 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2438 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(18)) then
+                            h632 := to_unsigned(18, 6);
                         else
-                            h2438 := w_sriov_20(32-1 downto 0);
+                            h632 := h633;
                         end if;
-                        h2439 := unsigned'("00000000000000000000000000000000");
-                        h2439 := (h2438 and to_unsigned(4096, 32));
-                        h2440 := to_unsigned(0, 6);
-                        h2441 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2441 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(17)) then
+                            h631 := to_unsigned(17, 6);
                         else
-                            h2441 := w_sriov_20(32-1 downto 0);
+                            h631 := h632;
                         end if;
-                        h2442 := unsigned'("00000000000000000000000000000000");
-                        h2442 := (h2441 and to_unsigned(8192, 32));
-                        h2443 := to_unsigned(0, 6);
-                        h2444 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2444 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(16)) then
+                            h630 := to_unsigned(16, 6);
                         else
-                            h2444 := w_sriov_20(32-1 downto 0);
+                            h630 := h631;
                         end if;
-                        h2445 := unsigned'("00000000000000000000000000000000");
-                        h2445 := (h2444 and to_unsigned(16384, 32));
-                        h2446 := to_unsigned(0, 6);
-                        h2447 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2447 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(15)) then
+                            h629 := to_unsigned(15, 6);
                         else
-                            h2447 := w_sriov_20(32-1 downto 0);
+                            h629 := h630;
                         end if;
-                        h2448 := unsigned'("00000000000000000000000000000000");
-                        h2448 := (h2447 and to_unsigned(32768, 32));
-                        h2449 := to_unsigned(0, 6);
-                        h2450 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2450 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(14)) then
+                            h628 := to_unsigned(14, 6);
                         else
-                            h2450 := w_sriov_20(32-1 downto 0);
+                            h628 := h629;
                         end if;
-                        h2451 := unsigned'("00000000000000000000000000000000");
-                        h2451 := (h2450 and to_unsigned(65536, 32));
-                        h2452 := to_unsigned(0, 6);
-                        h2453 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2453 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(13)) then
+                            h627 := to_unsigned(13, 6);
                         else
-                            h2453 := w_sriov_20(32-1 downto 0);
+                            h627 := h628;
                         end if;
-                        h2454 := unsigned'("00000000000000000000000000000000");
-                        h2454 := (h2453 and to_unsigned(131072, 32));
-                        h2455 := to_unsigned(0, 6);
-                        h2456 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2456 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(12)) then
+                            h626 := to_unsigned(12, 6);
                         else
-                            h2456 := w_sriov_20(32-1 downto 0);
+                            h626 := h627;
                         end if;
-                        h2457 := unsigned'("00000000000000000000000000000000");
-                        h2457 := (h2456 and to_unsigned(262144, 32));
-                        h2458 := to_unsigned(0, 6);
-                        h2459 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2459 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(11)) then
+                            h625 := to_unsigned(11, 6);
                         else
-                            h2459 := w_sriov_20(32-1 downto 0);
+                            h625 := h626;
                         end if;
-                        h2460 := unsigned'("00000000000000000000000000000000");
-                        h2460 := (h2459 and to_unsigned(524288, 32));
-                        h2461 := to_unsigned(0, 6);
-                        h2462 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2462 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(10)) then
+                            h624 := to_unsigned(10, 6);
                         else
-                            h2462 := w_sriov_20(32-1 downto 0);
+                            h624 := h625;
                         end if;
-                        h2463 := unsigned'("00000000000000000000000000000000");
-                        h2463 := (h2462 and to_unsigned(1048576, 32));
-                        h2464 := to_unsigned(0, 6);
-                        h2465 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2465 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(9)) then
+                            h623 := to_unsigned(9, 6);
                         else
-                            h2465 := w_sriov_20(32-1 downto 0);
+                            h623 := h624;
                         end if;
-                        h2466 := unsigned'("00000000000000000000000000000000");
-                        h2466 := (h2465 and to_unsigned(2097152, 32));
-                        h2467 := to_unsigned(0, 6);
-                        h2468 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2468 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(8)) then
+                            h622 := to_unsigned(8, 6);
                         else
-                            h2468 := w_sriov_20(32-1 downto 0);
+                            h622 := h623;
                         end if;
-                        h2469 := unsigned'("00000000000000000000000000000000");
-                        h2469 := (h2468 and to_unsigned(4194304, 32));
-                        h2470 := to_unsigned(0, 6);
-                        h2471 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2471 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(7)) then
+                            h621 := to_unsigned(7, 6);
                         else
-                            h2471 := w_sriov_20(32-1 downto 0);
+                            h621 := h622;
                         end if;
-                        h2472 := unsigned'("00000000000000000000000000000000");
-                        h2472 := (h2471 and to_unsigned(8388608, 32));
-                        h2473 := to_unsigned(0, 6);
-                        h2474 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2474 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(6)) then
+                            h620 := to_unsigned(6, 6);
                         else
-                            h2474 := w_sriov_20(32-1 downto 0);
+                            h620 := h621;
                         end if;
-                        h2475 := unsigned'("00000000000000000000000000000000");
-                        h2475 := (h2474 and to_unsigned(16777216, 32));
-                        h2476 := to_unsigned(0, 6);
-                        h2477 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2477 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(5)) then
+                            h619 := to_unsigned(5, 6);
                         else
-                            h2477 := w_sriov_20(32-1 downto 0);
+                            h619 := h620;
                         end if;
-                        h2478 := unsigned'("00000000000000000000000000000000");
-                        h2478 := (h2477 and to_unsigned(33554432, 32));
-                        h2479 := to_unsigned(0, 6);
-                        h2480 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2480 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(4)) then
+                            h618 := to_unsigned(4, 6);
                         else
-                            h2480 := w_sriov_20(32-1 downto 0);
+                            h618 := h619;
                         end if;
-                        h2481 := unsigned'("00000000000000000000000000000000");
-                        h2481 := (h2480 and to_unsigned(67108864, 32));
-                        h2482 := to_unsigned(0, 6);
-                        h2483 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2483 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(3)) then
+                            h617 := to_unsigned(3, 6);
                         else
-                            h2483 := w_sriov_20(32-1 downto 0);
+                            h617 := h618;
                         end if;
-                        h2484 := unsigned'("00000000000000000000000000000000");
-                        h2484 := (h2483 and to_unsigned(134217728, 32));
-                        h2485 := to_unsigned(0, 6);
-                        h2486 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2486 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(2)) then
+                            h616 := to_unsigned(2, 6);
                         else
-                            h2486 := w_sriov_20(32-1 downto 0);
+                            h616 := h617;
                         end if;
-                        h2487 := unsigned'("00000000000000000000000000000000");
-                        h2487 := (h2486 and to_unsigned(268435456, 32));
-                        h2488 := to_unsigned(0, 6);
-                        h2489 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2489 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(1)) then
+                            h615 := to_unsigned(1, 6);
                         else
-                            h2489 := w_sriov_20(32-1 downto 0);
+                            h615 := h616;
                         end if;
-                        h2490 := unsigned'("00000000000000000000000000000000");
-                        h2490 := (h2489 and to_unsigned(536870912, 32));
-                        h2491 := to_unsigned(0, 6);
-                        h2492 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h2492 := w_sriov_odd_20(64-1 downto 32);
+                        if bool(w_sriov_20(0)) then
+                            h614 := to_unsigned(0, 6);
                         else
-                            h2492 := w_sriov_20(32-1 downto 0);
+                            h614 := h615;
                         end if;
-                        h2493 := unsigned'("00000000000000000000000000000000");
-                        h2493 := (h2492 and unsigned'("01000000000000000000000000000000"));
-                        h2494 := to_unsigned(0, 6);
-                        h2495 := unsigned'("00000000000000000000000000000000");
                         if bool(r_PF(16)) then
-                            h2495 := w_sriov_odd_20(64-1 downto 32);
-                        else
-                            h2495 := w_sriov_20(32-1 downto 0);
-                        end if;
-                        h2496 := unsigned'("00000000000000000000000000000000");
-                        h2496 := (h2495 and unsigned'("10000000000000000000000000000000"));
-                        if (h2496 /= 0) then
-                            h2494 := to_unsigned(31, 6);
-                        else
-                            h2494 := to_unsigned(32, 6);
-                        end if;
-                        if (h2493 /= 0) then
-                            h2491 := to_unsigned(30, 6);
-                        else
-                            h2491 := h2494;
-                        end if;
-                        if (h2490 /= 0) then
-                            h2488 := to_unsigned(29, 6);
-                        else
-                            h2488 := h2491;
-                        end if;
-                        if (h2487 /= 0) then
-                            h2485 := to_unsigned(28, 6);
-                        else
-                            h2485 := h2488;
-                        end if;
-                        if (h2484 /= 0) then
-                            h2482 := to_unsigned(27, 6);
-                        else
-                            h2482 := h2485;
-                        end if;
-                        if (h2481 /= 0) then
-                            h2479 := to_unsigned(26, 6);
-                        else
-                            h2479 := h2482;
-                        end if;
-                        if (h2478 /= 0) then
-                            h2476 := to_unsigned(25, 6);
-                        else
-                            h2476 := h2479;
-                        end if;
-                        if (h2475 /= 0) then
-                            h2473 := to_unsigned(24, 6);
-                        else
-                            h2473 := h2476;
-                        end if;
-                        if (h2472 /= 0) then
-                            h2470 := to_unsigned(23, 6);
-                        else
-                            h2470 := h2473;
-                        end if;
-                        if (h2469 /= 0) then
-                            h2467 := to_unsigned(22, 6);
-                        else
-                            h2467 := h2470;
-                        end if;
-                        if (h2466 /= 0) then
-                            h2464 := to_unsigned(21, 6);
-                        else
-                            h2464 := h2467;
-                        end if;
-                        if (h2463 /= 0) then
-                            h2461 := to_unsigned(20, 6);
-                        else
-                            h2461 := h2464;
-                        end if;
-                        if (h2460 /= 0) then
-                            h2458 := to_unsigned(19, 6);
-                        else
-                            h2458 := h2461;
-                        end if;
-                        if (h2457 /= 0) then
-                            h2455 := to_unsigned(18, 6);
-                        else
-                            h2455 := h2458;
-                        end if;
-                        if (h2454 /= 0) then
-                            h2452 := to_unsigned(17, 6);
-                        else
-                            h2452 := h2455;
-                        end if;
-                        if (h2451 /= 0) then
-                            h2449 := to_unsigned(16, 6);
-                        else
-                            h2449 := h2452;
-                        end if;
-                        if (h2448 /= 0) then
-                            h2446 := to_unsigned(15, 6);
-                        else
-                            h2446 := h2449;
-                        end if;
-                        if (h2445 /= 0) then
-                            h2443 := to_unsigned(14, 6);
-                        else
-                            h2443 := h2446;
-                        end if;
-                        if (h2442 /= 0) then
-                            h2440 := to_unsigned(13, 6);
-                        else
-                            h2440 := h2443;
-                        end if;
-                        if (h2439 /= 0) then
-                            h2437 := to_unsigned(12, 6);
-                        else
-                            h2437 := h2440;
-                        end if;
-                        if (h2436 /= 0) then
-                            h2434 := to_unsigned(11, 6);
-                        else
-                            h2434 := h2437;
-                        end if;
-                        if (h2433 /= 0) then
-                            h2431 := to_unsigned(10, 6);
-                        else
-                            h2431 := h2434;
-                        end if;
-                        if (h2430 /= 0) then
-                            h2428 := to_unsigned(9, 6);
-                        else
-                            h2428 := h2431;
-                        end if;
-                        if (h2427 /= 0) then
-                            h2425 := to_unsigned(8, 6);
-                        else
-                            h2425 := h2428;
-                        end if;
-                        if (h2424 /= 0) then
-                            h2422 := to_unsigned(7, 6);
-                        else
-                            h2422 := h2425;
-                        end if;
-                        if (h2421 /= 0) then
-                            h2419 := to_unsigned(6, 6);
-                        else
-                            h2419 := h2422;
-                        end if;
-                        if (h2418 /= 0) then
-                            h2416 := to_unsigned(5, 6);
-                        else
-                            h2416 := h2419;
-                        end if;
-                        if (h2415 /= 0) then
-                            h2413 := to_unsigned(4, 6);
-                        else
-                            h2413 := h2416;
-                        end if;
-                        if (h2412 /= 0) then
-                            h2410 := to_unsigned(3, 6);
-                        else
-                            h2410 := h2413;
-                        end if;
-                        if (h2409 /= 0) then
-                            h2407 := to_unsigned(2, 6);
-                        else
-                            h2407 := h2410;
-                        end if;
-                        if (h2406 /= 0) then
-                            h2404 := to_unsigned(1, 6);
-                        else
-                            h2404 := h2407;
-                        end if;
-                        if (h2403 /= 0) then
-                            h2401 := to_unsigned(0, 6);
+                            h581 := h582;
                         else
-                            h2401 := h2404;
+                            h581 := h614;
                         end if;
-                        h2497 := to_unsigned(0, 7);
-                        h2497 := (12 + unsigned'(to_unsigned(0, 1) & h2401));
-                        if (unsigned'(to_unsigned(0, 1) & h2294) > h2395) then
-                            h2293 := unsigned'(to_unsigned(0, 1) & h2396);
+                        h646 := to_unsigned(0, 7);
+                        h646 := (12 + unsigned'(to_unsigned(0, 1) & h581));
+                        if (unsigned'(to_unsigned(0, 1) & h507(6-1 downto 0)) > h576) then
+                            h506 := unsigned'(to_unsigned(0, 1) & h577(6-1 downto 0));
                         else
-                            h2293 := h2497;
+                            h506 := h646;
                         end if;
-                        h2292 := h2293;
-                        h2498 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h2498 := shift_left(h2291, to_integer(h2292));
-                        h2499 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h2499 := (unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000") & h1839(64-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h2498));
-                        h2500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h2500 := (unsigned'(to_unsigned(0, 1) & h2499) + unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000") & e_offset));
-                        rec_addr <= h2500(64-1 downto 0);
-                        h2501 := to_unsigned(0, 1);
-                        h2501 := to_unsigned(0, 1);
+                        h505 := h506;
+                        h504 := h505(6-1 downto 0);
+                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h647 := shift_left(h503, to_integer(h504));
+                        h648 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h648 := (unsigned'(to_unsigned(0, 16) & h501) + unsigned'(to_unsigned(0, 1) & h647));
+                        h649 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h649 := (unsigned'(to_unsigned(0, 1) & h648) + unsigned'(to_unsigned(0, 17) & e_offset));
+                        rec_addr <= h649(64-1 downto 0);
+                        h650 := to_unsigned(0, 1);
+                        h650 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h2501 := to_unsigned(1, 1);
+                            h650 := to_unsigned(1, 1);
                         end if;
-                        rec_write <= h2501;
+                        rec_write <= h650;
                         st <= FINISH;
                     else
                         status <= to_unsigned(0, 8);
                         rec_rid <= to_unsigned(0, 16);
-                        rec_bus <= to_unsigned(0, 8);
-                        rec_devfn <= to_unsigned(0, 8);
                         rec_vf <= to_unsigned(0, 16);
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
@@ -14673,8 +3920,6 @@ begin
                 when others =>
                     o_status <= status;
                     o_r_rid <= rec_rid;
-                    o_r_bus <= rec_bus;
-                    o_r_devfn <= rec_devfn;
                     o_r_vf <= rec_vf;
                     o_r_addr <= rec_addr;
                     o_r_write <= rec_write;

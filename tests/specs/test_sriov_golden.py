@@ -93,10 +93,12 @@ def bus_master(rid, on=True):
     (65, 0x0400),     # 0x0300 + 0x80 + 64 x 2 = 0x0400: bus 04, devfn 00 (spills onto the next bus)
 ])
 def test_dma_gives_the_vf_routing_id(ref, vf, rid):
+    """The record's rid is bus [15:8], devfn [7:0]: what an IOMMU indexes its root and
+    context tables with (VT-d source-id) or its device table with (AMD DeviceID)."""
     mem = {**capability(total=128, num=128), **bus_master(rid)}
     out, trace = run(ref, mem, kind=DMA_WRITE, vf=vf, addr=0xFEED_F000)
     assert out == {"exit": True, "rule": "dma", "fields": {
-        "rid": rid, "bus": rid >> 8, "devfn": rid & 0xFF, "vf": vf, "addr": 0xFEED_F000, "write": 1}}
+        "rid": rid, "vf": vf, "addr": 0xFEED_F000, "write": 1}}
     # the capability's eight words (00h-38h) in order, then the VF's Command word
     cap = ECAM + (PF_RID << 12) + CAP    # 0xE030_0160
     assert [(op, a) for op, a, _, _ in trace] == [(0, cap + 8 * i) for i in range(8)] + [(0, ECAM + (rid << 12))]
@@ -107,14 +109,14 @@ def test_stride_one_and_pf_on_a_device_number(ref):
     rid = 0x0220 + 4 + 6
     mem = {**capability(first=4, stride=1, total=8, num=8, pf_rid=0x0220), **bus_master(rid)}
     out, _ = run(ref, mem, vf=7, pf_rid=0x0220, sub_bus=2)
-    assert out["rule"] == "dma" and out["fields"]["rid"] == 0x022A and out["fields"]["devfn"] == 0x2A
+    assert out["rule"] == "dma" and out["fields"]["rid"] == 0x022A    # devfn 2Ah: device 5, function 2
 
 
 def test_bus_past_the_subordinate_bus_is_an_invalid_rid(ref):
     # VF 65 is at 04:00.0 (above); with the port routing only bus 03 (SUB_BUS = 3) it is unreachable
     out, trace = run(ref, capability(total=128, num=128), vf=65, sub_bus=3)
     assert out == {"exit": True, "rule": "invalid_rid", "fields": {
-        "rid": 0x0400, "bus": 4, "devfn": 0, "vf": 65, "addr": 0, "write": 0}}
+        "rid": 0x0400, "vf": 65, "addr": 0, "write": 0}}
     assert len(trace) == 8    # the capability only: no VF configuration space is read
 
 
@@ -166,7 +168,7 @@ def test_numvfs_boundary_and_vf_enable(ref, ctrl, total, num, vf, rule):
     out, _ = run(ref, mem, vf=vf)
     assert out["rule"] == rule
     if rule == "vf_absent":
-        assert out["fields"] == {"rid": 0, "bus": 0, "devfn": 0, "vf": vf, "addr": 0, "write": 0}
+        assert out["fields"] == {"rid": 0, "vf": vf, "addr": 0, "write": 0}
 
 
 def test_bus_master_enable_clear_blocks_the_dma(ref):
@@ -183,7 +185,7 @@ def test_bus_master_enable_clear_blocks_the_dma(ref):
 def test_no_sriov_capability(ref, cap_id, version, cap, why):
     out, trace = run(ref, capability(cap_id=cap_id, version=version), cap=cap)
     assert out == {"exit": True, "rule": "no_sriov", "fields": {
-        "rid": 0, "bus": 0, "devfn": 0, "vf": 1, "addr": 0, "write": 0}}, why
+        "rid": 0, "vf": 1, "addr": 0, "write": 0}}, why
 
 
 @pytest.mark.parametrize("cap", [0xFC, 0xFC4])
@@ -210,7 +212,7 @@ def test_config_access_gives_the_ecam_address(ref):
     # VF 3 = 0x0384; ECAM + (0x0384 << 12) + 10h = 0xE000_0000 + 0x38_4000 + 0x10 = 0xE038_4010
     out, trace = run(ref, capability(), kind=CFG_WRITE, vf=3, offset=0x10)
     assert out["rule"] == "cfg"
-    assert out["fields"] == {"rid": 0x0384, "bus": 3, "devfn": 0x84, "vf": 3, "addr": 0xE038_4010, "write": 1}
+    assert out["fields"] == {"rid": 0x0384, "vf": 3, "addr": 0xE038_4010, "write": 1}
     assert len(trace) == 8    # no Command register read for a configuration access
 
 
@@ -233,8 +235,7 @@ def test_32_bit_vf_bar_address(ref, vf, offset, addr):
     mem = capability(bars=(BAR0_32, 0, 0, 0, 0, 0))
     out, _ = run(ref, mem, kind=MMIO_READ, vf=vf, bar=0, offset=offset, sizes=(14, 0, 0, 0, 0, 0))
     assert out["rule"] == "mmio"
-    assert out["fields"] == {"rid": 0x0300 + 0x80 + (vf - 1) * 2, "bus": 3, "devfn": 0x80 + (vf - 1) * 2,
-                             "vf": vf, "addr": addr, "write": 0}
+    assert out["fields"] == {"rid": 0x0300 + 0x80 + (vf - 1) * 2, "vf": vf, "addr": addr, "write": 0}
 
 
 def test_offset_past_the_aperture_is_outside(ref):
@@ -282,7 +283,7 @@ def test_bar_absent(ref, bars, bar, sizes, why):
 def test_vf_mse_clear(ref):
     mem = capability(ctrl=VFE | ARI, bars=(BAR0_32, 0, 0, 0, 0, 0))
     out, _ = run(ref, mem, kind=MMIO_READ, vf=1, bar=0, sizes=(14, 0, 0, 0, 0, 0))
-    assert out["rule"] == "mmio_disabled" and out["fields"]["rid"] == 0x0380
+    assert out["rule"] == "mmio_disabled" and out["fields"] == {"rid": 0, "vf": 1, "addr": 0, "write": 0}
 
 
 @pytest.mark.parametrize("sys", [0, PAGE_4K | PAGE_64K, 1 << 2])   # none, two sizes, 16K (not supported)
