@@ -71,7 +71,7 @@ reg [63:0] rec_addr;
 reg [15:0] rec_rid;
 reg [15:0] rec_vf;
 reg [0:0] rec_write;
-reg [4:0] st;
+reg [3:0] st;
 reg [7:0] status;
 reg [63:0] w_sriov_0;
 reg [63:0] w_sriov_10;
@@ -81,14 +81,6 @@ reg [63:0] w_sriov_28;
 reg [63:0] w_sriov_30;
 reg [63:0] w_sriov_38;
 reg [63:0] w_sriov_8;
-reg [63:0] w_sriov_odd_0;
-reg [63:0] w_sriov_odd_10;
-reg [63:0] w_sriov_odd_18;
-reg [63:0] w_sriov_odd_20;
-reg [63:0] w_sriov_odd_28;
-reg [63:0] w_sriov_odd_30;
-reg [63:0] w_sriov_odd_38;
-reg [63:0] w_sriov_odd_8;
 reg [63:0] w_vf_config_0;
 
 always @(posedge clk) begin: fsm
@@ -96,239 +88,279 @@ always @(posedge clk) begin: fsm
     reg [81-1:0] v_wide;
     reg [53-1:0] h0;
     reg [54-1:0] h1;
-    reg [53-1:0] h2;
-    reg [54-1:0] h3;
-    reg [16-1:0] h12;
-    reg [4-1:0] h13;
-    reg [1-1:0] h14;
-    reg [1-1:0] h15;
-    reg [1-1:0] h16;
-    reg [16-1:0] h17;
+    reg [17-1:0] h8;
+    reg [17-1:0] h9;
+    reg [32-1:0] h10;
+    reg [33-1:0] h11;
+    reg [33-1:0] h12;
+    reg [17-1:0] h13;
+    reg [17-1:0] h14;
+    reg [32-1:0] h15;
+    reg [33-1:0] h16;
+    reg [33-1:0] h17;
     reg [16-1:0] h18;
-    reg [16-1:0] h19;
-    reg [17-1:0] h20;
-    reg [17-1:0] h21;
-    reg [16-1:0] h22;
-    reg [32-1:0] h23;
-    reg [33-1:0] h24;
-    reg [33-1:0] h25;
-    reg [1-1:0] h26;
-    reg [1-1:0] h27;
-    reg [1-1:0] h28;
-    reg [16-1:0] h29;
-    reg [17-1:0] h30;
-    reg [17-1:0] h31;
-    reg [16-1:0] h32;
-    reg [32-1:0] h33;
-    reg [33-1:0] h34;
-    reg [33-1:0] h35;
-    reg [16-1:0] h36;
-    reg [34-1:0] h37;
-    reg [34-1:0] h38;
-    reg [16-1:0] h39;
-    reg [6-1:0] h40;
+    reg [34-1:0] h19;
+    reg [34-1:0] h20;
+    reg [16-1:0] h21;
+    reg [6-1:0] h22;
+    reg [33-1:0] h2;
+    reg [17-1:0] h3;
+    reg [17-1:0] h4;
+    reg [32-1:0] h5;
+    reg [33-1:0] h6;
+    reg [53-1:0] h7;
+    reg [17-1:0] h28;
+    reg [17-1:0] h29;
+    reg [32-1:0] h30;
+    reg [33-1:0] h31;
+    reg [33-1:0] h32;
+    reg [17-1:0] h33;
+    reg [17-1:0] h34;
+    reg [32-1:0] h35;
+    reg [33-1:0] h36;
+    reg [33-1:0] h37;
+    reg [16-1:0] h38;
+    reg [34-1:0] h39;
+    reg [34-1:0] h40;
     reg [16-1:0] h41;
-    reg [16-1:0] h42;
-    reg [33-1:0] h4;
-    reg [16-1:0] h5;
-    reg [17-1:0] h6;
-    reg [17-1:0] h7;
-    reg [16-1:0] h8;
-    reg [32-1:0] h9;
-    reg [33-1:0] h10;
-    reg [53-1:0] h11;
-    reg [16-1:0] h43;
-    reg [4-1:0] h44;
-    reg [1-1:0] h45;
-    reg [1-1:0] h46;
-    reg [1-1:0] h47;
-    reg [16-1:0] h48;
-    reg [16-1:0] h49;
-    reg [16-1:0] h57;
-    reg [17-1:0] h58;
-    reg [17-1:0] h59;
-    reg [16-1:0] h60;
-    reg [32-1:0] h61;
-    reg [33-1:0] h62;
-    reg [33-1:0] h63;
-    reg [1-1:0] h64;
-    reg [1-1:0] h65;
-    reg [1-1:0] h66;
-    reg [16-1:0] h67;
-    reg [17-1:0] h68;
-    reg [17-1:0] h69;
-    reg [16-1:0] h70;
+    reg [6-1:0] h42;
+    reg [33-1:0] h68;
+    reg [32-1:0] h69;
+    reg [32-1:0] h70;
     reg [32-1:0] h71;
-    reg [33-1:0] h72;
-    reg [33-1:0] h73;
-    reg [16-1:0] h74;
-    reg [34-1:0] h75;
-    reg [34-1:0] h76;
-    reg [16-1:0] h77;
-    reg [6-1:0] h78;
-    reg [16-1:0] h79;
-    reg [16-1:0] h80;
-    reg [1-1:0] h114;
-    reg [1-1:0] h115;
-    reg [1-1:0] h116;
+    reg [32-1:0] h72;
+    reg [64-1:0] h73;
+    reg [6-1:0] h74;
+    reg [6-1:0] h75;
+    reg [64-1:0] h76;
+    reg [32-1:0] h77;
+    reg [32-1:0] h78;
+    reg [32-1:0] h79;
+    reg [32-1:0] h80;
+    reg [32-1:0] h81;
+    reg [32-1:0] h82;
+    reg [32-1:0] h83;
+    reg [32-1:0] h84;
+    reg [32-1:0] h85;
+    reg [32-1:0] h86;
+    reg [32-1:0] h87;
+    reg [32-1:0] h88;
+    reg [32-1:0] h89;
+    reg [32-1:0] h90;
+    reg [32-1:0] h91;
+    reg [32-1:0] h92;
+    reg [32-1:0] h93;
+    reg [32-1:0] h94;
+    reg [64-1:0] h95;
+    reg [64-1:0] h96;
+    reg [6-1:0] h97;
+    reg [64-1:0] h98;
+    reg [6-1:0] h99;
+    reg [6-1:0] h100;
+    reg [64-1:0] h101;
+    reg [64-1:0] h102;
+    reg [65-1:0] h103;
+    reg [45-1:0] h104;
+    reg [64-1:0] h105;
+    reg [64-1:0] h106;
+    reg [64-1:0] h107;
+    reg [64-1:0] h108;
+    reg [32-1:0] h109;
+    reg [32-1:0] h110;
+    reg [32-1:0] h111;
+    reg [32-1:0] h112;
+    reg [32-1:0] h113;
+    reg [32-1:0] h114;
+    reg [32-1:0] h115;
+    reg [32-1:0] h116;
     reg [32-1:0] h117;
     reg [32-1:0] h118;
     reg [32-1:0] h119;
-    reg [33-1:0] h120;
+    reg [32-1:0] h120;
     reg [32-1:0] h121;
     reg [32-1:0] h122;
     reg [32-1:0] h123;
     reg [32-1:0] h124;
-    reg [32-1:0] h125;
-    reg [32-1:0] h126;
+    reg [64-1:0] h125;
+    reg [64-1:0] h126;
     reg [64-1:0] h127;
     reg [6-1:0] h128;
-    reg [6-1:0] h129;
-    reg [64-1:0] h130;
-    reg [32-1:0] h131;
-    reg [224-1:0] h132;
-    reg [224-1:0] h133;
-    reg [96-1:0] h134;
-    reg [128-1:0] h135;
-    reg [160-1:0] h136;
-    reg [192-1:0] h137;
-    reg [224-1:0] h138;
-    reg [96-1:0] h139;
-    reg [128-1:0] h140;
-    reg [160-1:0] h141;
-    reg [192-1:0] h142;
-    reg [224-1:0] h143;
-    reg [10-1:0] h144;
-    reg [9-1:0] h145;
-    reg [10-1:0] h146;
-    reg [224-1:0] h147;
-    reg [32-1:0] h148;
-    reg [224-1:0] h149;
-    reg [224-1:0] h150;
-    reg [96-1:0] h151;
-    reg [128-1:0] h152;
-    reg [160-1:0] h153;
-    reg [192-1:0] h154;
-    reg [224-1:0] h155;
-    reg [96-1:0] h156;
-    reg [128-1:0] h157;
-    reg [160-1:0] h158;
-    reg [192-1:0] h159;
-    reg [224-1:0] h160;
-    reg [10-1:0] h161;
-    reg [9-1:0] h162;
-    reg [10-1:0] h163;
-    reg [224-1:0] h164;
-    reg [32-1:0] h165;
-    reg [224-1:0] h166;
-    reg [224-1:0] h167;
-    reg [96-1:0] h168;
-    reg [128-1:0] h169;
-    reg [160-1:0] h170;
-    reg [192-1:0] h171;
-    reg [224-1:0] h172;
-    reg [96-1:0] h173;
-    reg [128-1:0] h174;
-    reg [160-1:0] h175;
-    reg [192-1:0] h176;
-    reg [224-1:0] h177;
-    reg [9-1:0] h178;
-    reg [9-1:0] h179;
-    reg [224-1:0] h180;
+    reg [64-1:0] h129;
+    reg [6-1:0] h130;
+    reg [6-1:0] h131;
+    reg [64-1:0] h132;
+    reg [64-1:0] h133;
+    reg [65-1:0] h134;
+    reg [45-1:0] h135;
+    reg [64-1:0] h136;
+    reg [64-1:0] h137;
+    reg [64-1:0] h138;
+    reg [17-1:0] h139;
+    reg [79-1:0] h140;
+    reg [6-1:0] h141;
+    reg [7-1:0] h142;
+    reg [7-1:0] h143;
+    reg [64-1:0] h144;
+    reg [6-1:0] h145;
+    reg [6-1:0] h146;
+    reg [64-1:0] h147;
+    reg [6-1:0] h148;
+    reg [6-1:0] h149;
+    reg [6-1:0] h150;
+    reg [6-1:0] h151;
+    reg [6-1:0] h152;
+    reg [6-1:0] h153;
+    reg [6-1:0] h154;
+    reg [6-1:0] h155;
+    reg [6-1:0] h156;
+    reg [6-1:0] h157;
+    reg [6-1:0] h158;
+    reg [6-1:0] h159;
+    reg [6-1:0] h160;
+    reg [6-1:0] h161;
+    reg [6-1:0] h162;
+    reg [6-1:0] h163;
+    reg [6-1:0] h164;
+    reg [6-1:0] h165;
+    reg [6-1:0] h166;
+    reg [6-1:0] h167;
+    reg [6-1:0] h168;
+    reg [6-1:0] h169;
+    reg [6-1:0] h170;
+    reg [6-1:0] h171;
+    reg [6-1:0] h172;
+    reg [6-1:0] h173;
+    reg [6-1:0] h174;
+    reg [6-1:0] h175;
+    reg [6-1:0] h176;
+    reg [6-1:0] h177;
+    reg [6-1:0] h178;
+    reg [6-1:0] h179;
+    reg [7-1:0] h180;
     reg [64-1:0] h181;
-    reg [64-1:0] h182;
+    reg [6-1:0] h182;
     reg [6-1:0] h183;
     reg [64-1:0] h184;
     reg [6-1:0] h185;
     reg [6-1:0] h186;
-    reg [64-1:0] h187;
-    reg [64-1:0] h188;
-    reg [65-1:0] h189;
-    reg [32-1:0] h190;
-    reg [45-1:0] h191;
-    reg [64-1:0] h192;
-    reg [64-1:0] h193;
-    reg [64-1:0] h194;
-    reg [64-1:0] h195;
-    reg [32-1:0] h196;
-    reg [224-1:0] h197;
-    reg [224-1:0] h198;
-    reg [96-1:0] h199;
-    reg [128-1:0] h200;
-    reg [160-1:0] h201;
-    reg [192-1:0] h202;
-    reg [224-1:0] h203;
-    reg [96-1:0] h204;
-    reg [128-1:0] h205;
-    reg [160-1:0] h206;
-    reg [192-1:0] h207;
-    reg [224-1:0] h208;
-    reg [10-1:0] h209;
-    reg [9-1:0] h210;
-    reg [10-1:0] h211;
-    reg [224-1:0] h212;
-    reg [224-1:0] h213;
-    reg [224-1:0] h214;
-    reg [96-1:0] h215;
-    reg [128-1:0] h216;
-    reg [160-1:0] h217;
-    reg [192-1:0] h218;
-    reg [224-1:0] h219;
-    reg [96-1:0] h220;
-    reg [128-1:0] h221;
-    reg [160-1:0] h222;
-    reg [192-1:0] h223;
-    reg [224-1:0] h224;
-    reg [10-1:0] h225;
-    reg [9-1:0] h226;
-    reg [10-1:0] h227;
-    reg [224-1:0] h228;
-    reg [224-1:0] h229;
-    reg [224-1:0] h230;
-    reg [96-1:0] h231;
-    reg [128-1:0] h232;
-    reg [160-1:0] h233;
-    reg [192-1:0] h234;
-    reg [224-1:0] h235;
-    reg [96-1:0] h236;
-    reg [128-1:0] h237;
-    reg [160-1:0] h238;
-    reg [192-1:0] h239;
-    reg [224-1:0] h240;
-    reg [10-1:0] h241;
-    reg [9-1:0] h242;
-    reg [10-1:0] h243;
-    reg [224-1:0] h244;
+    reg [6-1:0] h187;
+    reg [6-1:0] h188;
+    reg [6-1:0] h189;
+    reg [6-1:0] h190;
+    reg [6-1:0] h191;
+    reg [6-1:0] h192;
+    reg [6-1:0] h193;
+    reg [6-1:0] h194;
+    reg [6-1:0] h195;
+    reg [6-1:0] h196;
+    reg [6-1:0] h197;
+    reg [6-1:0] h198;
+    reg [6-1:0] h199;
+    reg [6-1:0] h200;
+    reg [6-1:0] h201;
+    reg [6-1:0] h202;
+    reg [6-1:0] h203;
+    reg [6-1:0] h204;
+    reg [6-1:0] h205;
+    reg [6-1:0] h206;
+    reg [6-1:0] h207;
+    reg [6-1:0] h208;
+    reg [6-1:0] h209;
+    reg [6-1:0] h210;
+    reg [6-1:0] h211;
+    reg [6-1:0] h212;
+    reg [6-1:0] h213;
+    reg [6-1:0] h214;
+    reg [6-1:0] h215;
+    reg [6-1:0] h216;
+    reg [7-1:0] h217;
+    reg [79-1:0] h218;
+    reg [80-1:0] h219;
+    reg [81-1:0] h220;
+    reg [81-1:0] h221;
+    reg [64-1:0] h222;
+    reg [32-1:0] h223;
+    reg [32-1:0] h224;
+    reg [32-1:0] h225;
+    reg [32-1:0] h226;
+    reg [32-1:0] h227;
+    reg [32-1:0] h228;
+    reg [64-1:0] h229;
+    reg [33-1:0] h23;
+    reg [17-1:0] h24;
+    reg [17-1:0] h25;
+    reg [32-1:0] h26;
+    reg [33-1:0] h27;
+    reg [33-1:0] h43;
+    reg [17-1:0] h44;
+    reg [17-1:0] h45;
+    reg [32-1:0] h46;
+    reg [33-1:0] h47;
+    reg [1-1:0] h48;
+    reg [33-1:0] h49;
+    reg [17-1:0] h50;
+    reg [17-1:0] h51;
+    reg [32-1:0] h52;
+    reg [33-1:0] h53;
+    reg [1-1:0] h54;
+    reg [33-1:0] h55;
+    reg [17-1:0] h56;
+    reg [17-1:0] h57;
+    reg [32-1:0] h58;
+    reg [33-1:0] h59;
+    reg [33-1:0] h60;
+    reg [17-1:0] h61;
+    reg [17-1:0] h62;
+    reg [32-1:0] h63;
+    reg [33-1:0] h64;
+    reg [53-1:0] h65;
+    reg [65-1:0] h66;
+    reg [1-1:0] h67;
+    reg [33-1:0] h230;
+    reg [17-1:0] h231;
+    reg [17-1:0] h232;
+    reg [32-1:0] h233;
+    reg [33-1:0] h234;
+    reg [64-1:0] h235;
+    reg [32-1:0] h236;
+    reg [32-1:0] h237;
+    reg [32-1:0] h238;
+    reg [32-1:0] h239;
+    reg [32-1:0] h240;
+    reg [32-1:0] h241;
+    reg [32-1:0] h242;
+    reg [32-1:0] h243;
+    reg [32-1:0] h244;
     reg [32-1:0] h245;
-    reg [64-1:0] h246;
-    reg [64-1:0] h247;
-    reg [64-1:0] h248;
-    reg [6-1:0] h249;
-    reg [64-1:0] h250;
-    reg [6-1:0] h251;
-    reg [6-1:0] h252;
+    reg [32-1:0] h246;
+    reg [32-1:0] h247;
+    reg [32-1:0] h248;
+    reg [32-1:0] h249;
+    reg [32-1:0] h250;
+    reg [32-1:0] h251;
+    reg [64-1:0] h252;
     reg [64-1:0] h253;
     reg [64-1:0] h254;
-    reg [65-1:0] h255;
-    reg [32-1:0] h256;
-    reg [45-1:0] h257;
-    reg [64-1:0] h258;
+    reg [6-1:0] h255;
+    reg [64-1:0] h256;
+    reg [6-1:0] h257;
+    reg [6-1:0] h258;
     reg [64-1:0] h259;
     reg [64-1:0] h260;
-    reg [17-1:0] h261;
-    reg [79-1:0] h262;
-    reg [6-1:0] h263;
-    reg [7-1:0] h264;
-    reg [7-1:0] h265;
-    reg [64-1:0] h266;
-    reg [6-1:0] h267;
+    reg [65-1:0] h261;
+    reg [45-1:0] h262;
+    reg [64-1:0] h263;
+    reg [64-1:0] h264;
+    reg [64-1:0] h265;
+    reg [17-1:0] h266;
+    reg [79-1:0] h267;
     reg [6-1:0] h268;
-    reg [64-1:0] h269;
-    reg [6-1:0] h270;
-    reg [6-1:0] h271;
+    reg [7-1:0] h269;
+    reg [7-1:0] h270;
+    reg [64-1:0] h271;
     reg [6-1:0] h272;
     reg [6-1:0] h273;
-    reg [6-1:0] h274;
+    reg [64-1:0] h274;
     reg [6-1:0] h275;
     reg [6-1:0] h276;
     reg [6-1:0] h277;
@@ -361,11 +393,11 @@ always @(posedge clk) begin: fsm
     reg [6-1:0] h304;
     reg [6-1:0] h305;
     reg [6-1:0] h306;
-    reg [6-1:0] h307;
-    reg [6-1:0] h308;
+    reg [7-1:0] h307;
+    reg [64-1:0] h308;
     reg [6-1:0] h309;
     reg [6-1:0] h310;
-    reg [6-1:0] h311;
+    reg [64-1:0] h311;
     reg [6-1:0] h312;
     reg [6-1:0] h313;
     reg [6-1:0] h314;
@@ -389,362 +421,20 @@ always @(posedge clk) begin: fsm
     reg [6-1:0] h332;
     reg [6-1:0] h333;
     reg [6-1:0] h334;
-    reg [7-1:0] h335;
-    reg [64-1:0] h336;
+    reg [6-1:0] h335;
+    reg [6-1:0] h336;
     reg [6-1:0] h337;
     reg [6-1:0] h338;
-    reg [64-1:0] h339;
+    reg [6-1:0] h339;
     reg [6-1:0] h340;
     reg [6-1:0] h341;
     reg [6-1:0] h342;
     reg [6-1:0] h343;
-    reg [6-1:0] h344;
-    reg [6-1:0] h345;
-    reg [6-1:0] h346;
-    reg [6-1:0] h347;
-    reg [6-1:0] h348;
-    reg [6-1:0] h349;
-    reg [6-1:0] h350;
-    reg [6-1:0] h351;
-    reg [6-1:0] h352;
-    reg [6-1:0] h353;
-    reg [6-1:0] h354;
-    reg [6-1:0] h355;
-    reg [6-1:0] h356;
-    reg [6-1:0] h357;
-    reg [6-1:0] h358;
-    reg [6-1:0] h359;
-    reg [6-1:0] h360;
-    reg [6-1:0] h361;
-    reg [6-1:0] h362;
-    reg [6-1:0] h363;
-    reg [6-1:0] h364;
-    reg [6-1:0] h365;
-    reg [6-1:0] h366;
-    reg [6-1:0] h367;
-    reg [6-1:0] h368;
-    reg [6-1:0] h369;
-    reg [6-1:0] h370;
-    reg [6-1:0] h371;
-    reg [6-1:0] h372;
-    reg [6-1:0] h373;
-    reg [6-1:0] h374;
-    reg [6-1:0] h375;
-    reg [6-1:0] h376;
-    reg [6-1:0] h377;
-    reg [6-1:0] h378;
-    reg [6-1:0] h379;
-    reg [6-1:0] h380;
-    reg [6-1:0] h381;
-    reg [6-1:0] h382;
-    reg [6-1:0] h383;
-    reg [6-1:0] h384;
-    reg [6-1:0] h385;
-    reg [6-1:0] h386;
-    reg [6-1:0] h387;
-    reg [6-1:0] h388;
-    reg [6-1:0] h389;
-    reg [6-1:0] h390;
-    reg [6-1:0] h391;
-    reg [6-1:0] h392;
-    reg [6-1:0] h393;
-    reg [6-1:0] h394;
-    reg [6-1:0] h395;
-    reg [6-1:0] h396;
-    reg [6-1:0] h397;
-    reg [6-1:0] h398;
-    reg [6-1:0] h399;
-    reg [6-1:0] h400;
-    reg [6-1:0] h401;
-    reg [6-1:0] h402;
-    reg [6-1:0] h403;
-    reg [6-1:0] h404;
-    reg [7-1:0] h405;
-    reg [79-1:0] h406;
-    reg [80-1:0] h407;
-    reg [81-1:0] h408;
-    reg [81-1:0] h409;
-    reg [64-1:0] h410;
-    reg [32-1:0] h411;
-    reg [224-1:0] h412;
-    reg [224-1:0] h413;
-    reg [96-1:0] h414;
-    reg [128-1:0] h415;
-    reg [160-1:0] h416;
-    reg [192-1:0] h417;
-    reg [224-1:0] h418;
-    reg [96-1:0] h419;
-    reg [128-1:0] h420;
-    reg [160-1:0] h421;
-    reg [192-1:0] h422;
-    reg [224-1:0] h423;
-    reg [10-1:0] h424;
-    reg [9-1:0] h425;
-    reg [10-1:0] h426;
-    reg [224-1:0] h427;
-    reg [64-1:0] h428;
-    reg [33-1:0] h50;
-    reg [16-1:0] h51;
-    reg [17-1:0] h52;
-    reg [17-1:0] h53;
-    reg [16-1:0] h54;
-    reg [32-1:0] h55;
-    reg [33-1:0] h56;
-    reg [33-1:0] h81;
-    reg [16-1:0] h82;
-    reg [17-1:0] h83;
-    reg [17-1:0] h84;
-    reg [16-1:0] h85;
-    reg [32-1:0] h86;
-    reg [33-1:0] h87;
-    reg [1-1:0] h88;
-    reg [33-1:0] h89;
-    reg [16-1:0] h90;
-    reg [17-1:0] h91;
-    reg [17-1:0] h92;
-    reg [16-1:0] h93;
-    reg [32-1:0] h94;
-    reg [33-1:0] h95;
-    reg [1-1:0] h96;
-    reg [33-1:0] h97;
-    reg [16-1:0] h98;
-    reg [17-1:0] h99;
-    reg [17-1:0] h100;
-    reg [16-1:0] h101;
-    reg [32-1:0] h102;
-    reg [33-1:0] h103;
-    reg [33-1:0] h104;
-    reg [16-1:0] h105;
-    reg [17-1:0] h106;
-    reg [17-1:0] h107;
-    reg [16-1:0] h108;
-    reg [32-1:0] h109;
-    reg [33-1:0] h110;
-    reg [53-1:0] h111;
-    reg [65-1:0] h112;
-    reg [1-1:0] h113;
-    reg [33-1:0] h429;
-    reg [16-1:0] h430;
-    reg [17-1:0] h431;
-    reg [17-1:0] h432;
-    reg [16-1:0] h433;
-    reg [32-1:0] h434;
-    reg [33-1:0] h435;
-    reg [64-1:0] h436;
-    reg [32-1:0] h437;
-    reg [224-1:0] h438;
-    reg [224-1:0] h439;
-    reg [96-1:0] h440;
-    reg [128-1:0] h441;
-    reg [160-1:0] h442;
-    reg [192-1:0] h443;
-    reg [224-1:0] h444;
-    reg [96-1:0] h445;
-    reg [128-1:0] h446;
-    reg [160-1:0] h447;
-    reg [192-1:0] h448;
-    reg [224-1:0] h449;
-    reg [10-1:0] h450;
-    reg [9-1:0] h451;
-    reg [10-1:0] h452;
-    reg [224-1:0] h453;
-    reg [224-1:0] h454;
-    reg [224-1:0] h455;
-    reg [96-1:0] h456;
-    reg [128-1:0] h457;
-    reg [160-1:0] h458;
-    reg [192-1:0] h459;
-    reg [224-1:0] h460;
-    reg [96-1:0] h461;
-    reg [128-1:0] h462;
-    reg [160-1:0] h463;
-    reg [192-1:0] h464;
-    reg [224-1:0] h465;
-    reg [10-1:0] h466;
-    reg [9-1:0] h467;
-    reg [10-1:0] h468;
-    reg [224-1:0] h469;
-    reg [224-1:0] h470;
-    reg [224-1:0] h471;
-    reg [96-1:0] h472;
-    reg [128-1:0] h473;
-    reg [160-1:0] h474;
-    reg [192-1:0] h475;
-    reg [224-1:0] h476;
-    reg [96-1:0] h477;
-    reg [128-1:0] h478;
-    reg [160-1:0] h479;
-    reg [192-1:0] h480;
-    reg [224-1:0] h481;
-    reg [10-1:0] h482;
-    reg [9-1:0] h483;
-    reg [10-1:0] h484;
-    reg [224-1:0] h485;
-    reg [32-1:0] h486;
-    reg [64-1:0] h487;
-    reg [64-1:0] h488;
-    reg [64-1:0] h489;
-    reg [6-1:0] h490;
-    reg [64-1:0] h491;
-    reg [6-1:0] h492;
-    reg [6-1:0] h493;
-    reg [64-1:0] h494;
-    reg [64-1:0] h495;
-    reg [65-1:0] h496;
-    reg [32-1:0] h497;
-    reg [45-1:0] h498;
-    reg [64-1:0] h499;
-    reg [64-1:0] h500;
-    reg [64-1:0] h501;
-    reg [17-1:0] h502;
-    reg [79-1:0] h503;
-    reg [6-1:0] h504;
-    reg [7-1:0] h505;
-    reg [7-1:0] h506;
-    reg [64-1:0] h507;
-    reg [6-1:0] h508;
-    reg [6-1:0] h509;
-    reg [64-1:0] h510;
-    reg [6-1:0] h511;
-    reg [6-1:0] h512;
-    reg [6-1:0] h513;
-    reg [6-1:0] h514;
-    reg [6-1:0] h515;
-    reg [6-1:0] h516;
-    reg [6-1:0] h517;
-    reg [6-1:0] h518;
-    reg [6-1:0] h519;
-    reg [6-1:0] h520;
-    reg [6-1:0] h521;
-    reg [6-1:0] h522;
-    reg [6-1:0] h523;
-    reg [6-1:0] h524;
-    reg [6-1:0] h525;
-    reg [6-1:0] h526;
-    reg [6-1:0] h527;
-    reg [6-1:0] h528;
-    reg [6-1:0] h529;
-    reg [6-1:0] h530;
-    reg [6-1:0] h531;
-    reg [6-1:0] h532;
-    reg [6-1:0] h533;
-    reg [6-1:0] h534;
-    reg [6-1:0] h535;
-    reg [6-1:0] h536;
-    reg [6-1:0] h537;
-    reg [6-1:0] h538;
-    reg [6-1:0] h539;
-    reg [6-1:0] h540;
-    reg [6-1:0] h541;
-    reg [6-1:0] h542;
-    reg [6-1:0] h543;
-    reg [6-1:0] h544;
-    reg [6-1:0] h545;
-    reg [6-1:0] h546;
-    reg [6-1:0] h547;
-    reg [6-1:0] h548;
-    reg [6-1:0] h549;
-    reg [6-1:0] h550;
-    reg [6-1:0] h551;
-    reg [6-1:0] h552;
-    reg [6-1:0] h553;
-    reg [6-1:0] h554;
-    reg [6-1:0] h555;
-    reg [6-1:0] h556;
-    reg [6-1:0] h557;
-    reg [6-1:0] h558;
-    reg [6-1:0] h559;
-    reg [6-1:0] h560;
-    reg [6-1:0] h561;
-    reg [6-1:0] h562;
-    reg [6-1:0] h563;
-    reg [6-1:0] h564;
-    reg [6-1:0] h565;
-    reg [6-1:0] h566;
-    reg [6-1:0] h567;
-    reg [6-1:0] h568;
-    reg [6-1:0] h569;
-    reg [6-1:0] h570;
-    reg [6-1:0] h571;
-    reg [6-1:0] h572;
-    reg [6-1:0] h573;
-    reg [6-1:0] h574;
-    reg [6-1:0] h575;
-    reg [7-1:0] h576;
-    reg [64-1:0] h577;
-    reg [6-1:0] h578;
-    reg [6-1:0] h579;
-    reg [64-1:0] h580;
-    reg [6-1:0] h581;
-    reg [6-1:0] h582;
-    reg [6-1:0] h583;
-    reg [6-1:0] h584;
-    reg [6-1:0] h585;
-    reg [6-1:0] h586;
-    reg [6-1:0] h587;
-    reg [6-1:0] h588;
-    reg [6-1:0] h589;
-    reg [6-1:0] h590;
-    reg [6-1:0] h591;
-    reg [6-1:0] h592;
-    reg [6-1:0] h593;
-    reg [6-1:0] h594;
-    reg [6-1:0] h595;
-    reg [6-1:0] h596;
-    reg [6-1:0] h597;
-    reg [6-1:0] h598;
-    reg [6-1:0] h599;
-    reg [6-1:0] h600;
-    reg [6-1:0] h601;
-    reg [6-1:0] h602;
-    reg [6-1:0] h603;
-    reg [6-1:0] h604;
-    reg [6-1:0] h605;
-    reg [6-1:0] h606;
-    reg [6-1:0] h607;
-    reg [6-1:0] h608;
-    reg [6-1:0] h609;
-    reg [6-1:0] h610;
-    reg [6-1:0] h611;
-    reg [6-1:0] h612;
-    reg [6-1:0] h613;
-    reg [6-1:0] h614;
-    reg [6-1:0] h615;
-    reg [6-1:0] h616;
-    reg [6-1:0] h617;
-    reg [6-1:0] h618;
-    reg [6-1:0] h619;
-    reg [6-1:0] h620;
-    reg [6-1:0] h621;
-    reg [6-1:0] h622;
-    reg [6-1:0] h623;
-    reg [6-1:0] h624;
-    reg [6-1:0] h625;
-    reg [6-1:0] h626;
-    reg [6-1:0] h627;
-    reg [6-1:0] h628;
-    reg [6-1:0] h629;
-    reg [6-1:0] h630;
-    reg [6-1:0] h631;
-    reg [6-1:0] h632;
-    reg [6-1:0] h633;
-    reg [6-1:0] h634;
-    reg [6-1:0] h635;
-    reg [6-1:0] h636;
-    reg [6-1:0] h637;
-    reg [6-1:0] h638;
-    reg [6-1:0] h639;
-    reg [6-1:0] h640;
-    reg [6-1:0] h641;
-    reg [6-1:0] h642;
-    reg [6-1:0] h643;
-    reg [6-1:0] h644;
-    reg [6-1:0] h645;
-    reg [7-1:0] h646;
-    reg [79-1:0] h647;
-    reg [80-1:0] h648;
-    reg [81-1:0] h649;
-    reg [1-1:0] h650;
+    reg [7-1:0] h344;
+    reg [79-1:0] h345;
+    reg [80-1:0] h346;
+    reg [81-1:0] h347;
+    reg [1-1:0] h348;
     if (rst == 1) begin
         done <= 0;
         o_r_addr <= 0;
@@ -757,7 +447,7 @@ always @(posedge clk) begin: fsm
         rec_rid <= 0;
         rec_vf <= 0;
         rec_write <= 0;
-        st <= 5'b00000;
+        st <= 4'b0000;
         status <= 0;
         m_addr <= 0;
         m_size <= 0;
@@ -771,14 +461,6 @@ always @(posedge clk) begin: fsm
         w_sriov_30 <= 0;
         w_sriov_38 <= 0;
         w_sriov_8 <= 0;
-        w_sriov_odd_0 <= 0;
-        w_sriov_odd_10 <= 0;
-        w_sriov_odd_18 <= 0;
-        w_sriov_odd_20 <= 0;
-        w_sriov_odd_28 <= 0;
-        w_sriov_odd_30 <= 0;
-        w_sriov_odd_38 <= 0;
-        w_sriov_odd_8 <= 0;
         w_vf_config_0 <= 0;
     end
     else begin
@@ -788,12 +470,12 @@ always @(posedge clk) begin: fsm
             done <= 1'b0;
         end
         case (st)
-            5'b00000: begin
+            4'b0000: begin
                 if (start) begin
-                    st <= 5'b00001;
+                    st <= 4'b0001;
                 end
             end
-            5'b00001: begin
+            4'b0001: begin
                 if ((!pend)) begin
                     if ((!(((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (!r_PF[16])))) begin
                         w_sriov_0 <= 0;
@@ -804,7 +486,7 @@ always @(posedge clk) begin: fsm
                         w_sriov_28 <= 0;
                         w_sriov_30 <= 0;
                         w_sriov_38 <= 0;
-                        st <= 5'b01001;
+                        st <= 4'b1001;
                     end
                     else begin
                         h0 = 53'h0;
@@ -827,11 +509,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00010;
+                        st <= 4'b0010;
                     end
                 end
             end
-            5'b00010: begin
+            4'b0010: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -852,11 +534,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00011;
+                        st <= 4'b0011;
                     end
                 end
             end
-            5'b00011: begin
+            4'b0011: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -877,11 +559,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_10 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00100;
+                        st <= 4'b0100;
                     end
                 end
             end
-            5'b00100: begin
+            4'b0100: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -902,11 +584,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_18 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00101;
+                        st <= 4'b0101;
                     end
                 end
             end
-            5'b00101: begin
+            4'b0101: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -927,11 +609,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_20 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00110;
+                        st <= 4'b0110;
                     end
                 end
             end
-            5'b00110: begin
+            4'b0110: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -952,11 +634,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_28 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00111;
+                        st <= 4'b0111;
                     end
                 end
             end
-            5'b00111: begin
+            4'b0111: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -977,11 +659,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_30 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01000;
+                        st <= 4'b1000;
                     end
                 end
             end
-            5'b01000: begin
+            4'b1000: begin
                 if ((!pend)) begin
                     h0 = 53'h0;
                     h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
@@ -1002,391 +684,60 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_sriov_38 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01001;
+                        st <= 4'b1001;
                     end
                 end
             end
-            5'b01001: begin
+            4'b1001: begin
                 if ((!pend)) begin
-                    if ((!(((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && r_PF[16]))) begin
-                        w_sriov_odd_0 <= 0;
-                        w_sriov_odd_8 <= 0;
-                        w_sriov_odd_10 <= 0;
-                        w_sriov_odd_18 <= 0;
-                        w_sriov_odd_20 <= 0;
-                        w_sriov_odd_28 <= 0;
-                        w_sriov_odd_30 <= 0;
-                        w_sriov_odd_38 <= 0;
-                        st <= 5'b10001;
-                    end
-                    else begin
-                        h2 = 53'h0;
-                        h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                        h3 = 54'h0;
-                        h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                        v_wide = {27'h0, h3};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        m_valid <= 1'b1;
-                        m_we <= 1'b0;
-                        m_size <= 3;
-                        m_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01010;
-                    end
-                end
-            end
-            5'b01010: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01011;
-                    end
-                end
-            end
-            5'b01011: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_10 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01100;
-                    end
-                end
-            end
-            5'b01100: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_18 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01101;
-                    end
-                end
-            end
-            5'b01101: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 32);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_20 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01110;
-                    end
-                end
-            end
-            5'b01110: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 40);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_28 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01111;
-                    end
-                end
-            end
-            5'b01111: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 48);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_30 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10000;
-                    end
-                end
-            end
-            5'b10000: begin
-                if ((!pend)) begin
-                    h2 = 53'h0;
-                    h2 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
-                    h3 = 54'h0;
-                    h3 = ({1'h0, h2} + {42'h0, r_PF[26-1:16], 2'h0});
-                    v_wide = {27'h0, h3};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 56);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_sriov_odd_38 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10001;
-                    end
-                end
-            end
-            5'b10001: begin
-                if ((!pend)) begin
-                    h12 = 16'h0;
-                    if (r_PF[16]) begin
-                        h12 = w_sriov_odd_0[48-1:32];
-                    end
-                    else begin
-                        h12 = w_sriov_0[16-1:0];
-                    end
-                    h13 = 4'h0;
-                    if (r_PF[16]) begin
-                        h13 = w_sriov_odd_0[52-1:48];
-                    end
-                    else begin
-                        h13 = w_sriov_0[20-1:16];
-                    end
-                    h14 = 1'h0;
-                    h15 = 1'h0;
-                    h15 = 0;
-                    if (w_sriov_odd_8[32]) begin
-                        h15 = 1;
-                    end
-                    h16 = 1'h0;
-                    h16 = 0;
-                    if (w_sriov_8[0]) begin
-                        h16 = 1;
-                    end
-                    if (r_PF[16]) begin
-                        h14 = h15;
-                    end
-                    else begin
-                        h14 = h16;
-                    end
-                    h17 = 16'h0;
-                    if (r_PF[16]) begin
-                        h17 = w_sriov_odd_10[48-1:32];
-                    end
-                    else begin
-                        h17 = w_sriov_10[16-1:0];
-                    end
+                    h8 = 17'h0;
+                    h8 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h9 = 17'h0;
+                    h9 = (({1'h0, e_vf} + 65536) - 1);
+                    h10 = 32'h0;
+                    h10 = ({16'h0, h9[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h11 = 33'h0;
+                    h11 = ({16'h0, h8} + {1'h0, h10});
+                    h12 = 33'h0;
+                    h12 = (h11 >>> 8);
+                    h13 = 17'h0;
+                    h13 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h14 = 17'h0;
+                    h14 = (({1'h0, e_vf} + 65536) - 1);
+                    h15 = 32'h0;
+                    h15 = ({16'h0, h14[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h16 = 33'h0;
+                    h16 = ({16'h0, h13} + {1'h0, h15});
+                    h17 = 33'h0;
+                    h17 = (h16 >>> 3);
                     h18 = 16'h0;
-                    if (r_PF[16]) begin
-                        h18 = w_sriov_odd_10[32-1:16];
-                    end
-                    else begin
-                        h18 = w_sriov_8[64-1:48];
-                    end
-                    h19 = 16'h0;
-                    if (r_PF[16]) begin
-                        h19 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h19 = w_sriov_10[48-1:32];
-                    end
-                    h20 = 17'h0;
-                    h20 = ({1'h0, r_PF[16-1:0]} + {1'h0, h19});
-                    h21 = 17'h0;
-                    h21 = (({1'h0, e_vf} + 65536) - 1);
-                    h22 = 16'h0;
-                    if (r_PF[16]) begin
-                        h22 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h22 = w_sriov_10[64-1:48];
-                    end
-                    h23 = 32'h0;
-                    h23 = ({16'h0, h21[16-1:0]} * {16'h0, h22});
-                    h24 = 33'h0;
-                    h24 = ({16'h0, h20} + {1'h0, h23});
-                    h25 = 33'h0;
-                    h25 = (h24 >>> 8);
-                    h26 = 1'h0;
-                    h27 = 1'h0;
-                    h27 = 0;
-                    if (w_sriov_odd_8[36]) begin
-                        h27 = 1;
-                    end
-                    h28 = 1'h0;
-                    h28 = 0;
-                    if (w_sriov_8[4]) begin
-                        h28 = 1;
-                    end
-                    if (r_PF[16]) begin
-                        h26 = h27;
-                    end
-                    else begin
-                        h26 = h28;
-                    end
-                    h29 = 16'h0;
-                    if (r_PF[16]) begin
-                        h29 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h29 = w_sriov_10[48-1:32];
-                    end
-                    h30 = 17'h0;
-                    h30 = ({1'h0, r_PF[16-1:0]} + {1'h0, h29});
-                    h31 = 17'h0;
-                    h31 = (({1'h0, e_vf} + 65536) - 1);
-                    h32 = 16'h0;
-                    if (r_PF[16]) begin
-                        h32 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h32 = w_sriov_10[64-1:48];
-                    end
-                    h33 = 32'h0;
-                    h33 = ({16'h0, h31[16-1:0]} * {16'h0, h32});
-                    h34 = 33'h0;
-                    h34 = ({16'h0, h30} + {1'h0, h33});
-                    h35 = 33'h0;
-                    h35 = (h34 >>> 3);
-                    h36 = 16'h0;
-                    h36 = r_PF[16-1:0];
-                    h37 = 34'h0;
-                    h37 = (({1'h0, h35} + 34'h200000000) - {21'h0, h36[16-1:3]});
-                    h38 = 34'h0;
-                    h38 = (({1'h0, h37[33-1:0]} + 34'h200000000) - 1);
-                    h39 = 16'h0;
-                    h39 = r_PF[16-1:0];
-                    h40 = 6'h0;
-                    h40 = ((31 + 32) - {1'h0, h39[8-1:3]});
-                    h41 = 16'h0;
-                    if (r_PF[16]) begin
-                        h41 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h41 = w_sriov_10[48-1:32];
-                    end
-                    h42 = 16'h0;
-                    if (r_PF[16]) begin
-                        h42 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h42 = w_sriov_10[64-1:48];
-                    end
-                    if ((!(((e_kind == 0) || (e_kind == 1)) && ((((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (h12 == 16)) && (h13 == 1)) && ((((h14 != 0) && (e_vf >= 1)) && (e_vf <= h17)) && (e_vf <= h18))) && ((((h25 <= {25'h0, r_PF[40-1:32]}) && ((h26 != 0) || (h38[33-1:0] >= {28'h0, h40[5-1:0]}))) && (h41 != 0)) && ((h42 != 0) || (e_vf == 1))))))) begin
+                    h18 = r_PF[16-1:0];
+                    h19 = 34'h0;
+                    h19 = (({1'h0, h17} + 34'h200000000) - {21'h0, h18[16-1:3]});
+                    h20 = 34'h0;
+                    h20 = (({1'h0, h19[33-1:0]} + 34'h200000000) - 1);
+                    h21 = 16'h0;
+                    h21 = r_PF[16-1:0];
+                    h22 = 6'h0;
+                    h22 = ((31 + 32) - {1'h0, h21[8-1:3]});
+                    if ((!(((e_kind == 0) || (e_kind == 1)) && ((((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (w_sriov_0[16-1:0] == 16)) && (w_sriov_0[20-1:16] == 1)) && (((w_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_sriov_10[16-1:0])) && (e_vf <= w_sriov_8[64-1:48]))) && ((((h12 <= {25'h0, r_PF[40-1:32]}) && (w_sriov_8[4] || (h20[33-1:0] >= {28'h0, h22[5-1:0]}))) && (w_sriov_10[48-1:32] != 0)) && ((w_sriov_10[64-1:48] != 0) || (e_vf == 1))))))) begin
                         w_vf_config_0 <= 0;
-                        st <= 5'b10010;
+                        st <= 4'b1010;
                     end
                     else begin
-                        h4 = 33'h0;
-                        h5 = 16'h0;
-                        if (r_PF[16]) begin
-                            h5 = w_sriov_odd_18[16-1:0];
-                        end
-                        else begin
-                            h5 = w_sriov_10[48-1:32];
-                        end
-                        h6 = 17'h0;
-                        h6 = ({1'h0, r_PF[16-1:0]} + {1'h0, h5});
-                        h7 = 17'h0;
-                        h7 = (({1'h0, e_vf} + 65536) - 1);
-                        h8 = 16'h0;
-                        if (r_PF[16]) begin
-                            h8 = w_sriov_odd_18[32-1:16];
-                        end
-                        else begin
-                            h8 = w_sriov_10[64-1:48];
-                        end
-                        h9 = 32'h0;
-                        h9 = ({16'h0, h7[16-1:0]} * {16'h0, h8});
-                        h10 = 33'h0;
-                        h10 = ({16'h0, h6} + {1'h0, h9});
-                        h4 = h10;
-                        h11 = 53'h0;
-                        h11 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, h4[16-1:0], 12'h0});
-                        v_wide = {28'h0, h11};
+                        h2 = 33'h0;
+                        h3 = 17'h0;
+                        h3 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                        h4 = 17'h0;
+                        h4 = (({1'h0, e_vf} + 65536) - 1);
+                        h5 = 32'h0;
+                        h5 = ({16'h0, h4[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                        h6 = 33'h0;
+                        h6 = ({16'h0, h3} + {1'h0, h5});
+                        h2 = h6;
+                        h7 = 53'h0;
+                        h7 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, h2[16-1:0], 12'h0});
+                        v_wide = {28'h0, h7};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         m_valid <= 1'b1;
                         m_we <= 1'b0;
@@ -1402,2884 +753,1675 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_config_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10010;
+                        st <= 4'b1010;
                     end
                 end
             end
-            5'b10010: begin
-                h43 = 16'h0;
-                if (r_PF[16]) begin
-                    h43 = w_sriov_odd_0[48-1:32];
-                end
-                else begin
-                    h43 = w_sriov_0[16-1:0];
-                end
-                h44 = 4'h0;
-                if (r_PF[16]) begin
-                    h44 = w_sriov_odd_0[52-1:48];
-                end
-                else begin
-                    h44 = w_sriov_0[20-1:16];
-                end
-                h45 = 1'h0;
-                h46 = 1'h0;
-                h46 = 0;
-                if (w_sriov_odd_8[32]) begin
-                    h46 = 1;
-                end
-                h47 = 1'h0;
-                h47 = 0;
-                if (w_sriov_8[0]) begin
-                    h47 = 1;
-                end
-                if (r_PF[16]) begin
-                    h45 = h46;
-                end
-                else begin
-                    h45 = h47;
-                end
-                h48 = 16'h0;
-                if (r_PF[16]) begin
-                    h48 = w_sriov_odd_10[48-1:32];
-                end
-                else begin
-                    h48 = w_sriov_10[16-1:0];
-                end
-                h49 = 16'h0;
-                if (r_PF[16]) begin
-                    h49 = w_sriov_odd_10[32-1:16];
-                end
-                else begin
-                    h49 = w_sriov_8[64-1:48];
-                end
-                h57 = 16'h0;
-                if (r_PF[16]) begin
-                    h57 = w_sriov_odd_18[16-1:0];
-                end
-                else begin
-                    h57 = w_sriov_10[48-1:32];
-                end
-                h58 = 17'h0;
-                h58 = ({1'h0, r_PF[16-1:0]} + {1'h0, h57});
-                h59 = 17'h0;
-                h59 = (({1'h0, e_vf} + 65536) - 1);
-                h60 = 16'h0;
-                if (r_PF[16]) begin
-                    h60 = w_sriov_odd_18[32-1:16];
-                end
-                else begin
-                    h60 = w_sriov_10[64-1:48];
-                end
-                h61 = 32'h0;
-                h61 = ({16'h0, h59[16-1:0]} * {16'h0, h60});
-                h62 = 33'h0;
-                h62 = ({16'h0, h58} + {1'h0, h61});
-                h63 = 33'h0;
-                h63 = (h62 >>> 8);
-                h64 = 1'h0;
-                h65 = 1'h0;
-                h65 = 0;
-                if (w_sriov_odd_8[36]) begin
-                    h65 = 1;
-                end
-                h66 = 1'h0;
-                h66 = 0;
-                if (w_sriov_8[4]) begin
-                    h66 = 1;
-                end
-                if (r_PF[16]) begin
-                    h64 = h65;
-                end
-                else begin
-                    h64 = h66;
-                end
-                h67 = 16'h0;
-                if (r_PF[16]) begin
-                    h67 = w_sriov_odd_18[16-1:0];
-                end
-                else begin
-                    h67 = w_sriov_10[48-1:32];
-                end
-                h68 = 17'h0;
-                h68 = ({1'h0, r_PF[16-1:0]} + {1'h0, h67});
-                h69 = 17'h0;
-                h69 = (({1'h0, e_vf} + 65536) - 1);
-                h70 = 16'h0;
-                if (r_PF[16]) begin
-                    h70 = w_sriov_odd_18[32-1:16];
-                end
-                else begin
-                    h70 = w_sriov_10[64-1:48];
-                end
+            4'b1010: begin
+                h28 = 17'h0;
+                h28 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                h29 = 17'h0;
+                h29 = (({1'h0, e_vf} + 65536) - 1);
+                h30 = 32'h0;
+                h30 = ({16'h0, h29[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                h31 = 33'h0;
+                h31 = ({16'h0, h28} + {1'h0, h30});
+                h32 = 33'h0;
+                h32 = (h31 >>> 8);
+                h33 = 17'h0;
+                h33 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                h34 = 17'h0;
+                h34 = (({1'h0, e_vf} + 65536) - 1);
+                h35 = 32'h0;
+                h35 = ({16'h0, h34[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                h36 = 33'h0;
+                h36 = ({16'h0, h33} + {1'h0, h35});
+                h37 = 33'h0;
+                h37 = (h36 >>> 3);
+                h38 = 16'h0;
+                h38 = r_PF[16-1:0];
+                h39 = 34'h0;
+                h39 = (({1'h0, h37} + 34'h200000000) - {21'h0, h38[16-1:3]});
+                h40 = 34'h0;
+                h40 = (({1'h0, h39[33-1:0]} + 34'h200000000) - 1);
+                h41 = 16'h0;
+                h41 = r_PF[16-1:0];
+                h42 = 6'h0;
+                h42 = ((31 + 32) - {1'h0, h41[8-1:3]});
+                h68 = 33'h0;
+                h68 = (({1'h0, w_sriov_20[32-1:0]} + 33'h100000000) - 1);
+                h69 = 32'h0;
+                h69 = (w_sriov_20[32-1:0] & h68[32-1:0]);
+                h70 = 32'h0;
+                h70 = w_sriov_18[64-1:32];
                 h71 = 32'h0;
-                h71 = ({16'h0, h69[16-1:0]} * {16'h0, h70});
-                h72 = 33'h0;
-                h72 = ({16'h0, h68} + {1'h0, h71});
-                h73 = 33'h0;
-                h73 = (h72 >>> 3);
-                h74 = 16'h0;
-                h74 = r_PF[16-1:0];
-                h75 = 34'h0;
-                h75 = (({1'h0, h73} + 34'h200000000) - {21'h0, h74[16-1:3]});
-                h76 = 34'h0;
-                h76 = (({1'h0, h75[33-1:0]} + 34'h200000000) - 1);
-                h77 = 16'h0;
-                h77 = r_PF[16-1:0];
-                h78 = 6'h0;
-                h78 = ((31 + 32) - {1'h0, h77[8-1:3]});
-                h79 = 16'h0;
-                if (r_PF[16]) begin
-                    h79 = w_sriov_odd_18[16-1:0];
+                h71 = (~h70);
+                h72 = 32'h0;
+                h72 = (w_sriov_20[32-1:0] & h71);
+                h73 = 64'h0;
+                h74 = 6'h0;
+                h75 = 6'h0;
+                h75 = (6 * {3'h0, e_bar});
+                h74 = h75;
+                h76 = 64'h0;
+                h76 = (r_VF_BAR_SIZE >>> h74);
+                h73 = h76;
+                h77 = 32'h0;
+                h78 = 32'h0;
+                h79 = 32'h0;
+                h80 = 32'h0;
+                h81 = 32'h0;
+                h82 = 32'h0;
+                if ((e_bar == 4)) begin
+                    h82 = w_sriov_30[64-1:32];
                 end
                 else begin
-                    h79 = w_sriov_10[48-1:32];
+                    h82 = w_sriov_38[32-1:0];
                 end
-                h80 = 16'h0;
-                if (r_PF[16]) begin
-                    h80 = w_sriov_odd_18[32-1:16];
-                end
-                else begin
-                    h80 = w_sriov_10[64-1:48];
-                end
-                h114 = 1'h0;
-                h115 = 1'h0;
-                h115 = 0;
-                if (w_sriov_odd_8[35]) begin
-                    h115 = 1;
-                end
-                h116 = 1'h0;
-                h116 = 0;
-                if (w_sriov_8[3]) begin
-                    h116 = 1;
-                end
-                if (r_PF[16]) begin
-                    h114 = h115;
+                if ((e_bar == 3)) begin
+                    h81 = w_sriov_30[32-1:0];
                 end
                 else begin
-                    h114 = h116;
+                    h81 = h82;
                 end
+                if ((e_bar == 2)) begin
+                    h80 = w_sriov_28[64-1:32];
+                end
+                else begin
+                    h80 = h81;
+                end
+                if ((e_bar == 1)) begin
+                    h79 = w_sriov_28[32-1:0];
+                end
+                else begin
+                    h79 = h80;
+                end
+                if ((e_bar == 0)) begin
+                    h78 = w_sriov_20[64-1:32];
+                end
+                else begin
+                    h78 = h79;
+                end
+                h77 = h78;
+                h83 = 32'h0;
+                h84 = 32'h0;
+                h85 = 32'h0;
+                h86 = 32'h0;
+                h87 = 32'h0;
+                h88 = 32'h0;
+                if ((e_bar == 4)) begin
+                    h88 = w_sriov_30[64-1:32];
+                end
+                else begin
+                    h88 = w_sriov_38[32-1:0];
+                end
+                if ((e_bar == 3)) begin
+                    h87 = w_sriov_30[32-1:0];
+                end
+                else begin
+                    h87 = h88;
+                end
+                if ((e_bar == 2)) begin
+                    h86 = w_sriov_28[64-1:32];
+                end
+                else begin
+                    h86 = h87;
+                end
+                if ((e_bar == 1)) begin
+                    h85 = w_sriov_28[32-1:0];
+                end
+                else begin
+                    h85 = h86;
+                end
+                if ((e_bar == 0)) begin
+                    h84 = w_sriov_20[64-1:32];
+                end
+                else begin
+                    h84 = h85;
+                end
+                h83 = h84;
+                h89 = 32'h0;
+                h90 = 32'h0;
+                h91 = 32'h0;
+                h92 = 32'h0;
+                h93 = 32'h0;
+                h94 = 32'h0;
+                if ((e_bar == 5)) begin
+                    h94 = w_sriov_30[64-1:32];
+                end
+                else begin
+                    h94 = 0;
+                end
+                if ((e_bar == 4)) begin
+                    h93 = w_sriov_30[32-1:0];
+                end
+                else begin
+                    h93 = h94;
+                end
+                if ((e_bar == 3)) begin
+                    h92 = w_sriov_28[64-1:32];
+                end
+                else begin
+                    h92 = h93;
+                end
+                if ((e_bar == 2)) begin
+                    h91 = w_sriov_28[32-1:0];
+                end
+                else begin
+                    h91 = h92;
+                end
+                if ((e_bar == 1)) begin
+                    h90 = w_sriov_20[64-1:32];
+                end
+                else begin
+                    h90 = h91;
+                end
+                h89 = h90;
+                h95 = 64'h0;
+                h96 = 64'h0;
+                h96 = 1;
+                h97 = 6'h0;
+                h98 = 64'h0;
+                h99 = 6'h0;
+                h100 = 6'h0;
+                h100 = (6 * {3'h0, e_bar});
+                h99 = h100;
+                h101 = 64'h0;
+                h101 = (r_VF_BAR_SIZE >>> h99);
+                h98 = h101;
+                h97 = h98[6-1:0];
+                h102 = 64'h0;
+                h102 = (h96 << h97);
+                h103 = 65'h0;
+                h103 = (({1'h0, h102} + 65'h10000000000000000) - 1);
+                h104 = 45'h0;
+                h104 = (({1'h0, w_sriov_20[32-1:0], 12'h0} + 45'h100000000000) - 1);
+                h105 = 64'h0;
+                h105 = (h103[64-1:0] | {20'h0, h104[44-1:0]});
+                h95 = h105;
+                h106 = 64'h0;
+                h106 = (~h95);
+                h107 = 64'h0;
+                h107 = (e_offset & h106);
+                h108 = 64'h0;
+                h109 = 32'h0;
+                h110 = 32'h0;
+                h111 = 32'h0;
+                h112 = 32'h0;
+                h113 = 32'h0;
+                h114 = 32'h0;
+                if ((e_bar == 4)) begin
+                    h114 = w_sriov_30[64-1:32];
+                end
+                else begin
+                    h114 = w_sriov_38[32-1:0];
+                end
+                if ((e_bar == 3)) begin
+                    h113 = w_sriov_30[32-1:0];
+                end
+                else begin
+                    h113 = h114;
+                end
+                if ((e_bar == 2)) begin
+                    h112 = w_sriov_28[64-1:32];
+                end
+                else begin
+                    h112 = h113;
+                end
+                if ((e_bar == 1)) begin
+                    h111 = w_sriov_28[32-1:0];
+                end
+                else begin
+                    h111 = h112;
+                end
+                if ((e_bar == 0)) begin
+                    h110 = w_sriov_20[64-1:32];
+                end
+                else begin
+                    h110 = h111;
+                end
+                h109 = h110;
+                h115 = 32'h0;
+                h116 = 32'h0;
                 h117 = 32'h0;
-                if (r_PF[16]) begin
-                    h117 = w_sriov_odd_20[64-1:32];
-                end
-                else begin
-                    h117 = w_sriov_20[32-1:0];
-                end
                 h118 = 32'h0;
-                if (r_PF[16]) begin
-                    h118 = w_sriov_odd_20[64-1:32];
+                if ((e_bar == 3)) begin
+                    h118 = w_sriov_30[64-1:32];
                 end
                 else begin
-                    h118 = w_sriov_20[32-1:0];
+                    h118 = w_sriov_38[32-1:0];
+                end
+                if ((e_bar == 2)) begin
+                    h117 = w_sriov_30[32-1:0];
+                end
+                else begin
+                    h117 = h118;
+                end
+                if ((e_bar == 1)) begin
+                    h116 = w_sriov_28[64-1:32];
+                end
+                else begin
+                    h116 = h117;
+                end
+                if ((e_bar == 0)) begin
+                    h115 = w_sriov_28[32-1:0];
+                end
+                else begin
+                    h115 = h116;
+                end
+                if ((h109[3-1:1] == 2)) begin
+                    h108 = {h115, 32'h0};
+                end
+                else begin
+                    h108 = 0;
                 end
                 h119 = 32'h0;
-                if (r_PF[16]) begin
-                    h119 = w_sriov_odd_20[64-1:32];
-                end
-                else begin
-                    h119 = w_sriov_20[32-1:0];
-                end
-                h120 = 33'h0;
-                h120 = (({1'h0, h119} + 33'h100000000) - 1);
+                h120 = 32'h0;
                 h121 = 32'h0;
-                h121 = (h118 & h120[32-1:0]);
                 h122 = 32'h0;
-                if (r_PF[16]) begin
-                    h122 = w_sriov_odd_20[64-1:32];
-                end
-                else begin
-                    h122 = w_sriov_20[32-1:0];
-                end
                 h123 = 32'h0;
+                if ((e_bar == 4)) begin
+                    h123 = w_sriov_30[64-1:32];
+                end
+                else begin
+                    h123 = w_sriov_38[32-1:0];
+                end
+                if ((e_bar == 3)) begin
+                    h122 = w_sriov_30[32-1:0];
+                end
+                else begin
+                    h122 = h123;
+                end
+                if ((e_bar == 2)) begin
+                    h121 = w_sriov_28[64-1:32];
+                end
+                else begin
+                    h121 = h122;
+                end
+                if ((e_bar == 1)) begin
+                    h120 = w_sriov_28[32-1:0];
+                end
+                else begin
+                    h120 = h121;
+                end
+                if ((e_bar == 0)) begin
+                    h119 = w_sriov_20[64-1:32];
+                end
+                else begin
+                    h119 = h120;
+                end
                 h124 = 32'h0;
-                if (r_PF[16]) begin
-                    h124 = w_sriov_odd_20[32-1:0];
-                end
-                else begin
-                    h124 = w_sriov_18[64-1:32];
-                end
-                h123 = h124;
-                h125 = 32'h0;
-                h125 = (~h123);
-                h126 = 32'h0;
-                h126 = (h122 & h125);
+                h124 = (h119 & 32'hfffffff0);
+                h125 = 64'h0;
+                h125 = (h108 | {32'h0, h124});
+                h126 = 64'h0;
                 h127 = 64'h0;
+                h127 = 1;
                 h128 = 6'h0;
-                h129 = 6'h0;
-                h129 = (6 * {3'h0, e_bar});
-                h128 = h129;
-                h130 = 64'h0;
-                h130 = (r_VF_BAR_SIZE >>> h128);
-                h127 = h130;
-                h131 = 32'h0;
-                h132 = 224'h0;
-                h133 = 224'h0;
-                h134 = 96'h0;
-                h134 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h135 = 128'h0;
-                h135 = ({32'h0, h134} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h136 = 160'h0;
-                h136 = ({32'h0, h135} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h137 = 192'h0;
-                h137 = ({32'h0, h136} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h138 = 224'h0;
-                h138 = ({32'h0, h137} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h139 = 96'h0;
-                h139 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h140 = 128'h0;
-                h140 = ({32'h0, h139} | {w_sriov_28[64-1:32], 96'h0});
-                h141 = 160'h0;
-                h141 = ({32'h0, h140} | {w_sriov_30[32-1:0], 128'h0});
-                h142 = 192'h0;
-                h142 = ({32'h0, h141} | {w_sriov_30[64-1:32], 160'h0});
-                h143 = 224'h0;
-                h143 = ({32'h0, h142} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h133 = h138;
+                h129 = 64'h0;
+                h130 = 6'h0;
+                h131 = 6'h0;
+                h131 = (6 * {3'h0, e_bar});
+                h130 = h131;
+                h132 = 64'h0;
+                h132 = (r_VF_BAR_SIZE >>> h130);
+                h129 = h132;
+                h128 = h129[6-1:0];
+                h133 = 64'h0;
+                h133 = (h127 << h128);
+                h134 = 65'h0;
+                h134 = (({1'h0, h133} + 65'h10000000000000000) - 1);
+                h135 = 45'h0;
+                h135 = (({1'h0, w_sriov_20[32-1:0], 12'h0} + 45'h100000000000) - 1);
+                h136 = 64'h0;
+                h136 = (h134[64-1:0] | {20'h0, h135[44-1:0]});
+                h126 = h136;
+                h137 = 64'h0;
+                h137 = (~h126);
+                h138 = 64'h0;
+                h138 = (h125 & h137);
+                h139 = 17'h0;
+                h139 = (({1'h0, e_vf} + 65536) - 1);
+                h140 = 79'h0;
+                h140 = {63'h0, h139[16-1:0]};
+                h141 = 6'h0;
+                h142 = 7'h0;
+                h143 = 7'h0;
+                h144 = 64'h0;
+                h145 = 6'h0;
+                h146 = 6'h0;
+                h146 = (6 * {3'h0, e_bar});
+                h145 = h146;
+                h147 = 64'h0;
+                h147 = (r_VF_BAR_SIZE >>> h145);
+                h144 = h147;
+                h148 = 6'h0;
+                h149 = 6'h0;
+                h150 = 6'h0;
+                h151 = 6'h0;
+                h152 = 6'h0;
+                h153 = 6'h0;
+                h154 = 6'h0;
+                h155 = 6'h0;
+                h156 = 6'h0;
+                h157 = 6'h0;
+                h158 = 6'h0;
+                h159 = 6'h0;
+                h160 = 6'h0;
+                h161 = 6'h0;
+                h162 = 6'h0;
+                h163 = 6'h0;
+                h164 = 6'h0;
+                h165 = 6'h0;
+                h166 = 6'h0;
+                h167 = 6'h0;
+                h168 = 6'h0;
+                h169 = 6'h0;
+                h170 = 6'h0;
+                h171 = 6'h0;
+                h172 = 6'h0;
+                h173 = 6'h0;
+                h174 = 6'h0;
+                h175 = 6'h0;
+                h176 = 6'h0;
+                h177 = 6'h0;
+                h178 = 6'h0;
+                h179 = 6'h0;
+                if (w_sriov_20[31]) begin
+                    h179 = 31;
                 end
                 else begin
-                    h133 = h143;
+                    h179 = 32;
                 end
-                h144 = 10'h0;
-                h145 = 9'h0;
-                h145 = (32 * {6'h0, e_bar});
-                h146 = 10'h0;
-                h146 = ({1'h0, h145} + 32);
-                h144 = h146;
-                h147 = 224'h0;
-                h147 = (h133 >>> h144);
-                h132 = h147;
-                h131 = h132[32-1:0];
-                h148 = 32'h0;
-                h149 = 224'h0;
-                h150 = 224'h0;
-                h151 = 96'h0;
-                h151 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h152 = 128'h0;
-                h152 = ({32'h0, h151} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h153 = 160'h0;
-                h153 = ({32'h0, h152} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h154 = 192'h0;
-                h154 = ({32'h0, h153} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h155 = 224'h0;
-                h155 = ({32'h0, h154} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h156 = 96'h0;
-                h156 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h157 = 128'h0;
-                h157 = ({32'h0, h156} | {w_sriov_28[64-1:32], 96'h0});
-                h158 = 160'h0;
-                h158 = ({32'h0, h157} | {w_sriov_30[32-1:0], 128'h0});
-                h159 = 192'h0;
-                h159 = ({32'h0, h158} | {w_sriov_30[64-1:32], 160'h0});
-                h160 = 224'h0;
-                h160 = ({32'h0, h159} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h150 = h155;
+                if (w_sriov_20[30]) begin
+                    h178 = 30;
                 end
                 else begin
-                    h150 = h160;
+                    h178 = h179;
                 end
-                h161 = 10'h0;
-                h162 = 9'h0;
-                h162 = (32 * {6'h0, e_bar});
-                h163 = 10'h0;
-                h163 = ({1'h0, h162} + 32);
-                h161 = h163;
-                h164 = 224'h0;
-                h164 = (h150 >>> h161);
-                h149 = h164;
-                h148 = h149[32-1:0];
-                h165 = 32'h0;
-                h166 = 224'h0;
-                h167 = 224'h0;
-                h168 = 96'h0;
-                h168 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h169 = 128'h0;
-                h169 = ({32'h0, h168} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h170 = 160'h0;
-                h170 = ({32'h0, h169} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h171 = 192'h0;
-                h171 = ({32'h0, h170} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h172 = 224'h0;
-                h172 = ({32'h0, h171} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h173 = 96'h0;
-                h173 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h174 = 128'h0;
-                h174 = ({32'h0, h173} | {w_sriov_28[64-1:32], 96'h0});
-                h175 = 160'h0;
-                h175 = ({32'h0, h174} | {w_sriov_30[32-1:0], 128'h0});
-                h176 = 192'h0;
-                h176 = ({32'h0, h175} | {w_sriov_30[64-1:32], 160'h0});
-                h177 = 224'h0;
-                h177 = ({32'h0, h176} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h167 = h172;
+                if (w_sriov_20[29]) begin
+                    h177 = 29;
                 end
                 else begin
-                    h167 = h177;
+                    h177 = h178;
                 end
-                h178 = 9'h0;
-                h179 = 9'h0;
-                h179 = (32 * {6'h0, e_bar});
-                h178 = h179;
-                h180 = 224'h0;
-                h180 = (h167 >>> h178);
-                h166 = h180;
-                h165 = h166[32-1:0];
+                if (w_sriov_20[28]) begin
+                    h176 = 28;
+                end
+                else begin
+                    h176 = h177;
+                end
+                if (w_sriov_20[27]) begin
+                    h175 = 27;
+                end
+                else begin
+                    h175 = h176;
+                end
+                if (w_sriov_20[26]) begin
+                    h174 = 26;
+                end
+                else begin
+                    h174 = h175;
+                end
+                if (w_sriov_20[25]) begin
+                    h173 = 25;
+                end
+                else begin
+                    h173 = h174;
+                end
+                if (w_sriov_20[24]) begin
+                    h172 = 24;
+                end
+                else begin
+                    h172 = h173;
+                end
+                if (w_sriov_20[23]) begin
+                    h171 = 23;
+                end
+                else begin
+                    h171 = h172;
+                end
+                if (w_sriov_20[22]) begin
+                    h170 = 22;
+                end
+                else begin
+                    h170 = h171;
+                end
+                if (w_sriov_20[21]) begin
+                    h169 = 21;
+                end
+                else begin
+                    h169 = h170;
+                end
+                if (w_sriov_20[20]) begin
+                    h168 = 20;
+                end
+                else begin
+                    h168 = h169;
+                end
+                if (w_sriov_20[19]) begin
+                    h167 = 19;
+                end
+                else begin
+                    h167 = h168;
+                end
+                if (w_sriov_20[18]) begin
+                    h166 = 18;
+                end
+                else begin
+                    h166 = h167;
+                end
+                if (w_sriov_20[17]) begin
+                    h165 = 17;
+                end
+                else begin
+                    h165 = h166;
+                end
+                if (w_sriov_20[16]) begin
+                    h164 = 16;
+                end
+                else begin
+                    h164 = h165;
+                end
+                if (w_sriov_20[15]) begin
+                    h163 = 15;
+                end
+                else begin
+                    h163 = h164;
+                end
+                if (w_sriov_20[14]) begin
+                    h162 = 14;
+                end
+                else begin
+                    h162 = h163;
+                end
+                if (w_sriov_20[13]) begin
+                    h161 = 13;
+                end
+                else begin
+                    h161 = h162;
+                end
+                if (w_sriov_20[12]) begin
+                    h160 = 12;
+                end
+                else begin
+                    h160 = h161;
+                end
+                if (w_sriov_20[11]) begin
+                    h159 = 11;
+                end
+                else begin
+                    h159 = h160;
+                end
+                if (w_sriov_20[10]) begin
+                    h158 = 10;
+                end
+                else begin
+                    h158 = h159;
+                end
+                if (w_sriov_20[9]) begin
+                    h157 = 9;
+                end
+                else begin
+                    h157 = h158;
+                end
+                if (w_sriov_20[8]) begin
+                    h156 = 8;
+                end
+                else begin
+                    h156 = h157;
+                end
+                if (w_sriov_20[7]) begin
+                    h155 = 7;
+                end
+                else begin
+                    h155 = h156;
+                end
+                if (w_sriov_20[6]) begin
+                    h154 = 6;
+                end
+                else begin
+                    h154 = h155;
+                end
+                if (w_sriov_20[5]) begin
+                    h153 = 5;
+                end
+                else begin
+                    h153 = h154;
+                end
+                if (w_sriov_20[4]) begin
+                    h152 = 4;
+                end
+                else begin
+                    h152 = h153;
+                end
+                if (w_sriov_20[3]) begin
+                    h151 = 3;
+                end
+                else begin
+                    h151 = h152;
+                end
+                if (w_sriov_20[2]) begin
+                    h150 = 2;
+                end
+                else begin
+                    h150 = h151;
+                end
+                if (w_sriov_20[1]) begin
+                    h149 = 1;
+                end
+                else begin
+                    h149 = h150;
+                end
+                if (w_sriov_20[0]) begin
+                    h148 = 0;
+                end
+                else begin
+                    h148 = h149;
+                end
+                h180 = 7'h0;
+                h180 = (12 + {1'h0, h148});
                 h181 = 64'h0;
-                h182 = 64'h0;
-                h182 = 1;
+                h182 = 6'h0;
                 h183 = 6'h0;
+                h183 = (6 * {3'h0, e_bar});
+                h182 = h183;
                 h184 = 64'h0;
+                h184 = (r_VF_BAR_SIZE >>> h182);
+                h181 = h184;
                 h185 = 6'h0;
                 h186 = 6'h0;
-                h186 = (6 * {3'h0, e_bar});
-                h185 = h186;
-                h187 = 64'h0;
-                h187 = (r_VF_BAR_SIZE >>> h185);
-                h184 = h187;
-                h183 = h184[6-1:0];
-                h188 = 64'h0;
-                h188 = (h182 << h183);
-                h189 = 65'h0;
-                h189 = (({1'h0, h188} + 65'h10000000000000000) - 1);
-                h190 = 32'h0;
-                if (r_PF[16]) begin
-                    h190 = w_sriov_odd_20[64-1:32];
-                end
-                else begin
-                    h190 = w_sriov_20[32-1:0];
-                end
-                h191 = 45'h0;
-                h191 = (({1'h0, h190, 12'h0} + 45'h100000000000) - 1);
-                h192 = 64'h0;
-                h192 = (h189[64-1:0] | {20'h0, h191[44-1:0]});
-                h181 = h192;
-                h193 = 64'h0;
-                h193 = (~h181);
-                h194 = 64'h0;
-                h194 = (e_offset & h193);
-                h195 = 64'h0;
-                h196 = 32'h0;
-                h197 = 224'h0;
-                h198 = 224'h0;
-                h199 = 96'h0;
-                h199 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h200 = 128'h0;
-                h200 = ({32'h0, h199} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h201 = 160'h0;
-                h201 = ({32'h0, h200} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h202 = 192'h0;
-                h202 = ({32'h0, h201} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h203 = 224'h0;
-                h203 = ({32'h0, h202} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h204 = 96'h0;
-                h204 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h205 = 128'h0;
-                h205 = ({32'h0, h204} | {w_sriov_28[64-1:32], 96'h0});
-                h206 = 160'h0;
-                h206 = ({32'h0, h205} | {w_sriov_30[32-1:0], 128'h0});
-                h207 = 192'h0;
-                h207 = ({32'h0, h206} | {w_sriov_30[64-1:32], 160'h0});
-                h208 = 224'h0;
-                h208 = ({32'h0, h207} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h198 = h203;
-                end
-                else begin
-                    h198 = h208;
-                end
-                h209 = 10'h0;
-                h210 = 9'h0;
-                h210 = (32 * {6'h0, e_bar});
-                h211 = 10'h0;
-                h211 = ({1'h0, h210} + 32);
-                h209 = h211;
-                h212 = 224'h0;
-                h212 = (h198 >>> h209);
-                h197 = h212;
-                h196 = h197[32-1:0];
-                h213 = 224'h0;
-                h214 = 224'h0;
-                h215 = 96'h0;
-                h215 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h216 = 128'h0;
-                h216 = ({32'h0, h215} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h217 = 160'h0;
-                h217 = ({32'h0, h216} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h218 = 192'h0;
-                h218 = ({32'h0, h217} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h219 = 224'h0;
-                h219 = ({32'h0, h218} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h220 = 96'h0;
-                h220 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h221 = 128'h0;
-                h221 = ({32'h0, h220} | {w_sriov_28[64-1:32], 96'h0});
-                h222 = 160'h0;
-                h222 = ({32'h0, h221} | {w_sriov_30[32-1:0], 128'h0});
-                h223 = 192'h0;
-                h223 = ({32'h0, h222} | {w_sriov_30[64-1:32], 160'h0});
-                h224 = 224'h0;
-                h224 = ({32'h0, h223} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h214 = h219;
-                end
-                else begin
-                    h214 = h224;
-                end
-                h225 = 10'h0;
-                h226 = 9'h0;
-                h226 = (32 * {6'h0, e_bar});
-                h227 = 10'h0;
-                h227 = ({1'h0, h226} + 64);
-                h225 = h227;
-                h228 = 224'h0;
-                h228 = (h214 >>> h225);
-                h213 = h228;
-                if ((h196[3-1:1] == 2)) begin
-                    h195 = {h213[32-1:0], 32'h0};
-                end
-                else begin
-                    h195 = 0;
-                end
-                h229 = 224'h0;
-                h230 = 224'h0;
-                h231 = 96'h0;
-                h231 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h232 = 128'h0;
-                h232 = ({32'h0, h231} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h233 = 160'h0;
-                h233 = ({32'h0, h232} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h234 = 192'h0;
-                h234 = ({32'h0, h233} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h235 = 224'h0;
-                h235 = ({32'h0, h234} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h236 = 96'h0;
-                h236 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h237 = 128'h0;
-                h237 = ({32'h0, h236} | {w_sriov_28[64-1:32], 96'h0});
-                h238 = 160'h0;
-                h238 = ({32'h0, h237} | {w_sriov_30[32-1:0], 128'h0});
-                h239 = 192'h0;
-                h239 = ({32'h0, h238} | {w_sriov_30[64-1:32], 160'h0});
-                h240 = 224'h0;
-                h240 = ({32'h0, h239} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h230 = h235;
-                end
-                else begin
-                    h230 = h240;
-                end
-                h241 = 10'h0;
-                h242 = 9'h0;
-                h242 = (32 * {6'h0, e_bar});
-                h243 = 10'h0;
-                h243 = ({1'h0, h242} + 32);
-                h241 = h243;
-                h244 = 224'h0;
-                h244 = (h230 >>> h241);
-                h229 = h244;
-                h245 = 32'h0;
-                h245 = (h229[32-1:0] & 32'hfffffff0);
-                h246 = 64'h0;
-                h246 = (h195 | {32'h0, h245});
-                h247 = 64'h0;
-                h248 = 64'h0;
-                h248 = 1;
-                h249 = 6'h0;
-                h250 = 64'h0;
-                h251 = 6'h0;
-                h252 = 6'h0;
-                h252 = (6 * {3'h0, e_bar});
-                h251 = h252;
-                h253 = 64'h0;
-                h253 = (r_VF_BAR_SIZE >>> h251);
-                h250 = h253;
-                h249 = h250[6-1:0];
-                h254 = 64'h0;
-                h254 = (h248 << h249);
-                h255 = 65'h0;
-                h255 = (({1'h0, h254} + 65'h10000000000000000) - 1);
-                h256 = 32'h0;
-                if (r_PF[16]) begin
-                    h256 = w_sriov_odd_20[64-1:32];
-                end
-                else begin
-                    h256 = w_sriov_20[32-1:0];
-                end
-                h257 = 45'h0;
-                h257 = (({1'h0, h256, 12'h0} + 45'h100000000000) - 1);
-                h258 = 64'h0;
-                h258 = (h255[64-1:0] | {20'h0, h257[44-1:0]});
-                h247 = h258;
-                h259 = 64'h0;
-                h259 = (~h247);
-                h260 = 64'h0;
-                h260 = (h246 & h259);
-                h261 = 17'h0;
-                h261 = (({1'h0, e_vf} + 65536) - 1);
-                h262 = 79'h0;
-                h262 = {63'h0, h261[16-1:0]};
-                h263 = 6'h0;
-                h264 = 7'h0;
-                h265 = 7'h0;
-                h266 = 64'h0;
-                h267 = 6'h0;
-                h268 = 6'h0;
-                h268 = (6 * {3'h0, e_bar});
-                h267 = h268;
-                h269 = 64'h0;
-                h269 = (r_VF_BAR_SIZE >>> h267);
-                h266 = h269;
-                h270 = 6'h0;
-                h271 = 6'h0;
-                h272 = 6'h0;
-                h273 = 6'h0;
-                h274 = 6'h0;
-                h275 = 6'h0;
-                h276 = 6'h0;
-                h277 = 6'h0;
-                h278 = 6'h0;
-                h279 = 6'h0;
-                h280 = 6'h0;
-                h281 = 6'h0;
-                h282 = 6'h0;
-                h283 = 6'h0;
-                h284 = 6'h0;
-                h285 = 6'h0;
-                h286 = 6'h0;
-                h287 = 6'h0;
-                h288 = 6'h0;
-                h289 = 6'h0;
-                h290 = 6'h0;
-                h291 = 6'h0;
-                h292 = 6'h0;
-                h293 = 6'h0;
-                h294 = 6'h0;
-                h295 = 6'h0;
-                h296 = 6'h0;
-                h297 = 6'h0;
-                h298 = 6'h0;
-                h299 = 6'h0;
-                h300 = 6'h0;
-                h301 = 6'h0;
-                h302 = 6'h0;
-                if (w_sriov_odd_20[63]) begin
-                    h302 = 31;
-                end
-                else begin
-                    h302 = 32;
-                end
-                if (w_sriov_odd_20[62]) begin
-                    h301 = 30;
-                end
-                else begin
-                    h301 = h302;
-                end
-                if (w_sriov_odd_20[61]) begin
-                    h300 = 29;
-                end
-                else begin
-                    h300 = h301;
-                end
-                if (w_sriov_odd_20[60]) begin
-                    h299 = 28;
-                end
-                else begin
-                    h299 = h300;
-                end
-                if (w_sriov_odd_20[59]) begin
-                    h298 = 27;
-                end
-                else begin
-                    h298 = h299;
-                end
-                if (w_sriov_odd_20[58]) begin
-                    h297 = 26;
-                end
-                else begin
-                    h297 = h298;
-                end
-                if (w_sriov_odd_20[57]) begin
-                    h296 = 25;
-                end
-                else begin
-                    h296 = h297;
-                end
-                if (w_sriov_odd_20[56]) begin
-                    h295 = 24;
-                end
-                else begin
-                    h295 = h296;
-                end
-                if (w_sriov_odd_20[55]) begin
-                    h294 = 23;
-                end
-                else begin
-                    h294 = h295;
-                end
-                if (w_sriov_odd_20[54]) begin
-                    h293 = 22;
-                end
-                else begin
-                    h293 = h294;
-                end
-                if (w_sriov_odd_20[53]) begin
-                    h292 = 21;
-                end
-                else begin
-                    h292 = h293;
-                end
-                if (w_sriov_odd_20[52]) begin
-                    h291 = 20;
-                end
-                else begin
-                    h291 = h292;
-                end
-                if (w_sriov_odd_20[51]) begin
-                    h290 = 19;
-                end
-                else begin
-                    h290 = h291;
-                end
-                if (w_sriov_odd_20[50]) begin
-                    h289 = 18;
-                end
-                else begin
-                    h289 = h290;
-                end
-                if (w_sriov_odd_20[49]) begin
-                    h288 = 17;
-                end
-                else begin
-                    h288 = h289;
-                end
-                if (w_sriov_odd_20[48]) begin
-                    h287 = 16;
-                end
-                else begin
-                    h287 = h288;
-                end
-                if (w_sriov_odd_20[47]) begin
-                    h286 = 15;
-                end
-                else begin
-                    h286 = h287;
-                end
-                if (w_sriov_odd_20[46]) begin
-                    h285 = 14;
-                end
-                else begin
-                    h285 = h286;
-                end
-                if (w_sriov_odd_20[45]) begin
-                    h284 = 13;
-                end
-                else begin
-                    h284 = h285;
-                end
-                if (w_sriov_odd_20[44]) begin
-                    h283 = 12;
-                end
-                else begin
-                    h283 = h284;
-                end
-                if (w_sriov_odd_20[43]) begin
-                    h282 = 11;
-                end
-                else begin
-                    h282 = h283;
-                end
-                if (w_sriov_odd_20[42]) begin
-                    h281 = 10;
-                end
-                else begin
-                    h281 = h282;
-                end
-                if (w_sriov_odd_20[41]) begin
-                    h280 = 9;
-                end
-                else begin
-                    h280 = h281;
-                end
-                if (w_sriov_odd_20[40]) begin
-                    h279 = 8;
-                end
-                else begin
-                    h279 = h280;
-                end
-                if (w_sriov_odd_20[39]) begin
-                    h278 = 7;
-                end
-                else begin
-                    h278 = h279;
-                end
-                if (w_sriov_odd_20[38]) begin
-                    h277 = 6;
-                end
-                else begin
-                    h277 = h278;
-                end
-                if (w_sriov_odd_20[37]) begin
-                    h276 = 5;
-                end
-                else begin
-                    h276 = h277;
-                end
-                if (w_sriov_odd_20[36]) begin
-                    h275 = 4;
-                end
-                else begin
-                    h275 = h276;
-                end
-                if (w_sriov_odd_20[35]) begin
-                    h274 = 3;
-                end
-                else begin
-                    h274 = h275;
-                end
-                if (w_sriov_odd_20[34]) begin
-                    h273 = 2;
-                end
-                else begin
-                    h273 = h274;
-                end
-                if (w_sriov_odd_20[33]) begin
-                    h272 = 1;
-                end
-                else begin
-                    h272 = h273;
-                end
-                if (w_sriov_odd_20[32]) begin
-                    h271 = 0;
-                end
-                else begin
-                    h271 = h272;
-                end
-                h303 = 6'h0;
-                h304 = 6'h0;
-                h305 = 6'h0;
-                h306 = 6'h0;
-                h307 = 6'h0;
-                h308 = 6'h0;
-                h309 = 6'h0;
-                h310 = 6'h0;
-                h311 = 6'h0;
-                h312 = 6'h0;
-                h313 = 6'h0;
-                h314 = 6'h0;
-                h315 = 6'h0;
-                h316 = 6'h0;
-                h317 = 6'h0;
-                h318 = 6'h0;
-                h319 = 6'h0;
-                h320 = 6'h0;
-                h321 = 6'h0;
-                h322 = 6'h0;
-                h323 = 6'h0;
-                h324 = 6'h0;
-                h325 = 6'h0;
-                h326 = 6'h0;
-                h327 = 6'h0;
-                h328 = 6'h0;
-                h329 = 6'h0;
-                h330 = 6'h0;
-                h331 = 6'h0;
-                h332 = 6'h0;
-                h333 = 6'h0;
-                h334 = 6'h0;
+                h187 = 6'h0;
+                h188 = 6'h0;
+                h189 = 6'h0;
+                h190 = 6'h0;
+                h191 = 6'h0;
+                h192 = 6'h0;
+                h193 = 6'h0;
+                h194 = 6'h0;
+                h195 = 6'h0;
+                h196 = 6'h0;
+                h197 = 6'h0;
+                h198 = 6'h0;
+                h199 = 6'h0;
+                h200 = 6'h0;
+                h201 = 6'h0;
+                h202 = 6'h0;
+                h203 = 6'h0;
+                h204 = 6'h0;
+                h205 = 6'h0;
+                h206 = 6'h0;
+                h207 = 6'h0;
+                h208 = 6'h0;
+                h209 = 6'h0;
+                h210 = 6'h0;
+                h211 = 6'h0;
+                h212 = 6'h0;
+                h213 = 6'h0;
+                h214 = 6'h0;
+                h215 = 6'h0;
+                h216 = 6'h0;
                 if (w_sriov_20[31]) begin
-                    h334 = 31;
+                    h216 = 31;
                 end
                 else begin
-                    h334 = 32;
+                    h216 = 32;
                 end
                 if (w_sriov_20[30]) begin
-                    h333 = 30;
+                    h215 = 30;
                 end
                 else begin
-                    h333 = h334;
+                    h215 = h216;
                 end
                 if (w_sriov_20[29]) begin
-                    h332 = 29;
+                    h214 = 29;
                 end
                 else begin
-                    h332 = h333;
+                    h214 = h215;
                 end
                 if (w_sriov_20[28]) begin
-                    h331 = 28;
+                    h213 = 28;
                 end
                 else begin
-                    h331 = h332;
+                    h213 = h214;
                 end
                 if (w_sriov_20[27]) begin
-                    h330 = 27;
+                    h212 = 27;
                 end
                 else begin
-                    h330 = h331;
+                    h212 = h213;
                 end
                 if (w_sriov_20[26]) begin
-                    h329 = 26;
+                    h211 = 26;
                 end
                 else begin
-                    h329 = h330;
+                    h211 = h212;
                 end
                 if (w_sriov_20[25]) begin
-                    h328 = 25;
+                    h210 = 25;
                 end
                 else begin
-                    h328 = h329;
+                    h210 = h211;
                 end
                 if (w_sriov_20[24]) begin
-                    h327 = 24;
+                    h209 = 24;
                 end
                 else begin
-                    h327 = h328;
+                    h209 = h210;
                 end
                 if (w_sriov_20[23]) begin
-                    h326 = 23;
+                    h208 = 23;
                 end
                 else begin
-                    h326 = h327;
+                    h208 = h209;
                 end
                 if (w_sriov_20[22]) begin
-                    h325 = 22;
+                    h207 = 22;
                 end
                 else begin
-                    h325 = h326;
+                    h207 = h208;
                 end
                 if (w_sriov_20[21]) begin
-                    h324 = 21;
+                    h206 = 21;
                 end
                 else begin
-                    h324 = h325;
+                    h206 = h207;
                 end
                 if (w_sriov_20[20]) begin
-                    h323 = 20;
+                    h205 = 20;
                 end
                 else begin
-                    h323 = h324;
+                    h205 = h206;
                 end
                 if (w_sriov_20[19]) begin
-                    h322 = 19;
+                    h204 = 19;
                 end
                 else begin
-                    h322 = h323;
+                    h204 = h205;
                 end
                 if (w_sriov_20[18]) begin
-                    h321 = 18;
+                    h203 = 18;
                 end
                 else begin
-                    h321 = h322;
+                    h203 = h204;
                 end
                 if (w_sriov_20[17]) begin
-                    h320 = 17;
+                    h202 = 17;
                 end
                 else begin
-                    h320 = h321;
+                    h202 = h203;
                 end
                 if (w_sriov_20[16]) begin
-                    h319 = 16;
+                    h201 = 16;
                 end
                 else begin
-                    h319 = h320;
+                    h201 = h202;
                 end
                 if (w_sriov_20[15]) begin
-                    h318 = 15;
+                    h200 = 15;
                 end
                 else begin
-                    h318 = h319;
+                    h200 = h201;
                 end
                 if (w_sriov_20[14]) begin
-                    h317 = 14;
+                    h199 = 14;
                 end
                 else begin
-                    h317 = h318;
+                    h199 = h200;
                 end
                 if (w_sriov_20[13]) begin
-                    h316 = 13;
+                    h198 = 13;
                 end
                 else begin
-                    h316 = h317;
+                    h198 = h199;
                 end
                 if (w_sriov_20[12]) begin
-                    h315 = 12;
+                    h197 = 12;
                 end
                 else begin
-                    h315 = h316;
+                    h197 = h198;
                 end
                 if (w_sriov_20[11]) begin
-                    h314 = 11;
+                    h196 = 11;
                 end
                 else begin
-                    h314 = h315;
+                    h196 = h197;
                 end
                 if (w_sriov_20[10]) begin
-                    h313 = 10;
+                    h195 = 10;
                 end
                 else begin
-                    h313 = h314;
+                    h195 = h196;
                 end
                 if (w_sriov_20[9]) begin
-                    h312 = 9;
+                    h194 = 9;
                 end
                 else begin
-                    h312 = h313;
+                    h194 = h195;
                 end
                 if (w_sriov_20[8]) begin
-                    h311 = 8;
+                    h193 = 8;
                 end
                 else begin
-                    h311 = h312;
+                    h193 = h194;
                 end
                 if (w_sriov_20[7]) begin
-                    h310 = 7;
+                    h192 = 7;
                 end
                 else begin
-                    h310 = h311;
+                    h192 = h193;
                 end
                 if (w_sriov_20[6]) begin
-                    h309 = 6;
+                    h191 = 6;
                 end
                 else begin
-                    h309 = h310;
+                    h191 = h192;
                 end
                 if (w_sriov_20[5]) begin
-                    h308 = 5;
+                    h190 = 5;
                 end
                 else begin
-                    h308 = h309;
+                    h190 = h191;
                 end
                 if (w_sriov_20[4]) begin
-                    h307 = 4;
+                    h189 = 4;
                 end
                 else begin
-                    h307 = h308;
+                    h189 = h190;
                 end
                 if (w_sriov_20[3]) begin
-                    h306 = 3;
+                    h188 = 3;
                 end
                 else begin
-                    h306 = h307;
+                    h188 = h189;
                 end
                 if (w_sriov_20[2]) begin
-                    h305 = 2;
+                    h187 = 2;
                 end
                 else begin
-                    h305 = h306;
+                    h187 = h188;
                 end
                 if (w_sriov_20[1]) begin
-                    h304 = 1;
+                    h186 = 1;
                 end
                 else begin
-                    h304 = h305;
+                    h186 = h187;
                 end
                 if (w_sriov_20[0]) begin
-                    h303 = 0;
+                    h185 = 0;
                 end
                 else begin
-                    h303 = h304;
+                    h185 = h186;
                 end
-                if (r_PF[16]) begin
-                    h270 = h271;
+                h217 = 7'h0;
+                h217 = (12 + {1'h0, h185});
+                if (({1'h0, h144[6-1:0]} > h180)) begin
+                    h143 = {1'h0, h181[6-1:0]};
                 end
                 else begin
-                    h270 = h303;
+                    h143 = h217;
                 end
-                h335 = 7'h0;
-                h335 = (12 + {1'h0, h270});
-                h336 = 64'h0;
-                h337 = 6'h0;
-                h338 = 6'h0;
-                h338 = (6 * {3'h0, e_bar});
-                h337 = h338;
-                h339 = 64'h0;
-                h339 = (r_VF_BAR_SIZE >>> h337);
-                h336 = h339;
-                h340 = 6'h0;
-                h341 = 6'h0;
-                h342 = 6'h0;
-                h343 = 6'h0;
-                h344 = 6'h0;
-                h345 = 6'h0;
-                h346 = 6'h0;
-                h347 = 6'h0;
-                h348 = 6'h0;
-                h349 = 6'h0;
-                h350 = 6'h0;
-                h351 = 6'h0;
-                h352 = 6'h0;
-                h353 = 6'h0;
-                h354 = 6'h0;
-                h355 = 6'h0;
-                h356 = 6'h0;
-                h357 = 6'h0;
-                h358 = 6'h0;
-                h359 = 6'h0;
-                h360 = 6'h0;
-                h361 = 6'h0;
-                h362 = 6'h0;
-                h363 = 6'h0;
-                h364 = 6'h0;
-                h365 = 6'h0;
-                h366 = 6'h0;
-                h367 = 6'h0;
-                h368 = 6'h0;
-                h369 = 6'h0;
-                h370 = 6'h0;
-                h371 = 6'h0;
-                h372 = 6'h0;
-                if (w_sriov_odd_20[63]) begin
-                    h372 = 31;
+                h142 = h143;
+                h141 = h142[6-1:0];
+                h218 = 79'h0;
+                h218 = (h140 << h141);
+                h219 = 80'h0;
+                h219 = ({16'h0, h138} + {1'h0, h218});
+                h220 = 81'h0;
+                h220 = ({1'h0, h219} + {17'h0, e_offset});
+                h221 = 81'h0;
+                h221 = (h220 >>> 32);
+                h222 = 64'h0;
+                h223 = 32'h0;
+                h224 = 32'h0;
+                h225 = 32'h0;
+                h226 = 32'h0;
+                h227 = 32'h0;
+                h228 = 32'h0;
+                if ((e_bar == 4)) begin
+                    h228 = w_sriov_30[64-1:32];
                 end
                 else begin
-                    h372 = 32;
+                    h228 = w_sriov_38[32-1:0];
                 end
-                if (w_sriov_odd_20[62]) begin
-                    h371 = 30;
+                if ((e_bar == 3)) begin
+                    h227 = w_sriov_30[32-1:0];
                 end
                 else begin
-                    h371 = h372;
+                    h227 = h228;
                 end
-                if (w_sriov_odd_20[61]) begin
-                    h370 = 29;
+                if ((e_bar == 2)) begin
+                    h226 = w_sriov_28[64-1:32];
                 end
                 else begin
-                    h370 = h371;
+                    h226 = h227;
                 end
-                if (w_sriov_odd_20[60]) begin
-                    h369 = 28;
+                if ((e_bar == 1)) begin
+                    h225 = w_sriov_28[32-1:0];
                 end
                 else begin
-                    h369 = h370;
+                    h225 = h226;
                 end
-                if (w_sriov_odd_20[59]) begin
-                    h368 = 27;
+                if ((e_bar == 0)) begin
+                    h224 = w_sriov_20[64-1:32];
                 end
                 else begin
-                    h368 = h369;
+                    h224 = h225;
                 end
-                if (w_sriov_odd_20[58]) begin
-                    h367 = 26;
+                h223 = h224;
+                if ((h223[3-1:1] == 2)) begin
+                    h222 = 64'hffffffff00000000;
                 end
                 else begin
-                    h367 = h368;
+                    h222 = 64'hffffffffffffffff;
                 end
-                if (w_sriov_odd_20[57]) begin
-                    h366 = 25;
-                end
-                else begin
-                    h366 = h367;
-                end
-                if (w_sriov_odd_20[56]) begin
-                    h365 = 24;
-                end
-                else begin
-                    h365 = h366;
-                end
-                if (w_sriov_odd_20[55]) begin
-                    h364 = 23;
-                end
-                else begin
-                    h364 = h365;
-                end
-                if (w_sriov_odd_20[54]) begin
-                    h363 = 22;
-                end
-                else begin
-                    h363 = h364;
-                end
-                if (w_sriov_odd_20[53]) begin
-                    h362 = 21;
-                end
-                else begin
-                    h362 = h363;
-                end
-                if (w_sriov_odd_20[52]) begin
-                    h361 = 20;
-                end
-                else begin
-                    h361 = h362;
-                end
-                if (w_sriov_odd_20[51]) begin
-                    h360 = 19;
-                end
-                else begin
-                    h360 = h361;
-                end
-                if (w_sriov_odd_20[50]) begin
-                    h359 = 18;
-                end
-                else begin
-                    h359 = h360;
-                end
-                if (w_sriov_odd_20[49]) begin
-                    h358 = 17;
-                end
-                else begin
-                    h358 = h359;
-                end
-                if (w_sriov_odd_20[48]) begin
-                    h357 = 16;
-                end
-                else begin
-                    h357 = h358;
-                end
-                if (w_sriov_odd_20[47]) begin
-                    h356 = 15;
-                end
-                else begin
-                    h356 = h357;
-                end
-                if (w_sriov_odd_20[46]) begin
-                    h355 = 14;
-                end
-                else begin
-                    h355 = h356;
-                end
-                if (w_sriov_odd_20[45]) begin
-                    h354 = 13;
-                end
-                else begin
-                    h354 = h355;
-                end
-                if (w_sriov_odd_20[44]) begin
-                    h353 = 12;
-                end
-                else begin
-                    h353 = h354;
-                end
-                if (w_sriov_odd_20[43]) begin
-                    h352 = 11;
-                end
-                else begin
-                    h352 = h353;
-                end
-                if (w_sriov_odd_20[42]) begin
-                    h351 = 10;
-                end
-                else begin
-                    h351 = h352;
-                end
-                if (w_sriov_odd_20[41]) begin
-                    h350 = 9;
-                end
-                else begin
-                    h350 = h351;
-                end
-                if (w_sriov_odd_20[40]) begin
-                    h349 = 8;
-                end
-                else begin
-                    h349 = h350;
-                end
-                if (w_sriov_odd_20[39]) begin
-                    h348 = 7;
-                end
-                else begin
-                    h348 = h349;
-                end
-                if (w_sriov_odd_20[38]) begin
-                    h347 = 6;
-                end
-                else begin
-                    h347 = h348;
-                end
-                if (w_sriov_odd_20[37]) begin
-                    h346 = 5;
-                end
-                else begin
-                    h346 = h347;
-                end
-                if (w_sriov_odd_20[36]) begin
-                    h345 = 4;
-                end
-                else begin
-                    h345 = h346;
-                end
-                if (w_sriov_odd_20[35]) begin
-                    h344 = 3;
-                end
-                else begin
-                    h344 = h345;
-                end
-                if (w_sriov_odd_20[34]) begin
-                    h343 = 2;
-                end
-                else begin
-                    h343 = h344;
-                end
-                if (w_sriov_odd_20[33]) begin
-                    h342 = 1;
-                end
-                else begin
-                    h342 = h343;
-                end
-                if (w_sriov_odd_20[32]) begin
-                    h341 = 0;
-                end
-                else begin
-                    h341 = h342;
-                end
-                h373 = 6'h0;
-                h374 = 6'h0;
-                h375 = 6'h0;
-                h376 = 6'h0;
-                h377 = 6'h0;
-                h378 = 6'h0;
-                h379 = 6'h0;
-                h380 = 6'h0;
-                h381 = 6'h0;
-                h382 = 6'h0;
-                h383 = 6'h0;
-                h384 = 6'h0;
-                h385 = 6'h0;
-                h386 = 6'h0;
-                h387 = 6'h0;
-                h388 = 6'h0;
-                h389 = 6'h0;
-                h390 = 6'h0;
-                h391 = 6'h0;
-                h392 = 6'h0;
-                h393 = 6'h0;
-                h394 = 6'h0;
-                h395 = 6'h0;
-                h396 = 6'h0;
-                h397 = 6'h0;
-                h398 = 6'h0;
-                h399 = 6'h0;
-                h400 = 6'h0;
-                h401 = 6'h0;
-                h402 = 6'h0;
-                h403 = 6'h0;
-                h404 = 6'h0;
-                if (w_sriov_20[31]) begin
-                    h404 = 31;
-                end
-                else begin
-                    h404 = 32;
-                end
-                if (w_sriov_20[30]) begin
-                    h403 = 30;
-                end
-                else begin
-                    h403 = h404;
-                end
-                if (w_sriov_20[29]) begin
-                    h402 = 29;
-                end
-                else begin
-                    h402 = h403;
-                end
-                if (w_sriov_20[28]) begin
-                    h401 = 28;
-                end
-                else begin
-                    h401 = h402;
-                end
-                if (w_sriov_20[27]) begin
-                    h400 = 27;
-                end
-                else begin
-                    h400 = h401;
-                end
-                if (w_sriov_20[26]) begin
-                    h399 = 26;
-                end
-                else begin
-                    h399 = h400;
-                end
-                if (w_sriov_20[25]) begin
-                    h398 = 25;
-                end
-                else begin
-                    h398 = h399;
-                end
-                if (w_sriov_20[24]) begin
-                    h397 = 24;
-                end
-                else begin
-                    h397 = h398;
-                end
-                if (w_sriov_20[23]) begin
-                    h396 = 23;
-                end
-                else begin
-                    h396 = h397;
-                end
-                if (w_sriov_20[22]) begin
-                    h395 = 22;
-                end
-                else begin
-                    h395 = h396;
-                end
-                if (w_sriov_20[21]) begin
-                    h394 = 21;
-                end
-                else begin
-                    h394 = h395;
-                end
-                if (w_sriov_20[20]) begin
-                    h393 = 20;
-                end
-                else begin
-                    h393 = h394;
-                end
-                if (w_sriov_20[19]) begin
-                    h392 = 19;
-                end
-                else begin
-                    h392 = h393;
-                end
-                if (w_sriov_20[18]) begin
-                    h391 = 18;
-                end
-                else begin
-                    h391 = h392;
-                end
-                if (w_sriov_20[17]) begin
-                    h390 = 17;
-                end
-                else begin
-                    h390 = h391;
-                end
-                if (w_sriov_20[16]) begin
-                    h389 = 16;
-                end
-                else begin
-                    h389 = h390;
-                end
-                if (w_sriov_20[15]) begin
-                    h388 = 15;
-                end
-                else begin
-                    h388 = h389;
-                end
-                if (w_sriov_20[14]) begin
-                    h387 = 14;
-                end
-                else begin
-                    h387 = h388;
-                end
-                if (w_sriov_20[13]) begin
-                    h386 = 13;
-                end
-                else begin
-                    h386 = h387;
-                end
-                if (w_sriov_20[12]) begin
-                    h385 = 12;
-                end
-                else begin
-                    h385 = h386;
-                end
-                if (w_sriov_20[11]) begin
-                    h384 = 11;
-                end
-                else begin
-                    h384 = h385;
-                end
-                if (w_sriov_20[10]) begin
-                    h383 = 10;
-                end
-                else begin
-                    h383 = h384;
-                end
-                if (w_sriov_20[9]) begin
-                    h382 = 9;
-                end
-                else begin
-                    h382 = h383;
-                end
-                if (w_sriov_20[8]) begin
-                    h381 = 8;
-                end
-                else begin
-                    h381 = h382;
-                end
-                if (w_sriov_20[7]) begin
-                    h380 = 7;
-                end
-                else begin
-                    h380 = h381;
-                end
-                if (w_sriov_20[6]) begin
-                    h379 = 6;
-                end
-                else begin
-                    h379 = h380;
-                end
-                if (w_sriov_20[5]) begin
-                    h378 = 5;
-                end
-                else begin
-                    h378 = h379;
-                end
-                if (w_sriov_20[4]) begin
-                    h377 = 4;
-                end
-                else begin
-                    h377 = h378;
-                end
-                if (w_sriov_20[3]) begin
-                    h376 = 3;
-                end
-                else begin
-                    h376 = h377;
-                end
-                if (w_sriov_20[2]) begin
-                    h375 = 2;
-                end
-                else begin
-                    h375 = h376;
-                end
-                if (w_sriov_20[1]) begin
-                    h374 = 1;
-                end
-                else begin
-                    h374 = h375;
-                end
-                if (w_sriov_20[0]) begin
-                    h373 = 0;
-                end
-                else begin
-                    h373 = h374;
-                end
-                if (r_PF[16]) begin
-                    h340 = h341;
-                end
-                else begin
-                    h340 = h373;
-                end
-                h405 = 7'h0;
-                h405 = (12 + {1'h0, h340});
-                if (({1'h0, h266[6-1:0]} > h335)) begin
-                    h265 = {1'h0, h336[6-1:0]};
-                end
-                else begin
-                    h265 = h405;
-                end
-                h264 = h265;
-                h263 = h264[6-1:0];
-                h406 = 79'h0;
-                h406 = (h262 << h263);
-                h407 = 80'h0;
-                h407 = ({16'h0, h260} + {1'h0, h406});
-                h408 = 81'h0;
-                h408 = ({1'h0, h407} + {17'h0, e_offset});
-                h409 = 81'h0;
-                h409 = (h408 >>> 32);
-                h410 = 64'h0;
-                h411 = 32'h0;
-                h412 = 224'h0;
-                h413 = 224'h0;
-                h414 = 96'h0;
-                h414 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                h415 = 128'h0;
-                h415 = ({32'h0, h414} | {w_sriov_odd_30[32-1:0], 96'h0});
-                h416 = 160'h0;
-                h416 = ({32'h0, h415} | {w_sriov_odd_30[64-1:32], 128'h0});
-                h417 = 192'h0;
-                h417 = ({32'h0, h416} | {w_sriov_odd_38[32-1:0], 160'h0});
-                h418 = 224'h0;
-                h418 = ({32'h0, h417} | {w_sriov_odd_38[64-1:32], 192'h0});
-                h419 = 96'h0;
-                h419 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                h420 = 128'h0;
-                h420 = ({32'h0, h419} | {w_sriov_28[64-1:32], 96'h0});
-                h421 = 160'h0;
-                h421 = ({32'h0, h420} | {w_sriov_30[32-1:0], 128'h0});
-                h422 = 192'h0;
-                h422 = ({32'h0, h421} | {w_sriov_30[64-1:32], 160'h0});
-                h423 = 224'h0;
-                h423 = ({32'h0, h422} | {w_sriov_38[32-1:0], 192'h0});
-                if (r_PF[16]) begin
-                    h413 = h418;
-                end
-                else begin
-                    h413 = h423;
-                end
-                h424 = 10'h0;
-                h425 = 9'h0;
-                h425 = (32 * {6'h0, e_bar});
-                h426 = 10'h0;
-                h426 = ({1'h0, h425} + 32);
-                h424 = h426;
-                h427 = 224'h0;
-                h427 = (h413 >>> h424);
-                h412 = h427;
-                h411 = h412[32-1:0];
-                if ((h411[3-1:1] == 2)) begin
-                    h410 = 64'hffffffff00000000;
-                end
-                else begin
-                    h410 = 64'hffffffffffffffff;
-                end
-                h428 = 64'h0;
-                h428 = (h409[64-1:0] & h410);
-                if ((!((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (h43 == 16)) && (h44 == 1)))) begin
+                h229 = 64'h0;
+                h229 = (h221[64-1:0] & h222);
+                if ((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && r_PF[16])) begin
                     status <= 1;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
                 end
-                else if ((!((((h45 != 0) && (e_vf >= 1)) && (e_vf <= h48)) && (e_vf <= h49)))) begin
+                else if ((!((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (w_sriov_0[16-1:0] == 16)) && (w_sriov_0[20-1:16] == 1)))) begin
                     status <= 2;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
                 end
-                else if ((!((((h63 <= {25'h0, r_PF[40-1:32]}) && ((h64 != 0) || (h76[33-1:0] >= {28'h0, h78[5-1:0]}))) && (h79 != 0)) && ((h80 != 0) || (e_vf == 1))))) begin
+                else if ((!(((w_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_sriov_10[16-1:0])) && (e_vf <= w_sriov_8[64-1:48])))) begin
                     status <= 3;
-                    h50 = 33'h0;
-                    h51 = 16'h0;
-                    if (r_PF[16]) begin
-                        h51 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h51 = w_sriov_10[48-1:32];
-                    end
-                    h52 = 17'h0;
-                    h52 = ({1'h0, r_PF[16-1:0]} + {1'h0, h51});
-                    h53 = 17'h0;
-                    h53 = (({1'h0, e_vf} + 65536) - 1);
-                    h54 = 16'h0;
-                    if (r_PF[16]) begin
-                        h54 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h54 = w_sriov_10[64-1:48];
-                    end
-                    h55 = 32'h0;
-                    h55 = ({16'h0, h53[16-1:0]} * {16'h0, h54});
-                    h56 = 33'h0;
-                    h56 = ({16'h0, h52} + {1'h0, h55});
-                    h50 = h56;
-                    rec_rid <= h50[16-1:0];
-                    rec_vf <= e_vf;
-                    rec_addr <= 0;
-                    rec_write <= 0;
-                    st <= 5'b10011;
-                end
-                else if ((((e_kind == 0) || (e_kind == 1)) && (!w_vf_config_0[34]))) begin
-                    status <= 4;
-                    h81 = 33'h0;
-                    h82 = 16'h0;
-                    if (r_PF[16]) begin
-                        h82 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h82 = w_sriov_10[48-1:32];
-                    end
-                    h83 = 17'h0;
-                    h83 = ({1'h0, r_PF[16-1:0]} + {1'h0, h82});
-                    h84 = 17'h0;
-                    h84 = (({1'h0, e_vf} + 65536) - 1);
-                    h85 = 16'h0;
-                    if (r_PF[16]) begin
-                        h85 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h85 = w_sriov_10[64-1:48];
-                    end
-                    h86 = 32'h0;
-                    h86 = ({16'h0, h84[16-1:0]} * {16'h0, h85});
-                    h87 = 33'h0;
-                    h87 = ({16'h0, h83} + {1'h0, h86});
-                    h81 = h87;
-                    rec_rid <= h81[16-1:0];
-                    rec_vf <= e_vf;
-                    rec_addr <= e_addr;
-                    h88 = 1'h0;
-                    h88 = 0;
-                    if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
-                        h88 = 1;
-                    end
-                    rec_write <= h88;
-                    st <= 5'b10011;
-                end
-                else if (((e_kind == 0) || (e_kind == 1))) begin
-                    status <= 5;
-                    h89 = 33'h0;
-                    h90 = 16'h0;
-                    if (r_PF[16]) begin
-                        h90 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h90 = w_sriov_10[48-1:32];
-                    end
-                    h91 = 17'h0;
-                    h91 = ({1'h0, r_PF[16-1:0]} + {1'h0, h90});
-                    h92 = 17'h0;
-                    h92 = (({1'h0, e_vf} + 65536) - 1);
-                    h93 = 16'h0;
-                    if (r_PF[16]) begin
-                        h93 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h93 = w_sriov_10[64-1:48];
-                    end
-                    h94 = 32'h0;
-                    h94 = ({16'h0, h92[16-1:0]} * {16'h0, h93});
-                    h95 = 33'h0;
-                    h95 = ({16'h0, h91} + {1'h0, h94});
-                    h89 = h95;
-                    rec_rid <= h89[16-1:0];
-                    rec_vf <= e_vf;
-                    rec_addr <= e_addr;
-                    h96 = 1'h0;
-                    h96 = 0;
-                    if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
-                        h96 = 1;
-                    end
-                    rec_write <= h96;
-                    st <= 5'b10011;
-                end
-                else if ((((e_kind == 4) || (e_kind == 5)) && (e_offset <= 4095))) begin
-                    status <= 6;
-                    h97 = 33'h0;
-                    h98 = 16'h0;
-                    if (r_PF[16]) begin
-                        h98 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h98 = w_sriov_10[48-1:32];
-                    end
-                    h99 = 17'h0;
-                    h99 = ({1'h0, r_PF[16-1:0]} + {1'h0, h98});
-                    h100 = 17'h0;
-                    h100 = (({1'h0, e_vf} + 65536) - 1);
-                    h101 = 16'h0;
-                    if (r_PF[16]) begin
-                        h101 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h101 = w_sriov_10[64-1:48];
-                    end
-                    h102 = 32'h0;
-                    h102 = ({16'h0, h100[16-1:0]} * {16'h0, h101});
-                    h103 = 33'h0;
-                    h103 = ({16'h0, h99} + {1'h0, h102});
-                    h97 = h103;
-                    rec_rid <= h97[16-1:0];
-                    rec_vf <= e_vf;
-                    h104 = 33'h0;
-                    h105 = 16'h0;
-                    if (r_PF[16]) begin
-                        h105 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h105 = w_sriov_10[48-1:32];
-                    end
-                    h106 = 17'h0;
-                    h106 = ({1'h0, r_PF[16-1:0]} + {1'h0, h105});
-                    h107 = 17'h0;
-                    h107 = (({1'h0, e_vf} + 65536) - 1);
-                    h108 = 16'h0;
-                    if (r_PF[16]) begin
-                        h108 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h108 = w_sriov_10[64-1:48];
-                    end
-                    h109 = 32'h0;
-                    h109 = ({16'h0, h107[16-1:0]} * {16'h0, h108});
-                    h110 = 33'h0;
-                    h110 = ({16'h0, h106} + {1'h0, h109});
-                    h104 = h110;
-                    h111 = 53'h0;
-                    h111 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, h104[16-1:0], 12'h0});
-                    h112 = 65'h0;
-                    h112 = ({12'h0, h111} + {1'h0, e_offset});
-                    rec_addr <= h112[64-1:0];
-                    h113 = 1'h0;
-                    h113 = 0;
-                    if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
-                        h113 = 1;
-                    end
-                    rec_write <= h113;
-                    st <= 5'b10011;
-                end
-                else if ((((e_kind == 2) || (e_kind == 3)) && (!(h114 != 0)))) begin
-                    status <= 7;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
                 end
-                else if ((((e_kind == 2) || (e_kind == 3)) && (!(((h117 != 0) && (h121 == 0)) && (h126 == 0))))) begin
+                else if ((!((((h32 <= {25'h0, r_PF[40-1:32]}) && (w_sriov_8[4] || (h40[33-1:0] >= {28'h0, h42[5-1:0]}))) && (w_sriov_10[48-1:32] != 0)) && ((w_sriov_10[64-1:48] != 0) || (e_vf == 1))))) begin
+                    status <= 4;
+                    h23 = 33'h0;
+                    h24 = 17'h0;
+                    h24 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h25 = 17'h0;
+                    h25 = (({1'h0, e_vf} + 65536) - 1);
+                    h26 = 32'h0;
+                    h26 = ({16'h0, h25[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h27 = 33'h0;
+                    h27 = ({16'h0, h24} + {1'h0, h26});
+                    h23 = h27;
+                    rec_rid <= h23[16-1:0];
+                    rec_vf <= e_vf;
+                    rec_addr <= 0;
+                    rec_write <= 0;
+                    st <= 4'b1011;
+                end
+                else if ((((e_kind == 0) || (e_kind == 1)) && (!w_vf_config_0[34]))) begin
+                    status <= 5;
+                    h43 = 33'h0;
+                    h44 = 17'h0;
+                    h44 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h45 = 17'h0;
+                    h45 = (({1'h0, e_vf} + 65536) - 1);
+                    h46 = 32'h0;
+                    h46 = ({16'h0, h45[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h47 = 33'h0;
+                    h47 = ({16'h0, h44} + {1'h0, h46});
+                    h43 = h47;
+                    rec_rid <= h43[16-1:0];
+                    rec_vf <= e_vf;
+                    rec_addr <= e_addr;
+                    h48 = 1'h0;
+                    h48 = 0;
+                    if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
+                        h48 = 1;
+                    end
+                    rec_write <= h48;
+                    st <= 4'b1011;
+                end
+                else if (((e_kind == 0) || (e_kind == 1))) begin
+                    status <= 6;
+                    h49 = 33'h0;
+                    h50 = 17'h0;
+                    h50 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h51 = 17'h0;
+                    h51 = (({1'h0, e_vf} + 65536) - 1);
+                    h52 = 32'h0;
+                    h52 = ({16'h0, h51[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h53 = 33'h0;
+                    h53 = ({16'h0, h50} + {1'h0, h52});
+                    h49 = h53;
+                    rec_rid <= h49[16-1:0];
+                    rec_vf <= e_vf;
+                    rec_addr <= e_addr;
+                    h54 = 1'h0;
+                    h54 = 0;
+                    if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
+                        h54 = 1;
+                    end
+                    rec_write <= h54;
+                    st <= 4'b1011;
+                end
+                else if ((((e_kind == 4) || (e_kind == 5)) && (e_offset <= 4095))) begin
+                    status <= 7;
+                    h55 = 33'h0;
+                    h56 = 17'h0;
+                    h56 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h57 = 17'h0;
+                    h57 = (({1'h0, e_vf} + 65536) - 1);
+                    h58 = 32'h0;
+                    h58 = ({16'h0, h57[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h59 = 33'h0;
+                    h59 = ({16'h0, h56} + {1'h0, h58});
+                    h55 = h59;
+                    rec_rid <= h55[16-1:0];
+                    rec_vf <= e_vf;
+                    h60 = 33'h0;
+                    h61 = 17'h0;
+                    h61 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h62 = 17'h0;
+                    h62 = (({1'h0, e_vf} + 65536) - 1);
+                    h63 = 32'h0;
+                    h63 = ({16'h0, h62[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h64 = 33'h0;
+                    h64 = ({16'h0, h61} + {1'h0, h63});
+                    h60 = h64;
+                    h65 = 53'h0;
+                    h65 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, h60[16-1:0], 12'h0});
+                    h66 = 65'h0;
+                    h66 = ({12'h0, h65} + {1'h0, e_offset});
+                    rec_addr <= h66[64-1:0];
+                    h67 = 1'h0;
+                    h67 = 0;
+                    if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
+                        h67 = 1;
+                    end
+                    rec_write <= h67;
+                    st <= 4'b1011;
+                end
+                else if ((((e_kind == 2) || (e_kind == 3)) && (!w_sriov_8[3]))) begin
                     status <= 8;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
                 end
-                else if ((((e_kind == 2) || (e_kind == 3)) && (!((((e_bar <= 5) && (h127[6-1:0] != 0)) && ((h131[3-1:1] == 0) || ((h148[3-1:1] == 2) && (e_bar <= 4)))) && (h165[3-1:1] != 2))))) begin
+                else if ((((e_kind == 2) || (e_kind == 3)) && (!(((w_sriov_20[32-1:0] != 0) && (h69 == 0)) && (h72 == 0))))) begin
                     status <= 9;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
                 end
-                else if (((((e_kind == 2) || (e_kind == 3)) && (!((h194 == 0) && (h428 == 0)))) || ((e_kind == 4) || (e_kind == 5)))) begin
+                else if ((((e_kind == 2) || (e_kind == 3)) && (!((((e_bar <= 5) && (h73[6-1:0] != 0)) && ((h77[3-1:1] == 0) || ((h83[3-1:1] == 2) && (e_bar <= 4)))) && (h89[3-1:1] != 2))))) begin
                     status <= 10;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
+                end
+                else if (((((e_kind == 2) || (e_kind == 3)) && (!((h107 == 0) && (h229 == 0)))) || ((e_kind == 4) || (e_kind == 5)))) begin
+                    status <= 11;
+                    rec_rid <= 0;
+                    rec_vf <= e_vf;
+                    rec_addr <= 0;
+                    rec_write <= 0;
+                    st <= 4'b1011;
                 end
                 else if (((e_kind == 2) || (e_kind == 3))) begin
-                    status <= 11;
-                    h429 = 33'h0;
-                    h430 = 16'h0;
-                    if (r_PF[16]) begin
-                        h430 = w_sriov_odd_18[16-1:0];
-                    end
-                    else begin
-                        h430 = w_sriov_10[48-1:32];
-                    end
-                    h431 = 17'h0;
-                    h431 = ({1'h0, r_PF[16-1:0]} + {1'h0, h430});
-                    h432 = 17'h0;
-                    h432 = (({1'h0, e_vf} + 65536) - 1);
-                    h433 = 16'h0;
-                    if (r_PF[16]) begin
-                        h433 = w_sriov_odd_18[32-1:16];
-                    end
-                    else begin
-                        h433 = w_sriov_10[64-1:48];
-                    end
-                    h434 = 32'h0;
-                    h434 = ({16'h0, h432[16-1:0]} * {16'h0, h433});
-                    h435 = 33'h0;
-                    h435 = ({16'h0, h431} + {1'h0, h434});
-                    h429 = h435;
-                    rec_rid <= h429[16-1:0];
+                    status <= 12;
+                    h230 = 33'h0;
+                    h231 = 17'h0;
+                    h231 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
+                    h232 = 17'h0;
+                    h232 = (({1'h0, e_vf} + 65536) - 1);
+                    h233 = 32'h0;
+                    h233 = ({16'h0, h232[16-1:0]} * {16'h0, w_sriov_10[64-1:48]});
+                    h234 = 33'h0;
+                    h234 = ({16'h0, h231} + {1'h0, h233});
+                    h230 = h234;
+                    rec_rid <= h230[16-1:0];
                     rec_vf <= e_vf;
-                    h436 = 64'h0;
-                    h437 = 32'h0;
-                    h438 = 224'h0;
-                    h439 = 224'h0;
-                    h440 = 96'h0;
-                    h440 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                    h441 = 128'h0;
-                    h441 = ({32'h0, h440} | {w_sriov_odd_30[32-1:0], 96'h0});
-                    h442 = 160'h0;
-                    h442 = ({32'h0, h441} | {w_sriov_odd_30[64-1:32], 128'h0});
-                    h443 = 192'h0;
-                    h443 = ({32'h0, h442} | {w_sriov_odd_38[32-1:0], 160'h0});
-                    h444 = 224'h0;
-                    h444 = ({32'h0, h443} | {w_sriov_odd_38[64-1:32], 192'h0});
-                    h445 = 96'h0;
-                    h445 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                    h446 = 128'h0;
-                    h446 = ({32'h0, h445} | {w_sriov_28[64-1:32], 96'h0});
-                    h447 = 160'h0;
-                    h447 = ({32'h0, h446} | {w_sriov_30[32-1:0], 128'h0});
-                    h448 = 192'h0;
-                    h448 = ({32'h0, h447} | {w_sriov_30[64-1:32], 160'h0});
-                    h449 = 224'h0;
-                    h449 = ({32'h0, h448} | {w_sriov_38[32-1:0], 192'h0});
-                    if (r_PF[16]) begin
-                        h439 = h444;
+                    h235 = 64'h0;
+                    h236 = 32'h0;
+                    h237 = 32'h0;
+                    h238 = 32'h0;
+                    h239 = 32'h0;
+                    h240 = 32'h0;
+                    h241 = 32'h0;
+                    if ((e_bar == 4)) begin
+                        h241 = w_sriov_30[64-1:32];
                     end
                     else begin
-                        h439 = h449;
+                        h241 = w_sriov_38[32-1:0];
                     end
-                    h450 = 10'h0;
-                    h451 = 9'h0;
-                    h451 = (32 * {6'h0, e_bar});
-                    h452 = 10'h0;
-                    h452 = ({1'h0, h451} + 32);
-                    h450 = h452;
-                    h453 = 224'h0;
-                    h453 = (h439 >>> h450);
-                    h438 = h453;
-                    h437 = h438[32-1:0];
-                    h454 = 224'h0;
-                    h455 = 224'h0;
-                    h456 = 96'h0;
-                    h456 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                    h457 = 128'h0;
-                    h457 = ({32'h0, h456} | {w_sriov_odd_30[32-1:0], 96'h0});
-                    h458 = 160'h0;
-                    h458 = ({32'h0, h457} | {w_sriov_odd_30[64-1:32], 128'h0});
-                    h459 = 192'h0;
-                    h459 = ({32'h0, h458} | {w_sriov_odd_38[32-1:0], 160'h0});
-                    h460 = 224'h0;
-                    h460 = ({32'h0, h459} | {w_sriov_odd_38[64-1:32], 192'h0});
-                    h461 = 96'h0;
-                    h461 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                    h462 = 128'h0;
-                    h462 = ({32'h0, h461} | {w_sriov_28[64-1:32], 96'h0});
-                    h463 = 160'h0;
-                    h463 = ({32'h0, h462} | {w_sriov_30[32-1:0], 128'h0});
-                    h464 = 192'h0;
-                    h464 = ({32'h0, h463} | {w_sriov_30[64-1:32], 160'h0});
-                    h465 = 224'h0;
-                    h465 = ({32'h0, h464} | {w_sriov_38[32-1:0], 192'h0});
-                    if (r_PF[16]) begin
-                        h455 = h460;
+                    if ((e_bar == 3)) begin
+                        h240 = w_sriov_30[32-1:0];
                     end
                     else begin
-                        h455 = h465;
+                        h240 = h241;
                     end
-                    h466 = 10'h0;
-                    h467 = 9'h0;
-                    h467 = (32 * {6'h0, e_bar});
-                    h468 = 10'h0;
-                    h468 = ({1'h0, h467} + 64);
-                    h466 = h468;
-                    h469 = 224'h0;
-                    h469 = (h455 >>> h466);
-                    h454 = h469;
-                    if ((h437[3-1:1] == 2)) begin
-                        h436 = {h454[32-1:0], 32'h0};
+                    if ((e_bar == 2)) begin
+                        h239 = w_sriov_28[64-1:32];
                     end
                     else begin
-                        h436 = 0;
+                        h239 = h240;
                     end
-                    h470 = 224'h0;
-                    h471 = 224'h0;
-                    h472 = 96'h0;
-                    h472 = ({32'h0, w_sriov_odd_28[32-1:0], 32'h0} | {w_sriov_odd_28[64-1:32], 64'h0});
-                    h473 = 128'h0;
-                    h473 = ({32'h0, h472} | {w_sriov_odd_30[32-1:0], 96'h0});
-                    h474 = 160'h0;
-                    h474 = ({32'h0, h473} | {w_sriov_odd_30[64-1:32], 128'h0});
-                    h475 = 192'h0;
-                    h475 = ({32'h0, h474} | {w_sriov_odd_38[32-1:0], 160'h0});
-                    h476 = 224'h0;
-                    h476 = ({32'h0, h475} | {w_sriov_odd_38[64-1:32], 192'h0});
-                    h477 = 96'h0;
-                    h477 = ({32'h0, w_sriov_20[64-1:32], 32'h0} | {w_sriov_28[32-1:0], 64'h0});
-                    h478 = 128'h0;
-                    h478 = ({32'h0, h477} | {w_sriov_28[64-1:32], 96'h0});
-                    h479 = 160'h0;
-                    h479 = ({32'h0, h478} | {w_sriov_30[32-1:0], 128'h0});
-                    h480 = 192'h0;
-                    h480 = ({32'h0, h479} | {w_sriov_30[64-1:32], 160'h0});
-                    h481 = 224'h0;
-                    h481 = ({32'h0, h480} | {w_sriov_38[32-1:0], 192'h0});
-                    if (r_PF[16]) begin
-                        h471 = h476;
+                    if ((e_bar == 1)) begin
+                        h238 = w_sriov_28[32-1:0];
                     end
                     else begin
-                        h471 = h481;
+                        h238 = h239;
                     end
-                    h482 = 10'h0;
-                    h483 = 9'h0;
-                    h483 = (32 * {6'h0, e_bar});
-                    h484 = 10'h0;
-                    h484 = ({1'h0, h483} + 32);
-                    h482 = h484;
-                    h485 = 224'h0;
-                    h485 = (h471 >>> h482);
-                    h470 = h485;
-                    h486 = 32'h0;
-                    h486 = (h470[32-1:0] & 32'hfffffff0);
-                    h487 = 64'h0;
-                    h487 = (h436 | {32'h0, h486});
-                    h488 = 64'h0;
-                    h489 = 64'h0;
-                    h489 = 1;
-                    h490 = 6'h0;
-                    h491 = 64'h0;
-                    h492 = 6'h0;
-                    h493 = 6'h0;
-                    h493 = (6 * {3'h0, e_bar});
-                    h492 = h493;
-                    h494 = 64'h0;
-                    h494 = (r_VF_BAR_SIZE >>> h492);
-                    h491 = h494;
-                    h490 = h491[6-1:0];
-                    h495 = 64'h0;
-                    h495 = (h489 << h490);
-                    h496 = 65'h0;
-                    h496 = (({1'h0, h495} + 65'h10000000000000000) - 1);
-                    h497 = 32'h0;
-                    if (r_PF[16]) begin
-                        h497 = w_sriov_odd_20[64-1:32];
+                    if ((e_bar == 0)) begin
+                        h237 = w_sriov_20[64-1:32];
                     end
                     else begin
-                        h497 = w_sriov_20[32-1:0];
+                        h237 = h238;
                     end
-                    h498 = 45'h0;
-                    h498 = (({1'h0, h497, 12'h0} + 45'h100000000000) - 1);
-                    h499 = 64'h0;
-                    h499 = (h496[64-1:0] | {20'h0, h498[44-1:0]});
-                    h488 = h499;
-                    h500 = 64'h0;
-                    h500 = (~h488);
-                    h501 = 64'h0;
-                    h501 = (h487 & h500);
-                    h502 = 17'h0;
-                    h502 = (({1'h0, e_vf} + 65536) - 1);
-                    h503 = 79'h0;
-                    h503 = {63'h0, h502[16-1:0]};
-                    h504 = 6'h0;
-                    h505 = 7'h0;
-                    h506 = 7'h0;
-                    h507 = 64'h0;
-                    h508 = 6'h0;
-                    h509 = 6'h0;
-                    h509 = (6 * {3'h0, e_bar});
-                    h508 = h509;
-                    h510 = 64'h0;
-                    h510 = (r_VF_BAR_SIZE >>> h508);
-                    h507 = h510;
-                    h511 = 6'h0;
-                    h512 = 6'h0;
-                    h513 = 6'h0;
-                    h514 = 6'h0;
-                    h515 = 6'h0;
-                    h516 = 6'h0;
-                    h517 = 6'h0;
-                    h518 = 6'h0;
-                    h519 = 6'h0;
-                    h520 = 6'h0;
-                    h521 = 6'h0;
-                    h522 = 6'h0;
-                    h523 = 6'h0;
-                    h524 = 6'h0;
-                    h525 = 6'h0;
-                    h526 = 6'h0;
-                    h527 = 6'h0;
-                    h528 = 6'h0;
-                    h529 = 6'h0;
-                    h530 = 6'h0;
-                    h531 = 6'h0;
-                    h532 = 6'h0;
-                    h533 = 6'h0;
-                    h534 = 6'h0;
-                    h535 = 6'h0;
-                    h536 = 6'h0;
-                    h537 = 6'h0;
-                    h538 = 6'h0;
-                    h539 = 6'h0;
-                    h540 = 6'h0;
-                    h541 = 6'h0;
-                    h542 = 6'h0;
-                    h543 = 6'h0;
-                    if (w_sriov_odd_20[63]) begin
-                        h543 = 31;
+                    h236 = h237;
+                    h242 = 32'h0;
+                    h243 = 32'h0;
+                    h244 = 32'h0;
+                    h245 = 32'h0;
+                    if ((e_bar == 3)) begin
+                        h245 = w_sriov_30[64-1:32];
                     end
                     else begin
-                        h543 = 32;
+                        h245 = w_sriov_38[32-1:0];
                     end
-                    if (w_sriov_odd_20[62]) begin
-                        h542 = 30;
-                    end
-                    else begin
-                        h542 = h543;
-                    end
-                    if (w_sriov_odd_20[61]) begin
-                        h541 = 29;
+                    if ((e_bar == 2)) begin
+                        h244 = w_sriov_30[32-1:0];
                     end
                     else begin
-                        h541 = h542;
+                        h244 = h245;
                     end
-                    if (w_sriov_odd_20[60]) begin
-                        h540 = 28;
-                    end
-                    else begin
-                        h540 = h541;
-                    end
-                    if (w_sriov_odd_20[59]) begin
-                        h539 = 27;
+                    if ((e_bar == 1)) begin
+                        h243 = w_sriov_28[64-1:32];
                     end
                     else begin
-                        h539 = h540;
+                        h243 = h244;
                     end
-                    if (w_sriov_odd_20[58]) begin
-                        h538 = 26;
-                    end
-                    else begin
-                        h538 = h539;
-                    end
-                    if (w_sriov_odd_20[57]) begin
-                        h537 = 25;
+                    if ((e_bar == 0)) begin
+                        h242 = w_sriov_28[32-1:0];
                     end
                     else begin
-                        h537 = h538;
+                        h242 = h243;
                     end
-                    if (w_sriov_odd_20[56]) begin
-                        h536 = 24;
-                    end
-                    else begin
-                        h536 = h537;
-                    end
-                    if (w_sriov_odd_20[55]) begin
-                        h535 = 23;
+                    if ((h236[3-1:1] == 2)) begin
+                        h235 = {h242, 32'h0};
                     end
                     else begin
-                        h535 = h536;
+                        h235 = 0;
                     end
-                    if (w_sriov_odd_20[54]) begin
-                        h534 = 22;
-                    end
-                    else begin
-                        h534 = h535;
-                    end
-                    if (w_sriov_odd_20[53]) begin
-                        h533 = 21;
-                    end
-                    else begin
-                        h533 = h534;
-                    end
-                    if (w_sriov_odd_20[52]) begin
-                        h532 = 20;
+                    h246 = 32'h0;
+                    h247 = 32'h0;
+                    h248 = 32'h0;
+                    h249 = 32'h0;
+                    h250 = 32'h0;
+                    if ((e_bar == 4)) begin
+                        h250 = w_sriov_30[64-1:32];
                     end
                     else begin
-                        h532 = h533;
+                        h250 = w_sriov_38[32-1:0];
                     end
-                    if (w_sriov_odd_20[51]) begin
-                        h531 = 19;
-                    end
-                    else begin
-                        h531 = h532;
-                    end
-                    if (w_sriov_odd_20[50]) begin
-                        h530 = 18;
+                    if ((e_bar == 3)) begin
+                        h249 = w_sriov_30[32-1:0];
                     end
                     else begin
-                        h530 = h531;
+                        h249 = h250;
                     end
-                    if (w_sriov_odd_20[49]) begin
-                        h529 = 17;
-                    end
-                    else begin
-                        h529 = h530;
-                    end
-                    if (w_sriov_odd_20[48]) begin
-                        h528 = 16;
+                    if ((e_bar == 2)) begin
+                        h248 = w_sriov_28[64-1:32];
                     end
                     else begin
-                        h528 = h529;
+                        h248 = h249;
                     end
-                    if (w_sriov_odd_20[47]) begin
-                        h527 = 15;
-                    end
-                    else begin
-                        h527 = h528;
-                    end
-                    if (w_sriov_odd_20[46]) begin
-                        h526 = 14;
+                    if ((e_bar == 1)) begin
+                        h247 = w_sriov_28[32-1:0];
                     end
                     else begin
-                        h526 = h527;
+                        h247 = h248;
                     end
-                    if (w_sriov_odd_20[45]) begin
-                        h525 = 13;
-                    end
-                    else begin
-                        h525 = h526;
-                    end
-                    if (w_sriov_odd_20[44]) begin
-                        h524 = 12;
+                    if ((e_bar == 0)) begin
+                        h246 = w_sriov_20[64-1:32];
                     end
                     else begin
-                        h524 = h525;
+                        h246 = h247;
                     end
-                    if (w_sriov_odd_20[43]) begin
-                        h523 = 11;
-                    end
-                    else begin
-                        h523 = h524;
-                    end
-                    if (w_sriov_odd_20[42]) begin
-                        h522 = 10;
-                    end
-                    else begin
-                        h522 = h523;
-                    end
-                    if (w_sriov_odd_20[41]) begin
-                        h521 = 9;
-                    end
-                    else begin
-                        h521 = h522;
-                    end
-                    if (w_sriov_odd_20[40]) begin
-                        h520 = 8;
-                    end
-                    else begin
-                        h520 = h521;
-                    end
-                    if (w_sriov_odd_20[39]) begin
-                        h519 = 7;
-                    end
-                    else begin
-                        h519 = h520;
-                    end
-                    if (w_sriov_odd_20[38]) begin
-                        h518 = 6;
-                    end
-                    else begin
-                        h518 = h519;
-                    end
-                    if (w_sriov_odd_20[37]) begin
-                        h517 = 5;
-                    end
-                    else begin
-                        h517 = h518;
-                    end
-                    if (w_sriov_odd_20[36]) begin
-                        h516 = 4;
-                    end
-                    else begin
-                        h516 = h517;
-                    end
-                    if (w_sriov_odd_20[35]) begin
-                        h515 = 3;
-                    end
-                    else begin
-                        h515 = h516;
-                    end
-                    if (w_sriov_odd_20[34]) begin
-                        h514 = 2;
-                    end
-                    else begin
-                        h514 = h515;
-                    end
-                    if (w_sriov_odd_20[33]) begin
-                        h513 = 1;
-                    end
-                    else begin
-                        h513 = h514;
-                    end
-                    if (w_sriov_odd_20[32]) begin
-                        h512 = 0;
-                    end
-                    else begin
-                        h512 = h513;
-                    end
-                    h544 = 6'h0;
-                    h545 = 6'h0;
-                    h546 = 6'h0;
-                    h547 = 6'h0;
-                    h548 = 6'h0;
-                    h549 = 6'h0;
-                    h550 = 6'h0;
-                    h551 = 6'h0;
-                    h552 = 6'h0;
-                    h553 = 6'h0;
-                    h554 = 6'h0;
-                    h555 = 6'h0;
-                    h556 = 6'h0;
-                    h557 = 6'h0;
-                    h558 = 6'h0;
-                    h559 = 6'h0;
-                    h560 = 6'h0;
-                    h561 = 6'h0;
-                    h562 = 6'h0;
-                    h563 = 6'h0;
-                    h564 = 6'h0;
-                    h565 = 6'h0;
-                    h566 = 6'h0;
-                    h567 = 6'h0;
-                    h568 = 6'h0;
-                    h569 = 6'h0;
-                    h570 = 6'h0;
-                    h571 = 6'h0;
-                    h572 = 6'h0;
-                    h573 = 6'h0;
-                    h574 = 6'h0;
-                    h575 = 6'h0;
+                    h251 = 32'h0;
+                    h251 = (h246 & 32'hfffffff0);
+                    h252 = 64'h0;
+                    h252 = (h235 | {32'h0, h251});
+                    h253 = 64'h0;
+                    h254 = 64'h0;
+                    h254 = 1;
+                    h255 = 6'h0;
+                    h256 = 64'h0;
+                    h257 = 6'h0;
+                    h258 = 6'h0;
+                    h258 = (6 * {3'h0, e_bar});
+                    h257 = h258;
+                    h259 = 64'h0;
+                    h259 = (r_VF_BAR_SIZE >>> h257);
+                    h256 = h259;
+                    h255 = h256[6-1:0];
+                    h260 = 64'h0;
+                    h260 = (h254 << h255);
+                    h261 = 65'h0;
+                    h261 = (({1'h0, h260} + 65'h10000000000000000) - 1);
+                    h262 = 45'h0;
+                    h262 = (({1'h0, w_sriov_20[32-1:0], 12'h0} + 45'h100000000000) - 1);
+                    h263 = 64'h0;
+                    h263 = (h261[64-1:0] | {20'h0, h262[44-1:0]});
+                    h253 = h263;
+                    h264 = 64'h0;
+                    h264 = (~h253);
+                    h265 = 64'h0;
+                    h265 = (h252 & h264);
+                    h266 = 17'h0;
+                    h266 = (({1'h0, e_vf} + 65536) - 1);
+                    h267 = 79'h0;
+                    h267 = {63'h0, h266[16-1:0]};
+                    h268 = 6'h0;
+                    h269 = 7'h0;
+                    h270 = 7'h0;
+                    h271 = 64'h0;
+                    h272 = 6'h0;
+                    h273 = 6'h0;
+                    h273 = (6 * {3'h0, e_bar});
+                    h272 = h273;
+                    h274 = 64'h0;
+                    h274 = (r_VF_BAR_SIZE >>> h272);
+                    h271 = h274;
+                    h275 = 6'h0;
+                    h276 = 6'h0;
+                    h277 = 6'h0;
+                    h278 = 6'h0;
+                    h279 = 6'h0;
+                    h280 = 6'h0;
+                    h281 = 6'h0;
+                    h282 = 6'h0;
+                    h283 = 6'h0;
+                    h284 = 6'h0;
+                    h285 = 6'h0;
+                    h286 = 6'h0;
+                    h287 = 6'h0;
+                    h288 = 6'h0;
+                    h289 = 6'h0;
+                    h290 = 6'h0;
+                    h291 = 6'h0;
+                    h292 = 6'h0;
+                    h293 = 6'h0;
+                    h294 = 6'h0;
+                    h295 = 6'h0;
+                    h296 = 6'h0;
+                    h297 = 6'h0;
+                    h298 = 6'h0;
+                    h299 = 6'h0;
+                    h300 = 6'h0;
+                    h301 = 6'h0;
+                    h302 = 6'h0;
+                    h303 = 6'h0;
+                    h304 = 6'h0;
+                    h305 = 6'h0;
+                    h306 = 6'h0;
                     if (w_sriov_20[31]) begin
-                        h575 = 31;
+                        h306 = 31;
                     end
                     else begin
-                        h575 = 32;
+                        h306 = 32;
                     end
                     if (w_sriov_20[30]) begin
-                        h574 = 30;
+                        h305 = 30;
                     end
                     else begin
-                        h574 = h575;
+                        h305 = h306;
                     end
                     if (w_sriov_20[29]) begin
-                        h573 = 29;
+                        h304 = 29;
                     end
                     else begin
-                        h573 = h574;
+                        h304 = h305;
                     end
                     if (w_sriov_20[28]) begin
-                        h572 = 28;
+                        h303 = 28;
                     end
                     else begin
-                        h572 = h573;
+                        h303 = h304;
                     end
                     if (w_sriov_20[27]) begin
-                        h571 = 27;
+                        h302 = 27;
                     end
                     else begin
-                        h571 = h572;
+                        h302 = h303;
                     end
                     if (w_sriov_20[26]) begin
-                        h570 = 26;
+                        h301 = 26;
                     end
                     else begin
-                        h570 = h571;
+                        h301 = h302;
                     end
                     if (w_sriov_20[25]) begin
-                        h569 = 25;
+                        h300 = 25;
                     end
                     else begin
-                        h569 = h570;
+                        h300 = h301;
                     end
                     if (w_sriov_20[24]) begin
-                        h568 = 24;
+                        h299 = 24;
                     end
                     else begin
-                        h568 = h569;
+                        h299 = h300;
                     end
                     if (w_sriov_20[23]) begin
-                        h567 = 23;
+                        h298 = 23;
                     end
                     else begin
-                        h567 = h568;
+                        h298 = h299;
                     end
                     if (w_sriov_20[22]) begin
-                        h566 = 22;
+                        h297 = 22;
                     end
                     else begin
-                        h566 = h567;
+                        h297 = h298;
                     end
                     if (w_sriov_20[21]) begin
-                        h565 = 21;
+                        h296 = 21;
                     end
                     else begin
-                        h565 = h566;
+                        h296 = h297;
                     end
                     if (w_sriov_20[20]) begin
-                        h564 = 20;
+                        h295 = 20;
                     end
                     else begin
-                        h564 = h565;
+                        h295 = h296;
                     end
                     if (w_sriov_20[19]) begin
-                        h563 = 19;
+                        h294 = 19;
                     end
                     else begin
-                        h563 = h564;
+                        h294 = h295;
                     end
                     if (w_sriov_20[18]) begin
-                        h562 = 18;
+                        h293 = 18;
                     end
                     else begin
-                        h562 = h563;
+                        h293 = h294;
                     end
                     if (w_sriov_20[17]) begin
-                        h561 = 17;
+                        h292 = 17;
                     end
                     else begin
-                        h561 = h562;
+                        h292 = h293;
                     end
                     if (w_sriov_20[16]) begin
-                        h560 = 16;
+                        h291 = 16;
                     end
                     else begin
-                        h560 = h561;
+                        h291 = h292;
                     end
                     if (w_sriov_20[15]) begin
-                        h559 = 15;
+                        h290 = 15;
                     end
                     else begin
-                        h559 = h560;
+                        h290 = h291;
                     end
                     if (w_sriov_20[14]) begin
-                        h558 = 14;
+                        h289 = 14;
                     end
                     else begin
-                        h558 = h559;
+                        h289 = h290;
                     end
                     if (w_sriov_20[13]) begin
-                        h557 = 13;
+                        h288 = 13;
                     end
                     else begin
-                        h557 = h558;
+                        h288 = h289;
                     end
                     if (w_sriov_20[12]) begin
-                        h556 = 12;
+                        h287 = 12;
                     end
                     else begin
-                        h556 = h557;
+                        h287 = h288;
                     end
                     if (w_sriov_20[11]) begin
-                        h555 = 11;
+                        h286 = 11;
                     end
                     else begin
-                        h555 = h556;
+                        h286 = h287;
                     end
                     if (w_sriov_20[10]) begin
-                        h554 = 10;
+                        h285 = 10;
                     end
                     else begin
-                        h554 = h555;
+                        h285 = h286;
                     end
                     if (w_sriov_20[9]) begin
-                        h553 = 9;
+                        h284 = 9;
                     end
                     else begin
-                        h553 = h554;
+                        h284 = h285;
                     end
                     if (w_sriov_20[8]) begin
-                        h552 = 8;
+                        h283 = 8;
                     end
                     else begin
-                        h552 = h553;
+                        h283 = h284;
                     end
                     if (w_sriov_20[7]) begin
-                        h551 = 7;
+                        h282 = 7;
                     end
                     else begin
-                        h551 = h552;
+                        h282 = h283;
                     end
                     if (w_sriov_20[6]) begin
-                        h550 = 6;
+                        h281 = 6;
                     end
                     else begin
-                        h550 = h551;
+                        h281 = h282;
                     end
                     if (w_sriov_20[5]) begin
-                        h549 = 5;
+                        h280 = 5;
                     end
                     else begin
-                        h549 = h550;
+                        h280 = h281;
                     end
                     if (w_sriov_20[4]) begin
-                        h548 = 4;
+                        h279 = 4;
                     end
                     else begin
-                        h548 = h549;
+                        h279 = h280;
                     end
                     if (w_sriov_20[3]) begin
-                        h547 = 3;
+                        h278 = 3;
                     end
                     else begin
-                        h547 = h548;
+                        h278 = h279;
                     end
                     if (w_sriov_20[2]) begin
-                        h546 = 2;
+                        h277 = 2;
                     end
                     else begin
-                        h546 = h547;
+                        h277 = h278;
                     end
                     if (w_sriov_20[1]) begin
-                        h545 = 1;
+                        h276 = 1;
                     end
                     else begin
-                        h545 = h546;
+                        h276 = h277;
                     end
                     if (w_sriov_20[0]) begin
-                        h544 = 0;
+                        h275 = 0;
                     end
                     else begin
-                        h544 = h545;
-                    end
-                    if (r_PF[16]) begin
-                        h511 = h512;
-                    end
-                    else begin
-                        h511 = h544;
-                    end
-                    h576 = 7'h0;
-                    h576 = (12 + {1'h0, h511});
-                    h577 = 64'h0;
-                    h578 = 6'h0;
-                    h579 = 6'h0;
-                    h579 = (6 * {3'h0, e_bar});
-                    h578 = h579;
-                    h580 = 64'h0;
-                    h580 = (r_VF_BAR_SIZE >>> h578);
-                    h577 = h580;
-                    h581 = 6'h0;
-                    h582 = 6'h0;
-                    h583 = 6'h0;
-                    h584 = 6'h0;
-                    h585 = 6'h0;
-                    h586 = 6'h0;
-                    h587 = 6'h0;
-                    h588 = 6'h0;
-                    h589 = 6'h0;
-                    h590 = 6'h0;
-                    h591 = 6'h0;
-                    h592 = 6'h0;
-                    h593 = 6'h0;
-                    h594 = 6'h0;
-                    h595 = 6'h0;
-                    h596 = 6'h0;
-                    h597 = 6'h0;
-                    h598 = 6'h0;
-                    h599 = 6'h0;
-                    h600 = 6'h0;
-                    h601 = 6'h0;
-                    h602 = 6'h0;
-                    h603 = 6'h0;
-                    h604 = 6'h0;
-                    h605 = 6'h0;
-                    h606 = 6'h0;
-                    h607 = 6'h0;
-                    h608 = 6'h0;
-                    h609 = 6'h0;
-                    h610 = 6'h0;
-                    h611 = 6'h0;
-                    h612 = 6'h0;
-                    h613 = 6'h0;
-                    if (w_sriov_odd_20[63]) begin
-                        h613 = 31;
-                    end
-                    else begin
-                        h613 = 32;
-                    end
-                    if (w_sriov_odd_20[62]) begin
-                        h612 = 30;
-                    end
-                    else begin
-                        h612 = h613;
-                    end
-                    if (w_sriov_odd_20[61]) begin
-                        h611 = 29;
-                    end
-                    else begin
-                        h611 = h612;
-                    end
-                    if (w_sriov_odd_20[60]) begin
-                        h610 = 28;
-                    end
-                    else begin
-                        h610 = h611;
-                    end
-                    if (w_sriov_odd_20[59]) begin
-                        h609 = 27;
-                    end
-                    else begin
-                        h609 = h610;
-                    end
-                    if (w_sriov_odd_20[58]) begin
-                        h608 = 26;
-                    end
-                    else begin
-                        h608 = h609;
-                    end
-                    if (w_sriov_odd_20[57]) begin
-                        h607 = 25;
-                    end
-                    else begin
-                        h607 = h608;
-                    end
-                    if (w_sriov_odd_20[56]) begin
-                        h606 = 24;
-                    end
-                    else begin
-                        h606 = h607;
-                    end
-                    if (w_sriov_odd_20[55]) begin
-                        h605 = 23;
-                    end
-                    else begin
-                        h605 = h606;
-                    end
-                    if (w_sriov_odd_20[54]) begin
-                        h604 = 22;
-                    end
-                    else begin
-                        h604 = h605;
-                    end
-                    if (w_sriov_odd_20[53]) begin
-                        h603 = 21;
-                    end
-                    else begin
-                        h603 = h604;
-                    end
-                    if (w_sriov_odd_20[52]) begin
-                        h602 = 20;
-                    end
-                    else begin
-                        h602 = h603;
-                    end
-                    if (w_sriov_odd_20[51]) begin
-                        h601 = 19;
-                    end
-                    else begin
-                        h601 = h602;
-                    end
-                    if (w_sriov_odd_20[50]) begin
-                        h600 = 18;
-                    end
-                    else begin
-                        h600 = h601;
-                    end
-                    if (w_sriov_odd_20[49]) begin
-                        h599 = 17;
-                    end
-                    else begin
-                        h599 = h600;
-                    end
-                    if (w_sriov_odd_20[48]) begin
-                        h598 = 16;
-                    end
-                    else begin
-                        h598 = h599;
-                    end
-                    if (w_sriov_odd_20[47]) begin
-                        h597 = 15;
-                    end
-                    else begin
-                        h597 = h598;
-                    end
-                    if (w_sriov_odd_20[46]) begin
-                        h596 = 14;
-                    end
-                    else begin
-                        h596 = h597;
-                    end
-                    if (w_sriov_odd_20[45]) begin
-                        h595 = 13;
-                    end
-                    else begin
-                        h595 = h596;
-                    end
-                    if (w_sriov_odd_20[44]) begin
-                        h594 = 12;
-                    end
-                    else begin
-                        h594 = h595;
-                    end
-                    if (w_sriov_odd_20[43]) begin
-                        h593 = 11;
-                    end
-                    else begin
-                        h593 = h594;
-                    end
-                    if (w_sriov_odd_20[42]) begin
-                        h592 = 10;
-                    end
-                    else begin
-                        h592 = h593;
-                    end
-                    if (w_sriov_odd_20[41]) begin
-                        h591 = 9;
-                    end
-                    else begin
-                        h591 = h592;
-                    end
-                    if (w_sriov_odd_20[40]) begin
-                        h590 = 8;
-                    end
-                    else begin
-                        h590 = h591;
-                    end
-                    if (w_sriov_odd_20[39]) begin
-                        h589 = 7;
-                    end
-                    else begin
-                        h589 = h590;
-                    end
-                    if (w_sriov_odd_20[38]) begin
-                        h588 = 6;
-                    end
-                    else begin
-                        h588 = h589;
-                    end
-                    if (w_sriov_odd_20[37]) begin
-                        h587 = 5;
-                    end
-                    else begin
-                        h587 = h588;
-                    end
-                    if (w_sriov_odd_20[36]) begin
-                        h586 = 4;
-                    end
-                    else begin
-                        h586 = h587;
-                    end
-                    if (w_sriov_odd_20[35]) begin
-                        h585 = 3;
-                    end
-                    else begin
-                        h585 = h586;
-                    end
-                    if (w_sriov_odd_20[34]) begin
-                        h584 = 2;
-                    end
-                    else begin
-                        h584 = h585;
-                    end
-                    if (w_sriov_odd_20[33]) begin
-                        h583 = 1;
-                    end
-                    else begin
-                        h583 = h584;
-                    end
-                    if (w_sriov_odd_20[32]) begin
-                        h582 = 0;
-                    end
-                    else begin
-                        h582 = h583;
-                    end
-                    h614 = 6'h0;
-                    h615 = 6'h0;
-                    h616 = 6'h0;
-                    h617 = 6'h0;
-                    h618 = 6'h0;
-                    h619 = 6'h0;
-                    h620 = 6'h0;
-                    h621 = 6'h0;
-                    h622 = 6'h0;
-                    h623 = 6'h0;
-                    h624 = 6'h0;
-                    h625 = 6'h0;
-                    h626 = 6'h0;
-                    h627 = 6'h0;
-                    h628 = 6'h0;
-                    h629 = 6'h0;
-                    h630 = 6'h0;
-                    h631 = 6'h0;
-                    h632 = 6'h0;
-                    h633 = 6'h0;
-                    h634 = 6'h0;
-                    h635 = 6'h0;
-                    h636 = 6'h0;
-                    h637 = 6'h0;
-                    h638 = 6'h0;
-                    h639 = 6'h0;
-                    h640 = 6'h0;
-                    h641 = 6'h0;
-                    h642 = 6'h0;
-                    h643 = 6'h0;
-                    h644 = 6'h0;
-                    h645 = 6'h0;
+                        h275 = h276;
+                    end
+                    h307 = 7'h0;
+                    h307 = (12 + {1'h0, h275});
+                    h308 = 64'h0;
+                    h309 = 6'h0;
+                    h310 = 6'h0;
+                    h310 = (6 * {3'h0, e_bar});
+                    h309 = h310;
+                    h311 = 64'h0;
+                    h311 = (r_VF_BAR_SIZE >>> h309);
+                    h308 = h311;
+                    h312 = 6'h0;
+                    h313 = 6'h0;
+                    h314 = 6'h0;
+                    h315 = 6'h0;
+                    h316 = 6'h0;
+                    h317 = 6'h0;
+                    h318 = 6'h0;
+                    h319 = 6'h0;
+                    h320 = 6'h0;
+                    h321 = 6'h0;
+                    h322 = 6'h0;
+                    h323 = 6'h0;
+                    h324 = 6'h0;
+                    h325 = 6'h0;
+                    h326 = 6'h0;
+                    h327 = 6'h0;
+                    h328 = 6'h0;
+                    h329 = 6'h0;
+                    h330 = 6'h0;
+                    h331 = 6'h0;
+                    h332 = 6'h0;
+                    h333 = 6'h0;
+                    h334 = 6'h0;
+                    h335 = 6'h0;
+                    h336 = 6'h0;
+                    h337 = 6'h0;
+                    h338 = 6'h0;
+                    h339 = 6'h0;
+                    h340 = 6'h0;
+                    h341 = 6'h0;
+                    h342 = 6'h0;
+                    h343 = 6'h0;
                     if (w_sriov_20[31]) begin
-                        h645 = 31;
+                        h343 = 31;
                     end
                     else begin
-                        h645 = 32;
+                        h343 = 32;
                     end
                     if (w_sriov_20[30]) begin
-                        h644 = 30;
+                        h342 = 30;
                     end
                     else begin
-                        h644 = h645;
+                        h342 = h343;
                     end
                     if (w_sriov_20[29]) begin
-                        h643 = 29;
+                        h341 = 29;
                     end
                     else begin
-                        h643 = h644;
+                        h341 = h342;
                     end
                     if (w_sriov_20[28]) begin
-                        h642 = 28;
+                        h340 = 28;
                     end
                     else begin
-                        h642 = h643;
+                        h340 = h341;
                     end
                     if (w_sriov_20[27]) begin
-                        h641 = 27;
+                        h339 = 27;
                     end
                     else begin
-                        h641 = h642;
+                        h339 = h340;
                     end
                     if (w_sriov_20[26]) begin
-                        h640 = 26;
+                        h338 = 26;
                     end
                     else begin
-                        h640 = h641;
+                        h338 = h339;
                     end
                     if (w_sriov_20[25]) begin
-                        h639 = 25;
+                        h337 = 25;
                     end
                     else begin
-                        h639 = h640;
+                        h337 = h338;
                     end
                     if (w_sriov_20[24]) begin
-                        h638 = 24;
+                        h336 = 24;
                     end
                     else begin
-                        h638 = h639;
+                        h336 = h337;
                     end
                     if (w_sriov_20[23]) begin
-                        h637 = 23;
+                        h335 = 23;
                     end
                     else begin
-                        h637 = h638;
+                        h335 = h336;
                     end
                     if (w_sriov_20[22]) begin
-                        h636 = 22;
+                        h334 = 22;
                     end
                     else begin
-                        h636 = h637;
+                        h334 = h335;
                     end
                     if (w_sriov_20[21]) begin
-                        h635 = 21;
+                        h333 = 21;
                     end
                     else begin
-                        h635 = h636;
+                        h333 = h334;
                     end
                     if (w_sriov_20[20]) begin
-                        h634 = 20;
+                        h332 = 20;
                     end
                     else begin
-                        h634 = h635;
+                        h332 = h333;
                     end
                     if (w_sriov_20[19]) begin
-                        h633 = 19;
+                        h331 = 19;
                     end
                     else begin
-                        h633 = h634;
+                        h331 = h332;
                     end
                     if (w_sriov_20[18]) begin
-                        h632 = 18;
+                        h330 = 18;
                     end
                     else begin
-                        h632 = h633;
+                        h330 = h331;
                     end
                     if (w_sriov_20[17]) begin
-                        h631 = 17;
+                        h329 = 17;
                     end
                     else begin
-                        h631 = h632;
+                        h329 = h330;
                     end
                     if (w_sriov_20[16]) begin
-                        h630 = 16;
+                        h328 = 16;
                     end
                     else begin
-                        h630 = h631;
+                        h328 = h329;
                     end
                     if (w_sriov_20[15]) begin
-                        h629 = 15;
+                        h327 = 15;
                     end
                     else begin
-                        h629 = h630;
+                        h327 = h328;
                     end
                     if (w_sriov_20[14]) begin
-                        h628 = 14;
+                        h326 = 14;
                     end
                     else begin
-                        h628 = h629;
+                        h326 = h327;
                     end
                     if (w_sriov_20[13]) begin
-                        h627 = 13;
+                        h325 = 13;
                     end
                     else begin
-                        h627 = h628;
+                        h325 = h326;
                     end
                     if (w_sriov_20[12]) begin
-                        h626 = 12;
+                        h324 = 12;
                     end
                     else begin
-                        h626 = h627;
+                        h324 = h325;
                     end
                     if (w_sriov_20[11]) begin
-                        h625 = 11;
+                        h323 = 11;
                     end
                     else begin
-                        h625 = h626;
+                        h323 = h324;
                     end
                     if (w_sriov_20[10]) begin
-                        h624 = 10;
+                        h322 = 10;
                     end
                     else begin
-                        h624 = h625;
+                        h322 = h323;
                     end
                     if (w_sriov_20[9]) begin
-                        h623 = 9;
+                        h321 = 9;
                     end
                     else begin
-                        h623 = h624;
+                        h321 = h322;
                     end
                     if (w_sriov_20[8]) begin
-                        h622 = 8;
+                        h320 = 8;
                     end
                     else begin
-                        h622 = h623;
+                        h320 = h321;
                     end
                     if (w_sriov_20[7]) begin
-                        h621 = 7;
+                        h319 = 7;
                     end
                     else begin
-                        h621 = h622;
+                        h319 = h320;
                     end
                     if (w_sriov_20[6]) begin
-                        h620 = 6;
+                        h318 = 6;
                     end
                     else begin
-                        h620 = h621;
+                        h318 = h319;
                     end
                     if (w_sriov_20[5]) begin
-                        h619 = 5;
+                        h317 = 5;
                     end
                     else begin
-                        h619 = h620;
+                        h317 = h318;
                     end
                     if (w_sriov_20[4]) begin
-                        h618 = 4;
+                        h316 = 4;
                     end
                     else begin
-                        h618 = h619;
+                        h316 = h317;
                     end
                     if (w_sriov_20[3]) begin
-                        h617 = 3;
+                        h315 = 3;
                     end
                     else begin
-                        h617 = h618;
+                        h315 = h316;
                     end
                     if (w_sriov_20[2]) begin
-                        h616 = 2;
+                        h314 = 2;
                     end
                     else begin
-                        h616 = h617;
+                        h314 = h315;
                     end
                     if (w_sriov_20[1]) begin
-                        h615 = 1;
+                        h313 = 1;
                     end
                     else begin
-                        h615 = h616;
+                        h313 = h314;
                     end
                     if (w_sriov_20[0]) begin
-                        h614 = 0;
+                        h312 = 0;
                     end
                     else begin
-                        h614 = h615;
+                        h312 = h313;
                     end
-                    if (r_PF[16]) begin
-                        h581 = h582;
-                    end
-                    else begin
-                        h581 = h614;
-                    end
-                    h646 = 7'h0;
-                    h646 = (12 + {1'h0, h581});
-                    if (({1'h0, h507[6-1:0]} > h576)) begin
-                        h506 = {1'h0, h577[6-1:0]};
+                    h344 = 7'h0;
+                    h344 = (12 + {1'h0, h312});
+                    if (({1'h0, h271[6-1:0]} > h307)) begin
+                        h270 = {1'h0, h308[6-1:0]};
                     end
                     else begin
-                        h506 = h646;
+                        h270 = h344;
                     end
-                    h505 = h506;
-                    h504 = h505[6-1:0];
-                    h647 = 79'h0;
-                    h647 = (h503 << h504);
-                    h648 = 80'h0;
-                    h648 = ({16'h0, h501} + {1'h0, h647});
-                    h649 = 81'h0;
-                    h649 = ({1'h0, h648} + {17'h0, e_offset});
-                    rec_addr <= h649[64-1:0];
-                    h650 = 1'h0;
-                    h650 = 0;
+                    h269 = h270;
+                    h268 = h269[6-1:0];
+                    h345 = 79'h0;
+                    h345 = (h267 << h268);
+                    h346 = 80'h0;
+                    h346 = ({16'h0, h265} + {1'h0, h345});
+                    h347 = 81'h0;
+                    h347 = ({1'h0, h346} + {17'h0, e_offset});
+                    rec_addr <= h347[64-1:0];
+                    h348 = 1'h0;
+                    h348 = 0;
                     if ((((e_kind == 1) || (e_kind == 3)) || (e_kind == 5))) begin
-                        h650 = 1;
+                        h348 = 1;
                     end
-                    rec_write <= h650;
-                    st <= 5'b10011;
+                    rec_write <= h348;
+                    st <= 4'b1011;
                 end
                 else begin
                     status <= 0;
@@ -4287,7 +2429,7 @@ always @(posedge clk) begin: fsm
                     rec_vf <= 0;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 5'b10011;
+                    st <= 4'b1011;
                 end
             end
             default: begin
@@ -4297,7 +2439,7 @@ always @(posedge clk) begin: fsm
                 o_r_addr <= rec_addr;
                 o_r_write <= rec_write;
                 done <= 1'b1;
-                st <= 5'b00000;
+                st <= 4'b0000;
             end
         endcase
     end

@@ -50,14 +50,6 @@ type t_enum_S_1 is (
 	S0W6,
 	S0W7,
 	S1W0,
-	S1W1,
-	S1W2,
-	S1W3,
-	S1W4,
-	S1W5,
-	S1W6,
-	S1W7,
-	S2W0,
 	DECIDE,
 	FINISH
 	);
@@ -77,14 +69,6 @@ signal w_sriov_28: unsigned(63 downto 0);
 signal w_sriov_30: unsigned(63 downto 0);
 signal w_sriov_38: unsigned(63 downto 0);
 signal w_sriov_8: unsigned(63 downto 0);
-signal w_sriov_odd_0: unsigned(63 downto 0);
-signal w_sriov_odd_10: unsigned(63 downto 0);
-signal w_sriov_odd_18: unsigned(63 downto 0);
-signal w_sriov_odd_20: unsigned(63 downto 0);
-signal w_sriov_odd_28: unsigned(63 downto 0);
-signal w_sriov_odd_30: unsigned(63 downto 0);
-signal w_sriov_odd_38: unsigned(63 downto 0);
-signal w_sriov_odd_8: unsigned(63 downto 0);
 signal w_vf_config_0: unsigned(63 downto 0);
 
 begin
@@ -94,239 +78,279 @@ fsm: process (clk) is
     variable v_wide: unsigned(80 downto 0);
     variable h0: unsigned(52 downto 0);
     variable h1: unsigned(53 downto 0);
-    variable h2: unsigned(52 downto 0);
-    variable h3: unsigned(53 downto 0);
-    variable h12: unsigned(15 downto 0);
-    variable h13: unsigned(3 downto 0);
-    variable h14: unsigned(0 downto 0);
-    variable h15: unsigned(0 downto 0);
-    variable h16: unsigned(0 downto 0);
-    variable h17: unsigned(15 downto 0);
+    variable h8: unsigned(16 downto 0);
+    variable h9: unsigned(16 downto 0);
+    variable h10: unsigned(31 downto 0);
+    variable h11: unsigned(32 downto 0);
+    variable h12: unsigned(32 downto 0);
+    variable h13: unsigned(16 downto 0);
+    variable h14: unsigned(16 downto 0);
+    variable h15: unsigned(31 downto 0);
+    variable h16: unsigned(32 downto 0);
+    variable h17: unsigned(32 downto 0);
     variable h18: unsigned(15 downto 0);
-    variable h19: unsigned(15 downto 0);
-    variable h20: unsigned(16 downto 0);
-    variable h21: unsigned(16 downto 0);
-    variable h22: unsigned(15 downto 0);
-    variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(32 downto 0);
-    variable h25: unsigned(32 downto 0);
-    variable h26: unsigned(0 downto 0);
-    variable h27: unsigned(0 downto 0);
-    variable h28: unsigned(0 downto 0);
-    variable h29: unsigned(15 downto 0);
-    variable h30: unsigned(16 downto 0);
-    variable h31: unsigned(16 downto 0);
-    variable h32: unsigned(15 downto 0);
-    variable h33: unsigned(31 downto 0);
-    variable h34: unsigned(32 downto 0);
-    variable h35: unsigned(32 downto 0);
-    variable h36: unsigned(15 downto 0);
-    variable h37: unsigned(33 downto 0);
-    variable h38: unsigned(33 downto 0);
-    variable h39: unsigned(15 downto 0);
-    variable h40: unsigned(5 downto 0);
+    variable h19: unsigned(33 downto 0);
+    variable h20: unsigned(33 downto 0);
+    variable h21: unsigned(15 downto 0);
+    variable h22: unsigned(5 downto 0);
+    variable h2: unsigned(32 downto 0);
+    variable h3: unsigned(16 downto 0);
+    variable h4: unsigned(16 downto 0);
+    variable h5: unsigned(31 downto 0);
+    variable h6: unsigned(32 downto 0);
+    variable h7: unsigned(52 downto 0);
+    variable h28: unsigned(16 downto 0);
+    variable h29: unsigned(16 downto 0);
+    variable h30: unsigned(31 downto 0);
+    variable h31: unsigned(32 downto 0);
+    variable h32: unsigned(32 downto 0);
+    variable h33: unsigned(16 downto 0);
+    variable h34: unsigned(16 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(32 downto 0);
+    variable h37: unsigned(32 downto 0);
+    variable h38: unsigned(15 downto 0);
+    variable h39: unsigned(33 downto 0);
+    variable h40: unsigned(33 downto 0);
     variable h41: unsigned(15 downto 0);
-    variable h42: unsigned(15 downto 0);
-    variable h4: unsigned(32 downto 0);
-    variable h5: unsigned(15 downto 0);
-    variable h6: unsigned(16 downto 0);
-    variable h7: unsigned(16 downto 0);
-    variable h8: unsigned(15 downto 0);
-    variable h9: unsigned(31 downto 0);
-    variable h10: unsigned(32 downto 0);
-    variable h11: unsigned(52 downto 0);
-    variable h43: unsigned(15 downto 0);
-    variable h44: unsigned(3 downto 0);
-    variable h45: unsigned(0 downto 0);
-    variable h46: unsigned(0 downto 0);
-    variable h47: unsigned(0 downto 0);
-    variable h48: unsigned(15 downto 0);
-    variable h49: unsigned(15 downto 0);
-    variable h57: unsigned(15 downto 0);
-    variable h58: unsigned(16 downto 0);
-    variable h59: unsigned(16 downto 0);
-    variable h60: unsigned(15 downto 0);
-    variable h61: unsigned(31 downto 0);
-    variable h62: unsigned(32 downto 0);
-    variable h63: unsigned(32 downto 0);
-    variable h64: unsigned(0 downto 0);
-    variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(15 downto 0);
-    variable h68: unsigned(16 downto 0);
-    variable h69: unsigned(16 downto 0);
-    variable h70: unsigned(15 downto 0);
+    variable h42: unsigned(5 downto 0);
+    variable h68: unsigned(32 downto 0);
+    variable h69: unsigned(31 downto 0);
+    variable h70: unsigned(31 downto 0);
     variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(32 downto 0);
-    variable h73: unsigned(32 downto 0);
-    variable h74: unsigned(15 downto 0);
-    variable h75: unsigned(33 downto 0);
-    variable h76: unsigned(33 downto 0);
-    variable h77: unsigned(15 downto 0);
-    variable h78: unsigned(5 downto 0);
-    variable h79: unsigned(15 downto 0);
-    variable h80: unsigned(15 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
+    variable h72: unsigned(31 downto 0);
+    variable h73: unsigned(63 downto 0);
+    variable h74: unsigned(5 downto 0);
+    variable h75: unsigned(5 downto 0);
+    variable h76: unsigned(63 downto 0);
+    variable h77: unsigned(31 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(31 downto 0);
+    variable h80: unsigned(31 downto 0);
+    variable h81: unsigned(31 downto 0);
+    variable h82: unsigned(31 downto 0);
+    variable h83: unsigned(31 downto 0);
+    variable h84: unsigned(31 downto 0);
+    variable h85: unsigned(31 downto 0);
+    variable h86: unsigned(31 downto 0);
+    variable h87: unsigned(31 downto 0);
+    variable h88: unsigned(31 downto 0);
+    variable h89: unsigned(31 downto 0);
+    variable h90: unsigned(31 downto 0);
+    variable h91: unsigned(31 downto 0);
+    variable h92: unsigned(31 downto 0);
+    variable h93: unsigned(31 downto 0);
+    variable h94: unsigned(31 downto 0);
+    variable h95: unsigned(63 downto 0);
+    variable h96: unsigned(63 downto 0);
+    variable h97: unsigned(5 downto 0);
+    variable h98: unsigned(63 downto 0);
+    variable h99: unsigned(5 downto 0);
+    variable h100: unsigned(5 downto 0);
+    variable h101: unsigned(63 downto 0);
+    variable h102: unsigned(63 downto 0);
+    variable h103: unsigned(64 downto 0);
+    variable h104: unsigned(44 downto 0);
+    variable h105: unsigned(63 downto 0);
+    variable h106: unsigned(63 downto 0);
+    variable h107: unsigned(63 downto 0);
+    variable h108: unsigned(63 downto 0);
+    variable h109: unsigned(31 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h111: unsigned(31 downto 0);
+    variable h112: unsigned(31 downto 0);
+    variable h113: unsigned(31 downto 0);
+    variable h114: unsigned(31 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(31 downto 0);
     variable h117: unsigned(31 downto 0);
     variable h118: unsigned(31 downto 0);
     variable h119: unsigned(31 downto 0);
-    variable h120: unsigned(32 downto 0);
+    variable h120: unsigned(31 downto 0);
     variable h121: unsigned(31 downto 0);
     variable h122: unsigned(31 downto 0);
     variable h123: unsigned(31 downto 0);
     variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(31 downto 0);
+    variable h125: unsigned(63 downto 0);
+    variable h126: unsigned(63 downto 0);
     variable h127: unsigned(63 downto 0);
     variable h128: unsigned(5 downto 0);
-    variable h129: unsigned(5 downto 0);
-    variable h130: unsigned(63 downto 0);
-    variable h131: unsigned(31 downto 0);
-    variable h132: unsigned(223 downto 0);
-    variable h133: unsigned(223 downto 0);
-    variable h134: unsigned(95 downto 0);
-    variable h135: unsigned(127 downto 0);
-    variable h136: unsigned(159 downto 0);
-    variable h137: unsigned(191 downto 0);
-    variable h138: unsigned(223 downto 0);
-    variable h139: unsigned(95 downto 0);
-    variable h140: unsigned(127 downto 0);
-    variable h141: unsigned(159 downto 0);
-    variable h142: unsigned(191 downto 0);
-    variable h143: unsigned(223 downto 0);
-    variable h144: unsigned(9 downto 0);
-    variable h145: unsigned(8 downto 0);
-    variable h146: unsigned(9 downto 0);
-    variable h147: unsigned(223 downto 0);
-    variable h148: unsigned(31 downto 0);
-    variable h149: unsigned(223 downto 0);
-    variable h150: unsigned(223 downto 0);
-    variable h151: unsigned(95 downto 0);
-    variable h152: unsigned(127 downto 0);
-    variable h153: unsigned(159 downto 0);
-    variable h154: unsigned(191 downto 0);
-    variable h155: unsigned(223 downto 0);
-    variable h156: unsigned(95 downto 0);
-    variable h157: unsigned(127 downto 0);
-    variable h158: unsigned(159 downto 0);
-    variable h159: unsigned(191 downto 0);
-    variable h160: unsigned(223 downto 0);
-    variable h161: unsigned(9 downto 0);
-    variable h162: unsigned(8 downto 0);
-    variable h163: unsigned(9 downto 0);
-    variable h164: unsigned(223 downto 0);
-    variable h165: unsigned(31 downto 0);
-    variable h166: unsigned(223 downto 0);
-    variable h167: unsigned(223 downto 0);
-    variable h168: unsigned(95 downto 0);
-    variable h169: unsigned(127 downto 0);
-    variable h170: unsigned(159 downto 0);
-    variable h171: unsigned(191 downto 0);
-    variable h172: unsigned(223 downto 0);
-    variable h173: unsigned(95 downto 0);
-    variable h174: unsigned(127 downto 0);
-    variable h175: unsigned(159 downto 0);
-    variable h176: unsigned(191 downto 0);
-    variable h177: unsigned(223 downto 0);
-    variable h178: unsigned(8 downto 0);
-    variable h179: unsigned(8 downto 0);
-    variable h180: unsigned(223 downto 0);
+    variable h129: unsigned(63 downto 0);
+    variable h130: unsigned(5 downto 0);
+    variable h131: unsigned(5 downto 0);
+    variable h132: unsigned(63 downto 0);
+    variable h133: unsigned(63 downto 0);
+    variable h134: unsigned(64 downto 0);
+    variable h135: unsigned(44 downto 0);
+    variable h136: unsigned(63 downto 0);
+    variable h137: unsigned(63 downto 0);
+    variable h138: unsigned(63 downto 0);
+    variable h139: unsigned(16 downto 0);
+    variable h140: unsigned(78 downto 0);
+    variable h141: unsigned(5 downto 0);
+    variable h142: unsigned(6 downto 0);
+    variable h143: unsigned(6 downto 0);
+    variable h144: unsigned(63 downto 0);
+    variable h145: unsigned(5 downto 0);
+    variable h146: unsigned(5 downto 0);
+    variable h147: unsigned(63 downto 0);
+    variable h148: unsigned(5 downto 0);
+    variable h149: unsigned(5 downto 0);
+    variable h150: unsigned(5 downto 0);
+    variable h151: unsigned(5 downto 0);
+    variable h152: unsigned(5 downto 0);
+    variable h153: unsigned(5 downto 0);
+    variable h154: unsigned(5 downto 0);
+    variable h155: unsigned(5 downto 0);
+    variable h156: unsigned(5 downto 0);
+    variable h157: unsigned(5 downto 0);
+    variable h158: unsigned(5 downto 0);
+    variable h159: unsigned(5 downto 0);
+    variable h160: unsigned(5 downto 0);
+    variable h161: unsigned(5 downto 0);
+    variable h162: unsigned(5 downto 0);
+    variable h163: unsigned(5 downto 0);
+    variable h164: unsigned(5 downto 0);
+    variable h165: unsigned(5 downto 0);
+    variable h166: unsigned(5 downto 0);
+    variable h167: unsigned(5 downto 0);
+    variable h168: unsigned(5 downto 0);
+    variable h169: unsigned(5 downto 0);
+    variable h170: unsigned(5 downto 0);
+    variable h171: unsigned(5 downto 0);
+    variable h172: unsigned(5 downto 0);
+    variable h173: unsigned(5 downto 0);
+    variable h174: unsigned(5 downto 0);
+    variable h175: unsigned(5 downto 0);
+    variable h176: unsigned(5 downto 0);
+    variable h177: unsigned(5 downto 0);
+    variable h178: unsigned(5 downto 0);
+    variable h179: unsigned(5 downto 0);
+    variable h180: unsigned(6 downto 0);
     variable h181: unsigned(63 downto 0);
-    variable h182: unsigned(63 downto 0);
+    variable h182: unsigned(5 downto 0);
     variable h183: unsigned(5 downto 0);
     variable h184: unsigned(63 downto 0);
     variable h185: unsigned(5 downto 0);
     variable h186: unsigned(5 downto 0);
-    variable h187: unsigned(63 downto 0);
-    variable h188: unsigned(63 downto 0);
-    variable h189: unsigned(64 downto 0);
-    variable h190: unsigned(31 downto 0);
-    variable h191: unsigned(44 downto 0);
-    variable h192: unsigned(63 downto 0);
-    variable h193: unsigned(63 downto 0);
-    variable h194: unsigned(63 downto 0);
-    variable h195: unsigned(63 downto 0);
-    variable h196: unsigned(31 downto 0);
-    variable h197: unsigned(223 downto 0);
-    variable h198: unsigned(223 downto 0);
-    variable h199: unsigned(95 downto 0);
-    variable h200: unsigned(127 downto 0);
-    variable h201: unsigned(159 downto 0);
-    variable h202: unsigned(191 downto 0);
-    variable h203: unsigned(223 downto 0);
-    variable h204: unsigned(95 downto 0);
-    variable h205: unsigned(127 downto 0);
-    variable h206: unsigned(159 downto 0);
-    variable h207: unsigned(191 downto 0);
-    variable h208: unsigned(223 downto 0);
-    variable h209: unsigned(9 downto 0);
-    variable h210: unsigned(8 downto 0);
-    variable h211: unsigned(9 downto 0);
-    variable h212: unsigned(223 downto 0);
-    variable h213: unsigned(223 downto 0);
-    variable h214: unsigned(223 downto 0);
-    variable h215: unsigned(95 downto 0);
-    variable h216: unsigned(127 downto 0);
-    variable h217: unsigned(159 downto 0);
-    variable h218: unsigned(191 downto 0);
-    variable h219: unsigned(223 downto 0);
-    variable h220: unsigned(95 downto 0);
-    variable h221: unsigned(127 downto 0);
-    variable h222: unsigned(159 downto 0);
-    variable h223: unsigned(191 downto 0);
-    variable h224: unsigned(223 downto 0);
-    variable h225: unsigned(9 downto 0);
-    variable h226: unsigned(8 downto 0);
-    variable h227: unsigned(9 downto 0);
-    variable h228: unsigned(223 downto 0);
-    variable h229: unsigned(223 downto 0);
-    variable h230: unsigned(223 downto 0);
-    variable h231: unsigned(95 downto 0);
-    variable h232: unsigned(127 downto 0);
-    variable h233: unsigned(159 downto 0);
-    variable h234: unsigned(191 downto 0);
-    variable h235: unsigned(223 downto 0);
-    variable h236: unsigned(95 downto 0);
-    variable h237: unsigned(127 downto 0);
-    variable h238: unsigned(159 downto 0);
-    variable h239: unsigned(191 downto 0);
-    variable h240: unsigned(223 downto 0);
-    variable h241: unsigned(9 downto 0);
-    variable h242: unsigned(8 downto 0);
-    variable h243: unsigned(9 downto 0);
-    variable h244: unsigned(223 downto 0);
+    variable h187: unsigned(5 downto 0);
+    variable h188: unsigned(5 downto 0);
+    variable h189: unsigned(5 downto 0);
+    variable h190: unsigned(5 downto 0);
+    variable h191: unsigned(5 downto 0);
+    variable h192: unsigned(5 downto 0);
+    variable h193: unsigned(5 downto 0);
+    variable h194: unsigned(5 downto 0);
+    variable h195: unsigned(5 downto 0);
+    variable h196: unsigned(5 downto 0);
+    variable h197: unsigned(5 downto 0);
+    variable h198: unsigned(5 downto 0);
+    variable h199: unsigned(5 downto 0);
+    variable h200: unsigned(5 downto 0);
+    variable h201: unsigned(5 downto 0);
+    variable h202: unsigned(5 downto 0);
+    variable h203: unsigned(5 downto 0);
+    variable h204: unsigned(5 downto 0);
+    variable h205: unsigned(5 downto 0);
+    variable h206: unsigned(5 downto 0);
+    variable h207: unsigned(5 downto 0);
+    variable h208: unsigned(5 downto 0);
+    variable h209: unsigned(5 downto 0);
+    variable h210: unsigned(5 downto 0);
+    variable h211: unsigned(5 downto 0);
+    variable h212: unsigned(5 downto 0);
+    variable h213: unsigned(5 downto 0);
+    variable h214: unsigned(5 downto 0);
+    variable h215: unsigned(5 downto 0);
+    variable h216: unsigned(5 downto 0);
+    variable h217: unsigned(6 downto 0);
+    variable h218: unsigned(78 downto 0);
+    variable h219: unsigned(79 downto 0);
+    variable h220: unsigned(80 downto 0);
+    variable h221: unsigned(80 downto 0);
+    variable h222: unsigned(63 downto 0);
+    variable h223: unsigned(31 downto 0);
+    variable h224: unsigned(31 downto 0);
+    variable h225: unsigned(31 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(31 downto 0);
+    variable h228: unsigned(31 downto 0);
+    variable h229: unsigned(63 downto 0);
+    variable h23: unsigned(32 downto 0);
+    variable h24: unsigned(16 downto 0);
+    variable h25: unsigned(16 downto 0);
+    variable h26: unsigned(31 downto 0);
+    variable h27: unsigned(32 downto 0);
+    variable h43: unsigned(32 downto 0);
+    variable h44: unsigned(16 downto 0);
+    variable h45: unsigned(16 downto 0);
+    variable h46: unsigned(31 downto 0);
+    variable h47: unsigned(32 downto 0);
+    variable h48: unsigned(0 downto 0);
+    variable h49: unsigned(32 downto 0);
+    variable h50: unsigned(16 downto 0);
+    variable h51: unsigned(16 downto 0);
+    variable h52: unsigned(31 downto 0);
+    variable h53: unsigned(32 downto 0);
+    variable h54: unsigned(0 downto 0);
+    variable h55: unsigned(32 downto 0);
+    variable h56: unsigned(16 downto 0);
+    variable h57: unsigned(16 downto 0);
+    variable h58: unsigned(31 downto 0);
+    variable h59: unsigned(32 downto 0);
+    variable h60: unsigned(32 downto 0);
+    variable h61: unsigned(16 downto 0);
+    variable h62: unsigned(16 downto 0);
+    variable h63: unsigned(31 downto 0);
+    variable h64: unsigned(32 downto 0);
+    variable h65: unsigned(52 downto 0);
+    variable h66: unsigned(64 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h230: unsigned(32 downto 0);
+    variable h231: unsigned(16 downto 0);
+    variable h232: unsigned(16 downto 0);
+    variable h233: unsigned(31 downto 0);
+    variable h234: unsigned(32 downto 0);
+    variable h235: unsigned(63 downto 0);
+    variable h236: unsigned(31 downto 0);
+    variable h237: unsigned(31 downto 0);
+    variable h238: unsigned(31 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(31 downto 0);
+    variable h241: unsigned(31 downto 0);
+    variable h242: unsigned(31 downto 0);
+    variable h243: unsigned(31 downto 0);
+    variable h244: unsigned(31 downto 0);
     variable h245: unsigned(31 downto 0);
-    variable h246: unsigned(63 downto 0);
-    variable h247: unsigned(63 downto 0);
-    variable h248: unsigned(63 downto 0);
-    variable h249: unsigned(5 downto 0);
-    variable h250: unsigned(63 downto 0);
-    variable h251: unsigned(5 downto 0);
-    variable h252: unsigned(5 downto 0);
+    variable h246: unsigned(31 downto 0);
+    variable h247: unsigned(31 downto 0);
+    variable h248: unsigned(31 downto 0);
+    variable h249: unsigned(31 downto 0);
+    variable h250: unsigned(31 downto 0);
+    variable h251: unsigned(31 downto 0);
+    variable h252: unsigned(63 downto 0);
     variable h253: unsigned(63 downto 0);
     variable h254: unsigned(63 downto 0);
-    variable h255: unsigned(64 downto 0);
-    variable h256: unsigned(31 downto 0);
-    variable h257: unsigned(44 downto 0);
-    variable h258: unsigned(63 downto 0);
+    variable h255: unsigned(5 downto 0);
+    variable h256: unsigned(63 downto 0);
+    variable h257: unsigned(5 downto 0);
+    variable h258: unsigned(5 downto 0);
     variable h259: unsigned(63 downto 0);
     variable h260: unsigned(63 downto 0);
-    variable h261: unsigned(16 downto 0);
-    variable h262: unsigned(78 downto 0);
-    variable h263: unsigned(5 downto 0);
-    variable h264: unsigned(6 downto 0);
-    variable h265: unsigned(6 downto 0);
-    variable h266: unsigned(63 downto 0);
-    variable h267: unsigned(5 downto 0);
+    variable h261: unsigned(64 downto 0);
+    variable h262: unsigned(44 downto 0);
+    variable h263: unsigned(63 downto 0);
+    variable h264: unsigned(63 downto 0);
+    variable h265: unsigned(63 downto 0);
+    variable h266: unsigned(16 downto 0);
+    variable h267: unsigned(78 downto 0);
     variable h268: unsigned(5 downto 0);
-    variable h269: unsigned(63 downto 0);
-    variable h270: unsigned(5 downto 0);
-    variable h271: unsigned(5 downto 0);
+    variable h269: unsigned(6 downto 0);
+    variable h270: unsigned(6 downto 0);
+    variable h271: unsigned(63 downto 0);
     variable h272: unsigned(5 downto 0);
     variable h273: unsigned(5 downto 0);
-    variable h274: unsigned(5 downto 0);
+    variable h274: unsigned(63 downto 0);
     variable h275: unsigned(5 downto 0);
     variable h276: unsigned(5 downto 0);
     variable h277: unsigned(5 downto 0);
@@ -359,11 +383,11 @@ fsm: process (clk) is
     variable h304: unsigned(5 downto 0);
     variable h305: unsigned(5 downto 0);
     variable h306: unsigned(5 downto 0);
-    variable h307: unsigned(5 downto 0);
-    variable h308: unsigned(5 downto 0);
+    variable h307: unsigned(6 downto 0);
+    variable h308: unsigned(63 downto 0);
     variable h309: unsigned(5 downto 0);
     variable h310: unsigned(5 downto 0);
-    variable h311: unsigned(5 downto 0);
+    variable h311: unsigned(63 downto 0);
     variable h312: unsigned(5 downto 0);
     variable h313: unsigned(5 downto 0);
     variable h314: unsigned(5 downto 0);
@@ -387,362 +411,20 @@ fsm: process (clk) is
     variable h332: unsigned(5 downto 0);
     variable h333: unsigned(5 downto 0);
     variable h334: unsigned(5 downto 0);
-    variable h335: unsigned(6 downto 0);
-    variable h336: unsigned(63 downto 0);
+    variable h335: unsigned(5 downto 0);
+    variable h336: unsigned(5 downto 0);
     variable h337: unsigned(5 downto 0);
     variable h338: unsigned(5 downto 0);
-    variable h339: unsigned(63 downto 0);
+    variable h339: unsigned(5 downto 0);
     variable h340: unsigned(5 downto 0);
     variable h341: unsigned(5 downto 0);
     variable h342: unsigned(5 downto 0);
     variable h343: unsigned(5 downto 0);
-    variable h344: unsigned(5 downto 0);
-    variable h345: unsigned(5 downto 0);
-    variable h346: unsigned(5 downto 0);
-    variable h347: unsigned(5 downto 0);
-    variable h348: unsigned(5 downto 0);
-    variable h349: unsigned(5 downto 0);
-    variable h350: unsigned(5 downto 0);
-    variable h351: unsigned(5 downto 0);
-    variable h352: unsigned(5 downto 0);
-    variable h353: unsigned(5 downto 0);
-    variable h354: unsigned(5 downto 0);
-    variable h355: unsigned(5 downto 0);
-    variable h356: unsigned(5 downto 0);
-    variable h357: unsigned(5 downto 0);
-    variable h358: unsigned(5 downto 0);
-    variable h359: unsigned(5 downto 0);
-    variable h360: unsigned(5 downto 0);
-    variable h361: unsigned(5 downto 0);
-    variable h362: unsigned(5 downto 0);
-    variable h363: unsigned(5 downto 0);
-    variable h364: unsigned(5 downto 0);
-    variable h365: unsigned(5 downto 0);
-    variable h366: unsigned(5 downto 0);
-    variable h367: unsigned(5 downto 0);
-    variable h368: unsigned(5 downto 0);
-    variable h369: unsigned(5 downto 0);
-    variable h370: unsigned(5 downto 0);
-    variable h371: unsigned(5 downto 0);
-    variable h372: unsigned(5 downto 0);
-    variable h373: unsigned(5 downto 0);
-    variable h374: unsigned(5 downto 0);
-    variable h375: unsigned(5 downto 0);
-    variable h376: unsigned(5 downto 0);
-    variable h377: unsigned(5 downto 0);
-    variable h378: unsigned(5 downto 0);
-    variable h379: unsigned(5 downto 0);
-    variable h380: unsigned(5 downto 0);
-    variable h381: unsigned(5 downto 0);
-    variable h382: unsigned(5 downto 0);
-    variable h383: unsigned(5 downto 0);
-    variable h384: unsigned(5 downto 0);
-    variable h385: unsigned(5 downto 0);
-    variable h386: unsigned(5 downto 0);
-    variable h387: unsigned(5 downto 0);
-    variable h388: unsigned(5 downto 0);
-    variable h389: unsigned(5 downto 0);
-    variable h390: unsigned(5 downto 0);
-    variable h391: unsigned(5 downto 0);
-    variable h392: unsigned(5 downto 0);
-    variable h393: unsigned(5 downto 0);
-    variable h394: unsigned(5 downto 0);
-    variable h395: unsigned(5 downto 0);
-    variable h396: unsigned(5 downto 0);
-    variable h397: unsigned(5 downto 0);
-    variable h398: unsigned(5 downto 0);
-    variable h399: unsigned(5 downto 0);
-    variable h400: unsigned(5 downto 0);
-    variable h401: unsigned(5 downto 0);
-    variable h402: unsigned(5 downto 0);
-    variable h403: unsigned(5 downto 0);
-    variable h404: unsigned(5 downto 0);
-    variable h405: unsigned(6 downto 0);
-    variable h406: unsigned(78 downto 0);
-    variable h407: unsigned(79 downto 0);
-    variable h408: unsigned(80 downto 0);
-    variable h409: unsigned(80 downto 0);
-    variable h410: unsigned(63 downto 0);
-    variable h411: unsigned(31 downto 0);
-    variable h412: unsigned(223 downto 0);
-    variable h413: unsigned(223 downto 0);
-    variable h414: unsigned(95 downto 0);
-    variable h415: unsigned(127 downto 0);
-    variable h416: unsigned(159 downto 0);
-    variable h417: unsigned(191 downto 0);
-    variable h418: unsigned(223 downto 0);
-    variable h419: unsigned(95 downto 0);
-    variable h420: unsigned(127 downto 0);
-    variable h421: unsigned(159 downto 0);
-    variable h422: unsigned(191 downto 0);
-    variable h423: unsigned(223 downto 0);
-    variable h424: unsigned(9 downto 0);
-    variable h425: unsigned(8 downto 0);
-    variable h426: unsigned(9 downto 0);
-    variable h427: unsigned(223 downto 0);
-    variable h428: unsigned(63 downto 0);
-    variable h50: unsigned(32 downto 0);
-    variable h51: unsigned(15 downto 0);
-    variable h52: unsigned(16 downto 0);
-    variable h53: unsigned(16 downto 0);
-    variable h54: unsigned(15 downto 0);
-    variable h55: unsigned(31 downto 0);
-    variable h56: unsigned(32 downto 0);
-    variable h81: unsigned(32 downto 0);
-    variable h82: unsigned(15 downto 0);
-    variable h83: unsigned(16 downto 0);
-    variable h84: unsigned(16 downto 0);
-    variable h85: unsigned(15 downto 0);
-    variable h86: unsigned(31 downto 0);
-    variable h87: unsigned(32 downto 0);
-    variable h88: unsigned(0 downto 0);
-    variable h89: unsigned(32 downto 0);
-    variable h90: unsigned(15 downto 0);
-    variable h91: unsigned(16 downto 0);
-    variable h92: unsigned(16 downto 0);
-    variable h93: unsigned(15 downto 0);
-    variable h94: unsigned(31 downto 0);
-    variable h95: unsigned(32 downto 0);
-    variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(32 downto 0);
-    variable h98: unsigned(15 downto 0);
-    variable h99: unsigned(16 downto 0);
-    variable h100: unsigned(16 downto 0);
-    variable h101: unsigned(15 downto 0);
-    variable h102: unsigned(31 downto 0);
-    variable h103: unsigned(32 downto 0);
-    variable h104: unsigned(32 downto 0);
-    variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(16 downto 0);
-    variable h107: unsigned(16 downto 0);
-    variable h108: unsigned(15 downto 0);
-    variable h109: unsigned(31 downto 0);
-    variable h110: unsigned(32 downto 0);
-    variable h111: unsigned(52 downto 0);
-    variable h112: unsigned(64 downto 0);
-    variable h113: unsigned(0 downto 0);
-    variable h429: unsigned(32 downto 0);
-    variable h430: unsigned(15 downto 0);
-    variable h431: unsigned(16 downto 0);
-    variable h432: unsigned(16 downto 0);
-    variable h433: unsigned(15 downto 0);
-    variable h434: unsigned(31 downto 0);
-    variable h435: unsigned(32 downto 0);
-    variable h436: unsigned(63 downto 0);
-    variable h437: unsigned(31 downto 0);
-    variable h438: unsigned(223 downto 0);
-    variable h439: unsigned(223 downto 0);
-    variable h440: unsigned(95 downto 0);
-    variable h441: unsigned(127 downto 0);
-    variable h442: unsigned(159 downto 0);
-    variable h443: unsigned(191 downto 0);
-    variable h444: unsigned(223 downto 0);
-    variable h445: unsigned(95 downto 0);
-    variable h446: unsigned(127 downto 0);
-    variable h447: unsigned(159 downto 0);
-    variable h448: unsigned(191 downto 0);
-    variable h449: unsigned(223 downto 0);
-    variable h450: unsigned(9 downto 0);
-    variable h451: unsigned(8 downto 0);
-    variable h452: unsigned(9 downto 0);
-    variable h453: unsigned(223 downto 0);
-    variable h454: unsigned(223 downto 0);
-    variable h455: unsigned(223 downto 0);
-    variable h456: unsigned(95 downto 0);
-    variable h457: unsigned(127 downto 0);
-    variable h458: unsigned(159 downto 0);
-    variable h459: unsigned(191 downto 0);
-    variable h460: unsigned(223 downto 0);
-    variable h461: unsigned(95 downto 0);
-    variable h462: unsigned(127 downto 0);
-    variable h463: unsigned(159 downto 0);
-    variable h464: unsigned(191 downto 0);
-    variable h465: unsigned(223 downto 0);
-    variable h466: unsigned(9 downto 0);
-    variable h467: unsigned(8 downto 0);
-    variable h468: unsigned(9 downto 0);
-    variable h469: unsigned(223 downto 0);
-    variable h470: unsigned(223 downto 0);
-    variable h471: unsigned(223 downto 0);
-    variable h472: unsigned(95 downto 0);
-    variable h473: unsigned(127 downto 0);
-    variable h474: unsigned(159 downto 0);
-    variable h475: unsigned(191 downto 0);
-    variable h476: unsigned(223 downto 0);
-    variable h477: unsigned(95 downto 0);
-    variable h478: unsigned(127 downto 0);
-    variable h479: unsigned(159 downto 0);
-    variable h480: unsigned(191 downto 0);
-    variable h481: unsigned(223 downto 0);
-    variable h482: unsigned(9 downto 0);
-    variable h483: unsigned(8 downto 0);
-    variable h484: unsigned(9 downto 0);
-    variable h485: unsigned(223 downto 0);
-    variable h486: unsigned(31 downto 0);
-    variable h487: unsigned(63 downto 0);
-    variable h488: unsigned(63 downto 0);
-    variable h489: unsigned(63 downto 0);
-    variable h490: unsigned(5 downto 0);
-    variable h491: unsigned(63 downto 0);
-    variable h492: unsigned(5 downto 0);
-    variable h493: unsigned(5 downto 0);
-    variable h494: unsigned(63 downto 0);
-    variable h495: unsigned(63 downto 0);
-    variable h496: unsigned(64 downto 0);
-    variable h497: unsigned(31 downto 0);
-    variable h498: unsigned(44 downto 0);
-    variable h499: unsigned(63 downto 0);
-    variable h500: unsigned(63 downto 0);
-    variable h501: unsigned(63 downto 0);
-    variable h502: unsigned(16 downto 0);
-    variable h503: unsigned(78 downto 0);
-    variable h504: unsigned(5 downto 0);
-    variable h505: unsigned(6 downto 0);
-    variable h506: unsigned(6 downto 0);
-    variable h507: unsigned(63 downto 0);
-    variable h508: unsigned(5 downto 0);
-    variable h509: unsigned(5 downto 0);
-    variable h510: unsigned(63 downto 0);
-    variable h511: unsigned(5 downto 0);
-    variable h512: unsigned(5 downto 0);
-    variable h513: unsigned(5 downto 0);
-    variable h514: unsigned(5 downto 0);
-    variable h515: unsigned(5 downto 0);
-    variable h516: unsigned(5 downto 0);
-    variable h517: unsigned(5 downto 0);
-    variable h518: unsigned(5 downto 0);
-    variable h519: unsigned(5 downto 0);
-    variable h520: unsigned(5 downto 0);
-    variable h521: unsigned(5 downto 0);
-    variable h522: unsigned(5 downto 0);
-    variable h523: unsigned(5 downto 0);
-    variable h524: unsigned(5 downto 0);
-    variable h525: unsigned(5 downto 0);
-    variable h526: unsigned(5 downto 0);
-    variable h527: unsigned(5 downto 0);
-    variable h528: unsigned(5 downto 0);
-    variable h529: unsigned(5 downto 0);
-    variable h530: unsigned(5 downto 0);
-    variable h531: unsigned(5 downto 0);
-    variable h532: unsigned(5 downto 0);
-    variable h533: unsigned(5 downto 0);
-    variable h534: unsigned(5 downto 0);
-    variable h535: unsigned(5 downto 0);
-    variable h536: unsigned(5 downto 0);
-    variable h537: unsigned(5 downto 0);
-    variable h538: unsigned(5 downto 0);
-    variable h539: unsigned(5 downto 0);
-    variable h540: unsigned(5 downto 0);
-    variable h541: unsigned(5 downto 0);
-    variable h542: unsigned(5 downto 0);
-    variable h543: unsigned(5 downto 0);
-    variable h544: unsigned(5 downto 0);
-    variable h545: unsigned(5 downto 0);
-    variable h546: unsigned(5 downto 0);
-    variable h547: unsigned(5 downto 0);
-    variable h548: unsigned(5 downto 0);
-    variable h549: unsigned(5 downto 0);
-    variable h550: unsigned(5 downto 0);
-    variable h551: unsigned(5 downto 0);
-    variable h552: unsigned(5 downto 0);
-    variable h553: unsigned(5 downto 0);
-    variable h554: unsigned(5 downto 0);
-    variable h555: unsigned(5 downto 0);
-    variable h556: unsigned(5 downto 0);
-    variable h557: unsigned(5 downto 0);
-    variable h558: unsigned(5 downto 0);
-    variable h559: unsigned(5 downto 0);
-    variable h560: unsigned(5 downto 0);
-    variable h561: unsigned(5 downto 0);
-    variable h562: unsigned(5 downto 0);
-    variable h563: unsigned(5 downto 0);
-    variable h564: unsigned(5 downto 0);
-    variable h565: unsigned(5 downto 0);
-    variable h566: unsigned(5 downto 0);
-    variable h567: unsigned(5 downto 0);
-    variable h568: unsigned(5 downto 0);
-    variable h569: unsigned(5 downto 0);
-    variable h570: unsigned(5 downto 0);
-    variable h571: unsigned(5 downto 0);
-    variable h572: unsigned(5 downto 0);
-    variable h573: unsigned(5 downto 0);
-    variable h574: unsigned(5 downto 0);
-    variable h575: unsigned(5 downto 0);
-    variable h576: unsigned(6 downto 0);
-    variable h577: unsigned(63 downto 0);
-    variable h578: unsigned(5 downto 0);
-    variable h579: unsigned(5 downto 0);
-    variable h580: unsigned(63 downto 0);
-    variable h581: unsigned(5 downto 0);
-    variable h582: unsigned(5 downto 0);
-    variable h583: unsigned(5 downto 0);
-    variable h584: unsigned(5 downto 0);
-    variable h585: unsigned(5 downto 0);
-    variable h586: unsigned(5 downto 0);
-    variable h587: unsigned(5 downto 0);
-    variable h588: unsigned(5 downto 0);
-    variable h589: unsigned(5 downto 0);
-    variable h590: unsigned(5 downto 0);
-    variable h591: unsigned(5 downto 0);
-    variable h592: unsigned(5 downto 0);
-    variable h593: unsigned(5 downto 0);
-    variable h594: unsigned(5 downto 0);
-    variable h595: unsigned(5 downto 0);
-    variable h596: unsigned(5 downto 0);
-    variable h597: unsigned(5 downto 0);
-    variable h598: unsigned(5 downto 0);
-    variable h599: unsigned(5 downto 0);
-    variable h600: unsigned(5 downto 0);
-    variable h601: unsigned(5 downto 0);
-    variable h602: unsigned(5 downto 0);
-    variable h603: unsigned(5 downto 0);
-    variable h604: unsigned(5 downto 0);
-    variable h605: unsigned(5 downto 0);
-    variable h606: unsigned(5 downto 0);
-    variable h607: unsigned(5 downto 0);
-    variable h608: unsigned(5 downto 0);
-    variable h609: unsigned(5 downto 0);
-    variable h610: unsigned(5 downto 0);
-    variable h611: unsigned(5 downto 0);
-    variable h612: unsigned(5 downto 0);
-    variable h613: unsigned(5 downto 0);
-    variable h614: unsigned(5 downto 0);
-    variable h615: unsigned(5 downto 0);
-    variable h616: unsigned(5 downto 0);
-    variable h617: unsigned(5 downto 0);
-    variable h618: unsigned(5 downto 0);
-    variable h619: unsigned(5 downto 0);
-    variable h620: unsigned(5 downto 0);
-    variable h621: unsigned(5 downto 0);
-    variable h622: unsigned(5 downto 0);
-    variable h623: unsigned(5 downto 0);
-    variable h624: unsigned(5 downto 0);
-    variable h625: unsigned(5 downto 0);
-    variable h626: unsigned(5 downto 0);
-    variable h627: unsigned(5 downto 0);
-    variable h628: unsigned(5 downto 0);
-    variable h629: unsigned(5 downto 0);
-    variable h630: unsigned(5 downto 0);
-    variable h631: unsigned(5 downto 0);
-    variable h632: unsigned(5 downto 0);
-    variable h633: unsigned(5 downto 0);
-    variable h634: unsigned(5 downto 0);
-    variable h635: unsigned(5 downto 0);
-    variable h636: unsigned(5 downto 0);
-    variable h637: unsigned(5 downto 0);
-    variable h638: unsigned(5 downto 0);
-    variable h639: unsigned(5 downto 0);
-    variable h640: unsigned(5 downto 0);
-    variable h641: unsigned(5 downto 0);
-    variable h642: unsigned(5 downto 0);
-    variable h643: unsigned(5 downto 0);
-    variable h644: unsigned(5 downto 0);
-    variable h645: unsigned(5 downto 0);
-    variable h646: unsigned(6 downto 0);
-    variable h647: unsigned(78 downto 0);
-    variable h648: unsigned(79 downto 0);
-    variable h649: unsigned(80 downto 0);
-    variable h650: unsigned(0 downto 0);
+    variable h344: unsigned(6 downto 0);
+    variable h345: unsigned(78 downto 0);
+    variable h346: unsigned(79 downto 0);
+    variable h347: unsigned(80 downto 0);
+    variable h348: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -771,14 +453,6 @@ begin
             w_sriov_30 <= to_unsigned(0, 64);
             w_sriov_38 <= to_unsigned(0, 64);
             w_sriov_8 <= to_unsigned(0, 64);
-            w_sriov_odd_0 <= to_unsigned(0, 64);
-            w_sriov_odd_10 <= to_unsigned(0, 64);
-            w_sriov_odd_18 <= to_unsigned(0, 64);
-            w_sriov_odd_20 <= to_unsigned(0, 64);
-            w_sriov_odd_28 <= to_unsigned(0, 64);
-            w_sriov_odd_30 <= to_unsigned(0, 64);
-            w_sriov_odd_38 <= to_unsigned(0, 64);
-            w_sriov_odd_8 <= to_unsigned(0, 64);
             w_vf_config_0 <= to_unsigned(0, 64);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
@@ -989,353 +663,53 @@ begin
                     end if;
                 when S1W0 =>
                     if (not bool(pend)) then
-                        if (not (((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and bool(r_PF(16)))) then
-                            w_sriov_odd_0 <= to_unsigned(0, 64);
-                            w_sriov_odd_8 <= to_unsigned(0, 64);
-                            w_sriov_odd_10 <= to_unsigned(0, 64);
-                            w_sriov_odd_18 <= to_unsigned(0, 64);
-                            w_sriov_odd_20 <= to_unsigned(0, 64);
-                            w_sriov_odd_28 <= to_unsigned(0, 64);
-                            w_sriov_odd_30 <= to_unsigned(0, 64);
-                            w_sriov_odd_38 <= to_unsigned(0, 64);
-                            st <= S2W0;
-                        else
-                            h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                            h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                            h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                            v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            m_valid <= '1';
-                            m_we <= '0';
-                            m_size <= to_unsigned(3, 3);
-                            m_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W1;
-                        end if;
-                    end if;
-                when S1W1 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_8 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W2;
-                        end if;
-                    end if;
-                when S1W2 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_10 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W3;
-                        end if;
-                    end if;
-                when S1W3 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_18 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W4;
-                        end if;
-                    end if;
-                when S1W4 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_20 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W5;
-                        end if;
-                    end if;
-                when S1W5 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 40);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_28 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W6;
-                        end if;
-                    end if;
-                when S1W6 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 48);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_30 <= m_rdata;
-                            pend <= '0';
-                            st <= S1W7;
-                        end if;
-                    end if;
-                when S1W7 =>
-                    if (not bool(pend)) then
-                        h2 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h2 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
-                        h3 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                        h3 := (unsigned'(to_unsigned(0, 1) & h2) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
-                        v_wide := unsigned'(to_unsigned(0, 27) & h3);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 56);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_sriov_odd_38 <= m_rdata;
-                            pend <= '0';
-                            st <= S2W0;
-                        end if;
-                    end if;
-                when S2W0 =>
-                    if (not bool(pend)) then
-                        h12 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h12 := w_sriov_odd_0(48-1 downto 32);
-                        else
-                            h12 := w_sriov_0(16-1 downto 0);
-                        end if;
-                        h13 := to_unsigned(0, 4);
-                        if bool(r_PF(16)) then
-                            h13 := w_sriov_odd_0(52-1 downto 48);
-                        else
-                            h13 := w_sriov_0(20-1 downto 16);
-                        end if;
-                        h14 := to_unsigned(0, 1);
-                        h15 := to_unsigned(0, 1);
-                        h15 := to_unsigned(0, 1);
-                        if bool(w_sriov_odd_8(32)) then
-                            h15 := to_unsigned(1, 1);
-                        end if;
-                        h16 := to_unsigned(0, 1);
-                        h16 := to_unsigned(0, 1);
-                        if bool(w_sriov_8(0)) then
-                            h16 := to_unsigned(1, 1);
-                        end if;
-                        if bool(r_PF(16)) then
-                            h14 := h15;
-                        else
-                            h14 := h16;
-                        end if;
-                        h17 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h17 := w_sriov_odd_10(48-1 downto 32);
-                        else
-                            h17 := w_sriov_10(16-1 downto 0);
-                        end if;
+                        h8 := to_unsigned(0, 17);
+                        h8 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h9 := to_unsigned(0, 17);
+                        h9 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h10 := unsigned'("00000000000000000000000000000000");
+                        h10 := resize(unsigned'(to_unsigned(0, 16) & h9(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h11 := unsigned'("000000000000000000000000000000000");
+                        h11 := (unsigned'(to_unsigned(0, 16) & h8) + unsigned'(to_unsigned(0, 1) & h10));
+                        h12 := unsigned'("000000000000000000000000000000000");
+                        h12 := shift_right(h11, 8);
+                        h13 := to_unsigned(0, 17);
+                        h13 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h14 := to_unsigned(0, 17);
+                        h14 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h15 := unsigned'("00000000000000000000000000000000");
+                        h15 := resize(unsigned'(to_unsigned(0, 16) & h14(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h16 := unsigned'("000000000000000000000000000000000");
+                        h16 := (unsigned'(to_unsigned(0, 16) & h13) + unsigned'(to_unsigned(0, 1) & h15));
+                        h17 := unsigned'("000000000000000000000000000000000");
+                        h17 := shift_right(h16, 3);
                         h18 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h18 := w_sriov_odd_10(32-1 downto 16);
-                        else
-                            h18 := w_sriov_8(64-1 downto 48);
-                        end if;
-                        h19 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h19 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h19 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h20 := to_unsigned(0, 17);
-                        h20 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h19));
-                        h21 := to_unsigned(0, 17);
-                        h21 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h22 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h22 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h22 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h23 := unsigned'("00000000000000000000000000000000");
-                        h23 := resize(unsigned'(to_unsigned(0, 16) & h21(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h22), 32);
-                        h24 := unsigned'("000000000000000000000000000000000");
-                        h24 := (unsigned'(to_unsigned(0, 16) & h20) + unsigned'(to_unsigned(0, 1) & h23));
-                        h25 := unsigned'("000000000000000000000000000000000");
-                        h25 := shift_right(h24, 8);
-                        h26 := to_unsigned(0, 1);
-                        h27 := to_unsigned(0, 1);
-                        h27 := to_unsigned(0, 1);
-                        if bool(w_sriov_odd_8(36)) then
-                            h27 := to_unsigned(1, 1);
-                        end if;
-                        h28 := to_unsigned(0, 1);
-                        h28 := to_unsigned(0, 1);
-                        if bool(w_sriov_8(4)) then
-                            h28 := to_unsigned(1, 1);
-                        end if;
-                        if bool(r_PF(16)) then
-                            h26 := h27;
-                        else
-                            h26 := h28;
-                        end if;
-                        h29 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h29 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h29 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h30 := to_unsigned(0, 17);
-                        h30 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h29));
-                        h31 := to_unsigned(0, 17);
-                        h31 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h32 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h32 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h32 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := resize(unsigned'(to_unsigned(0, 16) & h31(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h32), 32);
-                        h34 := unsigned'("000000000000000000000000000000000");
-                        h34 := (unsigned'(to_unsigned(0, 16) & h30) + unsigned'(to_unsigned(0, 1) & h33));
-                        h35 := unsigned'("000000000000000000000000000000000");
-                        h35 := shift_right(h34, 3);
-                        h36 := to_unsigned(0, 16);
-                        h36 := r_PF(16-1 downto 0);
-                        h37 := unsigned'("0000000000000000000000000000000000");
-                        h37 := ((unsigned'(to_unsigned(0, 1) & h35) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h36(16-1 downto 3)));
-                        h38 := unsigned'("0000000000000000000000000000000000");
-                        h38 := ((unsigned'(to_unsigned(0, 1) & h37(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
-                        h39 := to_unsigned(0, 16);
-                        h39 := r_PF(16-1 downto 0);
-                        h40 := to_unsigned(0, 6);
-                        h40 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h39(8-1 downto 3)), 7))), 6);
-                        h41 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h41 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h41 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h42 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h42 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h42 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        if (not (((e_kind = 0) or (e_kind = 1)) and ((((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (h12 = 16)) and (h13 = 1)) and ((((h14 /= 0) and (e_vf >= 1)) and (e_vf <= h17)) and (e_vf <= h18))) and ((((h25 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and ((h26 /= 0) or (h38(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h40(5-1 downto 0))))) and (h41 /= 0)) and ((h42 /= 0) or (e_vf = 1)))))) then
+                        h18 := r_PF(16-1 downto 0);
+                        h19 := unsigned'("0000000000000000000000000000000000");
+                        h19 := ((unsigned'(to_unsigned(0, 1) & h17) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h18(16-1 downto 3)));
+                        h20 := unsigned'("0000000000000000000000000000000000");
+                        h20 := ((unsigned'(to_unsigned(0, 1) & h19(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
+                        h21 := to_unsigned(0, 16);
+                        h21 := r_PF(16-1 downto 0);
+                        h22 := to_unsigned(0, 6);
+                        h22 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h21(8-1 downto 3)), 7))), 6);
+                        if (not (((e_kind = 0) or (e_kind = 1)) and ((((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (w_sriov_0(16-1 downto 0) = 16)) and (w_sriov_0(20-1 downto 16) = 1)) and (((bool(w_sriov_8(0)) and (e_vf >= 1)) and (e_vf <= w_sriov_10(16-1 downto 0))) and (e_vf <= w_sriov_8(64-1 downto 48)))) and ((((h12 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and (bool(w_sriov_8(4)) or (h20(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h22(5-1 downto 0))))) and (w_sriov_10(48-1 downto 32) /= 0)) and ((w_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))))) then
                             w_vf_config_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h4 := unsigned'("000000000000000000000000000000000");
-                            h5 := to_unsigned(0, 16);
-                            if bool(r_PF(16)) then
-                                h5 := w_sriov_odd_18(16-1 downto 0);
-                            else
-                                h5 := w_sriov_10(48-1 downto 32);
-                            end if;
-                            h6 := to_unsigned(0, 17);
-                            h6 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h5));
-                            h7 := to_unsigned(0, 17);
-                            h7 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h8 := to_unsigned(0, 16);
-                            if bool(r_PF(16)) then
-                                h8 := w_sriov_odd_18(32-1 downto 16);
-                            else
-                                h8 := w_sriov_10(64-1 downto 48);
-                            end if;
-                            h9 := unsigned'("00000000000000000000000000000000");
-                            h9 := resize(unsigned'(to_unsigned(0, 16) & h7(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h8), 32);
-                            h10 := unsigned'("000000000000000000000000000000000");
-                            h10 := (unsigned'(to_unsigned(0, 16) & h6) + unsigned'(to_unsigned(0, 1) & h9));
-                            h4 := h10;
-                            h11 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h11 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h4(16-1 downto 0) & to_unsigned(0, 12)));
-                            v_wide := unsigned'(to_unsigned(0, 28) & h11);
+                            h2 := unsigned'("000000000000000000000000000000000");
+                            h3 := to_unsigned(0, 17);
+                            h3 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                            h4 := to_unsigned(0, 17);
+                            h4 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h5 := unsigned'("00000000000000000000000000000000");
+                            h5 := resize(unsigned'(to_unsigned(0, 16) & h4(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                            h6 := unsigned'("000000000000000000000000000000000");
+                            h6 := (unsigned'(to_unsigned(0, 16) & h3) + unsigned'(to_unsigned(0, 1) & h5));
+                            h2 := h6;
+                            h7 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h7 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h2(16-1 downto 0) & to_unsigned(0, 12)));
+                            v_wide := unsigned'(to_unsigned(0, 28) & h7);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             m_valid <= '1';
                             m_we <= '0';
@@ -1354,2560 +728,1477 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h43 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h43 := w_sriov_odd_0(48-1 downto 32);
-                    else
-                        h43 := w_sriov_0(16-1 downto 0);
-                    end if;
-                    h44 := to_unsigned(0, 4);
-                    if bool(r_PF(16)) then
-                        h44 := w_sriov_odd_0(52-1 downto 48);
-                    else
-                        h44 := w_sriov_0(20-1 downto 16);
-                    end if;
-                    h45 := to_unsigned(0, 1);
-                    h46 := to_unsigned(0, 1);
-                    h46 := to_unsigned(0, 1);
-                    if bool(w_sriov_odd_8(32)) then
-                        h46 := to_unsigned(1, 1);
-                    end if;
-                    h47 := to_unsigned(0, 1);
-                    h47 := to_unsigned(0, 1);
-                    if bool(w_sriov_8(0)) then
-                        h47 := to_unsigned(1, 1);
-                    end if;
-                    if bool(r_PF(16)) then
-                        h45 := h46;
-                    else
-                        h45 := h47;
-                    end if;
-                    h48 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h48 := w_sriov_odd_10(48-1 downto 32);
-                    else
-                        h48 := w_sriov_10(16-1 downto 0);
-                    end if;
-                    h49 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h49 := w_sriov_odd_10(32-1 downto 16);
-                    else
-                        h49 := w_sriov_8(64-1 downto 48);
-                    end if;
-                    h57 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h57 := w_sriov_odd_18(16-1 downto 0);
-                    else
-                        h57 := w_sriov_10(48-1 downto 32);
-                    end if;
-                    h58 := to_unsigned(0, 17);
-                    h58 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h57));
-                    h59 := to_unsigned(0, 17);
-                    h59 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h60 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h60 := w_sriov_odd_18(32-1 downto 16);
-                    else
-                        h60 := w_sriov_10(64-1 downto 48);
-                    end if;
-                    h61 := unsigned'("00000000000000000000000000000000");
-                    h61 := resize(unsigned'(to_unsigned(0, 16) & h59(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h60), 32);
-                    h62 := unsigned'("000000000000000000000000000000000");
-                    h62 := (unsigned'(to_unsigned(0, 16) & h58) + unsigned'(to_unsigned(0, 1) & h61));
-                    h63 := unsigned'("000000000000000000000000000000000");
-                    h63 := shift_right(h62, 8);
-                    h64 := to_unsigned(0, 1);
-                    h65 := to_unsigned(0, 1);
-                    h65 := to_unsigned(0, 1);
-                    if bool(w_sriov_odd_8(36)) then
-                        h65 := to_unsigned(1, 1);
-                    end if;
-                    h66 := to_unsigned(0, 1);
-                    h66 := to_unsigned(0, 1);
-                    if bool(w_sriov_8(4)) then
-                        h66 := to_unsigned(1, 1);
-                    end if;
-                    if bool(r_PF(16)) then
-                        h64 := h65;
-                    else
-                        h64 := h66;
-                    end if;
-                    h67 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h67 := w_sriov_odd_18(16-1 downto 0);
-                    else
-                        h67 := w_sriov_10(48-1 downto 32);
-                    end if;
-                    h68 := to_unsigned(0, 17);
-                    h68 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h67));
-                    h69 := to_unsigned(0, 17);
-                    h69 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h70 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h70 := w_sriov_odd_18(32-1 downto 16);
-                    else
-                        h70 := w_sriov_10(64-1 downto 48);
-                    end if;
+                    h28 := to_unsigned(0, 17);
+                    h28 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                    h29 := to_unsigned(0, 17);
+                    h29 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                    h30 := unsigned'("00000000000000000000000000000000");
+                    h30 := resize(unsigned'(to_unsigned(0, 16) & h29(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                    h31 := unsigned'("000000000000000000000000000000000");
+                    h31 := (unsigned'(to_unsigned(0, 16) & h28) + unsigned'(to_unsigned(0, 1) & h30));
+                    h32 := unsigned'("000000000000000000000000000000000");
+                    h32 := shift_right(h31, 8);
+                    h33 := to_unsigned(0, 17);
+                    h33 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                    h34 := to_unsigned(0, 17);
+                    h34 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                    h35 := unsigned'("00000000000000000000000000000000");
+                    h35 := resize(unsigned'(to_unsigned(0, 16) & h34(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                    h36 := unsigned'("000000000000000000000000000000000");
+                    h36 := (unsigned'(to_unsigned(0, 16) & h33) + unsigned'(to_unsigned(0, 1) & h35));
+                    h37 := unsigned'("000000000000000000000000000000000");
+                    h37 := shift_right(h36, 3);
+                    h38 := to_unsigned(0, 16);
+                    h38 := r_PF(16-1 downto 0);
+                    h39 := unsigned'("0000000000000000000000000000000000");
+                    h39 := ((unsigned'(to_unsigned(0, 1) & h37) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h38(16-1 downto 3)));
+                    h40 := unsigned'("0000000000000000000000000000000000");
+                    h40 := ((unsigned'(to_unsigned(0, 1) & h39(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
+                    h41 := to_unsigned(0, 16);
+                    h41 := r_PF(16-1 downto 0);
+                    h42 := to_unsigned(0, 6);
+                    h42 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h41(8-1 downto 3)), 7))), 6);
+                    h68 := unsigned'("000000000000000000000000000000000");
+                    h68 := ((unsigned'(to_unsigned(0, 1) & w_sriov_20(32-1 downto 0)) + unsigned'("100000000000000000000000000000000")) - 1);
+                    h69 := unsigned'("00000000000000000000000000000000");
+                    h69 := (w_sriov_20(32-1 downto 0) and h68(32-1 downto 0));
+                    h70 := unsigned'("00000000000000000000000000000000");
+                    h70 := w_sriov_18(64-1 downto 32);
                     h71 := unsigned'("00000000000000000000000000000000");
-                    h71 := resize(unsigned'(to_unsigned(0, 16) & h69(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h70), 32);
-                    h72 := unsigned'("000000000000000000000000000000000");
-                    h72 := (unsigned'(to_unsigned(0, 16) & h68) + unsigned'(to_unsigned(0, 1) & h71));
-                    h73 := unsigned'("000000000000000000000000000000000");
-                    h73 := shift_right(h72, 3);
-                    h74 := to_unsigned(0, 16);
-                    h74 := r_PF(16-1 downto 0);
-                    h75 := unsigned'("0000000000000000000000000000000000");
-                    h75 := ((unsigned'(to_unsigned(0, 1) & h73) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h74(16-1 downto 3)));
-                    h76 := unsigned'("0000000000000000000000000000000000");
-                    h76 := ((unsigned'(to_unsigned(0, 1) & h75(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
-                    h77 := to_unsigned(0, 16);
-                    h77 := r_PF(16-1 downto 0);
-                    h78 := to_unsigned(0, 6);
-                    h78 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h77(8-1 downto 3)), 7))), 6);
-                    h79 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h79 := w_sriov_odd_18(16-1 downto 0);
+                    h71 := (not h70);
+                    h72 := unsigned'("00000000000000000000000000000000");
+                    h72 := (w_sriov_20(32-1 downto 0) and h71);
+                    h73 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h74 := to_unsigned(0, 6);
+                    h75 := to_unsigned(0, 6);
+                    h75 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h74 := h75;
+                    h76 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h76 := shift_right(r_VF_BAR_SIZE, to_integer(h74));
+                    h73 := h76;
+                    h77 := unsigned'("00000000000000000000000000000000");
+                    h78 := unsigned'("00000000000000000000000000000000");
+                    h79 := unsigned'("00000000000000000000000000000000");
+                    h80 := unsigned'("00000000000000000000000000000000");
+                    h81 := unsigned'("00000000000000000000000000000000");
+                    h82 := unsigned'("00000000000000000000000000000000");
+                    if (e_bar = 4) then
+                        h82 := w_sriov_30(64-1 downto 32);
                     else
-                        h79 := w_sriov_10(48-1 downto 32);
+                        h82 := w_sriov_38(32-1 downto 0);
                     end if;
-                    h80 := to_unsigned(0, 16);
-                    if bool(r_PF(16)) then
-                        h80 := w_sriov_odd_18(32-1 downto 16);
+                    if (e_bar = 3) then
+                        h81 := w_sriov_30(32-1 downto 0);
                     else
-                        h80 := w_sriov_10(64-1 downto 48);
+                        h81 := h82;
                     end if;
-                    h114 := to_unsigned(0, 1);
-                    h115 := to_unsigned(0, 1);
-                    h115 := to_unsigned(0, 1);
-                    if bool(w_sriov_odd_8(35)) then
-                        h115 := to_unsigned(1, 1);
-                    end if;
-                    h116 := to_unsigned(0, 1);
-                    h116 := to_unsigned(0, 1);
-                    if bool(w_sriov_8(3)) then
-                        h116 := to_unsigned(1, 1);
-                    end if;
-                    if bool(r_PF(16)) then
-                        h114 := h115;
+                    if (e_bar = 2) then
+                        h80 := w_sriov_28(64-1 downto 32);
                     else
-                        h114 := h116;
+                        h80 := h81;
                     end if;
+                    if (e_bar = 1) then
+                        h79 := w_sriov_28(32-1 downto 0);
+                    else
+                        h79 := h80;
+                    end if;
+                    if (e_bar = 0) then
+                        h78 := w_sriov_20(64-1 downto 32);
+                    else
+                        h78 := h79;
+                    end if;
+                    h77 := h78;
+                    h83 := unsigned'("00000000000000000000000000000000");
+                    h84 := unsigned'("00000000000000000000000000000000");
+                    h85 := unsigned'("00000000000000000000000000000000");
+                    h86 := unsigned'("00000000000000000000000000000000");
+                    h87 := unsigned'("00000000000000000000000000000000");
+                    h88 := unsigned'("00000000000000000000000000000000");
+                    if (e_bar = 4) then
+                        h88 := w_sriov_30(64-1 downto 32);
+                    else
+                        h88 := w_sriov_38(32-1 downto 0);
+                    end if;
+                    if (e_bar = 3) then
+                        h87 := w_sriov_30(32-1 downto 0);
+                    else
+                        h87 := h88;
+                    end if;
+                    if (e_bar = 2) then
+                        h86 := w_sriov_28(64-1 downto 32);
+                    else
+                        h86 := h87;
+                    end if;
+                    if (e_bar = 1) then
+                        h85 := w_sriov_28(32-1 downto 0);
+                    else
+                        h85 := h86;
+                    end if;
+                    if (e_bar = 0) then
+                        h84 := w_sriov_20(64-1 downto 32);
+                    else
+                        h84 := h85;
+                    end if;
+                    h83 := h84;
+                    h89 := unsigned'("00000000000000000000000000000000");
+                    h90 := unsigned'("00000000000000000000000000000000");
+                    h91 := unsigned'("00000000000000000000000000000000");
+                    h92 := unsigned'("00000000000000000000000000000000");
+                    h93 := unsigned'("00000000000000000000000000000000");
+                    h94 := unsigned'("00000000000000000000000000000000");
+                    if (e_bar = 5) then
+                        h94 := w_sriov_30(64-1 downto 32);
+                    else
+                        h94 := to_unsigned(0, 32);
+                    end if;
+                    if (e_bar = 4) then
+                        h93 := w_sriov_30(32-1 downto 0);
+                    else
+                        h93 := h94;
+                    end if;
+                    if (e_bar = 3) then
+                        h92 := w_sriov_28(64-1 downto 32);
+                    else
+                        h92 := h93;
+                    end if;
+                    if (e_bar = 2) then
+                        h91 := w_sriov_28(32-1 downto 0);
+                    else
+                        h91 := h92;
+                    end if;
+                    if (e_bar = 1) then
+                        h90 := w_sriov_20(64-1 downto 32);
+                    else
+                        h90 := h91;
+                    end if;
+                    h89 := h90;
+                    h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h96 := to_unsigned(1, 64);
+                    h97 := to_unsigned(0, 6);
+                    h98 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h99 := to_unsigned(0, 6);
+                    h100 := to_unsigned(0, 6);
+                    h100 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h99 := h100;
+                    h101 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h101 := shift_right(r_VF_BAR_SIZE, to_integer(h99));
+                    h98 := h101;
+                    h97 := h98(6-1 downto 0);
+                    h102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h102 := shift_left(h96, to_integer(h97));
+                    h103 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                    h103 := ((unsigned'(to_unsigned(0, 1) & h102) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                    h104 := unsigned'("000000000000000000000000000000000000000000000");
+                    h104 := ((unsigned'(to_unsigned(0, 1) & w_sriov_20(32-1 downto 0) & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                    h105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h105 := (h103(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h104(44-1 downto 0)));
+                    h95 := h105;
+                    h106 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h106 := (not h95);
+                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h107 := (e_offset and h106);
+                    h108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h109 := unsigned'("00000000000000000000000000000000");
+                    h110 := unsigned'("00000000000000000000000000000000");
+                    h111 := unsigned'("00000000000000000000000000000000");
+                    h112 := unsigned'("00000000000000000000000000000000");
+                    h113 := unsigned'("00000000000000000000000000000000");
+                    h114 := unsigned'("00000000000000000000000000000000");
+                    if (e_bar = 4) then
+                        h114 := w_sriov_30(64-1 downto 32);
+                    else
+                        h114 := w_sriov_38(32-1 downto 0);
+                    end if;
+                    if (e_bar = 3) then
+                        h113 := w_sriov_30(32-1 downto 0);
+                    else
+                        h113 := h114;
+                    end if;
+                    if (e_bar = 2) then
+                        h112 := w_sriov_28(64-1 downto 32);
+                    else
+                        h112 := h113;
+                    end if;
+                    if (e_bar = 1) then
+                        h111 := w_sriov_28(32-1 downto 0);
+                    else
+                        h111 := h112;
+                    end if;
+                    if (e_bar = 0) then
+                        h110 := w_sriov_20(64-1 downto 32);
+                    else
+                        h110 := h111;
+                    end if;
+                    h109 := h110;
+                    h115 := unsigned'("00000000000000000000000000000000");
+                    h116 := unsigned'("00000000000000000000000000000000");
                     h117 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h117 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h117 := w_sriov_20(32-1 downto 0);
-                    end if;
                     h118 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h118 := w_sriov_odd_20(64-1 downto 32);
+                    if (e_bar = 3) then
+                        h118 := w_sriov_30(64-1 downto 32);
                     else
-                        h118 := w_sriov_20(32-1 downto 0);
+                        h118 := w_sriov_38(32-1 downto 0);
+                    end if;
+                    if (e_bar = 2) then
+                        h117 := w_sriov_30(32-1 downto 0);
+                    else
+                        h117 := h118;
+                    end if;
+                    if (e_bar = 1) then
+                        h116 := w_sriov_28(64-1 downto 32);
+                    else
+                        h116 := h117;
+                    end if;
+                    if (e_bar = 0) then
+                        h115 := w_sriov_28(32-1 downto 0);
+                    else
+                        h115 := h116;
+                    end if;
+                    if (h109(3-1 downto 1) = 2) then
+                        h108 := unsigned'(h115 & unsigned'("00000000000000000000000000000000"));
+                    else
+                        h108 := to_unsigned(0, 64);
                     end if;
                     h119 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h119 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h119 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h120 := unsigned'("000000000000000000000000000000000");
-                    h120 := ((unsigned'(to_unsigned(0, 1) & h119) + unsigned'("100000000000000000000000000000000")) - 1);
+                    h120 := unsigned'("00000000000000000000000000000000");
                     h121 := unsigned'("00000000000000000000000000000000");
-                    h121 := (h118 and h120(32-1 downto 0));
                     h122 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h122 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h122 := w_sriov_20(32-1 downto 0);
-                    end if;
                     h123 := unsigned'("00000000000000000000000000000000");
+                    if (e_bar = 4) then
+                        h123 := w_sriov_30(64-1 downto 32);
+                    else
+                        h123 := w_sriov_38(32-1 downto 0);
+                    end if;
+                    if (e_bar = 3) then
+                        h122 := w_sriov_30(32-1 downto 0);
+                    else
+                        h122 := h123;
+                    end if;
+                    if (e_bar = 2) then
+                        h121 := w_sriov_28(64-1 downto 32);
+                    else
+                        h121 := h122;
+                    end if;
+                    if (e_bar = 1) then
+                        h120 := w_sriov_28(32-1 downto 0);
+                    else
+                        h120 := h121;
+                    end if;
+                    if (e_bar = 0) then
+                        h119 := w_sriov_20(64-1 downto 32);
+                    else
+                        h119 := h120;
+                    end if;
                     h124 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h124 := w_sriov_odd_20(32-1 downto 0);
-                    else
-                        h124 := w_sriov_18(64-1 downto 32);
-                    end if;
-                    h123 := h124;
-                    h125 := unsigned'("00000000000000000000000000000000");
-                    h125 := (not h123);
-                    h126 := unsigned'("00000000000000000000000000000000");
-                    h126 := (h122 and h125);
+                    h124 := (h119 and unsigned'("11111111111111111111111111110000"));
+                    h125 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h125 := (h108 or unsigned'(unsigned'("00000000000000000000000000000000") & h124));
+                    h126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h127 := to_unsigned(1, 64);
                     h128 := to_unsigned(0, 6);
-                    h129 := to_unsigned(0, 6);
-                    h129 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                    h128 := h129;
-                    h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h130 := shift_right(r_VF_BAR_SIZE, to_integer(h128));
-                    h127 := h130;
-                    h131 := unsigned'("00000000000000000000000000000000");
-                    h132 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h133 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h134 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h134 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h135 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h135 := (unsigned'(unsigned'("00000000000000000000000000000000") & h134) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h136 := (unsigned'(unsigned'("00000000000000000000000000000000") & h135) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h137 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h137 := (unsigned'(unsigned'("00000000000000000000000000000000") & h136) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h138 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h138 := (unsigned'(unsigned'("00000000000000000000000000000000") & h137) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h139 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h139 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h140 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h140 := (unsigned'(unsigned'("00000000000000000000000000000000") & h139) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h141 := (unsigned'(unsigned'("00000000000000000000000000000000") & h140) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h142 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h142 := (unsigned'(unsigned'("00000000000000000000000000000000") & h141) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h143 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h143 := (unsigned'(unsigned'("00000000000000000000000000000000") & h142) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h133 := h138;
+                    h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h130 := to_unsigned(0, 6);
+                    h131 := to_unsigned(0, 6);
+                    h131 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h130 := h131;
+                    h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h132 := shift_right(r_VF_BAR_SIZE, to_integer(h130));
+                    h129 := h132;
+                    h128 := h129(6-1 downto 0);
+                    h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h133 := shift_left(h127, to_integer(h128));
+                    h134 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                    h134 := ((unsigned'(to_unsigned(0, 1) & h133) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                    h135 := unsigned'("000000000000000000000000000000000000000000000");
+                    h135 := ((unsigned'(to_unsigned(0, 1) & w_sriov_20(32-1 downto 0) & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                    h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h136 := (h134(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h135(44-1 downto 0)));
+                    h126 := h136;
+                    h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h137 := (not h126);
+                    h138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h138 := (h125 and h137);
+                    h139 := to_unsigned(0, 17);
+                    h139 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                    h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h140 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h139(16-1 downto 0));
+                    h141 := to_unsigned(0, 6);
+                    h142 := to_unsigned(0, 7);
+                    h143 := to_unsigned(0, 7);
+                    h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h145 := to_unsigned(0, 6);
+                    h146 := to_unsigned(0, 6);
+                    h146 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h145 := h146;
+                    h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h147 := shift_right(r_VF_BAR_SIZE, to_integer(h145));
+                    h144 := h147;
+                    h148 := to_unsigned(0, 6);
+                    h149 := to_unsigned(0, 6);
+                    h150 := to_unsigned(0, 6);
+                    h151 := to_unsigned(0, 6);
+                    h152 := to_unsigned(0, 6);
+                    h153 := to_unsigned(0, 6);
+                    h154 := to_unsigned(0, 6);
+                    h155 := to_unsigned(0, 6);
+                    h156 := to_unsigned(0, 6);
+                    h157 := to_unsigned(0, 6);
+                    h158 := to_unsigned(0, 6);
+                    h159 := to_unsigned(0, 6);
+                    h160 := to_unsigned(0, 6);
+                    h161 := to_unsigned(0, 6);
+                    h162 := to_unsigned(0, 6);
+                    h163 := to_unsigned(0, 6);
+                    h164 := to_unsigned(0, 6);
+                    h165 := to_unsigned(0, 6);
+                    h166 := to_unsigned(0, 6);
+                    h167 := to_unsigned(0, 6);
+                    h168 := to_unsigned(0, 6);
+                    h169 := to_unsigned(0, 6);
+                    h170 := to_unsigned(0, 6);
+                    h171 := to_unsigned(0, 6);
+                    h172 := to_unsigned(0, 6);
+                    h173 := to_unsigned(0, 6);
+                    h174 := to_unsigned(0, 6);
+                    h175 := to_unsigned(0, 6);
+                    h176 := to_unsigned(0, 6);
+                    h177 := to_unsigned(0, 6);
+                    h178 := to_unsigned(0, 6);
+                    h179 := to_unsigned(0, 6);
+                    if bool(w_sriov_20(31)) then
+                        h179 := to_unsigned(31, 6);
                     else
-                        h133 := h143;
+                        h179 := to_unsigned(32, 6);
                     end if;
-                    h144 := to_unsigned(0, 10);
-                    h145 := to_unsigned(0, 9);
-                    h145 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h146 := to_unsigned(0, 10);
-                    h146 := (unsigned'(to_unsigned(0, 1) & h145) + 32);
-                    h144 := h146;
-                    h147 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h147 := shift_right(h133, to_integer(h144));
-                    h132 := h147;
-                    h131 := h132(32-1 downto 0);
-                    h148 := unsigned'("00000000000000000000000000000000");
-                    h149 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h150 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h151 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h151 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h152 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h152 := (unsigned'(unsigned'("00000000000000000000000000000000") & h151) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h153 := (unsigned'(unsigned'("00000000000000000000000000000000") & h152) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h154 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h154 := (unsigned'(unsigned'("00000000000000000000000000000000") & h153) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h155 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h155 := (unsigned'(unsigned'("00000000000000000000000000000000") & h154) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h156 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h156 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h157 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h157 := (unsigned'(unsigned'("00000000000000000000000000000000") & h156) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h158 := (unsigned'(unsigned'("00000000000000000000000000000000") & h157) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h159 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h159 := (unsigned'(unsigned'("00000000000000000000000000000000") & h158) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h160 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h160 := (unsigned'(unsigned'("00000000000000000000000000000000") & h159) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h150 := h155;
+                    if bool(w_sriov_20(30)) then
+                        h178 := to_unsigned(30, 6);
                     else
-                        h150 := h160;
+                        h178 := h179;
                     end if;
-                    h161 := to_unsigned(0, 10);
-                    h162 := to_unsigned(0, 9);
-                    h162 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h163 := to_unsigned(0, 10);
-                    h163 := (unsigned'(to_unsigned(0, 1) & h162) + 32);
-                    h161 := h163;
-                    h164 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h164 := shift_right(h150, to_integer(h161));
-                    h149 := h164;
-                    h148 := h149(32-1 downto 0);
-                    h165 := unsigned'("00000000000000000000000000000000");
-                    h166 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h167 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h168 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h168 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h169 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h169 := (unsigned'(unsigned'("00000000000000000000000000000000") & h168) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h170 := (unsigned'(unsigned'("00000000000000000000000000000000") & h169) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h171 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h171 := (unsigned'(unsigned'("00000000000000000000000000000000") & h170) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h172 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h172 := (unsigned'(unsigned'("00000000000000000000000000000000") & h171) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h173 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h173 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h174 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h174 := (unsigned'(unsigned'("00000000000000000000000000000000") & h173) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h175 := (unsigned'(unsigned'("00000000000000000000000000000000") & h174) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h176 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h176 := (unsigned'(unsigned'("00000000000000000000000000000000") & h175) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h177 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h177 := (unsigned'(unsigned'("00000000000000000000000000000000") & h176) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h167 := h172;
+                    if bool(w_sriov_20(29)) then
+                        h177 := to_unsigned(29, 6);
                     else
-                        h167 := h177;
+                        h177 := h178;
                     end if;
-                    h178 := to_unsigned(0, 9);
-                    h179 := to_unsigned(0, 9);
-                    h179 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h178 := h179;
-                    h180 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h180 := shift_right(h167, to_integer(h178));
-                    h166 := h180;
-                    h165 := h166(32-1 downto 0);
+                    if bool(w_sriov_20(28)) then
+                        h176 := to_unsigned(28, 6);
+                    else
+                        h176 := h177;
+                    end if;
+                    if bool(w_sriov_20(27)) then
+                        h175 := to_unsigned(27, 6);
+                    else
+                        h175 := h176;
+                    end if;
+                    if bool(w_sriov_20(26)) then
+                        h174 := to_unsigned(26, 6);
+                    else
+                        h174 := h175;
+                    end if;
+                    if bool(w_sriov_20(25)) then
+                        h173 := to_unsigned(25, 6);
+                    else
+                        h173 := h174;
+                    end if;
+                    if bool(w_sriov_20(24)) then
+                        h172 := to_unsigned(24, 6);
+                    else
+                        h172 := h173;
+                    end if;
+                    if bool(w_sriov_20(23)) then
+                        h171 := to_unsigned(23, 6);
+                    else
+                        h171 := h172;
+                    end if;
+                    if bool(w_sriov_20(22)) then
+                        h170 := to_unsigned(22, 6);
+                    else
+                        h170 := h171;
+                    end if;
+                    if bool(w_sriov_20(21)) then
+                        h169 := to_unsigned(21, 6);
+                    else
+                        h169 := h170;
+                    end if;
+                    if bool(w_sriov_20(20)) then
+                        h168 := to_unsigned(20, 6);
+                    else
+                        h168 := h169;
+                    end if;
+                    if bool(w_sriov_20(19)) then
+                        h167 := to_unsigned(19, 6);
+                    else
+                        h167 := h168;
+                    end if;
+                    if bool(w_sriov_20(18)) then
+                        h166 := to_unsigned(18, 6);
+                    else
+                        h166 := h167;
+                    end if;
+                    if bool(w_sriov_20(17)) then
+                        h165 := to_unsigned(17, 6);
+                    else
+                        h165 := h166;
+                    end if;
+                    if bool(w_sriov_20(16)) then
+                        h164 := to_unsigned(16, 6);
+                    else
+                        h164 := h165;
+                    end if;
+                    if bool(w_sriov_20(15)) then
+                        h163 := to_unsigned(15, 6);
+                    else
+                        h163 := h164;
+                    end if;
+                    if bool(w_sriov_20(14)) then
+                        h162 := to_unsigned(14, 6);
+                    else
+                        h162 := h163;
+                    end if;
+                    if bool(w_sriov_20(13)) then
+                        h161 := to_unsigned(13, 6);
+                    else
+                        h161 := h162;
+                    end if;
+                    if bool(w_sriov_20(12)) then
+                        h160 := to_unsigned(12, 6);
+                    else
+                        h160 := h161;
+                    end if;
+                    if bool(w_sriov_20(11)) then
+                        h159 := to_unsigned(11, 6);
+                    else
+                        h159 := h160;
+                    end if;
+                    if bool(w_sriov_20(10)) then
+                        h158 := to_unsigned(10, 6);
+                    else
+                        h158 := h159;
+                    end if;
+                    if bool(w_sriov_20(9)) then
+                        h157 := to_unsigned(9, 6);
+                    else
+                        h157 := h158;
+                    end if;
+                    if bool(w_sriov_20(8)) then
+                        h156 := to_unsigned(8, 6);
+                    else
+                        h156 := h157;
+                    end if;
+                    if bool(w_sriov_20(7)) then
+                        h155 := to_unsigned(7, 6);
+                    else
+                        h155 := h156;
+                    end if;
+                    if bool(w_sriov_20(6)) then
+                        h154 := to_unsigned(6, 6);
+                    else
+                        h154 := h155;
+                    end if;
+                    if bool(w_sriov_20(5)) then
+                        h153 := to_unsigned(5, 6);
+                    else
+                        h153 := h154;
+                    end if;
+                    if bool(w_sriov_20(4)) then
+                        h152 := to_unsigned(4, 6);
+                    else
+                        h152 := h153;
+                    end if;
+                    if bool(w_sriov_20(3)) then
+                        h151 := to_unsigned(3, 6);
+                    else
+                        h151 := h152;
+                    end if;
+                    if bool(w_sriov_20(2)) then
+                        h150 := to_unsigned(2, 6);
+                    else
+                        h150 := h151;
+                    end if;
+                    if bool(w_sriov_20(1)) then
+                        h149 := to_unsigned(1, 6);
+                    else
+                        h149 := h150;
+                    end if;
+                    if bool(w_sriov_20(0)) then
+                        h148 := to_unsigned(0, 6);
+                    else
+                        h148 := h149;
+                    end if;
+                    h180 := to_unsigned(0, 7);
+                    h180 := (12 + unsigned'(to_unsigned(0, 1) & h148));
                     h181 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h182 := to_unsigned(1, 64);
+                    h182 := to_unsigned(0, 6);
                     h183 := to_unsigned(0, 6);
+                    h183 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                    h182 := h183;
                     h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h184 := shift_right(r_VF_BAR_SIZE, to_integer(h182));
+                    h181 := h184;
                     h185 := to_unsigned(0, 6);
                     h186 := to_unsigned(0, 6);
-                    h186 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                    h185 := h186;
-                    h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h187 := shift_right(r_VF_BAR_SIZE, to_integer(h185));
-                    h184 := h187;
-                    h183 := h184(6-1 downto 0);
-                    h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h188 := shift_left(h182, to_integer(h183));
-                    h189 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                    h189 := ((unsigned'(to_unsigned(0, 1) & h188) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                    h190 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h190 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h190 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h191 := unsigned'("000000000000000000000000000000000000000000000");
-                    h191 := ((unsigned'(to_unsigned(0, 1) & h190 & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
-                    h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h192 := (h189(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h191(44-1 downto 0)));
-                    h181 := h192;
-                    h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h193 := (not h181);
-                    h194 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h194 := (e_offset and h193);
-                    h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h196 := unsigned'("00000000000000000000000000000000");
-                    h197 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h198 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h199 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h199 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h200 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h200 := (unsigned'(unsigned'("00000000000000000000000000000000") & h199) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h201 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h201 := (unsigned'(unsigned'("00000000000000000000000000000000") & h200) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h202 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h202 := (unsigned'(unsigned'("00000000000000000000000000000000") & h201) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h203 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h203 := (unsigned'(unsigned'("00000000000000000000000000000000") & h202) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h204 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h204 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h205 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h205 := (unsigned'(unsigned'("00000000000000000000000000000000") & h204) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h206 := (unsigned'(unsigned'("00000000000000000000000000000000") & h205) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h207 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h207 := (unsigned'(unsigned'("00000000000000000000000000000000") & h206) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h208 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h208 := (unsigned'(unsigned'("00000000000000000000000000000000") & h207) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h198 := h203;
-                    else
-                        h198 := h208;
-                    end if;
-                    h209 := to_unsigned(0, 10);
-                    h210 := to_unsigned(0, 9);
-                    h210 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h211 := to_unsigned(0, 10);
-                    h211 := (unsigned'(to_unsigned(0, 1) & h210) + 32);
-                    h209 := h211;
-                    h212 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h212 := shift_right(h198, to_integer(h209));
-                    h197 := h212;
-                    h196 := h197(32-1 downto 0);
-                    h213 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h214 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h215 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h215 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h216 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h216 := (unsigned'(unsigned'("00000000000000000000000000000000") & h215) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h217 := (unsigned'(unsigned'("00000000000000000000000000000000") & h216) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h218 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h218 := (unsigned'(unsigned'("00000000000000000000000000000000") & h217) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h219 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h219 := (unsigned'(unsigned'("00000000000000000000000000000000") & h218) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h220 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h220 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h221 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h221 := (unsigned'(unsigned'("00000000000000000000000000000000") & h220) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h222 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h222 := (unsigned'(unsigned'("00000000000000000000000000000000") & h221) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h223 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h223 := (unsigned'(unsigned'("00000000000000000000000000000000") & h222) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h224 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h224 := (unsigned'(unsigned'("00000000000000000000000000000000") & h223) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h214 := h219;
-                    else
-                        h214 := h224;
-                    end if;
-                    h225 := to_unsigned(0, 10);
-                    h226 := to_unsigned(0, 9);
-                    h226 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h227 := to_unsigned(0, 10);
-                    h227 := (unsigned'(to_unsigned(0, 1) & h226) + 64);
-                    h225 := h227;
-                    h228 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h228 := shift_right(h214, to_integer(h225));
-                    h213 := h228;
-                    if (h196(3-1 downto 1) = 2) then
-                        h195 := unsigned'(h213(32-1 downto 0) & unsigned'("00000000000000000000000000000000"));
-                    else
-                        h195 := to_unsigned(0, 64);
-                    end if;
-                    h229 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h230 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h231 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h231 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h232 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h232 := (unsigned'(unsigned'("00000000000000000000000000000000") & h231) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h233 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h233 := (unsigned'(unsigned'("00000000000000000000000000000000") & h232) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h234 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h234 := (unsigned'(unsigned'("00000000000000000000000000000000") & h233) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h235 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h235 := (unsigned'(unsigned'("00000000000000000000000000000000") & h234) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h236 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h236 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h237 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h237 := (unsigned'(unsigned'("00000000000000000000000000000000") & h236) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h238 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h238 := (unsigned'(unsigned'("00000000000000000000000000000000") & h237) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h239 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h239 := (unsigned'(unsigned'("00000000000000000000000000000000") & h238) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h240 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h240 := (unsigned'(unsigned'("00000000000000000000000000000000") & h239) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h230 := h235;
-                    else
-                        h230 := h240;
-                    end if;
-                    h241 := to_unsigned(0, 10);
-                    h242 := to_unsigned(0, 9);
-                    h242 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h243 := to_unsigned(0, 10);
-                    h243 := (unsigned'(to_unsigned(0, 1) & h242) + 32);
-                    h241 := h243;
-                    h244 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h244 := shift_right(h230, to_integer(h241));
-                    h229 := h244;
-                    h245 := unsigned'("00000000000000000000000000000000");
-                    h245 := (h229(32-1 downto 0) and unsigned'("11111111111111111111111111110000"));
-                    h246 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h246 := (h195 or unsigned'(unsigned'("00000000000000000000000000000000") & h245));
-                    h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h248 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h248 := to_unsigned(1, 64);
-                    h249 := to_unsigned(0, 6);
-                    h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h251 := to_unsigned(0, 6);
-                    h252 := to_unsigned(0, 6);
-                    h252 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                    h251 := h252;
-                    h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h253 := shift_right(r_VF_BAR_SIZE, to_integer(h251));
-                    h250 := h253;
-                    h249 := h250(6-1 downto 0);
-                    h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h254 := shift_left(h248, to_integer(h249));
-                    h255 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                    h255 := ((unsigned'(to_unsigned(0, 1) & h254) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                    h256 := unsigned'("00000000000000000000000000000000");
-                    if bool(r_PF(16)) then
-                        h256 := w_sriov_odd_20(64-1 downto 32);
-                    else
-                        h256 := w_sriov_20(32-1 downto 0);
-                    end if;
-                    h257 := unsigned'("000000000000000000000000000000000000000000000");
-                    h257 := ((unsigned'(to_unsigned(0, 1) & h256 & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
-                    h258 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h258 := (h255(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h257(44-1 downto 0)));
-                    h247 := h258;
-                    h259 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h259 := (not h247);
-                    h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h260 := (h246 and h259);
-                    h261 := to_unsigned(0, 17);
-                    h261 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                    h262 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h262 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h261(16-1 downto 0));
-                    h263 := to_unsigned(0, 6);
-                    h264 := to_unsigned(0, 7);
-                    h265 := to_unsigned(0, 7);
-                    h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h267 := to_unsigned(0, 6);
-                    h268 := to_unsigned(0, 6);
-                    h268 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                    h267 := h268;
-                    h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h269 := shift_right(r_VF_BAR_SIZE, to_integer(h267));
-                    h266 := h269;
-                    h270 := to_unsigned(0, 6);
-                    h271 := to_unsigned(0, 6);
-                    h272 := to_unsigned(0, 6);
-                    h273 := to_unsigned(0, 6);
-                    h274 := to_unsigned(0, 6);
-                    h275 := to_unsigned(0, 6);
-                    h276 := to_unsigned(0, 6);
-                    h277 := to_unsigned(0, 6);
-                    h278 := to_unsigned(0, 6);
-                    h279 := to_unsigned(0, 6);
-                    h280 := to_unsigned(0, 6);
-                    h281 := to_unsigned(0, 6);
-                    h282 := to_unsigned(0, 6);
-                    h283 := to_unsigned(0, 6);
-                    h284 := to_unsigned(0, 6);
-                    h285 := to_unsigned(0, 6);
-                    h286 := to_unsigned(0, 6);
-                    h287 := to_unsigned(0, 6);
-                    h288 := to_unsigned(0, 6);
-                    h289 := to_unsigned(0, 6);
-                    h290 := to_unsigned(0, 6);
-                    h291 := to_unsigned(0, 6);
-                    h292 := to_unsigned(0, 6);
-                    h293 := to_unsigned(0, 6);
-                    h294 := to_unsigned(0, 6);
-                    h295 := to_unsigned(0, 6);
-                    h296 := to_unsigned(0, 6);
-                    h297 := to_unsigned(0, 6);
-                    h298 := to_unsigned(0, 6);
-                    h299 := to_unsigned(0, 6);
-                    h300 := to_unsigned(0, 6);
-                    h301 := to_unsigned(0, 6);
-                    h302 := to_unsigned(0, 6);
-                    if bool(w_sriov_odd_20(63)) then
-                        h302 := to_unsigned(31, 6);
-                    else
-                        h302 := to_unsigned(32, 6);
-                    end if;
-                    if bool(w_sriov_odd_20(62)) then
-                        h301 := to_unsigned(30, 6);
-                    else
-                        h301 := h302;
-                    end if;
-                    if bool(w_sriov_odd_20(61)) then
-                        h300 := to_unsigned(29, 6);
-                    else
-                        h300 := h301;
-                    end if;
-                    if bool(w_sriov_odd_20(60)) then
-                        h299 := to_unsigned(28, 6);
-                    else
-                        h299 := h300;
-                    end if;
-                    if bool(w_sriov_odd_20(59)) then
-                        h298 := to_unsigned(27, 6);
-                    else
-                        h298 := h299;
-                    end if;
-                    if bool(w_sriov_odd_20(58)) then
-                        h297 := to_unsigned(26, 6);
-                    else
-                        h297 := h298;
-                    end if;
-                    if bool(w_sriov_odd_20(57)) then
-                        h296 := to_unsigned(25, 6);
-                    else
-                        h296 := h297;
-                    end if;
-                    if bool(w_sriov_odd_20(56)) then
-                        h295 := to_unsigned(24, 6);
-                    else
-                        h295 := h296;
-                    end if;
-                    if bool(w_sriov_odd_20(55)) then
-                        h294 := to_unsigned(23, 6);
-                    else
-                        h294 := h295;
-                    end if;
-                    if bool(w_sriov_odd_20(54)) then
-                        h293 := to_unsigned(22, 6);
-                    else
-                        h293 := h294;
-                    end if;
-                    if bool(w_sriov_odd_20(53)) then
-                        h292 := to_unsigned(21, 6);
-                    else
-                        h292 := h293;
-                    end if;
-                    if bool(w_sriov_odd_20(52)) then
-                        h291 := to_unsigned(20, 6);
-                    else
-                        h291 := h292;
-                    end if;
-                    if bool(w_sriov_odd_20(51)) then
-                        h290 := to_unsigned(19, 6);
-                    else
-                        h290 := h291;
-                    end if;
-                    if bool(w_sriov_odd_20(50)) then
-                        h289 := to_unsigned(18, 6);
-                    else
-                        h289 := h290;
-                    end if;
-                    if bool(w_sriov_odd_20(49)) then
-                        h288 := to_unsigned(17, 6);
-                    else
-                        h288 := h289;
-                    end if;
-                    if bool(w_sriov_odd_20(48)) then
-                        h287 := to_unsigned(16, 6);
-                    else
-                        h287 := h288;
-                    end if;
-                    if bool(w_sriov_odd_20(47)) then
-                        h286 := to_unsigned(15, 6);
-                    else
-                        h286 := h287;
-                    end if;
-                    if bool(w_sriov_odd_20(46)) then
-                        h285 := to_unsigned(14, 6);
-                    else
-                        h285 := h286;
-                    end if;
-                    if bool(w_sriov_odd_20(45)) then
-                        h284 := to_unsigned(13, 6);
-                    else
-                        h284 := h285;
-                    end if;
-                    if bool(w_sriov_odd_20(44)) then
-                        h283 := to_unsigned(12, 6);
-                    else
-                        h283 := h284;
-                    end if;
-                    if bool(w_sriov_odd_20(43)) then
-                        h282 := to_unsigned(11, 6);
-                    else
-                        h282 := h283;
-                    end if;
-                    if bool(w_sriov_odd_20(42)) then
-                        h281 := to_unsigned(10, 6);
-                    else
-                        h281 := h282;
-                    end if;
-                    if bool(w_sriov_odd_20(41)) then
-                        h280 := to_unsigned(9, 6);
-                    else
-                        h280 := h281;
-                    end if;
-                    if bool(w_sriov_odd_20(40)) then
-                        h279 := to_unsigned(8, 6);
-                    else
-                        h279 := h280;
-                    end if;
-                    if bool(w_sriov_odd_20(39)) then
-                        h278 := to_unsigned(7, 6);
-                    else
-                        h278 := h279;
-                    end if;
-                    if bool(w_sriov_odd_20(38)) then
-                        h277 := to_unsigned(6, 6);
-                    else
-                        h277 := h278;
-                    end if;
-                    if bool(w_sriov_odd_20(37)) then
-                        h276 := to_unsigned(5, 6);
-                    else
-                        h276 := h277;
-                    end if;
-                    if bool(w_sriov_odd_20(36)) then
-                        h275 := to_unsigned(4, 6);
-                    else
-                        h275 := h276;
-                    end if;
-                    if bool(w_sriov_odd_20(35)) then
-                        h274 := to_unsigned(3, 6);
-                    else
-                        h274 := h275;
-                    end if;
-                    if bool(w_sriov_odd_20(34)) then
-                        h273 := to_unsigned(2, 6);
-                    else
-                        h273 := h274;
-                    end if;
-                    if bool(w_sriov_odd_20(33)) then
-                        h272 := to_unsigned(1, 6);
-                    else
-                        h272 := h273;
-                    end if;
-                    if bool(w_sriov_odd_20(32)) then
-                        h271 := to_unsigned(0, 6);
-                    else
-                        h271 := h272;
-                    end if;
-                    h303 := to_unsigned(0, 6);
-                    h304 := to_unsigned(0, 6);
-                    h305 := to_unsigned(0, 6);
-                    h306 := to_unsigned(0, 6);
-                    h307 := to_unsigned(0, 6);
-                    h308 := to_unsigned(0, 6);
-                    h309 := to_unsigned(0, 6);
-                    h310 := to_unsigned(0, 6);
-                    h311 := to_unsigned(0, 6);
-                    h312 := to_unsigned(0, 6);
-                    h313 := to_unsigned(0, 6);
-                    h314 := to_unsigned(0, 6);
-                    h315 := to_unsigned(0, 6);
-                    h316 := to_unsigned(0, 6);
-                    h317 := to_unsigned(0, 6);
-                    h318 := to_unsigned(0, 6);
-                    h319 := to_unsigned(0, 6);
-                    h320 := to_unsigned(0, 6);
-                    h321 := to_unsigned(0, 6);
-                    h322 := to_unsigned(0, 6);
-                    h323 := to_unsigned(0, 6);
-                    h324 := to_unsigned(0, 6);
-                    h325 := to_unsigned(0, 6);
-                    h326 := to_unsigned(0, 6);
-                    h327 := to_unsigned(0, 6);
-                    h328 := to_unsigned(0, 6);
-                    h329 := to_unsigned(0, 6);
-                    h330 := to_unsigned(0, 6);
-                    h331 := to_unsigned(0, 6);
-                    h332 := to_unsigned(0, 6);
-                    h333 := to_unsigned(0, 6);
-                    h334 := to_unsigned(0, 6);
+                    h187 := to_unsigned(0, 6);
+                    h188 := to_unsigned(0, 6);
+                    h189 := to_unsigned(0, 6);
+                    h190 := to_unsigned(0, 6);
+                    h191 := to_unsigned(0, 6);
+                    h192 := to_unsigned(0, 6);
+                    h193 := to_unsigned(0, 6);
+                    h194 := to_unsigned(0, 6);
+                    h195 := to_unsigned(0, 6);
+                    h196 := to_unsigned(0, 6);
+                    h197 := to_unsigned(0, 6);
+                    h198 := to_unsigned(0, 6);
+                    h199 := to_unsigned(0, 6);
+                    h200 := to_unsigned(0, 6);
+                    h201 := to_unsigned(0, 6);
+                    h202 := to_unsigned(0, 6);
+                    h203 := to_unsigned(0, 6);
+                    h204 := to_unsigned(0, 6);
+                    h205 := to_unsigned(0, 6);
+                    h206 := to_unsigned(0, 6);
+                    h207 := to_unsigned(0, 6);
+                    h208 := to_unsigned(0, 6);
+                    h209 := to_unsigned(0, 6);
+                    h210 := to_unsigned(0, 6);
+                    h211 := to_unsigned(0, 6);
+                    h212 := to_unsigned(0, 6);
+                    h213 := to_unsigned(0, 6);
+                    h214 := to_unsigned(0, 6);
+                    h215 := to_unsigned(0, 6);
+                    h216 := to_unsigned(0, 6);
                     if bool(w_sriov_20(31)) then
-                        h334 := to_unsigned(31, 6);
+                        h216 := to_unsigned(31, 6);
                     else
-                        h334 := to_unsigned(32, 6);
+                        h216 := to_unsigned(32, 6);
                     end if;
                     if bool(w_sriov_20(30)) then
-                        h333 := to_unsigned(30, 6);
+                        h215 := to_unsigned(30, 6);
                     else
-                        h333 := h334;
+                        h215 := h216;
                     end if;
                     if bool(w_sriov_20(29)) then
-                        h332 := to_unsigned(29, 6);
+                        h214 := to_unsigned(29, 6);
                     else
-                        h332 := h333;
+                        h214 := h215;
                     end if;
                     if bool(w_sriov_20(28)) then
-                        h331 := to_unsigned(28, 6);
+                        h213 := to_unsigned(28, 6);
                     else
-                        h331 := h332;
+                        h213 := h214;
                     end if;
                     if bool(w_sriov_20(27)) then
-                        h330 := to_unsigned(27, 6);
+                        h212 := to_unsigned(27, 6);
                     else
-                        h330 := h331;
+                        h212 := h213;
                     end if;
                     if bool(w_sriov_20(26)) then
-                        h329 := to_unsigned(26, 6);
+                        h211 := to_unsigned(26, 6);
                     else
-                        h329 := h330;
+                        h211 := h212;
                     end if;
                     if bool(w_sriov_20(25)) then
-                        h328 := to_unsigned(25, 6);
+                        h210 := to_unsigned(25, 6);
                     else
-                        h328 := h329;
+                        h210 := h211;
                     end if;
                     if bool(w_sriov_20(24)) then
-                        h327 := to_unsigned(24, 6);
+                        h209 := to_unsigned(24, 6);
                     else
-                        h327 := h328;
+                        h209 := h210;
                     end if;
                     if bool(w_sriov_20(23)) then
-                        h326 := to_unsigned(23, 6);
+                        h208 := to_unsigned(23, 6);
                     else
-                        h326 := h327;
+                        h208 := h209;
                     end if;
                     if bool(w_sriov_20(22)) then
-                        h325 := to_unsigned(22, 6);
+                        h207 := to_unsigned(22, 6);
                     else
-                        h325 := h326;
+                        h207 := h208;
                     end if;
                     if bool(w_sriov_20(21)) then
-                        h324 := to_unsigned(21, 6);
+                        h206 := to_unsigned(21, 6);
                     else
-                        h324 := h325;
+                        h206 := h207;
                     end if;
                     if bool(w_sriov_20(20)) then
-                        h323 := to_unsigned(20, 6);
+                        h205 := to_unsigned(20, 6);
                     else
-                        h323 := h324;
+                        h205 := h206;
                     end if;
                     if bool(w_sriov_20(19)) then
-                        h322 := to_unsigned(19, 6);
+                        h204 := to_unsigned(19, 6);
                     else
-                        h322 := h323;
+                        h204 := h205;
                     end if;
                     if bool(w_sriov_20(18)) then
-                        h321 := to_unsigned(18, 6);
+                        h203 := to_unsigned(18, 6);
                     else
-                        h321 := h322;
+                        h203 := h204;
                     end if;
                     if bool(w_sriov_20(17)) then
-                        h320 := to_unsigned(17, 6);
+                        h202 := to_unsigned(17, 6);
                     else
-                        h320 := h321;
+                        h202 := h203;
                     end if;
                     if bool(w_sriov_20(16)) then
-                        h319 := to_unsigned(16, 6);
+                        h201 := to_unsigned(16, 6);
                     else
-                        h319 := h320;
+                        h201 := h202;
                     end if;
                     if bool(w_sriov_20(15)) then
-                        h318 := to_unsigned(15, 6);
+                        h200 := to_unsigned(15, 6);
                     else
-                        h318 := h319;
+                        h200 := h201;
                     end if;
                     if bool(w_sriov_20(14)) then
-                        h317 := to_unsigned(14, 6);
+                        h199 := to_unsigned(14, 6);
                     else
-                        h317 := h318;
+                        h199 := h200;
                     end if;
                     if bool(w_sriov_20(13)) then
-                        h316 := to_unsigned(13, 6);
+                        h198 := to_unsigned(13, 6);
                     else
-                        h316 := h317;
+                        h198 := h199;
                     end if;
                     if bool(w_sriov_20(12)) then
-                        h315 := to_unsigned(12, 6);
+                        h197 := to_unsigned(12, 6);
                     else
-                        h315 := h316;
+                        h197 := h198;
                     end if;
                     if bool(w_sriov_20(11)) then
-                        h314 := to_unsigned(11, 6);
+                        h196 := to_unsigned(11, 6);
                     else
-                        h314 := h315;
+                        h196 := h197;
                     end if;
                     if bool(w_sriov_20(10)) then
-                        h313 := to_unsigned(10, 6);
+                        h195 := to_unsigned(10, 6);
                     else
-                        h313 := h314;
+                        h195 := h196;
                     end if;
                     if bool(w_sriov_20(9)) then
-                        h312 := to_unsigned(9, 6);
+                        h194 := to_unsigned(9, 6);
                     else
-                        h312 := h313;
+                        h194 := h195;
                     end if;
                     if bool(w_sriov_20(8)) then
-                        h311 := to_unsigned(8, 6);
+                        h193 := to_unsigned(8, 6);
                     else
-                        h311 := h312;
+                        h193 := h194;
                     end if;
                     if bool(w_sriov_20(7)) then
-                        h310 := to_unsigned(7, 6);
+                        h192 := to_unsigned(7, 6);
                     else
-                        h310 := h311;
+                        h192 := h193;
                     end if;
                     if bool(w_sriov_20(6)) then
-                        h309 := to_unsigned(6, 6);
+                        h191 := to_unsigned(6, 6);
                     else
-                        h309 := h310;
+                        h191 := h192;
                     end if;
                     if bool(w_sriov_20(5)) then
-                        h308 := to_unsigned(5, 6);
+                        h190 := to_unsigned(5, 6);
                     else
-                        h308 := h309;
+                        h190 := h191;
                     end if;
                     if bool(w_sriov_20(4)) then
-                        h307 := to_unsigned(4, 6);
+                        h189 := to_unsigned(4, 6);
                     else
-                        h307 := h308;
+                        h189 := h190;
                     end if;
                     if bool(w_sriov_20(3)) then
-                        h306 := to_unsigned(3, 6);
+                        h188 := to_unsigned(3, 6);
                     else
-                        h306 := h307;
+                        h188 := h189;
                     end if;
                     if bool(w_sriov_20(2)) then
-                        h305 := to_unsigned(2, 6);
+                        h187 := to_unsigned(2, 6);
                     else
-                        h305 := h306;
+                        h187 := h188;
                     end if;
                     if bool(w_sriov_20(1)) then
-                        h304 := to_unsigned(1, 6);
+                        h186 := to_unsigned(1, 6);
                     else
-                        h304 := h305;
+                        h186 := h187;
                     end if;
                     if bool(w_sriov_20(0)) then
-                        h303 := to_unsigned(0, 6);
+                        h185 := to_unsigned(0, 6);
                     else
-                        h303 := h304;
+                        h185 := h186;
                     end if;
-                    if bool(r_PF(16)) then
-                        h270 := h271;
+                    h217 := to_unsigned(0, 7);
+                    h217 := (12 + unsigned'(to_unsigned(0, 1) & h185));
+                    if (unsigned'(to_unsigned(0, 1) & h144(6-1 downto 0)) > h180) then
+                        h143 := unsigned'(to_unsigned(0, 1) & h181(6-1 downto 0));
                     else
-                        h270 := h303;
+                        h143 := h217;
                     end if;
-                    h335 := to_unsigned(0, 7);
-                    h335 := (12 + unsigned'(to_unsigned(0, 1) & h270));
-                    h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h337 := to_unsigned(0, 6);
-                    h338 := to_unsigned(0, 6);
-                    h338 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                    h337 := h338;
-                    h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h339 := shift_right(r_VF_BAR_SIZE, to_integer(h337));
-                    h336 := h339;
-                    h340 := to_unsigned(0, 6);
-                    h341 := to_unsigned(0, 6);
-                    h342 := to_unsigned(0, 6);
-                    h343 := to_unsigned(0, 6);
-                    h344 := to_unsigned(0, 6);
-                    h345 := to_unsigned(0, 6);
-                    h346 := to_unsigned(0, 6);
-                    h347 := to_unsigned(0, 6);
-                    h348 := to_unsigned(0, 6);
-                    h349 := to_unsigned(0, 6);
-                    h350 := to_unsigned(0, 6);
-                    h351 := to_unsigned(0, 6);
-                    h352 := to_unsigned(0, 6);
-                    h353 := to_unsigned(0, 6);
-                    h354 := to_unsigned(0, 6);
-                    h355 := to_unsigned(0, 6);
-                    h356 := to_unsigned(0, 6);
-                    h357 := to_unsigned(0, 6);
-                    h358 := to_unsigned(0, 6);
-                    h359 := to_unsigned(0, 6);
-                    h360 := to_unsigned(0, 6);
-                    h361 := to_unsigned(0, 6);
-                    h362 := to_unsigned(0, 6);
-                    h363 := to_unsigned(0, 6);
-                    h364 := to_unsigned(0, 6);
-                    h365 := to_unsigned(0, 6);
-                    h366 := to_unsigned(0, 6);
-                    h367 := to_unsigned(0, 6);
-                    h368 := to_unsigned(0, 6);
-                    h369 := to_unsigned(0, 6);
-                    h370 := to_unsigned(0, 6);
-                    h371 := to_unsigned(0, 6);
-                    h372 := to_unsigned(0, 6);
-                    if bool(w_sriov_odd_20(63)) then
-                        h372 := to_unsigned(31, 6);
+                    h142 := h143;
+                    h141 := h142(6-1 downto 0);
+                    h218 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h218 := shift_left(h140, to_integer(h141));
+                    h219 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h219 := (unsigned'(to_unsigned(0, 16) & h138) + unsigned'(to_unsigned(0, 1) & h218));
+                    h220 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h220 := (unsigned'(to_unsigned(0, 1) & h219) + unsigned'(to_unsigned(0, 17) & e_offset));
+                    h221 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    h221 := shift_right(h220, 32);
+                    h222 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h223 := unsigned'("00000000000000000000000000000000");
+                    h224 := unsigned'("00000000000000000000000000000000");
+                    h225 := unsigned'("00000000000000000000000000000000");
+                    h226 := unsigned'("00000000000000000000000000000000");
+                    h227 := unsigned'("00000000000000000000000000000000");
+                    h228 := unsigned'("00000000000000000000000000000000");
+                    if (e_bar = 4) then
+                        h228 := w_sriov_30(64-1 downto 32);
                     else
-                        h372 := to_unsigned(32, 6);
+                        h228 := w_sriov_38(32-1 downto 0);
                     end if;
-                    if bool(w_sriov_odd_20(62)) then
-                        h371 := to_unsigned(30, 6);
+                    if (e_bar = 3) then
+                        h227 := w_sriov_30(32-1 downto 0);
                     else
-                        h371 := h372;
+                        h227 := h228;
                     end if;
-                    if bool(w_sriov_odd_20(61)) then
-                        h370 := to_unsigned(29, 6);
+                    if (e_bar = 2) then
+                        h226 := w_sriov_28(64-1 downto 32);
                     else
-                        h370 := h371;
+                        h226 := h227;
                     end if;
-                    if bool(w_sriov_odd_20(60)) then
-                        h369 := to_unsigned(28, 6);
+                    if (e_bar = 1) then
+                        h225 := w_sriov_28(32-1 downto 0);
                     else
-                        h369 := h370;
+                        h225 := h226;
                     end if;
-                    if bool(w_sriov_odd_20(59)) then
-                        h368 := to_unsigned(27, 6);
+                    if (e_bar = 0) then
+                        h224 := w_sriov_20(64-1 downto 32);
                     else
-                        h368 := h369;
+                        h224 := h225;
                     end if;
-                    if bool(w_sriov_odd_20(58)) then
-                        h367 := to_unsigned(26, 6);
+                    h223 := h224;
+                    if (h223(3-1 downto 1) = 2) then
+                        h222 := unsigned'("1111111111111111111111111111111100000000000000000000000000000000");
                     else
-                        h367 := h368;
+                        h222 := unsigned'("1111111111111111111111111111111111111111111111111111111111111111");
                     end if;
-                    if bool(w_sriov_odd_20(57)) then
-                        h366 := to_unsigned(25, 6);
-                    else
-                        h366 := h367;
-                    end if;
-                    if bool(w_sriov_odd_20(56)) then
-                        h365 := to_unsigned(24, 6);
-                    else
-                        h365 := h366;
-                    end if;
-                    if bool(w_sriov_odd_20(55)) then
-                        h364 := to_unsigned(23, 6);
-                    else
-                        h364 := h365;
-                    end if;
-                    if bool(w_sriov_odd_20(54)) then
-                        h363 := to_unsigned(22, 6);
-                    else
-                        h363 := h364;
-                    end if;
-                    if bool(w_sriov_odd_20(53)) then
-                        h362 := to_unsigned(21, 6);
-                    else
-                        h362 := h363;
-                    end if;
-                    if bool(w_sriov_odd_20(52)) then
-                        h361 := to_unsigned(20, 6);
-                    else
-                        h361 := h362;
-                    end if;
-                    if bool(w_sriov_odd_20(51)) then
-                        h360 := to_unsigned(19, 6);
-                    else
-                        h360 := h361;
-                    end if;
-                    if bool(w_sriov_odd_20(50)) then
-                        h359 := to_unsigned(18, 6);
-                    else
-                        h359 := h360;
-                    end if;
-                    if bool(w_sriov_odd_20(49)) then
-                        h358 := to_unsigned(17, 6);
-                    else
-                        h358 := h359;
-                    end if;
-                    if bool(w_sriov_odd_20(48)) then
-                        h357 := to_unsigned(16, 6);
-                    else
-                        h357 := h358;
-                    end if;
-                    if bool(w_sriov_odd_20(47)) then
-                        h356 := to_unsigned(15, 6);
-                    else
-                        h356 := h357;
-                    end if;
-                    if bool(w_sriov_odd_20(46)) then
-                        h355 := to_unsigned(14, 6);
-                    else
-                        h355 := h356;
-                    end if;
-                    if bool(w_sriov_odd_20(45)) then
-                        h354 := to_unsigned(13, 6);
-                    else
-                        h354 := h355;
-                    end if;
-                    if bool(w_sriov_odd_20(44)) then
-                        h353 := to_unsigned(12, 6);
-                    else
-                        h353 := h354;
-                    end if;
-                    if bool(w_sriov_odd_20(43)) then
-                        h352 := to_unsigned(11, 6);
-                    else
-                        h352 := h353;
-                    end if;
-                    if bool(w_sriov_odd_20(42)) then
-                        h351 := to_unsigned(10, 6);
-                    else
-                        h351 := h352;
-                    end if;
-                    if bool(w_sriov_odd_20(41)) then
-                        h350 := to_unsigned(9, 6);
-                    else
-                        h350 := h351;
-                    end if;
-                    if bool(w_sriov_odd_20(40)) then
-                        h349 := to_unsigned(8, 6);
-                    else
-                        h349 := h350;
-                    end if;
-                    if bool(w_sriov_odd_20(39)) then
-                        h348 := to_unsigned(7, 6);
-                    else
-                        h348 := h349;
-                    end if;
-                    if bool(w_sriov_odd_20(38)) then
-                        h347 := to_unsigned(6, 6);
-                    else
-                        h347 := h348;
-                    end if;
-                    if bool(w_sriov_odd_20(37)) then
-                        h346 := to_unsigned(5, 6);
-                    else
-                        h346 := h347;
-                    end if;
-                    if bool(w_sriov_odd_20(36)) then
-                        h345 := to_unsigned(4, 6);
-                    else
-                        h345 := h346;
-                    end if;
-                    if bool(w_sriov_odd_20(35)) then
-                        h344 := to_unsigned(3, 6);
-                    else
-                        h344 := h345;
-                    end if;
-                    if bool(w_sriov_odd_20(34)) then
-                        h343 := to_unsigned(2, 6);
-                    else
-                        h343 := h344;
-                    end if;
-                    if bool(w_sriov_odd_20(33)) then
-                        h342 := to_unsigned(1, 6);
-                    else
-                        h342 := h343;
-                    end if;
-                    if bool(w_sriov_odd_20(32)) then
-                        h341 := to_unsigned(0, 6);
-                    else
-                        h341 := h342;
-                    end if;
-                    h373 := to_unsigned(0, 6);
-                    h374 := to_unsigned(0, 6);
-                    h375 := to_unsigned(0, 6);
-                    h376 := to_unsigned(0, 6);
-                    h377 := to_unsigned(0, 6);
-                    h378 := to_unsigned(0, 6);
-                    h379 := to_unsigned(0, 6);
-                    h380 := to_unsigned(0, 6);
-                    h381 := to_unsigned(0, 6);
-                    h382 := to_unsigned(0, 6);
-                    h383 := to_unsigned(0, 6);
-                    h384 := to_unsigned(0, 6);
-                    h385 := to_unsigned(0, 6);
-                    h386 := to_unsigned(0, 6);
-                    h387 := to_unsigned(0, 6);
-                    h388 := to_unsigned(0, 6);
-                    h389 := to_unsigned(0, 6);
-                    h390 := to_unsigned(0, 6);
-                    h391 := to_unsigned(0, 6);
-                    h392 := to_unsigned(0, 6);
-                    h393 := to_unsigned(0, 6);
-                    h394 := to_unsigned(0, 6);
-                    h395 := to_unsigned(0, 6);
-                    h396 := to_unsigned(0, 6);
-                    h397 := to_unsigned(0, 6);
-                    h398 := to_unsigned(0, 6);
-                    h399 := to_unsigned(0, 6);
-                    h400 := to_unsigned(0, 6);
-                    h401 := to_unsigned(0, 6);
-                    h402 := to_unsigned(0, 6);
-                    h403 := to_unsigned(0, 6);
-                    h404 := to_unsigned(0, 6);
-                    if bool(w_sriov_20(31)) then
-                        h404 := to_unsigned(31, 6);
-                    else
-                        h404 := to_unsigned(32, 6);
-                    end if;
-                    if bool(w_sriov_20(30)) then
-                        h403 := to_unsigned(30, 6);
-                    else
-                        h403 := h404;
-                    end if;
-                    if bool(w_sriov_20(29)) then
-                        h402 := to_unsigned(29, 6);
-                    else
-                        h402 := h403;
-                    end if;
-                    if bool(w_sriov_20(28)) then
-                        h401 := to_unsigned(28, 6);
-                    else
-                        h401 := h402;
-                    end if;
-                    if bool(w_sriov_20(27)) then
-                        h400 := to_unsigned(27, 6);
-                    else
-                        h400 := h401;
-                    end if;
-                    if bool(w_sriov_20(26)) then
-                        h399 := to_unsigned(26, 6);
-                    else
-                        h399 := h400;
-                    end if;
-                    if bool(w_sriov_20(25)) then
-                        h398 := to_unsigned(25, 6);
-                    else
-                        h398 := h399;
-                    end if;
-                    if bool(w_sriov_20(24)) then
-                        h397 := to_unsigned(24, 6);
-                    else
-                        h397 := h398;
-                    end if;
-                    if bool(w_sriov_20(23)) then
-                        h396 := to_unsigned(23, 6);
-                    else
-                        h396 := h397;
-                    end if;
-                    if bool(w_sriov_20(22)) then
-                        h395 := to_unsigned(22, 6);
-                    else
-                        h395 := h396;
-                    end if;
-                    if bool(w_sriov_20(21)) then
-                        h394 := to_unsigned(21, 6);
-                    else
-                        h394 := h395;
-                    end if;
-                    if bool(w_sriov_20(20)) then
-                        h393 := to_unsigned(20, 6);
-                    else
-                        h393 := h394;
-                    end if;
-                    if bool(w_sriov_20(19)) then
-                        h392 := to_unsigned(19, 6);
-                    else
-                        h392 := h393;
-                    end if;
-                    if bool(w_sriov_20(18)) then
-                        h391 := to_unsigned(18, 6);
-                    else
-                        h391 := h392;
-                    end if;
-                    if bool(w_sriov_20(17)) then
-                        h390 := to_unsigned(17, 6);
-                    else
-                        h390 := h391;
-                    end if;
-                    if bool(w_sriov_20(16)) then
-                        h389 := to_unsigned(16, 6);
-                    else
-                        h389 := h390;
-                    end if;
-                    if bool(w_sriov_20(15)) then
-                        h388 := to_unsigned(15, 6);
-                    else
-                        h388 := h389;
-                    end if;
-                    if bool(w_sriov_20(14)) then
-                        h387 := to_unsigned(14, 6);
-                    else
-                        h387 := h388;
-                    end if;
-                    if bool(w_sriov_20(13)) then
-                        h386 := to_unsigned(13, 6);
-                    else
-                        h386 := h387;
-                    end if;
-                    if bool(w_sriov_20(12)) then
-                        h385 := to_unsigned(12, 6);
-                    else
-                        h385 := h386;
-                    end if;
-                    if bool(w_sriov_20(11)) then
-                        h384 := to_unsigned(11, 6);
-                    else
-                        h384 := h385;
-                    end if;
-                    if bool(w_sriov_20(10)) then
-                        h383 := to_unsigned(10, 6);
-                    else
-                        h383 := h384;
-                    end if;
-                    if bool(w_sriov_20(9)) then
-                        h382 := to_unsigned(9, 6);
-                    else
-                        h382 := h383;
-                    end if;
-                    if bool(w_sriov_20(8)) then
-                        h381 := to_unsigned(8, 6);
-                    else
-                        h381 := h382;
-                    end if;
-                    if bool(w_sriov_20(7)) then
-                        h380 := to_unsigned(7, 6);
-                    else
-                        h380 := h381;
-                    end if;
-                    if bool(w_sriov_20(6)) then
-                        h379 := to_unsigned(6, 6);
-                    else
-                        h379 := h380;
-                    end if;
-                    if bool(w_sriov_20(5)) then
-                        h378 := to_unsigned(5, 6);
-                    else
-                        h378 := h379;
-                    end if;
-                    if bool(w_sriov_20(4)) then
-                        h377 := to_unsigned(4, 6);
-                    else
-                        h377 := h378;
-                    end if;
-                    if bool(w_sriov_20(3)) then
-                        h376 := to_unsigned(3, 6);
-                    else
-                        h376 := h377;
-                    end if;
-                    if bool(w_sriov_20(2)) then
-                        h375 := to_unsigned(2, 6);
-                    else
-                        h375 := h376;
-                    end if;
-                    if bool(w_sriov_20(1)) then
-                        h374 := to_unsigned(1, 6);
-                    else
-                        h374 := h375;
-                    end if;
-                    if bool(w_sriov_20(0)) then
-                        h373 := to_unsigned(0, 6);
-                    else
-                        h373 := h374;
-                    end if;
-                    if bool(r_PF(16)) then
-                        h340 := h341;
-                    else
-                        h340 := h373;
-                    end if;
-                    h405 := to_unsigned(0, 7);
-                    h405 := (12 + unsigned'(to_unsigned(0, 1) & h340));
-                    if (unsigned'(to_unsigned(0, 1) & h266(6-1 downto 0)) > h335) then
-                        h265 := unsigned'(to_unsigned(0, 1) & h336(6-1 downto 0));
-                    else
-                        h265 := h405;
-                    end if;
-                    h264 := h265;
-                    h263 := h264(6-1 downto 0);
-                    h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h406 := shift_left(h262, to_integer(h263));
-                    h407 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h407 := (unsigned'(to_unsigned(0, 16) & h260) + unsigned'(to_unsigned(0, 1) & h406));
-                    h408 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h408 := (unsigned'(to_unsigned(0, 1) & h407) + unsigned'(to_unsigned(0, 17) & e_offset));
-                    h409 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h409 := shift_right(h408, 32);
-                    h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h411 := unsigned'("00000000000000000000000000000000");
-                    h412 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h413 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h414 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h414 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h415 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h415 := (unsigned'(unsigned'("00000000000000000000000000000000") & h414) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h416 := (unsigned'(unsigned'("00000000000000000000000000000000") & h415) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h417 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h417 := (unsigned'(unsigned'("00000000000000000000000000000000") & h416) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h418 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h418 := (unsigned'(unsigned'("00000000000000000000000000000000") & h417) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h419 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h419 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                    h420 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h420 := (unsigned'(unsigned'("00000000000000000000000000000000") & h419) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h421 := (unsigned'(unsigned'("00000000000000000000000000000000") & h420) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h422 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h422 := (unsigned'(unsigned'("00000000000000000000000000000000") & h421) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    h423 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h423 := (unsigned'(unsigned'("00000000000000000000000000000000") & h422) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                    if bool(r_PF(16)) then
-                        h413 := h418;
-                    else
-                        h413 := h423;
-                    end if;
-                    h424 := to_unsigned(0, 10);
-                    h425 := to_unsigned(0, 9);
-                    h425 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                    h426 := to_unsigned(0, 10);
-                    h426 := (unsigned'(to_unsigned(0, 1) & h425) + 32);
-                    h424 := h426;
-                    h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                    h427 := shift_right(h413, to_integer(h424));
-                    h412 := h427;
-                    h411 := h412(32-1 downto 0);
-                    if (h411(3-1 downto 1) = 2) then
-                        h410 := unsigned'("1111111111111111111111111111111100000000000000000000000000000000");
-                    else
-                        h410 := unsigned'("1111111111111111111111111111111111111111111111111111111111111111");
-                    end if;
-                    h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h428 := (h409(64-1 downto 0) and h410);
-                    if (not ((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (h43 = 16)) and (h44 = 1))) then
+                    h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h229 := (h221(64-1 downto 0) and h222);
+                    if (((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and bool(r_PF(16))) then
                         status <= to_unsigned(1, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (not ((((h45 /= 0) and (e_vf >= 1)) and (e_vf <= h48)) and (e_vf <= h49))) then
+                    elsif (not ((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (w_sriov_0(16-1 downto 0) = 16)) and (w_sriov_0(20-1 downto 16) = 1))) then
                         status <= to_unsigned(2, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (not ((((h63 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and ((h64 /= 0) or (h76(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h78(5-1 downto 0))))) and (h79 /= 0)) and ((h80 /= 0) or (e_vf = 1)))) then
+                    elsif (not (((bool(w_sriov_8(0)) and (e_vf >= 1)) and (e_vf <= w_sriov_10(16-1 downto 0))) and (e_vf <= w_sriov_8(64-1 downto 48)))) then
                         status <= to_unsigned(3, 8);
-                        h50 := unsigned'("000000000000000000000000000000000");
-                        h51 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h51 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h51 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h52 := to_unsigned(0, 17);
-                        h52 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h51));
-                        h53 := to_unsigned(0, 17);
-                        h53 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h54 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h54 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h54 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h55 := unsigned'("00000000000000000000000000000000");
-                        h55 := resize(unsigned'(to_unsigned(0, 16) & h53(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h54), 32);
-                        h56 := unsigned'("000000000000000000000000000000000");
-                        h56 := (unsigned'(to_unsigned(0, 16) & h52) + unsigned'(to_unsigned(0, 1) & h55));
-                        h50 := h56;
-                        rec_rid <= h50(16-1 downto 0);
-                        rec_vf <= e_vf;
-                        rec_addr <= to_unsigned(0, 64);
-                        rec_write <= to_unsigned(0, 1);
-                        st <= FINISH;
-                    elsif (((e_kind = 0) or (e_kind = 1)) and (not bool(w_vf_config_0(34)))) then
-                        status <= to_unsigned(4, 8);
-                        h81 := unsigned'("000000000000000000000000000000000");
-                        h82 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h82 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h82 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h83 := to_unsigned(0, 17);
-                        h83 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h82));
-                        h84 := to_unsigned(0, 17);
-                        h84 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h85 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h85 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h85 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h86 := unsigned'("00000000000000000000000000000000");
-                        h86 := resize(unsigned'(to_unsigned(0, 16) & h84(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h85), 32);
-                        h87 := unsigned'("000000000000000000000000000000000");
-                        h87 := (unsigned'(to_unsigned(0, 16) & h83) + unsigned'(to_unsigned(0, 1) & h86));
-                        h81 := h87;
-                        rec_rid <= h81(16-1 downto 0);
-                        rec_vf <= e_vf;
-                        rec_addr <= e_addr;
-                        h88 := to_unsigned(0, 1);
-                        h88 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h88 := to_unsigned(1, 1);
-                        end if;
-                        rec_write <= h88;
-                        st <= FINISH;
-                    elsif ((e_kind = 0) or (e_kind = 1)) then
-                        status <= to_unsigned(5, 8);
-                        h89 := unsigned'("000000000000000000000000000000000");
-                        h90 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h90 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h90 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h91 := to_unsigned(0, 17);
-                        h91 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h90));
-                        h92 := to_unsigned(0, 17);
-                        h92 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h93 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h93 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h93 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h94 := unsigned'("00000000000000000000000000000000");
-                        h94 := resize(unsigned'(to_unsigned(0, 16) & h92(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h93), 32);
-                        h95 := unsigned'("000000000000000000000000000000000");
-                        h95 := (unsigned'(to_unsigned(0, 16) & h91) + unsigned'(to_unsigned(0, 1) & h94));
-                        h89 := h95;
-                        rec_rid <= h89(16-1 downto 0);
-                        rec_vf <= e_vf;
-                        rec_addr <= e_addr;
-                        h96 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h96 := to_unsigned(1, 1);
-                        end if;
-                        rec_write <= h96;
-                        st <= FINISH;
-                    elsif (((e_kind = 4) or (e_kind = 5)) and (e_offset <= 4095)) then
-                        status <= to_unsigned(6, 8);
-                        h97 := unsigned'("000000000000000000000000000000000");
-                        h98 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h98 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h98 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h99 := to_unsigned(0, 17);
-                        h99 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h98));
-                        h100 := to_unsigned(0, 17);
-                        h100 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h101 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h101 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h101 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h102 := unsigned'("00000000000000000000000000000000");
-                        h102 := resize(unsigned'(to_unsigned(0, 16) & h100(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h101), 32);
-                        h103 := unsigned'("000000000000000000000000000000000");
-                        h103 := (unsigned'(to_unsigned(0, 16) & h99) + unsigned'(to_unsigned(0, 1) & h102));
-                        h97 := h103;
-                        rec_rid <= h97(16-1 downto 0);
-                        rec_vf <= e_vf;
-                        h104 := unsigned'("000000000000000000000000000000000");
-                        h105 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h105 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h105 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h106 := to_unsigned(0, 17);
-                        h106 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h105));
-                        h107 := to_unsigned(0, 17);
-                        h107 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h108 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h108 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h108 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h109 := unsigned'("00000000000000000000000000000000");
-                        h109 := resize(unsigned'(to_unsigned(0, 16) & h107(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h108), 32);
-                        h110 := unsigned'("000000000000000000000000000000000");
-                        h110 := (unsigned'(to_unsigned(0, 16) & h106) + unsigned'(to_unsigned(0, 1) & h109));
-                        h104 := h110;
-                        h111 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h111 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h104(16-1 downto 0) & to_unsigned(0, 12)));
-                        h112 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h112 := (unsigned'(to_unsigned(0, 12) & h111) + unsigned'(to_unsigned(0, 1) & e_offset));
-                        rec_addr <= h112(64-1 downto 0);
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h113 := to_unsigned(1, 1);
-                        end if;
-                        rec_write <= h113;
-                        st <= FINISH;
-                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (h114 /= 0))) then
-                        status <= to_unsigned(7, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (((h117 /= 0) and (h121 = 0)) and (h126 = 0)))) then
+                    elsif (not ((((h32 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and (bool(w_sriov_8(4)) or (h40(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h42(5-1 downto 0))))) and (w_sriov_10(48-1 downto 32) /= 0)) and ((w_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))) then
+                        status <= to_unsigned(4, 8);
+                        h23 := unsigned'("000000000000000000000000000000000");
+                        h24 := to_unsigned(0, 17);
+                        h24 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h25 := to_unsigned(0, 17);
+                        h25 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h26 := unsigned'("00000000000000000000000000000000");
+                        h26 := resize(unsigned'(to_unsigned(0, 16) & h25(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h27 := unsigned'("000000000000000000000000000000000");
+                        h27 := (unsigned'(to_unsigned(0, 16) & h24) + unsigned'(to_unsigned(0, 1) & h26));
+                        h23 := h27;
+                        rec_rid <= h23(16-1 downto 0);
+                        rec_vf <= e_vf;
+                        rec_addr <= to_unsigned(0, 64);
+                        rec_write <= to_unsigned(0, 1);
+                        st <= FINISH;
+                    elsif (((e_kind = 0) or (e_kind = 1)) and (not bool(w_vf_config_0(34)))) then
+                        status <= to_unsigned(5, 8);
+                        h43 := unsigned'("000000000000000000000000000000000");
+                        h44 := to_unsigned(0, 17);
+                        h44 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h45 := to_unsigned(0, 17);
+                        h45 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h46 := unsigned'("00000000000000000000000000000000");
+                        h46 := resize(unsigned'(to_unsigned(0, 16) & h45(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h47 := unsigned'("000000000000000000000000000000000");
+                        h47 := (unsigned'(to_unsigned(0, 16) & h44) + unsigned'(to_unsigned(0, 1) & h46));
+                        h43 := h47;
+                        rec_rid <= h43(16-1 downto 0);
+                        rec_vf <= e_vf;
+                        rec_addr <= e_addr;
+                        h48 := to_unsigned(0, 1);
+                        h48 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
+                            h48 := to_unsigned(1, 1);
+                        end if;
+                        rec_write <= h48;
+                        st <= FINISH;
+                    elsif ((e_kind = 0) or (e_kind = 1)) then
+                        status <= to_unsigned(6, 8);
+                        h49 := unsigned'("000000000000000000000000000000000");
+                        h50 := to_unsigned(0, 17);
+                        h50 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h51 := to_unsigned(0, 17);
+                        h51 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h52 := unsigned'("00000000000000000000000000000000");
+                        h52 := resize(unsigned'(to_unsigned(0, 16) & h51(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h53 := unsigned'("000000000000000000000000000000000");
+                        h53 := (unsigned'(to_unsigned(0, 16) & h50) + unsigned'(to_unsigned(0, 1) & h52));
+                        h49 := h53;
+                        rec_rid <= h49(16-1 downto 0);
+                        rec_vf <= e_vf;
+                        rec_addr <= e_addr;
+                        h54 := to_unsigned(0, 1);
+                        h54 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
+                            h54 := to_unsigned(1, 1);
+                        end if;
+                        rec_write <= h54;
+                        st <= FINISH;
+                    elsif (((e_kind = 4) or (e_kind = 5)) and (e_offset <= 4095)) then
+                        status <= to_unsigned(7, 8);
+                        h55 := unsigned'("000000000000000000000000000000000");
+                        h56 := to_unsigned(0, 17);
+                        h56 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h57 := to_unsigned(0, 17);
+                        h57 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h58 := unsigned'("00000000000000000000000000000000");
+                        h58 := resize(unsigned'(to_unsigned(0, 16) & h57(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h59 := unsigned'("000000000000000000000000000000000");
+                        h59 := (unsigned'(to_unsigned(0, 16) & h56) + unsigned'(to_unsigned(0, 1) & h58));
+                        h55 := h59;
+                        rec_rid <= h55(16-1 downto 0);
+                        rec_vf <= e_vf;
+                        h60 := unsigned'("000000000000000000000000000000000");
+                        h61 := to_unsigned(0, 17);
+                        h61 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h62 := to_unsigned(0, 17);
+                        h62 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h63 := unsigned'("00000000000000000000000000000000");
+                        h63 := resize(unsigned'(to_unsigned(0, 16) & h62(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h64 := unsigned'("000000000000000000000000000000000");
+                        h64 := (unsigned'(to_unsigned(0, 16) & h61) + unsigned'(to_unsigned(0, 1) & h63));
+                        h60 := h64;
+                        h65 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h65 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h60(16-1 downto 0) & to_unsigned(0, 12)));
+                        h66 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h66 := (unsigned'(to_unsigned(0, 12) & h65) + unsigned'(to_unsigned(0, 1) & e_offset));
+                        rec_addr <= h66(64-1 downto 0);
+                        h67 := to_unsigned(0, 1);
+                        h67 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
+                            h67 := to_unsigned(1, 1);
+                        end if;
+                        rec_write <= h67;
+                        st <= FINISH;
+                    elsif (((e_kind = 2) or (e_kind = 3)) and (not bool(w_sriov_8(3)))) then
                         status <= to_unsigned(8, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (((e_kind = 2) or (e_kind = 3)) and (not ((((e_bar <= 5) and (h127(6-1 downto 0) /= 0)) and ((h131(3-1 downto 1) = 0) or ((h148(3-1 downto 1) = 2) and (e_bar <= 4)))) and (h165(3-1 downto 1) /= 2)))) then
+                    elsif (((e_kind = 2) or (e_kind = 3)) and (not (((w_sriov_20(32-1 downto 0) /= 0) and (h69 = 0)) and (h72 = 0)))) then
                         status <= to_unsigned(9, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif ((((e_kind = 2) or (e_kind = 3)) and (not ((h194 = 0) and (h428 = 0)))) or ((e_kind = 4) or (e_kind = 5))) then
+                    elsif (((e_kind = 2) or (e_kind = 3)) and (not ((((e_bar <= 5) and (h73(6-1 downto 0) /= 0)) and ((h77(3-1 downto 1) = 0) or ((h83(3-1 downto 1) = 2) and (e_bar <= 4)))) and (h89(3-1 downto 1) /= 2)))) then
                         status <= to_unsigned(10, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif ((e_kind = 2) or (e_kind = 3)) then
+                    elsif ((((e_kind = 2) or (e_kind = 3)) and (not ((h107 = 0) and (h229 = 0)))) or ((e_kind = 4) or (e_kind = 5))) then
                         status <= to_unsigned(11, 8);
-                        h429 := unsigned'("000000000000000000000000000000000");
-                        h430 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h430 := w_sriov_odd_18(16-1 downto 0);
-                        else
-                            h430 := w_sriov_10(48-1 downto 32);
-                        end if;
-                        h431 := to_unsigned(0, 17);
-                        h431 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & h430));
-                        h432 := to_unsigned(0, 17);
-                        h432 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h433 := to_unsigned(0, 16);
-                        if bool(r_PF(16)) then
-                            h433 := w_sriov_odd_18(32-1 downto 16);
-                        else
-                            h433 := w_sriov_10(64-1 downto 48);
-                        end if;
-                        h434 := unsigned'("00000000000000000000000000000000");
-                        h434 := resize(unsigned'(to_unsigned(0, 16) & h432(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & h433), 32);
-                        h435 := unsigned'("000000000000000000000000000000000");
-                        h435 := (unsigned'(to_unsigned(0, 16) & h431) + unsigned'(to_unsigned(0, 1) & h434));
-                        h429 := h435;
-                        rec_rid <= h429(16-1 downto 0);
+                        rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
-                        h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h437 := unsigned'("00000000000000000000000000000000");
-                        h438 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h439 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h440 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h440 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                        h441 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h441 := (unsigned'(unsigned'("00000000000000000000000000000000") & h440) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h442 := (unsigned'(unsigned'("00000000000000000000000000000000") & h441) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h443 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h443 := (unsigned'(unsigned'("00000000000000000000000000000000") & h442) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h444 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h444 := (unsigned'(unsigned'("00000000000000000000000000000000") & h443) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h445 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h445 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                        h446 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h446 := (unsigned'(unsigned'("00000000000000000000000000000000") & h445) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h447 := (unsigned'(unsigned'("00000000000000000000000000000000") & h446) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h448 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h448 := (unsigned'(unsigned'("00000000000000000000000000000000") & h447) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h449 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h449 := (unsigned'(unsigned'("00000000000000000000000000000000") & h448) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        if bool(r_PF(16)) then
-                            h439 := h444;
+                        rec_addr <= to_unsigned(0, 64);
+                        rec_write <= to_unsigned(0, 1);
+                        st <= FINISH;
+                    elsif ((e_kind = 2) or (e_kind = 3)) then
+                        status <= to_unsigned(12, 8);
+                        h230 := unsigned'("000000000000000000000000000000000");
+                        h231 := to_unsigned(0, 17);
+                        h231 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
+                        h232 := to_unsigned(0, 17);
+                        h232 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h233 := unsigned'("00000000000000000000000000000000");
+                        h233 := resize(unsigned'(to_unsigned(0, 16) & h232(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_sriov_10(64-1 downto 48)), 32);
+                        h234 := unsigned'("000000000000000000000000000000000");
+                        h234 := (unsigned'(to_unsigned(0, 16) & h231) + unsigned'(to_unsigned(0, 1) & h233));
+                        h230 := h234;
+                        rec_rid <= h230(16-1 downto 0);
+                        rec_vf <= e_vf;
+                        h235 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h236 := unsigned'("00000000000000000000000000000000");
+                        h237 := unsigned'("00000000000000000000000000000000");
+                        h238 := unsigned'("00000000000000000000000000000000");
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h240 := unsigned'("00000000000000000000000000000000");
+                        h241 := unsigned'("00000000000000000000000000000000");
+                        if (e_bar = 4) then
+                            h241 := w_sriov_30(64-1 downto 32);
                         else
-                            h439 := h449;
+                            h241 := w_sriov_38(32-1 downto 0);
                         end if;
-                        h450 := to_unsigned(0, 10);
-                        h451 := to_unsigned(0, 9);
-                        h451 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                        h452 := to_unsigned(0, 10);
-                        h452 := (unsigned'(to_unsigned(0, 1) & h451) + 32);
-                        h450 := h452;
-                        h453 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h453 := shift_right(h439, to_integer(h450));
-                        h438 := h453;
-                        h437 := h438(32-1 downto 0);
-                        h454 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h455 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h456 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h456 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                        h457 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h457 := (unsigned'(unsigned'("00000000000000000000000000000000") & h456) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h458 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h458 := (unsigned'(unsigned'("00000000000000000000000000000000") & h457) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h459 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h459 := (unsigned'(unsigned'("00000000000000000000000000000000") & h458) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h460 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h460 := (unsigned'(unsigned'("00000000000000000000000000000000") & h459) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h461 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h461 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                        h462 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h462 := (unsigned'(unsigned'("00000000000000000000000000000000") & h461) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h463 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h463 := (unsigned'(unsigned'("00000000000000000000000000000000") & h462) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h464 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h464 := (unsigned'(unsigned'("00000000000000000000000000000000") & h463) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h465 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h465 := (unsigned'(unsigned'("00000000000000000000000000000000") & h464) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        if bool(r_PF(16)) then
-                            h455 := h460;
+                        if (e_bar = 3) then
+                            h240 := w_sriov_30(32-1 downto 0);
                         else
-                            h455 := h465;
+                            h240 := h241;
                         end if;
-                        h466 := to_unsigned(0, 10);
-                        h467 := to_unsigned(0, 9);
-                        h467 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                        h468 := to_unsigned(0, 10);
-                        h468 := (unsigned'(to_unsigned(0, 1) & h467) + 64);
-                        h466 := h468;
-                        h469 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h469 := shift_right(h455, to_integer(h466));
-                        h454 := h469;
-                        if (h437(3-1 downto 1) = 2) then
-                            h436 := unsigned'(h454(32-1 downto 0) & unsigned'("00000000000000000000000000000000"));
+                        if (e_bar = 2) then
+                            h239 := w_sriov_28(64-1 downto 32);
                         else
-                            h436 := to_unsigned(0, 64);
+                            h239 := h240;
                         end if;
-                        h470 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h471 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h472 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h472 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_odd_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_odd_28(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                        h473 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h473 := (unsigned'(unsigned'("00000000000000000000000000000000") & h472) or unsigned'(w_sriov_odd_30(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h474 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h474 := (unsigned'(unsigned'("00000000000000000000000000000000") & h473) or unsigned'(w_sriov_odd_30(64-1 downto 32) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h475 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h475 := (unsigned'(unsigned'("00000000000000000000000000000000") & h474) or unsigned'(w_sriov_odd_38(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h476 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h476 := (unsigned'(unsigned'("00000000000000000000000000000000") & h475) or unsigned'(w_sriov_odd_38(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h477 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h477 := (unsigned'(unsigned'("00000000000000000000000000000000") & w_sriov_20(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(w_sriov_28(32-1 downto 0) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000")));
-                        h478 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h478 := (unsigned'(unsigned'("00000000000000000000000000000000") & h477) or unsigned'(w_sriov_28(64-1 downto 32) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h479 := (unsigned'(unsigned'("00000000000000000000000000000000") & h478) or unsigned'(w_sriov_30(32-1 downto 0) & unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h480 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h480 := (unsigned'(unsigned'("00000000000000000000000000000000") & h479) or unsigned'(w_sriov_30(64-1 downto 32) & unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        h481 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h481 := (unsigned'(unsigned'("00000000000000000000000000000000") & h480) or unsigned'(w_sriov_38(32-1 downto 0) & unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000")));
-                        if bool(r_PF(16)) then
-                            h471 := h476;
+                        if (e_bar = 1) then
+                            h238 := w_sriov_28(32-1 downto 0);
                         else
-                            h471 := h481;
+                            h238 := h239;
                         end if;
-                        h482 := to_unsigned(0, 10);
-                        h483 := to_unsigned(0, 9);
-                        h483 := resize(32 * unsigned'(to_unsigned(0, 6) & e_bar), 9);
-                        h484 := to_unsigned(0, 10);
-                        h484 := (unsigned'(to_unsigned(0, 1) & h483) + 32);
-                        h482 := h484;
-                        h485 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h485 := shift_right(h471, to_integer(h482));
-                        h470 := h485;
-                        h486 := unsigned'("00000000000000000000000000000000");
-                        h486 := (h470(32-1 downto 0) and unsigned'("11111111111111111111111111110000"));
-                        h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h487 := (h436 or unsigned'(unsigned'("00000000000000000000000000000000") & h486));
-                        h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h489 := to_unsigned(1, 64);
-                        h490 := to_unsigned(0, 6);
-                        h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h492 := to_unsigned(0, 6);
-                        h493 := to_unsigned(0, 6);
-                        h493 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                        h492 := h493;
-                        h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h494 := shift_right(r_VF_BAR_SIZE, to_integer(h492));
-                        h491 := h494;
-                        h490 := h491(6-1 downto 0);
-                        h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h495 := shift_left(h489, to_integer(h490));
-                        h496 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h496 := ((unsigned'(to_unsigned(0, 1) & h495) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h497 := unsigned'("00000000000000000000000000000000");
-                        if bool(r_PF(16)) then
-                            h497 := w_sriov_odd_20(64-1 downto 32);
+                        if (e_bar = 0) then
+                            h237 := w_sriov_20(64-1 downto 32);
                         else
-                            h497 := w_sriov_20(32-1 downto 0);
+                            h237 := h238;
                         end if;
-                        h498 := unsigned'("000000000000000000000000000000000000000000000");
-                        h498 := ((unsigned'(to_unsigned(0, 1) & h497 & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
-                        h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h499 := (h496(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h498(44-1 downto 0)));
-                        h488 := h499;
-                        h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h500 := (not h488);
-                        h501 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h501 := (h487 and h500);
-                        h502 := to_unsigned(0, 17);
-                        h502 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h503 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h503 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h502(16-1 downto 0));
-                        h504 := to_unsigned(0, 6);
-                        h505 := to_unsigned(0, 7);
-                        h506 := to_unsigned(0, 7);
-                        h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h508 := to_unsigned(0, 6);
-                        h509 := to_unsigned(0, 6);
-                        h509 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                        h508 := h509;
-                        h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h510 := shift_right(r_VF_BAR_SIZE, to_integer(h508));
-                        h507 := h510;
-                        h511 := to_unsigned(0, 6);
-                        h512 := to_unsigned(0, 6);
-                        h513 := to_unsigned(0, 6);
-                        h514 := to_unsigned(0, 6);
-                        h515 := to_unsigned(0, 6);
-                        h516 := to_unsigned(0, 6);
-                        h517 := to_unsigned(0, 6);
-                        h518 := to_unsigned(0, 6);
-                        h519 := to_unsigned(0, 6);
-                        h520 := to_unsigned(0, 6);
-                        h521 := to_unsigned(0, 6);
-                        h522 := to_unsigned(0, 6);
-                        h523 := to_unsigned(0, 6);
-                        h524 := to_unsigned(0, 6);
-                        h525 := to_unsigned(0, 6);
-                        h526 := to_unsigned(0, 6);
-                        h527 := to_unsigned(0, 6);
-                        h528 := to_unsigned(0, 6);
-                        h529 := to_unsigned(0, 6);
-                        h530 := to_unsigned(0, 6);
-                        h531 := to_unsigned(0, 6);
-                        h532 := to_unsigned(0, 6);
-                        h533 := to_unsigned(0, 6);
-                        h534 := to_unsigned(0, 6);
-                        h535 := to_unsigned(0, 6);
-                        h536 := to_unsigned(0, 6);
-                        h537 := to_unsigned(0, 6);
-                        h538 := to_unsigned(0, 6);
-                        h539 := to_unsigned(0, 6);
-                        h540 := to_unsigned(0, 6);
-                        h541 := to_unsigned(0, 6);
-                        h542 := to_unsigned(0, 6);
-                        h543 := to_unsigned(0, 6);
-                        if bool(w_sriov_odd_20(63)) then
-                            h543 := to_unsigned(31, 6);
+                        h236 := h237;
+                        h242 := unsigned'("00000000000000000000000000000000");
+                        h243 := unsigned'("00000000000000000000000000000000");
+                        h244 := unsigned'("00000000000000000000000000000000");
+                        h245 := unsigned'("00000000000000000000000000000000");
+                        if (e_bar = 3) then
+                            h245 := w_sriov_30(64-1 downto 32);
                         else
-                            h543 := to_unsigned(32, 6);
+                            h245 := w_sriov_38(32-1 downto 0);
                         end if;
-                        if bool(w_sriov_odd_20(62)) then
-                            h542 := to_unsigned(30, 6);
+                        if (e_bar = 2) then
+                            h244 := w_sriov_30(32-1 downto 0);
                         else
-                            h542 := h543;
+                            h244 := h245;
                         end if;
-                        if bool(w_sriov_odd_20(61)) then
-                            h541 := to_unsigned(29, 6);
+                        if (e_bar = 1) then
+                            h243 := w_sriov_28(64-1 downto 32);
                         else
-                            h541 := h542;
+                            h243 := h244;
                         end if;
-                        if bool(w_sriov_odd_20(60)) then
-                            h540 := to_unsigned(28, 6);
+                        if (e_bar = 0) then
+                            h242 := w_sriov_28(32-1 downto 0);
                         else
-                            h540 := h541;
+                            h242 := h243;
                         end if;
-                        if bool(w_sriov_odd_20(59)) then
-                            h539 := to_unsigned(27, 6);
+                        if (h236(3-1 downto 1) = 2) then
+                            h235 := unsigned'(h242 & unsigned'("00000000000000000000000000000000"));
                         else
-                            h539 := h540;
+                            h235 := to_unsigned(0, 64);
                         end if;
-                        if bool(w_sriov_odd_20(58)) then
-                            h538 := to_unsigned(26, 6);
+                        h246 := unsigned'("00000000000000000000000000000000");
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h248 := unsigned'("00000000000000000000000000000000");
+                        h249 := unsigned'("00000000000000000000000000000000");
+                        h250 := unsigned'("00000000000000000000000000000000");
+                        if (e_bar = 4) then
+                            h250 := w_sriov_30(64-1 downto 32);
                         else
-                            h538 := h539;
+                            h250 := w_sriov_38(32-1 downto 0);
                         end if;
-                        if bool(w_sriov_odd_20(57)) then
-                            h537 := to_unsigned(25, 6);
+                        if (e_bar = 3) then
+                            h249 := w_sriov_30(32-1 downto 0);
                         else
-                            h537 := h538;
+                            h249 := h250;
                         end if;
-                        if bool(w_sriov_odd_20(56)) then
-                            h536 := to_unsigned(24, 6);
+                        if (e_bar = 2) then
+                            h248 := w_sriov_28(64-1 downto 32);
                         else
-                            h536 := h537;
+                            h248 := h249;
                         end if;
-                        if bool(w_sriov_odd_20(55)) then
-                            h535 := to_unsigned(23, 6);
+                        if (e_bar = 1) then
+                            h247 := w_sriov_28(32-1 downto 0);
                         else
-                            h535 := h536;
+                            h247 := h248;
                         end if;
-                        if bool(w_sriov_odd_20(54)) then
-                            h534 := to_unsigned(22, 6);
+                        if (e_bar = 0) then
+                            h246 := w_sriov_20(64-1 downto 32);
                         else
-                            h534 := h535;
+                            h246 := h247;
                         end if;
-                        if bool(w_sriov_odd_20(53)) then
-                            h533 := to_unsigned(21, 6);
-                        else
-                            h533 := h534;
-                        end if;
-                        if bool(w_sriov_odd_20(52)) then
-                            h532 := to_unsigned(20, 6);
-                        else
-                            h532 := h533;
-                        end if;
-                        if bool(w_sriov_odd_20(51)) then
-                            h531 := to_unsigned(19, 6);
-                        else
-                            h531 := h532;
-                        end if;
-                        if bool(w_sriov_odd_20(50)) then
-                            h530 := to_unsigned(18, 6);
-                        else
-                            h530 := h531;
-                        end if;
-                        if bool(w_sriov_odd_20(49)) then
-                            h529 := to_unsigned(17, 6);
-                        else
-                            h529 := h530;
-                        end if;
-                        if bool(w_sriov_odd_20(48)) then
-                            h528 := to_unsigned(16, 6);
-                        else
-                            h528 := h529;
-                        end if;
-                        if bool(w_sriov_odd_20(47)) then
-                            h527 := to_unsigned(15, 6);
-                        else
-                            h527 := h528;
-                        end if;
-                        if bool(w_sriov_odd_20(46)) then
-                            h526 := to_unsigned(14, 6);
-                        else
-                            h526 := h527;
-                        end if;
-                        if bool(w_sriov_odd_20(45)) then
-                            h525 := to_unsigned(13, 6);
-                        else
-                            h525 := h526;
-                        end if;
-                        if bool(w_sriov_odd_20(44)) then
-                            h524 := to_unsigned(12, 6);
-                        else
-                            h524 := h525;
-                        end if;
-                        if bool(w_sriov_odd_20(43)) then
-                            h523 := to_unsigned(11, 6);
-                        else
-                            h523 := h524;
-                        end if;
-                        if bool(w_sriov_odd_20(42)) then
-                            h522 := to_unsigned(10, 6);
-                        else
-                            h522 := h523;
-                        end if;
-                        if bool(w_sriov_odd_20(41)) then
-                            h521 := to_unsigned(9, 6);
-                        else
-                            h521 := h522;
-                        end if;
-                        if bool(w_sriov_odd_20(40)) then
-                            h520 := to_unsigned(8, 6);
-                        else
-                            h520 := h521;
-                        end if;
-                        if bool(w_sriov_odd_20(39)) then
-                            h519 := to_unsigned(7, 6);
-                        else
-                            h519 := h520;
-                        end if;
-                        if bool(w_sriov_odd_20(38)) then
-                            h518 := to_unsigned(6, 6);
-                        else
-                            h518 := h519;
-                        end if;
-                        if bool(w_sriov_odd_20(37)) then
-                            h517 := to_unsigned(5, 6);
-                        else
-                            h517 := h518;
-                        end if;
-                        if bool(w_sriov_odd_20(36)) then
-                            h516 := to_unsigned(4, 6);
-                        else
-                            h516 := h517;
-                        end if;
-                        if bool(w_sriov_odd_20(35)) then
-                            h515 := to_unsigned(3, 6);
-                        else
-                            h515 := h516;
-                        end if;
-                        if bool(w_sriov_odd_20(34)) then
-                            h514 := to_unsigned(2, 6);
-                        else
-                            h514 := h515;
-                        end if;
-                        if bool(w_sriov_odd_20(33)) then
-                            h513 := to_unsigned(1, 6);
-                        else
-                            h513 := h514;
-                        end if;
-                        if bool(w_sriov_odd_20(32)) then
-                            h512 := to_unsigned(0, 6);
-                        else
-                            h512 := h513;
-                        end if;
-                        h544 := to_unsigned(0, 6);
-                        h545 := to_unsigned(0, 6);
-                        h546 := to_unsigned(0, 6);
-                        h547 := to_unsigned(0, 6);
-                        h548 := to_unsigned(0, 6);
-                        h549 := to_unsigned(0, 6);
-                        h550 := to_unsigned(0, 6);
-                        h551 := to_unsigned(0, 6);
-                        h552 := to_unsigned(0, 6);
-                        h553 := to_unsigned(0, 6);
-                        h554 := to_unsigned(0, 6);
-                        h555 := to_unsigned(0, 6);
-                        h556 := to_unsigned(0, 6);
-                        h557 := to_unsigned(0, 6);
-                        h558 := to_unsigned(0, 6);
-                        h559 := to_unsigned(0, 6);
-                        h560 := to_unsigned(0, 6);
-                        h561 := to_unsigned(0, 6);
-                        h562 := to_unsigned(0, 6);
-                        h563 := to_unsigned(0, 6);
-                        h564 := to_unsigned(0, 6);
-                        h565 := to_unsigned(0, 6);
-                        h566 := to_unsigned(0, 6);
-                        h567 := to_unsigned(0, 6);
-                        h568 := to_unsigned(0, 6);
-                        h569 := to_unsigned(0, 6);
-                        h570 := to_unsigned(0, 6);
-                        h571 := to_unsigned(0, 6);
-                        h572 := to_unsigned(0, 6);
-                        h573 := to_unsigned(0, 6);
-                        h574 := to_unsigned(0, 6);
-                        h575 := to_unsigned(0, 6);
+                        h251 := unsigned'("00000000000000000000000000000000");
+                        h251 := (h246 and unsigned'("11111111111111111111111111110000"));
+                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h252 := (h235 or unsigned'(unsigned'("00000000000000000000000000000000") & h251));
+                        h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h254 := to_unsigned(1, 64);
+                        h255 := to_unsigned(0, 6);
+                        h256 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h257 := to_unsigned(0, 6);
+                        h258 := to_unsigned(0, 6);
+                        h258 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                        h257 := h258;
+                        h259 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h259 := shift_right(r_VF_BAR_SIZE, to_integer(h257));
+                        h256 := h259;
+                        h255 := h256(6-1 downto 0);
+                        h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h260 := shift_left(h254, to_integer(h255));
+                        h261 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h261 := ((unsigned'(to_unsigned(0, 1) & h260) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h262 := unsigned'("000000000000000000000000000000000000000000000");
+                        h262 := ((unsigned'(to_unsigned(0, 1) & w_sriov_20(32-1 downto 0) & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                        h263 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h263 := (h261(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h262(44-1 downto 0)));
+                        h253 := h263;
+                        h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h264 := (not h253);
+                        h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h265 := (h252 and h264);
+                        h266 := to_unsigned(0, 17);
+                        h266 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h267 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h267 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h266(16-1 downto 0));
+                        h268 := to_unsigned(0, 6);
+                        h269 := to_unsigned(0, 7);
+                        h270 := to_unsigned(0, 7);
+                        h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h272 := to_unsigned(0, 6);
+                        h273 := to_unsigned(0, 6);
+                        h273 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                        h272 := h273;
+                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h274 := shift_right(r_VF_BAR_SIZE, to_integer(h272));
+                        h271 := h274;
+                        h275 := to_unsigned(0, 6);
+                        h276 := to_unsigned(0, 6);
+                        h277 := to_unsigned(0, 6);
+                        h278 := to_unsigned(0, 6);
+                        h279 := to_unsigned(0, 6);
+                        h280 := to_unsigned(0, 6);
+                        h281 := to_unsigned(0, 6);
+                        h282 := to_unsigned(0, 6);
+                        h283 := to_unsigned(0, 6);
+                        h284 := to_unsigned(0, 6);
+                        h285 := to_unsigned(0, 6);
+                        h286 := to_unsigned(0, 6);
+                        h287 := to_unsigned(0, 6);
+                        h288 := to_unsigned(0, 6);
+                        h289 := to_unsigned(0, 6);
+                        h290 := to_unsigned(0, 6);
+                        h291 := to_unsigned(0, 6);
+                        h292 := to_unsigned(0, 6);
+                        h293 := to_unsigned(0, 6);
+                        h294 := to_unsigned(0, 6);
+                        h295 := to_unsigned(0, 6);
+                        h296 := to_unsigned(0, 6);
+                        h297 := to_unsigned(0, 6);
+                        h298 := to_unsigned(0, 6);
+                        h299 := to_unsigned(0, 6);
+                        h300 := to_unsigned(0, 6);
+                        h301 := to_unsigned(0, 6);
+                        h302 := to_unsigned(0, 6);
+                        h303 := to_unsigned(0, 6);
+                        h304 := to_unsigned(0, 6);
+                        h305 := to_unsigned(0, 6);
+                        h306 := to_unsigned(0, 6);
                         if bool(w_sriov_20(31)) then
-                            h575 := to_unsigned(31, 6);
+                            h306 := to_unsigned(31, 6);
                         else
-                            h575 := to_unsigned(32, 6);
+                            h306 := to_unsigned(32, 6);
                         end if;
                         if bool(w_sriov_20(30)) then
-                            h574 := to_unsigned(30, 6);
+                            h305 := to_unsigned(30, 6);
                         else
-                            h574 := h575;
+                            h305 := h306;
                         end if;
                         if bool(w_sriov_20(29)) then
-                            h573 := to_unsigned(29, 6);
+                            h304 := to_unsigned(29, 6);
                         else
-                            h573 := h574;
+                            h304 := h305;
                         end if;
                         if bool(w_sriov_20(28)) then
-                            h572 := to_unsigned(28, 6);
+                            h303 := to_unsigned(28, 6);
                         else
-                            h572 := h573;
+                            h303 := h304;
                         end if;
                         if bool(w_sriov_20(27)) then
-                            h571 := to_unsigned(27, 6);
+                            h302 := to_unsigned(27, 6);
                         else
-                            h571 := h572;
+                            h302 := h303;
                         end if;
                         if bool(w_sriov_20(26)) then
-                            h570 := to_unsigned(26, 6);
+                            h301 := to_unsigned(26, 6);
                         else
-                            h570 := h571;
+                            h301 := h302;
                         end if;
                         if bool(w_sriov_20(25)) then
-                            h569 := to_unsigned(25, 6);
+                            h300 := to_unsigned(25, 6);
                         else
-                            h569 := h570;
+                            h300 := h301;
                         end if;
                         if bool(w_sriov_20(24)) then
-                            h568 := to_unsigned(24, 6);
+                            h299 := to_unsigned(24, 6);
                         else
-                            h568 := h569;
+                            h299 := h300;
                         end if;
                         if bool(w_sriov_20(23)) then
-                            h567 := to_unsigned(23, 6);
+                            h298 := to_unsigned(23, 6);
                         else
-                            h567 := h568;
+                            h298 := h299;
                         end if;
                         if bool(w_sriov_20(22)) then
-                            h566 := to_unsigned(22, 6);
+                            h297 := to_unsigned(22, 6);
                         else
-                            h566 := h567;
+                            h297 := h298;
                         end if;
                         if bool(w_sriov_20(21)) then
-                            h565 := to_unsigned(21, 6);
+                            h296 := to_unsigned(21, 6);
                         else
-                            h565 := h566;
+                            h296 := h297;
                         end if;
                         if bool(w_sriov_20(20)) then
-                            h564 := to_unsigned(20, 6);
+                            h295 := to_unsigned(20, 6);
                         else
-                            h564 := h565;
+                            h295 := h296;
                         end if;
                         if bool(w_sriov_20(19)) then
-                            h563 := to_unsigned(19, 6);
+                            h294 := to_unsigned(19, 6);
                         else
-                            h563 := h564;
+                            h294 := h295;
                         end if;
                         if bool(w_sriov_20(18)) then
-                            h562 := to_unsigned(18, 6);
+                            h293 := to_unsigned(18, 6);
                         else
-                            h562 := h563;
+                            h293 := h294;
                         end if;
                         if bool(w_sriov_20(17)) then
-                            h561 := to_unsigned(17, 6);
+                            h292 := to_unsigned(17, 6);
                         else
-                            h561 := h562;
+                            h292 := h293;
                         end if;
                         if bool(w_sriov_20(16)) then
-                            h560 := to_unsigned(16, 6);
+                            h291 := to_unsigned(16, 6);
                         else
-                            h560 := h561;
+                            h291 := h292;
                         end if;
                         if bool(w_sriov_20(15)) then
-                            h559 := to_unsigned(15, 6);
+                            h290 := to_unsigned(15, 6);
                         else
-                            h559 := h560;
+                            h290 := h291;
                         end if;
                         if bool(w_sriov_20(14)) then
-                            h558 := to_unsigned(14, 6);
+                            h289 := to_unsigned(14, 6);
                         else
-                            h558 := h559;
+                            h289 := h290;
                         end if;
                         if bool(w_sriov_20(13)) then
-                            h557 := to_unsigned(13, 6);
+                            h288 := to_unsigned(13, 6);
                         else
-                            h557 := h558;
+                            h288 := h289;
                         end if;
                         if bool(w_sriov_20(12)) then
-                            h556 := to_unsigned(12, 6);
+                            h287 := to_unsigned(12, 6);
                         else
-                            h556 := h557;
+                            h287 := h288;
                         end if;
                         if bool(w_sriov_20(11)) then
-                            h555 := to_unsigned(11, 6);
+                            h286 := to_unsigned(11, 6);
                         else
-                            h555 := h556;
+                            h286 := h287;
                         end if;
                         if bool(w_sriov_20(10)) then
-                            h554 := to_unsigned(10, 6);
+                            h285 := to_unsigned(10, 6);
                         else
-                            h554 := h555;
+                            h285 := h286;
                         end if;
                         if bool(w_sriov_20(9)) then
-                            h553 := to_unsigned(9, 6);
+                            h284 := to_unsigned(9, 6);
                         else
-                            h553 := h554;
+                            h284 := h285;
                         end if;
                         if bool(w_sriov_20(8)) then
-                            h552 := to_unsigned(8, 6);
+                            h283 := to_unsigned(8, 6);
                         else
-                            h552 := h553;
+                            h283 := h284;
                         end if;
                         if bool(w_sriov_20(7)) then
-                            h551 := to_unsigned(7, 6);
+                            h282 := to_unsigned(7, 6);
                         else
-                            h551 := h552;
+                            h282 := h283;
                         end if;
                         if bool(w_sriov_20(6)) then
-                            h550 := to_unsigned(6, 6);
+                            h281 := to_unsigned(6, 6);
                         else
-                            h550 := h551;
+                            h281 := h282;
                         end if;
                         if bool(w_sriov_20(5)) then
-                            h549 := to_unsigned(5, 6);
+                            h280 := to_unsigned(5, 6);
                         else
-                            h549 := h550;
+                            h280 := h281;
                         end if;
                         if bool(w_sriov_20(4)) then
-                            h548 := to_unsigned(4, 6);
+                            h279 := to_unsigned(4, 6);
                         else
-                            h548 := h549;
+                            h279 := h280;
                         end if;
                         if bool(w_sriov_20(3)) then
-                            h547 := to_unsigned(3, 6);
+                            h278 := to_unsigned(3, 6);
                         else
-                            h547 := h548;
+                            h278 := h279;
                         end if;
                         if bool(w_sriov_20(2)) then
-                            h546 := to_unsigned(2, 6);
+                            h277 := to_unsigned(2, 6);
                         else
-                            h546 := h547;
+                            h277 := h278;
                         end if;
                         if bool(w_sriov_20(1)) then
-                            h545 := to_unsigned(1, 6);
+                            h276 := to_unsigned(1, 6);
                         else
-                            h545 := h546;
+                            h276 := h277;
                         end if;
                         if bool(w_sriov_20(0)) then
-                            h544 := to_unsigned(0, 6);
+                            h275 := to_unsigned(0, 6);
                         else
-                            h544 := h545;
+                            h275 := h276;
                         end if;
-                        if bool(r_PF(16)) then
-                            h511 := h512;
-                        else
-                            h511 := h544;
-                        end if;
-                        h576 := to_unsigned(0, 7);
-                        h576 := (12 + unsigned'(to_unsigned(0, 1) & h511));
-                        h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h578 := to_unsigned(0, 6);
-                        h579 := to_unsigned(0, 6);
-                        h579 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
-                        h578 := h579;
-                        h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h580 := shift_right(r_VF_BAR_SIZE, to_integer(h578));
-                        h577 := h580;
-                        h581 := to_unsigned(0, 6);
-                        h582 := to_unsigned(0, 6);
-                        h583 := to_unsigned(0, 6);
-                        h584 := to_unsigned(0, 6);
-                        h585 := to_unsigned(0, 6);
-                        h586 := to_unsigned(0, 6);
-                        h587 := to_unsigned(0, 6);
-                        h588 := to_unsigned(0, 6);
-                        h589 := to_unsigned(0, 6);
-                        h590 := to_unsigned(0, 6);
-                        h591 := to_unsigned(0, 6);
-                        h592 := to_unsigned(0, 6);
-                        h593 := to_unsigned(0, 6);
-                        h594 := to_unsigned(0, 6);
-                        h595 := to_unsigned(0, 6);
-                        h596 := to_unsigned(0, 6);
-                        h597 := to_unsigned(0, 6);
-                        h598 := to_unsigned(0, 6);
-                        h599 := to_unsigned(0, 6);
-                        h600 := to_unsigned(0, 6);
-                        h601 := to_unsigned(0, 6);
-                        h602 := to_unsigned(0, 6);
-                        h603 := to_unsigned(0, 6);
-                        h604 := to_unsigned(0, 6);
-                        h605 := to_unsigned(0, 6);
-                        h606 := to_unsigned(0, 6);
-                        h607 := to_unsigned(0, 6);
-                        h608 := to_unsigned(0, 6);
-                        h609 := to_unsigned(0, 6);
-                        h610 := to_unsigned(0, 6);
-                        h611 := to_unsigned(0, 6);
-                        h612 := to_unsigned(0, 6);
-                        h613 := to_unsigned(0, 6);
-                        if bool(w_sriov_odd_20(63)) then
-                            h613 := to_unsigned(31, 6);
-                        else
-                            h613 := to_unsigned(32, 6);
-                        end if;
-                        if bool(w_sriov_odd_20(62)) then
-                            h612 := to_unsigned(30, 6);
-                        else
-                            h612 := h613;
-                        end if;
-                        if bool(w_sriov_odd_20(61)) then
-                            h611 := to_unsigned(29, 6);
-                        else
-                            h611 := h612;
-                        end if;
-                        if bool(w_sriov_odd_20(60)) then
-                            h610 := to_unsigned(28, 6);
-                        else
-                            h610 := h611;
-                        end if;
-                        if bool(w_sriov_odd_20(59)) then
-                            h609 := to_unsigned(27, 6);
-                        else
-                            h609 := h610;
-                        end if;
-                        if bool(w_sriov_odd_20(58)) then
-                            h608 := to_unsigned(26, 6);
-                        else
-                            h608 := h609;
-                        end if;
-                        if bool(w_sriov_odd_20(57)) then
-                            h607 := to_unsigned(25, 6);
-                        else
-                            h607 := h608;
-                        end if;
-                        if bool(w_sriov_odd_20(56)) then
-                            h606 := to_unsigned(24, 6);
-                        else
-                            h606 := h607;
-                        end if;
-                        if bool(w_sriov_odd_20(55)) then
-                            h605 := to_unsigned(23, 6);
-                        else
-                            h605 := h606;
-                        end if;
-                        if bool(w_sriov_odd_20(54)) then
-                            h604 := to_unsigned(22, 6);
-                        else
-                            h604 := h605;
-                        end if;
-                        if bool(w_sriov_odd_20(53)) then
-                            h603 := to_unsigned(21, 6);
-                        else
-                            h603 := h604;
-                        end if;
-                        if bool(w_sriov_odd_20(52)) then
-                            h602 := to_unsigned(20, 6);
-                        else
-                            h602 := h603;
-                        end if;
-                        if bool(w_sriov_odd_20(51)) then
-                            h601 := to_unsigned(19, 6);
-                        else
-                            h601 := h602;
-                        end if;
-                        if bool(w_sriov_odd_20(50)) then
-                            h600 := to_unsigned(18, 6);
-                        else
-                            h600 := h601;
-                        end if;
-                        if bool(w_sriov_odd_20(49)) then
-                            h599 := to_unsigned(17, 6);
-                        else
-                            h599 := h600;
-                        end if;
-                        if bool(w_sriov_odd_20(48)) then
-                            h598 := to_unsigned(16, 6);
-                        else
-                            h598 := h599;
-                        end if;
-                        if bool(w_sriov_odd_20(47)) then
-                            h597 := to_unsigned(15, 6);
-                        else
-                            h597 := h598;
-                        end if;
-                        if bool(w_sriov_odd_20(46)) then
-                            h596 := to_unsigned(14, 6);
-                        else
-                            h596 := h597;
-                        end if;
-                        if bool(w_sriov_odd_20(45)) then
-                            h595 := to_unsigned(13, 6);
-                        else
-                            h595 := h596;
-                        end if;
-                        if bool(w_sriov_odd_20(44)) then
-                            h594 := to_unsigned(12, 6);
-                        else
-                            h594 := h595;
-                        end if;
-                        if bool(w_sriov_odd_20(43)) then
-                            h593 := to_unsigned(11, 6);
-                        else
-                            h593 := h594;
-                        end if;
-                        if bool(w_sriov_odd_20(42)) then
-                            h592 := to_unsigned(10, 6);
-                        else
-                            h592 := h593;
-                        end if;
-                        if bool(w_sriov_odd_20(41)) then
-                            h591 := to_unsigned(9, 6);
-                        else
-                            h591 := h592;
-                        end if;
-                        if bool(w_sriov_odd_20(40)) then
-                            h590 := to_unsigned(8, 6);
-                        else
-                            h590 := h591;
-                        end if;
-                        if bool(w_sriov_odd_20(39)) then
-                            h589 := to_unsigned(7, 6);
-                        else
-                            h589 := h590;
-                        end if;
-                        if bool(w_sriov_odd_20(38)) then
-                            h588 := to_unsigned(6, 6);
-                        else
-                            h588 := h589;
-                        end if;
-                        if bool(w_sriov_odd_20(37)) then
-                            h587 := to_unsigned(5, 6);
-                        else
-                            h587 := h588;
-                        end if;
-                        if bool(w_sriov_odd_20(36)) then
-                            h586 := to_unsigned(4, 6);
-                        else
-                            h586 := h587;
-                        end if;
-                        if bool(w_sriov_odd_20(35)) then
-                            h585 := to_unsigned(3, 6);
-                        else
-                            h585 := h586;
-                        end if;
-                        if bool(w_sriov_odd_20(34)) then
-                            h584 := to_unsigned(2, 6);
-                        else
-                            h584 := h585;
-                        end if;
-                        if bool(w_sriov_odd_20(33)) then
-                            h583 := to_unsigned(1, 6);
-                        else
-                            h583 := h584;
-                        end if;
-                        if bool(w_sriov_odd_20(32)) then
-                            h582 := to_unsigned(0, 6);
-                        else
-                            h582 := h583;
-                        end if;
-                        h614 := to_unsigned(0, 6);
-                        h615 := to_unsigned(0, 6);
-                        h616 := to_unsigned(0, 6);
-                        h617 := to_unsigned(0, 6);
-                        h618 := to_unsigned(0, 6);
-                        h619 := to_unsigned(0, 6);
-                        h620 := to_unsigned(0, 6);
-                        h621 := to_unsigned(0, 6);
-                        h622 := to_unsigned(0, 6);
-                        h623 := to_unsigned(0, 6);
-                        h624 := to_unsigned(0, 6);
-                        h625 := to_unsigned(0, 6);
-                        h626 := to_unsigned(0, 6);
-                        h627 := to_unsigned(0, 6);
-                        h628 := to_unsigned(0, 6);
-                        h629 := to_unsigned(0, 6);
-                        h630 := to_unsigned(0, 6);
-                        h631 := to_unsigned(0, 6);
-                        h632 := to_unsigned(0, 6);
-                        h633 := to_unsigned(0, 6);
-                        h634 := to_unsigned(0, 6);
-                        h635 := to_unsigned(0, 6);
-                        h636 := to_unsigned(0, 6);
-                        h637 := to_unsigned(0, 6);
-                        h638 := to_unsigned(0, 6);
-                        h639 := to_unsigned(0, 6);
-                        h640 := to_unsigned(0, 6);
-                        h641 := to_unsigned(0, 6);
-                        h642 := to_unsigned(0, 6);
-                        h643 := to_unsigned(0, 6);
-                        h644 := to_unsigned(0, 6);
-                        h645 := to_unsigned(0, 6);
+                        h307 := to_unsigned(0, 7);
+                        h307 := (12 + unsigned'(to_unsigned(0, 1) & h275));
+                        h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h309 := to_unsigned(0, 6);
+                        h310 := to_unsigned(0, 6);
+                        h310 := resize(6 * unsigned'(to_unsigned(0, 3) & e_bar), 6);
+                        h309 := h310;
+                        h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h311 := shift_right(r_VF_BAR_SIZE, to_integer(h309));
+                        h308 := h311;
+                        h312 := to_unsigned(0, 6);
+                        h313 := to_unsigned(0, 6);
+                        h314 := to_unsigned(0, 6);
+                        h315 := to_unsigned(0, 6);
+                        h316 := to_unsigned(0, 6);
+                        h317 := to_unsigned(0, 6);
+                        h318 := to_unsigned(0, 6);
+                        h319 := to_unsigned(0, 6);
+                        h320 := to_unsigned(0, 6);
+                        h321 := to_unsigned(0, 6);
+                        h322 := to_unsigned(0, 6);
+                        h323 := to_unsigned(0, 6);
+                        h324 := to_unsigned(0, 6);
+                        h325 := to_unsigned(0, 6);
+                        h326 := to_unsigned(0, 6);
+                        h327 := to_unsigned(0, 6);
+                        h328 := to_unsigned(0, 6);
+                        h329 := to_unsigned(0, 6);
+                        h330 := to_unsigned(0, 6);
+                        h331 := to_unsigned(0, 6);
+                        h332 := to_unsigned(0, 6);
+                        h333 := to_unsigned(0, 6);
+                        h334 := to_unsigned(0, 6);
+                        h335 := to_unsigned(0, 6);
+                        h336 := to_unsigned(0, 6);
+                        h337 := to_unsigned(0, 6);
+                        h338 := to_unsigned(0, 6);
+                        h339 := to_unsigned(0, 6);
+                        h340 := to_unsigned(0, 6);
+                        h341 := to_unsigned(0, 6);
+                        h342 := to_unsigned(0, 6);
+                        h343 := to_unsigned(0, 6);
                         if bool(w_sriov_20(31)) then
-                            h645 := to_unsigned(31, 6);
+                            h343 := to_unsigned(31, 6);
                         else
-                            h645 := to_unsigned(32, 6);
+                            h343 := to_unsigned(32, 6);
                         end if;
                         if bool(w_sriov_20(30)) then
-                            h644 := to_unsigned(30, 6);
+                            h342 := to_unsigned(30, 6);
                         else
-                            h644 := h645;
+                            h342 := h343;
                         end if;
                         if bool(w_sriov_20(29)) then
-                            h643 := to_unsigned(29, 6);
+                            h341 := to_unsigned(29, 6);
                         else
-                            h643 := h644;
+                            h341 := h342;
                         end if;
                         if bool(w_sriov_20(28)) then
-                            h642 := to_unsigned(28, 6);
+                            h340 := to_unsigned(28, 6);
                         else
-                            h642 := h643;
+                            h340 := h341;
                         end if;
                         if bool(w_sriov_20(27)) then
-                            h641 := to_unsigned(27, 6);
+                            h339 := to_unsigned(27, 6);
                         else
-                            h641 := h642;
+                            h339 := h340;
                         end if;
                         if bool(w_sriov_20(26)) then
-                            h640 := to_unsigned(26, 6);
+                            h338 := to_unsigned(26, 6);
                         else
-                            h640 := h641;
+                            h338 := h339;
                         end if;
                         if bool(w_sriov_20(25)) then
-                            h639 := to_unsigned(25, 6);
+                            h337 := to_unsigned(25, 6);
                         else
-                            h639 := h640;
+                            h337 := h338;
                         end if;
                         if bool(w_sriov_20(24)) then
-                            h638 := to_unsigned(24, 6);
+                            h336 := to_unsigned(24, 6);
                         else
-                            h638 := h639;
+                            h336 := h337;
                         end if;
                         if bool(w_sriov_20(23)) then
-                            h637 := to_unsigned(23, 6);
+                            h335 := to_unsigned(23, 6);
                         else
-                            h637 := h638;
+                            h335 := h336;
                         end if;
                         if bool(w_sriov_20(22)) then
-                            h636 := to_unsigned(22, 6);
+                            h334 := to_unsigned(22, 6);
                         else
-                            h636 := h637;
+                            h334 := h335;
                         end if;
                         if bool(w_sriov_20(21)) then
-                            h635 := to_unsigned(21, 6);
+                            h333 := to_unsigned(21, 6);
                         else
-                            h635 := h636;
+                            h333 := h334;
                         end if;
                         if bool(w_sriov_20(20)) then
-                            h634 := to_unsigned(20, 6);
+                            h332 := to_unsigned(20, 6);
                         else
-                            h634 := h635;
+                            h332 := h333;
                         end if;
                         if bool(w_sriov_20(19)) then
-                            h633 := to_unsigned(19, 6);
+                            h331 := to_unsigned(19, 6);
                         else
-                            h633 := h634;
+                            h331 := h332;
                         end if;
                         if bool(w_sriov_20(18)) then
-                            h632 := to_unsigned(18, 6);
+                            h330 := to_unsigned(18, 6);
                         else
-                            h632 := h633;
+                            h330 := h331;
                         end if;
                         if bool(w_sriov_20(17)) then
-                            h631 := to_unsigned(17, 6);
+                            h329 := to_unsigned(17, 6);
                         else
-                            h631 := h632;
+                            h329 := h330;
                         end if;
                         if bool(w_sriov_20(16)) then
-                            h630 := to_unsigned(16, 6);
+                            h328 := to_unsigned(16, 6);
                         else
-                            h630 := h631;
+                            h328 := h329;
                         end if;
                         if bool(w_sriov_20(15)) then
-                            h629 := to_unsigned(15, 6);
+                            h327 := to_unsigned(15, 6);
                         else
-                            h629 := h630;
+                            h327 := h328;
                         end if;
                         if bool(w_sriov_20(14)) then
-                            h628 := to_unsigned(14, 6);
+                            h326 := to_unsigned(14, 6);
                         else
-                            h628 := h629;
+                            h326 := h327;
                         end if;
                         if bool(w_sriov_20(13)) then
-                            h627 := to_unsigned(13, 6);
+                            h325 := to_unsigned(13, 6);
                         else
-                            h627 := h628;
+                            h325 := h326;
                         end if;
                         if bool(w_sriov_20(12)) then
-                            h626 := to_unsigned(12, 6);
+                            h324 := to_unsigned(12, 6);
                         else
-                            h626 := h627;
+                            h324 := h325;
                         end if;
                         if bool(w_sriov_20(11)) then
-                            h625 := to_unsigned(11, 6);
+                            h323 := to_unsigned(11, 6);
                         else
-                            h625 := h626;
+                            h323 := h324;
                         end if;
                         if bool(w_sriov_20(10)) then
-                            h624 := to_unsigned(10, 6);
+                            h322 := to_unsigned(10, 6);
                         else
-                            h624 := h625;
+                            h322 := h323;
                         end if;
                         if bool(w_sriov_20(9)) then
-                            h623 := to_unsigned(9, 6);
+                            h321 := to_unsigned(9, 6);
                         else
-                            h623 := h624;
+                            h321 := h322;
                         end if;
                         if bool(w_sriov_20(8)) then
-                            h622 := to_unsigned(8, 6);
+                            h320 := to_unsigned(8, 6);
                         else
-                            h622 := h623;
+                            h320 := h321;
                         end if;
                         if bool(w_sriov_20(7)) then
-                            h621 := to_unsigned(7, 6);
+                            h319 := to_unsigned(7, 6);
                         else
-                            h621 := h622;
+                            h319 := h320;
                         end if;
                         if bool(w_sriov_20(6)) then
-                            h620 := to_unsigned(6, 6);
+                            h318 := to_unsigned(6, 6);
                         else
-                            h620 := h621;
+                            h318 := h319;
                         end if;
                         if bool(w_sriov_20(5)) then
-                            h619 := to_unsigned(5, 6);
+                            h317 := to_unsigned(5, 6);
                         else
-                            h619 := h620;
+                            h317 := h318;
                         end if;
                         if bool(w_sriov_20(4)) then
-                            h618 := to_unsigned(4, 6);
+                            h316 := to_unsigned(4, 6);
                         else
-                            h618 := h619;
+                            h316 := h317;
                         end if;
                         if bool(w_sriov_20(3)) then
-                            h617 := to_unsigned(3, 6);
+                            h315 := to_unsigned(3, 6);
                         else
-                            h617 := h618;
+                            h315 := h316;
                         end if;
                         if bool(w_sriov_20(2)) then
-                            h616 := to_unsigned(2, 6);
+                            h314 := to_unsigned(2, 6);
                         else
-                            h616 := h617;
+                            h314 := h315;
                         end if;
                         if bool(w_sriov_20(1)) then
-                            h615 := to_unsigned(1, 6);
+                            h313 := to_unsigned(1, 6);
                         else
-                            h615 := h616;
+                            h313 := h314;
                         end if;
                         if bool(w_sriov_20(0)) then
-                            h614 := to_unsigned(0, 6);
+                            h312 := to_unsigned(0, 6);
                         else
-                            h614 := h615;
+                            h312 := h313;
                         end if;
-                        if bool(r_PF(16)) then
-                            h581 := h582;
+                        h344 := to_unsigned(0, 7);
+                        h344 := (12 + unsigned'(to_unsigned(0, 1) & h312));
+                        if (unsigned'(to_unsigned(0, 1) & h271(6-1 downto 0)) > h307) then
+                            h270 := unsigned'(to_unsigned(0, 1) & h308(6-1 downto 0));
                         else
-                            h581 := h614;
+                            h270 := h344;
                         end if;
-                        h646 := to_unsigned(0, 7);
-                        h646 := (12 + unsigned'(to_unsigned(0, 1) & h581));
-                        if (unsigned'(to_unsigned(0, 1) & h507(6-1 downto 0)) > h576) then
-                            h506 := unsigned'(to_unsigned(0, 1) & h577(6-1 downto 0));
-                        else
-                            h506 := h646;
-                        end if;
-                        h505 := h506;
-                        h504 := h505(6-1 downto 0);
-                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h647 := shift_left(h503, to_integer(h504));
-                        h648 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h648 := (unsigned'(to_unsigned(0, 16) & h501) + unsigned'(to_unsigned(0, 1) & h647));
-                        h649 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h649 := (unsigned'(to_unsigned(0, 1) & h648) + unsigned'(to_unsigned(0, 17) & e_offset));
-                        rec_addr <= h649(64-1 downto 0);
-                        h650 := to_unsigned(0, 1);
-                        h650 := to_unsigned(0, 1);
+                        h269 := h270;
+                        h268 := h269(6-1 downto 0);
+                        h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h345 := shift_left(h267, to_integer(h268));
+                        h346 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h346 := (unsigned'(to_unsigned(0, 16) & h265) + unsigned'(to_unsigned(0, 1) & h345));
+                        h347 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h347 := (unsigned'(to_unsigned(0, 1) & h346) + unsigned'(to_unsigned(0, 17) & e_offset));
+                        rec_addr <= h347(64-1 downto 0);
+                        h348 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 3)) or (e_kind = 5)) then
-                            h650 := to_unsigned(1, 1);
+                            h348 := to_unsigned(1, 1);
                         end if;
-                        rec_write <= h650;
+                        rec_write <= h348;
                         st <= FINISH;
                     else
                         status <= to_unsigned(0, 8);
