@@ -37,6 +37,7 @@ def _contains(e: Expr, key: tuple[str, str]) -> bool:
     return any((r.kind, r.name) == key for r in e.refs())
 
 
+STEER_ROUNDS = 25  # passes over a condition's false parts before giving up (each part: 4 redraws)
 MAX_MIX_EVENTS = 10_000_000  # --mix events in all: the shuffled kinds are one list
 
 
@@ -71,6 +72,8 @@ class UnitScenarioFactory:
         # each callee rule as a condition on the caller: the call made, that rule's `when`
         self.call_rules = [x.when if c.when is None else Expr(op="&&", args=(c.when, x.when), width=1)
                            for c in self.unit.calls for x in c.exits]
+        whens = [x.when for x in self.unit.exits]
+        self.fires = [_fires(whens, i) for i in range(len(whens))]
 
     def _call_result(self, e: Expr, lookup) -> int:
         """A call's result (NAME.MEMBER) on the values drawn so far: the callee's first rule
@@ -265,18 +268,33 @@ class UnitScenarioFactory:
             """A part of the condition that reads nothing redrawable is false: no redraw helps."""
             return any(not evaluate(c, lookup) and not any(steerable(r) for r in c.refs()) for c in _conjuncts(cond))
 
+        def redraw(refs: list[Expr]) -> None:
+            for r in refs:
+                bits = self._value(draw, r.width, (r.kind, r.name), pool)
+                if r.kind == "struct":
+                    sub = r.lo - self.field_of(r.name).lo
+                    values[r.name] = (values[r.name] & ~(mask(r.width) << sub)) | (bits << sub)
+                else:
+                    request[r.name] = (request[r.name] & ~(mask(r.width) << r.lo)) | (bits << r.lo)
+
         def steer(cond: Expr) -> None:
-            """Redraw what the condition reads (keeping the biases) until it holds, or give up."""
-            for _ in range(25):
-                # only what the false parts read: the parts that hold stay as they are
-                refs = [r for c in _conjuncts(cond) if not evaluate(c, lookup) for r in c.refs() if steerable(r)]
-                for r in refs:
-                    bits = self._value(draw, r.width, (r.kind, r.name), pool)
-                    if r.kind == "struct":
-                        sub = r.lo - self.field_of(r.name).lo
-                        values[r.name] = (values[r.name] & ~(mask(r.width) << sub)) | (bits << sub)
-                    else:
-                        request[r.name] = (request[r.name] & ~(mask(r.width) << r.lo)) | (bits << r.lo)
+            """Redraw what the condition reads (keeping the biases) until it holds, or give up.
+            One false part at a time, keeping a redraw only if the parts that held still
+            hold: parts that share a field (a selector read by many parts) do not undo
+            each other."""
+            parts = _conjuncts(cond)
+            for _ in range(STEER_ROUNDS):
+                for c in parts:
+                    if evaluate(c, lookup):
+                        continue
+                    refs = [r for r in c.refs() if steerable(r)]
+                    held = [p for p in parts if evaluate(p, lookup)]
+                    for _ in range(4):
+                        saved = dict(values), dict(request)
+                        redraw(refs)
+                        if evaluate(c, lookup) and all(evaluate(p, lookup) for p in held):
+                            break
+                        values.clear(), values.update(saved[0]), request.clear(), request.update(saved[1])
                 if evaluate(cond, lookup):
                     return
 
@@ -294,12 +312,16 @@ class UnitScenarioFactory:
                 if not evaluate(rule, lookup):
                     steer(rule)
         if draw.chance(50):
-            open_rules = [x.when for x in u.exits if not blocked(x.when)]
+            # a rule fires only when no rule before it does: steer toward the rule and
+            # away from every earlier one (a late rule behind several refusals happens)
+            open_rules = [fires for x, fires in zip(u.exits, self.fires) if not blocked(x.when)]
             if open_rules:
                 rule = draw.choice(open_rules)
                 if not evaluate(rule, lookup):
                     steer(rule)
         def place(st: ir.Structure) -> None:
+            if st.when is not None and not evaluate(st.when, lookup):
+                return  # not read: its words must not overwrite a structure at the same address that is read
             base = evaluate(st.base, lookup) & MASK64 & ~7
             by_word: dict[int, int] = {}
             for f in st.fields:
@@ -466,10 +488,28 @@ def _write_back(request: dict, e: Expr, value: int) -> None:
     request[e.name] = (request[e.name] & ~mask(e.width)) | (value & mask(e.width))
 
 
+_PARTS: dict[int, tuple[Expr, list[Expr]]] = {}
+
+
 def _conjuncts(e: Expr) -> list[Expr]:
-    """The parts of an `a && b && ...` condition."""
+    """The parts of an `a && b && ...` condition; `!(a || b)` is `!a && !b` and `!!a` is
+    `a`, so that each part of a negated rule is steered on its own. Kept per expression:
+    the new parts are compiled once (compiled.evaluator keys by the object)."""
+    hit = _PARTS.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    parts = _split(e)
+    _PARTS[id(e)] = (e, parts)
+    return parts
+
+
+def _split(e: Expr) -> list[Expr]:
     if e.op == "&&":
         return _conjuncts(e.args[0]) + _conjuncts(e.args[1])
+    if e.op == "!" and e.args[0].op == "!":
+        return _conjuncts(e.args[0].args[0])
+    if e.op == "!" and e.args[0].op == "||":
+        return _conjuncts(_not(e.args[0].args[0])) + _conjuncts(_not(e.args[0].args[1]))
     return [e]
 
 
@@ -486,6 +526,18 @@ def _nested_keys(name: str, d: dict) -> list[str]:
         return [f"walk {name} host fault", f"walk {name} host fault {d['host_fault']}",
                 f"walk {name} host fault on {where}"]
     return [f"walk {name} guest fault", f"walk {name} fault {d['fault']}"]
+
+
+def _not(e: Expr) -> Expr:
+    return Expr(op="!", args=(e,), width=1, span=e.span)
+
+
+def _fires(whens: list[Expr], i: int) -> Expr:
+    """When exit rule i decides: its condition holds and no earlier rule's does."""
+    out = whens[i]
+    for w in whens[:i]:
+        out = Expr(op="&&", args=(out, _not(w)), width=1, span=out.span)
+    return out
 
 
 def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, detail: dict | None = None) -> list[str]:
