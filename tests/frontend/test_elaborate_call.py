@@ -91,3 +91,20 @@ def test_a_constant_binding_folds_away_what_the_call_cannot_reach(tmp_path):
     assert "call mid.fromi" in points and not any(p.startswith("call mid.i.") for p in points)
     full = expected_coverage(compile_spec(write(tmp_path, NEST, "full.vspec")))
     assert {"call mid.i.hit", "call mid.i.miss"} <= set(full)
+
+
+def test_a_narrower_binding_never_equals_a_constant_it_cannot_hold():
+    """A 1-bit read/write flag bound to a 2-bit request kind: the callee's `kind == 2`
+    (its interrupt rules) folds to false and `kind != 3` to true, so coverage leaves those
+    rules out; `kind == 1` stays a condition."""
+    from codegen.frontend.elaborate.unit import _fold
+    from codegen.ir.expr import num
+    flag = Expr(op="ref", kind="event", name="write", width=1)
+    assert _fold(Expr(op="==", args=(flag, num(2)), width=1)) == num(0, flag.span)
+    assert _fold(Expr(op="!=", args=(num(3), flag), width=1)).value == 1
+    assert _fold(Expr(op="==", args=(flag, num(1)), width=1)).op == "=="
+    # `write ? 2 : 1` (a read or a write) is never 3 (an interrupt), and may be 2
+    kind = Expr(op="cond", args=(flag, num(2), num(1)), width=2)
+    assert _fold(Expr(op="==", args=(kind, num(3)), width=1)).value == 0
+    assert _fold(Expr(op="!=", args=(num(3), kind), width=1)).value == 1
+    assert _fold(Expr(op="==", args=(kind, num(2)), width=1)).op == "=="

@@ -689,6 +689,17 @@ def _fold(e: Expr) -> Expr:
         return num(1, e.span)
     if e.op == "cond" and a[0].op == "num":
         return a[1] if a[0].value else a[2]
+    if e.op in ("==", "!=") and len(a) == 2:
+        # a reference bound to a narrower value than the callee's field (a 1-bit read/write
+        # flag for a 2-bit request kind) never equals a constant it cannot hold
+        for x, y in (a, a[::-1]):
+            if x.op == "ref" and y.op == "num" and y.value >> x.width:
+                return num(int(e.op == "!="), e.span)
+            # `flag ? 2 : 1` against a constant: decided when both choices agree about it
+            if x.op == "cond" and y.op == "num" and all(c.op == "num" for c in x.args[1:]):
+                same = {c.value == y.value for c in x.args[1:]}
+                if len(same) == 1:
+                    return num(int(same.pop() == (e.op == "==")), e.span)
     return e
 
 
