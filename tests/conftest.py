@@ -21,12 +21,21 @@ def generated():
     return {name: harness.load_generated(ROOT / "generated" / name) for name in SPECS}
 
 
+# tests that take a minute or more on two cores even outside `slow` (synthesis of each
+# shipped model, the mutation run, regenerating every spec): started first, after the slow
+# ones, so that none of them is the last to start
+LONG_FIRST = ("test_verilog_synthesizes_without_latches_or_loops", "test_mutated_generated_reference_is_caught",
+              "test_generate_check_passes_and_detects_staleness", "test_checked_in_files_are_fresh")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Run the `slow` tests first (stable order otherwise). Under pytest-xdist (after the
-    xdist_group groups, which `--dist loadgroup` hands out first) the long runs then start
+    """Run the `slow` tests first, then the long ones of LONG_FIRST (stable order otherwise).
+    Under pytest-xdist (after the xdist_group groups, which `--dist loadgroup` hands out
+    first) the long runs then start
     early while the many short tests fill in around them, instead of one starting last
     and leaving the other cores idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None,
+                                 not item.name.startswith(LONG_FIRST)))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -274,12 +274,24 @@ def test_multiword_entries_are_drawn_word_by_word(hostile):
     assert "[127:96]" in wide and "reserved" in wide and "ignored" in wide
 
 
+def _documented_expressions(u) -> list:
+    """A unit's expressions but those of the steps a call inlined: the caller's docs show the
+    call with its bindings, and the callee's steps are documented in the callee's own spec."""
+    inlined = {id(x) for kind, nodes in (("structure", u.structures), ("bitmap", u.bitmaps), ("walk", u.walks))
+               for n in nodes if u.call_of(n.name) is not None
+               for x in ((n.base, n.when) if kind == "structure" else (n.base, n.index, n.span_bits, n.when)
+                         if kind == "bitmap" else (n.input, n.when, *(b.value for b in n.access + n.context)))}
+    inlined |= {id(x) for c in u.calls for x in c.expressions()}  # the callee's rules, decided inside the call
+    return [x for x in u.expressions() if id(x) not in inlined] + [b.value for c in u.calls for b in c.event + c.context]
+
+
 def test_one_diagram_per_layout_and_address_split(shipped):
     for spec, _ in shipped:
         html = doc.render(spec)[f"{output_name(spec)}.html"]
         records_with_bits = sum(1 for r in [x.record for x in spec.regimes + spec.nested] + [u.record for u in spec.units]
                                 for f in r.fields if getattr(f, "bits", ()))
-        small = sum(1 for u in spec.units for s in u.structures if s.size <= doc.DIAGRAM_MAX_STRUCT_BYTES)
+        small = sum(1 for u in spec.units for s in u.structures
+                    if s.size <= doc.DIAGRAM_MAX_STRUCT_BYTES and u.call_of(s.name) is None)
         want = len(spec.layouts) + sum(1 for r in spec.regimes if r.leaf_levels) + records_with_bits + small
         assert html.count("<svg") == want
 
@@ -309,8 +321,8 @@ def test_expressions_print_back_in_spec_syntax(shipped):
 def test_long_expressions_are_broken_at_operators(shipped):
     for spec, _ in shipped:
         p = doc.ExprPrinter(spec)
-        exprs = [x for u in spec.units for x in u.expressions()] + [x.value for o in spec.regimes + spec.units
-                                                                     for x in o.let_defs]
+        exprs = [x for u in spec.units for x in _documented_expressions(u)] + [x.value for o in spec.regimes + spec.units
+                                                                                for x in o.let_defs]
         exprs += [x.when for r in spec.regimes for x in r.faults + r.checks]
         exprs += [lv.page_shift_expr for r in spec.regimes for lv in r.levels if lv.page_shift_expr is not None]
         for e in exprs:
