@@ -675,11 +675,16 @@ class Call(Node):
 
     def expressions(self) -> list[Expr]:
         out = [self.when] if self.when is not None else []
-        out += [f.store_when for f in self.record.fields if f.store_when is not None]
-        out += [x.when for x in self.exits]
-        out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
-        out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
-        return out + list(self.reads)
+        return out + _decision_expressions(self.record, self.exits) + list(self.reads)
+
+
+def _decision_expressions(record: "UnitRecord", exits) -> list[Expr]:
+    """What deciding reads: the record's store conditions, each exit rule's condition and
+    the values it assigns (a unit's own decision, or a callee's inside a call)."""
+    out = [f.store_when for f in record.fields if f.store_when is not None]
+    out += [x.when for x in exits]
+    out += [a.value for x in exits for a in x.assigns if a.value is not None]
+    return out + [b.value for x in exits for a in x.assigns for b in a.bits]
 
 
 class Unit(Node):
@@ -719,10 +724,7 @@ class Unit(Node):
         out += [x for st in self.structures for x in (st.base, st.when) if x is not None]
         out += [x for w in self.walks for x in (w.input, w.when) if x is not None]
         out += [b.value for w in self.walks for b in w.access + w.context]
-        out += [f.store_when for f in self.record.fields if f.store_when is not None]
-        out += [x.when for x in self.exits]
-        out += [a.value for x in self.exits for a in x.assigns if a.value is not None]
-        out += [b.value for x in self.exits for a in x.assigns for b in a.bits]
+        out += _decision_expressions(self.record, self.exits)
         out += [t.value for c in self.caches for t in c.tags]  # read before the cached step
         out += [x for c in self.calls for x in c.expressions()]
         return out
