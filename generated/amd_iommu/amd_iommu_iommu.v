@@ -504,7 +504,7 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h125;
     reg [1-1:0] h126;
     reg [1-1:0] h127;
-    reg [3-1:0] h128;
+    reg [1-1:0] h128;
     reg [16-1:0] h129;
     reg [32-1:0] h130;
     reg [32-1:0] h131;
@@ -3289,14 +3289,14 @@ always @(posedge clk) begin: fsm
                         h127 = 1;
                     end
                     v_wide[57-1:56] = h127;
-                    h128 = 3'h0;
+                    h128 = 1'h0;
                     if (((e_kind != 2) && (e_at == 1))) begin
-                        h128 = 6;
+                        h128 = 0;
                     end
                     else begin
                         h128 = 1;
                     end
-                    v_wide[60-1:57] = h128;
+                    v_wide[60-1:57] = {2'h0, h128};
                     v_wide[64-1:60] = 8;
                     rec_entry_lo <= v_wide[64-1:0];
                     rec_entry_hi <= e_address;

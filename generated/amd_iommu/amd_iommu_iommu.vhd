@@ -530,7 +530,7 @@ fsm: process (clk) is
     variable h125: unsigned(0 downto 0);
     variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(2 downto 0);
+    variable h128: unsigned(0 downto 0);
     variable h129: unsigned(15 downto 0);
     variable h130: unsigned(31 downto 0);
     variable h131: unsigned(31 downto 0);
@@ -3265,13 +3265,13 @@ begin
                             h127 := to_unsigned(1, 1);
                         end if;
                         v_wide(57-1 downto 56) := h127;
-                        h128 := to_unsigned(0, 3);
+                        h128 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h128 := to_unsigned(6, 3);
+                            h128 := to_unsigned(0, 1);
                         else
-                            h128 := to_unsigned(1, 3);
+                            h128 := to_unsigned(1, 1);
                         end if;
-                        v_wide(60-1 downto 57) := h128;
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h128);
                         v_wide(64-1 downto 60) := to_unsigned(8, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;

@@ -20,9 +20,12 @@ from the documents, not from the specs:
   not-present root or context entry and for TT, CA for reserved bits, R = W = 0 and
   nothing recorded for translation faults), fault reason Dh, FRCD AT 125:124 (01b).
 
-The spec marks as UNCONFIRMED the vendor choices tested here where no public text could
-be read (which refusals give UR or CA, the INVALID_DEVICE_REQUEST Type values, U from
-VT-d's TM, N = 0): these tests pin the spec's reading of them.
+The INVALID_DEVICE_REQUEST Type values and the DTE states that refuse an ATS request are
+as the illumos AMD IOMMU driver decodes them (usr/src/uts/i86pc/io/amd_iommu/
+amd_iommu_log.c, get_illegal_req: TR = 1 Type 000b, TR = 0 Type 001b; notes/iommu-facts.md
+section 15). The spec marks as UNCONFIRMED the vendor choices tested here where no public
+text could be read (which refusals give UR or CA, U from VT-d's TM, N = 0): these tests pin
+the spec's reading of them.
 """
 import pytest
 
@@ -161,7 +164,9 @@ def test_amd_translation_request_refused_is_ur(amd, q0, i):
     rule, f, trace = amd_run(amd, mem)
     assert rule == "ats_refused"
     assert (f["outcome"], f["cpl_status"], f["code"]) == (A_COMPLETED, CPL_UR, 8)
-    lo = A_DEV | 1 << 56 | 0b110 << 57 | 8 << 60                      # TR, Type 110b, INVALID_DEVICE_REQUEST
+    # TR = 1 with Type 000b: "translation request from a device with I = 0, V = 0, or V = 1 and
+    # TV = 0" (illumos amd_iommu_log.c get_illegal_req, written from 48882 by Sun with AMD)
+    lo = A_DEV | 1 << 56 | 0b000 << 57 | 8 << 60                      # TR, Type 000b, INVALID_DEVICE_REQUEST
     assert (f["entry_lo"], f["entry_hi"]) == (lo, IOVA)
     assert trace == dte_reads(mem) + [(1, A_LOG_ENTRY, 8, lo), (1, A_LOG_ENTRY + 8, 8, IOVA)]
 
@@ -199,6 +204,8 @@ def test_amd_translated_request_blocked_without_i(amd):
     rule, f, trace = amd_run(amd, mem, address=0x0000_0076_5432_1ABC, at=AT_TRANSLATED, kind=A_DMA_WRITE)
     assert rule == "ats_refused"
     assert (f["outcome"], f["code"], f["cpl_status"]) == (A_ABORTED, 8, CPL_SC)
+    # TR = 0 with Type 001b: "pre-translated transaction from a device with I = 0 or V = 0"
+    # (illumos amd_iommu_log.c get_illegal_req)
     lo = A_DEV | 0b001 << 57 | 8 << 60                                # TR = 0, Type 001b
     assert f["entry_lo"] == lo and f["entry_hi"] == 0x0000_0076_5432_1ABC
     assert trace[-2:] == [(1, A_LOG_ENTRY, 8, lo), (1, A_LOG_ENTRY + 8, 8, 0x0000_0076_5432_1ABC)]
