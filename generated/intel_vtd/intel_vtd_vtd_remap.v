@@ -428,24 +428,24 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h124;
     reg [1-1:0] h125;
     reg [64-1:0] h126;
-    reg [32-1:0] h161;
-    reg [17-1:0] h172;
-    reg [1-1:0] h173;
-    reg [32-1:0] h174;
-    reg [16-1:0] h175;
+    reg [32-1:0] h127;
+    reg [48-1:0] h128;
+    reg [32-1:0] h163;
+    reg [17-1:0] h174;
+    reg [1-1:0] h175;
     reg [32-1:0] h176;
-    reg [17-1:0] h177;
-    reg [1-1:0] h178;
-    reg [32-1:0] h179;
-    reg [16-1:0] h180;
-    reg [16-1:0] h181;
-    reg [17-1:0] h182;
-    reg [4-1:0] h183;
+    reg [16-1:0] h177;
+    reg [32-1:0] h178;
+    reg [17-1:0] h179;
+    reg [1-1:0] h180;
+    reg [32-1:0] h181;
+    reg [16-1:0] h182;
+    reg [16-1:0] h183;
     reg [17-1:0] h184;
-    reg [32-1:0] h207;
-    reg [32-1:0] h208;
-    reg [16-1:0] h220;
-    reg [16-1:0] h221;
+    reg [4-1:0] h185;
+    reg [17-1:0] h186;
+    reg [32-1:0] h209;
+    reg [32-1:0] h210;
     reg [16-1:0] h222;
     reg [16-1:0] h223;
     reg [16-1:0] h224;
@@ -456,6 +456,8 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h229;
     reg [16-1:0] h230;
     reg [16-1:0] h231;
+    reg [16-1:0] h232;
+    reg [16-1:0] h233;
     reg [3-1:0] h56;
     reg [64-1:0] h57;
     reg [1-1:0] h58;
@@ -491,98 +493,98 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h107;
     reg [64-1:0] h108;
     reg [1-1:0] h109;
-    reg [1-1:0] h127;
-    reg [1-1:0] h128;
-    reg [6-1:0] h129;
-    reg [64-1:0] h130;
-    reg [127-1:0] h131;
-    reg [6-1:0] h132;
+    reg [1-1:0] h129;
+    reg [1-1:0] h130;
+    reg [6-1:0] h131;
+    reg [64-1:0] h132;
     reg [127-1:0] h133;
-    reg [64-1:0] h134;
-    reg [6-1:0] h135;
-    reg [7-1:0] h136;
-    reg [64-1:0] h137;
-    reg [65-1:0] h138;
+    reg [6-1:0] h134;
+    reg [127-1:0] h135;
+    reg [64-1:0] h136;
+    reg [6-1:0] h137;
+    reg [7-1:0] h138;
     reg [64-1:0] h139;
-    reg [127-1:0] h140;
-    reg [127-1:0] h141;
-    reg [1-1:0] h142;
-    reg [64-1:0] h143;
+    reg [65-1:0] h140;
+    reg [64-1:0] h141;
+    reg [127-1:0] h142;
+    reg [127-1:0] h143;
     reg [1-1:0] h144;
     reg [64-1:0] h145;
-    reg [3-1:0] h146;
-    reg [1-1:0] h147;
-    reg [64-1:0] h148;
+    reg [1-1:0] h146;
+    reg [64-1:0] h147;
+    reg [3-1:0] h148;
     reg [1-1:0] h149;
-    reg [3-1:0] h150;
-    reg [17-1:0] h151;
-    reg [1-1:0] h152;
-    reg [32-1:0] h153;
-    reg [16-1:0] h154;
+    reg [64-1:0] h150;
+    reg [1-1:0] h151;
+    reg [3-1:0] h152;
+    reg [17-1:0] h153;
+    reg [1-1:0] h154;
     reg [32-1:0] h155;
-    reg [17-1:0] h156;
-    reg [1-1:0] h157;
-    reg [32-1:0] h158;
-    reg [16-1:0] h159;
-    reg [16-1:0] h160;
-    reg [17-1:0] h162;
-    reg [1-1:0] h163;
-    reg [32-1:0] h164;
-    reg [16-1:0] h165;
+    reg [16-1:0] h156;
+    reg [32-1:0] h157;
+    reg [17-1:0] h158;
+    reg [1-1:0] h159;
+    reg [32-1:0] h160;
+    reg [16-1:0] h161;
+    reg [16-1:0] h162;
+    reg [17-1:0] h164;
+    reg [1-1:0] h165;
     reg [32-1:0] h166;
-    reg [17-1:0] h167;
-    reg [1-1:0] h168;
-    reg [32-1:0] h169;
-    reg [16-1:0] h170;
-    reg [16-1:0] h171;
-    reg [1-1:0] h185;
-    reg [17-1:0] h186;
+    reg [16-1:0] h167;
+    reg [32-1:0] h168;
+    reg [17-1:0] h169;
+    reg [1-1:0] h170;
+    reg [32-1:0] h171;
+    reg [16-1:0] h172;
+    reg [16-1:0] h173;
     reg [1-1:0] h187;
-    reg [32-1:0] h188;
-    reg [16-1:0] h189;
+    reg [17-1:0] h188;
+    reg [1-1:0] h189;
     reg [32-1:0] h190;
-    reg [17-1:0] h191;
-    reg [1-1:0] h192;
-    reg [32-1:0] h193;
-    reg [16-1:0] h194;
-    reg [16-1:0] h195;
-    reg [1-1:0] h196;
-    reg [17-1:0] h197;
+    reg [16-1:0] h191;
+    reg [32-1:0] h192;
+    reg [17-1:0] h193;
+    reg [1-1:0] h194;
+    reg [32-1:0] h195;
+    reg [16-1:0] h196;
+    reg [16-1:0] h197;
     reg [1-1:0] h198;
-    reg [32-1:0] h199;
-    reg [16-1:0] h200;
+    reg [17-1:0] h199;
+    reg [1-1:0] h200;
     reg [32-1:0] h201;
-    reg [17-1:0] h202;
-    reg [1-1:0] h203;
-    reg [32-1:0] h204;
-    reg [16-1:0] h205;
-    reg [16-1:0] h206;
-    reg [1-1:0] h209;
-    reg [17-1:0] h210;
+    reg [16-1:0] h202;
+    reg [32-1:0] h203;
+    reg [17-1:0] h204;
+    reg [1-1:0] h205;
+    reg [32-1:0] h206;
+    reg [16-1:0] h207;
+    reg [16-1:0] h208;
     reg [1-1:0] h211;
-    reg [32-1:0] h212;
-    reg [16-1:0] h213;
+    reg [17-1:0] h212;
+    reg [1-1:0] h213;
     reg [32-1:0] h214;
-    reg [17-1:0] h215;
-    reg [1-1:0] h216;
-    reg [32-1:0] h217;
-    reg [16-1:0] h218;
-    reg [16-1:0] h219;
-    reg [17-1:0] h232;
-    reg [1-1:0] h233;
-    reg [32-1:0] h234;
-    reg [16-1:0] h235;
+    reg [16-1:0] h215;
+    reg [32-1:0] h216;
+    reg [17-1:0] h217;
+    reg [1-1:0] h218;
+    reg [32-1:0] h219;
+    reg [16-1:0] h220;
+    reg [16-1:0] h221;
+    reg [17-1:0] h234;
+    reg [1-1:0] h235;
     reg [32-1:0] h236;
-    reg [17-1:0] h237;
-    reg [1-1:0] h238;
-    reg [32-1:0] h239;
-    reg [16-1:0] h240;
-    reg [16-1:0] h241;
-    reg [32-1:0] h242;
-    reg [32-1:0] h243;
-    reg [1-1:0] h244;
-    reg [1-1:0] h245;
+    reg [16-1:0] h237;
+    reg [32-1:0] h238;
+    reg [17-1:0] h239;
+    reg [1-1:0] h240;
+    reg [32-1:0] h241;
+    reg [16-1:0] h242;
+    reg [16-1:0] h243;
+    reg [32-1:0] h244;
+    reg [32-1:0] h245;
     reg [1-1:0] h246;
+    reg [1-1:0] h247;
+    reg [1-1:0] h248;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -2120,103 +2122,107 @@ always @(posedge clk) begin: fsm
                 else begin
                     h110 = h116;
                 end
-                h161 = 32'h0;
-                h161 = e_msi_data;
-                h172 = 17'h0;
-                h173 = 1'h0;
-                h173 = 0;
+                h127 = 32'h0;
+                h127 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h128 = 48'h0;
+                h128 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h163 = 32'h0;
+                h163 = e_msi_data;
+                h174 = 17'h0;
+                h175 = 1'h0;
+                h175 = 0;
                 if (e_msi_addr[2]) begin
-                    h173 = 1;
+                    h175 = 1;
                 end
-                h174 = 32'h0;
-                h174 = e_msi_addr;
-                h175 = 16'h0;
-                h175 = ({h173, 15'h0} | {1'h0, h174[20-1:5]});
                 h176 = 32'h0;
-                h176 = e_msi_data;
-                h177 = 17'h0;
-                h177 = ({1'h0, h175} + {1'h0, h176[16-1:0]});
-                h178 = 1'h0;
-                h178 = 0;
+                h176 = e_msi_addr;
+                h177 = 16'h0;
+                h177 = ({h175, 15'h0} | {1'h0, h176[20-1:5]});
+                h178 = 32'h0;
+                h178 = e_msi_data;
+                h179 = 17'h0;
+                h179 = ({1'h0, h177} + {1'h0, h178[16-1:0]});
+                h180 = 1'h0;
+                h180 = 0;
                 if (e_msi_addr[2]) begin
-                    h178 = 1;
+                    h180 = 1;
                 end
-                h179 = 32'h0;
-                h179 = e_msi_addr;
-                h180 = 16'h0;
-                h180 = ({h178, 15'h0} | {1'h0, h179[20-1:5]});
+                h181 = 32'h0;
+                h181 = e_msi_addr;
+                h182 = 16'h0;
+                h182 = ({h180, 15'h0} | {1'h0, h181[20-1:5]});
                 if (e_msi_addr[3]) begin
-                    h172 = h177;
+                    h174 = h179;
                 end
                 else begin
-                    h172 = {1'h0, h180};
+                    h174 = {1'h0, h182};
                 end
-                h181 = 16'h0;
-                h181 = (h172[16-1:0] & 65535);
-                h182 = 17'h0;
-                h182 = 2;
-                h183 = 4'h0;
-                h183 = r_IRTA_REG[4-1:0];
+                h183 = 16'h0;
+                h183 = (h174[16-1:0] & 65535);
                 h184 = 17'h0;
-                h184 = (h182 << h183);
-                h207 = 32'h0;
-                h207 = w_irte_0[64-1:32];
-                h208 = 32'h0;
-                h208 = w_irte_0[64-1:32];
-                h220 = 16'h0;
-                h221 = 16'h0;
+                h184 = 2;
+                h185 = 4'h0;
+                h185 = r_IRTA_REG[4-1:0];
+                h186 = 17'h0;
+                h186 = (h184 << h185);
+                h209 = 32'h0;
+                h209 = w_irte_0[64-1:32];
+                h210 = 32'h0;
+                h210 = w_irte_0[64-1:32];
                 h222 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h222 = 65529;
-                end
-                else begin
-                    h222 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h221 = 65531;
-                end
-                else begin
-                    h221 = h222;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h220 = 65535;
-                end
-                else begin
-                    h220 = h221;
-                end
                 h223 = 16'h0;
-                h223 = (e_sid & h220);
                 h224 = 16'h0;
-                h225 = 16'h0;
-                h226 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h226 = 65529;
+                    h224 = 65529;
                 end
                 else begin
-                    h226 = 65528;
+                    h224 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h225 = 65531;
+                    h223 = 65531;
                 end
                 else begin
-                    h225 = h226;
+                    h223 = h224;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h224 = 65535;
+                    h222 = 65535;
                 end
                 else begin
-                    h224 = h225;
+                    h222 = h223;
                 end
+                h225 = 16'h0;
+                h225 = (e_sid & h222);
+                h226 = 16'h0;
                 h227 = 16'h0;
-                h227 = (w_irte_8[16-1:0] & h224);
                 h228 = 16'h0;
-                h228 = e_sid;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h228 = 65529;
+                end
+                else begin
+                    h228 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h227 = 65531;
+                end
+                else begin
+                    h227 = h228;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h226 = 65535;
+                end
+                else begin
+                    h226 = h227;
+                end
                 h229 = 16'h0;
-                h229 = w_irte_8[16-1:0];
+                h229 = (w_irte_8[16-1:0] & h226);
                 h230 = 16'h0;
                 h230 = e_sid;
                 h231 = 16'h0;
                 h231 = w_irte_8[16-1:0];
+                h232 = 16'h0;
+                h232 = e_sid;
+                h233 = 16'h0;
+                h233 = w_irte_8[16-1:0];
                 if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
                     rec_outcome <= 7;
@@ -2760,8 +2766,28 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((wk_sl_ok != 0)) begin
+                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h127})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h128})))))) begin
                     status <= 16;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((wk_sl_ok != 0)) begin
+                    status <= 17;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2781,7 +2807,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((wk_sl_translation != 0)) begin
-                    status <= 17;
+                    status <= 18;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2799,51 +2825,51 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_sl_R;
-                    h127 = 1'h0;
-                    h127 = 0;
+                    h129 = 1'h0;
+                    h129 = 0;
                     if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h127 = 1;
+                        h129 = 1;
                     end
-                    v_wide[2-1:1] = h127;
+                    v_wide[2-1:1] = h129;
                     v_wide[3-1:2] = wk_sl_U;
-                    h128 = 1'h0;
-                    h128 = 0;
+                    h130 = 1'h0;
+                    h130 = 0;
                     if ((wk_sl_shift > 12)) begin
-                        h128 = 1;
+                        h130 = 1;
                     end
-                    v_wide[12-1:11] = h128;
-                    h129 = 6'h0;
-                    h129 = wk_sl_shift;
-                    h130 = 64'h0;
-                    h130 = (wk_sl_frame >>> h129);
-                    h131 = 127'h0;
-                    h131 = {63'h0, h130};
-                    h132 = 6'h0;
-                    h132 = wk_sl_shift;
+                    v_wide[12-1:11] = h130;
+                    h131 = 6'h0;
+                    h131 = wk_sl_shift;
+                    h132 = 64'h0;
+                    h132 = (wk_sl_frame >>> h131);
                     h133 = 127'h0;
-                    h133 = (h131 << h132);
-                    h134 = 64'h0;
-                    h134 = 1;
-                    h135 = 6'h0;
-                    h136 = 7'h0;
-                    h136 = (({1'h0, wk_sl_shift} + 64) - 1);
-                    h135 = h136[6-1:0];
-                    h137 = 64'h0;
-                    h137 = (h134 << h135);
-                    h138 = 65'h0;
-                    h138 = (({1'h0, h137} + 65'h10000000000000000) - 1);
+                    h133 = {63'h0, h132};
+                    h134 = 6'h0;
+                    h134 = wk_sl_shift;
+                    h135 = 127'h0;
+                    h135 = (h133 << h134);
+                    h136 = 64'h0;
+                    h136 = 1;
+                    h137 = 6'h0;
+                    h138 = 7'h0;
+                    h138 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h137 = h138[6-1:0];
                     h139 = 64'h0;
-                    h139 = (h138[64-1:0] >>> 12);
-                    h140 = 127'h0;
-                    h140 = (h133 | {51'h0, h139, 12'h0});
-                    h141 = 127'h0;
-                    h141 = (h140 >>> 12);
-                    v_wide[64-1:12] = h141[52-1:0];
+                    h139 = (h136 << h137);
+                    h140 = 65'h0;
+                    h140 = (({1'h0, h139} + 65'h10000000000000000) - 1);
+                    h141 = 64'h0;
+                    h141 = (h140[64-1:0] >>> 12);
+                    h142 = 127'h0;
+                    h142 = (h135 | {51'h0, h141, 12'h0});
+                    h143 = 127'h0;
+                    h143 = (h142 >>> 12);
+                    v_wide[64-1:12] = h143[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
                     st <= 4'b1100;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
-                    status <= 18;
+                    status <= 19;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2863,21 +2889,21 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 19;
+                    status <= 20;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h142 = 1'h0;
-                    h142 = 0;
+                    h144 = 1'h0;
+                    h144 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h142 = 1;
+                        h144 = 1;
                     end
-                    rec_recorded <= h142;
+                    rec_recorded <= h144;
                     v_wide = 0;
-                    h143 = 64'h0;
-                    h143 = e_addr;
-                    v_wide[64-1:12] = h143[64-1:12];
+                    h145 = 64'h0;
+                    h145 = e_addr;
+                    v_wide[64-1:12] = h145[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2898,21 +2924,21 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 20;
+                    status <= 21;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h144 = 1'h0;
-                    h144 = 0;
+                    h146 = 1'h0;
+                    h146 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h144 = 1;
+                        h146 = 1;
                     end
-                    rec_recorded <= h144;
+                    rec_recorded <= h146;
                     v_wide = 0;
-                    h145 = 64'h0;
-                    h145 = e_addr;
-                    v_wide[64-1:12] = h145[64-1:12];
+                    h147 = 64'h0;
+                    h147 = e_addr;
+                    v_wide[64-1:12] = h147[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2933,39 +2959,39 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
-                    status <= 21;
-                    h146 = 3'h0;
+                    status <= 22;
+                    h148 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h146 = 7;
+                        h148 = 7;
                     end
                     else begin
-                        h146 = 4;
+                        h148 = 4;
                     end
-                    rec_outcome <= h146;
+                    rec_outcome <= h148;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h147 = 1'h0;
-                    h147 = 0;
+                    h149 = 1'h0;
+                    h149 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h147 = 1;
+                        h149 = 1;
                     end
-                    rec_recorded <= h147;
+                    rec_recorded <= h149;
                     v_wide = 0;
-                    h148 = 64'h0;
-                    h148 = e_addr;
-                    v_wide[64-1:12] = h148[64-1:12];
+                    h150 = 64'h0;
+                    h150 = e_addr;
+                    v_wide[64-1:12] = h150[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h149 = 1'h0;
-                    h149 = 0;
+                    h151 = 1'h0;
+                    h151 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h149 = 1;
+                        h151 = 1;
                     end
-                    v_wide[63-1:62] = h149;
+                    v_wide[63-1:62] = h151;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2975,19 +3001,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h150 = 3'h0;
+                    h152 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h150 = 4;
+                        h152 = 4;
                     end
                     else begin
-                        h150 = 0;
+                        h152 = 0;
                     end
-                    rec_cpl_status <= h150;
+                    rec_cpl_status <= h152;
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 22;
+                    status <= 23;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3007,7 +3033,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 23;
+                    status <= 24;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3031,7 +3057,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 24;
+                    status <= 25;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3050,46 +3076,46 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h161[32-1:16] != 0))) begin
-                    status <= 25;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h163[32-1:16] != 0))) begin
+                    status <= 26;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h151 = 17'h0;
-                    h152 = 1'h0;
-                    h152 = 0;
+                    h153 = 17'h0;
+                    h154 = 1'h0;
+                    h154 = 0;
                     if (e_msi_addr[2]) begin
-                        h152 = 1;
+                        h154 = 1;
                     end
-                    h153 = 32'h0;
-                    h153 = e_msi_addr;
-                    h154 = 16'h0;
-                    h154 = ({h152, 15'h0} | {1'h0, h153[20-1:5]});
                     h155 = 32'h0;
-                    h155 = e_msi_data;
-                    h156 = 17'h0;
-                    h156 = ({1'h0, h154} + {1'h0, h155[16-1:0]});
-                    h157 = 1'h0;
-                    h157 = 0;
+                    h155 = e_msi_addr;
+                    h156 = 16'h0;
+                    h156 = ({h154, 15'h0} | {1'h0, h155[20-1:5]});
+                    h157 = 32'h0;
+                    h157 = e_msi_data;
+                    h158 = 17'h0;
+                    h158 = ({1'h0, h156} + {1'h0, h157[16-1:0]});
+                    h159 = 1'h0;
+                    h159 = 0;
                     if (e_msi_addr[2]) begin
-                        h157 = 1;
+                        h159 = 1;
                     end
-                    h158 = 32'h0;
-                    h158 = e_msi_addr;
-                    h159 = 16'h0;
-                    h159 = ({h157, 15'h0} | {1'h0, h158[20-1:5]});
+                    h160 = 32'h0;
+                    h160 = e_msi_addr;
+                    h161 = 16'h0;
+                    h161 = ({h159, 15'h0} | {1'h0, h160[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h151 = h156;
+                        h153 = h158;
                     end
                     else begin
-                        h151 = {1'h0, h159};
+                        h153 = {1'h0, h161};
                     end
-                    h160 = 16'h0;
-                    h160 = (h151[16-1:0] & 65535);
-                    v_wide[64-1:48] = h160;
+                    h162 = 16'h0;
+                    h162 = (h153[16-1:0] & 65535);
+                    v_wide[64-1:48] = h162;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3107,46 +3133,46 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h181} < h184)))) begin
-                    status <= 26;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h183} < h186)))) begin
+                    status <= 27;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h162 = 17'h0;
-                    h163 = 1'h0;
-                    h163 = 0;
+                    h164 = 17'h0;
+                    h165 = 1'h0;
+                    h165 = 0;
                     if (e_msi_addr[2]) begin
-                        h163 = 1;
+                        h165 = 1;
                     end
-                    h164 = 32'h0;
-                    h164 = e_msi_addr;
-                    h165 = 16'h0;
-                    h165 = ({h163, 15'h0} | {1'h0, h164[20-1:5]});
                     h166 = 32'h0;
-                    h166 = e_msi_data;
-                    h167 = 17'h0;
-                    h167 = ({1'h0, h165} + {1'h0, h166[16-1:0]});
-                    h168 = 1'h0;
-                    h168 = 0;
+                    h166 = e_msi_addr;
+                    h167 = 16'h0;
+                    h167 = ({h165, 15'h0} | {1'h0, h166[20-1:5]});
+                    h168 = 32'h0;
+                    h168 = e_msi_data;
+                    h169 = 17'h0;
+                    h169 = ({1'h0, h167} + {1'h0, h168[16-1:0]});
+                    h170 = 1'h0;
+                    h170 = 0;
                     if (e_msi_addr[2]) begin
-                        h168 = 1;
+                        h170 = 1;
                     end
-                    h169 = 32'h0;
-                    h169 = e_msi_addr;
-                    h170 = 16'h0;
-                    h170 = ({h168, 15'h0} | {1'h0, h169[20-1:5]});
+                    h171 = 32'h0;
+                    h171 = e_msi_addr;
+                    h172 = 16'h0;
+                    h172 = ({h170, 15'h0} | {1'h0, h171[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h162 = h167;
+                        h164 = h169;
                     end
                     else begin
-                        h162 = {1'h0, h170};
+                        h164 = {1'h0, h172};
                     end
-                    h171 = 16'h0;
-                    h171 = (h162[16-1:0] & 65535);
-                    v_wide[64-1:48] = h171;
+                    h173 = 16'h0;
+                    h173 = (h164[16-1:0] & 65535);
+                    v_wide[64-1:48] = h173;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3165,50 +3191,50 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 27;
+                    status <= 28;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h185 = 1'h0;
-                    h185 = 0;
-                    if ((!w_irte_0[1])) begin
-                        h185 = 1;
-                    end
-                    rec_recorded <= h185;
-                    v_wide = 0;
-                    h186 = 17'h0;
                     h187 = 1'h0;
                     h187 = 0;
-                    if (e_msi_addr[2]) begin
+                    if ((!w_irte_0[1])) begin
                         h187 = 1;
                     end
-                    h188 = 32'h0;
-                    h188 = e_msi_addr;
-                    h189 = 16'h0;
-                    h189 = ({h187, 15'h0} | {1'h0, h188[20-1:5]});
-                    h190 = 32'h0;
-                    h190 = e_msi_data;
-                    h191 = 17'h0;
-                    h191 = ({1'h0, h189} + {1'h0, h190[16-1:0]});
-                    h192 = 1'h0;
-                    h192 = 0;
+                    rec_recorded <= h187;
+                    v_wide = 0;
+                    h188 = 17'h0;
+                    h189 = 1'h0;
+                    h189 = 0;
                     if (e_msi_addr[2]) begin
-                        h192 = 1;
+                        h189 = 1;
                     end
-                    h193 = 32'h0;
-                    h193 = e_msi_addr;
-                    h194 = 16'h0;
-                    h194 = ({h192, 15'h0} | {1'h0, h193[20-1:5]});
+                    h190 = 32'h0;
+                    h190 = e_msi_addr;
+                    h191 = 16'h0;
+                    h191 = ({h189, 15'h0} | {1'h0, h190[20-1:5]});
+                    h192 = 32'h0;
+                    h192 = e_msi_data;
+                    h193 = 17'h0;
+                    h193 = ({1'h0, h191} + {1'h0, h192[16-1:0]});
+                    h194 = 1'h0;
+                    h194 = 0;
+                    if (e_msi_addr[2]) begin
+                        h194 = 1;
+                    end
+                    h195 = 32'h0;
+                    h195 = e_msi_addr;
+                    h196 = 16'h0;
+                    h196 = ({h194, 15'h0} | {1'h0, h195[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h186 = h191;
+                        h188 = h193;
                     end
                     else begin
-                        h186 = {1'h0, h194};
+                        h188 = {1'h0, h196};
                     end
-                    h195 = 16'h0;
-                    h195 = (h186[16-1:0] & 65535);
-                    v_wide[64-1:48] = h195;
+                    h197 = 16'h0;
+                    h197 = (h188[16-1:0] & 65535);
+                    v_wide[64-1:48] = h197;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3226,51 +3252,51 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h207[8-1:0] != 0) || (h208[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
-                    status <= 28;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h209[8-1:0] != 0) || (h210[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 29;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h196 = 1'h0;
-                    h196 = 0;
-                    if ((!w_irte_0[1])) begin
-                        h196 = 1;
-                    end
-                    rec_recorded <= h196;
-                    v_wide = 0;
-                    h197 = 17'h0;
                     h198 = 1'h0;
                     h198 = 0;
-                    if (e_msi_addr[2]) begin
+                    if ((!w_irte_0[1])) begin
                         h198 = 1;
                     end
-                    h199 = 32'h0;
-                    h199 = e_msi_addr;
-                    h200 = 16'h0;
-                    h200 = ({h198, 15'h0} | {1'h0, h199[20-1:5]});
-                    h201 = 32'h0;
-                    h201 = e_msi_data;
-                    h202 = 17'h0;
-                    h202 = ({1'h0, h200} + {1'h0, h201[16-1:0]});
-                    h203 = 1'h0;
-                    h203 = 0;
+                    rec_recorded <= h198;
+                    v_wide = 0;
+                    h199 = 17'h0;
+                    h200 = 1'h0;
+                    h200 = 0;
                     if (e_msi_addr[2]) begin
-                        h203 = 1;
+                        h200 = 1;
                     end
-                    h204 = 32'h0;
-                    h204 = e_msi_addr;
-                    h205 = 16'h0;
-                    h205 = ({h203, 15'h0} | {1'h0, h204[20-1:5]});
+                    h201 = 32'h0;
+                    h201 = e_msi_addr;
+                    h202 = 16'h0;
+                    h202 = ({h200, 15'h0} | {1'h0, h201[20-1:5]});
+                    h203 = 32'h0;
+                    h203 = e_msi_data;
+                    h204 = 17'h0;
+                    h204 = ({1'h0, h202} + {1'h0, h203[16-1:0]});
+                    h205 = 1'h0;
+                    h205 = 0;
+                    if (e_msi_addr[2]) begin
+                        h205 = 1;
+                    end
+                    h206 = 32'h0;
+                    h206 = e_msi_addr;
+                    h207 = 16'h0;
+                    h207 = ({h205, 15'h0} | {1'h0, h206[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h197 = h202;
+                        h199 = h204;
                     end
                     else begin
-                        h197 = {1'h0, h205};
+                        h199 = {1'h0, h207};
                     end
-                    h206 = 16'h0;
-                    h206 = (h197[16-1:0] & 65535);
-                    v_wide[64-1:48] = h206;
+                    h208 = 16'h0;
+                    h208 = (h199[16-1:0] & 65535);
+                    v_wide[64-1:48] = h208;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3288,51 +3314,51 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h223 == h227))) || (((w_irte_8[20-1:18] == 2) && (h228[16-1:8] >= h229[16-1:8])) && (h230[16-1:8] <= h231[8-1:0])))))) begin
-                    status <= 29;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h225 == h229))) || (((w_irte_8[20-1:18] == 2) && (h230[16-1:8] >= h231[16-1:8])) && (h232[16-1:8] <= h233[8-1:0])))))) begin
+                    status <= 30;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h209 = 1'h0;
-                    h209 = 0;
-                    if ((!w_irte_0[1])) begin
-                        h209 = 1;
-                    end
-                    rec_recorded <= h209;
-                    v_wide = 0;
-                    h210 = 17'h0;
                     h211 = 1'h0;
                     h211 = 0;
-                    if (e_msi_addr[2]) begin
+                    if ((!w_irte_0[1])) begin
                         h211 = 1;
                     end
-                    h212 = 32'h0;
-                    h212 = e_msi_addr;
-                    h213 = 16'h0;
-                    h213 = ({h211, 15'h0} | {1'h0, h212[20-1:5]});
-                    h214 = 32'h0;
-                    h214 = e_msi_data;
-                    h215 = 17'h0;
-                    h215 = ({1'h0, h213} + {1'h0, h214[16-1:0]});
-                    h216 = 1'h0;
-                    h216 = 0;
+                    rec_recorded <= h211;
+                    v_wide = 0;
+                    h212 = 17'h0;
+                    h213 = 1'h0;
+                    h213 = 0;
                     if (e_msi_addr[2]) begin
-                        h216 = 1;
+                        h213 = 1;
                     end
-                    h217 = 32'h0;
-                    h217 = e_msi_addr;
-                    h218 = 16'h0;
-                    h218 = ({h216, 15'h0} | {1'h0, h217[20-1:5]});
+                    h214 = 32'h0;
+                    h214 = e_msi_addr;
+                    h215 = 16'h0;
+                    h215 = ({h213, 15'h0} | {1'h0, h214[20-1:5]});
+                    h216 = 32'h0;
+                    h216 = e_msi_data;
+                    h217 = 17'h0;
+                    h217 = ({1'h0, h215} + {1'h0, h216[16-1:0]});
+                    h218 = 1'h0;
+                    h218 = 0;
+                    if (e_msi_addr[2]) begin
+                        h218 = 1;
+                    end
+                    h219 = 32'h0;
+                    h219 = e_msi_addr;
+                    h220 = 16'h0;
+                    h220 = ({h218, 15'h0} | {1'h0, h219[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h210 = h215;
+                        h212 = h217;
                     end
                     else begin
-                        h210 = {1'h0, h218};
+                        h212 = {1'h0, h220};
                     end
-                    h219 = 16'h0;
-                    h219 = (h210[16-1:0] & 65535);
-                    v_wide[64-1:48] = h219;
+                    h221 = 16'h0;
+                    h221 = (h212[16-1:0] & 65535);
+                    v_wide[64-1:48] = h221;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3351,7 +3377,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 30;
+                    status <= 31;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3359,67 +3385,67 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h232 = 17'h0;
-                    h233 = 1'h0;
-                    h233 = 0;
+                    h234 = 17'h0;
+                    h235 = 1'h0;
+                    h235 = 0;
                     if (e_msi_addr[2]) begin
-                        h233 = 1;
+                        h235 = 1;
                     end
-                    h234 = 32'h0;
-                    h234 = e_msi_addr;
-                    h235 = 16'h0;
-                    h235 = ({h233, 15'h0} | {1'h0, h234[20-1:5]});
                     h236 = 32'h0;
-                    h236 = e_msi_data;
-                    h237 = 17'h0;
-                    h237 = ({1'h0, h235} + {1'h0, h236[16-1:0]});
-                    h238 = 1'h0;
-                    h238 = 0;
+                    h236 = e_msi_addr;
+                    h237 = 16'h0;
+                    h237 = ({h235, 15'h0} | {1'h0, h236[20-1:5]});
+                    h238 = 32'h0;
+                    h238 = e_msi_data;
+                    h239 = 17'h0;
+                    h239 = ({1'h0, h237} + {1'h0, h238[16-1:0]});
+                    h240 = 1'h0;
+                    h240 = 0;
                     if (e_msi_addr[2]) begin
-                        h238 = 1;
+                        h240 = 1;
                     end
-                    h239 = 32'h0;
-                    h239 = e_msi_addr;
-                    h240 = 16'h0;
-                    h240 = ({h238, 15'h0} | {1'h0, h239[20-1:5]});
+                    h241 = 32'h0;
+                    h241 = e_msi_addr;
+                    h242 = 16'h0;
+                    h242 = ({h240, 15'h0} | {1'h0, h241[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h232 = h237;
+                        h234 = h239;
                     end
                     else begin
-                        h232 = {1'h0, h240};
+                        h234 = {1'h0, h242};
                     end
-                    h241 = 16'h0;
-                    h241 = (h232[16-1:0] & 65535);
-                    rec_int_index <= h241;
+                    h243 = 16'h0;
+                    h243 = (h234[16-1:0] & 65535);
+                    rec_int_index <= h243;
                     rec_vector <= w_irte_0[24-1:16];
-                    h242 = 32'h0;
-                    h243 = 32'h0;
-                    h243 = w_irte_0[64-1:32];
+                    h244 = 32'h0;
+                    h245 = 32'h0;
+                    h245 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h242 = w_irte_0[64-1:32];
+                        h244 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h242 = {24'h0, h243[16-1:8]};
+                        h244 = {24'h0, h245[16-1:8]};
                     end
-                    rec_destination <= h242;
-                    h244 = 1'h0;
-                    h244 = 0;
-                    if (w_irte_0[2]) begin
-                        h244 = 1;
-                    end
-                    rec_dest_mode <= h244;
-                    h245 = 1'h0;
-                    h245 = 0;
-                    if (w_irte_0[3]) begin
-                        h245 = 1;
-                    end
-                    rec_redir_hint <= h245;
+                    rec_destination <= h244;
                     h246 = 1'h0;
                     h246 = 0;
-                    if (w_irte_0[4]) begin
+                    if (w_irte_0[2]) begin
                         h246 = 1;
                     end
-                    rec_trigger_mode <= h246;
+                    rec_dest_mode <= h246;
+                    h247 = 1'h0;
+                    h247 = 0;
+                    if (w_irte_0[3]) begin
+                        h247 = 1;
+                    end
+                    rec_redir_hint <= h247;
+                    h248 = 1'h0;
+                    h248 = 0;
+                    if (w_irte_0[4]) begin
+                        h248 = 1;
+                    end
+                    rec_trigger_mode <= h248;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;

@@ -174,6 +174,7 @@ reg [2:0] cl_io_outcome;
 reg [0:0] cl_io_paging_reserved;
 reg [0:0] cl_io_pass_through;
 reg [0:0] cl_io_protected_memory;
+reg [0:0] cl_io_protected_memory_remapped;
 reg [0:0] cl_io_protected_memory_unremapped;
 reg [0:0] cl_io_read_denied;
 reg [0:0] cl_io_recorded;
@@ -587,6 +588,18 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h359;
     reg [1-1:0] h360;
     reg [64-1:0] h361;
+    reg [32-1:0] h362;
+    reg [1-1:0] h363;
+    reg [32-1:0] h364;
+    reg [12-1:0] h365;
+    reg [32-1:0] h366;
+    reg [12-1:0] h367;
+    reg [32-1:0] h368;
+    reg [64-1:0] h369;
+    reg [28-1:0] h370;
+    reg [64-1:0] h371;
+    reg [28-1:0] h372;
+    reg [48-1:0] h373;
     reg [64-1:0] h275;
     reg [1-1:0] h276;
     reg [2-1:0] h277;
@@ -616,39 +629,39 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h347;
     reg [1-1:0] h348;
     reg [2-1:0] h349;
-    reg [1-1:0] h362;
-    reg [1-1:0] h363;
-    reg [6-1:0] h364;
-    reg [64-1:0] h365;
-    reg [127-1:0] h366;
-    reg [6-1:0] h367;
-    reg [127-1:0] h368;
-    reg [64-1:0] h369;
-    reg [6-1:0] h370;
-    reg [7-1:0] h371;
-    reg [64-1:0] h372;
-    reg [65-1:0] h373;
-    reg [64-1:0] h374;
-    reg [127-1:0] h375;
-    reg [127-1:0] h376;
-    reg [1-1:0] h377;
-    reg [64-1:0] h378;
-    reg [1-1:0] h379;
-    reg [64-1:0] h380;
-    reg [1-1:0] h381;
-    reg [64-1:0] h382;
-    reg [1-1:0] h383;
-    reg [2-1:0] h384;
-    reg [1-1:0] h385;
-    reg [1-1:0] h386;
-    reg [1-1:0] h387;
-    reg [32-1:0] h388;
-    reg [64-1:0] h389;
-    reg [1-1:0] h390;
-    reg [32-1:0] h391;
-    reg [1-1:0] h392;
+    reg [1-1:0] h374;
+    reg [1-1:0] h375;
+    reg [6-1:0] h376;
+    reg [64-1:0] h377;
+    reg [127-1:0] h378;
+    reg [6-1:0] h379;
+    reg [127-1:0] h380;
+    reg [64-1:0] h381;
+    reg [6-1:0] h382;
+    reg [7-1:0] h383;
+    reg [64-1:0] h384;
+    reg [65-1:0] h385;
+    reg [64-1:0] h386;
+    reg [127-1:0] h387;
+    reg [127-1:0] h388;
+    reg [1-1:0] h389;
+    reg [64-1:0] h390;
+    reg [1-1:0] h391;
+    reg [64-1:0] h392;
     reg [1-1:0] h393;
-    reg [1-1:0] h394;
+    reg [64-1:0] h394;
+    reg [1-1:0] h395;
+    reg [2-1:0] h396;
+    reg [1-1:0] h397;
+    reg [1-1:0] h398;
+    reg [1-1:0] h399;
+    reg [32-1:0] h400;
+    reg [64-1:0] h401;
+    reg [1-1:0] h402;
+    reg [32-1:0] h403;
+    reg [1-1:0] h404;
+    reg [1-1:0] h405;
+    reg [1-1:0] h406;
     if (rst == 1) begin
         cl_io_address <= 0;
         cl_io_address_beyond_width <= 0;
@@ -685,6 +698,7 @@ always @(posedge clk) begin: fsm
         cl_io_paging_reserved <= 0;
         cl_io_pass_through <= 0;
         cl_io_protected_memory <= 0;
+        cl_io_protected_memory_remapped <= 0;
         cl_io_protected_memory_unremapped <= 0;
         cl_io_read_denied <= 0;
         cl_io_recorded <= 0;
@@ -2249,6 +2263,7 @@ always @(posedge clk) begin: fsm
                 cl_io_pass_through <= 0;
                 cl_io_ats_beyond_width <= 0;
                 cl_io_address_beyond_width <= 0;
+                cl_io_protected_memory_remapped <= 0;
                 cl_io_translated <= 0;
                 cl_io_ats_translation <= 0;
                 cl_io_ats_not_present <= 0;
@@ -2577,6 +2592,30 @@ always @(posedge clk) begin: fsm
                     else begin
                         h354 = h357;
                     end
+                    h362 = 32'h0;
+                    h362 = (r_PMEN_REG >>> 31);
+                    h363 = 1'h0;
+                    h363 = (h362[1-1:0] & 1);
+                    h364 = 32'h0;
+                    h364 = (r_PLMBASE_REG >>> 20);
+                    h365 = 12'h0;
+                    h365 = (h364[12-1:0] & 4095);
+                    h366 = 32'h0;
+                    h366 = (r_PLMLIMIT_REG >>> 20);
+                    h367 = 12'h0;
+                    h367 = (h366[12-1:0] & 4095);
+                    h368 = 32'h0;
+                    h368 = ({h367, 20'h0} | 1048575);
+                    h369 = 64'h0;
+                    h369 = (r_PHMBASE_REG >>> 20);
+                    h370 = 28'h0;
+                    h370 = (h369[28-1:0] & 268435455);
+                    h371 = 64'h0;
+                    h371 = (r_PHMLIMIT_REG >>> 20);
+                    h372 = 28'h0;
+                    h372 = (h371[28-1:0] & 268435455);
+                    h373 = 48'h0;
+                    h373 = ({h372, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -3078,6 +3117,26 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h363 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h365, 20'h0})) && (wk_io_sl_pa <= {32'h0, h368})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h370, 20'h0})) && (wk_io_sl_pa <= {16'h0, h373})))))) begin
+                        cl_io_exit <= 1;
+                        cl_io_protected_memory_remapped <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
                     else if ((wk_io_sl_ok != 0)) begin
                         cl_io_exit <= 1;
                         cl_io_translated <= 1;
@@ -3118,46 +3177,46 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h362 = 1'h0;
-                        h362 = 0;
+                        h374 = 1'h0;
+                        h374 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h362 = 1;
+                            h374 = 1;
                         end
-                        v_wide[2-1:1] = h362;
+                        v_wide[2-1:1] = h374;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h363 = 1'h0;
-                        h363 = 0;
+                        h375 = 1'h0;
+                        h375 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h363 = 1;
+                            h375 = 1;
                         end
-                        v_wide[12-1:11] = h363;
-                        h364 = 6'h0;
-                        h364 = wk_io_sl_shift;
-                        h365 = 64'h0;
-                        h365 = (wk_io_sl_frame >>> h364);
-                        h366 = 127'h0;
-                        h366 = {63'h0, h365};
-                        h367 = 6'h0;
-                        h367 = wk_io_sl_shift;
-                        h368 = 127'h0;
-                        h368 = (h366 << h367);
-                        h369 = 64'h0;
-                        h369 = 1;
-                        h370 = 6'h0;
-                        h371 = 7'h0;
-                        h371 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h370 = h371[6-1:0];
-                        h372 = 64'h0;
-                        h372 = (h369 << h370);
-                        h373 = 65'h0;
-                        h373 = (({1'h0, h372} + 65'h10000000000000000) - 1);
-                        h374 = 64'h0;
-                        h374 = (h373[64-1:0] >>> 12);
-                        h375 = 127'h0;
-                        h375 = (h368 | {51'h0, h374, 12'h0});
-                        h376 = 127'h0;
-                        h376 = (h375 >>> 12);
-                        v_wide[64-1:12] = h376[52-1:0];
+                        v_wide[12-1:11] = h375;
+                        h376 = 6'h0;
+                        h376 = wk_io_sl_shift;
+                        h377 = 64'h0;
+                        h377 = (wk_io_sl_frame >>> h376);
+                        h378 = 127'h0;
+                        h378 = {63'h0, h377};
+                        h379 = 6'h0;
+                        h379 = wk_io_sl_shift;
+                        h380 = 127'h0;
+                        h380 = (h378 << h379);
+                        h381 = 64'h0;
+                        h381 = 1;
+                        h382 = 6'h0;
+                        h383 = 7'h0;
+                        h383 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h382 = h383[6-1:0];
+                        h384 = 64'h0;
+                        h384 = (h381 << h382);
+                        h385 = 65'h0;
+                        h385 = (({1'h0, h384} + 65'h10000000000000000) - 1);
+                        h386 = 64'h0;
+                        h386 = (h385[64-1:0] >>> 12);
+                        h387 = 127'h0;
+                        h387 = (h380 | {51'h0, h386, 12'h0});
+                        h388 = 127'h0;
+                        h388 = (h387 >>> 12);
+                        v_wide[64-1:12] = h388[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                     end
                     else if (1'b0) begin
@@ -3187,16 +3246,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h377 = 1'h0;
-                        h377 = 0;
+                        h389 = 1'h0;
+                        h389 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h377 = 1;
+                            h389 = 1;
                         end
-                        cl_io_recorded <= h377;
+                        cl_io_recorded <= h389;
                         v_wide = 0;
-                        h378 = 64'h0;
-                        h378 = e_addr;
-                        v_wide[64-1:12] = h378[64-1:12];
+                        h390 = 64'h0;
+                        h390 = e_addr;
+                        v_wide[64-1:12] = h390[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -3222,16 +3281,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h379 = 1'h0;
-                        h379 = 0;
+                        h391 = 1'h0;
+                        h391 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h379 = 1;
+                            h391 = 1;
                         end
-                        cl_io_recorded <= h379;
+                        cl_io_recorded <= h391;
                         v_wide = 0;
-                        h380 = 64'h0;
-                        h380 = e_addr;
-                        v_wide[64-1:12] = h380[64-1:12];
+                        h392 = 64'h0;
+                        h392 = e_addr;
+                        v_wide[64-1:12] = h392[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -3257,34 +3316,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h381 = 1'h0;
-                        h381 = 0;
+                        h393 = 1'h0;
+                        h393 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h381 = 1;
+                            h393 = 1;
                         end
-                        cl_io_recorded <= h381;
+                        cl_io_recorded <= h393;
                         v_wide = 0;
-                        h382 = 64'h0;
-                        h382 = e_addr;
-                        v_wide[64-1:12] = h382[64-1:12];
+                        h394 = 64'h0;
+                        h394 = e_addr;
+                        v_wide[64-1:12] = h394[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h383 = 1'h0;
-                        h384 = 2'h0;
+                        h395 = 1'h0;
+                        h396 = 2'h0;
                         if ((e_write != 0)) begin
-                            h384 = 2;
+                            h396 = 2;
                         end
                         else begin
-                            h384 = 1;
+                            h396 = 1;
                         end
-                        h383 = 0;
-                        if ((!((h384 == 2) && 1'b1))) begin
-                            h383 = 1;
+                        h395 = 0;
+                        if ((!((h396 == 2) && 1'b1))) begin
+                            h395 = 1;
                         end
-                        v_wide[63-1:62] = h383;
+                        v_wide[63-1:62] = h395;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3420,12 +3479,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h385 = 1'h0;
-                        h385 = 0;
+                        h397 = 1'h0;
+                        h397 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h385 = 1;
+                            h397 = 1;
                         end
-                        cl_io_recorded <= h385;
+                        cl_io_recorded <= h397;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3451,12 +3510,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h386 = 1'h0;
-                        h386 = 0;
+                        h398 = 1'h0;
+                        h398 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h386 = 1;
+                            h398 = 1;
                         end
-                        cl_io_recorded <= h386;
+                        cl_io_recorded <= h398;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3482,12 +3541,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h387 = 1'h0;
-                        h387 = 0;
+                        h399 = 1'h0;
+                        h399 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h387 = 1;
+                            h399 = 1;
                         end
-                        cl_io_recorded <= h387;
+                        cl_io_recorded <= h399;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3518,38 +3577,38 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h388 = 32'h0;
-                        h389 = 64'h0;
-                        h389 = (r_IRTA_REG >>> 11);
-                        h390 = 1'h0;
-                        h390 = (h389[1-1:0] & 1);
-                        h391 = 32'h0;
-                        h391 = w_io_irte_0[64-1:32];
-                        if ((h390 != 0)) begin
-                            h388 = w_io_irte_0[64-1:32];
+                        h400 = 32'h0;
+                        h401 = 64'h0;
+                        h401 = (r_IRTA_REG >>> 11);
+                        h402 = 1'h0;
+                        h402 = (h401[1-1:0] & 1);
+                        h403 = 32'h0;
+                        h403 = w_io_irte_0[64-1:32];
+                        if ((h402 != 0)) begin
+                            h400 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h388 = {24'h0, h391[16-1:8]};
+                            h400 = {24'h0, h403[16-1:8]};
                         end
-                        cl_io_destination <= h388;
-                        h392 = 1'h0;
-                        h392 = 0;
+                        cl_io_destination <= h400;
+                        h404 = 1'h0;
+                        h404 = 0;
                         if (w_io_irte_0[2]) begin
-                            h392 = 1;
+                            h404 = 1;
                         end
-                        cl_io_dest_mode <= h392;
-                        h393 = 1'h0;
-                        h393 = 0;
+                        cl_io_dest_mode <= h404;
+                        h405 = 1'h0;
+                        h405 = 0;
                         if (w_io_irte_0[3]) begin
-                            h393 = 1;
+                            h405 = 1;
                         end
-                        cl_io_redir_hint <= h393;
-                        h394 = 1'h0;
-                        h394 = 0;
+                        cl_io_redir_hint <= h405;
+                        h406 = 1'h0;
+                        h406 = 0;
                         if (w_io_irte_0[4]) begin
-                            h394 = 1;
+                            h406 = 1;
                         end
-                        cl_io_trigger_mode <= h394;
+                        cl_io_trigger_mode <= h406;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
@@ -3567,7 +3626,7 @@ always @(posedge clk) begin: fsm
                     rec_fault_reason <= 0;
                     st <= 5'b10001;
                 end
-                else if (((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0))) begin
+                else if ((((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0)) || (cl_io_protected_memory_remapped != 0))) begin
                     status <= 2;
                     rec_outcome <= 4;
                     rec_rid <= cl_vf_rid;

@@ -8,8 +8,14 @@ the 2nd Generation Intel Core Datasheet Vol. 2 2.21.14-2.21.18):
   inclusive; a limit below the base disables the region;
 - EPM = 1: with remapping off (GSTS.TES = 0) every DMA request to a region is blocked;
   with remapping on, pass-through requests (context TT = 10b) and translated requests
-  (AT = 10b) to a region are blocked, remapped requests are not checked here (the text
-  lets hardware choose); a blocked request is not recorded or reported as a fault.
+  (AT = 10b) to a region are blocked; a blocked request is not recorded or reported as a
+  fault;
+- remapped requests: the datasheets' text lets hardware choose, but the current VT-d
+  specification (PMEN_REG, 11.4.8.1 in its rev. 4+ numbering, as quoted by Intel's VT-d
+  maintainer on qemu-devel in May 2024) says hardware with VER_REG Major Version 2 or
+  higher blocks all DMA requests accessing protected memory regions whether or not
+  remapping is enabled: the host physical address a remapped request translates to is
+  checked (param PMR_REMAPPED = 1).
 """
 import pytest
 
@@ -136,10 +142,38 @@ def test_context_faults_come_first(ref):
     assert out["rule"] == "context_not_present"
 
 
-def test_remapped_requests_are_left_to_the_page_tables(ref):
-    # TT = 00b: the request is walked (its top entry at 30_0000h is not present: fault 6h)
+def test_remapped_requests_are_walked_first(ref):
+    # TT = 00b: the request is walked (its top entry at 30_0000h is not present: fault 6h);
+    # the regions apply to the host physical address it would go to, so the input address
+    # 0100_0000h, inside the low region, decides nothing
     out, reads = decide(ref, tables(tt=0), request(DMA_READ, addr=0x0100_0000, gsts=TES))
     assert reads[-1] == 0x30_0000 and out["rule"] == "read_denied"
+
+
+def walk_to(frame):
+    """Four levels (AW = 2) mapping IOVA 5000h to `frame`: SL-PML4E at 30_0000h, SL-PDPE at
+    31_0000h, SL-PDE at 32_0000h, SL-PTE at 33_0000h + 5 * 8; every entry R = W = 1."""
+    return {**tables(tt=0), 0x30_0000: 0x31_0000 | 3, 0x31_0000: 0x32_0000 | 3,
+            0x32_0000: 0x33_0000 | 3, 0x33_0000 + 5 * 8: frame | 3}
+
+
+def test_remapped_request_into_a_region_is_blocked(ref):
+    # IOVA 5123h translates to 0100_0123h, inside the low region 0100_0000h-01FF_FFFFh:
+    # blocked after the walk (VER_REG major >= 2), nothing recorded
+    out, reads = decide(ref, walk_to(0x0100_0000), request(DMA_READ, addr=0x5123, gsts=TES))
+    assert reads[-4:] == [0x30_0000, 0x31_0000, 0x32_0000, 0x33_0028]
+    pmr_blocked(ref, out, "protected_memory_remapped")
+    # the same page in the high region 1_0000_0000h-1_3FFF_FFFFh
+    out, _ = decide(ref, walk_to(0x1_3FFF_F000), request(DMA_WRITE, addr=0x5FFF, gsts=TES))
+    pmr_blocked(ref, out, "protected_memory_remapped")
+
+
+def test_remapped_request_outside_the_regions_is_translated(ref):
+    out, _ = decide(ref, walk_to(0x0200_0000), request(DMA_READ, addr=0x5123, gsts=TES))
+    assert out["rule"] == "translated" and out["fields"]["address"] == 0x0200_0123
+    # EPM = 0: the region check is off
+    out, _ = decide(ref, walk_to(0x0100_0000), request(DMA_READ, addr=0x5123, gsts=TES, pmen=0))
+    assert out["rule"] == "translated" and out["fields"]["address"] == 0x0100_0123
 
 
 def test_model_agrees_with_reference_on_golden_images(generated):
@@ -151,6 +185,8 @@ def test_model_agrees_with_reference_on_golden_images(generated):
         (tables(tt=2), request(DMA_WRITE, addr=0x01FF_F000, gsts=TES)),
         (tables(tt=1), request(DMA_READ, addr=0x1_2345_6000, at=TRANSLATED, gsts=TES)),
         (tables(tt=0), request(DMA_READ, addr=0x0100_0000, gsts=TES)),
+        (walk_to(0x0100_0000), request(DMA_READ, addr=0x5123, gsts=TES)),
+        (walk_to(0x0200_0000), request(DMA_WRITE, addr=0x5123, gsts=TES)),
     ]
     scenarios = [Scenario(req, mem, latency_seed=i) for i, (mem, req) in enumerate(cases)]
     for sc, model_run in zip(scenarios, run_model(model, ref, scenarios)):
