@@ -81,14 +81,19 @@ def test_calls_inside_a_callee_are_inlined_in_turn_without_its_caches(tmp_path):
 
 def test_a_constant_binding_folds_away_what_the_call_cannot_reach(tmp_path):
     """`x = 0`: the inner call (when event.y && x) is never made, so its rules are not
-    coverage points and its step is never read."""
-    from codegen.verify.stimulus.unit import expected_coverage
+    coverage points and its step is never read; nor is the middle rule that reads its exit
+    (`fromi when i.exit`), nor the outer rule that reads that one (`a when mid.fromi`):
+    each is listed as unreachable with the reason."""
+    from codegen.verify.stimulus.unit import coverage_points, expected_coverage
     text = NEST.replace("event { id = event.id; x = event.x; }", "event { id = event.id; x = 0; }")
     spec = compile_spec(write(tmp_path, text, "nest.vspec"))
     assert spec.top.structure("mid_i_ent").when == spec.top.calls[0].when
     assert spec.top.calls[0].when.op == "num" and spec.top.calls[0].when.value == 0
-    points = expected_coverage(spec)
-    assert "call mid.fromi" in points and not any(p.startswith("call mid.i.") for p in points)
+    points, gone = coverage_points(spec)
+    assert points == expected_coverage(spec) == ["exit b", "call mid.own"]
+    assert set(gone) == {"exit a", "call mid.fromi", "call mid.i.hit", "call mid.i.miss"}
+    assert "never made" in gone["call mid.i.hit"] and "call mid" in gone["call mid.fromi"]
+    assert spec.top.calls[1].exits[0].when.op == "num" and spec.top.exits[0].when.value == 0
     full = expected_coverage(compile_spec(write(tmp_path, NEST, "full.vspec")))
     assert {"call mid.i.hit", "call mid.i.miss"} <= set(full)
 
