@@ -319,10 +319,10 @@ def _stages(m: Module, parts: tuple[str, ...], nest: ir.Nested) -> tuple[ir.Regi
 def walk_never(regime: ir.Regime, walk: ir.Walk) -> tuple[str, ...]:
     """The fault kinds of `regime` (walk faults, checks, input faults) that `walk` cannot
     report: each one's condition folds to 0 once the access kinds and the context-register
-    bits the walk binds to constants are put in (a caller that binds AT = 00b gives its
-    callee's walk `translate = 0`, so the check `translation when access.translate` never
-    ends it). Sound by construction: only constant folding decides, anything unknown
-    keeps the kind possible."""
+    bits the walk binds to constants are put in (a caller that binds a request type to a
+    constant gives its callee's walk `probe = 0`, so the check `probed when access.probe`
+    never ends it). Sound by construction: only constant folding decides, anything
+    unknown keeps the kind possible."""
     access = {}
     for b in walk.access:
         v = _fold_all(b.value)
