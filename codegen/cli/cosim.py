@@ -399,7 +399,14 @@ def _print_summary(report, d) -> None:
     for key, n in c.hit.items():
         print(f"    {key}: {n}")
     if c.unreachable:
-        print("  unreachable by construction: " + ", ".join(c.unreachable))
+        told = [k for k in c.unreachable if k in c.why]
+        rest = [k for k in c.unreachable if k not in c.why]
+        if rest:
+            print("  unreachable by construction: " + ", ".join(rest))
+        if told:
+            print("  unreachable by construction:" if not rest else "  and, by the spec's constant bindings:")
+            for reason in dict.fromkeys(c.why[k] for k in told):
+                print(f"    {reason}: " + ", ".join(k for k in told if c.why[k] == reason))
     if c.missing:
         print("  not covered: " + ", ".join(c.missing))
     if c.note:

@@ -337,7 +337,7 @@ class _Builder:
                                 access=tuple(self.binding(b) for b in w.access),
                                 context=tuple(self.binding(b, module or self.module) for b in w.context),
                                 when=self.expr(w.when), cite=w.cite, doc=w.doc, span=self.span(w.span),
-                                nested=w.nested))
+                                nested=w.nested, never=w.never))
         return d.Unit(
             name=self.named(u),
             event=tuple(d.EventField(name=f.name, width=f.width, enum=self.visible("enums", f.enum), doc=f.doc,

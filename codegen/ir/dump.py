@@ -520,6 +520,8 @@ class Walk(_Model):
     doc: str
     span: Span
     nested: bool = False
+    # the fault kinds the walk's constant bindings rule out (their conditions fold to 0)
+    never: tuple[str, ...] = ()
 
 
 class Step(_Model):

@@ -617,6 +617,11 @@ class Walk(Node):
     cite: str = ""
     doc: str = ""
     nested: bool = False
+    # fault kinds (walk faults, checks, input faults) of the regime that this walk cannot
+    # report: their conditions fold to 0 on the access kinds and context bits it binds to
+    # constants (elaborate.unit.walk_never); coverage leaves them out and a call's
+    # inlined rules read them as 0
+    never: tuple[str, ...] = ()
 
 
 class UnitRecord(Node):

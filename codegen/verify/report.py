@@ -130,6 +130,7 @@ class Coverage(_Model):
     hit: dict[str, int] = Field(description="coverage point -> transactions that hit it")
     missing: list[str] = Field(description="reachable points no transaction hit")
     unreachable: list[str] = Field(description="points no request can reach by construction (not counted)")
+    why: dict[str, str] = Field(default_factory=dict, description="unreachable point -> why the spec proves it unreachable, where the proof is told (a unit's constant bindings)")
     percent: float = Field(description="percent of the reachable points hit")
     note: str | None = Field(None, description="what the coverage-directed search gave up on (points it tried "
                                                "without a hit, points its budget of reference runs left untried); "

@@ -2889,7 +2889,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     cl_io_delivery_mode.next = 0
                     cl_io_cpl_status.next = 0
                     cl_io_cpl.next = 0
-                elif (wk_io_sl_translation != 0):  # io.ats_translation, spec: specs/intel_vtd.vspec:820
+                elif False:  # io.ats_translation, spec: specs/intel_vtd.vspec:820
                     cl_io_exit.next = 1
                     cl_io_ats_translation.next = 1
                     cl_io_outcome.next = 7

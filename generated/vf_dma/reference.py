@@ -651,7 +651,7 @@ def decide(mem, request, trace, detail=None, caches=None):
             cl_io_delivery_mode = (0 & 0x7)
             cl_io_cpl_status = (0 & 0x7)
             cl_io_cpl = (0 & 0xffffffffffffffff)
-        elif wk_io_sl_translation:  # io.ats_translation, spec: specs/intel_vtd.vspec:820
+        elif 0:  # io.ats_translation, spec: specs/intel_vtd.vspec:820
             cl_io_exit = cl_io_ats_translation = 1
             cl_io_outcome = (7 & 0x7)
             cl_io_address = (0 & 0xffffffffffffffff)

@@ -3157,7 +3157,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((wk_io_sl_translation != 0)) begin
+                    else if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_translation <= 1;
                         cl_io_outcome <= 7;

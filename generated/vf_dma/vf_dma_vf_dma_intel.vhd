@@ -2980,7 +2980,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (wk_io_sl_translation /= 0) then
+                        elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_translation <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(7, 3);

@@ -81,14 +81,19 @@ def test_calls_inside_a_callee_are_inlined_in_turn_without_its_caches(tmp_path):
 
 def test_a_constant_binding_folds_away_what_the_call_cannot_reach(tmp_path):
     """`x = 0`: the inner call (when event.y && x) is never made, so its rules are not
-    coverage points and its step is never read."""
-    from codegen.verify.stimulus.unit import expected_coverage
+    coverage points and its step is never read; nor is the middle rule that reads its exit
+    (`fromi when i.exit`), nor the outer rule that reads that one (`a when mid.fromi`):
+    each is listed as unreachable with the reason."""
+    from codegen.verify.stimulus.unit import coverage_points, expected_coverage
     text = NEST.replace("event { id = event.id; x = event.x; }", "event { id = event.id; x = 0; }")
     spec = compile_spec(write(tmp_path, text, "nest.vspec"))
     assert spec.top.structure("mid_i_ent").when == spec.top.calls[0].when
     assert spec.top.calls[0].when.op == "num" and spec.top.calls[0].when.value == 0
-    points = expected_coverage(spec)
-    assert "call mid.fromi" in points and not any(p.startswith("call mid.i.") for p in points)
+    points, gone = coverage_points(spec)
+    assert points == expected_coverage(spec) == ["exit b", "call mid.own"]
+    assert set(gone) == {"exit a", "call mid.fromi", "call mid.i.hit", "call mid.i.miss"}
+    assert "never made" in gone["call mid.i.hit"] and "call mid" in gone["call mid.fromi"]
+    assert spec.top.calls[1].exits[0].when.op == "num" and spec.top.exits[0].when.value == 0
     full = expected_coverage(compile_spec(write(tmp_path, NEST, "full.vspec")))
     assert {"call mid.i.hit", "call mid.i.miss"} <= set(full)
 
@@ -108,3 +113,51 @@ def test_a_narrower_binding_never_equals_a_constant_it_cannot_hold():
     assert _fold(Expr(op="==", args=(kind, num(3)), width=1)).value == 0
     assert _fold(Expr(op="!=", args=(num(3), kind), width=1)).value == 1
     assert _fold(Expr(op="==", args=(kind, num(2)), width=1)).op == "=="
+
+
+FOLD = (DATA / "toy_call_fold.vspec").read_text()
+
+
+def test_constant_bindings_fold_through_a_callee_walk(tmp_path):
+    """tests/data/toy_call_fold.vspec binds probe = 0 and lock = 0: the callee's walk gets
+    `probe = 0` and WALKCTL = (ROOT << 12) | (0 << 4), whose bit 4 (LOCK) is known 0, so
+    the check `probed` (when access.probe) and the fault `locked` (when WALKCTL.LOCK && !K)
+    cannot end it (Walk.never); the callee rule that reads `t.probed` folds to 0, and so
+    does the host's rule that reads that rule. `invalid` and the other rules stay."""
+    host = compile_spec(DATA / "toy_call_fold.vspec").top
+    walk = next(w for w in host.walks if w.name == "d_t")
+    assert walk.never == ("locked", "probed")
+    d = next(c for c in host.calls if c.name == "d")
+    folded = {x.name for x in d.exits if x.when.op == "num" and x.when.value == 0}
+    assert folded == {"answer"}
+    assert [x.name for x in host.exits if x.when.op == "num" and x.when.value == 0] == ["probe_answered"]
+
+
+def test_bindings_that_are_not_constant_fold_nothing(tmp_path):
+    """The same units with the host's event bits bound instead: every fault kind and rule
+    can happen; with only the lock bit constant, only `locked` is ruled out."""
+    both = FOLD.replace("probe = 0; lock = 0;", "probe = event.id[0]; lock = event.id[1];")
+    host = compile_spec(write(tmp_path, both, "both.vspec")).top
+    assert next(w for w in host.walks if w.name == "d_t").never == ()
+    assert not any(x.when.op == "num" for c in host.calls if c.name == "d" for x in c.exits)
+    lock = FOLD.replace("probe = 0; lock = 0;", "probe = event.id[0]; lock = 0;")
+    host = compile_spec(write(tmp_path, lock, "lock.vspec")).top
+    assert next(w for w in host.walks if w.name == "d_t").never == ("locked",)
+    # a walk of the callee's own spec binds nothing constant: nothing is ruled out there
+    dev = next(u for u in compile_spec(DATA / "toy_call_fold.vspec").units if u.name == "dev")
+    assert dev.walks[0].never == ()
+
+
+def test_known_bits_of_a_binding():
+    """What walk_never knows of a context binding: constants, bits above a reference's
+    width, shifts by a constant, `|`, `&` and `c ? a : b`."""
+    from codegen.frontend.elaborate.unit import _known_bits
+    from codegen.ir.expr import num
+    x = Expr(op="ref", kind="event", name="x", width=3)
+    shl = Expr(op="<<", args=(x, num(4)), width=7)
+    zeros, ones = _known_bits(Expr(op="|", args=(shl, num(1)), width=7))
+    assert zeros & 0b1110 == 0b1110 and ones & 1 == 1 and (zeros | ones) & 0b1110000 == 0  # x's bits unknown
+    assert _known_bits(Expr(op="&", args=(x, num(0b010)), width=3)) == (~0b010, 0)
+    cond = Expr(op="cond", args=(x, num(0b101), num(0b100)), width=3)
+    zeros, ones = _known_bits(cond)
+    assert ones & 0b111 == 0b100 and zeros & 0b111 == 0b010

@@ -126,3 +126,19 @@ def test_calls_inside_a_callee_cosimulate(tmp_path):
     report = cosim.run(spec, tmp_path / "nest", 300, seed=1)
     assert report.mismatches == 0 and report.missing == []
     assert {"call mid.fromi", "call mid.own", "call mid.i.hit", "call mid.i.miss"} <= set(report.coverage)
+
+
+def test_what_constant_bindings_fold_is_unreachable_and_the_rest_is_covered(tmp_path):
+    """tests/data/toy_call_fold.vspec: the callee walk's check and fault that the host's
+    constant bindings rule out, and the rules that read them, are listed as unreachable
+    with the reason; every other point is hit, and the models agree."""
+    spec = compile_spec(DATA / "toy_call_fold.vspec")
+    emit.write(emit.render(spec), tmp_path / "fold")
+    report = cosim.run(spec, tmp_path / "fold", 300, seed=1)
+    assert report.mismatches == 0 and report.missing == []
+    assert set(report.unreachable) == {"exit probe_answered", "call d.answer", "walk d_t fault locked",
+                                       "walk d_t fault probed", "walk d_t fault locked at level 2",
+                                       "walk d_t fault locked at level 1"}
+    assert "walk d_t" in report.why["walk d_t fault probed"] and "call d" in report.why["call d.answer"]
+    assert report.to_model().coverage.why == report.why  # (cosim --json)
+    assert {"walk d_t fault invalid at level 1", "walk d_t page level 1", "call g.admitted"} <= set(report.coverage)

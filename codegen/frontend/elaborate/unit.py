@@ -13,7 +13,7 @@ from codegen.frontend.checks import NESTED_RESULTS, WALK_RESULTS, nested_members
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
 from codegen.frontend.elaborate.scope import suggest
-from codegen.ir.expr import EvalError, Expr, evaluate, mask, num
+from codegen.ir.expr import COMPARE, EvalError, Expr, evaluate, mask, num
 
 MAX_STRUCT_BYTES = 1 << 16
 
@@ -171,6 +171,11 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             ok = False
         else:
             rules.append(rule)
+    # a rule that reads a result the bindings make 0 (a callee rule folded away, a walk's
+    # fault kind its bindings rule out) folds too, so that coverage leaves it out
+    dead = _dead_results(walks, calls)
+    if dead:
+        rules = [x.model_copy(update={"when": _drop_dead(x.when, dead)}) for x in rules]
     # a cache stands in front of the unit's own steps (a callee runs without its caches)
     own = [(k, n) for k, n in steps if n not in made_by and k != "call"]
     cached = _caches(el, m, d, registers, widths, named, [s for s in structs if s.name not in made_by], struct_scope,
@@ -283,12 +288,15 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
     if not ok or value is None or (w.when is not None and when is None):
         return None
     name = nest.name if nest is not None else regime.name
-    return ir.Walk(name=w.name, regime=name, input=value, access=bound["access"], context=bound["context"],
-                   when=when, cite=w.cite, doc=w.doc, span=w.span, nested=nest is not None), members
+    walk = ir.Walk(name=w.name, regime=name, input=value, access=bound["access"], context=bound["context"],
+                   when=when, cite=w.cite, doc=w.doc, span=w.span, nested=nest is not None)
+    if regime is not None:
+        walk = walk.model_copy(update={"never": walk_never(regime, walk)})
+    return walk, members
 
 
-def _stages(m: Module, parts: tuple[str, ...], nest: ir.Nested) -> tuple[ir.Regime, ir.Regime]:
-    """The guest and host regimes of a composition, wherever the modules `m` sees declare them."""
+def _regimes(m: Module) -> dict[str, ir.Regime]:
+    """Every regime the modules `m` sees declare, by name (imports share one namespace)."""
     found: dict[str, ir.Regime] = {}
     todo, seen = [m], set()
     while todo:
@@ -299,7 +307,112 @@ def _stages(m: Module, parts: tuple[str, ...], nest: ir.Nested) -> tuple[ir.Regi
         for r in mod.regimes.values():
             found.setdefault(r.name, r)
         todo.extend(mod.imports.values())
+    return found
+
+
+def _stages(m: Module, parts: tuple[str, ...], nest: ir.Nested) -> tuple[ir.Regime, ir.Regime]:
+    """The guest and host regimes of a composition, wherever the modules `m` sees declare them."""
+    found = _regimes(m)
     return found[nest.guest], found[nest.host]
+
+
+def walk_never(regime: ir.Regime, walk: ir.Walk) -> tuple[str, ...]:
+    """The fault kinds of `regime` (walk faults, checks, input faults) that `walk` cannot
+    report: each one's condition folds to 0 once the access kinds and the context-register
+    bits the walk binds to constants are put in (a caller that binds a request type to a
+    constant gives its callee's walk `probe = 0`, so the check `probed when access.probe`
+    never ends it). Sound by construction: only constant folding decides, anything
+    unknown keeps the kind possible."""
+    access = {}
+    for b in walk.access:
+        v = _fold_all(b.value)
+        if v.op == "num":
+            access[b.name] = int(bool(v.value))
+    bits = {b.name: _known_bits(_fold_all(b.value)) for b in walk.context}
+
+    def put(e: Expr) -> Expr:
+        if e.op == "ref":
+            if e.kind == "access" and e.name in access:
+                return num(access[e.name], e.span)
+            if e.kind == "ctx" and e.name in bits:
+                zeros, ones = bits[e.name]
+                want = mask(e.width) << e.lo
+                if (zeros | ones) & want == want:
+                    return num((ones >> e.lo) & mask(e.width), e.span)
+            return e
+        if e.args:
+            return _fold(e.model_copy(update={"args": tuple(put(a) for a in e.args)}))
+        return e
+
+    rules = regime.faults + regime.checks + regime.input_faults
+    return tuple(r.name for r in rules if (f := put(r.when)).op == "num" and f.value == 0)
+
+
+def _dead_results(walks, calls) -> set[str]:
+    """The results of these steps that are 0 whatever the scenario, as the names a
+    reference reads (`W.KIND`, `C.RULE`), or a step's own name when every result of it is
+    0: a walk's fault kinds its bindings rule out (Walk.never), a callee rule whose
+    condition folded to 0, a walk or call whose `when` folded to 0."""
+    dead: set[str] = set()
+    for w in walks:
+        dead.update(f"{w.name}.{k}" for k in w.never)
+    for c in calls:
+        dead.update(f"{c.name}.{x.name}" for x in c.exits if x.when.op == "num" and not x.when.value)
+    for n in [w for w in walks if not w.nested] + list(calls):
+        if n.when is not None and n.when.op == "num" and not n.when.value:
+            dead.add(n.name)
+    return dead
+
+
+def _drop_dead(e: Expr, dead: set[str]) -> Expr:
+    """`e` with each reference to a result in `dead` (_dead_results) read as 0, folded;
+    `e` itself when it reads none."""
+    if e.op == "ref":
+        if e.kind in ("walk", "call") and (e.name in dead or e.name.split(".")[0] in dead):
+            return num(0, e.span)
+        return e
+    if not e.args:
+        return e
+    args = tuple(_drop_dead(a, dead) for a in e.args)
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    return _fold(e.model_copy(update={"args": args}))
+
+
+def _fold_all(e: Expr) -> Expr:
+    """`e` with every constant part folded, bottom up (`_fold` folds one node)."""
+    if not e.args:
+        return e
+    return _fold(e.model_copy(update={"args": tuple(_fold_all(a) for a in e.args)}))
+
+
+def _known_bits(e: Expr) -> tuple[int, int]:
+    """(bits known to be 0, bits known to be 1) of `e`'s value, as Python ints whose
+    infinite high bits are those of the value's sign: a constant is known; a reference,
+    above its width; `|`, `&`, `^`, shifts by a constant and `c ? a : b` combine what their
+    operands know (a context register built as `(root << 12) | (flag << 4) | ...` with the
+    flag bound to 0 has bit 4 known 0). Anything else: nothing known."""
+    op, a = e.op, e.args
+    if op == "num":
+        return ~e.value, e.value
+    if op == "ref":
+        return ~mask(e.width), 0
+    if op in ("!", "&&", "||") or op in COMPARE:
+        return ~1, 0
+    if op in ("|", "&", "^", "cond"):
+        (za, oa), (zb, ob) = _known_bits(a[-2]), _known_bits(a[-1])
+        if op == "|":
+            return za & zb, oa | ob
+        if op == "&":
+            return za | zb, oa & ob
+        if op == "^":
+            return (za & zb) | (oa & ob), (oa & zb) | (za & ob)
+        return za & zb, oa & ob  # either choice: what both know alike
+    if op in ("<<", ">>") and a[1].op == "num":
+        z, o = _known_bits(a[0])
+        c = a[1].value
+        return ((z << c) | mask(c), o << c) if op == "<<" else (z >> c, o >> c)
+    return 0, 0
 
 
 def _event(el: Resolver, m: Module, fields: tuple[ast.EventField, ...]) -> list[ir.EventField]:
@@ -638,7 +751,9 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                     v = Expr(op=">>", args=(v, num(e.lo, v.span)), width=v.width, span=v.span)
                 return _cut(v, e.width)
             if e.kind in ("struct", "bitmap", "walk", "call"):
-                return e.model_copy(update={"name": prefix + e.name})
+                name = prefix + e.name
+                return num(0, e.span) if name in dead or name.split(".")[0] in dead else \
+                    e.model_copy(update={"name": name})
             return e
         if e.args:
             return _fold(e.model_copy(update={"args": tuple(sub(a) for a in e.args)}))
@@ -654,6 +769,10 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                        for f in _map(r, sub).fields)
         return r.model_copy(update={"fields": fields})
 
+    # results the bindings make constant 0, read as 0 by the steps and rules after them
+    # (_dead_results)
+    dead: set[str] = set()
+    regimes = _regimes(owner)
     inlined: list = []
     for kind, name in callee.steps:
         node = _map(callee.step_node(kind, name), sub)
@@ -661,7 +780,11 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
         if kind == "call":
             update.update(label=f"{c.name}.{node.label or node.name}", record=record(node.record),
                           inlined=tuple((k, prefix + n) for k, n in node.inlined))
-        inlined.append(node.model_copy(update=update))
+        node = node.model_copy(update=update)
+        if kind == "walk" and not node.nested:
+            node = node.model_copy(update={"never": walk_never(regimes[node.regime], node)})
+        dead |= _dead_results([node] if kind == "walk" else [], [node] if kind == "call" else [])
+        inlined.append(node)
     call = ir.Call(name=c.name, unit=c.unit.text, label=c.name,
                    event=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["event"].items()),
                    context=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["context"].items()),

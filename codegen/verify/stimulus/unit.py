@@ -38,6 +38,7 @@ def _contains(e: Expr, key: tuple[str, str]) -> bool:
 
 
 STEER_ROUNDS = 25  # passes over a condition's false parts before giving up (each part: 4 redraws)
+STILL_ROUNDS = 3  # through calls: passes in a row that move no leaf before giving up
 MAX_MIX_EVENTS = 10_000_000  # --mix events in all: the shuffled kinds are one list
 
 
@@ -69,22 +70,115 @@ class UnitScenarioFactory:
         self.after_walk = {st.name for st in self.unit.structures
                            if any(r.kind == "walk" for e in (st.base, st.when) if e is not None for r in e.refs())}
         self.calls = {c.name: c for c in self.unit.calls}
-        # each callee rule as a condition on the caller: the call made, that rule's `when`
-        self.call_rules = [x.when if c.when is None else Expr(op="&&", args=(c.when, x.when), width=1)
-                           for c in self.unit.calls for x in c.exits]
+        # each callee rule as a condition on the caller (NAME.RULE: the call made, that rule
+        # deciding): steering goes through it (_leaf) to what the callee reads
+        self._expanded: dict[str, Expr] = {}
+        self._ref_lists: dict[int, tuple[Expr, list[Expr]]] = {}
+        self._deep: dict[int, tuple[Expr, list[Expr]]] = {}
+        self.call_rules = [Expr(op="ref", kind="call", name=f"{c.name}.{x.name}", width=1)
+                           for c in self.unit.calls for x in c.exits
+                           if not (x.when.op == "num" and not x.when.value)]
         whens = [x.when for x in self.unit.exits]
         self.fires = [_fires(whens, i) for i in range(len(whens))]
+        self.walk_guards = [w.when for w in self.unit.walks if w.when is not None] if self.calls else []
 
-    def _call_result(self, e: Expr, lookup) -> int:
-        """A call's result (NAME.MEMBER) on the values drawn so far: the callee's first rule
-        that holds (walk results read as 0 while drawing)."""
+    def _truth(self, e: Expr) -> bool:
+        """A call result that is a truth value: NAME.called, NAME.exit, NAME.RULE."""
+        if e.op != "ref" or e.kind != "call":
+            return False
+        name, member = e.name.rsplit(".", 1)
+        return member in ("called", "exit") or any(x.name == member for x in self.calls[name].exits)
+
+    def expand(self, e: Expr) -> Expr:
+        """What decides call result `e` (a truth value, `_truth`) on the caller's values:
+        the call's `when` and, for a rule, the rule holding while no earlier rule of the
+        callee does (for `exit`, any rule holding). Call results in it stay references
+        (expanded in turn when steering reaches them). Kept per result: the compiled
+        evaluators key by the object."""
+        hit = self._expanded.get(e.name)
+        if hit is not None:
+            return hit
         name, member = e.name.rsplit(".", 1)
         c = self.calls[name]
+        whens = [x.when for x in c.exits]
+        cond = None
+        if member == "exit":
+            cond = whens[0]
+            for w in whens[1:]:
+                cond = Expr(op="||", args=(cond, w), width=1, span=cond.span)
+        elif member != "called":
+            cond = _fires(whens, [x.name for x in c.exits].index(member))
+        if c.when is not None:
+            cond = c.when if cond is None else Expr(op="&&", args=(c.when, cond), width=1, span=e.span)
+        out = self._expanded[e.name] = cond if cond is not None else Expr(op="num", value=1, width=1)
+        return out
+
+    def _refs(self, e: Expr) -> list[Expr]:
+        """The references `e` reads, each once (kept per expression)."""
+        hit = self._ref_lists.get(id(e))
+        if hit is not None and hit[0] is e:
+            return hit[1]
+        out = list({(r.kind, r.name, r.lo, r.width): r for r in e.refs()}.values())
+        self._ref_lists[id(e)] = (e, out)
+        return out
+
+    def deep_refs(self, e: Expr) -> list[Expr]:
+        """The references `e` reads, each once, through the calls whose results it reads
+        (what a redraw can change to move it)."""
+        hit = self._deep.get(id(e))
+        if hit is not None and hit[0] is e:
+            return hit[1]
+        self._deep[id(e)] = (e, [])  # (a call's `when` never reads the call itself)
+        found = {}
+        for r in self._refs(e):
+            found[(r.kind, r.name, r.lo, r.width)] = r
+            if self._truth(r):
+                found.update({(x.kind, x.name, x.lo, x.width): x for x in self.deep_refs(self.expand(r))})
+        out = list(found.values())
+        self._deep[id(e)] = (e, out)
+        return out
+
+    def _leaf(self, e: Expr, draw: Draw, lookup, steerable) -> tuple[Expr, bool] | None:
+        """A part of condition `e` (which is false) whose value must change for `e` to
+        hold, and the value it needs: down through `!`, `&&` and `||` (one operand that is
+        not as needed, or for `||` any one) and through call results (what decides them),
+        chosen at random among those that read something redrawable. None when nothing
+        redrawable decides it."""
+        want = True
+        while True:
+            if e.op == "!":
+                e, want = e.args[0], not want
+                continue
+            if self._truth(e):
+                e = self.expand(e)
+                continue
+            if e.op not in ("&&", "||"):
+                return e, want
+            every = (e.op == "&&") == want  # every operand must be `want` (else one must)
+            kids = _operands(e)
+            if every:
+                kids = [k for k in kids if bool(evaluate(k, lookup)) != want]
+            kids = [k for k in kids if any(steerable(r) for r in self.deep_refs(k))]
+            if not kids:
+                return None
+            e = draw.choice(kids)
+
+    def _call_rule(self, name: str, lookup) -> tuple[bool, ir.ExitRule | None]:
+        """(whether call `name` is made, the callee rule that decides) on the values drawn
+        so far (walk results read as 0 while drawing)."""
+        c = self.calls[name]
         if c.when is not None and not evaluate(c.when, lookup):
+            return False, None
+        return True, next((x for x in c.exits if evaluate(x.when, lookup)), None)
+
+    def _call_result(self, e: Expr, lookup, decided: tuple[bool, ir.ExitRule | None]) -> int:
+        """A call's result (NAME.MEMBER), given `decided` (_call_rule)."""
+        member = e.name.rsplit(".", 1)[1]
+        called, rule = decided
+        if not called:
             return 0
         if member == "called":
             return 1
-        rule = next((x for x in c.exits if evaluate(x.when, lookup)), None)
         if rule is None:
             return 0
         if member == "exit" or member == rule.name:
@@ -210,7 +304,13 @@ class UnitScenarioFactory:
         """One scenario; `force` fixes event fields (e.g. the kind)."""
         u = self.unit
         pool: list[tuple[int, int]] = []
-        request: dict[str, int] = {}
+        # the callee rules decided on the values drawn so far, by call: forgotten whenever
+        # a value changes (the dicts below tell it, in a unit with calls)
+        decided: dict[str, tuple[bool, ir.ExitRule | None]] = {}
+
+        def state() -> dict:
+            return _Watched(decided) if self.calls else {}
+        request: dict[str, int] = state()
         for f in u.event:
             if force and f.name in force:
                 value = force[f.name]
@@ -225,10 +325,10 @@ class UnitScenarioFactory:
             value = self._value(draw, width, ("ctx", c), pool)
             request[c] = value
         memory: dict[int, int] = {}
-        values: dict[str, int] = {}  # structure field reference name -> value
-        lookups: dict[str, int] = {}
+        values: dict[str, int] = state()  # structure field reference name -> value
+        lookups: dict[str, int] = state()
 
-        walked: dict[str, int] = {}  # "W.member" -> its value, once walk W is built
+        walked: dict[str, int] = state()  # "W.member" -> its value, once walk W is built
 
         def lookup(e: Expr) -> int:
             if e.kind == "event":
@@ -240,7 +340,11 @@ class UnitScenarioFactory:
             if e.kind == "bitmap":
                 return lookups.get(e.name, 0)
             if e.kind == "call":
-                return self._call_result(e, lookup)
+                name = e.name.rsplit(".", 1)[0]
+                hit = decided.get(name)
+                if hit is None:
+                    hit = decided[name] = self._call_rule(name, lookup)
+                return self._call_result(e, lookup, hit)
             return (walked.get(e.name, 0) >> e.lo) & mask(e.width)  # a walk's result: 0 until built
 
         for st in u.structures:
@@ -260,13 +364,17 @@ class UnitScenarioFactory:
                     values[name] = value & mask(self.field_of(name).width)
         kind = self.kind_field
 
+        keep: list[Expr] = []  # conditions a redraw must leave holding (a unit with calls)
+
         def steerable(r: Expr) -> bool:
             return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name)
                                                   and not (force and r.name in force))
 
         def blocked(cond: Expr) -> bool:
             """A part of the condition that reads nothing redrawable is false: no redraw helps."""
-            return any(not evaluate(c, lookup) and not any(steerable(r) for r in c.refs()) for c in _conjuncts(cond))
+            return any(not evaluate(c, lookup) and not any(steerable(r) for r in (self.deep_refs(c) if self.calls
+                                                                                   else c.refs()))
+                       for c in _conjuncts(cond))
 
         def redraw(refs: list[Expr]) -> None:
             for r in refs:
@@ -283,20 +391,39 @@ class UnitScenarioFactory:
             hold: parts that share a field (a selector read by many parts) do not undo
             each other."""
             parts = _conjuncts(cond)
+            still = 0  # rounds in a row that moved nothing
             for _ in range(STEER_ROUNDS):
+                moved = False
                 for c in parts:
                     if evaluate(c, lookup):
                         continue
-                    refs = [r for r in c.refs() if steerable(r)]
                     held = [p for p in parts if evaluate(p, lookup)]
+                    if self.calls:
+                        # through calls the parts are large: move one leaf of a part at a time
+                        # toward the value the part needs (_leaf)
+                        for _ in range(4):
+                            target = self._leaf(c, draw, lookup, steerable)
+                            if target is None:
+                                break
+                            leaf, want = target
+                            saved = dict(values), dict(request)
+                            redraw([r for r in self._refs(leaf) if steerable(r)])
+                            if bool(evaluate(leaf, lookup)) == want and all(evaluate(p, lookup) for p in held) \
+                                    and all(evaluate(k, lookup) for k in keep):
+                                moved = True
+                                break
+                            values.clear(), values.update(saved[0]), request.clear(), request.update(saved[1])
+                        continue
+                    refs = [r for r in c.refs() if steerable(r)]
                     for _ in range(4):
                         saved = dict(values), dict(request)
                         redraw(refs)
                         if evaluate(c, lookup) and all(evaluate(p, lookup) for p in held):
                             break
                         values.clear(), values.update(saved[0]), request.clear(), request.update(saved[1])
-                if evaluate(cond, lookup):
-                    return
+                still = 0 if moved else still + 1
+                if evaluate(cond, lookup) or self.calls and still >= STILL_ROUNDS:
+                    return  # (through calls: rounds in which no redraw moved a leaf give up)
 
         # the guard of each step, most of the time, so that deep steps (a walk behind valid
         # entries and enables) are reached; then, half of the time, one exit rule the event
@@ -304,6 +431,12 @@ class UnitScenarioFactory:
         for guard in self._guards():
             if not evaluate(guard, lookup) and draw.chance(75) and not blocked(guard):
                 steer(guard)
+                # in a unit with calls, a walk steered to run stays run while the later
+                # guards and the rules are steered: a callee's walk is reached about as often
+                # as the callee's own scenarios reach it (the later steps and rules of a
+                # caller pick the callee's early refusals as often as its walk otherwise)
+                if any(guard is g for g in self.walk_guards) and evaluate(guard, lookup):
+                    keep.append(guard)
         if self.call_rules and draw.chance(50):
             # a rule of a callee, through its call: so that every rule of the callee is reached
             open_calls = [c for c in self.call_rules if not blocked(c)]
@@ -357,7 +490,8 @@ class UnitScenarioFactory:
                 place(u.structure(name))
         kind = next((f.name for f in u.event if f.enum is not None), None)
         intent = {"event": kind and self._item_name(kind, request[kind])}
-        return Scenario(request, memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30), intent)
+        return Scenario(dict(request), memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30),
+                        intent)
 
     def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
         """Once a walk is built, one exit rule that reads it, steered toward holding by
@@ -478,6 +612,39 @@ class UnitScenarioFactory:
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
 
 
+class _Watched(dict):
+    """A dict of drawn values that empties `memo` (what was decided from them) whenever
+    it changes."""
+
+    def __init__(self, memo: dict):
+        super().__init__()
+        self.memo = memo
+
+    def __setitem__(self, key, value):
+        self.memo.clear()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.memo.clear()
+        super().__delitem__(key)
+
+    def update(self, *args, **kw):
+        self.memo.clear()
+        super().update(*args, **kw)
+
+    def clear(self):
+        self.memo.clear()
+        super().clear()
+
+    def pop(self, *args):
+        self.memo.clear()
+        return super().pop(*args)
+
+    def setdefault(self, key, default=None):
+        self.memo.clear()
+        return super().setdefault(key, default)
+
+
 def _plain(e: Expr) -> bool:
     """An event field or context register itself (or its low bits): a value drawn for it
     can be written back."""
@@ -501,6 +668,18 @@ def _conjuncts(e: Expr) -> list[Expr]:
     parts = _split(e)
     _PARTS[id(e)] = (e, parts)
     return parts
+
+
+def _operands(e: Expr) -> list[Expr]:
+    """The operands of a chain of one operator (`a || b || c`: a, b and c)."""
+    out, todo = [], [e]
+    while todo:
+        x = todo.pop()
+        if x.op == e.op:
+            todo.extend(reversed(x.args))
+        else:
+            out.append(x)
+    return out
 
 
 def _split(e: Expr) -> list[Expr]:
@@ -572,14 +751,43 @@ def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, de
 
 
 def expected_coverage(spec: ir.Spec) -> list[str]:
+    """The coverage points a full run should hit (those `unreachable_coverage` proves
+    unreachable left out)."""
+    return coverage_points(spec)[0]
+
+
+def unreachable_coverage(spec: ir.Spec) -> dict[str, str]:
+    """The points of the unit's rules, calls and walks that the spec proves unreachable,
+    each with the reason (a call's constant bindings fold a callee rule's condition, or a
+    walk fault's, to 0; a step whose `when` folded to 0 never runs)."""
+    return coverage_points(spec)[1]
+
+
+def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
+    """(points a full run should hit, points unreachable by construction -> why)."""
     unit: ir.Unit = spec.top
     enums = {e.name: e for e in spec.enums}
+    gone: dict[str, str] = {}
     # "no exit" is counted but not required: in some units every event exits
-    out = [f"exit {x.name}" for x in unit.exits]
-    # a callee's rules, but those the call cannot reach (its `when` folded to 0 on the bindings)
-    never = [c.name for c in unit.calls if c.when is not None and c.when.op == "num" and not c.when.value]
-    out += [f"call {c.label or c.name}.{x.name}" for c in unit.calls for x in c.exits
-            if c.name not in never and not (x.when.op == "num" and x.when.value == 0)]
+    out = []
+    for x in unit.exits:
+        if x.when.op == "num" and not x.when.value:
+            gone[f"exit {x.name}"] = "the rule's condition folds to 0: it reads results the bindings make 0"
+        else:
+            out.append(f"exit {x.name}")
+    # a callee's rules, but those the call cannot reach (its `when`, or the rule's own
+    # condition, folded to 0 on the call's constant bindings)
+    for c in unit.calls:
+        label = c.label or c.name
+        never = c.when is not None and c.when.op == "num" and not c.when.value
+        for x in c.exits:
+            point = f"call {label}.{x.name}"
+            if never:
+                gone[point] = f"call {label} is never made (its `when` folds to 0 on the bindings)"
+            elif x.when.op == "num" and x.when.value == 0:
+                gone[point] = f"the callee rule's condition folds to 0 on the constant bindings of call {label}"
+            else:
+                out.append(point)
     for w in unit.walks:
         if w.nested:
             nest = next(n for n in spec.nested if n.name == w.regime)
@@ -591,19 +799,28 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
             out += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
             continue
         regime = spec.regime(w.regime)
-        out += [f"walk {w.name} page level {lv.shown}" for lv in regime.leaf_levels]
-        out += [f"walk {w.name} fault {k}" for k in regime.fault_kinds]
+        points = [(f"walk {w.name} page level {lv.shown}", None) for lv in regime.leaf_levels]
+        points += [(f"walk {w.name} fault {k}", k) for k in regime.fault_kinds]
         for rule in regime.faults:
-            out += [f"walk {w.name} fault {rule.name} at level {regime.label(n)}"
-                    for n in fault_levels(spec, regime, rule)]
+            points += [(f"walk {w.name} fault {rule.name} at level {regime.label(n)}", rule.name)
+                       for n in fault_levels(spec, regime, rule)]
         if regime.next_level is not None:
             numbers = sorted(lv.number for lv in regime.levels)
-            out += [f"walk {w.name} skips from level {a} to {b}" for a in numbers for b in numbers
-                    if b < a - 1 and regime.level(a).table]
+            points += [(f"walk {w.name} skips from level {a} to {b}", None) for a in numbers for b in numbers
+                       if b < a - 1 and regime.level(a).table]
+        off = w.when is not None and w.when.op == "num" and not w.when.value
+        for point, kind in points:
+            if off:
+                gone[point] = f"walk {w.name} never runs (its `when` folds to 0 on the bindings)"
+            elif kind in w.never:
+                gone[point] = (f"the fault's condition folds to 0 on the constant access kinds and context bits "
+                               f"walk {w.name} binds (regime {regime.name})")
+            else:
+                out.append(point)
     for f in unit.record.fields:
         if f.enum is not None:
             out += [f"{f.name} {i.name}" for i in enums[f.enum].items]
-    return out
+    return out, gone
 
 
 def scenarios(spec: ir.Spec):

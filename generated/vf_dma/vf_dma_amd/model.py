@@ -5882,7 +5882,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h238[:] = h240
                     h235[:] = 0
-                    if ((h237 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h238 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h237 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h238 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h235[:] = 1
                     cl_io_logged.next = h235
                     v_wide[:] = 0
@@ -5948,7 +5948,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h261[:] = (r_EVT_LOG_TAIL >> 4)
                     h262 = intbv(0)[15:]
                     h262[:] = h261[15:] & 0x7fff
-                    if ((h247 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h248 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h247 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h248 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h245[:] = h260
                     else:
                         h245[:] = concat(intbv(0)[1:], h262)
@@ -5986,7 +5986,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h266[:] = h268
                     h263[:] = 0
-                    if ((h265 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h266 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h265 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h266 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h263[:] = 1
                     cl_io_logged.next = h263
                     v_wide[:] = 0
@@ -6038,7 +6038,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h285[:] = (r_EVT_LOG_TAIL >> 4)
                     h286 = intbv(0)[15:]
                     h286[:] = h285[15:] & 0x7fff
-                    if ((h271 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h272 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h271 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h272 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h269[:] = h284
                     else:
                         h269[:] = concat(intbv(0)[1:], h286)
@@ -6147,7 +6147,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     cl_io_tail.next = concat(intbv(0)[45:], h300, intbv(0)[4:])
                     cl_io_cpl_status.next = 0
                     cl_io_cpl.next = 0
-                elif (wk_io_io_translation != 0):  # io.ats_translation, spec: specs/amd_iommu.vspec:649
+                elif False:  # io.ats_translation, spec: specs/amd_iommu.vspec:649
                     cl_io_exit.next = 1
                     cl_io_ats_translation.next = 1
                     cl_io_outcome.next = 4
@@ -6240,7 +6240,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h321[:] = h323
                     h318[:] = 0
-                    if ((h320 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h321 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h320 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h321 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h318[:] = 1
                     cl_io_logged.next = h318
                     v_wide[:] = 0
@@ -6294,14 +6294,14 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h340[:] = (r_EVT_LOG_TAIL >> 4)
                     h341 = intbv(0)[15:]
                     h341[:] = h340[15:] & 0x7fff
-                    if ((h326 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h327 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h326 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h327 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h324[:] = h339
                     else:
                         h324[:] = concat(intbv(0)[1:], h341)
                     cl_io_tail.next = concat(intbv(0)[44:], h324, intbv(0)[4:])
                     cl_io_cpl_status.next = 0
                     cl_io_cpl.next = 0
-                elif (True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h369 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))):  # io.dma_page_fault, spec: specs/amd_iommu.vspec:679
+                elif (True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h369 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))):  # io.dma_page_fault, spec: specs/amd_iommu.vspec:679
                     cl_io_exit.next = 1
                     cl_io_dma_page_fault.next = 1
                     cl_io_outcome.next = 3
@@ -6332,7 +6332,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h345[:] = h347
                     h342[:] = 0
-                    if ((h344 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h345 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h344 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h345 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h342[:] = 1
                     cl_io_logged.next = h342
                     v_wide[:] = 0
@@ -6399,7 +6399,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h367[:] = (r_EVT_LOG_TAIL >> 4)
                     h368 = intbv(0)[15:]
                     h368[:] = h367[15:] & 0x7fff
-                    if ((h353 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h354 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h353 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h354 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h351[:] = h366
                     else:
                         h351[:] = concat(intbv(0)[1:], h368)
@@ -6523,7 +6523,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h387[:] = h389
                     h384[:] = 0
-                    if ((h386 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h387 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h386 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h387 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h384[:] = 1
                     cl_io_logged.next = h384
                     v_wide[:] = 0
@@ -6597,7 +6597,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h414[:] = (r_EVT_LOG_TAIL >> 4)
                     h415 = intbv(0)[15:]
                     h415[:] = h414[15:] & 0x7fff
-                    if ((h400 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h401 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h400 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h401 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h398[:] = h413
                     else:
                         h398[:] = concat(intbv(0)[1:], h415)
@@ -6646,7 +6646,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h426[:] = h427
                 else:
                     h426[:] = h428
-                if ((cl_io_exit != 0) and ((h425 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h426 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False))):
+                if ((cl_io_exit != 0) and ((h425 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h426 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False))):
                     h418 = intbv(0)[64:]
                     h418[:] = (r_EVT_LOG_BAR >> 0xc)
                     h419 = intbv(0)[40:]
@@ -6695,7 +6695,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h437[:] = h438
                 else:
                     h437[:] = h439
-                if ((cl_io_exit != 0) and ((h436 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h437 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and (not (wk_io_io_translation != 0))))) or False) and (not w_io_dte_8[34]))) or False))):
+                if ((cl_io_exit != 0) and ((h436 != 0) and ((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h437 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False))):
                     h429 = intbv(0)[64:]
                     h429[:] = (r_EVT_LOG_BAR >> 0xc)
                     h430 = intbv(0)[40:]

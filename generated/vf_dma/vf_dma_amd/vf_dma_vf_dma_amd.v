@@ -4596,7 +4596,7 @@ always @(posedge clk) begin: fsm
                             h238 = h240;
                         end
                         h235 = 0;
-                        if (((h237 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h238 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h237 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h238 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h235 = 1;
                         end
                         cl_io_logged <= h235;
@@ -4669,7 +4669,7 @@ always @(posedge clk) begin: fsm
                         h261 = (r_EVT_LOG_TAIL >>> 4);
                         h262 = 15'h0;
                         h262 = (h261[15-1:0] & 32767);
-                        if (((h247 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h248 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h247 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h248 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h245 = h260;
                         end
                         else begin
@@ -4714,7 +4714,7 @@ always @(posedge clk) begin: fsm
                             h266 = h268;
                         end
                         h263 = 0;
-                        if (((h265 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h266 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h265 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h266 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h263 = 1;
                         end
                         cl_io_logged <= h263;
@@ -4771,7 +4771,7 @@ always @(posedge clk) begin: fsm
                         h285 = (r_EVT_LOG_TAIL >>> 4);
                         h286 = 15'h0;
                         h286 = (h285[15-1:0] & 32767);
-                        if (((h271 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h272 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h271 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h272 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h269 = h284;
                         end
                         else begin
@@ -4889,7 +4889,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((wk_io_io_translation != 0)) begin
+                    else if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_translation <= 1;
                         cl_io_outcome <= 4;
@@ -4989,7 +4989,7 @@ always @(posedge clk) begin: fsm
                             h321 = h323;
                         end
                         h318 = 0;
-                        if (((h320 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h321 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h320 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h321 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h318 = 1;
                         end
                         cl_io_logged <= h318;
@@ -5048,7 +5048,7 @@ always @(posedge clk) begin: fsm
                         h340 = (r_EVT_LOG_TAIL >>> 4);
                         h341 = 15'h0;
                         h341 = (h340[15-1:0] & 32767);
-                        if (((h326 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h327 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h326 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h327 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h324 = h339;
                         end
                         else begin
@@ -5058,7 +5058,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h369 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0)))))) begin
+                    else if ((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h369 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_page_fault <= 1;
                         cl_io_outcome <= 3;
@@ -5093,7 +5093,7 @@ always @(posedge clk) begin: fsm
                             h345 = h347;
                         end
                         h342 = 0;
-                        if (((h344 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h345 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h344 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h345 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h342 = 1;
                         end
                         cl_io_logged <= h342;
@@ -5168,7 +5168,7 @@ always @(posedge clk) begin: fsm
                         h367 = (r_EVT_LOG_TAIL >>> 4);
                         h368 = 15'h0;
                         h368 = (h367[15-1:0] & 32767);
-                        if (((h353 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h354 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h353 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h354 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h351 = h366;
                         end
                         else begin
@@ -5306,7 +5306,7 @@ always @(posedge clk) begin: fsm
                             h387 = h389;
                         end
                         h384 = 0;
-                        if (((h386 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h387 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h386 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h387 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h384 = 1;
                         end
                         cl_io_logged <= h384;
@@ -5387,7 +5387,7 @@ always @(posedge clk) begin: fsm
                         h414 = (r_EVT_LOG_TAIL >>> 4);
                         h415 = 15'h0;
                         h415 = (h414[15-1:0] & 32767);
-                        if (((h400 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h401 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h400 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h401 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h398 = h413;
                         end
                         else begin
@@ -5446,7 +5446,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h426 = h428;
                     end
-                    if (((cl_io_exit != 0) && ((h425 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h426 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h425 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h426 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
                         h418 = 64'h0;
                         h418 = (r_EVT_LOG_BAR >>> 12);
                         h419 = 40'h0;
@@ -5506,7 +5506,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h437 = h439;
                     end
-                    if (((cl_io_exit != 0) && ((h436 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h437 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && (!(wk_io_io_translation != 0))))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h436 != 0) && ((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h437 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
                         h429 = 64'h0;
                         h429 = (r_EVT_LOG_BAR >>> 12);
                         h430 = 40'h0;

@@ -4474,7 +4474,7 @@ begin
                                 h238 := h240;
                             end if;
                             h235 := to_unsigned(0, 1);
-                            if ((h237 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h238 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h237 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h238 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h235 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h235;
@@ -4546,7 +4546,7 @@ begin
                             h261 := shift_right(r_EVT_LOG_TAIL, 4);
                             h262 := to_unsigned(0, 15);
                             h262 := (h261(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h247 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h248 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h247 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h248 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h245 := h260;
                             else
                                 h245 := unsigned'(to_unsigned(0, 1) & h262);
@@ -4588,7 +4588,7 @@ begin
                                 h266 := h268;
                             end if;
                             h263 := to_unsigned(0, 1);
-                            if ((h265 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h266 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h265 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h266 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h263 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h263;
@@ -4644,7 +4644,7 @@ begin
                             h285 := shift_right(r_EVT_LOG_TAIL, 4);
                             h286 := to_unsigned(0, 15);
                             h286 := (h285(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h271 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h272 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h271 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h272 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h269 := h284;
                             else
                                 h269 := unsigned'(to_unsigned(0, 1) & h286);
@@ -4756,7 +4756,7 @@ begin
                             cl_io_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & h300 & to_unsigned(0, 4));
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (wk_io_io_translation /= 0) then
+                        elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_translation <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -4854,7 +4854,7 @@ begin
                                 h321 := h323;
                             end if;
                             h318 := to_unsigned(0, 1);
-                            if ((h320 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h321 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h320 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h321 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h318 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h318;
@@ -4912,7 +4912,7 @@ begin
                             h340 := shift_right(r_EVT_LOG_TAIL, 4);
                             h341 := to_unsigned(0, 15);
                             h341 := (h340(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h326 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h327 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h326 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h327 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h324 := h339;
                             else
                                 h324 := unsigned'(to_unsigned(0, 1) & h341);
@@ -4920,7 +4920,7 @@ begin
                             cl_io_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h324 & to_unsigned(0, 4));
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h369 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) then
+                        elsif (True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h369 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_dma_page_fault <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 3);
@@ -4954,7 +4954,7 @@ begin
                                 h345 := h347;
                             end if;
                             h342 := to_unsigned(0, 1);
-                            if ((h344 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h345 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h344 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h345 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h342 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h342;
@@ -5028,7 +5028,7 @@ begin
                             h367 := shift_right(r_EVT_LOG_TAIL, 4);
                             h368 := to_unsigned(0, 15);
                             h368 := (h367(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h353 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h354 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h353 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h354 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h351 := h366;
                             else
                                 h351 := unsigned'(to_unsigned(0, 1) & h368);
@@ -5160,7 +5160,7 @@ begin
                                 h387 := h389;
                             end if;
                             h384 := to_unsigned(0, 1);
-                            if ((h386 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h387 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h386 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h387 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h384 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h384;
@@ -5240,7 +5240,7 @@ begin
                             h414 := shift_right(r_EVT_LOG_TAIL, 4);
                             h415 := to_unsigned(0, 15);
                             h415 := (h414(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h400 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h401 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h400 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h401 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h398 := h413;
                             else
                                 h398 := unsigned'(to_unsigned(0, 1) & h415);
@@ -5295,7 +5295,7 @@ begin
                         else
                             h426 := h428;
                         end if;
-                        if ((cl_io_exit /= 0) and ((h425 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h426 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
+                        if ((cl_io_exit /= 0) and ((h425 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h426 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
                             h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                             h418 := shift_right(r_EVT_LOG_BAR, 12);
                             h419 := unsigned'("0000000000000000000000000000000000000000");
@@ -5351,7 +5351,7 @@ begin
                         else
                             h437 := h439;
                         end if;
-                        if ((cl_io_exit /= 0) and ((h436 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h437 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and (not (wk_io_io_translation /= 0))))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
+                        if ((cl_io_exit /= 0) and ((h436 /= 0) and ((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h437 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
                             h429 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                             h429 := shift_right(r_EVT_LOG_BAR, 12);
                             h430 := unsigned'("0000000000000000000000000000000000000000");
