@@ -556,8 +556,9 @@ def _call_cache(el: Resolver, c: ast.Cache, scope: Scope, before: set, upto: lis
     fills = [x for x in c.items if isinstance(x, ast.CacheFill)]
     call = c.source[1]
     if not keys:
-        el.bag.error("E0472", f"expected `key EXPR page N;` in cache '{c.name}' of call '{call}', not none: an entry "
-                     "covers the 2^N-byte piece of the address EXPR (for example `key event.addr page 12;`)", c.span)
+        el.bag.error("E0472", f"expected `key EXPR page N;` in cache '{c.name}' of call '{call}', not a cache without "
+                     "one: an entry covers the 2^N-byte piece of the address EXPR (for example `key event.addr page "
+                     "12;`)", c.span)
         return None
     ok = True
     for what, found in (("key ... page", keys), ("fill when", fills)):
@@ -568,10 +569,13 @@ def _call_cache(el: Resolver, c: ast.Cache, scope: Scope, before: set, upto: lis
     k = keys[0]
     key = el.resolve(k.value, scope)
     page = el.resolve(k.page, scope)
-    if page is not None and (page.op != "num" or not 0 <= page.value <= 63):
+    top = 63 if key is None else min(63, key.width - 1)  # a key of at least one bit
+    if page is not None and (page.op != "num" or not 0 <= page.value <= top):
         shown = "an expression that is not constant" if page.op != "num" else str(page.value)
-        el.bag.error("E0473", f"expected a constant page shift from 0 to 63 after `page` in cache '{c.name}', not "
-                     f"{shown}: an entry covers the 2^N-byte piece of the key's address", k.page.span)
+        why = ("" if top == 63 or page.op != "num" or page.value > 63
+               else f" (the key's address has {key.width} bits, so every address would share one entry)")
+        el.bag.error("E0473", f"expected a constant page shift from 0 to {top} after `page` in cache '{c.name}', not "
+                     f"{shown}{why}: an entry covers the 2^N-byte piece of the key's address", k.page.span)
         ok = False
     if key is not None:
         late = _late(key, before, ("struct", "bitmap", "walk", "call"))
