@@ -294,7 +294,8 @@ class _Builder:
                                                               for t in c.tags),
                        global_when=self.expr(c.global_when), global_ignores=c.global_ignores,
                        global_cite=c.global_cite, entries=c.entries, ways=c.ways, sets=c.sets, replace=c.replace,
-                       pages=c.pages, cite=c.cite, doc=c.doc, span=self.span(c.span), source=c.source, of=c.of)
+                       pages=c.pages, cite=c.cite, doc=c.doc, span=self.span(c.span), source=c.source, of=c.of,
+                       key=self.expr(c.key), page=c.page, fill_when=self.expr(c.fill_when))
 
     def invalidation(self, v: ir.Invalidation) -> d.Invalidation:
         return d.Invalidation(

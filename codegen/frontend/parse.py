@@ -532,6 +532,18 @@ class _ToAst(Transformer):
         tok = self._plain(c)[0]
         return ast.CacheSetting("pages", self.sp(meta), (str(tok), _tok_span(self.path, tok)), cite)
 
+    def cache_key(self, meta, c):
+        cite, _ = self._opts(c)
+        rest = self._plain(c)
+        return ast.CacheKey(self._e(rest[0]), self._e(rest[1]), self.sp(meta), cite)
+
+    def cache_fill(self, meta, c):
+        cite, _ = self._opts(c)
+        return ast.CacheFill(self._e(self._plain(c)[0]), self.sp(meta), cite)
+
+    def cache_call(self, meta, c):
+        return ("source", ("call", str(c[0]), _tok_span(self.path, c[0])))
+
     def cache_of_walk(self, meta, c):
         return ("source", ("walk", str(c[0]), _tok_span(self.path, c[0])))
 
@@ -547,6 +559,8 @@ class _ToAst(Transformer):
         source = next((x[1] for x in rest if isinstance(x, tuple) and x and x[0] == "source"), None)
         levels = next((x for x in rest if isinstance(x, tuple) and x and x[0] == "levels"), None)
         rest = [x for x in rest if not (isinstance(x, tuple) and x and x[0] in ("source", "levels"))]
+        if source is not None and source[0] == "call":  # `holds call C`
+            return ast.Cache(str(rest[0]), "call", source[2], tuple(rest[1:]), self.sp(meta), cite, doc, source)
         words = [rest[1]]
         if len(rest) > 2 and isinstance(rest[2], Token) and rest[2].type == "NAME":
             words.append(rest[2])

@@ -370,6 +370,25 @@ class CacheGlobal:
 
 
 @dataclass(frozen=True)
+class CacheKey:
+    """`key EXPR page N;` of a call cache: the address whose 2^N-byte piece an entry covers."""
+
+    value: Expr
+    page: Expr
+    span: Span
+    cite: str = ""
+
+
+@dataclass(frozen=True)
+class CacheFill:
+    """`fill when EXPR;` of a call cache: a miss fills only when EXPR holds."""
+
+    when: Expr
+    span: Span
+    cite: str = ""
+
+
+@dataclass(frozen=True)
 class CacheSetting:
     """`entries N ways W`, `replace POLICY`, `pages HOW` of a cache."""
 
@@ -386,11 +405,11 @@ class Cache:
     name: str
     holds: str  # "translations", "tables", "host tables", "host translations" (words joined by a space)
     holds_span: Span
-    items: tuple  # CacheTag, CacheGlobal, CacheSetting
+    items: tuple  # CacheTag, CacheGlobal, CacheSetting, CacheKey, CacheFill
     span: Span
     cite: str = ""
     doc: str = ""
-    # in a unit: what it caches, ("walk" | "structure", name, span); None elsewhere
+    # in a unit: what it caches, ("walk" | "structure" | "call", name, span); None elsewhere
     source: tuple | None = None
     levels: tuple = ()  # `of levels N, ...`: (number, span) pairs
     levels_span: Span | None = None

@@ -1257,14 +1257,25 @@ class SpecDoc:
             elif c.holds == "host translations":
                 what = (f"holds host translations: {sets}, pages {c.pages} ({pages}) (a nested TLB: each host "
                         "translation of the walk is looked up first)")
+            elif c.source == "call":
+                what = f"holds call {c.of}: {sets}"
             else:
                 holds = c.holds + (f" of walk {c.of}" if c.source == "walk" else f" {c.of}" if c.source else "")
                 what = f"holds {holds}: {sets}, pages {c.pages} ({pages})"
             out.append(Entry(f"cache {c.name}", what, note=note))
+            if c.key is not None:
+                out.append(Entry(f"cache {c.name} key", expr=p.text(c.key),
+                                 note=f"page {c.page}: an entry covers the 2^{c.page}-byte piece that holds it"))
             for t in c.tags:
                 out.append(Entry(f"cache {c.name} tag {t.name}", expr=p.text(t.value),
                                  note="; ".join(x for x in ("recorded at fill, read by drops" if c.source == "structure"
                                                             else "stored at fill, compared at lookup", t.cite) if x)))
+            if c.source == "call":
+                if c.fill_when is None:
+                    out.append(Entry(f"cache {c.name} fill", "every call made"))
+                else:
+                    out.append(Entry(f"cache {c.name} fill when", expr=p.text(c.fill_when),
+                                     note="evaluated after the call decided"))
             if c.global_when is not None:
                 ignores = ", ".join(c.global_ignores) or "no tag"
                 out.append(Entry(f"cache {c.name} global when", expr=p.text(c.global_when),
@@ -1307,6 +1318,8 @@ class SpecDoc:
                                                     "sets": ()})
                                for v in u.invalidations if any(d.cache == c.name for d in v.drops))
                 what = ("a hit gives the walk's translation with no memory reference" if kind == "walk"
+                        else "a hit gives every result of the call (the callee's steps and stores do not run: no "
+                        "memory reference); a miss calls and fills" if kind == "call"
                         else "a hit gives the structure's words with no memory reference; tags are recorded "
                         "at fill and the lookup matches by address")
                 step.entries += self._caches((c,), events, what)

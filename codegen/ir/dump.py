@@ -383,10 +383,10 @@ class Cache(_Model):
     cache of final translations (a TLB), of partial walks (a paging-structure cache of the
     input stage or, nested, of the host stage) or of the
     host stage's translations of guest-physical pages (a nested TLB); in a unit, `holds
-    translations of walk W` or `holds structure S` (source and of)."""
+    translations of walk W`, `holds structure S` or `holds call C` (source and of)."""
 
     name: str
-    holds: Literal["translations", "tables", "host translations", "structure"]
+    holds: Literal["translations", "tables", "host translations", "structure", "call"]
     levels: tuple[int, ...] = Field((), description="holds tables: the levels (the spec's numbers) of its stage "
                                                     "whose entries it caches, root first")
     stage: Literal["guest", "host"] = Field("guest", description="holds tables: whose walk it caches, the input "
@@ -405,9 +405,15 @@ class Cache(_Model):
     cite: str
     doc: str
     span: Span
-    source: Literal["", "walk", "structure"] = Field("", description="in a unit: what the cache stands in front of "
-                                                     "(a walk or a structure read); empty in a translation")
-    of: str = Field("", description="in a unit: the walk's or the structure's name")
+    source: Literal["", "walk", "structure", "call"] = Field("", description="in a unit: what the cache stands in "
+                                                             "front of (a walk, a structure read or a call); empty "
+                                                             "in a translation")
+    of: str = Field("", description="in a unit: the walk's, the structure's or the call's name")
+    key: Expr | None = Field(None, description="holds call: `key EXPR page N`, the address whose 2^page-byte "
+                                               "piece an entry covers")
+    page: int = Field(0, description="holds call: the page shift N of the key")
+    fill_when: Expr | None = Field(None, description="holds call: `fill when EXPR`, a miss fills only when it holds "
+                                                     "(null: every call made fills)")
 
 
 class Drop(_Model):

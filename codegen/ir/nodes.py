@@ -343,10 +343,14 @@ class Cache(Node):
     pages: str = "split"  # "split" | "whole"
     cite: str = ""
     doc: str = ""
-    # in a unit: "walk" (the final translations of walk `of`) or "structure" (the words
-    # of structure `of`, keyed by its address); "" in a translation
+    # in a unit: "walk" (the final translations of walk `of`), "structure" (the words
+    # of structure `of`, keyed by its address) or "call" (the results of call `of`, keyed by
+    # `key` >> `page` and the tags; filled when `fill_when` holds, None: always); "" in a translation
     source: str = ""
     of: str = ""
+    key: Expr | None = None
+    page: int = 0
+    fill_when: Expr | None = None
 
     @property
     def sets(self) -> int:
@@ -731,6 +735,7 @@ class Unit(Node):
         out += [b.value for w in self.walks for b in w.access + w.context]
         out += _decision_expressions(self.record, self.exits)
         out += [t.value for c in self.caches for t in c.tags]  # read before the cached step
+        out += [x for c in self.caches for x in (c.key, c.fill_when) if x is not None]
         out += [x for c in self.calls for x in c.expressions()]
         return out
 
@@ -739,7 +744,7 @@ class Unit(Node):
         return next((c for c in self.calls if any(n == step for _k, n in c.inlined)), None)
 
     def cache_of(self, kind: str, name: str) -> "Cache | None":
-        """The cache in front of walk or structure `name` (kind "walk" / "structure")."""
+        """The cache in front of walk, structure or call `name` (kind "walk" / "structure" / "call")."""
         return next((c for c in self.caches if c.source == kind and c.of == name), None)
 
 

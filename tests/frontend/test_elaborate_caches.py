@@ -366,3 +366,15 @@ def test_x86_psc_drops_follow_sdm_4_10_4_1(tops):
     assert _drops(top, "all_non_global", cache="psc", entry={"pcid": 9})
     assert _drops(top, "mov_cr3", cache="psc", operands={"value": 0x5007}, entry={"pcid": 7}, **kw)
     assert not _drops(top, "mov_cr3", cache="psc", operands={"value": 1 << 63 | 0x5007}, entry={"pcid": 7}, **kw)
+
+
+def test_a_call_cache_keeps_its_key_page_and_fill_condition():
+    """tests/data/toy_call_cache.vspec: `cache answers holds call io { key event.addr page 12;
+    ... fill when io.translated || io.passthrough || io.page_fault; }` in front of call io."""
+    unit = compile_spec(ROOT / "tests" / "data" / "toy_call_cache.vspec").top
+    c = unit.cache_of("call", "io")
+    assert (c.name, c.holds, c.source, c.of, c.page, c.sets) == ("answers", "call", "call", "io", 12, 4)
+    assert (c.key.op, c.key.kind, c.key.name) == ("ref", "event", "addr")
+    assert [t.name for t in c.tags] == ["rid", "write", "kind"]
+    assert sorted({r.name for r in c.fill_when.refs()}) == ["io.page_fault", "io.passthrough", "io.translated"]
+    assert c.key in unit.expressions() and c.fill_when in unit.expressions()

@@ -477,3 +477,15 @@ def test_a_call_is_one_step_with_its_unit_results_and_bindings():
     assert "| called when | `fne.word.EN`" in md and "| `dev` | `fne.word.RID` |" in md
     assert not any(f"#### {k} io_{n}" in md for k, n in (("structure", "dte"), ("walk", "io"), ("structure", "log")))
     assert md.index("#### structure fne") < md.index("#### call io") < md.index("#### structure seen")
+
+
+def test_a_call_cache_is_documented_with_its_call():
+    """tests/data/toy_call_cache.vspec: the cache in front of call io is shown in the call's
+    step with its key and page, tags, fill condition and the drops of its invalidations."""
+    spec = compile_spec(Path(__file__).resolve().parents[1] / "data" / "toy_call_cache.vspec")
+    md = md_unescape(doc.render(spec)["toy_call_cache.md"])
+    call = md[md.index("#### call io"):]
+    assert "| cache answers | holds call io: 8 entries, 2 ways (4 sets), replace lru" in call
+    assert "| cache answers key | `event.addr` (page 12: an entry covers the 2^12-byte piece that holds it) |" in call
+    assert "| cache answers fill when | `io.translated || io.passthrough || io.page_fault`" in call
+    assert "drop answers when | `within(addr, size)`" in call

@@ -321,11 +321,11 @@ class Elaborator:
         if scope.entry_tags is None:
             raise Problem("E0447", f"expected `{'covers(X)' if e.name == 'covers' else 'within(X, S)'}` only in the condition of a `drop` (it asks whether the "
                           "cache entry being dropped holds the page of X), not here", e.span)
-        if e.name == "within" and scope.cache_source != "walk" or e.name == "covers" and scope.cache_source == "structure":
+        if e.name == "within" and scope.cache_source not in ("walk", "call") or e.name == "covers" and scope.cache_source == "structure":
             where = ("a cache of structure words (it has no input page)" if scope.cache_source == "structure"
                      else "a translation's cache (not supported yet there)")
             raise Problem("E0469", f"expected `{e.name}(...)` in a drop of a cache of translations"
-                          f"{' of a walk in a unit' if e.name == 'within' else ''}, not of {where}", e.span)
+                          f"{' of a walk or of a call in a unit' if e.name == 'within' else ''}, not of {where}", e.span)
         n = 2 if e.name == "within" else 1
         if len(e.args) != n:
             usage = ("within(X, S): 1 when the entry's input range overlaps the 2^S-byte block aligned on it "
@@ -988,6 +988,13 @@ class Elaborator:
                     ok = False
                     continue
                 tags.append(ir.CacheTag(name=item.name, value=value, cite=item.cite, span=item.span))
+            elif isinstance(item, (ast.CacheKey, ast.CacheFill)):
+                if c.holds != "call":  # a call cache's own items: elaborate/unit.py reads them
+                    what = "`key ... page N`" if isinstance(item, ast.CacheKey) else "`fill when`"
+                    self.bag.error("E0475", f"expected {what} only in a cache that holds a call (`holds call C`), "
+                                   f"not in cache '{c.name}' (`holds {c.holds}`), whose entries are keyed by "
+                                   "what it holds", item.span)
+                    ok = False
             elif isinstance(item, ast.CacheGlobal):
                 if glob is not None:
                     self.bag.error("E0201", f"'global when' is given twice in cache '{c.name}'", item.span,

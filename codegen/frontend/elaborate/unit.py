@@ -177,9 +177,10 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
     if dead:
         rules = [x.model_copy(update={"when": _drop_dead(x.when, dead)}) for x in rules]
     # a cache stands in front of the unit's own steps (a callee runs without its caches)
-    own = [(k, n) for k, n in steps if n not in made_by and k != "call"]
+    own = [(k, n) for k, n in steps if n not in made_by]
     cached = _caches(el, m, d, registers, widths, named, [s for s in structs if s.name not in made_by], struct_scope,
-                     [w for w in walks if w.name not in made_by], walk_members, map_widths, own)
+                     [w for w in walks if w.name not in made_by], walk_members, map_widths, own,
+                     [c for c in calls if c.name not in made_by], call_members)
     if not ok or record is None or len(event) != len(events[0][2]) or cached is None:
         return None
     return ir.Unit(caches=cached[0], invalidations=cached[1], calls=tuple(calls), name=d.name, event=tuple(event), context=tuple(registers), structures=tuple(structs),
@@ -549,26 +550,35 @@ def _exit(el: Resolver, x: ast.Exit, scope: Scope, record: ir.UnitRecord | None)
 
 
 def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict, named: dict, structs: list,
-            struct_scope: dict, walks: list, members: dict, bitmaps: dict, steps: list):
+            struct_scope: dict, walks: list, members: dict, bitmaps: dict, steps: list, calls: list = (),
+            call_members: dict | None = None):
     """The unit's caches (`cache NAME holds translations of walk W` / `cache NAME holds
-    structure S`) and invalidations; None after an error."""
+    structure S` / `cache NAME holds call C`) and invalidations; None after an error."""
     items = [x for x in d.items if isinstance(x, (ast.Cache, ast.Invalidate))]
     before = len(el.bag.errors)
     caches: list[ir.Cache] = []
     first: dict[str, Span] = {}
     owners: dict[tuple[str, str], Span] = {}
     order = [name for _kind, name in steps]
+    call_members = call_members or {}
     for c in (x for x in items if isinstance(x, ast.Cache)):
         src = c.source
         kind = src[0] if src else None
         if src is None or (kind == "walk") != (c.holds == "translations") or (kind == "structure") != (c.holds == "structure"):
             said = f"holds {c.holds}" + (f" of walk {src[1]}" if kind == "walk" else f" {src[1]}" if src else "")
-            el.bag.error("E0451", f"expected `holds translations of walk W` or `holds structure S` for cache "
-                         f"'{c.name}' of unit '{d.name}', not `{said}`: a unit's cache stands in front of one of "
-                         "its walks or structure reads", c.holds_span)
+            el.bag.error("E0451", f"expected `holds translations of walk W`, `holds structure S` or `holds call C` "
+                         f"for cache '{c.name}' of unit '{d.name}', not `{said}`: a unit's cache stands in front of "
+                         "one of its walks, structure reads or calls", c.holds_span)
+            continue
+        if kind == "call" and src[1] not in [x.name for x in calls]:
+            names = [x.name for x in calls]
+            close = suggest(src[1], names)
+            hint = f"; did you mean '{close}'?" if close else ""
+            el.bag.error("E0471", f"expected a call of unit '{d.name}' ({', '.join(names) or 'it makes none'}) after "
+                         f"`holds call`, not '{src[1]}'{hint}", src[2])
             continue
         names = [w.name for w in walks] if kind == "walk" else [s.name for s in structs]
-        if src[1] not in names:
+        if kind != "call" and src[1] not in names:
             close = suggest(src[1], names)
             hint = f"; did you mean '{close}'?" if close else ""
             el.bag.error("E0466", f"expected a {kind} of unit '{d.name}' ({', '.join(names) or 'it has none'}) after "
@@ -599,25 +609,30 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
         # structures read before it (a structure cache's tags may read the structure itself:
         # they are recorded at the fill, and a lookup matches by address alone)
         upto = order.index(src[1]) + (1 if kind == "structure" else 0)
-        allowed = {n for n in order[:upto] if n in struct_scope}
+        # a call cache's key and tags may read every step before the call (not only structures)
+        allowed = {n for n in order[:upto] if n in struct_scope or kind == "call"}
         scope = Scope(m, registers=registers, event=widths, structures=struct_scope,
-                      walks=members, bitmaps=bitmaps, **named)
+                      walks=members, bitmaps=bitmaps, calls=call_members, **named)
+        if kind == "call":
+            scope.cache_source = "call"
+        steps_read = ("struct", "bitmap", "walk", "call") if kind == "call" else ("struct",)
         for t in (x for x in c.items if isinstance(x, ast.CacheTag)):
             v = el.resolve(t.value, scope)
             if v is None:
                 continue
-            late = next((r for r in v.refs() if r.kind not in ("event", "ctx", "struct")
-                         or r.kind == "struct" and r.name.split(".")[0] not in allowed), None)
+            late = _late(v, allowed, steps_read)
             if late is not None:
+                what = "the steps" if kind == "call" else "the structures"
                 el.bag.error("E0467", f"expected tag '{t.name}' of cache '{c.name}' to read the event, the context "
-                             f"and the structures read before {kind} '{src[1]}' ({', '.join(sorted(allowed)) or 'none'}"
+                             f"and {what} read before {kind} '{src[1]}' ({', '.join(sorted(allowed)) or 'none'}"
                              f"), not '{late.name}' ({late.kind}), which is not known when the cache is looked up",
                              t.span)
-        if len(el.bag.errors) > before:
+        extra = _call_cache(el, c, scope, allowed, order[:upto + 1]) if kind == "call" else {}
+        if len(el.bag.errors) > before or extra is None:
             continue
         cache = el._cache(m, c, registers, [], lambda e: e, tag_scope=scope)
         if cache is not None:
-            caches.append(cache)
+            caches.append(cache.model_copy(update=extra))
     by_name = {c.name: c for c in caches}
     events: list[ir.Invalidation] = []
     seen: dict[str, Span] = {}
@@ -633,6 +648,69 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
     if len(el.bag.errors) > before:
         return None
     return tuple(caches), tuple(events)
+
+
+def _late(v: Expr, allowed: set, steps_read: tuple):
+    """The first reference of `v` to something not known yet: a step not in `allowed`, or
+    a kind of name outside the event, the context and `steps_read`."""
+    for r in v.refs():
+        if r.kind in ("event", "ctx"):
+            continue
+        if r.kind not in steps_read or r.name.split(".")[0] not in allowed:
+            return r
+    return None
+
+
+def _call_cache(el: Resolver, c: ast.Cache, scope: Scope, before: set, upto: list) -> dict | None:
+    """A call cache's own items: `key EXPR page N;` (required, once: E0472; N a constant
+    0..63: E0473; EXPR over what is known before the call: E0474) and `fill when EXPR;`
+    (at most once; over the call's results and the steps before it: E0474)."""
+    keys = [x for x in c.items if isinstance(x, ast.CacheKey)]
+    fills = [x for x in c.items if isinstance(x, ast.CacheFill)]
+    call = c.source[1]
+    if not keys:
+        el.bag.error("E0472", f"expected `key EXPR page N;` in cache '{c.name}' of call '{call}', not a cache without "
+                     "one: an entry covers the 2^N-byte piece of the address EXPR (for example `key event.addr page "
+                     "12;`)", c.span)
+        return None
+    ok = True
+    for what, found in (("key ... page", keys), ("fill when", fills)):
+        if len(found) > 1:
+            el.bag.error("E0201", f"'{what}' is given twice in cache '{c.name}'", found[1].span,
+                         ("first given here", found[0].span))
+            ok = False
+    k = keys[0]
+    key = el.resolve(k.value, scope)
+    page = el.resolve(k.page, scope)
+    top = 63 if key is None else min(63, key.width - 1)  # a key of at least one bit
+    if page is not None and (page.op != "num" or not 0 <= page.value <= top):
+        shown = "an expression that is not constant" if page.op != "num" else str(page.value)
+        why = ("" if top == 63 or page.op != "num" or page.value > 63
+               else f" (the key's address has {key.width} bits, so every address would share one entry)")
+        el.bag.error("E0473", f"expected a constant page shift from 0 to {top} after `page` in cache '{c.name}', not "
+                     f"{shown}{why}: an entry covers the 2^N-byte piece of the key's address", k.page.span)
+        ok = False
+    if key is not None:
+        late = _late(key, before, ("struct", "bitmap", "walk", "call"))
+        if late is not None:
+            el.bag.error("E0474", f"expected the key of cache '{c.name}' to read the event, the context and the steps "
+                         f"before call '{call}' ({', '.join(sorted(before)) or 'none'}), not '{late.name}' "
+                         f"({late.kind}), which is not known when the cache is looked up", k.value.span)
+            ok = False
+    fill = None
+    if fills:
+        fill = el.resolve(fills[0].when, scope)
+        if fill is not None:
+            late = _late(fill, set(upto), ("struct", "bitmap", "walk", "call"))
+            if late is not None:
+                el.bag.error("E0474", f"expected `fill when` of cache '{c.name}' to read the results of call "
+                             f"'{call}' and what is known before it, not '{late.name}' ({late.kind}), a step after "
+                             "the call", fills[0].when.span)
+                ok = False
+        ok = ok and fill is not None
+    if not ok or key is None or page is None:
+        return None
+    return {"key": key, "page": page.value, "fill_when": fill}
 
 
 CALL_RESULTS = ("called", "exit")  # what a caller reads of every call, beside rules and record fields

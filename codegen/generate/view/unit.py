@@ -99,6 +99,11 @@ class UnitView:
             w.level_bits = self.level_width
             w.status_bits = self.status_bits
         self.stores = self._stores(unit.record)
+        # a cached call: each step it inlined runs only on a miss (`ch_CALL is None`)
+        self.guarded: dict[str, ir.Call] = {}
+        for c in unit.calls:
+            if unit.cache_of("call", c.name) is not None:
+                self.guarded.update({n: c for _k, n in c.inlined})
         from codegen.generate.view.unit_cache import UnitCacheHdl, UnitCacheView
         self.cache = UnitCacheView(spec, unit, self.py_env)
         self.hdl_cache = UnitCacheHdl(self, self.cache)
@@ -115,6 +120,27 @@ class UnitView:
         return sorted(out, key=lambda s: (order.index(s.structure.name), s.offset))
 
     # ---- calls
+    def cached_call_at(self, i: int) -> ir.Call | None:
+        """The cached call whose lookup comes before step i: its first inlined step, or
+        the call itself when it inlines none."""
+        for c in self.unit.calls:
+            if self.unit.cache_of("call", c.name) is None:
+                continue
+            names = [n for _k, n in c.inlined] + [c.name]
+            first = min(j for j, s in enumerate(self.steps) if s.node.name in names)
+            if first == i:
+                return c
+        return None
+
+    def py_when(self, n) -> str | None:
+        """The Python condition a step runs under (None: always): its `when` and, for a
+        step a cached call inlined, a miss of that call's cache."""
+        c = self.guarded.get(n.name)
+        own = self.py(n.when) if n.when is not None else None
+        if c is None:
+            return own
+        return f"ch_{c.name} is None" + (f" and ({own})" if own else "")
+
     @staticmethod
     def call_members(call: ir.Call) -> list[tuple[str, int]]:
         return list(call.members.items())
@@ -280,6 +306,29 @@ class UnitView:
         return f"concat(intbv(0)[{pad}:], rec_{s.field.name})" if pad > 0 else f"rec_{s.field.name}"
 
     def step_states(self, i: int) -> list[str]:
+        cc = self.cached_call_at(i)
+        pre = [f"S{self.step_index(cc.name)}L"] if cc is not None else []  # the cached call's lookup
+        return pre + self._step_states(i)
+
+    def step_index(self, name: str) -> int:
+        return next(j for j, s in enumerate(self.steps) if s.node.name == name)
+
+    def call_miss_state(self, i: int) -> str:
+        """Where the lookup of the cached call at step i goes on a miss (or when the call is
+        not made): the first state of the first step the call inlined, past the lookup."""
+        c = self.steps[i].node
+        names = [n for _k, n in c.inlined] + [c.name]
+        j = min(k for k, s in enumerate(self.steps) if s.node.name in names)
+        states = self._step_states(j)
+        return states[0] if states else self.after(j)
+
+    def after_call_decision(self, i: int) -> str:
+        """The state after the decision of the call at step i: its cache's fill, its stores, or on."""
+        if self.unit.cache_of("call", self.steps[i].node.name) is not None:
+            return f"S{i}F"
+        return f"S{i}T0" if self.steps[i].stores else self.after(i)
+
+    def _step_states(self, i: int) -> list[str]:
         step = self.steps[i]
         if step.kind == "structure":
             fill = [f"S{i}F"] if step.words and self.unit.cache_of("structure", step.node.name) else []
@@ -287,7 +336,8 @@ class UnitView:
         if step.kind == "bitmap":
             return [f"S{i}P", f"S{i}A", f"S{i}B"]
         if step.kind == "call":
-            return [f"S{i}D"] + [f"S{i}T{k}" for k in range(len(step.stores))]
+            fill = [f"S{i}F"] if self.unit.cache_of("call", step.node.name) is not None else []
+            return [f"S{i}D"] + fill + [f"S{i}T{k}" for k in range(len(step.stores))]
         return [f"S{i}G", f"S{i}R"]
 
     def after_call_store(self, i: int, k: int) -> str:

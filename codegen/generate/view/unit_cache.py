@@ -28,6 +28,8 @@ class UnitCacheView:
         """A walk cache's entry covers 2**granule bytes: the smallest page of the walk's
         leaves (for a page size read from the entry, the frame field's low bit). A
         structure cache: 0 (its key is the address itself)."""
+        if c.source == "call":
+            return c.page
         if c.source != "walk":
             return 0
         regime = self.spec.regime(next(w for w in self.unit.walks if w.name == c.of).regime)
@@ -39,7 +41,7 @@ class UnitCacheView:
     def set_shift(self, c: ir.Cache) -> int:
         """The low bits of the key below the set index: the granule (a walk cache: the key
         is the input page already) or log2 of the structure's size rounded up."""
-        if c.source == "walk":
+        if c.source in ("walk", "call"):
             return 0
         st = self.unit.structure(c.of)
         return (st.size - 1).bit_length()
@@ -48,6 +50,18 @@ class UnitCacheView:
         """(tag, Python over the unit's variables) masked to the tag's width."""
         env = self._py_env()
         return [(t.name, f"({py(t.value, env)}) & {hex(mask(t.value.width))}") for t in c.tags]
+
+    def key_width(self, c: ir.Cache) -> int:
+        """A call cache: the bits of its key's address (at most 64) and of the key kept
+        (the address >> page, at least 1)."""
+        return min(c.key.width, 64)
+
+    def py_key(self, c: ir.Cache) -> str:
+        """A call cache's key: its address (cut to 64 bits) >> page."""
+        return f"((({py(c.key, self._py_env())}) & {hex(mask(self.key_width(c)))}) >> {c.page})"
+
+    def py_fill(self, c: ir.Cache) -> str:
+        return "True" if c.fill_when is None else py(c.fill_when, self._py_env())
 
     def operands(self) -> dict[str, tuple[str, ...]]:
         return {inv.name: tuple(o.name for o in inv.operands) for inv in self.invalidations}
@@ -108,6 +122,14 @@ class HdlCache:
             self.iw = self.regime.input_width
             self.key_width = self.iw - self.g
             self.access = list(self.regime.access)
+        elif c.source == "call":
+            # the key's address (iw bits) >> page; the entry keeps every result of the call
+            # but `called` (1 on every hit)
+            self.iw = view.key_width(c)
+            self.key_width = self.iw - self.g
+            self.access = []
+            call = uv.steps[self.step].node
+            self.results = [(m, w) for m, w in call.members.items() if m != "called"]
         else:
             self.words = uv.steps[self.step].words
             self.key_width = 61  # the structure's 8-byte-aligned address
@@ -118,6 +140,11 @@ class HdlCache:
     def walk(self) -> bool:
         return self.c.source == "walk"
 
+    @property
+    def tagged(self) -> bool:
+        """Tags compared at lookup (a structure cache records them only)."""
+        return self.c.source != "structure"
+
     def fields(self) -> list[tuple[str, int]]:
         """(field, width; 0 for a bool) an entry stores."""
         out = [("v", 0), ("k", self.key_width)]
@@ -126,6 +153,8 @@ class HdlCache:
             if self.access:
                 out.append(("a", len(self.access)))
             out += [("l", "LEVEL_WIDTH"), ("p", 64 - self.g)]
+        elif self.c.source == "call":
+            out += [(f"r{j}", w) for j, (_m, w) in enumerate(self.results)]
         else:
             out += [(f"d{k}", 64) for k in range(len(self.words))]
         return out
@@ -147,7 +176,9 @@ class HdlCache:
         out.append(f"{p}fk = Signal(intbv(0)[{self.key_width}:])")
         if self.set_bits:
             out.append(f"{p}fs = Signal(intbv(0)[{self.set_bits}:])")
-        out += [f"{p}ft{j} = Signal(intbv(0)[{w}:])" for j, w in enumerate(self.tag_widths) if self.walk]
+        out += [f"{p}ft{j} = Signal(intbv(0)[{w}:])" for j, w in enumerate(self.tag_widths) if self.tagged]
+        if self.c.source == "call":
+            out.append(f"{p}fm = Signal(bool(0))  # the lookup missed: the call's decision may fill")
         if self.walk and self.access:
             out.append(f"{p}fa = Signal(intbv(0)[{len(self.access)}:])")
         return out
@@ -208,7 +239,7 @@ class HdlCache:
         out = [f"{p}hit = False", f"{p}way = intbv(0)[{self.way_bits}:]"]
         for w in reversed(range(self.ways)):
             parts = [f"{p}v{w}[{s}]", f"{p}k{w}[{s}] == {key}"]
-            if self.walk:
+            if self.tagged:
                 parts += [f"{p}t{j}{w}[{s}] == {t}" for j, t in enumerate(tags)]
                 if acc:
                     parts.append(f"{p}a{w}[{s}] == {acc}")
@@ -309,6 +340,62 @@ class UnitCacheHdl:
         if c.access:
             values["a"] = f"{p}fa"
         return c.fill(s, values)
+
+    def call_lookup(self, i: int, after: str, miss_state: str) -> list[str]:
+        """State S{i}L, before the first step call i inlined: when the call is made, look
+        its key and tags up; a hit gives every result from the way and moves past the call
+        (nothing of it runs), a miss keeps the key, set and tags for the fill (S{i}F)."""
+        c = self.of_step(i)
+        p, call = c.p, self.uv.steps[i].node
+        h = self._hoist(f"{p}h")
+        out = []
+        when = "True"
+        if call.when is not None:
+            when = h.cond(call.when)
+            out += h.take()
+        body = [f"{p}ka = intbv(0)[{c.iw}:]"]
+        text = h._fit(c.c.key, c.iw)
+        body += h.take() + [f"{p}ka[:] = {text}"]
+        tags = []
+        for j, t in enumerate(c.c.tags):
+            var = f"{p}tg{j}"
+            text = h._fit(t.value, c.tag_widths[j])
+            body += [f"{var} = intbv(0)[{c.tag_widths[j]}:]"] + h.take() + [f"{var}[:] = {text}"]
+            tags.append(var)
+        s = "0"
+        if c.set_bits:
+            s = f"{p}set"
+            body += [f"{s} = intbv(0)[{c.set_bits}:]", f"{s}[:] = {p}ka[{c.g + c.set_bits}:{c.g}]"]
+        key = f"{p}ka[{c.iw}:{c.g}]"
+        body += c.lookup(s, key, tags, None)
+        hit = [f"cl_{call.name}_called.next = 1"]
+        for j, (m, w) in enumerate(c.results):
+            hit += c.pick(f"r{j}", s, f"{p}rv{j}", w) + [f"cl_{call.name}_{m}.next = {p}rv{j}"]
+        hit += [f"hits.next[{self.hit_bit(c)}] = 1", f"{p}fm.next = False"] + c.touch(f"{p}way", s)
+        hit += [f"st.next = S.{after}"]
+        miss = [f"{p}fk.next = {key}"] + ([f"{p}fs.next = {s}"] if c.set_bits else [])
+        miss += [f"{p}ft{j}.next = {t}" for j, t in enumerate(tags)]
+        miss += [f"{p}fm.next = True", f"st.next = S.{miss_state}"]
+        body += [f"if {p}hit:"] + _indent(hit) + ["else:"] + _indent(miss)
+        return out + [f"if {when}:"] + _indent(body) + ["else:", f"    {p}fm.next = False",
+                                                        f"    st.next = S.{miss_state}"]
+
+    def call_fill(self, i: int, after: str) -> list[str]:
+        """State S{i}F, after the call decided: a missed lookup fills when `fill when` holds."""
+        c = self.of_step(i)
+        p, call = c.p, self.uv.steps[i].node
+        h = self._hoist(f"{p}q")
+        cond = "True"
+        lines = []
+        if c.c.fill_when is not None:
+            cond = h.cond(c.c.fill_when)
+            lines = h.take()
+        s = f"{p}fs" if c.set_bits else "0"
+        values = {"k": f"{p}fk"}
+        values.update({f"t{j}": f"{p}ft{j}" for j in range(len(c.tag_widths))})
+        values.update({f"r{j}": f"cl_{call.name}_{m}" for j, (m, _w) in enumerate(c.results)})
+        body = lines + [f"if {cond}:"] + _indent(c.fill(s, values))
+        return [f"if {p}fm:"] + _indent(body) + [f"st.next = S.{after}"]
 
     def struct_lookup(self, i: int, after: str) -> list[str]:
         """In state S{i}W0 with the structure's address in v_wide: a hit loads its words and

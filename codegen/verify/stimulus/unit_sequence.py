@@ -10,7 +10,8 @@ from it the way software sets up more devices and pages:
   copies the fields a walk cache's tags read are redrawn (another domain, same tables);
 - a cached walk's input moves to neighbouring pages, whose walks are made to translate by
   copying the first walk's entries into the slots they read, and pages `sets` granules
-  apart so that one cache set overflows.
+  apart so that one cache set overflows; a cached call's key (an event field) moves the
+  same way, the call made to decide as it did.
 Steps then pick requests with a recent-first bias; stores change, clear or restore the
 words the requests read; invalidations take operands from what is in use (event field
 values, input pages, with a run of ones below a random bit as a range, tag values).
@@ -38,6 +39,7 @@ class UnitSequenceFactory:
         self.operand_widths = {inv.name: [(o.name, o.width) for o in inv.operands] for inv in self.unit.invalidations}
         self.walk_caches = [c for c in self.unit.caches if c.source == "walk"]
         self.struct_caches = [c for c in self.unit.caches if c.source == "structure"]
+        self.call_caches = [c for c in self.unit.caches if c.source == "call"]
 
     def _run(self, mem: dict, request: dict):
         trace: list = []
@@ -53,7 +55,10 @@ class UnitSequenceFactory:
         for _ in range(60):
             sc = self.factory.make(draw)
             _out, detail, trace = self._run(sc.memory, sc.request)
-            if self._walked(detail) or (not self.walk_caches and trace):
+            if self.call_caches and not self.walk_caches:
+                if any(self._filled(sc.memory, sc.request, c.name) for c in self.call_caches):
+                    return sc
+            elif self._walked(detail) or (not self.walk_caches and trace):
                 return sc
             if best is None and trace:
                 best = sc
@@ -101,6 +106,35 @@ class UnitSequenceFactory:
                     mem[word] = mem.get(word, 0) ^ (1 << (r.lo + draw.int(0, r.width - 1)))
                 requests.append(req)
 
+    def _keys(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
+        """Neighbouring pieces of each cached call whose key is an event field: the call
+        made to decide as it did for the base request (its reads that differ copied from the
+        base's), and pieces `sets` apart so that one set overflows."""
+        for c in self.call_caches:
+            key = c.key
+            if not (key.op == "ref" and key.kind == "event" and key.lo == 0):
+                continue
+            field = key.name
+            _o, detail, trace = self._run(mem, base_req)
+            rule = detail.get(c.of, {}).get("rule")
+            if not detail.get(c.of, {}).get("called"):
+                continue
+            base_reads = [(a, v) for op, a, _s, v in trace if op == 0]
+            steps = {1, 2, 3, 5} | {c.sets * j for j in range(1, c.ways + 3)}
+            for d in sorted(steps):
+                req = dict(base_req, **{field: (base_req[field] + (d << c.page)) & mask(self.event_widths[field])})
+                for _ in range(2 * len(base_reads) + 2):
+                    _o, det, tr = self._run(mem, req)
+                    if det.get(c.of, {}).get("rule") == rule:
+                        requests.append(req)
+                        break
+                    reads = [(a, v) for op, a, _s, v in tr if op == 0]
+                    fix = next(((a, base_reads[i][1]) for i, (a, v) in enumerate(reads)
+                                if i < len(base_reads) and a != base_reads[i][0] and v != base_reads[i][1]), None)
+                    if fix is None:
+                        break
+                    mem[fix[0]] = fix[1]
+
     def _pages(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
         """Neighbouring pages of each cached walk whose input is an event field."""
         for c in self.walk_caches:
@@ -134,6 +168,7 @@ class UnitSequenceFactory:
         mem = dict(sc.memory)
         requests = [dict(sc.request)]
         self._pages(draw, mem, sc.request, requests)
+        self._keys(draw, mem, sc.request, requests)
         self._clone_structures(draw, mem, sc.request, requests)
         for r in list(requests[1:]):  # the new devices' pages too
             if draw.chance(40):
