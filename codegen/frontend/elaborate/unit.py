@@ -324,6 +324,22 @@ def walk_never(regime: ir.Regime, walk: ir.Walk) -> tuple[str, ...]:
     constant gives its callee's walk `probe = 0`, so the check `probed when access.probe`
     never ends it). Sound by construction: only constant folding decides, anything
     unknown keeps the kind possible."""
+    rules = regime.faults + regime.checks + regime.input_faults
+    return tuple(r.name for r, f in zip(rules, _folded_on_bindings(walk, rules)) if f.op == "num" and f.value == 0)
+
+
+def walk_always_checks(regime: ir.Regime, walk: ir.Walk) -> tuple[str, ...]:
+    """The checks of `regime` whose condition folds to 1 on `walk`'s constant bindings: a
+    walk that reaches a leaf always ends in one of them, so it never translates (a caller
+    that binds a request to a translation request gives its callee's walk `translate = 1`,
+    and `check translation when access.translate` answers every leaf)."""
+    return tuple(r.name for r, f in zip(regime.checks, _folded_on_bindings(walk, regime.checks))
+                 if f.op == "num" and f.value != 0)
+
+
+def _folded_on_bindings(walk: ir.Walk, rules) -> list[Expr]:
+    """Each rule's condition with the access kinds and the context-register bits `walk`
+    binds to constants put in, folded."""
     access = {}
     for b in walk.access:
         v = _fold_all(b.value)
@@ -345,8 +361,7 @@ def walk_never(regime: ir.Regime, walk: ir.Walk) -> tuple[str, ...]:
             return _fold(e.model_copy(update={"args": tuple(put(a) for a in e.args)}))
         return e
 
-    rules = regime.faults + regime.checks + regime.input_faults
-    return tuple(r.name for r in rules if (f := put(r.when)).op == "num" and f.value == 0)
+    return [put(r.when) for r in rules]
 
 
 def _dead_results(walks, calls) -> set[str]:

@@ -16,6 +16,7 @@ drawn event and control block, so every bitmap read finds drawn data.
 from __future__ import annotations
 
 from codegen import ir
+from codegen.frontend.elaborate.unit import walk_always_checks
 from codegen.ir.expr import COMPARE, Expr, mask
 from codegen.verify.stimulus.translation import (
     Allocator,
@@ -809,9 +810,13 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
             points += [(f"walk {w.name} skips from level {a} to {b}", None) for a in numbers for b in numbers
                        if b < a - 1 and regime.level(a).table]
         off = w.when is not None and w.when.op == "num" and not w.when.value
+        always = walk_always_checks(regime, w)
         for point, kind in points:
             if off:
                 gone[point] = f"walk {w.name} never runs (its `when` folds to 0 on the bindings)"
+            elif always and point.startswith(f"walk {w.name} page level "):
+                gone[point] = (f"check {always[0]}'s condition folds to 1 on the constant access kinds and "
+                               f"context bits walk {w.name} binds: every leaf ends in it (regime {regime.name})")
             elif kind in w.never:
                 gone[point] = (f"the fault's condition folds to 0 on the constant access kinds and context bits "
                                f"walk {w.name} binds (regime {regime.name})")
