@@ -161,3 +161,14 @@ def test_known_bits_of_a_binding():
     cond = Expr(op="cond", args=(x, num(0b101), num(0b100)), width=3)
     zeros, ones = _known_bits(cond)
     assert ones & 0b111 == 0b100 and zeros & 0b111 == 0b010
+
+
+def test_a_check_that_folds_to_one_answers_every_leaf(tmp_path):
+    """walk_always_checks: with `probe = 1` bound, the callee's check `probed` (when
+    access.probe) ends every walk that reaches a leaf, so the walk never translates; with
+    `probe = 0` no check is always taken, and with the host's bit bound nothing folds."""
+    from codegen.frontend.elaborate.unit import walk_always_checks
+    for binding, want in (("probe = 1;", ("probed",)), ("probe = 0;", ()), ("probe = event.id[0];", ())):
+        spec = compile_spec(write(tmp_path, FOLD.replace("probe = 0;", binding), "always.vspec"))
+        walk = next(w for w in spec.top.walks if w.name == "d_t")
+        assert walk_always_checks(spec.regime(walk.regime), walk) == want, binding
