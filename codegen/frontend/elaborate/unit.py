@@ -427,6 +427,8 @@ def _known_bits(e: Expr) -> tuple[int, int]:
     if op in ("<<", ">>") and a[1].op == "num":
         z, o = _known_bits(a[0])
         c = a[1].value
+        if op == "<<" and c >= (e.width or 64):
+            return ~0, 0  # a shift keeps its width: every bit is gone (and 1 << c would not fit in memory)
         return ((z << c) | mask(c), o << c) if op == "<<" else (z >> c, o >> c)
     return 0, 0
 
