@@ -307,16 +307,8 @@ class UnitCacheHdl:
             for j, a in enumerate(c.access):
                 cond = h.cond(given[a])
                 out += h.take() + [f"if {cond}:\n    {acc}[{j}] = 1"]
-        tags = []
-        for j, t in enumerate(c.c.tags):
-            var = f"{p}tg{j}"
-            text = h._fit(t.value, c.tag_widths[j])
-            out += [f"{var} = intbv(0)[{c.tag_widths[j]}:]"] + h.take() + [f"{var}[:] = {text}"]
-            tags.append(var)
-        s = "0"
-        if c.set_bits:
-            s = f"{p}set"
-            out += [f"{s} = intbv(0)[{c.set_bits}:]", f"{s}[:] = {p}in[{c.g + c.set_bits}:{c.g}]"]
+        lines, tags, s = self._tags_and_set(c, h, f"{p}in")
+        out += lines
         key = f"{p}in[{c.iw}:{c.g}]"
         out += c.lookup(s, key, tags, acc)
         hit = c.pick("p", s, f"{p}pg", 64 - c.g) + c.pick("l", s, f"{p}lv", "LEVEL_WIDTH")
@@ -329,6 +321,22 @@ class UnitCacheHdl:
         miss += [f"{p}ft{j}.next = {t}" for j, t in enumerate(tags)] + ([f"{p}fa.next = {acc}"] if acc else [])
         miss += [f"{role}_start.next = True", f"st.next = S.S{i}R"]
         return out + [f"if {p}hit:"] + _indent(hit) + ["else:"] + _indent(miss)
+
+    @staticmethod
+    def _tags_and_set(c, h, key: str) -> tuple[list[str], list[str], str]:
+        """The lines that compute a lookup's tag values and set index (from the key
+        variable `key`), the tag variables and the set expression ("0": one set)."""
+        out, tags = [], []
+        for j, t in enumerate(c.c.tags):
+            var = f"{c.p}tg{j}"
+            text = h._fit(t.value, c.tag_widths[j])
+            out += [f"{var} = intbv(0)[{c.tag_widths[j]}:]"] + h.take() + [f"{var}[:] = {text}"]
+            tags.append(var)
+        s = "0"
+        if c.set_bits:
+            s = f"{c.p}set"
+            out += [f"{s} = intbv(0)[{c.set_bits}:]", f"{s}[:] = {key}[{c.g + c.set_bits}:{c.g}]"]
+        return out, tags, s
 
     def walk_fill(self, i: int, role: str) -> list[str]:
         """In state S{i}R when the walker succeeded: fill its translation."""
@@ -356,16 +364,8 @@ class UnitCacheHdl:
         body = [f"{p}ka = intbv(0)[{c.iw}:]"]
         text = h._fit(c.c.key, c.iw)
         body += h.take() + [f"{p}ka[:] = {text}"]
-        tags = []
-        for j, t in enumerate(c.c.tags):
-            var = f"{p}tg{j}"
-            text = h._fit(t.value, c.tag_widths[j])
-            body += [f"{var} = intbv(0)[{c.tag_widths[j]}:]"] + h.take() + [f"{var}[:] = {text}"]
-            tags.append(var)
-        s = "0"
-        if c.set_bits:
-            s = f"{p}set"
-            body += [f"{s} = intbv(0)[{c.set_bits}:]", f"{s}[:] = {p}ka[{c.g + c.set_bits}:{c.g}]"]
+        lines, tags, s = self._tags_and_set(c, h, f"{p}ka")
+        body += lines
         key = f"{p}ka[{c.iw}:{c.g}]"
         body += c.lookup(s, key, tags, None)
         hit = [f"cl_{call.name}_called.next = 1"]

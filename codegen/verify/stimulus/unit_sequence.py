@@ -108,32 +108,18 @@ class UnitSequenceFactory:
 
     def _keys(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
         """Neighbouring pieces of each cached call whose key is an event field: the call
-        made to decide as it did for the base request (its reads that differ copied from the
-        base's), and pieces `sets` apart so that one set overflows."""
+        made to decide as it did for the base request, and pieces `sets` apart so that one
+        set overflows."""
         for c in self.call_caches:
             key = c.key
             if not (key.op == "ref" and key.kind == "event" and key.lo == 0):
                 continue
-            field = key.name
-            _o, detail, trace = self._run(mem, base_req)
+            _o, detail, _t = self._run(mem, base_req)
             rule = detail.get(c.of, {}).get("rule")
             if not detail.get(c.of, {}).get("called"):
                 continue
-            base_reads = [(a, v) for op, a, _s, v in trace if op == 0]
-            steps = {1, 2, 3, 5} | {c.sets * j for j in range(1, c.ways + 3)}
-            for d in sorted(steps):
-                req = dict(base_req, **{field: (base_req[field] + (d << c.page)) & mask(self.event_widths[field])})
-                for _ in range(2 * len(base_reads) + 2):
-                    _o, det, tr = self._run(mem, req)
-                    if det.get(c.of, {}).get("rule") == rule:
-                        requests.append(req)
-                        break
-                    reads = [(a, v) for op, a, _s, v in tr if op == 0]
-                    fix = next(((a, base_reads[i][1]) for i, (a, v) in enumerate(reads)
-                                if i < len(base_reads) and a != base_reads[i][0] and v != base_reads[i][1]), None)
-                    if fix is None:
-                        break
-                    mem[fix[0]] = fix[1]
+            self._neighbours(mem, base_req, requests, key.name, c.page, c,
+                             lambda det, c=c, rule=rule: det.get(c.of, {}).get("rule") == rule)
 
     def _pages(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
         """Neighbouring pages of each cached walk whose input is an event field."""
@@ -141,27 +127,32 @@ class UnitSequenceFactory:
             walk = next(w for w in self.unit.walks if w.name == c.of)
             if not (walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0):
                 continue
-            field = walk.input.name
-            out, detail, trace = self._run(mem, base_req)
+            _o, detail, _t = self._run(mem, base_req)
             if not detail.get(walk.name, {}).get("ok"):
                 continue
-            base_reads = [(a, v) for op, a, _s, v in trace if op == 0]
             g = min(lv.page_shift for lv in self.spec.regime(walk.regime).levels if lv.leaf)
-            sets = c.sets
-            steps = {1, 2, 3, 5} | {sets * j for j in range(1, c.ways + 3)}
-            for d in sorted(steps):
-                req = dict(base_req, **{field: (base_req[field] + (d << g)) & mask(self.event_widths[field])})
-                for _ in range(2 * len(base_reads) + 2):
-                    _o, det, tr = self._run(mem, req)
-                    if det.get(walk.name, {}).get("ok"):
-                        requests.append(req)
-                        break
-                    reads = [(a, v) for op, a, _s, v in tr if op == 0]
-                    fix = next(((a, base_reads[i][1]) for i, (a, v) in enumerate(reads)
-                                if i < len(base_reads) and a != base_reads[i][0] and v != base_reads[i][1]), None)
-                    if fix is None:
-                        break
-                    mem[fix[0]] = fix[1]
+            self._neighbours(mem, base_req, requests, walk.input.name, g, c,
+                             lambda det, name=walk.name: det.get(name, {}).get("ok"))
+
+    def _neighbours(self, mem: dict, base_req: dict, requests: list, field: str, shift: int, cache, decided) -> None:
+        """Requests whose `field` moves 1, 2, 3, 5 and `sets` x 1.. pieces of 2^shift bytes
+        from the base's, each kept once `decided(detail)` holds: the words it reads that
+        differ from the base request's are copied from them, one at a time, until it does."""
+        base_reads = [(a, v) for op, a, _s, v in self._run(mem, base_req)[2] if op == 0]
+        steps = {1, 2, 3, 5} | {cache.sets * j for j in range(1, cache.ways + 3)}
+        for d in sorted(steps):
+            req = dict(base_req, **{field: (base_req[field] + (d << shift)) & mask(self.event_widths[field])})
+            for _ in range(2 * len(base_reads) + 2):
+                _o, det, tr = self._run(mem, req)
+                if decided(det):
+                    requests.append(req)
+                    break
+                reads = [(a, v) for op, a, _s, v in tr if op == 0]
+                fix = next(((a, base_reads[i][1]) for i, (a, v) in enumerate(reads)
+                            if i < len(base_reads) and a != base_reads[i][0] and v != base_reads[i][1]), None)
+                if fix is None:
+                    break
+                mem[fix[0]] = fix[1]
 
     def draw(self, draw: Draw, length: int = 60) -> Sequence:
         sc = self._base(draw)
