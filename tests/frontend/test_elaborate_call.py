@@ -166,9 +166,14 @@ def test_known_bits_of_a_binding():
 def test_a_check_that_folds_to_one_answers_every_leaf(tmp_path):
     """walk_always_checks: with `probe = 1` bound, the callee's check `probed` (when
     access.probe) ends every walk that reaches a leaf, so the walk never translates; with
-    `probe = 0` no check is always taken, and with the host's bit bound nothing folds."""
+    `probe = 0` no check is always taken, and with the host's bit bound nothing folds. A
+    walk that never translates has `ok` 0, so the callee rule `mapped` (when t.ok) folds."""
     from codegen.frontend.elaborate.unit import walk_always_checks
     for binding, want in (("probe = 1;", ("probed",)), ("probe = 0;", ()), ("probe = event.id[0];", ())):
         spec = compile_spec(write(tmp_path, FOLD.replace("probe = 0;", binding), "always.vspec"))
         walk = next(w for w in spec.top.walks if w.name == "d_t")
         assert walk_always_checks(spec.regime(walk.regime), walk) == want, binding
+        # a walk that never translates has `ok` 0: the callee's rule that reads it folds
+        d = next(c for c in spec.top.calls if c.name == "d")
+        folded = {x.name for x in d.exits if x.when.op == "num" and x.when.value == 0}
+        assert ("mapped" in folded) == bool(want), (binding, folded)

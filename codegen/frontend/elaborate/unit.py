@@ -173,7 +173,7 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
             rules.append(rule)
     # a rule that reads a result the bindings make 0 (a callee rule folded away, a walk's
     # fault kind its bindings rule out) folds too, so that coverage leaves it out
-    dead = _dead_results(walks, calls)
+    dead = _dead_results(walks, calls, _regimes(m))
     if dead:
         rules = [x.model_copy(update={"when": _drop_dead(x.when, dead)}) for x in rules]
     # a cache stands in front of the unit's own steps (a callee runs without its caches)
@@ -364,14 +364,18 @@ def _folded_on_bindings(walk: ir.Walk, rules) -> list[Expr]:
     return [put(r.when) for r in rules]
 
 
-def _dead_results(walks, calls) -> set[str]:
+def _dead_results(walks, calls, regimes: dict[str, ir.Regime]) -> set[str]:
     """The results of these steps that are 0 whatever the scenario, as the names a
     reference reads (`W.KIND`, `C.RULE`), or a step's own name when every result of it is
-    0: a walk's fault kinds its bindings rule out (Walk.never), a callee rule whose
-    condition folded to 0, a walk or call whose `when` folded to 0."""
+    0: a walk's fault kinds its bindings rule out (Walk.never), a walk's `ok` when a check
+    always ends it (walk_always_checks: it answers every leaf, so the walk never
+    translates), a callee rule whose condition folded to 0, a walk or call whose `when`
+    folded to 0."""
     dead: set[str] = set()
     for w in walks:
         dead.update(f"{w.name}.{k}" for k in w.never)
+        if not w.nested and w.regime in regimes and walk_always_checks(regimes[w.regime], w):
+            dead.add(f"{w.name}.ok")
     for c in calls:
         dead.update(f"{c.name}.{x.name}" for x in c.exits if x.when.op == "num" and not x.when.value)
     for n in [w for w in walks if not w.nested] + list(calls):
@@ -878,7 +882,7 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
         node = node.model_copy(update=update)
         if kind == "walk" and not node.nested:
             node = node.model_copy(update={"never": walk_never(regimes[node.regime], node)})
-        dead |= _dead_results([node] if kind == "walk" else [], [node] if kind == "call" else [])
+        dead |= _dead_results([node] if kind == "walk" else [], [node] if kind == "call" else [], regimes)
         inlined.append(node)
     call = ir.Call(name=c.name, unit=c.unit.text, label=c.name,
                    event=tuple(ir.Binding(name=n, value=v, span=v.span) for n, v in values["event"].items()),
