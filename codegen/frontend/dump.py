@@ -345,7 +345,8 @@ class _Builder:
                                      span=self.span(f.span)) for f in u.event),
             context=tuple(self.visible("layouts", x) for x in u.context),
             structures=tuple(d.Structure(
-                name=s.name, size=s.size, base=self.expr(s.base), when=self.expr(s.when), cite=s.cite, doc=s.doc,
+                name=s.name, size=s.size, base=self.expr(s.base), when=self.expr(s.when), align=s.align, cite=s.cite,
+                doc=s.doc,
                 span=self.span(s.span), fields=tuple(
                     d.StructField(name=f.name, offset=f.offset, width=f.width,
                                   format=self.visible("layouts", f.format), cite=f.cite, doc=f.doc,

@@ -612,12 +612,16 @@ class _ToAst(Transformer):
     def step_when(self, meta, c):
         return ("when", self._e(c[0]))
 
+    def struct_align(self, meta, c):
+        return ("align", self._e(c[0]))
+
     def structure_decl(self, meta, c):
         cite, doc = self._opts(c)
         when = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "when"), None)
-        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] == "when")]
+        align = next((x[1] for x in c if isinstance(x, tuple) and x[0] == "align"), None)
+        rest = [x for x in self._plain(c) if not (isinstance(x, tuple) and x[0] in ("when", "align"))]
         return ast.Structure(str(rest[0]), self._e(rest[1]), self._e(rest[2]), tuple(rest[3:]), self.sp(meta), cite,
-                             doc, when)
+                             doc, when, align)
 
     def walk_access(self, meta, c):
         return ("access", tuple(c))

@@ -278,6 +278,7 @@ class Structure:
     cite: str = ""
     doc: str = ""
     when: Expr | None = None
+    align: Expr | None = None  # `align N`: the base's alignment in bytes (8 when absent)
 
 
 @dataclass(frozen=True)

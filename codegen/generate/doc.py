@@ -1342,6 +1342,9 @@ class SpecDoc:
         if kind == "structure":
             st: ir.Structure = node
             entries = [Entry("size", f"{st.size} bytes"), Entry("address", expr=p.text(st.base))]
+            if st.align != 8:
+                entries.append(Entry("alignment", f"{st.align} bytes", note="at a base 4 bytes past a multiple of 8, "
+                                     "each 8-byte word is read from the two aligned words it straddles"))
             if st.when is not None:
                 entries.append(Entry("read when", expr=p.text(st.when), note="otherwise every field reads as 0"))
             rows = [StructFieldRow(f"0x{f.offset:03X}", _bits(f.offset * 8 % 64 + f.width - 1, f.offset * 8 % 64),

@@ -495,6 +495,8 @@ class Structure(_Model):
     base: Expr
     fields: tuple[StructField, ...]
     when: Expr | None = Field(description="read only when this holds (else every field reads as 0)")
+    align: int = Field(8, description="the base's alignment in bytes: 8, or 4 (`align 4`: the structure's words "
+                                      "are read from the two aligned words each straddles)")
     cite: str
     doc: str
     span: Span

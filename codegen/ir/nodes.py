@@ -570,13 +570,15 @@ class StructField(Node):
 
 
 class Structure(Node):
-    """A control block in memory: byte-offset fields at an 8-byte-aligned base address."""
+    """A control block in memory: byte-offset fields at an 8-byte-aligned base address,
+    or (align 4) a 4-byte-aligned one, whose 8-byte words then straddle aligned words."""
 
     name: str
     size: int
     base: Expr
     fields: tuple[StructField, ...]
     when: Expr | None = None  # read only when this holds (else every field reads as 0)
+    align: int = 8  # the base's alignment in bytes: 8, or 4 (`align 4`)
     cite: str = ""
     doc: str = ""
 

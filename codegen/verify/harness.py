@@ -85,7 +85,7 @@ def max_references(spec: ir.Spec) -> int:
     guest and m host levels (a host walk for each guest table and for the final
     address), each perhaps written back (as used and after success), plus a host walk
     for each guest update (as used and after success) when updates have an access of
-    their own; a unit's structure words, two words per bitmap
+    their own; a unit's structure words (two per word of an `align 4` one), two words per bitmap
     lookup, its walks (a called unit's among them), and a store (read and write, to be
     safe) per stored record field, the called units' too."""
     top = spec.top
@@ -93,7 +93,9 @@ def max_references(spec: ir.Spec) -> int:
         return regime_references(spec, top)
     if isinstance(top, ir.Nested):
         return nested_references(spec, top)
-    words = sum(len({w for f in s.fields for w in range(f.offset // 8, (f.offset + (f.width + 7) // 8 - 1) // 8 + 1)})
+    # an `align 4` structure reads at most two aligned words per word it uses
+    words = sum((1 if s.align == 8 else 2)
+                * len({w for f in s.fields for w in range(f.offset // 8, (f.offset + (f.width + 7) // 8 - 1) // 8 + 1)})
                 for s in top.structures)
     walks = sum(nested_references(spec, next(n for n in spec.nested if n.name == w.regime)) if w.nested
                 else regime_references(spec, spec.regime(w.regime)) for w in top.walks)

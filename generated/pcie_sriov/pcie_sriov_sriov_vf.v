@@ -66,6 +66,7 @@ reg [63:0] o_r_addr;
 output [0:0] o_r_write;
 reg [0:0] o_r_write;
 
+reg al_sriov;
 reg pend;
 reg [63:0] rec_addr;
 reg [15:0] rec_rid;
@@ -436,6 +437,7 @@ always @(posedge clk) begin: fsm
     reg [81-1:0] h347;
     reg [1-1:0] h348;
     if (rst == 1) begin
+        al_sriov <= 0;
         done <= 0;
         o_r_addr <= 0;
         o_r_rid <= 0;
@@ -477,7 +479,7 @@ always @(posedge clk) begin: fsm
             end
             4'b0001: begin
                 if ((!pend)) begin
-                    if ((!(((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (!r_PF[16])))) begin
+                    if ((!((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)))) begin
                         w_sriov_0 <= 0;
                         w_sriov_8 <= 0;
                         w_sriov_10 <= 0;
@@ -486,7 +488,7 @@ always @(posedge clk) begin: fsm
                         w_sriov_28 <= 0;
                         w_sriov_30 <= 0;
                         w_sriov_38 <= 0;
-                        st <= 4'b1001;
+                        st <= 4'b1010;
                     end
                     else begin
                         h0 = 53'h0;
@@ -494,6 +496,7 @@ always @(posedge clk) begin: fsm
                         h1 = 54'h0;
                         h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                         v_wide = {27'h0, h1};
+                        al_sriov <= v_wide[2];
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         m_valid <= 1'b1;
                         m_we <= 1'b0;
@@ -507,7 +510,12 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_0 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_0[32-1:0] <= m_rdata[64-1:32];
+                        end
+                        else begin
+                            w_sriov_0 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b0010;
                     end
@@ -520,6 +528,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -532,7 +541,13 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_8 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_8[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_0[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_8 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b0011;
                     end
@@ -545,6 +560,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -557,7 +573,13 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_10 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_10[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_8[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_10 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b0100;
                     end
@@ -570,6 +592,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -582,7 +605,13 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_18 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_18[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_10[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_18 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b0101;
                     end
@@ -595,6 +624,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 32);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -607,7 +637,13 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_20 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_20[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_18[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_20 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b0110;
                     end
@@ -620,6 +656,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 40);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -632,7 +669,13 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_28 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_28[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_20[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_28 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b0111;
                     end
@@ -645,6 +688,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 48);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -657,7 +701,13 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_30 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_30[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_28[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_30 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b1000;
                     end
@@ -670,6 +720,7 @@ always @(posedge clk) begin: fsm
                     h1 = 54'h0;
                     h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
                     v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 56);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -682,13 +733,50 @@ always @(posedge clk) begin: fsm
                         m_valid <= 1'b0;
                     end
                     if (m_rvalid) begin
-                        w_sriov_38 <= m_rdata;
+                        if (al_sriov) begin
+                            w_sriov_38[32-1:0] <= m_rdata[64-1:32];
+                            w_sriov_30[64-1:32] <= m_rdata[32-1:0];
+                        end
+                        else begin
+                            w_sriov_38 <= m_rdata;
+                        end
                         pend <= 1'b0;
                         st <= 4'b1001;
                     end
                 end
             end
             4'b1001: begin
+                if ((!pend)) begin
+                    h0 = 53'h0;
+                    h0 = ({1'h0, r_ECAM[52-1:28], 28'h0} + {25'h0, r_PF[16-1:0], 12'h0});
+                    h1 = 54'h0;
+                    h1 = ({1'h0, h0} + {42'h0, r_PF[26-1:16], 2'h0});
+                    v_wide = {27'h0, h1};
+                    al_sriov <= v_wide[2];
+                    if (v_wide[2]) begin
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 64);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b0;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 4'b1010;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_sriov_38[64-1:32] <= m_rdata[32-1:0];
+                        pend <= 1'b0;
+                        st <= 4'b1010;
+                    end
+                end
+            end
+            4'b1010: begin
                 if ((!pend)) begin
                     h8 = 17'h0;
                     h8 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
@@ -722,7 +810,7 @@ always @(posedge clk) begin: fsm
                     h22 = ((31 + 32) - {1'h0, h21[8-1:3]});
                     if ((!(((e_kind == 0) || (e_kind == 1)) && ((((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (w_sriov_0[16-1:0] == 16)) && (w_sriov_0[20-1:16] == 1)) && (((w_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_sriov_10[16-1:0])) && (e_vf <= w_sriov_8[64-1:48]))) && ((((h12 <= {25'h0, r_PF[40-1:32]}) && (w_sriov_8[4] || (h20[33-1:0] >= {28'h0, h22[5-1:0]}))) && (w_sriov_10[48-1:32] != 0)) && ((w_sriov_10[64-1:48] != 0) || (e_vf == 1))))))) begin
                         w_vf_config_0 <= 0;
-                        st <= 4'b1010;
+                        st <= 4'b1011;
                     end
                     else begin
                         h2 = 33'h0;
@@ -753,11 +841,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_config_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 4'b1010;
+                        st <= 4'b1011;
                     end
                 end
             end
-            4'b1010: begin
+            4'b1011: begin
                 h28 = 17'h0;
                 h28 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
                 h29 = 17'h0;
@@ -1617,32 +1705,24 @@ always @(posedge clk) begin: fsm
                 end
                 h229 = 64'h0;
                 h229 = (h221[64-1:0] & h222);
-                if ((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && r_PF[16])) begin
+                if ((!((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (w_sriov_0[16-1:0] == 16)) && (w_sriov_0[20-1:16] == 1)))) begin
                     status <= 1;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
-                else if ((!((((r_PF[26-1:16] >= 64) && (r_PF[26-1:16] <= 1008)) && (w_sriov_0[16-1:0] == 16)) && (w_sriov_0[20-1:16] == 1)))) begin
+                else if ((!(((w_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_sriov_10[16-1:0])) && (e_vf <= w_sriov_8[64-1:48])))) begin
                     status <= 2;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
-                end
-                else if ((!(((w_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_sriov_10[16-1:0])) && (e_vf <= w_sriov_8[64-1:48])))) begin
-                    status <= 3;
-                    rec_rid <= 0;
-                    rec_vf <= e_vf;
-                    rec_addr <= 0;
-                    rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else if ((!((((h32 <= {25'h0, r_PF[40-1:32]}) && (w_sriov_8[4] || (h40[33-1:0] >= {28'h0, h42[5-1:0]}))) && (w_sriov_10[48-1:32] != 0)) && ((w_sriov_10[64-1:48] != 0) || (e_vf == 1))))) begin
-                    status <= 4;
+                    status <= 3;
                     h23 = 33'h0;
                     h24 = 17'h0;
                     h24 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
@@ -1657,10 +1737,10 @@ always @(posedge clk) begin: fsm
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 0) || (e_kind == 1)) && (!w_vf_config_0[34]))) begin
-                    status <= 5;
+                    status <= 4;
                     h43 = 33'h0;
                     h44 = 17'h0;
                     h44 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
@@ -1680,10 +1760,10 @@ always @(posedge clk) begin: fsm
                         h48 = 1;
                     end
                     rec_write <= h48;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else if (((e_kind == 0) || (e_kind == 1))) begin
-                    status <= 6;
+                    status <= 5;
                     h49 = 33'h0;
                     h50 = 17'h0;
                     h50 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
@@ -1703,10 +1783,10 @@ always @(posedge clk) begin: fsm
                         h54 = 1;
                     end
                     rec_write <= h54;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 4) || (e_kind == 5)) && (e_offset <= 4095))) begin
-                    status <= 7;
+                    status <= 6;
                     h55 = 33'h0;
                     h56 = 17'h0;
                     h56 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
@@ -1740,42 +1820,42 @@ always @(posedge clk) begin: fsm
                         h67 = 1;
                     end
                     rec_write <= h67;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else if ((((e_kind == 2) || (e_kind == 3)) && (!w_sriov_8[3]))) begin
+                    status <= 7;
+                    rec_rid <= 0;
+                    rec_vf <= e_vf;
+                    rec_addr <= 0;
+                    rec_write <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((e_kind == 2) || (e_kind == 3)) && (!(((w_sriov_20[32-1:0] != 0) && (h69 == 0)) && (h72 == 0))))) begin
                     status <= 8;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
-                else if ((((e_kind == 2) || (e_kind == 3)) && (!(((w_sriov_20[32-1:0] != 0) && (h69 == 0)) && (h72 == 0))))) begin
+                else if ((((e_kind == 2) || (e_kind == 3)) && (!((((e_bar <= 5) && (h73[6-1:0] != 0)) && ((h77[3-1:1] == 0) || ((h83[3-1:1] == 2) && (e_bar <= 4)))) && (h89[3-1:1] != 2))))) begin
                     status <= 9;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
-                else if ((((e_kind == 2) || (e_kind == 3)) && (!((((e_bar <= 5) && (h73[6-1:0] != 0)) && ((h77[3-1:1] == 0) || ((h83[3-1:1] == 2) && (e_bar <= 4)))) && (h89[3-1:1] != 2))))) begin
+                else if (((((e_kind == 2) || (e_kind == 3)) && (!((h107 == 0) && (h229 == 0)))) || ((e_kind == 4) || (e_kind == 5)))) begin
                     status <= 10;
                     rec_rid <= 0;
                     rec_vf <= e_vf;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
-                end
-                else if (((((e_kind == 2) || (e_kind == 3)) && (!((h107 == 0) && (h229 == 0)))) || ((e_kind == 4) || (e_kind == 5)))) begin
-                    status <= 11;
-                    rec_rid <= 0;
-                    rec_vf <= e_vf;
-                    rec_addr <= 0;
-                    rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else if (((e_kind == 2) || (e_kind == 3))) begin
-                    status <= 12;
+                    status <= 11;
                     h230 = 33'h0;
                     h231 = 17'h0;
                     h231 = ({1'h0, r_PF[16-1:0]} + {1'h0, w_sriov_10[48-1:32]});
@@ -2421,7 +2501,7 @@ always @(posedge clk) begin: fsm
                         h348 = 1;
                     end
                     rec_write <= h348;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
                 else begin
                     status <= 0;
@@ -2429,7 +2509,7 @@ always @(posedge clk) begin: fsm
                     rec_vf <= 0;
                     rec_addr <= 0;
                     rec_write <= 0;
-                    st <= 4'b1011;
+                    st <= 4'b1100;
                 end
             end
             default: begin

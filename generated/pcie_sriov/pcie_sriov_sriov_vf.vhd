@@ -49,11 +49,13 @@ type t_enum_S_1 is (
 	S0W5,
 	S0W6,
 	S0W7,
+	S0W8,
 	S1W0,
 	DECIDE,
 	FINISH
 	);
 
+signal al_sriov: std_logic;
 signal pend: std_logic;
 signal rec_addr: unsigned(63 downto 0);
 signal rec_rid: unsigned(15 downto 0);
@@ -428,6 +430,7 @@ fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            al_sriov <= '0';
             done <= '0';
             o_r_addr <= to_unsigned(0, 64);
             o_r_rid <= to_unsigned(0, 16);
@@ -467,7 +470,7 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        if (not (((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (not bool(r_PF(16))))) then
+                        if (not ((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008))) then
                             w_sriov_0 <= to_unsigned(0, 64);
                             w_sriov_8 <= to_unsigned(0, 64);
                             w_sriov_10 <= to_unsigned(0, 64);
@@ -483,6 +486,7 @@ begin
                             h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                             h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                             v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                            al_sriov <= v_wide(2);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             m_valid <= '1';
                             m_we <= '0';
@@ -495,7 +499,11 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_0 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_0(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                            else
+                                w_sriov_0 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W1;
                         end if;
@@ -507,6 +515,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         m_valid <= '1';
                         m_we <= '0';
@@ -518,7 +527,12 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_8 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_8(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_0(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_8 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W2;
                         end if;
@@ -530,6 +544,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         m_valid <= '1';
                         m_we <= '0';
@@ -541,7 +556,12 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_10 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_10(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_8(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_10 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W3;
                         end if;
@@ -553,6 +573,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
                         m_valid <= '1';
                         m_we <= '0';
@@ -564,7 +585,12 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_18 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_18(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_10(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_18 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W4;
                         end if;
@@ -576,6 +602,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
                         m_valid <= '1';
                         m_we <= '0';
@@ -587,7 +614,12 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_20 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_20(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_18(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_20 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W5;
                         end if;
@@ -599,6 +631,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 40);
                         m_valid <= '1';
                         m_we <= '0';
@@ -610,7 +643,12 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_28 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_28(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_20(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_28 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W6;
                         end if;
@@ -622,6 +660,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 48);
                         m_valid <= '1';
                         m_we <= '0';
@@ -633,7 +672,12 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_30 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_30(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_28(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_30 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W7;
                         end if;
@@ -645,6 +689,7 @@ begin
                         h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
                         v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 56);
                         m_valid <= '1';
                         m_we <= '0';
@@ -656,7 +701,40 @@ begin
                             m_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_sriov_38 <= m_rdata;
+                            if bool(al_sriov) then
+                                w_sriov_38(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_sriov_30(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_sriov_38 <= m_rdata;
+                            end if;
+                            pend <= '0';
+                            st <= S0W8;
+                        end if;
+                    end if;
+                when S0W8 =>
+                    if (not bool(pend)) then
+                        h0 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h0 := (unsigned'(to_unsigned(0, 1) & r_ECAM(52-1 downto 28) & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & r_PF(16-1 downto 0) & to_unsigned(0, 12)));
+                        h1 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                        h1 := (unsigned'(to_unsigned(0, 1) & h0) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & r_PF(26-1 downto 16) & to_unsigned(0, 2)));
+                        v_wide := unsigned'(to_unsigned(0, 27) & h1);
+                        al_sriov <= v_wide(2);
+                        if bool(v_wide(2)) then
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 64);
+                            m_valid <= '1';
+                            m_we <= '0';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        else
+                            st <= S1W0;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_sriov_38(64-1 downto 32) <= m_rdata(32-1 downto 0);
                             pend <= '0';
                             st <= S1W0;
                         end if;
@@ -1486,29 +1564,22 @@ begin
                     end if;
                     h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h229 := (h221(64-1 downto 0) and h222);
-                    if (((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and bool(r_PF(16))) then
+                    if (not ((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (w_sriov_0(16-1 downto 0) = 16)) and (w_sriov_0(20-1 downto 16) = 1))) then
                         status <= to_unsigned(1, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (not ((((r_PF(26-1 downto 16) >= 64) and (r_PF(26-1 downto 16) <= 1008)) and (w_sriov_0(16-1 downto 0) = 16)) and (w_sriov_0(20-1 downto 16) = 1))) then
+                    elsif (not (((bool(w_sriov_8(0)) and (e_vf >= 1)) and (e_vf <= w_sriov_10(16-1 downto 0))) and (e_vf <= w_sriov_8(64-1 downto 48)))) then
                         status <= to_unsigned(2, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
-                    elsif (not (((bool(w_sriov_8(0)) and (e_vf >= 1)) and (e_vf <= w_sriov_10(16-1 downto 0))) and (e_vf <= w_sriov_8(64-1 downto 48)))) then
-                        status <= to_unsigned(3, 8);
-                        rec_rid <= to_unsigned(0, 16);
-                        rec_vf <= e_vf;
-                        rec_addr <= to_unsigned(0, 64);
-                        rec_write <= to_unsigned(0, 1);
-                        st <= FINISH;
                     elsif (not ((((h32 <= unsigned'(to_unsigned(0, 25) & r_PF(40-1 downto 32))) and (bool(w_sriov_8(4)) or (h40(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h42(5-1 downto 0))))) and (w_sriov_10(48-1 downto 32) /= 0)) and ((w_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))) then
-                        status <= to_unsigned(4, 8);
+                        status <= to_unsigned(3, 8);
                         h23 := unsigned'("000000000000000000000000000000000");
                         h24 := to_unsigned(0, 17);
                         h24 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
@@ -1525,7 +1596,7 @@ begin
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif (((e_kind = 0) or (e_kind = 1)) and (not bool(w_vf_config_0(34)))) then
-                        status <= to_unsigned(5, 8);
+                        status <= to_unsigned(4, 8);
                         h43 := unsigned'("000000000000000000000000000000000");
                         h44 := to_unsigned(0, 17);
                         h44 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
@@ -1547,7 +1618,7 @@ begin
                         rec_write <= h48;
                         st <= FINISH;
                     elsif ((e_kind = 0) or (e_kind = 1)) then
-                        status <= to_unsigned(6, 8);
+                        status <= to_unsigned(5, 8);
                         h49 := unsigned'("000000000000000000000000000000000");
                         h50 := to_unsigned(0, 17);
                         h50 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
@@ -1569,7 +1640,7 @@ begin
                         rec_write <= h54;
                         st <= FINISH;
                     elsif (((e_kind = 4) or (e_kind = 5)) and (e_offset <= 4095)) then
-                        status <= to_unsigned(7, 8);
+                        status <= to_unsigned(6, 8);
                         h55 := unsigned'("000000000000000000000000000000000");
                         h56 := to_unsigned(0, 17);
                         h56 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));
@@ -1605,35 +1676,35 @@ begin
                         rec_write <= h67;
                         st <= FINISH;
                     elsif (((e_kind = 2) or (e_kind = 3)) and (not bool(w_sriov_8(3)))) then
-                        status <= to_unsigned(8, 8);
+                        status <= to_unsigned(7, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif (((e_kind = 2) or (e_kind = 3)) and (not (((w_sriov_20(32-1 downto 0) /= 0) and (h69 = 0)) and (h72 = 0)))) then
-                        status <= to_unsigned(9, 8);
+                        status <= to_unsigned(8, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif (((e_kind = 2) or (e_kind = 3)) and (not ((((e_bar <= 5) and (h73(6-1 downto 0) /= 0)) and ((h77(3-1 downto 1) = 0) or ((h83(3-1 downto 1) = 2) and (e_bar <= 4)))) and (h89(3-1 downto 1) /= 2)))) then
-                        status <= to_unsigned(10, 8);
+                        status <= to_unsigned(9, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif ((((e_kind = 2) or (e_kind = 3)) and (not ((h107 = 0) and (h229 = 0)))) or ((e_kind = 4) or (e_kind = 5))) then
-                        status <= to_unsigned(11, 8);
+                        status <= to_unsigned(10, 8);
                         rec_rid <= to_unsigned(0, 16);
                         rec_vf <= e_vf;
                         rec_addr <= to_unsigned(0, 64);
                         rec_write <= to_unsigned(0, 1);
                         st <= FINISH;
                     elsif ((e_kind = 2) or (e_kind = 3)) then
-                        status <= to_unsigned(12, 8);
+                        status <= to_unsigned(11, 8);
                         h230 := unsigned'("000000000000000000000000000000000");
                         h231 := to_unsigned(0, 17);
                         h231 := (unsigned'(to_unsigned(0, 1) & r_PF(16-1 downto 0)) + unsigned'(to_unsigned(0, 1) & w_sriov_10(48-1 downto 32)));

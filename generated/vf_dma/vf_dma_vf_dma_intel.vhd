@@ -53,6 +53,8 @@ type t_enum_S_1 is (
 	S0W2,
 	S0W3,
 	S0W4,
+	S0W5,
+	S0W6,
 	S1W0,
 	S2D,
 	S3W0,
@@ -75,6 +77,7 @@ type t_enum_S_2 is (
 	);
 
 signal unit_io_sl_o_aux: unsigned(2 downto 0);
+signal al_vf_sriov: std_logic;
 signal pend: std_logic;
 signal st: t_enum_S_1;
 signal status: unsigned(7 downto 0);
@@ -183,7 +186,6 @@ signal cl_io_write_denied: unsigned(0 downto 0);
 signal cl_vf_addr: unsigned(63 downto 0);
 signal cl_vf_bar_absent: unsigned(0 downto 0);
 signal cl_vf_called: unsigned(0 downto 0);
-signal cl_vf_cap_unaligned: unsigned(0 downto 0);
 signal cl_vf_cfg: unsigned(0 downto 0);
 signal cl_vf_dma: unsigned(0 downto 0);
 signal cl_vf_dma_disabled: unsigned(0 downto 0);
@@ -253,9 +255,6 @@ fsm: process (clk) is
     variable h8: unsigned(9 downto 0);
     variable h9: unsigned(63 downto 0);
     variable h10: unsigned(9 downto 0);
-    variable h11: unsigned(9 downto 0);
-    variable h12: unsigned(63 downto 0);
-    variable h13: unsigned(9 downto 0);
     variable h0: unsigned(63 downto 0);
     variable h1: unsigned(23 downto 0);
     variable h2: unsigned(15 downto 0);
@@ -263,137 +262,140 @@ fsm: process (clk) is
     variable h4: unsigned(63 downto 0);
     variable h5: unsigned(9 downto 0);
     variable h6: unsigned(53 downto 0);
-    variable h23: unsigned(63 downto 0);
-    variable h24: unsigned(9 downto 0);
-    variable h25: unsigned(63 downto 0);
-    variable h26: unsigned(9 downto 0);
-    variable h27: unsigned(15 downto 0);
-    variable h28: unsigned(16 downto 0);
-    variable h29: unsigned(16 downto 0);
-    variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(32 downto 0);
-    variable h32: unsigned(32 downto 0);
-    variable h33: unsigned(63 downto 0);
-    variable h34: unsigned(7 downto 0);
-    variable h35: unsigned(15 downto 0);
-    variable h36: unsigned(16 downto 0);
-    variable h37: unsigned(16 downto 0);
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(32 downto 0);
-    variable h40: unsigned(32 downto 0);
-    variable h41: unsigned(15 downto 0);
+    variable h20: unsigned(63 downto 0);
+    variable h21: unsigned(9 downto 0);
+    variable h22: unsigned(63 downto 0);
+    variable h23: unsigned(9 downto 0);
+    variable h24: unsigned(15 downto 0);
+    variable h25: unsigned(16 downto 0);
+    variable h26: unsigned(16 downto 0);
+    variable h27: unsigned(31 downto 0);
+    variable h28: unsigned(32 downto 0);
+    variable h29: unsigned(32 downto 0);
+    variable h30: unsigned(63 downto 0);
+    variable h31: unsigned(7 downto 0);
+    variable h32: unsigned(15 downto 0);
+    variable h33: unsigned(16 downto 0);
+    variable h34: unsigned(16 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(32 downto 0);
+    variable h37: unsigned(32 downto 0);
+    variable h38: unsigned(15 downto 0);
+    variable h39: unsigned(15 downto 0);
+    variable h40: unsigned(33 downto 0);
+    variable h41: unsigned(33 downto 0);
     variable h42: unsigned(15 downto 0);
-    variable h43: unsigned(33 downto 0);
-    variable h44: unsigned(33 downto 0);
-    variable h45: unsigned(15 downto 0);
-    variable h46: unsigned(15 downto 0);
-    variable h47: unsigned(5 downto 0);
-    variable h14: unsigned(63 downto 0);
-    variable h15: unsigned(23 downto 0);
-    variable h16: unsigned(32 downto 0);
-    variable h17: unsigned(15 downto 0);
-    variable h18: unsigned(16 downto 0);
-    variable h19: unsigned(16 downto 0);
-    variable h20: unsigned(31 downto 0);
-    variable h21: unsigned(32 downto 0);
-    variable h22: unsigned(52 downto 0);
-    variable h48: unsigned(63 downto 0);
-    variable h49: unsigned(9 downto 0);
-    variable h50: unsigned(63 downto 0);
-    variable h51: unsigned(9 downto 0);
-    variable h52: unsigned(9 downto 0);
-    variable h53: unsigned(63 downto 0);
-    variable h54: unsigned(9 downto 0);
-    variable h55: unsigned(63 downto 0);
-    variable h56: unsigned(9 downto 0);
-    variable h57: unsigned(63 downto 0);
-    variable h58: unsigned(9 downto 0);
-    variable h65: unsigned(15 downto 0);
-    variable h66: unsigned(16 downto 0);
-    variable h67: unsigned(16 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(32 downto 0);
-    variable h70: unsigned(32 downto 0);
-    variable h71: unsigned(63 downto 0);
-    variable h72: unsigned(7 downto 0);
-    variable h73: unsigned(15 downto 0);
-    variable h74: unsigned(16 downto 0);
-    variable h75: unsigned(16 downto 0);
-    variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(32 downto 0);
-    variable h78: unsigned(32 downto 0);
-    variable h79: unsigned(15 downto 0);
-    variable h80: unsigned(15 downto 0);
-    variable h81: unsigned(33 downto 0);
-    variable h82: unsigned(33 downto 0);
-    variable h83: unsigned(15 downto 0);
-    variable h84: unsigned(15 downto 0);
-    variable h85: unsigned(5 downto 0);
+    variable h43: unsigned(15 downto 0);
+    variable h44: unsigned(5 downto 0);
+    variable h11: unsigned(63 downto 0);
+    variable h12: unsigned(23 downto 0);
+    variable h13: unsigned(32 downto 0);
+    variable h14: unsigned(15 downto 0);
+    variable h15: unsigned(16 downto 0);
+    variable h16: unsigned(16 downto 0);
+    variable h17: unsigned(31 downto 0);
+    variable h18: unsigned(32 downto 0);
+    variable h19: unsigned(52 downto 0);
+    variable h45: unsigned(63 downto 0);
+    variable h46: unsigned(9 downto 0);
+    variable h47: unsigned(63 downto 0);
+    variable h48: unsigned(9 downto 0);
+    variable h55: unsigned(15 downto 0);
+    variable h56: unsigned(16 downto 0);
+    variable h57: unsigned(16 downto 0);
+    variable h58: unsigned(31 downto 0);
     variable h59: unsigned(32 downto 0);
-    variable h60: unsigned(15 downto 0);
-    variable h61: unsigned(16 downto 0);
-    variable h62: unsigned(16 downto 0);
-    variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(32 downto 0);
-    variable h86: unsigned(32 downto 0);
-    variable h87: unsigned(15 downto 0);
-    variable h88: unsigned(16 downto 0);
-    variable h89: unsigned(16 downto 0);
-    variable h90: unsigned(31 downto 0);
-    variable h91: unsigned(32 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(32 downto 0);
-    variable h94: unsigned(15 downto 0);
-    variable h95: unsigned(16 downto 0);
-    variable h96: unsigned(16 downto 0);
-    variable h97: unsigned(31 downto 0);
+    variable h60: unsigned(32 downto 0);
+    variable h61: unsigned(63 downto 0);
+    variable h62: unsigned(7 downto 0);
+    variable h63: unsigned(15 downto 0);
+    variable h64: unsigned(16 downto 0);
+    variable h65: unsigned(16 downto 0);
+    variable h66: unsigned(31 downto 0);
+    variable h67: unsigned(32 downto 0);
+    variable h68: unsigned(32 downto 0);
+    variable h69: unsigned(15 downto 0);
+    variable h70: unsigned(15 downto 0);
+    variable h71: unsigned(33 downto 0);
+    variable h72: unsigned(33 downto 0);
+    variable h73: unsigned(15 downto 0);
+    variable h74: unsigned(15 downto 0);
+    variable h75: unsigned(5 downto 0);
+    variable h49: unsigned(32 downto 0);
+    variable h50: unsigned(15 downto 0);
+    variable h51: unsigned(16 downto 0);
+    variable h52: unsigned(16 downto 0);
+    variable h53: unsigned(31 downto 0);
+    variable h54: unsigned(32 downto 0);
+    variable h76: unsigned(32 downto 0);
+    variable h77: unsigned(15 downto 0);
+    variable h78: unsigned(16 downto 0);
+    variable h79: unsigned(16 downto 0);
+    variable h80: unsigned(31 downto 0);
+    variable h81: unsigned(32 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(32 downto 0);
+    variable h84: unsigned(15 downto 0);
+    variable h85: unsigned(16 downto 0);
+    variable h86: unsigned(16 downto 0);
+    variable h87: unsigned(31 downto 0);
+    variable h88: unsigned(32 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(32 downto 0);
+    variable h91: unsigned(15 downto 0);
+    variable h92: unsigned(16 downto 0);
+    variable h93: unsigned(16 downto 0);
+    variable h94: unsigned(31 downto 0);
+    variable h95: unsigned(32 downto 0);
+    variable h96: unsigned(63 downto 0);
+    variable h97: unsigned(23 downto 0);
     variable h98: unsigned(32 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(32 downto 0);
-    variable h101: unsigned(15 downto 0);
-    variable h102: unsigned(16 downto 0);
-    variable h103: unsigned(16 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(32 downto 0);
-    variable h106: unsigned(63 downto 0);
-    variable h107: unsigned(23 downto 0);
-    variable h108: unsigned(32 downto 0);
-    variable h109: unsigned(15 downto 0);
+    variable h99: unsigned(15 downto 0);
+    variable h100: unsigned(16 downto 0);
+    variable h101: unsigned(16 downto 0);
+    variable h102: unsigned(31 downto 0);
+    variable h103: unsigned(32 downto 0);
+    variable h104: unsigned(52 downto 0);
+    variable h105: unsigned(64 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(32 downto 0);
+    variable h108: unsigned(15 downto 0);
+    variable h109: unsigned(16 downto 0);
     variable h110: unsigned(16 downto 0);
-    variable h111: unsigned(16 downto 0);
-    variable h112: unsigned(31 downto 0);
-    variable h113: unsigned(32 downto 0);
-    variable h114: unsigned(52 downto 0);
-    variable h115: unsigned(64 downto 0);
-    variable h116: unsigned(0 downto 0);
-    variable h117: unsigned(32 downto 0);
-    variable h118: unsigned(15 downto 0);
-    variable h119: unsigned(16 downto 0);
-    variable h120: unsigned(16 downto 0);
-    variable h121: unsigned(31 downto 0);
-    variable h122: unsigned(32 downto 0);
-    variable h123: unsigned(63 downto 0);
-    variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(31 downto 0);
+    variable h111: unsigned(31 downto 0);
+    variable h112: unsigned(32 downto 0);
+    variable h113: unsigned(63 downto 0);
+    variable h114: unsigned(31 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(63 downto 0);
+    variable h117: unsigned(63 downto 0);
+    variable h118: unsigned(63 downto 0);
+    variable h119: unsigned(5 downto 0);
+    variable h120: unsigned(63 downto 0);
+    variable h121: unsigned(63 downto 0);
+    variable h122: unsigned(63 downto 0);
+    variable h123: unsigned(64 downto 0);
+    variable h124: unsigned(44 downto 0);
+    variable h125: unsigned(63 downto 0);
     variable h126: unsigned(63 downto 0);
     variable h127: unsigned(63 downto 0);
-    variable h128: unsigned(63 downto 0);
-    variable h129: unsigned(5 downto 0);
-    variable h130: unsigned(63 downto 0);
-    variable h131: unsigned(63 downto 0);
-    variable h132: unsigned(63 downto 0);
-    variable h133: unsigned(64 downto 0);
-    variable h134: unsigned(44 downto 0);
-    variable h135: unsigned(63 downto 0);
-    variable h136: unsigned(63 downto 0);
-    variable h137: unsigned(63 downto 0);
-    variable h138: unsigned(16 downto 0);
-    variable h139: unsigned(78 downto 0);
+    variable h128: unsigned(16 downto 0);
+    variable h129: unsigned(78 downto 0);
+    variable h130: unsigned(5 downto 0);
+    variable h131: unsigned(6 downto 0);
+    variable h132: unsigned(6 downto 0);
+    variable h133: unsigned(63 downto 0);
+    variable h134: unsigned(63 downto 0);
+    variable h135: unsigned(5 downto 0);
+    variable h136: unsigned(5 downto 0);
+    variable h137: unsigned(5 downto 0);
+    variable h138: unsigned(5 downto 0);
+    variable h139: unsigned(5 downto 0);
     variable h140: unsigned(5 downto 0);
-    variable h141: unsigned(6 downto 0);
-    variable h142: unsigned(6 downto 0);
-    variable h143: unsigned(63 downto 0);
-    variable h144: unsigned(63 downto 0);
+    variable h141: unsigned(5 downto 0);
+    variable h142: unsigned(5 downto 0);
+    variable h143: unsigned(5 downto 0);
+    variable h144: unsigned(5 downto 0);
     variable h145: unsigned(5 downto 0);
     variable h146: unsigned(5 downto 0);
     variable h147: unsigned(5 downto 0);
@@ -416,9 +418,9 @@ fsm: process (clk) is
     variable h164: unsigned(5 downto 0);
     variable h165: unsigned(5 downto 0);
     variable h166: unsigned(5 downto 0);
-    variable h167: unsigned(5 downto 0);
-    variable h168: unsigned(5 downto 0);
-    variable h169: unsigned(5 downto 0);
+    variable h167: unsigned(6 downto 0);
+    variable h168: unsigned(63 downto 0);
+    variable h169: unsigned(63 downto 0);
     variable h170: unsigned(5 downto 0);
     variable h171: unsigned(5 downto 0);
     variable h172: unsigned(5 downto 0);
@@ -426,9 +428,9 @@ fsm: process (clk) is
     variable h174: unsigned(5 downto 0);
     variable h175: unsigned(5 downto 0);
     variable h176: unsigned(5 downto 0);
-    variable h177: unsigned(6 downto 0);
-    variable h178: unsigned(63 downto 0);
-    variable h179: unsigned(63 downto 0);
+    variable h177: unsigned(5 downto 0);
+    variable h178: unsigned(5 downto 0);
+    variable h179: unsigned(5 downto 0);
     variable h180: unsigned(5 downto 0);
     variable h181: unsigned(5 downto 0);
     variable h182: unsigned(5 downto 0);
@@ -451,214 +453,205 @@ fsm: process (clk) is
     variable h199: unsigned(5 downto 0);
     variable h200: unsigned(5 downto 0);
     variable h201: unsigned(5 downto 0);
-    variable h202: unsigned(5 downto 0);
-    variable h203: unsigned(5 downto 0);
-    variable h204: unsigned(5 downto 0);
-    variable h205: unsigned(5 downto 0);
-    variable h206: unsigned(5 downto 0);
-    variable h207: unsigned(5 downto 0);
-    variable h208: unsigned(5 downto 0);
-    variable h209: unsigned(5 downto 0);
-    variable h210: unsigned(5 downto 0);
-    variable h211: unsigned(5 downto 0);
-    variable h212: unsigned(6 downto 0);
-    variable h213: unsigned(78 downto 0);
-    variable h214: unsigned(79 downto 0);
-    variable h215: unsigned(80 downto 0);
-    variable h216: unsigned(0 downto 0);
-    variable h222: unsigned(1 downto 0);
+    variable h202: unsigned(6 downto 0);
+    variable h203: unsigned(78 downto 0);
+    variable h204: unsigned(79 downto 0);
+    variable h205: unsigned(80 downto 0);
+    variable h206: unsigned(0 downto 0);
+    variable h212: unsigned(1 downto 0);
+    variable h213: unsigned(1 downto 0);
+    variable h214: unsigned(31 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h207: unsigned(63 downto 0);
+    variable h208: unsigned(51 downto 0);
+    variable h209: unsigned(15 downto 0);
+    variable h210: unsigned(12 downto 0);
+    variable h211: unsigned(64 downto 0);
+    variable h219: unsigned(1 downto 0);
+    variable h220: unsigned(1 downto 0);
+    variable h221: unsigned(31 downto 0);
+    variable h222: unsigned(0 downto 0);
+    variable h216: unsigned(15 downto 0);
+    variable h217: unsigned(12 downto 0);
+    variable h218: unsigned(48 downto 0);
     variable h223: unsigned(1 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(0 downto 0);
-    variable h217: unsigned(63 downto 0);
-    variable h218: unsigned(51 downto 0);
-    variable h219: unsigned(15 downto 0);
-    variable h220: unsigned(12 downto 0);
-    variable h221: unsigned(64 downto 0);
-    variable h229: unsigned(1 downto 0);
-    variable h230: unsigned(1 downto 0);
-    variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(0 downto 0);
-    variable h226: unsigned(15 downto 0);
-    variable h227: unsigned(12 downto 0);
-    variable h228: unsigned(48 downto 0);
-    variable h233: unsigned(1 downto 0);
-    variable h234: unsigned(1 downto 0);
-    variable h235: unsigned(31 downto 0);
-    variable h236: unsigned(0 downto 0);
-    variable h237: unsigned(0 downto 0);
+    variable h224: unsigned(1 downto 0);
+    variable h225: unsigned(31 downto 0);
+    variable h226: unsigned(0 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(63 downto 0);
+    variable h230: unsigned(0 downto 0);
+    variable h231: unsigned(0 downto 0);
+    variable h232: unsigned(63 downto 0);
+    variable h233: unsigned(0 downto 0);
+    variable h234: unsigned(63 downto 0);
+    variable h235: unsigned(1 downto 0);
+    variable h236: unsigned(1 downto 0);
+    variable h237: unsigned(47 downto 0);
     variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(63 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(0 downto 0);
+    variable h239: unsigned(1 downto 0);
+    variable h240: unsigned(47 downto 0);
+    variable h241: unsigned(47 downto 0);
     variable h242: unsigned(63 downto 0);
-    variable h243: unsigned(0 downto 0);
-    variable h244: unsigned(63 downto 0);
+    variable h243: unsigned(51 downto 0);
+    variable h244: unsigned(64 downto 0);
     variable h245: unsigned(1 downto 0);
     variable h246: unsigned(1 downto 0);
-    variable h247: unsigned(47 downto 0);
+    variable h247: unsigned(31 downto 0);
     variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(1 downto 0);
-    variable h250: unsigned(47 downto 0);
-    variable h251: unsigned(47 downto 0);
-    variable h252: unsigned(63 downto 0);
-    variable h253: unsigned(51 downto 0);
-    variable h254: unsigned(64 downto 0);
-    variable h255: unsigned(1 downto 0);
-    variable h256: unsigned(1 downto 0);
-    variable h257: unsigned(31 downto 0);
-    variable h258: unsigned(0 downto 0);
+    variable h249: unsigned(31 downto 0);
+    variable h250: unsigned(11 downto 0);
+    variable h251: unsigned(31 downto 0);
+    variable h252: unsigned(11 downto 0);
+    variable h253: unsigned(31 downto 0);
+    variable h254: unsigned(63 downto 0);
+    variable h255: unsigned(27 downto 0);
+    variable h256: unsigned(63 downto 0);
+    variable h257: unsigned(27 downto 0);
+    variable h258: unsigned(47 downto 0);
     variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(11 downto 0);
-    variable h261: unsigned(31 downto 0);
-    variable h262: unsigned(11 downto 0);
+    variable h260: unsigned(0 downto 0);
+    variable h261: unsigned(1 downto 0);
+    variable h262: unsigned(1 downto 0);
     variable h263: unsigned(31 downto 0);
-    variable h264: unsigned(63 downto 0);
-    variable h265: unsigned(27 downto 0);
-    variable h266: unsigned(63 downto 0);
-    variable h267: unsigned(27 downto 0);
-    variable h268: unsigned(47 downto 0);
-    variable h269: unsigned(31 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(1 downto 0);
-    variable h272: unsigned(1 downto 0);
-    variable h273: unsigned(31 downto 0);
-    variable h274: unsigned(0 downto 0);
-    variable h278: unsigned(1 downto 0);
-    variable h279: unsigned(1 downto 0);
-    variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(0 downto 0);
-    variable h285: unsigned(1 downto 0);
-    variable h286: unsigned(1 downto 0);
-    variable h287: unsigned(31 downto 0);
-    variable h288: unsigned(0 downto 0);
-    variable h293: unsigned(1 downto 0);
-    variable h294: unsigned(1 downto 0);
-    variable h295: unsigned(31 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h300: unsigned(1 downto 0);
-    variable h301: unsigned(1 downto 0);
-    variable h302: unsigned(31 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h308: unsigned(1 downto 0);
-    variable h309: unsigned(1 downto 0);
-    variable h310: unsigned(31 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h320: unsigned(1 downto 0);
-    variable h321: unsigned(1 downto 0);
+    variable h264: unsigned(0 downto 0);
+    variable h268: unsigned(1 downto 0);
+    variable h269: unsigned(1 downto 0);
+    variable h270: unsigned(31 downto 0);
+    variable h271: unsigned(0 downto 0);
+    variable h275: unsigned(1 downto 0);
+    variable h276: unsigned(1 downto 0);
+    variable h277: unsigned(31 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h283: unsigned(1 downto 0);
+    variable h284: unsigned(1 downto 0);
+    variable h285: unsigned(31 downto 0);
+    variable h286: unsigned(0 downto 0);
+    variable h290: unsigned(1 downto 0);
+    variable h291: unsigned(1 downto 0);
+    variable h292: unsigned(31 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h298: unsigned(1 downto 0);
+    variable h299: unsigned(1 downto 0);
+    variable h300: unsigned(31 downto 0);
+    variable h301: unsigned(0 downto 0);
+    variable h310: unsigned(1 downto 0);
+    variable h311: unsigned(1 downto 0);
+    variable h312: unsigned(31 downto 0);
+    variable h313: unsigned(0 downto 0);
+    variable h314: unsigned(1 downto 0);
+    variable h315: unsigned(1 downto 0);
+    variable h316: unsigned(31 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(31 downto 0);
+    variable h319: unsigned(11 downto 0);
+    variable h320: unsigned(31 downto 0);
+    variable h321: unsigned(11 downto 0);
     variable h322: unsigned(31 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(1 downto 0);
-    variable h325: unsigned(1 downto 0);
-    variable h326: unsigned(31 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(31 downto 0);
-    variable h329: unsigned(11 downto 0);
+    variable h323: unsigned(63 downto 0);
+    variable h324: unsigned(27 downto 0);
+    variable h325: unsigned(63 downto 0);
+    variable h326: unsigned(27 downto 0);
+    variable h327: unsigned(47 downto 0);
+    variable h328: unsigned(1 downto 0);
+    variable h329: unsigned(1 downto 0);
     variable h330: unsigned(31 downto 0);
-    variable h331: unsigned(11 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(63 downto 0);
-    variable h334: unsigned(27 downto 0);
-    variable h335: unsigned(63 downto 0);
-    variable h336: unsigned(27 downto 0);
-    variable h337: unsigned(47 downto 0);
-    variable h338: unsigned(1 downto 0);
-    variable h339: unsigned(1 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(0 downto 0);
-    variable h342: unsigned(1 downto 0);
-    variable h343: unsigned(1 downto 0);
-    variable h344: unsigned(31 downto 0);
+    variable h331: unsigned(0 downto 0);
+    variable h332: unsigned(1 downto 0);
+    variable h333: unsigned(1 downto 0);
+    variable h334: unsigned(31 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h340: unsigned(1 downto 0);
+    variable h341: unsigned(1 downto 0);
+    variable h342: unsigned(31 downto 0);
+    variable h343: unsigned(0 downto 0);
+    variable h344: unsigned(0 downto 0);
     variable h345: unsigned(0 downto 0);
-    variable h350: unsigned(1 downto 0);
-    variable h351: unsigned(1 downto 0);
+    variable h346: unsigned(63 downto 0);
+    variable h347: unsigned(0 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(63 downto 0);
+    variable h350: unsigned(0 downto 0);
+    variable h351: unsigned(63 downto 0);
     variable h352: unsigned(31 downto 0);
     variable h353: unsigned(0 downto 0);
-    variable h354: unsigned(0 downto 0);
-    variable h355: unsigned(0 downto 0);
-    variable h356: unsigned(63 downto 0);
-    variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
+    variable h354: unsigned(31 downto 0);
+    variable h355: unsigned(11 downto 0);
+    variable h356: unsigned(31 downto 0);
+    variable h357: unsigned(11 downto 0);
+    variable h358: unsigned(31 downto 0);
     variable h359: unsigned(63 downto 0);
-    variable h360: unsigned(0 downto 0);
+    variable h360: unsigned(27 downto 0);
     variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(0 downto 0);
-    variable h364: unsigned(31 downto 0);
-    variable h365: unsigned(11 downto 0);
-    variable h366: unsigned(31 downto 0);
-    variable h367: unsigned(11 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h369: unsigned(63 downto 0);
-    variable h370: unsigned(27 downto 0);
-    variable h371: unsigned(63 downto 0);
-    variable h372: unsigned(27 downto 0);
-    variable h373: unsigned(47 downto 0);
-    variable h275: unsigned(63 downto 0);
-    variable h276: unsigned(0 downto 0);
-    variable h277: unsigned(1 downto 0);
-    variable h282: unsigned(63 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(1 downto 0);
-    variable h289: unsigned(0 downto 0);
-    variable h290: unsigned(63 downto 0);
-    variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(1 downto 0);
-    variable h297: unsigned(63 downto 0);
-    variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(1 downto 0);
+    variable h362: unsigned(27 downto 0);
+    variable h363: unsigned(47 downto 0);
+    variable h265: unsigned(63 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(1 downto 0);
+    variable h272: unsigned(63 downto 0);
+    variable h273: unsigned(0 downto 0);
+    variable h274: unsigned(1 downto 0);
+    variable h279: unsigned(0 downto 0);
+    variable h280: unsigned(63 downto 0);
+    variable h281: unsigned(0 downto 0);
+    variable h282: unsigned(1 downto 0);
+    variable h287: unsigned(63 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(1 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(63 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(1 downto 0);
+    variable h302: unsigned(0 downto 0);
+    variable h303: unsigned(63 downto 0);
     variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(63 downto 0);
+    variable h305: unsigned(1 downto 0);
     variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(1 downto 0);
-    variable h312: unsigned(0 downto 0);
-    variable h313: unsigned(63 downto 0);
-    variable h314: unsigned(0 downto 0);
-    variable h315: unsigned(1 downto 0);
-    variable h316: unsigned(0 downto 0);
-    variable h317: unsigned(63 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(1 downto 0);
-    variable h346: unsigned(0 downto 0);
-    variable h347: unsigned(63 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(1 downto 0);
-    variable h374: unsigned(0 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(5 downto 0);
-    variable h377: unsigned(63 downto 0);
+    variable h307: unsigned(63 downto 0);
+    variable h308: unsigned(0 downto 0);
+    variable h309: unsigned(1 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(63 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(1 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(5 downto 0);
+    variable h367: unsigned(63 downto 0);
+    variable h368: unsigned(126 downto 0);
+    variable h369: unsigned(5 downto 0);
+    variable h370: unsigned(126 downto 0);
+    variable h371: unsigned(63 downto 0);
+    variable h372: unsigned(5 downto 0);
+    variable h373: unsigned(6 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h375: unsigned(64 downto 0);
+    variable h376: unsigned(63 downto 0);
+    variable h377: unsigned(126 downto 0);
     variable h378: unsigned(126 downto 0);
-    variable h379: unsigned(5 downto 0);
-    variable h380: unsigned(126 downto 0);
-    variable h381: unsigned(63 downto 0);
-    variable h382: unsigned(5 downto 0);
-    variable h383: unsigned(6 downto 0);
+    variable h379: unsigned(0 downto 0);
+    variable h380: unsigned(63 downto 0);
+    variable h381: unsigned(0 downto 0);
+    variable h382: unsigned(63 downto 0);
+    variable h383: unsigned(0 downto 0);
     variable h384: unsigned(63 downto 0);
-    variable h385: unsigned(64 downto 0);
-    variable h386: unsigned(63 downto 0);
-    variable h387: unsigned(126 downto 0);
-    variable h388: unsigned(126 downto 0);
+    variable h385: unsigned(0 downto 0);
+    variable h386: unsigned(1 downto 0);
+    variable h387: unsigned(0 downto 0);
+    variable h388: unsigned(0 downto 0);
     variable h389: unsigned(0 downto 0);
-    variable h390: unsigned(63 downto 0);
-    variable h391: unsigned(0 downto 0);
-    variable h392: unsigned(63 downto 0);
-    variable h393: unsigned(0 downto 0);
-    variable h394: unsigned(63 downto 0);
+    variable h390: unsigned(31 downto 0);
+    variable h391: unsigned(63 downto 0);
+    variable h392: unsigned(0 downto 0);
+    variable h393: unsigned(31 downto 0);
+    variable h394: unsigned(0 downto 0);
     variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(1 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(0 downto 0);
-    variable h399: unsigned(0 downto 0);
-    variable h400: unsigned(31 downto 0);
-    variable h401: unsigned(63 downto 0);
-    variable h402: unsigned(0 downto 0);
-    variable h403: unsigned(31 downto 0);
-    variable h404: unsigned(0 downto 0);
-    variable h405: unsigned(0 downto 0);
-    variable h406: unsigned(0 downto 0);
+    variable h396: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            al_vf_sriov <= '0';
             cl_io_address <= to_unsigned(0, 64);
             cl_io_address_beyond_width <= to_unsigned(0, 1);
             cl_io_ats_beyond_width <= to_unsigned(0, 1);
@@ -711,7 +704,6 @@ begin
             cl_vf_addr <= to_unsigned(0, 64);
             cl_vf_bar_absent <= to_unsigned(0, 1);
             cl_vf_called <= to_unsigned(0, 1);
-            cl_vf_cap_unaligned <= to_unsigned(0, 1);
             cl_vf_cfg <= to_unsigned(0, 1);
             cl_vf_dma <= to_unsigned(0, 1);
             cl_vf_dma_disabled <= to_unsigned(0, 1);
@@ -799,13 +791,7 @@ begin
                         h9 := shift_right(r_PF, 16);
                         h10 := to_unsigned(0, 10);
                         h10 := (h9(10-1 downto 0) and to_unsigned(1023, 10));
-                        h11 := to_unsigned(0, 10);
-                        h12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h12 := shift_right(r_PF, 16);
-                        h13 := to_unsigned(0, 10);
-                        h13 := (h12(10-1 downto 0) and to_unsigned(1023, 10));
-                        h11 := h13;
-                        if (not (((h8 >= 64) and (h10 <= 1008)) and (not ((shift_right(h11, 0) and to_unsigned(1, 10)) = 1)))) then
+                        if (not ((h8 >= 64) and (h10 <= 1008))) then
                             w_vf_sriov_0 <= to_unsigned(0, 64);
                             w_vf_sriov_8 <= to_unsigned(0, 64);
                             w_vf_sriov_10 <= to_unsigned(0, 64);
@@ -828,6 +814,7 @@ begin
                             h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
                             h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
                             v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
+                            al_vf_sriov <= v_wide(2);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -840,7 +827,11 @@ begin
                             u_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_vf_sriov_0 <= m_rdata;
+                            if bool(al_vf_sriov) then
+                                w_vf_sriov_0(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                            else
+                                w_vf_sriov_0 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W1;
                         end if;
@@ -862,6 +853,7 @@ begin
                         h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
                         v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
+                        al_vf_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -873,7 +865,12 @@ begin
                             u_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_vf_sriov_8 <= m_rdata;
+                            if bool(al_vf_sriov) then
+                                w_vf_sriov_8(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_vf_sriov_0(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_vf_sriov_8 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W2;
                         end if;
@@ -895,6 +892,7 @@ begin
                         h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
                         v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
+                        al_vf_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
                         u_valid <= '1';
                         u_we <= '0';
@@ -906,7 +904,12 @@ begin
                             u_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_vf_sriov_10 <= m_rdata;
+                            if bool(al_vf_sriov) then
+                                w_vf_sriov_10(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_vf_sriov_8(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_vf_sriov_10 <= m_rdata;
+                            end if;
                             pend <= '0';
                             st <= S0W3;
                         end if;
@@ -928,18 +931,23 @@ begin
                         h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
                         v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
+                        al_vf_sriov <= v_wide(2);
+                        if bool(v_wide(2)) then
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        else
+                            st <= S0W4;
+                        end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
                             u_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_vf_sriov_20 <= m_rdata;
+                            w_vf_sriov_10(64-1 downto 32) <= m_rdata(32-1 downto 0);
                             pend <= '0';
                             st <= S0W4;
                         end if;
@@ -961,6 +969,45 @@ begin
                         h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
                         h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
                         v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
+                        al_vf_sriov <= v_wide(2);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 32);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            if bool(al_vf_sriov) then
+                                w_vf_sriov_20(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                            else
+                                w_vf_sriov_20 <= m_rdata;
+                            end if;
+                            pend <= '0';
+                            st <= S0W5;
+                        end if;
+                    end if;
+                when S0W5 =>
+                    if (not bool(pend)) then
+                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h0 := shift_right(r_ECAM, 28);
+                        h1 := to_unsigned(0, 24);
+                        h1 := (h0(24-1 downto 0) and to_unsigned(16777215, 24));
+                        h2 := to_unsigned(0, 16);
+                        h2 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h3 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h3 := (unsigned'(to_unsigned(0, 1) & h1 & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h2 & to_unsigned(0, 12)));
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := shift_right(r_PF, 16);
+                        h5 := to_unsigned(0, 10);
+                        h5 := (h4(10-1 downto 0) and to_unsigned(1023, 10));
+                        h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                        h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
+                        al_vf_sriov <= v_wide(2);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 40);
                         u_valid <= '1';
                         u_we <= '0';
@@ -972,86 +1019,129 @@ begin
                             u_valid <= '0';
                         end if;
                         if bool(m_rvalid) then
-                            w_vf_sriov_28 <= m_rdata;
+                            if bool(al_vf_sriov) then
+                                w_vf_sriov_28(32-1 downto 0) <= m_rdata(64-1 downto 32);
+                                w_vf_sriov_20(64-1 downto 32) <= m_rdata(32-1 downto 0);
+                            else
+                                w_vf_sriov_28 <= m_rdata;
+                            end if;
+                            pend <= '0';
+                            st <= S0W6;
+                        end if;
+                    end if;
+                when S0W6 =>
+                    if (not bool(pend)) then
+                        h0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h0 := shift_right(r_ECAM, 28);
+                        h1 := to_unsigned(0, 24);
+                        h1 := (h0(24-1 downto 0) and to_unsigned(16777215, 24));
+                        h2 := to_unsigned(0, 16);
+                        h2 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h3 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h3 := (unsigned'(to_unsigned(0, 1) & h1 & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h2 & to_unsigned(0, 12)));
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := shift_right(r_PF, 16);
+                        h5 := to_unsigned(0, 10);
+                        h5 := (h4(10-1 downto 0) and to_unsigned(1023, 10));
+                        h6 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                        h6 := (unsigned'(to_unsigned(0, 1) & h3) + unsigned'(unsigned'("000000000000000000000000000000000000000000") & h5 & to_unsigned(0, 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h6);
+                        al_vf_sriov <= v_wide(2);
+                        if bool(v_wide(2)) then
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 48);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        else
+                            st <= S1W0;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vf_sriov_28(64-1 downto 32) <= m_rdata(32-1 downto 0);
                             pend <= '0';
                             st <= S1W0;
                         end if;
                     end if;
                 when S1W0 =>
                     if (not bool(pend)) then
-                        h23 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h23 := shift_right(r_PF, 16);
-                        h24 := to_unsigned(0, 10);
-                        h24 := (h23(10-1 downto 0) and to_unsigned(1023, 10));
-                        h25 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h25 := shift_right(r_PF, 16);
-                        h26 := to_unsigned(0, 10);
-                        h26 := (h25(10-1 downto 0) and to_unsigned(1023, 10));
-                        h27 := to_unsigned(0, 16);
-                        h27 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h28 := to_unsigned(0, 17);
-                        h28 := (unsigned'(to_unsigned(0, 1) & h27) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                        h29 := to_unsigned(0, 17);
-                        h29 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := resize(unsigned'(to_unsigned(0, 16) & h29(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                        h31 := unsigned'("000000000000000000000000000000000");
-                        h31 := (unsigned'(to_unsigned(0, 16) & h28) + unsigned'(to_unsigned(0, 1) & h30));
-                        h32 := unsigned'("000000000000000000000000000000000");
-                        h32 := shift_right(h31, 8);
-                        h33 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h33 := shift_right(r_PF, 32);
-                        h34 := to_unsigned(0, 8);
-                        h34 := (h33(8-1 downto 0) and to_unsigned(255, 8));
-                        h35 := to_unsigned(0, 16);
-                        h35 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h36 := to_unsigned(0, 17);
-                        h36 := (unsigned'(to_unsigned(0, 1) & h35) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                        h37 := to_unsigned(0, 17);
-                        h37 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h38 := unsigned'("00000000000000000000000000000000");
-                        h38 := resize(unsigned'(to_unsigned(0, 16) & h37(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                        h39 := unsigned'("000000000000000000000000000000000");
-                        h39 := (unsigned'(to_unsigned(0, 16) & h36) + unsigned'(to_unsigned(0, 1) & h38));
-                        h40 := unsigned'("000000000000000000000000000000000");
-                        h40 := shift_right(h39, 3);
-                        h41 := to_unsigned(0, 16);
+                        h20 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h20 := shift_right(r_PF, 16);
+                        h21 := to_unsigned(0, 10);
+                        h21 := (h20(10-1 downto 0) and to_unsigned(1023, 10));
+                        h22 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h22 := shift_right(r_PF, 16);
+                        h23 := to_unsigned(0, 10);
+                        h23 := (h22(10-1 downto 0) and to_unsigned(1023, 10));
+                        h24 := to_unsigned(0, 16);
+                        h24 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h25 := to_unsigned(0, 17);
+                        h25 := (unsigned'(to_unsigned(0, 1) & h24) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                        h26 := to_unsigned(0, 17);
+                        h26 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h27 := unsigned'("00000000000000000000000000000000");
+                        h27 := resize(unsigned'(to_unsigned(0, 16) & h26(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                        h28 := unsigned'("000000000000000000000000000000000");
+                        h28 := (unsigned'(to_unsigned(0, 16) & h25) + unsigned'(to_unsigned(0, 1) & h27));
+                        h29 := unsigned'("000000000000000000000000000000000");
+                        h29 := shift_right(h28, 8);
+                        h30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h30 := shift_right(r_PF, 32);
+                        h31 := to_unsigned(0, 8);
+                        h31 := (h30(8-1 downto 0) and to_unsigned(255, 8));
+                        h32 := to_unsigned(0, 16);
+                        h32 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h33 := to_unsigned(0, 17);
+                        h33 := (unsigned'(to_unsigned(0, 1) & h32) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                        h34 := to_unsigned(0, 17);
+                        h34 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := resize(unsigned'(to_unsigned(0, 16) & h34(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                        h36 := unsigned'("000000000000000000000000000000000");
+                        h36 := (unsigned'(to_unsigned(0, 16) & h33) + unsigned'(to_unsigned(0, 1) & h35));
+                        h37 := unsigned'("000000000000000000000000000000000");
+                        h37 := shift_right(h36, 3);
+                        h38 := to_unsigned(0, 16);
+                        h39 := to_unsigned(0, 16);
+                        h39 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h38 := h39;
+                        h40 := unsigned'("0000000000000000000000000000000000");
+                        h40 := ((unsigned'(to_unsigned(0, 1) & h37) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h38(16-1 downto 3)));
+                        h41 := unsigned'("0000000000000000000000000000000000");
+                        h41 := ((unsigned'(to_unsigned(0, 1) & h40(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
                         h42 := to_unsigned(0, 16);
-                        h42 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h41 := h42;
-                        h43 := unsigned'("0000000000000000000000000000000000");
-                        h43 := ((unsigned'(to_unsigned(0, 1) & h40) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h41(16-1 downto 3)));
-                        h44 := unsigned'("0000000000000000000000000000000000");
-                        h44 := ((unsigned'(to_unsigned(0, 1) & h43(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
-                        h45 := to_unsigned(0, 16);
-                        h46 := to_unsigned(0, 16);
-                        h46 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h45 := h46;
-                        h47 := to_unsigned(0, 6);
-                        h47 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h45(8-1 downto 3)), 7))), 6);
-                        if (not (((e_write = 0) or (e_write = 1)) and ((((((h24 >= 64) and (h26 <= 1008)) and (w_vf_sriov_0(16-1 downto 0) = 16)) and (w_vf_sriov_0(20-1 downto 16) = 1)) and (((bool(w_vf_sriov_8(0)) and (e_vf >= 1)) and (e_vf <= w_vf_sriov_10(16-1 downto 0))) and (e_vf <= w_vf_sriov_8(64-1 downto 48)))) and ((((h32 <= unsigned'(to_unsigned(0, 25) & h34)) and (bool(w_vf_sriov_8(4)) or (h44(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h47(5-1 downto 0))))) and (w_vf_sriov_10(48-1 downto 32) /= 0)) and ((w_vf_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))))) then
+                        h43 := to_unsigned(0, 16);
+                        h43 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h42 := h43;
+                        h44 := to_unsigned(0, 6);
+                        h44 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h42(8-1 downto 3)), 7))), 6);
+                        if (not (((e_write = 0) or (e_write = 1)) and ((((((h21 >= 64) and (h23 <= 1008)) and (w_vf_sriov_0(16-1 downto 0) = 16)) and (w_vf_sriov_0(20-1 downto 16) = 1)) and (((bool(w_vf_sriov_8(0)) and (e_vf >= 1)) and (e_vf <= w_vf_sriov_10(16-1 downto 0))) and (e_vf <= w_vf_sriov_8(64-1 downto 48)))) and ((((h29 <= unsigned'(to_unsigned(0, 25) & h31)) and (bool(w_vf_sriov_8(4)) or (h41(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h44(5-1 downto 0))))) and (w_vf_sriov_10(48-1 downto 32) /= 0)) and ((w_vf_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))))) then
                             w_vf_vf_config_0 <= to_unsigned(0, 64);
                             st <= S2D;
                         else
-                            h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h14 := shift_right(r_ECAM, 28);
-                            h15 := to_unsigned(0, 24);
-                            h15 := (h14(24-1 downto 0) and to_unsigned(16777215, 24));
-                            h16 := unsigned'("000000000000000000000000000000000");
-                            h17 := to_unsigned(0, 16);
-                            h17 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h18 := to_unsigned(0, 17);
-                            h18 := (unsigned'(to_unsigned(0, 1) & h17) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h19 := to_unsigned(0, 17);
-                            h19 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h20 := unsigned'("00000000000000000000000000000000");
-                            h20 := resize(unsigned'(to_unsigned(0, 16) & h19(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h21 := unsigned'("000000000000000000000000000000000");
-                            h21 := (unsigned'(to_unsigned(0, 16) & h18) + unsigned'(to_unsigned(0, 1) & h20));
-                            h16 := h21;
-                            h22 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h22 := (unsigned'(to_unsigned(0, 1) & h15 & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h16(16-1 downto 0) & to_unsigned(0, 12)));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h22);
+                            h11 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h11 := shift_right(r_ECAM, 28);
+                            h12 := to_unsigned(0, 24);
+                            h12 := (h11(24-1 downto 0) and to_unsigned(16777215, 24));
+                            h13 := unsigned'("000000000000000000000000000000000");
+                            h14 := to_unsigned(0, 16);
+                            h14 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h15 := to_unsigned(0, 17);
+                            h15 := (unsigned'(to_unsigned(0, 1) & h14) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h16 := to_unsigned(0, 17);
+                            h16 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h17 := unsigned'("00000000000000000000000000000000");
+                            h17 := resize(unsigned'(to_unsigned(0, 16) & h16(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h18 := unsigned'("000000000000000000000000000000000");
+                            h18 := (unsigned'(to_unsigned(0, 16) & h15) + unsigned'(to_unsigned(0, 1) & h17));
+                            h13 := h18;
+                            h19 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h19 := (unsigned'(to_unsigned(0, 1) & h12 & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h13(16-1 downto 0) & to_unsigned(0, 12)));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h19);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1072,7 +1162,6 @@ begin
                 when S2D =>
                     cl_vf_called <= to_unsigned(0, 1);
                     cl_vf_exit <= to_unsigned(0, 1);
-                    cl_vf_cap_unaligned <= to_unsigned(0, 1);
                     cl_vf_no_sriov <= to_unsigned(0, 1);
                     cl_vf_vf_absent <= to_unsigned(0, 1);
                     cl_vf_invalid_rid <= to_unsigned(0, 1);
@@ -1090,78 +1179,57 @@ begin
                     cl_vf_write <= to_unsigned(0, 1);
                     if True then
                         cl_vf_called <= to_unsigned(1, 1);
-                        h48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h48 := shift_right(r_PF, 16);
-                        h49 := to_unsigned(0, 10);
-                        h49 := (h48(10-1 downto 0) and to_unsigned(1023, 10));
-                        h50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h50 := shift_right(r_PF, 16);
-                        h51 := to_unsigned(0, 10);
-                        h51 := (h50(10-1 downto 0) and to_unsigned(1023, 10));
-                        h52 := to_unsigned(0, 10);
-                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h53 := shift_right(r_PF, 16);
-                        h54 := to_unsigned(0, 10);
-                        h54 := (h53(10-1 downto 0) and to_unsigned(1023, 10));
-                        h52 := h54;
-                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h55 := shift_right(r_PF, 16);
-                        h56 := to_unsigned(0, 10);
-                        h56 := (h55(10-1 downto 0) and to_unsigned(1023, 10));
-                        h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h57 := shift_right(r_PF, 16);
-                        h58 := to_unsigned(0, 10);
-                        h58 := (h57(10-1 downto 0) and to_unsigned(1023, 10));
-                        h65 := to_unsigned(0, 16);
-                        h65 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h66 := to_unsigned(0, 17);
-                        h66 := (unsigned'(to_unsigned(0, 1) & h65) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                        h67 := to_unsigned(0, 17);
-                        h67 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h68 := unsigned'("00000000000000000000000000000000");
-                        h68 := resize(unsigned'(to_unsigned(0, 16) & h67(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                        h69 := unsigned'("000000000000000000000000000000000");
-                        h69 := (unsigned'(to_unsigned(0, 16) & h66) + unsigned'(to_unsigned(0, 1) & h68));
-                        h70 := unsigned'("000000000000000000000000000000000");
-                        h70 := shift_right(h69, 8);
-                        h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h71 := shift_right(r_PF, 32);
-                        h72 := to_unsigned(0, 8);
-                        h72 := (h71(8-1 downto 0) and to_unsigned(255, 8));
+                        h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h45 := shift_right(r_PF, 16);
+                        h46 := to_unsigned(0, 10);
+                        h46 := (h45(10-1 downto 0) and to_unsigned(1023, 10));
+                        h47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h47 := shift_right(r_PF, 16);
+                        h48 := to_unsigned(0, 10);
+                        h48 := (h47(10-1 downto 0) and to_unsigned(1023, 10));
+                        h55 := to_unsigned(0, 16);
+                        h55 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h56 := to_unsigned(0, 17);
+                        h56 := (unsigned'(to_unsigned(0, 1) & h55) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                        h57 := to_unsigned(0, 17);
+                        h57 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h58 := unsigned'("00000000000000000000000000000000");
+                        h58 := resize(unsigned'(to_unsigned(0, 16) & h57(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                        h59 := unsigned'("000000000000000000000000000000000");
+                        h59 := (unsigned'(to_unsigned(0, 16) & h56) + unsigned'(to_unsigned(0, 1) & h58));
+                        h60 := unsigned'("000000000000000000000000000000000");
+                        h60 := shift_right(h59, 8);
+                        h61 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h61 := shift_right(r_PF, 32);
+                        h62 := to_unsigned(0, 8);
+                        h62 := (h61(8-1 downto 0) and to_unsigned(255, 8));
+                        h63 := to_unsigned(0, 16);
+                        h63 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h64 := to_unsigned(0, 17);
+                        h64 := (unsigned'(to_unsigned(0, 1) & h63) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                        h65 := to_unsigned(0, 17);
+                        h65 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                        h66 := unsigned'("00000000000000000000000000000000");
+                        h66 := resize(unsigned'(to_unsigned(0, 16) & h65(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                        h67 := unsigned'("000000000000000000000000000000000");
+                        h67 := (unsigned'(to_unsigned(0, 16) & h64) + unsigned'(to_unsigned(0, 1) & h66));
+                        h68 := unsigned'("000000000000000000000000000000000");
+                        h68 := shift_right(h67, 3);
+                        h69 := to_unsigned(0, 16);
+                        h70 := to_unsigned(0, 16);
+                        h70 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h69 := h70;
+                        h71 := unsigned'("0000000000000000000000000000000000");
+                        h71 := ((unsigned'(to_unsigned(0, 1) & h68) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h69(16-1 downto 3)));
+                        h72 := unsigned'("0000000000000000000000000000000000");
+                        h72 := ((unsigned'(to_unsigned(0, 1) & h71(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
                         h73 := to_unsigned(0, 16);
-                        h73 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h74 := to_unsigned(0, 17);
-                        h74 := (unsigned'(to_unsigned(0, 1) & h73) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                        h75 := to_unsigned(0, 17);
-                        h75 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := resize(unsigned'(to_unsigned(0, 16) & h75(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                        h77 := unsigned'("000000000000000000000000000000000");
-                        h77 := (unsigned'(to_unsigned(0, 16) & h74) + unsigned'(to_unsigned(0, 1) & h76));
-                        h78 := unsigned'("000000000000000000000000000000000");
-                        h78 := shift_right(h77, 3);
-                        h79 := to_unsigned(0, 16);
-                        h80 := to_unsigned(0, 16);
-                        h80 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h79 := h80;
-                        h81 := unsigned'("0000000000000000000000000000000000");
-                        h81 := ((unsigned'(to_unsigned(0, 1) & h78) + unsigned'("1000000000000000000000000000000000")) - unsigned'(to_unsigned(0, 21) & h79(16-1 downto 3)));
-                        h82 := unsigned'("0000000000000000000000000000000000");
-                        h82 := ((unsigned'(to_unsigned(0, 1) & h81(33-1 downto 0)) + unsigned'("1000000000000000000000000000000000")) - 1);
-                        h83 := to_unsigned(0, 16);
-                        h84 := to_unsigned(0, 16);
-                        h84 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                        h83 := h84;
-                        h85 := to_unsigned(0, 6);
-                        h85 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h83(8-1 downto 3)), 7))), 6);
-                        if (((h49 >= 64) and (h51 <= 1008)) and ((shift_right(h52, 0) and to_unsigned(1, 10)) = 1)) then
-                            cl_vf_exit <= to_unsigned(1, 1);
-                            cl_vf_cap_unaligned <= to_unsigned(1, 1);
-                            cl_vf_rid <= to_unsigned(0, 16);
-                            cl_vf_vf <= e_vf;
-                            cl_vf_addr <= to_unsigned(0, 64);
-                            cl_vf_write <= to_unsigned(0, 1);
-                        elsif (not ((((h56 >= 64) and (h58 <= 1008)) and (w_vf_sriov_0(16-1 downto 0) = 16)) and (w_vf_sriov_0(20-1 downto 16) = 1))) then
+                        h74 := to_unsigned(0, 16);
+                        h74 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                        h73 := h74;
+                        h75 := to_unsigned(0, 6);
+                        h75 := resize(unsigned((31 + 32) - signed(resize(unsigned'(to_unsigned(0, 1) & h73(8-1 downto 3)), 7))), 6);
+                        if (not ((((h46 >= 64) and (h48 <= 1008)) and (w_vf_sriov_0(16-1 downto 0) = 16)) and (w_vf_sriov_0(20-1 downto 16) = 1))) then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_no_sriov <= to_unsigned(1, 1);
                             cl_vf_rid <= to_unsigned(0, 16);
@@ -1175,117 +1243,117 @@ begin
                             cl_vf_vf <= e_vf;
                             cl_vf_addr <= to_unsigned(0, 64);
                             cl_vf_write <= to_unsigned(0, 1);
-                        elsif (not ((((h70 <= unsigned'(to_unsigned(0, 25) & h72)) and (bool(w_vf_sriov_8(4)) or (h82(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h85(5-1 downto 0))))) and (w_vf_sriov_10(48-1 downto 32) /= 0)) and ((w_vf_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))) then
+                        elsif (not ((((h60 <= unsigned'(to_unsigned(0, 25) & h62)) and (bool(w_vf_sriov_8(4)) or (h72(33-1 downto 0) >= unsigned'(to_unsigned(0, 28) & h75(5-1 downto 0))))) and (w_vf_sriov_10(48-1 downto 32) /= 0)) and ((w_vf_sriov_10(64-1 downto 48) /= 0) or (e_vf = 1)))) then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_invalid_rid <= to_unsigned(1, 1);
-                            h59 := unsigned'("000000000000000000000000000000000");
-                            h60 := to_unsigned(0, 16);
-                            h60 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h61 := to_unsigned(0, 17);
-                            h61 := (unsigned'(to_unsigned(0, 1) & h60) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h62 := to_unsigned(0, 17);
-                            h62 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h63 := unsigned'("00000000000000000000000000000000");
-                            h63 := resize(unsigned'(to_unsigned(0, 16) & h62(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h64 := unsigned'("000000000000000000000000000000000");
-                            h64 := (unsigned'(to_unsigned(0, 16) & h61) + unsigned'(to_unsigned(0, 1) & h63));
-                            h59 := h64;
-                            cl_vf_rid <= h59(16-1 downto 0);
+                            h49 := unsigned'("000000000000000000000000000000000");
+                            h50 := to_unsigned(0, 16);
+                            h50 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h51 := to_unsigned(0, 17);
+                            h51 := (unsigned'(to_unsigned(0, 1) & h50) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h52 := to_unsigned(0, 17);
+                            h52 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h53 := unsigned'("00000000000000000000000000000000");
+                            h53 := resize(unsigned'(to_unsigned(0, 16) & h52(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h54 := unsigned'("000000000000000000000000000000000");
+                            h54 := (unsigned'(to_unsigned(0, 16) & h51) + unsigned'(to_unsigned(0, 1) & h53));
+                            h49 := h54;
+                            cl_vf_rid <= h49(16-1 downto 0);
                             cl_vf_vf <= e_vf;
                             cl_vf_addr <= to_unsigned(0, 64);
                             cl_vf_write <= to_unsigned(0, 1);
                         elsif (((e_write = 0) or (e_write = 1)) and (not bool(w_vf_vf_config_0(34)))) then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_dma_disabled <= to_unsigned(1, 1);
-                            h86 := unsigned'("000000000000000000000000000000000");
-                            h87 := to_unsigned(0, 16);
-                            h87 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h88 := to_unsigned(0, 17);
-                            h88 := (unsigned'(to_unsigned(0, 1) & h87) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h89 := to_unsigned(0, 17);
-                            h89 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h90 := unsigned'("00000000000000000000000000000000");
-                            h90 := resize(unsigned'(to_unsigned(0, 16) & h89(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h91 := unsigned'("000000000000000000000000000000000");
-                            h91 := (unsigned'(to_unsigned(0, 16) & h88) + unsigned'(to_unsigned(0, 1) & h90));
-                            h86 := h91;
-                            cl_vf_rid <= h86(16-1 downto 0);
+                            h76 := unsigned'("000000000000000000000000000000000");
+                            h77 := to_unsigned(0, 16);
+                            h77 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h78 := to_unsigned(0, 17);
+                            h78 := (unsigned'(to_unsigned(0, 1) & h77) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h79 := to_unsigned(0, 17);
+                            h79 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h80 := unsigned'("00000000000000000000000000000000");
+                            h80 := resize(unsigned'(to_unsigned(0, 16) & h79(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h81 := unsigned'("000000000000000000000000000000000");
+                            h81 := (unsigned'(to_unsigned(0, 16) & h78) + unsigned'(to_unsigned(0, 1) & h80));
+                            h76 := h81;
+                            cl_vf_rid <= h76(16-1 downto 0);
                             cl_vf_vf <= e_vf;
                             cl_vf_addr <= e_addr;
-                            h92 := to_unsigned(0, 1);
-                            h92 := to_unsigned(0, 1);
+                            h82 := to_unsigned(0, 1);
+                            h82 := to_unsigned(0, 1);
                             if (((e_write = 1) or False) or False) then
-                                h92 := to_unsigned(1, 1);
+                                h82 := to_unsigned(1, 1);
                             end if;
-                            cl_vf_write <= h92;
+                            cl_vf_write <= h82;
                         elsif ((e_write = 0) or (e_write = 1)) then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_dma <= to_unsigned(1, 1);
-                            h93 := unsigned'("000000000000000000000000000000000");
-                            h94 := to_unsigned(0, 16);
-                            h94 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h95 := to_unsigned(0, 17);
-                            h95 := (unsigned'(to_unsigned(0, 1) & h94) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h96 := to_unsigned(0, 17);
-                            h96 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h97 := unsigned'("00000000000000000000000000000000");
-                            h97 := resize(unsigned'(to_unsigned(0, 16) & h96(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h98 := unsigned'("000000000000000000000000000000000");
-                            h98 := (unsigned'(to_unsigned(0, 16) & h95) + unsigned'(to_unsigned(0, 1) & h97));
-                            h93 := h98;
-                            cl_vf_rid <= h93(16-1 downto 0);
+                            h83 := unsigned'("000000000000000000000000000000000");
+                            h84 := to_unsigned(0, 16);
+                            h84 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h85 := to_unsigned(0, 17);
+                            h85 := (unsigned'(to_unsigned(0, 1) & h84) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h86 := to_unsigned(0, 17);
+                            h86 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h87 := unsigned'("00000000000000000000000000000000");
+                            h87 := resize(unsigned'(to_unsigned(0, 16) & h86(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h88 := unsigned'("000000000000000000000000000000000");
+                            h88 := (unsigned'(to_unsigned(0, 16) & h85) + unsigned'(to_unsigned(0, 1) & h87));
+                            h83 := h88;
+                            cl_vf_rid <= h83(16-1 downto 0);
                             cl_vf_vf <= e_vf;
                             cl_vf_addr <= e_addr;
-                            h99 := to_unsigned(0, 1);
-                            h99 := to_unsigned(0, 1);
+                            h89 := to_unsigned(0, 1);
+                            h89 := to_unsigned(0, 1);
                             if (((e_write = 1) or False) or False) then
-                                h99 := to_unsigned(1, 1);
+                                h89 := to_unsigned(1, 1);
                             end if;
-                            cl_vf_write <= h99;
+                            cl_vf_write <= h89;
                         elsif False then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_cfg <= to_unsigned(1, 1);
-                            h100 := unsigned'("000000000000000000000000000000000");
-                            h101 := to_unsigned(0, 16);
-                            h101 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h102 := to_unsigned(0, 17);
-                            h102 := (unsigned'(to_unsigned(0, 1) & h101) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h103 := to_unsigned(0, 17);
-                            h103 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h104 := unsigned'("00000000000000000000000000000000");
-                            h104 := resize(unsigned'(to_unsigned(0, 16) & h103(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h105 := unsigned'("000000000000000000000000000000000");
-                            h105 := (unsigned'(to_unsigned(0, 16) & h102) + unsigned'(to_unsigned(0, 1) & h104));
-                            h100 := h105;
-                            cl_vf_rid <= h100(16-1 downto 0);
+                            h90 := unsigned'("000000000000000000000000000000000");
+                            h91 := to_unsigned(0, 16);
+                            h91 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h92 := to_unsigned(0, 17);
+                            h92 := (unsigned'(to_unsigned(0, 1) & h91) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h93 := to_unsigned(0, 17);
+                            h93 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h94 := unsigned'("00000000000000000000000000000000");
+                            h94 := resize(unsigned'(to_unsigned(0, 16) & h93(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h95 := unsigned'("000000000000000000000000000000000");
+                            h95 := (unsigned'(to_unsigned(0, 16) & h92) + unsigned'(to_unsigned(0, 1) & h94));
+                            h90 := h95;
+                            cl_vf_rid <= h90(16-1 downto 0);
                             cl_vf_vf <= e_vf;
-                            h106 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h106 := shift_right(r_ECAM, 28);
-                            h107 := to_unsigned(0, 24);
-                            h107 := (h106(24-1 downto 0) and to_unsigned(16777215, 24));
-                            h108 := unsigned'("000000000000000000000000000000000");
-                            h109 := to_unsigned(0, 16);
-                            h109 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h110 := to_unsigned(0, 17);
-                            h110 := (unsigned'(to_unsigned(0, 1) & h109) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h111 := to_unsigned(0, 17);
-                            h111 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h112 := unsigned'("00000000000000000000000000000000");
-                            h112 := resize(unsigned'(to_unsigned(0, 16) & h111(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h113 := unsigned'("000000000000000000000000000000000");
-                            h113 := (unsigned'(to_unsigned(0, 16) & h110) + unsigned'(to_unsigned(0, 1) & h112));
-                            h108 := h113;
-                            h114 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h114 := (unsigned'(to_unsigned(0, 1) & h107 & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h108(16-1 downto 0) & to_unsigned(0, 12)));
-                            h115 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h115 := (unsigned'(to_unsigned(0, 12) & h114) + 0);
-                            cl_vf_addr <= h115(64-1 downto 0);
-                            h116 := to_unsigned(0, 1);
-                            h116 := to_unsigned(0, 1);
+                            h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h96 := shift_right(r_ECAM, 28);
+                            h97 := to_unsigned(0, 24);
+                            h97 := (h96(24-1 downto 0) and to_unsigned(16777215, 24));
+                            h98 := unsigned'("000000000000000000000000000000000");
+                            h99 := to_unsigned(0, 16);
+                            h99 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h100 := to_unsigned(0, 17);
+                            h100 := (unsigned'(to_unsigned(0, 1) & h99) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h101 := to_unsigned(0, 17);
+                            h101 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h102 := unsigned'("00000000000000000000000000000000");
+                            h102 := resize(unsigned'(to_unsigned(0, 16) & h101(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h103 := unsigned'("000000000000000000000000000000000");
+                            h103 := (unsigned'(to_unsigned(0, 16) & h100) + unsigned'(to_unsigned(0, 1) & h102));
+                            h98 := h103;
+                            h104 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h104 := (unsigned'(to_unsigned(0, 1) & h97 & to_unsigned(0, 28)) + unsigned'(to_unsigned(0, 25) & h98(16-1 downto 0) & to_unsigned(0, 12)));
+                            h105 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h105 := (unsigned'(to_unsigned(0, 12) & h104) + 0);
+                            cl_vf_addr <= h105(64-1 downto 0);
+                            h106 := to_unsigned(0, 1);
+                            h106 := to_unsigned(0, 1);
                             if (((e_write = 1) or False) or False) then
-                                h116 := to_unsigned(1, 1);
+                                h106 := to_unsigned(1, 1);
                             end if;
-                            cl_vf_write <= h116;
+                            cl_vf_write <= h106;
                         elsif False then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_mmio_disabled <= to_unsigned(1, 1);
@@ -1317,65 +1385,75 @@ begin
                         elsif False then
                             cl_vf_exit <= to_unsigned(1, 1);
                             cl_vf_mmio <= to_unsigned(1, 1);
-                            h117 := unsigned'("000000000000000000000000000000000");
-                            h118 := to_unsigned(0, 16);
-                            h118 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
-                            h119 := to_unsigned(0, 17);
-                            h119 := (unsigned'(to_unsigned(0, 1) & h118) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
-                            h120 := to_unsigned(0, 17);
-                            h120 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h121 := unsigned'("00000000000000000000000000000000");
-                            h121 := resize(unsigned'(to_unsigned(0, 16) & h120(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
-                            h122 := unsigned'("000000000000000000000000000000000");
-                            h122 := (unsigned'(to_unsigned(0, 16) & h119) + unsigned'(to_unsigned(0, 1) & h121));
-                            h117 := h122;
-                            cl_vf_rid <= h117(16-1 downto 0);
+                            h107 := unsigned'("000000000000000000000000000000000");
+                            h108 := to_unsigned(0, 16);
+                            h108 := (r_PF(16-1 downto 0) and to_unsigned(65535, 16));
+                            h109 := to_unsigned(0, 17);
+                            h109 := (unsigned'(to_unsigned(0, 1) & h108) + unsigned'(to_unsigned(0, 1) & w_vf_sriov_10(48-1 downto 32)));
+                            h110 := to_unsigned(0, 17);
+                            h110 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h111 := unsigned'("00000000000000000000000000000000");
+                            h111 := resize(unsigned'(to_unsigned(0, 16) & h110(16-1 downto 0)) * unsigned'(to_unsigned(0, 16) & w_vf_sriov_10(64-1 downto 48)), 32);
+                            h112 := unsigned'("000000000000000000000000000000000");
+                            h112 := (unsigned'(to_unsigned(0, 16) & h109) + unsigned'(to_unsigned(0, 1) & h111));
+                            h107 := h112;
+                            cl_vf_rid <= h107(16-1 downto 0);
                             cl_vf_vf <= e_vf;
-                            h123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h124 := unsigned'("00000000000000000000000000000000");
-                            h124 := w_vf_sriov_20(64-1 downto 32);
-                            if (h124(3-1 downto 1) = 2) then
-                                h123 := unsigned'(w_vf_sriov_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000"));
+                            h113 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h114 := unsigned'("00000000000000000000000000000000");
+                            h114 := w_vf_sriov_20(64-1 downto 32);
+                            if (h114(3-1 downto 1) = 2) then
+                                h113 := unsigned'(w_vf_sriov_28(32-1 downto 0) & unsigned'("00000000000000000000000000000000"));
                             else
-                                h123 := to_unsigned(0, 64);
+                                h113 := to_unsigned(0, 64);
                             end if;
-                            h125 := unsigned'("00000000000000000000000000000000");
-                            h125 := (w_vf_sriov_20(64-1 downto 32) and unsigned'("11111111111111111111111111110000"));
+                            h115 := unsigned'("00000000000000000000000000000000");
+                            h115 := (w_vf_sriov_20(64-1 downto 32) and unsigned'("11111111111111111111111111110000"));
+                            h116 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h116 := (h113 or unsigned'(unsigned'("00000000000000000000000000000000") & h115));
+                            h117 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h118 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h118 := to_unsigned(1, 64);
+                            h119 := to_unsigned(0, 6);
+                            h120 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h121 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h121 := shift_right(r_VF_BAR_SIZE, 0);
+                            h120 := h121;
+                            h119 := h120(6-1 downto 0);
+                            h122 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h122 := shift_left(h118, to_integer(h119));
+                            h123 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h123 := ((unsigned'(to_unsigned(0, 1) & h122) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h124 := unsigned'("000000000000000000000000000000000000000000000");
+                            h124 := ((unsigned'(to_unsigned(0, 1) & w_vf_sriov_20(32-1 downto 0) & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
+                            h125 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h125 := (h123(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h124(44-1 downto 0)));
+                            h117 := h125;
                             h126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h126 := (h123 or unsigned'(unsigned'("00000000000000000000000000000000") & h125));
+                            h126 := (not h117);
                             h127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h128 := to_unsigned(1, 64);
-                            h129 := to_unsigned(0, 6);
-                            h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h131 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h131 := shift_right(r_VF_BAR_SIZE, 0);
-                            h130 := h131;
-                            h129 := h130(6-1 downto 0);
-                            h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h132 := shift_left(h128, to_integer(h129));
-                            h133 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h133 := ((unsigned'(to_unsigned(0, 1) & h132) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h134 := unsigned'("000000000000000000000000000000000000000000000");
-                            h134 := ((unsigned'(to_unsigned(0, 1) & w_vf_sriov_20(32-1 downto 0) & to_unsigned(0, 12)) + unsigned'("100000000000000000000000000000000000000000000")) - 1);
-                            h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h135 := (h133(64-1 downto 0) or unsigned'(to_unsigned(0, 20) & h134(44-1 downto 0)));
-                            h127 := h135;
-                            h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h136 := (not h127);
-                            h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h137 := (h126 and h136);
-                            h138 := to_unsigned(0, 17);
-                            h138 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
-                            h139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h139 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h138(16-1 downto 0));
+                            h127 := (h116 and h126);
+                            h128 := to_unsigned(0, 17);
+                            h128 := ((unsigned'(to_unsigned(0, 1) & e_vf) + 65536) - 1);
+                            h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h129 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h128(16-1 downto 0));
+                            h130 := to_unsigned(0, 6);
+                            h131 := to_unsigned(0, 7);
+                            h132 := to_unsigned(0, 7);
+                            h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h134 := shift_right(r_VF_BAR_SIZE, 0);
+                            h133 := h134;
+                            h135 := to_unsigned(0, 6);
+                            h136 := to_unsigned(0, 6);
+                            h137 := to_unsigned(0, 6);
+                            h138 := to_unsigned(0, 6);
+                            h139 := to_unsigned(0, 6);
                             h140 := to_unsigned(0, 6);
-                            h141 := to_unsigned(0, 7);
-                            h142 := to_unsigned(0, 7);
-                            h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h144 := shift_right(r_VF_BAR_SIZE, 0);
-                            h143 := h144;
+                            h141 := to_unsigned(0, 6);
+                            h142 := to_unsigned(0, 6);
+                            h143 := to_unsigned(0, 6);
+                            h144 := to_unsigned(0, 6);
                             h145 := to_unsigned(0, 6);
                             h146 := to_unsigned(0, 6);
                             h147 := to_unsigned(0, 6);
@@ -1398,9 +1476,172 @@ begin
                             h164 := to_unsigned(0, 6);
                             h165 := to_unsigned(0, 6);
                             h166 := to_unsigned(0, 6);
-                            h167 := to_unsigned(0, 6);
-                            h168 := to_unsigned(0, 6);
-                            h169 := to_unsigned(0, 6);
+                            if bool(w_vf_sriov_20(31)) then
+                                h166 := to_unsigned(31, 6);
+                            else
+                                h166 := to_unsigned(32, 6);
+                            end if;
+                            if bool(w_vf_sriov_20(30)) then
+                                h165 := to_unsigned(30, 6);
+                            else
+                                h165 := h166;
+                            end if;
+                            if bool(w_vf_sriov_20(29)) then
+                                h164 := to_unsigned(29, 6);
+                            else
+                                h164 := h165;
+                            end if;
+                            if bool(w_vf_sriov_20(28)) then
+                                h163 := to_unsigned(28, 6);
+                            else
+                                h163 := h164;
+                            end if;
+                            if bool(w_vf_sriov_20(27)) then
+                                h162 := to_unsigned(27, 6);
+                            else
+                                h162 := h163;
+                            end if;
+                            if bool(w_vf_sriov_20(26)) then
+                                h161 := to_unsigned(26, 6);
+                            else
+                                h161 := h162;
+                            end if;
+                            if bool(w_vf_sriov_20(25)) then
+                                h160 := to_unsigned(25, 6);
+                            else
+                                h160 := h161;
+                            end if;
+                            if bool(w_vf_sriov_20(24)) then
+                                h159 := to_unsigned(24, 6);
+                            else
+                                h159 := h160;
+                            end if;
+                            if bool(w_vf_sriov_20(23)) then
+                                h158 := to_unsigned(23, 6);
+                            else
+                                h158 := h159;
+                            end if;
+                            if bool(w_vf_sriov_20(22)) then
+                                h157 := to_unsigned(22, 6);
+                            else
+                                h157 := h158;
+                            end if;
+                            if bool(w_vf_sriov_20(21)) then
+                                h156 := to_unsigned(21, 6);
+                            else
+                                h156 := h157;
+                            end if;
+                            if bool(w_vf_sriov_20(20)) then
+                                h155 := to_unsigned(20, 6);
+                            else
+                                h155 := h156;
+                            end if;
+                            if bool(w_vf_sriov_20(19)) then
+                                h154 := to_unsigned(19, 6);
+                            else
+                                h154 := h155;
+                            end if;
+                            if bool(w_vf_sriov_20(18)) then
+                                h153 := to_unsigned(18, 6);
+                            else
+                                h153 := h154;
+                            end if;
+                            if bool(w_vf_sriov_20(17)) then
+                                h152 := to_unsigned(17, 6);
+                            else
+                                h152 := h153;
+                            end if;
+                            if bool(w_vf_sriov_20(16)) then
+                                h151 := to_unsigned(16, 6);
+                            else
+                                h151 := h152;
+                            end if;
+                            if bool(w_vf_sriov_20(15)) then
+                                h150 := to_unsigned(15, 6);
+                            else
+                                h150 := h151;
+                            end if;
+                            if bool(w_vf_sriov_20(14)) then
+                                h149 := to_unsigned(14, 6);
+                            else
+                                h149 := h150;
+                            end if;
+                            if bool(w_vf_sriov_20(13)) then
+                                h148 := to_unsigned(13, 6);
+                            else
+                                h148 := h149;
+                            end if;
+                            if bool(w_vf_sriov_20(12)) then
+                                h147 := to_unsigned(12, 6);
+                            else
+                                h147 := h148;
+                            end if;
+                            if bool(w_vf_sriov_20(11)) then
+                                h146 := to_unsigned(11, 6);
+                            else
+                                h146 := h147;
+                            end if;
+                            if bool(w_vf_sriov_20(10)) then
+                                h145 := to_unsigned(10, 6);
+                            else
+                                h145 := h146;
+                            end if;
+                            if bool(w_vf_sriov_20(9)) then
+                                h144 := to_unsigned(9, 6);
+                            else
+                                h144 := h145;
+                            end if;
+                            if bool(w_vf_sriov_20(8)) then
+                                h143 := to_unsigned(8, 6);
+                            else
+                                h143 := h144;
+                            end if;
+                            if bool(w_vf_sriov_20(7)) then
+                                h142 := to_unsigned(7, 6);
+                            else
+                                h142 := h143;
+                            end if;
+                            if bool(w_vf_sriov_20(6)) then
+                                h141 := to_unsigned(6, 6);
+                            else
+                                h141 := h142;
+                            end if;
+                            if bool(w_vf_sriov_20(5)) then
+                                h140 := to_unsigned(5, 6);
+                            else
+                                h140 := h141;
+                            end if;
+                            if bool(w_vf_sriov_20(4)) then
+                                h139 := to_unsigned(4, 6);
+                            else
+                                h139 := h140;
+                            end if;
+                            if bool(w_vf_sriov_20(3)) then
+                                h138 := to_unsigned(3, 6);
+                            else
+                                h138 := h139;
+                            end if;
+                            if bool(w_vf_sriov_20(2)) then
+                                h137 := to_unsigned(2, 6);
+                            else
+                                h137 := h138;
+                            end if;
+                            if bool(w_vf_sriov_20(1)) then
+                                h136 := to_unsigned(1, 6);
+                            else
+                                h136 := h137;
+                            end if;
+                            if bool(w_vf_sriov_20(0)) then
+                                h135 := to_unsigned(0, 6);
+                            else
+                                h135 := h136;
+                            end if;
+                            h167 := to_unsigned(0, 7);
+                            h167 := (12 + unsigned'(to_unsigned(0, 1) & h135));
+                            h168 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h169 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h169 := shift_right(r_VF_BAR_SIZE, 0);
+                            h168 := h169;
                             h170 := to_unsigned(0, 6);
                             h171 := to_unsigned(0, 6);
                             h172 := to_unsigned(0, 6);
@@ -1408,172 +1649,9 @@ begin
                             h174 := to_unsigned(0, 6);
                             h175 := to_unsigned(0, 6);
                             h176 := to_unsigned(0, 6);
-                            if bool(w_vf_sriov_20(31)) then
-                                h176 := to_unsigned(31, 6);
-                            else
-                                h176 := to_unsigned(32, 6);
-                            end if;
-                            if bool(w_vf_sriov_20(30)) then
-                                h175 := to_unsigned(30, 6);
-                            else
-                                h175 := h176;
-                            end if;
-                            if bool(w_vf_sriov_20(29)) then
-                                h174 := to_unsigned(29, 6);
-                            else
-                                h174 := h175;
-                            end if;
-                            if bool(w_vf_sriov_20(28)) then
-                                h173 := to_unsigned(28, 6);
-                            else
-                                h173 := h174;
-                            end if;
-                            if bool(w_vf_sriov_20(27)) then
-                                h172 := to_unsigned(27, 6);
-                            else
-                                h172 := h173;
-                            end if;
-                            if bool(w_vf_sriov_20(26)) then
-                                h171 := to_unsigned(26, 6);
-                            else
-                                h171 := h172;
-                            end if;
-                            if bool(w_vf_sriov_20(25)) then
-                                h170 := to_unsigned(25, 6);
-                            else
-                                h170 := h171;
-                            end if;
-                            if bool(w_vf_sriov_20(24)) then
-                                h169 := to_unsigned(24, 6);
-                            else
-                                h169 := h170;
-                            end if;
-                            if bool(w_vf_sriov_20(23)) then
-                                h168 := to_unsigned(23, 6);
-                            else
-                                h168 := h169;
-                            end if;
-                            if bool(w_vf_sriov_20(22)) then
-                                h167 := to_unsigned(22, 6);
-                            else
-                                h167 := h168;
-                            end if;
-                            if bool(w_vf_sriov_20(21)) then
-                                h166 := to_unsigned(21, 6);
-                            else
-                                h166 := h167;
-                            end if;
-                            if bool(w_vf_sriov_20(20)) then
-                                h165 := to_unsigned(20, 6);
-                            else
-                                h165 := h166;
-                            end if;
-                            if bool(w_vf_sriov_20(19)) then
-                                h164 := to_unsigned(19, 6);
-                            else
-                                h164 := h165;
-                            end if;
-                            if bool(w_vf_sriov_20(18)) then
-                                h163 := to_unsigned(18, 6);
-                            else
-                                h163 := h164;
-                            end if;
-                            if bool(w_vf_sriov_20(17)) then
-                                h162 := to_unsigned(17, 6);
-                            else
-                                h162 := h163;
-                            end if;
-                            if bool(w_vf_sriov_20(16)) then
-                                h161 := to_unsigned(16, 6);
-                            else
-                                h161 := h162;
-                            end if;
-                            if bool(w_vf_sriov_20(15)) then
-                                h160 := to_unsigned(15, 6);
-                            else
-                                h160 := h161;
-                            end if;
-                            if bool(w_vf_sriov_20(14)) then
-                                h159 := to_unsigned(14, 6);
-                            else
-                                h159 := h160;
-                            end if;
-                            if bool(w_vf_sriov_20(13)) then
-                                h158 := to_unsigned(13, 6);
-                            else
-                                h158 := h159;
-                            end if;
-                            if bool(w_vf_sriov_20(12)) then
-                                h157 := to_unsigned(12, 6);
-                            else
-                                h157 := h158;
-                            end if;
-                            if bool(w_vf_sriov_20(11)) then
-                                h156 := to_unsigned(11, 6);
-                            else
-                                h156 := h157;
-                            end if;
-                            if bool(w_vf_sriov_20(10)) then
-                                h155 := to_unsigned(10, 6);
-                            else
-                                h155 := h156;
-                            end if;
-                            if bool(w_vf_sriov_20(9)) then
-                                h154 := to_unsigned(9, 6);
-                            else
-                                h154 := h155;
-                            end if;
-                            if bool(w_vf_sriov_20(8)) then
-                                h153 := to_unsigned(8, 6);
-                            else
-                                h153 := h154;
-                            end if;
-                            if bool(w_vf_sriov_20(7)) then
-                                h152 := to_unsigned(7, 6);
-                            else
-                                h152 := h153;
-                            end if;
-                            if bool(w_vf_sriov_20(6)) then
-                                h151 := to_unsigned(6, 6);
-                            else
-                                h151 := h152;
-                            end if;
-                            if bool(w_vf_sriov_20(5)) then
-                                h150 := to_unsigned(5, 6);
-                            else
-                                h150 := h151;
-                            end if;
-                            if bool(w_vf_sriov_20(4)) then
-                                h149 := to_unsigned(4, 6);
-                            else
-                                h149 := h150;
-                            end if;
-                            if bool(w_vf_sriov_20(3)) then
-                                h148 := to_unsigned(3, 6);
-                            else
-                                h148 := h149;
-                            end if;
-                            if bool(w_vf_sriov_20(2)) then
-                                h147 := to_unsigned(2, 6);
-                            else
-                                h147 := h148;
-                            end if;
-                            if bool(w_vf_sriov_20(1)) then
-                                h146 := to_unsigned(1, 6);
-                            else
-                                h146 := h147;
-                            end if;
-                            if bool(w_vf_sriov_20(0)) then
-                                h145 := to_unsigned(0, 6);
-                            else
-                                h145 := h146;
-                            end if;
-                            h177 := to_unsigned(0, 7);
-                            h177 := (12 + unsigned'(to_unsigned(0, 1) & h145));
-                            h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h179 := shift_right(r_VF_BAR_SIZE, 0);
-                            h178 := h179;
+                            h177 := to_unsigned(0, 6);
+                            h178 := to_unsigned(0, 6);
+                            h179 := to_unsigned(0, 6);
                             h180 := to_unsigned(0, 6);
                             h181 := to_unsigned(0, 6);
                             h182 := to_unsigned(0, 6);
@@ -1596,235 +1674,225 @@ begin
                             h199 := to_unsigned(0, 6);
                             h200 := to_unsigned(0, 6);
                             h201 := to_unsigned(0, 6);
-                            h202 := to_unsigned(0, 6);
-                            h203 := to_unsigned(0, 6);
-                            h204 := to_unsigned(0, 6);
-                            h205 := to_unsigned(0, 6);
-                            h206 := to_unsigned(0, 6);
-                            h207 := to_unsigned(0, 6);
-                            h208 := to_unsigned(0, 6);
-                            h209 := to_unsigned(0, 6);
-                            h210 := to_unsigned(0, 6);
-                            h211 := to_unsigned(0, 6);
                             if bool(w_vf_sriov_20(31)) then
-                                h211 := to_unsigned(31, 6);
+                                h201 := to_unsigned(31, 6);
                             else
-                                h211 := to_unsigned(32, 6);
+                                h201 := to_unsigned(32, 6);
                             end if;
                             if bool(w_vf_sriov_20(30)) then
-                                h210 := to_unsigned(30, 6);
-                            else
-                                h210 := h211;
-                            end if;
-                            if bool(w_vf_sriov_20(29)) then
-                                h209 := to_unsigned(29, 6);
-                            else
-                                h209 := h210;
-                            end if;
-                            if bool(w_vf_sriov_20(28)) then
-                                h208 := to_unsigned(28, 6);
-                            else
-                                h208 := h209;
-                            end if;
-                            if bool(w_vf_sriov_20(27)) then
-                                h207 := to_unsigned(27, 6);
-                            else
-                                h207 := h208;
-                            end if;
-                            if bool(w_vf_sriov_20(26)) then
-                                h206 := to_unsigned(26, 6);
-                            else
-                                h206 := h207;
-                            end if;
-                            if bool(w_vf_sriov_20(25)) then
-                                h205 := to_unsigned(25, 6);
-                            else
-                                h205 := h206;
-                            end if;
-                            if bool(w_vf_sriov_20(24)) then
-                                h204 := to_unsigned(24, 6);
-                            else
-                                h204 := h205;
-                            end if;
-                            if bool(w_vf_sriov_20(23)) then
-                                h203 := to_unsigned(23, 6);
-                            else
-                                h203 := h204;
-                            end if;
-                            if bool(w_vf_sriov_20(22)) then
-                                h202 := to_unsigned(22, 6);
-                            else
-                                h202 := h203;
-                            end if;
-                            if bool(w_vf_sriov_20(21)) then
-                                h201 := to_unsigned(21, 6);
-                            else
-                                h201 := h202;
-                            end if;
-                            if bool(w_vf_sriov_20(20)) then
-                                h200 := to_unsigned(20, 6);
+                                h200 := to_unsigned(30, 6);
                             else
                                 h200 := h201;
                             end if;
-                            if bool(w_vf_sriov_20(19)) then
-                                h199 := to_unsigned(19, 6);
+                            if bool(w_vf_sriov_20(29)) then
+                                h199 := to_unsigned(29, 6);
                             else
                                 h199 := h200;
                             end if;
-                            if bool(w_vf_sriov_20(18)) then
-                                h198 := to_unsigned(18, 6);
+                            if bool(w_vf_sriov_20(28)) then
+                                h198 := to_unsigned(28, 6);
                             else
                                 h198 := h199;
                             end if;
-                            if bool(w_vf_sriov_20(17)) then
-                                h197 := to_unsigned(17, 6);
+                            if bool(w_vf_sriov_20(27)) then
+                                h197 := to_unsigned(27, 6);
                             else
                                 h197 := h198;
                             end if;
-                            if bool(w_vf_sriov_20(16)) then
-                                h196 := to_unsigned(16, 6);
+                            if bool(w_vf_sriov_20(26)) then
+                                h196 := to_unsigned(26, 6);
                             else
                                 h196 := h197;
                             end if;
-                            if bool(w_vf_sriov_20(15)) then
-                                h195 := to_unsigned(15, 6);
+                            if bool(w_vf_sriov_20(25)) then
+                                h195 := to_unsigned(25, 6);
                             else
                                 h195 := h196;
                             end if;
-                            if bool(w_vf_sriov_20(14)) then
-                                h194 := to_unsigned(14, 6);
+                            if bool(w_vf_sriov_20(24)) then
+                                h194 := to_unsigned(24, 6);
                             else
                                 h194 := h195;
                             end if;
-                            if bool(w_vf_sriov_20(13)) then
-                                h193 := to_unsigned(13, 6);
+                            if bool(w_vf_sriov_20(23)) then
+                                h193 := to_unsigned(23, 6);
                             else
                                 h193 := h194;
                             end if;
-                            if bool(w_vf_sriov_20(12)) then
-                                h192 := to_unsigned(12, 6);
+                            if bool(w_vf_sriov_20(22)) then
+                                h192 := to_unsigned(22, 6);
                             else
                                 h192 := h193;
                             end if;
-                            if bool(w_vf_sriov_20(11)) then
-                                h191 := to_unsigned(11, 6);
+                            if bool(w_vf_sriov_20(21)) then
+                                h191 := to_unsigned(21, 6);
                             else
                                 h191 := h192;
                             end if;
-                            if bool(w_vf_sriov_20(10)) then
-                                h190 := to_unsigned(10, 6);
+                            if bool(w_vf_sriov_20(20)) then
+                                h190 := to_unsigned(20, 6);
                             else
                                 h190 := h191;
                             end if;
-                            if bool(w_vf_sriov_20(9)) then
-                                h189 := to_unsigned(9, 6);
+                            if bool(w_vf_sriov_20(19)) then
+                                h189 := to_unsigned(19, 6);
                             else
                                 h189 := h190;
                             end if;
-                            if bool(w_vf_sriov_20(8)) then
-                                h188 := to_unsigned(8, 6);
+                            if bool(w_vf_sriov_20(18)) then
+                                h188 := to_unsigned(18, 6);
                             else
                                 h188 := h189;
                             end if;
-                            if bool(w_vf_sriov_20(7)) then
-                                h187 := to_unsigned(7, 6);
+                            if bool(w_vf_sriov_20(17)) then
+                                h187 := to_unsigned(17, 6);
                             else
                                 h187 := h188;
                             end if;
-                            if bool(w_vf_sriov_20(6)) then
-                                h186 := to_unsigned(6, 6);
+                            if bool(w_vf_sriov_20(16)) then
+                                h186 := to_unsigned(16, 6);
                             else
                                 h186 := h187;
                             end if;
-                            if bool(w_vf_sriov_20(5)) then
-                                h185 := to_unsigned(5, 6);
+                            if bool(w_vf_sriov_20(15)) then
+                                h185 := to_unsigned(15, 6);
                             else
                                 h185 := h186;
                             end if;
-                            if bool(w_vf_sriov_20(4)) then
-                                h184 := to_unsigned(4, 6);
+                            if bool(w_vf_sriov_20(14)) then
+                                h184 := to_unsigned(14, 6);
                             else
                                 h184 := h185;
                             end if;
-                            if bool(w_vf_sriov_20(3)) then
-                                h183 := to_unsigned(3, 6);
+                            if bool(w_vf_sriov_20(13)) then
+                                h183 := to_unsigned(13, 6);
                             else
                                 h183 := h184;
                             end if;
-                            if bool(w_vf_sriov_20(2)) then
-                                h182 := to_unsigned(2, 6);
+                            if bool(w_vf_sriov_20(12)) then
+                                h182 := to_unsigned(12, 6);
                             else
                                 h182 := h183;
                             end if;
-                            if bool(w_vf_sriov_20(1)) then
-                                h181 := to_unsigned(1, 6);
+                            if bool(w_vf_sriov_20(11)) then
+                                h181 := to_unsigned(11, 6);
                             else
                                 h181 := h182;
                             end if;
-                            if bool(w_vf_sriov_20(0)) then
-                                h180 := to_unsigned(0, 6);
+                            if bool(w_vf_sriov_20(10)) then
+                                h180 := to_unsigned(10, 6);
                             else
                                 h180 := h181;
                             end if;
-                            h212 := to_unsigned(0, 7);
-                            h212 := (12 + unsigned'(to_unsigned(0, 1) & h180));
-                            if (unsigned'(to_unsigned(0, 1) & h143(6-1 downto 0)) > h177) then
-                                h142 := unsigned'(to_unsigned(0, 1) & h178(6-1 downto 0));
+                            if bool(w_vf_sriov_20(9)) then
+                                h179 := to_unsigned(9, 6);
                             else
-                                h142 := h212;
+                                h179 := h180;
                             end if;
-                            h141 := h142;
-                            h140 := h141(6-1 downto 0);
-                            h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h213 := shift_left(h139, to_integer(h140));
-                            h214 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h214 := (unsigned'(to_unsigned(0, 16) & h137) + unsigned'(to_unsigned(0, 1) & h213));
-                            h215 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h215 := (unsigned'(to_unsigned(0, 1) & h214) + 0);
-                            cl_vf_addr <= h215(64-1 downto 0);
-                            h216 := to_unsigned(0, 1);
-                            h216 := to_unsigned(0, 1);
+                            if bool(w_vf_sriov_20(8)) then
+                                h178 := to_unsigned(8, 6);
+                            else
+                                h178 := h179;
+                            end if;
+                            if bool(w_vf_sriov_20(7)) then
+                                h177 := to_unsigned(7, 6);
+                            else
+                                h177 := h178;
+                            end if;
+                            if bool(w_vf_sriov_20(6)) then
+                                h176 := to_unsigned(6, 6);
+                            else
+                                h176 := h177;
+                            end if;
+                            if bool(w_vf_sriov_20(5)) then
+                                h175 := to_unsigned(5, 6);
+                            else
+                                h175 := h176;
+                            end if;
+                            if bool(w_vf_sriov_20(4)) then
+                                h174 := to_unsigned(4, 6);
+                            else
+                                h174 := h175;
+                            end if;
+                            if bool(w_vf_sriov_20(3)) then
+                                h173 := to_unsigned(3, 6);
+                            else
+                                h173 := h174;
+                            end if;
+                            if bool(w_vf_sriov_20(2)) then
+                                h172 := to_unsigned(2, 6);
+                            else
+                                h172 := h173;
+                            end if;
+                            if bool(w_vf_sriov_20(1)) then
+                                h171 := to_unsigned(1, 6);
+                            else
+                                h171 := h172;
+                            end if;
+                            if bool(w_vf_sriov_20(0)) then
+                                h170 := to_unsigned(0, 6);
+                            else
+                                h170 := h171;
+                            end if;
+                            h202 := to_unsigned(0, 7);
+                            h202 := (12 + unsigned'(to_unsigned(0, 1) & h170));
+                            if (unsigned'(to_unsigned(0, 1) & h133(6-1 downto 0)) > h167) then
+                                h132 := unsigned'(to_unsigned(0, 1) & h168(6-1 downto 0));
+                            else
+                                h132 := h202;
+                            end if;
+                            h131 := h132;
+                            h130 := h131(6-1 downto 0);
+                            h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h203 := shift_left(h129, to_integer(h130));
+                            h204 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h204 := (unsigned'(to_unsigned(0, 16) & h127) + unsigned'(to_unsigned(0, 1) & h203));
+                            h205 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h205 := (unsigned'(to_unsigned(0, 1) & h204) + 0);
+                            cl_vf_addr <= h205(64-1 downto 0);
+                            h206 := to_unsigned(0, 1);
+                            h206 := to_unsigned(0, 1);
                             if (((e_write = 1) or False) or False) then
-                                h216 := to_unsigned(1, 1);
+                                h206 := to_unsigned(1, 1);
                             end if;
-                            cl_vf_write <= h216;
+                            cl_vf_write <= h206;
                         end if;
                     end if;
                     st <= S3W0;
                 when S3W0 =>
                     if (not bool(pend)) then
-                        h222 := to_unsigned(0, 2);
+                        h212 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h222 := to_unsigned(2, 2);
+                            h212 := to_unsigned(2, 2);
                         else
-                            h222 := to_unsigned(1, 2);
+                            h212 := to_unsigned(1, 2);
                         end if;
-                        h223 := to_unsigned(0, 2);
+                        h213 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h223 := to_unsigned(2, 2);
+                            h213 := to_unsigned(2, 2);
                         else
-                            h223 := to_unsigned(1, 2);
+                            h213 := to_unsigned(1, 2);
                         end if;
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := shift_right(r_GSTS_REG, 31);
-                        h225 := to_unsigned(0, 1);
-                        h225 := (h224(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((h222 = 1) or (h223 = 2)) and (h225 /= 0)))) then
+                        h214 := unsigned'("00000000000000000000000000000000");
+                        h214 := shift_right(r_GSTS_REG, 31);
+                        h215 := to_unsigned(0, 1);
+                        h215 := (h214(1-1 downto 0) and to_unsigned(1, 1));
+                        if (not ((cl_vf_dma /= 0) and (((h212 = 1) or (h213 = 2)) and (h215 /= 0)))) then
                             w_io_root_0 <= to_unsigned(0, 64);
                             w_io_root_8 <= to_unsigned(0, 64);
                             st <= S4W0;
                         else
-                            h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h217 := shift_right(r_RTADDR_REG, 12);
-                            h218 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h218 := (h217(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h219 := to_unsigned(0, 16);
-                            h219 := cl_vf_rid;
-                            h220 := to_unsigned(0, 13);
-                            h220 := resize(unsigned'(to_unsigned(0, 5) & h219(16-1 downto 8)) * 16, 13);
-                            h221 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h221 := (unsigned'(to_unsigned(0, 1) & h218 & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h220));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h221);
+                            h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h207 := shift_right(r_RTADDR_REG, 12);
+                            h208 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            h208 := (h207(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                            h209 := to_unsigned(0, 16);
+                            h209 := cl_vf_rid;
+                            h210 := to_unsigned(0, 13);
+                            h210 := resize(unsigned'(to_unsigned(0, 5) & h209(16-1 downto 8)) * 16, 13);
+                            h211 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h211 := (unsigned'(to_unsigned(0, 1) & h208 & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h210));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h211);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1844,17 +1912,17 @@ begin
                     end if;
                 when S3W1 =>
                     if (not bool(pend)) then
-                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h217 := shift_right(r_RTADDR_REG, 12);
-                        h218 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h218 := (h217(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                        h219 := to_unsigned(0, 16);
-                        h219 := cl_vf_rid;
-                        h220 := to_unsigned(0, 13);
-                        h220 := resize(unsigned'(to_unsigned(0, 5) & h219(16-1 downto 8)) * 16, 13);
-                        h221 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h221 := (unsigned'(to_unsigned(0, 1) & h218 & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h220));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h221);
+                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := shift_right(r_RTADDR_REG, 12);
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        h208 := (h207(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                        h209 := to_unsigned(0, 16);
+                        h209 := cl_vf_rid;
+                        h210 := to_unsigned(0, 13);
+                        h210 := resize(unsigned'(to_unsigned(0, 5) & h209(16-1 downto 8)) * 16, 13);
+                        h211 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := (unsigned'(to_unsigned(0, 1) & h208 & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h210));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h211);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1873,34 +1941,34 @@ begin
                     end if;
                 when S4W0 =>
                     if (not bool(pend)) then
-                        h229 := to_unsigned(0, 2);
+                        h219 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h229 := to_unsigned(2, 2);
+                            h219 := to_unsigned(2, 2);
                         else
-                            h229 := to_unsigned(1, 2);
+                            h219 := to_unsigned(1, 2);
                         end if;
-                        h230 := to_unsigned(0, 2);
+                        h220 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h230 := to_unsigned(2, 2);
+                            h220 := to_unsigned(2, 2);
                         else
-                            h230 := to_unsigned(1, 2);
+                            h220 := to_unsigned(1, 2);
                         end if;
-                        h231 := unsigned'("00000000000000000000000000000000");
-                        h231 := shift_right(r_GSTS_REG, 31);
-                        h232 := to_unsigned(0, 1);
-                        h232 := (h231(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((((h229 = 1) or (h230 = 2)) and (h232 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))))) then
+                        h221 := unsigned'("00000000000000000000000000000000");
+                        h221 := shift_right(r_GSTS_REG, 31);
+                        h222 := to_unsigned(0, 1);
+                        h222 := (h221(1-1 downto 0) and to_unsigned(1, 1));
+                        if (not ((cl_vf_dma /= 0) and (((((h219 = 1) or (h220 = 2)) and (h222 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))))) then
                             w_io_ctx_0 <= to_unsigned(0, 64);
                             w_io_ctx_8 <= to_unsigned(0, 64);
                             st <= S5G;
                         else
-                            h226 := to_unsigned(0, 16);
-                            h226 := cl_vf_rid;
-                            h227 := to_unsigned(0, 13);
-                            h227 := resize(unsigned'(to_unsigned(0, 5) & h226(8-1 downto 0)) * 16, 13);
-                            h228 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h228 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h227));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h228);
+                            h216 := to_unsigned(0, 16);
+                            h216 := cl_vf_rid;
+                            h217 := to_unsigned(0, 13);
+                            h217 := resize(unsigned'(to_unsigned(0, 5) & h216(8-1 downto 0)) * 16, 13);
+                            h218 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h218 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h217));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h218);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1920,13 +1988,13 @@ begin
                     end if;
                 when S4W1 =>
                     if (not bool(pend)) then
-                        h226 := to_unsigned(0, 16);
-                        h226 := cl_vf_rid;
-                        h227 := to_unsigned(0, 13);
-                        h227 := resize(unsigned'(to_unsigned(0, 5) & h226(8-1 downto 0)) * 16, 13);
-                        h228 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h228 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h227));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h228);
+                        h216 := to_unsigned(0, 16);
+                        h216 := cl_vf_rid;
+                        h217 := to_unsigned(0, 13);
+                        h217 := resize(unsigned'(to_unsigned(0, 5) & h216(8-1 downto 0)) * 16, 13);
+                        h218 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h218 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h217));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h218);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1961,90 +2029,90 @@ begin
                     wk_io_sl_U <= to_unsigned(0, 1);
                     wk_io_sl_shift <= to_unsigned(0, 6);
                     wk_io_sl_frame <= to_unsigned(0, 64);
-                    h233 := to_unsigned(0, 2);
+                    h223 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h233 := to_unsigned(2, 2);
+                        h223 := to_unsigned(2, 2);
                     else
-                        h233 := to_unsigned(1, 2);
+                        h223 := to_unsigned(1, 2);
                     end if;
-                    h234 := to_unsigned(0, 2);
+                    h224 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h234 := to_unsigned(2, 2);
+                        h224 := to_unsigned(2, 2);
                     else
-                        h234 := to_unsigned(1, 2);
+                        h224 := to_unsigned(1, 2);
                     end if;
-                    h235 := unsigned'("00000000000000000000000000000000");
-                    h235 := shift_right(r_GSTS_REG, 31);
-                    h236 := to_unsigned(0, 1);
-                    h236 := (h235(1-1 downto 0) and to_unsigned(1, 1));
-                    h237 := to_unsigned(0, 1);
-                    h238 := to_unsigned(0, 1);
-                    h239 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h239 := e_addr;
-                    h238 := to_unsigned(0, 1);
-                    if (h239(64-1 downto 39) /= 0) then
-                        h238 := to_unsigned(1, 1);
+                    h225 := unsigned'("00000000000000000000000000000000");
+                    h225 := shift_right(r_GSTS_REG, 31);
+                    h226 := to_unsigned(0, 1);
+                    h226 := (h225(1-1 downto 0) and to_unsigned(1, 1));
+                    h227 := to_unsigned(0, 1);
+                    h228 := to_unsigned(0, 1);
+                    h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h229 := e_addr;
+                    h228 := to_unsigned(0, 1);
+                    if (h229(64-1 downto 39) /= 0) then
+                        h228 := to_unsigned(1, 1);
                     end if;
-                    h240 := to_unsigned(0, 1);
-                    h241 := to_unsigned(0, 1);
-                    h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h242 := e_addr;
-                    h241 := to_unsigned(0, 1);
-                    if (h242(64-1 downto 48) /= 0) then
-                        h241 := to_unsigned(1, 1);
+                    h230 := to_unsigned(0, 1);
+                    h231 := to_unsigned(0, 1);
+                    h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h232 := e_addr;
+                    h231 := to_unsigned(0, 1);
+                    if (h232(64-1 downto 48) /= 0) then
+                        h231 := to_unsigned(1, 1);
                     end if;
-                    h243 := to_unsigned(0, 1);
-                    h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h244 := e_addr;
-                    h243 := to_unsigned(0, 1);
-                    if (h244(64-1 downto 57) /= 0) then
-                        h243 := to_unsigned(1, 1);
+                    h233 := to_unsigned(0, 1);
+                    h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h234 := e_addr;
+                    h233 := to_unsigned(0, 1);
+                    if (h234(64-1 downto 57) /= 0) then
+                        h233 := to_unsigned(1, 1);
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 2) then
-                        h240 := h241;
+                        h230 := h231;
                     else
-                        h240 := h243;
+                        h230 := h233;
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 1) then
-                        h237 := h238;
+                        h227 := h228;
                     else
-                        h237 := h240;
+                        h227 := h230;
                     end if;
-                    if ((cl_vf_dma /= 0) and (((((((((((((h233 = 1) or (h234 = 2)) and (h236 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h237 /= 0)))) then
+                    if ((cl_vf_dma /= 0) and (((((((((((((h223 = 1) or (h224 = 2)) and (h226 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h227 /= 0)))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_io_sl_i_addr <= v_wide(64-1 downto 0);
-                        h245 := to_unsigned(0, 2);
+                        h235 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h245 := to_unsigned(2, 2);
+                            h235 := to_unsigned(2, 2);
                         else
-                            h245 := to_unsigned(1, 2);
+                            h235 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_read <= stdl((not ((h245 = 2) and True)) and True);
-                        h246 := to_unsigned(0, 2);
+                        unit_io_sl_k_read <= stdl((not ((h235 = 2) and True)) and True);
+                        h236 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h246 := to_unsigned(2, 2);
+                            h236 := to_unsigned(2, 2);
                         else
-                            h246 := to_unsigned(1, 2);
+                            h236 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_write <= stdl((h246 = 2) and True);
-                        h247 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h247 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
-                        h248 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 2);
+                        unit_io_sl_k_write <= stdl((h236 = 2) and True);
+                        h237 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h237 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h238 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h249 := to_unsigned(2, 2);
+                            h239 := to_unsigned(2, 2);
                         else
-                            h249 := to_unsigned(1, 2);
+                            h239 := to_unsigned(1, 2);
                         end if;
-                        h248 := to_unsigned(0, 1);
-                        if ((h249 = 2) and True) then
-                            h248 := to_unsigned(1, 1);
+                        h238 := to_unsigned(0, 1);
+                        if ((h239 = 2) and True) then
+                            h238 := to_unsigned(1, 1);
                         end if;
-                        h250 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h250 := (h247 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h248 & to_unsigned(0, 3)));
-                        h251 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h251 := (h250 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h251);
+                        h240 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h240 := (h237 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h238 & to_unsigned(0, 3)));
+                        h241 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h241 := (h240 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h241);
                         unit_io_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         unit_io_sl_start <= '1';
                         st <= S5R;
@@ -2095,13 +2163,13 @@ begin
                             w_io_irte_0 <= to_unsigned(0, 64);
                             st <= S7D;
                         else
-                            h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h252 := shift_right(r_IRTA_REG, 12);
-                            h253 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h253 := (h252(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h254 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h254 := (unsigned'(to_unsigned(0, 1) & h253 & to_unsigned(0, 12)) + 0);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h254);
+                            h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h242 := shift_right(r_IRTA_REG, 12);
+                            h243 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            h243 := (h242(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                            h244 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h244 := (unsigned'(to_unsigned(0, 1) & h243 & to_unsigned(0, 12)) + 0);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h244);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2171,299 +2239,299 @@ begin
                     cl_io_cpl <= to_unsigned(0, 64);
                     if (cl_vf_dma /= 0) then
                         cl_io_called <= to_unsigned(1, 1);
-                        h255 := to_unsigned(0, 2);
+                        h245 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h255 := to_unsigned(2, 2);
+                            h245 := to_unsigned(2, 2);
                         else
-                            h255 := to_unsigned(1, 2);
+                            h245 := to_unsigned(1, 2);
                         end if;
-                        h256 := to_unsigned(0, 2);
+                        h246 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h256 := to_unsigned(2, 2);
+                            h246 := to_unsigned(2, 2);
                         else
-                            h256 := to_unsigned(1, 2);
+                            h246 := to_unsigned(1, 2);
                         end if;
-                        h257 := unsigned'("00000000000000000000000000000000");
-                        h257 := shift_right(r_PMEN_REG, 31);
-                        h258 := to_unsigned(0, 1);
-                        h258 := (h257(1-1 downto 0) and to_unsigned(1, 1));
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h247 := shift_right(r_PMEN_REG, 31);
+                        h248 := to_unsigned(0, 1);
+                        h248 := (h247(1-1 downto 0) and to_unsigned(1, 1));
+                        h249 := unsigned'("00000000000000000000000000000000");
+                        h249 := shift_right(r_PLMBASE_REG, 20);
+                        h250 := to_unsigned(0, 12);
+                        h250 := (h249(12-1 downto 0) and to_unsigned(4095, 12));
+                        h251 := unsigned'("00000000000000000000000000000000");
+                        h251 := shift_right(r_PLMLIMIT_REG, 20);
+                        h252 := to_unsigned(0, 12);
+                        h252 := (h251(12-1 downto 0) and to_unsigned(4095, 12));
+                        h253 := unsigned'("00000000000000000000000000000000");
+                        h253 := (unsigned'(h252 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h254 := shift_right(r_PHMBASE_REG, 20);
+                        h255 := to_unsigned(0, 28);
+                        h255 := (h254(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h256 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h256 := shift_right(r_PHMLIMIT_REG, 20);
+                        h257 := to_unsigned(0, 28);
+                        h257 := (h256(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h258 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h258 := (unsigned'(h257 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := shift_right(r_PLMBASE_REG, 20);
-                        h260 := to_unsigned(0, 12);
-                        h260 := (h259(12-1 downto 0) and to_unsigned(4095, 12));
-                        h261 := unsigned'("00000000000000000000000000000000");
-                        h261 := shift_right(r_PLMLIMIT_REG, 20);
-                        h262 := to_unsigned(0, 12);
-                        h262 := (h261(12-1 downto 0) and to_unsigned(4095, 12));
+                        h259 := shift_right(r_GSTS_REG, 31);
+                        h260 := to_unsigned(0, 1);
+                        h260 := (h259(1-1 downto 0) and to_unsigned(1, 1));
+                        h261 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h261 := to_unsigned(2, 2);
+                        else
+                            h261 := to_unsigned(1, 2);
+                        end if;
+                        h262 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h262 := to_unsigned(2, 2);
+                        else
+                            h262 := to_unsigned(1, 2);
+                        end if;
                         h263 := unsigned'("00000000000000000000000000000000");
-                        h263 := (unsigned'(h262 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h264 := shift_right(r_PHMBASE_REG, 20);
-                        h265 := to_unsigned(0, 28);
-                        h265 := (h264(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h266 := shift_right(r_PHMLIMIT_REG, 20);
-                        h267 := to_unsigned(0, 28);
-                        h267 := (h266(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h268 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h268 := (unsigned'(h267 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h269 := unsigned'("00000000000000000000000000000000");
-                        h269 := shift_right(r_GSTS_REG, 31);
-                        h270 := to_unsigned(0, 1);
-                        h270 := (h269(1-1 downto 0) and to_unsigned(1, 1));
-                        h271 := to_unsigned(0, 2);
+                        h263 := shift_right(r_GSTS_REG, 31);
+                        h264 := to_unsigned(0, 1);
+                        h264 := (h263(1-1 downto 0) and to_unsigned(1, 1));
+                        h268 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h271 := to_unsigned(2, 2);
+                            h268 := to_unsigned(2, 2);
                         else
-                            h271 := to_unsigned(1, 2);
+                            h268 := to_unsigned(1, 2);
                         end if;
-                        h272 := to_unsigned(0, 2);
+                        h269 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h272 := to_unsigned(2, 2);
+                            h269 := to_unsigned(2, 2);
                         else
-                            h272 := to_unsigned(1, 2);
+                            h269 := to_unsigned(1, 2);
                         end if;
-                        h273 := unsigned'("00000000000000000000000000000000");
-                        h273 := shift_right(r_GSTS_REG, 31);
-                        h274 := to_unsigned(0, 1);
-                        h274 := (h273(1-1 downto 0) and to_unsigned(1, 1));
-                        h278 := to_unsigned(0, 2);
+                        h270 := unsigned'("00000000000000000000000000000000");
+                        h270 := shift_right(r_GSTS_REG, 31);
+                        h271 := to_unsigned(0, 1);
+                        h271 := (h270(1-1 downto 0) and to_unsigned(1, 1));
+                        h275 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h278 := to_unsigned(2, 2);
+                            h275 := to_unsigned(2, 2);
                         else
-                            h278 := to_unsigned(1, 2);
+                            h275 := to_unsigned(1, 2);
                         end if;
-                        h279 := to_unsigned(0, 2);
+                        h276 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h279 := to_unsigned(2, 2);
+                            h276 := to_unsigned(2, 2);
                         else
-                            h279 := to_unsigned(1, 2);
+                            h276 := to_unsigned(1, 2);
                         end if;
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := shift_right(r_GSTS_REG, 31);
-                        h281 := to_unsigned(0, 1);
-                        h281 := (h280(1-1 downto 0) and to_unsigned(1, 1));
-                        h285 := to_unsigned(0, 2);
+                        h277 := unsigned'("00000000000000000000000000000000");
+                        h277 := shift_right(r_GSTS_REG, 31);
+                        h278 := to_unsigned(0, 1);
+                        h278 := (h277(1-1 downto 0) and to_unsigned(1, 1));
+                        h283 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h285 := to_unsigned(2, 2);
+                            h283 := to_unsigned(2, 2);
                         else
-                            h285 := to_unsigned(1, 2);
+                            h283 := to_unsigned(1, 2);
                         end if;
-                        h286 := to_unsigned(0, 2);
+                        h284 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h286 := to_unsigned(2, 2);
+                            h284 := to_unsigned(2, 2);
                         else
-                            h286 := to_unsigned(1, 2);
+                            h284 := to_unsigned(1, 2);
                         end if;
-                        h287 := unsigned'("00000000000000000000000000000000");
-                        h287 := shift_right(r_GSTS_REG, 31);
-                        h288 := to_unsigned(0, 1);
-                        h288 := (h287(1-1 downto 0) and to_unsigned(1, 1));
-                        h293 := to_unsigned(0, 2);
+                        h285 := unsigned'("00000000000000000000000000000000");
+                        h285 := shift_right(r_GSTS_REG, 31);
+                        h286 := to_unsigned(0, 1);
+                        h286 := (h285(1-1 downto 0) and to_unsigned(1, 1));
+                        h290 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h293 := to_unsigned(2, 2);
+                            h290 := to_unsigned(2, 2);
                         else
-                            h293 := to_unsigned(1, 2);
+                            h290 := to_unsigned(1, 2);
                         end if;
-                        h294 := to_unsigned(0, 2);
+                        h291 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h294 := to_unsigned(2, 2);
+                            h291 := to_unsigned(2, 2);
                         else
-                            h294 := to_unsigned(1, 2);
+                            h291 := to_unsigned(1, 2);
                         end if;
-                        h295 := unsigned'("00000000000000000000000000000000");
-                        h295 := shift_right(r_GSTS_REG, 31);
-                        h296 := to_unsigned(0, 1);
-                        h296 := (h295(1-1 downto 0) and to_unsigned(1, 1));
-                        h300 := to_unsigned(0, 2);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := shift_right(r_GSTS_REG, 31);
+                        h293 := to_unsigned(0, 1);
+                        h293 := (h292(1-1 downto 0) and to_unsigned(1, 1));
+                        h298 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h300 := to_unsigned(2, 2);
+                            h298 := to_unsigned(2, 2);
                         else
-                            h300 := to_unsigned(1, 2);
+                            h298 := to_unsigned(1, 2);
                         end if;
-                        h301 := to_unsigned(0, 2);
+                        h299 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h301 := to_unsigned(2, 2);
+                            h299 := to_unsigned(2, 2);
                         else
-                            h301 := to_unsigned(1, 2);
+                            h299 := to_unsigned(1, 2);
                         end if;
-                        h302 := unsigned'("00000000000000000000000000000000");
-                        h302 := shift_right(r_GSTS_REG, 31);
-                        h303 := to_unsigned(0, 1);
-                        h303 := (h302(1-1 downto 0) and to_unsigned(1, 1));
-                        h308 := to_unsigned(0, 2);
+                        h300 := unsigned'("00000000000000000000000000000000");
+                        h300 := shift_right(r_GSTS_REG, 31);
+                        h301 := to_unsigned(0, 1);
+                        h301 := (h300(1-1 downto 0) and to_unsigned(1, 1));
+                        h310 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h308 := to_unsigned(2, 2);
+                            h310 := to_unsigned(2, 2);
                         else
-                            h308 := to_unsigned(1, 2);
+                            h310 := to_unsigned(1, 2);
                         end if;
-                        h309 := to_unsigned(0, 2);
+                        h311 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h309 := to_unsigned(2, 2);
+                            h311 := to_unsigned(2, 2);
                         else
-                            h309 := to_unsigned(1, 2);
+                            h311 := to_unsigned(1, 2);
                         end if;
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := shift_right(r_GSTS_REG, 31);
-                        h311 := to_unsigned(0, 1);
-                        h311 := (h310(1-1 downto 0) and to_unsigned(1, 1));
-                        h320 := to_unsigned(0, 2);
+                        h312 := unsigned'("00000000000000000000000000000000");
+                        h312 := shift_right(r_GSTS_REG, 31);
+                        h313 := to_unsigned(0, 1);
+                        h313 := (h312(1-1 downto 0) and to_unsigned(1, 1));
+                        h314 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h320 := to_unsigned(2, 2);
+                            h314 := to_unsigned(2, 2);
                         else
-                            h320 := to_unsigned(1, 2);
+                            h314 := to_unsigned(1, 2);
                         end if;
-                        h321 := to_unsigned(0, 2);
+                        h315 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h321 := to_unsigned(2, 2);
+                            h315 := to_unsigned(2, 2);
                         else
-                            h321 := to_unsigned(1, 2);
+                            h315 := to_unsigned(1, 2);
                         end if;
+                        h316 := unsigned'("00000000000000000000000000000000");
+                        h316 := shift_right(r_PMEN_REG, 31);
+                        h317 := to_unsigned(0, 1);
+                        h317 := (h316(1-1 downto 0) and to_unsigned(1, 1));
+                        h318 := unsigned'("00000000000000000000000000000000");
+                        h318 := shift_right(r_PLMBASE_REG, 20);
+                        h319 := to_unsigned(0, 12);
+                        h319 := (h318(12-1 downto 0) and to_unsigned(4095, 12));
+                        h320 := unsigned'("00000000000000000000000000000000");
+                        h320 := shift_right(r_PLMLIMIT_REG, 20);
+                        h321 := to_unsigned(0, 12);
+                        h321 := (h320(12-1 downto 0) and to_unsigned(4095, 12));
                         h322 := unsigned'("00000000000000000000000000000000");
-                        h322 := shift_right(r_GSTS_REG, 31);
-                        h323 := to_unsigned(0, 1);
-                        h323 := (h322(1-1 downto 0) and to_unsigned(1, 1));
-                        h324 := to_unsigned(0, 2);
+                        h322 := (unsigned'(h321 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h323 := shift_right(r_PHMBASE_REG, 20);
+                        h324 := to_unsigned(0, 28);
+                        h324 := (h323(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h325 := shift_right(r_PHMLIMIT_REG, 20);
+                        h326 := to_unsigned(0, 28);
+                        h326 := (h325(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h327 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h327 := (unsigned'(h326 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h328 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h324 := to_unsigned(2, 2);
+                            h328 := to_unsigned(2, 2);
                         else
-                            h324 := to_unsigned(1, 2);
+                            h328 := to_unsigned(1, 2);
                         end if;
-                        h325 := to_unsigned(0, 2);
+                        h329 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h325 := to_unsigned(2, 2);
+                            h329 := to_unsigned(2, 2);
                         else
-                            h325 := to_unsigned(1, 2);
+                            h329 := to_unsigned(1, 2);
                         end if;
-                        h326 := unsigned'("00000000000000000000000000000000");
-                        h326 := shift_right(r_PMEN_REG, 31);
-                        h327 := to_unsigned(0, 1);
-                        h327 := (h326(1-1 downto 0) and to_unsigned(1, 1));
-                        h328 := unsigned'("00000000000000000000000000000000");
-                        h328 := shift_right(r_PLMBASE_REG, 20);
-                        h329 := to_unsigned(0, 12);
-                        h329 := (h328(12-1 downto 0) and to_unsigned(4095, 12));
                         h330 := unsigned'("00000000000000000000000000000000");
-                        h330 := shift_right(r_PLMLIMIT_REG, 20);
-                        h331 := to_unsigned(0, 12);
-                        h331 := (h330(12-1 downto 0) and to_unsigned(4095, 12));
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := (unsigned'(h331 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h333 := shift_right(r_PHMBASE_REG, 20);
-                        h334 := to_unsigned(0, 28);
-                        h334 := (h333(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h335 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h335 := shift_right(r_PHMLIMIT_REG, 20);
-                        h336 := to_unsigned(0, 28);
-                        h336 := (h335(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h337 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h337 := (unsigned'(h336 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h338 := to_unsigned(0, 2);
+                        h330 := shift_right(r_GSTS_REG, 31);
+                        h331 := to_unsigned(0, 1);
+                        h331 := (h330(1-1 downto 0) and to_unsigned(1, 1));
+                        h332 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h338 := to_unsigned(2, 2);
+                            h332 := to_unsigned(2, 2);
                         else
-                            h338 := to_unsigned(1, 2);
+                            h332 := to_unsigned(1, 2);
                         end if;
-                        h339 := to_unsigned(0, 2);
+                        h333 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h339 := to_unsigned(2, 2);
+                            h333 := to_unsigned(2, 2);
                         else
-                            h339 := to_unsigned(1, 2);
+                            h333 := to_unsigned(1, 2);
                         end if;
-                        h340 := unsigned'("00000000000000000000000000000000");
-                        h340 := shift_right(r_GSTS_REG, 31);
-                        h341 := to_unsigned(0, 1);
-                        h341 := (h340(1-1 downto 0) and to_unsigned(1, 1));
-                        h342 := to_unsigned(0, 2);
+                        h334 := unsigned'("00000000000000000000000000000000");
+                        h334 := shift_right(r_GSTS_REG, 31);
+                        h335 := to_unsigned(0, 1);
+                        h335 := (h334(1-1 downto 0) and to_unsigned(1, 1));
+                        h340 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h342 := to_unsigned(2, 2);
+                            h340 := to_unsigned(2, 2);
                         else
-                            h342 := to_unsigned(1, 2);
+                            h340 := to_unsigned(1, 2);
                         end if;
-                        h343 := to_unsigned(0, 2);
+                        h341 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h343 := to_unsigned(2, 2);
+                            h341 := to_unsigned(2, 2);
                         else
-                            h343 := to_unsigned(1, 2);
+                            h341 := to_unsigned(1, 2);
                         end if;
-                        h344 := unsigned'("00000000000000000000000000000000");
-                        h344 := shift_right(r_GSTS_REG, 31);
+                        h342 := unsigned'("00000000000000000000000000000000");
+                        h342 := shift_right(r_GSTS_REG, 31);
+                        h343 := to_unsigned(0, 1);
+                        h343 := (h342(1-1 downto 0) and to_unsigned(1, 1));
+                        h344 := to_unsigned(0, 1);
                         h345 := to_unsigned(0, 1);
-                        h345 := (h344(1-1 downto 0) and to_unsigned(1, 1));
-                        h350 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h350 := to_unsigned(2, 2);
-                        else
-                            h350 := to_unsigned(1, 2);
+                        h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h346 := e_addr;
+                        h345 := to_unsigned(0, 1);
+                        if (h346(64-1 downto 39) /= 0) then
+                            h345 := to_unsigned(1, 1);
                         end if;
-                        h351 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h351 := to_unsigned(2, 2);
-                        else
-                            h351 := to_unsigned(1, 2);
+                        h347 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
+                        h349 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h349 := e_addr;
+                        h348 := to_unsigned(0, 1);
+                        if (h349(64-1 downto 48) /= 0) then
+                            h348 := to_unsigned(1, 1);
                         end if;
-                        h352 := unsigned'("00000000000000000000000000000000");
-                        h352 := shift_right(r_GSTS_REG, 31);
-                        h353 := to_unsigned(0, 1);
-                        h353 := (h352(1-1 downto 0) and to_unsigned(1, 1));
-                        h354 := to_unsigned(0, 1);
-                        h355 := to_unsigned(0, 1);
-                        h356 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h356 := e_addr;
-                        h355 := to_unsigned(0, 1);
-                        if (h356(64-1 downto 39) /= 0) then
-                            h355 := to_unsigned(1, 1);
-                        end if;
-                        h357 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 1);
-                        h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h359 := e_addr;
-                        h358 := to_unsigned(0, 1);
-                        if (h359(64-1 downto 48) /= 0) then
-                            h358 := to_unsigned(1, 1);
-                        end if;
-                        h360 := to_unsigned(0, 1);
-                        h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h361 := e_addr;
-                        h360 := to_unsigned(0, 1);
-                        if (h361(64-1 downto 57) /= 0) then
-                            h360 := to_unsigned(1, 1);
+                        h350 := to_unsigned(0, 1);
+                        h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h351 := e_addr;
+                        h350 := to_unsigned(0, 1);
+                        if (h351(64-1 downto 57) /= 0) then
+                            h350 := to_unsigned(1, 1);
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 2) then
-                            h357 := h358;
+                            h347 := h348;
                         else
-                            h357 := h360;
+                            h347 := h350;
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 1) then
-                            h354 := h355;
+                            h344 := h345;
                         else
-                            h354 := h357;
+                            h344 := h347;
                         end if;
-                        h362 := unsigned'("00000000000000000000000000000000");
-                        h362 := shift_right(r_PMEN_REG, 31);
-                        h363 := to_unsigned(0, 1);
-                        h363 := (h362(1-1 downto 0) and to_unsigned(1, 1));
-                        h364 := unsigned'("00000000000000000000000000000000");
-                        h364 := shift_right(r_PLMBASE_REG, 20);
-                        h365 := to_unsigned(0, 12);
-                        h365 := (h364(12-1 downto 0) and to_unsigned(4095, 12));
-                        h366 := unsigned'("00000000000000000000000000000000");
-                        h366 := shift_right(r_PLMLIMIT_REG, 20);
-                        h367 := to_unsigned(0, 12);
-                        h367 := (h366(12-1 downto 0) and to_unsigned(4095, 12));
-                        h368 := unsigned'("00000000000000000000000000000000");
-                        h368 := (unsigned'(h367 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h369 := shift_right(r_PHMBASE_REG, 20);
-                        h370 := to_unsigned(0, 28);
-                        h370 := (h369(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h371 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h371 := shift_right(r_PHMLIMIT_REG, 20);
-                        h372 := to_unsigned(0, 28);
-                        h372 := (h371(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h373 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h373 := (unsigned'(h372 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h352 := unsigned'("00000000000000000000000000000000");
+                        h352 := shift_right(r_PMEN_REG, 31);
+                        h353 := to_unsigned(0, 1);
+                        h353 := (h352(1-1 downto 0) and to_unsigned(1, 1));
+                        h354 := unsigned'("00000000000000000000000000000000");
+                        h354 := shift_right(r_PLMBASE_REG, 20);
+                        h355 := to_unsigned(0, 12);
+                        h355 := (h354(12-1 downto 0) and to_unsigned(4095, 12));
+                        h356 := unsigned'("00000000000000000000000000000000");
+                        h356 := shift_right(r_PLMLIMIT_REG, 20);
+                        h357 := to_unsigned(0, 12);
+                        h357 := (h356(12-1 downto 0) and to_unsigned(4095, 12));
+                        h358 := unsigned'("00000000000000000000000000000000");
+                        h358 := (unsigned'(h357 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h359 := shift_right(r_PHMBASE_REG, 20);
+                        h360 := to_unsigned(0, 28);
+                        h360 := (h359(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h361 := shift_right(r_PHMLIMIT_REG, 20);
+                        h362 := to_unsigned(0, 28);
+                        h362 := (h361(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h363 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h363 := (unsigned'(h362 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         if False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_remapped <= to_unsigned(1, 1);
@@ -2483,7 +2551,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(1, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h255 = 1) or (h256 = 2)) and True) and (h258 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h260 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h263))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h265 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h268))))) and (not (h270 /= 0))) then
+                        elsif ((((((h245 = 1) or (h246 = 2)) and True) and (h248 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h250 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h253))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h255 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h258))))) and (not (h260 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_unremapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2502,7 +2570,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((h271 = 1) or (h272 = 2)) and (not (h274 /= 0))) then
+                        elsif (((h261 = 1) or (h262 = 2)) and (not (h264 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_dma_not_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 3);
@@ -2521,7 +2589,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h278 = 1) or (h279 = 2)) and (h281 /= 0)) and (not bool(w_io_root_0(0)))) then
+                        elsif ((((h268 = 1) or (h269 = 2)) and (h271 /= 0)) and (not bool(w_io_root_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2530,26 +2598,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(1, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h275 := e_addr;
-                            v_wide(64-1 downto 12) := h275(64-1 downto 12);
+                            h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h265 := e_addr;
+                            v_wide(64-1 downto 12) := h265(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(1, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h276 := to_unsigned(0, 1);
-                            h277 := to_unsigned(0, 2);
+                            h266 := to_unsigned(0, 1);
+                            h267 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h277 := to_unsigned(2, 2);
+                                h267 := to_unsigned(2, 2);
                             else
-                                h277 := to_unsigned(1, 2);
+                                h267 := to_unsigned(1, 2);
                             end if;
-                            h276 := to_unsigned(0, 1);
-                            if (not ((h277 = 2) and True)) then
-                                h276 := to_unsigned(1, 1);
+                            h266 := to_unsigned(0, 1);
+                            if (not ((h267 = 2) and True)) then
+                                h266 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h276;
+                            v_wide(63-1 downto 62) := h266;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2561,7 +2629,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h285 = 1) or (h286 = 2)) and (h288 /= 0)) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
+                        elsif ((((h275 = 1) or (h276 = 2)) and (h278 /= 0)) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2570,26 +2638,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(10, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h282 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h282 := e_addr;
-                            v_wide(64-1 downto 12) := h282(64-1 downto 12);
+                            h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h272 := e_addr;
+                            v_wide(64-1 downto 12) := h272(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(10, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h283 := to_unsigned(0, 1);
-                            h284 := to_unsigned(0, 2);
+                            h273 := to_unsigned(0, 1);
+                            h274 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h284 := to_unsigned(2, 2);
+                                h274 := to_unsigned(2, 2);
                             else
-                                h284 := to_unsigned(1, 2);
+                                h274 := to_unsigned(1, 2);
                             end if;
-                            h283 := to_unsigned(0, 1);
-                            if (not ((h284 = 2) and True)) then
-                                h283 := to_unsigned(1, 1);
+                            h273 := to_unsigned(0, 1);
+                            if (not ((h274 = 2) and True)) then
+                                h273 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h283;
+                            v_wide(63-1 downto 62) := h273;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2601,40 +2669,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h293 = 1) or (h294 = 2)) and (h296 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not bool(w_io_ctx_0(0)))) then
+                        elsif ((((((h283 = 1) or (h284 = 2)) and (h286 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not bool(w_io_ctx_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(2, 8);
-                            h289 := to_unsigned(0, 1);
-                            h289 := to_unsigned(0, 1);
+                            h279 := to_unsigned(0, 1);
+                            h279 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h289 := to_unsigned(1, 1);
+                                h279 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h289;
+                            cl_io_recorded <= h279;
                             v_wide := to_unsigned(0, 127);
-                            h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h290 := e_addr;
-                            v_wide(64-1 downto 12) := h290(64-1 downto 12);
+                            h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h280 := e_addr;
+                            v_wide(64-1 downto 12) := h280(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(2, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h291 := to_unsigned(0, 1);
-                            h292 := to_unsigned(0, 2);
+                            h281 := to_unsigned(0, 1);
+                            h282 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h292 := to_unsigned(2, 2);
+                                h282 := to_unsigned(2, 2);
                             else
-                                h292 := to_unsigned(1, 2);
+                                h282 := to_unsigned(1, 2);
                             end if;
-                            h291 := to_unsigned(0, 1);
-                            if (not ((h292 = 2) and True)) then
-                                h291 := to_unsigned(1, 1);
+                            h281 := to_unsigned(0, 1);
+                            if (not ((h282 = 2) and True)) then
+                                h281 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h291;
+                            v_wide(63-1 downto 62) := h281;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2646,7 +2714,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h300 = 1) or (h301 = 2)) and (h303 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
+                        elsif ((((((h290 = 1) or (h291 = 2)) and (h293 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2655,26 +2723,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(11, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h297 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h297 := e_addr;
-                            v_wide(64-1 downto 12) := h297(64-1 downto 12);
+                            h287 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h287 := e_addr;
+                            v_wide(64-1 downto 12) := h287(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(11, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h298 := to_unsigned(0, 1);
-                            h299 := to_unsigned(0, 2);
+                            h288 := to_unsigned(0, 1);
+                            h289 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h299 := to_unsigned(2, 2);
+                                h289 := to_unsigned(2, 2);
                             else
-                                h299 := to_unsigned(1, 2);
+                                h289 := to_unsigned(1, 2);
                             end if;
-                            h298 := to_unsigned(0, 1);
-                            if (not ((h299 = 2) and True)) then
-                                h298 := to_unsigned(1, 1);
+                            h288 := to_unsigned(0, 1);
+                            if (not ((h289 = 2) and True)) then
+                                h288 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h298;
+                            v_wide(63-1 downto 62) := h288;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2686,40 +2754,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h308 = 1) or (h309 = 2)) and (h311 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
+                        elsif ((((((((h298 = 1) or (h299 = 2)) and (h301 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_tt_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h304 := to_unsigned(0, 1);
-                            h304 := to_unsigned(0, 1);
+                            h294 := to_unsigned(0, 1);
+                            h294 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h304 := to_unsigned(1, 1);
+                                h294 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h304;
+                            cl_io_recorded <= h294;
                             v_wide := to_unsigned(0, 127);
-                            h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h305 := e_addr;
-                            v_wide(64-1 downto 12) := h305(64-1 downto 12);
+                            h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h295 := e_addr;
+                            v_wide(64-1 downto 12) := h295(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h306 := to_unsigned(0, 1);
-                            h307 := to_unsigned(0, 2);
+                            h296 := to_unsigned(0, 1);
+                            h297 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h307 := to_unsigned(2, 2);
+                                h297 := to_unsigned(2, 2);
                             else
-                                h307 := to_unsigned(1, 2);
+                                h297 := to_unsigned(1, 2);
                             end if;
-                            h306 := to_unsigned(0, 1);
-                            if (not ((h307 = 2) and True)) then
-                                h306 := to_unsigned(1, 1);
+                            h296 := to_unsigned(0, 1);
+                            if (not ((h297 = 2) and True)) then
+                                h296 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h306;
+                            v_wide(63-1 downto 62) := h296;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2738,33 +2806,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(13, 8);
-                            h312 := to_unsigned(0, 1);
-                            h312 := to_unsigned(0, 1);
+                            h302 := to_unsigned(0, 1);
+                            h302 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h312 := to_unsigned(1, 1);
+                                h302 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h312;
+                            cl_io_recorded <= h302;
                             v_wide := to_unsigned(0, 127);
-                            h313 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h313 := e_addr;
-                            v_wide(64-1 downto 12) := h313(64-1 downto 12);
+                            h303 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h303 := e_addr;
+                            v_wide(64-1 downto 12) := h303(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(13, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h314 := to_unsigned(0, 1);
-                            h315 := to_unsigned(0, 2);
+                            h304 := to_unsigned(0, 1);
+                            h305 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h315 := to_unsigned(2, 2);
+                                h305 := to_unsigned(2, 2);
                             else
-                                h315 := to_unsigned(1, 2);
+                                h305 := to_unsigned(1, 2);
                             end if;
-                            h314 := to_unsigned(0, 1);
-                            if (not ((h315 = 2) and True)) then
-                                h314 := to_unsigned(1, 1);
+                            h304 := to_unsigned(0, 1);
+                            if (not ((h305 = 2) and True)) then
+                                h304 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h314;
+                            v_wide(63-1 downto 62) := h304;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2776,40 +2844,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h320 = 1) or (h321 = 2)) and (h323 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        elsif ((((((((h310 = 1) or (h311 = 2)) and (h313 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_aw_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h316 := to_unsigned(0, 1);
-                            h316 := to_unsigned(0, 1);
+                            h306 := to_unsigned(0, 1);
+                            h306 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h316 := to_unsigned(1, 1);
+                                h306 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h316;
+                            cl_io_recorded <= h306;
                             v_wide := to_unsigned(0, 127);
-                            h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h317 := e_addr;
-                            v_wide(64-1 downto 12) := h317(64-1 downto 12);
+                            h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h307 := e_addr;
+                            v_wide(64-1 downto 12) := h307(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h318 := to_unsigned(0, 1);
-                            h319 := to_unsigned(0, 2);
+                            h308 := to_unsigned(0, 1);
+                            h309 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h319 := to_unsigned(2, 2);
+                                h309 := to_unsigned(2, 2);
                             else
-                                h319 := to_unsigned(1, 2);
+                                h309 := to_unsigned(1, 2);
                             end if;
-                            h318 := to_unsigned(0, 1);
-                            if (not ((h319 = 2) and True)) then
-                                h318 := to_unsigned(1, 1);
+                            h308 := to_unsigned(0, 1);
+                            if (not ((h309 = 2) and True)) then
+                                h308 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h318;
+                            v_wide(63-1 downto 62) := h308;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2821,7 +2889,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h324 = 1) or (h325 = 2)) and True) and (h327 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h329 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h332))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h334 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h337))))) and (((((((h338 = 1) or (h339 = 2)) and (h341 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
+                        elsif (((((((h314 = 1) or (h315 = 2)) and True) and (h317 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h319 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h322))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h324 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h327))))) and (((((((h328 = 1) or (h329 = 2)) and (h331 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2859,7 +2927,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h342 = 1) or (h343 = 2)) and (h345 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
+                        elsif ((((((((h332 = 1) or (h333 = 2)) and (h335 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_pass_through <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(2, 3);
@@ -2897,40 +2965,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h350 = 1) or (h351 = 2)) and (h353 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (h354 /= 0)) then
+                        elsif ((((((((h340 = 1) or (h341 = 2)) and (h343 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (h344 /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_address_beyond_width <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(4, 8);
-                            h346 := to_unsigned(0, 1);
-                            h346 := to_unsigned(0, 1);
+                            h336 := to_unsigned(0, 1);
+                            h336 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h346 := to_unsigned(1, 1);
+                                h336 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h346;
+                            cl_io_recorded <= h336;
                             v_wide := to_unsigned(0, 127);
-                            h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h347 := e_addr;
-                            v_wide(64-1 downto 12) := h347(64-1 downto 12);
+                            h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h337 := e_addr;
+                            v_wide(64-1 downto 12) := h337(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(4, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h348 := to_unsigned(0, 1);
-                            h349 := to_unsigned(0, 2);
+                            h338 := to_unsigned(0, 1);
+                            h339 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h349 := to_unsigned(2, 2);
+                                h339 := to_unsigned(2, 2);
                             else
-                                h349 := to_unsigned(1, 2);
+                                h339 := to_unsigned(1, 2);
                             end if;
-                            h348 := to_unsigned(0, 1);
-                            if (not ((h349 = 2) and True)) then
-                                h348 := to_unsigned(1, 1);
+                            h338 := to_unsigned(0, 1);
+                            if (not ((h339 = 2) and True)) then
+                                h338 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h348;
+                            v_wide(63-1 downto 62) := h338;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2942,7 +3010,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((wk_io_sl_ok /= 0) and ((True and (h363 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h365 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h368))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h370 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h373)))))) then
+                        elsif ((wk_io_sl_ok /= 0) and ((True and (h353 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h355 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h358))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h360 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h363)))))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -3000,46 +3068,46 @@ begin
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := wk_io_sl_R;
-                            h374 := to_unsigned(0, 1);
-                            h374 := to_unsigned(0, 1);
+                            h364 := to_unsigned(0, 1);
+                            h364 := to_unsigned(0, 1);
                             if ((wk_io_sl_W /= 0) and True) then
-                                h374 := to_unsigned(1, 1);
+                                h364 := to_unsigned(1, 1);
                             end if;
-                            v_wide(2-1 downto 1) := h374;
+                            v_wide(2-1 downto 1) := h364;
                             v_wide(3-1 downto 2) := wk_io_sl_U;
-                            h375 := to_unsigned(0, 1);
-                            h375 := to_unsigned(0, 1);
+                            h365 := to_unsigned(0, 1);
+                            h365 := to_unsigned(0, 1);
                             if (wk_io_sl_shift > 12) then
-                                h375 := to_unsigned(1, 1);
+                                h365 := to_unsigned(1, 1);
                             end if;
-                            v_wide(12-1 downto 11) := h375;
-                            h376 := to_unsigned(0, 6);
-                            h376 := wk_io_sl_shift;
-                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h377 := shift_right(wk_io_sl_frame, to_integer(h376));
+                            v_wide(12-1 downto 11) := h365;
+                            h366 := to_unsigned(0, 6);
+                            h366 := wk_io_sl_shift;
+                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h367 := shift_right(wk_io_sl_frame, to_integer(h366));
+                            h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h368 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h367);
+                            h369 := to_unsigned(0, 6);
+                            h369 := wk_io_sl_shift;
+                            h370 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h370 := shift_left(h368, to_integer(h369));
+                            h371 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h371 := to_unsigned(1, 64);
+                            h372 := to_unsigned(0, 6);
+                            h373 := to_unsigned(0, 7);
+                            h373 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
+                            h372 := h373(6-1 downto 0);
+                            h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h374 := shift_left(h371, to_integer(h372));
+                            h375 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h375 := ((unsigned'(to_unsigned(0, 1) & h374) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h376 := shift_right(h375(64-1 downto 0), 12);
+                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h377 := (h370 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h376 & to_unsigned(0, 12)));
                             h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h378 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h377);
-                            h379 := to_unsigned(0, 6);
-                            h379 := wk_io_sl_shift;
-                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h380 := shift_left(h378, to_integer(h379));
-                            h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h381 := to_unsigned(1, 64);
-                            h382 := to_unsigned(0, 6);
-                            h383 := to_unsigned(0, 7);
-                            h383 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
-                            h382 := h383(6-1 downto 0);
-                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h384 := shift_left(h381, to_integer(h382));
-                            h385 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h385 := ((unsigned'(to_unsigned(0, 1) & h384) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h386 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h386 := shift_right(h385(64-1 downto 0), 12);
-                            h387 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h387 := (h380 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h386 & to_unsigned(0, 12)));
-                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h388 := shift_right(h387, 12);
-                            v_wide(64-1 downto 12) := h388(52-1 downto 0);
+                            h378 := shift_right(h377, 12);
+                            v_wide(64-1 downto 12) := h378(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
@@ -3067,16 +3135,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(5, 8);
-                            h389 := to_unsigned(0, 1);
-                            h389 := to_unsigned(0, 1);
+                            h379 := to_unsigned(0, 1);
+                            h379 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h389 := to_unsigned(1, 1);
+                                h379 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h389;
+                            cl_io_recorded <= h379;
                             v_wide := to_unsigned(0, 127);
-                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h390 := e_addr;
-                            v_wide(64-1 downto 12) := h390(64-1 downto 12);
+                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h380 := e_addr;
+                            v_wide(64-1 downto 12) := h380(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -3101,16 +3169,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(6, 8);
-                            h391 := to_unsigned(0, 1);
-                            h391 := to_unsigned(0, 1);
+                            h381 := to_unsigned(0, 1);
+                            h381 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h391 := to_unsigned(1, 1);
+                                h381 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h391;
+                            cl_io_recorded <= h381;
                             v_wide := to_unsigned(0, 127);
-                            h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h392 := e_addr;
-                            v_wide(64-1 downto 12) := h392(64-1 downto 12);
+                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h382 := e_addr;
+                            v_wide(64-1 downto 12) := h382(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -3135,33 +3203,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(12, 8);
-                            h393 := to_unsigned(0, 1);
-                            h393 := to_unsigned(0, 1);
+                            h383 := to_unsigned(0, 1);
+                            h383 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h393 := to_unsigned(1, 1);
+                                h383 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h393;
+                            cl_io_recorded <= h383;
                             v_wide := to_unsigned(0, 127);
-                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h394 := e_addr;
-                            v_wide(64-1 downto 12) := h394(64-1 downto 12);
+                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h384 := e_addr;
+                            v_wide(64-1 downto 12) := h384(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(12, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h395 := to_unsigned(0, 1);
-                            h396 := to_unsigned(0, 2);
+                            h385 := to_unsigned(0, 1);
+                            h386 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h396 := to_unsigned(2, 2);
+                                h386 := to_unsigned(2, 2);
                             else
-                                h396 := to_unsigned(1, 2);
+                                h386 := to_unsigned(1, 2);
                             end if;
-                            h395 := to_unsigned(0, 1);
-                            if (not ((h396 = 2) and True)) then
-                                h395 := to_unsigned(1, 1);
+                            h385 := to_unsigned(0, 1);
+                            if (not ((h386 = 2) and True)) then
+                                h385 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h395;
+                            v_wide(63-1 downto 62) := h385;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3291,12 +3359,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(34, 8);
-                            h397 := to_unsigned(0, 1);
-                            h397 := to_unsigned(0, 1);
+                            h387 := to_unsigned(0, 1);
+                            h387 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h397 := to_unsigned(1, 1);
+                                h387 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h397;
+                            cl_io_recorded <= h387;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3321,12 +3389,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(36, 8);
-                            h398 := to_unsigned(0, 1);
-                            h398 := to_unsigned(0, 1);
+                            h388 := to_unsigned(0, 1);
+                            h388 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h398 := to_unsigned(1, 1);
+                                h388 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h398;
+                            cl_io_recorded <= h388;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3351,12 +3419,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(38, 8);
-                            h399 := to_unsigned(0, 1);
-                            h399 := to_unsigned(0, 1);
+                            h389 := to_unsigned(0, 1);
+                            h389 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h399 := to_unsigned(1, 1);
+                                h389 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h399;
+                            cl_io_recorded <= h389;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3386,37 +3454,37 @@ begin
                             cl_io_frcd_hi <= to_unsigned(0, 64);
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= w_io_irte_0(24-1 downto 16);
-                            h400 := unsigned'("00000000000000000000000000000000");
-                            h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h401 := shift_right(r_IRTA_REG, 11);
-                            h402 := to_unsigned(0, 1);
-                            h402 := (h401(1-1 downto 0) and to_unsigned(1, 1));
-                            h403 := unsigned'("00000000000000000000000000000000");
-                            h403 := w_io_irte_0(64-1 downto 32);
-                            if (h402 /= 0) then
-                                h400 := w_io_irte_0(64-1 downto 32);
+                            h390 := unsigned'("00000000000000000000000000000000");
+                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h391 := shift_right(r_IRTA_REG, 11);
+                            h392 := to_unsigned(0, 1);
+                            h392 := (h391(1-1 downto 0) and to_unsigned(1, 1));
+                            h393 := unsigned'("00000000000000000000000000000000");
+                            h393 := w_io_irte_0(64-1 downto 32);
+                            if (h392 /= 0) then
+                                h390 := w_io_irte_0(64-1 downto 32);
                             else
-                                h400 := unsigned'(to_unsigned(0, 24) & h403(16-1 downto 8));
+                                h390 := unsigned'(to_unsigned(0, 24) & h393(16-1 downto 8));
                             end if;
-                            cl_io_destination <= h400;
-                            h404 := to_unsigned(0, 1);
-                            h404 := to_unsigned(0, 1);
+                            cl_io_destination <= h390;
+                            h394 := to_unsigned(0, 1);
+                            h394 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(2)) then
-                                h404 := to_unsigned(1, 1);
+                                h394 := to_unsigned(1, 1);
                             end if;
-                            cl_io_dest_mode <= h404;
-                            h405 := to_unsigned(0, 1);
-                            h405 := to_unsigned(0, 1);
+                            cl_io_dest_mode <= h394;
+                            h395 := to_unsigned(0, 1);
+                            h395 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(3)) then
-                                h405 := to_unsigned(1, 1);
+                                h395 := to_unsigned(1, 1);
                             end if;
-                            cl_io_redir_hint <= h405;
-                            h406 := to_unsigned(0, 1);
-                            h406 := to_unsigned(0, 1);
+                            cl_io_redir_hint <= h395;
+                            h396 := to_unsigned(0, 1);
+                            h396 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(4)) then
-                                h406 := to_unsigned(1, 1);
+                                h396 := to_unsigned(1, 1);
                             end if;
-                            cl_io_trigger_mode <= h406;
+                            cl_io_trigger_mode <= h396;
                             cl_io_delivery_mode <= w_io_irte_0(8-1 downto 5);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);

@@ -195,13 +195,52 @@ def test_capability_offset_outside_extended_space_reads_nothing(ref, cap):
     assert out["rule"] == "no_sriov" and trace == []
 
 
-def test_capability_at_an_odd_dword_offset_is_refused_unread(ref):
-    """The spec models capabilities at offsets that are multiples of 8 (its head says why):
-    one at 164h (DWORD index 59h, odd) is refused before any read."""
-    mem = {**capability(at=0x164), **bus_master(0x0380)}
-    out, trace = run(ref, mem, cap=0x164)
-    assert out == {"exit": True, "rule": "cap_unaligned", "fields": {"rid": 0, "vf": 1, "addr": 0, "write": 0}}
-    assert trace == []
+# ---- a capability 4 bytes past a multiple of 8 (r5.0 7.6.3: any DWORD offset from 100h) ----
+# The PF's space is at ECAM + (0x0300 << 12) = E030_0000h. Each 8-byte word of the capability
+# then straddles two aligned words: it is the high half of the one it starts in and the low
+# half of the next, and the nine aligned words from the one at or below the capability are
+# read once each, in ascending order.
+
+def test_capability_at_104h(ref):
+    """At 104h (DWORD index 41h) the header (cap + 00h) is bits 63:32 of aligned word
+    E030_0100h; Control (cap + 08h = 10Ch) bits 63:32 of word 108h; TotalVFs (cap + 0Eh
+    = 112h) bits 31:16 and NumVFs (cap + 10h = 114h) bits 47:32 of word 110h; First VF
+    Offset and VF Stride (cap + 14h = 118h) bits 15:0 and 31:16 of word 118h: the
+    capability's word 10h (NumVFs .. VF Stride) straddles aligned words 110h and 118h.
+    VF 3 = 0x0300 + 0x80 + 2 x 2 = 0x0384."""
+    mem = {**capability(at=0x104), **bus_master(0x0384)}
+    assert mem[0xE030_0100] == (0x0010 | 1 << 16) << 32              # ID 0010h, version 1h
+    assert mem[0xE030_0108] == (VFE | MSE | ARI) << 32               # Control; 104h-107h Capabilities 0
+    assert mem[0xE030_0110] == 64 << 16 | 1 | 64 << 32               # InitialVFs 1, TotalVFs 64, NumVFs 64
+    assert mem[0xE030_0118] == 0x80 | 2 << 16 | 0x10CA << 48          # First VF Offset 80h, Stride 2; VF Device ID
+    out, trace = run(ref, mem, kind=DMA_READ, vf=3, addr=0xABC0_0000, cap=0x104)
+    assert out == {"exit": True, "rule": "dma", "fields": {"rid": 0x0384, "vf": 3, "addr": 0xABC0_0000, "write": 0}}
+    assert [(op, a) for op, a, _, _ in trace] == \
+        [(0, 0xE030_0100 + 8 * i) for i in range(9)] + [(0, ECAM + (0x0384 << 12))]
+
+
+def test_capability_at_14ch_with_a_64_bit_bar_across_two_words(ref):
+    """At 14Ch (DWORD index 53h): Supported Page Sizes (cap + 1Ch = 168h) is bits 31:0 and
+    System Page Size (cap + 20h = 16Ch) bits 63:32 of aligned word 168h; a 64-bit VF BAR1
+    (cap + 28h = 174h, bits 63:32 of word 170h) takes VF BAR2 (cap + 2Ch = 178h, bits 31:0
+    of word 178h) as bits 63:32. BAR1 = 40_0000_0000h, device size 16K (S1 = 14) below the
+    64K System Page Size: aperture 64K, so VF 9 at offset 1234h is 40_0000_0000h + 8 x
+    1_0000h + 1234h = 40_0008_1234h."""
+    mem = capability(at=0x14C, bars=(0, BAR64 | PREF, 0x40, 0, 0, 0), sys=PAGE_64K)
+    assert mem[0xE030_0168] == SUPPORTED | PAGE_64K << 32
+    assert mem[0xE030_0170] >> 32 == BAR64 | PREF and mem[0xE030_0178] & 0xFFFF_FFFF == 0x40
+    out, trace = run(ref, mem, kind=MMIO_WRITE, vf=9, bar=1, offset=0x1234, cap=0x14C, sizes=(0, 14, 0, 0, 0, 0))
+    assert out == {"exit": True, "rule": "mmio", "fields": {"rid": 0x0300 + 0x80 + 8 * 2, "vf": 9,
+                                                              "addr": 0x40_0008_1234, "write": 1}}
+    assert [a for _, a, _, _ in trace] == [0xE030_0148 + 8 * i for i in range(9)]
+
+
+def test_last_capability_offset_4_bytes_past_a_multiple_of_8(ref):
+    # FBCh (DWORD index 3EFh): the 64 bytes end at FFBh, inside the 4-KByte space; the nine
+    # aligned words FB8h-FF8h hold it. VF 1 = 0x0380; a configuration read of its 00h.
+    out, trace = run(ref, capability(at=0xFBC), kind=CFG_READ, vf=1, cap=0xFBC)
+    assert out["rule"] == "cfg" and out["fields"]["addr"] == ECAM + (0x0380 << 12)
+    assert [a for _, a, _, _ in trace] == [0xE030_0FB8 + 8 * i for i in range(9)]
 
 
 # ---- configuration space ----------------------------------------------------------------

@@ -489,10 +489,18 @@ def _structure(el: Resolver, m: Module, s: ast.Structure, scope: Scope):
         fields.append(ir.StructField(name=f.name, offset=offset, width=width, format=lay.name if lay else None,
                                      cite=f.cite, doc=f.doc, span=f.span))
     when = el.resolve(s.when, scope) if s.when is not None else None
-    if size is None or base is None or not ok or (s.when is not None and when is None):
+    align = 8
+    if s.align is not None:
+        align = el.const(s.align, Scope(m), f"alignment of structure '{s.name}'", 0, MAX_STRUCT_BYTES)
+        if align is not None and align not in (4, 8):
+            el.bag.error("E0488", f"expected `align 4` or `align 8` for structure '{s.name}', not `align {align}`: "
+                         "a structure is read as 8-byte words, from a base that is a multiple of 8 or of 4 "
+                         "(a word then straddles two aligned words)", s.align.span or s.span)
+            align = None
+    if size is None or base is None or not ok or (s.when is not None and when is None) or align is None:
         return None
     return ir.Structure(name=s.name, size=size, base=base, fields=tuple(fields), when=when, cite=s.cite, doc=s.doc,
-                        span=s.span), formats
+                        align=align, span=s.span), formats
 
 
 def _record(el: Resolver, m: Module, d: ast.Record, structs: dict[str, tuple], scope: Scope) -> ir.UnitRecord | None:
@@ -519,6 +527,13 @@ def _record(el: Resolver, m: Module, d: ast.Record, structs: dict[str, tuple], s
                 el.bag.error("E0301", f"'{f.store.text}' is not a structure field"
                              + (f" (fields: {', '.join(options[:6])}{', ...' if len(options) > 6 else ''})" if options else ""),
                              f.store.span)
+                ok = False
+                continue
+            if target[0].align != 8:
+                el.bag.error("E0490", f"expected a store into a structure at an 8-byte-aligned base, not into "
+                             f"'{f.store.text}' of `align {target[0].align}` structure '{parts[0]}': a store writes "
+                             "one aligned 8-byte word, and this structure's words straddle two", f.store.span,
+                             ("the structure is declared here", target[0].span))
                 ok = False
                 continue
             store = (parts[0], parts[1])
@@ -604,6 +619,13 @@ def _caches(el: Resolver, m: Module, d: ast.Unit, registers: dict, widths: dict,
             hint = f"; did you mean '{close}'?" if close else ""
             el.bag.error("E0466", f"expected a {kind} of unit '{d.name}' ({', '.join(names) or 'it has none'}) after "
                          f"`{'of walk' if kind == 'walk' else 'structure'}`, not '{src[1]}'{hint}", src[2])
+            continue
+        held = next((s for s in structs if s.name == src[1]), None) if kind == "structure" else None
+        if held is not None and held.align != 8:
+            el.bag.error("E0489", f"expected a structure at an 8-byte-aligned base in front of cache '{c.name}', not "
+                         f"`align {held.align}` structure '{held.name}': a structure cache keeps the aligned words "
+                         "it read by the structure's address, and this structure's words straddle two", src[2],
+                         ("the structure is declared here", held.span))
             continue
         if (kind, src[1]) in owners:
             el.bag.error("E0470", f"expected one cache in front of {kind} '{src[1]}', not a second one "

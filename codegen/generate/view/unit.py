@@ -33,6 +33,19 @@ class Word:
 
 
 @dataclass
+class Read:
+    """One aligned 64-bit word an `align 4` structure's step reads (offset from the
+    aligned word at or below the base): the structure word at that offset (`own`) takes
+    it whole when the base is a multiple of 8, else its high half as its low half; the
+    structure word 8 bytes before (`prev`) takes its low half as its high half. A word
+    that only completes `prev` is read only when the base is 4 bytes past a boundary."""
+
+    offset: int
+    own: Word | None
+    prev: Word | None
+
+
+@dataclass
 class Store:
     field: ir.OutputField
     structure: ir.Structure
@@ -52,6 +65,8 @@ class Step:
     # a walk of a nested composition: its guest and host walkers (roles "guest", "host")
     translation: object = None
     stores: list[Store] | None = None
+    # an `align 4` structure: the aligned words it reads (None: one per word, as `words`)
+    reads: list[Read] | None = None
 
     @property
     def port(self) -> str:
@@ -81,7 +96,7 @@ class UnitView:
                 offsets = sorted({f.word for f in st.fields if f"{st.name}.{f.name}" in used})
                 words = [Word(st, o) for o in offsets]
                 self.words += words
-                self.steps.append(Step(kind, st, words))
+                self.steps.append(Step(kind, st, words, reads=self._reads(words) if st.align != 8 else None))
             elif kind == "bitmap":
                 self.steps.append(Step(kind, unit.step_node(kind, name), []))
             elif kind == "call":
@@ -107,6 +122,33 @@ class UnitView:
         from codegen.generate.view.unit_cache import UnitCacheHdl, UnitCacheView
         self.cache = UnitCacheView(spec, unit, self.py_env)
         self.hdl_cache = UnitCacheHdl(self, self.cache)
+
+    @staticmethod
+    def _reads(words: list[Word]) -> list[Read]:
+        """The aligned words an `align 4` structure's words straddle, in ascending order."""
+        by = {w.offset: w for w in words}
+        return [Read(o, by.get(o), by.get(o - 8)) for o in sorted(set(by) | {o + 8 for o in by})]
+
+    def py_unaligned(self, step: Step) -> list[str]:
+        """The reference's reads of an `align 4` structure at step `step` (base_NAME set):
+        at a base 4 bytes past an 8-byte boundary each word is the high half of the aligned
+        word it starts in and the low half of the next (every such word read once, in
+        ascending order); at a multiple of 8, each word is read whole."""
+        st = step.node
+        base = f"base_{st.name}"
+        odd = [f"if {base} & 4:"]
+        for r in step.reads:
+            odd.append(f"    a_{st.name}_{r.offset:x} = read(mem, trace, (({base} & {hex(MASK64 & ~7)}) + "
+                       f"{hex(r.offset)}) & MASK64)")
+        for w in step.words:
+            odd.append(f"    {w.var} = ((a_{st.name}_{w.offset:x} >> 32) | (a_{st.name}_{w.offset + 8:x} << 32)) & MASK64")
+        odd.append("else:")
+        odd += [f"    {w.var} = read(mem, trace, ({base} + {hex(w.offset)}) & MASK64)" for w in step.words]
+        when = self.py_when(st)
+        if not when:
+            return odd
+        return ([f"if {when}:"] + ["    " + line for line in odd]
+                + ["else:", "    " + " = ".join(w.var for w in step.words) + " = 0"])
 
     def _stores(self, record: ir.UnitRecord) -> list[Store]:
         """The stores of a record in the order they are written: structures in declaration
@@ -202,7 +244,7 @@ class UnitView:
         return py(e, self.py_env())
 
     def py_base(self, st: ir.Structure) -> str:
-        return f"({self.py(st.base)} & {hex(MASK64 & ~7)})"
+        return f"({self.py(st.base)} & {hex(MASK64 & ~(st.align - 1))})"
 
     def py_exit_record(self, rule: ir.ExitRule) -> list[tuple[str, str]]:
         return record_py(self._as_record(rule), self.py_env())
@@ -332,7 +374,7 @@ class UnitView:
         step = self.steps[i]
         if step.kind == "structure":
             fill = [f"S{i}F"] if step.words and self.unit.cache_of("structure", step.node.name) else []
-            return [f"S{i}W{k}" for k in range(len(step.words))] + fill
+            return [f"S{i}W{k}" for k in range(len(step.reads if step.reads is not None else step.words))] + fill
         if step.kind == "bitmap":
             return [f"S{i}P", f"S{i}A", f"S{i}B"]
         if step.kind == "call":

@@ -456,14 +456,21 @@ class UnitScenarioFactory:
         def place(st: ir.Structure) -> None:
             if st.when is not None and not evaluate(st.when, lookup):
                 return  # not read: its words must not overwrite a structure at the same address that is read
-            base = evaluate(st.base, lookup) & MASK64 & ~7
+            base = evaluate(st.base, lookup) & MASK64 & ~(st.align - 1)
             by_word: dict[int, int] = {}
             for f in st.fields:
                 name = f"{st.name}.{f.name}"
                 if name in values:
                     by_word[f.word] = by_word.get(f.word, 0) | ((values[name] & mask(f.width)) << f.lo)
             for off, value in by_word.items():
-                memory[(base + off) & MASK64] = value
+                if not base & 7:
+                    memory[(base + off) & MASK64] = value
+                    continue
+                # `align 4`, 4 bytes past a boundary: the word's low half is the high half of
+                # the aligned word it starts in, its high half the low half of the next
+                first = (base - 4 + off) & MASK64
+                for addr, part, at in ((first, value & mask(32), 32), ((first + 8) & MASK64, value >> 32, 0)):
+                    memory[addr] = (memory.get(addr, 0) & ~(mask(32) << at)) | (part << at)
 
         for st in u.structures:
             if st.name not in self.after_walk:

@@ -14,7 +14,9 @@ from it the way software sets up more devices and pages:
   same way, the call made to decide as it did.
 Steps then pick requests with a recent-first bias; stores change, clear or restore the
 words the requests read; invalidations take operands from what is in use (event field
-values, input pages, with a run of ones below a random bit as a range, tag values).
+values, input pages, with a run of ones below a random bit as a range, tag values), and
+when they aim at an entry the reference holds, the operand bits their drop conditions
+decode (fields of a command word) get that entry's values (drop_operands.py).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import random
 from codegen import ir
 from codegen.ir.expr import mask
 from codegen.verify.sequence import Sequence, Step
+from codegen.verify.stimulus.drop_operands import hit_operands
 from codegen.verify.stimulus.translation import Draw
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 
@@ -40,6 +43,8 @@ class UnitSequenceFactory:
         self.walk_caches = [c for c in self.unit.caches if c.source == "walk"]
         self.struct_caches = [c for c in self.unit.caches if c.source == "structure"]
         self.call_caches = [c for c in self.unit.caches if c.source == "call"]
+        self.invalidations = {inv.name: inv for inv in self.unit.invalidations}
+        self.caches = {c.name: c for c in self.unit.caches}
 
     def _run(self, mem: dict, request: dict):
         trace: list = []
@@ -195,9 +200,14 @@ class UnitSequenceFactory:
             elif events:
                 name = draw.choice(events)
                 request = {**requests[draw.int(0, len(requests) - 1)], **ctx}
-                held = [en for c in caches.by_name.values() for line in c.lines for en in line if en is not None]
-                target = draw.choice(held) if held and draw.chance(60) else None
+                held = [(c, en) for c, cache in caches.by_name.items() for line in cache.lines for en in line
+                        if en is not None]
+                cache, target = draw.choice(held) if held and draw.chance(60) else (None, None)
                 ops = tuple((o, self._operand(draw, w, requests, mem, target)) for o, w in self.operand_widths[name])
+                if target is not None and draw.chance(85):
+                    # the bits the drop conditions decode from the operands (command words)
+                    ops = tuple(hit_operands(self.invalidations[name], self.caches[cache], target,
+                                             dict(ops)).items())
                 steps.append(Step("invalidate", request, event=name, operands=ops))
                 self.ref.invalidate(caches, name, dict(ops), request)
                 new = self.ref.event_context(name, dict(ops), request)
