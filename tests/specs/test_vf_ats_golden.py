@@ -8,20 +8,21 @@ spec):
 - PCIe r5.0 ch. 10: 10.2.2 (a Translation Request is a read with AT = 01b for a page; No
   Write asks for a read-only translation), 10.2.3 (completion entry: R bit 0, W 1, U 2, S 11,
   address 63:12; status SC 000b, UR 001b, CA 100b), 10.2.3.2 (S = 1: the lowest clear address
-  bit from 12 up gives the size), 10.2.3.5 (R = W = 0: no translation; a translated request
-  needs R for a read, W for a write), 10.1.2 (AT = 10b: translated), 10.3.1 (Invalidate
+  bit from 12 up gives the size), 10.2.3.4 (U = 1: the translation may not be used with AT =
+  Translated), 10.2.3.5 (R = W = 0: no translation, not cached; a translated request needs R
+  for a read, W for a write), 10.1.2 (AT = 10b: translated), 10.3.1 (Invalidate
   Request: ITag, untranslated address, S), 10.3.2 (Invalidate Completion: Requester ID of the
   Function with the ATC, ITag Vector bit i for ITag i, CC completions due, 0 meaning 8),
   10.3.8 (a request with a PASID drops no entry requested without one);
 - AMD 48882 2.2.2.1 (DTE: V 0, TV 1, Mode 11:9, root 51:12, IR 61, IW 62, DomainID 79:64,
   I bit 96 admits ATS), 2.2.3 (1-level table: index bits 20:12; PTE PR 0, address 51:12, IR 61,
-  IW 62), 2.4.3.4 (INVALIDATE_IOTLB_PAGES: DeviceID 15:0, Maxpend 31:24, QueueId 47:32, opcode
+  IW 62, U 59), 2.4.3.4 (INVALIDATE_IOTLB_PAGES: DeviceID 15:0, Maxpend 31:24, QueueId 47:32, opcode
   63:60 = 4, S bit 64, GN bit 66, Address 127:76), 2.5 (INVALID_DEVICE_REQUEST code 8;
   disposition ABORTED 3 in amd_iommu's enum);
 - APM Vol. 2 15.24 (DEV, as in test_vf_dma_golden.py);
 - VT-d 9.1 / 9.3 (root entry per bus, context entry per devfn: P 0, TT 3:2 with 01b
   device-TLB, SLPTPTR 63:12; AW 66:64 = 001b, 3 levels: indexes 38:30, 29:21, 20:12; SL entry
-  R 0, W 1, ADDR 51:12), 6.5.2.5 (Device-TLB Invalidate Descriptor: type 3:0 = 3, PFSID[3:0]
+  R 0, W 1, ADDR 51:12, TM 62 answered as U), 6.5.2.5 (Device-TLB Invalidate Descriptor: type 3:0 = 3, PFSID[3:0]
   15:12, MIP 20:16, SID 47:32, PFSID[15:4] 63:52; S bit 64, ADDR 127:76), appendix fault
   reasons (Dh: TT blocks the request; Bh: reserved context bits), 10.4.16-10.4.20 (a
   translated request to a protected region is blocked).
@@ -36,10 +37,10 @@ from codegen.verify.stimulus.translation import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
-DELIVERED, NOT_ISSUED, ATS_REFUSED, NOT_PERMITTED, IOMMU_REFUSED, GUARD_BLOCKED = 1, 2, 3, 4, 5, 6
+DELIVERED, NOT_ISSUED, ATS_REFUSED, NOT_PERMITTED, IOMMU_REFUSED, GUARD_BLOCKED, UNTRANSLATED_ONLY = 1, 2, 3, 4, 5, 6, 7
 NOT_THIS_COMMAND, UNEXPECTED, PENDING, COMPLETE = 1, 2, 3, 4
 CPL_SC, CPL_UR, CPL_CA = 0, 1, 4
-CPL_R, CPL_W, CPL_S = 1 << 0, 1 << 1, 1 << 11
+CPL_R, CPL_W, CPL_U, CPL_S = 1 << 0, 1 << 1, 1 << 2, 1 << 11
 
 # ---- the VF (PCIe r5.0 ch. 9) -------------------------------------------------------------
 ECAM = 0xE000_0000
@@ -190,6 +191,22 @@ def test_amd_write_not_permitted(amd):
     assert reads(trace).count(DTE) == 1 and DEV_WORD not in reads(trace)
 
 
+def test_amd_untranslated_only(amd):
+    # PTE U (bit 59) = 1: the completion has U = 1 (R = 1, W = 0 for a read); the VF may not
+    # use it in a translated request (PCIe 10.2.3.4): no second DTE read, no DEV check.
+    # R is set, so the answer is cached: the next request hits and again sends nothing.
+    ref = amd[0]
+    mem, c = amd_memory(), ref.Caches()
+    mem[PTE] |= 1 << 59
+    trace: list = []
+    out, hits = ref.decide_cached(c, mem, amd_request(), trace)
+    assert out["rule"] == "untranslated_only" and hits == ()
+    assert (out["fields"]["outcome"], out["fields"]["cpl"]) == (UNTRANSLATED_ONLY, SPA_PAGE | CPL_U | CPL_R)
+    assert reads(trace).count(DTE) == 1 and DEV_WORD not in reads(trace)
+    out, hits = ref.decide_cached(c, mem, amd_request(), [])
+    assert out["rule"] == "untranslated_only" and hits == ("atc",)
+
+
 def test_amd_translated_request_refused_after_i_is_cleared(amd):
     # Sequence: the ATC holds page 35000h; software clears DTE.I (no invalidation); the next
     # read hits the ATC, the translated request is refused (INVALID_DEVICE_REQUEST, TR = 0):
@@ -316,6 +333,13 @@ def test_intel_write_not_permitted_and_r_w_0_not_cached(intel):
     out, _ = ref.decide_cached(c, mem, intel_request(), [])
     assert out["rule"] == "not_permitted" and out["fields"]["cpl"] == 0
     assert ref.decide_cached(c, mem, intel_request(), [])[1] == ()
+
+
+def test_intel_untranslated_only(intel):
+    # the leaf's TM (bit 62) is answered as U = 1: no translated request
+    out = intel[0].decide({**intel_memory(), D1: HPA_OUT | 3 | 1 << 62}, intel_request(write=1), [])
+    assert out["rule"] == "untranslated_only"
+    assert (out["fields"]["outcome"], out["fields"]["cpl"]) == (UNTRANSLATED_ONLY, HPA_OUT | CPL_U | CPL_W | CPL_R)
 
 
 def test_intel_translated_request_refused_after_tt_changes(intel):

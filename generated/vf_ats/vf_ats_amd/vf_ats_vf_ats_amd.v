@@ -3787,6 +3787,9 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h3165;
     reg [1-1:0] h3166;
     reg [1-1:0] h3167;
+    reg [1-1:0] h3168;
+    reg [1-1:0] h3169;
+    reg [1-1:0] h3170;
     reg [2-1:0] u0_iset;
     reg [52-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -8279,7 +8282,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h450 = h452;
                     end
-                    if ((!((cl_tr_cpl_status == 0) && (h450 != 0)))) begin
+                    if ((!(((cl_tr_cpl_status == 0) && (h450 != 0)) && (!cl_tr_cpl[2])))) begin
                         w_io_dte_0 <= 0;
                         w_io_dte_8 <= 0;
                         w_io_dte_10 <= 0;
@@ -8585,7 +8588,7 @@ always @(posedge clk) begin: fsm
                 else begin
                     h485 = h487;
                 end
-                if (((cl_tr_cpl_status == 0) && (h485 != 0))) begin
+                if ((((cl_tr_cpl_status == 0) && (h485 != 0)) && (!cl_tr_cpl[2]))) begin
                     cl_io_called <= 1;
                     if (1'b0) begin
                         cl_io_exit <= 1;
@@ -15890,6 +15893,23 @@ always @(posedge clk) begin: fsm
                 else begin
                     h3165 = h3167;
                 end
+                h3168 = 1'h0;
+                h3169 = 1'h0;
+                h3169 = 0;
+                if (cl_tr_cpl[1]) begin
+                    h3169 = 1;
+                end
+                h3170 = 1'h0;
+                h3170 = 0;
+                if (cl_tr_cpl[0]) begin
+                    h3170 = 1;
+                end
+                if ((e_write != 0)) begin
+                    h3168 = h3169;
+                end
+                else begin
+                    h3168 = h3170;
+                end
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -15923,8 +15943,19 @@ always @(posedge clk) begin: fsm
                     rec_code <= cl_tr_code;
                     st <= 6'b100010;
                 end
-                else if ((!(cl_io_translated_request != 0))) begin
+                else if ((!(((cl_tr_cpl_status == 0) && (h3168 != 0)) && (!cl_tr_cpl[2])))) begin
                     status <= 4;
+                    rec_outcome <= 7;
+                    rec_rid <= cl_vf_rid;
+                    rec_address <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= cl_tr_cpl;
+                    rec_iommu <= 0;
+                    rec_code <= 0;
+                    st <= 6'b100010;
+                end
+                else if ((!(cl_io_translated_request != 0))) begin
+                    status <= 5;
                     rec_outcome <= 5;
                     rec_rid <= cl_vf_rid;
                     rec_address <= 0;
@@ -15935,7 +15966,7 @@ always @(posedge clk) begin: fsm
                     st <= 6'b100010;
                 end
                 else if ((((cl_guard_sl_dev_blocked != 0) || (cl_guard_beyond_protected != 0)) || (cl_guard_dev_blocked != 0))) begin
-                    status <= 5;
+                    status <= 6;
                     rec_outcome <= 6;
                     rec_rid <= cl_vf_rid;
                     rec_address <= cl_io_address;
@@ -15946,7 +15977,7 @@ always @(posedge clk) begin: fsm
                     st <= 6'b100010;
                 end
                 else if ((cl_io_translated_request != 0)) begin
-                    status <= 6;
+                    status <= 7;
                     rec_outcome <= 1;
                     rec_rid <= cl_vf_rid;
                     rec_address <= cl_io_address;

@@ -1705,23 +1705,26 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h1023;
     reg [1-1:0] h1024;
     reg [1-1:0] h1025;
-    reg [65-1:0] h1026;
-    reg [65-1:0] h1027;
-    reg [64-1:0] h1028;
-    reg [64-1:0] h1029;
-    reg [53-1:0] h1030;
-    reg [53-1:0] h1031;
-    reg [65-1:0] h1032;
-    reg [65-1:0] h1033;
-    reg [64-1:0] h1034;
+    reg [1-1:0] h1026;
+    reg [1-1:0] h1027;
+    reg [1-1:0] h1028;
+    reg [65-1:0] h1029;
+    reg [65-1:0] h1030;
+    reg [64-1:0] h1031;
+    reg [64-1:0] h1032;
+    reg [53-1:0] h1033;
+    reg [53-1:0] h1034;
     reg [65-1:0] h1035;
-    reg [64-1:0] h1036;
+    reg [65-1:0] h1036;
     reg [64-1:0] h1037;
-    reg [53-1:0] h1038;
-    reg [53-1:0] h1039;
-    reg [65-1:0] h1040;
-    reg [64-1:0] h1041;
-    reg [64-1:0] h1042;
+    reg [65-1:0] h1038;
+    reg [64-1:0] h1039;
+    reg [64-1:0] h1040;
+    reg [53-1:0] h1041;
+    reg [53-1:0] h1042;
+    reg [65-1:0] h1043;
+    reg [64-1:0] h1044;
+    reg [64-1:0] h1045;
     reg [2-1:0] u0_iset;
     reg [52-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -7178,7 +7181,7 @@ always @(posedge clk) begin: fsm
                     h423 = (r_GSTS_REG >>> 31);
                     h424 = 1'h0;
                     h424 = (h423[1-1:0] & 1);
-                    if ((!(((cl_tr_cpl_status == 0) && (h418 != 0)) && (((h421 == 1) || (h422 == 2)) && (h424 != 0))))) begin
+                    if ((!((((cl_tr_cpl_status == 0) && (h418 != 0)) && (!cl_tr_cpl[2])) && (((h421 == 1) || (h422 == 2)) && (h424 != 0))))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
                         st <= 5'b10100;
@@ -7282,7 +7285,7 @@ always @(posedge clk) begin: fsm
                     h433 = (r_GSTS_REG >>> 31);
                     h434 = 1'h0;
                     h434 = (h433[1-1:0] & 1);
-                    if ((!(((cl_tr_cpl_status == 0) && (h428 != 0)) && (((((h431 == 1) || (h432 == 2)) && (h434 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
+                    if ((!((((cl_tr_cpl_status == 0) && (h428 != 0)) && (!cl_tr_cpl[2])) && (((((h431 == 1) || (h432 == 2)) && (h434 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
                         w_io_ctx_0 <= 0;
                         w_io_ctx_8 <= 0;
                         st <= 5'b10110;
@@ -7589,7 +7592,7 @@ always @(posedge clk) begin: fsm
                 else begin
                     h462 = h464;
                 end
-                if (((cl_tr_cpl_status == 0) && (h462 != 0))) begin
+                if ((((cl_tr_cpl_status == 0) && (h462 != 0)) && (!cl_tr_cpl[2]))) begin
                     cl_io_called <= 1;
                     h465 = 2'h0;
                     if ((e_write != 0)) begin
@@ -10004,6 +10007,23 @@ always @(posedge clk) begin: fsm
                 else begin
                     h1023 = h1025;
                 end
+                h1026 = 1'h0;
+                h1027 = 1'h0;
+                h1027 = 0;
+                if (cl_tr_cpl[1]) begin
+                    h1027 = 1;
+                end
+                h1028 = 1'h0;
+                h1028 = 0;
+                if (cl_tr_cpl[0]) begin
+                    h1028 = 1;
+                end
+                if ((e_write != 0)) begin
+                    h1026 = h1027;
+                end
+                else begin
+                    h1026 = h1028;
+                end
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -10037,55 +10057,66 @@ always @(posedge clk) begin: fsm
                     rec_fault_reason <= 0;
                     st <= 5'b11100;
                 end
-                else if (((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0))) begin
+                else if ((!(((cl_tr_cpl_status == 0) && (h1026 != 0)) && (!cl_tr_cpl[2])))) begin
                     status <= 4;
+                    rec_outcome <= 7;
+                    rec_rid <= cl_vf_rid;
+                    rec_address <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= cl_tr_cpl;
+                    rec_iommu <= 0;
+                    rec_fault_reason <= 0;
+                    st <= 5'b11100;
+                end
+                else if (((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0))) begin
+                    status <= 5;
                     rec_outcome <= 6;
                     rec_rid <= cl_vf_rid;
-                    h1026 = 65'h0;
-                    h1027 = 65'h0;
-                    h1028 = 64'h0;
-                    h1028 = cl_tr_cpl;
-                    h1029 = 64'h0;
-                    h1029 = cl_tr_cpl;
-                    h1030 = 53'h0;
-                    h1030 = ({1'h0, h1029[64-1:12]} + 1);
-                    h1031 = 53'h0;
-                    h1031 = ({1'h0, h1028[64-1:12]} ^ h1030);
-                    h1032 = 65'h0;
-                    h1032 = ({h1031, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h1027 = h1032;
-                    end
-                    else begin
-                        h1027 = 4095;
-                    end
-                    h1026 = h1027;
-                    h1033 = 65'h0;
-                    h1033 = (~h1026);
-                    h1034 = 64'h0;
-                    h1034 = (cl_tr_cpl & h1033[64-1:0]);
+                    h1029 = 65'h0;
+                    h1030 = 65'h0;
+                    h1031 = 64'h0;
+                    h1031 = cl_tr_cpl;
+                    h1032 = 64'h0;
+                    h1032 = cl_tr_cpl;
+                    h1033 = 53'h0;
+                    h1033 = ({1'h0, h1032[64-1:12]} + 1);
+                    h1034 = 53'h0;
+                    h1034 = ({1'h0, h1031[64-1:12]} ^ h1033);
                     h1035 = 65'h0;
-                    h1036 = 64'h0;
-                    h1036 = cl_tr_cpl;
-                    h1037 = 64'h0;
-                    h1037 = cl_tr_cpl;
-                    h1038 = 53'h0;
-                    h1038 = ({1'h0, h1037[64-1:12]} + 1);
-                    h1039 = 53'h0;
-                    h1039 = ({1'h0, h1036[64-1:12]} ^ h1038);
-                    h1040 = 65'h0;
-                    h1040 = ({h1039, 12'h0} | 4095);
+                    h1035 = ({h1034, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1035 = h1040;
+                        h1030 = h1035;
                     end
                     else begin
-                        h1035 = 4095;
+                        h1030 = 4095;
                     end
-                    h1041 = 64'h0;
-                    h1041 = (e_addr & h1035[64-1:0]);
-                    h1042 = 64'h0;
-                    h1042 = (h1034 | h1041);
-                    rec_address <= h1042;
+                    h1029 = h1030;
+                    h1036 = 65'h0;
+                    h1036 = (~h1029);
+                    h1037 = 64'h0;
+                    h1037 = (cl_tr_cpl & h1036[64-1:0]);
+                    h1038 = 65'h0;
+                    h1039 = 64'h0;
+                    h1039 = cl_tr_cpl;
+                    h1040 = 64'h0;
+                    h1040 = cl_tr_cpl;
+                    h1041 = 53'h0;
+                    h1041 = ({1'h0, h1040[64-1:12]} + 1);
+                    h1042 = 53'h0;
+                    h1042 = ({1'h0, h1039[64-1:12]} ^ h1041);
+                    h1043 = 65'h0;
+                    h1043 = ({h1042, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1038 = h1043;
+                    end
+                    else begin
+                        h1038 = 4095;
+                    end
+                    h1044 = 64'h0;
+                    h1044 = (e_addr & h1038[64-1:0]);
+                    h1045 = 64'h0;
+                    h1045 = (h1037 | h1044);
+                    rec_address <= h1045;
                     rec_cpl_status <= 0;
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
@@ -10093,7 +10124,7 @@ always @(posedge clk) begin: fsm
                     st <= 5'b11100;
                 end
                 else if ((!((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3))))) begin
-                    status <= 5;
+                    status <= 6;
                     rec_outcome <= 5;
                     rec_rid <= cl_vf_rid;
                     rec_address <= 0;
@@ -10104,7 +10135,7 @@ always @(posedge clk) begin: fsm
                     st <= 5'b11100;
                 end
                 else if (((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3)))) begin
-                    status <= 6;
+                    status <= 7;
                     rec_outcome <= 1;
                     rec_rid <= cl_vf_rid;
                     rec_address <= cl_io_address;
