@@ -51,11 +51,6 @@ def test_verilog_converts_and_compiles_with_icarus(generated, name, tmp_path):
     assert ok, messages
 
 
-# Verilator's lint of vf_ats_intel's Verilog (3.4 MB: two calls of vtd_remap inlined) takes
-# ~40 s of CPU: it runs with the slow tests; its sibling vf_ats_amd (~9 s) stays quick.
-SLOW_LINT = {("vf_ats", "vf_ats_intel")}
-
-
 def _shipped_verilog() -> list:
     """(spec, model, Verilog file) of every shipped model: the checked-in HDL beside
     model.py in generated/<spec>/ and generated/<spec>/<model>/ (kept fresh by generate
@@ -64,9 +59,8 @@ def _shipped_verilog() -> list:
     for name in SPEC_NAMES:
         folder = ROOT / "generated" / name
         for d in [folder] + sorted(p for p in folder.iterdir() if (p / "model.py").is_file()):
-            marks = [pytest.mark.slow] if (name, d.name) in SLOW_LINT else []
             for v in sorted(d.glob("*.v")):
-                out.append(pytest.param(v, marks=marks, id=f"{name}-{d.name if d != folder else 'default'}"))
+                out.append(pytest.param(v, id=f"{name}-{d.name if d != folder else 'default'}"))
     return out
 
 

@@ -47,10 +47,10 @@ def _spec_and_dir(name: str, model: str | None):
 # model of each family (a walk, a nested walk, a unit); the slow runs build them all
 VERILATOR_QUICK = {("x86_64_paging", None), ("amd_npt", None), ("intel_vmx", None)}
 # Specs whose models run on one simulator only in the quick runs (the others are slow).
-# vf_ats inlines an IOMMU twice per unit: vf_ats_amd on Icarus is ~10 s of CPU (100 events
-# and the coverage search); vf_ats_intel is ~75 s even there (the coverage search spends its
-# 5000 reference runs on the points its two calls of vtd_remap cannot reach in one event),
-# so it runs with the slow tests only, with the golden test's MyHDL image in the quick runs.
+# vf_ats inlines an IOMMU twice per unit: vf_ats_amd on Icarus is ~8 s (100 events and the
+# coverage search); vf_ats_intel is ~75 s even there (the coverage search spends its budget
+# of 5000 reference runs on the points its two calls of vtd_remap cannot reach in one
+# event), so it runs with the slow tests only, the golden test's MyHDL image in the quick.
 ONE_SIMULATOR = {("vf_ats", None): "icarus", ("vf_ats", "vf_ats_amd"): "icarus", ("vf_ats", "vf_ats_intel"): None,
                  ("vf_ats", "vf_inv_amd"): "icarus"}
 
