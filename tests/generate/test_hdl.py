@@ -123,7 +123,13 @@ for lang in ("Verilog", "VHDL"):
 """
 
 
-@pytest.mark.parametrize("name", SPEC_NAMES)
+# The largest models convert in 10-30 s a time (two hash seeds, two languages): CI checks
+# the others, whose processes are built by the same templates; the slow runs check all.
+SLOW_HASH_SEED = {"amd_iommu", "intel_vtd", "intel_ept", "vf_ats", "vf_dma"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_HASH_SEED else n
+                                  for n in SPEC_NAMES])
 def test_conversion_is_the_same_under_every_hash_seed(name):
     """MyHDL orders each process's registers (its reset assignments) by a set of names:
     two processes with different PYTHONHASHSEED values must still write the same HDL."""
@@ -195,9 +201,11 @@ def test_vhdl_has_no_constant_shift_left(generated, name, tmp_path):
 
 
 # Yosys's `proc` alone takes over four minutes on amd_iommu's walker (one large process since
-# ATS added its completion): CI's 20 minutes cannot hold it, so it runs with the slow tests
-# (`python -m pytest`); every other shipped model, and the same synthesis code, run in CI.
-SLOW_SYNTHESIS = {"amd_iommu"}
+# ATS added its completion), and 50-100 s on intel_vtd, intel_ept and pcie_sriov (2 cores):
+# CI's 20 minutes cannot hold them, so they run with the slow tests (`python -m pytest`).
+# CI synthesizes one model of each family or more (a walk, a nested walk, units with IOMMU
+# calls, the control blocks, the guards), through the same synthesis code.
+SLOW_SYNTHESIS = {"amd_iommu", "intel_vtd", "intel_ept", "pcie_sriov"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_SYNTHESIS else n

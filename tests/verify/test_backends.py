@@ -111,7 +111,7 @@ def _mutant(tmp_path: Path, name: str, filename: str, old: str, new: str, langua
 
 
 @pytest.mark.xdist_group("hdl-x86_64_paging-None")
-@pytest.mark.parametrize("backend", ["verilator", "icarus"])
+@pytest.mark.parametrize("backend", [pytest.param("verilator", marks=pytest.mark.slow), "icarus"])  # Verilator's build: 28 s
 def test_a_changed_constant_in_the_verilog_is_caught(backend, tmp_path):
     """The page-fault vector (14, Intel SDM Vol. 3A 6.15 "Interrupt 14-Page-Fault
     Exception") changed in the converted Verilog alone: model.py still agrees."""
