@@ -558,6 +558,28 @@ def _layout(lay: ir.Layout, bag: DiagnosticBag, reported: set | None = None) -> 
     for r in lay.ranges:
         if r.when is not None and r.low is None:  # a run-time bound may cover the address field
             _overlaps([("conditional reserved range", r.hi, r.lo, r.span)], lay.width, what, bag, taken=inside)
+            _conditional_precedence(r, lay, what, bag, reported)
+
+
+def _conditional_precedence(r: ir.BitRange, lay: ir.Layout, what: str, bag: DiagnosticBag, reported: set) -> None:
+    """A `reserved [R] if COND` range is reserved while COND holds and ignored while it
+    does not (docs/language.md 2): that is the whole precedence rule, so no bit of it may
+    also be declared `ignored` (E0326: which one wins would be the reader's guess) or
+    `reserved` without a condition (E0327: COND would never matter)."""
+    for o in lay.ranges:
+        if o.when is not None or not (r.lo <= o.hi and o.lo <= r.hi) or (r.span, o.span) in reported:
+            continue
+        reported.add((r.span, o.span))
+        lo, hi = max(r.lo, o.lo), min(r.hi, o.hi)
+        if o.kind == "ignored":
+            bag.error("E0326", f"expected bits {bits_text(hi, lo)} of {what} to be either `ignored` or `reserved if "
+                      "COND`, not both: a `reserved if` range is already ignored while its condition does not hold; "
+                      f"drop {bits_text(hi, lo)} from the `ignored` range", r.span,
+                      ("the `ignored` range is declared here", o.span))
+        elif o.kind == "reserved":
+            bag.error("E0327", f"expected bits {bits_text(hi, lo)} of {what} to be either `reserved` or `reserved if "
+                      "COND`, not both: an unconditional `reserved` range is reserved whatever the condition; drop "
+                      "one of the two", r.span, ("the unconditional range is declared here", o.span))
 
 
 def _and(items: list[str]) -> str:

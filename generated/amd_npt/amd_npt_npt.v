@@ -710,7 +710,7 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                 if ((!m_rdata[0])) begin
                     uok = 1'b0;
                 end
-                if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                     uok = 1'b0;
                 end
                 if (uok) begin
@@ -789,7 +789,7 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
                     'h5: begin
                         if ((!m_rdata[0])) begin
                         end
-                        else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         end
                         else begin
                             v_rw = (walker_host0_a_rw && m_rdata[1]);
@@ -1071,7 +1071,7 @@ always @(walker_host0_a_rw, walker_host0_a_us, walker_host0_a_xd, x_done, walker
             'h5: begin
                 if ((!walker_host0_le[0])) begin
                 end
-                else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
                 end
                 else begin
                     v_rw = (walker_host0_a_rw && walker_host0_le[1]);
@@ -1569,7 +1569,7 @@ always @(posedge clk) begin: walker_host0_fsm
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -1649,7 +1649,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 5;
                                 walker_host0_st <= 4'b0010;
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 walker_host0_fault_k <= 2;
                                 walker_host0_flevel <= 5;
                                 walker_host0_st <= 4'b0010;
@@ -2031,6 +2031,8 @@ always @(posedge clk) begin: walker_host0_fsm
             h_r_error_code[3] <= (walker_host0_fault_k[4-1:0] == 2);
             h_r_error_code[4] <= (hk_fetch && (hb_CR4[20] || hb_EFER[11]));
             h_r_error_code[5] <= (((walker_host0_fault_k > 2) && (walker_host0_fault_k <= 9)) && (((hb_CR4[22] && walker_host0_a_us) && (!hk_fetch)) && ((((hb_PKRU >>> (2 * walker_host0_le[63-1:59])) & 1) == 1) || (((((hb_PKRU >>> ((2 * walker_host0_le[63-1:59]) + 1)) & 1) == 1) && hk_write) && (hk_user || hb_CR0[16])))));
+            h_r_error_code[6] <= 1'b0;
+            h_r_error_code[15] <= 1'b0;
             h_r_cr2 <= x_addr;
             x_done <= 1'b1;
             walker_host0_st <= 4'b0000;
@@ -2086,7 +2088,7 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_flevel <= 5;
                         walker_host0_st <= 4'b0010;
                     end
-                    else if ((((walker_host0_le & 64'hf000000000080) != 0) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_host0_le & 256) != 0)) || ((!hb_EFER[11]) && ((walker_host0_le & 64'h8000000000000000) != 0)))) begin
                         walker_host0_fault_k <= 2;
                         walker_host0_flevel <= 5;
                         walker_host0_st <= 4'b0010;
@@ -2740,7 +2742,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, wal
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -2818,7 +2820,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, wal
                         'h5: begin
                             if ((!m_rdata[0])) begin
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
@@ -3094,7 +3096,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, wal
                 'h5: begin
                     if ((!le[0])) begin
                     end
-                    else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((le & 64'hf000000000080) != 0) || (1'b1 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && le[1]);
@@ -3636,7 +3638,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             uok = 1'b0;
                         end
                         if (uok) begin
@@ -3716,7 +3718,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
@@ -4094,6 +4096,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_error_code[6] <= 1'b0;
+                o_r_error_code[15] <= 1'b0;
                 o_r_cr2 <= i_addr;
                 o_r1_vector <= 13;
                 o_r1_error_code <= 0;
@@ -4156,7 +4160,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || (1'b1 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
@@ -4504,16 +4508,13 @@ assign h_look = (x_valid && (!x_pwrite) && (!x_phys) && (!n_hit) && (!x_off));
 
 always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) begin: cache_tlb0_request
     reg [12-1:0] tg0;
-    reg [64-1:0] tg1;
     cache_tlb0_c_set = i_addr[16-1:12];
     cache_tlb0_f_set = cache_tlb0_f_key[4-1:0];
     cache_tlb0_c_acc = {k_write, k_user, k_fetch};
     cache_tlb0_t_asid = r_ASID;
     tg0 = 12'h0;
-    tg1 = 64'h0;
-    tg1 = r_CR3;
     if (r_CR4[17]) begin
-        tg0 = tg1[12-1:0];
+        tg0 = r_CR3[12-1:0];
     end
     else begin
         tg0 = 0;
@@ -5810,13 +5811,10 @@ end
 
 always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_pwc0_q2, cache_pwc0_q3, cache_pwc0_q4, cache_pwc0_q5, r_ASID, r_CR3, r_CR4, sw_set, w_done, w_level, w_status) begin: cache_pwc0_request
     reg [12-1:0] tg0;
-    reg [64-1:0] tg1;
     cache_pwc0_t_asid = r_ASID;
     tg0 = 12'h0;
-    tg1 = 64'h0;
-    tg1 = r_CR3;
     if (r_CR4[17]) begin
-        tg0 = tg1[12-1:0];
+        tg0 = r_CR3[12-1:0];
     end
     else begin
         tg0 = 0;

@@ -822,7 +822,7 @@ begin
                 if (not bool(m_rdata(0))) then
                     uok := '0';
                 end if;
-                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     uok := '0';
                 end if;
                 if bool(uok) then
@@ -899,7 +899,7 @@ begin
                 if (walker_host0_lvl = 5) then
                     if (not bool(m_rdata(0))) then
                         null;
-                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
                     else
                         v_rw := stdl(bool(walker_host0_a_rw) and bool(m_rdata(1)));
@@ -1164,7 +1164,7 @@ begin
         if (walker_host0_lvl = 5) then
             if (not bool(walker_host0_le(0))) then
                 null;
-            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+            elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_host0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                 null;
             else
                 v_rw := stdl(bool(walker_host0_a_rw) and bool(walker_host0_le(1)));
@@ -1636,7 +1636,7 @@ begin
                         if (not bool(m_rdata(0))) then
                             uok := '0';
                         end if;
-                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             uok := '0';
                         end if;
                         if bool(uok) then
@@ -1713,7 +1713,7 @@ begin
                                 walker_host0_fault_k <= to_unsigned(1, 8);
                                 walker_host0_flevel <= to_unsigned(5, 3);
                                 walker_host0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 walker_host0_fault_k <= to_unsigned(2, 8);
                                 walker_host0_flevel <= to_unsigned(5, 3);
                                 walker_host0_st <= FAULT;
@@ -2047,6 +2047,8 @@ begin
                 h_r_error_code(3) <= stdl(walker_host0_fault_k(4-1 downto 0) = 2);
                 h_r_error_code(4) <= stdl(bool(hk_fetch) and (bool(hb_CR4(20)) or bool(hb_EFER(11))));
                 h_r_error_code(5) <= stdl(((walker_host0_fault_k > 2) and (walker_host0_fault_k <= 9)) and (((bool(hb_CR4(22)) and bool(walker_host0_a_us)) and (not bool(hk_fetch))) and (((shift_right(hb_PKRU, to_integer(2 * walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(hb_PKRU, to_integer((2 * walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(hk_write)) and (bool(hk_user) or bool(hb_CR0(16)))))));
+                h_r_error_code(6) <= '0';
+                h_r_error_code(15) <= '0';
                 h_r_cr2 <= x_addr;
                 x_done <= '1';
                 walker_host0_st <= IDLE;
@@ -2090,7 +2092,7 @@ begin
                         walker_host0_fault_k <= to_unsigned(1, 8);
                         walker_host0_flevel <= to_unsigned(5, 3);
                         walker_host0_st <= FAULT;
-                    elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_host0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(hb_EFER(11))) and ((walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         walker_host0_fault_k <= to_unsigned(2, 8);
                         walker_host0_flevel <= to_unsigned(5, 3);
                         walker_host0_st <= FAULT;
@@ -2662,7 +2664,7 @@ begin
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
-                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         uok := '0';
                     end if;
                     if bool(uok) then
@@ -2738,7 +2740,7 @@ begin
                     if (walker_guest0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
@@ -3000,7 +3002,7 @@ begin
             if (walker_guest0_lvl = 5) then
                 if (not bool(le(0))) then
                     null;
-                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
@@ -3498,7 +3500,7 @@ begin
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
-                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 uok := '0';
                             end if;
                             if bool(uok) then
@@ -3575,7 +3577,7 @@ begin
                                     walker_guest0_fault_k <= to_unsigned(1, 8);
                                     walker_guest0_flevel <= to_unsigned(5, 3);
                                     walker_guest0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_guest0_fault_k <= to_unsigned(2, 8);
                                     walker_guest0_flevel <= to_unsigned(5, 3);
                                     walker_guest0_st <= FAULT;
@@ -3906,6 +3908,8 @@ begin
                     o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_error_code(6) <= '0';
+                    o_r_error_code(15) <= '0';
                     o_r_cr2 <= i_addr;
                     o_r1_vector <= to_unsigned(13, 8);
                     o_r1_error_code <= to_unsigned(0, 32);
@@ -3955,7 +3959,7 @@ begin
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
@@ -4261,17 +4265,14 @@ h_look <= stdl(bool(x_valid) and (not bool(x_pwrite)) and (not bool(x_phys)) and
 
 cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_ASID, r_CR3, r_CR4) is
     variable tg0: unsigned(11 downto 0);
-    variable tg1: unsigned(63 downto 0);
 begin
     cache_tlb0_c_set <= i_addr(16-1 downto 12);
     cache_tlb0_f_set <= cache_tlb0_f_key(4-1 downto 0);
     cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
     cache_tlb0_t_asid <= r_ASID;
     tg0 := to_unsigned(0, 12);
-    tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-    tg1 := r_CR3;
     if bool(r_CR4(17)) then
-        tg0 := tg1(12-1 downto 0);
+        tg0 := r_CR3(12-1 downto 0);
     else
         tg0 := to_unsigned(0, 12);
     end if;
@@ -5535,14 +5536,11 @@ end process cache_tlb0_fsm;
 
 cache_pwc0_request: process (i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_pwc0_q2, cache_pwc0_q3, cache_pwc0_q4, cache_pwc0_q5, r_ASID, r_CR3, r_CR4, sw_set, w_done, w_level, w_status) is
     variable tg0: unsigned(11 downto 0);
-    variable tg1: unsigned(63 downto 0);
 begin
     cache_pwc0_t_asid <= r_ASID;
     tg0 := to_unsigned(0, 12);
-    tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-    tg1 := r_CR3;
     if bool(r_CR4(17)) then
-        tg0 := tg1(12-1 downto 0);
+        tg0 := r_CR3(12-1 downto 0);
     else
         tg0 := to_unsigned(0, 12);
     end if;

@@ -563,7 +563,7 @@ always @(walker_unit_h0_a_rw, walker_unit_h0_a_us, walker_unit_h0_a_xd, unit_h_d
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -642,7 +642,7 @@ always @(walker_unit_h0_a_rw, walker_unit_h0_a_us, walker_unit_h0_a_xd, unit_h_d
                         'h5: begin
                             if ((!m_rdata[0])) begin
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
                             else begin
                                 v_rw = (walker_unit_h0_a_rw && m_rdata[1]);
@@ -880,7 +880,7 @@ always @(walker_unit_h0_a_rw, walker_unit_h0_a_us, walker_unit_h0_a_xd, unit_h_d
                 'h5: begin
                     if ((!walker_unit_h0_le[0])) begin
                     end
-                    else if ((((walker_unit_h0_le & 64'hf000000000080) != 0) || ((!unit_h_r_EFER[11]) && ((walker_unit_h0_le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((walker_unit_h0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_unit_h0_le & 256) != 0)) || ((!unit_h_r_EFER[11]) && ((walker_unit_h0_le & 64'h8000000000000000) != 0)))) begin
                     end
                     else begin
                         v_rw = (walker_unit_h0_a_rw && walker_unit_h0_le[1]);
@@ -1211,7 +1211,7 @@ always @(posedge clk) begin: walker_unit_h0_fsm
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             uok = 1'b0;
                         end
                         if (uok) begin
@@ -1291,7 +1291,7 @@ always @(posedge clk) begin: walker_unit_h0_fsm
                                     walker_unit_h0_flevel <= 5;
                                     walker_unit_h0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!unit_h_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_unit_h0_fault_k <= 2;
                                     walker_unit_h0_flevel <= 5;
                                     walker_unit_h0_st <= 3'b010;
@@ -1634,6 +1634,8 @@ always @(posedge clk) begin: walker_unit_h0_fsm
                 unit_h_o_r_error_code[3] <= (walker_unit_h0_fault_k[4-1:0] == 2);
                 unit_h_o_r_error_code[4] <= (unit_h_k_fetch && (unit_h_r_CR4[20] || unit_h_r_EFER[11]));
                 unit_h_o_r_error_code[5] <= (((walker_unit_h0_fault_k > 2) && (walker_unit_h0_fault_k <= 9)) && (((unit_h_r_CR4[22] && walker_unit_h0_a_us) && (!unit_h_k_fetch)) && ((((unit_h_r_PKRU >>> (2 * walker_unit_h0_le[63-1:59])) & 1) == 1) || (((((unit_h_r_PKRU >>> ((2 * walker_unit_h0_le[63-1:59]) + 1)) & 1) == 1) && unit_h_k_write) && (unit_h_k_user || unit_h_r_CR0[16])))));
+                unit_h_o_r_error_code[6] <= 1'b0;
+                unit_h_o_r_error_code[15] <= 1'b0;
                 unit_h_o_r_cr2 <= unit_h_i_addr;
                 unit_h_done <= 1'b1;
                 walker_unit_h0_st <= 3'b000;
@@ -1684,7 +1686,7 @@ always @(posedge clk) begin: walker_unit_h0_fsm
                             walker_unit_h0_flevel <= 5;
                             walker_unit_h0_st <= 3'b010;
                         end
-                        else if ((((walker_unit_h0_le & 64'hf000000000080) != 0) || ((!unit_h_r_EFER[11]) && ((walker_unit_h0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((walker_unit_h0_le & 64'hf000000000080) != 0) || (1'b1 && ((walker_unit_h0_le & 256) != 0)) || ((!unit_h_r_EFER[11]) && ((walker_unit_h0_le & 64'h8000000000000000) != 0)))) begin
                             walker_unit_h0_fault_k <= 2;
                             walker_unit_h0_flevel <= 5;
                             walker_unit_h0_st <= 3'b010;

@@ -529,7 +529,7 @@ begin
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
-                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         uok := '0';
                     end if;
                     if bool(uok) then
@@ -606,7 +606,7 @@ begin
                     if (walker_unit_h0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
                             v_rw := stdl(bool(walker_unit_h0_a_rw) and bool(m_rdata(1)));
@@ -831,7 +831,7 @@ begin
             if (walker_unit_h0_lvl = 5) then
                 if (not bool(walker_unit_h0_le(0))) then
                     null;
-                elsif (((walker_unit_h0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_h_r_EFER(11))) and ((walker_unit_h0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                elsif (((walker_unit_h0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_unit_h0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(unit_h_r_EFER(11))) and ((walker_unit_h0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
                     v_rw := stdl(bool(walker_unit_h0_a_rw) and bool(walker_unit_h0_le(1)));
@@ -1152,7 +1152,7 @@ begin
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
-                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 uok := '0';
                             end if;
                             if bool(uok) then
@@ -1229,7 +1229,7 @@ begin
                                     walker_unit_h0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_h0_flevel <= to_unsigned(5, 3);
                                     walker_unit_h0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(unit_h_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_h0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_h0_flevel <= to_unsigned(5, 3);
                                     walker_unit_h0_st <= FAULT;
@@ -1527,6 +1527,8 @@ begin
                     unit_h_o_r_error_code(3) <= stdl(walker_unit_h0_fault_k(4-1 downto 0) = 2);
                     unit_h_o_r_error_code(4) <= stdl(bool(unit_h_k_fetch) and (bool(unit_h_r_CR4(20)) or bool(unit_h_r_EFER(11))));
                     unit_h_o_r_error_code(5) <= stdl(((walker_unit_h0_fault_k > 2) and (walker_unit_h0_fault_k <= 9)) and (((bool(unit_h_r_CR4(22)) and bool(walker_unit_h0_a_us)) and (not bool(unit_h_k_fetch))) and (((shift_right(unit_h_r_PKRU, to_integer(2 * walker_unit_h0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(unit_h_r_PKRU, to_integer((2 * walker_unit_h0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(unit_h_k_write)) and (bool(unit_h_k_user) or bool(unit_h_r_CR0(16)))))));
+                    unit_h_o_r_error_code(6) <= '0';
+                    unit_h_o_r_error_code(15) <= '0';
                     unit_h_o_r_cr2 <= unit_h_i_addr;
                     unit_h_done <= '1';
                     walker_unit_h0_st <= IDLE;
@@ -1566,7 +1568,7 @@ begin
                             walker_unit_h0_fault_k <= to_unsigned(1, 8);
                             walker_unit_h0_flevel <= to_unsigned(5, 3);
                             walker_unit_h0_st <= FAULT;
-                        elsif (((walker_unit_h0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_h_r_EFER(11))) and ((walker_unit_h0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((walker_unit_h0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((walker_unit_h0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(unit_h_r_EFER(11))) and ((walker_unit_h0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_unit_h0_fault_k <= to_unsigned(2, 8);
                             walker_unit_h0_flevel <= to_unsigned(5, 3);
                             walker_unit_h0_st <= FAULT;

@@ -3065,7 +3065,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -3154,7 +3154,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         'h5: begin
                             if ((!m_rdata[0])) begin
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
                             else begin
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
@@ -3511,7 +3511,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                 'h5: begin
                     if ((!le[0])) begin
                     end
-                    else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                     end
                     else begin
                         v_rw = (walker_guest0_a_rw && le[1]);
@@ -4073,7 +4073,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             uok = 1'b0;
                         end
                         if (uok) begin
@@ -4157,7 +4157,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_guest0_fault_k <= 2;
                                     walker_guest0_flevel <= 5;
                                     walker_guest0_st <= 3'b011;
@@ -4543,6 +4543,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_r_error_code[3] <= (walker_guest0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= (((walker_guest0_fault_k > 2) && (walker_guest0_fault_k <= 9)) && (((r_CR4[22] && walker_guest0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_error_code[6] <= 1'b0;
+                o_r_error_code[15] <= 1'b0;
                 o_r_cr2 <= i_addr;
                 o_r1_vector <= 13;
                 o_r1_error_code <= 0;
@@ -4630,7 +4632,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
                         end
-                        else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_guest0_fault_k <= 2;
                             walker_guest0_flevel <= 5;
                             walker_guest0_st <= 3'b011;
@@ -4976,7 +4978,6 @@ always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write,
     reg [40-1:0] tg1;
     reg [64-1:0] tg2;
     reg [12-1:0] tg3;
-    reg [64-1:0] tg4;
     cache_tlb0_c_set = i_addr[15-1:12];
     cache_tlb0_f_set = cache_tlb0_f_key[3-1:0];
     cache_tlb0_c_acc = {k_write, k_user, k_fetch};
@@ -5003,10 +5004,8 @@ always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write,
     end
     cache_tlb0_t_eptrta = tg1;
     tg3 = 12'h0;
-    tg4 = 64'h0;
-    tg4 = r_CR3;
     if (r_CR4[17]) begin
-        tg3 = tg4[12-1:0];
+        tg3 = r_CR3[12-1:0];
     end
     else begin
         tg3 = 0;
@@ -7034,7 +7033,6 @@ always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache
     reg [40-1:0] tg1;
     reg [64-1:0] tg2;
     reg [12-1:0] tg3;
-    reg [64-1:0] tg4;
     tg0 = 16'h0;
     if (r_PROC2[5]) begin
         tg0 = r_VPID;
@@ -7058,10 +7056,8 @@ always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache
     end
     cache_psc0_t_eptrta = tg1;
     tg3 = 12'h0;
-    tg4 = 64'h0;
-    tg4 = r_CR3;
     if (r_CR4[17]) begin
-        tg3 = tg4[12-1:0];
+        tg3 = r_CR3[12-1:0];
     end
     else begin
         tg3 = 0;

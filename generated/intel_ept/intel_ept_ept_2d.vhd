@@ -3027,7 +3027,7 @@ begin
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
-                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         uok := '0';
                     end if;
                     if bool(uok) then
@@ -3113,7 +3113,7 @@ begin
                     if (walker_guest0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
@@ -3450,7 +3450,7 @@ begin
             if (walker_guest0_lvl = 5) then
                 if (not bool(le(0))) then
                     null;
-                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
@@ -3968,7 +3968,7 @@ begin
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
-                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 uok := '0';
                             end if;
                             if bool(uok) then
@@ -4050,7 +4050,7 @@ begin
                                     walker_guest0_fault_k <= to_unsigned(1, 8);
                                     walker_guest0_flevel <= to_unsigned(5, 3);
                                     walker_guest0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_guest0_fault_k <= to_unsigned(2, 8);
                                     walker_guest0_flevel <= to_unsigned(5, 3);
                                     walker_guest0_st <= FAULT;
@@ -4388,6 +4388,8 @@ begin
                     o_r_error_code(3) <= stdl(walker_guest0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl(((walker_guest0_fault_k > 2) and (walker_guest0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_guest0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_error_code(6) <= '0';
+                    o_r_error_code(15) <= '0';
                     o_r_cr2 <= i_addr;
                     o_r1_vector <= to_unsigned(13, 8);
                     o_r1_error_code <= to_unsigned(0, 32);
@@ -4462,7 +4464,7 @@ begin
                             walker_guest0_fault_k <= to_unsigned(1, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
-                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_guest0_fault_k <= to_unsigned(2, 8);
                             walker_guest0_flevel <= to_unsigned(5, 3);
                             walker_guest0_st <= FAULT;
@@ -4766,7 +4768,6 @@ cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fet
     variable tg1: unsigned(39 downto 0);
     variable tg2: unsigned(63 downto 0);
     variable tg3: unsigned(11 downto 0);
-    variable tg4: unsigned(63 downto 0);
 begin
     cache_tlb0_c_set <= i_addr(15-1 downto 12);
     cache_tlb0_f_set <= cache_tlb0_f_key(3-1 downto 0);
@@ -4792,10 +4793,8 @@ begin
     end if;
     cache_tlb0_t_eptrta <= tg1;
     tg3 := to_unsigned(0, 12);
-    tg4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-    tg4 := r_CR3;
     if bool(r_CR4(17)) then
-        tg3 := tg4(12-1 downto 0);
+        tg3 := r_CR3(12-1 downto 0);
     else
         tg3 := to_unsigned(0, 12);
     end if;
@@ -6793,7 +6792,6 @@ cache_psc0_request: process (i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, 
     variable tg1: unsigned(39 downto 0);
     variable tg2: unsigned(63 downto 0);
     variable tg3: unsigned(11 downto 0);
-    variable tg4: unsigned(63 downto 0);
 begin
     tg0 := to_unsigned(0, 16);
     if bool(r_PROC2(5)) then
@@ -6816,10 +6814,8 @@ begin
     end if;
     cache_psc0_t_eptrta <= tg1;
     tg3 := to_unsigned(0, 12);
-    tg4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-    tg4 := r_CR3;
     if bool(r_CR4(17)) then
-        tg3 := tg4(12-1 downto 0);
+        tg3 := r_CR3(12-1 downto 0);
     else
         tg3 := to_unsigned(0, 12);
     end if;

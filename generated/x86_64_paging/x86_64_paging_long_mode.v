@@ -429,7 +429,7 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_to
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -508,7 +508,7 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_to
                         'h5: begin
                             if ((!m_rdata[0])) begin
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
                             else begin
                                 v_rw = (walker_top0_a_rw && m_rdata[1]);
@@ -746,7 +746,7 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_to
                 'h5: begin
                     if ((!le[0])) begin
                     end
-                    else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                     end
                     else begin
                         v_rw = (walker_top0_a_rw && le[1]);
@@ -1167,7 +1167,7 @@ always @(posedge clk) begin: walker_top0_fsm
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             uok = 1'b0;
                         end
                         if (uok) begin
@@ -1247,7 +1247,7 @@ always @(posedge clk) begin: walker_top0_fsm
                                     walker_top0_flevel <= 5;
                                     walker_top0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b0 && ((m_rdata & 256) != 0)) || ((!r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     walker_top0_fault_k <= 2;
                                     walker_top0_flevel <= 5;
                                     walker_top0_st <= 3'b010;
@@ -1614,6 +1614,8 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_r_error_code[3] <= (walker_top0_fault_k[4-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && (r_CR4[20] || r_EFER[11]));
                 o_r_error_code[5] <= (((walker_top0_fault_k > 2) && (walker_top0_fault_k <= 9)) && (((r_CR4[22] && walker_top0_a_us) && (!k_fetch)) && ((((r_PKRU >>> (2 * le[63-1:59])) & 1) == 1) || (((((r_PKRU >>> ((2 * le[63-1:59]) + 1)) & 1) == 1) && k_write) && (k_user || r_CR0[16])))));
+                o_r_error_code[6] <= 1'b0;
+                o_r_error_code[15] <= 1'b0;
                 o_r_cr2 <= i_addr;
                 o_r1_vector <= 13;
                 o_r1_error_code <= 0;
@@ -1666,7 +1668,7 @@ always @(posedge clk) begin: walker_top0_fsm
                             walker_top0_flevel <= 5;
                             walker_top0_st <= 3'b010;
                         end
-                        else if ((((le & 64'hf000000000080) != 0) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((le & 64'hf000000000080) != 0) || (1'b0 && ((le & 256) != 0)) || ((!r_EFER[11]) && ((le & 64'h8000000000000000) != 0)))) begin
                             walker_top0_fault_k <= 2;
                             walker_top0_flevel <= 5;
                             walker_top0_st <= 3'b010;
@@ -2028,15 +2030,12 @@ end
 
 always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4) begin: cache_tlb0_request
     reg [12-1:0] tg0;
-    reg [64-1:0] tg1;
     cache_tlb0_c_set = i_addr[16-1:12];
     cache_tlb0_f_set = cache_tlb0_f_key[4-1:0];
     cache_tlb0_c_acc = {k_write, k_user, k_fetch};
     tg0 = 12'h0;
-    tg1 = 64'h0;
-    tg1 = r_CR3;
     if (r_CR4[17]) begin
-        tg0 = tg1[12-1:0];
+        tg0 = r_CR3[12-1:0];
     end
     else begin
         tg0 = 0;
@@ -3288,12 +3287,9 @@ end
 
 always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache_psc0_q4, cache_psc0_q5, r_CR3, r_CR4, sw_set, w_done, w_status) begin: cache_psc0_request
     reg [12-1:0] tg0;
-    reg [64-1:0] tg1;
     tg0 = 12'h0;
-    tg1 = 64'h0;
-    tg1 = r_CR3;
     if (r_CR4[17]) begin
-        tg0 = tg1[12-1:0];
+        tg0 = r_CR3[12-1:0];
     end
     else begin
         tg0 = 0;

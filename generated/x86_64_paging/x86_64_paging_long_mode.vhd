@@ -463,7 +463,7 @@ begin
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
-                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         uok := '0';
                     end if;
                     if bool(uok) then
@@ -540,7 +540,7 @@ begin
                     if (walker_top0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
                             v_rw := stdl(bool(walker_top0_a_rw) and bool(m_rdata(1)));
@@ -765,7 +765,7 @@ begin
             if (walker_top0_lvl = 5) then
                 if (not bool(le(0))) then
                     null;
-                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
                     v_rw := stdl(bool(walker_top0_a_rw) and bool(le(1)));
@@ -1169,7 +1169,7 @@ begin
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
-                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 uok := '0';
                             end if;
                             if bool(uok) then
@@ -1246,7 +1246,7 @@ begin
                                     walker_top0_fault_k <= to_unsigned(1, 8);
                                     walker_top0_flevel <= to_unsigned(5, 3);
                                     walker_top0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_top0_fault_k <= to_unsigned(2, 8);
                                     walker_top0_flevel <= to_unsigned(5, 3);
                                     walker_top0_st <= FAULT;
@@ -1568,6 +1568,8 @@ begin
                     o_r_error_code(3) <= stdl(walker_top0_fault_k(4-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and (bool(r_CR4(20)) or bool(r_EFER(11))));
                     o_r_error_code(5) <= stdl(((walker_top0_fault_k > 2) and (walker_top0_fault_k <= 9)) and (((bool(r_CR4(22)) and bool(walker_top0_a_us)) and (not bool(k_fetch))) and (((shift_right(r_PKRU, to_integer(2 * le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(r_PKRU, to_integer((2 * le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(k_write)) and (bool(k_user) or bool(r_CR0(16)))))));
+                    o_r_error_code(6) <= '0';
+                    o_r_error_code(15) <= '0';
                     o_r_cr2 <= i_addr;
                     o_r1_vector <= to_unsigned(13, 8);
                     o_r1_error_code <= to_unsigned(0, 32);
@@ -1609,7 +1611,7 @@ begin
                             walker_top0_fault_k <= to_unsigned(1, 8);
                             walker_top0_flevel <= to_unsigned(5, 3);
                             walker_top0_st <= FAULT;
-                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (False and ((le and to_unsigned(256, 64)) /= 0)) or ((not bool(r_EFER(11))) and ((le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             walker_top0_fault_k <= to_unsigned(2, 8);
                             walker_top0_flevel <= to_unsigned(5, 3);
                             walker_top0_st <= FAULT;
@@ -1926,16 +1928,13 @@ end process walker_top0_fsm;
 
 cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4) is
     variable tg0: unsigned(11 downto 0);
-    variable tg1: unsigned(63 downto 0);
 begin
     cache_tlb0_c_set <= i_addr(16-1 downto 12);
     cache_tlb0_f_set <= cache_tlb0_f_key(4-1 downto 0);
     cache_tlb0_c_acc <= unsigned'(k_write & k_user & k_fetch);
     tg0 := to_unsigned(0, 12);
-    tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-    tg1 := r_CR3;
     if bool(r_CR4(17)) then
-        tg0 := tg1(12-1 downto 0);
+        tg0 := r_CR3(12-1 downto 0);
     else
         tg0 := to_unsigned(0, 12);
     end if;
@@ -3155,13 +3154,10 @@ end process cache_tlb0_fsm;
 
 cache_psc0_request: process (i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache_psc0_q4, cache_psc0_q5, r_CR3, r_CR4, sw_set, w_done, w_status) is
     variable tg0: unsigned(11 downto 0);
-    variable tg1: unsigned(63 downto 0);
 begin
     tg0 := to_unsigned(0, 12);
-    tg1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-    tg1 := r_CR3;
     if bool(r_CR4(17)) then
-        tg0 := tg1(12-1 downto 0);
+        tg0 := r_CR3(12-1 downto 0);
     else
         tg0 := to_unsigned(0, 12);
     end if;

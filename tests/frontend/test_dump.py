@@ -177,7 +177,7 @@ def test_amd_npt_and_intel_ept_name_what_they_import_from_x86_64_paging(shipped)
     assert {"MAXPHYADDR", "x86.MAXPHYADDR", "PAGE1GB", "x86.PAGE1GB"} <= set(params)
     assert len(params) == len(set(params))
     npt = d.Dump.model_validate_json(shipped["amd_npt"])
-    assert npt.imports[0].params_set == (d.ParamValue(name="PML4E_BIT8_MBZ", value=1),)
+    assert npt.imports[0].params_set == (d.ParamValue(name="PML4E_PML5E_BIT8_MBZ", value=1),)
     assert npt.nested[0].host == "x86.long_mode"
 
 
@@ -224,7 +224,7 @@ def test_shipped_reserved_if_ranges_carry_their_parameter(shipped):
     assert next(f for f in pdpte.fields if f.name == "PS").params == ("PAGE1GB",)
     npt = d.Dump.model_validate_json(shipped["amd_npt"])
     pml4e = next(x for x in npt.layouts if x.name == "x86.pml4e")
-    assert [r.params for r in pml4e.ranges if r.when is not None] == [("x86.PML4E_BIT8_MBZ",)]
+    assert [r.params for r in pml4e.ranges if r.when is not None] == [("x86.PML4E_PML5E_BIT8_MBZ",)]
     assert next(f for f in next(x for x in npt.layouts if x.name == "x86.pdpte").fields
                 if f.name == "PS").params == ("x86.PAGE1GB",)
     vtd = d.Dump.model_validate_json(shipped["intel_vtd"])

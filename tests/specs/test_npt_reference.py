@@ -304,13 +304,38 @@ def test_guest_reserved_bit(ref):
 
 
 # ---- manual facts first reported as differences, now in the specs ----------------------------
-# AMD APM Vol. 2 Figure 5-20: bits 8:7 of a long-mode PML4E are MBZ on AMD (amd_npt sets PML4E_BIT8_MBZ).
+# AMD APM Vol. 2 Figure 5-20: bits 8:7 of a long-mode PML4E are MBZ on AMD (amd_npt sets PML4E_PML5E_BIT8_MBZ).
 def test_amd_pml4e_bit_8_is_reserved_in_the_nested_walk(ref):
     n = Nested()
     host_pml4e = n.paths[G_TABLES[4]][0]
     n.mem[host_pml4e] |= 1 << 8
     r, _, _ = n.walk(ref)
     assert r == (64 + RESERVED, 4, 4, (NPF, TABLE | E_P | E_W | E_U | E_RSVD, n.guest_entry[4][0]))
+
+
+# AMD APM Vol. 2 5.3.3: a PML5E has the PML4E's format, bits 8:7 MBZ (issue 17: the spec had
+# bit 8 of a PML5E ignored, accepting an entry AMD hardware faults on). Both stages import
+# x86.long_mode with PML4E_PML5E_BIT8_MBZ = 1, so both check it.
+def test_amd_pml5e_bit_8_is_reserved_in_the_nested_walk(ref):
+    """A nested PML5E with bit 8 set, met while translating the guest's PML5 table page:
+    #VMEXIT(NPF) for a guest table access (EXITINFO1 bit 33, W and U as every nested
+    access, RSVD, P), at nested level 5, EXITINFO2 the guest PML5E's guest-physical address."""
+    n = Nested(guest_levels=5, host_levels=5)
+    host_pml5e = n.paths[G_TABLES[5]][0]
+    n.mem[host_pml5e] |= 1 << 8
+    r, trace, _ = n.walk(ref)
+    assert r == (64 + RESERVED, 5, 5, (NPF, TABLE | E_P | E_W | E_U | E_RSVD, n.guest_entry[5][0]))
+    assert len(trace) == 1  # the nested PML5E, nothing after it
+
+
+def test_amd_pml5e_bit_8_is_reserved_in_the_guest_walk(ref):
+    """A guest PML5E with bit 8 set: #PF with P and RSVD at guest level 5, after the nested
+    walk of its table page (5 reads) and the entry itself."""
+    n = Nested(guest_levels=5, host_levels=5)
+    n.mem[n.guest_entry[5][1]] |= 1 << 8
+    r, trace, _ = n.walk(ref)
+    assert r == (RESERVED, 5, 0, (14, E_P | E_RSVD, VA5))
+    assert len(trace) == 6
 
 
 # ---- canonical addresses (SDM Vol. 1 3.3.7.1; APM Vol. 2 5.3.1): the guest stage only ------

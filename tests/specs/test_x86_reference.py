@@ -98,6 +98,15 @@ def test_4k_walk_four_levels_exact_trace(walk_top):
     assert mem == before  # A and D already set: no writes
 
 
+def test_pcid_does_not_move_the_table(walk_top):
+    """With CR4.PCIDE = 1, CR3 bits 11:0 are the PCID (SDM Table 4-13); bits M-1:12 still
+    locate the PML4 table, so a PCID of FFFh reads the same entries."""
+    mem = build()
+    r, trace, before = run(walk_top, mem, CR3=TABLES[4] | 0xFFF, CR4=1 << 17)
+    assert r == (0, 0x9876_5432_1ABC, 1, 0)
+    assert trace == reads(before, [4, 3, 2, 1])
+
+
 def test_5_level_walk_with_la57(walk_top):
     mem = build(top=5)
     r, trace, before = run(walk_top, mem, va=VA5, CR4=CR4_LA57)

@@ -948,7 +948,7 @@ always @(nested_t0_walker_host0_a_rw, nested_t0_walker_host0_a_us, nested_t0_wal
                 if ((!m_rdata[0])) begin
                     uok = 1'b0;
                 end
-                if ((((m_rdata & 64'hf000000000080) != 0) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                     uok = 1'b0;
                 end
                 if (uok) begin
@@ -1027,7 +1027,7 @@ always @(nested_t0_walker_host0_a_rw, nested_t0_walker_host0_a_us, nested_t0_wal
                     'h5: begin
                         if ((!m_rdata[0])) begin
                         end
-                        else if ((((m_rdata & 64'hf000000000080) != 0) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         end
                         else begin
                             v_rw = (nested_t0_walker_host0_a_rw && m_rdata[1]);
@@ -1297,7 +1297,7 @@ always @(nested_t0_walker_host0_a_rw, nested_t0_walker_host0_a_us, nested_t0_wal
             'h5: begin
                 if ((!nested_t0_walker_host0_le[0])) begin
                 end
-                else if ((((nested_t0_walker_host0_le & 64'hf000000000080) != 0) || ((!nested_t0_hb_EFER[11]) && ((nested_t0_walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                else if ((((nested_t0_walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((nested_t0_walker_host0_le & 256) != 0)) || ((!nested_t0_hb_EFER[11]) && ((nested_t0_walker_host0_le & 64'h8000000000000000) != 0)))) begin
                 end
                 else begin
                     v_rw = (nested_t0_walker_host0_a_rw && nested_t0_walker_host0_le[1]);
@@ -1681,7 +1681,7 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -1761,7 +1761,7 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_flevel <= 5;
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!nested_t0_hb_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                 nested_t0_walker_host0_fault_k <= 2;
                                 nested_t0_walker_host0_flevel <= 5;
                                 nested_t0_walker_host0_st <= 4'b0010;
@@ -2119,6 +2119,8 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
             nested_t0_h_r_error_code[3] <= (nested_t0_walker_host0_fault_k[4-1:0] == 2);
             nested_t0_h_r_error_code[4] <= (nested_t0_hk_fetch && (nested_t0_hb_CR4[20] || nested_t0_hb_EFER[11]));
             nested_t0_h_r_error_code[5] <= (((nested_t0_walker_host0_fault_k > 2) && (nested_t0_walker_host0_fault_k <= 9)) && (((nested_t0_hb_CR4[22] && nested_t0_walker_host0_a_us) && (!nested_t0_hk_fetch)) && ((((nested_t0_hb_PKRU >>> (2 * nested_t0_walker_host0_le[63-1:59])) & 1) == 1) || (((((nested_t0_hb_PKRU >>> ((2 * nested_t0_walker_host0_le[63-1:59]) + 1)) & 1) == 1) && nested_t0_hk_write) && (nested_t0_hk_user || nested_t0_hb_CR0[16])))));
+            nested_t0_h_r_error_code[6] <= 1'b0;
+            nested_t0_h_r_error_code[15] <= 1'b0;
             nested_t0_h_r_cr2 <= nested_t0_x_addr;
             nested_t0_x_done <= 1'b1;
             nested_t0_walker_host0_st <= 4'b0000;
@@ -2174,7 +2176,7 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_flevel <= 5;
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
-                    else if ((((nested_t0_walker_host0_le & 64'hf000000000080) != 0) || ((!nested_t0_hb_EFER[11]) && ((nested_t0_walker_host0_le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((nested_t0_walker_host0_le & 64'hf000000000080) != 0) || (1'b1 && ((nested_t0_walker_host0_le & 256) != 0)) || ((!nested_t0_hb_EFER[11]) && ((nested_t0_walker_host0_le & 64'h8000000000000000) != 0)))) begin
                         nested_t0_walker_host0_fault_k <= 2;
                         nested_t0_walker_host0_flevel <= 5;
                         nested_t0_walker_host0_st <= 4'b0010;
@@ -2644,7 +2646,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     if ((!m_rdata[0])) begin
                         uok = 1'b0;
                     end
-                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                    if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                         uok = 1'b0;
                     end
                     if (uok) begin
@@ -2722,7 +2724,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         'h5: begin
                             if ((!m_rdata[0])) begin
                             end
-                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             end
                             else begin
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
@@ -2998,7 +3000,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                 'h5: begin
                     if ((!nested_t0_walker_guest0_le[0])) begin
                     end
-                    else if ((((nested_t0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    else if ((((nested_t0_walker_guest0_le & 64'hf000000000080) != 0) || (1'b1 && ((nested_t0_walker_guest0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
                     end
                     else begin
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
@@ -3362,7 +3364,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                         if ((!m_rdata[0])) begin
                             uok = 1'b0;
                         end
-                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                             uok = 1'b0;
                         end
                         if (uok) begin
@@ -3442,7 +3444,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_flevel <= 5;
                                     nested_t0_walker_guest0_st <= 3'b011;
                                 end
-                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || (1'b1 && ((m_rdata & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
                                     nested_t0_walker_guest0_fault_k <= 2;
                                     nested_t0_walker_guest0_flevel <= 5;
                                     nested_t0_walker_guest0_st <= 3'b011;
@@ -3795,6 +3797,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                 wn_t_o_r_error_code[3] <= (nested_t0_walker_guest0_fault_k[4-1:0] == 2);
                 wn_t_o_r_error_code[4] <= (wn_t_k_fetch && (wn_t_r_CR4[20] || wn_t_r_EFER[11]));
                 wn_t_o_r_error_code[5] <= (((nested_t0_walker_guest0_fault_k > 2) && (nested_t0_walker_guest0_fault_k <= 9)) && (((wn_t_r_CR4[22] && nested_t0_walker_guest0_a_us) && (!wn_t_k_fetch)) && ((((wn_t_r_PKRU >>> (2 * nested_t0_walker_guest0_le[63-1:59])) & 1) == 1) || (((((wn_t_r_PKRU >>> ((2 * nested_t0_walker_guest0_le[63-1:59]) + 1)) & 1) == 1) && wn_t_k_write) && (wn_t_k_user || wn_t_r_CR0[16])))));
+                wn_t_o_r_error_code[6] <= 1'b0;
+                wn_t_o_r_error_code[15] <= 1'b0;
                 wn_t_o_r_cr2 <= wn_t_i_addr;
                 wn_t_o_r1_vector <= 13;
                 wn_t_o_r1_error_code <= 0;
@@ -3857,7 +3861,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_flevel <= 5;
                             nested_t0_walker_guest0_st <= 3'b011;
                         end
-                        else if ((((nested_t0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        else if ((((nested_t0_walker_guest0_le & 64'hf000000000080) != 0) || (1'b1 && ((nested_t0_walker_guest0_le & 256) != 0)) || ((!wn_t_r_EFER[11]) && ((nested_t0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
                             nested_t0_walker_guest0_fault_k <= 2;
                             nested_t0_walker_guest0_flevel <= 5;
                             nested_t0_walker_guest0_st <= 3'b011;

@@ -905,7 +905,7 @@ begin
                 if (not bool(m_rdata(0))) then
                     uok := '0';
                 end if;
-                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     uok := '0';
                 end if;
                 if bool(uok) then
@@ -982,7 +982,7 @@ begin
                 if (nested_t0_walker_host0_lvl = 5) then
                     if (not bool(m_rdata(0))) then
                         null;
-                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         null;
                     else
                         v_rw := stdl(bool(nested_t0_walker_host0_a_rw) and bool(m_rdata(1)));
@@ -1235,7 +1235,7 @@ begin
         if (nested_t0_walker_host0_lvl = 5) then
             if (not bool(nested_t0_walker_host0_le(0))) then
                 null;
-            elsif (((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(nested_t0_hb_EFER(11))) and ((nested_t0_walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+            elsif (((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((nested_t0_walker_host0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(nested_t0_hb_EFER(11))) and ((nested_t0_walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                 null;
             else
                 v_rw := stdl(bool(nested_t0_walker_host0_a_rw) and bool(nested_t0_walker_host0_le(1)));
@@ -1603,7 +1603,7 @@ begin
                         if (not bool(m_rdata(0))) then
                             uok := '0';
                         end if;
-                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             uok := '0';
                         end if;
                         if bool(uok) then
@@ -1680,7 +1680,7 @@ begin
                                 nested_t0_walker_host0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(nested_t0_hb_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host0_st <= FAULT;
@@ -1990,6 +1990,8 @@ begin
                 nested_t0_h_r_error_code(3) <= stdl(nested_t0_walker_host0_fault_k(4-1 downto 0) = 2);
                 nested_t0_h_r_error_code(4) <= stdl(bool(nested_t0_hk_fetch) and (bool(nested_t0_hb_CR4(20)) or bool(nested_t0_hb_EFER(11))));
                 nested_t0_h_r_error_code(5) <= stdl(((nested_t0_walker_host0_fault_k > 2) and (nested_t0_walker_host0_fault_k <= 9)) and (((bool(nested_t0_hb_CR4(22)) and bool(nested_t0_walker_host0_a_us)) and (not bool(nested_t0_hk_fetch))) and (((shift_right(nested_t0_hb_PKRU, to_integer(2 * nested_t0_walker_host0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(nested_t0_hb_PKRU, to_integer((2 * nested_t0_walker_host0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(nested_t0_hk_write)) and (bool(nested_t0_hk_user) or bool(nested_t0_hb_CR0(16)))))));
+                nested_t0_h_r_error_code(6) <= '0';
+                nested_t0_h_r_error_code(15) <= '0';
                 nested_t0_h_r_cr2 <= nested_t0_x_addr;
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host0_st <= IDLE;
@@ -2033,7 +2035,7 @@ begin
                         nested_t0_walker_host0_fault_k <= to_unsigned(1, 8);
                         nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                         nested_t0_walker_host0_st <= FAULT;
-                    elsif (((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(nested_t0_hb_EFER(11))) and ((nested_t0_walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    elsif (((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((nested_t0_walker_host0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(nested_t0_hb_EFER(11))) and ((nested_t0_walker_host0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         nested_t0_walker_host0_fault_k <= to_unsigned(2, 8);
                         nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                         nested_t0_walker_host0_st <= FAULT;
@@ -2452,7 +2454,7 @@ begin
                     if (not bool(m_rdata(0))) then
                         uok := '0';
                     end if;
-                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                         uok := '0';
                     end if;
                     if bool(uok) then
@@ -2528,7 +2530,7 @@ begin
                     if (nested_t0_walker_guest0_lvl = 5) then
                         if (not bool(m_rdata(0))) then
                             null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             null;
                         else
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
@@ -2790,7 +2792,7 @@ begin
             if (nested_t0_walker_guest0_lvl = 5) then
                 if (not bool(nested_t0_walker_guest0_le(0))) then
                     null;
-                elsif (((nested_t0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                elsif (((nested_t0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((nested_t0_walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                     null;
                 else
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
@@ -3141,7 +3143,7 @@ begin
                             if (not bool(m_rdata(0))) then
                                 uok := '0';
                             end if;
-                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                 uok := '0';
                             end if;
                             if bool(uok) then
@@ -3218,7 +3220,7 @@ begin
                                     nested_t0_walker_guest0_fault_k <= to_unsigned(1, 8);
                                     nested_t0_walker_guest0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_guest0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((m_rdata and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     nested_t0_walker_guest0_fault_k <= to_unsigned(2, 8);
                                     nested_t0_walker_guest0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_guest0_st <= FAULT;
@@ -3524,6 +3526,8 @@ begin
                     wn_t_o_r_error_code(3) <= stdl(nested_t0_walker_guest0_fault_k(4-1 downto 0) = 2);
                     wn_t_o_r_error_code(4) <= stdl(bool(wn_t_k_fetch) and (bool(wn_t_r_CR4(20)) or bool(wn_t_r_EFER(11))));
                     wn_t_o_r_error_code(5) <= stdl(((nested_t0_walker_guest0_fault_k > 2) and (nested_t0_walker_guest0_fault_k <= 9)) and (((bool(wn_t_r_CR4(22)) and bool(nested_t0_walker_guest0_a_us)) and (not bool(wn_t_k_fetch))) and (((shift_right(wn_t_r_PKRU, to_integer(2 * nested_t0_walker_guest0_le(63-1 downto 59))) and to_unsigned(1, 32)) = 1) or ((((shift_right(wn_t_r_PKRU, to_integer((2 * nested_t0_walker_guest0_le(63-1 downto 59)) + 1)) and to_unsigned(1, 32)) = 1) and bool(wn_t_k_write)) and (bool(wn_t_k_user) or bool(wn_t_r_CR0(16)))))));
+                    wn_t_o_r_error_code(6) <= '0';
+                    wn_t_o_r_error_code(15) <= '0';
                     wn_t_o_r_cr2 <= wn_t_i_addr;
                     wn_t_o_r1_vector <= to_unsigned(13, 8);
                     wn_t_o_r1_error_code <= to_unsigned(0, 32);
@@ -3573,7 +3577,7 @@ begin
                             nested_t0_walker_guest0_fault_k <= to_unsigned(1, 8);
                             nested_t0_walker_guest0_flevel <= to_unsigned(5, 3);
                             nested_t0_walker_guest0_st <= FAULT;
-                        elsif (((nested_t0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        elsif (((nested_t0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or (True and ((nested_t0_walker_guest0_le and to_unsigned(256, 64)) /= 0)) or ((not bool(wn_t_r_EFER(11))) and ((nested_t0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                             nested_t0_walker_guest0_fault_k <= to_unsigned(2, 8);
                             nested_t0_walker_guest0_flevel <= to_unsigned(5, 3);
                             nested_t0_walker_guest0_st <= FAULT;

@@ -648,6 +648,8 @@ always @(posedge clk) begin: walker_top0_fsm
                 o_r_error_code[2] <= k_user;
                 o_r_error_code[3] <= (walker_top0_fault_k[3-1:0] == 2);
                 o_r_error_code[4] <= (k_fetch && r_CR4[20]);
+                o_r_error_code[6] <= 1'b0;
+                o_r_error_code[15] <= 1'b0;
                 o_r_cr2 <= i_addr;
                 done <= 1'b1;
                 walker_top0_st <= 3'b000;

@@ -593,6 +593,8 @@ begin
                     o_r_error_code(2) <= k_user;
                     o_r_error_code(3) <= stdl(walker_top0_fault_k(3-1 downto 0) = 2);
                     o_r_error_code(4) <= stdl(bool(k_fetch) and bool(r_CR4(20)));
+                    o_r_error_code(6) <= '0';
+                    o_r_error_code(15) <= '0';
                     o_r_cr2 <= i_addr;
                     done <= '1';
                     walker_top0_st <= IDLE;
