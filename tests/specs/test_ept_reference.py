@@ -48,6 +48,16 @@ EPT_VIOLATION, EPT_MISCONFIG = 48, 49
 Q_READ, Q_WRITE, Q_FETCH = 1, 2, 4
 Q_R, Q_W, Q_X, Q_XU = 1 << 3, 1 << 4, 1 << 5, 1 << 6
 Q_GLA, Q_FINAL = 1 << 7, 1 << 8
+# advanced VM-exit information (IA32_VMX_EPT_VPID_CAP[22], the spec's ADV_EXIT_INFO = 1):
+# with bits 7 and 8 both 1, bit 9 is 1 for a user-mode linear address, bit 10 for a
+# read/write page, bit 11 for an execute-disable page (guest paging's rights for the
+# address); otherwise undefined, which the spec reports as 0
+Q_LA_USER, Q_LA_RW, Q_LA_XD = 1 << 9, 1 << 10, 1 << 11
+# tertiary processor-based VM-execution controls (SDM 25.6.2, Table 25-8)
+EPT_PW_CTRL, GPV_CTRL = 1 << 2, 1 << 3
+# EPT leaf bits 57 (verify guest paging) and 58 (paging-write access), Tables 29-4, 29-6, 29-8
+VGP, PW = 1 << 57, 1 << 58
+XD = 1 << 63  # guest paging-structure entry bit 63, execute-disable (SDM 4.5, with EFER.NXE)
 
 # ---- status codes: 1 + index in FAULTS; 64 + 1 + index in HOST_FAULTS ------------------------
 NOT_PRESENT, USER_SUPERVISOR, SUPERVISOR_WRITE = 1, 3, 5
@@ -141,12 +151,12 @@ class TwoD:
     def eptp(self):
         return self.root | EPTP_WB | EPTP_PWL[self.ept_levels] | (EPTP_AD if self.ad else 0)
 
-    def request(self, write=0, user=0, fetch=0, CR0=CR0_PE | CR0_PG, CR4=0, EFER=EFER_NXE, PROC2=None):
+    def request(self, write=0, user=0, fetch=0, CR0=CR0_PE | CR0_PG, CR4=0, EFER=EFER_NXE, PROC2=None, PROC3=0):
         if self.guest_levels == 5:
             CR4 |= CR4_LA57
         return {"va": self.va, "write": write, "user": user, "fetch": fetch, "CR0": CR0,
                 "CR3": G_TABLES[self.guest_levels], "CR4": CR4, "EFER": EFER, "RFLAGS": 0, "PKRU": 0,
-                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2,
+                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2, "PROC3": PROC3,
                 "VPID": 1}  # read by the TLB's tag only (SDM 29.1), a context register all the same
 
     # expected memory references
@@ -215,9 +225,13 @@ def ept(generated, model_queue, request):
     return Walker(generated["intel_ept"][0], model_queue, request.node.nodeid)
 
 
-def violation(qual, gpa=FINAL_GPA, va=VA4):
-    """An EPT-violation record: bit 7 (guest-linear address valid) is always set here."""
-    return (EPT_VIOLATION, qual | Q_GLA, gpa, va)
+def violation(qual, gpa=FINAL_GPA, va=VA4, la=Q_LA_USER | Q_LA_RW):
+    """An EPT-violation record: bit 7 (guest-linear address valid) is always set here. On
+    the final access (bit 8) bits 9-11 give guest paging's rights for the linear address:
+    `la`, by default those of TwoD's guest entries (P, R/W, U/S set at every level, XD
+    clear: a user-mode, read/write, executable page). On a guest paging-structure access
+    they are undefined and the spec reports 0 (Table 28-7)."""
+    return (EPT_VIOLATION, qual | Q_GLA | (la if qual & Q_FINAL else 0), gpa, va)
 
 
 def misconfig(gpa=FINAL_GPA):
@@ -469,7 +483,8 @@ def test_write_to_a_read_only_page(ept):
     for name in ("write", "user write"):
         r, trace, mem = ept.walk(n, **ACCESSES[name][0])
         assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
-        assert r[3][1] == 0x1EA
+        # bits 1, 3, 5, 6, 7, 8 (0x1EA) and 9, 10: the guest page is user and read/write (0x600)
+        assert r[3][1] == 0x7EA
         assert trace == n.expected_trace() and mem == n.mem
 
 
@@ -485,7 +500,7 @@ def test_rights_are_the_and_over_every_entry_used(ept, level):
     assert ept.walk(n)[0][0] == 0
     n.set(ea, base & ~X)   # bit 2 governs supervisor-mode addresses: make the guest page a supervisor page
     n.update(n.guest_entry[1][1], lambda e: e & ~US)
-    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_XU | Q_FINAL))
+    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_XU | Q_FINAL, la=Q_LA_RW))
     n.set(ea, base & ~XU)
     n.update(n.guest_entry[1][1], lambda e: e | US)
     assert ept.walk(n, fetch=1, user=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_X | Q_FINAL))
@@ -510,7 +525,8 @@ def test_mode_based_execute_control(ept, guest_user_page, user, leaf_exec, ok):
         assert r == (0, H_PAGE | 0xABC, 1, 1)
     else:
         rights = Q_R | Q_W | (Q_X if leaf_exec == X else Q_XU)
-        assert r == (H_FETCH, 1, None, violation(Q_FETCH | rights | Q_FINAL))
+        la = Q_LA_RW | (Q_LA_USER if guest_user_page else 0)   # bit 9: the guest PTE's U/S
+        assert r == (H_FETCH, 1, None, violation(Q_FETCH | rights | Q_FINAL, la=la))
     assert len(trace) == 24
     # data accesses ignore bits 2 and 10
     assert ept.walk(n, write=1, user=user and guest_user_page)[0][0] == 0
@@ -526,7 +542,7 @@ def test_user_execute_only_entry_is_present_with_mbec(ept):
     assert ept.walk(n)[0] == (H_READ, 1, None, violation(Q_READ | Q_XU | Q_FINAL))
     assert ept.walk(n, write=1)[0] == (H_WRITE, 1, None, violation(Q_WRITE | Q_XU | Q_FINAL))
     n.update(n.guest_entry[1][1], lambda e: e & ~US)   # a supervisor-mode address: bit 2 decides
-    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_XU | Q_FINAL))
+    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_XU | Q_FINAL, la=Q_LA_RW))
 
 
 @pytest.mark.parametrize("guest_level", [4, 3, 2, 1])
