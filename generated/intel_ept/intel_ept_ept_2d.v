@@ -18,6 +18,7 @@ module intel_ept_ept_2d (
     r_RFLAGS,
     r_PKRU,
     r_EPTP,
+    r_PROC3,
     r_PROC2,
     r_VPID,
     i_op,
@@ -67,6 +68,7 @@ input [63:0] r_EFER;
 input [63:0] r_RFLAGS;
 input [31:0] r_PKRU;
 input [63:0] r_EPTP;
+input [63:0] r_PROC3;
 input [31:0] r_PROC2;
 input [15:0] r_VPID;
 input [2:0] i_op;
@@ -183,6 +185,7 @@ reg hk_read;
 reg hk_write;
 reg hk_fetch;
 reg hk_user;
+reg hk_paging;
 reg [63:0] n_hpa;
 reg [2:0] n_hlv;
 reg n_fill;
@@ -225,6 +228,7 @@ reg hq_a_x_2;
 reg hq_a_xu_2;
 wire h_look;
 wire [63:0] hb_EPTP;
+wire [63:0] hb_PROC3;
 reg n_hit;
 wire x_off;
 reg x_on_table;
@@ -269,6 +273,7 @@ reg walker_guest0_a_xd;
 reg [7:0] walker_guest0_fault_k;
 reg [2:0] walker_guest0_flevel;
 reg walker_guest0_hk_fetch_h;
+reg walker_guest0_hk_paging_h;
 reg walker_guest0_hk_read_h;
 reg walker_guest0_hk_user_h;
 reg walker_guest0_hk_write_h;
@@ -352,9 +357,9 @@ reg [39:0] cache_psc0_t_eptrta;
 reg [11:0] cache_psc0_t_pcid;
 reg [15:0] cache_psc0_t_vpid;
 reg [1:0] cache_psc0_vset;
-wire [3:0] cache_gpm0_c_acc;
+wire [4:0] cache_gpm0_c_acc;
 wire [1:0] cache_gpm0_c_set;
-wire [3:0] cache_gpm0_f_acc;
+wire [4:0] cache_gpm0_f_acc;
 wire [51:0] cache_gpm0_f_key;
 wire [1:0] cache_gpm0_f_set;
 wire [39:0] cache_gpm0_f_t_eptrta;
@@ -520,10 +525,10 @@ reg cache_psc0_cv0 [0:4-1];
 reg cache_psc0_cv1 [0:4-1];
 reg cache_psc0_cv2 [0:4-1];
 reg cache_psc0_cv3 [0:4-1];
-reg [3:0] cache_gpm0_ca0 [0:4-1];
-reg [3:0] cache_gpm0_ca1 [0:4-1];
-reg [3:0] cache_gpm0_ca2 [0:4-1];
-reg [3:0] cache_gpm0_ca3 [0:4-1];
+reg [4:0] cache_gpm0_ca0 [0:4-1];
+reg [4:0] cache_gpm0_ca1 [0:4-1];
+reg [4:0] cache_gpm0_ca2 [0:4-1];
+reg [4:0] cache_gpm0_ca3 [0:4-1];
 reg [51:0] cache_gpm0_ck0 [0:4-1];
 reg [51:0] cache_gpm0_ck1 [0:4-1];
 reg [51:0] cache_gpm0_ck2 [0:4-1];
@@ -604,7 +609,7 @@ assign walker_guest0_se_5 = 64'd0;
 assign walker_guest0_sg_4 = 64'd0;
 assign walker_guest0_sg_5 = 64'd0;
 
-always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
+always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_paging, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, hb_PROC3, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -922,7 +927,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
                                 if ((hk_read && (!v_r))) begin
                                 end
-                                else if ((hk_write && (!v_w))) begin
+                                else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                 end
@@ -1002,7 +1007,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 v_xu = (walker_host0_a_xu && m_rdata[10]);
                                 if ((hk_read && (!v_r))) begin
                                 end
-                                else if ((hk_write && (!v_w))) begin
+                                else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                 end
@@ -1081,7 +1086,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             v_xu = (walker_host0_a_xu && m_rdata[10]);
                             if ((hk_read && (!v_r))) begin
                             end
-                            else if ((hk_write && (!v_w))) begin
+                            else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                             end
                             else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                             end
@@ -1262,7 +1267,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                         if ((hk_read && (!v_r))) begin
                         end
-                        else if ((hk_write && (!v_w))) begin
+                        else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                         end
@@ -1342,7 +1347,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                         if ((hk_read && (!v_r))) begin
                         end
-                        else if ((hk_write && (!v_w))) begin
+                        else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                         end
@@ -1421,7 +1426,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                     v_xu = (walker_host0_a_xu && walker_host0_le[10]);
                     if ((hk_read && (!v_r))) begin
                     end
-                    else if ((hk_write && (!v_w))) begin
+                    else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                     end
                     else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                     end
@@ -1945,7 +1950,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                         walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
-                                    else if ((hk_write && (!v_w))) begin
+                                    else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                         walker_host0_fault_k <= 7;
                                         walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
@@ -2075,7 +2080,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                         walker_host0_flevel <= 2;
                                         walker_host0_st <= 4'b0010;
                                     end
-                                    else if ((hk_write && (!v_w))) begin
+                                    else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                         walker_host0_fault_k <= 7;
                                         walker_host0_flevel <= 2;
                                         walker_host0_st <= 4'b0010;
@@ -2204,7 +2209,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_flevel <= 1;
                                     walker_host0_st <= 4'b0010;
                                 end
-                                else if ((hk_write && (!v_w))) begin
+                                else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                     walker_host0_fault_k <= 7;
                                     walker_host0_flevel <= 1;
                                     walker_host0_st <= 4'b0010;
@@ -2451,7 +2456,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
-                            else if ((hk_write && (!v_w))) begin
+                            else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                                 walker_host0_fault_k <= 7;
                                 walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
@@ -2581,7 +2586,7 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_flevel <= 2;
                                 walker_host0_st <= 4'b0010;
                             end
-                            else if ((hk_write && (!v_w))) begin
+                            else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                                 walker_host0_fault_k <= 7;
                                 walker_host0_flevel <= 2;
                                 walker_host0_st <= 4'b0010;
@@ -2710,7 +2715,7 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_flevel <= 1;
                             walker_host0_st <= 4'b0010;
                         end
-                        else if ((hk_write && (!v_w))) begin
+                        else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                             walker_host0_fault_k <= 7;
                             walker_host0_flevel <= 1;
                             walker_host0_st <= 4'b0010;
@@ -2775,7 +2780,7 @@ end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_paging_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -2807,6 +2812,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     hk_write = walker_guest0_hk_write_h;
     hk_fetch = walker_guest0_hk_fetch_h;
     hk_user = walker_guest0_hk_user_h;
+    hk_paging = walker_guest0_hk_paging_h;
     x_phys = 1'b0;
     pending = 1'b0;
     uw = 64'h0;
@@ -2874,6 +2880,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else if ((pc_hit && (pc_nxt == 3))) begin
                             x_valid = 1'b1;
@@ -2887,6 +2894,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else if ((pc_hit && (pc_nxt == 2))) begin
                             x_valid = 1'b1;
@@ -2900,6 +2908,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else if ((pc_hit && (pc_nxt == 1))) begin
                             x_valid = 1'b1;
@@ -2913,6 +2922,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else begin
                             x_valid = 1'b1;
@@ -2924,6 +2934,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                     end
                     else begin
@@ -2939,6 +2950,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else if ((pc_hit && (pc_nxt == 2))) begin
                             x_valid = 1'b1;
@@ -2952,6 +2964,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else if ((pc_hit && (pc_nxt == 1))) begin
                             x_valid = 1'b1;
@@ -2965,6 +2978,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                         else begin
                             x_valid = 1'b1;
@@ -2976,6 +2990,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                     end
                 end
@@ -3143,6 +3158,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         hk_write = 1'b1;
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
+                        hk_paging = 1'b1;
                     end
                     else begin
                         x_pwrite = 1'b1;
@@ -3169,6 +3185,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_write = r_EPTP[6];
                                 hk_fetch = 1'b0;
                                 hk_user = 1'b0;
+                                hk_paging = 1'b1;
                             end
                         end
                         'h4: begin
@@ -3189,6 +3206,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_write = r_EPTP[6];
                                 hk_fetch = 1'b0;
                                 hk_user = 1'b0;
+                                hk_paging = 1'b1;
                             end
                         end
                         'h3: begin
@@ -3233,6 +3251,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                         hk_write = k_write;
                                         hk_fetch = k_fetch;
                                         hk_user = v_us;
+                                        hk_paging = 1'b0;
                                     end
                                 end
                             end
@@ -3254,6 +3273,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     hk_write = r_EPTP[6];
                                     hk_fetch = 1'b0;
                                     hk_user = 1'b0;
+                                    hk_paging = 1'b1;
                                 end
                             end
                         end
@@ -3299,6 +3319,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                         hk_write = k_write;
                                         hk_fetch = k_fetch;
                                         hk_user = v_us;
+                                        hk_paging = 1'b0;
                                     end
                                 end
                             end
@@ -3320,6 +3341,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     hk_write = r_EPTP[6];
                                     hk_fetch = 1'b0;
                                     hk_user = 1'b0;
+                                    hk_paging = 1'b1;
                                 end
                             end
                         end
@@ -3364,6 +3386,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     hk_write = k_write;
                                     hk_fetch = k_fetch;
                                     hk_user = v_us;
+                                    hk_paging = 1'b0;
                                 end
                             end
                         end
@@ -3409,6 +3432,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
+                    hk_paging = 1'b1;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3427,6 +3451,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
+                    hk_paging = 1'b1;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3445,6 +3470,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
+                    hk_paging = 1'b1;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3463,6 +3489,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
+                    hk_paging = 1'b1;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3481,6 +3508,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_write = 1'b1;
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
+                    hk_paging = 1'b1;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3526,6 +3554,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         hk_write = r_EPTP[6];
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
+                        hk_paging = 1'b1;
                     end
                 end
                 'h4: begin
@@ -3546,6 +3575,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         hk_write = r_EPTP[6];
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
+                        hk_paging = 1'b1;
                     end
                 end
                 'h3: begin
@@ -3590,6 +3620,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_write = k_write;
                                 hk_fetch = k_fetch;
                                 hk_user = v_us;
+                                hk_paging = 1'b0;
                             end
                         end
                     end
@@ -3611,6 +3642,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                     end
                 end
@@ -3656,6 +3688,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_write = k_write;
                                 hk_fetch = k_fetch;
                                 hk_user = v_us;
+                                hk_paging = 1'b0;
                             end
                         end
                     end
@@ -3677,6 +3710,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = r_EPTP[6];
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
+                            hk_paging = 1'b1;
                         end
                     end
                 end
@@ -3721,6 +3755,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_write = k_write;
                             hk_fetch = k_fetch;
                             hk_user = v_us;
+                            hk_paging = 1'b0;
                         end
                     end
                 end
@@ -3760,6 +3795,7 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_fault_k <= 0;
         walker_guest0_flevel <= 0;
         walker_guest0_hk_fetch_h <= 0;
+        walker_guest0_hk_paging_h <= 0;
         walker_guest0_hk_read_h <= 0;
         walker_guest0_hk_user_h <= 0;
         walker_guest0_hk_write_h <= 0;
@@ -3843,6 +3879,7 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_hk_write_h <= hk_write;
         walker_guest0_hk_fetch_h <= hk_fetch;
         walker_guest0_hk_user_h <= hk_user;
+        walker_guest0_hk_paging_h <= hk_paging;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -4519,6 +4556,14 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_n_qualification[7-1:0] <= h_r_qualification[7-1:0];
                 o_n_qualification[7] <= (h_r_exit_reason == 48);
                 o_n_qualification[8] <= ((h_r_exit_reason == 48) && (!walker_guest0_x_on_table_h));
+                o_n_qualification[9] <= (((1'b1 && (h_r_exit_reason == 48)) && (!walker_guest0_x_on_table_h)) && walker_guest0_a_us);
+                o_n_qualification[10] <= (((1'b1 && (h_r_exit_reason == 48)) && (!walker_guest0_x_on_table_h)) && walker_guest0_a_rw);
+                o_n_qualification[11] <= (((1'b1 && (h_r_exit_reason == 48)) && (!walker_guest0_x_on_table_h)) && walker_guest0_a_xd);
+                o_n_qualification[12] <= 1'b0;
+                o_n_qualification[13] <= 1'b0;
+                o_n_qualification[14] <= 1'b0;
+                o_n_qualification[15] <= 1'b0;
+                o_n_qualification[16] <= 1'b0;
                 o_n_guest_physical_address <= h_r_gpa;
                 ns0 = 64'h0;
                 if ((h_r_exit_reason == 48)) begin
@@ -4971,6 +5016,7 @@ end
 assign x_table = (x_on_table && (!x_pwrite) && (!x_update));
 assign x_off = (!r_PROC2[1]);
 assign hb_EPTP = r_EPTP;
+assign hb_PROC3 = r_PROC3;
 assign h_look = (x_valid && (!x_pwrite) && (!x_phys) && (!n_hit) && (!x_off));
 
 always @(cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) begin: cache_tlb0_request
@@ -8907,8 +8953,8 @@ end
 assign cache_gpm0_c_set = x_addr[14-1:12];
 assign cache_gpm0_f_set = x_addr[14-1:12];
 assign cache_gpm0_vset = sw_set[2-1:0];
-assign cache_gpm0_c_acc = {hk_read, hk_write, hk_fetch, hk_user};
-assign cache_gpm0_f_acc = {hk_read, hk_write, hk_fetch, hk_user};
+assign cache_gpm0_c_acc = {hk_read, hk_write, hk_fetch, hk_user, hk_paging};
+assign cache_gpm0_f_acc = {hk_read, hk_write, hk_fetch, hk_user, hk_paging};
 assign cache_gpm0_f_key = x_addr[64-1:12];
 assign cache_gpm0_t_eptrta = r_EPTP[52-1:12];
 assign cache_gpm0_f_t_eptrta = cache_gpm0_t_eptrta;
@@ -8959,25 +9005,25 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     reg [3-1:0] lv;
     reg [1-1:0] e3_v;
     reg [52-1:0] e3_k;
-    reg [4-1:0] e3_a;
+    reg [5-1:0] e3_a;
     reg [40-1:0] e3_t_eptrta;
     reg [3-1:0] e3_l;
     reg [52-1:0] e3_p;
     reg [1-1:0] e2_v;
     reg [52-1:0] e2_k;
-    reg [4-1:0] e2_a;
+    reg [5-1:0] e2_a;
     reg [40-1:0] e2_t_eptrta;
     reg [3-1:0] e2_l;
     reg [52-1:0] e2_p;
     reg [1-1:0] e1_v;
     reg [52-1:0] e1_k;
-    reg [4-1:0] e1_a;
+    reg [5-1:0] e1_a;
     reg [40-1:0] e1_t_eptrta;
     reg [3-1:0] e1_l;
     reg [52-1:0] e1_p;
     reg [1-1:0] e0_v;
     reg [52-1:0] e0_k;
-    reg [4-1:0] e0_a;
+    reg [5-1:0] e0_a;
     reg [40-1:0] e0_t_eptrta;
     reg [3-1:0] e0_l;
     reg [52-1:0] e0_p;
@@ -8989,7 +9035,7 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e3_v[0] = cache_gpm0_cv3[cache_gpm0_c_set];
     e3_k = 52'h0;
     e3_k = cache_gpm0_ck3[cache_gpm0_c_set];
-    e3_a = 4'h0;
+    e3_a = 5'h0;
     e3_a = cache_gpm0_ca3[cache_gpm0_c_set];
     e3_t_eptrta = 40'h0;
     e3_t_eptrta = cache_gpm0_ct_eptrta_3[cache_gpm0_c_set];
@@ -9007,7 +9053,7 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e2_v[0] = cache_gpm0_cv2[cache_gpm0_c_set];
     e2_k = 52'h0;
     e2_k = cache_gpm0_ck2[cache_gpm0_c_set];
-    e2_a = 4'h0;
+    e2_a = 5'h0;
     e2_a = cache_gpm0_ca2[cache_gpm0_c_set];
     e2_t_eptrta = 40'h0;
     e2_t_eptrta = cache_gpm0_ct_eptrta_2[cache_gpm0_c_set];
@@ -9025,7 +9071,7 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e1_v[0] = cache_gpm0_cv1[cache_gpm0_c_set];
     e1_k = 52'h0;
     e1_k = cache_gpm0_ck1[cache_gpm0_c_set];
-    e1_a = 4'h0;
+    e1_a = 5'h0;
     e1_a = cache_gpm0_ca1[cache_gpm0_c_set];
     e1_t_eptrta = 40'h0;
     e1_t_eptrta = cache_gpm0_ct_eptrta_1[cache_gpm0_c_set];
@@ -9043,7 +9089,7 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e0_v[0] = cache_gpm0_cv0[cache_gpm0_c_set];
     e0_k = 52'h0;
     e0_k = cache_gpm0_ck0[cache_gpm0_c_set];
-    e0_a = 4'h0;
+    e0_a = 5'h0;
     e0_a = cache_gpm0_ca0[cache_gpm0_c_set];
     e0_t_eptrta = 40'h0;
     e0_t_eptrta = cache_gpm0_ct_eptrta_0[cache_gpm0_c_set];
@@ -9072,25 +9118,25 @@ always @(posedge clk) begin: cache_gpm0_fsm
     reg [2-1:0] rv3;
     reg [1-1:0] e0_v;
     reg [52-1:0] e0_k;
-    reg [4-1:0] e0_a;
+    reg [5-1:0] e0_a;
     reg [40-1:0] e0_t_eptrta;
     reg [3-1:0] e0_l;
     reg [52-1:0] e0_p;
     reg [1-1:0] e1_v;
     reg [52-1:0] e1_k;
-    reg [4-1:0] e1_a;
+    reg [5-1:0] e1_a;
     reg [40-1:0] e1_t_eptrta;
     reg [3-1:0] e1_l;
     reg [52-1:0] e1_p;
     reg [1-1:0] e2_v;
     reg [52-1:0] e2_k;
-    reg [4-1:0] e2_a;
+    reg [5-1:0] e2_a;
     reg [40-1:0] e2_t_eptrta;
     reg [3-1:0] e2_l;
     reg [52-1:0] e2_p;
     reg [1-1:0] e3_v;
     reg [52-1:0] e3_k;
-    reg [4-1:0] e3_a;
+    reg [5-1:0] e3_a;
     reg [40-1:0] e3_t_eptrta;
     reg [3-1:0] e3_l;
     reg [52-1:0] e3_p;
@@ -9353,7 +9399,7 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e0_v[0] = cache_gpm0_cv0[cache_gpm0_vset];
             e0_k = 52'h0;
             e0_k = cache_gpm0_ck0[cache_gpm0_vset];
-            e0_a = 4'h0;
+            e0_a = 5'h0;
             e0_a = cache_gpm0_ca0[cache_gpm0_vset];
             e0_t_eptrta = 40'h0;
             e0_t_eptrta = cache_gpm0_ct_eptrta_0[cache_gpm0_vset];
@@ -9365,7 +9411,7 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e1_v[0] = cache_gpm0_cv1[cache_gpm0_vset];
             e1_k = 52'h0;
             e1_k = cache_gpm0_ck1[cache_gpm0_vset];
-            e1_a = 4'h0;
+            e1_a = 5'h0;
             e1_a = cache_gpm0_ca1[cache_gpm0_vset];
             e1_t_eptrta = 40'h0;
             e1_t_eptrta = cache_gpm0_ct_eptrta_1[cache_gpm0_vset];
@@ -9377,7 +9423,7 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e2_v[0] = cache_gpm0_cv2[cache_gpm0_vset];
             e2_k = 52'h0;
             e2_k = cache_gpm0_ck2[cache_gpm0_vset];
-            e2_a = 4'h0;
+            e2_a = 5'h0;
             e2_a = cache_gpm0_ca2[cache_gpm0_vset];
             e2_t_eptrta = 40'h0;
             e2_t_eptrta = cache_gpm0_ct_eptrta_2[cache_gpm0_vset];
@@ -9389,7 +9435,7 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e3_v[0] = cache_gpm0_cv3[cache_gpm0_vset];
             e3_k = 52'h0;
             e3_k = cache_gpm0_ck3[cache_gpm0_vset];
-            e3_a = 4'h0;
+            e3_a = 5'h0;
             e3_a = cache_gpm0_ca3[cache_gpm0_vset];
             e3_t_eptrta = 40'h0;
             e3_t_eptrta = cache_gpm0_ct_eptrta_3[cache_gpm0_vset];

@@ -24,6 +24,7 @@ entity intel_ept_ept_2d is
         r_RFLAGS: in unsigned(63 downto 0);
         r_PKRU: in unsigned(31 downto 0);
         r_EPTP: in unsigned(63 downto 0);
+        r_PROC3: in unsigned(63 downto 0);
         r_PROC2: in unsigned(31 downto 0);
         r_VPID: in unsigned(15 downto 0);
         i_op: in unsigned(2 downto 0);
@@ -153,6 +154,7 @@ signal hk_read: std_logic;
 signal hk_write: std_logic;
 signal hk_fetch: std_logic;
 signal hk_user: std_logic;
+signal hk_paging: std_logic;
 signal n_hpa: unsigned(63 downto 0);
 signal n_hlv: unsigned(2 downto 0);
 signal n_fill: std_logic;
@@ -195,6 +197,7 @@ signal hq_a_x_2: std_logic;
 signal hq_a_xu_2: std_logic;
 signal h_look: std_logic;
 signal hb_EPTP: unsigned(63 downto 0);
+signal hb_PROC3: unsigned(63 downto 0);
 signal n_hit: std_logic;
 signal x_off: std_logic;
 signal x_on_table: std_logic;
@@ -239,6 +242,7 @@ signal walker_guest0_a_xd: std_logic;
 signal walker_guest0_fault_k: unsigned(7 downto 0);
 signal walker_guest0_flevel: unsigned(2 downto 0);
 signal walker_guest0_hk_fetch_h: std_logic;
+signal walker_guest0_hk_paging_h: std_logic;
 signal walker_guest0_hk_read_h: std_logic;
 signal walker_guest0_hk_user_h: std_logic;
 signal walker_guest0_hk_write_h: std_logic;
@@ -322,9 +326,9 @@ signal cache_psc0_t_eptrta: unsigned(39 downto 0);
 signal cache_psc0_t_pcid: unsigned(11 downto 0);
 signal cache_psc0_t_vpid: unsigned(15 downto 0);
 signal cache_psc0_vset: unsigned(1 downto 0);
-signal cache_gpm0_c_acc: unsigned(3 downto 0);
+signal cache_gpm0_c_acc: unsigned(4 downto 0);
 signal cache_gpm0_c_set: unsigned(1 downto 0);
-signal cache_gpm0_f_acc: unsigned(3 downto 0);
+signal cache_gpm0_f_acc: unsigned(4 downto 0);
 signal cache_gpm0_f_key: unsigned(51 downto 0);
 signal cache_gpm0_f_set: unsigned(1 downto 0);
 signal cache_gpm0_f_t_eptrta: unsigned(39 downto 0);
@@ -635,13 +639,13 @@ type t_array_cache_psc0_cv2 is array(0 to 4-1) of std_logic;
 signal cache_psc0_cv2: t_array_cache_psc0_cv2;
 type t_array_cache_psc0_cv3 is array(0 to 4-1) of std_logic;
 signal cache_psc0_cv3: t_array_cache_psc0_cv3;
-type t_array_cache_gpm0_ca0 is array(0 to 4-1) of unsigned(3 downto 0);
+type t_array_cache_gpm0_ca0 is array(0 to 4-1) of unsigned(4 downto 0);
 signal cache_gpm0_ca0: t_array_cache_gpm0_ca0;
-type t_array_cache_gpm0_ca1 is array(0 to 4-1) of unsigned(3 downto 0);
+type t_array_cache_gpm0_ca1 is array(0 to 4-1) of unsigned(4 downto 0);
 signal cache_gpm0_ca1: t_array_cache_gpm0_ca1;
-type t_array_cache_gpm0_ca2 is array(0 to 4-1) of unsigned(3 downto 0);
+type t_array_cache_gpm0_ca2 is array(0 to 4-1) of unsigned(4 downto 0);
 signal cache_gpm0_ca2: t_array_cache_gpm0_ca2;
-type t_array_cache_gpm0_ca3 is array(0 to 4-1) of unsigned(3 downto 0);
+type t_array_cache_gpm0_ca3 is array(0 to 4-1) of unsigned(4 downto 0);
 signal cache_gpm0_ca3: t_array_cache_gpm0_ca3;
 type t_array_cache_gpm0_ck0 is array(0 to 4-1) of unsigned(51 downto 0);
 signal cache_gpm0_ck0: t_array_cache_gpm0_ck0;
@@ -793,7 +797,7 @@ walker_guest0_se_5 <= unsigned'("00000000000000000000000000000000000000000000000
 walker_guest0_sg_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
+walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_paging, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, hb_PROC3, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -1095,7 +1099,7 @@ begin
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                             if (bool(hk_read) and (not bool(v_r))) then
                                 null;
-                            elsif (bool(hk_write) and (not bool(v_w))) then
+                            elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                 null;
@@ -1172,7 +1176,7 @@ begin
                             v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                             if (bool(hk_read) and (not bool(v_r))) then
                                 null;
-                            elsif (bool(hk_write) and (not bool(v_w))) then
+                            elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                 null;
@@ -1248,7 +1252,7 @@ begin
                         v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
                         if (bool(hk_read) and (not bool(v_r))) then
                             null;
-                        elsif (bool(hk_write) and (not bool(v_w))) then
+                        elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                             null;
                         elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                             null;
@@ -1412,7 +1416,7 @@ begin
                     v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                     if (bool(hk_read) and (not bool(v_r))) then
                         null;
-                    elsif (bool(hk_write) and (not bool(v_w))) then
+                    elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                         null;
                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                         null;
@@ -1489,7 +1493,7 @@ begin
                     v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                     if (bool(hk_read) and (not bool(v_r))) then
                         null;
-                    elsif (bool(hk_write) and (not bool(v_w))) then
+                    elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                         null;
                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                         null;
@@ -1565,7 +1569,7 @@ begin
                 v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
                 if (bool(hk_read) and (not bool(v_r))) then
                     null;
-                elsif (bool(hk_write) and (not bool(v_w))) then
+                elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                     null;
                 elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                     null;
@@ -2052,7 +2056,7 @@ begin
                                         walker_host0_fault_k <= to_unsigned(6, 8);
                                         walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
-                                    elsif (bool(hk_write) and (not bool(v_w))) then
+                                    elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                         walker_host0_fault_k <= to_unsigned(7, 8);
                                         walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
@@ -2165,7 +2169,7 @@ begin
                                         walker_host0_fault_k <= to_unsigned(6, 8);
                                         walker_host0_flevel <= to_unsigned(2, 3);
                                         walker_host0_st <= FAULT;
-                                    elsif (bool(hk_write) and (not bool(v_w))) then
+                                    elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                         walker_host0_fault_k <= to_unsigned(7, 8);
                                         walker_host0_flevel <= to_unsigned(2, 3);
                                         walker_host0_st <= FAULT;
@@ -2277,7 +2281,7 @@ begin
                                     walker_host0_fault_k <= to_unsigned(6, 8);
                                     walker_host0_flevel <= to_unsigned(1, 3);
                                     walker_host0_st <= FAULT;
-                                elsif (bool(hk_write) and (not bool(v_w))) then
+                                elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                     walker_host0_fault_k <= to_unsigned(7, 8);
                                     walker_host0_flevel <= to_unsigned(1, 3);
                                     walker_host0_st <= FAULT;
@@ -2488,7 +2492,7 @@ begin
                                 walker_host0_fault_k <= to_unsigned(6, 8);
                                 walker_host0_flevel <= to_unsigned(3, 3);
                                 walker_host0_st <= FAULT;
-                            elsif (bool(hk_write) and (not bool(v_w))) then
+                            elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                                 walker_host0_fault_k <= to_unsigned(7, 8);
                                 walker_host0_flevel <= to_unsigned(3, 3);
                                 walker_host0_st <= FAULT;
@@ -2601,7 +2605,7 @@ begin
                                 walker_host0_fault_k <= to_unsigned(6, 8);
                                 walker_host0_flevel <= to_unsigned(2, 3);
                                 walker_host0_st <= FAULT;
-                            elsif (bool(hk_write) and (not bool(v_w))) then
+                            elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                                 walker_host0_fault_k <= to_unsigned(7, 8);
                                 walker_host0_flevel <= to_unsigned(2, 3);
                                 walker_host0_st <= FAULT;
@@ -2713,7 +2717,7 @@ begin
                             walker_host0_fault_k <= to_unsigned(6, 8);
                             walker_host0_flevel <= to_unsigned(1, 3);
                             walker_host0_st <= FAULT;
-                        elsif (bool(hk_write) and (not bool(v_w))) then
+                        elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                             walker_host0_fault_k <= to_unsigned(7, 8);
                             walker_host0_flevel <= to_unsigned(1, 3);
                             walker_host0_st <= FAULT;
@@ -2771,7 +2775,7 @@ end process walker_host0_fsm;
 
 x_rnow <= stdl((walker_host0_st = PREAD) and bool(m_rvalid));
 
-walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
+walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_paging_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -2804,6 +2808,7 @@ begin
     hk_write <= walker_guest0_hk_write_h;
     hk_fetch <= walker_guest0_hk_fetch_h;
     hk_user <= walker_guest0_hk_user_h;
+    hk_paging <= walker_guest0_hk_paging_h;
     x_phys <= '0';
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2869,6 +2874,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         elsif (bool(pc_hit) and (pc_nxt = 3)) then
                             x_valid <= '1';
                             x_phys <= '1';
@@ -2881,6 +2887,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         elsif (bool(pc_hit) and (pc_nxt = 2)) then
                             x_valid <= '1';
                             x_phys <= '1';
@@ -2893,6 +2900,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         elsif (bool(pc_hit) and (pc_nxt = 1)) then
                             x_valid <= '1';
                             x_phys <= '1';
@@ -2905,6 +2913,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         else
                             x_valid <= '1';
                             x_pwrite <= '0';
@@ -2915,6 +2924,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         end if;
                     else
                         if (bool(pc_hit) and (pc_nxt = 3)) then
@@ -2929,6 +2939,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         elsif (bool(pc_hit) and (pc_nxt = 2)) then
                             x_valid <= '1';
                             x_phys <= '1';
@@ -2941,6 +2952,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         elsif (bool(pc_hit) and (pc_nxt = 1)) then
                             x_valid <= '1';
                             x_phys <= '1';
@@ -2953,6 +2965,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         else
                             x_valid <= '1';
                             x_pwrite <= '0';
@@ -2963,6 +2976,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         end if;
                     end if;
                 end if;
@@ -3105,6 +3119,7 @@ begin
                         hk_write <= '1';
                         hk_fetch <= '0';
                         hk_user <= '0';
+                        hk_paging <= '1';
                     else
                         x_pwrite <= '1';
                         x_waddr <= x_pa;
@@ -3128,6 +3143,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         end if;
                     elsif (walker_guest0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
@@ -3147,6 +3163,7 @@ begin
                             hk_write <= r_EPTP(6);
                             hk_fetch <= '0';
                             hk_user <= '0';
+                            hk_paging <= '1';
                         end if;
                     elsif (walker_guest0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
@@ -3190,6 +3207,7 @@ begin
                                     hk_write <= k_write;
                                     hk_fetch <= k_fetch;
                                     hk_user <= v_us;
+                                    hk_paging <= '0';
                                 end if;
                             end if;
                         else
@@ -3210,6 +3228,7 @@ begin
                                 hk_write <= r_EPTP(6);
                                 hk_fetch <= '0';
                                 hk_user <= '0';
+                                hk_paging <= '1';
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 2) then
@@ -3254,6 +3273,7 @@ begin
                                     hk_write <= k_write;
                                     hk_fetch <= k_fetch;
                                     hk_user <= v_us;
+                                    hk_paging <= '0';
                                 end if;
                             end if;
                         else
@@ -3274,6 +3294,7 @@ begin
                                 hk_write <= r_EPTP(6);
                                 hk_fetch <= '0';
                                 hk_user <= '0';
+                                hk_paging <= '1';
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 1) then
@@ -3317,6 +3338,7 @@ begin
                                 hk_write <= k_write;
                                 hk_fetch <= k_fetch;
                                 hk_user <= v_us;
+                                hk_paging <= '0';
                             end if;
                         end if;
                     end if;
@@ -3359,6 +3381,7 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_5;
@@ -3375,6 +3398,7 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_4;
@@ -3391,6 +3415,7 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_3;
@@ -3407,6 +3432,7 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_2;
@@ -3423,6 +3449,7 @@ begin
                     hk_write <= '1';
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_1;
@@ -3465,6 +3492,7 @@ begin
                     hk_write <= r_EPTP(6);
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 end if;
             elsif (walker_guest0_lvl = 4) then
                 if (not bool(le(0))) then
@@ -3484,6 +3512,7 @@ begin
                     hk_write <= r_EPTP(6);
                     hk_fetch <= '0';
                     hk_user <= '0';
+                    hk_paging <= '1';
                 end if;
             elsif (walker_guest0_lvl = 3) then
                 if (bool(le(7)) and True) then
@@ -3527,6 +3556,7 @@ begin
                             hk_write <= k_write;
                             hk_fetch <= k_fetch;
                             hk_user <= v_us;
+                            hk_paging <= '0';
                         end if;
                     end if;
                 else
@@ -3547,6 +3577,7 @@ begin
                         hk_write <= r_EPTP(6);
                         hk_fetch <= '0';
                         hk_user <= '0';
+                        hk_paging <= '1';
                     end if;
                 end if;
             elsif (walker_guest0_lvl = 2) then
@@ -3591,6 +3622,7 @@ begin
                             hk_write <= k_write;
                             hk_fetch <= k_fetch;
                             hk_user <= v_us;
+                            hk_paging <= '0';
                         end if;
                     end if;
                 else
@@ -3611,6 +3643,7 @@ begin
                         hk_write <= r_EPTP(6);
                         hk_fetch <= '0';
                         hk_user <= '0';
+                        hk_paging <= '1';
                     end if;
                 end if;
             elsif (walker_guest0_lvl = 1) then
@@ -3654,6 +3687,7 @@ begin
                         hk_write <= k_write;
                         hk_fetch <= k_fetch;
                         hk_user <= v_us;
+                        hk_paging <= '0';
                     end if;
                 end if;
             end if;
@@ -3693,6 +3727,7 @@ begin
             walker_guest0_fault_k <= to_unsigned(0, 8);
             walker_guest0_flevel <= to_unsigned(0, 3);
             walker_guest0_hk_fetch_h <= '0';
+            walker_guest0_hk_paging_h <= '0';
             walker_guest0_hk_read_h <= '0';
             walker_guest0_hk_user_h <= '0';
             walker_guest0_hk_write_h <= '0';
@@ -3775,6 +3810,7 @@ begin
             walker_guest0_hk_write_h <= hk_write;
             walker_guest0_hk_fetch_h <= hk_fetch;
             walker_guest0_hk_user_h <= hk_user;
+            walker_guest0_hk_paging_h <= hk_paging;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -4366,6 +4402,14 @@ begin
                     o_n_qualification(7-1 downto 0) <= h_r_qualification(7-1 downto 0);
                     o_n_qualification(7) <= stdl(h_r_exit_reason = 48);
                     o_n_qualification(8) <= stdl((h_r_exit_reason = 48) and (not bool(walker_guest0_x_on_table_h)));
+                    o_n_qualification(9) <= stdl(((True and (h_r_exit_reason = 48)) and (not bool(walker_guest0_x_on_table_h))) and bool(walker_guest0_a_us));
+                    o_n_qualification(10) <= stdl(((True and (h_r_exit_reason = 48)) and (not bool(walker_guest0_x_on_table_h))) and bool(walker_guest0_a_rw));
+                    o_n_qualification(11) <= stdl(((True and (h_r_exit_reason = 48)) and (not bool(walker_guest0_x_on_table_h))) and bool(walker_guest0_a_xd));
+                    o_n_qualification(12) <= '0';
+                    o_n_qualification(13) <= '0';
+                    o_n_qualification(14) <= '0';
+                    o_n_qualification(15) <= '0';
+                    o_n_qualification(16) <= '0';
                     o_n_guest_physical_address <= h_r_gpa;
                     ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     if (h_r_exit_reason = 48) then
@@ -4761,6 +4805,7 @@ end process walker_guest0_fsm;
 x_table <= stdl(bool(x_on_table) and (not bool(x_pwrite)) and (not bool(x_update)));
 x_off <= stdl((not bool(r_PROC2(1))));
 hb_EPTP <= r_EPTP;
+hb_PROC3 <= r_PROC3;
 h_look <= stdl(bool(x_valid) and (not bool(x_pwrite)) and (not bool(x_phys)) and (not bool(n_hit)) and (not bool(x_off)));
 
 cache_tlb0_request: process (cache_tlb0_f_key, cache_tlb0_f_r_CR4, i_addr, k_fetch, k_user, k_write, le, r_CR3, r_CR4, r_EPTP, r_PROC2, r_VPID) is
@@ -8623,8 +8668,8 @@ end process cache_psc0_fsm;
 cache_gpm0_c_set <= x_addr(14-1 downto 12);
 cache_gpm0_f_set <= x_addr(14-1 downto 12);
 cache_gpm0_vset <= sw_set(2-1 downto 0);
-cache_gpm0_c_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user);
-cache_gpm0_f_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user);
+cache_gpm0_c_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user & hk_paging);
+cache_gpm0_f_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user & hk_paging);
 cache_gpm0_f_key <= x_addr(64-1 downto 12);
 cache_gpm0_t_eptrta <= r_EPTP(52-1 downto 12);
 cache_gpm0_f_t_eptrta <= cache_gpm0_t_eptrta;
@@ -8676,25 +8721,25 @@ cache_gpm0_lookup: process (cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0, 
     variable lv: unsigned(2 downto 0);
     variable e3_v: unsigned(0 downto 0);
     variable e3_k: unsigned(51 downto 0);
-    variable e3_a: unsigned(3 downto 0);
+    variable e3_a: unsigned(4 downto 0);
     variable e3_t_eptrta: unsigned(39 downto 0);
     variable e3_l: unsigned(2 downto 0);
     variable e3_p: unsigned(51 downto 0);
     variable e2_v: unsigned(0 downto 0);
     variable e2_k: unsigned(51 downto 0);
-    variable e2_a: unsigned(3 downto 0);
+    variable e2_a: unsigned(4 downto 0);
     variable e2_t_eptrta: unsigned(39 downto 0);
     variable e2_l: unsigned(2 downto 0);
     variable e2_p: unsigned(51 downto 0);
     variable e1_v: unsigned(0 downto 0);
     variable e1_k: unsigned(51 downto 0);
-    variable e1_a: unsigned(3 downto 0);
+    variable e1_a: unsigned(4 downto 0);
     variable e1_t_eptrta: unsigned(39 downto 0);
     variable e1_l: unsigned(2 downto 0);
     variable e1_p: unsigned(51 downto 0);
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
-    variable e0_a: unsigned(3 downto 0);
+    variable e0_a: unsigned(4 downto 0);
     variable e0_t_eptrta: unsigned(39 downto 0);
     variable e0_l: unsigned(2 downto 0);
     variable e0_p: unsigned(51 downto 0);
@@ -8707,7 +8752,7 @@ begin
     e3_v(0) := cache_gpm0_cv3(to_integer(cache_gpm0_c_set));
     e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e3_k := cache_gpm0_ck3(to_integer(cache_gpm0_c_set));
-    e3_a := to_unsigned(0, 4);
+    e3_a := to_unsigned(0, 5);
     e3_a := cache_gpm0_ca3(to_integer(cache_gpm0_c_set));
     e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e3_t_eptrta := cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_c_set));
@@ -8725,7 +8770,7 @@ begin
     e2_v(0) := cache_gpm0_cv2(to_integer(cache_gpm0_c_set));
     e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e2_k := cache_gpm0_ck2(to_integer(cache_gpm0_c_set));
-    e2_a := to_unsigned(0, 4);
+    e2_a := to_unsigned(0, 5);
     e2_a := cache_gpm0_ca2(to_integer(cache_gpm0_c_set));
     e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e2_t_eptrta := cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_c_set));
@@ -8743,7 +8788,7 @@ begin
     e1_v(0) := cache_gpm0_cv1(to_integer(cache_gpm0_c_set));
     e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e1_k := cache_gpm0_ck1(to_integer(cache_gpm0_c_set));
-    e1_a := to_unsigned(0, 4);
+    e1_a := to_unsigned(0, 5);
     e1_a := cache_gpm0_ca1(to_integer(cache_gpm0_c_set));
     e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e1_t_eptrta := cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_c_set));
@@ -8761,7 +8806,7 @@ begin
     e0_v(0) := cache_gpm0_cv0(to_integer(cache_gpm0_c_set));
     e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e0_k := cache_gpm0_ck0(to_integer(cache_gpm0_c_set));
-    e0_a := to_unsigned(0, 4);
+    e0_a := to_unsigned(0, 5);
     e0_a := cache_gpm0_ca0(to_integer(cache_gpm0_c_set));
     e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e0_t_eptrta := cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_c_set));
@@ -8790,25 +8835,25 @@ cache_gpm0_fsm: process (clk) is
     variable rv3: unsigned(1 downto 0);
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
-    variable e0_a: unsigned(3 downto 0);
+    variable e0_a: unsigned(4 downto 0);
     variable e0_t_eptrta: unsigned(39 downto 0);
     variable e0_l: unsigned(2 downto 0);
     variable e0_p: unsigned(51 downto 0);
     variable e1_v: unsigned(0 downto 0);
     variable e1_k: unsigned(51 downto 0);
-    variable e1_a: unsigned(3 downto 0);
+    variable e1_a: unsigned(4 downto 0);
     variable e1_t_eptrta: unsigned(39 downto 0);
     variable e1_l: unsigned(2 downto 0);
     variable e1_p: unsigned(51 downto 0);
     variable e2_v: unsigned(0 downto 0);
     variable e2_k: unsigned(51 downto 0);
-    variable e2_a: unsigned(3 downto 0);
+    variable e2_a: unsigned(4 downto 0);
     variable e2_t_eptrta: unsigned(39 downto 0);
     variable e2_l: unsigned(2 downto 0);
     variable e2_p: unsigned(51 downto 0);
     variable e3_v: unsigned(0 downto 0);
     variable e3_k: unsigned(51 downto 0);
-    variable e3_a: unsigned(3 downto 0);
+    variable e3_a: unsigned(4 downto 0);
     variable e3_t_eptrta: unsigned(39 downto 0);
     variable e3_l: unsigned(2 downto 0);
     variable e3_p: unsigned(51 downto 0);
@@ -8819,22 +8864,22 @@ cache_gpm0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            cache_gpm0_ca0(0) <= to_unsigned(0, 4);
-            cache_gpm0_ca0(1) <= to_unsigned(0, 4);
-            cache_gpm0_ca0(2) <= to_unsigned(0, 4);
-            cache_gpm0_ca0(3) <= to_unsigned(0, 4);
-            cache_gpm0_ca1(0) <= to_unsigned(0, 4);
-            cache_gpm0_ca1(1) <= to_unsigned(0, 4);
-            cache_gpm0_ca1(2) <= to_unsigned(0, 4);
-            cache_gpm0_ca1(3) <= to_unsigned(0, 4);
-            cache_gpm0_ca2(0) <= to_unsigned(0, 4);
-            cache_gpm0_ca2(1) <= to_unsigned(0, 4);
-            cache_gpm0_ca2(2) <= to_unsigned(0, 4);
-            cache_gpm0_ca2(3) <= to_unsigned(0, 4);
-            cache_gpm0_ca3(0) <= to_unsigned(0, 4);
-            cache_gpm0_ca3(1) <= to_unsigned(0, 4);
-            cache_gpm0_ca3(2) <= to_unsigned(0, 4);
-            cache_gpm0_ca3(3) <= to_unsigned(0, 4);
+            cache_gpm0_ca0(0) <= to_unsigned(0, 5);
+            cache_gpm0_ca0(1) <= to_unsigned(0, 5);
+            cache_gpm0_ca0(2) <= to_unsigned(0, 5);
+            cache_gpm0_ca0(3) <= to_unsigned(0, 5);
+            cache_gpm0_ca1(0) <= to_unsigned(0, 5);
+            cache_gpm0_ca1(1) <= to_unsigned(0, 5);
+            cache_gpm0_ca1(2) <= to_unsigned(0, 5);
+            cache_gpm0_ca1(3) <= to_unsigned(0, 5);
+            cache_gpm0_ca2(0) <= to_unsigned(0, 5);
+            cache_gpm0_ca2(1) <= to_unsigned(0, 5);
+            cache_gpm0_ca2(2) <= to_unsigned(0, 5);
+            cache_gpm0_ca2(3) <= to_unsigned(0, 5);
+            cache_gpm0_ca3(0) <= to_unsigned(0, 5);
+            cache_gpm0_ca3(1) <= to_unsigned(0, 5);
+            cache_gpm0_ca3(2) <= to_unsigned(0, 5);
+            cache_gpm0_ca3(3) <= to_unsigned(0, 5);
             cache_gpm0_ck0(0) <= to_unsigned(0, 52);
             cache_gpm0_ck0(1) <= to_unsigned(0, 52);
             cache_gpm0_ck0(2) <= to_unsigned(0, 52);
@@ -9060,7 +9105,7 @@ begin
                 e0_v(0) := cache_gpm0_cv0(to_integer(cache_gpm0_vset));
                 e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e0_k := cache_gpm0_ck0(to_integer(cache_gpm0_vset));
-                e0_a := to_unsigned(0, 4);
+                e0_a := to_unsigned(0, 5);
                 e0_a := cache_gpm0_ca0(to_integer(cache_gpm0_vset));
                 e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e0_t_eptrta := cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_vset));
@@ -9072,7 +9117,7 @@ begin
                 e1_v(0) := cache_gpm0_cv1(to_integer(cache_gpm0_vset));
                 e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e1_k := cache_gpm0_ck1(to_integer(cache_gpm0_vset));
-                e1_a := to_unsigned(0, 4);
+                e1_a := to_unsigned(0, 5);
                 e1_a := cache_gpm0_ca1(to_integer(cache_gpm0_vset));
                 e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e1_t_eptrta := cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_vset));
@@ -9084,7 +9129,7 @@ begin
                 e2_v(0) := cache_gpm0_cv2(to_integer(cache_gpm0_vset));
                 e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e2_k := cache_gpm0_ck2(to_integer(cache_gpm0_vset));
-                e2_a := to_unsigned(0, 4);
+                e2_a := to_unsigned(0, 5);
                 e2_a := cache_gpm0_ca2(to_integer(cache_gpm0_vset));
                 e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e2_t_eptrta := cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_vset));
@@ -9096,7 +9141,7 @@ begin
                 e3_v(0) := cache_gpm0_cv3(to_integer(cache_gpm0_vset));
                 e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e3_k := cache_gpm0_ck3(to_integer(cache_gpm0_vset));
-                e3_a := to_unsigned(0, 4);
+                e3_a := to_unsigned(0, 5);
                 e3_a := cache_gpm0_ca3(to_integer(cache_gpm0_vset));
                 e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e3_t_eptrta := cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_vset));

@@ -43,6 +43,7 @@ EPTP_WB, EPTP_PWL = 6, {4: 3 << 3, 5: 4 << 3}
 EPT_VIOLATION = 48
 Q_READ, Q_WRITE, Q_FETCH = 1, 2, 4
 Q_R, Q_W, Q_X, Q_XU, Q_GLA, Q_FINAL = 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+Q_LA_USER, Q_LA_RW = 1 << 9, 1 << 10  # advanced VM-exit information (Table 28-7; CAP[22])
 # status codes: 1 + index in FAULTS, 64 + 1 + index in HOST_FAULTS
 USER_SUPERVISOR = 3
 NPT_NOT_PRESENT, NPT_USER_WRITE, NPT_EXECUTE_DISABLE = 65, 68, 71
@@ -164,8 +165,10 @@ def ept_image(levels, guest):
     root, entries = radix(levels, Frames(HOST_TABLES), [(g, ept_leaf(h, r)) for g, h, r in second_stage(guest)],
                           EPT_POINTER)
     assert not set(entries) & set(guest.words)
-    # PROC2 = 2: enable EPT; VPID, the TLB's tag (SDM 29.1), no walk reads
-    return {**guest.words, **entries}, {"EPTP": root | EPTP_WB | EPTP_PWL[levels], "PROC2": 2, "VPID": 1}
+    # PROC2 = 2: enable EPT; PROC3 = 0: no tertiary control (no EPT paging-write control);
+    # VPID, the TLB's tag (SDM 29.1), no walk reads
+    return {**guest.words, **entries}, {"EPTP": root | EPTP_WB | EPTP_PWL[levels], "PROC2": 2, "PROC3": 0,
+                                        "VPID": 1}
 
 
 def request(levels, guest, page, write, user, fetch, host_context):
@@ -193,7 +196,10 @@ def expected(page, write, user, fetch):
     rights = ((Q_R if "r" in page.rights else 0) | (Q_W if "w" in page.rights else 0)
               | (Q_X | Q_XU if "x" in page.rights else 0))
     ept_kind = EPT_NOT_PRESENT if not page.rights else EPT_WRITE if write else EPT_FETCH
-    ept = (ept_kind, 1, None, (EPT_VIOLATION, access | rights | Q_GLA | Q_FINAL, gpa, va))
+    # bits 9-11 on the final access: guest paging's rights for the address (guest_leaf and the
+    # pointers: R/W = 1, XD = 0 everywhere, U/S = 1 in the pointers and as the page says)
+    linear = Q_LA_RW | (Q_LA_USER if page.user else 0)
+    ept = (ept_kind, 1, None, (EPT_VIOLATION, access | rights | Q_GLA | Q_FINAL | linear, gpa, va))
     return npt, ept
 
 

@@ -48,6 +48,16 @@ EPT_VIOLATION, EPT_MISCONFIG = 48, 49
 Q_READ, Q_WRITE, Q_FETCH = 1, 2, 4
 Q_R, Q_W, Q_X, Q_XU = 1 << 3, 1 << 4, 1 << 5, 1 << 6
 Q_GLA, Q_FINAL = 1 << 7, 1 << 8
+# advanced VM-exit information (IA32_VMX_EPT_VPID_CAP[22], the spec's ADV_EXIT_INFO = 1):
+# with bits 7 and 8 both 1, bit 9 is 1 for a user-mode linear address, bit 10 for a
+# read/write page, bit 11 for an execute-disable page (guest paging's rights for the
+# address); otherwise undefined, which the spec reports as 0
+Q_LA_USER, Q_LA_RW, Q_LA_XD = 1 << 9, 1 << 10, 1 << 11
+# tertiary processor-based VM-execution controls (SDM 25.6.2, Table 25-8)
+EPT_PW_CTRL, GPV_CTRL = 1 << 2, 1 << 3
+# EPT leaf bits 57 (verify guest paging) and 58 (paging-write access), Tables 29-4, 29-6, 29-8
+VGP, PW = 1 << 57, 1 << 58
+XD = 1 << 63  # guest paging-structure entry bit 63, execute-disable (SDM 4.5, with EFER.NXE)
 
 # ---- status codes: 1 + index in FAULTS; 64 + 1 + index in HOST_FAULTS ------------------------
 NOT_PRESENT, USER_SUPERVISOR, SUPERVISOR_WRITE = 1, 3, 5
@@ -141,12 +151,12 @@ class TwoD:
     def eptp(self):
         return self.root | EPTP_WB | EPTP_PWL[self.ept_levels] | (EPTP_AD if self.ad else 0)
 
-    def request(self, write=0, user=0, fetch=0, CR0=CR0_PE | CR0_PG, CR4=0, EFER=EFER_NXE, PROC2=None):
+    def request(self, write=0, user=0, fetch=0, CR0=CR0_PE | CR0_PG, CR4=0, EFER=EFER_NXE, PROC2=None, PROC3=0):
         if self.guest_levels == 5:
             CR4 |= CR4_LA57
         return {"va": self.va, "write": write, "user": user, "fetch": fetch, "CR0": CR0,
                 "CR3": G_TABLES[self.guest_levels], "CR4": CR4, "EFER": EFER, "RFLAGS": 0, "PKRU": 0,
-                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2,
+                "EPTP": self.eptp(), "PROC2": ENABLE_EPT if PROC2 is None else PROC2, "PROC3": PROC3,
                 "VPID": 1}  # read by the TLB's tag only (SDM 29.1), a context register all the same
 
     # expected memory references
@@ -215,9 +225,13 @@ def ept(generated, model_queue, request):
     return Walker(generated["intel_ept"][0], model_queue, request.node.nodeid)
 
 
-def violation(qual, gpa=FINAL_GPA, va=VA4):
-    """An EPT-violation record: bit 7 (guest-linear address valid) is always set here."""
-    return (EPT_VIOLATION, qual | Q_GLA, gpa, va)
+def violation(qual, gpa=FINAL_GPA, va=VA4, la=Q_LA_USER | Q_LA_RW):
+    """An EPT-violation record: bit 7 (guest-linear address valid) is always set here. On
+    the final access (bit 8) bits 9-11 give guest paging's rights for the linear address:
+    `la`, by default those of TwoD's guest entries (P, R/W, U/S set at every level, XD
+    clear: a user-mode, read/write, executable page). On a guest paging-structure access
+    they are undefined and the spec reports 0 (Table 28-7)."""
+    return (EPT_VIOLATION, qual | Q_GLA | (la if qual & Q_FINAL else 0), gpa, va)
 
 
 def misconfig(gpa=FINAL_GPA):
@@ -469,7 +483,8 @@ def test_write_to_a_read_only_page(ept):
     for name in ("write", "user write"):
         r, trace, mem = ept.walk(n, **ACCESSES[name][0])
         assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
-        assert r[3][1] == 0x1EA
+        # bits 1, 3, 5, 6, 7, 8 (0x1EA) and 9, 10: the guest page is user and read/write (0x600)
+        assert r[3][1] == 0x7EA
         assert trace == n.expected_trace() and mem == n.mem
 
 
@@ -485,7 +500,7 @@ def test_rights_are_the_and_over_every_entry_used(ept, level):
     assert ept.walk(n)[0][0] == 0
     n.set(ea, base & ~X)   # bit 2 governs supervisor-mode addresses: make the guest page a supervisor page
     n.update(n.guest_entry[1][1], lambda e: e & ~US)
-    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_XU | Q_FINAL))
+    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_XU | Q_FINAL, la=Q_LA_RW))
     n.set(ea, base & ~XU)
     n.update(n.guest_entry[1][1], lambda e: e | US)
     assert ept.walk(n, fetch=1, user=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_R | Q_W | Q_X | Q_FINAL))
@@ -510,7 +525,8 @@ def test_mode_based_execute_control(ept, guest_user_page, user, leaf_exec, ok):
         assert r == (0, H_PAGE | 0xABC, 1, 1)
     else:
         rights = Q_R | Q_W | (Q_X if leaf_exec == X else Q_XU)
-        assert r == (H_FETCH, 1, None, violation(Q_FETCH | rights | Q_FINAL))
+        la = Q_LA_RW | (Q_LA_USER if guest_user_page else 0)   # bit 9: the guest PTE's U/S
+        assert r == (H_FETCH, 1, None, violation(Q_FETCH | rights | Q_FINAL, la=la))
     assert len(trace) == 24
     # data accesses ignore bits 2 and 10
     assert ept.walk(n, write=1, user=user and guest_user_page)[0][0] == 0
@@ -526,7 +542,7 @@ def test_user_execute_only_entry_is_present_with_mbec(ept):
     assert ept.walk(n)[0] == (H_READ, 1, None, violation(Q_READ | Q_XU | Q_FINAL))
     assert ept.walk(n, write=1)[0] == (H_WRITE, 1, None, violation(Q_WRITE | Q_XU | Q_FINAL))
     n.update(n.guest_entry[1][1], lambda e: e & ~US)   # a supervisor-mode address: bit 2 decides
-    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_XU | Q_FINAL))
+    assert ept.walk(n, fetch=1)[0] == (H_FETCH, 1, None, violation(Q_FETCH | Q_XU | Q_FINAL, la=Q_LA_RW))
 
 
 @pytest.mark.parametrize("guest_level", [4, 3, 2, 1])
@@ -749,3 +765,96 @@ def test_a_non_canonical_guest_address_is_gp0_before_any_reference(ept):
     assert ept.ref.outcome(r) == {"ok": False, "fault": "non_canonical", "stage": "guest", "level": None,
                                   "record": "general_protection", "fields": {"vector": 13, "error_code": 0}}
     assert trace == [] and mem == n.mem
+
+
+# ---- advanced VM-exit information: exit-qualification bits 9-11 (SDM 28.2.1, Table 28-7) ------
+def test_advanced_exit_information_on_the_final_access(ept):
+    """A supervisor-mode write (CR0.WP = 0, so guest paging allows it: SDM 4.6.1) to a user
+    read-only page (U/S = 1 at every level, R/W = 0 in the PTE) that the PDE makes
+    execute-disable (XD = 1, EFER.NXE = 1), whose EPT PTE denies writes. The write violation
+    is on the final access (bits 7 and 8 set), so with advanced VM-exit information
+    (IA32_VMX_EPT_VPID_CAP[22]) bit 9 = 1 (a user-mode linear address), bit 10 = 0 (a
+    read-only page), bit 11 = 1 (an execute-disable page): bits 1, 3, 5, 6 (the access and
+    the EPT rights R, X, XU), 7, 8, 9, 11 = 0x2 + 0x8 + 0x20 + 0x40 + 0x80 + 0x100 + 0x200 +
+    0x800 = 0xBEA."""
+    n = TwoD()
+    n.update(n.guest_entry[1][1], lambda e: e & ~RW)
+    n.update(n.guest_entry[2][1], lambda e: e | XD)
+    n.update(n.ept_entry(FINAL_GPA, 1), lambda e: e & ~W)
+    r, trace, mem = ept.walk(n, write=1)
+    assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL, la=Q_LA_USER | Q_LA_XD))
+    assert r[3][1] == 0xBEA
+    assert trace == n.expected_trace() and mem == n.mem
+    # EFER.NXE = 0: XD would be a reserved bit (a guest #PF, SDM 4.5); without it every page
+    # is executable and bit 11 is 0 (Table 28-7: "If ... IA32_EFER.NXE = 0, every linear
+    # address is executable")
+    n.update(n.guest_entry[2][1], lambda e: e & ~XD)
+    r, _, _ = ept.walk(n, write=1, EFER=0)
+    assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL, la=Q_LA_USER))
+    assert r[3][1] == 0x3EA
+
+
+@pytest.mark.parametrize("guest_level", [4, 1])
+def test_no_advanced_exit_information_on_a_guest_paging_structure_access(ept, guest_level):
+    """The same user, read-only, execute-disable page, but the violation is on a guest
+    paging-structure access (EPTP.AD = 1: the access is a write, and the guest table page is
+    read-only in EPT): bit 8 = 0, so bits 9-11 are undefined (Table 28-7: defined only when
+    bits 7 and 8 are both 1) and the spec reports 0: bits 0, 1 (read and write), 3, 5, 6, 7
+    = 0x1 + 0x2 + 0x8 + 0x20 + 0x40 + 0x80 = 0xEB."""
+    n = TwoD(ad=1)
+    n.update(n.guest_entry[1][1], lambda e: e & ~RW)
+    n.update(n.guest_entry[2][1], lambda e: e | XD)
+    gpa = n.guest_entry[guest_level][0]
+    n.update(n.ept_entry(gpa, 1), lambda e: e & ~W)
+    r, trace, mem = ept.walk(n)
+    assert r == (H_WRITE, 1, guest_level, violation(Q_READ | Q_WRITE | Q_R | Q_X | Q_XU, gpa))
+    assert r[3][1] == 0xEB
+    assert trace == n.expected_trace(upto_guest_level=guest_level + 1, final=False) + n.ept_reads(gpa)
+
+
+# ---- the EPT paging-write control: bit 58 of an EPT leaf (SDM 25.6.2 Table 25-8; 29.3.3.2) ------
+@pytest.mark.parametrize("guest_level", [4, 3, 2, 1])
+def test_paging_write_allows_guest_accessed_updates(ept, guest_level):
+    """EPTP.AD = 0, guest A flags clear, the guest table page at `guest_level` read-only in
+    EPT (W = 0). Setting the guest entry's A there is a paging write (SDM 29.3.3.2): with the
+    "EPT paging-write control" (tertiary control 2) = 1 and bit 58 (PW) of the EPT leaf that
+    maps the page = 1 it is allowed although bit 1 is 0, so the walk translates, with
+    24 + 4 x (4 + 1) = 44 references (each A update an EPT walk and a write, the PTE's after
+    the final translation). With the control 0, or PW = 0, it is the write violation of
+    test_guest_accessed_update_to_a_read_only_guest_table_is_a_violation."""
+    n = TwoD(ad=0, guest_flags=P | RW | US)
+    gpa = n.guest_entry[guest_level][0]
+    n.update(n.ept_entry(gpa, 1), lambda e: (e & ~W) | PW)
+    r, trace, mem = ept.walk(n, PROC3=EPT_PW_CTRL)
+    assert r == (0, H_PAGE | 0xABC, 1, 1) and len(trace) == 44
+    assert all(mem[n.guest_entry[lv][1]] == n.mem[n.guest_entry[lv][1]] | A for lv in (4, 3, 2, 1))
+    denied = (H_WRITE, 1, guest_level, violation(Q_WRITE | Q_R | Q_X | Q_XU, gpa))
+    assert ept.walk(n)[0] == denied                                    # the control is 0
+    n.update(n.ept_entry(gpa, 1), lambda e: e & ~PW)
+    assert ept.walk(n, PROC3=EPT_PW_CTRL)[0] == denied                 # PW is 0
+
+
+def test_paging_write_with_ept_accessed_and_dirty_flags(ept):
+    """EPTP.AD = 1: every guest paging-structure access is treated as a write (SDM 29.3.3.2),
+    a paging write: the guest page table's page, read-only in EPT with PW = 1, may be read
+    with the control on; the access being a write, its EPT leaf gets D (29.3.4), the one
+    write of the walk: 24 + 1 = 25 references. Control off: the violation, bits 0 and 1."""
+    n = TwoD(ad=1)
+    gpa = n.guest_entry[1][0]
+    leaf = n.ept_entry(gpa, 1)
+    n.update(leaf, lambda e: (e & ~(W | ED)) | PW)
+    r, trace, mem = ept.walk(n, PROC3=EPT_PW_CTRL)
+    assert r == (0, H_PAGE | 0xABC, 1, 1) and len(trace) == 25
+    assert [t for t in trace if t[0]] == [(1, leaf, 8, n.mem[leaf] | ED)]
+    r, _, _ = ept.walk(n, PROC3=0)
+    assert r == (H_WRITE, 1, 1, violation(Q_READ | Q_WRITE | Q_R | Q_X | Q_XU, gpa))
+
+
+def test_paging_write_does_not_allow_the_final_write(ept):
+    """PW grants paging writes only: the guest's own write to a page whose EPT leaf has
+    PW = 1 and W = 0 is still a write violation on the final access, control on or off."""
+    n = TwoD()
+    n.update(n.ept_entry(FINAL_GPA, 1), lambda e: (e & ~W) | PW | VGP)
+    for proc3 in (0, EPT_PW_CTRL, EPT_PW_CTRL | GPV_CTRL):
+        r, _, _ = ept.walk(n, write=1, PROC3=proc3)
+        assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))

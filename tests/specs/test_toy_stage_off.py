@@ -10,9 +10,9 @@ import pytest
 
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit, hdl
-from codegen.verify import cosim
+from codegen.verify import cosim, harness
 from codegen.verify.harness import load_generated
-from codegen.verify.stimulus.translation import Draw, ScenarioFactory
+from codegen.verify.stimulus.translation import Draw, Scenario, ScenarioFactory
 
 SPEC = Path(__file__).resolve().parents[1] / "data" / "toy_stage_off.vspec"
 V, R, W, X, U, A, L = 1, 2, 4, 8, 0x10, 0x20, 0x40
@@ -77,7 +77,51 @@ def test_guest_off_hands_the_input_to_the_host_as_the_final_address(generated):
     # a host fault on it is a fault on the final address (no guest level)
     out, _ = walk(ref, {H_ROOT + 24: H_PT | V | U, H_PT + 40: PAGE | V | U | A}, gmode=G_ROOT)
     assert (out["stage"], out["fault"], out["level"], out["guest_level"]) == ("host", "no_read", 1, None)
-    assert out["fields"] == {"code": 3, "gpa": VA, "on_tbl": 0}
+    assert out["fields"] == {"code": 3, "gpa": VA, "on_tbl": 0, "guest_u": 1}  # no guest entry: u = 1
+
+
+@pytest.mark.parametrize("pointer_u,leaf_u", [(1, 1), (0, 1), (1, 0)])
+def test_the_nested_record_reads_the_guest_accumulator(generated, pointer_u, leaf_u):
+    """A nested record may read the guest's accumulators: their values after the guest
+    entries walked before the host fault. The host maps the guest's level-1 table page and
+    the guest page only in its own level 1 (H_PT); a host fault on the guest level-1 table
+    sees u after the level-2 pointer alone (its U); one on the final address, after both
+    entries: u = pointer U and leaf U (toy manual 4.4). The guest leaf is readable but not
+    user when leaf_u = 0 and the access is a supervisor read, so the guest walk passes."""
+    _, _, (ref, _) = generated
+    gptr, gleaf = G_PT | V | A | (U if pointer_u else 0), PAGE | V | R | W | A | (U if leaf_u else 0)
+    h_tables = {H_ROOT + 8 * 0: H_PT | V | U | A}  # host level 2: the guest-physical low 4 MiB
+    # host level 1: the guest's root page and table page at host-physical gpa + 0x100000
+    host = {H_PT + 8 * (G_ROOT >> 12): (G_ROOT + 0x100000) | V | R | U | A,
+            H_PT + 8 * (G_PT >> 12): (G_PT + 0x100000) | V | R | U | A}
+    mem = {**h_tables, **host, G_ROOT + 0x100000 + 24: gptr, G_PT + 0x100000 + 40: gleaf}
+    # the guest page (PAGE) is not mapped by the host: a host fault on the final address
+    out, _ = walk(ref, dict(mem))
+    assert (out["stage"], out["fault"], out["guest_level"]) == ("host", "invalid", None)
+    assert out["fields"]["on_tbl"] == 0 and out["fields"]["guest_u"] == (pointer_u and leaf_u)
+    # the guest's table page unmapped: a host fault on the guest level-1 table read
+    del mem[H_PT + 8 * (G_PT >> 12)]
+    out, _ = walk(ref, dict(mem))
+    assert (out["stage"], out["fault"], out["guest_level"]) == ("host", "invalid", 1)
+    assert out["fields"]["on_tbl"] == 1 and out["fields"]["guest_u"] == pointer_u
+
+
+def test_the_model_reports_the_initial_accumulator_with_the_guest_stage_off(generated):
+    """The cycle-level model agrees, run back to back: a walk that ends with u = 0 (a host
+    fault on the final address after a supervisor pointer), then one with the guest stage
+    off and a host fault, whose record must read u = 1 (its initial value), not the
+    register the walk before left at 0."""
+    _, _, (ref, model) = generated
+    gptr, gleaf = G_PT | V | A, PAGE | V | R | W | A | U
+    mem = {H_ROOT: H_PT | V | U | A, H_PT + 8: (G_ROOT + 0x100000) | V | R | U | A,
+           H_PT + 16: (G_PT + 0x100000) | V | R | U | A, G_ROOT + 0x100000 + 24: gptr, G_PT + 0x100000 + 40: gleaf}
+    base = {"va": VA, "read": 1, "write": 0, "exec": 0, "user": 0, "HMODE": EN | H_ROOT, "CTL": STAGE2}
+    scenarios = [Scenario({**base, "GMODE": EN | G_ROOT}, dict(mem), 0, {}),
+                 Scenario({**base, "GMODE": G_ROOT}, dict(mem), 1, {})]
+    refs = [harness.run_reference(ref, sc) for sc in scenarios]
+    assert [r.outcome["fields"]["guest_u"] for r in refs] == [0, 1]
+    for expect, got in zip(refs, harness.run_model(model, ref, scenarios)):
+        assert harness.compare(expect, got) == []
 
 
 def test_stimulus_draws_exactly_one_of_read_write_exec(generated):

@@ -1646,8 +1646,11 @@ class Elaborator:
         host_fields = {f.name: f.width for f in host.record.fields}
         host_fields[host.input_name] = host.input_width
         level_width = max(3, max((lv.number for lv in host.levels), default=1).bit_length())
+        # the guest's accumulators: their values after the guest entries walked before the host
+        # fault (on the final address, the whole walk's rights: a fault report's linear-page rights)
         rec_scope = Scope(m, registers=regs, access=guest.access, host=host_fields, fault_kinds=host.fault_kinds,
                           input=(guest.input_name, guest.input_width),
+                          accumulators={a.name: a.width for a in guest.accumulators},
                           builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
                                     "level": level_width})
         if len(d.records) != 1:

@@ -302,7 +302,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+            return (NESTED_BASE + h[0], h[1], 5, record_nested(h[0], h[1], h[3], addr, 1, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
@@ -323,7 +323,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+            return (NESTED_BASE + h[0], h[1], 4, record_nested(h[0], h[1], h[3], addr, 1, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
@@ -344,7 +344,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+            return (NESTED_BASE + h[0], h[1], 3, record_nested(h[0], h[1], h[3], addr, 1, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
@@ -376,7 +376,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 pend.append((addr, u, gpa, 3))
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
             hpa, host_level = h[1], h[2]
             for wa, wv, wg, wl in pend:
                 mem[wa] = wv
@@ -399,7 +399,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+            return (NESTED_BASE + h[0], h[1], 2, record_nested(h[0], h[1], h[3], addr, 1, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
@@ -431,7 +431,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
                 pend.append((addr, u, gpa, 2))
             h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
             if h[0]:
-                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+                return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
             hpa, host_level = h[1], h[2]
             for wa, wv, wg, wl in pend:
                 mem[wa] = wv
@@ -454,7 +454,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
         h = walk_host(mem, trace, addr, ta_write, ta_user, ta_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+            return (NESTED_BASE + h[0], h[1], 1, record_nested(h[0], h[1], h[3], addr, 1, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
         gpa, addr = addr, h[1]
         e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
         trace.append((0, addr, 8, e))
@@ -485,7 +485,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
             pend.append((addr, u, gpa, 1))
         h = walk_host(mem, trace, pa, k_write, 1, k_fetch, hb_CR0, hb_CR3, hb_CR4, hb_EFER, hb_RFLAGS, hb_PKRU, h_off)
         if h[0]:
-            return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
+            return (NESTED_BASE + h[0], h[1], None, record_nested(h[0], h[1], h[3], pa, 0, 1, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID))
         hpa, host_level = h[1], h[2]
         for wa, wv, wg, wl in pend:
             mem[wa] = wv
@@ -494,7 +494,7 @@ def walk_guest(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4
     raise AssertionError("unreachable: the last level is a leaf")
 
 
-def record_nested(hkind, hlevel, hrec, h_addr, on_table, on_final, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID):
+def record_nested(hkind, hlevel, hrec, h_addr, on_table, on_final, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, r_nCR3, r_HCR4, r_HEFER, r_NP_CTL, r_ASID):
     """The npf record of a host-stage fault  # spec: specs/amd_npt.vspec:69"""
     return (
         (0x400 & 0xffffffffffffffff),  # exitcode
