@@ -30,6 +30,7 @@ from codegen.verify.stimulus.translation import (
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
 from codegen.verify.stimulus.unit import coverage_points as unit_coverage_points
+from codegen.verify.stimulus.unit import needs_state
 
 TRANSLATION, UNIT = "translation", "unit"
 
@@ -69,6 +70,8 @@ class Report:
     missing: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
     why: dict[str, str] = field(default_factory=dict)  # an unreachable point -> the reason, where one is told
+    # points that may be reached only through a cache hit from an earlier event (needs_state) -> why
+    needs_state: dict[str, str] = field(default_factory=dict)
     coverage_note: str | None = None  # what the coverage-directed search gave up on (Stimulus.gave_up)
     seconds: float = 0.0
     reference_seconds: float = 0.0
@@ -118,7 +121,8 @@ class Report:
             mismatched=self.mismatched, failures=[self._failure(f, program, extra_args) for f in self.failures],
             coverage=r.Coverage(hit=dict(sorted(self.coverage.items())), missing=self.missing,
                                 unreachable=self.unreachable, why=self.why, percent=self.coverage_percent,
-                                note=self.coverage_note),
+                                note=self.coverage_note,
+                                needs_state={k: self.needs_state[k] for k in self.missing if k in self.needs_state}),
             memory_references=r.Stat(mean=round(sum(self.refs) / n, 3), max=max(self.refs, default=0)),
             cycles=r.Stat(mean=round(sum(self.cycles) / n, 3), max=max(self.cycles, default=0)),
             throughput=r.Throughput(overall=per_second(self.seconds), reference=per_second(self.reference_seconds),
@@ -292,13 +296,14 @@ class Stimulus:
             self.enums = {e.name: e for e in spec.enums}
             self.expected, why = unit_coverage_points(spec)
             self.unreachable, self.why = list(why), why
+            self.needs_state = needs_state(spec)
             if mix:
                 self.kinds = self.factory.mix(mix, Draw(random.Random(f"{seed}:mix")))
                 count = len(self.kinds)
         else:
             self.factory = ScenarioFactory(spec)
             self.expected, self.unreachable = expected_coverage(spec)
-            self.why = {}
+            self.why, self.needs_state = {}, {}
         self.count = count
         self.jobs = max(1, min(jobs, count))
         self.batch = batch or (500 if self.unit else 250)
@@ -429,7 +434,8 @@ def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timi
     timing = timing or harness.Timing()
     return Report(spec_name=spec.name, model=spec.top.name, models=spec.models, spec_path=path, kind=UNIT if stim.unit else TRANSLATION, seed=seed,
                   requested=stim.count, mix=dict(mix) if mix else None, timing=timing,
-                  expected=stim.expected, unreachable=stim.unreachable, why=stim.why, max_failures=max_failures,
+                  expected=stim.expected, unreachable=stim.unreachable, why=stim.why, needs_state=stim.needs_state,
+                  max_failures=max_failures,
                   cycle_limit=harness.cycle_limit(spec, timing))
 
 

@@ -767,8 +767,53 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
 def unreachable_coverage(spec: ir.Spec) -> dict[str, str]:
     """The points of the unit's rules, calls and walks that the spec proves unreachable,
     each with the reason (a call's constant bindings fold a callee rule's condition, or a
-    walk fault's, to 0; a step whose `when` folded to 0 never runs)."""
+    walk fault's, to 0; a step whose `when` folded to 0 never runs; a rule an earlier rule
+    always shadows)."""
     return coverage_points(spec)[1]
+
+
+def _key(e: Expr) -> tuple:
+    """The structure of an expression, without its source spans (and a number's name)."""
+    if e.op == "num":
+        return ("num", e.value)
+    return (e.op, e.kind, e.name, e.lo, e.width if e.op == "ref" else 0, tuple(_key(a) for a in e.args))
+
+
+def _parts(e: Expr) -> list[Expr]:
+    """The conjuncts of a condition (`&&` chains, `!(a || b)` split), less constant 1s."""
+    return [c for c in _conjuncts(e) if not (c.op == "num" and c.value)]
+
+
+def _atom_implies(a: Expr, b: Expr) -> bool:
+    """Whether condition `a` implies `b`, by their form alone: the same expression; `x ==
+    c1` implying `x != c2` (or `!(x == c2)`) for constants c1 != c2; `b` a disjunction
+    with an operand `a` implies."""
+    if _key(a) == _key(b):
+        return True
+    if b.op == "||":
+        return any(_atom_implies(a, x) for x in _operands(b))
+    if a.op == "==" and a.args[1].op == "num":
+        if b.op == "!" and b.args[0].op == "==":
+            b = Expr(op="!=", args=b.args[0].args, width=1)
+        if b.op == "!=" and b.args[1].op == "num" and _key(a.args[0]) == _key(b.args[0]):
+            return a.args[1].value != b.args[1].value
+    return False
+
+
+def _implies(a: Expr, b: Expr) -> bool:
+    """Whether condition `a` implies condition `b`, proved by their form: every conjunct of
+    `b` implied by one conjunct of `a` (_atom_implies). False when the form does not show
+    it (the proof is sound, not complete)."""
+    mine = _parts(a)
+    return all(any(_atom_implies(x, y) for x in mine) for y in _parts(b))
+
+
+def _shadowed(rules, i: int) -> str | None:
+    """The earlier rule of `rules` (exit rules in order) that holds whenever rule i does,
+    so that rule i never decides; None when the form of the conditions does not show one."""
+    when = rules[i].when
+    return next((x.name for x in rules[:i] if not (x.when.op == "num" and not x.when.value)
+                 and _implies(when, x.when)), None)
 
 
 def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
@@ -778,9 +823,12 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
     gone: dict[str, str] = {}
     # "no exit" is counted but not required: in some units every event exits
     out = []
-    for x in unit.exits:
+    for i, x in enumerate(unit.exits):
+        by = _shadowed(unit.exits, i)
         if x.when.op == "num" and not x.when.value:
             gone[f"exit {x.name}"] = "the rule's condition folds to 0: it reads results the bindings make 0"
+        elif by is not None:
+            gone[f"exit {x.name}"] = f"shadowed: whenever the rule's condition holds, the earlier rule {by}'s does"
         else:
             out.append(f"exit {x.name}")
     # a callee's rules, but those the call cannot reach (its `when`, or the rule's own
@@ -788,12 +836,16 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
     for c in unit.calls:
         label = c.label or c.name
         never = c.when is not None and c.when.op == "num" and not c.when.value
-        for x in c.exits:
+        for i, x in enumerate(c.exits):
             point = f"call {label}.{x.name}"
+            by = None if never else _shadowed(c.exits, i)
             if never:
                 gone[point] = f"call {label} is never made (its `when` folds to 0 on the bindings)"
             elif x.when.op == "num" and x.when.value == 0:
                 gone[point] = f"the callee rule's condition folds to 0 on the constant bindings of call {label}"
+            elif by is not None:
+                gone[point] = (f"shadowed on the constant bindings of call {label}: whenever the callee rule's "
+                               f"condition holds, the earlier rule {by}'s does")
             else:
                 out.append(point)
     for w in unit.walks:
@@ -833,6 +885,89 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
         if f.enum is not None:
             out += [f"{f.name} {i.name}" for i in enums[f.enum].items]
     return out, gone
+
+
+def _same_address(unit: ir.Unit) -> dict[str, str]:
+    """Each structure of the unit -> one structure at the same address as it (itself when
+    no other is): equal base expressions once the structures they read are put in by
+    their class (a call's context entry at the root entry's pointer, the same as another
+    call's of the same table)."""
+    rep = {st.name: st.name for st in unit.structures}
+
+    def key(e: Expr) -> tuple:
+        if e.op == "ref" and e.kind == "struct":
+            sname, fname = e.name.split(".", 1)
+            return ("struct", rep.get(sname, sname), fname, e.lo, e.width)
+        if e.op == "num":
+            return ("num", e.value)
+        return (e.op, e.kind, e.name, e.lo, e.width if e.op == "ref" else 0, tuple(key(a) for a in e.args))
+
+    while True:
+        first: dict[tuple, str] = {}
+        moved = False
+        for st in unit.structures:
+            k = (key(st.base), st.size)
+            r = first.setdefault(k, rep[st.name])
+            if rep[st.name] != r:
+                rep[st.name], moved = r, True
+        if not moved:
+            return rep
+
+
+def needs_state(spec: ir.Spec) -> dict[str, str]:
+    """The points of a unit with a call cache that may be reached only through a cache hit
+    from an earlier event, each with the reason: the rules of a call that reads a table
+    entry a cached call read too (the same address), the caller's rules that read that
+    call's results, and a record encoding only such rules give. In one event both calls
+    read the entry alike; an answer of the second that the first's contradicts (the
+    translated request refused after the Translation Request was granted) needs the first's
+    answer kept from before the entry changed. Single-event cosim lists them as missing
+    like any other point, marked; sequence runs (`cosim --sequences`) count them. A
+    classification, not a proof: such a point may be reachable in one event too."""
+    unit: ir.Unit = spec.top
+    cached = [c.of for c in unit.caches if c.source == "call"]
+    if not cached:
+        return {}
+    rep = _same_address(unit)
+    calls = {c.name: c for c in unit.calls}
+
+    def entries(c: ir.Call) -> set[str]:
+        return {rep[name] for kind, name in c.inlined if kind == "structure" and name in rep}
+
+    held = {x: entries(calls[x]) for x in cached if x in calls}
+    out: dict[str, str] = {}
+    late: set[str] = set()  # calls reading an entry a cached call read
+    for c in unit.calls:
+        if c.name in held:
+            continue
+        by = next((x for x, seen in held.items() if entries(c) & seen), None)
+        if by is None:
+            continue
+        late.add(c.name)
+        label = c.label or c.name
+        for x in c.exits:
+            out[f"call {label}.{x.name}"] = (f"call {label} reads a table entry call {by} read, whose answers cache "
+                                             f"{next(k.name for k in unit.caches if k.of == by)} keeps")
+    stateful = set()
+    for x in unit.exits:
+        reads = sorted({r.name.split(".")[0] for r in x.when.refs() if r.kind == "call"} & late)
+        if reads:
+            stateful.add(x.name)
+            out[f"exit {x.name}"] = f"decided by call {reads[0]}'s results"
+    enums = {e.name: e for e in spec.enums}
+    for f in unit.record.fields:
+        if f.enum is None:
+            continue
+        by_item: dict[int, list[str]] = {}
+        for x in unit.exits:
+            a = next((a for a in x.assigns if a.field == f.name), None)
+            if a is not None and a.value is not None and a.value.op == "num":
+                by_item.setdefault(a.value.value, []).append(x.name)
+        for item in enums[f.enum].items:
+            rules = by_item.get(item.value, [])
+            if rules and all(r in stateful for r in rules):
+                out[f"{f.name} {item.name}"] = f"given only by rule {', '.join(rules)}, decided by a call as above"
+    return out
 
 
 def scenarios(spec: ir.Spec):

@@ -13,13 +13,17 @@ from it the way software sets up more devices and pages:
   apart so that one cache set overflows; a cached call's key (an event field) moves the
   same way, the call made to decide as it did.
 Steps then pick requests with a recent-first bias; stores change, clear or restore the
-words the requests read; invalidations take operands from what is in use (event field
+words the requests read, often (SHARED_PERCENT) a word both a cached answer was computed
+from and a hit still reads (a later step's table entry: changed after the fill, the hit's
+later steps see a table the cached answer did not, which no single event shows), and then
+mostly at a bit whose flip changes what the hit decides (found by trying each bit); invalidations take operands from what is in use (event field
 values, input pages, with a run of ones below a random bit as a range, tag values), and
 when they aim at an entry the reference holds, the operand bits their drop conditions
 decode (fields of a command word) get that entry's values (drop_operands.py).
 """
 from __future__ import annotations
 
+import copy
 import random
 
 from codegen import ir
@@ -31,6 +35,8 @@ from codegen.verify.stimulus.unit import UnitScenarioFactory
 
 TRANSLATE_PERCENT, STORE_PERCENT = 64, 14
 RECENT = 4
+SHARED_PERCENT = 50  # stores that change a word read both on a cache's fill and on its hits
+SHARED_REQUESTS = 4  # requests whose shared words' bits are tried (64 reference runs a word)
 
 
 class UnitSequenceFactory:
@@ -170,6 +176,7 @@ class UnitSequenceFactory:
             if draw.chance(40):
                 self._pages(draw, mem, r, requests)
         slots = sorted({a for r in requests for op, a, _s, _v in self._run(mem, r)[2] if op == 0})
+        shared = self._shared(mem, requests)
         start = dict(mem)
         ctx_names = list(self.ref.CONTEXT)
         ctx = {k: sc.request[k] for k in ctx_names}
@@ -190,10 +197,11 @@ class UnitSequenceFactory:
                 trace: list = []
                 self.ref.decide_cached(caches, now, steps[-1].request, trace)
             elif roll < TRANSLATE_PERCENT + STORE_PERCENT and slots:
-                slot = draw.choice(slots)
+                slot = draw.choice(sorted(shared)) if shared and draw.chance(SHARED_PERCENT) else draw.choice(slots)
                 old = mem.get(slot, 0)
                 how = draw.int(0, 9)
-                value = old ^ (1 << draw.int(0, 63)) if how < 4 else 0 if how < 6 else start.get(slot, 0)
+                bit = draw.choice(shared[slot]) if shared.get(slot) and draw.chance(75) else draw.int(0, 63)
+                value = old ^ (1 << bit) if how < 4 else 0 if how < 6 else start.get(slot, 0)
                 mem[slot] = value
                 now[slot] = value
                 steps.append(Step("store", address=slot, value=value))
@@ -213,6 +221,31 @@ class UnitSequenceFactory:
                 new = self.ref.event_context(name, dict(ops), request)
                 ctx = {k: new[k] for k in ctx_names}
         return Sequence(start, tuple(steps))
+
+    def _shared(self, mem: dict, requests: list) -> dict[int, list[int]]:
+        """The words a request reads both when it fills a cache and when it hits what it
+        filled (the request run twice from reset caches): what the cached answer was
+        computed from that a later step still reads; each with the bits whose flip changes
+        what the hit decides (its rule, or a call's)."""
+        out: dict[int, set[int]] = {}
+        for req in requests[:SHARED_REQUESTS]:
+            caches, fill, hit = self.ref.Caches(), [], []
+            self.ref.decide_cached(caches, dict(mem), req, fill)
+            filled = copy.deepcopy(caches)
+            detail: dict = {}
+            got, hits = self.ref.decide_cached(caches, dict(mem), req, hit, detail)
+            if not hits:
+                continue
+            before = _decided(got, detail)
+            for a in sorted({a for op, a, _s, _v in fill if op == 0} & {a for op, a, _s, _v in hit if op == 0}):
+                found = out.setdefault(a, set())
+                for b in range(64):
+                    detail = {}
+                    got, _h = self.ref.decide_cached(copy.deepcopy(filled), {**mem, a: mem.get(a, 0) ^ (1 << b)}, req,
+                                                     [], detail)
+                    if _decided(got, detail) != before:
+                        found.add(b)
+        return {a: sorted(b) for a, b in out.items()}
 
     def _operand(self, draw: Draw, width: int, requests: list, mem: dict, target=None) -> int:
         """From what is in use: an entry the reference holds (`target`: its tag of this
@@ -249,6 +282,12 @@ class UnitSequenceFactory:
         caches = self.ref.Caches()
         self.ref.decide_cached(caches, dict(mem), req, [])
         return [t for c in caches.by_name.values() for line in c.lines for en in line if en for t in en.tags]
+
+
+def _decided(outcome: dict, detail: dict) -> tuple:
+    """What a request decided: its exit rule and each call's rule."""
+    steps = detail.get("steps", {})
+    return outcome.get("rule"), tuple(sorted((k, d.get("rule")) for k, d in steps.items() if "call" in d))
 
 
 def unit_sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60, first: int = 0):
