@@ -16,7 +16,7 @@ drawn event and control block, so every bitmap read finds drawn data.
 from __future__ import annotations
 
 from codegen import ir
-from codegen.frontend.elaborate.unit import walk_always_checks
+from codegen.frontend.elaborate.unit import _folded_on_bindings, walk_always_checks
 from codegen.ir.expr import COMPARE, Expr, mask
 from codegen.verify.stimulus.translation import (
     Allocator,
@@ -784,14 +784,106 @@ def _parts(e: Expr) -> list[Expr]:
     return [c for c in _conjuncts(e) if not (c.op == "num" and c.value)]
 
 
-def _atom_implies(a: Expr, b: Expr) -> bool:
+class _WalkOutcomes:
+    """What each walk of a unit can end in on its bindings: not walked, `ok` (unless a
+    check always ends it), or one of the fault kinds it can report (Walk.never left out),
+    with the value of each member of its result in each (the regime record's expressions
+    with `fault` and the context bits the walk binds to constants put in, folded; None
+    where that leaves it unknown). A condition on one member of one walk then holds in a
+    set of those outcomes: possibly (unknown counts) and surely."""
+
+    def __init__(self, spec: ir.Spec, unit: ir.Unit):
+        self.walks: dict[str, dict[str, dict[str, int | None]]] = {}  # walk -> outcome -> member -> value
+        for w in unit.walks:
+            if w.nested or w.regime not in {r.name for r in spec.regimes}:
+                continue
+            regime = spec.regime(w.regime)
+            kinds = list(regime.fault_kinds)
+            ends = ([] if walk_always_checks(regime, w) else [("ok", 0)])
+            ends += [(k, i + 1) for i, k in enumerate(kinds) if k not in w.never]
+            table = {"": {m: 0 for m in ["walked", "ok", "fault", *kinds, *(f.name for f in regime.record.fields)]}
+                     if regime.record else {m: 0 for m in ["walked", "ok", "fault", *kinds]}}
+            for end, number in ends:
+                values: dict[str, int | None] = {"walked": 1, "ok": int(end == "ok"), "fault": number}
+                values.update({k: int(k == end) for k in kinds})
+                for f in (regime.record.fields if regime.record else ()):
+                    folded = None if f.value is None else _folded_on_bindings(w, [_When(_put_fault(f.value, number))])[0]
+                    values[f.name] = folded.value & mask(f.width) if folded is not None and folded.op == "num" else None
+                table[end] = values
+            self.walks[w.name] = table
+
+    def holds(self, e: Expr) -> tuple[str, frozenset, frozenset] | None:
+        """(walk, outcomes where `e` may hold, outcomes where it surely holds) for a
+        condition on one member of one walk (`W.m`, `W.m == c`, `W.m != c`, `!` of one);
+        None for any other condition."""
+        if e.op == "!":
+            inner = self.holds(e.args[0])
+            if inner is None:
+                return None
+            walk, may, sure = inner
+            every = frozenset(self.walks[walk])
+            return walk, every - sure, every - may
+        ref, want, equal = e, None, False
+        if e.op in ("==", "!=") and e.args[1].op == "num":
+            ref, want, equal = e.args[0], e.args[1].value, e.op == "=="
+        if ref.op != "ref" or ref.kind != "walk" or ref.lo != 0:
+            return None
+        walk, member = ref.name.split(".", 1)
+        table = self.walks.get(walk)
+        if table is None or any(member not in v for v in table.values()):
+            return None
+        may, sure = set(), set()
+        for end, values in table.items():
+            v = values[member]
+            if v is None:
+                may.add(end)
+                continue
+            hit = (v == want) if equal else (v != want) if want is not None else bool(v)
+            if hit:
+                may.add(end)
+                sure.add(end)
+        return walk, frozenset(may), frozenset(sure)
+
+
+class _When:
+    def __init__(self, when: Expr):
+        self.when = when
+
+
+def _put_fault(e: Expr, number: int) -> Expr:
+    """A regime record expression with the walk's fault number put in for `fault`."""
+    if e.op == "ref" and e.kind == "builtin" and e.name == "fault":
+        return Expr(op="num", value=number, width=e.width, span=e.span)
+    if not e.args:
+        return e
+    return e.model_copy(update={"args": tuple(_put_fault(a, number) for a in e.args)})
+
+
+def _never_holds(e: Expr, walks: _WalkOutcomes | None) -> bool:
+    """Whether condition `e` has a conjunct on a walk's result that holds in none of the
+    outcomes the walk can end in."""
+    if walks is None:
+        return False
+    for c in _parts(e):
+        got = walks.holds(c)
+        if got is not None and not got[1]:
+            return True
+    return False
+
+
+def _atom_implies(a: Expr, b: Expr, walks: _WalkOutcomes | None = None) -> bool:
     """Whether condition `a` implies `b`, by their form alone: the same expression; `x ==
     c1` implying `x != c2` (or `!(x == c2)`) for constants c1 != c2; `b` a disjunction
-    with an operand `a` implies."""
+    with an operand `a` implies; two conditions on the results of one walk where every
+    outcome `a` may hold in, `b` surely holds in (_WalkOutcomes)."""
     if _key(a) == _key(b):
         return True
     if b.op == "||":
-        return any(_atom_implies(a, x) for x in _operands(b))
+        return any(_atom_implies(a, x, walks) for x in _operands(b))
+    if walks is not None:
+        ha, hb = walks.holds(a), walks.holds(b)
+        if ha is not None and hb is not None and ha[0] == hb[0] and ha[1] <= hb[2]:
+            return True
     if a.op == "==" and a.args[1].op == "num":
         if b.op == "!" and b.args[0].op == "==":
             b = Expr(op="!=", args=b.args[0].args, width=1)
@@ -800,20 +892,20 @@ def _atom_implies(a: Expr, b: Expr) -> bool:
     return False
 
 
-def _implies(a: Expr, b: Expr) -> bool:
+def _implies(a: Expr, b: Expr, walks: _WalkOutcomes | None = None) -> bool:
     """Whether condition `a` implies condition `b`, proved by their form: every conjunct of
     `b` implied by one conjunct of `a` (_atom_implies). False when the form does not show
     it (the proof is sound, not complete)."""
     mine = _parts(a)
-    return all(any(_atom_implies(x, y) for x in mine) for y in _parts(b))
+    return all(any(_atom_implies(x, y, walks) for x in mine) for y in _parts(b))
 
 
-def _shadowed(rules, i: int) -> str | None:
+def _shadowed(rules, i: int, walks: _WalkOutcomes | None = None) -> str | None:
     """The earlier rule of `rules` (exit rules in order) that holds whenever rule i does,
     so that rule i never decides; None when the form of the conditions does not show one."""
     when = rules[i].when
     return next((x.name for x in rules[:i] if not (x.when.op == "num" and not x.when.value)
-                 and _implies(when, x.when)), None)
+                 and not _never_holds(x.when, walks) and _implies(when, x.when, walks)), None)
 
 
 def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
@@ -823,10 +915,13 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
     gone: dict[str, str] = {}
     # "no exit" is counted but not required: in some units every event exits
     out = []
+    walks = _WalkOutcomes(spec, unit)
     for i, x in enumerate(unit.exits):
-        by = _shadowed(unit.exits, i)
+        by = _shadowed(unit.exits, i, walks)
         if x.when.op == "num" and not x.when.value:
             gone[f"exit {x.name}"] = "the rule's condition folds to 0: it reads results the bindings make 0"
+        elif _never_holds(x.when, walks):
+            gone[f"exit {x.name}"] = "the rule's condition reads a walk's result no outcome of the walk gives"
         elif by is not None:
             gone[f"exit {x.name}"] = f"shadowed: whenever the rule's condition holds, the earlier rule {by}'s does"
         else:
@@ -838,11 +933,14 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
         never = c.when is not None and c.when.op == "num" and not c.when.value
         for i, x in enumerate(c.exits):
             point = f"call {label}.{x.name}"
-            by = None if never else _shadowed(c.exits, i)
+            by = None if never else _shadowed(c.exits, i, walks)
             if never:
                 gone[point] = f"call {label} is never made (its `when` folds to 0 on the bindings)"
             elif x.when.op == "num" and x.when.value == 0:
                 gone[point] = f"the callee rule's condition folds to 0 on the constant bindings of call {label}"
+            elif _never_holds(x.when, walks):
+                gone[point] = (f"on the constant bindings of call {label}, the callee rule reads a walk's result that "
+                               f"no outcome of the walk gives (its record on the faults it can report)")
             elif by is not None:
                 gone[point] = (f"shadowed on the constant bindings of call {label}: whenever the callee rule's "
                                f"condition holds, the earlier rule {by}'s does")

@@ -94,3 +94,28 @@ def test_points_behind_a_second_call_of_a_cached_callee_are_marked_as_needing_st
     assert not any(k.startswith("call ask.") for k in marked)
     assert "exit refused" not in marked and "fate REFUSED" not in marked
     assert "call ask read" in marked["call go.off"] and "cache kept" in marked["call go.off"]
+
+
+def test_a_condition_on_a_walks_record_holds_only_in_the_outcomes_the_walk_can_end_in():
+    """tests/data/toy_call_fold.vspec: the host's call d binds probe = 0 and builds WALKCTL
+    with bit 4 clear, so the device's walk d_t can end only not walked, translated or with
+    fault `invalid` (kind 1; `locked` 2 and the check `probed` 3 fold away). Its record's
+    `code = fault` is then 1 only at `invalid` and never 2: `d_t.code == 2` holds nowhere (a
+    rule reading it is unreachable), and `d_t.code == 1` implies `d_t.invalid` (so a rule
+    `d_t.code == 1` after a rule `d_t.invalid` is shadowed) but not `d_t.walked && ...`'s
+    other conjuncts."""
+    from codegen.ir.expr import Expr
+    from codegen.verify.stimulus.unit import _atom_implies, _never_holds, _WalkOutcomes
+    spec = compile_spec(Path(__file__).resolve().parents[2] / "data" / "toy_call_fold.vspec")
+    walks = _WalkOutcomes(spec, spec.top)
+    assert set(walks.walks["d_t"]) == {"", "ok", "invalid"}
+
+    def ref(member, width=1):
+        return Expr(op="ref", kind="walk", name=f"d_t.{member}", width=width)
+
+    def code(v):
+        return Expr(op="==", args=(ref("code", 8), Expr(op="num", value=v, width=8)), width=1)
+
+    assert _never_holds(code(2), walks) and not _never_holds(code(1), walks)
+    assert _atom_implies(code(1), ref("invalid"), walks) and _atom_implies(code(1), ref("walked"), walks)
+    assert not _atom_implies(code(1), ref("ok"), walks) and not _atom_implies(ref("walked"), code(1), walks)
