@@ -332,7 +332,7 @@ class Stimulus:
     def _make(self, draw: Draw, index: int) -> Scenario:
         if self.unit:
             force = {self.factory.kind_field.name: self.kinds[index]} if self.kinds else None
-            return self.factory.make(draw, force=force)
+            return self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
         return self.factory.draw_scenario(draw, self.oracle)
 
     def one(self, index: int) -> Scenario:

@@ -41,6 +41,7 @@ def _contains(e: Expr, key: tuple[str, str]) -> bool:
 STEER_ROUNDS = 25  # passes over a condition's false parts before giving up (each part: 4 redraws)
 STILL_ROUNDS = 3  # through calls: passes in a row that move no leaf before giving up
 MAX_MIX_EVENTS = 10_000_000  # --mix events in all: the shuffled kinds are one list
+COMPLETE_ROUNDS = 3  # reference runs that fill the words a scenario left out (complete)
 
 
 class MixError(Exception):
@@ -501,6 +502,26 @@ class UnitScenarioFactory:
         return Scenario(dict(request), memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30),
                         intent)
 
+    @staticmethod
+    def complete(sc: Scenario, ref, draw: Draw, rounds: int = COMPLETE_ROUNDS) -> Scenario:
+        """`sc` with a drawn word (zero, all ones or random, as a bitmap's) at each word the
+        generated reference `ref` reads that the scenario left out, in a 4-KiB page it
+        left empty. While drawing, a walk's results other than walked, ok and pa read as
+        0, so a lookup whose address comes from a walk's frame or record (a translated
+        address checked against a DEV bitmap) was filled at the wrong place; the reference
+        reads the right one. Words in pages the scenario wrote (a table's entries it left
+        not present) stay absent; a word filled can move later reads, so a few rounds."""
+        for _ in range(rounds):
+            trace: list = []
+            ref.decide(dict(sc.memory), dict(sc.request), trace)
+            pages = {a >> 12 for a in sc.memory}
+            absent = [a for op, a, _s, _v in trace if op == 0 and a not in sc.memory and a >> 12 not in pages]
+            if not absent:
+                break
+            for addr in dict.fromkeys(absent):
+                sc.memory[addr] = _bitmap_word(draw)
+        return sc
+
     def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
         """Once a walk is built, one exit rule that reads it, steered toward holding by
         redrawing the fields of the structures read after the walk (the rest of the
@@ -544,8 +565,7 @@ class UnitScenarioFactory:
         for bit in (first, first + span - 1):
             addr = ((bit >> 6) << 3) & MASK64
             if addr not in memory:
-                roll = draw.int(0, 99)
-                memory[addr] = 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
+                memory[addr] = _bitmap_word(draw)
         window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
         lookups[b.name] = (window >> (first & 63)) & mask(span)
 
@@ -651,6 +671,12 @@ class _Watched(dict):
     def setdefault(self, key, default=None):
         self.memo.clear()
         return super().setdefault(key, default)
+
+
+def _bitmap_word(draw: Draw) -> int:
+    """A drawn bitmap word: zero, all ones or random."""
+    roll = draw.int(0, 99)
+    return 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
 
 
 def _plain(e: Expr) -> bool:
