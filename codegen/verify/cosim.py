@@ -274,7 +274,8 @@ class Stimulus:
 
     Scenario i of the random part is drawn from a seed of its own (the run's seed and i),
     without drawing the others. The last tenth of a run of 100 or more is
-    coverage-directed: it looks for scenarios that hit the coverage points still missing
+    coverage-directed: it looks for scenarios that hit the coverage points still missing,
+    but those that may need state (`needs_state`: one event may never reach them)
     (drawing candidates and asking the reference which points each hits), then fills up
     at random. What it draws depends on what the scenarios before it covered, on the
     reference alone; replaying one of them draws the earlier ones again and runs them on
@@ -368,7 +369,8 @@ class Stimulus:
                        max(1, directed_from - done) if done < directed_from else self.batch)
             found: list[Scenario] = []
             if done >= directed_from:
-                missing = [k for k in self.expected if k not in coverage]
+                # (not the points that may need state: one event may never reach them)
+                missing = [k for k in self.expected if k not in coverage and k not in self.needs_state]
                 draw = self._draw(f"directed:{done}")
                 if self.unit:
                     found, budget = self._directed_unit(draw, done, missing, size, budget)

@@ -16,7 +16,9 @@ Steps then pick requests with a recent-first bias; stores change, clear or resto
 words the requests read, often (SHARED_PERCENT) a word both a cached answer was computed
 from and a hit still reads (a later step's table entry: changed after the fill, the hit's
 later steps see a table the cached answer did not, which no single event shows), and then
-mostly at a bit whose flip changes what the hit decides (found by trying each bit); invalidations take operands from what is in use (event field
+mostly at a bit whose flip changes what the hit decides (found by trying each bit); and
+some flip such a bit of a context register (software disabling what it enabled) for the
+requests after them, until flipped back; invalidations take operands from what is in use (event field
 values, input pages, with a run of ones below a random bit as a range, tag values), and
 when they aim at an entry the reference holds, the operand bits their drop conditions
 decode (fields of a command word) get that entry's values (drop_operands.py).
@@ -36,7 +38,8 @@ from codegen.verify.stimulus.unit import UnitScenarioFactory
 TRANSLATE_PERCENT, STORE_PERCENT = 64, 14
 RECENT = 4
 SHARED_PERCENT = 50  # stores that change a word read both on a cache's fill and on its hits
-SHARED_REQUESTS = 4  # requests whose shared words' bits are tried (64 reference runs a word)
+SHARED_REQUESTS = 4  # requests whose shared words' and context registers' bits are tried (a reference run a bit)
+CONTEXT_PERCENT = 20  # of the store steps: a context register's bit flipped instead (see _shared)
 
 
 class UnitSequenceFactory:
@@ -176,7 +179,7 @@ class UnitSequenceFactory:
             if draw.chance(40):
                 self._pages(draw, mem, r, requests)
         slots = sorted({a for r in requests for op, a, _s, _v in self._run(mem, r)[2] if op == 0})
-        shared = self._shared(mem, requests)
+        shared, switches = self._shared(mem, requests)
         start = dict(mem)
         ctx_names = list(self.ref.CONTEXT)
         ctx = {k: sc.request[k] for k in ctx_names}
@@ -196,6 +199,11 @@ class UnitSequenceFactory:
                 steps.append(Step("translate", {**req, **ctx}))
                 trace: list = []
                 self.ref.decide_cached(caches, now, steps[-1].request, trace)
+            elif roll < TRANSLATE_PERCENT + STORE_PERCENT and switches and draw.chance(CONTEXT_PERCENT):
+                # a register, then one of its bits (a wide address field has many; a flag one)
+                name = draw.choice(sorted({n for n, _b in switches}))
+                bit = draw.choice([b for n, b in switches if n == name])  # the requests after it see it changed
+                ctx = dict(ctx, **{name: ctx[name] ^ (1 << bit)})
             elif roll < TRANSLATE_PERCENT + STORE_PERCENT and slots:
                 slot = draw.choice(sorted(shared)) if shared and draw.chance(SHARED_PERCENT) else draw.choice(slots)
                 old = mem.get(slot, 0)
@@ -222,12 +230,15 @@ class UnitSequenceFactory:
                 ctx = {k: new[k] for k in ctx_names}
         return Sequence(start, tuple(steps))
 
-    def _shared(self, mem: dict, requests: list) -> dict[int, list[int]]:
+    def _shared(self, mem: dict, requests: list) -> tuple[dict[int, list[int]], list[tuple[str, int]]]:
         """The words a request reads both when it fills a cache and when it hits what it
         filled (the request run twice from reset caches): what the cached answer was
         computed from that a later step still reads; each with the bits whose flip changes
-        what the hit decides (its rule, or a call's)."""
+        what the hit decides (its rule, or a call's) and leaves it a hit (a flip that stops
+        the request before the cache, a VF gone, shows nothing a single event does not).
+        And the (context register, bit) whose flip does the same."""
         out: dict[int, set[int]] = {}
+        switches: set[tuple[str, int]] = set()
         for req in requests[:SHARED_REQUESTS]:
             caches, fill, hit = self.ref.Caches(), [], []
             self.ref.decide_cached(caches, dict(mem), req, fill)
@@ -241,11 +252,18 @@ class UnitSequenceFactory:
                 found = out.setdefault(a, set())
                 for b in range(64):
                     detail = {}
-                    got, _h = self.ref.decide_cached(copy.deepcopy(filled), {**mem, a: mem.get(a, 0) ^ (1 << b)}, req,
-                                                     [], detail)
-                    if _decided(got, detail) != before:
+                    got, still = self.ref.decide_cached(copy.deepcopy(filled), {**mem, a: mem.get(a, 0) ^ (1 << b)},
+                                                        req, [], detail)
+                    if still and _decided(got, detail) != before:
                         found.add(b)
-        return {a: sorted(b) for a, b in out.items()}
+            for name in self.ref.CONTEXT:
+                for b in range(self.spec.layout(name).width):
+                    detail = {}
+                    got, still = self.ref.decide_cached(copy.deepcopy(filled), mem, {**req, name: req[name] ^ (1 << b)},
+                                                        [], detail)
+                    if still and _decided(got, detail) != before:
+                        switches.add((name, b))
+        return {a: sorted(b) for a, b in out.items()}, sorted(switches)
 
     def _operand(self, draw: Draw, width: int, requests: list, mem: dict, target=None) -> int:
         """From what is in use: an entry the reference holds (`target`: its tag of this
