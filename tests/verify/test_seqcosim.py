@@ -63,7 +63,7 @@ def test_a_units_sequences_count_the_points_single_events_need_state_for(again):
     answered on: they miss exactly points marked as needing state (the cosim report says
     so). Sequences change the entry between a fill and a hit (stores to a word both read,
     at a bit that changes the hit's decision: unit_sequence._shared) and reach them; the
-    union covers every reachable point. Seconds: 300 events, 60 sequences of 40 steps."""
+    union covers every reachable point. Seconds: 300 events, 30 sequences of 40 steps."""
     from collections import Counter
 
     from codegen.verify import harness
@@ -77,7 +77,7 @@ def test_a_units_sequences_count_the_points_single_events_need_state_for(again):
     missing = [k for k in stim.expected if k not in single]
     assert {"call go.off", "call go.closed", "call go.legacy", "exit stale", "fate STALE"} <= set(missing)
     assert set(missing) <= set(stim.needs_state)
-    seq = seqcosim.run(spec, out, 60, 1, length=40, model=False)
+    seq = seqcosim.run(spec, out, 30, 1, length=40, model=False)
     assert seq.violations == [] and seq.unit_expected == stim.expected
     assert {"call go.off", "call go.closed", "call go.legacy", "exit stale", "fate STALE"} <= set(seq.unit_hits)
     assert [k for k in stim.expected if k not in single and k not in seq.unit_hits] == []
