@@ -407,8 +407,14 @@ def _print_summary(report, d) -> None:
             print("  unreachable by construction:" if not rest else "  and, by the spec's constant bindings:")
             for reason in dict.fromkeys(c.why[k] for k in told):
                 print(f"    {reason}: " + ", ".join(k for k in told if c.why[k] == reason))
-    if c.missing:
-        print("  not covered: " + ", ".join(c.missing))
+    plain = [k for k in c.missing if k not in c.needs_state]
+    if plain:
+        print("  not covered: " + ", ".join(plain))
+    if c.needs_state:
+        print("  not covered, needs state (reached only through a cache hit from an earlier event; "
+              "`--sequences N` counts them):")
+        for reason in dict.fromkeys(c.needs_state.values()):
+            print(f"    {reason}: " + ", ".join(k for k, v in c.needs_state.items() if v == reason))
     if c.note:
         print(f"  note: {c.note}")
     elif not c.missing:

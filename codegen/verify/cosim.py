@@ -30,6 +30,7 @@ from codegen.verify.stimulus.translation import (
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
 from codegen.verify.stimulus.unit import coverage_points as unit_coverage_points
+from codegen.verify.stimulus.unit import needs_state
 
 TRANSLATION, UNIT = "translation", "unit"
 
@@ -69,6 +70,8 @@ class Report:
     missing: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
     why: dict[str, str] = field(default_factory=dict)  # an unreachable point -> the reason, where one is told
+    # points that may be reached only through a cache hit from an earlier event (needs_state) -> why
+    needs_state: dict[str, str] = field(default_factory=dict)
     coverage_note: str | None = None  # what the coverage-directed search gave up on (Stimulus.gave_up)
     seconds: float = 0.0
     reference_seconds: float = 0.0
@@ -118,7 +121,8 @@ class Report:
             mismatched=self.mismatched, failures=[self._failure(f, program, extra_args) for f in self.failures],
             coverage=r.Coverage(hit=dict(sorted(self.coverage.items())), missing=self.missing,
                                 unreachable=self.unreachable, why=self.why, percent=self.coverage_percent,
-                                note=self.coverage_note),
+                                note=self.coverage_note,
+                                needs_state={k: self.needs_state[k] for k in self.missing if k in self.needs_state}),
             memory_references=r.Stat(mean=round(sum(self.refs) / n, 3), max=max(self.refs, default=0)),
             cycles=r.Stat(mean=round(sum(self.cycles) / n, 3), max=max(self.cycles, default=0)),
             throughput=r.Throughput(overall=per_second(self.seconds), reference=per_second(self.reference_seconds),
@@ -270,7 +274,8 @@ class Stimulus:
 
     Scenario i of the random part is drawn from a seed of its own (the run's seed and i),
     without drawing the others. The last tenth of a run of 100 or more is
-    coverage-directed: it looks for scenarios that hit the coverage points still missing
+    coverage-directed: it looks for scenarios that hit the coverage points still missing,
+    but those that may need state (`needs_state`: one event may never reach them)
     (drawing candidates and asking the reference which points each hits), then fills up
     at random. What it draws depends on what the scenarios before it covered, on the
     reference alone; replaying one of them draws the earlier ones again and runs them on
@@ -292,13 +297,14 @@ class Stimulus:
             self.enums = {e.name: e for e in spec.enums}
             self.expected, why = unit_coverage_points(spec)
             self.unreachable, self.why = list(why), why
+            self.needs_state = needs_state(spec)
             if mix:
                 self.kinds = self.factory.mix(mix, Draw(random.Random(f"{seed}:mix")))
                 count = len(self.kinds)
         else:
             self.factory = ScenarioFactory(spec)
             self.expected, self.unreachable = expected_coverage(spec)
-            self.why = {}
+            self.why, self.needs_state = {}, {}
         self.count = count
         self.jobs = max(1, min(jobs, count))
         self.batch = batch or (500 if self.unit else 250)
@@ -327,7 +333,7 @@ class Stimulus:
     def _make(self, draw: Draw, index: int) -> Scenario:
         if self.unit:
             force = {self.factory.kind_field.name: self.kinds[index]} if self.kinds else None
-            return self.factory.make(draw, force=force)
+            return self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
         return self.factory.draw_scenario(draw, self.oracle)
 
     def one(self, index: int) -> Scenario:
@@ -363,7 +369,8 @@ class Stimulus:
                        max(1, directed_from - done) if done < directed_from else self.batch)
             found: list[Scenario] = []
             if done >= directed_from:
-                missing = [k for k in self.expected if k not in coverage]
+                # (not the points that may need state: one event may never reach them)
+                missing = [k for k in self.expected if k not in coverage and k not in self.needs_state]
                 draw = self._draw(f"directed:{done}")
                 if self.unit:
                     found, budget = self._directed_unit(draw, done, missing, size, budget)
@@ -429,7 +436,8 @@ def _start(spec: ir.Spec, stim: Stimulus, seed: int | None, timing: harness.Timi
     timing = timing or harness.Timing()
     return Report(spec_name=spec.name, model=spec.top.name, models=spec.models, spec_path=path, kind=UNIT if stim.unit else TRANSLATION, seed=seed,
                   requested=stim.count, mix=dict(mix) if mix else None, timing=timing,
-                  expected=stim.expected, unreachable=stim.unreachable, why=stim.why, max_failures=max_failures,
+                  expected=stim.expected, unreachable=stim.unreachable, why=stim.why, needs_state=stim.needs_state,
+                  max_failures=max_failures,
                   cycle_limit=harness.cycle_limit(spec, timing))
 
 

@@ -132,6 +132,9 @@ class Coverage(_Model):
     unreachable: list[str] = Field(description="points no request can reach by construction (not counted)")
     why: dict[str, str] = Field(default_factory=dict, description="unreachable point -> why the spec proves it unreachable, where the proof is told (a unit's constant bindings)")
     percent: float = Field(description="percent of the reachable points hit")
+    needs_state: dict[str, str] = Field(default_factory=dict, description="missing point -> why it may be reached only "
+                                        "through a cache hit from an earlier event (a unit with a call cache: a call "
+                                        "that reads a table entry a cached call read); `cosim --sequences` counts it")
     note: str | None = Field(None, description="what the coverage-directed search gave up on (points it tried "
                                                "without a hit, points its budget of reference runs left untried); "
                                                "null when it gave up on none")

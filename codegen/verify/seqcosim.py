@@ -7,12 +7,16 @@
   same spec; a design under test may differ from the architecture it claims to implement).
 
 Coverage: per cache a hit, a miss, a fill and an eviction; per invalidation that it dropped
-an entry; and a stale hit the architecture permits.
+an entry; and a stale hit the architecture permits. A unit's sequences count besides the
+points single-event cosim counts (exit rules, callee rules, walks, record encodings; same
+names, `unit_coverage`): a point that needs state — an answer a cache kept from before the
+tables changed — is reached only here (docs/language.md, "Coverage of units with caches").
 """
 from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from codegen.verify import harness, oracle
 from codegen.verify.backends import runner
 from codegen.verify.sequence import Sequence, compare, model_caches, run_reference, walk_caches
 from codegen.verify.stimulus.sequence import sequences
+from codegen.verify.stimulus.unit import coverage_keys, coverage_points
 
 
 def expected_points(ref) -> list[str]:
@@ -63,6 +68,9 @@ class SequencesJson(BaseModel):
     refs_per_tlb_miss: float  # memory references per translate step no TLB answered
     cycles_per_translation: float | None  # the model's; None when no model ran
     coverage: SequenceCoverage
+    # a unit's: the points of single-event cosim (exit rules, callee rules, walks, record
+    # encodings) its requests hit, with the same names; None for a translation
+    unit_coverage: SequenceCoverage | None = None
 
 
 @dataclass
@@ -92,11 +100,17 @@ class SeqReport:
     walk_compared: bool = True  # whether the model holds them all (else it is compared with the reference's `model`)
     model: tuple | None = None  # the caches the model is compared with, when not every one (sequence.model_caches)
     backend: str = "myhdl"  # what simulated the model (codegen/verify/backends/runner.py)
+    unit_expected: list = field(default_factory=list)  # a unit's single-event points (coverage_points)
+    unit_hits: Counter = field(default_factory=Counter)  # a unit's points -> requests that hit them
     seconds: float = 0.0  # wall time of the whole run (run() sets it; not in the JSON, which is reproducible)
 
     @property
     def missing(self) -> list[str]:
         return [p for p in self.expected if p not in self.covered]
+
+    @property
+    def unit_missing(self) -> list[str]:
+        return [p for p in self.unit_expected if p not in self.unit_hits]
 
     def hit_rate(self, cache: str) -> float:
         n = self.walk_lookups.get(cache, self.lookups)
@@ -117,6 +131,9 @@ class SeqReport:
             "cycles_per_translation": round(self.cycles / self.translations, 3) if self.compared and self.translations else None,
             "coverage": {"covered": len([p for p in self.expected if p in self.covered]),
                          "expected": len(self.expected), "missing": self.missing},
+            "unit_coverage": {"covered": len(self.unit_expected) - len(self.unit_missing),
+                              "expected": len(self.unit_expected), "missing": self.unit_missing}
+            if self.unit_expected else None,
         }
 
     def _model_text(self) -> str:
@@ -152,11 +169,17 @@ class SeqReport:
                        f"({self.seconds:.1f} s)")
         done = len(self.expected) - len(self.missing)
         out.append(f"  coverage: {done}/{len(self.expected)} points" + (f", missing {self.missing}" if self.missing else ""))
+        if self.unit_expected:
+            done = len(self.unit_expected) - len(self.unit_missing)
+            out.append(f"  unit coverage (the points of single-event cosim): {done}/{len(self.unit_expected)} points"
+                       + (f", missing {self.unit_missing}" if self.unit_missing else ""))
         return out
 
 
-def account(report: SeqReport, seq: Sequence, run) -> None:
-    """Add one reference run's counts and coverage to the report."""
+def account(report: SeqReport, seq: Sequence, run, keys=None) -> None:
+    """Add one reference run's counts and coverage to the report; `keys(outcome, steps)`
+    (a unit's) gives the single-event coverage points of a request's outcome and of what
+    its calls and walks did (`detail["steps"]` of decide_cached)."""
     report.sequences += 1
     report.steps += len(seq.steps)
     for st, sr in zip(seq.steps, run.steps):
@@ -174,6 +197,8 @@ def account(report: SeqReport, seq: Sequence, run) -> None:
                 report.covered.add(f"{cache} {'hit' if found else 'miss'}")
                 if found:
                     report.hits[cache] += 1
+            if keys is not None and sr.outcome is not None:
+                report.unit_hits.update(keys(sr.outcome, sr.detail.get("steps")))
             if "resumed" in sr.detail:
                 report.covered.add("resumed walk")
             if sr.detail.get("host_resumed"):
@@ -240,7 +265,7 @@ def merge(parts: list[SeqReport]) -> SeqReport:
     """One report of the shards' reports, in shard order."""
     out = SeqReport(parts[0].spec, parts[0].caches, expected=parts[0].expected, compared=parts[0].compared,
                     walk=parts[0].walk, walk_compared=parts[0].walk_compared, model=parts[0].model,
-                    backend=parts[0].backend)
+                    backend=parts[0].backend, unit_expected=parts[0].unit_expected)
     for p in parts:
         for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles", "misses",
                      "miss_refs"):
@@ -252,6 +277,7 @@ def merge(parts: list[SeqReport]) -> SeqReport:
             for k, v in getattr(p, name).items():
                 total[k] = total.get(k, 0) + v
         out.covered |= p.covered
+        out.unit_hits.update(p.unit_hits)
     return out
 
 
@@ -275,9 +301,15 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
     # what the oracle judges
     report.model = model_caches(ref, mod) if model else None
     report.walk_compared = report.model is None
+    keys = None
     if isinstance(spec.top, ir.Unit):
         from codegen.verify.stimulus.unit_sequence import unit_sequences
         drawn, judge = unit_sequences(spec, ref, count, seed, length, first), oracle.check_unit
+        enums = {e.name: e for e in spec.enums}
+        report.unit_expected = coverage_points(spec)[0]
+
+        def keys(outcome, steps, unit=spec.top):
+            return coverage_keys(unit, enums, outcome, steps)
     else:
         drawn, judge = sequences(spec, ref, count, seed, length, first), oracle.check
     limit = harness.cycle_limit(spec, timing) if model else 0
@@ -288,7 +320,7 @@ def run_range(spec: ir.Spec, directory: Path, first: int, count: int, seed: int,
         gots = hdl.run_sequences(batch, timing, limit) if hdl else [None] * len(batch)
         for seq, got in zip(batch, gots):
             want = run_reference(ref, seq)
-            account(report, seq, want)
+            account(report, seq, want, keys)
             if model:
                 if got is None:
                     got = harness.run_model_sequence(mod, ref, seq, timing, limit)

@@ -142,6 +142,16 @@ def test_coverage_percent_counts_reachable_points_only(specs):
     assert data.coverage.percent == 75.0 and data.coverage.missing == ["d"] and data.coverage.unreachable == ["u"]
 
 
+def test_missing_points_that_may_need_state_are_marked_and_still_missing():
+    """needs_state (stimulus.unit.needs_state) marks the missing points only: a marked point
+    that was hit is not listed, and a marked one missing still counts against the percent."""
+    r = cosim.Report(expected=["a", "b", "c", "d"], missing=["c", "d"], coverage=Counter(a=1, b=2),
+                     needs_state={"b": "why b", "c": "why c"})
+    data = r.to_model()
+    assert data.coverage.needs_state == {"c": "why c"} and data.coverage.missing == ["c", "d"]
+    assert data.coverage.percent == 50.0
+
+
 # ---------------------------------------------------------------- 1+2. a forced mismatch
 def _replay_argv(command: str) -> list[str]:
     """The arguments after the program of a replay command line, checking the program."""

@@ -16,7 +16,7 @@ drawn event and control block, so every bitmap read finds drawn data.
 from __future__ import annotations
 
 from codegen import ir
-from codegen.frontend.elaborate.unit import walk_always_checks
+from codegen.frontend.elaborate.unit import _folded_on_bindings, walk_always_checks
 from codegen.ir.expr import COMPARE, Expr, mask
 from codegen.verify.stimulus.translation import (
     Allocator,
@@ -41,6 +41,7 @@ def _contains(e: Expr, key: tuple[str, str]) -> bool:
 STEER_ROUNDS = 25  # passes over a condition's false parts before giving up (each part: 4 redraws)
 STILL_ROUNDS = 3  # through calls: passes in a row that move no leaf before giving up
 MAX_MIX_EVENTS = 10_000_000  # --mix events in all: the shuffled kinds are one list
+COMPLETE_ROUNDS = 3  # reference runs that fill the words a scenario left out (complete)
 
 
 class MixError(Exception):
@@ -501,6 +502,26 @@ class UnitScenarioFactory:
         return Scenario(dict(request), memory, latency_seed if latency_seed is not None else draw.int(0, 1 << 30),
                         intent)
 
+    @staticmethod
+    def complete(sc: Scenario, ref, draw: Draw, rounds: int = COMPLETE_ROUNDS) -> Scenario:
+        """`sc` with a drawn word (zero, all ones or random, as a bitmap's) at each word the
+        generated reference `ref` reads that the scenario left out, in a 4-KiB page it
+        left empty. While drawing, a walk's results other than walked, ok and pa read as
+        0, so a lookup whose address comes from a walk's frame or record (a translated
+        address checked against a DEV bitmap) was filled at the wrong place; the reference
+        reads the right one. Words in pages the scenario wrote (a table's entries it left
+        not present) stay absent; a word filled can move later reads, so a few rounds."""
+        for _ in range(rounds):
+            trace: list = []
+            ref.decide(dict(sc.memory), dict(sc.request), trace)
+            pages = {a >> 12 for a in sc.memory}
+            absent = [a for op, a, _s, _v in trace if op == 0 and a not in sc.memory and a >> 12 not in pages]
+            if not absent:
+                break
+            for addr in dict.fromkeys(absent):
+                sc.memory[addr] = _bitmap_word(draw)
+        return sc
+
     def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
         """Once a walk is built, one exit rule that reads it, steered toward holding by
         redrawing the fields of the structures read after the walk (the rest of the
@@ -544,8 +565,7 @@ class UnitScenarioFactory:
         for bit in (first, first + span - 1):
             addr = ((bit >> 6) << 3) & MASK64
             if addr not in memory:
-                roll = draw.int(0, 99)
-                memory[addr] = 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
+                memory[addr] = _bitmap_word(draw)
         window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
         lookups[b.name] = (window >> (first & 63)) & mask(span)
 
@@ -651,6 +671,12 @@ class _Watched(dict):
     def setdefault(self, key, default=None):
         self.memo.clear()
         return super().setdefault(key, default)
+
+
+def _bitmap_word(draw: Draw) -> int:
+    """A drawn bitmap word: zero, all ones or random."""
+    roll = draw.int(0, 99)
+    return 0 if roll < 30 else MASK64 if roll < 45 else draw.bits(64)
 
 
 def _plain(e: Expr) -> bool:
@@ -767,8 +793,145 @@ def expected_coverage(spec: ir.Spec) -> list[str]:
 def unreachable_coverage(spec: ir.Spec) -> dict[str, str]:
     """The points of the unit's rules, calls and walks that the spec proves unreachable,
     each with the reason (a call's constant bindings fold a callee rule's condition, or a
-    walk fault's, to 0; a step whose `when` folded to 0 never runs)."""
+    walk fault's, to 0; a step whose `when` folded to 0 never runs; a rule an earlier rule
+    always shadows)."""
     return coverage_points(spec)[1]
+
+
+def _key(e: Expr) -> tuple:
+    """The structure of an expression, without its source spans (and a number's name)."""
+    if e.op == "num":
+        return ("num", e.value)
+    return (e.op, e.kind, e.name, e.lo, e.width if e.op == "ref" else 0, tuple(_key(a) for a in e.args))
+
+
+def _parts(e: Expr) -> list[Expr]:
+    """The conjuncts of a condition (`&&` chains, `!(a || b)` split), less constant 1s."""
+    return [c for c in _conjuncts(e) if not (c.op == "num" and c.value)]
+
+
+class _WalkOutcomes:
+    """What each walk of a unit can end in on its bindings: not walked, `ok` (unless a
+    check always ends it), or one of the fault kinds it can report (Walk.never left out),
+    with the value of each member of its result in each (the regime record's expressions
+    with `fault` and the context bits the walk binds to constants put in, folded; None
+    where that leaves it unknown). A condition on one member of one walk then holds in a
+    set of those outcomes: possibly (unknown counts) and surely."""
+
+    def __init__(self, spec: ir.Spec, unit: ir.Unit):
+        self.walks: dict[str, dict[str, dict[str, int | None]]] = {}  # walk -> outcome -> member -> value
+        for w in unit.walks:
+            if w.nested or w.regime not in {r.name for r in spec.regimes}:
+                continue
+            regime = spec.regime(w.regime)
+            kinds = list(regime.fault_kinds)
+            ends = ([] if walk_always_checks(regime, w) else [("ok", 0)])
+            ends += [(k, i + 1) for i, k in enumerate(kinds) if k not in w.never]
+            table = {"": {m: 0 for m in ["walked", "ok", "fault", *kinds, *(f.name for f in regime.record.fields)]}
+                     if regime.record else {m: 0 for m in ["walked", "ok", "fault", *kinds]}}
+            for end, number in ends:
+                values: dict[str, int | None] = {"walked": 1, "ok": int(end == "ok"), "fault": number}
+                values.update({k: int(k == end) for k in kinds})
+                for f in (regime.record.fields if regime.record else ()):
+                    folded = None if f.value is None else _folded_on_bindings(w, [_When(_put_fault(f.value, number))])[0]
+                    values[f.name] = folded.value & mask(f.width) if folded is not None and folded.op == "num" else None
+                table[end] = values
+            self.walks[w.name] = table
+
+    def holds(self, e: Expr) -> tuple[str, frozenset, frozenset] | None:
+        """(walk, outcomes where `e` may hold, outcomes where it surely holds) for a
+        condition on one member of one walk (`W.m`, `W.m == c`, `W.m != c`, `!` of one);
+        None for any other condition."""
+        if e.op == "!":
+            inner = self.holds(e.args[0])
+            if inner is None:
+                return None
+            walk, may, sure = inner
+            every = frozenset(self.walks[walk])
+            return walk, every - sure, every - may
+        ref, want, equal = e, None, False
+        if e.op in ("==", "!=") and e.args[1].op == "num":
+            ref, want, equal = e.args[0], e.args[1].value, e.op == "=="
+        if ref.op != "ref" or ref.kind != "walk" or ref.lo != 0:
+            return None
+        walk, member = ref.name.split(".", 1)
+        table = self.walks.get(walk)
+        if table is None or any(member not in v for v in table.values()):
+            return None
+        may, sure = set(), set()
+        for end, values in table.items():
+            v = values[member]
+            if v is None:
+                may.add(end)
+                continue
+            hit = (v == want) if equal else (v != want) if want is not None else bool(v)
+            if hit:
+                may.add(end)
+                sure.add(end)
+        return walk, frozenset(may), frozenset(sure)
+
+
+class _When:
+    def __init__(self, when: Expr):
+        self.when = when
+
+
+def _put_fault(e: Expr, number: int) -> Expr:
+    """A regime record expression with the walk's fault number put in for `fault`."""
+    if e.op == "ref" and e.kind == "builtin" and e.name == "fault":
+        return Expr(op="num", value=number, width=e.width, span=e.span)
+    if not e.args:
+        return e
+    return e.model_copy(update={"args": tuple(_put_fault(a, number) for a in e.args)})
+
+
+def _never_holds(e: Expr, walks: _WalkOutcomes | None) -> bool:
+    """Whether condition `e` has a conjunct on a walk's result that holds in none of the
+    outcomes the walk can end in."""
+    if walks is None:
+        return False
+    for c in _parts(e):
+        got = walks.holds(c)
+        if got is not None and not got[1]:
+            return True
+    return False
+
+
+def _atom_implies(a: Expr, b: Expr, walks: _WalkOutcomes | None = None) -> bool:
+    """Whether condition `a` implies `b`, by their form alone: the same expression; `x ==
+    c1` implying `x != c2` (or `!(x == c2)`) for constants c1 != c2; `b` a disjunction
+    with an operand `a` implies; two conditions on the results of one walk where every
+    outcome `a` may hold in, `b` surely holds in (_WalkOutcomes)."""
+    if _key(a) == _key(b):
+        return True
+    if b.op == "||":
+        return any(_atom_implies(a, x, walks) for x in _operands(b))
+    if walks is not None:
+        ha, hb = walks.holds(a), walks.holds(b)
+        if ha is not None and hb is not None and ha[0] == hb[0] and ha[1] <= hb[2]:
+            return True
+    if a.op == "==" and a.args[1].op == "num":
+        if b.op == "!" and b.args[0].op == "==":
+            b = Expr(op="!=", args=b.args[0].args, width=1)
+        if b.op == "!=" and b.args[1].op == "num" and _key(a.args[0]) == _key(b.args[0]):
+            return a.args[1].value != b.args[1].value
+    return False
+
+
+def _implies(a: Expr, b: Expr, walks: _WalkOutcomes | None = None) -> bool:
+    """Whether condition `a` implies condition `b`, proved by their form: every conjunct of
+    `b` implied by one conjunct of `a` (_atom_implies). False when the form does not show
+    it (the proof is sound, not complete)."""
+    mine = _parts(a)
+    return all(any(_atom_implies(x, y, walks) for x in mine) for y in _parts(b))
+
+
+def _shadowed(rules, i: int, walks: _WalkOutcomes | None = None) -> str | None:
+    """The earlier rule of `rules` (exit rules in order) that holds whenever rule i does,
+    so that rule i never decides; None when the form of the conditions does not show one."""
+    when = rules[i].when
+    return next((x.name for x in rules[:i] if not (x.when.op == "num" and not x.when.value)
+                 and not _never_holds(x.when, walks) and _implies(when, x.when, walks)), None)
 
 
 def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
@@ -778,9 +941,15 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
     gone: dict[str, str] = {}
     # "no exit" is counted but not required: in some units every event exits
     out = []
-    for x in unit.exits:
+    walks = _WalkOutcomes(spec, unit)
+    for i, x in enumerate(unit.exits):
+        by = _shadowed(unit.exits, i, walks)
         if x.when.op == "num" and not x.when.value:
             gone[f"exit {x.name}"] = "the rule's condition folds to 0: it reads results the bindings make 0"
+        elif _never_holds(x.when, walks):
+            gone[f"exit {x.name}"] = "the rule's condition reads a walk's result no outcome of the walk gives"
+        elif by is not None:
+            gone[f"exit {x.name}"] = f"shadowed: whenever the rule's condition holds, the earlier rule {by}'s does"
         else:
             out.append(f"exit {x.name}")
     # a callee's rules, but those the call cannot reach (its `when`, or the rule's own
@@ -788,12 +957,19 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
     for c in unit.calls:
         label = c.label or c.name
         never = c.when is not None and c.when.op == "num" and not c.when.value
-        for x in c.exits:
+        for i, x in enumerate(c.exits):
             point = f"call {label}.{x.name}"
+            by = None if never else _shadowed(c.exits, i, walks)
             if never:
                 gone[point] = f"call {label} is never made (its `when` folds to 0 on the bindings)"
             elif x.when.op == "num" and x.when.value == 0:
                 gone[point] = f"the callee rule's condition folds to 0 on the constant bindings of call {label}"
+            elif _never_holds(x.when, walks):
+                gone[point] = (f"on the constant bindings of call {label}, the callee rule reads a walk's result that "
+                               f"no outcome of the walk gives (its record on the faults it can report)")
+            elif by is not None:
+                gone[point] = (f"shadowed on the constant bindings of call {label}: whenever the callee rule's "
+                               f"condition holds, the earlier rule {by}'s does")
             else:
                 out.append(point)
     for w in unit.walks:
@@ -833,6 +1009,89 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
         if f.enum is not None:
             out += [f"{f.name} {i.name}" for i in enums[f.enum].items]
     return out, gone
+
+
+def _same_address(unit: ir.Unit) -> dict[str, str]:
+    """Each structure of the unit -> one structure at the same address as it (itself when
+    no other is): equal base expressions once the structures they read are put in by
+    their class (a call's context entry at the root entry's pointer, the same as another
+    call's of the same table)."""
+    rep = {st.name: st.name for st in unit.structures}
+
+    def key(e: Expr) -> tuple:
+        if e.op == "ref" and e.kind == "struct":
+            sname, fname = e.name.split(".", 1)
+            return ("struct", rep.get(sname, sname), fname, e.lo, e.width)
+        if e.op == "num":
+            return ("num", e.value)
+        return (e.op, e.kind, e.name, e.lo, e.width if e.op == "ref" else 0, tuple(key(a) for a in e.args))
+
+    while True:
+        first: dict[tuple, str] = {}
+        moved = False
+        for st in unit.structures:
+            k = (key(st.base), st.size)
+            r = first.setdefault(k, rep[st.name])
+            if rep[st.name] != r:
+                rep[st.name], moved = r, True
+        if not moved:
+            return rep
+
+
+def needs_state(spec: ir.Spec) -> dict[str, str]:
+    """The points of a unit with a call cache that may be reached only through a cache hit
+    from an earlier event, each with the reason: the rules of a call that reads a table
+    entry a cached call read too (the same address), the caller's rules that read that
+    call's results, and a record encoding only such rules give. In one event both calls
+    read the entry alike; an answer of the second that the first's contradicts (the
+    translated request refused after the Translation Request was granted) needs the first's
+    answer kept from before the entry changed. Single-event cosim lists them as missing
+    like any other point, marked; sequence runs (`cosim --sequences`) count them. A
+    classification, not a proof: such a point may be reachable in one event too."""
+    unit: ir.Unit = spec.top
+    cached = [c.of for c in unit.caches if c.source == "call"]
+    if not cached:
+        return {}
+    rep = _same_address(unit)
+    calls = {c.name: c for c in unit.calls}
+
+    def entries(c: ir.Call) -> set[str]:
+        return {rep[name] for kind, name in c.inlined if kind == "structure" and name in rep}
+
+    held = {x: entries(calls[x]) for x in cached if x in calls}
+    out: dict[str, str] = {}
+    late: set[str] = set()  # calls reading an entry a cached call read
+    for c in unit.calls:
+        if c.name in held:
+            continue
+        by = next((x for x, seen in held.items() if entries(c) & seen), None)
+        if by is None:
+            continue
+        late.add(c.name)
+        label = c.label or c.name
+        for x in c.exits:
+            out[f"call {label}.{x.name}"] = (f"call {label} reads a table entry call {by} read, whose answers cache "
+                                             f"{next(k.name for k in unit.caches if k.of == by)} keeps")
+    stateful = set()
+    for x in unit.exits:
+        reads = sorted({r.name.split(".")[0] for r in x.when.refs() if r.kind == "call"} & late)
+        if reads:
+            stateful.add(x.name)
+            out[f"exit {x.name}"] = f"decided by call {reads[0]}'s results"
+    enums = {e.name: e for e in spec.enums}
+    for f in unit.record.fields:
+        if f.enum is None:
+            continue
+        by_item: dict[int, list[str]] = {}
+        for x in unit.exits:
+            a = next((a for a in x.assigns if a.field == f.name), None)
+            if a is not None and a.value is not None and a.value.op == "num":
+                by_item.setdefault(a.value.value, []).append(x.name)
+        for item in enums[f.enum].items:
+            rules = by_item.get(item.value, [])
+            if rules and all(r in stateful for r in rules):
+                out[f"{f.name} {item.name}"] = f"given only by rule {', '.join(rules)}, decided by a call as above"
+    return out
 
 
 def scenarios(spec: ir.Spec):

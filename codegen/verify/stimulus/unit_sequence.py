@@ -13,13 +13,20 @@ from it the way software sets up more devices and pages:
   apart so that one cache set overflows; a cached call's key (an event field) moves the
   same way, the call made to decide as it did.
 Steps then pick requests with a recent-first bias; stores change, clear or restore the
-words the requests read; invalidations take operands from what is in use (event field
+words the requests read; often (SHARED_PERCENT) one flips a bit that changes what a hit
+decides — of a word both a cached answer was computed from and the hit still reads (a
+later step's table entry: changed after the fill, the hit's later steps see a table the
+cached answer did not, which no single event shows), or of a context register (software
+disabling what it enabled), for the requests after it — each decision such a flip gives
+as likely as another (found by trying each bit on the reference), and the next request is
+mostly one whose hit was tried; invalidations take operands from what is in use (event field
 values, input pages, with a run of ones below a random bit as a range, tag values), and
 when they aim at an entry the reference holds, the operand bits their drop conditions
 decode (fields of a command word) get that entry's values (drop_operands.py).
 """
 from __future__ import annotations
 
+import copy
 import random
 
 from codegen import ir
@@ -31,6 +38,10 @@ from codegen.verify.stimulus.unit import UnitScenarioFactory
 
 TRANSLATE_PERCENT, STORE_PERCENT = 64, 14
 RECENT = 4
+SHARED_PERCENT = 50  # store steps that flip a bit changing a hit's decision (_shared), when there is one
+SHARED_REQUESTS = 4  # requests whose shared words' and context registers' bits are tried (a reference run a bit)
+BASE_CANDIDATES = 4  # scenarios filling a call cache that _base picks from, half of the time
+AGAIN_PERCENT = 70  # after a flip at a decisive bit: the next request is one whose hit was tried
 
 
 class UnitSequenceFactory:
@@ -56,17 +67,27 @@ class UnitSequenceFactory:
         return any(detail.get(c.of, {}).get("ok") for c in self.walk_caches)
 
     def _base(self, draw: Draw):
+        """A first scenario whose cached steps run. With a call cache, half of the time the
+        one of the first BASE_CANDIDATES that fill it whose hit reads the most words the
+        fill read too (`_shared`: a hit whose later steps read what the cached answer was
+        computed from, where a changed table shows what one event cannot)."""
         best = None
+        filling: list = []
+        want = BASE_CANDIDATES if self.call_caches and draw.chance(50) else 1
         for _ in range(60):
             sc = self.factory.make(draw)
             _out, detail, trace = self._run(sc.memory, sc.request)
             if self.call_caches and not self.walk_caches:
                 if any(self._filled(sc.memory, sc.request, c.name) for c in self.call_caches):
-                    return sc
+                    filling.append(sc)
+                    if len(filling) >= want:
+                        break
             elif self._walked(detail) or (not self.walk_caches and trace):
                 return sc
             if best is None and trace:
                 best = sc
+        if filling:
+            return max(filling, key=lambda sc: len(self._shared(sc.memory, [sc.request], bits=False)[0]))
         return best or sc
 
     def _event_refs(self, e) -> list[str]:
@@ -170,6 +191,9 @@ class UnitSequenceFactory:
             if draw.chance(40):
                 self._pages(draw, mem, r, requests)
         slots = sorted({a for r in requests for op, a, _s, _v in self._run(mem, r)[2] if op == 0})
+        _words, flips, hitters = self._shared(mem, requests)
+        decisions = list(flips)
+        aimed = False  # the last store or register flip was at a decisive bit: ask a request that hits next
         start = dict(mem)
         ctx_names = list(self.ref.CONTEXT)
         ctx = {k: sc.request[k] for k in ctx_names}
@@ -177,18 +201,32 @@ class UnitSequenceFactory:
         recent: list[int] = []
         steps = []
         caches, now = self.ref.Caches(), dict(mem)  # the reference's state: operands name what it holds
-        for _ in range(length):
+        while len(steps) < length:  # (a register flip is no step: the requests after it carry it)
             roll = draw.int(0, 99)
             if roll < TRANSLATE_PERCENT or not (slots or events):
-                if recent and draw.chance(55):
+                if aimed and hitters and draw.chance(AGAIN_PERCENT):
+                    i = draw.choice(hitters)
+                elif recent and draw.chance(55):
                     i = draw.choice(recent)
                 else:
                     i = draw.int(0, len(requests) - 1)
+                aimed = False
                 recent = ([i] + [x for x in recent if x != i])[:RECENT]
                 req = {k: v for k, v in requests[i].items() if k not in ctx_names}
                 steps.append(Step("translate", {**req, **ctx}))
                 trace: list = []
                 self.ref.decide_cached(caches, now, steps[-1].request, trace)
+            elif roll < TRANSLATE_PERCENT + STORE_PERCENT and decisions and draw.chance(SHARED_PERCENT):
+                # a decision a flip gives a hit, each alike (a flag's one bit as likely as a
+                # field's many), then a flip that gives it: a word stored, or a context
+                # register changed for the requests after it
+                where, bit = draw.choice(flips[draw.choice(decisions)])
+                if isinstance(where, str):
+                    ctx = dict(ctx, **{where: ctx[where] ^ (1 << bit)})
+                else:
+                    mem[where] = now[where] = mem.get(where, 0) ^ (1 << bit)
+                    steps.append(Step("store", address=where, value=mem[where]))
+                aimed = True
             elif roll < TRANSLATE_PERCENT + STORE_PERCENT and slots:
                 slot = draw.choice(slots)
                 old = mem.get(slot, 0)
@@ -213,6 +251,40 @@ class UnitSequenceFactory:
                 new = self.ref.event_context(name, dict(ops), request)
                 ctx = {k: new[k] for k in ctx_names}
         return Sequence(start, tuple(steps))
+
+    def _shared(self, mem: dict, requests: list, bits: bool = True) -> tuple[set[int], dict[tuple, list], list[int]]:
+        """The words a request reads both when it fills a cache and when it hits what it
+        filled (the request run twice from reset caches): what the cached answer was
+        computed from that a later step still reads. With `bits`, the flips of one bit of
+        such a word, or of a context register, that change what the hit decides (its rule
+        or a call's) and leave it a hit (a flip that stops the request before the cache, a
+        VF gone, shows nothing a single event does not), grouped by the decision they give:
+        (word address or register name, bit) lists. And which requests hit."""
+        out: set[int] = set()
+        flips: dict[tuple, set[tuple]] = {}
+        hitters: list[int] = []
+        for k, req in enumerate(requests[:SHARED_REQUESTS]):
+            caches, fill, hit = self.ref.Caches(), [], []
+            self.ref.decide_cached(caches, dict(mem), req, fill)
+            filled = copy.deepcopy(caches)
+            detail: dict = {}
+            got, hits = self.ref.decide_cached(caches, dict(mem), req, hit, detail)
+            if not hits:
+                continue
+            hitters.append(k)
+            before = _decided(got, detail)
+            words = sorted({a for op, a, _s, _v in fill if op == 0} & {a for op, a, _s, _v in hit if op == 0})
+            out.update(words)
+            tries = [(a, b, {**mem, a: mem.get(a, 0) ^ (1 << b)}, req) for a in words for b in range(64)]
+            tries += [(n, b, mem, {**req, n: req[n] ^ (1 << b)}) for n in self.ref.CONTEXT
+                      for b in range(self.spec.layout(n).width)]
+            for where, b, m, r in tries if bits else ():
+                detail = {}
+                got, still = self.ref.decide_cached(copy.deepcopy(filled), m, r, [], detail)
+                now = _decided(got, detail)
+                if still and now != before:
+                    flips.setdefault(now, set()).add((where, b))
+        return out, {d: sorted(f, key=str) for d, f in sorted(flips.items(), key=str)}, hitters
 
     def _operand(self, draw: Draw, width: int, requests: list, mem: dict, target=None) -> int:
         """From what is in use: an entry the reference holds (`target`: its tag of this
@@ -249,6 +321,12 @@ class UnitSequenceFactory:
         caches = self.ref.Caches()
         self.ref.decide_cached(caches, dict(mem), req, [])
         return [t for c in caches.by_name.values() for line in c.lines for en in line if en for t in en.tags]
+
+
+def _decided(outcome: dict, detail: dict) -> tuple:
+    """What a request decided: its exit rule and each call's rule."""
+    steps = detail.get("steps", {})
+    return outcome.get("rule"), tuple(sorted((k, d.get("rule")) for k, d in steps.items() if "call" in d))
 
 
 def unit_sequences(spec: ir.Spec, ref, count: int, seed: int, length: int = 60, first: int = 0):

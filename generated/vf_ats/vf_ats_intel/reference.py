@@ -1849,9 +1849,10 @@ class Caches:
 
 def decide_cached(caches, mem, request, trace, detail=None):
     """A request through the caches: (outcome, the names of the caches that hit, in the
-    order looked up). `detail`, a dict, receives what the caches did (coverage)."""
+    order looked up). `detail`, a dict, receives what the caches did, and under "steps"
+    what each call and walk did, as `decide` tells it (coverage)."""
     caches.hits, caches.detail = [], detail
-    out = decide(mem, request, trace, None, caches)
+    out = decide(mem, request, trace, None if detail is None else detail.setdefault("steps", {}), caches)
     caches.detail = None
     return out, tuple(caches.hits)
 

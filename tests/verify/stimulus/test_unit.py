@@ -42,3 +42,80 @@ def test_a_structure_that_is_not_read_does_not_overwrite_the_one_that_is(outcome
 def test_steering_gets_past_the_rules_before_the_one_it_aims_at(outcomes):
     taken = sum(n for (_, rule), n in outcomes.items() if rule == "taken")
     assert taken >= 15, outcomes
+
+
+# ---- tests/data/toy_call_again.vspec: shadowed callee rules and points that need state ----
+AGAIN = Path(__file__).resolve().parents[2] / "data" / "toy_call_again.vspec"
+
+
+def test_a_callee_rule_an_earlier_rule_always_takes_is_unreachable_with_the_reason():
+    """On call ask's bindings (probe = 1) the agent's `ask_closed` is `!EN` and `ask_mode`
+    is `MODE != 1`: `closed` (`!EN`) has the same condition, and `legacy` (`MODE == 3`)
+    implies MODE != 1, so both rules are taken first by those. On call go's (probe = 0) the
+    ask rules fold to 0 and both rules stay reachable."""
+    from codegen.verify.stimulus.unit import coverage_points
+    out, gone = coverage_points(compile_spec(AGAIN))
+    assert "earlier rule ask_closed's does" in gone["call ask.closed"]
+    assert "earlier rule ask_mode's does" in gone["call ask.legacy"]
+    assert {"call go.closed", "call go.legacy", "call ask.answered"} <= set(out)
+    assert not any("shadowed" in why for point, why in gone.items() if point.startswith("call go."))
+
+
+def test_shadowing_is_proved_only_from_the_form_of_the_conditions():
+    """The proof is sound, not complete: `x == 2` implies `x != 1` and `!(x == 1)`, not
+    `x != 2`; a disjunction is implied by one of its operands; conjuncts must each be implied."""
+    from codegen.ir.expr import Expr
+    from codegen.verify.stimulus.unit import _implies
+
+    x = Expr(op="ref", kind="event", name="x", width=2)
+    y = Expr(op="ref", kind="event", name="y", width=1)
+
+    def n(v):
+        return Expr(op="num", value=v, width=2)
+
+    def op(o, *a):
+        return Expr(op=o, args=a, width=1)
+
+    assert _implies(op("==", x, n(2)), op("!=", x, n(1)))
+    assert _implies(op("==", x, n(2)), op("!", op("==", x, n(1))))
+    assert not _implies(op("==", x, n(2)), op("!=", x, n(2)))
+    assert _implies(op("&&", y, op("==", x, n(2))), op("||", op("==", x, n(3)), y))
+    assert not _implies(y, op("&&", y, op("==", x, n(2))))
+
+
+def test_points_behind_a_second_call_of_a_cached_callee_are_marked_as_needing_state():
+    """Call go reads the entry call ask read (same address), and cache kept holds ask: go's
+    rules, the rules of dev that read go's results and the encoding only those give are
+    marked; ask's own rules and `refused` (read only ask) are not."""
+    from codegen.verify.stimulus.unit import needs_state
+    marked = needs_state(compile_spec(AGAIN))
+    assert {"call go.off", "call go.closed", "call go.legacy", "call go.mapped", "exit stale", "exit delivered",
+            "fate STALE", "fate DELIVERED"} <= set(marked)
+    assert not any(k.startswith("call ask.") for k in marked)
+    assert "exit refused" not in marked and "fate REFUSED" not in marked
+    assert "call ask read" in marked["call go.off"] and "cache kept" in marked["call go.off"]
+
+
+def test_a_condition_on_a_walks_record_holds_only_in_the_outcomes_the_walk_can_end_in():
+    """tests/data/toy_call_fold.vspec: the host's call d binds probe = 0 and builds WALKCTL
+    with bit 4 clear, so the device's walk d_t can end only not walked, translated or with
+    fault `invalid` (kind 1; `locked` 2 and the check `probed` 3 fold away). Its record's
+    `code = fault` is then 1 only at `invalid` and never 2: `d_t.code == 2` holds nowhere (a
+    rule reading it is unreachable), and `d_t.code == 1` implies `d_t.invalid` (so a rule
+    `d_t.code == 1` after a rule `d_t.invalid` is shadowed) but not `d_t.walked && ...`'s
+    other conjuncts."""
+    from codegen.ir.expr import Expr
+    from codegen.verify.stimulus.unit import _atom_implies, _never_holds, _WalkOutcomes
+    spec = compile_spec(Path(__file__).resolve().parents[2] / "data" / "toy_call_fold.vspec")
+    walks = _WalkOutcomes(spec, spec.top)
+    assert set(walks.walks["d_t"]) == {"", "ok", "invalid"}
+
+    def ref(member, width=1):
+        return Expr(op="ref", kind="walk", name=f"d_t.{member}", width=width)
+
+    def code(v):
+        return Expr(op="==", args=(ref("code", 8), Expr(op="num", value=v, width=8)), width=1)
+
+    assert _never_holds(code(2), walks) and not _never_holds(code(1), walks)
+    assert _atom_implies(code(1), ref("invalid"), walks) and _atom_implies(code(1), ref("walked"), walks)
+    assert not _atom_implies(code(1), ref("ok"), walks) and not _atom_implies(ref("walked"), code(1), walks)
