@@ -34,3 +34,9 @@ def grammar() -> Path:
 def specs() -> list[Path]:
     """The shipped spec files, sorted by name."""
     return sorted(folder("specs").glob("*.vspec"))
+
+
+def shared() -> list[Path]:
+    """The files of shared declarations the shipped specs import (specs/shared/): they
+    declare no model of their own, so they are not among `specs()`."""
+    return sorted((folder("specs") / "shared").glob("*.vspec"))

@@ -120,6 +120,7 @@ def test_wheel_installs_and_runs_the_pipeline_in_a_project_outside_the_checkout(
                if p.is_file() and "__pycache__" not in p.parts}
     shipped |= {f"codegen/grammar/{p.name}" for p in (source / "grammar").iterdir() if p.is_file()}
     shipped |= {f"codegen/specs/{p.name}" for p in (source / "specs").glob("*.vspec")}
+    shipped |= {f"codegen/specs/shared/{p.name}" for p in (source / "specs" / "shared").glob("*.vspec")}
     assert sorted(p for p in shipped if not (site / p).is_file()) == []
     site_before = listing(site)
     home, tmp = tmp_path / "home", tmp_path / "tmp"

@@ -70,6 +70,8 @@ TOY_SPECS = Path(__file__).resolve().parents[2] / "tests" / "data"
 FAMILIES = ("bytes", "tokens", "mutations", "stress")
 WEIGHTS = (0.25, 0.30, 0.37, 0.08)
 SHIPPED = {p.name: p.read_bytes() for p in shipped.specs() + sorted(TOY_SPECS.glob("*.vspec"))}
+# what the shipped specs import from specs/shared/, written beside them (not seeds: no model)
+SHARED = {f"shared/{p.name}": p.read_bytes() for p in shipped.shared()}
 FUZZ_NAME = "fuzz.vspec"
 EXTREME = ["0", "1", "-1", "2", "63", "64", "65", "1024", "1025", str(2 ** 64), str(2 ** 64 - 1), "0xffffffffffffffff",
            "1" + "0" * 400, "0x" + "f" * 300, "0b", "0x", "007", "1_", "4K", "1T", "99999999999999999999T"]
@@ -544,7 +546,8 @@ def fuzz(count: int, seed: int, timeout: float = 5.0, save: Path | None = None, 
     checked_ok = 0
     work = Path(tempfile.mkdtemp(prefix="virtspec-fuzz-"))
     try:
-        for name, data in SHIPPED.items():
+        (work / "shared").mkdir()
+        for name, data in {**SHIPPED, **SHARED}.items():
             (work / name).write_bytes(data)
         begin = time.perf_counter()
         for i, family, name, data in inputs(count, seed, families):

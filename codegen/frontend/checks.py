@@ -47,7 +47,36 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
         _nested_access(spec, nest, bag)
     for unit in spec.units:
         _unit(unit, bag)
+    _enum_fields(spec, bag)
     _generated_names(spec, bag)
+
+
+def _enum_fields(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    """Every item of the enum a field names fits the field's width (a format's, an event's
+    or a record's field): a value that does not fit is never read back as that item."""
+    enums = {e.name: e for e in spec.enums}
+    fields = [(f, f.width, f"field '{f.name}' of {lay.kind} '{lay.name}'") for lay in spec.layouts for f in lay.fields]
+    for reg in spec.regimes:
+        fields += [(f, f.width, f"field '{f.name}' of record '{rec.name}'") for rec in reg.all_records
+                   for f in rec.fields]
+    for nest in spec.nested:
+        fields += [(f, f.width, f"field '{f.name}' of record '{nest.record.name}'") for f in nest.record.fields]
+    for unit in spec.units:
+        fields += [(f, f.width, f"event field '{f.name}'") for f in unit.event]
+        fields += [(f, f.width, f"field '{f.name}' of record '{unit.record.name}'") for f in unit.record.fields]
+    seen: set = set()
+    for f, width, what in fields:
+        enum = enums.get(getattr(f, "enum", None) or "")
+        if enum is None or f.span in seen:
+            continue
+        seen.add(f.span)
+        big = [i for i in enum.items if i.value >> width]
+        if big:
+            bag.error("E0462", f"{what} is {width} bits wide, but item {big[0].name} = {big[0].value:#x} of enum "
+                      f"'{enum.name}' needs {big[0].value.bit_length()} bits"
+                      + (f" ({len(big)} items do not fit)" if len(big) > 1 else "")
+                      + f": widen the field to {max(i.value for i in big).bit_length()} bits, or name an enum whose "
+                      "items fit", f.span, (f"item {big[0].name} is declared here", big[0].span))
 
 
 ADDR_BITS = 64  # the output address of the models

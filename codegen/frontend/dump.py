@@ -242,7 +242,8 @@ class _Builder:
 
     def record(self, r: ir.Record) -> d.Record:
         return d.Record(name=r.name, cite=r.cite, doc=r.doc, span=self.span(r.span), fields=tuple(
-            d.RecordField(name=f.name, width=f.width, value=self.expr(f.value), bits=self.bits(f.bits), doc=f.doc,
+            d.RecordField(name=f.name, width=f.width, value=self.expr(f.value), enum=self.visible("enums", f.enum),
+                          bits=self.bits(f.bits), doc=f.doc,
                           span=self.span(f.span)) for f in r.fields))
 
     def bits(self, bits: tuple[ir.RecordBits, ...]) -> tuple[d.RecordBits, ...]:

@@ -996,8 +996,13 @@ class SpecDoc:
             for lv in r.levels:
                 add("layout", lv.table, f"regime {r.name} level {lv.shown} {lv.name} (pointer)", here)
                 add("layout", lv.leaf, f"regime {r.name} level {lv.shown} {lv.name} (leaf)", here)
+            for rec in r.all_records:
+                for f in rec.fields:
+                    add("enum", f.enum, f"regime {r.name} record {rec.name}", here)
         for n in self.spec.nested:
             here = self.anchors.get("nested", n.name)
+            for f in n.record.fields:
+                add("enum", f.enum, f"nested {n.name} record {n.record.name}", here)
             add("regime", n.guest, f"nested {n.name} (guest)", here)
             add("regime", n.host, f"nested {n.name} (host)", here)
             for c in n.context:
@@ -1054,8 +1059,8 @@ class SpecDoc:
             value = p.text(f.value) if getattr(f, "value", None) is not None else None
             bits = [BitsDoc(_bits(b.hi, b.lo), b.name, p.text(b.value), b.doc, self.src(b)) for b in getattr(f, "bits", ())]
             doc = RecordFieldDoc(f.name, f.width, value, bits, f.doc, self.src(f))
+            doc.enum = self.link("enum", getattr(f, "enum", None))
             if isinstance(f, ir.OutputField):
-                doc.enum = self.link("enum", f.enum)
                 if f.store is not None:
                     doc.store = Link(f"{f.store[0]}.{f.store[1]}", self.anchors.get("step", f"{owner}-{f.store[0]}"))
                 doc.store_when = p.text(f.store_when) if f.store_when is not None else None

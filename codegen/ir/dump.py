@@ -287,6 +287,7 @@ class RecordField(_Model):
     name: str
     width: int
     value: Expr | None
+    enum: str | None = Field(description="the enum whose items the value is (`enum NAME` on the field), else null")
     bits: tuple[RecordBits, ...]
     doc: str
     span: Span

@@ -254,9 +254,13 @@ class RecordBits(Node):
 
 
 class RecordField(Node):
+    """A field of a regime's or composition's fault record: a value, or bit ranges. With
+    `enum`, the value is one of that enum's items (docs and coverage name it)."""
+
     name: str
     width: int
     value: Expr | None = None
+    enum: str | None = None
     bits: tuple[RecordBits, ...] = ()
     doc: str = ""
 

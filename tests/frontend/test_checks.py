@@ -439,3 +439,19 @@ def test_a_shifted_page_number_of_a_large_page_points_to_a_format_of_its_own(tmp
     d = only(compile_text(tmp_path, text), "E0406")
     assert "need it to start at bit 21" in d.message
     assert "`leaf pte_2M when ... page 2M frame PPN << 21;`" in d.message and "at leaf pte_2M when LOW != 0" in d.message
+
+
+# ---- E0462: every item of a field's enum fits the field
+@pytest.mark.parametrize("field,ok", [("PS [7] enum kind;", False), ("K [9:8] enum kind;", False),
+                                      ("K [10:8] enum kind;", True)])
+def test_enum_items_fit_the_format_field(tmp_path, field, ok):
+    """enum kind is 16 bits wide with items 1 and 4: item 4 needs 3 bits, so a field of 1 or
+    2 bits cannot hold it; the enum's own width does not matter, its items do."""
+    enum = "enum kind : 16 { SMALL = 1; BIG = 4; }\n"
+    text = edit(WALK, "spec t;\n", "spec t;\n" + enum, "    PS [7];\n", f"    {field}\n")
+    if ok:
+        compile_spec(write(tmp_path, text), DiagnosticBag())
+    else:
+        d = only(compile_text(tmp_path, text), "E0462")
+        assert loc(d) == where(text, field) and "BIG = 0x4 of enum 'kind' needs 3 bits" in d.message
+        assert note_loc(d) == where(text, "BIG = 4")

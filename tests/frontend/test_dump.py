@@ -165,8 +165,10 @@ def test_amd_npt_and_intel_ept_name_what_they_import_from_x86_64_paging(shipped)
     for name in ("amd_npt", "intel_ept"):
         dump = d.Dump.model_validate_json(shipped[name])
         own = {"amd_npt": {"nCR3", "HCR4", "HEFER"}, "intel_ept": set()}[name]
-        imported = [x.name for x in dump.layouts if not x.span.path.endswith(f"{name}.vspec")]
+        imported = [x.name for x in dump.layouts if x.span.path.endswith("x86_64_paging.vspec")]
         assert imported and all(n.startswith("x86.") for n in imported), imported
+        others = {x.name for x in dump.layouts if not x.span.path.endswith((f"{name}.vspec", "x86_64_paging.vspec"))}
+        assert others == {"amd_npt": set(), "intel_ept": {"vx.vmx_exit_reason"}}[name]
         assert own <= {x.name for x in dump.layouts}
         assert [x.name for x in dump.regimes if x.span.path.endswith("x86_64_paging.vspec")] == [
             "x86.legacy32", "x86.long_mode"]
@@ -176,6 +178,11 @@ def test_amd_npt_and_intel_ept_name_what_they_import_from_x86_64_paging(shipped)
     # intel_ept and x86_64_paging both declare MAXPHYADDR and PAGE1GB: two parameters, two names
     assert {"MAXPHYADDR", "x86.MAXPHYADDR", "PAGE1GB", "x86.PAGE1GB"} <= set(params)
     assert len(params) == len(set(params))
+    # the exit reason of both records is the shared VMX enum, named with its namespace
+    assert [x.name for x in ept.enums] == ["vx.vmx_exit", "ept_memtype"]
+    ept_regime = next(r for r in ept.regimes if r.name == "ept")
+    assert [f.enum for f in ept_regime.record.fields] == ["vx.vmx_exit", None, None]
+    assert ept.nested[0].record.fields[0].enum == "vx.vmx_exit"
     npt = d.Dump.model_validate_json(shipped["amd_npt"])
     assert npt.imports[0].params_set == (d.ParamValue(name="PML4E_PML5E_BIT8_MBZ", value=1),)
     assert npt.nested[0].host == "x86.long_mode"

@@ -820,3 +820,42 @@ def test_a_per_format_fault_reads_fields_only_its_format_has(tmp_path):
     assert [(r.name, r.where, r.format) for r in reg.faults] == [("not_present", "", ""), ("big", "table", "pde")]
     bad = edit(WALK, "fault not_present when !P;", "fault not_present when !P;\n    fault big when PS;")
     assert "E0301" in [d.code for d in compile_text(tmp_path, bad).errors]
+
+
+# ---- enums shared through an import: NS.ENUM.ITEM, and record fields that name an enum
+REASONS = "spec shared;\nenum reason : 16 { VIOLATION = 48; MISCONFIG = 49; }\n"
+RECORD_ENUM = edit(WALK, "spec t;\n", 'spec t;\nimport "shared.vspec" as s;\n',
+                   "record pf { code : 8 = fault; }",
+                   "record pf { code : 8 enum s.reason = fault == not_present ? s.reason.VIOLATION : 0; }")
+
+
+def test_an_imported_enums_items_are_names(tmp_path):
+    """`s.reason.VIOLATION` is the item's value (48), named as the flattened spec names it."""
+    write(tmp_path, REASONS, "shared.vspec")
+    spec = compile_spec(write(tmp_path, RECORD_ENUM), DiagnosticBag())
+    field = spec.regimes[0].record.fields[0]
+    assert field.enum == "reason"
+    choice = field.value.args[1]
+    assert (choice.op, choice.value, choice.name) == ("num", 48, "reason.VIOLATION")
+    assert [e.name for e in spec.enums] == ["reason"]
+
+
+def test_a_misspelt_item_of_an_imported_enum_lists_the_items(tmp_path):
+    text = edit(RECORD_ENUM, "s.reason.VIOLATION", "s.reason.VIOLATON")
+    d = only(compile_text(tmp_path, text, extra={"shared.vspec": REASONS}), "E0301")
+    assert loc(d) == where(text, "s.reason.VIOLATON")
+    assert "s.reason.VIOLATION" in d.message
+
+
+def test_a_record_field_naming_an_undefined_enum(tmp_path):
+    text = edit(RECORD_ENUM, "enum s.reason", "enum s.reasons")
+    d = only(compile_text(tmp_path, text, extra={"shared.vspec": REASONS}), "E0301")
+    assert loc(d) == where(text, "s.reasons")
+
+
+def test_a_nested_record_field_may_name_an_enum(tmp_path):
+    write(tmp_path, REASONS, "shared.vspec")
+    text = RECORD_ENUM + NESTED.replace("record r { code : 8 = fault; }",
+                                        "record r { code : 8 enum s.reason = host.code; }")
+    spec = compile_spec(write(tmp_path, text), DiagnosticBag())
+    assert spec.nested[0].record.fields[0].enum == "reason"

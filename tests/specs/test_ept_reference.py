@@ -350,6 +350,21 @@ def test_misconfiguration_on_the_final_address(ept, what, level):
         assert trace[-1] == (0, ea, 8, n.mem[ea]) and mem == n.mem
 
 
+def test_exit_reasons_decode_with_the_vmx_enum(ept, specs):
+    """The records' exit reason is typed with the VMX basic exit reasons shared with
+    intel_vmx (specs/shared/vmx_exit_reasons.vspec, SDM appendix C): a not-present final
+    entry reports 48, EPT_VIOLATION there; a write-only one (010b) reports 49, EPT_MISCONFIG."""
+    reasons = {i.value: i.name for i in next(e for e in specs["intel_ept"].enums if e.name == "vmx_exit").items}
+    n = TwoD()
+    n.update(n.ept_entry(FINAL_GPA, 1), lambda e: e & ~(R | W | X | XU))
+    r, _, _ = ept.walk(n)
+    assert (r[3][0], reasons[r[3][0]]) == (48, "EPT_VIOLATION")
+    n = TwoD()
+    n.update(n.ept_entry(FINAL_GPA, 1), rwx(W))
+    r, _, _ = ept.walk(n)
+    assert (r[3][0], reasons[r[3][0]]) == (49, "EPT_MISCONFIG")
+
+
 @pytest.mark.parametrize("size,level,change,status", [
     ("4K", 1, lambda e: (e & ~0x38) | 2 << 3, H_MEMTYPE),   # memory type 2, 3 and 7 are reserved
     ("4K", 1, lambda e: (e & ~0x38) | 3 << 3, H_MEMTYPE),

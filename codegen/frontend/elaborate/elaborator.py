@@ -31,6 +31,7 @@ from codegen.frontend.elaborate.scope import (
     Scope,
     TooLarge,
     Undefined,
+    enum_name,
     its_names,
     join_and,
     op_width,
@@ -489,13 +490,7 @@ class Elaborator:
                     m.failed.update((item.name, f"{d.name}.{item.name}"))
                     continue
                 cond = self.resolve(item.reserved_if, cond_scope) if item.reserved_if is not None else None
-                enum = None
-                if item.enum is not None:
-                    e = m.find("enums", item.enum.parts)
-                    if e is None:
-                        self.bag.error("E0301", undefined(m, "enums", item.enum.text), item.enum.span)
-                    else:
-                        enum = e.name
+                enum = enum_name(self, m, item.enum)
                 fields.append(ir.Field(name=item.name, hi=b[0], lo=b[1], enum=enum, reserved_if=cond, doc=item.doc, span=item.span))
             else:
                 kind = "reserved" if isinstance(item, ast.Reserved) else "ignored"
@@ -1542,7 +1537,11 @@ class Elaborator:
                 if v is None:
                     ok = False
                     continue
-                fields.append(ir.RecordField(name=f.name, width=width, value=v, doc=f.doc, span=f.span))
+                enum = enum_name(self, m, f.enum)
+                if f.enum is not None and enum is None:
+                    ok = False
+                    continue
+                fields.append(ir.RecordField(name=f.name, width=width, value=v, enum=enum, doc=f.doc, span=f.span))
                 continue
             bits = []
             for b in f.bits:

@@ -248,6 +248,16 @@ class Scope:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
             if head == "entry":
                 return self._entry_ref(tail, name, span)
+        if len(parts) == 3 and head in m.imports:
+            # NS.ENUM.ITEM: an item of an imported file's enum, named as the flattened
+            # spec names it (ENUM.ITEM: enums of all files share one namespace)
+            enum = m.find("enums", parts[:2])
+            if enum is not None:
+                item = next((i for i in enum.items if i.name == parts[2]), None)
+                if item is not None:
+                    return note(num(item.value, span).model_copy(update={"name": f"{enum.name}.{item.name}"}),
+                                enum=(enum, parts[2]))
+                raise Undefined(name, span, [f"{head}.{tail}.{i.name}" for i in enum.items])
         raise Undefined(name, span, self._candidates())
 
     def _entry_ref(self, tail: str, name: str, span: Span) -> Expr:
@@ -413,3 +423,14 @@ class Resolver(Protocol):
     def layout_ref(self, m: Module, ref: ast.Ref | None, kind: str = "format") -> ir.Layout | None: ...
 
     def names_ok(self, names, what: str, span: Span, prefixed: bool = False) -> None: ...
+
+
+def enum_name(el: Resolver, m: Module, ref) -> str | None:
+    """The enum a field's `enum NAME` (or `enum NS.NAME`, an imported file's) names, or
+    None; an undefined name is E0301 (once: not again where its declaration failed)."""
+    if ref is None:
+        return None
+    e = m.find("enums", ref.parts)
+    if e is None and not m.has_failed(ref.text):
+        el.bag.error("E0301", undefined(m, "enums", ref.text), ref.span)
+    return e.name if e is not None else None

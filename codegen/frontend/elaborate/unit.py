@@ -12,7 +12,7 @@ from codegen.frontend import syntax_tree as ast
 from codegen.frontend.checks import NESTED_RESULTS, WALK_RESULTS, nested_members  # noqa: F401 (re-exported)
 from codegen.frontend.diagnostics import Span
 from codegen.frontend.elaborate.scope import MAX_WIDTH, Module, Resolver, Scope, undefined
-from codegen.frontend.elaborate.scope import suggest
+from codegen.frontend.elaborate.scope import enum_name, suggest
 from codegen.ir.expr import COMPARE, EvalError, Expr, evaluate, mask, num
 
 MAX_STRUCT_BYTES = 1 << 16
@@ -445,21 +445,12 @@ def _event(el: Resolver, m: Module, fields: tuple[ast.EventField, ...]) -> list[
             continue
         seen[f.name] = f.span
         width = el.const(f.width, Scope(m), f"width of event field '{f.name}'", 1, 64)
-        enum = _enum(el, m, f.enum)
+        enum = enum_name(el, m, f.enum)
         if width is None or (f.enum is not None and enum is None):
             continue
         el.names_ok([f.name], "event field", f.span, prefixed=True)
         out.append(ir.EventField(name=f.name, width=width, enum=enum, doc=f.doc, span=f.span))
     return out
-
-
-def _enum(el: Resolver, m: Module, ref: ast.Ref | None) -> str | None:
-    if ref is None:
-        return None
-    e = m.find("enums", ref.parts)
-    if e is None and not m.has_failed(ref.text):
-        el.bag.error("E0301", undefined(m, "enums", ref.text), ref.span)
-    return e.name if e is not None else None
 
 
 def _structure(el: Resolver, m: Module, s: ast.Structure, scope: Scope):
@@ -517,7 +508,7 @@ def _record(el: Resolver, m: Module, d: ast.Record, structs: dict[str, tuple], s
             ok = False
             continue
         width = el.const(f.width, Scope(m), f"width of '{f.name}'", 1, 64)
-        enum = _enum(el, m, f.enum)
+        enum = enum_name(el, m, f.enum)
         store = None
         if f.store is not None:
             parts = f.store.parts

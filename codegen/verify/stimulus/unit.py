@@ -1005,9 +1005,18 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
                                f"walk {w.name} binds (regime {regime.name})")
             else:
                 out.append(point)
+    rules = [x for x in unit.exits if not (x.when.op == "num" and not x.when.value)]
     for f in unit.record.fields:
-        if f.enum is not None:
-            out += [f"{f.name} {i.name}" for i in enums[f.enum].items]
+        if f.enum is None:
+            continue
+        produced = field_constants(rules, f)
+        for i in enums[f.enum].items:
+            point = f"{f.name} {i.name}"
+            if produced is None or i.value in produced:
+                out.append(point)
+            else:
+                gone[point] = (f"no exit rule sets {f.name} to these items: each rule sets {f.name} to a constant "
+                               "(or a choice of constants), never one of them")
     return out, gone
 
 
@@ -1092,6 +1101,31 @@ def needs_state(spec: ir.Spec) -> dict[str, str]:
             if rules and all(r in stateful for r in rules):
                 out[f"{f.name} {item.name}"] = f"given only by rule {', '.join(rules)}, decided by a call as above"
     return out
+
+
+def field_constants(rules: list[ir.ExitRule], f: ir.OutputField) -> set[int] | None:
+    """The values record field `f` can take when one of `rules` exits, if each rule sets it
+    to a constant, or a choice (`c ? a : b`) between constants (a rule that does not set
+    it leaves 0); None when some rule computes it from the event, memory or a call."""
+    out: set[int] = set()
+    for x in rules:
+        assign = next((a for a in x.assigns if a.field == f.name), None)
+        if assign is not None and assign.bits:
+            return None
+        found = _constants(assign.value) if assign is not None and assign.value is not None else {0}
+        if found is None:
+            return None
+        out |= {v & mask(f.width) for v in found}
+    return out
+
+
+def _constants(e: Expr) -> set[int] | None:
+    if e.op == "num":
+        return {e.value}
+    if e.op == "cond":
+        a, b = _constants(e.args[1]), _constants(e.args[2])
+        return a | b if a is not None and b is not None else None
+    return None
 
 
 def scenarios(spec: ir.Spec):

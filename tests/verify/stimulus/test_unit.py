@@ -119,3 +119,45 @@ def test_a_condition_on_a_walks_record_holds_only_in_the_outcomes_the_walk_can_e
     assert _never_holds(code(2), walks) and not _never_holds(code(1), walks)
     assert _atom_implies(code(1), ref("invalid"), walks) and _atom_implies(code(1), ref("walked"), walks)
     assert not _atom_implies(code(1), ref("ok"), walks) and not _atom_implies(ref("walked"), code(1), walks)
+
+
+# ---- coverage of the enum items of a record field (coverage_points, field_constants)
+CODES = (DATA / "toy_unit.vspec").read_text().replace(
+    "enum ev_kind : 4 {", "enum codes : 8 { IO_EXIT = 1; HALT_EXIT = 2; NEVER = 3; }\nenum ev_kind : 4 {").replace(
+    "code : 8 store ctl.code;", "code : 8 enum codes store ctl.code;")
+
+
+def _unit_spec(tmp_path, text):
+    path = tmp_path / "codes.vspec"
+    path.write_text(text)
+    return compile_spec(path)
+
+
+def test_enum_items_no_rule_sets_are_unreachable_with_the_reason(tmp_path):
+    """Each rule sets `code` to a constant or a choice of constants (IO_EXIT, or HALT_EXIT
+    when the port is 0 else IO_EXIT): NEVER (3) is set by none, so it is unreachable, with
+    the reason, and not missing from a run that hits the others."""
+    from codegen.verify import cosim
+    from codegen.verify.stimulus.unit import coverage_points
+    text = CODES.replace("code = 1;", "code = codes.IO_EXIT;").replace(
+        "code {\n            a [1:0] = 2;\n        }", "code = event.port == 0 ? codes.HALT_EXIT : codes.IO_EXIT;")
+    spec = _unit_spec(tmp_path, text)
+    expected, gone = coverage_points(spec)
+    assert "code IO_EXIT" in expected and "code HALT_EXIT" in expected and "code NEVER" not in expected
+    assert gone["code NEVER"].startswith("no exit rule sets code to these items")
+    emit.write(emit.render(spec), tmp_path / "gen")
+    report = cosim.run(spec, tmp_path / "gen", 200, seed=1)
+    assert report.mismatches == 0 and report.missing == [], report.as_json()["coverage"]
+    assert "code NEVER" in report.unreachable
+
+
+@pytest.mark.parametrize("value", ["event.port[7:0]", "ctl.flags[1] ? codes.HALT_EXIT : event.size"])
+def test_enum_items_stay_expected_when_a_rule_computes_the_field(tmp_path, value):
+    """A value read from the event or memory (directly or in one arm of a choice), or a rule
+    that sets bit ranges: no item is proved unreachable."""
+    from codegen.verify.stimulus.unit import coverage_points
+    spec = _unit_spec(tmp_path, CODES.replace("code = 1;", f"code = {value};"))
+    expected, gone = coverage_points(spec)
+    assert {"code IO_EXIT", "code HALT_EXIT", "code NEVER"} <= set(expected) and not gone
+    spec = _unit_spec(tmp_path, CODES.replace("code = 1;", "code = codes.IO_EXIT;"))  # the other rule sets bits
+    assert "code NEVER" in coverage_points(spec)[0]
