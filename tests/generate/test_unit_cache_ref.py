@@ -46,7 +46,9 @@ def test_a_miss_fills_both_caches_and_a_repeat_reads_nothing(ref):
     # the entry's two words, the two table entries, then the A bits written back
     assert [(op, a) for op, a, _s, _v in trace] == [(0, DEV1), (0, DEV1 + 8), (0, 0x20000), (0, 0x21018),
                                                    (1, 0x20000), (1, 0x21018)]
-    assert detail == {"miss": ["dtc", "tlb"], "fill": [("dtc", False), ("tlb", False)]}
+    # and what each step decided (sequence coverage counts it): walk io translated, at level 1
+    assert detail == {"miss": ["dtc", "tlb"], "fill": [("dtc", False), ("tlb", False)],
+                      "steps": {"io": {"fault": None, "level": 1, "ok": 1, "walked": 1}}}
     out2, hits, trace, _ = run(ref, c, mem, request(addr=0x3001))
     assert (out2["fields"]["pa"], hits, trace) == (0x55001, ("dtc", "tlb"), [])
 
