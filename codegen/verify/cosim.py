@@ -274,9 +274,9 @@ class Stimulus:
 
     Scenario i of the random part is drawn from a seed of its own (the run's seed and i),
     without drawing the others. The last tenth of a run of 100 or more is
-    coverage-directed: it looks for scenarios that hit the coverage points still missing,
-    but those that may need state (`needs_state`: one event may never reach them)
-    (drawing candidates and asking the reference which points each hits), then fills up
+    coverage-directed: it looks for scenarios that hit the coverage points still missing
+    (not those that may need state, `needs_state`: one event may never reach them),
+    drawing candidates and asking the reference which points each hits, then fills up
     at random. What it draws depends on what the scenarios before it covered, on the
     reference alone; replaying one of them draws the earlier ones again and runs them on
     the reference only (`scenario`). The search has a budget of reference runs (a count,
