@@ -6,8 +6,11 @@ Generic: nothing here knows a structure or a table format. A sequence starts fro
 scenario whose cached steps run (drawn by the unit stimulus). More requests are derived
 from it the way software sets up more devices and pages:
 - a cached structure is copied to the address the structure has for other values of the
-  event fields its address reads (another device using the same entry), and in some
-  copies the fields a walk cache's tags read are redrawn (another domain, same tables);
+  event fields its address reads (another device using the same entry: a domain whose
+  tables two devices share); in some copies the fields a walk cache's tags read are
+  redrawn (another domain, same tables), and in others the tables the copy's walks read
+  are copied too, to pages of their own, so that the copy is a device with private
+  tables (_private_tables);
 - a cached walk's input moves to neighbouring pages, whose walks are made to translate by
   copying the first walk's entries into the slots they read, and pages `sets` granules
   apart so that one cache set overflows; a cached call's key (an event field) moves the
@@ -33,13 +36,14 @@ from codegen import ir
 from codegen.ir.expr import mask
 from codegen.verify.sequence import Sequence, Step
 from codegen.verify.stimulus.drop_operands import hit_operands
-from codegen.verify.stimulus.translation import Draw
+from codegen.verify.stimulus.translation import Draw, Scenario, table_shift
 from codegen.verify.stimulus.unit import UnitScenarioFactory
 
 TRANSLATE_PERCENT, STORE_PERCENT = 64, 14
 RECENT = 4
 SHARED_PERCENT = 50  # store steps that flip a bit changing a hit's decision (_shared), when there is one
 SHARED_REQUESTS = 4  # requests whose shared words' and context registers' bits are tried (a reference run a bit)
+PRIVATE_TRIES = 20  # random offsets tried for a private copy of a device's tables
 BASE_CANDIDATES = 4  # scenarios filling a call cache that _base picks from, half of the time
 AGAIN_PERCENT = 70  # after a flip at a decisive bit: the next request is one whose hit was tried
 
@@ -126,11 +130,119 @@ class UnitSequenceFactory:
                 for off in range(0, st.size, 8):
                     if base + off in mem:
                         mem[nb + off] = mem[base + off]
-                if tag_fields and k % 2 == 1:
+                # every third copy shares the domain (tables and tags), the others are
+                # another domain: over the same tables, or over a private copy of them
+                if tag_fields and k % 3 != 0:
                     r = draw.choice(tag_fields)
                     word = nb + st.field(r.name.split(".")[1]).word
                     mem[word] = mem.get(word, 0) ^ (1 << (r.lo + draw.int(0, r.width - 1)))
+                if k % 3 == 2:
+                    self._private_tables(draw, mem, req, {nb + off for off in range(0, st.size, 8)})
                 requests.append(req)
+
+    def _private_tables(self, draw: Draw, mem: dict, req: dict, own: set[int]) -> int:
+        """Give the request tables of its own: the pages it reads after the words `own` (its
+        copy of a structure) are copied by one offset to free pages, and each word that
+        still leads a read into an old page (a structure field, a table entry's pointer or
+        frame) is moved by the offset, the move found by trying each field's bits on the
+        reference. A page no word can be found to lead to stays shared. Returns the pages
+        made private."""
+        trace = self._run(mem, req)[2]
+        reads = [a for op, a, _s, _v in trace if op == 0]
+        last_own = max((i for i, a in enumerate(reads) if a in own), default=None)
+        if last_own is None:
+            return 0
+        g = max([12] + [table_shift(r) for r in self._walked_regimes()])
+        own_pages = {a >> g for a in own}
+        pages = {a >> g for a in reads[last_own + 1:]} - own_pages
+        delta = self._free_offset(draw, mem, pages, g)
+        if not pages or delta is None:
+            return 0
+        for a in [a for a in mem if a >> g in pages]:
+            mem[a + delta] = mem[a]
+        moved = set(pages)
+        for _ in range(4 * len(reads)):
+            trace = self._run(mem, req)[2]
+            now = [(a, v) for op, a, _s, v in trace if op == 0]
+            i = next((i for i, (a, _v) in enumerate(now) if a >> g in moved and a not in own), None)
+            if i is None:
+                break
+            if not self._redirect(mem, req, now, i, delta, own, {p + (delta >> g) for p in moved}, g):
+                page = now[i][0] >> g  # nothing leads there that can be moved: the page stays shared
+                moved.discard(page)
+                for a in [a for a in mem if a >> g == page + (delta >> g)]:
+                    del mem[a]
+        return len(moved)
+
+    def _walked_regimes(self) -> list[ir.Regime]:
+        out = []
+        for w in self.unit.walks:
+            top = next((n for n in self.spec.nested if n.name == w.regime), None) if w.nested else None
+            out += [self.spec.regime(top.guest), self.spec.regime(top.host)] if top else [self.spec.regime(w.regime)]
+        return out
+
+    @staticmethod
+    def _free_offset(draw: Draw, mem: dict, pages: set[int], g: int) -> int | None:
+        """An offset, a multiple of 2 MiB (and of the table granule), that moves `pages` onto
+        pages nothing uses, below the power of two above the highest of them (the stimulus
+        drew them below the address width, so their pointers can hold the new ones)."""
+        if not pages:
+            return None
+        step = 1 << max(21, g)
+        used = {a >> g for a in mem}
+        limit = max((max(pages) << g).bit_length(), 22, g + 1)
+        for _ in range(PRIVATE_TRIES):
+            delta = draw.int(1, (1 << limit) // step) * step * (1 if draw.chance(50) else -1)
+            new = {(p << g) + delta for p in pages}
+            if all(0 <= a and a + (1 << g) <= 1 << limit for a in new) and not {a >> g for a in new} & used:
+                return delta
+        return None
+
+    def _redirect(self, mem: dict, req: dict, reads: list, i: int, delta: int, own: set[int], new_pages: set[int],
+                  g: int) -> bool:
+        """Move, by `delta`, the address field of a word read before read `i` (one of `own`,
+        or one in the new pages) so that read `i` goes `delta` further: a field of the
+        structure or of a table entry, the offset added at each address shift the field
+        can carry (the field's bits as the address bits they are, or shifted down)."""
+        target = reads[i][0] + delta
+        for a, v in reversed(reads[:i]):
+            if not (a in own or a >> g in new_pages):
+                continue
+            for lo, width in self._fields_at(a, own):
+                field = (v >> lo) & mask(width)
+                for shift in range(0, 64):
+                    if delta % (1 << shift):
+                        break
+                    moved = field + (delta >> shift)
+                    if not 0 <= moved <= mask(width):
+                        continue
+                    trial = dict(mem)
+                    trial[a] = (v & ~(mask(width) << lo)) | (moved << lo)
+                    after = [x for op, x, _s, _v in self._run(trial, req)[2] if op == 0]
+                    if len(after) > i and after[i] == target and after[:i] == [x for x, _ in reads[:i]]:
+                        mem[a] = trial[a]
+                        return True
+        return False
+
+    def _fields_at(self, a: int, own: set[int]) -> list[tuple[int, int]]:
+        """(low bit, width) of each field that may hold an address in the 8-byte word at `a`:
+        a table word's pointer and frame fields (of any entry format of the walked regimes,
+        by its place in the entry), a structure word's own fields and the whole word."""
+        out: list[tuple[int, int]] = []
+        if a in own:
+            word = a - min(own)
+            for st in self.unit.structures:
+                out += [(f.offset % 8 * 8, f.width) for f in st.fields if f.word == word and 8 < f.width < 64]
+            return [(0, 64)] + sorted(set(out), key=lambda x: -x[1])
+        for regime in self._walked_regimes():
+            for lv in regime.levels:
+                for fmt, terms in ((lv.table, regime.pointer), (lv.leaf, regime.frame_of(lv))):
+                    layout = self.spec.layout(fmt) if fmt else None
+                    for t in terms if layout else ():
+                        piece = t.piece(layout)
+                        if piece and piece[0] // 64 == (a % regime.entry_bytes) // 8:
+                            out.append((piece[0] % 64, piece[1]))
+        return sorted(set(out))
 
     def _keys(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
         """Neighbouring pieces of each cached call whose key is an event field: the call
@@ -180,7 +292,10 @@ class UnitSequenceFactory:
                     break
                 mem[fix[0]] = fix[1]
 
-    def draw(self, draw: Draw, length: int = 60) -> Sequence:
+    def requests(self, draw: Draw) -> tuple[Scenario, dict, list[dict]]:
+        """The first scenario, the memory image and the requests derived from it (more
+        pages, call keys and devices: sharing the first one's tables, another domain over
+        them, or tables of their own)."""
         sc = self._base(draw)
         mem = dict(sc.memory)
         requests = [dict(sc.request)]
@@ -190,6 +305,10 @@ class UnitSequenceFactory:
         for r in list(requests[1:]):  # the new devices' pages too
             if draw.chance(40):
                 self._pages(draw, mem, r, requests)
+        return sc, mem, requests
+
+    def draw(self, draw: Draw, length: int = 60) -> Sequence:
+        sc, mem, requests = self.requests(draw)
         slots = sorted({a for r in requests for op, a, _s, _v in self._run(mem, r)[2] if op == 0})
         _words, flips, hitters = self._shared(mem, requests)
         decisions = list(flips)
