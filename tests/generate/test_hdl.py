@@ -125,7 +125,9 @@ for lang in ("Verilog", "VHDL"):
 
 # The largest models convert in 10-30 s a time (two hash seeds, two languages): CI checks
 # the others, whose processes are built by the same templates; the slow runs check all.
-SLOW_HASH_SEED = {"amd_iommu", "intel_vtd", "intel_ept", "vf_ats", "vf_dma"}
+# x86_lam is x86_64_paging's walker inside a unit with a TLB (units with walk caches:
+# amd_iommu's and intel_vtd's are slow too; vf_ats's call cache stays in CI).
+SLOW_HASH_SEED = {"amd_iommu", "intel_vtd", "intel_ept", "vf_ats", "vf_dma", "x86_lam"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_HASH_SEED else n
@@ -205,7 +207,8 @@ def test_vhdl_has_no_constant_shift_left(generated, name, tmp_path):
 # CI's 20 minutes cannot hold them, so they run with the slow tests (`python -m pytest`).
 # CI synthesizes one model of each family or more (a walk, a nested walk, units with IOMMU
 # calls, the control blocks, the guards), through the same synthesis code.
-SLOW_SYNTHESIS = {"amd_iommu", "intel_vtd", "intel_ept", "pcie_sriov"}
+# x86_lam (66 s) is x86_64_paging's walker, which CI synthesizes, inside a unit.
+SLOW_SYNTHESIS = {"amd_iommu", "intel_vtd", "intel_ept", "pcie_sriov", "x86_lam"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_SYNTHESIS else n
