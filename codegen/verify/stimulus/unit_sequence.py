@@ -260,16 +260,19 @@ class UnitSequenceFactory:
                              lambda det, c=c, rule=rule: det.get(c.of, {}).get("rule") == rule)
 
     def _pages(self, draw: Draw, mem: dict, base_req: dict, requests: list) -> None:
-        """Neighbouring pages of each cached walk whose input is an event field."""
+        """Neighbouring pages of each cached walk whose input is an event field, or an
+        expression of one event field as wide as the input (a masked pointer) and of
+        narrower fields and registers: the field moves, the expression mostly with it."""
         for c in self.walk_caches:
             walk = next(w for w in self.unit.walks if w.name == c.of)
-            if not (walk.input.op == "ref" and walk.input.kind == "event" and walk.input.lo == 0):
+            field = _moving_field(walk, self.spec.regime(walk.regime).input_width if not walk.nested else None)
+            if field is None:
                 continue
             _o, detail, _t = self._run(mem, base_req)
             if not detail.get(walk.name, {}).get("ok"):
                 continue
             g = min(lv.page_shift for lv in self.spec.regime(walk.regime).levels if lv.leaf)
-            self._neighbours(mem, base_req, requests, walk.input.name, g, c,
+            self._neighbours(mem, base_req, requests, field, g, c,
                              lambda det, name=walk.name: det.get(name, {}).get("ok"))
 
     def _neighbours(self, mem: dict, base_req: dict, requests: list, field: str, shift: int, cache, decided) -> None:
@@ -440,6 +443,16 @@ class UnitSequenceFactory:
         caches = self.ref.Caches()
         self.ref.decide_cached(caches, dict(mem), req, [])
         return [t for c in caches.by_name.values() for line in c.lines for en in line if en for t in en.tags]
+
+
+def _moving_field(walk: ir.Walk, width: int | None) -> str | None:
+    """The event field whose value moves a walk's input page: the input itself, or the one
+    event field of the input's width (or wider) an input expression reads."""
+    e = walk.input
+    if e.op == "ref" and e.kind == "event" and e.lo == 0:
+        return e.name
+    wide = {r.name for r in e.refs() if r.kind == "event" and width is not None and r.width >= width}
+    return wide.pop() if len(wide) == 1 else None
 
 
 def _decided(outcome: dict, detail: dict) -> tuple:

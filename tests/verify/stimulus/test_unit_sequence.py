@@ -56,3 +56,22 @@ def test_devices_share_a_domain_and_one_has_private_tables(name):
         assert len({p for p, _r in private}) == len(private)
         return
     pytest.fail(f"{name}: no sequence of seeds 1-5 starts from a device that walks tables")
+
+
+def test_a_walk_of_a_masked_pointer_gets_neighbouring_pages():
+    # x86_lam walks `linear`, an expression of event.pointer: the pointer moves page by page
+    # (and by the TLB's sets), the walk of each moved pointer made to translate
+    spec = compile_spec(ROOT / "specs" / "x86_lam.vspec")
+    ref = load_generated(ROOT / "generated" / "x86_lam")[0]
+    f = UnitSequenceFactory(spec, ref)
+    for seed in range(1, 6):
+        _sc, mem, requests = f.requests(Draw(random.Random(f"{seed}:useq:0")))
+        pages = set()
+        for req in requests:
+            detail: dict = {}
+            ref.decide(dict(mem), req, [], detail)
+            if detail["pg"]["ok"]:
+                pages.add(req["pointer"] >> 12)
+        if len(pages) > 4:
+            return
+    pytest.fail("no sequence of seeds 1-5 walks more than four pages")
