@@ -31,6 +31,12 @@ module amd_svm_svm_intercepts (
     e_seg,
     e_msr,
     e_next_rip,
+    e_delivering,
+    e_injected,
+    e_dlv_type,
+    e_dlv_vector,
+    e_dlv_ev,
+    e_dlv_error_code,
     r_VMCB_PA,
     m_valid,
     m_ready,
@@ -44,6 +50,7 @@ module amd_svm_svm_intercepts (
     o_r_exitcode,
     o_r_exitinfo1,
     o_r_exitinfo2,
+    o_r_exitintinfo,
     o_r_nrip
 );
 
@@ -76,6 +83,12 @@ input [1:0] e_addr_size;
 input [2:0] e_seg;
 input [31:0] e_msr;
 input [63:0] e_next_rip;
+input [0:0] e_delivering;
+input [0:0] e_injected;
+input [2:0] e_dlv_type;
+input [7:0] e_dlv_vector;
+input [0:0] e_dlv_ev;
+input [31:0] e_dlv_error_code;
 input [63:0] r_VMCB_PA;
 output m_valid;
 reg m_valid;
@@ -98,6 +111,8 @@ output [63:0] o_r_exitinfo1;
 reg [63:0] o_r_exitinfo1;
 output [63:0] o_r_exitinfo2;
 reg [63:0] o_r_exitinfo2;
+output [63:0] o_r_exitintinfo;
+reg [63:0] o_r_exitintinfo;
 output [63:0] o_r_nrip;
 reg [63:0] o_r_nrip;
 
@@ -113,6 +128,7 @@ reg pend;
 reg [63:0] rec_exitcode;
 reg [63:0] rec_exitinfo1;
 reg [63:0] rec_exitinfo2;
+reg [63:0] rec_exitintinfo;
 reg [63:0] rec_nrip;
 reg [4:0] st;
 reg [7:0] status;
@@ -120,7 +136,11 @@ reg [63:0] w_vmcb_0;
 reg [63:0] w_vmcb_10;
 reg [63:0] w_vmcb_40;
 reg [63:0] w_vmcb_48;
+reg [63:0] w_vmcb_570;
+reg [63:0] w_vmcb_60;
+reg [63:0] w_vmcb_68;
 reg [63:0] w_vmcb_8;
+reg [63:0] w_vmcb_a8;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -249,114 +269,234 @@ always @(posedge clk) begin: fsm
     reg [5-1:0] h126;
     reg [9-1:0] h127;
     reg [5-1:0] h128;
-    reg [1-1:0] h136;
-    reg [1-1:0] h137;
-    reg [32-1:0] h138;
-    reg [5-1:0] h139;
-    reg [5-1:0] h140;
-    reg [5-1:0] h141;
-    reg [5-1:0] h142;
-    reg [9-1:0] h143;
-    reg [5-1:0] h144;
-    reg [1-1:0] h145;
-    reg [1-1:0] h146;
-    reg [32-1:0] h147;
-    reg [5-1:0] h148;
-    reg [5-1:0] h149;
-    reg [5-1:0] h150;
-    reg [5-1:0] h151;
-    reg [9-1:0] h152;
+    reg [1-1:0] h150;
+    reg [1-1:0] h151;
+    reg [32-1:0] h152;
     reg [5-1:0] h153;
-    reg [1-1:0] h154;
-    reg [1-1:0] h155;
-    reg [32-1:0] h156;
-    reg [5-1:0] h157;
+    reg [5-1:0] h154;
+    reg [5-1:0] h155;
+    reg [5-1:0] h156;
+    reg [9-1:0] h157;
     reg [5-1:0] h158;
-    reg [5-1:0] h159;
-    reg [5-1:0] h160;
-    reg [9-1:0] h161;
+    reg [1-1:0] h159;
+    reg [1-1:0] h160;
+    reg [32-1:0] h161;
     reg [5-1:0] h162;
-    reg [1-1:0] h163;
-    reg [1-1:0] h164;
-    reg [32-1:0] h165;
-    reg [5-1:0] h166;
+    reg [5-1:0] h163;
+    reg [5-1:0] h164;
+    reg [5-1:0] h165;
+    reg [9-1:0] h166;
     reg [5-1:0] h167;
-    reg [5-1:0] h168;
-    reg [5-1:0] h169;
-    reg [9-1:0] h170;
+    reg [1-1:0] h168;
+    reg [1-1:0] h169;
+    reg [32-1:0] h170;
     reg [5-1:0] h171;
-    reg [1-1:0] h172;
-    reg [1-1:0] h173;
-    reg [32-1:0] h174;
-    reg [5-1:0] h175;
+    reg [5-1:0] h172;
+    reg [5-1:0] h173;
+    reg [5-1:0] h174;
+    reg [9-1:0] h175;
     reg [5-1:0] h176;
-    reg [5-1:0] h177;
-    reg [5-1:0] h178;
-    reg [9-1:0] h179;
+    reg [1-1:0] h177;
+    reg [1-1:0] h178;
+    reg [32-1:0] h179;
     reg [5-1:0] h180;
-    reg [1-1:0] h181;
-    reg [1-1:0] h182;
-    reg [32-1:0] h183;
-    reg [5-1:0] h184;
+    reg [5-1:0] h181;
+    reg [5-1:0] h182;
+    reg [5-1:0] h183;
+    reg [9-1:0] h184;
     reg [5-1:0] h185;
-    reg [5-1:0] h186;
-    reg [5-1:0] h187;
-    reg [9-1:0] h188;
+    reg [1-1:0] h186;
+    reg [1-1:0] h187;
+    reg [32-1:0] h188;
     reg [5-1:0] h189;
-    reg [1-1:0] h199;
-    reg [1-1:0] h200;
-    reg [32-1:0] h201;
-    reg [5-1:0] h202;
+    reg [5-1:0] h190;
+    reg [5-1:0] h191;
+    reg [5-1:0] h192;
+    reg [9-1:0] h193;
+    reg [5-1:0] h194;
+    reg [1-1:0] h195;
+    reg [1-1:0] h196;
+    reg [32-1:0] h197;
+    reg [5-1:0] h198;
+    reg [5-1:0] h199;
+    reg [5-1:0] h200;
+    reg [5-1:0] h201;
+    reg [9-1:0] h202;
     reg [5-1:0] h203;
-    reg [5-1:0] h204;
-    reg [5-1:0] h205;
-    reg [9-1:0] h206;
-    reg [5-1:0] h207;
-    reg [1-1:0] h208;
-    reg [1-1:0] h209;
-    reg [32-1:0] h210;
-    reg [5-1:0] h211;
-    reg [5-1:0] h212;
-    reg [5-1:0] h213;
-    reg [5-1:0] h214;
-    reg [9-1:0] h215;
-    reg [5-1:0] h216;
-    reg [1-1:0] h217;
     reg [1-1:0] h218;
-    reg [32-1:0] h219;
-    reg [5-1:0] h220;
+    reg [1-1:0] h219;
+    reg [32-1:0] h220;
     reg [5-1:0] h221;
     reg [5-1:0] h222;
     reg [5-1:0] h223;
-    reg [9-1:0] h224;
-    reg [5-1:0] h225;
-    reg [1-1:0] h226;
+    reg [5-1:0] h224;
+    reg [9-1:0] h225;
+    reg [5-1:0] h226;
     reg [1-1:0] h227;
-    reg [32-1:0] h228;
-    reg [5-1:0] h229;
+    reg [1-1:0] h228;
+    reg [32-1:0] h229;
     reg [5-1:0] h230;
     reg [5-1:0] h231;
     reg [5-1:0] h232;
-    reg [9-1:0] h233;
-    reg [5-1:0] h234;
-    reg [1-1:0] h235;
+    reg [5-1:0] h233;
+    reg [9-1:0] h234;
+    reg [5-1:0] h235;
     reg [1-1:0] h236;
-    reg [32-1:0] h237;
-    reg [5-1:0] h238;
+    reg [1-1:0] h237;
+    reg [32-1:0] h238;
     reg [5-1:0] h239;
     reg [5-1:0] h240;
     reg [5-1:0] h241;
-    reg [9-1:0] h242;
-    reg [5-1:0] h243;
-    reg [1-1:0] h244;
+    reg [5-1:0] h242;
+    reg [9-1:0] h243;
+    reg [5-1:0] h244;
     reg [1-1:0] h245;
-    reg [32-1:0] h246;
-    reg [5-1:0] h247;
+    reg [1-1:0] h246;
+    reg [32-1:0] h247;
     reg [5-1:0] h248;
     reg [5-1:0] h249;
     reg [5-1:0] h250;
-    reg [9-1:0] h251;
-    reg [5-1:0] h252;
+    reg [5-1:0] h251;
+    reg [9-1:0] h252;
+    reg [5-1:0] h253;
+    reg [1-1:0] h254;
+    reg [1-1:0] h255;
+    reg [32-1:0] h256;
+    reg [5-1:0] h257;
+    reg [5-1:0] h258;
+    reg [5-1:0] h259;
+    reg [5-1:0] h260;
+    reg [9-1:0] h261;
+    reg [5-1:0] h262;
+    reg [1-1:0] h263;
+    reg [1-1:0] h264;
+    reg [32-1:0] h265;
+    reg [5-1:0] h266;
+    reg [5-1:0] h267;
+    reg [5-1:0] h268;
+    reg [5-1:0] h269;
+    reg [9-1:0] h270;
+    reg [5-1:0] h271;
+    reg [3-1:0] h272;
+    reg [8-1:0] h273;
+    reg [8-1:0] h274;
+    reg [8-1:0] h275;
+    reg [8-1:0] h276;
+    reg [8-1:0] h277;
+    reg [8-1:0] h278;
+    reg [8-1:0] h279;
+    reg [8-1:0] h280;
+    reg [1-1:0] h295;
+    reg [1-1:0] h296;
+    reg [32-1:0] h297;
+    reg [5-1:0] h298;
+    reg [5-1:0] h299;
+    reg [5-1:0] h300;
+    reg [5-1:0] h301;
+    reg [9-1:0] h302;
+    reg [5-1:0] h303;
+    reg [1-1:0] h304;
+    reg [1-1:0] h305;
+    reg [32-1:0] h306;
+    reg [5-1:0] h307;
+    reg [5-1:0] h308;
+    reg [5-1:0] h309;
+    reg [5-1:0] h310;
+    reg [9-1:0] h311;
+    reg [5-1:0] h312;
+    reg [1-1:0] h313;
+    reg [1-1:0] h314;
+    reg [32-1:0] h315;
+    reg [5-1:0] h316;
+    reg [5-1:0] h317;
+    reg [5-1:0] h318;
+    reg [5-1:0] h319;
+    reg [9-1:0] h320;
+    reg [5-1:0] h321;
+    reg [1-1:0] h322;
+    reg [1-1:0] h323;
+    reg [32-1:0] h324;
+    reg [5-1:0] h325;
+    reg [5-1:0] h326;
+    reg [5-1:0] h327;
+    reg [5-1:0] h328;
+    reg [9-1:0] h329;
+    reg [5-1:0] h330;
+    reg [1-1:0] h331;
+    reg [1-1:0] h332;
+    reg [32-1:0] h333;
+    reg [5-1:0] h334;
+    reg [5-1:0] h335;
+    reg [5-1:0] h336;
+    reg [5-1:0] h337;
+    reg [9-1:0] h338;
+    reg [5-1:0] h339;
+    reg [1-1:0] h340;
+    reg [1-1:0] h341;
+    reg [32-1:0] h342;
+    reg [5-1:0] h343;
+    reg [5-1:0] h344;
+    reg [5-1:0] h345;
+    reg [5-1:0] h346;
+    reg [9-1:0] h347;
+    reg [5-1:0] h348;
+    reg [3-1:0] h349;
+    reg [8-1:0] h350;
+    reg [8-1:0] h351;
+    reg [1-1:0] h375;
+    reg [1-1:0] h376;
+    reg [32-1:0] h377;
+    reg [5-1:0] h378;
+    reg [5-1:0] h379;
+    reg [5-1:0] h380;
+    reg [5-1:0] h381;
+    reg [9-1:0] h382;
+    reg [5-1:0] h383;
+    reg [1-1:0] h384;
+    reg [1-1:0] h385;
+    reg [32-1:0] h386;
+    reg [5-1:0] h387;
+    reg [5-1:0] h388;
+    reg [5-1:0] h389;
+    reg [5-1:0] h390;
+    reg [9-1:0] h391;
+    reg [5-1:0] h392;
+    reg [1-1:0] h393;
+    reg [1-1:0] h394;
+    reg [32-1:0] h395;
+    reg [5-1:0] h396;
+    reg [5-1:0] h397;
+    reg [5-1:0] h398;
+    reg [5-1:0] h399;
+    reg [9-1:0] h400;
+    reg [5-1:0] h401;
+    reg [1-1:0] h402;
+    reg [1-1:0] h403;
+    reg [32-1:0] h404;
+    reg [5-1:0] h405;
+    reg [5-1:0] h406;
+    reg [5-1:0] h407;
+    reg [5-1:0] h408;
+    reg [9-1:0] h409;
+    reg [5-1:0] h410;
+    reg [1-1:0] h411;
+    reg [1-1:0] h412;
+    reg [32-1:0] h413;
+    reg [5-1:0] h414;
+    reg [5-1:0] h415;
+    reg [5-1:0] h416;
+    reg [5-1:0] h417;
+    reg [9-1:0] h418;
+    reg [5-1:0] h419;
+    reg [1-1:0] h420;
+    reg [1-1:0] h421;
+    reg [32-1:0] h422;
+    reg [5-1:0] h423;
+    reg [5-1:0] h424;
+    reg [5-1:0] h425;
+    reg [5-1:0] h426;
+    reg [9-1:0] h427;
+    reg [5-1:0] h428;
     reg [5-1:0] h7;
     reg [5-1:0] h8;
     reg [5-1:0] h9;
@@ -374,23 +514,79 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h133;
     reg [64-1:0] h134;
     reg [64-1:0] h135;
-    reg [8-1:0] h190;
-    reg [5-1:0] h191;
-    reg [5-1:0] h192;
-    reg [5-1:0] h193;
-    reg [9-1:0] h194;
-    reg [64-1:0] h195;
-    reg [64-1:0] h196;
-    reg [64-1:0] h197;
-    reg [64-1:0] h198;
-    reg [1-1:0] h253;
-    reg [1-1:0] h254;
-    reg [1-1:0] h255;
-    reg [1-1:0] h256;
-    reg [1-1:0] h257;
-    reg [1-1:0] h258;
-    reg [3-1:0] h259;
-    reg [1-1:0] h260;
+    reg [8-1:0] h136;
+    reg [8-1:0] h137;
+    reg [32-1:0] h138;
+    reg [3-1:0] h139;
+    reg [32-1:0] h140;
+    reg [1-1:0] h141;
+    reg [1-1:0] h142;
+    reg [32-1:0] h143;
+    reg [64-1:0] h144;
+    reg [1-1:0] h145;
+    reg [1-1:0] h146;
+    reg [32-1:0] h147;
+    reg [64-1:0] h148;
+    reg [64-1:0] h149;
+    reg [64-1:0] h204;
+    reg [8-1:0] h205;
+    reg [8-1:0] h206;
+    reg [32-1:0] h207;
+    reg [3-1:0] h208;
+    reg [32-1:0] h209;
+    reg [1-1:0] h210;
+    reg [1-1:0] h211;
+    reg [32-1:0] h212;
+    reg [64-1:0] h213;
+    reg [1-1:0] h214;
+    reg [1-1:0] h215;
+    reg [32-1:0] h216;
+    reg [64-1:0] h217;
+    reg [64-1:0] h281;
+    reg [8-1:0] h282;
+    reg [8-1:0] h283;
+    reg [32-1:0] h284;
+    reg [3-1:0] h285;
+    reg [32-1:0] h286;
+    reg [1-1:0] h287;
+    reg [1-1:0] h288;
+    reg [32-1:0] h289;
+    reg [64-1:0] h290;
+    reg [1-1:0] h291;
+    reg [1-1:0] h292;
+    reg [32-1:0] h293;
+    reg [64-1:0] h294;
+    reg [8-1:0] h352;
+    reg [5-1:0] h353;
+    reg [5-1:0] h354;
+    reg [5-1:0] h355;
+    reg [9-1:0] h356;
+    reg [64-1:0] h357;
+    reg [64-1:0] h358;
+    reg [64-1:0] h359;
+    reg [64-1:0] h360;
+    reg [8-1:0] h361;
+    reg [8-1:0] h362;
+    reg [32-1:0] h363;
+    reg [3-1:0] h364;
+    reg [32-1:0] h365;
+    reg [1-1:0] h366;
+    reg [1-1:0] h367;
+    reg [32-1:0] h368;
+    reg [64-1:0] h369;
+    reg [1-1:0] h370;
+    reg [1-1:0] h371;
+    reg [32-1:0] h372;
+    reg [64-1:0] h373;
+    reg [64-1:0] h374;
+    reg [1-1:0] h429;
+    reg [1-1:0] h430;
+    reg [1-1:0] h431;
+    reg [1-1:0] h432;
+    reg [1-1:0] h433;
+    reg [1-1:0] h434;
+    reg [3-1:0] h435;
+    reg [1-1:0] h436;
     if (rst == 1) begin
         b_iopm <= 0;
         b_msrpm <= 0;
@@ -404,12 +600,14 @@ always @(posedge clk) begin: fsm
         o_r_exitcode <= 0;
         o_r_exitinfo1 <= 0;
         o_r_exitinfo2 <= 0;
+        o_r_exitintinfo <= 0;
         o_r_nrip <= 0;
         o_status <= 0;
         pend <= 0;
         rec_exitcode <= 0;
         rec_exitinfo1 <= 0;
         rec_exitinfo2 <= 0;
+        rec_exitintinfo <= 0;
         rec_nrip <= 0;
         st <= 5'b00000;
         status <= 0;
@@ -422,7 +620,11 @@ always @(posedge clk) begin: fsm
         w_vmcb_10 <= 0;
         w_vmcb_40 <= 0;
         w_vmcb_48 <= 0;
+        w_vmcb_570 <= 0;
+        w_vmcb_60 <= 0;
+        w_vmcb_68 <= 0;
         w_vmcb_8 <= 0;
+        w_vmcb_a8 <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -547,6 +749,90 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b00110: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 96);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcb_60 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00111;
+                    end
+                end
+            end
+            5'b00111: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 104);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcb_68 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01000;
+                    end
+                end
+            end
+            5'b01000: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 168);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcb_a8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01001;
+                    end
+                end
+            end
+            5'b01001: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 1392);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcb_570 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01010;
+                    end
+                end
+            end
+            5'b01010: begin
                 b_iopm <= 0;
                 v_wide = {69'h0, e_size};
                 if ((v_wide > 4)) begin
@@ -564,13 +850,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 5'b00111;
+                    st <= 5'b01011;
                 end
                 else begin
-                    st <= 5'b01001;
+                    st <= 5'b01101;
                 end
             end
-            5'b00111: begin
+            5'b01011: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -586,7 +872,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 5'b01000;
+                            st <= 5'b01100;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -595,12 +881,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_iopm <= (v_window[4-1:0] & v_keep[4-1:0]);
-                            st <= 5'b01001;
+                            st <= 5'b01101;
                         end
                     end
                 end
             end
-            5'b01000: begin
+            5'b01100: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -620,11 +906,11 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_iopm <= (v_window[4-1:0] & v_keep[4-1:0]);
-                        st <= 5'b01001;
+                        st <= 5'b01101;
                     end
                 end
             end
-            5'b01001: begin
+            5'b01101: begin
                 b_msrpm <= 0;
                 v_wide = 1;
                 if ((v_wide > 1)) begin
@@ -669,13 +955,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 5'b01010;
+                    st <= 5'b01110;
                 end
                 else begin
-                    st <= 5'b01100;
+                    st <= 5'b10000;
                 end
             end
-            5'b01010: begin
+            5'b01110: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -691,7 +977,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 5'b01011;
+                            st <= 5'b01111;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -700,12 +986,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_msrpm <= (v_window[1-1:0] & v_keep[1-1:0]);
-                            st <= 5'b01100;
+                            st <= 5'b10000;
                         end
                     end
                 end
             end
-            5'b01011: begin
+            5'b01111: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -725,11 +1011,11 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_msrpm <= (v_window[1-1:0] & v_keep[1-1:0]);
-                        st <= 5'b01100;
+                        st <= 5'b10000;
                     end
                 end
             end
-            5'b01100: begin
+            5'b10000: begin
                 h12 = 1'h0;
                 h13 = 1'h0;
                 h14 = 32'h0;
@@ -1238,497 +1524,1073 @@ always @(posedge clk) begin: fsm
                 else begin
                     h75 = h84;
                 end
-                h136 = 1'h0;
-                h137 = 1'h0;
-                h138 = 32'h0;
-                h138 = w_vmcb_0[32-1:0];
-                h139 = 5'h0;
-                h140 = 5'h0;
-                h141 = 5'h0;
-                h142 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h142 = e_vector;
-                end
-                else begin
-                    h142 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h141 = {1'h0, e_dr};
-                end
-                else begin
-                    h141 = h142;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h140 = {1'h0, e_cr};
-                end
-                else begin
-                    h140 = h141;
-                end
-                h143 = 9'h0;
-                h143 = ({1'h0, e_kind} + {4'h0, h140});
-                h144 = 5'h0;
-                h144 = (h143[5-1:0] & 31);
-                h139 = h144;
-                h137 = 0;
-                if ((((h138 >>> h139) & 1) == 1)) begin
-                    h137 = 1;
-                end
-                h145 = 1'h0;
-                h146 = 1'h0;
-                h147 = 32'h0;
-                h147 = w_vmcb_0[64-1:32];
-                h148 = 5'h0;
-                h149 = 5'h0;
-                h150 = 5'h0;
-                h151 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h151 = e_vector;
-                end
-                else begin
-                    h151 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h150 = {1'h0, e_dr};
-                end
-                else begin
-                    h150 = h151;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h149 = {1'h0, e_cr};
-                end
-                else begin
-                    h149 = h150;
-                end
-                h152 = 9'h0;
-                h152 = ({1'h0, e_kind} + {4'h0, h149});
+                h150 = 1'h0;
+                h151 = 1'h0;
+                h152 = 32'h0;
+                h152 = w_vmcb_0[32-1:0];
                 h153 = 5'h0;
-                h153 = (h152[5-1:0] & 31);
-                h148 = h153;
-                h146 = 0;
-                if ((((h147 >>> h148) & 1) == 1)) begin
-                    h146 = 1;
-                end
-                h154 = 1'h0;
-                h155 = 1'h0;
-                h156 = 32'h0;
-                h156 = w_vmcb_8[32-1:0];
-                h157 = 5'h0;
-                h158 = 5'h0;
-                h159 = 5'h0;
-                h160 = 5'h0;
+                h154 = 5'h0;
+                h155 = 5'h0;
+                h156 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h160 = e_vector;
+                    h156 = e_vector;
                 end
                 else begin
-                    h160 = 0;
+                    h156 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h159 = {1'h0, e_dr};
+                    h155 = {1'h0, e_dr};
                 end
                 else begin
-                    h159 = h160;
+                    h155 = h156;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h158 = {1'h0, e_cr};
+                    h154 = {1'h0, e_cr};
                 end
                 else begin
-                    h158 = h159;
-                end
-                h161 = 9'h0;
-                h161 = ({1'h0, e_kind} + {4'h0, h158});
-                h162 = 5'h0;
-                h162 = (h161[5-1:0] & 31);
-                h157 = h162;
-                h155 = 0;
-                if ((((h156 >>> h157) & 1) == 1)) begin
-                    h155 = 1;
-                end
-                h163 = 1'h0;
-                h164 = 1'h0;
-                h165 = 32'h0;
-                h165 = w_vmcb_8[64-1:32];
-                h166 = 5'h0;
-                h167 = 5'h0;
-                h168 = 5'h0;
-                h169 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h169 = e_vector;
-                end
-                else begin
-                    h169 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h168 = {1'h0, e_dr};
-                end
-                else begin
-                    h168 = h169;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h167 = {1'h0, e_cr};
-                end
-                else begin
-                    h167 = h168;
-                end
-                h170 = 9'h0;
-                h170 = ({1'h0, e_kind} + {4'h0, h167});
-                h171 = 5'h0;
-                h171 = (h170[5-1:0] & 31);
-                h166 = h171;
-                h164 = 0;
-                if ((((h165 >>> h166) & 1) == 1)) begin
-                    h164 = 1;
-                end
-                h172 = 1'h0;
-                h173 = 1'h0;
-                h174 = 32'h0;
-                h174 = w_vmcb_10[32-1:0];
-                h175 = 5'h0;
-                h176 = 5'h0;
-                h177 = 5'h0;
-                h178 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h178 = e_vector;
-                end
-                else begin
-                    h178 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h177 = {1'h0, e_dr};
-                end
-                else begin
-                    h177 = h178;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h176 = {1'h0, e_cr};
-                end
-                else begin
-                    h176 = h177;
-                end
-                h179 = 9'h0;
-                h179 = ({1'h0, e_kind} + {4'h0, h176});
-                h180 = 5'h0;
-                h180 = (h179[5-1:0] & 31);
-                h175 = h180;
-                h173 = 0;
-                if ((((h174 >>> h175) & 1) == 1)) begin
-                    h173 = 1;
-                end
-                h181 = 1'h0;
-                h182 = 1'h0;
-                h183 = 32'h0;
-                h183 = w_vmcb_10[64-1:32];
-                h184 = 5'h0;
-                h185 = 5'h0;
-                h186 = 5'h0;
-                h187 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h187 = e_vector;
-                end
-                else begin
-                    h187 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h186 = {1'h0, e_dr};
-                end
-                else begin
-                    h186 = h187;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h185 = {1'h0, e_cr};
-                end
-                else begin
-                    h185 = h186;
-                end
-                h188 = 9'h0;
-                h188 = ({1'h0, e_kind} + {4'h0, h185});
-                h189 = 5'h0;
-                h189 = (h188[5-1:0] & 31);
-                h184 = h189;
-                h182 = 0;
-                if ((((h183 >>> h184) & 1) == 1)) begin
-                    h182 = 1;
-                end
-                if ((e_kind < 192)) begin
-                    h181 = h182;
-                end
-                else begin
-                    h181 = 0;
-                end
-                if ((e_kind < 160)) begin
-                    h172 = h173;
-                end
-                else begin
-                    h172 = h181;
-                end
-                if ((e_kind < 128)) begin
-                    h163 = h164;
-                end
-                else begin
-                    h163 = h172;
-                end
-                if ((e_kind < 96)) begin
                     h154 = h155;
                 end
+                h157 = 9'h0;
+                h157 = ({1'h0, e_kind} + {4'h0, h154});
+                h158 = 5'h0;
+                h158 = (h157[5-1:0] & 31);
+                h153 = h158;
+                h151 = 0;
+                if ((((h152 >>> h153) & 1) == 1)) begin
+                    h151 = 1;
+                end
+                h159 = 1'h0;
+                h160 = 1'h0;
+                h161 = 32'h0;
+                h161 = w_vmcb_0[64-1:32];
+                h162 = 5'h0;
+                h163 = 5'h0;
+                h164 = 5'h0;
+                h165 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h165 = e_vector;
+                end
                 else begin
-                    h154 = h163;
+                    h165 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h164 = {1'h0, e_dr};
+                end
+                else begin
+                    h164 = h165;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h163 = {1'h0, e_cr};
+                end
+                else begin
+                    h163 = h164;
+                end
+                h166 = 9'h0;
+                h166 = ({1'h0, e_kind} + {4'h0, h163});
+                h167 = 5'h0;
+                h167 = (h166[5-1:0] & 31);
+                h162 = h167;
+                h160 = 0;
+                if ((((h161 >>> h162) & 1) == 1)) begin
+                    h160 = 1;
+                end
+                h168 = 1'h0;
+                h169 = 1'h0;
+                h170 = 32'h0;
+                h170 = w_vmcb_8[32-1:0];
+                h171 = 5'h0;
+                h172 = 5'h0;
+                h173 = 5'h0;
+                h174 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h174 = e_vector;
+                end
+                else begin
+                    h174 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h173 = {1'h0, e_dr};
+                end
+                else begin
+                    h173 = h174;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h172 = {1'h0, e_cr};
+                end
+                else begin
+                    h172 = h173;
+                end
+                h175 = 9'h0;
+                h175 = ({1'h0, e_kind} + {4'h0, h172});
+                h176 = 5'h0;
+                h176 = (h175[5-1:0] & 31);
+                h171 = h176;
+                h169 = 0;
+                if ((((h170 >>> h171) & 1) == 1)) begin
+                    h169 = 1;
+                end
+                h177 = 1'h0;
+                h178 = 1'h0;
+                h179 = 32'h0;
+                h179 = w_vmcb_8[64-1:32];
+                h180 = 5'h0;
+                h181 = 5'h0;
+                h182 = 5'h0;
+                h183 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h183 = e_vector;
+                end
+                else begin
+                    h183 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h182 = {1'h0, e_dr};
+                end
+                else begin
+                    h182 = h183;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h181 = {1'h0, e_cr};
+                end
+                else begin
+                    h181 = h182;
+                end
+                h184 = 9'h0;
+                h184 = ({1'h0, e_kind} + {4'h0, h181});
+                h185 = 5'h0;
+                h185 = (h184[5-1:0] & 31);
+                h180 = h185;
+                h178 = 0;
+                if ((((h179 >>> h180) & 1) == 1)) begin
+                    h178 = 1;
+                end
+                h186 = 1'h0;
+                h187 = 1'h0;
+                h188 = 32'h0;
+                h188 = w_vmcb_10[32-1:0];
+                h189 = 5'h0;
+                h190 = 5'h0;
+                h191 = 5'h0;
+                h192 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h192 = e_vector;
+                end
+                else begin
+                    h192 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h191 = {1'h0, e_dr};
+                end
+                else begin
+                    h191 = h192;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h190 = {1'h0, e_cr};
+                end
+                else begin
+                    h190 = h191;
+                end
+                h193 = 9'h0;
+                h193 = ({1'h0, e_kind} + {4'h0, h190});
+                h194 = 5'h0;
+                h194 = (h193[5-1:0] & 31);
+                h189 = h194;
+                h187 = 0;
+                if ((((h188 >>> h189) & 1) == 1)) begin
+                    h187 = 1;
+                end
+                h195 = 1'h0;
+                h196 = 1'h0;
+                h197 = 32'h0;
+                h197 = w_vmcb_10[64-1:32];
+                h198 = 5'h0;
+                h199 = 5'h0;
+                h200 = 5'h0;
+                h201 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h201 = e_vector;
+                end
+                else begin
+                    h201 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h200 = {1'h0, e_dr};
+                end
+                else begin
+                    h200 = h201;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h199 = {1'h0, e_cr};
+                end
+                else begin
+                    h199 = h200;
+                end
+                h202 = 9'h0;
+                h202 = ({1'h0, e_kind} + {4'h0, h199});
+                h203 = 5'h0;
+                h203 = (h202[5-1:0] & 31);
+                h198 = h203;
+                h196 = 0;
+                if ((((h197 >>> h198) & 1) == 1)) begin
+                    h196 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h195 = h196;
+                end
+                else begin
+                    h195 = 0;
+                end
+                if ((e_kind < 160)) begin
+                    h186 = h187;
+                end
+                else begin
+                    h186 = h195;
+                end
+                if ((e_kind < 128)) begin
+                    h177 = h178;
+                end
+                else begin
+                    h177 = h186;
+                end
+                if ((e_kind < 96)) begin
+                    h168 = h169;
+                end
+                else begin
+                    h168 = h177;
                 end
                 if ((e_kind < 64)) begin
-                    h145 = h146;
+                    h159 = h160;
                 end
                 else begin
-                    h145 = h154;
+                    h159 = h168;
                 end
                 if ((e_kind < 32)) begin
-                    h136 = h137;
+                    h150 = h151;
                 end
                 else begin
-                    h136 = h145;
+                    h150 = h159;
                 end
-                h199 = 1'h0;
-                h200 = 1'h0;
-                h201 = 32'h0;
-                h201 = w_vmcb_0[32-1:0];
-                h202 = 5'h0;
-                h203 = 5'h0;
-                h204 = 5'h0;
-                h205 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h205 = e_vector;
-                end
-                else begin
-                    h205 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h204 = {1'h0, e_dr};
-                end
-                else begin
-                    h204 = h205;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h203 = {1'h0, e_cr};
-                end
-                else begin
-                    h203 = h204;
-                end
-                h206 = 9'h0;
-                h206 = ({1'h0, e_kind} + {4'h0, h203});
-                h207 = 5'h0;
-                h207 = (h206[5-1:0] & 31);
-                h202 = h207;
-                h200 = 0;
-                if ((((h201 >>> h202) & 1) == 1)) begin
-                    h200 = 1;
-                end
-                h208 = 1'h0;
-                h209 = 1'h0;
-                h210 = 32'h0;
-                h210 = w_vmcb_0[64-1:32];
-                h211 = 5'h0;
-                h212 = 5'h0;
-                h213 = 5'h0;
-                h214 = 5'h0;
-                if ((e_kind == 64)) begin
-                    h214 = e_vector;
-                end
-                else begin
-                    h214 = 0;
-                end
-                if (((e_kind == 32) || (e_kind == 48))) begin
-                    h213 = {1'h0, e_dr};
-                end
-                else begin
-                    h213 = h214;
-                end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h212 = {1'h0, e_cr};
-                end
-                else begin
-                    h212 = h213;
-                end
-                h215 = 9'h0;
-                h215 = ({1'h0, e_kind} + {4'h0, h212});
-                h216 = 5'h0;
-                h216 = (h215[5-1:0] & 31);
-                h211 = h216;
-                h209 = 0;
-                if ((((h210 >>> h211) & 1) == 1)) begin
-                    h209 = 1;
-                end
-                h217 = 1'h0;
                 h218 = 1'h0;
-                h219 = 32'h0;
-                h219 = w_vmcb_8[32-1:0];
-                h220 = 5'h0;
+                h219 = 1'h0;
+                h220 = 32'h0;
+                h220 = w_vmcb_0[32-1:0];
                 h221 = 5'h0;
                 h222 = 5'h0;
                 h223 = 5'h0;
+                h224 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h223 = e_vector;
+                    h224 = e_vector;
                 end
                 else begin
-                    h223 = 0;
+                    h224 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h222 = {1'h0, e_dr};
+                    h223 = {1'h0, e_dr};
+                end
+                else begin
+                    h223 = h224;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h222 = {1'h0, e_cr};
                 end
                 else begin
                     h222 = h223;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h221 = {1'h0, e_cr};
+                h225 = 9'h0;
+                h225 = ({1'h0, e_kind} + {4'h0, h222});
+                h226 = 5'h0;
+                h226 = (h225[5-1:0] & 31);
+                h221 = h226;
+                h219 = 0;
+                if ((((h220 >>> h221) & 1) == 1)) begin
+                    h219 = 1;
                 end
-                else begin
-                    h221 = h222;
-                end
-                h224 = 9'h0;
-                h224 = ({1'h0, e_kind} + {4'h0, h221});
-                h225 = 5'h0;
-                h225 = (h224[5-1:0] & 31);
-                h220 = h225;
-                h218 = 0;
-                if ((((h219 >>> h220) & 1) == 1)) begin
-                    h218 = 1;
-                end
-                h226 = 1'h0;
                 h227 = 1'h0;
-                h228 = 32'h0;
-                h228 = w_vmcb_8[64-1:32];
-                h229 = 5'h0;
+                h228 = 1'h0;
+                h229 = 32'h0;
+                h229 = w_vmcb_0[64-1:32];
                 h230 = 5'h0;
                 h231 = 5'h0;
                 h232 = 5'h0;
+                h233 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h232 = e_vector;
+                    h233 = e_vector;
                 end
                 else begin
-                    h232 = 0;
+                    h233 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h231 = {1'h0, e_dr};
+                    h232 = {1'h0, e_dr};
+                end
+                else begin
+                    h232 = h233;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h231 = {1'h0, e_cr};
                 end
                 else begin
                     h231 = h232;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h230 = {1'h0, e_cr};
+                h234 = 9'h0;
+                h234 = ({1'h0, e_kind} + {4'h0, h231});
+                h235 = 5'h0;
+                h235 = (h234[5-1:0] & 31);
+                h230 = h235;
+                h228 = 0;
+                if ((((h229 >>> h230) & 1) == 1)) begin
+                    h228 = 1;
                 end
-                else begin
-                    h230 = h231;
-                end
-                h233 = 9'h0;
-                h233 = ({1'h0, e_kind} + {4'h0, h230});
-                h234 = 5'h0;
-                h234 = (h233[5-1:0] & 31);
-                h229 = h234;
-                h227 = 0;
-                if ((((h228 >>> h229) & 1) == 1)) begin
-                    h227 = 1;
-                end
-                h235 = 1'h0;
                 h236 = 1'h0;
-                h237 = 32'h0;
-                h237 = w_vmcb_10[32-1:0];
-                h238 = 5'h0;
+                h237 = 1'h0;
+                h238 = 32'h0;
+                h238 = w_vmcb_8[32-1:0];
                 h239 = 5'h0;
                 h240 = 5'h0;
                 h241 = 5'h0;
+                h242 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h241 = e_vector;
+                    h242 = e_vector;
                 end
                 else begin
-                    h241 = 0;
+                    h242 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h240 = {1'h0, e_dr};
+                    h241 = {1'h0, e_dr};
+                end
+                else begin
+                    h241 = h242;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h240 = {1'h0, e_cr};
                 end
                 else begin
                     h240 = h241;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h239 = {1'h0, e_cr};
+                h243 = 9'h0;
+                h243 = ({1'h0, e_kind} + {4'h0, h240});
+                h244 = 5'h0;
+                h244 = (h243[5-1:0] & 31);
+                h239 = h244;
+                h237 = 0;
+                if ((((h238 >>> h239) & 1) == 1)) begin
+                    h237 = 1;
                 end
-                else begin
-                    h239 = h240;
-                end
-                h242 = 9'h0;
-                h242 = ({1'h0, e_kind} + {4'h0, h239});
-                h243 = 5'h0;
-                h243 = (h242[5-1:0] & 31);
-                h238 = h243;
-                h236 = 0;
-                if ((((h237 >>> h238) & 1) == 1)) begin
-                    h236 = 1;
-                end
-                h244 = 1'h0;
                 h245 = 1'h0;
-                h246 = 32'h0;
-                h246 = w_vmcb_10[64-1:32];
-                h247 = 5'h0;
+                h246 = 1'h0;
+                h247 = 32'h0;
+                h247 = w_vmcb_8[64-1:32];
                 h248 = 5'h0;
                 h249 = 5'h0;
                 h250 = 5'h0;
+                h251 = 5'h0;
                 if ((e_kind == 64)) begin
-                    h250 = e_vector;
+                    h251 = e_vector;
                 end
                 else begin
-                    h250 = 0;
+                    h251 = 0;
                 end
                 if (((e_kind == 32) || (e_kind == 48))) begin
-                    h249 = {1'h0, e_dr};
+                    h250 = {1'h0, e_dr};
+                end
+                else begin
+                    h250 = h251;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h249 = {1'h0, e_cr};
                 end
                 else begin
                     h249 = h250;
                 end
-                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                    h248 = {1'h0, e_cr};
+                h252 = 9'h0;
+                h252 = ({1'h0, e_kind} + {4'h0, h249});
+                h253 = 5'h0;
+                h253 = (h252[5-1:0] & 31);
+                h248 = h253;
+                h246 = 0;
+                if ((((h247 >>> h248) & 1) == 1)) begin
+                    h246 = 1;
+                end
+                h254 = 1'h0;
+                h255 = 1'h0;
+                h256 = 32'h0;
+                h256 = w_vmcb_10[32-1:0];
+                h257 = 5'h0;
+                h258 = 5'h0;
+                h259 = 5'h0;
+                h260 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h260 = e_vector;
                 end
                 else begin
-                    h248 = h249;
+                    h260 = 0;
                 end
-                h251 = 9'h0;
-                h251 = ({1'h0, e_kind} + {4'h0, h248});
-                h252 = 5'h0;
-                h252 = (h251[5-1:0] & 31);
-                h247 = h252;
-                h245 = 0;
-                if ((((h246 >>> h247) & 1) == 1)) begin
-                    h245 = 1;
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h259 = {1'h0, e_dr};
+                end
+                else begin
+                    h259 = h260;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h258 = {1'h0, e_cr};
+                end
+                else begin
+                    h258 = h259;
+                end
+                h261 = 9'h0;
+                h261 = ({1'h0, e_kind} + {4'h0, h258});
+                h262 = 5'h0;
+                h262 = (h261[5-1:0] & 31);
+                h257 = h262;
+                h255 = 0;
+                if ((((h256 >>> h257) & 1) == 1)) begin
+                    h255 = 1;
+                end
+                h263 = 1'h0;
+                h264 = 1'h0;
+                h265 = 32'h0;
+                h265 = w_vmcb_10[64-1:32];
+                h266 = 5'h0;
+                h267 = 5'h0;
+                h268 = 5'h0;
+                h269 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h269 = e_vector;
+                end
+                else begin
+                    h269 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h268 = {1'h0, e_dr};
+                end
+                else begin
+                    h268 = h269;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h267 = {1'h0, e_cr};
+                end
+                else begin
+                    h267 = h268;
+                end
+                h270 = 9'h0;
+                h270 = ({1'h0, e_kind} + {4'h0, h267});
+                h271 = 5'h0;
+                h271 = (h270[5-1:0] & 31);
+                h266 = h271;
+                h264 = 0;
+                if ((((h265 >>> h266) & 1) == 1)) begin
+                    h264 = 1;
                 end
                 if ((e_kind < 192)) begin
-                    h244 = h245;
+                    h263 = h264;
                 end
                 else begin
-                    h244 = 0;
+                    h263 = 0;
                 end
                 if ((e_kind < 160)) begin
-                    h235 = h236;
+                    h254 = h255;
                 end
                 else begin
-                    h235 = h244;
+                    h254 = h263;
                 end
                 if ((e_kind < 128)) begin
-                    h226 = h227;
+                    h245 = h246;
                 end
                 else begin
-                    h226 = h235;
+                    h245 = h254;
                 end
                 if ((e_kind < 96)) begin
-                    h217 = h218;
+                    h236 = h237;
                 end
                 else begin
-                    h217 = h226;
+                    h236 = h245;
                 end
                 if ((e_kind < 64)) begin
-                    h208 = h209;
+                    h227 = h228;
                 end
                 else begin
-                    h208 = h217;
+                    h227 = h236;
                 end
                 if ((e_kind < 32)) begin
-                    h199 = h200;
+                    h218 = h219;
                 end
                 else begin
-                    h199 = h208;
+                    h218 = h227;
+                end
+                h272 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h272 = w_vmcb_a8[11-1:8];
+                end
+                else begin
+                    h272 = e_dlv_type;
+                end
+                h273 = 8'h0;
+                h274 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h274 = 2;
+                end
+                else begin
+                    h274 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h273 = h274;
+                end
+                else begin
+                    h273 = e_dlv_vector;
+                end
+                h275 = 8'h0;
+                h276 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h276 = 2;
+                end
+                else begin
+                    h276 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h275 = h276;
+                end
+                else begin
+                    h275 = e_dlv_vector;
+                end
+                h277 = 8'h0;
+                h278 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h278 = 2;
+                end
+                else begin
+                    h278 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h277 = h278;
+                end
+                else begin
+                    h277 = e_dlv_vector;
+                end
+                h279 = 8'h0;
+                h280 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h280 = 2;
+                end
+                else begin
+                    h280 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h279 = h280;
+                end
+                else begin
+                    h279 = e_dlv_vector;
+                end
+                h295 = 1'h0;
+                h296 = 1'h0;
+                h297 = 32'h0;
+                h297 = w_vmcb_0[32-1:0];
+                h298 = 5'h0;
+                h299 = 5'h0;
+                h300 = 5'h0;
+                h301 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h301 = e_vector;
+                end
+                else begin
+                    h301 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h300 = {1'h0, e_dr};
+                end
+                else begin
+                    h300 = h301;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h299 = {1'h0, e_cr};
+                end
+                else begin
+                    h299 = h300;
+                end
+                h302 = 9'h0;
+                h302 = ({1'h0, e_kind} + {4'h0, h299});
+                h303 = 5'h0;
+                h303 = (h302[5-1:0] & 31);
+                h298 = h303;
+                h296 = 0;
+                if ((((h297 >>> h298) & 1) == 1)) begin
+                    h296 = 1;
+                end
+                h304 = 1'h0;
+                h305 = 1'h0;
+                h306 = 32'h0;
+                h306 = w_vmcb_0[64-1:32];
+                h307 = 5'h0;
+                h308 = 5'h0;
+                h309 = 5'h0;
+                h310 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h310 = e_vector;
+                end
+                else begin
+                    h310 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h309 = {1'h0, e_dr};
+                end
+                else begin
+                    h309 = h310;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h308 = {1'h0, e_cr};
+                end
+                else begin
+                    h308 = h309;
+                end
+                h311 = 9'h0;
+                h311 = ({1'h0, e_kind} + {4'h0, h308});
+                h312 = 5'h0;
+                h312 = (h311[5-1:0] & 31);
+                h307 = h312;
+                h305 = 0;
+                if ((((h306 >>> h307) & 1) == 1)) begin
+                    h305 = 1;
+                end
+                h313 = 1'h0;
+                h314 = 1'h0;
+                h315 = 32'h0;
+                h315 = w_vmcb_8[32-1:0];
+                h316 = 5'h0;
+                h317 = 5'h0;
+                h318 = 5'h0;
+                h319 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h319 = e_vector;
+                end
+                else begin
+                    h319 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h318 = {1'h0, e_dr};
+                end
+                else begin
+                    h318 = h319;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h317 = {1'h0, e_cr};
+                end
+                else begin
+                    h317 = h318;
+                end
+                h320 = 9'h0;
+                h320 = ({1'h0, e_kind} + {4'h0, h317});
+                h321 = 5'h0;
+                h321 = (h320[5-1:0] & 31);
+                h316 = h321;
+                h314 = 0;
+                if ((((h315 >>> h316) & 1) == 1)) begin
+                    h314 = 1;
+                end
+                h322 = 1'h0;
+                h323 = 1'h0;
+                h324 = 32'h0;
+                h324 = w_vmcb_8[64-1:32];
+                h325 = 5'h0;
+                h326 = 5'h0;
+                h327 = 5'h0;
+                h328 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h328 = e_vector;
+                end
+                else begin
+                    h328 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h327 = {1'h0, e_dr};
+                end
+                else begin
+                    h327 = h328;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h326 = {1'h0, e_cr};
+                end
+                else begin
+                    h326 = h327;
+                end
+                h329 = 9'h0;
+                h329 = ({1'h0, e_kind} + {4'h0, h326});
+                h330 = 5'h0;
+                h330 = (h329[5-1:0] & 31);
+                h325 = h330;
+                h323 = 0;
+                if ((((h324 >>> h325) & 1) == 1)) begin
+                    h323 = 1;
+                end
+                h331 = 1'h0;
+                h332 = 1'h0;
+                h333 = 32'h0;
+                h333 = w_vmcb_10[32-1:0];
+                h334 = 5'h0;
+                h335 = 5'h0;
+                h336 = 5'h0;
+                h337 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h337 = e_vector;
+                end
+                else begin
+                    h337 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h336 = {1'h0, e_dr};
+                end
+                else begin
+                    h336 = h337;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h335 = {1'h0, e_cr};
+                end
+                else begin
+                    h335 = h336;
+                end
+                h338 = 9'h0;
+                h338 = ({1'h0, e_kind} + {4'h0, h335});
+                h339 = 5'h0;
+                h339 = (h338[5-1:0] & 31);
+                h334 = h339;
+                h332 = 0;
+                if ((((h333 >>> h334) & 1) == 1)) begin
+                    h332 = 1;
+                end
+                h340 = 1'h0;
+                h341 = 1'h0;
+                h342 = 32'h0;
+                h342 = w_vmcb_10[64-1:32];
+                h343 = 5'h0;
+                h344 = 5'h0;
+                h345 = 5'h0;
+                h346 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h346 = e_vector;
+                end
+                else begin
+                    h346 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h345 = {1'h0, e_dr};
+                end
+                else begin
+                    h345 = h346;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h344 = {1'h0, e_cr};
+                end
+                else begin
+                    h344 = h345;
+                end
+                h347 = 9'h0;
+                h347 = ({1'h0, e_kind} + {4'h0, h344});
+                h348 = 5'h0;
+                h348 = (h347[5-1:0] & 31);
+                h343 = h348;
+                h341 = 0;
+                if ((((h342 >>> h343) & 1) == 1)) begin
+                    h341 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h340 = h341;
+                end
+                else begin
+                    h340 = 0;
+                end
+                if ((e_kind < 160)) begin
+                    h331 = h332;
+                end
+                else begin
+                    h331 = h340;
+                end
+                if ((e_kind < 128)) begin
+                    h322 = h323;
+                end
+                else begin
+                    h322 = h331;
+                end
+                if ((e_kind < 96)) begin
+                    h313 = h314;
+                end
+                else begin
+                    h313 = h322;
+                end
+                if ((e_kind < 64)) begin
+                    h304 = h305;
+                end
+                else begin
+                    h304 = h313;
+                end
+                if ((e_kind < 32)) begin
+                    h295 = h296;
+                end
+                else begin
+                    h295 = h304;
+                end
+                h349 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h349 = w_vmcb_a8[11-1:8];
+                end
+                else begin
+                    h349 = e_dlv_type;
+                end
+                h350 = 8'h0;
+                h351 = 8'h0;
+                if ((w_vmcb_a8[11-1:8] == 2)) begin
+                    h351 = 2;
+                end
+                else begin
+                    h351 = w_vmcb_a8[8-1:0];
+                end
+                if ((e_injected != 0)) begin
+                    h350 = h351;
+                end
+                else begin
+                    h350 = e_dlv_vector;
+                end
+                h375 = 1'h0;
+                h376 = 1'h0;
+                h377 = 32'h0;
+                h377 = w_vmcb_0[32-1:0];
+                h378 = 5'h0;
+                h379 = 5'h0;
+                h380 = 5'h0;
+                h381 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h381 = e_vector;
+                end
+                else begin
+                    h381 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h380 = {1'h0, e_dr};
+                end
+                else begin
+                    h380 = h381;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h379 = {1'h0, e_cr};
+                end
+                else begin
+                    h379 = h380;
+                end
+                h382 = 9'h0;
+                h382 = ({1'h0, e_kind} + {4'h0, h379});
+                h383 = 5'h0;
+                h383 = (h382[5-1:0] & 31);
+                h378 = h383;
+                h376 = 0;
+                if ((((h377 >>> h378) & 1) == 1)) begin
+                    h376 = 1;
+                end
+                h384 = 1'h0;
+                h385 = 1'h0;
+                h386 = 32'h0;
+                h386 = w_vmcb_0[64-1:32];
+                h387 = 5'h0;
+                h388 = 5'h0;
+                h389 = 5'h0;
+                h390 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h390 = e_vector;
+                end
+                else begin
+                    h390 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h389 = {1'h0, e_dr};
+                end
+                else begin
+                    h389 = h390;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h388 = {1'h0, e_cr};
+                end
+                else begin
+                    h388 = h389;
+                end
+                h391 = 9'h0;
+                h391 = ({1'h0, e_kind} + {4'h0, h388});
+                h392 = 5'h0;
+                h392 = (h391[5-1:0] & 31);
+                h387 = h392;
+                h385 = 0;
+                if ((((h386 >>> h387) & 1) == 1)) begin
+                    h385 = 1;
+                end
+                h393 = 1'h0;
+                h394 = 1'h0;
+                h395 = 32'h0;
+                h395 = w_vmcb_8[32-1:0];
+                h396 = 5'h0;
+                h397 = 5'h0;
+                h398 = 5'h0;
+                h399 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h399 = e_vector;
+                end
+                else begin
+                    h399 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h398 = {1'h0, e_dr};
+                end
+                else begin
+                    h398 = h399;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h397 = {1'h0, e_cr};
+                end
+                else begin
+                    h397 = h398;
+                end
+                h400 = 9'h0;
+                h400 = ({1'h0, e_kind} + {4'h0, h397});
+                h401 = 5'h0;
+                h401 = (h400[5-1:0] & 31);
+                h396 = h401;
+                h394 = 0;
+                if ((((h395 >>> h396) & 1) == 1)) begin
+                    h394 = 1;
+                end
+                h402 = 1'h0;
+                h403 = 1'h0;
+                h404 = 32'h0;
+                h404 = w_vmcb_8[64-1:32];
+                h405 = 5'h0;
+                h406 = 5'h0;
+                h407 = 5'h0;
+                h408 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h408 = e_vector;
+                end
+                else begin
+                    h408 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h407 = {1'h0, e_dr};
+                end
+                else begin
+                    h407 = h408;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h406 = {1'h0, e_cr};
+                end
+                else begin
+                    h406 = h407;
+                end
+                h409 = 9'h0;
+                h409 = ({1'h0, e_kind} + {4'h0, h406});
+                h410 = 5'h0;
+                h410 = (h409[5-1:0] & 31);
+                h405 = h410;
+                h403 = 0;
+                if ((((h404 >>> h405) & 1) == 1)) begin
+                    h403 = 1;
+                end
+                h411 = 1'h0;
+                h412 = 1'h0;
+                h413 = 32'h0;
+                h413 = w_vmcb_10[32-1:0];
+                h414 = 5'h0;
+                h415 = 5'h0;
+                h416 = 5'h0;
+                h417 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h417 = e_vector;
+                end
+                else begin
+                    h417 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h416 = {1'h0, e_dr};
+                end
+                else begin
+                    h416 = h417;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h415 = {1'h0, e_cr};
+                end
+                else begin
+                    h415 = h416;
+                end
+                h418 = 9'h0;
+                h418 = ({1'h0, e_kind} + {4'h0, h415});
+                h419 = 5'h0;
+                h419 = (h418[5-1:0] & 31);
+                h414 = h419;
+                h412 = 0;
+                if ((((h413 >>> h414) & 1) == 1)) begin
+                    h412 = 1;
+                end
+                h420 = 1'h0;
+                h421 = 1'h0;
+                h422 = 32'h0;
+                h422 = w_vmcb_10[64-1:32];
+                h423 = 5'h0;
+                h424 = 5'h0;
+                h425 = 5'h0;
+                h426 = 5'h0;
+                if ((e_kind == 64)) begin
+                    h426 = e_vector;
+                end
+                else begin
+                    h426 = 0;
+                end
+                if (((e_kind == 32) || (e_kind == 48))) begin
+                    h425 = {1'h0, e_dr};
+                end
+                else begin
+                    h425 = h426;
+                end
+                if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
+                    h424 = {1'h0, e_cr};
+                end
+                else begin
+                    h424 = h425;
+                end
+                h427 = 9'h0;
+                h427 = ({1'h0, e_kind} + {4'h0, h424});
+                h428 = 5'h0;
+                h428 = (h427[5-1:0] & 31);
+                h423 = h428;
+                h421 = 0;
+                if ((((h422 >>> h423) & 1) == 1)) begin
+                    h421 = 1;
+                end
+                if ((e_kind < 192)) begin
+                    h420 = h421;
+                end
+                else begin
+                    h420 = 0;
+                end
+                if ((e_kind < 160)) begin
+                    h411 = h412;
+                end
+                else begin
+                    h411 = h420;
+                end
+                if ((e_kind < 128)) begin
+                    h402 = h403;
+                end
+                else begin
+                    h402 = h411;
+                end
+                if ((e_kind < 96)) begin
+                    h393 = h394;
+                end
+                else begin
+                    h393 = h402;
+                end
+                if ((e_kind < 64)) begin
+                    h384 = h385;
+                end
+                else begin
+                    h384 = h393;
+                end
+                if ((e_kind < 32)) begin
+                    h375 = h376;
+                end
+                else begin
+                    h375 = h384;
                 end
                 if ((((e_kind == 0) || (e_kind == 16)) && (h12 != 0))) begin
                     status <= 1;
@@ -1768,8 +2630,9 @@ always @(posedge clk) begin: fsm
                     v_wide[64-1:63] = e_mov;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
+                    st <= 5'b10001;
                 end
                 else if (((((e_kind == 16) && (e_cr == 0)) && w_vmcb_8[37]) && (h67 != 0))) begin
                     status <= 2;
@@ -1786,8 +2649,9 @@ always @(posedge clk) begin: fsm
                     v_wide[64-1:63] = e_mov;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
+                    st <= 5'b10001;
                 end
                 else if ((((e_kind == 32) || (e_kind == 48)) && (h75 != 0))) begin
                     status <= 3;
@@ -1819,10 +2683,11 @@ always @(posedge clk) begin: fsm
                     v_wide[4-1:0] = e_gpr;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
+                    st <= 5'b10001;
                 end
-                else if (((e_kind == 64) && (h136 != 0))) begin
+                else if (((e_kind == 64) && (h150 != 0))) begin
                     status <= 4;
                     h129 = 5'h0;
                     h130 = 5'h0;
@@ -1865,177 +2730,507 @@ always @(posedge clk) begin: fsm
                     end
                     rec_exitinfo2 <= h134;
                     h135 = 64'h0;
-                    if (((e_vector >= 3) && (e_vector <= 5))) begin
-                        h135 = e_next_rip;
+                    h136 = 8'h0;
+                    h137 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h137 = 2;
+                    end
+                    else begin
+                        h137 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h136 = h137;
+                    end
+                    else begin
+                        h136 = e_dlv_vector;
+                    end
+                    h138 = 32'h0;
+                    h138 = (32'h80000000 | {24'h0, h136});
+                    h139 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h139 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h139 = e_dlv_type;
+                    end
+                    h140 = 32'h0;
+                    h140 = (h138 | {21'h0, h139, 8'h0});
+                    h141 = 1'h0;
+                    h142 = 1'h0;
+                    h142 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h142 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h141 = h142;
+                    end
+                    else begin
+                        h141 = e_dlv_ev;
+                    end
+                    h143 = 32'h0;
+                    h143 = (h140 | {20'h0, h141, 11'h0});
+                    h144 = 64'h0;
+                    h145 = 1'h0;
+                    h146 = 1'h0;
+                    h146 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h146 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h145 = h146;
+                    end
+                    else begin
+                        h145 = e_dlv_ev;
+                    end
+                    h147 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h147 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h147 = e_dlv_error_code;
+                    end
+                    if ((h145 != 0)) begin
+                        h144 = {h147, 32'h0};
+                    end
+                    else begin
+                        h144 = 0;
+                    end
+                    h148 = 64'h0;
+                    h148 = ({32'h0, h143} | h144);
+                    if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h135 = h148;
                     end
                     else begin
                         h135 = 0;
                     end
-                    rec_nrip <= h135;
-                    st <= 5'b01101;
-                end
-                else if ((((e_kind == 166) && w_vmcb_8[56]) || ((e_kind == 161) && w_vmcb_10[32]))) begin
-                    status <= 5;
-                    h190 = 8'h0;
-                    if ((e_kind == 166)) begin
-                        h190 = 120;
+                    rec_exitintinfo <= h135;
+                    h149 = 64'h0;
+                    if (((e_vector >= 3) && (e_vector <= 5))) begin
+                        h149 = e_next_rip;
                     end
                     else begin
-                        h190 = 160;
+                        h149 = 0;
                     end
-                    rec_exitcode <= {56'h0, h190};
+                    rec_nrip <= h149;
+                    st <= 5'b10001;
+                end
+                else if (((((e_kind == 64) && (!(h218 != 0))) && ((((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (e_kind == 64)) && (h272 == 3)) && ((((h273 == 0) || ((h275 >= 10) && (h277 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h279 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcb_8[8])) begin
+                    status <= 5;
+                    rec_exitcode <= 72;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
-                    rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
-                end
-                else if (((((e_kind >= 96) && (e_kind != 123)) && (e_kind != 124)) && (h199 != 0))) begin
-                    status <= 6;
-                    h191 = 5'h0;
-                    h192 = 5'h0;
-                    h193 = 5'h0;
-                    if ((e_kind == 64)) begin
-                        h193 = e_vector;
+                    h204 = 64'h0;
+                    h205 = 8'h0;
+                    h206 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h206 = 2;
                     end
                     else begin
-                        h193 = 0;
+                        h206 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h205 = h206;
+                    end
+                    else begin
+                        h205 = e_dlv_vector;
+                    end
+                    h207 = 32'h0;
+                    h207 = (32'h80000000 | {24'h0, h205});
+                    h208 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h208 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h208 = e_dlv_type;
+                    end
+                    h209 = 32'h0;
+                    h209 = (h207 | {21'h0, h208, 8'h0});
+                    h210 = 1'h0;
+                    h211 = 1'h0;
+                    h211 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h211 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h210 = h211;
+                    end
+                    else begin
+                        h210 = e_dlv_ev;
+                    end
+                    h212 = 32'h0;
+                    h212 = (h209 | {20'h0, h210, 11'h0});
+                    h213 = 64'h0;
+                    h214 = 1'h0;
+                    h215 = 1'h0;
+                    h215 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h215 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h214 = h215;
+                    end
+                    else begin
+                        h214 = e_dlv_ev;
+                    end
+                    h216 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h216 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h216 = e_dlv_error_code;
+                    end
+                    if ((h214 != 0)) begin
+                        h213 = {h216, 32'h0};
+                    end
+                    else begin
+                        h213 = 0;
+                    end
+                    h217 = 64'h0;
+                    h217 = ({32'h0, h212} | h213);
+                    if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h204 = h217;
+                    end
+                    else begin
+                        h204 = 0;
+                    end
+                    rec_exitintinfo <= h204;
+                    rec_nrip <= 0;
+                    st <= 5'b10001;
+                end
+                else if (((((e_kind == 64) && (!(h295 != 0))) && (((((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31])) && (e_kind == 64)) && (h349 == 3)) && (h350 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))) && w_vmcb_8[63])) begin
+                    status <= 6;
+                    rec_exitcode <= 127;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    h281 = 64'h0;
+                    h282 = 8'h0;
+                    h283 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h283 = 2;
+                    end
+                    else begin
+                        h283 = w_vmcb_a8[8-1:0];
+                    end
+                    if ((e_injected != 0)) begin
+                        h282 = h283;
+                    end
+                    else begin
+                        h282 = e_dlv_vector;
+                    end
+                    h284 = 32'h0;
+                    h284 = (32'h80000000 | {24'h0, h282});
+                    h285 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h285 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h285 = e_dlv_type;
+                    end
+                    h286 = 32'h0;
+                    h286 = (h284 | {21'h0, h285, 8'h0});
+                    h287 = 1'h0;
+                    h288 = 1'h0;
+                    h288 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h288 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h287 = h288;
+                    end
+                    else begin
+                        h287 = e_dlv_ev;
+                    end
+                    h289 = 32'h0;
+                    h289 = (h286 | {20'h0, h287, 11'h0});
+                    h290 = 64'h0;
+                    h291 = 1'h0;
+                    h292 = 1'h0;
+                    h292 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h292 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h291 = h292;
+                    end
+                    else begin
+                        h291 = e_dlv_ev;
+                    end
+                    h293 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h293 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h293 = e_dlv_error_code;
+                    end
+                    if ((h291 != 0)) begin
+                        h290 = {h293, 32'h0};
+                    end
+                    else begin
+                        h290 = 0;
+                    end
+                    h294 = 64'h0;
+                    h294 = ({32'h0, h289} | h290);
+                    if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h281 = h294;
+                    end
+                    else begin
+                        h281 = 0;
+                    end
+                    rec_exitintinfo <= h281;
+                    rec_nrip <= 0;
+                    st <= 5'b10001;
+                end
+                else if ((((e_kind == 100) && w_vmcb_8[36]) && ((((((!w_vmcb_a8[31]) && w_vmcb_60[8]) && (w_vmcb_60[20] || (w_vmcb_60[20-1:16] > w_vmcb_60[4-1:0]))) && w_vmcb_570[9]) && ((!w_vmcb_60[25]) || w_vmcb_60[9])) && (!w_vmcb_68[0])))) begin
+                    status <= 7;
+                    rec_exitcode <= 100;
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
+                    rec_nrip <= 0;
+                    st <= 5'b10001;
+                end
+                else if ((((e_kind == 166) && w_vmcb_8[56]) || ((e_kind == 161) && w_vmcb_10[32]))) begin
+                    status <= 8;
+                    h352 = 8'h0;
+                    if ((e_kind == 166)) begin
+                        h352 = 120;
+                    end
+                    else begin
+                        h352 = 160;
+                    end
+                    rec_exitcode <= {56'h0, h352};
+                    rec_exitinfo1 <= 0;
+                    rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
+                    rec_nrip <= e_next_rip;
+                    st <= 5'b10001;
+                end
+                else if ((((((e_kind >= 96) && (e_kind != 123)) && (e_kind != 124)) && (e_kind != 100)) && (h375 != 0))) begin
+                    status <= 9;
+                    h353 = 5'h0;
+                    h354 = 5'h0;
+                    h355 = 5'h0;
+                    if ((e_kind == 64)) begin
+                        h355 = e_vector;
+                    end
+                    else begin
+                        h355 = 0;
                     end
                     if (((e_kind == 32) || (e_kind == 48))) begin
-                        h192 = {1'h0, e_dr};
+                        h354 = {1'h0, e_dr};
                     end
                     else begin
-                        h192 = h193;
+                        h354 = h355;
                     end
                     if ((((e_kind == 0) || (e_kind == 16)) || (e_kind == 144))) begin
-                        h191 = {1'h0, e_cr};
+                        h353 = {1'h0, e_cr};
                     end
                     else begin
-                        h191 = h192;
+                        h353 = h354;
                     end
-                    h194 = 9'h0;
-                    h194 = ({1'h0, e_kind} + {4'h0, h191});
-                    rec_exitcode <= {55'h0, h194};
-                    h195 = 64'h0;
-                    h196 = 64'h0;
-                    h197 = 64'h0;
+                    h356 = 9'h0;
+                    h356 = ({1'h0, e_kind} + {4'h0, h353});
+                    rec_exitcode <= {55'h0, h356};
+                    h357 = 64'h0;
+                    h358 = 64'h0;
+                    h359 = 64'h0;
                     if (((e_kind == 143) || (e_kind == 144))) begin
-                        h197 = e_new_value;
+                        h359 = e_new_value;
                     end
                     else begin
-                        h197 = 0;
+                        h359 = 0;
                     end
                     if ((e_kind == 121)) begin
-                        h196 = e_linear_address;
+                        h358 = e_linear_address;
                     end
                     else begin
-                        h196 = h197;
+                        h358 = h359;
                     end
                     if ((e_kind == 117)) begin
-                        h195 = {56'h0, e_intn};
+                        h357 = {56'h0, e_intn};
                     end
                     else begin
-                        h195 = h196;
+                        h357 = h358;
                     end
-                    rec_exitinfo1 <= h195;
+                    rec_exitinfo1 <= h357;
                     rec_exitinfo2 <= 0;
-                    h198 = 64'h0;
-                    if (((((((e_kind >= 96) && (e_kind <= 100)) || ((e_kind >= 125) && (e_kind <= 127))) || (e_kind == 143)) || (e_kind == 144)) || (e_kind == 165))) begin
-                        h198 = 0;
+                    h360 = 64'h0;
+                    h361 = 8'h0;
+                    h362 = 8'h0;
+                    if ((w_vmcb_a8[11-1:8] == 2)) begin
+                        h362 = 2;
                     end
                     else begin
-                        h198 = e_next_rip;
+                        h362 = w_vmcb_a8[8-1:0];
                     end
-                    rec_nrip <= h198;
-                    st <= 5'b01101;
+                    if ((e_injected != 0)) begin
+                        h361 = h362;
+                    end
+                    else begin
+                        h361 = e_dlv_vector;
+                    end
+                    h363 = 32'h0;
+                    h363 = (32'h80000000 | {24'h0, h361});
+                    h364 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h364 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h364 = e_dlv_type;
+                    end
+                    h365 = 32'h0;
+                    h365 = (h363 | {21'h0, h364, 8'h0});
+                    h366 = 1'h0;
+                    h367 = 1'h0;
+                    h367 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h367 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h366 = h367;
+                    end
+                    else begin
+                        h366 = e_dlv_ev;
+                    end
+                    h368 = 32'h0;
+                    h368 = (h365 | {20'h0, h366, 11'h0});
+                    h369 = 64'h0;
+                    h370 = 1'h0;
+                    h371 = 1'h0;
+                    h371 = 0;
+                    if (w_vmcb_a8[11]) begin
+                        h371 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h370 = h371;
+                    end
+                    else begin
+                        h370 = e_dlv_ev;
+                    end
+                    h372 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h372 = w_vmcb_a8[64-1:32];
+                    end
+                    else begin
+                        h372 = e_dlv_error_code;
+                    end
+                    if ((h370 != 0)) begin
+                        h369 = {h372, 32'h0};
+                    end
+                    else begin
+                        h369 = 0;
+                    end
+                    h373 = 64'h0;
+                    h373 = ({32'h0, h368} | h369);
+                    if ((((e_delivering != 0) && (((e_kind == 64) || (e_kind == 125)) || (e_kind == 127))) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
+                        h360 = h373;
+                    end
+                    else begin
+                        h360 = 0;
+                    end
+                    rec_exitintinfo <= h360;
+                    h374 = 64'h0;
+                    if (((((((e_kind >= 96) && (e_kind <= 100)) || ((e_kind >= 125) && (e_kind <= 127))) || (e_kind == 143)) || (e_kind == 144)) || (e_kind == 165))) begin
+                        h374 = 0;
+                    end
+                    else begin
+                        h374 = e_next_rip;
+                    end
+                    rec_nrip <= h374;
+                    st <= 5'b10001;
                 end
                 else if (((e_kind == 140) && w_vmcb_10[11])) begin
-                    status <= 7;
+                    status <= 10;
                     rec_exitcode <= 139;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
+                    st <= 5'b10001;
                 end
                 else if ((((e_kind == 123) && w_vmcb_8[59]) && (b_iopm != 0))) begin
-                    status <= 8;
+                    status <= 11;
                     rec_exitcode <= 123;
                     v_wide = 0;
                     v_wide[1-1:0] = e_io_in;
                     v_wide[3-1:2] = e_io_str;
                     v_wide[4-1:3] = e_io_rep;
-                    h253 = 1'h0;
-                    h253 = 0;
+                    h429 = 1'h0;
+                    h429 = 0;
                     if ((e_size == 1)) begin
-                        h253 = 1;
+                        h429 = 1;
                     end
-                    v_wide[5-1:4] = h253;
-                    h254 = 1'h0;
-                    h254 = 0;
+                    v_wide[5-1:4] = h429;
+                    h430 = 1'h0;
+                    h430 = 0;
                     if ((e_size == 2)) begin
-                        h254 = 1;
+                        h430 = 1;
                     end
-                    v_wide[6-1:5] = h254;
-                    h255 = 1'h0;
-                    h255 = 0;
+                    v_wide[6-1:5] = h430;
+                    h431 = 1'h0;
+                    h431 = 0;
                     if ((e_size == 4)) begin
-                        h255 = 1;
+                        h431 = 1;
                     end
-                    v_wide[7-1:6] = h255;
-                    h256 = 1'h0;
-                    h256 = 0;
+                    v_wide[7-1:6] = h431;
+                    h432 = 1'h0;
+                    h432 = 0;
                     if ((e_addr_size == 0)) begin
-                        h256 = 1;
+                        h432 = 1;
                     end
-                    v_wide[8-1:7] = h256;
-                    h257 = 1'h0;
-                    h257 = 0;
+                    v_wide[8-1:7] = h432;
+                    h433 = 1'h0;
+                    h433 = 0;
                     if ((e_addr_size == 1)) begin
-                        h257 = 1;
+                        h433 = 1;
                     end
-                    v_wide[9-1:8] = h257;
-                    h258 = 1'h0;
-                    h258 = 0;
+                    v_wide[9-1:8] = h433;
+                    h434 = 1'h0;
+                    h434 = 0;
                     if ((e_addr_size == 2)) begin
-                        h258 = 1;
+                        h434 = 1;
                     end
-                    v_wide[10-1:9] = h258;
-                    h259 = 3'h0;
+                    v_wide[10-1:9] = h434;
+                    h435 = 3'h0;
                     if ((e_io_str != 0)) begin
-                        h259 = e_seg;
+                        h435 = e_seg;
                     end
                     else begin
-                        h259 = 0;
+                        h435 = 0;
                     end
-                    v_wide[13-1:10] = h259;
+                    v_wide[13-1:10] = h435;
                     v_wide[32-1:16] = e_port;
                     rec_exitinfo1 <= v_wide[64-1:0];
                     rec_exitinfo2 <= e_next_rip;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
+                    st <= 5'b10001;
                 end
                 else if (((((e_kind == 124) || (e_kind == 252)) && w_vmcb_8[60]) && ((!(((e_msr <= 8191) || ((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))) || ((e_msr >= 32'hc0010000) && (e_msr <= 32'hc0011fff)))) || (b_msrpm != 0)))) begin
-                    status <= 9;
+                    status <= 12;
                     rec_exitcode <= 124;
-                    h260 = 1'h0;
-                    h260 = 0;
+                    h436 = 1'h0;
+                    h436 = 0;
                     if ((e_kind == 252)) begin
-                        h260 = 1;
+                        h436 = 1;
                     end
-                    rec_exitinfo1 <= {63'h0, h260};
+                    rec_exitinfo1 <= {63'h0, h436};
                     rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= e_next_rip;
-                    st <= 5'b01101;
+                    st <= 5'b10001;
                 end
                 else begin
                     status <= 0;
                     rec_exitcode <= 0;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
+                    rec_exitintinfo <= 0;
                     rec_nrip <= 0;
-                    st <= 5'b10001;
+                    st <= 5'b10110;
                 end
             end
-            5'b01101: begin
+            5'b10001: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
@@ -2048,7 +3243,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01110;
+                        st <= 5'b10010;
                     end
                 end
                 else begin
@@ -2058,11 +3253,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b01110;
+                        st <= 5'b10010;
                     end
                 end
             end
-            5'b01110: begin
+            5'b10010: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
@@ -2075,7 +3270,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01111;
+                        st <= 5'b10011;
                     end
                 end
                 else begin
@@ -2085,11 +3280,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b01111;
+                        st <= 5'b10011;
                     end
                 end
             end
-            5'b01111: begin
+            5'b10011: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
@@ -2102,7 +3297,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b10000;
+                        st <= 5'b10100;
                     end
                 end
                 else begin
@@ -2112,11 +3307,38 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b10000;
+                        st <= 5'b10100;
                     end
                 end
             end
-            5'b10000: begin
+            5'b10100: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= rec_exitintinfo;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10101;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10101;
+                    end
+                end
+            end
+            5'b10101: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
@@ -2129,7 +3351,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b10001;
+                        st <= 5'b10110;
                     end
                 end
                 else begin
@@ -2139,7 +3361,7 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b10001;
+                        st <= 5'b10110;
                     end
                 end
             end
@@ -2148,6 +3370,7 @@ always @(posedge clk) begin: fsm
                 o_r_exitcode <= rec_exitcode;
                 o_r_exitinfo1 <= rec_exitinfo1;
                 o_r_exitinfo2 <= rec_exitinfo2;
+                o_r_exitintinfo <= rec_exitintinfo;
                 o_r_nrip <= rec_nrip;
                 done <= 1'b1;
                 st <= 5'b00000;

@@ -37,6 +37,12 @@ entity amd_svm_svm_intercepts is
         e_seg: in unsigned(2 downto 0);
         e_msr: in unsigned(31 downto 0);
         e_next_rip: in unsigned(63 downto 0);
+        e_delivering: in unsigned(0 downto 0);
+        e_injected: in unsigned(0 downto 0);
+        e_dlv_type: in unsigned(2 downto 0);
+        e_dlv_vector: in unsigned(7 downto 0);
+        e_dlv_ev: in unsigned(0 downto 0);
+        e_dlv_error_code: in unsigned(31 downto 0);
         r_VMCB_PA: in unsigned(63 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
@@ -50,6 +56,7 @@ entity amd_svm_svm_intercepts is
         o_r_exitcode: out unsigned(63 downto 0);
         o_r_exitinfo1: out unsigned(63 downto 0);
         o_r_exitinfo2: out unsigned(63 downto 0);
+        o_r_exitintinfo: out unsigned(63 downto 0);
         o_r_nrip: out unsigned(63 downto 0)
     );
 end entity amd_svm_svm_intercepts;
@@ -63,6 +70,10 @@ type t_enum_S_1 is (
 	S0W2,
 	S0W3,
 	S0W4,
+	S0W5,
+	S0W6,
+	S0W7,
+	S0W8,
 	S1P,
 	S1A,
 	S1B,
@@ -74,6 +85,7 @@ type t_enum_S_1 is (
 	ST1,
 	ST2,
 	ST3,
+	ST4,
 	FINISH
 	);
 
@@ -89,6 +101,7 @@ signal pend: std_logic;
 signal rec_exitcode: unsigned(63 downto 0);
 signal rec_exitinfo1: unsigned(63 downto 0);
 signal rec_exitinfo2: unsigned(63 downto 0);
+signal rec_exitintinfo: unsigned(63 downto 0);
 signal rec_nrip: unsigned(63 downto 0);
 signal st: t_enum_S_1;
 signal status: unsigned(7 downto 0);
@@ -96,7 +109,11 @@ signal w_vmcb_0: unsigned(63 downto 0);
 signal w_vmcb_10: unsigned(63 downto 0);
 signal w_vmcb_40: unsigned(63 downto 0);
 signal w_vmcb_48: unsigned(63 downto 0);
+signal w_vmcb_570: unsigned(63 downto 0);
+signal w_vmcb_60: unsigned(63 downto 0);
+signal w_vmcb_68: unsigned(63 downto 0);
 signal w_vmcb_8: unsigned(63 downto 0);
+signal w_vmcb_a8: unsigned(63 downto 0);
 
 begin
 
@@ -227,114 +244,234 @@ fsm: process (clk) is
     variable h126: unsigned(4 downto 0);
     variable h127: unsigned(8 downto 0);
     variable h128: unsigned(4 downto 0);
-    variable h136: unsigned(0 downto 0);
-    variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(31 downto 0);
-    variable h139: unsigned(4 downto 0);
-    variable h140: unsigned(4 downto 0);
-    variable h141: unsigned(4 downto 0);
-    variable h142: unsigned(4 downto 0);
-    variable h143: unsigned(8 downto 0);
-    variable h144: unsigned(4 downto 0);
-    variable h145: unsigned(0 downto 0);
-    variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(31 downto 0);
-    variable h148: unsigned(4 downto 0);
-    variable h149: unsigned(4 downto 0);
-    variable h150: unsigned(4 downto 0);
-    variable h151: unsigned(4 downto 0);
-    variable h152: unsigned(8 downto 0);
+    variable h150: unsigned(0 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(31 downto 0);
     variable h153: unsigned(4 downto 0);
-    variable h154: unsigned(0 downto 0);
-    variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(31 downto 0);
-    variable h157: unsigned(4 downto 0);
+    variable h154: unsigned(4 downto 0);
+    variable h155: unsigned(4 downto 0);
+    variable h156: unsigned(4 downto 0);
+    variable h157: unsigned(8 downto 0);
     variable h158: unsigned(4 downto 0);
-    variable h159: unsigned(4 downto 0);
-    variable h160: unsigned(4 downto 0);
-    variable h161: unsigned(8 downto 0);
+    variable h159: unsigned(0 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(31 downto 0);
     variable h162: unsigned(4 downto 0);
-    variable h163: unsigned(0 downto 0);
-    variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(31 downto 0);
-    variable h166: unsigned(4 downto 0);
+    variable h163: unsigned(4 downto 0);
+    variable h164: unsigned(4 downto 0);
+    variable h165: unsigned(4 downto 0);
+    variable h166: unsigned(8 downto 0);
     variable h167: unsigned(4 downto 0);
-    variable h168: unsigned(4 downto 0);
-    variable h169: unsigned(4 downto 0);
-    variable h170: unsigned(8 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(0 downto 0);
+    variable h170: unsigned(31 downto 0);
     variable h171: unsigned(4 downto 0);
-    variable h172: unsigned(0 downto 0);
-    variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(31 downto 0);
-    variable h175: unsigned(4 downto 0);
+    variable h172: unsigned(4 downto 0);
+    variable h173: unsigned(4 downto 0);
+    variable h174: unsigned(4 downto 0);
+    variable h175: unsigned(8 downto 0);
     variable h176: unsigned(4 downto 0);
-    variable h177: unsigned(4 downto 0);
-    variable h178: unsigned(4 downto 0);
-    variable h179: unsigned(8 downto 0);
+    variable h177: unsigned(0 downto 0);
+    variable h178: unsigned(0 downto 0);
+    variable h179: unsigned(31 downto 0);
     variable h180: unsigned(4 downto 0);
-    variable h181: unsigned(0 downto 0);
-    variable h182: unsigned(0 downto 0);
-    variable h183: unsigned(31 downto 0);
-    variable h184: unsigned(4 downto 0);
+    variable h181: unsigned(4 downto 0);
+    variable h182: unsigned(4 downto 0);
+    variable h183: unsigned(4 downto 0);
+    variable h184: unsigned(8 downto 0);
     variable h185: unsigned(4 downto 0);
-    variable h186: unsigned(4 downto 0);
-    variable h187: unsigned(4 downto 0);
-    variable h188: unsigned(8 downto 0);
+    variable h186: unsigned(0 downto 0);
+    variable h187: unsigned(0 downto 0);
+    variable h188: unsigned(31 downto 0);
     variable h189: unsigned(4 downto 0);
-    variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(31 downto 0);
-    variable h202: unsigned(4 downto 0);
+    variable h190: unsigned(4 downto 0);
+    variable h191: unsigned(4 downto 0);
+    variable h192: unsigned(4 downto 0);
+    variable h193: unsigned(8 downto 0);
+    variable h194: unsigned(4 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(0 downto 0);
+    variable h197: unsigned(31 downto 0);
+    variable h198: unsigned(4 downto 0);
+    variable h199: unsigned(4 downto 0);
+    variable h200: unsigned(4 downto 0);
+    variable h201: unsigned(4 downto 0);
+    variable h202: unsigned(8 downto 0);
     variable h203: unsigned(4 downto 0);
-    variable h204: unsigned(4 downto 0);
-    variable h205: unsigned(4 downto 0);
-    variable h206: unsigned(8 downto 0);
-    variable h207: unsigned(4 downto 0);
-    variable h208: unsigned(0 downto 0);
-    variable h209: unsigned(0 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h211: unsigned(4 downto 0);
-    variable h212: unsigned(4 downto 0);
-    variable h213: unsigned(4 downto 0);
-    variable h214: unsigned(4 downto 0);
-    variable h215: unsigned(8 downto 0);
-    variable h216: unsigned(4 downto 0);
-    variable h217: unsigned(0 downto 0);
     variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(31 downto 0);
-    variable h220: unsigned(4 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(31 downto 0);
     variable h221: unsigned(4 downto 0);
     variable h222: unsigned(4 downto 0);
     variable h223: unsigned(4 downto 0);
-    variable h224: unsigned(8 downto 0);
-    variable h225: unsigned(4 downto 0);
-    variable h226: unsigned(0 downto 0);
+    variable h224: unsigned(4 downto 0);
+    variable h225: unsigned(8 downto 0);
+    variable h226: unsigned(4 downto 0);
     variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(31 downto 0);
-    variable h229: unsigned(4 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(31 downto 0);
     variable h230: unsigned(4 downto 0);
     variable h231: unsigned(4 downto 0);
     variable h232: unsigned(4 downto 0);
-    variable h233: unsigned(8 downto 0);
-    variable h234: unsigned(4 downto 0);
-    variable h235: unsigned(0 downto 0);
+    variable h233: unsigned(4 downto 0);
+    variable h234: unsigned(8 downto 0);
+    variable h235: unsigned(4 downto 0);
     variable h236: unsigned(0 downto 0);
-    variable h237: unsigned(31 downto 0);
-    variable h238: unsigned(4 downto 0);
+    variable h237: unsigned(0 downto 0);
+    variable h238: unsigned(31 downto 0);
     variable h239: unsigned(4 downto 0);
     variable h240: unsigned(4 downto 0);
     variable h241: unsigned(4 downto 0);
-    variable h242: unsigned(8 downto 0);
-    variable h243: unsigned(4 downto 0);
-    variable h244: unsigned(0 downto 0);
+    variable h242: unsigned(4 downto 0);
+    variable h243: unsigned(8 downto 0);
+    variable h244: unsigned(4 downto 0);
     variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(31 downto 0);
-    variable h247: unsigned(4 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(31 downto 0);
     variable h248: unsigned(4 downto 0);
     variable h249: unsigned(4 downto 0);
     variable h250: unsigned(4 downto 0);
-    variable h251: unsigned(8 downto 0);
-    variable h252: unsigned(4 downto 0);
+    variable h251: unsigned(4 downto 0);
+    variable h252: unsigned(8 downto 0);
+    variable h253: unsigned(4 downto 0);
+    variable h254: unsigned(0 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(31 downto 0);
+    variable h257: unsigned(4 downto 0);
+    variable h258: unsigned(4 downto 0);
+    variable h259: unsigned(4 downto 0);
+    variable h260: unsigned(4 downto 0);
+    variable h261: unsigned(8 downto 0);
+    variable h262: unsigned(4 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(0 downto 0);
+    variable h265: unsigned(31 downto 0);
+    variable h266: unsigned(4 downto 0);
+    variable h267: unsigned(4 downto 0);
+    variable h268: unsigned(4 downto 0);
+    variable h269: unsigned(4 downto 0);
+    variable h270: unsigned(8 downto 0);
+    variable h271: unsigned(4 downto 0);
+    variable h272: unsigned(2 downto 0);
+    variable h273: unsigned(7 downto 0);
+    variable h274: unsigned(7 downto 0);
+    variable h275: unsigned(7 downto 0);
+    variable h276: unsigned(7 downto 0);
+    variable h277: unsigned(7 downto 0);
+    variable h278: unsigned(7 downto 0);
+    variable h279: unsigned(7 downto 0);
+    variable h280: unsigned(7 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(31 downto 0);
+    variable h298: unsigned(4 downto 0);
+    variable h299: unsigned(4 downto 0);
+    variable h300: unsigned(4 downto 0);
+    variable h301: unsigned(4 downto 0);
+    variable h302: unsigned(8 downto 0);
+    variable h303: unsigned(4 downto 0);
+    variable h304: unsigned(0 downto 0);
+    variable h305: unsigned(0 downto 0);
+    variable h306: unsigned(31 downto 0);
+    variable h307: unsigned(4 downto 0);
+    variable h308: unsigned(4 downto 0);
+    variable h309: unsigned(4 downto 0);
+    variable h310: unsigned(4 downto 0);
+    variable h311: unsigned(8 downto 0);
+    variable h312: unsigned(4 downto 0);
+    variable h313: unsigned(0 downto 0);
+    variable h314: unsigned(0 downto 0);
+    variable h315: unsigned(31 downto 0);
+    variable h316: unsigned(4 downto 0);
+    variable h317: unsigned(4 downto 0);
+    variable h318: unsigned(4 downto 0);
+    variable h319: unsigned(4 downto 0);
+    variable h320: unsigned(8 downto 0);
+    variable h321: unsigned(4 downto 0);
+    variable h322: unsigned(0 downto 0);
+    variable h323: unsigned(0 downto 0);
+    variable h324: unsigned(31 downto 0);
+    variable h325: unsigned(4 downto 0);
+    variable h326: unsigned(4 downto 0);
+    variable h327: unsigned(4 downto 0);
+    variable h328: unsigned(4 downto 0);
+    variable h329: unsigned(8 downto 0);
+    variable h330: unsigned(4 downto 0);
+    variable h331: unsigned(0 downto 0);
+    variable h332: unsigned(0 downto 0);
+    variable h333: unsigned(31 downto 0);
+    variable h334: unsigned(4 downto 0);
+    variable h335: unsigned(4 downto 0);
+    variable h336: unsigned(4 downto 0);
+    variable h337: unsigned(4 downto 0);
+    variable h338: unsigned(8 downto 0);
+    variable h339: unsigned(4 downto 0);
+    variable h340: unsigned(0 downto 0);
+    variable h341: unsigned(0 downto 0);
+    variable h342: unsigned(31 downto 0);
+    variable h343: unsigned(4 downto 0);
+    variable h344: unsigned(4 downto 0);
+    variable h345: unsigned(4 downto 0);
+    variable h346: unsigned(4 downto 0);
+    variable h347: unsigned(8 downto 0);
+    variable h348: unsigned(4 downto 0);
+    variable h349: unsigned(2 downto 0);
+    variable h350: unsigned(7 downto 0);
+    variable h351: unsigned(7 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
+    variable h377: unsigned(31 downto 0);
+    variable h378: unsigned(4 downto 0);
+    variable h379: unsigned(4 downto 0);
+    variable h380: unsigned(4 downto 0);
+    variable h381: unsigned(4 downto 0);
+    variable h382: unsigned(8 downto 0);
+    variable h383: unsigned(4 downto 0);
+    variable h384: unsigned(0 downto 0);
+    variable h385: unsigned(0 downto 0);
+    variable h386: unsigned(31 downto 0);
+    variable h387: unsigned(4 downto 0);
+    variable h388: unsigned(4 downto 0);
+    variable h389: unsigned(4 downto 0);
+    variable h390: unsigned(4 downto 0);
+    variable h391: unsigned(8 downto 0);
+    variable h392: unsigned(4 downto 0);
+    variable h393: unsigned(0 downto 0);
+    variable h394: unsigned(0 downto 0);
+    variable h395: unsigned(31 downto 0);
+    variable h396: unsigned(4 downto 0);
+    variable h397: unsigned(4 downto 0);
+    variable h398: unsigned(4 downto 0);
+    variable h399: unsigned(4 downto 0);
+    variable h400: unsigned(8 downto 0);
+    variable h401: unsigned(4 downto 0);
+    variable h402: unsigned(0 downto 0);
+    variable h403: unsigned(0 downto 0);
+    variable h404: unsigned(31 downto 0);
+    variable h405: unsigned(4 downto 0);
+    variable h406: unsigned(4 downto 0);
+    variable h407: unsigned(4 downto 0);
+    variable h408: unsigned(4 downto 0);
+    variable h409: unsigned(8 downto 0);
+    variable h410: unsigned(4 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(31 downto 0);
+    variable h414: unsigned(4 downto 0);
+    variable h415: unsigned(4 downto 0);
+    variable h416: unsigned(4 downto 0);
+    variable h417: unsigned(4 downto 0);
+    variable h418: unsigned(8 downto 0);
+    variable h419: unsigned(4 downto 0);
+    variable h420: unsigned(0 downto 0);
+    variable h421: unsigned(0 downto 0);
+    variable h422: unsigned(31 downto 0);
+    variable h423: unsigned(4 downto 0);
+    variable h424: unsigned(4 downto 0);
+    variable h425: unsigned(4 downto 0);
+    variable h426: unsigned(4 downto 0);
+    variable h427: unsigned(8 downto 0);
+    variable h428: unsigned(4 downto 0);
     variable h7: unsigned(4 downto 0);
     variable h8: unsigned(4 downto 0);
     variable h9: unsigned(4 downto 0);
@@ -352,23 +489,79 @@ fsm: process (clk) is
     variable h133: unsigned(31 downto 0);
     variable h134: unsigned(63 downto 0);
     variable h135: unsigned(63 downto 0);
-    variable h190: unsigned(7 downto 0);
-    variable h191: unsigned(4 downto 0);
-    variable h192: unsigned(4 downto 0);
-    variable h193: unsigned(4 downto 0);
-    variable h194: unsigned(8 downto 0);
-    variable h195: unsigned(63 downto 0);
-    variable h196: unsigned(63 downto 0);
-    variable h197: unsigned(63 downto 0);
-    variable h198: unsigned(63 downto 0);
-    variable h253: unsigned(0 downto 0);
-    variable h254: unsigned(0 downto 0);
-    variable h255: unsigned(0 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(2 downto 0);
-    variable h260: unsigned(0 downto 0);
+    variable h136: unsigned(7 downto 0);
+    variable h137: unsigned(7 downto 0);
+    variable h138: unsigned(31 downto 0);
+    variable h139: unsigned(2 downto 0);
+    variable h140: unsigned(31 downto 0);
+    variable h141: unsigned(0 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(31 downto 0);
+    variable h144: unsigned(63 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(0 downto 0);
+    variable h147: unsigned(31 downto 0);
+    variable h148: unsigned(63 downto 0);
+    variable h149: unsigned(63 downto 0);
+    variable h204: unsigned(63 downto 0);
+    variable h205: unsigned(7 downto 0);
+    variable h206: unsigned(7 downto 0);
+    variable h207: unsigned(31 downto 0);
+    variable h208: unsigned(2 downto 0);
+    variable h209: unsigned(31 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(0 downto 0);
+    variable h212: unsigned(31 downto 0);
+    variable h213: unsigned(63 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(31 downto 0);
+    variable h217: unsigned(63 downto 0);
+    variable h281: unsigned(63 downto 0);
+    variable h282: unsigned(7 downto 0);
+    variable h283: unsigned(7 downto 0);
+    variable h284: unsigned(31 downto 0);
+    variable h285: unsigned(2 downto 0);
+    variable h286: unsigned(31 downto 0);
+    variable h287: unsigned(0 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(31 downto 0);
+    variable h290: unsigned(63 downto 0);
+    variable h291: unsigned(0 downto 0);
+    variable h292: unsigned(0 downto 0);
+    variable h293: unsigned(31 downto 0);
+    variable h294: unsigned(63 downto 0);
+    variable h352: unsigned(7 downto 0);
+    variable h353: unsigned(4 downto 0);
+    variable h354: unsigned(4 downto 0);
+    variable h355: unsigned(4 downto 0);
+    variable h356: unsigned(8 downto 0);
+    variable h357: unsigned(63 downto 0);
+    variable h358: unsigned(63 downto 0);
+    variable h359: unsigned(63 downto 0);
+    variable h360: unsigned(63 downto 0);
+    variable h361: unsigned(7 downto 0);
+    variable h362: unsigned(7 downto 0);
+    variable h363: unsigned(31 downto 0);
+    variable h364: unsigned(2 downto 0);
+    variable h365: unsigned(31 downto 0);
+    variable h366: unsigned(0 downto 0);
+    variable h367: unsigned(0 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(63 downto 0);
+    variable h370: unsigned(0 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(31 downto 0);
+    variable h373: unsigned(63 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h429: unsigned(0 downto 0);
+    variable h430: unsigned(0 downto 0);
+    variable h431: unsigned(0 downto 0);
+    variable h432: unsigned(0 downto 0);
+    variable h433: unsigned(0 downto 0);
+    variable h434: unsigned(0 downto 0);
+    variable h435: unsigned(2 downto 0);
+    variable h436: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -384,12 +577,14 @@ begin
             o_r_exitcode <= to_unsigned(0, 64);
             o_r_exitinfo1 <= to_unsigned(0, 64);
             o_r_exitinfo2 <= to_unsigned(0, 64);
+            o_r_exitintinfo <= to_unsigned(0, 64);
             o_r_nrip <= to_unsigned(0, 64);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_exitcode <= to_unsigned(0, 64);
             rec_exitinfo1 <= to_unsigned(0, 64);
             rec_exitinfo2 <= to_unsigned(0, 64);
+            rec_exitintinfo <= to_unsigned(0, 64);
             rec_nrip <= to_unsigned(0, 64);
             st <= IDLE;
             status <= to_unsigned(0, 8);
@@ -402,7 +597,11 @@ begin
             w_vmcb_10 <= to_unsigned(0, 64);
             w_vmcb_40 <= to_unsigned(0, 64);
             w_vmcb_48 <= to_unsigned(0, 64);
+            w_vmcb_570 <= to_unsigned(0, 64);
+            w_vmcb_60 <= to_unsigned(0, 64);
+            w_vmcb_68 <= to_unsigned(0, 64);
             w_vmcb_8 <= to_unsigned(0, 64);
+            w_vmcb_a8 <= to_unsigned(0, 64);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             v_wide := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -510,6 +709,82 @@ begin
                         end if;
                         if bool(m_rvalid) then
                             w_vmcb_48 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W5;
+                        end if;
+                    end if;
+                when S0W5 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 96);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcb_60 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W6;
+                        end if;
+                    end if;
+                when S0W6 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 104);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcb_68 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W7;
+                        end if;
+                    end if;
+                when S0W7 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 168);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcb_a8 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W8;
+                        end if;
+                    end if;
+                when S0W8 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 1392);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcb_570 <= m_rdata;
                             pend <= '0';
                             st <= S1P;
                         end if;
@@ -1141,449 +1416,965 @@ begin
                     else
                         h75 := h84;
                     end if;
-                    h136 := to_unsigned(0, 1);
-                    h137 := to_unsigned(0, 1);
-                    h138 := unsigned'("00000000000000000000000000000000");
-                    h138 := w_vmcb_0(32-1 downto 0);
-                    h139 := to_unsigned(0, 5);
-                    h140 := to_unsigned(0, 5);
-                    h141 := to_unsigned(0, 5);
-                    h142 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h142 := e_vector;
-                    else
-                        h142 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h141 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h141 := h142;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h140 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h140 := h141;
-                    end if;
-                    h143 := to_unsigned(0, 9);
-                    h143 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h140));
-                    h144 := to_unsigned(0, 5);
-                    h144 := (h143(5-1 downto 0) and to_unsigned(31, 5));
-                    h139 := h144;
-                    h137 := to_unsigned(0, 1);
-                    if ((shift_right(h138, to_integer(h139)) and to_unsigned(1, 32)) = 1) then
-                        h137 := to_unsigned(1, 1);
-                    end if;
-                    h145 := to_unsigned(0, 1);
-                    h146 := to_unsigned(0, 1);
-                    h147 := unsigned'("00000000000000000000000000000000");
-                    h147 := w_vmcb_0(64-1 downto 32);
-                    h148 := to_unsigned(0, 5);
-                    h149 := to_unsigned(0, 5);
-                    h150 := to_unsigned(0, 5);
-                    h151 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h151 := e_vector;
-                    else
-                        h151 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h150 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h150 := h151;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h149 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h149 := h150;
-                    end if;
-                    h152 := to_unsigned(0, 9);
-                    h152 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h149));
+                    h150 := to_unsigned(0, 1);
+                    h151 := to_unsigned(0, 1);
+                    h152 := unsigned'("00000000000000000000000000000000");
+                    h152 := w_vmcb_0(32-1 downto 0);
                     h153 := to_unsigned(0, 5);
-                    h153 := (h152(5-1 downto 0) and to_unsigned(31, 5));
-                    h148 := h153;
-                    h146 := to_unsigned(0, 1);
-                    if ((shift_right(h147, to_integer(h148)) and to_unsigned(1, 32)) = 1) then
-                        h146 := to_unsigned(1, 1);
+                    h154 := to_unsigned(0, 5);
+                    h155 := to_unsigned(0, 5);
+                    h156 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h156 := e_vector;
+                    else
+                        h156 := to_unsigned(0, 5);
                     end if;
-                    h154 := to_unsigned(0, 1);
-                    h155 := to_unsigned(0, 1);
-                    h156 := unsigned'("00000000000000000000000000000000");
-                    h156 := w_vmcb_8(32-1 downto 0);
-                    h157 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h155 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h155 := h156;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h154 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h154 := h155;
+                    end if;
+                    h157 := to_unsigned(0, 9);
+                    h157 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h154));
                     h158 := to_unsigned(0, 5);
-                    h159 := to_unsigned(0, 5);
-                    h160 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h160 := e_vector;
-                    else
-                        h160 := to_unsigned(0, 5);
+                    h158 := (h157(5-1 downto 0) and to_unsigned(31, 5));
+                    h153 := h158;
+                    h151 := to_unsigned(0, 1);
+                    if ((shift_right(h152, to_integer(h153)) and to_unsigned(1, 32)) = 1) then
+                        h151 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h159 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h159 := h160;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h158 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h158 := h159;
-                    end if;
-                    h161 := to_unsigned(0, 9);
-                    h161 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h158));
+                    h159 := to_unsigned(0, 1);
+                    h160 := to_unsigned(0, 1);
+                    h161 := unsigned'("00000000000000000000000000000000");
+                    h161 := w_vmcb_0(64-1 downto 32);
                     h162 := to_unsigned(0, 5);
-                    h162 := (h161(5-1 downto 0) and to_unsigned(31, 5));
-                    h157 := h162;
-                    h155 := to_unsigned(0, 1);
-                    if ((shift_right(h156, to_integer(h157)) and to_unsigned(1, 32)) = 1) then
-                        h155 := to_unsigned(1, 1);
+                    h163 := to_unsigned(0, 5);
+                    h164 := to_unsigned(0, 5);
+                    h165 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h165 := e_vector;
+                    else
+                        h165 := to_unsigned(0, 5);
                     end if;
-                    h163 := to_unsigned(0, 1);
-                    h164 := to_unsigned(0, 1);
-                    h165 := unsigned'("00000000000000000000000000000000");
-                    h165 := w_vmcb_8(64-1 downto 32);
-                    h166 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h164 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h164 := h165;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h163 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h163 := h164;
+                    end if;
+                    h166 := to_unsigned(0, 9);
+                    h166 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h163));
                     h167 := to_unsigned(0, 5);
-                    h168 := to_unsigned(0, 5);
-                    h169 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h169 := e_vector;
-                    else
-                        h169 := to_unsigned(0, 5);
+                    h167 := (h166(5-1 downto 0) and to_unsigned(31, 5));
+                    h162 := h167;
+                    h160 := to_unsigned(0, 1);
+                    if ((shift_right(h161, to_integer(h162)) and to_unsigned(1, 32)) = 1) then
+                        h160 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h168 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h168 := h169;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h167 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h167 := h168;
-                    end if;
-                    h170 := to_unsigned(0, 9);
-                    h170 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h167));
+                    h168 := to_unsigned(0, 1);
+                    h169 := to_unsigned(0, 1);
+                    h170 := unsigned'("00000000000000000000000000000000");
+                    h170 := w_vmcb_8(32-1 downto 0);
                     h171 := to_unsigned(0, 5);
-                    h171 := (h170(5-1 downto 0) and to_unsigned(31, 5));
-                    h166 := h171;
-                    h164 := to_unsigned(0, 1);
-                    if ((shift_right(h165, to_integer(h166)) and to_unsigned(1, 32)) = 1) then
-                        h164 := to_unsigned(1, 1);
+                    h172 := to_unsigned(0, 5);
+                    h173 := to_unsigned(0, 5);
+                    h174 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h174 := e_vector;
+                    else
+                        h174 := to_unsigned(0, 5);
                     end if;
-                    h172 := to_unsigned(0, 1);
-                    h173 := to_unsigned(0, 1);
-                    h174 := unsigned'("00000000000000000000000000000000");
-                    h174 := w_vmcb_10(32-1 downto 0);
-                    h175 := to_unsigned(0, 5);
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h173 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h173 := h174;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h172 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h172 := h173;
+                    end if;
+                    h175 := to_unsigned(0, 9);
+                    h175 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h172));
                     h176 := to_unsigned(0, 5);
-                    h177 := to_unsigned(0, 5);
-                    h178 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h178 := e_vector;
-                    else
-                        h178 := to_unsigned(0, 5);
+                    h176 := (h175(5-1 downto 0) and to_unsigned(31, 5));
+                    h171 := h176;
+                    h169 := to_unsigned(0, 1);
+                    if ((shift_right(h170, to_integer(h171)) and to_unsigned(1, 32)) = 1) then
+                        h169 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h177 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h177 := h178;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h176 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h176 := h177;
-                    end if;
-                    h179 := to_unsigned(0, 9);
-                    h179 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h176));
+                    h177 := to_unsigned(0, 1);
+                    h178 := to_unsigned(0, 1);
+                    h179 := unsigned'("00000000000000000000000000000000");
+                    h179 := w_vmcb_8(64-1 downto 32);
                     h180 := to_unsigned(0, 5);
-                    h180 := (h179(5-1 downto 0) and to_unsigned(31, 5));
-                    h175 := h180;
-                    h173 := to_unsigned(0, 1);
-                    if ((shift_right(h174, to_integer(h175)) and to_unsigned(1, 32)) = 1) then
-                        h173 := to_unsigned(1, 1);
-                    end if;
-                    h181 := to_unsigned(0, 1);
-                    h182 := to_unsigned(0, 1);
-                    h183 := unsigned'("00000000000000000000000000000000");
-                    h183 := w_vmcb_10(64-1 downto 32);
-                    h184 := to_unsigned(0, 5);
-                    h185 := to_unsigned(0, 5);
-                    h186 := to_unsigned(0, 5);
-                    h187 := to_unsigned(0, 5);
+                    h181 := to_unsigned(0, 5);
+                    h182 := to_unsigned(0, 5);
+                    h183 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h187 := e_vector;
+                        h183 := e_vector;
                     else
-                        h187 := to_unsigned(0, 5);
+                        h183 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h186 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h182 := unsigned'(to_unsigned(0, 1) & e_dr);
                     else
-                        h186 := h187;
+                        h182 := h183;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h185 := unsigned'(to_unsigned(0, 1) & e_cr);
+                        h181 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
-                        h185 := h186;
+                        h181 := h182;
                     end if;
-                    h188 := to_unsigned(0, 9);
-                    h188 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h185));
+                    h184 := to_unsigned(0, 9);
+                    h184 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h181));
+                    h185 := to_unsigned(0, 5);
+                    h185 := (h184(5-1 downto 0) and to_unsigned(31, 5));
+                    h180 := h185;
+                    h178 := to_unsigned(0, 1);
+                    if ((shift_right(h179, to_integer(h180)) and to_unsigned(1, 32)) = 1) then
+                        h178 := to_unsigned(1, 1);
+                    end if;
+                    h186 := to_unsigned(0, 1);
+                    h187 := to_unsigned(0, 1);
+                    h188 := unsigned'("00000000000000000000000000000000");
+                    h188 := w_vmcb_10(32-1 downto 0);
                     h189 := to_unsigned(0, 5);
-                    h189 := (h188(5-1 downto 0) and to_unsigned(31, 5));
-                    h184 := h189;
-                    h182 := to_unsigned(0, 1);
-                    if ((shift_right(h183, to_integer(h184)) and to_unsigned(1, 32)) = 1) then
-                        h182 := to_unsigned(1, 1);
+                    h190 := to_unsigned(0, 5);
+                    h191 := to_unsigned(0, 5);
+                    h192 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h192 := e_vector;
+                    else
+                        h192 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h191 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h191 := h192;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h190 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h190 := h191;
+                    end if;
+                    h193 := to_unsigned(0, 9);
+                    h193 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h190));
+                    h194 := to_unsigned(0, 5);
+                    h194 := (h193(5-1 downto 0) and to_unsigned(31, 5));
+                    h189 := h194;
+                    h187 := to_unsigned(0, 1);
+                    if ((shift_right(h188, to_integer(h189)) and to_unsigned(1, 32)) = 1) then
+                        h187 := to_unsigned(1, 1);
+                    end if;
+                    h195 := to_unsigned(0, 1);
+                    h196 := to_unsigned(0, 1);
+                    h197 := unsigned'("00000000000000000000000000000000");
+                    h197 := w_vmcb_10(64-1 downto 32);
+                    h198 := to_unsigned(0, 5);
+                    h199 := to_unsigned(0, 5);
+                    h200 := to_unsigned(0, 5);
+                    h201 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h201 := e_vector;
+                    else
+                        h201 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h200 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h200 := h201;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h199 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h199 := h200;
+                    end if;
+                    h202 := to_unsigned(0, 9);
+                    h202 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h199));
+                    h203 := to_unsigned(0, 5);
+                    h203 := (h202(5-1 downto 0) and to_unsigned(31, 5));
+                    h198 := h203;
+                    h196 := to_unsigned(0, 1);
+                    if ((shift_right(h197, to_integer(h198)) and to_unsigned(1, 32)) = 1) then
+                        h196 := to_unsigned(1, 1);
                     end if;
                     if (e_kind < 192) then
-                        h181 := h182;
+                        h195 := h196;
                     else
-                        h181 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
-                        h172 := h173;
+                        h186 := h187;
                     else
-                        h172 := h181;
+                        h186 := h195;
                     end if;
                     if (e_kind < 128) then
-                        h163 := h164;
+                        h177 := h178;
                     else
-                        h163 := h172;
+                        h177 := h186;
                     end if;
                     if (e_kind < 96) then
-                        h154 := h155;
+                        h168 := h169;
                     else
-                        h154 := h163;
+                        h168 := h177;
                     end if;
                     if (e_kind < 64) then
-                        h145 := h146;
+                        h159 := h160;
                     else
-                        h145 := h154;
+                        h159 := h168;
                     end if;
                     if (e_kind < 32) then
-                        h136 := h137;
+                        h150 := h151;
                     else
-                        h136 := h145;
+                        h150 := h159;
                     end if;
-                    h199 := to_unsigned(0, 1);
-                    h200 := to_unsigned(0, 1);
-                    h201 := unsigned'("00000000000000000000000000000000");
-                    h201 := w_vmcb_0(32-1 downto 0);
-                    h202 := to_unsigned(0, 5);
-                    h203 := to_unsigned(0, 5);
-                    h204 := to_unsigned(0, 5);
-                    h205 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h205 := e_vector;
-                    else
-                        h205 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h204 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h204 := h205;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h203 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h203 := h204;
-                    end if;
-                    h206 := to_unsigned(0, 9);
-                    h206 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h203));
-                    h207 := to_unsigned(0, 5);
-                    h207 := (h206(5-1 downto 0) and to_unsigned(31, 5));
-                    h202 := h207;
-                    h200 := to_unsigned(0, 1);
-                    if ((shift_right(h201, to_integer(h202)) and to_unsigned(1, 32)) = 1) then
-                        h200 := to_unsigned(1, 1);
-                    end if;
-                    h208 := to_unsigned(0, 1);
-                    h209 := to_unsigned(0, 1);
-                    h210 := unsigned'("00000000000000000000000000000000");
-                    h210 := w_vmcb_0(64-1 downto 32);
-                    h211 := to_unsigned(0, 5);
-                    h212 := to_unsigned(0, 5);
-                    h213 := to_unsigned(0, 5);
-                    h214 := to_unsigned(0, 5);
-                    if (e_kind = 64) then
-                        h214 := e_vector;
-                    else
-                        h214 := to_unsigned(0, 5);
-                    end if;
-                    if ((e_kind = 32) or (e_kind = 48)) then
-                        h213 := unsigned'(to_unsigned(0, 1) & e_dr);
-                    else
-                        h213 := h214;
-                    end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h212 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h212 := h213;
-                    end if;
-                    h215 := to_unsigned(0, 9);
-                    h215 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h212));
-                    h216 := to_unsigned(0, 5);
-                    h216 := (h215(5-1 downto 0) and to_unsigned(31, 5));
-                    h211 := h216;
-                    h209 := to_unsigned(0, 1);
-                    if ((shift_right(h210, to_integer(h211)) and to_unsigned(1, 32)) = 1) then
-                        h209 := to_unsigned(1, 1);
-                    end if;
-                    h217 := to_unsigned(0, 1);
                     h218 := to_unsigned(0, 1);
-                    h219 := unsigned'("00000000000000000000000000000000");
-                    h219 := w_vmcb_8(32-1 downto 0);
-                    h220 := to_unsigned(0, 5);
+                    h219 := to_unsigned(0, 1);
+                    h220 := unsigned'("00000000000000000000000000000000");
+                    h220 := w_vmcb_0(32-1 downto 0);
                     h221 := to_unsigned(0, 5);
                     h222 := to_unsigned(0, 5);
                     h223 := to_unsigned(0, 5);
+                    h224 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h223 := e_vector;
+                        h224 := e_vector;
                     else
-                        h223 := to_unsigned(0, 5);
+                        h224 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h222 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h223 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h223 := h224;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h222 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h222 := h223;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h221 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h221 := h222;
+                    h225 := to_unsigned(0, 9);
+                    h225 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h222));
+                    h226 := to_unsigned(0, 5);
+                    h226 := (h225(5-1 downto 0) and to_unsigned(31, 5));
+                    h221 := h226;
+                    h219 := to_unsigned(0, 1);
+                    if ((shift_right(h220, to_integer(h221)) and to_unsigned(1, 32)) = 1) then
+                        h219 := to_unsigned(1, 1);
                     end if;
-                    h224 := to_unsigned(0, 9);
-                    h224 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h221));
-                    h225 := to_unsigned(0, 5);
-                    h225 := (h224(5-1 downto 0) and to_unsigned(31, 5));
-                    h220 := h225;
-                    h218 := to_unsigned(0, 1);
-                    if ((shift_right(h219, to_integer(h220)) and to_unsigned(1, 32)) = 1) then
-                        h218 := to_unsigned(1, 1);
-                    end if;
-                    h226 := to_unsigned(0, 1);
                     h227 := to_unsigned(0, 1);
-                    h228 := unsigned'("00000000000000000000000000000000");
-                    h228 := w_vmcb_8(64-1 downto 32);
-                    h229 := to_unsigned(0, 5);
+                    h228 := to_unsigned(0, 1);
+                    h229 := unsigned'("00000000000000000000000000000000");
+                    h229 := w_vmcb_0(64-1 downto 32);
                     h230 := to_unsigned(0, 5);
                     h231 := to_unsigned(0, 5);
                     h232 := to_unsigned(0, 5);
+                    h233 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h232 := e_vector;
+                        h233 := e_vector;
                     else
-                        h232 := to_unsigned(0, 5);
+                        h233 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h231 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h232 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h232 := h233;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h231 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h231 := h232;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h230 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h230 := h231;
+                    h234 := to_unsigned(0, 9);
+                    h234 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h231));
+                    h235 := to_unsigned(0, 5);
+                    h235 := (h234(5-1 downto 0) and to_unsigned(31, 5));
+                    h230 := h235;
+                    h228 := to_unsigned(0, 1);
+                    if ((shift_right(h229, to_integer(h230)) and to_unsigned(1, 32)) = 1) then
+                        h228 := to_unsigned(1, 1);
                     end if;
-                    h233 := to_unsigned(0, 9);
-                    h233 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h230));
-                    h234 := to_unsigned(0, 5);
-                    h234 := (h233(5-1 downto 0) and to_unsigned(31, 5));
-                    h229 := h234;
-                    h227 := to_unsigned(0, 1);
-                    if ((shift_right(h228, to_integer(h229)) and to_unsigned(1, 32)) = 1) then
-                        h227 := to_unsigned(1, 1);
-                    end if;
-                    h235 := to_unsigned(0, 1);
                     h236 := to_unsigned(0, 1);
-                    h237 := unsigned'("00000000000000000000000000000000");
-                    h237 := w_vmcb_10(32-1 downto 0);
-                    h238 := to_unsigned(0, 5);
+                    h237 := to_unsigned(0, 1);
+                    h238 := unsigned'("00000000000000000000000000000000");
+                    h238 := w_vmcb_8(32-1 downto 0);
                     h239 := to_unsigned(0, 5);
                     h240 := to_unsigned(0, 5);
                     h241 := to_unsigned(0, 5);
+                    h242 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h241 := e_vector;
+                        h242 := e_vector;
                     else
-                        h241 := to_unsigned(0, 5);
+                        h242 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h240 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h241 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h241 := h242;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h240 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h240 := h241;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h239 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h239 := h240;
+                    h243 := to_unsigned(0, 9);
+                    h243 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h240));
+                    h244 := to_unsigned(0, 5);
+                    h244 := (h243(5-1 downto 0) and to_unsigned(31, 5));
+                    h239 := h244;
+                    h237 := to_unsigned(0, 1);
+                    if ((shift_right(h238, to_integer(h239)) and to_unsigned(1, 32)) = 1) then
+                        h237 := to_unsigned(1, 1);
                     end if;
-                    h242 := to_unsigned(0, 9);
-                    h242 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h239));
-                    h243 := to_unsigned(0, 5);
-                    h243 := (h242(5-1 downto 0) and to_unsigned(31, 5));
-                    h238 := h243;
-                    h236 := to_unsigned(0, 1);
-                    if ((shift_right(h237, to_integer(h238)) and to_unsigned(1, 32)) = 1) then
-                        h236 := to_unsigned(1, 1);
-                    end if;
-                    h244 := to_unsigned(0, 1);
                     h245 := to_unsigned(0, 1);
-                    h246 := unsigned'("00000000000000000000000000000000");
-                    h246 := w_vmcb_10(64-1 downto 32);
-                    h247 := to_unsigned(0, 5);
+                    h246 := to_unsigned(0, 1);
+                    h247 := unsigned'("00000000000000000000000000000000");
+                    h247 := w_vmcb_8(64-1 downto 32);
                     h248 := to_unsigned(0, 5);
                     h249 := to_unsigned(0, 5);
                     h250 := to_unsigned(0, 5);
+                    h251 := to_unsigned(0, 5);
                     if (e_kind = 64) then
-                        h250 := e_vector;
+                        h251 := e_vector;
                     else
-                        h250 := to_unsigned(0, 5);
+                        h251 := to_unsigned(0, 5);
                     end if;
                     if ((e_kind = 32) or (e_kind = 48)) then
-                        h249 := unsigned'(to_unsigned(0, 1) & e_dr);
+                        h250 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h250 := h251;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h249 := unsigned'(to_unsigned(0, 1) & e_cr);
                     else
                         h249 := h250;
                     end if;
-                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                        h248 := unsigned'(to_unsigned(0, 1) & e_cr);
-                    else
-                        h248 := h249;
+                    h252 := to_unsigned(0, 9);
+                    h252 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h249));
+                    h253 := to_unsigned(0, 5);
+                    h253 := (h252(5-1 downto 0) and to_unsigned(31, 5));
+                    h248 := h253;
+                    h246 := to_unsigned(0, 1);
+                    if ((shift_right(h247, to_integer(h248)) and to_unsigned(1, 32)) = 1) then
+                        h246 := to_unsigned(1, 1);
                     end if;
-                    h251 := to_unsigned(0, 9);
-                    h251 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h248));
-                    h252 := to_unsigned(0, 5);
-                    h252 := (h251(5-1 downto 0) and to_unsigned(31, 5));
-                    h247 := h252;
-                    h245 := to_unsigned(0, 1);
-                    if ((shift_right(h246, to_integer(h247)) and to_unsigned(1, 32)) = 1) then
-                        h245 := to_unsigned(1, 1);
+                    h254 := to_unsigned(0, 1);
+                    h255 := to_unsigned(0, 1);
+                    h256 := unsigned'("00000000000000000000000000000000");
+                    h256 := w_vmcb_10(32-1 downto 0);
+                    h257 := to_unsigned(0, 5);
+                    h258 := to_unsigned(0, 5);
+                    h259 := to_unsigned(0, 5);
+                    h260 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h260 := e_vector;
+                    else
+                        h260 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h259 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h259 := h260;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h258 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h258 := h259;
+                    end if;
+                    h261 := to_unsigned(0, 9);
+                    h261 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h258));
+                    h262 := to_unsigned(0, 5);
+                    h262 := (h261(5-1 downto 0) and to_unsigned(31, 5));
+                    h257 := h262;
+                    h255 := to_unsigned(0, 1);
+                    if ((shift_right(h256, to_integer(h257)) and to_unsigned(1, 32)) = 1) then
+                        h255 := to_unsigned(1, 1);
+                    end if;
+                    h263 := to_unsigned(0, 1);
+                    h264 := to_unsigned(0, 1);
+                    h265 := unsigned'("00000000000000000000000000000000");
+                    h265 := w_vmcb_10(64-1 downto 32);
+                    h266 := to_unsigned(0, 5);
+                    h267 := to_unsigned(0, 5);
+                    h268 := to_unsigned(0, 5);
+                    h269 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h269 := e_vector;
+                    else
+                        h269 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h268 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h268 := h269;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h267 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h267 := h268;
+                    end if;
+                    h270 := to_unsigned(0, 9);
+                    h270 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h267));
+                    h271 := to_unsigned(0, 5);
+                    h271 := (h270(5-1 downto 0) and to_unsigned(31, 5));
+                    h266 := h271;
+                    h264 := to_unsigned(0, 1);
+                    if ((shift_right(h265, to_integer(h266)) and to_unsigned(1, 32)) = 1) then
+                        h264 := to_unsigned(1, 1);
                     end if;
                     if (e_kind < 192) then
-                        h244 := h245;
+                        h263 := h264;
                     else
-                        h244 := to_unsigned(0, 1);
+                        h263 := to_unsigned(0, 1);
                     end if;
                     if (e_kind < 160) then
-                        h235 := h236;
+                        h254 := h255;
                     else
-                        h235 := h244;
+                        h254 := h263;
                     end if;
                     if (e_kind < 128) then
-                        h226 := h227;
+                        h245 := h246;
                     else
-                        h226 := h235;
+                        h245 := h254;
                     end if;
                     if (e_kind < 96) then
-                        h217 := h218;
+                        h236 := h237;
                     else
-                        h217 := h226;
+                        h236 := h245;
                     end if;
                     if (e_kind < 64) then
-                        h208 := h209;
+                        h227 := h228;
                     else
-                        h208 := h217;
+                        h227 := h236;
                     end if;
                     if (e_kind < 32) then
-                        h199 := h200;
+                        h218 := h219;
                     else
-                        h199 := h208;
+                        h218 := h227;
+                    end if;
+                    h272 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h272 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h272 := e_dlv_type;
+                    end if;
+                    h273 := to_unsigned(0, 8);
+                    h274 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h274 := to_unsigned(2, 8);
+                    else
+                        h274 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h273 := h274;
+                    else
+                        h273 := e_dlv_vector;
+                    end if;
+                    h275 := to_unsigned(0, 8);
+                    h276 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h276 := to_unsigned(2, 8);
+                    else
+                        h276 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h275 := h276;
+                    else
+                        h275 := e_dlv_vector;
+                    end if;
+                    h277 := to_unsigned(0, 8);
+                    h278 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h278 := to_unsigned(2, 8);
+                    else
+                        h278 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h277 := h278;
+                    else
+                        h277 := e_dlv_vector;
+                    end if;
+                    h279 := to_unsigned(0, 8);
+                    h280 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h280 := to_unsigned(2, 8);
+                    else
+                        h280 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h279 := h280;
+                    else
+                        h279 := e_dlv_vector;
+                    end if;
+                    h295 := to_unsigned(0, 1);
+                    h296 := to_unsigned(0, 1);
+                    h297 := unsigned'("00000000000000000000000000000000");
+                    h297 := w_vmcb_0(32-1 downto 0);
+                    h298 := to_unsigned(0, 5);
+                    h299 := to_unsigned(0, 5);
+                    h300 := to_unsigned(0, 5);
+                    h301 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h301 := e_vector;
+                    else
+                        h301 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h300 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h300 := h301;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h299 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h299 := h300;
+                    end if;
+                    h302 := to_unsigned(0, 9);
+                    h302 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h299));
+                    h303 := to_unsigned(0, 5);
+                    h303 := (h302(5-1 downto 0) and to_unsigned(31, 5));
+                    h298 := h303;
+                    h296 := to_unsigned(0, 1);
+                    if ((shift_right(h297, to_integer(h298)) and to_unsigned(1, 32)) = 1) then
+                        h296 := to_unsigned(1, 1);
+                    end if;
+                    h304 := to_unsigned(0, 1);
+                    h305 := to_unsigned(0, 1);
+                    h306 := unsigned'("00000000000000000000000000000000");
+                    h306 := w_vmcb_0(64-1 downto 32);
+                    h307 := to_unsigned(0, 5);
+                    h308 := to_unsigned(0, 5);
+                    h309 := to_unsigned(0, 5);
+                    h310 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h310 := e_vector;
+                    else
+                        h310 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h309 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h309 := h310;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h308 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h308 := h309;
+                    end if;
+                    h311 := to_unsigned(0, 9);
+                    h311 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h308));
+                    h312 := to_unsigned(0, 5);
+                    h312 := (h311(5-1 downto 0) and to_unsigned(31, 5));
+                    h307 := h312;
+                    h305 := to_unsigned(0, 1);
+                    if ((shift_right(h306, to_integer(h307)) and to_unsigned(1, 32)) = 1) then
+                        h305 := to_unsigned(1, 1);
+                    end if;
+                    h313 := to_unsigned(0, 1);
+                    h314 := to_unsigned(0, 1);
+                    h315 := unsigned'("00000000000000000000000000000000");
+                    h315 := w_vmcb_8(32-1 downto 0);
+                    h316 := to_unsigned(0, 5);
+                    h317 := to_unsigned(0, 5);
+                    h318 := to_unsigned(0, 5);
+                    h319 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h319 := e_vector;
+                    else
+                        h319 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h318 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h318 := h319;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h317 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h317 := h318;
+                    end if;
+                    h320 := to_unsigned(0, 9);
+                    h320 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h317));
+                    h321 := to_unsigned(0, 5);
+                    h321 := (h320(5-1 downto 0) and to_unsigned(31, 5));
+                    h316 := h321;
+                    h314 := to_unsigned(0, 1);
+                    if ((shift_right(h315, to_integer(h316)) and to_unsigned(1, 32)) = 1) then
+                        h314 := to_unsigned(1, 1);
+                    end if;
+                    h322 := to_unsigned(0, 1);
+                    h323 := to_unsigned(0, 1);
+                    h324 := unsigned'("00000000000000000000000000000000");
+                    h324 := w_vmcb_8(64-1 downto 32);
+                    h325 := to_unsigned(0, 5);
+                    h326 := to_unsigned(0, 5);
+                    h327 := to_unsigned(0, 5);
+                    h328 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h328 := e_vector;
+                    else
+                        h328 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h327 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h327 := h328;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h326 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h326 := h327;
+                    end if;
+                    h329 := to_unsigned(0, 9);
+                    h329 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h326));
+                    h330 := to_unsigned(0, 5);
+                    h330 := (h329(5-1 downto 0) and to_unsigned(31, 5));
+                    h325 := h330;
+                    h323 := to_unsigned(0, 1);
+                    if ((shift_right(h324, to_integer(h325)) and to_unsigned(1, 32)) = 1) then
+                        h323 := to_unsigned(1, 1);
+                    end if;
+                    h331 := to_unsigned(0, 1);
+                    h332 := to_unsigned(0, 1);
+                    h333 := unsigned'("00000000000000000000000000000000");
+                    h333 := w_vmcb_10(32-1 downto 0);
+                    h334 := to_unsigned(0, 5);
+                    h335 := to_unsigned(0, 5);
+                    h336 := to_unsigned(0, 5);
+                    h337 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h337 := e_vector;
+                    else
+                        h337 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h336 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h336 := h337;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h335 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h335 := h336;
+                    end if;
+                    h338 := to_unsigned(0, 9);
+                    h338 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h335));
+                    h339 := to_unsigned(0, 5);
+                    h339 := (h338(5-1 downto 0) and to_unsigned(31, 5));
+                    h334 := h339;
+                    h332 := to_unsigned(0, 1);
+                    if ((shift_right(h333, to_integer(h334)) and to_unsigned(1, 32)) = 1) then
+                        h332 := to_unsigned(1, 1);
+                    end if;
+                    h340 := to_unsigned(0, 1);
+                    h341 := to_unsigned(0, 1);
+                    h342 := unsigned'("00000000000000000000000000000000");
+                    h342 := w_vmcb_10(64-1 downto 32);
+                    h343 := to_unsigned(0, 5);
+                    h344 := to_unsigned(0, 5);
+                    h345 := to_unsigned(0, 5);
+                    h346 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h346 := e_vector;
+                    else
+                        h346 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h345 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h345 := h346;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h344 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h344 := h345;
+                    end if;
+                    h347 := to_unsigned(0, 9);
+                    h347 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h344));
+                    h348 := to_unsigned(0, 5);
+                    h348 := (h347(5-1 downto 0) and to_unsigned(31, 5));
+                    h343 := h348;
+                    h341 := to_unsigned(0, 1);
+                    if ((shift_right(h342, to_integer(h343)) and to_unsigned(1, 32)) = 1) then
+                        h341 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h340 := h341;
+                    else
+                        h340 := to_unsigned(0, 1);
+                    end if;
+                    if (e_kind < 160) then
+                        h331 := h332;
+                    else
+                        h331 := h340;
+                    end if;
+                    if (e_kind < 128) then
+                        h322 := h323;
+                    else
+                        h322 := h331;
+                    end if;
+                    if (e_kind < 96) then
+                        h313 := h314;
+                    else
+                        h313 := h322;
+                    end if;
+                    if (e_kind < 64) then
+                        h304 := h305;
+                    else
+                        h304 := h313;
+                    end if;
+                    if (e_kind < 32) then
+                        h295 := h296;
+                    else
+                        h295 := h304;
+                    end if;
+                    h349 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h349 := w_vmcb_a8(11-1 downto 8);
+                    else
+                        h349 := e_dlv_type;
+                    end if;
+                    h350 := to_unsigned(0, 8);
+                    h351 := to_unsigned(0, 8);
+                    if (w_vmcb_a8(11-1 downto 8) = 2) then
+                        h351 := to_unsigned(2, 8);
+                    else
+                        h351 := w_vmcb_a8(8-1 downto 0);
+                    end if;
+                    if (e_injected /= 0) then
+                        h350 := h351;
+                    else
+                        h350 := e_dlv_vector;
+                    end if;
+                    h375 := to_unsigned(0, 1);
+                    h376 := to_unsigned(0, 1);
+                    h377 := unsigned'("00000000000000000000000000000000");
+                    h377 := w_vmcb_0(32-1 downto 0);
+                    h378 := to_unsigned(0, 5);
+                    h379 := to_unsigned(0, 5);
+                    h380 := to_unsigned(0, 5);
+                    h381 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h381 := e_vector;
+                    else
+                        h381 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h380 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h380 := h381;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h379 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h379 := h380;
+                    end if;
+                    h382 := to_unsigned(0, 9);
+                    h382 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h379));
+                    h383 := to_unsigned(0, 5);
+                    h383 := (h382(5-1 downto 0) and to_unsigned(31, 5));
+                    h378 := h383;
+                    h376 := to_unsigned(0, 1);
+                    if ((shift_right(h377, to_integer(h378)) and to_unsigned(1, 32)) = 1) then
+                        h376 := to_unsigned(1, 1);
+                    end if;
+                    h384 := to_unsigned(0, 1);
+                    h385 := to_unsigned(0, 1);
+                    h386 := unsigned'("00000000000000000000000000000000");
+                    h386 := w_vmcb_0(64-1 downto 32);
+                    h387 := to_unsigned(0, 5);
+                    h388 := to_unsigned(0, 5);
+                    h389 := to_unsigned(0, 5);
+                    h390 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h390 := e_vector;
+                    else
+                        h390 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h389 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h389 := h390;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h388 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h388 := h389;
+                    end if;
+                    h391 := to_unsigned(0, 9);
+                    h391 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h388));
+                    h392 := to_unsigned(0, 5);
+                    h392 := (h391(5-1 downto 0) and to_unsigned(31, 5));
+                    h387 := h392;
+                    h385 := to_unsigned(0, 1);
+                    if ((shift_right(h386, to_integer(h387)) and to_unsigned(1, 32)) = 1) then
+                        h385 := to_unsigned(1, 1);
+                    end if;
+                    h393 := to_unsigned(0, 1);
+                    h394 := to_unsigned(0, 1);
+                    h395 := unsigned'("00000000000000000000000000000000");
+                    h395 := w_vmcb_8(32-1 downto 0);
+                    h396 := to_unsigned(0, 5);
+                    h397 := to_unsigned(0, 5);
+                    h398 := to_unsigned(0, 5);
+                    h399 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h399 := e_vector;
+                    else
+                        h399 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h398 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h398 := h399;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h397 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h397 := h398;
+                    end if;
+                    h400 := to_unsigned(0, 9);
+                    h400 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h397));
+                    h401 := to_unsigned(0, 5);
+                    h401 := (h400(5-1 downto 0) and to_unsigned(31, 5));
+                    h396 := h401;
+                    h394 := to_unsigned(0, 1);
+                    if ((shift_right(h395, to_integer(h396)) and to_unsigned(1, 32)) = 1) then
+                        h394 := to_unsigned(1, 1);
+                    end if;
+                    h402 := to_unsigned(0, 1);
+                    h403 := to_unsigned(0, 1);
+                    h404 := unsigned'("00000000000000000000000000000000");
+                    h404 := w_vmcb_8(64-1 downto 32);
+                    h405 := to_unsigned(0, 5);
+                    h406 := to_unsigned(0, 5);
+                    h407 := to_unsigned(0, 5);
+                    h408 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h408 := e_vector;
+                    else
+                        h408 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h407 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h407 := h408;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h406 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h406 := h407;
+                    end if;
+                    h409 := to_unsigned(0, 9);
+                    h409 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h406));
+                    h410 := to_unsigned(0, 5);
+                    h410 := (h409(5-1 downto 0) and to_unsigned(31, 5));
+                    h405 := h410;
+                    h403 := to_unsigned(0, 1);
+                    if ((shift_right(h404, to_integer(h405)) and to_unsigned(1, 32)) = 1) then
+                        h403 := to_unsigned(1, 1);
+                    end if;
+                    h411 := to_unsigned(0, 1);
+                    h412 := to_unsigned(0, 1);
+                    h413 := unsigned'("00000000000000000000000000000000");
+                    h413 := w_vmcb_10(32-1 downto 0);
+                    h414 := to_unsigned(0, 5);
+                    h415 := to_unsigned(0, 5);
+                    h416 := to_unsigned(0, 5);
+                    h417 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h417 := e_vector;
+                    else
+                        h417 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h416 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h416 := h417;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h415 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h415 := h416;
+                    end if;
+                    h418 := to_unsigned(0, 9);
+                    h418 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h415));
+                    h419 := to_unsigned(0, 5);
+                    h419 := (h418(5-1 downto 0) and to_unsigned(31, 5));
+                    h414 := h419;
+                    h412 := to_unsigned(0, 1);
+                    if ((shift_right(h413, to_integer(h414)) and to_unsigned(1, 32)) = 1) then
+                        h412 := to_unsigned(1, 1);
+                    end if;
+                    h420 := to_unsigned(0, 1);
+                    h421 := to_unsigned(0, 1);
+                    h422 := unsigned'("00000000000000000000000000000000");
+                    h422 := w_vmcb_10(64-1 downto 32);
+                    h423 := to_unsigned(0, 5);
+                    h424 := to_unsigned(0, 5);
+                    h425 := to_unsigned(0, 5);
+                    h426 := to_unsigned(0, 5);
+                    if (e_kind = 64) then
+                        h426 := e_vector;
+                    else
+                        h426 := to_unsigned(0, 5);
+                    end if;
+                    if ((e_kind = 32) or (e_kind = 48)) then
+                        h425 := unsigned'(to_unsigned(0, 1) & e_dr);
+                    else
+                        h425 := h426;
+                    end if;
+                    if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
+                        h424 := unsigned'(to_unsigned(0, 1) & e_cr);
+                    else
+                        h424 := h425;
+                    end if;
+                    h427 := to_unsigned(0, 9);
+                    h427 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h424));
+                    h428 := to_unsigned(0, 5);
+                    h428 := (h427(5-1 downto 0) and to_unsigned(31, 5));
+                    h423 := h428;
+                    h421 := to_unsigned(0, 1);
+                    if ((shift_right(h422, to_integer(h423)) and to_unsigned(1, 32)) = 1) then
+                        h421 := to_unsigned(1, 1);
+                    end if;
+                    if (e_kind < 192) then
+                        h420 := h421;
+                    else
+                        h420 := to_unsigned(0, 1);
+                    end if;
+                    if (e_kind < 160) then
+                        h411 := h412;
+                    else
+                        h411 := h420;
+                    end if;
+                    if (e_kind < 128) then
+                        h402 := h403;
+                    else
+                        h402 := h411;
+                    end if;
+                    if (e_kind < 96) then
+                        h393 := h394;
+                    else
+                        h393 := h402;
+                    end if;
+                    if (e_kind < 64) then
+                        h384 := h385;
+                    else
+                        h384 := h393;
+                    end if;
+                    if (e_kind < 32) then
+                        h375 := h376;
+                    else
+                        h375 := h384;
                     end if;
                     if (((e_kind = 0) or (e_kind = 16)) and (h12 /= 0)) then
                         status <= to_unsigned(1, 8);
@@ -1619,6 +2410,7 @@ begin
                         v_wide(64-1 downto 63) := e_mov;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
                     elsif ((((e_kind = 16) and (e_cr = 0)) and bool(w_vmcb_8(37))) and (h67 /= 0)) then
@@ -1635,6 +2427,7 @@ begin
                         v_wide(64-1 downto 63) := e_mov;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
                     elsif (((e_kind = 32) or (e_kind = 48)) and (h75 /= 0)) then
@@ -1664,9 +2457,10 @@ begin
                         v_wide(4-1 downto 0) := e_gpr;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif ((e_kind = 64) and (h136 /= 0)) then
+                    elsif ((e_kind = 64) and (h150 /= 0)) then
                         status <= to_unsigned(4, 8);
                         h129 := to_unsigned(0, 5);
                         h130 := to_unsigned(0, 5);
@@ -1704,149 +2498,443 @@ begin
                         end if;
                         rec_exitinfo2 <= h134;
                         h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        if ((e_vector >= 3) and (e_vector <= 5)) then
-                            h135 := e_next_rip;
+                        h136 := to_unsigned(0, 8);
+                        h137 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h137 := to_unsigned(2, 8);
+                        else
+                            h137 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h136 := h137;
+                        else
+                            h136 := e_dlv_vector;
+                        end if;
+                        h138 := unsigned'("00000000000000000000000000000000");
+                        h138 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h136));
+                        h139 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h139 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h139 := e_dlv_type;
+                        end if;
+                        h140 := unsigned'("00000000000000000000000000000000");
+                        h140 := (h138 or unsigned'(to_unsigned(0, 21) & h139 & to_unsigned(0, 8)));
+                        h141 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h142 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h141 := h142;
+                        else
+                            h141 := e_dlv_ev;
+                        end if;
+                        h143 := unsigned'("00000000000000000000000000000000");
+                        h143 := (h140 or unsigned'(to_unsigned(0, 20) & h141 & to_unsigned(0, 11)));
+                        h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h145 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h146 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h145 := h146;
+                        else
+                            h145 := e_dlv_ev;
+                        end if;
+                        h147 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h147 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h147 := e_dlv_error_code;
+                        end if;
+                        if (h145 /= 0) then
+                            h144 := unsigned'(h147 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h144 := to_unsigned(0, 64);
+                        end if;
+                        h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h148 := (unsigned'(unsigned'("00000000000000000000000000000000") & h143) or h144);
+                        if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h135 := h148;
                         else
                             h135 := to_unsigned(0, 64);
                         end if;
-                        rec_nrip <= h135;
-                        st <= ST0;
-                    elsif (((e_kind = 166) and bool(w_vmcb_8(56))) or ((e_kind = 161) and bool(w_vmcb_10(32)))) then
-                        status <= to_unsigned(5, 8);
-                        h190 := to_unsigned(0, 8);
-                        if (e_kind = 166) then
-                            h190 := to_unsigned(120, 8);
+                        rec_exitintinfo <= h135;
+                        h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        if ((e_vector >= 3) and (e_vector <= 5)) then
+                            h149 := e_next_rip;
                         else
-                            h190 := to_unsigned(160, 8);
+                            h149 := to_unsigned(0, 64);
                         end if;
-                        rec_exitcode <= unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h190);
+                        rec_nrip <= h149;
+                        st <= ST0;
+                    elsif ((((e_kind = 64) and (not (h218 /= 0))) and ((((((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (e_kind = 64)) and (h272 = 3)) and ((((h273 = 0) or ((h275 >= 10) and (h277 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h279 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcb_8(8))) then
+                        status <= to_unsigned(5, 8);
+                        rec_exitcode <= to_unsigned(72, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h205 := to_unsigned(0, 8);
+                        h206 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h206 := to_unsigned(2, 8);
+                        else
+                            h206 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h205 := h206;
+                        else
+                            h205 := e_dlv_vector;
+                        end if;
+                        h207 := unsigned'("00000000000000000000000000000000");
+                        h207 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h205));
+                        h208 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h208 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h208 := e_dlv_type;
+                        end if;
+                        h209 := unsigned'("00000000000000000000000000000000");
+                        h209 := (h207 or unsigned'(to_unsigned(0, 21) & h208 & to_unsigned(0, 8)));
+                        h210 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h211 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h210 := h211;
+                        else
+                            h210 := e_dlv_ev;
+                        end if;
+                        h212 := unsigned'("00000000000000000000000000000000");
+                        h212 := (h209 or unsigned'(to_unsigned(0, 20) & h210 & to_unsigned(0, 11)));
+                        h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h214 := to_unsigned(0, 1);
+                        h215 := to_unsigned(0, 1);
+                        h215 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h215 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h214 := h215;
+                        else
+                            h214 := e_dlv_ev;
+                        end if;
+                        h216 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h216 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h216 := e_dlv_error_code;
+                        end if;
+                        if (h214 /= 0) then
+                            h213 := unsigned'(h216 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h213 := to_unsigned(0, 64);
+                        end if;
+                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h217 := (unsigned'(unsigned'("00000000000000000000000000000000") & h212) or h213);
+                        if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h204 := h217;
+                        else
+                            h204 := to_unsigned(0, 64);
+                        end if;
+                        rec_exitintinfo <= h204;
+                        rec_nrip <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 64) and (not (h295 /= 0))) and (((((((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) and (e_kind = 64)) and (h349 = 3)) and (h350 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) and bool(w_vmcb_8(63))) then
+                        status <= to_unsigned(6, 8);
+                        rec_exitcode <= to_unsigned(127, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h282 := to_unsigned(0, 8);
+                        h283 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h283 := to_unsigned(2, 8);
+                        else
+                            h283 := w_vmcb_a8(8-1 downto 0);
+                        end if;
+                        if (e_injected /= 0) then
+                            h282 := h283;
+                        else
+                            h282 := e_dlv_vector;
+                        end if;
+                        h284 := unsigned'("00000000000000000000000000000000");
+                        h284 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h282));
+                        h285 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h285 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h285 := e_dlv_type;
+                        end if;
+                        h286 := unsigned'("00000000000000000000000000000000");
+                        h286 := (h284 or unsigned'(to_unsigned(0, 21) & h285 & to_unsigned(0, 8)));
+                        h287 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h288 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h287 := h288;
+                        else
+                            h287 := e_dlv_ev;
+                        end if;
+                        h289 := unsigned'("00000000000000000000000000000000");
+                        h289 := (h286 or unsigned'(to_unsigned(0, 20) & h287 & to_unsigned(0, 11)));
+                        h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h291 := to_unsigned(0, 1);
+                        h292 := to_unsigned(0, 1);
+                        h292 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h292 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h291 := h292;
+                        else
+                            h291 := e_dlv_ev;
+                        end if;
+                        h293 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h293 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h293 := e_dlv_error_code;
+                        end if;
+                        if (h291 /= 0) then
+                            h290 := unsigned'(h293 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h290 := to_unsigned(0, 64);
+                        end if;
+                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h294 := (unsigned'(unsigned'("00000000000000000000000000000000") & h289) or h290);
+                        if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h281 := h294;
+                        else
+                            h281 := to_unsigned(0, 64);
+                        end if;
+                        rec_exitintinfo <= h281;
+                        rec_nrip <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 100) and bool(w_vmcb_8(36))) and ((((((not bool(w_vmcb_a8(31))) and bool(w_vmcb_60(8))) and (bool(w_vmcb_60(20)) or (w_vmcb_60(20-1 downto 16) > w_vmcb_60(4-1 downto 0)))) and bool(w_vmcb_570(9))) and ((not bool(w_vmcb_60(25))) or bool(w_vmcb_60(9)))) and (not bool(w_vmcb_68(0))))) then
+                        status <= to_unsigned(7, 8);
+                        rec_exitcode <= to_unsigned(100, 64);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_nrip <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 166) and bool(w_vmcb_8(56))) or ((e_kind = 161) and bool(w_vmcb_10(32)))) then
+                        status <= to_unsigned(8, 8);
+                        h352 := to_unsigned(0, 8);
+                        if (e_kind = 166) then
+                            h352 := to_unsigned(120, 8);
+                        else
+                            h352 := to_unsigned(160, 8);
+                        end if;
+                        rec_exitcode <= unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & h352);
+                        rec_exitinfo1 <= to_unsigned(0, 64);
+                        rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
-                    elsif ((((e_kind >= 96) and (e_kind /= 123)) and (e_kind /= 124)) and (h199 /= 0)) then
-                        status <= to_unsigned(6, 8);
-                        h191 := to_unsigned(0, 5);
-                        h192 := to_unsigned(0, 5);
-                        h193 := to_unsigned(0, 5);
+                    elsif (((((e_kind >= 96) and (e_kind /= 123)) and (e_kind /= 124)) and (e_kind /= 100)) and (h375 /= 0)) then
+                        status <= to_unsigned(9, 8);
+                        h353 := to_unsigned(0, 5);
+                        h354 := to_unsigned(0, 5);
+                        h355 := to_unsigned(0, 5);
                         if (e_kind = 64) then
-                            h193 := e_vector;
+                            h355 := e_vector;
                         else
-                            h193 := to_unsigned(0, 5);
+                            h355 := to_unsigned(0, 5);
                         end if;
                         if ((e_kind = 32) or (e_kind = 48)) then
-                            h192 := unsigned'(to_unsigned(0, 1) & e_dr);
+                            h354 := unsigned'(to_unsigned(0, 1) & e_dr);
                         else
-                            h192 := h193;
+                            h354 := h355;
                         end if;
                         if (((e_kind = 0) or (e_kind = 16)) or (e_kind = 144)) then
-                            h191 := unsigned'(to_unsigned(0, 1) & e_cr);
+                            h353 := unsigned'(to_unsigned(0, 1) & e_cr);
                         else
-                            h191 := h192;
+                            h353 := h354;
                         end if;
-                        h194 := to_unsigned(0, 9);
-                        h194 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h191));
-                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h194);
-                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h197 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h356 := to_unsigned(0, 9);
+                        h356 := (unsigned'(to_unsigned(0, 1) & e_kind) + unsigned'(to_unsigned(0, 4) & h353));
+                        rec_exitcode <= unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000") & h356);
+                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if ((e_kind = 143) or (e_kind = 144)) then
-                            h197 := e_new_value;
+                            h359 := e_new_value;
                         else
-                            h197 := to_unsigned(0, 64);
+                            h359 := to_unsigned(0, 64);
                         end if;
                         if (e_kind = 121) then
-                            h196 := e_linear_address;
+                            h358 := e_linear_address;
                         else
-                            h196 := h197;
+                            h358 := h359;
                         end if;
                         if (e_kind = 117) then
-                            h195 := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_intn);
+                            h357 := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000") & e_intn);
                         else
-                            h195 := h196;
+                            h357 := h358;
                         end if;
-                        rec_exitinfo1 <= h195;
+                        rec_exitinfo1 <= h357;
                         rec_exitinfo2 <= to_unsigned(0, 64);
-                        h198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        if ((((((e_kind >= 96) and (e_kind <= 100)) or ((e_kind >= 125) and (e_kind <= 127))) or (e_kind = 143)) or (e_kind = 144)) or (e_kind = 165)) then
-                            h198 := to_unsigned(0, 64);
+                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h361 := to_unsigned(0, 8);
+                        h362 := to_unsigned(0, 8);
+                        if (w_vmcb_a8(11-1 downto 8) = 2) then
+                            h362 := to_unsigned(2, 8);
                         else
-                            h198 := e_next_rip;
+                            h362 := w_vmcb_a8(8-1 downto 0);
                         end if;
-                        rec_nrip <= h198;
+                        if (e_injected /= 0) then
+                            h361 := h362;
+                        else
+                            h361 := e_dlv_vector;
+                        end if;
+                        h363 := unsigned'("00000000000000000000000000000000");
+                        h363 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h361));
+                        h364 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h364 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h364 := e_dlv_type;
+                        end if;
+                        h365 := unsigned'("00000000000000000000000000000000");
+                        h365 := (h363 or unsigned'(to_unsigned(0, 21) & h364 & to_unsigned(0, 8)));
+                        h366 := to_unsigned(0, 1);
+                        h367 := to_unsigned(0, 1);
+                        h367 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h367 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h366 := h367;
+                        else
+                            h366 := e_dlv_ev;
+                        end if;
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := (h365 or unsigned'(to_unsigned(0, 20) & h366 & to_unsigned(0, 11)));
+                        h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h370 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        if bool(w_vmcb_a8(11)) then
+                            h371 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h370 := h371;
+                        else
+                            h370 := e_dlv_ev;
+                        end if;
+                        h372 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h372 := w_vmcb_a8(64-1 downto 32);
+                        else
+                            h372 := e_dlv_error_code;
+                        end if;
+                        if (h370 /= 0) then
+                            h369 := unsigned'(h372 & unsigned'("00000000000000000000000000000000"));
+                        else
+                            h369 := to_unsigned(0, 64);
+                        end if;
+                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h373 := (unsigned'(unsigned'("00000000000000000000000000000000") & h368) or h369);
+                        if (((e_delivering /= 0) and (((e_kind = 64) or (e_kind = 125)) or (e_kind = 127))) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
+                            h360 := h373;
+                        else
+                            h360 := to_unsigned(0, 64);
+                        end if;
+                        rec_exitintinfo <= h360;
+                        h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        if ((((((e_kind >= 96) and (e_kind <= 100)) or ((e_kind >= 125) and (e_kind <= 127))) or (e_kind = 143)) or (e_kind = 144)) or (e_kind = 165)) then
+                            h374 := to_unsigned(0, 64);
+                        else
+                            h374 := e_next_rip;
+                        end if;
+                        rec_nrip <= h374;
                         st <= ST0;
                     elsif ((e_kind = 140) and bool(w_vmcb_10(11))) then
-                        status <= to_unsigned(7, 8);
+                        status <= to_unsigned(10, 8);
                         rec_exitcode <= to_unsigned(139, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
                     elsif (((e_kind = 123) and bool(w_vmcb_8(59))) and (b_iopm /= 0)) then
-                        status <= to_unsigned(8, 8);
+                        status <= to_unsigned(11, 8);
                         rec_exitcode <= to_unsigned(123, 64);
                         v_wide := to_unsigned(0, 72);
                         v_wide(1-1 downto 0) := e_io_in;
                         v_wide(3-1 downto 2) := e_io_str;
                         v_wide(4-1 downto 3) := e_io_rep;
-                        h253 := to_unsigned(0, 1);
-                        h253 := to_unsigned(0, 1);
+                        h429 := to_unsigned(0, 1);
+                        h429 := to_unsigned(0, 1);
                         if (e_size = 1) then
-                            h253 := to_unsigned(1, 1);
+                            h429 := to_unsigned(1, 1);
                         end if;
-                        v_wide(5-1 downto 4) := h253;
-                        h254 := to_unsigned(0, 1);
-                        h254 := to_unsigned(0, 1);
+                        v_wide(5-1 downto 4) := h429;
+                        h430 := to_unsigned(0, 1);
+                        h430 := to_unsigned(0, 1);
                         if (e_size = 2) then
-                            h254 := to_unsigned(1, 1);
+                            h430 := to_unsigned(1, 1);
                         end if;
-                        v_wide(6-1 downto 5) := h254;
-                        h255 := to_unsigned(0, 1);
-                        h255 := to_unsigned(0, 1);
+                        v_wide(6-1 downto 5) := h430;
+                        h431 := to_unsigned(0, 1);
+                        h431 := to_unsigned(0, 1);
                         if (e_size = 4) then
-                            h255 := to_unsigned(1, 1);
+                            h431 := to_unsigned(1, 1);
                         end if;
-                        v_wide(7-1 downto 6) := h255;
-                        h256 := to_unsigned(0, 1);
-                        h256 := to_unsigned(0, 1);
+                        v_wide(7-1 downto 6) := h431;
+                        h432 := to_unsigned(0, 1);
+                        h432 := to_unsigned(0, 1);
                         if (e_addr_size = 0) then
-                            h256 := to_unsigned(1, 1);
+                            h432 := to_unsigned(1, 1);
                         end if;
-                        v_wide(8-1 downto 7) := h256;
-                        h257 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
+                        v_wide(8-1 downto 7) := h432;
+                        h433 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 1);
                         if (e_addr_size = 1) then
-                            h257 := to_unsigned(1, 1);
+                            h433 := to_unsigned(1, 1);
                         end if;
-                        v_wide(9-1 downto 8) := h257;
-                        h258 := to_unsigned(0, 1);
-                        h258 := to_unsigned(0, 1);
+                        v_wide(9-1 downto 8) := h433;
+                        h434 := to_unsigned(0, 1);
+                        h434 := to_unsigned(0, 1);
                         if (e_addr_size = 2) then
-                            h258 := to_unsigned(1, 1);
+                            h434 := to_unsigned(1, 1);
                         end if;
-                        v_wide(10-1 downto 9) := h258;
-                        h259 := to_unsigned(0, 3);
+                        v_wide(10-1 downto 9) := h434;
+                        h435 := to_unsigned(0, 3);
                         if (e_io_str /= 0) then
-                            h259 := e_seg;
+                            h435 := e_seg;
                         else
-                            h259 := to_unsigned(0, 3);
+                            h435 := to_unsigned(0, 3);
                         end if;
-                        v_wide(13-1 downto 10) := h259;
+                        v_wide(13-1 downto 10) := h435;
                         v_wide(32-1 downto 16) := e_port;
                         rec_exitinfo1 <= v_wide(64-1 downto 0);
                         rec_exitinfo2 <= e_next_rip;
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
                     elsif ((((e_kind = 124) or (e_kind = 252)) and bool(w_vmcb_8(60))) and ((not (((e_msr <= 8191) or ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111")))) or ((e_msr >= unsigned'("11000000000000010000000000000000")) and (e_msr <= unsigned'("11000000000000010001111111111111"))))) or (b_msrpm /= 0))) then
-                        status <= to_unsigned(9, 8);
+                        status <= to_unsigned(12, 8);
                         rec_exitcode <= to_unsigned(124, 64);
-                        h260 := to_unsigned(0, 1);
-                        h260 := to_unsigned(0, 1);
+                        h436 := to_unsigned(0, 1);
+                        h436 := to_unsigned(0, 1);
                         if (e_kind = 252) then
-                            h260 := to_unsigned(1, 1);
+                            h436 := to_unsigned(1, 1);
                         end if;
-                        rec_exitinfo1 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h260);
+                        rec_exitinfo1 <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h436);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= e_next_rip;
                         st <= ST0;
                     else
@@ -1854,6 +2942,7 @@ begin
                         rec_exitcode <= to_unsigned(0, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
+                        rec_exitintinfo <= to_unsigned(0, 64);
                         rec_nrip <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
@@ -1933,6 +3022,30 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= rec_exitintinfo;
+                            pend <= '1';
+                        else
+                            st <= ST4;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST4;
+                        end if;
+                    end if;
+                when ST4 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 200);
                             m_valid <= '1';
                             m_we <= '1';
@@ -1958,6 +3071,7 @@ begin
                     o_r_exitcode <= rec_exitcode;
                     o_r_exitinfo1 <= rec_exitinfo1;
                     o_r_exitinfo2 <= rec_exitinfo2;
+                    o_r_exitintinfo <= rec_exitintinfo;
                     o_r_nrip <= rec_nrip;
                     done <= '1';
                     st <= IDLE;

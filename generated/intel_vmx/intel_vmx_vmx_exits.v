@@ -34,6 +34,12 @@ module intel_vmx_vmx_exits (
     e_edx_eax,
     e_xss,
     e_func,
+    e_delivering,
+    e_injected,
+    e_dlv_type,
+    e_dlv_vector,
+    e_dlv_ev,
+    e_dlv_error_code,
     r_VMCS_PA,
     m_valid,
     m_ready,
@@ -45,6 +51,8 @@ module intel_vmx_vmx_exits (
     m_rdata,
     o_status,
     o_r_reason,
+    o_r_idt_vectoring_info,
+    o_r_idt_vectoring_error,
     o_r_instr_len,
     o_r_qualification,
     o_r_guest_linear
@@ -82,6 +90,12 @@ input [63:0] e_field;
 input [63:0] e_edx_eax;
 input [63:0] e_xss;
 input [31:0] e_func;
+input [0:0] e_delivering;
+input [0:0] e_injected;
+input [2:0] e_dlv_type;
+input [7:0] e_dlv_vector;
+input [0:0] e_dlv_ev;
+input [31:0] e_dlv_error_code;
 input [63:0] r_VMCS_PA;
 output m_valid;
 reg m_valid;
@@ -100,6 +114,10 @@ output [7:0] o_status;
 reg [7:0] o_status;
 output [15:0] o_r_reason;
 reg [15:0] o_r_reason;
+output [31:0] o_r_idt_vectoring_info;
+reg [31:0] o_r_idt_vectoring_info;
+output [31:0] o_r_idt_vectoring_error;
+reg [31:0] o_r_idt_vectoring_error;
 output [3:0] o_r_instr_len;
 reg [3:0] o_r_instr_len;
 output [63:0] o_r_qualification;
@@ -120,6 +138,8 @@ reg [6:0] bm_span;
 reg bm_two;
 reg pend;
 reg [63:0] rec_guest_linear;
+reg [31:0] rec_idt_vectoring_error;
+reg [31:0] rec_idt_vectoring_info;
 reg [3:0] rec_instr_len;
 reg [63:0] rec_qualification;
 reg [15:0] rec_reason;
@@ -127,6 +147,7 @@ reg [5:0] st;
 reg [7:0] status;
 reg [63:0] w_vmcs_0;
 reg [63:0] w_vmcs_10;
+reg [63:0] w_vmcs_100;
 reg [63:0] w_vmcs_18;
 reg [63:0] w_vmcs_20;
 reg [63:0] w_vmcs_28;
@@ -138,15 +159,19 @@ reg [63:0] w_vmcs_50;
 reg [63:0] w_vmcs_58;
 reg [63:0] w_vmcs_60;
 reg [63:0] w_vmcs_68;
+reg [63:0] w_vmcs_70;
+reg [63:0] w_vmcs_78;
 reg [63:0] w_vmcs_8;
 reg [63:0] w_vmcs_80;
-reg [63:0] w_vmcs_88;
-reg [63:0] w_vmcs_90;
-reg [63:0] w_vmcs_98;
-reg [63:0] w_vmcs_a0;
 reg [63:0] w_vmcs_a8;
 reg [63:0] w_vmcs_b0;
 reg [63:0] w_vmcs_b8;
+reg [63:0] w_vmcs_c0;
+reg [63:0] w_vmcs_c8;
+reg [63:0] w_vmcs_d0;
+reg [63:0] w_vmcs_d8;
+reg [63:0] w_vmcs_e0;
+reg [63:0] w_vmcs_e8;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -183,42 +208,129 @@ always @(posedge clk) begin: fsm
     reg [11-1:0] h24;
     reg [54-1:0] h25;
     reg [32-1:0] h26;
-    reg [64-1:0] h28;
-    reg [64-1:0] h29;
-    reg [32-1:0] h30;
-    reg [32-1:0] h31;
-    reg [32-1:0] h32;
-    reg [5-1:0] h33;
-    reg [64-1:0] h34;
-    reg [64-1:0] h35;
-    reg [64-1:0] h36;
-    reg [64-1:0] h37;
-    reg [64-1:0] h38;
-    reg [6-1:0] h39;
-    reg [32-1:0] h40;
-    reg [64-1:0] h41;
-    reg [64-1:0] h42;
-    reg [64-1:0] h43;
     reg [64-1:0] h44;
-    reg [64-1:0] h47;
-    reg [64-1:0] h48;
-    reg [64-1:0] h49;
-    reg [3-1:0] h50;
-    reg [3-1:0] h51;
-    reg [17-1:0] h56;
-    reg [18-1:0] h57;
-    reg [4-1:0] h27;
     reg [64-1:0] h45;
-    reg [64-1:0] h46;
-    reg [4-1:0] h52;
-    reg [64-1:0] h53;
-    reg [4-1:0] h54;
-    reg [64-1:0] h55;
-    reg [4-1:0] h58;
-    reg [64-1:0] h59;
-    reg [6-1:0] h60;
-    reg [6-1:0] h61;
-    reg [6-1:0] h62;
+    reg [32-1:0] h62;
+    reg [32-1:0] h79;
+    reg [32-1:0] h96;
+    reg [5-1:0] h97;
+    reg [1-1:0] h98;
+    reg [1-1:0] h99;
+    reg [32-1:0] h100;
+    reg [1-1:0] h101;
+    reg [1-1:0] h102;
+    reg [1-1:0] h103;
+    reg [32-1:0] h104;
+    reg [5-1:0] h105;
+    reg [3-1:0] h106;
+    reg [8-1:0] h107;
+    reg [8-1:0] h108;
+    reg [8-1:0] h109;
+    reg [8-1:0] h110;
+    reg [1-1:0] h111;
+    reg [1-1:0] h112;
+    reg [32-1:0] h113;
+    reg [1-1:0] h114;
+    reg [1-1:0] h115;
+    reg [1-1:0] h116;
+    reg [32-1:0] h117;
+    reg [5-1:0] h118;
+    reg [3-1:0] h119;
+    reg [8-1:0] h120;
+    reg [64-1:0] h121;
+    reg [64-1:0] h122;
+    reg [64-1:0] h123;
+    reg [64-1:0] h124;
+    reg [64-1:0] h125;
+    reg [6-1:0] h126;
+    reg [32-1:0] h127;
+    reg [64-1:0] h128;
+    reg [64-1:0] h129;
+    reg [64-1:0] h130;
+    reg [64-1:0] h131;
+    reg [64-1:0] h134;
+    reg [64-1:0] h135;
+    reg [64-1:0] h136;
+    reg [3-1:0] h137;
+    reg [3-1:0] h138;
+    reg [17-1:0] h143;
+    reg [18-1:0] h144;
+    reg [32-1:0] h27;
+    reg [8-1:0] h28;
+    reg [32-1:0] h29;
+    reg [3-1:0] h30;
+    reg [32-1:0] h31;
+    reg [1-1:0] h32;
+    reg [1-1:0] h33;
+    reg [32-1:0] h34;
+    reg [32-1:0] h35;
+    reg [1-1:0] h36;
+    reg [1-1:0] h37;
+    reg [32-1:0] h38;
+    reg [32-1:0] h39;
+    reg [32-1:0] h40;
+    reg [3-1:0] h41;
+    reg [3-1:0] h42;
+    reg [32-1:0] h43;
+    reg [32-1:0] h46;
+    reg [8-1:0] h47;
+    reg [32-1:0] h48;
+    reg [3-1:0] h49;
+    reg [32-1:0] h50;
+    reg [1-1:0] h51;
+    reg [1-1:0] h52;
+    reg [32-1:0] h53;
+    reg [32-1:0] h54;
+    reg [1-1:0] h55;
+    reg [1-1:0] h56;
+    reg [32-1:0] h57;
+    reg [32-1:0] h58;
+    reg [3-1:0] h59;
+    reg [3-1:0] h60;
+    reg [32-1:0] h61;
+    reg [32-1:0] h63;
+    reg [8-1:0] h64;
+    reg [32-1:0] h65;
+    reg [3-1:0] h66;
+    reg [32-1:0] h67;
+    reg [1-1:0] h68;
+    reg [1-1:0] h69;
+    reg [32-1:0] h70;
+    reg [32-1:0] h71;
+    reg [1-1:0] h72;
+    reg [1-1:0] h73;
+    reg [32-1:0] h74;
+    reg [32-1:0] h75;
+    reg [3-1:0] h76;
+    reg [3-1:0] h77;
+    reg [32-1:0] h78;
+    reg [32-1:0] h80;
+    reg [8-1:0] h81;
+    reg [32-1:0] h82;
+    reg [3-1:0] h83;
+    reg [32-1:0] h84;
+    reg [1-1:0] h85;
+    reg [1-1:0] h86;
+    reg [32-1:0] h87;
+    reg [32-1:0] h88;
+    reg [1-1:0] h89;
+    reg [1-1:0] h90;
+    reg [32-1:0] h91;
+    reg [32-1:0] h92;
+    reg [3-1:0] h93;
+    reg [3-1:0] h94;
+    reg [32-1:0] h95;
+    reg [64-1:0] h132;
+    reg [64-1:0] h133;
+    reg [4-1:0] h139;
+    reg [64-1:0] h140;
+    reg [4-1:0] h141;
+    reg [64-1:0] h142;
+    reg [4-1:0] h145;
+    reg [64-1:0] h146;
+    reg [6-1:0] h147;
+    reg [6-1:0] h148;
+    reg [6-1:0] h149;
     if (rst == 1) begin
         b_io_a <= 0;
         b_io_b <= 0;
@@ -233,12 +345,16 @@ always @(posedge clk) begin: fsm
         bm_two <= 0;
         done <= 0;
         o_r_guest_linear <= 0;
+        o_r_idt_vectoring_error <= 0;
+        o_r_idt_vectoring_info <= 0;
         o_r_instr_len <= 0;
         o_r_qualification <= 0;
         o_r_reason <= 0;
         o_status <= 0;
         pend <= 0;
         rec_guest_linear <= 0;
+        rec_idt_vectoring_error <= 0;
+        rec_idt_vectoring_info <= 0;
         rec_instr_len <= 0;
         rec_qualification <= 0;
         rec_reason <= 0;
@@ -251,6 +367,7 @@ always @(posedge clk) begin: fsm
         m_we <= 0;
         w_vmcs_0 <= 0;
         w_vmcs_10 <= 0;
+        w_vmcs_100 <= 0;
         w_vmcs_18 <= 0;
         w_vmcs_20 <= 0;
         w_vmcs_28 <= 0;
@@ -262,15 +379,19 @@ always @(posedge clk) begin: fsm
         w_vmcs_58 <= 0;
         w_vmcs_60 <= 0;
         w_vmcs_68 <= 0;
+        w_vmcs_70 <= 0;
+        w_vmcs_78 <= 0;
         w_vmcs_8 <= 0;
         w_vmcs_80 <= 0;
-        w_vmcs_88 <= 0;
-        w_vmcs_90 <= 0;
-        w_vmcs_98 <= 0;
-        w_vmcs_a0 <= 0;
         w_vmcs_a8 <= 0;
         w_vmcs_b0 <= 0;
         w_vmcs_b8 <= 0;
+        w_vmcs_c0 <= 0;
+        w_vmcs_c8 <= 0;
+        w_vmcs_d0 <= 0;
+        w_vmcs_d8 <= 0;
+        w_vmcs_e0 <= 0;
+        w_vmcs_e8 <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -586,6 +707,48 @@ always @(posedge clk) begin: fsm
             6'b001111: begin
                 if ((!pend)) begin
                     v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 112);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_70 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010000;
+                    end
+                end
+            end
+            6'b010000: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 120);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_78 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010001;
+                    end
+                end
+            end
+            6'b010001: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 128);
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -600,95 +763,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vmcs_80 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010000;
-                    end
-                end
-            end
-            6'b010000: begin
-                if ((!pend)) begin
-                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_vmcs_88 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b010001;
-                    end
-                end
-            end
-            6'b010001: begin
-                if ((!pend)) begin
-                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_vmcs_90 <= m_rdata;
-                        pend <= 1'b0;
                         st <= 6'b010010;
                     end
                 end
             end
             6'b010010: begin
-                if ((!pend)) begin
-                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_vmcs_98 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b010011;
-                    end
-                end
-            end
-            6'b010011: begin
-                if ((!pend)) begin
-                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
-                    m_valid <= 1'b1;
-                    m_we <= 1'b0;
-                    m_size <= 3;
-                    m_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((m_valid && m_ready)) begin
-                        m_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_vmcs_a0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b010100;
-                    end
-                end
-            end
-            6'b010100: begin
                 if ((!pend)) begin
                     v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 168);
@@ -705,11 +784,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vmcs_a8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010101;
+                        st <= 6'b010011;
                     end
                 end
             end
-            6'b010101: begin
+            6'b010011: begin
                 if ((!pend)) begin
                     v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 176);
@@ -726,11 +805,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vmcs_b0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010110;
+                        st <= 6'b010100;
                     end
                 end
             end
-            6'b010110: begin
+            6'b010100: begin
                 if ((!pend)) begin
                     v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 184);
@@ -747,11 +826,158 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vmcs_b8 <= m_rdata;
                         pend <= 1'b0;
+                        st <= 6'b010101;
+                    end
+                end
+            end
+            6'b010101: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 192);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_c0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010110;
+                    end
+                end
+            end
+            6'b010110: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 200);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_c8 <= m_rdata;
+                        pend <= 1'b0;
                         st <= 6'b010111;
                     end
                 end
             end
             6'b010111: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 208);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_d0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011000;
+                    end
+                end
+            end
+            6'b011000: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 216);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_d8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011001;
+                    end
+                end
+            end
+            6'b011001: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 224);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_e0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011010;
+                    end
+                end
+            end
+            6'b011010: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 232);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_e8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011011;
+                    end
+                end
+            end
+            6'b011011: begin
+                if ((!pend)) begin
+                    v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 256);
+                    m_valid <= 1'b1;
+                    m_we <= 1'b0;
+                    m_size <= 3;
+                    m_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_vmcs_100 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011100;
+                    end
+                end
+            end
+            6'b011100: begin
                 b_vmread_bit <= 0;
                 v_wide = 1;
                 if ((v_wide > 1)) begin
@@ -760,7 +986,7 @@ always @(posedge clk) begin: fsm
                 v_span = v_wide[7-1:0];
                 h0 = 64'h0;
                 h0 = e_field;
-                if (((((e_kind == 21) && (w_vmcs_40[31] && w_vmcs_68[14])) && (!(h0[64-1:15] != 0))) && (v_span != 0))) begin
+                if (((((e_kind == 21) && (w_vmcs_40[31] && w_vmcs_80[14])) && (!(h0[64-1:15] != 0))) && (v_span != 0))) begin
                     v_wide = {20'h0, w_vmcs_20[52-1:12], 12'h0};
                     v_first = {2'h0, v_wide[64-1:0], 3'h0};
                     h1 = 64'h0;
@@ -773,13 +999,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 6'b011000;
+                    st <= 6'b011101;
                 end
                 else begin
-                    st <= 6'b011010;
+                    st <= 6'b011111;
                 end
             end
-            6'b011000: begin
+            6'b011101: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -795,7 +1021,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 6'b011001;
+                            st <= 6'b011110;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -804,12 +1030,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_vmread_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
-                            st <= 6'b011010;
+                            st <= 6'b011111;
                         end
                     end
                 end
             end
-            6'b011001: begin
+            6'b011110: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -829,11 +1055,11 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_vmread_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
-                        st <= 6'b011010;
+                        st <= 6'b011111;
                     end
                 end
             end
-            6'b011010: begin
+            6'b011111: begin
                 b_vmwrite_bit <= 0;
                 v_wide = 1;
                 if ((v_wide > 1)) begin
@@ -842,7 +1068,7 @@ always @(posedge clk) begin: fsm
                 v_span = v_wide[7-1:0];
                 h2 = 64'h0;
                 h2 = e_field;
-                if (((((e_kind == 23) && (w_vmcs_40[31] && w_vmcs_68[14])) && (!(h2[64-1:15] != 0))) && (v_span != 0))) begin
+                if (((((e_kind == 23) && (w_vmcs_40[31] && w_vmcs_80[14])) && (!(h2[64-1:15] != 0))) && (v_span != 0))) begin
                     v_wide = {20'h0, w_vmcs_28[52-1:12], 12'h0};
                     v_first = {2'h0, v_wide[64-1:0], 3'h0};
                     h3 = 64'h0;
@@ -855,13 +1081,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 6'b011011;
+                    st <= 6'b100000;
                 end
                 else begin
-                    st <= 6'b011101;
+                    st <= 6'b100010;
                 end
             end
-            6'b011011: begin
+            6'b100000: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -877,7 +1103,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 6'b011100;
+                            st <= 6'b100001;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -886,12 +1112,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_vmwrite_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
-                            st <= 6'b011101;
+                            st <= 6'b100010;
                         end
                     end
                 end
             end
-            6'b011100: begin
+            6'b100001: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -911,11 +1137,11 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_vmwrite_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
-                        st <= 6'b011101;
+                        st <= 6'b100010;
                     end
                 end
             end
-            6'b011101: begin
+            6'b100010: begin
                 b_io_a <= 0;
                 h4 = 16'h0;
                 h5 = 16'h0;
@@ -957,13 +1183,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 6'b011110;
+                    st <= 6'b100011;
                 end
                 else begin
-                    st <= 6'b100000;
+                    st <= 6'b100101;
                 end
             end
-            6'b011110: begin
+            6'b100011: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -979,7 +1205,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 6'b011111;
+                            st <= 6'b100100;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -988,12 +1214,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_io_a <= (v_window[4-1:0] & v_keep[4-1:0]);
-                            st <= 6'b100000;
+                            st <= 6'b100101;
                         end
                     end
                 end
             end
-            6'b011111: begin
+            6'b100100: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -1013,11 +1239,11 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_io_a <= (v_window[4-1:0] & v_keep[4-1:0]);
-                        st <= 6'b100000;
+                        st <= 6'b100101;
                     end
                 end
             end
-            6'b100000: begin
+            6'b100101: begin
                 b_io_b <= 0;
                 h11 = 17'h0;
                 h12 = 17'h0;
@@ -1072,13 +1298,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 6'b100001;
+                    st <= 6'b100110;
                 end
                 else begin
-                    st <= 6'b100011;
+                    st <= 6'b101000;
                 end
             end
-            6'b100001: begin
+            6'b100110: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -1094,7 +1320,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 6'b100010;
+                            st <= 6'b100111;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -1103,12 +1329,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_io_b <= (v_window[4-1:0] & v_keep[4-1:0]);
-                            st <= 6'b100011;
+                            st <= 6'b101000;
                         end
                     end
                 end
             end
-            6'b100010: begin
+            6'b100111: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -1128,11 +1354,11 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_io_b <= (v_window[4-1:0] & v_keep[4-1:0]);
-                        st <= 6'b100011;
+                        st <= 6'b101000;
                     end
                 end
             end
-            6'b100011: begin
+            6'b101000: begin
                 b_msr_bit <= 0;
                 v_wide = 1;
                 if ((v_wide > 1)) begin
@@ -1170,13 +1396,13 @@ always @(posedge clk) begin: fsm
                     bm_two <= (v_first[69-1:6] != v_last[69-1:6]);
                     bm_off <= v_first[6-1:0];
                     bm_span <= v_span;
-                    st <= 6'b100100;
+                    st <= 6'b101001;
                 end
                 else begin
-                    st <= 6'b100110;
+                    st <= 6'b101011;
                 end
             end
-            6'b100100: begin
+            6'b101001: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -1192,7 +1418,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b0;
                         if (bm_two) begin
                             bm_low <= m_rdata;
-                            st <= 6'b100101;
+                            st <= 6'b101010;
                         end
                         else begin
                             v_window = {64'h0, m_rdata};
@@ -1201,12 +1427,12 @@ always @(posedge clk) begin: fsm
                             v_keep = (v_keep << bm_span);
                             v_keep = (v_keep - 1);
                             b_msr_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
-                            st <= 6'b100110;
+                            st <= 6'b101011;
                         end
                     end
                 end
             end
-            6'b100101: begin
+            6'b101010: begin
                 if ((!pend)) begin
                     m_valid <= 1'b1;
                     m_we <= 1'b0;
@@ -1226,412 +1452,1029 @@ always @(posedge clk) begin: fsm
                         v_keep = (v_keep << bm_span);
                         v_keep = (v_keep - 1);
                         b_msr_bit <= (v_window[1-1:0] & v_keep[1-1:0]);
-                        st <= 6'b100110;
+                        st <= 6'b101011;
                     end
                 end
             end
-            6'b100110: begin
-                h28 = 64'h0;
-                h28 = e_field;
-                h29 = 64'h0;
-                h29 = e_field;
-                h30 = 32'h0;
-                h30 = (e_error_code & w_vmcs_50[32-1:0]);
-                h31 = 32'h0;
-                h31 = (e_error_code & w_vmcs_50[32-1:0]);
-                h32 = 32'h0;
-                h32 = w_vmcs_48[32-1:0];
-                h33 = 5'h0;
-                h33 = e_vector;
-                h34 = 64'h0;
-                h34 = (e_edx_eax & e_xss);
-                h35 = 64'h0;
-                h35 = (h34 & w_vmcs_30);
-                h36 = 64'h0;
-                h36 = (e_edx_eax & e_xss);
-                h37 = 64'h0;
-                h37 = (h36 & w_vmcs_30);
-                h38 = 64'h0;
-                h38 = w_vmcs_18;
-                h39 = 6'h0;
-                h40 = 32'h0;
-                h40 = e_func;
-                h39 = h40[6-1:0];
-                h41 = 64'h0;
-                h41 = (e_value ^ w_vmcs_90);
-                h42 = 64'h0;
-                h42 = (h41 & w_vmcs_80);
-                h43 = 64'h0;
-                h43 = (e_value ^ w_vmcs_98);
+            6'b101011: begin
                 h44 = 64'h0;
-                h44 = (h43 & w_vmcs_88);
-                h47 = 64'h0;
-                h47 = w_vmcs_80;
-                h48 = 64'h0;
-                h48 = e_value;
-                h49 = 64'h0;
-                h49 = w_vmcs_90;
-                h50 = 3'h0;
-                h50 = (h48[4-1:1] ^ h49[4-1:1]);
-                h51 = 3'h0;
-                h51 = (h47[4-1:1] & h50);
-                h56 = 17'h0;
-                h56 = ({1'h0, e_port} + {14'h0, e_size});
-                h57 = 18'h0;
-                h57 = (({1'h0, h56} + 131072) - 1);
+                h44 = e_field;
+                h45 = 64'h0;
+                h45 = e_field;
+                h62 = 32'h0;
+                h62 = (e_error_code & w_vmcs_50[32-1:0]);
+                h79 = 32'h0;
+                h79 = (e_error_code & w_vmcs_50[32-1:0]);
+                h96 = 32'h0;
+                h96 = w_vmcs_48[32-1:0];
+                h97 = 5'h0;
+                h97 = e_vector;
+                h98 = 1'h0;
+                h99 = 1'h0;
+                h100 = 32'h0;
+                h100 = (e_error_code & w_vmcs_50[32-1:0]);
+                h101 = 1'h0;
+                h101 = 0;
+                if (w_vmcs_48[14]) begin
+                    h101 = 1;
+                end
+                h102 = 1'h0;
+                h102 = 0;
+                if ((!w_vmcs_48[14])) begin
+                    h102 = 1;
+                end
+                if ((h100 == w_vmcs_58[32-1:0])) begin
+                    h99 = h101;
+                end
+                else begin
+                    h99 = h102;
+                end
+                h103 = 1'h0;
+                h104 = 32'h0;
+                h104 = w_vmcs_48[32-1:0];
+                h105 = 5'h0;
+                h105 = e_vector;
+                h103 = 0;
+                if (((e_vector != 2) && (((h104 >>> h105) & 1) == 1))) begin
+                    h103 = 1;
+                end
+                if ((e_vector == 14)) begin
+                    h98 = h99;
+                end
+                else begin
+                    h98 = h103;
+                end
+                h106 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h106 = w_vmcs_68[11-1:8];
+                end
+                else begin
+                    h106 = e_dlv_type;
+                end
+                h107 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h107 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h107 = e_dlv_vector;
+                end
+                h108 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h108 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h108 = e_dlv_vector;
+                end
+                h109 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h109 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h109 = e_dlv_vector;
+                end
+                h110 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h110 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h110 = e_dlv_vector;
+                end
+                h111 = 1'h0;
+                h112 = 1'h0;
+                h113 = 32'h0;
+                h113 = (e_error_code & w_vmcs_50[32-1:0]);
+                h114 = 1'h0;
+                h114 = 0;
+                if (w_vmcs_48[14]) begin
+                    h114 = 1;
+                end
+                h115 = 1'h0;
+                h115 = 0;
+                if ((!w_vmcs_48[14])) begin
+                    h115 = 1;
+                end
+                if ((h113 == w_vmcs_58[32-1:0])) begin
+                    h112 = h114;
+                end
+                else begin
+                    h112 = h115;
+                end
+                h116 = 1'h0;
+                h117 = 32'h0;
+                h117 = w_vmcs_48[32-1:0];
+                h118 = 5'h0;
+                h118 = e_vector;
+                h116 = 0;
+                if (((e_vector != 2) && (((h117 >>> h118) & 1) == 1))) begin
+                    h116 = 1;
+                end
+                if ((e_vector == 14)) begin
+                    h111 = h112;
+                end
+                else begin
+                    h111 = h116;
+                end
+                h119 = 3'h0;
+                if ((e_injected != 0)) begin
+                    h119 = w_vmcs_68[11-1:8];
+                end
+                else begin
+                    h119 = e_dlv_type;
+                end
+                h120 = 8'h0;
+                if ((e_injected != 0)) begin
+                    h120 = w_vmcs_68[8-1:0];
+                end
+                else begin
+                    h120 = e_dlv_vector;
+                end
+                h121 = 64'h0;
+                h121 = (e_edx_eax & e_xss);
+                h122 = 64'h0;
+                h122 = (h121 & w_vmcs_30);
+                h123 = 64'h0;
+                h123 = (e_edx_eax & e_xss);
+                h124 = 64'h0;
+                h124 = (h123 & w_vmcs_30);
+                h125 = 64'h0;
+                h125 = w_vmcs_18;
+                h126 = 6'h0;
+                h127 = 32'h0;
+                h127 = e_func;
+                h126 = h127[6-1:0];
+                h128 = 64'h0;
+                h128 = (e_value ^ w_vmcs_c0);
+                h129 = 64'h0;
+                h129 = (h128 & w_vmcs_b0);
+                h130 = 64'h0;
+                h130 = (e_value ^ w_vmcs_c8);
+                h131 = 64'h0;
+                h131 = (h130 & w_vmcs_b8);
+                h134 = 64'h0;
+                h134 = w_vmcs_b0;
+                h135 = 64'h0;
+                h135 = e_value;
+                h136 = 64'h0;
+                h136 = w_vmcs_c0;
+                h137 = 3'h0;
+                h137 = (h135[4-1:1] ^ h136[4-1:1]);
+                h138 = 3'h0;
+                h138 = (h134[4-1:1] & h137);
+                h143 = 17'h0;
+                h143 = ({1'h0, e_port} + {14'h0, e_size});
+                h144 = 18'h0;
+                h144 = (({1'h0, h143} + 131072) - 1);
                 if ((e_kind == 4)) begin
                     status <= 1;
                     rec_reason <= 2;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 5)) begin
                     status <= 2;
                     rec_reason <= 3;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 6)) begin
                     status <= 3;
                     rec_reason <= 4;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= 0;
                     v_wide = 0;
                     v_wide[8-1:0] = e_sipi_vector;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 7)) begin
                     status <= 4;
                     rec_reason <= 9;
-                    h27 = 4'h0;
-                    if ((e_ts_from != 3)) begin
-                        h27 = e_ilen;
+                    h27 = 32'h0;
+                    h28 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h28 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h28 = e_dlv_vector;
+                    end
+                    h29 = 32'h0;
+                    h29 = (32'h80000000 | {24'h0, h28});
+                    h30 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h30 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h30 = e_dlv_type;
+                    end
+                    h31 = 32'h0;
+                    h31 = (h29 | {21'h0, h30, 8'h0});
+                    h32 = 1'h0;
+                    h33 = 1'h0;
+                    h33 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h33 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h32 = h33;
+                    end
+                    else begin
+                        h32 = e_dlv_ev;
+                    end
+                    h34 = 32'h0;
+                    h34 = (h31 | {20'h0, h32, 11'h0});
+                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h27 = h34;
                     end
                     else begin
                         h27 = 0;
                     end
-                    rec_instr_len <= h27;
+                    rec_idt_vectoring_info <= h27;
+                    h35 = 32'h0;
+                    h36 = 1'h0;
+                    h37 = 1'h0;
+                    h37 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h37 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h36 = h37;
+                    end
+                    else begin
+                        h36 = e_dlv_ev;
+                    end
+                    h38 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h38 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h38 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h36 != 0))) begin
+                        h35 = h38;
+                    end
+                    else begin
+                        h35 = 0;
+                    end
+                    rec_idt_vectoring_error <= h35;
+                    h39 = 32'h0;
+                    h40 = 32'h0;
+                    h41 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h41 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h41 = e_dlv_type;
+                    end
+                    h42 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h42 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h42 = e_dlv_type;
+                    end
+                    h43 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h43 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h43 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h41 >= 4)) && (h42 <= 6))) begin
+                        h40 = h43;
+                    end
+                    else begin
+                        h40 = 0;
+                    end
+                    if ((e_ts_from != 3)) begin
+                        h39 = {28'h0, e_ilen};
+                    end
+                    else begin
+                        h39 = h40;
+                    end
+                    rec_instr_len <= h39[4-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_ts_selector;
                     v_wide[32-1:30] = e_ts_from;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 8)) begin
                     status <= 5;
                     rec_reason <= 10;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 9)) begin
                     status <= 6;
                     rec_reason <= 11;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 11)) begin
                     status <= 7;
                     rec_reason <= 13;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 40)) begin
                     status <= 8;
                     rec_reason <= 55;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 26)) begin
                     status <= 9;
                     rec_reason <= 50;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 27)) begin
                     status <= 10;
                     rec_reason <= 53;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 16)) begin
                     status <= 11;
                     rec_reason <= 18;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 17)) begin
                     status <= 12;
                     rec_reason <= 19;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 18)) begin
                     status <= 13;
                     rec_reason <= 20;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 19)) begin
                     status <= 14;
                     rec_reason <= 21;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 20)) begin
                     status <= 15;
                     rec_reason <= 22;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 22)) begin
                     status <= 16;
                     rec_reason <= 24;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 24)) begin
                     status <= 17;
                     rec_reason <= 26;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((e_kind == 25)) begin
                     status <= 18;
                     rec_reason <= 27;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h28[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
+                else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h44[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
                     status <= 19;
                     rec_reason <= 23;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_68[14])) || (h29[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
+                else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h45[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
                     status <= 20;
                     rec_reason <= 25;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h30 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h62 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
                     status <= 21;
                     rec_reason <= 0;
-                    rec_instr_len <= 0;
+                    h46 = 32'h0;
+                    h47 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h47 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h47 = e_dlv_vector;
+                    end
+                    h48 = 32'h0;
+                    h48 = (32'h80000000 | {24'h0, h47});
+                    h49 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h49 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h49 = e_dlv_type;
+                    end
+                    h50 = 32'h0;
+                    h50 = (h48 | {21'h0, h49, 8'h0});
+                    h51 = 1'h0;
+                    h52 = 1'h0;
+                    h52 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h52 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h51 = h52;
+                    end
+                    else begin
+                        h51 = e_dlv_ev;
+                    end
+                    h53 = 32'h0;
+                    h53 = (h50 | {20'h0, h51, 11'h0});
+                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h46 = h53;
+                    end
+                    else begin
+                        h46 = 0;
+                    end
+                    rec_idt_vectoring_info <= h46;
+                    h54 = 32'h0;
+                    h55 = 1'h0;
+                    h56 = 1'h0;
+                    h56 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h56 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h55 = h56;
+                    end
+                    else begin
+                        h55 = e_dlv_ev;
+                    end
+                    h57 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h57 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h57 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h55 != 0))) begin
+                        h54 = h57;
+                    end
+                    else begin
+                        h54 = 0;
+                    end
+                    rec_idt_vectoring_error <= h54;
+                    h58 = 32'h0;
+                    h59 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h59 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h59 = e_dlv_type;
+                    end
+                    h60 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h60 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h60 = e_dlv_type;
+                    end
+                    h61 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h61 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h61 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h59 >= 4)) && (h60 <= 6))) begin
+                        h58 = h61;
+                    end
+                    else begin
+                        h58 = 0;
+                    end
+                    rec_instr_len <= h58[4-1:0];
                     rec_qualification <= e_address;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h31 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h79 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
                     status <= 22;
                     rec_reason <= 0;
-                    rec_instr_len <= 0;
+                    h63 = 32'h0;
+                    h64 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h64 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h64 = e_dlv_vector;
+                    end
+                    h65 = 32'h0;
+                    h65 = (32'h80000000 | {24'h0, h64});
+                    h66 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h66 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h66 = e_dlv_type;
+                    end
+                    h67 = 32'h0;
+                    h67 = (h65 | {21'h0, h66, 8'h0});
+                    h68 = 1'h0;
+                    h69 = 1'h0;
+                    h69 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h69 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h68 = h69;
+                    end
+                    else begin
+                        h68 = e_dlv_ev;
+                    end
+                    h70 = 32'h0;
+                    h70 = (h67 | {20'h0, h68, 11'h0});
+                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h63 = h70;
+                    end
+                    else begin
+                        h63 = 0;
+                    end
+                    rec_idt_vectoring_info <= h63;
+                    h71 = 32'h0;
+                    h72 = 1'h0;
+                    h73 = 1'h0;
+                    h73 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h73 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h72 = h73;
+                    end
+                    else begin
+                        h72 = e_dlv_ev;
+                    end
+                    h74 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h74 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h74 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h72 != 0))) begin
+                        h71 = h74;
+                    end
+                    else begin
+                        h71 = 0;
+                    end
+                    rec_idt_vectoring_error <= h71;
+                    h75 = 32'h0;
+                    h76 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h76 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h76 = e_dlv_type;
+                    end
+                    h77 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h77 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h77 = e_dlv_type;
+                    end
+                    h78 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h78 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h78 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h76 >= 4)) && (h77 <= 6))) begin
+                        h75 = h78;
+                    end
+                    else begin
+                        h75 = 0;
+                    end
+                    rec_instr_len <= h75[4-1:0];
                     rec_qualification <= e_address;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h32 >>> h33) & 1) == 1))) begin
+                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h96 >>> h97) & 1) == 1))) begin
                     status <= 23;
                     rec_reason <= 0;
-                    rec_instr_len <= 0;
+                    h80 = 32'h0;
+                    h81 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h81 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h81 = e_dlv_vector;
+                    end
+                    h82 = 32'h0;
+                    h82 = (32'h80000000 | {24'h0, h81});
+                    h83 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h83 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h83 = e_dlv_type;
+                    end
+                    h84 = 32'h0;
+                    h84 = (h82 | {21'h0, h83, 8'h0});
+                    h85 = 1'h0;
+                    h86 = 1'h0;
+                    h86 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h86 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h85 = h86;
+                    end
+                    else begin
+                        h85 = e_dlv_ev;
+                    end
+                    h87 = 32'h0;
+                    h87 = (h84 | {20'h0, h85, 11'h0});
+                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h80 = h87;
+                    end
+                    else begin
+                        h80 = 0;
+                    end
+                    rec_idt_vectoring_info <= h80;
+                    h88 = 32'h0;
+                    h89 = 1'h0;
+                    h90 = 1'h0;
+                    h90 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h90 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h89 = h90;
+                    end
+                    else begin
+                        h89 = e_dlv_ev;
+                    end
+                    h91 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h91 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h91 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h89 != 0))) begin
+                        h88 = h91;
+                    end
+                    else begin
+                        h88 = 0;
+                    end
+                    rec_idt_vectoring_error <= h88;
+                    h92 = 32'h0;
+                    h93 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h93 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h93 = e_dlv_type;
+                    end
+                    h94 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h94 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h94 = e_dlv_type;
+                    end
+                    h95 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h95 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h95 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h93 >= 4)) && (h94 <= 6))) begin
+                        h92 = h95;
+                    end
+                    else begin
+                        h92 = 0;
+                    end
+                    rec_instr_len <= h92[4-1:0];
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((e_kind == 2) && w_vmcs_38[3])) begin
+                else if (((((e_kind == 3) && (!(h98 != 0))) && ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h106 == 3)) && ((((h107 == 0) || ((h108 >= 10) && (h109 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h110 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcs_48[8])) begin
                     status <= 24;
                     rec_reason <= 0;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
+                end
+                else if ((((e_kind == 3) && (!(h111 != 0))) && (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h119 == 3)) && (h120 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14))))) begin
+                    status <= 25;
+                    rec_reason <= 2;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if (((e_kind == 2) && w_vmcs_38[3])) begin
+                    status <= 26;
+                    rec_reason <= 0;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 1) && w_vmcs_38[0])) begin
-                    status <= 25;
+                    status <= 27;
                     rec_reason <= 1;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
+                end
+                else if ((((((((e_kind == 55) && (!w_vmcs_68[31])) && w_vmcs_40[22]) && w_vmcs_38[5]) && (!w_vmcs_a8[3])) && (!w_vmcs_a8[1])) && (!w_vmcs_a8[0]))) begin
+                    status <= 28;
+                    rec_reason <= 8;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if (((((((e_kind == 55) && (!w_vmcs_68[31])) && w_vmcs_40[2]) && w_vmcs_100[9]) && (!w_vmcs_a8[0])) && (!w_vmcs_a8[1]))) begin
+                    status <= 29;
+                    rec_reason <= 7;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= 0;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 10) && w_vmcs_40[7])) begin
-                    status <= 26;
+                    status <= 30;
                     rec_reason <= 12;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 12) && w_vmcs_40[9])) begin
-                    status <= 27;
+                    status <= 31;
                     rec_reason <= 14;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_address;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if ((((e_kind == 43) && (w_vmcs_40[31] && w_vmcs_68[12])) && w_vmcs_40[9])) begin
-                    status <= 28;
+                else if ((((e_kind == 43) && (w_vmcs_40[31] && w_vmcs_80[12])) && w_vmcs_40[9])) begin
+                    status <= 32;
                     rec_reason <= 58;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 13) && w_vmcs_40[11])) begin
-                    status <= 29;
+                    status <= 33;
                     rec_reason <= 15;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 14) && w_vmcs_40[12])) begin
-                    status <= 30;
+                    status <= 34;
                     rec_reason <= 16;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if ((((e_kind == 15) && w_vmcs_40[12]) && (w_vmcs_40[31] && w_vmcs_68[3]))) begin
-                    status <= 31;
+                else if ((((e_kind == 15) && w_vmcs_40[12]) && (w_vmcs_40[31] && w_vmcs_80[3]))) begin
+                    status <= 35;
                     rec_reason <= 51;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 36) && w_vmcs_40[10])) begin
-                    status <= 32;
+                    status <= 36;
                     rec_reason <= 36;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[1-1:0] = e_monitor_armed;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 37) && w_vmcs_40[29])) begin
-                    status <= 33;
+                    status <= 37;
                     rec_reason <= 39;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 38) && w_vmcs_40[30])) begin
-                    status <= 34;
-                    rec_reason <= 40;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= 0;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if (((e_kind == 39) && (w_vmcs_40[31] && w_vmcs_68[6]))) begin
-                    status <= 35;
-                    rec_reason <= 54;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= 0;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if (((e_kind == 41) && (w_vmcs_40[31] && w_vmcs_68[11]))) begin
-                    status <= 36;
-                    rec_reason <= 57;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= 0;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if (((e_kind == 42) && (w_vmcs_40[31] && w_vmcs_68[16]))) begin
-                    status <= 37;
-                    rec_reason <= 61;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= 0;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if ((((((e_kind == 44) || (e_kind == 45)) || (e_kind == 46)) || (e_kind == 47)) && (w_vmcs_40[31] && w_vmcs_68[2]))) begin
                     status <= 38;
-                    rec_reason <= 46;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= e_displacement;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if ((((((e_kind == 48) || (e_kind == 49)) || (e_kind == 50)) || (e_kind == 51)) && (w_vmcs_40[31] && w_vmcs_68[2]))) begin
-                    status <= 39;
-                    rec_reason <= 47;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= e_displacement;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h35 != 0))) begin
-                    status <= 40;
-                    rec_reason <= 63;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= e_displacement;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_68[20])) && (h37 != 0))) begin
-                    status <= 41;
-                    rec_reason <= 64;
-                    rec_instr_len <= e_ilen;
-                    rec_qualification <= e_displacement;
-                    rec_guest_linear <= 0;
-                    st <= 6'b100111;
-                end
-                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_68[13])) && (e_func < 64)) && (!(((h38 >>> h39) & 1) == 1)))) begin
-                    status <= 42;
-                    rec_reason <= 59;
+                    rec_reason <= 40;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if ((((e_kind == 28) && (e_cr == 0)) && (h42 != 0))) begin
+                else if (((e_kind == 39) && (w_vmcs_40[31] && w_vmcs_80[6]))) begin
+                    status <= 39;
+                    rec_reason <= 54;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if (((e_kind == 41) && (w_vmcs_40[31] && w_vmcs_80[11]))) begin
+                    status <= 40;
+                    rec_reason <= 57;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if (((e_kind == 42) && (w_vmcs_40[31] && w_vmcs_80[16]))) begin
+                    status <= 41;
+                    rec_reason <= 61;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if ((((((e_kind == 44) || (e_kind == 45)) || (e_kind == 46)) || (e_kind == 47)) && (w_vmcs_40[31] && w_vmcs_80[2]))) begin
+                    status <= 42;
+                    rec_reason <= 46;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if ((((((e_kind == 48) || (e_kind == 49)) || (e_kind == 50)) || (e_kind == 51)) && (w_vmcs_40[31] && w_vmcs_80[2]))) begin
                     status <= 43;
+                    rec_reason <= 47;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h122 != 0))) begin
+                    status <= 44;
+                    rec_reason <= 63;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h124 != 0))) begin
+                    status <= 45;
+                    rec_reason <= 64;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= e_displacement;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_80[13])) && (e_func < 64)) && (!(((h125 >>> h126) & 1) == 1)))) begin
+                    status <= 46;
+                    rec_reason <= 59;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
+                    rec_instr_len <= e_ilen;
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    st <= 6'b101100;
+                end
+                else if ((((e_kind == 28) && (e_cr == 0)) && (h129 != 0))) begin
+                    status <= 47;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 0;
@@ -1639,11 +2482,13 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((((e_kind == 28) && (e_cr == 3)) && w_vmcs_40[15]) && (!(((((w_vmcs_60[32-1:0] > 0) && (e_value == w_vmcs_a0)) || ((w_vmcs_60[32-1:0] > 1) && (e_value == w_vmcs_a8))) || ((w_vmcs_60[32-1:0] > 2) && (e_value == w_vmcs_b0))) || ((w_vmcs_60[32-1:0] > 3) && (e_value == w_vmcs_b8)))))) begin
-                    status <= 44;
+                else if (((((e_kind == 28) && (e_cr == 3)) && w_vmcs_40[15]) && (!(((((w_vmcs_60[32-1:0] > 0) && (e_value == w_vmcs_d0)) || ((w_vmcs_60[32-1:0] > 1) && (e_value == w_vmcs_d8))) || ((w_vmcs_60[32-1:0] > 2) && (e_value == w_vmcs_e0))) || ((w_vmcs_60[32-1:0] > 3) && (e_value == w_vmcs_e8)))))) begin
+                    status <= 48;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 3;
@@ -1651,11 +2496,13 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if ((((e_kind == 28) && (e_cr == 4)) && (h44 != 0))) begin
-                    status <= 45;
+                else if ((((e_kind == 28) && (e_cr == 4)) && (h131 != 0))) begin
+                    status <= 49;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 4;
@@ -1663,11 +2510,13 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((((e_kind == 28) && (e_cr == 8)) && w_vmcs_40[19])) begin
-                    status <= 46;
+                    status <= 50;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 8;
@@ -1675,11 +2524,13 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((((e_kind == 29) && (e_cr == 3)) && w_vmcs_40[16])) begin
-                    status <= 47;
+                    status <= 51;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 3;
@@ -1687,11 +2538,13 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((((e_kind == 29) && (e_cr == 8)) && w_vmcs_40[20])) begin
-                    status <= 48;
+                    status <= 52;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 8;
@@ -1699,44 +2552,50 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if ((((e_kind == 30) && w_vmcs_80[3]) && w_vmcs_90[3])) begin
-                    status <= 49;
+                else if ((((e_kind == 30) && w_vmcs_b0[3]) && w_vmcs_c0[3])) begin
+                    status <= 53;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 2;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
-                else if (((e_kind == 31) && (((w_vmcs_80[0] && e_value[0]) && (!w_vmcs_90[0])) || (h51 != 0)))) begin
-                    status <= 50;
+                else if (((e_kind == 31) && (((w_vmcs_b0[0] && e_value[0]) && (!w_vmcs_c0[0])) || (h138 != 0)))) begin
+                    status <= 54;
                     rec_reason <= 28;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 3;
                     v_wide[7-1:6] = e_lmsw_mem;
-                    h45 = 64'h0;
-                    h45 = e_value;
-                    v_wide[32-1:16] = h45[16-1:0];
+                    h132 = 64'h0;
+                    h132 = e_value;
+                    v_wide[32-1:16] = h132[16-1:0];
                     rec_qualification <= v_wide[64-1:0];
-                    h46 = 64'h0;
+                    h133 = 64'h0;
                     if ((e_lmsw_mem != 0)) begin
-                        h46 = e_address;
+                        h133 = e_address;
                     end
                     else begin
-                        h46 = 0;
+                        h133 = 0;
                     end
-                    rec_guest_linear <= h46;
-                    st <= 6'b100111;
+                    rec_guest_linear <= h133;
+                    st <= 6'b101100;
                 end
                 else if (((e_kind == 32) && w_vmcs_40[23])) begin
-                    status <= 51;
+                    status <= 55;
                     rec_reason <= 29;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
                     v_wide[3-1:0] = e_dr;
@@ -1744,139 +2603,153 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((((e_kind == 33) && (!w_vmcs_40[25])) && w_vmcs_40[24])) begin
-                    status <= 52;
+                    status <= 56;
                     rec_reason <= 30;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h52 = 4'h0;
-                    h52 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h52[3-1:0];
+                    h139 = 4'h0;
+                    h139 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h139[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h53 = 64'h0;
+                    h140 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h53 = e_address;
+                        h140 = e_address;
                     end
                     else begin
-                        h53 = 0;
+                        h140 = 0;
                     end
-                    rec_guest_linear <= h53;
-                    st <= 6'b100111;
+                    rec_guest_linear <= h140;
+                    st <= 6'b101100;
                 end
-                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h57[17-1:0] > 65535))) begin
-                    status <= 53;
+                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h144[17-1:0] > 65535))) begin
+                    status <= 57;
                     rec_reason <= 30;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h54 = 4'h0;
-                    h54 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h54[3-1:0];
+                    h141 = 4'h0;
+                    h141 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h141[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h55 = 64'h0;
+                    h142 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h55 = e_address;
+                        h142 = e_address;
                     end
                     else begin
-                        h55 = 0;
+                        h142 = 0;
                     end
-                    rec_guest_linear <= h55;
-                    st <= 6'b100111;
+                    rec_guest_linear <= h142;
+                    st <= 6'b101100;
                 end
                 else if ((((e_kind == 33) && w_vmcs_40[25]) && ((b_io_a != 0) || (b_io_b != 0)))) begin
-                    status <= 54;
+                    status <= 58;
                     rec_reason <= 30;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h58 = 4'h0;
-                    h58 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h58[3-1:0];
+                    h145 = 4'h0;
+                    h145 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h145[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h59 = 64'h0;
+                    h146 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h59 = e_address;
+                        h146 = e_address;
                     end
                     else begin
-                        h59 = 0;
+                        h146 = 0;
                     end
-                    rec_guest_linear <= h59;
-                    st <= 6'b100111;
+                    rec_guest_linear <= h146;
+                    st <= 6'b101100;
                 end
                 else if ((((e_kind == 34) || (e_kind == 35)) && (!w_vmcs_40[28]))) begin
-                    status <= 55;
-                    h60 = 6'h0;
+                    status <= 59;
+                    h147 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h60 = 31;
+                        h147 = 31;
                     end
                     else begin
-                        h60 = 32;
+                        h147 = 32;
                     end
-                    rec_reason <= {10'h0, h60};
+                    rec_reason <= {10'h0, h147};
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (!(e_msr <= 8191))) && (!((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))))) begin
-                    status <= 56;
-                    h61 = 6'h0;
+                    status <= 60;
+                    h148 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h61 = 31;
+                        h148 = 31;
                     end
                     else begin
-                        h61 = 32;
+                        h148 = 32;
                     end
-                    rec_reason <= {10'h0, h61};
+                    rec_reason <= {10'h0, h148};
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else if (((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (b_msr_bit != 0))) begin
-                    status <= 57;
-                    h62 = 6'h0;
+                    status <= 61;
+                    h149 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h62 = 31;
+                        h149 = 31;
                     end
                     else begin
-                        h62 = 32;
+                        h149 = 32;
                     end
-                    rec_reason <= {10'h0, h62};
+                    rec_reason <= {10'h0, h149};
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b100111;
+                    st <= 6'b101100;
                 end
                 else begin
                     status <= 0;
                     rec_reason <= 0;
+                    rec_idt_vectoring_info <= 0;
+                    rec_idt_vectoring_error <= 0;
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b101011;
+                    st <= 6'b110010;
                 end
             end
-            6'b100111: begin
+            6'b101100: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 112);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -1885,7 +2758,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 6'b101000;
+                        st <= 6'b101101;
                     end
                 end
                 else begin
@@ -1895,15 +2768,69 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 6'b101000;
+                        st <= 6'b101101;
                     end
                 end
             end
-            6'b101000: begin
+            6'b101101: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 120);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= {32'h0, rec_idt_vectoring_info};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 6'b101110;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 6'b101110;
+                    end
+                end
+            end
+            6'b101110: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= {32'h0, rec_idt_vectoring_error};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 6'b101111;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 6'b101111;
+                    end
+                end
+            end
+            6'b101111: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -1912,7 +2839,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 6'b101001;
+                        st <= 6'b110000;
                     end
                 end
                 else begin
@@ -1922,15 +2849,15 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 6'b101001;
+                        st <= 6'b110000;
                     end
                 end
             end
-            6'b101001: begin
+            6'b110000: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 192);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -1939,7 +2866,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 6'b101010;
+                        st <= 6'b110001;
                     end
                 end
                 else begin
@@ -1949,15 +2876,15 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 6'b101010;
+                        st <= 6'b110001;
                     end
                 end
             end
-            6'b101010: begin
+            6'b110001: begin
                 if ((!pend)) begin
                     if (1'b1) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 200);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
                         m_valid <= 1'b1;
                         m_we <= 1'b1;
                         m_size <= 3;
@@ -1966,7 +2893,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 6'b101011;
+                        st <= 6'b110010;
                     end
                 end
                 else begin
@@ -1976,13 +2903,15 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         m_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 6'b101011;
+                        st <= 6'b110010;
                     end
                 end
             end
             default: begin
                 o_status <= status;
                 o_r_reason <= rec_reason;
+                o_r_idt_vectoring_info <= rec_idt_vectoring_info;
+                o_r_idt_vectoring_error <= rec_idt_vectoring_error;
                 o_r_instr_len <= rec_instr_len;
                 o_r_qualification <= rec_qualification;
                 o_r_guest_linear <= rec_guest_linear;

@@ -40,6 +40,12 @@ entity intel_vmx_vmx_exits is
         e_edx_eax: in unsigned(63 downto 0);
         e_xss: in unsigned(63 downto 0);
         e_func: in unsigned(31 downto 0);
+        e_delivering: in unsigned(0 downto 0);
+        e_injected: in unsigned(0 downto 0);
+        e_dlv_type: in unsigned(2 downto 0);
+        e_dlv_vector: in unsigned(7 downto 0);
+        e_dlv_ev: in unsigned(0 downto 0);
+        e_dlv_error_code: in unsigned(31 downto 0);
         r_VMCS_PA: in unsigned(63 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
@@ -51,6 +57,8 @@ entity intel_vmx_vmx_exits is
         m_rdata: in unsigned(63 downto 0);
         o_status: out unsigned(7 downto 0);
         o_r_reason: out unsigned(15 downto 0);
+        o_r_idt_vectoring_info: out unsigned(31 downto 0);
+        o_r_idt_vectoring_error: out unsigned(31 downto 0);
         o_r_instr_len: out unsigned(3 downto 0);
         o_r_qualification: out unsigned(63 downto 0);
         o_r_guest_linear: out unsigned(63 downto 0)
@@ -83,6 +91,11 @@ type t_enum_S_1 is (
 	S0W19,
 	S0W20,
 	S0W21,
+	S0W22,
+	S0W23,
+	S0W24,
+	S0W25,
+	S0W26,
 	S1P,
 	S1A,
 	S1B,
@@ -103,6 +116,8 @@ type t_enum_S_1 is (
 	ST1,
 	ST2,
 	ST3,
+	ST4,
+	ST5,
 	FINISH
 	);
 
@@ -119,6 +134,8 @@ signal bm_span: unsigned(6 downto 0);
 signal bm_two: std_logic;
 signal pend: std_logic;
 signal rec_guest_linear: unsigned(63 downto 0);
+signal rec_idt_vectoring_error: unsigned(31 downto 0);
+signal rec_idt_vectoring_info: unsigned(31 downto 0);
 signal rec_instr_len: unsigned(3 downto 0);
 signal rec_qualification: unsigned(63 downto 0);
 signal rec_reason: unsigned(15 downto 0);
@@ -126,6 +143,7 @@ signal st: t_enum_S_1;
 signal status: unsigned(7 downto 0);
 signal w_vmcs_0: unsigned(63 downto 0);
 signal w_vmcs_10: unsigned(63 downto 0);
+signal w_vmcs_100: unsigned(63 downto 0);
 signal w_vmcs_18: unsigned(63 downto 0);
 signal w_vmcs_20: unsigned(63 downto 0);
 signal w_vmcs_28: unsigned(63 downto 0);
@@ -137,15 +155,19 @@ signal w_vmcs_50: unsigned(63 downto 0);
 signal w_vmcs_58: unsigned(63 downto 0);
 signal w_vmcs_60: unsigned(63 downto 0);
 signal w_vmcs_68: unsigned(63 downto 0);
+signal w_vmcs_70: unsigned(63 downto 0);
+signal w_vmcs_78: unsigned(63 downto 0);
 signal w_vmcs_8: unsigned(63 downto 0);
 signal w_vmcs_80: unsigned(63 downto 0);
-signal w_vmcs_88: unsigned(63 downto 0);
-signal w_vmcs_90: unsigned(63 downto 0);
-signal w_vmcs_98: unsigned(63 downto 0);
-signal w_vmcs_a0: unsigned(63 downto 0);
 signal w_vmcs_a8: unsigned(63 downto 0);
 signal w_vmcs_b0: unsigned(63 downto 0);
 signal w_vmcs_b8: unsigned(63 downto 0);
+signal w_vmcs_c0: unsigned(63 downto 0);
+signal w_vmcs_c8: unsigned(63 downto 0);
+signal w_vmcs_d0: unsigned(63 downto 0);
+signal w_vmcs_d8: unsigned(63 downto 0);
+signal w_vmcs_e0: unsigned(63 downto 0);
+signal w_vmcs_e8: unsigned(63 downto 0);
 
 begin
 
@@ -184,42 +206,129 @@ fsm: process (clk) is
     variable h24: unsigned(10 downto 0);
     variable h25: unsigned(53 downto 0);
     variable h26: unsigned(31 downto 0);
-    variable h28: unsigned(63 downto 0);
-    variable h29: unsigned(63 downto 0);
-    variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(31 downto 0);
-    variable h33: unsigned(4 downto 0);
-    variable h34: unsigned(63 downto 0);
-    variable h35: unsigned(63 downto 0);
-    variable h36: unsigned(63 downto 0);
-    variable h37: unsigned(63 downto 0);
-    variable h38: unsigned(63 downto 0);
-    variable h39: unsigned(5 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(63 downto 0);
-    variable h42: unsigned(63 downto 0);
-    variable h43: unsigned(63 downto 0);
     variable h44: unsigned(63 downto 0);
-    variable h47: unsigned(63 downto 0);
-    variable h48: unsigned(63 downto 0);
-    variable h49: unsigned(63 downto 0);
-    variable h50: unsigned(2 downto 0);
-    variable h51: unsigned(2 downto 0);
-    variable h56: unsigned(16 downto 0);
-    variable h57: unsigned(17 downto 0);
-    variable h27: unsigned(3 downto 0);
     variable h45: unsigned(63 downto 0);
-    variable h46: unsigned(63 downto 0);
-    variable h52: unsigned(3 downto 0);
-    variable h53: unsigned(63 downto 0);
-    variable h54: unsigned(3 downto 0);
-    variable h55: unsigned(63 downto 0);
-    variable h58: unsigned(3 downto 0);
-    variable h59: unsigned(63 downto 0);
-    variable h60: unsigned(5 downto 0);
-    variable h61: unsigned(5 downto 0);
-    variable h62: unsigned(5 downto 0);
+    variable h62: unsigned(31 downto 0);
+    variable h79: unsigned(31 downto 0);
+    variable h96: unsigned(31 downto 0);
+    variable h97: unsigned(4 downto 0);
+    variable h98: unsigned(0 downto 0);
+    variable h99: unsigned(0 downto 0);
+    variable h100: unsigned(31 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(31 downto 0);
+    variable h105: unsigned(4 downto 0);
+    variable h106: unsigned(2 downto 0);
+    variable h107: unsigned(7 downto 0);
+    variable h108: unsigned(7 downto 0);
+    variable h109: unsigned(7 downto 0);
+    variable h110: unsigned(7 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(31 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(31 downto 0);
+    variable h118: unsigned(4 downto 0);
+    variable h119: unsigned(2 downto 0);
+    variable h120: unsigned(7 downto 0);
+    variable h121: unsigned(63 downto 0);
+    variable h122: unsigned(63 downto 0);
+    variable h123: unsigned(63 downto 0);
+    variable h124: unsigned(63 downto 0);
+    variable h125: unsigned(63 downto 0);
+    variable h126: unsigned(5 downto 0);
+    variable h127: unsigned(31 downto 0);
+    variable h128: unsigned(63 downto 0);
+    variable h129: unsigned(63 downto 0);
+    variable h130: unsigned(63 downto 0);
+    variable h131: unsigned(63 downto 0);
+    variable h134: unsigned(63 downto 0);
+    variable h135: unsigned(63 downto 0);
+    variable h136: unsigned(63 downto 0);
+    variable h137: unsigned(2 downto 0);
+    variable h138: unsigned(2 downto 0);
+    variable h143: unsigned(16 downto 0);
+    variable h144: unsigned(17 downto 0);
+    variable h27: unsigned(31 downto 0);
+    variable h28: unsigned(7 downto 0);
+    variable h29: unsigned(31 downto 0);
+    variable h30: unsigned(2 downto 0);
+    variable h31: unsigned(31 downto 0);
+    variable h32: unsigned(0 downto 0);
+    variable h33: unsigned(0 downto 0);
+    variable h34: unsigned(31 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(0 downto 0);
+    variable h37: unsigned(0 downto 0);
+    variable h38: unsigned(31 downto 0);
+    variable h39: unsigned(31 downto 0);
+    variable h40: unsigned(31 downto 0);
+    variable h41: unsigned(2 downto 0);
+    variable h42: unsigned(2 downto 0);
+    variable h43: unsigned(31 downto 0);
+    variable h46: unsigned(31 downto 0);
+    variable h47: unsigned(7 downto 0);
+    variable h48: unsigned(31 downto 0);
+    variable h49: unsigned(2 downto 0);
+    variable h50: unsigned(31 downto 0);
+    variable h51: unsigned(0 downto 0);
+    variable h52: unsigned(0 downto 0);
+    variable h53: unsigned(31 downto 0);
+    variable h54: unsigned(31 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(0 downto 0);
+    variable h57: unsigned(31 downto 0);
+    variable h58: unsigned(31 downto 0);
+    variable h59: unsigned(2 downto 0);
+    variable h60: unsigned(2 downto 0);
+    variable h61: unsigned(31 downto 0);
+    variable h63: unsigned(31 downto 0);
+    variable h64: unsigned(7 downto 0);
+    variable h65: unsigned(31 downto 0);
+    variable h66: unsigned(2 downto 0);
+    variable h67: unsigned(31 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(0 downto 0);
+    variable h70: unsigned(31 downto 0);
+    variable h71: unsigned(31 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(0 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(31 downto 0);
+    variable h76: unsigned(2 downto 0);
+    variable h77: unsigned(2 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h80: unsigned(31 downto 0);
+    variable h81: unsigned(7 downto 0);
+    variable h82: unsigned(31 downto 0);
+    variable h83: unsigned(2 downto 0);
+    variable h84: unsigned(31 downto 0);
+    variable h85: unsigned(0 downto 0);
+    variable h86: unsigned(0 downto 0);
+    variable h87: unsigned(31 downto 0);
+    variable h88: unsigned(31 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(31 downto 0);
+    variable h92: unsigned(31 downto 0);
+    variable h93: unsigned(2 downto 0);
+    variable h94: unsigned(2 downto 0);
+    variable h95: unsigned(31 downto 0);
+    variable h132: unsigned(63 downto 0);
+    variable h133: unsigned(63 downto 0);
+    variable h139: unsigned(3 downto 0);
+    variable h140: unsigned(63 downto 0);
+    variable h141: unsigned(3 downto 0);
+    variable h142: unsigned(63 downto 0);
+    variable h145: unsigned(3 downto 0);
+    variable h146: unsigned(63 downto 0);
+    variable h147: unsigned(5 downto 0);
+    variable h148: unsigned(5 downto 0);
+    variable h149: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -236,12 +345,16 @@ begin
             bm_two <= '0';
             done <= '0';
             o_r_guest_linear <= to_unsigned(0, 64);
+            o_r_idt_vectoring_error <= to_unsigned(0, 32);
+            o_r_idt_vectoring_info <= to_unsigned(0, 32);
             o_r_instr_len <= to_unsigned(0, 4);
             o_r_qualification <= to_unsigned(0, 64);
             o_r_reason <= to_unsigned(0, 16);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_guest_linear <= to_unsigned(0, 64);
+            rec_idt_vectoring_error <= to_unsigned(0, 32);
+            rec_idt_vectoring_info <= to_unsigned(0, 32);
             rec_instr_len <= to_unsigned(0, 4);
             rec_qualification <= to_unsigned(0, 64);
             rec_reason <= to_unsigned(0, 16);
@@ -254,6 +367,7 @@ begin
             m_we <= '0';
             w_vmcs_0 <= to_unsigned(0, 64);
             w_vmcs_10 <= to_unsigned(0, 64);
+            w_vmcs_100 <= to_unsigned(0, 64);
             w_vmcs_18 <= to_unsigned(0, 64);
             w_vmcs_20 <= to_unsigned(0, 64);
             w_vmcs_28 <= to_unsigned(0, 64);
@@ -265,15 +379,19 @@ begin
             w_vmcs_58 <= to_unsigned(0, 64);
             w_vmcs_60 <= to_unsigned(0, 64);
             w_vmcs_68 <= to_unsigned(0, 64);
+            w_vmcs_70 <= to_unsigned(0, 64);
+            w_vmcs_78 <= to_unsigned(0, 64);
             w_vmcs_8 <= to_unsigned(0, 64);
             w_vmcs_80 <= to_unsigned(0, 64);
-            w_vmcs_88 <= to_unsigned(0, 64);
-            w_vmcs_90 <= to_unsigned(0, 64);
-            w_vmcs_98 <= to_unsigned(0, 64);
-            w_vmcs_a0 <= to_unsigned(0, 64);
             w_vmcs_a8 <= to_unsigned(0, 64);
             w_vmcs_b0 <= to_unsigned(0, 64);
             w_vmcs_b8 <= to_unsigned(0, 64);
+            w_vmcs_c0 <= to_unsigned(0, 64);
+            w_vmcs_c8 <= to_unsigned(0, 64);
+            w_vmcs_d0 <= to_unsigned(0, 64);
+            w_vmcs_d8 <= to_unsigned(0, 64);
+            w_vmcs_e0 <= to_unsigned(0, 64);
+            w_vmcs_e8 <= to_unsigned(0, 64);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             v_wide := unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -559,6 +677,44 @@ begin
                 when S0W14 =>
                     if (not bool(pend)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 112);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_70 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W15;
+                        end if;
+                    end if;
+                when S0W15 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 120);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_78 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W16;
+                        end if;
+                    end if;
+                when S0W16 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 128);
                         m_valid <= '1';
                         m_we <= '0';
@@ -572,86 +728,10 @@ begin
                         if bool(m_rvalid) then
                             w_vmcs_80 <= m_rdata;
                             pend <= '0';
-                            st <= S0W15;
-                        end if;
-                    end if;
-                when S0W15 =>
-                    if (not bool(pend)) then
-                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_vmcs_88 <= m_rdata;
-                            pend <= '0';
-                            st <= S0W16;
-                        end if;
-                    end if;
-                when S0W16 =>
-                    if (not bool(pend)) then
-                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_vmcs_90 <= m_rdata;
-                            pend <= '0';
                             st <= S0W17;
                         end if;
                     end if;
                 when S0W17 =>
-                    if (not bool(pend)) then
-                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_vmcs_98 <= m_rdata;
-                            pend <= '0';
-                            st <= S0W18;
-                        end if;
-                    end if;
-                when S0W18 =>
-                    if (not bool(pend)) then
-                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
-                        m_valid <= '1';
-                        m_we <= '0';
-                        m_size <= to_unsigned(3, 3);
-                        m_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(m_valid) and bool(m_ready)) then
-                            m_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_vmcs_a0 <= m_rdata;
-                            pend <= '0';
-                            st <= S0W19;
-                        end if;
-                    end if;
-                when S0W19 =>
                     if (not bool(pend)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 168);
@@ -667,10 +747,10 @@ begin
                         if bool(m_rvalid) then
                             w_vmcs_a8 <= m_rdata;
                             pend <= '0';
-                            st <= S0W20;
+                            st <= S0W18;
                         end if;
                     end if;
-                when S0W20 =>
+                when S0W18 =>
                     if (not bool(pend)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 176);
@@ -686,10 +766,10 @@ begin
                         if bool(m_rvalid) then
                             w_vmcs_b0 <= m_rdata;
                             pend <= '0';
-                            st <= S0W21;
+                            st <= S0W19;
                         end if;
                     end if;
-                when S0W21 =>
+                when S0W19 =>
                     if (not bool(pend)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 184);
@@ -705,6 +785,139 @@ begin
                         if bool(m_rvalid) then
                             w_vmcs_b8 <= m_rdata;
                             pend <= '0';
+                            st <= S0W20;
+                        end if;
+                    end if;
+                when S0W20 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 192);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_c0 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W21;
+                        end if;
+                    end if;
+                when S0W21 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 200);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_c8 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W22;
+                        end if;
+                    end if;
+                when S0W22 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 208);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_d0 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W23;
+                        end if;
+                    end if;
+                when S0W23 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 216);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_d8 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W24;
+                        end if;
+                    end if;
+                when S0W24 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 224);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_e0 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W25;
+                        end if;
+                    end if;
+                when S0W25 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 232);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_e8 <= m_rdata;
+                            pend <= '0';
+                            st <= S0W26;
+                        end if;
+                    end if;
+                when S0W26 =>
+                    if (not bool(pend)) then
+                        v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 256);
+                        m_valid <= '1';
+                        m_we <= '0';
+                        m_size <= to_unsigned(3, 3);
+                        m_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vmcs_100 <= m_rdata;
+                            pend <= '0';
                             st <= S1P;
                         end if;
                     end if;
@@ -717,7 +930,7 @@ begin
                     v_span := v_wide(7-1 downto 0);
                     h0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h0 := e_field;
-                    if ((((e_kind = 21) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) and (not (h0(64-1 downto 15) /= 0))) and (v_span /= 0)) then
+                    if ((((e_kind = 21) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) and (not (h0(64-1 downto 15) /= 0))) and (v_span /= 0)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_20(52-1 downto 12) & to_unsigned(0, 12));
                         v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
                         h1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -792,7 +1005,7 @@ begin
                     v_span := v_wide(7-1 downto 0);
                     h2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h2 := e_field;
-                    if ((((e_kind = 23) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) and (not (h2(64-1 downto 15) /= 0))) and (v_span /= 0)) then
+                    if ((((e_kind = 23) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) and (not (h2(64-1 downto 15) /= 0))) and (v_span /= 0)) then
                         v_wide := unsigned'(to_unsigned(0, 20) & w_vmcs_28(52-1 downto 12) & to_unsigned(0, 12));
                         v_first := unsigned'(to_unsigned(0, 2) & v_wide(64-1 downto 0) & to_unsigned(0, 3));
                         h3 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -1146,57 +1359,167 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h28 := e_field;
-                    h29 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h29 := e_field;
-                    h30 := unsigned'("00000000000000000000000000000000");
-                    h30 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h31 := unsigned'("00000000000000000000000000000000");
-                    h31 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h32 := unsigned'("00000000000000000000000000000000");
-                    h32 := w_vmcs_48(32-1 downto 0);
-                    h33 := to_unsigned(0, 5);
-                    h33 := e_vector;
-                    h34 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h34 := (e_edx_eax and e_xss);
-                    h35 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h35 := (h34 and w_vmcs_30);
-                    h36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h36 := (e_edx_eax and e_xss);
-                    h37 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h37 := (h36 and w_vmcs_30);
-                    h38 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h38 := w_vmcs_18;
-                    h39 := to_unsigned(0, 6);
-                    h40 := unsigned'("00000000000000000000000000000000");
-                    h40 := e_func;
-                    h39 := h40(6-1 downto 0);
-                    h41 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h41 := (e_value xor w_vmcs_90);
-                    h42 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h42 := (h41 and w_vmcs_80);
-                    h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h43 := (e_value xor w_vmcs_98);
                     h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h44 := (h43 and w_vmcs_88);
-                    h47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h47 := w_vmcs_80;
-                    h48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h48 := e_value;
-                    h49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h49 := w_vmcs_90;
-                    h50 := to_unsigned(0, 3);
-                    h50 := (h48(4-1 downto 1) xor h49(4-1 downto 1));
-                    h51 := to_unsigned(0, 3);
-                    h51 := (h47(4-1 downto 1) and h50);
-                    h56 := to_unsigned(0, 17);
-                    h56 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h57 := to_unsigned(0, 18);
-                    h57 := ((unsigned'(to_unsigned(0, 1) & h56) + 131072) - 1);
+                    h44 := e_field;
+                    h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h45 := e_field;
+                    h62 := unsigned'("00000000000000000000000000000000");
+                    h62 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h79 := unsigned'("00000000000000000000000000000000");
+                    h79 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h96 := unsigned'("00000000000000000000000000000000");
+                    h96 := w_vmcs_48(32-1 downto 0);
+                    h97 := to_unsigned(0, 5);
+                    h97 := e_vector;
+                    h98 := to_unsigned(0, 1);
+                    h99 := to_unsigned(0, 1);
+                    h100 := unsigned'("00000000000000000000000000000000");
+                    h100 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h101 := to_unsigned(0, 1);
+                    h101 := to_unsigned(0, 1);
+                    if bool(w_vmcs_48(14)) then
+                        h101 := to_unsigned(1, 1);
+                    end if;
+                    h102 := to_unsigned(0, 1);
+                    h102 := to_unsigned(0, 1);
+                    if (not bool(w_vmcs_48(14))) then
+                        h102 := to_unsigned(1, 1);
+                    end if;
+                    if (h100 = w_vmcs_58(32-1 downto 0)) then
+                        h99 := h101;
+                    else
+                        h99 := h102;
+                    end if;
+                    h103 := to_unsigned(0, 1);
+                    h104 := unsigned'("00000000000000000000000000000000");
+                    h104 := w_vmcs_48(32-1 downto 0);
+                    h105 := to_unsigned(0, 5);
+                    h105 := e_vector;
+                    h103 := to_unsigned(0, 1);
+                    if ((e_vector /= 2) and ((shift_right(h104, to_integer(h105)) and to_unsigned(1, 32)) = 1)) then
+                        h103 := to_unsigned(1, 1);
+                    end if;
+                    if (e_vector = 14) then
+                        h98 := h99;
+                    else
+                        h98 := h103;
+                    end if;
+                    h106 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h106 := w_vmcs_68(11-1 downto 8);
+                    else
+                        h106 := e_dlv_type;
+                    end if;
+                    h107 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h107 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h107 := e_dlv_vector;
+                    end if;
+                    h108 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h108 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h108 := e_dlv_vector;
+                    end if;
+                    h109 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h109 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h109 := e_dlv_vector;
+                    end if;
+                    h110 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h110 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h110 := e_dlv_vector;
+                    end if;
+                    h111 := to_unsigned(0, 1);
+                    h112 := to_unsigned(0, 1);
+                    h113 := unsigned'("00000000000000000000000000000000");
+                    h113 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h114 := to_unsigned(0, 1);
+                    h114 := to_unsigned(0, 1);
+                    if bool(w_vmcs_48(14)) then
+                        h114 := to_unsigned(1, 1);
+                    end if;
+                    h115 := to_unsigned(0, 1);
+                    h115 := to_unsigned(0, 1);
+                    if (not bool(w_vmcs_48(14))) then
+                        h115 := to_unsigned(1, 1);
+                    end if;
+                    if (h113 = w_vmcs_58(32-1 downto 0)) then
+                        h112 := h114;
+                    else
+                        h112 := h115;
+                    end if;
+                    h116 := to_unsigned(0, 1);
+                    h117 := unsigned'("00000000000000000000000000000000");
+                    h117 := w_vmcs_48(32-1 downto 0);
+                    h118 := to_unsigned(0, 5);
+                    h118 := e_vector;
+                    h116 := to_unsigned(0, 1);
+                    if ((e_vector /= 2) and ((shift_right(h117, to_integer(h118)) and to_unsigned(1, 32)) = 1)) then
+                        h116 := to_unsigned(1, 1);
+                    end if;
+                    if (e_vector = 14) then
+                        h111 := h112;
+                    else
+                        h111 := h116;
+                    end if;
+                    h119 := to_unsigned(0, 3);
+                    if (e_injected /= 0) then
+                        h119 := w_vmcs_68(11-1 downto 8);
+                    else
+                        h119 := e_dlv_type;
+                    end if;
+                    h120 := to_unsigned(0, 8);
+                    if (e_injected /= 0) then
+                        h120 := w_vmcs_68(8-1 downto 0);
+                    else
+                        h120 := e_dlv_vector;
+                    end if;
+                    h121 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h121 := (e_edx_eax and e_xss);
+                    h122 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h122 := (h121 and w_vmcs_30);
+                    h123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h123 := (e_edx_eax and e_xss);
+                    h124 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h124 := (h123 and w_vmcs_30);
+                    h125 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h125 := w_vmcs_18;
+                    h126 := to_unsigned(0, 6);
+                    h127 := unsigned'("00000000000000000000000000000000");
+                    h127 := e_func;
+                    h126 := h127(6-1 downto 0);
+                    h128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h128 := (e_value xor w_vmcs_c0);
+                    h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h129 := (h128 and w_vmcs_b0);
+                    h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h130 := (e_value xor w_vmcs_c8);
+                    h131 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h131 := (h130 and w_vmcs_b8);
+                    h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h134 := w_vmcs_b0;
+                    h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h135 := e_value;
+                    h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h136 := w_vmcs_c0;
+                    h137 := to_unsigned(0, 3);
+                    h137 := (h135(4-1 downto 1) xor h136(4-1 downto 1));
+                    h138 := to_unsigned(0, 3);
+                    h138 := (h134(4-1 downto 1) and h137);
+                    h143 := to_unsigned(0, 17);
+                    h143 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h144 := to_unsigned(0, 18);
+                    h144 := ((unsigned'(to_unsigned(0, 1) & h143) + 131072) - 1);
                     if (e_kind = 4) then
                         status <= to_unsigned(1, 8);
                         rec_reason <= to_unsigned(2, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1204,6 +1527,8 @@ begin
                     elsif (e_kind = 5) then
                         status <= to_unsigned(2, 8);
                         rec_reason <= to_unsigned(3, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1211,6 +1536,8 @@ begin
                     elsif (e_kind = 6) then
                         status <= to_unsigned(3, 8);
                         rec_reason <= to_unsigned(4, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         v_wide := to_unsigned(0, 72);
                         v_wide(8-1 downto 0) := e_sipi_vector;
@@ -1220,13 +1547,97 @@ begin
                     elsif (e_kind = 7) then
                         status <= to_unsigned(4, 8);
                         rec_reason <= to_unsigned(9, 16);
-                        h27 := to_unsigned(0, 4);
-                        if (e_ts_from /= 3) then
-                            h27 := e_ilen;
+                        h27 := unsigned'("00000000000000000000000000000000");
+                        h28 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h28 := w_vmcs_68(8-1 downto 0);
                         else
-                            h27 := to_unsigned(0, 4);
+                            h28 := e_dlv_vector;
                         end if;
-                        rec_instr_len <= h27;
+                        h29 := unsigned'("00000000000000000000000000000000");
+                        h29 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h28));
+                        h30 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h30 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h30 := e_dlv_type;
+                        end if;
+                        h31 := unsigned'("00000000000000000000000000000000");
+                        h31 := (h29 or unsigned'(to_unsigned(0, 21) & h30 & to_unsigned(0, 8)));
+                        h32 := to_unsigned(0, 1);
+                        h33 := to_unsigned(0, 1);
+                        h33 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h33 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h32 := h33;
+                        else
+                            h32 := e_dlv_ev;
+                        end if;
+                        h34 := unsigned'("00000000000000000000000000000000");
+                        h34 := (h31 or unsigned'(to_unsigned(0, 20) & h32 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h27 := h34;
+                        else
+                            h27 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h27;
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h36 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h37 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h36 := h37;
+                        else
+                            h36 := e_dlv_ev;
+                        end if;
+                        h38 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h38 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h38 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h36 /= 0)) then
+                            h35 := h38;
+                        else
+                            h35 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h35;
+                        h39 := unsigned'("00000000000000000000000000000000");
+                        h40 := unsigned'("00000000000000000000000000000000");
+                        h41 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h41 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h41 := e_dlv_type;
+                        end if;
+                        h42 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h42 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h42 := e_dlv_type;
+                        end if;
+                        h43 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h43 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h43 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h41 >= 4)) and (h42 <= 6)) then
+                            h40 := h43;
+                        else
+                            h40 := to_unsigned(0, 32);
+                        end if;
+                        if (e_ts_from /= 3) then
+                            h39 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        else
+                            h39 := h40;
+                        end if;
+                        rec_instr_len <= h39(4-1 downto 0);
                         v_wide := to_unsigned(0, 72);
                         v_wide(16-1 downto 0) := e_ts_selector;
                         v_wide(32-1 downto 30) := e_ts_from;
@@ -1236,6 +1647,8 @@ begin
                     elsif (e_kind = 8) then
                         status <= to_unsigned(5, 8);
                         rec_reason <= to_unsigned(10, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1243,6 +1656,8 @@ begin
                     elsif (e_kind = 9) then
                         status <= to_unsigned(6, 8);
                         rec_reason <= to_unsigned(11, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1250,6 +1665,8 @@ begin
                     elsif (e_kind = 11) then
                         status <= to_unsigned(7, 8);
                         rec_reason <= to_unsigned(13, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1257,6 +1674,8 @@ begin
                     elsif (e_kind = 40) then
                         status <= to_unsigned(8, 8);
                         rec_reason <= to_unsigned(55, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1264,6 +1683,8 @@ begin
                     elsif (e_kind = 26) then
                         status <= to_unsigned(9, 8);
                         rec_reason <= to_unsigned(50, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1271,6 +1692,8 @@ begin
                     elsif (e_kind = 27) then
                         status <= to_unsigned(10, 8);
                         rec_reason <= to_unsigned(53, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1278,6 +1701,8 @@ begin
                     elsif (e_kind = 16) then
                         status <= to_unsigned(11, 8);
                         rec_reason <= to_unsigned(18, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1285,6 +1710,8 @@ begin
                     elsif (e_kind = 17) then
                         status <= to_unsigned(12, 8);
                         rec_reason <= to_unsigned(19, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1292,6 +1719,8 @@ begin
                     elsif (e_kind = 18) then
                         status <= to_unsigned(13, 8);
                         rec_reason <= to_unsigned(20, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1299,6 +1728,8 @@ begin
                     elsif (e_kind = 19) then
                         status <= to_unsigned(14, 8);
                         rec_reason <= to_unsigned(21, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1306,6 +1737,8 @@ begin
                     elsif (e_kind = 20) then
                         status <= to_unsigned(15, 8);
                         rec_reason <= to_unsigned(22, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1313,6 +1746,8 @@ begin
                     elsif (e_kind = 22) then
                         status <= to_unsigned(16, 8);
                         rec_reason <= to_unsigned(24, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1320,6 +1755,8 @@ begin
                     elsif (e_kind = 24) then
                         status <= to_unsigned(17, 8);
                         rec_reason <= to_unsigned(26, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1327,104 +1764,416 @@ begin
                     elsif (e_kind = 25) then
                         status <= to_unsigned(18, 8);
                         rec_reason <= to_unsigned(27, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h28(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
+                    elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h44(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
                         status <= to_unsigned(19, 8);
                         rec_reason <= to_unsigned(23, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_68(14)))) or (h29(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
+                    elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h45(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
                         status <= to_unsigned(20, 8);
                         rec_reason <= to_unsigned(25, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h30 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h62 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
                         status <= to_unsigned(21, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        rec_instr_len <= to_unsigned(0, 4);
+                        h46 := unsigned'("00000000000000000000000000000000");
+                        h47 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h47 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h47 := e_dlv_vector;
+                        end if;
+                        h48 := unsigned'("00000000000000000000000000000000");
+                        h48 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h47));
+                        h49 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h49 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h49 := e_dlv_type;
+                        end if;
+                        h50 := unsigned'("00000000000000000000000000000000");
+                        h50 := (h48 or unsigned'(to_unsigned(0, 21) & h49 & to_unsigned(0, 8)));
+                        h51 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h52 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h51 := h52;
+                        else
+                            h51 := e_dlv_ev;
+                        end if;
+                        h53 := unsigned'("00000000000000000000000000000000");
+                        h53 := (h50 or unsigned'(to_unsigned(0, 20) & h51 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h46 := h53;
+                        else
+                            h46 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h46;
+                        h54 := unsigned'("00000000000000000000000000000000");
+                        h55 := to_unsigned(0, 1);
+                        h56 := to_unsigned(0, 1);
+                        h56 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h56 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h55 := h56;
+                        else
+                            h55 := e_dlv_ev;
+                        end if;
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h57 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h57 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h55 /= 0)) then
+                            h54 := h57;
+                        else
+                            h54 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h54;
+                        h58 := unsigned'("00000000000000000000000000000000");
+                        h59 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h59 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h59 := e_dlv_type;
+                        end if;
+                        h60 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h60 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h60 := e_dlv_type;
+                        end if;
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h61 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h61 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h59 >= 4)) and (h60 <= 6)) then
+                            h58 := h61;
+                        else
+                            h58 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h58(4-1 downto 0);
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h31 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h79 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
                         status <= to_unsigned(22, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        rec_instr_len <= to_unsigned(0, 4);
+                        h63 := unsigned'("00000000000000000000000000000000");
+                        h64 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h64 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h64 := e_dlv_vector;
+                        end if;
+                        h65 := unsigned'("00000000000000000000000000000000");
+                        h65 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h64));
+                        h66 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h66 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h66 := e_dlv_type;
+                        end if;
+                        h67 := unsigned'("00000000000000000000000000000000");
+                        h67 := (h65 or unsigned'(to_unsigned(0, 21) & h66 & to_unsigned(0, 8)));
+                        h68 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h69 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h68 := h69;
+                        else
+                            h68 := e_dlv_ev;
+                        end if;
+                        h70 := unsigned'("00000000000000000000000000000000");
+                        h70 := (h67 or unsigned'(to_unsigned(0, 20) & h68 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h63 := h70;
+                        else
+                            h63 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h63;
+                        h71 := unsigned'("00000000000000000000000000000000");
+                        h72 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h73 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h72 := h73;
+                        else
+                            h72 := e_dlv_ev;
+                        end if;
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h74 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h74 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h72 /= 0)) then
+                            h71 := h74;
+                        else
+                            h71 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h71;
+                        h75 := unsigned'("00000000000000000000000000000000");
+                        h76 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h76 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h76 := e_dlv_type;
+                        end if;
+                        h77 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h77 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h77 := e_dlv_type;
+                        end if;
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h78 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h78 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h76 >= 4)) and (h77 <= 6)) then
+                            h75 := h78;
+                        else
+                            h75 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h75(4-1 downto 0);
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h32, to_integer(h33)) and to_unsigned(1, 32)) = 1)) then
+                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h96, to_integer(h97)) and to_unsigned(1, 32)) = 1)) then
                         status <= to_unsigned(23, 8);
                         rec_reason <= to_unsigned(0, 16);
+                        h80 := unsigned'("00000000000000000000000000000000");
+                        h81 := to_unsigned(0, 8);
+                        if (e_injected /= 0) then
+                            h81 := w_vmcs_68(8-1 downto 0);
+                        else
+                            h81 := e_dlv_vector;
+                        end if;
+                        h82 := unsigned'("00000000000000000000000000000000");
+                        h82 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h81));
+                        h83 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h83 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h83 := e_dlv_type;
+                        end if;
+                        h84 := unsigned'("00000000000000000000000000000000");
+                        h84 := (h82 or unsigned'(to_unsigned(0, 21) & h83 & to_unsigned(0, 8)));
+                        h85 := to_unsigned(0, 1);
+                        h86 := to_unsigned(0, 1);
+                        h86 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h86 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h85 := h86;
+                        else
+                            h85 := e_dlv_ev;
+                        end if;
+                        h87 := unsigned'("00000000000000000000000000000000");
+                        h87 := (h84 or unsigned'(to_unsigned(0, 20) & h85 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h80 := h87;
+                        else
+                            h80 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h80;
+                        h88 := unsigned'("00000000000000000000000000000000");
+                        h89 := to_unsigned(0, 1);
+                        h90 := to_unsigned(0, 1);
+                        h90 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h90 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h89 := h90;
+                        else
+                            h89 := e_dlv_ev;
+                        end if;
+                        h91 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h91 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h91 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h89 /= 0)) then
+                            h88 := h91;
+                        else
+                            h88 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h88;
+                        h92 := unsigned'("00000000000000000000000000000000");
+                        h93 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h93 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h93 := e_dlv_type;
+                        end if;
+                        h94 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h94 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h94 := e_dlv_type;
+                        end if;
+                        h95 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h95 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h95 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h93 >= 4)) and (h94 <= 6)) then
+                            h92 := h95;
+                        else
+                            h92 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h92(4-1 downto 0);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 3) and (not (h98 /= 0))) and ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h106 = 3)) and ((((h107 = 0) or ((h108 >= 10) and (h109 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h110 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcs_48(8))) then
+                        status <= to_unsigned(24, 8);
+                        rec_reason <= to_unsigned(0, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 3) and (not (h111 /= 0))) and (((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h119 = 3)) and (h120 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) then
+                        status <= to_unsigned(25, 8);
+                        rec_reason <= to_unsigned(2, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and bool(w_vmcs_38(3))) then
-                        status <= to_unsigned(24, 8);
+                        status <= to_unsigned(26, 8);
                         rec_reason <= to_unsigned(0, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 1) and bool(w_vmcs_38(0))) then
-                        status <= to_unsigned(25, 8);
+                        status <= to_unsigned(27, 8);
                         rec_reason <= to_unsigned(1, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((e_kind = 55) and (not bool(w_vmcs_68(31)))) and bool(w_vmcs_40(22))) and bool(w_vmcs_38(5))) and (not bool(w_vmcs_a8(3)))) and (not bool(w_vmcs_a8(1)))) and (not bool(w_vmcs_a8(0)))) then
+                        status <= to_unsigned(28, 8);
+                        rec_reason <= to_unsigned(8, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= to_unsigned(0, 4);
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((e_kind = 55) and (not bool(w_vmcs_68(31)))) and bool(w_vmcs_40(2))) and bool(w_vmcs_100(9))) and (not bool(w_vmcs_a8(0)))) and (not bool(w_vmcs_a8(1)))) then
+                        status <= to_unsigned(29, 8);
+                        rec_reason <= to_unsigned(7, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 10) and bool(w_vmcs_40(7))) then
-                        status <= to_unsigned(26, 8);
+                        status <= to_unsigned(30, 8);
                         rec_reason <= to_unsigned(12, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 12) and bool(w_vmcs_40(9))) then
-                        status <= to_unsigned(27, 8);
+                        status <= to_unsigned(31, 8);
                         rec_reason <= to_unsigned(14, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 43) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(12)))) and bool(w_vmcs_40(9))) then
-                        status <= to_unsigned(28, 8);
+                    elsif (((e_kind = 43) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(12)))) and bool(w_vmcs_40(9))) then
+                        status <= to_unsigned(32, 8);
                         rec_reason <= to_unsigned(58, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 13) and bool(w_vmcs_40(11))) then
-                        status <= to_unsigned(29, 8);
+                        status <= to_unsigned(33, 8);
                         rec_reason <= to_unsigned(15, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 14) and bool(w_vmcs_40(12))) then
-                        status <= to_unsigned(30, 8);
+                        status <= to_unsigned(34, 8);
                         rec_reason <= to_unsigned(16, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 15) and bool(w_vmcs_40(12))) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(3)))) then
-                        status <= to_unsigned(31, 8);
+                    elsif (((e_kind = 15) and bool(w_vmcs_40(12))) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(3)))) then
+                        status <= to_unsigned(35, 8);
                         rec_reason <= to_unsigned(51, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 36) and bool(w_vmcs_40(10))) then
-                        status <= to_unsigned(32, 8);
+                        status <= to_unsigned(36, 8);
                         rec_reason <= to_unsigned(36, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(1-1 downto 0) := e_monitor_armed;
@@ -1432,78 +2181,100 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 37) and bool(w_vmcs_40(29))) then
-                        status <= to_unsigned(33, 8);
+                        status <= to_unsigned(37, 8);
                         rec_reason <= to_unsigned(39, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 38) and bool(w_vmcs_40(30))) then
-                        status <= to_unsigned(34, 8);
-                        rec_reason <= to_unsigned(40, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= to_unsigned(0, 64);
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind = 39) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(6)))) then
-                        status <= to_unsigned(35, 8);
-                        rec_reason <= to_unsigned(54, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= to_unsigned(0, 64);
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind = 41) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(11)))) then
-                        status <= to_unsigned(36, 8);
-                        rec_reason <= to_unsigned(57, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= to_unsigned(0, 64);
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind = 42) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(16)))) then
-                        status <= to_unsigned(37, 8);
-                        rec_reason <= to_unsigned(61, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= to_unsigned(0, 64);
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 44) or (e_kind = 45)) or (e_kind = 46)) or (e_kind = 47)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(2)))) then
                         status <= to_unsigned(38, 8);
-                        rec_reason <= to_unsigned(46, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= e_displacement;
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 48) or (e_kind = 49)) or (e_kind = 50)) or (e_kind = 51)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(2)))) then
-                        status <= to_unsigned(39, 8);
-                        rec_reason <= to_unsigned(47, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= e_displacement;
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h35 /= 0)) then
-                        status <= to_unsigned(40, 8);
-                        rec_reason <= to_unsigned(63, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= e_displacement;
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(20)))) and (h37 /= 0)) then
-                        status <= to_unsigned(41, 8);
-                        rec_reason <= to_unsigned(64, 16);
-                        rec_instr_len <= e_ilen;
-                        rec_qualification <= e_displacement;
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_68(13)))) and (e_func < 64)) and (not ((shift_right(h38, to_integer(h39)) and to_unsigned(1, 64)) = 1))) then
-                        status <= to_unsigned(42, 8);
-                        rec_reason <= to_unsigned(59, 16);
+                        rec_reason <= to_unsigned(40, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 0)) and (h42 /= 0)) then
+                    elsif ((e_kind = 39) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(6)))) then
+                        status <= to_unsigned(39, 8);
+                        rec_reason <= to_unsigned(54, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind = 41) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(11)))) then
+                        status <= to_unsigned(40, 8);
+                        rec_reason <= to_unsigned(57, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind = 42) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(16)))) then
+                        status <= to_unsigned(41, 8);
+                        rec_reason <= to_unsigned(61, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 44) or (e_kind = 45)) or (e_kind = 46)) or (e_kind = 47)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(2)))) then
+                        status <= to_unsigned(42, 8);
+                        rec_reason <= to_unsigned(46, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 48) or (e_kind = 49)) or (e_kind = 50)) or (e_kind = 51)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(2)))) then
                         status <= to_unsigned(43, 8);
+                        rec_reason <= to_unsigned(47, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h122 /= 0)) then
+                        status <= to_unsigned(44, 8);
+                        rec_reason <= to_unsigned(63, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h124 /= 0)) then
+                        status <= to_unsigned(45, 8);
+                        rec_reason <= to_unsigned(64, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= e_displacement;
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(13)))) and (e_func < 64)) and (not ((shift_right(h125, to_integer(h126)) and to_unsigned(1, 64)) = 1))) then
+                        status <= to_unsigned(46, 8);
+                        rec_reason <= to_unsigned(59, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
+                        rec_instr_len <= e_ilen;
+                        rec_qualification <= to_unsigned(0, 64);
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 28) and (e_cr = 0)) and (h129 /= 0)) then
+                        status <= to_unsigned(47, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
@@ -1512,9 +2283,11 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 28) and (e_cr = 3)) and bool(w_vmcs_40(15))) and (not (((((w_vmcs_60(32-1 downto 0) > 0) and (e_value = w_vmcs_a0)) or ((w_vmcs_60(32-1 downto 0) > 1) and (e_value = w_vmcs_a8))) or ((w_vmcs_60(32-1 downto 0) > 2) and (e_value = w_vmcs_b0))) or ((w_vmcs_60(32-1 downto 0) > 3) and (e_value = w_vmcs_b8))))) then
-                        status <= to_unsigned(44, 8);
+                    elsif ((((e_kind = 28) and (e_cr = 3)) and bool(w_vmcs_40(15))) and (not (((((w_vmcs_60(32-1 downto 0) > 0) and (e_value = w_vmcs_d0)) or ((w_vmcs_60(32-1 downto 0) > 1) and (e_value = w_vmcs_d8))) or ((w_vmcs_60(32-1 downto 0) > 2) and (e_value = w_vmcs_e0))) or ((w_vmcs_60(32-1 downto 0) > 3) and (e_value = w_vmcs_e8))))) then
+                        status <= to_unsigned(48, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(3, 4);
@@ -1523,9 +2296,11 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 4)) and (h44 /= 0)) then
-                        status <= to_unsigned(45, 8);
+                    elsif (((e_kind = 28) and (e_cr = 4)) and (h131 /= 0)) then
+                        status <= to_unsigned(49, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(4, 4);
@@ -1535,8 +2310,10 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 28) and (e_cr = 8)) and bool(w_vmcs_40(19))) then
-                        status <= to_unsigned(46, 8);
+                        status <= to_unsigned(50, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(8, 4);
@@ -1546,8 +2323,10 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 3)) and bool(w_vmcs_40(16))) then
-                        status <= to_unsigned(47, 8);
+                        status <= to_unsigned(51, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(3, 4);
@@ -1557,8 +2336,10 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 8)) and bool(w_vmcs_40(20))) then
-                        status <= to_unsigned(48, 8);
+                        status <= to_unsigned(52, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(8, 4);
@@ -1567,9 +2348,11 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind = 30) and bool(w_vmcs_80(3))) and bool(w_vmcs_90(3))) then
-                        status <= to_unsigned(49, 8);
+                    elsif (((e_kind = 30) and bool(w_vmcs_b0(3))) and bool(w_vmcs_c0(3))) then
+                        status <= to_unsigned(53, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
@@ -1577,29 +2360,33 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 31) and (((bool(w_vmcs_80(0)) and bool(e_value(0))) and (not bool(w_vmcs_90(0)))) or (h51 /= 0))) then
-                        status <= to_unsigned(50, 8);
+                    elsif ((e_kind = 31) and (((bool(w_vmcs_b0(0)) and bool(e_value(0))) and (not bool(w_vmcs_c0(0)))) or (h138 /= 0))) then
+                        status <= to_unsigned(54, 8);
                         rec_reason <= to_unsigned(28, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(3, 2);
                         v_wide(7-1 downto 6) := e_lmsw_mem;
-                        h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h45 := e_value;
-                        v_wide(32-1 downto 16) := h45(16-1 downto 0);
+                        h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h132 := e_value;
+                        v_wide(32-1 downto 16) := h132(16-1 downto 0);
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h46 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_lmsw_mem /= 0) then
-                            h46 := e_address;
+                            h133 := e_address;
                         else
-                            h46 := to_unsigned(0, 64);
+                            h133 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h46;
+                        rec_guest_linear <= h133;
                         st <= ST0;
                     elsif ((e_kind = 32) and bool(w_vmcs_40(23))) then
-                        status <= to_unsigned(51, 8);
+                        status <= to_unsigned(55, 8);
                         rec_reason <= to_unsigned(29, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
                         v_wide(3-1 downto 0) := e_dr;
@@ -1609,106 +2396,118 @@ begin
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 33) and (not bool(w_vmcs_40(25)))) and bool(w_vmcs_40(24))) then
-                        status <= to_unsigned(52, 8);
+                        status <= to_unsigned(56, 8);
                         rec_reason <= to_unsigned(30, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h52 := to_unsigned(0, 4);
-                        h52 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h52(3-1 downto 0);
+                        h139 := to_unsigned(0, 4);
+                        h139 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h139(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h53 := e_address;
+                            h140 := e_address;
                         else
-                            h53 := to_unsigned(0, 64);
+                            h140 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h53;
+                        rec_guest_linear <= h140;
                         st <= ST0;
-                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h57(17-1 downto 0) > 65535)) then
-                        status <= to_unsigned(53, 8);
+                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h144(17-1 downto 0) > 65535)) then
+                        status <= to_unsigned(57, 8);
                         rec_reason <= to_unsigned(30, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h54 := to_unsigned(0, 4);
-                        h54 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h54(3-1 downto 0);
+                        h141 := to_unsigned(0, 4);
+                        h141 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h141(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h55 := e_address;
+                            h142 := e_address;
                         else
-                            h55 := to_unsigned(0, 64);
+                            h142 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h55;
+                        rec_guest_linear <= h142;
                         st <= ST0;
                     elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and ((b_io_a /= 0) or (b_io_b /= 0))) then
-                        status <= to_unsigned(54, 8);
+                        status <= to_unsigned(58, 8);
                         rec_reason <= to_unsigned(30, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h58 := to_unsigned(0, 4);
-                        h58 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h58(3-1 downto 0);
+                        h145 := to_unsigned(0, 4);
+                        h145 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h145(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h59 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h59 := e_address;
+                            h146 := e_address;
                         else
-                            h59 := to_unsigned(0, 64);
+                            h146 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h59;
+                        rec_guest_linear <= h146;
                         st <= ST0;
                     elsif (((e_kind = 34) or (e_kind = 35)) and (not bool(w_vmcs_40(28)))) then
-                        status <= to_unsigned(55, 8);
-                        h60 := to_unsigned(0, 6);
+                        status <= to_unsigned(59, 8);
+                        h147 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h60 := to_unsigned(31, 6);
+                            h147 := to_unsigned(31, 6);
                         else
-                            h60 := to_unsigned(32, 6);
+                            h147 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h60);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h147);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (not (e_msr <= 8191))) and (not ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) then
-                        status <= to_unsigned(56, 8);
-                        h61 := to_unsigned(0, 6);
+                        status <= to_unsigned(60, 8);
+                        h148 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h61 := to_unsigned(31, 6);
+                            h148 := to_unsigned(31, 6);
                         else
-                            h61 := to_unsigned(32, 6);
+                            h148 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h61);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h148);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (b_msr_bit /= 0)) then
-                        status <= to_unsigned(57, 8);
-                        h62 := to_unsigned(0, 6);
+                        status <= to_unsigned(61, 8);
+                        h149 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h62 := to_unsigned(31, 6);
+                            h149 := to_unsigned(31, 6);
                         else
-                            h62 := to_unsigned(32, 6);
+                            h149 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h62);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h149);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1716,6 +2515,8 @@ begin
                     else
                         status <= to_unsigned(0, 8);
                         rec_reason <= to_unsigned(0, 16);
+                        rec_idt_vectoring_info <= to_unsigned(0, 32);
+                        rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
@@ -1725,7 +2526,7 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 112);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
@@ -1749,12 +2550,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 120);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
                             pend <= '1';
                         else
                             st <= ST2;
@@ -1773,12 +2574,12 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 192);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
                             m_addr <= v_addr(64-1 downto 0);
-                            m_wdata <= rec_qualification;
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
                             pend <= '1';
                         else
                             st <= ST3;
@@ -1797,7 +2598,55 @@ begin
                     if (not bool(pend)) then
                         if True then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 200);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
+                            pend <= '1';
+                        else
+                            st <= ST4;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST4;
+                        end if;
+                    end if;
+                when ST4 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= rec_qualification;
+                            pend <= '1';
+                        else
+                            st <= ST5;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST5;
+                        end if;
+                    end if;
+                when ST5 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
                             m_valid <= '1';
                             m_we <= '1';
                             m_size <= to_unsigned(3, 3);
@@ -1820,6 +2669,8 @@ begin
                 when others =>
                     o_status <= status;
                     o_r_reason <= rec_reason;
+                    o_r_idt_vectoring_info <= rec_idt_vectoring_info;
+                    o_r_idt_vectoring_error <= rec_idt_vectoring_error;
                     o_r_instr_len <= rec_instr_len;
                     o_r_qualification <= rec_qualification;
                     o_r_guest_linear <= rec_guest_linear;

@@ -25,9 +25,12 @@ NEXT_RIP = 0xFFFF_8000_0010_2345
 
 # VMCB control-area offsets (Table B-1)
 CR_INT, EXC_INT, MISC2_INT, IOPM_OFF, MSRPM_OFF = 0x000, 0x008, 0x010, 0x040, 0x048
-EXITCODE, EXITINFO1, EXITINFO2, NRIP = 0x070, 0x078, 0x080, 0x0C8
-READ_WORDS = (0x000, 0x008, 0x010, 0x040, 0x048)   # the words of every field the rules read
-STORE_WORDS = (EXITCODE, EXITINFO1, EXITINFO2, NRIP)
+EXITCODE, EXITINFO1, EXITINFO2, EXITINTINFO, NRIP = 0x070, 0x078, 0x080, 0x088, 0x0C8
+V_INTR, INT_STATE, EVENTINJ, RFLAGS = 0x060, 0x068, 0x0A8, 0x570   # RFLAGS: save area (400h) + 170h
+# the words of every field the rules read, ascending: intercepts, map bases, V_INTR, the
+# interrupt shadow, EVENTINJ and the guest RFLAGS
+READ_WORDS = (0x000, 0x008, 0x010, 0x040, 0x048, V_INTR, INT_STATE, EVENTINJ, RFLAGS)
+STORE_WORDS = (EXITCODE, EXITINFO1, EXITINFO2, EXITINTINFO, NRIP)
 
 # event kinds: the spec's request encoding (enum svm_event)
 CR_READ, CR_WRITE, DR_READ, DR_WRITE, EXCEPTION = 0x00, 0x10, 0x20, 0x30, 0x40
@@ -47,6 +50,7 @@ EVENT = {
     "vector": 0, "error_code": 0, "has_error_code": 0, "fault_address": 0, "intn": 0,
     "linear_address": 0, "new_value": 0, "port": 0, "size": 1, "io_in": 0, "io_str": 0,
     "io_rep": 0, "addr_size": A16, "seg": 0, "msr": 0, "next_rip": NEXT_RIP,
+    "delivering": 0, "injected": 0, "dlv_type": 0, "dlv_vector": 0, "dlv_ev": 0, "dlv_error_code": 0,
 }
 
 
@@ -80,9 +84,10 @@ def run(ref, mem, vmcb_pa=VMCB, **event):
     return out, trace
 
 
-def exits(out, code, info1=0, info2=0, nrip=NEXT_RIP):
+def exits(out, code, info1=0, info2=0, nrip=NEXT_RIP, intinfo=0):
     assert out["exit"] is True, out
-    assert out["fields"] == {"exitcode": code, "exitinfo1": info1, "exitinfo2": info2, "nrip": nrip}
+    assert out["fields"] == {"exitcode": code, "exitinfo1": info1, "exitinfo2": info2, "exitintinfo": intinfo,
+                             "nrip": nrip}
 
 
 def vmcb_reads(mem):
@@ -97,7 +102,7 @@ def no_writes(trace):
 def test_interface(ref):
     assert ref.EVENT == list(EVENT)
     assert ref.CONTEXT == ["VMCB_PA"]
-    assert ref.RECORD_FIELDS == ["exitcode", "exitinfo1", "exitinfo2", "nrip"]
+    assert ref.RECORD_FIELDS == ["exitcode", "exitinfo1", "exitinfo2", "exitintinfo", "nrip"]
     assert ref.EXITS[:4] == ["cr_access", "cr0_selective_write", "dr_access", "exception"]
 
 
@@ -343,7 +348,8 @@ def test_iopm_access_across_ffff_reads_the_third_page(ref):
     out, trace = run(ref, mem, kind=IO, port=0xFFFE, size=4)
     assert out["fields"]["exitcode"] == 0x7B
     # bits FFFEh..10001h: the word at byte 1FF8h (bits FFC0h-FFFFh) and the word at 2000h
-    assert trace[5:7] == [(0, IOPM + 0x1FF8, 8, 0), (0, IOPM + 0x2000, 8, 0b10)]
+    n = len(READ_WORDS)    # the VMCB words come first
+    assert trace[n:n + 2] == [(0, IOPM + 0x1FF8, 8, 0), (0, IOPM + 0x2000, 8, 0b10)]
 
 
 @pytest.mark.parametrize("event,info1", [
@@ -409,7 +415,7 @@ def test_msrpm_read_and_write_bits(ref, msr, word, pos, write):
     mem[MSRPM + word] = 1 << (pos + write)
     out, trace = run(ref, mem, kind=kind, msr=msr)
     exits(out, 0x7C, info1=write)
-    assert trace[5] == (0, MSRPM + word, 8, 1 << (pos + write))
+    assert trace[len(READ_WORDS)] == (0, MSRPM + word, 8, 1 << (pos + write))
     # the other direction's bit alone does not intercept
     mem = vmcb(misc1=bit(M1_MSR))
     mem[MSRPM + word] = 1 << (pos + 1 - write)
@@ -438,18 +444,18 @@ def test_msr_prot_off_no_exit(ref):
 def test_trace_and_stored_exit_fields(ref):
     mem = iopm_bit(vmcb(misc1=bit(M1_IOIO)), 0x71)
     mem[VMCB + EXITINFO2] = 0x1111_2222_3333_4444            # stale value: overwritten
-    mem[VMCB + 0x088] = 0x5555                               # EXITINTINFO: not touched
+    mem[VMCB + EXITINTINFO] = 0x5555                         # stale EXITINTINFO: overwritten with 0 (V = 0)
     before = dict(mem)
     out, trace = run(ref, mem, vmcb_pa=VMCB | 0xFFF, kind=IO, port=0x71, size=1, io_in=0)
     info1 = 0x71 << 16 | 1 << 7 | 1 << 4
     exits(out, 0x7B, info1=info1, info2=NEXT_RIP)
-    reads = [(0, VMCB + o, 8, before[VMCB + o]) for o in READ_WORDS] + [(0, IOPM + 8, 8, 1 << (0x71 - 64))]
+    reads = [(0, VMCB + o, 8, before.get(VMCB + o, 0)) for o in READ_WORDS] + [(0, IOPM + 8, 8, 1 << (0x71 - 64))]
     writes = [(1, VMCB + EXITCODE, 8, 0x7B), (1, VMCB + EXITINFO1, 8, info1),
-              (1, VMCB + EXITINFO2, 8, NEXT_RIP), (1, VMCB + NRIP, 8, NEXT_RIP)]
+              (1, VMCB + EXITINFO2, 8, NEXT_RIP), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + NRIP, 8, NEXT_RIP)]
     assert trace == reads + writes
     expected = dict(before)
     expected.update({VMCB + EXITCODE: 0x7B, VMCB + EXITINFO1: info1, VMCB + EXITINFO2: NEXT_RIP,
-                     VMCB + NRIP: NEXT_RIP})
+                     VMCB + EXITINTINFO: 0, VMCB + NRIP: NEXT_RIP})
     assert mem == expected
 
 
@@ -460,9 +466,10 @@ def test_trace_of_an_msr_exit(ref):
     assert trace == vmcb_reads(vmcb(misc1=bit(M1_MSR))) + [
         (0, MSRPM + 0x1000, 8, 0b10),
         (1, VMCB + EXITCODE, 8, 0x7C), (1, VMCB + EXITINFO1, 8, 1),
-        (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + NRIP, 8, NEXT_RIP)]
+        (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + NRIP, 8, NEXT_RIP)]
     assert {a: mem[a] for a in (VMCB + o for o in STORE_WORDS)} == {
-        VMCB + EXITCODE: 0x7C, VMCB + EXITINFO1: 1, VMCB + EXITINFO2: 0, VMCB + NRIP: NEXT_RIP}
+        VMCB + EXITCODE: 0x7C, VMCB + EXITINFO1: 1, VMCB + EXITINFO2: 0, VMCB + EXITINTINFO: 0,
+        VMCB + NRIP: NEXT_RIP}
 
 
 def test_no_exit_writes_nothing(ref):
@@ -482,6 +489,6 @@ def test_exit_with_nrip_zero_stores_zero(ref):
     mem[VMCB + NRIP] = 0xAAAA
     out, trace = run(ref, mem, kind=INTR)
     exits(out, 0x60, nrip=0)
-    assert trace[-4:] == [(1, VMCB + EXITCODE, 8, 0x60), (1, VMCB + EXITINFO1, 8, 0),
-                          (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + NRIP, 8, 0)]
+    assert trace[-5:] == [(1, VMCB + EXITCODE, 8, 0x60), (1, VMCB + EXITINFO1, 8, 0),
+                          (1, VMCB + EXITINFO2, 8, 0), (1, VMCB + EXITINTINFO, 8, 0), (1, VMCB + NRIP, 8, 0)]
     assert mem[VMCB + NRIP] == 0

@@ -13,8 +13,9 @@ Every expected value below is written down from those facts, never computed from
 spec. The VMCS layout is the spec's documented model (the real in-memory format is
 implementation-specific, SDM 25.2): one 8-byte slot per field, in ascending order of the
 field's VMCS encoding, at VMCS_PA. Each decision reads every VMCS slot the unit uses
-(22 words, ascending), then the bitmap words it needs, and on an exit writes the exit
-reason, the instruction length, the exit qualification and the guest-linear address.
+(27 words, ascending), then the bitmap words it needs, and on an exit writes the exit
+reason, the IDT-vectoring information and error code, the instruction length, the exit
+qualification and the guest-linear address.
 
 Every decision made here also runs on the generated MyHDL model (batched at the end of
 the module, see model_queue): outcome, ordered memory trace and final memory must agree.
@@ -28,7 +29,7 @@ from codegen.verify.stimulus.translation import Scenario
 KINDS = """EXTINT NMI EXCEPTION TRIPLE_FAULT INIT SIPI TASK_SWITCH CPUID GETSEC HLT INVD INVLPG RDPMC
 RDTSC RDTSCP VMCALL VMCLEAR VMLAUNCH VMPTRLD VMPTRST VMREAD VMRESUME VMWRITE VMXOFF VMXON INVEPT
 INVVPID MOV_TO_CR MOV_FROM_CR CLTS LMSW MOV_DR IO RDMSR WRMSR MWAIT MONITOR PAUSE WBINVD XSETBV RDRAND
-RDSEED INVPCID LGDT LIDT SGDT SIDT LLDT LTR SLDT STR XSAVES XRSTORS VMFUNC""".split()
+RDSEED INVPCID LGDT LIDT SGDT SIDT LLDT LTR SLDT STR XSAVES XRSTORS VMFUNC BOUNDARY""".split()
 K = {name: i + 1 for i, name in enumerate(KINDS)}
 
 # ---- basic exit reasons (SDM appendix C) -----------------------------------------------------
@@ -66,23 +67,31 @@ SLOT = {
     "pfec_mask": 0x50,            # 4006h
     "pfec_match": 0x58,           # 4008h
     "cr3_target_count": 0x60,     # 400Ah
-    "secondary": 0x68,            # 401Eh
-    "exit_reason": 0x70,          # 4402h (written only)
-    "exit_instr_len": 0x78,       # 440Ch (written only)
-    "cr0_mask": 0x80,             # 6000h
-    "cr4_mask": 0x88,             # 6002h
-    "cr0_shadow": 0x90,           # 6004h
-    "cr4_shadow": 0x98,           # 6006h
-    "cr3_target0": 0xA0,          # 6008h
-    "cr3_target1": 0xA8,          # 600Ah
-    "cr3_target2": 0xB0,          # 600Ch
-    "cr3_target3": 0xB8,          # 600Eh
-    "exit_qualification": 0xC0,   # 6400h (written only)
-    "guest_linear": 0xC8,         # 640Ah (written only)
+    "entry_intr_info": 0x68,      # 4016h
+    "entry_error_code": 0x70,     # 4018h
+    "entry_instr_len": 0x78,      # 401Ah
+    "secondary": 0x80,            # 401Eh
+    "exit_reason": 0x88,          # 4402h (written only)
+    "idt_vectoring_info": 0x90,   # 4408h (written only)
+    "idt_vectoring_error": 0x98,  # 440Ah (written only)
+    "exit_instr_len": 0xA0,       # 440Ch (written only)
+    "interruptibility": 0xA8,     # 4824h
+    "cr0_mask": 0xB0,             # 6000h
+    "cr4_mask": 0xB8,             # 6002h
+    "cr0_shadow": 0xC0,           # 6004h
+    "cr4_shadow": 0xC8,           # 6006h
+    "cr3_target0": 0xD0,          # 6008h
+    "cr3_target1": 0xD8,          # 600Ah
+    "cr3_target2": 0xE0,          # 600Ch
+    "cr3_target3": 0xE8,          # 600Eh
+    "exit_qualification": 0xF0,   # 6400h (written only)
+    "guest_linear": 0xF8,         # 640Ah (written only)
+    "guest_rflags": 0x100,        # 6820h
 }
-WRITTEN = ("exit_reason", "exit_instr_len", "exit_qualification", "guest_linear")
+WRITTEN = ("exit_reason", "idt_vectoring_info", "idt_vectoring_error", "exit_instr_len", "exit_qualification",
+           "guest_linear")
 READ_OFFSETS = sorted(off for name, off in SLOT.items() if name not in WRITTEN)
-assert len(READ_OFFSETS) == 22 and READ_OFFSETS[-1] == 0xB8
+assert len(READ_OFFSETS) == 27 and READ_OFFSETS[-1] == 0x100
 
 # bitmap pages (4-KByte aligned)
 IOA, IOB, MSRB, VMRB, VMWB = 0x0040_0000, 0x0040_1000, 0x0040_2000, 0x0040_3000, 0x0040_4000
@@ -109,9 +118,10 @@ def reads(mem, *words):
     return [(0, w, 8, mem.get(w, 0)) for w in words]
 
 
-def stores(reason, ilen=0, qual=0, gla=0):
-    return [(1, VMCS + 0x70, 8, reason), (1, VMCS + 0x78, 8, ilen), (1, VMCS + 0xC0, 8, qual),
-            (1, VMCS + 0xC8, 8, gla)]
+def stores(reason, ilen=0, qual=0, gla=0, idt=0, idt_error=0):
+    return [(1, VMCS + SLOT["exit_reason"], 8, reason), (1, VMCS + SLOT["idt_vectoring_info"], 8, idt),
+            (1, VMCS + SLOT["idt_vectoring_error"], 8, idt_error), (1, VMCS + SLOT["exit_instr_len"], 8, ilen),
+            (1, VMCS + SLOT["exit_qualification"], 8, qual), (1, VMCS + SLOT["guest_linear"], 8, gla)]
 
 
 class Vmx:
@@ -129,16 +139,20 @@ class Vmx:
         self.queue.append((sc, harness.Run(out, list(trace), dict(after))))
         return out, trace, after
 
-    def exits(self, mem, kind, rule, reason, qual=0, length=0, gla=0, bitmap_words=(), **event):
+    def exits(self, mem, kind, rule, reason, qual=0, length=0, gla=0, bitmap_words=(), idt=0, idt_error=0,
+              **event):
         """The decision is an exit by `rule` with these fields (`length`: the instruction
         length recorded); the trace is the VMCS reads, the bitmap words, then the four
-        stores in offset order; the final memory holds the stored values."""
+        stores in offset order; the final memory holds the stored values (`idt`, `idt_error`:
+        the IDT-vectoring information and error code)."""
         out, trace, after = self.decide(mem, kind, **event)
         assert out == {"exit": True, "rule": rule,
-                       "fields": {"reason": reason, "instr_len": length, "qualification": qual, "guest_linear": gla}}
-        assert trace == vmcs_reads(mem) + reads(mem, *bitmap_words) + stores(reason, length, qual, gla)
+                       "fields": {"reason": reason, "idt_vectoring_info": idt, "idt_vectoring_error": idt_error,
+                                  "instr_len": length, "qualification": qual, "guest_linear": gla}}
+        written = stores(reason, length, qual, gla, idt, idt_error)
+        assert trace == vmcs_reads(mem) + reads(mem, *bitmap_words) + written
         expect = dict(mem)
-        expect.update({VMCS + 0x70: reason, VMCS + 0x78: length, VMCS + 0xC0: qual, VMCS + 0xC8: gla})
+        expect.update({addr: value for _, addr, _, value in written})
         assert after == expect
         return out
 
@@ -179,7 +193,8 @@ def test_request_and_record_names(generated):
     ref = generated["intel_vmx"][0]
     assert ref.CONTEXT == ["VMCS_PA"]
     assert ref.RECORD == "vmexit"
-    assert ref.RECORD_FIELDS == ["reason", "instr_len", "qualification", "guest_linear"]
+    assert ref.RECORD_FIELDS == ["reason", "idt_vectoring_info", "idt_vectoring_error", "instr_len", "qualification",
+                                 "guest_linear"]
     for f in ("kind", "vector", "error_code", "port", "size", "io_in", "io_str", "io_rep", "io_imm", "msr",
               "cr", "gpr", "value", "lmsw_mem", "dr", "dr_from"):
         assert f in ref.EVENT
@@ -634,23 +649,24 @@ def test_write_high_bitmap_at_c00h(vmx):
 
 # ---- memory order and the VMCS address ----------------------------------------------------------
 def test_full_trace_of_an_io_exit(vmx):
-    """Spelled out once: the 22 VMCS words in ascending address order, the two bitmap words,
-    then the four stores (exit reason 4402h, instruction length 440Ch, qualification 6400h,
-    guest-linear address 640Ah), ascending."""
+    """Spelled out once: the 27 VMCS words in ascending address order, the two bitmap words,
+    then the six stores (exit reason 4402h, IDT-vectoring information 4408h and error code
+    440Ah, instruction length 440Ch, qualification 6400h, guest-linear address 640Ah),
+    ascending."""
     mem = vmcs(primary=P_USE_IO | P_HLT, pin=PIN_NMI, cr0_mask=CR0_PG)
     set_bit(mem, B_8000, 0)
     out, trace, after = vmx.decide(mem, "IO", port=0x7FFF, size=2, ilen=2)
     assert out["exit"] and out["rule"] == "io_bitmap"
-    assert [t[1] - VMCS for t in trace[:22]] == [0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x40, 0x48,
-                                                 0x50, 0x58, 0x60, 0x68, 0x80, 0x88, 0x90, 0x98, 0xA0, 0xA8,
-                                                 0xB0, 0xB8]
-    assert all(t[0] == 0 and t[2] == 8 for t in trace[:22])
+    assert [t[1] - VMCS for t in trace[:27]] == [0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x40, 0x48,
+                                                 0x50, 0x58, 0x60, 0x68, 0x70, 0x78, 0x80, 0xA8, 0xB0, 0xB8,
+                                                 0xC0, 0xC8, 0xD0, 0xD8, 0xE0, 0xE8, 0x100]
+    assert all(t[0] == 0 and t[2] == 8 for t in trace[:27])
     assert trace[0][3] == IOA and trace[7][3] == PIN_NMI and trace[8][3] == P_USE_IO | P_HLT
-    assert trace[14][3] == CR0_PG
-    assert trace[22:] == [(0, IOA + 0xFF8, 8, 0), (0, IOB, 8, 1),
-                          (1, VMCS + 0x70, 8, 30), (1, VMCS + 0x78, 8, 2), (1, VMCS + 0xC0, 8, 0x7FFF_0001),
-                          (1, VMCS + 0xC8, 8, 0)]
-    assert after[VMCS + 0x70] == 30 and after[VMCS + 0xC0] == 0x7FFF_0001
+    assert trace[18][3] == CR0_PG
+    assert trace[27:] == [(0, IOA + 0xFF8, 8, 0), (0, IOB, 8, 1),
+                          (1, VMCS + 0x88, 8, 30), (1, VMCS + 0x90, 8, 0), (1, VMCS + 0x98, 8, 0),
+                          (1, VMCS + 0xA0, 8, 2), (1, VMCS + 0xF0, 8, 0x7FFF_0001), (1, VMCS + 0xF8, 8, 0)]
+    assert after[VMCS + 0x88] == 30 and after[VMCS + 0xF0] == 0x7FFF_0001
 
 
 def test_no_exit_writes_nothing_even_over_old_exit_information(vmx):
