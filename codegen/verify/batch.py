@@ -104,6 +104,7 @@ from itertools import accumulate, chain, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
+ERRED = 3  # a trace's op of a read that answered with an error (0 read, 1 write; 2 ends a record)
 MAGIC = 0x5649525453504543  # "VIRTSPEC"
 VERSION = 1
 SEQUENCE_VERSION = 2

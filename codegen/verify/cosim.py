@@ -333,7 +333,8 @@ class Stimulus:
     def _make(self, draw: Draw, index: int) -> Scenario:
         if self.unit:
             force = {self.factory.kind_field.name: self.kinds[index]} if self.kinds else None
-            return self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
+            sc = self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
+            return self.factory.with_error(sc, self.ref, draw)
         return self.factory.draw_scenario(draw, self.oracle)
 
     def one(self, index: int) -> Scenario:

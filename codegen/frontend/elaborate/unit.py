@@ -862,7 +862,7 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                 if e.lo:
                     v = Expr(op=">>", args=(v, num(e.lo, v.span)), width=v.width, span=v.span)
                 return _cut(v, e.width)
-            if e.kind in ("struct", "bitmap", "walk", "call"):
+            if e.kind in ("struct", "rerr", "bitmap", "walk", "call"):
                 name = prefix + e.name
                 return num(0, e.span) if name in dead or name.split(".")[0] in dead else \
                     e.model_copy(update={"name": name})

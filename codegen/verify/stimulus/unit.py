@@ -32,6 +32,10 @@ from codegen.verify.stimulus.translation import (
 )
 
 MASK64 = mask(64)
+# a unit scenario's chance (percent) of one word that answers a read with an error, where the
+# spec handles it, and how many of the words read are tried for one the spec handles
+ERROR_PERCENT = 10
+ERROR_TRIES = 6
 
 
 def _contains(e: Expr, key: tuple[str, str]) -> bool:
@@ -83,6 +87,13 @@ class UnitScenarioFactory:
         whens = [x.when for x in self.unit.exits]
         self.fires = [_fires(whens, i) for i in range(len(whens))]
         self.walk_guards = [w.when for w in self.unit.walks if w.when is not None] if self.calls else []
+        # where the spec says what a read that answers with an error means: the structures
+        # a rule reads `S.error` of, and per walk of a regime the faults that read `error`
+        self.erring = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "rerr"}
+        self.error_faults = {w.name: {r.name for r in spec.regime(w.regime).faults
+                                      if any(x.kind == "builtin" and x.name == "error" for x in r.when.refs())}
+                             for w in self.unit.walks if not w.nested}
+        self.error_faults = {k: v for k, v in self.error_faults.items() if v}
 
     def _truth(self, e: Expr) -> bool:
         """A call result that is a truth value: NAME.called, NAME.exit, NAME.RULE."""
@@ -522,6 +533,37 @@ class UnitScenarioFactory:
                 sc.memory[addr] = _bitmap_word(draw)
         return sc
 
+    def handles_errors(self) -> bool:
+        """Whether some read of the unit may answer with an error: the spec says what it means."""
+        return bool(self.erring or self.error_faults)
+
+    def with_error(self, sc: Scenario, ref, draw: Draw, percent: int = ERROR_PERCENT) -> Scenario:
+        """`sc`, `percent` of the time, with one word the reference reads answering with an
+        error: a word whose error the spec handles (a structure whose `S.error` a rule
+        reads, an entry of a walk whose regime has a fault on `error`), drawn among the
+        words read, so that each structure and each level of a walk gets its share. A word
+        whose error nothing handles is never drawn (a CPU walk that gets an error takes a
+        machine check, which no spec here describes)."""
+        if not self.handles_errors() or not draw.chance(percent):
+            return sc
+        trace: list = []
+        ref.decide(dict(sc.memory), dict(sc.request), trace)
+        reads = list(dict.fromkeys(a for op, a, _s, _v in trace if op == 0))
+        for _ in range(min(ERROR_TRIES, len(reads))):
+            addr = reads.pop(draw.int(0, len(reads) - 1))
+            detail: dict = {}
+            ref.decide(dict(sc.memory), dict(sc.request), [], detail, errors=frozenset((addr,)))
+            if self.error_handled(detail):
+                return Scenario(sc.request, sc.memory, sc.latency_seed, sc.intent, frozenset((addr,)))
+        return sc
+
+    def error_handled(self, detail: dict) -> bool:
+        """Whether the reference's `detail` of a run says a handled read answered with an
+        error: a structure in detail["erred structures"], or a walk that ended in its fault on `error`."""
+        if any(name in self.erring for name in detail.get("erred structures", ())):
+            return True
+        return any(detail.get(w, {}).get("fault") in kinds for w, kinds in self.error_faults.items())
+
     def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
         """Once a walk is built, one exit rule that reads it, steered toward holding by
         redrawing the fields of the structures read after the walk (the rest of the
@@ -759,6 +801,8 @@ def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, de
     fault kind at its level (from the reference's `detail`)."""
     keys = []
     for name, d in (detail or {}).items():
+        if not isinstance(d, dict):  # "erred structures": the exits say what the errors gave
+            continue
         if "call" in d:  # a call: the callee's rule that decided (NAME.RULE), or none
             if d["called"]:
                 keys.append(f"call {d['call']}.{d['rule']}" if d["rule"] else f"call {d['call']} no exit")
