@@ -380,7 +380,7 @@ def outcome_text(outcome: dict) -> str:
 
 def _ref(r) -> str:
     """A memory reference for people: R8[0x1000]=0x3 reads 8 bytes at 0x1000."""
-    return f"{'W' if r[0] else 'R'}{r[2]}[{r[1]:#x}]={r[3]:#x}"
+    return f"{('R', 'W', 'R', 'E')[r[0]]}{r[2]}[{r[1]:#x}]={r[3]:#x}"  # E: a read that answered with an error
 
 
 def describe(sc: Scenario) -> str:
@@ -389,6 +389,8 @@ def describe(sc: Scenario) -> str:
     lines.append(f"latency seed: {sc.latency_seed}")
     lines.append("memory:")
     lines += [f"  [{a:#014x}] = {v:#018x}" for a, v in sorted(sc.memory.items())]
+    if sc.errors:
+        lines.append("reads that answer with an error: " + ", ".join(f"{a:#x}" for a in sorted(sc.errors)))
     return "\n".join(lines)
 
 
