@@ -30,6 +30,7 @@ module amd_iommu_iommu (
     m_wdata,
     m_rvalid,
     m_rdata,
+    m_rerr,
     o_status,
     o_r_outcome,
     o_r_address,
@@ -82,6 +83,7 @@ output [63:0] m_wdata;
 reg [63:0] m_wdata;
 input m_rvalid;
 input [63:0] m_rdata;
+input m_rerr;
 output [7:0] o_status;
 reg [7:0] o_status;
 output [2:0] o_r_outcome;
@@ -151,6 +153,7 @@ reg [0:0] unit_io_o_r_R;
 reg [0:0] unit_io_o_r_RZ;
 reg [0:0] unit_io_o_r_U;
 reg [0:0] unit_io_o_r_W;
+reg [63:0] unit_io_o_r_entry;
 reg [63:0] unit_io_o_r_frame;
 reg [5:0] unit_io_o_r_shift;
 reg [7:0] unit_io_o_status;
@@ -168,8 +171,10 @@ reg [0:0] wk_io_RZ;
 reg [0:0] wk_io_U;
 reg [0:0] wk_io_W;
 reg [0:0] wk_io_bad_level;
+reg [63:0] wk_io_entry;
 reg [7:0] wk_io_fault;
 reg [63:0] wk_io_frame;
+reg [0:0] wk_io_hw_error;
 reg [2:0] wk_io_level;
 reg [0:0] wk_io_not_present;
 reg [0:0] wk_io_ok;
@@ -181,6 +186,8 @@ reg [5:0] wk_io_shift;
 reg [0:0] wk_io_skipped_bits;
 reg [0:0] wk_io_translation;
 reg [0:0] wk_io_walked;
+reg er_dte;
+reg er_irt;
 reg [63:0] rec_address;
 reg [3:0] rec_code;
 reg [63:0] rec_cpl;
@@ -197,6 +204,7 @@ reg [0:0] rec_rq_eoi;
 reg [63:0] rec_tail;
 reg [7:0] rec_vector;
 reg walker_unit_io0_a_r;
+reg [51:0] walker_unit_io0_a_tbl;
 reg walker_unit_io0_a_w;
 reg [63:0] walker_unit_io0_ea;
 reg [7:0] walker_unit_io0_fault_k;
@@ -341,535 +349,575 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h7;
     reg [14-1:0] h8;
     reg [53-1:0] h9;
-    reg [32-1:0] h94;
-    reg [32-1:0] h95;
-    reg [1-1:0] h166;
-    reg [1-1:0] h167;
-    reg [1-1:0] h168;
-    reg [1-1:0] h322;
-    reg [1-1:0] h323;
-    reg [1-1:0] h324;
-    reg [1-1:0] h333;
-    reg [32-1:0] h334;
-    reg [32-1:0] h335;
-    reg [1-1:0] h336;
-    reg [1-1:0] h337;
-    reg [32-1:0] h338;
-    reg [32-1:0] h339;
-    reg [32-1:0] h340;
-    reg [32-1:0] h341;
+    reg [32-1:0] h109;
+    reg [32-1:0] h110;
+    reg [1-1:0] h181;
+    reg [1-1:0] h182;
+    reg [1-1:0] h183;
+    reg [1-1:0] h349;
+    reg [1-1:0] h350;
+    reg [1-1:0] h351;
+    reg [1-1:0] h360;
     reg [32-1:0] h361;
     reg [32-1:0] h362;
-    reg [32-1:0] h363;
-    reg [16-1:0] h364;
-    reg [4-1:0] h365;
-    reg [16-1:0] h366;
-    reg [1-1:0] h367;
-    reg [11-1:0] h368;
-    reg [32-1:0] h369;
-    reg [1-1:0] h370;
-    reg [1-1:0] h371;
-    reg [1-1:0] h372;
-    reg [11-1:0] h373;
-    reg [32-1:0] h374;
-    reg [1-1:0] h375;
-    reg [1-1:0] h376;
-    reg [3-1:0] h377;
-    reg [11-1:0] h378;
-    reg [32-1:0] h379;
-    reg [32-1:0] h466;
-    reg [32-1:0] h467;
-    reg [32-1:0] h468;
-    reg [16-1:0] h469;
-    reg [4-1:0] h470;
-    reg [16-1:0] h471;
-    reg [1-1:0] h472;
-    reg [11-1:0] h473;
-    reg [32-1:0] h474;
-    reg [1-1:0] h475;
-    reg [1-1:0] h476;
-    reg [1-1:0] h477;
-    reg [11-1:0] h478;
-    reg [32-1:0] h479;
-    reg [1-1:0] h480;
-    reg [1-1:0] h481;
-    reg [3-1:0] h482;
-    reg [11-1:0] h483;
-    reg [32-1:0] h484;
+    reg [1-1:0] h363;
+    reg [1-1:0] h364;
+    reg [32-1:0] h365;
+    reg [32-1:0] h366;
+    reg [32-1:0] h367;
+    reg [32-1:0] h368;
+    reg [32-1:0] h401;
+    reg [32-1:0] h402;
+    reg [32-1:0] h403;
+    reg [16-1:0] h404;
+    reg [4-1:0] h405;
+    reg [16-1:0] h406;
+    reg [1-1:0] h407;
+    reg [11-1:0] h408;
+    reg [32-1:0] h409;
+    reg [1-1:0] h410;
+    reg [1-1:0] h411;
+    reg [1-1:0] h412;
+    reg [11-1:0] h413;
+    reg [32-1:0] h414;
+    reg [1-1:0] h415;
+    reg [1-1:0] h416;
+    reg [3-1:0] h417;
+    reg [11-1:0] h418;
+    reg [32-1:0] h419;
+    reg [32-1:0] h506;
+    reg [32-1:0] h507;
+    reg [32-1:0] h508;
+    reg [16-1:0] h509;
+    reg [4-1:0] h510;
+    reg [16-1:0] h511;
+    reg [1-1:0] h512;
+    reg [11-1:0] h513;
+    reg [32-1:0] h514;
+    reg [1-1:0] h515;
+    reg [1-1:0] h516;
+    reg [1-1:0] h517;
+    reg [11-1:0] h518;
+    reg [32-1:0] h519;
+    reg [1-1:0] h520;
+    reg [1-1:0] h521;
+    reg [3-1:0] h522;
+    reg [11-1:0] h523;
+    reg [32-1:0] h524;
     reg [3-1:0] h18;
     reg [1-1:0] h19;
-    reg [32-1:0] h20;
-    reg [32-1:0] h21;
+    reg [1-1:0] h20;
+    reg [1-1:0] h21;
     reg [1-1:0] h22;
-    reg [1-1:0] h23;
-    reg [1-1:0] h24;
-    reg [32-1:0] h25;
-    reg [32-1:0] h26;
-    reg [32-1:0] h27;
-    reg [16-1:0] h28;
-    reg [4-1:0] h29;
-    reg [16-1:0] h30;
-    reg [1-1:0] h31;
-    reg [11-1:0] h32;
-    reg [32-1:0] h33;
+    reg [22-1:0] h23;
+    reg [53-1:0] h24;
+    reg [16-1:0] h25;
+    reg [16-1:0] h26;
+    reg [16-1:0] h27;
+    reg [4-1:0] h28;
+    reg [16-1:0] h29;
+    reg [17-1:0] h30;
+    reg [16-1:0] h31;
+    reg [3-1:0] h32;
+    reg [3-1:0] h33;
     reg [1-1:0] h34;
-    reg [1-1:0] h35;
-    reg [1-1:0] h36;
-    reg [11-1:0] h37;
-    reg [32-1:0] h38;
+    reg [32-1:0] h35;
+    reg [32-1:0] h36;
+    reg [1-1:0] h37;
+    reg [1-1:0] h38;
     reg [1-1:0] h39;
-    reg [1-1:0] h40;
-    reg [3-1:0] h41;
-    reg [11-1:0] h42;
-    reg [32-1:0] h43;
-    reg [1-1:0] h44;
-    reg [11-1:0] h45;
-    reg [32-1:0] h46;
-    reg [1-1:0] h47;
-    reg [1-1:0] h48;
+    reg [32-1:0] h40;
+    reg [32-1:0] h41;
+    reg [32-1:0] h42;
+    reg [16-1:0] h43;
+    reg [4-1:0] h44;
+    reg [16-1:0] h45;
+    reg [1-1:0] h46;
+    reg [11-1:0] h47;
+    reg [32-1:0] h48;
     reg [1-1:0] h49;
     reg [1-1:0] h50;
     reg [1-1:0] h51;
-    reg [1-1:0] h52;
-    reg [1-1:0] h53;
+    reg [11-1:0] h52;
+    reg [32-1:0] h53;
     reg [1-1:0] h54;
-    reg [64-1:0] h55;
-    reg [66-1:0] h56;
-    reg [16-1:0] h57;
+    reg [1-1:0] h55;
+    reg [3-1:0] h56;
+    reg [11-1:0] h57;
     reg [32-1:0] h58;
-    reg [32-1:0] h59;
-    reg [1-1:0] h60;
-    reg [1-1:0] h61;
+    reg [1-1:0] h59;
+    reg [11-1:0] h60;
+    reg [32-1:0] h61;
     reg [1-1:0] h62;
-    reg [32-1:0] h63;
-    reg [32-1:0] h64;
-    reg [32-1:0] h65;
-    reg [16-1:0] h66;
-    reg [4-1:0] h67;
-    reg [16-1:0] h68;
+    reg [1-1:0] h63;
+    reg [1-1:0] h64;
+    reg [1-1:0] h65;
+    reg [1-1:0] h66;
+    reg [1-1:0] h67;
+    reg [1-1:0] h68;
     reg [1-1:0] h69;
-    reg [11-1:0] h70;
-    reg [32-1:0] h71;
-    reg [1-1:0] h72;
-    reg [1-1:0] h73;
-    reg [1-1:0] h74;
-    reg [11-1:0] h75;
-    reg [32-1:0] h76;
+    reg [64-1:0] h70;
+    reg [66-1:0] h71;
+    reg [16-1:0] h72;
+    reg [32-1:0] h73;
+    reg [32-1:0] h74;
+    reg [1-1:0] h75;
+    reg [1-1:0] h76;
     reg [1-1:0] h77;
-    reg [1-1:0] h78;
-    reg [3-1:0] h79;
-    reg [11-1:0] h80;
-    reg [32-1:0] h81;
-    reg [1-1:0] h82;
-    reg [11-1:0] h83;
-    reg [32-1:0] h84;
-    reg [1-1:0] h85;
-    reg [1-1:0] h86;
-    reg [16-1:0] h87;
-    reg [16-1:0] h88;
-    reg [4-1:0] h89;
-    reg [16-1:0] h90;
-    reg [17-1:0] h91;
-    reg [16-1:0] h92;
-    reg [3-1:0] h93;
-    reg [3-1:0] h96;
+    reg [32-1:0] h78;
+    reg [32-1:0] h79;
+    reg [32-1:0] h80;
+    reg [16-1:0] h81;
+    reg [4-1:0] h82;
+    reg [16-1:0] h83;
+    reg [1-1:0] h84;
+    reg [11-1:0] h85;
+    reg [32-1:0] h86;
+    reg [1-1:0] h87;
+    reg [1-1:0] h88;
+    reg [1-1:0] h89;
+    reg [11-1:0] h90;
+    reg [32-1:0] h91;
+    reg [1-1:0] h92;
+    reg [1-1:0] h93;
+    reg [3-1:0] h94;
+    reg [11-1:0] h95;
+    reg [32-1:0] h96;
     reg [1-1:0] h97;
-    reg [32-1:0] h98;
+    reg [11-1:0] h98;
     reg [32-1:0] h99;
     reg [1-1:0] h100;
     reg [1-1:0] h101;
-    reg [1-1:0] h102;
-    reg [32-1:0] h103;
-    reg [32-1:0] h104;
-    reg [32-1:0] h105;
-    reg [16-1:0] h106;
-    reg [4-1:0] h107;
-    reg [16-1:0] h108;
-    reg [1-1:0] h109;
-    reg [11-1:0] h110;
-    reg [32-1:0] h111;
+    reg [16-1:0] h102;
+    reg [16-1:0] h103;
+    reg [4-1:0] h104;
+    reg [16-1:0] h105;
+    reg [17-1:0] h106;
+    reg [16-1:0] h107;
+    reg [3-1:0] h108;
+    reg [3-1:0] h111;
     reg [1-1:0] h112;
-    reg [1-1:0] h113;
-    reg [1-1:0] h114;
-    reg [11-1:0] h115;
-    reg [32-1:0] h116;
+    reg [32-1:0] h113;
+    reg [32-1:0] h114;
+    reg [1-1:0] h115;
+    reg [1-1:0] h116;
     reg [1-1:0] h117;
-    reg [1-1:0] h118;
-    reg [3-1:0] h119;
-    reg [11-1:0] h120;
-    reg [32-1:0] h121;
-    reg [1-1:0] h122;
-    reg [11-1:0] h123;
-    reg [32-1:0] h124;
-    reg [1-1:0] h125;
-    reg [1-1:0] h126;
+    reg [32-1:0] h118;
+    reg [32-1:0] h119;
+    reg [32-1:0] h120;
+    reg [16-1:0] h121;
+    reg [4-1:0] h122;
+    reg [16-1:0] h123;
+    reg [1-1:0] h124;
+    reg [11-1:0] h125;
+    reg [32-1:0] h126;
     reg [1-1:0] h127;
     reg [1-1:0] h128;
-    reg [16-1:0] h129;
-    reg [32-1:0] h130;
+    reg [1-1:0] h129;
+    reg [11-1:0] h130;
     reg [32-1:0] h131;
     reg [1-1:0] h132;
     reg [1-1:0] h133;
-    reg [1-1:0] h134;
-    reg [32-1:0] h135;
+    reg [3-1:0] h134;
+    reg [11-1:0] h135;
     reg [32-1:0] h136;
-    reg [32-1:0] h137;
-    reg [16-1:0] h138;
-    reg [4-1:0] h139;
-    reg [16-1:0] h140;
+    reg [1-1:0] h137;
+    reg [11-1:0] h138;
+    reg [32-1:0] h139;
+    reg [1-1:0] h140;
     reg [1-1:0] h141;
-    reg [11-1:0] h142;
-    reg [32-1:0] h143;
-    reg [1-1:0] h144;
-    reg [1-1:0] h145;
-    reg [1-1:0] h146;
-    reg [11-1:0] h147;
-    reg [32-1:0] h148;
+    reg [1-1:0] h142;
+    reg [1-1:0] h143;
+    reg [16-1:0] h144;
+    reg [32-1:0] h145;
+    reg [32-1:0] h146;
+    reg [1-1:0] h147;
+    reg [1-1:0] h148;
     reg [1-1:0] h149;
-    reg [1-1:0] h150;
-    reg [3-1:0] h151;
-    reg [11-1:0] h152;
-    reg [32-1:0] h153;
-    reg [1-1:0] h154;
-    reg [11-1:0] h155;
-    reg [32-1:0] h156;
-    reg [1-1:0] h157;
-    reg [1-1:0] h158;
-    reg [16-1:0] h159;
-    reg [16-1:0] h160;
-    reg [4-1:0] h161;
-    reg [16-1:0] h162;
-    reg [17-1:0] h163;
-    reg [16-1:0] h164;
+    reg [32-1:0] h150;
+    reg [32-1:0] h151;
+    reg [32-1:0] h152;
+    reg [16-1:0] h153;
+    reg [4-1:0] h154;
+    reg [16-1:0] h155;
+    reg [1-1:0] h156;
+    reg [11-1:0] h157;
+    reg [32-1:0] h158;
+    reg [1-1:0] h159;
+    reg [1-1:0] h160;
+    reg [1-1:0] h161;
+    reg [11-1:0] h162;
+    reg [32-1:0] h163;
+    reg [1-1:0] h164;
     reg [1-1:0] h165;
+    reg [3-1:0] h166;
+    reg [11-1:0] h167;
+    reg [32-1:0] h168;
     reg [1-1:0] h169;
-    reg [1-1:0] h170;
-    reg [64-1:0] h171;
+    reg [11-1:0] h170;
+    reg [32-1:0] h171;
     reg [1-1:0] h172;
     reg [1-1:0] h173;
-    reg [6-1:0] h174;
-    reg [64-1:0] h175;
-    reg [127-1:0] h176;
-    reg [6-1:0] h177;
-    reg [127-1:0] h178;
-    reg [64-1:0] h179;
-    reg [6-1:0] h180;
-    reg [7-1:0] h181;
-    reg [64-1:0] h182;
-    reg [65-1:0] h183;
-    reg [64-1:0] h184;
-    reg [127-1:0] h185;
-    reg [127-1:0] h186;
-    reg [1-1:0] h187;
-    reg [32-1:0] h188;
-    reg [32-1:0] h189;
+    reg [16-1:0] h174;
+    reg [16-1:0] h175;
+    reg [4-1:0] h176;
+    reg [16-1:0] h177;
+    reg [17-1:0] h178;
+    reg [16-1:0] h179;
+    reg [1-1:0] h180;
+    reg [1-1:0] h184;
+    reg [1-1:0] h185;
+    reg [64-1:0] h186;
+    reg [3-1:0] h187;
+    reg [1-1:0] h188;
+    reg [1-1:0] h189;
     reg [1-1:0] h190;
-    reg [1-1:0] h191;
-    reg [1-1:0] h192;
-    reg [32-1:0] h193;
-    reg [32-1:0] h194;
-    reg [32-1:0] h195;
-    reg [16-1:0] h196;
-    reg [4-1:0] h197;
-    reg [16-1:0] h198;
+    reg [16-1:0] h191;
+    reg [16-1:0] h192;
+    reg [16-1:0] h193;
+    reg [4-1:0] h194;
+    reg [16-1:0] h195;
+    reg [17-1:0] h196;
+    reg [16-1:0] h197;
+    reg [3-1:0] h198;
     reg [1-1:0] h199;
-    reg [11-1:0] h200;
-    reg [32-1:0] h201;
-    reg [1-1:0] h202;
-    reg [1-1:0] h203;
-    reg [1-1:0] h204;
-    reg [11-1:0] h205;
-    reg [32-1:0] h206;
-    reg [1-1:0] h207;
-    reg [1-1:0] h208;
-    reg [3-1:0] h209;
-    reg [11-1:0] h210;
-    reg [32-1:0] h211;
-    reg [1-1:0] h212;
-    reg [11-1:0] h213;
-    reg [32-1:0] h214;
-    reg [1-1:0] h215;
-    reg [1-1:0] h216;
-    reg [16-1:0] h217;
-    reg [32-1:0] h218;
-    reg [32-1:0] h219;
-    reg [1-1:0] h220;
-    reg [1-1:0] h221;
-    reg [1-1:0] h222;
-    reg [32-1:0] h223;
-    reg [32-1:0] h224;
-    reg [32-1:0] h225;
-    reg [16-1:0] h226;
-    reg [4-1:0] h227;
-    reg [16-1:0] h228;
+    reg [1-1:0] h200;
+    reg [6-1:0] h201;
+    reg [64-1:0] h202;
+    reg [127-1:0] h203;
+    reg [6-1:0] h204;
+    reg [127-1:0] h205;
+    reg [64-1:0] h206;
+    reg [6-1:0] h207;
+    reg [7-1:0] h208;
+    reg [64-1:0] h209;
+    reg [65-1:0] h210;
+    reg [64-1:0] h211;
+    reg [127-1:0] h212;
+    reg [127-1:0] h213;
+    reg [1-1:0] h214;
+    reg [32-1:0] h215;
+    reg [32-1:0] h216;
+    reg [1-1:0] h217;
+    reg [1-1:0] h218;
+    reg [1-1:0] h219;
+    reg [32-1:0] h220;
+    reg [32-1:0] h221;
+    reg [32-1:0] h222;
+    reg [16-1:0] h223;
+    reg [4-1:0] h224;
+    reg [16-1:0] h225;
+    reg [1-1:0] h226;
+    reg [11-1:0] h227;
+    reg [32-1:0] h228;
     reg [1-1:0] h229;
-    reg [11-1:0] h230;
-    reg [32-1:0] h231;
-    reg [1-1:0] h232;
-    reg [1-1:0] h233;
+    reg [1-1:0] h230;
+    reg [1-1:0] h231;
+    reg [11-1:0] h232;
+    reg [32-1:0] h233;
     reg [1-1:0] h234;
-    reg [11-1:0] h235;
-    reg [32-1:0] h236;
-    reg [1-1:0] h237;
-    reg [1-1:0] h238;
-    reg [3-1:0] h239;
+    reg [1-1:0] h235;
+    reg [3-1:0] h236;
+    reg [11-1:0] h237;
+    reg [32-1:0] h238;
+    reg [1-1:0] h239;
     reg [11-1:0] h240;
     reg [32-1:0] h241;
     reg [1-1:0] h242;
-    reg [11-1:0] h243;
-    reg [32-1:0] h244;
-    reg [1-1:0] h245;
-    reg [1-1:0] h246;
-    reg [16-1:0] h247;
-    reg [16-1:0] h248;
-    reg [4-1:0] h249;
-    reg [16-1:0] h250;
-    reg [17-1:0] h251;
-    reg [16-1:0] h252;
-    reg [1-1:0] h253;
-    reg [32-1:0] h254;
-    reg [32-1:0] h255;
+    reg [1-1:0] h243;
+    reg [16-1:0] h244;
+    reg [32-1:0] h245;
+    reg [32-1:0] h246;
+    reg [1-1:0] h247;
+    reg [1-1:0] h248;
+    reg [1-1:0] h249;
+    reg [32-1:0] h250;
+    reg [32-1:0] h251;
+    reg [32-1:0] h252;
+    reg [16-1:0] h253;
+    reg [4-1:0] h254;
+    reg [16-1:0] h255;
     reg [1-1:0] h256;
-    reg [1-1:0] h257;
-    reg [1-1:0] h258;
-    reg [32-1:0] h259;
-    reg [32-1:0] h260;
-    reg [32-1:0] h261;
-    reg [16-1:0] h262;
-    reg [4-1:0] h263;
-    reg [16-1:0] h264;
+    reg [11-1:0] h257;
+    reg [32-1:0] h258;
+    reg [1-1:0] h259;
+    reg [1-1:0] h260;
+    reg [1-1:0] h261;
+    reg [11-1:0] h262;
+    reg [32-1:0] h263;
+    reg [1-1:0] h264;
     reg [1-1:0] h265;
-    reg [11-1:0] h266;
-    reg [32-1:0] h267;
-    reg [1-1:0] h268;
+    reg [3-1:0] h266;
+    reg [11-1:0] h267;
+    reg [32-1:0] h268;
     reg [1-1:0] h269;
-    reg [1-1:0] h270;
-    reg [11-1:0] h271;
-    reg [32-1:0] h272;
+    reg [11-1:0] h270;
+    reg [32-1:0] h271;
+    reg [1-1:0] h272;
     reg [1-1:0] h273;
-    reg [1-1:0] h274;
-    reg [3-1:0] h275;
-    reg [11-1:0] h276;
-    reg [32-1:0] h277;
-    reg [1-1:0] h278;
-    reg [11-1:0] h279;
-    reg [32-1:0] h280;
-    reg [1-1:0] h281;
-    reg [1-1:0] h282;
+    reg [16-1:0] h274;
+    reg [16-1:0] h275;
+    reg [4-1:0] h276;
+    reg [16-1:0] h277;
+    reg [17-1:0] h278;
+    reg [16-1:0] h279;
+    reg [1-1:0] h280;
+    reg [32-1:0] h281;
+    reg [32-1:0] h282;
     reg [1-1:0] h283;
     reg [1-1:0] h284;
     reg [1-1:0] h285;
-    reg [16-1:0] h286;
+    reg [32-1:0] h286;
     reg [32-1:0] h287;
     reg [32-1:0] h288;
-    reg [1-1:0] h289;
-    reg [1-1:0] h290;
-    reg [1-1:0] h291;
-    reg [32-1:0] h292;
-    reg [32-1:0] h293;
+    reg [16-1:0] h289;
+    reg [4-1:0] h290;
+    reg [16-1:0] h291;
+    reg [1-1:0] h292;
+    reg [11-1:0] h293;
     reg [32-1:0] h294;
-    reg [16-1:0] h295;
-    reg [4-1:0] h296;
-    reg [16-1:0] h297;
-    reg [1-1:0] h298;
-    reg [11-1:0] h299;
-    reg [32-1:0] h300;
+    reg [1-1:0] h295;
+    reg [1-1:0] h296;
+    reg [1-1:0] h297;
+    reg [11-1:0] h298;
+    reg [32-1:0] h299;
+    reg [1-1:0] h300;
     reg [1-1:0] h301;
-    reg [1-1:0] h302;
-    reg [1-1:0] h303;
-    reg [11-1:0] h304;
-    reg [32-1:0] h305;
-    reg [1-1:0] h306;
-    reg [1-1:0] h307;
-    reg [3-1:0] h308;
-    reg [11-1:0] h309;
-    reg [32-1:0] h310;
+    reg [3-1:0] h302;
+    reg [11-1:0] h303;
+    reg [32-1:0] h304;
+    reg [1-1:0] h305;
+    reg [11-1:0] h306;
+    reg [32-1:0] h307;
+    reg [1-1:0] h308;
+    reg [1-1:0] h309;
+    reg [1-1:0] h310;
     reg [1-1:0] h311;
-    reg [11-1:0] h312;
-    reg [32-1:0] h313;
-    reg [1-1:0] h314;
-    reg [1-1:0] h315;
-    reg [16-1:0] h316;
-    reg [16-1:0] h317;
-    reg [4-1:0] h318;
-    reg [16-1:0] h319;
-    reg [17-1:0] h320;
-    reg [16-1:0] h321;
-    reg [32-1:0] h325;
-    reg [64-1:0] h326;
-    reg [1-1:0] h327;
-    reg [32-1:0] h328;
-    reg [32-1:0] h329;
-    reg [64-1:0] h330;
-    reg [1-1:0] h331;
+    reg [1-1:0] h312;
+    reg [16-1:0] h313;
+    reg [32-1:0] h314;
+    reg [32-1:0] h315;
+    reg [1-1:0] h316;
+    reg [1-1:0] h317;
+    reg [1-1:0] h318;
+    reg [32-1:0] h319;
+    reg [32-1:0] h320;
+    reg [32-1:0] h321;
+    reg [16-1:0] h322;
+    reg [4-1:0] h323;
+    reg [16-1:0] h324;
+    reg [1-1:0] h325;
+    reg [11-1:0] h326;
+    reg [32-1:0] h327;
+    reg [1-1:0] h328;
+    reg [1-1:0] h329;
+    reg [1-1:0] h330;
+    reg [11-1:0] h331;
     reg [32-1:0] h332;
-    reg [8-1:0] h342;
-    reg [11-1:0] h343;
-    reg [32-1:0] h344;
-    reg [8-1:0] h345;
-    reg [11-1:0] h346;
-    reg [32-1:0] h347;
-    reg [1-1:0] h348;
-    reg [11-1:0] h349;
-    reg [32-1:0] h350;
-    reg [1-1:0] h351;
-    reg [1-1:0] h352;
-    reg [3-1:0] h353;
-    reg [11-1:0] h354;
+    reg [1-1:0] h333;
+    reg [1-1:0] h334;
+    reg [3-1:0] h335;
+    reg [11-1:0] h336;
+    reg [32-1:0] h337;
+    reg [1-1:0] h338;
+    reg [11-1:0] h339;
+    reg [32-1:0] h340;
+    reg [1-1:0] h341;
+    reg [1-1:0] h342;
+    reg [16-1:0] h343;
+    reg [16-1:0] h344;
+    reg [4-1:0] h345;
+    reg [16-1:0] h346;
+    reg [17-1:0] h347;
+    reg [16-1:0] h348;
+    reg [32-1:0] h352;
+    reg [64-1:0] h353;
+    reg [1-1:0] h354;
     reg [32-1:0] h355;
-    reg [1-1:0] h356;
-    reg [11-1:0] h357;
-    reg [32-1:0] h358;
-    reg [1-1:0] h359;
-    reg [1-1:0] h360;
-    reg [1-1:0] h380;
-    reg [32-1:0] h381;
-    reg [32-1:0] h382;
-    reg [1-1:0] h383;
-    reg [1-1:0] h384;
-    reg [1-1:0] h385;
-    reg [32-1:0] h386;
+    reg [32-1:0] h356;
+    reg [64-1:0] h357;
+    reg [1-1:0] h358;
+    reg [32-1:0] h359;
+    reg [1-1:0] h369;
+    reg [42-1:0] h370;
+    reg [46-1:0] h371;
+    reg [32-1:0] h372;
+    reg [14-1:0] h373;
+    reg [53-1:0] h374;
+    reg [16-1:0] h375;
+    reg [16-1:0] h376;
+    reg [16-1:0] h377;
+    reg [4-1:0] h378;
+    reg [16-1:0] h379;
+    reg [17-1:0] h380;
+    reg [16-1:0] h381;
+    reg [8-1:0] h382;
+    reg [11-1:0] h383;
+    reg [32-1:0] h384;
+    reg [8-1:0] h385;
+    reg [11-1:0] h386;
     reg [32-1:0] h387;
-    reg [32-1:0] h388;
-    reg [16-1:0] h389;
-    reg [4-1:0] h390;
-    reg [16-1:0] h391;
+    reg [1-1:0] h388;
+    reg [11-1:0] h389;
+    reg [32-1:0] h390;
+    reg [1-1:0] h391;
     reg [1-1:0] h392;
-    reg [11-1:0] h393;
-    reg [32-1:0] h394;
-    reg [1-1:0] h395;
+    reg [3-1:0] h393;
+    reg [11-1:0] h394;
+    reg [32-1:0] h395;
     reg [1-1:0] h396;
-    reg [1-1:0] h397;
-    reg [11-1:0] h398;
-    reg [32-1:0] h399;
+    reg [11-1:0] h397;
+    reg [32-1:0] h398;
+    reg [1-1:0] h399;
     reg [1-1:0] h400;
-    reg [1-1:0] h401;
-    reg [3-1:0] h402;
-    reg [11-1:0] h403;
-    reg [32-1:0] h404;
-    reg [1-1:0] h405;
-    reg [11-1:0] h406;
-    reg [32-1:0] h407;
-    reg [1-1:0] h408;
-    reg [1-1:0] h409;
-    reg [1-1:0] h410;
-    reg [32-1:0] h411;
-    reg [16-1:0] h412;
-    reg [4-1:0] h413;
-    reg [16-1:0] h414;
-    reg [1-1:0] h415;
-    reg [11-1:0] h416;
-    reg [32-1:0] h417;
-    reg [1-1:0] h418;
-    reg [1-1:0] h419;
     reg [1-1:0] h420;
     reg [32-1:0] h421;
-    reg [16-1:0] h422;
-    reg [4-1:0] h423;
-    reg [16-1:0] h424;
+    reg [32-1:0] h422;
+    reg [1-1:0] h423;
+    reg [1-1:0] h424;
     reg [1-1:0] h425;
-    reg [11-1:0] h426;
+    reg [32-1:0] h426;
     reg [32-1:0] h427;
-    reg [1-1:0] h428;
-    reg [1-1:0] h429;
-    reg [16-1:0] h430;
-    reg [32-1:0] h431;
-    reg [32-1:0] h432;
-    reg [1-1:0] h433;
-    reg [1-1:0] h434;
+    reg [32-1:0] h428;
+    reg [16-1:0] h429;
+    reg [4-1:0] h430;
+    reg [16-1:0] h431;
+    reg [1-1:0] h432;
+    reg [11-1:0] h433;
+    reg [32-1:0] h434;
     reg [1-1:0] h435;
-    reg [32-1:0] h436;
-    reg [32-1:0] h437;
-    reg [32-1:0] h438;
-    reg [16-1:0] h439;
-    reg [4-1:0] h440;
-    reg [16-1:0] h441;
-    reg [1-1:0] h442;
+    reg [1-1:0] h436;
+    reg [1-1:0] h437;
+    reg [11-1:0] h438;
+    reg [32-1:0] h439;
+    reg [1-1:0] h440;
+    reg [1-1:0] h441;
+    reg [3-1:0] h442;
     reg [11-1:0] h443;
     reg [32-1:0] h444;
     reg [1-1:0] h445;
-    reg [1-1:0] h446;
-    reg [1-1:0] h447;
-    reg [11-1:0] h448;
-    reg [32-1:0] h449;
+    reg [11-1:0] h446;
+    reg [32-1:0] h447;
+    reg [1-1:0] h448;
+    reg [1-1:0] h449;
     reg [1-1:0] h450;
-    reg [1-1:0] h451;
-    reg [3-1:0] h452;
-    reg [11-1:0] h453;
-    reg [32-1:0] h454;
+    reg [32-1:0] h451;
+    reg [16-1:0] h452;
+    reg [4-1:0] h453;
+    reg [16-1:0] h454;
     reg [1-1:0] h455;
     reg [11-1:0] h456;
     reg [32-1:0] h457;
     reg [1-1:0] h458;
     reg [1-1:0] h459;
-    reg [16-1:0] h460;
-    reg [16-1:0] h461;
-    reg [4-1:0] h462;
-    reg [16-1:0] h463;
-    reg [17-1:0] h464;
-    reg [16-1:0] h465;
-    reg [32-1:0] h487;
-    reg [32-1:0] h488;
-    reg [1-1:0] h489;
+    reg [1-1:0] h460;
+    reg [32-1:0] h461;
+    reg [16-1:0] h462;
+    reg [4-1:0] h463;
+    reg [16-1:0] h464;
+    reg [1-1:0] h465;
+    reg [11-1:0] h466;
+    reg [32-1:0] h467;
+    reg [1-1:0] h468;
+    reg [1-1:0] h469;
+    reg [16-1:0] h470;
+    reg [32-1:0] h471;
+    reg [32-1:0] h472;
+    reg [1-1:0] h473;
+    reg [1-1:0] h474;
+    reg [1-1:0] h475;
+    reg [32-1:0] h476;
+    reg [32-1:0] h477;
+    reg [32-1:0] h478;
+    reg [16-1:0] h479;
+    reg [4-1:0] h480;
+    reg [16-1:0] h481;
+    reg [1-1:0] h482;
+    reg [11-1:0] h483;
+    reg [32-1:0] h484;
+    reg [1-1:0] h485;
+    reg [1-1:0] h486;
+    reg [1-1:0] h487;
+    reg [11-1:0] h488;
+    reg [32-1:0] h489;
     reg [1-1:0] h490;
     reg [1-1:0] h491;
-    reg [32-1:0] h492;
-    reg [32-1:0] h493;
+    reg [3-1:0] h492;
+    reg [11-1:0] h493;
     reg [32-1:0] h494;
-    reg [16-1:0] h495;
-    reg [4-1:0] h496;
-    reg [16-1:0] h497;
+    reg [1-1:0] h495;
+    reg [11-1:0] h496;
+    reg [32-1:0] h497;
     reg [1-1:0] h498;
-    reg [11-1:0] h499;
-    reg [32-1:0] h500;
-    reg [1-1:0] h501;
-    reg [1-1:0] h502;
-    reg [1-1:0] h503;
-    reg [11-1:0] h504;
-    reg [32-1:0] h505;
-    reg [1-1:0] h506;
-    reg [1-1:0] h507;
-    reg [3-1:0] h508;
-    reg [11-1:0] h509;
-    reg [32-1:0] h510;
-    reg [1-1:0] h511;
-    reg [11-1:0] h512;
-    reg [32-1:0] h513;
-    reg [1-1:0] h514;
-    reg [1-1:0] h515;
-    reg [20-1:0] h485;
-    reg [53-1:0] h486;
-    reg [32-1:0] h518;
-    reg [32-1:0] h519;
-    reg [1-1:0] h520;
-    reg [1-1:0] h521;
-    reg [1-1:0] h522;
-    reg [32-1:0] h523;
-    reg [32-1:0] h524;
-    reg [32-1:0] h525;
-    reg [16-1:0] h526;
-    reg [4-1:0] h527;
-    reg [16-1:0] h528;
+    reg [1-1:0] h499;
+    reg [16-1:0] h500;
+    reg [16-1:0] h501;
+    reg [4-1:0] h502;
+    reg [16-1:0] h503;
+    reg [17-1:0] h504;
+    reg [16-1:0] h505;
+    reg [32-1:0] h527;
+    reg [32-1:0] h528;
     reg [1-1:0] h529;
-    reg [11-1:0] h530;
-    reg [32-1:0] h531;
-    reg [1-1:0] h532;
-    reg [1-1:0] h533;
-    reg [1-1:0] h534;
-    reg [11-1:0] h535;
-    reg [32-1:0] h536;
-    reg [1-1:0] h537;
+    reg [1-1:0] h530;
+    reg [1-1:0] h531;
+    reg [32-1:0] h532;
+    reg [32-1:0] h533;
+    reg [32-1:0] h534;
+    reg [16-1:0] h535;
+    reg [4-1:0] h536;
+    reg [16-1:0] h537;
     reg [1-1:0] h538;
-    reg [3-1:0] h539;
-    reg [11-1:0] h540;
-    reg [32-1:0] h541;
+    reg [11-1:0] h539;
+    reg [32-1:0] h540;
+    reg [1-1:0] h541;
     reg [1-1:0] h542;
-    reg [11-1:0] h543;
-    reg [32-1:0] h544;
-    reg [1-1:0] h545;
+    reg [1-1:0] h543;
+    reg [11-1:0] h544;
+    reg [32-1:0] h545;
     reg [1-1:0] h546;
-    reg [20-1:0] h516;
-    reg [53-1:0] h517;
+    reg [1-1:0] h547;
+    reg [3-1:0] h548;
+    reg [11-1:0] h549;
+    reg [32-1:0] h550;
+    reg [1-1:0] h551;
+    reg [11-1:0] h552;
+    reg [32-1:0] h553;
+    reg [1-1:0] h554;
+    reg [1-1:0] h555;
+    reg [20-1:0] h525;
+    reg [53-1:0] h526;
+    reg [32-1:0] h558;
+    reg [32-1:0] h559;
+    reg [1-1:0] h560;
+    reg [1-1:0] h561;
+    reg [1-1:0] h562;
+    reg [32-1:0] h563;
+    reg [32-1:0] h564;
+    reg [32-1:0] h565;
+    reg [16-1:0] h566;
+    reg [4-1:0] h567;
+    reg [16-1:0] h568;
+    reg [1-1:0] h569;
+    reg [11-1:0] h570;
+    reg [32-1:0] h571;
+    reg [1-1:0] h572;
+    reg [1-1:0] h573;
+    reg [1-1:0] h574;
+    reg [11-1:0] h575;
+    reg [32-1:0] h576;
+    reg [1-1:0] h577;
+    reg [1-1:0] h578;
+    reg [3-1:0] h579;
+    reg [11-1:0] h580;
+    reg [32-1:0] h581;
+    reg [1-1:0] h582;
+    reg [11-1:0] h583;
+    reg [32-1:0] h584;
+    reg [1-1:0] h585;
+    reg [1-1:0] h586;
+    reg [20-1:0] h556;
+    reg [53-1:0] h557;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -1542,6 +1590,8 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] u1_d3_162;
     if (rst == 1) begin
         done <= 0;
+        er_dte <= 0;
+        er_irt <= 0;
         hits <= 0;
         iset <= 0;
         o_hit <= 0;
@@ -1951,8 +2001,10 @@ always @(posedge clk) begin: fsm
         wk_io_U <= 0;
         wk_io_W <= 0;
         wk_io_bad_level <= 0;
+        wk_io_entry <= 0;
         wk_io_fault <= 0;
         wk_io_frame <= 0;
+        wk_io_hw_error <= 0;
         wk_io_level <= 0;
         wk_io_not_present <= 0;
         wk_io_ok <= 0;
@@ -1974,6 +2026,8 @@ always @(posedge clk) begin: fsm
         case (st)
             4'b0000: begin
                 if (start) begin
+                    er_dte <= 1'b0;
+                    er_irt <= 1'b0;
                     if ((i_op == 0)) begin
                         hits <= 0;
                         st <= 4'b0001;
@@ -2128,6 +2182,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_dte_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_dte <= 1'b1;
+                        end
                         st <= 4'b0010;
                     end
                 end
@@ -2153,6 +2210,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_dte_8 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_dte <= 1'b1;
+                        end
                         st <= 4'b0011;
                     end
                 end
@@ -2178,6 +2238,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_dte_10 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_dte <= 1'b1;
+                        end
                         st <= 4'b0100;
                     end
                 end
@@ -2203,7 +2266,15 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_dte_18 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 4'b0101;
+                        if (m_rerr) begin
+                            er_dte <= 1'b1;
+                        end
+                        if ((m_rerr || er_dte)) begin
+                            st <= 4'b0110;
+                        end
+                        else begin
+                            st <= 4'b0101;
+                        end
                     end
                 end
             end
@@ -2323,6 +2394,7 @@ always @(posedge clk) begin: fsm
                 wk_io_pa <= 0;
                 wk_io_level <= 0;
                 wk_io_fault <= 0;
+                wk_io_hw_error <= 0;
                 wk_io_not_present <= 0;
                 wk_io_reserved <= 0;
                 wk_io_page_size <= 0;
@@ -2338,6 +2410,7 @@ always @(posedge clk) begin: fsm
                 wk_io_U <= 0;
                 wk_io_shift <= 0;
                 wk_io_frame <= 0;
+                wk_io_entry <= 0;
                 if (((((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] != 0)) && (w_dte_0[12-1:9] != 7)) && (!((e_kind != 2) && (e_at == 2)))) && (!(((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))))) begin
                     v_wide = {63'h0, e_address};
                     unit_io_i_addr <= v_wide[64-1:0];
@@ -2538,24 +2611,27 @@ always @(posedge clk) begin: fsm
                         wk_io_fault <= unit_io_o_status;
                         wk_io_level <= unit_io_o_level;
                         if ((unit_io_o_status == 1)) begin
-                            wk_io_not_present <= 1;
+                            wk_io_hw_error <= 1;
                         end
                         if ((unit_io_o_status == 2)) begin
-                            wk_io_reserved <= 1;
+                            wk_io_not_present <= 1;
                         end
                         if ((unit_io_o_status == 3)) begin
-                            wk_io_page_size <= 1;
+                            wk_io_reserved <= 1;
                         end
                         if ((unit_io_o_status == 4)) begin
-                            wk_io_bad_level <= 1;
+                            wk_io_page_size <= 1;
                         end
                         if ((unit_io_o_status == 5)) begin
-                            wk_io_skipped_bits <= 1;
+                            wk_io_bad_level <= 1;
                         end
                         if ((unit_io_o_status == 6)) begin
-                            wk_io_permission <= 1;
+                            wk_io_skipped_bits <= 1;
                         end
                         if ((unit_io_o_status == 7)) begin
+                            wk_io_permission <= 1;
+                        end
+                        if ((unit_io_o_status == 8)) begin
                             wk_io_translation <= 1;
                         end
                         wk_io_PR <= unit_io_o_r_PR;
@@ -2566,6 +2642,7 @@ always @(posedge clk) begin: fsm
                         wk_io_U <= unit_io_o_r_U;
                         wk_io_shift <= unit_io_o_r_shift;
                         wk_io_frame <= unit_io_o_r_frame;
+                        wk_io_entry <= unit_io_o_r_entry;
                     end
                     st <= 4'b1000;
                 end
@@ -2615,229 +2692,213 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irt_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_irt <= 1'b1;
+                        end
                         st <= 4'b1001;
                     end
                 end
             end
             4'b1001: begin
-                h94 = 32'h0;
-                h94 = e_data;
-                h95 = 32'h0;
-                h95 = e_data;
-                h166 = 1'h0;
-                h167 = 1'h0;
-                h167 = 0;
+                h109 = 32'h0;
+                h109 = e_data;
+                h110 = 32'h0;
+                h110 = e_data;
+                h181 = 1'h0;
+                h182 = 1'h0;
+                h182 = 0;
                 if (w_dte_0[62]) begin
-                    h167 = 1;
+                    h182 = 1;
                 end
-                h168 = 1'h0;
-                h168 = 0;
+                h183 = 1'h0;
+                h183 = 0;
                 if (w_dte_0[61]) begin
-                    h168 = 1;
+                    h183 = 1;
                 end
                 if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                    h166 = h167;
+                    h181 = h182;
                 end
                 else begin
-                    h166 = h168;
+                    h181 = h183;
                 end
-                h322 = 1'h0;
-                h323 = 1'h0;
-                h323 = 0;
+                h349 = 1'h0;
+                h350 = 1'h0;
+                h350 = 0;
                 if (w_dte_0[62]) begin
-                    h323 = 1;
+                    h350 = 1;
                 end
-                h324 = 1'h0;
-                h324 = 0;
+                h351 = 1'h0;
+                h351 = 0;
                 if (w_dte_0[61]) begin
-                    h324 = 1;
+                    h351 = 1;
                 end
                 if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                    h322 = h323;
+                    h349 = h350;
                 end
                 else begin
-                    h322 = h324;
+                    h349 = h351;
                 end
-                h333 = 1'h0;
-                h334 = 32'h0;
-                h334 = e_data;
-                h335 = 32'h0;
-                h335 = e_data;
-                h336 = 1'h0;
-                h336 = 0;
-                if ((w_dte_10[62-1:60] == 1)) begin
-                    h336 = 1;
-                end
-                h337 = 1'h0;
-                h338 = 32'h0;
-                h338 = e_data;
-                h339 = 32'h0;
-                h339 = e_data;
-                h340 = 32'h0;
-                h340 = e_data;
-                h341 = 32'h0;
-                h341 = e_data;
-                h337 = 0;
-                if ((((((h338[11-1:8] == 2) || ((h339[11-1:8] == 4) && w_dte_10[58])) || ((h340[11-1:8] == 5) && w_dte_10[56])) || ((h341[11-1:8] == 7) && w_dte_10[57])) && (!e_address[2]))) begin
-                    h337 = 1;
-                end
-                if (((h334[11-1:8] == 0) || (h335[11-1:8] == 1))) begin
-                    h333 = h336;
-                end
-                else begin
-                    h333 = h337;
-                end
+                h360 = 1'h0;
                 h361 = 32'h0;
                 h361 = e_data;
                 h362 = 32'h0;
                 h362 = e_data;
-                h363 = 32'h0;
-                h363 = e_data;
-                h364 = 16'h0;
-                h364 = 1;
-                h365 = 4'h0;
-                h365 = w_dte_10[5-1:1];
-                h366 = 16'h0;
-                h366 = (h364 << h365);
-                h367 = 1'h0;
-                h368 = 11'h0;
-                h369 = 32'h0;
-                h369 = e_data;
-                h368 = h369[11-1:0];
-                h370 = 1'h0;
-                h370 = 0;
+                h363 = 1'h0;
+                h363 = 0;
+                if ((w_dte_10[62-1:60] == 1)) begin
+                    h363 = 1;
+                end
+                h364 = 1'h0;
+                h365 = 32'h0;
+                h365 = e_data;
+                h366 = 32'h0;
+                h366 = e_data;
+                h367 = 32'h0;
+                h367 = e_data;
+                h368 = 32'h0;
+                h368 = e_data;
+                h364 = 0;
+                if ((((((h365[11-1:8] == 2) || ((h366[11-1:8] == 4) && w_dte_10[58])) || ((h367[11-1:8] == 5) && w_dte_10[56])) || ((h368[11-1:8] == 7) && w_dte_10[57])) && (!e_address[2]))) begin
+                    h364 = 1;
+                end
+                if (((h361[11-1:8] == 0) || (h362[11-1:8] == 1))) begin
+                    h360 = h363;
+                end
+                else begin
+                    h360 = h364;
+                end
+                h401 = 32'h0;
+                h401 = e_data;
+                h402 = 32'h0;
+                h402 = e_data;
+                h403 = 32'h0;
+                h403 = e_data;
+                h404 = 16'h0;
+                h404 = 1;
+                h405 = 4'h0;
+                h405 = w_dte_10[5-1:1];
+                h406 = 16'h0;
+                h406 = (h404 << h405);
+                h407 = 1'h0;
+                h408 = 11'h0;
+                h409 = 32'h0;
+                h409 = e_data;
+                h408 = h409[11-1:0];
+                h410 = 1'h0;
+                h410 = 0;
                 if (w_irt_0[32]) begin
-                    h370 = 1;
+                    h410 = 1;
                 end
-                h371 = 1'h0;
-                h371 = 0;
+                h411 = 1'h0;
+                h411 = 0;
                 if (w_irt_0[0]) begin
-                    h371 = 1;
+                    h411 = 1;
                 end
-                if ((((h368 >>> 0) & 1) == 1)) begin
-                    h367 = h370;
+                if ((((h408 >>> 0) & 1) == 1)) begin
+                    h407 = h410;
                 end
                 else begin
-                    h367 = h371;
+                    h407 = h411;
                 end
-                h372 = 1'h0;
-                h373 = 11'h0;
-                h374 = 32'h0;
-                h374 = e_data;
-                h373 = h374[11-1:0];
-                h375 = 1'h0;
-                h375 = 0;
+                h412 = 1'h0;
+                h413 = 11'h0;
+                h414 = 32'h0;
+                h414 = e_data;
+                h413 = h414[11-1:0];
+                h415 = 1'h0;
+                h415 = 0;
                 if (w_irt_0[39]) begin
-                    h375 = 1;
+                    h415 = 1;
                 end
-                h376 = 1'h0;
-                h376 = 0;
+                h416 = 1'h0;
+                h416 = 0;
                 if (w_irt_0[7]) begin
-                    h376 = 1;
+                    h416 = 1;
                 end
-                if ((((h373 >>> 0) & 1) == 1)) begin
-                    h372 = h375;
-                end
-                else begin
-                    h372 = h376;
-                end
-                h377 = 3'h0;
-                h378 = 11'h0;
-                h379 = 32'h0;
-                h379 = e_data;
-                h378 = h379[11-1:0];
-                if ((((h378 >>> 0) & 1) == 1)) begin
-                    h377 = w_irt_0[37-1:34];
+                if ((((h413 >>> 0) & 1) == 1)) begin
+                    h412 = h415;
                 end
                 else begin
-                    h377 = w_irt_0[5-1:2];
+                    h412 = h416;
                 end
-                h466 = 32'h0;
-                h466 = e_data;
-                h467 = 32'h0;
-                h467 = e_data;
-                h468 = 32'h0;
-                h468 = e_data;
-                h469 = 16'h0;
-                h469 = 1;
-                h470 = 4'h0;
-                h470 = w_dte_10[5-1:1];
-                h471 = 16'h0;
-                h471 = (h469 << h470);
-                h472 = 1'h0;
-                h473 = 11'h0;
-                h474 = 32'h0;
-                h474 = e_data;
-                h473 = h474[11-1:0];
-                h475 = 1'h0;
-                h475 = 0;
+                h417 = 3'h0;
+                h418 = 11'h0;
+                h419 = 32'h0;
+                h419 = e_data;
+                h418 = h419[11-1:0];
+                if ((((h418 >>> 0) & 1) == 1)) begin
+                    h417 = w_irt_0[37-1:34];
+                end
+                else begin
+                    h417 = w_irt_0[5-1:2];
+                end
+                h506 = 32'h0;
+                h506 = e_data;
+                h507 = 32'h0;
+                h507 = e_data;
+                h508 = 32'h0;
+                h508 = e_data;
+                h509 = 16'h0;
+                h509 = 1;
+                h510 = 4'h0;
+                h510 = w_dte_10[5-1:1];
+                h511 = 16'h0;
+                h511 = (h509 << h510);
+                h512 = 1'h0;
+                h513 = 11'h0;
+                h514 = 32'h0;
+                h514 = e_data;
+                h513 = h514[11-1:0];
+                h515 = 1'h0;
+                h515 = 0;
                 if (w_irt_0[32]) begin
-                    h475 = 1;
+                    h515 = 1;
                 end
-                h476 = 1'h0;
-                h476 = 0;
+                h516 = 1'h0;
+                h516 = 0;
                 if (w_irt_0[0]) begin
-                    h476 = 1;
+                    h516 = 1;
                 end
-                if ((((h473 >>> 0) & 1) == 1)) begin
-                    h472 = h475;
+                if ((((h513 >>> 0) & 1) == 1)) begin
+                    h512 = h515;
                 end
                 else begin
-                    h472 = h476;
+                    h512 = h516;
                 end
-                h477 = 1'h0;
-                h478 = 11'h0;
-                h479 = 32'h0;
-                h479 = e_data;
-                h478 = h479[11-1:0];
-                h480 = 1'h0;
-                h480 = 0;
+                h517 = 1'h0;
+                h518 = 11'h0;
+                h519 = 32'h0;
+                h519 = e_data;
+                h518 = h519[11-1:0];
+                h520 = 1'h0;
+                h520 = 0;
                 if (w_irt_0[39]) begin
-                    h480 = 1;
+                    h520 = 1;
                 end
-                h481 = 1'h0;
-                h481 = 0;
+                h521 = 1'h0;
+                h521 = 0;
                 if (w_irt_0[7]) begin
-                    h481 = 1;
+                    h521 = 1;
                 end
-                if ((((h478 >>> 0) & 1) == 1)) begin
-                    h477 = h480;
-                end
-                else begin
-                    h477 = h481;
-                end
-                h482 = 3'h0;
-                h483 = 11'h0;
-                h484 = 32'h0;
-                h484 = e_data;
-                h483 = h484[11-1:0];
-                if ((((h483 >>> 0) & 1) == 1)) begin
-                    h482 = w_irt_0[37-1:34];
+                if ((((h518 >>> 0) & 1) == 1)) begin
+                    h517 = h520;
                 end
                 else begin
-                    h482 = w_irt_0[5-1:2];
+                    h517 = h521;
                 end
-                if (((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && (!w_dte_0[0]))) begin
+                h522 = 3'h0;
+                h523 = 11'h0;
+                h524 = 32'h0;
+                h524 = e_data;
+                h523 = h524[11-1:0];
+                if ((((h523 >>> 0) & 1) == 1)) begin
+                    h522 = w_irt_0[37-1:34];
+                end
+                else begin
+                    h522 = w_irt_0[5-1:2];
+                end
+                if ((er_dte != 0)) begin
                     status <= 1;
-                    rec_outcome <= 0;
-                    rec_address <= e_address;
-                    rec_data <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_int_type <= 0;
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    st <= 4'b1010;
-                end
-                else if (((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h94[11-1:8] == 0) || (h95[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12)))))))) begin
-                    status <= 2;
                     h18 = 3'h0;
                     if (((e_kind != 2) && (e_at == 1))) begin
                         h18 = 4;
@@ -2853,593 +2914,74 @@ always @(posedge clk) begin: fsm
                     rec_dest_mode <= 0;
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
-                    rec_code <= 1;
+                    rec_code <= 3;
                     h19 = 1'h0;
-                    h20 = 32'h0;
-                    h20 = e_data;
-                    h21 = 32'h0;
-                    h21 = e_data;
-                    h22 = 1'h0;
-                    h23 = 1'h0;
-                    h23 = 0;
-                    if (w_dte_0[62]) begin
-                        h23 = 1;
-                    end
-                    h24 = 1'h0;
-                    h24 = 0;
-                    if (w_dte_0[61]) begin
-                        h24 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h22 = h23;
-                    end
-                    else begin
-                        h22 = h24;
-                    end
-                    h25 = 32'h0;
-                    h25 = e_data;
-                    h26 = 32'h0;
-                    h26 = e_data;
-                    h27 = 32'h0;
-                    h27 = e_data;
-                    h28 = 16'h0;
-                    h28 = 1;
-                    h29 = 4'h0;
-                    h29 = w_dte_10[5-1:1];
-                    h30 = 16'h0;
-                    h30 = (h28 << h29);
-                    h31 = 1'h0;
-                    h32 = 11'h0;
-                    h33 = 32'h0;
-                    h33 = e_data;
-                    h32 = h33[11-1:0];
-                    h34 = 1'h0;
-                    h34 = 0;
-                    if (w_irt_0[32]) begin
-                        h34 = 1;
-                    end
-                    h35 = 1'h0;
-                    h35 = 0;
-                    if (w_irt_0[0]) begin
-                        h35 = 1;
-                    end
-                    if ((((h32 >>> 0) & 1) == 1)) begin
-                        h31 = h34;
-                    end
-                    else begin
-                        h31 = h35;
-                    end
-                    h36 = 1'h0;
-                    h37 = 11'h0;
-                    h38 = 32'h0;
-                    h38 = e_data;
-                    h37 = h38[11-1:0];
-                    h39 = 1'h0;
-                    h39 = 0;
-                    if (w_irt_0[39]) begin
-                        h39 = 1;
-                    end
-                    h40 = 1'h0;
-                    h40 = 0;
-                    if (w_irt_0[7]) begin
-                        h40 = 1;
-                    end
-                    if ((((h37 >>> 0) & 1) == 1)) begin
-                        h36 = h39;
-                    end
-                    else begin
-                        h36 = h40;
-                    end
-                    h41 = 3'h0;
-                    h42 = 11'h0;
-                    h43 = 32'h0;
-                    h43 = e_data;
-                    h42 = h43[11-1:0];
-                    if ((((h42 >>> 0) & 1) == 1)) begin
-                        h41 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h41 = w_irt_0[5-1:2];
-                    end
-                    h44 = 1'h0;
-                    h45 = 11'h0;
-                    h46 = 32'h0;
-                    h46 = e_data;
-                    h45 = h46[11-1:0];
-                    h47 = 1'h0;
-                    h47 = 0;
-                    if (w_irt_0[33]) begin
-                        h47 = 1;
-                    end
-                    h48 = 1'h0;
-                    h48 = 0;
-                    if (w_irt_0[1]) begin
-                        h48 = 1;
-                    end
-                    if ((((h45 >>> 0) & 1) == 1)) begin
-                        h44 = h47;
-                    end
-                    else begin
-                        h44 = h48;
-                    end
                     h19 = 0;
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h20[11-1:8] == 0) || (h21[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h22 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h25[11-1:8] == 0) || (h26[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h27[11-1:0]} < h30)) || (!(((h31 != 0) && (!(h36 != 0))) && (h41 <= 1))))) && (!w_dte_10[5])) && (!(h44 != 0)))))) begin
+                    if (r_CONTROL[2]) begin
                         h19 = 1;
                     end
                     rec_logged <= h19;
                     v_wide = 0;
                     v_wide[16-1:0] = e_device_id;
-                    h49 = 1'h0;
-                    h49 = 0;
+                    h20 = 1'h0;
+                    h20 = 0;
                     if ((e_kind == 2)) begin
-                        h49 = 1;
+                        h20 = 1;
                     end
-                    v_wide[52-1:51] = h49;
-                    h50 = 1'h0;
-                    h50 = 0;
+                    v_wide[52-1:51] = h20;
+                    h21 = 1'h0;
+                    h21 = 0;
                     if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h50 = 1;
+                        h21 = 1;
                     end
-                    v_wide[54-1:53] = h50;
-                    h51 = 1'h0;
-                    h52 = 1'h0;
-                    h52 = 0;
-                    if (((w_dte_0[7-1:2] != 0) || w_dte_0[63])) begin
-                        h52 = 1;
-                    end
-                    h53 = 1'h0;
-                    h53 = 0;
-                    if (((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (w_dte_10[62-1:60] == 3))) begin
-                        h53 = 1;
-                    end
-                    if ((e_kind != 2)) begin
-                        h51 = h52;
-                    end
-                    else begin
-                        h51 = h53;
-                    end
-                    v_wide[56-1:55] = h51;
-                    h54 = 1'h0;
-                    h54 = 0;
+                    v_wide[54-1:53] = h21;
+                    h22 = 1'h0;
+                    h22 = 0;
                     if (((e_kind != 2) && (e_at == 1))) begin
-                        h54 = 1;
+                        h22 = 1;
                     end
-                    v_wide[57-1:56] = h54;
-                    v_wide[64-1:60] = 1;
+                    v_wide[57-1:56] = h22;
+                    v_wide[59-1:57] = 2;
+                    v_wide[64-1:60] = 3;
                     rec_entry_lo <= v_wide[64-1:0];
-                    h55 = 64'h0;
-                    h55 = (e_address >>> 2);
-                    h56 = 66'h0;
-                    h56 = {h55, 2'h0};
-                    rec_entry_hi <= h56[64-1:0];
-                    h57 = 16'h0;
-                    h58 = 32'h0;
-                    h58 = e_data;
-                    h59 = 32'h0;
-                    h59 = e_data;
-                    h60 = 1'h0;
-                    h61 = 1'h0;
-                    h61 = 0;
-                    if (w_dte_0[62]) begin
-                        h61 = 1;
-                    end
-                    h62 = 1'h0;
-                    h62 = 0;
-                    if (w_dte_0[61]) begin
-                        h62 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h60 = h61;
+                    h23 = 22'h0;
+                    h23 = ({6'h0, e_device_id} * 32);
+                    h24 = 53'h0;
+                    h24 = ({1'h0, r_DEV_TAB_BAR[52-1:12], 12'h0} + {31'h0, h23});
+                    rec_entry_hi <= {11'h0, h24};
+                    h25 = 16'h0;
+                    h26 = 16'h0;
+                    h26 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h27 = 16'h0;
+                    h27 = 1;
+                    h28 = 4'h0;
+                    h28 = r_EVT_LOG_BAR[60-1:56];
+                    h29 = 16'h0;
+                    h29 = (h27 << h28);
+                    h30 = 17'h0;
+                    h30 = (({1'h0, h29} + 65536) - 1);
+                    h31 = 16'h0;
+                    h31 = (h26 & h30[16-1:0]);
+                    if (r_CONTROL[2]) begin
+                        h25 = h31;
                     end
                     else begin
-                        h60 = h62;
+                        h25 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
                     end
-                    h63 = 32'h0;
-                    h63 = e_data;
-                    h64 = 32'h0;
-                    h64 = e_data;
-                    h65 = 32'h0;
-                    h65 = e_data;
-                    h66 = 16'h0;
-                    h66 = 1;
-                    h67 = 4'h0;
-                    h67 = w_dte_10[5-1:1];
-                    h68 = 16'h0;
-                    h68 = (h66 << h67);
-                    h69 = 1'h0;
-                    h70 = 11'h0;
-                    h71 = 32'h0;
-                    h71 = e_data;
-                    h70 = h71[11-1:0];
-                    h72 = 1'h0;
-                    h72 = 0;
-                    if (w_irt_0[32]) begin
-                        h72 = 1;
-                    end
-                    h73 = 1'h0;
-                    h73 = 0;
-                    if (w_irt_0[0]) begin
-                        h73 = 1;
-                    end
-                    if ((((h70 >>> 0) & 1) == 1)) begin
-                        h69 = h72;
-                    end
-                    else begin
-                        h69 = h73;
-                    end
-                    h74 = 1'h0;
-                    h75 = 11'h0;
-                    h76 = 32'h0;
-                    h76 = e_data;
-                    h75 = h76[11-1:0];
-                    h77 = 1'h0;
-                    h77 = 0;
-                    if (w_irt_0[39]) begin
-                        h77 = 1;
-                    end
-                    h78 = 1'h0;
-                    h78 = 0;
-                    if (w_irt_0[7]) begin
-                        h78 = 1;
-                    end
-                    if ((((h75 >>> 0) & 1) == 1)) begin
-                        h74 = h77;
-                    end
-                    else begin
-                        h74 = h78;
-                    end
-                    h79 = 3'h0;
-                    h80 = 11'h0;
-                    h81 = 32'h0;
-                    h81 = e_data;
-                    h80 = h81[11-1:0];
-                    if ((((h80 >>> 0) & 1) == 1)) begin
-                        h79 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h79 = w_irt_0[5-1:2];
-                    end
-                    h82 = 1'h0;
-                    h83 = 11'h0;
-                    h84 = 32'h0;
-                    h84 = e_data;
-                    h83 = h84[11-1:0];
-                    h85 = 1'h0;
-                    h85 = 0;
-                    if (w_irt_0[33]) begin
-                        h85 = 1;
-                    end
-                    h86 = 1'h0;
-                    h86 = 0;
-                    if (w_irt_0[1]) begin
-                        h86 = 1;
-                    end
-                    if ((((h83 >>> 0) & 1) == 1)) begin
-                        h82 = h85;
-                    end
-                    else begin
-                        h82 = h86;
-                    end
-                    h87 = 16'h0;
-                    h87 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h88 = 16'h0;
-                    h88 = 1;
-                    h89 = 4'h0;
-                    h89 = r_EVT_LOG_BAR[60-1:56];
-                    h90 = 16'h0;
-                    h90 = (h88 << h89);
-                    h91 = 17'h0;
-                    h91 = (({1'h0, h90} + 65536) - 1);
-                    h92 = 16'h0;
-                    h92 = (h87 & h91[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h58[11-1:8] == 0) || (h59[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h60 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h63[11-1:8] == 0) || (h64[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h65[11-1:0]} < h68)) || (!(((h69 != 0) && (!(h74 != 0))) && (h79 <= 1))))) && (!w_dte_10[5])) && (!(h82 != 0)))))) begin
-                        h57 = h92;
-                    end
-                    else begin
-                        h57 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
-                    end
-                    rec_tail <= {44'h0, h57, 4'h0};
-                    h93 = 3'h0;
+                    rec_tail <= {44'h0, h25, 4'h0};
+                    h32 = 3'h0;
                     if (((e_kind != 2) && (e_at == 1))) begin
-                        h93 = 4;
+                        h32 = 4;
                     end
                     else begin
-                        h93 = 0;
+                        h32 = 0;
                     end
-                    rec_cpl_status <= h93;
+                    rec_cpl_status <= h32;
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if ((((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) begin
-                    status <= 3;
-                    h96 = 3'h0;
-                    if (((e_kind != 2) && (e_at == 1))) begin
-                        h96 = 4;
-                    end
-                    else begin
-                        h96 = 3;
-                    end
-                    rec_outcome <= h96;
-                    rec_address <= 0;
-                    rec_data <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_int_type <= 0;
-                    rec_rq_eoi <= 0;
-                    rec_code <= 8;
-                    h97 = 1'h0;
-                    h98 = 32'h0;
-                    h98 = e_data;
-                    h99 = 32'h0;
-                    h99 = e_data;
-                    h100 = 1'h0;
-                    h101 = 1'h0;
-                    h101 = 0;
-                    if (w_dte_0[62]) begin
-                        h101 = 1;
-                    end
-                    h102 = 1'h0;
-                    h102 = 0;
-                    if (w_dte_0[61]) begin
-                        h102 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h100 = h101;
-                    end
-                    else begin
-                        h100 = h102;
-                    end
-                    h103 = 32'h0;
-                    h103 = e_data;
-                    h104 = 32'h0;
-                    h104 = e_data;
-                    h105 = 32'h0;
-                    h105 = e_data;
-                    h106 = 16'h0;
-                    h106 = 1;
-                    h107 = 4'h0;
-                    h107 = w_dte_10[5-1:1];
-                    h108 = 16'h0;
-                    h108 = (h106 << h107);
-                    h109 = 1'h0;
-                    h110 = 11'h0;
-                    h111 = 32'h0;
-                    h111 = e_data;
-                    h110 = h111[11-1:0];
-                    h112 = 1'h0;
-                    h112 = 0;
-                    if (w_irt_0[32]) begin
-                        h112 = 1;
-                    end
-                    h113 = 1'h0;
-                    h113 = 0;
-                    if (w_irt_0[0]) begin
-                        h113 = 1;
-                    end
-                    if ((((h110 >>> 0) & 1) == 1)) begin
-                        h109 = h112;
-                    end
-                    else begin
-                        h109 = h113;
-                    end
-                    h114 = 1'h0;
-                    h115 = 11'h0;
-                    h116 = 32'h0;
-                    h116 = e_data;
-                    h115 = h116[11-1:0];
-                    h117 = 1'h0;
-                    h117 = 0;
-                    if (w_irt_0[39]) begin
-                        h117 = 1;
-                    end
-                    h118 = 1'h0;
-                    h118 = 0;
-                    if (w_irt_0[7]) begin
-                        h118 = 1;
-                    end
-                    if ((((h115 >>> 0) & 1) == 1)) begin
-                        h114 = h117;
-                    end
-                    else begin
-                        h114 = h118;
-                    end
-                    h119 = 3'h0;
-                    h120 = 11'h0;
-                    h121 = 32'h0;
-                    h121 = e_data;
-                    h120 = h121[11-1:0];
-                    if ((((h120 >>> 0) & 1) == 1)) begin
-                        h119 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h119 = w_irt_0[5-1:2];
-                    end
-                    h122 = 1'h0;
-                    h123 = 11'h0;
-                    h124 = 32'h0;
-                    h124 = e_data;
-                    h123 = h124[11-1:0];
-                    h125 = 1'h0;
-                    h125 = 0;
-                    if (w_irt_0[33]) begin
-                        h125 = 1;
-                    end
-                    h126 = 1'h0;
-                    h126 = 0;
-                    if (w_irt_0[1]) begin
-                        h126 = 1;
-                    end
-                    if ((((h123 >>> 0) & 1) == 1)) begin
-                        h122 = h125;
-                    end
-                    else begin
-                        h122 = h126;
-                    end
-                    h97 = 0;
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h98[11-1:8] == 0) || (h99[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h100 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h103[11-1:8] == 0) || (h104[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h105[11-1:0]} < h108)) || (!(((h109 != 0) && (!(h114 != 0))) && (h119 <= 1))))) && (!w_dte_10[5])) && (!(h122 != 0)))))) begin
-                        h97 = 1;
-                    end
-                    rec_logged <= h97;
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_device_id;
-                    h127 = 1'h0;
-                    h127 = 0;
-                    if (((e_kind != 2) && (e_at == 1))) begin
-                        h127 = 1;
-                    end
-                    v_wide[57-1:56] = h127;
-                    h128 = 1'h0;
-                    if (((e_kind != 2) && (e_at == 1))) begin
-                        h128 = 0;
-                    end
-                    else begin
-                        h128 = 1;
-                    end
-                    v_wide[60-1:57] = {2'h0, h128};
-                    v_wide[64-1:60] = 8;
-                    rec_entry_lo <= v_wide[64-1:0];
-                    rec_entry_hi <= e_address;
-                    h129 = 16'h0;
-                    h130 = 32'h0;
-                    h130 = e_data;
-                    h131 = 32'h0;
-                    h131 = e_data;
-                    h132 = 1'h0;
-                    h133 = 1'h0;
-                    h133 = 0;
-                    if (w_dte_0[62]) begin
-                        h133 = 1;
-                    end
-                    h134 = 1'h0;
-                    h134 = 0;
-                    if (w_dte_0[61]) begin
-                        h134 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h132 = h133;
-                    end
-                    else begin
-                        h132 = h134;
-                    end
-                    h135 = 32'h0;
-                    h135 = e_data;
-                    h136 = 32'h0;
-                    h136 = e_data;
-                    h137 = 32'h0;
-                    h137 = e_data;
-                    h138 = 16'h0;
-                    h138 = 1;
-                    h139 = 4'h0;
-                    h139 = w_dte_10[5-1:1];
-                    h140 = 16'h0;
-                    h140 = (h138 << h139);
-                    h141 = 1'h0;
-                    h142 = 11'h0;
-                    h143 = 32'h0;
-                    h143 = e_data;
-                    h142 = h143[11-1:0];
-                    h144 = 1'h0;
-                    h144 = 0;
-                    if (w_irt_0[32]) begin
-                        h144 = 1;
-                    end
-                    h145 = 1'h0;
-                    h145 = 0;
-                    if (w_irt_0[0]) begin
-                        h145 = 1;
-                    end
-                    if ((((h142 >>> 0) & 1) == 1)) begin
-                        h141 = h144;
-                    end
-                    else begin
-                        h141 = h145;
-                    end
-                    h146 = 1'h0;
-                    h147 = 11'h0;
-                    h148 = 32'h0;
-                    h148 = e_data;
-                    h147 = h148[11-1:0];
-                    h149 = 1'h0;
-                    h149 = 0;
-                    if (w_irt_0[39]) begin
-                        h149 = 1;
-                    end
-                    h150 = 1'h0;
-                    h150 = 0;
-                    if (w_irt_0[7]) begin
-                        h150 = 1;
-                    end
-                    if ((((h147 >>> 0) & 1) == 1)) begin
-                        h146 = h149;
-                    end
-                    else begin
-                        h146 = h150;
-                    end
-                    h151 = 3'h0;
-                    h152 = 11'h0;
-                    h153 = 32'h0;
-                    h153 = e_data;
-                    h152 = h153[11-1:0];
-                    if ((((h152 >>> 0) & 1) == 1)) begin
-                        h151 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h151 = w_irt_0[5-1:2];
-                    end
-                    h154 = 1'h0;
-                    h155 = 11'h0;
-                    h156 = 32'h0;
-                    h156 = e_data;
-                    h155 = h156[11-1:0];
-                    h157 = 1'h0;
-                    h157 = 0;
-                    if (w_irt_0[33]) begin
-                        h157 = 1;
-                    end
-                    h158 = 1'h0;
-                    h158 = 0;
-                    if (w_irt_0[1]) begin
-                        h158 = 1;
-                    end
-                    if ((((h155 >>> 0) & 1) == 1)) begin
-                        h154 = h157;
-                    end
-                    else begin
-                        h154 = h158;
-                    end
-                    h159 = 16'h0;
-                    h159 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h160 = 16'h0;
-                    h160 = 1;
-                    h161 = 4'h0;
-                    h161 = r_EVT_LOG_BAR[60-1:56];
-                    h162 = 16'h0;
-                    h162 = (h160 << h161);
-                    h163 = 17'h0;
-                    h163 = (({1'h0, h162} + 65536) - 1);
-                    h164 = 16'h0;
-                    h164 = (h159 & h163[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h130[11-1:8] == 0) || (h131[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h132 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h135[11-1:8] == 0) || (h136[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h137[11-1:0]} < h140)) || (!(((h141 != 0) && (!(h146 != 0))) && (h151 <= 1))))) && (!w_dte_10[5])) && (!(h154 != 0)))))) begin
-                        h129 = h164;
-                    end
-                    else begin
-                        h129 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
-                    end
-                    rec_tail <= {44'h0, h129, 4'h0};
-                    h165 = 1'h0;
-                    if (((e_kind != 2) && (e_at == 1))) begin
-                        h165 = 1;
-                    end
-                    else begin
-                        h165 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h165};
-                    rec_cpl <= 0;
-                    st <= 4'b1010;
-                end
-                else if (((e_kind != 2) && (e_at == 2))) begin
-                    status <= 4;
+                else if (((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && (!w_dte_0[0]))) begin
+                    status <= 2;
                     rec_outcome <= 0;
                     rec_address <= e_address;
                     rec_data <= 0;
@@ -3457,7 +2999,609 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && (((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0))) && (h166 != 0))) begin
+                else if (((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h109[11-1:8] == 0) || (h110[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12)))))))) begin
+                    status <= 3;
+                    h33 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h33 = 4;
+                    end
+                    else begin
+                        h33 = 3;
+                    end
+                    rec_outcome <= h33;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 1;
+                    h34 = 1'h0;
+                    h35 = 32'h0;
+                    h35 = e_data;
+                    h36 = 32'h0;
+                    h36 = e_data;
+                    h37 = 1'h0;
+                    h38 = 1'h0;
+                    h38 = 0;
+                    if (w_dte_0[62]) begin
+                        h38 = 1;
+                    end
+                    h39 = 1'h0;
+                    h39 = 0;
+                    if (w_dte_0[61]) begin
+                        h39 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h37 = h38;
+                    end
+                    else begin
+                        h37 = h39;
+                    end
+                    h40 = 32'h0;
+                    h40 = e_data;
+                    h41 = 32'h0;
+                    h41 = e_data;
+                    h42 = 32'h0;
+                    h42 = e_data;
+                    h43 = 16'h0;
+                    h43 = 1;
+                    h44 = 4'h0;
+                    h44 = w_dte_10[5-1:1];
+                    h45 = 16'h0;
+                    h45 = (h43 << h44);
+                    h46 = 1'h0;
+                    h47 = 11'h0;
+                    h48 = 32'h0;
+                    h48 = e_data;
+                    h47 = h48[11-1:0];
+                    h49 = 1'h0;
+                    h49 = 0;
+                    if (w_irt_0[32]) begin
+                        h49 = 1;
+                    end
+                    h50 = 1'h0;
+                    h50 = 0;
+                    if (w_irt_0[0]) begin
+                        h50 = 1;
+                    end
+                    if ((((h47 >>> 0) & 1) == 1)) begin
+                        h46 = h49;
+                    end
+                    else begin
+                        h46 = h50;
+                    end
+                    h51 = 1'h0;
+                    h52 = 11'h0;
+                    h53 = 32'h0;
+                    h53 = e_data;
+                    h52 = h53[11-1:0];
+                    h54 = 1'h0;
+                    h54 = 0;
+                    if (w_irt_0[39]) begin
+                        h54 = 1;
+                    end
+                    h55 = 1'h0;
+                    h55 = 0;
+                    if (w_irt_0[7]) begin
+                        h55 = 1;
+                    end
+                    if ((((h52 >>> 0) & 1) == 1)) begin
+                        h51 = h54;
+                    end
+                    else begin
+                        h51 = h55;
+                    end
+                    h56 = 3'h0;
+                    h57 = 11'h0;
+                    h58 = 32'h0;
+                    h58 = e_data;
+                    h57 = h58[11-1:0];
+                    if ((((h57 >>> 0) & 1) == 1)) begin
+                        h56 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h56 = w_irt_0[5-1:2];
+                    end
+                    h59 = 1'h0;
+                    h60 = 11'h0;
+                    h61 = 32'h0;
+                    h61 = e_data;
+                    h60 = h61[11-1:0];
+                    h62 = 1'h0;
+                    h62 = 0;
+                    if (w_irt_0[33]) begin
+                        h62 = 1;
+                    end
+                    h63 = 1'h0;
+                    h63 = 0;
+                    if (w_irt_0[1]) begin
+                        h63 = 1;
+                    end
+                    if ((((h60 >>> 0) & 1) == 1)) begin
+                        h59 = h62;
+                    end
+                    else begin
+                        h59 = h63;
+                    end
+                    h34 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h35[11-1:8] == 0) || (h36[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h37 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h40[11-1:8] == 0) || (h41[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h42[11-1:0]} < h45)) || (!(((h46 != 0) && (!(h51 != 0))) && (h56 <= 1))))) && (!w_dte_10[5])) && (!(h59 != 0)))))) begin
+                        h34 = 1;
+                    end
+                    rec_logged <= h34;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    h64 = 1'h0;
+                    h64 = 0;
+                    if ((e_kind == 2)) begin
+                        h64 = 1;
+                    end
+                    v_wide[52-1:51] = h64;
+                    h65 = 1'h0;
+                    h65 = 0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h65 = 1;
+                    end
+                    v_wide[54-1:53] = h65;
+                    h66 = 1'h0;
+                    h67 = 1'h0;
+                    h67 = 0;
+                    if (((w_dte_0[7-1:2] != 0) || w_dte_0[63])) begin
+                        h67 = 1;
+                    end
+                    h68 = 1'h0;
+                    h68 = 0;
+                    if (((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (w_dte_10[62-1:60] == 3))) begin
+                        h68 = 1;
+                    end
+                    if ((e_kind != 2)) begin
+                        h66 = h67;
+                    end
+                    else begin
+                        h66 = h68;
+                    end
+                    v_wide[56-1:55] = h66;
+                    h69 = 1'h0;
+                    h69 = 0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h69 = 1;
+                    end
+                    v_wide[57-1:56] = h69;
+                    v_wide[64-1:60] = 1;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    h70 = 64'h0;
+                    h70 = (e_address >>> 2);
+                    h71 = 66'h0;
+                    h71 = {h70, 2'h0};
+                    rec_entry_hi <= h71[64-1:0];
+                    h72 = 16'h0;
+                    h73 = 32'h0;
+                    h73 = e_data;
+                    h74 = 32'h0;
+                    h74 = e_data;
+                    h75 = 1'h0;
+                    h76 = 1'h0;
+                    h76 = 0;
+                    if (w_dte_0[62]) begin
+                        h76 = 1;
+                    end
+                    h77 = 1'h0;
+                    h77 = 0;
+                    if (w_dte_0[61]) begin
+                        h77 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h75 = h76;
+                    end
+                    else begin
+                        h75 = h77;
+                    end
+                    h78 = 32'h0;
+                    h78 = e_data;
+                    h79 = 32'h0;
+                    h79 = e_data;
+                    h80 = 32'h0;
+                    h80 = e_data;
+                    h81 = 16'h0;
+                    h81 = 1;
+                    h82 = 4'h0;
+                    h82 = w_dte_10[5-1:1];
+                    h83 = 16'h0;
+                    h83 = (h81 << h82);
+                    h84 = 1'h0;
+                    h85 = 11'h0;
+                    h86 = 32'h0;
+                    h86 = e_data;
+                    h85 = h86[11-1:0];
+                    h87 = 1'h0;
+                    h87 = 0;
+                    if (w_irt_0[32]) begin
+                        h87 = 1;
+                    end
+                    h88 = 1'h0;
+                    h88 = 0;
+                    if (w_irt_0[0]) begin
+                        h88 = 1;
+                    end
+                    if ((((h85 >>> 0) & 1) == 1)) begin
+                        h84 = h87;
+                    end
+                    else begin
+                        h84 = h88;
+                    end
+                    h89 = 1'h0;
+                    h90 = 11'h0;
+                    h91 = 32'h0;
+                    h91 = e_data;
+                    h90 = h91[11-1:0];
+                    h92 = 1'h0;
+                    h92 = 0;
+                    if (w_irt_0[39]) begin
+                        h92 = 1;
+                    end
+                    h93 = 1'h0;
+                    h93 = 0;
+                    if (w_irt_0[7]) begin
+                        h93 = 1;
+                    end
+                    if ((((h90 >>> 0) & 1) == 1)) begin
+                        h89 = h92;
+                    end
+                    else begin
+                        h89 = h93;
+                    end
+                    h94 = 3'h0;
+                    h95 = 11'h0;
+                    h96 = 32'h0;
+                    h96 = e_data;
+                    h95 = h96[11-1:0];
+                    if ((((h95 >>> 0) & 1) == 1)) begin
+                        h94 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h94 = w_irt_0[5-1:2];
+                    end
+                    h97 = 1'h0;
+                    h98 = 11'h0;
+                    h99 = 32'h0;
+                    h99 = e_data;
+                    h98 = h99[11-1:0];
+                    h100 = 1'h0;
+                    h100 = 0;
+                    if (w_irt_0[33]) begin
+                        h100 = 1;
+                    end
+                    h101 = 1'h0;
+                    h101 = 0;
+                    if (w_irt_0[1]) begin
+                        h101 = 1;
+                    end
+                    if ((((h98 >>> 0) & 1) == 1)) begin
+                        h97 = h100;
+                    end
+                    else begin
+                        h97 = h101;
+                    end
+                    h102 = 16'h0;
+                    h102 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h103 = 16'h0;
+                    h103 = 1;
+                    h104 = 4'h0;
+                    h104 = r_EVT_LOG_BAR[60-1:56];
+                    h105 = 16'h0;
+                    h105 = (h103 << h104);
+                    h106 = 17'h0;
+                    h106 = (({1'h0, h105} + 65536) - 1);
+                    h107 = 16'h0;
+                    h107 = (h102 & h106[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h73[11-1:8] == 0) || (h74[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h75 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h78[11-1:8] == 0) || (h79[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h80[11-1:0]} < h83)) || (!(((h84 != 0) && (!(h89 != 0))) && (h94 <= 1))))) && (!w_dte_10[5])) && (!(h97 != 0)))))) begin
+                        h72 = h107;
+                    end
+                    else begin
+                        h72 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h72, 4'h0};
+                    h108 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h108 = 4;
+                    end
+                    else begin
+                        h108 = 0;
+                    end
+                    rec_cpl_status <= h108;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) begin
+                    status <= 4;
+                    h111 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h111 = 4;
+                    end
+                    else begin
+                        h111 = 3;
+                    end
+                    rec_outcome <= h111;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 8;
+                    h112 = 1'h0;
+                    h113 = 32'h0;
+                    h113 = e_data;
+                    h114 = 32'h0;
+                    h114 = e_data;
+                    h115 = 1'h0;
+                    h116 = 1'h0;
+                    h116 = 0;
+                    if (w_dte_0[62]) begin
+                        h116 = 1;
+                    end
+                    h117 = 1'h0;
+                    h117 = 0;
+                    if (w_dte_0[61]) begin
+                        h117 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h115 = h116;
+                    end
+                    else begin
+                        h115 = h117;
+                    end
+                    h118 = 32'h0;
+                    h118 = e_data;
+                    h119 = 32'h0;
+                    h119 = e_data;
+                    h120 = 32'h0;
+                    h120 = e_data;
+                    h121 = 16'h0;
+                    h121 = 1;
+                    h122 = 4'h0;
+                    h122 = w_dte_10[5-1:1];
+                    h123 = 16'h0;
+                    h123 = (h121 << h122);
+                    h124 = 1'h0;
+                    h125 = 11'h0;
+                    h126 = 32'h0;
+                    h126 = e_data;
+                    h125 = h126[11-1:0];
+                    h127 = 1'h0;
+                    h127 = 0;
+                    if (w_irt_0[32]) begin
+                        h127 = 1;
+                    end
+                    h128 = 1'h0;
+                    h128 = 0;
+                    if (w_irt_0[0]) begin
+                        h128 = 1;
+                    end
+                    if ((((h125 >>> 0) & 1) == 1)) begin
+                        h124 = h127;
+                    end
+                    else begin
+                        h124 = h128;
+                    end
+                    h129 = 1'h0;
+                    h130 = 11'h0;
+                    h131 = 32'h0;
+                    h131 = e_data;
+                    h130 = h131[11-1:0];
+                    h132 = 1'h0;
+                    h132 = 0;
+                    if (w_irt_0[39]) begin
+                        h132 = 1;
+                    end
+                    h133 = 1'h0;
+                    h133 = 0;
+                    if (w_irt_0[7]) begin
+                        h133 = 1;
+                    end
+                    if ((((h130 >>> 0) & 1) == 1)) begin
+                        h129 = h132;
+                    end
+                    else begin
+                        h129 = h133;
+                    end
+                    h134 = 3'h0;
+                    h135 = 11'h0;
+                    h136 = 32'h0;
+                    h136 = e_data;
+                    h135 = h136[11-1:0];
+                    if ((((h135 >>> 0) & 1) == 1)) begin
+                        h134 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h134 = w_irt_0[5-1:2];
+                    end
+                    h137 = 1'h0;
+                    h138 = 11'h0;
+                    h139 = 32'h0;
+                    h139 = e_data;
+                    h138 = h139[11-1:0];
+                    h140 = 1'h0;
+                    h140 = 0;
+                    if (w_irt_0[33]) begin
+                        h140 = 1;
+                    end
+                    h141 = 1'h0;
+                    h141 = 0;
+                    if (w_irt_0[1]) begin
+                        h141 = 1;
+                    end
+                    if ((((h138 >>> 0) & 1) == 1)) begin
+                        h137 = h140;
+                    end
+                    else begin
+                        h137 = h141;
+                    end
+                    h112 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h113[11-1:8] == 0) || (h114[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h115 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h118[11-1:8] == 0) || (h119[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h120[11-1:0]} < h123)) || (!(((h124 != 0) && (!(h129 != 0))) && (h134 <= 1))))) && (!w_dte_10[5])) && (!(h137 != 0)))))) begin
+                        h112 = 1;
+                    end
+                    rec_logged <= h112;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    h142 = 1'h0;
+                    h142 = 0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h142 = 1;
+                    end
+                    v_wide[57-1:56] = h142;
+                    h143 = 1'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h143 = 0;
+                    end
+                    else begin
+                        h143 = 1;
+                    end
+                    v_wide[60-1:57] = {2'h0, h143};
+                    v_wide[64-1:60] = 8;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= e_address;
+                    h144 = 16'h0;
+                    h145 = 32'h0;
+                    h145 = e_data;
+                    h146 = 32'h0;
+                    h146 = e_data;
+                    h147 = 1'h0;
+                    h148 = 1'h0;
+                    h148 = 0;
+                    if (w_dte_0[62]) begin
+                        h148 = 1;
+                    end
+                    h149 = 1'h0;
+                    h149 = 0;
+                    if (w_dte_0[61]) begin
+                        h149 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h147 = h148;
+                    end
+                    else begin
+                        h147 = h149;
+                    end
+                    h150 = 32'h0;
+                    h150 = e_data;
+                    h151 = 32'h0;
+                    h151 = e_data;
+                    h152 = 32'h0;
+                    h152 = e_data;
+                    h153 = 16'h0;
+                    h153 = 1;
+                    h154 = 4'h0;
+                    h154 = w_dte_10[5-1:1];
+                    h155 = 16'h0;
+                    h155 = (h153 << h154);
+                    h156 = 1'h0;
+                    h157 = 11'h0;
+                    h158 = 32'h0;
+                    h158 = e_data;
+                    h157 = h158[11-1:0];
+                    h159 = 1'h0;
+                    h159 = 0;
+                    if (w_irt_0[32]) begin
+                        h159 = 1;
+                    end
+                    h160 = 1'h0;
+                    h160 = 0;
+                    if (w_irt_0[0]) begin
+                        h160 = 1;
+                    end
+                    if ((((h157 >>> 0) & 1) == 1)) begin
+                        h156 = h159;
+                    end
+                    else begin
+                        h156 = h160;
+                    end
+                    h161 = 1'h0;
+                    h162 = 11'h0;
+                    h163 = 32'h0;
+                    h163 = e_data;
+                    h162 = h163[11-1:0];
+                    h164 = 1'h0;
+                    h164 = 0;
+                    if (w_irt_0[39]) begin
+                        h164 = 1;
+                    end
+                    h165 = 1'h0;
+                    h165 = 0;
+                    if (w_irt_0[7]) begin
+                        h165 = 1;
+                    end
+                    if ((((h162 >>> 0) & 1) == 1)) begin
+                        h161 = h164;
+                    end
+                    else begin
+                        h161 = h165;
+                    end
+                    h166 = 3'h0;
+                    h167 = 11'h0;
+                    h168 = 32'h0;
+                    h168 = e_data;
+                    h167 = h168[11-1:0];
+                    if ((((h167 >>> 0) & 1) == 1)) begin
+                        h166 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h166 = w_irt_0[5-1:2];
+                    end
+                    h169 = 1'h0;
+                    h170 = 11'h0;
+                    h171 = 32'h0;
+                    h171 = e_data;
+                    h170 = h171[11-1:0];
+                    h172 = 1'h0;
+                    h172 = 0;
+                    if (w_irt_0[33]) begin
+                        h172 = 1;
+                    end
+                    h173 = 1'h0;
+                    h173 = 0;
+                    if (w_irt_0[1]) begin
+                        h173 = 1;
+                    end
+                    if ((((h170 >>> 0) & 1) == 1)) begin
+                        h169 = h172;
+                    end
+                    else begin
+                        h169 = h173;
+                    end
+                    h174 = 16'h0;
+                    h174 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h175 = 16'h0;
+                    h175 = 1;
+                    h176 = 4'h0;
+                    h176 = r_EVT_LOG_BAR[60-1:56];
+                    h177 = 16'h0;
+                    h177 = (h175 << h176);
+                    h178 = 17'h0;
+                    h178 = (({1'h0, h177} + 65536) - 1);
+                    h179 = 16'h0;
+                    h179 = (h174 & h178[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h145[11-1:8] == 0) || (h146[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h147 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h150[11-1:8] == 0) || (h151[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h152[11-1:0]} < h155)) || (!(((h156 != 0) && (!(h161 != 0))) && (h166 <= 1))))) && (!w_dte_10[5])) && (!(h169 != 0)))))) begin
+                        h144 = h179;
+                    end
+                    else begin
+                        h144 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h144, 4'h0};
+                    h180 = 1'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h180 = 1;
+                    end
+                    else begin
+                        h180 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h180};
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if (((e_kind != 2) && (e_at == 2))) begin
                     status <= 5;
                     rec_outcome <= 0;
                     rec_address <= e_address;
@@ -3476,8 +3620,27 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if ((((e_kind != 2) && (e_at == 1)) && (((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)))) begin
+                else if ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && (((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0))) && (h181 != 0))) begin
                     status <= 6;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((((e_kind != 2) && (e_at == 1)) && (((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)))) begin
+                    status <= 7;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_data <= 0;
@@ -3493,26 +3656,100 @@ always @(posedge clk) begin: fsm
                     rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
                     rec_cpl_status <= 0;
                     v_wide = 0;
-                    h169 = 1'h0;
-                    h169 = 0;
+                    h184 = 1'h0;
+                    h184 = 0;
                     if (w_dte_0[61]) begin
-                        h169 = 1;
+                        h184 = 1;
                     end
-                    v_wide[1-1:0] = h169;
-                    h170 = 1'h0;
-                    h170 = 0;
+                    v_wide[1-1:0] = h184;
+                    h185 = 1'h0;
+                    h185 = 0;
                     if ((w_dte_0[62] && (!(e_nw != 0)))) begin
-                        h170 = 1;
+                        h185 = 1;
                     end
-                    v_wide[2-1:1] = h170;
-                    h171 = 64'h0;
-                    h171 = e_address;
-                    v_wide[64-1:12] = h171[64-1:12];
+                    v_wide[2-1:1] = h185;
+                    h186 = 64'h0;
+                    h186 = e_address;
+                    v_wide[64-1:12] = h186[64-1:12];
                     rec_cpl <= v_wide[64-1:0];
                     st <= 4'b1010;
                 end
+                else if (((wk_io_walked != 0) && (wk_io_hw_error != 0))) begin
+                    status <= 8;
+                    h187 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h187 = 4;
+                    end
+                    else begin
+                        h187 = 3;
+                    end
+                    rec_outcome <= h187;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 4;
+                    h188 = 1'h0;
+                    h188 = 0;
+                    if (r_CONTROL[2]) begin
+                        h188 = 1;
+                    end
+                    rec_logged <= h188;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    h189 = 1'h0;
+                    h189 = 0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h189 = 1;
+                    end
+                    v_wide[54-1:53] = h189;
+                    h190 = 1'h0;
+                    h190 = 0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h190 = 1;
+                    end
+                    v_wide[57-1:56] = h190;
+                    v_wide[59-1:57] = 2;
+                    v_wide[64-1:60] = 4;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= wk_io_entry;
+                    h191 = 16'h0;
+                    h192 = 16'h0;
+                    h192 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h193 = 16'h0;
+                    h193 = 1;
+                    h194 = 4'h0;
+                    h194 = r_EVT_LOG_BAR[60-1:56];
+                    h195 = 16'h0;
+                    h195 = (h193 << h194);
+                    h196 = 17'h0;
+                    h196 = (({1'h0, h195} + 65536) - 1);
+                    h197 = 16'h0;
+                    h197 = (h192 & h196[16-1:0]);
+                    if (r_CONTROL[2]) begin
+                        h191 = h197;
+                    end
+                    else begin
+                        h191 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h191, 4'h0};
+                    h198 = 3'h0;
+                    if (((e_kind != 2) && (e_at == 1))) begin
+                        h198 = 4;
+                    end
+                    else begin
+                        h198 = 0;
+                    end
+                    rec_cpl_status <= h198;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
                 else if ((wk_io_ok != 0)) begin
-                    status <= 7;
+                    status <= 9;
                     rec_outcome <= 1;
                     rec_address <= wk_io_pa;
                     rec_data <= 0;
@@ -3531,7 +3768,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1010;
                 end
                 else if ((wk_io_translation != 0)) begin
-                    status <= 8;
+                    status <= 10;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_data <= 0;
@@ -3548,51 +3785,51 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_io_R;
-                    h172 = 1'h0;
-                    h172 = 0;
+                    h199 = 1'h0;
+                    h199 = 0;
                     if (((wk_io_W != 0) && (!(e_nw != 0)))) begin
-                        h172 = 1;
+                        h199 = 1;
                     end
-                    v_wide[2-1:1] = h172;
+                    v_wide[2-1:1] = h199;
                     v_wide[3-1:2] = wk_io_U;
-                    h173 = 1'h0;
-                    h173 = 0;
+                    h200 = 1'h0;
+                    h200 = 0;
                     if ((wk_io_shift > 12)) begin
-                        h173 = 1;
+                        h200 = 1;
                     end
-                    v_wide[12-1:11] = h173;
-                    h174 = 6'h0;
-                    h174 = wk_io_shift;
-                    h175 = 64'h0;
-                    h175 = (wk_io_frame >>> h174);
-                    h176 = 127'h0;
-                    h176 = {63'h0, h175};
-                    h177 = 6'h0;
-                    h177 = wk_io_shift;
-                    h178 = 127'h0;
-                    h178 = (h176 << h177);
-                    h179 = 64'h0;
-                    h179 = 1;
-                    h180 = 6'h0;
-                    h181 = 7'h0;
-                    h181 = (({1'h0, wk_io_shift} + 64) - 1);
-                    h180 = h181[6-1:0];
-                    h182 = 64'h0;
-                    h182 = (h179 << h180);
-                    h183 = 65'h0;
-                    h183 = (({1'h0, h182} + 65'h10000000000000000) - 1);
-                    h184 = 64'h0;
-                    h184 = (h183[64-1:0] >>> 12);
-                    h185 = 127'h0;
-                    h185 = (h178 | {51'h0, h184, 12'h0});
-                    h186 = 127'h0;
-                    h186 = (h185 >>> 12);
-                    v_wide[64-1:12] = h186[52-1:0];
+                    v_wide[12-1:11] = h200;
+                    h201 = 6'h0;
+                    h201 = wk_io_shift;
+                    h202 = 64'h0;
+                    h202 = (wk_io_frame >>> h201);
+                    h203 = 127'h0;
+                    h203 = {63'h0, h202};
+                    h204 = 6'h0;
+                    h204 = wk_io_shift;
+                    h205 = 127'h0;
+                    h205 = (h203 << h204);
+                    h206 = 64'h0;
+                    h206 = 1;
+                    h207 = 6'h0;
+                    h208 = 7'h0;
+                    h208 = (({1'h0, wk_io_shift} + 64) - 1);
+                    h207 = h208[6-1:0];
+                    h209 = 64'h0;
+                    h209 = (h206 << h207);
+                    h210 = 65'h0;
+                    h210 = (({1'h0, h209} + 65'h10000000000000000) - 1);
+                    h211 = 64'h0;
+                    h211 = (h210[64-1:0] >>> 12);
+                    h212 = 127'h0;
+                    h212 = (h205 | {51'h0, h211, 12'h0});
+                    h213 = 127'h0;
+                    h213 = (h212 >>> 12);
+                    v_wide[64-1:12] = h213[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
                     st <= 4'b1010;
                 end
                 else if ((((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) begin
-                    status <= 9;
+                    status <= 11;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_data <= 0;
@@ -3602,119 +3839,119 @@ always @(posedge clk) begin: fsm
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
                     rec_code <= 2;
-                    h187 = 1'h0;
-                    h188 = 32'h0;
-                    h188 = e_data;
-                    h189 = 32'h0;
-                    h189 = e_data;
-                    h190 = 1'h0;
-                    h191 = 1'h0;
-                    h191 = 0;
+                    h214 = 1'h0;
+                    h215 = 32'h0;
+                    h215 = e_data;
+                    h216 = 32'h0;
+                    h216 = e_data;
+                    h217 = 1'h0;
+                    h218 = 1'h0;
+                    h218 = 0;
                     if (w_dte_0[62]) begin
-                        h191 = 1;
+                        h218 = 1;
                     end
-                    h192 = 1'h0;
-                    h192 = 0;
+                    h219 = 1'h0;
+                    h219 = 0;
                     if (w_dte_0[61]) begin
-                        h192 = 1;
+                        h219 = 1;
                     end
                     if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h190 = h191;
+                        h217 = h218;
                     end
                     else begin
-                        h190 = h192;
+                        h217 = h219;
                     end
-                    h193 = 32'h0;
-                    h193 = e_data;
-                    h194 = 32'h0;
-                    h194 = e_data;
-                    h195 = 32'h0;
-                    h195 = e_data;
-                    h196 = 16'h0;
-                    h196 = 1;
-                    h197 = 4'h0;
-                    h197 = w_dte_10[5-1:1];
-                    h198 = 16'h0;
-                    h198 = (h196 << h197);
-                    h199 = 1'h0;
-                    h200 = 11'h0;
-                    h201 = 32'h0;
-                    h201 = e_data;
-                    h200 = h201[11-1:0];
-                    h202 = 1'h0;
-                    h202 = 0;
+                    h220 = 32'h0;
+                    h220 = e_data;
+                    h221 = 32'h0;
+                    h221 = e_data;
+                    h222 = 32'h0;
+                    h222 = e_data;
+                    h223 = 16'h0;
+                    h223 = 1;
+                    h224 = 4'h0;
+                    h224 = w_dte_10[5-1:1];
+                    h225 = 16'h0;
+                    h225 = (h223 << h224);
+                    h226 = 1'h0;
+                    h227 = 11'h0;
+                    h228 = 32'h0;
+                    h228 = e_data;
+                    h227 = h228[11-1:0];
+                    h229 = 1'h0;
+                    h229 = 0;
                     if (w_irt_0[32]) begin
-                        h202 = 1;
+                        h229 = 1;
                     end
-                    h203 = 1'h0;
-                    h203 = 0;
+                    h230 = 1'h0;
+                    h230 = 0;
                     if (w_irt_0[0]) begin
-                        h203 = 1;
+                        h230 = 1;
                     end
-                    if ((((h200 >>> 0) & 1) == 1)) begin
-                        h199 = h202;
+                    if ((((h227 >>> 0) & 1) == 1)) begin
+                        h226 = h229;
                     end
                     else begin
-                        h199 = h203;
+                        h226 = h230;
                     end
-                    h204 = 1'h0;
-                    h205 = 11'h0;
-                    h206 = 32'h0;
-                    h206 = e_data;
-                    h205 = h206[11-1:0];
-                    h207 = 1'h0;
-                    h207 = 0;
+                    h231 = 1'h0;
+                    h232 = 11'h0;
+                    h233 = 32'h0;
+                    h233 = e_data;
+                    h232 = h233[11-1:0];
+                    h234 = 1'h0;
+                    h234 = 0;
                     if (w_irt_0[39]) begin
-                        h207 = 1;
+                        h234 = 1;
                     end
-                    h208 = 1'h0;
-                    h208 = 0;
+                    h235 = 1'h0;
+                    h235 = 0;
                     if (w_irt_0[7]) begin
-                        h208 = 1;
+                        h235 = 1;
                     end
-                    if ((((h205 >>> 0) & 1) == 1)) begin
-                        h204 = h207;
-                    end
-                    else begin
-                        h204 = h208;
-                    end
-                    h209 = 3'h0;
-                    h210 = 11'h0;
-                    h211 = 32'h0;
-                    h211 = e_data;
-                    h210 = h211[11-1:0];
-                    if ((((h210 >>> 0) & 1) == 1)) begin
-                        h209 = w_irt_0[37-1:34];
+                    if ((((h232 >>> 0) & 1) == 1)) begin
+                        h231 = h234;
                     end
                     else begin
-                        h209 = w_irt_0[5-1:2];
+                        h231 = h235;
                     end
-                    h212 = 1'h0;
-                    h213 = 11'h0;
-                    h214 = 32'h0;
-                    h214 = e_data;
-                    h213 = h214[11-1:0];
-                    h215 = 1'h0;
-                    h215 = 0;
+                    h236 = 3'h0;
+                    h237 = 11'h0;
+                    h238 = 32'h0;
+                    h238 = e_data;
+                    h237 = h238[11-1:0];
+                    if ((((h237 >>> 0) & 1) == 1)) begin
+                        h236 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h236 = w_irt_0[5-1:2];
+                    end
+                    h239 = 1'h0;
+                    h240 = 11'h0;
+                    h241 = 32'h0;
+                    h241 = e_data;
+                    h240 = h241[11-1:0];
+                    h242 = 1'h0;
+                    h242 = 0;
                     if (w_irt_0[33]) begin
-                        h215 = 1;
+                        h242 = 1;
                     end
-                    h216 = 1'h0;
-                    h216 = 0;
+                    h243 = 1'h0;
+                    h243 = 0;
                     if (w_irt_0[1]) begin
-                        h216 = 1;
+                        h243 = 1;
                     end
-                    if ((((h213 >>> 0) & 1) == 1)) begin
-                        h212 = h215;
+                    if ((((h240 >>> 0) & 1) == 1)) begin
+                        h239 = h242;
                     end
                     else begin
-                        h212 = h216;
+                        h239 = h243;
                     end
-                    h187 = 0;
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h188[11-1:8] == 0) || (h189[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h190 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h193[11-1:8] == 0) || (h194[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h195[11-1:0]} < h198)) || (!(((h199 != 0) && (!(h204 != 0))) && (h209 <= 1))))) && (!w_dte_10[5])) && (!(h212 != 0)))))) begin
-                        h187 = 1;
+                    h214 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h215[11-1:8] == 0) || (h216[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h217 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h220[11-1:8] == 0) || (h221[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h222[11-1:0]} < h225)) || (!(((h226 != 0) && (!(h231 != 0))) && (h236 <= 1))))) && (!w_dte_10[5])) && (!(h239 != 0)))))) begin
+                        h214 = 1;
                     end
-                    rec_logged <= h187;
+                    rec_logged <= h214;
                     v_wide = 0;
                     v_wide[16-1:0] = e_device_id;
                     v_wide[48-1:32] = w_dte_8[16-1:0];
@@ -3724,139 +3961,139 @@ always @(posedge clk) begin: fsm
                     v_wide[64-1:60] = 2;
                     rec_entry_lo <= v_wide[64-1:0];
                     rec_entry_hi <= e_address;
-                    h217 = 16'h0;
-                    h218 = 32'h0;
-                    h218 = e_data;
-                    h219 = 32'h0;
-                    h219 = e_data;
-                    h220 = 1'h0;
-                    h221 = 1'h0;
-                    h221 = 0;
+                    h244 = 16'h0;
+                    h245 = 32'h0;
+                    h245 = e_data;
+                    h246 = 32'h0;
+                    h246 = e_data;
+                    h247 = 1'h0;
+                    h248 = 1'h0;
+                    h248 = 0;
                     if (w_dte_0[62]) begin
-                        h221 = 1;
+                        h248 = 1;
                     end
-                    h222 = 1'h0;
-                    h222 = 0;
+                    h249 = 1'h0;
+                    h249 = 0;
                     if (w_dte_0[61]) begin
-                        h222 = 1;
+                        h249 = 1;
                     end
                     if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h220 = h221;
+                        h247 = h248;
                     end
                     else begin
-                        h220 = h222;
+                        h247 = h249;
                     end
-                    h223 = 32'h0;
-                    h223 = e_data;
-                    h224 = 32'h0;
-                    h224 = e_data;
-                    h225 = 32'h0;
-                    h225 = e_data;
-                    h226 = 16'h0;
-                    h226 = 1;
-                    h227 = 4'h0;
-                    h227 = w_dte_10[5-1:1];
-                    h228 = 16'h0;
-                    h228 = (h226 << h227);
-                    h229 = 1'h0;
-                    h230 = 11'h0;
-                    h231 = 32'h0;
-                    h231 = e_data;
-                    h230 = h231[11-1:0];
-                    h232 = 1'h0;
-                    h232 = 0;
+                    h250 = 32'h0;
+                    h250 = e_data;
+                    h251 = 32'h0;
+                    h251 = e_data;
+                    h252 = 32'h0;
+                    h252 = e_data;
+                    h253 = 16'h0;
+                    h253 = 1;
+                    h254 = 4'h0;
+                    h254 = w_dte_10[5-1:1];
+                    h255 = 16'h0;
+                    h255 = (h253 << h254);
+                    h256 = 1'h0;
+                    h257 = 11'h0;
+                    h258 = 32'h0;
+                    h258 = e_data;
+                    h257 = h258[11-1:0];
+                    h259 = 1'h0;
+                    h259 = 0;
                     if (w_irt_0[32]) begin
-                        h232 = 1;
+                        h259 = 1;
                     end
-                    h233 = 1'h0;
-                    h233 = 0;
+                    h260 = 1'h0;
+                    h260 = 0;
                     if (w_irt_0[0]) begin
-                        h233 = 1;
+                        h260 = 1;
                     end
-                    if ((((h230 >>> 0) & 1) == 1)) begin
-                        h229 = h232;
+                    if ((((h257 >>> 0) & 1) == 1)) begin
+                        h256 = h259;
                     end
                     else begin
-                        h229 = h233;
+                        h256 = h260;
                     end
-                    h234 = 1'h0;
-                    h235 = 11'h0;
-                    h236 = 32'h0;
-                    h236 = e_data;
-                    h235 = h236[11-1:0];
-                    h237 = 1'h0;
-                    h237 = 0;
+                    h261 = 1'h0;
+                    h262 = 11'h0;
+                    h263 = 32'h0;
+                    h263 = e_data;
+                    h262 = h263[11-1:0];
+                    h264 = 1'h0;
+                    h264 = 0;
                     if (w_irt_0[39]) begin
-                        h237 = 1;
+                        h264 = 1;
                     end
-                    h238 = 1'h0;
-                    h238 = 0;
+                    h265 = 1'h0;
+                    h265 = 0;
                     if (w_irt_0[7]) begin
-                        h238 = 1;
+                        h265 = 1;
                     end
-                    if ((((h235 >>> 0) & 1) == 1)) begin
-                        h234 = h237;
-                    end
-                    else begin
-                        h234 = h238;
-                    end
-                    h239 = 3'h0;
-                    h240 = 11'h0;
-                    h241 = 32'h0;
-                    h241 = e_data;
-                    h240 = h241[11-1:0];
-                    if ((((h240 >>> 0) & 1) == 1)) begin
-                        h239 = w_irt_0[37-1:34];
+                    if ((((h262 >>> 0) & 1) == 1)) begin
+                        h261 = h264;
                     end
                     else begin
-                        h239 = w_irt_0[5-1:2];
+                        h261 = h265;
                     end
-                    h242 = 1'h0;
-                    h243 = 11'h0;
-                    h244 = 32'h0;
-                    h244 = e_data;
-                    h243 = h244[11-1:0];
-                    h245 = 1'h0;
-                    h245 = 0;
+                    h266 = 3'h0;
+                    h267 = 11'h0;
+                    h268 = 32'h0;
+                    h268 = e_data;
+                    h267 = h268[11-1:0];
+                    if ((((h267 >>> 0) & 1) == 1)) begin
+                        h266 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h266 = w_irt_0[5-1:2];
+                    end
+                    h269 = 1'h0;
+                    h270 = 11'h0;
+                    h271 = 32'h0;
+                    h271 = e_data;
+                    h270 = h271[11-1:0];
+                    h272 = 1'h0;
+                    h272 = 0;
                     if (w_irt_0[33]) begin
-                        h245 = 1;
+                        h272 = 1;
                     end
-                    h246 = 1'h0;
-                    h246 = 0;
+                    h273 = 1'h0;
+                    h273 = 0;
                     if (w_irt_0[1]) begin
-                        h246 = 1;
+                        h273 = 1;
                     end
-                    if ((((h243 >>> 0) & 1) == 1)) begin
-                        h242 = h245;
-                    end
-                    else begin
-                        h242 = h246;
-                    end
-                    h247 = 16'h0;
-                    h247 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h248 = 16'h0;
-                    h248 = 1;
-                    h249 = 4'h0;
-                    h249 = r_EVT_LOG_BAR[60-1:56];
-                    h250 = 16'h0;
-                    h250 = (h248 << h249);
-                    h251 = 17'h0;
-                    h251 = (({1'h0, h250} + 65536) - 1);
-                    h252 = 16'h0;
-                    h252 = (h247 & h251[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h218[11-1:8] == 0) || (h219[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h220 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h223[11-1:8] == 0) || (h224[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h225[11-1:0]} < h228)) || (!(((h229 != 0) && (!(h234 != 0))) && (h239 <= 1))))) && (!w_dte_10[5])) && (!(h242 != 0)))))) begin
-                        h217 = h252;
+                    if ((((h270 >>> 0) & 1) == 1)) begin
+                        h269 = h272;
                     end
                     else begin
-                        h217 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                        h269 = h273;
                     end
-                    rec_tail <= {44'h0, h217, 4'h0};
+                    h274 = 16'h0;
+                    h274 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h275 = 16'h0;
+                    h275 = 1;
+                    h276 = 4'h0;
+                    h276 = r_EVT_LOG_BAR[60-1:56];
+                    h277 = 16'h0;
+                    h277 = (h275 << h276);
+                    h278 = 17'h0;
+                    h278 = (({1'h0, h277} + 65536) - 1);
+                    h279 = 16'h0;
+                    h279 = (h274 & h278[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h245[11-1:8] == 0) || (h246[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h247 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h250[11-1:8] == 0) || (h251[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h252[11-1:0]} < h255)) || (!(((h256 != 0) && (!(h261 != 0))) && (h266 <= 1))))) && (!w_dte_10[5])) && (!(h269 != 0)))))) begin
+                        h244 = h279;
+                    end
+                    else begin
+                        h244 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h244, 4'h0};
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if (((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h322 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))))) begin
-                    status <= 10;
+                else if (((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h349 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0)))))) begin
+                    status <= 12;
                     rec_outcome <= 3;
                     rec_address <= 0;
                     rec_data <= 0;
@@ -3866,420 +4103,479 @@ always @(posedge clk) begin: fsm
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
                     rec_code <= 2;
-                    h253 = 1'h0;
-                    h254 = 32'h0;
-                    h254 = e_data;
-                    h255 = 32'h0;
-                    h255 = e_data;
-                    h256 = 1'h0;
-                    h257 = 1'h0;
-                    h257 = 0;
-                    if (w_dte_0[62]) begin
-                        h257 = 1;
-                    end
-                    h258 = 1'h0;
-                    h258 = 0;
-                    if (w_dte_0[61]) begin
-                        h258 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h256 = h257;
-                    end
-                    else begin
-                        h256 = h258;
-                    end
-                    h259 = 32'h0;
-                    h259 = e_data;
-                    h260 = 32'h0;
-                    h260 = e_data;
-                    h261 = 32'h0;
-                    h261 = e_data;
-                    h262 = 16'h0;
-                    h262 = 1;
-                    h263 = 4'h0;
-                    h263 = w_dte_10[5-1:1];
-                    h264 = 16'h0;
-                    h264 = (h262 << h263);
-                    h265 = 1'h0;
-                    h266 = 11'h0;
-                    h267 = 32'h0;
-                    h267 = e_data;
-                    h266 = h267[11-1:0];
-                    h268 = 1'h0;
-                    h268 = 0;
-                    if (w_irt_0[32]) begin
-                        h268 = 1;
-                    end
-                    h269 = 1'h0;
-                    h269 = 0;
-                    if (w_irt_0[0]) begin
-                        h269 = 1;
-                    end
-                    if ((((h266 >>> 0) & 1) == 1)) begin
-                        h265 = h268;
-                    end
-                    else begin
-                        h265 = h269;
-                    end
-                    h270 = 1'h0;
-                    h271 = 11'h0;
-                    h272 = 32'h0;
-                    h272 = e_data;
-                    h271 = h272[11-1:0];
-                    h273 = 1'h0;
-                    h273 = 0;
-                    if (w_irt_0[39]) begin
-                        h273 = 1;
-                    end
-                    h274 = 1'h0;
-                    h274 = 0;
-                    if (w_irt_0[7]) begin
-                        h274 = 1;
-                    end
-                    if ((((h271 >>> 0) & 1) == 1)) begin
-                        h270 = h273;
-                    end
-                    else begin
-                        h270 = h274;
-                    end
-                    h275 = 3'h0;
-                    h276 = 11'h0;
-                    h277 = 32'h0;
-                    h277 = e_data;
-                    h276 = h277[11-1:0];
-                    if ((((h276 >>> 0) & 1) == 1)) begin
-                        h275 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h275 = w_irt_0[5-1:2];
-                    end
-                    h278 = 1'h0;
-                    h279 = 11'h0;
-                    h280 = 32'h0;
-                    h280 = e_data;
-                    h279 = h280[11-1:0];
-                    h281 = 1'h0;
-                    h281 = 0;
-                    if (w_irt_0[33]) begin
-                        h281 = 1;
-                    end
-                    h282 = 1'h0;
-                    h282 = 0;
-                    if (w_irt_0[1]) begin
-                        h282 = 1;
-                    end
-                    if ((((h279 >>> 0) & 1) == 1)) begin
-                        h278 = h281;
-                    end
-                    else begin
-                        h278 = h282;
-                    end
-                    h253 = 0;
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h254[11-1:8] == 0) || (h255[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h256 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h259[11-1:8] == 0) || (h260[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h261[11-1:0]} < h264)) || (!(((h265 != 0) && (!(h270 != 0))) && (h275 <= 1))))) && (!w_dte_10[5])) && (!(h278 != 0)))))) begin
-                        h253 = 1;
-                    end
-                    rec_logged <= h253;
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_device_id;
-                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    h280 = 1'h0;
+                    h281 = 32'h0;
+                    h281 = e_data;
+                    h282 = 32'h0;
+                    h282 = e_data;
                     h283 = 1'h0;
-                    h283 = 0;
-                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PR != 0))) begin
-                        h283 = 1;
-                    end
-                    v_wide[53-1:52] = h283;
                     h284 = 1'h0;
                     h284 = 0;
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                    if (w_dte_0[62]) begin
                         h284 = 1;
                     end
-                    v_wide[54-1:53] = h284;
                     h285 = 1'h0;
                     h285 = 0;
-                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PE != 0))) begin
+                    if (w_dte_0[61]) begin
                         h285 = 1;
                     end
-                    v_wide[55-1:54] = h285;
-                    v_wide[56-1:55] = wk_io_RZ;
-                    v_wide[64-1:60] = 2;
-                    rec_entry_lo <= v_wide[64-1:0];
-                    rec_entry_hi <= e_address;
-                    h286 = 16'h0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h283 = h284;
+                    end
+                    else begin
+                        h283 = h285;
+                    end
+                    h286 = 32'h0;
+                    h286 = e_data;
                     h287 = 32'h0;
                     h287 = e_data;
                     h288 = 32'h0;
                     h288 = e_data;
-                    h289 = 1'h0;
-                    h290 = 1'h0;
-                    h290 = 0;
-                    if (w_dte_0[62]) begin
-                        h290 = 1;
-                    end
-                    h291 = 1'h0;
-                    h291 = 0;
-                    if (w_dte_0[61]) begin
-                        h291 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h289 = h290;
-                    end
-                    else begin
-                        h289 = h291;
-                    end
-                    h292 = 32'h0;
-                    h292 = e_data;
-                    h293 = 32'h0;
-                    h293 = e_data;
+                    h289 = 16'h0;
+                    h289 = 1;
+                    h290 = 4'h0;
+                    h290 = w_dte_10[5-1:1];
+                    h291 = 16'h0;
+                    h291 = (h289 << h290);
+                    h292 = 1'h0;
+                    h293 = 11'h0;
                     h294 = 32'h0;
                     h294 = e_data;
-                    h295 = 16'h0;
-                    h295 = 1;
-                    h296 = 4'h0;
-                    h296 = w_dte_10[5-1:1];
-                    h297 = 16'h0;
-                    h297 = (h295 << h296);
-                    h298 = 1'h0;
-                    h299 = 11'h0;
-                    h300 = 32'h0;
-                    h300 = e_data;
-                    h299 = h300[11-1:0];
+                    h293 = h294[11-1:0];
+                    h295 = 1'h0;
+                    h295 = 0;
+                    if (w_irt_0[32]) begin
+                        h295 = 1;
+                    end
+                    h296 = 1'h0;
+                    h296 = 0;
+                    if (w_irt_0[0]) begin
+                        h296 = 1;
+                    end
+                    if ((((h293 >>> 0) & 1) == 1)) begin
+                        h292 = h295;
+                    end
+                    else begin
+                        h292 = h296;
+                    end
+                    h297 = 1'h0;
+                    h298 = 11'h0;
+                    h299 = 32'h0;
+                    h299 = e_data;
+                    h298 = h299[11-1:0];
+                    h300 = 1'h0;
+                    h300 = 0;
+                    if (w_irt_0[39]) begin
+                        h300 = 1;
+                    end
                     h301 = 1'h0;
                     h301 = 0;
-                    if (w_irt_0[32]) begin
+                    if (w_irt_0[7]) begin
                         h301 = 1;
                     end
-                    h302 = 1'h0;
-                    h302 = 0;
-                    if (w_irt_0[0]) begin
-                        h302 = 1;
-                    end
-                    if ((((h299 >>> 0) & 1) == 1)) begin
-                        h298 = h301;
+                    if ((((h298 >>> 0) & 1) == 1)) begin
+                        h297 = h300;
                     end
                     else begin
-                        h298 = h302;
+                        h297 = h301;
                     end
-                    h303 = 1'h0;
-                    h304 = 11'h0;
-                    h305 = 32'h0;
-                    h305 = e_data;
-                    h304 = h305[11-1:0];
-                    h306 = 1'h0;
-                    h306 = 0;
-                    if (w_irt_0[39]) begin
-                        h306 = 1;
-                    end
-                    h307 = 1'h0;
-                    h307 = 0;
-                    if (w_irt_0[7]) begin
-                        h307 = 1;
-                    end
-                    if ((((h304 >>> 0) & 1) == 1)) begin
-                        h303 = h306;
+                    h302 = 3'h0;
+                    h303 = 11'h0;
+                    h304 = 32'h0;
+                    h304 = e_data;
+                    h303 = h304[11-1:0];
+                    if ((((h303 >>> 0) & 1) == 1)) begin
+                        h302 = w_irt_0[37-1:34];
                     end
                     else begin
-                        h303 = h307;
+                        h302 = w_irt_0[5-1:2];
                     end
-                    h308 = 3'h0;
-                    h309 = 11'h0;
-                    h310 = 32'h0;
-                    h310 = e_data;
-                    h309 = h310[11-1:0];
-                    if ((((h309 >>> 0) & 1) == 1)) begin
-                        h308 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h308 = w_irt_0[5-1:2];
-                    end
-                    h311 = 1'h0;
-                    h312 = 11'h0;
-                    h313 = 32'h0;
-                    h313 = e_data;
-                    h312 = h313[11-1:0];
-                    h314 = 1'h0;
-                    h314 = 0;
+                    h305 = 1'h0;
+                    h306 = 11'h0;
+                    h307 = 32'h0;
+                    h307 = e_data;
+                    h306 = h307[11-1:0];
+                    h308 = 1'h0;
+                    h308 = 0;
                     if (w_irt_0[33]) begin
-                        h314 = 1;
+                        h308 = 1;
                     end
-                    h315 = 1'h0;
-                    h315 = 0;
+                    h309 = 1'h0;
+                    h309 = 0;
                     if (w_irt_0[1]) begin
-                        h315 = 1;
+                        h309 = 1;
                     end
-                    if ((((h312 >>> 0) & 1) == 1)) begin
-                        h311 = h314;
-                    end
-                    else begin
-                        h311 = h315;
-                    end
-                    h316 = 16'h0;
-                    h316 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h317 = 16'h0;
-                    h317 = 1;
-                    h318 = 4'h0;
-                    h318 = r_EVT_LOG_BAR[60-1:56];
-                    h319 = 16'h0;
-                    h319 = (h317 << h318);
-                    h320 = 17'h0;
-                    h320 = (({1'h0, h319} + 65536) - 1);
-                    h321 = 16'h0;
-                    h321 = (h316 & h320[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h287[11-1:8] == 0) || (h288[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h289 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h292[11-1:8] == 0) || (h293[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h294[11-1:0]} < h297)) || (!(((h298 != 0) && (!(h303 != 0))) && (h308 <= 1))))) && (!w_dte_10[5])) && (!(h311 != 0)))))) begin
-                        h286 = h321;
+                    if ((((h306 >>> 0) & 1) == 1)) begin
+                        h305 = h308;
                     end
                     else begin
-                        h286 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                        h305 = h309;
                     end
-                    rec_tail <= {44'h0, h286, 4'h0};
+                    h280 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h281[11-1:8] == 0) || (h282[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h283 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h286[11-1:8] == 0) || (h287[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h288[11-1:0]} < h291)) || (!(((h292 != 0) && (!(h297 != 0))) && (h302 <= 1))))) && (!w_dte_10[5])) && (!(h305 != 0)))))) begin
+                        h280 = 1;
+                    end
+                    rec_logged <= h280;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    h310 = 1'h0;
+                    h310 = 0;
+                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PR != 0))) begin
+                        h310 = 1;
+                    end
+                    v_wide[53-1:52] = h310;
+                    h311 = 1'h0;
+                    h311 = 0;
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h311 = 1;
+                    end
+                    v_wide[54-1:53] = h311;
+                    h312 = 1'h0;
+                    h312 = 0;
+                    if (((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) || (wk_io_PE != 0))) begin
+                        h312 = 1;
+                    end
+                    v_wide[55-1:54] = h312;
+                    v_wide[56-1:55] = wk_io_RZ;
+                    v_wide[64-1:60] = 2;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= e_address;
+                    h313 = 16'h0;
+                    h314 = 32'h0;
+                    h314 = e_data;
+                    h315 = 32'h0;
+                    h315 = e_data;
+                    h316 = 1'h0;
+                    h317 = 1'h0;
+                    h317 = 0;
+                    if (w_dte_0[62]) begin
+                        h317 = 1;
+                    end
+                    h318 = 1'h0;
+                    h318 = 0;
+                    if (w_dte_0[61]) begin
+                        h318 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h316 = h317;
+                    end
+                    else begin
+                        h316 = h318;
+                    end
+                    h319 = 32'h0;
+                    h319 = e_data;
+                    h320 = 32'h0;
+                    h320 = e_data;
+                    h321 = 32'h0;
+                    h321 = e_data;
+                    h322 = 16'h0;
+                    h322 = 1;
+                    h323 = 4'h0;
+                    h323 = w_dte_10[5-1:1];
+                    h324 = 16'h0;
+                    h324 = (h322 << h323);
+                    h325 = 1'h0;
+                    h326 = 11'h0;
+                    h327 = 32'h0;
+                    h327 = e_data;
+                    h326 = h327[11-1:0];
+                    h328 = 1'h0;
+                    h328 = 0;
+                    if (w_irt_0[32]) begin
+                        h328 = 1;
+                    end
+                    h329 = 1'h0;
+                    h329 = 0;
+                    if (w_irt_0[0]) begin
+                        h329 = 1;
+                    end
+                    if ((((h326 >>> 0) & 1) == 1)) begin
+                        h325 = h328;
+                    end
+                    else begin
+                        h325 = h329;
+                    end
+                    h330 = 1'h0;
+                    h331 = 11'h0;
+                    h332 = 32'h0;
+                    h332 = e_data;
+                    h331 = h332[11-1:0];
+                    h333 = 1'h0;
+                    h333 = 0;
+                    if (w_irt_0[39]) begin
+                        h333 = 1;
+                    end
+                    h334 = 1'h0;
+                    h334 = 0;
+                    if (w_irt_0[7]) begin
+                        h334 = 1;
+                    end
+                    if ((((h331 >>> 0) & 1) == 1)) begin
+                        h330 = h333;
+                    end
+                    else begin
+                        h330 = h334;
+                    end
+                    h335 = 3'h0;
+                    h336 = 11'h0;
+                    h337 = 32'h0;
+                    h337 = e_data;
+                    h336 = h337[11-1:0];
+                    if ((((h336 >>> 0) & 1) == 1)) begin
+                        h335 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h335 = w_irt_0[5-1:2];
+                    end
+                    h338 = 1'h0;
+                    h339 = 11'h0;
+                    h340 = 32'h0;
+                    h340 = e_data;
+                    h339 = h340[11-1:0];
+                    h341 = 1'h0;
+                    h341 = 0;
+                    if (w_irt_0[33]) begin
+                        h341 = 1;
+                    end
+                    h342 = 1'h0;
+                    h342 = 0;
+                    if (w_irt_0[1]) begin
+                        h342 = 1;
+                    end
+                    if ((((h339 >>> 0) & 1) == 1)) begin
+                        h338 = h341;
+                    end
+                    else begin
+                        h338 = h342;
+                    end
+                    h343 = 16'h0;
+                    h343 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h344 = 16'h0;
+                    h344 = 1;
+                    h345 = 4'h0;
+                    h345 = r_EVT_LOG_BAR[60-1:56];
+                    h346 = 16'h0;
+                    h346 = (h344 << h345);
+                    h347 = 17'h0;
+                    h347 = (({1'h0, h346} + 65536) - 1);
+                    h348 = 16'h0;
+                    h348 = (h343 & h347[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h314[11-1:8] == 0) || (h315[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h316 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h319[11-1:8] == 0) || (h320[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h321[11-1:0]} < h324)) || (!(((h325 != 0) && (!(h330 != 0))) && (h335 <= 1))))) && (!w_dte_10[5])) && (!(h338 != 0)))))) begin
+                        h313 = h348;
+                    end
+                    else begin
+                        h313 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h313, 4'h0};
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
                 else if (((e_kind == 2) && (!w_dte_10[0]))) begin
-                    status <= 11;
-                    rec_outcome <= 0;
-                    rec_address <= e_address;
-                    rec_data <= e_data;
-                    h325 = 32'h0;
-                    h325 = e_data;
-                    rec_vector <= h325[8-1:0];
-                    h326 = 64'h0;
-                    h326 = e_address;
-                    rec_destination <= h326[20-1:12];
-                    h327 = 1'h0;
-                    h327 = 0;
-                    if (e_address[2]) begin
-                        h327 = 1;
-                    end
-                    rec_dest_mode <= h327;
-                    h328 = 32'h0;
-                    h328 = e_data;
-                    rec_int_type <= h328[11-1:8];
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    st <= 4'b1010;
-                end
-                else if (((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && (h333 != 0))) begin
-                    status <= 12;
-                    rec_outcome <= 0;
-                    rec_address <= e_address;
-                    rec_data <= e_data;
-                    h329 = 32'h0;
-                    h329 = e_data;
-                    rec_vector <= h329[8-1:0];
-                    h330 = 64'h0;
-                    h330 = e_address;
-                    rec_destination <= h330[20-1:12];
-                    h331 = 1'h0;
-                    h331 = 0;
-                    if (e_address[2]) begin
-                        h331 = 1;
-                    end
-                    rec_dest_mode <= h331;
-                    h332 = 32'h0;
-                    h332 = e_data;
-                    rec_int_type <= h332[11-1:8];
-                    rec_rq_eoi <= 0;
-                    rec_code <= 0;
-                    rec_logged <= 0;
-                    rec_entry_lo <= 0;
-                    rec_entry_hi <= 0;
-                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    st <= 4'b1010;
-                end
-                else if (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h361[11-1:8] == 0) || (h362[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ({5'h0, h363[11-1:0]} < h366)) && (((h367 != 0) && (!(h372 != 0))) && (h377 <= 1)))) begin
                     status <= 13;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= e_data;
+                    h352 = 32'h0;
+                    h352 = e_data;
+                    rec_vector <= h352[8-1:0];
+                    h353 = 64'h0;
+                    h353 = e_address;
+                    rec_destination <= h353[20-1:12];
+                    h354 = 1'h0;
+                    h354 = 0;
+                    if (e_address[2]) begin
+                        h354 = 1;
+                    end
+                    rec_dest_mode <= h354;
+                    h355 = 32'h0;
+                    h355 = e_data;
+                    rec_int_type <= h355[11-1:8];
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if (((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && (h360 != 0))) begin
+                    status <= 14;
+                    rec_outcome <= 0;
+                    rec_address <= e_address;
+                    rec_data <= e_data;
+                    h356 = 32'h0;
+                    h356 = e_data;
+                    rec_vector <= h356[8-1:0];
+                    h357 = 64'h0;
+                    h357 = e_address;
+                    rec_destination <= h357[20-1:12];
+                    h358 = 1'h0;
+                    h358 = 0;
+                    if (e_address[2]) begin
+                        h358 = 1;
+                    end
+                    rec_dest_mode <= h358;
+                    h359 = 32'h0;
+                    h359 = e_data;
+                    rec_int_type <= h359[11-1:8];
+                    rec_rq_eoi <= 0;
+                    rec_code <= 0;
+                    rec_logged <= 0;
+                    rec_entry_lo <= 0;
+                    rec_entry_hi <= 0;
+                    rec_tail <= {45'h0, r_EVT_LOG_TAIL[19-1:4], 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if ((er_irt != 0)) begin
+                    status <= 15;
+                    rec_outcome <= 3;
+                    rec_address <= 0;
+                    rec_data <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_int_type <= 0;
+                    rec_rq_eoi <= 0;
+                    rec_code <= 4;
+                    h369 = 1'h0;
+                    h369 = 0;
+                    if (r_CONTROL[2]) begin
+                        h369 = 1;
+                    end
+                    rec_logged <= h369;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    v_wide[52-1:51] = 1;
+                    v_wide[59-1:57] = 2;
+                    v_wide[64-1:60] = 4;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    h370 = 42'h0;
+                    h370 = ({40'h0, w_dte_10[8-1:6]} | {w_dte_10[48-1:8], 2'h0});
+                    h371 = 46'h0;
+                    h371 = ({4'h0, h370} | {w_dte_10[52-1:48], 42'h0});
+                    h372 = 32'h0;
+                    h372 = e_data;
+                    h373 = 14'h0;
+                    h373 = ({3'h0, h372[11-1:0]} * 4);
+                    h374 = 53'h0;
+                    h374 = ({1'h0, h371, 6'h0} + {39'h0, h373});
+                    rec_entry_hi <= {11'h0, h374};
+                    h375 = 16'h0;
+                    h376 = 16'h0;
+                    h376 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h377 = 16'h0;
+                    h377 = 1;
+                    h378 = 4'h0;
+                    h378 = r_EVT_LOG_BAR[60-1:56];
+                    h379 = 16'h0;
+                    h379 = (h377 << h378);
+                    h380 = 17'h0;
+                    h380 = (({1'h0, h379} + 65536) - 1);
+                    h381 = 16'h0;
+                    h381 = (h376 & h380[16-1:0]);
+                    if (r_CONTROL[2]) begin
+                        h375 = h381;
+                    end
+                    else begin
+                        h375 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h375, 4'h0};
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1010;
+                end
+                else if (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h401[11-1:8] == 0) || (h402[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ({5'h0, h403[11-1:0]} < h406)) && (((h407 != 0) && (!(h412 != 0))) && (h417 <= 1)))) begin
+                    status <= 16;
                     rec_outcome <= 2;
                     rec_address <= 0;
                     rec_data <= 0;
-                    h342 = 8'h0;
-                    h343 = 11'h0;
-                    h344 = 32'h0;
-                    h344 = e_data;
-                    h343 = h344[11-1:0];
-                    if ((((h343 >>> 0) & 1) == 1)) begin
-                        h342 = w_irt_0[56-1:48];
+                    h382 = 8'h0;
+                    h383 = 11'h0;
+                    h384 = 32'h0;
+                    h384 = e_data;
+                    h383 = h384[11-1:0];
+                    if ((((h383 >>> 0) & 1) == 1)) begin
+                        h382 = w_irt_0[56-1:48];
                     end
                     else begin
-                        h342 = w_irt_0[24-1:16];
+                        h382 = w_irt_0[24-1:16];
                     end
-                    rec_vector <= h342;
-                    h345 = 8'h0;
-                    h346 = 11'h0;
-                    h347 = 32'h0;
-                    h347 = e_data;
-                    h346 = h347[11-1:0];
-                    if ((((h346 >>> 0) & 1) == 1)) begin
-                        h345 = w_irt_0[48-1:40];
+                    rec_vector <= h382;
+                    h385 = 8'h0;
+                    h386 = 11'h0;
+                    h387 = 32'h0;
+                    h387 = e_data;
+                    h386 = h387[11-1:0];
+                    if ((((h386 >>> 0) & 1) == 1)) begin
+                        h385 = w_irt_0[48-1:40];
                     end
                     else begin
-                        h345 = w_irt_0[16-1:8];
+                        h385 = w_irt_0[16-1:8];
                     end
-                    rec_destination <= h345;
-                    h348 = 1'h0;
-                    h349 = 11'h0;
-                    h350 = 32'h0;
-                    h350 = e_data;
-                    h349 = h350[11-1:0];
-                    h351 = 1'h0;
-                    h351 = 0;
+                    rec_destination <= h385;
+                    h388 = 1'h0;
+                    h389 = 11'h0;
+                    h390 = 32'h0;
+                    h390 = e_data;
+                    h389 = h390[11-1:0];
+                    h391 = 1'h0;
+                    h391 = 0;
                     if (w_irt_0[38]) begin
-                        h351 = 1;
+                        h391 = 1;
                     end
-                    h352 = 1'h0;
-                    h352 = 0;
+                    h392 = 1'h0;
+                    h392 = 0;
                     if (w_irt_0[6]) begin
-                        h352 = 1;
+                        h392 = 1;
                     end
-                    if ((((h349 >>> 0) & 1) == 1)) begin
-                        h348 = h351;
-                    end
-                    else begin
-                        h348 = h352;
-                    end
-                    rec_dest_mode <= h348;
-                    h353 = 3'h0;
-                    h354 = 11'h0;
-                    h355 = 32'h0;
-                    h355 = e_data;
-                    h354 = h355[11-1:0];
-                    if ((((h354 >>> 0) & 1) == 1)) begin
-                        h353 = w_irt_0[37-1:34];
+                    if ((((h389 >>> 0) & 1) == 1)) begin
+                        h388 = h391;
                     end
                     else begin
-                        h353 = w_irt_0[5-1:2];
+                        h388 = h392;
                     end
-                    rec_int_type <= h353;
-                    h356 = 1'h0;
-                    h357 = 11'h0;
-                    h358 = 32'h0;
-                    h358 = e_data;
-                    h357 = h358[11-1:0];
-                    h359 = 1'h0;
-                    h359 = 0;
+                    rec_dest_mode <= h388;
+                    h393 = 3'h0;
+                    h394 = 11'h0;
+                    h395 = 32'h0;
+                    h395 = e_data;
+                    h394 = h395[11-1:0];
+                    if ((((h394 >>> 0) & 1) == 1)) begin
+                        h393 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h393 = w_irt_0[5-1:2];
+                    end
+                    rec_int_type <= h393;
+                    h396 = 1'h0;
+                    h397 = 11'h0;
+                    h398 = 32'h0;
+                    h398 = e_data;
+                    h397 = h398[11-1:0];
+                    h399 = 1'h0;
+                    h399 = 0;
                     if (w_irt_0[37]) begin
-                        h359 = 1;
+                        h399 = 1;
                     end
-                    h360 = 1'h0;
-                    h360 = 0;
+                    h400 = 1'h0;
+                    h400 = 0;
                     if (w_irt_0[5]) begin
-                        h360 = 1;
+                        h400 = 1;
                     end
-                    if ((((h357 >>> 0) & 1) == 1)) begin
-                        h356 = h359;
+                    if ((((h397 >>> 0) & 1) == 1)) begin
+                        h396 = h399;
                     end
                     else begin
-                        h356 = h360;
+                        h396 = h400;
                     end
-                    rec_rq_eoi <= h356;
+                    rec_rq_eoi <= h396;
                     rec_code <= 0;
                     rec_logged <= 0;
                     rec_entry_lo <= 0;
@@ -4289,8 +4585,8 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
-                else if ((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h466[11-1:8] == 0) || (h467[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h468[11-1:0]} < h471)) || (!(((h472 != 0) && (!(h477 != 0))) && (h482 <= 1)))))) begin
-                    status <= 14;
+                else if ((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h506[11-1:8] == 0) || (h507[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h508[11-1:0]} < h511)) || (!(((h512 != 0) && (!(h517 != 0))) && (h522 <= 1)))))) begin
+                    status <= 17;
                     rec_outcome <= 3;
                     rec_address <= 0;
                     rec_data <= 0;
@@ -4300,283 +4596,132 @@ always @(posedge clk) begin: fsm
                     rec_int_type <= 0;
                     rec_rq_eoi <= 0;
                     rec_code <= 2;
-                    h380 = 1'h0;
-                    h381 = 32'h0;
-                    h381 = e_data;
-                    h382 = 32'h0;
-                    h382 = e_data;
-                    h383 = 1'h0;
-                    h384 = 1'h0;
-                    h384 = 0;
-                    if (w_dte_0[62]) begin
-                        h384 = 1;
-                    end
-                    h385 = 1'h0;
-                    h385 = 0;
-                    if (w_dte_0[61]) begin
-                        h385 = 1;
-                    end
-                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h383 = h384;
-                    end
-                    else begin
-                        h383 = h385;
-                    end
-                    h386 = 32'h0;
-                    h386 = e_data;
-                    h387 = 32'h0;
-                    h387 = e_data;
-                    h388 = 32'h0;
-                    h388 = e_data;
-                    h389 = 16'h0;
-                    h389 = 1;
-                    h390 = 4'h0;
-                    h390 = w_dte_10[5-1:1];
-                    h391 = 16'h0;
-                    h391 = (h389 << h390);
-                    h392 = 1'h0;
-                    h393 = 11'h0;
-                    h394 = 32'h0;
-                    h394 = e_data;
-                    h393 = h394[11-1:0];
-                    h395 = 1'h0;
-                    h395 = 0;
-                    if (w_irt_0[32]) begin
-                        h395 = 1;
-                    end
-                    h396 = 1'h0;
-                    h396 = 0;
-                    if (w_irt_0[0]) begin
-                        h396 = 1;
-                    end
-                    if ((((h393 >>> 0) & 1) == 1)) begin
-                        h392 = h395;
-                    end
-                    else begin
-                        h392 = h396;
-                    end
-                    h397 = 1'h0;
-                    h398 = 11'h0;
-                    h399 = 32'h0;
-                    h399 = e_data;
-                    h398 = h399[11-1:0];
-                    h400 = 1'h0;
-                    h400 = 0;
-                    if (w_irt_0[39]) begin
-                        h400 = 1;
-                    end
-                    h401 = 1'h0;
-                    h401 = 0;
-                    if (w_irt_0[7]) begin
-                        h401 = 1;
-                    end
-                    if ((((h398 >>> 0) & 1) == 1)) begin
-                        h397 = h400;
-                    end
-                    else begin
-                        h397 = h401;
-                    end
-                    h402 = 3'h0;
-                    h403 = 11'h0;
-                    h404 = 32'h0;
-                    h404 = e_data;
-                    h403 = h404[11-1:0];
-                    if ((((h403 >>> 0) & 1) == 1)) begin
-                        h402 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h402 = w_irt_0[5-1:2];
-                    end
-                    h405 = 1'h0;
-                    h406 = 11'h0;
-                    h407 = 32'h0;
-                    h407 = e_data;
-                    h406 = h407[11-1:0];
-                    h408 = 1'h0;
-                    h408 = 0;
-                    if (w_irt_0[33]) begin
-                        h408 = 1;
-                    end
-                    h409 = 1'h0;
-                    h409 = 0;
-                    if (w_irt_0[1]) begin
-                        h409 = 1;
-                    end
-                    if ((((h406 >>> 0) & 1) == 1)) begin
-                        h405 = h408;
-                    end
-                    else begin
-                        h405 = h409;
-                    end
-                    h380 = 0;
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h381[11-1:8] == 0) || (h382[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h383 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h386[11-1:8] == 0) || (h387[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h388[11-1:0]} < h391)) || (!(((h392 != 0) && (!(h397 != 0))) && (h402 <= 1))))) && (!w_dte_10[5])) && (!(h405 != 0)))))) begin
-                        h380 = 1;
-                    end
-                    rec_logged <= h380;
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_device_id;
-                    v_wide[48-1:32] = w_dte_8[16-1:0];
-                    v_wide[52-1:51] = 1;
-                    h410 = 1'h0;
-                    h411 = 32'h0;
-                    h411 = e_data;
-                    h412 = 16'h0;
-                    h412 = 1;
-                    h413 = 4'h0;
-                    h413 = w_dte_10[5-1:1];
-                    h414 = 16'h0;
-                    h414 = (h412 << h413);
-                    h415 = 1'h0;
-                    h416 = 11'h0;
-                    h417 = 32'h0;
-                    h417 = e_data;
-                    h416 = h417[11-1:0];
-                    h418 = 1'h0;
-                    h418 = 0;
-                    if (w_irt_0[32]) begin
-                        h418 = 1;
-                    end
-                    h419 = 1'h0;
-                    h419 = 0;
-                    if (w_irt_0[0]) begin
-                        h419 = 1;
-                    end
-                    if ((((h416 >>> 0) & 1) == 1)) begin
-                        h415 = h418;
-                    end
-                    else begin
-                        h415 = h419;
-                    end
-                    h410 = 0;
-                    if ((({5'h0, h411[11-1:0]} < h414) && (h415 != 0))) begin
-                        h410 = 1;
-                    end
-                    v_wide[53-1:52] = h410;
                     h420 = 1'h0;
                     h421 = 32'h0;
                     h421 = e_data;
-                    h422 = 16'h0;
-                    h422 = 1;
-                    h423 = 4'h0;
-                    h423 = w_dte_10[5-1:1];
-                    h424 = 16'h0;
-                    h424 = (h422 << h423);
-                    h425 = 1'h0;
-                    h426 = 11'h0;
-                    h427 = 32'h0;
-                    h427 = e_data;
-                    h426 = h427[11-1:0];
-                    h428 = 1'h0;
-                    h428 = 0;
-                    if (w_irt_0[32]) begin
-                        h428 = 1;
-                    end
-                    h429 = 1'h0;
-                    h429 = 0;
-                    if (w_irt_0[0]) begin
-                        h429 = 1;
-                    end
-                    if ((((h426 >>> 0) & 1) == 1)) begin
-                        h425 = h428;
-                    end
-                    else begin
-                        h425 = h429;
-                    end
-                    h420 = 0;
-                    if ((({5'h0, h421[11-1:0]} < h424) && (h425 != 0))) begin
-                        h420 = 1;
-                    end
-                    v_wide[56-1:55] = h420;
-                    v_wide[64-1:60] = 2;
-                    rec_entry_lo <= v_wide[64-1:0];
-                    rec_entry_hi <= e_address;
-                    h430 = 16'h0;
-                    h431 = 32'h0;
-                    h431 = e_data;
-                    h432 = 32'h0;
-                    h432 = e_data;
-                    h433 = 1'h0;
-                    h434 = 1'h0;
-                    h434 = 0;
+                    h422 = 32'h0;
+                    h422 = e_data;
+                    h423 = 1'h0;
+                    h424 = 1'h0;
+                    h424 = 0;
                     if (w_dte_0[62]) begin
-                        h434 = 1;
+                        h424 = 1;
                     end
-                    h435 = 1'h0;
-                    h435 = 0;
+                    h425 = 1'h0;
+                    h425 = 0;
                     if (w_dte_0[61]) begin
-                        h435 = 1;
+                        h425 = 1;
                     end
                     if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h433 = h434;
+                        h423 = h424;
                     end
                     else begin
-                        h433 = h435;
+                        h423 = h425;
                     end
-                    h436 = 32'h0;
-                    h436 = e_data;
-                    h437 = 32'h0;
-                    h437 = e_data;
-                    h438 = 32'h0;
-                    h438 = e_data;
-                    h439 = 16'h0;
-                    h439 = 1;
-                    h440 = 4'h0;
-                    h440 = w_dte_10[5-1:1];
-                    h441 = 16'h0;
-                    h441 = (h439 << h440);
-                    h442 = 1'h0;
+                    h426 = 32'h0;
+                    h426 = e_data;
+                    h427 = 32'h0;
+                    h427 = e_data;
+                    h428 = 32'h0;
+                    h428 = e_data;
+                    h429 = 16'h0;
+                    h429 = 1;
+                    h430 = 4'h0;
+                    h430 = w_dte_10[5-1:1];
+                    h431 = 16'h0;
+                    h431 = (h429 << h430);
+                    h432 = 1'h0;
+                    h433 = 11'h0;
+                    h434 = 32'h0;
+                    h434 = e_data;
+                    h433 = h434[11-1:0];
+                    h435 = 1'h0;
+                    h435 = 0;
+                    if (w_irt_0[32]) begin
+                        h435 = 1;
+                    end
+                    h436 = 1'h0;
+                    h436 = 0;
+                    if (w_irt_0[0]) begin
+                        h436 = 1;
+                    end
+                    if ((((h433 >>> 0) & 1) == 1)) begin
+                        h432 = h435;
+                    end
+                    else begin
+                        h432 = h436;
+                    end
+                    h437 = 1'h0;
+                    h438 = 11'h0;
+                    h439 = 32'h0;
+                    h439 = e_data;
+                    h438 = h439[11-1:0];
+                    h440 = 1'h0;
+                    h440 = 0;
+                    if (w_irt_0[39]) begin
+                        h440 = 1;
+                    end
+                    h441 = 1'h0;
+                    h441 = 0;
+                    if (w_irt_0[7]) begin
+                        h441 = 1;
+                    end
+                    if ((((h438 >>> 0) & 1) == 1)) begin
+                        h437 = h440;
+                    end
+                    else begin
+                        h437 = h441;
+                    end
+                    h442 = 3'h0;
                     h443 = 11'h0;
                     h444 = 32'h0;
                     h444 = e_data;
                     h443 = h444[11-1:0];
-                    h445 = 1'h0;
-                    h445 = 0;
-                    if (w_irt_0[32]) begin
-                        h445 = 1;
-                    end
-                    h446 = 1'h0;
-                    h446 = 0;
-                    if (w_irt_0[0]) begin
-                        h446 = 1;
-                    end
                     if ((((h443 >>> 0) & 1) == 1)) begin
-                        h442 = h445;
+                        h442 = w_irt_0[37-1:34];
                     end
                     else begin
-                        h442 = h446;
+                        h442 = w_irt_0[5-1:2];
                     end
-                    h447 = 1'h0;
-                    h448 = 11'h0;
-                    h449 = 32'h0;
-                    h449 = e_data;
-                    h448 = h449[11-1:0];
+                    h445 = 1'h0;
+                    h446 = 11'h0;
+                    h447 = 32'h0;
+                    h447 = e_data;
+                    h446 = h447[11-1:0];
+                    h448 = 1'h0;
+                    h448 = 0;
+                    if (w_irt_0[33]) begin
+                        h448 = 1;
+                    end
+                    h449 = 1'h0;
+                    h449 = 0;
+                    if (w_irt_0[1]) begin
+                        h449 = 1;
+                    end
+                    if ((((h446 >>> 0) & 1) == 1)) begin
+                        h445 = h448;
+                    end
+                    else begin
+                        h445 = h449;
+                    end
+                    h420 = 0;
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h421[11-1:8] == 0) || (h422[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h423 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h426[11-1:8] == 0) || (h427[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h428[11-1:0]} < h431)) || (!(((h432 != 0) && (!(h437 != 0))) && (h442 <= 1))))) && (!w_dte_10[5])) && (!(h445 != 0)))))) begin
+                        h420 = 1;
+                    end
+                    rec_logged <= h420;
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_device_id;
+                    v_wide[48-1:32] = w_dte_8[16-1:0];
+                    v_wide[52-1:51] = 1;
                     h450 = 1'h0;
-                    h450 = 0;
-                    if (w_irt_0[39]) begin
-                        h450 = 1;
-                    end
-                    h451 = 1'h0;
-                    h451 = 0;
-                    if (w_irt_0[7]) begin
-                        h451 = 1;
-                    end
-                    if ((((h448 >>> 0) & 1) == 1)) begin
-                        h447 = h450;
-                    end
-                    else begin
-                        h447 = h451;
-                    end
-                    h452 = 3'h0;
-                    h453 = 11'h0;
-                    h454 = 32'h0;
-                    h454 = e_data;
-                    h453 = h454[11-1:0];
-                    if ((((h453 >>> 0) & 1) == 1)) begin
-                        h452 = w_irt_0[37-1:34];
-                    end
-                    else begin
-                        h452 = w_irt_0[5-1:2];
-                    end
+                    h451 = 32'h0;
+                    h451 = e_data;
+                    h452 = 16'h0;
+                    h452 = 1;
+                    h453 = 4'h0;
+                    h453 = w_dte_10[5-1:1];
+                    h454 = 16'h0;
+                    h454 = (h452 << h453);
                     h455 = 1'h0;
                     h456 = 11'h0;
                     h457 = 32'h0;
@@ -4584,12 +4729,12 @@ always @(posedge clk) begin: fsm
                     h456 = h457[11-1:0];
                     h458 = 1'h0;
                     h458 = 0;
-                    if (w_irt_0[33]) begin
+                    if (w_irt_0[32]) begin
                         h458 = 1;
                     end
                     h459 = 1'h0;
                     h459 = 0;
-                    if (w_irt_0[1]) begin
+                    if (w_irt_0[0]) begin
                         h459 = 1;
                     end
                     if ((((h456 >>> 0) & 1) == 1)) begin
@@ -4598,31 +4743,182 @@ always @(posedge clk) begin: fsm
                     else begin
                         h455 = h459;
                     end
-                    h460 = 16'h0;
-                    h460 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
-                    h461 = 16'h0;
-                    h461 = 1;
-                    h462 = 4'h0;
-                    h462 = r_EVT_LOG_BAR[60-1:56];
-                    h463 = 16'h0;
-                    h463 = (h461 << h462);
-                    h464 = 17'h0;
-                    h464 = (({1'h0, h463} + 65536) - 1);
-                    h465 = 16'h0;
-                    h465 = (h460 & h464[16-1:0]);
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h431[11-1:8] == 0) || (h432[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h433 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h436[11-1:8] == 0) || (h437[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h438[11-1:0]} < h441)) || (!(((h442 != 0) && (!(h447 != 0))) && (h452 <= 1))))) && (!w_dte_10[5])) && (!(h455 != 0)))))) begin
-                        h430 = h465;
+                    h450 = 0;
+                    if ((({5'h0, h451[11-1:0]} < h454) && (h455 != 0))) begin
+                        h450 = 1;
+                    end
+                    v_wide[53-1:52] = h450;
+                    h460 = 1'h0;
+                    h461 = 32'h0;
+                    h461 = e_data;
+                    h462 = 16'h0;
+                    h462 = 1;
+                    h463 = 4'h0;
+                    h463 = w_dte_10[5-1:1];
+                    h464 = 16'h0;
+                    h464 = (h462 << h463);
+                    h465 = 1'h0;
+                    h466 = 11'h0;
+                    h467 = 32'h0;
+                    h467 = e_data;
+                    h466 = h467[11-1:0];
+                    h468 = 1'h0;
+                    h468 = 0;
+                    if (w_irt_0[32]) begin
+                        h468 = 1;
+                    end
+                    h469 = 1'h0;
+                    h469 = 0;
+                    if (w_irt_0[0]) begin
+                        h469 = 1;
+                    end
+                    if ((((h466 >>> 0) & 1) == 1)) begin
+                        h465 = h468;
                     end
                     else begin
-                        h430 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                        h465 = h469;
                     end
-                    rec_tail <= {44'h0, h430, 4'h0};
+                    h460 = 0;
+                    if ((({5'h0, h461[11-1:0]} < h464) && (h465 != 0))) begin
+                        h460 = 1;
+                    end
+                    v_wide[56-1:55] = h460;
+                    v_wide[64-1:60] = 2;
+                    rec_entry_lo <= v_wide[64-1:0];
+                    rec_entry_hi <= e_address;
+                    h470 = 16'h0;
+                    h471 = 32'h0;
+                    h471 = e_data;
+                    h472 = 32'h0;
+                    h472 = e_data;
+                    h473 = 1'h0;
+                    h474 = 1'h0;
+                    h474 = 0;
+                    if (w_dte_0[62]) begin
+                        h474 = 1;
+                    end
+                    h475 = 1'h0;
+                    h475 = 0;
+                    if (w_dte_0[61]) begin
+                        h475 = 1;
+                    end
+                    if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
+                        h473 = h474;
+                    end
+                    else begin
+                        h473 = h475;
+                    end
+                    h476 = 32'h0;
+                    h476 = e_data;
+                    h477 = 32'h0;
+                    h477 = e_data;
+                    h478 = 32'h0;
+                    h478 = e_data;
+                    h479 = 16'h0;
+                    h479 = 1;
+                    h480 = 4'h0;
+                    h480 = w_dte_10[5-1:1];
+                    h481 = 16'h0;
+                    h481 = (h479 << h480);
+                    h482 = 1'h0;
+                    h483 = 11'h0;
+                    h484 = 32'h0;
+                    h484 = e_data;
+                    h483 = h484[11-1:0];
+                    h485 = 1'h0;
+                    h485 = 0;
+                    if (w_irt_0[32]) begin
+                        h485 = 1;
+                    end
+                    h486 = 1'h0;
+                    h486 = 0;
+                    if (w_irt_0[0]) begin
+                        h486 = 1;
+                    end
+                    if ((((h483 >>> 0) & 1) == 1)) begin
+                        h482 = h485;
+                    end
+                    else begin
+                        h482 = h486;
+                    end
+                    h487 = 1'h0;
+                    h488 = 11'h0;
+                    h489 = 32'h0;
+                    h489 = e_data;
+                    h488 = h489[11-1:0];
+                    h490 = 1'h0;
+                    h490 = 0;
+                    if (w_irt_0[39]) begin
+                        h490 = 1;
+                    end
+                    h491 = 1'h0;
+                    h491 = 0;
+                    if (w_irt_0[7]) begin
+                        h491 = 1;
+                    end
+                    if ((((h488 >>> 0) & 1) == 1)) begin
+                        h487 = h490;
+                    end
+                    else begin
+                        h487 = h491;
+                    end
+                    h492 = 3'h0;
+                    h493 = 11'h0;
+                    h494 = 32'h0;
+                    h494 = e_data;
+                    h493 = h494[11-1:0];
+                    if ((((h493 >>> 0) & 1) == 1)) begin
+                        h492 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h492 = w_irt_0[5-1:2];
+                    end
+                    h495 = 1'h0;
+                    h496 = 11'h0;
+                    h497 = 32'h0;
+                    h497 = e_data;
+                    h496 = h497[11-1:0];
+                    h498 = 1'h0;
+                    h498 = 0;
+                    if (w_irt_0[33]) begin
+                        h498 = 1;
+                    end
+                    h499 = 1'h0;
+                    h499 = 0;
+                    if (w_irt_0[1]) begin
+                        h499 = 1;
+                    end
+                    if ((((h496 >>> 0) & 1) == 1)) begin
+                        h495 = h498;
+                    end
+                    else begin
+                        h495 = h499;
+                    end
+                    h500 = 16'h0;
+                    h500 = ({1'h0, r_EVT_LOG_TAIL[19-1:4]} + 1);
+                    h501 = 16'h0;
+                    h501 = 1;
+                    h502 = 4'h0;
+                    h502 = r_EVT_LOG_BAR[60-1:56];
+                    h503 = 16'h0;
+                    h503 = (h501 << h502);
+                    h504 = 17'h0;
+                    h504 = (({1'h0, h503} + 65536) - 1);
+                    h505 = 16'h0;
+                    h505 = (h500 & h504[16-1:0]);
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h471[11-1:8] == 0) || (h472[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h473 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h476[11-1:8] == 0) || (h477[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h478[11-1:0]} < h481)) || (!(((h482 != 0) && (!(h487 != 0))) && (h492 <= 1))))) && (!w_dte_10[5])) && (!(h495 != 0)))))) begin
+                        h470 = h505;
+                    end
+                    else begin
+                        h470 = {1'h0, r_EVT_LOG_TAIL[19-1:4]};
+                    end
+                    rec_tail <= {44'h0, h470, 4'h0};
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
                     st <= 4'b1010;
                 end
                 else if ((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0))))) begin
-                    status <= 15;
+                    status <= 18;
                     rec_outcome <= 3;
                     rec_address <= 0;
                     rec_data <= 0;
@@ -4662,119 +4958,119 @@ always @(posedge clk) begin: fsm
             end
             4'b1010: begin
                 if ((!pend)) begin
-                    h487 = 32'h0;
-                    h487 = e_data;
-                    h488 = 32'h0;
-                    h488 = e_data;
-                    h489 = 1'h0;
-                    h490 = 1'h0;
-                    h490 = 0;
+                    h527 = 32'h0;
+                    h527 = e_data;
+                    h528 = 32'h0;
+                    h528 = e_data;
+                    h529 = 1'h0;
+                    h530 = 1'h0;
+                    h530 = 0;
                     if (w_dte_0[62]) begin
-                        h490 = 1;
+                        h530 = 1;
                     end
-                    h491 = 1'h0;
-                    h491 = 0;
+                    h531 = 1'h0;
+                    h531 = 0;
                     if (w_dte_0[61]) begin
-                        h491 = 1;
+                        h531 = 1;
                     end
                     if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h489 = h490;
+                        h529 = h530;
                     end
                     else begin
-                        h489 = h491;
+                        h529 = h531;
                     end
-                    h492 = 32'h0;
-                    h492 = e_data;
-                    h493 = 32'h0;
-                    h493 = e_data;
-                    h494 = 32'h0;
-                    h494 = e_data;
-                    h495 = 16'h0;
-                    h495 = 1;
-                    h496 = 4'h0;
-                    h496 = w_dte_10[5-1:1];
-                    h497 = 16'h0;
-                    h497 = (h495 << h496);
-                    h498 = 1'h0;
-                    h499 = 11'h0;
-                    h500 = 32'h0;
-                    h500 = e_data;
-                    h499 = h500[11-1:0];
-                    h501 = 1'h0;
-                    h501 = 0;
+                    h532 = 32'h0;
+                    h532 = e_data;
+                    h533 = 32'h0;
+                    h533 = e_data;
+                    h534 = 32'h0;
+                    h534 = e_data;
+                    h535 = 16'h0;
+                    h535 = 1;
+                    h536 = 4'h0;
+                    h536 = w_dte_10[5-1:1];
+                    h537 = 16'h0;
+                    h537 = (h535 << h536);
+                    h538 = 1'h0;
+                    h539 = 11'h0;
+                    h540 = 32'h0;
+                    h540 = e_data;
+                    h539 = h540[11-1:0];
+                    h541 = 1'h0;
+                    h541 = 0;
                     if (w_irt_0[32]) begin
-                        h501 = 1;
+                        h541 = 1;
                     end
-                    h502 = 1'h0;
-                    h502 = 0;
+                    h542 = 1'h0;
+                    h542 = 0;
                     if (w_irt_0[0]) begin
-                        h502 = 1;
+                        h542 = 1;
                     end
-                    if ((((h499 >>> 0) & 1) == 1)) begin
-                        h498 = h501;
+                    if ((((h539 >>> 0) & 1) == 1)) begin
+                        h538 = h541;
                     end
                     else begin
-                        h498 = h502;
+                        h538 = h542;
                     end
-                    h503 = 1'h0;
-                    h504 = 11'h0;
-                    h505 = 32'h0;
-                    h505 = e_data;
-                    h504 = h505[11-1:0];
-                    h506 = 1'h0;
-                    h506 = 0;
+                    h543 = 1'h0;
+                    h544 = 11'h0;
+                    h545 = 32'h0;
+                    h545 = e_data;
+                    h544 = h545[11-1:0];
+                    h546 = 1'h0;
+                    h546 = 0;
                     if (w_irt_0[39]) begin
-                        h506 = 1;
+                        h546 = 1;
                     end
-                    h507 = 1'h0;
-                    h507 = 0;
+                    h547 = 1'h0;
+                    h547 = 0;
                     if (w_irt_0[7]) begin
-                        h507 = 1;
+                        h547 = 1;
                     end
-                    if ((((h504 >>> 0) & 1) == 1)) begin
-                        h503 = h506;
-                    end
-                    else begin
-                        h503 = h507;
-                    end
-                    h508 = 3'h0;
-                    h509 = 11'h0;
-                    h510 = 32'h0;
-                    h510 = e_data;
-                    h509 = h510[11-1:0];
-                    if ((((h509 >>> 0) & 1) == 1)) begin
-                        h508 = w_irt_0[37-1:34];
+                    if ((((h544 >>> 0) & 1) == 1)) begin
+                        h543 = h546;
                     end
                     else begin
-                        h508 = w_irt_0[5-1:2];
+                        h543 = h547;
                     end
-                    h511 = 1'h0;
-                    h512 = 11'h0;
-                    h513 = 32'h0;
-                    h513 = e_data;
-                    h512 = h513[11-1:0];
-                    h514 = 1'h0;
-                    h514 = 0;
+                    h548 = 3'h0;
+                    h549 = 11'h0;
+                    h550 = 32'h0;
+                    h550 = e_data;
+                    h549 = h550[11-1:0];
+                    if ((((h549 >>> 0) & 1) == 1)) begin
+                        h548 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h548 = w_irt_0[5-1:2];
+                    end
+                    h551 = 1'h0;
+                    h552 = 11'h0;
+                    h553 = 32'h0;
+                    h553 = e_data;
+                    h552 = h553[11-1:0];
+                    h554 = 1'h0;
+                    h554 = 0;
                     if (w_irt_0[33]) begin
-                        h514 = 1;
+                        h554 = 1;
                     end
-                    h515 = 1'h0;
-                    h515 = 0;
+                    h555 = 1'h0;
+                    h555 = 0;
                     if (w_irt_0[1]) begin
-                        h515 = 1;
+                        h555 = 1;
                     end
-                    if ((((h512 >>> 0) & 1) == 1)) begin
-                        h511 = h514;
+                    if ((((h552 >>> 0) & 1) == 1)) begin
+                        h551 = h554;
                     end
                     else begin
-                        h511 = h515;
+                        h551 = h555;
                     end
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h487[11-1:8] == 0) || (h488[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h489 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h492[11-1:8] == 0) || (h493[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h494[11-1:0]} < h497)) || (!(((h498 != 0) && (!(h503 != 0))) && (h508 <= 1))))) && (!w_dte_10[5])) && (!(h511 != 0)))))) begin
-                        h485 = 20'h0;
-                        h485 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
-                        h486 = 53'h0;
-                        h486 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h485});
-                        v_wide = {74'h0, h486};
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h527[11-1:8] == 0) || (h528[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h529 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h532[11-1:8] == 0) || (h533[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h534[11-1:0]} < h537)) || (!(((h538 != 0) && (!(h543 != 0))) && (h548 <= 1))))) && (!w_dte_10[5])) && (!(h551 != 0)))))) begin
+                        h525 = 20'h0;
+                        h525 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
+                        h526 = 53'h0;
+                        h526 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h525});
+                        v_wide = {74'h0, h526};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -4800,119 +5096,119 @@ always @(posedge clk) begin: fsm
             end
             4'b1011: begin
                 if ((!pend)) begin
-                    h518 = 32'h0;
-                    h518 = e_data;
-                    h519 = 32'h0;
-                    h519 = e_data;
-                    h520 = 1'h0;
-                    h521 = 1'h0;
-                    h521 = 0;
+                    h558 = 32'h0;
+                    h558 = e_data;
+                    h559 = 32'h0;
+                    h559 = e_data;
+                    h560 = 1'h0;
+                    h561 = 1'h0;
+                    h561 = 0;
                     if (w_dte_0[62]) begin
-                        h521 = 1;
+                        h561 = 1;
                     end
-                    h522 = 1'h0;
-                    h522 = 0;
+                    h562 = 1'h0;
+                    h562 = 0;
                     if (w_dte_0[61]) begin
-                        h522 = 1;
+                        h562 = 1;
                     end
                     if (((e_kind == 1) && (!((e_kind != 2) && (e_at == 1))))) begin
-                        h520 = h521;
+                        h560 = h561;
                     end
                     else begin
-                        h520 = h522;
+                        h560 = h562;
                     end
-                    h523 = 32'h0;
-                    h523 = e_data;
-                    h524 = 32'h0;
-                    h524 = e_data;
-                    h525 = 32'h0;
-                    h525 = e_data;
-                    h526 = 16'h0;
-                    h526 = 1;
-                    h527 = 4'h0;
-                    h527 = w_dte_10[5-1:1];
-                    h528 = 16'h0;
-                    h528 = (h526 << h527);
-                    h529 = 1'h0;
-                    h530 = 11'h0;
-                    h531 = 32'h0;
-                    h531 = e_data;
-                    h530 = h531[11-1:0];
-                    h532 = 1'h0;
-                    h532 = 0;
+                    h563 = 32'h0;
+                    h563 = e_data;
+                    h564 = 32'h0;
+                    h564 = e_data;
+                    h565 = 32'h0;
+                    h565 = e_data;
+                    h566 = 16'h0;
+                    h566 = 1;
+                    h567 = 4'h0;
+                    h567 = w_dte_10[5-1:1];
+                    h568 = 16'h0;
+                    h568 = (h566 << h567);
+                    h569 = 1'h0;
+                    h570 = 11'h0;
+                    h571 = 32'h0;
+                    h571 = e_data;
+                    h570 = h571[11-1:0];
+                    h572 = 1'h0;
+                    h572 = 0;
                     if (w_irt_0[32]) begin
-                        h532 = 1;
+                        h572 = 1;
                     end
-                    h533 = 1'h0;
-                    h533 = 0;
+                    h573 = 1'h0;
+                    h573 = 0;
                     if (w_irt_0[0]) begin
-                        h533 = 1;
+                        h573 = 1;
                     end
-                    if ((((h530 >>> 0) & 1) == 1)) begin
-                        h529 = h532;
+                    if ((((h570 >>> 0) & 1) == 1)) begin
+                        h569 = h572;
                     end
                     else begin
-                        h529 = h533;
+                        h569 = h573;
                     end
-                    h534 = 1'h0;
-                    h535 = 11'h0;
-                    h536 = 32'h0;
-                    h536 = e_data;
-                    h535 = h536[11-1:0];
-                    h537 = 1'h0;
-                    h537 = 0;
+                    h574 = 1'h0;
+                    h575 = 11'h0;
+                    h576 = 32'h0;
+                    h576 = e_data;
+                    h575 = h576[11-1:0];
+                    h577 = 1'h0;
+                    h577 = 0;
                     if (w_irt_0[39]) begin
-                        h537 = 1;
+                        h577 = 1;
                     end
-                    h538 = 1'h0;
-                    h538 = 0;
+                    h578 = 1'h0;
+                    h578 = 0;
                     if (w_irt_0[7]) begin
-                        h538 = 1;
+                        h578 = 1;
                     end
-                    if ((((h535 >>> 0) & 1) == 1)) begin
-                        h534 = h537;
-                    end
-                    else begin
-                        h534 = h538;
-                    end
-                    h539 = 3'h0;
-                    h540 = 11'h0;
-                    h541 = 32'h0;
-                    h541 = e_data;
-                    h540 = h541[11-1:0];
-                    if ((((h540 >>> 0) & 1) == 1)) begin
-                        h539 = w_irt_0[37-1:34];
+                    if ((((h575 >>> 0) & 1) == 1)) begin
+                        h574 = h577;
                     end
                     else begin
-                        h539 = w_irt_0[5-1:2];
+                        h574 = h578;
                     end
-                    h542 = 1'h0;
-                    h543 = 11'h0;
-                    h544 = 32'h0;
-                    h544 = e_data;
-                    h543 = h544[11-1:0];
-                    h545 = 1'h0;
-                    h545 = 0;
+                    h579 = 3'h0;
+                    h580 = 11'h0;
+                    h581 = 32'h0;
+                    h581 = e_data;
+                    h580 = h581[11-1:0];
+                    if ((((h580 >>> 0) & 1) == 1)) begin
+                        h579 = w_irt_0[37-1:34];
+                    end
+                    else begin
+                        h579 = w_irt_0[5-1:2];
+                    end
+                    h582 = 1'h0;
+                    h583 = 11'h0;
+                    h584 = 32'h0;
+                    h584 = e_data;
+                    h583 = h584[11-1:0];
+                    h585 = 1'h0;
+                    h585 = 0;
                     if (w_irt_0[33]) begin
-                        h545 = 1;
+                        h585 = 1;
                     end
-                    h546 = 1'h0;
-                    h546 = 0;
+                    h586 = 1'h0;
+                    h586 = 0;
                     if (w_irt_0[1]) begin
-                        h546 = 1;
+                        h586 = 1;
                     end
-                    if ((((h543 >>> 0) & 1) == 1)) begin
-                        h542 = h545;
+                    if ((((h583 >>> 0) & 1) == 1)) begin
+                        h582 = h585;
                     end
                     else begin
-                        h542 = h546;
+                        h582 = h586;
                     end
-                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h518[11-1:8] == 0) || (h519[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h520 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h523[11-1:8] == 0) || (h524[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h525[11-1:0]} < h528)) || (!(((h529 != 0) && (!(h534 != 0))) && (h539 <= 1))))) && (!w_dte_10[5])) && (!(h542 != 0)))))) begin
-                        h516 = 20'h0;
-                        h516 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
-                        h517 = 53'h0;
-                        h517 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h516});
-                        v_wide = {74'h0, h517};
+                    if ((r_CONTROL[2] && (((((((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))) || (((e_kind == 2) && w_dte_10[0]) && ((((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)) || (((h558[11-1:8] == 0) || (h559[11-1:8] == 1)) && ((w_dte_10[62-1:60] == 3) || ((w_dte_10[62-1:60] == 2) && (w_dte_10[5-1:1] >= 12))))))) || (((((e_kind != 2) && (e_at == 1)) || ((e_kind != 2) && (e_at == 2))) && (!(((e_kind != 2) && w_dte_0[0]) && (((w_dte_0[7-1:2] != 0) || w_dte_0[63]) || (w_dte_0[1] && (w_dte_0[12-1:9] == 7)))))) && (((!w_dte_0[0]) || (!w_dte_8[32])) || (((e_kind != 2) && (e_at == 1)) && (!w_dte_0[1]))))) || ((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && ((((((((e_kind != 2) && (!((e_kind != 2) && (e_at == 1)))) && (!((e_kind != 2) && (e_at == 2)))) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && (!w_dte_0[1])) || ((((((e_kind != 2) && w_dte_0[0]) && (!((w_dte_0[7-1:2] != 0) || w_dte_0[63]))) && w_dte_0[1]) && (w_dte_0[12-1:9] == 0)) && (!(h560 != 0)))) || (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) || (((e_kind != 2) && (e_at == 1)) && (((wk_io_walked != 0) && (!(wk_io_ok != 0))) && (!(wk_io_translation != 0))))) && (!w_dte_8[34]))) || (((((((((e_kind == 2) && w_dte_10[0]) && (!(((w_dte_10[54-1:52] != 0) || (w_dte_18[15-1:0] != 0)) || (w_dte_18[54-1:48] != 0)))) && ((h563[11-1:8] == 0) || (h564[11-1:8] == 1))) && (w_dte_10[62-1:60] == 2)) && (w_dte_10[5-1:1] < 12)) && ((!({5'h0, h565[11-1:0]} < h568)) || (!(((h569 != 0) && (!(h574 != 0))) && (h579 <= 1))))) && (!w_dte_10[5])) && (!(h582 != 0)))))) begin
+                        h556 = 20'h0;
+                        h556 = ({5'h0, r_EVT_LOG_TAIL[19-1:4]} * 16);
+                        h557 = 53'h0;
+                        h557 = ({1'h0, r_EVT_LOG_BAR[52-1:12], 12'h0} + {33'h0, h556});
+                        v_wide = {74'h0, h557};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -7509,10 +7805,11 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_m_addr, unit_io_m_size,
     end
 end
 
-always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) begin: walker_unit_io0_logic
+always @(walker_unit_io0_a_r, walker_unit_io0_a_tbl, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) begin: walker_unit_io0_logic
     reg pending;
     reg v_r;
     reg v_w;
+    reg [52-1:0] v_tbl;
     reg [7-1:0] ps5_0;
     reg [6-1:0] ps5_1;
     reg [6-1:0] ps5_2;
@@ -7768,6 +8065,18 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
     reg [7-1:0] rs41;
     reg [7-1:0] rs42;
     reg [8-1:0] rs43;
+    reg [9-1:0] rs44;
+    reg [64-1:0] rs45;
+    reg [9-1:0] rs46;
+    reg [64-1:0] rs47;
+    reg [9-1:0] rs48;
+    reg [64-1:0] rs49;
+    reg [9-1:0] rs50;
+    reg [64-1:0] rs51;
+    reg [9-1:0] rs52;
+    reg [64-1:0] rs53;
+    reg [64-1:0] rs54;
+    reg [53-1:0] rs55;
     unit_io_m_valid = walker_unit_io0_m_valid_h;
     unit_io_m_we = walker_unit_io0_m_we_h;
     unit_io_m_size = walker_unit_io0_m_size_h;
@@ -7776,6 +8085,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
     pending = 1'b0;
     v_r = (0 != 0);
     v_w = (0 != 0);
+    v_tbl = 52'h0;
     if (unit_io_done) begin
     end
     case (walker_unit_io0_st)
@@ -7823,7 +8133,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
             if (m_rvalid) begin
                 case (walker_unit_io0_lvl)
                     'h6: begin
-                        if ((!m_rdata[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!m_rdata[0])) begin
                         end
                         else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
                         end
@@ -7834,6 +8146,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                         else begin
                             v_r = (walker_unit_io0_a_r && m_rdata[61]);
                             v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             if ((m_rdata[12-1:9] == 5)) begin
                                 unit_io_m_valid = 1'b1;
                                 unit_io_m_we = 1'b0;
@@ -7874,7 +8187,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                     end
                     'h5: begin
                         if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                             end
@@ -7885,6 +8200,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                 end
                                 else if (unit_io_k_translate) begin
@@ -8352,7 +8668,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             end
                         end
                         else begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
                             end
@@ -8363,6 +8681,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if ((m_rdata[12-1:9] == 4)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -8398,7 +8717,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                     end
                     'h4: begin
                         if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                             end
@@ -8409,6 +8730,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                 end
                                 else if (unit_io_k_translate) begin
@@ -8876,7 +9198,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             end
                         end
                         else begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
                             end
@@ -8887,6 +9211,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if ((m_rdata[12-1:9] == 3)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -8916,7 +9241,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                     end
                     'h3: begin
                         if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                             end
@@ -8927,6 +9254,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                 end
                                 else if (unit_io_k_translate) begin
@@ -9394,7 +9722,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             end
                         end
                         else begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
                             end
@@ -9405,6 +9735,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if ((m_rdata[12-1:9] == 2)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -9428,7 +9759,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                     end
                     'h2: begin
                         if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                             end
@@ -9439,6 +9772,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                                 end
                                 else if (unit_io_k_translate) begin
@@ -9906,7 +10240,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             end
                         end
                         else begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
                             end
                             else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
                             end
@@ -9917,6 +10253,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
                                 if ((m_rdata[12-1:9] == 1)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -9933,7 +10270,9 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                         end
                     end
                     'h1: begin
-                        if ((!m_rdata[0])) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!m_rdata[0])) begin
                         end
                         else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                         end
@@ -9944,6 +10283,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                         else begin
                             v_r = (walker_unit_io0_a_r && m_rdata[61]);
                             v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                            v_tbl = {m_rdata[52-1:12], 12'h0};
                             if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
                             end
                             else if (unit_io_k_translate) begin
@@ -10707,6 +11047,55 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
             else begin
                 rs0 = rs43;
             end
+            rs44 = 9'h0;
+            rs45 = 64'h0;
+            rs45 = unit_io_i_addr;
+            rs46 = 9'h0;
+            rs47 = 64'h0;
+            rs47 = unit_io_i_addr;
+            rs48 = 9'h0;
+            rs49 = 64'h0;
+            rs49 = unit_io_i_addr;
+            rs50 = 9'h0;
+            rs51 = 64'h0;
+            rs51 = unit_io_i_addr;
+            rs52 = 9'h0;
+            rs53 = 64'h0;
+            rs53 = unit_io_i_addr;
+            rs54 = 64'h0;
+            rs54 = unit_io_i_addr;
+            if ((walker_unit_io0_flevel == 2)) begin
+                rs52 = rs53[30-1:21];
+            end
+            else begin
+                rs52 = rs54[21-1:12];
+            end
+            if ((walker_unit_io0_flevel == 3)) begin
+                rs50 = rs51[39-1:30];
+            end
+            else begin
+                rs50 = rs52;
+            end
+            if ((walker_unit_io0_flevel == 4)) begin
+                rs48 = rs49[48-1:39];
+            end
+            else begin
+                rs48 = rs50;
+            end
+            if ((walker_unit_io0_flevel == 5)) begin
+                rs46 = rs47[57-1:48];
+            end
+            else begin
+                rs46 = rs48;
+            end
+            if ((walker_unit_io0_flevel == 6)) begin
+                rs44 = {2'h0, rs45[64-1:57]};
+            end
+            else begin
+                rs44 = rs46;
+            end
+            rs55 = 53'h0;
+            rs55 = ({1'h0, walker_unit_io0_a_tbl} + {41'h0, rs44, 3'h0});
         end
         3'b011: begin
             if (walker_unit_io0_pend_6) begin
@@ -10768,6 +11157,7 @@ always @(posedge clk) begin: walker_unit_io0_fsm
     reg pending;
     reg v_r;
     reg v_w;
+    reg [52-1:0] v_tbl;
     reg [7-1:0] ps5_0;
     reg [6-1:0] ps5_1;
     reg [6-1:0] ps5_2;
@@ -11023,8 +11413,21 @@ always @(posedge clk) begin: walker_unit_io0_fsm
     reg [7-1:0] rs41;
     reg [7-1:0] rs42;
     reg [8-1:0] rs43;
+    reg [9-1:0] rs44;
+    reg [64-1:0] rs45;
+    reg [9-1:0] rs46;
+    reg [64-1:0] rs47;
+    reg [9-1:0] rs48;
+    reg [64-1:0] rs49;
+    reg [9-1:0] rs50;
+    reg [64-1:0] rs51;
+    reg [9-1:0] rs52;
+    reg [64-1:0] rs53;
+    reg [64-1:0] rs54;
+    reg [53-1:0] rs55;
     if (rst == 1) begin
         walker_unit_io0_a_r <= 0;
+        walker_unit_io0_a_tbl <= 0;
         walker_unit_io0_a_w <= 0;
         unit_io_done <= 0;
         walker_unit_io0_ea <= 0;
@@ -11046,6 +11449,7 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         unit_io_o_r_RZ <= 0;
         unit_io_o_r_U <= 0;
         unit_io_o_r_W <= 0;
+        unit_io_o_r_entry <= 0;
         unit_io_o_r_frame <= 0;
         unit_io_o_r_shift <= 0;
         unit_io_o_status <= 0;
@@ -11066,6 +11470,7 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         pending = 1'b0;
         v_r = (0 != 0);
         v_w = (0 != 0);
+        v_tbl = 52'h0;
         if (unit_io_done) begin
             unit_io_done <= 1'b0;
         end
@@ -11074,6 +11479,7 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                 if (unit_io_start) begin
                     walker_unit_io0_a_r <= unit_io_r_HPT[61];
                     walker_unit_io0_a_w <= unit_io_r_HPT[62];
+                    walker_unit_io0_a_tbl <= {unit_io_r_HPT[52-1:12], 12'h0};
                     walker_unit_io0_pend_6 <= 1'b0;
                     walker_unit_io0_pend_5 <= 1'b0;
                     walker_unit_io0_pend_4 <= 1'b0;
@@ -11117,23 +11523,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                     walker_unit_io0_le <= m_rdata;
                     case (walker_unit_io0_lvl)
                         'h6: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
                                 walker_unit_io0_fault_k <= 1;
                                 walker_unit_io0_flevel <= 6;
                                 walker_unit_io0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                            else if ((!m_rdata[0])) begin
                                 walker_unit_io0_fault_k <= 2;
                                 walker_unit_io0_flevel <= 6;
                                 walker_unit_io0_st <= 3'b010;
                             end
+                            else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                walker_unit_io0_fault_k <= 3;
+                                walker_unit_io0_flevel <= 6;
+                                walker_unit_io0_st <= 3'b010;
+                            end
                             else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (6 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 6)))) begin
-                                walker_unit_io0_fault_k <= 4;
+                                walker_unit_io0_fault_k <= 5;
                                 walker_unit_io0_flevel <= 6;
                                 walker_unit_io0_st <= 3'b010;
                             end
                             else if ((((m_rdata[12-1:9] == 1) && (unit_io_i_addr[57-1:21] != 0)) || ((m_rdata[12-1:9] == 2) && (unit_io_i_addr[57-1:30] != 0)) || ((m_rdata[12-1:9] == 3) && (unit_io_i_addr[57-1:39] != 0)) || ((m_rdata[12-1:9] == 4) && (unit_io_i_addr[57-1:48] != 0)))) begin
-                                walker_unit_io0_fault_k <= 5;
+                                walker_unit_io0_fault_k <= 6;
                                 walker_unit_io0_flevel <= 6;
                                 walker_unit_io0_st <= 3'b010;
                             end
@@ -11142,6 +11553,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 walker_unit_io0_a_r <= v_r;
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                 walker_unit_io0_a_w <= v_w;
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
+                                walker_unit_io0_a_tbl <= v_tbl;
                                 if ((m_rdata[12-1:9] == 5)) begin
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
@@ -11176,23 +11589,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                         end
                         'h5: begin
                             if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata[12-1:9] == 7) && (!((((((5 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((5 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((5 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((5 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((5 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                                     walker_unit_io0_fault_k <= 3;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (5 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 5)))) begin
+                                else if (((m_rdata[12-1:9] == 7) && (!((((((5 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((5 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((5 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((5 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((5 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
                                     walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_flevel <= 5;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
+                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (5 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 5)))) begin
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -11201,13 +11619,15 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
-                                        walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 5;
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else if (unit_io_k_translate) begin
-                                        walker_unit_io0_fault_k <= 7;
+                                        walker_unit_io0_fault_k <= 8;
                                         walker_unit_io0_flevel <= 5;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -11681,23 +12101,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
+                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                    walker_unit_io0_fault_k <= 3;
+                                    walker_unit_io0_flevel <= 5;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
                                 else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (5 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 5)))) begin
-                                    walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata[12-1:9] == 1) && (unit_io_i_addr[48-1:21] != 0)) || ((m_rdata[12-1:9] == 2) && (unit_io_i_addr[48-1:30] != 0)) || ((m_rdata[12-1:9] == 3) && (unit_io_i_addr[48-1:39] != 0)))) begin
-                                    walker_unit_io0_fault_k <= 5;
+                                    walker_unit_io0_fault_k <= 6;
                                     walker_unit_io0_flevel <= 5;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -11706,6 +12131,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((m_rdata[12-1:9] == 4)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -11736,23 +12163,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                         end
                         'h4: begin
                             if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata[12-1:9] == 7) && (!((((((4 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((4 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((4 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((4 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((4 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                                     walker_unit_io0_fault_k <= 3;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (4 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 4)))) begin
+                                else if (((m_rdata[12-1:9] == 7) && (!((((((4 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((4 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((4 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((4 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((4 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
                                     walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_flevel <= 4;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
+                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (4 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 4)))) begin
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -11761,13 +12193,15 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
-                                        walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 4;
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else if (unit_io_k_translate) begin
-                                        walker_unit_io0_fault_k <= 7;
+                                        walker_unit_io0_fault_k <= 8;
                                         walker_unit_io0_flevel <= 4;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -12241,23 +12675,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
+                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                    walker_unit_io0_fault_k <= 3;
+                                    walker_unit_io0_flevel <= 4;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
                                 else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (4 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 4)))) begin
-                                    walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata[12-1:9] == 1) && (unit_io_i_addr[39-1:21] != 0)) || ((m_rdata[12-1:9] == 2) && (unit_io_i_addr[39-1:30] != 0)))) begin
-                                    walker_unit_io0_fault_k <= 5;
+                                    walker_unit_io0_fault_k <= 6;
                                     walker_unit_io0_flevel <= 4;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -12266,6 +12705,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((m_rdata[12-1:9] == 3)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -12291,23 +12732,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                         end
                         'h3: begin
                             if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata[12-1:9] == 7) && (!((((((3 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((3 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((3 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((3 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((3 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                                     walker_unit_io0_fault_k <= 3;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (3 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 3)))) begin
+                                else if (((m_rdata[12-1:9] == 7) && (!((((((3 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((3 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((3 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((3 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((3 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
                                     walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_flevel <= 3;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
+                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (3 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 3)))) begin
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -12316,13 +12762,15 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
-                                        walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 3;
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else if (unit_io_k_translate) begin
-                                        walker_unit_io0_fault_k <= 7;
+                                        walker_unit_io0_fault_k <= 8;
                                         walker_unit_io0_flevel <= 3;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -12796,23 +13244,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
+                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                    walker_unit_io0_fault_k <= 3;
+                                    walker_unit_io0_flevel <= 3;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
                                 else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (3 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 3)))) begin
-                                    walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
                                 else if (((m_rdata[12-1:9] == 1) && (unit_io_i_addr[30-1:21] != 0))) begin
-                                    walker_unit_io0_fault_k <= 5;
+                                    walker_unit_io0_fault_k <= 6;
                                     walker_unit_io0_flevel <= 3;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -12821,6 +13274,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((m_rdata[12-1:9] == 2)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -12841,23 +13296,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                         end
                         'h2: begin
                             if (((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7))) begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata[12-1:9] == 7) && (!((((((2 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((2 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((2 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((2 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((2 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                                else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                                     walker_unit_io0_fault_k <= 3;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (2 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 2)))) begin
+                                else if (((m_rdata[12-1:9] == 7) && (!((((((2 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((2 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((2 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((2 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((2 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
                                     walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_flevel <= 2;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
+                                else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (2 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 2)))) begin
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -12866,13 +13326,15 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
-                                        walker_unit_io0_fault_k <= 6;
+                                        walker_unit_io0_fault_k <= 7;
                                         walker_unit_io0_flevel <= 2;
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else if (unit_io_k_translate) begin
-                                        walker_unit_io0_fault_k <= 7;
+                                        walker_unit_io0_fault_k <= 8;
                                         walker_unit_io0_flevel <= 2;
                                         walker_unit_io0_st <= 3'b010;
                                     end
@@ -13346,23 +13808,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 end
                             end
                             else begin
-                                if ((!m_rdata[0])) begin
+                                if (m_rerr) begin
                                     walker_unit_io0_fault_k <= 1;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
-                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                else if ((!m_rdata[0])) begin
                                     walker_unit_io0_fault_k <= 2;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
+                                else if (((m_rdata & 64'h1ff0000000000000) != 0)) begin
+                                    walker_unit_io0_fault_k <= 3;
+                                    walker_unit_io0_flevel <= 2;
+                                    walker_unit_io0_st <= 3'b010;
+                                end
                                 else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (2 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 2)))) begin
-                                    walker_unit_io0_fault_k <= 4;
+                                    walker_unit_io0_fault_k <= 5;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
                                 else if (1'b0) begin
-                                    walker_unit_io0_fault_k <= 5;
+                                    walker_unit_io0_fault_k <= 6;
                                     walker_unit_io0_flevel <= 2;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -13371,6 +13838,8 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl = {m_rdata[52-1:12], 12'h0};
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((m_rdata[12-1:9] == 1)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -13385,23 +13854,28 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                             end
                         end
                         'h1: begin
-                            if ((!m_rdata[0])) begin
+                            if (m_rerr) begin
                                 walker_unit_io0_fault_k <= 1;
                                 walker_unit_io0_flevel <= 1;
                                 walker_unit_io0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
+                            else if ((!m_rdata[0])) begin
                                 walker_unit_io0_fault_k <= 2;
                                 walker_unit_io0_flevel <= 1;
                                 walker_unit_io0_st <= 3'b010;
                             end
-                            else if (((m_rdata[12-1:9] == 7) && (!((((((1 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((1 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((1 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((1 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((1 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
+                            else if (((m_rdata & 64'h7f0000000000000) != 0)) begin
                                 walker_unit_io0_fault_k <= 3;
                                 walker_unit_io0_flevel <= 1;
                                 walker_unit_io0_st <= 3'b010;
                             end
-                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (1 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 1)))) begin
+                            else if (((m_rdata[12-1:9] == 7) && (!((((((1 == 1) && (((m_rdata[52-1:12] + 1) & 255) != 0)) || (((1 == 2) && (((m_rdata[52-1:12] + 1) & 511) == 0)) && (((m_rdata[52-1:12] + 1) & 131071) != 0))) || (((1 == 3) && (((m_rdata[52-1:12] + 1) & 262143) == 0)) && (((m_rdata[52-1:12] + 1) & 67108863) != 0))) || (((1 == 4) && (((m_rdata[52-1:12] + 1) & 134217727) == 0)) && (((m_rdata[52-1:12] + 1) & 41'h7ffffffff) != 0))) || ((1 == 5) && (((m_rdata[52-1:12] + 1) & 41'hfffffffff) == 0)))))) begin
                                 walker_unit_io0_fault_k <= 4;
+                                walker_unit_io0_flevel <= 1;
+                                walker_unit_io0_st <= 3'b010;
+                            end
+                            else if (((((m_rdata[12-1:9] == 0) || (m_rdata[12-1:9] == 7)) && (1 == 6)) || (((m_rdata[12-1:9] != 0) && (m_rdata[12-1:9] != 7)) && (m_rdata[12-1:9] >= 1)))) begin
+                                walker_unit_io0_fault_k <= 5;
                                 walker_unit_io0_flevel <= 1;
                                 walker_unit_io0_st <= 3'b010;
                             end
@@ -13410,13 +13884,15 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 walker_unit_io0_a_r <= v_r;
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                 walker_unit_io0_a_w <= v_w;
+                                v_tbl = {m_rdata[52-1:12], 12'h0};
+                                walker_unit_io0_a_tbl <= v_tbl;
                                 if (((!unit_io_k_translate) && ((unit_io_k_write && (!v_w)) || ((!unit_io_k_write) && (!v_r))))) begin
-                                    walker_unit_io0_fault_k <= 6;
+                                    walker_unit_io0_fault_k <= 7;
                                     walker_unit_io0_flevel <= 1;
                                     walker_unit_io0_st <= 3'b010;
                                 end
                                 else if (unit_io_k_translate) begin
-                                    walker_unit_io0_fault_k <= 7;
+                                    walker_unit_io0_fault_k <= 8;
                                     walker_unit_io0_flevel <= 1;
                                     walker_unit_io0_st <= 3'b010;
                                 end
@@ -13896,9 +14372,9 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                 unit_io_o_status <= walker_unit_io0_fault_k;
                 unit_io_o_level <= walker_unit_io0_flevel;
                 unit_io_o_aux <= 0;
-                unit_io_o_r_PR <= (walker_unit_io0_fault_k[3-1:0] != 1);
-                unit_io_o_r_RZ <= (walker_unit_io0_fault_k[3-1:0] == 2);
-                unit_io_o_r_PE <= (walker_unit_io0_fault_k[3-1:0] == 6);
+                unit_io_o_r_PR <= (walker_unit_io0_fault_k[4-1:0] != 2);
+                unit_io_o_r_RZ <= (walker_unit_io0_fault_k[4-1:0] == 3);
+                unit_io_o_r_PE <= (walker_unit_io0_fault_k[4-1:0] == 7);
                 unit_io_o_r_R <= walker_unit_io0_a_r;
                 unit_io_o_r_W <= walker_unit_io0_a_w;
                 unit_io_o_r_U <= walker_unit_io0_le[59];
@@ -14197,6 +14673,56 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                 end
                 unit_io_o_r_shift <= rs0[6-1:0];
                 unit_io_o_r_frame <= {12'h0, walker_unit_io0_le[52-1:12], 12'h0};
+                rs44 = 9'h0;
+                rs45 = 64'h0;
+                rs45 = unit_io_i_addr;
+                rs46 = 9'h0;
+                rs47 = 64'h0;
+                rs47 = unit_io_i_addr;
+                rs48 = 9'h0;
+                rs49 = 64'h0;
+                rs49 = unit_io_i_addr;
+                rs50 = 9'h0;
+                rs51 = 64'h0;
+                rs51 = unit_io_i_addr;
+                rs52 = 9'h0;
+                rs53 = 64'h0;
+                rs53 = unit_io_i_addr;
+                rs54 = 64'h0;
+                rs54 = unit_io_i_addr;
+                if ((walker_unit_io0_flevel == 2)) begin
+                    rs52 = rs53[30-1:21];
+                end
+                else begin
+                    rs52 = rs54[21-1:12];
+                end
+                if ((walker_unit_io0_flevel == 3)) begin
+                    rs50 = rs51[39-1:30];
+                end
+                else begin
+                    rs50 = rs52;
+                end
+                if ((walker_unit_io0_flevel == 4)) begin
+                    rs48 = rs49[48-1:39];
+                end
+                else begin
+                    rs48 = rs50;
+                end
+                if ((walker_unit_io0_flevel == 5)) begin
+                    rs46 = rs47[57-1:48];
+                end
+                else begin
+                    rs46 = rs48;
+                end
+                if ((walker_unit_io0_flevel == 6)) begin
+                    rs44 = {2'h0, rs45[64-1:57]};
+                end
+                else begin
+                    rs44 = rs46;
+                end
+                rs55 = 53'h0;
+                rs55 = ({1'h0, walker_unit_io0_a_tbl} + {41'h0, rs44, 3'h0});
+                unit_io_o_r_entry <= {11'h0, rs55};
                 unit_io_done <= 1'b1;
                 walker_unit_io0_st <= 3'b000;
             end

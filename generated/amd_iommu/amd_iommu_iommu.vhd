@@ -36,6 +36,7 @@ entity amd_iommu_iommu is
         m_wdata: out unsigned(63 downto 0);
         m_rvalid: in std_logic;
         m_rdata: in unsigned(63 downto 0);
+        m_rerr: in std_logic;
         o_status: out unsigned(7 downto 0);
         o_r_outcome: out unsigned(2 downto 0);
         o_r_address: out unsigned(63 downto 0);
@@ -116,6 +117,7 @@ signal unit_io_o_r_R: unsigned(0 downto 0);
 signal unit_io_o_r_RZ: unsigned(0 downto 0);
 signal unit_io_o_r_U: unsigned(0 downto 0);
 signal unit_io_o_r_W: unsigned(0 downto 0);
+signal unit_io_o_r_entry: unsigned(63 downto 0);
 signal unit_io_o_r_frame: unsigned(63 downto 0);
 signal unit_io_o_r_shift: unsigned(5 downto 0);
 signal unit_io_o_status: unsigned(7 downto 0);
@@ -133,8 +135,10 @@ signal wk_io_RZ: unsigned(0 downto 0);
 signal wk_io_U: unsigned(0 downto 0);
 signal wk_io_W: unsigned(0 downto 0);
 signal wk_io_bad_level: unsigned(0 downto 0);
+signal wk_io_entry: unsigned(63 downto 0);
 signal wk_io_fault: unsigned(7 downto 0);
 signal wk_io_frame: unsigned(63 downto 0);
+signal wk_io_hw_error: unsigned(0 downto 0);
 signal wk_io_level: unsigned(2 downto 0);
 signal wk_io_not_present: unsigned(0 downto 0);
 signal wk_io_ok: unsigned(0 downto 0);
@@ -146,6 +150,8 @@ signal wk_io_shift: unsigned(5 downto 0);
 signal wk_io_skipped_bits: unsigned(0 downto 0);
 signal wk_io_translation: unsigned(0 downto 0);
 signal wk_io_walked: unsigned(0 downto 0);
+signal er_dte: std_logic;
+signal er_irt: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_code: unsigned(3 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
@@ -162,6 +168,7 @@ signal rec_rq_eoi: unsigned(0 downto 0);
 signal rec_tail: unsigned(63 downto 0);
 signal rec_vector: unsigned(7 downto 0);
 signal walker_unit_io0_a_r: std_logic;
+signal walker_unit_io0_a_tbl: unsigned(51 downto 0);
 signal walker_unit_io0_a_w: std_logic;
 signal walker_unit_io0_ea: unsigned(63 downto 0);
 signal walker_unit_io0_fault_k: unsigned(7 downto 0);
@@ -367,535 +374,575 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
-    variable h94: unsigned(31 downto 0);
-    variable h95: unsigned(31 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(0 downto 0);
-    variable h168: unsigned(0 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(0 downto 0);
-    variable h333: unsigned(0 downto 0);
-    variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(31 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(0 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(31 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(31 downto 0);
+    variable h109: unsigned(31 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(0 downto 0);
+    variable h349: unsigned(0 downto 0);
+    variable h350: unsigned(0 downto 0);
+    variable h351: unsigned(0 downto 0);
+    variable h360: unsigned(0 downto 0);
     variable h361: unsigned(31 downto 0);
     variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(31 downto 0);
-    variable h364: unsigned(15 downto 0);
-    variable h365: unsigned(3 downto 0);
-    variable h366: unsigned(15 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(10 downto 0);
-    variable h369: unsigned(31 downto 0);
-    variable h370: unsigned(0 downto 0);
-    variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(10 downto 0);
-    variable h374: unsigned(31 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(2 downto 0);
-    variable h378: unsigned(10 downto 0);
-    variable h379: unsigned(31 downto 0);
-    variable h466: unsigned(31 downto 0);
-    variable h467: unsigned(31 downto 0);
-    variable h468: unsigned(31 downto 0);
-    variable h469: unsigned(15 downto 0);
-    variable h470: unsigned(3 downto 0);
-    variable h471: unsigned(15 downto 0);
-    variable h472: unsigned(0 downto 0);
-    variable h473: unsigned(10 downto 0);
-    variable h474: unsigned(31 downto 0);
-    variable h475: unsigned(0 downto 0);
-    variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(0 downto 0);
-    variable h478: unsigned(10 downto 0);
-    variable h479: unsigned(31 downto 0);
-    variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(2 downto 0);
-    variable h483: unsigned(10 downto 0);
-    variable h484: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(31 downto 0);
+    variable h366: unsigned(31 downto 0);
+    variable h367: unsigned(31 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h401: unsigned(31 downto 0);
+    variable h402: unsigned(31 downto 0);
+    variable h403: unsigned(31 downto 0);
+    variable h404: unsigned(15 downto 0);
+    variable h405: unsigned(3 downto 0);
+    variable h406: unsigned(15 downto 0);
+    variable h407: unsigned(0 downto 0);
+    variable h408: unsigned(10 downto 0);
+    variable h409: unsigned(31 downto 0);
+    variable h410: unsigned(0 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(10 downto 0);
+    variable h414: unsigned(31 downto 0);
+    variable h415: unsigned(0 downto 0);
+    variable h416: unsigned(0 downto 0);
+    variable h417: unsigned(2 downto 0);
+    variable h418: unsigned(10 downto 0);
+    variable h419: unsigned(31 downto 0);
+    variable h506: unsigned(31 downto 0);
+    variable h507: unsigned(31 downto 0);
+    variable h508: unsigned(31 downto 0);
+    variable h509: unsigned(15 downto 0);
+    variable h510: unsigned(3 downto 0);
+    variable h511: unsigned(15 downto 0);
+    variable h512: unsigned(0 downto 0);
+    variable h513: unsigned(10 downto 0);
+    variable h514: unsigned(31 downto 0);
+    variable h515: unsigned(0 downto 0);
+    variable h516: unsigned(0 downto 0);
+    variable h517: unsigned(0 downto 0);
+    variable h518: unsigned(10 downto 0);
+    variable h519: unsigned(31 downto 0);
+    variable h520: unsigned(0 downto 0);
+    variable h521: unsigned(0 downto 0);
+    variable h522: unsigned(2 downto 0);
+    variable h523: unsigned(10 downto 0);
+    variable h524: unsigned(31 downto 0);
     variable h18: unsigned(2 downto 0);
     variable h19: unsigned(0 downto 0);
-    variable h20: unsigned(31 downto 0);
-    variable h21: unsigned(31 downto 0);
+    variable h20: unsigned(0 downto 0);
+    variable h21: unsigned(0 downto 0);
     variable h22: unsigned(0 downto 0);
-    variable h23: unsigned(0 downto 0);
-    variable h24: unsigned(0 downto 0);
-    variable h25: unsigned(31 downto 0);
-    variable h26: unsigned(31 downto 0);
-    variable h27: unsigned(31 downto 0);
-    variable h28: unsigned(15 downto 0);
-    variable h29: unsigned(3 downto 0);
-    variable h30: unsigned(15 downto 0);
-    variable h31: unsigned(0 downto 0);
-    variable h32: unsigned(10 downto 0);
-    variable h33: unsigned(31 downto 0);
+    variable h23: unsigned(21 downto 0);
+    variable h24: unsigned(52 downto 0);
+    variable h25: unsigned(15 downto 0);
+    variable h26: unsigned(15 downto 0);
+    variable h27: unsigned(15 downto 0);
+    variable h28: unsigned(3 downto 0);
+    variable h29: unsigned(15 downto 0);
+    variable h30: unsigned(16 downto 0);
+    variable h31: unsigned(15 downto 0);
+    variable h32: unsigned(2 downto 0);
+    variable h33: unsigned(2 downto 0);
     variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(0 downto 0);
-    variable h37: unsigned(10 downto 0);
-    variable h38: unsigned(31 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(31 downto 0);
+    variable h37: unsigned(0 downto 0);
+    variable h38: unsigned(0 downto 0);
     variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(2 downto 0);
-    variable h42: unsigned(10 downto 0);
-    variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(0 downto 0);
-    variable h45: unsigned(10 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(0 downto 0);
-    variable h48: unsigned(0 downto 0);
+    variable h40: unsigned(31 downto 0);
+    variable h41: unsigned(31 downto 0);
+    variable h42: unsigned(31 downto 0);
+    variable h43: unsigned(15 downto 0);
+    variable h44: unsigned(3 downto 0);
+    variable h45: unsigned(15 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(10 downto 0);
+    variable h48: unsigned(31 downto 0);
     variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
     variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(0 downto 0);
-    variable h53: unsigned(0 downto 0);
+    variable h52: unsigned(10 downto 0);
+    variable h53: unsigned(31 downto 0);
     variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(63 downto 0);
-    variable h56: unsigned(65 downto 0);
-    variable h57: unsigned(15 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(2 downto 0);
+    variable h57: unsigned(10 downto 0);
     variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(31 downto 0);
-    variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(0 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(10 downto 0);
+    variable h61: unsigned(31 downto 0);
     variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(31 downto 0);
-    variable h65: unsigned(31 downto 0);
-    variable h66: unsigned(15 downto 0);
-    variable h67: unsigned(3 downto 0);
-    variable h68: unsigned(15 downto 0);
+    variable h63: unsigned(0 downto 0);
+    variable h64: unsigned(0 downto 0);
+    variable h65: unsigned(0 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(0 downto 0);
     variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(10 downto 0);
-    variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(0 downto 0);
-    variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(10 downto 0);
-    variable h76: unsigned(31 downto 0);
+    variable h70: unsigned(63 downto 0);
+    variable h71: unsigned(65 downto 0);
+    variable h72: unsigned(15 downto 0);
+    variable h73: unsigned(31 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
     variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(2 downto 0);
-    variable h80: unsigned(10 downto 0);
-    variable h81: unsigned(31 downto 0);
-    variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(10 downto 0);
-    variable h84: unsigned(31 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(15 downto 0);
-    variable h88: unsigned(15 downto 0);
-    variable h89: unsigned(3 downto 0);
-    variable h90: unsigned(15 downto 0);
-    variable h91: unsigned(16 downto 0);
-    variable h92: unsigned(15 downto 0);
-    variable h93: unsigned(2 downto 0);
-    variable h96: unsigned(2 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(31 downto 0);
+    variable h80: unsigned(31 downto 0);
+    variable h81: unsigned(15 downto 0);
+    variable h82: unsigned(3 downto 0);
+    variable h83: unsigned(15 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(10 downto 0);
+    variable h86: unsigned(31 downto 0);
+    variable h87: unsigned(0 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(10 downto 0);
+    variable h91: unsigned(31 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(2 downto 0);
+    variable h95: unsigned(10 downto 0);
+    variable h96: unsigned(31 downto 0);
     variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(31 downto 0);
+    variable h98: unsigned(10 downto 0);
     variable h99: unsigned(31 downto 0);
     variable h100: unsigned(0 downto 0);
     variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(31 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h107: unsigned(3 downto 0);
-    variable h108: unsigned(15 downto 0);
-    variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(10 downto 0);
-    variable h111: unsigned(31 downto 0);
+    variable h102: unsigned(15 downto 0);
+    variable h103: unsigned(15 downto 0);
+    variable h104: unsigned(3 downto 0);
+    variable h105: unsigned(15 downto 0);
+    variable h106: unsigned(16 downto 0);
+    variable h107: unsigned(15 downto 0);
+    variable h108: unsigned(2 downto 0);
+    variable h111: unsigned(2 downto 0);
     variable h112: unsigned(0 downto 0);
-    variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(10 downto 0);
-    variable h116: unsigned(31 downto 0);
+    variable h113: unsigned(31 downto 0);
+    variable h114: unsigned(31 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(0 downto 0);
     variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(2 downto 0);
-    variable h120: unsigned(10 downto 0);
-    variable h121: unsigned(31 downto 0);
-    variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(10 downto 0);
-    variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(0 downto 0);
-    variable h126: unsigned(0 downto 0);
+    variable h118: unsigned(31 downto 0);
+    variable h119: unsigned(31 downto 0);
+    variable h120: unsigned(31 downto 0);
+    variable h121: unsigned(15 downto 0);
+    variable h122: unsigned(3 downto 0);
+    variable h123: unsigned(15 downto 0);
+    variable h124: unsigned(0 downto 0);
+    variable h125: unsigned(10 downto 0);
+    variable h126: unsigned(31 downto 0);
     variable h127: unsigned(0 downto 0);
     variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(15 downto 0);
-    variable h130: unsigned(31 downto 0);
+    variable h129: unsigned(0 downto 0);
+    variable h130: unsigned(10 downto 0);
     variable h131: unsigned(31 downto 0);
     variable h132: unsigned(0 downto 0);
     variable h133: unsigned(0 downto 0);
-    variable h134: unsigned(0 downto 0);
-    variable h135: unsigned(31 downto 0);
+    variable h134: unsigned(2 downto 0);
+    variable h135: unsigned(10 downto 0);
     variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(31 downto 0);
-    variable h138: unsigned(15 downto 0);
-    variable h139: unsigned(3 downto 0);
-    variable h140: unsigned(15 downto 0);
+    variable h137: unsigned(0 downto 0);
+    variable h138: unsigned(10 downto 0);
+    variable h139: unsigned(31 downto 0);
+    variable h140: unsigned(0 downto 0);
     variable h141: unsigned(0 downto 0);
-    variable h142: unsigned(10 downto 0);
-    variable h143: unsigned(31 downto 0);
-    variable h144: unsigned(0 downto 0);
-    variable h145: unsigned(0 downto 0);
-    variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(10 downto 0);
-    variable h148: unsigned(31 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(0 downto 0);
+    variable h144: unsigned(15 downto 0);
+    variable h145: unsigned(31 downto 0);
+    variable h146: unsigned(31 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(0 downto 0);
     variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(0 downto 0);
-    variable h151: unsigned(2 downto 0);
-    variable h152: unsigned(10 downto 0);
-    variable h153: unsigned(31 downto 0);
-    variable h154: unsigned(0 downto 0);
-    variable h155: unsigned(10 downto 0);
-    variable h156: unsigned(31 downto 0);
-    variable h157: unsigned(0 downto 0);
-    variable h158: unsigned(0 downto 0);
-    variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(15 downto 0);
-    variable h161: unsigned(3 downto 0);
-    variable h162: unsigned(15 downto 0);
-    variable h163: unsigned(16 downto 0);
-    variable h164: unsigned(15 downto 0);
+    variable h150: unsigned(31 downto 0);
+    variable h151: unsigned(31 downto 0);
+    variable h152: unsigned(31 downto 0);
+    variable h153: unsigned(15 downto 0);
+    variable h154: unsigned(3 downto 0);
+    variable h155: unsigned(15 downto 0);
+    variable h156: unsigned(0 downto 0);
+    variable h157: unsigned(10 downto 0);
+    variable h158: unsigned(31 downto 0);
+    variable h159: unsigned(0 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(0 downto 0);
+    variable h162: unsigned(10 downto 0);
+    variable h163: unsigned(31 downto 0);
+    variable h164: unsigned(0 downto 0);
     variable h165: unsigned(0 downto 0);
+    variable h166: unsigned(2 downto 0);
+    variable h167: unsigned(10 downto 0);
+    variable h168: unsigned(31 downto 0);
     variable h169: unsigned(0 downto 0);
-    variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(63 downto 0);
+    variable h170: unsigned(10 downto 0);
+    variable h171: unsigned(31 downto 0);
     variable h172: unsigned(0 downto 0);
     variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(5 downto 0);
-    variable h175: unsigned(63 downto 0);
-    variable h176: unsigned(126 downto 0);
-    variable h177: unsigned(5 downto 0);
-    variable h178: unsigned(126 downto 0);
-    variable h179: unsigned(63 downto 0);
-    variable h180: unsigned(5 downto 0);
-    variable h181: unsigned(6 downto 0);
-    variable h182: unsigned(63 downto 0);
-    variable h183: unsigned(64 downto 0);
-    variable h184: unsigned(63 downto 0);
-    variable h185: unsigned(126 downto 0);
-    variable h186: unsigned(126 downto 0);
-    variable h187: unsigned(0 downto 0);
-    variable h188: unsigned(31 downto 0);
-    variable h189: unsigned(31 downto 0);
+    variable h174: unsigned(15 downto 0);
+    variable h175: unsigned(15 downto 0);
+    variable h176: unsigned(3 downto 0);
+    variable h177: unsigned(15 downto 0);
+    variable h178: unsigned(16 downto 0);
+    variable h179: unsigned(15 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h184: unsigned(0 downto 0);
+    variable h185: unsigned(0 downto 0);
+    variable h186: unsigned(63 downto 0);
+    variable h187: unsigned(2 downto 0);
+    variable h188: unsigned(0 downto 0);
+    variable h189: unsigned(0 downto 0);
     variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(0 downto 0);
-    variable h193: unsigned(31 downto 0);
-    variable h194: unsigned(31 downto 0);
-    variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(15 downto 0);
-    variable h197: unsigned(3 downto 0);
-    variable h198: unsigned(15 downto 0);
+    variable h191: unsigned(15 downto 0);
+    variable h192: unsigned(15 downto 0);
+    variable h193: unsigned(15 downto 0);
+    variable h194: unsigned(3 downto 0);
+    variable h195: unsigned(15 downto 0);
+    variable h196: unsigned(16 downto 0);
+    variable h197: unsigned(15 downto 0);
+    variable h198: unsigned(2 downto 0);
     variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(10 downto 0);
-    variable h201: unsigned(31 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(0 downto 0);
-    variable h204: unsigned(0 downto 0);
-    variable h205: unsigned(10 downto 0);
-    variable h206: unsigned(31 downto 0);
-    variable h207: unsigned(0 downto 0);
-    variable h208: unsigned(0 downto 0);
-    variable h209: unsigned(2 downto 0);
-    variable h210: unsigned(10 downto 0);
-    variable h211: unsigned(31 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(10 downto 0);
-    variable h214: unsigned(31 downto 0);
-    variable h215: unsigned(0 downto 0);
-    variable h216: unsigned(0 downto 0);
-    variable h217: unsigned(15 downto 0);
-    variable h218: unsigned(31 downto 0);
-    variable h219: unsigned(31 downto 0);
-    variable h220: unsigned(0 downto 0);
-    variable h221: unsigned(0 downto 0);
-    variable h222: unsigned(0 downto 0);
-    variable h223: unsigned(31 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(15 downto 0);
-    variable h227: unsigned(3 downto 0);
-    variable h228: unsigned(15 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(5 downto 0);
+    variable h202: unsigned(63 downto 0);
+    variable h203: unsigned(126 downto 0);
+    variable h204: unsigned(5 downto 0);
+    variable h205: unsigned(126 downto 0);
+    variable h206: unsigned(63 downto 0);
+    variable h207: unsigned(5 downto 0);
+    variable h208: unsigned(6 downto 0);
+    variable h209: unsigned(63 downto 0);
+    variable h210: unsigned(64 downto 0);
+    variable h211: unsigned(63 downto 0);
+    variable h212: unsigned(126 downto 0);
+    variable h213: unsigned(126 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(31 downto 0);
+    variable h216: unsigned(31 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(31 downto 0);
+    variable h221: unsigned(31 downto 0);
+    variable h222: unsigned(31 downto 0);
+    variable h223: unsigned(15 downto 0);
+    variable h224: unsigned(3 downto 0);
+    variable h225: unsigned(15 downto 0);
+    variable h226: unsigned(0 downto 0);
+    variable h227: unsigned(10 downto 0);
+    variable h228: unsigned(31 downto 0);
     variable h229: unsigned(0 downto 0);
-    variable h230: unsigned(10 downto 0);
-    variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(0 downto 0);
-    variable h233: unsigned(0 downto 0);
+    variable h230: unsigned(0 downto 0);
+    variable h231: unsigned(0 downto 0);
+    variable h232: unsigned(10 downto 0);
+    variable h233: unsigned(31 downto 0);
     variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(10 downto 0);
-    variable h236: unsigned(31 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(2 downto 0);
+    variable h235: unsigned(0 downto 0);
+    variable h236: unsigned(2 downto 0);
+    variable h237: unsigned(10 downto 0);
+    variable h238: unsigned(31 downto 0);
+    variable h239: unsigned(0 downto 0);
     variable h240: unsigned(10 downto 0);
     variable h241: unsigned(31 downto 0);
     variable h242: unsigned(0 downto 0);
-    variable h243: unsigned(10 downto 0);
-    variable h244: unsigned(31 downto 0);
-    variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(15 downto 0);
-    variable h248: unsigned(15 downto 0);
-    variable h249: unsigned(3 downto 0);
-    variable h250: unsigned(15 downto 0);
-    variable h251: unsigned(16 downto 0);
-    variable h252: unsigned(15 downto 0);
-    variable h253: unsigned(0 downto 0);
-    variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(31 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(15 downto 0);
+    variable h245: unsigned(31 downto 0);
+    variable h246: unsigned(31 downto 0);
+    variable h247: unsigned(0 downto 0);
+    variable h248: unsigned(0 downto 0);
+    variable h249: unsigned(0 downto 0);
+    variable h250: unsigned(31 downto 0);
+    variable h251: unsigned(31 downto 0);
+    variable h252: unsigned(31 downto 0);
+    variable h253: unsigned(15 downto 0);
+    variable h254: unsigned(3 downto 0);
+    variable h255: unsigned(15 downto 0);
     variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(31 downto 0);
-    variable h261: unsigned(31 downto 0);
-    variable h262: unsigned(15 downto 0);
-    variable h263: unsigned(3 downto 0);
-    variable h264: unsigned(15 downto 0);
+    variable h257: unsigned(10 downto 0);
+    variable h258: unsigned(31 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h260: unsigned(0 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(10 downto 0);
+    variable h263: unsigned(31 downto 0);
+    variable h264: unsigned(0 downto 0);
     variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(10 downto 0);
-    variable h267: unsigned(31 downto 0);
-    variable h268: unsigned(0 downto 0);
+    variable h266: unsigned(2 downto 0);
+    variable h267: unsigned(10 downto 0);
+    variable h268: unsigned(31 downto 0);
     variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(10 downto 0);
-    variable h272: unsigned(31 downto 0);
+    variable h270: unsigned(10 downto 0);
+    variable h271: unsigned(31 downto 0);
+    variable h272: unsigned(0 downto 0);
     variable h273: unsigned(0 downto 0);
-    variable h274: unsigned(0 downto 0);
-    variable h275: unsigned(2 downto 0);
-    variable h276: unsigned(10 downto 0);
-    variable h277: unsigned(31 downto 0);
-    variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(10 downto 0);
-    variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(0 downto 0);
-    variable h282: unsigned(0 downto 0);
+    variable h274: unsigned(15 downto 0);
+    variable h275: unsigned(15 downto 0);
+    variable h276: unsigned(3 downto 0);
+    variable h277: unsigned(15 downto 0);
+    variable h278: unsigned(16 downto 0);
+    variable h279: unsigned(15 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(31 downto 0);
+    variable h282: unsigned(31 downto 0);
     variable h283: unsigned(0 downto 0);
     variable h284: unsigned(0 downto 0);
     variable h285: unsigned(0 downto 0);
-    variable h286: unsigned(15 downto 0);
+    variable h286: unsigned(31 downto 0);
     variable h287: unsigned(31 downto 0);
     variable h288: unsigned(31 downto 0);
-    variable h289: unsigned(0 downto 0);
-    variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(31 downto 0);
-    variable h293: unsigned(31 downto 0);
+    variable h289: unsigned(15 downto 0);
+    variable h290: unsigned(3 downto 0);
+    variable h291: unsigned(15 downto 0);
+    variable h292: unsigned(0 downto 0);
+    variable h293: unsigned(10 downto 0);
     variable h294: unsigned(31 downto 0);
-    variable h295: unsigned(15 downto 0);
-    variable h296: unsigned(3 downto 0);
-    variable h297: unsigned(15 downto 0);
-    variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(10 downto 0);
-    variable h300: unsigned(31 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(0 downto 0);
+    variable h298: unsigned(10 downto 0);
+    variable h299: unsigned(31 downto 0);
+    variable h300: unsigned(0 downto 0);
     variable h301: unsigned(0 downto 0);
-    variable h302: unsigned(0 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(10 downto 0);
-    variable h305: unsigned(31 downto 0);
-    variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(2 downto 0);
-    variable h309: unsigned(10 downto 0);
-    variable h310: unsigned(31 downto 0);
+    variable h302: unsigned(2 downto 0);
+    variable h303: unsigned(10 downto 0);
+    variable h304: unsigned(31 downto 0);
+    variable h305: unsigned(0 downto 0);
+    variable h306: unsigned(10 downto 0);
+    variable h307: unsigned(31 downto 0);
+    variable h308: unsigned(0 downto 0);
+    variable h309: unsigned(0 downto 0);
+    variable h310: unsigned(0 downto 0);
     variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(10 downto 0);
-    variable h313: unsigned(31 downto 0);
-    variable h314: unsigned(0 downto 0);
-    variable h315: unsigned(0 downto 0);
-    variable h316: unsigned(15 downto 0);
-    variable h317: unsigned(15 downto 0);
-    variable h318: unsigned(3 downto 0);
-    variable h319: unsigned(15 downto 0);
-    variable h320: unsigned(16 downto 0);
-    variable h321: unsigned(15 downto 0);
-    variable h325: unsigned(31 downto 0);
-    variable h326: unsigned(63 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(31 downto 0);
-    variable h329: unsigned(31 downto 0);
-    variable h330: unsigned(63 downto 0);
-    variable h331: unsigned(0 downto 0);
+    variable h312: unsigned(0 downto 0);
+    variable h313: unsigned(15 downto 0);
+    variable h314: unsigned(31 downto 0);
+    variable h315: unsigned(31 downto 0);
+    variable h316: unsigned(0 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(31 downto 0);
+    variable h320: unsigned(31 downto 0);
+    variable h321: unsigned(31 downto 0);
+    variable h322: unsigned(15 downto 0);
+    variable h323: unsigned(3 downto 0);
+    variable h324: unsigned(15 downto 0);
+    variable h325: unsigned(0 downto 0);
+    variable h326: unsigned(10 downto 0);
+    variable h327: unsigned(31 downto 0);
+    variable h328: unsigned(0 downto 0);
+    variable h329: unsigned(0 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h331: unsigned(10 downto 0);
     variable h332: unsigned(31 downto 0);
-    variable h342: unsigned(7 downto 0);
-    variable h343: unsigned(10 downto 0);
-    variable h344: unsigned(31 downto 0);
-    variable h345: unsigned(7 downto 0);
-    variable h346: unsigned(10 downto 0);
-    variable h347: unsigned(31 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(10 downto 0);
-    variable h350: unsigned(31 downto 0);
-    variable h351: unsigned(0 downto 0);
-    variable h352: unsigned(0 downto 0);
-    variable h353: unsigned(2 downto 0);
-    variable h354: unsigned(10 downto 0);
+    variable h333: unsigned(0 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(2 downto 0);
+    variable h336: unsigned(10 downto 0);
+    variable h337: unsigned(31 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(10 downto 0);
+    variable h340: unsigned(31 downto 0);
+    variable h341: unsigned(0 downto 0);
+    variable h342: unsigned(0 downto 0);
+    variable h343: unsigned(15 downto 0);
+    variable h344: unsigned(15 downto 0);
+    variable h345: unsigned(3 downto 0);
+    variable h346: unsigned(15 downto 0);
+    variable h347: unsigned(16 downto 0);
+    variable h348: unsigned(15 downto 0);
+    variable h352: unsigned(31 downto 0);
+    variable h353: unsigned(63 downto 0);
+    variable h354: unsigned(0 downto 0);
     variable h355: unsigned(31 downto 0);
-    variable h356: unsigned(0 downto 0);
-    variable h357: unsigned(10 downto 0);
-    variable h358: unsigned(31 downto 0);
-    variable h359: unsigned(0 downto 0);
-    variable h360: unsigned(0 downto 0);
-    variable h380: unsigned(0 downto 0);
-    variable h381: unsigned(31 downto 0);
-    variable h382: unsigned(31 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(0 downto 0);
-    variable h385: unsigned(0 downto 0);
-    variable h386: unsigned(31 downto 0);
+    variable h356: unsigned(31 downto 0);
+    variable h357: unsigned(63 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h359: unsigned(31 downto 0);
+    variable h369: unsigned(0 downto 0);
+    variable h370: unsigned(41 downto 0);
+    variable h371: unsigned(45 downto 0);
+    variable h372: unsigned(31 downto 0);
+    variable h373: unsigned(13 downto 0);
+    variable h374: unsigned(52 downto 0);
+    variable h375: unsigned(15 downto 0);
+    variable h376: unsigned(15 downto 0);
+    variable h377: unsigned(15 downto 0);
+    variable h378: unsigned(3 downto 0);
+    variable h379: unsigned(15 downto 0);
+    variable h380: unsigned(16 downto 0);
+    variable h381: unsigned(15 downto 0);
+    variable h382: unsigned(7 downto 0);
+    variable h383: unsigned(10 downto 0);
+    variable h384: unsigned(31 downto 0);
+    variable h385: unsigned(7 downto 0);
+    variable h386: unsigned(10 downto 0);
     variable h387: unsigned(31 downto 0);
-    variable h388: unsigned(31 downto 0);
-    variable h389: unsigned(15 downto 0);
-    variable h390: unsigned(3 downto 0);
-    variable h391: unsigned(15 downto 0);
+    variable h388: unsigned(0 downto 0);
+    variable h389: unsigned(10 downto 0);
+    variable h390: unsigned(31 downto 0);
+    variable h391: unsigned(0 downto 0);
     variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(10 downto 0);
-    variable h394: unsigned(31 downto 0);
-    variable h395: unsigned(0 downto 0);
+    variable h393: unsigned(2 downto 0);
+    variable h394: unsigned(10 downto 0);
+    variable h395: unsigned(31 downto 0);
     variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(10 downto 0);
-    variable h399: unsigned(31 downto 0);
+    variable h397: unsigned(10 downto 0);
+    variable h398: unsigned(31 downto 0);
+    variable h399: unsigned(0 downto 0);
     variable h400: unsigned(0 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(2 downto 0);
-    variable h403: unsigned(10 downto 0);
-    variable h404: unsigned(31 downto 0);
-    variable h405: unsigned(0 downto 0);
-    variable h406: unsigned(10 downto 0);
-    variable h407: unsigned(31 downto 0);
-    variable h408: unsigned(0 downto 0);
-    variable h409: unsigned(0 downto 0);
-    variable h410: unsigned(0 downto 0);
-    variable h411: unsigned(31 downto 0);
-    variable h412: unsigned(15 downto 0);
-    variable h413: unsigned(3 downto 0);
-    variable h414: unsigned(15 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h416: unsigned(10 downto 0);
-    variable h417: unsigned(31 downto 0);
-    variable h418: unsigned(0 downto 0);
-    variable h419: unsigned(0 downto 0);
     variable h420: unsigned(0 downto 0);
     variable h421: unsigned(31 downto 0);
-    variable h422: unsigned(15 downto 0);
-    variable h423: unsigned(3 downto 0);
-    variable h424: unsigned(15 downto 0);
+    variable h422: unsigned(31 downto 0);
+    variable h423: unsigned(0 downto 0);
+    variable h424: unsigned(0 downto 0);
     variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(10 downto 0);
+    variable h426: unsigned(31 downto 0);
     variable h427: unsigned(31 downto 0);
-    variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(15 downto 0);
-    variable h431: unsigned(31 downto 0);
-    variable h432: unsigned(31 downto 0);
-    variable h433: unsigned(0 downto 0);
-    variable h434: unsigned(0 downto 0);
+    variable h428: unsigned(31 downto 0);
+    variable h429: unsigned(15 downto 0);
+    variable h430: unsigned(3 downto 0);
+    variable h431: unsigned(15 downto 0);
+    variable h432: unsigned(0 downto 0);
+    variable h433: unsigned(10 downto 0);
+    variable h434: unsigned(31 downto 0);
     variable h435: unsigned(0 downto 0);
-    variable h436: unsigned(31 downto 0);
-    variable h437: unsigned(31 downto 0);
-    variable h438: unsigned(31 downto 0);
-    variable h439: unsigned(15 downto 0);
-    variable h440: unsigned(3 downto 0);
-    variable h441: unsigned(15 downto 0);
-    variable h442: unsigned(0 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(0 downto 0);
+    variable h438: unsigned(10 downto 0);
+    variable h439: unsigned(31 downto 0);
+    variable h440: unsigned(0 downto 0);
+    variable h441: unsigned(0 downto 0);
+    variable h442: unsigned(2 downto 0);
     variable h443: unsigned(10 downto 0);
     variable h444: unsigned(31 downto 0);
     variable h445: unsigned(0 downto 0);
-    variable h446: unsigned(0 downto 0);
-    variable h447: unsigned(0 downto 0);
-    variable h448: unsigned(10 downto 0);
-    variable h449: unsigned(31 downto 0);
+    variable h446: unsigned(10 downto 0);
+    variable h447: unsigned(31 downto 0);
+    variable h448: unsigned(0 downto 0);
+    variable h449: unsigned(0 downto 0);
     variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(0 downto 0);
-    variable h452: unsigned(2 downto 0);
-    variable h453: unsigned(10 downto 0);
-    variable h454: unsigned(31 downto 0);
+    variable h451: unsigned(31 downto 0);
+    variable h452: unsigned(15 downto 0);
+    variable h453: unsigned(3 downto 0);
+    variable h454: unsigned(15 downto 0);
     variable h455: unsigned(0 downto 0);
     variable h456: unsigned(10 downto 0);
     variable h457: unsigned(31 downto 0);
     variable h458: unsigned(0 downto 0);
     variable h459: unsigned(0 downto 0);
-    variable h460: unsigned(15 downto 0);
-    variable h461: unsigned(15 downto 0);
-    variable h462: unsigned(3 downto 0);
-    variable h463: unsigned(15 downto 0);
-    variable h464: unsigned(16 downto 0);
-    variable h465: unsigned(15 downto 0);
-    variable h487: unsigned(31 downto 0);
-    variable h488: unsigned(31 downto 0);
-    variable h489: unsigned(0 downto 0);
+    variable h460: unsigned(0 downto 0);
+    variable h461: unsigned(31 downto 0);
+    variable h462: unsigned(15 downto 0);
+    variable h463: unsigned(3 downto 0);
+    variable h464: unsigned(15 downto 0);
+    variable h465: unsigned(0 downto 0);
+    variable h466: unsigned(10 downto 0);
+    variable h467: unsigned(31 downto 0);
+    variable h468: unsigned(0 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(15 downto 0);
+    variable h471: unsigned(31 downto 0);
+    variable h472: unsigned(31 downto 0);
+    variable h473: unsigned(0 downto 0);
+    variable h474: unsigned(0 downto 0);
+    variable h475: unsigned(0 downto 0);
+    variable h476: unsigned(31 downto 0);
+    variable h477: unsigned(31 downto 0);
+    variable h478: unsigned(31 downto 0);
+    variable h479: unsigned(15 downto 0);
+    variable h480: unsigned(3 downto 0);
+    variable h481: unsigned(15 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(10 downto 0);
+    variable h484: unsigned(31 downto 0);
+    variable h485: unsigned(0 downto 0);
+    variable h486: unsigned(0 downto 0);
+    variable h487: unsigned(0 downto 0);
+    variable h488: unsigned(10 downto 0);
+    variable h489: unsigned(31 downto 0);
     variable h490: unsigned(0 downto 0);
     variable h491: unsigned(0 downto 0);
-    variable h492: unsigned(31 downto 0);
-    variable h493: unsigned(31 downto 0);
+    variable h492: unsigned(2 downto 0);
+    variable h493: unsigned(10 downto 0);
     variable h494: unsigned(31 downto 0);
-    variable h495: unsigned(15 downto 0);
-    variable h496: unsigned(3 downto 0);
-    variable h497: unsigned(15 downto 0);
+    variable h495: unsigned(0 downto 0);
+    variable h496: unsigned(10 downto 0);
+    variable h497: unsigned(31 downto 0);
     variable h498: unsigned(0 downto 0);
-    variable h499: unsigned(10 downto 0);
-    variable h500: unsigned(31 downto 0);
-    variable h501: unsigned(0 downto 0);
-    variable h502: unsigned(0 downto 0);
-    variable h503: unsigned(0 downto 0);
-    variable h504: unsigned(10 downto 0);
-    variable h505: unsigned(31 downto 0);
-    variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(0 downto 0);
-    variable h508: unsigned(2 downto 0);
-    variable h509: unsigned(10 downto 0);
-    variable h510: unsigned(31 downto 0);
-    variable h511: unsigned(0 downto 0);
-    variable h512: unsigned(10 downto 0);
-    variable h513: unsigned(31 downto 0);
-    variable h514: unsigned(0 downto 0);
-    variable h515: unsigned(0 downto 0);
-    variable h485: unsigned(19 downto 0);
-    variable h486: unsigned(52 downto 0);
-    variable h518: unsigned(31 downto 0);
-    variable h519: unsigned(31 downto 0);
-    variable h520: unsigned(0 downto 0);
-    variable h521: unsigned(0 downto 0);
-    variable h522: unsigned(0 downto 0);
-    variable h523: unsigned(31 downto 0);
-    variable h524: unsigned(31 downto 0);
-    variable h525: unsigned(31 downto 0);
-    variable h526: unsigned(15 downto 0);
-    variable h527: unsigned(3 downto 0);
-    variable h528: unsigned(15 downto 0);
+    variable h499: unsigned(0 downto 0);
+    variable h500: unsigned(15 downto 0);
+    variable h501: unsigned(15 downto 0);
+    variable h502: unsigned(3 downto 0);
+    variable h503: unsigned(15 downto 0);
+    variable h504: unsigned(16 downto 0);
+    variable h505: unsigned(15 downto 0);
+    variable h527: unsigned(31 downto 0);
+    variable h528: unsigned(31 downto 0);
     variable h529: unsigned(0 downto 0);
-    variable h530: unsigned(10 downto 0);
-    variable h531: unsigned(31 downto 0);
-    variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(0 downto 0);
-    variable h534: unsigned(0 downto 0);
-    variable h535: unsigned(10 downto 0);
-    variable h536: unsigned(31 downto 0);
-    variable h537: unsigned(0 downto 0);
+    variable h530: unsigned(0 downto 0);
+    variable h531: unsigned(0 downto 0);
+    variable h532: unsigned(31 downto 0);
+    variable h533: unsigned(31 downto 0);
+    variable h534: unsigned(31 downto 0);
+    variable h535: unsigned(15 downto 0);
+    variable h536: unsigned(3 downto 0);
+    variable h537: unsigned(15 downto 0);
     variable h538: unsigned(0 downto 0);
-    variable h539: unsigned(2 downto 0);
-    variable h540: unsigned(10 downto 0);
-    variable h541: unsigned(31 downto 0);
+    variable h539: unsigned(10 downto 0);
+    variable h540: unsigned(31 downto 0);
+    variable h541: unsigned(0 downto 0);
     variable h542: unsigned(0 downto 0);
-    variable h543: unsigned(10 downto 0);
-    variable h544: unsigned(31 downto 0);
-    variable h545: unsigned(0 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(10 downto 0);
+    variable h545: unsigned(31 downto 0);
     variable h546: unsigned(0 downto 0);
-    variable h516: unsigned(19 downto 0);
-    variable h517: unsigned(52 downto 0);
+    variable h547: unsigned(0 downto 0);
+    variable h548: unsigned(2 downto 0);
+    variable h549: unsigned(10 downto 0);
+    variable h550: unsigned(31 downto 0);
+    variable h551: unsigned(0 downto 0);
+    variable h552: unsigned(10 downto 0);
+    variable h553: unsigned(31 downto 0);
+    variable h554: unsigned(0 downto 0);
+    variable h555: unsigned(0 downto 0);
+    variable h525: unsigned(19 downto 0);
+    variable h526: unsigned(52 downto 0);
+    variable h558: unsigned(31 downto 0);
+    variable h559: unsigned(31 downto 0);
+    variable h560: unsigned(0 downto 0);
+    variable h561: unsigned(0 downto 0);
+    variable h562: unsigned(0 downto 0);
+    variable h563: unsigned(31 downto 0);
+    variable h564: unsigned(31 downto 0);
+    variable h565: unsigned(31 downto 0);
+    variable h566: unsigned(15 downto 0);
+    variable h567: unsigned(3 downto 0);
+    variable h568: unsigned(15 downto 0);
+    variable h569: unsigned(0 downto 0);
+    variable h570: unsigned(10 downto 0);
+    variable h571: unsigned(31 downto 0);
+    variable h572: unsigned(0 downto 0);
+    variable h573: unsigned(0 downto 0);
+    variable h574: unsigned(0 downto 0);
+    variable h575: unsigned(10 downto 0);
+    variable h576: unsigned(31 downto 0);
+    variable h577: unsigned(0 downto 0);
+    variable h578: unsigned(0 downto 0);
+    variable h579: unsigned(2 downto 0);
+    variable h580: unsigned(10 downto 0);
+    variable h581: unsigned(31 downto 0);
+    variable h582: unsigned(0 downto 0);
+    variable h583: unsigned(10 downto 0);
+    variable h584: unsigned(31 downto 0);
+    variable h585: unsigned(0 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h556: unsigned(19 downto 0);
+    variable h557: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1570,6 +1617,8 @@ begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
+            er_dte <= '0';
+            er_irt <= '0';
             hits <= to_unsigned(0, 2);
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
@@ -1979,8 +2028,10 @@ begin
             wk_io_U <= to_unsigned(0, 1);
             wk_io_W <= to_unsigned(0, 1);
             wk_io_bad_level <= to_unsigned(0, 1);
+            wk_io_entry <= to_unsigned(0, 64);
             wk_io_fault <= to_unsigned(0, 8);
             wk_io_frame <= to_unsigned(0, 64);
+            wk_io_hw_error <= to_unsigned(0, 1);
             wk_io_level <= to_unsigned(0, 3);
             wk_io_not_present <= to_unsigned(0, 1);
             wk_io_ok <= to_unsigned(0, 1);
@@ -2001,6 +2052,8 @@ begin
             case st is
                 when IDLE =>
                     if bool(start) then
+                        er_dte <= '0';
+                        er_irt <= '0';
                         if (i_op = 0) then
                             hits <= to_unsigned(0, 2);
                             st <= S0W0;
@@ -2151,6 +2204,9 @@ begin
                         if bool(m_rvalid) then
                             w_dte_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
                             st <= S0W1;
                         end if;
                     end if;
@@ -2174,6 +2230,9 @@ begin
                         if bool(m_rvalid) then
                             w_dte_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
                             st <= S0W2;
                         end if;
                     end if;
@@ -2197,6 +2256,9 @@ begin
                         if bool(m_rvalid) then
                             w_dte_10 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
                             st <= S0W3;
                         end if;
                     end if;
@@ -2220,7 +2282,14 @@ begin
                         if bool(m_rvalid) then
                             w_dte_18 <= m_rdata;
                             pend <= '0';
-                            st <= S0F;
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
+                            if (bool(m_rerr) or bool(er_dte)) then
+                                st <= S1G;
+                            else
+                                st <= S0F;
+                            end if;
                         end if;
                     end if;
                 when S0F =>
@@ -2338,6 +2407,7 @@ begin
                     wk_io_pa <= to_unsigned(0, 64);
                     wk_io_level <= to_unsigned(0, 3);
                     wk_io_fault <= to_unsigned(0, 8);
+                    wk_io_hw_error <= to_unsigned(0, 1);
                     wk_io_not_present <= to_unsigned(0, 1);
                     wk_io_reserved <= to_unsigned(0, 1);
                     wk_io_page_size <= to_unsigned(0, 1);
@@ -2353,6 +2423,7 @@ begin
                     wk_io_U <= to_unsigned(0, 1);
                     wk_io_shift <= to_unsigned(0, 6);
                     wk_io_frame <= to_unsigned(0, 64);
+                    wk_io_entry <= to_unsigned(0, 64);
                     if ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
@@ -2549,24 +2620,27 @@ begin
                             wk_io_fault <= unit_io_o_status;
                             wk_io_level <= unit_io_o_level;
                             if (unit_io_o_status = 1) then
-                                wk_io_not_present <= to_unsigned(1, 1);
+                                wk_io_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 2) then
-                                wk_io_reserved <= to_unsigned(1, 1);
+                                wk_io_not_present <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 3) then
-                                wk_io_page_size <= to_unsigned(1, 1);
+                                wk_io_reserved <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 4) then
-                                wk_io_bad_level <= to_unsigned(1, 1);
+                                wk_io_page_size <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 5) then
-                                wk_io_skipped_bits <= to_unsigned(1, 1);
+                                wk_io_bad_level <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 6) then
-                                wk_io_permission <= to_unsigned(1, 1);
+                                wk_io_skipped_bits <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 7) then
+                                wk_io_permission <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_o_status = 8) then
                                 wk_io_translation <= to_unsigned(1, 1);
                             end if;
                             wk_io_PR <= unit_io_o_r_PR;
@@ -2577,6 +2651,7 @@ begin
                             wk_io_U <= unit_io_o_r_U;
                             wk_io_shift <= unit_io_o_r_shift;
                             wk_io_frame <= unit_io_o_r_frame;
+                            wk_io_entry <= unit_io_o_r_entry;
                         end if;
                         st <= S2W0;
                     end if;
@@ -2623,218 +2698,203 @@ begin
                         if bool(m_rvalid) then
                             w_irt_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_irt <= '1';
+                            end if;
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h94 := unsigned'("00000000000000000000000000000000");
-                    h94 := e_data;
-                    h95 := unsigned'("00000000000000000000000000000000");
-                    h95 := e_data;
-                    h166 := to_unsigned(0, 1);
-                    h167 := to_unsigned(0, 1);
-                    h167 := to_unsigned(0, 1);
+                    h109 := unsigned'("00000000000000000000000000000000");
+                    h109 := e_data;
+                    h110 := unsigned'("00000000000000000000000000000000");
+                    h110 := e_data;
+                    h181 := to_unsigned(0, 1);
+                    h182 := to_unsigned(0, 1);
+                    h182 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h167 := to_unsigned(1, 1);
+                        h182 := to_unsigned(1, 1);
                     end if;
-                    h168 := to_unsigned(0, 1);
-                    h168 := to_unsigned(0, 1);
+                    h183 := to_unsigned(0, 1);
+                    h183 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h168 := to_unsigned(1, 1);
+                        h183 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h166 := h167;
+                        h181 := h182;
                     else
-                        h166 := h168;
+                        h181 := h183;
                     end if;
-                    h322 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
+                    h349 := to_unsigned(0, 1);
+                    h350 := to_unsigned(0, 1);
+                    h350 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h323 := to_unsigned(1, 1);
+                        h350 := to_unsigned(1, 1);
                     end if;
-                    h324 := to_unsigned(0, 1);
-                    h324 := to_unsigned(0, 1);
+                    h351 := to_unsigned(0, 1);
+                    h351 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h324 := to_unsigned(1, 1);
+                        h351 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h322 := h323;
+                        h349 := h350;
                     else
-                        h322 := h324;
+                        h349 := h351;
                     end if;
-                    h333 := to_unsigned(0, 1);
-                    h334 := unsigned'("00000000000000000000000000000000");
-                    h334 := e_data;
-                    h335 := unsigned'("00000000000000000000000000000000");
-                    h335 := e_data;
-                    h336 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 1);
-                    if (w_dte_10(62-1 downto 60) = 1) then
-                        h336 := to_unsigned(1, 1);
-                    end if;
-                    h337 := to_unsigned(0, 1);
-                    h338 := unsigned'("00000000000000000000000000000000");
-                    h338 := e_data;
-                    h339 := unsigned'("00000000000000000000000000000000");
-                    h339 := e_data;
-                    h340 := unsigned'("00000000000000000000000000000000");
-                    h340 := e_data;
-                    h341 := unsigned'("00000000000000000000000000000000");
-                    h341 := e_data;
-                    h337 := to_unsigned(0, 1);
-                    if (((((h338(11-1 downto 8) = 2) or ((h339(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h340(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h341(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h337 := to_unsigned(1, 1);
-                    end if;
-                    if ((h334(11-1 downto 8) = 0) or (h335(11-1 downto 8) = 1)) then
-                        h333 := h336;
-                    else
-                        h333 := h337;
-                    end if;
+                    h360 := to_unsigned(0, 1);
                     h361 := unsigned'("00000000000000000000000000000000");
                     h361 := e_data;
                     h362 := unsigned'("00000000000000000000000000000000");
                     h362 := e_data;
-                    h363 := unsigned'("00000000000000000000000000000000");
-                    h363 := e_data;
-                    h364 := to_unsigned(0, 16);
-                    h364 := to_unsigned(1, 16);
-                    h365 := to_unsigned(0, 4);
-                    h365 := w_dte_10(5-1 downto 1);
-                    h366 := to_unsigned(0, 16);
-                    h366 := shift_left(h364, to_integer(h365));
-                    h367 := to_unsigned(0, 1);
-                    h368 := to_unsigned(0, 11);
-                    h369 := unsigned'("00000000000000000000000000000000");
-                    h369 := e_data;
-                    h368 := h369(11-1 downto 0);
-                    h370 := to_unsigned(0, 1);
-                    h370 := to_unsigned(0, 1);
+                    h363 := to_unsigned(0, 1);
+                    h363 := to_unsigned(0, 1);
+                    if (w_dte_10(62-1 downto 60) = 1) then
+                        h363 := to_unsigned(1, 1);
+                    end if;
+                    h364 := to_unsigned(0, 1);
+                    h365 := unsigned'("00000000000000000000000000000000");
+                    h365 := e_data;
+                    h366 := unsigned'("00000000000000000000000000000000");
+                    h366 := e_data;
+                    h367 := unsigned'("00000000000000000000000000000000");
+                    h367 := e_data;
+                    h368 := unsigned'("00000000000000000000000000000000");
+                    h368 := e_data;
+                    h364 := to_unsigned(0, 1);
+                    if (((((h365(11-1 downto 8) = 2) or ((h366(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h367(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h368(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h364 := to_unsigned(1, 1);
+                    end if;
+                    if ((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) then
+                        h360 := h363;
+                    else
+                        h360 := h364;
+                    end if;
+                    h401 := unsigned'("00000000000000000000000000000000");
+                    h401 := e_data;
+                    h402 := unsigned'("00000000000000000000000000000000");
+                    h402 := e_data;
+                    h403 := unsigned'("00000000000000000000000000000000");
+                    h403 := e_data;
+                    h404 := to_unsigned(0, 16);
+                    h404 := to_unsigned(1, 16);
+                    h405 := to_unsigned(0, 4);
+                    h405 := w_dte_10(5-1 downto 1);
+                    h406 := to_unsigned(0, 16);
+                    h406 := shift_left(h404, to_integer(h405));
+                    h407 := to_unsigned(0, 1);
+                    h408 := to_unsigned(0, 11);
+                    h409 := unsigned'("00000000000000000000000000000000");
+                    h409 := e_data;
+                    h408 := h409(11-1 downto 0);
+                    h410 := to_unsigned(0, 1);
+                    h410 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h370 := to_unsigned(1, 1);
+                        h410 := to_unsigned(1, 1);
                     end if;
-                    h371 := to_unsigned(0, 1);
-                    h371 := to_unsigned(0, 1);
+                    h411 := to_unsigned(0, 1);
+                    h411 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h371 := to_unsigned(1, 1);
+                        h411 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h368, 0) and to_unsigned(1, 11)) = 1) then
-                        h367 := h370;
+                    if ((shift_right(h408, 0) and to_unsigned(1, 11)) = 1) then
+                        h407 := h410;
                     else
-                        h367 := h371;
+                        h407 := h411;
                     end if;
-                    h372 := to_unsigned(0, 1);
-                    h373 := to_unsigned(0, 11);
-                    h374 := unsigned'("00000000000000000000000000000000");
-                    h374 := e_data;
-                    h373 := h374(11-1 downto 0);
-                    h375 := to_unsigned(0, 1);
-                    h375 := to_unsigned(0, 1);
+                    h412 := to_unsigned(0, 1);
+                    h413 := to_unsigned(0, 11);
+                    h414 := unsigned'("00000000000000000000000000000000");
+                    h414 := e_data;
+                    h413 := h414(11-1 downto 0);
+                    h415 := to_unsigned(0, 1);
+                    h415 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h375 := to_unsigned(1, 1);
+                        h415 := to_unsigned(1, 1);
                     end if;
-                    h376 := to_unsigned(0, 1);
-                    h376 := to_unsigned(0, 1);
+                    h416 := to_unsigned(0, 1);
+                    h416 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h376 := to_unsigned(1, 1);
+                        h416 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
-                        h372 := h375;
+                    if ((shift_right(h413, 0) and to_unsigned(1, 11)) = 1) then
+                        h412 := h415;
                     else
-                        h372 := h376;
+                        h412 := h416;
                     end if;
-                    h377 := to_unsigned(0, 3);
-                    h378 := to_unsigned(0, 11);
-                    h379 := unsigned'("00000000000000000000000000000000");
-                    h379 := e_data;
-                    h378 := h379(11-1 downto 0);
-                    if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                        h377 := w_irt_0(37-1 downto 34);
+                    h417 := to_unsigned(0, 3);
+                    h418 := to_unsigned(0, 11);
+                    h419 := unsigned'("00000000000000000000000000000000");
+                    h419 := e_data;
+                    h418 := h419(11-1 downto 0);
+                    if ((shift_right(h418, 0) and to_unsigned(1, 11)) = 1) then
+                        h417 := w_irt_0(37-1 downto 34);
                     else
-                        h377 := w_irt_0(5-1 downto 2);
+                        h417 := w_irt_0(5-1 downto 2);
                     end if;
-                    h466 := unsigned'("00000000000000000000000000000000");
-                    h466 := e_data;
-                    h467 := unsigned'("00000000000000000000000000000000");
-                    h467 := e_data;
-                    h468 := unsigned'("00000000000000000000000000000000");
-                    h468 := e_data;
-                    h469 := to_unsigned(0, 16);
-                    h469 := to_unsigned(1, 16);
-                    h470 := to_unsigned(0, 4);
-                    h470 := w_dte_10(5-1 downto 1);
-                    h471 := to_unsigned(0, 16);
-                    h471 := shift_left(h469, to_integer(h470));
-                    h472 := to_unsigned(0, 1);
-                    h473 := to_unsigned(0, 11);
-                    h474 := unsigned'("00000000000000000000000000000000");
-                    h474 := e_data;
-                    h473 := h474(11-1 downto 0);
-                    h475 := to_unsigned(0, 1);
-                    h475 := to_unsigned(0, 1);
+                    h506 := unsigned'("00000000000000000000000000000000");
+                    h506 := e_data;
+                    h507 := unsigned'("00000000000000000000000000000000");
+                    h507 := e_data;
+                    h508 := unsigned'("00000000000000000000000000000000");
+                    h508 := e_data;
+                    h509 := to_unsigned(0, 16);
+                    h509 := to_unsigned(1, 16);
+                    h510 := to_unsigned(0, 4);
+                    h510 := w_dte_10(5-1 downto 1);
+                    h511 := to_unsigned(0, 16);
+                    h511 := shift_left(h509, to_integer(h510));
+                    h512 := to_unsigned(0, 1);
+                    h513 := to_unsigned(0, 11);
+                    h514 := unsigned'("00000000000000000000000000000000");
+                    h514 := e_data;
+                    h513 := h514(11-1 downto 0);
+                    h515 := to_unsigned(0, 1);
+                    h515 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h475 := to_unsigned(1, 1);
+                        h515 := to_unsigned(1, 1);
                     end if;
-                    h476 := to_unsigned(0, 1);
-                    h476 := to_unsigned(0, 1);
+                    h516 := to_unsigned(0, 1);
+                    h516 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h476 := to_unsigned(1, 1);
+                        h516 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h473, 0) and to_unsigned(1, 11)) = 1) then
-                        h472 := h475;
+                    if ((shift_right(h513, 0) and to_unsigned(1, 11)) = 1) then
+                        h512 := h515;
                     else
-                        h472 := h476;
+                        h512 := h516;
                     end if;
-                    h477 := to_unsigned(0, 1);
-                    h478 := to_unsigned(0, 11);
-                    h479 := unsigned'("00000000000000000000000000000000");
-                    h479 := e_data;
-                    h478 := h479(11-1 downto 0);
-                    h480 := to_unsigned(0, 1);
-                    h480 := to_unsigned(0, 1);
+                    h517 := to_unsigned(0, 1);
+                    h518 := to_unsigned(0, 11);
+                    h519 := unsigned'("00000000000000000000000000000000");
+                    h519 := e_data;
+                    h518 := h519(11-1 downto 0);
+                    h520 := to_unsigned(0, 1);
+                    h520 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h480 := to_unsigned(1, 1);
+                        h520 := to_unsigned(1, 1);
                     end if;
-                    h481 := to_unsigned(0, 1);
-                    h481 := to_unsigned(0, 1);
+                    h521 := to_unsigned(0, 1);
+                    h521 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h481 := to_unsigned(1, 1);
+                        h521 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h478, 0) and to_unsigned(1, 11)) = 1) then
-                        h477 := h480;
+                    if ((shift_right(h518, 0) and to_unsigned(1, 11)) = 1) then
+                        h517 := h520;
                     else
-                        h477 := h481;
+                        h517 := h521;
                     end if;
-                    h482 := to_unsigned(0, 3);
-                    h483 := to_unsigned(0, 11);
-                    h484 := unsigned'("00000000000000000000000000000000");
-                    h484 := e_data;
-                    h483 := h484(11-1 downto 0);
-                    if ((shift_right(h483, 0) and to_unsigned(1, 11)) = 1) then
-                        h482 := w_irt_0(37-1 downto 34);
+                    h522 := to_unsigned(0, 3);
+                    h523 := to_unsigned(0, 11);
+                    h524 := unsigned'("00000000000000000000000000000000");
+                    h524 := e_data;
+                    h523 := h524(11-1 downto 0);
+                    if ((shift_right(h523, 0) and to_unsigned(1, 11)) = 1) then
+                        h522 := w_irt_0(37-1 downto 34);
                     else
-                        h482 := w_irt_0(5-1 downto 2);
+                        h522 := w_irt_0(5-1 downto 2);
                     end if;
-                    if ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
+                    if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h94(11-1 downto 8) = 0) or (h95(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
-                        status <= to_unsigned(2, 8);
                         h18 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
                             h18 := to_unsigned(4, 3);
@@ -2849,564 +2909,71 @@ begin
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(1, 4);
+                        rec_code <= to_unsigned(3, 4);
                         h19 := to_unsigned(0, 1);
-                        h20 := unsigned'("00000000000000000000000000000000");
-                        h20 := e_data;
-                        h21 := unsigned'("00000000000000000000000000000000");
-                        h21 := e_data;
-                        h22 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h23 := to_unsigned(1, 1);
-                        end if;
-                        h24 := to_unsigned(0, 1);
-                        h24 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h24 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h22 := h23;
-                        else
-                            h22 := h24;
-                        end if;
-                        h25 := unsigned'("00000000000000000000000000000000");
-                        h25 := e_data;
-                        h26 := unsigned'("00000000000000000000000000000000");
-                        h26 := e_data;
-                        h27 := unsigned'("00000000000000000000000000000000");
-                        h27 := e_data;
-                        h28 := to_unsigned(0, 16);
-                        h28 := to_unsigned(1, 16);
-                        h29 := to_unsigned(0, 4);
-                        h29 := w_dte_10(5-1 downto 1);
-                        h30 := to_unsigned(0, 16);
-                        h30 := shift_left(h28, to_integer(h29));
-                        h31 := to_unsigned(0, 1);
-                        h32 := to_unsigned(0, 11);
-                        h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := e_data;
-                        h32 := h33(11-1 downto 0);
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h34 := to_unsigned(1, 1);
-                        end if;
-                        h35 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h35 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h32, 0) and to_unsigned(1, 11)) = 1) then
-                            h31 := h34;
-                        else
-                            h31 := h35;
-                        end if;
-                        h36 := to_unsigned(0, 1);
-                        h37 := to_unsigned(0, 11);
-                        h38 := unsigned'("00000000000000000000000000000000");
-                        h38 := e_data;
-                        h37 := h38(11-1 downto 0);
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h39 := to_unsigned(1, 1);
-                        end if;
-                        h40 := to_unsigned(0, 1);
-                        h40 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h40 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h37, 0) and to_unsigned(1, 11)) = 1) then
-                            h36 := h39;
-                        else
-                            h36 := h40;
-                        end if;
-                        h41 := to_unsigned(0, 3);
-                        h42 := to_unsigned(0, 11);
-                        h43 := unsigned'("00000000000000000000000000000000");
-                        h43 := e_data;
-                        h42 := h43(11-1 downto 0);
-                        if ((shift_right(h42, 0) and to_unsigned(1, 11)) = 1) then
-                            h41 := w_irt_0(37-1 downto 34);
-                        else
-                            h41 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h44 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 11);
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_data;
-                        h45 := h46(11-1 downto 0);
-                        h47 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h47 := to_unsigned(1, 1);
-                        end if;
-                        h48 := to_unsigned(0, 1);
-                        h48 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h48 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h45, 0) and to_unsigned(1, 11)) = 1) then
-                            h44 := h47;
-                        else
-                            h44 := h48;
-                        end if;
                         h19 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
+                        if bool(r_CONTROL(2)) then
                             h19 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h19;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h49 := to_unsigned(0, 1);
-                        h49 := to_unsigned(0, 1);
+                        h20 := to_unsigned(0, 1);
+                        h20 := to_unsigned(0, 1);
                         if (e_kind = 2) then
-                            h49 := to_unsigned(1, 1);
+                            h20 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h49;
-                        h50 := to_unsigned(0, 1);
-                        h50 := to_unsigned(0, 1);
+                        v_wide(52-1 downto 51) := h20;
+                        h21 := to_unsigned(0, 1);
+                        h21 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h50 := to_unsigned(1, 1);
+                            h21 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h50;
-                        h51 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h52 := to_unsigned(1, 1);
-                        end if;
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h53 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind /= 2) then
-                            h51 := h52;
-                        else
-                            h51 := h53;
-                        end if;
-                        v_wide(56-1 downto 55) := h51;
-                        h54 := to_unsigned(0, 1);
-                        h54 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h21;
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h54 := to_unsigned(1, 1);
+                            h22 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h54;
-                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        v_wide(57-1 downto 56) := h22;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(3, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h55 := shift_right(e_address, 2);
-                        h56 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h56 := unsigned'(h55 & to_unsigned(0, 2));
-                        rec_entry_hi <= h56(64-1 downto 0);
-                        h57 := to_unsigned(0, 16);
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := e_data;
-                        h59 := unsigned'("00000000000000000000000000000000");
-                        h59 := e_data;
-                        h60 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h61 := to_unsigned(1, 1);
-                        end if;
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h62 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h60 := h61;
+                        h23 := to_unsigned(0, 22);
+                        h23 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
+                        h24 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h24 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h23));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h24);
+                        h25 := to_unsigned(0, 16);
+                        h26 := to_unsigned(0, 16);
+                        h26 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h27 := to_unsigned(0, 16);
+                        h27 := to_unsigned(1, 16);
+                        h28 := to_unsigned(0, 4);
+                        h28 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h29 := to_unsigned(0, 16);
+                        h29 := shift_left(h27, to_integer(h28));
+                        h30 := to_unsigned(0, 17);
+                        h30 := ((unsigned'(to_unsigned(0, 1) & h29) + 65536) - 1);
+                        h31 := to_unsigned(0, 16);
+                        h31 := (h26 and h30(16-1 downto 0));
+                        if bool(r_CONTROL(2)) then
+                            h25 := h31;
                         else
-                            h60 := h62;
+                            h25 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := e_data;
-                        h64 := unsigned'("00000000000000000000000000000000");
-                        h64 := e_data;
-                        h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := e_data;
-                        h66 := to_unsigned(0, 16);
-                        h66 := to_unsigned(1, 16);
-                        h67 := to_unsigned(0, 4);
-                        h67 := w_dte_10(5-1 downto 1);
-                        h68 := to_unsigned(0, 16);
-                        h68 := shift_left(h66, to_integer(h67));
-                        h69 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 11);
-                        h71 := unsigned'("00000000000000000000000000000000");
-                        h71 := e_data;
-                        h70 := h71(11-1 downto 0);
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h72 := to_unsigned(1, 1);
-                        end if;
-                        h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h73 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h70, 0) and to_unsigned(1, 11)) = 1) then
-                            h69 := h72;
-                        else
-                            h69 := h73;
-                        end if;
-                        h74 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 11);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := e_data;
-                        h75 := h76(11-1 downto 0);
-                        h77 := to_unsigned(0, 1);
-                        h77 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h77 := to_unsigned(1, 1);
-                        end if;
-                        h78 := to_unsigned(0, 1);
-                        h78 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h78 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h75, 0) and to_unsigned(1, 11)) = 1) then
-                            h74 := h77;
-                        else
-                            h74 := h78;
-                        end if;
-                        h79 := to_unsigned(0, 3);
-                        h80 := to_unsigned(0, 11);
-                        h81 := unsigned'("00000000000000000000000000000000");
-                        h81 := e_data;
-                        h80 := h81(11-1 downto 0);
-                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
-                            h79 := w_irt_0(37-1 downto 34);
-                        else
-                            h79 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h82 := to_unsigned(0, 1);
-                        h83 := to_unsigned(0, 11);
-                        h84 := unsigned'("00000000000000000000000000000000");
-                        h84 := e_data;
-                        h83 := h84(11-1 downto 0);
-                        h85 := to_unsigned(0, 1);
-                        h85 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h85 := to_unsigned(1, 1);
-                        end if;
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h86 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h83, 0) and to_unsigned(1, 11)) = 1) then
-                            h82 := h85;
-                        else
-                            h82 := h86;
-                        end if;
-                        h87 := to_unsigned(0, 16);
-                        h87 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h88 := to_unsigned(0, 16);
-                        h88 := to_unsigned(1, 16);
-                        h89 := to_unsigned(0, 4);
-                        h89 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h90 := to_unsigned(0, 16);
-                        h90 := shift_left(h88, to_integer(h89));
-                        h91 := to_unsigned(0, 17);
-                        h91 := ((unsigned'(to_unsigned(0, 1) & h90) + 65536) - 1);
-                        h92 := to_unsigned(0, 16);
-                        h92 := (h87 and h91(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h58(11-1 downto 8) = 0) or (h59(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h60 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h63(11-1 downto 8) = 0) or (h64(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h65(11-1 downto 0)) < h68)) or (not (((h69 /= 0) and (not (h74 /= 0))) and (h79 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h82 /= 0))))) then
-                            h57 := h92;
-                        else
-                            h57 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h57 & to_unsigned(0, 4));
-                        h93 := to_unsigned(0, 3);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h25 & to_unsigned(0, 4));
+                        h32 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h93 := to_unsigned(4, 3);
+                            h32 := to_unsigned(4, 3);
                         else
-                            h93 := to_unsigned(0, 3);
+                            h32 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h93;
+                        rec_cpl_status <= h32;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
-                        status <= to_unsigned(3, 8);
-                        h96 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h96 := to_unsigned(4, 3);
-                        else
-                            h96 := to_unsigned(3, 3);
-                        end if;
-                        rec_outcome <= h96;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(8, 4);
-                        h97 := to_unsigned(0, 1);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_data;
-                        h100 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h101 := to_unsigned(1, 1);
-                        end if;
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h102 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h100 := h101;
-                        else
-                            h100 := h102;
-                        end if;
-                        h103 := unsigned'("00000000000000000000000000000000");
-                        h103 := e_data;
-                        h104 := unsigned'("00000000000000000000000000000000");
-                        h104 := e_data;
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := e_data;
-                        h106 := to_unsigned(0, 16);
-                        h106 := to_unsigned(1, 16);
-                        h107 := to_unsigned(0, 4);
-                        h107 := w_dte_10(5-1 downto 1);
-                        h108 := to_unsigned(0, 16);
-                        h108 := shift_left(h106, to_integer(h107));
-                        h109 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 11);
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h111 := e_data;
-                        h110 := h111(11-1 downto 0);
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h112 := to_unsigned(1, 1);
-                        end if;
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h113 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
-                            h109 := h112;
-                        else
-                            h109 := h113;
-                        end if;
-                        h114 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 11);
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := e_data;
-                        h115 := h116(11-1 downto 0);
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h117 := to_unsigned(1, 1);
-                        end if;
-                        h118 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h118 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
-                            h114 := h117;
-                        else
-                            h114 := h118;
-                        end if;
-                        h119 := to_unsigned(0, 3);
-                        h120 := to_unsigned(0, 11);
-                        h121 := unsigned'("00000000000000000000000000000000");
-                        h121 := e_data;
-                        h120 := h121(11-1 downto 0);
-                        if ((shift_right(h120, 0) and to_unsigned(1, 11)) = 1) then
-                            h119 := w_irt_0(37-1 downto 34);
-                        else
-                            h119 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h122 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 11);
-                        h124 := unsigned'("00000000000000000000000000000000");
-                        h124 := e_data;
-                        h123 := h124(11-1 downto 0);
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h125 := to_unsigned(1, 1);
-                        end if;
-                        h126 := to_unsigned(0, 1);
-                        h126 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h126 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h123, 0) and to_unsigned(1, 11)) = 1) then
-                            h122 := h125;
-                        else
-                            h122 := h126;
-                        end if;
-                        h97 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h100 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h103(11-1 downto 8) = 0) or (h104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h105(11-1 downto 0)) < h108)) or (not (((h109 /= 0) and (not (h114 /= 0))) and (h119 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h122 /= 0))))) then
-                            h97 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h97;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h127 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h127;
-                        h128 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h128 := to_unsigned(0, 1);
-                        else
-                            h128 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h128);
-                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h129 := to_unsigned(0, 16);
-                        h130 := unsigned'("00000000000000000000000000000000");
-                        h130 := e_data;
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
-                        h132 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h133 := to_unsigned(1, 1);
-                        end if;
-                        h134 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h134 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h132 := h133;
-                        else
-                            h132 := h134;
-                        end if;
-                        h135 := unsigned'("00000000000000000000000000000000");
-                        h135 := e_data;
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_data;
-                        h137 := unsigned'("00000000000000000000000000000000");
-                        h137 := e_data;
-                        h138 := to_unsigned(0, 16);
-                        h138 := to_unsigned(1, 16);
-                        h139 := to_unsigned(0, 4);
-                        h139 := w_dte_10(5-1 downto 1);
-                        h140 := to_unsigned(0, 16);
-                        h140 := shift_left(h138, to_integer(h139));
-                        h141 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 11);
-                        h143 := unsigned'("00000000000000000000000000000000");
-                        h143 := e_data;
-                        h142 := h143(11-1 downto 0);
-                        h144 := to_unsigned(0, 1);
-                        h144 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h144 := to_unsigned(1, 1);
-                        end if;
-                        h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h145 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h142, 0) and to_unsigned(1, 11)) = 1) then
-                            h141 := h144;
-                        else
-                            h141 := h145;
-                        end if;
-                        h146 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 11);
-                        h148 := unsigned'("00000000000000000000000000000000");
-                        h148 := e_data;
-                        h147 := h148(11-1 downto 0);
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h149 := to_unsigned(1, 1);
-                        end if;
-                        h150 := to_unsigned(0, 1);
-                        h150 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h150 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
-                            h146 := h149;
-                        else
-                            h146 := h150;
-                        end if;
-                        h151 := to_unsigned(0, 3);
-                        h152 := to_unsigned(0, 11);
-                        h153 := unsigned'("00000000000000000000000000000000");
-                        h153 := e_data;
-                        h152 := h153(11-1 downto 0);
-                        if ((shift_right(h152, 0) and to_unsigned(1, 11)) = 1) then
-                            h151 := w_irt_0(37-1 downto 34);
-                        else
-                            h151 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h154 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 11);
-                        h156 := unsigned'("00000000000000000000000000000000");
-                        h156 := e_data;
-                        h155 := h156(11-1 downto 0);
-                        h157 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h157 := to_unsigned(1, 1);
-                        end if;
-                        h158 := to_unsigned(0, 1);
-                        h158 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h158 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h155, 0) and to_unsigned(1, 11)) = 1) then
-                            h154 := h157;
-                        else
-                            h154 := h158;
-                        end if;
-                        h159 := to_unsigned(0, 16);
-                        h159 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h160 := to_unsigned(0, 16);
-                        h160 := to_unsigned(1, 16);
-                        h161 := to_unsigned(0, 4);
-                        h161 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h162 := to_unsigned(0, 16);
-                        h162 := shift_left(h160, to_integer(h161));
-                        h163 := to_unsigned(0, 17);
-                        h163 := ((unsigned'(to_unsigned(0, 1) & h162) + 65536) - 1);
-                        h164 := to_unsigned(0, 16);
-                        h164 := (h159 and h163(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
-                            h129 := h164;
-                        else
-                            h129 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h129 & to_unsigned(0, 4));
-                        h165 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h165 := to_unsigned(1, 1);
-                        else
-                            h165 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h165);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind /= 2) and (e_at = 2)) then
-                        status <= to_unsigned(4, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
+                        status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
@@ -3423,7 +2990,579 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h166 /= 0)) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h109(11-1 downto 8) = 0) or (h110(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                        status <= to_unsigned(3, 8);
+                        h33 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h33 := to_unsigned(4, 3);
+                        else
+                            h33 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h33;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(1, 4);
+                        h34 := to_unsigned(0, 1);
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := e_data;
+                        h36 := unsigned'("00000000000000000000000000000000");
+                        h36 := e_data;
+                        h37 := to_unsigned(0, 1);
+                        h38 := to_unsigned(0, 1);
+                        h38 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h38 := to_unsigned(1, 1);
+                        end if;
+                        h39 := to_unsigned(0, 1);
+                        h39 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h39 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h37 := h38;
+                        else
+                            h37 := h39;
+                        end if;
+                        h40 := unsigned'("00000000000000000000000000000000");
+                        h40 := e_data;
+                        h41 := unsigned'("00000000000000000000000000000000");
+                        h41 := e_data;
+                        h42 := unsigned'("00000000000000000000000000000000");
+                        h42 := e_data;
+                        h43 := to_unsigned(0, 16);
+                        h43 := to_unsigned(1, 16);
+                        h44 := to_unsigned(0, 4);
+                        h44 := w_dte_10(5-1 downto 1);
+                        h45 := to_unsigned(0, 16);
+                        h45 := shift_left(h43, to_integer(h44));
+                        h46 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 11);
+                        h48 := unsigned'("00000000000000000000000000000000");
+                        h48 := e_data;
+                        h47 := h48(11-1 downto 0);
+                        h49 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h49 := to_unsigned(1, 1);
+                        end if;
+                        h50 := to_unsigned(0, 1);
+                        h50 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h50 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h47, 0) and to_unsigned(1, 11)) = 1) then
+                            h46 := h49;
+                        else
+                            h46 := h50;
+                        end if;
+                        h51 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 11);
+                        h53 := unsigned'("00000000000000000000000000000000");
+                        h53 := e_data;
+                        h52 := h53(11-1 downto 0);
+                        h54 := to_unsigned(0, 1);
+                        h54 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h54 := to_unsigned(1, 1);
+                        end if;
+                        h55 := to_unsigned(0, 1);
+                        h55 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h55 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h52, 0) and to_unsigned(1, 11)) = 1) then
+                            h51 := h54;
+                        else
+                            h51 := h55;
+                        end if;
+                        h56 := to_unsigned(0, 3);
+                        h57 := to_unsigned(0, 11);
+                        h58 := unsigned'("00000000000000000000000000000000");
+                        h58 := e_data;
+                        h57 := h58(11-1 downto 0);
+                        if ((shift_right(h57, 0) and to_unsigned(1, 11)) = 1) then
+                            h56 := w_irt_0(37-1 downto 34);
+                        else
+                            h56 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h59 := to_unsigned(0, 1);
+                        h60 := to_unsigned(0, 11);
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := e_data;
+                        h60 := h61(11-1 downto 0);
+                        h62 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h62 := to_unsigned(1, 1);
+                        end if;
+                        h63 := to_unsigned(0, 1);
+                        h63 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h63 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h60, 0) and to_unsigned(1, 11)) = 1) then
+                            h59 := h62;
+                        else
+                            h59 := h63;
+                        end if;
+                        h34 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h35(11-1 downto 8) = 0) or (h36(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h37 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h40(11-1 downto 8) = 0) or (h41(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h42(11-1 downto 0)) < h45)) or (not (((h46 /= 0) and (not (h51 /= 0))) and (h56 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h59 /= 0))))) then
+                            h34 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h34;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h64 := to_unsigned(0, 1);
+                        h64 := to_unsigned(0, 1);
+                        if (e_kind = 2) then
+                            h64 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(52-1 downto 51) := h64;
+                        h65 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h65 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h65;
+                        h66 := to_unsigned(0, 1);
+                        h67 := to_unsigned(0, 1);
+                        h67 := to_unsigned(0, 1);
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
+                            h67 := to_unsigned(1, 1);
+                        end if;
+                        h68 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 1);
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                            h68 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind /= 2) then
+                            h66 := h67;
+                        else
+                            h66 := h68;
+                        end if;
+                        v_wide(56-1 downto 55) := h66;
+                        h69 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h69 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h69;
+                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h70 := shift_right(e_address, 2);
+                        h71 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h71 := unsigned'(h70 & to_unsigned(0, 2));
+                        rec_entry_hi <= h71(64-1 downto 0);
+                        h72 := to_unsigned(0, 16);
+                        h73 := unsigned'("00000000000000000000000000000000");
+                        h73 := e_data;
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := e_data;
+                        h75 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h76 := to_unsigned(1, 1);
+                        end if;
+                        h77 := to_unsigned(0, 1);
+                        h77 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h77 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h75 := h76;
+                        else
+                            h75 := h77;
+                        end if;
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := e_data;
+                        h79 := unsigned'("00000000000000000000000000000000");
+                        h79 := e_data;
+                        h80 := unsigned'("00000000000000000000000000000000");
+                        h80 := e_data;
+                        h81 := to_unsigned(0, 16);
+                        h81 := to_unsigned(1, 16);
+                        h82 := to_unsigned(0, 4);
+                        h82 := w_dte_10(5-1 downto 1);
+                        h83 := to_unsigned(0, 16);
+                        h83 := shift_left(h81, to_integer(h82));
+                        h84 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 11);
+                        h86 := unsigned'("00000000000000000000000000000000");
+                        h86 := e_data;
+                        h85 := h86(11-1 downto 0);
+                        h87 := to_unsigned(0, 1);
+                        h87 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h87 := to_unsigned(1, 1);
+                        end if;
+                        h88 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h88 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h85, 0) and to_unsigned(1, 11)) = 1) then
+                            h84 := h87;
+                        else
+                            h84 := h88;
+                        end if;
+                        h89 := to_unsigned(0, 1);
+                        h90 := to_unsigned(0, 11);
+                        h91 := unsigned'("00000000000000000000000000000000");
+                        h91 := e_data;
+                        h90 := h91(11-1 downto 0);
+                        h92 := to_unsigned(0, 1);
+                        h92 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h92 := to_unsigned(1, 1);
+                        end if;
+                        h93 := to_unsigned(0, 1);
+                        h93 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h93 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h90, 0) and to_unsigned(1, 11)) = 1) then
+                            h89 := h92;
+                        else
+                            h89 := h93;
+                        end if;
+                        h94 := to_unsigned(0, 3);
+                        h95 := to_unsigned(0, 11);
+                        h96 := unsigned'("00000000000000000000000000000000");
+                        h96 := e_data;
+                        h95 := h96(11-1 downto 0);
+                        if ((shift_right(h95, 0) and to_unsigned(1, 11)) = 1) then
+                            h94 := w_irt_0(37-1 downto 34);
+                        else
+                            h94 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h97 := to_unsigned(0, 1);
+                        h98 := to_unsigned(0, 11);
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
+                        h98 := h99(11-1 downto 0);
+                        h100 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h100 := to_unsigned(1, 1);
+                        end if;
+                        h101 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h101 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h98, 0) and to_unsigned(1, 11)) = 1) then
+                            h97 := h100;
+                        else
+                            h97 := h101;
+                        end if;
+                        h102 := to_unsigned(0, 16);
+                        h102 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h103 := to_unsigned(0, 16);
+                        h103 := to_unsigned(1, 16);
+                        h104 := to_unsigned(0, 4);
+                        h104 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h105 := to_unsigned(0, 16);
+                        h105 := shift_left(h103, to_integer(h104));
+                        h106 := to_unsigned(0, 17);
+                        h106 := ((unsigned'(to_unsigned(0, 1) & h105) + 65536) - 1);
+                        h107 := to_unsigned(0, 16);
+                        h107 := (h102 and h106(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h73(11-1 downto 8) = 0) or (h74(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h75 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h78(11-1 downto 8) = 0) or (h79(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h80(11-1 downto 0)) < h83)) or (not (((h84 /= 0) and (not (h89 /= 0))) and (h94 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h97 /= 0))))) then
+                            h72 := h107;
+                        else
+                            h72 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h72 & to_unsigned(0, 4));
+                        h108 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h108 := to_unsigned(4, 3);
+                        else
+                            h108 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h108;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
+                        status <= to_unsigned(4, 8);
+                        h111 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h111 := to_unsigned(4, 3);
+                        else
+                            h111 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h111;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(8, 4);
+                        h112 := to_unsigned(0, 1);
+                        h113 := unsigned'("00000000000000000000000000000000");
+                        h113 := e_data;
+                        h114 := unsigned'("00000000000000000000000000000000");
+                        h114 := e_data;
+                        h115 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h116 := to_unsigned(1, 1);
+                        end if;
+                        h117 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h117 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h115 := h116;
+                        else
+                            h115 := h117;
+                        end if;
+                        h118 := unsigned'("00000000000000000000000000000000");
+                        h118 := e_data;
+                        h119 := unsigned'("00000000000000000000000000000000");
+                        h119 := e_data;
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h120 := e_data;
+                        h121 := to_unsigned(0, 16);
+                        h121 := to_unsigned(1, 16);
+                        h122 := to_unsigned(0, 4);
+                        h122 := w_dte_10(5-1 downto 1);
+                        h123 := to_unsigned(0, 16);
+                        h123 := shift_left(h121, to_integer(h122));
+                        h124 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 11);
+                        h126 := unsigned'("00000000000000000000000000000000");
+                        h126 := e_data;
+                        h125 := h126(11-1 downto 0);
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h127 := to_unsigned(1, 1);
+                        end if;
+                        h128 := to_unsigned(0, 1);
+                        h128 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h128 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h125, 0) and to_unsigned(1, 11)) = 1) then
+                            h124 := h127;
+                        else
+                            h124 := h128;
+                        end if;
+                        h129 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 11);
+                        h131 := unsigned'("00000000000000000000000000000000");
+                        h131 := e_data;
+                        h130 := h131(11-1 downto 0);
+                        h132 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h132 := to_unsigned(1, 1);
+                        end if;
+                        h133 := to_unsigned(0, 1);
+                        h133 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h133 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h130, 0) and to_unsigned(1, 11)) = 1) then
+                            h129 := h132;
+                        else
+                            h129 := h133;
+                        end if;
+                        h134 := to_unsigned(0, 3);
+                        h135 := to_unsigned(0, 11);
+                        h136 := unsigned'("00000000000000000000000000000000");
+                        h136 := e_data;
+                        h135 := h136(11-1 downto 0);
+                        if ((shift_right(h135, 0) and to_unsigned(1, 11)) = 1) then
+                            h134 := w_irt_0(37-1 downto 34);
+                        else
+                            h134 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h137 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 11);
+                        h139 := unsigned'("00000000000000000000000000000000");
+                        h139 := e_data;
+                        h138 := h139(11-1 downto 0);
+                        h140 := to_unsigned(0, 1);
+                        h140 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h140 := to_unsigned(1, 1);
+                        end if;
+                        h141 := to_unsigned(0, 1);
+                        h141 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h141 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h138, 0) and to_unsigned(1, 11)) = 1) then
+                            h137 := h140;
+                        else
+                            h137 := h141;
+                        end if;
+                        h112 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h113(11-1 downto 8) = 0) or (h114(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h115 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h118(11-1 downto 8) = 0) or (h119(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h120(11-1 downto 0)) < h123)) or (not (((h124 /= 0) and (not (h129 /= 0))) and (h134 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h137 /= 0))))) then
+                            h112 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h112;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h142 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h142 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h142;
+                        h143 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h143 := to_unsigned(0, 1);
+                        else
+                            h143 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h143);
+                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h144 := to_unsigned(0, 16);
+                        h145 := unsigned'("00000000000000000000000000000000");
+                        h145 := e_data;
+                        h146 := unsigned'("00000000000000000000000000000000");
+                        h146 := e_data;
+                        h147 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h148 := to_unsigned(1, 1);
+                        end if;
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h149 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h147 := h148;
+                        else
+                            h147 := h149;
+                        end if;
+                        h150 := unsigned'("00000000000000000000000000000000");
+                        h150 := e_data;
+                        h151 := unsigned'("00000000000000000000000000000000");
+                        h151 := e_data;
+                        h152 := unsigned'("00000000000000000000000000000000");
+                        h152 := e_data;
+                        h153 := to_unsigned(0, 16);
+                        h153 := to_unsigned(1, 16);
+                        h154 := to_unsigned(0, 4);
+                        h154 := w_dte_10(5-1 downto 1);
+                        h155 := to_unsigned(0, 16);
+                        h155 := shift_left(h153, to_integer(h154));
+                        h156 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 11);
+                        h158 := unsigned'("00000000000000000000000000000000");
+                        h158 := e_data;
+                        h157 := h158(11-1 downto 0);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h159 := to_unsigned(1, 1);
+                        end if;
+                        h160 := to_unsigned(0, 1);
+                        h160 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h160 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h157, 0) and to_unsigned(1, 11)) = 1) then
+                            h156 := h159;
+                        else
+                            h156 := h160;
+                        end if;
+                        h161 := to_unsigned(0, 1);
+                        h162 := to_unsigned(0, 11);
+                        h163 := unsigned'("00000000000000000000000000000000");
+                        h163 := e_data;
+                        h162 := h163(11-1 downto 0);
+                        h164 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h164 := to_unsigned(1, 1);
+                        end if;
+                        h165 := to_unsigned(0, 1);
+                        h165 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h165 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h162, 0) and to_unsigned(1, 11)) = 1) then
+                            h161 := h164;
+                        else
+                            h161 := h165;
+                        end if;
+                        h166 := to_unsigned(0, 3);
+                        h167 := to_unsigned(0, 11);
+                        h168 := unsigned'("00000000000000000000000000000000");
+                        h168 := e_data;
+                        h167 := h168(11-1 downto 0);
+                        if ((shift_right(h167, 0) and to_unsigned(1, 11)) = 1) then
+                            h166 := w_irt_0(37-1 downto 34);
+                        else
+                            h166 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h169 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 11);
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_data;
+                        h170 := h171(11-1 downto 0);
+                        h172 := to_unsigned(0, 1);
+                        h172 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h172 := to_unsigned(1, 1);
+                        end if;
+                        h173 := to_unsigned(0, 1);
+                        h173 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h173 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h170, 0) and to_unsigned(1, 11)) = 1) then
+                            h169 := h172;
+                        else
+                            h169 := h173;
+                        end if;
+                        h174 := to_unsigned(0, 16);
+                        h174 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h175 := to_unsigned(0, 16);
+                        h175 := to_unsigned(1, 16);
+                        h176 := to_unsigned(0, 4);
+                        h176 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h177 := to_unsigned(0, 16);
+                        h177 := shift_left(h175, to_integer(h176));
+                        h178 := to_unsigned(0, 17);
+                        h178 := ((unsigned'(to_unsigned(0, 1) & h177) + 65536) - 1);
+                        h179 := to_unsigned(0, 16);
+                        h179 := (h174 and h178(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h145(11-1 downto 8) = 0) or (h146(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h147 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h150(11-1 downto 8) = 0) or (h151(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h152(11-1 downto 0)) < h155)) or (not (((h156 /= 0) and (not (h161 /= 0))) and (h166 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h169 /= 0))))) then
+                            h144 := h179;
+                        else
+                            h144 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h144 & to_unsigned(0, 4));
+                        h180 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h180 := to_unsigned(1, 1);
+                        else
+                            h180 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h180);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind /= 2) and (e_at = 2)) then
                         status <= to_unsigned(5, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
@@ -3441,8 +3580,26 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h181 /= 0)) then
                         status <= to_unsigned(6, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
+                        status <= to_unsigned(7, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3458,25 +3615,95 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h169 := to_unsigned(0, 1);
-                        h169 := to_unsigned(0, 1);
+                        h184 := to_unsigned(0, 1);
+                        h184 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h169 := to_unsigned(1, 1);
+                            h184 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h169;
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
+                        v_wide(1-1 downto 0) := h184;
+                        h185 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
                         if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
-                            h170 := to_unsigned(1, 1);
+                            h185 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h170;
-                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h171 := e_address;
-                        v_wide(64-1 downto 12) := h171(64-1 downto 12);
+                        v_wide(2-1 downto 1) := h185;
+                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h186 := e_address;
+                        v_wide(64-1 downto 12) := h186(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
+                    elsif ((wk_io_walked /= 0) and (wk_io_hw_error /= 0)) then
+                        status <= to_unsigned(8, 8);
+                        h187 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h187 := to_unsigned(4, 3);
+                        else
+                            h187 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h187;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(4, 4);
+                        h188 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(2)) then
+                            h188 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h188;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h189 := to_unsigned(0, 1);
+                        h189 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h189 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h189;
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h190 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h190;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= wk_io_entry;
+                        h191 := to_unsigned(0, 16);
+                        h192 := to_unsigned(0, 16);
+                        h192 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h193 := to_unsigned(0, 16);
+                        h193 := to_unsigned(1, 16);
+                        h194 := to_unsigned(0, 4);
+                        h194 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h195 := to_unsigned(0, 16);
+                        h195 := shift_left(h193, to_integer(h194));
+                        h196 := to_unsigned(0, 17);
+                        h196 := ((unsigned'(to_unsigned(0, 1) & h195) + 65536) - 1);
+                        h197 := to_unsigned(0, 16);
+                        h197 := (h192 and h196(16-1 downto 0));
+                        if bool(r_CONTROL(2)) then
+                            h191 := h197;
+                        else
+                            h191 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h191 & to_unsigned(0, 4));
+                        h198 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h198 := to_unsigned(4, 3);
+                        else
+                            h198 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h198;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_io_ok /= 0) then
-                        status <= to_unsigned(7, 8);
+                        status <= to_unsigned(9, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_io_pa;
                         rec_data <= to_unsigned(0, 32);
@@ -3494,7 +3721,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(8, 8);
+                        status <= to_unsigned(10, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3511,50 +3738,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h172 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h172 := to_unsigned(1, 1);
+                            h199 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h172;
+                        v_wide(2-1 downto 1) := h199;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h173 := to_unsigned(0, 1);
-                        h173 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h173 := to_unsigned(1, 1);
+                            h200 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h173;
-                        h174 := to_unsigned(0, 6);
-                        h174 := wk_io_shift;
-                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h175 := shift_right(wk_io_frame, to_integer(h174));
-                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h176 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h175);
-                        h177 := to_unsigned(0, 6);
-                        h177 := wk_io_shift;
-                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h178 := shift_left(h176, to_integer(h177));
-                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h179 := to_unsigned(1, 64);
-                        h180 := to_unsigned(0, 6);
-                        h181 := to_unsigned(0, 7);
-                        h181 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h180 := h181(6-1 downto 0);
-                        h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h182 := shift_left(h179, to_integer(h180));
-                        h183 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h183 := ((unsigned'(to_unsigned(0, 1) & h182) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h184 := shift_right(h183(64-1 downto 0), 12);
-                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h185 := (h178 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h184 & to_unsigned(0, 12)));
-                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h186 := shift_right(h185, 12);
-                        v_wide(64-1 downto 12) := h186(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h200;
+                        h201 := to_unsigned(0, 6);
+                        h201 := wk_io_shift;
+                        h202 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h202 := shift_right(wk_io_frame, to_integer(h201));
+                        h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h203 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h202);
+                        h204 := to_unsigned(0, 6);
+                        h204 := wk_io_shift;
+                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h205 := shift_left(h203, to_integer(h204));
+                        h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h206 := to_unsigned(1, 64);
+                        h207 := to_unsigned(0, 6);
+                        h208 := to_unsigned(0, 7);
+                        h208 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h207 := h208(6-1 downto 0);
+                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h209 := shift_left(h206, to_integer(h207));
+                        h210 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h210 := ((unsigned'(to_unsigned(0, 1) & h209) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := shift_right(h210(64-1 downto 0), 12);
+                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h212 := (h205 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h211 & to_unsigned(0, 12)));
+                        h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h213 := shift_right(h212, 12);
+                        v_wide(64-1 downto 12) := h213(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
-                        status <= to_unsigned(9, 8);
+                        status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3564,114 +3791,114 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h187 := to_unsigned(0, 1);
-                        h188 := unsigned'("00000000000000000000000000000000");
-                        h188 := e_data;
-                        h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := e_data;
-                        h190 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
+                        h214 := to_unsigned(0, 1);
+                        h215 := unsigned'("00000000000000000000000000000000");
+                        h215 := e_data;
+                        h216 := unsigned'("00000000000000000000000000000000");
+                        h216 := e_data;
+                        h217 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h191 := to_unsigned(1, 1);
+                            h218 := to_unsigned(1, 1);
                         end if;
-                        h192 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 1);
+                        h219 := to_unsigned(0, 1);
+                        h219 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h192 := to_unsigned(1, 1);
+                            h219 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h190 := h191;
+                            h217 := h218;
                         else
-                            h190 := h192;
+                            h217 := h219;
                         end if;
-                        h193 := unsigned'("00000000000000000000000000000000");
-                        h193 := e_data;
-                        h194 := unsigned'("00000000000000000000000000000000");
-                        h194 := e_data;
-                        h195 := unsigned'("00000000000000000000000000000000");
-                        h195 := e_data;
-                        h196 := to_unsigned(0, 16);
-                        h196 := to_unsigned(1, 16);
-                        h197 := to_unsigned(0, 4);
-                        h197 := w_dte_10(5-1 downto 1);
-                        h198 := to_unsigned(0, 16);
-                        h198 := shift_left(h196, to_integer(h197));
-                        h199 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 11);
-                        h201 := unsigned'("00000000000000000000000000000000");
-                        h201 := e_data;
-                        h200 := h201(11-1 downto 0);
-                        h202 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 1);
+                        h220 := unsigned'("00000000000000000000000000000000");
+                        h220 := e_data;
+                        h221 := unsigned'("00000000000000000000000000000000");
+                        h221 := e_data;
+                        h222 := unsigned'("00000000000000000000000000000000");
+                        h222 := e_data;
+                        h223 := to_unsigned(0, 16);
+                        h223 := to_unsigned(1, 16);
+                        h224 := to_unsigned(0, 4);
+                        h224 := w_dte_10(5-1 downto 1);
+                        h225 := to_unsigned(0, 16);
+                        h225 := shift_left(h223, to_integer(h224));
+                        h226 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 11);
+                        h228 := unsigned'("00000000000000000000000000000000");
+                        h228 := e_data;
+                        h227 := h228(11-1 downto 0);
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h202 := to_unsigned(1, 1);
+                            h229 := to_unsigned(1, 1);
                         end if;
-                        h203 := to_unsigned(0, 1);
-                        h203 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h203 := to_unsigned(1, 1);
+                            h230 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
-                            h199 := h202;
+                        if ((shift_right(h227, 0) and to_unsigned(1, 11)) = 1) then
+                            h226 := h229;
                         else
-                            h199 := h203;
+                            h226 := h230;
                         end if;
-                        h204 := to_unsigned(0, 1);
-                        h205 := to_unsigned(0, 11);
-                        h206 := unsigned'("00000000000000000000000000000000");
-                        h206 := e_data;
-                        h205 := h206(11-1 downto 0);
-                        h207 := to_unsigned(0, 1);
-                        h207 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 1);
+                        h232 := to_unsigned(0, 11);
+                        h233 := unsigned'("00000000000000000000000000000000");
+                        h233 := e_data;
+                        h232 := h233(11-1 downto 0);
+                        h234 := to_unsigned(0, 1);
+                        h234 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h207 := to_unsigned(1, 1);
+                            h234 := to_unsigned(1, 1);
                         end if;
-                        h208 := to_unsigned(0, 1);
-                        h208 := to_unsigned(0, 1);
+                        h235 := to_unsigned(0, 1);
+                        h235 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h208 := to_unsigned(1, 1);
+                            h235 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h205, 0) and to_unsigned(1, 11)) = 1) then
-                            h204 := h207;
+                        if ((shift_right(h232, 0) and to_unsigned(1, 11)) = 1) then
+                            h231 := h234;
                         else
-                            h204 := h208;
+                            h231 := h235;
                         end if;
-                        h209 := to_unsigned(0, 3);
-                        h210 := to_unsigned(0, 11);
-                        h211 := unsigned'("00000000000000000000000000000000");
-                        h211 := e_data;
-                        h210 := h211(11-1 downto 0);
-                        if ((shift_right(h210, 0) and to_unsigned(1, 11)) = 1) then
-                            h209 := w_irt_0(37-1 downto 34);
+                        h236 := to_unsigned(0, 3);
+                        h237 := to_unsigned(0, 11);
+                        h238 := unsigned'("00000000000000000000000000000000");
+                        h238 := e_data;
+                        h237 := h238(11-1 downto 0);
+                        if ((shift_right(h237, 0) and to_unsigned(1, 11)) = 1) then
+                            h236 := w_irt_0(37-1 downto 34);
                         else
-                            h209 := w_irt_0(5-1 downto 2);
+                            h236 := w_irt_0(5-1 downto 2);
                         end if;
-                        h212 := to_unsigned(0, 1);
-                        h213 := to_unsigned(0, 11);
-                        h214 := unsigned'("00000000000000000000000000000000");
-                        h214 := e_data;
-                        h213 := h214(11-1 downto 0);
-                        h215 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 1);
+                        h240 := to_unsigned(0, 11);
+                        h241 := unsigned'("00000000000000000000000000000000");
+                        h241 := e_data;
+                        h240 := h241(11-1 downto 0);
+                        h242 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h215 := to_unsigned(1, 1);
+                            h242 := to_unsigned(1, 1);
                         end if;
-                        h216 := to_unsigned(0, 1);
-                        h216 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h216 := to_unsigned(1, 1);
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
-                            h212 := h215;
+                        if ((shift_right(h240, 0) and to_unsigned(1, 11)) = 1) then
+                            h239 := h242;
                         else
-                            h212 := h216;
+                            h239 := h243;
                         end if;
-                        h187 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h188(11-1 downto 8) = 0) or (h189(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h190 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h193(11-1 downto 8) = 0) or (h194(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h195(11-1 downto 0)) < h198)) or (not (((h199 /= 0) and (not (h204 /= 0))) and (h209 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h212 /= 0))))) then
-                            h187 := to_unsigned(1, 1);
+                        h214 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h215(11-1 downto 8) = 0) or (h216(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h217 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h220(11-1 downto 8) = 0) or (h221(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h222(11-1 downto 0)) < h225)) or (not (((h226 /= 0) and (not (h231 /= 0))) and (h236 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h239 /= 0))))) then
+                            h214 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h187;
+                        rec_logged <= h214;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -3681,132 +3908,132 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h217 := to_unsigned(0, 16);
-                        h218 := unsigned'("00000000000000000000000000000000");
-                        h218 := e_data;
-                        h219 := unsigned'("00000000000000000000000000000000");
-                        h219 := e_data;
-                        h220 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 16);
+                        h245 := unsigned'("00000000000000000000000000000000");
+                        h245 := e_data;
+                        h246 := unsigned'("00000000000000000000000000000000");
+                        h246 := e_data;
+                        h247 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h221 := to_unsigned(1, 1);
+                            h248 := to_unsigned(1, 1);
                         end if;
-                        h222 := to_unsigned(0, 1);
-                        h222 := to_unsigned(0, 1);
+                        h249 := to_unsigned(0, 1);
+                        h249 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h222 := to_unsigned(1, 1);
+                            h249 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h220 := h221;
+                            h247 := h248;
                         else
-                            h220 := h222;
+                            h247 := h249;
                         end if;
-                        h223 := unsigned'("00000000000000000000000000000000");
-                        h223 := e_data;
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := e_data;
-                        h225 := unsigned'("00000000000000000000000000000000");
-                        h225 := e_data;
-                        h226 := to_unsigned(0, 16);
-                        h226 := to_unsigned(1, 16);
-                        h227 := to_unsigned(0, 4);
-                        h227 := w_dte_10(5-1 downto 1);
-                        h228 := to_unsigned(0, 16);
-                        h228 := shift_left(h226, to_integer(h227));
-                        h229 := to_unsigned(0, 1);
-                        h230 := to_unsigned(0, 11);
-                        h231 := unsigned'("00000000000000000000000000000000");
-                        h231 := e_data;
-                        h230 := h231(11-1 downto 0);
-                        h232 := to_unsigned(0, 1);
-                        h232 := to_unsigned(0, 1);
+                        h250 := unsigned'("00000000000000000000000000000000");
+                        h250 := e_data;
+                        h251 := unsigned'("00000000000000000000000000000000");
+                        h251 := e_data;
+                        h252 := unsigned'("00000000000000000000000000000000");
+                        h252 := e_data;
+                        h253 := to_unsigned(0, 16);
+                        h253 := to_unsigned(1, 16);
+                        h254 := to_unsigned(0, 4);
+                        h254 := w_dte_10(5-1 downto 1);
+                        h255 := to_unsigned(0, 16);
+                        h255 := shift_left(h253, to_integer(h254));
+                        h256 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 11);
+                        h258 := unsigned'("00000000000000000000000000000000");
+                        h258 := e_data;
+                        h257 := h258(11-1 downto 0);
+                        h259 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h232 := to_unsigned(1, 1);
+                            h259 := to_unsigned(1, 1);
                         end if;
-                        h233 := to_unsigned(0, 1);
-                        h233 := to_unsigned(0, 1);
+                        h260 := to_unsigned(0, 1);
+                        h260 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h233 := to_unsigned(1, 1);
+                            h260 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h230, 0) and to_unsigned(1, 11)) = 1) then
-                            h229 := h232;
+                        if ((shift_right(h257, 0) and to_unsigned(1, 11)) = 1) then
+                            h256 := h259;
                         else
-                            h229 := h233;
+                            h256 := h260;
                         end if;
-                        h234 := to_unsigned(0, 1);
-                        h235 := to_unsigned(0, 11);
-                        h236 := unsigned'("00000000000000000000000000000000");
-                        h236 := e_data;
-                        h235 := h236(11-1 downto 0);
-                        h237 := to_unsigned(0, 1);
-                        h237 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 11);
+                        h263 := unsigned'("00000000000000000000000000000000");
+                        h263 := e_data;
+                        h262 := h263(11-1 downto 0);
+                        h264 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h237 := to_unsigned(1, 1);
+                            h264 := to_unsigned(1, 1);
                         end if;
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
+                        h265 := to_unsigned(0, 1);
+                        h265 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h238 := to_unsigned(1, 1);
+                            h265 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h235, 0) and to_unsigned(1, 11)) = 1) then
-                            h234 := h237;
+                        if ((shift_right(h262, 0) and to_unsigned(1, 11)) = 1) then
+                            h261 := h264;
                         else
-                            h234 := h238;
+                            h261 := h265;
                         end if;
-                        h239 := to_unsigned(0, 3);
-                        h240 := to_unsigned(0, 11);
-                        h241 := unsigned'("00000000000000000000000000000000");
-                        h241 := e_data;
-                        h240 := h241(11-1 downto 0);
-                        if ((shift_right(h240, 0) and to_unsigned(1, 11)) = 1) then
-                            h239 := w_irt_0(37-1 downto 34);
+                        h266 := to_unsigned(0, 3);
+                        h267 := to_unsigned(0, 11);
+                        h268 := unsigned'("00000000000000000000000000000000");
+                        h268 := e_data;
+                        h267 := h268(11-1 downto 0);
+                        if ((shift_right(h267, 0) and to_unsigned(1, 11)) = 1) then
+                            h266 := w_irt_0(37-1 downto 34);
                         else
-                            h239 := w_irt_0(5-1 downto 2);
+                            h266 := w_irt_0(5-1 downto 2);
                         end if;
-                        h242 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 11);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h244 := e_data;
-                        h243 := h244(11-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h245 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
+                        h270 := to_unsigned(0, 11);
+                        h271 := unsigned'("00000000000000000000000000000000");
+                        h271 := e_data;
+                        h270 := h271(11-1 downto 0);
+                        h272 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h245 := to_unsigned(1, 1);
+                            h272 := to_unsigned(1, 1);
                         end if;
-                        h246 := to_unsigned(0, 1);
-                        h246 := to_unsigned(0, 1);
+                        h273 := to_unsigned(0, 1);
+                        h273 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h246 := to_unsigned(1, 1);
+                            h273 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                            h242 := h245;
+                        if ((shift_right(h270, 0) and to_unsigned(1, 11)) = 1) then
+                            h269 := h272;
                         else
-                            h242 := h246;
+                            h269 := h273;
                         end if;
-                        h247 := to_unsigned(0, 16);
-                        h247 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h248 := to_unsigned(0, 16);
-                        h248 := to_unsigned(1, 16);
-                        h249 := to_unsigned(0, 4);
-                        h249 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h250 := to_unsigned(0, 16);
-                        h250 := shift_left(h248, to_integer(h249));
-                        h251 := to_unsigned(0, 17);
-                        h251 := ((unsigned'(to_unsigned(0, 1) & h250) + 65536) - 1);
-                        h252 := to_unsigned(0, 16);
-                        h252 := (h247 and h251(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h218(11-1 downto 8) = 0) or (h219(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h220 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h223(11-1 downto 8) = 0) or (h224(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h225(11-1 downto 0)) < h228)) or (not (((h229 /= 0) and (not (h234 /= 0))) and (h239 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h242 /= 0))))) then
-                            h217 := h252;
+                        h274 := to_unsigned(0, 16);
+                        h274 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h275 := to_unsigned(0, 16);
+                        h275 := to_unsigned(1, 16);
+                        h276 := to_unsigned(0, 4);
+                        h276 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h277 := to_unsigned(0, 16);
+                        h277 := shift_left(h275, to_integer(h276));
+                        h278 := to_unsigned(0, 17);
+                        h278 := ((unsigned'(to_unsigned(0, 1) & h277) + 65536) - 1);
+                        h279 := to_unsigned(0, 16);
+                        h279 := (h274 and h278(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or (not (((h256 /= 0) and (not (h261 /= 0))) and (h266 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h269 /= 0))))) then
+                            h244 := h279;
                         else
-                            h217 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h244 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h217 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h244 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h322 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
-                        status <= to_unsigned(10, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h349 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                        status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3816,401 +4043,458 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h253 := to_unsigned(0, 1);
-                        h254 := unsigned'("00000000000000000000000000000000");
-                        h254 := e_data;
-                        h255 := unsigned'("00000000000000000000000000000000");
-                        h255 := e_data;
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
+                        h280 := to_unsigned(0, 1);
+                        h281 := unsigned'("00000000000000000000000000000000");
+                        h281 := e_data;
+                        h282 := unsigned'("00000000000000000000000000000000");
+                        h282 := e_data;
+                        h283 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h257 := to_unsigned(1, 1);
-                        end if;
-                        h258 := to_unsigned(0, 1);
-                        h258 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h258 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h256 := h257;
-                        else
-                            h256 := h258;
-                        end if;
-                        h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := e_data;
-                        h260 := unsigned'("00000000000000000000000000000000");
-                        h260 := e_data;
-                        h261 := unsigned'("00000000000000000000000000000000");
-                        h261 := e_data;
-                        h262 := to_unsigned(0, 16);
-                        h262 := to_unsigned(1, 16);
-                        h263 := to_unsigned(0, 4);
-                        h263 := w_dte_10(5-1 downto 1);
-                        h264 := to_unsigned(0, 16);
-                        h264 := shift_left(h262, to_integer(h263));
-                        h265 := to_unsigned(0, 1);
-                        h266 := to_unsigned(0, 11);
-                        h267 := unsigned'("00000000000000000000000000000000");
-                        h267 := e_data;
-                        h266 := h267(11-1 downto 0);
-                        h268 := to_unsigned(0, 1);
-                        h268 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h268 := to_unsigned(1, 1);
-                        end if;
-                        h269 := to_unsigned(0, 1);
-                        h269 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h269 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h266, 0) and to_unsigned(1, 11)) = 1) then
-                            h265 := h268;
-                        else
-                            h265 := h269;
-                        end if;
-                        h270 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 11);
-                        h272 := unsigned'("00000000000000000000000000000000");
-                        h272 := e_data;
-                        h271 := h272(11-1 downto 0);
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h273 := to_unsigned(1, 1);
-                        end if;
-                        h274 := to_unsigned(0, 1);
-                        h274 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h274 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
-                            h270 := h273;
-                        else
-                            h270 := h274;
-                        end if;
-                        h275 := to_unsigned(0, 3);
-                        h276 := to_unsigned(0, 11);
-                        h277 := unsigned'("00000000000000000000000000000000");
-                        h277 := e_data;
-                        h276 := h277(11-1 downto 0);
-                        if ((shift_right(h276, 0) and to_unsigned(1, 11)) = 1) then
-                            h275 := w_irt_0(37-1 downto 34);
-                        else
-                            h275 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h278 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 11);
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := e_data;
-                        h279 := h280(11-1 downto 0);
-                        h281 := to_unsigned(0, 1);
-                        h281 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h281 := to_unsigned(1, 1);
-                        end if;
-                        h282 := to_unsigned(0, 1);
-                        h282 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h282 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
-                            h278 := h281;
-                        else
-                            h278 := h282;
-                        end if;
-                        h253 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h254(11-1 downto 8) = 0) or (h255(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h256 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h259(11-1 downto 8) = 0) or (h260(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h261(11-1 downto 0)) < h264)) or (not (((h265 /= 0) and (not (h270 /= 0))) and (h275 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h278 /= 0))))) then
-                            h253 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h253;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h283 := to_unsigned(0, 1);
-                        h283 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h283 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h283;
-                        h284 := to_unsigned(0, 1);
-                        h284 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
                             h284 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h284;
                         h285 := to_unsigned(0, 1);
                         h285 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
+                        if bool(w_dte_0(61)) then
                             h285 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h285;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h286 := to_unsigned(0, 16);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h283 := h284;
+                        else
+                            h283 := h285;
+                        end if;
+                        h286 := unsigned'("00000000000000000000000000000000");
+                        h286 := e_data;
                         h287 := unsigned'("00000000000000000000000000000000");
                         h287 := e_data;
                         h288 := unsigned'("00000000000000000000000000000000");
                         h288 := e_data;
-                        h289 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h290 := to_unsigned(1, 1);
-                        end if;
-                        h291 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h291 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h289 := h290;
-                        else
-                            h289 := h291;
-                        end if;
-                        h292 := unsigned'("00000000000000000000000000000000");
-                        h292 := e_data;
-                        h293 := unsigned'("00000000000000000000000000000000");
-                        h293 := e_data;
+                        h289 := to_unsigned(0, 16);
+                        h289 := to_unsigned(1, 16);
+                        h290 := to_unsigned(0, 4);
+                        h290 := w_dte_10(5-1 downto 1);
+                        h291 := to_unsigned(0, 16);
+                        h291 := shift_left(h289, to_integer(h290));
+                        h292 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 11);
                         h294 := unsigned'("00000000000000000000000000000000");
                         h294 := e_data;
-                        h295 := to_unsigned(0, 16);
-                        h295 := to_unsigned(1, 16);
-                        h296 := to_unsigned(0, 4);
-                        h296 := w_dte_10(5-1 downto 1);
-                        h297 := to_unsigned(0, 16);
-                        h297 := shift_left(h295, to_integer(h296));
-                        h298 := to_unsigned(0, 1);
-                        h299 := to_unsigned(0, 11);
-                        h300 := unsigned'("00000000000000000000000000000000");
-                        h300 := e_data;
-                        h299 := h300(11-1 downto 0);
-                        h301 := to_unsigned(0, 1);
-                        h301 := to_unsigned(0, 1);
+                        h293 := h294(11-1 downto 0);
+                        h295 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h295 := to_unsigned(1, 1);
+                        end if;
+                        h296 := to_unsigned(0, 1);
+                        h296 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h296 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h293, 0) and to_unsigned(1, 11)) = 1) then
+                            h292 := h295;
+                        else
+                            h292 := h296;
+                        end if;
+                        h297 := to_unsigned(0, 1);
+                        h298 := to_unsigned(0, 11);
+                        h299 := unsigned'("00000000000000000000000000000000");
+                        h299 := e_data;
+                        h298 := h299(11-1 downto 0);
+                        h300 := to_unsigned(0, 1);
+                        h300 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h300 := to_unsigned(1, 1);
+                        end if;
+                        h301 := to_unsigned(0, 1);
+                        h301 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h301 := to_unsigned(1, 1);
                         end if;
-                        h302 := to_unsigned(0, 1);
-                        h302 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h302 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h299, 0) and to_unsigned(1, 11)) = 1) then
-                            h298 := h301;
+                        if ((shift_right(h298, 0) and to_unsigned(1, 11)) = 1) then
+                            h297 := h300;
                         else
-                            h298 := h302;
+                            h297 := h301;
                         end if;
-                        h303 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 11);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
-                        h304 := h305(11-1 downto 0);
-                        h306 := to_unsigned(0, 1);
-                        h306 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h306 := to_unsigned(1, 1);
-                        end if;
-                        h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h307 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
-                            h303 := h306;
+                        h302 := to_unsigned(0, 3);
+                        h303 := to_unsigned(0, 11);
+                        h304 := unsigned'("00000000000000000000000000000000");
+                        h304 := e_data;
+                        h303 := h304(11-1 downto 0);
+                        if ((shift_right(h303, 0) and to_unsigned(1, 11)) = 1) then
+                            h302 := w_irt_0(37-1 downto 34);
                         else
-                            h303 := h307;
+                            h302 := w_irt_0(5-1 downto 2);
                         end if;
-                        h308 := to_unsigned(0, 3);
-                        h309 := to_unsigned(0, 11);
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := e_data;
-                        h309 := h310(11-1 downto 0);
-                        if ((shift_right(h309, 0) and to_unsigned(1, 11)) = 1) then
-                            h308 := w_irt_0(37-1 downto 34);
-                        else
-                            h308 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h311 := to_unsigned(0, 1);
-                        h312 := to_unsigned(0, 11);
-                        h313 := unsigned'("00000000000000000000000000000000");
-                        h313 := e_data;
-                        h312 := h313(11-1 downto 0);
-                        h314 := to_unsigned(0, 1);
-                        h314 := to_unsigned(0, 1);
+                        h305 := to_unsigned(0, 1);
+                        h306 := to_unsigned(0, 11);
+                        h307 := unsigned'("00000000000000000000000000000000");
+                        h307 := e_data;
+                        h306 := h307(11-1 downto 0);
+                        h308 := to_unsigned(0, 1);
+                        h308 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h314 := to_unsigned(1, 1);
+                            h308 := to_unsigned(1, 1);
                         end if;
-                        h315 := to_unsigned(0, 1);
-                        h315 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h315 := to_unsigned(1, 1);
+                            h309 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h312, 0) and to_unsigned(1, 11)) = 1) then
-                            h311 := h314;
+                        if ((shift_right(h306, 0) and to_unsigned(1, 11)) = 1) then
+                            h305 := h308;
                         else
-                            h311 := h315;
+                            h305 := h309;
                         end if;
-                        h316 := to_unsigned(0, 16);
-                        h316 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h317 := to_unsigned(0, 16);
-                        h317 := to_unsigned(1, 16);
-                        h318 := to_unsigned(0, 4);
-                        h318 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h319 := to_unsigned(0, 16);
-                        h319 := shift_left(h317, to_integer(h318));
-                        h320 := to_unsigned(0, 17);
-                        h320 := ((unsigned'(to_unsigned(0, 1) & h319) + 65536) - 1);
-                        h321 := to_unsigned(0, 16);
-                        h321 := (h316 and h320(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h287(11-1 downto 8) = 0) or (h288(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h289 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h292(11-1 downto 8) = 0) or (h293(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h294(11-1 downto 0)) < h297)) or (not (((h298 /= 0) and (not (h303 /= 0))) and (h308 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h311 /= 0))))) then
-                            h286 := h321;
+                        h280 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h281(11-1 downto 8) = 0) or (h282(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h283 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h286(11-1 downto 8) = 0) or (h287(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h288(11-1 downto 0)) < h291)) or (not (((h292 /= 0) and (not (h297 /= 0))) and (h302 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h305 /= 0))))) then
+                            h280 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h280;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h310 := to_unsigned(0, 1);
+                        h310 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h310 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h310;
+                        h311 := to_unsigned(0, 1);
+                        h311 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h311 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h311;
+                        h312 := to_unsigned(0, 1);
+                        h312 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
+                            h312 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(55-1 downto 54) := h312;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h313 := to_unsigned(0, 16);
+                        h314 := unsigned'("00000000000000000000000000000000");
+                        h314 := e_data;
+                        h315 := unsigned'("00000000000000000000000000000000");
+                        h315 := e_data;
+                        h316 := to_unsigned(0, 1);
+                        h317 := to_unsigned(0, 1);
+                        h317 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h317 := to_unsigned(1, 1);
+                        end if;
+                        h318 := to_unsigned(0, 1);
+                        h318 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h318 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h316 := h317;
                         else
-                            h286 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h316 := h318;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h286 & to_unsigned(0, 4));
+                        h319 := unsigned'("00000000000000000000000000000000");
+                        h319 := e_data;
+                        h320 := unsigned'("00000000000000000000000000000000");
+                        h320 := e_data;
+                        h321 := unsigned'("00000000000000000000000000000000");
+                        h321 := e_data;
+                        h322 := to_unsigned(0, 16);
+                        h322 := to_unsigned(1, 16);
+                        h323 := to_unsigned(0, 4);
+                        h323 := w_dte_10(5-1 downto 1);
+                        h324 := to_unsigned(0, 16);
+                        h324 := shift_left(h322, to_integer(h323));
+                        h325 := to_unsigned(0, 1);
+                        h326 := to_unsigned(0, 11);
+                        h327 := unsigned'("00000000000000000000000000000000");
+                        h327 := e_data;
+                        h326 := h327(11-1 downto 0);
+                        h328 := to_unsigned(0, 1);
+                        h328 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h328 := to_unsigned(1, 1);
+                        end if;
+                        h329 := to_unsigned(0, 1);
+                        h329 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h329 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
+                            h325 := h328;
+                        else
+                            h325 := h329;
+                        end if;
+                        h330 := to_unsigned(0, 1);
+                        h331 := to_unsigned(0, 11);
+                        h332 := unsigned'("00000000000000000000000000000000");
+                        h332 := e_data;
+                        h331 := h332(11-1 downto 0);
+                        h333 := to_unsigned(0, 1);
+                        h333 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h333 := to_unsigned(1, 1);
+                        end if;
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h334 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h331, 0) and to_unsigned(1, 11)) = 1) then
+                            h330 := h333;
+                        else
+                            h330 := h334;
+                        end if;
+                        h335 := to_unsigned(0, 3);
+                        h336 := to_unsigned(0, 11);
+                        h337 := unsigned'("00000000000000000000000000000000");
+                        h337 := e_data;
+                        h336 := h337(11-1 downto 0);
+                        if ((shift_right(h336, 0) and to_unsigned(1, 11)) = 1) then
+                            h335 := w_irt_0(37-1 downto 34);
+                        else
+                            h335 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h338 := to_unsigned(0, 1);
+                        h339 := to_unsigned(0, 11);
+                        h340 := unsigned'("00000000000000000000000000000000");
+                        h340 := e_data;
+                        h339 := h340(11-1 downto 0);
+                        h341 := to_unsigned(0, 1);
+                        h341 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h341 := to_unsigned(1, 1);
+                        end if;
+                        h342 := to_unsigned(0, 1);
+                        h342 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h342 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h339, 0) and to_unsigned(1, 11)) = 1) then
+                            h338 := h341;
+                        else
+                            h338 := h342;
+                        end if;
+                        h343 := to_unsigned(0, 16);
+                        h343 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h344 := to_unsigned(0, 16);
+                        h344 := to_unsigned(1, 16);
+                        h345 := to_unsigned(0, 4);
+                        h345 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h346 := to_unsigned(0, 16);
+                        h346 := shift_left(h344, to_integer(h345));
+                        h347 := to_unsigned(0, 17);
+                        h347 := ((unsigned'(to_unsigned(0, 1) & h346) + 65536) - 1);
+                        h348 := to_unsigned(0, 16);
+                        h348 := (h343 and h347(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h314(11-1 downto 8) = 0) or (h315(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h316 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h319(11-1 downto 8) = 0) or (h320(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h321(11-1 downto 0)) < h324)) or (not (((h325 /= 0) and (not (h330 /= 0))) and (h335 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h338 /= 0))))) then
+                            h313 := h348;
+                        else
+                            h313 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h313 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(11, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h325 := unsigned'("00000000000000000000000000000000");
-                        h325 := e_data;
-                        rec_vector <= h325(8-1 downto 0);
-                        h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h326 := e_address;
-                        rec_destination <= h326(20-1 downto 12);
-                        h327 := to_unsigned(0, 1);
-                        h327 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h327 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h327;
-                        h328 := unsigned'("00000000000000000000000000000000");
-                        h328 := e_data;
-                        rec_int_type <= h328(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h333 /= 0)) then
-                        status <= to_unsigned(12, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h329 := unsigned'("00000000000000000000000000000000");
-                        h329 := e_data;
-                        rec_vector <= h329(8-1 downto 0);
-                        h330 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h330 := e_address;
-                        rec_destination <= h330(20-1 downto 12);
-                        h331 := to_unsigned(0, 1);
-                        h331 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h331 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h331;
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := e_data;
-                        rec_int_type <= h332(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h363(11-1 downto 0)) < h366)) and (((h367 /= 0) and (not (h372 /= 0))) and (h377 <= 1))) then
                         status <= to_unsigned(13, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h352 := unsigned'("00000000000000000000000000000000");
+                        h352 := e_data;
+                        rec_vector <= h352(8-1 downto 0);
+                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h353 := e_address;
+                        rec_destination <= h353(20-1 downto 12);
+                        h354 := to_unsigned(0, 1);
+                        h354 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h354 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h354;
+                        h355 := unsigned'("00000000000000000000000000000000");
+                        h355 := e_data;
+                        rec_int_type <= h355(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h360 /= 0)) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h356 := unsigned'("00000000000000000000000000000000");
+                        h356 := e_data;
+                        rec_vector <= h356(8-1 downto 0);
+                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h357 := e_address;
+                        rec_destination <= h357(20-1 downto 12);
+                        h358 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h358 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h358;
+                        h359 := unsigned'("00000000000000000000000000000000");
+                        h359 := e_data;
+                        rec_int_type <= h359(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (er_irt /= '0') then
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(4, 4);
+                        h369 := to_unsigned(0, 1);
+                        h369 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(2)) then
+                            h369 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h369;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h370 := unsigned'("000000000000000000000000000000000000000000");
+                        h370 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h371 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h371 := (unsigned'(to_unsigned(0, 4) & h370) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h372 := unsigned'("00000000000000000000000000000000");
+                        h372 := e_data;
+                        h373 := to_unsigned(0, 14);
+                        h373 := resize(unsigned'(to_unsigned(0, 3) & h372(11-1 downto 0)) * 4, 14);
+                        h374 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h374 := (unsigned'(to_unsigned(0, 1) & h371 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h373));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h374);
+                        h375 := to_unsigned(0, 16);
+                        h376 := to_unsigned(0, 16);
+                        h376 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h377 := to_unsigned(0, 16);
+                        h377 := to_unsigned(1, 16);
+                        h378 := to_unsigned(0, 4);
+                        h378 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h379 := to_unsigned(0, 16);
+                        h379 := shift_left(h377, to_integer(h378));
+                        h380 := to_unsigned(0, 17);
+                        h380 := ((unsigned'(to_unsigned(0, 1) & h379) + 65536) - 1);
+                        h381 := to_unsigned(0, 16);
+                        h381 := (h376 and h380(16-1 downto 0));
+                        if bool(r_CONTROL(2)) then
+                            h375 := h381;
+                        else
+                            h375 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h375 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h401(11-1 downto 8) = 0) or (h402(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h403(11-1 downto 0)) < h406)) and (((h407 /= 0) and (not (h412 /= 0))) and (h417 <= 1))) then
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h342 := to_unsigned(0, 8);
-                        h343 := to_unsigned(0, 11);
-                        h344 := unsigned'("00000000000000000000000000000000");
-                        h344 := e_data;
-                        h343 := h344(11-1 downto 0);
-                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
-                            h342 := w_irt_0(56-1 downto 48);
+                        h382 := to_unsigned(0, 8);
+                        h383 := to_unsigned(0, 11);
+                        h384 := unsigned'("00000000000000000000000000000000");
+                        h384 := e_data;
+                        h383 := h384(11-1 downto 0);
+                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
+                            h382 := w_irt_0(56-1 downto 48);
                         else
-                            h342 := w_irt_0(24-1 downto 16);
+                            h382 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_vector <= h342;
-                        h345 := to_unsigned(0, 8);
-                        h346 := to_unsigned(0, 11);
-                        h347 := unsigned'("00000000000000000000000000000000");
-                        h347 := e_data;
-                        h346 := h347(11-1 downto 0);
-                        if ((shift_right(h346, 0) and to_unsigned(1, 11)) = 1) then
-                            h345 := w_irt_0(48-1 downto 40);
+                        rec_vector <= h382;
+                        h385 := to_unsigned(0, 8);
+                        h386 := to_unsigned(0, 11);
+                        h387 := unsigned'("00000000000000000000000000000000");
+                        h387 := e_data;
+                        h386 := h387(11-1 downto 0);
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := w_irt_0(48-1 downto 40);
                         else
-                            h345 := w_irt_0(16-1 downto 8);
+                            h385 := w_irt_0(16-1 downto 8);
                         end if;
-                        rec_destination <= h345;
-                        h348 := to_unsigned(0, 1);
-                        h349 := to_unsigned(0, 11);
-                        h350 := unsigned'("00000000000000000000000000000000");
-                        h350 := e_data;
-                        h349 := h350(11-1 downto 0);
-                        h351 := to_unsigned(0, 1);
-                        h351 := to_unsigned(0, 1);
+                        rec_destination <= h385;
+                        h388 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 11);
+                        h390 := unsigned'("00000000000000000000000000000000");
+                        h390 := e_data;
+                        h389 := h390(11-1 downto 0);
+                        h391 := to_unsigned(0, 1);
+                        h391 := to_unsigned(0, 1);
                         if bool(w_irt_0(38)) then
-                            h351 := to_unsigned(1, 1);
+                            h391 := to_unsigned(1, 1);
                         end if;
-                        h352 := to_unsigned(0, 1);
-                        h352 := to_unsigned(0, 1);
+                        h392 := to_unsigned(0, 1);
+                        h392 := to_unsigned(0, 1);
                         if bool(w_irt_0(6)) then
-                            h352 := to_unsigned(1, 1);
+                            h392 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h349, 0) and to_unsigned(1, 11)) = 1) then
-                            h348 := h351;
+                        if ((shift_right(h389, 0) and to_unsigned(1, 11)) = 1) then
+                            h388 := h391;
                         else
-                            h348 := h352;
+                            h388 := h392;
                         end if;
-                        rec_dest_mode <= h348;
-                        h353 := to_unsigned(0, 3);
-                        h354 := to_unsigned(0, 11);
-                        h355 := unsigned'("00000000000000000000000000000000");
-                        h355 := e_data;
-                        h354 := h355(11-1 downto 0);
-                        if ((shift_right(h354, 0) and to_unsigned(1, 11)) = 1) then
-                            h353 := w_irt_0(37-1 downto 34);
+                        rec_dest_mode <= h388;
+                        h393 := to_unsigned(0, 3);
+                        h394 := to_unsigned(0, 11);
+                        h395 := unsigned'("00000000000000000000000000000000");
+                        h395 := e_data;
+                        h394 := h395(11-1 downto 0);
+                        if ((shift_right(h394, 0) and to_unsigned(1, 11)) = 1) then
+                            h393 := w_irt_0(37-1 downto 34);
                         else
-                            h353 := w_irt_0(5-1 downto 2);
+                            h393 := w_irt_0(5-1 downto 2);
                         end if;
-                        rec_int_type <= h353;
-                        h356 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 11);
-                        h358 := unsigned'("00000000000000000000000000000000");
-                        h358 := e_data;
-                        h357 := h358(11-1 downto 0);
-                        h359 := to_unsigned(0, 1);
-                        h359 := to_unsigned(0, 1);
+                        rec_int_type <= h393;
+                        h396 := to_unsigned(0, 1);
+                        h397 := to_unsigned(0, 11);
+                        h398 := unsigned'("00000000000000000000000000000000");
+                        h398 := e_data;
+                        h397 := h398(11-1 downto 0);
+                        h399 := to_unsigned(0, 1);
+                        h399 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h359 := to_unsigned(1, 1);
+                            h399 := to_unsigned(1, 1);
                         end if;
-                        h360 := to_unsigned(0, 1);
-                        h360 := to_unsigned(0, 1);
+                        h400 := to_unsigned(0, 1);
+                        h400 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h360 := to_unsigned(1, 1);
+                            h400 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h357, 0) and to_unsigned(1, 11)) = 1) then
-                            h356 := h359;
+                        if ((shift_right(h397, 0) and to_unsigned(1, 11)) = 1) then
+                            h396 := h399;
                         else
-                            h356 := h360;
+                            h396 := h400;
                         end if;
-                        rec_rq_eoi <= h356;
+                        rec_rq_eoi <= h396;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -4219,8 +4503,8 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h466(11-1 downto 8) = 0) or (h467(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h468(11-1 downto 0)) < h471)) or (not (((h472 /= 0) and (not (h477 /= 0))) and (h482 <= 1))))) then
-                        status <= to_unsigned(14, 8);
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h506(11-1 downto 8) = 0) or (h507(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h508(11-1 downto 0)) < h511)) or (not (((h512 /= 0) and (not (h517 /= 0))) and (h522 <= 1))))) then
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -4230,272 +4514,127 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h380 := to_unsigned(0, 1);
-                        h381 := unsigned'("00000000000000000000000000000000");
-                        h381 := e_data;
-                        h382 := unsigned'("00000000000000000000000000000000");
-                        h382 := e_data;
-                        h383 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h384 := to_unsigned(1, 1);
-                        end if;
-                        h385 := to_unsigned(0, 1);
-                        h385 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h385 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h383 := h384;
-                        else
-                            h383 := h385;
-                        end if;
-                        h386 := unsigned'("00000000000000000000000000000000");
-                        h386 := e_data;
-                        h387 := unsigned'("00000000000000000000000000000000");
-                        h387 := e_data;
-                        h388 := unsigned'("00000000000000000000000000000000");
-                        h388 := e_data;
-                        h389 := to_unsigned(0, 16);
-                        h389 := to_unsigned(1, 16);
-                        h390 := to_unsigned(0, 4);
-                        h390 := w_dte_10(5-1 downto 1);
-                        h391 := to_unsigned(0, 16);
-                        h391 := shift_left(h389, to_integer(h390));
-                        h392 := to_unsigned(0, 1);
-                        h393 := to_unsigned(0, 11);
-                        h394 := unsigned'("00000000000000000000000000000000");
-                        h394 := e_data;
-                        h393 := h394(11-1 downto 0);
-                        h395 := to_unsigned(0, 1);
-                        h395 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h395 := to_unsigned(1, 1);
-                        end if;
-                        h396 := to_unsigned(0, 1);
-                        h396 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h396 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h393, 0) and to_unsigned(1, 11)) = 1) then
-                            h392 := h395;
-                        else
-                            h392 := h396;
-                        end if;
-                        h397 := to_unsigned(0, 1);
-                        h398 := to_unsigned(0, 11);
-                        h399 := unsigned'("00000000000000000000000000000000");
-                        h399 := e_data;
-                        h398 := h399(11-1 downto 0);
-                        h400 := to_unsigned(0, 1);
-                        h400 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h400 := to_unsigned(1, 1);
-                        end if;
-                        h401 := to_unsigned(0, 1);
-                        h401 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h401 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h398, 0) and to_unsigned(1, 11)) = 1) then
-                            h397 := h400;
-                        else
-                            h397 := h401;
-                        end if;
-                        h402 := to_unsigned(0, 3);
-                        h403 := to_unsigned(0, 11);
-                        h404 := unsigned'("00000000000000000000000000000000");
-                        h404 := e_data;
-                        h403 := h404(11-1 downto 0);
-                        if ((shift_right(h403, 0) and to_unsigned(1, 11)) = 1) then
-                            h402 := w_irt_0(37-1 downto 34);
-                        else
-                            h402 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h405 := to_unsigned(0, 1);
-                        h406 := to_unsigned(0, 11);
-                        h407 := unsigned'("00000000000000000000000000000000");
-                        h407 := e_data;
-                        h406 := h407(11-1 downto 0);
-                        h408 := to_unsigned(0, 1);
-                        h408 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h408 := to_unsigned(1, 1);
-                        end if;
-                        h409 := to_unsigned(0, 1);
-                        h409 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h409 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h406, 0) and to_unsigned(1, 11)) = 1) then
-                            h405 := h408;
-                        else
-                            h405 := h409;
-                        end if;
-                        h380 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h381(11-1 downto 8) = 0) or (h382(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h383 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h386(11-1 downto 8) = 0) or (h387(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h388(11-1 downto 0)) < h391)) or (not (((h392 /= 0) and (not (h397 /= 0))) and (h402 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h405 /= 0))))) then
-                            h380 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h380;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h410 := to_unsigned(0, 1);
-                        h411 := unsigned'("00000000000000000000000000000000");
-                        h411 := e_data;
-                        h412 := to_unsigned(0, 16);
-                        h412 := to_unsigned(1, 16);
-                        h413 := to_unsigned(0, 4);
-                        h413 := w_dte_10(5-1 downto 1);
-                        h414 := to_unsigned(0, 16);
-                        h414 := shift_left(h412, to_integer(h413));
-                        h415 := to_unsigned(0, 1);
-                        h416 := to_unsigned(0, 11);
-                        h417 := unsigned'("00000000000000000000000000000000");
-                        h417 := e_data;
-                        h416 := h417(11-1 downto 0);
-                        h418 := to_unsigned(0, 1);
-                        h418 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h418 := to_unsigned(1, 1);
-                        end if;
-                        h419 := to_unsigned(0, 1);
-                        h419 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h419 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h416, 0) and to_unsigned(1, 11)) = 1) then
-                            h415 := h418;
-                        else
-                            h415 := h419;
-                        end if;
-                        h410 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h411(11-1 downto 0)) < h414) and (h415 /= 0)) then
-                            h410 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h410;
                         h420 := to_unsigned(0, 1);
                         h421 := unsigned'("00000000000000000000000000000000");
                         h421 := e_data;
-                        h422 := to_unsigned(0, 16);
-                        h422 := to_unsigned(1, 16);
-                        h423 := to_unsigned(0, 4);
-                        h423 := w_dte_10(5-1 downto 1);
-                        h424 := to_unsigned(0, 16);
-                        h424 := shift_left(h422, to_integer(h423));
-                        h425 := to_unsigned(0, 1);
-                        h426 := to_unsigned(0, 11);
-                        h427 := unsigned'("00000000000000000000000000000000");
-                        h427 := e_data;
-                        h426 := h427(11-1 downto 0);
-                        h428 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h428 := to_unsigned(1, 1);
-                        end if;
-                        h429 := to_unsigned(0, 1);
-                        h429 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h429 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h426, 0) and to_unsigned(1, 11)) = 1) then
-                            h425 := h428;
-                        else
-                            h425 := h429;
-                        end if;
-                        h420 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h421(11-1 downto 0)) < h424) and (h425 /= 0)) then
-                            h420 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h420;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h430 := to_unsigned(0, 16);
-                        h431 := unsigned'("00000000000000000000000000000000");
-                        h431 := e_data;
-                        h432 := unsigned'("00000000000000000000000000000000");
-                        h432 := e_data;
-                        h433 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
+                        h422 := unsigned'("00000000000000000000000000000000");
+                        h422 := e_data;
+                        h423 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h434 := to_unsigned(1, 1);
+                            h424 := to_unsigned(1, 1);
                         end if;
-                        h435 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h435 := to_unsigned(1, 1);
+                            h425 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h433 := h434;
+                            h423 := h424;
                         else
-                            h433 := h435;
+                            h423 := h425;
                         end if;
-                        h436 := unsigned'("00000000000000000000000000000000");
-                        h436 := e_data;
-                        h437 := unsigned'("00000000000000000000000000000000");
-                        h437 := e_data;
-                        h438 := unsigned'("00000000000000000000000000000000");
-                        h438 := e_data;
-                        h439 := to_unsigned(0, 16);
-                        h439 := to_unsigned(1, 16);
-                        h440 := to_unsigned(0, 4);
-                        h440 := w_dte_10(5-1 downto 1);
-                        h441 := to_unsigned(0, 16);
-                        h441 := shift_left(h439, to_integer(h440));
-                        h442 := to_unsigned(0, 1);
+                        h426 := unsigned'("00000000000000000000000000000000");
+                        h426 := e_data;
+                        h427 := unsigned'("00000000000000000000000000000000");
+                        h427 := e_data;
+                        h428 := unsigned'("00000000000000000000000000000000");
+                        h428 := e_data;
+                        h429 := to_unsigned(0, 16);
+                        h429 := to_unsigned(1, 16);
+                        h430 := to_unsigned(0, 4);
+                        h430 := w_dte_10(5-1 downto 1);
+                        h431 := to_unsigned(0, 16);
+                        h431 := shift_left(h429, to_integer(h430));
+                        h432 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 11);
+                        h434 := unsigned'("00000000000000000000000000000000");
+                        h434 := e_data;
+                        h433 := h434(11-1 downto 0);
+                        h435 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h435 := to_unsigned(1, 1);
+                        end if;
+                        h436 := to_unsigned(0, 1);
+                        h436 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h436 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h433, 0) and to_unsigned(1, 11)) = 1) then
+                            h432 := h435;
+                        else
+                            h432 := h436;
+                        end if;
+                        h437 := to_unsigned(0, 1);
+                        h438 := to_unsigned(0, 11);
+                        h439 := unsigned'("00000000000000000000000000000000");
+                        h439 := e_data;
+                        h438 := h439(11-1 downto 0);
+                        h440 := to_unsigned(0, 1);
+                        h440 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h440 := to_unsigned(1, 1);
+                        end if;
+                        h441 := to_unsigned(0, 1);
+                        h441 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h441 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h438, 0) and to_unsigned(1, 11)) = 1) then
+                            h437 := h440;
+                        else
+                            h437 := h441;
+                        end if;
+                        h442 := to_unsigned(0, 3);
                         h443 := to_unsigned(0, 11);
                         h444 := unsigned'("00000000000000000000000000000000");
                         h444 := e_data;
                         h443 := h444(11-1 downto 0);
-                        h445 := to_unsigned(0, 1);
-                        h445 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h445 := to_unsigned(1, 1);
-                        end if;
-                        h446 := to_unsigned(0, 1);
-                        h446 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h446 := to_unsigned(1, 1);
-                        end if;
                         if ((shift_right(h443, 0) and to_unsigned(1, 11)) = 1) then
-                            h442 := h445;
+                            h442 := w_irt_0(37-1 downto 34);
                         else
-                            h442 := h446;
+                            h442 := w_irt_0(5-1 downto 2);
                         end if;
-                        h447 := to_unsigned(0, 1);
-                        h448 := to_unsigned(0, 11);
-                        h449 := unsigned'("00000000000000000000000000000000");
-                        h449 := e_data;
-                        h448 := h449(11-1 downto 0);
+                        h445 := to_unsigned(0, 1);
+                        h446 := to_unsigned(0, 11);
+                        h447 := unsigned'("00000000000000000000000000000000");
+                        h447 := e_data;
+                        h446 := h447(11-1 downto 0);
+                        h448 := to_unsigned(0, 1);
+                        h448 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h448 := to_unsigned(1, 1);
+                        end if;
+                        h449 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h449 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h446, 0) and to_unsigned(1, 11)) = 1) then
+                            h445 := h448;
+                        else
+                            h445 := h449;
+                        end if;
+                        h420 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h421(11-1 downto 8) = 0) or (h422(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h423 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h426(11-1 downto 8) = 0) or (h427(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h428(11-1 downto 0)) < h431)) or (not (((h432 /= 0) and (not (h437 /= 0))) and (h442 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h445 /= 0))))) then
+                            h420 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h420;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
                         h450 := to_unsigned(0, 1);
-                        h450 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h450 := to_unsigned(1, 1);
-                        end if;
-                        h451 := to_unsigned(0, 1);
-                        h451 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h451 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h448, 0) and to_unsigned(1, 11)) = 1) then
-                            h447 := h450;
-                        else
-                            h447 := h451;
-                        end if;
-                        h452 := to_unsigned(0, 3);
-                        h453 := to_unsigned(0, 11);
-                        h454 := unsigned'("00000000000000000000000000000000");
-                        h454 := e_data;
-                        h453 := h454(11-1 downto 0);
-                        if ((shift_right(h453, 0) and to_unsigned(1, 11)) = 1) then
-                            h452 := w_irt_0(37-1 downto 34);
-                        else
-                            h452 := w_irt_0(5-1 downto 2);
-                        end if;
+                        h451 := unsigned'("00000000000000000000000000000000");
+                        h451 := e_data;
+                        h452 := to_unsigned(0, 16);
+                        h452 := to_unsigned(1, 16);
+                        h453 := to_unsigned(0, 4);
+                        h453 := w_dte_10(5-1 downto 1);
+                        h454 := to_unsigned(0, 16);
+                        h454 := shift_left(h452, to_integer(h453));
                         h455 := to_unsigned(0, 1);
                         h456 := to_unsigned(0, 11);
                         h457 := unsigned'("00000000000000000000000000000000");
@@ -4503,12 +4642,12 @@ begin
                         h456 := h457(11-1 downto 0);
                         h458 := to_unsigned(0, 1);
                         h458 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(32)) then
                             h458 := to_unsigned(1, 1);
                         end if;
                         h459 := to_unsigned(0, 1);
                         h459 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(0)) then
                             h459 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h456, 0) and to_unsigned(1, 11)) = 1) then
@@ -4516,29 +4655,174 @@ begin
                         else
                             h455 := h459;
                         end if;
-                        h460 := to_unsigned(0, 16);
-                        h460 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h461 := to_unsigned(0, 16);
-                        h461 := to_unsigned(1, 16);
-                        h462 := to_unsigned(0, 4);
-                        h462 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h463 := to_unsigned(0, 16);
-                        h463 := shift_left(h461, to_integer(h462));
-                        h464 := to_unsigned(0, 17);
-                        h464 := ((unsigned'(to_unsigned(0, 1) & h463) + 65536) - 1);
-                        h465 := to_unsigned(0, 16);
-                        h465 := (h460 and h464(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h431(11-1 downto 8) = 0) or (h432(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h433 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h436(11-1 downto 8) = 0) or (h437(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h438(11-1 downto 0)) < h441)) or (not (((h442 /= 0) and (not (h447 /= 0))) and (h452 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h455 /= 0))))) then
-                            h430 := h465;
-                        else
-                            h430 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h450 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h451(11-1 downto 0)) < h454) and (h455 /= 0)) then
+                            h450 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h430 & to_unsigned(0, 4));
+                        v_wide(53-1 downto 52) := h450;
+                        h460 := to_unsigned(0, 1);
+                        h461 := unsigned'("00000000000000000000000000000000");
+                        h461 := e_data;
+                        h462 := to_unsigned(0, 16);
+                        h462 := to_unsigned(1, 16);
+                        h463 := to_unsigned(0, 4);
+                        h463 := w_dte_10(5-1 downto 1);
+                        h464 := to_unsigned(0, 16);
+                        h464 := shift_left(h462, to_integer(h463));
+                        h465 := to_unsigned(0, 1);
+                        h466 := to_unsigned(0, 11);
+                        h467 := unsigned'("00000000000000000000000000000000");
+                        h467 := e_data;
+                        h466 := h467(11-1 downto 0);
+                        h468 := to_unsigned(0, 1);
+                        h468 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h468 := to_unsigned(1, 1);
+                        end if;
+                        h469 := to_unsigned(0, 1);
+                        h469 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h469 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h466, 0) and to_unsigned(1, 11)) = 1) then
+                            h465 := h468;
+                        else
+                            h465 := h469;
+                        end if;
+                        h460 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h461(11-1 downto 0)) < h464) and (h465 /= 0)) then
+                            h460 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h460;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h470 := to_unsigned(0, 16);
+                        h471 := unsigned'("00000000000000000000000000000000");
+                        h471 := e_data;
+                        h472 := unsigned'("00000000000000000000000000000000");
+                        h472 := e_data;
+                        h473 := to_unsigned(0, 1);
+                        h474 := to_unsigned(0, 1);
+                        h474 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h474 := to_unsigned(1, 1);
+                        end if;
+                        h475 := to_unsigned(0, 1);
+                        h475 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h475 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h473 := h474;
+                        else
+                            h473 := h475;
+                        end if;
+                        h476 := unsigned'("00000000000000000000000000000000");
+                        h476 := e_data;
+                        h477 := unsigned'("00000000000000000000000000000000");
+                        h477 := e_data;
+                        h478 := unsigned'("00000000000000000000000000000000");
+                        h478 := e_data;
+                        h479 := to_unsigned(0, 16);
+                        h479 := to_unsigned(1, 16);
+                        h480 := to_unsigned(0, 4);
+                        h480 := w_dte_10(5-1 downto 1);
+                        h481 := to_unsigned(0, 16);
+                        h481 := shift_left(h479, to_integer(h480));
+                        h482 := to_unsigned(0, 1);
+                        h483 := to_unsigned(0, 11);
+                        h484 := unsigned'("00000000000000000000000000000000");
+                        h484 := e_data;
+                        h483 := h484(11-1 downto 0);
+                        h485 := to_unsigned(0, 1);
+                        h485 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h485 := to_unsigned(1, 1);
+                        end if;
+                        h486 := to_unsigned(0, 1);
+                        h486 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h486 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h483, 0) and to_unsigned(1, 11)) = 1) then
+                            h482 := h485;
+                        else
+                            h482 := h486;
+                        end if;
+                        h487 := to_unsigned(0, 1);
+                        h488 := to_unsigned(0, 11);
+                        h489 := unsigned'("00000000000000000000000000000000");
+                        h489 := e_data;
+                        h488 := h489(11-1 downto 0);
+                        h490 := to_unsigned(0, 1);
+                        h490 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h490 := to_unsigned(1, 1);
+                        end if;
+                        h491 := to_unsigned(0, 1);
+                        h491 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h491 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h488, 0) and to_unsigned(1, 11)) = 1) then
+                            h487 := h490;
+                        else
+                            h487 := h491;
+                        end if;
+                        h492 := to_unsigned(0, 3);
+                        h493 := to_unsigned(0, 11);
+                        h494 := unsigned'("00000000000000000000000000000000");
+                        h494 := e_data;
+                        h493 := h494(11-1 downto 0);
+                        if ((shift_right(h493, 0) and to_unsigned(1, 11)) = 1) then
+                            h492 := w_irt_0(37-1 downto 34);
+                        else
+                            h492 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h495 := to_unsigned(0, 1);
+                        h496 := to_unsigned(0, 11);
+                        h497 := unsigned'("00000000000000000000000000000000");
+                        h497 := e_data;
+                        h496 := h497(11-1 downto 0);
+                        h498 := to_unsigned(0, 1);
+                        h498 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h498 := to_unsigned(1, 1);
+                        end if;
+                        h499 := to_unsigned(0, 1);
+                        h499 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h499 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h496, 0) and to_unsigned(1, 11)) = 1) then
+                            h495 := h498;
+                        else
+                            h495 := h499;
+                        end if;
+                        h500 := to_unsigned(0, 16);
+                        h500 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h501 := to_unsigned(0, 16);
+                        h501 := to_unsigned(1, 16);
+                        h502 := to_unsigned(0, 4);
+                        h502 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h503 := to_unsigned(0, 16);
+                        h503 := shift_left(h501, to_integer(h502));
+                        h504 := to_unsigned(0, 17);
+                        h504 := ((unsigned'(to_unsigned(0, 1) & h503) + 65536) - 1);
+                        h505 := to_unsigned(0, 16);
+                        h505 := (h500 and h504(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h471(11-1 downto 8) = 0) or (h472(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h473 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h476(11-1 downto 8) = 0) or (h477(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h478(11-1 downto 0)) < h481)) or (not (((h482 /= 0) and (not (h487 /= 0))) and (h492 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h495 /= 0))))) then
+                            h470 := h505;
+                        else
+                            h470 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h470 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -4576,114 +4860,114 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h487 := unsigned'("00000000000000000000000000000000");
-                        h487 := e_data;
-                        h488 := unsigned'("00000000000000000000000000000000");
-                        h488 := e_data;
-                        h489 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
+                        h527 := unsigned'("00000000000000000000000000000000");
+                        h527 := e_data;
+                        h528 := unsigned'("00000000000000000000000000000000");
+                        h528 := e_data;
+                        h529 := to_unsigned(0, 1);
+                        h530 := to_unsigned(0, 1);
+                        h530 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h490 := to_unsigned(1, 1);
+                            h530 := to_unsigned(1, 1);
                         end if;
-                        h491 := to_unsigned(0, 1);
-                        h491 := to_unsigned(0, 1);
+                        h531 := to_unsigned(0, 1);
+                        h531 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h491 := to_unsigned(1, 1);
+                            h531 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h489 := h490;
+                            h529 := h530;
                         else
-                            h489 := h491;
+                            h529 := h531;
                         end if;
-                        h492 := unsigned'("00000000000000000000000000000000");
-                        h492 := e_data;
-                        h493 := unsigned'("00000000000000000000000000000000");
-                        h493 := e_data;
-                        h494 := unsigned'("00000000000000000000000000000000");
-                        h494 := e_data;
-                        h495 := to_unsigned(0, 16);
-                        h495 := to_unsigned(1, 16);
-                        h496 := to_unsigned(0, 4);
-                        h496 := w_dte_10(5-1 downto 1);
-                        h497 := to_unsigned(0, 16);
-                        h497 := shift_left(h495, to_integer(h496));
-                        h498 := to_unsigned(0, 1);
-                        h499 := to_unsigned(0, 11);
-                        h500 := unsigned'("00000000000000000000000000000000");
-                        h500 := e_data;
-                        h499 := h500(11-1 downto 0);
-                        h501 := to_unsigned(0, 1);
-                        h501 := to_unsigned(0, 1);
+                        h532 := unsigned'("00000000000000000000000000000000");
+                        h532 := e_data;
+                        h533 := unsigned'("00000000000000000000000000000000");
+                        h533 := e_data;
+                        h534 := unsigned'("00000000000000000000000000000000");
+                        h534 := e_data;
+                        h535 := to_unsigned(0, 16);
+                        h535 := to_unsigned(1, 16);
+                        h536 := to_unsigned(0, 4);
+                        h536 := w_dte_10(5-1 downto 1);
+                        h537 := to_unsigned(0, 16);
+                        h537 := shift_left(h535, to_integer(h536));
+                        h538 := to_unsigned(0, 1);
+                        h539 := to_unsigned(0, 11);
+                        h540 := unsigned'("00000000000000000000000000000000");
+                        h540 := e_data;
+                        h539 := h540(11-1 downto 0);
+                        h541 := to_unsigned(0, 1);
+                        h541 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h501 := to_unsigned(1, 1);
+                            h541 := to_unsigned(1, 1);
                         end if;
-                        h502 := to_unsigned(0, 1);
-                        h502 := to_unsigned(0, 1);
+                        h542 := to_unsigned(0, 1);
+                        h542 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h502 := to_unsigned(1, 1);
+                            h542 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h499, 0) and to_unsigned(1, 11)) = 1) then
-                            h498 := h501;
+                        if ((shift_right(h539, 0) and to_unsigned(1, 11)) = 1) then
+                            h538 := h541;
                         else
-                            h498 := h502;
+                            h538 := h542;
                         end if;
-                        h503 := to_unsigned(0, 1);
-                        h504 := to_unsigned(0, 11);
-                        h505 := unsigned'("00000000000000000000000000000000");
-                        h505 := e_data;
-                        h504 := h505(11-1 downto 0);
-                        h506 := to_unsigned(0, 1);
-                        h506 := to_unsigned(0, 1);
+                        h543 := to_unsigned(0, 1);
+                        h544 := to_unsigned(0, 11);
+                        h545 := unsigned'("00000000000000000000000000000000");
+                        h545 := e_data;
+                        h544 := h545(11-1 downto 0);
+                        h546 := to_unsigned(0, 1);
+                        h546 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h506 := to_unsigned(1, 1);
+                            h546 := to_unsigned(1, 1);
                         end if;
-                        h507 := to_unsigned(0, 1);
-                        h507 := to_unsigned(0, 1);
+                        h547 := to_unsigned(0, 1);
+                        h547 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h507 := to_unsigned(1, 1);
+                            h547 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h504, 0) and to_unsigned(1, 11)) = 1) then
-                            h503 := h506;
+                        if ((shift_right(h544, 0) and to_unsigned(1, 11)) = 1) then
+                            h543 := h546;
                         else
-                            h503 := h507;
+                            h543 := h547;
                         end if;
-                        h508 := to_unsigned(0, 3);
-                        h509 := to_unsigned(0, 11);
-                        h510 := unsigned'("00000000000000000000000000000000");
-                        h510 := e_data;
-                        h509 := h510(11-1 downto 0);
-                        if ((shift_right(h509, 0) and to_unsigned(1, 11)) = 1) then
-                            h508 := w_irt_0(37-1 downto 34);
+                        h548 := to_unsigned(0, 3);
+                        h549 := to_unsigned(0, 11);
+                        h550 := unsigned'("00000000000000000000000000000000");
+                        h550 := e_data;
+                        h549 := h550(11-1 downto 0);
+                        if ((shift_right(h549, 0) and to_unsigned(1, 11)) = 1) then
+                            h548 := w_irt_0(37-1 downto 34);
                         else
-                            h508 := w_irt_0(5-1 downto 2);
+                            h548 := w_irt_0(5-1 downto 2);
                         end if;
-                        h511 := to_unsigned(0, 1);
-                        h512 := to_unsigned(0, 11);
-                        h513 := unsigned'("00000000000000000000000000000000");
-                        h513 := e_data;
-                        h512 := h513(11-1 downto 0);
-                        h514 := to_unsigned(0, 1);
-                        h514 := to_unsigned(0, 1);
+                        h551 := to_unsigned(0, 1);
+                        h552 := to_unsigned(0, 11);
+                        h553 := unsigned'("00000000000000000000000000000000");
+                        h553 := e_data;
+                        h552 := h553(11-1 downto 0);
+                        h554 := to_unsigned(0, 1);
+                        h554 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h514 := to_unsigned(1, 1);
+                            h554 := to_unsigned(1, 1);
                         end if;
-                        h515 := to_unsigned(0, 1);
-                        h515 := to_unsigned(0, 1);
+                        h555 := to_unsigned(0, 1);
+                        h555 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h515 := to_unsigned(1, 1);
+                            h555 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h512, 0) and to_unsigned(1, 11)) = 1) then
-                            h511 := h514;
+                        if ((shift_right(h552, 0) and to_unsigned(1, 11)) = 1) then
+                            h551 := h554;
                         else
-                            h511 := h515;
+                            h551 := h555;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h487(11-1 downto 8) = 0) or (h488(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h489 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h492(11-1 downto 8) = 0) or (h493(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h494(11-1 downto 0)) < h497)) or (not (((h498 /= 0) and (not (h503 /= 0))) and (h508 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h511 /= 0))))) then
-                            h485 := to_unsigned(0, 20);
-                            h485 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h486 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h486 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h485));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h486);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h527(11-1 downto 8) = 0) or (h528(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h529 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h532(11-1 downto 8) = 0) or (h533(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h534(11-1 downto 0)) < h537)) or (not (((h538 /= 0) and (not (h543 /= 0))) and (h548 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h551 /= 0))))) then
+                            h525 := to_unsigned(0, 20);
+                            h525 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h526 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h526 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h525));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h526);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -4706,114 +4990,114 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h518 := unsigned'("00000000000000000000000000000000");
-                        h518 := e_data;
-                        h519 := unsigned'("00000000000000000000000000000000");
-                        h519 := e_data;
-                        h520 := to_unsigned(0, 1);
-                        h521 := to_unsigned(0, 1);
-                        h521 := to_unsigned(0, 1);
+                        h558 := unsigned'("00000000000000000000000000000000");
+                        h558 := e_data;
+                        h559 := unsigned'("00000000000000000000000000000000");
+                        h559 := e_data;
+                        h560 := to_unsigned(0, 1);
+                        h561 := to_unsigned(0, 1);
+                        h561 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h521 := to_unsigned(1, 1);
+                            h561 := to_unsigned(1, 1);
                         end if;
-                        h522 := to_unsigned(0, 1);
-                        h522 := to_unsigned(0, 1);
+                        h562 := to_unsigned(0, 1);
+                        h562 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h522 := to_unsigned(1, 1);
+                            h562 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h520 := h521;
+                            h560 := h561;
                         else
-                            h520 := h522;
+                            h560 := h562;
                         end if;
-                        h523 := unsigned'("00000000000000000000000000000000");
-                        h523 := e_data;
-                        h524 := unsigned'("00000000000000000000000000000000");
-                        h524 := e_data;
-                        h525 := unsigned'("00000000000000000000000000000000");
-                        h525 := e_data;
-                        h526 := to_unsigned(0, 16);
-                        h526 := to_unsigned(1, 16);
-                        h527 := to_unsigned(0, 4);
-                        h527 := w_dte_10(5-1 downto 1);
-                        h528 := to_unsigned(0, 16);
-                        h528 := shift_left(h526, to_integer(h527));
-                        h529 := to_unsigned(0, 1);
-                        h530 := to_unsigned(0, 11);
-                        h531 := unsigned'("00000000000000000000000000000000");
-                        h531 := e_data;
-                        h530 := h531(11-1 downto 0);
-                        h532 := to_unsigned(0, 1);
-                        h532 := to_unsigned(0, 1);
+                        h563 := unsigned'("00000000000000000000000000000000");
+                        h563 := e_data;
+                        h564 := unsigned'("00000000000000000000000000000000");
+                        h564 := e_data;
+                        h565 := unsigned'("00000000000000000000000000000000");
+                        h565 := e_data;
+                        h566 := to_unsigned(0, 16);
+                        h566 := to_unsigned(1, 16);
+                        h567 := to_unsigned(0, 4);
+                        h567 := w_dte_10(5-1 downto 1);
+                        h568 := to_unsigned(0, 16);
+                        h568 := shift_left(h566, to_integer(h567));
+                        h569 := to_unsigned(0, 1);
+                        h570 := to_unsigned(0, 11);
+                        h571 := unsigned'("00000000000000000000000000000000");
+                        h571 := e_data;
+                        h570 := h571(11-1 downto 0);
+                        h572 := to_unsigned(0, 1);
+                        h572 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h532 := to_unsigned(1, 1);
+                            h572 := to_unsigned(1, 1);
                         end if;
-                        h533 := to_unsigned(0, 1);
-                        h533 := to_unsigned(0, 1);
+                        h573 := to_unsigned(0, 1);
+                        h573 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h533 := to_unsigned(1, 1);
+                            h573 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h530, 0) and to_unsigned(1, 11)) = 1) then
-                            h529 := h532;
+                        if ((shift_right(h570, 0) and to_unsigned(1, 11)) = 1) then
+                            h569 := h572;
                         else
-                            h529 := h533;
+                            h569 := h573;
                         end if;
-                        h534 := to_unsigned(0, 1);
-                        h535 := to_unsigned(0, 11);
-                        h536 := unsigned'("00000000000000000000000000000000");
-                        h536 := e_data;
-                        h535 := h536(11-1 downto 0);
-                        h537 := to_unsigned(0, 1);
-                        h537 := to_unsigned(0, 1);
+                        h574 := to_unsigned(0, 1);
+                        h575 := to_unsigned(0, 11);
+                        h576 := unsigned'("00000000000000000000000000000000");
+                        h576 := e_data;
+                        h575 := h576(11-1 downto 0);
+                        h577 := to_unsigned(0, 1);
+                        h577 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h537 := to_unsigned(1, 1);
+                            h577 := to_unsigned(1, 1);
                         end if;
-                        h538 := to_unsigned(0, 1);
-                        h538 := to_unsigned(0, 1);
+                        h578 := to_unsigned(0, 1);
+                        h578 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h538 := to_unsigned(1, 1);
+                            h578 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h535, 0) and to_unsigned(1, 11)) = 1) then
-                            h534 := h537;
+                        if ((shift_right(h575, 0) and to_unsigned(1, 11)) = 1) then
+                            h574 := h577;
                         else
-                            h534 := h538;
+                            h574 := h578;
                         end if;
-                        h539 := to_unsigned(0, 3);
-                        h540 := to_unsigned(0, 11);
-                        h541 := unsigned'("00000000000000000000000000000000");
-                        h541 := e_data;
-                        h540 := h541(11-1 downto 0);
-                        if ((shift_right(h540, 0) and to_unsigned(1, 11)) = 1) then
-                            h539 := w_irt_0(37-1 downto 34);
+                        h579 := to_unsigned(0, 3);
+                        h580 := to_unsigned(0, 11);
+                        h581 := unsigned'("00000000000000000000000000000000");
+                        h581 := e_data;
+                        h580 := h581(11-1 downto 0);
+                        if ((shift_right(h580, 0) and to_unsigned(1, 11)) = 1) then
+                            h579 := w_irt_0(37-1 downto 34);
                         else
-                            h539 := w_irt_0(5-1 downto 2);
+                            h579 := w_irt_0(5-1 downto 2);
                         end if;
-                        h542 := to_unsigned(0, 1);
-                        h543 := to_unsigned(0, 11);
-                        h544 := unsigned'("00000000000000000000000000000000");
-                        h544 := e_data;
-                        h543 := h544(11-1 downto 0);
-                        h545 := to_unsigned(0, 1);
-                        h545 := to_unsigned(0, 1);
+                        h582 := to_unsigned(0, 1);
+                        h583 := to_unsigned(0, 11);
+                        h584 := unsigned'("00000000000000000000000000000000");
+                        h584 := e_data;
+                        h583 := h584(11-1 downto 0);
+                        h585 := to_unsigned(0, 1);
+                        h585 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h545 := to_unsigned(1, 1);
+                            h585 := to_unsigned(1, 1);
                         end if;
-                        h546 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
+                        h586 := to_unsigned(0, 1);
+                        h586 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h546 := to_unsigned(1, 1);
+                            h586 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
-                            h542 := h545;
+                        if ((shift_right(h583, 0) and to_unsigned(1, 11)) = 1) then
+                            h582 := h585;
                         else
-                            h542 := h546;
+                            h582 := h586;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h518(11-1 downto 8) = 0) or (h519(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h520 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h523(11-1 downto 8) = 0) or (h524(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h525(11-1 downto 0)) < h528)) or (not (((h529 /= 0) and (not (h534 /= 0))) and (h539 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h542 /= 0))))) then
-                            h516 := to_unsigned(0, 20);
-                            h516 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h517 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h517 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h516));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h517);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h558(11-1 downto 8) = 0) or (h559(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h560 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h563(11-1 downto 8) = 0) or (h564(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h565(11-1 downto 0)) < h568)) or (not (((h569 /= 0) and (not (h574 /= 0))) and (h579 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h582 /= 0))))) then
+                            h556 := to_unsigned(0, 20);
+                            h556 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h557 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h557 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h556));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h557);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -7189,10 +7473,11 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
+walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -7448,6 +7733,18 @@ walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_i
     variable rs41: unsigned(6 downto 0);
     variable rs42: unsigned(6 downto 0);
     variable rs43: unsigned(7 downto 0);
+    variable rs44: unsigned(8 downto 0);
+    variable rs45: unsigned(63 downto 0);
+    variable rs46: unsigned(8 downto 0);
+    variable rs47: unsigned(63 downto 0);
+    variable rs48: unsigned(8 downto 0);
+    variable rs49: unsigned(63 downto 0);
+    variable rs50: unsigned(8 downto 0);
+    variable rs51: unsigned(63 downto 0);
+    variable rs52: unsigned(8 downto 0);
+    variable rs53: unsigned(63 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(52 downto 0);
 begin
     unit_io_m_valid <= walker_unit_io0_m_valid_h;
     unit_io_m_we <= walker_unit_io0_m_we_h;
@@ -7457,6 +7754,7 @@ begin
     pending := '0';
     v_r := '0';
     v_w := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(unit_io_done) then
         null;
     end if;
@@ -7498,7 +7796,9 @@ begin
         when MWAIT =>
             if bool(m_rvalid) then
                 if (walker_unit_io0_lvl = 6) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -7509,6 +7809,7 @@ begin
                     else
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if (m_rdata(12-1 downto 9) = 5) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
@@ -7543,7 +7844,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 5) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -7554,6 +7857,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -7926,7 +8230,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -7937,6 +8243,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 4) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -7967,7 +8274,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 4) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -7978,6 +8287,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -8350,7 +8660,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8361,6 +8673,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 3) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -8386,7 +8699,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 3) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8397,6 +8712,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -8769,7 +9085,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8780,6 +9098,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 2) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -8800,7 +9119,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 2) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8811,6 +9132,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -9183,7 +9505,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -9194,6 +9518,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 1) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -9208,7 +9533,9 @@ begin
                         end if;
                     end if;
                 elsif (walker_unit_io0_lvl = 1) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -9219,6 +9546,7 @@ begin
                     else
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(unit_io_k_translate) then
@@ -9845,6 +10173,50 @@ begin
             else
                 rs0 := rs43;
             end if;
+            rs44 := to_unsigned(0, 9);
+            rs45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs45 := unit_io_i_addr;
+            rs46 := to_unsigned(0, 9);
+            rs47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs47 := unit_io_i_addr;
+            rs48 := to_unsigned(0, 9);
+            rs49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs49 := unit_io_i_addr;
+            rs50 := to_unsigned(0, 9);
+            rs51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs51 := unit_io_i_addr;
+            rs52 := to_unsigned(0, 9);
+            rs53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs53 := unit_io_i_addr;
+            rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs54 := unit_io_i_addr;
+            if (walker_unit_io0_flevel = 2) then
+                rs52 := rs53(30-1 downto 21);
+            else
+                rs52 := rs54(21-1 downto 12);
+            end if;
+            if (walker_unit_io0_flevel = 3) then
+                rs50 := rs51(39-1 downto 30);
+            else
+                rs50 := rs52;
+            end if;
+            if (walker_unit_io0_flevel = 4) then
+                rs48 := rs49(48-1 downto 39);
+            else
+                rs48 := rs50;
+            end if;
+            if (walker_unit_io0_flevel = 5) then
+                rs46 := rs47(57-1 downto 48);
+            else
+                rs46 := rs48;
+            end if;
+            if (walker_unit_io0_flevel = 6) then
+                rs44 := unsigned'(to_unsigned(0, 2) & rs45(64-1 downto 57));
+            else
+                rs44 := rs46;
+            end if;
+            rs55 := unsigned'("00000000000000000000000000000000000000000000000000000");
+            rs55 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs44 & to_unsigned(0, 3)));
         when ADREQ =>
             if bool(walker_unit_io0_pend_6) then
                 unit_io_m_valid <= '1';
@@ -9898,6 +10270,7 @@ walker_unit_io0_fsm: process (clk) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -10153,10 +10526,23 @@ walker_unit_io0_fsm: process (clk) is
     variable rs41: unsigned(6 downto 0);
     variable rs42: unsigned(6 downto 0);
     variable rs43: unsigned(7 downto 0);
+    variable rs44: unsigned(8 downto 0);
+    variable rs45: unsigned(63 downto 0);
+    variable rs46: unsigned(8 downto 0);
+    variable rs47: unsigned(63 downto 0);
+    variable rs48: unsigned(8 downto 0);
+    variable rs49: unsigned(63 downto 0);
+    variable rs50: unsigned(8 downto 0);
+    variable rs51: unsigned(63 downto 0);
+    variable rs52: unsigned(8 downto 0);
+    variable rs53: unsigned(63 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             walker_unit_io0_a_r <= '0';
+            walker_unit_io0_a_tbl <= to_unsigned(0, 52);
             walker_unit_io0_a_w <= '0';
             unit_io_done <= '0';
             walker_unit_io0_ea <= to_unsigned(0, 64);
@@ -10178,6 +10564,7 @@ begin
             unit_io_o_r_RZ <= to_unsigned(0, 1);
             unit_io_o_r_U <= to_unsigned(0, 1);
             unit_io_o_r_W <= to_unsigned(0, 1);
+            unit_io_o_r_entry <= to_unsigned(0, 64);
             unit_io_o_r_frame <= to_unsigned(0, 64);
             unit_io_o_r_shift <= to_unsigned(0, 6);
             unit_io_o_status <= to_unsigned(0, 8);
@@ -10197,6 +10584,7 @@ begin
             pending := '0';
             v_r := '0';
             v_w := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(unit_io_done) then
                 unit_io_done <= '0';
             end if;
@@ -10205,6 +10593,7 @@ begin
                     if bool(unit_io_start) then
                         walker_unit_io0_a_r <= unit_io_r_HPT(61);
                         walker_unit_io0_a_w <= unit_io_r_HPT(62);
+                        walker_unit_io0_a_tbl <= unsigned'(unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12));
                         walker_unit_io0_pend_6 <= '0';
                         walker_unit_io0_pend_5 <= '0';
                         walker_unit_io0_pend_4 <= '0';
@@ -10241,20 +10630,24 @@ begin
                     if bool(m_rvalid) then
                         walker_unit_io0_le <= m_rdata;
                         if (walker_unit_io0_lvl = 6) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io0_flevel <= to_unsigned(6, 3);
+                                walker_unit_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
-                                walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (unit_io_i_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (unit_io_i_addr(57-1 downto 48) /= 0))) then
-                                walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
                             else
@@ -10262,6 +10655,8 @@ begin
                                 walker_unit_io0_a_r <= v_r;
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                walker_unit_io0_a_tbl <= v_tbl;
                                 if (m_rdata(12-1 downto 9) = 5) then
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
@@ -10290,20 +10685,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 5) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -10311,12 +10710,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -10692,20 +11093,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (unit_io_i_addr(48-1 downto 39) /= 0))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -10713,6 +11118,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 4) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -10738,20 +11145,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 4) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -10759,12 +11170,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -11140,20 +11553,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(39-1 downto 30) /= 0))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11161,6 +11578,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 3) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11182,20 +11601,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 3) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11203,12 +11626,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -11584,20 +12009,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif ((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(30-1 downto 21) /= 0)) then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11605,6 +12034,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 2) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11622,20 +12053,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 2) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11643,12 +12078,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -12024,20 +12461,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif False then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -12045,6 +12486,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 1) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -12057,20 +12500,24 @@ begin
                                 end if;
                             end if;
                         elsif (walker_unit_io0_lvl = 1) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                                walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
                             else
@@ -12078,12 +12525,14 @@ begin
                                 walker_unit_io0_a_r <= v_r;
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                walker_unit_io0_a_tbl <= v_tbl;
                                 if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif bool(unit_io_k_translate) then
-                                    walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -12464,9 +12913,9 @@ begin
                     unit_io_o_status <= walker_unit_io0_fault_k;
                     unit_io_o_level <= walker_unit_io0_flevel;
                     unit_io_o_aux <= to_unsigned(0, 3);
-                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) /= 1, 1);
-                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 2, 1);
-                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 6, 1);
+                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) /= 2, 1);
+                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) = 3, 1);
+                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) = 7, 1);
                     unit_io_o_r_R <= to_unsigned(walker_unit_io0_a_r, 1);
                     unit_io_o_r_W <= to_unsigned(walker_unit_io0_a_w, 1);
                     unit_io_o_r_U <= to_unsigned(walker_unit_io0_le(59), 1);
@@ -12724,6 +13173,51 @@ begin
                     end if;
                     unit_io_o_r_shift <= rs0(6-1 downto 0);
                     unit_io_o_r_frame <= unsigned'(to_unsigned(0, 12) & walker_unit_io0_le(52-1 downto 12) & to_unsigned(0, 12));
+                    rs44 := to_unsigned(0, 9);
+                    rs45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs45 := unit_io_i_addr;
+                    rs46 := to_unsigned(0, 9);
+                    rs47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs47 := unit_io_i_addr;
+                    rs48 := to_unsigned(0, 9);
+                    rs49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs49 := unit_io_i_addr;
+                    rs50 := to_unsigned(0, 9);
+                    rs51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs51 := unit_io_i_addr;
+                    rs52 := to_unsigned(0, 9);
+                    rs53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs53 := unit_io_i_addr;
+                    rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs54 := unit_io_i_addr;
+                    if (walker_unit_io0_flevel = 2) then
+                        rs52 := rs53(30-1 downto 21);
+                    else
+                        rs52 := rs54(21-1 downto 12);
+                    end if;
+                    if (walker_unit_io0_flevel = 3) then
+                        rs50 := rs51(39-1 downto 30);
+                    else
+                        rs50 := rs52;
+                    end if;
+                    if (walker_unit_io0_flevel = 4) then
+                        rs48 := rs49(48-1 downto 39);
+                    else
+                        rs48 := rs50;
+                    end if;
+                    if (walker_unit_io0_flevel = 5) then
+                        rs46 := rs47(57-1 downto 48);
+                    else
+                        rs46 := rs48;
+                    end if;
+                    if (walker_unit_io0_flevel = 6) then
+                        rs44 := unsigned'(to_unsigned(0, 2) & rs45(64-1 downto 57));
+                    else
+                        rs44 := rs46;
+                    end if;
+                    rs55 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                    rs55 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs44 & to_unsigned(0, 3)));
+                    unit_io_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs55);
                     unit_io_done <= '1';
                     walker_unit_io0_st <= IDLE;
                 when ADREQ =>
