@@ -374,575 +374,749 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
-    variable h109: unsigned(31 downto 0);
-    variable h110: unsigned(31 downto 0);
-    variable h181: unsigned(0 downto 0);
-    variable h182: unsigned(0 downto 0);
-    variable h183: unsigned(0 downto 0);
-    variable h349: unsigned(0 downto 0);
-    variable h350: unsigned(0 downto 0);
-    variable h351: unsigned(0 downto 0);
-    variable h360: unsigned(0 downto 0);
-    variable h361: unsigned(31 downto 0);
-    variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(0 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(31 downto 0);
-    variable h366: unsigned(31 downto 0);
-    variable h367: unsigned(31 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h401: unsigned(31 downto 0);
-    variable h402: unsigned(31 downto 0);
-    variable h403: unsigned(31 downto 0);
-    variable h404: unsigned(15 downto 0);
-    variable h405: unsigned(3 downto 0);
-    variable h406: unsigned(15 downto 0);
-    variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(10 downto 0);
-    variable h409: unsigned(31 downto 0);
-    variable h410: unsigned(0 downto 0);
-    variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(0 downto 0);
-    variable h413: unsigned(10 downto 0);
-    variable h414: unsigned(31 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h416: unsigned(0 downto 0);
-    variable h417: unsigned(2 downto 0);
-    variable h418: unsigned(10 downto 0);
-    variable h419: unsigned(31 downto 0);
-    variable h506: unsigned(31 downto 0);
-    variable h507: unsigned(31 downto 0);
-    variable h508: unsigned(31 downto 0);
-    variable h509: unsigned(15 downto 0);
-    variable h510: unsigned(3 downto 0);
-    variable h511: unsigned(15 downto 0);
-    variable h512: unsigned(0 downto 0);
-    variable h513: unsigned(10 downto 0);
-    variable h514: unsigned(31 downto 0);
-    variable h515: unsigned(0 downto 0);
-    variable h516: unsigned(0 downto 0);
-    variable h517: unsigned(0 downto 0);
-    variable h518: unsigned(10 downto 0);
-    variable h519: unsigned(31 downto 0);
-    variable h520: unsigned(0 downto 0);
-    variable h521: unsigned(0 downto 0);
-    variable h522: unsigned(2 downto 0);
-    variable h523: unsigned(10 downto 0);
-    variable h524: unsigned(31 downto 0);
+    variable h167: unsigned(31 downto 0);
+    variable h168: unsigned(31 downto 0);
+    variable h239: unsigned(0 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h465: unsigned(0 downto 0);
+    variable h466: unsigned(0 downto 0);
+    variable h467: unsigned(0 downto 0);
+    variable h476: unsigned(0 downto 0);
+    variable h477: unsigned(31 downto 0);
+    variable h478: unsigned(31 downto 0);
+    variable h479: unsigned(0 downto 0);
+    variable h480: unsigned(0 downto 0);
+    variable h481: unsigned(31 downto 0);
+    variable h482: unsigned(31 downto 0);
+    variable h483: unsigned(31 downto 0);
+    variable h484: unsigned(31 downto 0);
+    variable h575: unsigned(31 downto 0);
+    variable h576: unsigned(31 downto 0);
+    variable h577: unsigned(31 downto 0);
+    variable h578: unsigned(15 downto 0);
+    variable h579: unsigned(3 downto 0);
+    variable h580: unsigned(15 downto 0);
+    variable h581: unsigned(0 downto 0);
+    variable h582: unsigned(10 downto 0);
+    variable h583: unsigned(31 downto 0);
+    variable h584: unsigned(0 downto 0);
+    variable h585: unsigned(0 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h587: unsigned(10 downto 0);
+    variable h588: unsigned(31 downto 0);
+    variable h589: unsigned(0 downto 0);
+    variable h590: unsigned(0 downto 0);
+    variable h591: unsigned(2 downto 0);
+    variable h592: unsigned(10 downto 0);
+    variable h593: unsigned(31 downto 0);
+    variable h680: unsigned(31 downto 0);
+    variable h681: unsigned(31 downto 0);
+    variable h682: unsigned(31 downto 0);
+    variable h683: unsigned(15 downto 0);
+    variable h684: unsigned(3 downto 0);
+    variable h685: unsigned(15 downto 0);
+    variable h686: unsigned(0 downto 0);
+    variable h687: unsigned(10 downto 0);
+    variable h688: unsigned(31 downto 0);
+    variable h689: unsigned(0 downto 0);
+    variable h690: unsigned(0 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(10 downto 0);
+    variable h693: unsigned(31 downto 0);
+    variable h694: unsigned(0 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(2 downto 0);
+    variable h697: unsigned(10 downto 0);
+    variable h698: unsigned(31 downto 0);
     variable h18: unsigned(2 downto 0);
     variable h19: unsigned(0 downto 0);
-    variable h20: unsigned(0 downto 0);
-    variable h21: unsigned(0 downto 0);
+    variable h20: unsigned(31 downto 0);
+    variable h21: unsigned(31 downto 0);
     variable h22: unsigned(0 downto 0);
-    variable h23: unsigned(21 downto 0);
-    variable h24: unsigned(52 downto 0);
-    variable h25: unsigned(15 downto 0);
-    variable h26: unsigned(15 downto 0);
-    variable h27: unsigned(15 downto 0);
-    variable h28: unsigned(3 downto 0);
-    variable h29: unsigned(15 downto 0);
-    variable h30: unsigned(16 downto 0);
-    variable h31: unsigned(15 downto 0);
-    variable h32: unsigned(2 downto 0);
-    variable h33: unsigned(2 downto 0);
+    variable h23: unsigned(0 downto 0);
+    variable h24: unsigned(0 downto 0);
+    variable h25: unsigned(31 downto 0);
+    variable h26: unsigned(31 downto 0);
+    variable h27: unsigned(31 downto 0);
+    variable h28: unsigned(15 downto 0);
+    variable h29: unsigned(3 downto 0);
+    variable h30: unsigned(15 downto 0);
+    variable h31: unsigned(0 downto 0);
+    variable h32: unsigned(10 downto 0);
+    variable h33: unsigned(31 downto 0);
     variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(31 downto 0);
-    variable h36: unsigned(31 downto 0);
-    variable h37: unsigned(0 downto 0);
-    variable h38: unsigned(0 downto 0);
+    variable h35: unsigned(0 downto 0);
+    variable h36: unsigned(0 downto 0);
+    variable h37: unsigned(10 downto 0);
+    variable h38: unsigned(31 downto 0);
     variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(31 downto 0);
-    variable h42: unsigned(31 downto 0);
-    variable h43: unsigned(15 downto 0);
-    variable h44: unsigned(3 downto 0);
-    variable h45: unsigned(15 downto 0);
-    variable h46: unsigned(0 downto 0);
-    variable h47: unsigned(10 downto 0);
-    variable h48: unsigned(31 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(2 downto 0);
+    variable h42: unsigned(10 downto 0);
+    variable h43: unsigned(31 downto 0);
+    variable h44: unsigned(0 downto 0);
+    variable h45: unsigned(10 downto 0);
+    variable h46: unsigned(31 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(0 downto 0);
     variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
     variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(10 downto 0);
-    variable h53: unsigned(31 downto 0);
-    variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(2 downto 0);
-    variable h57: unsigned(10 downto 0);
-    variable h58: unsigned(31 downto 0);
+    variable h52: unsigned(21 downto 0);
+    variable h53: unsigned(52 downto 0);
+    variable h54: unsigned(15 downto 0);
+    variable h55: unsigned(31 downto 0);
+    variable h56: unsigned(31 downto 0);
+    variable h57: unsigned(0 downto 0);
+    variable h58: unsigned(0 downto 0);
     variable h59: unsigned(0 downto 0);
-    variable h60: unsigned(10 downto 0);
+    variable h60: unsigned(31 downto 0);
     variable h61: unsigned(31 downto 0);
-    variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(0 downto 0);
-    variable h65: unsigned(0 downto 0);
+    variable h62: unsigned(31 downto 0);
+    variable h63: unsigned(15 downto 0);
+    variable h64: unsigned(3 downto 0);
+    variable h65: unsigned(15 downto 0);
     variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(0 downto 0);
+    variable h67: unsigned(10 downto 0);
+    variable h68: unsigned(31 downto 0);
     variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(63 downto 0);
-    variable h71: unsigned(65 downto 0);
-    variable h72: unsigned(15 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(0 downto 0);
+    variable h72: unsigned(10 downto 0);
     variable h73: unsigned(31 downto 0);
-    variable h74: unsigned(31 downto 0);
+    variable h74: unsigned(0 downto 0);
     variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(0 downto 0);
-    variable h77: unsigned(0 downto 0);
+    variable h76: unsigned(2 downto 0);
+    variable h77: unsigned(10 downto 0);
     variable h78: unsigned(31 downto 0);
-    variable h79: unsigned(31 downto 0);
-    variable h80: unsigned(31 downto 0);
-    variable h81: unsigned(15 downto 0);
-    variable h82: unsigned(3 downto 0);
-    variable h83: unsigned(15 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(10 downto 0);
-    variable h86: unsigned(31 downto 0);
-    variable h87: unsigned(0 downto 0);
-    variable h88: unsigned(0 downto 0);
-    variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(10 downto 0);
-    variable h91: unsigned(31 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(10 downto 0);
+    variable h81: unsigned(31 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(15 downto 0);
+    variable h85: unsigned(15 downto 0);
+    variable h86: unsigned(3 downto 0);
+    variable h87: unsigned(15 downto 0);
+    variable h88: unsigned(16 downto 0);
+    variable h89: unsigned(15 downto 0);
+    variable h90: unsigned(2 downto 0);
+    variable h91: unsigned(2 downto 0);
     variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(2 downto 0);
-    variable h95: unsigned(10 downto 0);
-    variable h96: unsigned(31 downto 0);
+    variable h93: unsigned(31 downto 0);
+    variable h94: unsigned(31 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(0 downto 0);
     variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(10 downto 0);
+    variable h98: unsigned(31 downto 0);
     variable h99: unsigned(31 downto 0);
-    variable h100: unsigned(0 downto 0);
-    variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(15 downto 0);
+    variable h100: unsigned(31 downto 0);
+    variable h101: unsigned(15 downto 0);
+    variable h102: unsigned(3 downto 0);
     variable h103: unsigned(15 downto 0);
-    variable h104: unsigned(3 downto 0);
-    variable h105: unsigned(15 downto 0);
-    variable h106: unsigned(16 downto 0);
-    variable h107: unsigned(15 downto 0);
-    variable h108: unsigned(2 downto 0);
-    variable h111: unsigned(2 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(10 downto 0);
+    variable h106: unsigned(31 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(10 downto 0);
+    variable h111: unsigned(31 downto 0);
     variable h112: unsigned(0 downto 0);
-    variable h113: unsigned(31 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(2 downto 0);
+    variable h115: unsigned(10 downto 0);
+    variable h116: unsigned(31 downto 0);
     variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(31 downto 0);
+    variable h118: unsigned(10 downto 0);
     variable h119: unsigned(31 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h122: unsigned(3 downto 0);
-    variable h123: unsigned(15 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(0 downto 0);
+    variable h122: unsigned(0 downto 0);
+    variable h123: unsigned(0 downto 0);
     variable h124: unsigned(0 downto 0);
-    variable h125: unsigned(10 downto 0);
-    variable h126: unsigned(31 downto 0);
+    variable h125: unsigned(0 downto 0);
+    variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(0 downto 0);
-    variable h130: unsigned(10 downto 0);
+    variable h128: unsigned(63 downto 0);
+    variable h129: unsigned(65 downto 0);
+    variable h130: unsigned(15 downto 0);
     variable h131: unsigned(31 downto 0);
-    variable h132: unsigned(0 downto 0);
+    variable h132: unsigned(31 downto 0);
     variable h133: unsigned(0 downto 0);
-    variable h134: unsigned(2 downto 0);
-    variable h135: unsigned(10 downto 0);
+    variable h134: unsigned(0 downto 0);
+    variable h135: unsigned(0 downto 0);
     variable h136: unsigned(31 downto 0);
-    variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(10 downto 0);
-    variable h139: unsigned(31 downto 0);
-    variable h140: unsigned(0 downto 0);
-    variable h141: unsigned(0 downto 0);
+    variable h137: unsigned(31 downto 0);
+    variable h138: unsigned(31 downto 0);
+    variable h139: unsigned(15 downto 0);
+    variable h140: unsigned(3 downto 0);
+    variable h141: unsigned(15 downto 0);
     variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(0 downto 0);
-    variable h144: unsigned(15 downto 0);
-    variable h145: unsigned(31 downto 0);
-    variable h146: unsigned(31 downto 0);
+    variable h143: unsigned(10 downto 0);
+    variable h144: unsigned(31 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(0 downto 0);
     variable h147: unsigned(0 downto 0);
-    variable h148: unsigned(0 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(31 downto 0);
-    variable h151: unsigned(31 downto 0);
-    variable h152: unsigned(31 downto 0);
-    variable h153: unsigned(15 downto 0);
-    variable h154: unsigned(3 downto 0);
-    variable h155: unsigned(15 downto 0);
-    variable h156: unsigned(0 downto 0);
-    variable h157: unsigned(10 downto 0);
-    variable h158: unsigned(31 downto 0);
+    variable h148: unsigned(10 downto 0);
+    variable h149: unsigned(31 downto 0);
+    variable h150: unsigned(0 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(2 downto 0);
+    variable h153: unsigned(10 downto 0);
+    variable h154: unsigned(31 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(10 downto 0);
+    variable h157: unsigned(31 downto 0);
+    variable h158: unsigned(0 downto 0);
     variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(0 downto 0);
-    variable h161: unsigned(0 downto 0);
-    variable h162: unsigned(10 downto 0);
-    variable h163: unsigned(31 downto 0);
-    variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(0 downto 0);
+    variable h160: unsigned(15 downto 0);
+    variable h161: unsigned(15 downto 0);
+    variable h162: unsigned(3 downto 0);
+    variable h163: unsigned(15 downto 0);
+    variable h164: unsigned(16 downto 0);
+    variable h165: unsigned(15 downto 0);
     variable h166: unsigned(2 downto 0);
-    variable h167: unsigned(10 downto 0);
-    variable h168: unsigned(31 downto 0);
-    variable h169: unsigned(0 downto 0);
-    variable h170: unsigned(10 downto 0);
+    variable h169: unsigned(2 downto 0);
+    variable h170: unsigned(0 downto 0);
     variable h171: unsigned(31 downto 0);
-    variable h172: unsigned(0 downto 0);
+    variable h172: unsigned(31 downto 0);
     variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(15 downto 0);
-    variable h175: unsigned(15 downto 0);
-    variable h176: unsigned(3 downto 0);
-    variable h177: unsigned(15 downto 0);
-    variable h178: unsigned(16 downto 0);
+    variable h174: unsigned(0 downto 0);
+    variable h175: unsigned(0 downto 0);
+    variable h176: unsigned(31 downto 0);
+    variable h177: unsigned(31 downto 0);
+    variable h178: unsigned(31 downto 0);
     variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(0 downto 0);
-    variable h184: unsigned(0 downto 0);
+    variable h180: unsigned(3 downto 0);
+    variable h181: unsigned(15 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(10 downto 0);
+    variable h184: unsigned(31 downto 0);
     variable h185: unsigned(0 downto 0);
-    variable h186: unsigned(63 downto 0);
-    variable h187: unsigned(2 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(0 downto 0);
+    variable h186: unsigned(0 downto 0);
+    variable h187: unsigned(0 downto 0);
+    variable h188: unsigned(10 downto 0);
+    variable h189: unsigned(31 downto 0);
     variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(15 downto 0);
-    variable h192: unsigned(15 downto 0);
-    variable h193: unsigned(15 downto 0);
-    variable h194: unsigned(3 downto 0);
-    variable h195: unsigned(15 downto 0);
-    variable h196: unsigned(16 downto 0);
-    variable h197: unsigned(15 downto 0);
-    variable h198: unsigned(2 downto 0);
+    variable h191: unsigned(0 downto 0);
+    variable h192: unsigned(2 downto 0);
+    variable h193: unsigned(10 downto 0);
+    variable h194: unsigned(31 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(10 downto 0);
+    variable h197: unsigned(31 downto 0);
+    variable h198: unsigned(0 downto 0);
     variable h199: unsigned(0 downto 0);
     variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(5 downto 0);
-    variable h202: unsigned(63 downto 0);
-    variable h203: unsigned(126 downto 0);
-    variable h204: unsigned(5 downto 0);
-    variable h205: unsigned(126 downto 0);
-    variable h206: unsigned(63 downto 0);
-    variable h207: unsigned(5 downto 0);
-    variable h208: unsigned(6 downto 0);
-    variable h209: unsigned(63 downto 0);
-    variable h210: unsigned(64 downto 0);
-    variable h211: unsigned(63 downto 0);
-    variable h212: unsigned(126 downto 0);
-    variable h213: unsigned(126 downto 0);
+    variable h201: unsigned(0 downto 0);
+    variable h202: unsigned(15 downto 0);
+    variable h203: unsigned(31 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h205: unsigned(0 downto 0);
+    variable h206: unsigned(0 downto 0);
+    variable h207: unsigned(0 downto 0);
+    variable h208: unsigned(31 downto 0);
+    variable h209: unsigned(31 downto 0);
+    variable h210: unsigned(31 downto 0);
+    variable h211: unsigned(15 downto 0);
+    variable h212: unsigned(3 downto 0);
+    variable h213: unsigned(15 downto 0);
     variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(31 downto 0);
+    variable h215: unsigned(10 downto 0);
     variable h216: unsigned(31 downto 0);
     variable h217: unsigned(0 downto 0);
     variable h218: unsigned(0 downto 0);
     variable h219: unsigned(0 downto 0);
-    variable h220: unsigned(31 downto 0);
+    variable h220: unsigned(10 downto 0);
     variable h221: unsigned(31 downto 0);
-    variable h222: unsigned(31 downto 0);
-    variable h223: unsigned(15 downto 0);
-    variable h224: unsigned(3 downto 0);
-    variable h225: unsigned(15 downto 0);
-    variable h226: unsigned(0 downto 0);
-    variable h227: unsigned(10 downto 0);
-    variable h228: unsigned(31 downto 0);
-    variable h229: unsigned(0 downto 0);
+    variable h222: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(2 downto 0);
+    variable h225: unsigned(10 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(10 downto 0);
+    variable h229: unsigned(31 downto 0);
     variable h230: unsigned(0 downto 0);
     variable h231: unsigned(0 downto 0);
-    variable h232: unsigned(10 downto 0);
-    variable h233: unsigned(31 downto 0);
-    variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(2 downto 0);
-    variable h237: unsigned(10 downto 0);
-    variable h238: unsigned(31 downto 0);
-    variable h239: unsigned(0 downto 0);
-    variable h240: unsigned(10 downto 0);
-    variable h241: unsigned(31 downto 0);
+    variable h232: unsigned(15 downto 0);
+    variable h233: unsigned(15 downto 0);
+    variable h234: unsigned(3 downto 0);
+    variable h235: unsigned(15 downto 0);
+    variable h236: unsigned(16 downto 0);
+    variable h237: unsigned(15 downto 0);
+    variable h238: unsigned(0 downto 0);
     variable h242: unsigned(0 downto 0);
     variable h243: unsigned(0 downto 0);
-    variable h244: unsigned(15 downto 0);
-    variable h245: unsigned(31 downto 0);
-    variable h246: unsigned(31 downto 0);
-    variable h247: unsigned(0 downto 0);
-    variable h248: unsigned(0 downto 0);
+    variable h244: unsigned(63 downto 0);
+    variable h245: unsigned(2 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(31 downto 0);
+    variable h248: unsigned(31 downto 0);
     variable h249: unsigned(0 downto 0);
-    variable h250: unsigned(31 downto 0);
-    variable h251: unsigned(31 downto 0);
+    variable h250: unsigned(0 downto 0);
+    variable h251: unsigned(0 downto 0);
     variable h252: unsigned(31 downto 0);
-    variable h253: unsigned(15 downto 0);
-    variable h254: unsigned(3 downto 0);
+    variable h253: unsigned(31 downto 0);
+    variable h254: unsigned(31 downto 0);
     variable h255: unsigned(15 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(10 downto 0);
-    variable h258: unsigned(31 downto 0);
-    variable h259: unsigned(0 downto 0);
-    variable h260: unsigned(0 downto 0);
+    variable h256: unsigned(3 downto 0);
+    variable h257: unsigned(15 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(10 downto 0);
+    variable h260: unsigned(31 downto 0);
     variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(10 downto 0);
-    variable h263: unsigned(31 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(2 downto 0);
-    variable h267: unsigned(10 downto 0);
-    variable h268: unsigned(31 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(10 downto 0);
-    variable h271: unsigned(31 downto 0);
-    variable h272: unsigned(0 downto 0);
-    variable h273: unsigned(0 downto 0);
-    variable h274: unsigned(15 downto 0);
-    variable h275: unsigned(15 downto 0);
-    variable h276: unsigned(3 downto 0);
-    variable h277: unsigned(15 downto 0);
-    variable h278: unsigned(16 downto 0);
-    variable h279: unsigned(15 downto 0);
-    variable h280: unsigned(0 downto 0);
-    variable h281: unsigned(31 downto 0);
-    variable h282: unsigned(31 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(10 downto 0);
+    variable h265: unsigned(31 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(0 downto 0);
+    variable h268: unsigned(2 downto 0);
+    variable h269: unsigned(10 downto 0);
+    variable h270: unsigned(31 downto 0);
+    variable h271: unsigned(0 downto 0);
+    variable h272: unsigned(10 downto 0);
+    variable h273: unsigned(31 downto 0);
+    variable h274: unsigned(0 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
+    variable h278: unsigned(15 downto 0);
+    variable h279: unsigned(31 downto 0);
+    variable h280: unsigned(31 downto 0);
+    variable h281: unsigned(0 downto 0);
+    variable h282: unsigned(0 downto 0);
     variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(0 downto 0);
-    variable h285: unsigned(0 downto 0);
+    variable h284: unsigned(31 downto 0);
+    variable h285: unsigned(31 downto 0);
     variable h286: unsigned(31 downto 0);
-    variable h287: unsigned(31 downto 0);
-    variable h288: unsigned(31 downto 0);
+    variable h287: unsigned(15 downto 0);
+    variable h288: unsigned(3 downto 0);
     variable h289: unsigned(15 downto 0);
-    variable h290: unsigned(3 downto 0);
-    variable h291: unsigned(15 downto 0);
-    variable h292: unsigned(0 downto 0);
-    variable h293: unsigned(10 downto 0);
-    variable h294: unsigned(31 downto 0);
+    variable h290: unsigned(0 downto 0);
+    variable h291: unsigned(10 downto 0);
+    variable h292: unsigned(31 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(0 downto 0);
     variable h295: unsigned(0 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(0 downto 0);
-    variable h298: unsigned(10 downto 0);
-    variable h299: unsigned(31 downto 0);
-    variable h300: unsigned(0 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h302: unsigned(2 downto 0);
-    variable h303: unsigned(10 downto 0);
-    variable h304: unsigned(31 downto 0);
-    variable h305: unsigned(0 downto 0);
-    variable h306: unsigned(10 downto 0);
-    variable h307: unsigned(31 downto 0);
-    variable h308: unsigned(0 downto 0);
-    variable h309: unsigned(0 downto 0);
-    variable h310: unsigned(0 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(0 downto 0);
+    variable h296: unsigned(10 downto 0);
+    variable h297: unsigned(31 downto 0);
+    variable h298: unsigned(0 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(2 downto 0);
+    variable h301: unsigned(10 downto 0);
+    variable h302: unsigned(31 downto 0);
+    variable h303: unsigned(0 downto 0);
+    variable h304: unsigned(10 downto 0);
+    variable h305: unsigned(31 downto 0);
+    variable h306: unsigned(0 downto 0);
+    variable h307: unsigned(0 downto 0);
+    variable h308: unsigned(15 downto 0);
+    variable h309: unsigned(15 downto 0);
+    variable h310: unsigned(3 downto 0);
+    variable h311: unsigned(15 downto 0);
+    variable h312: unsigned(16 downto 0);
     variable h313: unsigned(15 downto 0);
-    variable h314: unsigned(31 downto 0);
-    variable h315: unsigned(31 downto 0);
+    variable h314: unsigned(2 downto 0);
+    variable h315: unsigned(0 downto 0);
     variable h316: unsigned(0 downto 0);
-    variable h317: unsigned(0 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(31 downto 0);
-    variable h320: unsigned(31 downto 0);
-    variable h321: unsigned(31 downto 0);
-    variable h322: unsigned(15 downto 0);
-    variable h323: unsigned(3 downto 0);
-    variable h324: unsigned(15 downto 0);
-    variable h325: unsigned(0 downto 0);
-    variable h326: unsigned(10 downto 0);
-    variable h327: unsigned(31 downto 0);
-    variable h328: unsigned(0 downto 0);
-    variable h329: unsigned(0 downto 0);
+    variable h317: unsigned(5 downto 0);
+    variable h318: unsigned(63 downto 0);
+    variable h319: unsigned(126 downto 0);
+    variable h320: unsigned(5 downto 0);
+    variable h321: unsigned(126 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(5 downto 0);
+    variable h324: unsigned(6 downto 0);
+    variable h325: unsigned(63 downto 0);
+    variable h326: unsigned(64 downto 0);
+    variable h327: unsigned(63 downto 0);
+    variable h328: unsigned(126 downto 0);
+    variable h329: unsigned(126 downto 0);
     variable h330: unsigned(0 downto 0);
-    variable h331: unsigned(10 downto 0);
+    variable h331: unsigned(31 downto 0);
     variable h332: unsigned(31 downto 0);
     variable h333: unsigned(0 downto 0);
     variable h334: unsigned(0 downto 0);
-    variable h335: unsigned(2 downto 0);
-    variable h336: unsigned(10 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h336: unsigned(31 downto 0);
     variable h337: unsigned(31 downto 0);
-    variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(10 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(0 downto 0);
+    variable h338: unsigned(31 downto 0);
+    variable h339: unsigned(15 downto 0);
+    variable h340: unsigned(3 downto 0);
+    variable h341: unsigned(15 downto 0);
     variable h342: unsigned(0 downto 0);
-    variable h343: unsigned(15 downto 0);
-    variable h344: unsigned(15 downto 0);
-    variable h345: unsigned(3 downto 0);
-    variable h346: unsigned(15 downto 0);
-    variable h347: unsigned(16 downto 0);
-    variable h348: unsigned(15 downto 0);
-    variable h352: unsigned(31 downto 0);
-    variable h353: unsigned(63 downto 0);
-    variable h354: unsigned(0 downto 0);
-    variable h355: unsigned(31 downto 0);
-    variable h356: unsigned(31 downto 0);
-    variable h357: unsigned(63 downto 0);
+    variable h343: unsigned(10 downto 0);
+    variable h344: unsigned(31 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(0 downto 0);
+    variable h348: unsigned(10 downto 0);
+    variable h349: unsigned(31 downto 0);
+    variable h350: unsigned(0 downto 0);
+    variable h351: unsigned(0 downto 0);
+    variable h352: unsigned(2 downto 0);
+    variable h353: unsigned(10 downto 0);
+    variable h354: unsigned(31 downto 0);
+    variable h355: unsigned(0 downto 0);
+    variable h356: unsigned(10 downto 0);
+    variable h357: unsigned(31 downto 0);
     variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(31 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(41 downto 0);
-    variable h371: unsigned(45 downto 0);
-    variable h372: unsigned(31 downto 0);
-    variable h373: unsigned(13 downto 0);
-    variable h374: unsigned(52 downto 0);
-    variable h375: unsigned(15 downto 0);
-    variable h376: unsigned(15 downto 0);
-    variable h377: unsigned(15 downto 0);
-    variable h378: unsigned(3 downto 0);
-    variable h379: unsigned(15 downto 0);
-    variable h380: unsigned(16 downto 0);
-    variable h381: unsigned(15 downto 0);
-    variable h382: unsigned(7 downto 0);
+    variable h359: unsigned(0 downto 0);
+    variable h360: unsigned(15 downto 0);
+    variable h361: unsigned(31 downto 0);
+    variable h362: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(31 downto 0);
+    variable h367: unsigned(31 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(15 downto 0);
+    variable h370: unsigned(3 downto 0);
+    variable h371: unsigned(15 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
+    variable h377: unsigned(0 downto 0);
+    variable h378: unsigned(10 downto 0);
+    variable h379: unsigned(31 downto 0);
+    variable h380: unsigned(0 downto 0);
+    variable h381: unsigned(0 downto 0);
+    variable h382: unsigned(2 downto 0);
     variable h383: unsigned(10 downto 0);
     variable h384: unsigned(31 downto 0);
-    variable h385: unsigned(7 downto 0);
+    variable h385: unsigned(0 downto 0);
     variable h386: unsigned(10 downto 0);
     variable h387: unsigned(31 downto 0);
     variable h388: unsigned(0 downto 0);
-    variable h389: unsigned(10 downto 0);
-    variable h390: unsigned(31 downto 0);
-    variable h391: unsigned(0 downto 0);
-    variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(2 downto 0);
-    variable h394: unsigned(10 downto 0);
-    variable h395: unsigned(31 downto 0);
+    variable h389: unsigned(0 downto 0);
+    variable h390: unsigned(15 downto 0);
+    variable h391: unsigned(15 downto 0);
+    variable h392: unsigned(3 downto 0);
+    variable h393: unsigned(15 downto 0);
+    variable h394: unsigned(16 downto 0);
+    variable h395: unsigned(15 downto 0);
     variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(10 downto 0);
+    variable h397: unsigned(31 downto 0);
     variable h398: unsigned(31 downto 0);
     variable h399: unsigned(0 downto 0);
     variable h400: unsigned(0 downto 0);
-    variable h420: unsigned(0 downto 0);
-    variable h421: unsigned(31 downto 0);
-    variable h422: unsigned(31 downto 0);
-    variable h423: unsigned(0 downto 0);
+    variable h401: unsigned(0 downto 0);
+    variable h402: unsigned(31 downto 0);
+    variable h403: unsigned(31 downto 0);
+    variable h404: unsigned(31 downto 0);
+    variable h405: unsigned(15 downto 0);
+    variable h406: unsigned(3 downto 0);
+    variable h407: unsigned(15 downto 0);
+    variable h408: unsigned(0 downto 0);
+    variable h409: unsigned(10 downto 0);
+    variable h410: unsigned(31 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(10 downto 0);
+    variable h415: unsigned(31 downto 0);
+    variable h416: unsigned(0 downto 0);
+    variable h417: unsigned(0 downto 0);
+    variable h418: unsigned(2 downto 0);
+    variable h419: unsigned(10 downto 0);
+    variable h420: unsigned(31 downto 0);
+    variable h421: unsigned(0 downto 0);
+    variable h422: unsigned(10 downto 0);
+    variable h423: unsigned(31 downto 0);
     variable h424: unsigned(0 downto 0);
     variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(31 downto 0);
-    variable h427: unsigned(31 downto 0);
-    variable h428: unsigned(31 downto 0);
+    variable h426: unsigned(0 downto 0);
+    variable h427: unsigned(0 downto 0);
+    variable h428: unsigned(0 downto 0);
     variable h429: unsigned(15 downto 0);
-    variable h430: unsigned(3 downto 0);
-    variable h431: unsigned(15 downto 0);
+    variable h430: unsigned(31 downto 0);
+    variable h431: unsigned(31 downto 0);
     variable h432: unsigned(0 downto 0);
-    variable h433: unsigned(10 downto 0);
-    variable h434: unsigned(31 downto 0);
-    variable h435: unsigned(0 downto 0);
-    variable h436: unsigned(0 downto 0);
-    variable h437: unsigned(0 downto 0);
-    variable h438: unsigned(10 downto 0);
-    variable h439: unsigned(31 downto 0);
-    variable h440: unsigned(0 downto 0);
+    variable h433: unsigned(0 downto 0);
+    variable h434: unsigned(0 downto 0);
+    variable h435: unsigned(31 downto 0);
+    variable h436: unsigned(31 downto 0);
+    variable h437: unsigned(31 downto 0);
+    variable h438: unsigned(15 downto 0);
+    variable h439: unsigned(3 downto 0);
+    variable h440: unsigned(15 downto 0);
     variable h441: unsigned(0 downto 0);
-    variable h442: unsigned(2 downto 0);
-    variable h443: unsigned(10 downto 0);
-    variable h444: unsigned(31 downto 0);
+    variable h442: unsigned(10 downto 0);
+    variable h443: unsigned(31 downto 0);
+    variable h444: unsigned(0 downto 0);
     variable h445: unsigned(0 downto 0);
-    variable h446: unsigned(10 downto 0);
-    variable h447: unsigned(31 downto 0);
-    variable h448: unsigned(0 downto 0);
+    variable h446: unsigned(0 downto 0);
+    variable h447: unsigned(10 downto 0);
+    variable h448: unsigned(31 downto 0);
     variable h449: unsigned(0 downto 0);
     variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(31 downto 0);
-    variable h452: unsigned(15 downto 0);
-    variable h453: unsigned(3 downto 0);
-    variable h454: unsigned(15 downto 0);
-    variable h455: unsigned(0 downto 0);
-    variable h456: unsigned(10 downto 0);
-    variable h457: unsigned(31 downto 0);
+    variable h451: unsigned(2 downto 0);
+    variable h452: unsigned(10 downto 0);
+    variable h453: unsigned(31 downto 0);
+    variable h454: unsigned(0 downto 0);
+    variable h455: unsigned(10 downto 0);
+    variable h456: unsigned(31 downto 0);
+    variable h457: unsigned(0 downto 0);
     variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(0 downto 0);
-    variable h460: unsigned(0 downto 0);
-    variable h461: unsigned(31 downto 0);
+    variable h459: unsigned(15 downto 0);
+    variable h460: unsigned(15 downto 0);
+    variable h461: unsigned(3 downto 0);
     variable h462: unsigned(15 downto 0);
-    variable h463: unsigned(3 downto 0);
+    variable h463: unsigned(16 downto 0);
     variable h464: unsigned(15 downto 0);
-    variable h465: unsigned(0 downto 0);
-    variable h466: unsigned(10 downto 0);
-    variable h467: unsigned(31 downto 0);
-    variable h468: unsigned(0 downto 0);
-    variable h469: unsigned(0 downto 0);
-    variable h470: unsigned(15 downto 0);
+    variable h468: unsigned(31 downto 0);
+    variable h469: unsigned(63 downto 0);
+    variable h470: unsigned(0 downto 0);
     variable h471: unsigned(31 downto 0);
     variable h472: unsigned(31 downto 0);
-    variable h473: unsigned(0 downto 0);
+    variable h473: unsigned(63 downto 0);
     variable h474: unsigned(0 downto 0);
-    variable h475: unsigned(0 downto 0);
-    variable h476: unsigned(31 downto 0);
-    variable h477: unsigned(31 downto 0);
-    variable h478: unsigned(31 downto 0);
-    variable h479: unsigned(15 downto 0);
-    variable h480: unsigned(3 downto 0);
-    variable h481: unsigned(15 downto 0);
-    variable h482: unsigned(0 downto 0);
-    variable h483: unsigned(10 downto 0);
-    variable h484: unsigned(31 downto 0);
+    variable h475: unsigned(31 downto 0);
     variable h485: unsigned(0 downto 0);
-    variable h486: unsigned(0 downto 0);
-    variable h487: unsigned(0 downto 0);
-    variable h488: unsigned(10 downto 0);
-    variable h489: unsigned(31 downto 0);
+    variable h486: unsigned(31 downto 0);
+    variable h487: unsigned(31 downto 0);
+    variable h488: unsigned(0 downto 0);
+    variable h489: unsigned(0 downto 0);
     variable h490: unsigned(0 downto 0);
-    variable h491: unsigned(0 downto 0);
-    variable h492: unsigned(2 downto 0);
-    variable h493: unsigned(10 downto 0);
-    variable h494: unsigned(31 downto 0);
-    variable h495: unsigned(0 downto 0);
-    variable h496: unsigned(10 downto 0);
-    variable h497: unsigned(31 downto 0);
-    variable h498: unsigned(0 downto 0);
-    variable h499: unsigned(0 downto 0);
-    variable h500: unsigned(15 downto 0);
-    variable h501: unsigned(15 downto 0);
-    variable h502: unsigned(3 downto 0);
-    variable h503: unsigned(15 downto 0);
-    variable h504: unsigned(16 downto 0);
-    variable h505: unsigned(15 downto 0);
+    variable h491: unsigned(31 downto 0);
+    variable h492: unsigned(31 downto 0);
+    variable h493: unsigned(31 downto 0);
+    variable h494: unsigned(15 downto 0);
+    variable h495: unsigned(3 downto 0);
+    variable h496: unsigned(15 downto 0);
+    variable h497: unsigned(0 downto 0);
+    variable h498: unsigned(10 downto 0);
+    variable h499: unsigned(31 downto 0);
+    variable h500: unsigned(0 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h502: unsigned(0 downto 0);
+    variable h503: unsigned(10 downto 0);
+    variable h504: unsigned(31 downto 0);
+    variable h505: unsigned(0 downto 0);
+    variable h506: unsigned(0 downto 0);
+    variable h507: unsigned(2 downto 0);
+    variable h508: unsigned(10 downto 0);
+    variable h509: unsigned(31 downto 0);
+    variable h510: unsigned(0 downto 0);
+    variable h511: unsigned(10 downto 0);
+    variable h512: unsigned(31 downto 0);
+    variable h513: unsigned(0 downto 0);
+    variable h514: unsigned(0 downto 0);
+    variable h515: unsigned(41 downto 0);
+    variable h516: unsigned(45 downto 0);
+    variable h517: unsigned(31 downto 0);
+    variable h518: unsigned(13 downto 0);
+    variable h519: unsigned(52 downto 0);
+    variable h520: unsigned(15 downto 0);
+    variable h521: unsigned(31 downto 0);
+    variable h522: unsigned(31 downto 0);
+    variable h523: unsigned(0 downto 0);
+    variable h524: unsigned(0 downto 0);
+    variable h525: unsigned(0 downto 0);
+    variable h526: unsigned(31 downto 0);
     variable h527: unsigned(31 downto 0);
     variable h528: unsigned(31 downto 0);
-    variable h529: unsigned(0 downto 0);
-    variable h530: unsigned(0 downto 0);
-    variable h531: unsigned(0 downto 0);
-    variable h532: unsigned(31 downto 0);
-    variable h533: unsigned(31 downto 0);
+    variable h529: unsigned(15 downto 0);
+    variable h530: unsigned(3 downto 0);
+    variable h531: unsigned(15 downto 0);
+    variable h532: unsigned(0 downto 0);
+    variable h533: unsigned(10 downto 0);
     variable h534: unsigned(31 downto 0);
-    variable h535: unsigned(15 downto 0);
-    variable h536: unsigned(3 downto 0);
-    variable h537: unsigned(15 downto 0);
-    variable h538: unsigned(0 downto 0);
-    variable h539: unsigned(10 downto 0);
-    variable h540: unsigned(31 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(0 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(10 downto 0);
+    variable h539: unsigned(31 downto 0);
+    variable h540: unsigned(0 downto 0);
     variable h541: unsigned(0 downto 0);
-    variable h542: unsigned(0 downto 0);
-    variable h543: unsigned(0 downto 0);
-    variable h544: unsigned(10 downto 0);
-    variable h545: unsigned(31 downto 0);
-    variable h546: unsigned(0 downto 0);
-    variable h547: unsigned(0 downto 0);
-    variable h548: unsigned(2 downto 0);
-    variable h549: unsigned(10 downto 0);
-    variable h550: unsigned(31 downto 0);
-    variable h551: unsigned(0 downto 0);
-    variable h552: unsigned(10 downto 0);
-    variable h553: unsigned(31 downto 0);
-    variable h554: unsigned(0 downto 0);
-    variable h555: unsigned(0 downto 0);
-    variable h525: unsigned(19 downto 0);
-    variable h526: unsigned(52 downto 0);
+    variable h542: unsigned(2 downto 0);
+    variable h543: unsigned(10 downto 0);
+    variable h544: unsigned(31 downto 0);
+    variable h545: unsigned(0 downto 0);
+    variable h546: unsigned(10 downto 0);
+    variable h547: unsigned(31 downto 0);
+    variable h548: unsigned(0 downto 0);
+    variable h549: unsigned(0 downto 0);
+    variable h550: unsigned(15 downto 0);
+    variable h551: unsigned(15 downto 0);
+    variable h552: unsigned(3 downto 0);
+    variable h553: unsigned(15 downto 0);
+    variable h554: unsigned(16 downto 0);
+    variable h555: unsigned(15 downto 0);
+    variable h556: unsigned(7 downto 0);
+    variable h557: unsigned(10 downto 0);
     variable h558: unsigned(31 downto 0);
-    variable h559: unsigned(31 downto 0);
-    variable h560: unsigned(0 downto 0);
-    variable h561: unsigned(0 downto 0);
+    variable h559: unsigned(7 downto 0);
+    variable h560: unsigned(10 downto 0);
+    variable h561: unsigned(31 downto 0);
     variable h562: unsigned(0 downto 0);
-    variable h563: unsigned(31 downto 0);
+    variable h563: unsigned(10 downto 0);
     variable h564: unsigned(31 downto 0);
-    variable h565: unsigned(31 downto 0);
-    variable h566: unsigned(15 downto 0);
-    variable h567: unsigned(3 downto 0);
-    variable h568: unsigned(15 downto 0);
-    variable h569: unsigned(0 downto 0);
-    variable h570: unsigned(10 downto 0);
-    variable h571: unsigned(31 downto 0);
-    variable h572: unsigned(0 downto 0);
+    variable h565: unsigned(0 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(2 downto 0);
+    variable h568: unsigned(10 downto 0);
+    variable h569: unsigned(31 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h571: unsigned(10 downto 0);
+    variable h572: unsigned(31 downto 0);
     variable h573: unsigned(0 downto 0);
     variable h574: unsigned(0 downto 0);
-    variable h575: unsigned(10 downto 0);
-    variable h576: unsigned(31 downto 0);
-    variable h577: unsigned(0 downto 0);
-    variable h578: unsigned(0 downto 0);
-    variable h579: unsigned(2 downto 0);
-    variable h580: unsigned(10 downto 0);
-    variable h581: unsigned(31 downto 0);
-    variable h582: unsigned(0 downto 0);
-    variable h583: unsigned(10 downto 0);
-    variable h584: unsigned(31 downto 0);
-    variable h585: unsigned(0 downto 0);
-    variable h586: unsigned(0 downto 0);
-    variable h556: unsigned(19 downto 0);
-    variable h557: unsigned(52 downto 0);
+    variable h594: unsigned(0 downto 0);
+    variable h595: unsigned(31 downto 0);
+    variable h596: unsigned(31 downto 0);
+    variable h597: unsigned(0 downto 0);
+    variable h598: unsigned(0 downto 0);
+    variable h599: unsigned(0 downto 0);
+    variable h600: unsigned(31 downto 0);
+    variable h601: unsigned(31 downto 0);
+    variable h602: unsigned(31 downto 0);
+    variable h603: unsigned(15 downto 0);
+    variable h604: unsigned(3 downto 0);
+    variable h605: unsigned(15 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(10 downto 0);
+    variable h608: unsigned(31 downto 0);
+    variable h609: unsigned(0 downto 0);
+    variable h610: unsigned(0 downto 0);
+    variable h611: unsigned(0 downto 0);
+    variable h612: unsigned(10 downto 0);
+    variable h613: unsigned(31 downto 0);
+    variable h614: unsigned(0 downto 0);
+    variable h615: unsigned(0 downto 0);
+    variable h616: unsigned(2 downto 0);
+    variable h617: unsigned(10 downto 0);
+    variable h618: unsigned(31 downto 0);
+    variable h619: unsigned(0 downto 0);
+    variable h620: unsigned(10 downto 0);
+    variable h621: unsigned(31 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(0 downto 0);
+    variable h624: unsigned(0 downto 0);
+    variable h625: unsigned(31 downto 0);
+    variable h626: unsigned(15 downto 0);
+    variable h627: unsigned(3 downto 0);
+    variable h628: unsigned(15 downto 0);
+    variable h629: unsigned(0 downto 0);
+    variable h630: unsigned(10 downto 0);
+    variable h631: unsigned(31 downto 0);
+    variable h632: unsigned(0 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(31 downto 0);
+    variable h636: unsigned(15 downto 0);
+    variable h637: unsigned(3 downto 0);
+    variable h638: unsigned(15 downto 0);
+    variable h639: unsigned(0 downto 0);
+    variable h640: unsigned(10 downto 0);
+    variable h641: unsigned(31 downto 0);
+    variable h642: unsigned(0 downto 0);
+    variable h643: unsigned(0 downto 0);
+    variable h644: unsigned(15 downto 0);
+    variable h645: unsigned(31 downto 0);
+    variable h646: unsigned(31 downto 0);
+    variable h647: unsigned(0 downto 0);
+    variable h648: unsigned(0 downto 0);
+    variable h649: unsigned(0 downto 0);
+    variable h650: unsigned(31 downto 0);
+    variable h651: unsigned(31 downto 0);
+    variable h652: unsigned(31 downto 0);
+    variable h653: unsigned(15 downto 0);
+    variable h654: unsigned(3 downto 0);
+    variable h655: unsigned(15 downto 0);
+    variable h656: unsigned(0 downto 0);
+    variable h657: unsigned(10 downto 0);
+    variable h658: unsigned(31 downto 0);
+    variable h659: unsigned(0 downto 0);
+    variable h660: unsigned(0 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(10 downto 0);
+    variable h663: unsigned(31 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(2 downto 0);
+    variable h667: unsigned(10 downto 0);
+    variable h668: unsigned(31 downto 0);
+    variable h669: unsigned(0 downto 0);
+    variable h670: unsigned(10 downto 0);
+    variable h671: unsigned(31 downto 0);
+    variable h672: unsigned(0 downto 0);
+    variable h673: unsigned(0 downto 0);
+    variable h674: unsigned(15 downto 0);
+    variable h675: unsigned(15 downto 0);
+    variable h676: unsigned(3 downto 0);
+    variable h677: unsigned(15 downto 0);
+    variable h678: unsigned(16 downto 0);
+    variable h679: unsigned(15 downto 0);
+    variable h701: unsigned(31 downto 0);
+    variable h702: unsigned(31 downto 0);
+    variable h703: unsigned(0 downto 0);
+    variable h704: unsigned(0 downto 0);
+    variable h705: unsigned(0 downto 0);
+    variable h706: unsigned(31 downto 0);
+    variable h707: unsigned(31 downto 0);
+    variable h708: unsigned(31 downto 0);
+    variable h709: unsigned(15 downto 0);
+    variable h710: unsigned(3 downto 0);
+    variable h711: unsigned(15 downto 0);
+    variable h712: unsigned(0 downto 0);
+    variable h713: unsigned(10 downto 0);
+    variable h714: unsigned(31 downto 0);
+    variable h715: unsigned(0 downto 0);
+    variable h716: unsigned(0 downto 0);
+    variable h717: unsigned(0 downto 0);
+    variable h718: unsigned(10 downto 0);
+    variable h719: unsigned(31 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(0 downto 0);
+    variable h722: unsigned(2 downto 0);
+    variable h723: unsigned(10 downto 0);
+    variable h724: unsigned(31 downto 0);
+    variable h725: unsigned(0 downto 0);
+    variable h726: unsigned(10 downto 0);
+    variable h727: unsigned(31 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h699: unsigned(19 downto 0);
+    variable h700: unsigned(52 downto 0);
+    variable h732: unsigned(31 downto 0);
+    variable h733: unsigned(31 downto 0);
+    variable h734: unsigned(0 downto 0);
+    variable h735: unsigned(0 downto 0);
+    variable h736: unsigned(0 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(31 downto 0);
+    variable h739: unsigned(31 downto 0);
+    variable h740: unsigned(15 downto 0);
+    variable h741: unsigned(3 downto 0);
+    variable h742: unsigned(15 downto 0);
+    variable h743: unsigned(0 downto 0);
+    variable h744: unsigned(10 downto 0);
+    variable h745: unsigned(31 downto 0);
+    variable h746: unsigned(0 downto 0);
+    variable h747: unsigned(0 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(10 downto 0);
+    variable h750: unsigned(31 downto 0);
+    variable h751: unsigned(0 downto 0);
+    variable h752: unsigned(0 downto 0);
+    variable h753: unsigned(2 downto 0);
+    variable h754: unsigned(10 downto 0);
+    variable h755: unsigned(31 downto 0);
+    variable h756: unsigned(0 downto 0);
+    variable h757: unsigned(10 downto 0);
+    variable h758: unsigned(31 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(0 downto 0);
+    variable h730: unsigned(19 downto 0);
+    variable h731: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -2424,7 +2598,7 @@ begin
                     wk_io_shift <= to_unsigned(0, 6);
                     wk_io_frame <= to_unsigned(0, 64);
                     wk_io_entry <= to_unsigned(0, 64);
-                    if ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) then
+                    if (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) and (not (er_dte /= '0'))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
                         unit_io_k_write <= stdl((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))));
@@ -2669,7 +2843,7 @@ begin
                         h14 := w_dte_10(5-1 downto 1);
                         h15 := to_unsigned(0, 16);
                         h15 := shift_left(h13, to_integer(h14));
-                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15))) then
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15)) and (not (er_dte /= '0')))) then
                             w_irt_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
@@ -2705,193 +2879,193 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h109 := unsigned'("00000000000000000000000000000000");
-                    h109 := e_data;
-                    h110 := unsigned'("00000000000000000000000000000000");
-                    h110 := e_data;
-                    h181 := to_unsigned(0, 1);
-                    h182 := to_unsigned(0, 1);
-                    h182 := to_unsigned(0, 1);
+                    h167 := unsigned'("00000000000000000000000000000000");
+                    h167 := e_data;
+                    h168 := unsigned'("00000000000000000000000000000000");
+                    h168 := e_data;
+                    h239 := to_unsigned(0, 1);
+                    h240 := to_unsigned(0, 1);
+                    h240 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h182 := to_unsigned(1, 1);
+                        h240 := to_unsigned(1, 1);
                     end if;
-                    h183 := to_unsigned(0, 1);
-                    h183 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h183 := to_unsigned(1, 1);
+                        h241 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h181 := h182;
+                        h239 := h240;
                     else
-                        h181 := h183;
+                        h239 := h241;
                     end if;
-                    h349 := to_unsigned(0, 1);
-                    h350 := to_unsigned(0, 1);
-                    h350 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h350 := to_unsigned(1, 1);
+                        h466 := to_unsigned(1, 1);
                     end if;
-                    h351 := to_unsigned(0, 1);
-                    h351 := to_unsigned(0, 1);
+                    h467 := to_unsigned(0, 1);
+                    h467 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h351 := to_unsigned(1, 1);
+                        h467 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h349 := h350;
+                        h465 := h466;
                     else
-                        h349 := h351;
+                        h465 := h467;
                     end if;
-                    h360 := to_unsigned(0, 1);
-                    h361 := unsigned'("00000000000000000000000000000000");
-                    h361 := e_data;
-                    h362 := unsigned'("00000000000000000000000000000000");
-                    h362 := e_data;
-                    h363 := to_unsigned(0, 1);
-                    h363 := to_unsigned(0, 1);
+                    h476 := to_unsigned(0, 1);
+                    h477 := unsigned'("00000000000000000000000000000000");
+                    h477 := e_data;
+                    h478 := unsigned'("00000000000000000000000000000000");
+                    h478 := e_data;
+                    h479 := to_unsigned(0, 1);
+                    h479 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h363 := to_unsigned(1, 1);
+                        h479 := to_unsigned(1, 1);
                     end if;
-                    h364 := to_unsigned(0, 1);
-                    h365 := unsigned'("00000000000000000000000000000000");
-                    h365 := e_data;
-                    h366 := unsigned'("00000000000000000000000000000000");
-                    h366 := e_data;
-                    h367 := unsigned'("00000000000000000000000000000000");
-                    h367 := e_data;
-                    h368 := unsigned'("00000000000000000000000000000000");
-                    h368 := e_data;
-                    h364 := to_unsigned(0, 1);
-                    if (((((h365(11-1 downto 8) = 2) or ((h366(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h367(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h368(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h364 := to_unsigned(1, 1);
+                    h480 := to_unsigned(0, 1);
+                    h481 := unsigned'("00000000000000000000000000000000");
+                    h481 := e_data;
+                    h482 := unsigned'("00000000000000000000000000000000");
+                    h482 := e_data;
+                    h483 := unsigned'("00000000000000000000000000000000");
+                    h483 := e_data;
+                    h484 := unsigned'("00000000000000000000000000000000");
+                    h484 := e_data;
+                    h480 := to_unsigned(0, 1);
+                    if (((((h481(11-1 downto 8) = 2) or ((h482(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h483(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h484(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h480 := to_unsigned(1, 1);
                     end if;
-                    if ((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) then
-                        h360 := h363;
+                    if ((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) then
+                        h476 := h479;
                     else
-                        h360 := h364;
+                        h476 := h480;
                     end if;
-                    h401 := unsigned'("00000000000000000000000000000000");
-                    h401 := e_data;
-                    h402 := unsigned'("00000000000000000000000000000000");
-                    h402 := e_data;
-                    h403 := unsigned'("00000000000000000000000000000000");
-                    h403 := e_data;
-                    h404 := to_unsigned(0, 16);
-                    h404 := to_unsigned(1, 16);
-                    h405 := to_unsigned(0, 4);
-                    h405 := w_dte_10(5-1 downto 1);
-                    h406 := to_unsigned(0, 16);
-                    h406 := shift_left(h404, to_integer(h405));
-                    h407 := to_unsigned(0, 1);
-                    h408 := to_unsigned(0, 11);
-                    h409 := unsigned'("00000000000000000000000000000000");
-                    h409 := e_data;
-                    h408 := h409(11-1 downto 0);
-                    h410 := to_unsigned(0, 1);
-                    h410 := to_unsigned(0, 1);
+                    h575 := unsigned'("00000000000000000000000000000000");
+                    h575 := e_data;
+                    h576 := unsigned'("00000000000000000000000000000000");
+                    h576 := e_data;
+                    h577 := unsigned'("00000000000000000000000000000000");
+                    h577 := e_data;
+                    h578 := to_unsigned(0, 16);
+                    h578 := to_unsigned(1, 16);
+                    h579 := to_unsigned(0, 4);
+                    h579 := w_dte_10(5-1 downto 1);
+                    h580 := to_unsigned(0, 16);
+                    h580 := shift_left(h578, to_integer(h579));
+                    h581 := to_unsigned(0, 1);
+                    h582 := to_unsigned(0, 11);
+                    h583 := unsigned'("00000000000000000000000000000000");
+                    h583 := e_data;
+                    h582 := h583(11-1 downto 0);
+                    h584 := to_unsigned(0, 1);
+                    h584 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h410 := to_unsigned(1, 1);
+                        h584 := to_unsigned(1, 1);
                     end if;
-                    h411 := to_unsigned(0, 1);
-                    h411 := to_unsigned(0, 1);
+                    h585 := to_unsigned(0, 1);
+                    h585 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h411 := to_unsigned(1, 1);
+                        h585 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h408, 0) and to_unsigned(1, 11)) = 1) then
-                        h407 := h410;
+                    if ((shift_right(h582, 0) and to_unsigned(1, 11)) = 1) then
+                        h581 := h584;
                     else
-                        h407 := h411;
+                        h581 := h585;
                     end if;
-                    h412 := to_unsigned(0, 1);
-                    h413 := to_unsigned(0, 11);
-                    h414 := unsigned'("00000000000000000000000000000000");
-                    h414 := e_data;
-                    h413 := h414(11-1 downto 0);
-                    h415 := to_unsigned(0, 1);
-                    h415 := to_unsigned(0, 1);
+                    h586 := to_unsigned(0, 1);
+                    h587 := to_unsigned(0, 11);
+                    h588 := unsigned'("00000000000000000000000000000000");
+                    h588 := e_data;
+                    h587 := h588(11-1 downto 0);
+                    h589 := to_unsigned(0, 1);
+                    h589 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h415 := to_unsigned(1, 1);
+                        h589 := to_unsigned(1, 1);
                     end if;
-                    h416 := to_unsigned(0, 1);
-                    h416 := to_unsigned(0, 1);
+                    h590 := to_unsigned(0, 1);
+                    h590 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h416 := to_unsigned(1, 1);
+                        h590 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h413, 0) and to_unsigned(1, 11)) = 1) then
-                        h412 := h415;
+                    if ((shift_right(h587, 0) and to_unsigned(1, 11)) = 1) then
+                        h586 := h589;
                     else
-                        h412 := h416;
+                        h586 := h590;
                     end if;
-                    h417 := to_unsigned(0, 3);
-                    h418 := to_unsigned(0, 11);
-                    h419 := unsigned'("00000000000000000000000000000000");
-                    h419 := e_data;
-                    h418 := h419(11-1 downto 0);
-                    if ((shift_right(h418, 0) and to_unsigned(1, 11)) = 1) then
-                        h417 := w_irt_0(37-1 downto 34);
+                    h591 := to_unsigned(0, 3);
+                    h592 := to_unsigned(0, 11);
+                    h593 := unsigned'("00000000000000000000000000000000");
+                    h593 := e_data;
+                    h592 := h593(11-1 downto 0);
+                    if ((shift_right(h592, 0) and to_unsigned(1, 11)) = 1) then
+                        h591 := w_irt_0(37-1 downto 34);
                     else
-                        h417 := w_irt_0(5-1 downto 2);
+                        h591 := w_irt_0(5-1 downto 2);
                     end if;
-                    h506 := unsigned'("00000000000000000000000000000000");
-                    h506 := e_data;
-                    h507 := unsigned'("00000000000000000000000000000000");
-                    h507 := e_data;
-                    h508 := unsigned'("00000000000000000000000000000000");
-                    h508 := e_data;
-                    h509 := to_unsigned(0, 16);
-                    h509 := to_unsigned(1, 16);
-                    h510 := to_unsigned(0, 4);
-                    h510 := w_dte_10(5-1 downto 1);
-                    h511 := to_unsigned(0, 16);
-                    h511 := shift_left(h509, to_integer(h510));
-                    h512 := to_unsigned(0, 1);
-                    h513 := to_unsigned(0, 11);
-                    h514 := unsigned'("00000000000000000000000000000000");
-                    h514 := e_data;
-                    h513 := h514(11-1 downto 0);
-                    h515 := to_unsigned(0, 1);
-                    h515 := to_unsigned(0, 1);
+                    h680 := unsigned'("00000000000000000000000000000000");
+                    h680 := e_data;
+                    h681 := unsigned'("00000000000000000000000000000000");
+                    h681 := e_data;
+                    h682 := unsigned'("00000000000000000000000000000000");
+                    h682 := e_data;
+                    h683 := to_unsigned(0, 16);
+                    h683 := to_unsigned(1, 16);
+                    h684 := to_unsigned(0, 4);
+                    h684 := w_dte_10(5-1 downto 1);
+                    h685 := to_unsigned(0, 16);
+                    h685 := shift_left(h683, to_integer(h684));
+                    h686 := to_unsigned(0, 1);
+                    h687 := to_unsigned(0, 11);
+                    h688 := unsigned'("00000000000000000000000000000000");
+                    h688 := e_data;
+                    h687 := h688(11-1 downto 0);
+                    h689 := to_unsigned(0, 1);
+                    h689 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h515 := to_unsigned(1, 1);
+                        h689 := to_unsigned(1, 1);
                     end if;
-                    h516 := to_unsigned(0, 1);
-                    h516 := to_unsigned(0, 1);
+                    h690 := to_unsigned(0, 1);
+                    h690 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h516 := to_unsigned(1, 1);
+                        h690 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h513, 0) and to_unsigned(1, 11)) = 1) then
-                        h512 := h515;
+                    if ((shift_right(h687, 0) and to_unsigned(1, 11)) = 1) then
+                        h686 := h689;
                     else
-                        h512 := h516;
+                        h686 := h690;
                     end if;
-                    h517 := to_unsigned(0, 1);
-                    h518 := to_unsigned(0, 11);
-                    h519 := unsigned'("00000000000000000000000000000000");
-                    h519 := e_data;
-                    h518 := h519(11-1 downto 0);
-                    h520 := to_unsigned(0, 1);
-                    h520 := to_unsigned(0, 1);
+                    h691 := to_unsigned(0, 1);
+                    h692 := to_unsigned(0, 11);
+                    h693 := unsigned'("00000000000000000000000000000000");
+                    h693 := e_data;
+                    h692 := h693(11-1 downto 0);
+                    h694 := to_unsigned(0, 1);
+                    h694 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h520 := to_unsigned(1, 1);
+                        h694 := to_unsigned(1, 1);
                     end if;
-                    h521 := to_unsigned(0, 1);
-                    h521 := to_unsigned(0, 1);
+                    h695 := to_unsigned(0, 1);
+                    h695 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h521 := to_unsigned(1, 1);
+                        h695 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h518, 0) and to_unsigned(1, 11)) = 1) then
-                        h517 := h520;
+                    if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
+                        h691 := h694;
                     else
-                        h517 := h521;
+                        h691 := h695;
                     end if;
-                    h522 := to_unsigned(0, 3);
-                    h523 := to_unsigned(0, 11);
-                    h524 := unsigned'("00000000000000000000000000000000");
-                    h524 := e_data;
-                    h523 := h524(11-1 downto 0);
-                    if ((shift_right(h523, 0) and to_unsigned(1, 11)) = 1) then
-                        h522 := w_irt_0(37-1 downto 34);
+                    h696 := to_unsigned(0, 3);
+                    h697 := to_unsigned(0, 11);
+                    h698 := unsigned'("00000000000000000000000000000000");
+                    h698 := e_data;
+                    h697 := h698(11-1 downto 0);
+                    if ((shift_right(h697, 0) and to_unsigned(1, 11)) = 1) then
+                        h696 := w_irt_0(37-1 downto 34);
                     else
-                        h522 := w_irt_0(5-1 downto 2);
+                        h696 := w_irt_0(5-1 downto 2);
                     end if;
                     if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
@@ -2911,65 +3085,269 @@ begin
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(3, 4);
                         h19 := to_unsigned(0, 1);
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h20 := e_data;
+                        h21 := unsigned'("00000000000000000000000000000000");
+                        h21 := e_data;
+                        h22 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
+                        h23 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h23 := to_unsigned(1, 1);
+                        end if;
+                        h24 := to_unsigned(0, 1);
+                        h24 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h24 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h22 := h23;
+                        else
+                            h22 := h24;
+                        end if;
+                        h25 := unsigned'("00000000000000000000000000000000");
+                        h25 := e_data;
+                        h26 := unsigned'("00000000000000000000000000000000");
+                        h26 := e_data;
+                        h27 := unsigned'("00000000000000000000000000000000");
+                        h27 := e_data;
+                        h28 := to_unsigned(0, 16);
+                        h28 := to_unsigned(1, 16);
+                        h29 := to_unsigned(0, 4);
+                        h29 := w_dte_10(5-1 downto 1);
+                        h30 := to_unsigned(0, 16);
+                        h30 := shift_left(h28, to_integer(h29));
+                        h31 := to_unsigned(0, 1);
+                        h32 := to_unsigned(0, 11);
+                        h33 := unsigned'("00000000000000000000000000000000");
+                        h33 := e_data;
+                        h32 := h33(11-1 downto 0);
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h34 := to_unsigned(1, 1);
+                        end if;
+                        h35 := to_unsigned(0, 1);
+                        h35 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h35 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h32, 0) and to_unsigned(1, 11)) = 1) then
+                            h31 := h34;
+                        else
+                            h31 := h35;
+                        end if;
+                        h36 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 11);
+                        h38 := unsigned'("00000000000000000000000000000000");
+                        h38 := e_data;
+                        h37 := h38(11-1 downto 0);
+                        h39 := to_unsigned(0, 1);
+                        h39 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h39 := to_unsigned(1, 1);
+                        end if;
+                        h40 := to_unsigned(0, 1);
+                        h40 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h40 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h37, 0) and to_unsigned(1, 11)) = 1) then
+                            h36 := h39;
+                        else
+                            h36 := h40;
+                        end if;
+                        h41 := to_unsigned(0, 3);
+                        h42 := to_unsigned(0, 11);
+                        h43 := unsigned'("00000000000000000000000000000000");
+                        h43 := e_data;
+                        h42 := h43(11-1 downto 0);
+                        if ((shift_right(h42, 0) and to_unsigned(1, 11)) = 1) then
+                            h41 := w_irt_0(37-1 downto 34);
+                        else
+                            h41 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h44 := to_unsigned(0, 1);
+                        h45 := to_unsigned(0, 11);
+                        h46 := unsigned'("00000000000000000000000000000000");
+                        h46 := e_data;
+                        h45 := h46(11-1 downto 0);
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h47 := to_unsigned(1, 1);
+                        end if;
+                        h48 := to_unsigned(0, 1);
+                        h48 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h48 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h45, 0) and to_unsigned(1, 11)) = 1) then
+                            h44 := h47;
+                        else
+                            h44 := h48;
+                        end if;
                         h19 := to_unsigned(0, 1);
-                        if bool(r_CONTROL(2)) then
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
                             h19 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h19;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h20 := to_unsigned(0, 1);
-                        h20 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
                         if (e_kind = 2) then
-                            h20 := to_unsigned(1, 1);
+                            h49 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h20;
-                        h21 := to_unsigned(0, 1);
-                        h21 := to_unsigned(0, 1);
+                        v_wide(52-1 downto 51) := h49;
+                        h50 := to_unsigned(0, 1);
+                        h50 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h21 := to_unsigned(1, 1);
+                            h50 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h21;
-                        h22 := to_unsigned(0, 1);
-                        h22 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h50;
+                        h51 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h22 := to_unsigned(1, 1);
+                            h51 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h22;
+                        v_wide(57-1 downto 56) := h51;
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(3, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h23 := to_unsigned(0, 22);
-                        h23 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
-                        h24 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h24 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h23));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h24);
-                        h25 := to_unsigned(0, 16);
-                        h26 := to_unsigned(0, 16);
-                        h26 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h27 := to_unsigned(0, 16);
-                        h27 := to_unsigned(1, 16);
-                        h28 := to_unsigned(0, 4);
-                        h28 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h29 := to_unsigned(0, 16);
-                        h29 := shift_left(h27, to_integer(h28));
-                        h30 := to_unsigned(0, 17);
-                        h30 := ((unsigned'(to_unsigned(0, 1) & h29) + 65536) - 1);
-                        h31 := to_unsigned(0, 16);
-                        h31 := (h26 and h30(16-1 downto 0));
-                        if bool(r_CONTROL(2)) then
-                            h25 := h31;
-                        else
-                            h25 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h52 := to_unsigned(0, 22);
+                        h52 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
+                        h53 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h53 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h52));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h53);
+                        h54 := to_unsigned(0, 16);
+                        h55 := unsigned'("00000000000000000000000000000000");
+                        h55 := e_data;
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h56 := e_data;
+                        h57 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h58 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h25 & to_unsigned(0, 4));
-                        h32 := to_unsigned(0, 3);
+                        h59 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h59 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h57 := h58;
+                        else
+                            h57 := h59;
+                        end if;
+                        h60 := unsigned'("00000000000000000000000000000000");
+                        h60 := e_data;
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := e_data;
+                        h62 := unsigned'("00000000000000000000000000000000");
+                        h62 := e_data;
+                        h63 := to_unsigned(0, 16);
+                        h63 := to_unsigned(1, 16);
+                        h64 := to_unsigned(0, 4);
+                        h64 := w_dte_10(5-1 downto 1);
+                        h65 := to_unsigned(0, 16);
+                        h65 := shift_left(h63, to_integer(h64));
+                        h66 := to_unsigned(0, 1);
+                        h67 := to_unsigned(0, 11);
+                        h68 := unsigned'("00000000000000000000000000000000");
+                        h68 := e_data;
+                        h67 := h68(11-1 downto 0);
+                        h69 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h69 := to_unsigned(1, 1);
+                        end if;
+                        h70 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h70 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h67, 0) and to_unsigned(1, 11)) = 1) then
+                            h66 := h69;
+                        else
+                            h66 := h70;
+                        end if;
+                        h71 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 11);
+                        h73 := unsigned'("00000000000000000000000000000000");
+                        h73 := e_data;
+                        h72 := h73(11-1 downto 0);
+                        h74 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h74 := to_unsigned(1, 1);
+                        end if;
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h75 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h72, 0) and to_unsigned(1, 11)) = 1) then
+                            h71 := h74;
+                        else
+                            h71 := h75;
+                        end if;
+                        h76 := to_unsigned(0, 3);
+                        h77 := to_unsigned(0, 11);
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := e_data;
+                        h77 := h78(11-1 downto 0);
+                        if ((shift_right(h77, 0) and to_unsigned(1, 11)) = 1) then
+                            h76 := w_irt_0(37-1 downto 34);
+                        else
+                            h76 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h79 := to_unsigned(0, 1);
+                        h80 := to_unsigned(0, 11);
+                        h81 := unsigned'("00000000000000000000000000000000");
+                        h81 := e_data;
+                        h80 := h81(11-1 downto 0);
+                        h82 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h82 := to_unsigned(1, 1);
+                        end if;
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h83 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
+                            h79 := h82;
+                        else
+                            h79 := h83;
+                        end if;
+                        h84 := to_unsigned(0, 16);
+                        h84 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h85 := to_unsigned(0, 16);
+                        h85 := to_unsigned(1, 16);
+                        h86 := to_unsigned(0, 4);
+                        h86 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h87 := to_unsigned(0, 16);
+                        h87 := shift_left(h85, to_integer(h86));
+                        h88 := to_unsigned(0, 17);
+                        h88 := ((unsigned'(to_unsigned(0, 1) & h87) + 65536) - 1);
+                        h89 := to_unsigned(0, 16);
+                        h89 := (h84 and h88(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h55(11-1 downto 8) = 0) or (h56(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h57 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h60(11-1 downto 8) = 0) or (h61(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h62(11-1 downto 0)) < h65)) or (not (((h66 /= 0) and (not (h71 /= 0))) and (h76 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h79 /= 0))))) then
+                            h54 := h89;
+                        else
+                            h54 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h54 & to_unsigned(0, 4));
+                        h90 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h32 := to_unsigned(4, 3);
+                            h90 := to_unsigned(4, 3);
                         else
-                            h32 := to_unsigned(0, 3);
+                            h90 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h32;
+                        rec_cpl_status <= h90;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
@@ -2990,15 +3368,15 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h109(11-1 downto 8) = 0) or (h110(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h167(11-1 downto 8) = 0) or (h168(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(3, 8);
-                        h33 := to_unsigned(0, 3);
+                        h91 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h33 := to_unsigned(4, 3);
+                            h91 := to_unsigned(4, 3);
                         else
-                            h33 := to_unsigned(3, 3);
+                            h91 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h33;
+                        rec_outcome <= h91;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3007,297 +3385,297 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(1, 4);
-                        h34 := to_unsigned(0, 1);
-                        h35 := unsigned'("00000000000000000000000000000000");
-                        h35 := e_data;
-                        h36 := unsigned'("00000000000000000000000000000000");
-                        h36 := e_data;
-                        h37 := to_unsigned(0, 1);
-                        h38 := to_unsigned(0, 1);
-                        h38 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h38 := to_unsigned(1, 1);
-                        end if;
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h39 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h37 := h38;
-                        else
-                            h37 := h39;
-                        end if;
-                        h40 := unsigned'("00000000000000000000000000000000");
-                        h40 := e_data;
-                        h41 := unsigned'("00000000000000000000000000000000");
-                        h41 := e_data;
-                        h42 := unsigned'("00000000000000000000000000000000");
-                        h42 := e_data;
-                        h43 := to_unsigned(0, 16);
-                        h43 := to_unsigned(1, 16);
-                        h44 := to_unsigned(0, 4);
-                        h44 := w_dte_10(5-1 downto 1);
-                        h45 := to_unsigned(0, 16);
-                        h45 := shift_left(h43, to_integer(h44));
-                        h46 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 11);
-                        h48 := unsigned'("00000000000000000000000000000000");
-                        h48 := e_data;
-                        h47 := h48(11-1 downto 0);
-                        h49 := to_unsigned(0, 1);
-                        h49 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h49 := to_unsigned(1, 1);
-                        end if;
-                        h50 := to_unsigned(0, 1);
-                        h50 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h50 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h47, 0) and to_unsigned(1, 11)) = 1) then
-                            h46 := h49;
-                        else
-                            h46 := h50;
-                        end if;
-                        h51 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 11);
-                        h53 := unsigned'("00000000000000000000000000000000");
-                        h53 := e_data;
-                        h52 := h53(11-1 downto 0);
-                        h54 := to_unsigned(0, 1);
-                        h54 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h54 := to_unsigned(1, 1);
-                        end if;
-                        h55 := to_unsigned(0, 1);
-                        h55 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h55 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h52, 0) and to_unsigned(1, 11)) = 1) then
-                            h51 := h54;
-                        else
-                            h51 := h55;
-                        end if;
-                        h56 := to_unsigned(0, 3);
-                        h57 := to_unsigned(0, 11);
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := e_data;
-                        h57 := h58(11-1 downto 0);
-                        if ((shift_right(h57, 0) and to_unsigned(1, 11)) = 1) then
-                            h56 := w_irt_0(37-1 downto 34);
-                        else
-                            h56 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h59 := to_unsigned(0, 1);
-                        h60 := to_unsigned(0, 11);
-                        h61 := unsigned'("00000000000000000000000000000000");
-                        h61 := e_data;
-                        h60 := h61(11-1 downto 0);
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h62 := to_unsigned(1, 1);
-                        end if;
-                        h63 := to_unsigned(0, 1);
-                        h63 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h63 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h60, 0) and to_unsigned(1, 11)) = 1) then
-                            h59 := h62;
-                        else
-                            h59 := h63;
-                        end if;
-                        h34 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h35(11-1 downto 8) = 0) or (h36(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h37 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h40(11-1 downto 8) = 0) or (h41(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h42(11-1 downto 0)) < h45)) or (not (((h46 /= 0) and (not (h51 /= 0))) and (h56 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h59 /= 0))))) then
-                            h34 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h34;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h64 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
-                            h64 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(52-1 downto 51) := h64;
-                        h65 := to_unsigned(0, 1);
-                        h65 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h65 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h65;
-                        h66 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h67 := to_unsigned(1, 1);
-                        end if;
-                        h68 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h68 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind /= 2) then
-                            h66 := h67;
-                        else
-                            h66 := h68;
-                        end if;
-                        v_wide(56-1 downto 55) := h66;
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h69 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h69;
-                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h70 := shift_right(e_address, 2);
-                        h71 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h71 := unsigned'(h70 & to_unsigned(0, 2));
-                        rec_entry_hi <= h71(64-1 downto 0);
-                        h72 := to_unsigned(0, 16);
-                        h73 := unsigned'("00000000000000000000000000000000");
-                        h73 := e_data;
-                        h74 := unsigned'("00000000000000000000000000000000");
-                        h74 := e_data;
-                        h75 := to_unsigned(0, 1);
-                        h76 := to_unsigned(0, 1);
-                        h76 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h76 := to_unsigned(1, 1);
-                        end if;
-                        h77 := to_unsigned(0, 1);
-                        h77 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h77 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h75 := h76;
-                        else
-                            h75 := h77;
-                        end if;
-                        h78 := unsigned'("00000000000000000000000000000000");
-                        h78 := e_data;
-                        h79 := unsigned'("00000000000000000000000000000000");
-                        h79 := e_data;
-                        h80 := unsigned'("00000000000000000000000000000000");
-                        h80 := e_data;
-                        h81 := to_unsigned(0, 16);
-                        h81 := to_unsigned(1, 16);
-                        h82 := to_unsigned(0, 4);
-                        h82 := w_dte_10(5-1 downto 1);
-                        h83 := to_unsigned(0, 16);
-                        h83 := shift_left(h81, to_integer(h82));
-                        h84 := to_unsigned(0, 1);
-                        h85 := to_unsigned(0, 11);
-                        h86 := unsigned'("00000000000000000000000000000000");
-                        h86 := e_data;
-                        h85 := h86(11-1 downto 0);
-                        h87 := to_unsigned(0, 1);
-                        h87 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h87 := to_unsigned(1, 1);
-                        end if;
-                        h88 := to_unsigned(0, 1);
-                        h88 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h88 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h85, 0) and to_unsigned(1, 11)) = 1) then
-                            h84 := h87;
-                        else
-                            h84 := h88;
-                        end if;
-                        h89 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 11);
-                        h91 := unsigned'("00000000000000000000000000000000");
-                        h91 := e_data;
-                        h90 := h91(11-1 downto 0);
                         h92 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h92 := to_unsigned(1, 1);
-                        end if;
-                        h93 := to_unsigned(0, 1);
-                        h93 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h93 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h90, 0) and to_unsigned(1, 11)) = 1) then
-                            h89 := h92;
-                        else
-                            h89 := h93;
-                        end if;
-                        h94 := to_unsigned(0, 3);
-                        h95 := to_unsigned(0, 11);
-                        h96 := unsigned'("00000000000000000000000000000000");
-                        h96 := e_data;
-                        h95 := h96(11-1 downto 0);
-                        if ((shift_right(h95, 0) and to_unsigned(1, 11)) = 1) then
-                            h94 := w_irt_0(37-1 downto 34);
-                        else
-                            h94 := w_irt_0(5-1 downto 2);
+                        h93 := unsigned'("00000000000000000000000000000000");
+                        h93 := e_data;
+                        h94 := unsigned'("00000000000000000000000000000000");
+                        h94 := e_data;
+                        h95 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h96 := to_unsigned(1, 1);
                         end if;
                         h97 := to_unsigned(0, 1);
-                        h98 := to_unsigned(0, 11);
+                        h97 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h97 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h95 := h96;
+                        else
+                            h95 := h97;
+                        end if;
+                        h98 := unsigned'("00000000000000000000000000000000");
+                        h98 := e_data;
                         h99 := unsigned'("00000000000000000000000000000000");
                         h99 := e_data;
-                        h98 := h99(11-1 downto 0);
-                        h100 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h100 := to_unsigned(1, 1);
-                        end if;
-                        h101 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h101 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h98, 0) and to_unsigned(1, 11)) = 1) then
-                            h97 := h100;
-                        else
-                            h97 := h101;
-                        end if;
-                        h102 := to_unsigned(0, 16);
-                        h102 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h100 := unsigned'("00000000000000000000000000000000");
+                        h100 := e_data;
+                        h101 := to_unsigned(0, 16);
+                        h101 := to_unsigned(1, 16);
+                        h102 := to_unsigned(0, 4);
+                        h102 := w_dte_10(5-1 downto 1);
                         h103 := to_unsigned(0, 16);
-                        h103 := to_unsigned(1, 16);
-                        h104 := to_unsigned(0, 4);
-                        h104 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h105 := to_unsigned(0, 16);
-                        h105 := shift_left(h103, to_integer(h104));
-                        h106 := to_unsigned(0, 17);
-                        h106 := ((unsigned'(to_unsigned(0, 1) & h105) + 65536) - 1);
-                        h107 := to_unsigned(0, 16);
-                        h107 := (h102 and h106(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h73(11-1 downto 8) = 0) or (h74(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h75 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h78(11-1 downto 8) = 0) or (h79(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h80(11-1 downto 0)) < h83)) or (not (((h84 /= 0) and (not (h89 /= 0))) and (h94 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h97 /= 0))))) then
-                            h72 := h107;
-                        else
-                            h72 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h103 := shift_left(h101, to_integer(h102));
+                        h104 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 11);
+                        h106 := unsigned'("00000000000000000000000000000000");
+                        h106 := e_data;
+                        h105 := h106(11-1 downto 0);
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h107 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h72 & to_unsigned(0, 4));
-                        h108 := to_unsigned(0, 3);
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h108 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h105, 0) and to_unsigned(1, 11)) = 1) then
+                            h104 := h107;
+                        else
+                            h104 := h108;
+                        end if;
+                        h109 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 11);
+                        h111 := unsigned'("00000000000000000000000000000000");
+                        h111 := e_data;
+                        h110 := h111(11-1 downto 0);
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h112 := to_unsigned(1, 1);
+                        end if;
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h113 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
+                            h109 := h112;
+                        else
+                            h109 := h113;
+                        end if;
+                        h114 := to_unsigned(0, 3);
+                        h115 := to_unsigned(0, 11);
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := e_data;
+                        h115 := h116(11-1 downto 0);
+                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
+                            h114 := w_irt_0(37-1 downto 34);
+                        else
+                            h114 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h117 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 11);
+                        h119 := unsigned'("00000000000000000000000000000000");
+                        h119 := e_data;
+                        h118 := h119(11-1 downto 0);
+                        h120 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h120 := to_unsigned(1, 1);
+                        end if;
+                        h121 := to_unsigned(0, 1);
+                        h121 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h121 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h118, 0) and to_unsigned(1, 11)) = 1) then
+                            h117 := h120;
+                        else
+                            h117 := h121;
+                        end if;
+                        h92 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h93(11-1 downto 8) = 0) or (h94(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h95 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h100(11-1 downto 0)) < h103)) or (not (((h104 /= 0) and (not (h109 /= 0))) and (h114 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h117 /= 0))))) then
+                            h92 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h92;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h122 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 1);
+                        if (e_kind = 2) then
+                            h122 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(52-1 downto 51) := h122;
+                        h123 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h123 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h123;
+                        h124 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
+                            h125 := to_unsigned(1, 1);
+                        end if;
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind /= 2) then
+                            h124 := h125;
+                        else
+                            h124 := h126;
+                        end if;
+                        v_wide(56-1 downto 55) := h124;
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h108 := to_unsigned(4, 3);
-                        else
-                            h108 := to_unsigned(0, 3);
+                            h127 := to_unsigned(1, 1);
                         end if;
-                        rec_cpl_status <= h108;
+                        v_wide(57-1 downto 56) := h127;
+                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h128 := shift_right(e_address, 2);
+                        h129 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h129 := unsigned'(h128 & to_unsigned(0, 2));
+                        rec_entry_hi <= h129(64-1 downto 0);
+                        h130 := to_unsigned(0, 16);
+                        h131 := unsigned'("00000000000000000000000000000000");
+                        h131 := e_data;
+                        h132 := unsigned'("00000000000000000000000000000000");
+                        h132 := e_data;
+                        h133 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h134 := to_unsigned(1, 1);
+                        end if;
+                        h135 := to_unsigned(0, 1);
+                        h135 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h135 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h133 := h134;
+                        else
+                            h133 := h135;
+                        end if;
+                        h136 := unsigned'("00000000000000000000000000000000");
+                        h136 := e_data;
+                        h137 := unsigned'("00000000000000000000000000000000");
+                        h137 := e_data;
+                        h138 := unsigned'("00000000000000000000000000000000");
+                        h138 := e_data;
+                        h139 := to_unsigned(0, 16);
+                        h139 := to_unsigned(1, 16);
+                        h140 := to_unsigned(0, 4);
+                        h140 := w_dte_10(5-1 downto 1);
+                        h141 := to_unsigned(0, 16);
+                        h141 := shift_left(h139, to_integer(h140));
+                        h142 := to_unsigned(0, 1);
+                        h143 := to_unsigned(0, 11);
+                        h144 := unsigned'("00000000000000000000000000000000");
+                        h144 := e_data;
+                        h143 := h144(11-1 downto 0);
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h145 := to_unsigned(1, 1);
+                        end if;
+                        h146 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h146 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h143, 0) and to_unsigned(1, 11)) = 1) then
+                            h142 := h145;
+                        else
+                            h142 := h146;
+                        end if;
+                        h147 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 11);
+                        h149 := unsigned'("00000000000000000000000000000000");
+                        h149 := e_data;
+                        h148 := h149(11-1 downto 0);
+                        h150 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h150 := to_unsigned(1, 1);
+                        end if;
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h151 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h148, 0) and to_unsigned(1, 11)) = 1) then
+                            h147 := h150;
+                        else
+                            h147 := h151;
+                        end if;
+                        h152 := to_unsigned(0, 3);
+                        h153 := to_unsigned(0, 11);
+                        h154 := unsigned'("00000000000000000000000000000000");
+                        h154 := e_data;
+                        h153 := h154(11-1 downto 0);
+                        if ((shift_right(h153, 0) and to_unsigned(1, 11)) = 1) then
+                            h152 := w_irt_0(37-1 downto 34);
+                        else
+                            h152 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h155 := to_unsigned(0, 1);
+                        h156 := to_unsigned(0, 11);
+                        h157 := unsigned'("00000000000000000000000000000000");
+                        h157 := e_data;
+                        h156 := h157(11-1 downto 0);
+                        h158 := to_unsigned(0, 1);
+                        h158 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h158 := to_unsigned(1, 1);
+                        end if;
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h159 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h156, 0) and to_unsigned(1, 11)) = 1) then
+                            h155 := h158;
+                        else
+                            h155 := h159;
+                        end if;
+                        h160 := to_unsigned(0, 16);
+                        h160 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h161 := to_unsigned(0, 16);
+                        h161 := to_unsigned(1, 16);
+                        h162 := to_unsigned(0, 4);
+                        h162 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h163 := to_unsigned(0, 16);
+                        h163 := shift_left(h161, to_integer(h162));
+                        h164 := to_unsigned(0, 17);
+                        h164 := ((unsigned'(to_unsigned(0, 1) & h163) + 65536) - 1);
+                        h165 := to_unsigned(0, 16);
+                        h165 := (h160 and h164(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h133 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h136(11-1 downto 8) = 0) or (h137(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h138(11-1 downto 0)) < h141)) or (not (((h142 /= 0) and (not (h147 /= 0))) and (h152 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h155 /= 0))))) then
+                            h130 := h165;
+                        else
+                            h130 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h130 & to_unsigned(0, 4));
+                        h166 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h166 := to_unsigned(4, 3);
+                        else
+                            h166 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h166;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
                         status <= to_unsigned(4, 8);
-                        h111 := to_unsigned(0, 3);
+                        h169 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h111 := to_unsigned(4, 3);
+                            h169 := to_unsigned(4, 3);
                         else
-                            h111 := to_unsigned(3, 3);
+                            h169 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h111;
+                        rec_outcome <= h169;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3306,260 +3684,260 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(8, 4);
-                        h112 := to_unsigned(0, 1);
-                        h113 := unsigned'("00000000000000000000000000000000");
-                        h113 := e_data;
-                        h114 := unsigned'("00000000000000000000000000000000");
-                        h114 := e_data;
-                        h115 := to_unsigned(0, 1);
-                        h116 := to_unsigned(0, 1);
-                        h116 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_data;
+                        h172 := unsigned'("00000000000000000000000000000000");
+                        h172 := e_data;
+                        h173 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h116 := to_unsigned(1, 1);
+                            h174 := to_unsigned(1, 1);
                         end if;
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
+                        h175 := to_unsigned(0, 1);
+                        h175 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h117 := to_unsigned(1, 1);
+                            h175 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h115 := h116;
+                            h173 := h174;
                         else
-                            h115 := h117;
+                            h173 := h175;
                         end if;
-                        h118 := unsigned'("00000000000000000000000000000000");
-                        h118 := e_data;
-                        h119 := unsigned'("00000000000000000000000000000000");
-                        h119 := e_data;
-                        h120 := unsigned'("00000000000000000000000000000000");
-                        h120 := e_data;
-                        h121 := to_unsigned(0, 16);
-                        h121 := to_unsigned(1, 16);
-                        h122 := to_unsigned(0, 4);
-                        h122 := w_dte_10(5-1 downto 1);
-                        h123 := to_unsigned(0, 16);
-                        h123 := shift_left(h121, to_integer(h122));
-                        h124 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 11);
-                        h126 := unsigned'("00000000000000000000000000000000");
-                        h126 := e_data;
-                        h125 := h126(11-1 downto 0);
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
+                        h176 := unsigned'("00000000000000000000000000000000");
+                        h176 := e_data;
+                        h177 := unsigned'("00000000000000000000000000000000");
+                        h177 := e_data;
+                        h178 := unsigned'("00000000000000000000000000000000");
+                        h178 := e_data;
+                        h179 := to_unsigned(0, 16);
+                        h179 := to_unsigned(1, 16);
+                        h180 := to_unsigned(0, 4);
+                        h180 := w_dte_10(5-1 downto 1);
+                        h181 := to_unsigned(0, 16);
+                        h181 := shift_left(h179, to_integer(h180));
+                        h182 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 11);
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := e_data;
+                        h183 := h184(11-1 downto 0);
+                        h185 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h127 := to_unsigned(1, 1);
+                            h185 := to_unsigned(1, 1);
                         end if;
-                        h128 := to_unsigned(0, 1);
-                        h128 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h128 := to_unsigned(1, 1);
+                            h186 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h125, 0) and to_unsigned(1, 11)) = 1) then
-                            h124 := h127;
+                        if ((shift_right(h183, 0) and to_unsigned(1, 11)) = 1) then
+                            h182 := h185;
                         else
-                            h124 := h128;
+                            h182 := h186;
                         end if;
-                        h129 := to_unsigned(0, 1);
-                        h130 := to_unsigned(0, 11);
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
-                        h130 := h131(11-1 downto 0);
-                        h132 := to_unsigned(0, 1);
-                        h132 := to_unsigned(0, 1);
+                        h187 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 11);
+                        h189 := unsigned'("00000000000000000000000000000000");
+                        h189 := e_data;
+                        h188 := h189(11-1 downto 0);
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h132 := to_unsigned(1, 1);
+                            h190 := to_unsigned(1, 1);
                         end if;
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h133 := to_unsigned(1, 1);
+                            h191 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h130, 0) and to_unsigned(1, 11)) = 1) then
-                            h129 := h132;
+                        if ((shift_right(h188, 0) and to_unsigned(1, 11)) = 1) then
+                            h187 := h190;
                         else
-                            h129 := h133;
+                            h187 := h191;
                         end if;
-                        h134 := to_unsigned(0, 3);
-                        h135 := to_unsigned(0, 11);
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_data;
-                        h135 := h136(11-1 downto 0);
-                        if ((shift_right(h135, 0) and to_unsigned(1, 11)) = 1) then
-                            h134 := w_irt_0(37-1 downto 34);
+                        h192 := to_unsigned(0, 3);
+                        h193 := to_unsigned(0, 11);
+                        h194 := unsigned'("00000000000000000000000000000000");
+                        h194 := e_data;
+                        h193 := h194(11-1 downto 0);
+                        if ((shift_right(h193, 0) and to_unsigned(1, 11)) = 1) then
+                            h192 := w_irt_0(37-1 downto 34);
                         else
-                            h134 := w_irt_0(5-1 downto 2);
+                            h192 := w_irt_0(5-1 downto 2);
                         end if;
-                        h137 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 11);
-                        h139 := unsigned'("00000000000000000000000000000000");
-                        h139 := e_data;
-                        h138 := h139(11-1 downto 0);
-                        h140 := to_unsigned(0, 1);
-                        h140 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
+                        h196 := to_unsigned(0, 11);
+                        h197 := unsigned'("00000000000000000000000000000000");
+                        h197 := e_data;
+                        h196 := h197(11-1 downto 0);
+                        h198 := to_unsigned(0, 1);
+                        h198 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h140 := to_unsigned(1, 1);
+                            h198 := to_unsigned(1, 1);
                         end if;
-                        h141 := to_unsigned(0, 1);
-                        h141 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h141 := to_unsigned(1, 1);
+                            h199 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h138, 0) and to_unsigned(1, 11)) = 1) then
-                            h137 := h140;
+                        if ((shift_right(h196, 0) and to_unsigned(1, 11)) = 1) then
+                            h195 := h198;
                         else
-                            h137 := h141;
+                            h195 := h199;
                         end if;
-                        h112 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h113(11-1 downto 8) = 0) or (h114(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h115 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h118(11-1 downto 8) = 0) or (h119(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h120(11-1 downto 0)) < h123)) or (not (((h124 /= 0) and (not (h129 /= 0))) and (h134 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h137 /= 0))))) then
-                            h112 := to_unsigned(1, 1);
+                        h170 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h171(11-1 downto 8) = 0) or (h172(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h173 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h176(11-1 downto 8) = 0) or (h177(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h178(11-1 downto 0)) < h181)) or (not (((h182 /= 0) and (not (h187 /= 0))) and (h192 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h195 /= 0))))) then
+                            h170 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h112;
+                        rec_logged <= h170;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h142 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h142 := to_unsigned(1, 1);
+                            h200 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h142;
-                        h143 := to_unsigned(0, 1);
+                        v_wide(57-1 downto 56) := h200;
+                        h201 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h143 := to_unsigned(0, 1);
+                            h201 := to_unsigned(0, 1);
                         else
-                            h143 := to_unsigned(1, 1);
+                            h201 := to_unsigned(1, 1);
                         end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h143);
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h201);
                         v_wide(64-1 downto 60) := to_unsigned(8, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h144 := to_unsigned(0, 16);
-                        h145 := unsigned'("00000000000000000000000000000000");
-                        h145 := e_data;
-                        h146 := unsigned'("00000000000000000000000000000000");
-                        h146 := e_data;
-                        h147 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 16);
+                        h203 := unsigned'("00000000000000000000000000000000");
+                        h203 := e_data;
+                        h204 := unsigned'("00000000000000000000000000000000");
+                        h204 := e_data;
+                        h205 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h148 := to_unsigned(1, 1);
+                            h206 := to_unsigned(1, 1);
                         end if;
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h149 := to_unsigned(1, 1);
+                            h207 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h147 := h148;
+                            h205 := h206;
                         else
-                            h147 := h149;
+                            h205 := h207;
                         end if;
-                        h150 := unsigned'("00000000000000000000000000000000");
-                        h150 := e_data;
-                        h151 := unsigned'("00000000000000000000000000000000");
-                        h151 := e_data;
-                        h152 := unsigned'("00000000000000000000000000000000");
-                        h152 := e_data;
-                        h153 := to_unsigned(0, 16);
-                        h153 := to_unsigned(1, 16);
-                        h154 := to_unsigned(0, 4);
-                        h154 := w_dte_10(5-1 downto 1);
-                        h155 := to_unsigned(0, 16);
-                        h155 := shift_left(h153, to_integer(h154));
-                        h156 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 11);
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := e_data;
-                        h157 := h158(11-1 downto 0);
-                        h159 := to_unsigned(0, 1);
-                        h159 := to_unsigned(0, 1);
+                        h208 := unsigned'("00000000000000000000000000000000");
+                        h208 := e_data;
+                        h209 := unsigned'("00000000000000000000000000000000");
+                        h209 := e_data;
+                        h210 := unsigned'("00000000000000000000000000000000");
+                        h210 := e_data;
+                        h211 := to_unsigned(0, 16);
+                        h211 := to_unsigned(1, 16);
+                        h212 := to_unsigned(0, 4);
+                        h212 := w_dte_10(5-1 downto 1);
+                        h213 := to_unsigned(0, 16);
+                        h213 := shift_left(h211, to_integer(h212));
+                        h214 := to_unsigned(0, 1);
+                        h215 := to_unsigned(0, 11);
+                        h216 := unsigned'("00000000000000000000000000000000");
+                        h216 := e_data;
+                        h215 := h216(11-1 downto 0);
+                        h217 := to_unsigned(0, 1);
+                        h217 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h159 := to_unsigned(1, 1);
+                            h217 := to_unsigned(1, 1);
                         end if;
-                        h160 := to_unsigned(0, 1);
-                        h160 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h160 := to_unsigned(1, 1);
+                            h218 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h157, 0) and to_unsigned(1, 11)) = 1) then
-                            h156 := h159;
+                        if ((shift_right(h215, 0) and to_unsigned(1, 11)) = 1) then
+                            h214 := h217;
                         else
-                            h156 := h160;
+                            h214 := h218;
                         end if;
-                        h161 := to_unsigned(0, 1);
-                        h162 := to_unsigned(0, 11);
-                        h163 := unsigned'("00000000000000000000000000000000");
-                        h163 := e_data;
-                        h162 := h163(11-1 downto 0);
-                        h164 := to_unsigned(0, 1);
-                        h164 := to_unsigned(0, 1);
+                        h219 := to_unsigned(0, 1);
+                        h220 := to_unsigned(0, 11);
+                        h221 := unsigned'("00000000000000000000000000000000");
+                        h221 := e_data;
+                        h220 := h221(11-1 downto 0);
+                        h222 := to_unsigned(0, 1);
+                        h222 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h164 := to_unsigned(1, 1);
+                            h222 := to_unsigned(1, 1);
                         end if;
-                        h165 := to_unsigned(0, 1);
-                        h165 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h165 := to_unsigned(1, 1);
+                            h223 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h162, 0) and to_unsigned(1, 11)) = 1) then
-                            h161 := h164;
+                        if ((shift_right(h220, 0) and to_unsigned(1, 11)) = 1) then
+                            h219 := h222;
                         else
-                            h161 := h165;
+                            h219 := h223;
                         end if;
-                        h166 := to_unsigned(0, 3);
-                        h167 := to_unsigned(0, 11);
-                        h168 := unsigned'("00000000000000000000000000000000");
-                        h168 := e_data;
-                        h167 := h168(11-1 downto 0);
-                        if ((shift_right(h167, 0) and to_unsigned(1, 11)) = 1) then
-                            h166 := w_irt_0(37-1 downto 34);
+                        h224 := to_unsigned(0, 3);
+                        h225 := to_unsigned(0, 11);
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := e_data;
+                        h225 := h226(11-1 downto 0);
+                        if ((shift_right(h225, 0) and to_unsigned(1, 11)) = 1) then
+                            h224 := w_irt_0(37-1 downto 34);
                         else
-                            h166 := w_irt_0(5-1 downto 2);
+                            h224 := w_irt_0(5-1 downto 2);
                         end if;
-                        h169 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 11);
-                        h171 := unsigned'("00000000000000000000000000000000");
-                        h171 := e_data;
-                        h170 := h171(11-1 downto 0);
-                        h172 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 11);
+                        h229 := unsigned'("00000000000000000000000000000000");
+                        h229 := e_data;
+                        h228 := h229(11-1 downto 0);
+                        h230 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h172 := to_unsigned(1, 1);
+                            h230 := to_unsigned(1, 1);
                         end if;
-                        h173 := to_unsigned(0, 1);
-                        h173 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h173 := to_unsigned(1, 1);
+                            h231 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h170, 0) and to_unsigned(1, 11)) = 1) then
-                            h169 := h172;
+                        if ((shift_right(h228, 0) and to_unsigned(1, 11)) = 1) then
+                            h227 := h230;
                         else
-                            h169 := h173;
+                            h227 := h231;
                         end if;
-                        h174 := to_unsigned(0, 16);
-                        h174 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h175 := to_unsigned(0, 16);
-                        h175 := to_unsigned(1, 16);
-                        h176 := to_unsigned(0, 4);
-                        h176 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h177 := to_unsigned(0, 16);
-                        h177 := shift_left(h175, to_integer(h176));
-                        h178 := to_unsigned(0, 17);
-                        h178 := ((unsigned'(to_unsigned(0, 1) & h177) + 65536) - 1);
-                        h179 := to_unsigned(0, 16);
-                        h179 := (h174 and h178(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h145(11-1 downto 8) = 0) or (h146(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h147 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h150(11-1 downto 8) = 0) or (h151(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h152(11-1 downto 0)) < h155)) or (not (((h156 /= 0) and (not (h161 /= 0))) and (h166 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h169 /= 0))))) then
-                            h144 := h179;
+                        h232 := to_unsigned(0, 16);
+                        h232 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h233 := to_unsigned(0, 16);
+                        h233 := to_unsigned(1, 16);
+                        h234 := to_unsigned(0, 4);
+                        h234 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h235 := to_unsigned(0, 16);
+                        h235 := shift_left(h233, to_integer(h234));
+                        h236 := to_unsigned(0, 17);
+                        h236 := ((unsigned'(to_unsigned(0, 1) & h235) + 65536) - 1);
+                        h237 := to_unsigned(0, 16);
+                        h237 := (h232 and h236(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h203(11-1 downto 8) = 0) or (h204(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h205 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h208(11-1 downto 8) = 0) or (h209(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h210(11-1 downto 0)) < h213)) or (not (((h214 /= 0) and (not (h219 /= 0))) and (h224 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h227 /= 0))))) then
+                            h202 := h237;
                         else
-                            h144 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h202 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h144 & to_unsigned(0, 4));
-                        h180 := to_unsigned(0, 1);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h202 & to_unsigned(0, 4));
+                        h238 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h180 := to_unsigned(1, 1);
+                            h238 := to_unsigned(1, 1);
                         else
-                            h180 := to_unsigned(0, 1);
+                            h238 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h180);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h238);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind /= 2) and (e_at = 2)) then
@@ -3580,7 +3958,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h181 /= 0)) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h239 /= 0)) then
                         status <= to_unsigned(6, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
@@ -3615,32 +3993,32 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h184 := to_unsigned(0, 1);
-                        h184 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h184 := to_unsigned(1, 1);
+                            h242 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h184;
-                        h185 := to_unsigned(0, 1);
-                        h185 := to_unsigned(0, 1);
+                        v_wide(1-1 downto 0) := h242;
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
                         if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
-                            h185 := to_unsigned(1, 1);
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h185;
-                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h186 := e_address;
-                        v_wide(64-1 downto 12) := h186(64-1 downto 12);
+                        v_wide(2-1 downto 1) := h243;
+                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h244 := e_address;
+                        v_wide(64-1 downto 12) := h244(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
                     elsif ((wk_io_walked /= 0) and (wk_io_hw_error /= 0)) then
                         status <= to_unsigned(8, 8);
-                        h187 := to_unsigned(0, 3);
+                        h245 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h187 := to_unsigned(4, 3);
+                            h245 := to_unsigned(4, 3);
                         else
-                            h187 := to_unsigned(3, 3);
+                            h245 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h187;
+                        rec_outcome <= h245;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3649,57 +4027,261 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h188 := to_unsigned(0, 1);
-                        h188 := to_unsigned(0, 1);
-                        if bool(r_CONTROL(2)) then
-                            h188 := to_unsigned(1, 1);
+                        h246 := to_unsigned(0, 1);
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h247 := e_data;
+                        h248 := unsigned'("00000000000000000000000000000000");
+                        h248 := e_data;
+                        h249 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h250 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h188;
+                        h251 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h251 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h249 := h250;
+                        else
+                            h249 := h251;
+                        end if;
+                        h252 := unsigned'("00000000000000000000000000000000");
+                        h252 := e_data;
+                        h253 := unsigned'("00000000000000000000000000000000");
+                        h253 := e_data;
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := e_data;
+                        h255 := to_unsigned(0, 16);
+                        h255 := to_unsigned(1, 16);
+                        h256 := to_unsigned(0, 4);
+                        h256 := w_dte_10(5-1 downto 1);
+                        h257 := to_unsigned(0, 16);
+                        h257 := shift_left(h255, to_integer(h256));
+                        h258 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 11);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := e_data;
+                        h259 := h260(11-1 downto 0);
+                        h261 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h261 := to_unsigned(1, 1);
+                        end if;
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h262 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
+                            h258 := h261;
+                        else
+                            h258 := h262;
+                        end if;
+                        h263 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 11);
+                        h265 := unsigned'("00000000000000000000000000000000");
+                        h265 := e_data;
+                        h264 := h265(11-1 downto 0);
+                        h266 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h266 := to_unsigned(1, 1);
+                        end if;
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h267 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h264, 0) and to_unsigned(1, 11)) = 1) then
+                            h263 := h266;
+                        else
+                            h263 := h267;
+                        end if;
+                        h268 := to_unsigned(0, 3);
+                        h269 := to_unsigned(0, 11);
+                        h270 := unsigned'("00000000000000000000000000000000");
+                        h270 := e_data;
+                        h269 := h270(11-1 downto 0);
+                        if ((shift_right(h269, 0) and to_unsigned(1, 11)) = 1) then
+                            h268 := w_irt_0(37-1 downto 34);
+                        else
+                            h268 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h271 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 11);
+                        h273 := unsigned'("00000000000000000000000000000000");
+                        h273 := e_data;
+                        h272 := h273(11-1 downto 0);
+                        h274 := to_unsigned(0, 1);
+                        h274 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h274 := to_unsigned(1, 1);
+                        end if;
+                        h275 := to_unsigned(0, 1);
+                        h275 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h275 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h272, 0) and to_unsigned(1, 11)) = 1) then
+                            h271 := h274;
+                        else
+                            h271 := h275;
+                        end if;
+                        h246 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h247(11-1 downto 8) = 0) or (h248(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h249 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h252(11-1 downto 8) = 0) or (h253(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h254(11-1 downto 0)) < h257)) or (not (((h258 /= 0) and (not (h263 /= 0))) and (h268 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h271 /= 0))))) then
+                            h246 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h246;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h189 := to_unsigned(0, 1);
-                        h189 := to_unsigned(0, 1);
+                        h276 := to_unsigned(0, 1);
+                        h276 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h189 := to_unsigned(1, 1);
+                            h276 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h189;
-                        h190 := to_unsigned(0, 1);
-                        h190 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h276;
+                        h277 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h190 := to_unsigned(1, 1);
+                            h277 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h190;
+                        v_wide(57-1 downto 56) := h277;
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= wk_io_entry;
-                        h191 := to_unsigned(0, 16);
-                        h192 := to_unsigned(0, 16);
-                        h192 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h193 := to_unsigned(0, 16);
-                        h193 := to_unsigned(1, 16);
-                        h194 := to_unsigned(0, 4);
-                        h194 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h195 := to_unsigned(0, 16);
-                        h195 := shift_left(h193, to_integer(h194));
-                        h196 := to_unsigned(0, 17);
-                        h196 := ((unsigned'(to_unsigned(0, 1) & h195) + 65536) - 1);
-                        h197 := to_unsigned(0, 16);
-                        h197 := (h192 and h196(16-1 downto 0));
-                        if bool(r_CONTROL(2)) then
-                            h191 := h197;
-                        else
-                            h191 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h278 := to_unsigned(0, 16);
+                        h279 := unsigned'("00000000000000000000000000000000");
+                        h279 := e_data;
+                        h280 := unsigned'("00000000000000000000000000000000");
+                        h280 := e_data;
+                        h281 := to_unsigned(0, 1);
+                        h282 := to_unsigned(0, 1);
+                        h282 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h282 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h191 & to_unsigned(0, 4));
-                        h198 := to_unsigned(0, 3);
+                        h283 := to_unsigned(0, 1);
+                        h283 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h283 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h281 := h282;
+                        else
+                            h281 := h283;
+                        end if;
+                        h284 := unsigned'("00000000000000000000000000000000");
+                        h284 := e_data;
+                        h285 := unsigned'("00000000000000000000000000000000");
+                        h285 := e_data;
+                        h286 := unsigned'("00000000000000000000000000000000");
+                        h286 := e_data;
+                        h287 := to_unsigned(0, 16);
+                        h287 := to_unsigned(1, 16);
+                        h288 := to_unsigned(0, 4);
+                        h288 := w_dte_10(5-1 downto 1);
+                        h289 := to_unsigned(0, 16);
+                        h289 := shift_left(h287, to_integer(h288));
+                        h290 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 11);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := e_data;
+                        h291 := h292(11-1 downto 0);
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h293 := to_unsigned(1, 1);
+                        end if;
+                        h294 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h294 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
+                            h290 := h293;
+                        else
+                            h290 := h294;
+                        end if;
+                        h295 := to_unsigned(0, 1);
+                        h296 := to_unsigned(0, 11);
+                        h297 := unsigned'("00000000000000000000000000000000");
+                        h297 := e_data;
+                        h296 := h297(11-1 downto 0);
+                        h298 := to_unsigned(0, 1);
+                        h298 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h298 := to_unsigned(1, 1);
+                        end if;
+                        h299 := to_unsigned(0, 1);
+                        h299 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h299 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h296, 0) and to_unsigned(1, 11)) = 1) then
+                            h295 := h298;
+                        else
+                            h295 := h299;
+                        end if;
+                        h300 := to_unsigned(0, 3);
+                        h301 := to_unsigned(0, 11);
+                        h302 := unsigned'("00000000000000000000000000000000");
+                        h302 := e_data;
+                        h301 := h302(11-1 downto 0);
+                        if ((shift_right(h301, 0) and to_unsigned(1, 11)) = 1) then
+                            h300 := w_irt_0(37-1 downto 34);
+                        else
+                            h300 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h303 := to_unsigned(0, 1);
+                        h304 := to_unsigned(0, 11);
+                        h305 := unsigned'("00000000000000000000000000000000");
+                        h305 := e_data;
+                        h304 := h305(11-1 downto 0);
+                        h306 := to_unsigned(0, 1);
+                        h306 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h306 := to_unsigned(1, 1);
+                        end if;
+                        h307 := to_unsigned(0, 1);
+                        h307 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h307 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
+                            h303 := h306;
+                        else
+                            h303 := h307;
+                        end if;
+                        h308 := to_unsigned(0, 16);
+                        h308 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h309 := to_unsigned(0, 16);
+                        h309 := to_unsigned(1, 16);
+                        h310 := to_unsigned(0, 4);
+                        h310 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h311 := to_unsigned(0, 16);
+                        h311 := shift_left(h309, to_integer(h310));
+                        h312 := to_unsigned(0, 17);
+                        h312 := ((unsigned'(to_unsigned(0, 1) & h311) + 65536) - 1);
+                        h313 := to_unsigned(0, 16);
+                        h313 := (h308 and h312(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h279(11-1 downto 8) = 0) or (h280(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h281 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h284(11-1 downto 8) = 0) or (h285(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h286(11-1 downto 0)) < h289)) or (not (((h290 /= 0) and (not (h295 /= 0))) and (h300 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h303 /= 0))))) then
+                            h278 := h313;
+                        else
+                            h278 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h278 & to_unsigned(0, 4));
+                        h314 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h198 := to_unsigned(4, 3);
+                            h314 := to_unsigned(4, 3);
                         else
-                            h198 := to_unsigned(0, 3);
+                            h314 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h198;
+                        rec_cpl_status <= h314;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_ok /= 0) then
@@ -3738,46 +4320,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h199 := to_unsigned(0, 1);
-                        h199 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h199 := to_unsigned(1, 1);
+                            h315 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h199;
+                        v_wide(2-1 downto 1) := h315;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h200 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 1);
+                        h316 := to_unsigned(0, 1);
+                        h316 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h200 := to_unsigned(1, 1);
+                            h316 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h200;
-                        h201 := to_unsigned(0, 6);
-                        h201 := wk_io_shift;
-                        h202 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h202 := shift_right(wk_io_frame, to_integer(h201));
-                        h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h203 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h202);
-                        h204 := to_unsigned(0, 6);
-                        h204 := wk_io_shift;
-                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h205 := shift_left(h203, to_integer(h204));
-                        h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h206 := to_unsigned(1, 64);
-                        h207 := to_unsigned(0, 6);
-                        h208 := to_unsigned(0, 7);
-                        h208 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h207 := h208(6-1 downto 0);
-                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h209 := shift_left(h206, to_integer(h207));
-                        h210 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h210 := ((unsigned'(to_unsigned(0, 1) & h209) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h211 := shift_right(h210(64-1 downto 0), 12);
-                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h212 := (h205 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h211 & to_unsigned(0, 12)));
-                        h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h213 := shift_right(h212, 12);
-                        v_wide(64-1 downto 12) := h213(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h316;
+                        h317 := to_unsigned(0, 6);
+                        h317 := wk_io_shift;
+                        h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h318 := shift_right(wk_io_frame, to_integer(h317));
+                        h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h319 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h318);
+                        h320 := to_unsigned(0, 6);
+                        h320 := wk_io_shift;
+                        h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h321 := shift_left(h319, to_integer(h320));
+                        h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h322 := to_unsigned(1, 64);
+                        h323 := to_unsigned(0, 6);
+                        h324 := to_unsigned(0, 7);
+                        h324 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h323 := h324(6-1 downto 0);
+                        h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h325 := shift_left(h322, to_integer(h323));
+                        h326 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h326 := ((unsigned'(to_unsigned(0, 1) & h325) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h327 := shift_right(h326(64-1 downto 0), 12);
+                        h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h328 := (h321 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h327 & to_unsigned(0, 12)));
+                        h329 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h329 := shift_right(h328, 12);
+                        v_wide(64-1 downto 12) := h329(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
@@ -3791,114 +4373,114 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h214 := to_unsigned(0, 1);
-                        h215 := unsigned'("00000000000000000000000000000000");
-                        h215 := e_data;
-                        h216 := unsigned'("00000000000000000000000000000000");
-                        h216 := e_data;
-                        h217 := to_unsigned(0, 1);
-                        h218 := to_unsigned(0, 1);
-                        h218 := to_unsigned(0, 1);
+                        h330 := to_unsigned(0, 1);
+                        h331 := unsigned'("00000000000000000000000000000000");
+                        h331 := e_data;
+                        h332 := unsigned'("00000000000000000000000000000000");
+                        h332 := e_data;
+                        h333 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h218 := to_unsigned(1, 1);
+                            h334 := to_unsigned(1, 1);
                         end if;
-                        h219 := to_unsigned(0, 1);
-                        h219 := to_unsigned(0, 1);
+                        h335 := to_unsigned(0, 1);
+                        h335 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h219 := to_unsigned(1, 1);
+                            h335 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h217 := h218;
+                            h333 := h334;
                         else
-                            h217 := h219;
+                            h333 := h335;
                         end if;
-                        h220 := unsigned'("00000000000000000000000000000000");
-                        h220 := e_data;
-                        h221 := unsigned'("00000000000000000000000000000000");
-                        h221 := e_data;
-                        h222 := unsigned'("00000000000000000000000000000000");
-                        h222 := e_data;
-                        h223 := to_unsigned(0, 16);
-                        h223 := to_unsigned(1, 16);
-                        h224 := to_unsigned(0, 4);
-                        h224 := w_dte_10(5-1 downto 1);
-                        h225 := to_unsigned(0, 16);
-                        h225 := shift_left(h223, to_integer(h224));
-                        h226 := to_unsigned(0, 1);
-                        h227 := to_unsigned(0, 11);
-                        h228 := unsigned'("00000000000000000000000000000000");
-                        h228 := e_data;
-                        h227 := h228(11-1 downto 0);
-                        h229 := to_unsigned(0, 1);
-                        h229 := to_unsigned(0, 1);
+                        h336 := unsigned'("00000000000000000000000000000000");
+                        h336 := e_data;
+                        h337 := unsigned'("00000000000000000000000000000000");
+                        h337 := e_data;
+                        h338 := unsigned'("00000000000000000000000000000000");
+                        h338 := e_data;
+                        h339 := to_unsigned(0, 16);
+                        h339 := to_unsigned(1, 16);
+                        h340 := to_unsigned(0, 4);
+                        h340 := w_dte_10(5-1 downto 1);
+                        h341 := to_unsigned(0, 16);
+                        h341 := shift_left(h339, to_integer(h340));
+                        h342 := to_unsigned(0, 1);
+                        h343 := to_unsigned(0, 11);
+                        h344 := unsigned'("00000000000000000000000000000000");
+                        h344 := e_data;
+                        h343 := h344(11-1 downto 0);
+                        h345 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h229 := to_unsigned(1, 1);
+                            h345 := to_unsigned(1, 1);
                         end if;
-                        h230 := to_unsigned(0, 1);
-                        h230 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h230 := to_unsigned(1, 1);
+                            h346 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h227, 0) and to_unsigned(1, 11)) = 1) then
-                            h226 := h229;
+                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
+                            h342 := h345;
                         else
-                            h226 := h230;
+                            h342 := h346;
                         end if;
-                        h231 := to_unsigned(0, 1);
-                        h232 := to_unsigned(0, 11);
-                        h233 := unsigned'("00000000000000000000000000000000");
-                        h233 := e_data;
-                        h232 := h233(11-1 downto 0);
-                        h234 := to_unsigned(0, 1);
-                        h234 := to_unsigned(0, 1);
+                        h347 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 11);
+                        h349 := unsigned'("00000000000000000000000000000000");
+                        h349 := e_data;
+                        h348 := h349(11-1 downto 0);
+                        h350 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h234 := to_unsigned(1, 1);
+                            h350 := to_unsigned(1, 1);
                         end if;
-                        h235 := to_unsigned(0, 1);
-                        h235 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h235 := to_unsigned(1, 1);
+                            h351 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h232, 0) and to_unsigned(1, 11)) = 1) then
-                            h231 := h234;
+                        if ((shift_right(h348, 0) and to_unsigned(1, 11)) = 1) then
+                            h347 := h350;
                         else
-                            h231 := h235;
+                            h347 := h351;
                         end if;
-                        h236 := to_unsigned(0, 3);
-                        h237 := to_unsigned(0, 11);
-                        h238 := unsigned'("00000000000000000000000000000000");
-                        h238 := e_data;
-                        h237 := h238(11-1 downto 0);
-                        if ((shift_right(h237, 0) and to_unsigned(1, 11)) = 1) then
-                            h236 := w_irt_0(37-1 downto 34);
+                        h352 := to_unsigned(0, 3);
+                        h353 := to_unsigned(0, 11);
+                        h354 := unsigned'("00000000000000000000000000000000");
+                        h354 := e_data;
+                        h353 := h354(11-1 downto 0);
+                        if ((shift_right(h353, 0) and to_unsigned(1, 11)) = 1) then
+                            h352 := w_irt_0(37-1 downto 34);
                         else
-                            h236 := w_irt_0(5-1 downto 2);
+                            h352 := w_irt_0(5-1 downto 2);
                         end if;
-                        h239 := to_unsigned(0, 1);
-                        h240 := to_unsigned(0, 11);
-                        h241 := unsigned'("00000000000000000000000000000000");
-                        h241 := e_data;
-                        h240 := h241(11-1 downto 0);
-                        h242 := to_unsigned(0, 1);
-                        h242 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
+                        h356 := to_unsigned(0, 11);
+                        h357 := unsigned'("00000000000000000000000000000000");
+                        h357 := e_data;
+                        h356 := h357(11-1 downto 0);
+                        h358 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h242 := to_unsigned(1, 1);
+                            h358 := to_unsigned(1, 1);
                         end if;
-                        h243 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h243 := to_unsigned(1, 1);
+                            h359 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h240, 0) and to_unsigned(1, 11)) = 1) then
-                            h239 := h242;
+                        if ((shift_right(h356, 0) and to_unsigned(1, 11)) = 1) then
+                            h355 := h358;
                         else
-                            h239 := h243;
+                            h355 := h359;
                         end if;
-                        h214 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h215(11-1 downto 8) = 0) or (h216(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h217 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h220(11-1 downto 8) = 0) or (h221(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h222(11-1 downto 0)) < h225)) or (not (((h226 /= 0) and (not (h231 /= 0))) and (h236 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h239 /= 0))))) then
-                            h214 := to_unsigned(1, 1);
+                        h330 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h331(11-1 downto 8) = 0) or (h332(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h333 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h336(11-1 downto 8) = 0) or (h337(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h338(11-1 downto 0)) < h341)) or (not (((h342 /= 0) and (not (h347 /= 0))) and (h352 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h355 /= 0))))) then
+                            h330 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h214;
+                        rec_logged <= h330;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -3908,131 +4490,131 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h244 := to_unsigned(0, 16);
-                        h245 := unsigned'("00000000000000000000000000000000");
-                        h245 := e_data;
-                        h246 := unsigned'("00000000000000000000000000000000");
-                        h246 := e_data;
-                        h247 := to_unsigned(0, 1);
-                        h248 := to_unsigned(0, 1);
-                        h248 := to_unsigned(0, 1);
+                        h360 := to_unsigned(0, 16);
+                        h361 := unsigned'("00000000000000000000000000000000");
+                        h361 := e_data;
+                        h362 := unsigned'("00000000000000000000000000000000");
+                        h362 := e_data;
+                        h363 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h248 := to_unsigned(1, 1);
+                            h364 := to_unsigned(1, 1);
                         end if;
-                        h249 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h249 := to_unsigned(1, 1);
+                            h365 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h247 := h248;
+                            h363 := h364;
                         else
-                            h247 := h249;
+                            h363 := h365;
                         end if;
-                        h250 := unsigned'("00000000000000000000000000000000");
-                        h250 := e_data;
-                        h251 := unsigned'("00000000000000000000000000000000");
-                        h251 := e_data;
-                        h252 := unsigned'("00000000000000000000000000000000");
-                        h252 := e_data;
-                        h253 := to_unsigned(0, 16);
-                        h253 := to_unsigned(1, 16);
-                        h254 := to_unsigned(0, 4);
-                        h254 := w_dte_10(5-1 downto 1);
-                        h255 := to_unsigned(0, 16);
-                        h255 := shift_left(h253, to_integer(h254));
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 11);
-                        h258 := unsigned'("00000000000000000000000000000000");
-                        h258 := e_data;
-                        h257 := h258(11-1 downto 0);
-                        h259 := to_unsigned(0, 1);
-                        h259 := to_unsigned(0, 1);
+                        h366 := unsigned'("00000000000000000000000000000000");
+                        h366 := e_data;
+                        h367 := unsigned'("00000000000000000000000000000000");
+                        h367 := e_data;
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := e_data;
+                        h369 := to_unsigned(0, 16);
+                        h369 := to_unsigned(1, 16);
+                        h370 := to_unsigned(0, 4);
+                        h370 := w_dte_10(5-1 downto 1);
+                        h371 := to_unsigned(0, 16);
+                        h371 := shift_left(h369, to_integer(h370));
+                        h372 := to_unsigned(0, 1);
+                        h373 := to_unsigned(0, 11);
+                        h374 := unsigned'("00000000000000000000000000000000");
+                        h374 := e_data;
+                        h373 := h374(11-1 downto 0);
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h259 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
-                        h260 := to_unsigned(0, 1);
-                        h260 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h260 := to_unsigned(1, 1);
+                            h376 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h257, 0) and to_unsigned(1, 11)) = 1) then
-                            h256 := h259;
+                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                            h372 := h375;
                         else
-                            h256 := h260;
+                            h372 := h376;
                         end if;
-                        h261 := to_unsigned(0, 1);
-                        h262 := to_unsigned(0, 11);
-                        h263 := unsigned'("00000000000000000000000000000000");
-                        h263 := e_data;
-                        h262 := h263(11-1 downto 0);
-                        h264 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 1);
+                        h377 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 11);
+                        h379 := unsigned'("00000000000000000000000000000000");
+                        h379 := e_data;
+                        h378 := h379(11-1 downto 0);
+                        h380 := to_unsigned(0, 1);
+                        h380 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h264 := to_unsigned(1, 1);
+                            h380 := to_unsigned(1, 1);
                         end if;
-                        h265 := to_unsigned(0, 1);
-                        h265 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h265 := to_unsigned(1, 1);
+                            h381 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h262, 0) and to_unsigned(1, 11)) = 1) then
-                            h261 := h264;
+                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
+                            h377 := h380;
                         else
-                            h261 := h265;
+                            h377 := h381;
                         end if;
-                        h266 := to_unsigned(0, 3);
-                        h267 := to_unsigned(0, 11);
-                        h268 := unsigned'("00000000000000000000000000000000");
-                        h268 := e_data;
-                        h267 := h268(11-1 downto 0);
-                        if ((shift_right(h267, 0) and to_unsigned(1, 11)) = 1) then
-                            h266 := w_irt_0(37-1 downto 34);
+                        h382 := to_unsigned(0, 3);
+                        h383 := to_unsigned(0, 11);
+                        h384 := unsigned'("00000000000000000000000000000000");
+                        h384 := e_data;
+                        h383 := h384(11-1 downto 0);
+                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
+                            h382 := w_irt_0(37-1 downto 34);
                         else
-                            h266 := w_irt_0(5-1 downto 2);
+                            h382 := w_irt_0(5-1 downto 2);
                         end if;
-                        h269 := to_unsigned(0, 1);
-                        h270 := to_unsigned(0, 11);
-                        h271 := unsigned'("00000000000000000000000000000000");
-                        h271 := e_data;
-                        h270 := h271(11-1 downto 0);
-                        h272 := to_unsigned(0, 1);
-                        h272 := to_unsigned(0, 1);
+                        h385 := to_unsigned(0, 1);
+                        h386 := to_unsigned(0, 11);
+                        h387 := unsigned'("00000000000000000000000000000000");
+                        h387 := e_data;
+                        h386 := h387(11-1 downto 0);
+                        h388 := to_unsigned(0, 1);
+                        h388 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h272 := to_unsigned(1, 1);
+                            h388 := to_unsigned(1, 1);
                         end if;
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h273 := to_unsigned(1, 1);
+                            h389 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h270, 0) and to_unsigned(1, 11)) = 1) then
-                            h269 := h272;
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := h388;
                         else
-                            h269 := h273;
+                            h385 := h389;
                         end if;
-                        h274 := to_unsigned(0, 16);
-                        h274 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h275 := to_unsigned(0, 16);
-                        h275 := to_unsigned(1, 16);
-                        h276 := to_unsigned(0, 4);
-                        h276 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h277 := to_unsigned(0, 16);
-                        h277 := shift_left(h275, to_integer(h276));
-                        h278 := to_unsigned(0, 17);
-                        h278 := ((unsigned'(to_unsigned(0, 1) & h277) + 65536) - 1);
-                        h279 := to_unsigned(0, 16);
-                        h279 := (h274 and h278(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or (not (((h256 /= 0) and (not (h261 /= 0))) and (h266 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h269 /= 0))))) then
-                            h244 := h279;
+                        h390 := to_unsigned(0, 16);
+                        h390 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h391 := to_unsigned(0, 16);
+                        h391 := to_unsigned(1, 16);
+                        h392 := to_unsigned(0, 4);
+                        h392 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h393 := to_unsigned(0, 16);
+                        h393 := shift_left(h391, to_integer(h392));
+                        h394 := to_unsigned(0, 17);
+                        h394 := ((unsigned'(to_unsigned(0, 1) & h393) + 65536) - 1);
+                        h395 := to_unsigned(0, 16);
+                        h395 := (h390 and h394(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h363 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h366(11-1 downto 8) = 0) or (h367(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h368(11-1 downto 0)) < h371)) or (not (((h372 /= 0) and (not (h377 /= 0))) and (h382 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h385 /= 0))))) then
+                            h360 := h395;
                         else
-                            h244 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h360 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h244 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h360 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h349 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h465 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
                         status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -4043,260 +4625,260 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h280 := to_unsigned(0, 1);
-                        h281 := unsigned'("00000000000000000000000000000000");
-                        h281 := e_data;
-                        h282 := unsigned'("00000000000000000000000000000000");
-                        h282 := e_data;
-                        h283 := to_unsigned(0, 1);
-                        h284 := to_unsigned(0, 1);
-                        h284 := to_unsigned(0, 1);
+                        h396 := to_unsigned(0, 1);
+                        h397 := unsigned'("00000000000000000000000000000000");
+                        h397 := e_data;
+                        h398 := unsigned'("00000000000000000000000000000000");
+                        h398 := e_data;
+                        h399 := to_unsigned(0, 1);
+                        h400 := to_unsigned(0, 1);
+                        h400 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h284 := to_unsigned(1, 1);
+                            h400 := to_unsigned(1, 1);
                         end if;
-                        h285 := to_unsigned(0, 1);
-                        h285 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h285 := to_unsigned(1, 1);
+                            h401 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h283 := h284;
+                            h399 := h400;
                         else
-                            h283 := h285;
+                            h399 := h401;
                         end if;
-                        h286 := unsigned'("00000000000000000000000000000000");
-                        h286 := e_data;
-                        h287 := unsigned'("00000000000000000000000000000000");
-                        h287 := e_data;
-                        h288 := unsigned'("00000000000000000000000000000000");
-                        h288 := e_data;
-                        h289 := to_unsigned(0, 16);
-                        h289 := to_unsigned(1, 16);
-                        h290 := to_unsigned(0, 4);
-                        h290 := w_dte_10(5-1 downto 1);
-                        h291 := to_unsigned(0, 16);
-                        h291 := shift_left(h289, to_integer(h290));
-                        h292 := to_unsigned(0, 1);
-                        h293 := to_unsigned(0, 11);
-                        h294 := unsigned'("00000000000000000000000000000000");
-                        h294 := e_data;
-                        h293 := h294(11-1 downto 0);
-                        h295 := to_unsigned(0, 1);
-                        h295 := to_unsigned(0, 1);
+                        h402 := unsigned'("00000000000000000000000000000000");
+                        h402 := e_data;
+                        h403 := unsigned'("00000000000000000000000000000000");
+                        h403 := e_data;
+                        h404 := unsigned'("00000000000000000000000000000000");
+                        h404 := e_data;
+                        h405 := to_unsigned(0, 16);
+                        h405 := to_unsigned(1, 16);
+                        h406 := to_unsigned(0, 4);
+                        h406 := w_dte_10(5-1 downto 1);
+                        h407 := to_unsigned(0, 16);
+                        h407 := shift_left(h405, to_integer(h406));
+                        h408 := to_unsigned(0, 1);
+                        h409 := to_unsigned(0, 11);
+                        h410 := unsigned'("00000000000000000000000000000000");
+                        h410 := e_data;
+                        h409 := h410(11-1 downto 0);
+                        h411 := to_unsigned(0, 1);
+                        h411 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h295 := to_unsigned(1, 1);
+                            h411 := to_unsigned(1, 1);
                         end if;
-                        h296 := to_unsigned(0, 1);
-                        h296 := to_unsigned(0, 1);
+                        h412 := to_unsigned(0, 1);
+                        h412 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h296 := to_unsigned(1, 1);
+                            h412 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h293, 0) and to_unsigned(1, 11)) = 1) then
-                            h292 := h295;
+                        if ((shift_right(h409, 0) and to_unsigned(1, 11)) = 1) then
+                            h408 := h411;
                         else
-                            h292 := h296;
+                            h408 := h412;
                         end if;
-                        h297 := to_unsigned(0, 1);
-                        h298 := to_unsigned(0, 11);
-                        h299 := unsigned'("00000000000000000000000000000000");
-                        h299 := e_data;
-                        h298 := h299(11-1 downto 0);
-                        h300 := to_unsigned(0, 1);
-                        h300 := to_unsigned(0, 1);
+                        h413 := to_unsigned(0, 1);
+                        h414 := to_unsigned(0, 11);
+                        h415 := unsigned'("00000000000000000000000000000000");
+                        h415 := e_data;
+                        h414 := h415(11-1 downto 0);
+                        h416 := to_unsigned(0, 1);
+                        h416 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h300 := to_unsigned(1, 1);
+                            h416 := to_unsigned(1, 1);
                         end if;
-                        h301 := to_unsigned(0, 1);
-                        h301 := to_unsigned(0, 1);
+                        h417 := to_unsigned(0, 1);
+                        h417 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h301 := to_unsigned(1, 1);
+                            h417 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h298, 0) and to_unsigned(1, 11)) = 1) then
-                            h297 := h300;
+                        if ((shift_right(h414, 0) and to_unsigned(1, 11)) = 1) then
+                            h413 := h416;
                         else
-                            h297 := h301;
+                            h413 := h417;
                         end if;
-                        h302 := to_unsigned(0, 3);
-                        h303 := to_unsigned(0, 11);
-                        h304 := unsigned'("00000000000000000000000000000000");
-                        h304 := e_data;
-                        h303 := h304(11-1 downto 0);
-                        if ((shift_right(h303, 0) and to_unsigned(1, 11)) = 1) then
-                            h302 := w_irt_0(37-1 downto 34);
+                        h418 := to_unsigned(0, 3);
+                        h419 := to_unsigned(0, 11);
+                        h420 := unsigned'("00000000000000000000000000000000");
+                        h420 := e_data;
+                        h419 := h420(11-1 downto 0);
+                        if ((shift_right(h419, 0) and to_unsigned(1, 11)) = 1) then
+                            h418 := w_irt_0(37-1 downto 34);
                         else
-                            h302 := w_irt_0(5-1 downto 2);
+                            h418 := w_irt_0(5-1 downto 2);
                         end if;
-                        h305 := to_unsigned(0, 1);
-                        h306 := to_unsigned(0, 11);
-                        h307 := unsigned'("00000000000000000000000000000000");
-                        h307 := e_data;
-                        h306 := h307(11-1 downto 0);
-                        h308 := to_unsigned(0, 1);
-                        h308 := to_unsigned(0, 1);
+                        h421 := to_unsigned(0, 1);
+                        h422 := to_unsigned(0, 11);
+                        h423 := unsigned'("00000000000000000000000000000000");
+                        h423 := e_data;
+                        h422 := h423(11-1 downto 0);
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h308 := to_unsigned(1, 1);
+                            h424 := to_unsigned(1, 1);
                         end if;
-                        h309 := to_unsigned(0, 1);
-                        h309 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h309 := to_unsigned(1, 1);
+                            h425 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h306, 0) and to_unsigned(1, 11)) = 1) then
-                            h305 := h308;
+                        if ((shift_right(h422, 0) and to_unsigned(1, 11)) = 1) then
+                            h421 := h424;
                         else
-                            h305 := h309;
+                            h421 := h425;
                         end if;
-                        h280 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h281(11-1 downto 8) = 0) or (h282(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h283 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h286(11-1 downto 8) = 0) or (h287(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h288(11-1 downto 0)) < h291)) or (not (((h292 /= 0) and (not (h297 /= 0))) and (h302 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h305 /= 0))))) then
-                            h280 := to_unsigned(1, 1);
+                        h396 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h397(11-1 downto 8) = 0) or (h398(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h399 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h402(11-1 downto 8) = 0) or (h403(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h404(11-1 downto 0)) < h407)) or (not (((h408 /= 0) and (not (h413 /= 0))) and (h418 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h421 /= 0))))) then
+                            h396 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h280;
+                        rec_logged <= h396;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h310 := to_unsigned(0, 1);
-                        h310 := to_unsigned(0, 1);
+                        h426 := to_unsigned(0, 1);
+                        h426 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h310 := to_unsigned(1, 1);
+                            h426 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h310;
-                        h311 := to_unsigned(0, 1);
-                        h311 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h426;
+                        h427 := to_unsigned(0, 1);
+                        h427 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h311 := to_unsigned(1, 1);
+                            h427 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h311;
-                        h312 := to_unsigned(0, 1);
-                        h312 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h427;
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h312 := to_unsigned(1, 1);
+                            h428 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h312;
+                        v_wide(55-1 downto 54) := h428;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h313 := to_unsigned(0, 16);
-                        h314 := unsigned'("00000000000000000000000000000000");
-                        h314 := e_data;
-                        h315 := unsigned'("00000000000000000000000000000000");
-                        h315 := e_data;
-                        h316 := to_unsigned(0, 1);
-                        h317 := to_unsigned(0, 1);
-                        h317 := to_unsigned(0, 1);
+                        h429 := to_unsigned(0, 16);
+                        h430 := unsigned'("00000000000000000000000000000000");
+                        h430 := e_data;
+                        h431 := unsigned'("00000000000000000000000000000000");
+                        h431 := e_data;
+                        h432 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h317 := to_unsigned(1, 1);
+                            h433 := to_unsigned(1, 1);
                         end if;
-                        h318 := to_unsigned(0, 1);
-                        h318 := to_unsigned(0, 1);
+                        h434 := to_unsigned(0, 1);
+                        h434 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h318 := to_unsigned(1, 1);
+                            h434 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h316 := h317;
+                            h432 := h433;
                         else
-                            h316 := h318;
+                            h432 := h434;
                         end if;
-                        h319 := unsigned'("00000000000000000000000000000000");
-                        h319 := e_data;
-                        h320 := unsigned'("00000000000000000000000000000000");
-                        h320 := e_data;
-                        h321 := unsigned'("00000000000000000000000000000000");
-                        h321 := e_data;
-                        h322 := to_unsigned(0, 16);
-                        h322 := to_unsigned(1, 16);
-                        h323 := to_unsigned(0, 4);
-                        h323 := w_dte_10(5-1 downto 1);
-                        h324 := to_unsigned(0, 16);
-                        h324 := shift_left(h322, to_integer(h323));
-                        h325 := to_unsigned(0, 1);
-                        h326 := to_unsigned(0, 11);
-                        h327 := unsigned'("00000000000000000000000000000000");
-                        h327 := e_data;
-                        h326 := h327(11-1 downto 0);
-                        h328 := to_unsigned(0, 1);
-                        h328 := to_unsigned(0, 1);
+                        h435 := unsigned'("00000000000000000000000000000000");
+                        h435 := e_data;
+                        h436 := unsigned'("00000000000000000000000000000000");
+                        h436 := e_data;
+                        h437 := unsigned'("00000000000000000000000000000000");
+                        h437 := e_data;
+                        h438 := to_unsigned(0, 16);
+                        h438 := to_unsigned(1, 16);
+                        h439 := to_unsigned(0, 4);
+                        h439 := w_dte_10(5-1 downto 1);
+                        h440 := to_unsigned(0, 16);
+                        h440 := shift_left(h438, to_integer(h439));
+                        h441 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 11);
+                        h443 := unsigned'("00000000000000000000000000000000");
+                        h443 := e_data;
+                        h442 := h443(11-1 downto 0);
+                        h444 := to_unsigned(0, 1);
+                        h444 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h328 := to_unsigned(1, 1);
+                            h444 := to_unsigned(1, 1);
                         end if;
-                        h329 := to_unsigned(0, 1);
-                        h329 := to_unsigned(0, 1);
+                        h445 := to_unsigned(0, 1);
+                        h445 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h329 := to_unsigned(1, 1);
+                            h445 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
-                            h325 := h328;
+                        if ((shift_right(h442, 0) and to_unsigned(1, 11)) = 1) then
+                            h441 := h444;
                         else
-                            h325 := h329;
+                            h441 := h445;
                         end if;
-                        h330 := to_unsigned(0, 1);
-                        h331 := to_unsigned(0, 11);
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := e_data;
-                        h331 := h332(11-1 downto 0);
-                        h333 := to_unsigned(0, 1);
-                        h333 := to_unsigned(0, 1);
+                        h446 := to_unsigned(0, 1);
+                        h447 := to_unsigned(0, 11);
+                        h448 := unsigned'("00000000000000000000000000000000");
+                        h448 := e_data;
+                        h447 := h448(11-1 downto 0);
+                        h449 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h333 := to_unsigned(1, 1);
+                            h449 := to_unsigned(1, 1);
                         end if;
-                        h334 := to_unsigned(0, 1);
-                        h334 := to_unsigned(0, 1);
+                        h450 := to_unsigned(0, 1);
+                        h450 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h334 := to_unsigned(1, 1);
+                            h450 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h331, 0) and to_unsigned(1, 11)) = 1) then
-                            h330 := h333;
+                        if ((shift_right(h447, 0) and to_unsigned(1, 11)) = 1) then
+                            h446 := h449;
                         else
-                            h330 := h334;
+                            h446 := h450;
                         end if;
-                        h335 := to_unsigned(0, 3);
-                        h336 := to_unsigned(0, 11);
-                        h337 := unsigned'("00000000000000000000000000000000");
-                        h337 := e_data;
-                        h336 := h337(11-1 downto 0);
-                        if ((shift_right(h336, 0) and to_unsigned(1, 11)) = 1) then
-                            h335 := w_irt_0(37-1 downto 34);
+                        h451 := to_unsigned(0, 3);
+                        h452 := to_unsigned(0, 11);
+                        h453 := unsigned'("00000000000000000000000000000000");
+                        h453 := e_data;
+                        h452 := h453(11-1 downto 0);
+                        if ((shift_right(h452, 0) and to_unsigned(1, 11)) = 1) then
+                            h451 := w_irt_0(37-1 downto 34);
                         else
-                            h335 := w_irt_0(5-1 downto 2);
+                            h451 := w_irt_0(5-1 downto 2);
                         end if;
-                        h338 := to_unsigned(0, 1);
-                        h339 := to_unsigned(0, 11);
-                        h340 := unsigned'("00000000000000000000000000000000");
-                        h340 := e_data;
-                        h339 := h340(11-1 downto 0);
-                        h341 := to_unsigned(0, 1);
-                        h341 := to_unsigned(0, 1);
+                        h454 := to_unsigned(0, 1);
+                        h455 := to_unsigned(0, 11);
+                        h456 := unsigned'("00000000000000000000000000000000");
+                        h456 := e_data;
+                        h455 := h456(11-1 downto 0);
+                        h457 := to_unsigned(0, 1);
+                        h457 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h341 := to_unsigned(1, 1);
+                            h457 := to_unsigned(1, 1);
                         end if;
-                        h342 := to_unsigned(0, 1);
-                        h342 := to_unsigned(0, 1);
+                        h458 := to_unsigned(0, 1);
+                        h458 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h342 := to_unsigned(1, 1);
+                            h458 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h339, 0) and to_unsigned(1, 11)) = 1) then
-                            h338 := h341;
+                        if ((shift_right(h455, 0) and to_unsigned(1, 11)) = 1) then
+                            h454 := h457;
                         else
-                            h338 := h342;
+                            h454 := h458;
                         end if;
-                        h343 := to_unsigned(0, 16);
-                        h343 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h344 := to_unsigned(0, 16);
-                        h344 := to_unsigned(1, 16);
-                        h345 := to_unsigned(0, 4);
-                        h345 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h346 := to_unsigned(0, 16);
-                        h346 := shift_left(h344, to_integer(h345));
-                        h347 := to_unsigned(0, 17);
-                        h347 := ((unsigned'(to_unsigned(0, 1) & h346) + 65536) - 1);
-                        h348 := to_unsigned(0, 16);
-                        h348 := (h343 and h347(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h314(11-1 downto 8) = 0) or (h315(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h316 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h319(11-1 downto 8) = 0) or (h320(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h321(11-1 downto 0)) < h324)) or (not (((h325 /= 0) and (not (h330 /= 0))) and (h335 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h338 /= 0))))) then
-                            h313 := h348;
+                        h459 := to_unsigned(0, 16);
+                        h459 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h460 := to_unsigned(0, 16);
+                        h460 := to_unsigned(1, 16);
+                        h461 := to_unsigned(0, 4);
+                        h461 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h462 := to_unsigned(0, 16);
+                        h462 := shift_left(h460, to_integer(h461));
+                        h463 := to_unsigned(0, 17);
+                        h463 := ((unsigned'(to_unsigned(0, 1) & h462) + 65536) - 1);
+                        h464 := to_unsigned(0, 16);
+                        h464 := (h459 and h463(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h430(11-1 downto 8) = 0) or (h431(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h432 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h435(11-1 downto 8) = 0) or (h436(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h437(11-1 downto 0)) < h440)) or (not (((h441 /= 0) and (not (h446 /= 0))) and (h451 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h454 /= 0))))) then
+                            h429 := h464;
                         else
-                            h313 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h429 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h313 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h429 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
@@ -4305,21 +4887,21 @@ begin
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h352 := unsigned'("00000000000000000000000000000000");
-                        h352 := e_data;
-                        rec_vector <= h352(8-1 downto 0);
-                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h353 := e_address;
-                        rec_destination <= h353(20-1 downto 12);
-                        h354 := to_unsigned(0, 1);
-                        h354 := to_unsigned(0, 1);
+                        h468 := unsigned'("00000000000000000000000000000000");
+                        h468 := e_data;
+                        rec_vector <= h468(8-1 downto 0);
+                        h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h469 := e_address;
+                        rec_destination <= h469(20-1 downto 12);
+                        h470 := to_unsigned(0, 1);
+                        h470 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h354 := to_unsigned(1, 1);
+                            h470 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h354;
-                        h355 := unsigned'("00000000000000000000000000000000");
-                        h355 := e_data;
-                        rec_int_type <= h355(11-1 downto 8);
+                        rec_dest_mode <= h470;
+                        h471 := unsigned'("00000000000000000000000000000000");
+                        h471 := e_data;
+                        rec_int_type <= h471(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -4329,26 +4911,26 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h360 /= 0)) then
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h476 /= 0)) then
                         status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h356 := unsigned'("00000000000000000000000000000000");
-                        h356 := e_data;
-                        rec_vector <= h356(8-1 downto 0);
-                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h357 := e_address;
-                        rec_destination <= h357(20-1 downto 12);
-                        h358 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 1);
+                        h472 := unsigned'("00000000000000000000000000000000");
+                        h472 := e_data;
+                        rec_vector <= h472(8-1 downto 0);
+                        h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h473 := e_address;
+                        rec_destination <= h473(20-1 downto 12);
+                        h474 := to_unsigned(0, 1);
+                        h474 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h358 := to_unsigned(1, 1);
+                            h474 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h358;
-                        h359 := unsigned'("00000000000000000000000000000000");
-                        h359 := e_data;
-                        rec_int_type <= h359(11-1 downto 8);
+                        rec_dest_mode <= h474;
+                        h475 := unsigned'("00000000000000000000000000000000");
+                        h475 := e_data;
+                        rec_int_type <= h475(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -4369,12 +4951,114 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h369 := to_unsigned(0, 1);
-                        h369 := to_unsigned(0, 1);
-                        if bool(r_CONTROL(2)) then
-                            h369 := to_unsigned(1, 1);
+                        h485 := to_unsigned(0, 1);
+                        h486 := unsigned'("00000000000000000000000000000000");
+                        h486 := e_data;
+                        h487 := unsigned'("00000000000000000000000000000000");
+                        h487 := e_data;
+                        h488 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h489 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h369;
+                        h490 := to_unsigned(0, 1);
+                        h490 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h490 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h488 := h489;
+                        else
+                            h488 := h490;
+                        end if;
+                        h491 := unsigned'("00000000000000000000000000000000");
+                        h491 := e_data;
+                        h492 := unsigned'("00000000000000000000000000000000");
+                        h492 := e_data;
+                        h493 := unsigned'("00000000000000000000000000000000");
+                        h493 := e_data;
+                        h494 := to_unsigned(0, 16);
+                        h494 := to_unsigned(1, 16);
+                        h495 := to_unsigned(0, 4);
+                        h495 := w_dte_10(5-1 downto 1);
+                        h496 := to_unsigned(0, 16);
+                        h496 := shift_left(h494, to_integer(h495));
+                        h497 := to_unsigned(0, 1);
+                        h498 := to_unsigned(0, 11);
+                        h499 := unsigned'("00000000000000000000000000000000");
+                        h499 := e_data;
+                        h498 := h499(11-1 downto 0);
+                        h500 := to_unsigned(0, 1);
+                        h500 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h500 := to_unsigned(1, 1);
+                        end if;
+                        h501 := to_unsigned(0, 1);
+                        h501 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h501 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h498, 0) and to_unsigned(1, 11)) = 1) then
+                            h497 := h500;
+                        else
+                            h497 := h501;
+                        end if;
+                        h502 := to_unsigned(0, 1);
+                        h503 := to_unsigned(0, 11);
+                        h504 := unsigned'("00000000000000000000000000000000");
+                        h504 := e_data;
+                        h503 := h504(11-1 downto 0);
+                        h505 := to_unsigned(0, 1);
+                        h505 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h505 := to_unsigned(1, 1);
+                        end if;
+                        h506 := to_unsigned(0, 1);
+                        h506 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h506 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h503, 0) and to_unsigned(1, 11)) = 1) then
+                            h502 := h505;
+                        else
+                            h502 := h506;
+                        end if;
+                        h507 := to_unsigned(0, 3);
+                        h508 := to_unsigned(0, 11);
+                        h509 := unsigned'("00000000000000000000000000000000");
+                        h509 := e_data;
+                        h508 := h509(11-1 downto 0);
+                        if ((shift_right(h508, 0) and to_unsigned(1, 11)) = 1) then
+                            h507 := w_irt_0(37-1 downto 34);
+                        else
+                            h507 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h510 := to_unsigned(0, 1);
+                        h511 := to_unsigned(0, 11);
+                        h512 := unsigned'("00000000000000000000000000000000");
+                        h512 := e_data;
+                        h511 := h512(11-1 downto 0);
+                        h513 := to_unsigned(0, 1);
+                        h513 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h513 := to_unsigned(1, 1);
+                        end if;
+                        h514 := to_unsigned(0, 1);
+                        h514 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h514 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h511, 0) and to_unsigned(1, 11)) = 1) then
+                            h510 := h513;
+                        else
+                            h510 := h514;
+                        end if;
+                        h485 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h486(11-1 downto 8) = 0) or (h487(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h488 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h491(11-1 downto 8) = 0) or (h492(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h493(11-1 downto 0)) < h496)) or (not (((h497 /= 0) and (not (h502 /= 0))) and (h507 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h510 /= 0))))) then
+                            h485 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h485;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -4382,119 +5066,221 @@ begin
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h370 := unsigned'("000000000000000000000000000000000000000000");
-                        h370 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h371 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h371 := (unsigned'(to_unsigned(0, 4) & h370) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h372 := unsigned'("00000000000000000000000000000000");
-                        h372 := e_data;
-                        h373 := to_unsigned(0, 14);
-                        h373 := resize(unsigned'(to_unsigned(0, 3) & h372(11-1 downto 0)) * 4, 14);
-                        h374 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h374 := (unsigned'(to_unsigned(0, 1) & h371 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h373));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h374);
-                        h375 := to_unsigned(0, 16);
-                        h376 := to_unsigned(0, 16);
-                        h376 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h377 := to_unsigned(0, 16);
-                        h377 := to_unsigned(1, 16);
-                        h378 := to_unsigned(0, 4);
-                        h378 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h379 := to_unsigned(0, 16);
-                        h379 := shift_left(h377, to_integer(h378));
-                        h380 := to_unsigned(0, 17);
-                        h380 := ((unsigned'(to_unsigned(0, 1) & h379) + 65536) - 1);
-                        h381 := to_unsigned(0, 16);
-                        h381 := (h376 and h380(16-1 downto 0));
-                        if bool(r_CONTROL(2)) then
-                            h375 := h381;
-                        else
-                            h375 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h515 := unsigned'("000000000000000000000000000000000000000000");
+                        h515 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h516 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h516 := (unsigned'(to_unsigned(0, 4) & h515) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h517 := unsigned'("00000000000000000000000000000000");
+                        h517 := e_data;
+                        h518 := to_unsigned(0, 14);
+                        h518 := resize(unsigned'(to_unsigned(0, 3) & h517(11-1 downto 0)) * 4, 14);
+                        h519 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h519 := (unsigned'(to_unsigned(0, 1) & h516 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h518));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h519);
+                        h520 := to_unsigned(0, 16);
+                        h521 := unsigned'("00000000000000000000000000000000");
+                        h521 := e_data;
+                        h522 := unsigned'("00000000000000000000000000000000");
+                        h522 := e_data;
+                        h523 := to_unsigned(0, 1);
+                        h524 := to_unsigned(0, 1);
+                        h524 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h524 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h375 & to_unsigned(0, 4));
+                        h525 := to_unsigned(0, 1);
+                        h525 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h525 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h523 := h524;
+                        else
+                            h523 := h525;
+                        end if;
+                        h526 := unsigned'("00000000000000000000000000000000");
+                        h526 := e_data;
+                        h527 := unsigned'("00000000000000000000000000000000");
+                        h527 := e_data;
+                        h528 := unsigned'("00000000000000000000000000000000");
+                        h528 := e_data;
+                        h529 := to_unsigned(0, 16);
+                        h529 := to_unsigned(1, 16);
+                        h530 := to_unsigned(0, 4);
+                        h530 := w_dte_10(5-1 downto 1);
+                        h531 := to_unsigned(0, 16);
+                        h531 := shift_left(h529, to_integer(h530));
+                        h532 := to_unsigned(0, 1);
+                        h533 := to_unsigned(0, 11);
+                        h534 := unsigned'("00000000000000000000000000000000");
+                        h534 := e_data;
+                        h533 := h534(11-1 downto 0);
+                        h535 := to_unsigned(0, 1);
+                        h535 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h535 := to_unsigned(1, 1);
+                        end if;
+                        h536 := to_unsigned(0, 1);
+                        h536 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h536 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h533, 0) and to_unsigned(1, 11)) = 1) then
+                            h532 := h535;
+                        else
+                            h532 := h536;
+                        end if;
+                        h537 := to_unsigned(0, 1);
+                        h538 := to_unsigned(0, 11);
+                        h539 := unsigned'("00000000000000000000000000000000");
+                        h539 := e_data;
+                        h538 := h539(11-1 downto 0);
+                        h540 := to_unsigned(0, 1);
+                        h540 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h540 := to_unsigned(1, 1);
+                        end if;
+                        h541 := to_unsigned(0, 1);
+                        h541 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h541 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h538, 0) and to_unsigned(1, 11)) = 1) then
+                            h537 := h540;
+                        else
+                            h537 := h541;
+                        end if;
+                        h542 := to_unsigned(0, 3);
+                        h543 := to_unsigned(0, 11);
+                        h544 := unsigned'("00000000000000000000000000000000");
+                        h544 := e_data;
+                        h543 := h544(11-1 downto 0);
+                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
+                            h542 := w_irt_0(37-1 downto 34);
+                        else
+                            h542 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h545 := to_unsigned(0, 1);
+                        h546 := to_unsigned(0, 11);
+                        h547 := unsigned'("00000000000000000000000000000000");
+                        h547 := e_data;
+                        h546 := h547(11-1 downto 0);
+                        h548 := to_unsigned(0, 1);
+                        h548 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h548 := to_unsigned(1, 1);
+                        end if;
+                        h549 := to_unsigned(0, 1);
+                        h549 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h549 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h546, 0) and to_unsigned(1, 11)) = 1) then
+                            h545 := h548;
+                        else
+                            h545 := h549;
+                        end if;
+                        h550 := to_unsigned(0, 16);
+                        h550 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h551 := to_unsigned(0, 16);
+                        h551 := to_unsigned(1, 16);
+                        h552 := to_unsigned(0, 4);
+                        h552 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h553 := to_unsigned(0, 16);
+                        h553 := shift_left(h551, to_integer(h552));
+                        h554 := to_unsigned(0, 17);
+                        h554 := ((unsigned'(to_unsigned(0, 1) & h553) + 65536) - 1);
+                        h555 := to_unsigned(0, 16);
+                        h555 := (h550 and h554(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h521(11-1 downto 8) = 0) or (h522(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h523 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h526(11-1 downto 8) = 0) or (h527(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h528(11-1 downto 0)) < h531)) or (not (((h532 /= 0) and (not (h537 /= 0))) and (h542 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h545 /= 0))))) then
+                            h520 := h555;
+                        else
+                            h520 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h520 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h401(11-1 downto 8) = 0) or (h402(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h403(11-1 downto 0)) < h406)) and (((h407 /= 0) and (not (h412 /= 0))) and (h417 <= 1))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h575(11-1 downto 8) = 0) or (h576(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h577(11-1 downto 0)) < h580)) and (((h581 /= 0) and (not (h586 /= 0))) and (h591 <= 1))) then
                         status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h382 := to_unsigned(0, 8);
-                        h383 := to_unsigned(0, 11);
-                        h384 := unsigned'("00000000000000000000000000000000");
-                        h384 := e_data;
-                        h383 := h384(11-1 downto 0);
-                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
-                            h382 := w_irt_0(56-1 downto 48);
+                        h556 := to_unsigned(0, 8);
+                        h557 := to_unsigned(0, 11);
+                        h558 := unsigned'("00000000000000000000000000000000");
+                        h558 := e_data;
+                        h557 := h558(11-1 downto 0);
+                        if ((shift_right(h557, 0) and to_unsigned(1, 11)) = 1) then
+                            h556 := w_irt_0(56-1 downto 48);
                         else
-                            h382 := w_irt_0(24-1 downto 16);
+                            h556 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_vector <= h382;
-                        h385 := to_unsigned(0, 8);
-                        h386 := to_unsigned(0, 11);
-                        h387 := unsigned'("00000000000000000000000000000000");
-                        h387 := e_data;
-                        h386 := h387(11-1 downto 0);
-                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
-                            h385 := w_irt_0(48-1 downto 40);
+                        rec_vector <= h556;
+                        h559 := to_unsigned(0, 8);
+                        h560 := to_unsigned(0, 11);
+                        h561 := unsigned'("00000000000000000000000000000000");
+                        h561 := e_data;
+                        h560 := h561(11-1 downto 0);
+                        if ((shift_right(h560, 0) and to_unsigned(1, 11)) = 1) then
+                            h559 := w_irt_0(48-1 downto 40);
                         else
-                            h385 := w_irt_0(16-1 downto 8);
+                            h559 := w_irt_0(16-1 downto 8);
                         end if;
-                        rec_destination <= h385;
-                        h388 := to_unsigned(0, 1);
-                        h389 := to_unsigned(0, 11);
-                        h390 := unsigned'("00000000000000000000000000000000");
-                        h390 := e_data;
-                        h389 := h390(11-1 downto 0);
-                        h391 := to_unsigned(0, 1);
-                        h391 := to_unsigned(0, 1);
+                        rec_destination <= h559;
+                        h562 := to_unsigned(0, 1);
+                        h563 := to_unsigned(0, 11);
+                        h564 := unsigned'("00000000000000000000000000000000");
+                        h564 := e_data;
+                        h563 := h564(11-1 downto 0);
+                        h565 := to_unsigned(0, 1);
+                        h565 := to_unsigned(0, 1);
                         if bool(w_irt_0(38)) then
-                            h391 := to_unsigned(1, 1);
+                            h565 := to_unsigned(1, 1);
                         end if;
-                        h392 := to_unsigned(0, 1);
-                        h392 := to_unsigned(0, 1);
+                        h566 := to_unsigned(0, 1);
+                        h566 := to_unsigned(0, 1);
                         if bool(w_irt_0(6)) then
-                            h392 := to_unsigned(1, 1);
+                            h566 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h389, 0) and to_unsigned(1, 11)) = 1) then
-                            h388 := h391;
+                        if ((shift_right(h563, 0) and to_unsigned(1, 11)) = 1) then
+                            h562 := h565;
                         else
-                            h388 := h392;
+                            h562 := h566;
                         end if;
-                        rec_dest_mode <= h388;
-                        h393 := to_unsigned(0, 3);
-                        h394 := to_unsigned(0, 11);
-                        h395 := unsigned'("00000000000000000000000000000000");
-                        h395 := e_data;
-                        h394 := h395(11-1 downto 0);
-                        if ((shift_right(h394, 0) and to_unsigned(1, 11)) = 1) then
-                            h393 := w_irt_0(37-1 downto 34);
+                        rec_dest_mode <= h562;
+                        h567 := to_unsigned(0, 3);
+                        h568 := to_unsigned(0, 11);
+                        h569 := unsigned'("00000000000000000000000000000000");
+                        h569 := e_data;
+                        h568 := h569(11-1 downto 0);
+                        if ((shift_right(h568, 0) and to_unsigned(1, 11)) = 1) then
+                            h567 := w_irt_0(37-1 downto 34);
                         else
-                            h393 := w_irt_0(5-1 downto 2);
+                            h567 := w_irt_0(5-1 downto 2);
                         end if;
-                        rec_int_type <= h393;
-                        h396 := to_unsigned(0, 1);
-                        h397 := to_unsigned(0, 11);
-                        h398 := unsigned'("00000000000000000000000000000000");
-                        h398 := e_data;
-                        h397 := h398(11-1 downto 0);
-                        h399 := to_unsigned(0, 1);
-                        h399 := to_unsigned(0, 1);
+                        rec_int_type <= h567;
+                        h570 := to_unsigned(0, 1);
+                        h571 := to_unsigned(0, 11);
+                        h572 := unsigned'("00000000000000000000000000000000");
+                        h572 := e_data;
+                        h571 := h572(11-1 downto 0);
+                        h573 := to_unsigned(0, 1);
+                        h573 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h399 := to_unsigned(1, 1);
+                            h573 := to_unsigned(1, 1);
                         end if;
-                        h400 := to_unsigned(0, 1);
-                        h400 := to_unsigned(0, 1);
+                        h574 := to_unsigned(0, 1);
+                        h574 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h400 := to_unsigned(1, 1);
+                            h574 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h397, 0) and to_unsigned(1, 11)) = 1) then
-                            h396 := h399;
+                        if ((shift_right(h571, 0) and to_unsigned(1, 11)) = 1) then
+                            h570 := h573;
                         else
-                            h396 := h400;
+                            h570 := h574;
                         end if;
-                        rec_rq_eoi <= h396;
+                        rec_rq_eoi <= h570;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -4503,7 +5289,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h506(11-1 downto 8) = 0) or (h507(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h508(11-1 downto 0)) < h511)) or (not (((h512 /= 0) and (not (h517 /= 0))) and (h522 <= 1))))) then
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h680(11-1 downto 8) = 0) or (h681(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h682(11-1 downto 0)) < h685)) or (not (((h686 /= 0) and (not (h691 /= 0))) and (h696 <= 1))))) then
                         status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -4514,310 +5300,310 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h420 := to_unsigned(0, 1);
-                        h421 := unsigned'("00000000000000000000000000000000");
-                        h421 := e_data;
-                        h422 := unsigned'("00000000000000000000000000000000");
-                        h422 := e_data;
-                        h423 := to_unsigned(0, 1);
-                        h424 := to_unsigned(0, 1);
-                        h424 := to_unsigned(0, 1);
+                        h594 := to_unsigned(0, 1);
+                        h595 := unsigned'("00000000000000000000000000000000");
+                        h595 := e_data;
+                        h596 := unsigned'("00000000000000000000000000000000");
+                        h596 := e_data;
+                        h597 := to_unsigned(0, 1);
+                        h598 := to_unsigned(0, 1);
+                        h598 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h424 := to_unsigned(1, 1);
+                            h598 := to_unsigned(1, 1);
                         end if;
-                        h425 := to_unsigned(0, 1);
-                        h425 := to_unsigned(0, 1);
+                        h599 := to_unsigned(0, 1);
+                        h599 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h425 := to_unsigned(1, 1);
+                            h599 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h423 := h424;
+                            h597 := h598;
                         else
-                            h423 := h425;
+                            h597 := h599;
                         end if;
-                        h426 := unsigned'("00000000000000000000000000000000");
-                        h426 := e_data;
-                        h427 := unsigned'("00000000000000000000000000000000");
-                        h427 := e_data;
-                        h428 := unsigned'("00000000000000000000000000000000");
-                        h428 := e_data;
-                        h429 := to_unsigned(0, 16);
-                        h429 := to_unsigned(1, 16);
-                        h430 := to_unsigned(0, 4);
-                        h430 := w_dte_10(5-1 downto 1);
-                        h431 := to_unsigned(0, 16);
-                        h431 := shift_left(h429, to_integer(h430));
-                        h432 := to_unsigned(0, 1);
-                        h433 := to_unsigned(0, 11);
-                        h434 := unsigned'("00000000000000000000000000000000");
-                        h434 := e_data;
-                        h433 := h434(11-1 downto 0);
-                        h435 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
+                        h600 := unsigned'("00000000000000000000000000000000");
+                        h600 := e_data;
+                        h601 := unsigned'("00000000000000000000000000000000");
+                        h601 := e_data;
+                        h602 := unsigned'("00000000000000000000000000000000");
+                        h602 := e_data;
+                        h603 := to_unsigned(0, 16);
+                        h603 := to_unsigned(1, 16);
+                        h604 := to_unsigned(0, 4);
+                        h604 := w_dte_10(5-1 downto 1);
+                        h605 := to_unsigned(0, 16);
+                        h605 := shift_left(h603, to_integer(h604));
+                        h606 := to_unsigned(0, 1);
+                        h607 := to_unsigned(0, 11);
+                        h608 := unsigned'("00000000000000000000000000000000");
+                        h608 := e_data;
+                        h607 := h608(11-1 downto 0);
+                        h609 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h435 := to_unsigned(1, 1);
+                            h609 := to_unsigned(1, 1);
                         end if;
-                        h436 := to_unsigned(0, 1);
-                        h436 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h436 := to_unsigned(1, 1);
+                            h610 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h433, 0) and to_unsigned(1, 11)) = 1) then
-                            h432 := h435;
+                        if ((shift_right(h607, 0) and to_unsigned(1, 11)) = 1) then
+                            h606 := h609;
                         else
-                            h432 := h436;
+                            h606 := h610;
                         end if;
-                        h437 := to_unsigned(0, 1);
-                        h438 := to_unsigned(0, 11);
-                        h439 := unsigned'("00000000000000000000000000000000");
-                        h439 := e_data;
-                        h438 := h439(11-1 downto 0);
-                        h440 := to_unsigned(0, 1);
-                        h440 := to_unsigned(0, 1);
+                        h611 := to_unsigned(0, 1);
+                        h612 := to_unsigned(0, 11);
+                        h613 := unsigned'("00000000000000000000000000000000");
+                        h613 := e_data;
+                        h612 := h613(11-1 downto 0);
+                        h614 := to_unsigned(0, 1);
+                        h614 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h440 := to_unsigned(1, 1);
+                            h614 := to_unsigned(1, 1);
                         end if;
-                        h441 := to_unsigned(0, 1);
-                        h441 := to_unsigned(0, 1);
+                        h615 := to_unsigned(0, 1);
+                        h615 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h441 := to_unsigned(1, 1);
+                            h615 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h438, 0) and to_unsigned(1, 11)) = 1) then
-                            h437 := h440;
+                        if ((shift_right(h612, 0) and to_unsigned(1, 11)) = 1) then
+                            h611 := h614;
                         else
-                            h437 := h441;
+                            h611 := h615;
                         end if;
-                        h442 := to_unsigned(0, 3);
-                        h443 := to_unsigned(0, 11);
-                        h444 := unsigned'("00000000000000000000000000000000");
-                        h444 := e_data;
-                        h443 := h444(11-1 downto 0);
-                        if ((shift_right(h443, 0) and to_unsigned(1, 11)) = 1) then
-                            h442 := w_irt_0(37-1 downto 34);
+                        h616 := to_unsigned(0, 3);
+                        h617 := to_unsigned(0, 11);
+                        h618 := unsigned'("00000000000000000000000000000000");
+                        h618 := e_data;
+                        h617 := h618(11-1 downto 0);
+                        if ((shift_right(h617, 0) and to_unsigned(1, 11)) = 1) then
+                            h616 := w_irt_0(37-1 downto 34);
                         else
-                            h442 := w_irt_0(5-1 downto 2);
+                            h616 := w_irt_0(5-1 downto 2);
                         end if;
-                        h445 := to_unsigned(0, 1);
-                        h446 := to_unsigned(0, 11);
-                        h447 := unsigned'("00000000000000000000000000000000");
-                        h447 := e_data;
-                        h446 := h447(11-1 downto 0);
-                        h448 := to_unsigned(0, 1);
-                        h448 := to_unsigned(0, 1);
+                        h619 := to_unsigned(0, 1);
+                        h620 := to_unsigned(0, 11);
+                        h621 := unsigned'("00000000000000000000000000000000");
+                        h621 := e_data;
+                        h620 := h621(11-1 downto 0);
+                        h622 := to_unsigned(0, 1);
+                        h622 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h448 := to_unsigned(1, 1);
+                            h622 := to_unsigned(1, 1);
                         end if;
-                        h449 := to_unsigned(0, 1);
-                        h449 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h449 := to_unsigned(1, 1);
+                            h623 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h446, 0) and to_unsigned(1, 11)) = 1) then
-                            h445 := h448;
+                        if ((shift_right(h620, 0) and to_unsigned(1, 11)) = 1) then
+                            h619 := h622;
                         else
-                            h445 := h449;
+                            h619 := h623;
                         end if;
-                        h420 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h421(11-1 downto 8) = 0) or (h422(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h423 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h426(11-1 downto 8) = 0) or (h427(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h428(11-1 downto 0)) < h431)) or (not (((h432 /= 0) and (not (h437 /= 0))) and (h442 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h445 /= 0))))) then
-                            h420 := to_unsigned(1, 1);
+                        h594 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h595(11-1 downto 8) = 0) or (h596(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h597 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h600(11-1 downto 8) = 0) or (h601(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h602(11-1 downto 0)) < h605)) or (not (((h606 /= 0) and (not (h611 /= 0))) and (h616 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h619 /= 0))))) then
+                            h594 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h420;
+                        rec_logged <= h594;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h450 := to_unsigned(0, 1);
-                        h451 := unsigned'("00000000000000000000000000000000");
-                        h451 := e_data;
-                        h452 := to_unsigned(0, 16);
-                        h452 := to_unsigned(1, 16);
-                        h453 := to_unsigned(0, 4);
-                        h453 := w_dte_10(5-1 downto 1);
-                        h454 := to_unsigned(0, 16);
-                        h454 := shift_left(h452, to_integer(h453));
-                        h455 := to_unsigned(0, 1);
-                        h456 := to_unsigned(0, 11);
-                        h457 := unsigned'("00000000000000000000000000000000");
-                        h457 := e_data;
-                        h456 := h457(11-1 downto 0);
-                        h458 := to_unsigned(0, 1);
-                        h458 := to_unsigned(0, 1);
+                        h624 := to_unsigned(0, 1);
+                        h625 := unsigned'("00000000000000000000000000000000");
+                        h625 := e_data;
+                        h626 := to_unsigned(0, 16);
+                        h626 := to_unsigned(1, 16);
+                        h627 := to_unsigned(0, 4);
+                        h627 := w_dte_10(5-1 downto 1);
+                        h628 := to_unsigned(0, 16);
+                        h628 := shift_left(h626, to_integer(h627));
+                        h629 := to_unsigned(0, 1);
+                        h630 := to_unsigned(0, 11);
+                        h631 := unsigned'("00000000000000000000000000000000");
+                        h631 := e_data;
+                        h630 := h631(11-1 downto 0);
+                        h632 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h458 := to_unsigned(1, 1);
+                            h632 := to_unsigned(1, 1);
                         end if;
-                        h459 := to_unsigned(0, 1);
-                        h459 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h459 := to_unsigned(1, 1);
+                            h633 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h456, 0) and to_unsigned(1, 11)) = 1) then
-                            h455 := h458;
+                        if ((shift_right(h630, 0) and to_unsigned(1, 11)) = 1) then
+                            h629 := h632;
                         else
-                            h455 := h459;
+                            h629 := h633;
                         end if;
-                        h450 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h451(11-1 downto 0)) < h454) and (h455 /= 0)) then
-                            h450 := to_unsigned(1, 1);
+                        h624 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h625(11-1 downto 0)) < h628) and (h629 /= 0)) then
+                            h624 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h450;
-                        h460 := to_unsigned(0, 1);
-                        h461 := unsigned'("00000000000000000000000000000000");
-                        h461 := e_data;
-                        h462 := to_unsigned(0, 16);
-                        h462 := to_unsigned(1, 16);
-                        h463 := to_unsigned(0, 4);
-                        h463 := w_dte_10(5-1 downto 1);
-                        h464 := to_unsigned(0, 16);
-                        h464 := shift_left(h462, to_integer(h463));
-                        h465 := to_unsigned(0, 1);
-                        h466 := to_unsigned(0, 11);
-                        h467 := unsigned'("00000000000000000000000000000000");
-                        h467 := e_data;
-                        h466 := h467(11-1 downto 0);
-                        h468 := to_unsigned(0, 1);
-                        h468 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h624;
+                        h634 := to_unsigned(0, 1);
+                        h635 := unsigned'("00000000000000000000000000000000");
+                        h635 := e_data;
+                        h636 := to_unsigned(0, 16);
+                        h636 := to_unsigned(1, 16);
+                        h637 := to_unsigned(0, 4);
+                        h637 := w_dte_10(5-1 downto 1);
+                        h638 := to_unsigned(0, 16);
+                        h638 := shift_left(h636, to_integer(h637));
+                        h639 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 11);
+                        h641 := unsigned'("00000000000000000000000000000000");
+                        h641 := e_data;
+                        h640 := h641(11-1 downto 0);
+                        h642 := to_unsigned(0, 1);
+                        h642 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h468 := to_unsigned(1, 1);
+                            h642 := to_unsigned(1, 1);
                         end if;
-                        h469 := to_unsigned(0, 1);
-                        h469 := to_unsigned(0, 1);
+                        h643 := to_unsigned(0, 1);
+                        h643 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h469 := to_unsigned(1, 1);
+                            h643 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h466, 0) and to_unsigned(1, 11)) = 1) then
-                            h465 := h468;
+                        if ((shift_right(h640, 0) and to_unsigned(1, 11)) = 1) then
+                            h639 := h642;
                         else
-                            h465 := h469;
+                            h639 := h643;
                         end if;
-                        h460 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h461(11-1 downto 0)) < h464) and (h465 /= 0)) then
-                            h460 := to_unsigned(1, 1);
+                        h634 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h635(11-1 downto 0)) < h638) and (h639 /= 0)) then
+                            h634 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h460;
+                        v_wide(56-1 downto 55) := h634;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h470 := to_unsigned(0, 16);
-                        h471 := unsigned'("00000000000000000000000000000000");
-                        h471 := e_data;
-                        h472 := unsigned'("00000000000000000000000000000000");
-                        h472 := e_data;
-                        h473 := to_unsigned(0, 1);
-                        h474 := to_unsigned(0, 1);
-                        h474 := to_unsigned(0, 1);
+                        h644 := to_unsigned(0, 16);
+                        h645 := unsigned'("00000000000000000000000000000000");
+                        h645 := e_data;
+                        h646 := unsigned'("00000000000000000000000000000000");
+                        h646 := e_data;
+                        h647 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h474 := to_unsigned(1, 1);
+                            h648 := to_unsigned(1, 1);
                         end if;
-                        h475 := to_unsigned(0, 1);
-                        h475 := to_unsigned(0, 1);
+                        h649 := to_unsigned(0, 1);
+                        h649 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h475 := to_unsigned(1, 1);
+                            h649 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h473 := h474;
+                            h647 := h648;
                         else
-                            h473 := h475;
+                            h647 := h649;
                         end if;
-                        h476 := unsigned'("00000000000000000000000000000000");
-                        h476 := e_data;
-                        h477 := unsigned'("00000000000000000000000000000000");
-                        h477 := e_data;
-                        h478 := unsigned'("00000000000000000000000000000000");
-                        h478 := e_data;
-                        h479 := to_unsigned(0, 16);
-                        h479 := to_unsigned(1, 16);
-                        h480 := to_unsigned(0, 4);
-                        h480 := w_dte_10(5-1 downto 1);
-                        h481 := to_unsigned(0, 16);
-                        h481 := shift_left(h479, to_integer(h480));
-                        h482 := to_unsigned(0, 1);
-                        h483 := to_unsigned(0, 11);
-                        h484 := unsigned'("00000000000000000000000000000000");
-                        h484 := e_data;
-                        h483 := h484(11-1 downto 0);
-                        h485 := to_unsigned(0, 1);
-                        h485 := to_unsigned(0, 1);
+                        h650 := unsigned'("00000000000000000000000000000000");
+                        h650 := e_data;
+                        h651 := unsigned'("00000000000000000000000000000000");
+                        h651 := e_data;
+                        h652 := unsigned'("00000000000000000000000000000000");
+                        h652 := e_data;
+                        h653 := to_unsigned(0, 16);
+                        h653 := to_unsigned(1, 16);
+                        h654 := to_unsigned(0, 4);
+                        h654 := w_dte_10(5-1 downto 1);
+                        h655 := to_unsigned(0, 16);
+                        h655 := shift_left(h653, to_integer(h654));
+                        h656 := to_unsigned(0, 1);
+                        h657 := to_unsigned(0, 11);
+                        h658 := unsigned'("00000000000000000000000000000000");
+                        h658 := e_data;
+                        h657 := h658(11-1 downto 0);
+                        h659 := to_unsigned(0, 1);
+                        h659 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h485 := to_unsigned(1, 1);
+                            h659 := to_unsigned(1, 1);
                         end if;
-                        h486 := to_unsigned(0, 1);
-                        h486 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h486 := to_unsigned(1, 1);
+                            h660 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h483, 0) and to_unsigned(1, 11)) = 1) then
-                            h482 := h485;
+                        if ((shift_right(h657, 0) and to_unsigned(1, 11)) = 1) then
+                            h656 := h659;
                         else
-                            h482 := h486;
+                            h656 := h660;
                         end if;
-                        h487 := to_unsigned(0, 1);
-                        h488 := to_unsigned(0, 11);
-                        h489 := unsigned'("00000000000000000000000000000000");
-                        h489 := e_data;
-                        h488 := h489(11-1 downto 0);
-                        h490 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
+                        h661 := to_unsigned(0, 1);
+                        h662 := to_unsigned(0, 11);
+                        h663 := unsigned'("00000000000000000000000000000000");
+                        h663 := e_data;
+                        h662 := h663(11-1 downto 0);
+                        h664 := to_unsigned(0, 1);
+                        h664 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h490 := to_unsigned(1, 1);
+                            h664 := to_unsigned(1, 1);
                         end if;
-                        h491 := to_unsigned(0, 1);
-                        h491 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h491 := to_unsigned(1, 1);
+                            h665 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h488, 0) and to_unsigned(1, 11)) = 1) then
-                            h487 := h490;
+                        if ((shift_right(h662, 0) and to_unsigned(1, 11)) = 1) then
+                            h661 := h664;
                         else
-                            h487 := h491;
+                            h661 := h665;
                         end if;
-                        h492 := to_unsigned(0, 3);
-                        h493 := to_unsigned(0, 11);
-                        h494 := unsigned'("00000000000000000000000000000000");
-                        h494 := e_data;
-                        h493 := h494(11-1 downto 0);
-                        if ((shift_right(h493, 0) and to_unsigned(1, 11)) = 1) then
-                            h492 := w_irt_0(37-1 downto 34);
+                        h666 := to_unsigned(0, 3);
+                        h667 := to_unsigned(0, 11);
+                        h668 := unsigned'("00000000000000000000000000000000");
+                        h668 := e_data;
+                        h667 := h668(11-1 downto 0);
+                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
+                            h666 := w_irt_0(37-1 downto 34);
                         else
-                            h492 := w_irt_0(5-1 downto 2);
+                            h666 := w_irt_0(5-1 downto 2);
                         end if;
-                        h495 := to_unsigned(0, 1);
-                        h496 := to_unsigned(0, 11);
-                        h497 := unsigned'("00000000000000000000000000000000");
-                        h497 := e_data;
-                        h496 := h497(11-1 downto 0);
-                        h498 := to_unsigned(0, 1);
-                        h498 := to_unsigned(0, 1);
+                        h669 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 11);
+                        h671 := unsigned'("00000000000000000000000000000000");
+                        h671 := e_data;
+                        h670 := h671(11-1 downto 0);
+                        h672 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h498 := to_unsigned(1, 1);
+                            h672 := to_unsigned(1, 1);
                         end if;
-                        h499 := to_unsigned(0, 1);
-                        h499 := to_unsigned(0, 1);
+                        h673 := to_unsigned(0, 1);
+                        h673 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h499 := to_unsigned(1, 1);
+                            h673 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h496, 0) and to_unsigned(1, 11)) = 1) then
-                            h495 := h498;
+                        if ((shift_right(h670, 0) and to_unsigned(1, 11)) = 1) then
+                            h669 := h672;
                         else
-                            h495 := h499;
+                            h669 := h673;
                         end if;
-                        h500 := to_unsigned(0, 16);
-                        h500 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h501 := to_unsigned(0, 16);
-                        h501 := to_unsigned(1, 16);
-                        h502 := to_unsigned(0, 4);
-                        h502 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h503 := to_unsigned(0, 16);
-                        h503 := shift_left(h501, to_integer(h502));
-                        h504 := to_unsigned(0, 17);
-                        h504 := ((unsigned'(to_unsigned(0, 1) & h503) + 65536) - 1);
-                        h505 := to_unsigned(0, 16);
-                        h505 := (h500 and h504(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h471(11-1 downto 8) = 0) or (h472(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h473 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h476(11-1 downto 8) = 0) or (h477(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h478(11-1 downto 0)) < h481)) or (not (((h482 /= 0) and (not (h487 /= 0))) and (h492 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h495 /= 0))))) then
-                            h470 := h505;
+                        h674 := to_unsigned(0, 16);
+                        h674 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h675 := to_unsigned(0, 16);
+                        h675 := to_unsigned(1, 16);
+                        h676 := to_unsigned(0, 4);
+                        h676 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h677 := to_unsigned(0, 16);
+                        h677 := shift_left(h675, to_integer(h676));
+                        h678 := to_unsigned(0, 17);
+                        h678 := ((unsigned'(to_unsigned(0, 1) & h677) + 65536) - 1);
+                        h679 := to_unsigned(0, 16);
+                        h679 := (h674 and h678(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h645(11-1 downto 8) = 0) or (h646(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h647 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h650(11-1 downto 8) = 0) or (h651(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h652(11-1 downto 0)) < h655)) or (not (((h656 /= 0) and (not (h661 /= 0))) and (h666 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h669 /= 0))))) then
+                            h644 := h679;
                         else
-                            h470 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h644 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h470 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h644 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
@@ -4860,114 +5646,114 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h527 := unsigned'("00000000000000000000000000000000");
-                        h527 := e_data;
-                        h528 := unsigned'("00000000000000000000000000000000");
-                        h528 := e_data;
-                        h529 := to_unsigned(0, 1);
-                        h530 := to_unsigned(0, 1);
-                        h530 := to_unsigned(0, 1);
+                        h701 := unsigned'("00000000000000000000000000000000");
+                        h701 := e_data;
+                        h702 := unsigned'("00000000000000000000000000000000");
+                        h702 := e_data;
+                        h703 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h530 := to_unsigned(1, 1);
+                            h704 := to_unsigned(1, 1);
                         end if;
-                        h531 := to_unsigned(0, 1);
-                        h531 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h531 := to_unsigned(1, 1);
+                            h705 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h529 := h530;
+                            h703 := h704;
                         else
-                            h529 := h531;
+                            h703 := h705;
                         end if;
-                        h532 := unsigned'("00000000000000000000000000000000");
-                        h532 := e_data;
-                        h533 := unsigned'("00000000000000000000000000000000");
-                        h533 := e_data;
-                        h534 := unsigned'("00000000000000000000000000000000");
-                        h534 := e_data;
-                        h535 := to_unsigned(0, 16);
-                        h535 := to_unsigned(1, 16);
-                        h536 := to_unsigned(0, 4);
-                        h536 := w_dte_10(5-1 downto 1);
-                        h537 := to_unsigned(0, 16);
-                        h537 := shift_left(h535, to_integer(h536));
-                        h538 := to_unsigned(0, 1);
-                        h539 := to_unsigned(0, 11);
-                        h540 := unsigned'("00000000000000000000000000000000");
-                        h540 := e_data;
-                        h539 := h540(11-1 downto 0);
-                        h541 := to_unsigned(0, 1);
-                        h541 := to_unsigned(0, 1);
+                        h706 := unsigned'("00000000000000000000000000000000");
+                        h706 := e_data;
+                        h707 := unsigned'("00000000000000000000000000000000");
+                        h707 := e_data;
+                        h708 := unsigned'("00000000000000000000000000000000");
+                        h708 := e_data;
+                        h709 := to_unsigned(0, 16);
+                        h709 := to_unsigned(1, 16);
+                        h710 := to_unsigned(0, 4);
+                        h710 := w_dte_10(5-1 downto 1);
+                        h711 := to_unsigned(0, 16);
+                        h711 := shift_left(h709, to_integer(h710));
+                        h712 := to_unsigned(0, 1);
+                        h713 := to_unsigned(0, 11);
+                        h714 := unsigned'("00000000000000000000000000000000");
+                        h714 := e_data;
+                        h713 := h714(11-1 downto 0);
+                        h715 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h541 := to_unsigned(1, 1);
+                            h715 := to_unsigned(1, 1);
                         end if;
-                        h542 := to_unsigned(0, 1);
-                        h542 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h542 := to_unsigned(1, 1);
+                            h716 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h539, 0) and to_unsigned(1, 11)) = 1) then
-                            h538 := h541;
+                        if ((shift_right(h713, 0) and to_unsigned(1, 11)) = 1) then
+                            h712 := h715;
                         else
-                            h538 := h542;
+                            h712 := h716;
                         end if;
-                        h543 := to_unsigned(0, 1);
-                        h544 := to_unsigned(0, 11);
-                        h545 := unsigned'("00000000000000000000000000000000");
-                        h545 := e_data;
-                        h544 := h545(11-1 downto 0);
-                        h546 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
+                        h717 := to_unsigned(0, 1);
+                        h718 := to_unsigned(0, 11);
+                        h719 := unsigned'("00000000000000000000000000000000");
+                        h719 := e_data;
+                        h718 := h719(11-1 downto 0);
+                        h720 := to_unsigned(0, 1);
+                        h720 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h546 := to_unsigned(1, 1);
+                            h720 := to_unsigned(1, 1);
                         end if;
-                        h547 := to_unsigned(0, 1);
-                        h547 := to_unsigned(0, 1);
+                        h721 := to_unsigned(0, 1);
+                        h721 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h547 := to_unsigned(1, 1);
+                            h721 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h544, 0) and to_unsigned(1, 11)) = 1) then
-                            h543 := h546;
+                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
+                            h717 := h720;
                         else
-                            h543 := h547;
+                            h717 := h721;
                         end if;
-                        h548 := to_unsigned(0, 3);
-                        h549 := to_unsigned(0, 11);
-                        h550 := unsigned'("00000000000000000000000000000000");
-                        h550 := e_data;
-                        h549 := h550(11-1 downto 0);
-                        if ((shift_right(h549, 0) and to_unsigned(1, 11)) = 1) then
-                            h548 := w_irt_0(37-1 downto 34);
+                        h722 := to_unsigned(0, 3);
+                        h723 := to_unsigned(0, 11);
+                        h724 := unsigned'("00000000000000000000000000000000");
+                        h724 := e_data;
+                        h723 := h724(11-1 downto 0);
+                        if ((shift_right(h723, 0) and to_unsigned(1, 11)) = 1) then
+                            h722 := w_irt_0(37-1 downto 34);
                         else
-                            h548 := w_irt_0(5-1 downto 2);
+                            h722 := w_irt_0(5-1 downto 2);
                         end if;
-                        h551 := to_unsigned(0, 1);
-                        h552 := to_unsigned(0, 11);
-                        h553 := unsigned'("00000000000000000000000000000000");
-                        h553 := e_data;
-                        h552 := h553(11-1 downto 0);
-                        h554 := to_unsigned(0, 1);
-                        h554 := to_unsigned(0, 1);
+                        h725 := to_unsigned(0, 1);
+                        h726 := to_unsigned(0, 11);
+                        h727 := unsigned'("00000000000000000000000000000000");
+                        h727 := e_data;
+                        h726 := h727(11-1 downto 0);
+                        h728 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h554 := to_unsigned(1, 1);
+                            h728 := to_unsigned(1, 1);
                         end if;
-                        h555 := to_unsigned(0, 1);
-                        h555 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h555 := to_unsigned(1, 1);
+                            h729 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h552, 0) and to_unsigned(1, 11)) = 1) then
-                            h551 := h554;
+                        if ((shift_right(h726, 0) and to_unsigned(1, 11)) = 1) then
+                            h725 := h728;
                         else
-                            h551 := h555;
+                            h725 := h729;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h527(11-1 downto 8) = 0) or (h528(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h529 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h532(11-1 downto 8) = 0) or (h533(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h534(11-1 downto 0)) < h537)) or (not (((h538 /= 0) and (not (h543 /= 0))) and (h548 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h551 /= 0))))) then
-                            h525 := to_unsigned(0, 20);
-                            h525 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h526 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h526 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h525));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h526);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h701(11-1 downto 8) = 0) or (h702(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h703 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h706(11-1 downto 8) = 0) or (h707(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h708(11-1 downto 0)) < h711)) or (not (((h712 /= 0) and (not (h717 /= 0))) and (h722 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h725 /= 0))))) then
+                            h699 := to_unsigned(0, 20);
+                            h699 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h700 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h700 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h699));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h700);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -4990,114 +5776,114 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h558 := unsigned'("00000000000000000000000000000000");
-                        h558 := e_data;
-                        h559 := unsigned'("00000000000000000000000000000000");
-                        h559 := e_data;
-                        h560 := to_unsigned(0, 1);
-                        h561 := to_unsigned(0, 1);
-                        h561 := to_unsigned(0, 1);
+                        h732 := unsigned'("00000000000000000000000000000000");
+                        h732 := e_data;
+                        h733 := unsigned'("00000000000000000000000000000000");
+                        h733 := e_data;
+                        h734 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h561 := to_unsigned(1, 1);
+                            h735 := to_unsigned(1, 1);
                         end if;
-                        h562 := to_unsigned(0, 1);
-                        h562 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h562 := to_unsigned(1, 1);
+                            h736 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h560 := h561;
+                            h734 := h735;
                         else
-                            h560 := h562;
+                            h734 := h736;
                         end if;
-                        h563 := unsigned'("00000000000000000000000000000000");
-                        h563 := e_data;
-                        h564 := unsigned'("00000000000000000000000000000000");
-                        h564 := e_data;
-                        h565 := unsigned'("00000000000000000000000000000000");
-                        h565 := e_data;
-                        h566 := to_unsigned(0, 16);
-                        h566 := to_unsigned(1, 16);
-                        h567 := to_unsigned(0, 4);
-                        h567 := w_dte_10(5-1 downto 1);
-                        h568 := to_unsigned(0, 16);
-                        h568 := shift_left(h566, to_integer(h567));
-                        h569 := to_unsigned(0, 1);
-                        h570 := to_unsigned(0, 11);
-                        h571 := unsigned'("00000000000000000000000000000000");
-                        h571 := e_data;
-                        h570 := h571(11-1 downto 0);
-                        h572 := to_unsigned(0, 1);
-                        h572 := to_unsigned(0, 1);
+                        h737 := unsigned'("00000000000000000000000000000000");
+                        h737 := e_data;
+                        h738 := unsigned'("00000000000000000000000000000000");
+                        h738 := e_data;
+                        h739 := unsigned'("00000000000000000000000000000000");
+                        h739 := e_data;
+                        h740 := to_unsigned(0, 16);
+                        h740 := to_unsigned(1, 16);
+                        h741 := to_unsigned(0, 4);
+                        h741 := w_dte_10(5-1 downto 1);
+                        h742 := to_unsigned(0, 16);
+                        h742 := shift_left(h740, to_integer(h741));
+                        h743 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 11);
+                        h745 := unsigned'("00000000000000000000000000000000");
+                        h745 := e_data;
+                        h744 := h745(11-1 downto 0);
+                        h746 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h572 := to_unsigned(1, 1);
+                            h746 := to_unsigned(1, 1);
                         end if;
-                        h573 := to_unsigned(0, 1);
-                        h573 := to_unsigned(0, 1);
+                        h747 := to_unsigned(0, 1);
+                        h747 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h573 := to_unsigned(1, 1);
+                            h747 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h570, 0) and to_unsigned(1, 11)) = 1) then
-                            h569 := h572;
+                        if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
+                            h743 := h746;
                         else
-                            h569 := h573;
+                            h743 := h747;
                         end if;
-                        h574 := to_unsigned(0, 1);
-                        h575 := to_unsigned(0, 11);
-                        h576 := unsigned'("00000000000000000000000000000000");
-                        h576 := e_data;
-                        h575 := h576(11-1 downto 0);
-                        h577 := to_unsigned(0, 1);
-                        h577 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 11);
+                        h750 := unsigned'("00000000000000000000000000000000");
+                        h750 := e_data;
+                        h749 := h750(11-1 downto 0);
+                        h751 := to_unsigned(0, 1);
+                        h751 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h577 := to_unsigned(1, 1);
+                            h751 := to_unsigned(1, 1);
                         end if;
-                        h578 := to_unsigned(0, 1);
-                        h578 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h578 := to_unsigned(1, 1);
+                            h752 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h575, 0) and to_unsigned(1, 11)) = 1) then
-                            h574 := h577;
+                        if ((shift_right(h749, 0) and to_unsigned(1, 11)) = 1) then
+                            h748 := h751;
                         else
-                            h574 := h578;
+                            h748 := h752;
                         end if;
-                        h579 := to_unsigned(0, 3);
-                        h580 := to_unsigned(0, 11);
-                        h581 := unsigned'("00000000000000000000000000000000");
-                        h581 := e_data;
-                        h580 := h581(11-1 downto 0);
-                        if ((shift_right(h580, 0) and to_unsigned(1, 11)) = 1) then
-                            h579 := w_irt_0(37-1 downto 34);
+                        h753 := to_unsigned(0, 3);
+                        h754 := to_unsigned(0, 11);
+                        h755 := unsigned'("00000000000000000000000000000000");
+                        h755 := e_data;
+                        h754 := h755(11-1 downto 0);
+                        if ((shift_right(h754, 0) and to_unsigned(1, 11)) = 1) then
+                            h753 := w_irt_0(37-1 downto 34);
                         else
-                            h579 := w_irt_0(5-1 downto 2);
+                            h753 := w_irt_0(5-1 downto 2);
                         end if;
-                        h582 := to_unsigned(0, 1);
-                        h583 := to_unsigned(0, 11);
-                        h584 := unsigned'("00000000000000000000000000000000");
-                        h584 := e_data;
-                        h583 := h584(11-1 downto 0);
-                        h585 := to_unsigned(0, 1);
-                        h585 := to_unsigned(0, 1);
+                        h756 := to_unsigned(0, 1);
+                        h757 := to_unsigned(0, 11);
+                        h758 := unsigned'("00000000000000000000000000000000");
+                        h758 := e_data;
+                        h757 := h758(11-1 downto 0);
+                        h759 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h585 := to_unsigned(1, 1);
+                            h759 := to_unsigned(1, 1);
                         end if;
-                        h586 := to_unsigned(0, 1);
-                        h586 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h586 := to_unsigned(1, 1);
+                            h760 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h583, 0) and to_unsigned(1, 11)) = 1) then
-                            h582 := h585;
+                        if ((shift_right(h757, 0) and to_unsigned(1, 11)) = 1) then
+                            h756 := h759;
                         else
-                            h582 := h586;
+                            h756 := h760;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h558(11-1 downto 8) = 0) or (h559(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h560 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h563(11-1 downto 8) = 0) or (h564(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h565(11-1 downto 0)) < h568)) or (not (((h569 /= 0) and (not (h574 /= 0))) and (h579 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h582 /= 0))))) then
-                            h556 := to_unsigned(0, 20);
-                            h556 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h557 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h557 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h556));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h557);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h732(11-1 downto 8) = 0) or (h733(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h734 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h737(11-1 downto 8) = 0) or (h738(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h739(11-1 downto 0)) < h742)) or (not (((h743 /= 0) and (not (h748 /= 0))) and (h753 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h756 /= 0))))) then
+                            h730 := to_unsigned(0, 20);
+                            h730 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h731 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h731 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h730));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h731);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';

@@ -1207,7 +1207,7 @@ always @(posedge clk) begin: fsm
             end
             4'b0011: begin
                 if ((!pend)) begin
-                    if ((!(((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))))) begin
+                    if ((!((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))))) begin
                         w_ctx_0 <= 0;
                         w_ctx_8 <= 0;
                         st <= 4'b0110;
@@ -1576,7 +1576,7 @@ always @(posedge clk) begin: fsm
                 else begin
                     h6 = h12;
                 end
-                if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
+                if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
                     v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
                     unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
@@ -2493,7 +2493,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (er_ctx != 0))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
                     status <= 7;
                     h68 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2542,7 +2542,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
                     status <= 8;
                     h72 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2596,7 +2596,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
                     status <= 9;
                     h77 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2645,7 +2645,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
                     status <= 10;
                     h81 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2699,7 +2699,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
                     status <= 11;
                     h86 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2753,7 +2753,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                     status <= 12;
                     h91 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2807,7 +2807,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h96})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h97})))) && (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h96})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h97})))) && (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
                     status <= 13;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -2827,7 +2827,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (e_at == 2))) begin
                     status <= 14;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -2847,7 +2847,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (w_ctx_0[4-1:2] == 2))) begin
                     status <= 15;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -2867,7 +2867,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h98 != 0))) begin
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h98 != 0))) begin
                     status <= 16;
                     rec_outcome <= 7;
                     rec_address <= 0;
@@ -2887,7 +2887,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h118 != 0))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h118 != 0))) begin
                     status <= 17;
                     rec_outcome <= 4;
                     rec_address <= 0;

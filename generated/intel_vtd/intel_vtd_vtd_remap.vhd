@@ -1211,7 +1211,7 @@ begin
                     end if;
                 when S1W0 =>
                     if (not bool(pend)) then
-                        if (not (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))))) then
+                        if (not ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0')))) then
                             w_ctx_0 <= to_unsigned(0, 64);
                             w_ctx_8 <= to_unsigned(0, 64);
                             st <= S2G;
@@ -1567,7 +1567,7 @@ begin
                     else
                         h6 := h12;
                     end if;
-                    if (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
+                    if (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
                         unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
@@ -2442,7 +2442,7 @@ begin
                         rec_cpl_status <= h67;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (er_ctx /= '0')) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
                         status <= to_unsigned(7, 8);
                         h68 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2488,7 +2488,7 @@ begin
                         rec_cpl_status <= h71;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
                         status <= to_unsigned(8, 8);
                         h72 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2539,7 +2539,7 @@ begin
                         rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h76);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
                         status <= to_unsigned(9, 8);
                         h77 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2585,7 +2585,7 @@ begin
                         rec_cpl_status <= h80;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
                         status <= to_unsigned(10, 8);
                         h81 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2636,7 +2636,7 @@ begin
                         rec_cpl_status <= h85;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
                         status <= to_unsigned(11, 8);
                         h86 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2687,7 +2687,7 @@ begin
                         rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h90);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
                         status <= to_unsigned(12, 8);
                         h91 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2738,7 +2738,7 @@ begin
                         rec_cpl_status <= h95;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h96))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h97))))) and (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h96))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h97))))) and (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
                         status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -2757,7 +2757,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
                         status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -2776,7 +2776,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
                         status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -2795,7 +2795,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h98 /= 0)) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h98 /= 0)) then
                         status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -2814,7 +2814,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h118 /= 0)) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h118 /= 0)) then
                         status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
