@@ -9765,9 +9765,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
     rec_iommu = Signal(intbv(0)[3:])
     rec_code = Signal(intbv(0)[4:])
     er_tr_dte = Signal(bool(0))  # a read of structure tr_dte answered with an error
-    er_tr_irt = Signal(bool(0))  # a read of structure tr_irt answered with an error
     er_io_dte = Signal(bool(0))  # a read of structure io_dte answered with an error
-    er_io_irt = Signal(bool(0))  # a read of structure io_irt answered with an error
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_addr = intbv(0)[ADDR_WIDTH + 1:]
@@ -9782,9 +9780,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
         if st == S.IDLE:
             if start:
                 er_tr_dte.next = False
-                er_tr_irt.next = False
                 er_io_dte.next = False
-                er_io_irt.next = False
                 if i_op == 0:
                     hits.next = 0
                     st.next = S.S0W0
@@ -11364,8 +11360,6 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 if m_rvalid:
                     w_tr_irt_0.next = m_rdata
                     pend.next = False
-                    if m_rerr:
-                        er_tr_irt.next = True
                     st.next = S.S7D
         elif st == S.S7D:  # call tr of unit amd.iommu: the callee decides, spec: specs/vf_ats.vspec:93
             cl_tr_called.next = 0
@@ -11423,7 +11417,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h228 = intbv(0)[1:]
                     h228[:] = h227[1:] & 1
                     h226[:] = 0
-                    if ((h228 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h228 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h226[:] = 1
                     cl_tr_logged.next = h226
                     v_wide[:] = 0
@@ -11472,7 +11466,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h246[:] = (r_EVT_LOG_TAIL >> 4)
                     h247 = intbv(0)[15:]
                     h247[:] = h246[15:] & 0x7fff
-                    if ((h235 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h235 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h233[:] = h245
                     else:
                         h233[:] = concat(intbv(0)[1:], h247)
@@ -11525,7 +11519,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h255 = intbv(0)[1:]
                     h255[:] = h254[1:] & 1
                     h253[:] = 0
-                    if ((h255 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h255 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h253[:] = 1
                     cl_tr_logged.next = h253
                     v_wide[:] = 0
@@ -11580,7 +11574,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h275[:] = (r_EVT_LOG_TAIL >> 4)
                     h276 = intbv(0)[15:]
                     h276[:] = h275[15:] & 0x7fff
-                    if ((h264 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h264 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h262[:] = h274
                     else:
                         h262[:] = concat(intbv(0)[1:], h276)
@@ -11605,7 +11599,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h279 = intbv(0)[1:]
                     h279[:] = h278[1:] & 1
                     h277[:] = 0
-                    if ((h279 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h279 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h277[:] = 1
                     cl_tr_logged.next = h277
                     v_wide[:] = 0
@@ -11650,7 +11644,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h296[:] = (r_EVT_LOG_TAIL >> 4)
                     h297 = intbv(0)[15:]
                     h297[:] = h296[15:] & 0x7fff
-                    if ((h285 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h285 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h283[:] = h295
                     else:
                         h283[:] = concat(intbv(0)[1:], h297)
@@ -11773,7 +11767,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h318 = intbv(0)[1:]
                     h318[:] = h317[1:] & 1
                     h316[:] = 0
-                    if ((h318 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h318 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h316[:] = 1
                     cl_tr_logged.next = h316
                     v_wide[:] = 0
@@ -11814,7 +11808,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h332[:] = (r_EVT_LOG_TAIL >> 4)
                     h333 = intbv(0)[15:]
                     h333[:] = h332[15:] & 0x7fff
-                    if ((h321 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h321 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h319[:] = h331
                     else:
                         h319[:] = concat(intbv(0)[1:], h333)
@@ -11923,7 +11917,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h355 = intbv(0)[1:]
                     h355[:] = h354[1:] & 1
                     h353[:] = 0
-                    if ((h355 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h355 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h353[:] = 1
                     cl_tr_logged.next = h353
                     v_wide[:] = 0
@@ -11970,7 +11964,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h372[:] = (r_EVT_LOG_TAIL >> 4)
                     h373 = intbv(0)[15:]
                     h373[:] = h372[15:] & 0x7fff
-                    if ((h361 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h361 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h359[:] = h371
                     else:
                         h359[:] = concat(intbv(0)[1:], h373)
@@ -11995,7 +11989,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h376 = intbv(0)[1:]
                     h376[:] = h375[1:] & 1
                     h374[:] = 0
-                    if ((h376 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h376 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h374[:] = 1
                     cl_tr_logged.next = h374
                     v_wide[:] = 0
@@ -12051,7 +12045,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h395[:] = (r_EVT_LOG_TAIL >> 4)
                     h396 = intbv(0)[15:]
                     h396[:] = h395[15:] & 0x7fff
-                    if ((h384 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h384 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h382[:] = h394
                     else:
                         h382[:] = concat(intbv(0)[1:], h396)
@@ -12154,7 +12148,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     cl_tr_tail.next = concat(intbv(0)[45:], h424, intbv(0)[4:])
                     cl_tr_cpl_status.next = 0
                     cl_tr_cpl.next = 0
-                elif (er_tr_irt != 0):  # tr.irt_hw_error, spec: specs/amd_iommu.vspec:782
+                elif False:  # tr.irt_hw_error, spec: specs/amd_iommu.vspec:782
                     cl_tr_exit.next = 1
                     cl_tr_irt_hw_error.next = 1
                     cl_tr_outcome.next = 3
@@ -12172,7 +12166,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h427 = intbv(0)[1:]
                     h427[:] = h426[1:] & 1
                     h425[:] = 0
-                    if ((h427 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h427 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h425[:] = 1
                     cl_tr_logged.next = h425
                     v_wide[:] = 0
@@ -12218,7 +12212,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h444[:] = (r_EVT_LOG_TAIL >> 4)
                     h445 = intbv(0)[15:]
                     h445[:] = h444[15:] & 0x7fff
-                    if ((h433 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h433 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h431[:] = h443
                     else:
                         h431[:] = concat(intbv(0)[1:], h445)
@@ -12273,7 +12267,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h452 = intbv(0)[1:]
                     h452[:] = h451[1:] & 1
                     h450[:] = 0
-                    if ((h452 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h452 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h450[:] = 1
                     cl_tr_logged.next = h450
                     v_wide[:] = 0
@@ -12340,7 +12334,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h477[:] = (r_EVT_LOG_TAIL >> 4)
                     h478 = intbv(0)[15:]
                     h478[:] = h477[15:] & 0x7fff
-                    if ((h466 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
+                    if ((h466 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False)):
                         h464[:] = h476
                     else:
                         h464[:] = concat(intbv(0)[1:], h478)
@@ -12584,7 +12578,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 h487[:] = (r_CONTROL >> 2)
                 h488 = intbv(0)[1:]
                 h488[:] = h487[1:] & 1
-                if ((cl_tr_exit != 0) and ((h488 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False))):
+                if ((cl_tr_exit != 0) and ((h488 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False))):
                     h481 = intbv(0)[64:]
                     h481[:] = (r_EVT_LOG_BAR >> 0xc)
                     h482 = intbv(0)[40:]
@@ -12620,7 +12614,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 h495[:] = (r_CONTROL >> 2)
                 h496 = intbv(0)[1:]
                 h496[:] = h495[1:] & 1
-                if ((cl_tr_exit != 0) and ((h496 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or (er_tr_irt != 0))) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False))):
+                if ((cl_tr_exit != 0) and ((h496 != 0) and (((((((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_tr_dte_0[0]) and (((w_tr_dte_0[7:2] != 0) or w_tr_dte_0[63]) or (w_tr_dte_0[1] and (w_tr_dte_0[12:9] == 7)))))) and (((not w_tr_dte_0[0]) or (not w_tr_dte_8[32])) or (True and (not w_tr_dte_0[1]))))) or (((er_tr_dte != 0) or ((wk_tr_io_walked != 0) and (wk_tr_io_hw_error != 0))) or False)) or ((False or (True and (((wk_tr_io_walked != 0) and True) and (not (wk_tr_io_translation != 0))))) and (not w_tr_dte_8[34]))) or False))):
                     h489 = intbv(0)[64:]
                     h489[:] = (r_EVT_LOG_BAR >> 0xc)
                     h490 = intbv(0)[40:]
@@ -12889,8 +12883,6 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 if m_rvalid:
                     w_io_irt_0.next = m_rdata
                     pend.next = False
-                    if m_rerr:
-                        er_io_irt.next = True
                     st.next = S.S12D
         elif st == S.S12D:  # call io of unit amd.iommu: the callee decides, spec: specs/vf_ats.vspec:141
             cl_io_called.next = 0
@@ -12961,7 +12953,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h541 = intbv(0)[1:]
                     h541[:] = h540[1:] & 1
                     h539[:] = 0
-                    if ((h541 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h541 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h539[:] = 1
                     cl_io_logged.next = h539
                     v_wide[:] = 0
@@ -13014,7 +13006,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h560[:] = (r_EVT_LOG_TAIL >> 4)
                     h561 = intbv(0)[15:]
                     h561[:] = h560[15:] & 0x7fff
-                    if ((h549 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h549 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h547[:] = h559
                     else:
                         h547[:] = concat(intbv(0)[1:], h561)
@@ -13101,7 +13093,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h583 = intbv(0)[1:]
                     h583[:] = h582[1:] & 1
                     h581[:] = 0
-                    if ((h583 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h583 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h581[:] = 1
                     cl_io_logged.next = h581
                     v_wide[:] = 0
@@ -13194,7 +13186,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h618[:] = (r_EVT_LOG_TAIL >> 4)
                     h619 = intbv(0)[15:]
                     h619[:] = h618[15:] & 0x7fff
-                    if ((h607 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h607 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h605[:] = h617
                     else:
                         h605[:] = concat(intbv(0)[1:], h619)
@@ -13219,7 +13211,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h622 = intbv(0)[1:]
                     h622[:] = h621[1:] & 1
                     h620[:] = 0
-                    if ((h622 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h622 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h620[:] = 1
                     cl_io_logged.next = h620
                     v_wide[:] = 0
@@ -13298,7 +13290,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h653[:] = (r_EVT_LOG_TAIL >> 4)
                     h654 = intbv(0)[15:]
                     h654[:] = h653[15:] & 0x7fff
-                    if ((h642 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h642 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h640[:] = h652
                     else:
                         h640[:] = concat(intbv(0)[1:], h654)
@@ -13523,7 +13515,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h717 = intbv(0)[1:]
                     h717[:] = h716[1:] & 1
                     h715[:] = 0
-                    if ((h717 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h717 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h715[:] = 1
                     cl_io_logged.next = h715
                     v_wide[:] = 0
@@ -13568,7 +13560,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h732[:] = (r_EVT_LOG_TAIL >> 4)
                     h733 = intbv(0)[15:]
                     h733[:] = h732[15:] & 0x7fff
-                    if ((h721 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h721 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h719[:] = h731
                     else:
                         h719[:] = concat(intbv(0)[1:], h733)
@@ -13643,7 +13635,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h740 = intbv(0)[1:]
                     h740[:] = h739[1:] & 1
                     h738[:] = 0
-                    if ((h740 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h740 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h738[:] = 1
                     cl_io_logged.next = h738
                     v_wide[:] = 0
@@ -13724,7 +13716,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h771[:] = (r_EVT_LOG_TAIL >> 4)
                     h772 = intbv(0)[15:]
                     h772[:] = h771[15:] & 0x7fff
-                    if ((h760 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h760 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h758[:] = h770
                     else:
                         h758[:] = concat(intbv(0)[1:], h772)
@@ -13749,7 +13741,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h775 = intbv(0)[1:]
                     h775[:] = h774[1:] & 1
                     h773[:] = 0
-                    if ((h775 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h775 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h773[:] = 1
                     cl_io_logged.next = h773
                     v_wide[:] = 0
@@ -13843,7 +13835,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h809[:] = (r_EVT_LOG_TAIL >> 4)
                     h810 = intbv(0)[15:]
                     h810[:] = h809[15:] & 0x7fff
-                    if ((h798 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h798 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h796[:] = h808
                     else:
                         h796[:] = concat(intbv(0)[1:], h810)
@@ -14150,7 +14142,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     cl_io_tail.next = concat(intbv(0)[45:], h922, intbv(0)[4:])
                     cl_io_cpl_status.next = 0
                     cl_io_cpl.next = 0
-                elif (er_io_irt != 0):  # io.irt_hw_error, spec: specs/amd_iommu.vspec:782
+                elif False:  # io.irt_hw_error, spec: specs/amd_iommu.vspec:782
                     cl_io_exit.next = 1
                     cl_io_irt_hw_error.next = 1
                     cl_io_outcome.next = 3
@@ -14168,7 +14160,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h925 = intbv(0)[1:]
                     h925[:] = h924[1:] & 1
                     h923[:] = 0
-                    if ((h925 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h925 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h923[:] = 1
                     cl_io_logged.next = h923
                     v_wide[:] = 0
@@ -14214,7 +14206,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h942[:] = (r_EVT_LOG_TAIL >> 4)
                     h943 = intbv(0)[15:]
                     h943[:] = h942[15:] & 0x7fff
-                    if ((h931 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h931 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h929[:] = h941
                     else:
                         h929[:] = concat(intbv(0)[1:], h943)
@@ -14269,7 +14261,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h950 = intbv(0)[1:]
                     h950[:] = h949[1:] & 1
                     h948[:] = 0
-                    if ((h950 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h950 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h948[:] = 1
                     cl_io_logged.next = h948
                     v_wide[:] = 0
@@ -14370,7 +14362,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h989[:] = (r_EVT_LOG_TAIL >> 4)
                     h990 = intbv(0)[15:]
                     h990[:] = h989[15:] & 0x7fff
-                    if ((h978 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False)):
+                    if ((h978 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False)):
                         h976[:] = h988
                     else:
                         h976[:] = concat(intbv(0)[1:], h990)
@@ -14406,7 +14398,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 h999[:] = (r_CONTROL >> 2)
                 h1000 = intbv(0)[1:]
                 h1000[:] = h999[1:] & 1
-                if ((cl_io_exit != 0) and ((h1000 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False))):
+                if ((cl_io_exit != 0) and ((h1000 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False))):
                     h993 = intbv(0)[64:]
                     h993[:] = (r_EVT_LOG_BAR >> 0xc)
                     h994 = intbv(0)[40:]
@@ -14442,7 +14434,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 h1007[:] = (r_CONTROL >> 2)
                 h1008 = intbv(0)[1:]
                 h1008[:] = h1007[1:] & 1
-                if ((cl_io_exit != 0) and ((h1008 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or (er_io_irt != 0))) or False) or False))):
+                if ((cl_io_exit != 0) and ((h1008 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or ((True and (not ((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))))) and (((not w_io_dte_0[0]) or (not w_io_dte_8[32])) or False))) or (((er_io_dte != 0) or False) or False)) or False) or False))):
                     h1001 = intbv(0)[64:]
                     h1001[:] = (r_EVT_LOG_BAR >> 0xc)
                     h1002 = intbv(0)[40:]

@@ -361,9 +361,7 @@ reg [15:0] cl_vf_vf;
 reg [0:0] cl_vf_vf_absent;
 reg [0:0] cl_vf_write;
 reg er_io_dte;
-reg er_io_irt;
 reg er_tr_dte;
-reg er_tr_irt;
 reg [63:0] rec_address;
 reg [3:0] rec_code;
 reg [63:0] rec_cpl;
@@ -4741,9 +4739,7 @@ always @(posedge clk) begin: fsm
         cl_vf_write <= 0;
         done <= 0;
         er_io_dte <= 0;
-        er_io_irt <= 0;
         er_tr_dte <= 0;
-        er_tr_irt <= 0;
         hits <= 0;
         iset <= 0;
         o_hit <= 0;
@@ -5483,9 +5479,7 @@ always @(posedge clk) begin: fsm
             6'b000000: begin
                 if (start) begin
                     er_tr_dte <= 1'b0;
-                    er_tr_irt <= 1'b0;
                     er_io_dte <= 1'b0;
-                    er_io_irt <= 1'b0;
                     if ((i_op == 0)) begin
                         hits <= 0;
                         st <= 6'b000001;
@@ -7473,9 +7467,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_irt_0 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_tr_irt <= 1'b1;
-                        end
                         st <= 6'b010001;
                     end
                 end
@@ -7536,7 +7527,7 @@ always @(posedge clk) begin: fsm
                         h228 = 1'h0;
                         h228 = (h227[1-1:0] & 1);
                         h226 = 0;
-                        if (((h228 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h228 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h226 = 1;
                         end
                         cl_tr_logged <= h226;
@@ -7586,7 +7577,7 @@ always @(posedge clk) begin: fsm
                         h246 = (r_EVT_LOG_TAIL >>> 4);
                         h247 = 15'h0;
                         h247 = (h246[15-1:0] & 32767);
-                        if (((h235 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h235 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h233 = h245;
                         end
                         else begin
@@ -7643,7 +7634,7 @@ always @(posedge clk) begin: fsm
                         h255 = 1'h0;
                         h255 = (h254[1-1:0] & 1);
                         h253 = 0;
-                        if (((h255 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h255 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h253 = 1;
                         end
                         cl_tr_logged <= h253;
@@ -7700,7 +7691,7 @@ always @(posedge clk) begin: fsm
                         h275 = (r_EVT_LOG_TAIL >>> 4);
                         h276 = 15'h0;
                         h276 = (h275[15-1:0] & 32767);
-                        if (((h264 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h264 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h262 = h274;
                         end
                         else begin
@@ -7728,7 +7719,7 @@ always @(posedge clk) begin: fsm
                         h279 = 1'h0;
                         h279 = (h278[1-1:0] & 1);
                         h277 = 0;
-                        if (((h279 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h279 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h277 = 1;
                         end
                         cl_tr_logged <= h277;
@@ -7774,7 +7765,7 @@ always @(posedge clk) begin: fsm
                         h296 = (r_EVT_LOG_TAIL >>> 4);
                         h297 = 15'h0;
                         h297 = (h296[15-1:0] & 32767);
-                        if (((h285 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h285 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h283 = h295;
                         end
                         else begin
@@ -7905,7 +7896,7 @@ always @(posedge clk) begin: fsm
                         h318 = 1'h0;
                         h318 = (h317[1-1:0] & 1);
                         h316 = 0;
-                        if (((h318 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h318 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h316 = 1;
                         end
                         cl_tr_logged <= h316;
@@ -7947,7 +7938,7 @@ always @(posedge clk) begin: fsm
                         h332 = (r_EVT_LOG_TAIL >>> 4);
                         h333 = 15'h0;
                         h333 = (h332[15-1:0] & 32767);
-                        if (((h321 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h321 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h319 = h331;
                         end
                         else begin
@@ -8063,7 +8054,7 @@ always @(posedge clk) begin: fsm
                         h355 = 1'h0;
                         h355 = (h354[1-1:0] & 1);
                         h353 = 0;
-                        if (((h355 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h355 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h353 = 1;
                         end
                         cl_tr_logged <= h353;
@@ -8111,7 +8102,7 @@ always @(posedge clk) begin: fsm
                         h372 = (r_EVT_LOG_TAIL >>> 4);
                         h373 = 15'h0;
                         h373 = (h372[15-1:0] & 32767);
-                        if (((h361 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h361 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h359 = h371;
                         end
                         else begin
@@ -8139,7 +8130,7 @@ always @(posedge clk) begin: fsm
                         h376 = 1'h0;
                         h376 = (h375[1-1:0] & 1);
                         h374 = 0;
-                        if (((h376 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h376 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h374 = 1;
                         end
                         cl_tr_logged <= h374;
@@ -8198,7 +8189,7 @@ always @(posedge clk) begin: fsm
                         h395 = (r_EVT_LOG_TAIL >>> 4);
                         h396 = 15'h0;
                         h396 = (h395[15-1:0] & 32767);
-                        if (((h384 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h384 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h382 = h394;
                         end
                         else begin
@@ -8308,7 +8299,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((er_tr_irt != 0)) begin
+                    else if (1'b0) begin
                         cl_tr_exit <= 1;
                         cl_tr_irt_hw_error <= 1;
                         cl_tr_outcome <= 3;
@@ -8326,7 +8317,7 @@ always @(posedge clk) begin: fsm
                         h427 = 1'h0;
                         h427 = (h426[1-1:0] & 1);
                         h425 = 0;
-                        if (((h427 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h427 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h425 = 1;
                         end
                         cl_tr_logged <= h425;
@@ -8373,7 +8364,7 @@ always @(posedge clk) begin: fsm
                         h444 = (r_EVT_LOG_TAIL >>> 4);
                         h445 = 15'h0;
                         h445 = (h444[15-1:0] & 32767);
-                        if (((h433 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h433 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h431 = h443;
                         end
                         else begin
@@ -8434,7 +8425,7 @@ always @(posedge clk) begin: fsm
                         h452 = 1'h0;
                         h452 = (h451[1-1:0] & 1);
                         h450 = 0;
-                        if (((h452 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h452 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h450 = 1;
                         end
                         cl_tr_logged <= h450;
@@ -8504,7 +8495,7 @@ always @(posedge clk) begin: fsm
                         h477 = (r_EVT_LOG_TAIL >>> 4);
                         h478 = 15'h0;
                         h478 = (h477[15-1:0] & 32767);
-                        if (((h466 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
+                        if (((h466 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0))) begin
                             h464 = h476;
                         end
                         else begin
@@ -8782,7 +8773,7 @@ always @(posedge clk) begin: fsm
                     h487 = (r_CONTROL >>> 2);
                     h488 = 1'h0;
                     h488 = (h487[1-1:0] & 1);
-                    if (((cl_tr_exit != 0) && ((h488 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_tr_exit != 0) && ((h488 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
                         h481 = 64'h0;
                         h481 = (r_EVT_LOG_BAR >>> 12);
                         h482 = 40'h0;
@@ -8825,7 +8816,7 @@ always @(posedge clk) begin: fsm
                     h495 = (r_CONTROL >>> 2);
                     h496 = 1'h0;
                     h496 = (h495[1-1:0] & 1);
-                    if (((cl_tr_exit != 0) && ((h496 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || (er_tr_irt != 0))) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_tr_exit != 0) && ((h496 != 0) && (((((((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_tr_dte_0[0]) && (((w_tr_dte_0[7-1:2] != 0) || w_tr_dte_0[63]) || (w_tr_dte_0[1] && (w_tr_dte_0[12-1:9] == 7)))))) && (((!w_tr_dte_0[0]) || (!w_tr_dte_8[32])) || (1'b1 && (!w_tr_dte_0[1]))))) || (((er_tr_dte != 0) || ((wk_tr_io_walked != 0) && (wk_tr_io_hw_error != 0))) || 1'b0)) || ((1'b0 || (1'b1 && (((wk_tr_io_walked != 0) && 1'b1) && (!(wk_tr_io_translation != 0))))) && (!w_tr_dte_8[34]))) || 1'b0)))) begin
                         h489 = 64'h0;
                         h489 = (r_EVT_LOG_BAR >>> 12);
                         h490 = 40'h0;
@@ -9148,9 +9139,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irt_0 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_io_irt <= 1'b1;
-                        end
                         st <= 6'b011011;
                     end
                 end
@@ -9228,7 +9216,7 @@ always @(posedge clk) begin: fsm
                         h541 = 1'h0;
                         h541 = (h540[1-1:0] & 1);
                         h539 = 0;
-                        if (((h541 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h541 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h539 = 1;
                         end
                         cl_io_logged <= h539;
@@ -9283,7 +9271,7 @@ always @(posedge clk) begin: fsm
                         h560 = (r_EVT_LOG_TAIL >>> 4);
                         h561 = 15'h0;
                         h561 = (h560[15-1:0] & 32767);
-                        if (((h549 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h549 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h547 = h559;
                         end
                         else begin
@@ -9378,7 +9366,7 @@ always @(posedge clk) begin: fsm
                         h583 = 1'h0;
                         h583 = (h582[1-1:0] & 1);
                         h581 = 0;
-                        if (((h583 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h583 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h581 = 1;
                         end
                         cl_io_logged <= h581;
@@ -9478,7 +9466,7 @@ always @(posedge clk) begin: fsm
                         h618 = (r_EVT_LOG_TAIL >>> 4);
                         h619 = 15'h0;
                         h619 = (h618[15-1:0] & 32767);
-                        if (((h607 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h607 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h605 = h617;
                         end
                         else begin
@@ -9506,7 +9494,7 @@ always @(posedge clk) begin: fsm
                         h622 = 1'h0;
                         h622 = (h621[1-1:0] & 1);
                         h620 = 0;
-                        if (((h622 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h622 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h620 = 1;
                         end
                         cl_io_logged <= h620;
@@ -9590,7 +9578,7 @@ always @(posedge clk) begin: fsm
                         h653 = (r_EVT_LOG_TAIL >>> 4);
                         h654 = 15'h0;
                         h654 = (h653[15-1:0] & 32767);
-                        if (((h642 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h642 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h640 = h652;
                         end
                         else begin
@@ -9835,7 +9823,7 @@ always @(posedge clk) begin: fsm
                         h717 = 1'h0;
                         h717 = (h716[1-1:0] & 1);
                         h715 = 0;
-                        if (((h717 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h717 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h715 = 1;
                         end
                         cl_io_logged <= h715;
@@ -9882,7 +9870,7 @@ always @(posedge clk) begin: fsm
                         h732 = (r_EVT_LOG_TAIL >>> 4);
                         h733 = 15'h0;
                         h733 = (h732[15-1:0] & 32767);
-                        if (((h721 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h721 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h719 = h731;
                         end
                         else begin
@@ -9962,7 +9950,7 @@ always @(posedge clk) begin: fsm
                         h740 = 1'h0;
                         h740 = (h739[1-1:0] & 1);
                         h738 = 0;
-                        if (((h740 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h740 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h738 = 1;
                         end
                         cl_io_logged <= h738;
@@ -10048,7 +10036,7 @@ always @(posedge clk) begin: fsm
                         h771 = (r_EVT_LOG_TAIL >>> 4);
                         h772 = 15'h0;
                         h772 = (h771[15-1:0] & 32767);
-                        if (((h760 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h760 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h758 = h770;
                         end
                         else begin
@@ -10076,7 +10064,7 @@ always @(posedge clk) begin: fsm
                         h775 = 1'h0;
                         h775 = (h774[1-1:0] & 1);
                         h773 = 0;
-                        if (((h775 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h775 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h773 = 1;
                         end
                         cl_io_logged <= h773;
@@ -10178,7 +10166,7 @@ always @(posedge clk) begin: fsm
                         h809 = (r_EVT_LOG_TAIL >>> 4);
                         h810 = 15'h0;
                         h810 = (h809[15-1:0] & 32767);
-                        if (((h798 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h798 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h796 = h808;
                         end
                         else begin
@@ -10516,7 +10504,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((er_io_irt != 0)) begin
+                    else if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_irt_hw_error <= 1;
                         cl_io_outcome <= 3;
@@ -10534,7 +10522,7 @@ always @(posedge clk) begin: fsm
                         h925 = 1'h0;
                         h925 = (h924[1-1:0] & 1);
                         h923 = 0;
-                        if (((h925 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h925 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h923 = 1;
                         end
                         cl_io_logged <= h923;
@@ -10581,7 +10569,7 @@ always @(posedge clk) begin: fsm
                         h942 = (r_EVT_LOG_TAIL >>> 4);
                         h943 = 15'h0;
                         h943 = (h942[15-1:0] & 32767);
-                        if (((h931 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h931 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h929 = h941;
                         end
                         else begin
@@ -10642,7 +10630,7 @@ always @(posedge clk) begin: fsm
                         h950 = 1'h0;
                         h950 = (h949[1-1:0] & 1);
                         h948 = 0;
-                        if (((h950 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h950 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h948 = 1;
                         end
                         cl_io_logged <= h948;
@@ -10750,7 +10738,7 @@ always @(posedge clk) begin: fsm
                         h989 = (r_EVT_LOG_TAIL >>> 4);
                         h990 = 15'h0;
                         h990 = (h989[15-1:0] & 32767);
-                        if (((h978 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0))) begin
+                        if (((h978 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0))) begin
                             h976 = h988;
                         end
                         else begin
@@ -10792,7 +10780,7 @@ always @(posedge clk) begin: fsm
                     h999 = (r_CONTROL >>> 2);
                     h1000 = 1'h0;
                     h1000 = (h999[1-1:0] & 1);
-                    if (((cl_io_exit != 0) && ((h1000 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h1000 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0)))) begin
                         h993 = 64'h0;
                         h993 = (r_EVT_LOG_BAR >>> 12);
                         h994 = 40'h0;
@@ -10835,7 +10823,7 @@ always @(posedge clk) begin: fsm
                     h1007 = (r_CONTROL >>> 2);
                     h1008 = 1'h0;
                     h1008 = (h1007[1-1:0] & 1);
-                    if (((cl_io_exit != 0) && ((h1008 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || (er_io_irt != 0))) || 1'b0) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h1008 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || ((1'b1 && (!((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))))) && (((!w_io_dte_0[0]) || (!w_io_dte_8[32])) || 1'b0))) || (((er_io_dte != 0) || 1'b0) || 1'b0)) || 1'b0) || 1'b0)))) begin
                         h1001 = 64'h0;
                         h1001 = (r_EVT_LOG_BAR >>> 12);
                         h1002 = 40'h0;

@@ -4851,7 +4851,6 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
     rec_iommu = Signal(intbv(0)[3:])
     rec_code = Signal(intbv(0)[4:])
     er_io_dte = Signal(bool(0))  # a read of structure io_dte answered with an error
-    er_io_irt = Signal(bool(0))  # a read of structure io_irt answered with an error
     @always_seq(clk.posedge, reset=rst)
     def fsm():
         v_addr = intbv(0)[ADDR_WIDTH + 1:]
@@ -4866,7 +4865,6 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
         if st == S.IDLE:
             if start:
                 er_io_dte.next = False
-                er_io_irt.next = False
                 st.next = S.S0W0
         elif st == S.S0W0:  # structure vf_sriov (align 4): aligned word 0x0, spec: specs/pcie_sriov.vspec:160
             if not pend:
@@ -6027,8 +6025,6 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                 if m_rvalid:
                     w_io_irt_0.next = m_rdata
                     pend.next = False
-                    if m_rerr:
-                        er_io_irt.next = True
                     st.next = S.S7D
         elif st == S.S7D:  # call io of unit amd.iommu: the callee decides, spec: specs/vf_dma.vspec:49
             cl_io_called.next = 0
@@ -6125,7 +6121,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h226[:] = h228
                     h223[:] = 0
-                    if ((h225 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h226 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h225 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h226 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h223[:] = 1
                     cl_io_logged.next = h223
                     v_wide[:] = 0
@@ -6191,7 +6187,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h250[:] = (r_EVT_LOG_TAIL >> 4)
                     h251 = intbv(0)[15:]
                     h251[:] = h250[15:] & 0x7fff
-                    if ((h236 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h237 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h236 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h237 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h234[:] = h249
                     else:
                         h234[:] = concat(intbv(0)[1:], h251)
@@ -6251,7 +6247,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h257[:] = h259
                     h254[:] = 0
-                    if ((h256 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h257 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h256 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h257 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h254[:] = 1
                     cl_io_logged.next = h254
                     v_wide[:] = 0
@@ -6317,7 +6313,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h280[:] = (r_EVT_LOG_TAIL >> 4)
                     h281 = intbv(0)[15:]
                     h281[:] = h280[15:] & 0x7fff
-                    if ((h266 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h267 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h266 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h267 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h264[:] = h279
                     else:
                         h264[:] = concat(intbv(0)[1:], h281)
@@ -6355,7 +6351,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h285[:] = h287
                     h282[:] = 0
-                    if ((h284 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h285 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h284 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h285 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h282[:] = 1
                     cl_io_logged.next = h282
                     v_wide[:] = 0
@@ -6407,7 +6403,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h304[:] = (r_EVT_LOG_TAIL >> 4)
                     h305 = intbv(0)[15:]
                     h305[:] = h304[15:] & 0x7fff
-                    if ((h290 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h291 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h290 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h291 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h288[:] = h303
                     else:
                         h288[:] = concat(intbv(0)[1:], h305)
@@ -6525,7 +6521,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h321[:] = h323
                     h318[:] = 0
-                    if ((h320 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h321 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h320 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h321 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h318[:] = 1
                     cl_io_logged.next = h318
                     v_wide[:] = 0
@@ -6583,7 +6579,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h341[:] = (r_EVT_LOG_TAIL >> 4)
                     h342 = intbv(0)[15:]
                     h342[:] = h341[15:] & 0x7fff
-                    if ((h327 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h328 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h327 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h328 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h325[:] = h340
                     else:
                         h325[:] = concat(intbv(0)[1:], h342)
@@ -6705,7 +6701,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h365[:] = h367
                     h362[:] = 0
-                    if ((h364 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h365 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h364 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h365 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h362[:] = 1
                     cl_io_logged.next = h362
                     v_wide[:] = 0
@@ -6759,7 +6755,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h384[:] = (r_EVT_LOG_TAIL >> 4)
                     h385 = intbv(0)[15:]
                     h385[:] = h384[15:] & 0x7fff
-                    if ((h370 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h371 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h370 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h371 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h368[:] = h383
                     else:
                         h368[:] = concat(intbv(0)[1:], h385)
@@ -6797,7 +6793,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h389[:] = h391
                     h386[:] = 0
-                    if ((h388 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h389 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h388 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h389 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h386[:] = 1
                     cl_io_logged.next = h386
                     v_wide[:] = 0
@@ -6864,7 +6860,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h411[:] = (r_EVT_LOG_TAIL >> 4)
                     h412 = intbv(0)[15:]
                     h412[:] = h411[15:] & 0x7fff
-                    if ((h397 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h398 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h397 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h398 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h395[:] = h410
                     else:
                         h395[:] = concat(intbv(0)[1:], h412)
@@ -6927,7 +6923,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     cl_io_tail.next = concat(intbv(0)[45:], h423, intbv(0)[4:])
                     cl_io_cpl_status.next = 0
                     cl_io_cpl.next = 0
-                elif (er_io_irt != 0):  # io.irt_hw_error, spec: specs/amd_iommu.vspec:782
+                elif False:  # io.irt_hw_error, spec: specs/amd_iommu.vspec:782
                     cl_io_exit.next = 1
                     cl_io_irt_hw_error.next = 1
                     cl_io_outcome.next = 3
@@ -6958,7 +6954,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h427[:] = h429
                     h424[:] = 0
-                    if ((h426 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h427 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h426 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h427 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h424[:] = 1
                     cl_io_logged.next = h424
                     v_wide[:] = 0
@@ -7017,7 +7013,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h449[:] = (r_EVT_LOG_TAIL >> 4)
                     h450 = intbv(0)[15:]
                     h450[:] = h449[15:] & 0x7fff
-                    if ((h435 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h436 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h435 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h436 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h433[:] = h448
                     else:
                         h433[:] = concat(intbv(0)[1:], h450)
@@ -7085,7 +7081,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     else:
                         h458[:] = h460
                     h455[:] = 0
-                    if ((h457 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h458 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h457 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h458 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h455[:] = 1
                     cl_io_logged.next = h455
                     v_wide[:] = 0
@@ -7159,7 +7155,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h485[:] = (r_EVT_LOG_TAIL >> 4)
                     h486 = intbv(0)[15:]
                     h486[:] = h485[15:] & 0x7fff
-                    if ((h471 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h472 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
+                    if ((h471 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h472 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False)):
                         h469[:] = h484
                     else:
                         h469[:] = concat(intbv(0)[1:], h486)
@@ -7208,7 +7204,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h497[:] = h498
                 else:
                     h497[:] = h499
-                if ((cl_io_exit != 0) and ((h496 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h497 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False))):
+                if ((cl_io_exit != 0) and ((h496 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h497 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False))):
                     h489 = intbv(0)[64:]
                     h489[:] = (r_EVT_LOG_BAR >> 0xc)
                     h490 = intbv(0)[40:]
@@ -7257,7 +7253,7 @@ def model(clk, rst, start, done, e_vf, e_addr, e_write, r_ECAM, r_PF, r_VF_BAR_S
                     h508[:] = h509
                 else:
                     h508[:] = h510
-                if ((cl_io_exit != 0) and ((h507 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or (er_io_irt != 0))) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h508 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False))):
+                if ((cl_io_exit != 0) and ((h507 != 0) and (((((((True and w_io_dte_0[0]) and (((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]) or (w_io_dte_0[1] and (w_io_dte_0[12:9] == 7)))) or False) or False) or (((er_io_dte != 0) or ((wk_io_io_walked != 0) and (wk_io_io_hw_error != 0))) or False)) or (((True and (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and (not w_io_dte_0[1])) or (((((True and w_io_dte_0[0]) and (not ((w_io_dte_0[7:2] != 0) or w_io_dte_0[63]))) and w_io_dte_0[1]) and (w_io_dte_0[12:9] == 0)) and (not (h508 != 0)))) or (((wk_io_io_walked != 0) and (not (wk_io_io_ok != 0))) and True))) or False) and (not w_io_dte_8[34]))) or False))):
                     h500 = intbv(0)[64:]
                     h500[:] = (r_EVT_LOG_BAR >> 0xc)
                     h501 = intbv(0)[40:]

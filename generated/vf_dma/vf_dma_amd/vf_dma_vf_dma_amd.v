@@ -254,7 +254,6 @@ reg [15:0] cl_vf_vf;
 reg [0:0] cl_vf_vf_absent;
 reg [0:0] cl_vf_write;
 reg er_io_dte;
-reg er_io_irt;
 reg [63:0] rec_address;
 reg [3:0] rec_code;
 reg [2:0] rec_iommu;
@@ -3175,7 +3174,6 @@ always @(posedge clk) begin: fsm
         cl_vf_write <= 0;
         done <= 0;
         er_io_dte <= 0;
-        er_io_irt <= 0;
         o_r_address <= 0;
         o_r_code <= 0;
         o_r_iommu <= 0;
@@ -3248,7 +3246,6 @@ always @(posedge clk) begin: fsm
             5'b00000: begin
                 if (start) begin
                     er_io_dte <= 1'b0;
-                    er_io_irt <= 1'b0;
                     st <= 5'b00001;
                 end
             end
@@ -4657,9 +4654,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irt_0 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_io_irt <= 1'b1;
-                        end
                         st <= 5'b10000;
                     end
                 end
@@ -4771,7 +4765,7 @@ always @(posedge clk) begin: fsm
                             h226 = h228;
                         end
                         h223 = 0;
-                        if (((h225 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h226 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h225 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h226 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h223 = 1;
                         end
                         cl_io_logged <= h223;
@@ -4843,7 +4837,7 @@ always @(posedge clk) begin: fsm
                         h250 = (r_EVT_LOG_TAIL >>> 4);
                         h251 = 15'h0;
                         h251 = (h250[15-1:0] & 32767);
-                        if (((h236 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h237 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h236 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h237 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h234 = h249;
                         end
                         else begin
@@ -4911,7 +4905,7 @@ always @(posedge clk) begin: fsm
                             h257 = h259;
                         end
                         h254 = 0;
-                        if (((h256 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h257 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h256 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h257 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h254 = 1;
                         end
                         cl_io_logged <= h254;
@@ -4984,7 +4978,7 @@ always @(posedge clk) begin: fsm
                         h280 = (r_EVT_LOG_TAIL >>> 4);
                         h281 = 15'h0;
                         h281 = (h280[15-1:0] & 32767);
-                        if (((h266 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h267 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h266 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h267 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h264 = h279;
                         end
                         else begin
@@ -5029,7 +5023,7 @@ always @(posedge clk) begin: fsm
                             h285 = h287;
                         end
                         h282 = 0;
-                        if (((h284 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h285 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h284 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h285 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h282 = 1;
                         end
                         cl_io_logged <= h282;
@@ -5086,7 +5080,7 @@ always @(posedge clk) begin: fsm
                         h304 = (r_EVT_LOG_TAIL >>> 4);
                         h305 = 15'h0;
                         h305 = (h304[15-1:0] & 32767);
-                        if (((h290 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h291 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h290 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h291 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h288 = h303;
                         end
                         else begin
@@ -5216,7 +5210,7 @@ always @(posedge clk) begin: fsm
                             h321 = h323;
                         end
                         h318 = 0;
-                        if (((h320 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h321 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h320 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h321 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h318 = 1;
                         end
                         cl_io_logged <= h318;
@@ -5280,7 +5274,7 @@ always @(posedge clk) begin: fsm
                         h341 = (r_EVT_LOG_TAIL >>> 4);
                         h342 = 15'h0;
                         h342 = (h341[15-1:0] & 32767);
-                        if (((h327 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h328 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h327 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h328 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h325 = h340;
                         end
                         else begin
@@ -5413,7 +5407,7 @@ always @(posedge clk) begin: fsm
                             h365 = h367;
                         end
                         h362 = 0;
-                        if (((h364 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h365 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h364 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h365 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h362 = 1;
                         end
                         cl_io_logged <= h362;
@@ -5472,7 +5466,7 @@ always @(posedge clk) begin: fsm
                         h384 = (r_EVT_LOG_TAIL >>> 4);
                         h385 = 15'h0;
                         h385 = (h384[15-1:0] & 32767);
-                        if (((h370 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h371 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h370 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h371 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h368 = h383;
                         end
                         else begin
@@ -5517,7 +5511,7 @@ always @(posedge clk) begin: fsm
                             h389 = h391;
                         end
                         h386 = 0;
-                        if (((h388 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h389 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h388 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h389 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h386 = 1;
                         end
                         cl_io_logged <= h386;
@@ -5592,7 +5586,7 @@ always @(posedge clk) begin: fsm
                         h411 = (r_EVT_LOG_TAIL >>> 4);
                         h412 = 15'h0;
                         h412 = (h411[15-1:0] & 32767);
-                        if (((h397 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h398 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h397 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h398 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h395 = h410;
                         end
                         else begin
@@ -5662,7 +5656,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((er_io_irt != 0)) begin
+                    else if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_irt_hw_error <= 1;
                         cl_io_outcome <= 3;
@@ -5697,7 +5691,7 @@ always @(posedge clk) begin: fsm
                             h427 = h429;
                         end
                         h424 = 0;
-                        if (((h426 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h427 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h426 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h427 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h424 = 1;
                         end
                         cl_io_logged <= h424;
@@ -5761,7 +5755,7 @@ always @(posedge clk) begin: fsm
                         h449 = (r_EVT_LOG_TAIL >>> 4);
                         h450 = 15'h0;
                         h450 = (h449[15-1:0] & 32767);
-                        if (((h435 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h436 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h435 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h436 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h433 = h448;
                         end
                         else begin
@@ -5839,7 +5833,7 @@ always @(posedge clk) begin: fsm
                             h458 = h460;
                         end
                         h455 = 0;
-                        if (((h457 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h458 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h457 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h458 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h455 = 1;
                         end
                         cl_io_logged <= h455;
@@ -5920,7 +5914,7 @@ always @(posedge clk) begin: fsm
                         h485 = (r_EVT_LOG_TAIL >>> 4);
                         h486 = 15'h0;
                         h486 = (h485[15-1:0] & 32767);
-                        if (((h471 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h472 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
+                        if (((h471 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h472 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0))) begin
                             h469 = h484;
                         end
                         else begin
@@ -5979,7 +5973,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h497 = h499;
                     end
-                    if (((cl_io_exit != 0) && ((h496 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h497 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h496 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h497 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
                         h489 = 64'h0;
                         h489 = (r_EVT_LOG_BAR >>> 12);
                         h490 = 40'h0;
@@ -6039,7 +6033,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h508 = h510;
                     end
-                    if (((cl_io_exit != 0) && ((h507 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || (er_io_irt != 0))) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h508 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
+                    if (((cl_io_exit != 0) && ((h507 != 0) && (((((((1'b1 && w_io_dte_0[0]) && (((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]) || (w_io_dte_0[1] && (w_io_dte_0[12-1:9] == 7)))) || 1'b0) || 1'b0) || (((er_io_dte != 0) || ((wk_io_io_walked != 0) && (wk_io_io_hw_error != 0))) || 1'b0)) || (((1'b1 && (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && (!w_io_dte_0[1])) || (((((1'b1 && w_io_dte_0[0]) && (!((w_io_dte_0[7-1:2] != 0) || w_io_dte_0[63]))) && w_io_dte_0[1]) && (w_io_dte_0[12-1:9] == 0)) && (!(h508 != 0)))) || (((wk_io_io_walked != 0) && (!(wk_io_io_ok != 0))) && 1'b1))) || 1'b0) && (!w_io_dte_8[34]))) || 1'b0)))) begin
                         h500 = 64'h0;
                         h500 = (r_EVT_LOG_BAR >>> 12);
                         h501 = 40'h0;

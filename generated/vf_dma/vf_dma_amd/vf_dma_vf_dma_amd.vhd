@@ -241,7 +241,6 @@ signal cl_vf_vf: unsigned(15 downto 0);
 signal cl_vf_vf_absent: unsigned(0 downto 0);
 signal cl_vf_write: unsigned(0 downto 0);
 signal er_io_dte: std_logic;
-signal er_io_irt: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_code: unsigned(3 downto 0);
 signal rec_iommu: unsigned(2 downto 0);
@@ -3166,7 +3165,6 @@ begin
             cl_vf_write <= to_unsigned(0, 1);
             done <= '0';
             er_io_dte <= '0';
-            er_io_irt <= '0';
             o_r_address <= to_unsigned(0, 64);
             o_r_code <= to_unsigned(0, 4);
             o_r_iommu <= to_unsigned(0, 3);
@@ -3238,7 +3236,6 @@ begin
                 when IDLE =>
                     if bool(start) then
                         er_io_dte <= '0';
-                        er_io_irt <= '0';
                         st <= S0W0;
                     end if;
                 when S0W0 =>
@@ -4531,9 +4528,6 @@ begin
                         if bool(m_rvalid) then
                             w_io_irt_0 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_io_irt <= '1';
-                            end if;
                             st <= S7D;
                         end if;
                     end if;
@@ -4641,7 +4635,7 @@ begin
                                 h226 := h228;
                             end if;
                             h223 := to_unsigned(0, 1);
-                            if ((h225 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h226 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h225 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h226 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h223 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h223;
@@ -4712,7 +4706,7 @@ begin
                             h250 := shift_right(r_EVT_LOG_TAIL, 4);
                             h251 := to_unsigned(0, 15);
                             h251 := (h250(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h236 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h237 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h236 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h237 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h234 := h249;
                             else
                                 h234 := unsigned'(to_unsigned(0, 1) & h251);
@@ -4776,7 +4770,7 @@ begin
                                 h257 := h259;
                             end if;
                             h254 := to_unsigned(0, 1);
-                            if ((h256 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h257 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h256 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h257 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h254 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h254;
@@ -4848,7 +4842,7 @@ begin
                             h280 := shift_right(r_EVT_LOG_TAIL, 4);
                             h281 := to_unsigned(0, 15);
                             h281 := (h280(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h266 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h267 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h266 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h267 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h264 := h279;
                             else
                                 h264 := unsigned'(to_unsigned(0, 1) & h281);
@@ -4890,7 +4884,7 @@ begin
                                 h285 := h287;
                             end if;
                             h282 := to_unsigned(0, 1);
-                            if ((h284 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h285 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h284 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h285 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h282 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h282;
@@ -4946,7 +4940,7 @@ begin
                             h304 := shift_right(r_EVT_LOG_TAIL, 4);
                             h305 := to_unsigned(0, 15);
                             h305 := (h304(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h290 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h291 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h290 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h291 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h288 := h303;
                             else
                                 h288 := unsigned'(to_unsigned(0, 1) & h305);
@@ -5070,7 +5064,7 @@ begin
                                 h321 := h323;
                             end if;
                             h318 := to_unsigned(0, 1);
-                            if ((h320 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h321 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h320 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h321 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h318 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h318;
@@ -5133,7 +5127,7 @@ begin
                             h341 := shift_right(r_EVT_LOG_TAIL, 4);
                             h342 := to_unsigned(0, 15);
                             h342 := (h341(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h327 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h328 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h327 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h328 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h325 := h340;
                             else
                                 h325 := unsigned'(to_unsigned(0, 1) & h342);
@@ -5261,7 +5255,7 @@ begin
                                 h365 := h367;
                             end if;
                             h362 := to_unsigned(0, 1);
-                            if ((h364 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h365 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h364 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h365 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h362 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h362;
@@ -5319,7 +5313,7 @@ begin
                             h384 := shift_right(r_EVT_LOG_TAIL, 4);
                             h385 := to_unsigned(0, 15);
                             h385 := (h384(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h370 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h371 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h370 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h371 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h368 := h383;
                             else
                                 h368 := unsigned'(to_unsigned(0, 1) & h385);
@@ -5361,7 +5355,7 @@ begin
                                 h389 := h391;
                             end if;
                             h386 := to_unsigned(0, 1);
-                            if ((h388 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h389 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h388 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h389 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h386 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h386;
@@ -5435,7 +5429,7 @@ begin
                             h411 := shift_right(r_EVT_LOG_TAIL, 4);
                             h412 := to_unsigned(0, 15);
                             h412 := (h411(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h397 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h398 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h397 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h398 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h395 := h410;
                             else
                                 h395 := unsigned'(to_unsigned(0, 1) & h412);
@@ -5501,7 +5495,7 @@ begin
                             cl_io_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & h423 & to_unsigned(0, 4));
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (er_io_irt /= '0') then
+                        elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_irt_hw_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 3);
@@ -5535,7 +5529,7 @@ begin
                                 h427 := h429;
                             end if;
                             h424 := to_unsigned(0, 1);
-                            if ((h426 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h427 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h426 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h427 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h424 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h424;
@@ -5598,7 +5592,7 @@ begin
                             h449 := shift_right(r_EVT_LOG_TAIL, 4);
                             h450 := to_unsigned(0, 15);
                             h450 := (h449(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h435 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h436 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h435 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h436 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h433 := h448;
                             else
                                 h433 := unsigned'(to_unsigned(0, 1) & h450);
@@ -5672,7 +5666,7 @@ begin
                                 h458 := h460;
                             end if;
                             h455 := to_unsigned(0, 1);
-                            if ((h457 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h458 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h457 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h458 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h455 := to_unsigned(1, 1);
                             end if;
                             cl_io_logged <= h455;
@@ -5752,7 +5746,7 @@ begin
                             h485 := shift_right(r_EVT_LOG_TAIL, 4);
                             h486 := to_unsigned(0, 15);
                             h486 := (h485(15-1 downto 0) and to_unsigned(32767, 15));
-                            if ((h471 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h472 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
+                            if ((h471 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h472 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False)) then
                                 h469 := h484;
                             else
                                 h469 := unsigned'(to_unsigned(0, 1) & h486);
@@ -5807,7 +5801,7 @@ begin
                         else
                             h497 := h499;
                         end if;
-                        if ((cl_io_exit /= 0) and ((h496 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h497 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
+                        if ((cl_io_exit /= 0) and ((h496 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h497 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
                             h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                             h489 := shift_right(r_EVT_LOG_BAR, 12);
                             h490 := unsigned'("0000000000000000000000000000000000000000");
@@ -5863,7 +5857,7 @@ begin
                         else
                             h508 := h510;
                         end if;
-                        if ((cl_io_exit /= 0) and ((h507 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or (er_io_irt /= '0'))) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h508 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
+                        if ((cl_io_exit /= 0) and ((h507 /= 0) and (((((((True and bool(w_io_dte_0(0))) and (((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))) or (bool(w_io_dte_0(1)) and (w_io_dte_0(12-1 downto 9) = 7)))) or False) or False) or (((er_io_dte /= '0') or ((wk_io_io_walked /= 0) and (wk_io_io_hw_error /= 0))) or False)) or (((True and (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and (not bool(w_io_dte_0(1)))) or (((((True and bool(w_io_dte_0(0))) and (not ((w_io_dte_0(7-1 downto 2) /= 0) or bool(w_io_dte_0(63))))) and bool(w_io_dte_0(1))) and (w_io_dte_0(12-1 downto 9) = 0)) and (not (h508 /= 0)))) or (((wk_io_io_walked /= 0) and (not (wk_io_io_ok /= 0))) and True))) or False) and (not bool(w_io_dte_8(34))))) or False))) then
                             h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                             h500 := shift_right(r_EVT_LOG_BAR, 12);
                             h501 := unsigned'("0000000000000000000000000000000000000000");
